@@ -1,0 +1,28 @@
+#ifndef DW_CLI_H
+#define DW_CLI_H
+
+/* Exit codes shared by the commands. */
+enum dw_exit {
+	DW_EXIT_OK = 0,
+	DW_EXIT_ERROR = 1,	/* the command could not do its work */
+	DW_EXIT_USAGE = 2,
+	DW_EXIT_NOTFOUND = 3,	/* container not found / daemon unreachable */
+};
+
+/* Global options, parsed before the command name. */
+struct dw_cli {
+	const char *host;	/* --host, or NULL for $DOCKER_HOST */
+};
+
+/* Each command: argv[0] is the command name; returns an exit code. */
+int cmd_diff(struct dw_cli *cli, int argc, char **argv);
+int cmd_version(struct dw_cli *cli, int argc, char **argv);
+
+/* Print "driftwatch CMD: message" to stderr; returns `code`. */
+int dw_cli_fail(const char *cmd, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Map a library error code to an exit code. */
+int dw_cli_exit_for(int err);
+
+#endif

@@ -1,0 +1,181 @@
+/* driftwatch diff: `docker diff`, from the layer dirs themselves. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli.h"
+#include "driftwatch/diff.h"
+#include "driftwatch/docker.h"
+#include "driftwatch/error.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/banned.h"
+
+struct diff_args {
+	const char *host;
+	const char *upper;
+	char **lowers;
+	size_t nlowers, alloc;
+	enum dw_diff_format format;
+	const char *container;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: driftwatch diff [--format text|json] CONTAINER\n"
+		"   or: driftwatch diff [--format text|json] --upper DIR "
+		"[--lower DIR[:DIR...]]...\n\n"
+		"  --format FMT   text (default; 'K /path' per line, sorted)"
+		" or json\n"
+		"  --host URL     docker socket, unix:///path "
+		"(default $DOCKER_HOST,\n"
+		"                 else unix://" DW_DOCKER_DEFAULT_SOCKET ")\n"
+		"  --upper DIR    an overlay upper dir, read directly\n"
+		"  --lower DIRS   its lower dirs, topmost first, ':'-separated;"
+		"\n                 may be repeated (appended in order)\n");
+}
+
+static void add_lowers(struct diff_args *a, const char *spec)
+{
+	while (*spec) {
+		const char *colon = strchr(spec, ':');
+		size_t n = colon ? (size_t)(colon - spec) : strlen(spec);
+
+		if (n) {
+			DW_ALLOC_GROW(a->lowers, a->nlowers + 1, a->alloc);
+			a->lowers[a->nlowers++] = dw_xstrndup(spec, n);
+		}
+		spec += n + (colon != NULL);
+	}
+}
+
+static int parse(struct diff_args *a, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "upper", required_argument, NULL, 'u' },
+		{ "lower", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "f:H:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (!strcmp(optarg, "text"))
+				a->format = DW_DIFF_FORMAT_TEXT;
+			else if (!strcmp(optarg, "json"))
+				a->format = DW_DIFF_FORMAT_JSON;
+			else
+				return dw_cli_fail("diff", DW_EXIT_USAGE,
+						   "unknown format '%s' (text "
+						   "or json)", optarg);
+			break;
+		case 'H': a->host = optarg; break;
+		case 'u': a->upper = optarg; break;
+		case 'l': add_lowers(a, optarg); break;
+		case 'h': usage(stdout); exit(DW_EXIT_OK);
+		default: usage(stderr); return DW_EXIT_USAGE;
+		}
+	}
+	if (a->upper && optind == argc)
+		return 0;
+	if (a->nlowers && !a->upper)
+		return dw_cli_fail("diff", DW_EXIT_USAGE,
+				   "--lower needs --upper");
+	if (a->upper || argc - optind != 1) {
+		usage(stderr);
+		return DW_EXIT_USAGE;
+	}
+	a->container = argv[optind];
+	return 0;
+}
+
+/* Deep trees hold one descriptor per level: allow as many as we may. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int diff_container(struct diff_args *a, struct dw_changeset *cs,
+			  unsigned flags)
+{
+	struct dw_container_layers l;
+	struct dw_docker *d = NULL;
+	int err = dw_docker_open(&d, a->host);
+
+	if (err)
+		return err == DW_EINVAL || err == DW_EUNSUPPORTED ?
+		       dw_cli_fail("diff", DW_EXIT_USAGE, "%s",
+				   dw_error_last()) : err;
+	err = dw_docker_container_layers(d, &l, a->container);
+	dw_docker_free(d);
+	if (err)
+		return dw_cli_fail("diff", dw_cli_exit_for(err), "%s",
+				   dw_error_last());
+	err = dw_overlay_diff(cs, l.upper, (const char *const *)l.lowers,
+			      l.nlowers, flags);
+	if (err)
+		dw_cli_fail("diff", DW_EXIT_ERROR, "container %s: %s",
+			    a->container, dw_error_last());
+	dw_container_layers_release(&l);
+	return err ? DW_EXIT_ERROR : 0;
+}
+
+static int write_all(const struct dw_buf *out)
+{
+	if (fwrite(out->ptr, 1, out->len, stdout) != out->len ||
+	    fflush(stdout) != 0)
+		return dw_cli_fail("diff", DW_EXIT_ERROR,
+				   "cannot write output: %s", strerror(errno));
+	return DW_EXIT_OK;
+}
+
+int cmd_diff(struct dw_cli *cli, int argc, char **argv)
+{
+	struct diff_args a = { cli->host, NULL, NULL, 0, 0,
+			       DW_DIFF_FORMAT_TEXT, NULL };
+	struct dw_changeset cs = DW_CHANGESET_INIT;
+	struct dw_buf out = DW_BUF_INIT;
+	unsigned flags;
+	size_t i;
+	int ret = parse(&a, argc, argv);
+
+	if (ret)
+		goto out;
+	raise_fd_limit();
+	flags = a.format == DW_DIFF_FORMAT_JSON ? DW_DIFF_STAT : 0;
+	if (a.container) {
+		ret = diff_container(&a, &cs, flags);
+	} else if (dw_overlay_diff(&cs, a.upper,
+				   (const char *const *)a.lowers, a.nlowers,
+				   flags)) {
+		ret = dw_cli_fail("diff", DW_EXIT_ERROR, "%s",
+				  dw_error_last());
+	}
+	if (ret)
+		goto out;
+	dw_changeset_sort(&cs);
+	if (dw_changeset_format(&out, &cs, a.format))
+		ret = dw_cli_fail("diff", DW_EXIT_ERROR, "%s",
+				  dw_error_last());
+	else
+		ret = write_all(&out);
+out:
+	for (i = 0; i < a.nlowers; i++)
+		free(a.lowers[i]);
+	free(a.lowers);
+	dw_changeset_release(&cs);
+	dw_buf_release(&out);
+	return ret;
+}

@@ -1,0 +1,94 @@
+/* driftwatch: the command table and global options. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "driftwatch/error.h"
+#include "driftwatch/banned.h"
+
+struct command {
+	const char *name;
+	int (*fn)(struct dw_cli *cli, int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "diff", cmd_diff, "show a container's filesystem changes "
+			    "(A/D/C, like docker diff)" },
+	{ "version", cmd_version, "print the version" },
+};
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: driftwatch [--host URL] <command> [<args>]\n\n"
+		   "commands:\n");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name,
+			commands[i].summary);
+	fprintf(f, "\nrun 'driftwatch <command> --help' for a command's "
+		   "options\n");
+}
+
+int dw_cli_fail(const char *cmd, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "driftwatch %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return code;
+}
+
+int dw_cli_exit_for(int err)
+{
+	switch (err) {
+	case DW_OK: return DW_EXIT_OK;
+	case DW_ENOTFOUND:
+	case DW_EUNREACHABLE: return DW_EXIT_NOTFOUND;
+	default: return DW_EXIT_ERROR;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "host", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct dw_cli cli = { NULL };
+	size_t i;
+	int c;
+
+	/* '+': stop at the command name; its options are its own. */
+	while ((c = getopt_long(argc, argv, "+H:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'H': cli.host = optarg; break;
+		case 'h': usage(stdout); return DW_EXIT_OK;
+		case 'V': return cmd_version(&cli, 0, NULL);
+		default: usage(stderr); return DW_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return DW_EXIT_USAGE;
+	}
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(argv[optind], commands[i].name)) {
+			argc -= optind;
+			argv += optind;
+			optind = 0;	/* reset getopt for the command */
+			return commands[i].fn(&cli, argc, argv);
+		}
+	}
+	fprintf(stderr, "driftwatch: '%s' is not a command\n", argv[optind]);
+	usage(stderr);
+	return DW_EXIT_USAGE;
+}

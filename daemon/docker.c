@@ -1,0 +1,238 @@
+/* Docker Engine API client: the only user of libcurl for Docker. */
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driftwatch/buf.h"
+#include "driftwatch/docker.h"
+#include "driftwatch/error.h"
+#include "driftwatch/json.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/banned.h"
+
+/* An inspect document is a few KiB; a container list of thousands, MiBs. */
+#define RESPONSE_MAX (64u << 20)
+
+struct dw_docker {
+	CURL *curl;
+	char *socket;
+};
+
+static int parse_host(char **socket, const char *host)
+{
+	if (!strncmp(host, "unix://", 7))
+		host += 7;
+	else if (strstr(host, "://"))
+		return dw_error_set(DW_EUNSUPPORTED,
+				    "docker host %s is not supported: only "
+				    "unix:// sockets are", host);
+	if (host[0] != '/')
+		return dw_error_set(DW_EINVAL,
+				    "docker host must be unix:///path, not "
+				    "'%s'", host);
+	*socket = dw_xstrdup(host);
+	return 0;
+}
+
+int dw_docker_open(struct dw_docker **out, const char *host)
+{
+	struct dw_docker *d;
+	char *socket = NULL;
+	int err;
+
+	if (!host || !*host)
+		host = getenv("DOCKER_HOST");
+	if (!host || !*host)
+		host = DW_DOCKER_DEFAULT_SOCKET;
+	err = parse_host(&socket, host);
+	if (err)
+		return err;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		free(socket);
+		return dw_error_set(DW_ERROR, "cannot initialise libcurl");
+	}
+	d = dw_xcalloc(1, sizeof(*d));
+	d->socket = socket;
+	d->curl = curl_easy_init();
+	if (!d->curl) {
+		dw_docker_free(d);
+		return dw_error_set(DW_ERROR, "cannot initialise libcurl");
+	}
+	*out = d;
+	return 0;
+}
+
+void dw_docker_free(struct dw_docker *d)
+{
+	if (!d)
+		return;
+	if (d->curl)
+		curl_easy_cleanup(d->curl);
+	free(d->socket);
+	free(d);
+}
+
+const char *dw_docker_socket(const struct dw_docker *d)
+{
+	return d->socket;
+}
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
+{
+	/* A short count makes libcurl fail the transfer. */
+	return dw_buf_add(ctx, data, size * nmemb) ? 0 : size * nmemb;
+}
+
+static int http_error(long status, const char *body, size_t len,
+		      const char *path)
+{
+	const char *msg = NULL;
+	json_t *j = NULL;
+	int code = status == 404 ? DW_ENOTFOUND : DW_ERROR;
+	int ret;
+
+	if (!dw_json_parse(&j, body, len, "docker error"))
+		msg = dw_json_path_str(j, "message");
+	if (msg)
+		ret = dw_error_set(code, "docker: %s", msg);
+	else
+		ret = dw_error_set(code, "docker: HTTP %ld for %s", status,
+				   path);
+	json_decref(j);
+	return ret;
+}
+
+int dw_docker_get_json(struct dw_docker *d, json_t **out, const char *path)
+{
+	struct dw_buf url = DW_BUF_INIT, body = DW_BUF_INIT;
+	long status = 0;
+	CURLcode rc;
+	int err;
+
+	dw_buf_init(&body, RESPONSE_MAX);
+	dw_buf_addf(&url, "http://docker%s", path);
+	curl_easy_reset(d->curl);
+	curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->socket);
+	curl_easy_setopt(d->curl, CURLOPT_URL, url.ptr);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, 120000L);
+	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
+	rc = curl_easy_perform(d->curl);
+	if (rc == CURLE_COULDNT_CONNECT) {
+		err = dw_error_set(DW_EUNREACHABLE,
+				   "cannot reach the docker daemon at %s "
+				   "(is dockerd running?)", d->socket);
+		goto out;
+	}
+	if (rc != CURLE_OK) {
+		err = dw_error_set(rc == CURLE_WRITE_ERROR ? DW_ELIMIT :
+				   DW_EUNREACHABLE,
+				   "docker request %s failed: %s", path,
+				   curl_easy_strerror(rc));
+		goto out;
+	}
+	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status > 299)
+		err = http_error(status, body.ptr, body.len, path);
+	else
+		err = dw_json_parse(out, body.ptr, body.len,
+				    "docker API response");
+out:
+	dw_buf_release(&url);
+	dw_buf_release(&body);
+	return err;
+}
+
+static char *dup_or_empty(const char *s)
+{
+	return dw_xstrdup(s ? s : "");
+}
+
+static void split_lowers(struct dw_container_layers *l, const char *s)
+{
+	size_t alloc = 0;
+
+	while (s && *s) {
+		const char *colon = strchr(s, ':');
+		size_t n = colon ? (size_t)(colon - s) : strlen(s);
+
+		if (n) {
+			DW_ALLOC_GROW(l->lowers, l->nlowers + 1, alloc);
+			l->lowers[l->nlowers++] = dw_xstrndup(s, n);
+		}
+		s += n + (colon != NULL);
+	}
+}
+
+static int fill_layers(struct dw_container_layers *l, json_t *j,
+		       const char *ref)
+{
+	const char *driver = dw_json_path_str(j, "GraphDriver.Name");
+	const char *upper = dw_json_path_str(j, "GraphDriver.Data.UpperDir");
+	const char *name = dw_json_path_str(j, "Name");
+
+	if (!driver)
+		return dw_error_set(DW_EINVAL,
+				    "docker inspect of %s has no GraphDriver",
+				    ref);
+	if (strcmp(driver, "overlay2") && strcmp(driver, "overlay"))
+		return dw_error_set(DW_EUNSUPPORTED,
+				    "container %s uses the %s storage driver; "
+				    "only overlay2 is supported", ref, driver);
+	if (!upper)
+		return dw_error_set(DW_EINVAL,
+				    "docker inspect of %s has no UpperDir",
+				    ref);
+	memset(l, 0, sizeof(*l));
+	l->id = dup_or_empty(dw_json_path_str(j, "Id"));
+	l->name = dup_or_empty(name && name[0] == '/' ? name + 1 : name);
+	l->image = dup_or_empty(dw_json_path_str(j, "Config.Image"));
+	l->driver = dw_xstrdup(driver);
+	l->upper = dw_xstrdup(upper);
+	split_lowers(l, dw_json_path_str(j, "GraphDriver.Data.LowerDir"));
+	return 0;
+}
+
+int dw_docker_container_layers(struct dw_docker *d,
+			       struct dw_container_layers *out,
+			       const char *ref)
+{
+	struct dw_buf path = DW_BUF_INIT;
+	json_t *j = NULL;
+	char *esc;
+	int err;
+
+	if (!*ref)
+		return dw_error_set(DW_EINVAL, "empty container name");
+	esc = curl_easy_escape(d->curl, ref, 0);
+	if (!esc)
+		return dw_error_set(DW_ERROR, "cannot escape '%s'", ref);
+	dw_buf_addf(&path, "/containers/%s/json", esc);
+	curl_free(esc);
+	err = dw_docker_get_json(d, &j, path.ptr);
+	if (err == DW_ENOTFOUND)
+		err = dw_error_set(DW_ENOTFOUND, "no such container: %s",
+				   ref);
+	if (!err)
+		err = fill_layers(out, j, ref);
+	json_decref(j);
+	dw_buf_release(&path);
+	return err;
+}
+
+void dw_container_layers_release(struct dw_container_layers *l)
+{
+	size_t i;
+
+	free(l->id);
+	free(l->name);
+	free(l->image);
+	free(l->driver);
+	free(l->upper);
+	for (i = 0; i < l->nlowers; i++)
+		free(l->lowers[i]);
+	free(l->lowers);
+	memset(l, 0, sizeof(*l));
+}

@@ -1,0 +1,385 @@
+/* The SQLite store: schema, migrations and the container sync. */
+#include <errno.h>
+#include <libgen.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "driftwatch/error.h"
+#include "driftwatch/store.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/banned.h"
+
+struct dw_store {
+	sqlite3 *db;
+};
+
+/* Each entry migrates the schema from version i to i + 1. */
+static const char *const migrations[] = {
+	"CREATE TABLE containers ("
+	"  id TEXT PRIMARY KEY, name TEXT NOT NULL, image TEXT NOT NULL,"
+	"  runtime TEXT NOT NULL, upper_dir TEXT NOT NULL,"
+	"  lower_dirs TEXT NOT NULL,"
+	"  first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);"
+	"CREATE TABLE changes ("
+	"  container_id TEXT NOT NULL REFERENCES containers(id),"
+	"  path BLOB NOT NULL, kind TEXT NOT NULL, type TEXT NOT NULL,"
+	"  mode INTEGER, uid INTEGER, gid INTEGER, size INTEGER,"
+	"  mtime_ns INTEGER, first_seen INTEGER NOT NULL,"
+	"  last_seen INTEGER NOT NULL, seen INTEGER NOT NULL DEFAULT 1,"
+	"  PRIMARY KEY (container_id, path)) WITHOUT ROWID;"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+	"  container_id TEXT NOT NULL, path BLOB NOT NULL,"
+	"  kind TEXT NOT NULL, source TEXT NOT NULL);"
+	"CREATE INDEX events_container_time ON events(container_id, time);",
+};
+
+static int db_error(struct dw_store *s, const char *what)
+{
+	return dw_error_set(DW_EIO, "store: %s: %s", what,
+			    sqlite3_errmsg(s->db));
+}
+
+static int exec(struct dw_store *s, const char *sql)
+{
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(s, "statement failed");
+	return 0;
+}
+
+static int user_version(struct dw_store *s, int *v)
+{
+	sqlite3_stmt *st;
+	int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
+				    NULL);
+
+	if (rc != SQLITE_OK)
+		return db_error(s, "cannot read schema version");
+	*v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int migrate(struct dw_store *s)
+{
+	int n = (int)(sizeof(migrations) / sizeof(migrations[0]));
+	char pragma[64];
+	int v = 0;
+	int err = user_version(s, &v);
+
+	if (err)
+		return err;
+	if (v > n)
+		return dw_error_set(DW_EUNSUPPORTED,
+				    "store schema version %d is newer than "
+				    "this driftwatch (%d)", v, n);
+	for (; v < n; v++) {
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d",
+			 v + 1);
+		err = exec(s, "BEGIN IMMEDIATE");
+		if (!err)
+			err = exec(s, migrations[v]);
+		if (!err)
+			err = exec(s, pragma);
+		if (!err)
+			err = exec(s, "COMMIT");
+		if (err) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+			return err;
+		}
+	}
+	return 0;
+}
+
+static int make_private_dir(const char *path)
+{
+	char *copy = dw_xstrdup(path);
+	char *dir = dirname(copy);
+	int err = 0;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		err = dw_error_errno(DW_EIO, errno,
+				     "store: cannot create directory %s", dir);
+	free(copy);
+	return err;
+}
+
+int dw_store_open(struct dw_store **out, const char *path, int readonly)
+{
+	struct dw_store *s = dw_xcalloc(1, sizeof(*s));
+	int flags = readonly ? SQLITE_OPEN_READONLY :
+			       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	mode_t old_mask;
+	int rc, err = 0;
+
+	if (!readonly)
+		err = make_private_dir(path);
+	if (err)
+		goto fail;
+	old_mask = umask(077);
+	rc = sqlite3_open_v2(path, &s->db, flags | SQLITE_OPEN_NOFOLLOW, NULL);
+	umask(old_mask);
+	if (rc != SQLITE_OK) {
+		err = dw_error_set(DW_EIO, "store: cannot open %s: %s", path,
+				   s->db ? sqlite3_errmsg(s->db) :
+					   "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if (!readonly) {
+		err = exec(s, "PRAGMA journal_mode=WAL");
+		if (!err)
+			err = exec(s, "PRAGMA synchronous=NORMAL");
+		if (!err)
+			err = migrate(s);
+	}
+	if (err)
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	dw_store_close(s);
+	return err;
+}
+
+void dw_store_close(struct dw_store *s)
+{
+	if (!s)
+		return;
+	sqlite3_close(s->db);
+	free(s);
+}
+
+static int upsert_container(struct dw_store *s,
+			    const struct dw_container_layers *c, sqlite3_int64 now)
+{
+	static const char sql[] =
+		"INSERT INTO containers VALUES (?1,?2,?3,?4,?5,?6,?7,?7) "
+		"ON CONFLICT(id) DO UPDATE SET name=?2, image=?3, "
+		"upper_dir=?5, lower_dirs=?6, last_seen=?7";
+	struct dw_buf lowers = DW_BUF_INIT;
+	sqlite3_stmt *st;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < c->nlowers; i++)
+		dw_buf_addf(&lowers, "%s%s", i ? ":" : "", c->lowers[i]);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		dw_buf_release(&lowers);
+		return db_error(s, "cannot prepare container upsert");
+	}
+	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, c->image, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, "docker", -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, c->upper, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, lowers.ptr, (int)lowers.len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, now);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	dw_buf_release(&lowers);
+	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot record container");
+}
+
+struct sync_stmts {
+	sqlite3_stmt *get, *put, *event;
+};
+
+static void finalize_stmts(struct sync_stmts *q)
+{
+	sqlite3_finalize(q->get);
+	sqlite3_finalize(q->put);
+	sqlite3_finalize(q->event);
+}
+
+static int prepare_stmts(struct dw_store *s, struct sync_stmts *q)
+{
+	static const char get[] =
+		"SELECT kind, mode, uid, gid, size, mtime_ns FROM changes "
+		"WHERE container_id=?1 AND path=?2";
+	static const char put[] =
+		"INSERT INTO changes VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
+		"?10,1) ON CONFLICT(container_id, path) DO UPDATE SET "
+		"kind=?3, type=?4, mode=?5, uid=?6, gid=?7, size=?8, "
+		"mtime_ns=?9, last_seen=?10, seen=1";
+	static const char event[] =
+		"INSERT INTO events(time, container_id, path, kind, source) "
+		"VALUES (?1,?2,?3,?4,?5)";
+
+	memset(q, 0, sizeof(*q));
+	if (sqlite3_prepare_v2(s->db, get, -1, &q->get, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, put, -1, &q->put, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(s->db, event, -1, &q->event, NULL) != SQLITE_OK) {
+		finalize_stmts(q);
+		return db_error(s, "cannot prepare statements");
+	}
+	return 0;
+}
+
+static int add_event(struct dw_store *s, sqlite3_stmt *st, sqlite3_int64 now,
+		     const char *cid, const void *path, size_t len,
+		     const char *kind, const char *source)
+{
+	int rc;
+
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, path, (int)len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, source, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot append event");
+}
+
+static sqlite3_int64 mtime_ns(const struct stat *st)
+{
+	return (sqlite3_int64)st->st_mtim.tv_sec * 1000000000 +
+	       st->st_mtim.tv_nsec;
+}
+
+/* Is the stored row different from change `c`? */
+static int row_differs(sqlite3_stmt *get, const struct dw_change *c)
+{
+	const char *kind = (const char *)sqlite3_column_text(get, 0);
+
+	if (!kind || kind[0] != c->kind)
+		return 1;
+	if (!c->has_stat)
+		return 0;
+	return sqlite3_column_int64(get, 1) != (sqlite3_int64)c->st.st_mode ||
+	       sqlite3_column_int64(get, 2) != c->st.st_uid ||
+	       sqlite3_column_int64(get, 3) != c->st.st_gid ||
+	       sqlite3_column_int64(get, 4) != c->st.st_size ||
+	       sqlite3_column_int64(get, 5) != mtime_ns(&c->st);
+}
+
+static int put_change(struct dw_store *s, struct sync_stmts *q,
+		      const char *cid, const struct dw_changeset *cs,
+		      const struct dw_change *c, sqlite3_int64 now,
+		      const char *source, struct dw_sync_stats *stats)
+{
+	const char *path = dw_change_path(cs, c);
+	char kind[2] = { c->kind, '\0' };
+	int rc, existed, differs = 1;
+
+	sqlite3_reset(q->get);
+	sqlite3_bind_text(q->get, 1, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q->get, 2, path, (int)c->path_len, SQLITE_STATIC);
+	rc = sqlite3_step(q->get);
+	existed = rc == SQLITE_ROW;
+	if (existed)
+		differs = row_differs(q->get, c);
+	sqlite3_reset(q->put);
+	sqlite3_bind_text(q->put, 1, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q->put, 2, path, (int)c->path_len, SQLITE_STATIC);
+	sqlite3_bind_text(q->put, 3, kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(q->put, 4, dw_file_type_name(c->type), -1,
+			  SQLITE_STATIC);
+	for (rc = 5; rc <= 9; rc++)
+		sqlite3_bind_null(q->put, rc);
+	if (c->has_stat) {
+		sqlite3_bind_int64(q->put, 5, c->st.st_mode);
+		sqlite3_bind_int64(q->put, 6, c->st.st_uid);
+		sqlite3_bind_int64(q->put, 7, c->st.st_gid);
+		sqlite3_bind_int64(q->put, 8, c->st.st_size);
+		sqlite3_bind_int64(q->put, 9, mtime_ns(&c->st));
+	}
+	sqlite3_bind_int64(q->put, 10, now);
+	if (sqlite3_step(q->put) != SQLITE_DONE)
+		return db_error(s, "cannot record change");
+	stats->total++;
+	if (!differs)
+		return 0;
+	if (existed)
+		stats->updated++;
+	else
+		stats->added++;
+	return add_event(s, q->event, now, cid, path, c->path_len, kind,
+			 source);
+}
+
+/* Record and drop the changes that the latest scan no longer saw. */
+static int drop_reverted(struct dw_store *s, const char *cid,
+			 sqlite3_int64 now, const char *source,
+			 struct dw_sync_stats *stats)
+{
+	static const char ev[] =
+		"INSERT INTO events(time, container_id, path, kind, source) "
+		"SELECT ?1, container_id, path, 'R', ?3 FROM changes "
+		"WHERE container_id=?2 AND seen=0";
+	static const char del[] =
+		"DELETE FROM changes WHERE container_id=?1 AND seen=0";
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, ev, -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, "cannot prepare revert");
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return db_error(s, "cannot record reverted changes");
+	stats->reverted = (size_t)sqlite3_changes(s->db);
+	if (sqlite3_prepare_v2(s->db, del, -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, "cannot prepare revert");
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot drop changes");
+}
+
+static int mark_unseen(struct dw_store *s, const char *cid)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db,
+			       "UPDATE changes SET seen=0 WHERE container_id=?1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, "cannot prepare update");
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot update changes");
+}
+
+int dw_store_sync_container(struct dw_store *s,
+			    const struct dw_container_layers *c,
+			    const struct dw_changeset *cs, const char *source,
+			    struct dw_sync_stats *stats)
+{
+	struct dw_sync_stats st = { 0, 0, 0, 0 };
+	struct sync_stmts q;
+	sqlite3_int64 now = (sqlite3_int64)time(NULL);
+	size_t i;
+	int err = exec(s, "BEGIN IMMEDIATE");
+
+	if (err)
+		return err;
+	err = prepare_stmts(s, &q);
+	if (err)
+		goto out;
+	err = upsert_container(s, c, now);
+	if (!err)
+		err = mark_unseen(s, c->id);
+	for (i = 0; !err && i < cs->n; i++)
+		err = put_change(s, &q, c->id, cs, &cs->v[i], now, source, &st);
+	if (!err)
+		err = drop_reverted(s, c->id, now, source, &st);
+	finalize_stmts(&q);
+out:
+	if (!err)
+		err = exec(s, "COMMIT");
+	if (err)
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	else
+		*stats = st;
+	return err;
+}

@@ -1,0 +1,739 @@
+/*
+ * The drift classifier: `docker diff` for overlay layers, from raw dirs.
+ * See include/driftwatch/diff.h for the rules; the comments here say how
+ * the two merged views are built without mounting them.
+ *
+ * A "view" is one merged directory: the upper dir at that path (if any)
+ * and the lower dirs that overlayfs would merge below it, topmost first.
+ * The old view (the image) never has an upper dir. As long as the new
+ * view's lowers are the very same as the old view's, only names present
+ * in the upper dir can differ (the fast path); an opaque or redirected
+ * upper dir breaks that, and then both views' names are merged and
+ * compared (the slow path).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "driftwatch/diff.h"
+#include "driftwatch/error.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/banned.h"
+
+/* Longest overlay redirect we follow; the kernel's own limit is PATH_MAX. */
+#define REDIRECT_MAX 4096
+
+struct view {
+	int upper;		/* upper dir at this path, or -1 */
+	int *lfds;		/* merged lower dirs, topmost first */
+	size_t nl;
+	int owns_lfds;		/* close lfds on release (else shared) */
+};
+
+struct entry {
+	int found;
+	int layer;		/* -1: upper; else index into the view's lfds */
+	struct stat st;
+};
+
+/* Directory entries read from one or more layers. */
+struct names {
+	struct dw_buf arena;
+	struct name_ent {
+		size_t off;
+		int layer;
+		unsigned char dtype;
+	} *v;
+	size_t n, alloc;
+};
+
+struct walk {
+	struct dw_changeset *cs;
+	struct dw_buf path;	/* "" at the root, then "/a/b" */
+	unsigned flags;
+	size_t depth;
+	const char *upper_root;
+	const int *root_lfds;	/* for absolute redirects */
+	size_t root_nl;
+};
+
+enum probe_result { P_NONE, P_WHITEOUT, P_FOUND, P_ERR };
+
+static const char *shown_path(struct walk *w)
+{
+	return w->path.len ? w->path.ptr : "/";
+}
+
+static int is_whiteout(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && major(st->st_rdev) == 0 &&
+	       minor(st->st_rdev) == 0;
+}
+
+static enum probe_result probe(int dirfd, const char *name, struct stat *st)
+{
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT || errno == ENOTDIR ? P_NONE : P_ERR;
+	return is_whiteout(st) ? P_WHITEOUT : P_FOUND;
+}
+
+static int probe_error(struct walk *w, const char *name)
+{
+	return dw_error_errno(DW_EIO, errno, "cannot stat %s/%s in a layer",
+			      w->path.len ? w->path.ptr : "", name);
+}
+
+/* Read an overlay xattr in its trusted. or user. (userxattr) namespace. */
+static ssize_t ovl_xattr(int fd, const char *name, char *val, size_t size)
+{
+	char key[64];
+	ssize_t n;
+
+	snprintf(key, sizeof(key), "trusted.overlay.%s", name);
+	n = fgetxattr(fd, key, val, size);
+	if (n >= 0)
+		return n;
+	snprintf(key, sizeof(key), "user.overlay.%s", name);
+	return fgetxattr(fd, key, val, size);
+}
+
+static int is_opaque(int dirfd)
+{
+	char v[2];
+
+	return ovl_xattr(dirfd, "opaque", v, sizeof(v)) == 1 && v[0] == 'y';
+}
+
+/*
+ * Open directory `name` below `dirfd` without following a symlink that
+ * was swapped in. Returns the fd, -1 when it vanished or is no longer a
+ * directory, or -2 with the error recorded.
+ */
+static int open_dir(struct walk *w, int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd >= 0)
+		return fd;
+	if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
+		return -1;
+	dw_error_errno(DW_EIO, errno, "cannot open directory %s/%s",
+		       w->path.len ? w->path.ptr : "", name);
+	return -2;
+}
+
+static void view_release(struct view *v)
+{
+	size_t i;
+
+	if (v->upper >= 0)
+		close(v->upper);
+	if (v->owns_lfds) {
+		for (i = 0; i < v->nl; i++)
+			close(v->lfds[i]);
+		free(v->lfds);
+	}
+	v->upper = -1;
+	v->lfds = NULL;
+	v->nl = 0;
+	v->owns_lfds = 0;
+}
+
+/* Append the merge chain of `name` from lfds[start..] to `out`'s lowers. */
+static int merge_lowers(struct walk *w, struct view *out, const int *lfds,
+			size_t nl, size_t start, const char *name)
+{
+	size_t alloc = 0, j;
+	struct stat st;
+	int fd;
+
+	out->owns_lfds = 1;
+	for (j = start; j < nl; j++) {
+		enum probe_result r = probe(lfds[j], name, &st);
+
+		if (r == P_ERR)
+			return probe_error(w, name);
+		if (r == P_NONE)
+			continue;
+		if (r == P_WHITEOUT || !S_ISDIR(st.st_mode))
+			break;
+		fd = open_dir(w, lfds[j], name);
+		if (fd == -2)
+			return DW_EIO;
+		if (fd == -1)
+			break;
+		DW_ALLOC_GROW(out->lfds, out->nl + 1, alloc);
+		out->lfds[out->nl++] = fd;
+		if (is_opaque(fd))
+			break;
+	}
+	return 0;
+}
+
+/* The lowers an absolute redirect ("/a/b") points at, from the root. */
+static int resolve_redirect(struct walk *w, struct view *out,
+			    const char *target)
+{
+	struct view cur = { -1, (int *)w->root_lfds, w->root_nl, 0 };
+	char comp[256];
+	int err = 0;
+
+	while (*target) {
+		const char *slash = strchr(target, '/');
+		size_t n = slash ? (size_t)(slash - target) : strlen(target);
+		struct view next = { -1, NULL, 0, 0 };
+
+		if (n == 0 || n >= sizeof(comp)) {
+			target += n + (slash != NULL);
+			continue;
+		}
+		memcpy(comp, target, n);
+		comp[n] = '\0';
+		err = merge_lowers(w, &next, cur.lfds, cur.nl, 0, comp);
+		view_release(&cur);
+		cur = next;
+		if (err)
+			break;
+		target += n + (slash != NULL);
+	}
+	if (err)
+		view_release(&cur);
+	else
+		*out = cur;
+	return err;
+}
+
+/*
+ * Build the view of directory entry `e` (found in `v` under `name`).
+ * `shared` is the old view's child when the caller knows the new view's
+ * lowers equal the old view's: a plain upper dir then shares its lowers.
+ * Returns 0 (out->upper < 0 and no lowers if the dir vanished) or an error.
+ */
+static int child_view(struct walk *w, struct view *out, const struct view *v,
+		      const struct entry *e, const char *name,
+		      const struct view *shared)
+{
+	char redirect[REDIRECT_MAX + 1];
+	ssize_t rn;
+	int fd;
+
+	*out = (struct view){ -1, NULL, 0, 0 };
+	if (e->layer >= 0)
+		return merge_lowers(w, out, v->lfds, v->nl, (size_t)e->layer,
+				    name);
+	fd = open_dir(w, v->upper, name);
+	if (fd == -2)
+		return DW_EIO;
+	if (fd == -1)
+		return 0;
+	out->upper = fd;
+	if (is_opaque(fd))
+		return 0;
+	rn = ovl_xattr(fd, "redirect", redirect, REDIRECT_MAX);
+	if (rn > 0) {
+		struct view target;
+		int err;
+
+		redirect[rn] = '\0';
+		if (redirect[0] != '/')
+			return merge_lowers(w, out, v->lfds, v->nl, 0,
+					    redirect);
+		err = resolve_redirect(w, &target, redirect + 1);
+		if (!err) {
+			out->lfds = target.lfds;
+			out->nl = target.nl;
+			out->owns_lfds = target.owns_lfds;
+		}
+		return err;
+	}
+	if (shared) {
+		out->lfds = shared->lfds;
+		out->nl = shared->nl;
+		return 0;
+	}
+	return merge_lowers(w, out, v->lfds, v->nl, 0, name);
+}
+
+static int lookup(struct walk *w, const struct view *v, const char *name,
+		  struct entry *e)
+{
+	enum probe_result r;
+	size_t i;
+
+	e->found = 0;
+	if (v->upper >= 0) {
+		r = probe(v->upper, name, &e->st);
+		if (r == P_ERR)
+			return probe_error(w, name);
+		if (r == P_WHITEOUT)
+			return 0;
+		if (r == P_FOUND) {
+			e->found = 1;
+			e->layer = -1;
+			return 0;
+		}
+	}
+	for (i = 0; i < v->nl; i++) {
+		r = probe(v->lfds[i], name, &e->st);
+		if (r == P_ERR)
+			return probe_error(w, name);
+		if (r == P_WHITEOUT)
+			return 0;
+		if (r == P_FOUND) {
+			e->found = 1;
+			e->layer = (int)i;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static int view_fd(const struct view *v, int layer)
+{
+	return layer < 0 ? v->upper : v->lfds[layer];
+}
+
+/* security.capability of an entry, read without following it. */
+static ssize_t read_cap(int dirfd, const char *name, char *val, size_t size)
+{
+	char proc[320];
+	ssize_t n;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd, name);
+	n = lgetxattr(proc, "security.capability", val, size);
+	return n < 0 ? 0 : n;
+}
+
+static int same_time(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec &&
+	       (a.tv_nsec == b.tv_nsec || a.tv_nsec == 0 || b.tv_nsec == 0);
+}
+
+/* Docker's statDifferent(), bit for bit (S_IFBLK and S_IFSOCK contain
+ * the S_IFDIR bit, so Docker skips size and mtime for them too). */
+static int stat_different(const struct stat *o, const struct stat *n)
+{
+	if (o->st_mode != n->st_mode || o->st_uid != n->st_uid ||
+	    o->st_gid != n->st_gid || o->st_rdev != n->st_rdev)
+		return 1;
+	if ((o->st_mode & S_IFDIR) == S_IFDIR)
+		return 0;
+	return o->st_size != n->st_size || !same_time(o->st_mtim, n->st_mtim);
+}
+
+static int entry_different(const struct view *ov, const struct entry *oe,
+			   const struct view *nv, const struct entry *ne,
+			   const char *name)
+{
+	char ocap[256], ncap[256];
+	ssize_t on, nn;
+
+	if (stat_different(&oe->st, &ne->st))
+		return 1;
+	on = read_cap(view_fd(ov, oe->layer), name, ocap, sizeof(ocap));
+	nn = read_cap(view_fd(nv, ne->layer), name, ncap, sizeof(ncap));
+	return on != nn || memcmp(ocap, ncap, (size_t)on) != 0;
+}
+
+static void emit(struct walk *w, char kind, mode_t type,
+		 const struct stat *st)
+{
+	struct dw_changeset *cs = w->cs;
+	struct dw_change *c;
+
+	DW_ALLOC_GROW(cs->v, cs->n + 1, cs->alloc);
+	c = &cs->v[cs->n++];
+	c->kind = kind;
+	c->type = type & S_IFMT;
+	c->has_stat = st != NULL;
+	if (st)
+		c->st = *st;
+	c->path_off = cs->names.len;
+	c->path_len = w->path.len;
+	/* The arena has no maximum: this cannot fail. */
+	dw_buf_add(&cs->names, w->path.ptr, w->path.len + 1);
+}
+
+static void names_release(struct names *nm)
+{
+	dw_buf_release(&nm->arena);
+	free(nm->v);
+	nm->v = NULL;
+	nm->n = nm->alloc = 0;
+}
+
+static const char *name_at(const struct names *nm, size_t i)
+{
+	return nm->arena.ptr + nm->v[i].off;
+}
+
+/* Add the entries of directory `fd` to `nm`, tagged with `layer`. */
+static int read_names(struct walk *w, struct names *nm, int fd, int layer)
+{
+	struct dirent *de;
+	DIR *d;
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0 || !(d = fdopendir(dfd))) {
+		int saved = errno;
+
+		if (dfd >= 0)
+			close(dfd);
+		return dw_error_errno(DW_EIO, saved,
+				      "cannot read directory %s",
+				      shown_path(w));
+	}
+	errno = 0;
+	while ((de = readdir(d))) {
+		struct name_ent *ne;
+
+		if (de->d_name[0] == '.' &&
+		    (!de->d_name[1] ||
+		     (de->d_name[1] == '.' && !de->d_name[2])))
+			continue;
+		DW_ALLOC_GROW(nm->v, nm->n + 1, nm->alloc);
+		ne = &nm->v[nm->n++];
+		ne->off = nm->arena.len;
+		ne->layer = layer;
+		ne->dtype = de->d_type;
+		dw_buf_add(&nm->arena, de->d_name, strlen(de->d_name) + 1);
+		errno = 0;
+	}
+	if (errno) {
+		int saved = errno;
+
+		closedir(d);
+		return dw_error_errno(DW_EIO, saved,
+				      "cannot read directory %s",
+				      shown_path(w));
+	}
+	closedir(d);
+	return 0;
+}
+
+static int cmp_name_layer(const void *a, const void *b, void *arena)
+{
+	const struct name_ent *x = a, *y = b;
+	int c = strcmp((const char *)arena + x->off,
+		       (const char *)arena + y->off);
+
+	if (c)
+		return c;
+	return (x->layer > y->layer) - (x->layer < y->layer);
+}
+
+/* Sort by name, then layer, and drop all but the first of each name. */
+static void names_unique(struct names *nm)
+{
+	size_t i, k = 0;
+
+	qsort_r(nm->v, nm->n, sizeof(*nm->v), cmp_name_layer, nm->arena.ptr);
+	for (i = 0; i < nm->n; i++) {
+		if (k && !strcmp(name_at(nm, k - 1), name_at(nm, i)))
+			continue;
+		nm->v[k++] = nm->v[i];
+	}
+	nm->n = k;
+}
+
+/* Every name in all layers of `v` (visible or whited out), unique. */
+static int view_names(struct walk *w, struct names *nm, const struct view *v)
+{
+	size_t i;
+	int err = 0;
+
+	if (v->upper >= 0)
+		err = read_names(w, nm, v->upper, -1);
+	for (i = 0; !err && i < v->nl; i++)
+		err = read_names(w, nm, v->lfds[i], (int)i);
+	return err;
+}
+
+static int push_name(struct walk *w, const char *name)
+{
+	if (dw_buf_addch(&w->path, '/') ||
+	    dw_buf_adds(&w->path, name))
+		return DW_ELIMIT;
+	return 0;
+}
+
+static int enter(struct walk *w)
+{
+	if (++w->depth > DW_DIFF_MAX_DEPTH)
+		return dw_error_set(DW_ELIMIT,
+				    "directories nested deeper than %d levels "
+				    "at %s", DW_DIFF_MAX_DEPTH, shown_path(w));
+	return 0;
+}
+
+static int add_all(struct walk *w, const struct view *v);
+
+static mode_t dtype_mode(unsigned char t)
+{
+	switch (t) {
+	case DT_DIR: return S_IFDIR;
+	case DT_REG: return S_IFREG;
+	case DT_LNK: return S_IFLNK;
+	case DT_FIFO: return S_IFIFO;
+	case DT_SOCK: return S_IFSOCK;
+	case DT_CHR: return S_IFCHR;
+	case DT_BLK: return S_IFBLK;
+	default: return 0;
+	}
+}
+
+/* Report `name` (found as `e` in `v`) and, for a directory, all below. */
+static int add_entry(struct walk *w, const struct view *v,
+		     const struct entry *e, const char *name)
+{
+	struct view child;
+	int err;
+
+	emit(w, DW_CHANGE_ADD, e->st.st_mode, &e->st);
+	if (!S_ISDIR(e->st.st_mode))
+		return 0;
+	err = child_view(w, &child, v, e, name, NULL);
+	if (!err && (child.upper >= 0 || child.nl))
+		err = add_all(w, &child);
+	view_release(&child);
+	return err;
+}
+
+/*
+ * The hot path of a new tree: a directory that exists only in the upper
+ * layer. d_type says what each entry is, so a plain file costs no stat
+ * unless the caller wants its metadata.
+ */
+static int add_upper_only(struct walk *w, const struct view *v)
+{
+	struct names nm = { DW_BUF_INIT, NULL, 0, 0 };
+	size_t base = w->path.len, i;
+	int err = read_names(w, &nm, v->upper, -1);
+
+	for (i = 0; !err && i < nm.n; i++) {
+		const char *name = name_at(&nm, i);
+		unsigned char t = nm.v[i].dtype;
+		struct entry e = { 1, -1, { 0 } };
+		enum probe_result r;
+
+		err = push_name(w, name);
+		if (err)
+			break;
+		if ((w->flags & DW_DIFF_STAT) || t == DT_CHR ||
+		    t == DT_UNKNOWN || t == DT_DIR) {
+			r = probe(v->upper, name, &e.st);
+			if (r == P_ERR)
+				err = probe_error(w, name);
+			else if (r == P_FOUND)
+				err = add_entry(w, v, &e, name);
+		} else {
+			emit(w, DW_CHANGE_ADD, dtype_mode(t), NULL);
+		}
+		dw_buf_setlen(&w->path, base);
+	}
+	names_release(&nm);
+	return err;
+}
+
+static int add_all(struct walk *w, const struct view *v)
+{
+	struct names nm = { DW_BUF_INIT, NULL, 0, 0 };
+	size_t base = w->path.len, i;
+	int err = enter(w);
+
+	if (!err && !v->nl) {
+		err = add_upper_only(w, v);
+		goto out;
+	}
+	if (!err)
+		err = view_names(w, &nm, v);
+	if (!err)
+		names_unique(&nm);
+	for (i = 0; !err && i < nm.n; i++) {
+		const char *name = name_at(&nm, i);
+		struct entry e;
+
+		err = lookup(w, v, name, &e);
+		if (err || !e.found)
+			continue;
+		err = push_name(w, name);
+		if (!err)
+			err = add_entry(w, v, &e, name);
+		dw_buf_setlen(&w->path, base);
+	}
+out:
+	names_release(&nm);
+	w->depth--;
+	return err;
+}
+
+static int compare_dir(struct walk *w, const struct view *ov,
+		       const struct view *nv, int *changed);
+
+/* Compare one name present in at least one of the two views. */
+static int compare_name(struct walk *w, const struct view *ov,
+			const struct view *nv, const char *name, int fast,
+			int *changed)
+{
+	struct entry oe, ne;
+	struct view oc = { -1, NULL, 0, 0 }, nc = { -1, NULL, 0, 0 };
+	int differ, sub = 0, err;
+
+	err = lookup(w, ov, name, &oe);
+	if (!err)
+		err = lookup(w, nv, name, &ne);
+	if (err || (!oe.found && !ne.found))
+		return err;
+	*changed = 1;
+	if (!oe.found)
+		return add_entry(w, nv, &ne, name);
+	if (!ne.found) {
+		emit(w, DW_CHANGE_DELETE, oe.st.st_mode, NULL);
+		return 0;
+	}
+	differ = entry_different(ov, &oe, nv, &ne, name);
+	if (differ)
+		emit(w, DW_CHANGE_MODIFY, ne.st.st_mode, &ne.st);
+	if (!S_ISDIR(ne.st.st_mode)) {
+		*changed = differ;
+		return 0;
+	}
+	if (!S_ISDIR(oe.st.st_mode)) {
+		err = child_view(w, &nc, nv, &ne, name, NULL);
+		if (!err && (nc.upper >= 0 || nc.nl))
+			err = add_all(w, &nc);
+		view_release(&nc);
+		return err;
+	}
+	err = child_view(w, &oc, ov, &oe, name, NULL);
+	if (!err)
+		err = child_view(w, &nc, nv, &ne, name, fast ? &oc : NULL);
+	if (!err)
+		err = compare_dir(w, &oc, &nc, &sub);
+	if (!err && sub && !differ)
+		emit(w, DW_CHANGE_MODIFY, ne.st.st_mode, &ne.st);
+	*changed = differ || sub;
+	view_release(&nc);
+	view_release(&oc);
+	return err;
+}
+
+static int compare_dir(struct walk *w, const struct view *ov,
+		       const struct view *nv, int *changed)
+{
+	struct names nm = { DW_BUF_INIT, NULL, 0, 0 };
+	size_t base = w->path.len, i;
+	/* Same lowers below: only what the upper dir holds can differ. */
+	int fast = nv->lfds == ov->lfds && nv->nl == ov->nl;
+	int err = enter(w);
+
+	*changed = 0;
+	if (err)
+		goto out;
+	if (fast && nv->upper < 0)
+		goto out;
+	if (fast) {
+		err = read_names(w, &nm, nv->upper, -1);
+	} else {
+		err = view_names(w, &nm, nv);
+		if (!err)
+			err = view_names(w, &nm, ov);
+		if (!err)
+			names_unique(&nm);
+	}
+	for (i = 0; !err && i < nm.n; i++) {
+		int c = 0;
+
+		err = push_name(w, name_at(&nm, i));
+		if (!err)
+			err = compare_name(w, ov, nv, name_at(&nm, i), fast,
+					   &c);
+		*changed |= c;
+		dw_buf_setlen(&w->path, base);
+	}
+out:
+	names_release(&nm);
+	w->depth--;
+	return err;
+}
+
+static int open_root(const char *dir, int *fd)
+{
+	*fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (*fd < 0)
+		return dw_error_errno(errno == ENOTDIR ? DW_EINVAL : DW_EIO,
+				      errno, "cannot open layer directory %s",
+				      dir);
+	return 0;
+}
+
+int dw_overlay_diff(struct dw_changeset *out, const char *upper,
+		    const char *const *lowers, size_t nlowers, unsigned flags)
+{
+	struct walk w = { out, DW_BUF_INIT, flags, 0, upper, NULL, 0 };
+	struct view ov = { -1, NULL, 0, 0 }, nv = { -1, NULL, 0, 0 };
+	size_t i;
+	int changed, err;
+
+	ov.lfds = dw_xcalloc(nlowers ? nlowers : 1, sizeof(int));
+	ov.owns_lfds = 1;
+	err = open_root(upper, &nv.upper);
+	for (i = 0; !err && i < nlowers; i++) {
+		err = open_root(lowers[i], &ov.lfds[ov.nl]);
+		if (err)
+			break;
+		/* An opaque lower root hides the layers below it. */
+		if (is_opaque(ov.lfds[ov.nl++]))
+			break;
+	}
+	if (err)
+		goto out;
+	w.root_lfds = ov.lfds;
+	w.root_nl = ov.nl;
+	nv.lfds = ov.lfds;
+	nv.nl = ov.nl;
+	if (is_opaque(nv.upper))
+		nv.nl = 0;
+	if (!out->names.ptr)
+		dw_buf_init(&out->names, 0);
+	dw_buf_init(&w.path, 0);
+	err = compare_dir(&w, &ov, &nv, &changed);
+out:
+	if (nv.upper >= 0)
+		close(nv.upper);
+	view_release(&ov);
+	dw_buf_release(&w.path);
+	return err;
+}
+
+void dw_changeset_release(struct dw_changeset *cs)
+{
+	free(cs->v);
+	cs->v = NULL;
+	cs->n = cs->alloc = 0;
+	dw_buf_release(&cs->names);
+}
+
+static int cmp_change(const void *a, const void *b, void *arena)
+{
+	const struct dw_change *x = a, *y = b;
+
+	return strcmp((const char *)arena + x->path_off,
+		      (const char *)arena + y->path_off);
+}
+
+void dw_changeset_sort(struct dw_changeset *cs)
+{
+	if (cs->n < 2)
+		return;
+	qsort_r(cs->v, cs->n, sizeof(*cs->v), cmp_change, cs->names.ptr);
+}

@@ -1,0 +1,108 @@
+#ifndef DW_DIFF_H
+#define DW_DIFF_H
+
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "driftwatch/buf.h"
+
+/*
+ * The drift classifier: what `docker diff` reports for an overlay
+ * container, computed from the raw layer directories without mounting
+ * anything.
+ *
+ * Docker's overlay2 driver answers `docker diff` by comparing two merged
+ * trees: the container's layer (upper dir over its lowers) against its
+ * parent (the lowers alone). We build both views from the layer
+ * directories with overlayfs' own merge rules (whiteouts, opaque dirs,
+ * redirects) and compare them with Docker's rules:
+ *
+ *   A  path in the new view only, and every path below it;
+ *   D  path in the old view only (a deleted tree is one D);
+ *   C  path in both whose mode, uid, gid or rdev differ, or, for
+ *      non-directories, size or mtime (whole seconds when either side has
+ *      no nanoseconds), or whose security.capability xattr differs;
+ *      also every directory (but /) with a change below it.
+ *
+ * Only entries reachable from the upper dir can differ, so the walk visits
+ * the upper dir and, where it must, the matching lower directories.
+ * Nothing found in a layer is ever followed (symlinks) or opened (FIFOs,
+ * devices, sockets); every directory is opened relative to its parent with
+ * O_NOFOLLOW, so paths longer than PATH_MAX work.
+ */
+
+enum dw_change_kind {
+	DW_CHANGE_MODIFY = 'C',
+	DW_CHANGE_ADD = 'A',
+	DW_CHANGE_DELETE = 'D',
+};
+
+struct dw_change {
+	char kind;		/* enum dw_change_kind */
+	unsigned char has_stat;	/* `st` is filled (A and C entries) */
+	size_t path_off;	/* offset of the NUL-terminated path in names */
+	size_t path_len;
+	mode_t type;		/* S_IFMT bits; of the deleted entry for D */
+	struct stat st;		/* the entry as it is now, when has_stat */
+};
+
+/* A set of changes; paths live in one arena. */
+struct dw_changeset {
+	struct dw_change *v;
+	size_t n, alloc;
+	struct dw_buf names;
+};
+
+#define DW_CHANGESET_INIT { NULL, 0, 0, DW_BUF_INIT }
+
+static inline const char *dw_change_path(const struct dw_changeset *cs,
+					 const struct dw_change *c)
+{
+	return cs->names.ptr + c->path_off;
+}
+
+void dw_changeset_release(struct dw_changeset *cs);
+/* Sort by path, bytewise (the order of `LC_ALL=C sort`). */
+void dw_changeset_sort(struct dw_changeset *cs);
+
+enum dw_diff_flags {
+	/* Fill `st` for every A and C entry (costs an lstat per new file). */
+	DW_DIFF_STAT = 1 << 0,
+};
+
+/* Deepest directory nesting we walk before failing with DW_ELIMIT. */
+#define DW_DIFF_MAX_DEPTH 8192
+
+/*
+ * Compute the changes of `upper` against `lowers` (overlayfs order: the
+ * topmost lower first) into `out`, which must be initialised and is
+ * appended to. Returns 0, or DW_EIO (a directory could not be read; the
+ * message names it), DW_ELIMIT (nesting deeper than DW_DIFF_MAX_DEPTH),
+ * DW_EINVAL (a layer dir is not a directory). Entries that vanish during
+ * the walk are treated as absent. On failure `out` holds what was found so
+ * far and must not be presented as a result.
+ */
+int dw_overlay_diff(struct dw_changeset *out, const char *upper,
+		    const char *const *lowers, size_t nlowers, unsigned flags);
+
+/* Output formats for a changeset. */
+enum dw_diff_format {
+	DW_DIFF_FORMAT_TEXT,
+	DW_DIFF_FORMAT_JSON,
+};
+
+/*
+ * Render `cs` (sorted or not, as it is) into `out`. Text: one
+ * "K /path\n" line per change, the path escaped with dw_escape_path().
+ * JSON: one array of objects {kind, path, type[, mode, uid, gid, size,
+ * mtime]}; a path that is not valid UTF-8 has each invalid byte shown as
+ * U+FFFD in "path" (as Docker's API does) and its exact bytes, base64, in
+ * "path_base64".
+ */
+int dw_changeset_format(struct dw_buf *out, const struct dw_changeset *cs,
+			enum dw_diff_format fmt);
+
+/* "file", "dir", "symlink", "fifo", "socket", "char", "block", "unknown" */
+const char *dw_file_type_name(mode_t mode);
+
+#endif

@@ -1,0 +1,57 @@
+#ifndef DW_DOCKER_H
+#define DW_DOCKER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+/*
+ * A client of the Docker Engine API over its unix socket (libcurl). The
+ * API version is not pinned: paths are unversioned, so the daemon answers
+ * in its own current version.
+ */
+
+#define DW_DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
+
+struct dw_docker;
+
+/*
+ * Connect lazily to `host` ("unix:///path" or "/path"); NULL means
+ * $DOCKER_HOST, else DW_DOCKER_DEFAULT_SOCKET. Returns 0, or
+ * DW_EUNSUPPORTED for tcp:// and other schemes, DW_EINVAL for garbage.
+ * Free with dw_docker_free().
+ */
+int dw_docker_open(struct dw_docker **out, const char *host);
+void dw_docker_free(struct dw_docker *d);
+/* The socket path in use (for messages). */
+const char *dw_docker_socket(const struct dw_docker *d);
+
+/*
+ * GET `path` (already URL-safe, e.g. "/containers/json") and parse the
+ * JSON answer into `*out` (caller decrefs). Errors: DW_EUNREACHABLE (no
+ * daemon at the socket), DW_ENOTFOUND (HTTP 404), DW_ERROR (other HTTP
+ * errors; Docker's message is kept), DW_EINVAL (bad JSON).
+ */
+int dw_docker_get_json(struct dw_docker *d, json_t **out, const char *path);
+
+/* The overlay layer dirs of one container, from its inspect document. */
+struct dw_container_layers {
+	char *id;
+	char *name;		/* without the leading '/' */
+	char *image;		/* Config.Image */
+	char *driver;		/* GraphDriver.Name */
+	char *upper;
+	char **lowers;		/* topmost first */
+	size_t nlowers;
+};
+
+/*
+ * Inspect container `ref` (name, id or unique id prefix) and fill `out`.
+ * DW_ENOTFOUND when Docker has no such container, DW_EUNSUPPORTED when its
+ * storage driver is not overlay/overlay2, plus dw_docker_get_json()'s.
+ */
+int dw_docker_container_layers(struct dw_docker *d,
+			       struct dw_container_layers *out,
+			       const char *ref);
+void dw_container_layers_release(struct dw_container_layers *l);
+
+#endif

@@ -1,0 +1,29 @@
+#ifndef DW_ESCAPE_H
+#define DW_ESCAPE_H
+
+#include <stddef.h>
+
+#include "driftwatch/buf.h"
+
+/*
+ * Append `s` (len bytes) to `out` so that it stays on one line and every
+ * byte can be recovered: printable ASCII and valid, printable UTF-8 pass
+ * through; a backslash becomes "\\"; \n, \t, \r become "\n", "\t", "\r";
+ * any other control byte, DEL, C1 control or byte of invalid UTF-8 becomes
+ * "\xHH". Returns 0 or DW_ELIMIT (the buffer's maximum).
+ */
+int dw_escape_path(struct dw_buf *out, const char *s, size_t len);
+
+/* Non-zero when s[0..len) is valid UTF-8 (no overlongs, no surrogates). */
+int dw_utf8_valid(const char *s, size_t len);
+
+/*
+ * Append `s` to `out` with every byte that is not part of valid UTF-8
+ * replaced by U+FFFD (one per byte, as Go's encoder does).
+ */
+int dw_utf8_sanitize(struct dw_buf *out, const char *s, size_t len);
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+size_t dw_utf8_seq_len(const unsigned char *s, size_t avail);
+
+#endif

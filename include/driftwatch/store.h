@@ -1,0 +1,44 @@
+#ifndef DW_STORE_H
+#define DW_STORE_H
+
+#include <stddef.h>
+
+#include "driftwatch/diff.h"
+#include "driftwatch/docker.h"
+
+/*
+ * The state and history store (SQLite in WAL mode): the only user of
+ * SQLite. The file is created 0600 in a 0700 directory.
+ */
+
+#define DW_STORE_DEFAULT_PATH "/var/lib/driftwatch/driftwatch.db"
+
+struct dw_store;
+
+/*
+ * Open (creating and migrating when `readonly` is 0) the store at `path`.
+ * Returns 0, DW_EIO (cannot create or open), DW_EUNSUPPORTED (a schema
+ * newer than this build knows).
+ */
+int dw_store_open(struct dw_store **out, const char *path, int readonly);
+/* Close; NULL is a no-op. */
+void dw_store_close(struct dw_store *s);
+
+struct dw_sync_stats {
+	size_t added;		/* paths that were not drifted before */
+	size_t updated;		/* paths whose kind or metadata changed */
+	size_t reverted;	/* paths no longer drifted */
+	size_t total;		/* current drifted paths */
+};
+
+/*
+ * Make the store's current changes of container `c` equal `cs`, appending
+ * one event per added, updated or reverted path, marked with `source`
+ * ("scan", "rescan", ...). All or nothing (one transaction).
+ */
+int dw_store_sync_container(struct dw_store *s,
+			    const struct dw_container_layers *c,
+			    const struct dw_changeset *cs, const char *source,
+			    struct dw_sync_stats *stats);
+
+#endif
