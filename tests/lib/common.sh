@@ -1,0 +1,54 @@
+# Shared helpers for the integration tests (sourced, bash).
+# Environment from ctest: DW_BUILD (build dir), DW_SRC (source dir).
+
+set -u
+: "${DW_BUILD:?DW_BUILD must point at the build directory}"
+DW="$DW_BUILD/driftwatch"
+DWD="$DW_BUILD/driftwatchd"
+DW_DOCKER_ENV="$DW_BUILD/test-docker.env"
+
+dw_skip() {
+	# ctest maps 77 to "skipped"; in CI a skip is a failure.
+	echo "SKIP: $*" >&2
+	echo "############################################################" >&2
+	echo "## THIS TEST DID NOT RUN: $*" >&2
+	echo "############################################################" >&2
+	if [ "${CI:-}" = "true" ]; then
+		echo "FAIL: tests must run in CI" >&2
+		exit 1
+	fi
+	exit 77
+}
+
+dw_need_root() {
+	[ "$(id -u)" -eq 0 ] || dw_skip "needs root (overlay whiteouts, trusted xattrs, dockerd)"
+}
+
+# Load the private dockerd started by the docker_setup fixture.
+dw_need_docker() {
+	dw_need_root
+	[ -r "$DW_DOCKER_ENV" ] || dw_skip "no test dockerd (docker_setup fixture failed)"
+	# shellcheck disable=SC1090
+	. "$DW_DOCKER_ENV"
+	export DOCKER_HOST
+	docker version >/dev/null 2>&1 || dw_skip "test dockerd at $DOCKER_HOST is not answering"
+}
+
+# docker: prefer Debian's client, which matches Debian's dockerd.
+docker() {
+	if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command docker "$@"; fi
+}
+
+# GET on the Docker API, for answers the CLI would mangle.
+dw_api() {
+	curl -fsS --unix-socket "${DOCKER_HOST#unix://}" "http://docker$1"
+}
+
+FAILS=0
+PASSES=0
+pass() { PASSES=$((PASSES + 1)); echo "ok - $*"; }
+fail() { FAILS=$((FAILS + 1)); echo "not ok - $*"; }
+finish() {
+	echo "$PASSES passed, $FAILS failed"
+	[ "$FAILS" -eq 0 ]
+}

@@ -1,0 +1,350 @@
+/*
+ * The classifier on hand-made layer dirs: whiteouts, opaque dirs,
+ * multiple lowers, redirects, capabilities. Needs root (whiteouts are
+ * 0:0 character devices, overlay xattrs live in trusted.*).
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "driftwatch/diff.h"
+
+static char root[64];
+
+static const char *at(const char *rel)
+{
+	static char p[2][PATH_MAX];
+	static int i;
+
+	i = !i;
+	snprintf(p[i], sizeof(p[i]), "%s/%s", root, rel);
+	return p[i];
+}
+
+static void mkdirs(const char *rel)
+{
+	char tmp[PATH_MAX];
+	char *s;
+
+	snprintf(tmp, sizeof(tmp), "%s/%s", root, rel);
+	for (s = tmp + strlen(root) + 1; *s; s++) {
+		if (*s == '/') {
+			*s = '\0';
+			mkdir(tmp, 0755);
+			*s = '/';
+		}
+	}
+	mkdir(tmp, 0755);
+}
+
+static void put(const char *rel, const char *content)
+{
+	FILE *f = fopen(at(rel), "w");
+
+	assert_non_null(f);
+	fputs(content, f);
+	fclose(f);
+}
+
+static void whiteout(const char *rel)
+{
+	assert_int_equal(mknod(at(rel), S_IFCHR | 0, makedev(0, 0)), 0);
+}
+
+static void opaque(const char *rel)
+{
+	assert_int_equal(setxattr(at(rel), "trusted.overlay.opaque", "y", 1,
+				  0), 0);
+}
+
+/* Give `dst` the timestamps of `src`, as a copy-up does. */
+static void same_times(const char *dst, const char *src)
+{
+	struct stat st;
+	struct timespec ts[2];
+	char d[PATH_MAX];
+
+	snprintf(d, sizeof(d), "%s", at(dst));
+	assert_int_equal(lstat(at(src), &st), 0);
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	assert_int_equal(utimensat(AT_FDCWD, d, ts, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+static char *run_diff(const char *upper, const char *const *lowers,
+		      size_t n, enum dw_diff_format fmt)
+{
+	const char *full[8];
+	char store[8][PATH_MAX];
+	struct dw_changeset cs = DW_CHANGESET_INIT;
+	struct dw_buf out = DW_BUF_INIT;
+	char up[PATH_MAX];
+	size_t i;
+
+	snprintf(up, sizeof(up), "%s/%s", root, upper);
+	for (i = 0; i < n; i++) {
+		snprintf(store[i], sizeof(store[i]), "%s/%s", root, lowers[i]);
+		full[i] = store[i];
+	}
+	assert_int_equal(dw_overlay_diff(&cs, up, full, n,
+					 fmt == DW_DIFF_FORMAT_JSON ?
+					 DW_DIFF_STAT : 0), 0);
+	dw_changeset_sort(&cs);
+	assert_int_equal(dw_changeset_format(&out, &cs, fmt), 0);
+	dw_changeset_release(&cs);
+	return dw_buf_detach(&out, NULL);
+}
+
+static void expect_diff(const char *upper, const char *const *lowers,
+			size_t n, const char *want)
+{
+	char *got = run_diff(upper, lowers, n, DW_DIFF_FORMAT_TEXT);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/dw-unit-XXXXXX");
+	if (!mkdtemp(root))
+		return -1;
+	mkdirs("up");
+	mkdirs("lo1");
+	mkdirs("lo2");
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[PATH_MAX + 16];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "%s", root);
+	/* nftw would do, but the tree is ours and tiny. */
+	if (fork() == 0) {
+		execlp("rm", "rm", "-rf", cmd, (char *)NULL);
+		_exit(127);
+	}
+	return 0;
+}
+
+#define NEED_ROOT()                                                          \
+	do {                                                                 \
+		if (geteuid() != 0) {                                        \
+			print_message("needs root: skipped\n");             \
+			skip();                                              \
+		}                                                            \
+	} while (0)
+
+static void test_add_delete_modify(void **state)
+{
+	const char *lowers[] = { "lo1" };
+
+	(void)state;
+	NEED_ROOT();
+	mkdirs("lo1/etc");
+	put("lo1/etc/passwd", "root\n");
+	put("lo1/etc/group", "root\n");
+	mkdirs("up/etc");
+	put("up/etc/passwd", "root and more\n");
+	whiteout("up/etc/group");
+	mkdirs("up/new/dir");
+	put("up/new/dir/f", "x");
+	expect_diff("up", lowers, 1,
+		    "C /etc\nD /etc/group\nC /etc/passwd\n"
+		    "A /new\nA /new/dir\nA /new/dir/f\n");
+}
+
+static void test_copy_up_and_stray_whiteout_are_silent(void **state)
+{
+	const char *lowers[] = { "lo1" };
+
+	(void)state;
+	NEED_ROOT();
+	mkdirs("lo1/etc");
+	put("lo1/etc/hosts", "h\n");
+	mkdirs("up/etc");
+	put("up/etc/hosts", "h\n");
+	same_times("up/etc/hosts", "lo1/etc/hosts");
+	whiteout("up/etc/never-existed");
+	expect_diff("up", lowers, 1, "");
+}
+
+static void test_opaque_dir(void **state)
+{
+	const char *lowers[] = { "lo1" };
+
+	(void)state;
+	NEED_ROOT();
+	mkdirs("lo1/d/sub");
+	put("lo1/d/a", "a");
+	put("lo1/d/b", "b");
+	put("lo1/d/sub/x", "x");
+	mkdirs("up/d");
+	opaque("up/d");
+	put("up/d/a", "new a");
+	expect_diff("up", lowers, 1, "C /d\nC /d/a\nD /d/b\nD /d/sub\n");
+}
+
+static void test_multiple_lowers(void **state)
+{
+	const char *lowers[] = { "lo1", "lo2" };
+
+	(void)state;
+	NEED_ROOT();
+	/* lo1 deletes /x of lo2 and makes /y opaque over lo2's /y. */
+	put("lo2/x", "x");
+	whiteout("lo1/x");
+	mkdirs("lo2/y");
+	put("lo2/y/old", "o");
+	mkdirs("lo1/y");
+	opaque("lo1/y");
+	put("lo1/y/kept", "k");
+	put("up/x", "back");
+	mkdirs("up/y");
+	same_times("up/y", "lo1/y");
+	whiteout("up/y/old");
+	whiteout("up/y/kept");
+	expect_diff("up", lowers, 2, "A /x\nC /y\nD /y/kept\n");
+}
+
+static void test_capability_xattr(void **state)
+{
+	const char *lowers[] = { "lo1" };
+	/* A v2 capability blob: cap_net_raw permitted+effective. */
+	static const unsigned char cap[20] = { 0x01, 0x00, 0x00, 0x02,
+					       0x00, 0x20, 0x00, 0x00 };
+
+	(void)state;
+	NEED_ROOT();
+	mkdirs("lo1/bin");
+	put("lo1/bin/ping", "elf");
+	mkdirs("up/bin");
+	put("up/bin/ping", "elf");
+	same_times("up/bin/ping", "lo1/bin/ping");
+	expect_diff("up", lowers, 1, "");
+	assert_int_equal(setxattr(at("up/bin/ping"), "security.capability",
+				  cap, sizeof(cap), 0), 0);
+	expect_diff("up", lowers, 1, "C /bin\nC /bin/ping\n");
+}
+
+static void test_redirect(void **state)
+{
+	const char *lowers[] = { "lo1" };
+
+	(void)state;
+	NEED_ROOT();
+	/* What a rename of /a to /b leaves with redirect_dir=on. */
+	mkdirs("lo1/a");
+	put("lo1/a/x", "x");
+	whiteout("up/a");
+	mkdirs("up/b");
+	assert_int_equal(setxattr(at("up/b"), "trusted.overlay.redirect",
+				  "/a", 2, 0), 0);
+	expect_diff("up", lowers, 1, "D /a\nA /b\nA /b/x\n");
+}
+
+static void test_symlinks_not_followed(void **state)
+{
+	const char *lowers[] = { "lo1" };
+
+	(void)state;
+	NEED_ROOT();
+	assert_int_equal(symlink("/", at("up/root")), 0);
+	assert_int_equal(symlink("/etc/shadow", at("up/shadow")), 0);
+	expect_diff("up", lowers, 1, "A /root\nA /shadow\n");
+}
+
+static void test_deeper_than_path_max(void **state)
+{
+	const char *lowers[] = { "lo1" };
+	struct dw_changeset cs = DW_CHANGESET_INIT;
+	char name[64], up[PATH_MAX], lo[PATH_MAX];
+	const char *lp[] = { lo };
+	size_t i, longest = 0;
+	int fd, next;
+
+	(void)state;
+	(void)lowers;
+	NEED_ROOT();
+	memset(name, 'd', 60);
+	name[60] = '\0';
+	fd = open(at("up"), O_RDONLY | O_DIRECTORY);
+	for (i = 0; i < 120; i++) {	/* 120 * 61 bytes > PATH_MAX */
+		assert_int_equal(mkdirat(fd, name, 0755), 0);
+		next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+		close(fd);
+		fd = next;
+	}
+	close(openat(fd, "leaf", O_CREAT | O_WRONLY, 0644));
+	close(fd);
+	snprintf(up, sizeof(up), "%s", at("up"));
+	snprintf(lo, sizeof(lo), "%s", at("lo1"));
+	assert_int_equal(dw_overlay_diff(&cs, up, lp, 1, 0), 0);
+	assert_int_equal(cs.n, 121);
+	for (i = 0; i < cs.n; i++)
+		if (cs.v[i].path_len > longest)
+			longest = cs.v[i].path_len;
+	assert_true(longest > PATH_MAX);
+	dw_changeset_release(&cs);
+}
+
+static void test_json_invalid_utf8(void **state)
+{
+	const char *lowers[] = { "lo1" };
+	char *got;
+
+	(void)state;
+	NEED_ROOT();
+	put("up/bad\xffname", "x");
+	got = run_diff("up", lowers, 1, DW_DIFF_FORMAT_JSON);
+	assert_non_null(strstr(got, "\"path\":\"/bad\xef\xbf\xbdname\""));
+	assert_non_null(strstr(got, "\"path_base64\":\"L2JhZP9uYW1l\""));
+	assert_non_null(strstr(got, "\"type\":\"file\""));
+	assert_non_null(strstr(got, "\"size\":1"));
+	free(got);
+}
+
+static void test_missing_layer_is_an_error(void **state)
+{
+	struct dw_changeset cs = DW_CHANGESET_INIT;
+	const char *lp[] = { "/nonexistent-lower" };
+
+	(void)state;
+	assert_int_not_equal(dw_overlay_diff(&cs, "/nonexistent-upper", lp,
+					     1, 0), 0);
+	dw_changeset_release(&cs);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_add_delete_modify),
+		T(test_copy_up_and_stray_whiteout_are_silent),
+		T(test_opaque_dir),
+		T(test_multiple_lowers),
+		T(test_capability_xattr),
+		T(test_redirect),
+		T(test_symlinks_not_followed),
+		T(test_deeper_than_path_max),
+		T(test_json_invalid_utf8),
+		T(test_missing_layer_is_an_error),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
