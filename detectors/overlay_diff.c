@@ -84,10 +84,11 @@ static enum probe_result probe(int dirfd, const char *name, struct stat *st)
 	return is_whiteout(st) ? P_WHITEOUT : P_FOUND;
 }
 
-static int probe_error(struct walk *w, const char *name)
+/* Callers have pushed the entry's name onto w->path already. */
+static int probe_error(struct walk *w)
 {
-	return dw_error_errno(DW_EIO, errno, "cannot stat %s/%s in a layer",
-			      w->path.len ? w->path.ptr : "", name);
+	return dw_error_errno(DW_EIO, errno, "cannot stat %s in a layer",
+			      shown_path(w));
 }
 
 /* Read an overlay xattr in its trusted. or user. (userxattr) namespace. */
@@ -125,8 +126,8 @@ static int open_dir(struct walk *w, int dirfd, const char *name)
 		return fd;
 	if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
 		return -1;
-	dw_error_errno(DW_EIO, errno, "cannot open directory %s/%s",
-		       w->path.len ? w->path.ptr : "", name);
+	dw_error_errno(DW_EIO, errno, "cannot open directory %s in a layer",
+		       shown_path(w));
 	return -2;
 }
 
@@ -160,7 +161,7 @@ static int merge_lowers(struct walk *w, struct view *out, const int *lfds,
 		enum probe_result r = probe(lfds[j], name, &st);
 
 		if (r == P_ERR)
-			return probe_error(w, name);
+			return probe_error(w);
 		if (r == P_NONE)
 			continue;
 		if (r == P_WHITEOUT || !S_ISDIR(st.st_mode))
@@ -272,7 +273,7 @@ static int lookup(struct walk *w, const struct view *v, const char *name,
 	if (v->upper >= 0) {
 		r = probe(v->upper, name, &e->st);
 		if (r == P_ERR)
-			return probe_error(w, name);
+			return probe_error(w);
 		if (r == P_WHITEOUT)
 			return 0;
 		if (r == P_FOUND) {
@@ -284,7 +285,7 @@ static int lookup(struct walk *w, const struct view *v, const char *name,
 	for (i = 0; i < v->nl; i++) {
 		r = probe(v->lfds[i], name, &e->st);
 		if (r == P_ERR)
-			return probe_error(w, name);
+			return probe_error(w);
 		if (r == P_WHITEOUT)
 			return 0;
 		if (r == P_FOUND) {
@@ -532,7 +533,7 @@ static int add_upper_only(struct walk *w, const struct view *v)
 		    t == DT_UNKNOWN || t == DT_DIR) {
 			r = probe(v->upper, name, &e.st);
 			if (r == P_ERR)
-				err = probe_error(w, name);
+				err = probe_error(w);
 			else if (r == P_FOUND)
 				err = add_entry(w, v, &e, name);
 		} else {

@@ -1,2 +1,54 @@
 #!/bin/bash
-exit 0
+# driftwatchd --once records each running container's changes in SQLite:
+# the store's current changes equal docker diff, history grows with
+# each change, and the files are private.
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_docker
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"; docker rm -f dwd-a >/dev/null 2>&1' EXIT
+db="$tmp/state/driftwatch.db"
+c=dwd-a
+docker rm -f "$c" >/dev/null 2>&1
+docker run -d --network none --name "$c" dwtest:busybox sleep 600 >/dev/null
+docker exec "$c" sh -c 'echo x >/tmp/x && rm /etc/group'
+
+"$DWD" --foreground --once --db "$db" 2>"$tmp/log" && pass "daemon pass exits 0" ||
+	{ fail "daemon pass"; cat "$tmp/log"; }
+id=$(docker inspect -f '{{.Id}}' "$c")
+q() { sqlite3 -readonly "$db" "$1"; }
+stored=$(q "SELECT kind || ' ' || CAST(path AS TEXT) FROM changes WHERE container_id='$id' ORDER BY path")
+[ "$stored" == "$(docker diff "$c" | LC_ALL=C sort -k2)" ] && pass "store equals docker diff" ||
+	{ fail "store differs"; echo "$stored"; }
+[ "$(stat -c %a "$db")" = 600 ] && pass "db is 0600" || fail "db mode $(stat -c %a "$db")"
+[ "$(stat -c %a "$tmp/state")" = 700 ] && pass "db dir is 0700" || fail "dir mode"
+grep -q "$c" "$tmp/log" && pass "drift logged" || fail "no log line"
+
+docker exec "$c" sh -c 'rm /tmp/x && echo y >/tmp/y'
+"$DWD" --foreground --once --db "$db" 2>>"$tmp/log"
+[ "$(q "SELECT count(*) FROM events WHERE container_id='$id' AND kind='R' AND CAST(path AS TEXT)='/tmp/x'")" = 1 ] &&
+	pass "reverted path recorded" || fail "revert event"
+[ "$(q "SELECT count(*) FROM changes WHERE container_id='$id' AND CAST(path AS TEXT)='/tmp/y'")" = 1 ] &&
+	pass "new path stored" || fail "new path"
+n1=$(q "SELECT count(*) FROM events")
+"$DWD" --foreground --once --db "$db" 2>>"$tmp/log"
+[ "$(q "SELECT count(*) FROM events")" = "$n1" ] && pass "no change, no new events" ||
+	fail "events grew without change"
+[ "$(q 'PRAGMA user_version')" = 1 ] && pass "schema version 1" || fail "schema version"
+
+"$DWD" --foreground --once --db "$db" --host unix:///nonexistent.sock 2>"$tmp/log2"
+[ $? -eq 3 ] && grep -q 'cannot reach' "$tmp/log2" && pass "unreachable docker: exit 3, logged" ||
+	fail "unreachable docker"
+"$DWD" --interval 0 2>/dev/null
+[ $? -eq 2 ] && pass "bad --interval is a usage error" || fail "--interval 0 accepted"
+
+# The loop stops cleanly on SIGTERM.
+"$DWD" --foreground --db "$db" --interval 1 2>"$tmp/log3" &
+pid=$!
+sleep 2
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+[ $rc -eq 0 ] && grep -q stopped "$tmp/log3" && pass "SIGTERM stops cleanly" ||
+	{ fail "SIGTERM exit $rc"; cat "$tmp/log3"; }
+finish
