@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "driftwatch/diff.h"
@@ -132,21 +133,11 @@ static int diff_container(struct diff_args *a, struct dw_changeset *cs,
 	return err ? DW_EXIT_ERROR : 0;
 }
 
-static int write_all(const struct dw_buf *out)
-{
-	if (fwrite(out->ptr, 1, out->len, stdout) != out->len ||
-	    fflush(stdout) != 0)
-		return dw_cli_fail("diff", DW_EXIT_ERROR,
-				   "cannot write output: %s", strerror(errno));
-	return DW_EXIT_OK;
-}
-
 int cmd_diff(struct dw_cli *cli, int argc, char **argv)
 {
 	struct diff_args a = { cli->host, NULL, NULL, 0, 0,
 			       DW_DIFF_FORMAT_TEXT, NULL };
 	struct dw_changeset cs = DW_CHANGESET_INIT;
-	struct dw_buf out = DW_BUF_INIT;
 	unsigned flags;
 	size_t i;
 	int ret = parse(&a, argc, argv);
@@ -165,17 +156,13 @@ int cmd_diff(struct dw_cli *cli, int argc, char **argv)
 	}
 	if (ret)
 		goto out;
-	dw_changeset_sort(&cs);
-	if (dw_changeset_format(&out, &cs, a.format))
+	if (dw_changeset_write(STDOUT_FILENO, &cs, a.format))
 		ret = dw_cli_fail("diff", DW_EXIT_ERROR, "%s",
 				  dw_error_last());
-	else
-		ret = write_all(&out);
 out:
 	for (i = 0; i < a.nlowers; i++)
 		free(a.lowers[i]);
 	free(a.lowers);
 	dw_changeset_release(&cs);
-	dw_buf_release(&out);
 	return ret;
 }

@@ -236,26 +236,26 @@ static int add_event(struct dw_store *s, sqlite3_stmt *st, sqlite3_int64 now,
 	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot append event");
 }
 
-static sqlite3_int64 mtime_ns(const struct stat *st)
+static sqlite3_int64 mtime_ns(const struct dw_change_meta *m)
 {
-	return (sqlite3_int64)st->st_mtim.tv_sec * 1000000000 +
-	       st->st_mtim.tv_nsec;
+	return (sqlite3_int64)m->mtime_sec * 1000000000 + m->mtime_nsec;
 }
 
-/* Is the stored row different from change `c`? */
-static int row_differs(sqlite3_stmt *get, const struct dw_change *c)
+/* Is the stored row different from change `c` (metadata `m` or NULL)? */
+static int row_differs(sqlite3_stmt *get, const struct dw_change *c,
+		       const struct dw_change_meta *m)
 {
 	const char *kind = (const char *)sqlite3_column_text(get, 0);
 
 	if (!kind || kind[0] != c->kind)
 		return 1;
-	if (!c->has_stat)
+	if (!m)
 		return 0;
-	return sqlite3_column_int64(get, 1) != (sqlite3_int64)c->st.st_mode ||
-	       sqlite3_column_int64(get, 2) != c->st.st_uid ||
-	       sqlite3_column_int64(get, 3) != c->st.st_gid ||
-	       sqlite3_column_int64(get, 4) != c->st.st_size ||
-	       sqlite3_column_int64(get, 5) != mtime_ns(&c->st);
+	return sqlite3_column_int64(get, 1) != c->mode ||
+	       sqlite3_column_int64(get, 2) != m->uid ||
+	       sqlite3_column_int64(get, 3) != m->gid ||
+	       sqlite3_column_int64(get, 4) != m->size ||
+	       sqlite3_column_int64(get, 5) != mtime_ns(m);
 }
 
 static int put_change(struct dw_store *s, struct sync_stmts *q,
@@ -264,6 +264,8 @@ static int put_change(struct dw_store *s, struct sync_stmts *q,
 		      const char *source, struct dw_sync_stats *stats)
 {
 	const char *path = dw_change_path(cs, c);
+	const struct dw_change_meta *m = c->has_meta ? &cs->meta[c - cs->v] :
+						       NULL;
 	char kind[2] = { c->kind, '\0' };
 	int rc, existed, differs = 1;
 
@@ -273,21 +275,21 @@ static int put_change(struct dw_store *s, struct sync_stmts *q,
 	rc = sqlite3_step(q->get);
 	existed = rc == SQLITE_ROW;
 	if (existed)
-		differs = row_differs(q->get, c);
+		differs = row_differs(q->get, c, m);
 	sqlite3_reset(q->put);
 	sqlite3_bind_text(q->put, 1, cid, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(q->put, 2, path, (int)c->path_len, SQLITE_STATIC);
 	sqlite3_bind_text(q->put, 3, kind, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(q->put, 4, dw_file_type_name(c->type), -1,
+	sqlite3_bind_text(q->put, 4, dw_file_type_name(c->mode), -1,
 			  SQLITE_STATIC);
 	for (rc = 5; rc <= 9; rc++)
 		sqlite3_bind_null(q->put, rc);
-	if (c->has_stat) {
-		sqlite3_bind_int64(q->put, 5, c->st.st_mode);
-		sqlite3_bind_int64(q->put, 6, c->st.st_uid);
-		sqlite3_bind_int64(q->put, 7, c->st.st_gid);
-		sqlite3_bind_int64(q->put, 8, c->st.st_size);
-		sqlite3_bind_int64(q->put, 9, mtime_ns(&c->st));
+	if (m) {
+		sqlite3_bind_int64(q->put, 5, c->mode);
+		sqlite3_bind_int64(q->put, 6, m->uid);
+		sqlite3_bind_int64(q->put, 7, m->gid);
+		sqlite3_bind_int64(q->put, 8, m->size);
+		sqlite3_bind_int64(q->put, 9, mtime_ns(m));
 	}
 	sqlite3_bind_int64(q->put, 10, now);
 	if (sqlite3_step(q->put) != SQLITE_DONE)

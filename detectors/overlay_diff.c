@@ -345,23 +345,87 @@ static int entry_different(const struct view *ov, const struct entry *oe,
 	return on != nn || memcmp(ocap, ncap, (size_t)on) != 0;
 }
 
-static void emit(struct walk *w, char kind, mode_t type,
-		 const struct stat *st)
+/*
+ * Record a change at w->path and return its index. Kind 0 is a
+ * placeholder for a directory whose C depends on what lies below it; the
+ * placeholders left at the end are dropped by drop_placeholders().
+ */
+static size_t emit(struct walk *w, char kind, mode_t type,
+		   const struct stat *st)
 {
 	struct dw_changeset *cs = w->cs;
 	struct dw_change *c;
+	int meta = st && (w->flags & DW_DIFF_STAT);
 
 	DW_ALLOC_GROW(cs->v, cs->n + 1, cs->alloc);
-	c = &cs->v[cs->n++];
+	c = &cs->v[cs->n];
 	c->kind = kind;
-	c->type = type & S_IFMT;
-	c->has_stat = st != NULL;
-	if (st)
-		c->st = *st;
+	c->has_meta = (unsigned char)meta;
+	c->mode = meta ? st->st_mode : ((st ? st->st_mode : type) & S_IFMT);
 	c->path_off = cs->names.len;
-	c->path_len = w->path.len;
+	c->path_len = (uint32_t)w->path.len;
+	if (w->flags & DW_DIFF_STAT)
+		DW_ALLOC_GROW(cs->meta, cs->n + 1, cs->meta_alloc);
+	if (meta)
+		cs->meta[cs->n] = (struct dw_change_meta){
+			st->st_uid, st->st_gid, st->st_size,
+			st->st_mtim.tv_sec, st->st_mtim.tv_nsec };
 	/* The arena has no maximum: this cannot fail. */
 	dw_buf_add(&cs->names, w->path.ptr, w->path.len + 1);
+	return cs->n++;
+}
+
+static void drop_placeholders(struct dw_changeset *cs)
+{
+	size_t i, k = 0;
+
+	for (i = 0; i < cs->n; i++) {
+		if (!cs->v[i].kind)
+			continue;
+		if (cs->meta)
+			cs->meta[k] = cs->meta[i];
+		cs->v[k++] = cs->v[i];
+	}
+	cs->n = k;
+}
+
+/*
+ * What a directory's walk visits, in output order. A directory entry is
+ * two items: itself, and its subtree, which sorts as "name/" does, so
+ * that "a", "a-b", "a/x" come out in bytewise order of the full paths.
+ */
+struct item {
+	const char *name;
+	size_t idx;		/* into the caller's entry array */
+	int subtree;
+};
+
+static int cmp_item(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+	const unsigned char *p = (const unsigned char *)x->name;
+	const unsigned char *q = (const unsigned char *)y->name;
+	int cp, cq;
+
+	while (*p && *p == *q) {
+		p++;
+		q++;
+	}
+	cp = *p ? *p : x->subtree ? '/' : 0;
+	cq = *q ? *q : y->subtree ? '/' : 0;
+	return cp - cq;
+}
+
+struct items {
+	struct item *v;
+	size_t n, alloc;
+};
+
+static void item_add(struct items *it, const char *name, size_t idx,
+		     int subtree)
+{
+	DW_ALLOC_GROW(it->v, it->n + 1, it->alloc);
+	it->v[it->n++] = (struct item){ name, idx, subtree };
 }
 
 static void names_release(struct names *nm)
@@ -492,17 +556,13 @@ static mode_t dtype_mode(unsigned char t)
 	}
 }
 
-/* Report `name` (found as `e` in `v`) and, for a directory, all below. */
-static int add_entry(struct walk *w, const struct view *v,
+/* Report everything below directory entry `e` of `v` as added. */
+static int add_below(struct walk *w, const struct view *v,
 		     const struct entry *e, const char *name)
 {
 	struct view child;
-	int err;
+	int err = child_view(w, &child, v, e, name, NULL);
 
-	emit(w, DW_CHANGE_ADD, e->st.st_mode, &e->st);
-	if (!S_ISDIR(e->st.st_mode))
-		return 0;
-	err = child_view(w, &child, v, e, name, NULL);
 	if (!err && (child.upper >= 0 || child.nl))
 		err = add_all(w, &child);
 	view_release(&child);
@@ -517,37 +577,66 @@ static int add_entry(struct walk *w, const struct view *v,
 static int add_upper_only(struct walk *w, const struct view *v)
 {
 	struct names nm = { DW_BUF_INIT, NULL, 0, 0 };
+	struct items it = { NULL, 0, 0 };
+	struct entry e = { 1, -1, { 0 } };
 	size_t base = w->path.len, i;
 	int err = read_names(w, &nm, v->upper, -1);
 
 	for (i = 0; !err && i < nm.n; i++) {
-		const char *name = name_at(&nm, i);
 		unsigned char t = nm.v[i].dtype;
-		struct entry e = { 1, -1, { 0 } };
-		enum probe_result r;
 
-		err = push_name(w, name);
-		if (err)
-			break;
-		if ((w->flags & DW_DIFF_STAT) || t == DT_CHR ||
-		    t == DT_UNKNOWN || t == DT_DIR) {
-			r = probe(v->upper, name, &e.st);
+		if (t == DT_UNKNOWN || t == DT_CHR) {
+			/* Settle the type; whiteouts are not entries. */
+			enum probe_result r = probe(v->upper, name_at(&nm, i),
+						    &e.st);
+
 			if (r == P_ERR)
-				err = probe_error(w);
-			else if (r == P_FOUND)
-				err = add_entry(w, v, &e, name);
-		} else {
-			emit(w, DW_CHANGE_ADD, dtype_mode(t), NULL);
+				err = dw_error_errno(DW_EIO, errno,
+						     "cannot stat %s/%s in a "
+						     "layer", w->path.ptr,
+						     name_at(&nm, i));
+			if (r != P_FOUND)
+				continue;
+			t = nm.v[i].dtype = S_ISDIR(e.st.st_mode) ? DT_DIR :
+					    S_ISCHR(e.st.st_mode) ? DT_CHR :
+					    DT_REG;
 		}
+		item_add(&it, name_at(&nm, i), i, 0);
+		if (t == DT_DIR)
+			item_add(&it, name_at(&nm, i), i, 1);
+	}
+	if (!err)
+		qsort(it.v, it.n, sizeof(*it.v), cmp_item);
+	for (i = 0; !err && i < it.n; i++) {
+		const struct item *x = &it.v[i];
+		unsigned char t = nm.v[x->idx].dtype;
+		enum probe_result r = P_FOUND;
+
+		err = push_name(w, x->name);
+		if (!err && x->subtree)
+			err = add_below(w, v, &e, x->name);
+		else if (!err && !(w->flags & DW_DIFF_STAT))
+			emit(w, DW_CHANGE_ADD, dtype_mode(t), NULL);
+		else if (!err)
+			r = probe(v->upper, x->name, &e.st);
+		if (r == P_ERR)
+			err = probe_error(w);
+		else if (!err && r == P_FOUND && !x->subtree &&
+			 (w->flags & DW_DIFF_STAT))
+			emit(w, DW_CHANGE_ADD, 0, &e.st);
 		dw_buf_setlen(&w->path, base);
 	}
+	free(it.v);
 	names_release(&nm);
 	return err;
 }
 
+/* Report everything in the merged directory `v` as added. */
 static int add_all(struct walk *w, const struct view *v)
 {
 	struct names nm = { DW_BUF_INIT, NULL, 0, 0 };
+	struct items it = { NULL, 0, 0 };
+	struct entry *ents = NULL;
 	size_t base = w->path.len, i;
 	int err = enter(w);
 
@@ -557,72 +646,93 @@ static int add_all(struct walk *w, const struct view *v)
 	}
 	if (!err)
 		err = view_names(w, &nm, v);
-	if (!err)
+	if (!err) {
 		names_unique(&nm);
+		ents = dw_xcalloc(nm.n ? nm.n : 1, sizeof(*ents));
+	}
 	for (i = 0; !err && i < nm.n; i++) {
-		const char *name = name_at(&nm, i);
-		struct entry e;
-
-		err = lookup(w, v, name, &e);
-		if (err || !e.found)
-			continue;
-		err = push_name(w, name);
+		err = push_name(w, name_at(&nm, i));
 		if (!err)
-			err = add_entry(w, v, &e, name);
+			err = lookup(w, v, name_at(&nm, i), &ents[i]);
+		dw_buf_setlen(&w->path, base);
+		if (err || !ents[i].found)
+			continue;
+		item_add(&it, name_at(&nm, i), i, 0);
+		if (S_ISDIR(ents[i].st.st_mode))
+			item_add(&it, name_at(&nm, i), i, 1);
+	}
+	if (!err)
+		qsort(it.v, it.n, sizeof(*it.v), cmp_item);
+	for (i = 0; !err && i < it.n; i++) {
+		const struct item *x = &it.v[i];
+
+		err = push_name(w, x->name);
+		if (!err && x->subtree)
+			err = add_below(w, v, &ents[x->idx], x->name);
+		else if (!err)
+			emit(w, DW_CHANGE_ADD, 0, &ents[x->idx].st);
 		dw_buf_setlen(&w->path, base);
 	}
 out:
+	free(ents);
+	free(it.v);
 	names_release(&nm);
 	w->depth--;
 	return err;
 }
 
+/* One name of a directory being compared, after both lookups. */
+struct pair {
+	struct entry oe, ne;
+	size_t slot;		/* the placeholder for the dir's own C */
+	int differ;
+};
+
 static int compare_dir(struct walk *w, const struct view *ov,
 		       const struct view *nv, int *changed);
 
-/* Compare one name present in at least one of the two views. */
-static int compare_name(struct walk *w, const struct view *ov,
-			const struct view *nv, const char *name, int fast,
-			int *changed)
+/* The entry itself: A, D, C, or a placeholder for a directory. */
+static void compare_self(struct walk *w, const struct view *ov,
+			 const struct view *nv, struct pair *p,
+			 const char *name, int *changed)
 {
-	struct entry oe, ne;
-	struct view oc = { -1, NULL, 0, 0 }, nc = { -1, NULL, 0, 0 };
-	int differ, sub = 0, err;
-
-	err = lookup(w, ov, name, &oe);
-	if (!err)
-		err = lookup(w, nv, name, &ne);
-	if (err || (!oe.found && !ne.found))
-		return err;
+	if (!p->oe.found) {
+		emit(w, DW_CHANGE_ADD, 0, &p->ne.st);
+	} else if (!p->ne.found) {
+		emit(w, DW_CHANGE_DELETE, p->oe.st.st_mode, NULL);
+	} else {
+		p->differ = entry_different(ov, &p->oe, nv, &p->ne, name);
+		if (!p->differ) {
+			if (S_ISDIR(p->ne.st.st_mode) &&
+			    S_ISDIR(p->oe.st.st_mode))
+				p->slot = emit(w, 0, 0, &p->ne.st);
+			return;
+		}
+		emit(w, DW_CHANGE_MODIFY, 0, &p->ne.st);
+	}
 	*changed = 1;
-	if (!oe.found)
-		return add_entry(w, nv, &ne, name);
-	if (!ne.found) {
-		emit(w, DW_CHANGE_DELETE, oe.st.st_mode, NULL);
-		return 0;
-	}
-	differ = entry_different(ov, &oe, nv, &ne, name);
-	if (differ)
-		emit(w, DW_CHANGE_MODIFY, ne.st.st_mode, &ne.st);
-	if (!S_ISDIR(ne.st.st_mode)) {
-		*changed = differ;
-		return 0;
-	}
-	if (!S_ISDIR(oe.st.st_mode)) {
-		err = child_view(w, &nc, nv, &ne, name, NULL);
-		if (!err && (nc.upper >= 0 || nc.nl))
-			err = add_all(w, &nc);
-		view_release(&nc);
-		return err;
-	}
-	err = child_view(w, &oc, ov, &oe, name, NULL);
+}
+
+/* What lies below a directory of the new view. */
+static int compare_below(struct walk *w, const struct view *ov,
+			 const struct view *nv, struct pair *p,
+			 const char *name, int fast, int *changed)
+{
+	struct view oc = { -1, NULL, 0, 0 }, nc = { -1, NULL, 0, 0 };
+	int sub = 0, err;
+
+	if (!p->oe.found || !S_ISDIR(p->oe.st.st_mode))
+		return add_below(w, nv, &p->ne, name);
+	err = child_view(w, &oc, ov, &p->oe, name, NULL);
 	if (!err)
-		err = child_view(w, &nc, nv, &ne, name, fast ? &oc : NULL);
+		err = child_view(w, &nc, nv, &p->ne, name, fast ? &oc : NULL);
 	if (!err)
 		err = compare_dir(w, &oc, &nc, &sub);
-	if (!err && sub && !differ)
-		emit(w, DW_CHANGE_MODIFY, ne.st.st_mode, &ne.st);
-	*changed = differ || sub;
+	if (!err && sub) {
+		*changed = 1;
+		if (!p->differ)
+			w->cs->v[p->slot].kind = DW_CHANGE_MODIFY;
+	}
 	view_release(&nc);
 	view_release(&oc);
 	return err;
@@ -632,15 +742,15 @@ static int compare_dir(struct walk *w, const struct view *ov,
 		       const struct view *nv, int *changed)
 {
 	struct names nm = { DW_BUF_INIT, NULL, 0, 0 };
+	struct items it = { NULL, 0, 0 };
+	struct pair *pairs = NULL;
 	size_t base = w->path.len, i;
 	/* Same lowers below: only what the upper dir holds can differ. */
 	int fast = nv->lfds == ov->lfds && nv->nl == ov->nl;
 	int err = enter(w);
 
 	*changed = 0;
-	if (err)
-		goto out;
-	if (fast && nv->upper < 0)
+	if (err || (fast && nv->upper < 0))
 		goto out;
 	if (fast) {
 		err = read_names(w, &nm, nv->upper, -1);
@@ -651,17 +761,40 @@ static int compare_dir(struct walk *w, const struct view *ov,
 		if (!err)
 			names_unique(&nm);
 	}
+	if (!err)
+		pairs = dw_xcalloc(nm.n ? nm.n : 1, sizeof(*pairs));
 	for (i = 0; !err && i < nm.n; i++) {
-		int c = 0;
+		struct pair *p = &pairs[i];
 
 		err = push_name(w, name_at(&nm, i));
 		if (!err)
-			err = compare_name(w, ov, nv, name_at(&nm, i), fast,
-					   &c);
-		*changed |= c;
+			err = lookup(w, ov, name_at(&nm, i), &p->oe);
+		if (!err)
+			err = lookup(w, nv, name_at(&nm, i), &p->ne);
+		dw_buf_setlen(&w->path, base);
+		if (err || (!p->oe.found && !p->ne.found))
+			continue;
+		item_add(&it, name_at(&nm, i), i, 0);
+		if (p->ne.found && S_ISDIR(p->ne.st.st_mode))
+			item_add(&it, name_at(&nm, i), i, 1);
+	}
+	if (!err)
+		qsort(it.v, it.n, sizeof(*it.v), cmp_item);
+	for (i = 0; !err && i < it.n; i++) {
+		const struct item *x = &it.v[i];
+
+		err = push_name(w, x->name);
+		if (!err && x->subtree)
+			err = compare_below(w, ov, nv, &pairs[x->idx], x->name,
+					    fast, changed);
+		else if (!err)
+			compare_self(w, ov, nv, &pairs[x->idx], x->name,
+				     changed);
 		dw_buf_setlen(&w->path, base);
 	}
 out:
+	free(pairs);
+	free(it.v);
 	names_release(&nm);
 	w->depth--;
 	return err;
@@ -708,6 +841,7 @@ int dw_overlay_diff(struct dw_changeset *out, const char *upper,
 		dw_buf_init(&out->names, 0);
 	dw_buf_init(&w.path, 0);
 	err = compare_dir(&w, &ov, &nv, &changed);
+	drop_placeholders(out);
 out:
 	if (nv.upper >= 0)
 		close(nv.upper);
@@ -719,22 +853,9 @@ out:
 void dw_changeset_release(struct dw_changeset *cs)
 {
 	free(cs->v);
+	free(cs->meta);
 	cs->v = NULL;
-	cs->n = cs->alloc = 0;
+	cs->meta = NULL;
+	cs->n = cs->alloc = cs->meta_alloc = 0;
 	dw_buf_release(&cs->names);
-}
-
-static int cmp_change(const void *a, const void *b, void *arena)
-{
-	const struct dw_change *x = a, *y = b;
-
-	return strcmp((const char *)arena + x->path_off,
-		      (const char *)arena + y->path_off);
-}
-
-void dw_changeset_sort(struct dw_changeset *cs)
-{
-	if (cs->n < 2)
-		return;
-	qsort_r(cs->v, cs->n, sizeof(*cs->v), cmp_change, cs->names.ptr);
 }

@@ -2,6 +2,7 @@
 #define DW_DIFF_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "driftwatch/buf.h"
@@ -37,23 +38,33 @@ enum dw_change_kind {
 	DW_CHANGE_DELETE = 'D',
 };
 
+/* Kept small: a diff of a large tree holds one per changed path. */
 struct dw_change {
-	char kind;		/* enum dw_change_kind */
-	unsigned char has_stat;	/* `st` is filled (A and C entries) */
 	size_t path_off;	/* offset of the NUL-terminated path in names */
-	size_t path_len;
-	mode_t type;		/* S_IFMT bits; of the deleted entry for D */
-	struct stat st;		/* the entry as it is now, when has_stat */
+	uint32_t path_len;
+	uint32_t mode;		/* st_mode with metadata, else just the
+				   S_IFMT bits (of the deleted entry for D) */
+	char kind;		/* enum dw_change_kind */
+	unsigned char has_meta;	/* cs->meta[i] is filled */
+};
+
+/* The metadata of an A or C entry (with DW_DIFF_STAT). */
+struct dw_change_meta {
+	uint32_t uid, gid;
+	int64_t size;
+	int64_t mtime_sec;
+	int64_t mtime_nsec;
 };
 
 /* A set of changes; paths live in one arena. */
 struct dw_changeset {
 	struct dw_change *v;
-	size_t n, alloc;
+	struct dw_change_meta *meta;	/* parallel to v, or NULL */
+	size_t n, alloc, meta_alloc;
 	struct dw_buf names;
 };
 
-#define DW_CHANGESET_INIT { NULL, 0, 0, DW_BUF_INIT }
+#define DW_CHANGESET_INIT { NULL, NULL, 0, 0, 0, DW_BUF_INIT }
 
 static inline const char *dw_change_path(const struct dw_changeset *cs,
 					 const struct dw_change *c)
@@ -62,11 +73,9 @@ static inline const char *dw_change_path(const struct dw_changeset *cs,
 }
 
 void dw_changeset_release(struct dw_changeset *cs);
-/* Sort by path, bytewise (the order of `LC_ALL=C sort`). */
-void dw_changeset_sort(struct dw_changeset *cs);
 
 enum dw_diff_flags {
-	/* Fill `st` for every A and C entry (costs an lstat per new file). */
+	/* Fill the metadata of every A and C entry (an lstat per new file). */
 	DW_DIFF_STAT = 1 << 0,
 };
 
@@ -75,8 +84,10 @@ enum dw_diff_flags {
 
 /*
  * Compute the changes of `upper` against `lowers` (overlayfs order: the
- * topmost lower first) into `out`, which must be initialised and is
- * appended to. Returns 0, or DW_EIO (a directory could not be read; the
+ * topmost lower first) into `out`, which must be initialised and empty.
+ * The changes come out sorted by path, bytewise (the order of
+ * `LC_ALL=C sort`): each directory is sorted on its own as the walk goes,
+ * which costs far less than sorting all paths at the end. Returns 0, or DW_EIO (a directory could not be read; the
  * message names it), DW_ELIMIT (nesting deeper than DW_DIFF_MAX_DEPTH),
  * DW_EINVAL (a layer dir is not a directory). Entries that vanish during
  * the walk are treated as absent. On failure `out` holds what was found so
@@ -92,7 +103,7 @@ enum dw_diff_format {
 };
 
 /*
- * Render `cs` (sorted or not, as it is) into `out`. Text: one
+ * Render `cs` in its order into `out`. Text: one
  * "K /path\n" line per change, the path escaped with dw_escape_path().
  * JSON: one array of objects {kind, path, type[, mode, uid, gid, size,
  * mtime]}; a path that is not valid UTF-8 has each invalid byte shown as
@@ -101,6 +112,13 @@ enum dw_diff_format {
  */
 int dw_changeset_format(struct dw_buf *out, const struct dw_changeset *cs,
 			enum dw_diff_format fmt);
+
+/*
+ * The same, streamed to file descriptor `fd` in 64 KiB writes. Returns 0,
+ * or DW_EIO when a write fails (the message says why).
+ */
+int dw_changeset_write(int fd, const struct dw_changeset *cs,
+		       enum dw_diff_format fmt);
 
 /* "file", "dir", "symlink", "fifo", "socket", "char", "block", "unknown" */
 const char *dw_file_type_name(mode_t mode);

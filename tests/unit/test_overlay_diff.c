@@ -100,7 +100,6 @@ static char *run_diff(const char *upper, const char *const *lowers,
 	assert_int_equal(dw_overlay_diff(&cs, up, full, n,
 					 fmt == DW_DIFF_FORMAT_JSON ?
 					 DW_DIFF_STAT : 0), 0);
-	dw_changeset_sort(&cs);
 	assert_int_equal(dw_changeset_format(&out, &cs, fmt), 0);
 	dw_changeset_release(&cs);
 	return dw_buf_detach(&out, NULL);
@@ -302,6 +301,23 @@ static void test_deeper_than_path_max(void **state)
 	dw_changeset_release(&cs);
 }
 
+static void test_output_is_sorted_bytewise(void **state)
+{
+	const char *lowers[] = { "lo1" };
+
+	(void)state;
+	NEED_ROOT();
+	/* '-' (0x2d) and '.' (0x2e) sort before '/' (0x2f). */
+	mkdirs("up/a/x");
+	put("up/a-b", "");
+	put("up/a.c", "");
+	put("up/a/x/y", "");
+	put("up/ab", "");
+	put("up/A", "");
+	expect_diff("up", lowers, 1,
+		    "A /A\nA /a\nA /a-b\nA /a.c\nA /a/x\nA /a/x/y\nA /ab\n");
+}
+
 static void test_json_invalid_utf8(void **state)
 {
 	const char *lowers[] = { "lo1" };
@@ -342,6 +358,7 @@ int main(void)
 		T(test_redirect),
 		T(test_symlinks_not_followed),
 		T(test_deeper_than_path_max),
+		T(test_output_is_sorted_bytewise),
 		T(test_json_invalid_utf8),
 		T(test_missing_layer_is_an_error),
 	};
