@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -97,6 +99,27 @@ static int parse(struct diff_args *a, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * Without CAP_SYS_ADMIN the kernel hides trusted.* xattrs (reads fail as
+ * if absent), so opaque dirs and redirects of a rootful overlay would be
+ * missed without any error: say so.
+ */
+static void warn_without_cap_sys_admin(void)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3,
+						0 };
+	struct __user_cap_data_struct data[2];
+
+	if (syscall(SYS_capget, &hdr, data) == 0 &&
+	    (data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective &
+	     CAP_TO_MASK(CAP_SYS_ADMIN)))
+		return;
+	fprintf(stderr, "driftwatch diff: warning: without CAP_SYS_ADMIN "
+			"the trusted.overlay.* xattrs are invisible; opaque "
+			"dirs and redirects of rootful overlays may be "
+			"missed (run as root)\n");
+}
+
 /* Deep trees hold one descriptor per level: allow as many as we may. */
 static void raise_fd_limit(void)
 {
@@ -145,6 +168,7 @@ int cmd_diff(struct dw_cli *cli, int argc, char **argv)
 	if (ret)
 		goto out;
 	raise_fd_limit();
+	warn_without_cap_sys_admin();
 	flags = a.format == DW_DIFF_FORMAT_JSON ? DW_DIFF_STAT : 0;
 	if (a.container) {
 		ret = diff_container(&a, &cs, flags);

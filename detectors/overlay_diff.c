@@ -421,6 +421,13 @@ struct items {
 	size_t n, alloc;
 };
 
+static void sort_items(struct items *it)
+{
+	/* qsort() wants a valid base even for zero elements. */
+	if (it->n > 1)
+		qsort(it->v, it->n, sizeof(*it->v), cmp_item);
+}
+
 static void item_add(struct items *it, const char *name, size_t idx,
 		     int subtree)
 {
@@ -501,7 +508,9 @@ static void names_unique(struct names *nm)
 {
 	size_t i, k = 0;
 
-	qsort_r(nm->v, nm->n, sizeof(*nm->v), cmp_name_layer, nm->arena.ptr);
+	if (nm->n > 1)
+		qsort_r(nm->v, nm->n, sizeof(*nm->v), cmp_name_layer,
+			nm->arena.ptr);
 	for (i = 0; i < nm->n; i++) {
 		if (k && !strcmp(name_at(nm, k - 1), name_at(nm, i)))
 			continue;
@@ -606,7 +615,7 @@ static int add_upper_only(struct walk *w, const struct view *v)
 			item_add(&it, name_at(&nm, i), i, 1);
 	}
 	if (!err)
-		qsort(it.v, it.n, sizeof(*it.v), cmp_item);
+		sort_items(&it);
 	for (i = 0; !err && i < it.n; i++) {
 		const struct item *x = &it.v[i];
 		unsigned char t = nm.v[x->idx].dtype;
@@ -662,7 +671,7 @@ static int add_all(struct walk *w, const struct view *v)
 			item_add(&it, name_at(&nm, i), i, 1);
 	}
 	if (!err)
-		qsort(it.v, it.n, sizeof(*it.v), cmp_item);
+		sort_items(&it);
 	for (i = 0; !err && i < it.n; i++) {
 		const struct item *x = &it.v[i];
 
@@ -779,7 +788,7 @@ static int compare_dir(struct walk *w, const struct view *ov,
 			item_add(&it, name_at(&nm, i), i, 1);
 	}
 	if (!err)
-		qsort(it.v, it.n, sizeof(*it.v), cmp_item);
+		sort_items(&it);
 	for (i = 0; !err && i < it.n; i++) {
 		const struct item *x = &it.v[i];
 

@@ -79,6 +79,8 @@ err=$(setpriv --reuid=65534 --regid=65534 --clear-groups \
 rc=$?
 [ $rc -eq 1 ] && grep -q 'directory /locked in a layer' <<<"$err" && grep -qi 'permission denied' <<<"$err" &&
 	pass "unreadable dir: exit 1, '$err'" || fail "unreadable dir (rc $rc: $err)"
+grep -q 'without CAP_SYS_ADMIN' <<<"$err" && pass "unprivileged run warns about hidden xattrs" ||
+	fail "no CAP_SYS_ADMIN warning"
 chmod 755 "$up/locked"
 
 # Names that would break a line-oriented reader.
