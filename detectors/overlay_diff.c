@@ -59,7 +59,6 @@ struct walk {
 	struct dw_buf path;	/* "" at the root, then "/a/b" */
 	unsigned flags;
 	size_t depth;
-	const char *upper_root;
 	const int *root_lfds;	/* for absolute redirects */
 	size_t root_nl;
 };
@@ -822,7 +821,7 @@ static int open_root(const char *dir, int *fd)
 int dw_overlay_diff(struct dw_changeset *out, const char *upper,
 		    const char *const *lowers, size_t nlowers, unsigned flags)
 {
-	struct walk w = { out, DW_BUF_INIT, flags, 0, upper, NULL, 0 };
+	struct walk w = { out, DW_BUF_INIT, flags, 0, NULL, 0 };
 	struct view ov = { -1, NULL, 0, 0 }, nv = { -1, NULL, 0, 0 };
 	size_t i;
 	int changed, err;
