@@ -1,0 +1,339 @@
+/* driftwatch scan: find secrets in files, directories and stdin. */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "scan_output.h"
+#include "driftwatch/buf.h"
+#include "driftwatch/config.h"
+#include "driftwatch/error.h"
+#include "driftwatch/secrets.h"
+#include "driftwatch/sources.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/banned.h"
+
+#define DEFAULT_MAX_FILE_SIZE (512ull << 20)
+#define CONFIG_NAME ".driftwatch.yaml"
+
+struct scan {
+	struct dw_config cfg;
+	struct dw_engine *engine;
+	struct dw_scanner *scanner;
+	struct dw_source_opts opts;
+	struct scan_out out;
+	int unreadable;		/* an input could not be read */
+	int write_failed;
+	size_t max_size_cli;	/* --max-file-size, 0 if not given */
+	int have_max_cli;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: driftwatch scan [options] PATH... | -\n\n"
+		"  --format FMT          text (default), json, jsonl or sarif\n"
+		"  --config FILE         configuration (default: " CONFIG_NAME
+		" in the\n"
+		"                        first directory scanned, else in the "
+		"current one)\n"
+		"  --show-secrets        print secrets whole (default: "
+		"redacted)\n"
+		"  --max-file-size SIZE  skip larger files (default 512MiB)\n"
+		"  --no-color            never color the text output\n\n"
+		"exit: 0 no findings, 1 findings, 2 usage or configuration "
+		"error,\n      3 an input could not be read (findings still "
+		"printed)\n");
+}
+
+static int on_finding(const struct dw_finding *f, const struct dw_source *src,
+		      void *ctx)
+{
+	struct scan *sc = ctx;
+
+	if (scan_out_add(&sc->out, f, src))
+		sc->write_failed = 1;
+	return 0;
+}
+
+static void report_error(struct scan *sc)
+{
+	sc->unreadable = 1;
+	fprintf(stderr, "driftwatch scan: %s\n", dw_error_last());
+}
+
+static void scan_file(struct scan *sc, const char *path)
+{
+	enum dw_scan_outcome outcome;
+
+	if (dw_scan_path(sc->scanner, path, path, &sc->opts, on_finding, sc,
+			 &outcome)) {
+		report_error(sc);
+		return;
+	}
+	if (outcome == DW_SCAN_SKIPPED_SIZE)
+		fprintf(stderr, "driftwatch scan: skipped %s: larger than "
+			"--max-file-size (%llu bytes)\n", path,
+			(unsigned long long)sc->opts.max_file_size);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted entries of a directory (without . and ..). */
+static char **list_dir(const char *dir, size_t *n)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v = NULL;
+	size_t alloc = 0;
+
+	*n = 0;
+	if (!d)
+		return NULL;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		DW_ALLOC_GROW(v, *n + 1, alloc);
+		v[(*n)++] = dw_xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(v, *n, sizeof(char *), cmp_names);
+	return v;
+}
+
+static void free_names(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void walk(struct scan *sc, const char *dir, size_t root_len,
+		 int depth);
+
+/* A channel directory of a Slack export: its day files. */
+static void scan_slack_channel(struct scan *sc, const char *dir,
+			       const char *channel)
+{
+	size_t n, i;
+	char **names = list_dir(dir, &n);
+	struct dw_buf p = DW_BUF_INIT;
+
+	for (i = 0; i < n; i++) {
+		size_t len = strlen(names[i]);
+
+		dw_buf_reset(&p);
+		dw_buf_addf(&p, "%s/%s", dir, names[i]);
+		if (len > 5 && !strcmp(names[i] + len - 5, ".json")) {
+			if (dw_scan_slack_file(sc->scanner, p.ptr, p.ptr,
+					       channel, &sc->opts, on_finding,
+					       sc))
+				report_error(sc);
+		} else {
+			scan_file(sc, p.ptr);
+		}
+	}
+	dw_buf_release(&p);
+	free_names(names, n);
+}
+
+static void walk_entry(struct scan *sc, const char *path, size_t root_len,
+		       int depth, int slack)
+{
+	const char *rel = path + root_len + (path[root_len] == '/');
+	const char *base = strrchr(path, '/');
+	struct stat st;
+
+	base = base ? base + 1 : path;
+	if (lstat(path, &st) < 0) {
+		dw_error_errno(DW_EIO, errno, "cannot stat %s", path);
+		report_error(sc);
+		return;
+	}
+	if (dw_config_path_allowed(&sc->cfg, rel))
+		return;
+	if (S_ISDIR(st.st_mode)) {
+		if (!strcmp(base, ".git"))
+			return;	/* history is `scan --git`'s job */
+		if (slack)
+			scan_slack_channel(sc, path, base);
+		else
+			walk(sc, path, root_len, depth + 1);
+	} else if (S_ISREG(st.st_mode)) {
+		scan_file(sc, path);
+	}
+	/* Symlinks and special files found in a walk are not followed. */
+}
+
+static void walk(struct scan *sc, const char *dir, size_t root_len, int depth)
+{
+	struct dw_buf p = DW_BUF_INIT;
+	size_t n, i;
+	char **names;
+	int slack = 0;
+
+	if (depth > 256) {
+		dw_error_set(DW_ELIMIT, "%s: nested too deep", dir);
+		report_error(sc);
+		return;
+	}
+	names = list_dir(dir, &n);
+	if (!names && errno) {
+		dw_error_errno(DW_EIO, errno, "cannot read directory %s", dir);
+		report_error(sc);
+		return;
+	}
+	/* A Slack export: channels.json beside one directory per channel. */
+	for (i = 0; i < n; i++)
+		slack |= !strcmp(names[i], "channels.json");
+	for (i = 0; i < n; i++) {
+		dw_buf_reset(&p);
+		dw_buf_addf(&p, "%s%s%s", dir,
+			    dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
+		walk_entry(sc, p.ptr, root_len, depth, slack);
+	}
+	dw_buf_release(&p);
+	free_names(names, n);
+}
+
+static int parse_format(const char *s, enum scan_format *fmt)
+{
+	static const char *const names[] = { "text", "json", "jsonl",
+					     "sarif" };
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (!strcmp(s, names[i])) {
+			*fmt = (enum scan_format)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* --config, else .driftwatch.yaml in the first directory, else here. */
+static int load_config(struct scan *sc, const char *explicit_path,
+		       int argc, char **argv)
+{
+	struct dw_buf p = DW_BUF_INIT;
+	struct stat st;
+	int i, err = 0;
+
+	if (explicit_path) {
+		err = dw_config_load(&sc->cfg, explicit_path);
+		goto out;
+	}
+	for (i = 0; i < argc; i++) {
+		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			dw_buf_addf(&p, "%s/" CONFIG_NAME, argv[i]);
+			break;
+		}
+	}
+	if (!p.len)
+		dw_buf_adds(&p, CONFIG_NAME);
+	if (access(p.ptr, F_OK) == 0)
+		err = dw_config_load(&sc->cfg, p.ptr);
+out:
+	dw_buf_release(&p);
+	return err;
+}
+
+int cmd_scan(struct dw_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "format", required_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "show-secrets", no_argument, NULL, 'S' },
+		{ "max-file-size", required_argument, NULL, 'm' },
+		{ "no-color", no_argument, NULL, 'N' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct scan sc;
+	enum scan_format fmt = SCAN_TEXT;
+	const char *config = NULL;
+	uint64_t max_cli = 0;
+	int show = 0, color = -1, c, i, ret;
+
+	(void)cli;
+	memset(&sc, 0, sizeof(sc));
+	while ((c = getopt_long(argc, argv, "f:c:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if (parse_format(optarg, &fmt))
+				return dw_cli_fail("scan", DW_EXIT_USAGE,
+						   "unknown format '%s' (text, "
+						   "json, jsonl or sarif)",
+						   optarg);
+			break;
+		case 'c': config = optarg; break;
+		case 'S': show = 1; break;
+		case 'N': color = 0; break;
+		case 'm':
+			if (dw_parse_size(&max_cli, optarg) || !max_cli)
+				return dw_cli_fail("scan", DW_EXIT_USAGE,
+						   "bad size '%s' (e.g. 100MiB)",
+						   optarg);
+			break;
+		case 'h': usage(stdout); return DW_EXIT_OK;
+		default: usage(stderr); return DW_EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		usage(stderr);
+		return DW_EXIT_USAGE;
+	}
+	if (load_config(&sc, config, argc - optind, argv + optind))
+		return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
+				   dw_error_last());
+	if (dw_engine_new(&sc.engine, &sc.cfg.engine) ||
+	    dw_scanner_new(&sc.scanner, sc.engine)) {
+		ret = dw_cli_fail("scan", DW_EXIT_USAGE, "%s", dw_error_last());
+		goto out;
+	}
+	sc.opts.max_file_size = max_cli ? max_cli :
+				sc.cfg.max_file_size ? sc.cfg.max_file_size :
+				DEFAULT_MAX_FILE_SIZE;
+	if (color < 0)
+		color = fmt == SCAN_TEXT && isatty(STDOUT_FILENO) &&
+			!getenv("NO_COLOR");
+	scan_out_init(&sc.out, fmt, show, color, sc.engine);
+	for (i = optind; i < argc; i++) {
+		struct stat st;
+
+		if (!strcmp(argv[i], "-")) {
+			if (dw_scan_fd(sc.scanner, STDIN_FILENO, "-",
+				       on_finding, &sc))
+				report_error(&sc);
+		} else if (stat(argv[i], &st) < 0) {
+			dw_error_errno(DW_EIO, errno, "cannot read %s",
+				       argv[i]);
+			report_error(&sc);
+		} else if (S_ISDIR(st.st_mode)) {
+			walk(&sc, argv[i], strlen(argv[i]), 0);
+		} else {
+			scan_file(&sc, argv[i]);
+		}
+	}
+	if (scan_out_finish(&sc.out) || sc.write_failed)
+		ret = dw_cli_fail("scan", DW_EXIT_ERROR, "cannot write output: "
+				  "%s", strerror(errno));
+	else
+		ret = sc.unreadable ? 3 : sc.out.count ? 1 : 0;
+out:
+	dw_scanner_free(sc.scanner);
+	dw_engine_free(sc.engine);
+	dw_config_release(&sc.cfg);
+	return ret;
+}

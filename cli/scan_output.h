@@ -1,0 +1,38 @@
+#ifndef DW_SCAN_OUTPUT_H
+#define DW_SCAN_OUTPUT_H
+
+#include <jansson.h>
+#include <stdio.h>
+
+#include "driftwatch/secrets.h"
+#include "driftwatch/sources.h"
+
+enum scan_format { SCAN_TEXT, SCAN_JSON, SCAN_JSONL, SCAN_SARIF };
+
+/* Collects findings and writes them in the chosen format to stdout. */
+struct scan_out {
+	enum scan_format fmt;
+	int show_secrets;
+	int color;
+	const struct dw_engine *engine;
+	json_t *all;		/* json and sarif: results so far */
+	size_t count;
+};
+
+void scan_out_init(struct scan_out *o, enum scan_format fmt, int show,
+		   int color, const struct dw_engine *e);
+/* Report one finding (text and jsonl are written at once). */
+int scan_out_add(struct scan_out *o, const struct dw_finding *f,
+		 const struct dw_source *src);
+/* Write what was collected (json, sarif) and release. 0 or -1 (write). */
+int scan_out_finish(struct scan_out *o);
+
+/*
+ * The JSON record of a finding: rule, severity, path, line, column,
+ * source, secret (redacted unless `show`), fingerprint, and the source's
+ * own fields.
+ */
+json_t *scan_finding_json(const struct dw_finding *f,
+			  const struct dw_source *src, int show);
+
+#endif

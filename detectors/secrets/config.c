@@ -1,0 +1,286 @@
+/* .driftwatch.yaml, read with libyaml's document API. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <yaml.h>
+
+#include "driftwatch/config.h"
+#include "driftwatch/error.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/banned.h"
+
+struct ctx {
+	yaml_document_t *doc;
+	const char *path;
+};
+
+static int bad(struct ctx *c, yaml_node_t *n, const char *what)
+{
+	return dw_error_set(DW_EINVAL, "%s:%lu: %s", c->path,
+			    (unsigned long)n->start_mark.line + 1, what);
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ?
+	       (const char *)n->data.scalar.value : NULL;
+}
+
+int dw_parse_size(uint64_t *out, const char *s)
+{
+	static const struct { const char *suffix; uint64_t mult; } units[] = {
+		{ "", 1 }, { "b", 1 }, { "k", 1 << 10 }, { "kb", 1 << 10 },
+		{ "kib", 1 << 10 }, { "m", 1 << 20 }, { "mb", 1 << 20 },
+		{ "mib", 1 << 20 }, { "g", 1u << 30 }, { "gb", 1u << 30 },
+		{ "gib", 1u << 30 },
+	};
+	char *end;
+	unsigned long long v;
+	size_t i;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *s == '-')
+		return DW_EINVAL;
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcasecmp(end, units[i].suffix))
+			continue;
+		if (v > UINT64_MAX / units[i].mult)
+			return DW_EINVAL;
+		*out = v * units[i].mult;
+		return 0;
+	}
+	return DW_EINVAL;
+}
+
+/* A sequence of scalars into a fresh string array. */
+static int string_list(struct ctx *c, yaml_node_t *n, char ***out,
+		       size_t *count)
+{
+	yaml_node_item_t *it;
+	size_t alloc = 0;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return bad(c, n, "expected a list");
+	for (it = n->data.sequence.items.start;
+	     it < n->data.sequence.items.top; it++) {
+		yaml_node_t *v = yaml_document_get_node(c->doc, *it);
+
+		if (!scalar(v))
+			return bad(c, v, "expected a string");
+		DW_ALLOC_GROW(*out, *count + 1, alloc);
+		(*out)[(*count)++] = dw_xstrdup(scalar(v));
+	}
+	return 0;
+}
+
+static int rule_field(struct ctx *c, struct dw_custom_rule *r,
+		      const char *key, yaml_node_t *v)
+{
+	const char *s = scalar(v);
+	char *end;
+
+	if (!strcmp(key, "keywords"))
+		return string_list(c, v, &r->keywords, &r->nkeywords);
+	if (!s)
+		return bad(c, v, "expected a scalar");
+	if (!strcmp(key, "id")) {
+		free(r->id);
+		r->id = dw_xstrdup(s);
+	} else if (!strcmp(key, "regex")) {
+		free(r->regex);
+		r->regex = dw_xstrdup(s);
+	} else if (!strcmp(key, "description")) {
+		free(r->description);
+		r->description = dw_xstrdup(s);
+	} else if (!strcmp(key, "severity")) {
+		int sev = dw_severity_parse(s);
+
+		if (sev < 0)
+			return bad(c, v, "severity must be low, medium, "
+				   "high or critical");
+		r->severity = (enum dw_severity)sev;
+	} else if (!strcmp(key, "secret_group")) {
+		long g = strtol(s, &end, 10);
+
+		if (*end || g < 0 || g > 32)
+			return bad(c, v, "secret_group must be 0..32");
+		r->secret_group = (int)g;
+	} else if (!strcmp(key, "entropy")) {
+		double e = strtod(s, &end);
+
+		if (*end || e < 0 || e > 8)
+			return bad(c, v, "entropy must be 0..8 (bits/byte)");
+		r->min_entropy = e;
+	} else {
+		return bad(c, v, "unknown rule key");
+	}
+	return 0;
+}
+
+static int parse_rule(struct ctx *c, yaml_node_t *n, struct dw_custom_rule *r)
+{
+	yaml_node_pair_t *p;
+	int err = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->severity = DW_SEV_MEDIUM;
+	if (n->type != YAML_MAPPING_NODE)
+		return bad(c, n, "a rule must be a mapping");
+	for (p = n->data.mapping.pairs.start;
+	     !err && p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+
+		err = scalar(k) ? rule_field(c, r, scalar(k), v) :
+				  bad(c, k, "expected a key");
+	}
+	if (!err && (!r->id || !*r->id))
+		err = bad(c, n, "a rule needs an id");
+	if (!err && (!r->regex || !*r->regex))
+		err = bad(c, n, "a rule needs a regex");
+	return err;
+}
+
+static int parse_rules(struct ctx *c, struct dw_config *cfg, yaml_node_t *n)
+{
+	yaml_node_item_t *it;
+	size_t alloc = 0;
+	int err = 0;
+
+	if (n->type != YAML_SEQUENCE_NODE)
+		return bad(c, n, "rules must be a list");
+	for (it = n->data.sequence.items.start;
+	     !err && it < n->data.sequence.items.top; it++) {
+		DW_ALLOC_GROW(cfg->rules, cfg->nrules + 1, alloc);
+		err = parse_rule(c, yaml_document_get_node(c->doc, *it),
+				 &cfg->rules[cfg->nrules]);
+		cfg->nrules++;
+	}
+	return err;
+}
+
+static int top_field(struct ctx *c, struct dw_config *cfg, const char *key,
+		     yaml_node_t *v)
+{
+	if (!strcmp(key, "rules"))
+		return parse_rules(c, cfg, v);
+	if (!strcmp(key, "disable"))
+		return string_list(c, v, &cfg->disabled, &cfg->ndisabled);
+	if (!strcmp(key, "allow_paths"))
+		return string_list(c, v, &cfg->allow_paths, &cfg->nallow);
+	if (!strcmp(key, "ignore_fingerprints"))
+		return string_list(c, v, &cfg->ignored, &cfg->nignored);
+	if (!strcmp(key, "max_file_size")) {
+		if (!scalar(v) || dw_parse_size(&cfg->max_file_size, scalar(v)))
+			return bad(c, v, "max_file_size must be a size "
+				   "such as 100MiB");
+		return 0;
+	}
+	return bad(c, v, "unknown key");
+}
+
+static int parse_doc(struct ctx *c, struct dw_config *cfg)
+{
+	yaml_node_t *root = yaml_document_get_root_node(c->doc);
+	yaml_node_pair_t *p;
+	int err = 0;
+
+	if (!root)
+		return 0;	/* an empty file is an empty configuration */
+	if (root->type != YAML_MAPPING_NODE)
+		return bad(c, root, "the configuration must be a mapping");
+	for (p = root->data.mapping.pairs.start;
+	     !err && p < root->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+
+		err = scalar(k) ? top_field(c, cfg, scalar(k), v) :
+				  bad(c, k, "expected a key");
+	}
+	return err;
+}
+
+int dw_config_load(struct dw_config *cfg, const char *path)
+{
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	struct ctx c = { &doc, path };
+	FILE *f = fopen(path, "rb");
+	int err;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!f)
+		return dw_error_errno(DW_EIO, errno, "cannot read %s", path);
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_file(&parser, f);
+	if (!yaml_parser_load(&parser, &doc)) {
+		err = dw_error_set(DW_EINVAL, "%s:%lu: %s", path,
+				   (unsigned long)parser.problem_mark.line + 1,
+				   parser.problem ? parser.problem :
+						    "malformed YAML");
+		yaml_parser_delete(&parser);
+		fclose(f);
+		return err;
+	}
+	err = parse_doc(&c, cfg);
+	yaml_document_delete(&doc);
+	yaml_parser_delete(&parser);
+	fclose(f);
+	cfg->engine.custom = cfg->rules;
+	cfg->engine.ncustom = cfg->nrules;
+	cfg->engine.disabled = cfg->disabled;
+	cfg->engine.ndisabled = cfg->ndisabled;
+	cfg->engine.ignored = cfg->ignored;
+	cfg->engine.nignored = cfg->nignored;
+	if (err)
+		dw_config_release(cfg);
+	return err;
+}
+
+static void free_list(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void dw_config_release(struct dw_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->nrules; i++) {
+		free(cfg->rules[i].id);
+		free(cfg->rules[i].description);
+		free(cfg->rules[i].regex);
+		free_list(cfg->rules[i].keywords, cfg->rules[i].nkeywords);
+	}
+	free(cfg->rules);
+	free_list(cfg->disabled, cfg->ndisabled);
+	free_list(cfg->allow_paths, cfg->nallow);
+	free_list(cfg->ignored, cfg->nignored);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+int dw_config_path_allowed(const struct dw_config *cfg, const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t i;
+
+	base = base ? base + 1 : path;
+	while (path[0] == '.' && path[1] == '/')
+		path += 2;
+	for (i = 0; i < cfg->nallow; i++) {
+		const char *g = cfg->allow_paths[i];
+
+		if (!fnmatch(g, path, 0) ||
+		    (!strchr(g, '/') && !fnmatch(g, base, 0)))
+			return 1;
+	}
+	return 0;
+}

@@ -1,0 +1,779 @@
+/*
+ * The secret engine: Hyperscan finds the lines worth a look, PCRE2 (JIT)
+ * extracts candidates on those lines only, validators and allowlists
+ * decide. Input is streamed in chunks cut at line ends, so memory does not
+ * grow with the input.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <ctype.h>
+#include <hs/hs.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "rules.h"
+#include "driftwatch/buf.h"
+#include "driftwatch/error.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/banned.h"
+
+/* Lines are gathered into chunks of about this size before a scan. */
+#define CHUNK (4u << 20)
+/* A line longer than this is cut (with OVERLAP bytes of context kept). */
+#define MAX_LINE (16u << 20)
+#define OVERLAP 4096u
+/* How far a multi-line match (a PEM block) may reach past its line. */
+#define MULTILINE_WINDOW (64u << 10)
+#define ALLOW_MARK "driftwatch:allow"
+/* Findings remembered per line, to drop a %-decoded repeat. */
+#define LINE_SEEN_MAX 32
+
+struct rule {
+	struct dw_rule_info info;
+	pcre2_code *re;
+	int group;
+	int multiline;
+	double min_entropy;
+	dw_validate_fn validate;
+};
+
+struct dw_engine {
+	struct rule *rules;
+	struct dw_rule_info *infos;
+	size_t nrules;
+	hs_database_t *db;
+	unsigned *pat_rule;	/* Hyperscan pattern id -> rule index */
+	char **ignored;		/* sorted fingerprints */
+	size_t nignored, ignored_alloc;
+	char **owned;		/* strings of custom rules, copied */
+	size_t nowned, owned_alloc;
+	char digest[72];
+};
+
+struct hit {
+	uint64_t end;		/* absolute offset just past the keyword */
+	unsigned rule;
+};
+
+struct dw_scanner {
+	const struct dw_engine *e;
+	hs_scratch_t *scratch;
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	pcre2_jit_stack *jit;
+	struct dw_buf buf;	/* stream bytes not yet done with */
+	size_t nl_checked;	/* buf[0..nl_checked) has no newline */
+	uint64_t buf_abs;	/* absolute offset of buf.ptr[0] */
+	uint64_t done_abs;	/* keyword hits ending here or before: done */
+	uint64_t line_abs;	/* newlines before this offset are counted */
+	uint64_t line_no;	/* the line number at line_abs */
+	struct hit *hits;
+	size_t nhits, hits_alloc;
+	uint64_t cur_line;	/* start of the line the state below is for */
+	unsigned char *rule_done;
+	int line_allowed;
+	char seen[LINE_SEEN_MAX][72];
+	size_t nseen;
+	struct dw_buf dec;	/* the %-decoded line */
+	size_t *map, map_alloc;	/* decoded index -> raw index */
+	dw_finding_cb cb;
+	void *ctx;
+	int stop;
+};
+
+const char *dw_severity_name(enum dw_severity s)
+{
+	static const char *const names[] = { "low", "medium", "high",
+					     "critical" };
+
+	return (unsigned)s < 4 ? names[s] : "unknown";
+}
+
+int dw_severity_parse(const char *s)
+{
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (!strcmp(s, dw_severity_name((enum dw_severity)i)))
+			return i;
+	return -1;
+}
+
+static int compile_regex(pcre2_code **out, const char *id, const char *re)
+{
+	PCRE2_UCHAR msg[160];
+	PCRE2_SIZE where;
+	int code;
+
+	*out = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, 0, &code,
+			     &where, NULL);
+	if (!*out) {
+		pcre2_get_error_message(code, msg, sizeof(msg));
+		return dw_error_set(DW_EINVAL,
+				    "rule %s: bad regex at offset %zu: %s", id,
+				    (size_t)where, (char *)msg);
+	}
+	pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE);	/* falls back if no JIT */
+	return 0;
+}
+
+struct patterns {
+	char **v;
+	unsigned *flags, *ids;
+	size_t n, alloc, falloc, ialloc;
+};
+
+static void pattern_add(struct patterns *p, char *pat, unsigned flags,
+			unsigned rule)
+{
+	DW_ALLOC_GROW(p->v, p->n + 1, p->alloc);
+	DW_ALLOC_GROW(p->flags, p->n + 1, p->falloc);
+	DW_ALLOC_GROW(p->ids, p->n + 1, p->ialloc);
+	p->v[p->n] = pat;
+	p->flags[p->n] = flags;
+	p->ids[p->n++] = rule;
+}
+
+/* A literal keyword as a Hyperscan regex. */
+static char *literal_pattern(const char *kw)
+{
+	struct dw_buf b = DW_BUF_INIT;
+
+	for (; *kw; kw++) {
+		if (isalnum((unsigned char)*kw))
+			dw_buf_addch(&b, *kw);
+		else
+			dw_buf_addf(&b, "\\x%02x", (unsigned char)*kw);
+	}
+	return dw_buf_detach(&b, NULL);
+}
+
+static int is_disabled(const struct dw_engine_config *cfg, const char *id)
+{
+	size_t i;
+
+	for (i = 0; cfg && i < cfg->ndisabled; i++)
+		if (!strcmp(cfg->disabled[i], id))
+			return 1;
+	return 0;
+}
+
+static int known_rule_id(const struct dw_engine_config *cfg, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < dw_builtin_rule_count; i++)
+		if (!strcmp(dw_builtin_rules[i].info.id, id))
+			return 1;
+	for (i = 0; cfg && i < cfg->ncustom; i++)
+		if (!strcmp(cfg->custom[i].id, id))
+			return 1;
+	return 0;
+}
+
+static int add_builtins(struct dw_engine *e, const struct dw_engine_config *cfg,
+			struct patterns *p, EVP_MD_CTX *md)
+{
+	size_t i, k;
+	int err = 0;
+
+	for (i = 0; !err && i < dw_builtin_rule_count; i++) {
+		const struct dw_builtin_rule *b = &dw_builtin_rules[i];
+		struct rule *r;
+
+		if (is_disabled(cfg, b->info.id))
+			continue;
+		r = &e->rules[e->nrules];
+		r->info = b->info;
+		r->group = b->secret_group;
+		r->multiline = b->multiline;
+		r->min_entropy = b->min_entropy;
+		r->validate = b->validate;
+		err = compile_regex(&r->re, b->info.id, b->regex);
+		for (k = 0; !err && k < DW_MAX_PREFILTERS && b->prefilters[k];
+		     k++) {
+			int is_lit = !strpbrk(b->prefilters[k], "[](){}?*+|\\.");
+
+			pattern_add(p, is_lit ? literal_pattern(b->prefilters[k]) :
+					   dw_xstrdup(b->prefilters[k]),
+				    b->caseless ? HS_FLAG_CASELESS : 0,
+				    (unsigned)e->nrules);
+		}
+		EVP_DigestUpdate(md, b->info.id, strlen(b->info.id) + 1);
+		e->nrules++;
+	}
+	return err;
+}
+
+static char *own(struct dw_engine *e, const char *s)
+{
+	DW_ALLOC_GROW(e->owned, e->nowned + 1, e->owned_alloc);
+	e->owned[e->nowned] = dw_xstrdup(s ? s : "");
+	return e->owned[e->nowned++];
+}
+
+static int add_custom(struct dw_engine *e, const struct dw_engine_config *cfg,
+		      struct patterns *p, EVP_MD_CTX *md)
+{
+	size_t i, k;
+	int err = 0;
+
+	for (i = 0; !err && cfg && i < cfg->ncustom; i++) {
+		const struct dw_custom_rule *c = &cfg->custom[i];
+		struct rule *r = &e->rules[e->nrules];
+		char num[64];
+
+		if (is_disabled(cfg, c->id))
+			continue;
+		r->info.id = own(e, c->id);
+		r->info.description = own(e, c->description ? c->description :
+					     c->id);
+		r->info.severity = c->severity;
+		r->group = c->secret_group;
+		r->min_entropy = c->min_entropy;
+		err = compile_regex(&r->re, c->id, c->regex);
+		if (!err && c->secret_group > 0) {
+			uint32_t groups = 0;
+
+			pcre2_pattern_info(r->re, PCRE2_INFO_CAPTURECOUNT,
+					   &groups);
+			if ((uint32_t)c->secret_group > groups)
+				err = dw_error_set(DW_EINVAL,
+						   "rule %s: secret_group %d "
+						   "but the regex has %u "
+						   "groups", c->id,
+						   c->secret_group, groups);
+		}
+		for (k = 0; !err && k < c->nkeywords; k++)
+			pattern_add(p, literal_pattern(c->keywords[k]),
+				    HS_FLAG_CASELESS, (unsigned)e->nrules);
+		/* No keywords: Hyperscan prefilters on the regex itself. */
+		if (!err && !c->nkeywords)
+			pattern_add(p, dw_xstrdup(c->regex),
+				    HS_FLAG_PREFILTER | HS_FLAG_ALLOWEMPTY,
+				    (unsigned)e->nrules);
+		snprintf(num, sizeof(num), ":%d:%.3f:%d", c->secret_group,
+			 c->min_entropy, (int)c->severity);
+		EVP_DigestUpdate(md, c->id, strlen(c->id));
+		EVP_DigestUpdate(md, c->regex, strlen(c->regex));
+		for (k = 0; k < c->nkeywords; k++)
+			EVP_DigestUpdate(md, c->keywords[k],
+					 strlen(c->keywords[k]) + 1);
+		EVP_DigestUpdate(md, num, strlen(num));
+		e->nrules++;
+	}
+	return err;
+}
+
+static int compile_prefilter(struct dw_engine *e, struct patterns *p)
+{
+	hs_compile_error_t *cerr = NULL;
+	unsigned *ids = dw_xcalloc(p->n ? p->n : 1, sizeof(unsigned));
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < p->n; i++)
+		ids[i] = (unsigned)i;
+	e->pat_rule = p->ids;
+	p->ids = NULL;
+	if (p->n && hs_compile_multi((const char *const *)p->v, p->flags, ids,
+				     (unsigned)p->n, HS_MODE_BLOCK, NULL,
+				     &e->db, &cerr) != HS_SUCCESS) {
+		int at = cerr->expression;
+
+		err = dw_error_set(DW_EINVAL, "rule %s: cannot build its "
+				   "prefilter: %s",
+				   at >= 0 ? e->rules[e->pat_rule[at]].info.id :
+					     "?", cerr->message);
+		hs_free_compile_error(cerr);
+	}
+	free(ids);
+	return err;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void hex(char *dst, const unsigned char *src, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		dst[2 * i] = digits[src[i] >> 4];
+		dst[2 * i + 1] = digits[src[i] & 15];
+	}
+	dst[2 * n] = '\0';
+}
+
+int dw_engine_new(struct dw_engine **out, const struct dw_engine_config *cfg)
+{
+	struct dw_engine *e = dw_xcalloc(1, sizeof(*e));
+	struct patterns p = { 0 };
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	unsigned diglen = 0;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; cfg && i < cfg->ndisabled && !err; i++)
+		if (!known_rule_id(cfg, cfg->disabled[i]))
+			err = dw_error_set(DW_EINVAL, "cannot disable unknown "
+					   "rule '%s'", cfg->disabled[i]);
+	e->rules = dw_xcalloc(dw_builtin_rule_count + (cfg ? cfg->ncustom : 0)
+			      + 1, sizeof(*e->rules));
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	EVP_DigestUpdate(md, "driftwatch-rules-1", 18);
+	if (!err)
+		err = add_builtins(e, cfg, &p, md);
+	if (!err)
+		err = add_custom(e, cfg, &p, md);
+	if (!err)
+		err = compile_prefilter(e, &p);
+	EVP_DigestFinal_ex(md, dig, &diglen);
+	EVP_MD_CTX_free(md);
+	memcpy(e->digest, "sha256:", 7);
+	hex(e->digest + 7, dig, 32);
+	for (i = 0; i < p.n; i++)
+		free(p.v[i]);
+	free(p.v);
+	free(p.flags);
+	free(p.ids);
+	e->infos = dw_xcalloc(e->nrules + 1, sizeof(*e->infos));
+	for (i = 0; i < e->nrules; i++)
+		e->infos[i] = e->rules[i].info;
+	for (i = 0; cfg && i < cfg->nignored; i++) {
+		DW_ALLOC_GROW(e->ignored, e->nignored + 1, e->ignored_alloc);
+		e->ignored[e->nignored++] = dw_xstrdup(cfg->ignored[i]);
+	}
+	if (e->nignored > 1)
+		qsort(e->ignored, e->nignored, sizeof(char *), cmp_str);
+	if (err) {
+		dw_engine_free(e);
+		return err;
+	}
+	*out = e;
+	return 0;
+}
+
+void dw_engine_free(struct dw_engine *e)
+{
+	size_t i;
+
+	if (!e)
+		return;
+	for (i = 0; i < e->nrules; i++)
+		pcre2_code_free(e->rules[i].re);
+	/* A rule that failed to compile is not counted but may have code. */
+	if (e->rules)
+		pcre2_code_free(e->rules[e->nrules].re);
+	free(e->rules);
+	free(e->infos);
+	hs_free_database(e->db);
+	free(e->pat_rule);
+	for (i = 0; i < e->nignored; i++)
+		free(e->ignored[i]);
+	free(e->ignored);
+	for (i = 0; i < e->nowned; i++)
+		free(e->owned[i]);
+	free(e->owned);
+	free(e);
+}
+
+size_t dw_engine_rules(const struct dw_engine *e,
+		       const struct dw_rule_info **rules)
+{
+	*rules = e->infos;
+	return e->nrules;
+}
+
+const char *dw_engine_digest(const struct dw_engine *e)
+{
+	return e->digest;
+}
+
+int dw_scanner_new(struct dw_scanner **out, const struct dw_engine *e)
+{
+	struct dw_scanner *s = dw_xcalloc(1, sizeof(*s));
+
+	s->e = e;
+	if (e->db && hs_alloc_scratch(e->db, &s->scratch) != HS_SUCCESS) {
+		free(s);
+		return dw_error_set(DW_ERROR, "cannot allocate Hyperscan "
+				    "scratch space");
+	}
+	s->md = pcre2_match_data_create(64, NULL);
+	s->mctx = pcre2_match_context_create(NULL);
+	s->jit = pcre2_jit_stack_create(32 << 10, 4 << 20, NULL);
+	/* Bound the work a hostile line can cause in the interpreter. */
+	pcre2_set_match_limit(s->mctx, 20000000);
+	pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
+	s->rule_done = dw_xcalloc(e->nrules + 1, 1);
+	dw_buf_init(&s->buf, 0);
+	*out = s;
+	return 0;
+}
+
+void dw_scanner_free(struct dw_scanner *s)
+{
+	if (!s)
+		return;
+	hs_free_scratch(s->scratch);
+	pcre2_match_data_free(s->md);
+	pcre2_match_context_free(s->mctx);
+	pcre2_jit_stack_free(s->jit);
+	free(s->rule_done);
+	free(s->hits);
+	free(s->map);
+	dw_buf_release(&s->buf);
+	dw_buf_release(&s->dec);
+	free(s);
+}
+
+/* Count newlines fast (the compiler vectorises the inner loop). */
+__attribute__((optimize("O3")))
+static uint64_t count_newlines(const char *p, size_t n)
+{
+	uint64_t total = 0;
+
+	while (n) {
+		size_t k = n < 65536 ? n : 65536, i;
+		uint32_t c = 0;
+
+		for (i = 0; i < k; i++)
+			c += p[i] == '\n';
+		total += c;
+		p += k;
+		n -= k;
+	}
+	return total;
+}
+
+/* Line number of absolute offset `abs` (>= line_abs, inside buf). */
+static uint64_t line_of(struct dw_scanner *s, uint64_t abs)
+{
+	const char *base = s->buf.ptr - s->buf_abs;
+
+	/* Behind us only in the overlap of a cut line: no newlines there. */
+	if (abs <= s->line_abs)
+		return s->line_no;
+	s->line_no += count_newlines(base + s->line_abs, abs - s->line_abs);
+	s->line_abs = abs;
+	return s->line_no;
+}
+
+static void fingerprint(char out[72], const char *id, const char *sec,
+			size_t n)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	EVP_DigestUpdate(md, id, strlen(id));
+	EVP_DigestUpdate(md, ":", 1);
+	EVP_DigestUpdate(md, sec, n);
+	EVP_DigestFinal_ex(md, dig, &len);
+	EVP_MD_CTX_free(md);
+	memcpy(out, "sha256:", 7);
+	hex(out + 7, dig, 32);
+}
+
+static int is_ignored(const struct dw_engine *e, const char *fp)
+{
+	return e->nignored && bsearch(&fp, e->ignored, e->nignored,
+				      sizeof(char *), cmp_str) != NULL;
+}
+
+/*
+ * Judge and report one candidate. `sec` lies in `text`, which starts at
+ * absolute offset `text_abs` (for a decoded line, the map gives the raw
+ * offset instead).
+ */
+static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
+		      size_t n, const char *m, size_t mlen, const char *line,
+		      size_t llen, uint64_t sec_abs, uint64_t line_start,
+		      int decoded)
+{
+	const struct rule *r = &s->e->rules[ri];
+	struct dw_finding f;
+	size_t i;
+
+	if (!n || (r->min_entropy > 0 && dw_entropy(sec, n) < r->min_entropy))
+		return;
+	if (!r->multiline && dw_is_placeholder(sec, n))
+		return;
+	if (r->validate && !r->validate(sec, n, m, mlen, line, llen))
+		return;
+	fingerprint(f.fingerprint, r->info.id, sec, n);
+	if (is_ignored(s->e, f.fingerprint))
+		return;
+	for (i = 0; i < s->nseen; i++)
+		if (!strcmp(s->seen[i], f.fingerprint))
+			return;
+	if (s->nseen < LINE_SEEN_MAX)
+		memcpy(s->seen[s->nseen++], f.fingerprint, 72);
+	f.rule = &s->e->infos[ri];
+	f.rule_index = ri;
+	f.secret = sec;
+	f.secret_len = n;
+	f.offset = sec_abs;
+	f.line = line_of(s, line_start);
+	f.column = sec_abs - line_start + 1;
+	f.url_decoded = decoded;
+	s->stop = s->cb(&f, s->ctx);
+}
+
+/*
+ * Run rule `ri` over text[0..len) and report matches that start before
+ * `start_limit`. Returns 1 when the text ended before a match could (the
+ * caller may wait for more input), else 0.
+ */
+static int run_rule(struct dw_scanner *s, size_t ri, const char *text,
+		    size_t len, size_t start_limit, const char *line,
+		    size_t llen, uint64_t text_abs, uint64_t line_start,
+		    const size_t *map)
+{
+	const struct rule *r = &s->e->rules[ri];
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+	size_t pos = 0;
+	int rc, found = 0;
+
+	while (pos <= len && !s->stop) {
+		size_t ms, me, ss, se;
+
+		rc = pcre2_match(r->re, (PCRE2_SPTR)text, len, pos, 0, s->md,
+				 s->mctx);
+		if (rc < 0)
+			break;
+		ms = ov[0];
+		me = ov[1];
+		if (ms >= start_limit)
+			break;
+		found = 1;
+		ss = ov[2 * r->group];
+		se = ov[2 * r->group + 1];
+		if (rc > r->group && ss != PCRE2_UNSET)
+			candidate(s, ri, text + ss, se - ss, text + ms, me - ms,
+				  line, llen,
+				  map ? line_start + map[ss] : text_abs + ss,
+				  line_start, map != NULL);
+		pos = me > ms ? me : ms + 1;
+	}
+	return !found;
+}
+
+/* Decode %XX escapes of [p, p+n) into s->dec; 0 when there were none. */
+static int url_decode_line(struct dw_scanner *s, const char *p, size_t n)
+{
+	size_t i;
+	int any = 0;
+
+	if (!memchr(p, '%', n))
+		return 0;
+	dw_buf_reset(&s->dec);
+	DW_ALLOC_GROW(s->map, n + 1, s->map_alloc);
+	for (i = 0; i < n; i++) {
+		s->map[s->dec.len] = i;
+		if (p[i] == '%' && i + 2 < n && isxdigit((unsigned char)p[i + 1])
+		    && isxdigit((unsigned char)p[i + 2])) {
+			char h[3] = { p[i + 1], p[i + 2], 0 };
+
+			dw_buf_addch(&s->dec, (int)strtol(h, NULL, 16));
+			i += 2;
+			any = 1;
+		} else {
+			dw_buf_addch(&s->dec, p[i]);
+		}
+	}
+	s->map[s->dec.len] = n;
+	return any;
+}
+
+static void new_line(struct dw_scanner *s, uint64_t ls, const char *p,
+		     size_t n)
+{
+	s->cur_line = ls;
+	memset(s->rule_done, 0, s->e->nrules);
+	s->nseen = 0;
+	s->line_allowed = memmem(p, n, ALLOW_MARK, sizeof(ALLOW_MARK) - 1) !=
+			  NULL;
+}
+
+static int on_hit(unsigned id, unsigned long long from,
+		  unsigned long long to, unsigned flags, void *ctx)
+{
+	struct dw_scanner *s = ctx;
+
+	(void)from, (void)flags;
+	DW_ALLOC_GROW(s->hits, s->nhits + 1, s->hits_alloc);
+	s->hits[s->nhits++] = (struct hit){ to, s->e->pat_rule[id] };
+	return 0;
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+
+	return (x->end > y->end) - (x->end < y->end);
+}
+
+/*
+ * Look at the hits in buf[0..region). Returns the buffer offset up to
+ * which the work is done: `region`, or the start of a line whose
+ * multi-line match needs bytes that have not arrived yet.
+ */
+static size_t scan_region(struct dw_scanner *s, size_t region, int final)
+{
+	const char *buf = s->buf.ptr;
+	size_t avail = s->buf.len, i;
+
+	s->nhits = 0;
+	if (!s->e->db || !region)
+		return region;
+	if (hs_scan(s->e->db, buf, (unsigned)region, 0, s->scratch, on_hit,
+		    s) != HS_SUCCESS)
+		return region;
+	if (s->nhits > 1)
+		qsort(s->hits, s->nhits, sizeof(*s->hits), cmp_hit);
+	for (i = 0; i < s->nhits && !s->stop; i++) {
+		uint64_t end_abs = s->buf_abs + s->hits[i].end;
+		size_t end = (size_t)s->hits[i].end, ls, le, ri = s->hits[i].rule;
+		const char *nl;
+
+		if (end_abs <= s->done_abs)
+			continue;
+		nl = end ? memrchr(buf, '\n', end - 1) : NULL;
+		ls = nl ? (size_t)(nl - buf) + 1 : 0;
+		nl = memchr(buf + end - 1, '\n', avail - (end - 1));
+		le = nl ? (size_t)(nl - buf) : avail;
+		if (s->buf_abs + ls != s->cur_line || !i)
+			new_line(s, s->buf_abs + ls, buf + ls, le - ls);
+		if (s->line_allowed || s->rule_done[ri])
+			continue;
+		s->rule_done[ri] = 1;
+		if (s->e->rules[ri].multiline) {
+			size_t wend = avail - ls > MULTILINE_WINDOW ?
+				      ls + MULTILINE_WINDOW : avail;
+
+			if (run_rule(s, ri, buf + ls, wend - ls, le - ls + 1,
+				     buf + ls, le - ls, s->buf_abs + ls,
+				     s->buf_abs + ls, NULL) &&
+			    !final && wend == avail)
+				return ls;	/* wait for the rest */
+			continue;
+		}
+		run_rule(s, ri, buf + ls, le - ls, le - ls, buf + ls, le - ls,
+			 s->buf_abs + ls, s->buf_abs + ls, NULL);
+		if (url_decode_line(s, buf + ls, le - ls))
+			run_rule(s, ri, s->dec.ptr, s->dec.len, s->dec.len,
+				 buf + ls, le - ls, s->buf_abs + ls,
+				 s->buf_abs + ls, s->map);
+	}
+	return region;
+}
+
+/* Scan what can be scanned now and drop what is no longer needed. */
+static void process(struct dw_scanner *s, int final)
+{
+	size_t region, done, keep;
+	const char *nl;
+	int forced = 0;
+
+	if (final) {
+		region = s->buf.len;
+	} else {
+		nl = memrchr(s->buf.ptr + s->nl_checked, '\n',
+			     s->buf.len - s->nl_checked);
+		if (nl) {
+			region = (size_t)(nl - s->buf.ptr) + 1;
+		} else if (s->buf.len >= MAX_LINE) {
+			region = s->buf.len;
+			forced = 1;
+		} else {
+			s->nl_checked = s->buf.len;
+			return;
+		}
+	}
+	done = scan_region(s, region, final);
+	if (s->buf_abs + done > s->done_abs)
+		s->done_abs = s->buf_abs + done;
+	keep = forced ? done - OVERLAP : done;
+	/* Count the newlines of what is dropped before it goes. */
+	if (s->buf_abs + keep > s->line_abs)
+		line_of(s, s->buf_abs + keep);
+	memmove(s->buf.ptr, s->buf.ptr + keep, s->buf.len - keep);
+	dw_buf_setlen(&s->buf, s->buf.len - keep);
+	s->buf_abs += keep;
+	s->nl_checked = 0;
+}
+
+void dw_scan_begin(struct dw_scanner *s, uint64_t line_base,
+		   dw_finding_cb cb, void *ctx)
+{
+	dw_buf_reset(&s->buf);
+	s->nl_checked = 0;
+	s->buf_abs = s->done_abs = s->line_abs = 0;
+	s->line_no = line_base;
+	s->cur_line = UINT64_MAX;
+	s->cb = cb;
+	s->ctx = ctx;
+	s->stop = 0;
+}
+
+int dw_scan_feed(struct dw_scanner *s, const char *data, size_t len)
+{
+	while (len && !s->stop) {
+		/* Past a chunk without a newline: gather up to a whole line. */
+		size_t target = s->buf.len >= CHUNK ? MAX_LINE : CHUNK;
+		size_t room = target > s->buf.len ? target - s->buf.len : 0;
+		size_t n = len < room ? len : room;
+
+		if (!n)
+			n = len < OVERLAP ? len : OVERLAP;
+		dw_buf_add(&s->buf, data, n);
+		data += n;
+		len -= n;
+		if (s->buf.len >= CHUNK)
+			process(s, 0);
+	}
+	return s->stop;
+}
+
+int dw_scan_finish(struct dw_scanner *s)
+{
+	if (!s->stop)
+		process(s, 1);
+	return s->stop;
+}
+
+int dw_scan_buffer(struct dw_scanner *s, const char *data, size_t len,
+		   uint64_t line_base, dw_finding_cb cb, void *ctx)
+{
+	dw_scan_begin(s, line_base, cb, ctx);
+	dw_scan_feed(s, data, len);
+	return dw_scan_finish(s);
+}
+
+int dw_secret_redact(struct dw_buf *out, const char *secret, size_t len)
+{
+	size_t keep = len / 4;
+
+	if (keep > 12)
+		keep = 12;
+	/* A PEM block: show its BEGIN line only. */
+	if (len > 11 && !memcmp(secret, "-----BEGIN ", 11)) {
+		const char *end = memmem(secret + 11, len - 11, "-----", 5);
+
+		if (end)
+			keep = (size_t)(end - secret) + 5;
+	}
+	if (dw_buf_add(out, secret, keep))
+		return DW_ELIMIT;
+	return dw_buf_adds(out, "…[redacted]");
+}

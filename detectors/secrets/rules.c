@@ -1,0 +1,409 @@
+/*
+ * The built-in rules: regexes, prefilters and validators. A validator
+ * rejects look-alikes using what the format guarantees (lengths, value
+ * ranges, checksums, decodable parts); it never touches the network.
+ */
+#include <ctype.h>
+#include <jansson.h>
+#include <math.h>
+#include <string.h>
+#include <zlib.h>
+
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+
+#include "rules.h"
+#include "driftwatch/banned.h"
+
+double dw_entropy(const char *s, size_t n)
+{
+	size_t count[256] = { 0 };
+	double h = 0;
+	size_t i;
+
+	if (!n)
+		return 0;
+	for (i = 0; i < n; i++)
+		count[(unsigned char)s[i]]++;
+	for (i = 0; i < 256; i++) {
+		double p;
+
+		if (!count[i])
+			continue;
+		p = (double)count[i] / (double)n;
+		h -= p * log2(p);
+	}
+	return h;
+}
+
+static int contains_ci(const char *s, size_t n, const char *needle)
+{
+	size_t k = strlen(needle), i, j;
+
+	for (i = 0; i + k <= n; i++) {
+		for (j = 0; j < k; j++)
+			if (tolower((unsigned char)s[i + j]) != needle[j])
+				break;
+		if (j == k)
+			return 1;
+	}
+	return 0;
+}
+
+int dw_is_placeholder(const char *s, size_t n)
+{
+	static const char *const words[] = {
+		"xxxx", "****", "....", "example", "changeme", "placeholder",
+		"your_", "your-", "yourtoken", "dummy", "redacted", "<", ">",
+		"${", "{{", "$(", "%s", "0000000000", "1234567890abcdef",
+	};
+	size_t i, same = 1;
+
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (contains_ci(s, n, words[i]))
+			return 1;
+	for (i = 1; i < n; i++)
+		if (s[i] == s[0])
+			same++;
+	return n && same == n;
+}
+
+/* Value of `s` in base 36 has at most `bits` bits. */
+static int base36_fits(const char *s, size_t n, int bits)
+{
+	BIGNUM *v = BN_new();
+	size_t i;
+	int ok = v != NULL;
+
+	for (i = 0; ok && i < n; i++) {
+		int d = isdigit((unsigned char)s[i]) ? s[i] - '0' :
+						      s[i] - 'a' + 10;
+
+		ok = BN_mul_word(v, 36) && BN_add_word(v, (BN_ULONG)d);
+	}
+	ok = ok && BN_num_bits(v) <= bits;
+	BN_free(v);
+	return ok;
+}
+
+/* Digests of the swarm CA that Docker's documentation prints. */
+static const char *const docs_swarm_digests[] = {
+	"3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl",
+	"49nj1cmql0jkz5s954yi3oex3nedyz0fb0xx14ie39trti4wxv",
+};
+
+static int valid_swarm_join(const char *s, size_t n, const char *m,
+			    size_t mlen, const char *line, size_t llen)
+{
+	/* SWMTKN-1-<50>-<25> or SWMTKN-2-<0|1>-<50>-<25> */
+	size_t head = s[7] == '2' ? 11 : 9;
+	const char *digest = s + head, *secret = digest + 51;
+	size_t i;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (n != head + 76)
+		return 0;
+	if (digest[0] < '0' || digest[0] > '6')
+		return 0;
+	if (!isdigit((unsigned char)secret[0]) &&
+	    (secret[0] < 'a' || secret[0] > 'f'))
+		return 0;
+	for (i = 0; i < sizeof(docs_swarm_digests) / sizeof(char *); i++)
+		if (!memcmp(digest, docs_swarm_digests[i], 50))
+			return 0;
+	return base36_fits(digest, 50, 256) && base36_fits(secret, 25, 128);
+}
+
+static int b64val(char c)
+{
+	const char *al = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789+/";
+	const char *p = c ? strchr(al, c) : NULL;
+
+	return p ? (int)(p - al) : -1;
+}
+
+static int valid_swarm_unlock(const char *s, size_t n, const char *m,
+			      size_t mlen, const char *line, size_t llen)
+{
+	static const char *const docs[] = {
+		"SWMKEY-1-WuYH/IX284+lRcXuoVf38viIDK3HJEKY13MIHX+tTt8",
+	};
+	size_t i;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (n != 52)
+		return 0;
+	for (i = 0; i < sizeof(docs) / sizeof(docs[0]); i++)
+		if (!memcmp(s, docs[i], n))
+			return 0;
+	/* 32 bytes in 43 chars: the last char carries 4 bits, 2 unused. */
+	return (b64val(s[51]) & 3) == 0;
+}
+
+/* Standard base64 (padding optional) into `out`; returns length or -1. */
+static int b64decode(unsigned char *out, size_t outsize, const char *s,
+		     size_t n)
+{
+	char tmp[1024];
+	size_t k = n;
+	int len, pad = 0;
+
+	if (n + 3 > sizeof(tmp) || (n + 3) / 4 * 3 > outsize)
+		return -1;
+	memcpy(tmp, s, n);
+	while (k % 4)
+		tmp[k++] = '=';
+	while (k > 0 && tmp[k - 1 - (size_t)pad] == '=' && pad < 2)
+		pad++;
+	len = EVP_DecodeBlock(out, (const unsigned char *)tmp, (int)k);
+	return len < 0 ? -1 : len - pad;
+}
+
+static int valid_config_auth(const char *s, size_t n, const char *m,
+			     size_t mlen, const char *line, size_t llen)
+{
+	unsigned char raw[800];
+	int len = b64decode(raw, sizeof(raw), s, n), i;
+	const unsigned char *colon;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (len < 3)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (raw[i] < 0x20 || raw[i] == 0x7f)
+			return 0;
+	colon = memchr(raw, ':', (size_t)len);
+	return colon && colon > raw && colon < raw + len - 1;
+}
+
+/* Body of a PEM block: enough base64 once headers and escapes are gone. */
+static size_t pem_body_chars(const char *m, size_t mlen, int *has_role)
+{
+	const char *p = memchr(m, '\n', mlen), *end = m + mlen;
+	size_t count = 0;
+	int at_line_start = 1;
+
+	*has_role = 0;
+	if (!p || memmem(m, mlen, "\\n", 2))
+		p = m;	/* one line, or \n escapes inside a JSON string */
+	for (; p < end; p++) {
+		if (at_line_start && (size_t)(end - p) > 5 &&
+		    !memcmp(p, "role:", 5))
+			*has_role = 1;
+		if (*p == '\\' && p + 1 < end && p[1] == 'n') {
+			at_line_start = 1;
+			p++;
+			continue;
+		}
+		at_line_start = *p == '\n';
+		if (isalnum((unsigned char)*p) || *p == '+' || *p == '/')
+			count++;
+	}
+	return count;
+}
+
+static int valid_private_key(const char *s, size_t n, const char *m,
+			     size_t mlen, const char *line, size_t llen)
+{
+	int role;
+
+	(void)s, (void)n, (void)line, (void)llen;
+	return pem_body_chars(m, mlen, &role) >= 96 && !role;
+}
+
+static int valid_notary_key(const char *s, size_t n, const char *m,
+			    size_t mlen, const char *line, size_t llen)
+{
+	int role;
+
+	(void)s, (void)n, (void)line, (void)llen;
+	return pem_body_chars(m, mlen, &role) >= 96 && role;
+}
+
+/* GitHub and npm: 30 random base62 chars, then their CRC32 in base62. */
+static int base62_crc_ok(const char *body, size_t n)
+{
+	static const char al[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "abcdefghijklmnopqrstuvwxyz";
+	unsigned long crc, v = 0;
+	size_t i;
+
+	if (n != 36)
+		return 0;
+	crc = crc32(0, (const unsigned char *)body, 30);
+	for (i = 30; i < 36; i++) {
+		const char *p = strchr(al, body[i]);
+
+		if (!p || !body[i])
+			return 0;
+		v = v * 62 + (unsigned long)(p - al);
+	}
+	return v == crc;
+}
+
+static int valid_github(const char *s, size_t n, const char *m, size_t mlen,
+			const char *line, size_t llen)
+{
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (n == 40 && s[3] == '_')
+		return base62_crc_ok(s + 4, 36);
+	return !dw_is_placeholder(s, n);	/* github_pat_: no checksum */
+}
+
+static int valid_npm(const char *s, size_t n, const char *m, size_t mlen,
+		     const char *line, size_t llen)
+{
+	(void)m, (void)mlen, (void)line, (void)llen;
+	return n == 40 && base62_crc_ok(s + 4, 36);
+}
+
+static int valid_jwt(const char *s, size_t n, const char *m, size_t mlen,
+		     const char *line, size_t llen)
+{
+	const char *dot = memchr(s, '.', n);
+	char tmp[800];
+	unsigned char raw[800];
+	size_t k, i;
+	int len, ok;
+	json_t *hdr;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	k = dot ? (size_t)(dot - s) : 0;
+	if (!k || k >= sizeof(tmp) - 4)
+		return 0;
+	for (i = 0; i < k; i++)	/* base64url to base64 */
+		tmp[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
+	len = b64decode(raw, sizeof(raw), tmp, k);
+	if (len <= 0)
+		return 0;
+	hdr = json_loadb((const char *)raw, (size_t)len, 0, NULL);
+	ok = json_is_object(hdr) && json_object_get(hdr, "alg");
+	json_decref(hdr);
+	return ok;
+}
+
+static int valid_url_credentials(const char *s, size_t n, const char *m,
+				 size_t mlen, const char *line, size_t llen)
+{
+	static const char *const fake[] = { "password", "passwd", "pass",
+					    "secret", "pwd", "user" };
+	size_t i;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (s[0] == '$' || s[0] == '%')
+		return 0;
+	for (i = 0; i < sizeof(fake) / sizeof(fake[0]); i++)
+		if (strlen(fake[i]) == n && !strncasecmp(s, fake[i], n))
+			return 0;
+	return !dw_is_placeholder(s, n);
+}
+
+static int valid_mixed(const char *s, size_t n, const char *m, size_t mlen,
+		       const char *line, size_t llen)
+{
+	int digit = 0, alpha = 0;
+	size_t i;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	for (i = 0; i < n; i++) {
+		digit |= isdigit((unsigned char)s[i]) != 0;
+		alpha |= isalpha((unsigned char)s[i]) != 0;
+	}
+	return digit && alpha && !dw_is_placeholder(s, n);
+}
+
+static int valid_not_placeholder(const char *s, size_t n, const char *m,
+				 size_t mlen, const char *line, size_t llen)
+{
+	(void)m, (void)mlen, (void)line, (void)llen;
+	return !dw_is_placeholder(s, n);
+}
+
+#define PEM_RE                                                               \
+	"(?s)-----BEGIN ((?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?)-----"     \
+	".{0,65000}?-----END \\1-----"
+
+const struct dw_builtin_rule dw_builtin_rules[] = {
+	{ { "docker-swarm-join-token", "Docker Swarm join token",
+	    DW_SEV_CRITICAL },
+	  "(?<![A-Za-z0-9_-])SWMTKN-(?:1|2-[01])-[0-9a-z]{50}-[0-9a-z]{25}"
+	  "(?![0-9a-z])", 0, { "SWMTKN-" }, 0, 0, 0, valid_swarm_join },
+	{ { "docker-swarm-unlock-key", "Docker Swarm unlock key",
+	    DW_SEV_CRITICAL },
+	  "(?<![A-Za-z0-9_-])SWMKEY-1-[A-Za-z0-9+/]{43}(?![A-Za-z0-9+/=])", 0,
+	  { "SWMKEY-1-" }, 0, 0, 0, valid_swarm_unlock },
+	{ { "docker-hub-pat", "Docker Hub personal or organization access "
+	    "token", DW_SEV_HIGH },
+	  "(?<![A-Za-z0-9_])dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,64}"
+	  "(?![A-Za-z0-9_-])", 0, { "dckr_pat_", "dckr_oat_" }, 0, 0, 0,
+	  valid_not_placeholder },
+	{ { "docker-config-auth", "Registry credentials in a Docker "
+	    "config.json", DW_SEV_HIGH },
+	  "\"auth\"\\s*:\\s*\"([A-Za-z0-9+/]{4,}={0,2})\"", 1, { "\"auth\"" },
+	  0, 0, 0, valid_config_auth },
+	{ { "notary-private-key", "Notary/TUF private key", DW_SEV_CRITICAL },
+	  PEM_RE, 0, { "-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY" }, 0, 1, 0,
+	  valid_notary_key },
+	{ { "private-key", "Private key", DW_SEV_CRITICAL },
+	  PEM_RE, 0, { "-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY" }, 0, 1, 0,
+	  valid_private_key },
+	{ { "aws-access-key-id", "AWS access key id", DW_SEV_HIGH },
+	  "(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Z0-9])", 0,
+	  { "(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}" }, 0, 0, 0,
+	  valid_not_placeholder },
+	{ { "aws-secret-access-key", "AWS secret access key",
+	    DW_SEV_CRITICAL },
+	  "(?:(?i:aws.{0,20}secret|secret.?access.?key)|"
+	  "(?:AKIA|ASIA)[A-Z2-7]{16})[^\\n]{0,80}?(?<![A-Za-z0-9/+])"
+	  "([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", 1,
+	  { "aws.{0,20}secret", "secret.?access.?key",
+	    "(?:AKIA|ASIA)[A-Z2-7]{16}" }, 1, 0, 4.0, valid_mixed },
+	{ { "github-token", "GitHub token", DW_SEV_HIGH },
+	  "(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|"
+	  "github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})(?![A-Za-z0-9_])", 0,
+	  { "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_" }, 0, 0, 0,
+	  valid_github },
+	{ { "gitlab-token", "GitLab token", DW_SEV_HIGH },
+	  "(?<![A-Za-z0-9_-])(?:glpat|gldt|glrt|glptt|glcbt|gloas|glft|"
+	  "glsoat)-[A-Za-z0-9_-]{20,}", 0,
+	  { "glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "gloas-", "glft-",
+	    "glsoat-" }, 0, 0, 0, valid_not_placeholder },
+	{ { "slack-token", "Slack token", DW_SEV_HIGH },
+	  "(?<![A-Za-z0-9-])xox[abposr]-[0-9A-Za-z]{1,}-[0-9A-Za-z-]{8,}", 0,
+	  { "xox[abposr]-" }, 0, 0, 0, valid_not_placeholder },
+	{ { "slack-webhook", "Slack incoming webhook", DW_SEV_MEDIUM },
+	  "https://hooks\\.slack\\.com/(?:services|workflows|triggers)/"
+	  "[A-Za-z0-9_]{8,}/[A-Za-z0-9_]{8,}/[A-Za-z0-9_]{16,}", 0,
+	  { "hooks.slack.com/" }, 0, 0, 0, valid_not_placeholder },
+	{ { "stripe-secret-key", "Stripe live secret key", DW_SEV_HIGH },
+	  "(?<![A-Za-z0-9_])(?:sk|rk)_live_[A-Za-z0-9]{20,}(?![A-Za-z0-9_])",
+	  0, { "sk_live_", "rk_live_" }, 0, 0, 0, valid_not_placeholder },
+	{ { "google-api-key", "Google API key", DW_SEV_HIGH },
+	  "(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])", 0,
+	  { "AIza" }, 0, 0, 0, valid_not_placeholder },
+	{ { "npm-token", "npm access token", DW_SEV_HIGH },
+	  "(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])", 0,
+	  { "npm_" }, 0, 0, 0, valid_npm },
+	{ { "jwt", "JSON Web Token", DW_SEV_MEDIUM },
+	  "(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}"
+	  "\\.[A-Za-z0-9_-]{16,}", 0, { "eyJ[A-Za-z0-9_-]{8,}\\.eyJ" }, 0, 0,
+	  0, valid_jwt },
+	{ { "url-credentials", "Password in a URL", DW_SEV_HIGH },
+	  "(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,20}://"
+	  "[^\\s:/@\"'<>]{1,128}:([^\\s/@\"'<>]{3,256})@[A-Za-z0-9._-]+", 1,
+	  { "://[^\\s:/@]{1,128}:[^\\s/@]{3,256}@" }, 0, 0, 0,
+	  valid_url_credentials },
+	{ { "generic-secret", "Secret-looking value assigned to a "
+	    "secret-looking name", DW_SEV_MEDIUM },
+	  "(?i)(?<![A-Za-z0-9])[a-z0-9_.-]{0,20}(?:secret|passwd|password|"
+	  "api[_-]?key|access[_-]?token|auth[_-]?token|private[_-]?key)"
+	  "[a-z0-9_]{0,10}[\"']?\\s*(?::=|=>|=|:)\\s*[\"']([^\"'\\s]{12,128})"
+	  "[\"']", 1,
+	  { "(?:secret|passw(?:or)?d|api[_-]?key|access[_-]?token|"
+	    "auth[_-]?token|private[_-]?key)[a-z0-9_]{0,10}[\"']?\\s*"
+	    "(?::=|=>|=|:)\\s*[\"']" }, 1, 0, 3.5, valid_mixed },
+};
+
+const size_t dw_builtin_rule_count =
+	sizeof(dw_builtin_rules) / sizeof(dw_builtin_rules[0]);

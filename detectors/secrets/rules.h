@@ -1,0 +1,39 @@
+#ifndef DW_SECRETS_RULES_H
+#define DW_SECRETS_RULES_H
+
+/* The built-in rules (internal to the engine). */
+
+#include <stddef.h>
+
+#include "driftwatch/secrets.h"
+
+/*
+ * Judge a candidate: `s` is the secret, `m` the whole regex match and
+ * `line` the line it was found on. Non-zero keeps it.
+ */
+typedef int (*dw_validate_fn)(const char *s, size_t n, const char *m,
+			      size_t mlen, const char *line, size_t llen);
+
+#define DW_MAX_PREFILTERS 8
+
+struct dw_builtin_rule {
+	struct dw_rule_info info;
+	const char *regex;	/* PCRE2 */
+	int secret_group;
+	/* Hyperscan patterns that must hit on a line before the regex runs */
+	const char *prefilters[DW_MAX_PREFILTERS];
+	int caseless;		/* prefilters are case-insensitive */
+	int multiline;		/* the match may span lines (PEM blocks) */
+	double min_entropy;
+	dw_validate_fn validate;
+};
+
+extern const struct dw_builtin_rule dw_builtin_rules[];
+extern const size_t dw_builtin_rule_count;
+
+/* Shannon entropy in bits per byte. */
+double dw_entropy(const char *s, size_t n);
+/* Placeholder or documentation value (xxxx, <token>, ${VAR}, EXAMPLE…). */
+int dw_is_placeholder(const char *s, size_t n);
+
+#endif

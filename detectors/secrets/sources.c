@@ -1,0 +1,539 @@
+/*
+ * Sources of the secret engine: a reader (plain or gzip) feeds a sink
+ * (the raw scanner stream, or the Docker json-file line decoder). Mail
+ * goes through GMime, Slack exports through jansson.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gmime/gmime.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "driftwatch/buf.h"
+#include "driftwatch/error.h"
+#include "driftwatch/json.h"
+#include "driftwatch/sources.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/banned.h"
+
+#define READ_SIZE (1u << 20)
+#define SNIFF_SIZE 8192u
+/* A Docker log line or a Slack file larger than this is not decoded. */
+#define MAX_JSON_LINE (16u << 20)
+#define MAX_SLACK_FILE (256u << 20)
+
+struct sink;
+typedef int (*sink_write_fn)(struct sink *k, const char *p, size_t n);
+
+struct sink {
+	sink_write_fn write;
+	int (*finish)(struct sink *k);
+	struct dw_scanner *s;
+	struct dw_source src;
+	dw_source_cb cb;
+	void *ctx;
+	int sniffed;		/* binary check done */
+	int binary;
+	struct dw_buf line;	/* json-log: the line being gathered */
+	uint64_t lineno;
+};
+
+static int forward(const struct dw_finding *f, void *ctx)
+{
+	struct sink *k = ctx;
+
+	return k->cb(f, &k->src, k->ctx);
+}
+
+/* Plain text: the stream goes straight to the scanner. */
+static int raw_write(struct sink *k, const char *p, size_t n)
+{
+	if (!k->sniffed) {
+		k->sniffed = 1;
+		k->binary = memchr(p, '\0', n < SNIFF_SIZE ? n : SNIFF_SIZE) !=
+			    NULL;
+	}
+	if (!k->binary)
+		dw_scan_feed(k->s, p, n);
+	return 0;
+}
+
+static int raw_finish(struct sink *k)
+{
+	if (!k->binary)
+		dw_scan_finish(k->s);
+	return 0;
+}
+
+/* One line of a json-file log: {"log":"…","stream":"…","time":"…"}. */
+static void jsonlog_line(struct sink *k, const char *p, size_t n)
+{
+	json_t *j = n < MAX_JSON_LINE ? json_loadb(p, n, 0, NULL) : NULL;
+	json_t *log = json_object_get(j, "log");
+	json_t *fields = json_object();
+
+	if (json_is_string(log)) {
+		json_t *v;
+
+		if ((v = json_object_get(j, "stream")) && json_is_string(v))
+			json_object_set(fields, "stream", v);
+		if ((v = json_object_get(j, "time")) && json_is_string(v))
+			json_object_set(fields, "time", v);
+		k->src.fields = fields;
+		dw_scan_buffer(k->s, json_string_value(log),
+			       json_string_length(log), k->lineno, forward, k);
+	} else {
+		/* Not one of Docker's lines: scanned as it is, not lost. */
+		k->src.fields = NULL;
+		dw_scan_buffer(k->s, p, n, k->lineno, forward, k);
+	}
+	k->src.fields = NULL;
+	json_decref(fields);
+	json_decref(j);
+}
+
+static int jsonlog_write(struct sink *k, const char *p, size_t n)
+{
+	while (n) {
+		const char *nl = memchr(p, '\n', n);
+		size_t take = nl ? (size_t)(nl - p) : n;
+
+		if (k->line.len + take > MAX_JSON_LINE) {
+			/* Too long to decode: scan what we have raw. */
+			dw_scan_buffer(k->s, k->line.ptr, k->line.len,
+				       k->lineno, forward, k);
+			dw_buf_reset(&k->line);
+		}
+		dw_buf_add(&k->line, p, take);
+		if (!nl)
+			break;
+		jsonlog_line(k, k->line.ptr, k->line.len);
+		dw_buf_reset(&k->line);
+		k->lineno++;
+		p += take + 1;
+		n -= take + 1;
+	}
+	return 0;
+}
+
+static int jsonlog_finish(struct sink *k)
+{
+	if (k->line.len)
+		jsonlog_line(k, k->line.ptr, k->line.len);
+	dw_buf_release(&k->line);
+	return 0;
+}
+
+static int read_plain(int fd, struct sink *k, const char *display)
+{
+	char *buf = dw_xmalloc(READ_SIZE);
+	ssize_t n;
+	int err = 0;
+
+	while ((n = read(fd, buf, READ_SIZE)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = dw_error_errno(DW_EIO, errno, "cannot read %s",
+					     display);
+			break;
+		}
+		k->write(k, buf, (size_t)n);
+	}
+	free(buf);
+	return err;
+}
+
+static int read_gzip(int fd, struct sink *k, const char *display,
+		     uint64_t limit)
+{
+	unsigned char *in = dw_xmalloc(READ_SIZE), *out = dw_xmalloc(READ_SIZE);
+	z_stream z;
+	uint64_t total = 0;
+	ssize_t n;
+	int rc = Z_OK, err = 0;
+
+	memset(&z, 0, sizeof(z));
+	if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) {
+		free(in);
+		free(out);
+		return dw_error_set(DW_ERROR, "cannot initialise zlib");
+	}
+	while (!err && (n = read(fd, in, READ_SIZE)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = dw_error_errno(DW_EIO, errno, "cannot read %s",
+					     display);
+			break;
+		}
+		z.next_in = in;
+		z.avail_in = (uInt)n;
+		while (!err && z.avail_in) {
+			/* Concatenated members: start the next one. */
+			if (rc == Z_STREAM_END && inflateReset(&z) != Z_OK)
+				err = DW_EIO;
+			z.next_out = out;
+			z.avail_out = READ_SIZE;
+			rc = inflate(&z, Z_NO_FLUSH);
+			if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+				err = dw_error_set(DW_EIO, "malformed gzip in "
+						   "%s: %s", display,
+						   z.msg ? z.msg : "bad data");
+			total += READ_SIZE - z.avail_out;
+			if (limit && total > limit)
+				err = dw_error_set(DW_EIO, "%s decompresses to "
+						   "more than %llu bytes; "
+						   "stopped", display,
+						   (unsigned long long)limit);
+			k->write(k, (char *)out, READ_SIZE - z.avail_out);
+			if (rc == Z_BUF_ERROR && !z.avail_in)
+				break;
+		}
+	}
+	if (!err && rc != Z_STREAM_END)
+		err = dw_error_set(DW_EIO, "malformed gzip in %s: truncated "
+				   "stream", display);
+	inflateEnd(&z);
+	free(in);
+	free(out);
+	return err;
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+	size_t a = strlen(s), b = strlen(suffix);
+
+	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/* "x-json.log", "x-json.log.1", "x-json.log.2.gz" */
+static int is_docker_log(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	const char *p;
+
+	base = base ? base + 1 : path;
+	p = strstr(base, "-json.log");
+	if (!p)
+		return 0;
+	p += 9;
+	if (*p == '.')
+		p++;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return !*p || !strcmp(p, ".gz") || !strcmp(p, "gz");
+}
+
+static void gmime_once(void)
+{
+	static int done;
+
+	if (!done) {
+		g_mime_init();
+		done = 1;
+	}
+}
+
+struct mail_ctx {
+	struct sink *k;
+	const char *message_id;
+};
+
+static void scan_bytes_as(struct sink *k, const char *p, size_t n,
+			  json_t *fields)
+{
+	if (memchr(p, '\0', n < SNIFF_SIZE ? n : SNIFF_SIZE))
+		return;	/* a binary attachment */
+	k->src.fields = fields;
+	dw_scan_buffer(k->s, p, n, 1, forward, k);
+	k->src.fields = NULL;
+}
+
+static void mail_part(struct mail_ctx *m, GMimeObject *part, const char *path)
+{
+	GMimeDataWrapper *content;
+	GMimeStream *mem;
+	GByteArray *bytes;
+	json_t *fields;
+	const char *name;
+
+	if (!GMIME_IS_PART(part))
+		return;
+	content = g_mime_part_get_content(GMIME_PART(part));
+	if (!content)
+		return;
+	mem = g_mime_stream_mem_new();
+	g_mime_data_wrapper_write_to_stream(content, mem);
+	bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(mem));
+	fields = json_pack("{s:s, s:s}", "message_id",
+			   m->message_id ? m->message_id : "", "part", path);
+	name = g_mime_part_get_filename(GMIME_PART(part));
+	if (name)
+		json_object_set_new(fields, "filename", json_string(name));
+	if (bytes)
+		scan_bytes_as(m->k, (const char *)bytes->data, bytes->len,
+			      fields);
+	json_decref(fields);
+	g_object_unref(mem);
+}
+
+static void mail_message(struct sink *k, GMimeMessage *msg)
+{
+	struct mail_ctx m = { k, g_mime_message_get_message_id(msg) };
+	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
+	char *headers = g_mime_header_list_to_string(hl, NULL);
+	GMimePartIter *it = g_mime_part_iter_new(GMIME_OBJECT(msg));
+	json_t *fields = json_pack("{s:s, s:s}", "message_id",
+				   m.message_id ? m.message_id : "", "part",
+				   "headers");
+
+	if (headers)
+		scan_bytes_as(k, headers, strlen(headers), fields);
+	g_free(headers);
+	json_decref(fields);
+	if (g_mime_part_iter_is_valid(it)) {
+		do {
+			char *path = g_mime_part_iter_get_path(it);
+
+			mail_part(&m, g_mime_part_iter_get_current(it),
+				  path ? path : "?");
+			g_free(path);
+		} while (g_mime_part_iter_next(it));
+	} else {
+		mail_part(&m, g_mime_message_get_mime_part(msg), "1");
+	}
+	g_mime_part_iter_free(it);
+}
+
+/* Returns the number of messages found; their parts are scanned. */
+static size_t read_mail(int fd, struct sink *k, int mbox)
+{
+	GMimeStream *stream;
+	GMimeParser *parser;
+	size_t count = 0;
+
+	gmime_once();
+	stream = g_mime_stream_fs_new(dup(fd));
+	parser = g_mime_parser_new_with_stream(stream);
+	g_mime_parser_set_format(parser, mbox ? GMIME_FORMAT_MBOX :
+						GMIME_FORMAT_MESSAGE);
+	for (;;) {
+		GMimeMessage *msg = g_mime_parser_construct_message(parser,
+								    NULL);
+
+		if (!msg)
+			break;
+		mail_message(k, msg);
+		g_object_unref(msg);
+		count++;
+		if (!mbox || g_mime_parser_eos(parser))
+			break;
+	}
+	g_object_unref(parser);
+	g_object_unref(stream);
+	return count;
+}
+
+static int looks_like_mbox(int fd)
+{
+	char head[5];
+
+	return pread(fd, head, 5, 0) == 5 && !memcmp(head, "From ", 5);
+}
+
+static void sink_init(struct sink *k, struct dw_scanner *s, const char *display,
+		      const char *kind, dw_source_cb cb, void *ctx)
+{
+	memset(k, 0, sizeof(*k));
+	k->s = s;
+	k->src.path = display;
+	k->src.kind = kind;
+	k->cb = cb;
+	k->ctx = ctx;
+	k->lineno = 1;
+	k->write = raw_write;
+	k->finish = raw_finish;
+	dw_buf_init(&k->line, 0);
+	dw_scan_begin(s, 1, forward, k);
+}
+
+static int scan_opened(struct dw_scanner *s, int fd, const char *path,
+		       const char *display, const struct dw_source_opts *o,
+		       dw_source_cb cb, void *ctx)
+{
+	int gz = has_suffix(path, ".gz");
+	int dlog = is_docker_log(path);
+	int mbox = has_suffix(path, ".mbox") || has_suffix(path, ".mbx") ||
+		   (!gz && !dlog && looks_like_mbox(fd));
+	struct sink k;
+	int err;
+
+	sink_init(&k, s, display, dlog ? "docker-json-log" :
+		  gz ? "gzip" : "file", cb, ctx);
+	if (mbox || has_suffix(path, ".eml")) {
+		k.src.kind = "mail";
+		if (read_mail(fd, &k, mbox))
+			return 0;
+		/* Not mail after all: fall back to the raw text. */
+		k.src.kind = "file";
+		if (lseek(fd, 0, SEEK_SET) < 0)
+			return dw_error_errno(DW_EIO, errno, "cannot rewind "
+					      "%s", display);
+	}
+	if (dlog) {
+		k.write = jsonlog_write;
+		k.finish = jsonlog_finish;
+	}
+	err = gz ? read_gzip(fd, &k, display, o->max_file_size * 16) :
+		   read_plain(fd, &k, display);
+	k.finish(&k);
+	dw_buf_release(&k.line);
+	return err;
+}
+
+/* Open without blocking on a FIFO and without reading a special file. */
+static int open_regular(const char *path, const char *display,
+			const struct dw_source_opts *o,
+			enum dw_scan_outcome *outcome, int *fdp)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+	*fdp = -1;
+	if (fd < 0)
+		return dw_error_errno(DW_EIO, errno, "cannot open %s",
+				      display);
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return dw_error_errno(DW_EIO, errno, "cannot stat %s",
+				      display);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		*outcome = DW_SCAN_SKIPPED_SPECIAL;
+		return 0;
+	}
+	if (o->max_file_size && (uint64_t)st.st_size > o->max_file_size) {
+		close(fd);
+		*outcome = DW_SCAN_SKIPPED_SIZE;
+		return 0;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	*fdp = fd;
+	return 0;
+}
+
+int dw_scan_path(struct dw_scanner *s, const char *path, const char *display,
+		 const struct dw_source_opts *o, dw_source_cb cb, void *ctx,
+		 enum dw_scan_outcome *outcome)
+{
+	char head[SNIFF_SIZE];
+	ssize_t n;
+	int fd, err;
+
+	*outcome = DW_SCAN_DONE;
+	err = open_regular(path, display, o, outcome, &fd);
+	if (err || fd < 0)
+		return err;
+	/* Binary files are skipped, unless compressed. */
+	n = has_suffix(path, ".gz") ? 0 : pread(fd, head, sizeof(head), 0);
+	if (n > 0 && memchr(head, '\0', (size_t)n)) {
+		*outcome = DW_SCAN_SKIPPED_BINARY;
+		close(fd);
+		return 0;
+	}
+	err = scan_opened(s, fd, path, display, o, cb, ctx);
+	close(fd);
+	return err;
+}
+
+int dw_scan_fd(struct dw_scanner *s, int fd, const char *display,
+	       dw_source_cb cb, void *ctx)
+{
+	struct sink k;
+	int err;
+
+	sink_init(&k, s, display, "stdin", cb, ctx);
+	k.sniffed = k.binary = 0;
+	err = read_plain(fd, &k, display);
+	k.sniffed = 1;	/* standard input is scanned whatever it holds */
+	k.finish(&k);
+	return err;
+}
+
+static void slack_text(struct sink *k, json_t *v, json_t *fields)
+{
+	if (json_is_string(v))
+		scan_bytes_as(k, json_string_value(v), json_string_length(v),
+			      fields);
+}
+
+int dw_scan_slack_file(struct dw_scanner *s, const char *path,
+		       const char *display, const char *channel,
+		       const struct dw_source_opts *o, dw_source_cb cb,
+		       void *ctx)
+{
+	struct dw_buf data = DW_BUF_INIT;
+	struct sink k;
+	json_t *root = NULL, *msg;
+	enum dw_scan_outcome outcome = DW_SCAN_DONE;
+	size_t i;
+	int fd, err = open_regular(path, display, o, &outcome, &fd);
+
+	if (err || fd < 0)
+		return err;
+	dw_buf_init(&data, MAX_SLACK_FILE);
+	sink_init(&k, s, display, "slack", cb, ctx);
+	for (;;) {
+		ssize_t n;
+
+		if (dw_buf_grow(&data, READ_SIZE)) {
+			err = dw_error_set(DW_EIO, "%s is larger than %u MiB",
+					   display, MAX_SLACK_FILE >> 20);
+			break;
+		}
+		n = read(fd, data.ptr + data.len, READ_SIZE);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n < 0)
+				err = dw_error_errno(DW_EIO, errno,
+						     "cannot read %s", display);
+			break;
+		}
+		data.len += (size_t)n;
+	}
+	close(fd);
+	if (!err && (dw_json_parse(&root, data.ptr, data.len, display) ||
+		     !json_is_array(root))) {
+		/* Not an export file: keep what it says, scanned raw. */
+		k.src.kind = "file";
+		dw_scan_buffer(s, data.ptr, data.len, 1, forward, &k);
+	}
+	json_array_foreach(root, i, msg) {
+		json_t *fields = json_object(), *att, *a;
+		size_t j;
+
+		json_object_set_new(fields, "channel", json_string(channel));
+		if (json_is_string(json_object_get(msg, "user")))
+			json_object_set(fields, "user",
+					json_object_get(msg, "user"));
+		if (json_is_string(json_object_get(msg, "ts")))
+			json_object_set(fields, "ts",
+					json_object_get(msg, "ts"));
+		slack_text(&k, json_object_get(msg, "text"), fields);
+		att = json_object_get(msg, "attachments");
+		json_array_foreach(att, j, a) {
+			slack_text(&k, json_object_get(a, "text"), fields);
+			slack_text(&k, json_object_get(a, "pretext"), fields);
+			slack_text(&k, json_object_get(a, "fallback"), fields);
+		}
+		json_decref(fields);
+	}
+	json_decref(root);
+	dw_buf_release(&data);
+	return err;
+}

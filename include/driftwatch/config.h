@@ -1,0 +1,56 @@
+#ifndef DW_CONFIG_H
+#define DW_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driftwatch/secrets.h"
+
+/*
+ * The scan configuration, `.driftwatch.yaml`:
+ *
+ *   max_file_size: 100MiB        # bytes, or with KiB/MiB/GiB
+ *   disable: [jwt, generic-secret]
+ *   allow_paths: ["vendor/ *", "*.md"]   (no space)
+ *   ignore_fingerprints: ["sha256:…"]
+ *   rules:
+ *     - id: acme-token
+ *       regex: 'acme_[a-z0-9]{32}'
+ *       keywords: [acme_]          # optional; else the regex prefilters
+ *       secret_group: 0            # optional
+ *       entropy: 3.0               # optional
+ *       severity: high             # optional (default medium)
+ *       description: ACME API token
+ */
+struct dw_config {
+	struct dw_engine_config engine;	/* points into the fields below */
+	struct dw_custom_rule *rules;
+	size_t nrules;
+	char **disabled;
+	size_t ndisabled;
+	char **allow_paths;
+	size_t nallow;
+	char **ignored;
+	size_t nignored;
+	uint64_t max_file_size;		/* 0: not set */
+};
+
+/*
+ * Load `path` into `cfg` (zeroed first). Returns 0, DW_EIO (cannot read)
+ * or DW_EINVAL: malformed YAML or an unknown key or bad value, with the
+ * line number in the message.
+ */
+int dw_config_load(struct dw_config *cfg, const char *path);
+void dw_config_release(struct dw_config *cfg);
+
+/* Parse "123", "10KiB", "5MiB", "2GiB" (also KB/MB/GB as powers of 2). */
+int dw_parse_size(uint64_t *out, const char *s);
+
+/*
+ * Does `path` (relative to the scan root) match an allow glob? A glob
+ * with no '/' is also tried on the last component; '*' crosses '/', so
+ * "vendor/ *" (without the space) allows everything below vendor/.
+ */
+int dw_config_path_allowed(const struct dw_config *cfg, const char *path);
+
+#endif

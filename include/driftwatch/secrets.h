@@ -1,0 +1,113 @@
+#ifndef DW_SECRETS_H
+#define DW_SECRETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The secret engine: built-in and configured rules compiled into one
+ * Hyperscan prefilter (keywords and keyword-like regexes) and one PCRE2
+ * (JIT) regex per rule that extracts and validates the secret. Text with
+ * no prefilter hit costs a single pass of Hyperscan over it.
+ *
+ * A compiled engine is read-only and may be shared by threads; each
+ * thread scans with its own struct dw_scanner.
+ */
+
+enum dw_severity {
+	DW_SEV_LOW,
+	DW_SEV_MEDIUM,
+	DW_SEV_HIGH,
+	DW_SEV_CRITICAL,
+};
+
+const char *dw_severity_name(enum dw_severity s);
+/* Parse "low".."critical"; -1 when unknown. */
+int dw_severity_parse(const char *s);
+
+struct dw_rule_info {
+	const char *id;
+	const char *description;
+	enum dw_severity severity;
+};
+
+/* A custom rule from the configuration (strings owned by the config). */
+struct dw_custom_rule {
+	char *id;
+	char *description;
+	char *regex;		/* PCRE2 syntax */
+	char **keywords;	/* literals for the prefilter; may be none */
+	size_t nkeywords;
+	int secret_group;	/* capture group holding the secret; 0 = all */
+	double min_entropy;	/* Shannon bits per byte; 0 = no check */
+	enum dw_severity severity;
+};
+
+/* What the engine is built from; see dw_config_load() in config.h. */
+struct dw_engine_config {
+	const struct dw_custom_rule *custom;
+	size_t ncustom;
+	char *const *disabled;	/* rule ids to leave out */
+	size_t ndisabled;
+	char *const *ignored;	/* "sha256:…" fingerprints never reported */
+	size_t nignored;
+};
+
+struct dw_engine;
+
+/*
+ * Compile the built-in rules plus `cfg` (may be NULL). Errors: DW_EINVAL
+ * with the rule id and the regex error position for a bad custom rule or
+ * an unknown id in `disabled`.
+ */
+int dw_engine_new(struct dw_engine **out, const struct dw_engine_config *cfg);
+void dw_engine_free(struct dw_engine *e);
+/* The rules in use, in engine order (for SARIF's rule table). */
+size_t dw_engine_rules(const struct dw_engine *e,
+		       const struct dw_rule_info **rules);
+/* A digest of the rule set, changing whenever a rule or option does. */
+const char *dw_engine_digest(const struct dw_engine *e);
+
+struct dw_finding {
+	const struct dw_rule_info *rule;
+	size_t rule_index;
+	const char *secret;	/* raw bytes, valid during the callback only */
+	size_t secret_len;
+	uint64_t line;		/* 1-based, within the scanned stream */
+	uint64_t column;	/* 1-based byte column */
+	uint64_t offset;	/* byte offset of the secret in the stream */
+	char fingerprint[72];	/* "sha256:" + hex of SHA-256(id ":" secret) */
+	int url_decoded;	/* found in the %-decoded form of the line */
+};
+
+/* Return 0 to go on, non-zero to stop the scan with that value. */
+typedef int (*dw_finding_cb)(const struct dw_finding *f, void *ctx);
+
+struct dw_scanner;
+
+int dw_scanner_new(struct dw_scanner **out, const struct dw_engine *e);
+void dw_scanner_free(struct dw_scanner *s);
+
+/*
+ * Stream interface: feed the bytes of one input in pieces of any size,
+ * then finish it. Memory stays bounded by the chunk size whatever the
+ * input's size or line length. `line_base` is the line number of the
+ * stream's first line (1 for a file). dw_scan_begin() resets the scanner.
+ */
+void dw_scan_begin(struct dw_scanner *s, uint64_t line_base,
+		   dw_finding_cb cb, void *ctx);
+int dw_scan_feed(struct dw_scanner *s, const char *data, size_t len);
+int dw_scan_finish(struct dw_scanner *s);
+
+/* begin + feed + finish for one buffer. */
+int dw_scan_buffer(struct dw_scanner *s, const char *data, size_t len,
+		   uint64_t line_base, dw_finding_cb cb, void *ctx);
+
+/*
+ * The form a secret is shown in by default: enough leading characters to
+ * recognise it, then "…" and nothing of the rest. Appended to `out`.
+ */
+struct dw_buf;
+int dw_secret_redact(struct dw_buf *out, const char *secret, size_t len);
+
+#endif

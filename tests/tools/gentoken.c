@@ -1,0 +1,160 @@
+/*
+ * Make real-format tokens for the tests, deterministically from a seed:
+ * valid lengths, value ranges and checksums, so the validators accept
+ * them. None of them was ever issued by anybody.
+ *   gentoken KIND SEED
+ * KIND: swarm-worker swarm-fips unlock-key github npm docker-pat aws-id
+ *       aws-secret gitlab slack-bot google stripe jwt
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+
+static unsigned char pool[4096];
+static size_t used;
+
+static void seed_pool(const char *seed)
+{
+	unsigned char block[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(pool); i += 32) {
+		char in[256];
+
+		snprintf(in, sizeof(in), "%s/%zu", seed, i);
+		SHA256((const unsigned char *)in, strlen(in), block);
+		memcpy(pool + i, block, 32);
+	}
+}
+
+static unsigned char rnd(void)
+{
+	return pool[used++ % sizeof(pool)];
+}
+
+static void from_alphabet(char *out, size_t n, const char *al)
+{
+	size_t k = strlen(al), i;
+
+	for (i = 0; i < n; i++)
+		out[i] = al[rnd() % k];
+	out[n] = '\0';
+}
+
+static void base36(char *out, const unsigned char *bytes, size_t nb,
+		   size_t width)
+{
+	BIGNUM *v = BN_bin2bn(bytes, (int)nb, NULL);
+	char tmp[128];
+	size_t i = 0, j;
+
+	while (!BN_is_zero(v))
+		tmp[i++] = "0123456789abcdefghijklmnopqrstuvwxyz"[BN_div_word(v,
+									36)];
+	while (i < width)
+		tmp[i++] = '0';
+	for (j = 0; j < i; j++)
+		out[j] = tmp[i - 1 - j];
+	out[i] = '\0';
+	BN_free(v);
+}
+
+static void base62_crc(char *out, const char *body)
+{
+	static const char al[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				 "abcdefghijklmnopqrstuvwxyz";
+	unsigned long v = crc32(0, (const unsigned char *)body, 30);
+	int i;
+
+	for (i = 5; i >= 0; i--) {
+		out[i] = al[v % 62];
+		v /= 62;
+	}
+	out[6] = '\0';
+}
+
+static void b64url(char *out, const char *in)
+{
+	int n = EVP_EncodeBlock((unsigned char *)out,
+				(const unsigned char *)in, (int)strlen(in));
+	int i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (out[i] == '=')
+			continue;
+		out[k++] = out[i] == '+' ? '-' : out[i] == '/' ? '_' : out[i];
+	}
+	out[k] = '\0';
+}
+
+int main(int argc, char **argv)
+{
+	static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				  "abcdefghijklmnopqrstuvwxyz";
+	unsigned char bytes[32];
+	char a[256], b[256], c[256];
+	const char *kind;
+	int i;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: gentoken KIND SEED\n");
+		return 2;
+	}
+	kind = argv[1];
+	seed_pool(argv[2]);
+	for (i = 0; i < 32; i++)
+		bytes[i] = rnd();
+	if (!strcmp(kind, "swarm-worker") || !strcmp(kind, "swarm-fips")) {
+		base36(a, bytes, 32, 50);
+		base36(b, bytes + 16, 16, 25);
+		printf("SWMTKN-%s-%s-%s\n",
+		       kind[6] == 'f' ? "2-1" : "1", a, b);
+	} else if (!strcmp(kind, "unlock-key")) {
+		EVP_EncodeBlock((unsigned char *)a, bytes, 32);
+		a[43] = '\0';	/* drop the padding */
+		printf("SWMKEY-1-%s\n", a);
+	} else if (!strcmp(kind, "github") || !strcmp(kind, "npm")) {
+		from_alphabet(a, 30, b62);
+		base62_crc(b, a);
+		printf("%s%s%s\n", kind[0] == 'g' ? "ghp_" : "npm_", a, b);
+	} else if (!strcmp(kind, "docker-pat")) {
+		from_alphabet(a, 27, b62);
+		printf("dckr_pat_%s\n", a);
+	} else if (!strcmp(kind, "aws-id")) {
+		from_alphabet(a, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
+		printf("AKIA%s\n", a);
+	} else if (!strcmp(kind, "aws-secret")) {
+		from_alphabet(a, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
+				     "mnopqrstuvwxyz0123456789/+");
+		printf("%s\n", a);
+	} else if (!strcmp(kind, "gitlab")) {
+		from_alphabet(a, 20, b62);
+		printf("glpat-%s\n", a);
+	} else if (!strcmp(kind, "slack-bot")) {
+		from_alphabet(a, 24, b62);
+		printf("xoxb-%u-%u-%s\n", 100000 + rnd() * 17u,
+		       200000 + rnd() * 31u, a);
+	} else if (!strcmp(kind, "google")) {
+		from_alphabet(a, 35, b62);
+		printf("AIza%s\n", a);
+	} else if (!strcmp(kind, "stripe")) {
+		from_alphabet(a, 24, b62);
+		printf("sk_live_%s\n", a);
+	} else if (!strcmp(kind, "jwt")) {
+		from_alphabet(c, 16, b62);
+		b64url(a, "{\"alg\":\"HS256\",\"typ\":\"JWT\"}");
+		snprintf(c + 16, sizeof(c) - 16, "%s", "");
+		b64url(b, "{\"sub\":\"1234567890\",\"name\":\"driftwatch\"}");
+		from_alphabet(c, 43, b62);
+		printf("%s.%s.%s\n", a, b, c);
+	} else {
+		fprintf(stderr, "gentoken: unknown kind %s\n", kind);
+		return 2;
+	}
+	return 0;
+}
