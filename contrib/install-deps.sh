@@ -6,8 +6,9 @@ set -eu
 
 build="build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
 libsqlite3-dev libssl-dev libgit2-dev libpcre2-dev libarchive-dev zlib1g-dev
-libyaml-dev docker.io"
-test="libcmocka-dev busybox-static curl jq sqlite3 attr libcap2-bin
+libyaml-dev libhyperscan-dev libgmime-3.0-dev docker.io"
+test="libcmocka-dev busybox-static curl jq sqlite3 attr libcap2-bin time
+openssl
 util-linux procps"
 
 pkgs=$build

@@ -70,6 +70,7 @@ struct dw_scanner {
 	uint64_t done_abs;	/* keyword hits ending here or before: done */
 	uint64_t line_abs;	/* newlines before this offset are counted */
 	uint64_t line_no;	/* the line number at line_abs */
+	uint64_t open_line;	/* where the line running into buf began */
 	struct hit *hits;
 	size_t nhits, hits_alloc;
 	uint64_t cur_line;	/* start of the line the state below is for */
@@ -561,7 +562,7 @@ static int run_rule(struct dw_scanner *s, size_t ri, const char *text,
 		if (rc > r->group && ss != PCRE2_UNSET)
 			candidate(s, ri, text + ss, se - ss, text + ms, me - ms,
 				  line, llen,
-				  map ? line_start + map[ss] : text_abs + ss,
+				  map ? text_abs + map[ss] : text_abs + ss,
 				  line_start, map != NULL);
 		pos = me > ms ? me : ms + 1;
 	}
@@ -645,15 +646,17 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 		uint64_t end_abs = s->buf_abs + s->hits[i].end;
 		size_t end = (size_t)s->hits[i].end, ls, le, ri = s->hits[i].rule;
 		const char *nl;
+		uint64_t lsa;	/* absolute start of the line */
 
 		if (end_abs <= s->done_abs)
 			continue;
 		nl = end ? memrchr(buf, '\n', end - 1) : NULL;
 		ls = nl ? (size_t)(nl - buf) + 1 : 0;
+		lsa = nl ? s->buf_abs + ls : s->open_line;
 		nl = memchr(buf + end - 1, '\n', avail - (end - 1));
 		le = nl ? (size_t)(nl - buf) : avail;
-		if (s->buf_abs + ls != s->cur_line || !i)
-			new_line(s, s->buf_abs + ls, buf + ls, le - ls);
+		if (lsa != s->cur_line || !i)
+			new_line(s, lsa, buf + ls, le - ls);
 		if (s->line_allowed || s->rule_done[ri])
 			continue;
 		s->rule_done[ri] = 1;
@@ -662,18 +665,18 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 				      ls + MULTILINE_WINDOW : avail;
 
 			if (run_rule(s, ri, buf + ls, wend - ls, le - ls + 1,
-				     buf + ls, le - ls, s->buf_abs + ls,
-				     s->buf_abs + ls, NULL) &&
+				     buf + ls, le - ls, s->buf_abs + ls, lsa,
+				     NULL) &&
 			    !final && wend == avail)
 				return ls;	/* wait for the rest */
 			continue;
 		}
 		run_rule(s, ri, buf + ls, le - ls, le - ls, buf + ls, le - ls,
-			 s->buf_abs + ls, s->buf_abs + ls, NULL);
+			 s->buf_abs + ls, lsa, NULL);
 		if (url_decode_line(s, buf + ls, le - ls))
 			run_rule(s, ri, s->dec.ptr, s->dec.len, s->dec.len,
-				 buf + ls, le - ls, s->buf_abs + ls,
-				 s->buf_abs + ls, s->map);
+				 buf + ls, le - ls, s->buf_abs + ls, lsa,
+				 s->map);
 	}
 	return region;
 }
@@ -707,6 +710,9 @@ static void process(struct dw_scanner *s, int final)
 	/* Count the newlines of what is dropped before it goes. */
 	if (s->buf_abs + keep > s->line_abs)
 		line_of(s, s->buf_abs + keep);
+	nl = keep ? memrchr(s->buf.ptr, '\n', keep) : NULL;
+	if (nl)
+		s->open_line = s->buf_abs + (uint64_t)(nl - s->buf.ptr) + 1;
 	memmove(s->buf.ptr, s->buf.ptr + keep, s->buf.len - keep);
 	dw_buf_setlen(&s->buf, s->buf.len - keep);
 	s->buf_abs += keep;
@@ -718,7 +724,7 @@ void dw_scan_begin(struct dw_scanner *s, uint64_t line_base,
 {
 	dw_buf_reset(&s->buf);
 	s->nl_checked = 0;
-	s->buf_abs = s->done_abs = s->line_abs = 0;
+	s->buf_abs = s->done_abs = s->line_abs = s->open_line = 0;
 	s->line_no = line_base;
 	s->cur_line = UINT64_MAX;
 	s->cb = cb;

@@ -209,7 +209,7 @@ static int valid_private_key(const char *s, size_t n, const char *m,
 	int role;
 
 	(void)s, (void)n, (void)line, (void)llen;
-	return pem_body_chars(m, mlen, &role) >= 96 && !role;
+	return pem_body_chars(m, mlen, &role) >= 56 && !role;
 }
 
 static int valid_notary_key(const char *s, size_t n, const char *m,
@@ -218,7 +218,7 @@ static int valid_notary_key(const char *s, size_t n, const char *m,
 	int role;
 
 	(void)s, (void)n, (void)line, (void)llen;
-	return pem_body_chars(m, mlen, &role) >= 96 && role;
+	return pem_body_chars(m, mlen, &role) >= 56 && role;
 }
 
 /* GitHub and npm: 30 random base62 chars, then their CRC32 in base62. */

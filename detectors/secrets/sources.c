@@ -457,9 +457,8 @@ int dw_scan_fd(struct dw_scanner *s, int fd, const char *display,
 	int err;
 
 	sink_init(&k, s, display, "stdin", cb, ctx);
-	k.sniffed = k.binary = 0;
-	err = read_plain(fd, &k, display);
 	k.sniffed = 1;	/* standard input is scanned whatever it holds */
+	err = read_plain(fd, &k, display);
 	k.finish(&k);
 	return err;
 }

@@ -1,0 +1,154 @@
+#!/bin/bash
+# Each source and decoder of `driftwatch scan`, and hostile input: broken
+# gzip, JSON and MIME, NUL bytes, invalid UTF-8, a 10 MB line, a 2 GB file,
+# a FIFO. Clear error or correct skip, never a crash or a hang.
+. "$(dirname "$0")/../lib/common.sh"
+G="$DW_BUILD/tests/gentoken"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+swarm=$($G swarm-worker s1)
+gh=$($G github s1)
+npm=$($G npm s1)
+unlock=$($G unlock-key s1)
+scan() { timeout 120 "$DW" scan --format jsonl "$@"; }
+
+# Plain text and stdin.
+printf 'a\nb\n  %s\n' "$swarm" >plain.txt
+[ "$(scan plain.txt | jq -c '[.source, .line, .column]')" = '["file",3,3]' ] && pass "plain: line and column" || fail "plain"
+[ "$(printf 'x\n%s\n' "$gh" | scan - | jq -c '[.source, .path, .line]')" = '["stdin","-",2]' ] && pass "stdin" || fail "stdin"
+
+# gzip, also several members and rotated docker logs.
+printf 'one\ntwo %s\n' "$npm" | gzip >app.log.gz
+{ printf 'first\n' | gzip; printf '%s\n' "$gh" | gzip; } >multi.gz
+[ "$(scan app.log.gz | jq -c '[.source, .line, .rule]')" = '["gzip",2,"npm-token"]' ] && pass "gzip decoded on the fly" || fail "gzip"
+[ "$(scan multi.gz | jq -c '[.line, .rule]')" = '[2,"github-token"]' ] && pass "gzip with two members" || fail "gzip members"
+
+# Docker json-file logs: the log field decoded, the raw file's line.
+{
+	printf '{"log":"starting\\n","stream":"stdout","time":"2026-11-22T10:00:00.1Z"}\n'
+	printf '{"log":"join with %s\\n","stream":"stderr","time":"2026-11-22T10:00:01.2Z"}\n' "$swarm"
+	printf 'not json at all %s\n' "$gh"
+	printf '{"log":"\\u0074oken \\"%s\\"\\n","stream":"stdout","time":"t"}\n' "$npm"
+} >0123abcd-json.log
+out=$(scan 0123abcd-json.log)
+jq -s -e 'any(.[]; (.rule=="docker-swarm-join-token") and (.line==2 and .stream=="stderr" and .source=="docker-json-log" and .time=="2026-11-22T10:00:01.2Z"))' <<<"$out" >/dev/null &&
+	pass "json-file log: log field, raw line 2, stream and time" || fail "json-file log: $out"
+jq -s -e 'any(.[]; (.rule=="github-token") and (.line==3))' <<<"$out" >/dev/null && pass "json-file log: a non-JSON line is still scanned" || fail "json-file raw line"
+jq -s -e 'any(.[]; (.rule=="npm-token") and (.line==4))' <<<"$out" >/dev/null && pass "json-file log: JSON escapes decoded" || fail "json-file escapes"
+gzip -c 0123abcd-json.log >0123abcd-json.log.1.gz
+[ "$(scan 0123abcd-json.log.1.gz | jq -r .source | sort -u)" = docker-json-log ] && pass "rotated .gz json-file log" || fail "rotated log"
+
+# URL-encoded secrets in logs.
+enc=$(printf '%s' "$unlock" | sed 's|/|%2F|g; s|+|%2B|g')
+printf 'GET /unlock?key=%s HTTP/1.1\n' "$enc" >access.log
+if [ "$enc" != "$unlock" ]; then
+	jq -e '.rule=="docker-swarm-unlock-key" and .url_decoded' <(scan access.log) >/dev/null &&
+		pass "%-encoded unlock key matched" || fail "url-encoded"
+fi
+
+# Slack export: channels.json beside one directory per channel.
+mkdir -p slack/general slack/ops
+echo '[{"id":"C1","name":"general"},{"id":"C2","name":"ops"}]' >slack/channels.json
+cat >slack/general/2026-11-20.json <<JSON
+[{"type":"message","user":"U123","text":"token: $gh","ts":"1700000000.000100"},
+ {"type":"message","user":"U456","text":"line one\nline two \u0053WMTKN${swarm:6}","ts":"1700000001.000200"},
+ {"type":"message","user":"U789","text":"see attachment","ts":"1700000002.000300",
+  "attachments":[{"fallback":"npm $npm","text":"x"}]}]
+JSON
+echo 'this is not json' >slack/ops/2026-11-21.json
+out=$(scan slack)
+jq -s -e 'any(.[]; (.rule=="github-token") and (.source=="slack" and .channel=="general" and .user=="U123" and .ts=="1700000000.000100"))' <<<"$out" >/dev/null &&
+	pass "slack: channel, user, ts" || fail "slack fields: $out"
+jq -s -e 'any(.[]; (.rule=="docker-swarm-join-token") and (.user=="U456" and .line==2))' <<<"$out" >/dev/null &&
+	pass "slack: \\n and \\u escapes decoded" || fail "slack escapes"
+jq -s -e 'any(.[]; (.rule=="npm-token") and (.user=="U789"))' <<<"$out" >/dev/null && pass "slack: attachments" || fail "slack attachments"
+
+# Mail: mbox with quoted-printable and base64 parts; a single .eml.
+b64=$(printf 'config:\n  token: %s\n' "$swarm" | base64 -w 60)
+cat >mail.mbox <<MAIL
+From alice@example.org Mon Nov 16 10:00:00 2026
+From: alice@example.org
+Subject: the key
+Message-ID: <m1@example.org>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary="BOUND"
+
+--BOUND
+Content-Type: text/plain; charset=utf-8
+Content-Transfer-Encoding: quoted-printable
+
+here it is ${unlock:0:20}=
+${unlock:20}
+--BOUND
+Content-Type: application/octet-stream; name="cfg.yaml"
+Content-Disposition: attachment; filename="cfg.yaml"
+Content-Transfer-Encoding: base64
+
+$b64
+--BOUND--
+
+From bob@example.org Mon Nov 16 11:00:00 2026
+From: bob@example.org
+Subject: npm $npm
+Message-ID: <m2@example.org>
+
+bye
+MAIL
+out=$(scan mail.mbox)
+jq -s -e 'any(.[]; (.rule=="docker-swarm-unlock-key") and (.source=="mail" and .message_id=="m1@example.org" and .part=="1"))' <<<"$out" >/dev/null &&
+	pass "mbox: quoted-printable part, Message-ID" || fail "mbox qp: $out"
+jq -s -e 'any(.[]; (.rule=="docker-swarm-join-token") and (.part=="2" and .filename=="cfg.yaml"))' <<<"$out" >/dev/null &&
+	pass "mbox: base64 attachment" || fail "mbox base64"
+jq -s -e 'any(.[]; (.rule=="npm-token") and (.message_id=="m2@example.org" and .part=="headers"))' <<<"$out" >/dev/null &&
+	pass "mbox: second message, headers" || fail "mbox headers"
+sed -n '2,/^--BOUND--/p' mail.mbox >one.eml
+[ "$(scan one.eml | jq -r .rule | sort | tr '\n' ' ')" = "docker-swarm-join-token docker-swarm-unlock-key " ] && pass ".eml" || fail ".eml"
+head -c 600 mail.mbox >truncated.mbox
+scan truncated.mbox >/dev/null; rc=$?
+[ $rc -le 1 ] && pass "truncated MIME: no crash (exit $rc)" || fail "truncated MIME: exit $rc"
+
+# Malformed gzip: what came before is reported, then a clear error.
+{ printf 'x\n%s\n' "$gh"; head -c 200000 /dev/urandom | base64; } | gzip >broken.gz
+head -c $(($(stat -c %s broken.gz) / 2)) broken.gz >half.gz
+out=$(scan half.gz 2>err.txt); rc=$?
+[ $rc -eq 3 ] && grep -q 'malformed gzip in half.gz' err.txt && jq -e '.rule=="github-token"' <<<"$out" >/dev/null &&
+	pass "truncated gzip: exit 3, '$(cat err.txt)', earlier finding kept" || fail "truncated gzip: rc $rc $(cat err.txt)"
+echo "not gzip" >fake.gz
+scan fake.gz >/dev/null 2>err.txt; [ $? -eq 3 ] && pass "not gzip: exit 3 ($(cat err.txt))" || fail "fake gzip"
+
+# NUL bytes: binary files are skipped; invalid UTF-8 is scanned.
+printf 'ELF\0\0\0%s\n' "$gh" >bin.dat
+[ -z "$(scan bin.dat)" ] && pass "binary file skipped" || fail "binary"
+printf '\xff\xfe caf\xe9 %s \xc3\n' "$gh" >latin.txt
+[ "$(scan latin.txt | jq -r .rule)" = github-token ] && pass "invalid UTF-8 scanned" || fail "invalid utf-8"
+[ "$(printf '\0\0%s\n' "$gh" | scan - | jq -r .rule)" = github-token ] && pass "stdin with NULs scanned" || fail "stdin NUL"
+
+# One 10 MB line with the token at its very end.
+{ head -c 10000000 /dev/zero | tr '\0' 'a'; printf ' %s\n' "$swarm"; } >long.txt
+[ "$(scan long.txt | jq -c '[.line, .column]')" = '[1,10000002]' ] && pass "10 MB line: found at column 10000002" || fail "10 MB line"
+{ head -c 40000000 /dev/zero | tr '\0' 'b'; printf ' %s\n' "$gh"; } >longer.txt
+[ "$(scan longer.txt | jq -c '[.line, .column]')" = '[1,40000002]' ] && pass "40 MB line (cut in pieces): found" || fail "40 MB line"
+
+# A 2 GB file: skipped by default, scanned in bounded memory when allowed.
+{ head -c 9000 /dev/zero | tr '\0' 'h'; printf '\n%s\n' "$npm"; } >big.txt
+truncate -s 2G big.txt
+printf '\nlast %s\n' "$gh" >>big.txt
+err=$("$DW" scan big.txt 2>&1 >/dev/null); rc=$?
+[ $rc -eq 0 ] && grep -q 'skipped big.txt: larger than --max-file-size' <<<"$err" && pass "2 GB file skipped by default, said so" || fail "2 GB default: $rc $err"
+/usr/bin/time -f '%M' -o rss.txt timeout 300 "$DW" scan --format jsonl --max-file-size 3GiB big.txt >big.out
+rss=$(tail -1 rss.txt)
+[ "$(jq -r .rule big.out | tr '\n' ' ')" = "npm-token github-token " ] && [ "$rss" -lt 200000 ] &&
+	pass "2 GB file scanned with ${rss} KiB RSS" || fail "2 GB scan: $(cat big.out) rss $rss"
+rm -f big.txt
+
+# Special files in a walk are never opened.
+mkdir -p tree/sub
+mkfifo tree/fifo
+ln -s /etc/shadow tree/shadow
+printf '%s\n' "$gh" >tree/sub/x.txt
+mkdir -p tree/.git && printf '%s\n' "$npm" >tree/.git/config
+out=$(timeout 20 "$DW" scan --format jsonl tree); rc=$?
+[ $rc -eq 1 ] && [ "$(jq -r .path <<<"$out")" = tree/sub/x.txt ] &&
+	pass "walk: FIFO and symlink not opened, .git left to scan --git" || fail "walk: rc $rc $out"
+finish
