@@ -437,7 +437,9 @@ void dw_scanner_free(struct dw_scanner *s)
 }
 
 /* Count newlines fast (the compiler vectorises the inner loop). */
+#if defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("O3")))
+#endif
 static uint64_t count_newlines(const char *p, size_t n)
 {
 	uint64_t total = 0;

@@ -245,8 +245,8 @@ struct mail_ctx {
 static void scan_bytes_as(struct sink *k, const char *p, size_t n,
 			  json_t *fields)
 {
-	if (memchr(p, '\0', n < SNIFF_SIZE ? n : SNIFF_SIZE))
-		return;	/* a binary attachment */
+	if (!n || memchr(p, '\0', n < SNIFF_SIZE ? n : SNIFF_SIZE))
+		return;	/* empty, or a binary attachment */
 	k->src.fields = fields;
 	dw_scan_buffer(k->s, p, n, 1, forward, k);
 	k->src.fields = NULL;

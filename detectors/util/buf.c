@@ -73,7 +73,7 @@ int dw_buf_add(struct dw_buf *b, const void *data, size_t len)
 {
 	int err = dw_buf_grow(b, len);
 
-	if (err)
+	if (err || !len)
 		return err;
 	memcpy(b->ptr + b->len, data, len);
 	b->len += len;

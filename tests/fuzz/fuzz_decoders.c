@@ -1,0 +1,59 @@
+/*
+ * libFuzzer target: every decoder (gzip, Docker json-file logs, mbox,
+ * .eml, Slack export files, plain) on arbitrary bytes. The first byte
+ * picks the decoder by choosing the file name the input is stored under.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "driftwatch/secrets.h"
+#include "driftwatch/sources.h"
+
+static struct dw_engine *engine;
+static struct dw_scanner *scanner;
+
+static int on_finding(const struct dw_finding *f, const struct dw_source *src,
+		      void *ctx)
+{
+	(void)ctx;
+	return f->secret_len == 0 || !src->kind;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const char *const names[] = { "x.gz", "c-json.log", "m.mbox",
+					     "m.eml", "slack.json", "p.txt",
+					     "c-json.log.1.gz" };
+	struct dw_source_opts opts = { 1 << 20 };
+	enum dw_scan_outcome outcome;
+	char dir[] = "/tmp/dwfuzz-XXXXXX", path[64];
+	unsigned pick;
+	FILE *f;
+
+	if (!engine && (dw_engine_new(&engine, NULL) ||
+			dw_scanner_new(&scanner, engine)))
+		return 0;
+	if (size < 1 || !mkdtemp(dir))
+		return 0;
+	pick = data[0] % 7;
+	snprintf(path, sizeof(path), "%s/%s", dir, names[pick]);
+	f = fopen(path, "wb");
+	if (f) {
+		fwrite(data + 1, 1, size - 1, f);
+		fclose(f);
+		if (pick == 4)
+			dw_scan_slack_file(scanner, path, path, "general",
+					   &opts, on_finding, NULL);
+		else
+			dw_scan_path(scanner, path, path, &opts, on_finding,
+				     NULL, &outcome);
+		unlink(path);
+	}
+	rmdir(dir);
+	return 0;
+}
