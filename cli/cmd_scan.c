@@ -207,6 +207,38 @@ static void walk(struct scan *sc, const char *dir, size_t root_len, int depth)
 	free_names(names, n);
 }
 
+/*
+ * $DW_CACHE_DIR, else $XDG_CACHE_HOME/driftwatch, else
+ * ~/.cache/driftwatch, created 0700; NULL when none can be had.
+ */
+static char *cache_dir(void)
+{
+	struct dw_buf p = DW_BUF_INIT;
+	const char *env = getenv("DW_CACHE_DIR");
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	struct stat st;
+
+	if (env && *env) {
+		dw_buf_adds(&p, env);
+	} else if (xdg && *xdg == '/') {
+		dw_buf_addf(&p, "%s/driftwatch", xdg);
+	} else if (home && *home == '/') {
+		dw_buf_addf(&p, "%s/.cache", home);
+		mkdir(p.ptr, 0700);
+		dw_buf_adds(&p, "/driftwatch");
+	} else {
+		return NULL;
+	}
+	mkdir(p.ptr, 0700);
+	if (lstat(p.ptr, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 022)) {
+		dw_buf_release(&p);
+		return NULL;
+	}
+	return dw_buf_detach(&p, NULL);
+}
+
 static int parse_format(const char *s, enum scan_format *fmt)
 {
 	static const char *const names[] = { "text", "json", "jsonl",
@@ -264,6 +296,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	enum scan_format fmt = SCAN_TEXT;
 	const char *config = NULL;
 	uint64_t max_cli = 0;
+	char *cache = NULL;
 	int show = 0, color = -1, c, i, ret;
 
 	(void)cli;
@@ -297,6 +330,8 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	if (load_config(&sc, config, argc - optind, argv + optind))
 		return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
 				   dw_error_last());
+	cache = cache_dir();
+	sc.cfg.engine.cache_dir = cache;
 	if (dw_engine_new(&sc.engine, &sc.cfg.engine) ||
 	    dw_scanner_new(&sc.scanner, sc.engine)) {
 		ret = dw_cli_fail("scan", DW_EXIT_USAGE, "%s", dw_error_last());
@@ -335,5 +370,6 @@ out:
 	dw_scanner_free(sc.scanner);
 	dw_engine_free(sc.engine);
 	dw_config_release(&sc.cfg);
+	free(cache);
 	return ret;
 }

@@ -6,11 +6,14 @@
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <ctype.h>
+#include <fcntl.h>
 #include <hs/hs.h>
 #include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -269,37 +272,6 @@ static int add_custom(struct dw_engine *e, const struct dw_engine_config *cfg,
 	return err;
 }
 
-static int compile_prefilter(struct dw_engine *e, struct patterns *p)
-{
-	hs_compile_error_t *cerr = NULL;
-	unsigned *ids = dw_xcalloc(p->n ? p->n : 1, sizeof(unsigned));
-	size_t i;
-	int err = 0;
-
-	for (i = 0; i < p->n; i++)
-		ids[i] = (unsigned)i;
-	e->pat_rule = p->ids;
-	p->ids = NULL;
-	if (p->n && hs_compile_multi((const char *const *)p->v, p->flags, ids,
-				     (unsigned)p->n, HS_MODE_BLOCK, NULL,
-				     &e->db, &cerr) != HS_SUCCESS) {
-		int at = cerr->expression;
-
-		err = dw_error_set(DW_EINVAL, "rule %s: cannot build its "
-				   "prefilter: %s",
-				   at >= 0 ? e->rules[e->pat_rule[at]].info.id :
-					     "?", cerr->message);
-		hs_free_compile_error(cerr);
-	}
-	free(ids);
-	return err;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void hex(char *dst, const unsigned char *src, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";
@@ -311,6 +283,122 @@ static void hex(char *dst, const unsigned char *src, size_t n)
 	}
 	dst[2 * n] = '\0';
 }
+
+/* Key of a compiled prefilter: the patterns, their flags, Hyperscan. */
+static void prefilter_key(char out[65], const struct patterns *p)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+	size_t i;
+
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	EVP_DigestUpdate(md, hs_version(), strlen(hs_version()) + 1);
+	for (i = 0; i < p->n; i++) {
+		EVP_DigestUpdate(md, p->v[i], strlen(p->v[i]) + 1);
+		EVP_DigestUpdate(md, &p->flags[i], sizeof(p->flags[i]));
+		EVP_DigestUpdate(md, &p->ids[i], sizeof(p->ids[i]));
+	}
+	EVP_DigestFinal_ex(md, dig, &len);
+	EVP_MD_CTX_free(md);
+	hex(out, dig, 32);
+}
+
+/*
+ * A cached database is only trusted from a regular file of ours that
+ * nobody else can write; anything odd means compiling afresh.
+ */
+static hs_database_t *cache_load(const char *path)
+{
+	hs_database_t *db = NULL;
+	struct stat st;
+	char *data;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 022) ||
+	    st.st_size <= 0 || st.st_size > (64 << 20)) {
+		close(fd);
+		return NULL;
+	}
+	data = dw_xmalloc((size_t)st.st_size);
+	if (read(fd, data, (size_t)st.st_size) == st.st_size &&
+	    hs_deserialize_database(data, (size_t)st.st_size, &db) !=
+	    HS_SUCCESS)
+		db = NULL;
+	free(data);
+	close(fd);
+	return db;
+}
+
+static void cache_store(const char *path, const hs_database_t *db)
+{
+	struct dw_buf tmp = DW_BUF_INIT;
+	char *bytes = NULL;
+	size_t len = 0;
+	int fd;
+
+	if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS)
+		return;
+	dw_buf_addf(&tmp, "%s.%ld.tmp", path, (long)getpid());
+	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		  O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		int ok = write(fd, bytes, len) == (ssize_t)len;
+
+		if (close(fd) || !ok || rename(tmp.ptr, path))
+			unlink(tmp.ptr);
+	}
+	free(bytes);	/* hs's allocator is malloc */
+	dw_buf_release(&tmp);
+}
+
+static int compile_prefilter(struct dw_engine *e, struct patterns *p,
+			     const char *cache_dir)
+{
+	hs_compile_error_t *cerr = NULL;
+	struct dw_buf cpath = DW_BUF_INIT;
+	unsigned *ids = dw_xcalloc(p->n ? p->n : 1, sizeof(unsigned));
+	char key[65];
+	size_t i;
+	int err = 0, cached = 0;
+
+	for (i = 0; i < p->n; i++)
+		ids[i] = (unsigned)i;
+	if (cache_dir && p->n) {
+		prefilter_key(key, p);
+		dw_buf_addf(&cpath, "%s/prefilter-%.32s.hsdb", cache_dir, key);
+		e->db = cache_load(cpath.ptr);
+		cached = e->db != NULL;
+	}
+	e->pat_rule = p->ids;
+	p->ids = NULL;
+	if (!e->db && p->n &&
+	    hs_compile_multi((const char *const *)p->v, p->flags, ids,
+			     (unsigned)p->n, HS_MODE_BLOCK, NULL, &e->db,
+			     &cerr) != HS_SUCCESS) {
+		int at = cerr->expression;
+
+		err = dw_error_set(DW_EINVAL, "rule %s: cannot build its "
+				   "prefilter: %s",
+				   at >= 0 ? e->rules[e->pat_rule[at]].info.id :
+					     "?", cerr->message);
+		hs_free_compile_error(cerr);
+	} else if (cpath.len && e->db && !cached) {
+		cache_store(cpath.ptr, e->db);
+	}
+	dw_buf_release(&cpath);
+	free(ids);
+	return err;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 
 int dw_engine_new(struct dw_engine **out, const struct dw_engine_config *cfg)
 {
@@ -335,7 +423,7 @@ int dw_engine_new(struct dw_engine **out, const struct dw_engine_config *cfg)
 	if (!err)
 		err = add_custom(e, cfg, &p, md);
 	if (!err)
-		err = compile_prefilter(e, &p);
+		err = compile_prefilter(e, &p, cfg ? cfg->cache_dir : NULL);
 	EVP_DigestFinal_ex(md, dig, &diglen);
 	EVP_MD_CTX_free(md);
 	memcpy(e->digest, "sha256:", 7);
@@ -436,24 +524,39 @@ void dw_scanner_free(struct dw_scanner *s)
 	free(s);
 }
 
-/* Count newlines fast (the compiler vectorises the inner loop). */
-#if defined(__GNUC__) && !defined(__clang__)
-__attribute__((optimize("O3")))
-#endif
+/*
+ * Count newlines 32 bytes at a time: each compare gives -1 per match,
+ * summed into byte lanes that are flushed before they can overflow. Built
+ * for AVX2 where the CPU has it (an ifunc picks), plain SSE2 otherwise.
+ */
+typedef signed char v32 __attribute__((vector_size(32)));
+
+__attribute__((target_clones("avx2", "default")))
 static uint64_t count_newlines(const char *p, size_t n)
 {
+	const v32 nl = { '\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n',
+			 '\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n',
+			 '\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n',
+			 '\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n' };
 	uint64_t total = 0;
+	size_t i = 0;
 
-	while (n) {
-		size_t k = n < 65536 ? n : 65536, i;
-		uint32_t c = 0;
+	while (n - i >= 32) {
+		v32 acc = { 0 };
+		size_t end = i + 32 * 255 < n - 31 ? i + 32 * 255 : n - 31;
+		int k;
 
-		for (i = 0; i < k; i++)
-			c += p[i] == '\n';
-		total += c;
-		p += k;
-		n -= k;
+		for (; i < end; i += 32) {
+			v32 v;
+
+			memcpy(&v, p + i, 32);
+			acc -= (v32)(v == nl);
+		}
+		for (k = 0; k < 32; k++)
+			total += (unsigned char)acc[k];
 	}
+	for (; i < n; i++)
+		total += p[i] == '\n';
 	return total;
 }
 
@@ -750,6 +853,25 @@ int dw_scan_feed(struct dw_scanner *s, const char *data, size_t len)
 		if (s->buf.len >= CHUNK)
 			process(s, 0);
 	}
+	return s->stop;
+}
+
+char *dw_scan_reserve(struct dw_scanner *s, size_t *room)
+{
+	size_t target = s->buf.len >= CHUNK ? MAX_LINE : CHUNK;
+	size_t want = target > s->buf.len ? target - s->buf.len : OVERLAP;
+
+	dw_buf_grow(&s->buf, want);
+	*room = want;
+	return s->buf.ptr + s->buf.len;
+}
+
+int dw_scan_commit(struct dw_scanner *s, size_t n)
+{
+	s->buf.len += n;
+	s->buf.ptr[s->buf.len] = '\0';
+	if (s->buf.len >= CHUNK && !s->stop)
+		process(s, 0);
 	return s->stop;
 }
 

@@ -343,21 +343,22 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 	  "\"auth\"\\s*:\\s*\"([A-Za-z0-9+/]{4,}={0,2})\"", 1, { "\"auth\"" },
 	  0, 0, 0, valid_config_auth },
 	{ { "notary-private-key", "Notary/TUF private key", DW_SEV_CRITICAL },
-	  PEM_RE, 0, { "-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY" }, 0, 1, 0,
+	  PEM_RE, 0, { "-----BEGIN [A-Z0-9 ]*PRIVATE KEY" }, 0, 1, 0,
 	  valid_notary_key },
 	{ { "private-key", "Private key", DW_SEV_CRITICAL },
-	  PEM_RE, 0, { "-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY" }, 0, 1, 0,
+	  PEM_RE, 0, { "-----BEGIN [A-Z0-9 ]*PRIVATE KEY" }, 0, 1, 0,
 	  valid_private_key },
 	{ { "aws-access-key-id", "AWS access key id", DW_SEV_HIGH },
 	  "(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Z0-9])", 0,
-	  { "(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}" }, 0, 0, 0,
+	  { "AKIA", "ASIA", "ABIA", "ACCA" }, 0, 0, 0,
 	  valid_not_placeholder },
 	{ { "aws-secret-access-key", "AWS secret access key",
 	    DW_SEV_CRITICAL },
 	  "(?:(?i:aws.{0,20}secret|secret.?access.?key)|"
 	  "(?:AKIA|ASIA)[A-Z2-7]{16})[^\\n]{0,80}?(?<![A-Za-z0-9/+])"
 	  "([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", 1,
-	  { "aws.{0,20}secret", "secret.?access.?key",
+	  { "aws_secret", "aws-secret", "awssecret", "aws secret",
+	    "secret_access_key", "secretaccesskey", "secret-access-key",
 	    "(?:AKIA|ASIA)[A-Z2-7]{16}" }, 1, 0, 4.0, valid_mixed },
 	{ { "github-token", "GitHub token", DW_SEV_HIGH },
 	  "(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|"
@@ -387,12 +388,12 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 	  { "npm_" }, 0, 0, 0, valid_npm },
 	{ { "jwt", "JSON Web Token", DW_SEV_MEDIUM },
 	  "(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}"
-	  "\\.[A-Za-z0-9_-]{16,}", 0, { "eyJ[A-Za-z0-9_-]{8,}\\.eyJ" }, 0, 0,
+	  "\\.[A-Za-z0-9_-]{16,}", 0, { "eyJ[A-Za-z0-9_-]+\\.eyJ" }, 0, 0,
 	  0, valid_jwt },
 	{ { "url-credentials", "Password in a URL", DW_SEV_HIGH },
 	  "(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,20}://"
 	  "[^\\s:/@\"'<>]{1,128}:([^\\s/@\"'<>]{3,256})@[A-Za-z0-9._-]+", 1,
-	  { "://[^\\s:/@]{1,128}:[^\\s/@]{3,256}@" }, 0, 0, 0,
+	  { "://[^\\s:/@]+:[^\\s/@]+@" }, 0, 0, 0,
 	  valid_url_credentials },
 	{ { "generic-secret", "Secret-looking value assigned to a "
 	    "secret-looking name", DW_SEV_MEDIUM },
@@ -400,9 +401,10 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 	  "api[_-]?key|access[_-]?token|auth[_-]?token|private[_-]?key)"
 	  "[a-z0-9_]{0,10}[\"']?\\s*(?::=|=>|=|:)\\s*[\"']([^\"'\\s]{12,128})"
 	  "[\"']", 1,
-	  { "(?:secret|passw(?:or)?d|api[_-]?key|access[_-]?token|"
-	    "auth[_-]?token|private[_-]?key)[a-z0-9_]{0,10}[\"']?\\s*"
-	    "(?::=|=>|=|:)\\s*[\"']" }, 1, 0, 3.5, valid_mixed },
+	  { "secret", "passwd", "password", "api_key", "apikey", "api-key",
+	    "access_token", "accesstoken", "access-token", "auth_token",
+	    "authtoken", "auth-token", "private_key", "privatekey" }, 1, 0,
+	  3.5, valid_mixed },
 };
 
 const size_t dw_builtin_rule_count =

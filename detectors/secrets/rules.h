@@ -14,7 +14,7 @@
 typedef int (*dw_validate_fn)(const char *s, size_t n, const char *m,
 			      size_t mlen, const char *line, size_t llen);
 
-#define DW_MAX_PREFILTERS 8
+#define DW_MAX_PREFILTERS 16
 
 struct dw_builtin_rule {
 	struct dw_rule_info info;

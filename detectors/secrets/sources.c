@@ -126,6 +126,35 @@ static int jsonlog_finish(struct sink *k)
 	return 0;
 }
 
+/* Plain text read straight into the scanner's buffer. */
+static int read_direct(int fd, struct sink *k, const char *display)
+{
+	int err = 0;
+
+	for (;;) {
+		size_t room;
+		char *p = dw_scan_reserve(k->s, &room);
+		ssize_t n = read(fd, p, room);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			err = dw_error_errno(DW_EIO, errno, "cannot read %s",
+					     display);
+		if (n <= 0)
+			break;
+		if (!k->sniffed) {
+			k->sniffed = 1;
+			k->binary = memchr(p, '\0', (size_t)n < SNIFF_SIZE ?
+					   (size_t)n : SNIFF_SIZE) != NULL;
+			if (k->binary)
+				break;
+		}
+		dw_scan_commit(k->s, (size_t)n);
+	}
+	return err;
+}
+
 static int read_plain(int fd, struct sink *k, const char *display)
 {
 	char *buf = dw_xmalloc(READ_SIZE);
@@ -387,8 +416,12 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 		k.write = jsonlog_write;
 		k.finish = jsonlog_finish;
 	}
-	err = gz ? read_gzip(fd, &k, display, o->max_file_size * 16) :
-		   read_plain(fd, &k, display);
+	if (gz)
+		err = read_gzip(fd, &k, display, o->max_file_size * 16);
+	else if (dlog)
+		err = read_plain(fd, &k, display);
+	else
+		err = read_direct(fd, &k, display);
 	k.finish(&k);
 	dw_buf_release(&k.line);
 	return err;
@@ -458,7 +491,7 @@ int dw_scan_fd(struct dw_scanner *s, int fd, const char *display,
 
 	sink_init(&k, s, display, "stdin", cb, ctx);
 	k.sniffed = 1;	/* standard input is scanned whatever it holds */
-	err = read_plain(fd, &k, display);
+	err = read_direct(fd, &k, display);
 	k.finish(&k);
 	return err;
 }

@@ -51,6 +51,11 @@ struct dw_engine_config {
 	size_t ndisabled;
 	char *const *ignored;	/* "sha256:…" fingerprints never reported */
 	size_t nignored;
+	/*
+	 * Where to keep compiled prefilters between runs (a private dir of
+	 * the caller's), or NULL. Compiling costs ~30 ms; loading, ~1 ms.
+	 */
+	const char *cache_dir;
 };
 
 struct dw_engine;
@@ -98,6 +103,14 @@ void dw_scan_begin(struct dw_scanner *s, uint64_t line_base,
 		   dw_finding_cb cb, void *ctx);
 int dw_scan_feed(struct dw_scanner *s, const char *data, size_t len);
 int dw_scan_finish(struct dw_scanner *s);
+
+/*
+ * Zero-copy feeding: dw_scan_reserve() returns where up to `*room` bytes
+ * may be written (read(2) straight into it), dw_scan_commit() hands over
+ * the `n` bytes written. Equivalent to dw_scan_feed() of those bytes.
+ */
+char *dw_scan_reserve(struct dw_scanner *s, size_t *room);
+int dw_scan_commit(struct dw_scanner *s, size_t n);
 
 /* begin + feed + finish for one buffer. */
 int dw_scan_buffer(struct dw_scanner *s, const char *data, size_t len,

@@ -152,6 +152,22 @@ jq -e '.[0] | has("rule") and has("severity") and has("path") and has("line") an
 	and has("source") and has("secret") and (.fingerprint | test("^sha256:[0-9a-f]{64}$"))' \
 	<("$DW" scan --format json all.txt) >/dev/null && pass "json fields" || fail "json fields"
 
+# The compiled-prefilter cache: used when sound, ignored when not.
+export DW_CACHE_DIR="$tmp/cache"
+mkdir -m 700 "$DW_CACHE_DIR"
+"$DW" scan all.txt >first.out
+db=$(ls "$DW_CACHE_DIR"/prefilter-*.hsdb 2>/dev/null | head -1)
+[ -n "$db" ] && [ "$(stat -c %a "$db")" = 600 ] && pass "prefilter cached 0600" || fail "no cache file"
+"$DW" scan all.txt >second.out
+cmp -s first.out second.out && pass "same findings from the cache" || fail "cache changes findings"
+head -c 100 /dev/urandom >"$db"
+"$DW" scan all.txt >third.out
+cmp -s first.out third.out && pass "corrupt cache ignored" || fail "corrupt cache"
+chmod 666 "$db"
+"$DW" scan all.txt >fourth.out
+cmp -s first.out fourth.out && pass "writable-by-others cache ignored" || fail "foreign cache"
+unset DW_CACHE_DIR
+
 # Exit codes.
 echo "nothing to see" >clean.txt
 "$DW" scan clean.txt >/dev/null; [ $? -eq 0 ] && pass "clean: exit 0" || fail "clean exit"
