@@ -13,6 +13,8 @@
 #include "driftwatch/buf.h"
 #include "driftwatch/config.h"
 #include "driftwatch/error.h"
+#include "driftwatch/gitscan.h"
+#include "driftwatch/scancache.h"
 #include "driftwatch/secrets.h"
 #include "driftwatch/sources.h"
 #include "driftwatch/xmalloc.h"
@@ -45,7 +47,18 @@ static void usage(FILE *f)
 		"  --show-secrets        print secrets whole (default: "
 		"redacted)\n"
 		"  --max-file-size SIZE  skip larger files (default 512MiB)\n"
-		"  --no-color            never color the text output\n\n"
+		"  --no-color            never color the text output\n"
+		"  --git [REPO]          scan the history of a git repository"
+		" (every\n"
+		"                        blob reachable from any ref, each "
+		"once)\n"
+		"  --since REV, --range A..B, --branch NAME, --all-objects\n"
+		"                        restrict or widen the history "
+		"scanned\n"
+		"  --cache FILE          skip blobs already scanned with the "
+		"same rules\n"
+		"  --threads N           scanning threads (default: one per "
+		"core)\n\n"
 		"exit: 0 no findings, 1 findings, 2 usage or configuration "
 		"error,\n      3 an input could not be read (findings still "
 		"printed)\n");
@@ -56,7 +69,33 @@ static int on_finding(const struct dw_finding *f, const struct dw_source *src,
 {
 	struct scan *sc = ctx;
 
-	if (scan_out_add(&sc->out, f, src))
+	if (scan_out_add(&sc->out, f, src, NULL))
+		sc->write_failed = 1;
+	return 0;
+}
+
+static int on_git_finding(const struct dw_git_finding *gf, void *ctx)
+{
+	struct scan *sc = ctx;
+	const struct dw_rule_info *rules;
+	size_t n = dw_engine_rules(sc->engine, &rules), i;
+	struct dw_finding shim;
+
+	if (gf->f)
+		return on_finding(gf->f, gf->src, ctx);
+	/* From the cache: no secret at hand, its redacted form is. */
+	memset(&shim, 0, sizeof(shim));
+	for (i = 0; i < n && strcmp(rules[i].id, gf->rule_id); i++)
+		;
+	if (i == n)
+		return 0;
+	shim.rule = &rules[i];
+	shim.rule_index = i;
+	shim.line = gf->line;
+	shim.column = gf->column;
+	snprintf(shim.fingerprint, sizeof(shim.fingerprint), "%s",
+		 gf->fingerprint);
+	if (scan_out_add(&sc->out, &shim, gf->src, gf->redacted))
 		sc->write_failed = 1;
 	return 0;
 }
@@ -188,6 +227,7 @@ static void walk(struct scan *sc, const char *dir, size_t root_len, int depth)
 		report_error(sc);
 		return;
 	}
+	errno = 0;
 	names = list_dir(dir, &n);
 	if (!names && errno) {
 		dw_error_errno(DW_EIO, errno, "cannot read directory %s", dir);
@@ -254,6 +294,33 @@ static int parse_format(const char *s, enum scan_format *fmt)
 	return -1;
 }
 
+/* History: every reachable blob once, attributed to its commit. */
+static int scan_git(struct scan *sc, const char *repo, struct dw_git_opts *o,
+		    const char *cache_path, int show)
+{
+	struct dw_blob_cache *cache = NULL;
+	struct dw_git_stats st;
+	int err;
+
+	o->max_blob_size = sc->opts.max_file_size;
+	o->progress = isatty(STDERR_FILENO);
+	o->cache_needs_secrets = show;
+	if (cache_path && dw_scancache_open(&cache, cache_path,
+					     dw_engine_digest(sc->engine)))
+		return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
+				   dw_error_last());
+	o->cache = cache;
+	err = dw_git_scan_history(sc->engine, repo, o, on_git_finding, sc,
+				  &st);
+	dw_scancache_close(cache);
+	if (err == DW_EINVAL || err == DW_ENOTFOUND)
+		return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
+				   dw_error_last());
+	if (err)
+		report_error(sc);
+	return 0;
+}
+
 /* --config, else .driftwatch.yaml in the first directory, else here. */
 static int load_config(struct scan *sc, const char *explicit_path,
 		       int argc, char **argv)
@@ -289,6 +356,13 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		{ "show-secrets", no_argument, NULL, 'S' },
 		{ "max-file-size", required_argument, NULL, 'm' },
 		{ "no-color", no_argument, NULL, 'N' },
+		{ "git", no_argument, NULL, 'g' },
+		{ "since", required_argument, NULL, 's' },
+		{ "range", required_argument, NULL, 'r' },
+		{ "branch", required_argument, NULL, 'b' },
+		{ "all-objects", no_argument, NULL, 'A' },
+		{ "cache", required_argument, NULL, 'C' },
+		{ "threads", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -296,8 +370,12 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	enum scan_format fmt = SCAN_TEXT;
 	const char *config = NULL;
 	uint64_t max_cli = 0;
-	char *cache = NULL;
-	int show = 0, color = -1, c, i, ret;
+	char *cache = NULL, *end, *workdir = NULL;
+	const char *cache_path = NULL;
+	struct dw_git_opts gopts;
+	int show = 0, color = -1, git = 0, c, i, ret;
+
+	memset(&gopts, 0, sizeof(gopts));
 
 	(void)cli;
 	memset(&sc, 0, sizeof(sc));
@@ -311,6 +389,18 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 						   optarg);
 			break;
 		case 'c': config = optarg; break;
+		case 'g': git = 1; break;
+		case 's': gopts.since = optarg; break;
+		case 'r': gopts.range = optarg; break;
+		case 'b': gopts.branch = optarg; break;
+		case 'A': gopts.all_objects = 1; break;
+		case 'C': cache_path = optarg; break;
+		case 'T':
+			gopts.threads = (int)strtol(optarg, &end, 10);
+			if (*end || gopts.threads < 1 || gopts.threads > 64)
+				return dw_cli_fail("scan", DW_EXIT_USAGE,
+						   "--threads takes 1 to 64");
+			break;
 		case 'S': show = 1; break;
 		case 'N': color = 0; break;
 		case 'm':
@@ -323,11 +413,27 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		default: usage(stderr); return DW_EXIT_USAGE;
 		}
 	}
-	if (optind >= argc) {
+	if (!git && (gopts.since || gopts.range || gopts.branch ||
+		     gopts.all_objects || cache_path))
+		return dw_cli_fail("scan", DW_EXIT_USAGE, "--since, --range, "
+				   "--branch, --all-objects and --cache go "
+				   "with --git");
+	if (git && argc - optind > 1)
+		return dw_cli_fail("scan", DW_EXIT_USAGE, "--git takes one "
+				   "repository");
+	if (!git && optind >= argc) {
 		usage(stderr);
 		return DW_EXIT_USAGE;
 	}
-	if (load_config(&sc, config, argc - optind, argv + optind))
+	if (git) {
+		/* The repository's .driftwatch.yaml is at its root. */
+		workdir = dw_git_workdir(optind < argc ? argv[optind] : ".");
+		if (!workdir)
+			return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
+					   dw_error_last());
+	}
+	if (load_config(&sc, config, git ? 1 : argc - optind,
+			git ? &workdir : argv + optind))
 		return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
 				   dw_error_last());
 	cache = cache_dir();
@@ -344,7 +450,13 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		color = fmt == SCAN_TEXT && isatty(STDOUT_FILENO) &&
 			!getenv("NO_COLOR");
 	scan_out_init(&sc.out, fmt, show, color, sc.engine);
-	for (i = optind; i < argc; i++) {
+	if (git) {
+		ret = scan_git(&sc, optind < argc ? argv[optind] : ".", &gopts,
+			       cache_path, show);
+		if (ret)
+			goto out;
+	}
+	for (i = optind; !git && i < argc; i++) {
 		struct stat st;
 
 		if (!strcmp(argv[i], "-")) {
@@ -371,5 +483,6 @@ out:
 	dw_engine_free(sc.engine);
 	dw_config_release(&sc.cfg);
 	free(cache);
+	free(workdir);
 	return ret;
 }

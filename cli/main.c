@@ -17,6 +17,7 @@ struct command {
 static const struct command commands[] = {
 	{ "diff", cmd_diff, "show a container's filesystem changes "
 			    "(A/D/C, like docker diff)" },
+	{ "hook", cmd_hook, "install git hooks that block leaked secrets" },
 	{ "scan", cmd_scan, "find leaked secrets in files, logs, chats "
 			    "and mail" },
 	{ "version", cmd_version, "print the version" },

@@ -19,12 +19,15 @@ void scan_out_init(struct scan_out *o, enum scan_format fmt, int show,
 	o->all = json_array();
 }
 
-static json_t *secret_json(const struct dw_finding *f, int show)
+static json_t *secret_json(const struct dw_finding *f, int show,
+			   const char *redacted)
 {
 	struct dw_buf b = DW_BUF_INIT;
 	json_t *v;
 
-	if (show)
+	if (!f->secret)
+		dw_buf_adds(&b, redacted ? redacted : "");
+	else if (show)
 		dw_utf8_sanitize(&b, f->secret, f->secret_len);
 	else
 		dw_secret_redact(&b, f->secret, f->secret_len);
@@ -52,7 +55,8 @@ static json_t *path_json(const char *p)
 }
 
 json_t *scan_finding_json(const struct dw_finding *f,
-			  const struct dw_source *src, int show)
+			  const struct dw_source *src, int show,
+			  const char *redacted)
 {
 	json_t *o = json_object();
 
@@ -63,7 +67,7 @@ json_t *scan_finding_json(const struct dw_finding *f,
 	json_object_set_new(o, "line", json_integer((json_int_t)f->line));
 	json_object_set_new(o, "column", json_integer((json_int_t)f->column));
 	json_object_set_new(o, "source", json_string(src->kind));
-	json_object_set_new(o, "secret", secret_json(f, show));
+	json_object_set_new(o, "secret", secret_json(f, show, redacted));
 	json_object_set_new(o, "fingerprint", json_string(f->fingerprint));
 	if (f->url_decoded)
 		json_object_set_new(o, "url_decoded", json_true());
@@ -83,7 +87,7 @@ static const char *sev_color(enum dw_severity s)
 }
 
 static int write_text(struct scan_out *o, const struct dw_finding *f,
-		      const struct dw_source *src)
+		      const struct dw_source *src, const char *redacted)
 {
 	struct dw_buf b = DW_BUF_INIT, sec = DW_BUF_INIT;
 	const char *key;
@@ -96,7 +100,9 @@ static int write_text(struct scan_out *o, const struct dw_finding *f,
 		    o->color ? sev_color(f->rule->severity) : "",
 		    dw_severity_name(f->rule->severity),
 		    o->color ? "\033[0m" : "", f->rule->id);
-	if (o->show_secrets)
+	if (!f->secret)
+		dw_buf_adds(&sec, redacted ? redacted : "");
+	else if (o->show_secrets)
 		dw_buf_add(&sec, f->secret, f->secret_len);
 	else
 		dw_secret_redact(&sec, f->secret, f->secret_len);
@@ -117,11 +123,12 @@ static int write_text(struct scan_out *o, const struct dw_finding *f,
 }
 
 static json_t *sarif_result(const struct dw_finding *f,
-			    const struct dw_source *src, int show)
+			    const struct dw_source *src, int show,
+			    const char *redacted)
 {
 	static const char *const level[] = { "note", "warning", "error",
 					     "error" };
-	json_t *rec = scan_finding_json(f, src, show);
+	json_t *rec = scan_finding_json(f, src, show, redacted);
 	const char *uri = src->path;
 	char msg[512];
 
@@ -150,7 +157,7 @@ static json_t *sarif_result(const struct dw_finding *f,
 }
 
 int scan_out_add(struct scan_out *o, const struct dw_finding *f,
-		 const struct dw_source *src)
+		 const struct dw_source *src, const char *redacted)
 {
 	struct dw_buf b = DW_BUF_INIT;
 	json_t *rec;
@@ -159,17 +166,19 @@ int scan_out_add(struct scan_out *o, const struct dw_finding *f,
 	o->count++;
 	switch (o->fmt) {
 	case SCAN_TEXT:
-		return write_text(o, f, src);
+		return write_text(o, f, src, redacted);
 	case SCAN_SARIF:
 		json_array_append_new(o->all, sarif_result(f, src,
-							   o->show_secrets));
+							   o->show_secrets,
+							   redacted));
 		return 0;
 	case SCAN_JSON:
 		json_array_append_new(o->all, scan_finding_json(f, src,
-							o->show_secrets));
+							o->show_secrets,
+							redacted));
 		return 0;
 	case SCAN_JSONL:
-		rec = scan_finding_json(f, src, o->show_secrets);
+		rec = scan_finding_json(f, src, o->show_secrets, redacted);
 		dw_json_dump(&b, rec, JSON_PRESERVE_ORDER);
 		dw_buf_addch(&b, '\n');
 		err = fwrite(b.ptr, 1, b.len, stdout) == b.len ? 0 : -1;

@@ -21,9 +21,13 @@ struct scan_out {
 
 void scan_out_init(struct scan_out *o, enum scan_format fmt, int show,
 		   int color, const struct dw_engine *e);
-/* Report one finding (text and jsonl are written at once). */
+/*
+ * Report one finding (text and jsonl are written at once). `redacted`,
+ * when not NULL, is the shown form of a secret that is not at hand
+ * (f->secret is NULL: a finding from the scan cache).
+ */
 int scan_out_add(struct scan_out *o, const struct dw_finding *f,
-		 const struct dw_source *src);
+		 const struct dw_source *src, const char *redacted);
 /* Write what was collected (json, sarif) and release. 0 or -1 (write). */
 int scan_out_finish(struct scan_out *o);
 
@@ -33,6 +37,7 @@ int scan_out_finish(struct scan_out *o);
  * own fields.
  */
 json_t *scan_finding_json(const struct dw_finding *f,
-			  const struct dw_source *src, int show);
+			  const struct dw_source *src, int show,
+			  const char *redacted);
 
 #endif

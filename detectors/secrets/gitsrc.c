@@ -1,0 +1,944 @@
+/*
+ * Git as a source (libgit2 is used here and nowhere else): history with
+ * each unique blob scanned once on all cores, the staged changes of a
+ * commit, and the commits of a push.
+ */
+#include <git2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "driftwatch/buf.h"
+#include "driftwatch/error.h"
+#include "driftwatch/gitscan.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/banned.h"
+
+/* ---- a set of object ids (open addressing) ---- */
+
+struct oidset {
+	git_oid *slot;
+	unsigned char *used;
+	size_t cap, n;
+};
+
+static size_t oid_hash(const git_oid *id)
+{
+	size_t h;
+
+	memcpy(&h, id->id, sizeof(h));	/* object ids are uniform */
+	return h;
+}
+
+static void oidset_grow(struct oidset *s);
+
+/* Add `id`; returns 1 if it was new. */
+static int oidset_add(struct oidset *s, const git_oid *id)
+{
+	size_t i;
+
+	if ((s->n + 1) * 2 > s->cap)
+		oidset_grow(s);
+	for (i = oid_hash(id) & (s->cap - 1); s->used[i];
+	     i = (i + 1) & (s->cap - 1))
+		if (!git_oid_cmp(&s->slot[i], id))
+			return 0;
+	s->used[i] = 1;
+	git_oid_cpy(&s->slot[i], id);
+	s->n++;
+	return 1;
+}
+
+static int oidset_has(const struct oidset *s, const git_oid *id)
+{
+	size_t i;
+
+	if (!s->cap)
+		return 0;
+	for (i = oid_hash(id) & (s->cap - 1); s->used[i];
+	     i = (i + 1) & (s->cap - 1))
+		if (!git_oid_cmp(&s->slot[i], id))
+			return 1;
+	return 0;
+}
+
+static void oidset_grow(struct oidset *s)
+{
+	struct oidset bigger = { NULL, NULL, s->cap ? s->cap * 2 : 1024, 0 };
+	size_t i;
+
+	bigger.slot = dw_xcalloc(bigger.cap, sizeof(git_oid));
+	bigger.used = dw_xcalloc(bigger.cap, 1);
+	for (i = 0; i < s->cap; i++)
+		if (s->used[i])
+			oidset_add(&bigger, &s->slot[i]);
+	free(s->slot);
+	free(s->used);
+	*s = bigger;
+}
+
+static void oidset_release(struct oidset *s)
+{
+	free(s->slot);
+	free(s->used);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- common ---- */
+
+static int git_fail(int code, const char *what)
+{
+	const git_error *e = git_error_last();
+
+	return dw_error_set(code, "%s: %s", what,
+			    e && e->message ? e->message : "libgit2 error");
+}
+
+static int open_repo(git_repository **repo, const char *path)
+{
+	git_libgit2_init();
+	if (git_repository_open_ext(repo, path ? path : ".", 0, NULL))
+		return git_fail(DW_ENOTFOUND, path ? path : ".");
+	return 0;
+}
+
+char *dw_git_workdir(const char *path)
+{
+	git_repository *repo;
+	const char *wd;
+	char *out = NULL;
+
+	if (open_repo(&repo, path))
+		return NULL;
+	wd = git_repository_workdir(repo);
+	if (wd)
+		out = dw_xstrdup(wd);
+	git_repository_free(repo);
+	return out;
+}
+
+char *dw_git_hooks_dir(const char *path)
+{
+	git_repository *repo;
+	git_config *cfg = NULL;
+	git_buf hooks = { NULL, 0, 0 };
+	char *out = NULL;
+
+	if (open_repo(&repo, path))
+		return NULL;
+	/* core.hooksPath wins, as it does for git itself. */
+	if (!git_repository_config_snapshot(&cfg, repo) &&
+	    !git_config_get_path(&hooks, cfg, "core.hooksPath") && hooks.ptr) {
+		if (hooks.ptr[0] == '/' || !git_repository_workdir(repo))
+			out = dw_xstrdup(hooks.ptr);
+		else {
+			struct dw_buf b = DW_BUF_INIT;
+
+			dw_buf_addf(&b, "%s%s", git_repository_workdir(repo),
+				    hooks.ptr);
+			out = dw_buf_detach(&b, NULL);
+		}
+	} else {
+		struct dw_buf b = DW_BUF_INIT;
+
+		dw_buf_addf(&b, "%shooks", git_repository_commondir(repo));
+		out = dw_buf_detach(&b, NULL);
+	}
+	git_buf_dispose(&hooks);
+	git_config_free(cfg);
+	git_repository_free(repo);
+	return out;
+}
+
+/* The fields of a commit as findings carry them. */
+static json_t *commit_fields(git_repository *repo, const git_oid *id,
+			     const git_oid *blob)
+{
+	char hex[GIT_OID_HEXSZ + 1], bhex[GIT_OID_HEXSZ + 1], date[32];
+	git_commit *c = NULL;
+	json_t *o = json_object();
+
+	git_oid_tostr(bhex, sizeof(bhex), blob);
+	json_object_set_new(o, "blob", json_string(bhex));
+	if (!id || git_commit_lookup(&c, repo, id))
+		return o;
+	{
+		const git_signature *a = git_commit_author(c);
+		const char *subject = git_commit_summary(c);
+		time_t t = (time_t)a->when.time;
+		struct tm tm;
+
+		git_oid_tostr(hex, sizeof(hex), id);
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		json_object_set_new(o, "commit", json_string(hex));
+		json_object_set_new(o, "author", json_sprintf("%s <%s>",
+							      a->name, a->email));
+		json_object_set_new(o, "date", json_string(date));
+		json_object_set_new(o, "subject",
+				    json_string(subject ? subject : ""));
+	}
+	git_commit_free(c);
+	return o;
+}
+
+/* ---- history ---- */
+
+struct job {
+	git_oid blob;
+	size_t commit;		/* index into hist.commits, or SIZE_MAX */
+	char *path;
+};
+
+/* One finding of the history scan, kept until all threads are done. */
+struct hfind {
+	size_t job;
+	size_t rule;
+	uint64_t line, column;
+	char fingerprint[72];
+	char *secret;		/* NULL when it came from the cache */
+	size_t secret_len;
+	char *redacted;
+};
+
+struct hist {
+	const struct dw_engine *e;
+	const struct dw_git_opts *o;
+	git_repository *repo;
+	const char *repo_path;
+	struct oidset seen;	/* trees and blobs visited */
+	struct oidset walked;	/* commits walked */
+	git_oid *commits;
+	size_t ncommits, commits_alloc;
+	struct job *jobs;
+	size_t njobs, jobs_alloc;
+	size_t cur_commit;
+	struct dw_buf path;
+	/* the parallel part */
+	size_t next;		/* atomically taken */
+	size_t done;
+	uint64_t bytes;
+	pthread_mutex_t lock;
+	struct hfind *found;
+	size_t nfound, found_alloc;
+	unsigned char *from_cache;	/* per job */
+	int err;
+	char errmsg[512];
+	struct dw_blob_cache *cache;
+};
+
+static int tree_cb(const char *root, const git_tree_entry *te, void *ctx)
+{
+	struct hist *h = ctx;
+	const git_oid *id = git_tree_entry_id(te);
+	git_object_t type = git_tree_entry_type(te);
+	struct job *j;
+
+	if (type == GIT_OBJECT_TREE)
+		return oidset_add(&h->seen, id) ? 0 : 1;	/* 1: skip it */
+	if (type != GIT_OBJECT_BLOB || !oidset_add(&h->seen, id))
+		return 0;
+	DW_ALLOC_GROW(h->jobs, h->njobs + 1, h->jobs_alloc);
+	j = &h->jobs[h->njobs++];
+	git_oid_cpy(&j->blob, id);
+	j->commit = h->cur_commit;
+	dw_buf_reset(&h->path);
+	dw_buf_addf(&h->path, "%s%s", root, git_tree_entry_name(te));
+	j->path = dw_xstrdup(h->path.ptr);
+	return 0;
+}
+
+static int visit_commit(struct hist *h, const git_oid *id)
+{
+	git_commit *c;
+	git_tree *t;
+	int err = 0;
+
+	if (!oidset_add(&h->walked, id))
+		return 0;
+	if (git_commit_lookup(&c, h->repo, id))
+		return git_fail(DW_EIO, "cannot read a commit");
+	DW_ALLOC_GROW(h->commits, h->ncommits + 1, h->commits_alloc);
+	git_oid_cpy(&h->commits[h->ncommits], id);
+	h->cur_commit = h->ncommits++;
+	if (git_commit_tree(&t, c)) {
+		err = git_fail(DW_EIO, "cannot read a commit's tree");
+	} else {
+		if (oidset_add(&h->seen, git_tree_id(t)))
+			git_tree_walk(t, GIT_TREEWALK_PRE, tree_cb, h);
+		git_tree_free(t);
+	}
+	git_commit_free(c);
+	return err;
+}
+
+static int push_revs(struct hist *h, git_revwalk *w)
+{
+	const struct dw_git_opts *o = h->o;
+	git_object *obj;
+	int rc;
+
+	if (o->range) {
+		if (git_revwalk_push_range(w, o->range))
+			return git_fail(DW_EINVAL, o->range);
+		return 0;
+	}
+	if (o->branch) {
+		git_reference *ref;
+
+		if (git_branch_lookup(&ref, h->repo, o->branch,
+				      GIT_BRANCH_LOCAL) &&
+		    git_branch_lookup(&ref, h->repo, o->branch,
+				      GIT_BRANCH_REMOTE))
+			return git_fail(DW_EINVAL, o->branch);
+		rc = git_revwalk_push_ref(w, git_reference_name(ref));
+		git_reference_free(ref);
+		if (rc)
+			return git_fail(DW_EINVAL, o->branch);
+	} else {
+		/* Every ref: branches, tags, remotes, the stash; and HEAD. */
+		if (git_revwalk_push_glob(w, "*"))
+			return git_fail(DW_EIO, "cannot list the refs");
+		git_revwalk_push_head(w);	/* unborn or detached: fine */
+	}
+	if (o->since) {
+		if (git_revparse_single(&obj, h->repo, o->since))
+			return git_fail(DW_EINVAL, o->since);
+		rc = git_revwalk_hide(w, git_object_id(obj));
+		git_object_free(obj);
+		if (rc)
+			return git_fail(DW_EINVAL, o->since);
+	}
+	return 0;
+}
+
+static int walk_history(struct hist *h)
+{
+	git_revwalk *w;
+	git_oid id;
+	int err;
+
+	if (git_revwalk_new(&w, h->repo))
+		return git_fail(DW_EIO, "cannot walk the history");
+	git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME |
+			       GIT_SORT_REVERSE);
+	err = push_revs(h, w);
+	while (!err && !git_revwalk_next(&id, w))
+		err = visit_commit(h, &id);
+	git_revwalk_free(w);
+	return err;
+}
+
+struct odb_walk {
+	struct hist *h;
+	git_odb *odb;
+	git_oid *commits, *blobs;
+	size_t ncommits, nblobs, calloc_, balloc;
+};
+
+static int odb_cb(const git_oid *id, void *ctx)
+{
+	struct odb_walk *ow = ctx;
+	git_object_t type;
+	size_t len;
+
+	if (oidset_has(&ow->h->walked, id) || oidset_has(&ow->h->seen, id) ||
+	    git_odb_read_header(&len, &type, ow->odb, id))
+		return 0;
+	if (type == GIT_OBJECT_COMMIT) {
+		DW_ALLOC_GROW(ow->commits, ow->ncommits + 1, ow->calloc_);
+		git_oid_cpy(&ow->commits[ow->ncommits++], id);
+	} else if (type == GIT_OBJECT_BLOB) {
+		DW_ALLOC_GROW(ow->blobs, ow->nblobs + 1, ow->balloc);
+		git_oid_cpy(&ow->blobs[ow->nblobs++], id);
+	}
+	return 0;
+}
+
+/* Dangling commits (oldest first), then blobs no commit holds. */
+static int walk_unreachable(struct hist *h)
+{
+	struct odb_walk ow = { h, NULL, NULL, NULL, 0, 0, 0, 0 };
+	size_t i;
+	int err = 0;
+
+	if (git_repository_odb(&ow.odb, h->repo))
+		return git_fail(DW_EIO, "cannot open the object database");
+	git_odb_foreach(ow.odb, odb_cb, &ow);
+	for (i = 0; !err && i < ow.ncommits; i++)
+		err = visit_commit(h, &ow.commits[i]);
+	for (i = 0; !err && i < ow.nblobs; i++) {
+		struct job *j;
+
+		if (!oidset_add(&h->seen, &ow.blobs[i]))
+			continue;
+		DW_ALLOC_GROW(h->jobs, h->njobs + 1, h->jobs_alloc);
+		j = &h->jobs[h->njobs++];
+		git_oid_cpy(&j->blob, &ow.blobs[i]);
+		j->commit = SIZE_MAX;
+		j->path = dw_xstrdup("(unreachable blob)");
+	}
+	free(ow.commits);
+	free(ow.blobs);
+	git_odb_free(ow.odb);
+	return err;
+}
+
+struct worker_ctx {
+	struct hist *h;
+	size_t job;
+};
+
+static int on_blob_finding(const struct dw_finding *f, void *ctx)
+{
+	struct worker_ctx *wc = ctx;
+	struct hist *h = wc->h;
+	struct dw_buf red = DW_BUF_INIT;
+	struct hfind *x;
+
+	dw_secret_redact(&red, f->secret, f->secret_len);
+	pthread_mutex_lock(&h->lock);
+	DW_ALLOC_GROW(h->found, h->nfound + 1, h->found_alloc);
+	x = &h->found[h->nfound++];
+	x->job = wc->job;
+	x->rule = f->rule_index;
+	x->line = f->line;
+	x->column = f->column;
+	memcpy(x->fingerprint, f->fingerprint, sizeof(x->fingerprint));
+	x->secret = dw_xstrndup(f->secret, f->secret_len);
+	x->secret_len = f->secret_len;
+	x->redacted = dw_buf_detach(&red, NULL);
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+static void worker_fail(struct hist *h, const char *what)
+{
+	pthread_mutex_lock(&h->lock);
+	if (!h->err) {
+		const git_error *e = git_error_last();
+
+		h->err = DW_EIO;
+		snprintf(h->errmsg, sizeof(h->errmsg), "%s: %s", what,
+			 e && e->message ? e->message : "libgit2 error");
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void *worker(void *arg)
+{
+	struct hist *h = arg;
+	struct dw_scanner *s = NULL;
+	git_repository *repo = NULL;
+	struct worker_ctx wc = { h, 0 };
+
+	if (git_repository_open(&repo, git_repository_path(h->repo)) ||
+	    dw_scanner_new(&s, h->e)) {
+		worker_fail(h, "cannot open the repository in a thread");
+		goto out;
+	}
+	for (;;) {
+		size_t i = __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED);
+		git_blob *b;
+
+		if (i >= h->njobs)
+			break;
+		if (!h->from_cache[i]) {
+			if (git_blob_lookup(&b, repo, &h->jobs[i].blob)) {
+				worker_fail(h, "cannot read a blob");
+				__atomic_fetch_add(&h->done, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			if ((!h->o->max_blob_size ||
+			     (uint64_t)git_blob_rawsize(b) <= h->o->max_blob_size)
+			    && !git_blob_is_binary(b)) {
+				wc.job = i;
+				dw_scan_buffer(s, git_blob_rawcontent(b),
+					       (size_t)git_blob_rawsize(b), 1,
+					       on_blob_finding, &wc);
+				__atomic_fetch_add(&h->bytes,
+						   (uint64_t)git_blob_rawsize(b),
+						   __ATOMIC_RELAXED);
+			}
+			git_blob_free(b);
+		}
+		__atomic_fetch_add(&h->done, 1, __ATOMIC_RELAXED);
+	}
+out:
+	dw_scanner_free(s);
+	git_repository_free(repo);
+	return NULL;
+}
+
+static void progress(struct hist *h, const struct timespec *t0, int last)
+{
+	struct timespec now;
+	double secs, mbs;
+	size_t done = __atomic_load_n(&h->done, __ATOMIC_RELAXED);
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - t0->tv_sec) +
+	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+	mbs = secs > 0 ? (double)h->bytes / 1e6 / secs : 0;
+	fprintf(stderr, "\rscanning blobs: %zu/%zu, %.0f MB/s, ETA %.0fs   %s",
+		done, h->njobs, mbs,
+		done ? secs * (double)(h->njobs - done) / (double)done : 0.0,
+		last ? "\n" : "");
+}
+
+static int scan_jobs(struct hist *h)
+{
+	int n = h->o->threads > 0 ? h->o->threads :
+					(int)sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t *t;
+	struct timespec t0;
+	int i, started = 0;
+
+	if (n < 1)
+		n = 1;
+	if (n > 64)
+		n = 64;
+	t = dw_xcalloc((size_t)n, sizeof(*t));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++)
+		if (!pthread_create(&t[i], NULL, worker, h))
+			started++;
+	if (!started)
+		worker(h);
+	while (h->o->progress &&
+	       __atomic_load_n(&h->done, __ATOMIC_RELAXED) < h->njobs) {
+		progress(h, &t0, 0);
+		usleep(200000);
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	if (h->o->progress)
+		progress(h, &t0, 1);
+	free(t);
+	return h->err ? dw_error_set(h->err, "%s", h->errmsg) : 0;
+}
+
+static int cmp_found(const void *a, const void *b)
+{
+	const struct hfind *x = a, *y = b;
+
+	if (x->job != y->job)
+		return x->job < y->job ? -1 : 1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return (x->column > y->column) - (x->column < y->column);
+}
+
+static int report(struct hist *h, dw_git_cb cb, void *ctx)
+{
+	const struct dw_rule_info *rules;
+	size_t i;
+
+	dw_engine_rules(h->e, &rules);
+	if (h->nfound > 1)
+		qsort(h->found, h->nfound, sizeof(*h->found), cmp_found);
+	for (i = 0; i < h->nfound; i++) {
+		const struct hfind *x = &h->found[i];
+		const struct job *j = &h->jobs[x->job];
+		struct dw_finding f;
+		struct dw_source src = { j->path, "git", NULL };
+		struct dw_git_finding gf;
+
+		src.fields = commit_fields(h->repo, j->commit == SIZE_MAX ?
+					   NULL : &h->commits[j->commit],
+					   &j->blob);
+		memset(&f, 0, sizeof(f));
+		f.rule = &rules[x->rule];
+		f.rule_index = x->rule;
+		f.secret = x->secret;
+		f.secret_len = x->secret_len;
+		f.line = x->line;
+		f.column = x->column;
+		memcpy(f.fingerprint, x->fingerprint, sizeof(f.fingerprint));
+		gf.f = x->secret ? &f : NULL;
+		gf.rule_id = rules[x->rule].id;
+		gf.severity = (int)rules[x->rule].severity;
+		gf.line = x->line;
+		gf.column = x->column;
+		gf.fingerprint = x->fingerprint;
+		gf.redacted = x->redacted;
+		gf.src = &src;
+		cb(&gf, ctx);
+		json_decref(src.fields);
+	}
+	return 0;
+}
+
+/* Findings of cached blobs go in as if just found (without secrets). */
+static int cache_found(const char *rule_id, uint64_t line, uint64_t column,
+		       const char *fp, const char *redacted, void *ctx)
+{
+	struct worker_ctx *wc = ctx;
+	struct hist *h = wc->h;
+	const struct dw_rule_info *rules;
+	size_t n = dw_engine_rules(h->e, &rules), r;
+	struct hfind *x;
+
+	for (r = 0; r < n && strcmp(rules[r].id, rule_id); r++)
+		;
+	if (r == n)
+		return 0;
+	DW_ALLOC_GROW(h->found, h->nfound + 1, h->found_alloc);
+	x = &h->found[h->nfound++];
+	memset(x, 0, sizeof(*x));
+	x->job = wc->job;
+	x->rule = r;
+	x->line = line;
+	x->column = column;
+	snprintf(x->fingerprint, sizeof(x->fingerprint), "%s", fp);
+	x->redacted = dw_xstrdup(redacted);
+	return 0;
+}
+
+static int use_cache(struct hist *h)
+{
+	struct worker_ctx wc = { h, 0 };
+	char hex[GIT_OID_HEXSZ + 1];
+	size_t i;
+	int err;
+
+	h->from_cache = dw_xcalloc(h->njobs + 1, 1);
+	h->cache = h->o->cache;
+	if (!h->cache || h->o->cache_needs_secrets)
+		return 0;
+	for (i = 0; i < h->njobs; i++) {
+		git_oid_tostr(hex, sizeof(hex), &h->jobs[i].blob);
+		wc.job = i;
+		err = h->cache->get(h->cache->self, hex, cache_found, &wc);
+		if (err < 0)
+			return err;
+		h->from_cache[i] = err == 1;
+	}
+	return 0;
+}
+
+static int save_cache(struct hist *h)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	const struct dw_rule_info *rules;
+	size_t i, k = 0;
+	int err;
+
+	if (!h->cache)
+		return 0;
+	dw_engine_rules(h->e, &rules);
+	err = h->cache->begin(h->cache->self);
+	for (i = 0; !err && i < h->njobs; i++) {
+		if (h->from_cache[i])
+			continue;
+		git_oid_tostr(hex, sizeof(hex), &h->jobs[i].blob);
+		err = h->cache->put_blob(h->cache->self, hex);
+	}
+	for (k = 0; !err && k < h->nfound; k++) {
+		const struct hfind *x = &h->found[k];
+
+		if (h->from_cache[x->job])
+			continue;
+		git_oid_tostr(hex, sizeof(hex), &h->jobs[x->job].blob);
+		err = h->cache->put_finding(h->cache->self, hex,
+					    rules[x->rule].id, x->line,
+					    x->column, x->fingerprint,
+					    x->redacted);
+	}
+	return h->cache->commit(h->cache->self, err);
+}
+
+static void hist_release(struct hist *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->njobs; i++)
+		free(h->jobs[i].path);
+	free(h->jobs);
+	free(h->commits);
+	for (i = 0; i < h->nfound; i++) {
+		free(h->found[i].secret);
+		free(h->found[i].redacted);
+	}
+	free(h->found);
+	free(h->from_cache);
+	oidset_release(&h->seen);
+	oidset_release(&h->walked);
+	dw_buf_release(&h->path);
+	git_repository_free(h->repo);
+	pthread_mutex_destroy(&h->lock);
+}
+
+int dw_git_scan_history(const struct dw_engine *e, const char *repo,
+			const struct dw_git_opts *o, dw_git_cb cb, void *ctx,
+			struct dw_git_stats *stats)
+{
+	struct hist h;
+	size_t i;
+	int err;
+
+	memset(&h, 0, sizeof(h));
+	h.e = e;
+	h.o = o;
+	pthread_mutex_init(&h.lock, NULL);
+	err = open_repo(&h.repo, repo);
+	if (!err)
+		err = walk_history(&h);
+	if (!err && o->all_objects)
+		err = walk_unreachable(&h);
+	if (!err)
+		err = use_cache(&h);
+	if (!err)
+		err = scan_jobs(&h);
+	if (!err)
+		err = save_cache(&h);
+	if (!err)
+		report(&h, cb, ctx);
+	if (stats) {
+		memset(stats, 0, sizeof(*stats));
+		stats->commits = h.ncommits;
+		stats->blobs = h.njobs;
+		for (i = 0; i < h.njobs; i++)
+			stats->cached += h.from_cache ? h.from_cache[i] : 0;
+		stats->scanned = h.njobs - stats->cached;
+		stats->bytes = h.bytes;
+	}
+	hist_release(&h);
+	return err;
+}
+
+/* ---- staged changes and pushes: added lines only ---- */
+
+struct added {
+	unsigned char *lines;	/* lines[n] != 0: line n was added */
+	size_t n;
+};
+
+static int line_cb(const git_diff_delta *d, const git_diff_hunk *hk,
+		   const git_diff_line *l, void *ctx)
+{
+	struct added *a = ctx;
+
+	(void)d, (void)hk;
+	if (l->origin != GIT_DIFF_LINE_ADDITION || l->new_lineno <= 0)
+		return 0;
+	if ((size_t)l->new_lineno >= a->n) {
+		size_t n = (size_t)l->new_lineno * 2 + 64;
+
+		a->lines = dw_xrealloc(a->lines, n);
+		memset(a->lines + a->n, 0, n - a->n);
+		a->n = n;
+	}
+	a->lines[l->new_lineno] = 1;
+	return 0;
+}
+
+struct delta_ctx {
+	struct added *added;
+	const struct dw_source *src;
+	dw_git_cb cb;
+	void *ctx;
+	int found;
+};
+
+static int on_added_finding(const struct dw_finding *f, void *ctx)
+{
+	struct delta_ctx *dc = ctx;
+	struct dw_git_finding gf;
+
+	if (f->line >= dc->added->n || !dc->added->lines[f->line])
+		return 0;
+	memset(&gf, 0, sizeof(gf));
+	gf.f = f;
+	gf.rule_id = f->rule->id;
+	gf.severity = (int)f->rule->severity;
+	gf.line = f->line;
+	gf.column = f->column;
+	gf.fingerprint = f->fingerprint;
+	gf.src = dc->src;
+	dc->found++;
+	return dc->cb(&gf, dc->ctx);
+}
+
+/* Scan the new side of every delta of `diff`, reporting added lines. */
+static int scan_diff(git_repository *repo, git_diff *diff,
+		     struct dw_scanner *s, const git_oid *commit,
+		     dw_git_cb cb, void *ctx)
+{
+	size_t i, n = git_diff_num_deltas(diff);
+	int err = 0;
+
+	for (i = 0; !err && i < n; i++) {
+		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		struct added a = { NULL, 0 };
+		git_patch *p = NULL;
+		git_blob *b = NULL;
+		struct dw_source src = { d->new_file.path, "git", NULL };
+		struct delta_ctx dc = { &a, &src, cb, ctx, 0 };
+
+		if (d->status == GIT_DELTA_DELETED ||
+		    (d->flags & GIT_DIFF_FLAG_BINARY) ||
+		    git_oid_is_zero(&d->new_file.id))
+			continue;
+		if (git_patch_from_diff(&p, diff, i)) {
+			err = git_fail(DW_EIO, d->new_file.path);
+			break;
+		}
+		if (p)
+			git_patch_print(p, line_cb, &a);
+		if (a.n && !git_blob_lookup(&b, repo, &d->new_file.id) &&
+		    !git_blob_is_binary(b)) {
+			src.fields = commit_fields(repo, commit,
+						   &d->new_file.id);
+			if (!commit)
+				json_object_del(src.fields, "blob");
+			dw_scan_buffer(s, git_blob_rawcontent(b),
+				       (size_t)git_blob_rawsize(b), 1,
+				       on_added_finding, &dc);
+			json_decref(src.fields);
+		}
+		git_blob_free(b);
+		git_patch_free(p);
+		free(a.lines);
+	}
+	return err;
+}
+
+static void diff_options(git_diff_options *o)
+{
+	git_diff_options_init(o, GIT_DIFF_OPTIONS_VERSION);
+	o->context_lines = 0;
+}
+
+static int find_renames(git_diff *diff)
+{
+	git_diff_find_options fo;
+
+	git_diff_find_options_init(&fo, GIT_DIFF_FIND_OPTIONS_VERSION);
+	fo.flags = GIT_DIFF_FIND_RENAMES | GIT_DIFF_FIND_COPIES;
+	return git_diff_find_similar(diff, &fo);
+}
+
+int dw_git_scan_staged(const struct dw_engine *e, const char *path,
+		       dw_git_cb cb, void *ctx)
+{
+	git_repository *repo = NULL;
+	git_index *index = NULL;
+	git_tree *head = NULL;
+	git_diff *diff = NULL;
+	git_object *obj = NULL;
+	struct dw_scanner *s = NULL;
+	git_diff_options o;
+	int err = open_repo(&repo, path);
+
+	if (err)
+		return err;
+	/* No HEAD yet (the first commit): everything staged is new. */
+	if (!git_revparse_single(&obj, repo, "HEAD^{tree}"))
+		head = (git_tree *)obj;
+	diff_options(&o);
+	if (git_repository_index(&index, repo) ||
+	    git_diff_tree_to_index(&diff, repo, head, index, &o) ||
+	    find_renames(diff))
+		err = git_fail(DW_EIO, "cannot diff the index");
+	if (!err)
+		err = dw_scanner_new(&s, e);
+	if (!err)
+		err = scan_diff(repo, diff, s, NULL, cb, ctx);
+	dw_scanner_free(s);
+	git_diff_free(diff);
+	git_tree_free(head);
+	git_index_free(index);
+	git_repository_free(repo);
+	return err;
+}
+
+/* The commits of one pushed ref, each diffed against its first parent. */
+static int scan_push_ref(git_repository *repo, struct dw_scanner *s,
+			 const git_oid *local, const git_oid *remote,
+			 dw_git_cb cb, void *ctx)
+{
+	git_revwalk *w = NULL;
+	git_oid id;
+	int err = 0;
+
+	if (git_revwalk_new(&w, repo) || git_revwalk_push(w, local))
+		err = git_fail(DW_EINVAL, "cannot walk the pushed commits");
+	if (!err && remote && git_revwalk_hide(w, remote))
+		err = git_fail(DW_EINVAL, "cannot hide the remote's commits");
+	if (!err && !remote)
+		git_revwalk_hide_glob(w, "remotes/*");
+	git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
+	while (!err && !git_revwalk_next(&id, w)) {
+		git_commit *c = NULL, *parent = NULL;
+		git_tree *t = NULL, *pt = NULL;
+		git_diff *diff = NULL;
+		git_diff_options o;
+
+		diff_options(&o);
+		if (git_commit_lookup(&c, repo, &id) || git_commit_tree(&t, c)) {
+			err = git_fail(DW_EIO, "cannot read a pushed commit");
+		} else {
+			if (git_commit_parentcount(c) &&
+			    !git_commit_parent(&parent, c, 0))
+				git_commit_tree(&pt, parent);
+			if (git_diff_tree_to_tree(&diff, repo, pt, t, &o) ||
+			    find_renames(diff))
+				err = git_fail(DW_EIO, "cannot diff a commit");
+			else
+				err = scan_diff(repo, diff, s, &id, cb, ctx);
+		}
+		git_diff_free(diff);
+		git_tree_free(pt);
+		git_tree_free(t);
+		git_commit_free(parent);
+		git_commit_free(c);
+	}
+	git_revwalk_free(w);
+	return err;
+}
+
+int dw_git_scan_push(const struct dw_engine *e, const char *path,
+		     const char *stdin_text, dw_git_cb cb, void *ctx)
+{
+	git_repository *repo = NULL;
+	struct dw_scanner *s = NULL;
+	const char *line = stdin_text;
+	int err = open_repo(&repo, path);
+
+	if (!err)
+		err = dw_scanner_new(&s, e);
+	while (!err && line && *line) {
+		char lref[1024], lsha[64], rref[1024], rsha[64];
+		const char *nl = strchr(line, '\n');
+		git_oid local, remote;
+		char tmp[2200];
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+
+		if (n >= sizeof(tmp))
+			n = sizeof(tmp) - 1;
+		memcpy(tmp, line, n);
+		tmp[n] = '\0';
+		line = nl ? nl + 1 : NULL;
+		if (sscanf(tmp, "%1023s %63s %1023s %63s", lref, lsha, rref,
+			   rsha) != 4)
+			continue;
+		if (git_oid_fromstr(&local, lsha) ||
+		    git_oid_fromstr(&remote, rsha)) {
+			err = dw_error_set(DW_EINVAL, "pre-push: cannot parse "
+					   "'%s'", tmp);
+			break;
+		}
+		if (git_oid_is_zero(&local))
+			continue;	/* a deletion pushes nothing */
+		err = scan_push_ref(repo, s, &local,
+				    git_oid_is_zero(&remote) ? NULL : &remote,
+				    cb, ctx);
+	}
+	dw_scanner_free(s);
+	git_repository_free(repo);
+	return err;
+}

@@ -1,0 +1,108 @@
+#ifndef DW_GITSCAN_H
+#define DW_GITSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driftwatch/secrets.h"
+#include "driftwatch/sources.h"
+
+/*
+ * Git as a source of the secret engine (libgit2 only, no git process).
+ *
+ * History: the commits to look at are walked oldest first; each unique
+ * tree and blob is visited once, and a blob is attributed to the first
+ * commit that holds it (the one that introduced it). The unique blobs are
+ * then scanned on all cores. Findings come with a source whose fields
+ * hold commit, author, date, subject and the blob id.
+ */
+
+typedef int (*dw_cached_finding_cb)(const char *rule_id, uint64_t line,
+				    uint64_t column, const char *fingerprint,
+				    const char *redacted, void *ctx);
+
+/*
+ * What the history scan needs of an incremental cache (the host side
+ * implements it with SQLite: daemon/scancache.c). All return 0 or a
+ * negative error, but get(): 1 when `blob` was scanned with the current
+ * rule set (its findings are then passed to `cb`), 0 when not.
+ */
+struct dw_blob_cache {
+	void *self;
+	int (*get)(void *self, const char *blob, dw_cached_finding_cb cb,
+		   void *ctx);
+	int (*begin)(void *self);
+	int (*put_blob)(void *self, const char *blob);
+	int (*put_finding)(void *self, const char *blob, const char *rule_id,
+			   uint64_t line, uint64_t column,
+			   const char *fingerprint, const char *redacted);
+	int (*commit)(void *self, int err);
+};
+
+struct dw_git_opts {
+	const char *since;	/* only commits not reachable from it */
+	const char *range;	/* "A..B" */
+	const char *branch;	/* only this branch */
+	int all_objects;	/* also unreachable commits and blobs */
+	int threads;		/* 0: one per core */
+	uint64_t max_blob_size;	/* larger blobs are skipped */
+	int progress;		/* a progress line on stderr */
+	/*
+	 * Incremental: blobs already scanned with the same rule set are not
+	 * scanned again; their findings come from the cache. NULL: none.
+	 */
+	struct dw_blob_cache *cache;
+	int cache_needs_secrets;	/* --show-secrets: read none from it */
+};
+
+/* Everything about one finding in a blob; strings valid in the callback. */
+struct dw_git_finding {
+	const struct dw_finding *f;	/* NULL when it came from the cache */
+	const char *rule_id;
+	int severity;
+	uint64_t line, column;
+	const char *fingerprint;
+	const char *redacted;		/* set when from the cache */
+	const struct dw_source *src;	/* path and git fields */
+};
+
+typedef int (*dw_git_cb)(const struct dw_git_finding *gf, void *ctx);
+
+struct dw_git_stats {
+	size_t commits, blobs, scanned, cached, skipped;
+	uint64_t bytes;
+};
+
+/*
+ * Scan the history of the repository at `repo` (discovered upwards).
+ * Errors: DW_ENOTFOUND (not a repository), DW_EINVAL (a revision that
+ * does not resolve), DW_EIO (a corrupt object; the message names it).
+ */
+int dw_git_scan_history(const struct dw_engine *e, const char *repo,
+			const struct dw_git_opts *o, dw_git_cb cb, void *ctx,
+			struct dw_git_stats *stats);
+
+/*
+ * The pre-commit check: what is staged (the index against HEAD, or
+ * against nothing on a first commit), reporting findings that start on
+ * an added line of a file that is not binary.
+ */
+int dw_git_scan_staged(const struct dw_engine *e, const char *repo,
+		       dw_git_cb cb, void *ctx);
+
+/*
+ * The pre-push check: the commits between each pushed ref's remote and
+ * local ids, as git writes them to the hook's stdin ("<local ref> <local
+ * id> <remote ref> <remote id>" lines). A new branch means the commits
+ * on no remote-tracking ref. Added lines only, as for pre-commit.
+ */
+int dw_git_scan_push(const struct dw_engine *e, const char *repo,
+		     const char *stdin_text, dw_git_cb cb, void *ctx);
+
+/* Where the repository's hooks live (core.hooksPath honoured). */
+char *dw_git_hooks_dir(const char *repo);
+
+/* The repository's work tree root, for its .driftwatch.yaml (caller frees). */
+char *dw_git_workdir(const char *repo);
+
+#endif

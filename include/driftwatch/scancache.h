@@ -1,0 +1,16 @@
+#ifndef DW_SCANCACHE_H
+#define DW_SCANCACHE_H
+
+#include "driftwatch/gitscan.h"
+
+/*
+ * The incremental cache of `scan --git --cache FILE`: a SQLite file of the
+ * blobs scanned with a rule set (by its digest) and their findings, with
+ * secrets only in redacted form and by fingerprint. Created 0600.
+ * Returns 0 or DW_EIO.
+ */
+int dw_scancache_open(struct dw_blob_cache **out, const char *path,
+		      const char *rules_digest);
+void dw_scancache_close(struct dw_blob_cache *c);
+
+#endif

@@ -1,0 +1,122 @@
+#!/bin/bash
+# `driftwatch scan --git` and the git hooks on real repositories built
+# here with git itself.
+. "$(dirname "$0")/../lib/common.sh"
+G="$DW_BUILD/tests/gentoken"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export GIT_CONFIG_GLOBAL="$tmp/gitconfig" GIT_CONFIG_NOSYSTEM=1
+git config --global user.email dev@example.org
+git config --global user.name Dev
+git config --global init.defaultBranch main
+cd "$tmp" || exit 1
+gh=$($G github g1)
+npm=$($G npm g2)
+swarm=$($G swarm-worker g3)
+unlock=$($G unlock-key g4)
+
+git init -q repo && cd repo || exit 1
+echo hello >a.txt && git add a.txt && git commit -qm "first"
+printf 'x\ntoken = %s\n' "$gh" >>a.txt && git commit -qam "add the token"
+sed -i '/token/d' a.txt && git commit -qam "remove the token"
+# The same content at three paths in three commits: one blob, one finding.
+printf 'npm %s\n' "$npm" >n1.txt && git add n1.txt && git commit -qm "npm one"
+cp n1.txt n2.txt && git add n2.txt && git commit -qm "npm two"
+mkdir sub && cp n1.txt sub/n3.txt && git add sub && git commit -qm "npm three"
+out=$("$DW" scan --git --format jsonl .); rc=$?
+jq -s -e 'any(.[]; .rule=="github-token" and .path=="a.txt" and .line==3 and .subject=="add the token"
+	and .author=="Dev <dev@example.org>" and (.commit|length)==40 and .source=="git")' <<<"$out" >/dev/null &&
+	[ $rc -eq 1 ] && pass "token added then removed: found at the commit that added it" || fail "history: $out"
+[ "$(jq -s '[.[] | select(.rule=="npm-token")] | length' <<<"$out")" = 1 ] &&
+	[ "$(jq -r 'select(.rule=="npm-token") | .subject' <<<"$out")" = "npm one" ] &&
+	pass "identical blobs scanned once, attributed to the first commit" || fail "dedupe: $out"
+
+# A dangling commit: only --all-objects sees it.
+git checkout -q -b tmp && printf '%s\n' "$swarm" >d.txt && git add d.txt && git commit -qm "dangling" &&
+	git checkout -q main && git branch -q -D tmp
+"$DW" scan --git --format jsonl . | jq -r .rule | grep -qx docker-swarm-join-token &&
+	fail "dangling commit seen without --all-objects" || pass "dangling commit not reachable"
+"$DW" scan --git --all-objects --format jsonl . |
+	jq -s -e 'any(.[]; .rule=="docker-swarm-join-token" and .subject=="dangling")' >/dev/null &&
+	pass "--all-objects finds the dangling commit" || fail "--all-objects"
+
+# Every ref: a stash, a remote-tracking ref, a tag.
+printf 'stashed %s\n' "$unlock" >>a.txt && git stash -q
+"$DW" scan --git --format jsonl . | jq -r .rule | grep -qx docker-swarm-unlock-key &&
+	pass "token in the stash found" || fail "stash"
+git checkout -q -b feature && printf 'f %s\n' "$($G gitlab g5)" >f.txt && git add f.txt && git commit -qm feature
+git update-ref refs/remotes/origin/feature HEAD && git checkout -q main && git branch -q -D feature
+"$DW" scan --git --format jsonl . | jq -r .rule | grep -qx gitlab-token && pass "remote-tracking ref scanned" || fail "remote ref"
+
+# Restrictions.
+first=$(git rev-list --max-parents=0 main)
+after=$(git rev-parse main~3)
+[ "$("$DW" scan --git --branch main --format jsonl . | jq -r .rule | sort -u | tr '\n' ' ')" = "github-token npm-token " ] &&
+	pass "--branch main" || fail "--branch"
+[ -z "$("$DW" scan --git --since "$after" --format jsonl . --branch main | jq -r 'select(.rule=="github-token")')" ] &&
+	pass "--since skips older commits" || fail "--since"
+[ "$("$DW" scan --git --range "$first..main~3" --format jsonl . | jq -r .rule | sort -u)" = github-token ] &&
+	pass "--range A..B" || fail "--range"
+"$DW" scan --git --range nosuch..main . >/dev/null 2>&1; [ $? -eq 2 ] && pass "bad revision: exit 2" || fail "bad revision"
+"$DW" scan --git "$tmp" >/dev/null 2>&1; [ $? -eq 2 ] && pass "not a repository: exit 2" || fail "not a repo"
+
+# Incremental cache: a second run takes findings from it.
+"$DW" scan --git --cache "$tmp/cache.db" --format jsonl . >run1.json
+[ "$(stat -c %a "$tmp/cache.db")" = 600 ] && pass "cache file 0600" || fail "cache mode"
+sqlite3 "$tmp/cache.db" "UPDATE findings SET redacted='FROM-CACHE'"
+"$DW" scan --git --cache "$tmp/cache.db" --format jsonl . >run2.json
+[ "$(jq -r .secret run2.json | sort -u)" = FROM-CACHE ] && [ "$(wc -l <run1.json)" = "$(wc -l <run2.json)" ] &&
+	pass "second run: every blob from the cache" || fail "cache not used"
+printf 'disable: [jwt]\n' >.driftwatch.yaml
+"$DW" scan --git --cache "$tmp/cache.db" --format jsonl . >run3.json
+! grep -q FROM-CACHE run3.json && pass "another rule set: scanned again" || fail "cache ignores rules"
+rm .driftwatch.yaml
+"$DW" scan --git --show-secrets --cache "$tmp/cache.db" --format jsonl . | grep -qF "$gh" &&
+	pass "--show-secrets does not use redacted cache entries" || fail "show-secrets with cache"
+git stash drop -q
+
+# pre-commit: exactly what is staged, added lines only.
+cd "$tmp" && git init -q hooked && cd hooked || exit 1
+printf '#!/bin/sh\necho "their hook ran" >&2\n' >.git/hooks/pre-commit && chmod +x .git/hooks/pre-commit
+"$DW" hook install --pre-push . >install.out || fail "install"
+grep -q 'kept your pre-commit hook' install.out && [ -x .git/hooks/pre-commit.driftwatch-chained ] &&
+	pass "existing hook kept and chained" || fail "chaining: $(cat install.out)"
+echo "*.out" >.gitignore
+printf 'key %s\n' "$swarm" >first.txt && git add first.txt .gitignore
+git commit -qm "first commit" 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q 'first.txt:1: docker-swarm-join-token' err.txt && grep -q "their hook ran" err.txt &&
+	grep -q "driftwatch:allow" err.txt && ! grep -qF "$swarm" err.txt &&
+	pass "first commit blocked, their hook ran, no whole secret shown" || fail "first commit: $(cat err.txt)"
+echo clean >first.txt && git add first.txt && git commit -qm "first commit" 2>err.txt &&
+	! grep -q driftwatch err.txt && pass "clean commit: driftwatch silent" || fail "clean: $(cat err.txt)"
+printf 'in the tree only %s\n' "$gh" >>first.txt
+git commit -qm "nothing staged from it" --allow-empty 2>/dev/null; rc=$?
+[ $rc -eq 0 ] && pass "secret only in the working tree: not blocked" || fail "worktree-only blocked"
+git add first.txt && git checkout -q -- . 2>/dev/null
+git restore --source=HEAD --worktree first.txt 2>/dev/null || sed -i '/tree only/d' first.txt
+git commit -qm "staged then removed from the tree" 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q github-token err.txt && pass "staged, removed from the tree: blocked" || fail "staged-not-in-tree rc $rc"
+git reset -q first.txt
+git checkout -q -- first.txt
+printf 'k %s\n' "$npm" >old.txt && printf 'k %s driftwatch:allow\n' "$npm" >old.txt
+git add old.txt && git commit -qm "allowed" 2>err.txt && pass "driftwatch:allow lets it through" || fail "allow: $(cat err.txt)"
+git mv old.txt renamed.txt && git commit -qm "rename only" 2>err.txt && pass "a rename adds no lines: not blocked" || fail "rename: $(cat err.txt)"
+printf 'PK\0\0binary %s\n' "$gh" >blob.bin && git add blob.bin && git commit -qm "binary" 2>err.txt &&
+	pass "binary file: not scanned" || fail "binary blocked"
+openssl genrsa 2048 2>/dev/null >id_rsa && git add id_rsa
+git commit -qm "key" 2>err.txt; [ $? -ne 0 ] && grep -q 'id_rsa:1: private-key' err.txt && pass "multi-line key blocked" || fail "key: $(cat err.txt)"
+git reset -q id_rsa
+
+# pre-push: a real push to a local bare repository.
+git init -q --bare "$tmp/remote.git"
+git remote add origin "$tmp/remote.git"
+git push -q origin main 2>err.txt && pass "clean push goes through" || fail "clean push: $(cat err.txt)"
+printf 'late %s\n' "$($G stripe g6)" >late.txt && git add late.txt && git commit -q --no-verify -m "late leak"
+git push -q origin main 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q 'late.txt:1: stripe-secret-key' err.txt && grep -q 'in commit' err.txt &&
+	pass "push of a leaking commit blocked" || fail "push: rc $rc $(cat err.txt)"
+git checkout -q -b topic HEAD~1 && echo t >t.txt && git add t.txt && git commit -qm topic
+git push -q origin topic 2>err.txt && pass "new branch: only its own commits scanned" || fail "new branch: $(cat err.txt)"
+"$DW" hook uninstall . >un.out && grep -q 'restored your pre-commit hook' un.out && [ ! -e .git/hooks/pre-push ] &&
+	grep -q 'their hook ran' .git/hooks/pre-commit && pass "uninstall restores their hook" || fail "uninstall"
+finish
