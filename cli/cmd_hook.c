@@ -262,8 +262,16 @@ static int run_check(int push)
 		char buf[4096];
 		ssize_t n;
 
+		const char *to = getenv("PRE_COMMIT_TO_REF");
+		const char *from = getenv("PRE_COMMIT_FROM_REF");
+
 		while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0)
 			dw_buf_add(&in, buf, (size_t)n);
+		/* The pre-commit framework passes the range in its own way. */
+		if (!in.len && to && *to)
+			dw_buf_addf(&in, "local %s remote %s\n", to,
+				    from && *from ? from :
+				    "0000000000000000000000000000000000000000");
 		err = dw_git_scan_push(e, ".", in.ptr, on_blocked, &h);
 	} else {
 		err = dw_git_scan_staged(e, ".", on_blocked, &h);

@@ -117,6 +117,9 @@ git push -q origin main 2>err.txt; rc=$?
 	pass "push of a leaking commit blocked" || fail "push: rc $rc $(cat err.txt)"
 git checkout -q -b topic HEAD~1 && echo t >t.txt && git add t.txt && git commit -qm topic
 git push -q origin topic 2>err.txt && pass "new branch: only its own commits scanned" || fail "new branch: $(cat err.txt)"
+leak=$(git rev-parse main)
+PRE_COMMIT_FROM_REF=$(git rev-parse main~1) PRE_COMMIT_TO_REF=$leak "$DW" hook pre-push </dev/null 2>err.txt
+[ $? -eq 1 ] && grep -q stripe-secret-key err.txt && pass "pre-commit framework's PRE_COMMIT_*_REF range" || fail "framework range"
 "$DW" hook uninstall . >un.out && grep -q 'restored your pre-commit hook' un.out && [ ! -e .git/hooks/pre-push ] &&
 	grep -q 'their hook ran' .git/hooks/pre-commit && pass "uninstall restores their hook" || fail "uninstall"
 finish
