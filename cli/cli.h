@@ -24,6 +24,12 @@ int cmd_version(struct dw_cli *cli, int argc, char **argv);
 int dw_cli_fail(const char *cmd, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/*
+ * The per-user cache dir for compiled prefilters (caller frees), or NULL:
+ * $DW_CACHE_DIR, else $XDG_CACHE_HOME/driftwatch, else ~/.cache/driftwatch.
+ */
+char *dw_cli_cache_dir(void);
+
 /* Map a library error code to an exit code. */
 int dw_cli_exit_for(int err);
 

@@ -230,6 +230,7 @@ static int load_repo_engine(struct dw_config *cfg, struct dw_engine **e)
 {
 	struct dw_buf p = DW_BUF_INIT;
 	char *root = dw_git_workdir(".");
+	char *cache = dw_cli_cache_dir();
 	int err = 0;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -238,9 +239,12 @@ static int load_repo_engine(struct dw_config *cfg, struct dw_engine **e)
 		if (access(p.ptr, F_OK) == 0)
 			err = dw_config_load(cfg, p.ptr);
 	}
+	cfg->engine.cache_dir = cache;
 	if (!err)
 		err = dw_engine_new(e, &cfg->engine);
+	cfg->engine.cache_dir = NULL;
 	dw_buf_release(&p);
+	free(cache);
 	free(root);
 	return err;
 }

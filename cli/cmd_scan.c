@@ -247,38 +247,6 @@ static void walk(struct scan *sc, const char *dir, size_t root_len, int depth)
 	free_names(names, n);
 }
 
-/*
- * $DW_CACHE_DIR, else $XDG_CACHE_HOME/driftwatch, else
- * ~/.cache/driftwatch, created 0700; NULL when none can be had.
- */
-static char *cache_dir(void)
-{
-	struct dw_buf p = DW_BUF_INIT;
-	const char *env = getenv("DW_CACHE_DIR");
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	struct stat st;
-
-	if (env && *env) {
-		dw_buf_adds(&p, env);
-	} else if (xdg && *xdg == '/') {
-		dw_buf_addf(&p, "%s/driftwatch", xdg);
-	} else if (home && *home == '/') {
-		dw_buf_addf(&p, "%s/.cache", home);
-		mkdir(p.ptr, 0700);
-		dw_buf_adds(&p, "/driftwatch");
-	} else {
-		return NULL;
-	}
-	mkdir(p.ptr, 0700);
-	if (lstat(p.ptr, &st) < 0 || !S_ISDIR(st.st_mode) ||
-	    st.st_uid != geteuid() || (st.st_mode & 022)) {
-		dw_buf_release(&p);
-		return NULL;
-	}
-	return dw_buf_detach(&p, NULL);
-}
-
 static int parse_format(const char *s, enum scan_format *fmt)
 {
 	static const char *const names[] = { "text", "json", "jsonl",
@@ -436,7 +404,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 			git ? &workdir : argv + optind))
 		return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
 				   dw_error_last());
-	cache = cache_dir();
+	cache = dw_cli_cache_dir();
 	sc.cfg.engine.cache_dir = cache;
 	if (dw_engine_new(&sc.engine, &sc.cfg.engine) ||
 	    dw_scanner_new(&sc.scanner, sc.engine)) {

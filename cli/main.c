@@ -3,9 +3,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "driftwatch/buf.h"
 #include "driftwatch/error.h"
+#include <stdlib.h>
 #include "driftwatch/banned.h"
 
 struct command {
@@ -46,6 +50,38 @@ int dw_cli_fail(const char *cmd, int code, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return code;
+}
+
+/*
+ * $DW_CACHE_DIR, else $XDG_CACHE_HOME/driftwatch, else
+ * ~/.cache/driftwatch, created 0700; NULL when none can be had.
+ */
+char *dw_cli_cache_dir(void)
+{
+	struct dw_buf p = DW_BUF_INIT;
+	const char *env = getenv("DW_CACHE_DIR");
+	const char *xdg = getenv("XDG_CACHE_HOME");
+	const char *home = getenv("HOME");
+	struct stat st;
+
+	if (env && *env) {
+		dw_buf_adds(&p, env);
+	} else if (xdg && *xdg == '/') {
+		dw_buf_addf(&p, "%s/driftwatch", xdg);
+	} else if (home && *home == '/') {
+		dw_buf_addf(&p, "%s/.cache", home);
+		mkdir(p.ptr, 0700);
+		dw_buf_adds(&p, "/driftwatch");
+	} else {
+		return NULL;
+	}
+	mkdir(p.ptr, 0700);
+	if (lstat(p.ptr, &st) < 0 || !S_ISDIR(st.st_mode) ||
+	    st.st_uid != geteuid() || (st.st_mode & 022)) {
+		dw_buf_release(&p);
+		return NULL;
+	}
+	return dw_buf_detach(&p, NULL);
 }
 
 int dw_cli_exit_for(int err)

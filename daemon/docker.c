@@ -1,4 +1,5 @@
 /* Docker Engine API client: the only user of libcurl for Docker. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,8 +8,54 @@
 #include "driftwatch/docker.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
+#include "driftwatch/lazylib.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
+
+/* libcurl is loaded on first use (see lazylib.h). */
+static struct {
+	CURLcode (*global_init)(long);
+	CURL *(*easy_init)(void);
+	void (*easy_cleanup)(CURL *);
+	void (*easy_reset)(CURL *);
+	CURLcode (*easy_setopt)(CURL *, CURLoption, ...);
+	CURLcode (*easy_perform)(CURL *);
+	CURLcode (*easy_getinfo)(CURL *, CURLINFO, ...);
+	const char *(*easy_strerror)(CURLcode);
+	char *(*easy_escape)(CURL *, const char *, int);
+	void (*free)(void *);
+} dl;
+
+static const struct dw_lazy_sym curl_syms[] = {
+	{ "curl_global_init", (void **)&dl.global_init },
+	{ "curl_easy_init", (void **)&dl.easy_init },
+	{ "curl_easy_cleanup", (void **)&dl.easy_cleanup },
+	{ "curl_easy_reset", (void **)&dl.easy_reset },
+	{ "curl_easy_setopt", (void **)&dl.easy_setopt },
+	{ "curl_easy_perform", (void **)&dl.easy_perform },
+	{ "curl_easy_getinfo", (void **)&dl.easy_getinfo },
+	{ "curl_easy_strerror", (void **)&dl.easy_strerror },
+	{ "curl_easy_escape", (void **)&dl.easy_escape },
+	{ "curl_free", (void **)&dl.free },
+};
+
+static struct dw_lazy_lib libcurl = {
+	"libcurl.so.4", curl_syms, sizeof(curl_syms) / sizeof(curl_syms[0]),
+	0, ""
+};
+
+#define curl_global_init (*dl.global_init)
+#define curl_easy_init (*dl.easy_init)
+#define curl_easy_cleanup (*dl.easy_cleanup)
+#define curl_easy_reset (*dl.easy_reset)
+#undef curl_easy_setopt
+#define curl_easy_setopt (*dl.easy_setopt)
+#define curl_easy_perform (*dl.easy_perform)
+#undef curl_easy_getinfo
+#define curl_easy_getinfo (*dl.easy_getinfo)
+#define curl_easy_strerror (*dl.easy_strerror)
+#define curl_easy_escape (*dl.easy_escape)
+#define curl_free (*dl.free)
 
 /* An inspect document is a few KiB; a container list of thousands, MiBs. */
 #define RESPONSE_MAX (64u << 20)
@@ -45,8 +92,12 @@ int dw_docker_open(struct dw_docker **out, const char *host)
 	if (!host || !*host)
 		host = DW_DOCKER_DEFAULT_SOCKET;
 	err = parse_host(&socket, host);
-	if (err)
+	if (!err)
+		err = dw_lazy_load(&libcurl);
+	if (err) {
+		free(socket);
 		return err;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
 		free(socket);
 		return dw_error_set(DW_ERROR, "cannot initialise libcurl");

@@ -97,9 +97,23 @@ static int git_fail(int code, const char *what)
 			    e && e->message ? e->message : "libgit2 error");
 }
 
+/*
+ * Every blob is read once: keep libgit2's object cache and mapped pack
+ * windows small, or each scanning thread's memory grows with the repo.
+ */
+static void limit_memory(void)
+{
+	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(16 << 20));
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)(96 << 20));
+	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)(8 << 20));
+}
+
 static int open_repo(git_repository **repo, const char *path)
 {
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
 	git_libgit2_init();
+	pthread_once(&once, limit_memory);
 	if (git_repository_open_ext(repo, path ? path : ".", 0, NULL))
 		return git_fail(DW_ENOTFOUND, path ? path : ".");
 	return 0;

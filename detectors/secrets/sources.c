@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#define G_DISABLE_CAST_CHECKS
 #include <gmime/gmime.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -14,9 +15,103 @@
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
+#include "driftwatch/lazylib.h"
 #include "driftwatch/sources.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
+
+/* GMime (and GLib under it) is loaded when the first mail is scanned. */
+static struct {
+	void (*init)(void);
+	GMimeStream *(*stream_fs_new)(int);
+	GMimeParser *(*parser_new_with_stream)(GMimeStream *);
+	void (*parser_set_format)(GMimeParser *, GMimeFormat);
+	GMimeMessage *(*parser_construct_message)(GMimeParser *,
+						  GMimeParserOptions *);
+	gboolean (*parser_eos)(GMimeParser *);
+	const char *(*message_get_message_id)(GMimeMessage *);
+	GMimeObject *(*message_get_mime_part)(GMimeMessage *);
+	GMimeHeaderList *(*object_get_header_list)(GMimeObject *);
+	char *(*header_list_to_string)(GMimeHeaderList *, GMimeFormatOptions *);
+	GMimePartIter *(*part_iter_new)(GMimeObject *);
+	gboolean (*part_iter_is_valid)(GMimePartIter *);
+	char *(*part_iter_get_path)(GMimePartIter *);
+	GMimeObject *(*part_iter_get_current)(GMimePartIter *);
+	gboolean (*part_iter_next)(GMimePartIter *);
+	void (*part_iter_free)(GMimePartIter *);
+	GMimeDataWrapper *(*part_get_content)(GMimePart *);
+	const char *(*part_get_filename)(GMimePart *);
+	GType (*part_get_type)(void);
+	GMimeStream *(*stream_mem_new)(void);
+	ssize_t (*data_wrapper_write_to_stream)(GMimeDataWrapper *,
+						GMimeStream *);
+	GByteArray *(*stream_mem_get_byte_array)(GMimeStreamMem *);
+	void (*object_unref)(gpointer);
+	void (*free)(gpointer);
+	gboolean (*type_check_instance_is_a)(GTypeInstance *, GType);
+} gm;
+
+#define SYM(name, field) { name, (void **)&gm.field }
+static const struct dw_lazy_sym gmime_syms[] = {
+	SYM("g_mime_init", init),
+	SYM("g_mime_stream_fs_new", stream_fs_new),
+	SYM("g_mime_parser_new_with_stream", parser_new_with_stream),
+	SYM("g_mime_parser_set_format", parser_set_format),
+	SYM("g_mime_parser_construct_message", parser_construct_message),
+	SYM("g_mime_parser_eos", parser_eos),
+	SYM("g_mime_message_get_message_id", message_get_message_id),
+	SYM("g_mime_message_get_mime_part", message_get_mime_part),
+	SYM("g_mime_object_get_header_list", object_get_header_list),
+	SYM("g_mime_header_list_to_string", header_list_to_string),
+	SYM("g_mime_part_iter_new", part_iter_new),
+	SYM("g_mime_part_iter_is_valid", part_iter_is_valid),
+	SYM("g_mime_part_iter_get_path", part_iter_get_path),
+	SYM("g_mime_part_iter_get_current", part_iter_get_current),
+	SYM("g_mime_part_iter_next", part_iter_next),
+	SYM("g_mime_part_iter_free", part_iter_free),
+	SYM("g_mime_part_get_content", part_get_content),
+	SYM("g_mime_part_get_filename", part_get_filename),
+	SYM("g_mime_part_get_type", part_get_type),
+	SYM("g_mime_stream_mem_new", stream_mem_new),
+	SYM("g_mime_data_wrapper_write_to_stream",
+	    data_wrapper_write_to_stream),
+	SYM("g_mime_stream_mem_get_byte_array", stream_mem_get_byte_array),
+	SYM("g_object_unref", object_unref),
+	SYM("g_free", free),
+	SYM("g_type_check_instance_is_a", type_check_instance_is_a),
+};
+#undef SYM
+
+static struct dw_lazy_lib libgmime = {
+	"libgmime-3.0.so.0", gmime_syms,
+	sizeof(gmime_syms) / sizeof(gmime_syms[0]), 0, ""
+};
+
+#define g_mime_init (*gm.init)
+#define g_mime_stream_fs_new (*gm.stream_fs_new)
+#define g_mime_parser_new_with_stream (*gm.parser_new_with_stream)
+#define g_mime_parser_set_format (*gm.parser_set_format)
+#define g_mime_parser_construct_message (*gm.parser_construct_message)
+#define g_mime_parser_eos (*gm.parser_eos)
+#define g_mime_message_get_message_id (*gm.message_get_message_id)
+#define g_mime_message_get_mime_part (*gm.message_get_mime_part)
+#define g_mime_object_get_header_list (*gm.object_get_header_list)
+#define g_mime_header_list_to_string (*gm.header_list_to_string)
+#define g_mime_part_iter_new (*gm.part_iter_new)
+#define g_mime_part_iter_is_valid (*gm.part_iter_is_valid)
+#define g_mime_part_iter_get_path (*gm.part_iter_get_path)
+#define g_mime_part_iter_get_current (*gm.part_iter_get_current)
+#define g_mime_part_iter_next (*gm.part_iter_next)
+#define g_mime_part_iter_free (*gm.part_iter_free)
+#define g_mime_part_get_content (*gm.part_get_content)
+#define g_mime_part_get_filename (*gm.part_get_filename)
+#define g_mime_part_get_type (*gm.part_get_type)
+#define g_mime_stream_mem_new (*gm.stream_mem_new)
+#define g_mime_data_wrapper_write_to_stream (*gm.data_wrapper_write_to_stream)
+#define g_mime_stream_mem_get_byte_array (*gm.stream_mem_get_byte_array)
+#define g_object_unref (*gm.object_unref)
+#define g_free (*gm.free)
+#define g_type_check_instance_is_a (*gm.type_check_instance_is_a)
 
 #define READ_SIZE (1u << 20)
 #define SNIFF_SIZE 8192u
@@ -337,13 +432,18 @@ static void mail_message(struct sink *k, GMimeMessage *msg)
 	g_mime_part_iter_free(it);
 }
 
-/* Returns the number of messages found; their parts are scanned. */
-static size_t read_mail(int fd, struct sink *k, int mbox)
+/*
+ * Returns the number of messages found (their parts are scanned), or -1
+ * when GMime cannot be loaded.
+ */
+static long read_mail(int fd, struct sink *k, int mbox)
 {
 	GMimeStream *stream;
 	GMimeParser *parser;
-	size_t count = 0;
+	long count = 0;
 
+	if (dw_lazy_load(&libgmime))
+		return -1;
 	gmime_once();
 	stream = g_mime_stream_fs_new(dup(fd));
 	parser = g_mime_parser_new_with_stream(stream);
@@ -403,14 +503,28 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 	sink_init(&k, s, display, dlog ? "docker-json-log" :
 		  gz ? "gzip" : "file", cb, ctx);
 	if (mbox || has_suffix(path, ".eml")) {
+		long count;
+
 		k.src.kind = "mail";
-		if (read_mail(fd, &k, mbox))
+		count = read_mail(fd, &k, mbox);
+		if (count > 0)
 			return 0;
-		/* Not mail after all: fall back to the raw text. */
+		/* Not mail after all, or no GMime: fall back to raw text. */
 		k.src.kind = "file";
 		if (lseek(fd, 0, SEEK_SET) < 0)
 			return dw_error_errno(DW_EIO, errno, "cannot rewind "
 					      "%s", display);
+		if (count < 0) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "%s", dw_error_last());
+			dw_scan_begin(s, 1, forward, &k);
+			read_direct(fd, &k, display);
+			k.finish(&k);
+			return dw_error_set(DW_EIO, "%s: scanned as plain text,"
+					    " MIME not decoded (%s)", display,
+					    why);
+		}
 	}
 	if (dlog) {
 		k.write = jsonlog_write;
