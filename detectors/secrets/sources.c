@@ -221,6 +221,19 @@ static int jsonlog_finish(struct sink *k)
 	return 0;
 }
 
+/* read(2), retried when interrupted; -1 with the error recorded. */
+static ssize_t read_retry(int fd, void *buf, size_t n, const char *display)
+{
+	ssize_t r;
+
+	do
+		r = read(fd, buf, n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		dw_error_errno(DW_EIO, errno, "cannot read %s", display);
+	return r;
+}
+
 /* Plain text read straight into the scanner's buffer. */
 static int read_direct(int fd, struct sink *k, const char *display)
 {
@@ -229,13 +242,10 @@ static int read_direct(int fd, struct sink *k, const char *display)
 	for (;;) {
 		size_t room;
 		char *p = dw_scan_reserve(k->s, &room);
-		ssize_t n = read(fd, p, room);
+		ssize_t n = read_retry(fd, p, room, display);
 
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0)
-			err = dw_error_errno(DW_EIO, errno, "cannot read %s",
-					     display);
+			err = DW_EIO;
 		if (n <= 0)
 			break;
 		if (!k->sniffed) {
@@ -256,16 +266,10 @@ static int read_plain(int fd, struct sink *k, const char *display)
 	ssize_t n;
 	int err = 0;
 
-	while ((n = read(fd, buf, READ_SIZE)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = dw_error_errno(DW_EIO, errno, "cannot read %s",
-					     display);
-			break;
-		}
+	while ((n = read_retry(fd, buf, READ_SIZE, display)) > 0)
 		k->write(k, buf, (size_t)n);
-	}
+	if (n < 0)
+		err = DW_EIO;
 	free(buf);
 	return err;
 }
@@ -285,12 +289,9 @@ static int read_gzip(int fd, struct sink *k, const char *display,
 		free(out);
 		return dw_error_set(DW_ERROR, "cannot initialise zlib");
 	}
-	while (!err && (n = read(fd, in, READ_SIZE)) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
+	while (!err && (n = read_retry(fd, in, READ_SIZE, display)) != 0) {
 		if (n < 0) {
-			err = dw_error_errno(DW_EIO, errno, "cannot read %s",
-					     display);
+			err = DW_EIO;
 			break;
 		}
 		z.next_in = in;
@@ -641,13 +642,9 @@ int dw_scan_slack_file(struct dw_scanner *s, const char *path,
 					   display, MAX_SLACK_FILE >> 20);
 			break;
 		}
-		n = read(fd, data.ptr + data.len, READ_SIZE);
-		if (n < 0 && errno == EINTR)
-			continue;
+		n = read_retry(fd, data.ptr + data.len, READ_SIZE, display);
 		if (n <= 0) {
-			if (n < 0)
-				err = dw_error_errno(DW_EIO, errno,
-						     "cannot read %s", display);
+			err = n < 0 ? DW_EIO : 0;
 			break;
 		}
 		data.len += (size_t)n;
