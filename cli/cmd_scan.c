@@ -447,6 +447,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	else
 		ret = sc.unreadable ? 3 : sc.out.count ? 1 : 0;
 out:
+	json_decref(sc.out.all);	/* left when an error cut the scan short */
 	dw_scanner_free(sc.scanner);
 	dw_engine_free(sc.engine);
 	dw_config_release(&sc.cfg);
