@@ -15,9 +15,11 @@ struct dw_cli {
 };
 
 /* Each command: argv[0] is the command name; returns an exit code. */
+int cmd_commit(struct dw_cli *cli, int argc, char **argv);
 int cmd_diff(struct dw_cli *cli, int argc, char **argv);
 int cmd_hook(struct dw_cli *cli, int argc, char **argv);
 int cmd_scan(struct dw_cli *cli, int argc, char **argv);
+int cmd_verify(struct dw_cli *cli, int argc, char **argv);
 int cmd_version(struct dw_cli *cli, int argc, char **argv);
 
 /* Print "driftwatch CMD: message" to stderr; returns `code`. */

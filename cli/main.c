@@ -19,11 +19,14 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{ "commit", cmd_commit, "snapshot a container for forensics "
+				"(docker-loadable, with evidence)" },
 	{ "diff", cmd_diff, "show a container's filesystem changes "
 			    "(A/D/C, like docker diff)" },
 	{ "hook", cmd_hook, "install git hooks that block leaked secrets" },
 	{ "scan", cmd_scan, "find leaked secrets in files, logs, chats "
 			    "and mail" },
+	{ "verify", cmd_verify, "recheck a snapshot's digests" },
 	{ "version", cmd_version, "print the version" },
 };
 

@@ -24,6 +24,8 @@ static struct {
 	const char *(*easy_strerror)(CURLcode);
 	char *(*easy_escape)(CURL *, const char *, int);
 	void (*free)(void *);
+	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
+	void (*slist_free_all)(struct curl_slist *);
 } dl;
 
 static const struct dw_lazy_sym curl_syms[] = {
@@ -37,6 +39,8 @@ static const struct dw_lazy_sym curl_syms[] = {
 	{ "curl_easy_strerror", (void **)&dl.easy_strerror },
 	{ "curl_easy_escape", (void **)&dl.easy_escape },
 	{ "curl_free", (void **)&dl.free },
+	{ "curl_slist_append", (void **)&dl.slist_append },
+	{ "curl_slist_free_all", (void **)&dl.slist_free_all },
 };
 
 static struct dw_lazy_lib libcurl = {
@@ -153,23 +157,42 @@ static int http_error(long status, const char *body, size_t len,
 	return ret;
 }
 
-int dw_docker_get_json(struct dw_docker *d, json_t **out, const char *path)
+/* GET, or POST when `post` (with `body` as JSON when not NULL). */
+static int request(struct dw_docker *d, json_t **out, const char *path,
+		   int post, const json_t *body)
 {
-	struct dw_buf url = DW_BUF_INIT, body = DW_BUF_INIT;
+	struct dw_buf url = DW_BUF_INIT, resp = DW_BUF_INIT, req = DW_BUF_INIT;
+	struct curl_slist *hdrs = NULL;
 	long status = 0;
 	CURLcode rc;
 	int err;
 
-	dw_buf_init(&body, RESPONSE_MAX);
+	if (out)
+		*out = NULL;
+	dw_buf_init(&resp, RESPONSE_MAX);
 	dw_buf_addf(&url, "http://docker%s", path);
 	curl_easy_reset(d->curl);
 	curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->socket);
 	curl_easy_setopt(d->curl, CURLOPT_URL, url.ptr);
 	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &resp);
 	curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
 	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, 120000L);
 	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
+	if (body) {
+		dw_json_dump(&req, body, 0);
+		hdrs = dl.slist_append(NULL, "Content-Type: application/json");
+		curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, hdrs);
+		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, req.ptr);
+		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDSIZE, (long)req.len);
+	} else if (!out || strstr(path, "?") || 1) {
+		/* A GET unless a POST is asked for below. */
+	}
+	if (post) {
+		curl_easy_setopt(d->curl, CURLOPT_POST, 1L);
+		if (!body)
+			curl_easy_setopt(d->curl, CURLOPT_POSTFIELDSIZE, 0L);
+	}
 	rc = curl_easy_perform(d->curl);
 	if (rc == CURLE_COULDNT_CONNECT) {
 		err = dw_error_set(DW_EUNREACHABLE,
@@ -186,14 +209,36 @@ int dw_docker_get_json(struct dw_docker *d, json_t **out, const char *path)
 	}
 	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
 	if (status < 200 || status > 299)
-		err = http_error(status, body.ptr, body.len, path);
-	else
-		err = dw_json_parse(out, body.ptr, body.len,
+		err = http_error(status, resp.ptr, resp.len, path);
+	else if (out && resp.len)
+		err = dw_json_parse(out, resp.ptr, resp.len,
 				    "docker API response");
+	else
+		err = 0;
 out:
+	if (hdrs)
+		dl.slist_free_all(hdrs);
 	dw_buf_release(&url);
-	dw_buf_release(&body);
+	dw_buf_release(&resp);
+	dw_buf_release(&req);
 	return err;
+}
+
+int dw_docker_get_json(struct dw_docker *d, json_t **out, const char *path)
+{
+	int err;
+
+	err = request(d, out, path, 0, NULL);
+	if (!err && !*out)
+		err = dw_error_set(DW_EINVAL, "docker sent no answer to %s",
+				   path);
+	return err;
+}
+
+int dw_docker_post_json(struct dw_docker *d, json_t **out, const char *path,
+			const json_t *body)
+{
+	return request(d, out, path, 1, body);
 }
 
 static char *dup_or_empty(const char *s)

@@ -36,6 +36,14 @@ static const char *const migrations[] = {
 	"  container_id TEXT NOT NULL, path BLOB NOT NULL,"
 	"  kind TEXT NOT NULL, source TEXT NOT NULL);"
 	"CREATE INDEX events_container_time ON events(container_id, time);",
+	/* 2: the chain of custody of snapshots */
+	"CREATE TABLE snapshots ("
+	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+	"  container_id TEXT NOT NULL, container_name TEXT NOT NULL,"
+	"  path TEXT NOT NULL, archive_sha256 TEXT NOT NULL,"
+	"  evidence_sha256 TEXT NOT NULL, reason TEXT,"
+	"  operator TEXT NOT NULL, host TEXT NOT NULL,"
+	"  paused INTEGER NOT NULL);",
 };
 
 static int db_error(struct dw_store *s, const char *what)
@@ -384,4 +392,30 @@ out:
 	else
 		*stats = st;
 	return err;
+}
+
+int dw_store_add_snapshot(struct dw_store *s, const struct dw_snapshot_record *r)
+{
+	static const char sql[] =
+		"INSERT INTO snapshots(time, container_id, container_name, "
+		"path, archive_sha256, evidence_sha256, reason, operator, "
+		"host, paused) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, "cannot prepare snapshot record");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 2, r->container_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, r->container_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->archive_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, r->evidence_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, r->reason, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, r->operator_name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, r->host, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 10, r->paused);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot record snapshot");
 }

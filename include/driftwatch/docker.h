@@ -33,6 +33,14 @@ const char *dw_docker_socket(const struct dw_docker *d);
  */
 int dw_docker_get_json(struct dw_docker *d, json_t **out, const char *path);
 
+/*
+ * POST `path` with an optional JSON `body` (NULL: none). `*out` gets the
+ * parsed answer, or NULL when Docker sent none (204); `out` may be NULL.
+ * Errors as for dw_docker_get_json(); DW_ERROR for 409 and other codes.
+ */
+int dw_docker_post_json(struct dw_docker *d, json_t **out, const char *path,
+			const json_t *body);
+
 /* The overlay layer dirs of one container, from its inspect document. */
 struct dw_container_layers {
 	char *id;

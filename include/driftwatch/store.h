@@ -41,4 +41,18 @@ int dw_store_sync_container(struct dw_store *s,
 			    const struct dw_changeset *cs, const char *source,
 			    struct dw_sync_stats *stats);
 
+/* One snapshot in the chain of custody. */
+struct dw_snapshot_record {
+	const char *container_id, *container_name;
+	const char *path;		/* absolute */
+	const char *archive_sha256, *evidence_sha256;
+	const char *reason;		/* may be NULL */
+	const char *operator_name;	/* who took it */
+	const char *host;
+	int paused;
+};
+
+int dw_store_add_snapshot(struct dw_store *s,
+			  const struct dw_snapshot_record *r);
+
 #endif

@@ -1,0 +1,257 @@
+/* driftwatch commit and verify: forensic snapshots of a container. */
+#include <getopt.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "driftwatch/buf.h"
+#include "driftwatch/docker.h"
+#include "driftwatch/error.h"
+#include "driftwatch/json.h"
+#include "driftwatch/snapshot.h"
+#include "driftwatch/store.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/banned.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: driftwatch commit [options] CONTAINER\n\n"
+		"  -o, --output PATH  the archive (default: "
+		"./<name>-<UTC time>.tar)\n"
+		"  --reason TEXT      why: kept in the evidence and the "
+		"store\n"
+		"  --tag REPO:TAG     the tag of the loaded image (default: "
+		"driftwatch/<name>:<time>)\n"
+		"  --no-pause         do not pause the container while "
+		"capturing\n"
+		"  --layer-only       write just the upper dir's layer tar\n"
+		"  --replace          then recreate the container from its "
+		"image, same\n"
+		"                     configuration; keep the drifted one "
+		"stopped\n"
+		"  --db PATH          the store for the chain of custody "
+		"(default\n"
+		"                     " DW_STORE_DEFAULT_PATH ")\n"
+		"  --host URL         docker socket (unix:///path)\n"
+		"\n       driftwatch verify PATH\n");
+}
+
+/*
+ * --replace: the drifted container is stopped and kept, renamed
+ * <name>-drifted-<stamp>, as evidence; a fresh one with its name and
+ * configuration is created from the original image and started.
+ */
+static int replace(struct dw_docker *d, const char *ref, const char *stamp)
+{
+	struct dw_buf p = DW_BUF_INIT;
+	json_t *in = NULL, *body = NULL, *created = NULL;
+	const char *id, *name;
+	char *old_name = NULL;
+	int err;
+
+	dw_buf_addf(&p, "/containers/%s/json", ref);
+	err = dw_docker_get_json(d, &in, p.ptr);
+	if (err)
+		goto out;
+	id = dw_json_path_str(in, "Id");
+	name = dw_json_path_str(in, "Name");
+	if (!id || !name || !json_is_object(dw_json_path(in, "Config"))) {
+		err = dw_error_set(DW_EINVAL, "inspect of %s lacks Id, Name "
+				   "or Config", ref);
+		goto out;
+	}
+	name += name[0] == '/';
+	old_name = dw_xstrdup(name);
+	dw_buf_reset(&p);
+	dw_buf_addf(&p, "/containers/%s/stop?t=10", id);
+	err = dw_docker_post_json(d, NULL, p.ptr, NULL);
+	dw_buf_reset(&p);
+	dw_buf_addf(&p, "/containers/%s/rename?name=%s-drifted-%s", id,
+		    old_name, stamp);
+	if (!err)
+		err = dw_docker_post_json(d, NULL, p.ptr, NULL);
+	if (err)
+		goto out;
+	/* The same configuration: Config (its Image is the original one),
+	 * HostConfig (mounts, ports, restart policy) and the networks. */
+	body = json_deep_copy(dw_json_path(in, "Config"));
+	json_object_set(body, "HostConfig", dw_json_path(in, "HostConfig"));
+	if (json_is_object(dw_json_path(in, "NetworkSettings.Networks")))
+		json_object_set_new(body, "NetworkingConfig", json_pack(
+			"{s:O}", "EndpointsConfig",
+			dw_json_path(in, "NetworkSettings.Networks")));
+	dw_buf_reset(&p);
+	dw_buf_addf(&p, "/containers/create?name=%s", old_name);
+	err = dw_docker_post_json(d, &created, p.ptr, body);
+	if (err)
+		goto out;
+	dw_buf_reset(&p);
+	dw_buf_addf(&p, "/containers/%s/start",
+		    dw_json_path_str(created, "Id"));
+	err = dw_docker_post_json(d, NULL, p.ptr, NULL);
+	if (!err)
+		printf("replaced: %s runs afresh from %s as %.12s; the drifted "
+		       "one is kept, stopped, as %s-drifted-%s\n", old_name,
+		       dw_json_path_str(in, "Config.Image"),
+		       dw_json_path_str(created, "Id"), old_name, stamp);
+out:
+	json_decref(in);
+	json_decref(body);
+	json_decref(created);
+	free(old_name);
+	dw_buf_release(&p);
+	return err;
+}
+
+static char *default_path(const char *name, const char *stamp, int layer)
+{
+	struct dw_buf b = DW_BUF_INIT;
+
+	dw_buf_addf(&b, "%s-%s%s", name, stamp, layer ? ".layer.tar" : ".tar");
+	return dw_buf_detach(&b, NULL);
+}
+
+static void record(const char *db, const char *ref,
+		   const struct dw_snapshot_opts *o,
+		   const struct dw_snapshot_result *r)
+{
+	struct dw_snapshot_record rec;
+	struct dw_store *s = NULL;
+	struct passwd *pw = getpwuid(getuid());
+	char host[256] = "", abs[PATH_MAX];
+
+	gethostname(host, sizeof(host) - 1);
+	if (!realpath(o->out_path, abs))
+		snprintf(abs, sizeof(abs), "%s", o->out_path);
+	rec = (struct dw_snapshot_record){ ref, ref, abs, r->archive_sha256,
+		r->evidence_sha256, o->reason, pw ? pw->pw_name : "?", host,
+		r->paused };
+	if (dw_store_open(&s, db, 0) || dw_store_add_snapshot(s, &rec))
+		fprintf(stderr, "driftwatch commit: warning: not recorded in "
+			"the store: %s\n", dw_error_last());
+	dw_store_close(s);
+}
+
+int cmd_commit(struct dw_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "reason", required_argument, NULL, 'r' },
+		{ "tag", required_argument, NULL, 't' },
+		{ "no-pause", no_argument, NULL, 'P' },
+		{ "layer-only", no_argument, NULL, 'L' },
+		{ "replace", no_argument, NULL, 'R' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "host", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct dw_snapshot_opts o = { NULL, NULL, NULL, 0, 0 };
+	struct dw_snapshot_result r;
+	struct dw_docker *d = NULL;
+	const char *db = DW_STORE_DEFAULT_PATH, *host = cli->host;
+	char *path = NULL, *tag = NULL, stamp[32];
+	struct tm tm;
+	time_t now = time(NULL);
+	int c, err, do_replace = 0;
+
+	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o.out_path = optarg; break;
+		case 'r': o.reason = optarg; break;
+		case 't': o.tag = optarg; break;
+		case 'P': o.no_pause = 1; break;
+		case 'L': o.layer_only = 1; break;
+		case 'R': do_replace = 1; break;
+		case 'd': db = optarg; break;
+		case 'H': host = optarg; break;
+		case 'h': usage(stdout); return DW_EXIT_OK;
+		default: usage(stderr); return DW_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		usage(stderr);
+		return DW_EXIT_USAGE;
+	}
+	if (dw_docker_open(&d, host))
+		return dw_cli_fail("commit", DW_EXIT_USAGE, "%s",
+				   dw_error_last());
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	if (!o.out_path)
+		o.out_path = path = default_path(argv[optind], stamp,
+						 o.layer_only);
+	if (!o.tag) {
+		struct dw_buf t = DW_BUF_INIT;
+
+		dw_buf_addf(&t, "driftwatch/%s:%s", argv[optind], stamp);
+		for (size_t i = 11; i < t.len && t.ptr[i] != ':'; i++)
+			if (t.ptr[i] >= 'A' && t.ptr[i] <= 'Z')
+				t.ptr[i] = (char)(t.ptr[i] - 'A' + 'a');
+		o.tag = tag = dw_buf_detach(&t, NULL);
+	}
+	err = dw_snapshot_container(d, argv[optind], &o, &r);
+	if (err) {
+		dw_docker_free(d);
+		free(path);
+		free(tag);
+		return dw_cli_fail("commit", dw_cli_exit_for(err), "%s",
+				   dw_error_last());
+	}
+	record(db, argv[optind], &o, &r);
+	printf("snapshot %s\n  %s, %llu bytes, %llu upper entries%s%s\n"
+	       "  evidence %s (%s)\n", o.out_path, r.archive_sha256,
+	       (unsigned long long)r.archive_size,
+	       (unsigned long long)r.entries,
+	       r.paused ? ", paused while captured" : ", not paused",
+	       r.changed_during_capture ? ", FILES CHANGED DURING CAPTURE"
+					: "",
+	       r.evidence_path, r.evidence_sha256);
+	if (!o.layer_only)
+		printf("  load it with: docker load -i %s   (image %s)\n",
+		       o.out_path, o.tag);
+	err = do_replace ? replace(d, argv[optind], stamp) : 0;
+	dw_docker_free(d);
+	if (err)
+		dw_cli_fail("commit", DW_EXIT_ERROR, "snapshot taken, but "
+			    "--replace failed: %s", dw_error_last());
+	free(r.evidence_path);
+	free(path);
+	free(tag);
+	return err ? DW_EXIT_ERROR : DW_EXIT_OK;
+}
+
+int cmd_verify(struct dw_cli *cli, int argc, char **argv)
+{
+	struct dw_buf report = DW_BUF_INIT;
+	int err;
+
+	(void)cli;
+	if (argc != 2 || argv[1][0] == '-') {
+		fprintf(argc == 2 && !strcmp(argv[1], "--help") ? stdout :
+			stderr, "usage: driftwatch verify PATH\n");
+		return argc == 2 && !strcmp(argv[1], "--help") ? 0 :
+		       DW_EXIT_USAGE;
+	}
+	err = dw_snapshot_verify(argv[1], &report);
+	if (err == DW_EIO) {
+		dw_buf_release(&report);
+		return dw_cli_fail("verify", DW_EXIT_USAGE, "%s",
+				   dw_error_last());
+	}
+	if (err) {
+		fprintf(stderr, "%sdriftwatch verify: %s: FAILED\n", report.ptr,
+			argv[1]);
+		dw_buf_release(&report);
+		return 1;
+	}
+	printf("%s: ok\n", argv[1]);
+	dw_buf_release(&report);
+	return 0;
+}

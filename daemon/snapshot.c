@@ -1,0 +1,1262 @@
+/*
+ * Forensic snapshots: layer tars (libarchive), the docker-loadable image
+ * archive, the evidence record, and their verification.
+ */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "driftwatch/buf.h"
+#include "driftwatch/diff.h"
+#include "driftwatch/error.h"
+#include "driftwatch/escape.h"
+#include "driftwatch/json.h"
+#include "driftwatch/snapshot.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/banned.h"
+
+#define COPY_SIZE (1u << 20)
+#define MAX_DEPTH 4096
+
+/* ---- hashing writer ---- */
+
+struct hout {
+	int fd;
+	EVP_MD_CTX *md;
+	uint64_t size;
+	int failed;
+};
+
+static void hex(char *dst, const unsigned char *src, size_t n)
+{
+	static const char d[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		dst[2 * i] = d[src[i] >> 4];
+		dst[2 * i + 1] = d[src[i] & 15];
+	}
+	dst[2 * n] = '\0';
+}
+
+static void hout_init(struct hout *h, int fd)
+{
+	h->fd = fd;
+	h->md = EVP_MD_CTX_new();
+	h->size = 0;
+	h->failed = 0;
+	EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
+}
+
+static int hout_write(struct hout *h, const void *p, size_t n)
+{
+	const char *c = p;
+	size_t off = 0;
+
+	EVP_DigestUpdate(h->md, p, n);
+	while (off < n) {
+		ssize_t w = write(h->fd, c + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			h->failed = errno;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	h->size += n;
+	return 0;
+}
+
+/* Finish: `out` gets the 64 hex digits. */
+static void hout_final(struct hout *h, char out[65])
+{
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+
+	EVP_DigestFinal_ex(h->md, dig, &len);
+	EVP_MD_CTX_free(h->md);
+	h->md = NULL;
+	hex(out, dig, 32);
+}
+
+static la_ssize_t ar_write(struct archive *a, void *ctx, const void *buf,
+			   size_t n)
+{
+	(void)a;
+	return hout_write(ctx, buf, n) ? -1 : (la_ssize_t)n;
+}
+
+/* ---- one layer dir as a tar ---- */
+
+struct hardlink {
+	dev_t dev;
+	ino_t ino;
+	char *path;
+};
+
+struct layer_tar {
+	struct archive *a;
+	struct dw_buf path;	/* relative, no leading slash */
+	json_t *evidence;	/* array of entries, or NULL */
+	struct hardlink *links;
+	size_t nlinks, links_alloc;
+	size_t depth;
+	uint64_t entries;
+	int changed;		/* a file changed while read */
+	char *copybuf;
+};
+
+static int is_whiteout(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && !major(st->st_rdev) &&
+	       !minor(st->st_rdev);
+}
+
+static ssize_t ovl_get(int fd, const char *key, char *v, size_t n)
+{
+	char k[64];
+	ssize_t r;
+
+	snprintf(k, sizeof(k), "trusted.overlay.%s", key);
+	r = fgetxattr(fd, k, v, n);
+	if (r < 0) {
+		snprintf(k, sizeof(k), "user.overlay.%s", key);
+		r = fgetxattr(fd, k, v, n);
+	}
+	return r;
+}
+
+static int tar_error(struct layer_tar *t, const char *what)
+{
+	return dw_error_set(DW_EIO, "snapshot: %s %s: %s", what,
+			    t->path.ptr, archive_error_string(t->a) ?
+			    archive_error_string(t->a) : "write failed");
+}
+
+static struct archive_entry *entry_for(struct layer_tar *t,
+				       const struct stat *st, const char *suffix)
+{
+	struct archive_entry *e = archive_entry_new();
+	struct dw_buf p = DW_BUF_INIT;
+
+	dw_buf_addf(&p, "%s%s", t->path.ptr, suffix);
+	archive_entry_set_pathname(e, p.ptr);
+	dw_buf_release(&p);
+	archive_entry_set_uid(e, st->st_uid);
+	archive_entry_set_gid(e, st->st_gid);
+	archive_entry_set_perm(e, st->st_mode & 07777);
+	archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	return e;
+}
+
+/* The names of a directory, sorted, so archives are reproducible. */
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static char **dir_names(int dfd, size_t *n)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	char **v = NULL;
+	size_t alloc = 0;
+
+	*n = 0;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		DW_ALLOC_GROW(v, *n + 1, alloc);
+		v[(*n)++] = dw_xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(v, *n, sizeof(char *), cmp_str);
+	return v ? v : dw_xcalloc(1, sizeof(char *));	/* NULL: error only */
+}
+
+/* The evidence of one entry: statx, every xattr, and later its hash. */
+static json_t *entry_evidence(int dfd, const char *name, const char *path)
+{
+	struct statx sx;
+	char list[4096], val[4096];
+	json_t *o = json_object(), *xa = json_object();
+	ssize_t n, i;
+	char proc[320];
+	char b64[8192];
+
+	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW, STATX_ALL | STATX_BTIME,
+		  &sx) < 0)
+		return o;
+	json_object_set_new(o, "path", json_sprintf("/%s", path));
+	json_object_set_new(o, "mode", json_sprintf("%06o", sx.stx_mode));
+	json_object_set_new(o, "uid", json_integer(sx.stx_uid));
+	json_object_set_new(o, "gid", json_integer(sx.stx_gid));
+	json_object_set_new(o, "size", json_integer((json_int_t)sx.stx_size));
+	json_object_set_new(o, "inode", json_integer((json_int_t)sx.stx_ino));
+	json_object_set_new(o, "nlink", json_integer(sx.stx_nlink));
+#define NS(t) json_integer((json_int_t)(t).tv_sec * 1000000000 + (t).tv_nsec)
+	json_object_set_new(o, "atime_ns", NS(sx.stx_atime));
+	json_object_set_new(o, "mtime_ns", NS(sx.stx_mtime));
+	json_object_set_new(o, "ctime_ns", NS(sx.stx_ctime));
+	if (sx.stx_mask & STATX_BTIME)
+		json_object_set_new(o, "btime_ns", NS(sx.stx_btime));
+#undef NS
+	if (S_ISCHR(sx.stx_mode) || S_ISBLK(sx.stx_mode))
+		json_object_set_new(o, "rdev", json_sprintf("%u:%u",
+				    sx.stx_rdev_major, sx.stx_rdev_minor));
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, name);
+	n = llistxattr(proc, list, sizeof(list));
+	for (i = 0; n > 0 && i < n; i += (ssize_t)strlen(list + i) + 1) {
+		ssize_t v = lgetxattr(proc, list + i, val, sizeof(val));
+
+		if (v < 0)
+			continue;
+		EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)val,
+				(int)v);
+		json_object_set_new(xa, list + i, json_string(b64));
+	}
+	json_object_set_new(o, "xattrs_base64", xa);
+	return o;
+}
+
+static int add_file_data(struct layer_tar *t, int dfd, const char *name,
+			 const struct stat *st, json_t *ev)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+			O_CLOEXEC);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	char hexd[65];
+	unsigned dlen = 0;
+	struct stat now;
+	uint64_t left = (uint64_t)st->st_size;
+	int err = 0;
+
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	if (fd < 0 || fstat(fd, &now) || now.st_ino != st->st_ino ||
+	    !S_ISREG(now.st_mode)) {
+		/* Replaced or gone since we looked: the header says empty. */
+		t->changed = 1;
+		if (ev)
+			json_object_set_new(ev, "changed_during_capture",
+					    json_true());
+		left = 0;
+	}
+	while (left) {
+		ssize_t n = read(fd, t->copybuf, left < COPY_SIZE ? left :
+						       COPY_SIZE);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;	/* shrank while read: libarchive pads */
+		EVP_DigestUpdate(md, t->copybuf, (size_t)n);
+		if (archive_write_data(t->a, t->copybuf, (size_t)n) < 0) {
+			err = tar_error(t, "cannot write");
+			break;
+		}
+		left -= (uint64_t)n;
+	}
+	if (!err && left) {
+		t->changed = 1;
+		if (ev)
+			json_object_set_new(ev, "changed_during_capture",
+					    json_true());
+	}
+	EVP_DigestFinal_ex(md, dig, &dlen);
+	EVP_MD_CTX_free(md);
+	hex(hexd, dig, 32);
+	if (ev && !err)
+		json_object_set_new(ev, "sha256", json_sprintf("sha256:%s",
+								hexd));
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+static int walk_layer(struct layer_tar *t, int dfd);
+
+static int add_entry(struct layer_tar *t, int dfd, const char *name)
+{
+	struct archive_entry *e = NULL;
+	struct stat st;
+	json_t *ev = NULL;
+	char target[PATH_MAX];
+	char v[2];
+	size_t i;
+	int err = 0, sub;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : dw_error_errno(DW_EIO, errno,
+			"snapshot: cannot stat %s", t->path.ptr);
+	if (is_whiteout(&st)) {
+		/* The deletion, in the form image layers carry it. */
+		struct dw_buf wh = DW_BUF_INIT;
+		const char *slash = strrchr(t->path.ptr, '/');
+		size_t dirlen = slash ? (size_t)(slash - t->path.ptr) + 1 : 0;
+
+		dw_buf_add(&wh, t->path.ptr, dirlen);
+		dw_buf_addf(&wh, ".wh.%s", name);
+		e = archive_entry_new();
+		archive_entry_set_pathname(e, wh.ptr);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, 0);
+		dw_buf_release(&wh);
+		if (archive_write_header(t->a, e) != ARCHIVE_OK)
+			err = tar_error(t, "cannot write");
+		archive_entry_free(e);
+		t->entries++;
+		if (t->evidence)
+			json_array_append_new(t->evidence, json_pack(
+				"{s:s+, s:s}", "path", "/", t->path.ptr,
+				"whiteout", "deleted"));
+		return err;
+	}
+	if (S_ISSOCK(st.st_mode))
+		return 0;	/* tar has no sockets; the evidence has them */
+	if (t->evidence) {
+		ev = entry_evidence(dfd, name, t->path.ptr);
+		json_array_append_new(t->evidence, ev);
+	}
+	t->entries++;
+	e = entry_for(t, &st, "");
+	archive_entry_set_filetype(e, st.st_mode & S_IFMT);
+	if (S_ISLNK(st.st_mode)) {
+		ssize_t n = readlinkat(dfd, name, target, sizeof(target) - 1);
+
+		target[n > 0 ? n : 0] = '\0';
+		archive_entry_set_symlink(e, target);
+	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+		archive_entry_set_rdev(e, st.st_rdev);
+	} else if (S_ISREG(st.st_mode)) {
+		char cap[256];
+		ssize_t cn;
+		char proc[320];
+
+		for (i = 0; st.st_nlink > 1 && i < t->nlinks; i++) {
+			if (t->links[i].dev == st.st_dev &&
+			    t->links[i].ino == st.st_ino) {
+				archive_entry_set_hardlink(e, t->links[i].path);
+				break;
+			}
+		}
+		if (st.st_nlink > 1 && i == t->nlinks) {
+			DW_ALLOC_GROW(t->links, t->nlinks + 1, t->links_alloc);
+			t->links[t->nlinks++] = (struct hardlink){
+				st.st_dev, st.st_ino, dw_xstrdup(t->path.ptr) };
+		}
+		if (!archive_entry_hardlink(e))
+			archive_entry_set_size(e, st.st_size);
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, name);
+		cn = lgetxattr(proc, "security.capability", cap, sizeof(cap));
+		if (cn > 0)
+			archive_entry_xattr_add_entry(e, "security.capability",
+						      cap, (size_t)cn);
+	}
+	if (archive_write_header(t->a, e) != ARCHIVE_OK) {
+		archive_entry_free(e);
+		return tar_error(t, "cannot write");
+	}
+	if (S_ISREG(st.st_mode) && !archive_entry_hardlink(e))
+		err = add_file_data(t, dfd, name, &st, ev);
+	archive_entry_free(e);
+	if (err || !S_ISDIR(st.st_mode))
+		return err;
+	sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		     O_CLOEXEC);
+	if (sub < 0)
+		return errno == ENOENT ? 0 : dw_error_errno(DW_EIO, errno,
+			"snapshot: cannot open %s", t->path.ptr);
+	if (ovl_get(sub, "opaque", v, sizeof(v)) == 1 && v[0] == 'y') {
+		e = entry_for(t, &st, "/.wh..wh..opq");
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_size(e, 0);
+		if (archive_write_header(t->a, e) != ARCHIVE_OK)
+			err = tar_error(t, "cannot write");
+		archive_entry_free(e);
+		if (ev)
+			json_object_set_new(ev, "opaque", json_true());
+	}
+	if (!err)
+		err = walk_layer(t, sub);
+	close(sub);
+	return err;
+}
+
+static int walk_layer(struct layer_tar *t, int dfd)
+{
+	size_t n, i, base = t->path.len;
+	char **names;
+	int err = 0;
+
+	if (++t->depth > MAX_DEPTH)
+		return dw_error_set(DW_ELIMIT, "snapshot: %s nests deeper "
+				    "than %d", t->path.ptr, MAX_DEPTH);
+	names = dir_names(dfd, &n);
+	if (!names)
+		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot read "
+				     "%s", base ? t->path.ptr : "/");
+	for (i = 0; i < n; i++) {
+		if (!err) {
+			if (base)
+				dw_buf_addch(&t->path, '/');
+			dw_buf_adds(&t->path, names[i]);
+			err = add_entry(t, dfd, names[i]);
+			dw_buf_setlen(&t->path, base);
+		}
+		free(names[i]);
+	}
+	free(names);
+	t->depth--;
+	return err;
+}
+
+/*
+ * Write layer dir `dir` as an uncompressed tar to `fd`, its digest into
+ * `digest` (hex). `evidence` (or NULL) collects every entry.
+ */
+static int tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
+		     json_t *evidence, struct layer_tar *out_stats)
+{
+	struct layer_tar t;
+	struct hout h;
+	int dfd, err;
+
+	memset(&t, 0, sizeof(t));
+	t.evidence = evidence;
+	t.copybuf = dw_xmalloc(COPY_SIZE);
+	dw_buf_init(&t.path, 0);
+	dw_buf_adds(&t.path, "");
+	hout_init(&h, fd);
+	t.a = archive_write_new();
+	archive_write_set_format_pax_restricted(t.a);
+	archive_write_set_bytes_per_block(t.a, 0);
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot open %s",
+				     dir);
+	} else if (archive_write_open(t.a, &h, NULL, ar_write, NULL) !=
+		   ARCHIVE_OK) {
+		err = tar_error(&t, "cannot start");
+	} else {
+		err = walk_layer(&t, dfd);
+		if (archive_write_close(t.a) != ARCHIVE_OK && !err)
+			err = tar_error(&t, "cannot finish");
+	}
+	if (!err && h.failed)
+		err = dw_error_errno(DW_EIO, h.failed, "snapshot: cannot "
+				     "write the layer of %s", dir);
+	if (dfd >= 0)
+		close(dfd);
+	archive_write_free(t.a);
+	hout_final(&h, digest);
+	*size = h.size;
+	if (out_stats) {
+		out_stats->entries = t.entries;
+		out_stats->changed = t.changed;
+	}
+	for (size_t i = 0; i < t.nlinks; i++)
+		free(t.links[i].path);
+	free(t.links);
+	free(t.copybuf);
+	dw_buf_release(&t.path);
+	return err;
+}
+
+/* ---- the image archive ---- */
+
+struct blob {
+	char digest[65];
+	uint64_t size;
+	char *file;		/* a temp file, or NULL for `data` */
+	char *data;
+};
+
+struct blobs {
+	struct blob *v;
+	size_t n, alloc;
+};
+
+static struct blob *blob_new(struct blobs *b)
+{
+	DW_ALLOC_GROW(b->v, b->n + 1, b->alloc);
+	memset(&b->v[b->n], 0, sizeof(b->v[0]));
+	return &b->v[b->n++];
+}
+
+static void blob_json(struct blobs *b, json_t *j, char digest[65],
+		      uint64_t *size)
+{
+	struct dw_buf buf = DW_BUF_INIT;
+	struct blob *x = blob_new(b);
+	struct hout h;
+
+	dw_json_dump(&buf, j, JSON_PRESERVE_ORDER);
+	hout_init(&h, -1);
+	EVP_DigestUpdate(h.md, buf.ptr, buf.len);
+	hout_final(&h, x->digest);
+	x->size = buf.len;
+	x->data = dw_buf_detach(&buf, NULL);
+	memcpy(digest, x->digest, 65);
+	*size = x->size;
+}
+
+static int write_member(struct archive *a, const char *name, const char *data,
+			size_t len, const char *file, uint64_t size,
+			char *copybuf)
+{
+	struct archive_entry *e = archive_entry_new();
+	int err = 0, fd = -1;
+
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, file ? (la_int64_t)size : (la_int64_t)len);
+	archive_entry_set_mtime(e, time(NULL), 0);
+	if (archive_write_header(a, e) != ARCHIVE_OK)
+		err = DW_EIO;
+	if (!err && !file && archive_write_data(a, data, len) < 0)
+		err = DW_EIO;
+	if (!err && file) {
+		ssize_t n;
+
+		fd = open(file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			err = DW_EIO;
+		while (!err && (n = read(fd, copybuf, COPY_SIZE)) > 0)
+			if (archive_write_data(a, copybuf, (size_t)n) < 0)
+				err = DW_EIO;
+	}
+	if (fd >= 0)
+		close(fd);
+	archive_entry_free(e);
+	return err ? dw_error_set(DW_EIO, "snapshot: cannot write %s: %s",
+				  name, archive_error_string(a) ?
+				  archive_error_string(a) : strerror(errno)) : 0;
+}
+
+static int write_dir(struct archive *a, const char *name)
+{
+	struct archive_entry *e = archive_entry_new();
+	int rc;
+
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFDIR);
+	archive_entry_set_perm(e, 0755);
+	archive_entry_set_mtime(e, time(NULL), 0);
+	rc = archive_write_header(a, e);
+	archive_entry_free(e);
+	return rc == ARCHIVE_OK ? 0 : DW_EIO;
+}
+
+/* The outer tar docker load reads, written through `h`. */
+static int write_image(struct hout *h, struct blobs *b, const char *extra[][2],
+		       size_t nextra)
+{
+	struct archive *a = archive_write_new();
+	char *copybuf = dw_xmalloc(COPY_SIZE);
+	struct dw_buf name = DW_BUF_INIT;
+	size_t i;
+	int err = 0;
+
+	archive_write_set_format_pax_restricted(a);
+	if (archive_write_open(a, h, NULL, ar_write, NULL) != ARCHIVE_OK)
+		err = DW_EIO;
+	for (i = 0; !err && i < nextra; i++)
+		err = write_member(a, extra[i][0], extra[i][1],
+				   strlen(extra[i][1]), NULL, 0, copybuf);
+	if (!err)
+		err = write_dir(a, "blobs/");
+	if (!err)
+		err = write_dir(a, "blobs/sha256/");
+	for (i = 0; !err && i < b->n; i++) {
+		dw_buf_reset(&name);
+		dw_buf_addf(&name, "blobs/sha256/%s", b->v[i].digest);
+		err = write_member(a, name.ptr, b->v[i].data,
+				   b->v[i].data ? b->v[i].size : 0,
+				   b->v[i].file, b->v[i].size, copybuf);
+	}
+	if (archive_write_close(a) != ARCHIVE_OK && !err)
+		err = dw_error_set(DW_EIO, "snapshot: cannot finish the "
+				   "archive: %s", archive_error_string(a));
+	archive_write_free(a);
+	free(copybuf);
+	dw_buf_release(&name);
+	if (err == DW_EIO && !*dw_error_last())
+		dw_error_set(DW_EIO, "snapshot: cannot write the archive");
+	return err;
+}
+
+static json_t *descriptor(const char *media, const char *digest,
+			  uint64_t size)
+{
+	return json_pack("{s:s, s:s+, s:I}", "mediaType", media, "digest",
+			 "sha256:", digest, "size", (json_int_t)size);
+}
+
+/* This machine's architecture in Go's (and so OCI's) words. */
+static const char *go_arch(void)
+{
+	static struct utsname u;
+
+	if (uname(&u))
+		return "amd64";
+	if (!strcmp(u.machine, "x86_64"))
+		return "amd64";
+	if (!strcmp(u.machine, "aarch64"))
+		return "arm64";
+	if (!strncmp(u.machine, "arm", 3))
+		return "arm";
+	return u.machine;
+}
+
+/* The new image's config: the container's, our layers, our history. */
+static json_t *image_config(json_t *inspect, const struct blobs *layers,
+			    const char *reason)
+{
+	json_t *cfg = json_object(), *diff = json_array(), *hist = json_array();
+	json_t *c = dw_json_path(inspect, "Config");
+	char now[32];
+	struct tm tm;
+	time_t t = time(NULL);
+	size_t i;
+
+	gmtime_r(&t, &tm);
+	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	for (i = 0; i < layers->n; i++) {
+		json_array_append_new(diff, json_sprintf("sha256:%s",
+							 layers->v[i].digest));
+		json_array_append_new(hist, json_pack("{s:s, s:s}", "created",
+			now, "created_by", i + 1 < layers->n ?
+			"driftwatch: image layer" :
+			"driftwatch commit: the container's writable layer"));
+	}
+	if (reason)
+		json_object_set_new(json_array_get(hist, layers->n - 1),
+				    "comment", json_string(reason));
+	json_object_set_new(cfg, "architecture", json_string(go_arch()));
+	json_object_set_new(cfg, "os", json_string("linux"));
+	json_object_set_new(cfg, "created", json_string(now));
+	if (json_is_object(c))
+		json_object_set(cfg, "config", c);
+	json_object_set_new(cfg, "rootfs", json_pack("{s:s, s:o}", "type",
+						     "layers", "diff_ids",
+						     diff));
+	json_object_set_new(cfg, "history", hist);
+	return cfg;
+}
+
+/* ---- processes and sockets at capture time ---- */
+
+static json_t *read_text(const char *path, size_t max)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	char buf[4096];
+	ssize_t n;
+	json_t *v;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return json_null();
+	dw_buf_init(&b, max);
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (dw_buf_add(&b, buf, (size_t)n))
+			break;
+	close(fd);
+	{
+		struct dw_buf s = DW_BUF_INIT;
+
+		/* NULs (cmdline) as spaces; valid UTF-8 for JSON. */
+		for (size_t i = 0; i < b.len; i++)
+			if (!b.ptr[i])
+				b.ptr[i] = ' ';
+		dw_utf8_sanitize(&s, b.ptr, b.len);
+		v = json_stringn(s.ptr, s.len);
+		dw_buf_release(&s);
+	}
+	dw_buf_release(&b);
+	return v;
+}
+
+static json_t *link_of(int pid, const char *what)
+{
+	char p[64], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/proc/%d/%s", pid, what);
+	n = readlink(p, target, sizeof(target) - 1);
+	if (n < 0)
+		return json_null();
+	target[n] = '\0';
+	return json_string(target);
+}
+
+static json_t *processes(struct dw_docker *d, const char *id)
+{
+	struct dw_buf path = DW_BUF_INIT;
+	json_t *top = NULL, *out = json_array(), *row;
+	size_t i;
+
+	dw_buf_addf(&path, "/containers/%s/top?ps_args=-eo%%20pid,ppid,uid,"
+		    "args", id);
+	if (dw_docker_get_json(d, &top, path.ptr)) {
+		dw_buf_release(&path);
+		return json_pack("{s:s}", "error", dw_error_last());
+	}
+	json_array_foreach(json_object_get(top, "Processes"), i, row) {
+		const char *pid_s = json_string_value(json_array_get(row, 0));
+		int pid = pid_s ? (int)strtol(pid_s, NULL, 10) : 0;
+		char p[64];
+
+		snprintf(p, sizeof(p), "/proc/%d/cmdline", pid);
+		json_array_append_new(out, json_pack("{s:O, s:O, s:O, s:O, "
+			"s:o, s:o, s:o}", "pid", json_array_get(row, 0),
+			"ppid", json_array_get(row, 1),
+			"uid", json_array_get(row, 2),
+			"args", json_array_get(row, 3),
+			"exe", link_of(pid, "exe"), "cwd", link_of(pid, "cwd"),
+			"cmdline", read_text(p, 1 << 16)));
+	}
+	json_decref(top);
+	dw_buf_release(&path);
+	return out;
+}
+
+static json_t *sockets(int pid)
+{
+	static const char *const kinds[] = { "tcp", "tcp6", "udp", "udp6",
+					     "unix" };
+	json_t *o = json_object();
+	char p[64];
+	size_t i;
+
+	if (pid <= 0)
+		return o;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		snprintf(p, sizeof(p), "/proc/%d/net/%s", pid, kinds[i]);
+		json_object_set_new(o, kinds[i], read_text(p, 1 << 20));
+	}
+	return o;
+}
+
+/* ---- files: temporary names, fsync, rename ---- */
+
+static int open_tmp(const char *final, struct dw_buf *tmp)
+{
+	int fd;
+
+	dw_buf_reset(tmp);
+	dw_buf_addf(tmp, "%s.tmp-%ld", final, (long)getpid());
+	fd = open(tmp->ptr, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		  O_CLOEXEC, 0600);
+	if (fd < 0)
+		dw_error_errno(DW_EIO, errno, "snapshot: cannot create %s",
+			       tmp->ptr);
+	return fd;
+}
+
+static int commit_file(int fd, const char *tmp, const char *final, int err)
+{
+	if (!err && fsync(fd))
+		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot fsync "
+				     "%s", tmp);
+	if (close(fd) && !err)
+		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot close "
+				     "%s", tmp);
+	if (!err && rename(tmp, final))
+		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot rename "
+				     "%s", tmp);
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+static int is_init_layer(const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return n > 10 && !strcmp(dir + n - 10, "-init/diff");
+}
+
+/* The image layers (bottom first), then the upper dir, as blobs. */
+static int build_layers(struct blobs *b, const struct dw_container_layers *l,
+			const char *tmpdir, json_t *evidence,
+			struct dw_snapshot_result *r)
+{
+	struct dw_buf file = DW_BUF_INIT;
+	size_t i;
+	int err = 0;
+
+	for (i = l->nlowers + 1; !err && i-- > 0;) {
+		const char *dir = i == 0 ? l->upper : l->lowers[i - 1];
+		struct layer_tar st;
+		struct blob *x;
+		int fd;
+
+		if (i && is_init_layer(dir))
+			continue;	/* not part of the image */
+		dw_buf_reset(&file);
+		dw_buf_addf(&file, "%s/layer-%zu.tar", tmpdir, b->n);
+		fd = open(file.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			  0600);
+		if (fd < 0) {
+			err = dw_error_errno(DW_EIO, errno, "snapshot: cannot "
+					     "create %s", file.ptr);
+			break;
+		}
+		x = blob_new(b);
+		x->file = dw_xstrdup(file.ptr);
+		err = tar_layer(dir, fd, x->digest, &x->size,
+				i == 0 ? evidence : NULL, &st);
+		close(fd);
+		if (i == 0) {
+			r->entries = st.entries;
+			r->changed_during_capture = st.changed;
+		}
+	}
+	dw_buf_release(&file);
+	return err;
+}
+
+static void cleanup_tmpdir(const char *tmpdir, struct blobs *b)
+{
+	size_t i;
+
+	for (i = 0; i < b->n; i++) {
+		if (b->v[i].file)
+			unlink(b->v[i].file);
+		free(b->v[i].file);
+		free(b->v[i].data);
+	}
+	free(b->v);
+	if (tmpdir)
+		rmdir(tmpdir);
+}
+
+static int write_image_archive(const struct dw_container_layers *l,
+			       json_t *inspect, const struct dw_snapshot_opts *o,
+			       json_t *ev, struct dw_snapshot_result *r,
+			       int fd)
+{
+	struct blobs b = { NULL, 0, 0 };
+	struct dw_buf tmpdir = DW_BUF_INIT;
+	json_t *layers, *manifest, *index, *dmanifest, *cfg;
+	char cfg_digest[65], man_digest[65];
+	uint64_t cfg_size, man_size;
+	size_t nlayers, i;
+	struct hout h;
+	char dig[65];
+	struct dw_buf dm = DW_BUF_INIT, ix = DW_BUF_INIT;
+	int err;
+
+	dw_buf_addf(&tmpdir, "%s.layers-XXXXXX", o->out_path);
+	if (!mkdtemp(tmpdir.ptr)) {
+		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot create "
+				     "%s", tmpdir.ptr);
+		dw_buf_release(&tmpdir);
+		return err;
+	}
+	err = build_layers(&b, l, tmpdir.ptr, json_object_get(ev,
+			   "upper_entries"), r);
+	nlayers = b.n;
+	if (!err) {
+		struct blobs only = { b.v, nlayers, 0 };
+
+		cfg = image_config(inspect, &only, o->reason);
+		blob_json(&b, cfg, cfg_digest, &cfg_size);
+		json_decref(cfg);
+		layers = json_array();
+		for (i = 0; i < nlayers; i++)
+			json_array_append_new(layers, descriptor(
+				"application/vnd.oci.image.layer.v1.tar",
+				b.v[i].digest, b.v[i].size));
+		manifest = json_pack("{s:i, s:s, s:o, s:o}", "schemaVersion",
+			2, "mediaType",
+			"application/vnd.oci.image.manifest.v1+json", "config",
+			descriptor("application/vnd.oci.image.config.v1+json",
+				   cfg_digest, cfg_size), "layers", layers);
+		blob_json(&b, manifest, man_digest, &man_size);
+		json_decref(manifest);
+		index = json_pack("{s:i, s:s, s:[o]}", "schemaVersion", 2,
+			"mediaType", "application/vnd.oci.image.index.v1+json",
+			"manifests", descriptor(
+				"application/vnd.oci.image.manifest.v1+json",
+				man_digest, man_size));
+		json_object_set_new(json_array_get(json_object_get(index,
+			"manifests"), 0), "annotations", json_pack("{s:s}",
+			"io.containerd.image.name", o->tag));
+		dmanifest = json_pack("[{s:s+, s:[s], s:[]}]", "Config",
+			"blobs/sha256/", cfg_digest, "RepoTags", o->tag,
+			"Layers");
+		for (i = 0; i < nlayers; i++)
+			json_array_append_new(json_object_get(json_array_get(
+				dmanifest, 0), "Layers"), json_sprintf(
+				"blobs/sha256/%s", b.v[i].digest));
+		dw_json_dump(&dm, dmanifest, JSON_PRESERVE_ORDER);
+		dw_json_dump(&ix, index, JSON_PRESERVE_ORDER);
+		json_decref(index);
+		json_decref(dmanifest);
+		{
+			const char *extra[][2] = {
+				{ "oci-layout",
+				  "{\"imageLayoutVersion\":\"1.0.0\"}" },
+				{ "index.json", ix.ptr },
+				{ "manifest.json", dm.ptr },
+			};
+			json_t *bl = json_object();
+
+			hout_init(&h, fd);
+			err = write_image(&h, &b, extra, 3);
+			hout_final(&h, dig);
+			if (!err && h.failed)
+				err = dw_error_errno(DW_EIO, h.failed,
+						     "snapshot: cannot write "
+						     "the archive");
+			snprintf(r->archive_sha256, sizeof(r->archive_sha256),
+				 "sha256:%s", dig);
+			r->archive_size = h.size;
+			for (i = 0; i < b.n; i++)
+				json_object_set_new(bl, b.v[i].digest,
+					json_integer((json_int_t)b.v[i].size));
+			json_object_set_new(ev, "blobs", bl);
+			json_object_set_new(ev, "image", json_pack(
+				"{s:s, s:s+, s:s+}", "tag", o->tag, "config",
+				"sha256:", cfg_digest, "manifest", "sha256:",
+				man_digest));
+		}
+	}
+	cleanup_tmpdir(tmpdir.ptr, &b);
+	dw_buf_release(&tmpdir);
+	dw_buf_release(&dm);
+	dw_buf_release(&ix);
+	return err;
+}
+
+static int write_layer_only(const struct dw_container_layers *l, json_t *ev,
+			    struct dw_snapshot_result *r, int fd)
+{
+	struct layer_tar st;
+	char dig[65];
+	int err = tar_layer(l->upper, fd, dig, &r->archive_size,
+			    json_object_get(ev, "upper_entries"), &st);
+
+	snprintf(r->archive_sha256, sizeof(r->archive_sha256), "sha256:%s",
+		 dig);
+	r->entries = st.entries;
+	r->changed_during_capture = st.changed;
+	return err;
+}
+
+static json_t *diff_json(const struct dw_container_layers *l)
+{
+	struct dw_changeset cs = DW_CHANGESET_INIT;
+	struct dw_buf out = DW_BUF_INIT;
+	json_t *v = NULL;
+
+	if (!dw_overlay_diff(&cs, l->upper, (const char *const *)l->lowers,
+			     l->nlowers, DW_DIFF_STAT) &&
+	    !dw_changeset_format(&out, &cs, DW_DIFF_FORMAT_JSON))
+		dw_json_parse(&v, out.ptr, out.len, "diff");
+	dw_changeset_release(&cs);
+	dw_buf_release(&out);
+	return v ? v : json_pack("{s:s}", "error", dw_error_last());
+}
+
+static json_t *evidence_head(const struct dw_snapshot_opts *o, json_t *inspect,
+			     const struct dw_container_layers *l, int paused)
+{
+	char host[256] = "", now[48];
+	struct timespec ts;
+	struct tm tm;
+
+	gethostname(host, sizeof(host) - 1);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(now, 24, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(now + strlen(now), sizeof(now) - strlen(now), ".%09ldZ",
+		 ts.tv_nsec);
+	return json_pack("{s:s, s:{s:s, s:s}, s:s, s:s, s:s?, s:{s:i, s:s?},"
+			 " s:b, s:s, s:{s:s, s:s, s:s}, s:O, s:[]}",
+			 "format", "driftwatch-evidence-1",
+			 "tool", "name", "driftwatch", "version", DW_VERSION,
+			 "host", host, "captured_at", now,
+			 "reason", o->reason,
+			 "operator", "uid", (int)getuid(), "user",
+			 getenv("SUDO_USER") ? getenv("SUDO_USER") :
+						getenv("USER"),
+			 "paused", paused,
+			 "mode", o->layer_only ? "layer-only" : "image",
+			 "container", "id", l->id, "name", l->name, "image",
+			 l->image,
+			 "inspect", inspect,
+			 "upper_entries");
+}
+
+static int file_sha256(const char *path, char out[72])
+{
+	char *buf = dw_xmalloc(COPY_SIZE);
+	struct hout h;
+	char dig[65];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0) {
+		free(buf);
+		return dw_error_errno(DW_EIO, errno, "cannot read %s", path);
+	}
+	hout_init(&h, -1);
+	while ((n = read(fd, buf, COPY_SIZE)) > 0)
+		EVP_DigestUpdate(h.md, buf, (size_t)n);
+	if (n < 0)
+		err = dw_error_errno(DW_EIO, errno, "cannot read %s", path);
+	hout_final(&h, dig);
+	snprintf(out, 72, "sha256:%s", dig);
+	close(fd);
+	free(buf);
+	return err;
+}
+
+static int write_evidence(json_t *ev, const char *archive,
+			  struct dw_snapshot_result *r)
+{
+	struct dw_buf path = DW_BUF_INIT, tmp = DW_BUF_INIT, data = DW_BUF_INIT;
+	const char *base = strrchr(archive, '/');
+	int fd, err;
+
+	json_object_set_new(ev, "archive", json_pack("{s:s, s:s, s:I}",
+		"file", base ? base + 1 : archive, "sha256", r->archive_sha256,
+		"size", (json_int_t)r->archive_size));
+	dw_buf_addf(&path, "%s.evidence.json", archive);
+	dw_json_dump(&data, ev, JSON_PRESERVE_ORDER);
+	dw_buf_addch(&data, '\n');
+	fd = open_tmp(path.ptr, &tmp);
+	if (fd < 0) {
+		err = DW_EIO;
+	} else {
+		struct hout h;
+		char dig[65];
+
+		hout_init(&h, fd);
+		err = hout_write(&h, data.ptr, data.len) ?
+		      dw_error_errno(DW_EIO, h.failed, "snapshot: cannot "
+				     "write %s", tmp.ptr) : 0;
+		hout_final(&h, dig);
+		snprintf(r->evidence_sha256, sizeof(r->evidence_sha256),
+			 "sha256:%s", dig);
+		err = commit_file(fd, tmp.ptr, path.ptr, err);
+	}
+	if (!err)
+		r->evidence_path = dw_buf_detach(&path, NULL);
+	dw_buf_release(&path);
+	dw_buf_release(&tmp);
+	dw_buf_release(&data);
+	return err;
+}
+
+/* ---- pausing, with the unpause guaranteed ---- */
+
+static int set_paused(struct dw_docker *d, const char *id, int pause)
+{
+	struct dw_buf p = DW_BUF_INIT;
+	int err;
+
+	dw_buf_addf(&p, "/containers/%s/%s", id, pause ? "pause" : "unpause");
+	err = dw_docker_post_json(d, NULL, p.ptr, NULL);
+	dw_buf_release(&p);
+	return err;
+}
+
+static int capture(struct dw_docker *d, const struct dw_container_layers *l,
+		   json_t *inspect, const struct dw_snapshot_opts *o,
+		   struct dw_snapshot_result *r)
+{
+	json_t *ev = evidence_head(o, inspect, l, r->paused);
+	struct dw_buf tmp = DW_BUF_INIT;
+	int pid = (int)json_integer_value(dw_json_path(inspect, "State.Pid"));
+	int fd, err;
+
+	json_object_set_new(ev, "processes", processes(d, l->id));
+	json_object_set_new(ev, "sockets", sockets(pid));
+	json_object_set_new(ev, "diff", diff_json(l));
+	fd = open_tmp(o->out_path, &tmp);
+	if (fd < 0) {
+		err = DW_EIO;
+	} else {
+		err = o->layer_only ? write_layer_only(l, ev, r, fd) :
+		      write_image_archive(l, inspect, o, ev, r, fd);
+		err = commit_file(fd, tmp.ptr, o->out_path, err);
+	}
+	if (r->changed_during_capture)
+		json_object_set_new(ev, "changed_during_capture", json_true());
+	if (!err)
+		err = write_evidence(ev, o->out_path, r);
+	if (err)
+		unlink(o->out_path);	/* never half a snapshot */
+	json_decref(ev);
+	dw_buf_release(&tmp);
+	return err;
+}
+
+int dw_snapshot_container(struct dw_docker *d, const char *ref,
+			  const struct dw_snapshot_opts *o,
+			  struct dw_snapshot_result *r)
+{
+	struct dw_container_layers l;
+	struct dw_buf path = DW_BUF_INIT;
+	json_t *inspect = NULL;
+	sigset_t hold, old;
+	int err, running, uerr = 0;
+
+	memset(r, 0, sizeof(*r));
+	err = dw_docker_container_layers(d, &l, ref);
+	if (err)
+		return err;
+	dw_buf_addf(&path, "/containers/%s/json", l.id);
+	err = dw_docker_get_json(d, &inspect, path.ptr);
+	dw_buf_release(&path);
+	if (err)
+		goto out;
+	running = json_is_true(dw_json_path(inspect, "State.Running")) &&
+		  !json_is_true(dw_json_path(inspect, "State.Paused"));
+	/* Nothing may stop us between pause and unpause. */
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &hold, &old);
+	if (running && !o->no_pause) {
+		err = set_paused(d, l.id, 1);
+		r->paused = !err;
+	}
+	if (!err)
+		err = capture(d, &l, inspect, o, r);
+	if (r->paused)
+		uerr = set_paused(d, l.id, 0);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (uerr && !err)
+		err = uerr;
+out:
+	json_decref(inspect);
+	dw_container_layers_release(&l);
+	return err;
+}
+
+/* ---- verification ---- */
+
+static int verify_blobs(const char *path, json_t *blobs, struct dw_buf *report)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	char *buf = dw_xmalloc(COPY_SIZE);
+	int bad = 0, seen = 0;
+
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+		dw_buf_addf(report, "cannot read %s as a tar: %s\n", path,
+			    archive_error_string(a));
+		bad = 1;
+	}
+	while (!bad && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(e);
+		struct hout h;
+		char dig[65];
+		la_ssize_t n;
+
+		if (strncmp(name, "blobs/sha256/", 13) || !name[13])
+			continue;
+		hout_init(&h, -1);
+		while ((n = archive_read_data(a, buf, COPY_SIZE)) > 0)
+			EVP_DigestUpdate(h.md, buf, (size_t)n);
+		hout_final(&h, dig);
+		seen++;
+		if (n < 0 || strcmp(dig, name + 13)) {
+			dw_buf_addf(report, "blob %s: content hashes to %s\n",
+				    name + 13, dig);
+			bad = 1;
+		} else if (blobs && !json_object_get(blobs, name + 13)) {
+			dw_buf_addf(report, "blob %s: not in the evidence "
+				    "record\n", name + 13);
+			bad = 1;
+		}
+	}
+	if (!bad && blobs && (size_t)seen != json_object_size(blobs)) {
+		dw_buf_addf(report, "the archive holds %d blobs, the evidence "
+			    "lists %zu\n", seen, json_object_size(blobs));
+		bad = 1;
+	}
+	archive_read_free(a);
+	free(buf);
+	return bad;
+}
+
+int dw_snapshot_verify(const char *path, struct dw_buf *report)
+{
+	struct dw_buf evpath = DW_BUF_INIT, data = DW_BUF_INIT;
+	json_t *ev = NULL;
+	char actual[72];
+	const char *want;
+	int fd, bad = 0, err;
+	ssize_t n;
+	char buf[65536];
+
+	dw_buf_addf(&evpath, "%s.evidence.json", path);
+	fd = open(evpath.ptr, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = dw_error_errno(DW_EIO, errno, "cannot read %s",
+				     evpath.ptr);
+		goto out;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		dw_buf_add(&data, buf, (size_t)n);
+	close(fd);
+	err = dw_json_parse(&ev, data.ptr, data.len, evpath.ptr);
+	if (err) {
+		dw_buf_addf(report, "%s\n", dw_error_last());
+		err = DW_ERROR;
+		goto out;
+	}
+	err = file_sha256(path, actual);
+	if (err)
+		goto out;
+	want = dw_json_path_str(ev, "archive.sha256");
+	if (!want || strcmp(want, actual)) {
+		dw_buf_addf(report, "%s: sha256 is %s, the evidence says %s\n",
+			    path, actual, want ? want : "(nothing)");
+		bad = 1;
+	}
+	if (!strcmp(dw_json_path_str(ev, "mode") ? dw_json_path_str(ev, "mode")
+		    : "", "image"))
+		bad |= verify_blobs(path, json_object_get(ev, "blobs"), report);
+	err = bad ? DW_ERROR : 0;
+out:
+	json_decref(ev);
+	dw_buf_release(&evpath);
+	dw_buf_release(&data);
+	return err;
+}

@@ -1,0 +1,64 @@
+#ifndef DW_SNAPSHOT_H
+#define DW_SNAPSHOT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "driftwatch/docker.h"
+
+/*
+ * Forensic snapshots of a container (libarchive is used here only).
+ *
+ * The archive is what `docker load -i` takes: an OCI image layout
+ * (oci-layout, index.json, blobs/sha256/…) plus Docker's manifest.json,
+ * whose top layer is the container's upper dir as a tar with explicit
+ * `.wh.` whiteouts and `.wh..wh..opq` markers, over the image's layers
+ * re-read from their own dirs. Beside it, PATH.evidence.json records what
+ * the image drops: every upper entry's full stat (ns times, inode, nlink,
+ * xattrs) and SHA-256, the inspect document, the diff, the processes and
+ * sockets at capture time, who, when, why, and the digest of every file
+ * of the snapshot. Both are written under temporary names, fsynced and
+ * renamed when complete (mode 0600).
+ */
+
+struct dw_snapshot_opts {
+	const char *out_path;	/* the archive */
+	const char *reason;
+	const char *tag;	/* repo:tag of the loaded image */
+	int no_pause;
+	int layer_only;		/* just the upper dir's layer tar */
+};
+
+struct dw_snapshot_result {
+	char archive_sha256[72];	/* "sha256:…" */
+	char evidence_sha256[72];
+	char *evidence_path;		/* caller frees */
+	uint64_t archive_size;
+	uint64_t entries;		/* entries of the upper dir */
+	int paused;
+	int changed_during_capture;	/* files changed while read */
+};
+
+/*
+ * Snapshot container `ref`. Pauses it first unless o->no_pause (or it is
+ * not running), and always unpauses it, also on errors; SIGINT, SIGTERM
+ * and SIGHUP are held until then. Returns 0, DW_ENOTFOUND,
+ * DW_EUNREACHABLE, DW_EUNSUPPORTED (not overlay2), or DW_EIO (the
+ * message says what could not be read or written; nothing that looks
+ * complete is left behind).
+ */
+int dw_snapshot_container(struct dw_docker *d, const char *ref,
+			  const struct dw_snapshot_opts *o,
+			  struct dw_snapshot_result *r);
+
+/*
+ * Recheck a snapshot: the archive's digest against its evidence record
+ * (PATH.evidence.json), and for an image archive every blob against its
+ * name. Problems are appended to `report` one per line. Returns 0 when
+ * everything matches, DW_ERROR on any mismatch, DW_EIO when a file
+ * cannot be read.
+ */
+struct dw_buf;
+int dw_snapshot_verify(const char *path, struct dw_buf *report);
+
+#endif
