@@ -54,13 +54,23 @@ static void hex(char *dst, const unsigned char *src, size_t n)
 	dst[2 * n] = '\0';
 }
 
+/* OpenSSL 3 looks an algorithm up at every init unless it is fetched. */
+static EVP_MD *sha256_md(void)
+{
+	static EVP_MD *md;
+
+	if (!md)
+		md = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return md;
+}
+
 static void hout_init(struct hout *h, int fd)
 {
 	h->fd = fd;
 	h->md = EVP_MD_CTX_new();
 	h->size = 0;
 	h->failed = 0;
-	EVP_DigestInit_ex(h->md, EVP_sha256(), NULL);
+	EVP_DigestInit_ex(h->md, sha256_md(), NULL);
 }
 
 static int hout_write(struct hout *h, const void *p, size_t n)
@@ -114,13 +124,17 @@ struct hardlink {
 struct layer_tar {
 	struct archive *a;
 	struct dw_buf path;	/* relative, no leading slash */
-	json_t *evidence;	/* array of entries, or NULL */
+	struct dw_buf *evidence;	/* JSON objects, comma-separated */
 	struct hardlink *links;
 	size_t nlinks, links_alloc;
 	size_t depth;
 	uint64_t entries;
 	int changed;		/* a file changed while read */
+	int frozen;		/* the container is paused: nothing moves */
 	char *copybuf;
+	EVP_MD_CTX *md;		/* reused for every file */
+	char cap[256];		/* security.capability of the entry, if any */
+	ssize_t caplen;
 };
 
 static int is_whiteout(const struct stat *st)
@@ -169,9 +183,10 @@ static struct archive_entry *entry_for(struct layer_tar *t,
 /* The names of a directory, sorted, so archives are reproducible. */
 static int cmp_str(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
 }
 
+/* Each name comes with its d_type in front (names[i][0]). */
 static char **dir_names(int dfd, size_t *n)
 {
 	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -189,8 +204,13 @@ static char **dir_names(int dfd, size_t *n)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
+		size_t len = strlen(de->d_name);
+		char *e = dw_xmalloc(len + 2);
+
+		e[0] = (char)de->d_type;
+		memcpy(e + 1, de->d_name, len + 1);
 		DW_ALLOC_GROW(v, *n + 1, alloc);
-		v[(*n)++] = dw_xstrdup(de->d_name);
+		v[(*n)++] = e;
 	}
 	closedir(d);
 	if (*n > 1)
@@ -198,75 +218,128 @@ static char **dir_names(int dfd, size_t *n)
 	return v ? v : dw_xcalloc(1, sizeof(char *));	/* NULL: error only */
 }
 
-/* The evidence of one entry: statx, every xattr, and later its hash. */
-static json_t *entry_evidence(int dfd, const char *name, const char *path)
+/* Append `str` as a JSON string (jansson does the escaping). */
+static void json_str(struct dw_buf *b, const char *str)
 {
-	struct statx sx;
-	char list[4096], val[4096];
-	json_t *o = json_object(), *xa = json_object();
-	ssize_t n, i;
-	char proc[320];
-	char b64[8192];
+	json_t *v = json_string(str);
+	size_t n;
 
-	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW, STATX_ALL | STATX_BTIME,
-		  &sx) < 0)
-		return o;
-	json_object_set_new(o, "path", json_sprintf("/%s", path));
-	json_object_set_new(o, "mode", json_sprintf("%06o", sx.stx_mode));
-	json_object_set_new(o, "uid", json_integer(sx.stx_uid));
-	json_object_set_new(o, "gid", json_integer(sx.stx_gid));
-	json_object_set_new(o, "size", json_integer((json_int_t)sx.stx_size));
-	json_object_set_new(o, "inode", json_integer((json_int_t)sx.stx_ino));
-	json_object_set_new(o, "nlink", json_integer(sx.stx_nlink));
-#define NS(t) json_integer((json_int_t)(t).tv_sec * 1000000000 + (t).tv_nsec)
-	json_object_set_new(o, "atime_ns", NS(sx.stx_atime));
-	json_object_set_new(o, "mtime_ns", NS(sx.stx_mtime));
-	json_object_set_new(o, "ctime_ns", NS(sx.stx_ctime));
-	if (sx.stx_mask & STATX_BTIME)
-		json_object_set_new(o, "btime_ns", NS(sx.stx_btime));
+	if (!v) {
+		struct dw_buf clean = DW_BUF_INIT;
+
+		dw_utf8_sanitize(&clean, str, strlen(str));
+		v = json_string(clean.ptr);
+		dw_buf_release(&clean);
+	}
+	n = json_dumpb(v, NULL, 0, JSON_ENCODE_ANY);
+	dw_buf_grow(b, n);
+	json_dumpb(v, b->ptr + b->len, n, JSON_ENCODE_ANY);
+	b->len += n;
+	b->ptr[b->len] = '\0';
+	json_decref(v);
+}
+
+static void ev_sep(struct layer_tar *t)
+{
+	if (t->evidence->len)
+		dw_buf_addch(t->evidence, ',');
+}
+
+/*
+ * Open one entry's evidence object (closed by the caller): the full
+ * statx and every xattr, read through `fd` when there is one.
+ */
+static void ev_begin(struct layer_tar *t, const struct statx *sx, int fd,
+		     int dfd, const char *name)
+{
+	struct dw_buf *b = t->evidence;
+	char list[4096], val[4096], b64[5500], proc[320];
+	ssize_t n, i;
+	int first = 1;
+
+	ev_sep(t);
+	dw_buf_adds(b, "{\"path\":");
+	{
+		struct dw_buf abs = DW_BUF_INIT;
+
+		dw_buf_addf(&abs, "/%s", t->path.ptr);
+		json_str(b, abs.ptr);
+		dw_buf_release(&abs);
+	}
+#define NS(ts) ((long long)(ts).tv_sec * 1000000000LL + (ts).tv_nsec)
+	{
+		char line[320];
+		int k = snprintf(line, sizeof(line),
+			",\"mode\":\"%06o\",\"uid\":%u,\"gid\":%u,"
+			"\"size\":%llu,\"inode\":%llu,\"nlink\":%u,"
+			"\"atime_ns\":%lld,\"mtime_ns\":%lld,\"ctime_ns\":%lld",
+			sx->stx_mode, sx->stx_uid, sx->stx_gid,
+			(unsigned long long)sx->stx_size,
+			(unsigned long long)sx->stx_ino, sx->stx_nlink,
+			NS(sx->stx_atime), NS(sx->stx_mtime),
+			NS(sx->stx_ctime));
+
+		dw_buf_add(b, line, (size_t)k);
+	}
+	if (sx->stx_mask & STATX_BTIME)
+		dw_buf_addf(b, ",\"btime_ns\":%lld", NS(sx->stx_btime));
 #undef NS
-	if (S_ISCHR(sx.stx_mode) || S_ISBLK(sx.stx_mode))
-		json_object_set_new(o, "rdev", json_sprintf("%u:%u",
-				    sx.stx_rdev_major, sx.stx_rdev_minor));
+	if (S_ISCHR(sx->stx_mode) || S_ISBLK(sx->stx_mode))
+		dw_buf_addf(b, ",\"rdev\":\"%u:%u\"", sx->stx_rdev_major,
+			    sx->stx_rdev_minor);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, name);
-	n = llistxattr(proc, list, sizeof(list));
+	n = fd >= 0 ? flistxattr(fd, list, sizeof(list)) :
+		      llistxattr(proc, list, sizeof(list));
+	dw_buf_adds(b, ",\"xattrs_base64\":{");
 	for (i = 0; n > 0 && i < n; i += (ssize_t)strlen(list + i) + 1) {
-		ssize_t v = lgetxattr(proc, list + i, val, sizeof(val));
+		ssize_t v = fd >= 0 ? fgetxattr(fd, list + i, val, sizeof(val)) :
+			    lgetxattr(proc, list + i, val, sizeof(val));
 
 		if (v < 0)
 			continue;
+		if (!strcmp(list + i, "security.capability") &&
+		    (size_t)v <= sizeof(t->cap)) {
+			memcpy(t->cap, val, (size_t)v);
+			t->caplen = v;
+		}
 		EVP_EncodeBlock((unsigned char *)b64, (unsigned char *)val,
 				(int)v);
-		json_object_set_new(xa, list + i, json_string(b64));
+		if (!first)
+			dw_buf_addch(b, ',');
+		first = 0;
+		json_str(b, list + i);
+		dw_buf_addf(b, ":\"%s\"", b64);
 	}
-	json_object_set_new(o, "xattrs_base64", xa);
-	return o;
+	dw_buf_addch(b, '}');
 }
 
-static int add_file_data(struct layer_tar *t, int dfd, const char *name,
-			 const struct stat *st, json_t *ev)
+static void stat_from_statx(struct stat *st, const struct statx *sx)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-			O_CLOEXEC);
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	memset(st, 0, sizeof(*st));
+	st->st_mode = sx->stx_mode;
+	st->st_uid = sx->stx_uid;
+	st->st_gid = sx->stx_gid;
+	st->st_size = (off_t)sx->stx_size;
+	st->st_ino = sx->stx_ino;
+	st->st_nlink = sx->stx_nlink;
+	st->st_dev = makedev(sx->stx_dev_major, sx->stx_dev_minor);
+	st->st_rdev = makedev(sx->stx_rdev_major, sx->stx_rdev_minor);
+	st->st_mtim.tv_sec = sx->stx_mtime.tv_sec;
+	st->st_mtim.tv_nsec = sx->stx_mtime.tv_nsec;
+}
+
+/* Copy an open regular file into the archive, hashing it. */
+static int add_file_data(struct layer_tar *t, int fd, const struct stat *st,
+			 char sha[65])
+{
+	EVP_MD_CTX *md = t->md;
 	unsigned char dig[EVP_MAX_MD_SIZE];
-	char hexd[65];
 	unsigned dlen = 0;
-	struct stat now;
 	uint64_t left = (uint64_t)st->st_size;
 	int err = 0;
 
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	if (fd < 0 || fstat(fd, &now) || now.st_ino != st->st_ino ||
-	    !S_ISREG(now.st_mode)) {
-		/* Replaced or gone since we looked: the header says empty. */
-		t->changed = 1;
-		if (ev)
-			json_object_set_new(ev, "changed_during_capture",
-					    json_true());
-		left = 0;
-	}
-	while (left) {
+	EVP_DigestInit_ex(md, sha256_md(), NULL);
+	while (left && fd >= 0) {
 		ssize_t n = read(fd, t->copybuf, left < COPY_SIZE ? left :
 						       COPY_SIZE);
 
@@ -281,68 +354,163 @@ static int add_file_data(struct layer_tar *t, int dfd, const char *name,
 		}
 		left -= (uint64_t)n;
 	}
-	if (!err && left) {
+	if (left)
 		t->changed = 1;
-		if (ev)
-			json_object_set_new(ev, "changed_during_capture",
-					    json_true());
-	}
 	EVP_DigestFinal_ex(md, dig, &dlen);
-	EVP_MD_CTX_free(md);
-	hex(hexd, dig, 32);
-	if (ev && !err)
-		json_object_set_new(ev, "sha256", json_sprintf("sha256:%s",
-								hexd));
-	if (fd >= 0)
-		close(fd);
-	return err;
+	hex(sha, dig, 32);
+	return err || left ? (err ? err : 1) : 0;
 }
 
 static int walk_layer(struct layer_tar *t, int dfd);
 
-static int add_entry(struct layer_tar *t, int dfd, const char *name)
+static int add_whiteout(struct layer_tar *t, const char *name)
 {
-	struct archive_entry *e = NULL;
-	struct stat st;
-	json_t *ev = NULL;
-	char target[PATH_MAX];
-	char v[2];
-	size_t i;
-	int err = 0, sub;
+	struct dw_buf wh = DW_BUF_INIT;
+	const char *slash = strrchr(t->path.ptr, '/');
+	size_t dirlen = slash ? (size_t)(slash - t->path.ptr) + 1 : 0;
+	struct archive_entry *e = archive_entry_new();
+	int err = 0;
 
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : dw_error_errno(DW_EIO, errno,
-			"snapshot: cannot stat %s", t->path.ptr);
-	if (is_whiteout(&st)) {
-		/* The deletion, in the form image layers carry it. */
-		struct dw_buf wh = DW_BUF_INIT;
-		const char *slash = strrchr(t->path.ptr, '/');
-		size_t dirlen = slash ? (size_t)(slash - t->path.ptr) + 1 : 0;
-
-		dw_buf_add(&wh, t->path.ptr, dirlen);
-		dw_buf_addf(&wh, ".wh.%s", name);
-		e = archive_entry_new();
-		archive_entry_set_pathname(e, wh.ptr);
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_perm(e, 0644);
-		archive_entry_set_size(e, 0);
-		dw_buf_release(&wh);
-		if (archive_write_header(t->a, e) != ARCHIVE_OK)
-			err = tar_error(t, "cannot write");
-		archive_entry_free(e);
-		t->entries++;
-		if (t->evidence)
-			json_array_append_new(t->evidence, json_pack(
-				"{s:s+, s:s}", "path", "/", t->path.ptr,
-				"whiteout", "deleted"));
-		return err;
-	}
-	if (S_ISSOCK(st.st_mode))
-		return 0;	/* tar has no sockets; the evidence has them */
+	/* The deletion, in the form image layers carry it. */
+	dw_buf_add(&wh, t->path.ptr, dirlen);
+	dw_buf_addf(&wh, ".wh.%s", name);
+	archive_entry_set_pathname(e, wh.ptr);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, 0);
+	if (archive_write_header(t->a, e) != ARCHIVE_OK)
+		err = tar_error(t, "cannot write");
+	archive_entry_free(e);
+	dw_buf_release(&wh);
+	t->entries++;
 	if (t->evidence) {
-		ev = entry_evidence(dfd, name, t->path.ptr);
-		json_array_append_new(t->evidence, ev);
+		struct dw_buf abs = DW_BUF_INIT;
+
+		ev_sep(t);
+		dw_buf_adds(t->evidence, "{\"path\":");
+		dw_buf_addf(&abs, "/%s", t->path.ptr);
+		json_str(t->evidence, abs.ptr);
+		dw_buf_adds(t->evidence, ",\"whiteout\":\"deleted\"}");
+		dw_buf_release(&abs);
 	}
+	return err;
+}
+
+/* security.capability, as read with the evidence (or read now). */
+static void add_capability(struct layer_tar *t, struct archive_entry *e,
+			   int fd)
+{
+	if (!t->evidence)
+		t->caplen = fgetxattr(fd, "security.capability", t->cap,
+				      sizeof(t->cap));
+	if (t->caplen > 0)
+		archive_entry_xattr_add_entry(e, "security.capability", t->cap,
+					      (size_t)t->caplen);
+}
+
+/* A regular file: hard links kept as links, contents hashed. */
+static int add_regular(struct layer_tar *t, struct archive_entry *e, int fd,
+		       const struct stat *st)
+{
+	char sha[65];
+	size_t i;
+	int err;
+
+	for (i = 0; st->st_nlink > 1 && i < t->nlinks; i++) {
+		if (t->links[i].dev == st->st_dev &&
+		    t->links[i].ino == st->st_ino) {
+			archive_entry_set_hardlink(e, t->links[i].path);
+			break;
+		}
+	}
+	if (st->st_nlink > 1 && i == t->nlinks) {
+		DW_ALLOC_GROW(t->links, t->nlinks + 1, t->links_alloc);
+		t->links[t->nlinks++] = (struct hardlink){
+			st->st_dev, st->st_ino, dw_xstrdup(t->path.ptr) };
+	}
+	if (!archive_entry_hardlink(e))
+		archive_entry_set_size(e, st->st_size);
+	if (fd >= 0)
+		add_capability(t, e, fd);
+	if (archive_write_header(t->a, e) != ARCHIVE_OK)
+		return tar_error(t, "cannot write");
+	if (archive_entry_hardlink(e))
+		return 0;
+	err = add_file_data(t, fd, st, sha);
+	if (err < 0)
+		return err;
+	if (t->evidence && err == 0)
+		dw_buf_addf(t->evidence, ",\"sha256\":\"sha256:%s\"", sha);
+	if (t->evidence && err > 0)
+		dw_buf_adds(t->evidence, ",\"changed_during_capture\":true");
+	return 0;
+}
+
+/*
+ * Open and stat an entry. With the container paused nothing can swap an
+ * entry between readdir and open, so a file or dir d_type vouches for is
+ * opened at once and stated through its fd; otherwise the stat comes
+ * first and only what it says is a file or dir is opened.
+ */
+static int open_entry(struct layer_tar *t, int dfd, const char *name,
+		      unsigned char dtype, struct statx *sx, int *fdp)
+{
+	const unsigned mask = STATX_BASIC_STATS | STATX_BTIME;
+	int fd = -1;
+
+	*fdp = -1;
+	if (t->frozen && (dtype == DT_REG || dtype == DT_DIR)) {
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+			    O_CLOEXEC | (dtype == DT_DIR ? O_DIRECTORY : 0));
+		if (fd >= 0 && !statx(fd, "", AT_EMPTY_PATH, mask, sx)) {
+			*fdp = fd;
+			return 0;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW, mask, sx) < 0)
+		return errno == ENOENT ? 1 : dw_error_errno(DW_EIO, errno,
+			"snapshot: cannot stat %s", t->path.ptr);
+	if (S_ISREG(sx->stx_mode) || S_ISDIR(sx->stx_mode)) {
+		struct stat now;
+
+		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+			    O_CLOEXEC | (S_ISDIR(sx->stx_mode) ?
+					 O_DIRECTORY : 0));
+		if (fd >= 0 && (fstat(fd, &now) || now.st_ino != sx->stx_ino ||
+				(now.st_mode & S_IFMT) !=
+				(sx->stx_mode & S_IFMT))) {
+			close(fd);	/* swapped since we looked */
+			fd = -1;
+		}
+	}
+	*fdp = fd;
+	return 0;
+}
+
+static int add_entry(struct layer_tar *t, int dfd, const char *name,
+		     unsigned char dtype)
+{
+	struct archive_entry *e;
+	struct statx sx;
+	struct stat st;
+	char target[PATH_MAX], v[2];
+	int err, fd;
+
+	err = open_entry(t, dfd, name, dtype, &sx, &fd);
+	if (err)
+		return err > 0 ? 0 : err;	/* 1: vanished */
+	stat_from_statx(&st, &sx);
+	if (is_whiteout(&st) || S_ISSOCK(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		/* tar has no sockets */
+		return S_ISSOCK(st.st_mode) ? 0 : add_whiteout(t, name);
+	}
+	t->caplen = 0;
+	if (t->evidence)
+		ev_begin(t, &sx, fd, dfd, name);
 	t->entries++;
 	e = entry_for(t, &st, "");
 	archive_entry_set_filetype(e, st.st_mode & S_IFMT);
@@ -353,58 +521,30 @@ static int add_entry(struct layer_tar *t, int dfd, const char *name)
 		archive_entry_set_symlink(e, target);
 	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
 		archive_entry_set_rdev(e, st.st_rdev);
-	} else if (S_ISREG(st.st_mode)) {
-		char cap[256];
-		ssize_t cn;
-		char proc[320];
+	}
+	if (S_ISREG(st.st_mode)) {
+		err = add_regular(t, e, fd, &st);
+	} else if (archive_write_header(t->a, e) != ARCHIVE_OK) {
+		err = tar_error(t, "cannot write");
+	} else if (S_ISDIR(st.st_mode) && fd >= 0 &&
+		   ovl_get(fd, "opaque", v, sizeof(v)) == 1 && v[0] == 'y') {
+		struct archive_entry *o = entry_for(t, &st, "/.wh..wh..opq");
 
-		for (i = 0; st.st_nlink > 1 && i < t->nlinks; i++) {
-			if (t->links[i].dev == st.st_dev &&
-			    t->links[i].ino == st.st_ino) {
-				archive_entry_set_hardlink(e, t->links[i].path);
-				break;
-			}
-		}
-		if (st.st_nlink > 1 && i == t->nlinks) {
-			DW_ALLOC_GROW(t->links, t->nlinks + 1, t->links_alloc);
-			t->links[t->nlinks++] = (struct hardlink){
-				st.st_dev, st.st_ino, dw_xstrdup(t->path.ptr) };
-		}
-		if (!archive_entry_hardlink(e))
-			archive_entry_set_size(e, st.st_size);
-		snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, name);
-		cn = lgetxattr(proc, "security.capability", cap, sizeof(cap));
-		if (cn > 0)
-			archive_entry_xattr_add_entry(e, "security.capability",
-						      cap, (size_t)cn);
-	}
-	if (archive_write_header(t->a, e) != ARCHIVE_OK) {
-		archive_entry_free(e);
-		return tar_error(t, "cannot write");
-	}
-	if (S_ISREG(st.st_mode) && !archive_entry_hardlink(e))
-		err = add_file_data(t, dfd, name, &st, ev);
-	archive_entry_free(e);
-	if (err || !S_ISDIR(st.st_mode))
-		return err;
-	sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-		     O_CLOEXEC);
-	if (sub < 0)
-		return errno == ENOENT ? 0 : dw_error_errno(DW_EIO, errno,
-			"snapshot: cannot open %s", t->path.ptr);
-	if (ovl_get(sub, "opaque", v, sizeof(v)) == 1 && v[0] == 'y') {
-		e = entry_for(t, &st, "/.wh..wh..opq");
-		archive_entry_set_filetype(e, AE_IFREG);
-		archive_entry_set_size(e, 0);
-		if (archive_write_header(t->a, e) != ARCHIVE_OK)
+		archive_entry_set_filetype(o, AE_IFREG);
+		archive_entry_set_size(o, 0);
+		if (archive_write_header(t->a, o) != ARCHIVE_OK)
 			err = tar_error(t, "cannot write");
-		archive_entry_free(e);
-		if (ev)
-			json_object_set_new(ev, "opaque", json_true());
+		archive_entry_free(o);
+		if (t->evidence)
+			dw_buf_adds(t->evidence, ",\"opaque\":true");
 	}
-	if (!err)
-		err = walk_layer(t, sub);
-	close(sub);
+	archive_entry_free(e);
+	if (t->evidence)
+		dw_buf_addch(t->evidence, '}');
+	if (!err && S_ISDIR(st.st_mode) && fd >= 0)
+		err = walk_layer(t, fd);
+	if (fd >= 0)
+		close(fd);
 	return err;
 }
 
@@ -425,8 +565,9 @@ static int walk_layer(struct layer_tar *t, int dfd)
 		if (!err) {
 			if (base)
 				dw_buf_addch(&t->path, '/');
-			dw_buf_adds(&t->path, names[i]);
-			err = add_entry(t, dfd, names[i]);
+			dw_buf_adds(&t->path, names[i] + 1);
+			err = add_entry(t, dfd, names[i] + 1,
+					(unsigned char)names[i][0]);
 			dw_buf_setlen(&t->path, base);
 		}
 		free(names[i]);
@@ -441,21 +582,26 @@ static int walk_layer(struct layer_tar *t, int dfd)
  * `digest` (hex). `evidence` (or NULL) collects every entry.
  */
 static int tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
-		     json_t *evidence, struct layer_tar *out_stats)
+		     struct dw_buf *evidence, struct layer_tar *out_stats,
+		     int frozen)
 {
 	struct layer_tar t;
 	struct hout h;
 	int dfd, err;
 
 	memset(&t, 0, sizeof(t));
+	t.frozen = frozen;
 	t.evidence = evidence;
 	t.copybuf = dw_xmalloc(COPY_SIZE);
+	t.md = EVP_MD_CTX_new();
 	dw_buf_init(&t.path, 0);
 	dw_buf_adds(&t.path, "");
 	hout_init(&h, fd);
 	t.a = archive_write_new();
 	archive_write_set_format_pax_restricted(t.a);
-	archive_write_set_bytes_per_block(t.a, 0);
+	/* Big writes; the last block is not padded out. */
+	archive_write_set_bytes_per_block(t.a, 1 << 16);
+	archive_write_set_bytes_in_last_block(t.a, 1);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot open %s",
@@ -484,6 +630,7 @@ static int tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
 		free(t.links[i].path);
 	free(t.links);
 	free(t.copybuf);
+	EVP_MD_CTX_free(t.md);
 	dw_buf_release(&t.path);
 	return err;
 }
@@ -805,7 +952,7 @@ static int is_init_layer(const char *dir)
 
 /* The image layers (bottom first), then the upper dir, as blobs. */
 static int build_layers(struct blobs *b, const struct dw_container_layers *l,
-			const char *tmpdir, json_t *evidence,
+			const char *tmpdir, struct dw_buf *evidence,
 			struct dw_snapshot_result *r)
 {
 	struct dw_buf file = DW_BUF_INIT;
@@ -831,8 +978,10 @@ static int build_layers(struct blobs *b, const struct dw_container_layers *l,
 		}
 		x = blob_new(b);
 		x->file = dw_xstrdup(file.ptr);
+		/* Image layers never change: only the upper dir can. */
 		err = tar_layer(dir, fd, x->digest, &x->size,
-				i == 0 ? evidence : NULL, &st);
+				i == 0 ? evidence : NULL, &st,
+				i == 0 ? r->paused : 1);
 		close(fd);
 		if (i == 0) {
 			r->entries = st.entries;
@@ -860,8 +1009,8 @@ static void cleanup_tmpdir(const char *tmpdir, struct blobs *b)
 
 static int write_image_archive(const struct dw_container_layers *l,
 			       json_t *inspect, const struct dw_snapshot_opts *o,
-			       json_t *ev, struct dw_snapshot_result *r,
-			       int fd)
+			       json_t *ev, struct dw_buf *entries,
+			       struct dw_snapshot_result *r, int fd)
 {
 	struct blobs b = { NULL, 0, 0 };
 	struct dw_buf tmpdir = DW_BUF_INIT;
@@ -881,8 +1030,7 @@ static int write_image_archive(const struct dw_container_layers *l,
 		dw_buf_release(&tmpdir);
 		return err;
 	}
-	err = build_layers(&b, l, tmpdir.ptr, json_object_get(ev,
-			   "upper_entries"), r);
+	err = build_layers(&b, l, tmpdir.ptr, entries, r);
 	nlayers = b.n;
 	if (!err) {
 		struct blobs only = { b.v, nlayers, 0 };
@@ -957,13 +1105,14 @@ static int write_image_archive(const struct dw_container_layers *l,
 	return err;
 }
 
-static int write_layer_only(const struct dw_container_layers *l, json_t *ev,
+static int write_layer_only(const struct dw_container_layers *l,
+			    struct dw_buf *entries,
 			    struct dw_snapshot_result *r, int fd)
 {
 	struct layer_tar st;
 	char dig[65];
-	int err = tar_layer(l->upper, fd, dig, &r->archive_size,
-			    json_object_get(ev, "upper_entries"), &st);
+	int err = tar_layer(l->upper, fd, dig, &r->archive_size, entries,
+			    &st, r->paused);
 
 	snprintf(r->archive_sha256, sizeof(r->archive_sha256), "sha256:%s",
 		 dig);
@@ -972,19 +1121,22 @@ static int write_layer_only(const struct dw_container_layers *l, json_t *ev,
 	return err;
 }
 
-static json_t *diff_json(const struct dw_container_layers *l)
+/* `driftwatch diff` as it would print it (escaped, one change a line). */
+static json_t *diff_text(const struct dw_container_layers *l)
 {
 	struct dw_changeset cs = DW_CHANGESET_INIT;
 	struct dw_buf out = DW_BUF_INIT;
-	json_t *v = NULL;
+	json_t *v;
 
 	if (!dw_overlay_diff(&cs, l->upper, (const char *const *)l->lowers,
-			     l->nlowers, DW_DIFF_STAT) &&
-	    !dw_changeset_format(&out, &cs, DW_DIFF_FORMAT_JSON))
-		dw_json_parse(&v, out.ptr, out.len, "diff");
+			     l->nlowers, 0) &&
+	    !dw_changeset_format(&out, &cs, DW_DIFF_FORMAT_TEXT))
+		v = json_stringn(out.ptr, out.len);
+	else
+		v = json_pack("{s:s}", "error", dw_error_last());
 	dw_changeset_release(&cs);
 	dw_buf_release(&out);
-	return v ? v : json_pack("{s:s}", "error", dw_error_last());
+	return v;
 }
 
 static json_t *evidence_head(const struct dw_snapshot_opts *o, json_t *inspect,
@@ -1001,7 +1153,7 @@ static json_t *evidence_head(const struct dw_snapshot_opts *o, json_t *inspect,
 	snprintf(now + strlen(now), sizeof(now) - strlen(now), ".%09ldZ",
 		 ts.tv_nsec);
 	return json_pack("{s:s, s:{s:s, s:s}, s:s, s:s, s:s?, s:{s:i, s:s?},"
-			 " s:b, s:s, s:{s:s, s:s, s:s}, s:O, s:[]}",
+			 " s:b, s:s, s:{s:s, s:s, s:s}, s:O}",
 			 "format", "driftwatch-evidence-1",
 			 "tool", "name", "driftwatch", "version", DW_VERSION,
 			 "host", host, "captured_at", now,
@@ -1013,8 +1165,7 @@ static json_t *evidence_head(const struct dw_snapshot_opts *o, json_t *inspect,
 			 "mode", o->layer_only ? "layer-only" : "image",
 			 "container", "id", l->id, "name", l->name, "image",
 			 l->image,
-			 "inspect", inspect,
-			 "upper_entries");
+			 "inspect", inspect);
 }
 
 static int file_sha256(const char *path, char out[72])
@@ -1041,8 +1192,8 @@ static int file_sha256(const char *path, char out[72])
 	return err;
 }
 
-static int write_evidence(json_t *ev, const char *archive,
-			  struct dw_snapshot_result *r)
+static int write_evidence(json_t *ev, struct dw_buf *entries,
+			  const char *archive, struct dw_snapshot_result *r)
 {
 	struct dw_buf path = DW_BUF_INIT, tmp = DW_BUF_INIT, data = DW_BUF_INIT;
 	const char *base = strrchr(archive, '/');
@@ -1053,7 +1204,11 @@ static int write_evidence(json_t *ev, const char *archive,
 		"size", (json_int_t)r->archive_size));
 	dw_buf_addf(&path, "%s.evidence.json", archive);
 	dw_json_dump(&data, ev, JSON_PRESERVE_ORDER);
-	dw_buf_addch(&data, '\n');
+	/* The upper entries were written as JSON text as they were read. */
+	dw_buf_setlen(&data, data.len - 1);	/* the closing '}' */
+	dw_buf_adds(&data, ",\"upper_entries\":[");
+	dw_buf_add(&data, entries->ptr, entries->len);
+	dw_buf_adds(&data, "]}\n");
 	fd = open_tmp(path.ptr, &tmp);
 	if (fd < 0) {
 		err = DW_EIO;
@@ -1096,29 +1251,30 @@ static int capture(struct dw_docker *d, const struct dw_container_layers *l,
 		   struct dw_snapshot_result *r)
 {
 	json_t *ev = evidence_head(o, inspect, l, r->paused);
-	struct dw_buf tmp = DW_BUF_INIT;
+	struct dw_buf tmp = DW_BUF_INIT, entries = DW_BUF_INIT;
 	int pid = (int)json_integer_value(dw_json_path(inspect, "State.Pid"));
 	int fd, err;
 
 	json_object_set_new(ev, "processes", processes(d, l->id));
 	json_object_set_new(ev, "sockets", sockets(pid));
-	json_object_set_new(ev, "diff", diff_json(l));
+	json_object_set_new(ev, "diff", diff_text(l));
 	fd = open_tmp(o->out_path, &tmp);
 	if (fd < 0) {
 		err = DW_EIO;
 	} else {
-		err = o->layer_only ? write_layer_only(l, ev, r, fd) :
-		      write_image_archive(l, inspect, o, ev, r, fd);
+		err = o->layer_only ? write_layer_only(l, &entries, r, fd) :
+		      write_image_archive(l, inspect, o, ev, &entries, r, fd);
 		err = commit_file(fd, tmp.ptr, o->out_path, err);
 	}
 	if (r->changed_during_capture)
 		json_object_set_new(ev, "changed_during_capture", json_true());
 	if (!err)
-		err = write_evidence(ev, o->out_path, r);
+		err = write_evidence(ev, &entries, o->out_path, r);
 	if (err)
 		unlink(o->out_path);	/* never half a snapshot */
 	json_decref(ev);
 	dw_buf_release(&tmp);
+	dw_buf_release(&entries);
 	return err;
 }
 
