@@ -18,6 +18,7 @@ struct dw_cli {
 int cmd_commit(struct dw_cli *cli, int argc, char **argv);
 int cmd_diff(struct dw_cli *cli, int argc, char **argv);
 int cmd_hook(struct dw_cli *cli, int argc, char **argv);
+int cmd_rotate(struct dw_cli *cli, int argc, char **argv);
 int cmd_scan(struct dw_cli *cli, int argc, char **argv);
 int cmd_verify(struct dw_cli *cli, int argc, char **argv);
 int cmd_version(struct dw_cli *cli, int argc, char **argv);
@@ -31,6 +32,11 @@ int dw_cli_fail(const char *cmd, int code, const char *fmt, ...)
  * $DW_CACHE_DIR, else $XDG_CACHE_HOME/driftwatch, else ~/.cache/driftwatch.
  */
 char *dw_cli_cache_dir(void);
+
+/* Rotate a swarm secret, print and record it (shared by rotate, scan). */
+struct dw_docker;
+int dw_cli_rotate(struct dw_docker *d, int what, int dry_run, const char *db,
+		  const char *reason);
 
 /* Map a library error code to an exit code. */
 int dw_cli_exit_for(int err);

@@ -17,6 +17,8 @@
 #include "driftwatch/scancache.h"
 #include "driftwatch/secrets.h"
 #include "driftwatch/sources.h"
+#include "driftwatch/store.h"
+#include "driftwatch/swarm.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
 
@@ -33,6 +35,14 @@ struct scan {
 	int write_failed;
 	size_t max_size_cli;	/* --max-file-size, 0 if not given */
 	int have_max_cli;
+	/* Swarm secrets are matched against this host's swarm, if any. */
+	const char *host;
+	int swarm_state;	/* 0 untried, 1 read, -1 none */
+	struct dw_docker *docker;
+	struct dw_swarm swarm;
+	int respond;		/* --respond: rotate live ones at once */
+	int rotated[3];
+	const char *db;
 };
 
 static void usage(FILE *f)
@@ -58,19 +68,72 @@ static void usage(FILE *f)
 		"  --cache FILE          skip blobs already scanned with the "
 		"same rules\n"
 		"  --threads N           scanning threads (default: one per "
-		"core)\n\n"
+		"core)\n"
+		"  --respond             rotate a live leaked token or unlock "
+		"key of this\n"
+		"                        host's swarm at once\n"
+		"  --db PATH             the store rotations are recorded in\n\n"
 		"exit: 0 no findings, 1 findings, 2 usage or configuration "
 		"error,\n      3 an input could not be read (findings still "
 		"printed)\n");
+}
+
+static int swarm_ready(struct scan *sc)
+{
+	if (!sc->swarm_state)
+		sc->swarm_state = !dw_docker_open(&sc->docker, sc->host) &&
+				  !dw_swarm_read(sc->docker, &sc->swarm) ? 1 :
+				  -1;
+	return sc->swarm_state > 0;
+}
+
+/* --respond: a live secret of this swarm is rotated, once per kind. */
+static void respond(struct scan *sc, json_t *attr, const struct dw_source *src,
+		    uint64_t line)
+{
+	const char *role = json_string_value(json_object_get(attr, "role"));
+	struct dw_buf why = DW_BUF_INIT;
+	int what;
+
+	if (strcmp(json_string_value(json_object_get(attr, "status")), "live"))
+		return;
+	what = !strcmp(role, "worker") ? 0 : !strcmp(role, "manager") ? 1 : 2;
+	if (sc->rotated[what])
+		return;
+	sc->rotated[what] = 1;
+	dw_buf_addf(&why, "leaked in %s:%llu", src->path,
+		    (unsigned long long)line);
+	fprintf(stderr, "driftwatch scan: the live %s of this swarm leaked "
+		"(%s): rotating it\n", role, why.ptr);
+	if (dw_cli_rotate(sc->docker, what, 0, sc->db, why.ptr))
+		fprintf(stderr, "driftwatch scan: rotation failed: %s\n",
+			dw_error_last());
+	else
+		json_object_set_new(attr, "rotated", json_true());
+	dw_buf_release(&why);
 }
 
 static int on_finding(const struct dw_finding *f, const struct dw_source *src,
 		      void *ctx)
 {
 	struct scan *sc = ctx;
+	struct dw_source with = *src;
+	json_t *attr = NULL;
 
-	if (scan_out_add(&sc->out, f, src, NULL))
+	if (f->secret && !strncmp(f->rule->id, "docker-swarm-", 13) &&
+	    swarm_ready(sc))
+		attr = dw_swarm_attribute(&sc->swarm, f->rule->id, f->secret,
+					  f->secret_len);
+	if (attr) {
+		if (sc->respond)
+			respond(sc, attr, src, f->line);
+		if (src->fields)
+			json_object_update_missing(attr, src->fields);
+		with.fields = attr;
+	}
+	if (scan_out_add(&sc->out, f, &with, NULL))
 		sc->write_failed = 1;
+	json_decref(attr);
 	return 0;
 }
 
@@ -331,6 +394,8 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		{ "all-objects", no_argument, NULL, 'A' },
 		{ "cache", required_argument, NULL, 'C' },
 		{ "threads", required_argument, NULL, 'T' },
+		{ "respond", no_argument, NULL, 'R' },
+		{ "db", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -345,8 +410,9 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 
 	memset(&gopts, 0, sizeof(gopts));
 
-	(void)cli;
 	memset(&sc, 0, sizeof(sc));
+	sc.host = cli->host;
+	sc.db = DW_STORE_DEFAULT_PATH;
 	while ((c = getopt_long(argc, argv, "f:c:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
@@ -357,6 +423,8 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 						   optarg);
 			break;
 		case 'c': config = optarg; break;
+		case 'R': sc.respond = 1; break;
+		case 'D': sc.db = optarg; break;
 		case 'g': git = 1; break;
 		case 's': gopts.since = optarg; break;
 		case 'r': gopts.range = optarg; break;
@@ -448,6 +516,9 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		ret = sc.unreadable ? 3 : sc.out.count ? 1 : 0;
 out:
 	json_decref(sc.out.all);	/* left when an error cut the scan short */
+	if (sc.swarm_state > 0)
+		dw_swarm_release(&sc.swarm);
+	dw_docker_free(sc.docker);
 	dw_scanner_free(sc.scanner);
 	dw_engine_free(sc.engine);
 	dw_config_release(&sc.cfg);

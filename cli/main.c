@@ -24,6 +24,8 @@ static const struct command commands[] = {
 	{ "diff", cmd_diff, "show a container's filesystem changes "
 			    "(A/D/C, like docker diff)" },
 	{ "hook", cmd_hook, "install git hooks that block leaked secrets" },
+	{ "rotate", cmd_rotate, "rotate this swarm's join tokens or unlock "
+				"key" },
 	{ "scan", cmd_scan, "find leaked secrets in files, logs, chats "
 			    "and mail" },
 	{ "verify", cmd_verify, "recheck a snapshot's digests" },

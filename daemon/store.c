@@ -44,6 +44,12 @@ static const char *const migrations[] = {
 	"  evidence_sha256 TEXT NOT NULL, reason TEXT,"
 	"  operator TEXT NOT NULL, host TEXT NOT NULL,"
 	"  paused INTEGER NOT NULL);",
+	/* 3: rotations of leaked swarm secrets (fingerprints only) */
+	"CREATE TABLE rotations ("
+	"  id INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+	"  swarm_id TEXT NOT NULL, what TEXT NOT NULL,"
+	"  before_fingerprint TEXT NOT NULL,"
+	"  after_fingerprint TEXT NOT NULL, reason TEXT);",
 };
 
 static int db_error(struct dw_store *s, const char *what)
@@ -418,4 +424,27 @@ int dw_store_add_snapshot(struct dw_store *s, const struct dw_snapshot_record *r
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot record snapshot");
+}
+
+int dw_store_add_rotation(struct dw_store *s, const char *swarm_id,
+			  const char *what, const char *before,
+			  const char *after, const char *reason)
+{
+	static const char sql[] =
+		"INSERT INTO rotations(time, swarm_id, what, before_fingerprint,"
+		" after_fingerprint, reason) VALUES (?1,?2,?3,?4,?5,?6)";
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return db_error(s, "cannot prepare rotation record");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 2, swarm_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, what, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, before, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, after, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot record rotation");
 }

@@ -55,4 +55,9 @@ struct dw_snapshot_record {
 int dw_store_add_snapshot(struct dw_store *s,
 			  const struct dw_snapshot_record *r);
 
+/* A rotation of a swarm secret: fingerprints only, never the secret. */
+int dw_store_add_rotation(struct dw_store *s, const char *swarm_id,
+			  const char *what, const char *before,
+			  const char *after, const char *reason);
+
 #endif

@@ -1,0 +1,222 @@
+/* Swarm token attribution and rotation through the Engine API. */
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/bn.h>
+#include <openssl/evp.h>
+
+#include "driftwatch/buf.h"
+#include "driftwatch/error.h"
+#include "driftwatch/json.h"
+#include "driftwatch/swarm.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/banned.h"
+
+#define MAX_ATTEMPTS 5
+
+const char *dw_swarm_secret_name(enum dw_swarm_secret what)
+{
+	return what == DW_SWARM_WORKER ? "worker token" :
+	       what == DW_SWARM_MANAGER ? "manager token" : "unlock key";
+}
+
+/* base36 of SHA-256(`pem`), zero-padded to 50, as swarmkit does it. */
+static void ca_digest(char out[51], const char *pem)
+{
+	unsigned char dig[32];
+	unsigned len = 0;
+	char tmp[64];
+	BIGNUM *v;
+	int i = 0, j;
+
+	EVP_Digest(pem, strlen(pem), dig, &len, EVP_sha256(), NULL);
+	v = BN_bin2bn(dig, 32, NULL);
+	while (v && !BN_is_zero(v) && i < 50)
+		tmp[i++] = "0123456789abcdefghijklmnopqrstuvwxyz"
+			[BN_div_word(v, 36)];
+	while (i < 50)
+		tmp[i++] = '0';
+	for (j = 0; j < 50; j++)
+		out[j] = tmp[49 - j];
+	out[50] = '\0';
+	BN_free(v);
+}
+
+static char *dup_str(json_t *root, const char *path)
+{
+	const char *s = dw_json_path_str(root, path);
+
+	return dw_xstrdup(s ? s : "");
+}
+
+int dw_swarm_read(struct dw_docker *d, struct dw_swarm *out)
+{
+	json_t *sw = NULL, *uk = NULL;
+	const char *root;
+	int err = dw_docker_get_json(d, &sw, "/swarm");
+
+	memset(out, 0, sizeof(*out));
+	if (err) {
+		json_decref(sw);
+		return dw_error_set(DW_EUNSUPPORTED, "not a swarm manager: %s",
+				    dw_error_last());
+	}
+	root = dw_json_path_str(sw, "TLSInfo.TrustRoot");
+	if (!root || !dw_json_path_str(sw, "JoinTokens.Worker")) {
+		json_decref(sw);
+		return dw_error_set(DW_EUNSUPPORTED, "not a swarm manager: "
+				    "no join tokens in GET /swarm");
+	}
+	ca_digest(out->ca_digest, root);
+	out->id = dup_str(sw, "ID");
+	out->worker = dup_str(sw, "JoinTokens.Worker");
+	out->manager = dup_str(sw, "JoinTokens.Manager");
+	out->version = (uint64_t)json_integer_value(dw_json_path(sw,
+							"Version.Index"));
+	out->spec = json_incref(dw_json_path(sw, "Spec"));
+	out->unlock_key = dw_xstrdup("");
+	if (!dw_docker_get_json(d, &uk, "/swarm/unlockkey")) {
+		free(out->unlock_key);
+		out->unlock_key = dup_str(uk, "UnlockKey");
+	}
+	json_decref(uk);
+	json_decref(sw);
+	return 0;
+}
+
+void dw_swarm_release(struct dw_swarm *s)
+{
+	free(s->id);
+	free(s->worker);
+	free(s->manager);
+	free(s->unlock_key);
+	json_decref(s->spec);
+	memset(s, 0, sizeof(*s));
+}
+
+static int same(const char *a, const char *secret, size_t len)
+{
+	return strlen(a) == len && !memcmp(a, secret, len);
+}
+
+json_t *dw_swarm_attribute(const struct dw_swarm *s, const char *rule_id,
+			   const char *secret, size_t len)
+{
+	if (!strcmp(rule_id, "docker-swarm-unlock-key")) {
+		int live = *s->unlock_key && same(s->unlock_key, secret, len);
+
+		return json_pack("{s:s, s:s, s:s}", "cluster",
+				 live ? s->id : "unknown", "role",
+				 "unlock-key", "status",
+				 live ? "live" : "stale");
+	}
+	if (strcmp(rule_id, "docker-swarm-join-token"))
+		return NULL;
+	{
+		/* SWMTKN-1-<digest>-… or SWMTKN-2-<0|1>-<digest>-… */
+		size_t head = len > 7 && secret[7] == '2' ? 11 : 9;
+		int ours = len >= head + 50 &&
+			   !memcmp(secret + head, s->ca_digest, 50);
+		const char *role = same(s->worker, secret, len) ? "worker" :
+				   same(s->manager, secret, len) ? "manager" :
+				   "unknown";
+
+		return json_pack("{s:s, s:s, s:s}", "cluster",
+				 ours ? s->id : "foreign", "role", role,
+				 "status", ours && strcmp(role, "unknown") ?
+				 "live" : "stale");
+	}
+}
+
+static void fingerprint(char out[72], const char *what, const char *secret)
+{
+	unsigned char dig[32];
+	unsigned len = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	static const char hx[] = "0123456789abcdef";
+	int i;
+
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	EVP_DigestUpdate(md, what, strlen(what));
+	EVP_DigestUpdate(md, ":", 1);
+	EVP_DigestUpdate(md, secret, strlen(secret));
+	EVP_DigestFinal_ex(md, dig, &len);
+	EVP_MD_CTX_free(md);
+	memcpy(out, "sha256:", 7);
+	for (i = 0; i < 32; i++) {
+		out[7 + 2 * i] = hx[dig[i] >> 4];
+		out[8 + 2 * i] = hx[dig[i] & 15];
+	}
+	out[71] = '\0';
+}
+
+static const char *current(const struct dw_swarm *s, enum dw_swarm_secret w)
+{
+	return w == DW_SWARM_WORKER ? s->worker :
+	       w == DW_SWARM_MANAGER ? s->manager : s->unlock_key;
+}
+
+/* The rule id whose fingerprint identifies this secret elsewhere. */
+static const char *rule_of(enum dw_swarm_secret w)
+{
+	return w == DW_SWARM_UNLOCK ? "docker-swarm-unlock-key" :
+				      "docker-swarm-join-token";
+}
+
+int dw_swarm_rotate(struct dw_docker *d, enum dw_swarm_secret what,
+		    int dry_run, struct dw_rotation *out)
+{
+	static const char *const param[] = { "rotateWorkerToken",
+					     "rotateManagerToken",
+					     "rotateManagerUnlockKey" };
+	struct dw_swarm s;
+	struct dw_buf path = DW_BUF_INIT;
+	char *old = NULL;
+	int err = 0, attempt;
+
+	memset(out, 0, sizeof(*out));
+	for (attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+		err = dw_swarm_read(d, &s);
+		if (err)
+			break;
+		if (what == DW_SWARM_UNLOCK && !*s.unlock_key) {
+			dw_swarm_release(&s);
+			err = dw_error_set(DW_EUNSUPPORTED, "the swarm has no "
+					   "unlock key (autolock is off)");
+			break;
+		}
+		if (!old) {
+			old = dw_xstrdup(current(&s, what));
+			fingerprint(out->before, rule_of(what), old);
+		}
+		out->attempts = attempt;
+		if (dry_run) {
+			dw_swarm_release(&s);
+			break;
+		}
+		dw_buf_reset(&path);
+		dw_buf_addf(&path, "/swarm/update?version=%llu&%s=true",
+			    (unsigned long long)s.version, param[what]);
+		err = dw_docker_post_json(d, NULL, path.ptr, s.spec);
+		dw_swarm_release(&s);
+		/* Somebody else updated the swarm meanwhile: read, retry. */
+		if (err && strstr(dw_error_last(), "out of sequence")) {
+			usleep(100000u * (unsigned)attempt);
+			continue;
+		}
+		break;
+	}
+	if (!err && !dry_run) {
+		err = dw_swarm_read(d, &s);
+		if (!err && !strcmp(current(&s, what), old))
+			err = dw_error_set(DW_ERROR, "the %s did not change",
+					   dw_swarm_secret_name(what));
+		if (!err)
+			fingerprint(out->after, rule_of(what),
+				    current(&s, what));
+		dw_swarm_release(&s);
+	}
+	free(old);
+	dw_buf_release(&path);
+	return err;
+}

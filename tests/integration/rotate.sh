@@ -1,0 +1,60 @@
+#!/bin/bash
+# Leak response on a real single-node swarm: leaked tokens are attributed
+# to this swarm (or not), rotated through the Engine API, and the
+# rotations recorded by fingerprint only.
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_docker
+G="$DW_BUILD/tests/gentoken"
+tmp=$(mktemp -d)
+trap 'docker swarm leave --force >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+db="$tmp/dw.db"
+docker swarm leave --force >/dev/null 2>&1
+# Loopback only, on a port of its own.
+timeout 120 docker swarm init --advertise-addr 127.0.0.1:12377 --listen-addr 127.0.0.1:12377 >/dev/null ||
+	{ fail "swarm init"; finish; exit 1; }
+id=$(docker info -f '{{.Swarm.Cluster.ID}}')
+W=$(docker swarm join-token -q worker)
+M=$(docker swarm join-token -q manager)
+foreign=$($G swarm-worker rot1)
+log="$tmp/app.log"
+printf 'deploy: docker swarm join --token %s 127.0.0.1:12377\nadmin %s\nold %s\n' "$W" "$M" "$foreign" >"$log"
+
+out=$("$DW" scan --format jsonl "$log")
+[ "$(jq -c '[.line, .role, .status, .cluster == "'"$id"'"]' <<<"$out" | tr '\n' ' ')" = \
+	'[1,"worker","live",true] [2,"manager","live",true] [3,"unknown","stale",false] ' ] &&
+	pass "attributed: worker and manager live in this swarm, a foreign one" || fail "attribution: $out"
+[ "$(jq -r 'select(.line==3) | .cluster' <<<"$out")" = foreign ] && pass "foreign token marked foreign" || fail "foreign"
+[ "$(docker swarm join-token -q worker)" = "$W" ] && pass "scan without --respond rotates nothing" || fail "rotated without --respond"
+
+"$DW" rotate --worker --dry-run --db "$db" >"$tmp/dry.out" 2>&1 || true
+[ "$(docker swarm join-token -q worker)" = "$W" ] && pass "--dry-run changes nothing" || fail "dry-run rotated"
+
+"$DW" scan --respond --db "$db" "$log" >/dev/null 2>"$tmp/err"
+W2=$(docker swarm join-token -q worker)
+M2=$(docker swarm join-token -q manager)
+[ "$W2" != "$W" ] && [ "$M2" != "$M" ] && pass "--respond rotated the live worker and manager tokens" || fail "respond: $(cat "$tmp/err")"
+[ "$(sqlite3 "$db" 'SELECT count(*) FROM rotations')" = 2 ] && pass "two rotations recorded" || fail "rotation records"
+fp=$(jq -r 'select(.line==1) | .fingerprint' <<<"$out")
+[ "$(sqlite3 "$db" "SELECT before_fingerprint FROM rotations WHERE what='worker token'")" = "$fp" ] &&
+	pass "recorded before-fingerprint is the finding's fingerprint" || fail "fingerprint mismatch"
+! grep -qF "$W" "$db" "$tmp/err" && ! strings "$db" | grep -qF "${W:60}" && pass "no token in clear in the store or output" ||
+	fail "token stored in clear"
+out=$("$DW" scan --respond --format jsonl --db "$db" "$log")
+[ "$(jq -r .status <<<"$out" | sort -u)" = stale ] && [ "$(docker swarm join-token -q worker)" = "$W2" ] &&
+	pass "already-rotated tokens: stale, not rotated again" || fail "stale: $out"
+
+"$DW" rotate --manager --db "$db" >"$tmp/rot.out"
+[ "$(docker swarm join-token -q manager)" != "$M2" ] && grep -q 'rotated the manager token' "$tmp/rot.out" &&
+	! grep -qF "$M2" "$tmp/rot.out" && pass "driftwatch rotate --manager" || fail "rotate manager: $(cat "$tmp/rot.out")"
+
+"$DW" rotate --unlock-key --db "$db" >/dev/null 2>&1
+[ $? -eq 1 ] && pass "no unlock key without autolock: clear error" || fail "unlock without autolock"
+docker swarm update --autolock=true >/dev/null
+K=$(docker swarm unlock-key -q)
+printf 'unlock %s\n' "$K" >"$tmp/key.log"
+[ "$("$DW" scan --format jsonl "$tmp/key.log" | jq -c '[.role, .status]')" = '["unlock-key","live"]' ] &&
+	pass "unlock key attributed live" || fail "unlock attribution"
+"$DW" scan --respond --db "$db" "$tmp/key.log" >/dev/null 2>&1
+[ "$(docker swarm unlock-key -q)" != "$K" ] && pass "--respond rotated the unlock key" || fail "unlock rotation"
+"$DW" rotate --worker --host unix:///nonexistent.sock >/dev/null 2>&1; [ $? -eq 1 ] && pass "unreachable docker: error" || fail "unreachable"
+finish
