@@ -132,9 +132,22 @@ static void record(const char *db, const char *ref,
 	rec = (struct dw_snapshot_record){ ref, ref, abs, r->archive_sha256,
 		r->evidence_sha256, o->reason, pw ? pw->pw_name : "?", host,
 		r->paused };
-	if (dw_store_open(&s, db, 0) || dw_store_add_snapshot(s, &rec))
+	if (dw_store_open(&s, db, 0) || dw_store_add_snapshot(s, &rec)) {
 		fprintf(stderr, "driftwatch commit: warning: not recorded in "
 			"the store: %s\n", dw_error_last());
+	} else {
+		char summary[PATH_MAX + 128];
+		json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b}",
+				      "container", ref, "path", abs,
+				      "archive_sha256", r->archive_sha256,
+				      "evidence_sha256", r->evidence_sha256,
+				      "reason", o->reason, "paused", r->paused);
+
+		snprintf(summary, sizeof(summary), "snapshot of %s taken: %s",
+			 ref, abs);
+		dw_store_alert(s, "snapshot", summary, p);
+		json_decref(p);
+	}
 	dw_store_close(s);
 }
 

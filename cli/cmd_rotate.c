@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 #include "driftwatch/docker.h"
 #include "driftwatch/error.h"
@@ -40,9 +42,21 @@ int dw_cli_rotate(struct dw_docker *d, int what_i, int dry_run,
 		return 0;
 	if (dw_store_open(&s, db, 0) ||
 	    dw_store_add_rotation(s, sw.id, dw_swarm_secret_name(what),
-				  rot.before, rot.after, reason))
+				  rot.before, rot.after, reason)) {
 		fprintf(stderr, "driftwatch: warning: rotation not recorded "
 			"in the store: %s\n", dw_error_last());
+	} else {
+		char summary[256];
+		json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "swarm",
+				      sw.id, "what", dw_swarm_secret_name(what),
+				      "before", rot.before, "after", rot.after,
+				      "reason", reason);
+
+		snprintf(summary, sizeof(summary), "rotated the %s of swarm %s",
+			 dw_swarm_secret_name(what), sw.id);
+		dw_store_alert(s, "rotation", summary, p);
+		json_decref(p);
+	}
 	dw_store_close(s);
 	dw_swarm_release(&sw);
 	return 0;

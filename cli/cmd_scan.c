@@ -103,6 +103,25 @@ static void respond(struct scan *sc, json_t *attr, const struct dw_source *src,
 	sc->rotated[what] = 1;
 	dw_buf_addf(&why, "leaked in %s:%llu", src->path,
 		    (unsigned long long)line);
+	{
+		/* The leak itself is an alert too (redacted). */
+		struct dw_store *st = NULL;
+		json_t *p = json_pack("{s:s, s:I, s:O, s:O, s:O}", "path",
+				      src->path, "line", (json_int_t)line,
+				      "cluster", json_object_get(attr,
+								 "cluster"),
+				      "role", json_object_get(attr, "role"),
+				      "status", json_object_get(attr,
+								"status"));
+		char summary[600];
+
+		snprintf(summary, sizeof(summary), "live swarm %s leaked in "
+			 "%s:%llu", role, src->path, (unsigned long long)line);
+		if (!dw_store_open(&st, sc->db, 0))
+			dw_store_alert(st, "leak", summary, p);
+		dw_store_close(st);
+		json_decref(p);
+	}
 	fprintf(stderr, "driftwatch scan: the live %s of this swarm leaked "
 		"(%s): rotating it\n", role, why.ptr);
 	if (dw_cli_rotate(sc->docker, what, 0, sc->db, why.ptr))

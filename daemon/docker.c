@@ -332,3 +332,47 @@ void dw_container_layers_release(struct dw_container_layers *l)
 	free(l->lowers);
 	memset(l, 0, sizeof(*l));
 }
+
+int dw_http_post(const char *url, const char *body, size_t len,
+		 const char *const *headers, long timeout_ms, long *status)
+{
+	struct curl_slist *hdrs = NULL;
+	struct dw_buf resp = DW_BUF_INIT;
+	CURL *c;
+	CURLcode rc;
+	int err = 0;
+
+	*status = 0;
+	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
+		return dw_error_set(DW_EINVAL, "%s: only http:// and https:// "
+				    "URLs", url);
+	err = dw_lazy_load(&libcurl);
+	if (err)
+		return err;
+	c = curl_easy_init();
+	if (!c)
+		return dw_error_set(DW_ERROR, "cannot initialise libcurl");
+	dw_buf_init(&resp, 1 << 20);
+	hdrs = dl.slist_append(hdrs, "Content-Type: application/json");
+	for (; headers && *headers; headers++)
+		hdrs = dl.slist_append(hdrs, *headers);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	rc = curl_easy_perform(c);
+	if (rc != CURLE_OK)
+		err = dw_error_set(DW_EUNREACHABLE, "%s", curl_easy_strerror(rc));
+	else
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	dl.slist_free_all(hdrs);
+	curl_easy_cleanup(c);
+	dw_buf_release(&resp);
+	return err;
+}

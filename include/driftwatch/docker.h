@@ -41,6 +41,15 @@ int dw_docker_get_json(struct dw_docker *d, json_t **out, const char *path);
 int dw_docker_post_json(struct dw_docker *d, json_t **out, const char *path,
 			const json_t *body);
 
+/*
+ * POST `body` (JSON) to an http(s) `url` with extra `headers` (NULL-ended
+ * "Name: value" strings, or NULL). `*status` gets the HTTP status.
+ * Returns 0 (whatever the status), DW_EUNREACHABLE (no answer within
+ * `timeout_ms`; the message says why) or DW_EINVAL (not http/https).
+ */
+int dw_http_post(const char *url, const char *body, size_t len,
+		 const char *const *headers, long timeout_ms, long *status);
+
 /* The overlay layer dirs of one container, from its inspect document. */
 struct dw_container_layers {
 	char *id;

@@ -60,4 +60,38 @@ int dw_store_add_rotation(struct dw_store *s, const char *swarm_id,
 			  const char *what, const char *before,
 			  const char *after, const char *reason);
 
+/*
+ * The alert outbox. An alert is kept until every sink that was known when
+ * it was raised (or that was first seen before it) has taken it, across
+ * restarts; a delivery is marked done the moment its sink said 2xx.
+ * `payload` must hold no secret in clear.
+ */
+#include <jansson.h>
+int dw_store_alert(struct dw_store *s, const char *kind, const char *summary,
+		   const json_t *payload);
+
+struct dw_alert {
+	long long id;
+	const char *sink;
+	long long created;
+	const char *kind;
+	const char *summary;
+	const char *payload;	/* JSON text */
+};
+
+/* Send one alert; 0 when the sink took it, else fill `why`. */
+typedef int (*dw_deliver_fn)(const struct dw_alert *a, char *why,
+			     size_t why_size, void *ctx);
+
+/*
+ * Make `sinks` known, each from now on (a sink seen for the first time
+ * does not get the alerts raised before). Call before raising alerts.
+ */
+int dw_store_register_sinks(struct dw_store *s, const char *const *sinks,
+			    size_t n);
+
+/* Deliver what is due to `sinks` (URLs); `*sent` counts successes. */
+int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
+		     dw_deliver_fn send, void *ctx, size_t *sent);
+
 #endif

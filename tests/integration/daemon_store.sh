@@ -34,7 +34,7 @@ n1=$(q "SELECT count(*) FROM events")
 "$DWD" --foreground --once --db "$db" 2>>"$tmp/log"
 [ "$(q "SELECT count(*) FROM events")" = "$n1" ] && pass "no change, no new events" ||
 	fail "events grew without change"
-[ "$(q 'PRAGMA user_version')" = 3 ] && pass "schema version 3" || fail "schema version"
+[ "$(q 'PRAGMA user_version')" = 4 ] && pass "schema version 4" || fail "schema version"
 
 "$DWD" --foreground --once --db "$db" --host unix:///nonexistent.sock 2>"$tmp/log2"
 [ $? -eq 3 ] && grep -q 'cannot reach' "$tmp/log2" && pass "unreachable docker: exit 3, logged" ||

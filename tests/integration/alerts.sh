@@ -1,0 +1,69 @@
+#!/bin/bash
+# Alerts through webhooks to a real HTTP server on loopback (busybox
+# httpd + CGI): raised while the server is down, delivered when it is back,
+# across daemon restarts, each exactly once; Slack's shape too.
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_docker
+tmp=$(mktemp -d)
+chmod 755 "$tmp"
+port=$((20000 + RANDOM % 20000))
+www="$tmp/www"
+mkdir -p "$www/cgi-bin"
+for hook in json slack; do
+	cat >"$www/cgi-bin/$hook" <<CGI
+#!/bin/sh
+head -c "\$CONTENT_LENGTH" >>"$tmp/$hook.log"
+echo "" >>"$tmp/$hook.log"
+printf 'Content-Type: text/plain\r\n\r\nok\n'
+CGI
+	chmod 755 "$www/cgi-bin/$hook"
+done
+server() { busybox httpd -f -p "127.0.0.1:$port" -h "$www" & srv=$!; sleep 0.5; }
+srv=
+trap '[ -n "$srv" ] && kill $srv 2>/dev/null; docker rm -f dwa-a >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+db="$tmp/dw.db"
+hooks=(--webhook "http://127.0.0.1:$port/cgi-bin/json" --slack-webhook "http://127.0.0.1:$port/cgi-bin/slack")
+daemon() { "$DWD" --foreground --once --db "$db" "${hooks[@]}" 2>>"$tmp/daemon.log"; }
+
+docker rm -f dwa-a >/dev/null 2>&1
+docker run -d --network none --name dwa-a dwtest:busybox sleep 600 >/dev/null
+server
+docker exec dwa-a sh -c 'echo 1 >/tmp/one'
+daemon
+[ "$(grep -c . "$tmp/json.log" 2>/dev/null)" = 1 ] &&
+	jq -e '.kind == "drift" and .data.container == "dwa-a" and (.event_id | length) > 0 and .data.new >= 1' \
+		"$tmp/json.log" >/dev/null && pass "drift alert delivered as JSON" || fail "first alert: $(cat "$tmp/json.log" 2>&1)"
+jq -e '.text | startswith("driftwatch: container dwa-a")' "$tmp/slack.log" >/dev/null &&
+	pass "Slack incoming-webhook shape" || fail "slack: $(cat "$tmp/slack.log" 2>&1)"
+
+# The endpoint goes down; alerts are raised by several processes.
+kill $srv; wait $srv 2>/dev/null; srv=
+docker exec dwa-a sh -c 'echo 2 >/tmp/two'
+daemon
+"$DW" commit -o "$tmp/snap.tar" --reason "alert test" --db "$db" dwa-a >/dev/null
+daemon
+grep -q 'not delivered' "$tmp/daemon.log" && pass "failed deliveries logged, kept for retry" || fail "no retry logged"
+[ "$(sqlite3 "$db" 'SELECT count(*) FROM deliveries WHERE delivered IS NULL')" = 4 ] &&
+	pass "4 deliveries waiting in the outbox" || fail "outbox: $(sqlite3 "$db" 'SELECT * FROM deliveries')"
+
+# Back up: a new daemon process delivers everything once the backoff ends.
+server
+"$DWD" --foreground --interval 1 --db "$db" "${hooks[@]}" 2>>"$tmp/daemon.log" &
+dpid=$!
+for _ in $(seq 1 40); do
+	[ "$(sqlite3 "$db" 'SELECT count(*) FROM deliveries WHERE delivered IS NULL')" = 0 ] && break
+	sleep 0.5
+done
+sleep 2	# a few more passes: nothing may be sent again
+kill -TERM $dpid
+wait $dpid
+ids=$(jq -r .event_id "$tmp/json.log")
+[ "$(wc -l <<<"$ids")" = 3 ] && [ "$(sort -u <<<"$ids" | wc -l)" = 3 ] &&
+	pass "every alert arrived exactly once (3 events)" || fail "events: $ids"
+jq -s -e 'map(.kind) | sort == ["drift", "drift", "snapshot"]' "$tmp/json.log" >/dev/null &&
+	pass "drift, drift, snapshot" || fail "kinds: $(jq -c .kind "$tmp/json.log")"
+[ "$(grep -c . "$tmp/slack.log")" = 3 ] && pass "Slack got the same 3" || fail "slack count"
+jq -e 'select(.kind=="snapshot") | .data.reason == "alert test" and (.data.archive_sha256 | startswith("sha256:"))' \
+	"$tmp/json.log" >/dev/null && pass "snapshot alert carries the digests" || fail "snapshot alert"
+"$DWD" --webhook ftp://x >/dev/null 2>&1; [ $? -eq 2 ] && pass "a non-http webhook is a usage error" || fail "bad webhook"
+finish
