@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -132,12 +134,69 @@ static void respond(struct scan *sc, json_t *attr, const struct dw_source *src,
 	dw_buf_release(&why);
 }
 
+/*
+ * --respond for other tokens: the configured program (argv, never a
+ * shell) gets the finding as JSON on stdin, the secret in clear so it can
+ * revoke it. Its output goes to our stderr; it has a minute.
+ */
+static void run_command(struct scan *sc, const struct dw_finding *f,
+			const struct dw_source *src)
+{
+	json_t *rec = scan_finding_json(f, src, 1, NULL);
+	char *text = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	size_t len = strlen(text), off = 0;
+	int fds[2], status = 0, i;
+	pid_t pid;
+
+	json_decref(rec);
+	if (pipe(fds)) {
+		free(text);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[0], STDIN_FILENO);
+		dup2(STDERR_FILENO, STDOUT_FILENO);
+		close(fds[0]);
+		close(fds[1]);
+		execvp(sc->cfg.command[0], sc->cfg.command);
+		_exit(127);
+	}
+	close(fds[0]);
+	while (pid > 0 && off < len) {
+		ssize_t w = write(fds[1], text + off, len - off);
+
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	close(fds[1]);
+	free(text);
+	for (i = 0; pid > 0 && i < 600; i++) {
+		if (waitpid(pid, &status, WNOHANG) == pid)
+			break;
+		usleep(100000);
+	}
+	if (pid > 0 && i == 600) {
+		kill(pid, SIGKILL);
+		waitpid(pid, &status, 0);
+	}
+	if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		fprintf(stderr, "driftwatch scan: the command for %s at "
+			"%s:%llu failed\n", f->rule->id, src->path,
+			(unsigned long long)f->line);
+}
+
 static int on_finding(const struct dw_finding *f, const struct dw_source *src,
 		      void *ctx)
 {
 	struct scan *sc = ctx;
 	struct dw_source with = *src;
 	json_t *attr = NULL;
+
+	if (sc->respond && sc->cfg.ncommand && f->secret &&
+	    strncmp(f->rule->id, "docker-swarm-", 13))
+		run_command(sc, f, src);
 
 	if (f->secret && !strncmp(f->rule->id, "docker-swarm-", 13) &&
 	    swarm_ready(sc))

@@ -174,6 +174,20 @@ static int top_field(struct ctx *c, struct dw_config *cfg, const char *key,
 		return string_list(c, v, &cfg->allow_paths, &cfg->nallow);
 	if (!strcmp(key, "ignore_fingerprints"))
 		return string_list(c, v, &cfg->ignored, &cfg->nignored);
+	if (!strcmp(key, "command")) {
+		int err = string_list(c, v, &cfg->command, &cfg->ncommand);
+
+		if (!err && !cfg->ncommand)
+			err = bad(c, v, "command needs a program");
+		if (!err) {
+			/* execvp() wants the argv NULL-terminated. */
+			cfg->command = dw_xreallocarray(cfg->command,
+							cfg->ncommand + 1,
+							sizeof(char *));
+			cfg->command[cfg->ncommand] = NULL;
+		}
+		return err;
+	}
 	if (!strcmp(key, "max_file_size")) {
 		if (!scalar(v) || dw_parse_size(&cfg->max_file_size, scalar(v)))
 			return bad(c, v, "max_file_size must be a size "
@@ -264,6 +278,7 @@ void dw_config_release(struct dw_config *cfg)
 	free_list(cfg->disabled, cfg->ndisabled);
 	free_list(cfg->allow_paths, cfg->nallow);
 	free_list(cfg->ignored, cfg->nignored);
+	free_list(cfg->command, cfg->ncommand);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

@@ -21,6 +21,10 @@
  *       entropy: 3.0               # optional
  *       severity: high             # optional (default medium)
  *       description: ACME API token
+ *   command: [/usr/local/bin/revoke, --from-driftwatch]
+ *                              # run (no shell) by scan --respond with each
+ *                              # finding that is not a swarm secret as
+ *                              # JSON on stdin, the secret in clear
  */
 struct dw_config {
 	struct dw_engine_config engine;	/* points into the fields below */
@@ -33,6 +37,8 @@ struct dw_config {
 	char **ignored;
 	size_t nignored;
 	uint64_t max_file_size;		/* 0: not set */
+	char **command;			/* argv run for --respond, or NULL */
+	size_t ncommand;
 };
 
 /*

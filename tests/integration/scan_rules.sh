@@ -168,6 +168,27 @@ chmod 666 "$db"
 cmp -s first.out fourth.out && pass "writable-by-others cache ignored" || fail "foreign cache"
 unset DW_CACHE_DIR
 
+# --respond: the configured command gets each finding, secret in clear.
+mkdir cmdtest
+cat >cmdtest/record.sh <<SH
+#!/bin/sh
+cat >>"$tmp/cmdtest/got.jsonl"
+echo >>"$tmp/cmdtest/got.jsonl"
+echo "revoked" # goes to driftwatch's stderr, not its report
+SH
+chmod +x cmdtest/record.sh
+printf 'command: ["%s", "--flag"]\n' "$tmp/cmdtest/record.sh" >cmdtest/.driftwatch.yaml
+printf 'npm %s\ngh %s\n' "$npm" "$gh" >cmdtest/leak.txt
+"$DW" scan --format jsonl cmdtest >/dev/null
+[ ! -s cmdtest/got.jsonl ] && pass "no command without --respond" || fail "command ran without --respond"
+out=$("$DW" scan --respond --db "$tmp/r.db" --format jsonl cmdtest 2>cmdtest/err)
+[ "$(grep -c . cmdtest/got.jsonl)" = 2 ] && jq -s -e 'map(.secret) | sort == ([$a, $b] | sort)' \
+	--arg a "$npm" --arg b "$gh" cmdtest/got.jsonl >/dev/null && grep -q revoked cmdtest/err &&
+	! grep -qF "$npm" <<<"$out" && pass "command got each finding on stdin, secret whole; report still redacted" ||
+	fail "command: $(cat cmdtest/got.jsonl)"
+printf 'command: []\n' >cmdtest/bad.yaml
+"$DW" scan --config cmdtest/bad.yaml cmdtest/leak.txt >/dev/null 2>&1; [ $? -eq 2 ] && pass "empty command: config error" || fail "empty command"
+
 # Exit codes.
 echo "nothing to see" >clean.txt
 "$DW" scan clean.txt >/dev/null; [ $? -eq 0 ] && pass "clean: exit 0" || fail "clean exit"
