@@ -17,6 +17,7 @@ struct dw_cli {
 /* Each command: argv[0] is the command name; returns an exit code. */
 int cmd_commit(struct dw_cli *cli, int argc, char **argv);
 int cmd_diff(struct dw_cli *cli, int argc, char **argv);
+int cmd_events(struct dw_cli *cli, int argc, char **argv);
 int cmd_hook(struct dw_cli *cli, int argc, char **argv);
 int cmd_rotate(struct dw_cli *cli, int argc, char **argv);
 int cmd_scan(struct dw_cli *cli, int argc, char **argv);

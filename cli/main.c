@@ -23,6 +23,8 @@ static const struct command commands[] = {
 				"(docker-loadable, with evidence)" },
 	{ "diff", cmd_diff, "show a container's filesystem changes "
 			    "(A/D/C, like docker diff)" },
+	{ "events", cmd_events, "the drift history and current changes "
+				"in the store" },
 	{ "hook", cmd_hook, "install git hooks that block leaked secrets" },
 	{ "rotate", cmd_rotate, "rotate this swarm's join tokens or unlock "
 				"key" },

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "driftwatch/store.h"
 #include "driftwatch/xmalloc.h"
@@ -576,5 +577,112 @@ int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 		*sent += (size_t)done;
 	}
 	sqlite3_finalize(q);
+	return err;
+}
+
+/* The container id for a name, id or unique id prefix; NULL if none. */
+static char *resolve_container(struct dw_store *s, const char *ref)
+{
+	static const char sql[] =
+		"SELECT id FROM containers WHERE name = ?1 OR id = ?1 "
+		"UNION SELECT id FROM containers WHERE id LIKE ?2 LIMIT 2";
+	struct dw_buf prefix = DW_BUF_INIT;
+	sqlite3_stmt *st;
+	char *id = NULL;
+	int rows = 0;
+
+	dw_buf_addf(&prefix, "%s%%", ref);
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		dw_buf_release(&prefix);
+		return NULL;
+	}
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, prefix.ptr, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW && ++rows == 1)
+		id = dw_xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	dw_buf_release(&prefix);
+	if (rows > 1) {
+		free(id);
+		dw_error_set(DW_EINVAL, "'%s' names more than one container",
+			     ref);
+		return NULL;
+	}
+	if (!id)
+		dw_error_set(DW_ENOTFOUND, "no container '%s' in the store", ref);
+	return id;
+}
+
+int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
+		    dw_event_fn cb, void *ctx)
+{
+	static const char sql[] =
+		"SELECT e.time, e.container_id, coalesce(c.name, ''), e.path, "
+		"e.kind, e.source FROM events e LEFT JOIN containers c ON "
+		"c.id = e.container_id WHERE (?1 IS NULL OR e.container_id = ?1)"
+		" AND e.time >= ?2 AND (?3 IS NULL OR e.kind = ?3) "
+		"ORDER BY e.id";
+	sqlite3_stmt *st;
+	char *id = NULL;
+	int err = 0;
+
+	if (q->container && !(id = resolve_container(s, q->container)))
+		return DW_ENOTFOUND;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		free(id);
+		return db_error(s, "cannot read events");
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, q->since);
+	if (q->kind)
+		sqlite3_bind_text(st, 3, q->kind, -1, SQLITE_STATIC);
+	while (!err && sqlite3_step(st) == SQLITE_ROW) {
+		struct dw_event ev = {
+			sqlite3_column_int64(st, 0),
+			(const char *)sqlite3_column_text(st, 1),
+			(const char *)sqlite3_column_text(st, 2),
+			sqlite3_column_blob(st, 3),
+			(size_t)sqlite3_column_bytes(st, 3),
+			(const char *)sqlite3_column_text(st, 4),
+			(const char *)sqlite3_column_text(st, 5),
+		};
+
+		err = cb(&ev, ctx);
+	}
+	sqlite3_finalize(st);
+	free(id);
+	return err;
+}
+
+int dw_store_current(struct dw_store *s, const char *container,
+		     dw_event_fn cb, void *ctx)
+{
+	static const char sql[] =
+		"SELECT last_seen, container_id, path, kind FROM changes "
+		"WHERE container_id = ?1 ORDER BY path";
+	sqlite3_stmt *st;
+	char *id = resolve_container(s, container);
+	int err = 0;
+
+	if (!id)
+		return DW_ENOTFOUND;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		free(id);
+		return db_error(s, "cannot read changes");
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while (!err && sqlite3_step(st) == SQLITE_ROW) {
+		struct dw_event ev = {
+			sqlite3_column_int64(st, 0),
+			(const char *)sqlite3_column_text(st, 1), container,
+			sqlite3_column_blob(st, 2),
+			(size_t)sqlite3_column_bytes(st, 2),
+			(const char *)sqlite3_column_text(st, 3), "current",
+		};
+
+		err = cb(&ev, ctx);
+	}
+	sqlite3_finalize(st);
+	free(id);
 	return err;
 }

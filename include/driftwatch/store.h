@@ -60,6 +60,34 @@ int dw_store_add_rotation(struct dw_store *s, const char *swarm_id,
 			  const char *what, const char *before,
 			  const char *after, const char *reason);
 
+/* A drift event (or, for dw_store_current(), a current change). */
+struct dw_event {
+	long long time;
+	const char *container_id;
+	const char *container_name;
+	const void *path;	/* raw bytes, not NUL-terminated */
+	size_t path_len;
+	const char *kind;	/* A, D, C; R for reverted */
+	const char *source;
+};
+
+struct dw_event_query {
+	const char *container;	/* name, id or unique id prefix; NULL: all */
+	long long since;	/* epoch seconds */
+	const char *kind;	/* "A", "D", "C", "R"; NULL: all */
+};
+
+/* Return non-zero to stop (that value is returned). */
+typedef int (*dw_event_fn)(const struct dw_event *ev, void *ctx);
+
+/* Events in the order they happened. DW_ENOTFOUND: no such container. */
+int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
+		    dw_event_fn cb, void *ctx);
+
+/* The current changes of a container, sorted by path (docker diff). */
+int dw_store_current(struct dw_store *s, const char *container,
+		     dw_event_fn cb, void *ctx);
+
 /*
  * The alert outbox. An alert is kept until every sink that was known when
  * it was raised (or that was first seen before it) has taken it, across

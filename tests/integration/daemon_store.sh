@@ -36,6 +36,16 @@ n1=$(q "SELECT count(*) FROM events")
 	fail "events grew without change"
 [ "$(q 'PRAGMA user_version')" = 4 ] && pass "schema version 4" || fail "schema version"
 
+# driftwatch events reads the store (read-only).
+[ "$("$DW" events --db "$db" --container "$c" --current)" == "$(docker diff "$c" | LC_ALL=C sort -k2)" ] &&
+	pass "events --current equals docker diff" || fail "events --current: $("$DW" events --db "$db" --container "$c" --current)"
+[ "$("$DW" events --db "$db" --container "${id:0:12}" --kind R --format jsonl | jq -r '[.kind, .path, .container] | join(" ")')" = "R /tmp/x $c" ] &&
+	pass "events --kind R by id prefix, jsonl" || fail "events --kind R"
+[ "$("$DW" events --db "$db" --since 1h --format json | jq 'length')" -ge 4 ] && pass "events --since 1h, json" || fail "events --since"
+[ -z "$("$DW" events --db "$db" --since "$(date -u -d '+1 day' +%Y-%m-%d)")" ] && pass "events --since tomorrow: none" || fail "events future"
+"$DW" events --db "$db" --container nosuch >/dev/null 2>&1; [ $? -eq 3 ] && pass "events: unknown container exit 3" || fail "events unknown"
+"$DW" events --db "$db" --since yesterdayish >/dev/null 2>&1; [ $? -eq 2 ] && pass "events: bad time exit 2" || fail "events bad time"
+
 "$DWD" --foreground --once --db "$db" --host unix:///nonexistent.sock 2>"$tmp/log2"
 [ $? -eq 3 ] && grep -q 'cannot reach' "$tmp/log2" && pass "unreachable docker: exit 3, logged" ||
 	fail "unreachable docker"
@@ -46,6 +56,7 @@ n1=$(q "SELECT count(*) FROM events")
 "$DWD" --foreground --db "$db" --interval 1 2>"$tmp/log3" &
 pid=$!
 sleep 2
+"$DW" events --db "$db" --container "$c" --current >/dev/null && pass "events while the daemon runs" || fail "events during daemon"
 kill -TERM "$pid"
 wait "$pid"
 rc=$?

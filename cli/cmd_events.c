@@ -1,0 +1,199 @@
+/* driftwatch events: the store's drift history and current changes. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "driftwatch/buf.h"
+#include "driftwatch/error.h"
+#include "driftwatch/escape.h"
+#include "driftwatch/json.h"
+#include "driftwatch/store.h"
+#include "driftwatch/banned.h"
+
+enum fmt { F_TEXT, F_JSON, F_JSONL };
+
+struct out {
+	enum fmt fmt;
+	int current;
+	json_t *all;
+	size_t n;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: driftwatch events [--container C] [--since TIME] "
+		"[--kind A|D|C|R]\n"
+		"                         [--format text|json|jsonl] [--db "
+		"PATH]\n"
+		"       driftwatch events --container C --current [--db PATH]\n"
+		"\n  TIME: epoch seconds, YYYY-MM-DD[THH:MM:SS[Z]], or an age "
+		"such as\n        30s, 15m, 2h, 7d\n");
+}
+
+/* "1700000000", "2026-11-22", "2026-11-22T10:00:00Z", "15m", "2h", "7d" */
+static int parse_time(long long *out, const char *s)
+{
+	struct tm tm;
+	char *end;
+	long long v;
+
+	memset(&tm, 0, sizeof(tm));
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (!errno && end != s && !*end) {
+		*out = v;
+		return 0;
+	}
+	if (!errno && end != s && end[1] == '\0' && strchr("smhd", *end)) {
+		long long mult = *end == 's' ? 1 : *end == 'm' ? 60 :
+				 *end == 'h' ? 3600 : 86400;
+
+		*out = (long long)time(NULL) - v * mult;
+		return 0;
+	}
+	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!end) {
+		memset(&tm, 0, sizeof(tm));
+		end = strptime(s, "%Y-%m-%d", &tm);
+	}
+	if (!end || (*end && strcmp(end, "Z")))
+		return -1;
+	*out = (long long)timegm(&tm);
+	return 0;
+}
+
+static json_t *event_json(const struct dw_event *ev)
+{
+	struct dw_buf p = DW_BUF_INIT;
+	char when[32];
+	time_t t = (time_t)ev->time;
+	struct tm tm;
+	json_t *o;
+
+	dw_utf8_sanitize(&p, ev->path, ev->path_len);
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "time", when,
+		      "container", ev->container_name, "container_id",
+		      ev->container_id, "kind", ev->kind, "path", p.ptr,
+		      "source", ev->source);
+	dw_buf_release(&p);
+	return o;
+}
+
+static int on_event(const struct dw_event *ev, void *ctx)
+{
+	struct out *o = ctx;
+	struct dw_buf b = DW_BUF_INIT;
+	json_t *j;
+
+	o->n++;
+	if (o->fmt == F_TEXT) {
+		char when[32];
+		time_t t = (time_t)ev->time;
+		struct tm tm;
+
+		if (!o->current) {
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			dw_buf_addf(&b, "%s  %s  ", when, ev->container_name);
+		}
+		dw_buf_addf(&b, "%s ", ev->kind);
+		dw_escape_path(&b, ev->path, ev->path_len);
+		if (!o->current)
+			dw_buf_addf(&b, "  (%s)", ev->source);
+		dw_buf_addch(&b, '\n');
+		fwrite(b.ptr, 1, b.len, stdout);
+	} else {
+		j = event_json(ev);
+		if (o->fmt == F_JSON) {
+			json_array_append_new(o->all, j);
+		} else {
+			dw_json_dump(&b, j, JSON_PRESERVE_ORDER);
+			dw_buf_addch(&b, '\n');
+			fwrite(b.ptr, 1, b.len, stdout);
+			json_decref(j);
+		}
+	}
+	dw_buf_release(&b);
+	return 0;
+}
+
+int cmd_events(struct dw_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "container", required_argument, NULL, 'c' },
+		{ "since", required_argument, NULL, 's' },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "current", no_argument, NULL, 'C' },
+		{ "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct dw_event_query q = { NULL, 0, NULL };
+	struct out o = { F_TEXT, 0, NULL, 0 };
+	const char *db = DW_STORE_DEFAULT_PATH;
+	struct dw_store *s = NULL;
+	int c, err;
+
+	(void)cli;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c': q.container = optarg; break;
+		case 's':
+			if (parse_time(&q.since, optarg))
+				return dw_cli_fail("events", DW_EXIT_USAGE,
+						   "bad time '%s'", optarg);
+			break;
+		case 'k':
+			if (strlen(optarg) != 1 || !strchr("ADCR", optarg[0]))
+				return dw_cli_fail("events", DW_EXIT_USAGE,
+						   "--kind is A, D, C or R");
+			q.kind = optarg;
+			break;
+		case 'f':
+			o.fmt = !strcmp(optarg, "json") ? F_JSON :
+				!strcmp(optarg, "jsonl") ? F_JSONL : F_TEXT;
+			if (o.fmt == F_TEXT && strcmp(optarg, "text"))
+				return dw_cli_fail("events", DW_EXIT_USAGE,
+						   "unknown format '%s'",
+						   optarg);
+			break;
+		case 'C': o.current = 1; break;
+		case 'd': db = optarg; break;
+		case 'h': usage(stdout); return DW_EXIT_OK;
+		default: usage(stderr); return DW_EXIT_USAGE;
+		}
+	}
+	if (optind != argc || (o.current && !q.container)) {
+		usage(stderr);
+		return DW_EXIT_USAGE;
+	}
+	/* Read-only: works while the daemon writes, and when it is down. */
+	if (dw_store_open(&s, db, 1))
+		return dw_cli_fail("events", DW_EXIT_ERROR, "%s",
+				   dw_error_last());
+	o.all = json_array();
+	err = o.current ? dw_store_current(s, q.container, on_event, &o) :
+			  dw_store_events(s, &q, on_event, &o);
+	dw_store_close(s);
+	if (!err && o.fmt == F_JSON) {
+		struct dw_buf b = DW_BUF_INIT;
+
+		dw_json_dump(&b, o.all, JSON_PRESERVE_ORDER);
+		dw_buf_addch(&b, '\n');
+		fwrite(b.ptr, 1, b.len, stdout);
+		dw_buf_release(&b);
+	}
+	json_decref(o.all);
+	if (err)
+		return dw_cli_fail("events", err == DW_ENOTFOUND ? 3 :
+				   DW_EXIT_ERROR, "%s", dw_error_last());
+	return DW_EXIT_OK;
+}
