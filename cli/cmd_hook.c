@@ -37,16 +37,13 @@ static void usage(FILE *f)
 
 static int read_file(struct dw_buf *out, const char *path)
 {
-	char buf[4096];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
 
 	if (fd < 0)
 		return -1;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		dw_buf_add(out, buf, (size_t)n);
+	err = dw_buf_read_fd(out, fd);
 	close(fd);
-	return n < 0 ? -1 : 0;
+	return err ? -1 : 0;
 }
 
 static int is_ours(const char *path)
@@ -263,14 +260,10 @@ static int run_check(int push)
 				   dw_error_last());
 	}
 	if (push) {
-		char buf[4096];
-		ssize_t n;
-
 		const char *to = getenv("PRE_COMMIT_TO_REF");
 		const char *from = getenv("PRE_COMMIT_FROM_REF");
 
-		while ((n = read(STDIN_FILENO, buf, sizeof(buf))) > 0)
-			dw_buf_add(&in, buf, (size_t)n);
+		dw_buf_read_fd(&in, STDIN_FILENO);
 		/* The pre-commit framework passes the range in its own way. */
 		if (!in.len && to && *to)
 			dw_buf_addf(&in, "local %s remote %s\n", to,

@@ -35,8 +35,6 @@ struct scan {
 	struct scan_out out;
 	int unreadable;		/* an input could not be read */
 	int write_failed;
-	size_t max_size_cli;	/* --max-file-size, 0 if not given */
-	int have_max_cli;
 	/* Swarm secrets are matched against this host's swarm, if any. */
 	const char *host;
 	int swarm_state;	/* 0 untried, 1 read, -1 none */
@@ -290,15 +288,6 @@ static char **list_dir(const char *dir, size_t *n)
 	return v;
 }
 
-static void free_names(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static void walk(struct scan *sc, const char *dir, size_t root_len,
 		 int depth);
 
@@ -325,7 +314,7 @@ static void scan_slack_channel(struct scan *sc, const char *dir,
 		}
 	}
 	dw_buf_release(&p);
-	free_names(names, n);
+	dw_strv_free(names, n);
 }
 
 static void walk_entry(struct scan *sc, const char *path, size_t root_len,
@@ -385,7 +374,7 @@ static void walk(struct scan *sc, const char *dir, size_t root_len, int depth)
 		walk_entry(sc, p.ptr, root_len, depth, slack);
 	}
 	dw_buf_release(&p);
-	free_names(names, n);
+	dw_strv_free(names, n);
 }
 
 static int parse_format(const char *s, enum scan_format *fmt)

@@ -157,6 +157,33 @@ static int http_error(long status, const char *body, size_t len,
 	return ret;
 }
 
+/*
+ * The one place a request is set up: `url`, the answer into `resp`,
+ * bounded in time; a POST when `post`, with `body` as JSON when not NULL.
+ */
+static CURLcode perform(CURL *c, const char *url, int post, const char *body,
+			size_t len, struct curl_slist *hdrs, long timeout_ms,
+			struct dw_buf *resp)
+{
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, resp);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
+			 timeout_ms < 5000 ? timeout_ms : 5000L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	if (hdrs)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
+	if (post) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body ? body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE,
+				 body ? (long)len : 0L);
+	}
+	return curl_easy_perform(c);
+}
+
 /* GET, or POST when `post` (with `body` as JSON when not NULL). */
 static int request(struct dw_docker *d, json_t **out, const char *path,
 		   int post, const json_t *body)
@@ -173,27 +200,12 @@ static int request(struct dw_docker *d, json_t **out, const char *path,
 	dw_buf_addf(&url, "http://docker%s", path);
 	curl_easy_reset(d->curl);
 	curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->socket);
-	curl_easy_setopt(d->curl, CURLOPT_URL, url.ptr);
-	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &resp);
-	curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
-	curl_easy_setopt(d->curl, CURLOPT_TIMEOUT_MS, 120000L);
-	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
 	if (body) {
 		dw_json_dump(&req, body, 0);
 		hdrs = dl.slist_append(NULL, "Content-Type: application/json");
-		curl_easy_setopt(d->curl, CURLOPT_HTTPHEADER, hdrs);
-		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDS, req.ptr);
-		curl_easy_setopt(d->curl, CURLOPT_POSTFIELDSIZE, (long)req.len);
-	} else if (!out || strstr(path, "?") || 1) {
-		/* A GET unless a POST is asked for below. */
 	}
-	if (post) {
-		curl_easy_setopt(d->curl, CURLOPT_POST, 1L);
-		if (!body)
-			curl_easy_setopt(d->curl, CURLOPT_POSTFIELDSIZE, 0L);
-	}
-	rc = curl_easy_perform(d->curl);
+	rc = perform(d->curl, url.ptr, post, body ? req.ptr : NULL, req.len,
+		     hdrs, 120000L, &resp);
 	if (rc == CURLE_COULDNT_CONNECT) {
 		err = dw_error_set(DW_EUNREACHABLE,
 				   "cannot reach the docker daemon at %s "
@@ -356,17 +368,7 @@ int dw_http_post(const char *url, const char *body, size_t len,
 	hdrs = dl.slist_append(hdrs, "Content-Type: application/json");
 	for (; headers && *headers; headers++)
 		hdrs = dl.slist_append(hdrs, *headers);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	rc = curl_easy_perform(c);
+	rc = perform(c, url, 1, body, len, hdrs, timeout_ms, &resp);
 	if (rc != CURLE_OK)
 		err = dw_error_set(DW_EUNREACHABLE, "%s", curl_easy_strerror(rc));
 	else

@@ -42,18 +42,6 @@ struct hout {
 	int failed;
 };
 
-static void hex(char *dst, const unsigned char *src, size_t n)
-{
-	static const char d[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		dst[2 * i] = d[src[i] >> 4];
-		dst[2 * i + 1] = d[src[i] & 15];
-	}
-	dst[2 * n] = '\0';
-}
-
 /* OpenSSL 3 looks an algorithm up at every init unless it is fetched. */
 static EVP_MD *sha256_md(void)
 {
@@ -103,7 +91,7 @@ static void hout_final(struct hout *h, char out[65])
 	EVP_DigestFinal_ex(h->md, dig, &len);
 	EVP_MD_CTX_free(h->md);
 	h->md = NULL;
-	hex(out, dig, 32);
+	dw_hex(out, dig, 32);
 }
 
 static la_ssize_t ar_write(struct archive *a, void *ctx, const void *buf,
@@ -357,7 +345,7 @@ static int add_file_data(struct layer_tar *t, int fd, const struct stat *st,
 	if (left)
 		t->changed = 1;
 	EVP_DigestFinal_ex(md, dig, &dlen);
-	hex(sha, dig, 32);
+	dw_hex(sha, dig, 32);
 	return err || left ? (err ? err : 1) : 0;
 }
 
@@ -823,17 +811,13 @@ static json_t *image_config(json_t *inspect, const struct blobs *layers,
 static json_t *read_text(const char *path, size_t max)
 {
 	struct dw_buf b = DW_BUF_INIT;
-	char buf[4096];
-	ssize_t n;
 	json_t *v;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
 		return json_null();
 	dw_buf_init(&b, max);
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		if (dw_buf_add(&b, buf, (size_t)n))
-			break;
+	dw_buf_read_fd(&b, fd);	/* what was read, even if cut at max */
 	close(fd);
 	{
 		struct dw_buf s = DW_BUF_INIT;
@@ -1378,8 +1362,6 @@ int dw_snapshot_verify(const char *path, struct dw_buf *report)
 	char actual[72];
 	const char *want;
 	int fd, bad = 0, err;
-	ssize_t n;
-	char buf[65536];
 
 	dw_buf_addf(&evpath, "%s.evidence.json", path);
 	fd = open(evpath.ptr, O_RDONLY | O_CLOEXEC);
@@ -1388,9 +1370,16 @@ int dw_snapshot_verify(const char *path, struct dw_buf *report)
 				     evpath.ptr);
 		goto out;
 	}
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		dw_buf_add(&data, buf, (size_t)n);
+	err = dw_buf_read_fd(&data, fd);
 	close(fd);
+	if (err) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", dw_error_last());
+		err = dw_error_set(DW_EIO, "cannot read %s: %s", evpath.ptr,
+				   why);
+		goto out;
+	}
 	err = dw_json_parse(&ev, data.ptr, data.len, evpath.ptr);
 	if (err) {
 		dw_buf_addf(report, "%s\n", dw_error_last());

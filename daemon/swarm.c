@@ -8,6 +8,7 @@
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
+#include "driftwatch/secrets.h"
 #include "driftwatch/swarm.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
@@ -128,28 +129,6 @@ json_t *dw_swarm_attribute(const struct dw_swarm *s, const char *rule_id,
 	}
 }
 
-static void fingerprint(char out[72], const char *what, const char *secret)
-{
-	unsigned char dig[32];
-	unsigned len = 0;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	static const char hx[] = "0123456789abcdef";
-	int i;
-
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	EVP_DigestUpdate(md, what, strlen(what));
-	EVP_DigestUpdate(md, ":", 1);
-	EVP_DigestUpdate(md, secret, strlen(secret));
-	EVP_DigestFinal_ex(md, dig, &len);
-	EVP_MD_CTX_free(md);
-	memcpy(out, "sha256:", 7);
-	for (i = 0; i < 32; i++) {
-		out[7 + 2 * i] = hx[dig[i] >> 4];
-		out[8 + 2 * i] = hx[dig[i] & 15];
-	}
-	out[71] = '\0';
-}
-
 static const char *current(const struct dw_swarm *s, enum dw_swarm_secret w)
 {
 	return w == DW_SWARM_WORKER ? s->worker :
@@ -187,7 +166,8 @@ int dw_swarm_rotate(struct dw_docker *d, enum dw_swarm_secret what,
 		}
 		if (!old) {
 			old = dw_xstrdup(current(&s, what));
-			fingerprint(out->before, rule_of(what), old);
+			dw_secret_fingerprint(out->before, rule_of(what), old,
+					      strlen(old));
 		}
 		out->attempts = attempt;
 		if (dry_run) {
@@ -212,8 +192,9 @@ int dw_swarm_rotate(struct dw_docker *d, enum dw_swarm_secret what,
 			err = dw_error_set(DW_ERROR, "the %s did not change",
 					   dw_swarm_secret_name(what));
 		if (!err)
-			fingerprint(out->after, rule_of(what),
-				    current(&s, what));
+			dw_secret_fingerprint(out->after, rule_of(what),
+					      current(&s, what),
+					      strlen(current(&s, what)));
 		dw_swarm_release(&s);
 	}
 	free(old);

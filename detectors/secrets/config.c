@@ -255,15 +255,6 @@ int dw_config_load(struct dw_config *cfg, const char *path)
 	return err;
 }
 
-static void free_list(char **v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 void dw_config_release(struct dw_config *cfg)
 {
 	size_t i;
@@ -272,13 +263,13 @@ void dw_config_release(struct dw_config *cfg)
 		free(cfg->rules[i].id);
 		free(cfg->rules[i].description);
 		free(cfg->rules[i].regex);
-		free_list(cfg->rules[i].keywords, cfg->rules[i].nkeywords);
+		dw_strv_free(cfg->rules[i].keywords, cfg->rules[i].nkeywords);
 	}
 	free(cfg->rules);
-	free_list(cfg->disabled, cfg->ndisabled);
-	free_list(cfg->allow_paths, cfg->nallow);
-	free_list(cfg->ignored, cfg->nignored);
-	free_list(cfg->command, cfg->ncommand);
+	dw_strv_free(cfg->disabled, cfg->ndisabled);
+	dw_strv_free(cfg->allow_paths, cfg->nallow);
+	dw_strv_free(cfg->ignored, cfg->nignored);
+	dw_strv_free(cfg->command, cfg->ncommand);
 	memset(cfg, 0, sizeof(*cfg));
 }
 

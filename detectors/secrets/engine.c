@@ -20,6 +20,7 @@
 #include "rules.h"
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
+#include "driftwatch/escape.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
 
@@ -272,18 +273,6 @@ static int add_custom(struct dw_engine *e, const struct dw_engine_config *cfg,
 	return err;
 }
 
-static void hex(char *dst, const unsigned char *src, size_t n)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		dst[2 * i] = digits[src[i] >> 4];
-		dst[2 * i + 1] = digits[src[i] & 15];
-	}
-	dst[2 * n] = '\0';
-}
-
 /* Key of a compiled prefilter: the patterns, their flags, Hyperscan. */
 static void prefilter_key(char out[65], const struct patterns *p)
 {
@@ -301,7 +290,7 @@ static void prefilter_key(char out[65], const struct patterns *p)
 	}
 	EVP_DigestFinal_ex(md, dig, &len);
 	EVP_MD_CTX_free(md);
-	hex(out, dig, 32);
+	dw_hex(out, dig, 32);
 }
 
 /*
@@ -427,7 +416,7 @@ int dw_engine_new(struct dw_engine **out, const struct dw_engine_config *cfg)
 	EVP_DigestFinal_ex(md, dig, &diglen);
 	EVP_MD_CTX_free(md);
 	memcpy(e->digest, "sha256:", 7);
-	hex(e->digest + 7, dig, 32);
+	dw_hex(e->digest + 7, dig, 32);
 	for (i = 0; i < p.n; i++)
 		free(p.v[i]);
 	free(p.v);
@@ -573,8 +562,8 @@ static uint64_t line_of(struct dw_scanner *s, uint64_t abs)
 	return s->line_no;
 }
 
-static void fingerprint(char out[72], const char *id, const char *sec,
-			size_t n)
+void dw_secret_fingerprint(char out[72], const char *id, const char *sec,
+			   size_t n)
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char dig[EVP_MAX_MD_SIZE];
@@ -587,7 +576,7 @@ static void fingerprint(char out[72], const char *id, const char *sec,
 	EVP_DigestFinal_ex(md, dig, &len);
 	EVP_MD_CTX_free(md);
 	memcpy(out, "sha256:", 7);
-	hex(out + 7, dig, 32);
+	dw_hex(out + 7, dig, 32);
 }
 
 static int is_ignored(const struct dw_engine *e, const char *fp)
@@ -616,7 +605,7 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
 		return;
 	if (r->validate && !r->validate(sec, n, m, mlen, line, llen))
 		return;
-	fingerprint(f.fingerprint, r->info.id, sec, n);
+	dw_secret_fingerprint(f.fingerprint, r->info.id, sec, n);
 	if (is_ignored(s->e, f.fingerprint))
 		return;
 	for (i = 0; i < s->nseen; i++)

@@ -222,7 +222,6 @@ struct hist {
 	const struct dw_engine *e;
 	const struct dw_git_opts *o;
 	git_repository *repo;
-	const char *repo_path;
 	struct oidset seen;	/* trees and blobs visited */
 	struct oidset walked;	/* commits walked */
 	git_oid *commits;

@@ -634,20 +634,15 @@ int dw_scan_slack_file(struct dw_scanner *s, const char *path,
 		return err;
 	dw_buf_init(&data, MAX_SLACK_FILE);
 	sink_init(&k, s, display, "slack", cb, ctx);
-	for (;;) {
-		ssize_t n;
+	err = dw_buf_read_fd(&data, fd);
+	if (err == DW_ELIMIT)
+		err = dw_error_set(DW_EIO, "%s is larger than %u MiB", display,
+				   MAX_SLACK_FILE >> 20);
+	else if (err) {
+		char why[256];
 
-		if (dw_buf_grow(&data, READ_SIZE)) {
-			err = dw_error_set(DW_EIO, "%s is larger than %u MiB",
-					   display, MAX_SLACK_FILE >> 20);
-			break;
-		}
-		n = read_retry(fd, data.ptr + data.len, READ_SIZE, display);
-		if (n <= 0) {
-			err = n < 0 ? DW_EIO : 0;
-			break;
-		}
-		data.len += (size_t)n;
+		snprintf(why, sizeof(why), "%s", dw_error_last());
+		err = dw_error_set(DW_EIO, "cannot read %s: %s", display, why);
 	}
 	close(fd);
 	if (!err && (dw_json_parse(&root, data.ptr, data.len, display) ||

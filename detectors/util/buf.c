@@ -1,7 +1,9 @@
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
@@ -121,6 +123,28 @@ int dw_buf_addf(struct dw_buf *b, const char *fmt, ...)
 	err = dw_buf_vaddf(b, fmt, ap);
 	va_end(ap);
 	return err;
+}
+
+int dw_buf_read_fd(struct dw_buf *b, int fd)
+{
+	for (;;) {
+		ssize_t n;
+		int err = dw_buf_grow(b, 65536);
+
+		if (err && b->max && b->len < b->max)
+			err = dw_buf_grow(b, b->max - b->len);
+		if (err)
+			return err;
+		n = read(fd, b->ptr + b->len, b->alloc - b->len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return dw_error_errno(DW_EIO, errno, "read");
+		if (n == 0)
+			return 0;
+		b->len += (size_t)n;
+		b->ptr[b->len] = '\0';
+	}
 }
 
 void dw_buf_setlen(struct dw_buf *b, size_t len)

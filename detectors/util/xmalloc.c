@@ -58,6 +58,15 @@ char *dw_xstrdup(const char *s)
 	return dw_xstrndup(s, strlen(s));
 }
 
+void dw_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 char *dw_xstrndup(const char *s, size_t n)
 {
 	char *p = dw_xmalloc(n + 1);

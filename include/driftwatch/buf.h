@@ -33,6 +33,12 @@ int dw_buf_addch(struct dw_buf *b, int c);
 int dw_buf_addf(struct dw_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int dw_buf_vaddf(struct dw_buf *b, const char *fmt, va_list ap);
+/*
+ * Append everything `fd` still has to give (read(2), retried on EINTR).
+ * Returns 0, DW_ELIMIT past `max` (what fitted is kept), or DW_EIO with
+ * errno saved in the message ("read: …").
+ */
+int dw_buf_read_fd(struct dw_buf *b, int fd);
 /* Cut the buffer back to `len` bytes (len <= b->len). */
 void dw_buf_setlen(struct dw_buf *b, size_t len);
 static inline void dw_buf_reset(struct dw_buf *b)

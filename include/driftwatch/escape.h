@@ -23,6 +23,9 @@ int dw_utf8_valid(const char *s, size_t len);
  */
 int dw_utf8_sanitize(struct dw_buf *out, const char *s, size_t len);
 
+/* Write `n` bytes as lowercase hex into dst (2n + 1 bytes, NUL-ended). */
+void dw_hex(char *dst, const unsigned char *src, size_t n);
+
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
 size_t dw_utf8_seq_len(const unsigned char *s, size_t avail);
 

@@ -69,7 +69,7 @@ struct dw_git_finding {
 typedef int (*dw_git_cb)(const struct dw_git_finding *gf, void *ctx);
 
 struct dw_git_stats {
-	size_t commits, blobs, scanned, cached, skipped;
+	size_t commits, blobs, scanned, cached;
 	uint64_t bytes;
 };
 

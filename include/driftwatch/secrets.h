@@ -117,6 +117,15 @@ int dw_scan_buffer(struct dw_scanner *s, const char *data, size_t len,
 		   uint64_t line_base, dw_finding_cb cb, void *ctx);
 
 /*
+ * The fingerprint of a secret found by rule `rule_id`: "sha256:" + hex
+ * SHA-256 of the rule id, ':' and the secret. Content-based, so moving a
+ * secret does not change it; everything that names a secret without
+ * showing it (findings, ignores, caches, rotation records) uses this.
+ */
+void dw_secret_fingerprint(char out[72], const char *rule_id,
+			   const char *secret, size_t len);
+
+/*
  * The form a secret is shown in by default: enough leading characters to
  * recognise it, then "…" and nothing of the rest. Appended to `out`.
  */

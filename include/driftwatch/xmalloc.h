@@ -14,6 +14,8 @@ void *dw_xrealloc(void *p, size_t n);
 void *dw_xreallocarray(void *p, size_t nmemb, size_t size);
 char *dw_xstrdup(const char *s);
 char *dw_xstrndup(const char *s, size_t n);
+/* Free `n` strings and the array that holds them; NULL is fine. */
+void dw_strv_free(char **v, size_t n);
 
 /* Grow `*alloc` (element count) so that at least `need` elements fit. */
 #define DW_ALLOC_GROW(ptr, need, alloc)                                      \

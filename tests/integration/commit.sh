@@ -67,8 +67,7 @@ jq -e '.paused == false and .mode == "layer-only"' "$tmp/l.tar.evidence.json" >/
 "$DW" verify "$tmp/l.tar" >/dev/null && pass "verify layer-only" || fail "verify layer-only"
 
 # An unwritable target: an error, nothing left, the container runs on.
-mkdir "$tmp/ro" && chmod 500 "$tmp/ro"
-err=$(setpriv --reuid=65534 --regid=65534 --clear-groups true 2>/dev/null; "$DW" commit -o /proc/nope.tar --db "$db" dwc-a 2>&1); rc=$?
+err=$("$DW" commit -o /proc/nope.tar --db "$db" dwc-a 2>&1); rc=$?
 [ $rc -ne 0 ] && [ "$(docker inspect -f '{{.State.Running}} {{.State.Paused}}' dwc-a)" = "true false" ] &&
 	pass "unwritable target: exit $rc, container running ($err)" || fail "unwritable: rc $rc"
 
