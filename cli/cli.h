@@ -21,6 +21,7 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv);
 int cmd_hook(struct dw_cli *cli, int argc, char **argv);
 int cmd_rotate(struct dw_cli *cli, int argc, char **argv);
 int cmd_scan(struct dw_cli *cli, int argc, char **argv);
+int cmd_status(struct dw_cli *cli, int argc, char **argv);
 int cmd_verify(struct dw_cli *cli, int argc, char **argv);
 int cmd_version(struct dw_cli *cli, int argc, char **argv);
 

@@ -28,11 +28,13 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: driftwatch events [--container C] [--since TIME] "
 		"[--kind A|D|C|R]\n"
-		"                         [--format text|json|jsonl] [--db "
-		"PATH]\n"
+		"                         [--severity S] [--format "
+		"text|json|jsonl] [--db PATH]\n"
 		"       driftwatch events --container C --current [--db PATH]\n"
 		"\n  TIME: epoch seconds, YYYY-MM-DD[THH:MM:SS[Z]], or an age "
-		"such as\n        30s, 15m, 2h, 7d\n");
+		"such as\n        30s, 15m, 2h, 7d\n"
+		"  S:    allowed, low, medium, high or critical: that "
+		"severity and above\n");
 }
 
 /* "1700000000", "2026-11-22", "2026-11-22T10:00:00Z", "15m", "2h", "7d" */
@@ -78,10 +80,13 @@ static json_t *event_json(const struct dw_event *ev)
 	dw_utf8_sanitize(&p, ev->path, ev->path_len);
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "time", when,
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "time", when,
 		      "container", ev->container_name, "container_id",
 		      ev->container_id, "kind", ev->kind, "path", p.ptr,
+		      "severity", ev->severity ? ev->severity : "medium",
 		      "source", ev->source);
+	if (ev->time_us)
+		json_object_set_new(o, "time_us", json_integer(ev->time_us));
 	dw_buf_release(&p);
 	return o;
 }
@@ -106,7 +111,8 @@ static int on_event(const struct dw_event *ev, void *ctx)
 		dw_buf_addf(&b, "%s ", ev->kind);
 		dw_escape_path(&b, ev->path, ev->path_len);
 		if (!o->current)
-			dw_buf_addf(&b, "  (%s)", ev->source);
+			dw_buf_addf(&b, "  %s (%s)", ev->severity ?
+				    ev->severity : "medium", ev->source);
 		dw_buf_addch(&b, '\n');
 		fwrite(b.ptr, 1, b.len, stdout);
 	} else {
@@ -130,13 +136,14 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 		{ "container", required_argument, NULL, 'c' },
 		{ "since", required_argument, NULL, 's' },
 		{ "kind", required_argument, NULL, 'k' },
+		{ "severity", required_argument, NULL, 'S' },
 		{ "format", required_argument, NULL, 'f' },
 		{ "current", no_argument, NULL, 'C' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct dw_event_query q = { NULL, 0, NULL };
+	struct dw_event_query q = { NULL, 0, NULL, 0 };
 	struct out o = { F_TEXT, 0, NULL, 0 };
 	const char *db = DW_STORE_DEFAULT_PATH;
 	struct dw_store *s = NULL;
@@ -156,6 +163,13 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 				return dw_cli_fail("events", DW_EXIT_USAGE,
 						   "--kind is A, D, C or R");
 			q.kind = optarg;
+			break;
+		case 'S':
+			q.min_severity = dw_drift_severity_rank(optarg);
+			if (q.min_severity < 0)
+				return dw_cli_fail("events", DW_EXIT_USAGE,
+						   "--severity is allowed, low, "
+						   "medium, high or critical");
 			break;
 		case 'f':
 			o.fmt = !strcmp(optarg, "json") ? F_JSON :

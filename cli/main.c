@@ -30,6 +30,7 @@ static const struct command commands[] = {
 				"key" },
 	{ "scan", cmd_scan, "find leaked secrets in files, logs, chats "
 			    "and mail" },
+	{ "status", cmd_status, "what the daemon is watching, and how" },
 	{ "verify", cmd_verify, "recheck a snapshot's digests" },
 	{ "version", cmd_version, "print the version" },
 };

@@ -69,6 +69,122 @@ struct dw_docker {
 	char *socket;
 };
 
+struct stream {
+	void (*connected)(void *ctx);
+	int (*line)(const char *s, size_t len, void *ctx);
+	void *ctx;
+	volatile int *stop;
+	struct dw_buf pending;	/* a partial line */
+	CURL *curl;
+	int told;
+	int failed;
+};
+
+static int stream_tell(struct stream *st)
+{
+	long status = 0;
+
+	if (st->told)
+		return 0;
+	curl_easy_getinfo(st->curl, CURLINFO_RESPONSE_CODE, &status);
+	st->told = 1;
+	if (status != 200) {
+		st->failed = 1;
+		return -1;
+	}
+	st->connected(st->ctx);
+	return 0;
+}
+
+static size_t on_stream(char *data, size_t size, size_t nmemb, void *ctx)
+{
+	struct stream *st = ctx;
+	size_t n = size * nmemb, i, start = 0;
+
+	if (stream_tell(st))
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (data[i] != '\n')
+			continue;
+		if (st->pending.len) {
+			dw_buf_add(&st->pending, data + start, i - start);
+			if (st->line(st->pending.ptr, st->pending.len,
+				     st->ctx))
+				return 0;
+			dw_buf_reset(&st->pending);
+		} else if (st->line(data + start, i - start, st->ctx)) {
+			return 0;
+		}
+		start = i + 1;
+	}
+	/* A line longer than the buffer's cap fails the transfer. */
+	if (start < n && dw_buf_add(&st->pending, data + start, n - start))
+		return 0;
+	return n;
+}
+
+static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn,
+		       curl_off_t ut, curl_off_t un)
+{
+	struct stream *st = ctx;
+
+	(void)dt; (void)dn; (void)ut; (void)un;
+	return *st->stop ? 1 : 0;
+}
+
+static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
+{
+	struct stream *st = ctx;
+	size_t n = size * nmemb;
+
+	/* The blank line that ends the headers: the answer has come. */
+	if ((n == 2 && data[0] == '\r') || (n == 1 && data[0] == '\n'))
+		if (stream_tell(st))
+			return 0;
+	return n;
+}
+
+int dw_docker_stream(struct dw_docker *d, const char *path,
+		     void (*connected)(void *ctx),
+		     int (*line)(const char *s, size_t len, void *ctx),
+		     void *ctx, volatile int *stop)
+{
+	struct stream st = { connected, line, ctx, stop, DW_BUF_INIT,
+			     d->curl, 0, 0 };
+	struct dw_buf url = DW_BUF_INIT;
+	CURLcode rc;
+	int err = 0;
+
+	dw_buf_init(&st.pending, 1 << 20);
+	dw_buf_addf(&url, "http://docker%s", path);
+	curl_easy_reset(d->curl);
+	curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->socket);
+	curl_easy_setopt(d->curl, CURLOPT_URL, url.ptr);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_stream);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &st);
+	curl_easy_setopt(d->curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(d->curl, CURLOPT_HEADERDATA, &st);
+	curl_easy_setopt(d->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(d->curl, CURLOPT_XFERINFODATA, &st);
+	curl_easy_setopt(d->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
+	rc = curl_easy_perform(d->curl);
+	if (rc == CURLE_COULDNT_CONNECT)
+		err = dw_error_set(DW_EUNREACHABLE, "cannot reach the docker "
+				   "daemon at %s (is dockerd running?)",
+				   d->socket);
+	else if (st.failed)
+		err = dw_error_set(DW_ERROR, "docker refused %s", path);
+	else if (rc != CURLE_OK && rc != CURLE_ABORTED_BY_CALLBACK &&
+		 !(rc == CURLE_WRITE_ERROR && *stop))
+		err = dw_error_set(DW_EUNREACHABLE, "docker stream %s ended: "
+				   "%s", path, curl_easy_strerror(rc));
+	dw_buf_release(&st.pending);
+	dw_buf_release(&url);
+	return err;
+}
+
 static int parse_host(char **socket, const char *host)
 {
 	if (!strncmp(host, "unix://", 7))
@@ -300,6 +416,13 @@ static int fill_layers(struct dw_container_layers *l, json_t *j,
 	l->driver = dw_xstrdup(driver);
 	l->upper = dw_xstrdup(upper);
 	split_lowers(l, dw_json_path_str(j, "GraphDriver.Data.LowerDir"));
+	l->labels = json_object_get(json_object_get(j, "Config"), "Labels");
+	l->labels = json_is_object(l->labels) ? json_deep_copy(l->labels) :
+						json_object();
+	l->read_only = json_is_true(json_object_get(
+		json_object_get(j, "HostConfig"), "ReadonlyRootfs"));
+	l->running = json_is_true(json_object_get(
+		json_object_get(j, "State"), "Running"));
 	return 0;
 }
 
@@ -342,6 +465,7 @@ void dw_container_layers_release(struct dw_container_layers *l)
 	for (i = 0; i < l->nlowers; i++)
 		free(l->lowers[i]);
 	free(l->lowers);
+	json_decref(l->labels);
 	memset(l, 0, sizeof(*l));
 }
 

@@ -1,16 +1,21 @@
 /*
- * driftwatchd: for now a periodic loop that diffs every running container
- * and keeps the store's current changes and history up to date. Signals
- * arrive through a signalfd, so the one loop below handles everything.
+ * driftwatchd: discovers containers (Docker's API and events, and overlay
+ * mounts in /proc/self/mountinfo), has the monitor watch them, delivers
+ * alerts and publishes its status in the store. One thread runs
+ * everything but the Docker event stream; signals come through a
+ * signalfd, so a single poll() loop handles all of it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,40 +24,88 @@
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
 #include "driftwatch/log.h"
+#include "driftwatch/snapshot.h"
 #include "driftwatch/store.h"
 #include "driftwatch/xmalloc.h"
+#include "dockerwatch.h"
+#include "monitor.h"
+#include "mounts.h"
+#include "policy.h"
 #include "driftwatch/banned.h"
 
+#define DEFAULT_CONFIG "/etc/driftwatch/driftwatch.yaml"
 #define MAX_SINKS 16
 
 struct options {
+	const char *config;
+	int config_given;
 	const char *db;
 	const char *host;
-	long interval;
+	long interval;		/* overrides rescan_interval when set */
 	int foreground;
 	int once;
 	int verbose;
-	/* "json:URL" or "slack:URL" */
-	char *sinks[MAX_SINKS];
+	int no_docker, no_mounts;
+	char *sinks[MAX_SINKS];	/* "json:URL" or "slack:URL" */
 	size_t nsinks;
+};
+
+struct daemon {
+	struct options *o;
+	struct dw_policy pol;
+	struct dw_engine *engine;
+	struct dw_store *store;
+	struct dw_monitor *mon;
+	struct dw_docker *docker;	/* requests from the main thread */
+	struct dw_dockerwatch *events;
+	struct dw_mounts *mounts;
+	const char *db;
+	char **sinks;		/* options' and the config's */
+	size_t nsinks;
+	int docker_connected;
+	char docker_error[512];
+	long long started;
+	char *last_status;
+	long long status_written;
+	char **snapshotted;	/* containers auto-snapshotted this run */
+	size_t nsnapshotted, snap_alloc;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: driftwatchd [--foreground] [--db PATH] [--host URL]\n"
-		"                   [--interval SECONDS] [--once] [--verbose]\n"
+		"usage: driftwatchd [--foreground] [--config PATH] [--db PATH]\n"
+		"                   [--host URL] [--interval SECONDS] [--once]\n"
+		"                   [--no-docker] [--no-mounts] [--verbose]\n"
 		"                   [--webhook URL]... [--slack-webhook URL]...\n");
+}
+
+static int add_sink(struct options *o, const char *kind, const char *url)
+{
+	size_t len = strlen(url) + strlen(kind) + 2;
+
+	if (o->nsinks == MAX_SINKS ||
+	    (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
+		fprintf(stderr, "driftwatchd: a webhook is an http(s) URL, at "
+			"most %d of them\n", MAX_SINKS);
+		return 2;
+	}
+	o->sinks[o->nsinks] = dw_xmalloc(len);
+	snprintf(o->sinks[o->nsinks++], len, "%s:%s", kind, url);
+	return 0;
 }
 
 static int parse_args(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "db", required_argument, NULL, 'd' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "once", no_argument, NULL, '1' },
+		{ "no-docker", no_argument, NULL, 'D' },
+		{ "no-mounts", no_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -61,17 +114,20 @@ static int parse_args(struct options *o, int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	char *end;
-	int c;
+	int c, err;
 
 	memset(o, 0, sizeof(*o));
-	o->db = DW_STORE_DEFAULT_PATH;
-	o->interval = 10;
-	while ((c = getopt_long(argc, argv, "fd:H:i:vh", longopts, NULL)) != -1) {
+	o->config = DEFAULT_CONFIG;
+	while ((c = getopt_long(argc, argv, "fc:d:H:i:vh", longopts, NULL)) !=
+	       -1) {
 		switch (c) {
 		case 'f': o->foreground = 1; break;
+		case 'c': o->config = optarg; o->config_given = 1; break;
 		case 'd': o->db = optarg; break;
 		case 'H': o->host = optarg; break;
 		case '1': o->once = 1; break;
+		case 'D': o->no_docker = 1; break;
+		case 'M': o->no_mounts = 1; break;
 		case 'v': o->verbose = 1; break;
 		case 'i':
 			errno = 0;
@@ -85,17 +141,9 @@ static int parse_args(struct options *o, int argc, char **argv)
 			break;
 		case 'w':
 		case 's':
-			if (o->nsinks == MAX_SINKS ||
-			    (strncmp(optarg, "http://", 7) &&
-			     strncmp(optarg, "https://", 8))) {
-				fprintf(stderr, "driftwatchd: a webhook is an "
-					"http(s) URL, at most %d of them\n",
-					MAX_SINKS);
-				return 2;
-			}
-			o->sinks[o->nsinks] = dw_xmalloc(strlen(optarg) + 7);
-			snprintf(o->sinks[o->nsinks++], strlen(optarg) + 7,
-				 "%s:%s", c == 's' ? "slack" : "json", optarg);
+			err = add_sink(o, c == 's' ? "slack" : "json", optarg);
+			if (err)
+				return err;
 			break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("driftwatchd %s\n", DW_VERSION); exit(0);
@@ -109,76 +157,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 	return 0;
 }
 
-static void raise_drift_alert(struct dw_store *store,
-			      const struct dw_container_layers *l,
-			      const struct dw_sync_stats *st, const char *summary)
-{
-	json_t *p = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I}",
-			      "container", l->name, "id", l->id, "image",
-			      l->image, "new", (json_int_t)st->added,
-			      "updated", (json_int_t)st->updated, "reverted",
-			      (json_int_t)st->reverted, "total",
-			      (json_int_t)st->total);
-
-	if (dw_store_alert(store, "drift", summary, p))
-		dw_log_warn("cannot queue an alert: %s", dw_error_last());
-	json_decref(p);
-}
-
-static void scan_container(struct dw_docker *d, struct dw_store *store,
-			   const char *id)
-{
-	struct dw_container_layers l;
-	struct dw_changeset cs = DW_CHANGESET_INIT;
-	struct dw_sync_stats st;
-	int err = dw_docker_container_layers(d, &l, id);
-
-	if (err) {
-		if (err != DW_ENOTFOUND)
-			dw_log_warn("cannot inspect container %.12s: %s", id,
-				    dw_error_last());
-		return;
-	}
-	err = dw_overlay_diff(&cs, l.upper, (const char *const *)l.lowers,
-			      l.nlowers, DW_DIFF_STAT);
-	if (!err)
-		err = dw_store_sync_container(store, &l, &cs, "scan", &st);
-	if (err)
-		dw_log_warn("cannot scan container %s: %s", l.name,
-			    dw_error_last());
-	else if (st.added || st.updated || st.reverted) {
-		char summary[512];
-
-		snprintf(summary, sizeof(summary), "container %s (%.12s): %zu "
-			 "drifted paths (%zu new, %zu updated, %zu reverted)",
-			 l.name, l.id, st.total, st.added, st.updated,
-			 st.reverted);
-		dw_log_info("%s", summary);
-		if (st.added || st.updated)
-			raise_drift_alert(store, &l, &st, summary);
-	}
-	dw_changeset_release(&cs);
-	dw_container_layers_release(&l);
-}
-
-/* One pass over the running containers. Returns 0 or the docker error. */
-static int scan_all(struct dw_docker *d, struct dw_store *store)
-{
-	json_t *list = NULL, *c;
-	size_t i;
-	int err = dw_docker_get_json(d, &list, "/containers/json");
-
-	if (err)
-		return err;
-	json_array_foreach(list, i, c) {
-		const char *id = dw_json_path_str(c, "Id");
-
-		if (id)
-			scan_container(d, store, id);
-	}
-	json_decref(list);
-	return 0;
-}
+/* ---- alerts ---- */
 
 /* One alert to one sink: Slack's incoming-webhook shape, or our JSON. */
 static int send_alert(const struct dw_alert *a, char *why, size_t size,
@@ -226,18 +205,320 @@ static int send_alert(const struct dw_alert *a, char *why, size_t size,
 	return -1;
 }
 
-static void deliver_alerts(const struct options *o, struct dw_store *store)
+static void deliver_alerts(struct daemon *dm)
 {
 	size_t sent = 0;
 
-	if (!o->nsinks)
+	if (!dm->nsinks)
 		return;
-	if (dw_store_deliver(store, (const char *const *)o->sinks, o->nsinks,
-			     send_alert, NULL, &sent))
+	if (dw_store_deliver(dm->store, (const char *const *)dm->sinks,
+			     dm->nsinks, send_alert, NULL, &sent))
 		dw_log_warn("alert delivery: %s", dw_error_last());
 	else if (sent)
 		dw_log_info("delivered %zu alert%s", sent, sent > 1 ? "s" : "");
 }
+
+static void set_sinks(struct daemon *dm)
+{
+	size_t i;
+
+	free(dm->sinks);
+	dm->nsinks = dm->o->nsinks + dm->pol.nwebhooks;
+	dm->sinks = dw_xcalloc(dm->nsinks + 1, sizeof(char *));
+	for (i = 0; i < dm->o->nsinks; i++)
+		dm->sinks[i] = dm->o->sinks[i];
+	for (i = 0; i < dm->pol.nwebhooks; i++)
+		dm->sinks[dm->o->nsinks + i] = dm->pol.webhooks[i];
+	if (dw_store_register_sinks(dm->store, (const char *const *)dm->sinks,
+				    dm->nsinks))
+		dw_log_warn("%s", dw_error_last());
+}
+
+/* ---- the first critical drift of a container: a forensic snapshot ---- */
+
+static void auto_snapshot(const char *id, const char *name, void *ctx)
+{
+	struct daemon *dm = ctx;
+	struct dw_snapshot_opts so;
+	struct dw_snapshot_result r;
+	struct dw_snapshot_record rec;
+	struct dw_buf path = DW_BUF_INIT;
+	char host[256] = "", stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t i;
+
+	if (!dm->pol.snapshot_on_critical || !dm->docker)
+		return;
+	for (i = 0; i < dm->nsnapshotted; i++)
+		if (!strcmp(dm->snapshotted[i], id))
+			return;
+	DW_ALLOC_GROW(dm->snapshotted, dm->nsnapshotted + 1, dm->snap_alloc);
+	dm->snapshotted[dm->nsnapshotted++] = dw_xstrdup(id);
+	if (mkdir(dm->pol.snapshot_dir, 0700) < 0 && errno != EEXIST) {
+		dw_log_error("cannot create %s: %s", dm->pol.snapshot_dir,
+			     strerror(errno));
+		return;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	dw_buf_addf(&path, "%s/%s-%s.tar", dm->pol.snapshot_dir, name, stamp);
+	memset(&so, 0, sizeof(so));
+	so.out_path = path.ptr;
+	so.reason = "driftwatchd: first critical drift";
+	dw_log_warn("container %s: critical drift, taking a snapshot to %s",
+		    name, path.ptr);
+	if (dw_snapshot_container(dm->docker, id, &so, &r)) {
+		dw_log_error("snapshot of %s failed: %s", name,
+			     dw_error_last());
+		dw_buf_release(&path);
+		return;
+	}
+	gethostname(host, sizeof(host) - 1);
+	rec = (struct dw_snapshot_record){ id, name, path.ptr,
+		r.archive_sha256, r.evidence_sha256, so.reason, "driftwatchd",
+		host, r.paused };
+	if (dw_store_add_snapshot(dm->store, &rec))
+		dw_log_warn("%s", dw_error_last());
+	else
+		dw_log_info("snapshot of %s: %s (%s)", name, path.ptr,
+			    r.archive_sha256);
+	free(r.evidence_path);
+	dw_buf_release(&path);
+}
+
+/* ---- overlay mounts of other runtimes ---- */
+
+static void read_mounts(struct daemon *dm)
+{
+	struct dw_mount *list = NULL;
+	char **ids;
+	size_t n = 0, i, kept = 0;
+
+	if (dw_mounts_scan(dm->mounts, &list, &n)) {
+		dw_log_warn("%s", dw_error_last());
+		return;
+	}
+	ids = dw_xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++) {
+		struct dw_watch_spec s = { list[i].id, list[i].name, "",
+			list[i].runtime, list[i].upper, list[i].lowers,
+			list[i].nlowers, NULL, 0 };
+
+		ids[kept++] = list[i].id;
+		if (!dw_monitor_has(dm->mon, list[i].id))
+			dw_monitor_add(dm->mon, &s, "rescan");
+	}
+	dw_monitor_keep_only(dm->mon, 0, ids, kept, "stopped");
+	free(ids);
+	dw_mounts_free_list(list, n);
+}
+
+/* ---- Docker ---- */
+
+static void watch_docker_container(struct daemon *dm, const char *id,
+				   const char *source)
+{
+	struct dw_container_layers l;
+	struct dw_watch_spec s;
+	int err = dw_docker_container_layers(dm->docker, &l, id);
+
+	if (err) {
+		if (err != DW_ENOTFOUND)
+			dw_log_warn("cannot inspect container %.12s: %s", id,
+				    dw_error_last());
+		return;
+	}
+	if (l.running) {
+		s = (struct dw_watch_spec){ l.id, l.name, l.image, "docker",
+			l.upper, l.lowers, l.nlowers, l.labels, l.read_only };
+		dw_monitor_add(dm->mon, &s, source);
+	}
+	dw_container_layers_release(&l);
+}
+
+/* Docker's own overlay mounts are followed through its API. */
+static void docker_root(struct daemon *dm)
+{
+	json_t *info = NULL;
+
+	if (!dm->mounts)
+		return;
+	if (!dw_docker_get_json(dm->docker, &info, "/info") &&
+	    dw_json_path_str(info, "DockerRootDir"))
+		dw_mounts_set_skip(dm->mounts,
+				   dw_json_path_str(info, "DockerRootDir"));
+	json_decref(info);
+}
+
+/* List the running containers: watch new ones, drop the gone. */
+static int docker_reconcile(struct daemon *dm)
+{
+	json_t *list = NULL, *c;
+	char **ids = NULL;
+	size_t i, n = 0;
+	int err = dw_docker_get_json(dm->docker, &list, "/containers/json");
+
+	if (err)
+		return err;
+	docker_root(dm);
+	if (dm->mounts)
+		read_mounts(dm);
+	ids = dw_xcalloc(json_array_size(list) + 1, sizeof(char *));
+	json_array_foreach(list, i, c) {
+		const char *id = dw_json_path_str(c, "Id");
+
+		if (!id)
+			continue;
+		ids[n++] = dw_xstrdup(id);
+		watch_docker_container(dm, id, "rescan");
+	}
+	dw_monitor_keep_only(dm->mon, 1, ids, n, "stopped");
+	for (i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	json_decref(list);
+	return 0;
+}
+
+static void docker_message(struct daemon *dm, const struct dw_docker_msg *m)
+{
+	if (!strcmp(m->action, "connected")) {
+		if (docker_reconcile(dm)) {
+			dw_log_warn("%s", dw_error_last());
+			return;
+		}
+		dm->docker_connected = 1;
+		dm->docker_error[0] = '\0';
+		dw_log_info("following the docker daemon at %s",
+			    dw_docker_socket(dm->docker));
+	} else if (!strcmp(m->action, "lost")) {
+		if (dm->docker_connected || !dm->docker_error[0])
+			dw_log_warn("lost the docker daemon (%s); reconnecting",
+				    m->id);
+		dm->docker_connected = 0;
+		snprintf(dm->docker_error, sizeof(dm->docker_error), "%s",
+			 m->id);
+	} else if (!strcmp(m->action, "start")) {
+		watch_docker_container(dm, m->id, "rescan");
+	} else if (!strcmp(m->action, "die")) {
+		dw_monitor_drop(dm->mon, m->id, "stopped");
+	} else if (!strcmp(m->action, "destroy")) {
+		dw_monitor_drop(dm->mon, m->id, "removed");
+		dw_store_set_container_state(dm->store, m->id, "removed");
+	} else if (!strcmp(m->action, "rename")) {
+		struct dw_container_layers l;
+
+		if (!dw_docker_container_layers(dm->docker, &l, m->id)) {
+			dw_monitor_rename(dm->mon, l.id, l.name);
+			dw_container_layers_release(&l);
+		}
+	}
+}
+
+static void read_docker(struct daemon *dm)
+{
+	struct dw_docker_msg m;
+
+	while (read(dw_dockerwatch_fd(dm->events), &m, sizeof(m)) ==
+	       (ssize_t)sizeof(m))
+		docker_message(dm, &m);
+}
+
+/* ---- status ---- */
+
+static long sysctl_long(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+static void write_status(struct daemon *dm, const char *state, int force)
+{
+	json_t *doc = dw_monitor_status(dm->mon);
+	long long now = (long long)time(NULL);
+	char *text;
+
+	json_object_set_new(doc, "state", json_string(state));
+	json_object_set_new(doc, "version", json_string(DW_VERSION));
+	json_object_set_new(doc, "started", json_integer(dm->started));
+	json_object_set_new(doc, "config", json_string(dm->o->config));
+	json_object_set_new(doc, "docker", json_pack("{s:b, s:b, s:s}",
+		"enabled", dm->events != NULL, "connected",
+		dm->docker_connected, "error", dm->docker_error));
+	json_object_set_new(doc, "mounts", json_boolean(dm->mounts != NULL));
+	json_object_set_new(doc, "max_user_watches", json_integer(sysctl_long(
+		"/proc/sys/fs/inotify/max_user_watches")));
+	json_object_set_new(doc, "max_queued_events", json_integer(sysctl_long(
+		"/proc/sys/fs/inotify/max_queued_events")));
+	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(doc);
+	/* Write what changed, and a heartbeat every 30 s. */
+	if (text && (force || now - dm->status_written >= 30 ||
+		     !dm->last_status || strcmp(text, dm->last_status))) {
+		if (dw_store_put_status(dm->store, text))
+			dw_log_warn("%s", dw_error_last());
+		dm->status_written = now;
+		free(dm->last_status);
+		dm->last_status = text;
+	} else {
+		free(text);
+	}
+}
+
+/* ---- configuration ---- */
+
+static int load_config(struct daemon *dm, struct dw_policy *p,
+		       struct dw_engine **engine)
+{
+	int err = dw_policy_load(p, dm->o->config, dm->o->config_given);
+
+	if (err)
+		return err;
+	if (dm->o->interval)
+		p->rescan_interval = dm->o->interval;
+	*engine = NULL;
+	if (p->scan_secrets && (err = dw_engine_new(engine, NULL))) {
+		dw_policy_release(p);
+		return err;
+	}
+	return 0;
+}
+
+static void reload(struct daemon *dm)
+{
+	struct dw_policy p;
+	struct dw_engine *e = NULL;
+
+	if (load_config(dm, &p, &e)) {
+		dw_log_error("sighup: configuration %s rejected, the old one "
+			     "stays: %s", dm->o->config, dw_error_last());
+		return;
+	}
+	{
+		struct dw_policy old = dm->pol;
+		struct dw_engine *old_engine = dm->engine;
+
+		dm->pol = p;
+		dm->engine = e;
+		/* Drops the scanner of the old engine before it goes. */
+		dw_monitor_set_policy(dm->mon, &dm->pol, dm->engine);
+		dw_policy_release(&old);
+		dw_engine_free(old_engine);
+	}
+	set_sinks(dm);
+	dw_monitor_rescan_all(dm->mon, "rescan");
+	dw_log_info("sighup: configuration %s reloaded", dm->o->config);
+}
+
+/* ---- the loop ---- */
 
 static int block_signals(void)
 {
@@ -247,81 +528,173 @@ static int block_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
 		return -1;
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-/* Wait up to `seconds`; returns 1 when asked to stop. */
-static int wait_signal(int sfd, long seconds)
+/* 1 when asked to stop. */
+static int read_signals(struct daemon *dm, int sfd)
 {
-	struct pollfd p = { sfd, POLLIN, 0 };
 	struct signalfd_siginfo si;
 
-	if (poll(&p, 1, (int)(seconds * 1000)) <= 0)
-		return 0;
 	while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			dw_log_info("sighup: no configuration to reload yet");
-			continue;
+			reload(dm);
+		} else if (si.ssi_signo != SIGPIPE) {
+			dw_log_info("received signal %u, stopping",
+				    si.ssi_signo);
+			return 1;
 		}
-		dw_log_info("received signal %u, stopping", si.ssi_signo);
-		return 1;
 	}
 	return 0;
 }
 
-static int run(const struct options *o, struct dw_docker *d,
-	       struct dw_store *store, int sfd)
+static int run_once(struct daemon *dm)
 {
-	int reachable = -1;
+	int err = 0;
+	long next;
+
+	if (dm->docker) {
+		err = docker_reconcile(dm);
+		if (err)
+			dw_log_warn("%s", dw_error_last());
+	}
+	if (dm->mounts)
+		read_mounts(dm);
+	while ((next = dw_monitor_run(dm->mon)) == 0)
+		;
+	deliver_alerts(dm);
+	write_status(dm, "stopped", 1);
+	return err ? 3 : 0;
+}
+
+static int run(struct daemon *dm, int sfd)
+{
+	long long next_delivery = 0;
 
 	for (;;) {
-		int err = scan_all(d, store);
+		struct pollfd p[4];
+		nfds_t n = 0;
+		long wait = dw_monitor_run(dm->mon);
+		long long now = (long long)time(NULL);
+		int i;
 
-		if (err && reachable != 0)
-			dw_log_warn("%s; retrying every %lds", dw_error_last(),
-				    o->interval);
-		else if (!err && reachable != 1)
-			dw_log_info("watching containers of the docker daemon "
-				    "at %s", dw_docker_socket(d));
-		reachable = !err;
-		deliver_alerts(o, store);
-		if (o->once)
-			return err ? 3 : 0;
-		if (wait_signal(sfd, o->interval))
-			return 0;
+		if (dm->nsinks && now >= next_delivery) {
+			deliver_alerts(dm);
+			next_delivery = now + 1;
+		}
+		write_status(dm, "running", 0);
+		if (dm->nsinks && (wait < 0 || wait > 1000))
+			wait = 1000;
+		if (wait < 0 || wait > 30000)
+			wait = 30000;
+		p[n++] = (struct pollfd){ sfd, POLLIN, 0 };
+		p[n++] = (struct pollfd){ dw_monitor_fd(dm->mon), POLLIN, 0 };
+		if (dm->events)
+			p[n++] = (struct pollfd){ dw_dockerwatch_fd(dm->events),
+						  POLLIN, 0 };
+		if (dm->mounts)
+			p[n++] = (struct pollfd){ dw_mounts_fd(dm->mounts),
+						  POLLPRI, 0 };
+		if (poll(p, n, (int)wait) < 0 && errno != EINTR)
+			dw_fatal("poll: %s", strerror(errno));
+		for (i = 0; i < (int)n; i++) {
+			if (!p[i].revents)
+				continue;
+			if (p[i].fd == sfd && read_signals(dm, sfd))
+				return 0;
+			if (p[i].fd == dw_monitor_fd(dm->mon))
+				dw_monitor_read_events(dm->mon);
+			else if (dm->events &&
+				 p[i].fd == dw_dockerwatch_fd(dm->events))
+				read_docker(dm);
+			else if (dm->mounts &&
+				 p[i].fd == dw_mounts_fd(dm->mounts))
+				read_mounts(dm);
+		}
+	}
+}
+
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (!getrlimit(RLIMIT_NOFILE, &r) && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
 	}
 }
 
 int main(int argc, char **argv)
 {
 	struct options o;
-	struct dw_docker *d = NULL;
-	struct dw_store *store = NULL;
+	struct daemon dm;
 	int ret = parse_args(&o, argc, argv);
 	int sfd;
+	size_t i;
 
 	if (ret)
 		return ret;
+	memset(&dm, 0, sizeof(dm));
+	dm.o = &o;
+	dm.started = (long long)time(NULL);
 	dw_log_init("driftwatchd", o.foreground ? DW_LOG_STDERR : DW_LOG_SYSLOG,
 		    o.verbose);
+	if (load_config(&dm, &dm.pol, &dm.engine))
+		dw_fatal("%s", dw_error_last());
+	dm.db = o.db ? o.db : dm.pol.db ? dm.pol.db : DW_STORE_DEFAULT_PATH;
+	if (!o.host)
+		o.host = dm.pol.docker_host;
+	raise_fd_limit();
 	sfd = block_signals();
 	if (sfd < 0)
 		dw_fatal("cannot set up signal handling: %s", strerror(errno));
-	if (dw_docker_open(&d, o.host))
+	if (dw_store_open(&dm.store, dm.db, 0))
 		dw_fatal("%s", dw_error_last());
-	if (dw_store_open(&store, o.db, 0) ||
-	    dw_store_register_sinks(store, (const char *const *)o.sinks,
-				    o.nsinks))
+	set_sinks(&dm);
+	if (dw_monitor_new(&dm.mon, dm.store, &dm.pol, dm.engine))
 		dw_fatal("%s", dw_error_last());
-	dw_log_info("driftwatchd %s started, store %s", DW_VERSION, o.db);
-	ret = run(&o, d, store, sfd);
-	dw_store_close(store);
-	dw_docker_free(d);
+	dw_monitor_on_critical(dm.mon, auto_snapshot, &dm);
+	if (!o.no_docker && dm.pol.docker) {
+		if (dw_docker_open(&dm.docker, o.host))
+			dw_fatal("%s", dw_error_last());
+		if (!o.once && dw_dockerwatch_start(&dm.events, o.host))
+			dw_fatal("%s", dw_error_last());
+	}
+	if (!o.no_mounts && dm.pol.mounts &&
+	    dw_mounts_open(&dm.mounts, dm.docker ? "/var/lib/docker" : NULL))
+		dw_log_warn("overlay mounts are not followed: %s",
+			    dw_error_last());
+	if (dm.docker)
+		docker_root(&dm);
+	dw_log_info("driftwatchd %s started, store %s, config %s%s",
+		    DW_VERSION, dm.db, o.config,
+		    access(o.config, F_OK) ? " (absent: defaults)" : "");
+	if (o.once) {
+		ret = run_once(&dm);
+	} else {
+		if (dm.mounts)
+			read_mounts(&dm);
+		ret = run(&dm, sfd);
+		write_status(&dm, "stopped", 1);
+	}
+	dw_dockerwatch_stop(dm.events);
+	dw_mounts_close(dm.mounts);
+	dw_monitor_free(dm.mon);
+	dw_store_close(dm.store);
+	dw_docker_free(dm.docker);
+	dw_engine_free(dm.engine);
+	dw_policy_release(&dm.pol);
 	close(sfd);
-	for (size_t i = 0; i < o.nsinks; i++)
+	for (i = 0; i < o.nsinks; i++)
 		free(o.sinks[i]);
+	for (i = 0; i < dm.nsnapshotted; i++)
+		free(dm.snapshotted[i]);
+	free(dm.snapshotted);
+	free(dm.sinks);
+	free(dm.last_status);
 	dw_log_info("stopped");
 	return ret;
 }

@@ -59,6 +59,29 @@ static const char *const migrations[] = {
 	"  attempts INTEGER NOT NULL DEFAULT 0,"
 	"  next_try INTEGER NOT NULL DEFAULT 0, delivered INTEGER,"
 	"  last_error TEXT, PRIMARY KEY (alert_id, sink)) WITHOUT ROWID;",
+	/* 5: the live monitor: labels and state, per-file evidence,
+	 * severities, sub-second event times, findings, daemon status */
+	"ALTER TABLE containers ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';"
+	"ALTER TABLE containers ADD COLUMN state TEXT NOT NULL"
+	"  DEFAULT 'running';"
+	"ALTER TABLE changes ADD COLUMN sha256 TEXT;"
+	"ALTER TABLE changes ADD COLUMN executable INTEGER;"
+	"ALTER TABLE changes ADD COLUMN elf INTEGER;"
+	"ALTER TABLE changes ADD COLUMN severity TEXT NOT NULL"
+	"  DEFAULT 'medium';"
+	"ALTER TABLE events ADD COLUMN time_us INTEGER;"
+	"ALTER TABLE events ADD COLUMN severity TEXT NOT NULL"
+	"  DEFAULT 'medium';"
+	"ALTER TABLE events ADD COLUMN sha256 TEXT;"
+	"CREATE TABLE findings (id INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL, container_id TEXT NOT NULL,"
+	"  path BLOB NOT NULL, rule TEXT NOT NULL, severity TEXT NOT NULL,"
+	"  fingerprint TEXT NOT NULL, line INTEGER NOT NULL,"
+	"  redacted TEXT NOT NULL,"
+	"  UNIQUE (container_id, path, fingerprint));"
+	"CREATE TABLE daemon_status (id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  pid INTEGER NOT NULL, updated INTEGER NOT NULL,"
+	"  doc TEXT NOT NULL);",
 };
 
 static int db_error(struct dw_store *s, const char *what)
@@ -153,7 +176,17 @@ int dw_store_open(struct dw_store **out, const char *path, int readonly)
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
-	if (!readonly) {
+	if (readonly) {
+		int v = 0, n = (int)(sizeof(migrations) / sizeof(migrations[0]));
+
+		err = user_version(s, &v);
+		if (!err && v != n)
+			err = dw_error_set(v > n ? DW_EUNSUPPORTED : DW_EINVAL,
+					   "store %s has schema version %d, "
+					   "this driftwatch reads %d%s", path,
+					   v, n, v > n ? "" : " (start "
+					   "driftwatchd once to migrate it)");
+	} else {
 		err = exec(s, "PRAGMA journal_mode=WAL");
 		if (!err)
 			err = exec(s, "PRAGMA synchronous=NORMAL");
@@ -177,86 +210,80 @@ void dw_store_close(struct dw_store *s)
 	free(s);
 }
 
-static int upsert_container(struct dw_store *s,
-			    const struct dw_container_layers *c, sqlite3_int64 now)
+static int prepare(struct dw_store *s, sqlite3_stmt **st, const char *sql)
 {
-	static const char sql[] =
-		"INSERT INTO containers VALUES (?1,?2,?3,?4,?5,?6,?7,?7) "
-		"ON CONFLICT(id) DO UPDATE SET name=?2, image=?3, "
-		"upper_dir=?5, lower_dirs=?6, last_seen=?7";
-	struct dw_buf lowers = DW_BUF_INIT;
-	sqlite3_stmt *st;
-	size_t i;
-	int rc;
-
-	for (i = 0; i < c->nlowers; i++)
-		dw_buf_addf(&lowers, "%s%s", i ? ":" : "", c->lowers[i]);
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		dw_buf_release(&lowers);
-		return db_error(s, "cannot prepare container upsert");
-	}
-	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, c->image, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, "docker", -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, c->upper, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, lowers.ptr, (int)lowers.len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, now);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	dw_buf_release(&lowers);
-	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot record container");
-}
-
-struct sync_stmts {
-	sqlite3_stmt *get, *put, *event;
-};
-
-static void finalize_stmts(struct sync_stmts *q)
-{
-	sqlite3_finalize(q->get);
-	sqlite3_finalize(q->put);
-	sqlite3_finalize(q->event);
-}
-
-static int prepare_stmts(struct dw_store *s, struct sync_stmts *q)
-{
-	static const char get[] =
-		"SELECT kind, mode, uid, gid, size, mtime_ns FROM changes "
-		"WHERE container_id=?1 AND path=?2";
-	static const char put[] =
-		"INSERT INTO changes VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,"
-		"?10,1) ON CONFLICT(container_id, path) DO UPDATE SET "
-		"kind=?3, type=?4, mode=?5, uid=?6, gid=?7, size=?8, "
-		"mtime_ns=?9, last_seen=?10, seen=1";
-	static const char event[] =
-		"INSERT INTO events(time, container_id, path, kind, source) "
-		"VALUES (?1,?2,?3,?4,?5)";
-
-	memset(q, 0, sizeof(*q));
-	if (sqlite3_prepare_v2(s->db, get, -1, &q->get, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, put, -1, &q->put, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(s->db, event, -1, &q->event, NULL) != SQLITE_OK) {
-		finalize_stmts(q);
-		return db_error(s, "cannot prepare statements");
-	}
+	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK)
+		return db_error(s, "cannot prepare a statement");
 	return 0;
 }
 
-static int add_event(struct dw_store *s, sqlite3_stmt *st, sqlite3_int64 now,
-		     const char *cid, const void *path, size_t len,
-		     const char *kind, const char *source)
+static int step_done(struct dw_store *s, sqlite3_stmt *st, const char *what)
 {
-	int rc;
+	int rc = sqlite3_step(st);
 
-	sqlite3_reset(st);
-	sqlite3_bind_int64(st, 1, now);
-	sqlite3_bind_text(st, 2, cid, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, path, (int)len, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, source, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot append event");
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(s, what);
+}
+
+int dw_store_begin(struct dw_store *s)
+{
+	return exec(s, "BEGIN IMMEDIATE");
+}
+
+int dw_store_commit(struct dw_store *s)
+{
+	int err = exec(s, "COMMIT");
+
+	if (err)
+		dw_store_rollback(s);
+	return err;
+}
+
+void dw_store_rollback(struct dw_store *s)
+{
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int dw_store_put_container(struct dw_store *s,
+			   const struct dw_store_container *c)
+{
+	static const char sql[] =
+		"INSERT INTO containers(id, name, image, runtime, upper_dir, "
+		"lower_dirs, first_seen, last_seen, labels, state) VALUES "
+		"(?1,?2,?3,?4,?5,?6,?7,?7,?8,?9) ON CONFLICT(id) DO UPDATE SET "
+		"name=?2, image=?3, runtime=?4, upper_dir=?5, lower_dirs=?6, "
+		"last_seen=?7, labels=?8, state=?9";
+	sqlite3_stmt *st;
+	int err = prepare(s, &st, sql);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, c->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, c->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, c->image, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, c->runtime, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, c->upper, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, c->lowers, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 8, c->labels ? c->labels : "{}", -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, c->state, -1, SQLITE_STATIC);
+	return step_done(s, st, "cannot record container");
+}
+
+int dw_store_set_container_state(struct dw_store *s, const char *id,
+				 const char *state)
+{
+	sqlite3_stmt *st;
+	int err = prepare(s, &st, "UPDATE containers SET state=?2, "
+				  "last_seen=?3 WHERE id=?1");
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+	return step_done(s, st, "cannot record container state");
 }
 
 static sqlite3_int64 mtime_ns(const struct dw_change_meta *m)
@@ -264,148 +291,222 @@ static sqlite3_int64 mtime_ns(const struct dw_change_meta *m)
 	return (sqlite3_int64)m->mtime_sec * 1000000000 + m->mtime_nsec;
 }
 
-/* Is the stored row different from change `c` (metadata `m` or NULL)? */
-static int row_differs(sqlite3_stmt *get, const struct dw_change *c,
-		       const struct dw_change_meta *m)
+struct apply_stmts {
+	sqlite3_stmt *put, *del, *event;
+};
+
+static void bind_row(sqlite3_stmt *st, const struct dw_change_row *r,
+		     const char *cid, sqlite3_int64 now)
 {
-	const char *kind = (const char *)sqlite3_column_text(get, 0);
+	char kind[2] = { r->kind, '\0' };
+	const struct dw_change_meta *m = r->meta;
+	int i;
 
-	if (!kind || kind[0] != c->kind)
-		return 1;
-	if (!m)
-		return 0;
-	return sqlite3_column_int64(get, 1) != c->mode ||
-	       sqlite3_column_int64(get, 2) != m->uid ||
-	       sqlite3_column_int64(get, 3) != m->gid ||
-	       sqlite3_column_int64(get, 4) != m->size ||
-	       sqlite3_column_int64(get, 5) != mtime_ns(m);
-}
-
-static int put_change(struct dw_store *s, struct sync_stmts *q,
-		      const char *cid, const struct dw_changeset *cs,
-		      const struct dw_change *c, sqlite3_int64 now,
-		      const char *source, struct dw_sync_stats *stats)
-{
-	const char *path = dw_change_path(cs, c);
-	const struct dw_change_meta *m = c->has_meta ? &cs->meta[c - cs->v] :
-						       NULL;
-	char kind[2] = { c->kind, '\0' };
-	int rc, existed, differs = 1;
-
-	sqlite3_reset(q->get);
-	sqlite3_bind_text(q->get, 1, cid, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(q->get, 2, path, (int)c->path_len, SQLITE_STATIC);
-	rc = sqlite3_step(q->get);
-	existed = rc == SQLITE_ROW;
-	if (existed)
-		differs = row_differs(q->get, c, m);
-	sqlite3_reset(q->put);
-	sqlite3_bind_text(q->put, 1, cid, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(q->put, 2, path, (int)c->path_len, SQLITE_STATIC);
-	sqlite3_bind_text(q->put, 3, kind, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(q->put, 4, dw_file_type_name(c->mode), -1,
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, r->path, (int)r->path_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, dw_file_type_name(r->mode), -1,
 			  SQLITE_STATIC);
-	for (rc = 5; rc <= 9; rc++)
-		sqlite3_bind_null(q->put, rc);
+	for (i = 5; i <= 9; i++)
+		sqlite3_bind_null(st, i);
 	if (m) {
-		sqlite3_bind_int64(q->put, 5, c->mode);
-		sqlite3_bind_int64(q->put, 6, m->uid);
-		sqlite3_bind_int64(q->put, 7, m->gid);
-		sqlite3_bind_int64(q->put, 8, m->size);
-		sqlite3_bind_int64(q->put, 9, mtime_ns(m));
+		sqlite3_bind_int64(st, 5, r->mode);
+		sqlite3_bind_int64(st, 6, m->uid);
+		sqlite3_bind_int64(st, 7, m->gid);
+		sqlite3_bind_int64(st, 8, m->size);
+		sqlite3_bind_int64(st, 9, mtime_ns(m));
 	}
-	sqlite3_bind_int64(q->put, 10, now);
-	if (sqlite3_step(q->put) != SQLITE_DONE)
-		return db_error(s, "cannot record change");
-	stats->total++;
-	if (!differs)
-		return 0;
-	if (existed)
-		stats->updated++;
+	sqlite3_bind_int64(st, 10, now);
+	if (r->sha256)
+		sqlite3_bind_text(st, 11, r->sha256, -1, SQLITE_STATIC);
 	else
-		stats->added++;
-	return add_event(s, q->event, now, cid, path, c->path_len, kind,
-			 source);
+		sqlite3_bind_null(st, 11);
+	for (i = 0; i < 2; i++) {
+		int v = i ? r->elf : r->executable;
+
+		if (v < 0)
+			sqlite3_bind_null(st, 12 + i);
+		else
+			sqlite3_bind_int(st, 12 + i, v);
+	}
+	sqlite3_bind_text(st, 14, r->severity, -1, SQLITE_STATIC);
 }
 
-/* Record and drop the changes that the latest scan no longer saw. */
-static int drop_reverted(struct dw_store *s, const char *cid,
-			 sqlite3_int64 now, const char *source,
-			 struct dw_sync_stats *stats)
+static int apply_row(struct dw_store *s, struct apply_stmts *q,
+		     const char *cid, const struct dw_change_row *r,
+		     const char *source, sqlite3_int64 now_us)
 {
-	static const char ev[] =
-		"INSERT INTO events(time, container_id, path, kind, source) "
-		"SELECT ?1, container_id, path, 'R', ?3 FROM changes "
-		"WHERE container_id=?2 AND seen=0";
-	static const char del[] =
-		"DELETE FROM changes WHERE container_id=?1 AND seen=0";
-	sqlite3_stmt *st;
-	int rc;
+	char kind[2] = { r->kind, '\0' };
+	sqlite3_stmt *st = r->kind == 'R' ? q->del : q->put;
 
-	if (sqlite3_prepare_v2(s->db, ev, -1, &st, NULL) != SQLITE_OK)
-		return db_error(s, "cannot prepare revert");
-	sqlite3_bind_int64(st, 1, now);
+	sqlite3_reset(st);
+	if (r->kind == 'R') {
+		sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, r->path, (int)r->path_len,
+				  SQLITE_STATIC);
+	} else {
+		bind_row(st, r, cid, now_us / 1000000);
+	}
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return db_error(s, "cannot record change");
+	st = q->event;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, now_us / 1000000);
 	sqlite3_bind_text(st, 2, cid, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return db_error(s, "cannot record reverted changes");
-	stats->reverted = (size_t)sqlite3_changes(s->db);
-	if (sqlite3_prepare_v2(s->db, del, -1, &st, NULL) != SQLITE_OK)
-		return db_error(s, "cannot prepare revert");
-	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot drop changes");
+	sqlite3_bind_blob(st, 3, r->path, (int)r->path_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, now_us);
+	sqlite3_bind_text(st, 7, r->severity, -1, SQLITE_STATIC);
+	if (r->sha256)
+		sqlite3_bind_text(st, 8, r->sha256, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 8);
+	return sqlite3_step(st) == SQLITE_DONE ?
+		       0 : db_error(s, "cannot append event");
 }
 
-static int mark_unseen(struct dw_store *s, const char *cid)
+int dw_store_apply_changes(struct dw_store *s, const char *cid,
+			   const struct dw_change_row *rows, size_t n,
+			   const char *source, long long time_us)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(s->db,
-			       "UPDATE changes SET seen=0 WHERE container_id=?1",
-			       -1, &st, NULL) != SQLITE_OK)
-		return db_error(s, "cannot prepare update");
-	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot update changes");
-}
-
-int dw_store_sync_container(struct dw_store *s,
-			    const struct dw_container_layers *c,
-			    const struct dw_changeset *cs, const char *source,
-			    struct dw_sync_stats *stats)
-{
-	struct dw_sync_stats st = { 0, 0, 0, 0 };
-	struct sync_stmts q;
-	sqlite3_int64 now = (sqlite3_int64)time(NULL);
+	static const char put[] =
+		"INSERT INTO changes(container_id, path, kind, type, mode, uid,"
+		" gid, size, mtime_ns, first_seen, last_seen, seen, sha256, "
+		"executable, elf, severity) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,"
+		"?10,?10,1,?11,?12,?13,?14) ON CONFLICT(container_id, path) DO "
+		"UPDATE SET kind=?3, type=?4, mode=?5, uid=?6, gid=?7, size=?8,"
+		" mtime_ns=?9, last_seen=?10, sha256=?11, executable=?12, "
+		"elf=?13, severity=?14";
+	static const char del[] =
+		"DELETE FROM changes WHERE container_id=?1 AND path=?2";
+	static const char event[] =
+		"INSERT INTO events(time, container_id, path, kind, source, "
+		"time_us, severity, sha256) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)";
+	struct apply_stmts q = { NULL, NULL, NULL };
 	size_t i;
-	int err = exec(s, "BEGIN IMMEDIATE");
+	int err = prepare(s, &q.put, put);
+
+	if (!err)
+		err = prepare(s, &q.del, del);
+	if (!err)
+		err = prepare(s, &q.event, event);
+	for (i = 0; !err && i < n; i++)
+		err = apply_row(s, &q, cid, &rows[i], source, time_us);
+	sqlite3_finalize(q.put);
+	sqlite3_finalize(q.del);
+	sqlite3_finalize(q.event);
+	return err;
+}
+
+int dw_store_load_changes(struct dw_store *s, const char *cid,
+			  dw_row_fn cb, void *ctx)
+{
+	static const char sql[] =
+		"SELECT path, kind, mode, uid, gid, size, mtime_ns, sha256, "
+		"coalesce(executable, -1), coalesce(elf, -1), severity, type "
+		"FROM changes WHERE container_id=?1 ORDER BY path";
+	sqlite3_stmt *st;
+	int err = prepare(s, &st, sql);
 
 	if (err)
 		return err;
-	err = prepare_stmts(s, &q);
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	while (!err && sqlite3_step(st) == SQLITE_ROW) {
+		struct dw_change_meta m;
+		const char *kind = (const char *)sqlite3_column_text(st, 1);
+		struct dw_change_row r = {
+			sqlite3_column_blob(st, 0),
+			(size_t)sqlite3_column_bytes(st, 0),
+			kind ? kind[0] : 'C',
+			(uint32_t)sqlite3_column_int64(st, 2),
+			NULL,
+			(const char *)sqlite3_column_text(st, 7),
+			sqlite3_column_int(st, 8),
+			sqlite3_column_int(st, 9),
+			(const char *)sqlite3_column_text(st, 10),
+		};
+
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+			sqlite3_int64 ns = sqlite3_column_int64(st, 6);
+
+			m.uid = (uint32_t)sqlite3_column_int64(st, 3);
+			m.gid = (uint32_t)sqlite3_column_int64(st, 4);
+			m.size = sqlite3_column_int64(st, 5);
+			m.mtime_sec = ns / 1000000000;
+			m.mtime_nsec = ns % 1000000000;
+			r.meta = &m;
+		} else {
+			r.mode = dw_file_type_mode(
+				(const char *)sqlite3_column_text(st, 11));
+		}
+		err = cb(&r, ctx);
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+int dw_store_add_finding(struct dw_store *s, const char *cid,
+			 const void *path, size_t len, const char *rule,
+			 const char *severity, const char *fingerprint,
+			 unsigned long long line, const char *redacted,
+			 int *is_new)
+{
+	static const char sql[] =
+		"INSERT OR IGNORE INTO findings(time, container_id, path, rule,"
+		" severity, fingerprint, line, redacted) VALUES "
+		"(?1,?2,?3,?4,?5,?6,?7,?8)";
+	sqlite3_stmt *st;
+	int err = prepare(s, &st, sql);
+
 	if (err)
-		goto out;
-	err = upsert_container(s, c, now);
-	if (!err)
-		err = mark_unseen(s, c->id);
-	for (i = 0; !err && i < cs->n; i++)
-		err = put_change(s, &q, c->id, cs, &cs->v[i], now, source, &st);
-	if (!err)
-		err = drop_reverted(s, c->id, now, source, &st);
-	finalize_stmts(&q);
-out:
-	if (!err)
-		err = exec(s, "COMMIT");
+		return err;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 2, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, path, (int)len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, rule, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, severity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)line);
+	sqlite3_bind_text(st, 8, redacted, -1, SQLITE_STATIC);
+	err = step_done(s, st, "cannot record finding");
+	*is_new = !err && sqlite3_changes(s->db) > 0;
+	return err;
+}
+
+int dw_store_put_status(struct dw_store *s, const char *doc)
+{
+	sqlite3_stmt *st;
+	int err = prepare(s, &st, "INSERT OR REPLACE INTO daemon_status "
+				  "VALUES (1, ?1, ?2, ?3)");
+
 	if (err)
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	else
-		*stats = st;
+		return err;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)getpid());
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 3, doc, -1, SQLITE_STATIC);
+	return step_done(s, st, "cannot record status");
+}
+
+int dw_store_get_status(struct dw_store *s, char **doc, long long *pid,
+			long long *updated)
+{
+	sqlite3_stmt *st;
+	int err = prepare(s, &st, "SELECT pid, updated, doc FROM "
+				  "daemon_status WHERE id = 1");
+
+	if (err)
+		return err;
+	*doc = NULL;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*pid = sqlite3_column_int64(st, 0);
+		*updated = sqlite3_column_int64(st, 1);
+		*doc = dw_xstrdup((const char *)sqlite3_column_text(st, 2));
+	} else {
+		err = dw_error_set(DW_ENOTFOUND, "the daemon has not written "
+				   "a status to this store yet");
+	}
+	sqlite3_finalize(st);
 	return err;
 }
 
@@ -580,28 +681,38 @@ int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 	return err;
 }
 
-/* The container id for a name, id or unique id prefix; NULL if none. */
+/*
+ * The container id for an id, a name (the live container of that name
+ * before removed ones, the newest first) or a unique id prefix; NULL if
+ * none.
+ */
 static char *resolve_container(struct dw_store *s, const char *ref)
 {
-	static const char sql[] =
-		"SELECT id FROM containers WHERE name = ?1 OR id = ?1 "
-		"UNION SELECT id FROM containers WHERE id LIKE ?2 LIMIT 2";
-	struct dw_buf prefix = DW_BUF_INIT;
+	static const char exact[] =
+		"SELECT id FROM containers WHERE id = ?1 OR name = ?1 "
+		"ORDER BY id = ?1 DESC, state = 'removed', last_seen DESC "
+		"LIMIT 1";
+	static const char prefix[] =
+		"SELECT id FROM containers WHERE substr(id, 1, length(?1)) = ?1"
+		" LIMIT 2";
 	sqlite3_stmt *st;
 	char *id = NULL;
 	int rows = 0;
 
-	dw_buf_addf(&prefix, "%s%%", ref);
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		dw_buf_release(&prefix);
+	if (sqlite3_prepare_v2(s->db, exact, -1, &st, NULL) != SQLITE_OK)
 		return NULL;
-	}
 	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, prefix.ptr, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = dw_xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (id)
+		return id;
+	if (sqlite3_prepare_v2(s->db, prefix, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
 	while (sqlite3_step(st) == SQLITE_ROW && ++rows == 1)
 		id = dw_xstrdup((const char *)sqlite3_column_text(st, 0));
 	sqlite3_finalize(st);
-	dw_buf_release(&prefix);
 	if (rows > 1) {
 		free(id);
 		dw_error_set(DW_EINVAL, "'%s' names more than one container",
@@ -613,15 +724,32 @@ static char *resolve_container(struct dw_store *s, const char *ref)
 	return id;
 }
 
+int dw_drift_severity_rank(const char *name)
+{
+	static const char *const names[] = { "allowed", "low", "medium",
+					     "high", "critical" };
+	int i;
+
+	for (i = 0; name && i < 5; i++)
+		if (!strcmp(name, names[i]))
+			return i;
+	return -1;
+}
+
+#define SEVERITY_RANK(col)                                                  \
+	"CASE " col " WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN "      \
+	"'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END"
+
 int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
 		    dw_event_fn cb, void *ctx)
 {
 	static const char sql[] =
 		"SELECT e.time, e.container_id, coalesce(c.name, ''), e.path, "
-		"e.kind, e.source FROM events e LEFT JOIN containers c ON "
-		"c.id = e.container_id WHERE (?1 IS NULL OR e.container_id = ?1)"
-		" AND e.time >= ?2 AND (?3 IS NULL OR e.kind = ?3) "
-		"ORDER BY e.id";
+		"e.kind, e.source, e.severity, coalesce(e.time_us, 0) FROM "
+		"events e LEFT JOIN containers c ON c.id = e.container_id "
+		"WHERE (?1 IS NULL OR e.container_id = ?1) AND e.time >= ?2 "
+		"AND (?3 IS NULL OR e.kind = ?3) AND "
+		SEVERITY_RANK("e.severity") " >= ?4 ORDER BY e.id";
 	sqlite3_stmt *st;
 	char *id = NULL;
 	int err = 0;
@@ -636,6 +764,7 @@ int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
 	sqlite3_bind_int64(st, 2, q->since);
 	if (q->kind)
 		sqlite3_bind_text(st, 3, q->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, q->min_severity);
 	while (!err && sqlite3_step(st) == SQLITE_ROW) {
 		struct dw_event ev = {
 			sqlite3_column_int64(st, 0),
@@ -645,6 +774,8 @@ int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
 			(size_t)sqlite3_column_bytes(st, 3),
 			(const char *)sqlite3_column_text(st, 4),
 			(const char *)sqlite3_column_text(st, 5),
+			(const char *)sqlite3_column_text(st, 6),
+			sqlite3_column_int64(st, 7),
 		};
 
 		err = cb(&ev, ctx);
@@ -658,8 +789,8 @@ int dw_store_current(struct dw_store *s, const char *container,
 		     dw_event_fn cb, void *ctx)
 {
 	static const char sql[] =
-		"SELECT last_seen, container_id, path, kind FROM changes "
-		"WHERE container_id = ?1 ORDER BY path";
+		"SELECT last_seen, container_id, path, kind, severity FROM "
+		"changes WHERE container_id = ?1 ORDER BY path";
 	sqlite3_stmt *st;
 	char *id = resolve_container(s, container);
 	int err = 0;
@@ -678,6 +809,7 @@ int dw_store_current(struct dw_store *s, const char *container,
 			sqlite3_column_blob(st, 2),
 			(size_t)sqlite3_column_bytes(st, 2),
 			(const char *)sqlite3_column_text(st, 3), "current",
+			(const char *)sqlite3_column_text(st, 4), 0,
 		};
 
 		err = cb(&ev, ctx);

@@ -30,6 +30,18 @@ const char *dw_file_type_name(mode_t mode)
 	}
 }
 
+mode_t dw_file_type_mode(const char *name)
+{
+	static const mode_t modes[] = { S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO,
+					S_IFSOCK, S_IFCHR, S_IFBLK };
+	size_t i;
+
+	for (i = 0; name && i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (!strcmp(name, dw_file_type_name(modes[i])))
+			return modes[i];
+	return 0;
+}
+
 static int format_text_one(struct dw_buf *out, const struct dw_changeset *cs,
 			   const struct dw_change *c)
 {

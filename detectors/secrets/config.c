@@ -10,24 +10,8 @@
 #include "driftwatch/config.h"
 #include "driftwatch/error.h"
 #include "driftwatch/xmalloc.h"
+#include "driftwatch/yamldoc.h"
 #include "driftwatch/banned.h"
-
-struct ctx {
-	yaml_document_t *doc;
-	const char *path;
-};
-
-static int bad(struct ctx *c, yaml_node_t *n, const char *what)
-{
-	return dw_error_set(DW_EINVAL, "%s:%lu: %s", c->path,
-			    (unsigned long)n->start_mark.line + 1, what);
-}
-
-static const char *scalar(yaml_node_t *n)
-{
-	return n && n->type == YAML_SCALAR_NODE ?
-	       (const char *)n->data.scalar.value : NULL;
-}
 
 int dw_parse_size(uint64_t *out, const char *s)
 {
@@ -56,37 +40,16 @@ int dw_parse_size(uint64_t *out, const char *s)
 	return DW_EINVAL;
 }
 
-/* A sequence of scalars into a fresh string array. */
-static int string_list(struct ctx *c, yaml_node_t *n, char ***out,
-		       size_t *count)
-{
-	yaml_node_item_t *it;
-	size_t alloc = 0;
-
-	if (n->type != YAML_SEQUENCE_NODE)
-		return bad(c, n, "expected a list");
-	for (it = n->data.sequence.items.start;
-	     it < n->data.sequence.items.top; it++) {
-		yaml_node_t *v = yaml_document_get_node(c->doc, *it);
-
-		if (!scalar(v))
-			return bad(c, v, "expected a string");
-		DW_ALLOC_GROW(*out, *count + 1, alloc);
-		(*out)[(*count)++] = dw_xstrdup(scalar(v));
-	}
-	return 0;
-}
-
-static int rule_field(struct ctx *c, struct dw_custom_rule *r,
+static int rule_field(struct dw_yaml *c, struct dw_custom_rule *r,
 		      const char *key, yaml_node_t *v)
 {
-	const char *s = scalar(v);
+	const char *s = dw_yaml_scalar(v);
 	char *end;
 
 	if (!strcmp(key, "keywords"))
-		return string_list(c, v, &r->keywords, &r->nkeywords);
+		return dw_yaml_strings(c, v, &r->keywords, &r->nkeywords);
 	if (!s)
-		return bad(c, v, "expected a scalar");
+		return dw_yaml_bad(c, v, "expected a scalar");
 	if (!strcmp(key, "id")) {
 		free(r->id);
 		r->id = dw_xstrdup(s);
@@ -100,28 +63,28 @@ static int rule_field(struct ctx *c, struct dw_custom_rule *r,
 		int sev = dw_severity_parse(s);
 
 		if (sev < 0)
-			return bad(c, v, "severity must be low, medium, "
+			return dw_yaml_bad(c, v, "severity must be low, medium, "
 				   "high or critical");
 		r->severity = (enum dw_severity)sev;
 	} else if (!strcmp(key, "secret_group")) {
 		long g = strtol(s, &end, 10);
 
 		if (*end || g < 0 || g > 32)
-			return bad(c, v, "secret_group must be 0..32");
+			return dw_yaml_bad(c, v, "secret_group must be 0..32");
 		r->secret_group = (int)g;
 	} else if (!strcmp(key, "entropy")) {
 		double e = strtod(s, &end);
 
 		if (*end || e < 0 || e > 8)
-			return bad(c, v, "entropy must be 0..8 (bits/byte)");
+			return dw_yaml_bad(c, v, "entropy must be 0..8 (bits/byte)");
 		r->min_entropy = e;
 	} else {
-		return bad(c, v, "unknown rule key");
+		return dw_yaml_bad(c, v, "unknown rule key");
 	}
 	return 0;
 }
 
-static int parse_rule(struct ctx *c, yaml_node_t *n, struct dw_custom_rule *r)
+static int parse_rule(struct dw_yaml *c, yaml_node_t *n, struct dw_custom_rule *r)
 {
 	yaml_node_pair_t *p;
 	int err = 0;
@@ -129,56 +92,56 @@ static int parse_rule(struct ctx *c, yaml_node_t *n, struct dw_custom_rule *r)
 	memset(r, 0, sizeof(*r));
 	r->severity = DW_SEV_MEDIUM;
 	if (n->type != YAML_MAPPING_NODE)
-		return bad(c, n, "a rule must be a mapping");
+		return dw_yaml_bad(c, n, "a rule must be a mapping");
 	for (p = n->data.mapping.pairs.start;
 	     !err && p < n->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		yaml_node_t *k = dw_yaml_node(c, p->key);
+		yaml_node_t *v = dw_yaml_node(c, p->value);
 
-		err = scalar(k) ? rule_field(c, r, scalar(k), v) :
-				  bad(c, k, "expected a key");
+		err = dw_yaml_scalar(k) ? rule_field(c, r, dw_yaml_scalar(k), v) :
+				  dw_yaml_bad(c, k, "expected a key");
 	}
 	if (!err && (!r->id || !*r->id))
-		err = bad(c, n, "a rule needs an id");
+		err = dw_yaml_bad(c, n, "a rule needs an id");
 	if (!err && (!r->regex || !*r->regex))
-		err = bad(c, n, "a rule needs a regex");
+		err = dw_yaml_bad(c, n, "a rule needs a regex");
 	return err;
 }
 
-static int parse_rules(struct ctx *c, struct dw_config *cfg, yaml_node_t *n)
+static int parse_rules(struct dw_yaml *c, struct dw_config *cfg, yaml_node_t *n)
 {
 	yaml_node_item_t *it;
 	size_t alloc = 0;
 	int err = 0;
 
 	if (n->type != YAML_SEQUENCE_NODE)
-		return bad(c, n, "rules must be a list");
+		return dw_yaml_bad(c, n, "rules must be a list");
 	for (it = n->data.sequence.items.start;
 	     !err && it < n->data.sequence.items.top; it++) {
 		DW_ALLOC_GROW(cfg->rules, cfg->nrules + 1, alloc);
-		err = parse_rule(c, yaml_document_get_node(c->doc, *it),
+		err = parse_rule(c, dw_yaml_node(c, *it),
 				 &cfg->rules[cfg->nrules]);
 		cfg->nrules++;
 	}
 	return err;
 }
 
-static int top_field(struct ctx *c, struct dw_config *cfg, const char *key,
+static int top_field(struct dw_yaml *c, struct dw_config *cfg, const char *key,
 		     yaml_node_t *v)
 {
 	if (!strcmp(key, "rules"))
 		return parse_rules(c, cfg, v);
 	if (!strcmp(key, "disable"))
-		return string_list(c, v, &cfg->disabled, &cfg->ndisabled);
+		return dw_yaml_strings(c, v, &cfg->disabled, &cfg->ndisabled);
 	if (!strcmp(key, "allow_paths"))
-		return string_list(c, v, &cfg->allow_paths, &cfg->nallow);
+		return dw_yaml_strings(c, v, &cfg->allow_paths, &cfg->nallow);
 	if (!strcmp(key, "ignore_fingerprints"))
-		return string_list(c, v, &cfg->ignored, &cfg->nignored);
+		return dw_yaml_strings(c, v, &cfg->ignored, &cfg->nignored);
 	if (!strcmp(key, "command")) {
-		int err = string_list(c, v, &cfg->command, &cfg->ncommand);
+		int err = dw_yaml_strings(c, v, &cfg->command, &cfg->ncommand);
 
 		if (!err && !cfg->ncommand)
-			err = bad(c, v, "command needs a program");
+			err = dw_yaml_bad(c, v, "command needs a program");
 		if (!err) {
 			/* execvp() wants the argv NULL-terminated. */
 			cfg->command = dw_xreallocarray(cfg->command,
@@ -189,61 +152,46 @@ static int top_field(struct ctx *c, struct dw_config *cfg, const char *key,
 		return err;
 	}
 	if (!strcmp(key, "max_file_size")) {
-		if (!scalar(v) || dw_parse_size(&cfg->max_file_size, scalar(v)))
-			return bad(c, v, "max_file_size must be a size "
+		if (!dw_yaml_scalar(v) || dw_parse_size(&cfg->max_file_size, dw_yaml_scalar(v)))
+			return dw_yaml_bad(c, v, "max_file_size must be a size "
 				   "such as 100MiB");
 		return 0;
 	}
-	return bad(c, v, "unknown key");
+	return dw_yaml_bad(c, v, "unknown key");
 }
 
-static int parse_doc(struct ctx *c, struct dw_config *cfg)
+static int parse_doc(struct dw_yaml *c, struct dw_config *cfg)
 {
-	yaml_node_t *root = yaml_document_get_root_node(c->doc);
+	yaml_node_t *root = yaml_document_get_root_node(&c->doc);
 	yaml_node_pair_t *p;
 	int err = 0;
 
 	if (!root)
 		return 0;	/* an empty file is an empty configuration */
 	if (root->type != YAML_MAPPING_NODE)
-		return bad(c, root, "the configuration must be a mapping");
+		return dw_yaml_bad(c, root, "the configuration must be a mapping");
 	for (p = root->data.mapping.pairs.start;
 	     !err && p < root->data.mapping.pairs.top; p++) {
-		yaml_node_t *k = yaml_document_get_node(c->doc, p->key);
-		yaml_node_t *v = yaml_document_get_node(c->doc, p->value);
+		yaml_node_t *k = dw_yaml_node(c, p->key);
+		yaml_node_t *v = dw_yaml_node(c, p->value);
 
-		err = scalar(k) ? top_field(c, cfg, scalar(k), v) :
-				  bad(c, k, "expected a key");
+		err = dw_yaml_scalar(k) ? top_field(c, cfg, dw_yaml_scalar(k), v) :
+				  dw_yaml_bad(c, k, "expected a key");
 	}
 	return err;
 }
 
 int dw_config_load(struct dw_config *cfg, const char *path)
 {
-	yaml_parser_t parser;
-	yaml_document_t doc;
-	struct ctx c = { &doc, path };
-	FILE *f = fopen(path, "rb");
+	struct dw_yaml y;
 	int err;
 
 	memset(cfg, 0, sizeof(*cfg));
-	if (!f)
-		return dw_error_errno(DW_EIO, errno, "cannot read %s", path);
-	yaml_parser_initialize(&parser);
-	yaml_parser_set_input_file(&parser, f);
-	if (!yaml_parser_load(&parser, &doc)) {
-		err = dw_error_set(DW_EINVAL, "%s:%lu: %s", path,
-				   (unsigned long)parser.problem_mark.line + 1,
-				   parser.problem ? parser.problem :
-						    "malformed YAML");
-		yaml_parser_delete(&parser);
-		fclose(f);
+	err = dw_yaml_load(&y, path);
+	if (err)
 		return err;
-	}
-	err = parse_doc(&c, cfg);
-	yaml_document_delete(&doc);
-	yaml_parser_delete(&parser);
-	fclose(f);
+	err = parse_doc(&y, cfg);
+	dw_yaml_release(&y);
 	cfg->engine.custom = cfg->rules;
 	cfg->engine.ncustom = cfg->nrules;
 	cfg->engine.disabled = cfg->disabled;

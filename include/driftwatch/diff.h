@@ -122,5 +122,7 @@ int dw_changeset_write(int fd, const struct dw_changeset *cs,
 
 /* "file", "dir", "symlink", "fifo", "socket", "char", "block", "unknown" */
 const char *dw_file_type_name(mode_t mode);
+/* The S_IFMT bits of a dw_file_type_name(); 0 when unknown. */
+mode_t dw_file_type_mode(const char *name);
 
 #endif

@@ -42,6 +42,18 @@ int dw_docker_post_json(struct dw_docker *d, json_t **out, const char *path,
 			const json_t *body);
 
 /*
+ * GET `path` and hand each line of the (endless) answer to `line`, until
+ * the daemon closes it, `line` returns non-zero, or `*stop` becomes
+ * non-zero (checked at least once a second). `connected` is called once
+ * the daemon has answered 200. Returns 0 when stopped or closed by the
+ * daemon, else dw_docker_get_json()'s errors.
+ */
+int dw_docker_stream(struct dw_docker *d, const char *path,
+		     void (*connected)(void *ctx),
+		     int (*line)(const char *s, size_t len, void *ctx),
+		     void *ctx, volatile int *stop);
+
+/*
  * POST `body` (JSON) to an http(s) `url` with extra `headers` (NULL-ended
  * "Name: value" strings, or NULL). `*status` gets the HTTP status.
  * Returns 0 (whatever the status), DW_EUNREACHABLE (no answer within
@@ -59,6 +71,9 @@ struct dw_container_layers {
 	char *upper;
 	char **lowers;		/* topmost first */
 	size_t nlowers;
+	json_t *labels;		/* Config.Labels, an object (maybe empty) */
+	int read_only;		/* HostConfig.ReadonlyRootfs */
+	int running;		/* State.Running */
 };
 
 /*

@@ -2,6 +2,7 @@
 #define DW_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "driftwatch/diff.h"
 #include "driftwatch/docker.h"
@@ -24,22 +25,71 @@ int dw_store_open(struct dw_store **out, const char *path, int readonly);
 /* Close; NULL is a no-op. */
 void dw_store_close(struct dw_store *s);
 
-struct dw_sync_stats {
-	size_t added;		/* paths that were not drifted before */
-	size_t updated;		/* paths whose kind or metadata changed */
-	size_t reverted;	/* paths no longer drifted */
-	size_t total;		/* current drifted paths */
+/*
+ * Writes of the monitor go inside one transaction per rescan: begin, put
+ * the container, apply its changes, commit (or roll back on error).
+ */
+int dw_store_begin(struct dw_store *s);
+int dw_store_commit(struct dw_store *s);	/* rolls back on failure */
+void dw_store_rollback(struct dw_store *s);
+
+/* A container as the monitor records it. */
+struct dw_store_container {
+	const char *id, *name, *image;
+	const char *runtime;	/* "docker", or the runtime of a mount */
+	const char *upper;
+	const char *lowers;	/* ':'-joined, topmost first */
+	const char *labels;	/* a JSON object's text, or NULL */
+	const char *state;	/* "running", "stopped", "removed" */
+};
+
+int dw_store_put_container(struct dw_store *s,
+			   const struct dw_store_container *c);
+int dw_store_set_container_state(struct dw_store *s, const char *id,
+				 const char *state);
+
+/* One row of a container's current changes, or one that went away. */
+struct dw_change_row {
+	const void *path;	/* raw bytes */
+	size_t path_len;
+	char kind;		/* A, C, D; R: no longer drifted (dropped) */
+	uint32_t mode;		/* st_mode, or the S_IFMT bits only */
+	const struct dw_change_meta *meta;	/* NULL for D and R */
+	const char *sha256;	/* hex, or NULL (not a file, too big) */
+	int executable, elf;	/* 0 or 1; -1 when not known */
+	const char *severity;	/* allowed, medium, high, critical */
 };
 
 /*
- * Make the store's current changes of container `c` equal `cs`, appending
- * one event per added, updated or reverted path, marked with `source`
- * ("scan", "rescan", ...). All or nothing (one transaction).
+ * Record `rows` as container `cid`'s new or updated (A, C, D) and dropped
+ * (R) current changes and append one event each, at `time_us`
+ * (microseconds since the epoch), marked with `source` ("watch",
+ * "rescan", "poll", ...). Call inside dw_store_begin()/commit().
  */
-int dw_store_sync_container(struct dw_store *s,
-			    const struct dw_container_layers *c,
-			    const struct dw_changeset *cs, const char *source,
-			    struct dw_sync_stats *stats);
+int dw_store_apply_changes(struct dw_store *s, const char *cid,
+			   const struct dw_change_row *rows, size_t n,
+			   const char *source, long long time_us);
+
+typedef int (*dw_row_fn)(const struct dw_change_row *r, void *ctx);
+/* The current changes of container `cid` (exact id), sorted by path. */
+int dw_store_load_changes(struct dw_store *s, const char *cid,
+			  dw_row_fn cb, void *ctx);
+
+/*
+ * A secret found in a container's file (redacted; the fingerprint names
+ * it). `*is_new` is 0 when this container already had it at that path.
+ */
+int dw_store_add_finding(struct dw_store *s, const char *cid,
+			 const void *path, size_t len, const char *rule,
+			 const char *severity, const char *fingerprint,
+			 unsigned long long line, const char *redacted,
+			 int *is_new);
+
+/* The daemon's status document (JSON text), written as it runs. */
+int dw_store_put_status(struct dw_store *s, const char *doc);
+/* DW_ENOTFOUND when no daemon wrote one yet; the caller frees `*doc`. */
+int dw_store_get_status(struct dw_store *s, char **doc, long long *pid,
+			long long *updated);
 
 /* One snapshot in the chain of custody. */
 struct dw_snapshot_record {
@@ -69,13 +119,19 @@ struct dw_event {
 	size_t path_len;
 	const char *kind;	/* A, D, C; R for reverted */
 	const char *source;
+	const char *severity;
+	long long time_us;	/* 0 when not recorded (older stores) */
 };
 
 struct dw_event_query {
 	const char *container;	/* name, id or unique id prefix; NULL: all */
 	long long since;	/* epoch seconds */
 	const char *kind;	/* "A", "D", "C", "R"; NULL: all */
+	int min_severity;	/* dw_drift_severity_rank(); 0: all */
 };
+
+/* allowed 0, low 1, medium 2, high 3, critical 4; -1 when unknown. */
+int dw_drift_severity_rank(const char *name);
 
 /* Return non-zero to stop (that value is returned). */
 typedef int (*dw_event_fn)(const struct dw_event *ev, void *ctx);

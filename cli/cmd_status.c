@@ -1,0 +1,149 @@
+/* driftwatch status: what the daemon last said it is doing. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "driftwatch/buf.h"
+#include "driftwatch/error.h"
+#include "driftwatch/json.h"
+#include "driftwatch/store.h"
+#include "driftwatch/banned.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: driftwatch status [--db PATH] [--format "
+		   "text|json]\n");
+}
+
+static long long num(json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+static const char *str(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : "";
+}
+
+static void ago(char *out, size_t size, long long us)
+{
+	long long s = (long long)time(NULL) - us / 1000000;
+
+	if (!us)
+		snprintf(out, size, "never");
+	else if (s < 120)
+		snprintf(out, size, "%llds ago", s);
+	else if (s < 7200)
+		snprintf(out, size, "%lldm ago", s / 60);
+	else
+		snprintf(out, size, "%lldh ago", s / 3600);
+}
+
+static void print_text(json_t *doc, const char *state, long long pid)
+{
+	json_t *docker = json_object_get(doc, "docker"), *c;
+	char when[32];
+	size_t i;
+
+	ago(when, sizeof(when), num(doc, "last_event_us"));
+	printf("driftwatchd %s: %s (pid %lld)\n", str(doc, "version"), state,
+	       pid);
+	printf("docker:     %s%s%s\n",
+	       !json_is_true(json_object_get(docker, "enabled")) ? "off" :
+	       json_is_true(json_object_get(docker, "connected")) ?
+		       "connected" : "not connected",
+	       *str(docker, "error") ? ": " : "", str(docker, "error"));
+	printf("containers: %lld watched, %lld polled (no watches left)\n",
+	       num(doc, "containers"), num(doc, "polling"));
+	printf("watches:    %lld (fs.inotify.max_user_watches %lld)\n",
+	       num(doc, "watches"), num(doc, "max_user_watches"));
+	printf("rescans:    %lld, queue overflows %lld, errors %lld\n",
+	       num(doc, "rescans"), num(doc, "overflows"), num(doc, "errors"));
+	printf("last event: %s\n\n", when);
+	printf("%-24s %-12s %-10s %-7s %8s %8s %8s  %s\n", "NAME", "ID",
+	       "RUNTIME", "MODE", "WATCHES", "CHANGES", "RESCANS",
+	       "LAST CHANGE");
+	json_array_foreach(json_object_get(doc, "watched"), i, c) {
+		ago(when, sizeof(when), num(c, "last_change_us"));
+		printf("%-24s %-12.12s %-10s %-7s %8lld %8lld %8lld  %s%s\n",
+		       str(c, "name"), str(c, "id"), str(c, "runtime"),
+		       str(c, "mode"), num(c, "watches"), num(c, "changes"),
+		       num(c, "rescans"), when,
+		       json_is_true(json_object_get(c, "immutable")) ?
+			       "  immutable" : "");
+	}
+}
+
+int cmd_status(struct dw_cli *cli, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *db = DW_STORE_DEFAULT_PATH, *fmt = "text";
+	char state[16];
+	struct dw_store *s = NULL;
+	long long pid = 0, updated = 0;
+	char *text = NULL;
+	json_t *doc = NULL;
+	int c, err, alive;
+
+	(void)cli;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db = optarg; break;
+		case 'f':
+			fmt = optarg;
+			if (strcmp(fmt, "text") && strcmp(fmt, "json"))
+				return dw_cli_fail("status", DW_EXIT_USAGE,
+						   "unknown format '%s'", fmt);
+			break;
+		case 'h': usage(stdout); return DW_EXIT_OK;
+		default: usage(stderr); return DW_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return DW_EXIT_USAGE;
+	}
+	err = dw_store_open(&s, db, 1);
+	if (!err)
+		err = dw_store_get_status(s, &text, &pid, &updated);
+	dw_store_close(s);
+	if (!err)
+		err = dw_json_parse(&doc, text, strlen(text), "status");
+	free(text);
+	if (err)
+		return dw_cli_fail("status", err == DW_ENOTFOUND ?
+				   DW_EXIT_NOTFOUND : DW_EXIT_ERROR, "%s",
+				   dw_error_last());
+	/* The document says "running" until the daemon says otherwise;
+	 * a daemon that died without a word is found by its pid. */
+	snprintf(state, sizeof(state), "%s", str(doc, "state"));
+	alive = !strcmp(state, "running") &&
+		(kill((pid_t)pid, 0) == 0 || errno == EPERM);
+	if (!strcmp(state, "running") && !alive)
+		snprintf(state, sizeof(state), "dead");
+	json_object_set_new(doc, "state", json_string(state));
+	json_object_set_new(doc, "pid", json_integer(pid));
+	json_object_set_new(doc, "updated", json_integer(updated));
+	if (!strcmp(fmt, "json")) {
+		struct dw_buf b = DW_BUF_INIT;
+
+		dw_json_dump(&b, doc, JSON_PRESERVE_ORDER);
+		printf("%s\n", b.ptr);
+		dw_buf_release(&b);
+	} else {
+		print_text(doc, state, pid);
+	}
+	json_decref(doc);
+	return alive ? DW_EXIT_OK : DW_EXIT_NOTFOUND;
+}

@@ -1,0 +1,83 @@
+#ifndef DW_MONITOR_H
+#define DW_MONITOR_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "driftwatch/secrets.h"
+#include "driftwatch/store.h"
+#include "policy.h"
+
+/*
+ * The live monitor: every watched container's upper dir under recursive
+ * inotify watches. An event only marks its container dirty; once the
+ * container has been quiet for debounce_ms (or dirty for max_delay_ms)
+ * the diff engine recomputes its changes, which are compared with the
+ * last known set in memory, and only what differs is written to the
+ * store, in one transaction. So the store always holds exactly what
+ * `driftwatch diff` (and `docker diff`) reports, whatever inotify missed:
+ * events only decide when to look.
+ */
+
+struct dw_monitor;
+
+/* What the monitor needs to know of a container. */
+struct dw_watch_spec {
+	const char *id, *name, *image, *runtime;
+	const char *upper;
+	char *const *lowers;	/* topmost first */
+	size_t nlowers;
+	const json_t *labels;	/* an object, or NULL */
+	int read_only;		/* started --read-only */
+};
+
+/* Called after a rescan found a new critical change in container `id`. */
+typedef void (*dw_critical_fn)(const char *id, const char *name, void *ctx);
+
+/*
+ * `store`, `policy` and `engine` (NULL: no secret scanning) stay the
+ * caller's and must outlive the monitor (see dw_monitor_set_policy()).
+ */
+int dw_monitor_new(struct dw_monitor **out, struct dw_store *store,
+		   const struct dw_policy *policy,
+		   const struct dw_engine *engine);
+void dw_monitor_free(struct dw_monitor *m);
+void dw_monitor_set_policy(struct dw_monitor *m, const struct dw_policy *p,
+			   const struct dw_engine *engine);
+void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn,
+			    void *ctx);
+
+/* The inotify fd to poll for POLLIN. */
+int dw_monitor_fd(const struct dw_monitor *m);
+/* Read and handle what inotify has queued. */
+void dw_monitor_read_events(struct dw_monitor *m);
+
+/*
+ * Watch a container (or refresh what is known of it), and rescan it
+ * soon, marked `source`. Opted-out containers are skipped (returns 1).
+ */
+int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
+		   const char *source);
+/* A final rescan, then stop watching; the store says `state`. */
+void dw_monitor_drop(struct dw_monitor *m, const char *id,
+		     const char *state);
+int dw_monitor_has(const struct dw_monitor *m, const char *id);
+void dw_monitor_rename(struct dw_monitor *m, const char *id,
+		       const char *name);
+/* Every Docker (or, `docker` 0, every other) container not in `keep`
+ * is dropped. */
+void dw_monitor_keep_only(struct dw_monitor *m, int docker,
+			  char *const *keep, size_t n, const char *state);
+/* Rescan every container soon, marked `source`. */
+void dw_monitor_rescan_all(struct dw_monitor *m, const char *source);
+
+/*
+ * Do the rescans that are due. Returns the milliseconds until the next
+ * one is (-1: none pending).
+ */
+long dw_monitor_run(struct dw_monitor *m);
+
+/* Counters and per-container state, for `driftwatch status`. */
+json_t *dw_monitor_status(const struct dw_monitor *m);
+
+#endif

@@ -1,0 +1,74 @@
+#ifndef DW_POLICY_H
+#define DW_POLICY_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * driftwatchd's configuration (/etc/driftwatch/driftwatch.yaml) and the
+ * drift policy it holds: which changes are allowed, how severe the rest
+ * are, which containers are left alone. See the README for every key.
+ */
+
+struct dw_allow_rule {
+	char *image;		/* glob on the image name, or NULL: any */
+	char *label;		/* "key" or "key=value", or NULL: any */
+	char **paths;		/* globs; "**" crosses '/' */
+	size_t npaths;
+};
+
+struct dw_policy {
+	char *db;
+	char *docker_host;
+	int docker;		/* discover Docker's containers */
+	int mounts;		/* discover other overlay mounts */
+	long debounce_ms;	/* quiet time before a rescan */
+	long max_delay_ms;	/* longest a dirty container waits */
+	long rescan_interval;	/* seconds between safety rescans; 0 off */
+	long poll_interval;	/* seconds, for containers without watches */
+	uint64_t max_file_size;	/* files analysed (hash, ELF, secrets) */
+	int scan_secrets;
+	int raise_watch_limit;
+	char *ignore_label;	/* "key" or "key=value" */
+	char *immutable_label;
+	char **high_paths;
+	size_t nhigh;
+	struct dw_allow_rule *allow;
+	size_t nallow;
+	int snapshot_on_critical;
+	char *snapshot_dir;
+	char **webhooks;	/* "json:URL" / "slack:URL" */
+	size_t nwebhooks;
+};
+
+/* The defaults alone. */
+void dw_policy_defaults(struct dw_policy *p);
+/*
+ * Defaults, then the file at `path`. A missing file is an error only when
+ * `must_exist`. DW_EINVAL names the file, line and key of a bad value;
+ * `p` is left released then.
+ */
+int dw_policy_load(struct dw_policy *p, const char *path, int must_exist);
+void dw_policy_release(struct dw_policy *p);
+
+/* Does "key" or "key=value" `sel` match `labels` (a JSON object)? */
+int dw_policy_label_matches(const char *sel, const json_t *labels);
+
+/*
+ * The severity of a change: "allowed" (an allow glob of a rule that fits
+ * the image and labels matches), "critical" (an immutable container, or a
+ * new or changed executable or ELF file), "high" (under high_paths) or
+ * "medium".
+ */
+const char *dw_policy_severity(const struct dw_policy *p, const char *image,
+			       const json_t *labels, int immutable,
+			       const char *path, char kind, int exec_or_elf);
+
+/*
+ * Glob match on absolute paths: '*' and '?' stay within a component,
+ * "**" crosses "/", and "dir/" followed by "**" also matches "dir".
+ */
+int dw_glob_match(const char *glob, const char *path);
+
+#endif
