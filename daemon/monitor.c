@@ -56,6 +56,7 @@ struct container {
 	int rewatch;		/* directory paths may be stale */
 	int polling;		/* no complete set of watches */
 	int broken;		/* its dirs could not be read */
+	int recorded;		/* the store has its current name, labels */
 
 	struct dw_changeset prev;	/* the store's current changes */
 	int prev_loaded;
@@ -776,7 +777,7 @@ static void rescan(struct dw_monitor *m, struct container *c)
 	}
 	c->rescans++;
 	m->rescans++;
-	if (r.nrows) {
+	if (r.nrows || !c->recorded) {
 		err = record(m, &r);
 		if (err) {
 			/* Keep the old set: the next rescan tries again. */
@@ -790,7 +791,9 @@ static void rescan(struct dw_monitor *m, struct container *c)
 			dw_changeset_release(&cs);
 			return;
 		}
-		c->last_change = wall_us();
+		c->recorded = 1;
+		if (r.nrows)
+			c->last_change = wall_us();
 		dw_log_debug("container %s: %zu rows (%s)", c->name, r.nrows,
 			     c->source);
 	}
@@ -933,6 +936,7 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 	json_decref(c->labels);
 	c->labels = labels ? json_deep_copy(labels) : json_object();
 	c->read_only = s->read_only;
+	c->recorded = 0;
 	c->immutable = s->read_only ||
 		       (m->pol->immutable_label &&
 			dw_policy_label_matches(m->pol->immutable_label,
@@ -1011,6 +1015,7 @@ void dw_monitor_rename(struct dw_monitor *m, const char *id, const char *name)
 		return;
 	dw_log_info("container %s is now %s", c->name, name);
 	set_str(&c->name, name);
+	c->recorded = 0;
 	mark_dirty(c, "rescan", mono_ms());
 }
 

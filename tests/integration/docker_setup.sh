@@ -18,24 +18,13 @@ fi
 # Short path: unix socket paths are limited to 108 bytes.
 root=$(mktemp -d /tmp/dwdocker.XXXXXX)
 sock="$root/docker.sock"
-dockerd --bridge=none --iptables=false --ip6tables=false \
-	--storage-driver=overlay2 --data-root "$root/data" \
-	--exec-root "$root/exec" --pidfile "$root/dockerd.pid" \
-	-H "unix://$sock" >"$root/dockerd.log" 2>&1 &
+dw_dockerd_start "$root"
 cat >"$DW_DOCKER_ENV" <<ENV
 DOCKER_HOST=unix://$sock
 DW_DOCKER_ROOT=$root
 ENV
 export DOCKER_HOST="unix://$sock"
-for _ in $(seq 1 120); do
-	docker version >/dev/null 2>&1 && break
-	sleep 0.5
-done
-if ! docker version >/dev/null 2>&1; then
-	echo "dockerd did not come up; its log:" >&2
-	tail -50 "$root/dockerd.log" >&2
-	exit 1
-fi
+dw_dockerd_wait "$root" || exit 1
 docker info --format 'storage driver: {{.Driver}}' | tee /dev/stderr | grep -q overlay2
 
 # The base image: busybox applets, a small /etc, and trees to delete.

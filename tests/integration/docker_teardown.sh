@@ -5,15 +5,7 @@
 . "$DW_DOCKER_ENV"
 export DOCKER_HOST
 docker ps -aq 2>/dev/null | xargs -r /usr/bin/docker rm -f >/dev/null 2>&1
-if [ -r "$DW_DOCKER_ROOT/dockerd.pid" ]; then
-	pid=$(cat "$DW_DOCKER_ROOT/dockerd.pid")
-	kill "$pid" 2>/dev/null
-	for _ in $(seq 1 60); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.5
-	done
-	kill -9 "$pid" 2>/dev/null
-fi
+dw_dockerd_stop "$DW_DOCKER_ROOT"
 # Leftover mounts (a killed dockerd) must go before the files can.
 grep -o " $DW_DOCKER_ROOT[^ ]*" /proc/self/mountinfo | sort -r |
 	xargs -r -n1 umount -l 2>/dev/null

@@ -34,6 +34,35 @@ dw_need_docker() {
 	docker version >/dev/null 2>&1 || dw_skip "test dockerd at $DOCKER_HOST is not answering"
 }
 
+# The private dockerd under ROOT (the fixture's, and tests that restart it).
+dw_dockerd_start() {
+	dockerd --bridge=none --iptables=false --ip6tables=false \
+		--storage-driver=overlay2 --data-root "$1/data" \
+		--exec-root "$1/exec" --pidfile "$1/dockerd.pid" \
+		-H "unix://$1/docker.sock" >>"$1/dockerd.log" 2>&1 &
+}
+
+dw_dockerd_wait() {
+	for _ in $(seq 1 120); do
+		DOCKER_HOST="unix://$1/docker.sock" docker version >/dev/null 2>&1 && return 0
+		sleep 0.5
+	done
+	echo "dockerd did not come up; its log:" >&2
+	tail -50 "$1/dockerd.log" >&2
+	return 1
+}
+
+dw_dockerd_stop() {
+	local pid
+	pid=$(cat "$1/dockerd.pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null
+	for _ in $(seq 1 60); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.5
+	done
+	kill -9 "$pid" 2>/dev/null
+}
+
 # docker: prefer Debian's client, which matches Debian's dockerd.
 docker() {
 	if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command docker "$@"; fi
