@@ -60,6 +60,16 @@ struct container {
 
 	struct dw_changeset prev;	/* the store's current changes */
 	int prev_loaded;
+	/*
+	 * What inotify said since the last rescan, as "/a/b" paths (the
+	 * upper dir is ""): directories whose entries changed, and
+	 * directories whose whole subtree must be walked again. With
+	 * `walked` (prev came from a walk in this process) and no `full`,
+	 * everything else is copied from prev, not walked.
+	 */
+	char **dirs, **deep, **ents;	/* ents: "/dir/name" of events */
+	size_t ndirty, ndeep, nents, dirty_alloc, deep_alloc, ents_alloc;
+	int walked, full;
 
 	size_t nwatches;
 	unsigned long long rescans, events;
@@ -276,6 +286,112 @@ static void watch_from(struct dw_monitor *m, struct container *c,
 	close(root);
 }
 
+static void note_dir(char ***v, size_t *n, size_t *alloc, const char *rel,
+		     const char *name)
+{
+	struct dw_buf b = DW_BUF_INIT;
+
+	/* A busy directory is noted once per event batch at most. */
+	if (*n && !name) {
+		const char *last = (*v)[*n - 1];
+
+		if (*rel ? last[0] == '/' && !strcmp(last + 1, rel) : !*last)
+			return;
+	}
+	if (*rel)
+		dw_buf_addf(&b, "/%s", rel);
+	if (name)
+		dw_buf_addf(&b, "/%s", name);
+	DW_ALLOC_GROW(*v, *n + 1, *alloc);
+	(*v)[(*n)++] = b.ptr ? dw_buf_detach(&b, NULL) : dw_xstrdup("");
+}
+
+static void clear_dirs(struct container *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->ndirty; i++)
+		free(c->dirs[i]);
+	for (i = 0; i < c->ndeep; i++)
+		free(c->deep[i]);
+	for (i = 0; i < c->nents; i++)
+		free(c->ents[i]);
+	c->ndirty = c->ndeep = c->nents = 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Index of the first string not sorting before `key`. */
+static size_t lower_bound(char *const *v, size_t n, const char *key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(v[mid], key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int has(char *const *v, size_t n, const char *key)
+{
+	size_t i = lower_bound(v, n, key);
+
+	return i < n && !strcmp(v[i], key);
+}
+
+/* For the diff engine: did nothing change at or below `path`? */
+static int subtree_unchanged(const char *path, size_t len, void *ctx)
+{
+	struct container *c = ctx;
+	char *p = dw_xstrndup(path, len), *q = dw_xmalloc(len + 2), *slash;
+	size_t i;
+	int same = !has(c->dirs, c->ndirty, p);
+
+	if (same) {
+		snprintf(q, len + 2, "%s/", p);
+		i = lower_bound(c->dirs, c->ndirty, q);
+		same = !(i < c->ndirty && !strncmp(c->dirs[i], q, len + 1));
+	}
+	/* Nor may the directory, or one above it, have changed itself. */
+	while (same) {
+		if (has(c->deep, c->ndeep, p))
+			same = 0;
+		slash = strrchr(p, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+	}
+	free(p);
+	free(q);
+	return same;
+}
+
+/* Nor did anything happen to the entry itself, or the dirs above it. */
+static int entry_unchanged(const char *path, size_t len, void *ctx)
+{
+	struct container *c = ctx;
+	char *p = dw_xstrndup(path, len), *slash;
+	int same = !has(c->ents, c->nents, p);
+
+	while (same) {
+		slash = strrchr(p, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+		same = !has(c->deep, c->ndeep, p);
+	}
+	free(p);
+	return same;
+}
+
 static void mark_dirty(struct container *c, const char *source,
 		       long long now)
 {
@@ -311,6 +427,7 @@ void dw_monitor_read_events(struct dw_monitor *m)
 					    "every container");
 				for (c = m->list; c; c = c->next) {
 					c->rewatch = 1;
+					c->full = 1;
 					mark_dirty(c, "rescan", now);
 				}
 				continue;
@@ -323,6 +440,20 @@ void dw_monitor_read_events(struct dw_monitor *m)
 				drop_watch(m, w);
 				continue;
 			}
+			if (!ev->len) {
+				/* The directory itself: its mode, or xattrs
+				 * that decide what shows through it. */
+				if (ev->mask & IN_ATTRIB)
+					note_dir(&c->deep, &c->ndeep,
+						 &c->deep_alloc, w->rel, NULL);
+				if (ev->mask & IN_MOVE_SELF)
+					c->rewatch = 1;
+			} else {
+				note_dir(&c->dirs, &c->ndirty,
+					 &c->dirty_alloc, w->rel, NULL);
+				note_dir(&c->ents, &c->nents, &c->ents_alloc,
+					 w->rel, ev->name);
+			}
 			if ((ev->mask & IN_ISDIR) && ev->len) {
 				if (ev->mask & IN_CREATE) {
 					struct dw_buf rel = DW_BUF_INIT;
@@ -331,6 +462,9 @@ void dw_monitor_read_events(struct dw_monitor *m)
 						    *w->rel ? "/" : "",
 						    ev->name);
 					watch_from(m, c, rel.ptr);
+					note_dir(&c->deep, &c->ndeep,
+						 &c->deep_alloc, w->rel,
+						 ev->name);
 					dw_buf_release(&rel);
 				} else if (ev->mask & (IN_MOVED_TO |
 						       IN_MOVED_FROM)) {
@@ -582,8 +716,12 @@ static int is_sorted(const struct dw_changeset *cs)
 	for (i = 1; i < cs->n; i++)
 		if (path_cmp(dw_change_path(cs, &cs->v[i - 1]),
 			     cs->v[i - 1].path_len, dw_change_path(cs, &cs->v[i]),
-			     cs->v[i].path_len) >= 0)
+			     cs->v[i].path_len) >= 0) {
+			dw_log_debug("out of order: %s then %s",
+				     dw_change_path(cs, &cs->v[i - 1]),
+				     dw_change_path(cs, &cs->v[i]));
 			return 0;
+		}
 	return 1;
 }
 
@@ -729,6 +867,7 @@ static void rescan_release(struct rescan *r)
 static void rescan(struct dw_monitor *m, struct container *c)
 {
 	struct dw_changeset cs = DW_CHANGESET_INIT;
+	struct dw_diff_reuse reuse;
 	struct rescan r;
 	long long t0 = mono_ms();
 	size_t i;
@@ -741,6 +880,7 @@ static void rescan(struct dw_monitor *m, struct container *c)
 	c->dirty = 0;
 	if (c->rewatch) {
 		c->rewatch = 0;
+		c->full = 1;
 		watch_from(m, c, "");
 	}
 	if (!c->prev_loaded) {
@@ -749,8 +889,25 @@ static void rescan(struct dw_monitor *m, struct container *c)
 				    c->name, dw_error_last());
 		c->prev_loaded = 1;
 	}
-	err = dw_overlay_diff(&cs, c->upper, (const char *const *)c->lowers,
-			      c->nlowers, DW_DIFF_STAT);
+	reuse.prev = &c->prev;
+	reuse.unchanged = subtree_unchanged;
+	reuse.entry_unchanged = entry_unchanged;
+	reuse.ctx = c;
+	if (c->ndirty > 1)
+		qsort(c->dirs, c->ndirty, sizeof(char *), cmp_str);
+	if (c->ndeep > 1)
+		qsort(c->deep, c->ndeep, sizeof(char *), cmp_str);
+	if (c->nents > 1)
+		qsort(c->ents, c->nents, sizeof(char *), cmp_str);
+	/* Only what inotify saw all of may be skipped. */
+	err = dw_overlay_diff_reuse(&cs, c->upper,
+				    (const char *const *)c->lowers,
+				    c->nlowers, DW_DIFF_STAT,
+				    c->walked && !c->full &&
+				    !strcmp(c->source, "watch") ? &reuse :
+				    NULL);
+	clear_dirs(c);
+	c->full = 0;
 	if (err) {
 		if (!c->broken)
 			dw_log_warn("cannot rescan container %s: %s", c->name,
@@ -799,6 +956,7 @@ static void rescan(struct dw_monitor *m, struct container *c)
 	}
 	dw_changeset_release(&c->prev);
 	c->prev = cs;
+	c->walked = 1;
 	if (r.critical && m->on_critical)
 		m->on_critical(c->id, c->name, m->critical_ctx);
 	rescan_release(&r);
@@ -887,6 +1045,10 @@ static void free_container(struct container *c)
 	free(c->lowers);
 	json_decref(c->labels);
 	dw_changeset_release(&c->prev);
+	clear_dirs(c);
+	free(c->dirs);
+	free(c->deep);
+	free(c->ents);
 	free(c);
 }
 

@@ -61,6 +61,7 @@ struct walk {
 	size_t depth;
 	const int *root_lfds;	/* for absolute redirects */
 	size_t root_nl;
+	const struct dw_diff_reuse *reuse;
 };
 
 enum probe_result { P_NONE, P_WHITEOUT, P_FOUND, P_ERR };
@@ -374,6 +375,118 @@ static size_t emit(struct walk *w, char kind, mode_t type,
 	return cs->n++;
 }
 
+static void copy_change(struct walk *w, const struct dw_changeset *prev,
+			const struct dw_change *c);
+
+/* Does path `e` sort before "p/" (bytewise)? */
+static int before_subtree(const char *e, size_t el, const char *p, size_t len)
+{
+	int cmp = memcmp(e, p, el < len ? el : len);
+
+	if (cmp)
+		return cmp < 0;
+	if (el <= len)
+		return 1;
+	return (unsigned char)e[len] < '/';
+}
+
+/*
+ * When the caller knows nothing changed at or below the directory at
+ * w->path since `reuse->prev` was computed, copy its changes below that
+ * directory instead of walking it. Returns how many were copied, or -1
+ * when the directory must be walked.
+ */
+static ssize_t reuse_below(struct walk *w)
+{
+	const struct dw_diff_reuse *r = w->reuse;
+	const struct dw_changeset *prev;
+	size_t lo = 0, hi, n0 = w->cs->n, len = w->path.len;
+
+	if (!r || !r->unchanged(w->path.ptr, len, r->ctx))
+		return -1;
+	prev = r->prev;
+	hi = prev->n;
+	/* The first change not sorting before "path/": the subtree. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct dw_change *c = &prev->v[mid];
+
+		if (before_subtree(dw_change_path(prev, c), c->path_len,
+				   w->path.ptr, len))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < prev->n; lo++) {
+		const struct dw_change *c = &prev->v[lo];
+		const char *p = dw_change_path(prev, c);
+
+		if (c->path_len <= len || p[len] != '/' ||
+		    memcmp(p, w->path.ptr, len))
+			break;
+		copy_change(w, prev, c);
+	}
+	return (ssize_t)(w->cs->n - n0);
+}
+
+/* Copy change `c` of `prev` to the output. */
+static void copy_change(struct walk *w, const struct dw_changeset *prev,
+			const struct dw_change *c)
+{
+	struct dw_change *d;
+
+	DW_ALLOC_GROW(w->cs->v, w->cs->n + 1, w->cs->alloc);
+	d = &w->cs->v[w->cs->n];
+	*d = *c;
+	d->path_off = w->cs->names.len;
+	if (w->flags & DW_DIFF_STAT) {
+		DW_ALLOC_GROW(w->cs->meta, w->cs->n + 1, w->cs->meta_alloc);
+		if (c->has_meta && prev->meta)
+			w->cs->meta[w->cs->n] = prev->meta[c - prev->v];
+		else
+			d->has_meta = 0;
+	}
+	dw_buf_add(&w->cs->names, dw_change_path(prev, c), c->path_len + 1);
+	w->cs->n++;
+}
+
+/*
+ * The entry at w->path, not a directory, did not change since prev: copy
+ * its change, if it had one, without a stat. 1 when so handled.
+ */
+static int reuse_entry(struct walk *w)
+{
+	const struct dw_diff_reuse *r = w->reuse;
+	const struct dw_changeset *prev;
+	size_t lo = 0, hi;
+
+	if (!r || !r->entry_unchanged ||
+	    !r->entry_unchanged(w->path.ptr, w->path.len, r->ctx))
+		return 0;
+	prev = r->prev;
+	hi = prev->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct dw_change *c = &prev->v[mid];
+		size_t n = c->path_len < w->path.len ? c->path_len :
+						       w->path.len;
+		int cmp = memcmp(dw_change_path(prev, c), w->path.ptr, n);
+
+		if (!cmp)
+			cmp = (c->path_len > w->path.len) -
+			      (c->path_len < w->path.len);
+		if (!cmp) {
+			copy_change(w, prev, c);
+			return 1;
+		}
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return 1;	/* unchanged, and no change before either */
+}
+
 static void drop_placeholders(struct dw_changeset *cs)
 {
 	size_t i, k = 0;
@@ -569,7 +682,11 @@ static int add_below(struct walk *w, const struct view *v,
 		     const struct entry *e, const char *name)
 {
 	struct view child;
-	int err = child_view(w, &child, v, e, name, NULL);
+	int err;
+
+	if (reuse_below(w) >= 0)
+		return 0;
+	err = child_view(w, &child, v, e, name, NULL);
 
 	if (!err && (child.upper >= 0 || child.nl))
 		err = add_all(w, &child);
@@ -623,6 +740,8 @@ static int add_upper_only(struct walk *w, const struct view *v)
 		err = push_name(w, x->name);
 		if (!err && x->subtree)
 			err = add_below(w, v, &e, x->name);
+		else if (!err && t != DT_DIR && reuse_entry(w))
+			r = P_NONE;	/* copied from the previous result */
 		else if (!err && !(w->flags & DW_DIFF_STAT))
 			emit(w, DW_CHANGE_ADD, dtype_mode(t), NULL);
 		else if (!err)
@@ -694,6 +813,7 @@ struct pair {
 	struct entry oe, ne;
 	size_t slot;		/* the placeholder for the dir's own C */
 	int differ;
+	int reused;		/* unchanged non-directory: copied */
 };
 
 static int compare_dir(struct walk *w, const struct view *ov,
@@ -729,8 +849,19 @@ static int compare_below(struct walk *w, const struct view *ov,
 	struct view oc = { -1, NULL, 0, 0 }, nc = { -1, NULL, 0, 0 };
 	int sub = 0, err;
 
+	ssize_t reused;
+
 	if (!p->oe.found || !S_ISDIR(p->oe.st.st_mode))
 		return add_below(w, nv, &p->ne, name);
+	reused = reuse_below(w);
+	if (reused >= 0) {
+		if (reused > 0) {
+			*changed = 1;
+			if (!p->differ)
+				w->cs->v[p->slot].kind = DW_CHANGE_MODIFY;
+		}
+		return 0;
+	}
 	err = child_view(w, &oc, ov, &p->oe, name, NULL);
 	if (!err)
 		err = child_view(w, &nc, nv, &p->ne, name, fast ? &oc : NULL);
@@ -773,8 +904,19 @@ static int compare_dir(struct walk *w, const struct view *ov,
 		pairs = dw_xcalloc(nm.n ? nm.n : 1, sizeof(*pairs));
 	for (i = 0; !err && i < nm.n; i++) {
 		struct pair *p = &pairs[i];
+		unsigned char t = nm.v[i].dtype;
 
 		err = push_name(w, name_at(&nm, i));
+		/* An upper entry inotify saw no change of needs no stat. */
+		if (!err && fast && t != DT_DIR && t != DT_UNKNOWN &&
+		    w->reuse && w->reuse->entry_unchanged &&
+		    w->reuse->entry_unchanged(w->path.ptr, w->path.len,
+					      w->reuse->ctx)) {
+			p->reused = 1;
+			dw_buf_setlen(&w->path, base);
+			item_add(&it, name_at(&nm, i), i, 0);
+			continue;
+		}
 		if (!err)
 			err = lookup(w, ov, name_at(&nm, i), &p->oe);
 		if (!err)
@@ -792,7 +934,13 @@ static int compare_dir(struct walk *w, const struct view *ov,
 		const struct item *x = &it.v[i];
 
 		err = push_name(w, x->name);
-		if (!err && x->subtree)
+		if (!err && pairs[x->idx].reused) {
+			size_t before = w->cs->n;
+
+			reuse_entry(w);
+			if (w->cs->n > before)
+				*changed = 1;
+		} else if (!err && x->subtree)
 			err = compare_below(w, ov, nv, &pairs[x->idx], x->name,
 					    fast, changed);
 		else if (!err)
@@ -821,7 +969,14 @@ static int open_root(const char *dir, int *fd)
 int dw_overlay_diff(struct dw_changeset *out, const char *upper,
 		    const char *const *lowers, size_t nlowers, unsigned flags)
 {
-	struct walk w = { out, DW_BUF_INIT, flags, 0, NULL, 0 };
+	return dw_overlay_diff_reuse(out, upper, lowers, nlowers, flags, NULL);
+}
+
+int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
+			  const char *const *lowers, size_t nlowers,
+			  unsigned flags, const struct dw_diff_reuse *reuse)
+{
+	struct walk w = { out, DW_BUF_INIT, flags, 0, NULL, 0, reuse };
 	struct view ov = { -1, NULL, 0, 0 }, nv = { -1, NULL, 0, 0 };
 	size_t i;
 	int changed, err;

@@ -96,6 +96,28 @@ enum dw_diff_flags {
 int dw_overlay_diff(struct dw_changeset *out, const char *upper,
 		    const char *const *lowers, size_t nlowers, unsigned flags);
 
+/*
+ * The same, re-using an earlier result of the same layers: a directory
+ * for which `unchanged` says nothing at or below it changed since `prev`
+ * was computed (the caller knows, e.g. from inotify) is not walked; its
+ * changes are copied from `prev` (which must be sorted, as returned).
+ * `path` is "/a/b" (not NUL-terminated beyond `len`). The layers below
+ * the upper dir never change, so the result is the same as a full walk
+ * whenever `unchanged` tells the truth.
+ */
+struct dw_diff_reuse {
+	const struct dw_changeset *prev;
+	int (*unchanged)(const char *path, size_t len, void *ctx);
+	/* Optional: nothing happened to the entry at `path` itself (a file,
+	 * link, node) either: its change, if any, is copied without a stat. */
+	int (*entry_unchanged)(const char *path, size_t len, void *ctx);
+	void *ctx;
+};
+
+int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
+			  const char *const *lowers, size_t nlowers,
+			  unsigned flags, const struct dw_diff_reuse *reuse);
+
 /* Output formats for a changeset. */
 enum dw_diff_format {
 	DW_DIFF_FORMAT_TEXT,

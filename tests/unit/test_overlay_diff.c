@@ -345,6 +345,102 @@ static void test_missing_layer_is_an_error(void **state)
 	dw_changeset_release(&cs);
 }
 
+/* The paths a reuse callback says changed ("" ends the list). */
+struct told {
+	const char *const *dirs;	/* changed at or below */
+	const char *const *ents;	/* entries that changed */
+};
+
+static int in_list(const char *const *v, const char *p, size_t len,
+		   int prefix)
+{
+	for (; *v; v++) {
+		size_t n = strlen(*v);
+
+		if (n == len && !memcmp(*v, p, len))
+			return 1;
+		if (prefix && n > len && !memcmp(*v, p, len) && (*v)[len] == '/')
+			return 1;
+	}
+	return 0;
+}
+
+static int told_unchanged(const char *p, size_t len, void *ctx)
+{
+	return !in_list(((struct told *)ctx)->dirs, p, len, 1);
+}
+
+static int told_entry_unchanged(const char *p, size_t len, void *ctx)
+{
+	return !in_list(((struct told *)ctx)->ents, p, len, 0);
+}
+
+static char *diff_text(const char *upper, const char *lower,
+		       const struct dw_changeset *prev, struct told *t,
+		       struct dw_changeset *keep)
+{
+	struct dw_changeset cs = DW_CHANGESET_INIT;
+	struct dw_diff_reuse r = { prev, told_unchanged, told_entry_unchanged,
+				   t };
+	struct dw_buf out = DW_BUF_INIT;
+	char up[PATH_MAX], lo[PATH_MAX];
+	const char *lows[1] = { lo };
+
+	snprintf(up, sizeof(up), "%s/%s", root, upper);
+	snprintf(lo, sizeof(lo), "%s/%s", root, lower);
+	assert_int_equal(dw_overlay_diff_reuse(&cs, up, lows, 1, DW_DIFF_STAT,
+					       prev ? &r : NULL), 0);
+	assert_int_equal(dw_changeset_format(&out, &cs, DW_DIFF_FORMAT_TEXT),
+			 0);
+	if (keep)
+		*keep = cs;
+	else
+		dw_changeset_release(&cs);
+	return dw_buf_detach(&out, NULL);
+}
+
+/* What inotify reports lets unchanged dirs and files go unvisited, and
+ * the result stays that of a full walk. */
+static void test_reuse_equals_full_walk(void **state)
+{
+	static const char *const none[] = { NULL };
+	static const char *const dirs[] = { "/new", "/etc", NULL };
+	static const char *const ents[] = { "/new/b", "/etc/passwd", NULL };
+	struct dw_changeset prev = DW_CHANGESET_INIT;
+	struct told t = { dirs, ents }, liar = { none, none };
+	char *full, *reused, *stale;
+
+	(void)state;
+	mkdirs("lo1/etc");
+	mkdirs("lo1/usr/lib");
+	put("lo1/etc/passwd", "root\n");
+	put("lo1/usr/lib/libc", "c");
+	mkdirs("up/new/deep");
+	mkdirs("up/usr/lib");
+	put("up/new/a", "a");
+	put("up/new/deep/x", "x");
+	put("up/usr/lib/added", "l");
+	mkdirs("up/etc");
+	free(diff_text("up", "lo1", NULL, NULL, &prev));
+	/* Then: a file added in /new, /etc/passwd copied up and changed. */
+	put("up/new/b", "b");
+	put("up/etc/passwd", "root and more\n");
+	full = diff_text("up", "lo1", NULL, NULL, NULL);
+	reused = diff_text("up", "lo1", &prev, &t, NULL);
+	assert_string_equal(reused, full);
+	assert_non_null(strstr(full, "A /new/b\n"));
+	assert_non_null(strstr(full, "C /etc/passwd\n"));
+	assert_non_null(strstr(full, "A /usr/lib/added\n"));
+	/* Told nothing changed, it copies: so the copy path really ran. */
+	stale = diff_text("up", "lo1", &prev, &liar, NULL);
+	assert_null(strstr(stale, "A /new/b\n"));
+	assert_non_null(strstr(stale, "A /usr/lib/added\n"));
+	free(full);
+	free(reused);
+	free(stale);
+	dw_changeset_release(&prev);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -361,6 +457,7 @@ int main(void)
 		T(test_output_is_sorted_bytewise),
 		T(test_json_invalid_utf8),
 		T(test_missing_layer_is_an_error),
+		T(test_reuse_equals_full_walk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
