@@ -132,22 +132,9 @@ static void record(const char *db, const char *ref,
 	rec = (struct dw_snapshot_record){ ref, ref, abs, r->archive_sha256,
 		r->evidence_sha256, o->reason, pw ? pw->pw_name : "?", host,
 		r->paused };
-	if (dw_store_open(&s, db, 0) || dw_store_add_snapshot(s, &rec)) {
+	if (dw_store_open(&s, db, 0) || dw_store_record_snapshot(s, &rec))
 		fprintf(stderr, "driftwatch commit: warning: not recorded in "
 			"the store: %s\n", dw_error_last());
-	} else {
-		char summary[PATH_MAX + 128];
-		json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:b}",
-				      "container", ref, "path", abs,
-				      "archive_sha256", r->archive_sha256,
-				      "evidence_sha256", r->evidence_sha256,
-				      "reason", o->reason, "paused", r->paused);
-
-		snprintf(summary, sizeof(summary), "snapshot of %s taken: %s",
-			 ref, abs);
-		dw_store_alert(s, "snapshot", summary, p);
-		json_decref(p);
-	}
 	dw_store_close(s);
 }
 
@@ -200,15 +187,8 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 	if (!o.out_path)
 		o.out_path = path = default_path(argv[optind], stamp,
 						 o.layer_only);
-	if (!o.tag) {
-		struct dw_buf t = DW_BUF_INIT;
-
-		dw_buf_addf(&t, "driftwatch/%s:%s", argv[optind], stamp);
-		for (size_t i = 11; i < t.len && t.ptr[i] != ':'; i++)
-			if (t.ptr[i] >= 'A' && t.ptr[i] <= 'Z')
-				t.ptr[i] = (char)(t.ptr[i] - 'A' + 'a');
-		o.tag = tag = dw_buf_detach(&t, NULL);
-	}
+	if (!o.tag)
+		o.tag = tag = dw_snapshot_default_tag(argv[optind], stamp);
 	err = dw_snapshot_container(d, argv[optind], &o, &r);
 	if (err) {
 		dw_docker_free(d);

@@ -246,13 +246,20 @@ static void auto_snapshot(const char *id, const char *name, void *ctx)
 	char host[256] = "", stamp[32];
 	time_t now = time(NULL);
 	struct tm tm;
+	char *tag = NULL;
 	size_t i;
 
-	if (!dm->pol.snapshot_on_critical || !dm->docker)
+	if (!dm->pol.snapshot_on_critical || !dm->docker ||
+	    strncmp(id, "mount:", 6) == 0)
 		return;
+	/* At most one per container per snapshot_interval, across
+	 * restarts (the store remembers); and one try per run. */
 	for (i = 0; i < dm->nsnapshotted; i++)
 		if (!strcmp(dm->snapshotted[i], id))
 			return;
+	if (now - dw_store_last_snapshot(dm->store, id, "driftwatchd") <
+	    dm->pol.snapshot_interval)
+		return;
 	DW_ALLOC_GROW(dm->snapshotted, dm->nsnapshotted + 1, dm->snap_alloc);
 	dm->snapshotted[dm->nsnapshotted++] = dw_xstrdup(id);
 	if (mkdir(dm->pol.snapshot_dir, 0700) < 0 && errno != EEXIST) {
@@ -266,25 +273,29 @@ static void auto_snapshot(const char *id, const char *name, void *ctx)
 	memset(&so, 0, sizeof(so));
 	so.out_path = path.ptr;
 	so.reason = "driftwatchd: first critical drift";
+	tag = dw_snapshot_default_tag(name, stamp);
+	so.tag = tag;
 	dw_log_warn("container %s: critical drift, taking a snapshot to %s",
 		    name, path.ptr);
 	if (dw_snapshot_container(dm->docker, id, &so, &r)) {
 		dw_log_error("snapshot of %s failed: %s", name,
 			     dw_error_last());
 		dw_buf_release(&path);
+		free(tag);
 		return;
 	}
 	gethostname(host, sizeof(host) - 1);
 	rec = (struct dw_snapshot_record){ id, name, path.ptr,
 		r.archive_sha256, r.evidence_sha256, so.reason, "driftwatchd",
 		host, r.paused };
-	if (dw_store_add_snapshot(dm->store, &rec))
+	if (dw_store_record_snapshot(dm->store, &rec))
 		dw_log_warn("%s", dw_error_last());
 	else
 		dw_log_info("snapshot of %s: %s (%s)", name, path.ptr,
 			    r.archive_sha256);
 	free(r.evidence_path);
 	dw_buf_release(&path);
+	free(tag);
 }
 
 /* ---- overlay mounts of other runtimes ---- */

@@ -34,6 +34,7 @@ void dw_policy_defaults(struct dw_policy *p)
 	p->ignore_label = dw_xstrdup("driftwatch.ignore=true");
 	p->immutable_label = dw_xstrdup("driftwatch.immutable=true");
 	p->snapshot_dir = dw_xstrdup("/var/lib/driftwatch/snapshots");
+	p->snapshot_interval = 3600;
 	for (i = 0; i < sizeof(default_high) / sizeof(default_high[0]); i++) {
 		DW_ALLOC_GROW(p->high_paths, p->nhigh + 1, alloc);
 		p->high_paths[p->nhigh++] = dw_xstrdup(default_high[i]);
@@ -232,6 +233,8 @@ static int field(struct dw_yaml *y, struct dw_policy *p, const char *k,
 		return allow_rules(y, v, p);
 	if (!strcmp(k, "snapshot_on_critical"))
 		return dw_yaml_bool(y, v, &p->snapshot_on_critical);
+	if (!strcmp(k, "snapshot_interval"))
+		return number(y, v, 0, 86400 * 365, &p->snapshot_interval);
 	if (!strcmp(k, "snapshot_dir"))
 		return string(y, v, &p->snapshot_dir);
 	if (!strcmp(k, "webhooks"))

@@ -37,6 +37,7 @@ struct dw_policy {
 	struct dw_allow_rule *allow;
 	size_t nallow;
 	int snapshot_on_critical;
+	long snapshot_interval;	/* seconds between two per container */
 	char *snapshot_dir;
 	char **webhooks;	/* "json:URL" / "slack:URL" */
 	size_t nwebhooks;

@@ -1262,6 +1262,19 @@ static int capture(struct dw_docker *d, const struct dw_container_layers *l,
 	return err;
 }
 
+char *dw_snapshot_default_tag(const char *name, const char *stamp)
+{
+	struct dw_buf t = DW_BUF_INIT;
+	size_t i;
+
+	dw_buf_addf(&t, "driftwatch/%s:%s", name, stamp);
+	/* Repository names are lowercase. */
+	for (i = 11; i < t.len && t.ptr[i] != ':'; i++)
+		if (t.ptr[i] >= 'A' && t.ptr[i] <= 'Z')
+			t.ptr[i] = (char)(t.ptr[i] - 'A' + 'a');
+	return dw_buf_detach(&t, NULL);
+}
+
 int dw_snapshot_container(struct dw_docker *d, const char *ref,
 			  const struct dw_snapshot_opts *o,
 			  struct dw_snapshot_result *r)

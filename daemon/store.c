@@ -536,6 +536,44 @@ int dw_store_add_snapshot(struct dw_store *s, const struct dw_snapshot_record *r
 	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot record snapshot");
 }
 
+int dw_store_record_snapshot(struct dw_store *s,
+			     const struct dw_snapshot_record *r)
+{
+	char summary[4200];
+	json_t *p;
+	int err = dw_store_add_snapshot(s, r);
+
+	if (err)
+		return err;
+	p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:b}", "container",
+		      r->container_name, "id", r->container_id, "path", r->path,
+		      "archive_sha256", r->archive_sha256, "evidence_sha256",
+		      r->evidence_sha256, "reason", r->reason, "operator",
+		      r->operator_name, "paused", r->paused);
+	snprintf(summary, sizeof(summary), "snapshot of %s taken: %s",
+		 r->container_name, r->path);
+	err = dw_store_alert(s, "snapshot", summary, p);
+	json_decref(p);
+	return err;
+}
+
+long long dw_store_last_snapshot(struct dw_store *s, const char *cid,
+				 const char *operator_name)
+{
+	sqlite3_stmt *st;
+	long long t = 0;
+
+	if (prepare(s, &st, "SELECT coalesce(max(time), 0) FROM snapshots "
+			    "WHERE container_id = ?1 AND operator = ?2"))
+		return 0;
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, operator_name, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		t = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return t;
+}
+
 int dw_store_add_rotation(struct dw_store *s, const char *swarm_id,
 			  const char *what, const char *before,
 			  const char *after, const char *reason)

@@ -39,8 +39,11 @@ struct dw_snapshot_result {
 	int changed_during_capture;	/* files changed while read */
 };
 
+/* "driftwatch/NAME:STAMP", lowercased as Docker wants (caller frees). */
+char *dw_snapshot_default_tag(const char *name, const char *stamp);
+
 /*
- * Snapshot container `ref`. Pauses it first unless o->no_pause (or it is
+ * Snapshot container `ref`. o->tag must be set (see above). Pauses it first unless o->no_pause (or it is
  * not running), and always unpauses it, also on errors; SIGINT, SIGTERM
  * and SIGHUP are held until then. Returns 0, DW_ENOTFOUND,
  * DW_EUNREACHABLE, DW_EUNSUPPORTED (not overlay2), or DW_EIO (the

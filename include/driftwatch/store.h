@@ -104,6 +104,12 @@ struct dw_snapshot_record {
 
 int dw_store_add_snapshot(struct dw_store *s,
 			  const struct dw_snapshot_record *r);
+/* The same, and a "snapshot" alert carrying the digests. */
+int dw_store_record_snapshot(struct dw_store *s,
+			     const struct dw_snapshot_record *r);
+/* When `operator_name` last snapshotted container `cid` (0: never). */
+long long dw_store_last_snapshot(struct dw_store *s, const char *cid,
+				 const char *operator_name);
 
 /* A rotation of a swarm secret: fingerprints only, never the secret. */
 int dw_store_add_rotation(struct dw_store *s, const char *swarm_id,

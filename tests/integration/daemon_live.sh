@@ -181,6 +181,23 @@ settled dwl-always 15 && pass "reconnected: changes after dockerd restart stored
 [ "$(q "SELECT state FROM containers WHERE name='dwl-new'")" = stopped ] && pass "containers gone with dockerd: stopped" ||
 	fail "reconcile: $(q "SELECT state FROM containers WHERE name='dwl-new'")"
 
+# --- the first critical drift of a container: an automatic snapshot
+printf 'snapshot_on_critical: true\nsnapshot_dir: %s\n' "$tmp/snaps" >"$cfg"
+kill -HUP "$pid"; sleep 0.5
+docker exec dwl-always sh -c 'cp /bin/busybox /bin/implant'
+for _ in $(seq 1 100); do ls "$tmp"/snaps/dwl-always-*.tar >/dev/null 2>&1 && break; sleep 0.1; done
+snap=$(ls "$tmp"/snaps/dwl-always-*.tar 2>/dev/null | grep -v evidence | head -1)
+[ -n "$snap" ] && "$DW" verify "$snap" >/dev/null && pass "critical drift: snapshot taken and verified" ||
+	{ fail "no automatic snapshot"; tail -5 "$tmp/log"; }
+[ "$(q "SELECT operator || ' ' || reason FROM snapshots WHERE container_name='dwl-always'")" = "driftwatchd driftwatchd: first critical drift" ] &&
+	pass "snapshot in the chain of custody" || fail "snapshot record"
+[ "$(q "SELECT count(*) FROM alerts WHERE kind='snapshot'")" = 1 ] && pass "snapshot alert queued" || fail "snapshot alert"
+docker exec dwl-always sh -c 'cp /bin/busybox /bin/implant2'
+settled dwl-always && sleep 0.5
+[ "$(ls "$tmp"/snaps/*.tar | grep -vc evidence)" = 1 ] && pass "rate-limited: one snapshot per container" ||
+	fail "snapshots: $(ls "$tmp/snaps")"
+cp "$cfg.good" "$cfg"
+
 # --- status, then a clean stop
 "$DW" status --db "$db" >"$tmp/status" && grep -q "dwl-always" "$tmp/status" && grep -q inotify "$tmp/status" &&
 	pass "status lists watched containers" || { fail "status"; cat "$tmp/status"; }
