@@ -453,10 +453,14 @@ static long sysctl_long(const char *path)
 
 static void write_status(struct daemon *dm, const char *state, int force)
 {
-	json_t *doc = dw_monitor_status(dm->mon);
 	long long now = (long long)time(NULL);
+	json_t *doc;
 	char *text;
 
+	/* At most once a second: a busy host must not write it per event. */
+	if (!force && now == dm->status_written)
+		return;
+	doc = dw_monitor_status(dm->mon);
 	json_object_set_new(doc, "state", json_string(state));
 	json_object_set_new(doc, "version", json_string(DW_VERSION));
 	json_object_set_new(doc, "started", json_integer(dm->started));
