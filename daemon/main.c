@@ -67,6 +67,7 @@ struct daemon {
 	long long started;
 	char *last_status;
 	long long status_written;
+	int status_pending;
 	char **snapshotted;	/* containers auto-snapshotted this run */
 	size_t nsnapshotted, snap_alloc;
 };
@@ -457,9 +458,13 @@ static void write_status(struct daemon *dm, const char *state, int force)
 	json_t *doc;
 	char *text;
 
-	/* At most once a second: a busy host must not write it per event. */
-	if (!force && now == dm->status_written)
+	/* At most once a second: a busy host must not write it per event;
+	 * the loop comes back within the second for what was held. */
+	if (!force && now == dm->status_written) {
+		dm->status_pending = 1;
 		return;
+	}
+	dm->status_pending = 0;
 	doc = dw_monitor_status(dm->mon);
 	json_object_set_new(doc, "state", json_string(state));
 	json_object_set_new(doc, "version", json_string(DW_VERSION));
@@ -601,7 +606,8 @@ static int run(struct daemon *dm, int sfd)
 			next_delivery = now + 1;
 		}
 		write_status(dm, "running", 0);
-		if (dm->nsinks && (wait < 0 || wait > 1000))
+		if ((dm->nsinks || dm->status_pending) &&
+		    (wait < 0 || wait > 1000))
 			wait = 1000;
 		if (wait < 0 || wait > 30000)
 			wait = 30000;
