@@ -80,6 +80,7 @@ start_daemon || fail "daemon restart"
 burst 2
 settled dwb-w2 90 && pass "overflowing queue: writer none lost" || fail "writer differs (overflow)"
 settled dwb-d2 90 && pass "overflowing queue: deleter none lost" || fail "deleter differs (overflow)"
+sleep 1.1	# the status is published at most once a second
 ov=$("$DW" status --db "$db" --format json | jq .overflows)
 [ "$ov" -gt 0 ] && pass "queue overflowed ($ov times) and was recovered" || fail "no overflow seen"
 stop_daemon
@@ -95,6 +96,7 @@ start_daemon || fail "daemon start (watch limit)"
 docker exec dwb-lim sh -c 'echo x >/lim/d299/new && echo y >/etc/lim'
 settled dwb-lim 20 && pass "out of watches: changes still found" || fail "watch limit: changes missed"
 echo "$old_w" >/proc/sys/fs/inotify/max_user_watches
+sleep 1.1
 "$DW" status --db "$db" --format json | jq -e '.watched[] | select(.name == "dwb-lim") | .mode == "poll"' >/dev/null &&
 	pass "status says the container is polled" || fail "status mode"
 grep -q "out of inotify watches" "$tmp/log" && pass "the log says so" || fail "no log line"
