@@ -41,22 +41,10 @@ int dw_cli_rotate(struct dw_docker *d, int what_i, int dry_run,
 	if (dw_swarm_read(d, &sw))
 		return 0;
 	if (dw_store_open(&s, db, 0) ||
-	    dw_store_add_rotation(s, sw.id, dw_swarm_secret_name(what),
-				  rot.before, rot.after, reason)) {
+	    dw_store_record_rotation(s, sw.id, dw_swarm_secret_name(what),
+				     rot.before, rot.after, reason))
 		fprintf(stderr, "driftwatch: warning: rotation not recorded "
 			"in the store: %s\n", dw_error_last());
-	} else {
-		char summary[256];
-		json_t *p = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "swarm",
-				      sw.id, "what", dw_swarm_secret_name(what),
-				      "before", rot.before, "after", rot.after,
-				      "reason", reason);
-
-		snprintf(summary, sizeof(summary), "rotated the %s of swarm %s",
-			 dw_swarm_secret_name(what), sw.id);
-		dw_store_alert(s, "rotation", summary, p);
-		json_decref(p);
-	}
 	dw_store_close(s);
 	dw_swarm_release(&sw);
 	return 0;

@@ -423,6 +423,10 @@ static int fill_layers(struct dw_container_layers *l, json_t *j,
 		json_object_get(j, "HostConfig"), "ReadonlyRootfs"));
 	l->running = json_is_true(json_object_get(
 		json_object_get(j, "State"), "Running"));
+	l->log_path = dup_or_empty(
+		dw_json_path_str(j, "HostConfig.LogConfig.Type") &&
+		!strcmp(dw_json_path_str(j, "HostConfig.LogConfig.Type"),
+			"json-file") ? dw_json_path_str(j, "LogPath") : NULL);
 	return 0;
 }
 
@@ -466,6 +470,7 @@ void dw_container_layers_release(struct dw_container_layers *l)
 		free(l->lowers[i]);
 	free(l->lowers);
 	json_decref(l->labels);
+	free(l->log_path);
 	memset(l, 0, sizeof(*l));
 }
 

@@ -22,12 +22,15 @@
 #include "driftwatch/diff.h"
 #include "driftwatch/docker.h"
 #include "driftwatch/error.h"
+#include "driftwatch/escape.h"
 #include "driftwatch/json.h"
 #include "driftwatch/log.h"
 #include "driftwatch/snapshot.h"
 #include "driftwatch/store.h"
 #include "driftwatch/xmalloc.h"
+#include "driftwatch/swarm.h"
 #include "dockerwatch.h"
+#include "logwatch.h"
 #include "monitor.h"
 #include "mounts.h"
 #include "policy.h"
@@ -59,6 +62,7 @@ struct daemon {
 	struct dw_docker *docker;	/* requests from the main thread */
 	struct dw_dockerwatch *events;
 	struct dw_mounts *mounts;
+	struct dw_logwatch *logs;
 	const char *db;
 	char **sinks;		/* options' and the config's */
 	size_t nsinks;
@@ -299,6 +303,119 @@ static void auto_snapshot(const char *id, const char *name, void *ctx)
 	free(tag);
 }
 
+/* ---- leaks: record once, attribute, alert, rotate as the policy says ---- */
+
+static enum dw_swarm_secret secret_kind(const char *role)
+{
+	return !strcmp(role, "worker") ? DW_SWARM_WORKER :
+	       !strcmp(role, "manager") ? DW_SWARM_MANAGER : DW_SWARM_UNLOCK;
+}
+
+static void rotate_leaked(struct daemon *dm, const struct dw_swarm *sw,
+			  const char *role, const char *where)
+{
+	enum dw_swarm_secret what = secret_kind(role);
+	struct dw_rotation rot;
+	char reason[1000];
+
+	if (dm->pol.rotate != DW_ROTATE_AUTO) {
+		if (dm->pol.rotate == DW_ROTATE_ASK)
+			dw_log_warn("the live %s of this swarm leaked (%s); "
+				    "rotate it with: driftwatch rotate --%s",
+				    dw_swarm_secret_name(what), where,
+				    what == DW_SWARM_WORKER ? "worker" :
+				    what == DW_SWARM_MANAGER ? "manager" :
+							       "unlock-key");
+		return;
+	}
+	snprintf(reason, sizeof(reason), "driftwatchd: leaked in %s", where);
+	if (dw_swarm_rotate(dm->docker, what, 0, &rot)) {
+		dw_log_error("rotating the leaked %s failed: %s",
+			     dw_swarm_secret_name(what), dw_error_last());
+		return;
+	}
+	dw_log_warn("rotated the leaked %s of swarm %s: %s -> %s",
+		    dw_swarm_secret_name(what), sw->id, rot.before, rot.after);
+	if (dw_store_record_rotation(dm->store, sw->id,
+				     dw_swarm_secret_name(what), rot.before,
+				     rot.after, reason))
+		dw_log_warn("%s", dw_error_last());
+}
+
+static void on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
+		    void *ctx)
+{
+	struct daemon *dm = ctx;
+	struct dw_finding_record rec;
+	struct dw_buf red = DW_BUF_INIT, path = DW_BUF_INIT;
+	struct dw_swarm sw;
+	json_t *attr = NULL, *p;
+	char summary[1200], where[900];
+	int have_swarm = 0, is_new = 0;
+	const char *status;
+
+	dw_secret_redact(&red, f->secret, f->secret_len);
+	dw_utf8_sanitize(&path, src->path, src->path_len);
+	if (f->secret && !strncmp(f->rule->id, "docker-swarm-", 13) &&
+	    dm->docker && !dw_swarm_read(dm->docker, &sw)) {
+		have_swarm = 1;
+		attr = dw_swarm_attribute(&sw, f->rule->id, f->secret,
+					  f->secret_len);
+	}
+	memset(&rec, 0, sizeof(rec));
+	rec.source_id = src->source_id;
+	rec.path = src->path;
+	rec.path_len = src->path_len;
+	rec.source = src->source;
+	rec.rule = f->rule->id;
+	rec.severity = dw_severity_name(f->rule->severity);
+	rec.fingerprint = f->fingerprint;
+	rec.redacted = red.ptr ? red.ptr : "";
+	rec.line = f->line;
+	rec.cluster = json_string_value(json_object_get(attr, "cluster"));
+	rec.role = json_string_value(json_object_get(attr, "role"));
+	rec.status = json_string_value(json_object_get(attr, "status"));
+	rec.once_per_source = src->once_per_source;
+	if (dw_store_add_finding(dm->store, &rec, &is_new))
+		dw_log_warn("%s", dw_error_last());
+	if (!is_new)
+		goto out;
+	if (!strcmp(src->source, "container-file"))
+		snprintf(where, sizeof(where), "container %s, %s:%llu",
+			 src->name, path.ptr, (unsigned long long)f->line);
+	else
+		snprintf(where, sizeof(where), "%s %s:%llu", src->source,
+			 path.ptr, (unsigned long long)f->line);
+	snprintf(summary, sizeof(summary), "%s secret in %s%s%s%s%s",
+		 f->rule->id, where, rec.status ? " (" : "",
+		 rec.status ? rec.status : "", rec.status ? " " : "",
+		 rec.status ? (rec.role ? rec.role : "") : "");
+	if (rec.status)
+		strncat(summary, ")", sizeof(summary) - strlen(summary) - 1);
+	dw_log_warn("%s", summary);
+	p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "rule",
+		      f->rule->id, "severity", rec.severity, "source",
+		      src->source, "source_id", src->source_id, "name",
+		      src->name, "path", path.ptr, "line",
+		      (json_int_t)f->line, "fingerprint", f->fingerprint,
+		      "redacted", rec.redacted);
+	if (attr)
+		json_object_update(p, attr);
+	if (dw_store_alert(dm->store, "leak", summary, p))
+		dw_log_warn("%s", dw_error_last());
+	json_decref(p);
+	status = rec.status;
+	if (have_swarm && status && !strcmp(status, "live") && rec.cluster &&
+	    !strcmp(rec.cluster, sw.id))
+		rotate_leaked(dm, &sw, rec.role ? rec.role : "", where);
+out:
+	if (have_swarm)
+		dw_swarm_release(&sw);
+	json_decref(attr);
+	dw_buf_release(&red);
+	dw_buf_release(&path);
+}
+
 /* ---- overlay mounts of other runtimes ---- */
 
 static void read_mounts(struct daemon *dm)
@@ -344,6 +461,11 @@ static void watch_docker_container(struct daemon *dm, const char *id,
 	if (l.running) {
 		s = (struct dw_watch_spec){ l.id, l.name, l.image, "docker",
 			l.upper, l.lowers, l.nlowers, l.labels, l.read_only };
+		/* Its log first: an opted-out container's log is still a
+		 * place secrets leak to. */
+		if (dm->logs && dm->pol.docker_logs)
+			dw_logwatch_add_container(dm->logs, l.id, l.name,
+						  l.log_path);
 		dw_monitor_add(dm->mon, &s, source);
 	}
 	dw_container_layers_release(&l);
@@ -386,6 +508,8 @@ static int docker_reconcile(struct daemon *dm)
 		watch_docker_container(dm, id, "rescan");
 	}
 	dw_monitor_keep_only(dm->mon, 1, ids, n, "stopped");
+	if (dm->logs)
+		dw_logwatch_keep_containers(dm->logs, ids, n);
 	for (i = 0; i < n; i++)
 		free(ids[i]);
 	free(ids);
@@ -415,6 +539,8 @@ static void docker_message(struct daemon *dm, const struct dw_docker_msg *m)
 		watch_docker_container(dm, m->id, "rescan");
 	} else if (!strcmp(m->action, "die")) {
 		dw_monitor_drop(dm->mon, m->id, "stopped");
+		if (dm->logs)
+			dw_logwatch_remove_container(dm->logs, m->id);
 	} else if (!strcmp(m->action, "destroy")) {
 		dw_monitor_drop(dm->mon, m->id, "removed");
 		dw_store_set_container_state(dm->store, m->id, "removed");
@@ -474,6 +600,11 @@ static void write_status(struct daemon *dm, const char *state, int force)
 		"enabled", dm->events != NULL, "connected",
 		dm->docker_connected, "error", dm->docker_error));
 	json_object_set_new(doc, "mounts", json_boolean(dm->mounts != NULL));
+	json_object_set_new(doc, "followed_files", json_integer(
+		(json_int_t)(dm->logs ? dw_logwatch_count(dm->logs) : 0)));
+	json_object_set_new(doc, "rotate", json_string(
+		dm->pol.rotate == DW_ROTATE_AUTO ? "auto" :
+		dm->pol.rotate == DW_ROTATE_ASK ? "ask" : "off"));
 	json_object_set_new(doc, "max_user_watches", json_integer(sysctl_long(
 		"/proc/sys/fs/inotify/max_user_watches")));
 	json_object_set_new(doc, "max_queued_events", json_integer(sysctl_long(
@@ -512,6 +643,14 @@ static int load_config(struct daemon *dm, struct dw_policy *p,
 	return 0;
 }
 
+static void configure_logs(struct daemon *dm)
+{
+	if (dm->logs)
+		dw_logwatch_configure(dm->logs, dm->pol.logs, dm->pol.nlogs,
+				      dm->pol.drops, dm->pol.ndrops,
+				      dm->engine, dm->pol.max_file_size);
+}
+
 static void reload(struct daemon *dm)
 {
 	struct dw_policy p;
@@ -530,6 +669,7 @@ static void reload(struct daemon *dm)
 		dm->engine = e;
 		/* Drops the scanner of the old engine before it goes. */
 		dw_monitor_set_policy(dm->mon, &dm->pol, dm->engine);
+		configure_logs(dm);
 		dw_policy_release(&old);
 		dw_engine_free(old_engine);
 	}
@@ -595,7 +735,7 @@ static int run(struct daemon *dm, int sfd)
 	long long next_delivery = 0;
 
 	for (;;) {
-		struct pollfd p[4];
+		struct pollfd p[5];
 		nfds_t n = 0;
 		long wait = dw_monitor_run(dm->mon);
 		long long now = (long long)time(NULL);
@@ -619,6 +759,9 @@ static int run(struct daemon *dm, int sfd)
 		if (dm->mounts)
 			p[n++] = (struct pollfd){ dw_mounts_fd(dm->mounts),
 						  POLLPRI, 0 };
+		if (dm->logs)
+			p[n++] = (struct pollfd){ dw_logwatch_fd(dm->logs),
+						  POLLIN, 0 };
 		if (poll(p, n, (int)wait) < 0 && errno != EINTR)
 			dw_fatal("poll: %s", strerror(errno));
 		for (i = 0; i < (int)n; i++) {
@@ -634,6 +777,9 @@ static int run(struct daemon *dm, int sfd)
 			else if (dm->mounts &&
 				 p[i].fd == dw_mounts_fd(dm->mounts))
 				read_mounts(dm);
+			else if (dm->logs &&
+				 p[i].fd == dw_logwatch_fd(dm->logs))
+				dw_logwatch_read_events(dm->logs);
 		}
 	}
 }
@@ -678,6 +824,9 @@ int main(int argc, char **argv)
 	if (dw_monitor_new(&dm.mon, dm.store, &dm.pol, dm.engine))
 		dw_fatal("%s", dw_error_last());
 	dw_monitor_on_critical(dm.mon, auto_snapshot, &dm);
+	dw_monitor_on_leak(dm.mon, on_leak, &dm);
+	if (dw_logwatch_new(&dm.logs, dm.store, on_leak, &dm))
+		dw_fatal("%s", dw_error_last());
 	if (!o.no_docker && dm.pol.docker) {
 		if (dw_docker_open(&dm.docker, o.host))
 			dw_fatal("%s", dw_error_last());
@@ -690,6 +839,7 @@ int main(int argc, char **argv)
 			    dw_error_last());
 	if (dm.docker)
 		docker_root(&dm);
+	configure_logs(&dm);
 	dw_log_info("driftwatchd %s started, store %s, config %s%s",
 		    DW_VERSION, dm.db, o.config,
 		    access(o.config, F_OK) ? " (absent: defaults)" : "");
@@ -702,6 +852,7 @@ int main(int argc, char **argv)
 		write_status(&dm, "stopped", 1);
 	}
 	dw_dockerwatch_stop(dm.events);
+	dw_logwatch_free(dm.logs);
 	dw_mounts_close(dm.mounts);
 	dw_monitor_free(dm.mon);
 	dw_store_close(dm.store);

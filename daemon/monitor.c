@@ -89,6 +89,8 @@ struct dw_monitor {
 	struct dw_scanner *scanner;
 	dw_critical_fn on_critical;
 	void *critical_ctx;
+	dw_leak_fn on_leak;
+	void *leak_ctx;
 	int limit_stuck;	/* max_user_watches cannot be raised */
 	unsigned long long overflows, rescans, inotify_events, errors;
 	long long last_event;	/* wall clock, microseconds */
@@ -481,21 +483,12 @@ void dw_monitor_read_events(struct dw_monitor *m)
 
 /* ---- rescans ---- */
 
-struct finding {
-	char *rule, *severity, *redacted;
-	char fingerprint[72];
-	unsigned long long line;
-	size_t row;
-};
-
 struct rescan {
 	struct dw_monitor *m;
 	struct container *c;
 	struct dw_change_row *rows;
 	size_t nrows, alloc;
 	struct dw_buf hashes;	/* NUL-terminated hex strings */
-	struct finding *findings;
-	size_t nfindings, falloc;
 	size_t added, updated, reverted, notable, critical, total;
 	const char *worst;
 };
@@ -527,26 +520,18 @@ static int meta_differs(const struct dw_changeset *a,
 
 struct analysis {
 	struct rescan *r;
-	size_t row;
+	const char *path;
 };
 
 static int on_secret(const struct dw_finding *f, void *ctx)
 {
 	struct analysis *a = ctx;
 	struct rescan *r = a->r;
-	struct finding *x;
-	struct dw_buf red = DW_BUF_INIT;
+	struct dw_leak_src src = { r->c->id, r->c->name, a->path,
+				   strlen(a->path), "container-file", 0 };
 
-	DW_ALLOC_GROW(r->findings, r->nfindings + 1, r->falloc);
-	x = &r->findings[r->nfindings++];
-	dw_secret_redact(&red, f->secret, f->secret_len);
-	x->rule = dw_xstrdup(f->rule->id);
-	x->severity = dw_xstrdup(dw_severity_name(f->rule->severity));
-	x->redacted = dw_xstrdup(red.ptr ? red.ptr : "");
-	memcpy(x->fingerprint, f->fingerprint, sizeof(x->fingerprint));
-	x->line = f->line;
-	x->row = a->row;
-	dw_buf_release(&red);
+	if (r->m->on_leak)
+		r->m->on_leak(f, &src, r->m->leak_ctx);
 	return 0;
 }
 
@@ -556,14 +541,14 @@ static int on_secret(const struct dw_finding *f, void *ctx)
  * (gone, no longer a regular file, or over the size cap); `hash_off`
  * gets the offset of its hex SHA-256 in r->hashes.
  */
-static int analyse_file(struct rescan *r, size_t row, const char *path,
+static int analyse_file(struct rescan *r, const char *path,
 			size_t *hash_off)
 {
 	struct dw_monitor *m = r->m;
 	unsigned char md[EVP_MAX_MD_SIZE], head[4] = { 0 };
 	unsigned int mdlen = 0;
 	size_t got = 0;
-	struct analysis a = { r, row };
+	struct analysis a = { r, path };
 	struct stat st;
 	EVP_MD_CTX *h;
 	int root, fd, err = 0, scan = m->scanner && m->pol->scan_secrets;
@@ -648,7 +633,7 @@ static void add_row(struct rescan *r, const struct dw_changeset *cs,
 	if ((kind == 'A' || kind == 'C') && S_ISREG(ch->mode) &&
 	    strcmp(sev, "allowed")) {
 		exec = (ch->mode & 0111) != 0;
-		elf = analyse_file(r, r->nrows, path, &hash_off);
+		elf = analyse_file(r, path, &hash_off);
 		if (elf < 0)
 			elf = -1;
 		if (exec || elf == 1)
@@ -788,29 +773,6 @@ static void raise_drift_alert(struct dw_monitor *m, const struct rescan *r)
 	json_decref(p);
 }
 
-static void raise_leak_alert(struct dw_monitor *m, struct container *c,
-			     const struct dw_change_row *row,
-			     const struct finding *f)
-{
-	struct dw_buf b = DW_BUF_INIT;
-	char summary[600];
-	json_t *p;
-
-	dw_utf8_sanitize(&b, row->path, row->path_len);
-	snprintf(summary, sizeof(summary), "container %s (%.12s): %s secret "
-		 "written to %s:%llu", c->name, c->id, f->rule, b.ptr,
-		 f->line);
-	dw_log_warn("%s", summary);
-	p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "container",
-		      c->name, "id", c->id, "rule", f->rule, "severity",
-		      f->severity, "path", b.ptr, "line", (json_int_t)f->line,
-		      "fingerprint", f->fingerprint, "redacted", f->redacted);
-	if (dw_store_alert(m->store, "leak", summary, p))
-		dw_log_warn("cannot queue an alert: %s", dw_error_last());
-	json_decref(p);
-	dw_buf_release(&b);
-}
-
 static int record(struct dw_monitor *m, struct rescan *r)
 {
 	struct container *c = r->c;
@@ -818,7 +780,6 @@ static int record(struct dw_monitor *m, struct rescan *r)
 					  c->upper, c->lowers_joined, NULL,
 					  "running" };
 	char *labels = json_dumps(c->labels, JSON_COMPACT | JSON_SORT_KEYS);
-	size_t i;
 	int err;
 
 	sc.labels = labels;
@@ -828,18 +789,6 @@ static int record(struct dw_monitor *m, struct rescan *r)
 	if (!err)
 		err = dw_store_apply_changes(m->store, c->id, r->rows, r->nrows,
 					     c->source, wall_us());
-	for (i = 0; !err && i < r->nfindings; i++) {
-		const struct finding *f = &r->findings[i];
-		const struct dw_change_row *row = &r->rows[f->row];
-		int is_new = 0;
-
-		err = dw_store_add_finding(m->store, c->id, row->path,
-					   row->path_len, f->rule, f->severity,
-					   f->fingerprint, f->line, f->redacted,
-					   &is_new);
-		if (!err && is_new)
-			raise_leak_alert(m, c, row, f);
-	}
 	if (!err && r->notable && (r->added || r->updated))
 		raise_drift_alert(m, r);
 	if (!err)
@@ -852,14 +801,6 @@ static int record(struct dw_monitor *m, struct rescan *r)
 
 static void rescan_release(struct rescan *r)
 {
-	size_t i;
-
-	for (i = 0; i < r->nfindings; i++) {
-		free(r->findings[i].rule);
-		free(r->findings[i].severity);
-		free(r->findings[i].redacted);
-	}
-	free(r->findings);
 	free(r->rows);
 	dw_buf_release(&r->hashes);
 }
@@ -1287,6 +1228,12 @@ void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn,
 {
 	m->on_critical = fn;
 	m->critical_ctx = ctx;
+}
+
+void dw_monitor_on_leak(struct dw_monitor *m, dw_leak_fn fn, void *ctx)
+{
+	m->on_leak = fn;
+	m->leak_ctx = ctx;
 }
 
 int dw_monitor_fd(const struct dw_monitor *m)

@@ -6,6 +6,7 @@
 
 #include "driftwatch/secrets.h"
 #include "driftwatch/store.h"
+#include "leak.h"
 #include "policy.h"
 
 /*
@@ -46,6 +47,8 @@ void dw_monitor_set_policy(struct dw_monitor *m, const struct dw_policy *p,
 			   const struct dw_engine *engine);
 void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn,
 			    void *ctx);
+/* Secrets found in files written inside containers. */
+void dw_monitor_on_leak(struct dw_monitor *m, dw_leak_fn fn, void *ctx);
 
 /* The inotify fd to poll for POLLIN. */
 int dw_monitor_fd(const struct dw_monitor *m);

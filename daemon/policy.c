@@ -35,6 +35,8 @@ void dw_policy_defaults(struct dw_policy *p)
 	p->immutable_label = dw_xstrdup("driftwatch.immutable=true");
 	p->snapshot_dir = dw_xstrdup("/var/lib/driftwatch/snapshots");
 	p->snapshot_interval = 3600;
+	p->rotate = DW_ROTATE_ASK;
+	p->docker_logs = 1;
 	for (i = 0; i < sizeof(default_high) / sizeof(default_high[0]); i++) {
 		DW_ALLOC_GROW(p->high_paths, p->nhigh + 1, alloc);
 		p->high_paths[p->nhigh++] = dw_xstrdup(default_high[i]);
@@ -59,6 +61,12 @@ void dw_policy_release(struct dw_policy *p)
 	free(p->snapshot_dir);
 	free_strv(p->high_paths, p->nhigh);
 	free_strv(p->webhooks, p->nwebhooks);
+	free_strv(p->logs, p->nlogs);
+	for (i = 0; i < p->ndrops; i++) {
+		free(p->drops[i].path);
+		free(p->drops[i].kind);
+	}
+	free(p->drops);
 	for (i = 0; i < p->nallow; i++) {
 		free(p->allow[i].image);
 		free(p->allow[i].label);
@@ -185,6 +193,69 @@ static int webhooks(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p,
 	return err;
 }
 
+static int drop_dirs(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
+{
+	yaml_node_item_t *it;
+	size_t alloc = p->ndrops;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return dw_yaml_bad(y, v, "drop_dirs is a list of {path, kind}");
+	for (it = v->data.sequence.items.start;
+	     it < v->data.sequence.items.top; it++) {
+		yaml_node_t *n = dw_yaml_node(y, *it);
+		struct dw_drop_dir d = { NULL, NULL };
+		yaml_node_pair_t *pr;
+		int err = 0;
+
+		if (n->type != YAML_MAPPING_NODE)
+			return dw_yaml_bad(y, n, "a drop dir is {path, kind}");
+		for (pr = n->data.mapping.pairs.start;
+		     !err && pr < n->data.mapping.pairs.top; pr++) {
+			const char *k = dw_yaml_scalar(dw_yaml_node(y, pr->key));
+			yaml_node_t *val = dw_yaml_node(y, pr->value);
+
+			if (k && !strcmp(k, "path"))
+				err = string(y, val, &d.path);
+			else if (k && !strcmp(k, "kind"))
+				err = string(y, val, &d.kind);
+			else
+				err = dw_yaml_bad(y, val, "unknown key in a "
+						  "drop dir (path, kind)");
+		}
+		if (!err && (!d.path || d.path[0] != '/'))
+			err = dw_yaml_bad(y, n, "a drop dir needs an absolute "
+					  "path");
+		if (!err && !d.kind)
+			d.kind = dw_xstrdup("files");
+		if (!err && strcmp(d.kind, "slack") && strcmp(d.kind, "mail") &&
+		    strcmp(d.kind, "files"))
+			err = dw_yaml_bad(y, n, "a drop dir's kind is slack, "
+					  "mail or files");
+		if (err) {
+			free(d.path);
+			free(d.kind);
+			return err;
+		}
+		DW_ALLOC_GROW(p->drops, p->ndrops + 1, alloc);
+		p->drops[p->ndrops++] = d;
+	}
+	return 0;
+}
+
+static int rotate_value(struct dw_yaml *y, yaml_node_t *v, int *out)
+{
+	static const char *const names[] = { "off", "ask", "auto" };
+	const char *s = dw_yaml_scalar(v);
+	int i;
+
+	for (i = 0; s && i < 3; i++)
+		if (!strcmp(s, names[i])) {
+			*out = i;
+			return 0;
+		}
+	return dw_yaml_bad(y, v, "rotate is auto, ask or off");
+}
+
 static int size_value(struct dw_yaml *y, yaml_node_t *v, uint64_t *out)
 {
 	const char *s = dw_yaml_scalar(v);
@@ -237,6 +308,14 @@ static int field(struct dw_yaml *y, struct dw_policy *p, const char *k,
 		return number(y, v, 0, 86400 * 365, &p->snapshot_interval);
 	if (!strcmp(k, "snapshot_dir"))
 		return string(y, v, &p->snapshot_dir);
+	if (!strcmp(k, "rotate"))
+		return rotate_value(y, v, &p->rotate);
+	if (!strcmp(k, "logs"))
+		return abs_globs(y, v, &p->logs, &p->nlogs);
+	if (!strcmp(k, "docker_logs"))
+		return dw_yaml_bool(y, v, &p->docker_logs);
+	if (!strcmp(k, "drop_dirs"))
+		return drop_dirs(y, v, p);
 	if (!strcmp(k, "webhooks"))
 		return webhooks(y, v, p, "json");
 	if (!strcmp(k, "slack_webhooks"))

@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "logwatch.h"
+
 /*
  * driftwatchd's configuration (/etc/driftwatch/driftwatch.yaml) and the
  * drift policy it holds: which changes are allowed, how severe the rest
@@ -41,7 +43,15 @@ struct dw_policy {
 	char *snapshot_dir;
 	char **webhooks;	/* "json:URL" / "slack:URL" */
 	size_t nwebhooks;
+	int rotate;		/* DW_ROTATE_* */
+	char **logs;		/* globs of log files to follow */
+	size_t nlogs;
+	int docker_logs;	/* follow containers' json-file logs */
+	struct dw_drop_dir *drops;
+	size_t ndrops;
 };
+
+enum { DW_ROTATE_OFF, DW_ROTATE_ASK, DW_ROTATE_AUTO };
 
 /* The defaults alone. */
 void dw_policy_defaults(struct dw_policy *p);

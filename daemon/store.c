@@ -82,6 +82,18 @@ static const char *const migrations[] = {
 	"CREATE TABLE daemon_status (id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  pid INTEGER NOT NULL, updated INTEGER NOT NULL,"
 	"  doc TEXT NOT NULL);",
+	/* 6: leaks from every source, attributed; where followed files
+	 * were read up to */
+	"ALTER TABLE findings ADD COLUMN source TEXT NOT NULL"
+	"  DEFAULT 'container-file';"
+	"ALTER TABLE findings ADD COLUMN cluster TEXT;"
+	"ALTER TABLE findings ADD COLUMN role TEXT;"
+	"ALTER TABLE findings ADD COLUMN status TEXT;"
+	"CREATE INDEX findings_fingerprint ON findings(container_id,"
+	"  fingerprint);"
+	"CREATE TABLE follow_offsets (path BLOB PRIMARY KEY,"
+	"  dev INTEGER NOT NULL, ino INTEGER NOT NULL,"
+	"  offset INTEGER NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 static int db_error(struct dw_store *s, const char *what)
@@ -446,31 +458,109 @@ int dw_store_load_changes(struct dw_store *s, const char *cid,
 	return err;
 }
 
-int dw_store_add_finding(struct dw_store *s, const char *cid,
-			 const void *path, size_t len, const char *rule,
-			 const char *severity, const char *fingerprint,
-			 unsigned long long line, const char *redacted,
+int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 			 int *is_new)
 {
+	static const char seen[] =
+		"SELECT 1 FROM findings WHERE container_id = ?1 AND "
+		"fingerprint = ?2 AND (?3 OR path = ?4) LIMIT 1";
 	static const char sql[] =
 		"INSERT OR IGNORE INTO findings(time, container_id, path, rule,"
-		" severity, fingerprint, line, redacted) VALUES "
-		"(?1,?2,?3,?4,?5,?6,?7,?8)";
+		" severity, fingerprint, line, redacted, source, cluster, role,"
+		" status) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)";
 	sqlite3_stmt *st;
-	int err = prepare(s, &st, sql);
+	int err = prepare(s, &st, seen);
 
+	*is_new = 0;
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, r->source_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, r->once_per_source);
+	sqlite3_bind_blob(st, 4, r->path, (int)r->path_len, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	sqlite3_finalize(st);
+	err = prepare(s, &st, sql);
 	if (err)
 		return err;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
-	sqlite3_bind_text(st, 2, cid, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 3, path, (int)len, SQLITE_STATIC);
-	sqlite3_bind_text(st, 4, rule, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, severity, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 6, fingerprint, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 7, (sqlite3_int64)line);
-	sqlite3_bind_text(st, 8, redacted, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->source_id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, r->path, (int)r->path_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->rule, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->severity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, r->fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)r->line);
+	sqlite3_bind_text(st, 8, r->redacted, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, r->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, r->cluster, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, r->role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, r->status, -1, SQLITE_STATIC);
 	err = step_done(s, st, "cannot record finding");
 	*is_new = !err && sqlite3_changes(s->db) > 0;
+	return err;
+}
+
+int dw_store_get_offset(struct dw_store *s, const char *path,
+			unsigned long long dev, unsigned long long ino,
+			long long *offset, unsigned long long *line)
+{
+	sqlite3_stmt *st;
+	int err = prepare(s, &st, "SELECT offset, line FROM follow_offsets "
+				  "WHERE path = ?1 AND dev = ?2 AND ino = ?3");
+
+	if (err)
+		return err;
+	sqlite3_bind_blob(st, 1, path, (int)strlen(path), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)dev);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)ino);
+	err = DW_ENOTFOUND;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*offset = sqlite3_column_int64(st, 0);
+		*line = (unsigned long long)sqlite3_column_int64(st, 1);
+		err = 0;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+int dw_store_put_offset(struct dw_store *s, const char *path,
+			unsigned long long dev, unsigned long long ino,
+			long long offset, unsigned long long line)
+{
+	sqlite3_stmt *st;
+	int err = prepare(s, &st, "INSERT OR REPLACE INTO follow_offsets "
+				  "VALUES (?1, ?2, ?3, ?4, ?5)");
+
+	if (err)
+		return err;
+	sqlite3_bind_blob(st, 1, path, (int)strlen(path), SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)dev);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)ino);
+	sqlite3_bind_int64(st, 4, offset);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)line);
+	return step_done(s, st, "cannot record a file offset");
+}
+
+int dw_store_record_rotation(struct dw_store *s, const char *swarm_id,
+			     const char *what, const char *before,
+			     const char *after, const char *reason)
+{
+	char summary[256];
+	json_t *p;
+	int err = dw_store_add_rotation(s, swarm_id, what, before, after,
+					reason);
+
+	if (err)
+		return err;
+	p = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "swarm", swarm_id, "what",
+		      what, "before", before, "after", after, "reason", reason);
+	snprintf(summary, sizeof(summary), "rotated the %s of swarm %s", what,
+		 swarm_id);
+	err = dw_store_alert(s, "rotation", summary, p);
+	json_decref(p);
 	return err;
 }
 

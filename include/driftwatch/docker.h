@@ -74,6 +74,7 @@ struct dw_container_layers {
 	json_t *labels;		/* Config.Labels, an object (maybe empty) */
 	int read_only;		/* HostConfig.ReadonlyRootfs */
 	int running;		/* State.Running */
+	char *log_path;		/* LogPath of a json-file log, else "" */
 };
 
 /*

@@ -75,15 +75,32 @@ typedef int (*dw_row_fn)(const struct dw_change_row *r, void *ctx);
 int dw_store_load_changes(struct dw_store *s, const char *cid,
 			  dw_row_fn cb, void *ctx);
 
-/*
- * A secret found in a container's file (redacted; the fingerprint names
- * it). `*is_new` is 0 when this container already had it at that path.
- */
-int dw_store_add_finding(struct dw_store *s, const char *cid,
-			 const void *path, size_t len, const char *rule,
-			 const char *severity, const char *fingerprint,
-			 unsigned long long line, const char *redacted,
+/* A secret found by the daemon (redacted; the fingerprint names it). */
+struct dw_finding_record {
+	const char *source_id;	/* a container id, or "log:GLOB", ... */
+	const void *path;	/* the file, raw bytes */
+	size_t path_len;
+	const char *source;	/* container-file, log, docker-log, gzip,
+				   slack, mail, file */
+	const char *rule, *severity, *fingerprint, *redacted;
+	unsigned long long line;
+	const char *cluster, *role, *status;	/* swarm secrets, or NULL */
+	int once_per_source;	/* a fingerprint once per source_id, not
+				   once per path */
+};
+
+/* Record it unless known; `*is_new` says which. */
+int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 			 int *is_new);
+
+/* Where a followed file was read up to (DW_ENOTFOUND: never, or it is
+ * another file now). */
+int dw_store_get_offset(struct dw_store *s, const char *path,
+			unsigned long long dev, unsigned long long ino,
+			long long *offset, unsigned long long *line);
+int dw_store_put_offset(struct dw_store *s, const char *path,
+			unsigned long long dev, unsigned long long ino,
+			long long offset, unsigned long long line);
 
 /* The daemon's status document (JSON text), written as it runs. */
 int dw_store_put_status(struct dw_store *s, const char *doc);
@@ -115,6 +132,10 @@ long long dw_store_last_snapshot(struct dw_store *s, const char *cid,
 int dw_store_add_rotation(struct dw_store *s, const char *swarm_id,
 			  const char *what, const char *before,
 			  const char *after, const char *reason);
+/* The same, and a "rotation" alert. */
+int dw_store_record_rotation(struct dw_store *s, const char *swarm_id,
+			     const char *what, const char *before,
+			     const char *after, const char *reason);
 
 /* A drift event (or, for dw_store_current(), a current change). */
 struct dw_event {

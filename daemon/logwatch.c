@@ -1,0 +1,666 @@
+/* Live sources: followed logs, container logs, drop directories. */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "driftwatch/buf.h"
+#include "driftwatch/error.h"
+#include "driftwatch/json.h"
+#include "driftwatch/log.h"
+#include "driftwatch/sources.h"
+#include "driftwatch/xmalloc.h"
+#include "logwatch.h"
+#include "driftwatch/banned.h"
+
+#define DIR_MASK                                                             \
+	(IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM |            \
+	 IN_MOVED_TO | IN_DELETE | IN_ONLYDIR)
+
+/* A line longer than this is scanned as it is, without waiting more. */
+#define PARTIAL_MAX (1u << 20)
+
+enum pkind { P_LOG, P_DOCKER, P_DROP };
+
+struct dirw {
+	int wd;
+	char *dir;
+};
+
+/* Which names of a directory matter, and what they are. */
+struct pattern {
+	char *dir, *glob;
+	enum pkind kind;
+	char *drop_kind;	/* slack, mail, files */
+	char *source_id, *name;
+	int configured;		/* from the configuration (not a container) */
+};
+
+struct followed {
+	char *path;
+	const struct pattern *p;
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	off_t off;
+	unsigned long long line;	/* complete lines read */
+	struct dw_buf partial;
+	int rotated;		/* renamed away: drained, closed when replaced */
+	/* The last bytes read, ending at off: if they are not there any
+	 * more, the file was truncated and written again past our offset. */
+	char tail[64];
+	size_t ntail;
+};
+
+struct dw_logwatch {
+	int ifd;
+	struct dw_store *store;
+	dw_leak_fn fn;
+	void *ctx;
+	const struct dw_engine *engine;
+	struct dw_scanner *scanner;
+	uint64_t max_file_size;
+	struct dirw *dirs;
+	size_t ndirs, dirs_alloc;
+	struct pattern **pats;
+	size_t npats, pats_alloc;
+	struct followed **fol;
+	size_t nfol, fol_alloc;
+};
+
+/* ---- findings ---- */
+
+struct found_ctx {
+	struct dw_logwatch *w;
+	const struct pattern *p;
+	const char *path;
+	const char *source;
+};
+
+static void report(struct found_ctx *k, const struct dw_finding *f,
+		   const char *source)
+{
+	struct dw_leak_src src = { k->p->source_id, k->p->name ? k->p->name :
+				   k->path, k->path, strlen(k->path), source, 1 };
+
+	k->w->fn(f, &src, k->w->ctx);
+}
+
+static int on_line_finding(const struct dw_finding *f, void *ctx)
+{
+	struct found_ctx *k = ctx;
+
+	report(k, f, k->source);
+	return 0;
+}
+
+static int on_source_finding(const struct dw_finding *f,
+			     const struct dw_source *src, void *ctx)
+{
+	report(ctx, f, src->kind);
+	return 0;
+}
+
+/* ---- whole files: rotated .gz, dropped exports and mail ---- */
+
+static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
+		       const char *path)
+{
+	struct found_ctx k = { w, p, path, "file" };
+	struct dw_source_opts o = { w->max_file_size };
+	enum dw_scan_outcome out;
+	unsigned long long line;
+	long long done;
+	struct stat st;
+	int err;
+
+	if (!w->scanner || stat(path, &st) || !S_ISREG(st.st_mode))
+		return;
+	/* Once per file: the store remembers what was scanned whole. */
+	if (!dw_store_get_offset(w->store, path, st.st_dev, st.st_ino, &done,
+				 &line) && done == st.st_size)
+		return;
+	if (p->kind == P_DROP && !strcmp(p->drop_kind, "slack")) {
+		char *copy = dw_xstrdup(path), *ch = basename(dirname(copy));
+
+		err = fnmatch("*.json", path, 0) ? 0 :
+		      dw_scan_slack_file(w->scanner, path, path, ch, &o,
+					 on_source_finding, &k);
+		free(copy);
+	} else {
+		err = dw_scan_path(w->scanner, path, path, &o,
+				   on_source_finding, &k, &out);
+	}
+	if (err)
+		dw_log_warn("cannot scan %s: %s", path, dw_error_last());
+	dw_store_put_offset(w->store, path, st.st_dev, st.st_ino, st.st_size,
+			    0);
+}
+
+/* ---- followed files ---- */
+
+static void scan_lines(struct dw_logwatch *w, struct followed *f,
+		       const char *data, size_t len)
+{
+	struct found_ctx k = { w, f->p, f->path,
+			       f->p->kind == P_DOCKER ? "docker-log" : "log" };
+	size_t i, start = 0;
+
+	if (f->p->kind != P_DOCKER) {
+		if (w->scanner)
+			dw_scan_buffer(w->scanner, data, len, f->line + 1,
+				       on_line_finding, &k);
+		for (i = 0; i < len; i++)
+			f->line += data[i] == '\n';
+		return;
+	}
+	/* json-file: {"log": "...", "stream": ..., "time": ...} a line. */
+	for (i = 0; i <= len; i++) {
+		json_t *j = NULL;
+		const char *text;
+
+		if (i < len && data[i] != '\n')
+			continue;
+		if (i > start && w->scanner &&
+		    !dw_json_parse(&j, data + start, i - start, "docker log") &&
+		    (text = dw_json_path_str(j, "log")))
+			dw_scan_buffer(w->scanner, text, strlen(text),
+				       f->line + 1, on_line_finding, &k);
+		json_decref(j);
+		f->line += i < len;
+		start = i + 1;
+	}
+}
+
+/* Read what was appended since last time. */
+static void read_new(struct dw_logwatch *w, struct followed *f)
+{
+	char buf[64 * 1024];
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(f->fd, &st))
+		return;
+	if (st.st_size >= f->off && f->ntail) {
+		char now[sizeof(f->tail)];
+
+		if (pread(f->fd, now, f->ntail, f->off - (off_t)f->ntail) !=
+		    (ssize_t)f->ntail || memcmp(now, f->tail, f->ntail))
+			st.st_size = -1;
+	}
+	if (st.st_size < f->off) {
+		dw_log_info("%s was truncated; reading it from the start",
+			    f->path);
+		f->off = 0;
+		f->line = 0;
+		f->ntail = 0;
+		dw_buf_reset(&f->partial);
+	}
+	while ((n = pread(f->fd, buf, sizeof(buf), f->off)) > 0) {
+		size_t end, keep = (size_t)n < sizeof(f->tail) ?
+				   (size_t)n : sizeof(f->tail);
+
+		if (f->ntail + keep > sizeof(f->tail)) {
+			size_t drop = f->ntail + keep - sizeof(f->tail);
+
+			memmove(f->tail, f->tail + drop, f->ntail - drop);
+			f->ntail -= drop;
+		}
+		memcpy(f->tail + f->ntail, buf + n - keep, keep);
+		f->ntail += keep;
+		f->off += n;
+		dw_buf_add(&f->partial, buf, (size_t)n);
+		end = f->partial.len;
+		while (end && f->partial.ptr[end - 1] != '\n')
+			end--;
+		if (!end && f->partial.len >= PARTIAL_MAX)
+			end = f->partial.len;
+		if (!end)
+			continue;
+		scan_lines(w, f, f->partial.ptr, end);
+		memmove(f->partial.ptr, f->partial.ptr + end,
+			f->partial.len - end);
+		dw_buf_setlen(&f->partial, f->partial.len - end);
+	}
+	/* Resume after the last complete line. */
+	dw_store_put_offset(w->store, f->path, f->dev, f->ino,
+			    f->off - (off_t)f->partial.len, f->line);
+}
+
+static struct followed *find_followed(struct dw_logwatch *w, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < w->nfol; i++)
+		if (!w->fol[i]->rotated && !strcmp(w->fol[i]->path, path))
+			return w->fol[i];
+	return NULL;
+}
+
+static void drop_followed(struct dw_logwatch *w, size_t i)
+{
+	struct followed *f = w->fol[i];
+
+	close(f->fd);
+	free(f->path);
+	dw_buf_release(&f->partial);
+	free(f);
+	w->fol[i] = w->fol[--w->nfol];
+}
+
+static struct followed *follow(struct dw_logwatch *w, const struct pattern *p,
+			       const char *path)
+{
+	struct followed *f;
+	unsigned long long line = 0;
+	long long off = 0;
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return NULL;
+	}
+	/* The same file as before the restart: go on where we were. */
+	if (dw_store_get_offset(w->store, path, st.st_dev, st.st_ino, &off,
+				&line) || off > st.st_size) {
+		off = 0;
+		line = 0;
+	}
+	f = dw_xcalloc(1, sizeof(*f));
+	f->path = dw_xstrdup(path);
+	f->p = p;
+	f->fd = fd;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->off = off;
+	f->line = line;
+	dw_buf_init(&f->partial, 0);
+	DW_ALLOC_GROW(w->fol, w->nfol + 1, w->fol_alloc);
+	w->fol[w->nfol++] = f;
+	return f;
+}
+
+/* ---- directories and patterns ---- */
+
+static void watch_dir(struct dw_logwatch *w, const char *dir)
+{
+	size_t i;
+	int wd;
+
+	for (i = 0; i < w->ndirs; i++)
+		if (!strcmp(w->dirs[i].dir, dir))
+			return;
+	wd = inotify_add_watch(w->ifd, dir, DIR_MASK);
+	if (wd < 0) {
+		dw_log_warn("cannot watch %s: %s", dir, strerror(errno));
+		return;
+	}
+	DW_ALLOC_GROW(w->dirs, w->ndirs + 1, w->dirs_alloc);
+	w->dirs[w->ndirs].wd = wd;
+	w->dirs[w->ndirs++].dir = dw_xstrdup(dir);
+}
+
+static int is_whole(const struct pattern *p, const char *name)
+{
+	size_t n = strlen(name);
+
+	return p->kind == P_DROP || (n > 3 && !strcmp(name + n - 3, ".gz"));
+}
+
+/* A new or existing file of pattern `p`. */
+static void take(struct dw_logwatch *w, const struct pattern *p,
+		 const char *path, int at_start)
+{
+	struct followed *f;
+
+	if (is_whole(p, path)) {
+		scan_whole(w, p, path);
+		return;
+	}
+	f = find_followed(w, path);
+	if (!f && at_start)
+		f = follow(w, p, path);
+	if (f)
+		read_new(w, f);
+}
+
+static struct pattern *add_pattern(struct dw_logwatch *w, const char *dir,
+				   const char *glob, enum pkind kind,
+				   const char *drop_kind,
+				   const char *source_id, const char *name)
+{
+	struct pattern *p = dw_xcalloc(1, sizeof(*p));
+
+	p->dir = dw_xstrdup(dir);
+	p->glob = dw_xstrdup(glob);
+	p->kind = kind;
+	p->drop_kind = drop_kind ? dw_xstrdup(drop_kind) : NULL;
+	p->source_id = dw_xstrdup(source_id);
+	p->name = name ? dw_xstrdup(name) : NULL;
+	DW_ALLOC_GROW(w->pats, w->npats + 1, w->pats_alloc);
+	w->pats[w->npats++] = p;
+	watch_dir(w, dir);
+	return p;
+}
+
+static void free_pattern(struct pattern *p)
+{
+	free(p->dir);
+	free(p->glob);
+	free(p->drop_kind);
+	free(p->source_id);
+	free(p->name);
+	free(p);
+}
+
+/* Drop pattern i and stop following its files. */
+static void remove_pattern(struct dw_logwatch *w, size_t i)
+{
+	struct pattern *p = w->pats[i];
+	size_t j;
+
+	for (j = w->nfol; j-- > 0;)
+		if (w->fol[j]->p == p) {
+			read_new(w, w->fol[j]);
+			drop_followed(w, j);
+		}
+	free_pattern(p);
+	w->pats[i] = w->pats[--w->npats];
+}
+
+/* Everything already there that `p` names. */
+static void take_existing(struct dw_logwatch *w, const struct pattern *p)
+{
+	struct dw_buf pat = DW_BUF_INIT;
+	glob_t g;
+	size_t i;
+
+	dw_buf_addf(&pat, "%s/%s", p->dir, p->glob);
+	if (!glob(pat.ptr, GLOB_NOSORT, NULL, &g)) {
+		for (i = 0; i < g.gl_pathc; i++)
+			take(w, p, g.gl_pathv[i], 1);
+		globfree(&g);
+	}
+	dw_buf_release(&pat);
+}
+
+static void add_drop(struct dw_logwatch *w, const struct dw_drop_dir *d)
+{
+	struct dw_buf id = DW_BUF_INIT;
+	struct pattern *p;
+	glob_t g;
+	size_t i;
+
+	dw_buf_addf(&id, "drop:%s", d->path);
+	p = add_pattern(w, d->path, "*", P_DROP, d->kind, id.ptr, NULL);
+	p->configured = 1;
+	take_existing(w, p);
+	/* A Slack export is one directory per channel. */
+	if (!strcmp(d->kind, "slack")) {
+		dw_buf_reset(&id);
+		dw_buf_addf(&id, "%s/*/", d->path);
+		if (!glob(id.ptr, GLOB_ONLYDIR | GLOB_NOSORT, NULL, &g)) {
+			for (i = 0; i < g.gl_pathc; i++) {
+				size_t n = strlen(g.gl_pathv[i]);
+
+				if (n && g.gl_pathv[i][n - 1] == '/')
+					g.gl_pathv[i][n - 1] = '\0';
+				p = add_pattern(w, g.gl_pathv[i], "*.json",
+						P_DROP, "slack", p->source_id,
+						NULL);
+				p->configured = 1;
+				take_existing(w, p);
+			}
+			globfree(&g);
+		}
+	}
+	dw_buf_release(&id);
+}
+
+void dw_logwatch_configure(struct dw_logwatch *w, char *const *globs,
+			   size_t nglobs, const struct dw_drop_dir *drops,
+			   size_t ndrops, const struct dw_engine *engine,
+			   uint64_t max_file_size)
+{
+	size_t i;
+
+	/* Files already followed are drained with the old engine. */
+	for (i = w->npats; i-- > 0;)
+		if (w->pats[i]->configured)
+			remove_pattern(w, i);
+	if (engine != w->engine) {
+		dw_scanner_free(w->scanner);
+		w->scanner = NULL;
+		w->engine = engine;
+		if (engine && dw_scanner_new(&w->scanner, engine))
+			w->scanner = NULL;
+	}
+	w->max_file_size = max_file_size;
+	for (i = 0; i < nglobs; i++) {
+		char *a = dw_xstrdup(globs[i]), *b = dw_xstrdup(globs[i]);
+		struct dw_buf id = DW_BUF_INIT;
+		struct pattern *p;
+
+		dw_buf_addf(&id, "log:%s", globs[i]);
+		p = add_pattern(w, dirname(a), basename(b), P_LOG, NULL,
+				id.ptr, NULL);
+		p->configured = 1;
+		take_existing(w, p);
+		dw_buf_release(&id);
+		free(a);
+		free(b);
+	}
+	for (i = 0; i < ndrops; i++)
+		add_drop(w, &drops[i]);
+}
+
+void dw_logwatch_add_container(struct dw_logwatch *w, const char *id,
+			       const char *name, const char *log_path)
+{
+	char *a, *b;
+	size_t i;
+	struct pattern *p;
+
+	if (!log_path || !*log_path)
+		return;
+	for (i = 0; i < w->npats; i++)
+		if (!strcmp(w->pats[i]->source_id, id))
+			return;
+	a = dw_xstrdup(log_path);
+	b = dw_xstrdup(log_path);
+	p = add_pattern(w, dirname(a), basename(b), P_DOCKER, NULL, id, name);
+	take_existing(w, p);
+	free(a);
+	free(b);
+}
+
+void dw_logwatch_remove_container(struct dw_logwatch *w, const char *id)
+{
+	size_t i;
+
+	for (i = w->npats; i-- > 0;)
+		if (!w->pats[i]->configured && !strcmp(w->pats[i]->source_id, id))
+			remove_pattern(w, i);
+}
+
+void dw_logwatch_keep_containers(struct dw_logwatch *w, char *const *ids,
+				 size_t n)
+{
+	size_t i, j;
+
+	for (i = w->npats; i-- > 0;) {
+		if (w->pats[i]->configured)
+			continue;
+		for (j = 0; j < n; j++)
+			if (!strcmp(ids[j], w->pats[i]->source_id))
+				break;
+		if (j == n)
+			remove_pattern(w, i);
+	}
+}
+
+static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
+{
+	struct dw_buf path = DW_BUF_INIT;
+	const char *dir = NULL;
+	size_t i;
+
+	for (i = 0; i < w->ndirs; i++)
+		if (w->dirs[i].wd == ev->wd)
+			break;
+	if (i == w->ndirs)
+		return;
+	if (ev->mask & IN_IGNORED) {
+		free(w->dirs[i].dir);
+		w->dirs[i] = w->dirs[--w->ndirs];
+		return;
+	}
+	dir = w->dirs[i].dir;
+	if (!ev->len)
+		return;
+	dw_buf_addf(&path, "%s/%s", dir, ev->name);
+	for (i = 0; i < w->npats; i++) {
+		struct pattern *p = w->pats[i];
+		struct followed *f;
+		size_t j;
+
+		if (strcmp(p->dir, dir) || fnmatch(p->glob, ev->name, 0))
+			continue;
+		if ((ev->mask & IN_ISDIR) && p->kind == P_DROP &&
+		    !strcmp(p->drop_kind, "slack") && !strcmp(p->glob, "*")) {
+			/* A new channel directory of a Slack export. */
+			struct pattern *c = add_pattern(w, path.ptr, "*.json",
+							P_DROP, "slack",
+							p->source_id, NULL);
+
+			c->configured = 1;
+			take_existing(w, c);
+			break;
+		}
+		if (ev->mask & IN_ISDIR)
+			continue;
+		if (is_whole(p, ev->name)) {
+			if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
+				scan_whole(w, p, path.ptr);
+			continue;
+		}
+		f = find_followed(w, path.ptr);
+		if (f && (ev->mask & (IN_MOVED_FROM | IN_DELETE))) {
+			/* Rotated away: read it out, keep the fd until the
+			 * new file comes, for the writer's last lines. */
+			read_new(w, f);
+			f->rotated = 1;
+			continue;
+		}
+		if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
+			for (j = w->nfol; j-- > 0;)
+				if (w->fol[j]->rotated &&
+				    !strcmp(w->fol[j]->path, path.ptr)) {
+					read_new(w, w->fol[j]);
+					drop_followed(w, j);
+				}
+			if (f) {
+				struct stat st;
+
+				/* Replaced under its name. */
+				if (!stat(path.ptr, &st) && st.st_ino != f->ino) {
+					read_new(w, f);
+					for (j = 0; j < w->nfol; j++)
+						if (w->fol[j] == f)
+							drop_followed(w, j);
+					f = NULL;
+				}
+			}
+			if (!f)
+				f = follow(w, p, path.ptr);
+		}
+		if (!f && (ev->mask & (IN_MODIFY | IN_CLOSE_WRITE)))
+			f = follow(w, p, path.ptr);
+		if (f)
+			read_new(w, f);
+	}
+	dw_buf_release(&path);
+}
+
+void dw_logwatch_read_events(struct dw_logwatch *w)
+{
+	char buf[16 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(w->ifd, buf, sizeof(buf))) > 0) {
+		char *p;
+
+		for (p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (void *)p;
+
+			p += sizeof(*ev) + ev->len;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				size_t i;
+
+				/* Reading a followed file again is harmless:
+				 * it goes on from its offset. */
+				for (i = 0; i < w->nfol; i++)
+					read_new(w, w->fol[i]);
+				continue;
+			}
+			on_event(w, ev);
+		}
+	}
+}
+
+size_t dw_logwatch_count(const struct dw_logwatch *w)
+{
+	return w->nfol;
+}
+
+int dw_logwatch_new(struct dw_logwatch **out, struct dw_store *store,
+		    dw_leak_fn fn, void *ctx)
+{
+	struct dw_logwatch *w = dw_xcalloc(1, sizeof(*w));
+
+	w->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (w->ifd < 0) {
+		free(w);
+		return dw_error_errno(DW_ERROR, errno, "cannot start inotify");
+	}
+	w->store = store;
+	w->fn = fn;
+	w->ctx = ctx;
+	*out = w;
+	return 0;
+}
+
+int dw_logwatch_fd(const struct dw_logwatch *w)
+{
+	return w->ifd;
+}
+
+void dw_logwatch_free(struct dw_logwatch *w)
+{
+	size_t i;
+
+	if (!w)
+		return;
+	while (w->nfol)
+		drop_followed(w, w->nfol - 1);
+	for (i = 0; i < w->npats; i++)
+		free_pattern(w->pats[i]);
+	for (i = 0; i < w->ndirs; i++)
+		free(w->dirs[i].dir);
+	free(w->pats);
+	free(w->dirs);
+	free(w->fol);
+	dw_scanner_free(w->scanner);
+	close(w->ifd);
+	free(w);
+}

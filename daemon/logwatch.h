@@ -1,0 +1,58 @@
+#ifndef DW_LOGWATCH_H
+#define DW_LOGWATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driftwatch/secrets.h"
+#include "driftwatch/store.h"
+#include "leak.h"
+
+/*
+ * Live sources of the secret engine: log files (globs), Docker's
+ * json-file container logs, and drop directories where Slack exports and
+ * mail land. New content is scanned as it arrives (inotify on the
+ * directories), rotation by rename and by truncation is followed, and
+ * rotated `.gz` files are scanned once. Where each file was read up to is
+ * kept in the store, so a restart resumes there.
+ */
+
+struct dw_drop_dir {
+	char *path;
+	char *kind;		/* slack, mail, files */
+};
+
+struct dw_logwatch;
+
+int dw_logwatch_new(struct dw_logwatch **out, struct dw_store *store,
+		    dw_leak_fn fn, void *ctx);
+void dw_logwatch_free(struct dw_logwatch *w);
+/* Poll it for POLLIN. */
+int dw_logwatch_fd(const struct dw_logwatch *w);
+
+/*
+ * (Re)configure: `globs` of log files (a glob in the last component
+ * only), drop dirs, the engine to scan with (NULL: nothing is scanned)
+ * and the size cap for files scanned whole. Files already followed stay
+ * followed where they are.
+ */
+void dw_logwatch_configure(struct dw_logwatch *w, char *const *globs,
+			   size_t nglobs, const struct dw_drop_dir *drops,
+			   size_t ndrops, const struct dw_engine *engine,
+			   uint64_t max_file_size);
+
+/* Follow a container's json-file log (and its rotations). */
+void dw_logwatch_add_container(struct dw_logwatch *w, const char *id,
+			       const char *name, const char *log_path);
+void dw_logwatch_remove_container(struct dw_logwatch *w, const char *id);
+/* Stop following the logs of containers not in `ids`. */
+void dw_logwatch_keep_containers(struct dw_logwatch *w, char *const *ids,
+				 size_t n);
+
+/* Handle what inotify queued. */
+void dw_logwatch_read_events(struct dw_logwatch *w);
+
+/* Files followed, for `status`. */
+size_t dw_logwatch_count(const struct dw_logwatch *w);
+
+#endif

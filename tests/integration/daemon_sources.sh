@@ -1,0 +1,138 @@
+#!/bin/bash
+# driftwatchd's live sources and leak response on a real single-node
+# swarm: tokens written to a followed log, a container's stdout, a Slack
+# export and a mail drop are found as they arrive, attributed, and a live
+# one is rotated (policy auto) so that it is no longer current; foreign and
+# stale ones are reported, not rotated. Log rotation by rename and by
+# truncation, rotated .gz files, and a restart resuming where it was.
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_docker
+G="$DW_BUILD/tests/gentoken"
+tmp=$(mktemp -d)
+db="$tmp/dw.db"
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	docker rm -f dws-talk >/dev/null 2>&1
+	docker swarm leave --force >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+docker swarm leave --force >/dev/null 2>&1
+timeout 120 docker swarm init --advertise-addr 127.0.0.1:12378 --listen-addr 127.0.0.1:12378 >/dev/null ||
+	{ fail "swarm init"; finish; exit 1; }
+id=$(docker info -f '{{.Swarm.Cluster.ID}}')
+mkdir -p "$tmp/logs" "$tmp/drop/slack/general" "$tmp/drop/mail"
+cat >"$tmp/cfg.yaml" <<EOF
+rotate: auto
+logs: ["$tmp/logs/*.log", "$tmp/logs/*.gz"]
+drop_dirs:
+  - path: $tmp/drop/slack
+    kind: slack
+  - path: $tmp/drop/mail
+    kind: mail
+EOF
+# Written before the daemon starts: found on start-up.
+echo "boot ok" >"$tmp/logs/app.log"
+
+start() {
+	"$DWD" --foreground --config "$tmp/cfg.yaml" --db "$db" --no-mounts 2>>"$tmp/log" &
+	pid=$!
+	for _ in $(seq 1 100); do
+		"$DW" status --db "$db" --format json 2>/dev/null | jq -e '.docker.connected' >/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+q() { sqlite3 -readonly "$db" "$1"; }
+# Wait for a finding at path $1 with fingerprint of rule $2 (count >= $3).
+wait_finding() {
+	for _ in $(seq 1 100); do
+		[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) LIKE '$1'")" -ge "${2:-1}" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+start || { fail "daemon start"; finish; exit 1; }
+
+# A live worker token appended to a followed log: found, rotated.
+W=$(docker swarm join-token -q worker)
+echo "docker swarm join --token $W 127.0.0.1:2377" >>"$tmp/logs/app.log"
+wait_finding "$tmp/logs/app.log" && pass "token appended to a followed log: found" || fail "log finding"
+[ "$(q "SELECT line || ' ' || role || ' ' || status || ' ' || (cluster = '$id') FROM findings WHERE CAST(path AS TEXT) = '$tmp/logs/app.log'")" = "2 worker live 1" ] &&
+	pass "attributed: line 2, live worker token of this swarm" || fail "attribution: $(q 'SELECT line, role, status, cluster FROM findings')"
+for _ in $(seq 1 50); do [ "$(docker swarm join-token -q worker)" != "$W" ] && break; sleep 0.1; done
+[ "$(docker swarm join-token -q worker)" != "$W" ] && pass "policy auto: the worker token was rotated" || fail "not rotated"
+[ "$(q "SELECT what FROM rotations")" = "worker token" ] && pass "rotation recorded" || fail "rotation record"
+[ "$(q "SELECT count(*) FROM alerts WHERE kind IN ('leak', 'rotation')")" = 2 ] && pass "leak and rotation alerts" || fail "alerts"
+
+# The old token again (now stale), and a foreign one: reported, not rotated.
+W2=$(docker swarm join-token -q worker)
+foreign=$("$G" swarm-worker srcs1)
+printf 'again %s\nother %s\n' "$W" "$foreign" >>"$tmp/logs/app.log"
+wait_finding "$tmp/logs/app.log" 2 && sleep 0.5
+[ "$(q "SELECT status || ' ' || cluster FROM findings WHERE line = 4")" = "stale foreign" ] &&
+	pass "foreign token: reported as foreign" || fail "foreign: $(q 'SELECT line, status, cluster FROM findings')"
+[ "$(q "SELECT count(*) FROM findings WHERE line = 3")" = 0 ] && pass "the same secret again: once per source" || fail "duplicate"
+[ "$(docker swarm join-token -q worker)" = "$W2" ] && [ "$(q 'SELECT count(*) FROM rotations')" = 1 ] &&
+	pass "stale and foreign tokens not rotated" || fail "rotated again"
+
+# Rotation by rename, then by truncation.
+mv "$tmp/logs/app.log" "$tmp/logs/app.log.1"
+f2=$("$G" swarm-worker srcs2)
+echo "new file $f2" >"$tmp/logs/app.log"
+for _ in $(seq 1 50); do [ "$(q "SELECT count(*) FROM findings WHERE line = 1 AND CAST(path AS TEXT) = '$tmp/logs/app.log'")" = 1 ] && break; sleep 0.1; done
+[ "$(q "SELECT count(*) FROM findings WHERE line = 1 AND CAST(path AS TEXT) = '$tmp/logs/app.log'")" = 1 ] &&
+	pass "log rotated by rename: the new file is followed" || fail "rename rotation"
+n=$(q "SELECT count(*) FROM findings")
+: >"$tmp/logs/app.log"
+f3=$("$G" swarm-worker srcs3)
+echo "after truncate $f3" >>"$tmp/logs/app.log"
+for _ in $(seq 1 50); do [ "$(q "SELECT count(*) FROM findings")" -gt "$n" ] && break; sleep 0.1; done
+[ "$(q "SELECT count(*) FROM findings")" -gt "$n" ] && pass "log truncated: read from the start" || fail "truncate"
+
+# A rotated .gz is scanned once.
+f4=$("$G" swarm-worker srcs4)
+echo "zipped $f4" | gzip >"$tmp/logs/old.gz.tmp" && mv "$tmp/logs/old.gz.tmp" "$tmp/logs/app.1.gz"
+wait_finding "$tmp/logs/app.1.gz" && pass "rotated .gz scanned" || fail "gz"
+
+# The manager token in a container's stdout (json-file log).
+M=$(docker swarm join-token -q manager)
+docker run -d --network none --name dws-talk dwtest:busybox sh -c "echo 'manager: $M'; sleep 600" >/dev/null
+for _ in $(seq 1 100); do [ "$(docker swarm join-token -q manager)" != "$M" ] && break; sleep 0.1; done
+[ "$(q "SELECT source || ' ' || role || ' ' || status FROM findings WHERE source = 'docker-log'")" = "docker-log manager live" ] &&
+	pass "container log: live manager token found" || fail "docker log: $(q "SELECT source, role, status FROM findings")"
+[ "$(docker swarm join-token -q manager)" != "$M" ] && pass "manager token rotated" || fail "manager not rotated"
+
+# The unlock key in a Slack export dropped in a channel directory.
+docker swarm update --autolock=true >/dev/null
+K=$(docker swarm unlock-key -q)
+printf '[{"type":"message","user":"U1","ts":"1.0","text":"unlock with %s"}]\n' "$K" >"$tmp/drop/slack/general/.tmp"
+mv "$tmp/drop/slack/general/.tmp" "$tmp/drop/slack/general/2026-11-23.json"
+for _ in $(seq 1 100); do [ "$(docker swarm unlock-key -q)" != "$K" ] && break; sleep 0.1; done
+[ "$(q "SELECT source || ' ' || role FROM findings WHERE CAST(path AS TEXT) LIKE '%2026-11-23.json'")" = "slack unlock-key" ] &&
+	pass "Slack export: unlock key found" || fail "slack: $(q 'SELECT source, role, path FROM findings')"
+[ "$(docker swarm unlock-key -q)" != "$K" ] && pass "unlock key rotated" || fail "unlock key not rotated"
+
+# Mail dropped in a mail dir.
+f5=$("$G" github srcs5)
+printf 'From: a@example.com\nTo: b@example.com\nSubject: key\nMessage-ID: <m1@example.com>\n\nuse %s\n' "$f5" >"$tmp/drop/mail/m1.eml"
+wait_finding "$tmp/drop/mail/m1.eml" && pass "mail drop: found" || fail "mail"
+[ "$(q "SELECT source FROM findings WHERE CAST(path AS TEXT) LIKE '%m1.eml'")" = mail ] && pass "…as mail" || fail "mail kind"
+
+# Stopped: what is written meanwhile is read on restart, nothing twice.
+kill -TERM "$pid"; wait "$pid"; pid=
+f6=$("$G" swarm-worker srcs6)
+echo "while down $f6" >>"$tmp/logs/app.log"
+n=$(q "SELECT count(*) FROM findings")
+a=$(q "SELECT count(*) FROM alerts WHERE kind = 'leak'")
+start || fail "restart"
+for _ in $(seq 1 50); do [ "$(q "SELECT count(*) FROM findings")" -gt "$n" ] && break; sleep 0.1; done
+[ "$(q "SELECT count(*) FROM findings")" = $((n + 1)) ] && pass "restart: resumed at the saved offset" ||
+	fail "restart: $(q 'SELECT count(*) FROM findings') findings, had $n"
+[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'leak'")" = $((a + 1)) ] && pass "restart: no alert twice" || fail "alerts after restart"
+! grep -qF "$W" "$db"* && ! grep -qF "$K" "$db"* && pass "no secret in clear in the store" || fail "secret in store"
+grep -qF "$W" "$tmp/log" && fail "secret in the log" || pass "no secret in the log"
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+[ $rc -eq 0 ] && pass "clean stop" || fail "exit $rc"
+finish
