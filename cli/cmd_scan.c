@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "scan_output.h"
 #include "driftwatch/buf.h"
+#include "driftwatch/command.h"
 #include "driftwatch/config.h"
 #include "driftwatch/error.h"
 #include "driftwatch/gitscan.h"
@@ -142,47 +143,13 @@ static void run_command(struct scan *sc, const struct dw_finding *f,
 {
 	json_t *rec = scan_finding_json(f, src, 1, NULL);
 	char *text = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	size_t len = strlen(text), off = 0;
-	int fds[2], status = 0, i;
-	pid_t pid;
 
 	json_decref(rec);
-	if (pipe(fds)) {
-		free(text);
-		return;
-	}
-	pid = fork();
-	if (pid == 0) {
-		dup2(fds[0], STDIN_FILENO);
-		dup2(STDERR_FILENO, STDOUT_FILENO);
-		close(fds[0]);
-		close(fds[1]);
-		execvp(sc->cfg.command[0], sc->cfg.command);
-		_exit(127);
-	}
-	close(fds[0]);
-	while (pid > 0 && off < len) {
-		ssize_t w = write(fds[1], text + off, len - off);
-
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	close(fds[1]);
-	free(text);
-	for (i = 0; pid > 0 && i < 600; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			break;
-		usleep(100000);
-	}
-	if (pid > 0 && i == 600) {
-		kill(pid, SIGKILL);
-		waitpid(pid, &status, 0);
-	}
-	if (pid < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+	if (text && dw_run_command(sc->cfg.command, text, strlen(text), 60))
 		fprintf(stderr, "driftwatch scan: the command for %s at "
-			"%s:%llu failed\n", f->rule->id, src->path,
-			(unsigned long long)f->line);
+			"%s:%llu failed: %s\n", f->rule->id, src->path,
+			(unsigned long long)f->line, dw_error_last());
+	free(text);
 }
 
 static int on_finding(const struct dw_finding *f, const struct dw_source *src,

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "driftwatch/command.h"
 #include "driftwatch/diff.h"
 #include "driftwatch/docker.h"
 #include "driftwatch/error.h"
@@ -342,6 +343,35 @@ static void rotate_leaked(struct daemon *dm, const struct dw_swarm *sw,
 		dw_log_warn("%s", dw_error_last());
 }
 
+/*
+ * For tokens driftwatch cannot rotate itself: the configured program gets
+ * the finding, with the secret in clear, so it can revoke it.
+ */
+static void run_leak_command(struct daemon *dm, const struct dw_finding *f,
+			     const struct dw_leak_src *src, const char *path)
+{
+	json_t *j = json_pack("{s:s, s:s, s:s#, s:s, s:s, s:s, s:s, s:s, s:I}",
+			      "rule", f->rule->id, "severity",
+			      dw_severity_name(f->rule->severity), "secret",
+			      f->secret, (int)f->secret_len, "fingerprint",
+			      f->fingerprint, "source", src->source,
+			      "source_id", src->source_id, "name", src->name,
+			      "path", path, "line", (json_int_t)f->line);
+	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+			 NULL;
+
+	json_decref(j);
+	if (!text)
+		return;
+	if (dw_run_command(dm->pol.command, text, strlen(text), 30))
+		dw_log_warn("the command for %s in %s failed: %s", f->rule->id,
+			    path, dw_error_last());
+	else
+		dw_log_info("ran %s for the %s in %s", dm->pol.command[0],
+			    f->rule->id, path);
+	free(text);
+}
+
 static void on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 		    void *ctx)
 {
@@ -404,6 +434,9 @@ static void on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 	if (dw_store_alert(dm->store, "leak", summary, p))
 		dw_log_warn("%s", dw_error_last());
 	json_decref(p);
+	if (dm->pol.ncommand && f->secret &&
+	    strncmp(f->rule->id, "docker-swarm-", 13))
+		run_leak_command(dm, f, src, path.ptr);
 	status = rec.status;
 	if (have_swarm && status && !strcmp(status, "live") && rec.cluster &&
 	    !strcmp(rec.cluster, sw.id))

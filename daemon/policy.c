@@ -62,6 +62,7 @@ void dw_policy_release(struct dw_policy *p)
 	free_strv(p->high_paths, p->nhigh);
 	free_strv(p->webhooks, p->nwebhooks);
 	free_strv(p->logs, p->nlogs);
+	free_strv(p->command, p->ncommand);
 	for (i = 0; i < p->ndrops; i++) {
 		free(p->drops[i].path);
 		free(p->drops[i].kind);
@@ -316,6 +317,20 @@ static int field(struct dw_yaml *y, struct dw_policy *p, const char *k,
 		return dw_yaml_bool(y, v, &p->docker_logs);
 	if (!strcmp(k, "drop_dirs"))
 		return drop_dirs(y, v, p);
+	if (!strcmp(k, "command")) {
+		int err = dw_yaml_strings(y, v, &p->command, &p->ncommand);
+
+		if (!err && !p->ncommand)
+			err = dw_yaml_bad(y, v, "command is a non-empty argv "
+					  "list");
+		if (!err) {	/* NULL-terminated for execvp */
+			size_t alloc = p->ncommand;
+
+			DW_ALLOC_GROW(p->command, p->ncommand + 1, alloc);
+			p->command[p->ncommand] = NULL;
+		}
+		return err;
+	}
 	if (!strcmp(k, "webhooks"))
 		return webhooks(y, v, p, "json");
 	if (!strcmp(k, "slack_webhooks"))

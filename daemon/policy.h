@@ -49,6 +49,8 @@ struct dw_policy {
 	int docker_logs;	/* follow containers' json-file logs */
 	struct dw_drop_dir *drops;
 	size_t ndrops;
+	char **command;		/* argv run for other leaked tokens, or NULL */
+	size_t ncommand;
 };
 
 enum { DW_ROTATE_OFF, DW_ROTATE_ASK, DW_ROTATE_AUTO };

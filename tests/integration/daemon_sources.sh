@@ -31,6 +31,7 @@ drop_dirs:
     kind: slack
   - path: $tmp/drop/mail
     kind: mail
+command: [sh, -c, 'cat >>"\$0"; echo >>"\$0"', $tmp/cmd.out]
 EOF
 # Written before the daemon starts: found on start-up.
 echo "boot ok" >"$tmp/logs/app.log"
@@ -119,6 +120,10 @@ f5=$("$G" github srcs5)
 printf 'From: a@example.com\nTo: b@example.com\nSubject: key\nMessage-ID: <m1@example.com>\n\nuse %s\n' "$f5" >"$tmp/drop/mail/m1.eml"
 wait_finding "$tmp/drop/mail/m1.eml" && pass "mail drop: found" || fail "mail"
 [ "$(q "SELECT source FROM findings WHERE CAST(path AS TEXT) LIKE '%m1.eml'")" = mail ] && pass "…as mail" || fail "mail kind"
+for _ in $(seq 1 30); do [ -s "$tmp/cmd.out" ] && break; sleep 0.1; done
+[ "$(jq -r 'select(.source == "mail") | .secret' "$tmp/cmd.out" 2>/dev/null)" = "$f5" ] &&
+	pass "command: the other token's finding on its stdin" || fail "command: $(cat "$tmp/cmd.out" 2>&1)"
+! grep -q SWMTKN "$tmp/cmd.out" && pass "command not run for swarm secrets" || fail "command got a swarm secret"
 
 # Stopped: what is written meanwhile is read on restart, nothing twice.
 kill -TERM "$pid"; wait "$pid"; pid=
