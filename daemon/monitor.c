@@ -630,13 +630,14 @@ static void add_row(struct rescan *r, const struct dw_changeset *cs,
 	row = &r->rows[r->nrows];
 	sev = dw_policy_severity(r->m->pol, c->image, c->labels, c->immutable,
 				 path, kind, 0);
-	if ((kind == 'A' || kind == 'C') && S_ISREG(ch->mode) &&
-	    strcmp(sev, "allowed")) {
+	/* Every new or changed file, allowed or not: a secret written to
+	 * /tmp is a leak all the same. */
+	if ((kind == 'A' || kind == 'C') && S_ISREG(ch->mode)) {
 		exec = (ch->mode & 0111) != 0;
 		elf = analyse_file(r, path, &hash_off);
 		if (elf < 0)
 			elf = -1;
-		if (exec || elf == 1)
+		if ((exec || elf == 1) && strcmp(sev, "allowed"))
 			sev = dw_policy_severity(r->m->pol, c->image,
 						 c->labels, c->immutable, path,
 						 kind, 1);

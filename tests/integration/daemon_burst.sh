@@ -29,17 +29,7 @@ if ! docker image inspect dwtest:many >/dev/null 2>&1; then
 		docker commit dwb-mk dwtest:many >/dev/null && docker rm dwb-mk >/dev/null
 fi
 
-start_daemon() {
-	"$DWD" --foreground --config "$tmp/cfg.yaml" --db "$db" --no-mounts \
-		2>>"$tmp/log" &
-	pid=$!
-	for _ in $(seq 1 100); do
-		"$DW" status --db "$db" --format json 2>/dev/null |
-			jq -e '.docker.connected' >/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+start_daemon() { dw_daemon_start "$tmp/cfg.yaml" "$db" "$tmp/log"; }
 stop_daemon() { kill "$pid"; wait "$pid"; pid=; }
 
 settled() {

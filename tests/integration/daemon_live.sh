@@ -28,18 +28,7 @@ allow:
 debounce_ms: 20
 EOF
 
-start_daemon() {
-	"$DWD" --foreground --config "$cfg" --db "$db" --no-mounts --verbose \
-		2>>"$tmp/log" &
-	pid=$!
-	for _ in $(seq 1 100); do
-		"$DW" status --db "$db" --format json 2>/dev/null |
-			jq -e '.docker.connected and .state == "running"' >/dev/null && return 0
-		sleep 0.1
-	done
-	echo "daemon did not connect; log:"; tail -20 "$tmp/log"
-	return 1
-}
+start_daemon() { dw_daemon_start "$cfg" "$db" "$tmp/log" --verbose; }
 
 # The store's current changes of $1 as [kind, path] lines, sorted.
 store_set() {
@@ -89,11 +78,14 @@ run --name dwl-a dwtest:busybox sleep 600
 run --name dwl-web --label dwlive.role=web dwtest:busybox sleep 600
 run --name dwl-imm --label driftwatch.immutable=true dwtest:busybox sleep 600
 run --name dwl-ign --label driftwatch.ignore=true dwtest:busybox sleep 600
+run --name dwl-ro --read-only dwtest:busybox sleep 600
 sleep 0.5
 docker exec dwl-a sh -c 'mkdir -p /tmp/allowed/d && echo x >/tmp/allowed/d/f && cp /bin/busybox /bin/dropper && echo n >/etc/motd && echo m >/srv.txt'
 docker exec dwl-web sh -c 'mkdir -p /var/cache/x && echo c >/var/cache/x/c && echo e >/etc/web'
 docker exec dwl-imm sh -c 'echo x >/tmp/scratch'
 docker exec dwl-ign sh -c 'echo x >/etc/ignored'
+# Nothing inside can write to a --read-only container; someone on the host can.
+echo planted >"$(docker inspect -f '{{.GraphDriver.Data.UpperDir}}' dwl-ro)/planted"
 settled dwl-a && pass "live changes stored" || fail "live changes"
 settled dwl-web && settled dwl-imm || fail "web/immutable changes"
 sev() { q "SELECT severity FROM changes WHERE CAST(path AS TEXT)='$2' AND container_id=(SELECT id FROM containers WHERE name='$1' AND state='running')"; }
@@ -102,9 +94,12 @@ sev() { q "SELECT severity FROM changes WHERE CAST(path AS TEXT)='$2' AND contai
 [ "$(sev dwl-a /srv.txt)" = medium ] && pass "other change is medium" || fail "srv: $(sev dwl-a /srv.txt)"
 [ "$(sev dwl-a /tmp/allowed/d/f)" = allowed ] && [ "$(sev dwl-a /tmp/allowed)" = allowed ] &&
 	pass "allow glob (and its dir)" || fail "allowed: $(sev dwl-a /tmp/allowed/d/f)"
+[ "$(q "SELECT sha256 FROM changes WHERE CAST(path AS TEXT)='/tmp/allowed/d/f'")" = "$(echo x | sha256sum | cut -d' ' -f1)" ] &&
+	pass "allowed files are hashed too" || fail "allowed file not hashed"
 [ "$(sev dwl-web /var/cache/x/c)" = allowed ] && [ "$(sev dwl-a /etc/motd)" = high ] &&
 	pass "allow rule by label" || fail "label allow: $(sev dwl-web /var/cache/x/c)"
 [ "$(sev dwl-imm /tmp/scratch)" = critical ] && pass "immutable label: any drift critical" || fail "immutable: $(sev dwl-imm /tmp/scratch)"
+settled dwl-ro && [ "$(sev dwl-ro /planted)" = critical ] && pass "--read-only container: drift is critical" || fail "read-only: $(sev dwl-ro /planted)"
 [ "$(q "SELECT count(*) FROM containers WHERE name='dwl-ign'")" = 0 ] && pass "ignore label: not watched" || fail "ignored container watched"
 sha=$(q "SELECT sha256 || ' ' || executable || ' ' || elf FROM changes WHERE CAST(path AS TEXT)='/bin/dropper'")
 [ "$sha" = "$(sha256sum /bin/busybox | cut -d' ' -f1) 1 1" ] && pass "sha256, executable, ELF recorded" || fail "file evidence: $sha"

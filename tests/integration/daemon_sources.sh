@@ -36,15 +36,7 @@ EOF
 # Written before the daemon starts: found on start-up.
 echo "boot ok" >"$tmp/logs/app.log"
 
-start() {
-	"$DWD" --foreground --config "$tmp/cfg.yaml" --db "$db" --no-mounts 2>>"$tmp/log" &
-	pid=$!
-	for _ in $(seq 1 100); do
-		"$DW" status --db "$db" --format json 2>/dev/null | jq -e '.docker.connected' >/dev/null && return 0
-		sleep 0.1
-	done
-	return 1
-}
+start() { dw_daemon_start "$tmp/cfg.yaml" "$db" "$tmp/log"; }
 q() { sqlite3 -readonly "$db" "$1"; }
 # Wait for a finding at path $1 with fingerprint of rule $2 (count >= $3).
 wait_finding() {

@@ -63,6 +63,23 @@ dw_dockerd_stop() {
 	kill -9 "$pid" 2>/dev/null
 }
 
+# Start driftwatchd in the background: dw_daemon_start CONFIG DB LOG
+# [ARGS...]. Sets $pid; returns once it says it runs and follows dockerd.
+dw_daemon_start() {
+	local cfg=$1 db=$2 log=$3
+	shift 3
+	"$DWD" --foreground --config "$cfg" --db "$db" --no-mounts "$@" 2>>"$log" &
+	pid=$!
+	for _ in $(seq 1 100); do
+		"$DW" status --db "$db" --format json 2>/dev/null |
+			jq -e '.docker.connected and .state == "running"' >/dev/null && return 0
+		sleep 0.1
+	done
+	echo "driftwatchd did not connect; its log:"
+	tail -20 "$log"
+	return 1
+}
+
 # docker: prefer Debian's client, which matches Debian's dockerd.
 docker() {
 	if [ -x /usr/bin/docker ]; then /usr/bin/docker "$@"; else command docker "$@"; fi
