@@ -23,7 +23,7 @@ srv=
 trap '[ -n "$srv" ] && kill $srv 2>/dev/null; docker rm -f dwa-a >/dev/null 2>&1; rm -rf "$tmp"' EXIT
 db="$tmp/dw.db"
 hooks=(--webhook "http://127.0.0.1:$port/cgi-bin/json" --slack-webhook "http://127.0.0.1:$port/cgi-bin/slack")
-daemon() { "$DWD" --foreground --once --db "$db" "${hooks[@]}" 2>>"$tmp/daemon.log"; }
+daemon() { "$DWD" --foreground --no-mounts --once --db "$db" "${hooks[@]}" 2>>"$tmp/daemon.log"; }
 
 docker rm -f dwa-a >/dev/null 2>&1
 docker run -d --network none --name dwa-a dwtest:busybox sleep 600 >/dev/null
@@ -48,7 +48,7 @@ grep -q 'not delivered' "$tmp/daemon.log" && pass "failed deliveries logged, kep
 
 # Back up: a new daemon process delivers everything once the backoff ends.
 server
-"$DWD" --foreground --interval 1 --db "$db" "${hooks[@]}" 2>>"$tmp/daemon.log" &
+"$DWD" --foreground --no-mounts --interval 1 --db "$db" "${hooks[@]}" 2>>"$tmp/daemon.log" &
 dpid=$!
 for _ in $(seq 1 40); do
 	[ "$(sqlite3 "$db" 'SELECT count(*) FROM deliveries WHERE delivered IS NULL')" = 0 ] && break

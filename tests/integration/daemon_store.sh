@@ -13,7 +13,7 @@ docker rm -f "$c" >/dev/null 2>&1
 docker run -d --network none --name "$c" dwtest:busybox sleep 600 >/dev/null
 docker exec "$c" sh -c 'echo x >/tmp/x && rm /etc/group'
 
-"$DWD" --foreground --once --db "$db" 2>"$tmp/log" && pass "daemon pass exits 0" ||
+"$DWD" --foreground --no-mounts --once --db "$db" 2>"$tmp/log" && pass "daemon pass exits 0" ||
 	{ fail "daemon pass"; cat "$tmp/log"; }
 id=$(docker inspect -f '{{.Id}}' "$c")
 q() { sqlite3 -readonly "$db" "$1"; }
@@ -25,13 +25,13 @@ stored=$(q "SELECT kind || ' ' || CAST(path AS TEXT) FROM changes WHERE containe
 grep -q "$c" "$tmp/log" && pass "drift logged" || fail "no log line"
 
 docker exec "$c" sh -c 'rm /tmp/x && echo y >/tmp/y'
-"$DWD" --foreground --once --db "$db" 2>>"$tmp/log"
+"$DWD" --foreground --no-mounts --once --db "$db" 2>>"$tmp/log"
 [ "$(q "SELECT count(*) FROM events WHERE container_id='$id' AND kind='R' AND CAST(path AS TEXT)='/tmp/x'")" = 1 ] &&
 	pass "reverted path recorded" || fail "revert event"
 [ "$(q "SELECT count(*) FROM changes WHERE container_id='$id' AND CAST(path AS TEXT)='/tmp/y'")" = 1 ] &&
 	pass "new path stored" || fail "new path"
 n1=$(q "SELECT count(*) FROM events")
-"$DWD" --foreground --once --db "$db" 2>>"$tmp/log"
+"$DWD" --foreground --no-mounts --once --db "$db" 2>>"$tmp/log"
 [ "$(q "SELECT count(*) FROM events")" = "$n1" ] && pass "no change, no new events" ||
 	fail "events grew without change"
 [ "$(q 'PRAGMA user_version')" = 6 ] && pass "schema version 6" || fail "schema version"
@@ -46,14 +46,14 @@ n1=$(q "SELECT count(*) FROM events")
 "$DW" events --db "$db" --container nosuch >/dev/null 2>&1; [ $? -eq 3 ] && pass "events: unknown container exit 3" || fail "events unknown"
 "$DW" events --db "$db" --since yesterdayish >/dev/null 2>&1; [ $? -eq 2 ] && pass "events: bad time exit 2" || fail "events bad time"
 
-"$DWD" --foreground --once --db "$db" --host unix:///nonexistent.sock 2>"$tmp/log2"
+"$DWD" --foreground --no-mounts --once --db "$db" --host unix:///nonexistent.sock 2>"$tmp/log2"
 [ $? -eq 3 ] && grep -q 'cannot reach' "$tmp/log2" && pass "unreachable docker: exit 3, logged" ||
 	fail "unreachable docker"
 "$DWD" --interval 0 2>/dev/null
 [ $? -eq 2 ] && pass "bad --interval is a usage error" || fail "--interval 0 accepted"
 
 # The loop stops cleanly on SIGTERM.
-"$DWD" --foreground --db "$db" --interval 1 2>"$tmp/log3" &
+"$DWD" --foreground --no-mounts --db "$db" --interval 1 2>"$tmp/log3" &
 pid=$!
 sleep 2
 "$DW" events --db "$db" --container "$c" --current >/dev/null && pass "events while the daemon runs" || fail "events during daemon"
