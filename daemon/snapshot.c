@@ -28,7 +28,62 @@
 #include "driftwatch/json.h"
 #include "driftwatch/snapshot.h"
 #include "driftwatch/xmalloc.h"
+#include "driftwatch/lazylib.h"
 #include "driftwatch/banned.h"
+
+/*
+ * libarchive and the dozen compression and XML libraries it brings are
+ * loaded on first use: only snapshots need them (see lazylib.h).
+ */
+#define ARCHIVE_SYMS(X) \
+	X(archive_entry_free) \
+	X(archive_entry_hardlink) \
+	X(archive_entry_new) \
+	X(archive_entry_pathname) \
+	X(archive_entry_set_filetype) \
+	X(archive_entry_set_gid) \
+	X(archive_entry_set_hardlink) \
+	X(archive_entry_set_mtime) \
+	X(archive_entry_set_pathname) \
+	X(archive_entry_set_perm) \
+	X(archive_entry_set_rdev) \
+	X(archive_entry_set_size) \
+	X(archive_entry_set_symlink) \
+	X(archive_entry_set_uid) \
+	X(archive_entry_xattr_add_entry) \
+	X(archive_error_string) \
+	X(archive_read_data) \
+	X(archive_read_free) \
+	X(archive_read_new) \
+	X(archive_read_next_header) \
+	X(archive_read_open_filename) \
+	X(archive_read_support_format_tar) \
+	X(archive_write_close) \
+	X(archive_write_data) \
+	X(archive_write_free) \
+	X(archive_write_header) \
+	X(archive_write_new) \
+	X(archive_write_open) \
+	X(archive_write_set_bytes_in_last_block) \
+	X(archive_write_set_bytes_per_block) \
+	X(archive_write_set_format_pax_restricted) \
+
+static struct {
+#define DECLARE(f) __typeof__(f) *f;
+	ARCHIVE_SYMS(DECLARE)
+#undef DECLARE
+} ar;
+
+static const struct dw_lazy_sym archive_syms[] = {
+#define SLOT(f) { #f, (void **)&ar.f },
+	ARCHIVE_SYMS(SLOT)
+#undef SLOT
+};
+
+static struct dw_lazy_lib libarchive = {
+	"libarchive.so.13", archive_syms,
+	sizeof(archive_syms) / sizeof(archive_syms[0]), 0, ""
+};
 
 #define COPY_SIZE (1u << 20)
 #define MAX_DEPTH 4096
@@ -148,23 +203,23 @@ static ssize_t ovl_get(int fd, const char *key, char *v, size_t n)
 static int tar_error(struct layer_tar *t, const char *what)
 {
 	return dw_error_set(DW_EIO, "snapshot: %s %s: %s", what,
-			    t->path.ptr, archive_error_string(t->a) ?
-			    archive_error_string(t->a) : "write failed");
+			    t->path.ptr, ar.archive_error_string(t->a) ?
+			    ar.archive_error_string(t->a) : "write failed");
 }
 
 static struct archive_entry *entry_for(struct layer_tar *t,
 				       const struct stat *st, const char *suffix)
 {
-	struct archive_entry *e = archive_entry_new();
+	struct archive_entry *e = ar.archive_entry_new();
 	struct dw_buf p = DW_BUF_INIT;
 
 	dw_buf_addf(&p, "%s%s", t->path.ptr, suffix);
-	archive_entry_set_pathname(e, p.ptr);
+	ar.archive_entry_set_pathname(e, p.ptr);
 	dw_buf_release(&p);
-	archive_entry_set_uid(e, st->st_uid);
-	archive_entry_set_gid(e, st->st_gid);
-	archive_entry_set_perm(e, st->st_mode & 07777);
-	archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	ar.archive_entry_set_uid(e, st->st_uid);
+	ar.archive_entry_set_gid(e, st->st_gid);
+	ar.archive_entry_set_perm(e, st->st_mode & 07777);
+	ar.archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
 	return e;
 }
 
@@ -336,7 +391,7 @@ static int add_file_data(struct layer_tar *t, int fd, const struct stat *st,
 		if (n <= 0)
 			break;	/* shrank while read: libarchive pads */
 		EVP_DigestUpdate(md, t->copybuf, (size_t)n);
-		if (archive_write_data(t->a, t->copybuf, (size_t)n) < 0) {
+		if (ar.archive_write_data(t->a, t->copybuf, (size_t)n) < 0) {
 			err = tar_error(t, "cannot write");
 			break;
 		}
@@ -356,19 +411,19 @@ static int add_whiteout(struct layer_tar *t, const char *name)
 	struct dw_buf wh = DW_BUF_INIT;
 	const char *slash = strrchr(t->path.ptr, '/');
 	size_t dirlen = slash ? (size_t)(slash - t->path.ptr) + 1 : 0;
-	struct archive_entry *e = archive_entry_new();
+	struct archive_entry *e = ar.archive_entry_new();
 	int err = 0;
 
 	/* The deletion, in the form image layers carry it. */
 	dw_buf_add(&wh, t->path.ptr, dirlen);
 	dw_buf_addf(&wh, ".wh.%s", name);
-	archive_entry_set_pathname(e, wh.ptr);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0644);
-	archive_entry_set_size(e, 0);
-	if (archive_write_header(t->a, e) != ARCHIVE_OK)
+	ar.archive_entry_set_pathname(e, wh.ptr);
+	ar.archive_entry_set_filetype(e, AE_IFREG);
+	ar.archive_entry_set_perm(e, 0644);
+	ar.archive_entry_set_size(e, 0);
+	if (ar.archive_write_header(t->a, e) != ARCHIVE_OK)
 		err = tar_error(t, "cannot write");
-	archive_entry_free(e);
+	ar.archive_entry_free(e);
 	dw_buf_release(&wh);
 	t->entries++;
 	if (t->evidence) {
@@ -392,7 +447,7 @@ static void add_capability(struct layer_tar *t, struct archive_entry *e,
 		t->caplen = fgetxattr(fd, "security.capability", t->cap,
 				      sizeof(t->cap));
 	if (t->caplen > 0)
-		archive_entry_xattr_add_entry(e, "security.capability", t->cap,
+		ar.archive_entry_xattr_add_entry(e, "security.capability", t->cap,
 					      (size_t)t->caplen);
 }
 
@@ -407,7 +462,7 @@ static int add_regular(struct layer_tar *t, struct archive_entry *e, int fd,
 	for (i = 0; st->st_nlink > 1 && i < t->nlinks; i++) {
 		if (t->links[i].dev == st->st_dev &&
 		    t->links[i].ino == st->st_ino) {
-			archive_entry_set_hardlink(e, t->links[i].path);
+			ar.archive_entry_set_hardlink(e, t->links[i].path);
 			break;
 		}
 	}
@@ -416,13 +471,13 @@ static int add_regular(struct layer_tar *t, struct archive_entry *e, int fd,
 		t->links[t->nlinks++] = (struct hardlink){
 			st->st_dev, st->st_ino, dw_xstrdup(t->path.ptr) };
 	}
-	if (!archive_entry_hardlink(e))
-		archive_entry_set_size(e, st->st_size);
+	if (!ar.archive_entry_hardlink(e))
+		ar.archive_entry_set_size(e, st->st_size);
 	if (fd >= 0)
 		add_capability(t, e, fd);
-	if (archive_write_header(t->a, e) != ARCHIVE_OK)
+	if (ar.archive_write_header(t->a, e) != ARCHIVE_OK)
 		return tar_error(t, "cannot write");
-	if (archive_entry_hardlink(e))
+	if (ar.archive_entry_hardlink(e))
 		return 0;
 	err = add_file_data(t, fd, st, sha);
 	if (err < 0)
@@ -501,32 +556,32 @@ static int add_entry(struct layer_tar *t, int dfd, const char *name,
 		ev_begin(t, &sx, fd, dfd, name);
 	t->entries++;
 	e = entry_for(t, &st, "");
-	archive_entry_set_filetype(e, st.st_mode & S_IFMT);
+	ar.archive_entry_set_filetype(e, st.st_mode & S_IFMT);
 	if (S_ISLNK(st.st_mode)) {
 		ssize_t n = readlinkat(dfd, name, target, sizeof(target) - 1);
 
 		target[n > 0 ? n : 0] = '\0';
-		archive_entry_set_symlink(e, target);
+		ar.archive_entry_set_symlink(e, target);
 	} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-		archive_entry_set_rdev(e, st.st_rdev);
+		ar.archive_entry_set_rdev(e, st.st_rdev);
 	}
 	if (S_ISREG(st.st_mode)) {
 		err = add_regular(t, e, fd, &st);
-	} else if (archive_write_header(t->a, e) != ARCHIVE_OK) {
+	} else if (ar.archive_write_header(t->a, e) != ARCHIVE_OK) {
 		err = tar_error(t, "cannot write");
 	} else if (S_ISDIR(st.st_mode) && fd >= 0 &&
 		   ovl_get(fd, "opaque", v, sizeof(v)) == 1 && v[0] == 'y') {
 		struct archive_entry *o = entry_for(t, &st, "/.wh..wh..opq");
 
-		archive_entry_set_filetype(o, AE_IFREG);
-		archive_entry_set_size(o, 0);
-		if (archive_write_header(t->a, o) != ARCHIVE_OK)
+		ar.archive_entry_set_filetype(o, AE_IFREG);
+		ar.archive_entry_set_size(o, 0);
+		if (ar.archive_write_header(t->a, o) != ARCHIVE_OK)
 			err = tar_error(t, "cannot write");
-		archive_entry_free(o);
+		ar.archive_entry_free(o);
 		if (t->evidence)
 			dw_buf_adds(t->evidence, ",\"opaque\":true");
 	}
-	archive_entry_free(e);
+	ar.archive_entry_free(e);
 	if (t->evidence)
 		dw_buf_addch(t->evidence, '}');
 	if (!err && S_ISDIR(st.st_mode) && fd >= 0)
@@ -585,21 +640,21 @@ static int tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
 	dw_buf_init(&t.path, 0);
 	dw_buf_adds(&t.path, "");
 	hout_init(&h, fd);
-	t.a = archive_write_new();
-	archive_write_set_format_pax_restricted(t.a);
+	t.a = ar.archive_write_new();
+	ar.archive_write_set_format_pax_restricted(t.a);
 	/* Big writes; the last block is not padded out. */
-	archive_write_set_bytes_per_block(t.a, 1 << 16);
-	archive_write_set_bytes_in_last_block(t.a, 1);
+	ar.archive_write_set_bytes_per_block(t.a, 1 << 16);
+	ar.archive_write_set_bytes_in_last_block(t.a, 1);
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot open %s",
 				     dir);
-	} else if (archive_write_open(t.a, &h, NULL, ar_write, NULL) !=
+	} else if (ar.archive_write_open(t.a, &h, NULL, ar_write, NULL) !=
 		   ARCHIVE_OK) {
 		err = tar_error(&t, "cannot start");
 	} else {
 		err = walk_layer(&t, dfd);
-		if (archive_write_close(t.a) != ARCHIVE_OK && !err)
+		if (ar.archive_write_close(t.a) != ARCHIVE_OK && !err)
 			err = tar_error(&t, "cannot finish");
 	}
 	if (!err && h.failed)
@@ -607,7 +662,7 @@ static int tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
 				     "write the layer of %s", dir);
 	if (dfd >= 0)
 		close(dfd);
-	archive_write_free(t.a);
+	ar.archive_write_free(t.a);
 	hout_final(&h, digest);
 	*size = h.size;
 	if (out_stats) {
@@ -665,17 +720,17 @@ static int write_member(struct archive *a, const char *name, const char *data,
 			size_t len, const char *file, uint64_t size,
 			char *copybuf)
 {
-	struct archive_entry *e = archive_entry_new();
+	struct archive_entry *e = ar.archive_entry_new();
 	int err = 0, fd = -1;
 
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0644);
-	archive_entry_set_size(e, file ? (la_int64_t)size : (la_int64_t)len);
-	archive_entry_set_mtime(e, time(NULL), 0);
-	if (archive_write_header(a, e) != ARCHIVE_OK)
+	ar.archive_entry_set_pathname(e, name);
+	ar.archive_entry_set_filetype(e, AE_IFREG);
+	ar.archive_entry_set_perm(e, 0644);
+	ar.archive_entry_set_size(e, file ? (la_int64_t)size : (la_int64_t)len);
+	ar.archive_entry_set_mtime(e, time(NULL), 0);
+	if (ar.archive_write_header(a, e) != ARCHIVE_OK)
 		err = DW_EIO;
-	if (!err && !file && archive_write_data(a, data, len) < 0)
+	if (!err && !file && ar.archive_write_data(a, data, len) < 0)
 		err = DW_EIO;
 	if (!err && file) {
 		ssize_t n;
@@ -684,28 +739,28 @@ static int write_member(struct archive *a, const char *name, const char *data,
 		if (fd < 0)
 			err = DW_EIO;
 		while (!err && (n = read(fd, copybuf, COPY_SIZE)) > 0)
-			if (archive_write_data(a, copybuf, (size_t)n) < 0)
+			if (ar.archive_write_data(a, copybuf, (size_t)n) < 0)
 				err = DW_EIO;
 	}
 	if (fd >= 0)
 		close(fd);
-	archive_entry_free(e);
+	ar.archive_entry_free(e);
 	return err ? dw_error_set(DW_EIO, "snapshot: cannot write %s: %s",
-				  name, archive_error_string(a) ?
-				  archive_error_string(a) : strerror(errno)) : 0;
+				  name, ar.archive_error_string(a) ?
+				  ar.archive_error_string(a) : strerror(errno)) : 0;
 }
 
 static int write_dir(struct archive *a, const char *name)
 {
-	struct archive_entry *e = archive_entry_new();
+	struct archive_entry *e = ar.archive_entry_new();
 	int rc;
 
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_filetype(e, AE_IFDIR);
-	archive_entry_set_perm(e, 0755);
-	archive_entry_set_mtime(e, time(NULL), 0);
-	rc = archive_write_header(a, e);
-	archive_entry_free(e);
+	ar.archive_entry_set_pathname(e, name);
+	ar.archive_entry_set_filetype(e, AE_IFDIR);
+	ar.archive_entry_set_perm(e, 0755);
+	ar.archive_entry_set_mtime(e, time(NULL), 0);
+	rc = ar.archive_write_header(a, e);
+	ar.archive_entry_free(e);
 	return rc == ARCHIVE_OK ? 0 : DW_EIO;
 }
 
@@ -713,14 +768,14 @@ static int write_dir(struct archive *a, const char *name)
 static int write_image(struct hout *h, struct blobs *b, const char *extra[][2],
 		       size_t nextra)
 {
-	struct archive *a = archive_write_new();
+	struct archive *a = ar.archive_write_new();
 	char *copybuf = dw_xmalloc(COPY_SIZE);
 	struct dw_buf name = DW_BUF_INIT;
 	size_t i;
 	int err = 0;
 
-	archive_write_set_format_pax_restricted(a);
-	if (archive_write_open(a, h, NULL, ar_write, NULL) != ARCHIVE_OK)
+	ar.archive_write_set_format_pax_restricted(a);
+	if (ar.archive_write_open(a, h, NULL, ar_write, NULL) != ARCHIVE_OK)
 		err = DW_EIO;
 	for (i = 0; !err && i < nextra; i++)
 		err = write_member(a, extra[i][0], extra[i][1],
@@ -736,10 +791,10 @@ static int write_image(struct hout *h, struct blobs *b, const char *extra[][2],
 				   b->v[i].data ? b->v[i].size : 0,
 				   b->v[i].file, b->v[i].size, copybuf);
 	}
-	if (archive_write_close(a) != ARCHIVE_OK && !err)
+	if (ar.archive_write_close(a) != ARCHIVE_OK && !err)
 		err = dw_error_set(DW_EIO, "snapshot: cannot finish the "
-				   "archive: %s", archive_error_string(a));
-	archive_write_free(a);
+				   "archive: %s", ar.archive_error_string(a));
+	ar.archive_write_free(a);
 	free(copybuf);
 	dw_buf_release(&name);
 	if (err == DW_EIO && !*dw_error_last())
@@ -1286,6 +1341,9 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 	int err, running, uerr = 0;
 
 	memset(r, 0, sizeof(*r));
+	err = dw_lazy_load(&libarchive);
+	if (err)
+		return err;
 	err = dw_docker_container_layers(d, &l, ref);
 	if (err)
 		return err;
@@ -1324,19 +1382,19 @@ out:
 
 static int verify_blobs(const char *path, json_t *blobs, struct dw_buf *report)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a = ar.archive_read_new();
 	struct archive_entry *e;
 	char *buf = dw_xmalloc(COPY_SIZE);
 	int bad = 0, seen = 0;
 
-	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+	ar.archive_read_support_format_tar(a);
+	if (ar.archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
 		dw_buf_addf(report, "cannot read %s as a tar: %s\n", path,
-			    archive_error_string(a));
+			    ar.archive_error_string(a));
 		bad = 1;
 	}
-	while (!bad && archive_read_next_header(a, &e) == ARCHIVE_OK) {
-		const char *name = archive_entry_pathname(e);
+	while (!bad && ar.archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		const char *name = ar.archive_entry_pathname(e);
 		struct hout h;
 		char dig[65];
 		la_ssize_t n;
@@ -1344,7 +1402,7 @@ static int verify_blobs(const char *path, json_t *blobs, struct dw_buf *report)
 		if (strncmp(name, "blobs/sha256/", 13) || !name[13])
 			continue;
 		hout_init(&h, -1);
-		while ((n = archive_read_data(a, buf, COPY_SIZE)) > 0)
+		while ((n = ar.archive_read_data(a, buf, COPY_SIZE)) > 0)
 			EVP_DigestUpdate(h.md, buf, (size_t)n);
 		hout_final(&h, dig);
 		seen++;
@@ -1363,7 +1421,7 @@ static int verify_blobs(const char *path, json_t *blobs, struct dw_buf *report)
 			    "lists %zu\n", seen, json_object_size(blobs));
 		bad = 1;
 	}
-	archive_read_free(a);
+	ar.archive_read_free(a);
 	free(buf);
 	return bad;
 }
@@ -1374,8 +1432,10 @@ int dw_snapshot_verify(const char *path, struct dw_buf *report)
 	json_t *ev = NULL;
 	char actual[72];
 	const char *want;
-	int fd, bad = 0, err;
+	int fd, bad = 0, err = dw_lazy_load(&libarchive);
 
+	if (err)
+		return err;
 	dw_buf_addf(&evpath, "%s.evidence.json", path);
 	fd = open(evpath.ptr, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
