@@ -15,7 +15,102 @@
 #include "driftwatch/error.h"
 #include "driftwatch/gitscan.h"
 #include "driftwatch/xmalloc.h"
+#include "driftwatch/lazylib.h"
 #include "driftwatch/banned.h"
+
+/*
+ * libgit2 and what it brings (TLS, SSH, Kerberos: a dozen libraries) are
+ * loaded on first use, so that commands without git do not pay for them
+ * at start (see lazylib.h).
+ */
+#define GIT_SYMS(X) \
+	X(git_blob_free) \
+	X(git_blob_is_binary) \
+	X(git_blob_lookup) \
+	X(git_blob_rawcontent) \
+	X(git_blob_rawsize) \
+	X(git_branch_lookup) \
+	X(git_buf_dispose) \
+	X(git_commit_author) \
+	X(git_commit_free) \
+	X(git_commit_lookup) \
+	X(git_commit_parent) \
+	X(git_commit_parentcount) \
+	X(git_commit_summary) \
+	X(git_commit_tree) \
+	X(git_config_free) \
+	X(git_config_get_path) \
+	X(git_diff_find_options_init) \
+	X(git_diff_find_similar) \
+	X(git_diff_free) \
+	X(git_diff_get_delta) \
+	X(git_diff_num_deltas) \
+	X(git_diff_options_init) \
+	X(git_diff_tree_to_index) \
+	X(git_diff_tree_to_tree) \
+	X(git_error_last) \
+	X(git_index_free) \
+	X(git_libgit2_init) \
+	X(git_libgit2_opts) \
+	X(git_object_free) \
+	X(git_object_id) \
+	X(git_odb_foreach) \
+	X(git_odb_free) \
+	X(git_odb_read_header) \
+	X(git_oid_cmp) \
+	X(git_oid_cpy) \
+	X(git_oid_fromstr) \
+	X(git_oid_is_zero) \
+	X(git_oid_tostr) \
+	X(git_patch_free) \
+	X(git_patch_from_diff) \
+	X(git_patch_print) \
+	X(git_reference_free) \
+	X(git_reference_name) \
+	X(git_repository_commondir) \
+	X(git_repository_config_snapshot) \
+	X(git_repository_free) \
+	X(git_repository_index) \
+	X(git_repository_odb) \
+	X(git_repository_open) \
+	X(git_repository_open_ext) \
+	X(git_repository_path) \
+	X(git_repository_workdir) \
+	X(git_revparse_single) \
+	X(git_revwalk_free) \
+	X(git_revwalk_hide) \
+	X(git_revwalk_hide_glob) \
+	X(git_revwalk_new) \
+	X(git_revwalk_next) \
+	X(git_revwalk_push) \
+	X(git_revwalk_push_glob) \
+	X(git_revwalk_push_head) \
+	X(git_revwalk_push_range) \
+	X(git_revwalk_push_ref) \
+	X(git_revwalk_sorting) \
+	X(git_tree_entry_id) \
+	X(git_tree_entry_name) \
+	X(git_tree_entry_type) \
+	X(git_tree_free) \
+	X(git_tree_id) \
+	X(git_tree_walk) \
+
+static struct {
+#define DECLARE(f) __typeof__(f) *f;
+	GIT_SYMS(DECLARE)
+#undef DECLARE
+} lg;
+
+static const struct dw_lazy_sym git_syms[] = {
+#define SLOT(f) { #f, (void **)&lg.f },
+	GIT_SYMS(SLOT)
+#undef SLOT
+};
+
+static struct dw_lazy_lib libgit2 = {
+	DW_LIBGIT2_SONAME, git_syms, sizeof(git_syms) / sizeof(git_syms[0]), 0,
+	""
+};
 
 /* ---- a set of object ids (open addressing) ---- */
 
@@ -44,10 +139,10 @@ static int oidset_add(struct oidset *s, const git_oid *id)
 		oidset_grow(s);
 	for (i = oid_hash(id) & (s->cap - 1); s->used[i];
 	     i = (i + 1) & (s->cap - 1))
-		if (!git_oid_cmp(&s->slot[i], id))
+		if (!lg.git_oid_cmp(&s->slot[i], id))
 			return 0;
 	s->used[i] = 1;
-	git_oid_cpy(&s->slot[i], id);
+	lg.git_oid_cpy(&s->slot[i], id);
 	s->n++;
 	return 1;
 }
@@ -60,7 +155,7 @@ static int oidset_has(const struct oidset *s, const git_oid *id)
 		return 0;
 	for (i = oid_hash(id) & (s->cap - 1); s->used[i];
 	     i = (i + 1) & (s->cap - 1))
-		if (!git_oid_cmp(&s->slot[i], id))
+		if (!lg.git_oid_cmp(&s->slot[i], id))
 			return 1;
 	return 0;
 }
@@ -91,7 +186,7 @@ static void oidset_release(struct oidset *s)
 
 static int git_fail(int code, const char *what)
 {
-	const git_error *e = git_error_last();
+	const git_error *e = lg.git_error_last();
 
 	return dw_error_set(code, "%s: %s", what,
 			    e && e->message ? e->message : "libgit2 error");
@@ -103,18 +198,21 @@ static int git_fail(int code, const char *what)
  */
 static void limit_memory(void)
 {
-	git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(16 << 20));
-	git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)(96 << 20));
-	git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)(8 << 20));
+	lg.git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(16 << 20));
+	lg.git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)(96 << 20));
+	lg.git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)(8 << 20));
 }
 
 static int open_repo(git_repository **repo, const char *path)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	int err = dw_lazy_load(&libgit2);
 
-	git_libgit2_init();
+	if (err)
+		return err;
+	lg.git_libgit2_init();
 	pthread_once(&once, limit_memory);
-	if (git_repository_open_ext(repo, path ? path : ".", 0, NULL))
+	if (lg.git_repository_open_ext(repo, path ? path : ".", 0, NULL))
 		return git_fail(DW_ENOTFOUND, path ? path : ".");
 	return 0;
 }
@@ -127,10 +225,10 @@ char *dw_git_workdir(const char *path)
 
 	if (open_repo(&repo, path))
 		return NULL;
-	wd = git_repository_workdir(repo);
+	wd = lg.git_repository_workdir(repo);
 	if (wd)
 		out = dw_xstrdup(wd);
-	git_repository_free(repo);
+	lg.git_repository_free(repo);
 	return out;
 }
 
@@ -144,26 +242,26 @@ char *dw_git_hooks_dir(const char *path)
 	if (open_repo(&repo, path))
 		return NULL;
 	/* core.hooksPath wins, as it does for git itself. */
-	if (!git_repository_config_snapshot(&cfg, repo) &&
-	    !git_config_get_path(&hooks, cfg, "core.hooksPath") && hooks.ptr) {
-		if (hooks.ptr[0] == '/' || !git_repository_workdir(repo))
+	if (!lg.git_repository_config_snapshot(&cfg, repo) &&
+	    !lg.git_config_get_path(&hooks, cfg, "core.hooksPath") && hooks.ptr) {
+		if (hooks.ptr[0] == '/' || !lg.git_repository_workdir(repo))
 			out = dw_xstrdup(hooks.ptr);
 		else {
 			struct dw_buf b = DW_BUF_INIT;
 
-			dw_buf_addf(&b, "%s%s", git_repository_workdir(repo),
+			dw_buf_addf(&b, "%s%s", lg.git_repository_workdir(repo),
 				    hooks.ptr);
 			out = dw_buf_detach(&b, NULL);
 		}
 	} else {
 		struct dw_buf b = DW_BUF_INIT;
 
-		dw_buf_addf(&b, "%shooks", git_repository_commondir(repo));
+		dw_buf_addf(&b, "%shooks", lg.git_repository_commondir(repo));
 		out = dw_buf_detach(&b, NULL);
 	}
-	git_buf_dispose(&hooks);
-	git_config_free(cfg);
-	git_repository_free(repo);
+	lg.git_buf_dispose(&hooks);
+	lg.git_config_free(cfg);
+	lg.git_repository_free(repo);
 	return out;
 }
 
@@ -175,17 +273,17 @@ static json_t *commit_fields(git_repository *repo, const git_oid *id,
 	git_commit *c = NULL;
 	json_t *o = json_object();
 
-	git_oid_tostr(bhex, sizeof(bhex), blob);
+	lg.git_oid_tostr(bhex, sizeof(bhex), blob);
 	json_object_set_new(o, "blob", json_string(bhex));
-	if (!id || git_commit_lookup(&c, repo, id))
+	if (!id || lg.git_commit_lookup(&c, repo, id))
 		return o;
 	{
-		const git_signature *a = git_commit_author(c);
-		const char *subject = git_commit_summary(c);
+		const git_signature *a = lg.git_commit_author(c);
+		const char *subject = lg.git_commit_summary(c);
 		time_t t = (time_t)a->when.time;
 		struct tm tm;
 
-		git_oid_tostr(hex, sizeof(hex), id);
+		lg.git_oid_tostr(hex, sizeof(hex), id);
 		gmtime_r(&t, &tm);
 		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		json_object_set_new(o, "commit", json_string(hex));
@@ -195,7 +293,7 @@ static json_t *commit_fields(git_repository *repo, const git_oid *id,
 		json_object_set_new(o, "subject",
 				    json_string(subject ? subject : ""));
 	}
-	git_commit_free(c);
+	lg.git_commit_free(c);
 	return o;
 }
 
@@ -246,8 +344,8 @@ struct hist {
 static int tree_cb(const char *root, const git_tree_entry *te, void *ctx)
 {
 	struct hist *h = ctx;
-	const git_oid *id = git_tree_entry_id(te);
-	git_object_t type = git_tree_entry_type(te);
+	const git_oid *id = lg.git_tree_entry_id(te);
+	git_object_t type = lg.git_tree_entry_type(te);
 	struct job *j;
 
 	if (type == GIT_OBJECT_TREE)
@@ -256,10 +354,10 @@ static int tree_cb(const char *root, const git_tree_entry *te, void *ctx)
 		return 0;
 	DW_ALLOC_GROW(h->jobs, h->njobs + 1, h->jobs_alloc);
 	j = &h->jobs[h->njobs++];
-	git_oid_cpy(&j->blob, id);
+	lg.git_oid_cpy(&j->blob, id);
 	j->commit = h->cur_commit;
 	dw_buf_reset(&h->path);
-	dw_buf_addf(&h->path, "%s%s", root, git_tree_entry_name(te));
+	dw_buf_addf(&h->path, "%s%s", root, lg.git_tree_entry_name(te));
 	j->path = dw_xstrdup(h->path.ptr);
 	return 0;
 }
@@ -272,19 +370,19 @@ static int visit_commit(struct hist *h, const git_oid *id)
 
 	if (!oidset_add(&h->walked, id))
 		return 0;
-	if (git_commit_lookup(&c, h->repo, id))
+	if (lg.git_commit_lookup(&c, h->repo, id))
 		return git_fail(DW_EIO, "cannot read a commit");
 	DW_ALLOC_GROW(h->commits, h->ncommits + 1, h->commits_alloc);
-	git_oid_cpy(&h->commits[h->ncommits], id);
+	lg.git_oid_cpy(&h->commits[h->ncommits], id);
 	h->cur_commit = h->ncommits++;
-	if (git_commit_tree(&t, c)) {
+	if (lg.git_commit_tree(&t, c)) {
 		err = git_fail(DW_EIO, "cannot read a commit's tree");
 	} else {
-		if (oidset_add(&h->seen, git_tree_id(t)))
-			git_tree_walk(t, GIT_TREEWALK_PRE, tree_cb, h);
-		git_tree_free(t);
+		if (oidset_add(&h->seen, lg.git_tree_id(t)))
+			lg.git_tree_walk(t, GIT_TREEWALK_PRE, tree_cb, h);
+		lg.git_tree_free(t);
 	}
-	git_commit_free(c);
+	lg.git_commit_free(c);
 	return err;
 }
 
@@ -295,33 +393,33 @@ static int push_revs(struct hist *h, git_revwalk *w)
 	int rc;
 
 	if (o->range) {
-		if (git_revwalk_push_range(w, o->range))
+		if (lg.git_revwalk_push_range(w, o->range))
 			return git_fail(DW_EINVAL, o->range);
 		return 0;
 	}
 	if (o->branch) {
 		git_reference *ref;
 
-		if (git_branch_lookup(&ref, h->repo, o->branch,
+		if (lg.git_branch_lookup(&ref, h->repo, o->branch,
 				      GIT_BRANCH_LOCAL) &&
-		    git_branch_lookup(&ref, h->repo, o->branch,
+		    lg.git_branch_lookup(&ref, h->repo, o->branch,
 				      GIT_BRANCH_REMOTE))
 			return git_fail(DW_EINVAL, o->branch);
-		rc = git_revwalk_push_ref(w, git_reference_name(ref));
-		git_reference_free(ref);
+		rc = lg.git_revwalk_push_ref(w, lg.git_reference_name(ref));
+		lg.git_reference_free(ref);
 		if (rc)
 			return git_fail(DW_EINVAL, o->branch);
 	} else {
 		/* Every ref: branches, tags, remotes, the stash; and HEAD. */
-		if (git_revwalk_push_glob(w, "*"))
+		if (lg.git_revwalk_push_glob(w, "*"))
 			return git_fail(DW_EIO, "cannot list the refs");
-		git_revwalk_push_head(w);	/* unborn or detached: fine */
+		lg.git_revwalk_push_head(w);	/* unborn or detached: fine */
 	}
 	if (o->since) {
-		if (git_revparse_single(&obj, h->repo, o->since))
+		if (lg.git_revparse_single(&obj, h->repo, o->since))
 			return git_fail(DW_EINVAL, o->since);
-		rc = git_revwalk_hide(w, git_object_id(obj));
-		git_object_free(obj);
+		rc = lg.git_revwalk_hide(w, lg.git_object_id(obj));
+		lg.git_object_free(obj);
 		if (rc)
 			return git_fail(DW_EINVAL, o->since);
 	}
@@ -334,14 +432,14 @@ static int walk_history(struct hist *h)
 	git_oid id;
 	int err;
 
-	if (git_revwalk_new(&w, h->repo))
+	if (lg.git_revwalk_new(&w, h->repo))
 		return git_fail(DW_EIO, "cannot walk the history");
-	git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME |
+	lg.git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME |
 			       GIT_SORT_REVERSE);
 	err = push_revs(h, w);
-	while (!err && !git_revwalk_next(&id, w))
+	while (!err && !lg.git_revwalk_next(&id, w))
 		err = visit_commit(h, &id);
-	git_revwalk_free(w);
+	lg.git_revwalk_free(w);
 	return err;
 }
 
@@ -359,14 +457,14 @@ static int odb_cb(const git_oid *id, void *ctx)
 	size_t len;
 
 	if (oidset_has(&ow->h->walked, id) || oidset_has(&ow->h->seen, id) ||
-	    git_odb_read_header(&len, &type, ow->odb, id))
+	    lg.git_odb_read_header(&len, &type, ow->odb, id))
 		return 0;
 	if (type == GIT_OBJECT_COMMIT) {
 		DW_ALLOC_GROW(ow->commits, ow->ncommits + 1, ow->calloc_);
-		git_oid_cpy(&ow->commits[ow->ncommits++], id);
+		lg.git_oid_cpy(&ow->commits[ow->ncommits++], id);
 	} else if (type == GIT_OBJECT_BLOB) {
 		DW_ALLOC_GROW(ow->blobs, ow->nblobs + 1, ow->balloc);
-		git_oid_cpy(&ow->blobs[ow->nblobs++], id);
+		lg.git_oid_cpy(&ow->blobs[ow->nblobs++], id);
 	}
 	return 0;
 }
@@ -378,9 +476,9 @@ static int walk_unreachable(struct hist *h)
 	size_t i;
 	int err = 0;
 
-	if (git_repository_odb(&ow.odb, h->repo))
+	if (lg.git_repository_odb(&ow.odb, h->repo))
 		return git_fail(DW_EIO, "cannot open the object database");
-	git_odb_foreach(ow.odb, odb_cb, &ow);
+	lg.git_odb_foreach(ow.odb, odb_cb, &ow);
 	for (i = 0; !err && i < ow.ncommits; i++)
 		err = visit_commit(h, &ow.commits[i]);
 	for (i = 0; !err && i < ow.nblobs; i++) {
@@ -390,13 +488,13 @@ static int walk_unreachable(struct hist *h)
 			continue;
 		DW_ALLOC_GROW(h->jobs, h->njobs + 1, h->jobs_alloc);
 		j = &h->jobs[h->njobs++];
-		git_oid_cpy(&j->blob, &ow.blobs[i]);
+		lg.git_oid_cpy(&j->blob, &ow.blobs[i]);
 		j->commit = SIZE_MAX;
 		j->path = dw_xstrdup("(unreachable blob)");
 	}
 	free(ow.commits);
 	free(ow.blobs);
-	git_odb_free(ow.odb);
+	lg.git_odb_free(ow.odb);
 	return err;
 }
 
@@ -432,7 +530,7 @@ static void worker_fail(struct hist *h, const char *what)
 {
 	pthread_mutex_lock(&h->lock);
 	if (!h->err) {
-		const git_error *e = git_error_last();
+		const git_error *e = lg.git_error_last();
 
 		h->err = DW_EIO;
 		snprintf(h->errmsg, sizeof(h->errmsg), "%s: %s", what,
@@ -448,7 +546,7 @@ static void *worker(void *arg)
 	git_repository *repo = NULL;
 	struct worker_ctx wc = { h, 0 };
 
-	if (git_repository_open(&repo, git_repository_path(h->repo)) ||
+	if (lg.git_repository_open(&repo, lg.git_repository_path(h->repo)) ||
 	    dw_scanner_new(&s, h->e)) {
 		worker_fail(h, "cannot open the repository in a thread");
 		goto out;
@@ -460,29 +558,29 @@ static void *worker(void *arg)
 		if (i >= h->njobs)
 			break;
 		if (!h->from_cache[i]) {
-			if (git_blob_lookup(&b, repo, &h->jobs[i].blob)) {
+			if (lg.git_blob_lookup(&b, repo, &h->jobs[i].blob)) {
 				worker_fail(h, "cannot read a blob");
 				__atomic_fetch_add(&h->done, 1, __ATOMIC_RELAXED);
 				continue;
 			}
 			if ((!h->o->max_blob_size ||
-			     (uint64_t)git_blob_rawsize(b) <= h->o->max_blob_size)
-			    && !git_blob_is_binary(b)) {
+			     (uint64_t)lg.git_blob_rawsize(b) <= h->o->max_blob_size)
+			    && !lg.git_blob_is_binary(b)) {
 				wc.job = i;
-				dw_scan_buffer(s, git_blob_rawcontent(b),
-					       (size_t)git_blob_rawsize(b), 1,
+				dw_scan_buffer(s, lg.git_blob_rawcontent(b),
+					       (size_t)lg.git_blob_rawsize(b), 1,
 					       on_blob_finding, &wc);
 				__atomic_fetch_add(&h->bytes,
-						   (uint64_t)git_blob_rawsize(b),
+						   (uint64_t)lg.git_blob_rawsize(b),
 						   __ATOMIC_RELAXED);
 			}
-			git_blob_free(b);
+			lg.git_blob_free(b);
 		}
 		__atomic_fetch_add(&h->done, 1, __ATOMIC_RELAXED);
 	}
 out:
 	dw_scanner_free(s);
-	git_repository_free(repo);
+	lg.git_repository_free(repo);
 	return NULL;
 }
 
@@ -623,7 +721,7 @@ static int use_cache(struct hist *h)
 	if (!h->cache || h->o->cache_needs_secrets)
 		return 0;
 	for (i = 0; i < h->njobs; i++) {
-		git_oid_tostr(hex, sizeof(hex), &h->jobs[i].blob);
+		lg.git_oid_tostr(hex, sizeof(hex), &h->jobs[i].blob);
 		wc.job = i;
 		err = h->cache->get(h->cache->self, hex, cache_found, &wc);
 		if (err < 0)
@@ -647,7 +745,7 @@ static int save_cache(struct hist *h)
 	for (i = 0; !err && i < h->njobs; i++) {
 		if (h->from_cache[i])
 			continue;
-		git_oid_tostr(hex, sizeof(hex), &h->jobs[i].blob);
+		lg.git_oid_tostr(hex, sizeof(hex), &h->jobs[i].blob);
 		err = h->cache->put_blob(h->cache->self, hex);
 	}
 	for (k = 0; !err && k < h->nfound; k++) {
@@ -655,7 +753,7 @@ static int save_cache(struct hist *h)
 
 		if (h->from_cache[x->job])
 			continue;
-		git_oid_tostr(hex, sizeof(hex), &h->jobs[x->job].blob);
+		lg.git_oid_tostr(hex, sizeof(hex), &h->jobs[x->job].blob);
 		err = h->cache->put_finding(h->cache->self, hex,
 					    rules[x->rule].id, x->line,
 					    x->column, x->fingerprint,
@@ -681,7 +779,7 @@ static void hist_release(struct hist *h)
 	oidset_release(&h->seen);
 	oidset_release(&h->walked);
 	dw_buf_release(&h->path);
-	git_repository_free(h->repo);
+	lg.git_repository_free(h->repo);
 	pthread_mutex_destroy(&h->lock);
 }
 
@@ -781,11 +879,11 @@ static int scan_diff(git_repository *repo, git_diff *diff,
 		     struct dw_scanner *s, const git_oid *commit,
 		     dw_git_cb cb, void *ctx)
 {
-	size_t i, n = git_diff_num_deltas(diff);
+	size_t i, n = lg.git_diff_num_deltas(diff);
 	int err = 0;
 
 	for (i = 0; !err && i < n; i++) {
-		const git_diff_delta *d = git_diff_get_delta(diff, i);
+		const git_diff_delta *d = lg.git_diff_get_delta(diff, i);
 		struct added a = { NULL, 0 };
 		git_patch *p = NULL;
 		git_blob *b = NULL;
@@ -794,27 +892,27 @@ static int scan_diff(git_repository *repo, git_diff *diff,
 
 		if (d->status == GIT_DELTA_DELETED ||
 		    (d->flags & GIT_DIFF_FLAG_BINARY) ||
-		    git_oid_is_zero(&d->new_file.id))
+		    lg.git_oid_is_zero(&d->new_file.id))
 			continue;
-		if (git_patch_from_diff(&p, diff, i)) {
+		if (lg.git_patch_from_diff(&p, diff, i)) {
 			err = git_fail(DW_EIO, d->new_file.path);
 			break;
 		}
 		if (p)
-			git_patch_print(p, line_cb, &a);
-		if (a.n && !git_blob_lookup(&b, repo, &d->new_file.id) &&
-		    !git_blob_is_binary(b)) {
+			lg.git_patch_print(p, line_cb, &a);
+		if (a.n && !lg.git_blob_lookup(&b, repo, &d->new_file.id) &&
+		    !lg.git_blob_is_binary(b)) {
 			src.fields = commit_fields(repo, commit,
 						   &d->new_file.id);
 			if (!commit)
 				json_object_del(src.fields, "blob");
-			dw_scan_buffer(s, git_blob_rawcontent(b),
-				       (size_t)git_blob_rawsize(b), 1,
+			dw_scan_buffer(s, lg.git_blob_rawcontent(b),
+				       (size_t)lg.git_blob_rawsize(b), 1,
 				       on_added_finding, &dc);
 			json_decref(src.fields);
 		}
-		git_blob_free(b);
-		git_patch_free(p);
+		lg.git_blob_free(b);
+		lg.git_patch_free(p);
 		free(a.lines);
 	}
 	return err;
@@ -822,7 +920,7 @@ static int scan_diff(git_repository *repo, git_diff *diff,
 
 static void diff_options(git_diff_options *o)
 {
-	git_diff_options_init(o, GIT_DIFF_OPTIONS_VERSION);
+	lg.git_diff_options_init(o, GIT_DIFF_OPTIONS_VERSION);
 	o->context_lines = 0;
 }
 
@@ -830,9 +928,9 @@ static int find_renames(git_diff *diff)
 {
 	git_diff_find_options fo;
 
-	git_diff_find_options_init(&fo, GIT_DIFF_FIND_OPTIONS_VERSION);
+	lg.git_diff_find_options_init(&fo, GIT_DIFF_FIND_OPTIONS_VERSION);
 	fo.flags = GIT_DIFF_FIND_RENAMES | GIT_DIFF_FIND_COPIES;
-	return git_diff_find_similar(diff, &fo);
+	return lg.git_diff_find_similar(diff, &fo);
 }
 
 int dw_git_scan_staged(const struct dw_engine *e, const char *path,
@@ -850,11 +948,11 @@ int dw_git_scan_staged(const struct dw_engine *e, const char *path,
 	if (err)
 		return err;
 	/* No HEAD yet (the first commit): everything staged is new. */
-	if (!git_revparse_single(&obj, repo, "HEAD^{tree}"))
+	if (!lg.git_revparse_single(&obj, repo, "HEAD^{tree}"))
 		head = (git_tree *)obj;
 	diff_options(&o);
-	if (git_repository_index(&index, repo) ||
-	    git_diff_tree_to_index(&diff, repo, head, index, &o) ||
+	if (lg.git_repository_index(&index, repo) ||
+	    lg.git_diff_tree_to_index(&diff, repo, head, index, &o) ||
 	    find_renames(diff))
 		err = git_fail(DW_EIO, "cannot diff the index");
 	if (!err)
@@ -862,10 +960,10 @@ int dw_git_scan_staged(const struct dw_engine *e, const char *path,
 	if (!err)
 		err = scan_diff(repo, diff, s, NULL, cb, ctx);
 	dw_scanner_free(s);
-	git_diff_free(diff);
-	git_tree_free(head);
-	git_index_free(index);
-	git_repository_free(repo);
+	lg.git_diff_free(diff);
+	lg.git_tree_free(head);
+	lg.git_index_free(index);
+	lg.git_repository_free(repo);
 	return err;
 }
 
@@ -878,39 +976,39 @@ static int scan_push_ref(git_repository *repo, struct dw_scanner *s,
 	git_oid id;
 	int err = 0;
 
-	if (git_revwalk_new(&w, repo) || git_revwalk_push(w, local))
+	if (lg.git_revwalk_new(&w, repo) || lg.git_revwalk_push(w, local))
 		err = git_fail(DW_EINVAL, "cannot walk the pushed commits");
-	if (!err && remote && git_revwalk_hide(w, remote))
+	if (!err && remote && lg.git_revwalk_hide(w, remote))
 		err = git_fail(DW_EINVAL, "cannot hide the remote's commits");
 	if (!err && !remote)
-		git_revwalk_hide_glob(w, "remotes/*");
-	git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
-	while (!err && !git_revwalk_next(&id, w)) {
+		lg.git_revwalk_hide_glob(w, "remotes/*");
+	lg.git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
+	while (!err && !lg.git_revwalk_next(&id, w)) {
 		git_commit *c = NULL, *parent = NULL;
 		git_tree *t = NULL, *pt = NULL;
 		git_diff *diff = NULL;
 		git_diff_options o;
 
 		diff_options(&o);
-		if (git_commit_lookup(&c, repo, &id) || git_commit_tree(&t, c)) {
+		if (lg.git_commit_lookup(&c, repo, &id) || lg.git_commit_tree(&t, c)) {
 			err = git_fail(DW_EIO, "cannot read a pushed commit");
 		} else {
-			if (git_commit_parentcount(c) &&
-			    !git_commit_parent(&parent, c, 0))
-				git_commit_tree(&pt, parent);
-			if (git_diff_tree_to_tree(&diff, repo, pt, t, &o) ||
+			if (lg.git_commit_parentcount(c) &&
+			    !lg.git_commit_parent(&parent, c, 0))
+				lg.git_commit_tree(&pt, parent);
+			if (lg.git_diff_tree_to_tree(&diff, repo, pt, t, &o) ||
 			    find_renames(diff))
 				err = git_fail(DW_EIO, "cannot diff a commit");
 			else
 				err = scan_diff(repo, diff, s, &id, cb, ctx);
 		}
-		git_diff_free(diff);
-		git_tree_free(pt);
-		git_tree_free(t);
-		git_commit_free(parent);
-		git_commit_free(c);
+		lg.git_diff_free(diff);
+		lg.git_tree_free(pt);
+		lg.git_tree_free(t);
+		lg.git_commit_free(parent);
+		lg.git_commit_free(c);
 	}
-	git_revwalk_free(w);
+	lg.git_revwalk_free(w);
 	return err;
 }
 
@@ -939,19 +1037,19 @@ int dw_git_scan_push(const struct dw_engine *e, const char *path,
 		if (sscanf(tmp, "%1023s %63s %1023s %63s", lref, lsha, rref,
 			   rsha) != 4)
 			continue;
-		if (git_oid_fromstr(&local, lsha) ||
-		    git_oid_fromstr(&remote, rsha)) {
+		if (lg.git_oid_fromstr(&local, lsha) ||
+		    lg.git_oid_fromstr(&remote, rsha)) {
 			err = dw_error_set(DW_EINVAL, "pre-push: cannot parse "
 					   "'%s'", tmp);
 			break;
 		}
-		if (git_oid_is_zero(&local))
+		if (lg.git_oid_is_zero(&local))
 			continue;	/* a deletion pushes nothing */
 		err = scan_push_ref(repo, s, &local,
-				    git_oid_is_zero(&remote) ? NULL : &remote,
+				    lg.git_oid_is_zero(&remote) ? NULL : &remote,
 				    cb, ctx);
 	}
 	dw_scanner_free(s);
-	git_repository_free(repo);
+	lg.git_repository_free(repo);
 	return err;
 }
