@@ -5,10 +5,10 @@
 
 /*
  * Libraries that only one module needs (libcurl for the Docker client,
- * GMime for mail, libarchive for snapshots) are loaded on first use
- * instead of at start: together they pull in some fifty libraries, and
- * loading those costs a short command such as a pre-commit hook or
- * `driftwatch diff` more than much of its own work.
+ * GMime for mail, libarchive for snapshots, libgit2 for git) are loaded
+ * on first use instead of at start: together they pull in some sixty
+ * libraries, and loading those costs a short command such as a pre-commit
+ * hook or `driftwatch diff` more than much of its own work.
  */
 
 struct dw_lazy_sym {
