@@ -1,0 +1,135 @@
+/* The daemon's configuration and drift policy: globs, severities, and
+ * the errors a bad file gets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "driftwatch/error.h"
+#include "policy.h"
+
+static void test_glob(void **state)
+{
+	(void)state;
+	assert_true(dw_glob_match("/tmp/**", "/tmp/a/b"));
+	assert_true(dw_glob_match("/tmp/**", "/tmp"));	/* the dir itself */
+	assert_false(dw_glob_match("/tmp/**", "/tmpx"));
+	assert_false(dw_glob_match("/tmp/**", "/tmpx/a"));
+	assert_true(dw_glob_match("/**/foo", "/foo"));
+	assert_true(dw_glob_match("/**/foo", "/a/b/foo"));
+	assert_false(dw_glob_match("/**/foo", "/a/xfoo"));
+	assert_true(dw_glob_match("/var/log/*.log", "/var/log/app.log"));
+	assert_false(dw_glob_match("/var/log/*.log", "/var/log/x/app.log"));
+	assert_true(dw_glob_match("/etc/?asswd", "/etc/passwd"));
+	assert_false(dw_glob_match("/a?b", "/a/b"));
+	assert_true(dw_glob_match("/a/**/c/*.so", "/a/x/y/c/l.so"));
+	assert_false(dw_glob_match("/a/**/c/*.so", "/a/x/y/c/d/l.so"));
+	assert_true(dw_glob_match("/exact", "/exact"));
+	assert_false(dw_glob_match("/exact", "/exact/more"));
+}
+
+static char *write_file(const char *text)
+{
+	char *path = strdup("/tmp/dw-policy-XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void test_severities(void **state)
+{
+	char *path = write_file(
+		"allow:\n"
+		"  - paths: [\"/tmp/**\"]\n"
+		"  - image: \"nginx:*\"\n"
+		"    paths: [\"/var/cache/nginx/**\"]\n"
+		"  - label: tier=web\n"
+		"    paths: [\"/srv/**\"]\n");
+	json_t *web = json_pack("{s:s}", "tier", "web");
+	json_t *none = json_object();
+	struct dw_policy p;
+
+	(void)state;
+	assert_int_equal(dw_policy_load(&p, path, 1), 0);
+	assert_string_equal(dw_policy_severity(&p, "busybox", none, 0,
+					       "/tmp/x", 'A', 1), "allowed");
+	assert_string_equal(dw_policy_severity(&p, "nginx:1.25", none, 0,
+					       "/var/cache/nginx/a", 'A', 0),
+			    "allowed");
+	assert_string_equal(dw_policy_severity(&p, "busybox", none, 0,
+					       "/var/cache/nginx/a", 'A', 0),
+			    "medium");
+	assert_string_equal(dw_policy_severity(&p, "x", web, 0, "/srv/up",
+					       'C', 0), "allowed");
+	assert_string_equal(dw_policy_severity(&p, "x", none, 0, "/srv/up",
+					       'C', 0), "medium");
+	assert_string_equal(dw_policy_severity(&p, "x", none, 0, "/usr/bin/x",
+					       'A', 1), "critical");
+	assert_string_equal(dw_policy_severity(&p, "x", none, 0, "/etc/motd",
+					       'C', 0), "high");
+	assert_string_equal(dw_policy_severity(&p, "x", none, 0, "/etcx",
+					       'A', 0), "medium");
+	assert_string_equal(dw_policy_severity(&p, "x", none, 1, "/data/f",
+					       'A', 0), "critical");
+	/* A deleted executable is rated by its path. */
+	assert_string_equal(dw_policy_severity(&p, "x", none, 0, "/bin/sh",
+					       'D', 1), "high");
+	dw_policy_release(&p);
+	json_decref(web);
+	json_decref(none);
+	unlink(path);
+	free(path);
+}
+
+static void expect_error(const char *text, const char *what)
+{
+	char *path = write_file(text);
+	struct dw_policy p;
+
+	assert_int_equal(dw_policy_load(&p, path, 1), DW_EINVAL);
+	if (!strstr(dw_error_last(), what))
+		fail_msg("'%s' not in '%s'", what, dw_error_last());
+	unlink(path);
+	free(path);
+}
+
+static void test_bad_files(void **state)
+{
+	struct dw_policy p;
+
+	(void)state;
+	expect_error("debounce_ms: 20\nbogus: 1\n", ":2: unknown key");
+	expect_error("allow:\n  - image: x\n", "needs paths");
+	expect_error("allow:\n  - paths: [tmp]\n", "absolute");
+	expect_error("rotate: sometimes\n", "auto, ask or off");
+	expect_error("debounce_ms: -5\n", "from 0 to 10000");
+	expect_error("allow: [oops\n", ":");
+	expect_error("drop_dirs:\n  - path: /x\n    kind: fax\n",
+		     "slack, mail or files");
+	expect_error("webhooks: [ftp://x]\n", "http(s)");
+	/* Absent: an error only when asked for. */
+	assert_int_equal(dw_policy_load(&p, "/nonexistent/dw.yaml", 0), 0);
+	assert_int_equal(p.debounce_ms, 20);
+	dw_policy_release(&p);
+	assert_int_equal(dw_policy_load(&p, "/nonexistent/dw.yaml", 1),
+			 DW_EIO);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_glob),
+		cmocka_unit_test(test_severities),
+		cmocka_unit_test(test_bad_files),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
