@@ -98,7 +98,7 @@ static void respond(struct scan *sc, json_t *attr, const struct dw_source *src,
 
 	if (strcmp(json_string_value(json_object_get(attr, "status")), "live"))
 		return;
-	what = !strcmp(role, "worker") ? 0 : !strcmp(role, "manager") ? 1 : 2;
+	what = (int)dw_swarm_secret_of_role(role);
 	if (sc->rotated[what])
 		return;
 	sc->rotated[what] = 1;
@@ -160,10 +160,10 @@ static int on_finding(const struct dw_finding *f, const struct dw_source *src,
 	json_t *attr = NULL;
 
 	if (sc->respond && sc->cfg.ncommand && f->secret &&
-	    strncmp(f->rule->id, "docker-swarm-", 13))
+	    !dw_swarm_rule(f->rule->id))
 		run_command(sc, f, src);
 
-	if (f->secret && !strncmp(f->rule->id, "docker-swarm-", 13) &&
+	if (f->secret && dw_swarm_rule(f->rule->id) &&
 	    swarm_ready(sc))
 		attr = dw_swarm_attribute(&sc->swarm, f->rule->id, f->secret,
 					  f->secret_len);

@@ -21,6 +21,23 @@ struct dw_leak_src {
 	int once_per_source;	/* report a secret once per source_id */
 };
 
+/*
+ * Keep `*scanner` a scanner of `engine` (NULL: none) as the configuration
+ * changes; `*current` is the engine it was made for.
+ */
+static inline void dw_scanner_track(struct dw_scanner **scanner,
+				    const struct dw_engine **current,
+				    const struct dw_engine *engine)
+{
+	if (engine == *current)
+		return;
+	dw_scanner_free(*scanner);
+	*scanner = NULL;
+	*current = engine;
+	if (engine && dw_scanner_new(scanner, engine))
+		*scanner = NULL;
+}
+
 /* `f->secret` is valid during the call only. */
 typedef void (*dw_leak_fn)(const struct dw_finding *f,
 			   const struct dw_leak_src *src, void *ctx);

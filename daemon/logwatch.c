@@ -317,9 +317,9 @@ static int is_whole(const struct pattern *p, const char *name)
 	return p->kind == P_DROP || (n > 3 && !strcmp(name + n - 3, ".gz"));
 }
 
-/* A new or existing file of pattern `p`. */
+/* A file of pattern `p` found already there. */
 static void take(struct dw_logwatch *w, const struct pattern *p,
-		 const char *path, int at_start)
+		 const char *path)
 {
 	struct followed *f;
 
@@ -328,10 +328,23 @@ static void take(struct dw_logwatch *w, const struct pattern *p,
 		return;
 	}
 	f = find_followed(w, path);
-	if (!f && at_start)
+	if (!f)
 		f = follow(w, p, path);
 	if (f)
 		read_new(w, f);
+}
+
+/* Read out and close the files that were followed under `path` before
+ * it was renamed away or replaced. */
+static void retire(struct dw_logwatch *w, const char *path)
+{
+	size_t j;
+
+	for (j = w->nfol; j-- > 0;)
+		if (w->fol[j]->rotated && !strcmp(w->fol[j]->path, path)) {
+			read_new(w, w->fol[j]);
+			drop_followed(w, j);
+		}
 }
 
 static struct pattern *add_pattern(struct dw_logwatch *w, const char *dir,
@@ -388,7 +401,7 @@ static void take_existing(struct dw_logwatch *w, const struct pattern *p)
 	dw_buf_addf(&pat, "%s/%s", p->dir, p->glob);
 	if (!glob(pat.ptr, GLOB_NOSORT, NULL, &g)) {
 		for (i = 0; i < g.gl_pathc; i++)
-			take(w, p, g.gl_pathv[i], 1);
+			take(w, p, g.gl_pathv[i]);
 		globfree(&g);
 	}
 	dw_buf_release(&pat);
@@ -438,13 +451,7 @@ void dw_logwatch_configure(struct dw_logwatch *w, char *const *globs,
 	for (i = w->npats; i-- > 0;)
 		if (w->pats[i]->configured)
 			remove_pattern(w, i);
-	if (engine != w->engine) {
-		dw_scanner_free(w->scanner);
-		w->scanner = NULL;
-		w->engine = engine;
-		if (engine && dw_scanner_new(&w->scanner, engine))
-			w->scanner = NULL;
-	}
+	dw_scanner_track(&w->scanner, &w->engine, engine);
 	w->max_file_size = max_file_size;
 	for (i = 0; i < nglobs; i++) {
 		char *a = dw_xstrdup(globs[i]), *b = dw_xstrdup(globs[i]);
@@ -532,7 +539,6 @@ static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
 	for (i = 0; i < w->npats; i++) {
 		struct pattern *p = w->pats[i];
 		struct followed *f;
-		size_t j;
 
 		if (strcmp(p->dir, dir) || fnmatch(p->glob, ev->name, 0))
 			continue;
@@ -563,24 +569,14 @@ static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
 			continue;
 		}
 		if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
-			for (j = w->nfol; j-- > 0;)
-				if (w->fol[j]->rotated &&
-				    !strcmp(w->fol[j]->path, path.ptr)) {
-					read_new(w, w->fol[j]);
-					drop_followed(w, j);
-				}
-			if (f) {
-				struct stat st;
+			struct stat st;
 
-				/* Replaced under its name. */
-				if (!stat(path.ptr, &st) && st.st_ino != f->ino) {
-					read_new(w, f);
-					for (j = 0; j < w->nfol; j++)
-						if (w->fol[j] == f)
-							drop_followed(w, j);
-					f = NULL;
-				}
+			/* Replaced under its name: the old one is rotated. */
+			if (f && !stat(path.ptr, &st) && st.st_ino != f->ino) {
+				f->rotated = 1;
+				f = NULL;
 			}
+			retire(w, path.ptr);
 			if (!f)
 				f = follow(w, p, path.ptr);
 		}

@@ -286,9 +286,7 @@ static void auto_snapshot(const char *id, const char *name, void *ctx)
 	if (dw_snapshot_container(dm->docker, id, &so, &r)) {
 		dw_log_error("snapshot of %s failed: %s", name,
 			     dw_error_last());
-		dw_buf_release(&path);
-		free(tag);
-		return;
+		goto out;
 	}
 	gethostname(host, sizeof(host) - 1);
 	rec = (struct dw_snapshot_record){ id, name, path.ptr,
@@ -300,22 +298,17 @@ static void auto_snapshot(const char *id, const char *name, void *ctx)
 		dw_log_info("snapshot of %s: %s (%s)", name, path.ptr,
 			    r.archive_sha256);
 	free(r.evidence_path);
+out:
 	dw_buf_release(&path);
 	free(tag);
 }
 
 /* ---- leaks: record once, attribute, alert, rotate as the policy says ---- */
 
-static enum dw_swarm_secret secret_kind(const char *role)
-{
-	return !strcmp(role, "worker") ? DW_SWARM_WORKER :
-	       !strcmp(role, "manager") ? DW_SWARM_MANAGER : DW_SWARM_UNLOCK;
-}
-
 static void rotate_leaked(struct daemon *dm, const struct dw_swarm *sw,
 			  const char *role, const char *where)
 {
-	enum dw_swarm_secret what = secret_kind(role);
+	enum dw_swarm_secret what = dw_swarm_secret_of_role(role);
 	struct dw_rotation rot;
 	char reason[1000];
 
@@ -323,10 +316,7 @@ static void rotate_leaked(struct daemon *dm, const struct dw_swarm *sw,
 		if (dm->pol.rotate == DW_ROTATE_ASK)
 			dw_log_warn("the live %s of this swarm leaked (%s); "
 				    "rotate it with: driftwatch rotate --%s",
-				    dw_swarm_secret_name(what), where,
-				    what == DW_SWARM_WORKER ? "worker" :
-				    what == DW_SWARM_MANAGER ? "manager" :
-							       "unlock-key");
+				    dw_swarm_secret_name(what), where, role);
 		return;
 	}
 	snprintf(reason, sizeof(reason), "driftwatchd: leaked in %s", where);
@@ -380,32 +370,34 @@ static void on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 	struct dw_buf red = DW_BUF_INIT, path = DW_BUF_INIT;
 	struct dw_swarm sw;
 	json_t *attr = NULL, *p;
-	char summary[1200], where[900];
+	char summary[1200], where[900], attributed[80] = "";
 	int have_swarm = 0, is_new = 0;
-	const char *status;
 
-	dw_secret_redact(&red, f->secret, f->secret_len);
-	dw_utf8_sanitize(&path, src->path, src->path_len);
-	if (f->secret && !strncmp(f->rule->id, "docker-swarm-", 13) &&
-	    dm->docker && !dw_swarm_read(dm->docker, &sw)) {
-		have_swarm = 1;
-		attr = dw_swarm_attribute(&sw, f->rule->id, f->secret,
-					  f->secret_len);
-	}
 	memset(&rec, 0, sizeof(rec));
 	rec.source_id = src->source_id;
 	rec.path = src->path;
 	rec.path_len = src->path_len;
+	rec.fingerprint = f->fingerprint;
+	rec.once_per_source = src->once_per_source;
+	/* A secret seen before costs one lookup, not a word with Docker. */
+	if (dw_store_finding_known(dm->store, &rec))
+		return;
+	dw_secret_redact(&red, f->secret, f->secret_len);
+	dw_utf8_sanitize(&path, src->path, src->path_len);
+	if (f->secret && dw_swarm_rule(f->rule->id) && dm->docker &&
+	    !dw_swarm_read(dm->docker, &sw)) {
+		have_swarm = 1;
+		attr = dw_swarm_attribute(&sw, f->rule->id, f->secret,
+					  f->secret_len);
+	}
 	rec.source = src->source;
 	rec.rule = f->rule->id;
 	rec.severity = dw_severity_name(f->rule->severity);
-	rec.fingerprint = f->fingerprint;
 	rec.redacted = red.ptr ? red.ptr : "";
 	rec.line = f->line;
 	rec.cluster = json_string_value(json_object_get(attr, "cluster"));
 	rec.role = json_string_value(json_object_get(attr, "role"));
 	rec.status = json_string_value(json_object_get(attr, "status"));
-	rec.once_per_source = src->once_per_source;
 	if (dw_store_add_finding(dm->store, &rec, &is_new))
 		dw_log_warn("%s", dw_error_last());
 	if (!is_new)
@@ -416,12 +408,11 @@ static void on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 	else
 		snprintf(where, sizeof(where), "%s %s:%llu", src->source,
 			 path.ptr, (unsigned long long)f->line);
-	snprintf(summary, sizeof(summary), "%s secret in %s%s%s%s%s",
-		 f->rule->id, where, rec.status ? " (" : "",
-		 rec.status ? rec.status : "", rec.status ? " " : "",
-		 rec.status ? (rec.role ? rec.role : "") : "");
 	if (rec.status)
-		strncat(summary, ")", sizeof(summary) - strlen(summary) - 1);
+		snprintf(attributed, sizeof(attributed), " (%s %s)",
+			 rec.status, rec.role ? rec.role : "");
+	snprintf(summary, sizeof(summary), "%s secret in %s%s", f->rule->id,
+		 where, attributed);
 	dw_log_warn("%s", summary);
 	p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "rule",
 		      f->rule->id, "severity", rec.severity, "source",
@@ -434,12 +425,10 @@ static void on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 	if (dw_store_alert(dm->store, "leak", summary, p))
 		dw_log_warn("%s", dw_error_last());
 	json_decref(p);
-	if (dm->pol.ncommand && f->secret &&
-	    strncmp(f->rule->id, "docker-swarm-", 13))
+	if (dm->pol.ncommand && f->secret && !dw_swarm_rule(f->rule->id))
 		run_leak_command(dm, f, src, path.ptr);
-	status = rec.status;
-	if (have_swarm && status && !strcmp(status, "live") && rec.cluster &&
-	    !strcmp(rec.cluster, sw.id))
+	if (have_swarm && rec.status && !strcmp(rec.status, "live") &&
+	    rec.cluster && !strcmp(rec.cluster, sw.id))
 		rotate_leaked(dm, &sw, rec.role ? rec.role : "", where);
 out:
 	if (have_swarm)
@@ -598,19 +587,6 @@ static void read_docker(struct daemon *dm)
 
 /* ---- status ---- */
 
-static long sysctl_long(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
 static void write_status(struct daemon *dm, const char *state, int force)
 {
 	long long now = (long long)time(NULL);
@@ -635,13 +611,8 @@ static void write_status(struct daemon *dm, const char *state, int force)
 	json_object_set_new(doc, "mounts", json_boolean(dm->mounts != NULL));
 	json_object_set_new(doc, "followed_files", json_integer(
 		(json_int_t)(dm->logs ? dw_logwatch_count(dm->logs) : 0)));
-	json_object_set_new(doc, "rotate", json_string(
-		dm->pol.rotate == DW_ROTATE_AUTO ? "auto" :
-		dm->pol.rotate == DW_ROTATE_ASK ? "ask" : "off"));
-	json_object_set_new(doc, "max_user_watches", json_integer(sysctl_long(
-		"/proc/sys/fs/inotify/max_user_watches")));
-	json_object_set_new(doc, "max_queued_events", json_integer(sysctl_long(
-		"/proc/sys/fs/inotify/max_queued_events")));
+	json_object_set_new(doc, "rotate",
+			    json_string(dw_policy_rotate_name(dm->pol.rotate)));
 	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(doc);
 	/* Write what changed, and a heartbeat every 30 s. */
@@ -707,6 +678,9 @@ static void reload(struct daemon *dm)
 		dw_engine_free(old_engine);
 	}
 	set_sinks(dm);
+	/* Labels may opt containers in or out now: list them again. */
+	if (dm->docker && dm->docker_connected && docker_reconcile(dm))
+		dw_log_warn("%s", dw_error_last());
 	dw_monitor_rescan_all(dm->mon, "rescan");
 	dw_log_info("sighup: configuration %s reloaded", dm->o->config);
 }
@@ -750,11 +724,11 @@ static int run_once(struct daemon *dm)
 	long next;
 
 	if (dm->docker) {
-		err = docker_reconcile(dm);
+		err = docker_reconcile(dm);	/* reads the mounts too */
 		if (err)
 			dw_log_warn("%s", dw_error_last());
 	}
-	if (dm->mounts)
+	if (dm->mounts && (!dm->docker || err))
 		read_mounts(dm);
 	while ((next = dw_monitor_run(dm->mon)) == 0)
 		;

@@ -36,6 +36,12 @@
 
 struct container;
 
+/* Paths noted between two rescans; sorted before they are looked up. */
+struct pathset {
+	char **v;
+	size_t n, alloc;
+};
+
 struct watch {
 	int wd;
 	struct container *c;
@@ -62,13 +68,12 @@ struct container {
 	int prev_loaded;
 	/*
 	 * What inotify said since the last rescan, as "/a/b" paths (the
-	 * upper dir is ""): directories whose entries changed, and
-	 * directories whose whole subtree must be walked again. With
-	 * `walked` (prev came from a walk in this process) and no `full`,
-	 * everything else is copied from prev, not walked.
+	 * upper dir is ""): the entries events named, and the directories
+	 * whose whole subtree must be walked again. With `walked` (prev
+	 * came from a walk in this process) and no `full`, everything else
+	 * is copied from prev, not walked.
 	 */
-	char **dirs, **deep, **ents;	/* ents: "/dir/name" of events */
-	size_t ndirty, ndeep, nents, dirty_alloc, deep_alloc, ents_alloc;
+	struct pathset ents, deep;
 	int walked, full;
 
 	size_t nwatches;
@@ -288,37 +293,23 @@ static void watch_from(struct dw_monitor *m, struct container *c,
 	close(root);
 }
 
-static void note_dir(char ***v, size_t *n, size_t *alloc, const char *rel,
-		     const char *name)
+/* Note "/rel" or "/rel/name" (rel "" is the upper dir itself). */
+static void note(struct pathset *s, const char *rel, const char *name)
 {
 	struct dw_buf b = DW_BUF_INIT;
 
-	/* A busy directory is noted once per event batch at most. */
-	if (*n && !name) {
-		const char *last = (*v)[*n - 1];
-
-		if (*rel ? last[0] == '/' && !strcmp(last + 1, rel) : !*last)
-			return;
-	}
 	if (*rel)
 		dw_buf_addf(&b, "/%s", rel);
 	if (name)
 		dw_buf_addf(&b, "/%s", name);
-	DW_ALLOC_GROW(*v, *n + 1, *alloc);
-	(*v)[(*n)++] = b.ptr ? dw_buf_detach(&b, NULL) : dw_xstrdup("");
-}
-
-static void clear_dirs(struct container *c)
-{
-	size_t i;
-
-	for (i = 0; i < c->ndirty; i++)
-		free(c->dirs[i]);
-	for (i = 0; i < c->ndeep; i++)
-		free(c->deep[i]);
-	for (i = 0; i < c->nents; i++)
-		free(c->ents[i]);
-	c->ndirty = c->ndeep = c->nents = 0;
+	dw_buf_addch(&b, '\0');
+	/* A busy file is noted once per run of events at most. */
+	if (s->n && !strcmp(s->v[s->n - 1], b.ptr)) {
+		dw_buf_release(&b);
+		return;
+	}
+	DW_ALLOC_GROW(s->v, s->n + 1, s->alloc);
+	s->v[s->n++] = dw_buf_detach(&b, NULL);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -326,15 +317,33 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Index of the first string not sorting before `key`. */
-static size_t lower_bound(char *const *v, size_t n, const char *key)
+static void pathset_sort(struct pathset *s)
 {
-	size_t lo = 0, hi = n;
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(char *), cmp_str);
+}
+
+static void pathset_clear(struct pathset *s)
+{
+	while (s->n)
+		free(s->v[--s->n]);
+}
+
+static void pathset_release(struct pathset *s)
+{
+	pathset_clear(s);
+	free(s->v);
+}
+
+/* Index of the first path not sorting before `key`. */
+static size_t lower_bound(const struct pathset *s, const char *key)
+{
+	size_t lo = 0, hi = s->n;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (strcmp(v[mid], key) < 0)
+		if (strcmp(s->v[mid], key) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -342,37 +351,48 @@ static size_t lower_bound(char *const *v, size_t n, const char *key)
 	return lo;
 }
 
-static int has(char *const *v, size_t n, const char *key)
+static int has(const struct pathset *s, const char *key)
 {
-	size_t i = lower_bound(v, n, key);
+	size_t i = lower_bound(s, key);
 
-	return i < n && !strcmp(v[i], key);
+	return i < s->n && !strcmp(s->v[i], key);
 }
 
-/* For the diff engine: did nothing change at or below `path`? */
+/* Is `p` or a directory above it to be walked whole? (`p` is modified.) */
+static int under_deep(const struct container *c, char *p)
+{
+	char *slash;
+
+	for (;;) {
+		if (has(&c->deep, p))
+			return 1;
+		slash = strrchr(p, '/');
+		if (!slash)
+			return 0;
+		*slash = '\0';
+	}
+}
+
+/*
+ * For the diff engine: did nothing change at or below directory `path`?
+ * Every event names an entry "/dir/name", so a change below `path` is
+ * an entry sorting under "path/".
+ */
 static int subtree_unchanged(const char *path, size_t len, void *ctx)
 {
 	struct container *c = ctx;
-	char *p = dw_xstrndup(path, len), *q = dw_xmalloc(len + 2), *slash;
+	char *p = dw_xmalloc(len + 2);
 	size_t i;
-	int same = !has(c->dirs, c->ndirty, p);
+	int same;
 
-	if (same) {
-		snprintf(q, len + 2, "%s/", p);
-		i = lower_bound(c->dirs, c->ndirty, q);
-		same = !(i < c->ndirty && !strncmp(c->dirs[i], q, len + 1));
-	}
-	/* Nor may the directory, or one above it, have changed itself. */
-	while (same) {
-		if (has(c->deep, c->ndeep, p))
-			same = 0;
-		slash = strrchr(p, '/');
-		if (!slash)
-			break;
-		*slash = '\0';
-	}
+	memcpy(p, path, len);
+	p[len] = '/';
+	p[len + 1] = '\0';
+	i = lower_bound(&c->ents, p);
+	same = !(i < c->ents.n && !strncmp(c->ents.v[i], p, len + 1));
+	p[len] = '\0';
+	same = same && !under_deep(c, p);
 	free(p);
-	free(q);
 	return same;
 }
 
@@ -380,16 +400,9 @@ static int subtree_unchanged(const char *path, size_t len, void *ctx)
 static int entry_unchanged(const char *path, size_t len, void *ctx)
 {
 	struct container *c = ctx;
-	char *p = dw_xstrndup(path, len), *slash;
-	int same = !has(c->ents, c->nents, p);
+	char *p = dw_xstrndup(path, len);
+	int same = !has(&c->ents, p) && !under_deep(c, p);
 
-	while (same) {
-		slash = strrchr(p, '/');
-		if (!slash)
-			break;
-		*slash = '\0';
-		same = !has(c->deep, c->ndeep, p);
-	}
 	free(p);
 	return same;
 }
@@ -446,15 +459,11 @@ void dw_monitor_read_events(struct dw_monitor *m)
 				/* The directory itself: its mode, or xattrs
 				 * that decide what shows through it. */
 				if (ev->mask & IN_ATTRIB)
-					note_dir(&c->deep, &c->ndeep,
-						 &c->deep_alloc, w->rel, NULL);
+					note(&c->deep, w->rel, NULL);
 				if (ev->mask & IN_MOVE_SELF)
 					c->rewatch = 1;
 			} else {
-				note_dir(&c->dirs, &c->ndirty,
-					 &c->dirty_alloc, w->rel, NULL);
-				note_dir(&c->ents, &c->nents, &c->ents_alloc,
-					 w->rel, ev->name);
+				note(&c->ents, w->rel, ev->name);
 			}
 			if ((ev->mask & IN_ISDIR) && ev->len) {
 				if (ev->mask & IN_CREATE) {
@@ -464,9 +473,7 @@ void dw_monitor_read_events(struct dw_monitor *m)
 						    *w->rel ? "/" : "",
 						    ev->name);
 					watch_from(m, c, rel.ptr);
-					note_dir(&c->deep, &c->ndeep,
-						 &c->deep_alloc, w->rel,
-						 ev->name);
+					note(&c->deep, w->rel, ev->name);
 					dw_buf_release(&rel);
 				} else if (ev->mask & (IN_MOVED_TO |
 						       IN_MOVED_FROM)) {
@@ -486,9 +493,8 @@ void dw_monitor_read_events(struct dw_monitor *m)
 struct rescan {
 	struct dw_monitor *m;
 	struct container *c;
-	struct dw_change_row *rows;
+	struct dw_change_row *rows;	/* their sha256 strings are ours */
 	size_t nrows, alloc;
-	struct dw_buf hashes;	/* NUL-terminated hex strings */
 	size_t added, updated, reverted, notable, critical, total;
 	const char *worst;
 };
@@ -538,11 +544,10 @@ static int on_secret(const struct dw_finding *f, void *ctx)
 /*
  * Hash a new or changed regular file, tell whether it is ELF, and scan it
  * for secrets. Returns 1 when it is ELF, 0 when not, -1 when not read
- * (gone, no longer a regular file, or over the size cap); `hash_off`
- * gets the offset of its hex SHA-256 in r->hashes.
+ * (gone, no longer a regular file, or over the size cap); `*sha256`
+ * gets its SHA-256 in hex (the caller frees it).
  */
-static int analyse_file(struct rescan *r, const char *path,
-			size_t *hash_off)
+static int analyse_file(struct rescan *r, const char *path, char **sha256)
 {
 	struct dw_monitor *m = r->m;
 	unsigned char md[EVP_MAX_MD_SIZE], head[4] = { 0 };
@@ -606,8 +611,7 @@ static int analyse_file(struct rescan *r, const char *path,
 	if (err)
 		return -1;
 	dw_hex(hex, md, mdlen);
-	*hash_off = r->hashes.len;
-	dw_buf_add(&r->hashes, hex, 2 * mdlen + 1);
+	*sha256 = dw_xstrdup(hex);
 	return got >= 4 && !memcmp(head, "\177ELF", 4);
 }
 
@@ -622,7 +626,7 @@ static void add_row(struct rescan *r, const struct dw_changeset *cs,
 	struct container *c = r->c;
 	const char *path = dw_change_path(cs, ch);
 	struct dw_change_row *row;
-	size_t hash_off = SIZE_MAX;
+	char *sha256 = NULL;
 	int exec = -1, elf = -1;
 	const char *sev;
 
@@ -634,7 +638,7 @@ static void add_row(struct rescan *r, const struct dw_changeset *cs,
 	 * /tmp is a leak all the same. */
 	if ((kind == 'A' || kind == 'C') && S_ISREG(ch->mode)) {
 		exec = (ch->mode & 0111) != 0;
-		elf = analyse_file(r, path, &hash_off);
+		elf = analyse_file(r, path, &sha256);
 		if (elf < 0)
 			elf = -1;
 		if ((exec || elf == 1) && strcmp(sev, "allowed"))
@@ -648,7 +652,7 @@ static void add_row(struct rescan *r, const struct dw_changeset *cs,
 	row->mode = ch->mode;
 	row->meta = kind != 'R' && ch->has_meta ? &cs->meta[ch - cs->v] :
 						  NULL;
-	row->sha256 = (const char *)(uintptr_t)hash_off;	/* fixed below */
+	row->sha256 = sha256;
 	row->executable = exec;
 	row->elf = elf;
 	row->severity = sev;
@@ -802,8 +806,11 @@ static int record(struct dw_monitor *m, struct rescan *r)
 
 static void rescan_release(struct rescan *r)
 {
+	size_t i;
+
+	for (i = 0; i < r->nrows; i++)
+		free((char *)r->rows[i].sha256);
 	free(r->rows);
-	dw_buf_release(&r->hashes);
 }
 
 static void rescan(struct dw_monitor *m, struct container *c)
@@ -812,7 +819,6 @@ static void rescan(struct dw_monitor *m, struct container *c)
 	struct dw_diff_reuse reuse;
 	struct rescan r;
 	long long t0 = mono_ms();
-	size_t i;
 	int err;
 
 	memset(&r, 0, sizeof(r));
@@ -835,12 +841,8 @@ static void rescan(struct dw_monitor *m, struct container *c)
 	reuse.unchanged = subtree_unchanged;
 	reuse.entry_unchanged = entry_unchanged;
 	reuse.ctx = c;
-	if (c->ndirty > 1)
-		qsort(c->dirs, c->ndirty, sizeof(char *), cmp_str);
-	if (c->ndeep > 1)
-		qsort(c->deep, c->ndeep, sizeof(char *), cmp_str);
-	if (c->nents > 1)
-		qsort(c->ents, c->nents, sizeof(char *), cmp_str);
+	pathset_sort(&c->ents);
+	pathset_sort(&c->deep);
 	/* Only what inotify saw all of may be skipped. */
 	err = dw_overlay_diff_reuse(&cs, c->upper,
 				    (const char *const *)c->lowers,
@@ -848,7 +850,8 @@ static void rescan(struct dw_monitor *m, struct container *c)
 				    c->walked && !c->full &&
 				    !strcmp(c->source, "watch") ? &reuse :
 				    NULL);
-	clear_dirs(c);
+	pathset_clear(&c->ents);
+	pathset_clear(&c->deep);
 	c->full = 0;
 	if (err) {
 		if (!c->broken)
@@ -868,12 +871,6 @@ static void rescan(struct dw_monitor *m, struct container *c)
 	}
 	compare_sets(&r, &c->prev, &cs);
 	r.total = cs.n;
-	for (i = 0; i < r.nrows; i++) {
-		uintptr_t off = (uintptr_t)r.rows[i].sha256;
-
-		r.rows[i].sha256 = off == SIZE_MAX ? NULL :
-				   r.hashes.ptr + off;
-	}
 	c->rescans++;
 	m->rescans++;
 	if (r.nrows || !c->recorded) {
@@ -905,6 +902,17 @@ static void rescan(struct dw_monitor *m, struct container *c)
 	c->last_cost_ms = mono_ms() - t0;
 }
 
+/* When a dirty container is rescanned: once quiet for debounce_ms, or
+ * dirty for max_delay_ms, but not before its last rescan's cost again. */
+static long long due_at(const struct dw_monitor *m, const struct container *c)
+{
+	long long due = c->last_event + m->pol->debounce_ms;
+
+	if (due > c->dirty_since + m->pol->max_delay_ms)
+		due = c->dirty_since + m->pol->max_delay_ms;
+	return due < c->not_before ? c->not_before : due;
+}
+
 long dw_monitor_run(struct dw_monitor *m)
 {
 	long long now = mono_ms(), next = -1;
@@ -916,36 +924,19 @@ long dw_monitor_run(struct dw_monitor *m)
 		m->next_full = now + m->pol->rescan_interval * 1000;
 	}
 	for (c = m->list; c; c = c->next) {
-		long long due;
-
 		if (c->polling && now >= c->next_poll) {
 			mark_dirty(c, "poll", now);
 			c->next_poll = now + m->pol->poll_interval * 1000;
 			c->rewatch = 1;	/* maybe watches are free again */
 		}
-		if (!c->dirty)
-			goto plan;
-		due = c->last_event + m->pol->debounce_ms;
-		if (due > c->dirty_since + m->pol->max_delay_ms)
-			due = c->dirty_since + m->pol->max_delay_ms;
-		/* A rescan costs at most half the time of a busy container. */
-		if (due < c->not_before)
-			due = c->not_before;
-		if (now >= due) {
+		if (c->dirty && now >= due_at(m, c)) {
 			rescan(m, c);
 			now = mono_ms();
+			/* A busy container is rescanned half the time at most. */
 			c->not_before = now + c->last_cost_ms;
 		}
-plan:
-		if (c->dirty) {
-			due = c->last_event + m->pol->debounce_ms;
-			if (due > c->dirty_since + m->pol->max_delay_ms)
-				due = c->dirty_since + m->pol->max_delay_ms;
-			if (due < c->not_before)
-				due = c->not_before;
-			if (next < 0 || due < next)
-				next = due;
-		}
+		if (c->dirty && (next < 0 || due_at(m, c) < next))
+			next = due_at(m, c);
 		if (c->polling && (next < 0 || c->next_poll < next))
 			next = c->next_poll;
 	}
@@ -987,11 +978,16 @@ static void free_container(struct container *c)
 	free(c->lowers);
 	json_decref(c->labels);
 	dw_changeset_release(&c->prev);
-	clear_dirs(c);
-	free(c->dirs);
-	free(c->deep);
-	free(c->ents);
+	pathset_release(&c->ents);
+	pathset_release(&c->deep);
 	free(c);
+}
+
+static int is_immutable(const struct dw_policy *p, const struct container *c)
+{
+	return c->read_only || (p->immutable_label &&
+				dw_policy_label_matches(p->immutable_label,
+							c->labels));
 }
 
 static void set_str(char **dst, const char *src)
@@ -1041,10 +1037,7 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 	c->labels = labels ? json_deep_copy(labels) : json_object();
 	c->read_only = s->read_only;
 	c->recorded = 0;
-	c->immutable = s->read_only ||
-		       (m->pol->immutable_label &&
-			dw_policy_label_matches(m->pol->immutable_label,
-						c->labels));
+	c->immutable = is_immutable(m->pol, c);
 	if (fresh) {
 		/* Watch first, then rescan: nothing falls in between. */
 		watch_from(m, c, "");
@@ -1172,7 +1165,8 @@ json_t *dw_monitor_status(const struct dw_monitor *m)
 		watches += c->nwatches;
 		polling += c->polling != 0;
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}",
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:o}",
 			 "containers", (json_int_t)json_array_size(list),
 			 "watches", (json_int_t)watches, "polling",
 			 (json_int_t)polling, "overflows",
@@ -1180,7 +1174,13 @@ json_t *dw_monitor_status(const struct dw_monitor *m)
 			 (json_int_t)m->rescans, "inotify_events",
 			 (json_int_t)m->inotify_events, "errors",
 			 (json_int_t)m->errors, "last_event_us",
-			 (json_int_t)m->last_event, "watched", list);
+			 (json_int_t)m->last_event, "max_user_watches",
+			 (json_int_t)read_long(
+				 "/proc/sys/fs/inotify/max_user_watches"),
+			 "max_queued_events",
+			 (json_int_t)read_long(
+				 "/proc/sys/fs/inotify/max_queued_events"),
+			 "watched", list);
 }
 
 /* ---- life cycle ---- */
@@ -1209,19 +1209,10 @@ void dw_monitor_set_policy(struct dw_monitor *m, const struct dw_policy *p,
 
 	m->pol = p;
 	m->limit_stuck = 0;
-	if (engine != m->engine) {
-		dw_scanner_free(m->scanner);
-		m->scanner = NULL;
-		m->engine = engine;
-		if (engine && dw_scanner_new(&m->scanner, engine))
-			m->scanner = NULL;
-	}
-	/* Opt-outs and immutability may have changed with the labels. */
+	dw_scanner_track(&m->scanner, &m->engine, engine);
+	/* The immutable label may have changed with the configuration. */
 	for (c = m->list; c; c = c->next)
-		c->immutable = c->read_only ||
-			       (p->immutable_label &&
-				dw_policy_label_matches(p->immutable_label,
-							c->labels));
+		c->immutable = is_immutable(p, c);
 }
 
 void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn,

@@ -100,7 +100,9 @@ static void mount_release(struct dw_mount *m)
 	free(m->lowers);
 }
 
-int dw_mounts_parse_line(const char *line, struct dw_mount *out)
+/* One mountinfo line into `out`: 1 when it is an overlay with an upper
+ * dir, 0 when not, DW_EINVAL when malformed. */
+static int parse_line(const char *line, struct dw_mount *out)
 {
 	const char *f[5], *sep = strstr(line, " - "), *p = line, *opts;
 	char *upper = NULL, *lower = NULL;
@@ -206,7 +208,7 @@ int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n)
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
-		if (dw_mounts_parse_line(line, &mt) != 1)
+		if (parse_line(line, &mt) != 1)
 			continue;
 		if (skipped(m, mt.upper)) {
 			mount_release(&mt);

@@ -30,8 +30,4 @@ int dw_mounts_fd(const struct dw_mounts *m);
 int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n);
 void dw_mounts_free_list(struct dw_mount *list, size_t n);
 
-/* Parse one mountinfo line into `out`; 1 when it is an overlay with an
- * upper dir, 0 when not, DW_EINVAL when malformed. (For tests.) */
-int dw_mounts_parse_line(const char *line, struct dw_mount *out);
-
 #endif

@@ -243,14 +243,20 @@ static int drop_dirs(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
 	return 0;
 }
 
+static const char *const rotate_names[] = { "off", "ask", "auto" };
+
+const char *dw_policy_rotate_name(int rotate)
+{
+	return rotate_names[rotate];
+}
+
 static int rotate_value(struct dw_yaml *y, yaml_node_t *v, int *out)
 {
-	static const char *const names[] = { "off", "ask", "auto" };
 	const char *s = dw_yaml_scalar(v);
 	int i;
 
 	for (i = 0; s && i < 3; i++)
-		if (!strcmp(s, names[i])) {
+		if (!strcmp(s, rotate_names[i])) {
 			*out = i;
 			return 0;
 		}

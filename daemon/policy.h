@@ -54,6 +54,8 @@ struct dw_policy {
 };
 
 enum { DW_ROTATE_OFF, DW_ROTATE_ASK, DW_ROTATE_AUTO };
+/* "off", "ask", "auto". */
+const char *dw_policy_rotate_name(int rotate);
 
 /* The defaults alone. */
 void dw_policy_defaults(struct dw_policy *p);

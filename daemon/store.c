@@ -384,9 +384,9 @@ int dw_store_apply_changes(struct dw_store *s, const char *cid,
 {
 	static const char put[] =
 		"INSERT INTO changes(container_id, path, kind, type, mode, uid,"
-		" gid, size, mtime_ns, first_seen, last_seen, seen, sha256, "
+		" gid, size, mtime_ns, first_seen, last_seen, sha256, "
 		"executable, elf, severity) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,"
-		"?10,?10,1,?11,?12,?13,?14) ON CONFLICT(container_id, path) DO "
+		"?10,?10,?11,?12,?13,?14) ON CONFLICT(container_id, path) DO "
 		"UPDATE SET kind=?3, type=?4, mode=?5, uid=?6, gid=?7, size=?8,"
 		" mtime_ns=?9, last_seen=?10, sha256=?11, executable=?12, "
 		"elf=?13, severity=?14";
@@ -458,31 +458,39 @@ int dw_store_load_changes(struct dw_store *s, const char *cid,
 	return err;
 }
 
+int dw_store_finding_known(struct dw_store *s,
+			   const struct dw_finding_record *r)
+{
+	static const char sql[] =
+		"SELECT 1 FROM findings WHERE container_id = ?1 AND "
+		"fingerprint = ?2 AND (?3 OR path = ?4) LIMIT 1";
+	sqlite3_stmt *st;
+	int known;
+
+	if (prepare(s, &st, sql))
+		return 0;
+	sqlite3_bind_text(st, 1, r->source_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, r->once_per_source);
+	sqlite3_bind_blob(st, 4, r->path, (int)r->path_len, SQLITE_STATIC);
+	known = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return known;
+}
+
 int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 			 int *is_new)
 {
-	static const char seen[] =
-		"SELECT 1 FROM findings WHERE container_id = ?1 AND "
-		"fingerprint = ?2 AND (?3 OR path = ?4) LIMIT 1";
 	static const char sql[] =
 		"INSERT OR IGNORE INTO findings(time, container_id, path, rule,"
 		" severity, fingerprint, line, redacted, source, cluster, role,"
 		" status) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)";
 	sqlite3_stmt *st;
-	int err = prepare(s, &st, seen);
+	int err;
 
 	*is_new = 0;
-	if (err)
-		return err;
-	sqlite3_bind_text(st, 1, r->source_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, r->fingerprint, -1, SQLITE_STATIC);
-	sqlite3_bind_int(st, 3, r->once_per_source);
-	sqlite3_bind_blob(st, 4, r->path, (int)r->path_len, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		sqlite3_finalize(st);
+	if (dw_store_finding_known(s, r))
 		return 0;
-	}
-	sqlite3_finalize(st);
 	err = prepare(s, &st, sql);
 	if (err)
 		return err;
@@ -544,26 +552,6 @@ int dw_store_put_offset(struct dw_store *s, const char *path,
 	return step_done(s, st, "cannot record a file offset");
 }
 
-int dw_store_record_rotation(struct dw_store *s, const char *swarm_id,
-			     const char *what, const char *before,
-			     const char *after, const char *reason)
-{
-	char summary[256];
-	json_t *p;
-	int err = dw_store_add_rotation(s, swarm_id, what, before, after,
-					reason);
-
-	if (err)
-		return err;
-	p = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "swarm", swarm_id, "what",
-		      what, "before", before, "after", after, "reason", reason);
-	snprintf(summary, sizeof(summary), "rotated the %s of swarm %s", what,
-		 swarm_id);
-	err = dw_store_alert(s, "rotation", summary, p);
-	json_decref(p);
-	return err;
-}
-
 int dw_store_put_status(struct dw_store *s, const char *doc)
 {
 	sqlite3_stmt *st;
@@ -600,7 +588,7 @@ int dw_store_get_status(struct dw_store *s, char **doc, long long *pid,
 	return err;
 }
 
-int dw_store_add_snapshot(struct dw_store *s, const struct dw_snapshot_record *r)
+static int add_snapshot(struct dw_store *s, const struct dw_snapshot_record *r)
 {
 	static const char sql[] =
 		"INSERT INTO snapshots(time, container_id, container_name, "
@@ -631,7 +619,7 @@ int dw_store_record_snapshot(struct dw_store *s,
 {
 	char summary[4200];
 	json_t *p;
-	int err = dw_store_add_snapshot(s, r);
+	int err = add_snapshot(s, r);
 
 	if (err)
 		return err;
@@ -664,9 +652,9 @@ long long dw_store_last_snapshot(struct dw_store *s, const char *cid,
 	return t;
 }
 
-int dw_store_add_rotation(struct dw_store *s, const char *swarm_id,
-			  const char *what, const char *before,
-			  const char *after, const char *reason)
+static int add_rotation(struct dw_store *s, const char *swarm_id,
+			const char *what, const char *before, const char *after,
+			const char *reason)
 {
 	static const char sql[] =
 		"INSERT INTO rotations(time, swarm_id, what, before_fingerprint,"
@@ -685,6 +673,25 @@ int dw_store_add_rotation(struct dw_store *s, const char *swarm_id,
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : db_error(s, "cannot record rotation");
+}
+
+int dw_store_record_rotation(struct dw_store *s, const char *swarm_id,
+			     const char *what, const char *before,
+			     const char *after, const char *reason)
+{
+	char summary[256];
+	json_t *p;
+	int err = add_rotation(s, swarm_id, what, before, after, reason);
+
+	if (err)
+		return err;
+	p = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "swarm", swarm_id, "what",
+		      what, "before", before, "after", after, "reason", reason);
+	snprintf(summary, sizeof(summary), "rotated the %s of swarm %s", what,
+		 swarm_id);
+	err = dw_store_alert(s, "rotation", summary, p);
+	json_decref(p);
+	return err;
 }
 
 int dw_store_alert(struct dw_store *s, const char *kind, const char *summary,

@@ -21,6 +21,18 @@ const char *dw_swarm_secret_name(enum dw_swarm_secret what)
 	       what == DW_SWARM_MANAGER ? "manager token" : "unlock key";
 }
 
+enum dw_swarm_secret dw_swarm_secret_of_role(const char *role)
+{
+	return !strcmp(role, "worker") ? DW_SWARM_WORKER :
+	       !strcmp(role, "manager") ? DW_SWARM_MANAGER : DW_SWARM_UNLOCK;
+}
+
+int dw_swarm_rule(const char *rule_id)
+{
+	return !strcmp(rule_id, "docker-swarm-join-token") ||
+	       !strcmp(rule_id, "docker-swarm-unlock-key");
+}
+
 /* base36 of SHA-256(`pem`), zero-padded to 50, as swarmkit does it. */
 static void ca_digest(char out[51], const char *pem)
 {

@@ -89,6 +89,9 @@ struct dw_finding_record {
 				   once per path */
 };
 
+/* Is it known already (its fingerprint in this source, or at this path)? */
+int dw_store_finding_known(struct dw_store *s,
+			   const struct dw_finding_record *r);
 /* Record it unless known; `*is_new` says which. */
 int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 			 int *is_new);
@@ -119,20 +122,17 @@ struct dw_snapshot_record {
 	int paused;
 };
 
-int dw_store_add_snapshot(struct dw_store *s,
-			  const struct dw_snapshot_record *r);
-/* The same, and a "snapshot" alert carrying the digests. */
+/* Record it, and a "snapshot" alert carrying the digests. */
 int dw_store_record_snapshot(struct dw_store *s,
 			     const struct dw_snapshot_record *r);
 /* When `operator_name` last snapshotted container `cid` (0: never). */
 long long dw_store_last_snapshot(struct dw_store *s, const char *cid,
 				 const char *operator_name);
 
-/* A rotation of a swarm secret: fingerprints only, never the secret. */
-int dw_store_add_rotation(struct dw_store *s, const char *swarm_id,
-			  const char *what, const char *before,
-			  const char *after, const char *reason);
-/* The same, and a "rotation" alert. */
+/*
+ * A rotation of a swarm secret (fingerprints only, never the secret), and
+ * a "rotation" alert.
+ */
 int dw_store_record_rotation(struct dw_store *s, const char *swarm_id,
 			     const char *what, const char *before,
 			     const char *after, const char *reason);

@@ -54,5 +54,10 @@ int dw_swarm_rotate(struct dw_docker *d, enum dw_swarm_secret what,
 		    int dry_run, struct dw_rotation *out);
 
 const char *dw_swarm_secret_name(enum dw_swarm_secret what);
+/* The secret a live attribution's role ("worker", "manager",
+ * "unlock-key") names; also `driftwatch rotate --ROLE`. */
+enum dw_swarm_secret dw_swarm_secret_of_role(const char *role);
+/* Is `rule_id` one of the swarm rules dw_swarm_attribute() knows? */
+int dw_swarm_rule(const char *rule_id);
 
 #endif

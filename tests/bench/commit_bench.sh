@@ -10,18 +10,13 @@ export DW_BUILD=${DW_BUILD:-$here/../../build}
 DW_BUILD=$(cd "$DW_BUILD" && pwd)
 . "$here/../lib/common.sh"
 runs=${1:-3}
-started=0
-if [ ! -r "$DW_DOCKER_ENV" ]; then
-	bash "$here/../integration/docker_setup.sh" >/dev/null || exit 1
-	started=1
-fi
-dw_need_docker
+dw_bench_docker
 out=$(mktemp -d /var/tmp/dwcommit.XXXXXX)
 cleanup() {
 	docker rm -f dwcb >/dev/null 2>&1
 	docker rmi -f dwcb:img >/dev/null 2>&1
 	rm -rf "$out"
-	[ $started -eq 1 ] && bash "$here/../integration/docker_teardown.sh" >/dev/null
+	dw_bench_docker_done
 }
 trap cleanup EXIT
 docker rm -f dwcb >/dev/null 2>&1

@@ -12,12 +12,7 @@ export DW_BUILD=${DW_BUILD:-$here/../../build}
 DW_BUILD=$(cd "$DW_BUILD" && pwd)
 . "$here/../lib/common.sh"
 secs=${1:-20}
-started=0
-if [ ! -r "$DW_DOCKER_ENV" ]; then
-	bash "$here/../integration/docker_setup.sh" >/dev/null || exit 1
-	started=1
-fi
-dw_need_docker
+dw_bench_docker
 tmp=$(mktemp -d)
 db="$tmp/driftwatch.db"
 pid=
@@ -25,7 +20,7 @@ cleanup() {
 	[ -n "$pid" ] && kill "$pid" 2>/dev/null
 	docker ps -aq --filter label=dwbench | xargs -r /usr/bin/docker rm -f >/dev/null 2>&1
 	rm -rf "$tmp"
-	[ $started -eq 1 ] && bash "$here/../integration/docker_teardown.sh" >/dev/null
+	dw_bench_docker_done
 }
 trap cleanup EXIT
 docker ps -aq --filter label=dwbench | xargs -r /usr/bin/docker rm -f >/dev/null 2>&1

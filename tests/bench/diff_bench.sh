@@ -11,15 +11,10 @@ DW_BUILD=$(cd "$DW_BUILD" && pwd)
 . "$here/../lib/common.sh"
 runs=${1:-7}
 
-started=0
-if [ ! -r "$DW_DOCKER_ENV" ]; then
-	bash "$here/../integration/docker_setup.sh" >/dev/null || exit 1
-	started=1
-fi
-dw_need_docker
+dw_bench_docker
 cleanup() {
 	docker rm -f dwbench >/dev/null 2>&1
-	[ $started -eq 1 ] && bash "$here/../integration/docker_teardown.sh" >/dev/null
+	dw_bench_docker_done
 }
 trap cleanup EXIT
 

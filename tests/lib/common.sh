@@ -6,6 +6,7 @@ set -u
 DW="$DW_BUILD/driftwatch"
 DWD="$DW_BUILD/driftwatchd"
 DW_DOCKER_ENV="$DW_BUILD/test-docker.env"
+DW_SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 dw_skip() {
 	# ctest maps 77 to "skipped"; in CI a skip is a failure.
@@ -78,6 +79,23 @@ dw_daemon_start() {
 	echo "driftwatchd did not connect; its log:"
 	tail -20 "$log"
 	return 1
+}
+
+# Benchmarks: use the test dockerd, starting it (and stopping it again
+# in dw_bench_docker_done) when none is up.
+dw_bench_docker() {
+	dw_bench_started=0
+	if [ ! -r "$DW_DOCKER_ENV" ]; then
+		bash "$DW_SRC_DIR/tests/integration/docker_setup.sh" >/dev/null || exit 1
+		dw_bench_started=1
+	fi
+	dw_need_docker
+}
+
+dw_bench_docker_done() {
+	[ "${dw_bench_started:-0}" -eq 1 ] &&
+		bash "$DW_SRC_DIR/tests/integration/docker_teardown.sh" >/dev/null
+	return 0
 }
 
 # docker: prefer Debian's client, which matches Debian's dockerd.

@@ -57,31 +57,35 @@ static void test_severities(void **state)
 	json_t *none = json_object();
 	struct dw_policy p;
 
+	static const struct {
+		const char *image;
+		int web, immutable;
+		const char *path;
+		char kind;
+		int exec;
+		const char *want;
+	} cases[] = {
+		{ "busybox", 0, 0, "/tmp/x", 'A', 1, "allowed" },
+		{ "nginx:1.25", 0, 0, "/var/cache/nginx/a", 'A', 0, "allowed" },
+		{ "busybox", 0, 0, "/var/cache/nginx/a", 'A', 0, "medium" },
+		{ "x", 1, 0, "/srv/up", 'C', 0, "allowed" },
+		{ "x", 0, 0, "/srv/up", 'C', 0, "medium" },
+		{ "x", 0, 0, "/usr/bin/x", 'A', 1, "critical" },
+		{ "x", 0, 0, "/etc/motd", 'C', 0, "high" },
+		{ "x", 0, 0, "/etcx", 'A', 0, "medium" },
+		{ "x", 0, 1, "/data/f", 'A', 0, "critical" },
+		/* A deleted executable is rated by its path. */
+		{ "x", 0, 0, "/bin/sh", 'D', 1, "high" },
+	};
+	size_t i;
+
 	(void)state;
 	assert_int_equal(dw_policy_load(&p, path, 1), 0);
-	assert_string_equal(dw_policy_severity(&p, "busybox", none, 0,
-					       "/tmp/x", 'A', 1), "allowed");
-	assert_string_equal(dw_policy_severity(&p, "nginx:1.25", none, 0,
-					       "/var/cache/nginx/a", 'A', 0),
-			    "allowed");
-	assert_string_equal(dw_policy_severity(&p, "busybox", none, 0,
-					       "/var/cache/nginx/a", 'A', 0),
-			    "medium");
-	assert_string_equal(dw_policy_severity(&p, "x", web, 0, "/srv/up",
-					       'C', 0), "allowed");
-	assert_string_equal(dw_policy_severity(&p, "x", none, 0, "/srv/up",
-					       'C', 0), "medium");
-	assert_string_equal(dw_policy_severity(&p, "x", none, 0, "/usr/bin/x",
-					       'A', 1), "critical");
-	assert_string_equal(dw_policy_severity(&p, "x", none, 0, "/etc/motd",
-					       'C', 0), "high");
-	assert_string_equal(dw_policy_severity(&p, "x", none, 0, "/etcx",
-					       'A', 0), "medium");
-	assert_string_equal(dw_policy_severity(&p, "x", none, 1, "/data/f",
-					       'A', 0), "critical");
-	/* A deleted executable is rated by its path. */
-	assert_string_equal(dw_policy_severity(&p, "x", none, 0, "/bin/sh",
-					       'D', 1), "high");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(dw_policy_severity(&p, cases[i].image,
+			cases[i].web ? web : none, cases[i].immutable,
+			cases[i].path, cases[i].kind, cases[i].exec),
+			cases[i].want);
 	dw_policy_release(&p);
 	json_decref(web);
 	json_decref(none);
