@@ -169,7 +169,8 @@ int cmd_diff(struct dw_cli *cli, int argc, char **argv)
 		goto out;
 	raise_fd_limit();
 	warn_without_cap_sys_admin();
-	flags = a.format == DW_DIFF_FORMAT_JSON ? DW_DIFF_STAT : 0;
+	flags = DW_DIFF_PREFETCH |
+		(a.format == DW_DIFF_FORMAT_JSON ? DW_DIFF_STAT : 0);
 	if (a.container) {
 		ret = diff_container(&a, &cs, flags);
 	} else if (dw_overlay_diff(&cs, a.upper,

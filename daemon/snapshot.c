@@ -1168,7 +1168,7 @@ static json_t *diff_text(const struct dw_container_layers *l)
 	json_t *v;
 
 	if (!dw_overlay_diff(&cs, l->upper, (const char *const *)l->lowers,
-			     l->nlowers, 0) &&
+			     l->nlowers, DW_DIFF_PREFETCH) &&
 	    !dw_changeset_format(&out, &cs, DW_DIFF_FORMAT_TEXT))
 		v = json_stringn(out.ptr, out.len);
 	else

@@ -25,6 +25,7 @@
 #include "driftwatch/diff.h"
 #include "driftwatch/error.h"
 #include "driftwatch/xmalloc.h"
+#include "overlay_prefetch.h"
 #include "driftwatch/banned.h"
 
 /* Longest overlay redirect we follow; the kernel's own limit is PATH_MAX. */
@@ -43,17 +44,6 @@ struct entry {
 	struct stat st;
 };
 
-/* Directory entries read from one or more layers. */
-struct names {
-	struct dw_buf arena;
-	struct name_ent {
-		size_t off;
-		int layer;
-		unsigned char dtype;
-	} *v;
-	size_t n, alloc;
-};
-
 struct walk {
 	struct dw_changeset *cs;
 	struct dw_buf path;	/* "" at the root, then "/a/b" */
@@ -62,6 +52,7 @@ struct walk {
 	const int *root_lfds;	/* for absolute redirects */
 	size_t root_nl;
 	const struct dw_diff_reuse *reuse;
+	struct dw_prefetch *pf;	/* lists upper dirs ahead, or NULL */
 };
 
 enum probe_result { P_NONE, P_WHITEOUT, P_FOUND, P_ERR };
@@ -535,8 +526,13 @@ struct items {
 
 static void sort_items(struct items *it)
 {
+	size_t i = 1;
+
+	/* Listings from the reader come sorted: mostly nothing to do. */
+	while (i < it->n && cmp_item(&it->v[i - 1], &it->v[i]) < 0)
+		i++;
 	/* qsort() wants a valid base even for zero elements. */
-	if (it->n > 1)
+	if (i < it->n)
 		qsort(it->v, it->n, sizeof(*it->v), cmp_item);
 }
 
@@ -547,14 +543,6 @@ static void item_add(struct items *it, const char *name, size_t idx,
 	it->v[it->n++] = (struct item){ name, idx, subtree };
 }
 
-static void names_release(struct names *nm)
-{
-	dw_buf_release(&nm->arena);
-	free(nm->v);
-	nm->v = NULL;
-	nm->n = nm->alloc = 0;
-}
-
 static const char *name_at(const struct names *nm, size_t i)
 {
 	return nm->arena.ptr + nm->v[i].off;
@@ -563,44 +551,15 @@ static const char *name_at(const struct names *nm, size_t i)
 /* Add the entries of directory `fd` to `nm`, tagged with `layer`. */
 static int read_names(struct walk *w, struct names *nm, int fd, int layer)
 {
-	struct dirent *de;
-	DIR *d;
-	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err;
 
-	if (dfd < 0 || !(d = fdopendir(dfd))) {
-		int saved = errno;
-
-		if (dfd >= 0)
-			close(dfd);
-		return dw_error_errno(DW_EIO, saved,
-				      "cannot read directory %s",
+	if (layer < 0 && dw_prefetch_take(w->pf, w->path.ptr, w->path.len, fd,
+					  nm))
+		return 0;
+	err = dw_names_read(nm, fd, layer);
+	if (err)
+		return dw_error_errno(DW_EIO, err, "cannot read directory %s",
 				      shown_path(w));
-	}
-	errno = 0;
-	while ((de = readdir(d))) {
-		struct name_ent *ne;
-
-		if (de->d_name[0] == '.' &&
-		    (!de->d_name[1] ||
-		     (de->d_name[1] == '.' && !de->d_name[2])))
-			continue;
-		DW_ALLOC_GROW(nm->v, nm->n + 1, nm->alloc);
-		ne = &nm->v[nm->n++];
-		ne->off = nm->arena.len;
-		ne->layer = layer;
-		ne->dtype = de->d_type;
-		dw_buf_add(&nm->arena, de->d_name, strlen(de->d_name) + 1);
-		errno = 0;
-	}
-	if (errno) {
-		int saved = errno;
-
-		closedir(d);
-		return dw_error_errno(DW_EIO, saved,
-				      "cannot read directory %s",
-				      shown_path(w));
-	}
-	closedir(d);
 	return 0;
 }
 
@@ -754,7 +713,7 @@ static int add_upper_only(struct walk *w, const struct view *v)
 		dw_buf_setlen(&w->path, base);
 	}
 	free(it.v);
-	names_release(&nm);
+	dw_names_release(&nm);
 	return err;
 }
 
@@ -803,7 +762,7 @@ static int add_all(struct walk *w, const struct view *v)
 out:
 	free(ents);
 	free(it.v);
-	names_release(&nm);
+	dw_names_release(&nm);
 	w->depth--;
 	return err;
 }
@@ -951,7 +910,7 @@ static int compare_dir(struct walk *w, const struct view *ov,
 out:
 	free(pairs);
 	free(it.v);
-	names_release(&nm);
+	dw_names_release(&nm);
 	w->depth--;
 	return err;
 }
@@ -976,7 +935,7 @@ int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
 			  const char *const *lowers, size_t nlowers,
 			  unsigned flags, const struct dw_diff_reuse *reuse)
 {
-	struct walk w = { out, DW_BUF_INIT, flags, 0, NULL, 0, reuse };
+	struct walk w = { out, DW_BUF_INIT, flags, 0, NULL, 0, reuse, NULL };
 	struct view ov = { -1, NULL, 0, 0 }, nv = { -1, NULL, 0, 0 };
 	size_t i;
 	int changed, err;
@@ -1003,7 +962,10 @@ int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
 	if (!out->names.ptr)
 		dw_buf_init(&out->names, 0);
 	dw_buf_init(&w.path, 0);
+	if ((flags & DW_DIFF_PREFETCH) && !reuse)
+		w.pf = dw_prefetch_start(nv.upper);
 	err = compare_dir(&w, &ov, &nv, &changed);
+	dw_prefetch_stop(w.pf);
 	drop_placeholders(out);
 out:
 	if (nv.upper >= 0)

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "driftwatch/diff.h"
+#include "overlay_prefetch.h"
 
 static char root[64];
 
@@ -88,7 +89,7 @@ static char *run_diff(const char *upper, const char *const *lowers,
 	const char *full[8];
 	char store[8][PATH_MAX];
 	struct dw_changeset cs = DW_CHANGESET_INIT;
-	struct dw_buf out = DW_BUF_INIT;
+	struct dw_buf out = DW_BUF_INIT, again = DW_BUF_INIT;
 	char up[PATH_MAX];
 	size_t i;
 
@@ -101,6 +102,17 @@ static char *run_diff(const char *upper, const char *const *lowers,
 					 fmt == DW_DIFF_FORMAT_JSON ?
 					 DW_DIFF_STAT : 0), 0);
 	assert_int_equal(dw_changeset_format(&out, &cs, fmt), 0);
+	dw_changeset_release(&cs);
+	/* With the reader thread listing ahead: the very same output. */
+	assert_int_equal(dw_overlay_diff(&cs, up, full, n,
+					 DW_DIFF_PREFETCH |
+					 (fmt == DW_DIFF_FORMAT_JSON ?
+					  DW_DIFF_STAT : 0)), 0);
+	assert_int_equal(dw_changeset_format(&again, &cs, fmt), 0);
+	assert_int_equal(again.len, out.len);
+	assert_memory_equal(again.ptr ? again.ptr : "", out.ptr ? out.ptr : "",
+			    out.len);
+	dw_buf_release(&again);
 	dw_changeset_release(&cs);
 	return dw_buf_detach(&out, NULL);
 }
@@ -274,7 +286,7 @@ static void test_deeper_than_path_max(void **state)
 	char name[64], up[PATH_MAX], lo[PATH_MAX];
 	const char *lp[] = { lo };
 	size_t i, longest = 0;
-	int fd, next;
+	int fd, next, pass;
 
 	(void)state;
 	(void)lowers;
@@ -282,7 +294,8 @@ static void test_deeper_than_path_max(void **state)
 	memset(name, 'd', 60);
 	name[60] = '\0';
 	fd = open(at("up"), O_RDONLY | O_DIRECTORY);
-	for (i = 0; i < 120; i++) {	/* 120 * 61 bytes > PATH_MAX */
+	/* 140 * 61 bytes > PATH_MAX; deeper than the reader lists, too. */
+	for (i = 0; i < 140; i++) {
 		assert_int_equal(mkdirat(fd, name, 0755), 0);
 		next = openat(fd, name, O_RDONLY | O_DIRECTORY);
 		close(fd);
@@ -292,13 +305,17 @@ static void test_deeper_than_path_max(void **state)
 	close(fd);
 	snprintf(up, sizeof(up), "%s", at("up"));
 	snprintf(lo, sizeof(lo), "%s", at("lo1"));
-	assert_int_equal(dw_overlay_diff(&cs, up, lp, 1, 0), 0);
-	assert_int_equal(cs.n, 121);
-	for (i = 0; i < cs.n; i++)
-		if (cs.v[i].path_len > longest)
-			longest = cs.v[i].path_len;
-	assert_true(longest > PATH_MAX);
-	dw_changeset_release(&cs);
+	for (pass = 0; pass < 2; pass++) {
+		assert_int_equal(dw_overlay_diff(&cs, up, lp, 1,
+						 pass ? DW_DIFF_PREFETCH : 0),
+				 0);
+		assert_int_equal(cs.n, 141);
+		for (i = 0; i < cs.n; i++)
+			if (cs.v[i].path_len > longest)
+				longest = cs.v[i].path_len;
+		assert_true(longest > PATH_MAX);
+		dw_changeset_release(&cs);
+	}
 }
 
 static void test_output_is_sorted_bytewise(void **state)
@@ -441,6 +458,86 @@ static void test_reuse_equals_full_walk(void **state)
 	dw_changeset_release(&prev);
 }
 
+/* Take the reader's listing of `rel` (below "up"): its entry count, or -1
+ * when the reader did not serve it. */
+static int take(struct dw_prefetch *pf, const char *rel)
+{
+	struct names nm = { DW_BUF_INIT, NULL, 0, 0 };
+	char path[256];
+	int fd, got, n;
+
+	snprintf(path, sizeof(path), "up%s", rel);
+	fd = open(at(path), O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	got = dw_prefetch_take(pf, rel, strlen(rel), fd, &nm);
+	n = got ? (int)nm.n : -1;
+	if (got) {
+		size_t i;
+
+		for (i = 1; i < nm.n; i++)	/* sorted by name */
+			assert_true(strcmp(nm.arena.ptr + nm.v[i - 1].off,
+					   nm.arena.ptr + nm.v[i].off) < 0);
+	}
+	dw_names_release(&nm);
+	close(fd);
+	return n;
+}
+
+/*
+ * The reader lists in the walk's order ("a b", "a-b", "a.c" before the
+ * inside of "a", as "a/" sorts after them), so every directory is served
+ * from it; a directory replaced since it was listed, or asked for twice,
+ * or never there, is not, and nothing waits forever.
+ */
+static void test_prefetch_serves_the_walk(void **state)
+{
+	static const char *const dirs[] = {
+		"", "/a b", "/a-b", "/a.c", "/a", "/a/x", "/a/x/y", "/ab", "/z",
+	};
+	struct dw_prefetch *pf;
+	size_t i;
+	int fd;
+
+	(void)state;
+	for (i = 1; i < sizeof(dirs) / sizeof(*dirs); i++) {
+		char rel[64];
+
+		snprintf(rel, sizeof(rel), "up%s", dirs[i]);
+		mkdirs(rel);
+		snprintf(rel, sizeof(rel), "up%s/f1", dirs[i]);
+		put(rel, "");
+	}
+	put("up/a/f2", "");
+	fd = open(at("up"), O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+
+	pf = dw_prefetch_start(fd);
+	assert_non_null(pf);
+	assert_int_equal(take(pf, ""), 6);	/* the six dirs */
+	assert_int_equal(take(pf, "/a b"), 1);
+	assert_int_equal(take(pf, "/a-b"), 1);
+	assert_int_equal(take(pf, "/a.c"), 1);
+	assert_int_equal(take(pf, "/a"), 3);	/* x, f1, f2 */
+	assert_int_equal(take(pf, "/a/x"), 2);
+	assert_int_equal(take(pf, "/a/x/y"), 1);
+	assert_int_equal(take(pf, "/ab"), 1);
+	assert_int_equal(take(pf, "/z"), 1);
+	assert_int_equal(take(pf, "/z"), -1);	/* taken already */
+	mkdirs("up/zz");	/* made after the root was listed */
+	assert_int_equal(take(pf, "/zz"), -1);
+	dw_prefetch_stop(pf);
+
+	/* Listed, then replaced before the walk opened it: not served. */
+	pf = dw_prefetch_start(fd);
+	assert_non_null(pf);
+	assert_int_equal(take(pf, "/z"), 1);	/* the reader is past /ab */
+	assert_int_equal(rename(at("up/ab"), at("up/ab.old")), 0);
+	mkdirs("up/ab");
+	assert_int_equal(take(pf, "/ab"), -1);
+	dw_prefetch_stop(pf);	/* frees what was not taken */
+	close(fd);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -458,6 +555,7 @@ int main(void)
 		T(test_json_invalid_utf8),
 		T(test_missing_layer_is_an_error),
 		T(test_reuse_equals_full_walk),
+		T(test_prefetch_serves_the_walk),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
