@@ -226,7 +226,7 @@ static int on_blocked(const struct dw_git_finding *gf, void *ctx)
 static int load_repo_engine(struct dw_config *cfg, struct dw_engine **e)
 {
 	struct dw_buf p = DW_BUF_INIT;
-	char *root = dw_git_workdir(".");
+	char *root = dw_git_workdir(NULL);
 	char *cache = dw_cli_cache_dir();
 	int err = 0;
 
@@ -269,9 +269,9 @@ static int run_check(int push)
 			dw_buf_addf(&in, "local %s remote %s\n", to,
 				    from && *from ? from :
 				    "0000000000000000000000000000000000000000");
-		err = dw_git_scan_push(e, ".", in.ptr, on_blocked, &h);
+		err = dw_git_scan_push(e, NULL, in.ptr, on_blocked, &h);
 	} else {
-		err = dw_git_scan_staged(e, ".", on_blocked, &h);
+		err = dw_git_scan_staged(e, NULL, on_blocked, &h);
 	}
 	dw_engine_free(e);
 	dw_config_release(&cfg);

@@ -50,6 +50,7 @@
 	X(git_diff_tree_to_tree) \
 	X(git_error_last) \
 	X(git_index_free) \
+	X(git_index_open) \
 	X(git_libgit2_init) \
 	X(git_libgit2_opts) \
 	X(git_object_free) \
@@ -75,6 +76,7 @@
 	X(git_repository_open) \
 	X(git_repository_open_ext) \
 	X(git_repository_path) \
+	X(git_repository_set_workdir) \
 	X(git_repository_workdir) \
 	X(git_revparse_single) \
 	X(git_revwalk_free) \
@@ -203,17 +205,43 @@ static void limit_memory(void)
 	lg.git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)(8 << 20));
 }
 
+static const char *env_path(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : NULL;
+}
+
+/*
+ * `path`, or with NULL the repository git runs a hook for: GIT_DIR and
+ * GIT_WORK_TREE as git exports them (a bare repository with a separate
+ * work tree), else found from the current directory.
+ */
 static int open_repo(git_repository **repo, const char *path)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	const char *gitdir = path ? NULL : env_path("GIT_DIR");
+	const char *worktree = path ? NULL : env_path("GIT_WORK_TREE");
 	int err = dw_lazy_load(&libgit2);
 
 	if (err)
 		return err;
 	lg.git_libgit2_init();
 	pthread_once(&once, limit_memory);
-	if (lg.git_repository_open_ext(repo, path ? path : ".", 0, NULL))
+	if (gitdir) {
+		if (lg.git_repository_open_ext(repo, gitdir,
+					       GIT_REPOSITORY_OPEN_NO_SEARCH,
+					       NULL))
+			return git_fail(DW_ENOTFOUND, gitdir);
+	} else if (lg.git_repository_open_ext(repo, path ? path : ".", 0,
+					      NULL)) {
 		return git_fail(DW_ENOTFOUND, path ? path : ".");
+	}
+	if (worktree && lg.git_repository_set_workdir(*repo, worktree, 0)) {
+		lg.git_repository_free(*repo);
+		*repo = NULL;
+		return git_fail(DW_ENOTFOUND, worktree);
+	}
 	return 0;
 }
 
@@ -933,6 +961,21 @@ static int find_renames(git_diff *diff)
 	return lg.git_diff_find_similar(diff, &fo);
 }
 
+/*
+ * The index being committed. `git commit -a` and `git commit PATH...`
+ * stage into an index of their own and name it in GIT_INDEX_FILE for the
+ * hook: the repository's index does not hold what is committed then.
+ */
+static int open_index(git_index **index, git_repository *repo,
+		      const char *path)
+{
+	const char *file = path ? NULL : env_path("GIT_INDEX_FILE");
+
+	if (file)
+		return lg.git_index_open(index, file);
+	return lg.git_repository_index(index, repo);
+}
+
 int dw_git_scan_staged(const struct dw_engine *e, const char *path,
 		       dw_git_cb cb, void *ctx)
 {
@@ -951,7 +994,7 @@ int dw_git_scan_staged(const struct dw_engine *e, const char *path,
 	if (!lg.git_revparse_single(&obj, repo, "HEAD^{tree}"))
 		head = (git_tree *)obj;
 	diff_options(&o);
-	if (lg.git_repository_index(&index, repo) ||
+	if (open_index(&index, repo, path) ||
 	    lg.git_diff_tree_to_index(&diff, repo, head, index, &o) ||
 	    find_renames(diff))
 		err = git_fail(DW_EIO, "cannot diff the index");

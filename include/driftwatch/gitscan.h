@@ -83,6 +83,13 @@ int dw_git_scan_history(const struct dw_engine *e, const char *repo,
 			struct dw_git_stats *stats);
 
 /*
+ * In the functions below, `repo` NULL means the repository git runs a
+ * hook for: GIT_DIR, GIT_WORK_TREE and (for the staged changes)
+ * GIT_INDEX_FILE as git exports them, else found from the current
+ * directory. A path ignores those variables.
+ */
+
+/*
  * The pre-commit check: what is staged (the index against HEAD, or
  * against nothing on a first commit), reporting findings that start on
  * an added line of a file that is not binary.

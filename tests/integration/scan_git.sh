@@ -106,6 +106,26 @@ printf 'PK\0\0binary %s\n' "$gh" >blob.bin && git add blob.bin && git commit -qm
 openssl genrsa 2048 2>/dev/null >id_rsa && git add id_rsa
 git commit -qm "key" 2>err.txt; [ $? -ne 0 ] && grep -q 'id_rsa:1: private-key' err.txt && pass "multi-line key blocked" || fail "key: $(cat err.txt)"
 git reset -q id_rsa
+# git commit -a and git commit PATH stage into an index of their own,
+# named in GIT_INDEX_FILE: that is what gets committed.
+printf 'via -a %s\n' "$gh" >>first.txt
+git commit -qam "commit -a" 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q 'first.txt:2: github-token' err.txt && pass "git commit -a: what it stages is checked" ||
+	fail "commit -a: rc $rc $(cat err.txt)"
+git commit -qm "commit PATH" first.txt 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q 'first.txt:2: github-token' err.txt && pass "git commit PATH: its own index is checked" ||
+	fail "commit PATH: rc $rc $(cat err.txt)"
+git checkout -q -- first.txt
+# A bare repository with a separate work tree (GIT_DIR and GIT_WORK_TREE).
+git init -q --bare "$tmp/dots.git" && mkdir "$tmp/dots" && "$DW" hook install "$tmp/dots.git" >/dev/null
+dots() { git --git-dir="$tmp/dots.git" --work-tree="$tmp/dots" "$@"; }
+echo 'export EDITOR=vi' >"$tmp/dots/.profile" && dots add .profile &&
+	dots commit -qm dots 2>err.txt && pass "GIT_DIR + GIT_WORK_TREE: clean commit goes through" ||
+	fail "dotfiles clean: $(cat err.txt)"
+printf 'export GH=%s\n' "$gh" >>"$tmp/dots/.profile" && dots add .profile
+dots commit -qm leak 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q '.profile:2: github-token' err.txt && pass "GIT_DIR + GIT_WORK_TREE: leak blocked" ||
+	fail "dotfiles leak: rc $rc $(cat err.txt)"
 
 # pre-push: a real push to a local bare repository.
 git init -q --bare "$tmp/remote.git"
