@@ -4,6 +4,8 @@
  * commit, and the commits of a push.
  */
 #include <git2.h>
+#include <git2/sys/mempack.h>
+#include <git2/sys/odb_backend.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,14 +51,23 @@
 	X(git_diff_tree_to_index) \
 	X(git_diff_tree_to_tree) \
 	X(git_error_last) \
+	X(git_index_add) \
+	X(git_index_entrycount) \
 	X(git_index_free) \
+	X(git_index_get_byindex) \
+	X(git_index_has_conflicts) \
+	X(git_index_new) \
 	X(git_index_open) \
+	X(git_index_write_tree_to) \
 	X(git_libgit2_init) \
 	X(git_libgit2_opts) \
+	X(git_mempack_new) \
 	X(git_object_free) \
 	X(git_object_id) \
+	X(git_odb_add_backend) \
 	X(git_odb_foreach) \
 	X(git_odb_free) \
+	X(git_odb_new) \
 	X(git_odb_read_header) \
 	X(git_oid_cmp) \
 	X(git_oid_cpy) \
@@ -78,6 +89,7 @@
 	X(git_repository_path) \
 	X(git_repository_set_workdir) \
 	X(git_repository_workdir) \
+	X(git_repository_wrap_odb) \
 	X(git_revparse_single) \
 	X(git_revwalk_free) \
 	X(git_revwalk_hide) \
@@ -90,11 +102,16 @@
 	X(git_revwalk_push_range) \
 	X(git_revwalk_push_ref) \
 	X(git_revwalk_sorting) \
+	X(git_tree_entry_byindex) \
+	X(git_tree_entry_byname) \
+	X(git_tree_entry_filemode) \
 	X(git_tree_entry_id) \
 	X(git_tree_entry_name) \
 	X(git_tree_entry_type) \
+	X(git_tree_entrycount) \
 	X(git_tree_free) \
 	X(git_tree_id) \
+	X(git_tree_lookup) \
 	X(git_tree_walk) \
 
 static struct {
@@ -976,6 +993,150 @@ static int open_index(git_index **index, git_repository *repo,
 	return lg.git_repository_index(index, repo);
 }
 
+/*
+ * ---- the paths the index changes, without reading unchanged trees ----
+ *
+ * libgit2 diffs a tree against the index by reading every tree of HEAD;
+ * in a large repository whose trees are long delta chains that is most
+ * of a hook's time. Instead, the trees of the index are written to an
+ * object store in memory (the repository is not touched) and compared
+ * with HEAD's by id, descending only where they differ: a commit that
+ * changes five files reads the trees on their five paths. The diff is
+ * then limited to the paths found, which gives the same deltas.
+ */
+
+/* With more changed paths than this, a full diff costs no more. */
+#define STAGED_PATHS_MAX 1024
+#define STAGED_DEPTH_MAX 256
+
+struct changed {
+	git_repository *repo, *mem;	/* HEAD's trees, the index's */
+	struct dw_buf dir;		/* "" or "a/b/" */
+	char **path;
+	size_t n, alloc;
+};
+
+static int note_changed(struct changed *c, const char *name)
+{
+	struct dw_buf p = DW_BUF_INIT;
+
+	if (c->n == STAGED_PATHS_MAX)
+		return -1;
+	dw_buf_add(&p, c->dir.ptr ? c->dir.ptr : "", c->dir.len);
+	dw_buf_adds(&p, name);
+	DW_ALLOC_GROW(c->path, c->n + 1, c->alloc);
+	c->path[c->n++] = dw_buf_detach(&p, NULL);
+	return 0;
+}
+
+static int compare_trees(struct changed *c, const git_tree *old,
+			 const git_tree *new, int depth)
+{
+	size_t i, len = c->dir.len;
+	int err = depth > STAGED_DEPTH_MAX ? -1 : 0;
+
+	for (i = 0; !err && i < lg.git_tree_entrycount(new); i++) {
+		const git_tree_entry *ne = lg.git_tree_entry_byindex(new, i);
+		const char *name = lg.git_tree_entry_name(ne);
+		const git_tree_entry *oe = lg.git_tree_entry_byname(old, name);
+		git_tree *ot = NULL, *nt = NULL;
+
+		if (oe && !lg.git_oid_cmp(lg.git_tree_entry_id(oe),
+					  lg.git_tree_entry_id(ne)) &&
+		    lg.git_tree_entry_filemode(oe) ==
+			    lg.git_tree_entry_filemode(ne))
+			continue;
+		if (!oe || lg.git_tree_entry_type(oe) != GIT_OBJECT_TREE ||
+		    lg.git_tree_entry_type(ne) != GIT_OBJECT_TREE) {
+			err = note_changed(c, name);
+			continue;
+		}
+		if (lg.git_tree_lookup(&ot, c->repo, lg.git_tree_entry_id(oe)) ||
+		    lg.git_tree_lookup(&nt, c->mem, lg.git_tree_entry_id(ne))) {
+			err = -1;
+		} else {
+			dw_buf_addf(&c->dir, "%s/", name);
+			err = compare_trees(c, ot, nt, depth + 1);
+			dw_buf_setlen(&c->dir, len);
+		}
+		lg.git_tree_free(nt);
+		lg.git_tree_free(ot);
+	}
+	for (i = 0; !err && i < lg.git_tree_entrycount(old); i++) {
+		const char *name =
+			lg.git_tree_entry_name(lg.git_tree_entry_byindex(old, i));
+
+		if (!lg.git_tree_entry_byname(new, name))
+			err = note_changed(c, name);
+	}
+	return err;
+}
+
+/*
+ * The tree the index would commit, written to `mem`. A copy of the index
+ * without its cache of tree ids, so that every tree is written (libgit2
+ * reads the whole tree back to rebuild that cache). The objects it
+ * names need not be in `mem`: strict object creation is off meanwhile.
+ */
+static int index_tree(git_oid *id, git_index *index, git_repository *mem)
+{
+	git_index *copy = NULL;
+	size_t i, n = lg.git_index_entrycount(index);
+	int err = lg.git_index_has_conflicts(index) || lg.git_index_new(&copy);
+
+	for (i = 0; !err && i < n; i++)
+		err = lg.git_index_add(copy, lg.git_index_get_byindex(index, i));
+	if (!err) {
+		lg.git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+		err = lg.git_index_write_tree_to(id, copy, mem);
+		lg.git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 1);
+	}
+	lg.git_index_free(copy);
+	return err;
+}
+
+/*
+ * The paths where the index differs from `head`, into `c`. 0, or -1
+ * when they could not be found this way (conflicts, too many changes):
+ * the caller then diffs everything.
+ */
+static int staged_paths(struct changed *c, git_repository *repo,
+			git_tree *head, git_index *index)
+{
+	git_odb *odb = NULL;
+	git_odb_backend *backend = NULL;
+	git_tree *tree = NULL;
+	git_oid id;
+	int err;
+
+	c->repo = repo;
+	err = lg.git_odb_new(&odb) || lg.git_mempack_new(&backend);
+	if (!err) {
+		err = lg.git_odb_add_backend(odb, backend, 1);
+		if (err)
+			backend->free(backend);
+	}
+	err = err || lg.git_repository_wrap_odb(&c->mem, odb) ||
+	      index_tree(&id, index, c->mem) ||
+	      lg.git_tree_lookup(&tree, c->mem, &id) ||
+	      compare_trees(c, head, tree, 0);
+	lg.git_tree_free(tree);
+	lg.git_odb_free(odb);
+	return err ? -1 : 0;
+}
+
+static void changed_release(struct changed *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->path[i]);
+	free(c->path);
+	dw_buf_release(&c->dir);
+	lg.git_repository_free(c->mem);
+	memset(c, 0, sizeof(*c));
+}
+
 int dw_git_scan_staged(const struct dw_engine *e, const char *path,
 		       dw_git_cb cb, void *ctx)
 {
@@ -985,6 +1146,7 @@ int dw_git_scan_staged(const struct dw_engine *e, const char *path,
 	git_diff *diff = NULL;
 	git_object *obj = NULL;
 	struct dw_scanner *s = NULL;
+	struct changed c = { 0 };
 	git_diff_options o;
 	int err = open_repo(&repo, path);
 
@@ -994,16 +1156,28 @@ int dw_git_scan_staged(const struct dw_engine *e, const char *path,
 	if (!lg.git_revparse_single(&obj, repo, "HEAD^{tree}"))
 		head = (git_tree *)obj;
 	diff_options(&o);
-	if (open_index(&index, repo, path) ||
-	    lg.git_diff_tree_to_index(&diff, repo, head, index, &o) ||
+	if (open_index(&index, repo, path)) {
+		err = git_fail(DW_EIO, "cannot read the index");
+		goto out;
+	}
+	if (head && !staged_paths(&c, repo, head, index)) {
+		if (!c.n)
+			goto out;	/* nothing staged */
+		o.pathspec.strings = c.path;
+		o.pathspec.count = c.n;
+		o.flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH;
+	}
+	if (lg.git_diff_tree_to_index(&diff, repo, head, index, &o) ||
 	    find_renames(diff))
 		err = git_fail(DW_EIO, "cannot diff the index");
 	if (!err)
 		err = dw_scanner_new(&s, e);
 	if (!err)
 		err = scan_diff(repo, diff, s, NULL, cb, ctx);
+out:
 	dw_scanner_free(s);
 	lg.git_diff_free(diff);
+	changed_release(&c);
 	lg.git_tree_free(head);
 	lg.git_index_free(index);
 	lg.git_repository_free(repo);

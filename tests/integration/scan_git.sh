@@ -116,6 +116,39 @@ git commit -qm "commit PATH" first.txt 2>err.txt; rc=$?
 [ $rc -ne 0 ] && grep -q 'first.txt:2: github-token' err.txt && pass "git commit PATH: its own index is checked" ||
 	fail "commit PATH: rc $rc $(cat err.txt)"
 git checkout -q -- first.txt
+# The hook compares the index's trees with HEAD's and diffs only the paths
+# that differ: every shape of change must still be seen.
+hp() { git commit -qm "$1" 2>err.txt; rc=$?; [ $rc -ne 0 ] && grep -q "$2" err.txt; }
+undo() { git reset -q --hard HEAD && git clean -qfd -e '*.txt' -e '*.out'; }
+mkdir -p deep/a/b/c deep/a/b/d deep/e && echo keep >deep/a/b/c/k.txt && echo keep >deep/a/b/d/k.txt &&
+	echo keep >deep/e/k.txt && echo f >deep/file && git add deep && git commit -qm "deep tree" 2>/dev/null
+mkdir -p new/sub && printf 'k %s\n' "$gh" >new/sub/x.cfg && git add new
+hp "new nested dir" 'new/sub/x.cfg:1: github-token' && pass "a new nested directory is checked" ||
+	fail "new dir: rc $rc $(cat err.txt)"
+undo
+printf 'one\nk %s\n' "$gh" >>deep/a/b/d/k.txt && git add deep
+hp "deep change" 'deep/a/b/d/k.txt:3: github-token' && pass "a change deep below unchanged siblings is checked" ||
+	fail "deep: rc $rc $(cat err.txt)"
+undo
+git rm -qr deep/a && printf 'k %s\n' "$gh" >deep/a && git add deep/a
+hp "dir became file" 'deep/a:1: github-token' && pass "a directory replaced by a file is checked" ||
+	fail "dir to file: rc $rc $(cat err.txt)"
+undo
+git rm -q deep/file && mkdir deep/file && printf 'k %s\n' "$gh" >deep/file/in && git add deep/file
+hp "file became dir" 'deep/file/in:1: github-token' && pass "a file replaced by a directory is checked" ||
+	fail "file to dir: rc $rc $(cat err.txt)"
+undo
+git mv deep/e/k.txt deep/a/moved.txt && printf 'k %s\n' "$gh" >>deep/a/moved.txt && git add deep
+hp "moved and changed" 'deep/a/moved.txt:2: github-token' && pass "a file moved across directories and changed is checked" ||
+	fail "move: rc $rc $(cat err.txt)"
+undo
+mkdir many && for i in $(seq 1 1100); do echo "$i" >"many/f$i"; done && git add many && git commit -qm many 2>/dev/null
+for i in $(seq 1 1100); do echo "more" >>"many/f$i"; done && printf 'k %s\n' "$gh" >>many/f777 && git add many
+hp "many files" 'many/f777:3: github-token' && pass "more changed paths than the fast path takes (1100): checked" ||
+	fail "many: rc $rc $(cat err.txt)"
+undo
+chmod +x deep/e/k.txt && git add deep && git commit -qm "mode only" 2>err.txt &&
+	pass "a mode change only: not blocked" || fail "mode: $(cat err.txt)"
 # A bare repository with a separate work tree (GIT_DIR and GIT_WORK_TREE).
 git init -q --bare "$tmp/dots.git" && mkdir "$tmp/dots" && "$DW" hook install "$tmp/dots.git" >/dev/null
 dots() { git --git-dir="$tmp/dots.git" --work-tree="$tmp/dots" "$@"; }
