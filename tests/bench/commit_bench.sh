@@ -36,8 +36,7 @@ done
 upper=$(docker inspect -f '{{.GraphDriver.Data.UpperDir}}' dwcb)
 echo "upper dir: $(find "$upper" -type f | wc -l) files, $(du -sm "$upper" | cut -f1) MB"
 
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-run_ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); echo $(((t1 - t0) / 1000000)); }
+. "$here/timing.sh"
 commit_save() {
 	docker commit dwcb dwcb:img >/dev/null && docker save -o "$out/save.tar" dwcb:img
 	docker rmi -f dwcb:img >/dev/null
@@ -45,10 +44,10 @@ commit_save() {
 dw_full() { rm -f "$out"/dw.tar*; "$DW" commit -o "$out/dw.tar" --db "$out/db" dwcb; }
 dw_layer() { rm -f "$out"/dwl.tar*; "$DW" commit --layer-only -o "$out/dwl.tar" --db "$out/db" dwcb; }
 tar_upper() { tar -C "$upper" -cf "$out/plain.tar" .; }
-tf=$(for _ in $(seq 1 "$runs"); do run_ms tar_upper; done | median)
-df=$(for _ in $(seq 1 "$runs"); do run_ms dw_full; done | median)
-dl=$(for _ in $(seq 1 "$runs"); do run_ms dw_layer; done | median)
-dc=$(for _ in $(seq 1 "$runs"); do run_ms commit_save; done | median)
+tf=$(for _ in $(seq 1 "$runs"); do time_ms tar_upper; done | median)
+df=$(for _ in $(seq 1 "$runs"); do time_ms dw_full; done | median)
+dl=$(for _ in $(seq 1 "$runs"); do time_ms dw_layer; done | median)
+dc=$(for _ in $(seq 1 "$runs"); do time_ms commit_save; done | median)
 "$DW" verify "$out/dw.tar" >/dev/null && echo "archive verifies ($(du -m "$out/dw.tar" | cut -f1) MB)"
 awk -v df="$df" -v dl="$dl" -v dc="$dc" -v tf="$tf" 'BEGIN {
 	printf "driftwatch commit (image):    %6d ms\n", df

@@ -11,6 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 export DW_BUILD=${DW_BUILD:-$here/../../build}
 DW_BUILD=$(cd "$DW_BUILD" && pwd)
 . "$here/../lib/common.sh"
+. "$here/timing.sh"
 secs=${1:-20}
 dw_bench_docker
 tmp=$(mktemp -d)
@@ -63,8 +64,7 @@ lat=$(sqlite3 -readonly "$db" "
 n=$(grep -c . <<<"$lat")
 pct() { sed -n "$(( ($1 * n + 99) / 100 ))p" <<<"$lat"; }
 p50=$(pct 50); p99=$(pct 99); max=$(tail -1 <<<"$lat")
-t0=$(date +%s%N); docker diff dwbn1 >/dev/null; t1=$(date +%s%N)
-dd_ms=$(( (t1 - t0) / 1000000 ))
+dd_ms=$(time_ms docker diff dwbn1)
 
 printf 'containers watched:        50 (10 writing a file every 20 ms for %ss)\n' "$secs"
 printf 'files stored:              %s\n' "$n"

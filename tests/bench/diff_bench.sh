@@ -30,16 +30,12 @@ upper=$(docker inspect -f '{{.GraphDriver.Data.UpperDir}}' dwbench)
 echo "files in upper dir: $(find "$upper" -type f | wc -l)"
 
 # Median wall time in ms of RUNS runs of a command (output discarded).
+. "$here/timing.sh"
 median_ms() {
-	local i t0 t1 times=()
+	local i
 	"$@" >/dev/null 2>&1	# warm-up
-	for i in $(seq 1 "$runs"); do
-		t0=$(date +%s%N)
-		"$@" >/dev/null 2>&1
-		t1=$(date +%s%N)
-		times+=($(((t1 - t0) / 1000)))
-	done
-	printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "%.1f", a[int((NR + 1) / 2)] / 1000 }'
+	for i in $(seq 1 "$runs"); do time_us "$@"; done |
+		median | awk '{ printf "%.1f", $1 / 1000 }'
 }
 
 if [ "$("$DW" diff dwbench | LC_ALL=C sort)" == "$(docker diff dwbench | LC_ALL=C sort)" ]; then

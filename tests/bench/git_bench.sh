@@ -45,28 +45,24 @@ objs=$(git -C "$tmp/repo" count-objects -v | awk '/^in-pack/ { print $2 }')
 size=$(git -C "$tmp/repo" cat-file --batch-all-objects --batch-check='%(objectsize)' | awk '{ s += $1 } END { print s }')
 echo "repository: $commits commits, $objs objects, $((size >> 20)) MiB inflated, $(nproc) cores"
 
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-ms() { local t0 t1; t0=$(date +%s%N); "$@" >"$tmp/out" 2>/dev/null || true; t1=$(date +%s%N); echo $(((t1 - t0) / 1000000)); }
+. "$here/timing.sh"
+bench_out=$tmp/out
 cd "$tmp/repo"
 found=$("$build/driftwatch" scan --git --format jsonl . | jq -r .rule | grep -c github-token || true)
 echo "tokens found in history: $found of $((commits / 1000)) planted"
-dw=$(for _ in $(seq 1 "$runs"); do ms "$build/driftwatch" scan --git .; done | median)
-cf=$(for _ in $(seq 1 "$runs"); do
-	t0=$(date +%s%N); git cat-file --batch-all-objects --batch >/dev/null; t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000000)); done | median)
+dw=$(for _ in $(seq 1 "$runs"); do time_ms "$build/driftwatch" scan --git .; done | median)
+cf=$(for _ in $(seq 1 "$runs"); do time_ms git cat-file --batch-all-objects --batch; done | median)
 # The same objects in pack order: the least inflating can cost.
-cu=$(for _ in $(seq 1 "$runs"); do
-	t0=$(date +%s%N); git cat-file --batch-all-objects --unordered --batch >/dev/null; t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000000)); done | median)
+cu=$(for _ in $(seq 1 "$runs"); do time_ms git cat-file --batch-all-objects --unordered --batch; done | median)
 /usr/bin/time -f '%M' -o "$tmp/rss" "$build/driftwatch" scan --git . >/dev/null || true
 
 # pre-commit latency: 5 of 21 files staged, changed.
 for i in 1 2 3 4 5; do echo "edit $i" >>"src/d$i/f$i.h"; git add "src/d$i/f$i.h"; done
-pc=$(for _ in $(seq 1 21); do ms "$build/driftwatch" hook pre-commit; done | median)
+pc=$(for _ in $(seq 1 21); do time_us "$build/driftwatch" hook pre-commit; done | median)
 awk -v dw="$dw" -v cf="$cf" -v cu="$cu" -v pc="$pc" -v rss="$(tail -1 "$tmp/rss")" 'BEGIN {
 	printf "driftwatch scan --git:          %6d ms\n", dw
 	printf "git cat-file --batch-all-objects: %4d ms\n", cf
 	printf "  ... with --unordered:         %6d ms\n", cu
 	printf "ratio: %.2fx (target <= 1.5x); to --unordered %.2fx; peak RSS %d KiB\n", dw / cf, dw / cu, rss
-	printf "pre-commit, 5 staged files: median %d ms (target < 50 ms)\n", pc
+	printf "pre-commit, 5 staged files: median %.1f ms (target < 50 ms)\n", pc / 1000
 }'

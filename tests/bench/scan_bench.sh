@@ -32,16 +32,8 @@ done
 bytes=$(stat -c %s "$corpus")
 echo "corpus: $((bytes >> 20)) MiB, $planted tokens planted"
 
-median() { sort -n | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
-# Output goes to a file: GNU grep stops at the first match when its
-# output is /dev/null, which would time nothing.
-time_ms() {
-	local t0 t1
-	t0=$(date +%s%N)
-	"$@" >"$tmp/out"
-	t1=$(date +%s%N)
-	echo $(((t1 - t0) / 1000000))
-}
+. "$here/timing.sh"
+bench_out=$tmp/out
 cat "$corpus" >/dev/null	# warm the page cache
 found=$("$build/driftwatch" scan --format jsonl --max-file-size 4GiB "$corpus" |
 	jq -r 'select(.rule == "docker-swarm-join-token") | .line' | wc -l) || true
