@@ -994,15 +994,16 @@ static int open_index(git_index **index, git_repository *repo,
 }
 
 /*
- * ---- the paths the index changes, without reading unchanged trees ----
+ * ---- the paths a change touches, without reading unchanged trees ----
  *
- * libgit2 diffs a tree against the index by reading every tree of HEAD;
- * in a large repository whose trees are long delta chains that is most
- * of a hook's time. Instead, the trees of the index are written to an
- * object store in memory (the repository is not touched) and compared
- * with HEAD's by id, descending only where they differ: a commit that
- * changes five files reads the trees on their five paths. The diff is
- * then limited to the paths found, which gives the same deltas.
+ * libgit2 diffs a tree against the index or another tree by reading every
+ * tree of both; in a large repository whose trees are long delta chains
+ * that is most of a hook's time. Instead, the two trees are compared by
+ * id, descending only where they differ: a commit that changes five files
+ * reads the trees on their five paths. The diff is then limited to the
+ * paths found, which gives the same deltas. For the index, its trees are
+ * first written to an object store in memory (the repository is not
+ * touched).
  */
 
 /* With more changed paths than this, a full diff costs no more. */
@@ -1010,8 +1011,9 @@ static int open_index(git_index **index, git_repository *repo,
 #define STAGED_DEPTH_MAX 256
 
 struct changed {
-	git_repository *repo, *mem;	/* HEAD's trees, the index's */
-	struct dw_buf dir;		/* "" or "a/b/" */
+	git_repository *old_repo, *new_repo;	/* where each side's trees are */
+	git_repository *mem;			/* owned: the index's trees */
+	struct dw_buf dir;			/* "" or "a/b/" */
 	char **path;
 	size_t n, alloc;
 };
@@ -1051,8 +1053,10 @@ static int compare_trees(struct changed *c, const git_tree *old,
 			err = note_changed(c, name);
 			continue;
 		}
-		if (lg.git_tree_lookup(&ot, c->repo, lg.git_tree_entry_id(oe)) ||
-		    lg.git_tree_lookup(&nt, c->mem, lg.git_tree_entry_id(ne))) {
+		if (lg.git_tree_lookup(&ot, c->old_repo,
+				       lg.git_tree_entry_id(oe)) ||
+		    lg.git_tree_lookup(&nt, c->new_repo,
+				       lg.git_tree_entry_id(ne))) {
 			err = -1;
 		} else {
 			dw_buf_addf(&c->dir, "%s/", name);
@@ -1109,20 +1113,35 @@ static int staged_paths(struct changed *c, git_repository *repo,
 	git_oid id;
 	int err;
 
-	c->repo = repo;
+	c->old_repo = repo;
 	err = lg.git_odb_new(&odb) || lg.git_mempack_new(&backend);
 	if (!err) {
 		err = lg.git_odb_add_backend(odb, backend, 1);
 		if (err)
 			backend->free(backend);
 	}
-	err = err || lg.git_repository_wrap_odb(&c->mem, odb) ||
-	      index_tree(&id, index, c->mem) ||
+	err = err || lg.git_repository_wrap_odb(&c->mem, odb);
+	c->new_repo = c->mem;
+	err = err || index_tree(&id, index, c->mem) ||
 	      lg.git_tree_lookup(&tree, c->mem, &id) ||
 	      compare_trees(c, head, tree, 0);
 	lg.git_tree_free(tree);
 	lg.git_odb_free(odb);
 	return err ? -1 : 0;
+}
+
+/*
+ * Limit `o` to the paths in `c`. 1 when there are none: nothing changed
+ * and there is nothing to diff.
+ */
+static int limit_diff(git_diff_options *o, struct changed *c)
+{
+	if (!c->n)
+		return 1;
+	o->pathspec.strings = c->path;
+	o->pathspec.count = c->n;
+	o->flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH;
+	return 0;
 }
 
 static void changed_release(struct changed *c)
@@ -1160,13 +1179,9 @@ int dw_git_scan_staged(const struct dw_engine *e, const char *path,
 		err = git_fail(DW_EIO, "cannot read the index");
 		goto out;
 	}
-	if (head && !staged_paths(&c, repo, head, index)) {
-		if (!c.n)
-			goto out;	/* nothing staged */
-		o.pathspec.strings = c.path;
-		o.pathspec.count = c.n;
-		o.flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH;
-	}
+	if (head && !staged_paths(&c, repo, head, index) &&
+	    limit_diff(&o, &c))
+		goto out;	/* nothing staged */
 	if (lg.git_diff_tree_to_index(&diff, repo, head, index, &o) ||
 	    find_renames(diff))
 		err = git_fail(DW_EIO, "cannot diff the index");
@@ -1205,20 +1220,30 @@ static int scan_push_ref(git_repository *repo, struct dw_scanner *s,
 		git_tree *t = NULL, *pt = NULL;
 		git_diff *diff = NULL;
 		git_diff_options o;
+		struct changed ch = { repo, repo, NULL, DW_BUF_INIT, NULL,
+				      0, 0 };
 
 		diff_options(&o);
 		if (lg.git_commit_lookup(&c, repo, &id) || lg.git_commit_tree(&t, c)) {
 			err = git_fail(DW_EIO, "cannot read a pushed commit");
 		} else {
+			int same;
+
 			if (lg.git_commit_parentcount(c) &&
 			    !lg.git_commit_parent(&parent, c, 0))
 				lg.git_commit_tree(&pt, parent);
-			if (lg.git_diff_tree_to_tree(&diff, repo, pt, t, &o) ||
-			    find_renames(diff))
+			/* Its parent's tree again: nothing was added. */
+			same = pt && !compare_trees(&ch, pt, t, 0) &&
+			       limit_diff(&o, &ch);
+
+			if (!same && (lg.git_diff_tree_to_tree(&diff, repo, pt,
+							       t, &o) ||
+				      find_renames(diff)))
 				err = git_fail(DW_EIO, "cannot diff a commit");
-			else
+			else if (!same)
 				err = scan_diff(repo, diff, s, &id, cb, ctx);
 		}
+		changed_release(&ch);
 		lg.git_diff_free(diff);
 		lg.git_tree_free(pt);
 		lg.git_tree_free(t);

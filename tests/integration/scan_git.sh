@@ -173,6 +173,14 @@ git push -q origin topic 2>err.txt && pass "new branch: only its own commits sca
 leak=$(git rev-parse main)
 PRE_COMMIT_FROM_REF=$(git rev-parse main~1) PRE_COMMIT_TO_REF=$leak "$DW" hook pre-push </dev/null 2>err.txt
 [ $? -eq 1 ] && grep -q stripe-secret-key err.txt && pass "pre-commit framework's PRE_COMMIT_*_REF range" || fail "framework range"
+git checkout -q -b empty main~1 && git commit -q --no-verify --allow-empty -m empty &&
+	git push -q origin empty 2>err.txt && pass "push of a commit with its parent's tree goes through" ||
+	fail "empty commit: $(cat err.txt)"
+git checkout -q topic && printf 'k %s\n' "$gh" >>deep/a/b/d/k.txt && git add deep &&
+	git commit -q --no-verify -m "deep leak" && echo x >>deep/e/k.txt && git add deep && git commit -q --no-verify -m after
+git push -q origin topic 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q 'deep/a/b/d/k.txt:2: github-token' err.txt &&
+	pass "push: a change deep below unchanged siblings is checked" || fail "deep push: rc $rc $(cat err.txt)"
 "$DW" hook uninstall . >un.out && grep -q 'restored your pre-commit hook' un.out && [ ! -e .git/hooks/pre-push ] &&
 	grep -q 'their hook ran' .git/hooks/pre-commit && pass "uninstall restores their hook" || fail "uninstall"
 finish
