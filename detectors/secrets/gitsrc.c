@@ -51,12 +51,8 @@
 	X(git_diff_tree_to_index) \
 	X(git_diff_tree_to_tree) \
 	X(git_error_last) \
-	X(git_index_add) \
-	X(git_index_entrycount) \
 	X(git_index_free) \
-	X(git_index_get_byindex) \
 	X(git_index_has_conflicts) \
-	X(git_index_new) \
 	X(git_index_open) \
 	X(git_index_write_tree_to) \
 	X(git_libgit2_init) \
@@ -1001,9 +997,10 @@ static int open_index(git_index **index, git_repository *repo,
  * that is most of a hook's time. Instead, the two trees are compared by
  * id, descending only where they differ: a commit that changes five files
  * reads the trees on their five paths. The diff is then limited to the
- * paths found, which gives the same deltas. For the index, its trees are
- * first written to an object store in memory (the repository is not
- * touched).
+ * paths found, which gives the same deltas. For the index, the trees of
+ * the directories it changes are first written to an object store in
+ * memory (the repository is not touched); those of the others are known
+ * from the index's cache of tree ids, which is also what git commits.
  */
 
 /* With more changed paths than this, a full diff costs no more. */
@@ -1012,7 +1009,7 @@ static int open_index(git_index **index, git_repository *repo,
 
 struct changed {
 	git_repository *old_repo, *new_repo;	/* where each side's trees are */
-	git_repository *mem;			/* owned: the index's trees */
+	git_repository *mem;	/* owned: the index's new trees, or NULL */
 	struct dw_buf dir;			/* "" or "a/b/" */
 	char **path;
 	size_t n, alloc;
@@ -1029,6 +1026,14 @@ static int note_changed(struct changed *c, const char *name)
 	DW_ALLOC_GROW(c->path, c->n + 1, c->alloc);
 	c->path[c->n++] = dw_buf_detach(&p, NULL);
 	return 0;
+}
+
+/* A tree of the new side: written to memory, or already in the repository. */
+static int new_tree(git_tree **t, struct changed *c, const git_oid *id)
+{
+	if (c->mem && !lg.git_tree_lookup(t, c->mem, id))
+		return 0;
+	return lg.git_tree_lookup(t, c->new_repo, id);
 }
 
 static int compare_trees(struct changed *c, const git_tree *old,
@@ -1055,8 +1060,7 @@ static int compare_trees(struct changed *c, const git_tree *old,
 		}
 		if (lg.git_tree_lookup(&ot, c->old_repo,
 				       lg.git_tree_entry_id(oe)) ||
-		    lg.git_tree_lookup(&nt, c->new_repo,
-				       lg.git_tree_entry_id(ne))) {
+		    new_tree(&nt, c, lg.git_tree_entry_id(ne))) {
 			err = -1;
 		} else {
 			dw_buf_addf(&c->dir, "%s/", name);
@@ -1077,25 +1081,28 @@ static int compare_trees(struct changed *c, const git_tree *old,
 }
 
 /*
- * The tree the index would commit, written to `mem`. A copy of the index
- * without its cache of tree ids, so that every tree is written (libgit2
- * reads the whole tree back to rebuild that cache). The objects it
- * names need not be in `mem`: strict object creation is off meanwhile.
+ * The id of the tree the index would commit. libgit2 writes (to `mem`,
+ * with strict object creation off: the objects they name are not there)
+ * the trees of directories whose entry in the index's cache of tree ids
+ * is invalid, and takes the others' ids from it, as git commit does. It
+ * then reads the whole new tree back from `mem` to refresh that cache,
+ * which fails, after the id is known, on a tree it did not write; that is
+ * not an error here. Any other failure leaves `id` zero.
  */
 static int index_tree(git_oid *id, git_index *index, git_repository *mem)
 {
-	git_index *copy = NULL;
-	size_t i, n = lg.git_index_entrycount(index);
-	int err = lg.git_index_has_conflicts(index) || lg.git_index_new(&copy);
+	git_tree *t = NULL;
+	int err;
 
-	for (i = 0; !err && i < n; i++)
-		err = lg.git_index_add(copy, lg.git_index_get_byindex(index, i));
-	if (!err) {
-		lg.git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
-		err = lg.git_index_write_tree_to(id, copy, mem);
-		lg.git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 1);
-	}
-	lg.git_index_free(copy);
+	if (lg.git_index_has_conflicts(index))
+		return -1;
+	memset(id, 0, sizeof(*id));
+	lg.git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+	err = lg.git_index_write_tree_to(id, index, mem);
+	lg.git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 1);
+	if (err && !lg.git_oid_is_zero(id) && !lg.git_tree_lookup(&t, mem, id))
+		err = 0;
+	lg.git_tree_free(t);
 	return err;
 }
 
@@ -1113,17 +1120,15 @@ static int staged_paths(struct changed *c, git_repository *repo,
 	git_oid id;
 	int err;
 
-	c->old_repo = repo;
+	c->old_repo = c->new_repo = repo;
 	err = lg.git_odb_new(&odb) || lg.git_mempack_new(&backend);
 	if (!err) {
 		err = lg.git_odb_add_backend(odb, backend, 1);
 		if (err)
 			backend->free(backend);
 	}
-	err = err || lg.git_repository_wrap_odb(&c->mem, odb);
-	c->new_repo = c->mem;
-	err = err || index_tree(&id, index, c->mem) ||
-	      lg.git_tree_lookup(&tree, c->mem, &id) ||
+	err = err || lg.git_repository_wrap_odb(&c->mem, odb) ||
+	      index_tree(&id, index, c->mem) || new_tree(&tree, c, &id) ||
 	      compare_trees(c, head, tree, 0);
 	lg.git_tree_free(tree);
 	lg.git_odb_free(odb);
