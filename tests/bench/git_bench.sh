@@ -1,8 +1,10 @@
 #!/bin/bash
 # Benchmark of the git source, on a repository built here with
 # git fast-import: COMMITS commits (default 30000) over 2000 files of
-# source text (~8 KiB each, one file rewritten per commit), real-format
-# tokens planted every 1000 commits. Prints, measured in this one run:
+# source text (FILE_KB KiB each, default 8; one file rewritten per commit),
+# real-format tokens planted every 1000 commits. FILE_KB=64 with 35000
+# commits gives about 2.2 GB of blob content, the size of docker/cli's
+# history, for the memory target. Prints, measured in this one run:
 #  - `driftwatch scan --git` (all cores) against
 #    `git cat-file --batch-all-objects --batch >/dev/null`, the cost of
 #    just inflating every object (median of RUNS);
@@ -13,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${DW_BUILD:-$here/../../build}" && pwd)
 commits=${1:-30000}
 runs=${2:-3}
+file_bytes=$((${FILE_KB:-8} * 1024))
 G="$build/tests/gentoken"
 tmp=$(mktemp -d /var/tmp/dwgit.XXXXXX)
 [ -n "${KEEP:-}" ] || trap 'rm -rf "$tmp"' EXIT
@@ -24,14 +27,14 @@ find /usr/include -name '*.h' -type f -print0 | sort -z | xargs -0 cat 2>/dev/nu
 	head -c 4000000 >"$tmp/text"
 for i in $(seq 1 $((commits / 1000))); do $G github "b$i"; done >"$tmp/tokens"
 git init -q -b main "$tmp/repo"
-LC_ALL=C awk -v n="$commits" -v textfile="$tmp/text" -v tokfile="$tmp/tokens" 'BEGIN {
+LC_ALL=C awk -v n="$commits" -v fb="$file_bytes" -v textfile="$tmp/text" -v tokfile="$tmp/tokens" 'BEGIN {
 	RS = "^$"; getline text < textfile; RS = "\n"
 	while ((getline t < tokfile) > 0) tok[++ntok] = t
 	tl = length(text)
 	for (c = 1; c <= n; c++) {
 		f = c % 2000
-		off = (c * 7919) % (tl - 9000) + 1
-		body = substr(text, off, 8192) "\nrev " c "\n"
+		off = (c * 7919) % (tl - fb - 1000) + 1
+		body = substr(text, off, fb) "\nrev " c "\n"
 		if (c % 1000 == 0) body = body "token = " tok[c / 1000] "\n"
 		msg = "change " c
 		printf "commit refs/heads/main\ncommitter Bench <bench@example.org> %d +0000\n", 1700000000 + c
