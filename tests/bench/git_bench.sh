@@ -45,7 +45,7 @@ LC_ALL=C awk -v n="$commits" -v fb="$file_bytes" -v textfile="$tmp/text" -v tokf
 git -C "$tmp/repo" repack -adq
 git -C "$tmp/repo" checkout -q main
 objs=$(git -C "$tmp/repo" count-objects -v | awk '/^in-pack/ { print $2 }')
-size=$(git -C "$tmp/repo" cat-file --batch-all-objects --batch-check='%(objectsize)' | awk '{ s += $1 } END { print s }')
+size=$(git -C "$tmp/repo" cat-file --batch-all-objects --batch-check='%(objectsize)' | awk '{ s += $1 } END { printf "%.0f\n", s }')
 echo "repository: $commits commits, $objs objects, $((size >> 20)) MiB inflated, $(nproc) cores"
 
 . "$here/timing.sh"
