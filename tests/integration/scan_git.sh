@@ -149,6 +149,13 @@ hp "many files" 'many/f777:3: github-token' && pass "more changed paths than the
 undo
 chmod +x deep/e/k.txt && git add deep && git commit -qm "mode only" 2>err.txt &&
 	pass "a mode change only: not blocked" || fail "mode: $(cat err.txt)"
+# A linked work tree: its own index (and HEAD), the repository's hooks.
+git worktree add -q "$tmp/wt" 2>/dev/null && printf 'k %s\n' "$gh" >"$tmp/wt/wt.txt" &&
+	git -C "$tmp/wt" add wt.txt
+git -C "$tmp/wt" commit -qm wt 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q 'wt.txt:1: github-token' err.txt && pass "linked work tree: its staged leak blocked" ||
+	fail "worktree: rc $rc $(cat err.txt)"
+git worktree remove --force "$tmp/wt"
 # A bare repository with a separate work tree (GIT_DIR and GIT_WORK_TREE).
 git init -q --bare "$tmp/dots.git" && mkdir "$tmp/dots" && "$DW" hook install "$tmp/dots.git" >/dev/null
 dots() { git --git-dir="$tmp/dots.git" --work-tree="$tmp/dots" "$@"; }
