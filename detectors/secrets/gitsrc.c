@@ -1004,13 +1004,13 @@ static int open_index(git_index **index, git_repository *repo,
  */
 
 /* With more changed paths than this, a full diff costs no more. */
-#define STAGED_PATHS_MAX 1024
-#define STAGED_DEPTH_MAX 256
+#define CHANGED_PATHS_MAX 1024
+#define CHANGED_DEPTH_MAX 256
 
 struct changed {
-	git_repository *old_repo, *new_repo;	/* where each side's trees are */
+	git_repository *repo;	/* the trees of both sides */
 	git_repository *mem;	/* owned: the index's new trees, or NULL */
-	struct dw_buf dir;			/* "" or "a/b/" */
+	struct dw_buf dir;	/* "" or "a/b/" */
 	char **path;
 	size_t n, alloc;
 };
@@ -1019,7 +1019,7 @@ static int note_changed(struct changed *c, const char *name)
 {
 	struct dw_buf p = DW_BUF_INIT;
 
-	if (c->n == STAGED_PATHS_MAX)
+	if (c->n == CHANGED_PATHS_MAX)
 		return -1;
 	dw_buf_add(&p, c->dir.ptr ? c->dir.ptr : "", c->dir.len);
 	dw_buf_adds(&p, name);
@@ -1028,19 +1028,19 @@ static int note_changed(struct changed *c, const char *name)
 	return 0;
 }
 
-/* A tree of the new side: written to memory, or already in the repository. */
+/* A tree of the new side: written to memory, or in the repository. */
 static int new_tree(git_tree **t, struct changed *c, const git_oid *id)
 {
 	if (c->mem && !lg.git_tree_lookup(t, c->mem, id))
 		return 0;
-	return lg.git_tree_lookup(t, c->new_repo, id);
+	return lg.git_tree_lookup(t, c->repo, id);
 }
 
 static int compare_trees(struct changed *c, const git_tree *old,
 			 const git_tree *new, int depth)
 {
 	size_t i, len = c->dir.len;
-	int err = depth > STAGED_DEPTH_MAX ? -1 : 0;
+	int err = depth > CHANGED_DEPTH_MAX ? -1 : 0;
 
 	for (i = 0; !err && i < lg.git_tree_entrycount(new); i++) {
 		const git_tree_entry *ne = lg.git_tree_entry_byindex(new, i);
@@ -1058,8 +1058,7 @@ static int compare_trees(struct changed *c, const git_tree *old,
 			err = note_changed(c, name);
 			continue;
 		}
-		if (lg.git_tree_lookup(&ot, c->old_repo,
-				       lg.git_tree_entry_id(oe)) ||
+		if (lg.git_tree_lookup(&ot, c->repo, lg.git_tree_entry_id(oe)) ||
 		    new_tree(&nt, c, lg.git_tree_entry_id(ne))) {
 			err = -1;
 		} else {
@@ -1120,7 +1119,7 @@ static int staged_paths(struct changed *c, git_repository *repo,
 	git_oid id;
 	int err;
 
-	c->old_repo = c->new_repo = repo;
+	c->repo = repo;
 	err = lg.git_odb_new(&odb) || lg.git_mempack_new(&backend);
 	if (!err) {
 		err = lg.git_odb_add_backend(odb, backend, 1);
@@ -1204,6 +1203,43 @@ out:
 	return err;
 }
 
+/* Scan what commit `id` added to its first parent's tree. */
+static int scan_commit(git_repository *repo, struct dw_scanner *s,
+		       const git_oid *id, dw_git_cb cb, void *ctx)
+{
+	git_commit *c = NULL, *parent = NULL;
+	git_tree *t = NULL, *pt = NULL;
+	git_diff *diff = NULL;
+	git_diff_options o;
+	struct changed ch = { repo, NULL, DW_BUF_INIT, NULL, 0, 0 };
+	int err = 0;
+
+	diff_options(&o);
+	if (lg.git_commit_lookup(&c, repo, id) || lg.git_commit_tree(&t, c)) {
+		err = git_fail(DW_EIO, "cannot read a pushed commit");
+		goto out;
+	}
+	if (lg.git_commit_parentcount(c) &&
+	    !lg.git_commit_parent(&parent, c, 0))
+		lg.git_commit_tree(&pt, parent);
+	/* Its parent's tree again: nothing was added. */
+	if (pt && !compare_trees(&ch, pt, t, 0) && limit_diff(&o, &ch))
+		goto out;
+	if (lg.git_diff_tree_to_tree(&diff, repo, pt, t, &o) ||
+	    find_renames(diff))
+		err = git_fail(DW_EIO, "cannot diff a commit");
+	else
+		err = scan_diff(repo, diff, s, id, cb, ctx);
+out:
+	changed_release(&ch);
+	lg.git_diff_free(diff);
+	lg.git_tree_free(pt);
+	lg.git_tree_free(t);
+	lg.git_commit_free(parent);
+	lg.git_commit_free(c);
+	return err;
+}
+
 /* The commits of one pushed ref, each diffed against its first parent. */
 static int scan_push_ref(git_repository *repo, struct dw_scanner *s,
 			 const git_oid *local, const git_oid *remote,
@@ -1220,41 +1256,8 @@ static int scan_push_ref(git_repository *repo, struct dw_scanner *s,
 	if (!err && !remote)
 		lg.git_revwalk_hide_glob(w, "remotes/*");
 	lg.git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
-	while (!err && !lg.git_revwalk_next(&id, w)) {
-		git_commit *c = NULL, *parent = NULL;
-		git_tree *t = NULL, *pt = NULL;
-		git_diff *diff = NULL;
-		git_diff_options o;
-		struct changed ch = { repo, repo, NULL, DW_BUF_INIT, NULL,
-				      0, 0 };
-
-		diff_options(&o);
-		if (lg.git_commit_lookup(&c, repo, &id) || lg.git_commit_tree(&t, c)) {
-			err = git_fail(DW_EIO, "cannot read a pushed commit");
-		} else {
-			int same;
-
-			if (lg.git_commit_parentcount(c) &&
-			    !lg.git_commit_parent(&parent, c, 0))
-				lg.git_commit_tree(&pt, parent);
-			/* Its parent's tree again: nothing was added. */
-			same = pt && !compare_trees(&ch, pt, t, 0) &&
-			       limit_diff(&o, &ch);
-
-			if (!same && (lg.git_diff_tree_to_tree(&diff, repo, pt,
-							       t, &o) ||
-				      find_renames(diff)))
-				err = git_fail(DW_EIO, "cannot diff a commit");
-			else if (!same)
-				err = scan_diff(repo, diff, s, &id, cb, ctx);
-		}
-		changed_release(&ch);
-		lg.git_diff_free(diff);
-		lg.git_tree_free(pt);
-		lg.git_tree_free(t);
-		lg.git_commit_free(parent);
-		lg.git_commit_free(c);
-	}
+	while (!err && !lg.git_revwalk_next(&id, w))
+		err = scan_commit(repo, s, &id, cb, ctx);
 	lg.git_revwalk_free(w);
 	return err;
 }

@@ -29,8 +29,8 @@ docker run --network none --name dwbench dwtest:busybox sh -c '
 upper=$(docker inspect -f '{{.GraphDriver.Data.UpperDir}}' dwbench)
 echo "files in upper dir: $(find "$upper" -type f | wc -l)"
 
-# Median wall time in ms of RUNS runs of a command (output discarded).
 . "$here/timing.sh"
+# Median wall time in ms of RUNS runs of a command (output discarded).
 median_ms() {
 	local i
 	"$@" >/dev/null 2>&1	# warm-up

@@ -3,12 +3,12 @@
 # git fast-import: COMMITS commits (default 30000) over 2000 files of
 # source text (FILE_KB KiB each, default 8; one file rewritten per commit),
 # real-format tokens planted every 1000 commits. FILE_KB=64 with 35000
-# commits gives about 2.2 GB of blob content, the size of docker/cli's
+# commits gives 2.4 GB (2.2 GiB) inflated, the size of docker/cli's
 # history, for the memory target. Prints, measured in this one run:
 #  - `driftwatch scan --git` (all cores) against
 #    `git cat-file --batch-all-objects --batch >/dev/null`, the cost of
 #    just inflating every object (median of RUNS);
-#  - the pre-commit hook's median latency with 5 staged files (of 21).
+#  - the pre-commit hook's median latency with 5 staged files (21 runs).
 #   DW_BUILD=build tests/bench/git_bench.sh [COMMITS] [RUNS]
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -59,7 +59,7 @@ cf=$(for _ in $(seq 1 "$runs"); do time_ms git cat-file --batch-all-objects --ba
 cu=$(for _ in $(seq 1 "$runs"); do time_ms git cat-file --batch-all-objects --unordered --batch; done | median)
 /usr/bin/time -f '%M' -o "$tmp/rss" "$build/driftwatch" scan --git . >/dev/null || true
 
-# pre-commit latency: 5 of 21 files staged, changed.
+# pre-commit latency: 5 files changed and staged, median of 21 runs.
 for i in 1 2 3 4 5; do echo "edit $i" >>"src/d$i/f$i.h"; git add "src/d$i/f$i.h"; done
 pc=$(for _ in $(seq 1 21); do time_us "$build/driftwatch" hook pre-commit; done | median)
 awk -v dw="$dw" -v cf="$cf" -v cu="$cu" -v pc="$pc" -v rss="$(tail -1 "$tmp/rss")" 'BEGIN {

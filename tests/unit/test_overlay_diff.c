@@ -310,6 +310,7 @@ static void test_deeper_than_path_max(void **state)
 						 pass ? DW_DIFF_PREFETCH : 0),
 				 0);
 		assert_int_equal(cs.n, 141);
+		longest = 0;
 		for (i = 0; i < cs.n; i++)
 			if (cs.v[i].path_len > longest)
 				longest = cs.v[i].path_len;
