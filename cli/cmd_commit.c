@@ -10,11 +10,11 @@
 
 #include "cli.h"
 #include "driftwatch/buf.h"
-#include "driftwatch/docker.h"
+#include "docker.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
-#include "driftwatch/snapshot.h"
-#include "driftwatch/store.h"
+#include "snapshot.h"
+#include "store.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
 

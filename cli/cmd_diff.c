@@ -11,7 +11,7 @@
 
 #include "cli.h"
 #include "driftwatch/diff.h"
-#include "driftwatch/docker.h"
+#include "docker.h"
 #include "driftwatch/error.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"

@@ -11,7 +11,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"
 #include "driftwatch/json.h"
-#include "driftwatch/store.h"
+#include "store.h"
 #include "driftwatch/banned.h"
 
 enum fmt { F_TEXT, F_JSON, F_JSONL };

@@ -6,10 +6,11 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "driftwatch/docker.h"
+#include "docker.h"
+#include "leak.h"
 #include "driftwatch/error.h"
-#include "driftwatch/store.h"
-#include "driftwatch/swarm.h"
+#include "store.h"
+#include "swarm.h"
 #include "driftwatch/banned.h"
 
 static void usage(FILE *f)
@@ -26,27 +27,23 @@ int dw_cli_rotate(struct dw_docker *d, int what_i, int dry_run,
 	enum dw_swarm_secret what = (enum dw_swarm_secret)what_i;
 	struct dw_rotation rot;
 	struct dw_store *s = NULL;
-	struct dw_swarm sw;
-	int err = dw_swarm_rotate(d, what, dry_run, &rot);
+	int err;
 
-	if (err)
+	if (!dry_run && dw_store_open(&s, db, 0))
+		fprintf(stderr, "driftwatch: warning: the rotation will not be "
+			"recorded: %s\n", dw_error_last());
+	err = dw_leak_rotate(d, s, what, dry_run, reason, &rot);
+	dw_store_close(s);
+	if (err && err != DW_ESTORE)
 		return err;
-	if (dry_run) {
+	if (dry_run)
 		printf("would rotate the %s (now %s)\n",
 		       dw_swarm_secret_name(what), rot.before);
-		return 0;
-	}
-	printf("rotated the %s: %s -> %s\n", dw_swarm_secret_name(what),
-	       rot.before, rot.after);
-	if (dw_swarm_read(d, &sw))
-		return 0;
-	if (dw_store_open(&s, db, 0) ||
-	    dw_store_record_rotation(s, sw.id, dw_swarm_secret_name(what),
-				     rot.before, rot.after, reason))
-		fprintf(stderr, "driftwatch: warning: rotation not recorded "
-			"in the store: %s\n", dw_error_last());
-	dw_store_close(s);
-	dw_swarm_release(&sw);
+	else
+		printf("rotated the %s: %s -> %s\n",
+		       dw_swarm_secret_name(what), rot.before, rot.after);
+	if (err)
+		fprintf(stderr, "driftwatch: warning: %s\n", dw_error_last());
 	return 0;
 }
 

@@ -13,15 +13,15 @@
 #include "cli.h"
 #include "scan_output.h"
 #include "driftwatch/buf.h"
-#include "driftwatch/command.h"
+#include "leak.h"
 #include "driftwatch/config.h"
 #include "driftwatch/error.h"
 #include "driftwatch/gitscan.h"
-#include "driftwatch/scancache.h"
+#include "scancache.h"
 #include "driftwatch/secrets.h"
 #include "driftwatch/sources.h"
-#include "driftwatch/store.h"
-#include "driftwatch/swarm.h"
+#include "store.h"
+#include "swarm.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
 
@@ -134,22 +134,19 @@ static void respond(struct scan *sc, json_t *attr, const struct dw_source *src,
 }
 
 /*
- * --respond for other tokens: the configured program (argv, never a
- * shell) gets the finding as JSON on stdin, the secret in clear so it can
- * revoke it. Its output goes to our stderr; it has a minute.
+ * --respond for other tokens: the configured program gets the finding,
+ * with the secret in clear, so that it can revoke it (leak.h).
  */
 static void run_command(struct scan *sc, const struct dw_finding *f,
 			const struct dw_source *src)
 {
-	json_t *rec = scan_finding_json(f, src, 1, NULL);
-	char *text = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	struct dw_leak_src where = { NULL, NULL, src->path, strlen(src->path),
+				     src->kind, 0, src->fields };
 
-	json_decref(rec);
-	if (text && dw_run_command(sc->cfg.command, text, strlen(text), 60))
+	if (dw_leak_run_command(sc->cfg.command, f, &where))
 		fprintf(stderr, "driftwatch scan: the command for %s at "
 			"%s:%llu failed: %s\n", f->rule->id, src->path,
 			(unsigned long long)f->line, dw_error_last());
-	free(text);
 }
 
 static int on_finding(const struct dw_finding *f, const struct dw_source *src,

@@ -10,7 +10,7 @@
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
-#include "driftwatch/store.h"
+#include "store.h"
 #include "driftwatch/banned.h"
 
 static void usage(FILE *f)

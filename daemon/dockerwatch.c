@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "driftwatch/docker.h"
+#include "docker.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
 #include "driftwatch/xmalloc.h"

@@ -4,7 +4,7 @@
 #include <syslog.h>
 #include <time.h>
 
-#include "driftwatch/log.h"
+#include "log.h"
 #include "driftwatch/banned.h"
 
 static const char *log_ident = "driftwatch";

@@ -14,7 +14,7 @@
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
-#include "driftwatch/log.h"
+#include "log.h"
 #include "driftwatch/sources.h"
 #include "driftwatch/xmalloc.h"
 #include "logwatch.h"
@@ -85,10 +85,11 @@ struct found_ctx {
 };
 
 static void report(struct found_ctx *k, const struct dw_finding *f,
-		   const char *source)
+		   const char *source, json_t *fields)
 {
 	struct dw_leak_src src = { k->p->source_id, k->p->name ? k->p->name :
-				   k->path, k->path, strlen(k->path), source, 1 };
+				   k->path, k->path, strlen(k->path), source, 1,
+				   fields };
 
 	k->w->fn(f, &src, k->w->ctx);
 }
@@ -97,14 +98,14 @@ static int on_line_finding(const struct dw_finding *f, void *ctx)
 {
 	struct found_ctx *k = ctx;
 
-	report(k, f, k->source);
+	report(k, f, k->source, NULL);
 	return 0;
 }
 
 static int on_source_finding(const struct dw_finding *f,
 			     const struct dw_source *src, void *ctx)
 {
-	report(ctx, f, src->kind);
+	report(ctx, f, src->kind, src->fields);
 	return 0;
 }
 
@@ -113,7 +114,7 @@ static int on_source_finding(const struct dw_finding *f,
 static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 		       const char *path)
 {
-	struct found_ctx k = { w, p, path, "file" };
+	struct found_ctx k = { w, p, path, DW_SOURCE_FILE };
 	struct dw_source_opts o = { w->max_file_size };
 	enum dw_scan_outcome out;
 	unsigned long long line;
@@ -147,10 +148,9 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 /* ---- followed files ---- */
 
 static void scan_lines(struct dw_logwatch *w, struct followed *f,
-		       const char *data, size_t len)
+			     const char *data, size_t len)
 {
-	struct found_ctx k = { w, f->p, f->path,
-			       f->p->kind == P_DOCKER ? "docker-log" : "log" };
+	struct found_ctx k = { w, f->p, f->path, DW_SOURCE_LOG };
 	size_t i, start = 0;
 
 	if (f->p->kind != P_DOCKER) {
@@ -161,19 +161,14 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 			f->line += data[i] == '\n';
 		return;
 	}
-	/* json-file: {"log": "...", "stream": ..., "time": ...} a line. */
+	/* json-file: the one decoder `scan` uses too, a line at a time. */
 	for (i = 0; i <= len; i++) {
-		json_t *j = NULL;
-		const char *text;
-
 		if (i < len && data[i] != '\n')
 			continue;
-		if (i > start && w->scanner &&
-		    !dw_json_parse(&j, data + start, i - start, "docker log") &&
-		    (text = dw_json_path_str(j, "log")))
-			dw_scan_buffer(w->scanner, text, strlen(text),
-				       f->line + 1, on_line_finding, &k);
-		json_decref(j);
+		if (i > start && w->scanner)
+			dw_scan_docker_log_line(w->scanner, data + start,
+						i - start, f->line + 1, f->path,
+						on_source_finding, &k);
 		f->line += i < len;
 		start = i + 1;
 	}

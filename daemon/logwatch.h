@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "driftwatch/secrets.h"
-#include "driftwatch/store.h"
+#include "store.h"
 #include "leak.h"
 
 /*

@@ -19,17 +19,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "driftwatch/command.h"
+#include "command.h"
 #include "driftwatch/diff.h"
-#include "driftwatch/docker.h"
+#include "docker.h"
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"
 #include "driftwatch/json.h"
-#include "driftwatch/log.h"
-#include "driftwatch/snapshot.h"
-#include "driftwatch/store.h"
+#include "log.h"
+#include "snapshot.h"
+#include "store.h"
 #include "driftwatch/xmalloc.h"
-#include "driftwatch/swarm.h"
+#include "swarm.h"
 #include "dockerwatch.h"
 #include "logwatch.h"
 #include "monitor.h"
@@ -311,6 +311,7 @@ static void rotate_leaked(struct daemon *dm, const struct dw_swarm *sw,
 	enum dw_swarm_secret what = dw_swarm_secret_of_role(role);
 	struct dw_rotation rot;
 	char reason[1000];
+	int err;
 
 	if (dm->pol.rotate != DW_ROTATE_AUTO) {
 		if (dm->pol.rotate == DW_ROTATE_ASK)
@@ -320,16 +321,15 @@ static void rotate_leaked(struct daemon *dm, const struct dw_swarm *sw,
 		return;
 	}
 	snprintf(reason, sizeof(reason), "driftwatchd: leaked in %s", where);
-	if (dw_swarm_rotate(dm->docker, what, 0, &rot)) {
+	err = dw_leak_rotate(dm->docker, dm->store, what, 0, reason, &rot);
+	if (err && err != DW_ESTORE) {
 		dw_log_error("rotating the leaked %s failed: %s",
 			     dw_swarm_secret_name(what), dw_error_last());
 		return;
 	}
 	dw_log_warn("rotated the leaked %s of swarm %s: %s -> %s",
 		    dw_swarm_secret_name(what), sw->id, rot.before, rot.after);
-	if (dw_store_record_rotation(dm->store, sw->id,
-				     dw_swarm_secret_name(what), rot.before,
-				     rot.after, reason))
+	if (err)
 		dw_log_warn("%s", dw_error_last());
 }
 
@@ -340,26 +340,12 @@ static void rotate_leaked(struct daemon *dm, const struct dw_swarm *sw,
 static void run_leak_command(struct daemon *dm, const struct dw_finding *f,
 			     const struct dw_leak_src *src, const char *path)
 {
-	json_t *j = json_pack("{s:s, s:s, s:s#, s:s, s:s, s:s, s:s, s:s, s:I}",
-			      "rule", f->rule->id, "severity",
-			      dw_severity_name(f->rule->severity), "secret",
-			      f->secret, (int)f->secret_len, "fingerprint",
-			      f->fingerprint, "source", src->source,
-			      "source_id", src->source_id, "name", src->name,
-			      "path", path, "line", (json_int_t)f->line);
-	char *text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) :
-			 NULL;
-
-	json_decref(j);
-	if (!text)
-		return;
-	if (dw_run_command(dm->pol.command, text, strlen(text), 30))
+	if (dw_leak_run_command(dm->pol.command, f, src))
 		dw_log_warn("the command for %s in %s failed: %s", f->rule->id,
 			    path, dw_error_last());
 	else
 		dw_log_info("ran %s for the %s in %s", dm->pol.command[0],
 			    f->rule->id, path);
-	free(text);
 }
 
 static void on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
@@ -402,7 +388,7 @@ static void on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 		dw_log_warn("%s", dw_error_last());
 	if (!is_new)
 		goto out;
-	if (!strcmp(src->source, "container-file"))
+	if (!strcmp(src->source, DW_SOURCE_CONTAINER_FILE))
 		snprintf(where, sizeof(where), "container %s, %s:%llu",
 			 src->name, path.ptr, (unsigned long long)f->line);
 	else

@@ -22,7 +22,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"
 #include "driftwatch/json.h"
-#include "driftwatch/log.h"
+#include "log.h"
 #include "driftwatch/xmalloc.h"
 #include "monitor.h"
 #include "driftwatch/banned.h"
@@ -534,7 +534,7 @@ static int on_secret(const struct dw_finding *f, void *ctx)
 	struct analysis *a = ctx;
 	struct rescan *r = a->r;
 	struct dw_leak_src src = { r->c->id, r->c->name, a->path,
-				   strlen(a->path), "container-file", 0 };
+				   strlen(a->path), DW_SOURCE_CONTAINER_FILE, 0, NULL };
 
 	if (r->m->on_leak)
 		r->m->on_leak(f, &src, r->m->leak_ctx);

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #include "driftwatch/secrets.h"
-#include "driftwatch/store.h"
+#include "store.h"
 #include "leak.h"
 #include "policy.h"
 

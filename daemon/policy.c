@@ -1,11 +1,11 @@
 /* driftwatchd's configuration and drift policy. */
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "driftwatch/config.h"
+#include "driftwatch/glob.h"
 #include "driftwatch/error.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/yamldoc.h"
@@ -392,43 +392,6 @@ int dw_policy_label_matches(const char *sel, const json_t *labels)
 	return 0;
 }
 
-int dw_glob_match(const char *g, const char *s)
-{
-	for (;;) {
-		if (g[0] == '*' && g[1] == '*') {
-			g += 2;
-			if (!*g)
-				return 1;
-			/* "**" before "/": no directory at all, or any. */
-			if (*g == '/' && dw_glob_match(g + 1, s))
-				return 1;
-			for (;; s++) {
-				if (dw_glob_match(g, s))
-					return 1;
-				if (!*s)
-					return 0;
-			}
-		}
-		if (*g == '*') {
-			for (g++;; s++) {
-				if (dw_glob_match(g, s))
-					return 1;
-				if (!*s || *s == '/')
-					return 0;
-			}
-		}
-		if (!*g)
-			return !*s;
-		/* A trailing "/" and "**" also match the dir itself. */
-		if (!*s)
-			return !strcmp(g, "/**");
-		if (*g == '?' ? *s == '/' : *g != *s)
-			return 0;
-		g++;
-		s++;
-	}
-}
-
 static int under(const char *path, const char *dir)
 {
 	size_t n = strlen(dir);
@@ -449,7 +412,7 @@ const char *dw_policy_severity(const struct dw_policy *p, const char *image,
 	for (i = 0; i < p->nallow; i++) {
 		const struct dw_allow_rule *r = &p->allow[i];
 
-		if (r->image && fnmatch(r->image, image ? image : "", 0))
+		if (r->image && !dw_glob_match(r->image, image ? image : ""))
 			continue;
 		if (r->label && !dw_policy_label_matches(r->label, labels))
 			continue;

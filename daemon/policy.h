@@ -80,10 +80,4 @@ const char *dw_policy_severity(const struct dw_policy *p, const char *image,
 			       const json_t *labels, int immutable,
 			       const char *path, char kind, int exec_or_elf);
 
-/*
- * Glob match on absolute paths: '*' and '?' stay within a component,
- * "**" crosses "/", and "dir/" followed by "**" also matches "dir".
- */
-int dw_glob_match(const char *glob, const char *path);
-
 #endif

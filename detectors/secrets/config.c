@@ -1,6 +1,5 @@
 /* .driftwatch.yaml, read with libyaml's document API. */
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +8,7 @@
 
 #include "driftwatch/config.h"
 #include "driftwatch/error.h"
+#include "driftwatch/glob.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/yamldoc.h"
 #include "driftwatch/banned.h"
@@ -223,18 +223,10 @@ void dw_config_release(struct dw_config *cfg)
 
 int dw_config_path_allowed(const struct dw_config *cfg, const char *path)
 {
-	const char *base = strrchr(path, '/');
 	size_t i;
 
-	base = base ? base + 1 : path;
-	while (path[0] == '.' && path[1] == '/')
-		path += 2;
-	for (i = 0; i < cfg->nallow; i++) {
-		const char *g = cfg->allow_paths[i];
-
-		if (!fnmatch(g, path, 0) ||
-		    (!strchr(g, '/') && !fnmatch(g, base, 0)))
+	for (i = 0; i < cfg->nallow; i++)
+		if (dw_glob_match_rel(cfg->allow_paths[i], path))
 			return 1;
-	}
 	return 0;
 }

@@ -696,7 +696,7 @@ static int report(struct hist *h, dw_git_cb cb, void *ctx)
 		const struct hfind *x = &h->found[i];
 		const struct job *j = &h->jobs[x->job];
 		struct dw_finding f;
-		struct dw_source src = { j->path, "git", NULL };
+		struct dw_source src = { j->path, DW_SOURCE_GIT, NULL };
 		struct dw_git_finding gf;
 
 		src.fields = commit_fields(h->repo, j->commit == SIZE_MAX ?
@@ -928,7 +928,7 @@ static int scan_diff(git_repository *repo, git_diff *diff,
 		struct added a = { NULL, 0 };
 		git_patch *p = NULL;
 		git_blob *b = NULL;
-		struct dw_source src = { d->new_file.path, "git", NULL };
+		struct dw_source src = { d->new_file.path, DW_SOURCE_GIT, NULL };
 		struct delta_ctx dc = { &a, &src, cb, ctx, 0 };
 
 		if (d->status == GIT_DELTA_DELETED ||

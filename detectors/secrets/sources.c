@@ -189,6 +189,22 @@ static void jsonlog_line(struct sink *k, const char *p, size_t n)
 	json_decref(j);
 }
 
+void dw_scan_docker_log_line(struct dw_scanner *s, const char *line,
+			     size_t n, uint64_t lineno, const char *display,
+			     dw_source_cb cb, void *ctx)
+{
+	struct sink k;
+
+	memset(&k, 0, sizeof(k));
+	k.s = s;
+	k.src.path = display;
+	k.src.kind = DW_SOURCE_DOCKER_JSON_LOG;
+	k.cb = cb;
+	k.ctx = ctx;
+	k.lineno = lineno;
+	jsonlog_line(&k, line, n);
+}
+
 static int jsonlog_write(struct sink *k, const char *p, size_t n)
 {
 	while (n) {
@@ -501,17 +517,17 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 	struct sink k;
 	int err;
 
-	sink_init(&k, s, display, dlog ? "docker-json-log" :
-		  gz ? "gzip" : "file", cb, ctx);
+	sink_init(&k, s, display, dlog ? DW_SOURCE_DOCKER_JSON_LOG :
+		  gz ? DW_SOURCE_GZIP : DW_SOURCE_FILE, cb, ctx);
 	if (mbox || has_suffix(path, ".eml")) {
 		long count;
 
-		k.src.kind = "mail";
+		k.src.kind = DW_SOURCE_MAIL;
 		count = read_mail(fd, &k, mbox);
 		if (count > 0)
 			return 0;
 		/* Not mail after all, or no GMime: fall back to raw text. */
-		k.src.kind = "file";
+		k.src.kind = DW_SOURCE_FILE;
 		if (lseek(fd, 0, SEEK_SET) < 0)
 			return dw_error_errno(DW_EIO, errno, "cannot rewind "
 					      "%s", display);
@@ -604,7 +620,7 @@ int dw_scan_fd(struct dw_scanner *s, int fd, const char *display,
 	struct sink k;
 	int err;
 
-	sink_init(&k, s, display, "stdin", cb, ctx);
+	sink_init(&k, s, display, DW_SOURCE_STDIN, cb, ctx);
 	k.sniffed = 1;	/* standard input is scanned whatever it holds */
 	err = read_direct(fd, &k, display);
 	k.finish(&k);
@@ -633,7 +649,7 @@ int dw_scan_slack_file(struct dw_scanner *s, const char *path,
 	if (err || fd < 0)
 		return err;
 	dw_buf_init(&data, MAX_SLACK_FILE);
-	sink_init(&k, s, display, "slack", cb, ctx);
+	sink_init(&k, s, display, DW_SOURCE_SLACK, cb, ctx);
 	err = dw_buf_read_fd(&data, fd);
 	if (err == DW_ELIMIT)
 		err = dw_error_set(DW_EIO, "%s is larger than %u MiB", display,
@@ -648,7 +664,7 @@ int dw_scan_slack_file(struct dw_scanner *s, const char *path,
 	if (!err && (dw_json_parse(&root, data.ptr, data.len, display) ||
 		     !json_is_array(root))) {
 		/* Not an export file: keep what it says, scanned raw. */
-		k.src.kind = "file";
+		k.src.kind = DW_SOURCE_FILE;
 		dw_scan_buffer(s, data.ptr, data.len, 1, forward, &k);
 	}
 	json_array_foreach(root, i, msg) {

@@ -11,17 +11,23 @@
 
 static _Thread_local char last_error[DW_ERROR_MAX];
 
+/*
+ * Formatted into a scratch buffer first: a message may quote the last one
+ * ("...: %s", dw_error_last()), and vsnprintf must not read what it writes.
+ */
 static void set_message(const char *fmt, va_list ap, int errnum)
 {
-	int n = vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	char msg[DW_ERROR_MAX];
+	int n = vsnprintf(msg, sizeof(msg), fmt, ap);
 
 	if (n < 0) {
 		last_error[0] = '\0';
 		return;
 	}
-	if (errnum && (size_t)n < sizeof(last_error))
-		snprintf(last_error + n, sizeof(last_error) - (size_t)n,
-			 ": %s", strerror(errnum));
+	if (errnum && (size_t)n < sizeof(msg))
+		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s",
+			 strerror(errnum));
+	memcpy(last_error, msg, sizeof(msg));
 }
 
 int dw_error_set(int code, const char *fmt, ...)

@@ -16,6 +16,7 @@ enum dw_error_code {
 	DW_EINVAL = -5,		/* malformed input or arguments */
 	DW_EUNSUPPORTED = -6,	/* valid, but not something we handle */
 	DW_ELIMIT = -7,		/* a safety bound (size, depth) was exceeded */
+	DW_ESTORE = -8,		/* done, but the store could not record it */
 };
 
 /*

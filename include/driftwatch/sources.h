@@ -13,10 +13,24 @@
  * Message-ID and MIME part; a Docker log line's stream and time).
  */
 
+/*
+ * The one vocabulary of where a secret was found: dw_source.kind, the
+ * "source" of every output, of the store's findings and of the JSON a
+ * leak command reads.
+ */
+#define DW_SOURCE_FILE "file"			/* plain text */
+#define DW_SOURCE_STDIN "stdin"
+#define DW_SOURCE_GZIP "gzip"
+#define DW_SOURCE_DOCKER_JSON_LOG "docker-json-log"	/* json-file logs */
+#define DW_SOURCE_SLACK "slack"			/* a Slack export */
+#define DW_SOURCE_MAIL "mail"			/* mbox or .eml */
+#define DW_SOURCE_GIT "git"			/* a blob of a commit */
+#define DW_SOURCE_CONTAINER_FILE "container-file"	/* driftwatchd */
+#define DW_SOURCE_LOG "log"			/* a followed log file */
+
 struct dw_source {
 	const char *path;
-	const char *kind;	/* file, stdin, gzip, docker-json-log, slack,
-				   mail */
+	const char *kind;	/* a DW_SOURCE_* name */
 	json_t *fields;		/* borrowed; NULL when none */
 };
 
@@ -46,6 +60,17 @@ enum dw_scan_outcome {
 int dw_scan_path(struct dw_scanner *s, const char *path, const char *display,
 		 const struct dw_source_opts *o, dw_source_cb cb, void *ctx,
 		 enum dw_scan_outcome *outcome);
+
+/*
+ * One line (without its newline) of a Docker json-file log, line number
+ * `lineno`: the `log` field, with `stream` and `time` as fields. A line
+ * that is not one of Docker's (not JSON, no `log` string, or too long to
+ * decode) is scanned as it is, never skipped. `scan` and driftwatchd
+ * both read json-file logs through this.
+ */
+void dw_scan_docker_log_line(struct dw_scanner *s, const char *line,
+			     size_t n, uint64_t lineno, const char *display,
+			     dw_source_cb cb, void *ctx);
 
 /* Scan a stream (standard input) as plain text. */
 int dw_scan_fd(struct dw_scanner *s, int fd, const char *display,

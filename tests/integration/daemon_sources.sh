@@ -93,7 +93,7 @@ wait_finding "$tmp/logs/app.1.gz" && pass "rotated .gz scanned" || fail "gz"
 M=$(docker swarm join-token -q manager)
 docker run -d --network none --name dws-talk dwtest:busybox sh -c "echo 'manager: $M'; sleep 600" >/dev/null
 for _ in $(seq 1 100); do [ "$(docker swarm join-token -q manager)" != "$M" ] && break; sleep 0.1; done
-[ "$(q "SELECT source || ' ' || role || ' ' || status FROM findings WHERE source = 'docker-log'")" = "docker-log manager live" ] &&
+[ "$(q "SELECT source || ' ' || role || ' ' || status FROM findings WHERE source = 'docker-json-log'")" = "docker-json-log manager live" ] &&
 	pass "container log: live manager token found" || fail "docker log: $(q "SELECT source, role, status FROM findings")"
 [ "$(docker swarm join-token -q manager)" != "$M" ] && pass "manager token rotated" || fail "manager not rotated"
 

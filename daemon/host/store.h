@@ -5,7 +5,7 @@
 #include <stdint.h>
 
 #include "driftwatch/diff.h"
-#include "driftwatch/docker.h"
+#include "docker.h"
 
 /*
  * The state and history store (SQLite in WAL mode): the only user of

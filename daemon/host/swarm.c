@@ -9,7 +9,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
 #include "driftwatch/secrets.h"
-#include "driftwatch/swarm.h"
+#include "swarm.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
 

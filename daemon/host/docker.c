@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "driftwatch/buf.h"
-#include "driftwatch/docker.h"
+#include "docker.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
 #include "driftwatch/lazylib.h"

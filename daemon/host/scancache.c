@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 
 #include "driftwatch/error.h"
-#include "driftwatch/scancache.h"
+#include "scancache.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
 

@@ -4,7 +4,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "driftwatch/docker.h"
+#include "docker.h"
 
 /*
  * Leak response for Docker Swarm: attribute a leaked join token or unlock

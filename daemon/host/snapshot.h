@@ -4,7 +4,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "driftwatch/docker.h"
+#include "docker.h"
 
 /*
  * Forensic snapshots of a container (libarchive is used here only).

@@ -26,7 +26,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"
 #include "driftwatch/json.h"
-#include "driftwatch/snapshot.h"
+#include "snapshot.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/lazylib.h"
 #include "driftwatch/banned.h"

@@ -6,7 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "driftwatch/command.h"
+#include "command.h"
 #include "driftwatch/error.h"
 #include "driftwatch/banned.h"
 

@@ -10,7 +10,7 @@
 
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
-#include "driftwatch/store.h"
+#include "store.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
 
