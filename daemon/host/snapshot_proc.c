@@ -1,0 +1,118 @@
+/* Snapshots: the container's processes and sockets at capture time. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "driftwatch/buf.h"
+#include "driftwatch/diff.h"
+#include "driftwatch/error.h"
+#include "driftwatch/escape.h"
+#include "driftwatch/json.h"
+#include "snapshot_int.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/lazylib.h"
+#include "driftwatch/banned.h"
+
+/* ---- processes and sockets at capture time ---- */
+
+static json_t *read_text(const char *path, size_t max)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	json_t *v;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return json_null();
+	dw_buf_init(&b, max);
+	dw_buf_read_fd(&b, fd);	/* what was read, even if cut at max */
+	close(fd);
+	{
+		struct dw_buf s = DW_BUF_INIT;
+
+		/* NULs (cmdline) as spaces; valid UTF-8 for JSON. */
+		for (size_t i = 0; i < b.len; i++)
+			if (!b.ptr[i])
+				b.ptr[i] = ' ';
+		dw_utf8_sanitize(&s, b.ptr, b.len);
+		v = json_stringn(s.ptr, s.len);
+		dw_buf_release(&s);
+	}
+	dw_buf_release(&b);
+	return v;
+}
+
+static json_t *link_of(int pid, const char *what)
+{
+	char p[64], target[PATH_MAX];
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/proc/%d/%s", pid, what);
+	n = readlink(p, target, sizeof(target) - 1);
+	if (n < 0)
+		return json_null();
+	target[n] = '\0';
+	return json_string(target);
+}
+
+json_t *snap_processes(struct dw_docker *d, const char *id)
+{
+	struct dw_buf path = DW_BUF_INIT;
+	json_t *top = NULL, *out = json_array(), *row;
+	size_t i;
+
+	dw_buf_addf(&path, "/containers/%s/top?ps_args=-eo%%20pid,ppid,uid,"
+		    "args", id);
+	if (dw_docker_get_json(d, &top, path.ptr)) {
+		dw_buf_release(&path);
+		return json_pack("{s:s}", "error", dw_error_last());
+	}
+	json_array_foreach(json_object_get(top, "Processes"), i, row) {
+		const char *pid_s = json_string_value(json_array_get(row, 0));
+		int pid = pid_s ? (int)strtol(pid_s, NULL, 10) : 0;
+		char p[64];
+
+		snprintf(p, sizeof(p), "/proc/%d/cmdline", pid);
+		json_array_append_new(out, json_pack("{s:O, s:O, s:O, s:O, "
+			"s:o, s:o, s:o}", "pid", json_array_get(row, 0),
+			"ppid", json_array_get(row, 1),
+			"uid", json_array_get(row, 2),
+			"args", json_array_get(row, 3),
+			"exe", link_of(pid, "exe"), "cwd", link_of(pid, "cwd"),
+			"cmdline", read_text(p, 1 << 16)));
+	}
+	json_decref(top);
+	dw_buf_release(&path);
+	return out;
+}
+
+json_t *snap_sockets(int pid)
+{
+	static const char *const kinds[] = { "tcp", "tcp6", "udp", "udp6",
+					     "unix" };
+	json_t *o = json_object();
+	char p[64];
+	size_t i;
+
+	if (pid <= 0)
+		return o;
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		snprintf(p, sizeof(p), "/proc/%d/net/%s", pid, kinds[i]);
+		json_object_set_new(o, kinds[i], read_text(p, 1 << 20));
+	}
+	return o;
+}

@@ -1,0 +1,130 @@
+/* Snapshots: verifying an archive and its evidence record. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/utsname.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "driftwatch/buf.h"
+#include "driftwatch/diff.h"
+#include "driftwatch/error.h"
+#include "driftwatch/escape.h"
+#include "driftwatch/json.h"
+#include "snapshot_int.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/lazylib.h"
+#include "driftwatch/banned.h"
+
+/* ---- verification ---- */
+
+static int verify_blobs(const char *path, json_t *blobs, struct dw_buf *report)
+{
+	struct archive *a = snap_ar.archive_read_new();
+	struct archive_entry *e;
+	char *buf = dw_xmalloc(COPY_SIZE);
+	int bad = 0, seen = 0;
+
+	snap_ar.archive_read_support_format_tar(a);
+	if (snap_ar.archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+		dw_buf_addf(report, "cannot read %s as a tar: %s\n", path,
+			    snap_ar.archive_error_string(a));
+		bad = 1;
+	}
+	while (!bad && snap_ar.archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		const char *name = snap_ar.archive_entry_pathname(e);
+		struct hout h;
+		char dig[65];
+		la_ssize_t n;
+
+		if (strncmp(name, "blobs/sha256/", 13) || !name[13])
+			continue;
+		snap_hout_init(&h, -1);
+		while ((n = snap_ar.archive_read_data(a, buf, COPY_SIZE)) > 0)
+			EVP_DigestUpdate(h.md, buf, (size_t)n);
+		snap_hout_final(&h, dig);
+		seen++;
+		if (n < 0 || strcmp(dig, name + 13)) {
+			dw_buf_addf(report, "blob %s: content hashes to %s\n",
+				    name + 13, dig);
+			bad = 1;
+		} else if (blobs && !json_object_get(blobs, name + 13)) {
+			dw_buf_addf(report, "blob %s: not in the evidence "
+				    "record\n", name + 13);
+			bad = 1;
+		}
+	}
+	if (!bad && blobs && (size_t)seen != json_object_size(blobs)) {
+		dw_buf_addf(report, "the archive holds %d blobs, the evidence "
+			    "lists %zu\n", seen, json_object_size(blobs));
+		bad = 1;
+	}
+	snap_ar.archive_read_free(a);
+	free(buf);
+	return bad;
+}
+
+int dw_snapshot_verify(const char *path, struct dw_buf *report)
+{
+	struct dw_buf evpath = DW_BUF_INIT, data = DW_BUF_INIT;
+	json_t *ev = NULL;
+	char actual[72];
+	const char *want;
+	int fd, bad = 0, err = snap_load_archive();
+
+	if (err)
+		return err;
+	dw_buf_addf(&evpath, "%s.evidence.json", path);
+	fd = open(evpath.ptr, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = dw_error_errno(DW_EIO, errno, "cannot read %s",
+				     evpath.ptr);
+		goto out;
+	}
+	err = dw_buf_read_fd(&data, fd);
+	close(fd);
+	if (err) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "%s", dw_error_last());
+		err = dw_error_set(DW_EIO, "cannot read %s: %s", evpath.ptr,
+				   why);
+		goto out;
+	}
+	err = dw_json_parse(&ev, data.ptr, data.len, evpath.ptr);
+	if (err) {
+		dw_buf_addf(report, "%s\n", dw_error_last());
+		err = DW_ERROR;
+		goto out;
+	}
+	err = snap_file_sha256(path, actual);
+	if (err)
+		goto out;
+	want = dw_json_path_str(ev, "archive.sha256");
+	if (!want || strcmp(want, actual)) {
+		dw_buf_addf(report, "%s: sha256 is %s, the evidence says %s\n",
+			    path, actual, want ? want : "(nothing)");
+		bad = 1;
+	}
+	if (!strcmp(dw_json_path_str(ev, "mode") ? dw_json_path_str(ev, "mode")
+		    : "", "image"))
+		bad |= verify_blobs(path, json_object_get(ev, "blobs"), report);
+	err = bad ? DW_ERROR : 0;
+out:
+	json_decref(ev);
+	dw_buf_release(&evpath);
+	dw_buf_release(&data);
+	return err;
+}
