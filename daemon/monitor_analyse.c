@@ -1,0 +1,95 @@
+/* The live monitor: a changed file is hashed, checked for ELF and scanned for secrets. */
+#include "monitor_int.h"
+
+#include "driftwatch/banned.h"
+
+struct analysis {
+	struct rescan *r;
+	const char *path;
+};
+
+static int on_secret(const struct dw_finding *f, void *ctx)
+{
+	struct analysis *a = ctx;
+	struct rescan *r = a->r;
+	struct dw_leak_src src = { r->c->id, r->c->name, a->path,
+				   strlen(a->path), DW_SOURCE_CONTAINER_FILE, 0, NULL };
+
+	if (r->m->on_leak)
+		r->m->on_leak(f, &src, r->m->leak_ctx);
+	return 0;
+}
+
+/*
+ * Hash a new or changed regular file, tell whether it is ELF, and scan it
+ * for secrets. Returns 1 when it is ELF, 0 when not, -1 when not read
+ * (gone, no longer a regular file, or over the size cap); `*sha256`
+ * gets its SHA-256 in hex (the caller frees it).
+ */
+int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
+{
+	struct dw_monitor *m = r->m;
+	unsigned char md[EVP_MAX_MD_SIZE], head[4] = { 0 };
+	unsigned int mdlen = 0;
+	size_t got = 0;
+	struct analysis a = { r, path };
+	struct stat st;
+	EVP_MD_CTX *h;
+	int root, fd, err = 0, scan = m->scanner && m->pol->scan_secrets;
+	char hex[2 * EVP_MAX_MD_SIZE + 1];
+
+	root = open(r->c->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return -1;
+	fd = mon_open_beneath(root, path + 1, O_RDONLY | O_NONBLOCK | O_NOCTTY |
+			  O_NOATIME);
+	if (fd < 0 && errno == EPERM)
+		fd = mon_open_beneath(root, path + 1, O_RDONLY | O_NONBLOCK |
+				  O_NOCTTY);
+	close(root);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > m->pol->max_file_size) {
+		close(fd);
+		return -1;
+	}
+	h = EVP_MD_CTX_new();
+	EVP_DigestInit_ex(h, EVP_sha256(), NULL);
+	if (scan)
+		dw_scan_begin(m->scanner, 1, on_secret, &a);
+	for (;;) {
+		char local[64 * 1024], *p = local;
+		size_t room = sizeof(local);
+		ssize_t n;
+
+		if (scan)
+			p = dw_scan_reserve(m->scanner, &room);
+		n = read(fd, p, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			err = n < 0;
+			break;
+		}
+		if (got < 4)
+			memcpy(head + got, p, (size_t)n < 4 - got ?
+					      (size_t)n : 4 - got);
+		got += (size_t)n;
+		EVP_DigestUpdate(h, p, (size_t)n);
+		if (scan && dw_scan_commit(m->scanner, (size_t)n))
+			scan = 0;
+		if (got > m->pol->max_file_size)
+			break;
+	}
+	if (scan)
+		dw_scan_finish(m->scanner);
+	close(fd);
+	EVP_DigestFinal_ex(h, md, &mdlen);
+	EVP_MD_CTX_free(h);
+	if (err)
+		return -1;
+	dw_hex(hex, md, mdlen);
+	*sha256 = dw_xstrdup(hex);
+	return got >= 4 && !memcmp(head, "\177ELF", 4);
+}

@@ -1,0 +1,139 @@
+#ifndef DW_MONITOR_INT_H
+#define DW_MONITOR_INT_H
+
+/*
+ * The parts of the live monitor, internal to driftwatchd:
+ *   monitor.c          the containers and the monitor's life cycle
+ *   monitor_watch.c    inotify watches; events mark paths dirty
+ *   monitor_rescan.c   a rescan: diff, compare with the store, record
+ *   monitor_analyse.c  a changed file: hash, ELF check, secrets
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <search.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "driftwatch/buf.h"
+#include "driftwatch/diff.h"
+#include "driftwatch/error.h"
+#include "driftwatch/escape.h"
+#include "driftwatch/json.h"
+#include "log.h"
+#include "driftwatch/xmalloc.h"
+#include "monitor.h"
+
+#define WATCH_MASK                                                           \
+	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM |     \
+	 IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |          \
+	 IN_EXCL_UNLINK)
+
+#define WATCH_LIMIT_CAP (4L << 20)
+
+struct container;
+
+/* Paths noted between two rescans; sorted before they are looked up. */
+struct pathset {
+	char **v;
+	size_t n, alloc;
+};
+
+struct watch {
+	int wd;
+	struct container *c;
+	char *rel;		/* "" for the upper dir, else "a/b" */
+};
+
+struct container {
+	char *id, *name, *image, *runtime, *upper, *lowers_joined;
+	char **lowers;
+	size_t nlowers;
+	json_t *labels;
+	int immutable;
+	int read_only;
+
+	int dirty;
+	const char *source;	/* of the pending rescan */
+	long long dirty_since, last_event, not_before, next_poll;
+	int rewatch;		/* directory paths may be stale */
+	int polling;		/* no complete set of watches */
+	int broken;		/* its dirs could not be read */
+	int recorded;		/* the store has its current name, labels */
+
+	struct dw_changeset prev;	/* the store's current changes */
+	int prev_loaded;
+	/*
+	 * What inotify said since the last rescan, as "/a/b" paths (the
+	 * upper dir is ""): the entries events named, and the directories
+	 * whose whole subtree must be walked again. With `walked` (prev
+	 * came from a walk in this process) and no `full`, everything else
+	 * is copied from prev, not walked.
+	 */
+	struct pathset ents, deep;
+	int walked, full;
+
+	size_t nwatches;
+	unsigned long long rescans, events;
+	long long last_change;	/* wall clock, microseconds */
+	long long last_cost_ms;
+
+	struct container *next;
+};
+
+struct dw_monitor {
+	int ifd;
+	void *wds;		/* tsearch tree of struct watch */
+	struct container *list;
+	struct dw_store *store;
+	const struct dw_policy *pol;
+	const struct dw_engine *engine;
+	struct dw_scanner *scanner;
+	dw_critical_fn on_critical;
+	void *critical_ctx;
+	dw_leak_fn on_leak;
+	void *leak_ctx;
+	int limit_stuck;	/* max_user_watches cannot be raised */
+	unsigned long long overflows, rescans, inotify_events, errors;
+	long long last_event;	/* wall clock, microseconds */
+	long long next_full;
+};
+
+
+struct rescan {
+	struct dw_monitor *m;
+	struct container *c;
+	struct dw_change_row *rows;	/* their sha256 strings are ours */
+	size_t nrows, alloc;
+	size_t added, updated, reverted, notable, critical, total;
+	const char *worst;
+};
+
+long long mon_mono_ms(void);
+long long mon_wall_us(void);
+void mon_drop_watch(struct dw_monitor *m, struct watch *w);
+int mon_open_beneath(int root, const char *rel, int flags);
+long mon_read_long(const char *path);
+void mon_watch_from(struct dw_monitor *m, struct container *c,
+		       const char *rel);
+void mon_pathset_sort(struct pathset *s);
+void mon_pathset_clear(struct pathset *s);
+void mon_pathset_release(struct pathset *s);
+int mon_subtree_unchanged(const char *path, size_t len, void *ctx);
+int mon_entry_unchanged(const char *path, size_t len, void *ctx);
+void mon_mark_dirty(struct container *c, const char *source,
+		       long long now);
+int mon_analyse_file(struct rescan *r, const char *path, char **sha256);
+void mon_rescan_container(struct dw_monitor *m, struct container *c);
+
+#endif

@@ -1,0 +1,364 @@
+/* The live monitor: rescans compare what the diff engine sees with the store and record the difference. */
+#include "monitor_int.h"
+
+#include "driftwatch/banned.h"
+
+/* ---- rescans ---- */
+
+
+
+static int path_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int r = memcmp(a, b, alen < blen ? alen : blen);
+
+	return r ? r : (alen > blen) - (alen < blen);
+}
+
+static int meta_differs(const struct dw_changeset *a,
+			const struct dw_change *x,
+			const struct dw_changeset *b,
+			const struct dw_change *y)
+{
+	const struct dw_change_meta *p, *q;
+
+	if (x->kind != y->kind || x->mode != y->mode ||
+	    x->has_meta != y->has_meta)
+		return 1;
+	if (!x->has_meta)
+		return 0;
+	p = &a->meta[x - a->v];
+	q = &b->meta[y - b->v];
+	return p->uid != q->uid || p->gid != q->gid || p->size != q->size ||
+	       p->mtime_sec != q->mtime_sec || p->mtime_nsec != q->mtime_nsec;
+}
+
+
+static const char *worse(const char *a, const char *b)
+{
+	return dw_drift_severity_rank(b) > dw_drift_severity_rank(a) ? b : a;
+}
+
+static void add_row(struct rescan *r, const struct dw_changeset *cs,
+		    const struct dw_change *ch, char kind)
+{
+	struct container *c = r->c;
+	const char *path = dw_change_path(cs, ch);
+	struct dw_change_row *row;
+	char *sha256 = NULL;
+	int exec = -1, elf = -1;
+	const char *sev;
+
+	DW_ALLOC_GROW(r->rows, r->nrows + 1, r->alloc);
+	row = &r->rows[r->nrows];
+	sev = dw_policy_severity(r->m->pol, c->image, c->labels, c->immutable,
+				 path, kind, 0);
+	/* Every new or changed file, allowed or not: a secret written to
+	 * /tmp is a leak all the same. */
+	if ((kind == 'A' || kind == 'C') && S_ISREG(ch->mode)) {
+		exec = (ch->mode & 0111) != 0;
+		elf = mon_analyse_file(r, path, &sha256);
+		if (elf < 0)
+			elf = -1;
+		if ((exec || elf == 1) && strcmp(sev, "allowed"))
+			sev = dw_policy_severity(r->m->pol, c->image,
+						 c->labels, c->immutable, path,
+						 kind, 1);
+	}
+	row->path = path;
+	row->path_len = ch->path_len;
+	row->kind = kind;
+	row->mode = ch->mode;
+	row->meta = kind != 'R' && ch->has_meta ? &cs->meta[ch - cs->v] :
+						  NULL;
+	row->sha256 = sha256;
+	row->executable = exec;
+	row->elf = elf;
+	row->severity = sev;
+	r->nrows++;
+	if (kind == 'R') {
+		r->reverted++;
+		return;
+	}
+	if (!strcmp(sev, "allowed"))
+		return;
+	r->notable++;
+	r->critical += !strcmp(sev, "critical");
+	r->worst = worse(r->worst, sev);
+}
+
+/* Compare the last known set with the new one, both sorted by path. */
+static void compare_sets(struct rescan *r, const struct dw_changeset *old,
+			 const struct dw_changeset *cur)
+{
+	size_t i = 0, j = 0;
+
+	while (i < old->n || j < cur->n) {
+		const struct dw_change *o = i < old->n ? &old->v[i] : NULL;
+		const struct dw_change *n = j < cur->n ? &cur->v[j] : NULL;
+		int cmp = !o ? 1 : !n ? -1 :
+			  path_cmp(dw_change_path(old, o), o->path_len,
+				   dw_change_path(cur, n), n->path_len);
+
+		if (cmp < 0) {
+			add_row(r, old, o, 'R');
+			i++;
+		} else if (cmp > 0) {
+			add_row(r, cur, n, n->kind);
+			r->added++;
+			j++;
+		} else {
+			if (meta_differs(old, o, cur, n)) {
+				add_row(r, cur, n, n->kind);
+				r->updated++;
+			}
+			i++;
+			j++;
+		}
+	}
+}
+
+static int is_sorted(const struct dw_changeset *cs)
+{
+	size_t i;
+
+	for (i = 1; i < cs->n; i++)
+		if (path_cmp(dw_change_path(cs, &cs->v[i - 1]),
+			     cs->v[i - 1].path_len, dw_change_path(cs, &cs->v[i]),
+			     cs->v[i].path_len) >= 0) {
+			dw_log_debug("out of order: %s then %s",
+				     dw_change_path(cs, &cs->v[i - 1]),
+				     dw_change_path(cs, &cs->v[i]));
+			return 0;
+		}
+	return 1;
+}
+
+/* Append one change to a set (for the set loaded from the store). */
+static void cs_push(struct dw_changeset *cs, const struct dw_change_row *r)
+{
+	struct dw_change *c;
+
+	DW_ALLOC_GROW(cs->v, cs->n + 1, cs->alloc);
+	DW_ALLOC_GROW(cs->meta, cs->n + 1, cs->meta_alloc);
+	c = &cs->v[cs->n];
+	c->path_off = cs->names.len;
+	c->path_len = (uint32_t)r->path_len;
+	c->mode = r->mode;
+	c->kind = r->kind;
+	c->has_meta = r->meta != NULL;
+	if (r->meta)
+		cs->meta[cs->n] = *r->meta;
+	dw_buf_add(&cs->names, r->path, r->path_len);
+	dw_buf_addch(&cs->names, '\0');
+	cs->n++;
+}
+
+static int on_stored(const struct dw_change_row *r, void *ctx)
+{
+	cs_push(ctx, r);
+	return 0;
+}
+
+static void raise_drift_alert(struct dw_monitor *m, const struct rescan *r)
+{
+	struct container *c = r->c;
+	json_t *paths = json_array();
+	char summary[600];
+	size_t i;
+	json_t *p;
+
+	for (i = 0; i < r->nrows && json_array_size(paths) < 20; i++) {
+		const struct dw_change_row *row = &r->rows[i];
+		struct dw_buf b = DW_BUF_INIT;
+		char kind[2] = { row->kind, '\0' };
+
+		if (row->kind == 'R' || !strcmp(row->severity, "allowed"))
+			continue;
+		dw_utf8_sanitize(&b, row->path, row->path_len);
+		json_array_append_new(paths, json_pack("{s:s, s:s, s:s}",
+			"path", b.ptr, "kind", kind, "severity",
+			row->severity));
+		dw_buf_release(&b);
+	}
+	snprintf(summary, sizeof(summary), "container %s (%.12s): %zu drifted "
+		 "paths (%zu new, %zu updated, %zu reverted), highest severity "
+		 "%s", c->name, c->id, r->total, r->added, r->updated,
+		 r->reverted, r->worst);
+	dw_log_info("%s", summary);
+	p = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}",
+		      "container", c->name, "id", c->id, "image", c->image,
+		      "severity", r->worst, "new", (json_int_t)r->added,
+		      "updated", (json_int_t)r->updated, "reverted",
+		      (json_int_t)r->reverted, "total", (json_int_t)r->total,
+		      "paths", paths);
+	if (dw_store_alert(m->store, "drift", summary, p))
+		dw_log_warn("cannot queue an alert: %s", dw_error_last());
+	json_decref(p);
+}
+
+static int record(struct dw_monitor *m, struct rescan *r)
+{
+	struct container *c = r->c;
+	struct dw_store_container sc = { c->id, c->name, c->image, c->runtime,
+					  c->upper, c->lowers_joined, NULL,
+					  "running" };
+	char *labels = json_dumps(c->labels, JSON_COMPACT | JSON_SORT_KEYS);
+	int err;
+
+	sc.labels = labels;
+	err = dw_store_begin(m->store);
+	if (!err)
+		err = dw_store_put_container(m->store, &sc);
+	if (!err)
+		err = dw_store_apply_changes(m->store, c->id, r->rows, r->nrows,
+					     c->source, mon_wall_us());
+	if (!err && r->notable && (r->added || r->updated))
+		raise_drift_alert(m, r);
+	if (!err)
+		err = dw_store_commit(m->store);
+	else
+		dw_store_rollback(m->store);
+	free(labels);
+	return err;
+}
+
+static void rescan_release(struct rescan *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nrows; i++)
+		free((char *)r->rows[i].sha256);
+	free(r->rows);
+}
+
+void mon_rescan_container(struct dw_monitor *m, struct container *c)
+{
+	struct dw_changeset cs = DW_CHANGESET_INIT;
+	struct dw_diff_reuse reuse;
+	struct rescan r;
+	long long t0 = mon_mono_ms();
+	int err;
+
+	memset(&r, 0, sizeof(r));
+	r.m = m;
+	r.c = c;
+	r.worst = "allowed";
+	c->dirty = 0;
+	if (c->rewatch) {
+		c->rewatch = 0;
+		c->full = 1;
+		mon_watch_from(m, c, "");
+	}
+	if (!c->prev_loaded) {
+		if (dw_store_load_changes(m->store, c->id, on_stored, &c->prev))
+			dw_log_warn("cannot load the stored changes of %s: %s",
+				    c->name, dw_error_last());
+		c->prev_loaded = 1;
+	}
+	reuse.prev = &c->prev;
+	reuse.unchanged = mon_subtree_unchanged;
+	reuse.entry_unchanged = mon_entry_unchanged;
+	reuse.ctx = c;
+	mon_pathset_sort(&c->ents);
+	mon_pathset_sort(&c->deep);
+	/* Only what inotify saw all of may be skipped. */
+	err = dw_overlay_diff_reuse(&cs, c->upper,
+				    (const char *const *)c->lowers,
+				    c->nlowers, DW_DIFF_STAT,
+				    c->walked && !c->full &&
+				    !strcmp(c->source, "watch") ? &reuse :
+				    NULL);
+	mon_pathset_clear(&c->ents);
+	mon_pathset_clear(&c->deep);
+	c->full = 0;
+	if (err) {
+		if (!c->broken)
+			dw_log_warn("cannot rescan container %s: %s", c->name,
+				    dw_error_last());
+		c->broken = 1;
+		m->errors++;
+		dw_changeset_release(&cs);
+		return;
+	}
+	c->broken = 0;
+	if (!is_sorted(&cs)) {
+		/* The engine promises sorted output; never trust blindly. */
+		dw_log_error("container %s: unsorted changes; skipped", c->name);
+		dw_changeset_release(&cs);
+		return;
+	}
+	compare_sets(&r, &c->prev, &cs);
+	r.total = cs.n;
+	c->rescans++;
+	m->rescans++;
+	if (r.nrows || !c->recorded) {
+		err = record(m, &r);
+		if (err) {
+			/* Keep the old set: the next rescan tries again. */
+			dw_log_warn("cannot store the changes of %s: %s",
+				    c->name, dw_error_last());
+			m->errors++;
+			c->dirty = 1;
+			c->source = "rescan";
+			c->dirty_since = c->last_event = mon_mono_ms();
+			rescan_release(&r);
+			dw_changeset_release(&cs);
+			return;
+		}
+		c->recorded = 1;
+		if (r.nrows)
+			c->last_change = mon_wall_us();
+		dw_log_debug("container %s: %zu rows (%s)", c->name, r.nrows,
+			     c->source);
+	}
+	dw_changeset_release(&c->prev);
+	c->prev = cs;
+	c->walked = 1;
+	if (r.critical && m->on_critical)
+		m->on_critical(c->id, c->name, m->critical_ctx);
+	rescan_release(&r);
+	c->last_cost_ms = mon_mono_ms() - t0;
+}
+
+/* When a dirty container is rescanned: once quiet for debounce_ms, or
+ * dirty for max_delay_ms, but not before its last rescan's cost again. */
+static long long due_at(const struct dw_monitor *m, const struct container *c)
+{
+	long long due = c->last_event + m->pol->debounce_ms;
+
+	if (due > c->dirty_since + m->pol->max_delay_ms)
+		due = c->dirty_since + m->pol->max_delay_ms;
+	return due < c->not_before ? c->not_before : due;
+}
+
+long dw_monitor_run(struct dw_monitor *m)
+{
+	long long now = mon_mono_ms(), next = -1;
+	struct container *c;
+
+	if (m->pol->rescan_interval && now >= m->next_full) {
+		if (m->next_full)
+			dw_monitor_rescan_all(m, "periodic");
+		m->next_full = now + m->pol->rescan_interval * 1000;
+	}
+	for (c = m->list; c; c = c->next) {
+		if (c->polling && now >= c->next_poll) {
+			mon_mark_dirty(c, "poll", now);
+			c->next_poll = now + m->pol->poll_interval * 1000;
+			c->rewatch = 1;	/* maybe watches are free again */
+		}
+		if (c->dirty && now >= due_at(m, c)) {
+			mon_rescan_container(m, c);
+			now = mon_mono_ms();
+			/* A busy container is rescanned half the time at most. */
+			c->not_before = now + c->last_cost_ms;
+		}
+		if (c->dirty && (next < 0 || due_at(m, c) < next))
+			next = due_at(m, c);
+		if (c->polling && (next < 0 || c->next_poll < next))
+			next = c->next_poll;
+	}
+	if (m->pol->rescan_interval && (next < 0 || m->next_full < next))
+		next = m->next_full;
+	return next < 0 ? -1 : next > now ? (long)(next - now) : 0;
+}

@@ -1,0 +1,390 @@
+/* The live monitor: inotify watches on the upper dirs, and the paths their events mark dirty. */
+#include "monitor_int.h"
+
+#include "driftwatch/banned.h"
+
+long long mon_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+long long mon_wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int cmp_wd(const void *a, const void *b)
+{
+	int x = ((const struct watch *)a)->wd, y = ((const struct watch *)b)->wd;
+
+	return (x > y) - (x < y);
+}
+
+static struct watch *find_watch(struct dw_monitor *m, int wd)
+{
+	struct watch key = { wd, NULL, NULL };
+	void *node = tfind(&key, &m->wds, cmp_wd);
+
+	return node ? *(struct watch **)node : NULL;
+}
+
+void mon_drop_watch(struct dw_monitor *m, struct watch *w)
+{
+	tdelete(w, &m->wds, cmp_wd);
+	w->c->nwatches--;
+	free(w->rel);
+	free(w);
+}
+
+/* A path below the upper dir, never through a symlink or out of it. */
+int mon_open_beneath(int root, const char *rel, int flags)
+{
+	struct open_how how;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = (unsigned long long)(flags | O_NOFOLLOW | O_CLOEXEC);
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		      RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+	return (int)syscall(SYS_openat2, root, *rel ? rel : ".", &how,
+			    sizeof(how));
+}
+
+long mon_read_long(const char *path)
+{
+	char buf[32] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	return n > 0 ? strtol(buf, NULL, 10) : -1;
+}
+
+/* Raise fs.inotify.max_user_watches when allowed; 0 when it was. */
+static int raise_watch_limit(struct dw_monitor *m)
+{
+	static const char knob[] = "/proc/sys/fs/inotify/max_user_watches";
+	long cur = mon_read_long(knob), want;
+	char buf[32];
+	int fd, ok = 0;
+
+	if (m->limit_stuck || !m->pol->raise_watch_limit || cur < 0 ||
+	    cur >= WATCH_LIMIT_CAP) {
+		m->limit_stuck = 1;
+		return -1;
+	}
+	want = cur * 2 > WATCH_LIMIT_CAP ? WATCH_LIMIT_CAP : cur * 2;
+	snprintf(buf, sizeof(buf), "%ld\n", want);
+	fd = open(knob, O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ok = write(fd, buf, strlen(buf)) == (ssize_t)strlen(buf);
+		close(fd);
+	}
+	if (!ok) {
+		dw_log_warn("inotify watch limit %ld reached and cannot be "
+			    "raised: containers that need more watches are "
+			    "rescanned every %lds instead", cur,
+			    m->pol->poll_interval);
+		m->limit_stuck = 1;
+		return -1;
+	}
+	dw_log_info("raised fs.inotify.max_user_watches from %ld to %ld", cur,
+		    want);
+	return 0;
+}
+
+/* Watch the open directory `fd` of `c`. DW_ELIMIT: no watch left. */
+static int add_watch(struct dw_monitor *m, struct container *c, int fd,
+		     const char *rel)
+{
+	char proc[64];
+	struct watch *w;
+	int wd;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	wd = inotify_add_watch(m->ifd, proc, WATCH_MASK);
+	if (wd < 0 && errno == ENOSPC && !raise_watch_limit(m))
+		wd = inotify_add_watch(m->ifd, proc, WATCH_MASK);
+	if (wd < 0)
+		return errno == ENOSPC ? DW_ELIMIT : 0;
+	w = find_watch(m, wd);
+	if (w) {
+		free(w->rel);
+		w->rel = dw_xstrdup(rel);
+		return 0;
+	}
+	w = dw_xmalloc(sizeof(*w));
+	w->wd = wd;
+	w->c = c;
+	w->rel = dw_xstrdup(rel);
+	tsearch(w, &m->wds, cmp_wd);
+	c->nwatches++;
+	return 0;
+}
+
+/*
+ * Watch `rel` and every directory below it. Nothing is held open across
+ * the recursion, so depth costs no file descriptors.
+ */
+static int watch_tree(struct dw_monitor *m, struct container *c, int root,
+		      const char *rel, int depth)
+{
+	struct dw_buf child = DW_BUF_INIT;
+	char **subdirs = NULL;
+	size_t n = 0, alloc = 0, i;
+	struct dirent *de;
+	DIR *d;
+	int fd = mon_open_beneath(root, rel, O_RDONLY | O_DIRECTORY), err;
+
+	if (fd < 0)
+		return 0;	/* gone already, or not a directory now */
+	err = add_watch(m, c, fd, rel);
+	if (err || depth >= DW_DIFF_MAX_DEPTH || !(d = fdopendir(fd))) {
+		close(fd);
+		return err;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_type != DT_DIR &&
+		    (de->d_type != DT_UNKNOWN ||
+		     fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) ||
+		     !S_ISDIR(st.st_mode)))
+			continue;
+		DW_ALLOC_GROW(subdirs, n + 1, alloc);
+		subdirs[n++] = dw_xstrdup(de->d_name);
+	}
+	closedir(d);
+	for (i = 0; i < n; i++) {
+		if (!err) {
+			dw_buf_reset(&child);
+			dw_buf_addf(&child, "%s%s%s", rel, *rel ? "/" : "",
+				    subdirs[i]);
+			err = watch_tree(m, c, root, child.ptr, depth + 1);
+		}
+		free(subdirs[i]);
+	}
+	free(subdirs);
+	dw_buf_release(&child);
+	return err;
+}
+
+void mon_watch_from(struct dw_monitor *m, struct container *c,
+		       const char *rel)
+{
+	int root = open(c->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (root < 0)
+		return;
+	if (watch_tree(m, c, root, rel, 0) == DW_ELIMIT && !c->polling) {
+		c->polling = 1;
+		c->next_poll = mon_mono_ms() + m->pol->poll_interval * 1000;
+		dw_log_warn("container %s: out of inotify watches; rescanning "
+			    "it every %lds instead", c->name,
+			    m->pol->poll_interval);
+	}
+	close(root);
+}
+
+/* Note "/rel" or "/rel/name" (rel "" is the upper dir itself). */
+static void note(struct pathset *s, const char *rel, const char *name)
+{
+	struct dw_buf b = DW_BUF_INIT;
+
+	if (*rel)
+		dw_buf_addf(&b, "/%s", rel);
+	if (name)
+		dw_buf_addf(&b, "/%s", name);
+	dw_buf_addch(&b, '\0');
+	/* A busy file is noted once per run of events at most. */
+	if (s->n && !strcmp(s->v[s->n - 1], b.ptr)) {
+		dw_buf_release(&b);
+		return;
+	}
+	DW_ALLOC_GROW(s->v, s->n + 1, s->alloc);
+	s->v[s->n++] = dw_buf_detach(&b, NULL);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void mon_pathset_sort(struct pathset *s)
+{
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(char *), cmp_str);
+}
+
+void mon_pathset_clear(struct pathset *s)
+{
+	while (s->n)
+		free(s->v[--s->n]);
+}
+
+void mon_pathset_release(struct pathset *s)
+{
+	mon_pathset_clear(s);
+	free(s->v);
+}
+
+/* Index of the first path not sorting before `key`. */
+static size_t lower_bound(const struct pathset *s, const char *key)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(s->v[mid], key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int has(const struct pathset *s, const char *key)
+{
+	size_t i = lower_bound(s, key);
+
+	return i < s->n && !strcmp(s->v[i], key);
+}
+
+/* Is `p` or a directory above it to be walked whole? (`p` is modified.) */
+static int under_deep(const struct container *c, char *p)
+{
+	char *slash;
+
+	for (;;) {
+		if (has(&c->deep, p))
+			return 1;
+		slash = strrchr(p, '/');
+		if (!slash)
+			return 0;
+		*slash = '\0';
+	}
+}
+
+/*
+ * For the diff engine: did nothing change at or below directory `path`?
+ * Every event names an entry "/dir/name", so a change below `path` is
+ * an entry sorting under "path/".
+ */
+int mon_subtree_unchanged(const char *path, size_t len, void *ctx)
+{
+	struct container *c = ctx;
+	char *p = dw_xmalloc(len + 2);
+	size_t i;
+	int same;
+
+	memcpy(p, path, len);
+	p[len] = '/';
+	p[len + 1] = '\0';
+	i = lower_bound(&c->ents, p);
+	same = !(i < c->ents.n && !strncmp(c->ents.v[i], p, len + 1));
+	p[len] = '\0';
+	same = same && !under_deep(c, p);
+	free(p);
+	return same;
+}
+
+/* Nor did anything happen to the entry itself, or the dirs above it. */
+int mon_entry_unchanged(const char *path, size_t len, void *ctx)
+{
+	struct container *c = ctx;
+	char *p = dw_xstrndup(path, len);
+	int same = !has(&c->ents, p) && !under_deep(c, p);
+
+	free(p);
+	return same;
+}
+
+void mon_mark_dirty(struct container *c, const char *source,
+		       long long now)
+{
+	/* The strongest reason wins: rescan > poll > watch. */
+	if (!c->dirty || !strcmp(source, "rescan") ||
+	    (!strcmp(source, "poll") && !strcmp(c->source, "watch")))
+		c->source = source;
+	if (!c->dirty)
+		c->dirty_since = now;
+	c->dirty = 1;
+	c->last_event = now;
+}
+
+void dw_monitor_read_events(struct dw_monitor *m)
+{
+	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+	long long now = mon_mono_ms();
+	ssize_t n;
+
+	while ((n = read(m->ifd, buf, sizeof(buf))) > 0) {
+		char *p;
+
+		for (p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (void *)p;
+			struct watch *w;
+			struct container *c;
+
+			p += sizeof(*ev) + ev->len;
+			m->inotify_events++;
+			if (ev->mask & IN_Q_OVERFLOW) {
+				m->overflows++;
+				dw_log_warn("inotify queue overflow: rescanning "
+					    "every container");
+				for (c = m->list; c; c = c->next) {
+					c->rewatch = 1;
+					c->full = 1;
+					mon_mark_dirty(c, "rescan", now);
+				}
+				continue;
+			}
+			w = find_watch(m, ev->wd);
+			if (!w)
+				continue;
+			c = w->c;
+			if (ev->mask & IN_IGNORED) {
+				mon_drop_watch(m, w);
+				continue;
+			}
+			if (!ev->len) {
+				/* The directory itself: its mode, or xattrs
+				 * that decide what shows through it. */
+				if (ev->mask & IN_ATTRIB)
+					note(&c->deep, w->rel, NULL);
+				if (ev->mask & IN_MOVE_SELF)
+					c->rewatch = 1;
+			} else {
+				note(&c->ents, w->rel, ev->name);
+			}
+			if ((ev->mask & IN_ISDIR) && ev->len) {
+				if (ev->mask & IN_CREATE) {
+					struct dw_buf rel = DW_BUF_INIT;
+
+					dw_buf_addf(&rel, "%s%s%s", w->rel,
+						    *w->rel ? "/" : "",
+						    ev->name);
+					mon_watch_from(m, c, rel.ptr);
+					note(&c->deep, w->rel, ev->name);
+					dw_buf_release(&rel);
+				} else if (ev->mask & (IN_MOVED_TO |
+						       IN_MOVED_FROM)) {
+					/* Paths below it changed. */
+					c->rewatch = 1;
+				}
+			}
+			c->events++;
+			mon_mark_dirty(c, "watch", now);
+		}
+	}
+	m->last_event = mon_wall_us();
+}
