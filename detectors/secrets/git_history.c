@@ -1,0 +1,528 @@
+/* Git as a source: a whole history, each unique blob scanned once on all cores. */
+#include "gitsrc_int.h"
+
+#include "driftwatch/banned.h"
+
+/* ---- history ---- */
+
+struct job {
+	git_oid blob;
+	size_t commit;		/* index into hist.commits, or SIZE_MAX */
+	char *path;
+};
+
+/* One finding of the history scan, kept until all threads are done. */
+struct hfind {
+	size_t job;
+	size_t rule;
+	uint64_t line, column;
+	char fingerprint[72];
+	char *secret;		/* NULL when it came from the cache */
+	size_t secret_len;
+	char *redacted;
+};
+
+struct hist {
+	const struct dw_engine *e;
+	const struct dw_git_opts *o;
+	git_repository *repo;
+	struct oidset seen;	/* trees and blobs visited */
+	struct oidset walked;	/* commits walked */
+	git_oid *commits;
+	size_t ncommits, commits_alloc;
+	struct job *jobs;
+	size_t njobs, jobs_alloc;
+	size_t cur_commit;
+	struct dw_buf path;
+	/* the parallel part */
+	size_t next;		/* atomically taken */
+	size_t done;
+	uint64_t bytes;
+	pthread_mutex_t lock;
+	struct hfind *found;
+	size_t nfound, found_alloc;
+	unsigned char *from_cache;	/* per job */
+	int err;
+	char errmsg[512];
+	struct dw_blob_cache *cache;
+};
+
+static int tree_cb(const char *root, const git_tree_entry *te, void *ctx)
+{
+	struct hist *h = ctx;
+	const git_oid *id = gitlib.git_tree_entry_id(te);
+	git_object_t type = gitlib.git_tree_entry_type(te);
+	struct job *j;
+
+	if (type == GIT_OBJECT_TREE)
+		return gs_oidset_add(&h->seen, id) ? 0 : 1;	/* 1: skip it */
+	if (type != GIT_OBJECT_BLOB || !gs_oidset_add(&h->seen, id))
+		return 0;
+	DW_ALLOC_GROW(h->jobs, h->njobs + 1, h->jobs_alloc);
+	j = &h->jobs[h->njobs++];
+	gitlib.git_oid_cpy(&j->blob, id);
+	j->commit = h->cur_commit;
+	dw_buf_reset(&h->path);
+	dw_buf_addf(&h->path, "%s%s", root, gitlib.git_tree_entry_name(te));
+	j->path = dw_xstrdup(h->path.ptr);
+	return 0;
+}
+
+static int visit_commit(struct hist *h, const git_oid *id)
+{
+	git_commit *c;
+	git_tree *t;
+	int err = 0;
+
+	if (!gs_oidset_add(&h->walked, id))
+		return 0;
+	if (gitlib.git_commit_lookup(&c, h->repo, id))
+		return gs_git_fail(DW_EIO, "cannot read a commit");
+	DW_ALLOC_GROW(h->commits, h->ncommits + 1, h->commits_alloc);
+	gitlib.git_oid_cpy(&h->commits[h->ncommits], id);
+	h->cur_commit = h->ncommits++;
+	if (gitlib.git_commit_tree(&t, c)) {
+		err = gs_git_fail(DW_EIO, "cannot read a commit's tree");
+	} else {
+		if (gs_oidset_add(&h->seen, gitlib.git_tree_id(t)))
+			gitlib.git_tree_walk(t, GIT_TREEWALK_PRE, tree_cb, h);
+		gitlib.git_tree_free(t);
+	}
+	gitlib.git_commit_free(c);
+	return err;
+}
+
+static int push_revs(struct hist *h, git_revwalk *w)
+{
+	const struct dw_git_opts *o = h->o;
+	git_object *obj;
+	int rc;
+
+	if (o->range) {
+		if (gitlib.git_revwalk_push_range(w, o->range))
+			return gs_git_fail(DW_EINVAL, o->range);
+		return 0;
+	}
+	if (o->branch) {
+		git_reference *ref;
+
+		if (gitlib.git_branch_lookup(&ref, h->repo, o->branch,
+				      GIT_BRANCH_LOCAL) &&
+		    gitlib.git_branch_lookup(&ref, h->repo, o->branch,
+				      GIT_BRANCH_REMOTE))
+			return gs_git_fail(DW_EINVAL, o->branch);
+		rc = gitlib.git_revwalk_push_ref(w, gitlib.git_reference_name(ref));
+		gitlib.git_reference_free(ref);
+		if (rc)
+			return gs_git_fail(DW_EINVAL, o->branch);
+	} else {
+		/* Every ref: branches, tags, remotes, the stash; and HEAD. */
+		if (gitlib.git_revwalk_push_glob(w, "*"))
+			return gs_git_fail(DW_EIO, "cannot list the refs");
+		gitlib.git_revwalk_push_head(w);	/* unborn or detached: fine */
+	}
+	if (o->since) {
+		if (gitlib.git_revparse_single(&obj, h->repo, o->since))
+			return gs_git_fail(DW_EINVAL, o->since);
+		rc = gitlib.git_revwalk_hide(w, gitlib.git_object_id(obj));
+		gitlib.git_object_free(obj);
+		if (rc)
+			return gs_git_fail(DW_EINVAL, o->since);
+	}
+	return 0;
+}
+
+static int walk_history(struct hist *h)
+{
+	git_revwalk *w;
+	git_oid id;
+	int err;
+
+	if (gitlib.git_revwalk_new(&w, h->repo))
+		return gs_git_fail(DW_EIO, "cannot walk the history");
+	gitlib.git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME |
+			       GIT_SORT_REVERSE);
+	err = push_revs(h, w);
+	while (!err && !gitlib.git_revwalk_next(&id, w))
+		err = visit_commit(h, &id);
+	gitlib.git_revwalk_free(w);
+	return err;
+}
+
+struct odb_walk {
+	struct hist *h;
+	git_odb *odb;
+	git_oid *commits, *blobs;
+	size_t ncommits, nblobs, calloc_, balloc;
+};
+
+static int odb_cb(const git_oid *id, void *ctx)
+{
+	struct odb_walk *ow = ctx;
+	git_object_t type;
+	size_t len;
+
+	if (gs_oidset_has(&ow->h->walked, id) || gs_oidset_has(&ow->h->seen, id) ||
+	    gitlib.git_odb_read_header(&len, &type, ow->odb, id))
+		return 0;
+	if (type == GIT_OBJECT_COMMIT) {
+		DW_ALLOC_GROW(ow->commits, ow->ncommits + 1, ow->calloc_);
+		gitlib.git_oid_cpy(&ow->commits[ow->ncommits++], id);
+	} else if (type == GIT_OBJECT_BLOB) {
+		DW_ALLOC_GROW(ow->blobs, ow->nblobs + 1, ow->balloc);
+		gitlib.git_oid_cpy(&ow->blobs[ow->nblobs++], id);
+	}
+	return 0;
+}
+
+/* Dangling commits (oldest first), then blobs no commit holds. */
+static int walk_unreachable(struct hist *h)
+{
+	struct odb_walk ow = { h, NULL, NULL, NULL, 0, 0, 0, 0 };
+	size_t i;
+	int err = 0;
+
+	if (gitlib.git_repository_odb(&ow.odb, h->repo))
+		return gs_git_fail(DW_EIO, "cannot open the object database");
+	gitlib.git_odb_foreach(ow.odb, odb_cb, &ow);
+	for (i = 0; !err && i < ow.ncommits; i++)
+		err = visit_commit(h, &ow.commits[i]);
+	for (i = 0; !err && i < ow.nblobs; i++) {
+		struct job *j;
+
+		if (!gs_oidset_add(&h->seen, &ow.blobs[i]))
+			continue;
+		DW_ALLOC_GROW(h->jobs, h->njobs + 1, h->jobs_alloc);
+		j = &h->jobs[h->njobs++];
+		gitlib.git_oid_cpy(&j->blob, &ow.blobs[i]);
+		j->commit = SIZE_MAX;
+		j->path = dw_xstrdup("(unreachable blob)");
+	}
+	free(ow.commits);
+	free(ow.blobs);
+	gitlib.git_odb_free(ow.odb);
+	return err;
+}
+
+struct worker_ctx {
+	struct hist *h;
+	size_t job;
+};
+
+static int on_blob_finding(const struct dw_finding *f, void *ctx)
+{
+	struct worker_ctx *wc = ctx;
+	struct hist *h = wc->h;
+	struct dw_buf red = DW_BUF_INIT;
+	struct hfind *x;
+
+	dw_secret_redact(&red, f->secret, f->secret_len);
+	pthread_mutex_lock(&h->lock);
+	DW_ALLOC_GROW(h->found, h->nfound + 1, h->found_alloc);
+	x = &h->found[h->nfound++];
+	x->job = wc->job;
+	x->rule = f->rule_index;
+	x->line = f->line;
+	x->column = f->column;
+	memcpy(x->fingerprint, f->fingerprint, sizeof(x->fingerprint));
+	x->secret = dw_xstrndup(f->secret, f->secret_len);
+	x->secret_len = f->secret_len;
+	x->redacted = dw_buf_detach(&red, NULL);
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+static void worker_fail(struct hist *h, const char *what)
+{
+	pthread_mutex_lock(&h->lock);
+	if (!h->err) {
+		const git_error *e = gitlib.git_error_last();
+
+		h->err = DW_EIO;
+		snprintf(h->errmsg, sizeof(h->errmsg), "%s: %s", what,
+			 e && e->message ? e->message : "libgit2 error");
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+static void *worker(void *arg)
+{
+	struct hist *h = arg;
+	struct dw_scanner *s = NULL;
+	git_repository *repo = NULL;
+	struct worker_ctx wc = { h, 0 };
+
+	if (gitlib.git_repository_open(&repo, gitlib.git_repository_path(h->repo)) ||
+	    dw_scanner_new(&s, h->e)) {
+		worker_fail(h, "cannot open the repository in a thread");
+		goto out;
+	}
+	for (;;) {
+		size_t i = __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED);
+		git_blob *b;
+
+		if (i >= h->njobs)
+			break;
+		if (!h->from_cache[i]) {
+			if (gitlib.git_blob_lookup(&b, repo, &h->jobs[i].blob)) {
+				worker_fail(h, "cannot read a blob");
+				__atomic_fetch_add(&h->done, 1, __ATOMIC_RELAXED);
+				continue;
+			}
+			if ((!h->o->max_blob_size ||
+			     (uint64_t)gitlib.git_blob_rawsize(b) <= h->o->max_blob_size)
+			    && !gitlib.git_blob_is_binary(b)) {
+				wc.job = i;
+				dw_scan_buffer(s, gitlib.git_blob_rawcontent(b),
+					       (size_t)gitlib.git_blob_rawsize(b), 1,
+					       on_blob_finding, &wc);
+				__atomic_fetch_add(&h->bytes,
+						   (uint64_t)gitlib.git_blob_rawsize(b),
+						   __ATOMIC_RELAXED);
+			}
+			gitlib.git_blob_free(b);
+		}
+		__atomic_fetch_add(&h->done, 1, __ATOMIC_RELAXED);
+	}
+out:
+	dw_scanner_free(s);
+	gitlib.git_repository_free(repo);
+	return NULL;
+}
+
+static void progress(struct hist *h, const struct timespec *t0, int last)
+{
+	struct timespec now;
+	double secs, mbs;
+	size_t done = __atomic_load_n(&h->done, __ATOMIC_RELAXED);
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	secs = (double)(now.tv_sec - t0->tv_sec) +
+	       (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+	mbs = secs > 0 ? (double)h->bytes / 1e6 / secs : 0;
+	fprintf(stderr, "\rscanning blobs: %zu/%zu, %.0f MB/s, ETA %.0fs   %s",
+		done, h->njobs, mbs,
+		done ? secs * (double)(h->njobs - done) / (double)done : 0.0,
+		last ? "\n" : "");
+}
+
+static int scan_jobs(struct hist *h)
+{
+	int n = h->o->threads > 0 ? h->o->threads :
+					(int)sysconf(_SC_NPROCESSORS_ONLN);
+	pthread_t *t;
+	struct timespec t0;
+	int i, started = 0;
+
+	if (n < 1)
+		n = 1;
+	if (n > 64)
+		n = 64;
+	t = dw_xcalloc((size_t)n, sizeof(*t));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < n; i++)
+		if (!pthread_create(&t[i], NULL, worker, h))
+			started++;
+	if (!started)
+		worker(h);
+	while (h->o->progress &&
+	       __atomic_load_n(&h->done, __ATOMIC_RELAXED) < h->njobs) {
+		progress(h, &t0, 0);
+		usleep(200000);
+	}
+	for (i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	if (h->o->progress)
+		progress(h, &t0, 1);
+	free(t);
+	return h->err ? dw_error_set(h->err, "%s", h->errmsg) : 0;
+}
+
+static int cmp_found(const void *a, const void *b)
+{
+	const struct hfind *x = a, *y = b;
+
+	if (x->job != y->job)
+		return x->job < y->job ? -1 : 1;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return (x->column > y->column) - (x->column < y->column);
+}
+
+static int report(struct hist *h, dw_git_cb cb, void *ctx)
+{
+	const struct dw_rule_info *rules;
+	size_t i;
+
+	dw_engine_rules(h->e, &rules);
+	if (h->nfound > 1)
+		qsort(h->found, h->nfound, sizeof(*h->found), cmp_found);
+	for (i = 0; i < h->nfound; i++) {
+		const struct hfind *x = &h->found[i];
+		const struct job *j = &h->jobs[x->job];
+		struct dw_finding f;
+		struct dw_source src = { j->path, DW_SOURCE_GIT, NULL };
+		struct dw_git_finding gf;
+
+		src.fields = gs_commit_fields(h->repo, j->commit == SIZE_MAX ?
+					   NULL : &h->commits[j->commit],
+					   &j->blob);
+		memset(&f, 0, sizeof(f));
+		f.rule = &rules[x->rule];
+		f.rule_index = x->rule;
+		f.secret = x->secret;
+		f.secret_len = x->secret_len;
+		f.line = x->line;
+		f.column = x->column;
+		memcpy(f.fingerprint, x->fingerprint, sizeof(f.fingerprint));
+		gf.f = x->secret ? &f : NULL;
+		gf.rule_id = rules[x->rule].id;
+		gf.severity = (int)rules[x->rule].severity;
+		gf.line = x->line;
+		gf.column = x->column;
+		gf.fingerprint = x->fingerprint;
+		gf.redacted = x->redacted;
+		gf.src = &src;
+		cb(&gf, ctx);
+		json_decref(src.fields);
+	}
+	return 0;
+}
+
+/* Findings of cached blobs go in as if just found (without secrets). */
+static int cache_found(const char *rule_id, uint64_t line, uint64_t column,
+		       const char *fp, const char *redacted, void *ctx)
+{
+	struct worker_ctx *wc = ctx;
+	struct hist *h = wc->h;
+	const struct dw_rule_info *rules;
+	size_t n = dw_engine_rules(h->e, &rules), r;
+	struct hfind *x;
+
+	for (r = 0; r < n && strcmp(rules[r].id, rule_id); r++)
+		;
+	if (r == n)
+		return 0;
+	DW_ALLOC_GROW(h->found, h->nfound + 1, h->found_alloc);
+	x = &h->found[h->nfound++];
+	memset(x, 0, sizeof(*x));
+	x->job = wc->job;
+	x->rule = r;
+	x->line = line;
+	x->column = column;
+	snprintf(x->fingerprint, sizeof(x->fingerprint), "%s", fp);
+	x->redacted = dw_xstrdup(redacted);
+	return 0;
+}
+
+static int use_cache(struct hist *h)
+{
+	struct worker_ctx wc = { h, 0 };
+	char hex[GIT_OID_HEXSZ + 1];
+	size_t i;
+	int err;
+
+	h->from_cache = dw_xcalloc(h->njobs + 1, 1);
+	h->cache = h->o->cache;
+	if (!h->cache || h->o->cache_needs_secrets)
+		return 0;
+	for (i = 0; i < h->njobs; i++) {
+		gitlib.git_oid_tostr(hex, sizeof(hex), &h->jobs[i].blob);
+		wc.job = i;
+		err = h->cache->get(h->cache->self, hex, cache_found, &wc);
+		if (err < 0)
+			return err;
+		h->from_cache[i] = err == 1;
+	}
+	return 0;
+}
+
+static int save_cache(struct hist *h)
+{
+	char hex[GIT_OID_HEXSZ + 1];
+	const struct dw_rule_info *rules;
+	size_t i, k = 0;
+	int err;
+
+	if (!h->cache)
+		return 0;
+	dw_engine_rules(h->e, &rules);
+	err = h->cache->begin(h->cache->self);
+	for (i = 0; !err && i < h->njobs; i++) {
+		if (h->from_cache[i])
+			continue;
+		gitlib.git_oid_tostr(hex, sizeof(hex), &h->jobs[i].blob);
+		err = h->cache->put_blob(h->cache->self, hex);
+	}
+	for (k = 0; !err && k < h->nfound; k++) {
+		const struct hfind *x = &h->found[k];
+
+		if (h->from_cache[x->job])
+			continue;
+		gitlib.git_oid_tostr(hex, sizeof(hex), &h->jobs[x->job].blob);
+		err = h->cache->put_finding(h->cache->self, hex,
+					    rules[x->rule].id, x->line,
+					    x->column, x->fingerprint,
+					    x->redacted);
+	}
+	return h->cache->commit(h->cache->self, err);
+}
+
+static void hist_release(struct hist *h)
+{
+	size_t i;
+
+	for (i = 0; i < h->njobs; i++)
+		free(h->jobs[i].path);
+	free(h->jobs);
+	free(h->commits);
+	for (i = 0; i < h->nfound; i++) {
+		free(h->found[i].secret);
+		free(h->found[i].redacted);
+	}
+	free(h->found);
+	free(h->from_cache);
+	gs_oidset_release(&h->seen);
+	gs_oidset_release(&h->walked);
+	dw_buf_release(&h->path);
+	gitlib.git_repository_free(h->repo);
+	pthread_mutex_destroy(&h->lock);
+}
+
+int dw_git_scan_history(const struct dw_engine *e, const char *repo,
+			const struct dw_git_opts *o, dw_git_cb cb, void *ctx,
+			struct dw_git_stats *stats)
+{
+	struct hist h;
+	size_t i;
+	int err;
+
+	memset(&h, 0, sizeof(h));
+	h.e = e;
+	h.o = o;
+	pthread_mutex_init(&h.lock, NULL);
+	err = gs_open_repo(&h.repo, repo);
+	if (!err)
+		err = walk_history(&h);
+	if (!err && o->all_objects)
+		err = walk_unreachable(&h);
+	if (!err)
+		err = use_cache(&h);
+	if (!err)
+		err = scan_jobs(&h);
+	if (!err)
+		err = save_cache(&h);
+	if (!err)
+		report(&h, cb, ctx);
+	if (stats) {
+		memset(stats, 0, sizeof(*stats));
+		stats->commits = h.ncommits;
+		stats->blobs = h.njobs;
+		for (i = 0; i < h.njobs; i++)
+			stats->cached += h.from_cache ? h.from_cache[i] : 0;
+		stats->scanned = h.njobs - stats->cached;
+		stats->bytes = h.bytes;
+	}
+	hist_release(&h);
+	return err;
+}

@@ -1,0 +1,446 @@
+/* Git as a source: the staged changes of a commit and the commits of a push, added lines only. */
+#include "gitsrc_int.h"
+
+#include "driftwatch/banned.h"
+
+/* ---- staged changes and pushes: added lines only ---- */
+
+struct added {
+	unsigned char *lines;	/* lines[n] != 0: line n was added */
+	size_t n;
+};
+
+static int line_cb(const git_diff_delta *d, const git_diff_hunk *hk,
+		   const git_diff_line *l, void *ctx)
+{
+	struct added *a = ctx;
+
+	(void)d, (void)hk;
+	if (l->origin != GIT_DIFF_LINE_ADDITION || l->new_lineno <= 0)
+		return 0;
+	if ((size_t)l->new_lineno >= a->n) {
+		size_t n = (size_t)l->new_lineno * 2 + 64;
+
+		a->lines = dw_xrealloc(a->lines, n);
+		memset(a->lines + a->n, 0, n - a->n);
+		a->n = n;
+	}
+	a->lines[l->new_lineno] = 1;
+	return 0;
+}
+
+struct delta_ctx {
+	struct added *added;
+	const struct dw_source *src;
+	dw_git_cb cb;
+	void *ctx;
+	int found;
+};
+
+static int on_added_finding(const struct dw_finding *f, void *ctx)
+{
+	struct delta_ctx *dc = ctx;
+	struct dw_git_finding gf;
+
+	if (f->line >= dc->added->n || !dc->added->lines[f->line])
+		return 0;
+	memset(&gf, 0, sizeof(gf));
+	gf.f = f;
+	gf.rule_id = f->rule->id;
+	gf.severity = (int)f->rule->severity;
+	gf.line = f->line;
+	gf.column = f->column;
+	gf.fingerprint = f->fingerprint;
+	gf.src = dc->src;
+	dc->found++;
+	return dc->cb(&gf, dc->ctx);
+}
+
+/* Scan the new side of every delta of `diff`, reporting added lines. */
+static int scan_diff(git_repository *repo, git_diff *diff,
+		     struct dw_scanner *s, const git_oid *commit,
+		     dw_git_cb cb, void *ctx)
+{
+	size_t i, n = gitlib.git_diff_num_deltas(diff);
+	int err = 0;
+
+	for (i = 0; !err && i < n; i++) {
+		const git_diff_delta *d = gitlib.git_diff_get_delta(diff, i);
+		struct added a = { NULL, 0 };
+		git_patch *p = NULL;
+		git_blob *b = NULL;
+		struct dw_source src = { d->new_file.path, DW_SOURCE_GIT, NULL };
+		struct delta_ctx dc = { &a, &src, cb, ctx, 0 };
+
+		if (d->status == GIT_DELTA_DELETED ||
+		    (d->flags & GIT_DIFF_FLAG_BINARY) ||
+		    gitlib.git_oid_is_zero(&d->new_file.id))
+			continue;
+		if (gitlib.git_patch_from_diff(&p, diff, i)) {
+			err = gs_git_fail(DW_EIO, d->new_file.path);
+			break;
+		}
+		if (p)
+			gitlib.git_patch_print(p, line_cb, &a);
+		if (a.n && !gitlib.git_blob_lookup(&b, repo, &d->new_file.id) &&
+		    !gitlib.git_blob_is_binary(b)) {
+			src.fields = gs_commit_fields(repo, commit,
+						   &d->new_file.id);
+			if (!commit)
+				json_object_del(src.fields, "blob");
+			dw_scan_buffer(s, gitlib.git_blob_rawcontent(b),
+				       (size_t)gitlib.git_blob_rawsize(b), 1,
+				       on_added_finding, &dc);
+			json_decref(src.fields);
+		}
+		gitlib.git_blob_free(b);
+		gitlib.git_patch_free(p);
+		free(a.lines);
+	}
+	return err;
+}
+
+static void diff_options(git_diff_options *o)
+{
+	gitlib.git_diff_options_init(o, GIT_DIFF_OPTIONS_VERSION);
+	o->context_lines = 0;
+}
+
+static int find_renames(git_diff *diff)
+{
+	git_diff_find_options fo;
+
+	gitlib.git_diff_find_options_init(&fo, GIT_DIFF_FIND_OPTIONS_VERSION);
+	fo.flags = GIT_DIFF_FIND_RENAMES | GIT_DIFF_FIND_COPIES;
+	return gitlib.git_diff_find_similar(diff, &fo);
+}
+
+/*
+ * The index being committed. `git commit -a` and `git commit PATH...`
+ * stage into an index of their own and name it in GIT_INDEX_FILE for the
+ * hook: the repository's index does not hold what is committed then.
+ */
+static int open_index(git_index **index, git_repository *repo,
+		      const char *path)
+{
+	const char *file = path ? NULL : gs_env_path("GIT_INDEX_FILE");
+
+	if (file)
+		return gitlib.git_index_open(index, file);
+	return gitlib.git_repository_index(index, repo);
+}
+
+/*
+ * ---- the paths a change touches, without reading unchanged trees ----
+ *
+ * libgit2 diffs a tree against the index or another tree by reading every
+ * tree of both; in a large repository whose trees are long delta chains
+ * that is most of a hook's time. Instead, the two trees are compared by
+ * id, descending only where they differ: a commit that changes five files
+ * reads the trees on their five paths. The diff is then limited to the
+ * paths found, which gives the same deltas. For the index, the trees of
+ * the directories it changes are first written to an object store in
+ * memory (the repository is not touched); those of the others are known
+ * from the index's cache of tree ids, which is also what git commits.
+ */
+
+/* With more changed paths than this, a full diff costs no more. */
+#define CHANGED_PATHS_MAX 1024
+#define CHANGED_DEPTH_MAX 256
+
+struct changed {
+	git_repository *repo;	/* the trees of both sides */
+	git_repository *mem;	/* owned: the index's new trees, or NULL */
+	struct dw_buf dir;	/* "" or "a/b/" */
+	char **path;
+	size_t n, alloc;
+};
+
+static int note_changed(struct changed *c, const char *name)
+{
+	struct dw_buf p = DW_BUF_INIT;
+
+	if (c->n == CHANGED_PATHS_MAX)
+		return -1;
+	dw_buf_add(&p, c->dir.ptr ? c->dir.ptr : "", c->dir.len);
+	dw_buf_adds(&p, name);
+	DW_ALLOC_GROW(c->path, c->n + 1, c->alloc);
+	c->path[c->n++] = dw_buf_detach(&p, NULL);
+	return 0;
+}
+
+/* A tree of the new side: written to memory, or in the repository. */
+static int new_tree(git_tree **t, struct changed *c, const git_oid *id)
+{
+	if (c->mem && !gitlib.git_tree_lookup(t, c->mem, id))
+		return 0;
+	return gitlib.git_tree_lookup(t, c->repo, id);
+}
+
+static int compare_trees(struct changed *c, const git_tree *old,
+			 const git_tree *new, int depth)
+{
+	size_t i, len = c->dir.len;
+	int err = depth > CHANGED_DEPTH_MAX ? -1 : 0;
+
+	for (i = 0; !err && i < gitlib.git_tree_entrycount(new); i++) {
+		const git_tree_entry *ne = gitlib.git_tree_entry_byindex(new, i);
+		const char *name = gitlib.git_tree_entry_name(ne);
+		const git_tree_entry *oe = gitlib.git_tree_entry_byname(old, name);
+		git_tree *ot = NULL, *nt = NULL;
+
+		if (oe && !gitlib.git_oid_cmp(gitlib.git_tree_entry_id(oe),
+					  gitlib.git_tree_entry_id(ne)) &&
+		    gitlib.git_tree_entry_filemode(oe) ==
+			    gitlib.git_tree_entry_filemode(ne))
+			continue;
+		if (!oe || gitlib.git_tree_entry_type(oe) != GIT_OBJECT_TREE ||
+		    gitlib.git_tree_entry_type(ne) != GIT_OBJECT_TREE) {
+			err = note_changed(c, name);
+			continue;
+		}
+		if (gitlib.git_tree_lookup(&ot, c->repo, gitlib.git_tree_entry_id(oe)) ||
+		    new_tree(&nt, c, gitlib.git_tree_entry_id(ne))) {
+			err = -1;
+		} else {
+			dw_buf_addf(&c->dir, "%s/", name);
+			err = compare_trees(c, ot, nt, depth + 1);
+			dw_buf_setlen(&c->dir, len);
+		}
+		gitlib.git_tree_free(nt);
+		gitlib.git_tree_free(ot);
+	}
+	for (i = 0; !err && i < gitlib.git_tree_entrycount(old); i++) {
+		const char *name =
+			gitlib.git_tree_entry_name(gitlib.git_tree_entry_byindex(old, i));
+
+		if (!gitlib.git_tree_entry_byname(new, name))
+			err = note_changed(c, name);
+	}
+	return err;
+}
+
+/*
+ * The id of the tree the index would commit. libgit2 writes (to `mem`,
+ * with strict object creation off: the objects they name are not there)
+ * the trees of directories whose entry in the index's cache of tree ids
+ * is invalid, and takes the others' ids from it, as git commit does. It
+ * then reads the whole new tree back from `mem` to refresh that cache,
+ * which fails, after the id is known, on a tree it did not write; that is
+ * not an error here. Any other failure leaves `id` zero.
+ */
+static int index_tree(git_oid *id, git_index *index, git_repository *mem)
+{
+	git_tree *t = NULL;
+	int err;
+
+	if (gitlib.git_index_has_conflicts(index))
+		return -1;
+	memset(id, 0, sizeof(*id));
+	gitlib.git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
+	err = gitlib.git_index_write_tree_to(id, index, mem);
+	gitlib.git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 1);
+	if (err && !gitlib.git_oid_is_zero(id) && !gitlib.git_tree_lookup(&t, mem, id))
+		err = 0;
+	gitlib.git_tree_free(t);
+	return err;
+}
+
+/*
+ * The paths where the index differs from `head`, into `c`. 0, or -1
+ * when they could not be found this way (conflicts, too many changes):
+ * the caller then diffs everything.
+ */
+static int staged_paths(struct changed *c, git_repository *repo,
+			git_tree *head, git_index *index)
+{
+	git_odb *odb = NULL;
+	git_odb_backend *backend = NULL;
+	git_tree *tree = NULL;
+	git_oid id;
+	int err;
+
+	c->repo = repo;
+	err = gitlib.git_odb_new(&odb) || gitlib.git_mempack_new(&backend);
+	if (!err) {
+		err = gitlib.git_odb_add_backend(odb, backend, 1);
+		if (err)
+			backend->free(backend);
+	}
+	err = err || gitlib.git_repository_wrap_odb(&c->mem, odb) ||
+	      index_tree(&id, index, c->mem) || new_tree(&tree, c, &id) ||
+	      compare_trees(c, head, tree, 0);
+	gitlib.git_tree_free(tree);
+	gitlib.git_odb_free(odb);
+	return err ? -1 : 0;
+}
+
+/*
+ * Limit `o` to the paths in `c`. 1 when there are none: nothing changed
+ * and there is nothing to diff.
+ */
+static int limit_diff(git_diff_options *o, struct changed *c)
+{
+	if (!c->n)
+		return 1;
+	o->pathspec.strings = c->path;
+	o->pathspec.count = c->n;
+	o->flags |= GIT_DIFF_DISABLE_PATHSPEC_MATCH;
+	return 0;
+}
+
+static void changed_release(struct changed *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++)
+		free(c->path[i]);
+	free(c->path);
+	dw_buf_release(&c->dir);
+	gitlib.git_repository_free(c->mem);
+	memset(c, 0, sizeof(*c));
+}
+
+int dw_git_scan_staged(const struct dw_engine *e, const char *path,
+		       dw_git_cb cb, void *ctx)
+{
+	git_repository *repo = NULL;
+	git_index *index = NULL;
+	git_tree *head = NULL;
+	git_diff *diff = NULL;
+	git_object *obj = NULL;
+	struct dw_scanner *s = NULL;
+	struct changed c = { 0 };
+	git_diff_options o;
+	int err = gs_open_repo(&repo, path);
+
+	if (err)
+		return err;
+	/* No HEAD yet (the first commit): everything staged is new. */
+	if (!gitlib.git_revparse_single(&obj, repo, "HEAD^{tree}"))
+		head = (git_tree *)obj;
+	diff_options(&o);
+	if (open_index(&index, repo, path)) {
+		err = gs_git_fail(DW_EIO, "cannot read the index");
+		goto out;
+	}
+	if (head && !staged_paths(&c, repo, head, index) &&
+	    limit_diff(&o, &c))
+		goto out;	/* nothing staged */
+	if (gitlib.git_diff_tree_to_index(&diff, repo, head, index, &o) ||
+	    find_renames(diff))
+		err = gs_git_fail(DW_EIO, "cannot diff the index");
+	if (!err)
+		err = dw_scanner_new(&s, e);
+	if (!err)
+		err = scan_diff(repo, diff, s, NULL, cb, ctx);
+out:
+	dw_scanner_free(s);
+	gitlib.git_diff_free(diff);
+	changed_release(&c);
+	gitlib.git_tree_free(head);
+	gitlib.git_index_free(index);
+	gitlib.git_repository_free(repo);
+	return err;
+}
+
+/* Scan what commit `id` added to its first parent's tree. */
+static int scan_commit(git_repository *repo, struct dw_scanner *s,
+		       const git_oid *id, dw_git_cb cb, void *ctx)
+{
+	git_commit *c = NULL, *parent = NULL;
+	git_tree *t = NULL, *pt = NULL;
+	git_diff *diff = NULL;
+	git_diff_options o;
+	struct changed ch = { repo, NULL, DW_BUF_INIT, NULL, 0, 0 };
+	int err = 0;
+
+	diff_options(&o);
+	if (gitlib.git_commit_lookup(&c, repo, id) || gitlib.git_commit_tree(&t, c)) {
+		err = gs_git_fail(DW_EIO, "cannot read a pushed commit");
+		goto out;
+	}
+	if (gitlib.git_commit_parentcount(c) &&
+	    !gitlib.git_commit_parent(&parent, c, 0))
+		gitlib.git_commit_tree(&pt, parent);
+	/* Its parent's tree again: nothing was added. */
+	if (pt && !compare_trees(&ch, pt, t, 0) && limit_diff(&o, &ch))
+		goto out;
+	if (gitlib.git_diff_tree_to_tree(&diff, repo, pt, t, &o) ||
+	    find_renames(diff))
+		err = gs_git_fail(DW_EIO, "cannot diff a commit");
+	else
+		err = scan_diff(repo, diff, s, id, cb, ctx);
+out:
+	changed_release(&ch);
+	gitlib.git_diff_free(diff);
+	gitlib.git_tree_free(pt);
+	gitlib.git_tree_free(t);
+	gitlib.git_commit_free(parent);
+	gitlib.git_commit_free(c);
+	return err;
+}
+
+/* The commits of one pushed ref, each diffed against its first parent. */
+static int scan_push_ref(git_repository *repo, struct dw_scanner *s,
+			 const git_oid *local, const git_oid *remote,
+			 dw_git_cb cb, void *ctx)
+{
+	git_revwalk *w = NULL;
+	git_oid id;
+	int err = 0;
+
+	if (gitlib.git_revwalk_new(&w, repo) || gitlib.git_revwalk_push(w, local))
+		err = gs_git_fail(DW_EINVAL, "cannot walk the pushed commits");
+	if (!err && remote && gitlib.git_revwalk_hide(w, remote))
+		err = gs_git_fail(DW_EINVAL, "cannot hide the remote's commits");
+	if (!err && !remote)
+		gitlib.git_revwalk_hide_glob(w, "remotes/*");
+	gitlib.git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
+	while (!err && !gitlib.git_revwalk_next(&id, w))
+		err = scan_commit(repo, s, &id, cb, ctx);
+	gitlib.git_revwalk_free(w);
+	return err;
+}
+
+int dw_git_scan_push(const struct dw_engine *e, const char *path,
+		     const char *stdin_text, dw_git_cb cb, void *ctx)
+{
+	git_repository *repo = NULL;
+	struct dw_scanner *s = NULL;
+	const char *line = stdin_text;
+	int err = gs_open_repo(&repo, path);
+
+	if (!err)
+		err = dw_scanner_new(&s, e);
+	while (!err && line && *line) {
+		char lref[1024], lsha[64], rref[1024], rsha[64];
+		const char *nl = strchr(line, '\n');
+		git_oid local, remote;
+		char tmp[2200];
+		size_t n = nl ? (size_t)(nl - line) : strlen(line);
+
+		if (n >= sizeof(tmp))
+			n = sizeof(tmp) - 1;
+		memcpy(tmp, line, n);
+		tmp[n] = '\0';
+		line = nl ? nl + 1 : NULL;
+		if (sscanf(tmp, "%1023s %63s %1023s %63s", lref, lsha, rref,
+			   rsha) != 4)
+			continue;
+		if (gitlib.git_oid_fromstr(&local, lsha) ||
+		    gitlib.git_oid_fromstr(&remote, rsha)) {
+			err = dw_error_set(DW_EINVAL, "pre-push: cannot parse "
+					   "'%s'", tmp);
+			break;
+		}
+		if (gitlib.git_oid_is_zero(&local))
+			continue;	/* a deletion pushes nothing */
+		err = scan_push_ref(repo, s, &local,
+				    gitlib.git_oid_is_zero(&remote) ? NULL : &remote,
+				    cb, ctx);
+	}
+	dw_scanner_free(s);
+	gitlib.git_repository_free(repo);
+	return err;
+}
