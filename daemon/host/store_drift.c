@@ -1,0 +1,298 @@
+/* The store: the current drift of each container and its history (events). */
+#include "store_int.h"
+
+#include "driftwatch/banned.h"
+
+sqlite3_int64 st_mtime_ns(const struct dw_change_meta *m)
+{
+	return (sqlite3_int64)m->mtime_sec * 1000000000 + m->mtime_nsec;
+}
+
+struct apply_stmts {
+	sqlite3_stmt *put, *del, *event;
+};
+
+static void bind_row(sqlite3_stmt *st, const struct dw_change_row *r,
+		     const char *cid, sqlite3_int64 now)
+{
+	char kind[2] = { r->kind, '\0' };
+	const struct dw_change_meta *m = r->meta;
+	int i;
+
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, r->path, (int)r->path_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 4, dw_file_type_name(r->mode), -1,
+			  SQLITE_STATIC);
+	for (i = 5; i <= 9; i++)
+		sqlite3_bind_null(st, i);
+	if (m) {
+		sqlite3_bind_int64(st, 5, r->mode);
+		sqlite3_bind_int64(st, 6, m->uid);
+		sqlite3_bind_int64(st, 7, m->gid);
+		sqlite3_bind_int64(st, 8, m->size);
+		sqlite3_bind_int64(st, 9, st_mtime_ns(m));
+	}
+	sqlite3_bind_int64(st, 10, now);
+	if (r->sha256)
+		sqlite3_bind_text(st, 11, r->sha256, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 11);
+	for (i = 0; i < 2; i++) {
+		int v = i ? r->elf : r->executable;
+
+		if (v < 0)
+			sqlite3_bind_null(st, 12 + i);
+		else
+			sqlite3_bind_int(st, 12 + i, v);
+	}
+	sqlite3_bind_text(st, 14, r->severity, -1, SQLITE_STATIC);
+}
+
+static int apply_row(struct dw_store *s, struct apply_stmts *q,
+		     const char *cid, const struct dw_change_row *r,
+		     const char *source, sqlite3_int64 now_us)
+{
+	char kind[2] = { r->kind, '\0' };
+	sqlite3_stmt *st = r->kind == 'R' ? q->del : q->put;
+
+	sqlite3_reset(st);
+	if (r->kind == 'R') {
+		sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, r->path, (int)r->path_len,
+				  SQLITE_STATIC);
+	} else {
+		bind_row(st, r, cid, now_us / 1000000);
+	}
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return st_db_error(s, "cannot record change");
+	st = q->event;
+	sqlite3_reset(st);
+	sqlite3_bind_int64(st, 1, now_us / 1000000);
+	sqlite3_bind_text(st, 2, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, r->path, (int)r->path_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 5, source, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, now_us);
+	sqlite3_bind_text(st, 7, r->severity, -1, SQLITE_STATIC);
+	if (r->sha256)
+		sqlite3_bind_text(st, 8, r->sha256, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 8);
+	return sqlite3_step(st) == SQLITE_DONE ?
+		       0 : st_db_error(s, "cannot append event");
+}
+
+int dw_store_apply_changes(struct dw_store *s, const char *cid,
+			   const struct dw_change_row *rows, size_t n,
+			   const char *source, long long time_us)
+{
+	static const char put[] =
+		"INSERT INTO changes(container_id, path, kind, type, mode, uid,"
+		" gid, size, st_mtime_ns, first_seen, last_seen, sha256, "
+		"executable, elf, severity) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,"
+		"?10,?10,?11,?12,?13,?14) ON CONFLICT(container_id, path) DO "
+		"UPDATE SET kind=?3, type=?4, mode=?5, uid=?6, gid=?7, size=?8,"
+		" st_mtime_ns=?9, last_seen=?10, sha256=?11, executable=?12, "
+		"elf=?13, severity=?14";
+	static const char del[] =
+		"DELETE FROM changes WHERE container_id=?1 AND path=?2";
+	static const char event[] =
+		"INSERT INTO events(time, container_id, path, kind, source, "
+		"time_us, severity, sha256) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)";
+	struct apply_stmts q = { NULL, NULL, NULL };
+	size_t i;
+	int err = st_prepare(s, &q.put, put);
+
+	if (!err)
+		err = st_prepare(s, &q.del, del);
+	if (!err)
+		err = st_prepare(s, &q.event, event);
+	for (i = 0; !err && i < n; i++)
+		err = apply_row(s, &q, cid, &rows[i], source, time_us);
+	sqlite3_finalize(q.put);
+	sqlite3_finalize(q.del);
+	sqlite3_finalize(q.event);
+	return err;
+}
+
+int dw_store_load_changes(struct dw_store *s, const char *cid,
+			  dw_row_fn cb, void *ctx)
+{
+	static const char sql[] =
+		"SELECT path, kind, mode, uid, gid, size, st_mtime_ns, sha256, "
+		"coalesce(executable, -1), coalesce(elf, -1), severity, type "
+		"FROM changes WHERE container_id=?1 ORDER BY path";
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st, sql);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	while (!err && sqlite3_step(st) == SQLITE_ROW) {
+		struct dw_change_meta m;
+		const char *kind = (const char *)sqlite3_column_text(st, 1);
+		struct dw_change_row r = {
+			sqlite3_column_blob(st, 0),
+			(size_t)sqlite3_column_bytes(st, 0),
+			kind ? kind[0] : 'C',
+			(uint32_t)sqlite3_column_int64(st, 2),
+			NULL,
+			(const char *)sqlite3_column_text(st, 7),
+			sqlite3_column_int(st, 8),
+			sqlite3_column_int(st, 9),
+			(const char *)sqlite3_column_text(st, 10),
+		};
+
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+			sqlite3_int64 ns = sqlite3_column_int64(st, 6);
+
+			m.uid = (uint32_t)sqlite3_column_int64(st, 3);
+			m.gid = (uint32_t)sqlite3_column_int64(st, 4);
+			m.size = sqlite3_column_int64(st, 5);
+			m.mtime_sec = ns / 1000000000;
+			m.mtime_nsec = ns % 1000000000;
+			r.meta = &m;
+		} else {
+			r.mode = dw_file_type_mode(
+				(const char *)sqlite3_column_text(st, 11));
+		}
+		err = cb(&r, ctx);
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+
+static char *resolve_container(struct dw_store *s, const char *ref)
+{
+	static const char exact[] =
+		"SELECT id FROM containers WHERE id = ?1 OR name = ?1 "
+		"ORDER BY id = ?1 DESC, state = 'removed', last_seen DESC "
+		"LIMIT 1";
+	static const char prefix[] =
+		"SELECT id FROM containers WHERE substr(id, 1, length(?1)) = ?1"
+		" LIMIT 2";
+	sqlite3_stmt *st;
+	char *id = NULL;
+	int rows = 0;
+
+	if (sqlite3_prepare_v2(s->db, exact, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		id = dw_xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (id)
+		return id;
+	if (sqlite3_prepare_v2(s->db, prefix, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	sqlite3_bind_text(st, 1, ref, -1, SQLITE_STATIC);
+	while (sqlite3_step(st) == SQLITE_ROW && ++rows == 1)
+		id = dw_xstrdup((const char *)sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	if (rows > 1) {
+		free(id);
+		dw_error_set(DW_EINVAL, "'%s' names more than one container",
+			     ref);
+		return NULL;
+	}
+	if (!id)
+		dw_error_set(DW_ENOTFOUND, "no container '%s' in the store", ref);
+	return id;
+}
+
+int dw_drift_severity_rank(const char *name)
+{
+	static const char *const names[] = { "allowed", "low", "medium",
+					     "high", "critical" };
+	int i;
+
+	for (i = 0; name && i < 5; i++)
+		if (!strcmp(name, names[i]))
+			return i;
+	return -1;
+}
+
+#define SEVERITY_RANK(col)                                                  \
+	"CASE " col " WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN "      \
+	"'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END"
+
+int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
+		    dw_event_fn cb, void *ctx)
+{
+	static const char sql[] =
+		"SELECT e.time, e.container_id, coalesce(c.name, ''), e.path, "
+		"e.kind, e.source, e.severity, coalesce(e.time_us, 0) FROM "
+		"events e LEFT JOIN containers c ON c.id = e.container_id "
+		"WHERE (?1 IS NULL OR e.container_id = ?1) AND e.time >= ?2 "
+		"AND (?3 IS NULL OR e.kind = ?3) AND "
+		SEVERITY_RANK("e.severity") " >= ?4 ORDER BY e.id";
+	sqlite3_stmt *st;
+	char *id = NULL;
+	int err = 0;
+
+	if (q->container && !(id = resolve_container(s, q->container)))
+		return DW_ENOTFOUND;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		free(id);
+		return st_db_error(s, "cannot read events");
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, q->since);
+	if (q->kind)
+		sqlite3_bind_text(st, 3, q->kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 4, q->min_severity);
+	while (!err && sqlite3_step(st) == SQLITE_ROW) {
+		struct dw_event ev = {
+			sqlite3_column_int64(st, 0),
+			(const char *)sqlite3_column_text(st, 1),
+			(const char *)sqlite3_column_text(st, 2),
+			sqlite3_column_blob(st, 3),
+			(size_t)sqlite3_column_bytes(st, 3),
+			(const char *)sqlite3_column_text(st, 4),
+			(const char *)sqlite3_column_text(st, 5),
+			(const char *)sqlite3_column_text(st, 6),
+			sqlite3_column_int64(st, 7),
+		};
+
+		err = cb(&ev, ctx);
+	}
+	sqlite3_finalize(st);
+	free(id);
+	return err;
+}
+
+int dw_store_current(struct dw_store *s, const char *container,
+		     dw_event_fn cb, void *ctx)
+{
+	static const char sql[] =
+		"SELECT last_seen, container_id, path, kind, severity FROM "
+		"changes WHERE container_id = ?1 ORDER BY path";
+	sqlite3_stmt *st;
+	char *id = resolve_container(s, container);
+	int err = 0;
+
+	if (!id)
+		return DW_ENOTFOUND;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		free(id);
+		return st_db_error(s, "cannot read changes");
+	}
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	while (!err && sqlite3_step(st) == SQLITE_ROW) {
+		struct dw_event ev = {
+			sqlite3_column_int64(st, 0),
+			(const char *)sqlite3_column_text(st, 1), container,
+			sqlite3_column_blob(st, 2),
+			(size_t)sqlite3_column_bytes(st, 2),
+			(const char *)sqlite3_column_text(st, 3), "current",
+			(const char *)sqlite3_column_text(st, 4), 0,
+		};
+
+		err = cb(&ev, ctx);
+	}
+	sqlite3_finalize(st);
+	free(id);
+	return err;
+}

@@ -1,0 +1,100 @@
+/* The store: findings of secrets and swarm rotations. */
+#include "store_int.h"
+
+#include "driftwatch/banned.h"
+
+int dw_store_finding_known(struct dw_store *s,
+			   const struct dw_finding_record *r)
+{
+	static const char sql[] =
+		"SELECT 1 FROM findings WHERE container_id = ?1 AND "
+		"fingerprint = ?2 AND (?3 OR path = ?4) LIMIT 1";
+	sqlite3_stmt *st;
+	int known;
+
+	if (st_prepare(s, &st, sql))
+		return 0;
+	sqlite3_bind_text(st, 1, r->source_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, r->fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, r->once_per_source);
+	sqlite3_bind_blob(st, 4, r->path, (int)r->path_len, SQLITE_STATIC);
+	known = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return known;
+}
+
+int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
+			 int *is_new)
+{
+	static const char sql[] =
+		"INSERT OR IGNORE INTO findings(time, container_id, path, rule,"
+		" severity, fingerprint, line, redacted, source, cluster, role,"
+		" status) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)";
+	sqlite3_stmt *st;
+	int err;
+
+	*is_new = 0;
+	if (dw_store_finding_known(s, r))
+		return 0;
+	err = st_prepare(s, &st, sql);
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 2, r->source_id, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, r->path, (int)r->path_len, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, r->rule, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, r->severity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, r->fingerprint, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)r->line);
+	sqlite3_bind_text(st, 8, r->redacted, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 9, r->source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, r->cluster, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 11, r->role, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 12, r->status, -1, SQLITE_STATIC);
+	err = st_step_done(s, st, "cannot record finding");
+	*is_new = !err && sqlite3_changes(s->db) > 0;
+	return err;
+}
+
+
+static int add_rotation(struct dw_store *s, const char *swarm_id,
+			const char *what, const char *before, const char *after,
+			const char *reason)
+{
+	static const char sql[] =
+		"INSERT INTO rotations(time, swarm_id, what, before_fingerprint,"
+		" after_fingerprint, reason) VALUES (?1,?2,?3,?4,?5,?6)";
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return st_db_error(s, "cannot st_prepare rotation record");
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 2, swarm_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, what, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, before, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, after, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : st_db_error(s, "cannot record rotation");
+}
+
+int dw_store_record_rotation(struct dw_store *s, const char *swarm_id,
+			     const char *what, const char *before,
+			     const char *after, const char *reason)
+{
+	char summary[256];
+	json_t *p;
+	int err = add_rotation(s, swarm_id, what, before, after, reason);
+
+	if (err)
+		return err;
+	p = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "swarm", swarm_id, "what",
+		      what, "before", before, "after", after, "reason", reason);
+	snprintf(summary, sizeof(summary), "rotated the %s of swarm %s", what,
+		 swarm_id);
+	err = dw_store_alert(s, "rotation", summary, p);
+	json_decref(p);
+	return err;
+}
