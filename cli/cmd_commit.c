@@ -1,4 +1,4 @@
-/* driftwatch commit and verify: forensic snapshots of a container. */
+/* driftwatch commit: a forensic snapshot of a container. */
 #include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
@@ -38,8 +38,7 @@ static void usage(FILE *f)
 		"  --db PATH          the store for the chain of custody "
 		"(default\n"
 		"                     " DW_STORE_DEFAULT_PATH ")\n"
-		"  --host URL         docker socket (unix:///path)\n"
-		"\n       driftwatch verify PATH\n");
+		"  --host URL         docker socket (unix:///path)\n");
 }
 
 /*
@@ -218,33 +217,4 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 	free(path);
 	free(tag);
 	return err ? DW_EXIT_ERROR : DW_EXIT_OK;
-}
-
-int cmd_verify(struct dw_cli *cli, int argc, char **argv)
-{
-	struct dw_buf report = DW_BUF_INIT;
-	int err;
-
-	(void)cli;
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(argc == 2 && !strcmp(argv[1], "--help") ? stdout :
-			stderr, "usage: driftwatch verify PATH\n");
-		return argc == 2 && !strcmp(argv[1], "--help") ? 0 :
-		       DW_EXIT_USAGE;
-	}
-	err = dw_snapshot_verify(argv[1], &report);
-	if (err == DW_EIO) {
-		dw_buf_release(&report);
-		return dw_cli_fail("verify", DW_EXIT_USAGE, "%s",
-				   dw_error_last());
-	}
-	if (err) {
-		fprintf(stderr, "%sdriftwatch verify: %s: FAILED\n", report.ptr,
-			argv[1]);
-		dw_buf_release(&report);
-		return 1;
-	}
-	printf("%s: ok\n", argv[1]);
-	dw_buf_release(&report);
-	return 0;
 }

@@ -1,5 +1,4 @@
 /* driftwatch scan: find secrets in files, directories and stdin. */
-#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -209,136 +208,19 @@ static void report_error(struct scan *sc)
 	fprintf(stderr, "driftwatch scan: %s\n", dw_error_last());
 }
 
-static void scan_file(struct scan *sc, const char *path)
+/* What a walk could not read or skipped: said on stderr, never silent. */
+static void on_note(enum dw_scan_note kind, const char *path, void *ctx)
 {
-	enum dw_scan_outcome outcome;
+	struct scan *sc = ctx;
 
-	if (dw_scan_path(sc->scanner, path, path, &sc->opts, on_finding, sc,
-			 &outcome)) {
+	if (kind == DW_NOTE_UNREADABLE) {
 		report_error(sc);
 		return;
 	}
-	if (outcome == DW_SCAN_SKIPPED_SIZE)
+	if (kind == DW_NOTE_TOO_BIG)
 		fprintf(stderr, "driftwatch scan: skipped %s: larger than "
 			"--max-file-size (%llu bytes)\n", path,
 			(unsigned long long)sc->opts.max_file_size);
-}
-
-static int cmp_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The sorted entries of a directory (without . and ..). */
-static char **list_dir(const char *dir, size_t *n)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **v = NULL;
-	size_t alloc = 0;
-
-	*n = 0;
-	if (!d)
-		return NULL;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		DW_ALLOC_GROW(v, *n + 1, alloc);
-		v[(*n)++] = dw_xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (*n > 1)
-		qsort(v, *n, sizeof(char *), cmp_names);
-	return v;
-}
-
-static void walk(struct scan *sc, const char *dir, size_t root_len,
-		 int depth);
-
-/* A channel directory of a Slack export: its day files. */
-static void scan_slack_channel(struct scan *sc, const char *dir,
-			       const char *channel)
-{
-	size_t n, i;
-	char **names = list_dir(dir, &n);
-	struct dw_buf p = DW_BUF_INIT;
-
-	for (i = 0; i < n; i++) {
-		size_t len = strlen(names[i]);
-
-		dw_buf_reset(&p);
-		dw_buf_addf(&p, "%s/%s", dir, names[i]);
-		if (len > 5 && !strcmp(names[i] + len - 5, ".json")) {
-			if (dw_scan_slack_file(sc->scanner, p.ptr, p.ptr,
-					       channel, &sc->opts, on_finding,
-					       sc))
-				report_error(sc);
-		} else {
-			scan_file(sc, p.ptr);
-		}
-	}
-	dw_buf_release(&p);
-	dw_strv_free(names, n);
-}
-
-static void walk_entry(struct scan *sc, const char *path, size_t root_len,
-		       int depth, int slack)
-{
-	const char *rel = path + root_len + (path[root_len] == '/');
-	const char *base = strrchr(path, '/');
-	struct stat st;
-
-	base = base ? base + 1 : path;
-	if (lstat(path, &st) < 0) {
-		dw_error_errno(DW_EIO, errno, "cannot stat %s", path);
-		report_error(sc);
-		return;
-	}
-	if (dw_config_path_allowed(&sc->cfg, rel))
-		return;
-	if (S_ISDIR(st.st_mode)) {
-		if (!strcmp(base, ".git"))
-			return;	/* history is `scan --git`'s job */
-		if (slack)
-			scan_slack_channel(sc, path, base);
-		else
-			walk(sc, path, root_len, depth + 1);
-	} else if (S_ISREG(st.st_mode)) {
-		scan_file(sc, path);
-	}
-	/* Symlinks and special files found in a walk are not followed. */
-}
-
-static void walk(struct scan *sc, const char *dir, size_t root_len, int depth)
-{
-	struct dw_buf p = DW_BUF_INIT;
-	size_t n, i;
-	char **names;
-	int slack = 0;
-
-	if (depth > 256) {
-		dw_error_set(DW_ELIMIT, "%s: nested too deep", dir);
-		report_error(sc);
-		return;
-	}
-	errno = 0;
-	names = list_dir(dir, &n);
-	if (!names && errno) {
-		dw_error_errno(DW_EIO, errno, "cannot read directory %s", dir);
-		report_error(sc);
-		return;
-	}
-	/* A Slack export: channels.json beside one directory per channel. */
-	for (i = 0; i < n; i++)
-		slack |= !strcmp(names[i], "channels.json");
-	for (i = 0; i < n; i++) {
-		dw_buf_reset(&p);
-		dw_buf_addf(&p, "%s%s%s", dir,
-			    dir[strlen(dir) - 1] == '/' ? "" : "/", names[i]);
-		walk_entry(sc, p.ptr, root_len, depth, slack);
-	}
-	dw_buf_release(&p);
-	dw_strv_free(names, n);
 }
 
 static int parse_format(const char *s, enum scan_format *fmt)
@@ -534,10 +416,9 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 			dw_error_errno(DW_EIO, errno, "cannot read %s",
 				       argv[i]);
 			report_error(&sc);
-		} else if (S_ISDIR(st.st_mode)) {
-			walk(&sc, argv[i], strlen(argv[i]), 0);
 		} else {
-			scan_file(&sc, argv[i]);
+			dw_scan_tree(sc.scanner, argv[i], &sc.cfg, &sc.opts,
+				     on_finding, on_note, &sc);
 		}
 	}
 	if (scan_out_finish(&sc.out) || sc.write_failed)

@@ -72,6 +72,30 @@ void dw_scan_docker_log_line(struct dw_scanner *s, const char *line,
 			     size_t n, uint64_t lineno, const char *display,
 			     dw_source_cb cb, void *ctx);
 
+/* What a tree walk could not read or chose to skip. */
+enum dw_scan_note {
+	DW_NOTE_UNREADABLE,	/* dw_error_last() says why */
+	DW_NOTE_TOO_BIG,	/* larger than max_file_size */
+	DW_NOTE_BINARY,		/* binary content, not scanned */
+};
+
+typedef void (*dw_scan_note_fn)(enum dw_scan_note kind, const char *path,
+				void *ctx);
+
+struct dw_config;
+
+/*
+ * Scan `root`: a file as dw_scan_path() does, a directory as every
+ * regular file below it in name order (symlinks and special files are
+ * not followed; `.git` is left to the git source; paths that `cfg`'s
+ * allow_paths match are skipped; a Slack export's channel directories
+ * are read as Slack). Whatever cannot be read or is skipped goes to
+ * `note` (may be NULL); the walk goes on.
+ */
+void dw_scan_tree(struct dw_scanner *s, const char *root,
+		  const struct dw_config *cfg, const struct dw_source_opts *o,
+		  dw_source_cb cb, dw_scan_note_fn note, void *ctx);
+
 /* Scan a stream (standard input) as plain text. */
 int dw_scan_fd(struct dw_scanner *s, int fd, const char *display,
 	       dw_source_cb cb, void *ctx);
