@@ -1,12 +1,19 @@
 #ifndef DW_CLI_H
 #define DW_CLI_H
 
-/* Exit codes shared by the commands. */
+/*
+ * Every exit status of every command (driftwatch(1) lists them). main()
+ * never lets anything else out: a status outside 0..3 is a bug and exits
+ * DW_EXIT_ERROR, and so does a command whose output could not be written.
+ */
 enum dw_exit {
 	DW_EXIT_OK = 0,
 	DW_EXIT_ERROR = 1,	/* the command could not do its work */
-	DW_EXIT_USAGE = 2,
+	DW_EXIT_FOUND = 1,	/* scan, hook: secrets found; verify: tampered */
+	DW_EXIT_USAGE = 2,	/* bad options, arguments or configuration */
 	DW_EXIT_NOTFOUND = 3,	/* container not found / daemon unreachable */
+	DW_EXIT_UNREADABLE = 3,	/* scan: an input could not be read */
+	DW_EXIT_MAX = 3,
 };
 
 /* Global options, parsed before the command name. */

@@ -1,5 +1,4 @@
 /* driftwatch commit: a forensic snapshot of a container. */
-#include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opt.h"
 #include "driftwatch/buf.h"
 #include "docker.h"
 #include "driftwatch/error.h"
@@ -18,28 +18,29 @@
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: driftwatch commit [options] CONTAINER\n\n"
-		"  -o, --output PATH  the archive (default: "
-		"./<name>-<UTC time>.tar)\n"
-		"  --reason TEXT      why: kept in the evidence and the "
-		"store\n"
-		"  --tag REPO:TAG     the tag of the loaded image (default: "
-		"driftwatch/<name>:<time>)\n"
-		"  --no-pause         do not pause the container while "
-		"capturing\n"
-		"  --layer-only       write just the upper dir's layer tar\n"
-		"  --replace          then recreate the container from its "
-		"image, same\n"
-		"                     configuration; keep the drifted one "
-		"stopped\n"
-		"  --db PATH          the store for the chain of custody "
-		"(default\n"
-		"                     " DW_STORE_DEFAULT_PATH ")\n"
-		"  --host URL         docker socket (unix:///path)\n");
-}
+static const struct dw_opt opts[] = {
+	{ 'o', "output", "PATH", "the archive (default: "
+	  "./<name>-<UTC time>.tar)", 1 },
+	{ 'r', "reason", "TEXT", "why: kept in the evidence and the store", 0 },
+	{ 't', "tag", "REPO:TAG", "the tag of the loaded image (default: "
+	  "driftwatch/<name>:<time>)", 0 },
+	{ 'P', "no-pause", NULL, "do not pause the container while capturing",
+	  0 },
+	{ 'L', "layer-only", NULL, "write just the upper dir's layer tar", 0 },
+	{ 'R', "replace", NULL, "then recreate the container from its image, "
+	  "same\nconfiguration; keep the drifted one stopped", 0 },
+	{ 'd', "db", "PATH", "the store for the chain of custody (default\n"
+	  DW_STORE_DEFAULT_PATH ")", 0 },
+	{ 'H', "host", "URL", "docker socket (unix:///path)", 0 },
+	{ 0, NULL, NULL, NULL, 0 },
+};
+
+static const char *const synopsis[] = {
+	"commit [options] CONTAINER",
+	NULL,
+};
+
+static const struct dw_cmd_help help = { "commit", synopsis, NULL, opts };
 
 /*
  * --replace: the drifted container is stopped and kept, renamed
@@ -139,18 +140,6 @@ static void record(const char *db, const char *ref,
 
 int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "tag", required_argument, NULL, 't' },
-		{ "no-pause", no_argument, NULL, 'P' },
-		{ "layer-only", no_argument, NULL, 'L' },
-		{ "replace", no_argument, NULL, 'R' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct dw_snapshot_opts o = { NULL, NULL, NULL, 0, 0 };
 	struct dw_snapshot_result r;
 	struct dw_docker *d = NULL;
@@ -158,9 +147,11 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 	char *path = NULL, *tag = NULL, stamp[32];
 	struct tm tm;
 	time_t now = time(NULL);
+	struct dw_opts p;
 	int c, err, do_replace = 0;
 
-	while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+	dw_opts_init(&p, &help, argc, argv);
+	while ((c = dw_opts_next(&p)) != -1) {
 		switch (c) {
 		case 'o': o.out_path = optarg; break;
 		case 'r': o.reason = optarg; break;
@@ -170,14 +161,12 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 		case 'R': do_replace = 1; break;
 		case 'd': db = optarg; break;
 		case 'H': host = optarg; break;
-		case 'h': usage(stdout); return DW_EXIT_OK;
-		default: usage(stderr); return DW_EXIT_USAGE;
+		case DW_OPT_EXIT: return p.exit;
+		default: return dw_opts_usage_error(&help);
 		}
 	}
-	if (argc - optind != 1) {
-		usage(stderr);
-		return DW_EXIT_USAGE;
-	}
+	if (argc - optind != 1) 
+		return dw_opts_usage_error(&help);
 	if (dw_docker_open(&d, host))
 		return dw_cli_fail("commit", DW_EXIT_USAGE, "%s",
 				   dw_error_last());

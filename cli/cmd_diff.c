@@ -1,6 +1,5 @@
 /* driftwatch diff: `docker diff`, from the layer dirs themselves. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opt.h"
 #include "driftwatch/diff.h"
 #include "docker.h"
 #include "driftwatch/error.h"
@@ -23,23 +23,27 @@ struct diff_args {
 	size_t nlowers, alloc;
 	enum dw_diff_format format;
 	const char *container;
+	int done;		/* --help was answered */
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: driftwatch diff [--format text|json] CONTAINER\n"
-		"   or: driftwatch diff [--format text|json] --upper DIR "
-		"[--lower DIR[:DIR...]]...\n\n"
-		"  --format FMT   text (default; 'K /path' per line, sorted)"
-		" or json\n"
-		"  --host URL     docker socket, unix:///path "
-		"(default $DOCKER_HOST,\n"
-		"                 else unix://" DW_DOCKER_DEFAULT_SOCKET ")\n"
-		"  --upper DIR    an overlay upper dir, read directly\n"
-		"  --lower DIRS   its lower dirs, topmost first, ':'-separated;"
-		"\n                 may be repeated (appended in order)\n");
-}
+static const struct dw_opt opts[] = {
+	{ 'f', "format", "FMT", "text (default; 'K /path' per line, sorted) or "
+	  "json", 1 },
+	{ 'H', "host", "URL", "docker socket, unix:///path (default "
+	  "$DOCKER_HOST,\nelse unix://" DW_DOCKER_DEFAULT_SOCKET ")", 1 },
+	{ 'u', "upper", "DIR", "an overlay upper dir, read directly", 0 },
+	{ 'l', "lower", "DIRS", "its lower dirs, topmost first, ':'-separated;"
+	  "\nmay be repeated (appended in order)", 0 },
+	{ 0, NULL, NULL, NULL, 0 },
+};
+
+static const char *const synopsis[] = {
+	"diff [--format text|json] CONTAINER",
+	"diff [--format text|json] --upper DIR [--lower DIR[:DIR...]]...",
+	NULL,
+};
+
+static const struct dw_cmd_help help = { "diff", synopsis, NULL, opts };
 
 static void add_lowers(struct diff_args *a, const char *spec)
 {
@@ -57,17 +61,11 @@ static void add_lowers(struct diff_args *a, const char *spec)
 
 static int parse(struct diff_args *a, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "upper", required_argument, NULL, 'u' },
-		{ "lower", required_argument, NULL, 'l' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
+	struct dw_opts p;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "f:H:h", longopts, NULL)) != -1) {
+	dw_opts_init(&p, &help, argc, argv);
+	while ((c = dw_opts_next(&p)) != -1) {
 		switch (c) {
 		case 'f':
 			if (!strcmp(optarg, "text"))
@@ -82,8 +80,10 @@ static int parse(struct diff_args *a, int argc, char **argv)
 		case 'H': a->host = optarg; break;
 		case 'u': a->upper = optarg; break;
 		case 'l': add_lowers(a, optarg); break;
-		case 'h': usage(stdout); exit(DW_EXIT_OK);
-		default: usage(stderr); return DW_EXIT_USAGE;
+		case DW_OPT_EXIT:
+			a->done = 1;
+			return p.exit;
+		default: return dw_opts_usage_error(&help);
 		}
 	}
 	if (a->upper && optind == argc)
@@ -91,10 +91,8 @@ static int parse(struct diff_args *a, int argc, char **argv)
 	if (a->nlowers && !a->upper)
 		return dw_cli_fail("diff", DW_EXIT_USAGE,
 				   "--lower needs --upper");
-	if (a->upper || argc - optind != 1) {
-		usage(stderr);
-		return DW_EXIT_USAGE;
-	}
+	if (a->upper || argc - optind != 1) 
+		return dw_opts_usage_error(&help);
 	a->container = argv[optind];
 	return 0;
 }
@@ -159,13 +157,13 @@ static int diff_container(struct diff_args *a, struct dw_changeset *cs,
 int cmd_diff(struct dw_cli *cli, int argc, char **argv)
 {
 	struct diff_args a = { cli->host, NULL, NULL, 0, 0,
-			       DW_DIFF_FORMAT_TEXT, NULL };
+			       DW_DIFF_FORMAT_TEXT, NULL, 0 };
 	struct dw_changeset cs = DW_CHANGESET_INIT;
 	unsigned flags;
 	size_t i;
 	int ret = parse(&a, argc, argv);
 
-	if (ret)
+	if (ret || a.done)
 		goto out;
 	raise_fd_limit();
 	warn_without_cap_sys_admin();

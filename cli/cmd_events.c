@@ -1,12 +1,12 @@
 /* driftwatch events: the store's drift history and current changes. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
+#include "opt.h"
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"
@@ -23,19 +23,29 @@ struct out {
 	size_t n;
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: driftwatch events [--container C] [--since TIME] "
-		"[--kind A|D|C|R]\n"
-		"                         [--severity S] [--format "
-		"text|json|jsonl] [--db PATH]\n"
-		"       driftwatch events --container C --current [--db PATH]\n"
-		"\n  TIME: epoch seconds, YYYY-MM-DD[THH:MM:SS[Z]], or an age "
-		"such as\n        30s, 15m, 2h, 7d\n"
-		"  S:    allowed, low, medium, high or critical: that "
-		"severity and above\n");
-}
+static const struct dw_opt opts[] = {
+	{ 'c', "container", "C", "a container's name or id (or a prefix)", 0 },
+	{ 's', "since", "TIME", "epoch seconds, YYYY-MM-DD[THH:MM:SS[Z]], or an "
+	  "age\nsuch as 30s, 15m, 2h, 7d", 0 },
+	{ 'k', "kind", "K", "A, D, C or R (reverted)", 0 },
+	{ 'S', "severity", "S", "allowed, low, medium, high or critical: that "
+	  "severity\nand above", 0 },
+	{ 'f', "format", "FMT", "text (default), json or jsonl", 0 },
+	{ 'C', "current", NULL, "the container's current changes, not the "
+	  "history", 0 },
+	{ 'd', "db", "PATH", "the store (default " DW_STORE_DEFAULT_PATH ")",
+	  0 },
+	{ 0, NULL, NULL, NULL, 0 },
+};
+
+static const char *const synopsis[] = {
+	"events [--container C] [--since TIME] [--kind A|D|C|R] [--severity S]"
+	"\n                  [--format text|json|jsonl] [--db PATH]",
+	"events --container C --current [--db PATH]",
+	NULL,
+};
+
+static const struct dw_cmd_help help = { "events", synopsis, NULL, opts };
 
 /* "1700000000", "2026-11-22", "2026-11-22T10:00:00Z", "15m", "2h", "7d" */
 static int parse_time(long long *out, const char *s)
@@ -132,25 +142,16 @@ static int on_event(const struct dw_event *ev, void *ctx)
 
 int cmd_events(struct dw_cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "container", required_argument, NULL, 'c' },
-		{ "since", required_argument, NULL, 's' },
-		{ "kind", required_argument, NULL, 'k' },
-		{ "severity", required_argument, NULL, 'S' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "current", no_argument, NULL, 'C' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct dw_event_query q = { NULL, 0, NULL, 0 };
 	struct out o = { F_TEXT, 0, NULL, 0 };
 	const char *db = DW_STORE_DEFAULT_PATH;
 	struct dw_store *s = NULL;
+	struct dw_opts p;
 	int c, err;
 
 	(void)cli;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	dw_opts_init(&p, &help, argc, argv);
+	while ((c = dw_opts_next(&p)) != -1) {
 		switch (c) {
 		case 'c': q.container = optarg; break;
 		case 's':
@@ -181,14 +182,12 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 			break;
 		case 'C': o.current = 1; break;
 		case 'd': db = optarg; break;
-		case 'h': usage(stdout); return DW_EXIT_OK;
-		default: usage(stderr); return DW_EXIT_USAGE;
+		case DW_OPT_EXIT: return p.exit;
+		default: return dw_opts_usage_error(&help);
 		}
 	}
-	if (optind != argc || (o.current && !q.container)) {
-		usage(stderr);
-		return DW_EXIT_USAGE;
-	}
+	if (optind != argc || (o.current && !q.container)) 
+		return dw_opts_usage_error(&help);
 	/* Read-only: works while the daemon writes, and when it is down. */
 	if (dw_store_open(&s, db, 1))
 		return dw_cli_fail("events", DW_EXIT_ERROR, "%s",
@@ -207,7 +206,7 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 	}
 	json_decref(o.all);
 	if (err)
-		return dw_cli_fail("events", err == DW_ENOTFOUND ? 3 :
+		return dw_cli_fail("events", err == DW_ENOTFOUND ? DW_EXIT_NOTFOUND :
 				   DW_EXIT_ERROR, "%s", dw_error_last());
 	return DW_EXIT_OK;
 }

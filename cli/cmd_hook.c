@@ -4,7 +4,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opt.h"
 #include "driftwatch/buf.h"
 #include "driftwatch/config.h"
 #include "driftwatch/error.h"
@@ -24,16 +24,20 @@
 #define MARK "installed by driftwatch hook install"
 #define CHAINED ".driftwatch-chained"
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: driftwatch hook install [--pre-push] [REPO]\n"
-		"       driftwatch hook uninstall [REPO]\n"
-		"       driftwatch hook pre-commit   (run by the pre-commit "
-		"hook)\n"
-		"       driftwatch hook pre-push     (run by the pre-push hook;"
-		" refs on stdin)\n");
-}
+static const struct dw_opt opts[] = {
+	{ 'p', "pre-push", NULL, "install: the pre-push hook too", 0 },
+	{ 0, NULL, NULL, NULL, 0 },
+};
+
+static const char *const synopsis[] = {
+	"hook install [--pre-push] [REPO]",
+	"hook uninstall [REPO]",
+	"hook pre-commit   (run by the pre-commit hook)",
+	"hook pre-push     (run by the pre-push hook; refs on stdin)",
+	NULL,
+};
+
+static const struct dw_cmd_help help = { "hook", synopsis, NULL, opts };
 
 static int read_file(struct dw_buf *out, const char *path)
 {
@@ -151,28 +155,22 @@ out:
 
 static int install(int argc, char **argv, int remove)
 {
-	static const struct option longopts[] = {
-		{ "pre-push", no_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	char self[PATH_MAX];
 	char *dir;
 	ssize_t n;
+	struct dw_opts p;
 	int c, push = 0, ret;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		if (c == 'p' && !remove) {
-			push = 1;
-		} else {
-			usage(c == 'h' ? stdout : stderr);
-			return c == 'h' ? DW_EXIT_OK : DW_EXIT_USAGE;
-		}
+	dw_opts_init(&p, &help, argc, argv);
+	while ((c = dw_opts_next(&p)) != -1) {
+		if (c == DW_OPT_EXIT)
+			return p.exit;
+		if (c != 'p' || remove)
+			return dw_opts_usage_error(&help);
+		push = 1;
 	}
-	if (argc - optind > 1) {
-		usage(stderr);
-		return DW_EXIT_USAGE;
-	}
+	if (argc - optind > 1)
+		return dw_opts_usage_error(&help);
 	dir = dw_git_hooks_dir(optind < argc ? argv[optind] : ".");
 	if (!dir)
 		return dw_cli_fail("hook", DW_EXIT_USAGE, "%s",
@@ -291,16 +289,14 @@ static int run_check(int push)
 		push ? "push" : "commit", h.count, h.count > 1 ? "s" : "",
 		push ? "pushed" : "committed", h.count > 1 ? "them" : "it",
 		h.count > 1 ? "them" : "it");
-	return 1;
+	return DW_EXIT_FOUND;
 }
 
 int cmd_hook(struct dw_cli *cli, int argc, char **argv)
 {
 	(void)cli;
-	if (argc < 2) {
-		usage(stderr);
-		return DW_EXIT_USAGE;
-	}
+	if (argc < 2)
+		return dw_opts_usage_error(&help);
 	optind = 1;
 	if (!strcmp(argv[1], "install"))
 		return install(argc - 1, argv + 1, 0);
@@ -311,9 +307,8 @@ int cmd_hook(struct dw_cli *cli, int argc, char **argv)
 	if (!strcmp(argv[1], "pre-push"))
 		return run_check(1);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-		usage(stdout);
+		dw_opts_usage(&help, stdout);
 		return DW_EXIT_OK;
 	}
-	usage(stderr);
-	return DW_EXIT_USAGE;
+	return dw_opts_usage_error(&help);
 }

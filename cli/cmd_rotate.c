@@ -1,11 +1,11 @@
 /* driftwatch rotate: rotate this swarm's join tokens or unlock key. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "opt.h"
 #include "docker.h"
 #include "leak.h"
 #include "driftwatch/error.h"
@@ -13,13 +13,25 @@
 #include "swarm.h"
 #include "driftwatch/banned.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: driftwatch rotate --worker | --manager | --unlock-key\n"
-		"                         [--dry-run] [--reason TEXT] [--db "
-		"PATH] [--host URL]\n");
-}
+static const struct dw_opt opts[] = {
+	{ 'w', "worker", NULL, "rotate the worker join token", 0 },
+	{ 'm', "manager", NULL, "rotate the manager join token", 0 },
+	{ 'u', "unlock-key", NULL, "rotate the unlock key", 0 },
+	{ 'n', "dry-run", NULL, "only say what would be rotated", 0 },
+	{ 'r', "reason", "TEXT", "why: kept in the store", 0 },
+	{ 'd', "db", "PATH", "the store (default " DW_STORE_DEFAULT_PATH ")",
+	  0 },
+	{ 'H', "host", "URL", "docker socket (unix:///path)", 0 },
+	{ 0, NULL, NULL, NULL, 0 },
+};
+
+static const char *const synopsis[] = {
+	"rotate --worker | --manager | --unlock-key [--dry-run] [--reason TEXT]"
+	"\n                  [--db PATH] [--host URL]",
+	NULL,
+};
+
+static const struct dw_cmd_help help = { "rotate", synopsis, NULL, opts };
 
 int dw_cli_rotate(struct dw_docker *d, int what_i, int dry_run,
 		  const char *db, const char *reason)
@@ -49,22 +61,13 @@ int dw_cli_rotate(struct dw_docker *d, int what_i, int dry_run,
 
 int cmd_rotate(struct dw_cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "worker", no_argument, NULL, 'w' },
-		{ "manager", no_argument, NULL, 'm' },
-		{ "unlock-key", no_argument, NULL, 'u' },
-		{ "dry-run", no_argument, NULL, 'n' },
-		{ "reason", required_argument, NULL, 'r' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *db = DW_STORE_DEFAULT_PATH, *host = cli->host, *reason = NULL;
 	struct dw_docker *d = NULL;
+	struct dw_opts p;
 	int c, n = 0, what = -1, dry = 0, err;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	dw_opts_init(&p, &help, argc, argv);
+	while ((c = dw_opts_next(&p)) != -1) {
 		switch (c) {
 		case 'w': what = DW_SWARM_WORKER; n++; break;
 		case 'm': what = DW_SWARM_MANAGER; n++; break;
@@ -73,14 +76,12 @@ int cmd_rotate(struct dw_cli *cli, int argc, char **argv)
 		case 'r': reason = optarg; break;
 		case 'd': db = optarg; break;
 		case 'H': host = optarg; break;
-		case 'h': usage(stdout); return DW_EXIT_OK;
-		default: usage(stderr); return DW_EXIT_USAGE;
+		case DW_OPT_EXIT: return p.exit;
+		default: return dw_opts_usage_error(&help);
 		}
 	}
-	if (n != 1 || optind != argc) {
-		usage(stderr);
-		return DW_EXIT_USAGE;
-	}
+	if (n != 1 || optind != argc) 
+		return dw_opts_usage_error(&help);
 	if (dw_docker_open(&d, host))
 		return dw_cli_fail("rotate", DW_EXIT_USAGE, "%s",
 				   dw_error_last());
@@ -88,7 +89,7 @@ int cmd_rotate(struct dw_cli *cli, int argc, char **argv)
 			    reason ? reason : "driftwatch rotate");
 	dw_docker_free(d);
 	if (err)
-		return dw_cli_fail("rotate", err == DW_EUNREACHABLE ? 3 :
+		return dw_cli_fail("rotate", err == DW_EUNREACHABLE ? DW_EXIT_NOTFOUND :
 				   DW_EXIT_ERROR, "%s", dw_error_last());
 	return DW_EXIT_OK;
 }

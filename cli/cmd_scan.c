@@ -1,6 +1,5 @@
 /* driftwatch scan: find secrets in files, directories and stdin. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opt.h"
 #include "scan_output.h"
 #include "driftwatch/buf.h"
 #include "leak.h"
@@ -45,38 +45,46 @@ struct scan {
 	const char *db;
 };
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-		"usage: driftwatch scan [options] PATH... | -\n\n"
-		"  --format FMT          text (default), json, jsonl or sarif\n"
-		"  --config FILE         configuration (default: " CONFIG_NAME
-		" in the\n"
-		"                        first directory scanned, else in the "
-		"current one)\n"
-		"  --show-secrets        print secrets whole (default: "
-		"redacted)\n"
-		"  --max-file-size SIZE  skip larger files (default 512MiB)\n"
-		"  --no-color            never color the text output\n"
-		"  --git [REPO]          scan the history of a git repository"
-		" (every\n"
-		"                        blob reachable from any ref, each "
-		"once)\n"
-		"  --since REV, --range A..B, --branch NAME, --all-objects\n"
-		"                        restrict or widen the history "
-		"scanned\n"
-		"  --cache FILE          skip blobs already scanned with the "
-		"same rules\n"
-		"  --threads N           scanning threads (default: one per "
-		"core)\n"
-		"  --respond             rotate a live leaked token or unlock "
-		"key of this\n"
-		"                        host's swarm at once\n"
-		"  --db PATH             the store rotations are recorded in\n\n"
-		"exit: 0 no findings, 1 findings, 2 usage or configuration "
-		"error,\n      3 an input could not be read (findings still "
-		"printed)\n");
-}
+static const struct dw_opt opts[] = {
+	{ 'f', "format", "FMT", "text (default), json, jsonl or sarif", 1 },
+	{ 'c', "config", "FILE", "configuration (default: " CONFIG_NAME
+	  " in the\nfirst directory scanned, else in the current one)", 1 },
+	{ 'S', "show-secrets", NULL, "print secrets whole (default: redacted)",
+	  0 },
+	{ 'm', "max-file-size", "SIZE", "skip larger files (default 512MiB)",
+	  0 },
+	{ 'N', "no-color", NULL, "never color the text output", 0 },
+	{ 'g', "git", NULL, "scan the history of the git repository named by "
+	  "the\noperand (default .): every blob reachable from any ref,\n"
+	  "each once", 0 },
+	{ 's', "since", "REV", "only commits after REV", 0 },
+	{ 'r', "range", "A..B", "only the commits of a range", 0 },
+	{ 'b', "branch", "NAME", "only what one branch reaches", 0 },
+	{ 'A', "all-objects", NULL, "every blob in the object store, reachable "
+	  "or not", 0 },
+	{ 'C', "cache", "FILE", "skip blobs already scanned with the same "
+	  "rules", 0 },
+	{ 'T', "threads", "N", "scanning threads (default: one per core)", 0 },
+	{ 'R', "respond", NULL, "rotate a live leaked token or unlock key of "
+	  "this\nhost's swarm at once; run the configured command for\n"
+	  "other tokens", 0 },
+	{ 'D', "db", "PATH", "the store rotations are recorded in", 0 },
+	{ 0, NULL, NULL, NULL, 0 },
+};
+
+static const char *const synopsis[] = {
+	"scan [options] PATH... | -",
+	"scan --git [--since REV | --range A..B | --branch NAME] [options] "
+	"[REPO]",
+	NULL,
+};
+
+static const struct dw_cmd_help help = {
+	"scan", synopsis,
+	"exit: 0 no findings, 1 findings, 2 usage or configuration error,\n"
+	"      3 an input could not be read (findings still printed)",
+	opts
+};
 
 static int swarm_ready(struct scan *sc)
 {
@@ -294,24 +302,6 @@ out:
 
 int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "format", required_argument, NULL, 'f' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "show-secrets", no_argument, NULL, 'S' },
-		{ "max-file-size", required_argument, NULL, 'm' },
-		{ "no-color", no_argument, NULL, 'N' },
-		{ "git", no_argument, NULL, 'g' },
-		{ "since", required_argument, NULL, 's' },
-		{ "range", required_argument, NULL, 'r' },
-		{ "branch", required_argument, NULL, 'b' },
-		{ "all-objects", no_argument, NULL, 'A' },
-		{ "cache", required_argument, NULL, 'C' },
-		{ "threads", required_argument, NULL, 'T' },
-		{ "respond", no_argument, NULL, 'R' },
-		{ "db", required_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct scan sc;
 	enum scan_format fmt = SCAN_TEXT;
 	const char *config = NULL;
@@ -319,6 +309,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	char *cache = NULL, *end, *workdir = NULL;
 	const char *cache_path = NULL;
 	struct dw_git_opts gopts;
+	struct dw_opts p;
 	int show = 0, color = -1, git = 0, c, i, ret;
 
 	memset(&gopts, 0, sizeof(gopts));
@@ -326,7 +317,8 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	memset(&sc, 0, sizeof(sc));
 	sc.host = cli->host;
 	sc.db = DW_STORE_DEFAULT_PATH;
-	while ((c = getopt_long(argc, argv, "f:c:h", longopts, NULL)) != -1) {
+	dw_opts_init(&p, &help, argc, argv);
+	while ((c = dw_opts_next(&p)) != -1) {
 		switch (c) {
 		case 'f':
 			if (parse_format(optarg, &fmt))
@@ -358,8 +350,8 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 						   "bad size '%s' (e.g. 100MiB)",
 						   optarg);
 			break;
-		case 'h': usage(stdout); return DW_EXIT_OK;
-		default: usage(stderr); return DW_EXIT_USAGE;
+		case DW_OPT_EXIT: return p.exit;
+		default: return dw_opts_usage_error(&help);
 		}
 	}
 	if (!git && (gopts.since || gopts.range || gopts.branch ||
@@ -370,10 +362,8 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	if (git && argc - optind > 1)
 		return dw_cli_fail("scan", DW_EXIT_USAGE, "--git takes one "
 				   "repository");
-	if (!git && optind >= argc) {
-		usage(stderr);
-		return DW_EXIT_USAGE;
-	}
+	if (!git && optind >= argc) 
+		return dw_opts_usage_error(&help);
 	if (git) {
 		/* The repository's .driftwatch.yaml is at its root. */
 		workdir = dw_git_workdir(optind < argc ? argv[optind] : ".");
@@ -425,7 +415,8 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		ret = dw_cli_fail("scan", DW_EXIT_ERROR, "cannot write output: "
 				  "%s", strerror(errno));
 	else
-		ret = sc.unreadable ? 3 : sc.out.count ? 1 : 0;
+		ret = sc.unreadable ? DW_EXIT_UNREADABLE :
+		      sc.out.count ? DW_EXIT_FOUND : DW_EXIT_OK;
 out:
 	json_decref(sc.out.all);	/* left when an error cut the scan short */
 	if (sc.swarm_state > 0)

@@ -1,23 +1,31 @@
 /* driftwatch status: what the daemon last said it is doing. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "cli.h"
+#include "opt.h"
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
 #include "store.h"
 #include "driftwatch/banned.h"
 
-static void usage(FILE *f)
-{
-	fprintf(f, "usage: driftwatch status [--db PATH] [--format "
-		   "text|json]\n");
-}
+static const struct dw_opt opts[] = {
+	{ 'd', "db", "PATH", "the store (default " DW_STORE_DEFAULT_PATH ")",
+	  0 },
+	{ 'f', "format", "FMT", "text (default) or json", 0 },
+	{ 0, NULL, NULL, NULL, 0 },
+};
+
+static const char *const synopsis[] = {
+	"status [--db PATH] [--format text|json]",
+	NULL,
+};
+
+static const struct dw_cmd_help help = { "status", synopsis, NULL, opts };
 
 static long long num(json_t *o, const char *key)
 {
@@ -82,22 +90,18 @@ static void print_text(json_t *doc, const char *state, long long pid)
 
 int cmd_status(struct dw_cli *cli, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "format", required_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const char *db = DW_STORE_DEFAULT_PATH, *fmt = "text";
 	char state[16];
 	struct dw_store *s = NULL;
 	long long pid = 0, updated = 0;
 	char *text = NULL;
 	json_t *doc = NULL;
+	struct dw_opts p;
 	int c, err, alive;
 
 	(void)cli;
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+	dw_opts_init(&p, &help, argc, argv);
+	while ((c = dw_opts_next(&p)) != -1) {
 		switch (c) {
 		case 'd': db = optarg; break;
 		case 'f':
@@ -106,14 +110,12 @@ int cmd_status(struct dw_cli *cli, int argc, char **argv)
 				return dw_cli_fail("status", DW_EXIT_USAGE,
 						   "unknown format '%s'", fmt);
 			break;
-		case 'h': usage(stdout); return DW_EXIT_OK;
-		default: usage(stderr); return DW_EXIT_USAGE;
+		case DW_OPT_EXIT: return p.exit;
+		default: return dw_opts_usage_error(&help);
 		}
 	}
-	if (optind != argc) {
-		usage(stderr);
-		return DW_EXIT_USAGE;
-	}
+	if (optind != argc) 
+		return dw_opts_usage_error(&help);
 	err = dw_store_open(&s, db, 1);
 	if (!err)
 		err = dw_store_get_status(s, &text, &pid, &updated);

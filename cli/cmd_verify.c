@@ -3,25 +3,38 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opt.h"
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "snapshot.h"
 
 #include "driftwatch/banned.h"
 
+static const char *const synopsis[] = {
+	"verify PATH",
+	NULL,
+};
+
+static const struct dw_cmd_help help = {
+	"verify", synopsis,
+	"Recheck a snapshot's archive and evidence against their digests.\n"
+	"exit: 0 intact, 1 a digest does not match, 2 unreadable",
+	NULL
+};
+
 int cmd_verify(struct dw_cli *cli, int argc, char **argv)
 {
 	struct dw_buf report = DW_BUF_INIT;
-	int err;
+	struct dw_opts p;
+	int c, err;
 
 	(void)cli;
-	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(argc == 2 && !strcmp(argv[1], "--help") ? stdout :
-			stderr, "usage: driftwatch verify PATH\n");
-		return argc == 2 && !strcmp(argv[1], "--help") ? 0 :
-		       DW_EXIT_USAGE;
-	}
-	err = dw_snapshot_verify(argv[1], &report);
+	dw_opts_init(&p, &help, argc, argv);
+	while ((c = dw_opts_next(&p)) != -1)
+		return c == DW_OPT_EXIT ? p.exit : dw_opts_usage_error(&help);
+	if (argc - optind != 1)
+		return dw_opts_usage_error(&help);
+	err = dw_snapshot_verify(argv[optind], &report);
 	if (err == DW_EIO) {
 		dw_buf_release(&report);
 		return dw_cli_fail("verify", DW_EXIT_USAGE, "%s",
@@ -29,11 +42,11 @@ int cmd_verify(struct dw_cli *cli, int argc, char **argv)
 	}
 	if (err) {
 		fprintf(stderr, "%sdriftwatch verify: %s: FAILED\n", report.ptr,
-			argv[1]);
+			argv[optind]);
 		dw_buf_release(&report);
-		return 1;
+		return DW_EXIT_FOUND;
 	}
-	printf("%s: ok\n", argv[1]);
+	printf("%s: ok\n", argv[optind]);
 	dw_buf_release(&report);
-	return 0;
+	return DW_EXIT_OK;
 }

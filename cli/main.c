@@ -1,5 +1,7 @@
 /* driftwatch: the command table and global options. */
+#include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -102,6 +104,26 @@ int dw_cli_exit_for(int err)
 	}
 }
 
+/*
+ * What a command's status becomes: a failed write to stdout (a full disk,
+ * a closed pipe) is an error, never a silent success, and nothing outside
+ * enum dw_exit leaves the program (a -1 would exit 255).
+ */
+static int finish(const char *cmd, int ret)
+{
+	if (ret < 0 || ret > DW_EXIT_MAX) {
+		fprintf(stderr, "driftwatch %s: internal error: exit status "
+			"%d\n", cmd, ret);
+		ret = DW_EXIT_ERROR;
+	}
+	if (fflush(stdout) || ferror(stdout) || fclose(stdout)) {
+		fprintf(stderr, "driftwatch %s: cannot write the output: %s\n",
+			cmd, strerror(errno));
+		return DW_EXIT_ERROR;
+	}
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -114,12 +136,18 @@ int main(int argc, char **argv)
 	size_t i;
 	int c;
 
+	/*
+	 * A closed pipe is a failed write (EPIPE), reported and counted by
+	 * finish(), never a silent death: output already written and
+	 * findings a program was being told about are not lost with it.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	/* '+': stop at the command name; its options are its own. */
 	while ((c = getopt_long(argc, argv, "+H:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'H': cli.host = optarg; break;
-		case 'h': usage(stdout); return DW_EXIT_OK;
-		case 'V': return cmd_version(&cli, 0, NULL);
+		case 'h': usage(stdout); return finish("--help", DW_EXIT_OK);
+		case 'V': return finish("--version", cmd_version(&cli, 0, NULL));
 		default: usage(stderr); return DW_EXIT_USAGE;
 		}
 	}
@@ -132,7 +160,8 @@ int main(int argc, char **argv)
 			argc -= optind;
 			argv += optind;
 			optind = 0;	/* reset getopt for the command */
-			return commands[i].fn(&cli, argc, argv);
+			return finish(commands[i].name,
+				      commands[i].fn(&cli, argc, argv));
 		}
 	}
 	fprintf(stderr, "driftwatch: '%s' is not a command\n", argv[optind]);

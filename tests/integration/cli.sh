@@ -1,0 +1,44 @@
+#!/bin/bash
+# The CLI's plumbing, for every command: --help is generated from the
+# option table (so every option parsed is listed), usage errors exit 2, a
+# failed write to stdout is an error, and every command has a man page.
+. "$(dirname "$0")/../lib/common.sh"
+
+cmds=$("$DW" --help | awk '/^commands:/ { on = 1; next } on && !NF { exit } on { print $1 }')
+[ "$(echo "$cmds" | wc -w)" -ge 9 ] && pass "the command table lists $(echo $cmds)" ||
+	fail "command table: $cmds"
+
+for c in $cmds; do
+	out=$("$DW" "$c" --help 2>/dev/null)
+	rc=$?
+	[ "$rc" -eq 0 ] && [[ "$out" == usage:\ driftwatch\ "$c"* ]] &&
+		pass "$c --help exits 0 on stdout" || fail "$c --help (rc $rc)"
+	src="$DW_SRC_DIR/cli/cmd_$c.c"
+	# Every long option the command's table parses is in its help.
+	missing=""
+	for o in $(grep -oE '\{ '"'"'.'"'"', "[a-z-]+", ' "$src" | sed -E 's/.*"([a-z-]+)".*/\1/'); do
+		grep -q -- "--$o" <<<"$out" || missing="$missing --$o"
+	done
+	[ -z "$missing" ] && pass "$c --help lists every option" ||
+		fail "$c --help misses$missing"
+	[ "$c" = version ] && continue
+	"$DW" "$c" --no-such-option >/dev/null 2>&1
+	rc=$?
+	[ "$rc" -eq 2 ] && pass "$c: an unknown option exits 2" || fail "$c: unknown option exits $rc"
+	page="$DW_SRC_DIR/contrib/man/driftwatch-$c.1"
+	[ -f "$page" ] && pass "$c has a man page" || fail "no man page $page"
+done
+
+"$DW" version >/dev/full 2>/dev/null
+rc=$?
+[ "$rc" -eq 1 ] && pass "a failed write to stdout exits 1" || fail "write to /dev/full exits $rc"
+err=$("$DW" version 2>&1 >/dev/full)
+[[ "$err" == *"cannot write the output"* ]] && pass "and says so" || fail "no message: $err"
+# A closed pipe is a failed write too, not a silent death by SIGPIPE.
+"$DW" --help | true
+rc=${PIPESTATUS[0]}
+[ "$rc" -le 1 ] && pass "a closed pipe is not a signal (rc $rc)" || fail "closed pipe: rc $rc"
+
+"$DW" no-such-command >/dev/null 2>&1
+[ $? -eq 2 ] && pass "an unknown command exits 2" || fail "unknown command"
+finish
