@@ -166,7 +166,7 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 			q.kind = optarg;
 			break;
 		case 'S':
-			q.min_severity = dw_drift_severity_rank(optarg);
+			q.min_severity = dw_severity_parse(optarg);
 			if (q.min_severity < 0)
 				return dw_cli_fail("events", DW_EXIT_USAGE,
 						   "--severity is allowed, low, "

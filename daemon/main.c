@@ -444,7 +444,7 @@ static void read_mounts(struct daemon *dm)
 
 		ids[kept++] = list[i].id;
 		if (!dw_monitor_has(dm->mon, list[i].id))
-			dw_monitor_add(dm->mon, &s, "rescan");
+			dw_monitor_add(dm->mon, &s, DW_RESCAN_FULL);
 	}
 	dw_monitor_keep_only(dm->mon, 0, ids, kept, "stopped");
 	free(ids);
@@ -454,7 +454,7 @@ static void read_mounts(struct daemon *dm)
 /* ---- Docker ---- */
 
 static void watch_docker_container(struct daemon *dm, const char *id,
-				   const char *source)
+				   enum dw_rescan_source source)
 {
 	struct dw_container_layers l;
 	struct dw_watch_spec s;
@@ -513,7 +513,7 @@ static int docker_reconcile(struct daemon *dm)
 		if (!id)
 			continue;
 		ids[n++] = dw_xstrdup(id);
-		watch_docker_container(dm, id, "rescan");
+		watch_docker_container(dm, id, DW_RESCAN_FULL);
 	}
 	dw_monitor_keep_only(dm->mon, 1, ids, n, "stopped");
 	if (dm->logs)
@@ -544,7 +544,7 @@ static void docker_message(struct daemon *dm, const struct dw_docker_msg *m)
 		snprintf(dm->docker_error, sizeof(dm->docker_error), "%s",
 			 m->id);
 	} else if (!strcmp(m->action, "start")) {
-		watch_docker_container(dm, m->id, "rescan");
+		watch_docker_container(dm, m->id, DW_RESCAN_FULL);
 	} else if (!strcmp(m->action, "die")) {
 		dw_monitor_drop(dm->mon, m->id, "stopped");
 		if (dm->logs)
@@ -667,7 +667,7 @@ static void reload(struct daemon *dm)
 	/* Labels may opt containers in or out now: list them again. */
 	if (dm->docker && dm->docker_connected && docker_reconcile(dm))
 		dw_log_warn("%s", dw_error_last());
-	dw_monitor_rescan_all(dm->mon, "rescan");
+	dw_monitor_rescan_all(dm->mon, DW_RESCAN_FULL);
 	dw_log_info("sighup: configuration %s reloaded", dm->o->config);
 }
 

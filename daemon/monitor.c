@@ -16,6 +16,15 @@ static struct container *find_container(const struct dw_monitor *m,
 	return NULL;
 }
 
+const char *dw_rescan_source_name(enum dw_rescan_source s)
+{
+	static const char *const names[] = { "watch", "poll", "periodic",
+					     "rescan" };
+
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] :
+								"rescan";
+}
+
 int dw_monitor_has(const struct dw_monitor *m, const char *id)
 {
 	return find_container(m, id) != NULL;
@@ -55,7 +64,7 @@ static void set_str(char **dst, const char *src)
 }
 
 int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
-		   const char *source)
+		   enum dw_rescan_source source)
 {
 	struct container *c = find_container(m, s->id);
 	const json_t *labels = s->labels;
@@ -150,7 +159,7 @@ void dw_monitor_drop(struct dw_monitor *m, const char *id, const char *state)
 		return;
 	if (strcmp(state, "removed")) {
 		/* What changed up to the end is kept. */
-		c->source = c->dirty ? c->source : "rescan";
+		c->source = c->dirty ? c->source : DW_RESCAN_FULL;
 		mon_rescan_container(m, c);
 	}
 	unwatch(m, c);
@@ -171,7 +180,7 @@ void dw_monitor_rename(struct dw_monitor *m, const char *id, const char *name)
 	dw_log_info("container %s is now %s", c->name, name);
 	set_str(&c->name, name);
 	c->recorded = 0;
-	mon_mark_dirty(c, "rescan", mon_mono_ms());
+	mon_mark_dirty(c, DW_RESCAN_FULL, mon_mono_ms());
 }
 
 void dw_monitor_keep_only(struct dw_monitor *m, int docker,
@@ -192,7 +201,8 @@ void dw_monitor_keep_only(struct dw_monitor *m, int docker,
 	}
 }
 
-void dw_monitor_rescan_all(struct dw_monitor *m, const char *source)
+void dw_monitor_rescan_all(struct dw_monitor *m,
+			   enum dw_rescan_source source)
 {
 	long long now = mon_mono_ms();
 	struct container *c;

@@ -10,6 +10,20 @@
 #include "policy.h"
 
 /*
+ * Why a container is rescanned, weakest first: the stronger reason wins
+ * when several are pending. The name is stored with each event.
+ */
+enum dw_rescan_source {
+	DW_RESCAN_WATCH,	/* inotify named paths */
+	DW_RESCAN_POLL,		/* a container without a full set of watches */
+	DW_RESCAN_PERIODIC,	/* the safety rescan (rescan_interval) */
+	DW_RESCAN_FULL,		/* start, reload, overflow, a runtime event */
+};
+
+/* "watch", "poll", "periodic", "rescan". */
+const char *dw_rescan_source_name(enum dw_rescan_source s);
+
+/*
  * The live monitor: every watched container's upper dir under recursive
  * inotify watches. An event only marks its container dirty; once the
  * container has been quiet for debounce_ms (or dirty for max_delay_ms)
@@ -60,7 +74,7 @@ void dw_monitor_read_events(struct dw_monitor *m);
  * soon, marked `source`. Opted-out containers are skipped (returns 1).
  */
 int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
-		   const char *source);
+		   enum dw_rescan_source source);
 /* A final rescan, then stop watching; the store says `state`. */
 void dw_monitor_drop(struct dw_monitor *m, const char *id,
 		     const char *state);
@@ -72,7 +86,8 @@ void dw_monitor_rename(struct dw_monitor *m, const char *id,
 void dw_monitor_keep_only(struct dw_monitor *m, int docker,
 			  char *const *keep, size_t n, const char *state);
 /* Rescan every container soon, marked `source`. */
-void dw_monitor_rescan_all(struct dw_monitor *m, const char *source);
+void dw_monitor_rescan_all(struct dw_monitor *m,
+			   enum dw_rescan_source source);
 
 /*
  * Do the rescans that are due. Returns the milliseconds until the next

@@ -64,7 +64,7 @@ struct container {
 	int read_only;
 
 	int dirty;
-	const char *source;	/* of the pending rescan */
+	enum dw_rescan_source source;	/* of the pending rescan */
 	long long dirty_since, last_event, not_before, next_poll;
 	int rewatch;		/* directory paths may be stale */
 	int polling;		/* no complete set of watches */
@@ -116,7 +116,7 @@ struct rescan {
 	struct dw_change_row *rows;	/* their sha256 strings are ours */
 	size_t nrows, alloc;
 	size_t added, updated, reverted, notable, critical, total;
-	const char *worst;
+	enum dw_severity worst;
 };
 
 long long mon_mono_ms(void);
@@ -131,8 +131,8 @@ void mon_pathset_clear(struct pathset *s);
 void mon_pathset_release(struct pathset *s);
 int mon_subtree_unchanged(const char *path, size_t len, void *ctx);
 int mon_entry_unchanged(const char *path, size_t len, void *ctx);
-void mon_mark_dirty(struct container *c, const char *source,
-		       long long now);
+void mon_mark_dirty(struct container *c, enum dw_rescan_source source,
+		    long long now);
 int mon_analyse_file(struct rescan *r, const char *path, char **sha256);
 void mon_rescan_container(struct dw_monitor *m, struct container *c);
 

@@ -33,11 +33,6 @@ static int meta_differs(const struct dw_changeset *a,
 }
 
 
-static const char *worse(const char *a, const char *b)
-{
-	return dw_drift_severity_rank(b) > dw_drift_severity_rank(a) ? b : a;
-}
-
 static void add_row(struct rescan *r, const struct dw_changeset *cs,
 		    const struct dw_change *ch, char kind)
 {
@@ -46,7 +41,7 @@ static void add_row(struct rescan *r, const struct dw_changeset *cs,
 	struct dw_change_row *row;
 	char *sha256 = NULL;
 	int exec = -1, elf = -1;
-	const char *sev;
+	enum dw_severity sev;
 
 	DW_ALLOC_GROW(r->rows, r->nrows + 1, r->alloc);
 	row = &r->rows[r->nrows];
@@ -59,7 +54,7 @@ static void add_row(struct rescan *r, const struct dw_changeset *cs,
 		elf = mon_analyse_file(r, path, &sha256);
 		if (elf < 0)
 			elf = -1;
-		if ((exec || elf == 1) && strcmp(sev, "allowed"))
+		if ((exec || elf == 1) && sev != DW_SEV_ALLOWED)
 			sev = dw_policy_severity(r->m->pol, c->image,
 						 c->labels, c->immutable, path,
 						 kind, 1);
@@ -79,11 +74,12 @@ static void add_row(struct rescan *r, const struct dw_changeset *cs,
 		r->reverted++;
 		return;
 	}
-	if (!strcmp(sev, "allowed"))
+	if (sev == DW_SEV_ALLOWED)
 		return;
 	r->notable++;
-	r->critical += !strcmp(sev, "critical");
-	r->worst = worse(r->worst, sev);
+	r->critical += sev == DW_SEV_CRITICAL;
+	if (sev > r->worst)
+		r->worst = sev;
 }
 
 /* Compare the last known set with the new one, both sorted by path. */
@@ -172,22 +168,23 @@ static void raise_drift_alert(struct dw_monitor *m, const struct rescan *r)
 		struct dw_buf b = DW_BUF_INIT;
 		char kind[2] = { row->kind, '\0' };
 
-		if (row->kind == 'R' || !strcmp(row->severity, "allowed"))
+		if (row->kind == 'R' || row->severity == DW_SEV_ALLOWED)
 			continue;
 		dw_utf8_sanitize(&b, row->path, row->path_len);
 		json_array_append_new(paths, json_pack("{s:s, s:s, s:s}",
 			"path", b.ptr, "kind", kind, "severity",
-			row->severity));
+			dw_severity_name(row->severity)));
 		dw_buf_release(&b);
 	}
 	snprintf(summary, sizeof(summary), "container %s (%.12s): %zu drifted "
 		 "paths (%zu new, %zu updated, %zu reverted), highest severity "
 		 "%s", c->name, c->id, r->total, r->added, r->updated,
-		 r->reverted, r->worst);
+		 r->reverted, dw_severity_name(r->worst));
 	dw_log_info("%s", summary);
 	p = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}",
 		      "container", c->name, "id", c->id, "image", c->image,
-		      "severity", r->worst, "new", (json_int_t)r->added,
+		      "severity", dw_severity_name(r->worst), "new",
+		      (json_int_t)r->added,
 		      "updated", (json_int_t)r->updated, "reverted",
 		      (json_int_t)r->reverted, "total", (json_int_t)r->total,
 		      "paths", paths);
@@ -211,7 +208,8 @@ static int record(struct dw_monitor *m, struct rescan *r)
 		err = dw_store_put_container(m->store, &sc);
 	if (!err)
 		err = dw_store_apply_changes(m->store, c->id, r->rows, r->nrows,
-					     c->source, mon_wall_us());
+					     dw_rescan_source_name(c->source),
+					     mon_wall_us());
 	if (!err && r->notable && (r->added || r->updated))
 		raise_drift_alert(m, r);
 	if (!err)
@@ -242,7 +240,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	memset(&r, 0, sizeof(r));
 	r.m = m;
 	r.c = c;
-	r.worst = "allowed";
+	r.worst = DW_SEV_ALLOWED;
 	c->dirty = 0;
 	if (c->rewatch) {
 		c->rewatch = 0;
@@ -266,7 +264,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 				    (const char *const *)c->lowers,
 				    c->nlowers, DW_DIFF_STAT,
 				    c->walked && !c->full &&
-				    !strcmp(c->source, "watch") ? &reuse :
+				    c->source == DW_RESCAN_WATCH ? &reuse :
 				    NULL);
 	mon_pathset_clear(&c->ents);
 	mon_pathset_clear(&c->deep);
@@ -299,7 +297,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 				    c->name, dw_error_last());
 			m->errors++;
 			c->dirty = 1;
-			c->source = "rescan";
+			c->source = DW_RESCAN_FULL;
 			c->dirty_since = c->last_event = mon_mono_ms();
 			rescan_release(&r);
 			dw_changeset_release(&cs);
@@ -309,7 +307,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		if (r.nrows)
 			c->last_change = mon_wall_us();
 		dw_log_debug("container %s: %zu rows (%s)", c->name, r.nrows,
-			     c->source);
+			     dw_rescan_source_name(c->source));
 	}
 	dw_changeset_release(&c->prev);
 	c->prev = cs;
@@ -338,12 +336,12 @@ long dw_monitor_run(struct dw_monitor *m)
 
 	if (m->pol->rescan_interval && now >= m->next_full) {
 		if (m->next_full)
-			dw_monitor_rescan_all(m, "periodic");
+			dw_monitor_rescan_all(m, DW_RESCAN_PERIODIC);
 		m->next_full = now + m->pol->rescan_interval * 1000;
 	}
 	for (c = m->list; c; c = c->next) {
 		if (c->polling && now >= c->next_poll) {
-			mon_mark_dirty(c, "poll", now);
+			mon_mark_dirty(c, DW_RESCAN_POLL, now);
 			c->next_poll = now + m->pol->poll_interval * 1000;
 			c->rewatch = 1;	/* maybe watches are free again */
 		}

@@ -308,12 +308,11 @@ int mon_entry_unchanged(const char *path, size_t len, void *ctx)
 	return same;
 }
 
-void mon_mark_dirty(struct container *c, const char *source,
-		       long long now)
+void mon_mark_dirty(struct container *c, enum dw_rescan_source source,
+		    long long now)
 {
-	/* The strongest reason wins: rescan > poll > watch. */
-	if (!c->dirty || !strcmp(source, "rescan") ||
-	    (!strcmp(source, "poll") && !strcmp(c->source, "watch")))
+	/* The strongest reason wins. */
+	if (!c->dirty || source > c->source)
 		c->source = source;
 	if (!c->dirty)
 		c->dirty_since = now;
@@ -344,7 +343,7 @@ void dw_monitor_read_events(struct dw_monitor *m)
 				for (c = m->list; c; c = c->next) {
 					c->rewatch = 1;
 					c->full = 1;
-					mon_mark_dirty(c, "rescan", now);
+					mon_mark_dirty(c, DW_RESCAN_FULL, now);
 				}
 				continue;
 			}
@@ -383,7 +382,7 @@ void dw_monitor_read_events(struct dw_monitor *m)
 				}
 			}
 			c->events++;
-			mon_mark_dirty(c, "watch", now);
+			mon_mark_dirty(c, DW_RESCAN_WATCH, now);
 		}
 	}
 	m->last_event = mon_wall_us();

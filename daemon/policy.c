@@ -403,7 +403,8 @@ static int under(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && (path[n] == '/' || !path[n]);
 }
 
-const char *dw_policy_severity(const struct dw_policy *p, const char *image,
+enum dw_severity dw_policy_severity(const struct dw_policy *p,
+				    const char *image,
 			       const json_t *labels, int immutable,
 			       const char *path, char kind, int exec_or_elf)
 {
@@ -418,12 +419,12 @@ const char *dw_policy_severity(const struct dw_policy *p, const char *image,
 			continue;
 		for (j = 0; j < r->npaths; j++)
 			if (dw_glob_match(r->paths[j], path))
-				return "allowed";
+				return DW_SEV_ALLOWED;
 	}
 	if (immutable || (kind != 'D' && exec_or_elf))
-		return "critical";
+		return DW_SEV_CRITICAL;
 	for (i = 0; i < p->nhigh; i++)
 		if (under(path, p->high_paths[i]))
-			return "high";
-	return "medium";
+			return DW_SEV_HIGH;
+	return DW_SEV_MEDIUM;
 }

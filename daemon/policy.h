@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "driftwatch/severity.h"
 #include "logwatch.h"
 
 /*
@@ -76,7 +77,8 @@ int dw_policy_label_matches(const char *sel, const json_t *labels);
  * new or changed executable or ELF file), "high" (under high_paths) or
  * "medium".
  */
-const char *dw_policy_severity(const struct dw_policy *p, const char *image,
+enum dw_severity dw_policy_severity(const struct dw_policy *p,
+				    const char *image,
 			       const json_t *labels, int immutable,
 			       const char *path, char kind, int exec_or_elf);
 

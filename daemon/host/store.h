@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "driftwatch/diff.h"
+#include "driftwatch/severity.h"
 #include "docker.h"
 
 /*
@@ -57,7 +58,7 @@ struct dw_change_row {
 	const struct dw_change_meta *meta;	/* NULL for D and R */
 	const char *sha256;	/* hex, or NULL (not a file, too big) */
 	int executable, elf;	/* 0 or 1; -1 when not known */
-	const char *severity;	/* allowed, medium, high, critical */
+	enum dw_severity severity;
 };
 
 /*
@@ -154,11 +155,10 @@ struct dw_event_query {
 	const char *container;	/* name, id or unique id prefix; NULL: all */
 	long long since;	/* epoch seconds */
 	const char *kind;	/* "A", "D", "C", "R"; NULL: all */
-	int min_severity;	/* dw_drift_severity_rank(); 0: all */
+	int min_severity;	/* an enum dw_severity; 0: all */
 };
 
 /* allowed 0, low 1, medium 2, high 3, critical 4; -1 when unknown. */
-int dw_drift_severity_rank(const char *name);
 
 /* Return non-zero to stop (that value is returned). */
 typedef int (*dw_event_fn)(const struct dw_event *ev, void *ctx);

@@ -46,7 +46,8 @@ static void bind_row(sqlite3_stmt *st, const struct dw_change_row *r,
 		else
 			sqlite3_bind_int(st, 12 + i, v);
 	}
-	sqlite3_bind_text(st, 14, r->severity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 14, dw_severity_name(r->severity), -1,
+			  SQLITE_STATIC);
 }
 
 static int apply_row(struct dw_store *s, struct apply_stmts *q,
@@ -74,7 +75,8 @@ static int apply_row(struct dw_store *s, struct apply_stmts *q,
 	sqlite3_bind_text(st, 4, kind, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_text(st, 5, source, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, now_us);
-	sqlite3_bind_text(st, 7, r->severity, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, dw_severity_name(r->severity), -1,
+			  SQLITE_STATIC);
 	if (r->sha256)
 		sqlite3_bind_text(st, 8, r->sha256, -1, SQLITE_STATIC);
 	else
@@ -141,9 +143,13 @@ int dw_store_load_changes(struct dw_store *s, const char *cid,
 			(const char *)sqlite3_column_text(st, 7),
 			sqlite3_column_int(st, 8),
 			sqlite3_column_int(st, 9),
-			(const char *)sqlite3_column_text(st, 10),
+			DW_SEV_ALLOWED,
 		};
+		int sev = dw_severity_parse(
+			(const char *)sqlite3_column_text(st, 10));
 
+		if (sev > 0)
+			r.severity = (enum dw_severity)sev;
 		if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
 			sqlite3_int64 ns = sqlite3_column_int64(st, 6);
 
@@ -202,18 +208,7 @@ static char *resolve_container(struct dw_store *s, const char *ref)
 	return id;
 }
 
-int dw_drift_severity_rank(const char *name)
-{
-	static const char *const names[] = { "allowed", "low", "medium",
-					     "high", "critical" };
-	int i;
-
-	for (i = 0; name && i < 5; i++)
-		if (!strcmp(name, names[i]))
-			return i;
-	return -1;
-}
-
+/* enum dw_severity of a stored name, in SQL. */
 #define SEVERITY_RANK(col)                                                  \
 	"CASE " col " WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN "      \
 	"'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END"

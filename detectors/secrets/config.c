@@ -62,7 +62,7 @@ static int rule_field(struct dw_yaml *c, struct dw_custom_rule *r,
 	} else if (!strcmp(key, "severity")) {
 		int sev = dw_severity_parse(s);
 
-		if (sev < 0)
+		if (sev <= DW_SEV_ALLOWED)
 			return dw_yaml_bad(c, v, "severity must be low, medium, "
 				   "high or critical");
 		r->severity = (enum dw_severity)sev;

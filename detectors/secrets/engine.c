@@ -89,24 +89,6 @@ struct dw_scanner {
 	int stop;
 };
 
-const char *dw_severity_name(enum dw_severity s)
-{
-	static const char *const names[] = { "low", "medium", "high",
-					     "critical" };
-
-	return (unsigned)s < 4 ? names[s] : "unknown";
-}
-
-int dw_severity_parse(const char *s)
-{
-	int i;
-
-	for (i = 0; i < 4; i++)
-		if (!strcmp(s, dw_severity_name((enum dw_severity)i)))
-			return i;
-	return -1;
-}
-
 static int compile_regex(pcre2_code **out, const char *id, const char *re)
 {
 	PCRE2_UCHAR msg[160];

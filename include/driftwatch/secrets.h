@@ -1,6 +1,8 @@
 #ifndef DW_SECRETS_H
 #define DW_SECRETS_H
 
+#include "driftwatch/severity.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,16 +16,6 @@
  * thread scans with its own struct dw_scanner.
  */
 
-enum dw_severity {
-	DW_SEV_LOW,
-	DW_SEV_MEDIUM,
-	DW_SEV_HIGH,
-	DW_SEV_CRITICAL,
-};
-
-const char *dw_severity_name(enum dw_severity s);
-/* Parse "low".."critical"; -1 when unknown. */
-int dw_severity_parse(const char *s);
 
 struct dw_rule_info {
 	const char *id;

@@ -62,10 +62,10 @@ static void test_severities(void **state)
 	(void)state;
 	assert_int_equal(dw_policy_load(&p, path, 1), 0);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_string_equal(dw_policy_severity(&p, cases[i].image,
-			cases[i].web ? web : none, cases[i].immutable,
-			cases[i].path, cases[i].kind, cases[i].exec),
-			cases[i].want);
+		assert_string_equal(dw_severity_name(dw_policy_severity(&p,
+			cases[i].image, cases[i].web ? web : none,
+			cases[i].immutable, cases[i].path, cases[i].kind,
+			cases[i].exec)), cases[i].want);
 	dw_policy_release(&p);
 	json_decref(web);
 	json_decref(none);
