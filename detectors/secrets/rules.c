@@ -325,86 +325,162 @@ static int valid_not_placeholder(const char *s, size_t n, const char *m,
 	".{0,65000}?-----END \\1-----"
 
 const struct dw_builtin_rule dw_builtin_rules[] = {
-	{ { "docker-swarm-join-token", "Docker Swarm join token",
-	    DW_SEV_CRITICAL },
-	  "(?<![A-Za-z0-9_-])SWMTKN-(?:1|2-[01])-[0-9a-z]{50}-[0-9a-z]{25}"
-	  "(?![0-9a-z])", 0, { "SWMTKN-" }, 0, 0, 0, valid_swarm_join },
-	{ { "docker-swarm-unlock-key", "Docker Swarm unlock key",
-	    DW_SEV_CRITICAL },
-	  "(?<![A-Za-z0-9_-])SWMKEY-1-[A-Za-z0-9+/]{43}(?![A-Za-z0-9+/=])", 0,
-	  { "SWMKEY-1-" }, 0, 0, 0, valid_swarm_unlock },
-	{ { "docker-hub-pat", "Docker Hub personal or organization access "
-	    "token", DW_SEV_HIGH },
-	  "(?<![A-Za-z0-9_])dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,64}"
-	  "(?![A-Za-z0-9_-])", 0, { "dckr_pat_", "dckr_oat_" }, 0, 0, 0,
-	  valid_not_placeholder },
-	{ { "docker-config-auth", "Registry credentials in a Docker "
-	    "config.json", DW_SEV_HIGH },
-	  "\"auth\"\\s*:\\s*\"([A-Za-z0-9+/]{4,}={0,2})\"", 1, { "\"auth\"" },
-	  0, 0, 0, valid_config_auth },
-	{ { "notary-private-key", "Notary/TUF private key", DW_SEV_CRITICAL },
-	  PEM_RE, 0, { "-----BEGIN [A-Z0-9 ]*PRIVATE KEY" }, 0, 1, 0,
-	  valid_notary_key },
-	{ { "private-key", "Private key", DW_SEV_CRITICAL },
-	  PEM_RE, 0, { "-----BEGIN [A-Z0-9 ]*PRIVATE KEY" }, 0, 1, 0,
-	  valid_private_key },
-	{ { "aws-access-key-id", "AWS access key id", DW_SEV_HIGH },
-	  "(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Z0-9])", 0,
-	  { "AKIA", "ASIA", "ABIA", "ACCA" }, 0, 0, 0,
-	  valid_not_placeholder },
-	{ { "aws-secret-access-key", "AWS secret access key",
-	    DW_SEV_CRITICAL },
-	  "(?:(?i:aws.{0,20}secret|secret.?access.?key)|"
+	{
+		.info = { .id = "docker-swarm-join-token", .description = "Docker Swarm join token",
+			  .severity = DW_SEV_CRITICAL },
+		.regex = "(?<![A-Za-z0-9_-])SWMTKN-(?:1|2-[01])-[0-9a-z]{50}-[0-9a-z]{25}"
+	  "(?![0-9a-z])",
+		.prefilters = { "SWMTKN-" },
+		.validate = valid_swarm_join,
+	},
+	{
+		.info = { .id = "docker-swarm-unlock-key", .description = "Docker Swarm unlock key",
+			  .severity = DW_SEV_CRITICAL },
+		.regex = "(?<![A-Za-z0-9_-])SWMKEY-1-[A-Za-z0-9+/]{43}(?![A-Za-z0-9+/=])",
+		.prefilters = { "SWMKEY-1-" },
+		.validate = valid_swarm_unlock,
+	},
+	{
+		.info = { .id = "docker-hub-pat", .description = "Docker Hub personal or organization access "
+	    "token",
+			  .severity = DW_SEV_HIGH },
+		.regex = "(?<![A-Za-z0-9_])dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,64}"
+	  "(?![A-Za-z0-9_-])",
+		.prefilters = { "dckr_pat_", "dckr_oat_" },
+		.validate = valid_not_placeholder,
+	},
+	{
+		.info = { .id = "docker-config-auth", .description = "Registry credentials in a Docker "
+	    "config.json",
+			  .severity = DW_SEV_HIGH },
+		.regex = "\"auth\"\\s*:\\s*\"([A-Za-z0-9+/]{4,}={0,2})\"",
+		.secret_group = 1,
+		.prefilters = { "\"auth\"" },
+		.validate = valid_config_auth,
+	},
+	{
+		.info = { .id = "notary-private-key", .description = "Notary/TUF private key",
+			  .severity = DW_SEV_CRITICAL },
+		.regex = PEM_RE,
+		.prefilters = { "-----BEGIN [A-Z0-9 ]*PRIVATE KEY" },
+		.multiline = 1,
+		.validate = valid_notary_key,
+	},
+	{
+		.info = { .id = "private-key", .description = "Private key",
+			  .severity = DW_SEV_CRITICAL },
+		.regex = PEM_RE,
+		.prefilters = { "-----BEGIN [A-Z0-9 ]*PRIVATE KEY" },
+		.multiline = 1,
+		.validate = valid_private_key,
+	},
+	{
+		.info = { .id = "aws-access-key-id", .description = "AWS access key id",
+			  .severity = DW_SEV_HIGH },
+		.regex = "(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Z0-9])",
+		.prefilters = { "AKIA", "ASIA", "ABIA", "ACCA" },
+		.validate = valid_not_placeholder,
+	},
+	{
+		.info = { .id = "aws-secret-access-key", .description = "AWS secret access key",
+			  .severity = DW_SEV_CRITICAL },
+		.regex = "(?:(?i:aws.{0,20}secret|secret.?access.?key)|"
 	  "(?:AKIA|ASIA)[A-Z2-7]{16})[^\\n]{0,80}?(?<![A-Za-z0-9/+])"
-	  "([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", 1,
-	  { "aws_secret", "aws-secret", "awssecret", "aws secret",
+	  "([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+		.secret_group = 1,
+		.prefilters = { "aws_secret", "aws-secret", "awssecret", "aws secret",
 	    "secret_access_key", "secretaccesskey", "secret-access-key",
-	    "(?:AKIA|ASIA)[A-Z2-7]{16}" }, 1, 0, 4.0, valid_mixed },
-	{ { "github-token", "GitHub token", DW_SEV_HIGH },
-	  "(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|"
-	  "github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})(?![A-Za-z0-9_])", 0,
-	  { "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_" }, 0, 0, 0,
-	  valid_github },
-	{ { "gitlab-token", "GitLab token", DW_SEV_HIGH },
-	  "(?<![A-Za-z0-9_-])(?:glpat|gldt|glrt|glptt|glcbt|gloas|glft|"
-	  "glsoat)-[A-Za-z0-9_-]{20,}", 0,
-	  { "glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "gloas-", "glft-",
-	    "glsoat-" }, 0, 0, 0, valid_not_placeholder },
-	{ { "slack-token", "Slack token", DW_SEV_HIGH },
-	  "(?<![A-Za-z0-9-])xox[abposr]-[0-9A-Za-z]{1,}-[0-9A-Za-z-]{8,}", 0,
-	  { "xox[abposr]-" }, 0, 0, 0, valid_not_placeholder },
-	{ { "slack-webhook", "Slack incoming webhook", DW_SEV_MEDIUM },
-	  "https://hooks\\.slack\\.com/(?:services|workflows|triggers)/"
-	  "[A-Za-z0-9_]{8,}/[A-Za-z0-9_]{8,}/[A-Za-z0-9_]{16,}", 0,
-	  { "hooks.slack.com/" }, 0, 0, 0, valid_not_placeholder },
-	{ { "stripe-secret-key", "Stripe live secret key", DW_SEV_HIGH },
-	  "(?<![A-Za-z0-9_])(?:sk|rk)_live_[A-Za-z0-9]{20,}(?![A-Za-z0-9_])",
-	  0, { "sk_live_", "rk_live_" }, 0, 0, 0, valid_not_placeholder },
-	{ { "google-api-key", "Google API key", DW_SEV_HIGH },
-	  "(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])", 0,
-	  { "AIza" }, 0, 0, 0, valid_not_placeholder },
-	{ { "npm-token", "npm access token", DW_SEV_HIGH },
-	  "(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])", 0,
-	  { "npm_" }, 0, 0, 0, valid_npm },
-	{ { "jwt", "JSON Web Token", DW_SEV_MEDIUM },
-	  "(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}"
-	  "\\.[A-Za-z0-9_-]{16,}", 0, { "eyJ[A-Za-z0-9_-]+\\.eyJ" }, 0, 0,
-	  0, valid_jwt },
-	{ { "url-credentials", "Password in a URL", DW_SEV_HIGH },
-	  "(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,20}://"
-	  "[^\\s:/@\"'<>]{1,128}:([^\\s/@\"'<>]{3,256})@[A-Za-z0-9._-]+", 1,
-	  { "://[^\\s:/@]+:[^\\s/@]+@" }, 0, 0, 0,
-	  valid_url_credentials },
-	{ { "generic-secret", "Secret-looking value assigned to a "
-	    "secret-looking name", DW_SEV_MEDIUM },
-	  "(?i)(?<![A-Za-z0-9])[a-z0-9_.-]{0,20}(?:secret|passwd|password|"
+	    "(?:AKIA|ASIA)[A-Z2-7]{16}" },
+		.caseless = 1,
+		.min_entropy = 4.0,
+		.validate = valid_mixed,
+	},
+	{
+		.info = { .id = "github-token", .description = "GitHub token",
+			  .severity = DW_SEV_HIGH },
+		.regex = "(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|"
+	  "github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})(?![A-Za-z0-9_])",
+		.prefilters = { "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_" },
+		.validate = valid_github,
+	},
+	{
+		.info = { .id = "gitlab-token", .description = "GitLab token",
+			  .severity = DW_SEV_HIGH },
+		.regex = "(?<![A-Za-z0-9_-])(?:glpat|gldt|glrt|glptt|glcbt|gloas|glft|"
+	  "glsoat)-[A-Za-z0-9_-]{20,}",
+		.prefilters = { "glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "gloas-", "glft-",
+	    "glsoat-" },
+		.validate = valid_not_placeholder,
+	},
+	{
+		.info = { .id = "slack-token", .description = "Slack token",
+			  .severity = DW_SEV_HIGH },
+		.regex = "(?<![A-Za-z0-9-])xox[abposr]-[0-9A-Za-z]{1,}-[0-9A-Za-z-]{8,}",
+		.prefilters = { "xox[abposr]-" },
+		.validate = valid_not_placeholder,
+	},
+	{
+		.info = { .id = "slack-webhook", .description = "Slack incoming webhook",
+			  .severity = DW_SEV_MEDIUM },
+		.regex = "https://hooks\\.slack\\.com/(?:services|workflows|triggers)/"
+	  "[A-Za-z0-9_]{8,}/[A-Za-z0-9_]{8,}/[A-Za-z0-9_]{16,}",
+		.prefilters = { "hooks.slack.com/" },
+		.validate = valid_not_placeholder,
+	},
+	{
+		.info = { .id = "stripe-secret-key", .description = "Stripe live secret key",
+			  .severity = DW_SEV_HIGH },
+		.regex = "(?<![A-Za-z0-9_])(?:sk|rk)_live_[A-Za-z0-9]{20,}(?![A-Za-z0-9_])",
+		.prefilters = { "sk_live_", "rk_live_" },
+		.validate = valid_not_placeholder,
+	},
+	{
+		.info = { .id = "google-api-key", .description = "Google API key",
+			  .severity = DW_SEV_HIGH },
+		.regex = "(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])",
+		.prefilters = { "AIza" },
+		.validate = valid_not_placeholder,
+	},
+	{
+		.info = { .id = "npm-token", .description = "npm access token",
+			  .severity = DW_SEV_HIGH },
+		.regex = "(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])",
+		.prefilters = { "npm_" },
+		.validate = valid_npm,
+	},
+	{
+		.info = { .id = "jwt", .description = "JSON Web Token",
+			  .severity = DW_SEV_MEDIUM },
+		.regex = "(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}"
+	  "\\.[A-Za-z0-9_-]{16,}",
+		.prefilters = { "eyJ[A-Za-z0-9_-]+\\.eyJ" },
+		.validate = valid_jwt,
+	},
+	{
+		.info = { .id = "url-credentials", .description = "Password in a URL",
+			  .severity = DW_SEV_HIGH },
+		.regex = "(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,20}://"
+	  "[^\\s:/@\"'<>]{1,128}:([^\\s/@\"'<>]{3,256})@[A-Za-z0-9._-]+",
+		.secret_group = 1,
+		.prefilters = { "://[^\\s:/@]+:[^\\s/@]+@" },
+		.validate = valid_url_credentials,
+	},
+	{
+		.info = { .id = "generic-secret", .description = "Secret-looking value assigned to a "
+	    "secret-looking name",
+			  .severity = DW_SEV_MEDIUM },
+		.regex = "(?i)(?<![A-Za-z0-9])[a-z0-9_.-]{0,20}(?:secret|passwd|password|"
 	  "api[_-]?key|access[_-]?token|auth[_-]?token|private[_-]?key)"
 	  "[a-z0-9_]{0,10}[\"']?\\s*(?::=|=>|=|:)\\s*[\"']([^\"'\\s]{12,128})"
-	  "[\"']", 1,
-	  { "secret", "passwd", "password", "api_key", "apikey", "api-key",
+	  "[\"']",
+		.secret_group = 1,
+		.prefilters = { "secret", "passwd", "password", "api_key", "apikey", "api-key",
 	    "access_token", "accesstoken", "access-token", "auth_token",
-	    "authtoken", "auth-token", "private_key", "privatekey" }, 1, 0,
-	  3.5, valid_mixed },
+	    "authtoken", "auth-token", "private_key", "privatekey" },
+		.caseless = 1,
+		.min_entropy = 3.5,
+		.validate = valid_mixed,
+	},
 };
 
 const size_t dw_builtin_rule_count =
