@@ -8,17 +8,17 @@
  */
 enum dw_exit {
 	DW_EXIT_OK = 0,
-	DW_EXIT_ERROR = 1,	/* the command could not do its work */
-	DW_EXIT_FOUND = 1,	/* scan, hook: secrets found; verify: tampered */
-	DW_EXIT_USAGE = 2,	/* bad options, arguments or configuration */
-	DW_EXIT_NOTFOUND = 3,	/* container not found / daemon unreachable */
-	DW_EXIT_UNREADABLE = 3,	/* scan: an input could not be read */
+	DW_EXIT_ERROR = 1,    /* the command could not do its work */
+	DW_EXIT_FOUND = 1,    /* scan, hook: secrets found; verify: tampered */
+	DW_EXIT_USAGE = 2,    /* bad options, arguments or configuration */
+	DW_EXIT_NOTFOUND = 3, /* container not found / daemon unreachable */
+	DW_EXIT_UNREADABLE = 3, /* scan: an input could not be read */
 	DW_EXIT_MAX = 3,
 };
 
 /* Global options, parsed before the command name. */
 struct dw_cli {
-	const char *host;	/* --host, or NULL for $DOCKER_HOST */
+	const char *host; /* --host, or NULL for $DOCKER_HOST */
 };
 
 /* Each command: argv[0] is the command name; returns an exit code. */

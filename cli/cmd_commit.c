@@ -19,20 +19,28 @@
 #include "driftwatch/banned.h"
 
 static const struct dw_opt opts[] = {
-	{ 'o', "output", "PATH", "the archive (default: "
-	  "./<name>-<UTC time>.tar)", 1 },
-	{ 'r', "reason", "TEXT", "why: kept in the evidence and the store", 0 },
-	{ 't', "tag", "REPO:TAG", "the tag of the loaded image (default: "
-	  "driftwatch/<name>:<time>)", 0 },
-	{ 'P', "no-pause", NULL, "do not pause the container while capturing",
-	  0 },
-	{ 'L', "layer-only", NULL, "write just the upper dir's layer tar", 0 },
-	{ 'R', "replace", NULL, "then recreate the container from its image, "
-	  "same\nconfiguration; keep the drifted one stopped", 0 },
-	{ 'd', "db", "PATH", "the store for the chain of custody (default\n"
-	  DW_STORE_DEFAULT_PATH ")", 0 },
-	{ 'H', "host", "URL", "docker socket (unix:///path)", 0 },
-	{ 0, NULL, NULL, NULL, 0 },
+	{'o', "output", "PATH",
+	 "the archive (default: "
+	 "./<name>-<UTC time>.tar)",
+	 1},
+	{'r', "reason", "TEXT", "why: kept in the evidence and the store", 0},
+	{'t', "tag", "REPO:TAG",
+	 "the tag of the loaded image (default: "
+	 "driftwatch/<name>:<time>)",
+	 0},
+	{'P', "no-pause", NULL, "do not pause the container while capturing",
+	 0},
+	{'L', "layer-only", NULL, "write just the upper dir's layer tar", 0},
+	{'R', "replace", NULL,
+	 "then recreate the container from its image, "
+	 "same\nconfiguration; keep the drifted one stopped",
+	 0},
+	{'d', "db", "PATH",
+	 "the store for the chain of custody (default\n" DW_STORE_DEFAULT_PATH
+	 ")",
+	 0},
+	{'H', "host", "URL", "docker socket (unix:///path)", 0},
+	{0, NULL, NULL, NULL, 0},
 };
 
 static const char *const synopsis[] = {
@@ -40,7 +48,7 @@ static const char *const synopsis[] = {
 	NULL,
 };
 
-static const struct dw_cmd_help help = { "commit", synopsis, NULL, opts };
+static const struct dw_cmd_help help = {"commit", synopsis, NULL, opts};
 
 /*
  * --replace: the drifted container is stopped and kept, renamed
@@ -62,8 +70,10 @@ static int replace(struct dw_docker *d, const char *ref, const char *stamp)
 	id = dw_json_path_str(in, "Id");
 	name = dw_json_path_str(in, "Name");
 	if (!id || !name || !json_is_object(dw_json_path(in, "Config"))) {
-		err = dw_error_set(DW_EINVAL, "inspect of %s lacks Id, Name "
-				   "or Config", ref);
+		err = dw_error_set(DW_EINVAL,
+				   "inspect of %s lacks Id, Name "
+				   "or Config",
+				   ref);
 		goto out;
 	}
 	name += name[0] == '/';
@@ -83,9 +93,11 @@ static int replace(struct dw_docker *d, const char *ref, const char *stamp)
 	body = json_deep_copy(dw_json_path(in, "Config"));
 	json_object_set(body, "HostConfig", dw_json_path(in, "HostConfig"));
 	if (json_is_object(dw_json_path(in, "NetworkSettings.Networks")))
-		json_object_set_new(body, "NetworkingConfig", json_pack(
-			"{s:O}", "EndpointsConfig",
-			dw_json_path(in, "NetworkSettings.Networks")));
+		json_object_set_new(
+			body, "NetworkingConfig",
+			json_pack(
+				"{s:O}", "EndpointsConfig",
+				dw_json_path(in, "NetworkSettings.Networks")));
 	dw_buf_reset(&p);
 	dw_buf_addf(&p, "/containers/create?name=%s", old_name);
 	err = dw_docker_post_json(d, &created, p.ptr, body);
@@ -97,8 +109,8 @@ static int replace(struct dw_docker *d, const char *ref, const char *stamp)
 	err = dw_docker_post_json(d, NULL, p.ptr, NULL);
 	if (!err)
 		printf("replaced: %s runs afresh from %s as %.12s; the drifted "
-		       "one is kept, stopped, as %s-drifted-%s\n", old_name,
-		       dw_json_path_str(in, "Config.Image"),
+		       "one is kept, stopped, as %s-drifted-%s\n",
+		       old_name, dw_json_path_str(in, "Config.Image"),
 		       dw_json_path_str(created, "Id"), old_name, stamp);
 out:
 	json_decref(in);
@@ -129,18 +141,26 @@ static void record(const char *db, const char *ref,
 	gethostname(host, sizeof(host) - 1);
 	if (!realpath(o->out_path, abs))
 		snprintf(abs, sizeof(abs), "%s", o->out_path);
-	rec = (struct dw_snapshot_record){ ref, ref, abs, r->archive_sha256,
-		r->evidence_sha256, o->reason, pw ? pw->pw_name : "?", host,
-		r->paused };
+	rec = (struct dw_snapshot_record){ref,
+					  ref,
+					  abs,
+					  r->archive_sha256,
+					  r->evidence_sha256,
+					  o->reason,
+					  pw ? pw->pw_name : "?",
+					  host,
+					  r->paused};
 	if (dw_store_open(&s, db, 0) || dw_store_record_snapshot(s, &rec))
-		fprintf(stderr, "driftwatch commit: warning: not recorded in "
-			"the store: %s\n", dw_error_last());
+		fprintf(stderr,
+			"driftwatch commit: warning: not recorded in "
+			"the store: %s\n",
+			dw_error_last());
 	dw_store_close(s);
 }
 
 int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 {
-	struct dw_snapshot_opts o = { NULL, NULL, NULL, 0, 0 };
+	struct dw_snapshot_opts o = {NULL, NULL, NULL, 0, 0};
 	struct dw_snapshot_result r;
 	struct dw_docker *d = NULL;
 	const char *db = DW_STORE_DEFAULT_PATH, *host = cli->host;
@@ -165,7 +185,7 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 		default: return dw_opts_usage_error(&help);
 		}
 	}
-	if (argc - optind != 1) 
+	if (argc - optind != 1)
 		return dw_opts_usage_error(&help);
 	if (dw_docker_open(&d, host))
 		return dw_cli_fail("commit", DW_EXIT_USAGE, "%s",
@@ -173,8 +193,8 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	if (!o.out_path)
-		o.out_path = path = default_path(argv[optind], stamp,
-						 o.layer_only);
+		o.out_path = path =
+			default_path(argv[optind], stamp, o.layer_only);
 	if (!o.tag)
 		o.tag = tag = dw_snapshot_default_tag(argv[optind], stamp);
 	err = dw_snapshot_container(d, argv[optind], &o, &r);
@@ -187,12 +207,11 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 	}
 	record(db, argv[optind], &o, &r);
 	printf("snapshot %s\n  %s, %llu bytes, %llu upper entries%s%s\n"
-	       "  evidence %s (%s)\n", o.out_path, r.archive_sha256,
-	       (unsigned long long)r.archive_size,
+	       "  evidence %s (%s)\n",
+	       o.out_path, r.archive_sha256, (unsigned long long)r.archive_size,
 	       (unsigned long long)r.entries,
 	       r.paused ? ", paused while captured" : ", not paused",
-	       r.changed_during_capture ? ", FILES CHANGED DURING CAPTURE"
-					: "",
+	       r.changed_during_capture ? ", FILES CHANGED DURING CAPTURE" : "",
 	       r.evidence_path, r.evidence_sha256);
 	if (!o.layer_only)
 		printf("  load it with: docker load -i %s   (image %s)\n",
@@ -200,8 +219,10 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 	err = do_replace ? replace(d, argv[optind], stamp) : 0;
 	dw_docker_free(d);
 	if (err)
-		dw_cli_fail("commit", DW_EXIT_ERROR, "snapshot taken, but "
-			    "--replace failed: %s", dw_error_last());
+		dw_cli_fail("commit", DW_EXIT_ERROR,
+			    "snapshot taken, but "
+			    "--replace failed: %s",
+			    dw_error_last());
 	free(r.evidence_path);
 	free(path);
 	free(tag);

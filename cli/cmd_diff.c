@@ -23,18 +23,24 @@ struct diff_args {
 	size_t nlowers, alloc;
 	enum dw_diff_format format;
 	const char *container;
-	int done;		/* --help was answered */
+	int done; /* --help was answered */
 };
 
 static const struct dw_opt opts[] = {
-	{ 'f', "format", "FMT", "text (default; 'K /path' per line, sorted) or "
-	  "json", 1 },
-	{ 'H', "host", "URL", "docker socket, unix:///path (default "
-	  "$DOCKER_HOST,\nelse unix://" DW_DOCKER_DEFAULT_SOCKET ")", 1 },
-	{ 'u', "upper", "DIR", "an overlay upper dir, read directly", 0 },
-	{ 'l', "lower", "DIRS", "its lower dirs, topmost first, ':'-separated;"
-	  "\nmay be repeated (appended in order)", 0 },
-	{ 0, NULL, NULL, NULL, 0 },
+	{'f', "format", "FMT",
+	 "text (default; 'K /path' per line, sorted) or "
+	 "json",
+	 1},
+	{'H', "host", "URL",
+	 "docker socket, unix:///path (default "
+	 "$DOCKER_HOST,\nelse unix://" DW_DOCKER_DEFAULT_SOCKET ")",
+	 1},
+	{'u', "upper", "DIR", "an overlay upper dir, read directly", 0},
+	{'l', "lower", "DIRS",
+	 "its lower dirs, topmost first, ':'-separated;"
+	 "\nmay be repeated (appended in order)",
+	 0},
+	{0, NULL, NULL, NULL, 0},
 };
 
 static const char *const synopsis[] = {
@@ -43,7 +49,7 @@ static const char *const synopsis[] = {
 	NULL,
 };
 
-static const struct dw_cmd_help help = { "diff", synopsis, NULL, opts };
+static const struct dw_cmd_help help = {"diff", synopsis, NULL, opts};
 
 static void add_lowers(struct diff_args *a, const char *spec)
 {
@@ -75,14 +81,13 @@ static int parse(struct diff_args *a, int argc, char **argv)
 			else
 				return dw_cli_fail("diff", DW_EXIT_USAGE,
 						   "unknown format '%s' (text "
-						   "or json)", optarg);
+						   "or json)",
+						   optarg);
 			break;
 		case 'H': a->host = optarg; break;
 		case 'u': a->upper = optarg; break;
 		case 'l': add_lowers(a, optarg); break;
-		case DW_OPT_EXIT:
-			a->done = 1;
-			return p.exit;
+		case DW_OPT_EXIT: a->done = 1; return p.exit;
 		default: return dw_opts_usage_error(&help);
 		}
 	}
@@ -91,7 +96,7 @@ static int parse(struct diff_args *a, int argc, char **argv)
 	if (a->nlowers && !a->upper)
 		return dw_cli_fail("diff", DW_EXIT_USAGE,
 				   "--lower needs --upper");
-	if (a->upper || argc - optind != 1) 
+	if (a->upper || argc - optind != 1)
 		return dw_opts_usage_error(&help);
 	a->container = argv[optind];
 	return 0;
@@ -104,8 +109,7 @@ static int parse(struct diff_args *a, int argc, char **argv)
  */
 static void warn_without_cap_sys_admin(void)
 {
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3,
-						0 };
+	struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct data[2];
 
 	if (syscall(SYS_capget, &hdr, data) == 0 &&
@@ -137,9 +141,10 @@ static int diff_container(struct diff_args *a, struct dw_changeset *cs,
 	int err = dw_docker_open(&d, a->host);
 
 	if (err)
-		return err == DW_EINVAL || err == DW_EUNSUPPORTED ?
-		       dw_cli_fail("diff", DW_EXIT_USAGE, "%s",
-				   dw_error_last()) : err;
+		return err == DW_EINVAL || err == DW_EUNSUPPORTED
+			       ? dw_cli_fail("diff", DW_EXIT_USAGE, "%s",
+					     dw_error_last())
+			       : err;
 	err = dw_docker_container_layers(d, &l, a->container);
 	dw_docker_free(d);
 	if (err)
@@ -156,8 +161,8 @@ static int diff_container(struct diff_args *a, struct dw_changeset *cs,
 
 int cmd_diff(struct dw_cli *cli, int argc, char **argv)
 {
-	struct diff_args a = { cli->host, NULL, NULL, 0, 0,
-			       DW_DIFF_FORMAT_TEXT, NULL, 0 };
+	struct diff_args a = {cli->host,	   NULL, NULL, 0, 0,
+			      DW_DIFF_FORMAT_TEXT, NULL, 0};
 	struct dw_changeset cs = DW_CHANGESET_INIT;
 	unsigned flags;
 	size_t i;
@@ -171,17 +176,14 @@ int cmd_diff(struct dw_cli *cli, int argc, char **argv)
 		(a.format == DW_DIFF_FORMAT_JSON ? DW_DIFF_STAT : 0);
 	if (a.container) {
 		ret = diff_container(&a, &cs, flags);
-	} else if (dw_overlay_diff(&cs, a.upper,
-				   (const char *const *)a.lowers, a.nlowers,
-				   flags)) {
-		ret = dw_cli_fail("diff", DW_EXIT_ERROR, "%s",
-				  dw_error_last());
+	} else if (dw_overlay_diff(&cs, a.upper, (const char *const *)a.lowers,
+				   a.nlowers, flags)) {
+		ret = dw_cli_fail("diff", DW_EXIT_ERROR, "%s", dw_error_last());
 	}
 	if (ret)
 		goto out;
 	if (dw_changeset_write(STDOUT_FILENO, &cs, a.format))
-		ret = dw_cli_fail("diff", DW_EXIT_ERROR, "%s",
-				  dw_error_last());
+		ret = dw_cli_fail("diff", DW_EXIT_ERROR, "%s", dw_error_last());
 out:
 	for (i = 0; i < a.nlowers; i++)
 		free(a.lowers[i]);

@@ -24,18 +24,23 @@ struct out {
 };
 
 static const struct dw_opt opts[] = {
-	{ 'c', "container", "C", "a container's name or id (or a prefix)", 0 },
-	{ 's', "since", "TIME", "epoch seconds, YYYY-MM-DD[THH:MM:SS[Z]], or an "
-	  "age\nsuch as 30s, 15m, 2h, 7d", 0 },
-	{ 'k', "kind", "K", "A, D, C or R (reverted)", 0 },
-	{ 'S', "severity", "S", "allowed, low, medium, high or critical: that "
-	  "severity\nand above", 0 },
-	{ 'f', "format", "FMT", "text (default), json or jsonl", 0 },
-	{ 'C', "current", NULL, "the container's current changes, not the "
-	  "history", 0 },
-	{ 'd', "db", "PATH", "the store (default " DW_STORE_DEFAULT_PATH ")",
-	  0 },
-	{ 0, NULL, NULL, NULL, 0 },
+	{'c', "container", "C", "a container's name or id (or a prefix)", 0},
+	{'s', "since", "TIME",
+	 "epoch seconds, YYYY-MM-DD[THH:MM:SS[Z]], or an "
+	 "age\nsuch as 30s, 15m, 2h, 7d",
+	 0},
+	{'k', "kind", "K", "A, D, C or R (reverted)", 0},
+	{'S', "severity", "S",
+	 "allowed, low, medium, high or critical: that "
+	 "severity\nand above",
+	 0},
+	{'f', "format", "FMT", "text (default), json or jsonl", 0},
+	{'C', "current", NULL,
+	 "the container's current changes, not the "
+	 "history",
+	 0},
+	{'d', "db", "PATH", "the store (default " DW_STORE_DEFAULT_PATH ")", 0},
+	{0, NULL, NULL, NULL, 0},
 };
 
 static const char *const synopsis[] = {
@@ -45,7 +50,7 @@ static const char *const synopsis[] = {
 	NULL,
 };
 
-static const struct dw_cmd_help help = { "events", synopsis, NULL, opts };
+static const struct dw_cmd_help help = {"events", synopsis, NULL, opts};
 
 /* "1700000000", "2026-11-22", "2026-11-22T10:00:00Z", "15m", "2h", "7d" */
 static int parse_time(long long *out, const char *s)
@@ -62,8 +67,10 @@ static int parse_time(long long *out, const char *s)
 		return 0;
 	}
 	if (!errno && end != s && end[1] == '\0' && strchr("smhd", *end)) {
-		long long mult = *end == 's' ? 1 : *end == 'm' ? 60 :
-				 *end == 'h' ? 3600 : 86400;
+		long long mult = *end == 's'   ? 1
+				 : *end == 'm' ? 60
+				 : *end == 'h' ? 3600
+					       : 86400;
 
 		*out = (long long)time(NULL) - v * mult;
 		return 0;
@@ -121,8 +128,9 @@ static int on_event(const struct dw_event *ev, void *ctx)
 		dw_buf_addf(&b, "%s ", ev->kind);
 		dw_escape_path(&b, ev->path, ev->path_len);
 		if (!o->current)
-			dw_buf_addf(&b, "  %s (%s)", ev->severity ?
-				    ev->severity : "medium", ev->source);
+			dw_buf_addf(&b, "  %s (%s)",
+				    ev->severity ? ev->severity : "medium",
+				    ev->source);
 		dw_buf_addch(&b, '\n');
 		fwrite(b.ptr, 1, b.len, stdout);
 	} else {
@@ -142,8 +150,8 @@ static int on_event(const struct dw_event *ev, void *ctx)
 
 int cmd_events(struct dw_cli *cli, int argc, char **argv)
 {
-	struct dw_event_query q = { NULL, 0, NULL, 0 };
-	struct out o = { F_TEXT, 0, NULL, 0 };
+	struct dw_event_query q = {NULL, 0, NULL, 0};
+	struct out o = {F_TEXT, 0, NULL, 0};
 	const char *db = DW_STORE_DEFAULT_PATH;
 	struct dw_store *s = NULL;
 	struct dw_opts p;
@@ -168,13 +176,15 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 		case 'S':
 			q.min_severity = dw_severity_parse(optarg);
 			if (q.min_severity < 0)
-				return dw_cli_fail("events", DW_EXIT_USAGE,
-						   "--severity is allowed, low, "
-						   "medium, high or critical");
+				return dw_cli_fail(
+					"events", DW_EXIT_USAGE,
+					"--severity is allowed, low, "
+					"medium, high or critical");
 			break;
 		case 'f':
-			o.fmt = !strcmp(optarg, "json") ? F_JSON :
-				!strcmp(optarg, "jsonl") ? F_JSONL : F_TEXT;
+			o.fmt = !strcmp(optarg, "json")	   ? F_JSON
+				: !strcmp(optarg, "jsonl") ? F_JSONL
+							   : F_TEXT;
 			if (o.fmt == F_TEXT && strcmp(optarg, "text"))
 				return dw_cli_fail("events", DW_EXIT_USAGE,
 						   "unknown format '%s'",
@@ -186,15 +196,15 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 		default: return dw_opts_usage_error(&help);
 		}
 	}
-	if (optind != argc || (o.current && !q.container)) 
+	if (optind != argc || (o.current && !q.container))
 		return dw_opts_usage_error(&help);
 	/* Read-only: works while the daemon writes, and when it is down. */
 	if (dw_store_open(&s, db, 1))
 		return dw_cli_fail("events", DW_EXIT_ERROR, "%s",
 				   dw_error_last());
 	o.all = json_array();
-	err = o.current ? dw_store_current(s, q.container, on_event, &o) :
-			  dw_store_events(s, &q, on_event, &o);
+	err = o.current ? dw_store_current(s, q.container, on_event, &o)
+			: dw_store_events(s, &q, on_event, &o);
 	dw_store_close(s);
 	if (!err && o.fmt == F_JSON) {
 		struct dw_buf b = DW_BUF_INIT;
@@ -206,7 +216,9 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 	}
 	json_decref(o.all);
 	if (err)
-		return dw_cli_fail("events", err == DW_ENOTFOUND ? DW_EXIT_NOTFOUND :
-				   DW_EXIT_ERROR, "%s", dw_error_last());
+		return dw_cli_fail("events",
+				   err == DW_ENOTFOUND ? DW_EXIT_NOTFOUND
+						       : DW_EXIT_ERROR,
+				   "%s", dw_error_last());
 	return DW_EXIT_OK;
 }

@@ -25,8 +25,8 @@
 #define CHAINED ".driftwatch-chained"
 
 static const struct dw_opt opts[] = {
-	{ 'p', "pre-push", NULL, "install: the pre-push hook too", 0 },
-	{ 0, NULL, NULL, NULL, 0 },
+	{'p', "pre-push", NULL, "install: the pre-push hook too", 0},
+	{0, NULL, NULL, NULL, 0},
 };
 
 static const char *const synopsis[] = {
@@ -37,7 +37,7 @@ static const char *const synopsis[] = {
 	NULL,
 };
 
-static const struct dw_cmd_help help = { "hook", synopsis, NULL, opts };
+static const struct dw_cmd_help help = {"hook", synopsis, NULL, opts};
 
 static int read_file(struct dw_buf *out, const char *path)
 {
@@ -61,9 +61,11 @@ static int is_ours(const char *path)
 
 static void hook_script(struct dw_buf *b, const char *name, const char *self)
 {
-	dw_buf_addf(b, "#!/bin/sh\n# driftwatch %s hook, " MARK ".\n"
-		       "# `driftwatch hook uninstall` removes it and puts "
-		       "back any hook it chained.\n", name);
+	dw_buf_addf(b,
+		    "#!/bin/sh\n# driftwatch %s hook, " MARK ".\n"
+		    "# `driftwatch hook uninstall` removes it and puts "
+		    "back any hook it chained.\n",
+		    name);
 	dw_buf_addf(b, "dw='%s'\n[ -x \"$dw\" ] || dw=driftwatch\n", self);
 	if (!strcmp(name, "pre-push")) {
 		/* Both hooks read the refs on stdin: keep a copy. */
@@ -74,9 +76,11 @@ static void hook_script(struct dw_buf *b, const char *name, const char *self)
 			       "printf '%%s\\n' \"$refs\" | exec \"$dw\" hook "
 			       "pre-push \"$@\"\n");
 	} else {
-		dw_buf_addf(b, "if [ -x \"$0" CHAINED "\" ]; then\n"
-			       "\t\"$0" CHAINED "\" \"$@\" || exit $?\nfi\n"
-			       "exec \"$dw\" hook %s \"$@\"\n", name);
+		dw_buf_addf(b,
+			    "if [ -x \"$0" CHAINED "\" ]; then\n"
+			    "\t\"$0" CHAINED "\" \"$@\" || exit $?\nfi\n"
+			    "exec \"$dw\" hook %s \"$@\"\n",
+			    name);
 	}
 }
 
@@ -94,13 +98,15 @@ static int install_one(const char *dir, const char *name, const char *self)
 		if (access(chained.ptr, F_OK) == 0) {
 			ret = dw_cli_fail("hook", DW_EXIT_ERROR,
 					  "%s exists and so does %s: not "
-					  "touching either", path.ptr,
-					  chained.ptr);
+					  "touching either",
+					  path.ptr, chained.ptr);
 			goto out;
 		}
 		if (rename(path.ptr, chained.ptr)) {
-			ret = dw_cli_fail("hook", DW_EXIT_ERROR, "cannot move "
-					  "%s: %s", path.ptr, strerror(errno));
+			ret = dw_cli_fail("hook", DW_EXIT_ERROR,
+					  "cannot move "
+					  "%s: %s",
+					  path.ptr, strerror(errno));
 			goto out;
 		}
 		printf("kept your %s hook as %s; it runs first\n", name,
@@ -141,9 +147,10 @@ static int uninstall_one(const char *dir, const char *name)
 	}
 	if (access(chained.ptr, F_OK) == 0) {
 		if (rename(chained.ptr, path.ptr))
-			ret = dw_cli_fail("hook", DW_EXIT_ERROR, "cannot "
-					  "restore %s: %s", path.ptr,
-					  strerror(errno));
+			ret = dw_cli_fail("hook", DW_EXIT_ERROR,
+					  "cannot "
+					  "restore %s: %s",
+					  path.ptr, strerror(errno));
 		else
 			printf("restored your %s hook\n", name);
 	}
@@ -185,7 +192,7 @@ static int install(int argc, char **argv, int remove)
 	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	self[n > 0 ? n : 0] = '\0';
 	if (strchr(self, '\''))
-		self[0] = '\0';	/* not quotable: fall back to $PATH */
+		self[0] = '\0'; /* not quotable: fall back to $PATH */
 	ret = install_one(dir, "pre-commit", self);
 	if (!ret && push)
 		ret = install_one(dir, "pre-push", self);
@@ -246,7 +253,7 @@ static int load_repo_engine(struct dw_config *cfg, struct dw_engine **e)
 
 static int run_check(int push)
 {
-	struct hook_run h = { 0, isatty(STDERR_FILENO) };
+	struct hook_run h = {0, isatty(STDERR_FILENO)};
 	struct dw_config cfg;
 	struct dw_engine *e = NULL;
 	struct dw_buf in = DW_BUF_INIT;
@@ -265,8 +272,9 @@ static int run_check(int push)
 		/* The pre-commit framework passes the range in its own way. */
 		if (!in.len && to && *to)
 			dw_buf_addf(&in, "local %s remote %s\n", to,
-				    from && *from ? from :
-				    "0000000000000000000000000000000000000000");
+				    from && *from ? from
+						  : "00000000000000000000000000"
+						    "00000000000000");
 		err = dw_git_scan_push(e, NULL, in.ptr, on_blocked, &h);
 	} else {
 		err = dw_git_scan_staged(e, NULL, on_blocked, &h);

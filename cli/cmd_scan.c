@@ -33,43 +33,52 @@ struct scan {
 	struct dw_scanner *scanner;
 	struct dw_source_opts opts;
 	struct scan_out out;
-	int unreadable;		/* an input could not be read */
+	int unreadable; /* an input could not be read */
 	int write_failed;
 	/* Swarm secrets are matched against this host's swarm, if any. */
 	const char *host;
-	int swarm_state;	/* 0 untried, 1 read, -1 none */
+	int swarm_state; /* 0 untried, 1 read, -1 none */
 	struct dw_docker *docker;
 	struct dw_swarm swarm;
-	int respond;		/* --respond: rotate live ones at once */
+	int respond; /* --respond: rotate live ones at once */
 	int rotated[3];
 	const char *db;
 };
 
 static const struct dw_opt opts[] = {
-	{ 'f', "format", "FMT", "text (default), json, jsonl or sarif", 1 },
-	{ 'c', "config", "FILE", "configuration (default: " CONFIG_NAME
-	  " in the\nfirst directory scanned, else in the current one)", 1 },
-	{ 'S', "show-secrets", NULL, "print secrets whole (default: redacted)",
-	  0 },
-	{ 'm', "max-file-size", "SIZE", "skip larger files (default 512MiB)",
-	  0 },
-	{ 'N', "no-color", NULL, "never color the text output", 0 },
-	{ 'g', "git", NULL, "scan the history of the git repository named by "
-	  "the\noperand (default .): every blob reachable from any ref,\n"
-	  "each once", 0 },
-	{ 's', "since", "REV", "only commits after REV", 0 },
-	{ 'r', "range", "A..B", "only the commits of a range", 0 },
-	{ 'b', "branch", "NAME", "only what one branch reaches", 0 },
-	{ 'A', "all-objects", NULL, "every blob in the object store, reachable "
-	  "or not", 0 },
-	{ 'C', "cache", "FILE", "skip blobs already scanned with the same "
-	  "rules", 0 },
-	{ 'T', "threads", "N", "scanning threads (default: one per core)", 0 },
-	{ 'R', "respond", NULL, "rotate a live leaked token or unlock key of "
-	  "this\nhost's swarm at once; run the configured command for\n"
-	  "other tokens", 0 },
-	{ 'D', "db", "PATH", "the store rotations are recorded in", 0 },
-	{ 0, NULL, NULL, NULL, 0 },
+	{'f', "format", "FMT", "text (default), json, jsonl or sarif", 1},
+	{'c', "config", "FILE",
+	 "configuration (default: " CONFIG_NAME
+	 " in the\nfirst directory scanned, else in the current one)",
+	 1},
+	{'S', "show-secrets", NULL, "print secrets whole (default: redacted)",
+	 0},
+	{'m', "max-file-size", "SIZE", "skip larger files (default 512MiB)", 0},
+	{'N', "no-color", NULL, "never color the text output", 0},
+	{'g', "git", NULL,
+	 "scan the history of the git repository named by "
+	 "the\noperand (default .): every blob reachable from any ref,\n"
+	 "each once",
+	 0},
+	{'s', "since", "REV", "only commits after REV", 0},
+	{'r', "range", "A..B", "only the commits of a range", 0},
+	{'b', "branch", "NAME", "only what one branch reaches", 0},
+	{'A', "all-objects", NULL,
+	 "every blob in the object store, reachable "
+	 "or not",
+	 0},
+	{'C', "cache", "FILE",
+	 "skip blobs already scanned with the same "
+	 "rules",
+	 0},
+	{'T', "threads", "N", "scanning threads (default: one per core)", 0},
+	{'R', "respond", NULL,
+	 "rotate a live leaked token or unlock key of "
+	 "this\nhost's swarm at once; run the configured command for\n"
+	 "other tokens",
+	 0},
+	{'D', "db", "PATH", "the store rotations are recorded in", 0},
+	{0, NULL, NULL, NULL, 0},
 };
 
 static const char *const synopsis[] = {
@@ -83,15 +92,16 @@ static const struct dw_cmd_help help = {
 	"scan", synopsis,
 	"exit: 0 no findings, 1 findings, 2 usage or configuration error,\n"
 	"      3 an input could not be read (findings still printed)",
-	opts
-};
+	opts};
 
 static int swarm_ready(struct scan *sc)
 {
 	if (!sc->swarm_state)
-		sc->swarm_state = !dw_docker_open(&sc->docker, sc->host) &&
-				  !dw_swarm_read(sc->docker, &sc->swarm) ? 1 :
-				  -1;
+		sc->swarm_state =
+			!dw_docker_open(&sc->docker, sc->host) &&
+					!dw_swarm_read(sc->docker, &sc->swarm)
+				? 1
+				: -1;
 	return sc->swarm_state > 0;
 }
 
@@ -114,24 +124,27 @@ static void respond(struct scan *sc, json_t *attr, const struct dw_source *src,
 	{
 		/* The leak itself is an alert too (redacted). */
 		struct dw_store *st = NULL;
-		json_t *p = json_pack("{s:s, s:I, s:O, s:O, s:O}", "path",
-				      src->path, "line", (json_int_t)line,
-				      "cluster", json_object_get(attr,
-								 "cluster"),
-				      "role", json_object_get(attr, "role"),
-				      "status", json_object_get(attr,
-								"status"));
+		json_t *p =
+			json_pack("{s:s, s:I, s:O, s:O, s:O}", "path",
+				  src->path, "line", (json_int_t)line,
+				  "cluster", json_object_get(attr, "cluster"),
+				  "role", json_object_get(attr, "role"),
+				  "status", json_object_get(attr, "status"));
 		char summary[600];
 
-		snprintf(summary, sizeof(summary), "live swarm %s leaked in "
-			 "%s:%llu", role, src->path, (unsigned long long)line);
+		snprintf(summary, sizeof(summary),
+			 "live swarm %s leaked in "
+			 "%s:%llu",
+			 role, src->path, (unsigned long long)line);
 		if (!dw_store_open(&st, sc->db, 0))
 			dw_store_alert(st, "leak", summary, p);
 		dw_store_close(st);
 		json_decref(p);
 	}
-	fprintf(stderr, "driftwatch scan: the live %s of this swarm leaked "
-		"(%s): rotating it\n", role, why.ptr);
+	fprintf(stderr,
+		"driftwatch scan: the live %s of this swarm leaked "
+		"(%s): rotating it\n",
+		role, why.ptr);
 	if (dw_cli_rotate(sc->docker, what, 0, sc->db, why.ptr))
 		fprintf(stderr, "driftwatch scan: rotation failed: %s\n",
 			dw_error_last());
@@ -147,13 +160,16 @@ static void respond(struct scan *sc, json_t *attr, const struct dw_source *src,
 static void run_command(struct scan *sc, const struct dw_finding *f,
 			const struct dw_source *src)
 {
-	struct dw_leak_src where = { NULL, NULL, src->path, strlen(src->path),
-				     src->kind, 0, src->fields };
+	struct dw_leak_src where = {
+		NULL,	   NULL, src->path,  strlen(src->path),
+		src->kind, 0,	 src->fields};
 
 	if (dw_leak_run_command(sc->cfg.command, f, &where))
-		fprintf(stderr, "driftwatch scan: the command for %s at "
-			"%s:%llu failed: %s\n", f->rule->id, src->path,
-			(unsigned long long)f->line, dw_error_last());
+		fprintf(stderr,
+			"driftwatch scan: the command for %s at "
+			"%s:%llu failed: %s\n",
+			f->rule->id, src->path, (unsigned long long)f->line,
+			dw_error_last());
 }
 
 static int on_finding(const struct dw_finding *f, const struct dw_source *src,
@@ -167,8 +183,7 @@ static int on_finding(const struct dw_finding *f, const struct dw_source *src,
 	    !dw_swarm_rule(f->rule->id))
 		run_command(sc, f, src);
 
-	if (f->secret && dw_swarm_rule(f->rule->id) &&
-	    swarm_ready(sc))
+	if (f->secret && dw_swarm_rule(f->rule->id) && swarm_ready(sc))
 		attr = dw_swarm_attribute(&sc->swarm, f->rule->id, f->secret,
 					  f->secret_len);
 	if (attr) {
@@ -226,15 +241,15 @@ static void on_note(enum dw_scan_note kind, const char *path, void *ctx)
 		return;
 	}
 	if (kind == DW_NOTE_TOO_BIG)
-		fprintf(stderr, "driftwatch scan: skipped %s: larger than "
-			"--max-file-size (%llu bytes)\n", path,
-			(unsigned long long)sc->opts.max_file_size);
+		fprintf(stderr,
+			"driftwatch scan: skipped %s: larger than "
+			"--max-file-size (%llu bytes)\n",
+			path, (unsigned long long)sc->opts.max_file_size);
 }
 
 static int parse_format(const char *s, enum scan_format *fmt)
 {
-	static const char *const names[] = { "text", "json", "jsonl",
-					     "sarif" };
+	static const char *const names[] = {"text", "json", "jsonl", "sarif"};
 	int i;
 
 	for (i = 0; i < 4; i++) {
@@ -257,13 +272,12 @@ static int scan_git(struct scan *sc, const char *repo, struct dw_git_opts *o,
 	o->max_blob_size = sc->opts.max_file_size;
 	o->progress = isatty(STDERR_FILENO);
 	o->cache_needs_secrets = show;
-	if (cache_path && dw_scancache_open(&cache, cache_path,
-					     dw_engine_digest(sc->engine)))
+	if (cache_path &&
+	    dw_scancache_open(&cache, cache_path, dw_engine_digest(sc->engine)))
 		return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
 				   dw_error_last());
 	o->cache = cache;
-	err = dw_git_scan_history(sc->engine, repo, o, on_git_finding, sc,
-				  &st);
+	err = dw_git_scan_history(sc->engine, repo, o, on_git_finding, sc, &st);
 	dw_scancache_close(cache);
 	if (err == DW_EINVAL || err == DW_ENOTFOUND)
 		return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
@@ -274,8 +288,8 @@ static int scan_git(struct scan *sc, const char *repo, struct dw_git_opts *o,
 }
 
 /* --config, else .driftwatch.yaml in the first directory, else here. */
-static int load_config(struct scan *sc, const char *explicit_path,
-		       int argc, char **argv)
+static int load_config(struct scan *sc, const char *explicit_path, int argc,
+		       char **argv)
 {
 	struct dw_buf p = DW_BUF_INIT;
 	struct stat st;
@@ -346,9 +360,9 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		case 'N': color = 0; break;
 		case 'm':
 			if (dw_parse_size(&max_cli, optarg) || !max_cli)
-				return dw_cli_fail("scan", DW_EXIT_USAGE,
-						   "bad size '%s' (e.g. 100MiB)",
-						   optarg);
+				return dw_cli_fail(
+					"scan", DW_EXIT_USAGE,
+					"bad size '%s' (e.g. 100MiB)", optarg);
 			break;
 		case DW_OPT_EXIT: return p.exit;
 		default: return dw_opts_usage_error(&help);
@@ -356,13 +370,15 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	}
 	if (!git && (gopts.since || gopts.range || gopts.branch ||
 		     gopts.all_objects || cache_path))
-		return dw_cli_fail("scan", DW_EXIT_USAGE, "--since, --range, "
+		return dw_cli_fail("scan", DW_EXIT_USAGE,
+				   "--since, --range, "
 				   "--branch, --all-objects and --cache go "
 				   "with --git");
 	if (git && argc - optind > 1)
-		return dw_cli_fail("scan", DW_EXIT_USAGE, "--git takes one "
+		return dw_cli_fail("scan", DW_EXIT_USAGE,
+				   "--git takes one "
 				   "repository");
-	if (!git && optind >= argc) 
+	if (!git && optind >= argc)
 		return dw_opts_usage_error(&help);
 	if (git) {
 		/* The repository's .driftwatch.yaml is at its root. */
@@ -382,9 +398,9 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		ret = dw_cli_fail("scan", DW_EXIT_USAGE, "%s", dw_error_last());
 		goto out;
 	}
-	sc.opts.max_file_size = max_cli ? max_cli :
-				sc.cfg.max_file_size ? sc.cfg.max_file_size :
-				DEFAULT_MAX_FILE_SIZE;
+	sc.opts.max_file_size = max_cli		       ? max_cli
+				: sc.cfg.max_file_size ? sc.cfg.max_file_size
+						       : DEFAULT_MAX_FILE_SIZE;
 	if (color < 0)
 		color = fmt == SCAN_TEXT && isatty(STDOUT_FILENO) &&
 			!getenv("NO_COLOR");
@@ -412,13 +428,16 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		}
 	}
 	if (scan_out_finish(&sc.out) || sc.write_failed)
-		ret = dw_cli_fail("scan", DW_EXIT_ERROR, "cannot write output: "
-				  "%s", strerror(errno));
+		ret = dw_cli_fail("scan", DW_EXIT_ERROR,
+				  "cannot write output: "
+				  "%s",
+				  strerror(errno));
 	else
-		ret = sc.unreadable ? DW_EXIT_UNREADABLE :
-		      sc.out.count ? DW_EXIT_FOUND : DW_EXIT_OK;
+		ret = sc.unreadable  ? DW_EXIT_UNREADABLE
+		      : sc.out.count ? DW_EXIT_FOUND
+				     : DW_EXIT_OK;
 out:
-	json_decref(sc.out.all);	/* left when an error cut the scan short */
+	json_decref(sc.out.all); /* left when an error cut the scan short */
 	if (sc.swarm_state > 0)
 		dw_swarm_release(&sc.swarm);
 	dw_docker_free(sc.docker);

@@ -14,10 +14,9 @@
 #include "driftwatch/banned.h"
 
 static const struct dw_opt opts[] = {
-	{ 'd', "db", "PATH", "the store (default " DW_STORE_DEFAULT_PATH ")",
-	  0 },
-	{ 'f', "format", "FMT", "text (default) or json", 0 },
-	{ 0, NULL, NULL, NULL, 0 },
+	{'d', "db", "PATH", "the store (default " DW_STORE_DEFAULT_PATH ")", 0},
+	{'f', "format", "FMT", "text (default) or json", 0},
+	{0, NULL, NULL, NULL, 0},
 };
 
 static const char *const synopsis[] = {
@@ -25,7 +24,7 @@ static const char *const synopsis[] = {
 	NULL,
 };
 
-static const struct dw_cmd_help help = { "status", synopsis, NULL, opts };
+static const struct dw_cmd_help help = {"status", synopsis, NULL, opts};
 
 static long long num(json_t *o, const char *key)
 {
@@ -63,9 +62,10 @@ static void print_text(json_t *doc, const char *state, long long pid)
 	printf("driftwatchd %s: %s (pid %lld)\n", str(doc, "version"), state,
 	       pid);
 	printf("docker:     %s%s%s\n",
-	       !json_is_true(json_object_get(docker, "enabled")) ? "off" :
-	       json_is_true(json_object_get(docker, "connected")) ?
-		       "connected" : "not connected",
+	       !json_is_true(json_object_get(docker, "enabled")) ? "off"
+	       : json_is_true(json_object_get(docker, "connected"))
+		       ? "connected"
+		       : "not connected",
 	       *str(docker, "error") ? ": " : "", str(docker, "error"));
 	printf("containers: %lld watched, %lld polled (no watches left)\n",
 	       num(doc, "containers"), num(doc, "polling"));
@@ -77,14 +77,16 @@ static void print_text(json_t *doc, const char *state, long long pid)
 	printf("%-24s %-12s %-10s %-7s %8s %8s %8s  %s\n", "NAME", "ID",
 	       "RUNTIME", "MODE", "WATCHES", "CHANGES", "RESCANS",
 	       "LAST CHANGE");
-	json_array_foreach(json_object_get(doc, "watched"), i, c) {
+	json_array_foreach(json_object_get(doc, "watched"), i, c)
+	{
 		ago(when, sizeof(when), num(c, "last_change_us"));
 		printf("%-24s %-12.12s %-10s %-7s %8lld %8lld %8lld  %s%s\n",
 		       str(c, "name"), str(c, "id"), str(c, "runtime"),
 		       str(c, "mode"), num(c, "watches"), num(c, "changes"),
 		       num(c, "rescans"), when,
-		       json_is_true(json_object_get(c, "immutable")) ?
-			       "  immutable" : "");
+		       json_is_true(json_object_get(c, "immutable"))
+			       ? "  immutable"
+			       : "");
 	}
 }
 
@@ -114,7 +116,7 @@ int cmd_status(struct dw_cli *cli, int argc, char **argv)
 		default: return dw_opts_usage_error(&help);
 		}
 	}
-	if (optind != argc) 
+	if (optind != argc)
 		return dw_opts_usage_error(&help);
 	err = dw_store_open(&s, db, 1);
 	if (!err)
@@ -124,9 +126,10 @@ int cmd_status(struct dw_cli *cli, int argc, char **argv)
 		err = dw_json_parse(&doc, text, strlen(text), "status");
 	free(text);
 	if (err)
-		return dw_cli_fail("status", err == DW_ENOTFOUND ?
-				   DW_EXIT_NOTFOUND : DW_EXIT_ERROR, "%s",
-				   dw_error_last());
+		return dw_cli_fail("status",
+				   err == DW_ENOTFOUND ? DW_EXIT_NOTFOUND
+						       : DW_EXIT_ERROR,
+				   "%s", dw_error_last());
 	/* The document says "running" until the daemon says otherwise;
 	 * a daemon that died without a word is found by its pid. */
 	snprintf(state, sizeof(state), "%s", str(doc, "state"));

@@ -19,8 +19,7 @@ static const struct dw_cmd_help help = {
 	"verify", synopsis,
 	"Recheck a snapshot's archive and evidence against their digests.\n"
 	"exit: 0 intact, 1 a digest does not match, 2 unreadable",
-	NULL
-};
+	NULL};
 
 int cmd_verify(struct dw_cli *cli, int argc, char **argv)
 {

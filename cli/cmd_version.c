@@ -11,7 +11,7 @@ static const char *const synopsis[] = {
 	NULL,
 };
 
-static const struct dw_cmd_help help = { "version", synopsis, NULL, NULL };
+static const struct dw_cmd_help help = {"version", synopsis, NULL, NULL};
 
 int cmd_version(struct dw_cli *cli, int argc, char **argv)
 {
@@ -22,8 +22,8 @@ int cmd_version(struct dw_cli *cli, int argc, char **argv)
 	if (argv) {
 		dw_opts_init(&p, &help, argc, argv);
 		while ((c = dw_opts_next(&p)) != -1)
-			return c == DW_OPT_EXIT ? p.exit :
-						  dw_opts_usage_error(&help);
+			return c == DW_OPT_EXIT ? p.exit
+						: dw_opts_usage_error(&help);
 		if (optind != argc)
 			return dw_opts_usage_error(&help);
 	}

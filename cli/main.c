@@ -21,20 +21,25 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{ "commit", cmd_commit, "snapshot a container for forensics "
-				"(docker-loadable, with evidence)" },
-	{ "diff", cmd_diff, "show a container's filesystem changes "
-			    "(A/D/C, like docker diff)" },
-	{ "events", cmd_events, "the drift history and current changes "
-				"in the store" },
-	{ "hook", cmd_hook, "install git hooks that block leaked secrets" },
-	{ "rotate", cmd_rotate, "rotate this swarm's join tokens or unlock "
-				"key" },
-	{ "scan", cmd_scan, "find leaked secrets in files, logs, chats "
-			    "and mail" },
-	{ "status", cmd_status, "what the daemon is watching, and how" },
-	{ "verify", cmd_verify, "recheck a snapshot's digests" },
-	{ "version", cmd_version, "print the version" },
+	{"commit", cmd_commit,
+	 "snapshot a container for forensics "
+	 "(docker-loadable, with evidence)"},
+	{"diff", cmd_diff,
+	 "show a container's filesystem changes "
+	 "(A/D/C, like docker diff)"},
+	{"events", cmd_events,
+	 "the drift history and current changes "
+	 "in the store"},
+	{"hook", cmd_hook, "install git hooks that block leaked secrets"},
+	{"rotate", cmd_rotate,
+	 "rotate this swarm's join tokens or unlock "
+	 "key"},
+	{"scan", cmd_scan,
+	 "find leaked secrets in files, logs, chats "
+	 "and mail"},
+	{"status", cmd_status, "what the daemon is watching, and how"},
+	{"verify", cmd_verify, "recheck a snapshot's digests"},
+	{"version", cmd_version, "print the version"},
 };
 
 static void usage(FILE *f)
@@ -112,8 +117,10 @@ int dw_cli_exit_for(int err)
 static int finish(const char *cmd, int ret)
 {
 	if (ret < 0 || ret > DW_EXIT_MAX) {
-		fprintf(stderr, "driftwatch %s: internal error: exit status "
-			"%d\n", cmd, ret);
+		fprintf(stderr,
+			"driftwatch %s: internal error: exit status "
+			"%d\n",
+			cmd, ret);
 		ret = DW_EXIT_ERROR;
 	}
 	if (fflush(stdout) || ferror(stdout) || fclose(stdout)) {
@@ -127,12 +134,12 @@ static int finish(const char *cmd, int ret)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "host", required_argument, NULL, 'H' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
+		{"host", required_argument, NULL, 'H'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
 	};
-	struct dw_cli cli = { NULL };
+	struct dw_cli cli = {NULL};
 	size_t i;
 	int c;
 
@@ -147,7 +154,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'H': cli.host = optarg; break;
 		case 'h': usage(stdout); return finish("--help", DW_EXIT_OK);
-		case 'V': return finish("--version", cmd_version(&cli, 0, NULL));
+		case 'V':
+			return finish("--version", cmd_version(&cli, 0, NULL));
 		default: usage(stderr); return DW_EXIT_USAGE;
 		}
 	}
@@ -159,7 +167,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[optind], commands[i].name)) {
 			argc -= optind;
 			argv += optind;
-			optind = 0;	/* reset getopt for the command */
+			optind = 0; /* reset getopt for the command */
 			return finish(commands[i].name,
 				      commands[i].fn(&cli, argc, argv));
 		}

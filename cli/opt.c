@@ -55,13 +55,13 @@ int dw_opts_next(struct dw_opts *p)
 /* "--name ARG" or "-k, --name ARG" */
 static size_t opt_label(const struct dw_opt *o, char *buf, size_t n)
 {
-	int len = snprintf(buf, n, "%s%c%s--%s%s%s", o->has_short ? "-" : "",
-			   o->has_short ? o->key : ' ',
-			   o->has_short ? ", " : "", o->name,
-			   o->arg ? " " : "", o->arg ? o->arg : "");
+	int len =
+		snprintf(buf, n, "%s%c%s--%s%s%s", o->has_short ? "-" : "",
+			 o->has_short ? o->key : ' ', o->has_short ? ", " : "",
+			 o->name, o->arg ? " " : "", o->arg ? o->arg : "");
 
 	if (!o->has_short)
-		memmove(buf, buf + 1, strlen(buf));	/* the blank */
+		memmove(buf, buf + 1, strlen(buf)); /* the blank */
 	return len > 0 ? (size_t)len : 0;
 }
 

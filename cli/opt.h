@@ -9,18 +9,18 @@
  * --help, so the two cannot disagree. --help is always there.
  */
 struct dw_opt {
-	int key;		/* getopt's answer: a letter, or >= 256 */
-	const char *name;	/* the long name */
-	const char *arg;	/* the argument's name; NULL: a flag */
-	const char *help;	/* what it does; "\n" starts a new line */
-	int has_short;		/* `key` is also a short option: -k */
+	int key;	  /* getopt's answer: a letter, or >= 256 */
+	const char *name; /* the long name */
+	const char *arg;  /* the argument's name; NULL: a flag */
+	const char *help; /* what it does; "\n" starts a new line */
+	int has_short;	  /* `key` is also a short option: -k */
 };
 
 struct dw_cmd_help {
-	const char *name;		/* "diff" */
-	const char *const *synopsis;	/* lines after "driftwatch ", NULL-ended */
-	const char *about;		/* a paragraph, or NULL */
-	const struct dw_opt *opts;	/* ended by a zero entry */
+	const char *name;	     /* "diff" */
+	const char *const *synopsis; /* lines after "driftwatch ", NULL-ended */
+	const char *about;	     /* a paragraph, or NULL */
+	const struct dw_opt *opts;   /* ended by a zero entry */
 };
 
 #define DW_OPT_MAX 40

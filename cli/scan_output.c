@@ -108,7 +108,8 @@ static int write_text(struct scan_out *o, const struct dw_finding *f,
 		dw_secret_redact(&sec, f->secret, f->secret_len);
 	dw_escape_path(&b, sec.ptr, sec.len);
 	dw_buf_addf(&b, " %s", f->fingerprint);
-	json_object_foreach(src->fields, key, v) {
+	json_object_foreach(src->fields, key, v)
+	{
 		const char *s = json_string_value(v);
 
 		dw_buf_addf(&b, " %s=", key);
@@ -126,8 +127,8 @@ static json_t *sarif_result(const struct dw_finding *f,
 			    const struct dw_source *src, int show,
 			    const char *redacted)
 {
-	static const char *const level[] = { "note", "warning", "error",
-					     "error" };
+	static const char *const level[] = {"note", "warning", "error",
+					    "error"};
 	json_t *rec = scan_finding_json(f, src, show, redacted);
 	const char *uri = src->path;
 	char msg[512];
@@ -141,19 +142,16 @@ static json_t *sarif_result(const struct dw_finding *f,
 	json_object_del(rec, "line");
 	json_object_del(rec, "column");
 	json_object_del(rec, "fingerprint");
-	return json_pack("{s:s, s:I, s:s, s:{s:s}, s:[{s:{s:{s:o}, "
-			 "s:{s:I, s:I}}}], s:{s:s}, s:o}",
-			 "ruleId", f->rule->id,
-			 "ruleIndex", (json_int_t)f->rule_index,
-			 "level", level[f->rule->severity],
-			 "message", "text", msg,
-			 "locations", "physicalLocation", "artifactLocation",
-			 "uri", path_json(strcmp(uri, "-") ? uri : "stdin"),
-			 "region", "startLine", (json_int_t)f->line,
-			 "startColumn", (json_int_t)f->column,
-			 "partialFingerprints", "driftwatch/v1",
-			 f->fingerprint,
-			 "properties", rec);
+	return json_pack(
+		"{s:s, s:I, s:s, s:{s:s}, s:[{s:{s:{s:o}, "
+		"s:{s:I, s:I}}}], s:{s:s}, s:o}",
+		"ruleId", f->rule->id, "ruleIndex", (json_int_t)f->rule_index,
+		"level", level[f->rule->severity], "message", "text", msg,
+		"locations", "physicalLocation", "artifactLocation", "uri",
+		path_json(strcmp(uri, "-") ? uri : "stdin"), "region",
+		"startLine", (json_int_t)f->line, "startColumn",
+		(json_int_t)f->column, "partialFingerprints", "driftwatch/v1",
+		f->fingerprint, "properties", rec);
 }
 
 int scan_out_add(struct scan_out *o, const struct dw_finding *f,
@@ -165,17 +163,16 @@ int scan_out_add(struct scan_out *o, const struct dw_finding *f,
 
 	o->count++;
 	switch (o->fmt) {
-	case SCAN_TEXT:
-		return write_text(o, f, src, redacted);
+	case SCAN_TEXT: return write_text(o, f, src, redacted);
 	case SCAN_SARIF:
-		json_array_append_new(o->all, sarif_result(f, src,
-							   o->show_secrets,
-							   redacted));
+		json_array_append_new(
+			o->all,
+			sarif_result(f, src, o->show_secrets, redacted));
 		return 0;
 	case SCAN_JSON:
-		json_array_append_new(o->all, scan_finding_json(f, src,
-							o->show_secrets,
-							redacted));
+		json_array_append_new(
+			o->all,
+			scan_finding_json(f, src, o->show_secrets, redacted));
 		return 0;
 	case SCAN_JSONL:
 		rec = scan_finding_json(f, src, o->show_secrets, redacted);
@@ -191,21 +188,23 @@ int scan_out_add(struct scan_out *o, const struct dw_finding *f,
 
 static json_t *sarif_rules(const struct dw_engine *e)
 {
-	static const char *const sev[] = { "3.0", "5.5", "8.0", "9.5" };
-	static const char *const level[] = { "note", "warning", "error",
-					     "error" };
+	static const char *const sev[] = {"3.0", "5.5", "8.0", "9.5"};
+	static const char *const level[] = {"note", "warning", "error",
+					    "error"};
 	const struct dw_rule_info *r;
 	size_t n = dw_engine_rules(e, &r), i;
 	json_t *a = json_array();
 
 	for (i = 0; i < n; i++)
-		json_array_append_new(a, json_pack(
-			"{s:s, s:s, s:{s:s}, s:{s:s}, s:{s:[s,s], s:s}}",
-			"id", r[i].id, "name", r[i].id,
-			"shortDescription", "text", r[i].description,
-			"defaultConfiguration", "level", level[r[i].severity],
-			"properties", "tags", "security", "secret",
-			"security-severity", sev[r[i].severity]));
+		json_array_append_new(
+			a, json_pack("{s:s, s:s, s:{s:s}, s:{s:s}, s:{s:[s,s], "
+				     "s:s}}",
+				     "id", r[i].id, "name", r[i].id,
+				     "shortDescription", "text",
+				     r[i].description, "defaultConfiguration",
+				     "level", level[r[i].severity],
+				     "properties", "tags", "security", "secret",
+				     "security-severity", sev[r[i].severity]));
 	return a;
 }
 
@@ -220,12 +219,12 @@ int scan_out_finish(struct scan_out *o)
 	} else if (o->fmt == SCAN_SARIF) {
 		doc = json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:o}}, "
 				"s:O}]}",
-				"version", "2.1.0",
-				"$schema", "https://json.schemastore.org/"
-					   "sarif-2.1.0.json",
+				"version", "2.1.0", "$schema",
+				"https://json.schemastore.org/"
+				"sarif-2.1.0.json",
 				"runs", "tool", "driver", "name", "driftwatch",
-				"version", DW_VERSION, "rules", sarif_rules(o->engine),
-				"results", o->all);
+				"version", DW_VERSION, "rules",
+				sarif_rules(o->engine), "results", o->all);
 	}
 	if (doc) {
 		dw_json_dump(&b, doc, JSON_PRESERVE_ORDER);

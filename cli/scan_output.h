@@ -15,7 +15,7 @@ struct scan_out {
 	int show_secrets;
 	int color;
 	const struct dw_engine *engine;
-	json_t *all;		/* json and sarif: results so far */
+	json_t *all; /* json and sarif: results so far */
 	size_t count;
 };
 

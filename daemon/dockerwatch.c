@@ -20,8 +20,8 @@
 struct dw_dockerwatch {
 	struct dw_docker *docker;
 	pthread_t thread;
-	int pipe[2];		/* messages to the main loop */
-	int wake[2];		/* wakes the thread's backoff sleep */
+	int pipe[2]; /* messages to the main loop */
+	int wake[2]; /* wakes the thread's backoff sleep */
 	volatile int stop;
 	int was_connected;
 };
@@ -53,8 +53,8 @@ static void on_connected(void *ctx)
 
 static int on_line(const char *s, size_t len, void *ctx)
 {
-	static const char *const wanted[] = { "start", "die", "destroy",
-					      "rename" };
+	static const char *const wanted[] = {"start", "die", "destroy",
+					     "rename"};
 	json_t *j = NULL;
 	const char *action, *id;
 	size_t i;
@@ -73,7 +73,7 @@ static int on_line(const char *s, size_t len, void *ctx)
 /* Sleep `ms` unless told to stop; 1 when stopping. */
 static int nap(struct dw_dockerwatch *w, int ms)
 {
-	struct pollfd p = { w->wake[0], POLLIN, 0 };
+	struct pollfd p = {w->wake[0], POLLIN, 0};
 
 	poll(&p, 1, ms);
 	return w->stop;
@@ -85,10 +85,11 @@ static void *run(void *arg)
 	int backoff = 250;
 
 	while (!w->stop) {
-		int err = dw_docker_stream(w->docker, EVENTS_PATH,
-					   on_connected, on_line, w, &w->stop);
-		const char *why = err ? dw_error_last() : "dockerd closed the "
-							  "event stream";
+		int err = dw_docker_stream(w->docker, EVENTS_PATH, on_connected,
+					   on_line, w, &w->stop);
+		const char *why = err ? dw_error_last()
+				      : "dockerd closed the "
+					"event stream";
 
 		if (w->stop)
 			break;
@@ -120,7 +121,7 @@ int dw_dockerwatch_start(struct dw_dockerwatch **out, const char *host)
 	fcntl(w->pipe[0], F_SETFL, O_NONBLOCK);
 	if (pthread_create(&w->thread, NULL, run, w)) {
 		err = dw_error_set(DW_ERROR, "cannot start the docker event "
-				   "thread");
+					     "thread");
 		goto fail;
 	}
 	*out = w;

@@ -8,8 +8,8 @@
  */
 
 struct dw_docker_msg {
-	char action[16];	/* connected, lost, start, die, destroy, rename */
-	char id[80];		/* container id; the error for "lost" */
+	char action[16]; /* connected, lost, start, die, destroy, rename */
+	char id[80];	 /* container id; the error for "lost" */
 };
 
 struct dw_dockerwatch;

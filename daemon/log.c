@@ -40,13 +40,13 @@ static void vlog(int prio, const char *level, const char *fmt, va_list ap)
 	fprintf(stderr, "%s %s[%s]: %s\n", stamp, log_ident, level, msg);
 }
 
-#define DEFINE_LOG(fn, prio, level)                                          \
-	void fn(const char *fmt, ...)                                        \
-	{                                                                    \
-		va_list ap;                                                  \
-		va_start(ap, fmt);                                           \
-		vlog(prio, level, fmt, ap);                                  \
-		va_end(ap);                                                  \
+#define DEFINE_LOG(fn, prio, level)                                            \
+	void fn(const char *fmt, ...)                                          \
+	{                                                                      \
+		va_list ap;                                                    \
+		va_start(ap, fmt);                                             \
+		vlog(prio, level, fmt, ap);                                    \
+		va_end(ap);                                                    \
 	}
 
 DEFINE_LOG(dw_log_debug, LOG_DEBUG, "debug")

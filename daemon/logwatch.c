@@ -20,8 +20,8 @@
 #include "logwatch.h"
 #include "driftwatch/banned.h"
 
-#define DIR_MASK                                                             \
-	(IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM |            \
+#define DIR_MASK                                                               \
+	(IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM |              \
 	 IN_MOVED_TO | IN_DELETE | IN_ONLYDIR)
 
 /* A line longer than this is scanned as it is, without waiting more. */
@@ -38,9 +38,9 @@ struct dirw {
 struct pattern {
 	char *dir, *glob;
 	enum pkind kind;
-	char *drop_kind;	/* slack, mail, files */
+	char *drop_kind; /* slack, mail, files */
 	char *source_id, *name;
-	int configured;		/* from the configuration (not a container) */
+	int configured; /* from the configuration (not a container) */
 };
 
 struct followed {
@@ -50,9 +50,9 @@ struct followed {
 	dev_t dev;
 	ino_t ino;
 	off_t off;
-	unsigned long long line;	/* complete lines read */
+	unsigned long long line; /* complete lines read */
 	struct dw_buf partial;
-	int rotated;		/* renamed away: drained, closed when replaced */
+	int rotated; /* renamed away: drained, closed when replaced */
 	/* The last bytes read, ending at off: if they are not there any
 	 * more, the file was truncated and written again past our offset. */
 	char tail[64];
@@ -87,9 +87,11 @@ struct found_ctx {
 static void report(struct found_ctx *k, const struct dw_finding *f,
 		   const char *source, json_t *fields)
 {
-	struct dw_leak_src src = { k->p->source_id, k->p->name ? k->p->name :
-				   k->path, k->path, strlen(k->path), source, 1,
-				   fields };
+	struct dw_leak_src src = {
+		k->p->source_id, k->p->name ? k->p->name : k->path,
+		k->path,	 strlen(k->path),
+		source,		 1,
+		fields};
 
 	k->w->fn(f, &src, k->w->ctx);
 }
@@ -114,8 +116,8 @@ static int on_source_finding(const struct dw_finding *f,
 static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 		       const char *path)
 {
-	struct found_ctx k = { w, p, path, DW_SOURCE_FILE };
-	struct dw_source_opts o = { w->max_file_size };
+	struct found_ctx k = {w, p, path, DW_SOURCE_FILE};
+	struct dw_source_opts o = {w->max_file_size};
 	enum dw_scan_outcome out;
 	unsigned long long line;
 	long long done;
@@ -126,14 +128,16 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 		return;
 	/* Once per file: the store remembers what was scanned whole. */
 	if (!dw_store_get_offset(w->store, path, st.st_dev, st.st_ino, &done,
-				 &line) && done == st.st_size)
+				 &line) &&
+	    done == st.st_size)
 		return;
 	if (p->kind == P_DROP && !strcmp(p->drop_kind, "slack")) {
 		char *copy = dw_xstrdup(path), *ch = basename(dirname(copy));
 
-		err = fnmatch("*.json", path, 0) ? 0 :
-		      dw_scan_slack_file(w->scanner, path, path, ch, &o,
-					 on_source_finding, &k);
+		err = fnmatch("*.json", path, 0)
+			      ? 0
+			      : dw_scan_slack_file(w->scanner, path, path, ch,
+						   &o, on_source_finding, &k);
 		free(copy);
 	} else {
 		err = dw_scan_path(w->scanner, path, path, &o,
@@ -148,9 +152,9 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 /* ---- followed files ---- */
 
 static void scan_lines(struct dw_logwatch *w, struct followed *f,
-			     const char *data, size_t len)
+		       const char *data, size_t len)
 {
-	struct found_ctx k = { w, f->p, f->path, DW_SOURCE_LOG };
+	struct found_ctx k = {w, f->p, f->path, DW_SOURCE_LOG};
 	size_t i, start = 0;
 
 	if (f->p->kind != P_DOCKER) {
@@ -187,7 +191,8 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 		char now[sizeof(f->tail)];
 
 		if (pread(f->fd, now, f->ntail, f->off - (off_t)f->ntail) !=
-		    (ssize_t)f->ntail || memcmp(now, f->tail, f->ntail))
+			    (ssize_t)f->ntail ||
+		    memcmp(now, f->tail, f->ntail))
 			st.st_size = -1;
 	}
 	if (st.st_size < f->off) {
@@ -199,8 +204,9 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 		dw_buf_reset(&f->partial);
 	}
 	while ((n = pread(f->fd, buf, sizeof(buf), f->off)) > 0) {
-		size_t end, keep = (size_t)n < sizeof(f->tail) ?
-				   (size_t)n : sizeof(f->tail);
+		size_t end, keep = (size_t)n < sizeof(f->tail)
+					   ? (size_t)n
+					   : sizeof(f->tail);
 
 		if (f->ntail + keep > sizeof(f->tail)) {
 			size_t drop = f->ntail + keep - sizeof(f->tail);
@@ -267,7 +273,8 @@ static struct followed *follow(struct dw_logwatch *w, const struct pattern *p,
 	}
 	/* The same file as before the restart: go on where we were. */
 	if (dw_store_get_offset(w->store, path, st.st_dev, st.st_ino, &off,
-				&line) || off > st.st_size) {
+				&line) ||
+	    off > st.st_size) {
 		off = 0;
 		line = 0;
 	}
@@ -344,8 +351,8 @@ static void retire(struct dw_logwatch *w, const char *path)
 
 static struct pattern *add_pattern(struct dw_logwatch *w, const char *dir,
 				   const char *glob, enum pkind kind,
-				   const char *drop_kind,
-				   const char *source_id, const char *name)
+				   const char *drop_kind, const char *source_id,
+				   const char *name)
 {
 	struct pattern *p = dw_xcalloc(1, sizeof(*p));
 
@@ -454,8 +461,8 @@ void dw_logwatch_configure(struct dw_logwatch *w, char *const *globs,
 		struct pattern *p;
 
 		dw_buf_addf(&id, "log:%s", globs[i]);
-		p = add_pattern(w, dirname(a), basename(b), P_LOG, NULL,
-				id.ptr, NULL);
+		p = add_pattern(w, dirname(a), basename(b), P_LOG, NULL, id.ptr,
+				NULL);
 		p->configured = 1;
 		take_existing(w, p);
 		dw_buf_release(&id);
@@ -491,7 +498,8 @@ void dw_logwatch_remove_container(struct dw_logwatch *w, const char *id)
 	size_t i;
 
 	for (i = w->npats; i-- > 0;)
-		if (!w->pats[i]->configured && !strcmp(w->pats[i]->source_id, id))
+		if (!w->pats[i]->configured &&
+		    !strcmp(w->pats[i]->source_id, id))
 			remove_pattern(w, i);
 }
 
@@ -540,9 +548,9 @@ static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
 		if ((ev->mask & IN_ISDIR) && p->kind == P_DROP &&
 		    !strcmp(p->drop_kind, "slack") && !strcmp(p->glob, "*")) {
 			/* A new channel directory of a Slack export. */
-			struct pattern *c = add_pattern(w, path.ptr, "*.json",
-							P_DROP, "slack",
-							p->source_id, NULL);
+			struct pattern *c =
+				add_pattern(w, path.ptr, "*.json", P_DROP,
+					    "slack", p->source_id, NULL);
 
 			c->configured = 1;
 			take_existing(w, c);
@@ -585,7 +593,8 @@ static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
 
 void dw_logwatch_read_events(struct dw_logwatch *w)
 {
-	char buf[16 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[16 * 1024]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
 	ssize_t n;
 
 	while ((n = read(w->ifd, buf, sizeof(buf))) > 0) {

@@ -19,7 +19,7 @@
 
 struct dw_drop_dir {
 	char *path;
-	char *kind;		/* slack, mail, files */
+	char *kind; /* slack, mail, files */
 };
 
 struct dw_logwatch;

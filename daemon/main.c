@@ -45,12 +45,12 @@ struct options {
 	int config_given;
 	const char *db;
 	const char *host;
-	long interval;		/* overrides rescan_interval when set */
+	long interval; /* overrides rescan_interval when set */
 	int foreground;
 	int once;
 	int verbose;
 	int no_docker, no_mounts;
-	char *sinks[MAX_SINKS];	/* "json:URL" or "slack:URL" */
+	char *sinks[MAX_SINKS]; /* "json:URL" or "slack:URL" */
 	size_t nsinks;
 };
 
@@ -60,12 +60,12 @@ struct daemon {
 	struct dw_engine *engine;
 	struct dw_store *store;
 	struct dw_monitor *mon;
-	struct dw_docker *docker;	/* requests from the main thread */
+	struct dw_docker *docker; /* requests from the main thread */
 	struct dw_dockerwatch *events;
 	struct dw_mounts *mounts;
 	struct dw_logwatch *logs;
 	const char *db;
-	char **sinks;		/* options' and the config's */
+	char **sinks; /* options' and the config's */
 	size_t nsinks;
 	int docker_connected;
 	char docker_error[512];
@@ -73,17 +73,20 @@ struct daemon {
 	char *last_status;
 	long long status_written;
 	int status_pending;
-	char **snapshotted;	/* containers auto-snapshotted this run */
+	char **snapshotted; /* containers auto-snapshotted this run */
 	size_t nsnapshotted, snap_alloc;
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: driftwatchd [--foreground] [--config PATH] [--db PATH]\n"
-		"                   [--host URL] [--interval SECONDS] [--once]\n"
+		"usage: driftwatchd [--foreground] [--config PATH] [--db "
+		"PATH]\n"
+		"                   [--host URL] [--interval SECONDS] "
+		"[--once]\n"
 		"                   [--no-docker] [--no-mounts] [--verbose]\n"
-		"                   [--webhook URL]... [--slack-webhook URL]...\n");
+		"                   [--webhook URL]... [--slack-webhook "
+		"URL]...\n");
 }
 
 static int add_sink(struct options *o, const char *kind, const char *url)
@@ -92,8 +95,10 @@ static int add_sink(struct options *o, const char *kind, const char *url)
 
 	if (o->nsinks == MAX_SINKS ||
 	    (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))) {
-		fprintf(stderr, "driftwatchd: a webhook is an http(s) URL, at "
-			"most %d of them\n", MAX_SINKS);
+		fprintf(stderr,
+			"driftwatchd: a webhook is an http(s) URL, at "
+			"most %d of them\n",
+			MAX_SINKS);
 		return 2;
 	}
 	o->sinks[o->nsinks] = dw_xmalloc(len);
@@ -104,20 +109,20 @@ static int add_sink(struct options *o, const char *kind, const char *url)
 static int parse_args(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "config", required_argument, NULL, 'c' },
-		{ "db", required_argument, NULL, 'd' },
-		{ "host", required_argument, NULL, 'H' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "once", no_argument, NULL, '1' },
-		{ "no-docker", no_argument, NULL, 'D' },
-		{ "no-mounts", no_argument, NULL, 'M' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "webhook", required_argument, NULL, 'w' },
-		{ "slack-webhook", required_argument, NULL, 's' },
-		{ NULL, 0, NULL, 0 },
+		{"foreground", no_argument, NULL, 'f'},
+		{"config", required_argument, NULL, 'c'},
+		{"db", required_argument, NULL, 'd'},
+		{"host", required_argument, NULL, 'H'},
+		{"interval", required_argument, NULL, 'i'},
+		{"once", no_argument, NULL, '1'},
+		{"no-docker", no_argument, NULL, 'D'},
+		{"no-mounts", no_argument, NULL, 'M'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{"webhook", required_argument, NULL, 'w'},
+		{"slack-webhook", required_argument, NULL, 's'},
+		{NULL, 0, NULL, 0},
 	};
 	char *end;
 	int c, err;
@@ -128,7 +133,10 @@ static int parse_args(struct options *o, int argc, char **argv)
 	       -1) {
 		switch (c) {
 		case 'f': o->foreground = 1; break;
-		case 'c': o->config = optarg; o->config_given = 1; break;
+		case 'c':
+			o->config = optarg;
+			o->config_given = 1;
+			break;
 		case 'd': o->db = optarg; break;
 		case 'H': o->host = optarg; break;
 		case '1': o->once = 1; break;
@@ -140,8 +148,10 @@ static int parse_args(struct options *o, int argc, char **argv)
 			o->interval = strtol(optarg, &end, 10);
 			if (errno || *end || o->interval < 1 ||
 			    o->interval > 86400) {
-				fprintf(stderr, "driftwatchd: --interval takes "
-					"1 to 86400 seconds, not '%s'\n", optarg);
+				fprintf(stderr,
+					"driftwatchd: --interval takes "
+					"1 to 86400 seconds, not '%s'\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -173,7 +183,7 @@ static int send_alert(const struct dw_alert *a, char *why, size_t size,
 	const char *url = colon ? colon + 1 : a->sink;
 	int slack = !strncmp(a->sink, "slack:", 6);
 	char host[256] = "", id[320], when[32], hdr[400];
-	const char *headers[] = { hdr, NULL };
+	const char *headers[] = {hdr, NULL};
 	time_t t = (time_t)a->created;
 	struct dw_buf body = DW_BUF_INIT;
 	json_t *data = NULL, *doc;
@@ -289,9 +299,15 @@ static void auto_snapshot(const char *id, const char *name, void *ctx)
 		goto out;
 	}
 	gethostname(host, sizeof(host) - 1);
-	rec = (struct dw_snapshot_record){ id, name, path.ptr,
-		r.archive_sha256, r.evidence_sha256, so.reason, "driftwatchd",
-		host, r.paused };
+	rec = (struct dw_snapshot_record){id,
+					  name,
+					  path.ptr,
+					  r.archive_sha256,
+					  r.evidence_sha256,
+					  so.reason,
+					  "driftwatchd",
+					  host,
+					  r.paused};
 	if (dw_store_record_snapshot(dm->store, &rec))
 		dw_log_warn("%s", dw_error_last());
 	else
@@ -395,17 +411,16 @@ static void on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 		snprintf(where, sizeof(where), "%s %s:%llu", src->source,
 			 path.ptr, (unsigned long long)f->line);
 	if (rec.status)
-		snprintf(attributed, sizeof(attributed), " (%s %s)",
-			 rec.status, rec.role ? rec.role : "");
+		snprintf(attributed, sizeof(attributed), " (%s %s)", rec.status,
+			 rec.role ? rec.role : "");
 	snprintf(summary, sizeof(summary), "%s secret in %s%s", f->rule->id,
 		 where, attributed);
 	dw_log_warn("%s", summary);
 	p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "rule",
 		      f->rule->id, "severity", rec.severity, "source",
 		      src->source, "source_id", src->source_id, "name",
-		      src->name, "path", path.ptr, "line",
-		      (json_int_t)f->line, "fingerprint", f->fingerprint,
-		      "redacted", rec.redacted);
+		      src->name, "path", path.ptr, "line", (json_int_t)f->line,
+		      "fingerprint", f->fingerprint, "redacted", rec.redacted);
 	if (attr)
 		json_object_update(p, attr);
 	if (dw_store_alert(dm->store, "leak", summary, p))
@@ -438,9 +453,10 @@ static void read_mounts(struct daemon *dm)
 	}
 	ids = dw_xcalloc(n + 1, sizeof(char *));
 	for (i = 0; i < n; i++) {
-		struct dw_watch_spec s = { list[i].id, list[i].name, "",
+		struct dw_watch_spec s = {
+			list[i].id,	 list[i].name,	"",
 			list[i].runtime, list[i].upper, list[i].lowers,
-			list[i].nlowers, NULL, 0 };
+			list[i].nlowers, NULL,		0};
 
 		ids[kept++] = list[i].id;
 		if (!dw_monitor_has(dm->mon, list[i].id))
@@ -467,8 +483,9 @@ static void watch_docker_container(struct daemon *dm, const char *id,
 		return;
 	}
 	if (l.running) {
-		s = (struct dw_watch_spec){ l.id, l.name, l.image, "docker",
-			l.upper, l.lowers, l.nlowers, l.labels, l.read_only };
+		s = (struct dw_watch_spec){l.id,      l.name,	l.image,
+					   "docker",  l.upper,	l.lowers,
+					   l.nlowers, l.labels, l.read_only};
 		/* Its log first: an opted-out container's log is still a
 		 * place secrets leak to. */
 		if (dm->logs && dm->pol.docker_logs)
@@ -507,7 +524,8 @@ static int docker_reconcile(struct daemon *dm)
 	if (dm->mounts)
 		read_mounts(dm);
 	ids = dw_xcalloc(json_array_size(list) + 1, sizeof(char *));
-	json_array_foreach(list, i, c) {
+	json_array_foreach(list, i, c)
+	{
 		const char *id = dw_json_path_str(c, "Id");
 
 		if (!id)
@@ -591,12 +609,16 @@ static void write_status(struct daemon *dm, const char *state, int force)
 	json_object_set_new(doc, "version", json_string(DW_VERSION));
 	json_object_set_new(doc, "started", json_integer(dm->started));
 	json_object_set_new(doc, "config", json_string(dm->o->config));
-	json_object_set_new(doc, "docker", json_pack("{s:b, s:b, s:s}",
-		"enabled", dm->events != NULL, "connected",
-		dm->docker_connected, "error", dm->docker_error));
+	json_object_set_new(doc, "docker",
+			    json_pack("{s:b, s:b, s:s}", "enabled",
+				      dm->events != NULL, "connected",
+				      dm->docker_connected, "error",
+				      dm->docker_error));
 	json_object_set_new(doc, "mounts", json_boolean(dm->mounts != NULL));
-	json_object_set_new(doc, "followed_files", json_integer(
-		(json_int_t)(dm->logs ? dw_logwatch_count(dm->logs) : 0)));
+	json_object_set_new(
+		doc, "followed_files",
+		json_integer((json_int_t)(dm->logs ? dw_logwatch_count(dm->logs)
+						   : 0)));
 	json_object_set_new(doc, "rotate",
 			    json_string(dw_policy_rotate_name(dm->pol.rotate)));
 	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -637,8 +659,8 @@ static void configure_logs(struct daemon *dm)
 {
 	if (dm->logs)
 		dw_logwatch_configure(dm->logs, dm->pol.logs, dm->pol.nlogs,
-				      dm->pol.drops, dm->pol.ndrops,
-				      dm->engine, dm->pol.max_file_size);
+				      dm->pol.drops, dm->pol.ndrops, dm->engine,
+				      dm->pol.max_file_size);
 }
 
 static void reload(struct daemon *dm)
@@ -648,7 +670,8 @@ static void reload(struct daemon *dm)
 
 	if (load_config(dm, &p, &e)) {
 		dw_log_error("sighup: configuration %s rejected, the old one "
-			     "stays: %s", dm->o->config, dw_error_last());
+			     "stays: %s",
+			     dm->o->config, dw_error_last());
 		return;
 	}
 	{
@@ -710,7 +733,7 @@ static int run_once(struct daemon *dm)
 	long next;
 
 	if (dm->docker) {
-		err = docker_reconcile(dm);	/* reads the mounts too */
+		err = docker_reconcile(dm); /* reads the mounts too */
 		if (err)
 			dw_log_warn("%s", dw_error_last());
 	}
@@ -744,17 +767,17 @@ static int run(struct daemon *dm, int sfd)
 			wait = 1000;
 		if (wait < 0 || wait > 30000)
 			wait = 30000;
-		p[n++] = (struct pollfd){ sfd, POLLIN, 0 };
-		p[n++] = (struct pollfd){ dw_monitor_fd(dm->mon), POLLIN, 0 };
+		p[n++] = (struct pollfd){sfd, POLLIN, 0};
+		p[n++] = (struct pollfd){dw_monitor_fd(dm->mon), POLLIN, 0};
 		if (dm->events)
-			p[n++] = (struct pollfd){ dw_dockerwatch_fd(dm->events),
-						  POLLIN, 0 };
+			p[n++] = (struct pollfd){dw_dockerwatch_fd(dm->events),
+						 POLLIN, 0};
 		if (dm->mounts)
-			p[n++] = (struct pollfd){ dw_mounts_fd(dm->mounts),
-						  POLLPRI, 0 };
+			p[n++] = (struct pollfd){dw_mounts_fd(dm->mounts),
+						 POLLPRI, 0};
 		if (dm->logs)
-			p[n++] = (struct pollfd){ dw_logwatch_fd(dm->logs),
-						  POLLIN, 0 };
+			p[n++] = (struct pollfd){dw_logwatch_fd(dm->logs),
+						 POLLIN, 0};
 		if (poll(p, n, (int)wait) < 0 && errno != EINTR)
 			dw_fatal("poll: %s", strerror(errno));
 		for (i = 0; i < (int)n; i++) {
@@ -833,8 +856,8 @@ int main(int argc, char **argv)
 	if (dm.docker)
 		docker_root(&dm);
 	configure_logs(&dm);
-	dw_log_info("driftwatchd %s started, store %s, config %s%s",
-		    DW_VERSION, dm.db, o.config,
+	dw_log_info("driftwatchd %s started, store %s, config %s%s", DW_VERSION,
+		    dm.db, o.config,
 		    access(o.config, F_OK) ? " (absent: defaults)" : "");
 	if (o.once) {
 		ret = run_once(&dm);

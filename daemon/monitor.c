@@ -1,4 +1,6 @@
-/* The live monitor: inotify marks containers dirty, the diff engine says what changed, and only the difference reaches the store. This file: the containers and the life cycle; monitor_int.h lists the parts. */
+/* The live monitor: inotify marks containers dirty, the diff engine says what
+ * changed, and only the difference reaches the store. This file: the containers
+ * and the life cycle; monitor_int.h lists the parts. */
 #include "monitor_int.h"
 
 #include "driftwatch/banned.h"
@@ -18,11 +20,11 @@ static struct container *find_container(const struct dw_monitor *m,
 
 const char *dw_rescan_source_name(enum dw_rescan_source s)
 {
-	static const char *const names[] = { "watch", "poll", "periodic",
-					     "rescan" };
+	static const char *const names[] = {"watch", "poll", "periodic",
+					    "rescan"};
 
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] :
-								"rescan";
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s]
+							      : "rescan";
 }
 
 int dw_monitor_has(const struct dw_monitor *m, const char *id)
@@ -52,9 +54,9 @@ static void free_container(struct container *c)
 
 static int is_immutable(const struct dw_policy *p, const struct container *c)
 {
-	return c->read_only || (p->immutable_label &&
-				dw_policy_label_matches(p->immutable_label,
-							c->labels));
+	return c->read_only ||
+	       (p->immutable_label &&
+		dw_policy_label_matches(p->immutable_label, c->labels));
 }
 
 static void set_str(char **dst, const char *src)
@@ -109,11 +111,12 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 		/* Watch first, then rescan: nothing falls in between. */
 		mon_watch_from(m, c, "");
 		dw_log_info("watching container %s (%.12s, %s): %zu "
-			    "directories%s", c->name, c->id, c->runtime,
-			    c->nwatches, c->polling ? ", polling" : "");
+			    "directories%s",
+			    c->name, c->id, c->runtime, c->nwatches,
+			    c->polling ? ", polling" : "");
 	}
 	mon_mark_dirty(c, source, mon_mono_ms());
-	c->dirty_since = c->last_event = 0;	/* due at once */
+	c->dirty_since = c->last_event = 0; /* due at once */
 	return 0;
 }
 
@@ -136,7 +139,7 @@ static void collect_watch(const void *node, VISIT v, void *ctx)
 
 static void unwatch(struct dw_monitor *m, struct container *c)
 {
-	struct collect k = { c, NULL, 0, 0 };
+	struct collect k = {c, NULL, 0, 0};
 	size_t i;
 
 	/* Collect first: the tree must not change while walked. */
@@ -165,8 +168,8 @@ void dw_monitor_drop(struct dw_monitor *m, const char *id, const char *state)
 	unwatch(m, c);
 	if (dw_store_set_container_state(m->store, c->id, state))
 		dw_log_warn("%s", dw_error_last());
-	dw_log_info("stopped watching container %s (%.12s): %s", c->name,
-		    c->id, state);
+	dw_log_info("stopped watching container %s (%.12s): %s", c->name, c->id,
+		    state);
 	*pp = c->next;
 	free_container(c);
 }
@@ -183,8 +186,8 @@ void dw_monitor_rename(struct dw_monitor *m, const char *id, const char *name)
 	mon_mark_dirty(c, DW_RESCAN_FULL, mon_mono_ms());
 }
 
-void dw_monitor_keep_only(struct dw_monitor *m, int docker,
-			  char *const *keep, size_t n, const char *state)
+void dw_monitor_keep_only(struct dw_monitor *m, int docker, char *const *keep,
+			  size_t n, const char *state)
 {
 	struct container *c = m->list, *next;
 	size_t i;
@@ -201,8 +204,7 @@ void dw_monitor_keep_only(struct dw_monitor *m, int docker,
 	}
 }
 
-void dw_monitor_rescan_all(struct dw_monitor *m,
-			   enum dw_rescan_source source)
+void dw_monitor_rescan_all(struct dw_monitor *m, enum dw_rescan_source source)
 {
 	long long now = mon_mono_ms();
 	struct container *c;
@@ -218,37 +220,38 @@ json_t *dw_monitor_status(const struct dw_monitor *m)
 	const struct container *c;
 
 	for (c = m->list; c; c = c->next) {
-		json_array_append_new(list, json_pack(
-			"{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, "
-			"s:b, s:b}",
-			"id", c->id, "name", c->name, "image", c->image,
-			"runtime", c->runtime, "mode",
-			c->polling ? "poll" : "inotify", "watches",
-			(json_int_t)c->nwatches, "changes",
-			(json_int_t)c->prev.n, "rescans",
-			(json_int_t)c->rescans, "events",
-			(json_int_t)c->events, "last_change_us",
-			(json_int_t)c->last_change, "immutable", c->immutable,
-			"readable", !c->broken));
+		json_array_append_new(
+			list,
+			json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, "
+				  "s:I, s:I, "
+				  "s:b, s:b}",
+				  "id", c->id, "name", c->name, "image",
+				  c->image, "runtime", c->runtime, "mode",
+				  c->polling ? "poll" : "inotify", "watches",
+				  (json_int_t)c->nwatches, "changes",
+				  (json_int_t)c->prev.n, "rescans",
+				  (json_int_t)c->rescans, "events",
+				  (json_int_t)c->events, "last_change_us",
+				  (json_int_t)c->last_change, "immutable",
+				  c->immutable, "readable", !c->broken));
 		watches += c->nwatches;
 		polling += c->polling != 0;
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:o}",
-			 "containers", (json_int_t)json_array_size(list),
-			 "watches", (json_int_t)watches, "polling",
-			 (json_int_t)polling, "overflows",
-			 (json_int_t)m->overflows, "rescans",
-			 (json_int_t)m->rescans, "inotify_events",
-			 (json_int_t)m->inotify_events, "errors",
-			 (json_int_t)m->errors, "last_event_us",
-			 (json_int_t)m->last_event, "max_user_watches",
-			 (json_int_t)mon_read_long(
-				 "/proc/sys/fs/inotify/max_user_watches"),
-			 "max_queued_events",
-			 (json_int_t)mon_read_long(
-				 "/proc/sys/fs/inotify/max_queued_events"),
-			 "watched", list);
+	return json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		"s:o}",
+		"containers", (json_int_t)json_array_size(list), "watches",
+		(json_int_t)watches, "polling", (json_int_t)polling,
+		"overflows", (json_int_t)m->overflows, "rescans",
+		(json_int_t)m->rescans, "inotify_events",
+		(json_int_t)m->inotify_events, "errors", (json_int_t)m->errors,
+		"last_event_us", (json_int_t)m->last_event, "max_user_watches",
+		(json_int_t)mon_read_long(
+			"/proc/sys/fs/inotify/max_user_watches"),
+		"max_queued_events",
+		(json_int_t)mon_read_long(
+			"/proc/sys/fs/inotify/max_queued_events"),
+		"watched", list);
 }
 
 /* ---- life cycle ---- */
@@ -283,8 +286,7 @@ void dw_monitor_set_policy(struct dw_monitor *m, const struct dw_policy *p,
 		c->immutable = is_immutable(p, c);
 }
 
-void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn,
-			    void *ctx)
+void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn, void *ctx)
 {
 	m->on_critical = fn;
 	m->critical_ctx = ctx;

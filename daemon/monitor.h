@@ -14,10 +14,10 @@
  * when several are pending. The name is stored with each event.
  */
 enum dw_rescan_source {
-	DW_RESCAN_WATCH,	/* inotify named paths */
-	DW_RESCAN_POLL,		/* a container without a full set of watches */
-	DW_RESCAN_PERIODIC,	/* the safety rescan (rescan_interval) */
-	DW_RESCAN_FULL,		/* start, reload, overflow, a runtime event */
+	DW_RESCAN_WATCH,    /* inotify named paths */
+	DW_RESCAN_POLL,	    /* a container without a full set of watches */
+	DW_RESCAN_PERIODIC, /* the safety rescan (rescan_interval) */
+	DW_RESCAN_FULL,	    /* start, reload, overflow, a runtime event */
 };
 
 /* "watch", "poll", "periodic", "rescan". */
@@ -40,10 +40,10 @@ struct dw_monitor;
 struct dw_watch_spec {
 	const char *id, *name, *image, *runtime;
 	const char *upper;
-	char *const *lowers;	/* topmost first */
+	char *const *lowers; /* topmost first */
 	size_t nlowers;
-	const json_t *labels;	/* an object, or NULL */
-	int read_only;		/* started --read-only */
+	const json_t *labels; /* an object, or NULL */
+	int read_only;	      /* started --read-only */
 };
 
 /* Called after a rescan found a new critical change in container `id`. */
@@ -59,8 +59,7 @@ int dw_monitor_new(struct dw_monitor **out, struct dw_store *store,
 void dw_monitor_free(struct dw_monitor *m);
 void dw_monitor_set_policy(struct dw_monitor *m, const struct dw_policy *p,
 			   const struct dw_engine *engine);
-void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn,
-			    void *ctx);
+void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn, void *ctx);
 /* Secrets found in files written inside containers. */
 void dw_monitor_on_leak(struct dw_monitor *m, dw_leak_fn fn, void *ctx);
 
@@ -76,18 +75,15 @@ void dw_monitor_read_events(struct dw_monitor *m);
 int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 		   enum dw_rescan_source source);
 /* A final rescan, then stop watching; the store says `state`. */
-void dw_monitor_drop(struct dw_monitor *m, const char *id,
-		     const char *state);
+void dw_monitor_drop(struct dw_monitor *m, const char *id, const char *state);
 int dw_monitor_has(const struct dw_monitor *m, const char *id);
-void dw_monitor_rename(struct dw_monitor *m, const char *id,
-		       const char *name);
+void dw_monitor_rename(struct dw_monitor *m, const char *id, const char *name);
 /* Every Docker (or, `docker` 0, every other) container not in `keep`
  * is dropped. */
-void dw_monitor_keep_only(struct dw_monitor *m, int docker,
-			  char *const *keep, size_t n, const char *state);
+void dw_monitor_keep_only(struct dw_monitor *m, int docker, char *const *keep,
+			  size_t n, const char *state);
 /* Rescan every container soon, marked `source`. */
-void dw_monitor_rescan_all(struct dw_monitor *m,
-			   enum dw_rescan_source source);
+void dw_monitor_rescan_all(struct dw_monitor *m, enum dw_rescan_source source);
 
 /*
  * Do the rescans that are due. Returns the milliseconds until the next

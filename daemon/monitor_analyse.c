@@ -1,4 +1,5 @@
-/* The live monitor: a changed file is hashed, checked for ELF and scanned for secrets. */
+/* The live monitor: a changed file is hashed, checked for ELF and scanned for
+ * secrets. */
 #include "monitor_int.h"
 
 #include "driftwatch/banned.h"
@@ -12,8 +13,13 @@ static int on_secret(const struct dw_finding *f, void *ctx)
 {
 	struct analysis *a = ctx;
 	struct rescan *r = a->r;
-	struct dw_leak_src src = { r->c->id, r->c->name, a->path,
-				   strlen(a->path), DW_SOURCE_CONTAINER_FILE, 0, NULL };
+	struct dw_leak_src src = {r->c->id,
+				  r->c->name,
+				  a->path,
+				  strlen(a->path),
+				  DW_SOURCE_CONTAINER_FILE,
+				  0,
+				  NULL};
 
 	if (r->m->on_leak)
 		r->m->on_leak(f, &src, r->m->leak_ctx);
@@ -29,10 +35,10 @@ static int on_secret(const struct dw_finding *f, void *ctx)
 int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 {
 	struct dw_monitor *m = r->m;
-	unsigned char md[EVP_MAX_MD_SIZE], head[4] = { 0 };
+	unsigned char md[EVP_MAX_MD_SIZE], head[4] = {0};
 	unsigned int mdlen = 0;
 	size_t got = 0;
-	struct analysis a = { r, path };
+	struct analysis a = {r, path};
 	struct stat st;
 	EVP_MD_CTX *h;
 	int root, fd, err = 0, scan = m->scanner && m->pol->scan_secrets;
@@ -41,11 +47,11 @@ int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 	root = open(r->c->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return -1;
-	fd = mon_open_beneath(root, path + 1, O_RDONLY | O_NONBLOCK | O_NOCTTY |
-			  O_NOATIME);
+	fd = mon_open_beneath(root, path + 1,
+			      O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOATIME);
 	if (fd < 0 && errno == EPERM)
-		fd = mon_open_beneath(root, path + 1, O_RDONLY | O_NONBLOCK |
-				  O_NOCTTY);
+		fd = mon_open_beneath(root, path + 1,
+				      O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	close(root);
 	if (fd < 0)
 		return -1;
@@ -73,8 +79,8 @@ int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 			break;
 		}
 		if (got < 4)
-			memcpy(head + got, p, (size_t)n < 4 - got ?
-					      (size_t)n : 4 - got);
+			memcpy(head + got, p,
+			       (size_t)n < 4 - got ? (size_t)n : 4 - got);
 		got += (size_t)n;
 		EVP_DigestUpdate(h, p, (size_t)n);
 		if (scan && dw_scan_commit(m->scanner, (size_t)n))

@@ -34,9 +34,9 @@
 #include "driftwatch/xmalloc.h"
 #include "monitor.h"
 
-#define WATCH_MASK                                                           \
-	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM |     \
-	 IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |          \
+#define WATCH_MASK                                                             \
+	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM |       \
+	 IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |            \
 	 IN_EXCL_UNLINK)
 
 #define WATCH_LIMIT_CAP (4L << 20)
@@ -52,7 +52,7 @@ struct pathset {
 struct watch {
 	int wd;
 	struct container *c;
-	char *rel;		/* "" for the upper dir, else "a/b" */
+	char *rel; /* "" for the upper dir, else "a/b" */
 };
 
 struct container {
@@ -64,14 +64,14 @@ struct container {
 	int read_only;
 
 	int dirty;
-	enum dw_rescan_source source;	/* of the pending rescan */
+	enum dw_rescan_source source; /* of the pending rescan */
 	long long dirty_since, last_event, not_before, next_poll;
-	int rewatch;		/* directory paths may be stale */
-	int polling;		/* no complete set of watches */
-	int broken;		/* its dirs could not be read */
-	int recorded;		/* the store has its current name, labels */
+	int rewatch;  /* directory paths may be stale */
+	int polling;  /* no complete set of watches */
+	int broken;   /* its dirs could not be read */
+	int recorded; /* the store has its current name, labels */
 
-	struct dw_changeset prev;	/* the store's current changes */
+	struct dw_changeset prev; /* the store's current changes */
 	int prev_loaded;
 	/*
 	 * What inotify said since the last rescan, as "/a/b" paths (the
@@ -85,7 +85,7 @@ struct container {
 
 	size_t nwatches;
 	unsigned long long rescans, events;
-	long long last_change;	/* wall clock, microseconds */
+	long long last_change; /* wall clock, microseconds */
 	long long last_cost_ms;
 
 	struct container *next;
@@ -93,7 +93,7 @@ struct container {
 
 struct dw_monitor {
 	int ifd;
-	void *wds;		/* tsearch tree of struct watch */
+	void *wds; /* tsearch tree of struct watch */
 	struct container *list;
 	struct dw_store *store;
 	const struct dw_policy *pol;
@@ -103,17 +103,16 @@ struct dw_monitor {
 	void *critical_ctx;
 	dw_leak_fn on_leak;
 	void *leak_ctx;
-	int limit_stuck;	/* max_user_watches cannot be raised */
+	int limit_stuck; /* max_user_watches cannot be raised */
 	unsigned long long overflows, rescans, inotify_events, errors;
-	long long last_event;	/* wall clock, microseconds */
+	long long last_event; /* wall clock, microseconds */
 	long long next_full;
 };
-
 
 struct rescan {
 	struct dw_monitor *m;
 	struct container *c;
-	struct dw_change_row *rows;	/* their sha256 strings are ours */
+	struct dw_change_row *rows; /* their sha256 strings are ours */
 	size_t nrows, alloc;
 	size_t added, updated, reverted, notable, critical, total;
 	enum dw_severity worst;
@@ -124,8 +123,7 @@ long long mon_wall_us(void);
 void mon_drop_watch(struct dw_monitor *m, struct watch *w);
 int mon_open_beneath(int root, const char *rel, int flags);
 long mon_read_long(const char *path);
-void mon_watch_from(struct dw_monitor *m, struct container *c,
-		       const char *rel);
+void mon_watch_from(struct dw_monitor *m, struct container *c, const char *rel);
 void mon_pathset_sort(struct pathset *s);
 void mon_pathset_clear(struct pathset *s);
 void mon_pathset_release(struct pathset *s);

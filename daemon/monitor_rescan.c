@@ -1,11 +1,10 @@
-/* The live monitor: rescans compare what the diff engine sees with the store and record the difference. */
+/* The live monitor: rescans compare what the diff engine sees with the store
+ * and record the difference. */
 #include "monitor_int.h"
 
 #include "driftwatch/banned.h"
 
 /* ---- rescans ---- */
-
-
 
 static int path_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
@@ -14,10 +13,8 @@ static int path_cmp(const char *a, size_t alen, const char *b, size_t blen)
 	return r ? r : (alen > blen) - (alen < blen);
 }
 
-static int meta_differs(const struct dw_changeset *a,
-			const struct dw_change *x,
-			const struct dw_changeset *b,
-			const struct dw_change *y)
+static int meta_differs(const struct dw_changeset *a, const struct dw_change *x,
+			const struct dw_changeset *b, const struct dw_change *y)
 {
 	const struct dw_change_meta *p, *q;
 
@@ -31,7 +28,6 @@ static int meta_differs(const struct dw_changeset *a,
 	return p->uid != q->uid || p->gid != q->gid || p->size != q->size ||
 	       p->mtime_sec != q->mtime_sec || p->mtime_nsec != q->mtime_nsec;
 }
-
 
 static void add_row(struct rescan *r, const struct dw_changeset *cs,
 		    const struct dw_change *ch, char kind)
@@ -55,16 +51,14 @@ static void add_row(struct rescan *r, const struct dw_changeset *cs,
 		if (elf < 0)
 			elf = -1;
 		if ((exec || elf == 1) && sev != DW_SEV_ALLOWED)
-			sev = dw_policy_severity(r->m->pol, c->image,
-						 c->labels, c->immutable, path,
-						 kind, 1);
+			sev = dw_policy_severity(r->m->pol, c->image, c->labels,
+						 c->immutable, path, kind, 1);
 	}
 	row->path = path;
 	row->path_len = ch->path_len;
 	row->kind = kind;
 	row->mode = ch->mode;
-	row->meta = kind != 'R' && ch->has_meta ? &cs->meta[ch - cs->v] :
-						  NULL;
+	row->meta = kind != 'R' && ch->has_meta ? &cs->meta[ch - cs->v] : NULL;
 	row->sha256 = sha256;
 	row->executable = exec;
 	row->elf = elf;
@@ -91,9 +85,10 @@ static void compare_sets(struct rescan *r, const struct dw_changeset *old,
 	while (i < old->n || j < cur->n) {
 		const struct dw_change *o = i < old->n ? &old->v[i] : NULL;
 		const struct dw_change *n = j < cur->n ? &cur->v[j] : NULL;
-		int cmp = !o ? 1 : !n ? -1 :
-			  path_cmp(dw_change_path(old, o), o->path_len,
-				   dw_change_path(cur, n), n->path_len);
+		int cmp = !o   ? 1
+			  : !n ? -1
+			       : path_cmp(dw_change_path(old, o), o->path_len,
+					  dw_change_path(cur, n), n->path_len);
 
 		if (cmp < 0) {
 			add_row(r, old, o, 'R');
@@ -119,7 +114,8 @@ static int is_sorted(const struct dw_changeset *cs)
 
 	for (i = 1; i < cs->n; i++)
 		if (path_cmp(dw_change_path(cs, &cs->v[i - 1]),
-			     cs->v[i - 1].path_len, dw_change_path(cs, &cs->v[i]),
+			     cs->v[i - 1].path_len,
+			     dw_change_path(cs, &cs->v[i]),
 			     cs->v[i].path_len) >= 0) {
 			dw_log_debug("out of order: %s then %s",
 				     dw_change_path(cs, &cs->v[i - 1]),
@@ -166,28 +162,30 @@ static void raise_drift_alert(struct dw_monitor *m, const struct rescan *r)
 	for (i = 0; i < r->nrows && json_array_size(paths) < 20; i++) {
 		const struct dw_change_row *row = &r->rows[i];
 		struct dw_buf b = DW_BUF_INIT;
-		char kind[2] = { row->kind, '\0' };
+		char kind[2] = {row->kind, '\0'};
 
 		if (row->kind == 'R' || row->severity == DW_SEV_ALLOWED)
 			continue;
 		dw_utf8_sanitize(&b, row->path, row->path_len);
-		json_array_append_new(paths, json_pack("{s:s, s:s, s:s}",
-			"path", b.ptr, "kind", kind, "severity",
-			dw_severity_name(row->severity)));
+		json_array_append_new(
+			paths, json_pack("{s:s, s:s, s:s}", "path", b.ptr,
+					 "kind", kind, "severity",
+					 dw_severity_name(row->severity)));
 		dw_buf_release(&b);
 	}
-	snprintf(summary, sizeof(summary), "container %s (%.12s): %zu drifted "
+	snprintf(summary, sizeof(summary),
+		 "container %s (%.12s): %zu drifted "
 		 "paths (%zu new, %zu updated, %zu reverted), highest severity "
-		 "%s", c->name, c->id, r->total, r->added, r->updated,
-		 r->reverted, dw_severity_name(r->worst));
+		 "%s",
+		 c->name, c->id, r->total, r->added, r->updated, r->reverted,
+		 dw_severity_name(r->worst));
 	dw_log_info("%s", summary);
 	p = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o}",
 		      "container", c->name, "id", c->id, "image", c->image,
 		      "severity", dw_severity_name(r->worst), "new",
-		      (json_int_t)r->added,
-		      "updated", (json_int_t)r->updated, "reverted",
-		      (json_int_t)r->reverted, "total", (json_int_t)r->total,
-		      "paths", paths);
+		      (json_int_t)r->added, "updated", (json_int_t)r->updated,
+		      "reverted", (json_int_t)r->reverted, "total",
+		      (json_int_t)r->total, "paths", paths);
 	if (dw_store_alert(m->store, "drift", summary, p))
 		dw_log_warn("cannot queue an alert: %s", dw_error_last());
 	json_decref(p);
@@ -196,9 +194,9 @@ static void raise_drift_alert(struct dw_monitor *m, const struct rescan *r)
 static int record(struct dw_monitor *m, struct rescan *r)
 {
 	struct container *c = r->c;
-	struct dw_store_container sc = { c->id, c->name, c->image, c->runtime,
-					  c->upper, c->lowers_joined, NULL,
-					  "running" };
+	struct dw_store_container sc = {c->id,	    c->name,  c->image,
+					c->runtime, c->upper, c->lowers_joined,
+					NULL,	    "running"};
 	char *labels = json_dumps(c->labels, JSON_COMPACT | JSON_SORT_KEYS);
 	int err;
 
@@ -260,12 +258,11 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	mon_pathset_sort(&c->ents);
 	mon_pathset_sort(&c->deep);
 	/* Only what inotify saw all of may be skipped. */
-	err = dw_overlay_diff_reuse(&cs, c->upper,
-				    (const char *const *)c->lowers,
-				    c->nlowers, DW_DIFF_STAT,
-				    c->walked && !c->full &&
-				    c->source == DW_RESCAN_WATCH ? &reuse :
-				    NULL);
+	err = dw_overlay_diff_reuse(
+		&cs, c->upper, (const char *const *)c->lowers, c->nlowers,
+		DW_DIFF_STAT,
+		c->walked && !c->full && c->source == DW_RESCAN_WATCH ? &reuse
+								      : NULL);
 	mon_pathset_clear(&c->ents);
 	mon_pathset_clear(&c->deep);
 	c->full = 0;
@@ -281,7 +278,8 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	c->broken = 0;
 	if (!is_sorted(&cs)) {
 		/* The engine promises sorted output; never trust blindly. */
-		dw_log_error("container %s: unsorted changes; skipped", c->name);
+		dw_log_error("container %s: unsorted changes; skipped",
+			     c->name);
 		dw_changeset_release(&cs);
 		return;
 	}
@@ -343,12 +341,13 @@ long dw_monitor_run(struct dw_monitor *m)
 		if (c->polling && now >= c->next_poll) {
 			mon_mark_dirty(c, DW_RESCAN_POLL, now);
 			c->next_poll = now + m->pol->poll_interval * 1000;
-			c->rewatch = 1;	/* maybe watches are free again */
+			c->rewatch = 1; /* maybe watches are free again */
 		}
 		if (c->dirty && now >= due_at(m, c)) {
 			mon_rescan_container(m, c);
 			now = mon_mono_ms();
-			/* A busy container is rescanned half the time at most. */
+			/* A busy container is rescanned half the time at most.
+			 */
 			c->not_before = now + c->last_cost_ms;
 		}
 		if (c->dirty && (next < 0 || due_at(m, c) < next))

@@ -1,4 +1,5 @@
-/* The live monitor: inotify watches on the upper dirs, and the paths their events mark dirty. */
+/* The live monitor: inotify watches on the upper dirs, and the paths their
+ * events mark dirty. */
 #include "monitor_int.h"
 
 #include "driftwatch/banned.h"
@@ -21,14 +22,15 @@ long long mon_wall_us(void)
 
 static int cmp_wd(const void *a, const void *b)
 {
-	int x = ((const struct watch *)a)->wd, y = ((const struct watch *)b)->wd;
+	int x = ((const struct watch *)a)->wd,
+	    y = ((const struct watch *)b)->wd;
 
 	return (x > y) - (x < y);
 }
 
 static struct watch *find_watch(struct dw_monitor *m, int wd)
 {
-	struct watch key = { wd, NULL, NULL };
+	struct watch key = {wd, NULL, NULL};
 	void *node = tfind(&key, &m->wds, cmp_wd);
 
 	return node ? *(struct watch **)node : NULL;
@@ -89,8 +91,8 @@ static int raise_watch_limit(struct dw_monitor *m)
 	if (!ok) {
 		dw_log_warn("inotify watch limit %ld reached and cannot be "
 			    "raised: containers that need more watches are "
-			    "rescanned every %lds instead", cur,
-			    m->pol->poll_interval);
+			    "rescanned every %lds instead",
+			    cur, m->pol->poll_interval);
 		m->limit_stuck = 1;
 		return -1;
 	}
@@ -143,7 +145,7 @@ static int watch_tree(struct dw_monitor *m, struct container *c, int root,
 	int fd = mon_open_beneath(root, rel, O_RDONLY | O_DIRECTORY), err;
 
 	if (fd < 0)
-		return 0;	/* gone already, or not a directory now */
+		return 0; /* gone already, or not a directory now */
 	err = add_watch(m, c, fd, rel);
 	if (err || depth >= DW_DIFF_MAX_DEPTH || !(d = fdopendir(fd))) {
 		close(fd);
@@ -177,8 +179,7 @@ static int watch_tree(struct dw_monitor *m, struct container *c, int root,
 	return err;
 }
 
-void mon_watch_from(struct dw_monitor *m, struct container *c,
-		       const char *rel)
+void mon_watch_from(struct dw_monitor *m, struct container *c, const char *rel)
 {
 	int root = open(c->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
@@ -188,8 +189,8 @@ void mon_watch_from(struct dw_monitor *m, struct container *c,
 		c->polling = 1;
 		c->next_poll = mon_mono_ms() + m->pol->poll_interval * 1000;
 		dw_log_warn("container %s: out of inotify watches; rescanning "
-			    "it every %lds instead", c->name,
-			    m->pol->poll_interval);
+			    "it every %lds instead",
+			    c->name, m->pol->poll_interval);
 	}
 	close(root);
 }
@@ -322,7 +323,8 @@ void mon_mark_dirty(struct container *c, enum dw_rescan_source source,
 
 void dw_monitor_read_events(struct dw_monitor *m)
 {
-	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char buf[64 * 1024]
+		__attribute__((aligned(__alignof__(struct inotify_event))));
 	long long now = mon_mono_ms();
 	ssize_t n;
 
@@ -338,8 +340,9 @@ void dw_monitor_read_events(struct dw_monitor *m)
 			m->inotify_events++;
 			if (ev->mask & IN_Q_OVERFLOW) {
 				m->overflows++;
-				dw_log_warn("inotify queue overflow: rescanning "
-					    "every container");
+				dw_log_warn(
+					"inotify queue overflow: rescanning "
+					"every container");
 				for (c = m->list; c; c = c->next) {
 					c->rewatch = 1;
 					c->full = 1;
@@ -375,8 +378,8 @@ void dw_monitor_read_events(struct dw_monitor *m)
 					mon_watch_from(m, c, rel.ptr);
 					note(&c->deep, w->rel, ev->name);
 					dw_buf_release(&rel);
-				} else if (ev->mask & (IN_MOVED_TO |
-						       IN_MOVED_FROM)) {
+				} else if (ev->mask &
+					   (IN_MOVED_TO | IN_MOVED_FROM)) {
 					/* Paths below it changed. */
 					c->rewatch = 1;
 				}

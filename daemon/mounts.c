@@ -217,7 +217,7 @@ int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n)
 		for (i = 0; i < *n; i++)
 			if (!strcmp((*out)[i].id, mt.id))
 				break;
-		if (i < *n) {	/* the same upper mounted twice */
+		if (i < *n) { /* the same upper mounted twice */
 			mount_release(&mt);
 			continue;
 		}

@@ -10,11 +10,11 @@
  */
 
 struct dw_mount {
-	char *id;		/* "mount:" + 16 hex of SHA-256(upperdir) */
-	char *name;		/* the mount point */
-	char *runtime;		/* containerd, containers-storage, overlay */
+	char *id;      /* "mount:" + 16 hex of SHA-256(upperdir) */
+	char *name;    /* the mount point */
+	char *runtime; /* containerd, containers-storage, overlay */
 	char *upper;
-	char **lowers;		/* topmost first */
+	char **lowers; /* topmost first */
 	size_t nlowers;
 };
 

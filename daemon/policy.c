@@ -13,8 +13,8 @@
 #include "driftwatch/banned.h"
 
 static const char *const default_high[] = {
-	"/etc", "/bin", "/sbin", "/usr", "/lib", "/lib32", "/lib64",
-	"/libx32", "/boot",
+	"/etc",	  "/bin",   "/sbin",   "/usr",	"/lib",
+	"/lib32", "/lib64", "/libx32", "/boot",
 };
 
 void dw_policy_defaults(struct dw_policy *p)
@@ -110,15 +110,15 @@ static int string(struct dw_yaml *y, yaml_node_t *v, char **out)
 	return 0;
 }
 
-static int abs_globs(struct dw_yaml *y, yaml_node_t *v, char ***out,
-		     size_t *n)
+static int abs_globs(struct dw_yaml *y, yaml_node_t *v, char ***out, size_t *n)
 {
 	size_t i, first = *n;
 	int err = dw_yaml_strings(y, v, out, n);
 
 	for (i = first; !err && i < *n; i++)
 		if ((*out)[i][0] != '/')
-			err = dw_yaml_bad(y, v, "paths are absolute "
+			err = dw_yaml_bad(y, v,
+					  "paths are absolute "
 					  "(start with /)");
 	return err;
 }
@@ -130,7 +130,8 @@ static int allow_rule(struct dw_yaml *y, yaml_node_t *n,
 	int err = 0;
 
 	if (n->type != YAML_MAPPING_NODE)
-		return dw_yaml_bad(y, n, "an allow rule is a mapping with "
+		return dw_yaml_bad(y, n,
+				   "an allow rule is a mapping with "
 				   "paths (and image, label)");
 	for (p = n->data.mapping.pairs.start;
 	     !err && p < n->data.mapping.pairs.top; p++) {
@@ -144,7 +145,8 @@ static int allow_rule(struct dw_yaml *y, yaml_node_t *n,
 		else if (k && !strcmp(k, "paths"))
 			err = abs_globs(y, v, &r->paths, &r->npaths);
 		else
-			err = dw_yaml_bad(y, v, "unknown key in an allow rule "
+			err = dw_yaml_bad(y, v,
+					  "unknown key in an allow rule "
 					  "(image, label, paths)");
 	}
 	if (!err && !r->npaths)
@@ -201,10 +203,10 @@ static int drop_dirs(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
 
 	if (v->type != YAML_SEQUENCE_NODE)
 		return dw_yaml_bad(y, v, "drop_dirs is a list of {path, kind}");
-	for (it = v->data.sequence.items.start;
-	     it < v->data.sequence.items.top; it++) {
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
 		yaml_node_t *n = dw_yaml_node(y, *it);
-		struct dw_drop_dir d = { NULL, NULL };
+		struct dw_drop_dir d = {NULL, NULL};
 		yaml_node_pair_t *pr;
 		int err = 0;
 
@@ -212,7 +214,8 @@ static int drop_dirs(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
 			return dw_yaml_bad(y, n, "a drop dir is {path, kind}");
 		for (pr = n->data.mapping.pairs.start;
 		     !err && pr < n->data.mapping.pairs.top; pr++) {
-			const char *k = dw_yaml_scalar(dw_yaml_node(y, pr->key));
+			const char *k =
+				dw_yaml_scalar(dw_yaml_node(y, pr->key));
 			yaml_node_t *val = dw_yaml_node(y, pr->value);
 
 			if (k && !strcmp(k, "path"))
@@ -220,17 +223,20 @@ static int drop_dirs(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
 			else if (k && !strcmp(k, "kind"))
 				err = string(y, val, &d.kind);
 			else
-				err = dw_yaml_bad(y, val, "unknown key in a "
+				err = dw_yaml_bad(y, val,
+						  "unknown key in a "
 						  "drop dir (path, kind)");
 		}
 		if (!err && (!d.path || d.path[0] != '/'))
-			err = dw_yaml_bad(y, n, "a drop dir needs an absolute "
+			err = dw_yaml_bad(y, n,
+					  "a drop dir needs an absolute "
 					  "path");
 		if (!err && !d.kind)
 			d.kind = dw_xstrdup("files");
 		if (!err && strcmp(d.kind, "slack") && strcmp(d.kind, "mail") &&
 		    strcmp(d.kind, "files"))
-			err = dw_yaml_bad(y, n, "a drop dir's kind is slack, "
+			err = dw_yaml_bad(y, n,
+					  "a drop dir's kind is slack, "
 					  "mail or files");
 		if (err) {
 			free(d.path);
@@ -243,7 +249,7 @@ static int drop_dirs(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
 	return 0;
 }
 
-static const char *const rotate_names[] = { "off", "ask", "auto" };
+static const char *const rotate_names[] = {"off", "ask", "auto"};
 
 const char *dw_policy_rotate_name(int rotate)
 {
@@ -327,9 +333,10 @@ static int field(struct dw_yaml *y, struct dw_policy *p, const char *k,
 		int err = dw_yaml_strings(y, v, &p->command, &p->ncommand);
 
 		if (!err && !p->ncommand)
-			err = dw_yaml_bad(y, v, "command is a non-empty argv "
+			err = dw_yaml_bad(y, v,
+					  "command is a non-empty argv "
 					  "list");
-		if (!err) {	/* NULL-terminated for execvp */
+		if (!err) { /* NULL-terminated for execvp */
 			size_t alloc = p->ncommand;
 
 			DW_ALLOC_GROW(p->command, p->ncommand + 1, alloc);
@@ -366,8 +373,8 @@ int dw_policy_load(struct dw_policy *p, const char *path, int must_exist)
 	     pr && !err && pr < root->data.mapping.pairs.top; pr++) {
 		const char *k = dw_yaml_scalar(dw_yaml_node(&y, pr->key));
 
-		err = k ? field(&y, p, k, dw_yaml_node(&y, pr->value)) :
-			  dw_yaml_bad(&y, dw_yaml_node(&y, pr->key),
+		err = k ? field(&y, p, k, dw_yaml_node(&y, pr->value))
+			: dw_yaml_bad(&y, dw_yaml_node(&y, pr->key),
 				      "expected a key");
 	}
 	dw_yaml_release(&y);
@@ -383,7 +390,8 @@ int dw_policy_label_matches(const char *sel, const json_t *labels)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach((json_t *)labels, key, v) {
+	json_object_foreach((json_t *)labels, key, v)
+	{
 		if (strlen(key) != klen || memcmp(key, sel, klen))
 			continue;
 		return !eq || (json_is_string(v) &&
@@ -404,9 +412,9 @@ static int under(const char *path, const char *dir)
 }
 
 enum dw_severity dw_policy_severity(const struct dw_policy *p,
-				    const char *image,
-			       const json_t *labels, int immutable,
-			       const char *path, char kind, int exec_or_elf)
+				    const char *image, const json_t *labels,
+				    int immutable, const char *path, char kind,
+				    int exec_or_elf)
 {
 	size_t i, j;
 

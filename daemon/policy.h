@@ -15,9 +15,9 @@
  */
 
 struct dw_allow_rule {
-	char *image;		/* glob on the image name, or NULL: any */
-	char *label;		/* "key" or "key=value", or NULL: any */
-	char **paths;		/* globs; "**" crosses '/' */
+	char *image;  /* glob on the image name, or NULL: any */
+	char *label;  /* "key" or "key=value", or NULL: any */
+	char **paths; /* globs; "**" crosses '/' */
 	size_t npaths;
 };
 
@@ -30,27 +30,27 @@ struct dw_policy {
 	long max_delay_ms;	/* longest a dirty container waits */
 	long rescan_interval;	/* seconds between safety rescans; 0 off */
 	long poll_interval;	/* seconds, for containers without watches */
-	uint64_t max_file_size;	/* files analysed (hash, ELF, secrets) */
+	uint64_t max_file_size; /* files analysed (hash, ELF, secrets) */
 	int scan_secrets;
 	int raise_watch_limit;
-	char *ignore_label;	/* "key" or "key=value" */
+	char *ignore_label; /* "key" or "key=value" */
 	char *immutable_label;
 	char **high_paths;
 	size_t nhigh;
 	struct dw_allow_rule *allow;
 	size_t nallow;
 	int snapshot_on_critical;
-	long snapshot_interval;	/* seconds between two per container */
+	long snapshot_interval; /* seconds between two per container */
 	char *snapshot_dir;
-	char **webhooks;	/* "json:URL" / "slack:URL" */
+	char **webhooks; /* "json:URL" / "slack:URL" */
 	size_t nwebhooks;
-	int rotate;		/* DW_ROTATE_* */
-	char **logs;		/* globs of log files to follow */
+	int rotate;  /* DW_ROTATE_* */
+	char **logs; /* globs of log files to follow */
 	size_t nlogs;
-	int docker_logs;	/* follow containers' json-file logs */
+	int docker_logs; /* follow containers' json-file logs */
 	struct dw_drop_dir *drops;
 	size_t ndrops;
-	char **command;		/* argv run for other leaked tokens, or NULL */
+	char **command; /* argv run for other leaked tokens, or NULL */
 	size_t ncommand;
 };
 
@@ -78,8 +78,8 @@ int dw_policy_label_matches(const char *sel, const json_t *labels);
  * "medium".
  */
 enum dw_severity dw_policy_severity(const struct dw_policy *p,
-				    const char *image,
-			       const json_t *labels, int immutable,
-			       const char *path, char kind, int exec_or_elf);
+				    const char *image, const json_t *labels,
+				    int immutable, const char *path, char kind,
+				    int exec_or_elf);
 
 #endif

@@ -32,8 +32,8 @@ const char *dw_file_type_name(mode_t mode)
 
 mode_t dw_file_type_mode(const char *name)
 {
-	static const mode_t modes[] = { S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO,
-					S_IFSOCK, S_IFCHR, S_IFBLK };
+	static const mode_t modes[] = {S_IFREG,	 S_IFDIR, S_IFLNK, S_IFIFO,
+				       S_IFSOCK, S_IFCHR, S_IFBLK};
 	size_t i;
 
 	for (i = 0; name && i < sizeof(modes) / sizeof(modes[0]); i++)
@@ -45,7 +45,7 @@ mode_t dw_file_type_mode(const char *name)
 static int format_text_one(struct dw_buf *out, const struct dw_changeset *cs,
 			   const struct dw_change *c)
 {
-	char head[2] = { c->kind, ' ' };
+	char head[2] = {c->kind, ' '};
 	int err = dw_buf_add(out, head, 2);
 
 	if (!err)
@@ -93,7 +93,7 @@ static json_t *change_json(const struct dw_changeset *cs,
 			   const struct dw_change *c)
 {
 	json_t *o = json_object();
-	char kind[2] = { c->kind, '\0' };
+	char kind[2] = {c->kind, '\0'};
 	const struct dw_change_meta *m;
 	char buf[48];
 
@@ -136,9 +136,9 @@ static int format(struct dw_buf *out, const struct dw_changeset *cs,
 	if (fmt != DW_DIFF_FORMAT_TEXT && fmt != DW_DIFF_FORMAT_JSON)
 		return dw_error_set(DW_EINVAL, "unknown output format");
 	for (i = 0; !err && i < cs->n; i++) {
-		err = fmt == DW_DIFF_FORMAT_TEXT ?
-		      format_text_one(out, cs, &cs->v[i]) :
-		      format_json_one(out, cs, &cs->v[i]);
+		err = fmt == DW_DIFF_FORMAT_TEXT
+			      ? format_text_one(out, cs, &cs->v[i])
+			      : format_json_one(out, cs, &cs->v[i]);
 		if (!err && flush && out->len >= chunk)
 			err = flush(out, ctx);
 	}

@@ -32,27 +32,27 @@
 #define REDIRECT_MAX 4096
 
 struct view {
-	int upper;		/* upper dir at this path, or -1 */
-	int *lfds;		/* merged lower dirs, topmost first */
+	int upper; /* upper dir at this path, or -1 */
+	int *lfds; /* merged lower dirs, topmost first */
 	size_t nl;
-	int owns_lfds;		/* close lfds on release (else shared) */
+	int owns_lfds; /* close lfds on release (else shared) */
 };
 
 struct entry {
 	int found;
-	int layer;		/* -1: upper; else index into the view's lfds */
+	int layer; /* -1: upper; else index into the view's lfds */
 	struct stat st;
 };
 
 struct walk {
 	struct dw_changeset *cs;
-	struct dw_buf path;	/* "" at the root, then "/a/b" */
+	struct dw_buf path; /* "" at the root, then "/a/b" */
 	unsigned flags;
 	size_t depth;
-	const int *root_lfds;	/* for absolute redirects */
+	const int *root_lfds; /* for absolute redirects */
 	size_t root_nl;
 	const struct dw_diff_reuse *reuse;
-	struct dw_prefetch *pf;	/* lists upper dirs ahead, or NULL */
+	struct dw_prefetch *pf; /* lists upper dirs ahead, or NULL */
 };
 
 enum probe_result { P_NONE, P_WHITEOUT, P_FOUND, P_ERR };
@@ -174,14 +174,14 @@ static int merge_lowers(struct walk *w, struct view *out, const int *lfds,
 static int resolve_redirect(struct walk *w, struct view *out,
 			    const char *target)
 {
-	struct view cur = { -1, (int *)w->root_lfds, w->root_nl, 0 };
+	struct view cur = {-1, (int *)w->root_lfds, w->root_nl, 0};
 	char comp[256];
 	int err = 0;
 
 	while (*target) {
 		const char *slash = strchr(target, '/');
 		size_t n = slash ? (size_t)(slash - target) : strlen(target);
-		struct view next = { -1, NULL, 0, 0 };
+		struct view next = {-1, NULL, 0, 0};
 
 		if (n == 0 || n >= sizeof(comp)) {
 			target += n + (slash != NULL);
@@ -217,7 +217,7 @@ static int child_view(struct walk *w, struct view *out, const struct view *v,
 	ssize_t rn;
 	int fd;
 
-	*out = (struct view){ -1, NULL, 0, 0 };
+	*out = (struct view){-1, NULL, 0, 0};
 	if (e->layer >= 0)
 		return merge_lowers(w, out, v->lfds, v->nl, (size_t)e->layer,
 				    name);
@@ -359,8 +359,8 @@ static size_t emit(struct walk *w, char kind, mode_t type,
 		DW_ALLOC_GROW(cs->meta, cs->n + 1, cs->meta_alloc);
 	if (meta)
 		cs->meta[cs->n] = (struct dw_change_meta){
-			st->st_uid, st->st_gid, st->st_size,
-			st->st_mtim.tv_sec, st->st_mtim.tv_nsec };
+			st->st_uid, st->st_gid, st->st_size, st->st_mtim.tv_sec,
+			st->st_mtim.tv_nsec};
 	/* The arena has no maximum: this cannot fail. */
 	dw_buf_add(&cs->names, w->path.ptr, w->path.len + 1);
 	return cs->n++;
@@ -459,8 +459,8 @@ static int reuse_entry(struct walk *w)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const struct dw_change *c = &prev->v[mid];
-		size_t n = c->path_len < w->path.len ? c->path_len :
-						       w->path.len;
+		size_t n =
+			c->path_len < w->path.len ? c->path_len : w->path.len;
 		int cmp = memcmp(dw_change_path(prev, c), w->path.ptr, n);
 
 		if (!cmp)
@@ -475,7 +475,7 @@ static int reuse_entry(struct walk *w)
 		else
 			hi = mid;
 	}
-	return 1;	/* unchanged, and no change before either */
+	return 1; /* unchanged, and no change before either */
 }
 
 static void drop_placeholders(struct dw_changeset *cs)
@@ -499,7 +499,7 @@ static void drop_placeholders(struct dw_changeset *cs)
  */
 struct item {
 	const char *name;
-	size_t idx;		/* into the caller's entry array */
+	size_t idx; /* into the caller's entry array */
 	int subtree;
 };
 
@@ -540,7 +540,7 @@ static void item_add(struct items *it, const char *name, size_t idx,
 		     int subtree)
 {
 	DW_ALLOC_GROW(it->v, it->n + 1, it->alloc);
-	it->v[it->n++] = (struct item){ name, idx, subtree };
+	it->v[it->n++] = (struct item){name, idx, subtree};
 }
 
 static const char *name_at(const struct names *nm, size_t i)
@@ -553,8 +553,8 @@ static int read_names(struct walk *w, struct names *nm, int fd, int layer)
 {
 	int err;
 
-	if (layer < 0 && dw_prefetch_take(w->pf, w->path.ptr, w->path.len, fd,
-					  nm))
+	if (layer < 0 &&
+	    dw_prefetch_take(w->pf, w->path.ptr, w->path.len, fd, nm))
 		return 0;
 	err = dw_names_read(nm, fd, layer);
 	if (err)
@@ -605,8 +605,7 @@ static int view_names(struct walk *w, struct names *nm, const struct view *v)
 
 static int push_name(struct walk *w, const char *name)
 {
-	if (dw_buf_addch(&w->path, '/') ||
-	    dw_buf_adds(&w->path, name))
+	if (dw_buf_addch(&w->path, '/') || dw_buf_adds(&w->path, name))
 		return DW_ELIMIT;
 	return 0;
 }
@@ -616,7 +615,8 @@ static int enter(struct walk *w)
 	if (++w->depth > DW_DIFF_MAX_DEPTH)
 		return dw_error_set(DW_ELIMIT,
 				    "directories nested deeper than %d levels "
-				    "at %s", DW_DIFF_MAX_DEPTH, shown_path(w));
+				    "at %s",
+				    DW_DIFF_MAX_DEPTH, shown_path(w));
 	return 0;
 }
 
@@ -660,9 +660,9 @@ static int add_below(struct walk *w, const struct view *v,
  */
 static int add_upper_only(struct walk *w, const struct view *v)
 {
-	struct names nm = { DW_BUF_INIT, NULL, 0, 0 };
-	struct items it = { NULL, 0, 0 };
-	struct entry e = { 1, -1, { 0 } };
+	struct names nm = {DW_BUF_INIT, NULL, 0, 0};
+	struct items it = {NULL, 0, 0};
+	struct entry e = {1, -1, {0}};
 	size_t base = w->path.len, i;
 	int err = read_names(w, &nm, v->upper, -1);
 
@@ -671,19 +671,20 @@ static int add_upper_only(struct walk *w, const struct view *v)
 
 		if (t == DT_UNKNOWN || t == DT_CHR) {
 			/* Settle the type; whiteouts are not entries. */
-			enum probe_result r = probe(v->upper, name_at(&nm, i),
-						    &e.st);
+			enum probe_result r =
+				probe(v->upper, name_at(&nm, i), &e.st);
 
 			if (r == P_ERR)
 				err = dw_error_errno(DW_EIO, errno,
 						     "cannot stat %s/%s in a "
-						     "layer", w->path.ptr,
+						     "layer",
+						     w->path.ptr,
 						     name_at(&nm, i));
 			if (r != P_FOUND)
 				continue;
-			t = nm.v[i].dtype = S_ISDIR(e.st.st_mode) ? DT_DIR :
-					    S_ISCHR(e.st.st_mode) ? DT_CHR :
-					    DT_REG;
+			t = nm.v[i].dtype = S_ISDIR(e.st.st_mode)   ? DT_DIR
+					    : S_ISCHR(e.st.st_mode) ? DT_CHR
+								    : DT_REG;
 		}
 		item_add(&it, name_at(&nm, i), i, 0);
 		if (t == DT_DIR)
@@ -700,7 +701,7 @@ static int add_upper_only(struct walk *w, const struct view *v)
 		if (!err && x->subtree)
 			err = add_below(w, v, &e, x->name);
 		else if (!err && t != DT_DIR && reuse_entry(w))
-			r = P_NONE;	/* copied from the previous result */
+			r = P_NONE; /* copied from the previous result */
 		else if (!err && !(w->flags & DW_DIFF_STAT))
 			emit(w, DW_CHANGE_ADD, dtype_mode(t), NULL);
 		else if (!err)
@@ -720,8 +721,8 @@ static int add_upper_only(struct walk *w, const struct view *v)
 /* Report everything in the merged directory `v` as added. */
 static int add_all(struct walk *w, const struct view *v)
 {
-	struct names nm = { DW_BUF_INIT, NULL, 0, 0 };
-	struct items it = { NULL, 0, 0 };
+	struct names nm = {DW_BUF_INIT, NULL, 0, 0};
+	struct items it = {NULL, 0, 0};
 	struct entry *ents = NULL;
 	size_t base = w->path.len, i;
 	int err = enter(w);
@@ -770,9 +771,9 @@ out:
 /* One name of a directory being compared, after both lookups. */
 struct pair {
 	struct entry oe, ne;
-	size_t slot;		/* the placeholder for the dir's own C */
+	size_t slot; /* the placeholder for the dir's own C */
 	int differ;
-	int reused;		/* unchanged non-directory: copied */
+	int reused; /* unchanged non-directory: copied */
 };
 
 static int compare_dir(struct walk *w, const struct view *ov,
@@ -805,7 +806,7 @@ static int compare_below(struct walk *w, const struct view *ov,
 			 const struct view *nv, struct pair *p,
 			 const char *name, int fast, int *changed)
 {
-	struct view oc = { -1, NULL, 0, 0 }, nc = { -1, NULL, 0, 0 };
+	struct view oc = {-1, NULL, 0, 0}, nc = {-1, NULL, 0, 0};
 	int sub = 0, err;
 
 	ssize_t reused;
@@ -839,8 +840,8 @@ static int compare_below(struct walk *w, const struct view *ov,
 static int compare_dir(struct walk *w, const struct view *ov,
 		       const struct view *nv, int *changed)
 {
-	struct names nm = { DW_BUF_INIT, NULL, 0, 0 };
-	struct items it = { NULL, 0, 0 };
+	struct names nm = {DW_BUF_INIT, NULL, 0, 0};
+	struct items it = {NULL, 0, 0};
 	struct pair *pairs = NULL;
 	size_t base = w->path.len, i;
 	/* Same lowers below: only what the upper dir holds can differ. */
@@ -935,8 +936,8 @@ int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
 			  const char *const *lowers, size_t nlowers,
 			  unsigned flags, const struct dw_diff_reuse *reuse)
 {
-	struct walk w = { out, DW_BUF_INIT, flags, 0, NULL, 0, reuse, NULL };
-	struct view ov = { -1, NULL, 0, 0 }, nv = { -1, NULL, 0, 0 };
+	struct walk w = {out, DW_BUF_INIT, flags, 0, NULL, 0, reuse, NULL};
+	struct view ov = {-1, NULL, 0, 0}, nv = {-1, NULL, 0, 0};
 	size_t i;
 	int changed, err;
 

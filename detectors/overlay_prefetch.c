@@ -31,7 +31,7 @@
 #define PF_MAX_BYTES ((size_t)256 << 20)
 
 struct listing {
-	char *path;		/* "" or "/a/b" */
+	char *path; /* "" or "/a/b" */
 	size_t len;
 	dev_t dev;
 	ino_t ino;
@@ -43,11 +43,11 @@ struct dw_prefetch {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	int root;		/* the reader's own description of the root */
-	struct listing *v;	/* published, in increasing order */
+	int root;	   /* the reader's own description of the root */
+	struct listing *v; /* published, in increasing order */
 	size_t n, alloc;
-	size_t bytes;		/* held in listings not yet taken */
-	int done;		/* the reader publishes nothing more */
+	size_t bytes; /* held in listings not yet taken */
+	int done;     /* the reader publishes nothing more */
 	int cancel;
 };
 
@@ -55,8 +55,8 @@ struct dw_prefetch {
 struct frame {
 	int fd;
 	size_t pathlen;
-	struct dw_buf kids;	/* its subdirectories' names, NUL-ended */
-	size_t *koff;		/* in "name/" order */
+	struct dw_buf kids; /* its subdirectories' names, NUL-ended */
+	size_t *koff;	    /* in "name/" order */
 	size_t nk, kalloc, next;
 };
 
@@ -83,10 +83,10 @@ static int cmp_key(const char *p, size_t pl, const char *q, size_t ql)
 /* "a" against "b" as "a/" against "b/" (names hold no '/'). */
 static int cmp_dirname(const void *a, const void *b, void *arena)
 {
-	const unsigned char *x = (const unsigned char *)arena +
-				 *(const size_t *)a;
-	const unsigned char *y = (const unsigned char *)arena +
-				 *(const size_t *)b;
+	const unsigned char *x =
+		(const unsigned char *)arena + *(const size_t *)a;
+	const unsigned char *y =
+		(const unsigned char *)arena + *(const size_t *)b;
 
 	while (*x && *x == *y) {
 		x++;
@@ -149,8 +149,7 @@ static int list_dir(int fd, struct names *nm, struct frame *f)
 	if (dw_names_read(nm, fd, -1))
 		return -1;
 	if (nm->n > 1)
-		qsort_r(nm->v, nm->n, sizeof(*nm->v), cmp_name,
-			nm->arena.ptr);
+		qsort_r(nm->v, nm->n, sizeof(*nm->v), cmp_name, nm->arena.ptr);
 	for (i = 0; i < nm->n; i++) {
 		const char *name = nm->arena.ptr + nm->v[i].off;
 		struct stat st;
@@ -183,12 +182,12 @@ static void frame_release(struct frame *f)
 static int visit(struct dw_prefetch *pf, int fd, const struct dw_buf *path,
 		 struct frame *f)
 {
-	struct names nm = { DW_BUF_INIT, NULL, 0, 0 };
+	struct names nm = {DW_BUF_INIT, NULL, 0, 0};
 	struct listing *l;
 	struct stat st;
 	int full;
 
-	*f = (struct frame){ fd, path->len, DW_BUF_INIT, NULL, 0, 0, 0 };
+	*f = (struct frame){fd, path->len, DW_BUF_INIT, NULL, 0, 0, 0};
 	dw_buf_init(&nm.arena, 0);
 	if (fstat(fd, &st) != 0 || list_dir(fd, &nm, f) != 0) {
 		dw_names_release(&nm);
@@ -205,8 +204,8 @@ static int visit(struct dw_prefetch *pf, int fd, const struct dw_buf *path,
 	l->ino = st.st_ino;
 	l->nm = nm;
 	l->taken = 0;
-	pf->bytes += nm.arena.alloc + nm.alloc * sizeof(*nm.v) +
-		     path->len + sizeof(*l);
+	pf->bytes += nm.arena.alloc + nm.alloc * sizeof(*nm.v) + path->len +
+		     sizeof(*l);
 	full = pf->bytes > PF_MAX_BYTES;
 	pthread_cond_broadcast(&pf->cv);
 	pthread_mutex_unlock(&pf->mu);
@@ -233,7 +232,7 @@ static void *reader(void *arg)
 
 	dw_buf_init(&path, 0);
 	r = visit(pf, pf->root, &path, &stack[0]);
-	pf->root = -1;		/* the frame owns it now */
+	pf->root = -1; /* the frame owns it now */
 	if (r >= 0)
 		depth = 1;
 	while (r == 0 && depth && !cancelled(pf)) {
@@ -260,7 +259,7 @@ static void *reader(void *arg)
 		if (r >= 0)
 			depth++;
 		if (r < 0)
-			r = 0;	/* skip what cannot be read; go on */
+			r = 0; /* skip what cannot be read; go on */
 	}
 	while (depth)
 		frame_release(&stack[--depth]);
@@ -294,8 +293,7 @@ struct dw_prefetch *dw_prefetch_start(int root_fd)
 }
 
 /* The index of `path` among the published, or -1. */
-static ssize_t find(const struct dw_prefetch *pf, const char *path,
-		    size_t len)
+static ssize_t find(const struct dw_prefetch *pf, const char *path, size_t len)
 {
 	size_t lo = 0, hi = pf->n;
 
@@ -332,9 +330,9 @@ int dw_prefetch_take(struct dw_prefetch *pf, const char *path, size_t len,
 			l = &pf->v[i];
 			break;
 		}
-		if (pf->done || (pf->n && cmp_key(pf->v[pf->n - 1].path,
-						  pf->v[pf->n - 1].len, path,
-						  len) > 0))
+		if (pf->done ||
+		    (pf->n && cmp_key(pf->v[pf->n - 1].path,
+				      pf->v[pf->n - 1].len, path, len) > 0))
 			break;
 		pthread_cond_wait(&pf->cv, &pf->mu);
 	}
@@ -344,7 +342,7 @@ int dw_prefetch_take(struct dw_prefetch *pf, const char *path, size_t len,
 	}
 	l->taken = 1;
 	got = l->nm;
-	l->nm = (struct names){ DW_BUF_INIT, NULL, 0, 0 };
+	l->nm = (struct names){DW_BUF_INIT, NULL, 0, 0};
 	pf->bytes -= got.arena.alloc + got.alloc * sizeof(*got.v);
 	dev = l->dev;
 	ino = l->ino;

@@ -23,7 +23,7 @@ struct names {
 		size_t off;
 		int layer;
 		unsigned char dtype;
-	} *v;
+	} * v;
 	size_t n, alloc;
 };
 

@@ -18,7 +18,8 @@ int dw_run_command(char *const *argv, const char *input, size_t len,
 	pid_t pid;
 
 	if (pipe2(fds, O_CLOEXEC))
-		return dw_error_errno(DW_ERROR, errno, "cannot run %s", argv[0]);
+		return dw_error_errno(DW_ERROR, errno, "cannot run %s",
+				      argv[0]);
 	pid = fork();
 	if (pid == 0) {
 		dup2(fds[0], STDIN_FILENO);
@@ -37,7 +38,8 @@ int dw_run_command(char *const *argv, const char *input, size_t len,
 	}
 	close(fds[1]);
 	if (pid < 0)
-		return dw_error_errno(DW_ERROR, errno, "cannot run %s", argv[0]);
+		return dw_error_errno(DW_ERROR, errno, "cannot run %s",
+				      argv[0]);
 	for (i = 0; i < timeout_s * 10; i++) {
 		if (waitpid(pid, &status, WNOHANG) == pid)
 			break;
@@ -46,8 +48,10 @@ int dw_run_command(char *const *argv, const char *input, size_t len,
 	if (i == timeout_s * 10) {
 		kill(pid, SIGKILL);
 		waitpid(pid, &status, 0);
-		return dw_error_set(DW_ERROR, "%s ran longer than %d s and was "
-				    "killed", argv[0], timeout_s);
+		return dw_error_set(DW_ERROR,
+				    "%s ran longer than %d s and was "
+				    "killed",
+				    argv[0], timeout_s);
 	}
 	if (!WIFEXITED(status))
 		return dw_error_set(DW_ERROR, "%s was killed by signal %d",
@@ -55,7 +59,7 @@ int dw_run_command(char *const *argv, const char *input, size_t len,
 	if (WEXITSTATUS(status))
 		return dw_error_set(DW_ERROR, "%s exited %d%s", argv[0],
 				    WEXITSTATUS(status),
-				    WEXITSTATUS(status) == 127 ?
-				    " (not found?)" : "");
+				    WEXITSTATUS(status) == 127 ? " (not found?)"
+							       : "");
 	return 0;
 }

@@ -29,24 +29,23 @@ static struct {
 } dl;
 
 static const struct dw_lazy_sym curl_syms[] = {
-	{ "curl_global_init", (void **)&dl.global_init },
-	{ "curl_easy_init", (void **)&dl.easy_init },
-	{ "curl_easy_cleanup", (void **)&dl.easy_cleanup },
-	{ "curl_easy_reset", (void **)&dl.easy_reset },
-	{ "curl_easy_setopt", (void **)&dl.easy_setopt },
-	{ "curl_easy_perform", (void **)&dl.easy_perform },
-	{ "curl_easy_getinfo", (void **)&dl.easy_getinfo },
-	{ "curl_easy_strerror", (void **)&dl.easy_strerror },
-	{ "curl_easy_escape", (void **)&dl.easy_escape },
-	{ "curl_free", (void **)&dl.free },
-	{ "curl_slist_append", (void **)&dl.slist_append },
-	{ "curl_slist_free_all", (void **)&dl.slist_free_all },
+	{"curl_global_init", (void **)&dl.global_init},
+	{"curl_easy_init", (void **)&dl.easy_init},
+	{"curl_easy_cleanup", (void **)&dl.easy_cleanup},
+	{"curl_easy_reset", (void **)&dl.easy_reset},
+	{"curl_easy_setopt", (void **)&dl.easy_setopt},
+	{"curl_easy_perform", (void **)&dl.easy_perform},
+	{"curl_easy_getinfo", (void **)&dl.easy_getinfo},
+	{"curl_easy_strerror", (void **)&dl.easy_strerror},
+	{"curl_easy_escape", (void **)&dl.easy_escape},
+	{"curl_free", (void **)&dl.free},
+	{"curl_slist_append", (void **)&dl.slist_append},
+	{"curl_slist_free_all", (void **)&dl.slist_free_all},
 };
 
-static struct dw_lazy_lib libcurl = {
-	"libcurl.so.4", curl_syms, sizeof(curl_syms) / sizeof(curl_syms[0]),
-	0, ""
-};
+static struct dw_lazy_lib libcurl = {"libcurl.so.4", curl_syms,
+				     sizeof(curl_syms) / sizeof(curl_syms[0]),
+				     0, ""};
 
 #define curl_global_init (*dl.global_init)
 #define curl_easy_init (*dl.easy_init)
@@ -74,7 +73,7 @@ struct stream {
 	int (*line)(const char *s, size_t len, void *ctx);
 	void *ctx;
 	volatile int *stop;
-	struct dw_buf pending;	/* a partial line */
+	struct dw_buf pending; /* a partial line */
 	CURL *curl;
 	int told;
 	int failed;
@@ -108,8 +107,7 @@ static size_t on_stream(char *data, size_t size, size_t nmemb, void *ctx)
 			continue;
 		if (st->pending.len) {
 			dw_buf_add(&st->pending, data + start, i - start);
-			if (st->line(st->pending.ptr, st->pending.len,
-				     st->ctx))
+			if (st->line(st->pending.ptr, st->pending.len, st->ctx))
 				return 0;
 			dw_buf_reset(&st->pending);
 		} else if (st->line(data + start, i - start, st->ctx)) {
@@ -123,12 +121,15 @@ static size_t on_stream(char *data, size_t size, size_t nmemb, void *ctx)
 	return n;
 }
 
-static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn,
-		       curl_off_t ut, curl_off_t un)
+static int on_progress(void *ctx, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+		       curl_off_t un)
 {
 	struct stream *st = ctx;
 
-	(void)dt; (void)dn; (void)ut; (void)un;
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
 	return *st->stop ? 1 : 0;
 }
 
@@ -149,8 +150,8 @@ int dw_docker_stream(struct dw_docker *d, const char *path,
 		     int (*line)(const char *s, size_t len, void *ctx),
 		     void *ctx, volatile int *stop)
 {
-	struct stream st = { connected, line, ctx, stop, DW_BUF_INIT,
-			     d->curl, 0, 0 };
+	struct stream st = {connected,	 line,	  ctx, stop,
+			    DW_BUF_INIT, d->curl, 0,   0};
 	struct dw_buf url = DW_BUF_INIT;
 	CURLcode rc;
 	int err = 0;
@@ -171,15 +172,18 @@ int dw_docker_stream(struct dw_docker *d, const char *path,
 	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
 	rc = curl_easy_perform(d->curl);
 	if (rc == CURLE_COULDNT_CONNECT)
-		err = dw_error_set(DW_EUNREACHABLE, "cannot reach the docker "
+		err = dw_error_set(DW_EUNREACHABLE,
+				   "cannot reach the docker "
 				   "daemon at %s (is dockerd running?)",
 				   d->socket);
 	else if (st.failed)
 		err = dw_error_set(DW_ERROR, "docker refused %s", path);
 	else if (rc != CURLE_OK && rc != CURLE_ABORTED_BY_CALLBACK &&
 		 !(rc == CURLE_WRITE_ERROR && *stop))
-		err = dw_error_set(DW_EUNREACHABLE, "docker stream %s ended: "
-				   "%s", path, curl_easy_strerror(rc));
+		err = dw_error_set(DW_EUNREACHABLE,
+				   "docker stream %s ended: "
+				   "%s",
+				   path, curl_easy_strerror(rc));
 	dw_buf_release(&st.pending);
 	dw_buf_release(&url);
 	return err;
@@ -192,11 +196,13 @@ static int parse_host(char **socket, const char *host)
 	else if (strstr(host, "://"))
 		return dw_error_set(DW_EUNSUPPORTED,
 				    "docker host %s is not supported: only "
-				    "unix:// sockets are", host);
+				    "unix:// sockets are",
+				    host);
 	if (host[0] != '/')
 		return dw_error_set(DW_EINVAL,
 				    "docker host must be unix:///path, not "
-				    "'%s'", host);
+				    "'%s'",
+				    host);
 	*socket = dw_xstrdup(host);
 	return 0;
 }
@@ -325,12 +331,13 @@ static int request(struct dw_docker *d, json_t **out, const char *path,
 	if (rc == CURLE_COULDNT_CONNECT) {
 		err = dw_error_set(DW_EUNREACHABLE,
 				   "cannot reach the docker daemon at %s "
-				   "(is dockerd running?)", d->socket);
+				   "(is dockerd running?)",
+				   d->socket);
 		goto out;
 	}
 	if (rc != CURLE_OK) {
-		err = dw_error_set(rc == CURLE_WRITE_ERROR ? DW_ELIMIT :
-				   DW_EUNREACHABLE,
+		err = dw_error_set(rc == CURLE_WRITE_ERROR ? DW_ELIMIT
+							   : DW_EUNREACHABLE,
 				   "docker request %s failed: %s", path,
 				   curl_easy_strerror(rc));
 		goto out;
@@ -404,11 +411,11 @@ static int fill_layers(struct dw_container_layers *l, json_t *j,
 	if (strcmp(driver, "overlay2") && strcmp(driver, "overlay"))
 		return dw_error_set(DW_EUNSUPPORTED,
 				    "container %s uses the %s storage driver; "
-				    "only overlay2 is supported", ref, driver);
+				    "only overlay2 is supported",
+				    ref, driver);
 	if (!upper)
-		return dw_error_set(DW_EINVAL,
-				    "docker inspect of %s has no UpperDir",
-				    ref);
+		return dw_error_set(
+			DW_EINVAL, "docker inspect of %s has no UpperDir", ref);
 	memset(l, 0, sizeof(*l));
 	l->id = dup_or_empty(dw_json_path_str(j, "Id"));
 	l->name = dup_or_empty(name && name[0] == '/' ? name + 1 : name);
@@ -417,22 +424,24 @@ static int fill_layers(struct dw_container_layers *l, json_t *j,
 	l->upper = dw_xstrdup(upper);
 	split_lowers(l, dw_json_path_str(j, "GraphDriver.Data.LowerDir"));
 	l->labels = json_object_get(json_object_get(j, "Config"), "Labels");
-	l->labels = json_is_object(l->labels) ? json_deep_copy(l->labels) :
-						json_object();
+	l->labels = json_is_object(l->labels) ? json_deep_copy(l->labels)
+					      : json_object();
 	l->read_only = json_is_true(json_object_get(
 		json_object_get(j, "HostConfig"), "ReadonlyRootfs"));
-	l->running = json_is_true(json_object_get(
-		json_object_get(j, "State"), "Running"));
+	l->running = json_is_true(
+		json_object_get(json_object_get(j, "State"), "Running"));
 	l->log_path = dup_or_empty(
 		dw_json_path_str(j, "HostConfig.LogConfig.Type") &&
-		!strcmp(dw_json_path_str(j, "HostConfig.LogConfig.Type"),
-			"json-file") ? dw_json_path_str(j, "LogPath") : NULL);
+				!strcmp(dw_json_path_str(
+						j, "HostConfig.LogConfig.Type"),
+					"json-file")
+			? dw_json_path_str(j, "LogPath")
+			: NULL);
 	return 0;
 }
 
 int dw_docker_container_layers(struct dw_docker *d,
-			       struct dw_container_layers *out,
-			       const char *ref)
+			       struct dw_container_layers *out, const char *ref)
 {
 	struct dw_buf path = DW_BUF_INIT;
 	json_t *j = NULL;
@@ -448,8 +457,7 @@ int dw_docker_container_layers(struct dw_docker *d,
 	curl_free(esc);
 	err = dw_docker_get_json(d, &j, path.ptr);
 	if (err == DW_ENOTFOUND)
-		err = dw_error_set(DW_ENOTFOUND, "no such container: %s",
-				   ref);
+		err = dw_error_set(DW_ENOTFOUND, "no such container: %s", ref);
 	if (!err)
 		err = fill_layers(out, j, ref);
 	json_decref(j);
@@ -485,8 +493,10 @@ int dw_http_post(const char *url, const char *body, size_t len,
 
 	*status = 0;
 	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
-		return dw_error_set(DW_EINVAL, "%s: only http:// and https:// "
-				    "URLs", url);
+		return dw_error_set(DW_EINVAL,
+				    "%s: only http:// and https:// "
+				    "URLs",
+				    url);
 	err = dw_lazy_load(&libcurl);
 	if (err)
 		return err;
@@ -499,7 +509,8 @@ int dw_http_post(const char *url, const char *body, size_t len,
 		hdrs = dl.slist_append(hdrs, *headers);
 	rc = perform(c, url, 1, body, len, hdrs, timeout_ms, &resp);
 	if (rc != CURLE_OK)
-		err = dw_error_set(DW_EUNREACHABLE, "%s", curl_easy_strerror(rc));
+		err = dw_error_set(DW_EUNREACHABLE, "%s",
+				   curl_easy_strerror(rc));
 	else
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
 	dl.slist_free_all(hdrs);

@@ -65,16 +65,16 @@ int dw_http_post(const char *url, const char *body, size_t len,
 /* The overlay layer dirs of one container, from its inspect document. */
 struct dw_container_layers {
 	char *id;
-	char *name;		/* without the leading '/' */
-	char *image;		/* Config.Image */
-	char *driver;		/* GraphDriver.Name */
+	char *name;   /* without the leading '/' */
+	char *image;  /* Config.Image */
+	char *driver; /* GraphDriver.Name */
 	char *upper;
-	char **lowers;		/* topmost first */
+	char **lowers; /* topmost first */
 	size_t nlowers;
-	json_t *labels;		/* Config.Labels, an object (maybe empty) */
-	int read_only;		/* HostConfig.ReadonlyRootfs */
-	int running;		/* State.Running */
-	char *log_path;		/* LogPath of a json-file log, else "" */
+	json_t *labels; /* Config.Labels, an object (maybe empty) */
+	int read_only;	/* HostConfig.ReadonlyRootfs */
+	int running;	/* State.Running */
+	char *log_path; /* LogPath of a json-file log, else "" */
 };
 
 /*

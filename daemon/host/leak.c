@@ -21,9 +21,8 @@ json_t *dw_leak_command_doc(const struct dw_finding *f,
 	json_object_set_new(o, "severity",
 			    json_string(dw_severity_name(f->rule->severity)));
 	json_object_set_new(o, "secret",
-			    f->secret ? json_stringn(f->secret,
-						     f->secret_len) :
-					json_null());
+			    f->secret ? json_stringn(f->secret, f->secret_len)
+				      : json_null());
 	json_object_set_new(o, "fingerprint", json_string(f->fingerprint));
 	json_object_set_new(o, "source", json_string(src->source));
 	json_object_set_new(o, "path", json_stringn(path.ptr, path.len));
@@ -50,7 +49,7 @@ int dw_leak_run_command(char *const *argv, const struct dw_finding *f,
 	json_decref(doc);
 	if (!text)
 		return dw_error_set(DW_ERROR, "cannot encode the finding for "
-				    "the command");
+					      "the command");
 	err = dw_run_command(argv, text, strlen(text),
 			     DW_LEAK_COMMAND_TIMEOUT_S);
 	free(text);
@@ -68,13 +67,14 @@ int dw_leak_rotate(struct dw_docker *d, struct dw_store *st,
 		return err;
 	err = dw_swarm_read(d, &sw);
 	if (err)
-		return dw_error_set(DW_ESTORE, "rotated, but the swarm's id "
+		return dw_error_set(DW_ESTORE,
+				    "rotated, but the swarm's id "
 				    "could not be read to record it: %s",
 				    dw_error_last());
 	err = dw_store_record_rotation(st, sw.id, dw_swarm_secret_name(what),
 				       rot->before, rot->after, reason);
 	dw_swarm_release(&sw);
 	return err ? dw_error_set(DW_ESTORE, "rotated, but not recorded: %s",
-				  dw_error_last()) :
-		     0;
+				  dw_error_last())
+		   : 0;
 }

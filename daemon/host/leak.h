@@ -25,11 +25,11 @@
 struct dw_leak_src {
 	const char *source_id;
 	const char *name;
-	const void *path;	/* the file, raw bytes */
+	const void *path; /* the file, raw bytes */
 	size_t path_len;
 	const char *source;
-	int once_per_source;	/* report a secret once per source_id */
-	json_t *fields;		/* borrowed; extra fields (commit, stream) */
+	int once_per_source; /* report a secret once per source_id */
+	json_t *fields;	     /* borrowed; extra fields (commit, stream) */
 };
 
 /* `f->secret` is valid during the call only. */

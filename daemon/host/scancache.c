@@ -32,8 +32,7 @@ static int fail(struct cache *c, const char *what)
 			    sqlite3_errmsg(c->db));
 }
 
-static int get(void *self, const char *blob, dw_cached_finding_cb cb,
-	       void *ctx)
+static int get(void *self, const char *blob, dw_cached_finding_cb cb, void *ctx)
 {
 	struct cache *c = self;
 	const char *rules;
@@ -63,7 +62,9 @@ static int begin(void *self)
 	struct cache *c = self;
 
 	return sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ==
-	       SQLITE_OK ? 0 : fail(c, "begin");
+			       SQLITE_OK
+		       ? 0
+		       : fail(c, "begin");
 }
 
 static int put_blob(void *self, const char *blob)
@@ -95,8 +96,9 @@ static int put_finding(void *self, const char *blob, const char *rule,
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)column);
 	sqlite3_bind_text(st, 5, fp, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 6, redacted, -1, SQLITE_STATIC);
-	return sqlite3_step(st) == SQLITE_DONE ? 0 :
-	       fail(c, "cannot record a finding");
+	return sqlite3_step(st) == SQLITE_DONE
+		       ? 0
+		       : fail(c, "cannot record a finding");
 }
 
 static int commit(void *self, int err)
@@ -107,24 +109,28 @@ static int commit(void *self, int err)
 		sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 		return err;
 	}
-	return sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ?
-	       0 : fail(c, "commit");
+	return sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK
+		       ? 0
+		       : fail(c, "commit");
 }
 
 static int prepare(struct cache *c)
 {
-	static const struct { size_t off; const char *sql; } q[] = {
-		{ offsetof(struct cache, get_blob),
-		  "SELECT rules FROM blobs WHERE blob=?1" },
-		{ offsetof(struct cache, get_findings),
-		  "SELECT rule, line, col, fingerprint, redacted FROM findings"
-		  " WHERE blob=?1" },
-		{ offsetof(struct cache, put_blob),
-		  "INSERT OR REPLACE INTO blobs VALUES (?1, ?2)" },
-		{ offsetof(struct cache, del_findings),
-		  "DELETE FROM findings WHERE blob=?1" },
-		{ offsetof(struct cache, put_finding),
-		  "INSERT INTO findings VALUES (?1,?2,?3,?4,?5,?6)" },
+	static const struct {
+		size_t off;
+		const char *sql;
+	} q[] = {
+		{offsetof(struct cache, get_blob),
+		 "SELECT rules FROM blobs WHERE blob=?1"},
+		{offsetof(struct cache, get_findings),
+		 "SELECT rule, line, col, fingerprint, redacted FROM findings"
+		 " WHERE blob=?1"},
+		{offsetof(struct cache, put_blob),
+		 "INSERT OR REPLACE INTO blobs VALUES (?1, ?2)"},
+		{offsetof(struct cache, del_findings),
+		 "DELETE FROM findings WHERE blob=?1"},
+		{offsetof(struct cache, put_finding),
+		 "INSERT INTO findings VALUES (?1,?2,?3,?4,?5,?6)"},
 	};
 	size_t i;
 
@@ -141,8 +147,9 @@ int dw_scancache_open(struct dw_blob_cache **out, const char *path,
 {
 	struct cache *c = dw_xcalloc(1, sizeof(*c));
 	mode_t old = umask(077);
-	int rc = sqlite3_open_v2(path, &c->db, SQLITE_OPEN_READWRITE |
-				 SQLITE_OPEN_CREATE | SQLITE_OPEN_NOFOLLOW,
+	int rc = sqlite3_open_v2(path, &c->db,
+				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+					 SQLITE_OPEN_NOFOLLOW,
 				 NULL);
 	int err = 0;
 
@@ -152,9 +159,10 @@ int dw_scancache_open(struct dw_blob_cache **out, const char *path,
 		err = dw_error_set(DW_EIO, "scan cache %s: %s", path,
 				   c->db ? sqlite3_errmsg(c->db) : "no memory");
 	sqlite3_busy_timeout(c->db, 5000);
-	if (!err && (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL,
-				  NULL) != SQLITE_OK ||
-		     sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK))
+	if (!err &&
+	    (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) !=
+		     SQLITE_OK ||
+	     sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK))
 		err = fail(c, path);
 	if (!err)
 		err = prepare(c);
@@ -162,8 +170,8 @@ int dw_scancache_open(struct dw_blob_cache **out, const char *path,
 		dw_scancache_close(&c->api);
 		return err;
 	}
-	c->api = (struct dw_blob_cache){ c, get, begin, put_blob, put_finding,
-					 commit };
+	c->api = (struct dw_blob_cache){c,	  get,	       begin,
+					put_blob, put_finding, commit};
 	*out = &c->api;
 	return 0;
 }

@@ -39,8 +39,8 @@ static int open_tmp(const char *final, struct dw_buf *tmp)
 
 	dw_buf_reset(tmp);
 	dw_buf_addf(tmp, "%s.tmp-%ld", final, (long)getpid());
-	fd = open(tmp->ptr, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		  O_CLOEXEC, 0600);
+	fd = open(tmp->ptr,
+		  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		dw_error_errno(DW_EIO, errno, "snapshot: cannot create %s",
 			       tmp->ptr);
@@ -50,14 +50,20 @@ static int open_tmp(const char *final, struct dw_buf *tmp)
 static int commit_file(int fd, const char *tmp, const char *final, int err)
 {
 	if (!err && fsync(fd))
-		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot fsync "
-				     "%s", tmp);
+		err = dw_error_errno(DW_EIO, errno,
+				     "snapshot: cannot fsync "
+				     "%s",
+				     tmp);
 	if (close(fd) && !err)
-		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot close "
-				     "%s", tmp);
+		err = dw_error_errno(DW_EIO, errno,
+				     "snapshot: cannot close "
+				     "%s",
+				     tmp);
 	if (!err && rename(tmp, final))
-		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot rename "
-				     "%s", tmp);
+		err = dw_error_errno(DW_EIO, errno,
+				     "snapshot: cannot rename "
+				     "%s",
+				     tmp);
 	if (err)
 		unlink(tmp);
 	return err;
@@ -86,22 +92,24 @@ static int build_layers(struct blobs *b, const struct dw_container_layers *l,
 		int fd;
 
 		if (i && is_init_layer(dir))
-			continue;	/* not part of the image */
+			continue; /* not part of the image */
 		dw_buf_reset(&file);
 		dw_buf_addf(&file, "%s/layer-%zu.tar", tmpdir, b->n);
 		fd = open(file.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 			  0600);
 		if (fd < 0) {
-			err = dw_error_errno(DW_EIO, errno, "snapshot: cannot "
-					     "create %s", file.ptr);
+			err = dw_error_errno(DW_EIO, errno,
+					     "snapshot: cannot "
+					     "create %s",
+					     file.ptr);
 			break;
 		}
 		x = snap_blob_new(b);
 		x->file = dw_xstrdup(file.ptr);
 		/* Image layers never change: only the upper dir can. */
 		err = snap_tar_layer(dir, fd, x->digest, &x->size,
-				i == 0 ? evidence : NULL, &st,
-				i == 0 ? r->paused : 1);
+				     i == 0 ? evidence : NULL, &st,
+				     i == 0 ? r->paused : 1);
 		close(fd);
 		if (i == 0) {
 			r->entries = st.entries;
@@ -128,11 +136,12 @@ static void cleanup_tmpdir(const char *tmpdir, struct blobs *b)
 }
 
 static int write_image_archive(const struct dw_container_layers *l,
-			       json_t *inspect, const struct dw_snapshot_opts *o,
-			       json_t *ev, struct dw_buf *entries,
+			       json_t *inspect,
+			       const struct dw_snapshot_opts *o, json_t *ev,
+			       struct dw_buf *entries,
 			       struct dw_snapshot_result *r, int fd)
 {
-	struct blobs b = { NULL, 0, 0 };
+	struct blobs b = {NULL, 0, 0};
 	struct dw_buf tmpdir = DW_BUF_INIT;
 	json_t *layers, *manifest, *index, *dmanifest, *cfg;
 	char cfg_digest[65], man_digest[65];
@@ -145,56 +154,65 @@ static int write_image_archive(const struct dw_container_layers *l,
 
 	dw_buf_addf(&tmpdir, "%s.layers-XXXXXX", o->out_path);
 	if (!mkdtemp(tmpdir.ptr)) {
-		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot create "
-				     "%s", tmpdir.ptr);
+		err = dw_error_errno(DW_EIO, errno,
+				     "snapshot: cannot create "
+				     "%s",
+				     tmpdir.ptr);
 		dw_buf_release(&tmpdir);
 		return err;
 	}
 	err = build_layers(&b, l, tmpdir.ptr, entries, r);
 	nlayers = b.n;
 	if (!err) {
-		struct blobs only = { b.v, nlayers, 0 };
+		struct blobs only = {b.v, nlayers, 0};
 
 		cfg = snap_image_config(inspect, &only, o->reason);
 		snap_blob_json(&b, cfg, cfg_digest, &cfg_size);
 		json_decref(cfg);
 		layers = json_array();
 		for (i = 0; i < nlayers; i++)
-			json_array_append_new(layers, snap_descriptor(
-				"application/vnd.oci.image.layer.v1.tar",
-				b.v[i].digest, b.v[i].size));
-		manifest = json_pack("{s:i, s:s, s:o, s:o}", "schemaVersion",
-			2, "mediaType",
+			json_array_append_new(
+				layers,
+				snap_descriptor("application/"
+						"vnd.oci.image.layer.v1.tar",
+						b.v[i].digest, b.v[i].size));
+		manifest = json_pack(
+			"{s:i, s:s, s:o, s:o}", "schemaVersion", 2, "mediaType",
 			"application/vnd.oci.image.manifest.v1+json", "config",
-			snap_descriptor("application/vnd.oci.image.config.v1+json",
-				   cfg_digest, cfg_size), "layers", layers);
+			snap_descriptor(
+				"application/vnd.oci.image.config.v1+json",
+				cfg_digest, cfg_size),
+			"layers", layers);
 		snap_blob_json(&b, manifest, man_digest, &man_size);
 		json_decref(manifest);
-		index = json_pack("{s:i, s:s, s:[o]}", "schemaVersion", 2,
-			"mediaType", "application/vnd.oci.image.index.v1+json",
-			"manifests", snap_descriptor(
+		index = json_pack(
+			"{s:i, s:s, s:[o]}", "schemaVersion", 2, "mediaType",
+			"application/vnd.oci.image.index.v1+json", "manifests",
+			snap_descriptor(
 				"application/vnd.oci.image.manifest.v1+json",
 				man_digest, man_size));
-		json_object_set_new(json_array_get(json_object_get(index,
-			"manifests"), 0), "annotations", json_pack("{s:s}",
-			"io.containerd.image.name", o->tag));
+		json_object_set_new(
+			json_array_get(json_object_get(index, "manifests"), 0),
+			"annotations",
+			json_pack("{s:s}", "io.containerd.image.name", o->tag));
 		dmanifest = json_pack("[{s:s+, s:[s], s:[]}]", "Config",
-			"blobs/sha256/", cfg_digest, "RepoTags", o->tag,
-			"Layers");
+				      "blobs/sha256/", cfg_digest, "RepoTags",
+				      o->tag, "Layers");
 		for (i = 0; i < nlayers; i++)
-			json_array_append_new(json_object_get(json_array_get(
-				dmanifest, 0), "Layers"), json_sprintf(
-				"blobs/sha256/%s", b.v[i].digest));
+			json_array_append_new(
+				json_object_get(json_array_get(dmanifest, 0),
+						"Layers"),
+				json_sprintf("blobs/sha256/%s", b.v[i].digest));
 		dw_json_dump(&dm, dmanifest, JSON_PRESERVE_ORDER);
 		dw_json_dump(&ix, index, JSON_PRESERVE_ORDER);
 		json_decref(index);
 		json_decref(dmanifest);
 		{
 			const char *extra[][2] = {
-				{ "oci-layout",
-				  "{\"imageLayoutVersion\":\"1.0.0\"}" },
-				{ "index.json", ix.ptr },
-				{ "manifest.json", dm.ptr },
+				{"oci-layout",
+				 "{\"imageLayoutVersion\":\"1.0.0\"}"},
+				{"index.json", ix.ptr},
+				{"manifest.json", dm.ptr},
 			};
 			json_t *bl = json_object();
 
@@ -209,13 +227,15 @@ static int write_image_archive(const struct dw_container_layers *l,
 				 "sha256:%s", dig);
 			r->archive_size = h.size;
 			for (i = 0; i < b.n; i++)
-				json_object_set_new(bl, b.v[i].digest,
+				json_object_set_new(
+					bl, b.v[i].digest,
 					json_integer((json_int_t)b.v[i].size));
 			json_object_set_new(ev, "blobs", bl);
-			json_object_set_new(ev, "image", json_pack(
-				"{s:s, s:s+, s:s+}", "tag", o->tag, "config",
-				"sha256:", cfg_digest, "manifest", "sha256:",
-				man_digest));
+			json_object_set_new(
+				ev, "image",
+				json_pack("{s:s, s:s+, s:s+}", "tag", o->tag,
+					  "config", "sha256:", cfg_digest,
+					  "manifest", "sha256:", man_digest));
 		}
 	}
 	cleanup_tmpdir(tmpdir.ptr, &b);
@@ -232,7 +252,7 @@ static int write_layer_only(const struct dw_container_layers *l,
 	struct snap_tar_stats st;
 	char dig[65];
 	int err = snap_tar_layer(l->upper, fd, dig, &r->archive_size, entries,
-			    &st, r->paused);
+				 &st, r->paused);
 
 	snprintf(r->archive_sha256, sizeof(r->archive_sha256), "sha256:%s",
 		 dig);
@@ -272,20 +292,16 @@ static json_t *evidence_head(const struct dw_snapshot_opts *o, json_t *inspect,
 	strftime(now, 24, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(now + strlen(now), sizeof(now) - strlen(now), ".%09ldZ",
 		 ts.tv_nsec);
-	return json_pack("{s:s, s:{s:s, s:s}, s:s, s:s, s:s?, s:{s:i, s:s?},"
-			 " s:b, s:s, s:{s:s, s:s, s:s}, s:O}",
-			 "format", "driftwatch-evidence-1",
-			 "tool", "name", "driftwatch", "version", DW_VERSION,
-			 "host", host, "captured_at", now,
-			 "reason", o->reason,
-			 "operator", "uid", (int)getuid(), "user",
-			 getenv("SUDO_USER") ? getenv("SUDO_USER") :
-						getenv("USER"),
-			 "paused", paused,
-			 "mode", o->layer_only ? "layer-only" : "image",
-			 "container", "id", l->id, "name", l->name, "image",
-			 l->image,
-			 "inspect", inspect);
+	return json_pack(
+		"{s:s, s:{s:s, s:s}, s:s, s:s, s:s?, s:{s:i, s:s?},"
+		" s:b, s:s, s:{s:s, s:s, s:s}, s:O}",
+		"format", "driftwatch-evidence-1", "tool", "name", "driftwatch",
+		"version", DW_VERSION, "host", host, "captured_at", now,
+		"reason", o->reason, "operator", "uid", (int)getuid(), "user",
+		getenv("SUDO_USER") ? getenv("SUDO_USER") : getenv("USER"),
+		"paused", paused, "mode",
+		o->layer_only ? "layer-only" : "image", "container", "id",
+		l->id, "name", l->name, "image", l->image, "inspect", inspect);
 }
 
 int snap_file_sha256(const char *path, char out[72])
@@ -319,13 +335,15 @@ static int write_evidence(json_t *ev, struct dw_buf *entries,
 	const char *base = strrchr(archive, '/');
 	int fd, err;
 
-	json_object_set_new(ev, "archive", json_pack("{s:s, s:s, s:I}",
-		"file", base ? base + 1 : archive, "sha256", r->archive_sha256,
-		"size", (json_int_t)r->archive_size));
+	json_object_set_new(ev, "archive",
+			    json_pack("{s:s, s:s, s:I}", "file",
+				      base ? base + 1 : archive, "sha256",
+				      r->archive_sha256, "size",
+				      (json_int_t)r->archive_size));
 	dw_buf_addf(&path, "%s.evidence.json", archive);
 	dw_json_dump(&data, ev, JSON_PRESERVE_ORDER);
 	/* The upper entries were written as JSON text as they were read. */
-	dw_buf_setlen(&data, data.len - 1);	/* the closing '}' */
+	dw_buf_setlen(&data, data.len - 1); /* the closing '}' */
 	dw_buf_adds(&data, ",\"upper_entries\":[");
 	dw_buf_add(&data, entries->ptr, entries->len);
 	dw_buf_adds(&data, "]}\n");
@@ -337,9 +355,12 @@ static int write_evidence(json_t *ev, struct dw_buf *entries,
 		char dig[65];
 
 		snap_hout_init(&h, fd);
-		err = snap_hout_write(&h, data.ptr, data.len) ?
-		      dw_error_errno(DW_EIO, h.failed, "snapshot: cannot "
-				     "write %s", tmp.ptr) : 0;
+		err = snap_hout_write(&h, data.ptr, data.len)
+			      ? dw_error_errno(DW_EIO, h.failed,
+					       "snapshot: cannot "
+					       "write %s",
+					       tmp.ptr)
+			      : 0;
 		snap_hout_final(&h, dig);
 		snprintf(r->evidence_sha256, sizeof(r->evidence_sha256),
 			 "sha256:%s", dig);
@@ -382,8 +403,9 @@ static int capture(struct dw_docker *d, const struct dw_container_layers *l,
 	if (fd < 0) {
 		err = DW_EIO;
 	} else {
-		err = o->layer_only ? write_layer_only(l, &entries, r, fd) :
-		      write_image_archive(l, inspect, o, ev, &entries, r, fd);
+		err = o->layer_only ? write_layer_only(l, &entries, r, fd)
+				    : write_image_archive(l, inspect, o, ev,
+							  &entries, r, fd);
 		err = commit_file(fd, tmp.ptr, o->out_path, err);
 	}
 	if (r->changed_during_capture)
@@ -391,7 +413,7 @@ static int capture(struct dw_docker *d, const struct dw_container_layers *l,
 	if (!err)
 		err = write_evidence(ev, &entries, o->out_path, r);
 	if (err)
-		unlink(o->out_path);	/* never half a snapshot */
+		unlink(o->out_path); /* never half a snapshot */
 	json_decref(ev);
 	dw_buf_release(&tmp);
 	dw_buf_release(&entries);

@@ -22,31 +22,31 @@
  */
 
 struct dw_snapshot_opts {
-	const char *out_path;	/* the archive */
+	const char *out_path; /* the archive */
 	const char *reason;
-	const char *tag;	/* repo:tag of the loaded image */
+	const char *tag; /* repo:tag of the loaded image */
 	int no_pause;
-	int layer_only;		/* just the upper dir's layer tar */
+	int layer_only; /* just the upper dir's layer tar */
 };
 
 struct dw_snapshot_result {
-	char archive_sha256[72];	/* "sha256:…" */
+	char archive_sha256[72]; /* "sha256:…" */
 	char evidence_sha256[72];
-	char *evidence_path;		/* caller frees */
+	char *evidence_path; /* caller frees */
 	uint64_t archive_size;
-	uint64_t entries;		/* entries of the upper dir */
+	uint64_t entries; /* entries of the upper dir */
 	int paused;
-	int changed_during_capture;	/* files changed while read */
+	int changed_during_capture; /* files changed while read */
 };
 
 /* "driftwatch/NAME:STAMP", lowercased as Docker wants (caller frees). */
 char *dw_snapshot_default_tag(const char *name, const char *stamp);
 
 /*
- * Snapshot container `ref`. o->tag must be set (see above). Pauses it first unless o->no_pause (or it is
- * not running), and always unpauses it, also on errors; SIGINT, SIGTERM
- * and SIGHUP are held until then. Returns 0, DW_ENOTFOUND,
- * DW_EUNREACHABLE, DW_EUNSUPPORTED (not overlay2), or DW_EIO (the
+ * Snapshot container `ref`. o->tag must be set (see above). Pauses it first
+ * unless o->no_pause (or it is not running), and always unpauses it, also on
+ * errors; SIGINT, SIGTERM and SIGHUP are held until then. Returns 0,
+ * DW_ENOTFOUND, DW_EUNREACHABLE, DW_EUNSUPPORTED (not overlay2), or DW_EIO (the
  * message says what could not be read or written; nothing that looks
  * complete is left behind).
  */

@@ -30,8 +30,6 @@
 
 /* ---- the image archive ---- */
 
-
-
 struct blob *snap_blob_new(struct blobs *b)
 {
 	DW_ALLOC_GROW(b->v, b->n + 1, b->alloc);
@@ -39,8 +37,7 @@ struct blob *snap_blob_new(struct blobs *b)
 	return &b->v[b->n++];
 }
 
-void snap_blob_json(struct blobs *b, json_t *j, char digest[65],
-		      uint64_t *size)
+void snap_blob_json(struct blobs *b, json_t *j, char digest[65], uint64_t *size)
 {
 	struct dw_buf buf = DW_BUF_INIT;
 	struct blob *x = snap_blob_new(b);
@@ -66,7 +63,8 @@ static int write_member(struct archive *a, const char *name, const char *data,
 	snap_ar.archive_entry_set_pathname(e, name);
 	snap_ar.archive_entry_set_filetype(e, AE_IFREG);
 	snap_ar.archive_entry_set_perm(e, 0644);
-	snap_ar.archive_entry_set_size(e, file ? (la_int64_t)size : (la_int64_t)len);
+	snap_ar.archive_entry_set_size(e, file ? (la_int64_t)size
+					       : (la_int64_t)len);
 	snap_ar.archive_entry_set_mtime(e, time(NULL), 0);
 	if (snap_ar.archive_write_header(a, e) != ARCHIVE_OK)
 		err = DW_EIO;
@@ -79,15 +77,18 @@ static int write_member(struct archive *a, const char *name, const char *data,
 		if (fd < 0)
 			err = DW_EIO;
 		while (!err && (n = read(fd, copybuf, COPY_SIZE)) > 0)
-			if (snap_ar.archive_write_data(a, copybuf, (size_t)n) < 0)
+			if (snap_ar.archive_write_data(a, copybuf, (size_t)n) <
+			    0)
 				err = DW_EIO;
 	}
 	if (fd >= 0)
 		close(fd);
 	snap_ar.archive_entry_free(e);
-	return err ? dw_error_set(DW_EIO, "snapshot: cannot write %s: %s",
-				  name, snap_ar.archive_error_string(a) ?
-				  snap_ar.archive_error_string(a) : strerror(errno)) : 0;
+	return err ? dw_error_set(DW_EIO, "snapshot: cannot write %s: %s", name,
+				  snap_ar.archive_error_string(a)
+					  ? snap_ar.archive_error_string(a)
+					  : strerror(errno))
+		   : 0;
 }
 
 static int write_dir(struct archive *a, const char *name)
@@ -106,7 +107,7 @@ static int write_dir(struct archive *a, const char *name)
 
 /* The outer tar docker load reads, written through `h`. */
 int snap_write_image(struct hout *h, struct blobs *b, const char *extra[][2],
-		       size_t nextra)
+		     size_t nextra)
 {
 	struct archive *a = snap_ar.archive_write_new();
 	char *copybuf = dw_xmalloc(COPY_SIZE);
@@ -115,7 +116,8 @@ int snap_write_image(struct hout *h, struct blobs *b, const char *extra[][2],
 	int err = 0;
 
 	snap_ar.archive_write_set_format_pax_restricted(a);
-	if (snap_ar.archive_write_open(a, h, NULL, snap_ar_write, NULL) != ARCHIVE_OK)
+	if (snap_ar.archive_write_open(a, h, NULL, snap_ar_write, NULL) !=
+	    ARCHIVE_OK)
 		err = DW_EIO;
 	for (i = 0; !err && i < nextra; i++)
 		err = write_member(a, extra[i][0], extra[i][1],
@@ -132,8 +134,10 @@ int snap_write_image(struct hout *h, struct blobs *b, const char *extra[][2],
 				   b->v[i].file, b->v[i].size, copybuf);
 	}
 	if (snap_ar.archive_write_close(a) != ARCHIVE_OK && !err)
-		err = dw_error_set(DW_EIO, "snapshot: cannot finish the "
-				   "archive: %s", snap_ar.archive_error_string(a));
+		err = dw_error_set(DW_EIO,
+				   "snapshot: cannot finish the "
+				   "archive: %s",
+				   snap_ar.archive_error_string(a));
 	snap_ar.archive_write_free(a);
 	free(copybuf);
 	dw_buf_release(&name);
@@ -142,8 +146,7 @@ int snap_write_image(struct hout *h, struct blobs *b, const char *extra[][2],
 	return err;
 }
 
-json_t *snap_descriptor(const char *media, const char *digest,
-			  uint64_t size)
+json_t *snap_descriptor(const char *media, const char *digest, uint64_t size)
 {
 	return json_pack("{s:s, s:s+, s:I}", "mediaType", media, "digest",
 			 "sha256:", digest, "size", (json_int_t)size);
@@ -167,7 +170,7 @@ static const char *go_arch(void)
 
 /* The new image's config: the container's, our layers, our history. */
 json_t *snap_image_config(json_t *inspect, const struct blobs *layers,
-			    const char *reason)
+			  const char *reason)
 {
 	json_t *cfg = json_object(), *diff = json_array(), *hist = json_array();
 	json_t *c = dw_json_path(inspect, "Config");
@@ -179,12 +182,15 @@ json_t *snap_image_config(json_t *inspect, const struct blobs *layers,
 	gmtime_r(&t, &tm);
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	for (i = 0; i < layers->n; i++) {
-		json_array_append_new(diff, json_sprintf("sha256:%s",
-							 layers->v[i].digest));
-		json_array_append_new(hist, json_pack("{s:s, s:s}", "created",
-			now, "created_by", i + 1 < layers->n ?
-			"driftwatch: image layer" :
-			"driftwatch commit: the container's writable layer"));
+		json_array_append_new(
+			diff, json_sprintf("sha256:%s", layers->v[i].digest));
+		json_array_append_new(
+			hist,
+			json_pack("{s:s, s:s}", "created", now, "created_by",
+				  i + 1 < layers->n
+					  ? "driftwatch: image layer"
+					  : "driftwatch commit: the "
+					    "container's writable layer"));
 	}
 	if (reason)
 		json_object_set_new(json_array_get(hist, layers->n - 1),
@@ -194,9 +200,9 @@ json_t *snap_image_config(json_t *inspect, const struct blobs *layers,
 	json_object_set_new(cfg, "created", json_string(now));
 	if (json_is_object(c))
 		json_object_set(cfg, "config", c);
-	json_object_set_new(cfg, "rootfs", json_pack("{s:s, s:o}", "type",
-						     "layers", "diff_ids",
-						     diff));
+	json_object_set_new(
+		cfg, "rootfs",
+		json_pack("{s:s, s:o}", "type", "layers", "diff_ids", diff));
 	json_object_set_new(cfg, "history", hist);
 	return cfg;
 }

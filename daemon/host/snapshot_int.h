@@ -22,39 +22,38 @@
  * libarchive and the dozen compression and XML libraries it brings are
  * loaded on first use: only snapshots need them (see lazylib.h).
  */
-#define ARCHIVE_SYMS(X) \
-	X(archive_entry_free) \
-	X(archive_entry_hardlink) \
-	X(archive_entry_new) \
-	X(archive_entry_pathname) \
-	X(archive_entry_set_filetype) \
-	X(archive_entry_set_gid) \
-	X(archive_entry_set_hardlink) \
-	X(archive_entry_set_mtime) \
-	X(archive_entry_set_pathname) \
-	X(archive_entry_set_perm) \
-	X(archive_entry_set_rdev) \
-	X(archive_entry_set_size) \
-	X(archive_entry_set_symlink) \
-	X(archive_entry_set_uid) \
-	X(archive_entry_xattr_add_entry) \
-	X(archive_error_string) \
-	X(archive_read_data) \
-	X(archive_read_free) \
-	X(archive_read_new) \
-	X(archive_read_next_header) \
-	X(archive_read_open_filename) \
-	X(archive_read_support_format_tar) \
-	X(archive_write_close) \
-	X(archive_write_data) \
-	X(archive_write_free) \
-	X(archive_write_header) \
-	X(archive_write_new) \
-	X(archive_write_open) \
-	X(archive_write_set_bytes_in_last_block) \
-	X(archive_write_set_bytes_per_block) \
-	X(archive_write_set_format_pax_restricted) \
-
+#define ARCHIVE_SYMS(X)                                                        \
+	X(archive_entry_free)                                                  \
+	X(archive_entry_hardlink)                                              \
+	X(archive_entry_new)                                                   \
+	X(archive_entry_pathname)                                              \
+	X(archive_entry_set_filetype)                                          \
+	X(archive_entry_set_gid)                                               \
+	X(archive_entry_set_hardlink)                                          \
+	X(archive_entry_set_mtime)                                             \
+	X(archive_entry_set_pathname)                                          \
+	X(archive_entry_set_perm)                                              \
+	X(archive_entry_set_rdev)                                              \
+	X(archive_entry_set_size)                                              \
+	X(archive_entry_set_symlink)                                           \
+	X(archive_entry_set_uid)                                               \
+	X(archive_entry_xattr_add_entry)                                       \
+	X(archive_error_string)                                                \
+	X(archive_read_data)                                                   \
+	X(archive_read_free)                                                   \
+	X(archive_read_new)                                                    \
+	X(archive_read_next_header)                                            \
+	X(archive_read_open_filename)                                          \
+	X(archive_read_support_format_tar)                                     \
+	X(archive_write_close)                                                 \
+	X(archive_write_data)                                                  \
+	X(archive_write_free)                                                  \
+	X(archive_write_header)                                                \
+	X(archive_write_new)                                                   \
+	X(archive_write_open)                                                  \
+	X(archive_write_set_bytes_in_last_block)                               \
+	X(archive_write_set_bytes_per_block)                                   \
+	X(archive_write_set_format_pax_restricted)
 
 struct snap_archive_api {
 #define DECLARE(f) __typeof__(f) *f;
@@ -80,7 +79,7 @@ struct hout {
 struct blob {
 	char digest[65];
 	uint64_t size;
-	char *file;		/* a temp file, or NULL for `data` */
+	char *file; /* a temp file, or NULL for `data` */
 	char *data;
 };
 
@@ -92,26 +91,25 @@ struct blobs {
 /* What a layer tar saw. */
 struct snap_tar_stats {
 	uint64_t entries;
-	int changed;		/* a file changed while read */
+	int changed; /* a file changed while read */
 };
 
 void snap_hout_init(struct hout *h, int fd);
 int snap_hout_write(struct hout *h, const void *p, size_t n);
 void snap_hout_final(struct hout *h, char out[65]);
 la_ssize_t snap_ar_write(struct archive *a, void *ctx, const void *buf,
-			   size_t n);
+			 size_t n);
 int snap_tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
-		     struct dw_buf *evidence, struct snap_tar_stats *out_stats,
-		     int frozen);
+		   struct dw_buf *evidence, struct snap_tar_stats *out_stats,
+		   int frozen);
 struct blob *snap_blob_new(struct blobs *b);
 void snap_blob_json(struct blobs *b, json_t *j, char digest[65],
-		      uint64_t *size);
+		    uint64_t *size);
 int snap_write_image(struct hout *h, struct blobs *b, const char *extra[][2],
-		       size_t nextra);
-json_t *snap_descriptor(const char *media, const char *digest,
-			  uint64_t size);
+		     size_t nextra);
+json_t *snap_descriptor(const char *media, const char *digest, uint64_t size);
 json_t *snap_image_config(json_t *inspect, const struct blobs *layers,
-			    const char *reason);
+			  const char *reason);
 json_t *snap_processes(struct dw_docker *d, const char *id);
 json_t *snap_sockets(int pid);
 int snap_file_sha256(const char *path, char out[72]);

@@ -39,7 +39,7 @@ static json_t *read_text(const char *path, size_t max)
 	if (fd < 0)
 		return json_null();
 	dw_buf_init(&b, max);
-	dw_buf_read_fd(&b, fd);	/* what was read, even if cut at max */
+	dw_buf_read_fd(&b, fd); /* what was read, even if cut at max */
 	close(fd);
 	{
 		struct dw_buf s = DW_BUF_INIT;
@@ -75,25 +75,31 @@ json_t *snap_processes(struct dw_docker *d, const char *id)
 	json_t *top = NULL, *out = json_array(), *row;
 	size_t i;
 
-	dw_buf_addf(&path, "/containers/%s/top?ps_args=-eo%%20pid,ppid,uid,"
-		    "args", id);
+	dw_buf_addf(&path,
+		    "/containers/%s/top?ps_args=-eo%%20pid,ppid,uid,"
+		    "args",
+		    id);
 	if (dw_docker_get_json(d, &top, path.ptr)) {
 		dw_buf_release(&path);
 		return json_pack("{s:s}", "error", dw_error_last());
 	}
-	json_array_foreach(json_object_get(top, "Processes"), i, row) {
+	json_array_foreach(json_object_get(top, "Processes"), i, row)
+	{
 		const char *pid_s = json_string_value(json_array_get(row, 0));
 		int pid = pid_s ? (int)strtol(pid_s, NULL, 10) : 0;
 		char p[64];
 
 		snprintf(p, sizeof(p), "/proc/%d/cmdline", pid);
-		json_array_append_new(out, json_pack("{s:O, s:O, s:O, s:O, "
-			"s:o, s:o, s:o}", "pid", json_array_get(row, 0),
-			"ppid", json_array_get(row, 1),
-			"uid", json_array_get(row, 2),
-			"args", json_array_get(row, 3),
-			"exe", link_of(pid, "exe"), "cwd", link_of(pid, "cwd"),
-			"cmdline", read_text(p, 1 << 16)));
+		json_array_append_new(
+			out, json_pack("{s:O, s:O, s:O, s:O, "
+				       "s:o, s:o, s:o}",
+				       "pid", json_array_get(row, 0), "ppid",
+				       json_array_get(row, 1), "uid",
+				       json_array_get(row, 2), "args",
+				       json_array_get(row, 3), "exe",
+				       link_of(pid, "exe"), "cwd",
+				       link_of(pid, "cwd"), "cmdline",
+				       read_text(p, 1 << 16)));
 	}
 	json_decref(top);
 	dw_buf_release(&path);
@@ -102,8 +108,8 @@ json_t *snap_processes(struct dw_docker *d, const char *id)
 
 json_t *snap_sockets(int pid)
 {
-	static const char *const kinds[] = { "tcp", "tcp6", "udp", "udp6",
-					     "unix" };
+	static const char *const kinds[] = {"tcp", "tcp6", "udp", "udp6",
+					    "unix"};
 	json_t *o = json_object();
 	char p[64];
 	size_t i;

@@ -31,15 +31,14 @@
 struct snap_archive_api snap_ar;
 
 static const struct dw_lazy_sym archive_syms[] = {
-#define SLOT(f) { #f, (void **)&snap_ar.f },
+#define SLOT(f) {#f, (void **)&snap_ar.f},
 	ARCHIVE_SYMS(SLOT)
 #undef SLOT
 };
 
 static struct dw_lazy_lib libarchive = {
 	"libarchive.so.13", archive_syms,
-	sizeof(archive_syms) / sizeof(archive_syms[0]), 0, ""
-};
+	sizeof(archive_syms) / sizeof(archive_syms[0]), 0, ""};
 
 int snap_load_archive(void)
 {
@@ -49,7 +48,6 @@ int snap_load_archive(void)
 #define MAX_DEPTH 4096
 
 /* ---- hashing writer ---- */
-
 
 /* OpenSSL 3 looks an algorithm up at every init unless it is fetched. */
 static EVP_MD *sha256_md(void)
@@ -104,7 +102,7 @@ void snap_hout_final(struct hout *h, char out[65])
 }
 
 la_ssize_t snap_ar_write(struct archive *a, void *ctx, const void *buf,
-			   size_t n)
+			 size_t n)
 {
 	(void)a;
 	return snap_hout_write(ctx, buf, n) ? -1 : (la_ssize_t)n;
@@ -120,17 +118,17 @@ struct hardlink {
 
 struct layer_tar {
 	struct archive *a;
-	struct dw_buf path;	/* relative, no leading slash */
-	struct dw_buf *evidence;	/* JSON objects, comma-separated */
+	struct dw_buf path;	 /* relative, no leading slash */
+	struct dw_buf *evidence; /* JSON objects, comma-separated */
 	struct hardlink *links;
 	size_t nlinks, links_alloc;
 	size_t depth;
 	uint64_t entries;
-	int changed;		/* a file changed while read */
-	int frozen;		/* the container is paused: nothing moves */
+	int changed; /* a file changed while read */
+	int frozen;  /* the container is paused: nothing moves */
 	char *copybuf;
-	EVP_MD_CTX *md;		/* reused for every file */
-	char cap[256];		/* security.capability of the entry, if any */
+	EVP_MD_CTX *md; /* reused for every file */
+	char cap[256];	/* security.capability of the entry, if any */
 	ssize_t caplen;
 };
 
@@ -156,13 +154,14 @@ static ssize_t ovl_get(int fd, const char *key, char *v, size_t n)
 
 static int tar_error(struct layer_tar *t, const char *what)
 {
-	return dw_error_set(DW_EIO, "snapshot: %s %s: %s", what,
-			    t->path.ptr, snap_ar.archive_error_string(t->a) ?
-			    snap_ar.archive_error_string(t->a) : "write failed");
+	return dw_error_set(DW_EIO, "snapshot: %s %s: %s", what, t->path.ptr,
+			    snap_ar.archive_error_string(t->a)
+				    ? snap_ar.archive_error_string(t->a)
+				    : "write failed");
 }
 
-static struct archive_entry *entry_for(struct layer_tar *t,
-				       const struct stat *st, const char *suffix)
+static struct archive_entry *
+entry_for(struct layer_tar *t, const struct stat *st, const char *suffix)
 {
 	struct archive_entry *e = snap_ar.archive_entry_new();
 	struct dw_buf p = DW_BUF_INIT;
@@ -173,7 +172,8 @@ static struct archive_entry *entry_for(struct layer_tar *t,
 	snap_ar.archive_entry_set_uid(e, st->st_uid);
 	snap_ar.archive_entry_set_gid(e, st->st_gid);
 	snap_ar.archive_entry_set_perm(e, st->st_mode & 07777);
-	snap_ar.archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	snap_ar.archive_entry_set_mtime(e, st->st_mtim.tv_sec,
+					st->st_mtim.tv_nsec);
 	return e;
 }
 
@@ -212,7 +212,7 @@ static char **dir_names(int dfd, size_t *n)
 	closedir(d);
 	if (*n > 1)
 		qsort(v, *n, sizeof(char *), cmp_str);
-	return v ? v : dw_xcalloc(1, sizeof(char *));	/* NULL: error only */
+	return v ? v : dw_xcalloc(1, sizeof(char *)); /* NULL: error only */
 }
 
 /* Append `str` as a JSON string (jansson does the escaping). */
@@ -266,7 +266,8 @@ static void ev_begin(struct layer_tar *t, const struct statx *sx, int fd,
 #define NS(ts) ((long long)(ts).tv_sec * 1000000000LL + (ts).tv_nsec)
 	{
 		char line[320];
-		int k = snprintf(line, sizeof(line),
+		int k = snprintf(
+			line, sizeof(line),
 			",\"mode\":\"%06o\",\"uid\":%u,\"gid\":%u,"
 			"\"size\":%llu,\"inode\":%llu,\"nlink\":%u,"
 			"\"atime_ns\":%lld,\"mtime_ns\":%lld,\"ctime_ns\":%lld",
@@ -285,12 +286,13 @@ static void ev_begin(struct layer_tar *t, const struct statx *sx, int fd,
 		dw_buf_addf(b, ",\"rdev\":\"%u:%u\"", sx->stx_rdev_major,
 			    sx->stx_rdev_minor);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dfd, name);
-	n = fd >= 0 ? flistxattr(fd, list, sizeof(list)) :
-		      llistxattr(proc, list, sizeof(list));
+	n = fd >= 0 ? flistxattr(fd, list, sizeof(list))
+		    : llistxattr(proc, list, sizeof(list));
 	dw_buf_adds(b, ",\"xattrs_base64\":{");
 	for (i = 0; n > 0 && i < n; i += (ssize_t)strlen(list + i) + 1) {
-		ssize_t v = fd >= 0 ? fgetxattr(fd, list + i, val, sizeof(val)) :
-			    lgetxattr(proc, list + i, val, sizeof(val));
+		ssize_t v =
+			fd >= 0 ? fgetxattr(fd, list + i, val, sizeof(val))
+				: lgetxattr(proc, list + i, val, sizeof(val));
 
 		if (v < 0)
 			continue;
@@ -337,15 +339,16 @@ static int add_file_data(struct layer_tar *t, int fd, const struct stat *st,
 
 	EVP_DigestInit_ex(md, sha256_md(), NULL);
 	while (left && fd >= 0) {
-		ssize_t n = read(fd, t->copybuf, left < COPY_SIZE ? left :
-						       COPY_SIZE);
+		ssize_t n = read(fd, t->copybuf,
+				 left < COPY_SIZE ? left : COPY_SIZE);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			break;	/* shrank while read: libarchive pads */
+			break; /* shrank while read: libarchive pads */
 		EVP_DigestUpdate(md, t->copybuf, (size_t)n);
-		if (snap_ar.archive_write_data(t->a, t->copybuf, (size_t)n) < 0) {
+		if (snap_ar.archive_write_data(t->a, t->copybuf, (size_t)n) <
+		    0) {
 			err = tar_error(t, "cannot write");
 			break;
 		}
@@ -394,15 +397,14 @@ static int add_whiteout(struct layer_tar *t, const char *name)
 }
 
 /* security.capability, as read with the evidence (or read now). */
-static void add_capability(struct layer_tar *t, struct archive_entry *e,
-			   int fd)
+static void add_capability(struct layer_tar *t, struct archive_entry *e, int fd)
 {
 	if (!t->evidence)
 		t->caplen = fgetxattr(fd, "security.capability", t->cap,
 				      sizeof(t->cap));
 	if (t->caplen > 0)
-		snap_ar.archive_entry_xattr_add_entry(e, "security.capability", t->cap,
-					      (size_t)t->caplen);
+		snap_ar.archive_entry_xattr_add_entry(
+			e, "security.capability", t->cap, (size_t)t->caplen);
 }
 
 /* A regular file: hard links kept as links, contents hashed. */
@@ -423,7 +425,7 @@ static int add_regular(struct layer_tar *t, struct archive_entry *e, int fd,
 	if (st->st_nlink > 1 && i == t->nlinks) {
 		DW_ALLOC_GROW(t->links, t->nlinks + 1, t->links_alloc);
 		t->links[t->nlinks++] = (struct hardlink){
-			st->st_dev, st->st_ino, dw_xstrdup(t->path.ptr) };
+			st->st_dev, st->st_ino, dw_xstrdup(t->path.ptr)};
 	}
 	if (!snap_ar.archive_entry_hardlink(e))
 		snap_ar.archive_entry_set_size(e, st->st_size);
@@ -457,8 +459,9 @@ static int open_entry(struct layer_tar *t, int dfd, const char *name,
 
 	*fdp = -1;
 	if (t->frozen && (dtype == DT_REG || dtype == DT_DIR)) {
-		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-			    O_CLOEXEC | (dtype == DT_DIR ? O_DIRECTORY : 0));
+		fd = openat(dfd, name,
+			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+				    (dtype == DT_DIR ? O_DIRECTORY : 0));
 		if (fd >= 0 && !statx(fd, "", AT_EMPTY_PATH, mask, sx)) {
 			*fdp = fd;
 			return 0;
@@ -467,18 +470,21 @@ static int open_entry(struct layer_tar *t, int dfd, const char *name,
 			close(fd);
 	}
 	if (statx(dfd, name, AT_SYMLINK_NOFOLLOW, mask, sx) < 0)
-		return errno == ENOENT ? 1 : dw_error_errno(DW_EIO, errno,
-			"snapshot: cannot stat %s", t->path.ptr);
+		return errno == ENOENT
+			       ? 1
+			       : dw_error_errno(DW_EIO, errno,
+						"snapshot: cannot stat %s",
+						t->path.ptr);
 	if (S_ISREG(sx->stx_mode) || S_ISDIR(sx->stx_mode)) {
 		struct stat now;
 
-		fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-			    O_CLOEXEC | (S_ISDIR(sx->stx_mode) ?
-					 O_DIRECTORY : 0));
-		if (fd >= 0 && (fstat(fd, &now) || now.st_ino != sx->stx_ino ||
-				(now.st_mode & S_IFMT) !=
-				(sx->stx_mode & S_IFMT))) {
-			close(fd);	/* swapped since we looked */
+		fd = openat(dfd, name,
+			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+				    (S_ISDIR(sx->stx_mode) ? O_DIRECTORY : 0));
+		if (fd >= 0 &&
+		    (fstat(fd, &now) || now.st_ino != sx->stx_ino ||
+		     (now.st_mode & S_IFMT) != (sx->stx_mode & S_IFMT))) {
+			close(fd); /* swapped since we looked */
 			fd = -1;
 		}
 	}
@@ -497,7 +503,7 @@ static int add_entry(struct layer_tar *t, int dfd, const char *name,
 
 	err = open_entry(t, dfd, name, dtype, &sx, &fd);
 	if (err)
-		return err > 0 ? 0 : err;	/* 1: vanished */
+		return err > 0 ? 0 : err; /* 1: vanished */
 	stat_from_statx(&st, &sx);
 	if (is_whiteout(&st) || S_ISSOCK(st.st_mode)) {
 		if (fd >= 0)
@@ -552,12 +558,16 @@ static int walk_layer(struct layer_tar *t, int dfd)
 	int err = 0;
 
 	if (++t->depth > MAX_DEPTH)
-		return dw_error_set(DW_ELIMIT, "snapshot: %s nests deeper "
-				    "than %d", t->path.ptr, MAX_DEPTH);
+		return dw_error_set(DW_ELIMIT,
+				    "snapshot: %s nests deeper "
+				    "than %d",
+				    t->path.ptr, MAX_DEPTH);
 	names = dir_names(dfd, &n);
 	if (!names)
-		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot read "
-				     "%s", base ? t->path.ptr : "/");
+		err = dw_error_errno(DW_EIO, errno,
+				     "snapshot: cannot read "
+				     "%s",
+				     base ? t->path.ptr : "/");
 	for (i = 0; i < n; i++) {
 		if (!err) {
 			if (base)
@@ -579,8 +589,8 @@ static int walk_layer(struct layer_tar *t, int dfd)
  * `digest` (hex). `evidence` (or NULL) collects every entry.
  */
 int snap_tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
-		     struct dw_buf *evidence, struct snap_tar_stats *out_stats,
-		     int frozen)
+		   struct dw_buf *evidence, struct snap_tar_stats *out_stats,
+		   int frozen)
 {
 	struct layer_tar t;
 	struct hout h;
@@ -603,8 +613,8 @@ int snap_tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
 	if (dfd < 0) {
 		err = dw_error_errno(DW_EIO, errno, "snapshot: cannot open %s",
 				     dir);
-	} else if (snap_ar.archive_write_open(t.a, &h, NULL, snap_ar_write, NULL) !=
-		   ARCHIVE_OK) {
+	} else if (snap_ar.archive_write_open(t.a, &h, NULL, snap_ar_write,
+					      NULL) != ARCHIVE_OK) {
 		err = tar_error(&t, "cannot start");
 	} else {
 		err = walk_layer(&t, dfd);
@@ -612,8 +622,10 @@ int snap_tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
 			err = tar_error(&t, "cannot finish");
 	}
 	if (!err && h.failed)
-		err = dw_error_errno(DW_EIO, h.failed, "snapshot: cannot "
-				     "write the layer of %s", dir);
+		err = dw_error_errno(DW_EIO, h.failed,
+				     "snapshot: cannot "
+				     "write the layer of %s",
+				     dir);
 	if (dfd >= 0)
 		close(dfd);
 	snap_ar.archive_write_free(t.a);

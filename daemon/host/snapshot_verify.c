@@ -38,7 +38,8 @@ static int verify_blobs(const char *path, json_t *blobs, struct dw_buf *report)
 	int bad = 0, seen = 0;
 
 	snap_ar.archive_read_support_format_tar(a);
-	if (snap_ar.archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+	if (snap_ar.archive_read_open_filename(a, path, 1 << 16) !=
+	    ARCHIVE_OK) {
 		dw_buf_addf(report, "cannot read %s as a tar: %s\n", path,
 			    snap_ar.archive_error_string(a));
 		bad = 1;
@@ -61,14 +62,18 @@ static int verify_blobs(const char *path, json_t *blobs, struct dw_buf *report)
 				    name + 13, dig);
 			bad = 1;
 		} else if (blobs && !json_object_get(blobs, name + 13)) {
-			dw_buf_addf(report, "blob %s: not in the evidence "
-				    "record\n", name + 13);
+			dw_buf_addf(report,
+				    "blob %s: not in the evidence "
+				    "record\n",
+				    name + 13);
 			bad = 1;
 		}
 	}
 	if (!bad && blobs && (size_t)seen != json_object_size(blobs)) {
-		dw_buf_addf(report, "the archive holds %d blobs, the evidence "
-			    "lists %zu\n", seen, json_object_size(blobs));
+		dw_buf_addf(report,
+			    "the archive holds %d blobs, the evidence "
+			    "lists %zu\n",
+			    seen, json_object_size(blobs));
 		bad = 1;
 	}
 	snap_ar.archive_read_free(a);
@@ -119,7 +124,8 @@ int dw_snapshot_verify(const char *path, struct dw_buf *report)
 		bad = 1;
 	}
 	if (!strcmp(dw_json_path_str(ev, "mode") ? dw_json_path_str(ev, "mode")
-		    : "", "image"))
+						 : "",
+		    "image"))
 		bad |= verify_blobs(path, json_object_get(ev, "blobs"), report);
 	err = bad ? DW_ERROR : 0;
 out:

@@ -1,4 +1,6 @@
-/* The SQLite store (SQLite is used here and nowhere else): schema, migrations, transactions, containers, followed-file offsets and the status document. store_int.h lists the parts. */
+/* The SQLite store (SQLite is used here and nowhere else): schema, migrations,
+ * transactions, containers, followed-file offsets and the status document.
+ * store_int.h lists the parts. */
 #include "store_int.h"
 
 #include "driftwatch/banned.h"
@@ -40,7 +42,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE alerts (id INTEGER PRIMARY KEY, created INTEGER NOT NULL,"
 	"  kind TEXT NOT NULL, summary TEXT NOT NULL, payload TEXT NOT NULL);"
 	"CREATE TABLE sinks (url TEXT PRIMARY KEY, since_id INTEGER NOT NULL);"
-	"CREATE TABLE deliveries (alert_id INTEGER NOT NULL, sink TEXT NOT NULL,"
+	"CREATE TABLE deliveries (alert_id INTEGER NOT NULL, sink TEXT NOT "
+	"NULL,"
 	"  attempts INTEGER NOT NULL DEFAULT 0,"
 	"  next_try INTEGER NOT NULL DEFAULT 0, delivered INTEGER,"
 	"  last_error TEXT, PRIMARY KEY (alert_id, sink)) WITHOUT ROWID;",
@@ -97,8 +100,8 @@ static int exec(struct dw_store *s, const char *sql)
 static int user_version(struct dw_store *s, int *v)
 {
 	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st,
-				    NULL);
+	int rc =
+		sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL);
 
 	if (rc != SQLITE_OK)
 		return st_db_error(s, "cannot read schema version");
@@ -119,7 +122,8 @@ static int migrate(struct dw_store *s)
 	if (v > n)
 		return dw_error_set(DW_EUNSUPPORTED,
 				    "store schema version %d is newer than "
-				    "this driftwatch (%d)", v, n);
+				    "this driftwatch (%d)",
+				    v, n);
 	for (; v < n; v++) {
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version=%d",
 			 v + 1);
@@ -154,8 +158,8 @@ static int make_private_dir(const char *path)
 int dw_store_open(struct dw_store **out, const char *path, int readonly)
 {
 	struct dw_store *s = dw_xcalloc(1, sizeof(*s));
-	int flags = readonly ? SQLITE_OPEN_READONLY :
-			       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	int flags = readonly ? SQLITE_OPEN_READONLY
+			     : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
 	mode_t old_mask;
 	int rc, err = 0;
 
@@ -168,21 +172,25 @@ int dw_store_open(struct dw_store **out, const char *path, int readonly)
 	umask(old_mask);
 	if (rc != SQLITE_OK) {
 		err = dw_error_set(DW_EIO, "store: cannot open %s: %s", path,
-				   s->db ? sqlite3_errmsg(s->db) :
-					   "out of memory");
+				   s->db ? sqlite3_errmsg(s->db)
+					 : "out of memory");
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
 	if (readonly) {
-		int v = 0, n = (int)(sizeof(migrations) / sizeof(migrations[0]));
+		int v = 0,
+		    n = (int)(sizeof(migrations) / sizeof(migrations[0]));
 
 		err = user_version(s, &v);
 		if (!err && v != n)
-			err = dw_error_set(v > n ? DW_EUNSUPPORTED : DW_EINVAL,
-					   "store %s has schema version %d, "
-					   "this driftwatch reads %d%s", path,
-					   v, n, v > n ? "" : " (start "
-					   "driftwatchd once to migrate it)");
+			err = dw_error_set(
+				v > n ? DW_EUNSUPPORTED : DW_EINVAL,
+				"store %s has schema version %d, "
+				"this driftwatch reads %d%s",
+				path, v, n,
+				v > n ? ""
+				      : " (start "
+					"driftwatchd once to migrate it)");
 	} else {
 		err = exec(s, "PRAGMA journal_mode=WAL");
 		if (!err)
@@ -272,8 +280,9 @@ int dw_store_set_container_state(struct dw_store *s, const char *id,
 				 const char *state)
 {
 	sqlite3_stmt *st;
-	int err = st_prepare(s, &st, "UPDATE containers SET state=?2, "
-				  "last_seen=?3 WHERE id=?1");
+	int err = st_prepare(s, &st,
+			     "UPDATE containers SET state=?2, "
+			     "last_seen=?3 WHERE id=?1");
 
 	if (err)
 		return err;
@@ -288,8 +297,9 @@ int dw_store_get_offset(struct dw_store *s, const char *path,
 			long long *offset, unsigned long long *line)
 {
 	sqlite3_stmt *st;
-	int err = st_prepare(s, &st, "SELECT offset, line FROM follow_offsets "
-				  "WHERE path = ?1 AND dev = ?2 AND ino = ?3");
+	int err = st_prepare(s, &st,
+			     "SELECT offset, line FROM follow_offsets "
+			     "WHERE path = ?1 AND dev = ?2 AND ino = ?3");
 
 	if (err)
 		return err;
@@ -311,8 +321,9 @@ int dw_store_put_offset(struct dw_store *s, const char *path,
 			long long offset, unsigned long long line)
 {
 	sqlite3_stmt *st;
-	int err = st_prepare(s, &st, "INSERT OR REPLACE INTO follow_offsets "
-				  "VALUES (?1, ?2, ?3, ?4, ?5)");
+	int err = st_prepare(s, &st,
+			     "INSERT OR REPLACE INTO follow_offsets "
+			     "VALUES (?1, ?2, ?3, ?4, ?5)");
 
 	if (err)
 		return err;
@@ -327,8 +338,9 @@ int dw_store_put_offset(struct dw_store *s, const char *path,
 int dw_store_put_status(struct dw_store *s, const char *doc)
 {
 	sqlite3_stmt *st;
-	int err = st_prepare(s, &st, "INSERT OR REPLACE INTO daemon_status "
-				  "VALUES (1, ?1, ?2, ?3)");
+	int err = st_prepare(s, &st,
+			     "INSERT OR REPLACE INTO daemon_status "
+			     "VALUES (1, ?1, ?2, ?3)");
 
 	if (err)
 		return err;
@@ -342,8 +354,9 @@ int dw_store_get_status(struct dw_store *s, char **doc, long long *pid,
 			long long *updated)
 {
 	sqlite3_stmt *st;
-	int err = st_prepare(s, &st, "SELECT pid, updated, doc FROM "
-				  "daemon_status WHERE id = 1");
+	int err = st_prepare(s, &st,
+			     "SELECT pid, updated, doc FROM "
+			     "daemon_status WHERE id = 1");
 
 	if (err)
 		return err;
@@ -354,7 +367,7 @@ int dw_store_get_status(struct dw_store *s, char **doc, long long *pid,
 		*doc = dw_xstrdup((const char *)sqlite3_column_text(st, 2));
 	} else {
 		err = dw_error_set(DW_ENOTFOUND, "the daemon has not written "
-				   "a status to this store yet");
+						 "a status to this store yet");
 	}
 	sqlite3_finalize(st);
 	return err;

@@ -31,17 +31,17 @@ void dw_store_close(struct dw_store *s);
  * the container, apply its changes, commit (or roll back on error).
  */
 int dw_store_begin(struct dw_store *s);
-int dw_store_commit(struct dw_store *s);	/* rolls back on failure */
+int dw_store_commit(struct dw_store *s); /* rolls back on failure */
 void dw_store_rollback(struct dw_store *s);
 
 /* A container as the monitor records it. */
 struct dw_store_container {
 	const char *id, *name, *image;
-	const char *runtime;	/* "docker", or the runtime of a mount */
+	const char *runtime; /* "docker", or the runtime of a mount */
 	const char *upper;
-	const char *lowers;	/* ':'-joined, topmost first */
-	const char *labels;	/* a JSON object's text, or NULL */
-	const char *state;	/* "running", "stopped", "removed" */
+	const char *lowers; /* ':'-joined, topmost first */
+	const char *labels; /* a JSON object's text, or NULL */
+	const char *state;  /* "running", "stopped", "removed" */
 };
 
 int dw_store_put_container(struct dw_store *s,
@@ -51,13 +51,13 @@ int dw_store_set_container_state(struct dw_store *s, const char *id,
 
 /* One row of a container's current changes, or one that went away. */
 struct dw_change_row {
-	const void *path;	/* raw bytes */
+	const void *path; /* raw bytes */
 	size_t path_len;
-	char kind;		/* A, C, D; R: no longer drifted (dropped) */
-	uint32_t mode;		/* st_mode, or the S_IFMT bits only */
-	const struct dw_change_meta *meta;	/* NULL for D and R */
-	const char *sha256;	/* hex, or NULL (not a file, too big) */
-	int executable, elf;	/* 0 or 1; -1 when not known */
+	char kind;     /* A, C, D; R: no longer drifted (dropped) */
+	uint32_t mode; /* st_mode, or the S_IFMT bits only */
+	const struct dw_change_meta *meta; /* NULL for D and R */
+	const char *sha256;  /* hex, or NULL (not a file, too big) */
+	int executable, elf; /* 0 or 1; -1 when not known */
 	enum dw_severity severity;
 };
 
@@ -73,21 +73,21 @@ int dw_store_apply_changes(struct dw_store *s, const char *cid,
 
 typedef int (*dw_row_fn)(const struct dw_change_row *r, void *ctx);
 /* The current changes of container `cid` (exact id), sorted by path. */
-int dw_store_load_changes(struct dw_store *s, const char *cid,
-			  dw_row_fn cb, void *ctx);
+int dw_store_load_changes(struct dw_store *s, const char *cid, dw_row_fn cb,
+			  void *ctx);
 
 /* A secret found by the daemon (redacted; the fingerprint names it). */
 struct dw_finding_record {
-	const char *source_id;	/* a container id, or "log:GLOB", ... */
-	const void *path;	/* the file, raw bytes */
+	const char *source_id; /* a container id, or "log:GLOB", ... */
+	const void *path;      /* the file, raw bytes */
 	size_t path_len;
-	const char *source;	/* container-file, log, docker-log, gzip,
-				   slack, mail, file */
+	const char *source; /* container-file, log, docker-log, gzip,
+			       slack, mail, file */
 	const char *rule, *severity, *fingerprint, *redacted;
 	unsigned long long line;
-	const char *cluster, *role, *status;	/* swarm secrets, or NULL */
-	int once_per_source;	/* a fingerprint once per source_id, not
-				   once per path */
+	const char *cluster, *role, *status; /* swarm secrets, or NULL */
+	int once_per_source; /* a fingerprint once per source_id, not
+				once per path */
 };
 
 /* Is it known already (its fingerprint in this source, or at this path)? */
@@ -115,10 +115,10 @@ int dw_store_get_status(struct dw_store *s, char **doc, long long *pid,
 /* One snapshot in the chain of custody. */
 struct dw_snapshot_record {
 	const char *container_id, *container_name;
-	const char *path;		/* absolute */
+	const char *path; /* absolute */
 	const char *archive_sha256, *evidence_sha256;
-	const char *reason;		/* may be NULL */
-	const char *operator_name;	/* who took it */
+	const char *reason;	   /* may be NULL */
+	const char *operator_name; /* who took it */
 	const char *host;
 	int paused;
 };
@@ -143,19 +143,19 @@ struct dw_event {
 	long long time;
 	const char *container_id;
 	const char *container_name;
-	const void *path;	/* raw bytes, not NUL-terminated */
+	const void *path; /* raw bytes, not NUL-terminated */
 	size_t path_len;
-	const char *kind;	/* A, D, C; R for reverted */
+	const char *kind; /* A, D, C; R for reverted */
 	const char *source;
 	const char *severity;
-	long long time_us;	/* 0 when not recorded (older stores) */
+	long long time_us; /* 0 when not recorded (older stores) */
 };
 
 struct dw_event_query {
-	const char *container;	/* name, id or unique id prefix; NULL: all */
-	long long since;	/* epoch seconds */
-	const char *kind;	/* "A", "D", "C", "R"; NULL: all */
-	int min_severity;	/* an enum dw_severity; 0: all */
+	const char *container; /* name, id or unique id prefix; NULL: all */
+	long long since;       /* epoch seconds */
+	const char *kind;      /* "A", "D", "C", "R"; NULL: all */
+	int min_severity;      /* an enum dw_severity; 0: all */
 };
 
 /* allowed 0, low 1, medium 2, high 3, critical 4; -1 when unknown. */
@@ -168,8 +168,8 @@ int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
 		    dw_event_fn cb, void *ctx);
 
 /* The current changes of a container, sorted by path (docker diff). */
-int dw_store_current(struct dw_store *s, const char *container,
-		     dw_event_fn cb, void *ctx);
+int dw_store_current(struct dw_store *s, const char *container, dw_event_fn cb,
+		     void *ctx);
 
 /*
  * The alert outbox. An alert is kept until every sink that was known when
@@ -187,7 +187,7 @@ struct dw_alert {
 	long long created;
 	const char *kind;
 	const char *summary;
-	const char *payload;	/* JSON text */
+	const char *payload; /* JSON text */
 };
 
 /* Send one alert; 0 when the sink took it, else fill `why`. */

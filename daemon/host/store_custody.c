@@ -56,8 +56,9 @@ long long dw_store_last_snapshot(struct dw_store *s, const char *cid,
 	sqlite3_stmt *st;
 	long long t = 0;
 
-	if (st_prepare(s, &st, "SELECT coalesce(max(time), 0) FROM snapshots "
-			    "WHERE container_id = ?1 AND operator = ?2"))
+	if (st_prepare(s, &st,
+		       "SELECT coalesce(max(time), 0) FROM snapshots "
+		       "WHERE container_id = ?1 AND operator = ?2"))
 		return 0;
 	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, operator_name, -1, SQLITE_STATIC);

@@ -15,15 +15,14 @@ struct apply_stmts {
 static void bind_row(sqlite3_stmt *st, const struct dw_change_row *r,
 		     const char *cid, sqlite3_int64 now)
 {
-	char kind[2] = { r->kind, '\0' };
+	char kind[2] = {r->kind, '\0'};
 	const struct dw_change_meta *m = r->meta;
 	int i;
 
 	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 2, r->path, (int)r->path_len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, kind, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 4, dw_file_type_name(r->mode), -1,
-			  SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, dw_file_type_name(r->mode), -1, SQLITE_STATIC);
 	for (i = 5; i <= 9; i++)
 		sqlite3_bind_null(st, i);
 	if (m) {
@@ -50,11 +49,11 @@ static void bind_row(sqlite3_stmt *st, const struct dw_change_row *r,
 			  SQLITE_STATIC);
 }
 
-static int apply_row(struct dw_store *s, struct apply_stmts *q,
-		     const char *cid, const struct dw_change_row *r,
-		     const char *source, sqlite3_int64 now_us)
+static int apply_row(struct dw_store *s, struct apply_stmts *q, const char *cid,
+		     const struct dw_change_row *r, const char *source,
+		     sqlite3_int64 now_us)
 {
-	char kind[2] = { r->kind, '\0' };
+	char kind[2] = {r->kind, '\0'};
 	sqlite3_stmt *st = r->kind == 'R' ? q->del : q->put;
 
 	sqlite3_reset(st);
@@ -81,8 +80,9 @@ static int apply_row(struct dw_store *s, struct apply_stmts *q,
 		sqlite3_bind_text(st, 8, r->sha256, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 8);
-	return sqlite3_step(st) == SQLITE_DONE ?
-		       0 : st_db_error(s, "cannot append event");
+	return sqlite3_step(st) == SQLITE_DONE
+		       ? 0
+		       : st_db_error(s, "cannot append event");
 }
 
 int dw_store_apply_changes(struct dw_store *s, const char *cid,
@@ -102,7 +102,7 @@ int dw_store_apply_changes(struct dw_store *s, const char *cid,
 	static const char event[] =
 		"INSERT INTO events(time, container_id, path, kind, source, "
 		"time_us, severity, sha256) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)";
-	struct apply_stmts q = { NULL, NULL, NULL };
+	struct apply_stmts q = {NULL, NULL, NULL};
 	size_t i;
 	int err = st_prepare(s, &q.put, put);
 
@@ -118,8 +118,8 @@ int dw_store_apply_changes(struct dw_store *s, const char *cid,
 	return err;
 }
 
-int dw_store_load_changes(struct dw_store *s, const char *cid,
-			  dw_row_fn cb, void *ctx)
+int dw_store_load_changes(struct dw_store *s, const char *cid, dw_row_fn cb,
+			  void *ctx)
 {
 	static const char sql[] =
 		"SELECT path, kind, mode, uid, gid, size, st_mtime_ns, sha256, "
@@ -169,7 +169,6 @@ int dw_store_load_changes(struct dw_store *s, const char *cid,
 	return err;
 }
 
-
 static char *resolve_container(struct dw_store *s, const char *ref)
 {
 	static const char exact[] =
@@ -204,13 +203,14 @@ static char *resolve_container(struct dw_store *s, const char *ref)
 		return NULL;
 	}
 	if (!id)
-		dw_error_set(DW_ENOTFOUND, "no container '%s' in the store", ref);
+		dw_error_set(DW_ENOTFOUND, "no container '%s' in the store",
+			     ref);
 	return id;
 }
 
 /* enum dw_severity of a stored name, in SQL. */
-#define SEVERITY_RANK(col)                                                  \
-	"CASE " col " WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN "      \
+#define SEVERITY_RANK(col)                                                     \
+	"CASE " col " WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN "         \
 	"'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END"
 
 int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
@@ -221,8 +221,8 @@ int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
 		"e.kind, e.source, e.severity, coalesce(e.time_us, 0) FROM "
 		"events e LEFT JOIN containers c ON c.id = e.container_id "
 		"WHERE (?1 IS NULL OR e.container_id = ?1) AND e.time >= ?2 "
-		"AND (?3 IS NULL OR e.kind = ?3) AND "
-		SEVERITY_RANK("e.severity") " >= ?4 ORDER BY e.id";
+		"AND (?3 IS NULL OR e.kind = ?3) AND " SEVERITY_RANK(
+			"e.severity") " >= ?4 ORDER BY e.id";
 	sqlite3_stmt *st;
 	char *id = NULL;
 	int err = 0;
@@ -258,8 +258,8 @@ int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
 	return err;
 }
 
-int dw_store_current(struct dw_store *s, const char *container,
-		     dw_event_fn cb, void *ctx)
+int dw_store_current(struct dw_store *s, const char *container, dw_event_fn cb,
+		     void *ctx)
 {
 	static const char sql[] =
 		"SELECT last_seen, container_id, path, kind, severity FROM "
@@ -278,11 +278,14 @@ int dw_store_current(struct dw_store *s, const char *container,
 	while (!err && sqlite3_step(st) == SQLITE_ROW) {
 		struct dw_event ev = {
 			sqlite3_column_int64(st, 0),
-			(const char *)sqlite3_column_text(st, 1), container,
+			(const char *)sqlite3_column_text(st, 1),
+			container,
 			sqlite3_column_blob(st, 2),
 			(size_t)sqlite3_column_bytes(st, 2),
-			(const char *)sqlite3_column_text(st, 3), "current",
-			(const char *)sqlite3_column_text(st, 4), 0,
+			(const char *)sqlite3_column_text(st, 3),
+			"current",
+			(const char *)sqlite3_column_text(st, 4),
+			0,
 		};
 
 		err = cb(&ev, ctx);

@@ -56,13 +56,13 @@ int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 	return err;
 }
 
-
 static int add_rotation(struct dw_store *s, const char *swarm_id,
 			const char *what, const char *before, const char *after,
 			const char *reason)
 {
 	static const char sql[] =
-		"INSERT INTO rotations(time, swarm_id, what, before_fingerprint,"
+		"INSERT INTO rotations(time, swarm_id, what, "
+		"before_fingerprint,"
 		" after_fingerprint, reason) VALUES (?1,?2,?3,?4,?5,?6)";
 	sqlite3_stmt *st;
 	int rc;

@@ -43,9 +43,8 @@ int dw_store_register_sinks(struct dw_store *s, const char *const *sinks,
 			    size_t n)
 {
 	/* A sink gets the alerts raised from its first sight on. */
-	static const char reg[] =
-		"INSERT OR IGNORE INTO sinks VALUES (?1, "
-		"(SELECT coalesce(max(id), 0) FROM alerts))";
+	static const char reg[] = "INSERT OR IGNORE INTO sinks VALUES (?1, "
+				  "(SELECT coalesce(max(id), 0) FROM alerts))";
 	size_t i;
 	int err = 0;
 
@@ -106,9 +105,10 @@ int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 		/* Back off: 2, 4, 8 … seconds, at most five minutes. */
 		sqlite3_int64 wait = attempts < 8 ? (2 << attempts) : 300;
 
-		if (sqlite3_prepare_v2(s->db, done ? ok : retry, -1, &u, NULL)
-		    != SQLITE_OK) {
-			err = st_db_error(s, "cannot st_prepare delivery update");
+		if (sqlite3_prepare_v2(s->db, done ? ok : retry, -1, &u,
+				       NULL) != SQLITE_OK) {
+			err = st_db_error(s,
+					  "cannot st_prepare delivery update");
 			break;
 		}
 		sqlite3_bind_int64(u, 1, a.id);

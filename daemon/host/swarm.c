@@ -17,14 +17,16 @@
 
 const char *dw_swarm_secret_name(enum dw_swarm_secret what)
 {
-	return what == DW_SWARM_WORKER ? "worker token" :
-	       what == DW_SWARM_MANAGER ? "manager token" : "unlock key";
+	return what == DW_SWARM_WORKER	  ? "worker token"
+	       : what == DW_SWARM_MANAGER ? "manager token"
+					  : "unlock key";
 }
 
 enum dw_swarm_secret dw_swarm_secret_of_role(const char *role)
 {
-	return !strcmp(role, "worker") ? DW_SWARM_WORKER :
-	       !strcmp(role, "manager") ? DW_SWARM_MANAGER : DW_SWARM_UNLOCK;
+	return !strcmp(role, "worker")	  ? DW_SWARM_WORKER
+	       : !strcmp(role, "manager") ? DW_SWARM_MANAGER
+					  : DW_SWARM_UNLOCK;
 }
 
 int dw_swarm_rule(const char *rule_id)
@@ -45,8 +47,8 @@ static void ca_digest(char out[51], const char *pem)
 	EVP_Digest(pem, strlen(pem), dig, &len, EVP_sha256(), NULL);
 	v = BN_bin2bn(dig, 32, NULL);
 	while (v && !BN_is_zero(v) && i < 50)
-		tmp[i++] = "0123456789abcdefghijklmnopqrstuvwxyz"
-			[BN_div_word(v, 36)];
+		tmp[i++] = "0123456789abcdefghijklmnopqrstuvwxyz"[BN_div_word(
+			v, 36)];
 	while (i < 50)
 		tmp[i++] = '0';
 	for (j = 0; j < 50; j++)
@@ -77,15 +79,16 @@ int dw_swarm_read(struct dw_docker *d, struct dw_swarm *out)
 	root = dw_json_path_str(sw, "TLSInfo.TrustRoot");
 	if (!root || !dw_json_path_str(sw, "JoinTokens.Worker")) {
 		json_decref(sw);
-		return dw_error_set(DW_EUNSUPPORTED, "not a swarm manager: "
+		return dw_error_set(DW_EUNSUPPORTED,
+				    "not a swarm manager: "
 				    "no join tokens in GET /swarm");
 	}
 	ca_digest(out->ca_digest, root);
 	out->id = dup_str(sw, "ID");
 	out->worker = dup_str(sw, "JoinTokens.Worker");
 	out->manager = dup_str(sw, "JoinTokens.Manager");
-	out->version = (uint64_t)json_integer_value(dw_json_path(sw,
-							"Version.Index"));
+	out->version =
+		(uint64_t)json_integer_value(dw_json_path(sw, "Version.Index"));
 	out->spec = json_incref(dw_json_path(sw, "Spec"));
 	out->unlock_key = dw_xstrdup("");
 	if (!dw_docker_get_json(d, &uk, "/swarm/unlockkey")) {
@@ -119,9 +122,8 @@ json_t *dw_swarm_attribute(const struct dw_swarm *s, const char *rule_id,
 		int live = *s->unlock_key && same(s->unlock_key, secret, len);
 
 		return json_pack("{s:s, s:s, s:s}", "cluster",
-				 live ? s->id : "unknown", "role",
-				 "unlock-key", "status",
-				 live ? "live" : "stale");
+				 live ? s->id : "unknown", "role", "unlock-key",
+				 "status", live ? "live" : "stale");
 	}
 	if (strcmp(rule_id, "docker-swarm-join-token"))
 		return NULL;
@@ -130,36 +132,37 @@ json_t *dw_swarm_attribute(const struct dw_swarm *s, const char *rule_id,
 		size_t head = len > 7 && secret[7] == '2' ? 11 : 9;
 		int ours = len >= head + 50 &&
 			   !memcmp(secret + head, s->ca_digest, 50);
-		const char *role = same(s->worker, secret, len) ? "worker" :
-				   same(s->manager, secret, len) ? "manager" :
-				   "unknown";
+		const char *role = same(s->worker, secret, len)	   ? "worker"
+				   : same(s->manager, secret, len) ? "manager"
+								   : "unknown";
 
-		return json_pack("{s:s, s:s, s:s}", "cluster",
-				 ours ? s->id : "foreign", "role", role,
-				 "status", ours && strcmp(role, "unknown") ?
-				 "live" : "stale");
+		return json_pack(
+			"{s:s, s:s, s:s}", "cluster", ours ? s->id : "foreign",
+			"role", role, "status",
+			ours && strcmp(role, "unknown") ? "live" : "stale");
 	}
 }
 
 static const char *current(const struct dw_swarm *s, enum dw_swarm_secret w)
 {
-	return w == DW_SWARM_WORKER ? s->worker :
-	       w == DW_SWARM_MANAGER ? s->manager : s->unlock_key;
+	return w == DW_SWARM_WORKER    ? s->worker
+	       : w == DW_SWARM_MANAGER ? s->manager
+				       : s->unlock_key;
 }
 
 /* The rule id whose fingerprint identifies this secret elsewhere. */
 static const char *rule_of(enum dw_swarm_secret w)
 {
-	return w == DW_SWARM_UNLOCK ? "docker-swarm-unlock-key" :
-				      "docker-swarm-join-token";
+	return w == DW_SWARM_UNLOCK ? "docker-swarm-unlock-key"
+				    : "docker-swarm-join-token";
 }
 
-int dw_swarm_rotate(struct dw_docker *d, enum dw_swarm_secret what,
-		    int dry_run, struct dw_rotation *out)
+int dw_swarm_rotate(struct dw_docker *d, enum dw_swarm_secret what, int dry_run,
+		    struct dw_rotation *out)
 {
-	static const char *const param[] = { "rotateWorkerToken",
-					     "rotateManagerToken",
-					     "rotateManagerUnlockKey" };
+	static const char *const param[] = {"rotateWorkerToken",
+					    "rotateManagerToken",
+					    "rotateManagerUnlockKey"};
 	struct dw_swarm s;
 	struct dw_buf path = DW_BUF_INIT;
 	char *old = NULL;
@@ -172,7 +175,8 @@ int dw_swarm_rotate(struct dw_docker *d, enum dw_swarm_secret what,
 			break;
 		if (what == DW_SWARM_UNLOCK && !*s.unlock_key) {
 			dw_swarm_release(&s);
-			err = dw_error_set(DW_EUNSUPPORTED, "the swarm has no "
+			err = dw_error_set(DW_EUNSUPPORTED,
+					   "the swarm has no "
 					   "unlock key (autolock is off)");
 			break;
 		}

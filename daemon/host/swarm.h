@@ -14,10 +14,10 @@
 
 struct dw_swarm {
 	char *id;
-	char ca_digest[51];	/* base36 of SHA-256 of the CA PEM */
-	char *worker;		/* the current join tokens */
+	char ca_digest[51]; /* base36 of SHA-256 of the CA PEM */
+	char *worker;	    /* the current join tokens */
 	char *manager;
-	char *unlock_key;	/* "" when autolock is off */
+	char *unlock_key; /* "" when autolock is off */
 	uint64_t version;
 	json_t *spec;
 };
@@ -40,7 +40,7 @@ json_t *dw_swarm_attribute(const struct dw_swarm *s, const char *rule_id,
 enum dw_swarm_secret { DW_SWARM_WORKER, DW_SWARM_MANAGER, DW_SWARM_UNLOCK };
 
 struct dw_rotation {
-	char before[72];	/* fingerprints, "sha256:…" */
+	char before[72]; /* fingerprints, "sha256:…" */
 	char after[72];
 	int attempts;
 };
@@ -50,8 +50,8 @@ struct dw_rotation {
  * version, re-read and retried on a version conflict, then checked: the
  * old one must no longer be current. With `dry_run` nothing changes.
  */
-int dw_swarm_rotate(struct dw_docker *d, enum dw_swarm_secret what,
-		    int dry_run, struct dw_rotation *out);
+int dw_swarm_rotate(struct dw_docker *d, enum dw_swarm_secret what, int dry_run,
+		    struct dw_rotation *out);
 
 const char *dw_swarm_secret_name(enum dw_swarm_secret what);
 /* The secret a live attribution's role ("worker", "manager",

@@ -15,11 +15,14 @@
 
 int dw_parse_size(uint64_t *out, const char *s)
 {
-	static const struct { const char *suffix; uint64_t mult; } units[] = {
-		{ "", 1 }, { "b", 1 }, { "k", 1 << 10 }, { "kb", 1 << 10 },
-		{ "kib", 1 << 10 }, { "m", 1 << 20 }, { "mb", 1 << 20 },
-		{ "mib", 1 << 20 }, { "g", 1u << 30 }, { "gb", 1u << 30 },
-		{ "gib", 1u << 30 },
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = {
+		{"", 1},	  {"b", 1},	     {"k", 1 << 10},
+		{"kb", 1 << 10},  {"kib", 1 << 10},  {"m", 1 << 20},
+		{"mb", 1 << 20},  {"mib", 1 << 20},  {"g", 1u << 30},
+		{"gb", 1u << 30}, {"gib", 1u << 30},
 	};
 	char *end;
 	unsigned long long v;
@@ -63,8 +66,9 @@ static int rule_field(struct dw_yaml *c, struct dw_custom_rule *r,
 		int sev = dw_severity_parse(s);
 
 		if (sev <= DW_SEV_ALLOWED)
-			return dw_yaml_bad(c, v, "severity must be low, medium, "
-				   "high or critical");
+			return dw_yaml_bad(c, v,
+					   "severity must be low, medium, "
+					   "high or critical");
 		r->severity = (enum dw_severity)sev;
 	} else if (!strcmp(key, "secret_group")) {
 		long g = strtol(s, &end, 10);
@@ -76,7 +80,8 @@ static int rule_field(struct dw_yaml *c, struct dw_custom_rule *r,
 		double e = strtod(s, &end);
 
 		if (*end || e < 0 || e > 8)
-			return dw_yaml_bad(c, v, "entropy must be 0..8 (bits/byte)");
+			return dw_yaml_bad(c, v,
+					   "entropy must be 0..8 (bits/byte)");
 		r->min_entropy = e;
 	} else {
 		return dw_yaml_bad(c, v, "unknown rule key");
@@ -84,7 +89,8 @@ static int rule_field(struct dw_yaml *c, struct dw_custom_rule *r,
 	return 0;
 }
 
-static int parse_rule(struct dw_yaml *c, yaml_node_t *n, struct dw_custom_rule *r)
+static int parse_rule(struct dw_yaml *c, yaml_node_t *n,
+		      struct dw_custom_rule *r)
 {
 	yaml_node_pair_t *p;
 	int err = 0;
@@ -98,8 +104,8 @@ static int parse_rule(struct dw_yaml *c, yaml_node_t *n, struct dw_custom_rule *
 		yaml_node_t *k = dw_yaml_node(c, p->key);
 		yaml_node_t *v = dw_yaml_node(c, p->value);
 
-		err = dw_yaml_scalar(k) ? rule_field(c, r, dw_yaml_scalar(k), v) :
-				  dw_yaml_bad(c, k, "expected a key");
+		err = dw_yaml_scalar(k) ? rule_field(c, r, dw_yaml_scalar(k), v)
+					: dw_yaml_bad(c, k, "expected a key");
 	}
 	if (!err && (!r->id || !*r->id))
 		err = dw_yaml_bad(c, n, "a rule needs an id");
@@ -152,9 +158,11 @@ static int top_field(struct dw_yaml *c, struct dw_config *cfg, const char *key,
 		return err;
 	}
 	if (!strcmp(key, "max_file_size")) {
-		if (!dw_yaml_scalar(v) || dw_parse_size(&cfg->max_file_size, dw_yaml_scalar(v)))
-			return dw_yaml_bad(c, v, "max_file_size must be a size "
-				   "such as 100MiB");
+		if (!dw_yaml_scalar(v) ||
+		    dw_parse_size(&cfg->max_file_size, dw_yaml_scalar(v)))
+			return dw_yaml_bad(c, v,
+					   "max_file_size must be a size "
+					   "such as 100MiB");
 		return 0;
 	}
 	return dw_yaml_bad(c, v, "unknown key");
@@ -167,16 +175,18 @@ static int parse_doc(struct dw_yaml *c, struct dw_config *cfg)
 	int err = 0;
 
 	if (!root)
-		return 0;	/* an empty file is an empty configuration */
+		return 0; /* an empty file is an empty configuration */
 	if (root->type != YAML_MAPPING_NODE)
-		return dw_yaml_bad(c, root, "the configuration must be a mapping");
+		return dw_yaml_bad(c, root,
+				   "the configuration must be a mapping");
 	for (p = root->data.mapping.pairs.start;
 	     !err && p < root->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = dw_yaml_node(c, p->key);
 		yaml_node_t *v = dw_yaml_node(c, p->value);
 
-		err = dw_yaml_scalar(k) ? top_field(c, cfg, dw_yaml_scalar(k), v) :
-				  dw_yaml_bad(c, k, "expected a key");
+		err = dw_yaml_scalar(k)
+			      ? top_field(c, cfg, dw_yaml_scalar(k), v)
+			      : dw_yaml_bad(c, k, "expected a key");
 	}
 	return err;
 }

@@ -49,16 +49,16 @@ struct dw_engine {
 	struct dw_rule_info *infos;
 	size_t nrules;
 	hs_database_t *db;
-	unsigned *pat_rule;	/* Hyperscan pattern id -> rule index */
-	char **ignored;		/* sorted fingerprints */
+	unsigned *pat_rule; /* Hyperscan pattern id -> rule index */
+	char **ignored;	    /* sorted fingerprints */
 	size_t nignored, ignored_alloc;
-	char **owned;		/* strings of custom rules, copied */
+	char **owned; /* strings of custom rules, copied */
 	size_t nowned, owned_alloc;
 	char digest[72];
 };
 
 struct hit {
-	uint64_t end;		/* absolute offset just past the keyword */
+	uint64_t end; /* absolute offset just past the keyword */
 	unsigned rule;
 };
 
@@ -68,22 +68,22 @@ struct dw_scanner {
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;
 	pcre2_jit_stack *jit;
-	struct dw_buf buf;	/* stream bytes not yet done with */
-	size_t nl_checked;	/* buf[0..nl_checked) has no newline */
-	uint64_t buf_abs;	/* absolute offset of buf.ptr[0] */
-	uint64_t done_abs;	/* keyword hits ending here or before: done */
-	uint64_t line_abs;	/* newlines before this offset are counted */
-	uint64_t line_no;	/* the line number at line_abs */
-	uint64_t open_line;	/* where the line running into buf began */
+	struct dw_buf buf;  /* stream bytes not yet done with */
+	size_t nl_checked;  /* buf[0..nl_checked) has no newline */
+	uint64_t buf_abs;   /* absolute offset of buf.ptr[0] */
+	uint64_t done_abs;  /* keyword hits ending here or before: done */
+	uint64_t line_abs;  /* newlines before this offset are counted */
+	uint64_t line_no;   /* the line number at line_abs */
+	uint64_t open_line; /* where the line running into buf began */
 	struct hit *hits;
 	size_t nhits, hits_alloc;
-	uint64_t cur_line;	/* start of the line the state below is for */
+	uint64_t cur_line; /* start of the line the state below is for */
 	unsigned char *rule_done;
 	int line_allowed;
 	char seen[LINE_SEEN_MAX][72];
 	size_t nseen;
 	struct dw_buf dec;	/* the %-decoded line */
-	size_t *map, map_alloc;	/* decoded index -> raw index */
+	size_t *map, map_alloc; /* decoded index -> raw index */
 	dw_finding_cb cb;
 	void *ctx;
 	int stop;
@@ -103,7 +103,7 @@ static int compile_regex(pcre2_code **out, const char *id, const char *re)
 				    "rule %s: bad regex at offset %zu: %s", id,
 				    (size_t)where, (char *)msg);
 	}
-	pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE);	/* falls back if no JIT */
+	pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE); /* falls back if no JIT */
 	return 0;
 }
 
@@ -182,10 +182,12 @@ static int add_builtins(struct dw_engine *e, const struct dw_engine_config *cfg,
 		err = compile_regex(&r->re, b->info.id, b->regex);
 		for (k = 0; !err && k < DW_MAX_PREFILTERS && b->prefilters[k];
 		     k++) {
-			int is_lit = !strpbrk(b->prefilters[k], "[](){}?*+|\\.");
+			int is_lit =
+				!strpbrk(b->prefilters[k], "[](){}?*+|\\.");
 
-			pattern_add(p, is_lit ? literal_pattern(b->prefilters[k]) :
-					   dw_xstrdup(b->prefilters[k]),
+			pattern_add(p,
+				    is_lit ? literal_pattern(b->prefilters[k])
+					   : dw_xstrdup(b->prefilters[k]),
 				    b->caseless ? HS_FLAG_CASELESS : 0,
 				    (unsigned)e->nrules);
 		}
@@ -216,8 +218,8 @@ static int add_custom(struct dw_engine *e, const struct dw_engine_config *cfg,
 		if (is_disabled(cfg, c->id))
 			continue;
 		r->info.id = own(e, c->id);
-		r->info.description = own(e, c->description ? c->description :
-					     c->id);
+		r->info.description =
+			own(e, c->description ? c->description : c->id);
 		r->info.severity = c->severity;
 		r->group = c->secret_group;
 		r->min_entropy = c->min_entropy;
@@ -231,8 +233,9 @@ static int add_custom(struct dw_engine *e, const struct dw_engine_config *cfg,
 				err = dw_error_set(DW_EINVAL,
 						   "rule %s: secret_group %d "
 						   "but the regex has %u "
-						   "groups", c->id,
-						   c->secret_group, groups);
+						   "groups",
+						   c->id, c->secret_group,
+						   groups);
 		}
 		for (k = 0; !err && k < c->nkeywords; k++)
 			pattern_add(p, literal_pattern(c->keywords[k]),
@@ -289,15 +292,15 @@ static hs_database_t *cache_load(const char *path)
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    st.st_uid != geteuid() || (st.st_mode & 022) ||
-	    st.st_size <= 0 || st.st_size > (64 << 20)) {
+	    st.st_uid != geteuid() || (st.st_mode & 022) || st.st_size <= 0 ||
+	    st.st_size > (64 << 20)) {
 		close(fd);
 		return NULL;
 	}
 	data = dw_xmalloc((size_t)st.st_size);
 	if (read(fd, data, (size_t)st.st_size) == st.st_size &&
 	    hs_deserialize_database(data, (size_t)st.st_size, &db) !=
-	    HS_SUCCESS)
+		    HS_SUCCESS)
 		db = NULL;
 	free(data);
 	close(fd);
@@ -314,15 +317,15 @@ static void cache_store(const char *path, const hs_database_t *db)
 	if (hs_serialize_database(db, &bytes, &len) != HS_SUCCESS)
 		return;
 	dw_buf_addf(&tmp, "%s.%ld.tmp", path, (long)getpid());
-	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		  O_CLOEXEC, 0600);
+	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0600);
 	if (fd >= 0) {
 		int ok = write(fd, bytes, len) == (ssize_t)len;
 
 		if (close(fd) || !ok || rename(tmp.ptr, path))
 			unlink(tmp.ptr);
 	}
-	free(bytes);	/* hs's allocator is malloc */
+	free(bytes); /* hs's allocator is malloc */
 	dw_buf_release(&tmp);
 }
 
@@ -352,10 +355,12 @@ static int compile_prefilter(struct dw_engine *e, struct patterns *p,
 			     &cerr) != HS_SUCCESS) {
 		int at = cerr->expression;
 
-		err = dw_error_set(DW_EINVAL, "rule %s: cannot build its "
+		err = dw_error_set(DW_EINVAL,
+				   "rule %s: cannot build its "
 				   "prefilter: %s",
-				   at >= 0 ? e->rules[e->pat_rule[at]].info.id :
-					     "?", cerr->message);
+				   at >= 0 ? e->rules[e->pat_rule[at]].info.id
+					   : "?",
+				   cerr->message);
 		hs_free_compile_error(cerr);
 	} else if (cpath.len && e->db && !cached) {
 		cache_store(cpath.ptr, e->db);
@@ -370,11 +375,10 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-
 int dw_engine_new(struct dw_engine **out, const struct dw_engine_config *cfg)
 {
 	struct dw_engine *e = dw_xcalloc(1, sizeof(*e));
-	struct patterns p = { 0 };
+	struct patterns p = {0};
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	unsigned char dig[EVP_MAX_MD_SIZE];
 	unsigned diglen = 0;
@@ -383,10 +387,13 @@ int dw_engine_new(struct dw_engine **out, const struct dw_engine_config *cfg)
 
 	for (i = 0; cfg && i < cfg->ndisabled && !err; i++)
 		if (!known_rule_id(cfg, cfg->disabled[i]))
-			err = dw_error_set(DW_EINVAL, "cannot disable unknown "
-					   "rule '%s'", cfg->disabled[i]);
-	e->rules = dw_xcalloc(dw_builtin_rule_count + (cfg ? cfg->ncustom : 0)
-			      + 1, sizeof(*e->rules));
+			err = dw_error_set(DW_EINVAL,
+					   "cannot disable unknown "
+					   "rule '%s'",
+					   cfg->disabled[i]);
+	e->rules =
+		dw_xcalloc(dw_builtin_rule_count + (cfg ? cfg->ncustom : 0) + 1,
+			   sizeof(*e->rules));
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
 	EVP_DigestUpdate(md, "driftwatch-rules-1", 18);
 	if (!err)
@@ -465,7 +472,7 @@ int dw_scanner_new(struct dw_scanner **out, const struct dw_engine *e)
 	if (e->db && hs_alloc_scratch(e->db, &s->scratch) != HS_SUCCESS) {
 		free(s);
 		return dw_error_set(DW_ERROR, "cannot allocate Hyperscan "
-				    "scratch space");
+					      "scratch space");
 	}
 	s->md = pcre2_match_data_create(64, NULL);
 	s->mctx = pcre2_match_context_create(NULL);
@@ -502,18 +509,18 @@ void dw_scanner_free(struct dw_scanner *s)
  */
 typedef signed char v32 __attribute__((vector_size(32)));
 
-__attribute__((target_clones("avx2", "default")))
-static uint64_t count_newlines(const char *p, size_t n)
+__attribute__((target_clones("avx2", "default"))) static uint64_t
+count_newlines(const char *p, size_t n)
 {
-	const v32 nl = { '\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n',
-			 '\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n',
-			 '\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n',
-			 '\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n' };
+	const v32 nl = {'\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n',
+			'\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n',
+			'\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n',
+			'\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n'};
 	uint64_t total = 0;
 	size_t i = 0;
 
 	while (n - i >= 32) {
-		v32 acc = { 0 };
+		v32 acc = {0};
 		size_t end = i + 32 * 255 < n - 31 ? i + 32 * 255 : n - 31;
 		int k;
 
@@ -657,9 +664,10 @@ static int url_decode_line(struct dw_scanner *s, const char *p, size_t n)
 	DW_ALLOC_GROW(s->map, n + 1, s->map_alloc);
 	for (i = 0; i < n; i++) {
 		s->map[s->dec.len] = i;
-		if (p[i] == '%' && i + 2 < n && isxdigit((unsigned char)p[i + 1])
-		    && isxdigit((unsigned char)p[i + 2])) {
-			char h[3] = { p[i + 1], p[i + 2], 0 };
+		if (p[i] == '%' && i + 2 < n &&
+		    isxdigit((unsigned char)p[i + 1]) &&
+		    isxdigit((unsigned char)p[i + 2])) {
+			char h[3] = {p[i + 1], p[i + 2], 0};
 
 			dw_buf_addch(&s->dec, (int)strtol(h, NULL, 16));
 			i += 2;
@@ -672,24 +680,23 @@ static int url_decode_line(struct dw_scanner *s, const char *p, size_t n)
 	return any;
 }
 
-static void new_line(struct dw_scanner *s, uint64_t ls, const char *p,
-		     size_t n)
+static void new_line(struct dw_scanner *s, uint64_t ls, const char *p, size_t n)
 {
 	s->cur_line = ls;
 	memset(s->rule_done, 0, s->e->nrules);
 	s->nseen = 0;
-	s->line_allowed = memmem(p, n, ALLOW_MARK, sizeof(ALLOW_MARK) - 1) !=
-			  NULL;
+	s->line_allowed =
+		memmem(p, n, ALLOW_MARK, sizeof(ALLOW_MARK) - 1) != NULL;
 }
 
-static int on_hit(unsigned id, unsigned long long from,
-		  unsigned long long to, unsigned flags, void *ctx)
+static int on_hit(unsigned id, unsigned long long from, unsigned long long to,
+		  unsigned flags, void *ctx)
 {
 	struct dw_scanner *s = ctx;
 
 	(void)from, (void)flags;
 	DW_ALLOC_GROW(s->hits, s->nhits + 1, s->hits_alloc);
-	s->hits[s->nhits++] = (struct hit){ to, s->e->pat_rule[id] };
+	s->hits[s->nhits++] = (struct hit){to, s->e->pat_rule[id]};
 	return 0;
 }
 
@@ -720,9 +727,10 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 		qsort(s->hits, s->nhits, sizeof(*s->hits), cmp_hit);
 	for (i = 0; i < s->nhits && !s->stop; i++) {
 		uint64_t end_abs = s->buf_abs + s->hits[i].end;
-		size_t end = (size_t)s->hits[i].end, ls, le, ri = s->hits[i].rule;
+		size_t end = (size_t)s->hits[i].end, ls, le,
+		       ri = s->hits[i].rule;
 		const char *nl;
-		uint64_t lsa;	/* absolute start of the line */
+		uint64_t lsa; /* absolute start of the line */
 
 		if (end_abs <= s->done_abs)
 			continue;
@@ -737,14 +745,15 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 			continue;
 		s->rule_done[ri] = 1;
 		if (s->e->rules[ri].multiline) {
-			size_t wend = avail - ls > MULTILINE_WINDOW ?
-				      ls + MULTILINE_WINDOW : avail;
+			size_t wend = avail - ls > MULTILINE_WINDOW
+					      ? ls + MULTILINE_WINDOW
+					      : avail;
 
 			if (run_rule(s, ri, buf + ls, wend - ls, le - ls + 1,
 				     buf + ls, le - ls, s->buf_abs + ls, lsa,
 				     NULL) &&
 			    !final && wend == avail)
-				return ls;	/* wait for the rest */
+				return ls; /* wait for the rest */
 			continue;
 		}
 		run_rule(s, ri, buf + ls, le - ls, le - ls, buf + ls, le - ls,
@@ -795,8 +804,8 @@ static void process(struct dw_scanner *s, int final)
 	s->nl_checked = 0;
 }
 
-void dw_scan_begin(struct dw_scanner *s, uint64_t line_base,
-		   dw_finding_cb cb, void *ctx)
+void dw_scan_begin(struct dw_scanner *s, uint64_t line_base, dw_finding_cb cb,
+		   void *ctx)
 {
 	dw_buf_reset(&s->buf);
 	s->nl_checked = 0;

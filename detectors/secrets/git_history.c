@@ -1,4 +1,5 @@
-/* Git as a source: a whole history, each unique blob scanned once on all cores. */
+/* Git as a source: a whole history, each unique blob scanned once on all cores.
+ */
 #include "gitsrc_int.h"
 
 #include "driftwatch/banned.h"
@@ -7,7 +8,7 @@
 
 struct job {
 	git_oid blob;
-	size_t commit;		/* index into hist.commits, or SIZE_MAX */
+	size_t commit; /* index into hist.commits, or SIZE_MAX */
 	char *path;
 };
 
@@ -17,7 +18,7 @@ struct hfind {
 	size_t rule;
 	uint64_t line, column;
 	char fingerprint[72];
-	char *secret;		/* NULL when it came from the cache */
+	char *secret; /* NULL when it came from the cache */
 	size_t secret_len;
 	char *redacted;
 };
@@ -26,8 +27,8 @@ struct hist {
 	const struct dw_engine *e;
 	const struct dw_git_opts *o;
 	git_repository *repo;
-	struct oidset seen;	/* trees and blobs visited */
-	struct oidset walked;	/* commits walked */
+	struct oidset seen;   /* trees and blobs visited */
+	struct oidset walked; /* commits walked */
 	git_oid *commits;
 	size_t ncommits, commits_alloc;
 	struct job *jobs;
@@ -35,13 +36,13 @@ struct hist {
 	size_t cur_commit;
 	struct dw_buf path;
 	/* the parallel part */
-	size_t next;		/* atomically taken */
+	size_t next; /* atomically taken */
 	size_t done;
 	uint64_t bytes;
 	pthread_mutex_t lock;
 	struct hfind *found;
 	size_t nfound, found_alloc;
-	unsigned char *from_cache;	/* per job */
+	unsigned char *from_cache; /* per job */
 	int err;
 	char errmsg[512];
 	struct dw_blob_cache *cache;
@@ -55,7 +56,7 @@ static int tree_cb(const char *root, const git_tree_entry *te, void *ctx)
 	struct job *j;
 
 	if (type == GIT_OBJECT_TREE)
-		return gs_oidset_add(&h->seen, id) ? 0 : 1;	/* 1: skip it */
+		return gs_oidset_add(&h->seen, id) ? 0 : 1; /* 1: skip it */
 	if (type != GIT_OBJECT_BLOB || !gs_oidset_add(&h->seen, id))
 		return 0;
 	DW_ALLOC_GROW(h->jobs, h->njobs + 1, h->jobs_alloc);
@@ -107,11 +108,12 @@ static int push_revs(struct hist *h, git_revwalk *w)
 		git_reference *ref;
 
 		if (gitlib.git_branch_lookup(&ref, h->repo, o->branch,
-				      GIT_BRANCH_LOCAL) &&
+					     GIT_BRANCH_LOCAL) &&
 		    gitlib.git_branch_lookup(&ref, h->repo, o->branch,
-				      GIT_BRANCH_REMOTE))
+					     GIT_BRANCH_REMOTE))
 			return gs_git_fail(DW_EINVAL, o->branch);
-		rc = gitlib.git_revwalk_push_ref(w, gitlib.git_reference_name(ref));
+		rc = gitlib.git_revwalk_push_ref(
+			w, gitlib.git_reference_name(ref));
 		gitlib.git_reference_free(ref);
 		if (rc)
 			return gs_git_fail(DW_EINVAL, o->branch);
@@ -119,7 +121,7 @@ static int push_revs(struct hist *h, git_revwalk *w)
 		/* Every ref: branches, tags, remotes, the stash; and HEAD. */
 		if (gitlib.git_revwalk_push_glob(w, "*"))
 			return gs_git_fail(DW_EIO, "cannot list the refs");
-		gitlib.git_revwalk_push_head(w);	/* unborn or detached: fine */
+		gitlib.git_revwalk_push_head(w); /* unborn or detached: fine */
 	}
 	if (o->since) {
 		if (gitlib.git_revparse_single(&obj, h->repo, o->since))
@@ -141,7 +143,7 @@ static int walk_history(struct hist *h)
 	if (gitlib.git_revwalk_new(&w, h->repo))
 		return gs_git_fail(DW_EIO, "cannot walk the history");
 	gitlib.git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME |
-			       GIT_SORT_REVERSE);
+					      GIT_SORT_REVERSE);
 	err = push_revs(h, w);
 	while (!err && !gitlib.git_revwalk_next(&id, w))
 		err = visit_commit(h, &id);
@@ -162,7 +164,8 @@ static int odb_cb(const git_oid *id, void *ctx)
 	git_object_t type;
 	size_t len;
 
-	if (gs_oidset_has(&ow->h->walked, id) || gs_oidset_has(&ow->h->seen, id) ||
+	if (gs_oidset_has(&ow->h->walked, id) ||
+	    gs_oidset_has(&ow->h->seen, id) ||
 	    gitlib.git_odb_read_header(&len, &type, ow->odb, id))
 		return 0;
 	if (type == GIT_OBJECT_COMMIT) {
@@ -178,7 +181,7 @@ static int odb_cb(const git_oid *id, void *ctx)
 /* Dangling commits (oldest first), then blobs no commit holds. */
 static int walk_unreachable(struct hist *h)
 {
-	struct odb_walk ow = { h, NULL, NULL, NULL, 0, 0, 0, 0 };
+	struct odb_walk ow = {h, NULL, NULL, NULL, 0, 0, 0, 0};
 	size_t i;
 	int err = 0;
 
@@ -250,9 +253,10 @@ static void *worker(void *arg)
 	struct hist *h = arg;
 	struct dw_scanner *s = NULL;
 	git_repository *repo = NULL;
-	struct worker_ctx wc = { h, 0 };
+	struct worker_ctx wc = {h, 0};
 
-	if (gitlib.git_repository_open(&repo, gitlib.git_repository_path(h->repo)) ||
+	if (gitlib.git_repository_open(&repo,
+				       gitlib.git_repository_path(h->repo)) ||
 	    dw_scanner_new(&s, h->e)) {
 		worker_fail(h, "cannot open the repository in a thread");
 		goto out;
@@ -264,21 +268,26 @@ static void *worker(void *arg)
 		if (i >= h->njobs)
 			break;
 		if (!h->from_cache[i]) {
-			if (gitlib.git_blob_lookup(&b, repo, &h->jobs[i].blob)) {
+			if (gitlib.git_blob_lookup(&b, repo,
+						   &h->jobs[i].blob)) {
 				worker_fail(h, "cannot read a blob");
-				__atomic_fetch_add(&h->done, 1, __ATOMIC_RELAXED);
+				__atomic_fetch_add(&h->done, 1,
+						   __ATOMIC_RELAXED);
 				continue;
 			}
 			if ((!h->o->max_blob_size ||
-			     (uint64_t)gitlib.git_blob_rawsize(b) <= h->o->max_blob_size)
-			    && !gitlib.git_blob_is_binary(b)) {
+			     (uint64_t)gitlib.git_blob_rawsize(b) <=
+				     h->o->max_blob_size) &&
+			    !gitlib.git_blob_is_binary(b)) {
 				wc.job = i;
-				dw_scan_buffer(s, gitlib.git_blob_rawcontent(b),
-					       (size_t)gitlib.git_blob_rawsize(b), 1,
-					       on_blob_finding, &wc);
-				__atomic_fetch_add(&h->bytes,
-						   (uint64_t)gitlib.git_blob_rawsize(b),
-						   __ATOMIC_RELAXED);
+				dw_scan_buffer(
+					s, gitlib.git_blob_rawcontent(b),
+					(size_t)gitlib.git_blob_rawsize(b), 1,
+					on_blob_finding, &wc);
+				__atomic_fetch_add(
+					&h->bytes,
+					(uint64_t)gitlib.git_blob_rawsize(b),
+					__ATOMIC_RELAXED);
 			}
 			gitlib.git_blob_free(b);
 		}
@@ -308,8 +317,8 @@ static void progress(struct hist *h, const struct timespec *t0, int last)
 
 static int scan_jobs(struct hist *h)
 {
-	int n = h->o->threads > 0 ? h->o->threads :
-					(int)sysconf(_SC_NPROCESSORS_ONLN);
+	int n = h->o->threads > 0 ? h->o->threads
+				  : (int)sysconf(_SC_NPROCESSORS_ONLN);
 	pthread_t *t;
 	struct timespec t0;
 	int i, started = 0;
@@ -361,12 +370,13 @@ static int report(struct hist *h, dw_git_cb cb, void *ctx)
 		const struct hfind *x = &h->found[i];
 		const struct job *j = &h->jobs[x->job];
 		struct dw_finding f;
-		struct dw_source src = { j->path, DW_SOURCE_GIT, NULL };
+		struct dw_source src = {j->path, DW_SOURCE_GIT, NULL};
 		struct dw_git_finding gf;
 
-		src.fields = gs_commit_fields(h->repo, j->commit == SIZE_MAX ?
-					   NULL : &h->commits[j->commit],
-					   &j->blob);
+		src.fields = gs_commit_fields(
+			h->repo,
+			j->commit == SIZE_MAX ? NULL : &h->commits[j->commit],
+			&j->blob);
 		memset(&f, 0, sizeof(f));
 		f.rule = &rules[x->rule];
 		f.rule_index = x->rule;
@@ -417,7 +427,7 @@ static int cache_found(const char *rule_id, uint64_t line, uint64_t column,
 
 static int use_cache(struct hist *h)
 {
-	struct worker_ctx wc = { h, 0 };
+	struct worker_ctx wc = {h, 0};
 	char hex[GIT_OID_HEXSZ + 1];
 	size_t i;
 	int err;
@@ -460,10 +470,9 @@ static int save_cache(struct hist *h)
 		if (h->from_cache[x->job])
 			continue;
 		gitlib.git_oid_tostr(hex, sizeof(hex), &h->jobs[x->job].blob);
-		err = h->cache->put_finding(h->cache->self, hex,
-					    rules[x->rule].id, x->line,
-					    x->column, x->fingerprint,
-					    x->redacted);
+		err = h->cache->put_finding(
+			h->cache->self, hex, rules[x->rule].id, x->line,
+			x->column, x->fingerprint, x->redacted);
 	}
 	return h->cache->commit(h->cache->self, err);
 }

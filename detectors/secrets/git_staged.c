@@ -1,4 +1,5 @@
-/* Git as a source: the staged changes of a commit and the commits of a push, added lines only. */
+/* Git as a source: the staged changes of a commit and the commits of a push,
+ * added lines only. */
 #include "gitsrc_int.h"
 
 #include "driftwatch/banned.h"
@@ -6,7 +7,7 @@
 /* ---- staged changes and pushes: added lines only ---- */
 
 struct added {
-	unsigned char *lines;	/* lines[n] != 0: line n was added */
+	unsigned char *lines; /* lines[n] != 0: line n was added */
 	size_t n;
 };
 
@@ -57,20 +58,19 @@ static int on_added_finding(const struct dw_finding *f, void *ctx)
 }
 
 /* Scan the new side of every delta of `diff`, reporting added lines. */
-static int scan_diff(git_repository *repo, git_diff *diff,
-		     struct dw_scanner *s, const git_oid *commit,
-		     dw_git_cb cb, void *ctx)
+static int scan_diff(git_repository *repo, git_diff *diff, struct dw_scanner *s,
+		     const git_oid *commit, dw_git_cb cb, void *ctx)
 {
 	size_t i, n = gitlib.git_diff_num_deltas(diff);
 	int err = 0;
 
 	for (i = 0; !err && i < n; i++) {
 		const git_diff_delta *d = gitlib.git_diff_get_delta(diff, i);
-		struct added a = { NULL, 0 };
+		struct added a = {NULL, 0};
 		git_patch *p = NULL;
 		git_blob *b = NULL;
-		struct dw_source src = { d->new_file.path, DW_SOURCE_GIT, NULL };
-		struct delta_ctx dc = { &a, &src, cb, ctx, 0 };
+		struct dw_source src = {d->new_file.path, DW_SOURCE_GIT, NULL};
+		struct delta_ctx dc = {&a, &src, cb, ctx, 0};
 
 		if (d->status == GIT_DELTA_DELETED ||
 		    (d->flags & GIT_DIFF_FLAG_BINARY) ||
@@ -84,8 +84,8 @@ static int scan_diff(git_repository *repo, git_diff *diff,
 			gitlib.git_patch_print(p, line_cb, &a);
 		if (a.n && !gitlib.git_blob_lookup(&b, repo, &d->new_file.id) &&
 		    !gitlib.git_blob_is_binary(b)) {
-			src.fields = gs_commit_fields(repo, commit,
-						   &d->new_file.id);
+			src.fields =
+				gs_commit_fields(repo, commit, &d->new_file.id);
 			if (!commit)
 				json_object_del(src.fields, "blob");
 			dw_scan_buffer(s, gitlib.git_blob_rawcontent(b),
@@ -120,8 +120,7 @@ static int find_renames(git_diff *diff)
  * stage into an index of their own and name it in GIT_INDEX_FILE for the
  * hook: the repository's index does not hold what is committed then.
  */
-static int open_index(git_index **index, git_repository *repo,
-		      const char *path)
+static int open_index(git_index **index, git_repository *repo, const char *path)
 {
 	const char *file = path ? NULL : gs_env_path("GIT_INDEX_FILE");
 
@@ -149,9 +148,9 @@ static int open_index(git_index **index, git_repository *repo,
 #define CHANGED_DEPTH_MAX 256
 
 struct changed {
-	git_repository *repo;	/* the trees of both sides */
-	git_repository *mem;	/* owned: the index's new trees, or NULL */
-	struct dw_buf dir;	/* "" or "a/b/" */
+	git_repository *repo; /* the trees of both sides */
+	git_repository *mem;  /* owned: the index's new trees, or NULL */
+	struct dw_buf dir;    /* "" or "a/b/" */
 	char **path;
 	size_t n, alloc;
 };
@@ -184,13 +183,16 @@ static int compare_trees(struct changed *c, const git_tree *old,
 	int err = depth > CHANGED_DEPTH_MAX ? -1 : 0;
 
 	for (i = 0; !err && i < gitlib.git_tree_entrycount(new); i++) {
-		const git_tree_entry *ne = gitlib.git_tree_entry_byindex(new, i);
+		const git_tree_entry *ne =
+			gitlib.git_tree_entry_byindex(new, i);
 		const char *name = gitlib.git_tree_entry_name(ne);
-		const git_tree_entry *oe = gitlib.git_tree_entry_byname(old, name);
+		const git_tree_entry *oe =
+			gitlib.git_tree_entry_byname(old, name);
 		git_tree *ot = NULL, *nt = NULL;
 
-		if (oe && !gitlib.git_oid_cmp(gitlib.git_tree_entry_id(oe),
-					  gitlib.git_tree_entry_id(ne)) &&
+		if (oe &&
+		    !gitlib.git_oid_cmp(gitlib.git_tree_entry_id(oe),
+					gitlib.git_tree_entry_id(ne)) &&
 		    gitlib.git_tree_entry_filemode(oe) ==
 			    gitlib.git_tree_entry_filemode(ne))
 			continue;
@@ -199,7 +201,8 @@ static int compare_trees(struct changed *c, const git_tree *old,
 			err = note_changed(c, name);
 			continue;
 		}
-		if (gitlib.git_tree_lookup(&ot, c->repo, gitlib.git_tree_entry_id(oe)) ||
+		if (gitlib.git_tree_lookup(&ot, c->repo,
+					   gitlib.git_tree_entry_id(oe)) ||
 		    new_tree(&nt, c, gitlib.git_tree_entry_id(ne))) {
 			err = -1;
 		} else {
@@ -211,8 +214,8 @@ static int compare_trees(struct changed *c, const git_tree *old,
 		gitlib.git_tree_free(ot);
 	}
 	for (i = 0; !err && i < gitlib.git_tree_entrycount(old); i++) {
-		const char *name =
-			gitlib.git_tree_entry_name(gitlib.git_tree_entry_byindex(old, i));
+		const char *name = gitlib.git_tree_entry_name(
+			gitlib.git_tree_entry_byindex(old, i));
 
 		if (!gitlib.git_tree_entry_byname(new, name))
 			err = note_changed(c, name);
@@ -240,7 +243,8 @@ static int index_tree(git_oid *id, git_index *index, git_repository *mem)
 	gitlib.git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 0);
 	err = gitlib.git_index_write_tree_to(id, index, mem);
 	gitlib.git_libgit2_opts(GIT_OPT_ENABLE_STRICT_OBJECT_CREATION, 1);
-	if (err && !gitlib.git_oid_is_zero(id) && !gitlib.git_tree_lookup(&t, mem, id))
+	if (err && !gitlib.git_oid_is_zero(id) &&
+	    !gitlib.git_tree_lookup(&t, mem, id))
 		err = 0;
 	gitlib.git_tree_free(t);
 	return err;
@@ -251,8 +255,8 @@ static int index_tree(git_oid *id, git_index *index, git_repository *mem)
  * when they could not be found this way (conflicts, too many changes):
  * the caller then diffs everything.
  */
-static int staged_paths(struct changed *c, git_repository *repo,
-			git_tree *head, git_index *index)
+static int staged_paths(struct changed *c, git_repository *repo, git_tree *head,
+			git_index *index)
 {
 	git_odb *odb = NULL;
 	git_odb_backend *backend = NULL;
@@ -310,7 +314,7 @@ int dw_git_scan_staged(const struct dw_engine *e, const char *path,
 	git_diff *diff = NULL;
 	git_object *obj = NULL;
 	struct dw_scanner *s = NULL;
-	struct changed c = { 0 };
+	struct changed c = {0};
 	git_diff_options o;
 	int err = gs_open_repo(&repo, path);
 
@@ -324,9 +328,8 @@ int dw_git_scan_staged(const struct dw_engine *e, const char *path,
 		err = gs_git_fail(DW_EIO, "cannot read the index");
 		goto out;
 	}
-	if (head && !staged_paths(&c, repo, head, index) &&
-	    limit_diff(&o, &c))
-		goto out;	/* nothing staged */
+	if (head && !staged_paths(&c, repo, head, index) && limit_diff(&o, &c))
+		goto out; /* nothing staged */
 	if (gitlib.git_diff_tree_to_index(&diff, repo, head, index, &o) ||
 	    find_renames(diff))
 		err = gs_git_fail(DW_EIO, "cannot diff the index");
@@ -352,11 +355,12 @@ static int scan_commit(git_repository *repo, struct dw_scanner *s,
 	git_tree *t = NULL, *pt = NULL;
 	git_diff *diff = NULL;
 	git_diff_options o;
-	struct changed ch = { repo, NULL, DW_BUF_INIT, NULL, 0, 0 };
+	struct changed ch = {repo, NULL, DW_BUF_INIT, NULL, 0, 0};
 	int err = 0;
 
 	diff_options(&o);
-	if (gitlib.git_commit_lookup(&c, repo, id) || gitlib.git_commit_tree(&t, c)) {
+	if (gitlib.git_commit_lookup(&c, repo, id) ||
+	    gitlib.git_commit_tree(&t, c)) {
 		err = gs_git_fail(DW_EIO, "cannot read a pushed commit");
 		goto out;
 	}
@@ -390,10 +394,12 @@ static int scan_push_ref(git_repository *repo, struct dw_scanner *s,
 	git_oid id;
 	int err = 0;
 
-	if (gitlib.git_revwalk_new(&w, repo) || gitlib.git_revwalk_push(w, local))
+	if (gitlib.git_revwalk_new(&w, repo) ||
+	    gitlib.git_revwalk_push(w, local))
 		err = gs_git_fail(DW_EINVAL, "cannot walk the pushed commits");
 	if (!err && remote && gitlib.git_revwalk_hide(w, remote))
-		err = gs_git_fail(DW_EINVAL, "cannot hide the remote's commits");
+		err = gs_git_fail(DW_EINVAL,
+				  "cannot hide the remote's commits");
 	if (!err && !remote)
 		gitlib.git_revwalk_hide_glob(w, "remotes/*");
 	gitlib.git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
@@ -430,14 +436,17 @@ int dw_git_scan_push(const struct dw_engine *e, const char *path,
 			continue;
 		if (gitlib.git_oid_fromstr(&local, lsha) ||
 		    gitlib.git_oid_fromstr(&remote, rsha)) {
-			err = dw_error_set(DW_EINVAL, "pre-push: cannot parse "
-					   "'%s'", tmp);
+			err = dw_error_set(DW_EINVAL,
+					   "pre-push: cannot parse "
+					   "'%s'",
+					   tmp);
 			break;
 		}
 		if (gitlib.git_oid_is_zero(&local))
-			continue;	/* a deletion pushes nothing */
+			continue; /* a deletion pushes nothing */
 		err = scan_push_ref(repo, s, &local,
-				    gitlib.git_oid_is_zero(&remote) ? NULL : &remote,
+				    gitlib.git_oid_is_zero(&remote) ? NULL
+								    : &remote,
 				    cb, ctx);
 	}
 	dw_scanner_free(s);

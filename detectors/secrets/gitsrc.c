@@ -1,4 +1,5 @@
-/* Git as a source (libgit2 is used here and nowhere else): loading libgit2, object id sets, opening a repository. gitsrc_int.h lists the parts. */
+/* Git as a source (libgit2 is used here and nowhere else): loading libgit2,
+ * object id sets, opening a repository. gitsrc_int.h lists the parts. */
 #include "gitsrc_int.h"
 
 #include "driftwatch/banned.h"
@@ -6,25 +7,22 @@
 struct git_api gitlib;
 
 static const struct dw_lazy_sym git_syms[] = {
-#define SLOT(f) { #f, (void **)&gitlib.f },
+#define SLOT(f) {#f, (void **)&gitlib.f},
 	GIT_SYMS(SLOT)
 #undef SLOT
 };
 
-static struct dw_lazy_lib libgit2 = {
-	DW_LIBGIT2_SONAME, git_syms, sizeof(git_syms) / sizeof(git_syms[0]), 0,
-	""
-};
+static struct dw_lazy_lib libgit2 = {DW_LIBGIT2_SONAME, git_syms,
+				     sizeof(git_syms) / sizeof(git_syms[0]), 0,
+				     ""};
 
 /* ---- a set of object ids (open addressing) ---- */
-
-
 
 static size_t oid_hash(const git_oid *id)
 {
 	size_t h;
 
-	memcpy(&h, id->id, sizeof(h));	/* object ids are uniform */
+	memcpy(&h, id->id, sizeof(h)); /* object ids are uniform */
 	return h;
 }
 
@@ -62,7 +60,7 @@ int gs_oidset_has(const struct oidset *s, const git_oid *id)
 
 static void oidset_grow(struct oidset *s)
 {
-	struct oidset bigger = { NULL, NULL, s->cap ? s->cap * 2 : 1024, 0 };
+	struct oidset bigger = {NULL, NULL, s->cap ? s->cap * 2 : 1024, 0};
 	size_t i;
 
 	bigger.slot = dw_xcalloc(bigger.cap, sizeof(git_oid));
@@ -98,8 +96,10 @@ int gs_git_fail(int code, const char *what)
  */
 static void limit_memory(void)
 {
-	gitlib.git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(16 << 20));
-	gitlib.git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, (size_t)(96 << 20));
+	gitlib.git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE,
+				(ssize_t)(16 << 20));
+	gitlib.git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT,
+				(size_t)(96 << 20));
 	gitlib.git_libgit2_opts(GIT_OPT_SET_MWINDOW_SIZE, (size_t)(8 << 20));
 }
 
@@ -127,12 +127,11 @@ int gs_open_repo(git_repository **repo, const char *path)
 	gitlib.git_libgit2_init();
 	pthread_once(&once, limit_memory);
 	if (gitdir) {
-		if (gitlib.git_repository_open_ext(repo, gitdir,
-					       GIT_REPOSITORY_OPEN_NO_SEARCH,
-					       NULL))
+		if (gitlib.git_repository_open_ext(
+			    repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL))
 			return gs_git_fail(DW_ENOTFOUND, gitdir);
 	} else if (gitlib.git_repository_open_ext(repo, path ? path : ".", 0,
-					      NULL)) {
+						  NULL)) {
 		return gs_git_fail(DW_ENOTFOUND, path ? path : ".");
 	}
 	if (worktree && gitlib.git_repository_set_workdir(*repo, worktree, 0)) {
@@ -162,27 +161,30 @@ char *dw_git_hooks_dir(const char *path)
 {
 	git_repository *repo;
 	git_config *cfg = NULL;
-	git_buf hooks = { NULL, 0, 0 };
+	git_buf hooks = {NULL, 0, 0};
 	char *out = NULL;
 
 	if (gs_open_repo(&repo, path))
 		return NULL;
 	/* core.hooksPath wins, as it does for git itself. */
 	if (!gitlib.git_repository_config_snapshot(&cfg, repo) &&
-	    !gitlib.git_config_get_path(&hooks, cfg, "core.hooksPath") && hooks.ptr) {
+	    !gitlib.git_config_get_path(&hooks, cfg, "core.hooksPath") &&
+	    hooks.ptr) {
 		if (hooks.ptr[0] == '/' || !gitlib.git_repository_workdir(repo))
 			out = dw_xstrdup(hooks.ptr);
 		else {
 			struct dw_buf b = DW_BUF_INIT;
 
-			dw_buf_addf(&b, "%s%s", gitlib.git_repository_workdir(repo),
+			dw_buf_addf(&b, "%s%s",
+				    gitlib.git_repository_workdir(repo),
 				    hooks.ptr);
 			out = dw_buf_detach(&b, NULL);
 		}
 	} else {
 		struct dw_buf b = DW_BUF_INIT;
 
-		dw_buf_addf(&b, "%shooks", gitlib.git_repository_commondir(repo));
+		dw_buf_addf(&b, "%shooks",
+			    gitlib.git_repository_commondir(repo));
 		out = dw_buf_detach(&b, NULL);
 	}
 	gitlib.git_buf_dispose(&hooks);
@@ -193,7 +195,7 @@ char *dw_git_hooks_dir(const char *path)
 
 /* The fields of a commit as findings carry them. */
 json_t *gs_commit_fields(git_repository *repo, const git_oid *id,
-			     const git_oid *blob)
+			 const git_oid *blob)
 {
 	char hex[GIT_OID_HEXSZ + 1], bhex[GIT_OID_HEXSZ + 1], date[32];
 	git_commit *c = NULL;
@@ -213,8 +215,8 @@ json_t *gs_commit_fields(git_repository *repo, const git_oid *id,
 		gmtime_r(&t, &tm);
 		strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		json_object_set_new(o, "commit", json_string(hex));
-		json_object_set_new(o, "author", json_sprintf("%s <%s>",
-							      a->name, a->email));
+		json_object_set_new(o, "author",
+				    json_sprintf("%s <%s>", a->name, a->email));
 		json_object_set_new(o, "date", json_string(date));
 		json_object_set_new(o, "subject",
 				    json_string(subject ? subject : ""));

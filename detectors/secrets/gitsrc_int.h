@@ -24,96 +24,95 @@
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/lazylib.h"
 
-
 /*
  * libgit2 and what it brings (TLS, SSH, Kerberos: a dozen libraries) are
  * loaded on first use, so that commands without git do not pay for them
  * at start (see lazylib.h).
  */
-#define GIT_SYMS(X) \
-	X(git_blob_free) \
-	X(git_blob_is_binary) \
-	X(git_blob_lookup) \
-	X(git_blob_rawcontent) \
-	X(git_blob_rawsize) \
-	X(git_branch_lookup) \
-	X(git_buf_dispose) \
-	X(git_commit_author) \
-	X(git_commit_free) \
-	X(git_commit_lookup) \
-	X(git_commit_parent) \
-	X(git_commit_parentcount) \
-	X(git_commit_summary) \
-	X(git_commit_tree) \
-	X(git_config_free) \
-	X(git_config_get_path) \
-	X(git_diff_find_options_init) \
-	X(git_diff_find_similar) \
-	X(git_diff_free) \
-	X(git_diff_get_delta) \
-	X(git_diff_num_deltas) \
-	X(git_diff_options_init) \
-	X(git_diff_tree_to_index) \
-	X(git_diff_tree_to_tree) \
-	X(git_error_last) \
-	X(git_index_free) \
-	X(git_index_has_conflicts) \
-	X(git_index_open) \
-	X(git_index_write_tree_to) \
-	X(git_libgit2_init) \
-	X(git_libgit2_opts) \
-	X(git_mempack_new) \
-	X(git_object_free) \
-	X(git_object_id) \
-	X(git_odb_add_backend) \
-	X(git_odb_foreach) \
-	X(git_odb_free) \
-	X(git_odb_new) \
-	X(git_odb_read_header) \
-	X(git_oid_cmp) \
-	X(git_oid_cpy) \
-	X(git_oid_fromstr) \
-	X(git_oid_is_zero) \
-	X(git_oid_tostr) \
-	X(git_patch_free) \
-	X(git_patch_from_diff) \
-	X(git_patch_print) \
-	X(git_reference_free) \
-	X(git_reference_name) \
-	X(git_repository_commondir) \
-	X(git_repository_config_snapshot) \
-	X(git_repository_free) \
-	X(git_repository_index) \
-	X(git_repository_odb) \
-	X(git_repository_open) \
-	X(git_repository_open_ext) \
-	X(git_repository_path) \
-	X(git_repository_set_workdir) \
-	X(git_repository_workdir) \
-	X(git_repository_wrap_odb) \
-	X(git_revparse_single) \
-	X(git_revwalk_free) \
-	X(git_revwalk_hide) \
-	X(git_revwalk_hide_glob) \
-	X(git_revwalk_new) \
-	X(git_revwalk_next) \
-	X(git_revwalk_push) \
-	X(git_revwalk_push_glob) \
-	X(git_revwalk_push_head) \
-	X(git_revwalk_push_range) \
-	X(git_revwalk_push_ref) \
-	X(git_revwalk_sorting) \
-	X(git_tree_entry_byindex) \
-	X(git_tree_entry_byname) \
-	X(git_tree_entry_filemode) \
-	X(git_tree_entry_id) \
-	X(git_tree_entry_name) \
-	X(git_tree_entry_type) \
-	X(git_tree_entrycount) \
-	X(git_tree_free) \
-	X(git_tree_id) \
-	X(git_tree_lookup) \
-	X(git_tree_walk) \
+#define GIT_SYMS(X)                                                            \
+	X(git_blob_free)                                                       \
+	X(git_blob_is_binary)                                                  \
+	X(git_blob_lookup)                                                     \
+	X(git_blob_rawcontent)                                                 \
+	X(git_blob_rawsize)                                                    \
+	X(git_branch_lookup)                                                   \
+	X(git_buf_dispose)                                                     \
+	X(git_commit_author)                                                   \
+	X(git_commit_free)                                                     \
+	X(git_commit_lookup)                                                   \
+	X(git_commit_parent)                                                   \
+	X(git_commit_parentcount)                                              \
+	X(git_commit_summary)                                                  \
+	X(git_commit_tree)                                                     \
+	X(git_config_free)                                                     \
+	X(git_config_get_path)                                                 \
+	X(git_diff_find_options_init)                                          \
+	X(git_diff_find_similar)                                               \
+	X(git_diff_free)                                                       \
+	X(git_diff_get_delta)                                                  \
+	X(git_diff_num_deltas)                                                 \
+	X(git_diff_options_init)                                               \
+	X(git_diff_tree_to_index)                                              \
+	X(git_diff_tree_to_tree)                                               \
+	X(git_error_last)                                                      \
+	X(git_index_free)                                                      \
+	X(git_index_has_conflicts)                                             \
+	X(git_index_open)                                                      \
+	X(git_index_write_tree_to)                                             \
+	X(git_libgit2_init)                                                    \
+	X(git_libgit2_opts)                                                    \
+	X(git_mempack_new)                                                     \
+	X(git_object_free)                                                     \
+	X(git_object_id)                                                       \
+	X(git_odb_add_backend)                                                 \
+	X(git_odb_foreach)                                                     \
+	X(git_odb_free)                                                        \
+	X(git_odb_new)                                                         \
+	X(git_odb_read_header)                                                 \
+	X(git_oid_cmp)                                                         \
+	X(git_oid_cpy)                                                         \
+	X(git_oid_fromstr)                                                     \
+	X(git_oid_is_zero)                                                     \
+	X(git_oid_tostr)                                                       \
+	X(git_patch_free)                                                      \
+	X(git_patch_from_diff)                                                 \
+	X(git_patch_print)                                                     \
+	X(git_reference_free)                                                  \
+	X(git_reference_name)                                                  \
+	X(git_repository_commondir)                                            \
+	X(git_repository_config_snapshot)                                      \
+	X(git_repository_free)                                                 \
+	X(git_repository_index)                                                \
+	X(git_repository_odb)                                                  \
+	X(git_repository_open)                                                 \
+	X(git_repository_open_ext)                                             \
+	X(git_repository_path)                                                 \
+	X(git_repository_set_workdir)                                          \
+	X(git_repository_workdir)                                              \
+	X(git_repository_wrap_odb)                                             \
+	X(git_revparse_single)                                                 \
+	X(git_revwalk_free)                                                    \
+	X(git_revwalk_hide)                                                    \
+	X(git_revwalk_hide_glob)                                               \
+	X(git_revwalk_new)                                                     \
+	X(git_revwalk_next)                                                    \
+	X(git_revwalk_push)                                                    \
+	X(git_revwalk_push_glob)                                               \
+	X(git_revwalk_push_head)                                               \
+	X(git_revwalk_push_range)                                              \
+	X(git_revwalk_push_ref)                                                \
+	X(git_revwalk_sorting)                                                 \
+	X(git_tree_entry_byindex)                                              \
+	X(git_tree_entry_byname)                                               \
+	X(git_tree_entry_filemode)                                             \
+	X(git_tree_entry_id)                                                   \
+	X(git_tree_entry_name)                                                 \
+	X(git_tree_entry_type)                                                 \
+	X(git_tree_entrycount)                                                 \
+	X(git_tree_free)                                                       \
+	X(git_tree_id)                                                         \
+	X(git_tree_lookup)                                                     \
+	X(git_tree_walk)
 
 struct git_api {
 #define DECLARE(f) __typeof__(f) *f;
@@ -135,6 +134,6 @@ int gs_git_fail(int code, const char *what);
 const char *gs_env_path(const char *name);
 int gs_open_repo(git_repository **repo, const char *path);
 json_t *gs_commit_fields(git_repository *repo, const git_oid *id,
-			     const git_oid *blob);
+			 const git_oid *blob);
 
 #endif

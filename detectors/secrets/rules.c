@@ -17,7 +17,7 @@
 
 double dw_entropy(const char *s, size_t n)
 {
-	size_t count[256] = { 0 };
+	size_t count[256] = {0};
 	double h = 0;
 	size_t i;
 
@@ -53,9 +53,25 @@ static int contains_ci(const char *s, size_t n, const char *needle)
 int dw_is_placeholder(const char *s, size_t n)
 {
 	static const char *const words[] = {
-		"xxxx", "****", "....", "example", "changeme", "placeholder",
-		"your_", "your-", "yourtoken", "dummy", "redacted", "<", ">",
-		"${", "{{", "$(", "%s", "0000000000", "1234567890abcdef",
+		"xxxx",
+		"****",
+		"....",
+		"example",
+		"changeme",
+		"placeholder",
+		"your_",
+		"your-",
+		"yourtoken",
+		"dummy",
+		"redacted",
+		"<",
+		">",
+		"${",
+		"{{",
+		"$(",
+		"%s",
+		"0000000000",
+		"1234567890abcdef",
 	};
 	size_t i, same = 1;
 
@@ -76,8 +92,8 @@ static int base36_fits(const char *s, size_t n, int bits)
 	int ok = v != NULL;
 
 	for (i = 0; ok && i < n; i++) {
-		int d = isdigit((unsigned char)s[i]) ? s[i] - '0' :
-						      s[i] - 'a' + 10;
+		int d = isdigit((unsigned char)s[i]) ? s[i] - '0'
+						     : s[i] - 'a' + 10;
 
 		ok = BN_mul_word(v, 36) && BN_add_word(v, (BN_ULONG)d);
 	}
@@ -92,8 +108,8 @@ static const char *const docs_swarm_digests[] = {
 	"49nj1cmql0jkz5s954yi3oex3nedyz0fb0xx14ie39trti4wxv",
 };
 
-static int valid_swarm_join(const char *s, size_t n, const char *m,
-			    size_t mlen, const char *line, size_t llen)
+static int valid_swarm_join(const char *s, size_t n, const char *m, size_t mlen,
+			    const char *line, size_t llen)
 {
 	/* SWMTKN-1-<50>-<25> or SWMTKN-2-<0|1>-<50>-<25> */
 	size_t head = s[7] == '2' ? 11 : 9;
@@ -186,7 +202,7 @@ static size_t pem_body_chars(const char *m, size_t mlen, int *has_role)
 
 	*has_role = 0;
 	if (!p || memmem(m, mlen, "\\n", 2))
-		p = m;	/* one line, or \n escapes inside a JSON string */
+		p = m; /* one line, or \n escapes inside a JSON string */
 	for (; p < end; p++) {
 		if (at_line_start && (size_t)(end - p) > 5 &&
 		    !memcmp(p, "role:", 5))
@@ -212,8 +228,8 @@ static int valid_private_key(const char *s, size_t n, const char *m,
 	return pem_body_chars(m, mlen, &role) >= 56 && !role;
 }
 
-static int valid_notary_key(const char *s, size_t n, const char *m,
-			    size_t mlen, const char *line, size_t llen)
+static int valid_notary_key(const char *s, size_t n, const char *m, size_t mlen,
+			    const char *line, size_t llen)
 {
 	int role;
 
@@ -248,7 +264,7 @@ static int valid_github(const char *s, size_t n, const char *m, size_t mlen,
 	(void)m, (void)mlen, (void)line, (void)llen;
 	if (n == 40 && s[3] == '_')
 		return base62_crc_ok(s + 4, 36);
-	return !dw_is_placeholder(s, n);	/* github_pat_: no checksum */
+	return !dw_is_placeholder(s, n); /* github_pat_: no checksum */
 }
 
 static int valid_npm(const char *s, size_t n, const char *m, size_t mlen,
@@ -272,7 +288,7 @@ static int valid_jwt(const char *s, size_t n, const char *m, size_t mlen,
 	k = dot ? (size_t)(dot - s) : 0;
 	if (!k || k >= sizeof(tmp) - 4)
 		return 0;
-	for (i = 0; i < k; i++)	/* base64url to base64 */
+	for (i = 0; i < k; i++) /* base64url to base64 */
 		tmp[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
 	len = b64decode(raw, sizeof(raw), tmp, k);
 	if (len <= 0)
@@ -286,8 +302,8 @@ static int valid_jwt(const char *s, size_t n, const char *m, size_t mlen,
 static int valid_url_credentials(const char *s, size_t n, const char *m,
 				 size_t mlen, const char *line, size_t llen)
 {
-	static const char *const fake[] = { "password", "passwd", "pass",
-					    "secret", "pwd", "user" };
+	static const char *const fake[] = {"password", "passwd", "pass",
+					   "secret",   "pwd",	 "user"};
 	size_t i;
 
 	(void)m, (void)mlen, (void)line, (void)llen;
@@ -320,163 +336,202 @@ static int valid_not_placeholder(const char *s, size_t n, const char *m,
 	return !dw_is_placeholder(s, n);
 }
 
-#define PEM_RE                                                               \
-	"(?s)-----BEGIN ((?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?)-----"     \
+#define PEM_RE                                                                 \
+	"(?s)-----BEGIN ((?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?)-----"      \
 	".{0,65000}?-----END \\1-----"
 
 const struct dw_builtin_rule dw_builtin_rules[] = {
 	{
-		.info = { .id = "docker-swarm-join-token", .description = "Docker Swarm join token",
-			  .severity = DW_SEV_CRITICAL },
-		.regex = "(?<![A-Za-z0-9_-])SWMTKN-(?:1|2-[01])-[0-9a-z]{50}-[0-9a-z]{25}"
-	  "(?![0-9a-z])",
-		.prefilters = { "SWMTKN-" },
+		.info = {.id = "docker-swarm-join-token",
+			 .description = "Docker Swarm join token",
+			 .severity = DW_SEV_CRITICAL},
+		.regex = "(?<![A-Za-z0-9_-])SWMTKN-(?:1|2-[01])-[0-9a-z]{50}-["
+			 "0-9a-z]{25}"
+			 "(?![0-9a-z])",
+		.prefilters = {"SWMTKN-"},
 		.validate = valid_swarm_join,
 	},
 	{
-		.info = { .id = "docker-swarm-unlock-key", .description = "Docker Swarm unlock key",
-			  .severity = DW_SEV_CRITICAL },
-		.regex = "(?<![A-Za-z0-9_-])SWMKEY-1-[A-Za-z0-9+/]{43}(?![A-Za-z0-9+/=])",
-		.prefilters = { "SWMKEY-1-" },
+		.info = {.id = "docker-swarm-unlock-key",
+			 .description = "Docker Swarm unlock key",
+			 .severity = DW_SEV_CRITICAL},
+		.regex = "(?<![A-Za-z0-9_-])SWMKEY-1-[A-Za-z0-9+/"
+			 "]{43}(?![A-Za-z0-9+/=])",
+		.prefilters = {"SWMKEY-1-"},
 		.validate = valid_swarm_unlock,
 	},
 	{
-		.info = { .id = "docker-hub-pat", .description = "Docker Hub personal or organization access "
-	    "token",
-			  .severity = DW_SEV_HIGH },
-		.regex = "(?<![A-Za-z0-9_])dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,64}"
-	  "(?![A-Za-z0-9_-])",
-		.prefilters = { "dckr_pat_", "dckr_oat_" },
+		.info = {.id = "docker-hub-pat",
+			 .description =
+				 "Docker Hub personal or organization access "
+				 "token",
+			 .severity = DW_SEV_HIGH},
+		.regex =
+			"(?<![A-Za-z0-9_])dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,64}"
+			"(?![A-Za-z0-9_-])",
+		.prefilters = {"dckr_pat_", "dckr_oat_"},
 		.validate = valid_not_placeholder,
 	},
 	{
-		.info = { .id = "docker-config-auth", .description = "Registry credentials in a Docker "
-	    "config.json",
-			  .severity = DW_SEV_HIGH },
+		.info = {.id = "docker-config-auth",
+			 .description = "Registry credentials in a Docker "
+					"config.json",
+			 .severity = DW_SEV_HIGH},
 		.regex = "\"auth\"\\s*:\\s*\"([A-Za-z0-9+/]{4,}={0,2})\"",
 		.secret_group = 1,
-		.prefilters = { "\"auth\"" },
+		.prefilters = {"\"auth\""},
 		.validate = valid_config_auth,
 	},
 	{
-		.info = { .id = "notary-private-key", .description = "Notary/TUF private key",
-			  .severity = DW_SEV_CRITICAL },
+		.info = {.id = "notary-private-key",
+			 .description = "Notary/TUF private key",
+			 .severity = DW_SEV_CRITICAL},
 		.regex = PEM_RE,
-		.prefilters = { "-----BEGIN [A-Z0-9 ]*PRIVATE KEY" },
+		.prefilters = {"-----BEGIN [A-Z0-9 ]*PRIVATE KEY"},
 		.multiline = 1,
 		.validate = valid_notary_key,
 	},
 	{
-		.info = { .id = "private-key", .description = "Private key",
-			  .severity = DW_SEV_CRITICAL },
+		.info = {.id = "private-key",
+			 .description = "Private key",
+			 .severity = DW_SEV_CRITICAL},
 		.regex = PEM_RE,
-		.prefilters = { "-----BEGIN [A-Z0-9 ]*PRIVATE KEY" },
+		.prefilters = {"-----BEGIN [A-Z0-9 ]*PRIVATE KEY"},
 		.multiline = 1,
 		.validate = valid_private_key,
 	},
 	{
-		.info = { .id = "aws-access-key-id", .description = "AWS access key id",
-			  .severity = DW_SEV_HIGH },
-		.regex = "(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?![A-Z0-9])",
-		.prefilters = { "AKIA", "ASIA", "ABIA", "ACCA" },
+		.info = {.id = "aws-access-key-id",
+			 .description = "AWS access key id",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?!["
+			 "A-Z0-9])",
+		.prefilters = {"AKIA", "ASIA", "ABIA", "ACCA"},
 		.validate = valid_not_placeholder,
 	},
 	{
-		.info = { .id = "aws-secret-access-key", .description = "AWS secret access key",
-			  .severity = DW_SEV_CRITICAL },
+		.info = {.id = "aws-secret-access-key",
+			 .description = "AWS secret access key",
+			 .severity = DW_SEV_CRITICAL},
 		.regex = "(?:(?i:aws.{0,20}secret|secret.?access.?key)|"
-	  "(?:AKIA|ASIA)[A-Z2-7]{16})[^\\n]{0,80}?(?<![A-Za-z0-9/+])"
-	  "([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+			 "(?:AKIA|ASIA)[A-Z2-7]{16})[^\\n]{0,80}?(?<![A-Za-z0-"
+			 "9/+])"
+			 "([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
 		.secret_group = 1,
-		.prefilters = { "aws_secret", "aws-secret", "awssecret", "aws secret",
-	    "secret_access_key", "secretaccesskey", "secret-access-key",
-	    "(?:AKIA|ASIA)[A-Z2-7]{16}" },
+		.prefilters = {"aws_secret", "aws-secret", "awssecret",
+			       "aws secret", "secret_access_key",
+			       "secretaccesskey", "secret-access-key",
+			       "(?:AKIA|ASIA)[A-Z2-7]{16}"},
 		.caseless = 1,
 		.min_entropy = 4.0,
 		.validate = valid_mixed,
 	},
 	{
-		.info = { .id = "github-token", .description = "GitHub token",
-			  .severity = DW_SEV_HIGH },
+		.info = {.id = "github-token",
+			 .description = "GitHub token",
+			 .severity = DW_SEV_HIGH},
 		.regex = "(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36}|"
-	  "github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})(?![A-Za-z0-9_])",
-		.prefilters = { "ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_" },
+			 "github_pat_[A-Za-z0-9]{22}_[A-Za-z0-9]{59})(?![A-Za-"
+			 "z0-9_])",
+		.prefilters = {"ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+			       "github_pat_"},
 		.validate = valid_github,
 	},
 	{
-		.info = { .id = "gitlab-token", .description = "GitLab token",
-			  .severity = DW_SEV_HIGH },
-		.regex = "(?<![A-Za-z0-9_-])(?:glpat|gldt|glrt|glptt|glcbt|gloas|glft|"
-	  "glsoat)-[A-Za-z0-9_-]{20,}",
-		.prefilters = { "glpat-", "gldt-", "glrt-", "glptt-", "glcbt-", "gloas-", "glft-",
-	    "glsoat-" },
+		.info = {.id = "gitlab-token",
+			 .description = "GitLab token",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_-])(?:glpat|gldt|glrt|glptt|glcbt|"
+			 "gloas|glft|"
+			 "glsoat)-[A-Za-z0-9_-]{20,}",
+		.prefilters = {"glpat-", "gldt-", "glrt-", "glptt-", "glcbt-",
+			       "gloas-", "glft-", "glsoat-"},
 		.validate = valid_not_placeholder,
 	},
 	{
-		.info = { .id = "slack-token", .description = "Slack token",
-			  .severity = DW_SEV_HIGH },
-		.regex = "(?<![A-Za-z0-9-])xox[abposr]-[0-9A-Za-z]{1,}-[0-9A-Za-z-]{8,}",
-		.prefilters = { "xox[abposr]-" },
+		.info = {.id = "slack-token",
+			 .description = "Slack token",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9-])xox[abposr]-[0-9A-Za-z]{1,}-[0-9A-"
+			 "Za-z-]{8,}",
+		.prefilters = {"xox[abposr]-"},
 		.validate = valid_not_placeholder,
 	},
 	{
-		.info = { .id = "slack-webhook", .description = "Slack incoming webhook",
-			  .severity = DW_SEV_MEDIUM },
-		.regex = "https://hooks\\.slack\\.com/(?:services|workflows|triggers)/"
-	  "[A-Za-z0-9_]{8,}/[A-Za-z0-9_]{8,}/[A-Za-z0-9_]{16,}",
-		.prefilters = { "hooks.slack.com/" },
+		.info = {.id = "slack-webhook",
+			 .description = "Slack incoming webhook",
+			 .severity = DW_SEV_MEDIUM},
+		.regex = "https://hooks\\.slack\\.com/"
+			 "(?:services|workflows|triggers)/"
+			 "[A-Za-z0-9_]{8,}/[A-Za-z0-9_]{8,}/[A-Za-z0-9_]{16,}",
+		.prefilters = {"hooks.slack.com/"},
 		.validate = valid_not_placeholder,
 	},
 	{
-		.info = { .id = "stripe-secret-key", .description = "Stripe live secret key",
-			  .severity = DW_SEV_HIGH },
-		.regex = "(?<![A-Za-z0-9_])(?:sk|rk)_live_[A-Za-z0-9]{20,}(?![A-Za-z0-9_])",
-		.prefilters = { "sk_live_", "rk_live_" },
+		.info = {.id = "stripe-secret-key",
+			 .description = "Stripe live secret key",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_])(?:sk|rk)_live_[A-Za-z0-9]{20,}(?!["
+			 "A-Za-z0-9_])",
+		.prefilters = {"sk_live_", "rk_live_"},
 		.validate = valid_not_placeholder,
 	},
 	{
-		.info = { .id = "google-api-key", .description = "Google API key",
-			  .severity = DW_SEV_HIGH },
-		.regex = "(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])",
-		.prefilters = { "AIza" },
+		.info = {.id = "google-api-key",
+			 .description = "Google API key",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_"
+			 "-])",
+		.prefilters = {"AIza"},
 		.validate = valid_not_placeholder,
 	},
 	{
-		.info = { .id = "npm-token", .description = "npm access token",
-			  .severity = DW_SEV_HIGH },
+		.info = {.id = "npm-token",
+			 .description = "npm access token",
+			 .severity = DW_SEV_HIGH},
 		.regex = "(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])",
-		.prefilters = { "npm_" },
+		.prefilters = {"npm_"},
 		.validate = valid_npm,
 	},
 	{
-		.info = { .id = "jwt", .description = "JSON Web Token",
-			  .severity = DW_SEV_MEDIUM },
-		.regex = "(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}"
-	  "\\.[A-Za-z0-9_-]{16,}",
-		.prefilters = { "eyJ[A-Za-z0-9_-]+\\.eyJ" },
+		.info = {.id = "jwt",
+			 .description = "JSON Web Token",
+			 .severity = DW_SEV_MEDIUM},
+		.regex = "(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-"
+			 "9_-]{8,}"
+			 "\\.[A-Za-z0-9_-]{16,}",
+		.prefilters = {"eyJ[A-Za-z0-9_-]+\\.eyJ"},
 		.validate = valid_jwt,
 	},
 	{
-		.info = { .id = "url-credentials", .description = "Password in a URL",
-			  .severity = DW_SEV_HIGH },
+		.info = {.id = "url-credentials",
+			 .description = "Password in a URL",
+			 .severity = DW_SEV_HIGH},
 		.regex = "(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,20}://"
-	  "[^\\s:/@\"'<>]{1,128}:([^\\s/@\"'<>]{3,256})@[A-Za-z0-9._-]+",
+			 "[^\\s:/@\"'<>]{1,128}:([^\\s/"
+			 "@\"'<>]{3,256})@[A-Za-z0-9._-]+",
 		.secret_group = 1,
-		.prefilters = { "://[^\\s:/@]+:[^\\s/@]+@" },
+		.prefilters = {"://[^\\s:/@]+:[^\\s/@]+@"},
 		.validate = valid_url_credentials,
 	},
 	{
-		.info = { .id = "generic-secret", .description = "Secret-looking value assigned to a "
-	    "secret-looking name",
-			  .severity = DW_SEV_MEDIUM },
-		.regex = "(?i)(?<![A-Za-z0-9])[a-z0-9_.-]{0,20}(?:secret|passwd|password|"
-	  "api[_-]?key|access[_-]?token|auth[_-]?token|private[_-]?key)"
-	  "[a-z0-9_]{0,10}[\"']?\\s*(?::=|=>|=|:)\\s*[\"']([^\"'\\s]{12,128})"
-	  "[\"']",
+		.info = {.id = "generic-secret",
+			 .description = "Secret-looking value assigned to a "
+					"secret-looking name",
+			 .severity = DW_SEV_MEDIUM},
+		.regex = "(?i)(?<![A-Za-z0-9])[a-z0-9_.-]{0,20}(?:secret|"
+			 "passwd|password|"
+			 "api[_-]?key|access[_-]?token|auth[_-]?token|private[_"
+			 "-]?key)"
+			 "[a-z0-9_]{0,10}[\"']?\\s*(?::=|=>|=|:)\\s*[\"']([^\"'"
+			 "\\s]{12,128})"
+			 "[\"']",
 		.secret_group = 1,
-		.prefilters = { "secret", "passwd", "password", "api_key", "apikey", "api-key",
-	    "access_token", "accesstoken", "access-token", "auth_token",
-	    "authtoken", "auth-token", "private_key", "privatekey" },
+		.prefilters = {"secret", "passwd", "password", "api_key",
+			       "apikey", "api-key", "access_token",
+			       "accesstoken", "access-token", "auth_token",
+			       "authtoken", "auth-token", "private_key",
+			       "privatekey"},
 		.caseless = 1,
 		.min_entropy = 3.5,
 		.validate = valid_mixed,

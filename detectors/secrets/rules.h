@@ -18,12 +18,12 @@ typedef int (*dw_validate_fn)(const char *s, size_t n, const char *m,
 
 struct dw_builtin_rule {
 	struct dw_rule_info info;
-	const char *regex;	/* PCRE2 */
+	const char *regex; /* PCRE2 */
 	int secret_group;
 	/* Hyperscan patterns that must hit on a line before the regex runs */
 	const char *prefilters[DW_MAX_PREFILTERS];
-	int caseless;		/* prefilters are case-insensitive */
-	int multiline;		/* the match may span lines (PEM blocks) */
+	int caseless;  /* prefilters are case-insensitive */
+	int multiline; /* the match may span lines (PEM blocks) */
 	double min_entropy;
 	dw_validate_fn validate;
 };

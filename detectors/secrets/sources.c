@@ -51,7 +51,10 @@ static struct {
 	gboolean (*type_check_instance_is_a)(GTypeInstance *, GType);
 } gm;
 
-#define SYM(name, field) { name, (void **)&gm.field }
+#define SYM(name, field)                                                       \
+	{                                                                      \
+		name, (void **)&gm.field                                       \
+	}
 static const struct dw_lazy_sym gmime_syms[] = {
 	SYM("g_mime_init", init),
 	SYM("g_mime_stream_fs_new", stream_fs_new),
@@ -84,8 +87,7 @@ static const struct dw_lazy_sym gmime_syms[] = {
 
 static struct dw_lazy_lib libgmime = {
 	"libgmime-3.0.so.0", gmime_syms,
-	sizeof(gmime_syms) / sizeof(gmime_syms[0]), 0, ""
-};
+	sizeof(gmime_syms) / sizeof(gmime_syms[0]), 0, ""};
 
 #define g_mime_init (*gm.init)
 #define g_mime_stream_fs_new (*gm.stream_fs_new)
@@ -129,9 +131,9 @@ struct sink {
 	struct dw_source src;
 	dw_source_cb cb;
 	void *ctx;
-	int sniffed;		/* binary check done */
+	int sniffed; /* binary check done */
 	int binary;
-	struct dw_buf line;	/* json-log: the line being gathered */
+	struct dw_buf line; /* json-log: the line being gathered */
 	uint64_t lineno;
 };
 
@@ -189,8 +191,8 @@ static void jsonlog_line(struct sink *k, const char *p, size_t n)
 	json_decref(j);
 }
 
-void dw_scan_docker_log_line(struct dw_scanner *s, const char *line,
-			     size_t n, uint64_t lineno, const char *display,
+void dw_scan_docker_log_line(struct dw_scanner *s, const char *line, size_t n,
+			     uint64_t lineno, const char *display,
 			     dw_source_cb cb, void *ctx)
 {
 	struct sink k;
@@ -266,8 +268,10 @@ static int read_direct(int fd, struct sink *k, const char *display)
 			break;
 		if (!k->sniffed) {
 			k->sniffed = 1;
-			k->binary = memchr(p, '\0', (size_t)n < SNIFF_SIZE ?
-					   (size_t)n : SNIFF_SIZE) != NULL;
+			k->binary = memchr(p, '\0',
+					   (size_t)n < SNIFF_SIZE
+						   ? (size_t)n
+						   : SNIFF_SIZE) != NULL;
 			if (k->binary)
 				break;
 		}
@@ -319,15 +323,20 @@ static int read_gzip(int fd, struct sink *k, const char *display,
 			z.next_out = out;
 			z.avail_out = READ_SIZE;
 			rc = inflate(&z, Z_NO_FLUSH);
-			if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
-				err = dw_error_set(DW_EIO, "malformed gzip in "
-						   "%s: %s", display,
+			if (rc != Z_OK && rc != Z_STREAM_END &&
+			    rc != Z_BUF_ERROR)
+				err = dw_error_set(DW_EIO,
+						   "malformed gzip in "
+						   "%s: %s",
+						   display,
 						   z.msg ? z.msg : "bad data");
 			total += READ_SIZE - z.avail_out;
 			if (limit && total > limit)
-				err = dw_error_set(DW_EIO, "%s decompresses to "
+				err = dw_error_set(DW_EIO,
+						   "%s decompresses to "
 						   "more than %llu bytes; "
-						   "stopped", display,
+						   "stopped",
+						   display,
 						   (unsigned long long)limit);
 			k->write(k, (char *)out, READ_SIZE - z.avail_out);
 			if (rc == Z_BUF_ERROR && !z.avail_in)
@@ -335,8 +344,10 @@ static int read_gzip(int fd, struct sink *k, const char *display,
 		}
 	}
 	if (!err && rc != Z_STREAM_END)
-		err = dw_error_set(DW_EIO, "malformed gzip in %s: truncated "
-				   "stream", display);
+		err = dw_error_set(DW_EIO,
+				   "malformed gzip in %s: truncated "
+				   "stream",
+				   display);
 	inflateEnd(&z);
 	free(in);
 	free(out);
@@ -387,7 +398,7 @@ static void scan_bytes_as(struct sink *k, const char *p, size_t n,
 			  json_t *fields)
 {
 	if (!n || memchr(p, '\0', n < SNIFF_SIZE ? n : SNIFF_SIZE))
-		return;	/* empty, or a binary attachment */
+		return; /* empty, or a binary attachment */
 	k->src.fields = fields;
 	dw_scan_buffer(k->s, p, n, 1, forward, k);
 	k->src.fields = NULL;
@@ -423,13 +434,13 @@ static void mail_part(struct mail_ctx *m, GMimeObject *part, const char *path)
 
 static void mail_message(struct sink *k, GMimeMessage *msg)
 {
-	struct mail_ctx m = { k, g_mime_message_get_message_id(msg) };
+	struct mail_ctx m = {k, g_mime_message_get_message_id(msg)};
 	GMimeHeaderList *hl = g_mime_object_get_header_list(GMIME_OBJECT(msg));
 	char *headers = g_mime_header_list_to_string(hl, NULL);
 	GMimePartIter *it = g_mime_part_iter_new(GMIME_OBJECT(msg));
-	json_t *fields = json_pack("{s:s, s:s}", "message_id",
-				   m.message_id ? m.message_id : "", "part",
-				   "headers");
+	json_t *fields =
+		json_pack("{s:s, s:s}", "message_id",
+			  m.message_id ? m.message_id : "", "part", "headers");
 
 	if (headers)
 		scan_bytes_as(k, headers, strlen(headers), fields);
@@ -464,11 +475,11 @@ static long read_mail(int fd, struct sink *k, int mbox)
 	gmime_once();
 	stream = g_mime_stream_fs_new(dup(fd));
 	parser = g_mime_parser_new_with_stream(stream);
-	g_mime_parser_set_format(parser, mbox ? GMIME_FORMAT_MBOX :
-						GMIME_FORMAT_MESSAGE);
+	g_mime_parser_set_format(parser, mbox ? GMIME_FORMAT_MBOX
+					      : GMIME_FORMAT_MESSAGE);
 	for (;;) {
-		GMimeMessage *msg = g_mime_parser_construct_message(parser,
-								    NULL);
+		GMimeMessage *msg =
+			g_mime_parser_construct_message(parser, NULL);
 
 		if (!msg)
 			break;
@@ -517,8 +528,11 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 	struct sink k;
 	int err;
 
-	sink_init(&k, s, display, dlog ? DW_SOURCE_DOCKER_JSON_LOG :
-		  gz ? DW_SOURCE_GZIP : DW_SOURCE_FILE, cb, ctx);
+	sink_init(&k, s, display,
+		  dlog ? DW_SOURCE_DOCKER_JSON_LOG
+		  : gz ? DW_SOURCE_GZIP
+		       : DW_SOURCE_FILE,
+		  cb, ctx);
 	if (mbox || has_suffix(path, ".eml")) {
 		long count;
 
@@ -529,8 +543,10 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 		/* Not mail after all, or no GMime: fall back to raw text. */
 		k.src.kind = DW_SOURCE_FILE;
 		if (lseek(fd, 0, SEEK_SET) < 0)
-			return dw_error_errno(DW_EIO, errno, "cannot rewind "
-					      "%s", display);
+			return dw_error_errno(DW_EIO, errno,
+					      "cannot rewind "
+					      "%s",
+					      display);
 		if (count < 0) {
 			char why[512];
 
@@ -538,9 +554,10 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 			dw_scan_begin(s, 1, forward, &k);
 			read_direct(fd, &k, display);
 			k.finish(&k);
-			return dw_error_set(DW_EIO, "%s: scanned as plain text,"
-					    " MIME not decoded (%s)", display,
-					    why);
+			return dw_error_set(DW_EIO,
+					    "%s: scanned as plain text,"
+					    " MIME not decoded (%s)",
+					    display, why);
 		}
 	}
 	if (dlog) {
@@ -568,12 +585,10 @@ static int open_regular(const char *path, const char *display,
 
 	*fdp = -1;
 	if (fd < 0)
-		return dw_error_errno(DW_EIO, errno, "cannot open %s",
-				      display);
+		return dw_error_errno(DW_EIO, errno, "cannot open %s", display);
 	if (fstat(fd, &st) < 0) {
 		close(fd);
-		return dw_error_errno(DW_EIO, errno, "cannot stat %s",
-				      display);
+		return dw_error_errno(DW_EIO, errno, "cannot stat %s", display);
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
@@ -621,7 +636,7 @@ int dw_scan_fd(struct dw_scanner *s, int fd, const char *display,
 	int err;
 
 	sink_init(&k, s, display, DW_SOURCE_STDIN, cb, ctx);
-	k.sniffed = 1;	/* standard input is scanned whatever it holds */
+	k.sniffed = 1; /* standard input is scanned whatever it holds */
 	err = read_direct(fd, &k, display);
 	k.finish(&k);
 	return err;
@@ -667,7 +682,8 @@ int dw_scan_slack_file(struct dw_scanner *s, const char *path,
 		k.src.kind = DW_SOURCE_FILE;
 		dw_scan_buffer(s, data.ptr, data.len, 1, forward, &k);
 	}
-	json_array_foreach(root, i, msg) {
+	json_array_foreach(root, i, msg)
+	{
 		json_t *fields = json_object(), *att, *a;
 		size_t j;
 
@@ -680,7 +696,8 @@ int dw_scan_slack_file(struct dw_scanner *s, const char *path,
 					json_object_get(msg, "ts"));
 		slack_text(&k, json_object_get(msg, "text"), fields);
 		att = json_object_get(msg, "attachments");
-		json_array_foreach(att, j, a) {
+		json_array_foreach(att, j, a)
+		{
 			slack_text(&k, json_object_get(a, "text"), fields);
 			slack_text(&k, json_object_get(a, "pretext"), fields);
 			slack_text(&k, json_object_get(a, "fallback"), fields);

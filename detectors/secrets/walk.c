@@ -120,7 +120,7 @@ static void walk_entry(struct tree *t, const char *path, int depth, int slack)
 		return;
 	if (S_ISDIR(st.st_mode)) {
 		if (!strcmp(base, ".git"))
-			return;	/* history is `scan --git`'s job */
+			return; /* history is `scan --git`'s job */
 		if (slack)
 			scan_slack_channel(t, path, base);
 		else
@@ -138,8 +138,10 @@ static void walk(struct tree *t, const char *dir, int depth)
 	int slack = 0;
 
 	if (depth > TREE_DEPTH_MAX) {
-		dw_error_set(DW_ELIMIT, "%s: nested more than %d directories "
-			     "deep; not scanned", dir, TREE_DEPTH_MAX);
+		dw_error_set(DW_ELIMIT,
+			     "%s: nested more than %d directories "
+			     "deep; not scanned",
+			     dir, TREE_DEPTH_MAX);
 		note(t, DW_NOTE_UNREADABLE, dir);
 		return;
 	}
@@ -167,7 +169,7 @@ void dw_scan_tree(struct dw_scanner *s, const char *root,
 		  const struct dw_config *cfg, const struct dw_source_opts *o,
 		  dw_source_cb cb, dw_scan_note_fn note_fn, void *ctx)
 {
-	struct tree t = { s, cfg, o, cb, note_fn, ctx, strlen(root) };
+	struct tree t = {s, cfg, o, cb, note_fn, ctx, strlen(root)};
 	struct stat st;
 
 	if (stat(root, &st) < 0) {

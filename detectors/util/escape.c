@@ -75,7 +75,7 @@ int dw_escape_path(struct dw_buf *out, const char *s, size_t len)
 	static const char hex[] = "0123456789abcdef";
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i = 0, start = 0, n;
-	char esc[4] = { '\\', 'x', 0, 0 };
+	char esc[4] = {'\\', 'x', 0, 0};
 	int err;
 
 	while (i < len) {
@@ -94,8 +94,10 @@ int dw_escape_path(struct dw_buf *out, const char *s, size_t len)
 		if (err)
 			return err;
 		if (c == '\\' || c == '\n' || c == '\t' || c == '\r') {
-			esc[1] = c == '\\' ? '\\' : c == '\n' ? 'n' :
-				 c == '\t' ? 't' : 'r';
+			esc[1] = c == '\\'   ? '\\'
+				 : c == '\n' ? 'n'
+				 : c == '\t' ? 't'
+					     : 'r';
 			err = dw_buf_add(out, esc, 2);
 			esc[1] = 'x';
 		} else {

@@ -4,8 +4,7 @@
 #include "driftwatch/json.h"
 #include "driftwatch/banned.h"
 
-int dw_json_parse(json_t **out, const char *data, size_t len,
-		  const char *what)
+int dw_json_parse(json_t **out, const char *data, size_t len, const char *what)
 {
 	json_error_t jerr;
 	json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -21,11 +21,10 @@ static void load(struct dw_lazy_lib *lib)
 	for (i = 0; i < lib->nsyms; i++) {
 		*lib->syms[i].slot = dlsym(h, lib->syms[i].name);
 		if (!*lib->syms[i].slot) {
-			snprintf(lib->error, sizeof(lib->error),
-				 "%s has no %s", lib->soname,
-				 lib->syms[i].name);
+			snprintf(lib->error, sizeof(lib->error), "%s has no %s",
+				 lib->soname, lib->syms[i].name);
 			lib->state = -1;
-			return;	/* the handle stays: harmless */
+			return; /* the handle stays: harmless */
 		}
 	}
 	lib->state = 1;

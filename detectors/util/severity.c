@@ -4,13 +4,13 @@
 
 #include "driftwatch/banned.h"
 
-static const char *const names[] = { "allowed", "low", "medium", "high",
-				     "critical" };
+static const char *const names[] = {"allowed", "low", "medium", "high",
+				    "critical"};
 
 const char *dw_severity_name(enum dw_severity s)
 {
-	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s] :
-								"unknown";
+	return (unsigned)s < sizeof(names) / sizeof(names[0]) ? names[s]
+							      : "unknown";
 }
 
 int dw_severity_parse(const char *s)

@@ -23,8 +23,8 @@ int dw_yaml_load(struct dw_yaml *y, const char *path)
 	if (!yaml_parser_load(&parser, &y->doc))
 		err = dw_error_set(DW_EINVAL, "%s:%lu: %s", path,
 				   (unsigned long)parser.problem_mark.line + 1,
-				   parser.problem ? parser.problem :
-						    "malformed YAML");
+				   parser.problem ? parser.problem
+						  : "malformed YAML");
 	yaml_parser_delete(&parser);
 	fclose(f);
 	return err;
@@ -35,8 +35,7 @@ void dw_yaml_release(struct dw_yaml *y)
 	yaml_document_delete(&y->doc);
 }
 
-int dw_yaml_bad(const struct dw_yaml *y, const yaml_node_t *n,
-		const char *what)
+int dw_yaml_bad(const struct dw_yaml *y, const yaml_node_t *n, const char *what)
 {
 	return dw_error_set(DW_EINVAL, "%s:%lu: %s", y->path,
 			    (unsigned long)n->start_mark.line + 1, what);
@@ -44,8 +43,9 @@ int dw_yaml_bad(const struct dw_yaml *y, const yaml_node_t *n,
 
 const char *dw_yaml_scalar(const yaml_node_t *n)
 {
-	return n && n->type == YAML_SCALAR_NODE ?
-	       (const char *)n->data.scalar.value : NULL;
+	return n && n->type == YAML_SCALAR_NODE
+		       ? (const char *)n->data.scalar.value
+		       : NULL;
 }
 
 yaml_node_t *dw_yaml_node(struct dw_yaml *y, int index)
@@ -61,8 +61,8 @@ int dw_yaml_strings(struct dw_yaml *y, yaml_node_t *n, char ***out,
 
 	if (n->type != YAML_SEQUENCE_NODE)
 		return dw_yaml_bad(y, n, "expected a list");
-	for (it = n->data.sequence.items.start;
-	     it < n->data.sequence.items.top; it++) {
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
 		yaml_node_t *v = dw_yaml_node(y, *it);
 
 		if (!dw_yaml_scalar(v))
@@ -75,8 +75,8 @@ int dw_yaml_strings(struct dw_yaml *y, yaml_node_t *n, char ***out,
 
 int dw_yaml_bool(struct dw_yaml *y, yaml_node_t *n, int *out)
 {
-	static const char *const yes[] = { "true", "yes", "on" };
-	static const char *const no[] = { "false", "no", "off" };
+	static const char *const yes[] = {"true", "yes", "on"};
+	static const char *const no[] = {"false", "no", "off"};
 	const char *s = dw_yaml_scalar(n);
 	size_t i;
 

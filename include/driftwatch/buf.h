@@ -17,7 +17,10 @@ struct dw_buf {
 	size_t max;
 };
 
-#define DW_BUF_INIT { NULL, 0, 0, 0 }
+#define DW_BUF_INIT                                                            \
+	{                                                                      \
+		NULL, 0, 0, 0                                                  \
+	}
 
 void dw_buf_init(struct dw_buf *b, size_t max);
 /* Free the memory; the buffer is empty and reusable afterwards. */

@@ -27,7 +27,7 @@
  *                              # JSON on stdin, the secret in clear
  */
 struct dw_config {
-	struct dw_engine_config engine;	/* points into the fields below */
+	struct dw_engine_config engine; /* points into the fields below */
 	struct dw_custom_rule *rules;
 	size_t nrules;
 	char **disabled;
@@ -36,8 +36,8 @@ struct dw_config {
 	size_t nallow;
 	char **ignored;
 	size_t nignored;
-	uint64_t max_file_size;		/* 0: not set */
-	char **command;			/* argv run for --respond, or NULL */
+	uint64_t max_file_size; /* 0: not set */
+	char **command;		/* argv run for --respond, or NULL */
 	size_t ncommand;
 };
 

@@ -40,12 +40,12 @@ enum dw_change_kind {
 
 /* Kept small: a diff of a large tree holds one per changed path. */
 struct dw_change {
-	size_t path_off;	/* offset of the NUL-terminated path in names */
+	size_t path_off; /* offset of the NUL-terminated path in names */
 	uint32_t path_len;
 	uint32_t mode;		/* st_mode with metadata, else just the
 				   S_IFMT bits (of the deleted entry for D) */
 	char kind;		/* enum dw_change_kind */
-	unsigned char has_meta;	/* cs->meta[i] is filled */
+	unsigned char has_meta; /* cs->meta[i] is filled */
 };
 
 /* The metadata of an A or C entry (with DW_DIFF_STAT). */
@@ -59,12 +59,15 @@ struct dw_change_meta {
 /* A set of changes; paths live in one arena. */
 struct dw_changeset {
 	struct dw_change *v;
-	struct dw_change_meta *meta;	/* parallel to v, or NULL */
+	struct dw_change_meta *meta; /* parallel to v, or NULL */
 	size_t n, alloc, meta_alloc;
 	struct dw_buf names;
 };
 
-#define DW_CHANGESET_INIT { NULL, NULL, 0, 0, 0, DW_BUF_INIT }
+#define DW_CHANGESET_INIT                                                      \
+	{                                                                      \
+		NULL, NULL, 0, 0, 0, DW_BUF_INIT                               \
+	}
 
 static inline const char *dw_change_path(const struct dw_changeset *cs,
 					 const struct dw_change *c)
@@ -90,11 +93,11 @@ enum dw_diff_flags {
  * topmost lower first) into `out`, which must be initialised and empty.
  * The changes come out sorted by path, bytewise (the order of
  * `LC_ALL=C sort`): each directory is sorted on its own as the walk goes,
- * which costs far less than sorting all paths at the end. Returns 0, or DW_EIO (a directory could not be read; the
- * message names it), DW_ELIMIT (nesting deeper than DW_DIFF_MAX_DEPTH),
- * DW_EINVAL (a layer dir is not a directory). Entries that vanish during
- * the walk are treated as absent. On failure `out` holds what was found so
- * far and must not be presented as a result.
+ * which costs far less than sorting all paths at the end. Returns 0, or DW_EIO
+ * (a directory could not be read; the message names it), DW_ELIMIT (nesting
+ * deeper than DW_DIFF_MAX_DEPTH), DW_EINVAL (a layer dir is not a directory).
+ * Entries that vanish during the walk are treated as absent. On failure `out`
+ * holds what was found so far and must not be presented as a result.
  */
 int dw_overlay_diff(struct dw_changeset *out, const char *upper,
 		    const char *const *lowers, size_t nlowers, unsigned flags);

@@ -9,14 +9,14 @@
 
 enum dw_error_code {
 	DW_OK = 0,
-	DW_ERROR = -1,		/* generic failure */
-	DW_EIO = -2,		/* reading a file, directory or layer failed */
-	DW_ENOTFOUND = -3,	/* the named object (container, ...) is missing */
-	DW_EUNREACHABLE = -4,	/* the Docker daemon could not be reached */
-	DW_EINVAL = -5,		/* malformed input or arguments */
-	DW_EUNSUPPORTED = -6,	/* valid, but not something we handle */
-	DW_ELIMIT = -7,		/* a safety bound (size, depth) was exceeded */
-	DW_ESTORE = -8,		/* done, but the store could not record it */
+	DW_ERROR = -1,	      /* generic failure */
+	DW_EIO = -2,	      /* reading a file, directory or layer failed */
+	DW_ENOTFOUND = -3,    /* the named object (container, ...) is missing */
+	DW_EUNREACHABLE = -4, /* the Docker daemon could not be reached */
+	DW_EINVAL = -5,	      /* malformed input or arguments */
+	DW_EUNSUPPORTED = -6, /* valid, but not something we handle */
+	DW_ELIMIT = -7,	      /* a safety bound (size, depth) was exceeded */
+	DW_ESTORE = -8,	      /* done, but the store could not record it */
 };
 
 /*

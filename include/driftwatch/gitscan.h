@@ -45,25 +45,25 @@ struct dw_git_opts {
 	const char *branch;	/* only this branch */
 	int all_objects;	/* also unreachable commits and blobs */
 	int threads;		/* 0: one per core */
-	uint64_t max_blob_size;	/* larger blobs are skipped */
+	uint64_t max_blob_size; /* larger blobs are skipped */
 	int progress;		/* a progress line on stderr */
 	/*
 	 * Incremental: blobs already scanned with the same rule set are not
 	 * scanned again; their findings come from the cache. NULL: none.
 	 */
 	struct dw_blob_cache *cache;
-	int cache_needs_secrets;	/* --show-secrets: read none from it */
+	int cache_needs_secrets; /* --show-secrets: read none from it */
 };
 
 /* Everything about one finding in a blob; strings valid in the callback. */
 struct dw_git_finding {
-	const struct dw_finding *f;	/* NULL when it came from the cache */
+	const struct dw_finding *f; /* NULL when it came from the cache */
 	const char *rule_id;
 	int severity;
 	uint64_t line, column;
 	const char *fingerprint;
-	const char *redacted;		/* set when from the cache */
-	const struct dw_source *src;	/* path and git fields */
+	const char *redacted;	     /* set when from the cache */
+	const struct dw_source *src; /* path and git fields */
 };
 
 typedef int (*dw_git_cb)(const struct dw_git_finding *gf, void *ctx);

@@ -16,8 +16,7 @@
  * in the error message ("docker inspect response"). Returns 0 or DW_EINVAL
  * with the line and column of the syntax error.
  */
-int dw_json_parse(json_t **out, const char *data, size_t len,
-		  const char *what);
+int dw_json_parse(json_t **out, const char *data, size_t len, const char *what);
 
 /*
  * Look up a dotted path ("GraphDriver.Data.UpperDir") of object members.

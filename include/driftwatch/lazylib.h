@@ -20,7 +20,7 @@ struct dw_lazy_lib {
 	const char *soname;
 	const struct dw_lazy_sym *syms;
 	size_t nsyms;
-	int state;		/* 0 untried, 1 loaded, -1 failed */
+	int state; /* 0 untried, 1 loaded, -1 failed */
 	char error[256];
 };
 

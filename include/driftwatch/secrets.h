@@ -16,7 +16,6 @@
  * thread scans with its own struct dw_scanner.
  */
 
-
 struct dw_rule_info {
 	const char *id;
 	const char *description;
@@ -27,11 +26,11 @@ struct dw_rule_info {
 struct dw_custom_rule {
 	char *id;
 	char *description;
-	char *regex;		/* PCRE2 syntax */
-	char **keywords;	/* literals for the prefilter; may be none */
+	char *regex;	 /* PCRE2 syntax */
+	char **keywords; /* literals for the prefilter; may be none */
 	size_t nkeywords;
-	int secret_group;	/* capture group holding the secret; 0 = all */
-	double min_entropy;	/* Shannon bits per byte; 0 = no check */
+	int secret_group;   /* capture group holding the secret; 0 = all */
+	double min_entropy; /* Shannon bits per byte; 0 = no check */
 	enum dw_severity severity;
 };
 
@@ -39,9 +38,9 @@ struct dw_custom_rule {
 struct dw_engine_config {
 	const struct dw_custom_rule *custom;
 	size_t ncustom;
-	char *const *disabled;	/* rule ids to leave out */
+	char *const *disabled; /* rule ids to leave out */
 	size_t ndisabled;
-	char *const *ignored;	/* "sha256:…" fingerprints never reported */
+	char *const *ignored; /* "sha256:…" fingerprints never reported */
 	size_t nignored;
 	/*
 	 * Where to keep compiled prefilters between runs (a private dir of
@@ -68,13 +67,13 @@ const char *dw_engine_digest(const struct dw_engine *e);
 struct dw_finding {
 	const struct dw_rule_info *rule;
 	size_t rule_index;
-	const char *secret;	/* raw bytes, valid during the callback only */
+	const char *secret; /* raw bytes, valid during the callback only */
 	size_t secret_len;
-	uint64_t line;		/* 1-based, within the scanned stream */
-	uint64_t column;	/* 1-based byte column */
-	uint64_t offset;	/* byte offset of the secret in the stream */
-	char fingerprint[72];	/* "sha256:" + hex of SHA-256(id ":" secret) */
-	int url_decoded;	/* found in the %-decoded form of the line */
+	uint64_t line;	      /* 1-based, within the scanned stream */
+	uint64_t column;      /* 1-based byte column */
+	uint64_t offset;      /* byte offset of the secret in the stream */
+	char fingerprint[72]; /* "sha256:" + hex of SHA-256(id ":" secret) */
+	int url_decoded;      /* found in the %-decoded form of the line */
 };
 
 /* Return 0 to go on, non-zero to stop the scan with that value. */
@@ -91,8 +90,8 @@ void dw_scanner_free(struct dw_scanner *s);
  * input's size or line length. `line_base` is the line number of the
  * stream's first line (1 for a file). dw_scan_begin() resets the scanner.
  */
-void dw_scan_begin(struct dw_scanner *s, uint64_t line_base,
-		   dw_finding_cb cb, void *ctx);
+void dw_scan_begin(struct dw_scanner *s, uint64_t line_base, dw_finding_cb cb,
+		   void *ctx);
 int dw_scan_feed(struct dw_scanner *s, const char *data, size_t len);
 int dw_scan_finish(struct dw_scanner *s);
 

@@ -18,34 +18,34 @@
  * "source" of every output, of the store's findings and of the JSON a
  * leak command reads.
  */
-#define DW_SOURCE_FILE "file"			/* plain text */
+#define DW_SOURCE_FILE "file" /* plain text */
 #define DW_SOURCE_STDIN "stdin"
 #define DW_SOURCE_GZIP "gzip"
-#define DW_SOURCE_DOCKER_JSON_LOG "docker-json-log"	/* json-file logs */
-#define DW_SOURCE_SLACK "slack"			/* a Slack export */
-#define DW_SOURCE_MAIL "mail"			/* mbox or .eml */
-#define DW_SOURCE_GIT "git"			/* a blob of a commit */
-#define DW_SOURCE_CONTAINER_FILE "container-file"	/* driftwatchd */
-#define DW_SOURCE_LOG "log"			/* a followed log file */
+#define DW_SOURCE_DOCKER_JSON_LOG "docker-json-log" /* json-file logs */
+#define DW_SOURCE_SLACK "slack"			    /* a Slack export */
+#define DW_SOURCE_MAIL "mail"			    /* mbox or .eml */
+#define DW_SOURCE_GIT "git"			    /* a blob of a commit */
+#define DW_SOURCE_CONTAINER_FILE "container-file"   /* driftwatchd */
+#define DW_SOURCE_LOG "log"			    /* a followed log file */
 
 struct dw_source {
 	const char *path;
-	const char *kind;	/* a DW_SOURCE_* name */
-	json_t *fields;		/* borrowed; NULL when none */
+	const char *kind; /* a DW_SOURCE_* name */
+	json_t *fields;	  /* borrowed; NULL when none */
 };
 
 typedef int (*dw_source_cb)(const struct dw_finding *f,
 			    const struct dw_source *src, void *ctx);
 
 struct dw_source_opts {
-	uint64_t max_file_size;	/* larger files are skipped */
+	uint64_t max_file_size; /* larger files are skipped */
 };
 
 enum dw_scan_outcome {
 	DW_SCAN_DONE,
 	DW_SCAN_SKIPPED_BINARY,
 	DW_SCAN_SKIPPED_SIZE,
-	DW_SCAN_SKIPPED_SPECIAL,	/* FIFO, socket, device */
+	DW_SCAN_SKIPPED_SPECIAL, /* FIFO, socket, device */
 };
 
 /*
@@ -68,15 +68,15 @@ int dw_scan_path(struct dw_scanner *s, const char *path, const char *display,
  * decode) is scanned as it is, never skipped. `scan` and driftwatchd
  * both read json-file logs through this.
  */
-void dw_scan_docker_log_line(struct dw_scanner *s, const char *line,
-			     size_t n, uint64_t lineno, const char *display,
+void dw_scan_docker_log_line(struct dw_scanner *s, const char *line, size_t n,
+			     uint64_t lineno, const char *display,
 			     dw_source_cb cb, void *ctx);
 
 /* What a tree walk could not read or chose to skip. */
 enum dw_scan_note {
-	DW_NOTE_UNREADABLE,	/* dw_error_last() says why */
-	DW_NOTE_TOO_BIG,	/* larger than max_file_size */
-	DW_NOTE_BINARY,		/* binary content, not scanned */
+	DW_NOTE_UNREADABLE, /* dw_error_last() says why */
+	DW_NOTE_TOO_BIG,    /* larger than max_file_size */
+	DW_NOTE_BINARY,	    /* binary content, not scanned */
 };
 
 typedef void (*dw_scan_note_fn)(enum dw_scan_note kind, const char *path,

@@ -18,16 +18,16 @@ char *dw_xstrndup(const char *s, size_t n);
 void dw_strv_free(char **v, size_t n);
 
 /* Grow `*alloc` (element count) so that at least `need` elements fit. */
-#define DW_ALLOC_GROW(ptr, need, alloc)                                      \
-	do {                                                                 \
-		if ((need) > (alloc)) {                                      \
-			size_t dw_new_ = (alloc) ? (alloc) * 2 : 16;         \
-			while (dw_new_ < (need))                             \
-				dw_new_ *= 2;                                \
-			(ptr) = dw_xreallocarray((ptr), dw_new_,             \
-						 sizeof(*(ptr)));            \
-			(alloc) = dw_new_;                                   \
-		}                                                            \
+#define DW_ALLOC_GROW(ptr, need, alloc)                                        \
+	do {                                                                   \
+		if ((need) > (alloc)) {                                        \
+			size_t dw_new_ = (alloc) ? (alloc)*2 : 16;             \
+			while (dw_new_ < (need))                               \
+				dw_new_ *= 2;                                  \
+			(ptr) = dw_xreallocarray((ptr), dw_new_,               \
+						 sizeof(*(ptr)));              \
+			(alloc) = dw_new_;                                     \
+		}                                                              \
 	} while (0)
 
 #endif

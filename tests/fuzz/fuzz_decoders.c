@@ -26,17 +26,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const names[] = { "x.gz", "c-json.log", "m.mbox",
-					     "m.eml", "slack.json", "p.txt",
-					     "c-json.log.1.gz" };
-	struct dw_source_opts opts = { 1 << 20 };
+	static const char *const names[] = {
+		"x.gz",	      "c-json.log", "m.mbox",	      "m.eml",
+		"slack.json", "p.txt",	    "c-json.log.1.gz"};
+	struct dw_source_opts opts = {1 << 20};
 	enum dw_scan_outcome outcome;
 	char dir[] = "/tmp/dwfuzz-XXXXXX", path[64];
 	unsigned pick;
 	FILE *f;
 
-	if (!engine && (dw_engine_new(&engine, NULL) ||
-			dw_scanner_new(&scanner, engine)))
+	if (!engine &&
+	    (dw_engine_new(&engine, NULL) || dw_scanner_new(&scanner, engine)))
 		return 0;
 	if (size < 1 || !mkdtemp(dir))
 		return 0;

@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t step;
 
-	if (!engine && (dw_engine_new(&engine, NULL) ||
-			dw_scanner_new(&scanner, engine)))
+	if (!engine &&
+	    (dw_engine_new(&engine, NULL) || dw_scanner_new(&scanner, engine)))
 		return 0;
 	if (size < 1)
 		return 0;

@@ -54,8 +54,8 @@ static void base36(char *out, const unsigned char *bytes, size_t nb,
 	size_t i = 0, j;
 
 	while (!BN_is_zero(v))
-		tmp[i++] = "0123456789abcdefghijklmnopqrstuvwxyz"[BN_div_word(v,
-									36)];
+		tmp[i++] = "0123456789abcdefghijklmnopqrstuvwxyz"[BN_div_word(
+			v, 36)];
 	while (i < width)
 		tmp[i++] = '0';
 	for (j = 0; j < i; j++)
@@ -80,8 +80,8 @@ static void base62_crc(char *out, const char *body)
 
 static void b64url(char *out, const char *in)
 {
-	int n = EVP_EncodeBlock((unsigned char *)out,
-				(const unsigned char *)in, (int)strlen(in));
+	int n = EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in,
+				(int)strlen(in));
 	int i, k = 0;
 
 	for (i = 0; i < n; i++) {
@@ -112,11 +112,10 @@ int main(int argc, char **argv)
 	if (!strcmp(kind, "swarm-worker") || !strcmp(kind, "swarm-fips")) {
 		base36(a, bytes, 32, 50);
 		base36(b, bytes + 16, 16, 25);
-		printf("SWMTKN-%s-%s-%s\n",
-		       kind[6] == 'f' ? "2-1" : "1", a, b);
+		printf("SWMTKN-%s-%s-%s\n", kind[6] == 'f' ? "2-1" : "1", a, b);
 	} else if (!strcmp(kind, "unlock-key")) {
 		EVP_EncodeBlock((unsigned char *)a, bytes, 32);
-		a[43] = '\0';	/* drop the padding */
+		a[43] = '\0'; /* drop the padding */
 		printf("SWMKEY-1-%s\n", a);
 	} else if (!strcmp(kind, "github") || !strcmp(kind, "npm")) {
 		from_alphabet(a, 30, b62);
@@ -129,8 +128,9 @@ int main(int argc, char **argv)
 		from_alphabet(a, 16, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567");
 		printf("AKIA%s\n", a);
 	} else if (!strcmp(kind, "aws-secret")) {
-		from_alphabet(a, 40, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
-				     "mnopqrstuvwxyz0123456789/+");
+		from_alphabet(a, 40,
+			      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijkl"
+			      "mnopqrstuvwxyz0123456789/+");
 		printf("%s\n", a);
 	} else if (!strcmp(kind, "gitlab")) {
 		from_alphabet(a, 20, b62);

@@ -41,7 +41,7 @@ static void test_utf8(void **state)
 	check_escape("/bad\xffname", 9, "/bad\\xffname");
 	check_escape("/t\xe2\x82", 4, "/t\\xe2\\x82");
 	check_escape("/\xc2\x85", 3, "/\\xc2\\x85");
-	check_escape("/\xc0\xaf", 3, "/\\xc0\\xaf");	/* overlong '/' */
+	check_escape("/\xc0\xaf", 3, "/\\xc0\\xaf");	      /* overlong '/' */
 	check_escape("/\xed\xa0\x80", 4, "/\\xed\\xa0\\x80"); /* surrogate */
 	assert_true(dw_utf8_valid("\xf0\x9f\x98\x80", 4));
 	assert_false(dw_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */

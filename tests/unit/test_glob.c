@@ -13,7 +13,7 @@ static void test_absolute(void **state)
 {
 	(void)state;
 	assert_true(dw_glob_match("/tmp/**", "/tmp/a/b"));
-	assert_true(dw_glob_match("/tmp/**", "/tmp"));	/* the dir itself */
+	assert_true(dw_glob_match("/tmp/**", "/tmp")); /* the dir itself */
 	assert_false(dw_glob_match("/tmp/**", "/tmpx"));
 	assert_false(dw_glob_match("/tmp/**", "/tmpx/a"));
 	assert_true(dw_glob_match("/**/foo", "/foo"));
@@ -45,8 +45,10 @@ static void test_edges(void **state)
 	assert_true(dw_glob_match("*.so*", "libc.so.6"));
 	assert_true(dw_glob_match("nginx:*", "nginx:1.27"));
 	assert_false(dw_glob_match("nginx:*", "nginx"));
-	assert_true(dw_glob_match("registry.example/**", "registry.example/a/b:1"));
-	assert_false(dw_glob_match("registry.example/*", "registry.example/a/b:1"));
+	assert_true(
+		dw_glob_match("registry.example/**", "registry.example/a/b:1"));
+	assert_false(
+		dw_glob_match("registry.example/*", "registry.example/a/b:1"));
 	/* Brackets and backslashes are ordinary bytes. */
 	assert_true(dw_glob_match("/a[1]", "/a[1]"));
 	assert_false(dw_glob_match("/a[1]", "/a1"));

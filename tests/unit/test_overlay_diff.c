@@ -65,8 +65,8 @@ static void whiteout(const char *rel)
 
 static void opaque(const char *rel)
 {
-	assert_int_equal(setxattr(at(rel), "trusted.overlay.opaque", "y", 1,
-				  0), 0);
+	assert_int_equal(setxattr(at(rel), "trusted.overlay.opaque", "y", 1, 0),
+			 0);
 }
 
 /* Give `dst` the timestamps of `src`, as a copy-up does. */
@@ -83,8 +83,8 @@ static void same_times(const char *dst, const char *src)
 	assert_int_equal(utimensat(AT_FDCWD, d, ts, AT_SYMLINK_NOFOLLOW), 0);
 }
 
-static char *run_diff(const char *upper, const char *const *lowers,
-		      size_t n, enum dw_diff_format fmt)
+static char *run_diff(const char *upper, const char *const *lowers, size_t n,
+		      enum dw_diff_format fmt)
 {
 	const char *full[8];
 	char store[8][PATH_MAX];
@@ -98,16 +98,19 @@ static char *run_diff(const char *upper, const char *const *lowers,
 		snprintf(store[i], sizeof(store[i]), "%s/%s", root, lowers[i]);
 		full[i] = store[i];
 	}
-	assert_int_equal(dw_overlay_diff(&cs, up, full, n,
-					 fmt == DW_DIFF_FORMAT_JSON ?
-					 DW_DIFF_STAT : 0), 0);
+	assert_int_equal(
+		dw_overlay_diff(&cs, up, full, n,
+				fmt == DW_DIFF_FORMAT_JSON ? DW_DIFF_STAT : 0),
+		0);
 	assert_int_equal(dw_changeset_format(&out, &cs, fmt), 0);
 	dw_changeset_release(&cs);
 	/* With the reader thread listing ahead: the very same output. */
-	assert_int_equal(dw_overlay_diff(&cs, up, full, n,
-					 DW_DIFF_PREFETCH |
-					 (fmt == DW_DIFF_FORMAT_JSON ?
-					  DW_DIFF_STAT : 0)), 0);
+	assert_int_equal(
+		dw_overlay_diff(&cs, up, full, n,
+				DW_DIFF_PREFETCH | (fmt == DW_DIFF_FORMAT_JSON
+							    ? DW_DIFF_STAT
+							    : 0)),
+		0);
 	assert_int_equal(dw_changeset_format(&again, &cs, fmt), 0);
 	assert_int_equal(again.len, out.len);
 	assert_memory_equal(again.ptr ? again.ptr : "", out.ptr ? out.ptr : "",
@@ -117,8 +120,8 @@ static char *run_diff(const char *upper, const char *const *lowers,
 	return dw_buf_detach(&out, NULL);
 }
 
-static void expect_diff(const char *upper, const char *const *lowers,
-			size_t n, const char *want)
+static void expect_diff(const char *upper, const char *const *lowers, size_t n,
+			const char *want)
 {
 	char *got = run_diff(upper, lowers, n, DW_DIFF_FORMAT_TEXT);
 
@@ -152,17 +155,17 @@ static int teardown(void **state)
 	return 0;
 }
 
-#define NEED_ROOT()                                                          \
-	do {                                                                 \
-		if (geteuid() != 0) {                                        \
-			print_message("needs root: skipped\n");             \
-			skip();                                              \
-		}                                                            \
+#define NEED_ROOT()                                                            \
+	do {                                                                   \
+		if (geteuid() != 0) {                                          \
+			print_message("needs root: skipped\n");                \
+			skip();                                                \
+		}                                                              \
 	} while (0)
 
 static void test_add_delete_modify(void **state)
 {
-	const char *lowers[] = { "lo1" };
+	const char *lowers[] = {"lo1"};
 
 	(void)state;
 	NEED_ROOT();
@@ -181,7 +184,7 @@ static void test_add_delete_modify(void **state)
 
 static void test_copy_up_and_stray_whiteout_are_silent(void **state)
 {
-	const char *lowers[] = { "lo1" };
+	const char *lowers[] = {"lo1"};
 
 	(void)state;
 	NEED_ROOT();
@@ -196,7 +199,7 @@ static void test_copy_up_and_stray_whiteout_are_silent(void **state)
 
 static void test_opaque_dir(void **state)
 {
-	const char *lowers[] = { "lo1" };
+	const char *lowers[] = {"lo1"};
 
 	(void)state;
 	NEED_ROOT();
@@ -212,7 +215,7 @@ static void test_opaque_dir(void **state)
 
 static void test_multiple_lowers(void **state)
 {
-	const char *lowers[] = { "lo1", "lo2" };
+	const char *lowers[] = {"lo1", "lo2"};
 
 	(void)state;
 	NEED_ROOT();
@@ -234,10 +237,10 @@ static void test_multiple_lowers(void **state)
 
 static void test_capability_xattr(void **state)
 {
-	const char *lowers[] = { "lo1" };
+	const char *lowers[] = {"lo1"};
 	/* A v2 capability blob: cap_net_raw permitted+effective. */
-	static const unsigned char cap[20] = { 0x01, 0x00, 0x00, 0x02,
-					       0x00, 0x20, 0x00, 0x00 };
+	static const unsigned char cap[20] = {0x01, 0x00, 0x00, 0x02,
+					      0x00, 0x20, 0x00, 0x00};
 
 	(void)state;
 	NEED_ROOT();
@@ -247,14 +250,15 @@ static void test_capability_xattr(void **state)
 	put("up/bin/ping", "elf");
 	same_times("up/bin/ping", "lo1/bin/ping");
 	expect_diff("up", lowers, 1, "");
-	assert_int_equal(setxattr(at("up/bin/ping"), "security.capability",
-				  cap, sizeof(cap), 0), 0);
+	assert_int_equal(setxattr(at("up/bin/ping"), "security.capability", cap,
+				  sizeof(cap), 0),
+			 0);
 	expect_diff("up", lowers, 1, "C /bin\nC /bin/ping\n");
 }
 
 static void test_redirect(void **state)
 {
-	const char *lowers[] = { "lo1" };
+	const char *lowers[] = {"lo1"};
 
 	(void)state;
 	NEED_ROOT();
@@ -263,14 +267,15 @@ static void test_redirect(void **state)
 	put("lo1/a/x", "x");
 	whiteout("up/a");
 	mkdirs("up/b");
-	assert_int_equal(setxattr(at("up/b"), "trusted.overlay.redirect",
-				  "/a", 2, 0), 0);
+	assert_int_equal(
+		setxattr(at("up/b"), "trusted.overlay.redirect", "/a", 2, 0),
+		0);
 	expect_diff("up", lowers, 1, "D /a\nA /b\nA /b/x\n");
 }
 
 static void test_symlinks_not_followed(void **state)
 {
-	const char *lowers[] = { "lo1" };
+	const char *lowers[] = {"lo1"};
 
 	(void)state;
 	NEED_ROOT();
@@ -281,10 +286,10 @@ static void test_symlinks_not_followed(void **state)
 
 static void test_deeper_than_path_max(void **state)
 {
-	const char *lowers[] = { "lo1" };
+	const char *lowers[] = {"lo1"};
 	struct dw_changeset cs = DW_CHANGESET_INIT;
 	char name[64], up[PATH_MAX], lo[PATH_MAX];
-	const char *lp[] = { lo };
+	const char *lp[] = {lo};
 	size_t i, longest = 0;
 	int fd, next, pass;
 
@@ -321,7 +326,7 @@ static void test_deeper_than_path_max(void **state)
 
 static void test_output_is_sorted_bytewise(void **state)
 {
-	const char *lowers[] = { "lo1" };
+	const char *lowers[] = {"lo1"};
 
 	(void)state;
 	NEED_ROOT();
@@ -338,7 +343,7 @@ static void test_output_is_sorted_bytewise(void **state)
 
 static void test_json_invalid_utf8(void **state)
 {
-	const char *lowers[] = { "lo1" };
+	const char *lowers[] = {"lo1"};
 	char *got;
 
 	(void)state;
@@ -355,29 +360,29 @@ static void test_json_invalid_utf8(void **state)
 static void test_missing_layer_is_an_error(void **state)
 {
 	struct dw_changeset cs = DW_CHANGESET_INIT;
-	const char *lp[] = { "/nonexistent-lower" };
+	const char *lp[] = {"/nonexistent-lower"};
 
 	(void)state;
-	assert_int_not_equal(dw_overlay_diff(&cs, "/nonexistent-upper", lp,
-					     1, 0), 0);
+	assert_int_not_equal(
+		dw_overlay_diff(&cs, "/nonexistent-upper", lp, 1, 0), 0);
 	dw_changeset_release(&cs);
 }
 
 /* The paths a reuse callback says changed ("" ends the list). */
 struct told {
-	const char *const *dirs;	/* changed at or below */
-	const char *const *ents;	/* entries that changed */
+	const char *const *dirs; /* changed at or below */
+	const char *const *ents; /* entries that changed */
 };
 
-static int in_list(const char *const *v, const char *p, size_t len,
-		   int prefix)
+static int in_list(const char *const *v, const char *p, size_t len, int prefix)
 {
 	for (; *v; v++) {
 		size_t n = strlen(*v);
 
 		if (n == len && !memcmp(*v, p, len))
 			return 1;
-		if (prefix && n > len && !memcmp(*v, p, len) && (*v)[len] == '/')
+		if (prefix && n > len && !memcmp(*v, p, len) &&
+		    (*v)[len] == '/')
 			return 1;
 	}
 	return 0;
@@ -398,16 +403,17 @@ static char *diff_text(const char *upper, const char *lower,
 		       struct dw_changeset *keep)
 {
 	struct dw_changeset cs = DW_CHANGESET_INIT;
-	struct dw_diff_reuse r = { prev, told_unchanged, told_entry_unchanged,
-				   t };
+	struct dw_diff_reuse r = {prev, told_unchanged, told_entry_unchanged,
+				  t};
 	struct dw_buf out = DW_BUF_INIT;
 	char up[PATH_MAX], lo[PATH_MAX];
-	const char *lows[1] = { lo };
+	const char *lows[1] = {lo};
 
 	snprintf(up, sizeof(up), "%s/%s", root, upper);
 	snprintf(lo, sizeof(lo), "%s/%s", root, lower);
 	assert_int_equal(dw_overlay_diff_reuse(&cs, up, lows, 1, DW_DIFF_STAT,
-					       prev ? &r : NULL), 0);
+					       prev ? &r : NULL),
+			 0);
 	assert_int_equal(dw_changeset_format(&out, &cs, DW_DIFF_FORMAT_TEXT),
 			 0);
 	if (keep)
@@ -421,11 +427,11 @@ static char *diff_text(const char *upper, const char *lower,
  * the result stays that of a full walk. */
 static void test_reuse_equals_full_walk(void **state)
 {
-	static const char *const none[] = { NULL };
-	static const char *const dirs[] = { "/new", "/etc", NULL };
-	static const char *const ents[] = { "/new/b", "/etc/passwd", NULL };
+	static const char *const none[] = {NULL};
+	static const char *const dirs[] = {"/new", "/etc", NULL};
+	static const char *const ents[] = {"/new/b", "/etc/passwd", NULL};
 	struct dw_changeset prev = DW_CHANGESET_INIT;
-	struct told t = { dirs, ents }, liar = { none, none };
+	struct told t = {dirs, ents}, liar = {none, none};
 	char *full, *reused, *stale;
 
 	(void)state;
@@ -463,7 +469,7 @@ static void test_reuse_equals_full_walk(void **state)
  * when the reader did not serve it. */
 static int take(struct dw_prefetch *pf, const char *rel)
 {
-	struct names nm = { DW_BUF_INIT, NULL, 0, 0 };
+	struct names nm = {DW_BUF_INIT, NULL, 0, 0};
 	char path[256];
 	int fd, got, n;
 
@@ -475,7 +481,7 @@ static int take(struct dw_prefetch *pf, const char *rel)
 	if (got) {
 		size_t i;
 
-		for (i = 1; i < nm.n; i++)	/* sorted by name */
+		for (i = 1; i < nm.n; i++) /* sorted by name */
 			assert_true(strcmp(nm.arena.ptr + nm.v[i - 1].off,
 					   nm.arena.ptr + nm.v[i].off) < 0);
 	}
@@ -514,28 +520,28 @@ static void test_prefetch_serves_the_walk(void **state)
 
 	pf = dw_prefetch_start(fd);
 	assert_non_null(pf);
-	assert_int_equal(take(pf, ""), 6);	/* the six dirs */
+	assert_int_equal(take(pf, ""), 6); /* the six dirs */
 	assert_int_equal(take(pf, "/a b"), 1);
 	assert_int_equal(take(pf, "/a-b"), 1);
 	assert_int_equal(take(pf, "/a.c"), 1);
-	assert_int_equal(take(pf, "/a"), 3);	/* x, f1, f2 */
+	assert_int_equal(take(pf, "/a"), 3); /* x, f1, f2 */
 	assert_int_equal(take(pf, "/a/x"), 2);
 	assert_int_equal(take(pf, "/a/x/y"), 1);
 	assert_int_equal(take(pf, "/ab"), 1);
 	assert_int_equal(take(pf, "/z"), 1);
-	assert_int_equal(take(pf, "/z"), -1);	/* taken already */
-	mkdirs("up/zz");	/* made after the root was listed */
+	assert_int_equal(take(pf, "/z"), -1); /* taken already */
+	mkdirs("up/zz"); /* made after the root was listed */
 	assert_int_equal(take(pf, "/zz"), -1);
 	dw_prefetch_stop(pf);
 
 	/* Listed, then replaced before the walk opened it: not served. */
 	pf = dw_prefetch_start(fd);
 	assert_non_null(pf);
-	assert_int_equal(take(pf, "/z"), 1);	/* the reader is past /ab */
+	assert_int_equal(take(pf, "/z"), 1); /* the reader is past /ab */
 	assert_int_equal(rename(at("up/ab"), at("up/ab.old")), 0);
 	mkdirs("up/ab");
 	assert_int_equal(take(pf, "/ab"), -1);
-	dw_prefetch_stop(pf);	/* frees what was not taken */
+	dw_prefetch_stop(pf); /* frees what was not taken */
 	close(fd);
 }
 

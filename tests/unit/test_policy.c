@@ -26,13 +26,12 @@ static char *write_file(const char *text)
 
 static void test_severities(void **state)
 {
-	char *path = write_file(
-		"allow:\n"
-		"  - paths: [\"/tmp/**\"]\n"
-		"  - image: \"nginx:*\"\n"
-		"    paths: [\"/var/cache/nginx/**\"]\n"
-		"  - label: tier=web\n"
-		"    paths: [\"/srv/**\"]\n");
+	char *path = write_file("allow:\n"
+				"  - paths: [\"/tmp/**\"]\n"
+				"  - image: \"nginx:*\"\n"
+				"    paths: [\"/var/cache/nginx/**\"]\n"
+				"  - label: tier=web\n"
+				"    paths: [\"/srv/**\"]\n");
 	json_t *web = json_pack("{s:s}", "tier", "web");
 	json_t *none = json_object();
 	struct dw_policy p;
@@ -45,27 +44,29 @@ static void test_severities(void **state)
 		int exec;
 		const char *want;
 	} cases[] = {
-		{ "busybox", 0, 0, "/tmp/x", 'A', 1, "allowed" },
-		{ "nginx:1.25", 0, 0, "/var/cache/nginx/a", 'A', 0, "allowed" },
-		{ "busybox", 0, 0, "/var/cache/nginx/a", 'A', 0, "medium" },
-		{ "x", 1, 0, "/srv/up", 'C', 0, "allowed" },
-		{ "x", 0, 0, "/srv/up", 'C', 0, "medium" },
-		{ "x", 0, 0, "/usr/bin/x", 'A', 1, "critical" },
-		{ "x", 0, 0, "/etc/motd", 'C', 0, "high" },
-		{ "x", 0, 0, "/etcx", 'A', 0, "medium" },
-		{ "x", 0, 1, "/data/f", 'A', 0, "critical" },
+		{"busybox", 0, 0, "/tmp/x", 'A', 1, "allowed"},
+		{"nginx:1.25", 0, 0, "/var/cache/nginx/a", 'A', 0, "allowed"},
+		{"busybox", 0, 0, "/var/cache/nginx/a", 'A', 0, "medium"},
+		{"x", 1, 0, "/srv/up", 'C', 0, "allowed"},
+		{"x", 0, 0, "/srv/up", 'C', 0, "medium"},
+		{"x", 0, 0, "/usr/bin/x", 'A', 1, "critical"},
+		{"x", 0, 0, "/etc/motd", 'C', 0, "high"},
+		{"x", 0, 0, "/etcx", 'A', 0, "medium"},
+		{"x", 0, 1, "/data/f", 'A', 0, "critical"},
 		/* A deleted executable is rated by its path. */
-		{ "x", 0, 0, "/bin/sh", 'D', 1, "high" },
+		{"x", 0, 0, "/bin/sh", 'D', 1, "high"},
 	};
 	size_t i;
 
 	(void)state;
 	assert_int_equal(dw_policy_load(&p, path, 1), 0);
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_string_equal(dw_severity_name(dw_policy_severity(&p,
-			cases[i].image, cases[i].web ? web : none,
-			cases[i].immutable, cases[i].path, cases[i].kind,
-			cases[i].exec)), cases[i].want);
+		assert_string_equal(
+			dw_severity_name(dw_policy_severity(
+				&p, cases[i].image, cases[i].web ? web : none,
+				cases[i].immutable, cases[i].path,
+				cases[i].kind, cases[i].exec)),
+			cases[i].want);
 	dw_policy_release(&p);
 	json_decref(web);
 	json_decref(none);
@@ -103,14 +104,13 @@ static void test_bad_files(void **state)
 	assert_int_equal(dw_policy_load(&p, "/nonexistent/dw.yaml", 0), 0);
 	assert_int_equal(p.debounce_ms, 20);
 	dw_policy_release(&p);
-	assert_int_equal(dw_policy_load(&p, "/nonexistent/dw.yaml", 1),
-			 DW_EIO);
+	assert_int_equal(dw_policy_load(&p, "/nonexistent/dw.yaml", 1), DW_EIO);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		
+
 		cmocka_unit_test(test_severities),
 		cmocka_unit_test(test_bad_files),
 	};
