@@ -50,6 +50,7 @@ struct options {
 	int once;
 	int verbose;
 	int no_docker, no_mounts;
+	int done; /* --help, --version or --config-keys was answered */
 	char *sinks[MAX_SINKS]; /* "json:URL" or "slack:URL" */
 	size_t nsinks;
 };
@@ -86,7 +87,9 @@ static void usage(FILE *f)
 		"[--once]\n"
 		"                   [--no-docker] [--no-mounts] [--verbose]\n"
 		"                   [--webhook URL]... [--slack-webhook "
-		"URL]...\n");
+		"URL]...\n"
+		"       driftwatchd --config-keys | --version | --help\n"
+		"See driftwatchd(8) and driftwatch.yaml(5).\n");
 }
 
 static int add_sink(struct options *o, const char *kind, const char *url)
@@ -122,6 +125,7 @@ static int parse_args(struct options *o, int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},
 		{"webhook", required_argument, NULL, 'w'},
 		{"slack-webhook", required_argument, NULL, 's'},
+		{"config-keys", no_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0},
 	};
 	char *end;
@@ -161,8 +165,18 @@ static int parse_args(struct options *o, int argc, char **argv)
 			if (err)
 				return err;
 			break;
-		case 'h': usage(stdout); exit(0);
-		case 'V': printf("driftwatchd %s\n", DW_VERSION); exit(0);
+		case 'h':
+			usage(stdout);
+			o->done = 1;
+			return 0;
+		case 'V':
+			printf("driftwatchd %s\n", DW_VERSION);
+			o->done = 1;
+			return 0;
+		case 'K':
+			dw_policy_print_keys(stdout);
+			o->done = 1;
+			return 0;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -820,6 +834,8 @@ int main(int argc, char **argv)
 
 	if (ret)
 		return ret;
+	if (o.done)
+		return fflush(stdout) || ferror(stdout) ? 1 : 0;
 	memset(&dm, 0, sizeof(dm));
 	dm.o = &o;
 	dm.started = (long long)time(NULL);

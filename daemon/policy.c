@@ -1,5 +1,7 @@
 /* driftwatchd's configuration and drift policy. */
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -10,38 +12,8 @@
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/yamldoc.h"
 #include "policy.h"
+#include "store.h"
 #include "driftwatch/banned.h"
-
-static const char *const default_high[] = {
-	"/etc",	  "/bin",   "/sbin",   "/usr",	"/lib",
-	"/lib32", "/lib64", "/libx32", "/boot",
-};
-
-void dw_policy_defaults(struct dw_policy *p)
-{
-	size_t i, alloc = 0;
-
-	memset(p, 0, sizeof(*p));
-	p->docker = 1;
-	p->mounts = 1;
-	p->debounce_ms = 20;
-	p->max_delay_ms = 50;
-	p->rescan_interval = 900;
-	p->poll_interval = 10;
-	p->max_file_size = 16u << 20;
-	p->scan_secrets = 1;
-	p->raise_watch_limit = 1;
-	p->ignore_label = dw_xstrdup("driftwatch.ignore=true");
-	p->immutable_label = dw_xstrdup("driftwatch.immutable=true");
-	p->snapshot_dir = dw_xstrdup("/var/lib/driftwatch/snapshots");
-	p->snapshot_interval = 3600;
-	p->rotate = DW_ROTATE_ASK;
-	p->docker_logs = 1;
-	for (i = 0; i < sizeof(default_high) / sizeof(default_high[0]); i++) {
-		DW_ALLOC_GROW(p->high_paths, p->nhigh + 1, alloc);
-		p->high_paths[p->nhigh++] = dw_xstrdup(default_high[i]);
-	}
-}
 
 static void free_strv(char **v, size_t n)
 {
@@ -278,77 +250,233 @@ static int size_value(struct dw_yaml *y, yaml_node_t *v, uint64_t *out)
 	return 0;
 }
 
-static int field(struct dw_yaml *y, struct dw_policy *p, const char *k,
+static int command_value(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
+{
+	size_t alloc;
+	int err = dw_yaml_strings(y, v, &p->command, &p->ncommand);
+
+	if (!err && !p->ncommand)
+		err = dw_yaml_bad(y, v, "command is a non-empty argv list");
+	if (err)
+		return err;
+	alloc = p->ncommand; /* NULL-terminated for execvp */
+	DW_ALLOC_GROW(p->command, p->ncommand + 1, alloc);
+	p->command[p->ncommand] = NULL;
+	return 0;
+}
+
+/*
+ * Every key of driftwatch.yaml: its type, where it goes, its range and
+ * default, and one line of help. This table parses, validates, sets the
+ * defaults and documents the keys (driftwatchd --config-keys); a test
+ * checks that driftwatch.yaml(5) and contrib/driftwatch.yaml name them all.
+ */
+enum key_type {
+	K_BOOL,		/* int */
+	K_NUMBER,	/* long, from lo to hi */
+	K_SIZE,		/* uint64_t: 4096, 16MiB, ... */
+	K_STRING,	/* char * */
+	K_PATHS,	/* char **, size_t: absolute paths or globs */
+	K_ROTATE,	/* int: DW_ROTATE_* */
+	K_ARGV,		/* the command */
+	K_WEBHOOKS,	/* JSON webhooks */
+	K_SLACK,	/* Slack webhooks */
+	K_ALLOW,	/* allow rules */
+	K_DROPS,	/* drop dirs */
+};
+
+static const char *const type_names[] = {
+	"bool", "number", "size", "string", "paths", "off|ask|auto", "argv",
+	"urls", "urls", "rules", "dirs",
+};
+
+struct key {
+	const char *name;
+	enum key_type type;
+	size_t off, count;	/* offsetof the field (and of its count) */
+	long lo, hi;		/* K_NUMBER */
+	long num;		/* the default of numbers, bools, sizes */
+	const char *str;	/* the default of strings, as text */
+	const char *help;
+};
+
+#define F(f) offsetof(struct dw_policy, f)
+#define NUM(name, f, lo, hi, def, help)                                        \
+	{name, K_NUMBER, F(f), 0, lo, hi, def, NULL, help}
+#define BOOL(name, f, def, help) {name, K_BOOL, F(f), 0, 0, 1, def, NULL, help}
+#define STR(name, f, def, help) {name, K_STRING, F(f), 0, 0, 0, 0, def, help}
+#define LIST(name, type, f, n, def, help)                                      \
+	{name, type, F(f), F(n), 0, 0, 0, def, help}
+
+static const struct key keys[] = {
+	STR("store", db, DW_STORE_DEFAULT_PATH, "the SQLite store"),
+	STR("docker_host", docker_host, NULL,
+	    "Docker's socket, unix:///path (default $DOCKER_HOST, else "
+	    "unix:///var/run/docker.sock)"),
+	BOOL("docker", docker, 1, "discover Docker's containers"),
+	BOOL("mounts", mounts, 1,
+	     "discover other runtimes' overlay mounts (mountinfo)"),
+	NUM("debounce_ms", debounce_ms, 0, 10000, 20,
+	    "quiet time after an event before a rescan"),
+	NUM("max_delay_ms", max_delay_ms, 0, 60000, 50,
+	    "the longest a dirty container waits for its rescan"),
+	NUM("rescan_interval", rescan_interval, 0, 86400 * 7, 900,
+	    "seconds between full safety rescans; 0 turns them off"),
+	NUM("poll_interval", poll_interval, 1, 86400, 10,
+	    "seconds between rescans of a container without watches"),
+	{"max_file_size", K_SIZE, F(max_file_size), 0, 0, 0, 16 << 20, NULL,
+	 "larger files are not hashed, checked or scanned"},
+	BOOL("scan_secrets", scan_secrets, 1,
+	     "scan new and changed files for secrets"),
+	BOOL("raise_watch_limit", raise_watch_limit, 1,
+	     "raise fs.inotify.max_user_watches when it runs out"),
+	STR("ignore_label", ignore_label, "driftwatch.ignore=true",
+	    "containers with this label (key or key=value) are not watched"),
+	STR("immutable_label", immutable_label, "driftwatch.immutable=true",
+	    "every change in containers with this label is critical"),
+	LIST("high_paths", K_PATHS, high_paths, nhigh,
+	     "/etc /bin /sbin /usr /lib /lib32 /lib64 /libx32 /boot",
+	     "changes under these paths are high (replaces the list)"),
+	LIST("allow", K_ALLOW, allow, nallow, NULL,
+	     "allow rules: {paths, image, label}; matching changes are "
+	     "allowed"),
+	BOOL("snapshot_on_critical", snapshot_on_critical, 0,
+	     "snapshot a container on its first critical drift"),
+	NUM("snapshot_interval", snapshot_interval, 0, 86400 * 365, 3600,
+	    "seconds between two automatic snapshots of a container"),
+	STR("snapshot_dir", snapshot_dir, "/var/lib/driftwatch/snapshots",
+	    "where automatic snapshots are written"),
+	{"rotate", K_ROTATE, F(rotate), 0, 0, 0, DW_ROTATE_ASK, NULL,
+	 "a live leaked swarm secret: rotate it (auto), log how (ask), or "
+	 "nothing (off)"},
+	LIST("logs", K_PATHS, logs, nlogs, NULL,
+	     "globs of log files to follow and scan"),
+	BOOL("docker_logs", docker_logs, 1,
+	     "follow and scan the containers' logs"),
+	LIST("drop_dirs", K_DROPS, drops, ndrops, NULL,
+	     "directories where exports are dropped: {path, kind: "
+	     "slack|mail|files}"),
+	LIST("command", K_ARGV, command, ncommand, NULL,
+	     "argv run for a leaked token driftwatch cannot rotate (the "
+	     "finding on stdin)"),
+	LIST("webhooks", K_WEBHOOKS, webhooks, nwebhooks, NULL,
+	     "http(s) URLs that get every alert as JSON"),
+	LIST("slack_webhooks", K_SLACK, webhooks, nwebhooks, NULL,
+	     "Slack incoming-webhook URLs that get every alert"),
+};
+
+#define FIELD(p, k, type) ((type *)(void *)((char *)(p) + (k)->off))
+
+static void set_default(struct dw_policy *p, const struct key *k)
+{
+	const char *w;
+	size_t alloc = 0;
+
+	switch (k->type) {
+	case K_BOOL:
+	case K_ROTATE: *FIELD(p, k, int) = (int)k->num; break;
+	case K_NUMBER: *FIELD(p, k, long) = k->num; break;
+	case K_SIZE: *FIELD(p, k, uint64_t) = (uint64_t)k->num; break;
+	case K_STRING:
+		*FIELD(p, k, char *) = k->str ? dw_xstrdup(k->str) : NULL;
+		break;
+	case K_PATHS:
+		/* Space-separated, for the table's sake. */
+		for (w = k->str; w && *w; w += *w == ' ') {
+			char ***list = FIELD(p, k, char **);
+			size_t *n = (size_t *)(void *)((char *)p + k->count);
+			size_t len = strcspn(w, " ");
+
+			DW_ALLOC_GROW(*list, *n + 1, alloc);
+			(*list)[(*n)++] = dw_xstrndup(w, len);
+			w += len;
+		}
+		break;
+	default: break;
+	}
+}
+
+void dw_policy_defaults(struct dw_policy *p)
+{
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		set_default(p, &keys[i]);
+}
+
+static int set_paths(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p,
+		     const struct key *k)
+{
+	char ***list = FIELD(p, k, char **);
+	size_t *n = (size_t *)(void *)((char *)p + k->count);
+
+	/* A list given in the file replaces the default. */
+	free_strv(*list, *n);
+	*list = NULL;
+	*n = 0;
+	return abs_globs(y, v, list, n);
+}
+
+static int set_key(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p,
+		   const struct key *k)
+{
+	long n = 0;
+	int err;
+
+	switch (k->type) {
+	case K_BOOL: return dw_yaml_bool(y, v, FIELD(p, k, int));
+	case K_NUMBER:
+		err = number(y, v, k->lo, k->hi, &n);
+		if (!err)
+			*FIELD(p, k, long) = n;
+		return err;
+	case K_SIZE: return size_value(y, v, FIELD(p, k, uint64_t));
+	case K_STRING: return string(y, v, FIELD(p, k, char *));
+	case K_PATHS: return set_paths(y, v, p, k);
+	case K_ROTATE: return rotate_value(y, v, FIELD(p, k, int));
+	case K_ARGV: return command_value(y, v, p);
+	case K_WEBHOOKS: return webhooks(y, v, p, "json");
+	case K_SLACK: return webhooks(y, v, p, "slack");
+	case K_ALLOW: return allow_rules(y, v, p);
+	case K_DROPS: return drop_dirs(y, v, p);
+	}
+	return dw_yaml_bad(y, v, "unknown key");
+}
+
+static int field(struct dw_yaml *y, struct dw_policy *p, const char *name,
 		 yaml_node_t *v)
 {
-	if (!strcmp(k, "store"))
-		return string(y, v, &p->db);
-	if (!strcmp(k, "docker_host"))
-		return string(y, v, &p->docker_host);
-	if (!strcmp(k, "docker"))
-		return dw_yaml_bool(y, v, &p->docker);
-	if (!strcmp(k, "mounts"))
-		return dw_yaml_bool(y, v, &p->mounts);
-	if (!strcmp(k, "debounce_ms"))
-		return number(y, v, 0, 10000, &p->debounce_ms);
-	if (!strcmp(k, "max_delay_ms"))
-		return number(y, v, 0, 60000, &p->max_delay_ms);
-	if (!strcmp(k, "rescan_interval"))
-		return number(y, v, 0, 86400 * 7, &p->rescan_interval);
-	if (!strcmp(k, "poll_interval"))
-		return number(y, v, 1, 86400, &p->poll_interval);
-	if (!strcmp(k, "max_file_size"))
-		return size_value(y, v, &p->max_file_size);
-	if (!strcmp(k, "scan_secrets"))
-		return dw_yaml_bool(y, v, &p->scan_secrets);
-	if (!strcmp(k, "raise_watch_limit"))
-		return dw_yaml_bool(y, v, &p->raise_watch_limit);
-	if (!strcmp(k, "ignore_label"))
-		return string(y, v, &p->ignore_label);
-	if (!strcmp(k, "immutable_label"))
-		return string(y, v, &p->immutable_label);
-	if (!strcmp(k, "high_paths")) {
-		free_strv(p->high_paths, p->nhigh);
-		p->high_paths = NULL;
-		p->nhigh = 0;
-		return abs_globs(y, v, &p->high_paths, &p->nhigh);
-	}
-	if (!strcmp(k, "allow"))
-		return allow_rules(y, v, p);
-	if (!strcmp(k, "snapshot_on_critical"))
-		return dw_yaml_bool(y, v, &p->snapshot_on_critical);
-	if (!strcmp(k, "snapshot_interval"))
-		return number(y, v, 0, 86400 * 365, &p->snapshot_interval);
-	if (!strcmp(k, "snapshot_dir"))
-		return string(y, v, &p->snapshot_dir);
-	if (!strcmp(k, "rotate"))
-		return rotate_value(y, v, &p->rotate);
-	if (!strcmp(k, "logs"))
-		return abs_globs(y, v, &p->logs, &p->nlogs);
-	if (!strcmp(k, "docker_logs"))
-		return dw_yaml_bool(y, v, &p->docker_logs);
-	if (!strcmp(k, "drop_dirs"))
-		return drop_dirs(y, v, p);
-	if (!strcmp(k, "command")) {
-		int err = dw_yaml_strings(y, v, &p->command, &p->ncommand);
+	size_t i;
 
-		if (!err && !p->ncommand)
-			err = dw_yaml_bad(y, v,
-					  "command is a non-empty argv "
-					  "list");
-		if (!err) { /* NULL-terminated for execvp */
-			size_t alloc = p->ncommand;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(name, keys[i].name))
+			return set_key(y, v, p, &keys[i]);
+	return dw_yaml_bad(y, v, "unknown key (driftwatchd --config-keys "
+				 "lists them)");
+}
 
-			DW_ALLOC_GROW(p->command, p->ncommand + 1, alloc);
-			p->command[p->ncommand] = NULL;
-		}
-		return err;
+void dw_policy_print_keys(FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const struct key *k = &keys[i];
+
+		fprintf(f, "%s (%s", k->name, type_names[k->type]);
+		if (k->type == K_NUMBER)
+			fprintf(f, ", %ld to %ld, default %ld", k->lo, k->hi,
+				k->num);
+		else if (k->type == K_BOOL)
+			fprintf(f, ", default %s", k->num ? "true" : "false");
+		else if (k->type == K_SIZE)
+			fprintf(f, ", default %ld bytes", k->num);
+		else if (k->type == K_ROTATE)
+			fprintf(f, ", default %s", rotate_names[k->num]);
+		else if (k->str)
+			fprintf(f, ", default %s", k->str);
+		fprintf(f, ")\n    %s\n", k->help);
 	}
-	if (!strcmp(k, "webhooks"))
-		return webhooks(y, v, p, "json");
-	if (!strcmp(k, "slack_webhooks"))
-		return webhooks(y, v, p, "slack");
-	return dw_yaml_bad(y, v, "unknown key");
 }
 
 int dw_policy_load(struct dw_policy *p, const char *path, int must_exist)

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "driftwatch/severity.h"
 #include "logwatch.h"
@@ -57,6 +58,9 @@ struct dw_policy {
 enum { DW_ROTATE_OFF, DW_ROTATE_ASK, DW_ROTATE_AUTO };
 /* "off", "ask", "auto". */
 const char *dw_policy_rotate_name(int rotate);
+
+/* Every key with its type, range, default and help, for --config-keys. */
+void dw_policy_print_keys(FILE *f);
 
 /* The defaults alone. */
 void dw_policy_defaults(struct dw_policy *p);

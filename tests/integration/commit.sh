@@ -72,13 +72,27 @@ err=$("$DW" commit -o /proc/nope.tar --db "$db" dwc-a 2>&1); rc=$?
 	pass "unwritable target: exit $rc, container running ($err)" || fail "unwritable: rc $rc"
 
 # SIGTERM mid-capture: the container is unpaused, no archive looks complete.
+# Big enough that the capture takes a while: 30,000 files and 256 MiB.
 docker run -d --network none --name dwc-big dwtest:busybox sh -c \
-	'mkdir /big && cd /big && seq 1 30000 | xargs touch && sleep 3600' >/dev/null
-for _ in $(seq 1 60); do [ "$(docker diff dwc-big | wc -l)" -gt 30000 ] && break; sleep 0.5; done
+	'mkdir /big && cd /big && seq 1 30000 | xargs touch &&
+	 dd if=/dev/urandom of=/big/blob bs=1M count=256 2>/dev/null &&
+	 touch /big/ready && sleep 3600' >/dev/null
+for _ in $(seq 1 120); do docker diff dwc-big | grep -q '^A /big/ready$' && break; sleep 0.5; done
 "$DW" commit -o "$tmp/big.tar" --db "$db" dwc-big >/dev/null 2>&1 &
 pid=$!
-sleep 0.3
+# SIGTERM only once the capture has started: the container is paused.
+paused=false
+for _ in $(seq 1 400); do
+	paused=$(docker inspect -f '{{.State.Paused}}' dwc-big)
+	[ "$paused" = true ] && break
+	kill -0 $pid 2>/dev/null || break
+	sleep 0.01
+done
+[ "$paused" = true ] && pass "SIGTERM test: the capture had started (container paused)" ||
+	fail "the capture never paused the container; the SIGTERM test below proves nothing"
 kill -TERM $pid 2>/dev/null
+# Signals are held while the container is paused: the capture finishes,
+# the container is unpaused, then the signal ends the process.
 wait $pid
 [ "$(docker inspect -f '{{.State.Paused}}' dwc-big)" = false ] && pass "SIGTERM during capture: container unpaused" || fail "left paused after SIGTERM"
 if [ -e "$tmp/big.tar" ]; then
@@ -86,6 +100,8 @@ if [ -e "$tmp/big.tar" ]; then
 else
 	pass "SIGTERM: no archive left"
 fi
+ls -d "$tmp"/big.tar.tmp-* "$tmp"/big.tar.layers-* 2>/dev/null | grep -q . && fail "SIGTERM left temporary files: $(ls "$tmp")" ||
+	pass "SIGTERM: no temporary file left"
 
 # --replace: a fresh container from the image, same configuration.
 docker run -d --network none --name dwc-r --label team=blue -e MODE=prod --restart on-failure:2 \
