@@ -179,30 +179,15 @@ int dw_mounts_fd(const struct dw_mounts *m)
 	return m->fd;
 }
 
-static int skipped(const struct dw_mounts *m, const char *upper)
+int dw_mounts_parse(char *text, const char *skip, struct dw_mount **out,
+		    size_t *n)
 {
-	size_t n = m->skip ? strlen(m->skip) : 0;
-
-	return n && !strncmp(upper, m->skip, n) &&
-	       (upper[n] == '/' || !upper[n]);
-}
-
-int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n)
-{
-	struct dw_buf all = DW_BUF_INIT;
-	size_t alloc = 0, i;
+	size_t alloc = 0, i, nskip = skip ? strlen(skip) : 0;
 	char *line, *next;
-	int err;
 
 	*out = NULL;
 	*n = 0;
-	/* Reading from the start re-arms the POLLPRI notification. */
-	if (lseek(m->fd, 0, SEEK_SET) < 0)
-		return dw_error_errno(DW_EIO, errno, "mountinfo");
-	err = dw_buf_read_fd(&all, m->fd);
-	if (err)
-		return err;
-	for (line = all.ptr; line && *line; line = next) {
+	for (line = text; line && *line; line = next) {
 		struct dw_mount mt;
 
 		next = strchr(line, '\n');
@@ -210,7 +195,8 @@ int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n)
 			*next++ = '\0';
 		if (parse_line(line, &mt) != 1)
 			continue;
-		if (skipped(m, mt.upper)) {
+		if (nskip && !strncmp(mt.upper, skip, nskip) &&
+		    (mt.upper[nskip] == '/' || !mt.upper[nskip])) {
 			mount_release(&mt);
 			continue;
 		}
@@ -224,8 +210,24 @@ int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n)
 		DW_ALLOC_GROW(*out, *n + 1, alloc);
 		(*out)[(*n)++] = mt;
 	}
-	dw_buf_release(&all);
 	return 0;
+}
+
+int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n)
+{
+	struct dw_buf all = DW_BUF_INIT;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	/* Reading from the start re-arms the POLLPRI notification. */
+	if (lseek(m->fd, 0, SEEK_SET) < 0)
+		return dw_error_errno(DW_EIO, errno, "mountinfo");
+	err = dw_buf_read_fd(&all, m->fd);
+	if (!err)
+		err = dw_mounts_parse(all.ptr ? all.ptr : "", m->skip, out, n);
+	dw_buf_release(&all);
+	return err;
 }
 
 void dw_mounts_free_list(struct dw_mount *list, size_t n)

@@ -81,8 +81,7 @@ struct dw_finding_record {
 	const char *source_id; /* a container id, or "log:GLOB", ... */
 	const void *path;      /* the file, raw bytes */
 	size_t path_len;
-	const char *source; /* container-file, log, docker-log, gzip,
-			       slack, mail, file */
+	const char *source; /* a DW_SOURCE_* name (driftwatch/sources.h) */
 	const char *rule, *severity, *fingerprint, *redacted;
 	unsigned long long line;
 	const char *cluster, *role, *status; /* swarm secrets, or NULL */
@@ -157,8 +156,6 @@ struct dw_event_query {
 	const char *kind;      /* "A", "D", "C", "R"; NULL: all */
 	int min_severity;      /* an enum dw_severity; 0: all */
 };
-
-/* allowed 0, low 1, medium 2, high 3, critical 4; -1 when unknown. */
 
 /* Return non-zero to stop (that value is returned). */
 typedef int (*dw_event_fn)(const struct dw_event *ev, void *ctx);

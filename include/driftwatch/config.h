@@ -11,7 +11,7 @@
  *
  *   max_file_size: 100MiB        # bytes, or with KiB/MiB/GiB
  *   disable: [jwt, generic-secret]
- *   allow_paths: ["vendor/ *", "*.md"]   (no space)
+ *   allow_paths: ["vendor/" "**", "*.md"]   (one string; glob.h)
  *   ignore_fingerprints: ["sha256:…"]
  *   rules:
  *     - id: acme-token
@@ -53,9 +53,10 @@ void dw_config_release(struct dw_config *cfg);
 int dw_parse_size(uint64_t *out, const char *s);
 
 /*
- * Does `path` (relative to the scan root) match an allow glob? A glob
- * with no '/' is also tried on the last component; '*' crosses '/', so
- * "vendor/ *" (without the space) allows everything below vendor/.
+ * Does `path` (relative to the scan root) match an allow glob? The glob
+ * dialect of driftwatch/glob.h, as dw_glob_match_rel(): a glob with no
+ * '/' matches the last component; "vendor/" followed by '**' allows
+ * everything below vendor/.
  */
 int dw_config_path_allowed(const struct dw_config *cfg, const char *path);
 

@@ -1,0 +1,121 @@
+/* mountinfo parsing (daemon/mounts.c) on a fixture: which overlays are
+ * containers, their upper and lower dirs, escapes, skips, duplicates. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "driftwatch/buf.h"
+#include "mounts.h"
+
+static char *fixture(void)
+{
+	FILE *f = fopen(DW_TEST_DATA "/mountinfo/host.txt", "r");
+	char *text = calloc(1, 1 << 16);
+
+	assert_non_null(f);
+	assert_true(fread(text, 1, (1 << 16) - 1, f) > 0);
+	fclose(f);
+	return text;
+}
+
+static const struct dw_mount *find(const struct dw_mount *v, size_t n,
+				   const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(v[i].name, name))
+			return &v[i];
+	return NULL;
+}
+
+static void test_overlays(void **state)
+{
+	char *text = fixture();
+	struct dw_mount *v;
+	size_t n;
+	const struct dw_mount *m;
+
+	(void)state;
+	assert_int_equal(dw_mounts_parse(text, NULL, &v, &n), 0);
+	/* docker, containerd, podman, the escaped one (once: /mnt/again has
+	 * the same upper dir); not the lower-only or relative ones. */
+	assert_int_equal(n, 4);
+	m = find(v, n,
+		 "/run/containerd/io.containerd.runtime.v2.task/k8s.io/"
+		 "0123abcd/rootfs");
+	assert_non_null(m);
+	assert_string_equal(m->runtime, "containerd");
+	assert_string_equal(m->upper,
+			    "/var/lib/containerd/io.containerd."
+			    "snapshotter.v1.overlayfs/snapshots/7/fs");
+	assert_int_equal(m->nlowers, 2);
+	assert_string_equal(m->lowers[1], "/var/lib/containerd/io.containerd."
+					  "snapshotter.v1.overlayfs/snapshots/"
+					  "2/fs");
+	assert_memory_equal(m->id, "mount:", 6);
+	assert_int_equal(strlen(m->id), 6 + 16);
+	m = find(v, n, "/var/lib/containers/storage/overlay/ffee/merged");
+	assert_non_null(m);
+	assert_string_equal(m->runtime, "containers-storage");
+	/* \040 is a space; \134 a backslash, which in overlayfs' lowerdir
+	 * list makes the colon after it part of the name. */
+	m = find(v, n, "/mnt/with space");
+	assert_non_null(m);
+	assert_string_equal(m->upper, "/srv/up per");
+	assert_int_equal(m->nlowers, 2);
+	assert_string_equal(m->lowers[0], "/srv/low:er");
+	assert_string_equal(m->runtime, "overlay");
+	assert_null(find(v, n, "/mnt/again"));
+	dw_mounts_free_list(v, n);
+	free(text);
+}
+
+static void test_skip(void **state)
+{
+	char *text = fixture();
+	struct dw_mount *v;
+	size_t n;
+
+	(void)state;
+	/* Docker's own root is left to Docker's API. */
+	assert_int_equal(dw_mounts_parse(text, "/var/lib/docker", &v, &n), 0);
+	assert_int_equal(n, 3);
+	assert_null(find(v, n, "/var/lib/docker/overlay2/abc/merged"));
+	dw_mounts_free_list(v, n);
+	free(text);
+	/* A prefix that is not a whole directory does not skip. */
+	text = fixture();
+	assert_int_equal(dw_mounts_parse(text, "/var/lib/dock", &v, &n), 0);
+	assert_int_equal(n, 4);
+	dw_mounts_free_list(v, n);
+	free(text);
+}
+
+static void test_empty(void **state)
+{
+	char text[] = "";
+	struct dw_mount *v;
+	size_t n = 7;
+
+	(void)state;
+	assert_int_equal(dw_mounts_parse(text, NULL, &v, &n), 0);
+	assert_int_equal(n, 0);
+	dw_mounts_free_list(v, n);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_overlays),
+		cmocka_unit_test(test_skip),
+		cmocka_unit_test(test_empty),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

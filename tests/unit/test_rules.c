@@ -1,0 +1,99 @@
+/*
+ * The built-in rules' validators, case by case: tests/data/rules/cases.txt
+ * holds a text per line that a rule must find ('+') or must not ('-'):
+ * checksums (CRC32 tails), swarm token ranges, PEM bodies, JWT headers,
+ * Docker config auths.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "driftwatch/secrets.h"
+
+struct hits {
+	const char *rule;
+	int found;
+};
+
+static int on_finding(const struct dw_finding *f, void *ctx)
+{
+	struct hits *h = ctx;
+
+	h->found |= !strcmp(f->rule->id, h->rule);
+	return 0;
+}
+
+/* "\n" in a case is a newline. */
+static size_t unescape(char *s)
+{
+	char *r = s, *w = s;
+
+	while (*r) {
+		if (r[0] == '\\' && r[1] == 'n') {
+			*w++ = '\n';
+			r += 2;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
+static void test_cases(void **state)
+{
+	FILE *f = fopen(DW_TEST_DATA "/rules/cases.txt", "r");
+	struct dw_engine *e = NULL;
+	struct dw_scanner *s = NULL;
+	char line[16384];
+	int n = 0, bad = 0;
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(dw_engine_new(&e, NULL), 0);
+	assert_int_equal(dw_scanner_new(&s, e), 0);
+	while (fgets(line, sizeof(line), f)) {
+		char *rule, *text;
+		struct hits h = {NULL, 0};
+		size_t len;
+
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0] != '+' && line[0] != '-')
+			continue;
+		rule = line + 2;
+		text = strchr(rule, ' ');
+		assert_non_null(text);
+		*text++ = '\0';
+		len = unescape(text);
+		h.rule = rule;
+		assert_int_equal(
+			dw_scan_buffer(s, text, len, 1, on_finding, &h), 0);
+		if (h.found != (line[0] == '+')) {
+			fprintf(stderr, "%s: %s %s\n",
+				h.found ? "found, should not" : "missed", rule,
+				text);
+			bad++;
+		}
+		n++;
+	}
+	fclose(f);
+	dw_scanner_free(s);
+	dw_engine_free(e);
+	fprintf(stderr, "%d cases, %d wrong\n", n, bad);
+	assert_true(n >= 20);
+	assert_int_equal(bad, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_cases),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
