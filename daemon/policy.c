@@ -272,41 +272,51 @@ static int command_value(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
  * checks that driftwatch.yaml(5) and contrib/driftwatch.yaml name them all.
  */
 enum key_type {
-	K_BOOL,		/* int */
-	K_NUMBER,	/* long, from lo to hi */
-	K_SIZE,		/* uint64_t: 4096, 16MiB, ... */
-	K_STRING,	/* char * */
-	K_PATHS,	/* char **, size_t: absolute paths or globs */
-	K_ROTATE,	/* int: DW_ROTATE_* */
-	K_ARGV,		/* the command */
-	K_WEBHOOKS,	/* JSON webhooks */
-	K_SLACK,	/* Slack webhooks */
-	K_ALLOW,	/* allow rules */
-	K_DROPS,	/* drop dirs */
+	K_BOOL,	    /* int */
+	K_NUMBER,   /* long, from lo to hi */
+	K_SIZE,	    /* uint64_t: 4096, 16MiB, ... */
+	K_STRING,   /* char * */
+	K_PATHS,    /* char **, size_t: absolute paths or globs */
+	K_ROTATE,   /* int: DW_ROTATE_* */
+	K_ARGV,	    /* the command */
+	K_WEBHOOKS, /* JSON webhooks */
+	K_SLACK,    /* Slack webhooks */
+	K_ALLOW,    /* allow rules */
+	K_DROPS,    /* drop dirs */
 };
 
 static const char *const type_names[] = {
-	"bool", "number", "size", "string", "paths", "off|ask|auto", "argv",
-	"urls", "urls", "rules", "dirs",
+	"bool", "number", "size", "string", "paths", "off|ask|auto",
+	"argv", "urls",	  "urls", "rules",  "dirs",
 };
 
 struct key {
 	const char *name;
 	enum key_type type;
-	size_t off, count;	/* offsetof the field (and of its count) */
-	long lo, hi;		/* K_NUMBER */
-	long num;		/* the default of numbers, bools, sizes */
-	const char *str;	/* the default of strings, as text */
+	size_t off, count; /* offsetof the field (and of its count) */
+	long lo, hi;	   /* K_NUMBER */
+	long num;	   /* the default of numbers, bools, sizes */
+	const char *str;   /* the default of strings, as text */
 	const char *help;
 };
 
 #define F(f) offsetof(struct dw_policy, f)
 #define NUM(name, f, lo, hi, def, help)                                        \
-	{name, K_NUMBER, F(f), 0, lo, hi, def, NULL, help}
-#define BOOL(name, f, def, help) {name, K_BOOL, F(f), 0, 0, 1, def, NULL, help}
-#define STR(name, f, def, help) {name, K_STRING, F(f), 0, 0, 0, 0, def, help}
+	{                                                                      \
+		name, K_NUMBER, F(f), 0, lo, hi, def, NULL, help               \
+	}
+#define BOOL(name, f, def, help)                                               \
+	{                                                                      \
+		name, K_BOOL, F(f), 0, 0, 1, def, NULL, help                   \
+	}
+#define STR(name, f, def, help)                                                \
+	{                                                                      \
+		name, K_STRING, F(f), 0, 0, 0, 0, def, help                    \
+	}
 #define LIST(name, type, f, n, def, help)                                      \
-	{name, type, F(f), F(n), 0, 0, 0, def, help}
+	{                                                                      \
+		name, type, F(f), F(n), 0, 0, 0, def, help                     \
+	}
 
 static const struct key keys[] = {
 	STR("store", db, DW_STORE_DEFAULT_PATH, "the SQLite store"),
@@ -452,8 +462,9 @@ static int field(struct dw_yaml *y, struct dw_policy *p, const char *name,
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (!strcmp(name, keys[i].name))
 			return set_key(y, v, p, &keys[i]);
-	return dw_yaml_bad(y, v, "unknown key (driftwatchd --config-keys "
-				 "lists them)");
+	return dw_yaml_bad(y, v,
+			   "unknown key (driftwatchd --config-keys "
+			   "lists them)");
 }
 
 void dw_policy_print_keys(FILE *f)
