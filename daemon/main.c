@@ -1,82 +1,11 @@
-/*
- * driftwatchd: discovers containers (Docker's API and events, and overlay
- * mounts in /proc/self/mountinfo), has the monitor watch them, delivers
- * alerts and publishes its status in the store. One thread runs
- * everything but the Docker event stream; signals come through a
- * signalfd, so a single poll() loop handles all of it.
- */
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/resource.h>
-#include <sys/signalfd.h>
-#include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
+/* driftwatchd: discovers containers (Docker API and events, and overlay mounts
+ * in /proc/self/mountinfo), has the monitor watch them and publishes its status
+ * in the store. One thread runs everything but the Docker event stream; signals
+ * come through a signalfd, so a single poll() loop handles all of it. daemon.h
+ * lists the parts. */
+#include "daemon.h"
 
-#include "command.h"
-#include "driftwatch/diff.h"
-#include "docker.h"
-#include "driftwatch/error.h"
-#include "driftwatch/escape.h"
-#include "driftwatch/json.h"
-#include "log.h"
-#include "snapshot.h"
-#include "store.h"
-#include "driftwatch/xmalloc.h"
-#include "swarm.h"
-#include "dockerwatch.h"
-#include "logwatch.h"
-#include "monitor.h"
-#include "mounts.h"
-#include "policy.h"
 #include "driftwatch/banned.h"
-
-#define DEFAULT_CONFIG "/etc/driftwatch/driftwatch.yaml"
-#define MAX_SINKS 16
-
-struct options {
-	const char *config;
-	int config_given;
-	const char *db;
-	const char *host;
-	long interval; /* overrides rescan_interval when set */
-	int foreground;
-	int once;
-	int verbose;
-	int no_docker, no_mounts;
-	int done; /* --help, --version or --config-keys was answered */
-	char *sinks[MAX_SINKS]; /* "json:URL" or "slack:URL" */
-	size_t nsinks;
-};
-
-struct daemon {
-	struct options *o;
-	struct dw_policy pol;
-	struct dw_engine *engine;
-	struct dw_store *store;
-	struct dw_monitor *mon;
-	struct dw_docker *docker; /* requests from the main thread */
-	struct dw_dockerwatch *events;
-	struct dw_mounts *mounts;
-	struct dw_logwatch *logs;
-	const char *db;
-	char **sinks; /* options' and the config's */
-	size_t nsinks;
-	int docker_connected;
-	char docker_error[512];
-	long long started;
-	char *last_status;
-	long long status_written;
-	int status_pending;
-	char **snapshotted; /* containers auto-snapshotted this run */
-	size_t nsnapshotted, snap_alloc;
-};
 
 static void usage(FILE *f)
 {
@@ -185,272 +114,6 @@ static int parse_args(struct options *o, int argc, char **argv)
 		return 2;
 	}
 	return 0;
-}
-
-/* ---- alerts ---- */
-
-/* One alert to one sink: Slack's incoming-webhook shape, or our JSON. */
-static int send_alert(const struct dw_alert *a, char *why, size_t size,
-		      void *ctx)
-{
-	const char *colon = strchr(a->sink, ':');
-	const char *url = colon ? colon + 1 : a->sink;
-	int slack = !strncmp(a->sink, "slack:", 6);
-	char host[256] = "", id[320], when[32], hdr[400];
-	const char *headers[] = {hdr, NULL};
-	time_t t = (time_t)a->created;
-	struct dw_buf body = DW_BUF_INIT;
-	json_t *data = NULL, *doc;
-	struct tm tm;
-	long status = 0;
-	int err;
-
-	(void)ctx;
-	gethostname(host, sizeof(host) - 1);
-	snprintf(id, sizeof(id), "%s:%lld", host, a->id);
-	snprintf(hdr, sizeof(hdr), "X-Driftwatch-Event: %s", id);
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (slack) {
-		doc = json_pack("{s:s+}", "text", "driftwatch: ", a->summary);
-	} else {
-		dw_json_parse(&data, a->payload, strlen(a->payload), "alert");
-		doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "event_id",
-				id, "kind", a->kind, "summary", a->summary,
-				"created", when, "host", host, "data",
-				data ? data : json_object());
-	}
-	dw_json_dump(&body, doc, JSON_PRESERVE_ORDER);
-	json_decref(doc);
-	err = dw_http_post(url, body.ptr, body.len, headers, 5000, &status);
-	dw_buf_release(&body);
-	if (!err && status >= 200 && status < 300)
-		return 0;
-	if (err)
-		snprintf(why, size, "%s", dw_error_last());
-	else
-		snprintf(why, size, "HTTP %ld", status);
-	dw_log_warn("alert %lld to %s not delivered (%s); will retry", a->id,
-		    url, why);
-	return -1;
-}
-
-static void deliver_alerts(struct daemon *dm)
-{
-	size_t sent = 0;
-
-	if (!dm->nsinks)
-		return;
-	if (dw_store_deliver(dm->store, (const char *const *)dm->sinks,
-			     dm->nsinks, send_alert, NULL, &sent))
-		dw_log_warn("alert delivery: %s", dw_error_last());
-	else if (sent)
-		dw_log_info("delivered %zu alert%s", sent, sent > 1 ? "s" : "");
-}
-
-static void set_sinks(struct daemon *dm)
-{
-	size_t i;
-
-	free(dm->sinks);
-	dm->nsinks = dm->o->nsinks + dm->pol.nwebhooks;
-	dm->sinks = dw_xcalloc(dm->nsinks + 1, sizeof(char *));
-	for (i = 0; i < dm->o->nsinks; i++)
-		dm->sinks[i] = dm->o->sinks[i];
-	for (i = 0; i < dm->pol.nwebhooks; i++)
-		dm->sinks[dm->o->nsinks + i] = dm->pol.webhooks[i];
-	if (dw_store_register_sinks(dm->store, (const char *const *)dm->sinks,
-				    dm->nsinks))
-		dw_log_warn("%s", dw_error_last());
-}
-
-/* ---- the first critical drift of a container: a forensic snapshot ---- */
-
-static void auto_snapshot(const char *id, const char *name, void *ctx)
-{
-	struct daemon *dm = ctx;
-	struct dw_snapshot_opts so;
-	struct dw_snapshot_result r;
-	struct dw_snapshot_record rec;
-	struct dw_buf path = DW_BUF_INIT;
-	char host[256] = "", stamp[32];
-	time_t now = time(NULL);
-	struct tm tm;
-	char *tag = NULL;
-	size_t i;
-
-	if (!dm->pol.snapshot_on_critical || !dm->docker ||
-	    strncmp(id, "mount:", 6) == 0)
-		return;
-	/* At most one per container per snapshot_interval, across
-	 * restarts (the store remembers); and one try per run. */
-	for (i = 0; i < dm->nsnapshotted; i++)
-		if (!strcmp(dm->snapshotted[i], id))
-			return;
-	if (now - dw_store_last_snapshot(dm->store, id, "driftwatchd") <
-	    dm->pol.snapshot_interval)
-		return;
-	DW_ALLOC_GROW(dm->snapshotted, dm->nsnapshotted + 1, dm->snap_alloc);
-	dm->snapshotted[dm->nsnapshotted++] = dw_xstrdup(id);
-	if (mkdir(dm->pol.snapshot_dir, 0700) < 0 && errno != EEXIST) {
-		dw_log_error("cannot create %s: %s", dm->pol.snapshot_dir,
-			     strerror(errno));
-		return;
-	}
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	dw_buf_addf(&path, "%s/%s-%s.tar", dm->pol.snapshot_dir, name, stamp);
-	memset(&so, 0, sizeof(so));
-	so.out_path = path.ptr;
-	so.reason = "driftwatchd: first critical drift";
-	tag = dw_snapshot_default_tag(name, stamp);
-	so.tag = tag;
-	dw_log_warn("container %s: critical drift, taking a snapshot to %s",
-		    name, path.ptr);
-	if (dw_snapshot_container(dm->docker, id, &so, &r)) {
-		dw_log_error("snapshot of %s failed: %s", name,
-			     dw_error_last());
-		goto out;
-	}
-	gethostname(host, sizeof(host) - 1);
-	rec = (struct dw_snapshot_record){id,
-					  name,
-					  path.ptr,
-					  r.archive_sha256,
-					  r.evidence_sha256,
-					  so.reason,
-					  "driftwatchd",
-					  host,
-					  r.paused};
-	if (dw_store_record_snapshot(dm->store, &rec))
-		dw_log_warn("%s", dw_error_last());
-	else
-		dw_log_info("snapshot of %s: %s (%s)", name, path.ptr,
-			    r.archive_sha256);
-	free(r.evidence_path);
-out:
-	dw_buf_release(&path);
-	free(tag);
-}
-
-/* ---- leaks: record once, attribute, alert, rotate as the policy says ---- */
-
-static void rotate_leaked(struct daemon *dm, const struct dw_swarm *sw,
-			  const char *role, const char *where)
-{
-	enum dw_swarm_secret what = dw_swarm_secret_of_role(role);
-	struct dw_rotation rot;
-	char reason[1000];
-	int err;
-
-	if (dm->pol.rotate != DW_ROTATE_AUTO) {
-		if (dm->pol.rotate == DW_ROTATE_ASK)
-			dw_log_warn("the live %s of this swarm leaked (%s); "
-				    "rotate it with: driftwatch rotate --%s",
-				    dw_swarm_secret_name(what), where, role);
-		return;
-	}
-	snprintf(reason, sizeof(reason), "driftwatchd: leaked in %s", where);
-	err = dw_leak_rotate(dm->docker, dm->store, what, 0, reason, &rot);
-	if (err && err != DW_ESTORE) {
-		dw_log_error("rotating the leaked %s failed: %s",
-			     dw_swarm_secret_name(what), dw_error_last());
-		return;
-	}
-	dw_log_warn("rotated the leaked %s of swarm %s: %s -> %s",
-		    dw_swarm_secret_name(what), sw->id, rot.before, rot.after);
-	if (err)
-		dw_log_warn("%s", dw_error_last());
-}
-
-/*
- * For tokens driftwatch cannot rotate itself: the configured program gets
- * the finding, with the secret in clear, so it can revoke it.
- */
-static void run_leak_command(struct daemon *dm, const struct dw_finding *f,
-			     const struct dw_leak_src *src, const char *path)
-{
-	if (dw_leak_run_command(dm->pol.command, f, src))
-		dw_log_warn("the command for %s in %s failed: %s", f->rule->id,
-			    path, dw_error_last());
-	else
-		dw_log_info("ran %s for the %s in %s", dm->pol.command[0],
-			    f->rule->id, path);
-}
-
-static void on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
-		    void *ctx)
-{
-	struct daemon *dm = ctx;
-	struct dw_finding_record rec;
-	struct dw_buf red = DW_BUF_INIT, path = DW_BUF_INIT;
-	struct dw_swarm sw;
-	json_t *attr = NULL, *p;
-	char summary[1200], where[900], attributed[80] = "";
-	int have_swarm = 0, is_new = 0;
-
-	memset(&rec, 0, sizeof(rec));
-	rec.source_id = src->source_id;
-	rec.path = src->path;
-	rec.path_len = src->path_len;
-	rec.fingerprint = f->fingerprint;
-	rec.once_per_source = src->once_per_source;
-	/* A secret seen before costs one lookup, not a word with Docker. */
-	if (dw_store_finding_known(dm->store, &rec))
-		return;
-	dw_secret_redact(&red, f->secret, f->secret_len);
-	dw_utf8_sanitize(&path, src->path, src->path_len);
-	if (f->secret && dw_swarm_rule(f->rule->id) && dm->docker &&
-	    !dw_swarm_read(dm->docker, &sw)) {
-		have_swarm = 1;
-		attr = dw_swarm_attribute(&sw, f->rule->id, f->secret,
-					  f->secret_len);
-	}
-	rec.source = src->source;
-	rec.rule = f->rule->id;
-	rec.severity = dw_severity_name(f->rule->severity);
-	rec.redacted = red.ptr ? red.ptr : "";
-	rec.line = f->line;
-	rec.cluster = json_string_value(json_object_get(attr, "cluster"));
-	rec.role = json_string_value(json_object_get(attr, "role"));
-	rec.status = json_string_value(json_object_get(attr, "status"));
-	if (dw_store_add_finding(dm->store, &rec, &is_new))
-		dw_log_warn("%s", dw_error_last());
-	if (!is_new)
-		goto out;
-	if (!strcmp(src->source, DW_SOURCE_CONTAINER_FILE))
-		snprintf(where, sizeof(where), "container %s, %s:%llu",
-			 src->name, path.ptr, (unsigned long long)f->line);
-	else
-		snprintf(where, sizeof(where), "%s %s:%llu", src->source,
-			 path.ptr, (unsigned long long)f->line);
-	if (rec.status)
-		snprintf(attributed, sizeof(attributed), " (%s %s)", rec.status,
-			 rec.role ? rec.role : "");
-	snprintf(summary, sizeof(summary), "%s secret in %s%s", f->rule->id,
-		 where, attributed);
-	dw_log_warn("%s", summary);
-	p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "rule",
-		      f->rule->id, "severity", rec.severity, "source",
-		      src->source, "source_id", src->source_id, "name",
-		      src->name, "path", path.ptr, "line", (json_int_t)f->line,
-		      "fingerprint", f->fingerprint, "redacted", rec.redacted);
-	if (attr)
-		json_object_update(p, attr);
-	if (dw_store_alert(dm->store, "leak", summary, p))
-		dw_log_warn("%s", dw_error_last());
-	json_decref(p);
-	if (dm->pol.ncommand && f->secret && !dw_swarm_rule(f->rule->id))
-		run_leak_command(dm, f, src, path.ptr);
-	if (have_swarm && rec.status && !strcmp(rec.status, "live") &&
-	    rec.cluster && !strcmp(rec.cluster, sw.id))
-		rotate_leaked(dm, &sw, rec.role ? rec.role : "", where);
-out:
-	if (have_swarm)
-		dw_swarm_release(&sw);
-	json_decref(attr);
-	dw_buf_release(&red);
-	dw_buf_release(&path);
 }
 
 /* ---- overlay mounts of other runtimes ---- */
@@ -700,7 +363,7 @@ static void reload(struct daemon *dm)
 		dw_policy_release(&old);
 		dw_engine_free(old_engine);
 	}
-	set_sinks(dm);
+	dwd_set_sinks(dm);
 	/* Labels may opt containers in or out now: list them again. */
 	if (dm->docker && dm->docker_connected && docker_reconcile(dm))
 		dw_log_warn("%s", dw_error_last());
@@ -755,7 +418,7 @@ static int run_once(struct daemon *dm)
 		read_mounts(dm);
 	while ((next = dw_monitor_run(dm->mon)) == 0)
 		;
-	deliver_alerts(dm);
+	dwd_deliver_alerts(dm);
 	write_status(dm, "stopped", 1);
 	return err ? 3 : 0;
 }
@@ -772,7 +435,7 @@ static int run(struct daemon *dm, int sfd)
 		int i;
 
 		if (dm->nsinks && now >= next_delivery) {
-			deliver_alerts(dm);
+			dwd_deliver_alerts(dm);
 			next_delivery = now + 1;
 		}
 		write_status(dm, "running", 0);
@@ -852,12 +515,12 @@ int main(int argc, char **argv)
 		dw_fatal("cannot set up signal handling: %s", strerror(errno));
 	if (dw_store_open(&dm.store, dm.db, 0))
 		dw_fatal("%s", dw_error_last());
-	set_sinks(&dm);
+	dwd_set_sinks(&dm);
 	if (dw_monitor_new(&dm.mon, dm.store, &dm.pol, dm.engine))
 		dw_fatal("%s", dw_error_last());
-	dw_monitor_on_critical(dm.mon, auto_snapshot, &dm);
-	dw_monitor_on_leak(dm.mon, on_leak, &dm);
-	if (dw_logwatch_new(&dm.logs, dm.store, on_leak, &dm))
+	dw_monitor_on_critical(dm.mon, dwd_auto_snapshot, &dm);
+	dw_monitor_on_leak(dm.mon, dwd_on_leak, &dm);
+	if (dw_logwatch_new(&dm.logs, dm.store, dwd_on_leak, &dm))
 		dw_fatal("%s", dw_error_last());
 	if (!o.no_docker && dm.pol.docker) {
 		if (dw_docker_open(&dm.docker, o.host))

@@ -9,300 +9,12 @@
  * view's lowers are the very same as the old view's, only names present
  * in the upper dir can differ (the fast path); an opaque or redirected
  * upper dir breaks that, and then both views' names are merged and
- * compared (the slow path).
+ * compared (the slow path). overlay_view.c builds views; overlay_int.h
+ * holds what the two share.
  */
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
-#include <unistd.h>
+#include "overlay_int.h"
 
-#include "driftwatch/diff.h"
-#include "driftwatch/error.h"
-#include "driftwatch/xmalloc.h"
-#include "overlay_prefetch.h"
 #include "driftwatch/banned.h"
-
-/* Longest overlay redirect we follow; the kernel's own limit is PATH_MAX. */
-#define REDIRECT_MAX 4096
-
-struct view {
-	int upper; /* upper dir at this path, or -1 */
-	int *lfds; /* merged lower dirs, topmost first */
-	size_t nl;
-	int owns_lfds; /* close lfds on release (else shared) */
-};
-
-struct entry {
-	int found;
-	int layer; /* -1: upper; else index into the view's lfds */
-	struct stat st;
-};
-
-struct walk {
-	struct dw_changeset *cs;
-	struct dw_buf path; /* "" at the root, then "/a/b" */
-	unsigned flags;
-	size_t depth;
-	const int *root_lfds; /* for absolute redirects */
-	size_t root_nl;
-	const struct dw_diff_reuse *reuse;
-	struct dw_prefetch *pf; /* lists upper dirs ahead, or NULL */
-};
-
-enum probe_result { P_NONE, P_WHITEOUT, P_FOUND, P_ERR };
-
-static const char *shown_path(struct walk *w)
-{
-	return w->path.len ? w->path.ptr : "/";
-}
-
-static int is_whiteout(const struct stat *st)
-{
-	return S_ISCHR(st->st_mode) && major(st->st_rdev) == 0 &&
-	       minor(st->st_rdev) == 0;
-}
-
-static enum probe_result probe(int dirfd, const char *name, struct stat *st)
-{
-	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT || errno == ENOTDIR ? P_NONE : P_ERR;
-	return is_whiteout(st) ? P_WHITEOUT : P_FOUND;
-}
-
-/* Callers have pushed the entry's name onto w->path already. */
-static int probe_error(struct walk *w)
-{
-	return dw_error_errno(DW_EIO, errno, "cannot stat %s in a layer",
-			      shown_path(w));
-}
-
-/* Read an overlay xattr in its trusted. or user. (userxattr) namespace. */
-static ssize_t ovl_xattr(int fd, const char *name, char *val, size_t size)
-{
-	char key[64];
-	ssize_t n;
-
-	snprintf(key, sizeof(key), "trusted.overlay.%s", name);
-	n = fgetxattr(fd, key, val, size);
-	if (n >= 0)
-		return n;
-	snprintf(key, sizeof(key), "user.overlay.%s", name);
-	return fgetxattr(fd, key, val, size);
-}
-
-static int is_opaque(int dirfd)
-{
-	char v[2];
-
-	return ovl_xattr(dirfd, "opaque", v, sizeof(v)) == 1 && v[0] == 'y';
-}
-
-/*
- * Open directory `name` below `dirfd` without following a symlink that
- * was swapped in. Returns the fd, -1 when it vanished or is no longer a
- * directory, or -2 with the error recorded.
- */
-static int open_dir(struct walk *w, int dirfd, const char *name)
-{
-	int fd = openat(dirfd, name,
-			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-
-	if (fd >= 0)
-		return fd;
-	if (errno == ENOENT || errno == ENOTDIR || errno == ELOOP)
-		return -1;
-	dw_error_errno(DW_EIO, errno, "cannot open directory %s in a layer",
-		       shown_path(w));
-	return -2;
-}
-
-static void view_release(struct view *v)
-{
-	size_t i;
-
-	if (v->upper >= 0)
-		close(v->upper);
-	if (v->owns_lfds) {
-		for (i = 0; i < v->nl; i++)
-			close(v->lfds[i]);
-		free(v->lfds);
-	}
-	v->upper = -1;
-	v->lfds = NULL;
-	v->nl = 0;
-	v->owns_lfds = 0;
-}
-
-/* Append the merge chain of `name` from lfds[start..] to `out`'s lowers. */
-static int merge_lowers(struct walk *w, struct view *out, const int *lfds,
-			size_t nl, size_t start, const char *name)
-{
-	size_t alloc = 0, j;
-	struct stat st;
-	int fd;
-
-	out->owns_lfds = 1;
-	for (j = start; j < nl; j++) {
-		enum probe_result r = probe(lfds[j], name, &st);
-
-		if (r == P_ERR)
-			return probe_error(w);
-		if (r == P_NONE)
-			continue;
-		if (r == P_WHITEOUT || !S_ISDIR(st.st_mode))
-			break;
-		fd = open_dir(w, lfds[j], name);
-		if (fd == -2)
-			return DW_EIO;
-		if (fd == -1)
-			break;
-		DW_ALLOC_GROW(out->lfds, out->nl + 1, alloc);
-		out->lfds[out->nl++] = fd;
-		if (is_opaque(fd))
-			break;
-	}
-	return 0;
-}
-
-/* The lowers an absolute redirect ("/a/b") points at, from the root. */
-static int resolve_redirect(struct walk *w, struct view *out,
-			    const char *target)
-{
-	struct view cur = {-1, (int *)w->root_lfds, w->root_nl, 0};
-	char comp[256];
-	int err = 0;
-
-	while (*target) {
-		const char *slash = strchr(target, '/');
-		size_t n = slash ? (size_t)(slash - target) : strlen(target);
-		struct view next = {-1, NULL, 0, 0};
-
-		if (n == 0 || n >= sizeof(comp)) {
-			target += n + (slash != NULL);
-			continue;
-		}
-		memcpy(comp, target, n);
-		comp[n] = '\0';
-		err = merge_lowers(w, &next, cur.lfds, cur.nl, 0, comp);
-		view_release(&cur);
-		cur = next;
-		if (err)
-			break;
-		target += n + (slash != NULL);
-	}
-	if (err)
-		view_release(&cur);
-	else
-		*out = cur;
-	return err;
-}
-
-/*
- * Build the view of directory entry `e` (found in `v` under `name`).
- * `shared` is the old view's child when the caller knows the new view's
- * lowers equal the old view's: a plain upper dir then shares its lowers.
- * Returns 0 (out->upper < 0 and no lowers if the dir vanished) or an error.
- */
-static int child_view(struct walk *w, struct view *out, const struct view *v,
-		      const struct entry *e, const char *name,
-		      const struct view *shared)
-{
-	char redirect[REDIRECT_MAX + 1];
-	ssize_t rn;
-	int fd;
-
-	*out = (struct view){-1, NULL, 0, 0};
-	if (e->layer >= 0)
-		return merge_lowers(w, out, v->lfds, v->nl, (size_t)e->layer,
-				    name);
-	fd = open_dir(w, v->upper, name);
-	if (fd == -2)
-		return DW_EIO;
-	if (fd == -1)
-		return 0;
-	out->upper = fd;
-	if (is_opaque(fd))
-		return 0;
-	rn = ovl_xattr(fd, "redirect", redirect, REDIRECT_MAX);
-	if (rn > 0) {
-		struct view target;
-		int err;
-
-		redirect[rn] = '\0';
-		if (redirect[0] != '/')
-			return merge_lowers(w, out, v->lfds, v->nl, 0,
-					    redirect);
-		err = resolve_redirect(w, &target, redirect + 1);
-		if (!err) {
-			out->lfds = target.lfds;
-			out->nl = target.nl;
-			out->owns_lfds = target.owns_lfds;
-		}
-		return err;
-	}
-	if (shared) {
-		out->lfds = shared->lfds;
-		out->nl = shared->nl;
-		return 0;
-	}
-	return merge_lowers(w, out, v->lfds, v->nl, 0, name);
-}
-
-static int lookup(struct walk *w, const struct view *v, const char *name,
-		  struct entry *e)
-{
-	enum probe_result r;
-	size_t i;
-
-	e->found = 0;
-	if (v->upper >= 0) {
-		r = probe(v->upper, name, &e->st);
-		if (r == P_ERR)
-			return probe_error(w);
-		if (r == P_WHITEOUT)
-			return 0;
-		if (r == P_FOUND) {
-			e->found = 1;
-			e->layer = -1;
-			return 0;
-		}
-	}
-	for (i = 0; i < v->nl; i++) {
-		r = probe(v->lfds[i], name, &e->st);
-		if (r == P_ERR)
-			return probe_error(w);
-		if (r == P_WHITEOUT)
-			return 0;
-		if (r == P_FOUND) {
-			e->found = 1;
-			e->layer = (int)i;
-			return 0;
-		}
-	}
-	return 0;
-}
-
-static int view_fd(const struct view *v, int layer)
-{
-	return layer < 0 ? v->upper : v->lfds[layer];
-}
-
-/* security.capability of an entry, read without following it. */
-static ssize_t read_cap(int dirfd, const char *name, char *val, size_t size)
-{
-	char proc[320];
-	ssize_t n;
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d/%s", dirfd, name);
-	n = lgetxattr(proc, "security.capability", val, size);
-	return n < 0 ? 0 : n;
-}
 
 static int same_time(struct timespec a, struct timespec b)
 {
@@ -331,8 +43,8 @@ static int entry_different(const struct view *ov, const struct entry *oe,
 
 	if (stat_different(&oe->st, &ne->st))
 		return 1;
-	on = read_cap(view_fd(ov, oe->layer), name, ocap, sizeof(ocap));
-	nn = read_cap(view_fd(nv, ne->layer), name, ncap, sizeof(ncap));
+	on = ovl_read_cap(ovl_view_fd(ov, oe->layer), name, ocap, sizeof(ocap));
+	nn = ovl_read_cap(ovl_view_fd(nv, ne->layer), name, ncap, sizeof(ncap));
 	return on != nn || memcmp(ocap, ncap, (size_t)on) != 0;
 }
 
@@ -559,7 +271,7 @@ static int read_names(struct walk *w, struct names *nm, int fd, int layer)
 	err = dw_names_read(nm, fd, layer);
 	if (err)
 		return dw_error_errno(DW_EIO, err, "cannot read directory %s",
-				      shown_path(w));
+				      ovl_shown_path(w));
 	return 0;
 }
 
@@ -616,7 +328,7 @@ static int enter(struct walk *w)
 		return dw_error_set(DW_ELIMIT,
 				    "directories nested deeper than %d levels "
 				    "at %s",
-				    DW_DIFF_MAX_DEPTH, shown_path(w));
+				    DW_DIFF_MAX_DEPTH, ovl_shown_path(w));
 	return 0;
 }
 
@@ -645,11 +357,11 @@ static int add_below(struct walk *w, const struct view *v,
 
 	if (reuse_below(w) >= 0)
 		return 0;
-	err = child_view(w, &child, v, e, name, NULL);
+	err = ovl_child_view(w, &child, v, e, name, NULL);
 
 	if (!err && (child.upper >= 0 || child.nl))
 		err = add_all(w, &child);
-	view_release(&child);
+	ovl_view_release(&child);
 	return err;
 }
 
@@ -672,7 +384,7 @@ static int add_upper_only(struct walk *w, const struct view *v)
 		if (t == DT_UNKNOWN || t == DT_CHR) {
 			/* Settle the type; whiteouts are not entries. */
 			enum probe_result r =
-				probe(v->upper, name_at(&nm, i), &e.st);
+				ovl_probe(v->upper, name_at(&nm, i), &e.st);
 
 			if (r == P_ERR)
 				err = dw_error_errno(DW_EIO, errno,
@@ -705,9 +417,9 @@ static int add_upper_only(struct walk *w, const struct view *v)
 		else if (!err && !(w->flags & DW_DIFF_STAT))
 			emit(w, DW_CHANGE_ADD, dtype_mode(t), NULL);
 		else if (!err)
-			r = probe(v->upper, x->name, &e.st);
+			r = ovl_probe(v->upper, x->name, &e.st);
 		if (r == P_ERR)
-			err = probe_error(w);
+			err = ovl_probe_error(w);
 		else if (!err && r == P_FOUND && !x->subtree &&
 			 (w->flags & DW_DIFF_STAT))
 			emit(w, DW_CHANGE_ADD, 0, &e.st);
@@ -740,7 +452,7 @@ static int add_all(struct walk *w, const struct view *v)
 	for (i = 0; !err && i < nm.n; i++) {
 		err = push_name(w, name_at(&nm, i));
 		if (!err)
-			err = lookup(w, v, name_at(&nm, i), &ents[i]);
+			err = ovl_lookup(w, v, name_at(&nm, i), &ents[i]);
 		dw_buf_setlen(&w->path, base);
 		if (err || !ents[i].found)
 			continue;
@@ -822,9 +534,10 @@ static int compare_below(struct walk *w, const struct view *ov,
 		}
 		return 0;
 	}
-	err = child_view(w, &oc, ov, &p->oe, name, NULL);
+	err = ovl_child_view(w, &oc, ov, &p->oe, name, NULL);
 	if (!err)
-		err = child_view(w, &nc, nv, &p->ne, name, fast ? &oc : NULL);
+		err = ovl_child_view(w, &nc, nv, &p->ne, name,
+				     fast ? &oc : NULL);
 	if (!err)
 		err = compare_dir(w, &oc, &nc, &sub);
 	if (!err && sub) {
@@ -832,8 +545,8 @@ static int compare_below(struct walk *w, const struct view *ov,
 		if (!p->differ)
 			w->cs->v[p->slot].kind = DW_CHANGE_MODIFY;
 	}
-	view_release(&nc);
-	view_release(&oc);
+	ovl_view_release(&nc);
+	ovl_view_release(&oc);
 	return err;
 }
 
@@ -878,9 +591,9 @@ static int compare_dir(struct walk *w, const struct view *ov,
 			continue;
 		}
 		if (!err)
-			err = lookup(w, ov, name_at(&nm, i), &p->oe);
+			err = ovl_lookup(w, ov, name_at(&nm, i), &p->oe);
 		if (!err)
-			err = lookup(w, nv, name_at(&nm, i), &p->ne);
+			err = ovl_lookup(w, nv, name_at(&nm, i), &p->ne);
 		dw_buf_setlen(&w->path, base);
 		if (err || (!p->oe.found && !p->ne.found))
 			continue;
@@ -949,7 +662,7 @@ int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
 		if (err)
 			break;
 		/* An opaque lower root hides the layers below it. */
-		if (is_opaque(ov.lfds[ov.nl++]))
+		if (ovl_is_opaque(ov.lfds[ov.nl++]))
 			break;
 	}
 	if (err)
@@ -958,7 +671,7 @@ int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
 	w.root_nl = ov.nl;
 	nv.lfds = ov.lfds;
 	nv.nl = ov.nl;
-	if (is_opaque(nv.upper))
+	if (ovl_is_opaque(nv.upper))
 		nv.nl = 0;
 	if (!out->names.ptr)
 		dw_buf_init(&out->names, 0);
@@ -971,7 +684,7 @@ int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
 out:
 	if (nv.upper >= 0)
 		close(nv.upper);
-	view_release(&ov);
+	ovl_view_release(&ov);
 	dw_buf_release(&w.path);
 	return err;
 }

@@ -1,0 +1,89 @@
+#ifndef DW_DAEMON_H
+#define DW_DAEMON_H
+
+/*
+ * driftwatchd's own state, shared by its parts:
+ *   main.c     options, discovery (Docker, mounts), status, the loop
+ *   alerts.c   delivering the alert outbox to webhooks and Slack
+ *   respond.c  automatic snapshots and the response to leaked secrets
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "command.h"
+#include "driftwatch/diff.h"
+#include "docker.h"
+#include "driftwatch/error.h"
+#include "driftwatch/escape.h"
+#include "driftwatch/json.h"
+#include "log.h"
+#include "snapshot.h"
+#include "store.h"
+#include "driftwatch/xmalloc.h"
+#include "swarm.h"
+#include "dockerwatch.h"
+#include "logwatch.h"
+#include "monitor.h"
+#include "mounts.h"
+#include "policy.h"
+
+#define DEFAULT_CONFIG "/etc/driftwatch/driftwatch.yaml"
+#define MAX_SINKS 16
+
+struct options {
+	const char *config;
+	int config_given;
+	const char *db;
+	const char *host;
+	long interval; /* overrides rescan_interval when set */
+	int foreground;
+	int once;
+	int verbose;
+	int no_docker, no_mounts;
+	int done; /* --help, --version or --config-keys was answered */
+	char *sinks[MAX_SINKS]; /* "json:URL" or "slack:URL" */
+	size_t nsinks;
+};
+
+struct daemon {
+	struct options *o;
+	struct dw_policy pol;
+	struct dw_engine *engine;
+	struct dw_store *store;
+	struct dw_monitor *mon;
+	struct dw_docker *docker; /* requests from the main thread */
+	struct dw_dockerwatch *events;
+	struct dw_mounts *mounts;
+	struct dw_logwatch *logs;
+	const char *db;
+	char **sinks; /* options' and the config's */
+	size_t nsinks;
+	int docker_connected;
+	char docker_error[512];
+	long long started;
+	char *last_status;
+	long long status_written;
+	int status_pending;
+	char **snapshotted; /* containers auto-snapshotted this run */
+	size_t nsnapshotted, snap_alloc;
+};
+
+void dwd_deliver_alerts(struct daemon *dm);
+void dwd_set_sinks(struct daemon *dm);
+void dwd_auto_snapshot(const char *id, const char *name, void *ctx);
+void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
+		 void *ctx);
+int dwd_run(struct daemon *dm, int sfd);
+
+#endif

@@ -1,0 +1,195 @@
+/* driftwatchd: the response to what the monitor and the log follower find: an
+ * automatic snapshot on a container first critical drift; a leaked secret
+ * recorded once, attributed, alerted, rotated as the policy says. */
+#include "daemon.h"
+
+#include "driftwatch/banned.h"
+
+/* ---- the first critical drift of a container: a forensic snapshot ---- */
+
+void dwd_auto_snapshot(const char *id, const char *name, void *ctx)
+{
+	struct daemon *dm = ctx;
+	struct dw_snapshot_opts so;
+	struct dw_snapshot_result r;
+	struct dw_snapshot_record rec;
+	struct dw_buf path = DW_BUF_INIT;
+	char host[256] = "", stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+	char *tag = NULL;
+	size_t i;
+
+	if (!dm->pol.snapshot_on_critical || !dm->docker ||
+	    strncmp(id, "mount:", 6) == 0)
+		return;
+	/* At most one per container per snapshot_interval, across
+	 * restarts (the store remembers); and one try per run. */
+	for (i = 0; i < dm->nsnapshotted; i++)
+		if (!strcmp(dm->snapshotted[i], id))
+			return;
+	if (now - dw_store_last_snapshot(dm->store, id, "driftwatchd") <
+	    dm->pol.snapshot_interval)
+		return;
+	DW_ALLOC_GROW(dm->snapshotted, dm->nsnapshotted + 1, dm->snap_alloc);
+	dm->snapshotted[dm->nsnapshotted++] = dw_xstrdup(id);
+	if (mkdir(dm->pol.snapshot_dir, 0700) < 0 && errno != EEXIST) {
+		dw_log_error("cannot create %s: %s", dm->pol.snapshot_dir,
+			     strerror(errno));
+		return;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	dw_buf_addf(&path, "%s/%s-%s.tar", dm->pol.snapshot_dir, name, stamp);
+	memset(&so, 0, sizeof(so));
+	so.out_path = path.ptr;
+	so.reason = "driftwatchd: first critical drift";
+	tag = dw_snapshot_default_tag(name, stamp);
+	so.tag = tag;
+	dw_log_warn("container %s: critical drift, taking a snapshot to %s",
+		    name, path.ptr);
+	if (dw_snapshot_container(dm->docker, id, &so, &r)) {
+		dw_log_error("snapshot of %s failed: %s", name,
+			     dw_error_last());
+		goto out;
+	}
+	gethostname(host, sizeof(host) - 1);
+	rec = (struct dw_snapshot_record){id,
+					  name,
+					  path.ptr,
+					  r.archive_sha256,
+					  r.evidence_sha256,
+					  so.reason,
+					  "driftwatchd",
+					  host,
+					  r.paused};
+	if (dw_store_record_snapshot(dm->store, &rec))
+		dw_log_warn("%s", dw_error_last());
+	else
+		dw_log_info("snapshot of %s: %s (%s)", name, path.ptr,
+			    r.archive_sha256);
+	free(r.evidence_path);
+out:
+	dw_buf_release(&path);
+	free(tag);
+}
+
+/* ---- leaks: record once, attribute, alert, rotate as the policy says ---- */
+
+static void rotate_leaked(struct daemon *dm, const struct dw_swarm *sw,
+			  const char *role, const char *where)
+{
+	enum dw_swarm_secret what = dw_swarm_secret_of_role(role);
+	struct dw_rotation rot;
+	char reason[1000];
+	int err;
+
+	if (dm->pol.rotate != DW_ROTATE_AUTO) {
+		if (dm->pol.rotate == DW_ROTATE_ASK)
+			dw_log_warn("the live %s of this swarm leaked (%s); "
+				    "rotate it with: driftwatch rotate --%s",
+				    dw_swarm_secret_name(what), where, role);
+		return;
+	}
+	snprintf(reason, sizeof(reason), "driftwatchd: leaked in %s", where);
+	err = dw_leak_rotate(dm->docker, dm->store, what, 0, reason, &rot);
+	if (err && err != DW_ESTORE) {
+		dw_log_error("rotating the leaked %s failed: %s",
+			     dw_swarm_secret_name(what), dw_error_last());
+		return;
+	}
+	dw_log_warn("rotated the leaked %s of swarm %s: %s -> %s",
+		    dw_swarm_secret_name(what), sw->id, rot.before, rot.after);
+	if (err)
+		dw_log_warn("%s", dw_error_last());
+}
+
+/*
+ * For tokens driftwatch cannot rotate itself: the configured program gets
+ * the finding, with the secret in clear, so it can revoke it.
+ */
+static void run_leak_command(struct daemon *dm, const struct dw_finding *f,
+			     const struct dw_leak_src *src, const char *path)
+{
+	if (dw_leak_run_command(dm->pol.command, f, src))
+		dw_log_warn("the command for %s in %s failed: %s", f->rule->id,
+			    path, dw_error_last());
+	else
+		dw_log_info("ran %s for the %s in %s", dm->pol.command[0],
+			    f->rule->id, path);
+}
+
+void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
+		 void *ctx)
+{
+	struct daemon *dm = ctx;
+	struct dw_finding_record rec;
+	struct dw_buf red = DW_BUF_INIT, path = DW_BUF_INIT;
+	struct dw_swarm sw;
+	json_t *attr = NULL, *p;
+	char summary[1200], where[900], attributed[80] = "";
+	int have_swarm = 0, is_new = 0;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.source_id = src->source_id;
+	rec.path = src->path;
+	rec.path_len = src->path_len;
+	rec.fingerprint = f->fingerprint;
+	rec.once_per_source = src->once_per_source;
+	/* A secret seen before costs one lookup, not a word with Docker. */
+	if (dw_store_finding_known(dm->store, &rec))
+		return;
+	dw_secret_redact(&red, f->secret, f->secret_len);
+	dw_utf8_sanitize(&path, src->path, src->path_len);
+	if (f->secret && dw_swarm_rule(f->rule->id) && dm->docker &&
+	    !dw_swarm_read(dm->docker, &sw)) {
+		have_swarm = 1;
+		attr = dw_swarm_attribute(&sw, f->rule->id, f->secret,
+					  f->secret_len);
+	}
+	rec.source = src->source;
+	rec.rule = f->rule->id;
+	rec.severity = dw_severity_name(f->rule->severity);
+	rec.redacted = red.ptr ? red.ptr : "";
+	rec.line = f->line;
+	rec.cluster = json_string_value(json_object_get(attr, "cluster"));
+	rec.role = json_string_value(json_object_get(attr, "role"));
+	rec.status = json_string_value(json_object_get(attr, "status"));
+	if (dw_store_add_finding(dm->store, &rec, &is_new))
+		dw_log_warn("%s", dw_error_last());
+	if (!is_new)
+		goto out;
+	if (!strcmp(src->source, DW_SOURCE_CONTAINER_FILE))
+		snprintf(where, sizeof(where), "container %s, %s:%llu",
+			 src->name, path.ptr, (unsigned long long)f->line);
+	else
+		snprintf(where, sizeof(where), "%s %s:%llu", src->source,
+			 path.ptr, (unsigned long long)f->line);
+	if (rec.status)
+		snprintf(attributed, sizeof(attributed), " (%s %s)", rec.status,
+			 rec.role ? rec.role : "");
+	snprintf(summary, sizeof(summary), "%s secret in %s%s", f->rule->id,
+		 where, attributed);
+	dw_log_warn("%s", summary);
+	p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s}", "rule",
+		      f->rule->id, "severity", rec.severity, "source",
+		      src->source, "source_id", src->source_id, "name",
+		      src->name, "path", path.ptr, "line", (json_int_t)f->line,
+		      "fingerprint", f->fingerprint, "redacted", rec.redacted);
+	if (attr)
+		json_object_update(p, attr);
+	if (dw_store_alert(dm->store, "leak", summary, p))
+		dw_log_warn("%s", dw_error_last());
+	json_decref(p);
+	if (dm->pol.ncommand && f->secret && !dw_swarm_rule(f->rule->id))
+		run_leak_command(dm, f, src, path.ptr);
+	if (have_swarm && rec.status && !strcmp(rec.status, "live") &&
+	    rec.cluster && !strcmp(rec.cluster, sw.id))
+		rotate_leaked(dm, &sw, rec.role ? rec.role : "", where);
+out:
+	if (have_swarm)
+		dw_swarm_release(&sw);
+	json_decref(attr);
+	dw_buf_release(&red);
+	dw_buf_release(&path);
+}

@@ -1,0 +1,94 @@
+#ifndef DW_ENGINE_INT_H
+#define DW_ENGINE_INT_H
+
+/*
+ * The secret engine's parts, internal to the detectors: engine.c compiles
+ * the rules and the Hyperscan prefilter, scanner.c scans with them.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <ctype.h>
+#include <fcntl.h>
+#include <hs/hs.h>
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "rules.h"
+#include "driftwatch/buf.h"
+#include "driftwatch/error.h"
+#include "driftwatch/escape.h"
+#include "driftwatch/xmalloc.h"
+
+/* Lines are gathered into chunks of about this size before a scan. */
+#define CHUNK (4u << 20)
+/* A line longer than this is cut (with OVERLAP bytes of context kept). */
+#define MAX_LINE (16u << 20)
+#define OVERLAP 4096u
+/* How far a multi-line match (a PEM block) may reach past its line. */
+#define MULTILINE_WINDOW (64u << 10)
+#define ALLOW_MARK "driftwatch:allow"
+/* Findings remembered per line, to drop a %-decoded repeat. */
+#define LINE_SEEN_MAX 32
+
+struct rule {
+	struct dw_rule_info info;
+	pcre2_code *re;
+	int group;
+	int multiline;
+	double min_entropy;
+	dw_validate_fn validate;
+};
+
+struct dw_engine {
+	struct rule *rules;
+	struct dw_rule_info *infos;
+	size_t nrules;
+	hs_database_t *db;
+	unsigned *pat_rule; /* Hyperscan pattern id -> rule index */
+	char **ignored;	    /* sorted fingerprints */
+	size_t nignored, ignored_alloc;
+	char **owned; /* strings of custom rules, copied */
+	size_t nowned, owned_alloc;
+	char digest[72];
+};
+
+struct hit {
+	uint64_t end; /* absolute offset just past the keyword */
+	unsigned rule;
+};
+
+struct dw_scanner {
+	const struct dw_engine *e;
+	hs_scratch_t *scratch;
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	pcre2_jit_stack *jit;
+	struct dw_buf buf;  /* stream bytes not yet done with */
+	size_t nl_checked;  /* buf[0..nl_checked) has no newline */
+	uint64_t buf_abs;   /* absolute offset of buf.ptr[0] */
+	uint64_t done_abs;  /* keyword hits ending here or before: done */
+	uint64_t line_abs;  /* newlines before this offset are counted */
+	uint64_t line_no;   /* the line number at line_abs */
+	uint64_t open_line; /* where the line running into buf began */
+	struct hit *hits;
+	size_t nhits, hits_alloc;
+	uint64_t cur_line; /* start of the line the state below is for */
+	unsigned char *rule_done;
+	int line_allowed;
+	char seen[LINE_SEEN_MAX][72];
+	size_t nseen;
+	struct dw_buf dec;	/* the %-decoded line */
+	size_t *map, map_alloc; /* decoded index -> raw index */
+	dw_finding_cb cb;
+	void *ctx;
+	int stop;
+};
+
+int eng_cmp_str(const void *a, const void *b);
+
+#endif

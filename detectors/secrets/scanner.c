@@ -1,0 +1,429 @@
+/* The secret engine: scanning. Input is streamed in chunks cut at line ends, so
+ * memory does not grow with the input. */
+#include "engine_int.h"
+
+#include "driftwatch/banned.h"
+
+int dw_scanner_new(struct dw_scanner **out, const struct dw_engine *e)
+{
+	struct dw_scanner *s = dw_xcalloc(1, sizeof(*s));
+
+	s->e = e;
+	if (e->db && hs_alloc_scratch(e->db, &s->scratch) != HS_SUCCESS) {
+		free(s);
+		return dw_error_set(DW_ERROR, "cannot allocate Hyperscan "
+					      "scratch space");
+	}
+	s->md = pcre2_match_data_create(64, NULL);
+	s->mctx = pcre2_match_context_create(NULL);
+	s->jit = pcre2_jit_stack_create(32 << 10, 4 << 20, NULL);
+	/* Bound the work a hostile line can cause in the interpreter. */
+	pcre2_set_match_limit(s->mctx, 20000000);
+	pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
+	s->rule_done = dw_xcalloc(e->nrules + 1, 1);
+	dw_buf_init(&s->buf, 0);
+	*out = s;
+	return 0;
+}
+
+void dw_scanner_free(struct dw_scanner *s)
+{
+	if (!s)
+		return;
+	hs_free_scratch(s->scratch);
+	pcre2_match_data_free(s->md);
+	pcre2_match_context_free(s->mctx);
+	pcre2_jit_stack_free(s->jit);
+	free(s->rule_done);
+	free(s->hits);
+	free(s->map);
+	dw_buf_release(&s->buf);
+	dw_buf_release(&s->dec);
+	free(s);
+}
+
+/*
+ * Count newlines 32 bytes at a time: each compare gives -1 per match,
+ * summed into byte lanes that are flushed before they can overflow. Built
+ * for AVX2 where the CPU has it (an ifunc picks), plain SSE2 otherwise.
+ */
+typedef signed char v32 __attribute__((vector_size(32)));
+
+__attribute__((target_clones("avx2", "default"))) static uint64_t
+count_newlines(const char *p, size_t n)
+{
+	const v32 nl = {'\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n',
+			'\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n',
+			'\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n',
+			'\n', '\n', '\n', '\n', '\n', '\n', '\n', '\n'};
+	uint64_t total = 0;
+	size_t i = 0;
+
+	while (n - i >= 32) {
+		v32 acc = {0};
+		size_t end = i + 32 * 255 < n - 31 ? i + 32 * 255 : n - 31;
+		int k;
+
+		for (; i < end; i += 32) {
+			v32 v;
+
+			memcpy(&v, p + i, 32);
+			acc -= (v32)(v == nl);
+		}
+		for (k = 0; k < 32; k++)
+			total += (unsigned char)acc[k];
+	}
+	for (; i < n; i++)
+		total += p[i] == '\n';
+	return total;
+}
+
+/* Line number of absolute offset `abs` (>= line_abs, inside buf). */
+static uint64_t line_of(struct dw_scanner *s, uint64_t abs)
+{
+	const char *base = s->buf.ptr - s->buf_abs;
+
+	/* Behind us only in the overlap of a cut line: no newlines there. */
+	if (abs <= s->line_abs)
+		return s->line_no;
+	s->line_no += count_newlines(base + s->line_abs, abs - s->line_abs);
+	s->line_abs = abs;
+	return s->line_no;
+}
+
+void dw_secret_fingerprint(char out[72], const char *id, const char *sec,
+			   size_t n)
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+
+	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	EVP_DigestUpdate(md, id, strlen(id));
+	EVP_DigestUpdate(md, ":", 1);
+	EVP_DigestUpdate(md, sec, n);
+	EVP_DigestFinal_ex(md, dig, &len);
+	EVP_MD_CTX_free(md);
+	memcpy(out, "sha256:", 7);
+	dw_hex(out + 7, dig, 32);
+}
+
+static int is_ignored(const struct dw_engine *e, const char *fp)
+{
+	return e->nignored && bsearch(&fp, e->ignored, e->nignored,
+				      sizeof(char *), eng_cmp_str) != NULL;
+}
+
+/*
+ * Judge and report one candidate. `sec` lies in `text`, which starts at
+ * absolute offset `text_abs` (for a decoded line, the map gives the raw
+ * offset instead).
+ */
+static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
+		      size_t n, const char *m, size_t mlen, const char *line,
+		      size_t llen, uint64_t sec_abs, uint64_t line_start,
+		      int decoded)
+{
+	const struct rule *r = &s->e->rules[ri];
+	struct dw_finding f;
+	size_t i;
+
+	if (!n || (r->min_entropy > 0 && dw_entropy(sec, n) < r->min_entropy))
+		return;
+	if (!r->multiline && dw_is_placeholder(sec, n))
+		return;
+	if (r->validate && !r->validate(sec, n, m, mlen, line, llen))
+		return;
+	dw_secret_fingerprint(f.fingerprint, r->info.id, sec, n);
+	if (is_ignored(s->e, f.fingerprint))
+		return;
+	for (i = 0; i < s->nseen; i++)
+		if (!strcmp(s->seen[i], f.fingerprint))
+			return;
+	if (s->nseen < LINE_SEEN_MAX)
+		memcpy(s->seen[s->nseen++], f.fingerprint, 72);
+	f.rule = &s->e->infos[ri];
+	f.rule_index = ri;
+	f.secret = sec;
+	f.secret_len = n;
+	f.offset = sec_abs;
+	f.line = line_of(s, line_start);
+	f.column = sec_abs - line_start + 1;
+	f.url_decoded = decoded;
+	s->stop = s->cb(&f, s->ctx);
+}
+
+/*
+ * Run rule `ri` over text[0..len) and report matches that start before
+ * `start_limit`. Returns 1 when the text ended before a match could (the
+ * caller may wait for more input), else 0.
+ */
+static int run_rule(struct dw_scanner *s, size_t ri, const char *text,
+		    size_t len, size_t start_limit, const char *line,
+		    size_t llen, uint64_t text_abs, uint64_t line_start,
+		    const size_t *map)
+{
+	const struct rule *r = &s->e->rules[ri];
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+	size_t pos = 0;
+	int rc, found = 0;
+
+	while (pos <= len && !s->stop) {
+		size_t ms, me, ss, se;
+
+		rc = pcre2_match(r->re, (PCRE2_SPTR)text, len, pos, 0, s->md,
+				 s->mctx);
+		if (rc < 0)
+			break;
+		ms = ov[0];
+		me = ov[1];
+		if (ms >= start_limit)
+			break;
+		found = 1;
+		ss = ov[2 * r->group];
+		se = ov[2 * r->group + 1];
+		if (rc > r->group && ss != PCRE2_UNSET)
+			candidate(s, ri, text + ss, se - ss, text + ms, me - ms,
+				  line, llen,
+				  map ? text_abs + map[ss] : text_abs + ss,
+				  line_start, map != NULL);
+		pos = me > ms ? me : ms + 1;
+	}
+	return !found;
+}
+
+/* Decode %XX escapes of [p, p+n) into s->dec; 0 when there were none. */
+static int url_decode_line(struct dw_scanner *s, const char *p, size_t n)
+{
+	size_t i;
+	int any = 0;
+
+	if (!memchr(p, '%', n))
+		return 0;
+	dw_buf_reset(&s->dec);
+	DW_ALLOC_GROW(s->map, n + 1, s->map_alloc);
+	for (i = 0; i < n; i++) {
+		s->map[s->dec.len] = i;
+		if (p[i] == '%' && i + 2 < n &&
+		    isxdigit((unsigned char)p[i + 1]) &&
+		    isxdigit((unsigned char)p[i + 2])) {
+			char h[3] = {p[i + 1], p[i + 2], 0};
+
+			dw_buf_addch(&s->dec, (int)strtol(h, NULL, 16));
+			i += 2;
+			any = 1;
+		} else {
+			dw_buf_addch(&s->dec, p[i]);
+		}
+	}
+	s->map[s->dec.len] = n;
+	return any;
+}
+
+static void new_line(struct dw_scanner *s, uint64_t ls, const char *p, size_t n)
+{
+	s->cur_line = ls;
+	memset(s->rule_done, 0, s->e->nrules);
+	s->nseen = 0;
+	s->line_allowed =
+		memmem(p, n, ALLOW_MARK, sizeof(ALLOW_MARK) - 1) != NULL;
+}
+
+static int on_hit(unsigned id, unsigned long long from, unsigned long long to,
+		  unsigned flags, void *ctx)
+{
+	struct dw_scanner *s = ctx;
+
+	(void)from, (void)flags;
+	DW_ALLOC_GROW(s->hits, s->nhits + 1, s->hits_alloc);
+	s->hits[s->nhits++] = (struct hit){to, s->e->pat_rule[id]};
+	return 0;
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+	const struct hit *x = a, *y = b;
+
+	return (x->end > y->end) - (x->end < y->end);
+}
+
+/*
+ * Look at the hits in buf[0..region). Returns the buffer offset up to
+ * which the work is done: `region`, or the start of a line whose
+ * multi-line match needs bytes that have not arrived yet.
+ */
+static size_t scan_region(struct dw_scanner *s, size_t region, int final)
+{
+	const char *buf = s->buf.ptr;
+	size_t avail = s->buf.len, i;
+
+	s->nhits = 0;
+	if (!s->e->db || !region)
+		return region;
+	if (hs_scan(s->e->db, buf, (unsigned)region, 0, s->scratch, on_hit,
+		    s) != HS_SUCCESS)
+		return region;
+	if (s->nhits > 1)
+		qsort(s->hits, s->nhits, sizeof(*s->hits), cmp_hit);
+	for (i = 0; i < s->nhits && !s->stop; i++) {
+		uint64_t end_abs = s->buf_abs + s->hits[i].end;
+		size_t end = (size_t)s->hits[i].end, ls, le,
+		       ri = s->hits[i].rule;
+		const char *nl;
+		uint64_t lsa; /* absolute start of the line */
+
+		if (end_abs <= s->done_abs)
+			continue;
+		nl = end ? memrchr(buf, '\n', end - 1) : NULL;
+		ls = nl ? (size_t)(nl - buf) + 1 : 0;
+		lsa = nl ? s->buf_abs + ls : s->open_line;
+		nl = memchr(buf + end - 1, '\n', avail - (end - 1));
+		le = nl ? (size_t)(nl - buf) : avail;
+		if (lsa != s->cur_line || !i)
+			new_line(s, lsa, buf + ls, le - ls);
+		if (s->line_allowed || s->rule_done[ri])
+			continue;
+		s->rule_done[ri] = 1;
+		if (s->e->rules[ri].multiline) {
+			size_t wend = avail - ls > MULTILINE_WINDOW
+					      ? ls + MULTILINE_WINDOW
+					      : avail;
+
+			if (run_rule(s, ri, buf + ls, wend - ls, le - ls + 1,
+				     buf + ls, le - ls, s->buf_abs + ls, lsa,
+				     NULL) &&
+			    !final && wend == avail)
+				return ls; /* wait for the rest */
+			continue;
+		}
+		run_rule(s, ri, buf + ls, le - ls, le - ls, buf + ls, le - ls,
+			 s->buf_abs + ls, lsa, NULL);
+		if (url_decode_line(s, buf + ls, le - ls))
+			run_rule(s, ri, s->dec.ptr, s->dec.len, s->dec.len,
+				 buf + ls, le - ls, s->buf_abs + ls, lsa,
+				 s->map);
+	}
+	return region;
+}
+
+/* Scan what can be scanned now and drop what is no longer needed. */
+static void process(struct dw_scanner *s, int final)
+{
+	size_t region, done, keep;
+	const char *nl;
+	int forced = 0;
+
+	if (final) {
+		region = s->buf.len;
+	} else {
+		nl = memrchr(s->buf.ptr + s->nl_checked, '\n',
+			     s->buf.len - s->nl_checked);
+		if (nl) {
+			region = (size_t)(nl - s->buf.ptr) + 1;
+		} else if (s->buf.len >= MAX_LINE) {
+			region = s->buf.len;
+			forced = 1;
+		} else {
+			s->nl_checked = s->buf.len;
+			return;
+		}
+	}
+	done = scan_region(s, region, final);
+	if (s->buf_abs + done > s->done_abs)
+		s->done_abs = s->buf_abs + done;
+	keep = forced ? done - OVERLAP : done;
+	/* Count the newlines of what is dropped before it goes. */
+	if (s->buf_abs + keep > s->line_abs)
+		line_of(s, s->buf_abs + keep);
+	nl = keep ? memrchr(s->buf.ptr, '\n', keep) : NULL;
+	if (nl)
+		s->open_line = s->buf_abs + (uint64_t)(nl - s->buf.ptr) + 1;
+	memmove(s->buf.ptr, s->buf.ptr + keep, s->buf.len - keep);
+	dw_buf_setlen(&s->buf, s->buf.len - keep);
+	s->buf_abs += keep;
+	s->nl_checked = 0;
+}
+
+void dw_scan_begin(struct dw_scanner *s, uint64_t line_base, dw_finding_cb cb,
+		   void *ctx)
+{
+	dw_buf_reset(&s->buf);
+	s->nl_checked = 0;
+	s->buf_abs = s->done_abs = s->line_abs = s->open_line = 0;
+	s->line_no = line_base;
+	s->cur_line = UINT64_MAX;
+	s->cb = cb;
+	s->ctx = ctx;
+	s->stop = 0;
+}
+
+int dw_scan_feed(struct dw_scanner *s, const char *data, size_t len)
+{
+	while (len && !s->stop) {
+		/* Past a chunk without a newline: gather up to a whole line. */
+		size_t target = s->buf.len >= CHUNK ? MAX_LINE : CHUNK;
+		size_t room = target > s->buf.len ? target - s->buf.len : 0;
+		size_t n = len < room ? len : room;
+
+		if (!n)
+			n = len < OVERLAP ? len : OVERLAP;
+		dw_buf_add(&s->buf, data, n);
+		data += n;
+		len -= n;
+		if (s->buf.len >= CHUNK)
+			process(s, 0);
+	}
+	return s->stop;
+}
+
+char *dw_scan_reserve(struct dw_scanner *s, size_t *room)
+{
+	size_t target = s->buf.len >= CHUNK ? MAX_LINE : CHUNK;
+	size_t want = target > s->buf.len ? target - s->buf.len : OVERLAP;
+
+	dw_buf_grow(&s->buf, want);
+	*room = want;
+	return s->buf.ptr + s->buf.len;
+}
+
+int dw_scan_commit(struct dw_scanner *s, size_t n)
+{
+	s->buf.len += n;
+	s->buf.ptr[s->buf.len] = '\0';
+	if (s->buf.len >= CHUNK && !s->stop)
+		process(s, 0);
+	return s->stop;
+}
+
+int dw_scan_finish(struct dw_scanner *s)
+{
+	if (!s->stop)
+		process(s, 1);
+	return s->stop;
+}
+
+int dw_scan_buffer(struct dw_scanner *s, const char *data, size_t len,
+		   uint64_t line_base, dw_finding_cb cb, void *ctx)
+{
+	dw_scan_begin(s, line_base, cb, ctx);
+	dw_scan_feed(s, data, len);
+	return dw_scan_finish(s);
+}
+
+int dw_secret_redact(struct dw_buf *out, const char *secret, size_t len)
+{
+	size_t keep = len / 4;
+
+	if (keep > 12)
+		keep = 12;
+	/* A PEM block: show its BEGIN line only. */
+	if (len > 11 && !memcmp(secret, "-----BEGIN ", 11)) {
+		const char *end = memmem(secret + 11, len - 11, "-----", 5);
+
+		if (end)
+			keep = (size_t)(end - secret) + 5;
+	}
+	if (dw_buf_add(out, secret, keep))
+		return DW_ELIMIT;
+	return dw_buf_adds(out, "…[redacted]");
+}
