@@ -10,7 +10,7 @@
 
 #include "cli.h"
 #include "opt.h"
-#include "driftwatch/diff.h"
+#include "driftwatch/overlay_diff.h"
 #include "docker.h"
 #include "driftwatch/error.h"
 #include "driftwatch/xmalloc.h"

@@ -17,8 +17,8 @@
 #include "driftwatch/config.h"
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"
-#include "driftwatch/gitscan.h"
-#include "driftwatch/secrets.h"
+#include "driftwatch/git.h"
+#include "driftwatch/engine.h"
 #include "driftwatch/banned.h"
 
 #define MARK "installed by driftwatch hook install"

@@ -4,7 +4,7 @@
 #include <jansson.h>
 #include <stdio.h>
 
-#include "driftwatch/secrets.h"
+#include "driftwatch/engine.h"
 #include "driftwatch/sources.h"
 
 enum scan_format { SCAN_TEXT, SCAN_JSON, SCAN_JSONL, SCAN_SARIF };

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "command.h"
-#include "driftwatch/diff.h"
+#include "driftwatch/overlay_diff.h"
 #include "docker.h"
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"

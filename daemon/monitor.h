@@ -4,7 +4,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "driftwatch/secrets.h"
+#include "driftwatch/engine.h"
 #include "store.h"
 #include "leak.h"
 #include "policy.h"

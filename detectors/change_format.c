@@ -9,7 +9,7 @@
 
 #include <openssl/evp.h>
 
-#include "driftwatch/diff.h"
+#include "driftwatch/overlay_diff.h"
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"
 #include "driftwatch/json.h"

@@ -1,6 +1,6 @@
 /*
  * The drift classifier: `docker diff` for overlay layers, from raw dirs.
- * See include/driftwatch/diff.h for the rules; the comments here say how
+ * See include/driftwatch/overlay_diff.h for the rules; the comments here say how
  * the two merged views are built without mounting them.
  *
  * A "view" is one merged directory: the upper dir at that path (if any)

@@ -18,7 +18,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "driftwatch/diff.h"
+#include "driftwatch/overlay_diff.h"
 #include "driftwatch/error.h"
 #include "driftwatch/xmalloc.h"
 #include "overlay_prefetch.h"

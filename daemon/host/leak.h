@@ -5,7 +5,7 @@
 
 #include <jansson.h>
 
-#include "driftwatch/secrets.h"
+#include "driftwatch/engine.h"
 #include "driftwatch/sources.h"
 #include "store.h"
 #include "swarm.h"

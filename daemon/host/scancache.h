@@ -1,7 +1,7 @@
 #ifndef DW_SCANCACHE_H
 #define DW_SCANCACHE_H
 
-#include "driftwatch/gitscan.h"
+#include "driftwatch/git.h"
 
 /*
  * The incremental cache of `scan --git --cache FILE`: a SQLite file of the

@@ -19,7 +19,7 @@
 #include <openssl/evp.h>
 
 #include "driftwatch/buf.h"
-#include "driftwatch/diff.h"
+#include "driftwatch/overlay_diff.h"
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"
 #include "driftwatch/json.h"

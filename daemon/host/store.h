@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "driftwatch/diff.h"
+#include "driftwatch/overlay_diff.h"
 #include "driftwatch/severity.h"
 #include "docker.h"
 

@@ -8,7 +8,7 @@
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
-#include "driftwatch/secrets.h"
+#include "driftwatch/engine.h"
 #include "swarm.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"

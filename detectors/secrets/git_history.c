@@ -1,6 +1,6 @@
 /* Git as a source: a whole history, each unique blob scanned once on all cores.
  */
-#include "gitsrc_int.h"
+#include "git_int.h"
 
 #include "driftwatch/banned.h"
 

@@ -1,6 +1,6 @@
 /* Git as a source: the staged changes of a commit and the commits of a push,
  * added lines only. */
-#include "gitsrc_int.h"
+#include "git_int.h"
 
 #include "driftwatch/banned.h"
 

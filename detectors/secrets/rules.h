@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "driftwatch/secrets.h"
+#include "driftwatch/engine.h"
 
 /*
  * Judge a candidate: `s` is the secret, `m` the whole regex match and

@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "driftwatch/secrets.h"
+#include "driftwatch/engine.h"
 
 /*
  * The scan configuration, `.driftwatch.yaml`:

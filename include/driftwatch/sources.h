@@ -4,7 +4,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "driftwatch/secrets.h"
+#include "driftwatch/engine.h"
 
 /*
  * Inputs of the secret engine and their decoders. A finding comes with

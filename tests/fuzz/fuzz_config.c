@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "driftwatch/config.h"
-#include "driftwatch/secrets.h"
+#include "driftwatch/engine.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "driftwatch/secrets.h"
+#include "driftwatch/engine.h"
 #include "driftwatch/sources.h"
 
 static struct dw_engine *engine;

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "driftwatch/secrets.h"
+#include "driftwatch/engine.h"
 
 static struct dw_engine *engine;
 static struct dw_scanner *scanner;

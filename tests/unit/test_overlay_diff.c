@@ -18,7 +18,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "driftwatch/diff.h"
+#include "driftwatch/overlay_diff.h"
 #include "overlay_prefetch.h"
 
 static char root[64];

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "driftwatch/secrets.h"
+#include "driftwatch/engine.h"
 
 struct hits {
 	const char *rule;

@@ -1,10 +1,10 @@
-#ifndef DW_GITSCAN_H
-#define DW_GITSCAN_H
+#ifndef DW_GIT_H
+#define DW_GIT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "driftwatch/secrets.h"
+#include "driftwatch/engine.h"
 #include "driftwatch/sources.h"
 
 /*

@@ -1,6 +1,6 @@
 /* Git as a source (libgit2 is used here and nowhere else): loading libgit2,
- * object id sets, opening a repository. gitsrc_int.h lists the parts. */
-#include "gitsrc_int.h"
+ * object id sets, opening a repository. git_int.h lists the parts. */
+#include "git_int.h"
 
 #include "driftwatch/banned.h"
 

@@ -1,10 +1,10 @@
-#ifndef DW_GITSRC_INT_H
-#define DW_GITSRC_INT_H
+#ifndef DW_GIT_INT_H
+#define DW_GIT_INT_H
 
 /*
  * Git as a source, internal to the detectors (libgit2 is used in these
  * files and nowhere else):
- *   gitsrc.c       loading libgit2, object id sets, opening a repository
+ *   git.c       loading libgit2, object id sets, opening a repository
  *   git_history.c  a whole history, each unique blob scanned once
  *   git_staged.c   staged changes and pushed commits, added lines only
  */
@@ -20,7 +20,7 @@
 
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
-#include "driftwatch/gitscan.h"
+#include "driftwatch/git.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/lazylib.h"
 

@@ -1,5 +1,5 @@
-#ifndef DW_DIFF_H
-#define DW_DIFF_H
+#ifndef DW_OVERLAY_DIFF_H
+#define DW_OVERLAY_DIFF_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,5 +1,5 @@
-#ifndef DW_SECRETS_H
-#define DW_SECRETS_H
+#ifndef DW_ENGINE_H
+#define DW_ENGINE_H
 
 #include "driftwatch/severity.h"
 
