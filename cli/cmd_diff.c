@@ -184,6 +184,14 @@ int cmd_diff(struct dw_cli *cli, int argc, char **argv)
 		goto out;
 	if (dw_changeset_write(STDOUT_FILENO, &cs, a.format))
 		ret = dw_cli_fail("diff", DW_EXIT_ERROR, "%s", dw_error_last());
+	else if (cs.truncated)
+		/* Printed, but not all of it: loud, and not a success. */
+		ret = dw_cli_fail("diff", DW_EXIT_ERROR,
+				  "incomplete: %zu director%s nested deeper "
+				  "than %zu levels not compared, the first at "
+				  "%s",
+				  cs.truncated, cs.truncated > 1 ? "ies" : "y",
+				  cs.max_depth, cs.truncated_at);
 out:
 	for (i = 0; i < a.nlowers; i++)
 		free(a.lowers[i]);

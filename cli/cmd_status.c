@@ -52,6 +52,60 @@ static void ago(char *out, size_t size, long long us)
 		snprintf(out, size, "%lldh ago", s / 3600);
 }
 
+/* Every facet's coverage of every container the store knows. */
+static int on_coverage(const struct dw_coverage_row *r, void *ctx)
+{
+	json_array_append_new(
+		ctx, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id",
+			       r->container_id, "facet", r->facet, "state",
+			       r->state, "reason", r->reason, "detail",
+			       r->detail, "since", (json_int_t)r->since));
+	return 0;
+}
+
+/*
+ * What driftwatch cannot see, container by container; facets that no
+ * container has (not built, turned off) once, at the end.
+ */
+static void print_coverage(json_t *doc)
+{
+	json_t *cover = json_object_get(doc, "coverage"), *r, *c;
+	struct dw_buf absent = DW_BUF_INIT;
+	size_t i, j, shown = 0;
+
+	json_array_foreach(cover, i, r)
+	{
+		const char *reason = str(r, "reason"), *name = str(r, "id");
+
+		if (!strcmp(str(r, "state"), "monitored"))
+			continue;
+		if (!strcmp(reason, "not-built") ||
+		    !strcmp(reason, "disabled")) {
+			char item[64];
+
+			snprintf(item, sizeof(item), "%s (%s)", str(r, "facet"),
+				 reason);
+			if (!strstr(absent.ptr ? absent.ptr : "", item))
+				dw_buf_addf(&absent, "%s%s",
+					    absent.len ? ", " : "", item);
+			continue;
+		}
+		json_array_foreach(json_object_get(doc, "watched"), j,
+				   c) if (!strcmp(str(c, "id"), str(r, "id")))
+			name = str(c, "name");
+		if (!shown++)
+			printf("\nnot fully monitored:\n");
+		printf("  %-24s %-12.12s %-8s %-11s %s%s%s\n", name,
+		       str(r, "id"), str(r, "facet"), str(r, "state"), reason,
+		       *str(r, "detail") ? ": " : "", str(r, "detail"));
+	}
+	if (!shown)
+		printf("\nevery watched container is fully monitored\n");
+	if (absent.len)
+		printf("not monitored on this host: %s\n", absent.ptr);
+	dw_buf_release(&absent);
+}
+
 static void print_text(json_t *doc, const char *state, long long pid)
 {
 	json_t *docker = json_object_get(doc, "docker"), *c;
@@ -97,7 +151,7 @@ int cmd_status(struct dw_cli *cli, int argc, char **argv)
 	struct dw_store *s = NULL;
 	long long pid = 0, updated = 0;
 	char *text = NULL;
-	json_t *doc = NULL;
+	json_t *doc = NULL, *cover = NULL;
 	struct dw_opts p;
 	int c, err, alive;
 
@@ -121,10 +175,18 @@ int cmd_status(struct dw_cli *cli, int argc, char **argv)
 	err = dw_store_open(&s, db, 1);
 	if (!err)
 		err = dw_store_get_status(s, &text, &pid, &updated);
+	if (!err) {
+		cover = json_array();
+		err = dw_store_coverage(s, NULL, on_coverage, cover);
+	}
 	dw_store_close(s);
 	if (!err)
 		err = dw_json_parse(&doc, text, strlen(text), "status");
 	free(text);
+	if (!err)
+		json_object_set_new(doc, "coverage", cover);
+	else
+		json_decref(cover);
 	if (err)
 		return dw_cli_fail("status",
 				   err == DW_ENOTFOUND ? DW_EXIT_NOTFOUND
@@ -148,6 +210,7 @@ int cmd_status(struct dw_cli *cli, int argc, char **argv)
 		dw_buf_release(&b);
 	} else {
 		print_text(doc, state, pid);
+		print_coverage(doc);
 	}
 	json_decref(doc);
 	return alive ? DW_EXIT_OK : DW_EXIT_NOTFOUND;

@@ -5,6 +5,8 @@
  * lists the parts. */
 #include "daemon.h"
 
+#include "coverage.h"
+
 #include "driftwatch/banned.h"
 
 static void usage(FILE *f)
@@ -130,14 +132,25 @@ static void read_mounts(struct daemon *dm)
 	}
 	ids = dw_xcalloc(n + 1, sizeof(char *));
 	for (i = 0; i < n; i++) {
-		struct dw_watch_spec s = {
-			list[i].id,	 list[i].name,	"",
-			list[i].runtime, list[i].upper, list[i].lowers,
-			list[i].nlowers, NULL,		0};
+		struct dw_watch_spec s = {list[i].id,
+					  list[i].name,
+					  "",
+					  list[i].runtime,
+					  list[i].upper,
+					  list[i].lowers,
+					  list[i].nlowers,
+					  NULL,
+					  0,
+					  NULL};
 
 		ids[kept++] = list[i].id;
-		if (!dw_monitor_has(dm->mon, list[i].id))
-			dw_monitor_add(dm->mon, &s, DW_RESCAN_FULL);
+		if (dw_monitor_has(dm->mon, list[i].id) ||
+		    dw_monitor_add(dm->mon, &s, DW_RESCAN_FULL))
+			continue;
+		/* CRI log files are not followed yet. */
+		dw_monitor_cover(dm->mon, list[i].id, DW_FACET_LOGS,
+				 DW_COVER_UNMONITORED, DW_REASON_NOT_BUILT,
+				 "only Docker's json-file logs are read");
 	}
 	dw_monitor_keep_only(dm->mon, 0, ids, kept, "stopped");
 	free(ids);
@@ -145,6 +158,70 @@ static void read_mounts(struct daemon *dm)
 }
 
 /* ---- Docker ---- */
+
+/* Which of a Docker container's logs are read (json-file only, today). */
+static void cover_docker_logs(struct daemon *dm,
+			      const struct dw_container_layers *l)
+{
+	char detail[200];
+
+	if (!dm->pol.docker_logs) {
+		dw_monitor_cover(dm->mon, l->id, DW_FACET_LOGS,
+				 DW_COVER_UNMONITORED, DW_REASON_DISABLED,
+				 "docker_logs: false");
+	} else if (!strcmp(l->log_driver, "json-file")) {
+		dw_monitor_cover(dm->mon, l->id, DW_FACET_LOGS,
+				 DW_COVER_MONITORED, DW_REASON_NONE, NULL);
+	} else {
+		snprintf(detail, sizeof(detail),
+			 "log driver %s: only json-file logs are read",
+			 *l->log_driver ? l->log_driver : "unknown");
+		dw_monitor_cover(dm->mon, l->id, DW_FACET_LOGS,
+				 DW_COVER_UNMONITORED, DW_REASON_LOG_DRIVER,
+				 detail);
+	}
+}
+
+/*
+ * A Docker container driftwatch cannot watch (its storage driver): never
+ * silent. Its identity from the inspect document, its coverage in the
+ * store, and one alert.
+ */
+static void unwatchable(struct daemon *dm, const char *id, const char *why)
+{
+	struct dw_buf path = DW_BUF_INIT;
+	json_t *j = NULL;
+	const char *name, *image, *driver;
+	char detail[300];
+
+	dw_buf_addf(&path, "/containers/%s/json", id);
+	if (dw_docker_get_json(dm->docker, &j, path.ptr)) {
+		dw_buf_release(&path);
+		return;
+	}
+	name = dw_json_path_str(j, "Name");
+	image = dw_json_path_str(j, "Config.Image");
+	driver = dw_json_path_str(j, "GraphDriver.Name");
+	snprintf(detail, sizeof(detail), "storage driver %s: %s",
+		 driver ? driver : "unknown", why);
+	{
+		struct dw_cover_subject who = {dw_json_path_str(j, "Id"),
+					       name && *name == '/' ? name + 1
+					       : name		    ? name
+								    : "",
+					       image ? image : "", "docker"};
+
+		if (who.id &&
+		    dw_coverage_set(dm->store, &who, DW_FACET_FS,
+				    DW_COVER_UNMONITORED,
+				    DW_REASON_STORAGE_DRIVER, detail) == 1)
+			dw_log_error("container %s (%.12s) is not monitored: "
+				     "%s",
+				     who.name, who.id, detail);
+	}
+	json_decref(j);
+	dw_buf_release(&path);
+}
 
 static void watch_docker_container(struct daemon *dm, const char *id,
 				   enum dw_rescan_source source)
@@ -154,26 +231,31 @@ static void watch_docker_container(struct daemon *dm, const char *id,
 	int err = dw_docker_container_layers(dm->docker, &l, id);
 
 	if (err) {
-		if (err != DW_ENOTFOUND)
+		if (err == DW_EUNSUPPORTED)
+			unwatchable(dm, id, dw_error_last());
+		else if (err != DW_ENOTFOUND)
 			dw_log_warn("cannot inspect container %.12s: %s", id,
 				    dw_error_last());
 		return;
 	}
 	if (l.running) {
-		s = (struct dw_watch_spec){l.id,      l.name,	l.image,
-					   "docker",  l.upper,	l.lowers,
-					   l.nlowers, l.labels, l.read_only};
+		s = (struct dw_watch_spec){
+			l.id,	     l.name,
+			l.image,     "docker",
+			l.upper,     l.lowers,
+			l.nlowers,   l.labels,
+			l.read_only, *l.mounts ? l.mounts : NULL};
 		/* Its log first: an opted-out container's log is still a
 		 * place secrets leak to. */
 		if (dm->logs && dm->pol.docker_logs)
 			dw_logwatch_add_container(dm->logs, l.id, l.name,
 						  l.log_path);
-		dw_monitor_add(dm->mon, &s, source);
+		if (!dw_monitor_add(dm->mon, &s, source))
+			cover_docker_logs(dm, &l);
 	}
 	dw_container_layers_release(&l);
 }
 
-/* Docker's own overlay mounts are followed through its API. */
 static void docker_root(struct daemon *dm)
 {
 	json_t *info = NULL;
@@ -247,6 +329,7 @@ static void docker_message(struct daemon *dm, const struct dw_docker_msg *m)
 	} else if (!strcmp(m->action, "destroy")) {
 		dw_monitor_drop(dm->mon, m->id, "removed");
 		dw_store_set_container_state(dm->store, m->id, "removed");
+		dw_store_forget_coverage(dm->store, m->id);
 	} else if (!strcmp(m->action, "rename")) {
 		struct dw_container_layers l;
 

@@ -49,7 +49,72 @@ static void free_container(struct container *c)
 	dw_changeset_release(&c->prev);
 	mon_pathset_release(&c->ents);
 	mon_pathset_release(&c->deep);
+	for (i = 0; i < DW_FACET_COUNT; i++)
+		free(c->cover[i].detail);
+	free(c->mounts);
+	free(c->truncated_at);
+	free(c->broken_why);
 	free(c);
+}
+
+void mon_cover(struct dw_monitor *m, struct container *c, enum dw_facet f,
+	       enum dw_cover state, enum dw_cover_reason reason,
+	       const char *detail)
+{
+	struct dw_cover_subject who = {c->id, c->name, c->image, c->runtime};
+	int err;
+
+	if (c->cover[f].known && c->cover[f].state == state &&
+	    c->cover[f].reason == reason &&
+	    !strcmp(c->cover[f].detail, detail ? detail : ""))
+		return;
+	err = dw_coverage_set(m->store, &who, f, state, reason, detail);
+	if (err < 0) {
+		dw_log_warn("cannot record the coverage of %s: %s", c->name,
+			    dw_error_last());
+		return; /* tried again next time */
+	}
+	if (err == 1)
+		dw_log_warn("container %s (%.12s): %s %s (%s)%s%s", c->name,
+			    c->id, dw_facet_name(f), dw_cover_name(state),
+			    dw_cover_reason_name(reason), detail ? ": " : "",
+			    detail ? detail : "");
+	else if (c->cover[f].known && state < c->cover[f].state)
+		dw_log_info("container %s (%.12s): %s %s again", c->name, c->id,
+			    dw_facet_name(f), dw_cover_name(state));
+	c->cover[f].known = 1;
+	c->cover[f].state = state;
+	c->cover[f].reason = reason;
+	free(c->cover[f].detail);
+	c->cover[f].detail = dw_xstrdup(detail ? detail : "");
+}
+
+void dw_monitor_cover(struct dw_monitor *m, const char *id, enum dw_facet f,
+		      enum dw_cover state, enum dw_cover_reason reason,
+		      const char *detail)
+{
+	struct container *c = find_container(m, id);
+
+	if (c)
+		mon_cover(m, c, f, state, reason, detail);
+}
+
+static json_t *coverage_json(const struct container *c)
+{
+	json_t *o = json_object();
+	size_t f;
+
+	for (f = 0; f < DW_FACET_COUNT; f++)
+		if (c->cover[f].known)
+			json_object_set_new(
+				o, dw_facet_name((enum dw_facet)f),
+				json_pack("{s:s, s:s, s:s}", "state",
+					  dw_cover_name(c->cover[f].state),
+					  "reason",
+					  dw_cover_reason_name(
+						  c->cover[f].reason),
+					  "detail", c->cover[f].detail));
+	return o;
 }
 
 static int is_immutable(const struct dw_policy *p, const struct container *c)
@@ -105,9 +170,22 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 	json_decref(c->labels);
 	c->labels = labels ? json_deep_copy(labels) : json_object();
 	c->read_only = s->read_only;
+	free(c->mounts);
+	c->mounts = s->mounts ? dw_xstrdup(s->mounts) : NULL;
 	c->recorded = 0;
 	c->immutable = is_immutable(m->pol, c);
 	if (fresh) {
+		/* fanotify's facets (who wrote, exec) are not built yet. */
+		mon_cover(m, c, DW_FACET_WRITER, DW_COVER_UNMONITORED,
+			  DW_REASON_NOT_BUILT, NULL);
+		mon_cover(m, c, DW_FACET_EXEC, DW_COVER_UNMONITORED,
+			  DW_REASON_NOT_BUILT, NULL);
+		if (m->pol->scan_secrets)
+			mon_cover(m, c, DW_FACET_SECRETS, DW_COVER_MONITORED,
+				  DW_REASON_NONE, NULL);
+		else
+			mon_cover(m, c, DW_FACET_SECRETS, DW_COVER_UNMONITORED,
+				  DW_REASON_DISABLED, "scan_secrets: false");
 		/* Watch first, then rescan: nothing falls in between. */
 		mon_watch_from(m, c, "");
 		dw_log_info("watching container %s (%.12s, %s): %zu "
@@ -224,7 +302,7 @@ json_t *dw_monitor_status(const struct dw_monitor *m)
 			list,
 			json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, "
 				  "s:I, s:I, "
-				  "s:b, s:b}",
+				  "s:b, s:b, s:o}",
 				  "id", c->id, "name", c->name, "image",
 				  c->image, "runtime", c->runtime, "mode",
 				  c->polling ? "poll" : "inotify", "watches",
@@ -233,7 +311,8 @@ json_t *dw_monitor_status(const struct dw_monitor *m)
 				  (json_int_t)c->rescans, "events",
 				  (json_int_t)c->events, "last_change_us",
 				  (json_int_t)c->last_change, "immutable",
-				  c->immutable, "readable", !c->broken));
+				  c->immutable, "readable", !c->broken,
+				  "coverage", coverage_json(c)));
 		watches += c->nwatches;
 		polling += c->polling != 0;
 	}

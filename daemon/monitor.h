@@ -7,6 +7,7 @@
 #include "driftwatch/engine.h"
 #include "store.h"
 #include "leak.h"
+#include "coverage.h"
 #include "policy.h"
 
 /*
@@ -44,6 +45,7 @@ struct dw_watch_spec {
 	size_t nlowers;
 	const json_t *labels; /* an object, or NULL */
 	int read_only;	      /* started --read-only */
+	const char *mounts;   /* written outside the layers (or NULL) */
 };
 
 /* Called after a rescan found a new critical change in container `id`. */
@@ -82,6 +84,14 @@ void dw_monitor_rename(struct dw_monitor *m, const char *id, const char *name);
  * is dropped. */
 void dw_monitor_keep_only(struct dw_monitor *m, int docker, char *const *keep,
 			  size_t n, const char *state);
+/*
+ * Set a facet of container `id`'s coverage (coverage.h) from outside the
+ * monitor (the log follower's facet); nothing when it is not watched.
+ */
+void dw_monitor_cover(struct dw_monitor *m, const char *id, enum dw_facet f,
+		      enum dw_cover state, enum dw_cover_reason reason,
+		      const char *detail);
+
 /* Rescan every container soon, marked `source`. */
 void dw_monitor_rescan_all(struct dw_monitor *m, enum dw_rescan_source source);
 

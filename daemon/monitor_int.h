@@ -32,6 +32,7 @@
 #include "driftwatch/json.h"
 #include "log.h"
 #include "driftwatch/xmalloc.h"
+#include "coverage.h"
 #include "monitor.h"
 
 #define WATCH_MASK                                                             \
@@ -88,6 +89,21 @@ struct container {
 	long long last_change; /* wall clock, microseconds */
 	long long last_cost_ms;
 
+	/* What limits the fs facet (see mon_fs_coverage()). */
+	char *mounts;	    /* written outside the layers, or NULL */
+	size_t truncated;   /* directories too deep to walk */
+	char *truncated_at; /* the first, escaped */
+	size_t truncated_depth;
+	char *broken_why; /* why the last rescan failed */
+
+	/* The coverage model, as last recorded (coverage.h). */
+	struct {
+		int known;
+		enum dw_cover state;
+		enum dw_cover_reason reason;
+		char *detail;
+	} cover[DW_FACET_COUNT];
+
 	struct container *next;
 };
 
@@ -133,5 +149,14 @@ void mon_mark_dirty(struct container *c, enum dw_rescan_source source,
 		    long long now);
 int mon_analyse_file(struct rescan *r, const char *path, char **sha256);
 void mon_rescan_container(struct dw_monitor *m, struct container *c);
+
+/* The fs facet of `c` from what limits it now, worst first. */
+void mon_fs_coverage(struct dw_monitor *m, struct container *c);
+
+/* Set facet `f` of `c` (coverage.h); a step down is logged and alerted
+ * once. */
+void mon_cover(struct dw_monitor *m, struct container *c, enum dw_facet f,
+	       enum dw_cover state, enum dw_cover_reason reason,
+	       const char *detail);
 
 #endif

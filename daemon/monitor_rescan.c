@@ -271,11 +271,19 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 			dw_log_warn("cannot rescan container %s: %s", c->name,
 				    dw_error_last());
 		c->broken = 1;
+		free(c->broken_why);
+		c->broken_why = dw_xstrdup(dw_error_last());
 		m->errors++;
+		mon_fs_coverage(m, c);
 		dw_changeset_release(&cs);
 		return;
 	}
 	c->broken = 0;
+	c->truncated = cs.truncated;
+	c->truncated_depth = cs.max_depth;
+	free(c->truncated_at);
+	c->truncated_at = cs.truncated_at ? dw_xstrdup(cs.truncated_at) : NULL;
+	mon_fs_coverage(m, c);
 	if (!is_sorted(&cs)) {
 		/* The engine promises sorted output; never trust blindly. */
 		dw_log_error("container %s: unsorted changes; skipped",
@@ -314,6 +322,38 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		m->on_critical(c->id, c->name, m->critical_ctx);
 	rescan_release(&r);
 	c->last_cost_ms = mon_mono_ms() - t0;
+}
+
+void mon_fs_coverage(struct dw_monitor *m, struct container *c)
+{
+	char detail[512];
+
+	if (c->broken) {
+		mon_cover(m, c, DW_FACET_FS, DW_COVER_UNMONITORED,
+			  DW_REASON_UNREADABLE, c->broken_why);
+	} else if (c->truncated) {
+		snprintf(detail, sizeof(detail),
+			 "%zu director%s nested deeper than %zu levels not "
+			 "walked, the first at %s",
+			 c->truncated, c->truncated > 1 ? "ies" : "y",
+			 c->truncated_depth, c->truncated_at);
+		mon_cover(m, c, DW_FACET_FS, DW_COVER_DEGRADED,
+			  DW_REASON_DEPTH_LIMIT, detail);
+	} else if (c->polling) {
+		snprintf(detail, sizeof(detail),
+			 "no inotify watch left; rescanned every %lds",
+			 m->pol->poll_interval);
+		mon_cover(m, c, DW_FACET_FS, DW_COVER_DEGRADED,
+			  DW_REASON_WATCH_LIMIT, detail);
+	} else if (c->mounts) {
+		snprintf(detail, sizeof(detail),
+			 "writes to %s are not in its layers", c->mounts);
+		mon_cover(m, c, DW_FACET_FS, DW_COVER_DEGRADED,
+			  DW_REASON_MOUNTS, detail);
+	} else {
+		mon_cover(m, c, DW_FACET_FS, DW_COVER_MONITORED, DW_REASON_NONE,
+			  NULL);
+	}
 }
 
 /* When a dirty container is rescanned: once quiet for debounce_ms, or

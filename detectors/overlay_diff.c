@@ -1,7 +1,7 @@
 /*
  * The drift classifier: `docker diff` for overlay layers, from raw dirs.
- * See include/driftwatch/overlay_diff.h for the rules; the comments here say how
- * the two merged views are built without mounting them.
+ * See include/driftwatch/overlay_diff.h for the rules; the comments here say
+ * how the two merged views are built without mounting them.
  *
  * A "view" is one merged directory: the upper dir at that path (if any)
  * and the lower dirs that overlayfs would merge below it, topmost first.
@@ -12,7 +12,10 @@
  * compared (the slow path). overlay_view.c builds views; overlay_int.h
  * holds what the two share.
  */
+#include <sys/resource.h>
+
 #include "overlay_int.h"
+#include "driftwatch/escape.h"
 
 #include "driftwatch/banned.h"
 
@@ -322,14 +325,46 @@ static int push_name(struct walk *w, const char *name)
 	return 0;
 }
 
+/*
+ * Going one level deeper: 1 (not an error) when the directory is too deep
+ * to walk; it is counted, the first one named, and the walk goes on with
+ * its siblings.
+ */
 static int enter(struct walk *w)
 {
-	if (++w->depth > DW_DIFF_MAX_DEPTH)
-		return dw_error_set(DW_ELIMIT,
-				    "directories nested deeper than %d levels "
-				    "at %s",
-				    DW_DIFF_MAX_DEPTH, ovl_shown_path(w));
-	return 0;
+	struct dw_changeset *cs = w->cs;
+
+	if (++w->depth <= w->max_depth)
+		return 0;
+	if (!cs->truncated++) {
+		struct dw_buf b = DW_BUF_INIT;
+
+		dw_escape_path(&b, w->path.ptr,
+			       w->path.len > 200 ? 200 : w->path.len);
+		if (w->path.len > 200)
+			dw_buf_adds(&b, "...");
+		cs->truncated_at = dw_buf_detach(&b, NULL);
+	}
+	cs->max_depth = w->max_depth;
+	return 1;
+}
+
+/*
+ * How deep the walk may go: DW_DIFF_MAX_DEPTH, or what the descriptors
+ * left allow (each level holds its upper dir and, off the fast path, its
+ * lower dirs; the prefetch thread holds up to 128 more).
+ */
+static size_t max_depth(size_t nlowers)
+{
+	struct rlimit rl;
+	size_t budget;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY)
+		return DW_DIFF_MAX_DEPTH;
+	budget = rl.rlim_cur > 256 ? (size_t)rl.rlim_cur - 256 : 16;
+	budget /= 1 + nlowers;
+	return budget < DW_DIFF_MAX_DEPTH ? (budget ? budget : 1)
+					  : DW_DIFF_MAX_DEPTH;
 }
 
 static int add_all(struct walk *w, const struct view *v);
@@ -477,7 +512,7 @@ out:
 	free(it.v);
 	dw_names_release(&nm);
 	w->depth--;
-	return err;
+	return err > 0 ? 0 : err;
 }
 
 /* One name of a directory being compared, after both lookups. */
@@ -626,7 +661,7 @@ out:
 	free(it.v);
 	dw_names_release(&nm);
 	w->depth--;
-	return err;
+	return err > 0 ? 0 : err;
 }
 
 static int open_root(const char *dir, int *fd)
@@ -649,7 +684,7 @@ int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
 			  const char *const *lowers, size_t nlowers,
 			  unsigned flags, const struct dw_diff_reuse *reuse)
 {
-	struct walk w = {out, DW_BUF_INIT, flags, 0, NULL, 0, reuse, NULL};
+	struct walk w = {out, DW_BUF_INIT, flags, 0, 0, NULL, 0, reuse, NULL};
 	struct view ov = {-1, NULL, 0, 0}, nv = {-1, NULL, 0, 0};
 	size_t i;
 	int changed, err;
@@ -669,6 +704,7 @@ int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
 		goto out;
 	w.root_lfds = ov.lfds;
 	w.root_nl = ov.nl;
+	w.max_depth = max_depth(ov.nl);
 	nv.lfds = ov.lfds;
 	nv.nl = ov.nl;
 	if (ovl_is_opaque(nv.upper))
@@ -693,8 +729,10 @@ void dw_changeset_release(struct dw_changeset *cs)
 {
 	free(cs->v);
 	free(cs->meta);
+	free(cs->truncated_at);
 	cs->v = NULL;
 	cs->meta = NULL;
-	cs->n = cs->alloc = cs->meta_alloc = 0;
+	cs->truncated_at = NULL;
+	cs->n = cs->alloc = cs->meta_alloc = cs->truncated = 0;
 	dw_buf_release(&cs->names);
 }

@@ -43,7 +43,7 @@ struct walk {
 	struct dw_changeset *cs;
 	struct dw_buf path; /* "" at the root, then "/a/b" */
 	unsigned flags;
-	size_t depth;
+	size_t depth, max_depth;
 	const int *root_lfds; /* for absolute redirects */
 	size_t root_nl;
 	const struct dw_diff_reuse *reuse;

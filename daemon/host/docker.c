@@ -397,6 +397,34 @@ static void split_lowers(struct dw_container_layers *l, const char *s)
 	}
 }
 
+/*
+ * Where the container writes outside its layers: volumes, bind mounts
+ * and tmpfs mounts (Mounts[] and HostConfig.Tmpfs), their destinations
+ * joined with ", "; "" when none.
+ */
+static char *outside_layers(json_t *j)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	json_t *m, *v;
+	const char *key;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "Mounts"), i, m)
+	{
+		const char *dst = dw_json_path_str(m, "Destination");
+		const char *type = dw_json_path_str(m, "Type");
+
+		if (dst)
+			dw_buf_addf(&b, "%s%s (%s)", b.len ? ", " : "", dst,
+				    type ? type : "mount");
+	}
+	json_object_foreach(dw_json_path(j, "HostConfig.Tmpfs"), key, v)
+		dw_buf_addf(&b, "%s%s (tmpfs)", b.len ? ", " : "", key);
+	if (!b.len)
+		dw_buf_adds(&b, "");
+	return dw_buf_detach(&b, NULL);
+}
+
 static int fill_layers(struct dw_container_layers *l, json_t *j,
 		       const char *ref)
 {
@@ -430,13 +458,12 @@ static int fill_layers(struct dw_container_layers *l, json_t *j,
 		json_object_get(j, "HostConfig"), "ReadonlyRootfs"));
 	l->running = json_is_true(
 		json_object_get(json_object_get(j, "State"), "Running"));
-	l->log_path = dup_or_empty(
-		dw_json_path_str(j, "HostConfig.LogConfig.Type") &&
-				!strcmp(dw_json_path_str(
-						j, "HostConfig.LogConfig.Type"),
-					"json-file")
-			? dw_json_path_str(j, "LogPath")
-			: NULL);
+	l->log_driver =
+		dup_or_empty(dw_json_path_str(j, "HostConfig.LogConfig.Type"));
+	l->log_path = dup_or_empty(!strcmp(l->log_driver, "json-file")
+					   ? dw_json_path_str(j, "LogPath")
+					   : NULL);
+	l->mounts = outside_layers(j);
 	return 0;
 }
 
@@ -479,6 +506,8 @@ void dw_container_layers_release(struct dw_container_layers *l)
 	free(l->lowers);
 	json_decref(l->labels);
 	free(l->log_path);
+	free(l->log_driver);
+	free(l->mounts);
 	memset(l, 0, sizeof(*l));
 }
 

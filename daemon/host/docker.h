@@ -71,10 +71,12 @@ struct dw_container_layers {
 	char *upper;
 	char **lowers; /* topmost first */
 	size_t nlowers;
-	json_t *labels; /* Config.Labels, an object (maybe empty) */
-	int read_only;	/* HostConfig.ReadonlyRootfs */
-	int running;	/* State.Running */
-	char *log_path; /* LogPath of a json-file log, else "" */
+	json_t *labels;	  /* Config.Labels, an object (maybe empty) */
+	int read_only;	  /* HostConfig.ReadonlyRootfs */
+	int running;	  /* State.Running */
+	char *log_path;	  /* LogPath of a json-file log, else "" */
+	char *log_driver; /* HostConfig.LogConfig.Type, or "" */
+	char *mounts; /* volumes, binds, tmpfs: "/data (volume), ..." or "" */
 };
 
 /*

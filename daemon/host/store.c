@@ -3,6 +3,8 @@
  * store_int.h lists the parts. */
 #include "store_int.h"
 
+#include <stdio.h>
+
 #include "driftwatch/banned.h"
 
 /* Each entry migrates the schema from version i to i + 1. */
@@ -82,6 +84,13 @@ static const char *const migrations[] = {
 	"CREATE TABLE follow_offsets (path BLOB PRIMARY KEY,"
 	"  dev INTEGER NOT NULL, ino INTEGER NOT NULL,"
 	"  offset INTEGER NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 7: the coverage model, and one source vocabulary */
+	"CREATE TABLE coverage (container_id TEXT NOT NULL,"
+	"  facet TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,"
+	"  detail TEXT NOT NULL, since INTEGER NOT NULL,"
+	"  PRIMARY KEY (container_id, facet)) WITHOUT ROWID;"
+	"UPDATE findings SET source = 'docker-json-log'"
+	"  WHERE source = 'docker-log';",
 };
 
 int st_db_error(struct dw_store *s, const char *what)
@@ -333,6 +342,102 @@ int dw_store_put_offset(struct dw_store *s, const char *path,
 	sqlite3_bind_int64(st, 4, offset);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)line);
 	return st_step_done(s, st, "cannot record a file offset");
+}
+
+/* The stored state and reason of a facet; 0 when there is none. */
+static int stored_coverage(struct dw_store *s, const char *cid,
+			   enum dw_facet facet, char state[16], char reason[32])
+{
+	sqlite3_stmt *st;
+	int found = 0;
+
+	if (st_prepare(s, &st,
+		       "SELECT state, reason FROM coverage WHERE "
+		       "container_id = ?1 AND facet = ?2"))
+		return 0;
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, dw_facet_name(facet), -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(state, 16, "%s", sqlite3_column_text(st, 0));
+		snprintf(reason, 32, "%s", sqlite3_column_text(st, 1));
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
+
+int dw_store_set_coverage(struct dw_store *s, const char *cid,
+			  enum dw_facet facet, enum dw_cover state,
+			  enum dw_cover_reason reason, const char *detail,
+			  int *news)
+{
+	char old_state[16] = "", old_reason[32] = "";
+	int had = stored_coverage(s, cid, facet, old_state, old_reason);
+	sqlite3_stmt *st;
+	int err;
+
+	/* News: a state or reason this container's facet did not have. */
+	*news = !had || strcmp(old_state, dw_cover_name(state)) ||
+		strcmp(old_reason, dw_cover_reason_name(reason));
+	err = st_prepare(
+		s, &st,
+		"INSERT INTO coverage VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+		"ON CONFLICT(container_id, facet) DO UPDATE SET "
+		"state = ?3, reason = ?4, detail = ?5, since = CASE WHEN "
+		"state = ?3 AND reason = ?4 THEN since ELSE ?6 END");
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, dw_facet_name(facet), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, dw_cover_name(state), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, dw_cover_reason_name(reason), -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, detail ? detail : "", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+	return st_step_done(s, st, "cannot record coverage");
+}
+
+int dw_store_forget_coverage(struct dw_store *s, const char *cid)
+{
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st,
+			     "DELETE FROM coverage WHERE container_id = ?1");
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	return st_step_done(s, st, "cannot forget coverage");
+}
+
+int dw_store_coverage(struct dw_store *s, const char *cid, dw_coverage_fn cb,
+		      void *ctx)
+{
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st,
+			     "SELECT container_id, facet, state, reason, "
+			     "detail, since FROM coverage WHERE (?1 IS NULL "
+			     "OR container_id = ?1) AND container_id NOT IN "
+			     "(SELECT id FROM containers WHERE state != "
+			     "'running') ORDER BY container_id, facet");
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	while (!err && sqlite3_step(st) == SQLITE_ROW) {
+		struct dw_coverage_row r = {
+			(const char *)sqlite3_column_text(st, 0),
+			(const char *)sqlite3_column_text(st, 1),
+			(const char *)sqlite3_column_text(st, 2),
+			(const char *)sqlite3_column_text(st, 3),
+			(const char *)sqlite3_column_text(st, 4),
+			sqlite3_column_int64(st, 5),
+		};
+
+		err = cb(&r, ctx);
+	}
+	sqlite3_finalize(st);
+	return err;
 }
 
 int dw_store_put_status(struct dw_store *s, const char *doc)

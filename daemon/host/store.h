@@ -6,6 +6,7 @@
 
 #include "driftwatch/overlay_diff.h"
 #include "driftwatch/severity.h"
+#include "coverage.h"
 #include "docker.h"
 
 /*
@@ -95,6 +96,35 @@ int dw_store_finding_known(struct dw_store *s,
 /* Record it unless known; `*is_new` says which. */
 int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 			 int *is_new);
+
+/*
+ * The coverage of one facet of a container (coverage.h): recorded as it
+ * changes; `since` keeps the time the state and reason began. `*news` is
+ * 1 when the stored state or reason was another (or none), across
+ * restarts: what to say once. dw_coverage_set() is the one caller.
+ */
+int dw_store_set_coverage(struct dw_store *s, const char *cid,
+			  enum dw_facet facet, enum dw_cover state,
+			  enum dw_cover_reason reason, const char *detail,
+			  int *news);
+
+struct dw_coverage_row {
+	const char *container_id, *facet, *state, *reason, *detail;
+	long long since;
+};
+
+/* Return non-zero to stop (that value is returned). */
+typedef int (*dw_coverage_fn)(const struct dw_coverage_row *r, void *ctx);
+
+/* A removed container's coverage is history, not state: drop it. */
+int dw_store_forget_coverage(struct dw_store *s, const char *cid);
+
+/*
+ * Every facet's coverage of container `cid` (exact id; NULL: all), of
+ * running containers and of those never watched (storage driver).
+ */
+int dw_store_coverage(struct dw_store *s, const char *cid, dw_coverage_fn cb,
+		      void *ctx);
 
 /* Where a followed file was read up to (DW_ENOTFOUND: never, or it is
  * another file now). */

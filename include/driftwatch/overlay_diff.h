@@ -62,11 +62,21 @@ struct dw_changeset {
 	struct dw_change_meta *meta; /* parallel to v, or NULL */
 	size_t n, alloc, meta_alloc;
 	struct dw_buf names;
+	/*
+	 * Directories the walk did not go into: nested deeper than it goes
+	 * (DW_DIFF_MAX_DEPTH, or fewer levels when file descriptors are
+	 * short). The result is complete everywhere else. `truncated_at` is
+	 * the first one, escaped and cut to about 200 bytes; `max_depth` the
+	 * limit that applied.
+	 */
+	size_t truncated;
+	char *truncated_at;
+	size_t max_depth;
 };
 
 #define DW_CHANGESET_INIT                                                      \
 	{                                                                      \
-		NULL, NULL, 0, 0, 0, DW_BUF_INIT                               \
+		NULL, NULL, 0, 0, 0, DW_BUF_INIT, 0, NULL, 0                   \
 	}
 
 static inline const char *dw_change_path(const struct dw_changeset *cs,
@@ -85,17 +95,23 @@ enum dw_diff_flags {
 	DW_DIFF_PREFETCH = 1 << 1,
 };
 
-/* Deepest directory nesting we walk before failing with DW_ELIMIT. */
-#define DW_DIFF_MAX_DEPTH 8192
+/*
+ * Deepest directory nesting the walk goes into (it recurses, and holds a
+ * descriptor or a few per level). Deeper directories are not an error:
+ * they are counted in the changeset's `truncated`, and everything else is
+ * walked. The limit is lower when the descriptors left allow fewer.
+ */
+#define DW_DIFF_MAX_DEPTH 4096
 
 /*
  * Compute the changes of `upper` against `lowers` (overlayfs order: the
  * topmost lower first) into `out`, which must be initialised and empty.
  * The changes come out sorted by path, bytewise (the order of
  * `LC_ALL=C sort`): each directory is sorted on its own as the walk goes,
- * which costs far less than sorting all paths at the end. Returns 0, or DW_EIO
- * (a directory could not be read; the message names it), DW_ELIMIT (nesting
- * deeper than DW_DIFF_MAX_DEPTH), DW_EINVAL (a layer dir is not a directory).
+ * which costs far less than sorting all paths at the end. Returns 0 (check
+ * `out->truncated`: directories too deep to walk), or DW_EIO (a directory
+ * could not be read; the message names it), DW_EINVAL (a layer dir is not a
+ * directory).
  * Entries that vanish during the walk are treated as absent. On failure `out`
  * holds what was found so far and must not be presented as a result.
  */

@@ -37,6 +37,8 @@ done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n' >"$rootfs/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
 echo "capable" >"$rootfs/bin/capme"
+# The hostile container's tools (tests/tools/dwctr.c).
+cp "$DW_BUILD/tests/dwctr" "$rootfs/bin/dwctr"
 echo one >"$rootfs/deep/a/b/c/file"
 echo two >"$rootfs/deep/a/other"
 echo lib >"$rootfs/usr/lib/libx.so"

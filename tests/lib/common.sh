@@ -116,3 +116,21 @@ finish() {
 	echo "$PASSES passed, $FAILS failed"
 	[ "$FAILS" -eq 0 ]
 }
+
+# dw_wait SECONDS CMD...: run CMD every 0.1 s until it succeeds; 1 when
+# it never did.
+dw_wait() {
+	local n=$(($1 * 10))
+	shift
+	for _ in $(seq 1 "$n"); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# The coverage of facet $3 of container $2 in store $1: "state reason".
+dw_coverage() {
+	sqlite3 -readonly "$1" "SELECT state || ' ' || reason FROM coverage
+		WHERE container_id = '$2' AND facet = '$3'" 2>/dev/null
+}

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -324,6 +325,66 @@ static void test_deeper_than_path_max(void **state)
 	}
 }
 
+/* A chain of `levels` directories "a" under up/, a file at the bottom. */
+static void deep_chain(size_t levels)
+{
+	int fd = open(at("up"), O_RDONLY | O_DIRECTORY), next;
+	size_t i;
+
+	for (i = 0; i < levels; i++) {
+		assert_int_equal(mkdirat(fd, "a", 0755), 0);
+		next = openat(fd, "a", O_RDONLY | O_DIRECTORY);
+		close(fd);
+		fd = next;
+	}
+	close(openat(fd, "bottom", O_CREAT | O_WRONLY, 0644));
+	close(fd);
+}
+
+/*
+ * Deeper than the walk goes: not an error, the rest is complete, and the
+ * deep part is counted and named. Also when descriptors are short.
+ */
+static void test_too_deep_is_partial_not_fatal(void **state)
+{
+	struct dw_changeset cs = DW_CHANGESET_INIT;
+	char up[PATH_MAX], lo[PATH_MAX];
+	const char *lp[] = {lo};
+	struct rlimit old, low;
+	int pass;
+
+	(void)state;
+	NEED_ROOT();
+	deep_chain(DW_DIFF_MAX_DEPTH + 50);
+	put("up/z-after", "x");
+	snprintf(up, sizeof(up), "%s", at("up"));
+	snprintf(lo, sizeof(lo), "%s", at("lo1"));
+	for (pass = 0; pass < 2; pass++) {
+		assert_int_equal(dw_overlay_diff(&cs, up, lp, 1,
+						 pass ? DW_DIFF_PREFETCH : 0),
+				 0);
+		/* Every level the walk went into, and the sibling after. */
+		assert_int_equal(cs.n, DW_DIFF_MAX_DEPTH + 1);
+		assert_string_equal(dw_change_path(&cs, &cs.v[cs.n - 1]),
+				    "/z-after");
+		assert_int_equal(cs.truncated, 1);
+		assert_int_equal(cs.max_depth, DW_DIFF_MAX_DEPTH);
+		assert_memory_equal(cs.truncated_at, "/a/a/a/", 7);
+		dw_changeset_release(&cs);
+	}
+	/* 300 descriptors: about (300 - 256) / 2 levels. */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 300;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	assert_int_equal(dw_overlay_diff(&cs, up, lp, 1, 0), 0);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	assert_int_equal(cs.max_depth, 22);
+	assert_int_equal(cs.n, 22 + 1);
+	assert_int_equal(cs.truncated, 1);
+	dw_changeset_release(&cs);
+}
+
 static void test_output_is_sorted_bytewise(void **state)
 {
 	const char *lowers[] = {"lo1"};
@@ -558,6 +619,7 @@ int main(void)
 		T(test_redirect),
 		T(test_symlinks_not_followed),
 		T(test_deeper_than_path_max),
+		T(test_too_deep_is_partial_not_fatal),
 		T(test_output_is_sorted_bytewise),
 		T(test_json_invalid_utf8),
 		T(test_missing_layer_is_an_error),

@@ -219,6 +219,52 @@ static void test_outbox(void **state)
 	dw_store_close(s);
 }
 
+static int count_rows(const struct dw_coverage_row *r, void *ctx)
+{
+	(void)r;
+	++*(int *)ctx;
+	return 0;
+}
+
+/* News once per state and reason, also across restarts (the store). */
+static void test_coverage(void **state)
+{
+	struct dw_store *s = mem();
+	int news = -1, rows = 0;
+
+	(void)state;
+	put(s, "id1", "c1");
+	assert_int_equal(
+		dw_store_set_coverage(s, "id1", DW_FACET_FS, DW_COVER_DEGRADED,
+				      DW_REASON_DEPTH_LIMIT, "x", &news),
+		0);
+	assert_int_equal(news, 1);
+	assert_int_equal(
+		dw_store_set_coverage(s, "id1", DW_FACET_FS, DW_COVER_DEGRADED,
+				      DW_REASON_DEPTH_LIMIT, "y", &news),
+		0);
+	assert_int_equal(news, 0); /* only the detail changed */
+	assert_int_equal(dw_store_set_coverage(
+				 s, "id1", DW_FACET_FS, DW_COVER_UNMONITORED,
+				 DW_REASON_UNREADABLE, NULL, &news),
+			 0);
+	assert_int_equal(news, 1);
+	assert_int_equal(dw_store_set_coverage(s, "id1", DW_FACET_LOGS,
+					       DW_COVER_MONITORED,
+					       DW_REASON_NONE, NULL, &news),
+			 0);
+	assert_int_equal(dw_store_coverage(s, NULL, count_rows, &rows), 0);
+	assert_int_equal(rows, 2);
+	/* A stopped container's coverage is not shown; a removed one's is
+	 * forgotten. */
+	assert_int_equal(dw_store_set_container_state(s, "id1", "stopped"), 0);
+	rows = 0;
+	assert_int_equal(dw_store_coverage(s, NULL, count_rows, &rows), 0);
+	assert_int_equal(rows, 0);
+	assert_int_equal(dw_store_forget_coverage(s, "id1"), 0);
+	dw_store_close(s);
+}
+
 static void copy_file(const char *from, const char *to)
 {
 	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
@@ -273,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_load_roundtrip),
 		cmocka_unit_test(test_findings_and_offsets),
 		cmocka_unit_test(test_outbox),
+		cmocka_unit_test(test_coverage),
 		cmocka_unit_test(test_migrates_release_store),
 	};
 

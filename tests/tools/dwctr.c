@@ -1,0 +1,73 @@
+/*
+ * dwctr: what a hostile container does to driftwatch, as a static binary
+ * copied into the test image (busybox's shell cannot: its cd fails past
+ * PATH_MAX, and it has no mknod races or sparse files of our choosing).
+ *   dwctr deep DIR LEVELS       nest LEVELS directories "a" under DIR
+ *                               with mkdirat (no path length limit), a
+ *                               file "bottom" at the end
+ *   dwctr longname DIR LEVELS   the same with 200-byte names
+ *   dwctr sparse FILE BYTES     a file of BYTES apparent size, one hole
+ * Exits 0, or 1 with a message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int die(const char *what)
+{
+	fprintf(stderr, "dwctr: %s: %s\n", what, strerror(errno));
+	return 1;
+}
+
+static int nest(const char *dir, long levels, const char *name)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY), next;
+	long i;
+
+	if (fd < 0)
+		return die(dir);
+	for (i = 0; i < levels; i++) {
+		if (mkdirat(fd, name, 0755) && errno != EEXIST)
+			return die("mkdirat");
+		next = openat(fd, name, O_RDONLY | O_DIRECTORY);
+		if (next < 0)
+			return die("openat");
+		close(fd);
+		fd = next;
+	}
+	next = openat(fd, "bottom", O_CREAT | O_WRONLY, 0644);
+	if (next < 0)
+		return die("bottom");
+	close(next);
+	close(fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char name[201];
+
+	if (argc == 4 && !strcmp(argv[1], "deep"))
+		return nest(argv[2], strtol(argv[3], NULL, 10), "a");
+	if (argc == 4 && !strcmp(argv[1], "longname")) {
+		memset(name, 'n', 200);
+		name[200] = '\0';
+		return nest(argv[2], strtol(argv[3], NULL, 10), name);
+	}
+	if (argc == 4 && !strcmp(argv[1], "sparse")) {
+		int fd = open(argv[2], O_CREAT | O_WRONLY | O_TRUNC, 0644);
+
+		if (fd < 0 || ftruncate(fd, strtoll(argv[3], NULL, 10)))
+			return die(argv[2]);
+		if (pwrite(fd, "end\n", 4, strtoll(argv[3], NULL, 10) - 4) != 4)
+			return die("pwrite");
+		return close(fd) ? die("close") : 0;
+	}
+	fprintf(stderr, "usage: dwctr deep|longname DIR LEVELS | sparse FILE "
+			"BYTES\n");
+	return 2;
+}
