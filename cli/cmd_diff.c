@@ -23,7 +23,8 @@ struct diff_args {
 	size_t nlowers, alloc;
 	enum dw_diff_format format;
 	const char *container;
-	int done; /* --help was answered */
+	int done;      /* --help was answered */
+	int userxattr; /* --userxattr */
 };
 
 static const struct dw_opt opts[] = {
@@ -39,6 +40,10 @@ static const struct dw_opt opts[] = {
 	{'l', "lower", "DIRS",
 	 "its lower dirs, topmost first, ':'-separated;"
 	 "\nmay be repeated (appended in order)",
+	 0},
+	{'X', "userxattr", NULL,
+	 "the layers are a userxattr (rootless) overlay's: its\n"
+	 "metadata is in user.overlay.*, not trusted.overlay.*",
 	 0},
 	{0, NULL, NULL, NULL, 0},
 };
@@ -87,6 +92,7 @@ static int parse(struct diff_args *a, int argc, char **argv)
 		case 'H': a->host = optarg; break;
 		case 'u': a->upper = optarg; break;
 		case 'l': add_lowers(a, optarg); break;
+		case 'X': a->userxattr = 1; break;
 		case DW_OPT_EXIT: a->done = 1; return p.exit;
 		default: return dw_opts_usage_error(&help);
 		}
@@ -162,7 +168,7 @@ static int diff_container(struct diff_args *a, struct dw_changeset *cs,
 int cmd_diff(struct dw_cli *cli, int argc, char **argv)
 {
 	struct diff_args a = {cli->host,	   NULL, NULL, 0, 0,
-			      DW_DIFF_FORMAT_TEXT, NULL, 0};
+			      DW_DIFF_FORMAT_TEXT, NULL, 0,    0};
 	struct dw_changeset cs = DW_CHANGESET_INIT;
 	unsigned flags;
 	size_t i;
@@ -173,7 +179,8 @@ int cmd_diff(struct dw_cli *cli, int argc, char **argv)
 	raise_fd_limit();
 	warn_without_cap_sys_admin();
 	flags = DW_DIFF_PREFETCH |
-		(a.format == DW_DIFF_FORMAT_JSON ? DW_DIFF_STAT : 0);
+		(a.format == DW_DIFF_FORMAT_JSON ? DW_DIFF_STAT : 0) |
+		(a.userxattr ? DW_DIFF_USERXATTR : 0);
 	if (a.container) {
 		ret = diff_container(&a, &cs, flags);
 	} else if (dw_overlay_diff(&cs, a.upper, (const char *const *)a.lowers,
@@ -182,6 +189,13 @@ int cmd_diff(struct dw_cli *cli, int argc, char **argv)
 	}
 	if (ret)
 		goto out;
+	if (cs.forged)
+		fprintf(stderr,
+			"driftwatch diff: warning: %zu overlay xattr%s that "
+			"the kernel ignores %s ignored too (a container can "
+			"write them); the first: %s\n",
+			cs.forged, cs.forged > 1 ? "s" : "",
+			cs.forged > 1 ? "were" : "was", cs.forged_at);
 	if (dw_changeset_write(STDOUT_FILENO, &cs, a.format))
 		ret = dw_cli_fail("diff", DW_EXIT_ERROR, "%s", dw_error_last());
 	else if (cs.truncated)

@@ -141,7 +141,8 @@ static void read_mounts(struct daemon *dm)
 					  list[i].nlowers,
 					  NULL,
 					  0,
-					  NULL};
+					  NULL,
+					  list[i].userxattr};
 
 		ids[kept++] = list[i].id;
 		if (dw_monitor_has(dm->mon, list[i].id) ||
@@ -239,12 +240,17 @@ static void watch_docker_container(struct daemon *dm, const char *id,
 		return;
 	}
 	if (l.running) {
-		s = (struct dw_watch_spec){
-			l.id,	     l.name,
-			l.image,     "docker",
-			l.upper,     l.lowers,
-			l.nlowers,   l.labels,
-			l.read_only, *l.mounts ? l.mounts : NULL};
+		s = (struct dw_watch_spec){l.id,
+					   l.name,
+					   l.image,
+					   "docker",
+					   l.upper,
+					   l.lowers,
+					   l.nlowers,
+					   l.labels,
+					   l.read_only,
+					   *l.mounts ? l.mounts : NULL,
+					   0 /* overlay2 is rootful */};
 		/* Its log first: an opted-out container's log is still a
 		 * place secrets leak to. */
 		if (dm->logs && dm->pol.docker_logs)

@@ -53,6 +53,7 @@ static void free_container(struct container *c)
 		free(c->cover[i].detail);
 	free(c->mounts);
 	free(c->truncated_at);
+	free(c->forged_at);
 	free(c->broken_why);
 	free(c);
 }
@@ -172,6 +173,7 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 	c->read_only = s->read_only;
 	free(c->mounts);
 	c->mounts = s->mounts ? dw_xstrdup(s->mounts) : NULL;
+	c->userxattr = s->userxattr;
 	c->recorded = 0;
 	c->immutable = is_immutable(m->pol, c);
 	if (fresh) {

@@ -46,6 +46,7 @@ struct dw_watch_spec {
 	const json_t *labels; /* an object, or NULL */
 	int read_only;	      /* started --read-only */
 	const char *mounts;   /* written outside the layers (or NULL) */
+	int userxattr;	      /* an overlay mounted with userxattr */
 };
 
 /* Called after a rescan found a new critical change in container `id`. */

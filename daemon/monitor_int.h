@@ -90,7 +90,10 @@ struct container {
 	long long last_cost_ms;
 
 	/* What limits the fs facet (see mon_fs_coverage()). */
-	char *mounts;	    /* written outside the layers, or NULL */
+	char *mounts;  /* written outside the layers, or NULL */
+	int userxattr; /* DW_DIFF_USERXATTR */
+	size_t forged; /* overlay metadata the kernel ignores */
+	char *forged_at;
 	size_t truncated;   /* directories too deep to walk */
 	char *truncated_at; /* the first, escaped */
 	size_t truncated_depth;

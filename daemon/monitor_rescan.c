@@ -233,7 +233,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	struct dw_diff_reuse reuse;
 	struct rescan r;
 	long long t0 = mon_mono_ms();
-	int err;
+	int err, partial;
 
 	memset(&r, 0, sizeof(r));
 	r.m = m;
@@ -258,11 +258,11 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	mon_pathset_sort(&c->ents);
 	mon_pathset_sort(&c->deep);
 	/* Only what inotify saw all of may be skipped. */
+	partial = c->walked && !c->full && c->source == DW_RESCAN_WATCH;
 	err = dw_overlay_diff_reuse(
 		&cs, c->upper, (const char *const *)c->lowers, c->nlowers,
-		DW_DIFF_STAT,
-		c->walked && !c->full && c->source == DW_RESCAN_WATCH ? &reuse
-								      : NULL);
+		DW_DIFF_STAT | (c->userxattr ? DW_DIFF_USERXATTR : 0),
+		partial ? &reuse : NULL);
 	mon_pathset_clear(&c->ents);
 	mon_pathset_clear(&c->deep);
 	c->full = 0;
@@ -279,10 +279,23 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		return;
 	}
 	c->broken = 0;
-	c->truncated = cs.truncated;
-	c->truncated_depth = cs.max_depth;
-	free(c->truncated_at);
-	c->truncated_at = cs.truncated_at ? dw_xstrdup(cs.truncated_at) : NULL;
+	/*
+	 * What the walk could not trust or reach. A rescan that reused
+	 * unchanged subtrees did not look there: it can only add to what the
+	 * last full walk found, never clear it (no flapping alerts).
+	 */
+	if (!partial || cs.truncated > c->truncated) {
+		c->truncated = cs.truncated;
+		c->truncated_depth = cs.max_depth;
+		free(c->truncated_at);
+		c->truncated_at =
+			cs.truncated_at ? dw_xstrdup(cs.truncated_at) : NULL;
+	}
+	if (!partial || cs.forged > c->forged) {
+		c->forged = cs.forged;
+		free(c->forged_at);
+		c->forged_at = cs.forged_at ? dw_xstrdup(cs.forged_at) : NULL;
+	}
 	mon_fs_coverage(m, c);
 	if (!is_sorted(&cs)) {
 		/* The engine promises sorted output; never trust blindly. */
@@ -331,6 +344,13 @@ void mon_fs_coverage(struct dw_monitor *m, struct container *c)
 	if (c->broken) {
 		mon_cover(m, c, DW_FACET_FS, DW_COVER_UNMONITORED,
 			  DW_REASON_UNREADABLE, c->broken_why);
+	} else if (c->forged) {
+		snprintf(detail, sizeof(detail),
+			 "%zu overlay xattr%s the kernel ignores, ignored too; "
+			 "the first: %s",
+			 c->forged, c->forged > 1 ? "s" : "", c->forged_at);
+		mon_cover(m, c, DW_FACET_FS, DW_COVER_DEGRADED,
+			  DW_REASON_FORGED_METADATA, detail);
 	} else if (c->truncated) {
 		snprintf(detail, sizeof(detail),
 			 "%zu director%s nested deeper than %zu levels not "

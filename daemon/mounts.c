@@ -128,6 +128,8 @@ static int parse_line(const char *line, struct dw_mount *out)
 			upper = unescape(p + 9, n - 9);
 		else if (n > 9 && !strncmp(p, "lowerdir=", 9) && !lower)
 			lower = unescape(p + 9, n - 9);
+		else if (n == 9 && !strncmp(p, "userxattr", 9))
+			out->userxattr = 1;
 		p += n + (p[n] == ',');
 	}
 	if (!upper || !lower || upper[0] != '/') {

@@ -16,6 +16,7 @@ struct dw_mount {
 	char *upper;
 	char **lowers; /* topmost first */
 	size_t nlowers;
+	int userxattr; /* mounted with userxattr: user.overlay.* is ours */
 };
 
 struct dw_mounts;

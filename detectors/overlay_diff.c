@@ -697,7 +697,7 @@ int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
 		if (err)
 			break;
 		/* An opaque lower root hides the layers below it. */
-		if (ovl_is_opaque(ov.lfds[ov.nl++]))
+		if (ovl_is_opaque(&w, ov.lfds[ov.nl++]))
 			break;
 	}
 	if (err)
@@ -707,7 +707,7 @@ int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
 	w.max_depth = max_depth(ov.nl);
 	nv.lfds = ov.lfds;
 	nv.nl = ov.nl;
-	if (ovl_is_opaque(nv.upper))
+	if (ovl_is_opaque(&w, nv.upper))
 		nv.nl = 0;
 	if (!out->names.ptr)
 		dw_buf_init(&out->names, 0);
@@ -730,9 +730,10 @@ void dw_changeset_release(struct dw_changeset *cs)
 	free(cs->v);
 	free(cs->meta);
 	free(cs->truncated_at);
+	free(cs->forged_at);
 	cs->v = NULL;
 	cs->meta = NULL;
-	cs->truncated_at = NULL;
-	cs->n = cs->alloc = cs->meta_alloc = cs->truncated = 0;
+	cs->truncated_at = cs->forged_at = NULL;
+	cs->n = cs->alloc = cs->meta_alloc = cs->truncated = cs->forged = 0;
 	dw_buf_release(&cs->names);
 }

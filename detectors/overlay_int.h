@@ -55,7 +55,15 @@ enum probe_result { P_NONE, P_WHITEOUT, P_FOUND, P_ERR };
 const char *ovl_shown_path(struct walk *w);
 enum probe_result ovl_probe(int dirfd, const char *name, struct stat *st);
 int ovl_probe_error(struct walk *w);
-int ovl_is_opaque(int dirfd);
+/* A directory's overlay metadata (overlay_view.c says whose counts). */
+struct ovl_attrs {
+	int opaque;
+	char redirect[REDIRECT_MAX + 1]; /* "" when none, or ignored */
+};
+
+void ovl_dir_attrs(struct walk *w, int fd, struct ovl_attrs *a);
+int ovl_is_opaque(struct walk *w, int dirfd);
+void ovl_forged(struct walk *w, const char *what);
 void ovl_view_release(struct view *v);
 int ovl_child_view(struct walk *w, struct view *out, const struct view *v,
 		   const struct entry *e, const char *name,

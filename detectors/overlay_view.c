@@ -1,6 +1,9 @@
 /* The drift classifier: views. A view is one merged directory: the upper dir at
  * that path (if any) and the lower dirs overlayfs would merge below it, topmost
  * first; whiteouts, opaque dirs and redirects decide what is in it. */
+#include <limits.h>
+
+#include "driftwatch/escape.h"
 #include "overlay_int.h"
 
 #include "driftwatch/banned.h"
@@ -30,25 +33,114 @@ int ovl_probe_error(struct walk *w)
 			      ovl_shown_path(w));
 }
 
-/* Read an overlay xattr in its trusted. or user. (userxattr) namespace. */
-static ssize_t ovl_xattr(int fd, const char *name, char *val, size_t size)
-{
-	char key[64];
-	ssize_t n;
+/*
+ * A directory's overlay metadata, from one listxattr (no xattr at all is
+ * the common case, and costs one call). Only the kernel's own namespace
+ * counts: trusted.overlay.* on a rootful mount, user.overlay.* on a
+ * userxattr one. The other namespace is the container's data: on a
+ * rootful mount a process in the container can set user.overlay.redirect
+ * to "../../etc" and would have the host's /etc walked as its drift. Such
+ * an xattr is ignored and counted as forged. A redirect that is not one
+ * name (relative) or a clean absolute path is forged too, in either
+ * namespace: it is ignored, and the directory merges by its own name.
+ */
+static int valid_redirect(const char *r, size_t n);
 
-	snprintf(key, sizeof(key), "trusted.overlay.%s", name);
-	n = fgetxattr(fd, key, val, size);
-	if (n >= 0)
-		return n;
-	snprintf(key, sizeof(key), "user.overlay.%s", name);
-	return fgetxattr(fd, key, val, size);
+void ovl_dir_attrs(struct walk *w, int fd, struct ovl_attrs *a)
+{
+	const char *ours = w->flags & DW_DIFF_USERXATTR ? "user.overlay."
+							: "trusted.overlay.";
+	const char *theirs = w->flags & DW_DIFF_USERXATTR ? "trusted.overlay."
+							  : "user.overlay.";
+	char names[4096], key[64], v[2];
+	ssize_t n = flistxattr(fd, names, sizeof(names)), rn;
+	const char *k;
+
+	a->opaque = 0;
+	a->redirect[0] = '\0';
+	if (n == 0)
+		return; /* the common case: no xattr at all */
+	if (n > 0) {
+		for (k = names; k < names + n; k += strlen(k) + 1)
+			if (!strncmp(k, theirs, strlen(theirs)) &&
+			    (!strcmp(k + strlen(theirs), "opaque") ||
+			     !strcmp(k + strlen(theirs), "redirect")))
+				ovl_forged(w, k);
+	} else {
+		/* Too many to list (a container can add many): ask. */
+		snprintf(key, sizeof(key), "%sopaque", theirs);
+		if (fgetxattr(fd, key, v, sizeof(v)) >= 0)
+			ovl_forged(w, key);
+		snprintf(key, sizeof(key), "%sredirect", theirs);
+		if (fgetxattr(fd, key, NULL, 0) >= 0)
+			ovl_forged(w, key);
+	}
+	snprintf(key, sizeof(key), "%sopaque", ours);
+	a->opaque = fgetxattr(fd, key, v, sizeof(v)) == 1 && v[0] == 'y';
+	snprintf(key, sizeof(key), "%sredirect", ours);
+	rn = fgetxattr(fd, key, a->redirect, REDIRECT_MAX);
+	if (rn <= 0) {
+		a->redirect[0] = '\0';
+		return;
+	}
+	a->redirect[rn] = '\0';
+	if (!valid_redirect(a->redirect, (size_t)rn)) {
+		ovl_forged(w, key);
+		a->redirect[0] = '\0';
+	}
 }
 
-int ovl_is_opaque(int dirfd)
+/*
+ * What overlayfs writes: a relative redirect is one name in the same
+ * parent; an absolute one is "/" and names. Never "", ".", "..", an empty
+ * component, a NUL inside, or a name longer than NAME_MAX.
+ */
+static int valid_name(const char *s, size_t n)
 {
-	char v[2];
+	return n && n <= NAME_MAX && !(n == 1 && s[0] == '.') &&
+	       !(n == 2 && s[0] == '.' && s[1] == '.');
+}
 
-	return ovl_xattr(dirfd, "opaque", v, sizeof(v)) == 1 && v[0] == 'y';
+static int valid_redirect(const char *r, size_t n)
+{
+	const char *p, *end = r + n, *slash;
+
+	if (memchr(r, '\0', n))
+		return 0;
+	if (r[0] != '/')
+		return valid_name(r, n) && !memchr(r, '/', n);
+	for (p = r + 1; p < end; p = slash + 1) {
+		slash = memchr(p, '/', (size_t)(end - p));
+		if (!slash)
+			slash = end;
+		if (!valid_name(p, (size_t)(slash - p)))
+			return 0;
+	}
+	return n > 1;
+}
+
+/* Count forged metadata; name the first place it was found. */
+void ovl_forged(struct walk *w, const char *what)
+{
+	struct dw_changeset *cs = w->cs;
+
+	if (!cs->forged++) {
+		struct dw_buf b = DW_BUF_INIT;
+
+		dw_buf_addf(&b, "%s on ", what);
+		dw_escape_path(&b, ovl_shown_path(w),
+			       w->path.len > 200 ? 200
+						 : strlen(ovl_shown_path(w)));
+		cs->forged_at = dw_buf_detach(&b, NULL);
+	}
+}
+
+int ovl_is_opaque(struct walk *w, int dirfd)
+{
+	struct ovl_attrs a;
+
+	ovl_dir_attrs(w, dirfd, &a);
+	return a.opaque;
 }
 
 /*
@@ -112,7 +204,7 @@ static int merge_lowers(struct walk *w, struct view *out, const int *lfds,
 			break;
 		DW_ALLOC_GROW(out->lfds, out->nl + 1, alloc);
 		out->lfds[out->nl++] = fd;
-		if (ovl_is_opaque(fd))
+		if (ovl_is_opaque(w, fd))
 			break;
 	}
 	return 0;
@@ -161,8 +253,7 @@ int ovl_child_view(struct walk *w, struct view *out, const struct view *v,
 		   const struct entry *e, const char *name,
 		   const struct view *shared)
 {
-	char redirect[REDIRECT_MAX + 1];
-	ssize_t rn;
+	struct ovl_attrs attrs;
 	int fd;
 
 	*out = (struct view){-1, NULL, 0, 0};
@@ -175,18 +266,15 @@ int ovl_child_view(struct walk *w, struct view *out, const struct view *v,
 	if (fd == -1)
 		return 0;
 	out->upper = fd;
-	if (ovl_is_opaque(fd))
+	ovl_dir_attrs(w, fd, &attrs);
+	if (attrs.opaque)
 		return 0;
-	rn = ovl_xattr(fd, "redirect", redirect, REDIRECT_MAX);
-	if (rn > 0) {
+	if (attrs.redirect[0] && attrs.redirect[0] != '/')
+		return merge_lowers(w, out, v->lfds, v->nl, 0, attrs.redirect);
+	if (attrs.redirect[0]) {
 		struct view target;
-		int err;
+		int err = resolve_redirect(w, &target, attrs.redirect + 1);
 
-		redirect[rn] = '\0';
-		if (redirect[0] != '/')
-			return merge_lowers(w, out, v->lfds, v->nl, 0,
-					    redirect);
-		err = resolve_redirect(w, &target, redirect + 1);
 		if (!err) {
 			out->lfds = target.lfds;
 			out->nl = target.nl;

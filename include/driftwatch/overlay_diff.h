@@ -72,11 +72,18 @@ struct dw_changeset {
 	size_t truncated;
 	char *truncated_at;
 	size_t max_depth;
+	/*
+	 * Overlay metadata that was ignored: the other namespace's overlay
+	 * xattrs (user.overlay.* on a rootful mount) or a redirect that
+	 * leaves its layer. `forged_at` names the first: "xattr on /path".
+	 */
+	size_t forged;
+	char *forged_at;
 };
 
 #define DW_CHANGESET_INIT                                                      \
 	{                                                                      \
-		NULL, NULL, 0, 0, 0, DW_BUF_INIT, 0, NULL, 0                   \
+		NULL, NULL, 0, 0, 0, DW_BUF_INIT, 0, NULL, 0, 0, NULL          \
 	}
 
 static inline const char *dw_change_path(const struct dw_changeset *cs,
@@ -93,6 +100,12 @@ enum dw_diff_flags {
 	/* A full diff (no reuse) lists the upper dirs in a second thread:
 	 * the same result, in less wall time on two or more cores. */
 	DW_DIFF_PREFETCH = 1 << 1,
+	/*
+	 * The layers belong to an overlay mounted with userxattr (rootless):
+	 * its metadata is in user.overlay.*. Otherwise only trusted.overlay.*
+	 * counts, as the kernel's does on a rootful mount.
+	 */
+	DW_DIFF_USERXATTR = 1 << 2,
 };
 
 /*

@@ -7,6 +7,7 @@
  *                               file "bottom" at the end
  *   dwctr longname DIR LEVELS   the same with 200-byte names
  *   dwctr sparse FILE BYTES     a file of BYTES apparent size, one hole
+ *   dwctr setxattr PATH NAME VALUE   lsetxattr (no setfattr in busybox)
  * Exits 0, or 1 with a message.
  */
 #include <errno.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static int die(const char *what)
@@ -67,7 +69,11 @@ int main(int argc, char **argv)
 			return die("pwrite");
 		return close(fd) ? die("close") : 0;
 	}
+	if (argc == 5 && !strcmp(argv[1], "setxattr"))
+		return lsetxattr(argv[2], argv[3], argv[4], strlen(argv[4]), 0)
+			       ? die(argv[3])
+			       : 0;
 	fprintf(stderr, "usage: dwctr deep|longname DIR LEVELS | sparse FILE "
-			"BYTES\n");
+			"BYTES | setxattr PATH NAME VALUE\n");
 	return 2;
 }

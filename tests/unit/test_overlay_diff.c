@@ -274,6 +274,94 @@ static void test_redirect(void **state)
 	expect_diff("up", lowers, 1, "D /a\nA /b\nA /b/x\n");
 }
 
+/* The forged metadata count of a diff of up/ over lo1/, with `flags`. */
+static size_t forged_in(unsigned flags, char **first)
+{
+	struct dw_changeset cs = DW_CHANGESET_INIT;
+	char up[PATH_MAX], lo[PATH_MAX];
+	const char *lp[] = {lo};
+	size_t n;
+
+	snprintf(up, sizeof(up), "%s", at("up"));
+	snprintf(lo, sizeof(lo), "%s", at("lo1"));
+	assert_int_equal(dw_overlay_diff(&cs, up, lp, 1, flags), 0);
+	n = cs.forged;
+	if (first)
+		*first = cs.forged_at ? strdup(cs.forged_at) : NULL;
+	dw_changeset_release(&cs);
+	return n;
+}
+
+/*
+ * A redirect out of its layer: before, "../../../../etc" made the walk
+ * list whatever lay there as the container's drift. Ignored, counted.
+ */
+static void test_redirect_escape_is_forged(void **state)
+{
+	static const char *const bad[] = {
+		"../../../../../../../../etc",
+		"..",
+		".",
+		"/a/../../etc",
+		"/a//b",
+		"a/b",
+		"/",
+	};
+	const char *lowers[] = {"lo1"};
+	char *first = NULL;
+	size_t i;
+
+	(void)state;
+	NEED_ROOT();
+	mkdirs("lo1/a");
+	put("lo1/a/x", "x");
+	mkdirs("up/b");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(setxattr(at("up/b"),
+					  "trusted.overlay.redirect", bad[i],
+					  strlen(bad[i]), 0),
+				 0);
+		/* Merged by its own name: a new, empty directory. */
+		expect_diff("up", lowers, 1, "A /b\n");
+		assert_int_equal(forged_in(0, &first), 1);
+		assert_string_equal(first, "trusted.overlay.redirect on /b");
+		free(first);
+	}
+}
+
+/*
+ * user.overlay.* on a rootful mount is the container's own data: a fake
+ * opaque mark must not turn the image's files into deletions, nor a fake
+ * redirect pull other files in. Honoured only with DW_DIFF_USERXATTR.
+ */
+static void test_user_namespace_is_not_ours(void **state)
+{
+	const char *lowers[] = {"lo1"};
+	char *first = NULL;
+
+	(void)state;
+	NEED_ROOT();
+	mkdirs("lo1/etc");
+	put("lo1/etc/passwd", "root");
+	mkdirs("lo1/a");
+	put("lo1/a/x", "x");
+	mkdirs("up/etc");
+	same_times("up/etc", "lo1/etc");
+	put("up/etc/new", "n");
+	assert_int_equal(
+		setxattr(at("up/etc"), "user.overlay.opaque", "y", 1, 0), 0);
+	expect_diff("up", lowers, 1, "C /etc\nA /etc/new\n");
+	assert_int_equal(forged_in(0, &first), 1);
+	assert_string_equal(first, "user.overlay.opaque on /etc");
+	free(first);
+	/* In userxattr mode it is the kernel's: /etc is opaque. */
+	assert_int_equal(forged_in(DW_DIFF_USERXATTR, NULL), 0);
+	/* And trusted.overlay.* is then the forgery. */
+	assert_int_equal(
+		setxattr(at("up/etc"), "trusted.overlay.opaque", "y", 1, 0), 0);
+	assert_int_equal(forged_in(DW_DIFF_USERXATTR, NULL), 1);
+}
+
 static void test_symlinks_not_followed(void **state)
 {
 	const char *lowers[] = {"lo1"};
@@ -617,6 +705,8 @@ int main(void)
 		T(test_multiple_lowers),
 		T(test_capability_xattr),
 		T(test_redirect),
+		T(test_redirect_escape_is_forged),
+		T(test_user_namespace_is_not_ours),
 		T(test_symlinks_not_followed),
 		T(test_deeper_than_path_max),
 		T(test_too_deep_is_partial_not_fatal),
