@@ -50,7 +50,7 @@ static void add_row(struct rescan *r, const struct dw_changeset *cs,
 		elf = mon_analyse_file(r, path, &sha256);
 		if (elf < 0)
 			elf = -1;
-		if ((exec || elf == 1) && sev != DW_SEV_ALLOWED)
+		if (exec || elf == 1)
 			sev = dw_policy_severity(r->m->pol, c->image, c->labels,
 						 c->immutable, path, kind, 1);
 	}

@@ -22,6 +22,18 @@ static void free_strv(char **v, size_t n)
 	free(v);
 }
 
+static void free_rules(struct dw_allow_rule *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(r[i].image);
+		free(r[i].label);
+		free_strv(r[i].paths, r[i].npaths);
+	}
+	free(r);
+}
+
 void dw_policy_release(struct dw_policy *p)
 {
 	size_t i;
@@ -40,12 +52,8 @@ void dw_policy_release(struct dw_policy *p)
 		free(p->drops[i].kind);
 	}
 	free(p->drops);
-	for (i = 0; i < p->nallow; i++) {
-		free(p->allow[i].image);
-		free(p->allow[i].label);
-		free_strv(p->allow[i].paths, p->allow[i].npaths);
-	}
-	free(p->allow);
+	free_rules(p->allow, p->nallow);
+	free_rules(p->allow_exec, p->nallow_exec);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -126,22 +134,54 @@ static int allow_rule(struct dw_yaml *y, yaml_node_t *n,
 	return err;
 }
 
-static int allow_rules(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
+/*
+ * A list of allow rules into `*v`, `*n`. `exec`: allow_executables,
+ * whose rules must name the image (an executable allowed everywhere is
+ * no rule at all) and have no label.
+ */
+static int allow_rules(struct dw_yaml *y, yaml_node_t *v,
+		       struct dw_allow_rule **rules, size_t *n, int exec)
 {
 	yaml_node_item_t *it;
-	size_t alloc = p->nallow;
+	size_t alloc = *n;
 	int err = 0;
 
 	if (v->type != YAML_SEQUENCE_NODE)
-		return dw_yaml_bad(y, v, "allow is a list of rules");
+		return dw_yaml_bad(y, v, "a list of rules is expected");
 	for (it = v->data.sequence.items.start;
 	     !err && it < v->data.sequence.items.top; it++) {
-		DW_ALLOC_GROW(p->allow, p->nallow + 1, alloc);
-		memset(&p->allow[p->nallow], 0, sizeof(p->allow[0]));
-		err = allow_rule(y, dw_yaml_node(y, *it),
-				 &p->allow[p->nallow++]);
+		struct dw_allow_rule *r;
+
+		DW_ALLOC_GROW(*rules, *n + 1, alloc);
+		r = &(*rules)[(*n)++];
+		memset(r, 0, sizeof(*r));
+		err = allow_rule(y, dw_yaml_node(y, *it), r);
+		if (!err && exec && (!r->image || r->label))
+			err = dw_yaml_bad(y, dw_yaml_node(y, *it),
+					  "an allow_executables rule names "
+					  "the image and paths (no label)");
 	}
 	return err;
+}
+
+/* Does a rule of `rules` fit the container and match `path`? */
+static int allowed_by(const struct dw_allow_rule *rules, size_t n,
+		      const char *image, const json_t *labels, const char *path)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i++) {
+		const struct dw_allow_rule *r = &rules[i];
+
+		if (r->image && !dw_glob_match(r->image, image ? image : ""))
+			continue;
+		if (r->label && !dw_policy_label_matches(r->label, labels))
+			continue;
+		for (j = 0; j < r->npaths; j++)
+			if (dw_glob_match(r->paths[j], path))
+				return 1;
+	}
+	return 0;
 }
 
 static int webhooks(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p,
@@ -272,17 +312,18 @@ static int command_value(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
  * checks that driftwatch.yaml(5) and contrib/driftwatch.yaml name them all.
  */
 enum key_type {
-	K_BOOL,	    /* int */
-	K_NUMBER,   /* long, from lo to hi */
-	K_SIZE,	    /* uint64_t: 4096, 16MiB, ... */
-	K_STRING,   /* char * */
-	K_PATHS,    /* char **, size_t: absolute paths or globs */
-	K_ROTATE,   /* int: DW_ROTATE_* */
-	K_ARGV,	    /* the command */
-	K_WEBHOOKS, /* JSON webhooks */
-	K_SLACK,    /* Slack webhooks */
-	K_ALLOW,    /* allow rules */
-	K_DROPS,    /* drop dirs */
+	K_BOOL,	      /* int */
+	K_NUMBER,     /* long, from lo to hi */
+	K_SIZE,	      /* uint64_t: 4096, 16MiB, ... */
+	K_STRING,     /* char * */
+	K_PATHS,      /* char **, size_t: absolute paths or globs */
+	K_ROTATE,     /* int: DW_ROTATE_* */
+	K_ARGV,	      /* the command */
+	K_WEBHOOKS,   /* JSON webhooks */
+	K_SLACK,      /* Slack webhooks */
+	K_ALLOW,      /* allow rules */
+	K_ALLOW_EXEC, /* allow rules for executables */
+	K_DROPS,      /* drop dirs */
 };
 
 static const char *const type_names[] = {
@@ -349,7 +390,10 @@ static const struct key keys[] = {
 	     "changes under these paths are high (replaces the list)"),
 	LIST("allow", K_ALLOW, allow, nallow, NULL,
 	     "allow rules: {paths, image, label}; matching changes are "
-	     "allowed"),
+	     "allowed, but never a new or changed executable"),
+	LIST("allow_executables", K_ALLOW_EXEC, allow_exec, nallow_exec, NULL,
+	     "rules {image, paths} that allow new or changed executables "
+	     "and ELF files"),
 	BOOL("snapshot_on_critical", snapshot_on_critical, 0,
 	     "snapshot a container on its first critical drift"),
 	NUM("snapshot_interval", snapshot_interval, 0, 86400 * 365, 3600,
@@ -448,7 +492,9 @@ static int set_key(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p,
 	case K_ARGV: return command_value(y, v, p);
 	case K_WEBHOOKS: return webhooks(y, v, p, "json");
 	case K_SLACK: return webhooks(y, v, p, "slack");
-	case K_ALLOW: return allow_rules(y, v, p);
+	case K_ALLOW: return allow_rules(y, v, &p->allow, &p->nallow, 0);
+	case K_ALLOW_EXEC:
+		return allow_rules(y, v, &p->allow_exec, &p->nallow_exec, 1);
 	case K_DROPS: return drop_dirs(y, v, p);
 	}
 	return dw_yaml_bad(y, v, "unknown key");
@@ -555,20 +601,22 @@ enum dw_severity dw_policy_severity(const struct dw_policy *p,
 				    int immutable, const char *path, char kind,
 				    int exec_or_elf)
 {
-	size_t i, j;
+	size_t i;
 
-	for (i = 0; i < p->nallow; i++) {
-		const struct dw_allow_rule *r = &p->allow[i];
-
-		if (r->image && !dw_glob_match(r->image, image ? image : ""))
-			continue;
-		if (r->label && !dw_policy_label_matches(r->label, labels))
-			continue;
-		for (j = 0; j < r->npaths; j++)
-			if (dw_glob_match(r->paths[j], path))
-				return DW_SEV_ALLOWED;
-	}
-	if (immutable || (kind != 'D' && exec_or_elf))
+	/*
+	 * A new or changed executable is critical wherever it is: a path
+	 * glob written for logs and caches (/tmp and all below) must not let a
+	 * dropped binary through. Only allow_executables, which names the
+	 * image, lowers it.
+	 */
+	if (kind != 'D' && exec_or_elf)
+		return allowed_by(p->allow_exec, p->nallow_exec, image, labels,
+				  path)
+			       ? DW_SEV_ALLOWED
+			       : DW_SEV_CRITICAL;
+	if (allowed_by(p->allow, p->nallow, image, labels, path))
+		return DW_SEV_ALLOWED;
+	if (immutable)
 		return DW_SEV_CRITICAL;
 	for (i = 0; i < p->nhigh; i++)
 		if (under(path, p->high_paths[i]))

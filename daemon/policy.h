@@ -40,6 +40,8 @@ struct dw_policy {
 	size_t nhigh;
 	struct dw_allow_rule *allow;
 	size_t nallow;
+	struct dw_allow_rule *allow_exec; /* allow_executables */
+	size_t nallow_exec;
 	int snapshot_on_critical;
 	long snapshot_interval; /* seconds between two per container */
 	char *snapshot_dir;
@@ -76,10 +78,11 @@ void dw_policy_release(struct dw_policy *p);
 int dw_policy_label_matches(const char *sel, const json_t *labels);
 
 /*
- * The severity of a change: "allowed" (an allow glob of a rule that fits
- * the image and labels matches), "critical" (an immutable container, or a
- * new or changed executable or ELF file), "high" (under high_paths) or
- * "medium".
+ * The severity of a change. A new or changed executable or ELF file is
+ * critical unless an allow_executables rule (image and path) allows it;
+ * no other rule lowers it. Anything else: allowed (an allow rule that
+ * fits the image and labels matches the path), critical (an immutable
+ * container), high (under high_paths) or medium.
  */
 enum dw_severity dw_policy_severity(const struct dw_policy *p,
 				    const char *image, const json_t *labels,

@@ -31,7 +31,10 @@ static void test_severities(void **state)
 				"  - image: \"nginx:*\"\n"
 				"    paths: [\"/var/cache/nginx/**\"]\n"
 				"  - label: tier=web\n"
-				"    paths: [\"/srv/**\"]\n");
+				"    paths: [\"/srv/**\"]\n"
+				"allow_executables:\n"
+				"  - image: \"build:*\"\n"
+				"    paths: [\"/tmp/**\"]\n");
 	json_t *web = json_pack("{s:s}", "tier", "web");
 	json_t *none = json_object();
 	struct dw_policy p;
@@ -44,7 +47,14 @@ static void test_severities(void **state)
 		int exec;
 		const char *want;
 	} cases[] = {
-		{"busybox", 0, 0, "/tmp/x", 'A', 1, "allowed"},
+		/* A path glob never allows an executable (it did). */
+		{"busybox", 0, 0, "/tmp/x", 'A', 1, "critical"},
+		{"busybox", 0, 0, "/tmp/x", 'C', 1, "critical"},
+		{"busybox", 0, 0, "/tmp/x", 'A', 0, "allowed"},
+		/* allow_executables does, for its image only. */
+		{"build:7", 0, 0, "/tmp/cc1", 'A', 1, "allowed"},
+		{"build:7", 0, 0, "/usr/bin/cc1", 'A', 1, "critical"},
+		{"busybox", 0, 0, "/srv/x", 'A', 1, "critical"},
 		{"nginx:1.25", 0, 0, "/var/cache/nginx/a", 'A', 0, "allowed"},
 		{"busybox", 0, 0, "/var/cache/nginx/a", 'A', 0, "medium"},
 		{"x", 1, 0, "/srv/up", 'C', 0, "allowed"},

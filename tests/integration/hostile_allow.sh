@@ -1,0 +1,51 @@
+#!/bin/bash
+# Under a policy that allows /tmp/** (a usual one for scratch space), a
+# container dropped an ELF into /tmp and nothing was raised: the path glob
+# allowed it. Now a new or changed executable or ELF is critical whatever
+# `allow` says; only allow_executables (image and paths) lowers it.
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_docker
+
+tmp=$(mktemp -d)
+db="$tmp/state/driftwatch.db"
+cfg="$tmp/driftwatch.yaml"
+c=dwh-allow
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	docker rm -f "$c" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+docker rm -f "$c" >/dev/null 2>&1
+cat >"$cfg" <<CFG
+debounce_ms: 20
+allow:
+  - paths: ["/tmp/**", "/opt/**"]
+allow_executables:
+  - image: "dwtest:busybox"
+    paths: ["/opt/tools/**"]
+CFG
+docker run -d --network none --name "$c" dwtest:busybox sleep 3600 >/dev/null
+id=$(docker inspect -f '{{.Id}}' "$c")
+dw_daemon_start "$cfg" "$db" "$tmp/log" || fail "daemon start"
+docker exec "$c" sh -c 'cp /bin/busybox /tmp/elf; chmod 644 /tmp/elf;
+	printf "#!/bin/sh\necho hi\n" >/tmp/x.sh; chmod 755 /tmp/x.sh;
+	echo notes >/tmp/notes; mkdir -p /opt/tools; cp /bin/busybox /opt/tools/t;
+	cp /bin/busybox /opt/other'
+sev() {
+	sqlite3 -readonly "$db" "SELECT severity FROM changes WHERE container_id='$id' AND CAST(path AS TEXT)='$1'"
+}
+dw_wait 10 sh -c "[ -n \"\$(sqlite3 -readonly '$db' \"SELECT 1 FROM changes WHERE container_id='$id' AND CAST(path AS TEXT)='/opt/other'\")\" ]" ||
+	fail "changes not recorded"
+[ "$(sev /tmp/elf)" = critical ] && pass "an ELF in /tmp (allowed path, not executable): critical" ||
+	fail "/tmp/elf is $(sev /tmp/elf)"
+[ "$(sev /tmp/x.sh)" = critical ] && pass "an executable script in /tmp: critical" ||
+	fail "/tmp/x.sh is $(sev /tmp/x.sh)"
+[ "$(sev /tmp/notes)" = allowed ] && pass "a text file in /tmp: allowed" || fail "/tmp/notes is $(sev /tmp/notes)"
+[ "$(sev /opt/tools/t)" = allowed ] && pass "allow_executables allows its image's path" ||
+	fail "/opt/tools/t is $(sev /opt/tools/t)"
+[ "$(sev /opt/other)" = critical ] && pass "but not beside it" || fail "/opt/other is $(sev /opt/other)"
+sqlite3 -readonly "$db" "SELECT payload FROM alerts WHERE kind='drift'" | grep -q '/tmp/elf' &&
+	pass "the drift alert names /tmp/elf" || fail "no alert for /tmp/elf"
+finish
