@@ -14,6 +14,7 @@
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
+#include "driftwatch/safeopen.h"
 #include "log.h"
 #include "driftwatch/sources.h"
 #include "driftwatch/xmalloc.h"
@@ -117,14 +118,14 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 		       const char *path)
 {
 	struct found_ctx k = {w, p, path, DW_SOURCE_FILE};
-	struct dw_source_opts o = {w->max_file_size};
+	struct dw_source_opts o = {w->max_file_size, 0};
 	enum dw_scan_outcome out;
 	unsigned long long line;
 	long long done;
 	struct stat st;
 	int err;
 
-	if (!w->scanner || stat(path, &st) || !S_ISREG(st.st_mode))
+	if (!w->scanner || lstat(path, &st) || !S_ISREG(st.st_mode))
 		return;
 	/* Once per file: the store remembers what was scanned whole. */
 	if (!dw_store_get_offset(w->store, path, st.st_dev, st.st_ino, &done,
@@ -263,14 +264,11 @@ static struct followed *follow(struct dw_logwatch *w, const struct pattern *p,
 	unsigned long long line = 0;
 	long long off = 0;
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	/* Never a symlink out of the directory, a FIFO or a device. */
+	int fd = dw_open_regular(AT_FDCWD, path, 0, &st);
 
 	if (fd < 0)
 		return NULL;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return NULL;
-	}
 	/* The same file as before the restart: go on where we were. */
 	if (dw_store_get_offset(w->store, path, st.st_dev, st.st_ino, &off,
 				&line) ||

@@ -1,5 +1,6 @@
 /* The live monitor: a changed file is hashed, checked for ELF and scanned for
  * secrets. */
+#include "driftwatch/safeopen.h"
 #include "monitor_int.h"
 
 #include "driftwatch/banned.h"
@@ -47,16 +48,16 @@ int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 	root = open(r->c->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
 		return -1;
-	fd = mon_open_beneath(root, path + 1,
-			      O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOATIME);
-	if (fd < 0 && errno == EPERM)
-		fd = mon_open_beneath(root, path + 1,
-				      O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	/* O_PATH first: a device node or FIFO the container made (or swapped
+	 * in) is never opened, only a regular file is (safeopen.h). */
+	fd = mon_open_beneath(root, path + 1, O_PATH);
 	close(root);
 	if (fd < 0)
 		return -1;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size > m->pol->max_file_size) {
+	fd = dw_reopen_regular(fd, path, DW_OPEN_NOATIME, &st);
+	if (fd < 0)
+		return -1;
+	if ((uint64_t)st.st_size > m->pol->max_file_size) {
 		close(fd);
 		return -1;
 	}

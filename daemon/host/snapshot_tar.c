@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "driftwatch/buf.h"
+#include "driftwatch/safeopen.h"
 #include "driftwatch/overlay_diff.h"
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"
@@ -458,6 +459,8 @@ static int open_entry(struct layer_tar *t, int dfd, const char *name,
 	int fd = -1;
 
 	*fdp = -1;
+	/* Paused, nothing moves: d_type (from the filesystem, not the
+	 * container) vouches for a regular file or a directory. */
 	if (t->frozen && (dtype == DT_REG || dtype == DT_DIR)) {
 		fd = openat(dfd, name,
 			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
@@ -478,15 +481,33 @@ static int open_entry(struct layer_tar *t, int dfd, const char *name,
 	if (S_ISREG(sx->stx_mode) || S_ISDIR(sx->stx_mode)) {
 		struct stat now;
 
-		fd = openat(dfd, name,
-			    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
-				    (S_ISDIR(sx->stx_mode) ? O_DIRECTORY : 0));
+		/*
+		 * The container runs: what was a file may be a device node
+		 * now. O_PATH opens nothing; only a regular file is reopened
+		 * (safeopen.h). O_DIRECTORY fails before any driver's open.
+		 */
+		if (S_ISREG(sx->stx_mode)) {
+			fd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			if (fd >= 0)
+				fd = dw_reopen_regular(fd, t->path.ptr, 0,
+						       &now);
+		} else {
+			fd = openat(dfd, name,
+				    O_RDONLY | O_NOFOLLOW | O_DIRECTORY |
+					    O_CLOEXEC);
+			if (fd >= 0 && fstat(fd, &now)) {
+				close(fd);
+				fd = -1;
+			}
+		}
 		if (fd >= 0 &&
-		    (fstat(fd, &now) || now.st_ino != sx->stx_ino ||
+		    (now.st_ino != sx->stx_ino ||
 		     (now.st_mode & S_IFMT) != (sx->stx_mode & S_IFMT))) {
 			close(fd); /* swapped since we looked */
 			fd = -1;
 		}
+		if (fd < 0)
+			fd = -1;
 	}
 	*fdp = fd;
 	return 0;

@@ -16,6 +16,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
 #include "driftwatch/lazylib.h"
+#include "driftwatch/safeopen.h"
 #include "driftwatch/sources.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
@@ -575,32 +576,27 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 	return err;
 }
 
-/* Open without blocking on a FIFO and without reading a special file. */
-static int open_regular(const char *path, const char *display,
-			const struct dw_source_opts *o,
+/* Open only a regular file: a special file or symlink is skipped. */
+static int open_regular(const char *path, const struct dw_source_opts *o,
 			enum dw_scan_outcome *outcome, int *fdp)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	int fd = dw_open_regular(AT_FDCWD, path, o->follow ? DW_OPEN_FOLLOW : 0,
+				 &st);
 
 	*fdp = -1;
-	if (fd < 0)
-		return dw_error_errno(DW_EIO, errno, "cannot open %s", display);
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return dw_error_errno(DW_EIO, errno, "cannot stat %s", display);
-	}
-	if (!S_ISREG(st.st_mode)) {
-		close(fd);
+	if (fd == DW_EUNSUPPORTED) {
+		/* A symlink, FIFO, socket or device: never opened. */
 		*outcome = DW_SCAN_SKIPPED_SPECIAL;
 		return 0;
 	}
+	if (fd < 0)
+		return dw_error_set(DW_EIO, "%s", dw_error_last());
 	if (o->max_file_size && (uint64_t)st.st_size > o->max_file_size) {
 		close(fd);
 		*outcome = DW_SCAN_SKIPPED_SIZE;
 		return 0;
 	}
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	*fdp = fd;
 	return 0;
 }
@@ -614,7 +610,7 @@ int dw_scan_path(struct dw_scanner *s, const char *path, const char *display,
 	int fd, err;
 
 	*outcome = DW_SCAN_DONE;
-	err = open_regular(path, display, o, outcome, &fd);
+	err = open_regular(path, o, outcome, &fd);
 	if (err || fd < 0)
 		return err;
 	/* Binary files are skipped, unless compressed. */
@@ -659,7 +655,7 @@ int dw_scan_slack_file(struct dw_scanner *s, const char *path,
 	json_t *root = NULL, *msg;
 	enum dw_scan_outcome outcome = DW_SCAN_DONE;
 	size_t i;
-	int fd, err = open_regular(path, display, o, &outcome, &fd);
+	int fd, err = open_regular(path, o, &outcome, &fd);
 
 	if (err || fd < 0)
 		return err;

@@ -178,6 +178,12 @@ void dw_scan_tree(struct dw_scanner *s, const char *root,
 	} else if (S_ISDIR(st.st_mode)) {
 		walk(&t, root, 0);
 	} else {
+		/* The file the user named may be a symlink; what a walk
+		 * finds never is followed. */
+		struct dw_source_opts top = *o;
+
+		top.follow = 1;
+		t.o = &top;
 		scan_file(&t, root);
 	}
 }

@@ -3,8 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 #include "driftwatch/error.h"
+#include "driftwatch/safeopen.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/yamldoc.h"
 #include "driftwatch/banned.h"
@@ -12,12 +15,22 @@
 int dw_yaml_load(struct dw_yaml *y, const char *path)
 {
 	yaml_parser_t parser;
-	FILE *f = fopen(path, "rb");
-	int err = 0;
+	struct stat st;
+	/* A configuration is a regular file: a FIFO would hang us. */
+	int fd = dw_open_regular(AT_FDCWD, path, DW_OPEN_FOLLOW, &st), err = 0;
+	FILE *f = fd >= 0 ? fdopen(fd, "rb") : NULL;
 
 	y->path = path;
-	if (!f)
+	if (fd == DW_EUNSUPPORTED || fd == DW_ENOTFOUND)
+		return dw_error_set(fd == DW_ENOTFOUND ? DW_EIO : DW_EINVAL,
+				    "cannot read %s: %s", path,
+				    fd == DW_ENOTFOUND ? strerror(ENOENT)
+						       : "not a regular file");
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return dw_error_errno(DW_EIO, errno, "cannot read %s", path);
+	}
 	yaml_parser_initialize(&parser);
 	yaml_parser_set_input_file(&parser, f);
 	if (!yaml_parser_load(&parser, &y->doc))

@@ -39,6 +39,12 @@ typedef int (*dw_source_cb)(const struct dw_finding *f,
 
 struct dw_source_opts {
 	uint64_t max_file_size; /* larger files are skipped */
+	/*
+	 * Follow a symlink named as the file itself (a path the user gave);
+	 * otherwise a symlink is skipped like a device: it may point out of
+	 * what is being scanned.
+	 */
+	int follow;
 };
 
 enum dw_scan_outcome {
