@@ -217,7 +217,7 @@ static void collect_watch(const void *node, VISIT v, void *ctx)
 	}
 }
 
-static void unwatch(struct dw_monitor *m, struct container *c)
+void mon_unwatch(struct dw_monitor *m, struct container *c)
 {
 	struct collect k = {c, NULL, 0, 0};
 	size_t i;
@@ -245,7 +245,7 @@ void dw_monitor_drop(struct dw_monitor *m, const char *id, const char *state)
 		c->source = c->dirty ? c->source : DW_RESCAN_FULL;
 		mon_rescan_container(m, c);
 	}
-	unwatch(m, c);
+	mon_unwatch(m, c);
 	if (dw_store_set_container_state(m->store, c->id, state))
 		dw_log_warn("%s", dw_error_last());
 	dw_log_info("stopped watching container %s (%.12s): %s", c->name, c->id,
@@ -398,6 +398,7 @@ void dw_monitor_free(struct dw_monitor *m)
 
 	if (!m)
 		return;
+	mon_restore_watch_limit(m);
 	tdestroy(m->wds, free_watch);
 	for (c = m->list; c; c = next) {
 		next = c->next;

@@ -40,7 +40,9 @@
 	 IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |            \
 	 IN_EXCL_UNLINK)
 
-#define WATCH_LIMIT_CAP (4L << 20)
+#define WATCH_KNOB "/proc/sys/fs/inotify/max_user_watches"
+/* add_watch(): the container has as many watches as its budget. */
+#define WATCH_OVER_BUDGET 1
 
 struct container;
 
@@ -67,10 +69,11 @@ struct container {
 	int dirty;
 	enum dw_rescan_source source; /* of the pending rescan */
 	long long dirty_since, last_event, not_before, next_poll;
-	int rewatch;  /* directory paths may be stale */
-	int polling;  /* no complete set of watches */
-	int broken;   /* its dirs could not be read */
-	int recorded; /* the store has its current name, labels */
+	int rewatch;	 /* directory paths may be stale */
+	int polling;	 /* no complete set of watches */
+	int over_budget; /* polled: its own watch budget, not the host's */
+	int broken;	 /* its dirs could not be read */
+	int recorded;	 /* the store has its current name, labels */
 
 	struct dw_changeset prev; /* the store's current changes */
 	int prev_loaded;
@@ -123,6 +126,7 @@ struct dw_monitor {
 	dw_leak_fn on_leak;
 	void *leak_ctx;
 	int limit_stuck; /* max_user_watches cannot be raised */
+	long watch_limit_orig, watch_limit_set; /* the host's, and ours */
 	unsigned long long overflows, rescans, inotify_events, errors;
 	long long last_event; /* wall clock, microseconds */
 	long long next_full;
@@ -161,5 +165,10 @@ void mon_fs_coverage(struct dw_monitor *m, struct container *c);
 void mon_cover(struct dw_monitor *m, struct container *c, enum dw_facet f,
 	       enum dw_cover state, enum dw_cover_reason reason,
 	       const char *detail);
+
+/* Remove every watch of `c`. */
+void mon_unwatch(struct dw_monitor *m, struct container *c);
+/* Put fs.inotify.max_user_watches back if driftwatchd raised it. */
+void mon_restore_watch_limit(struct dw_monitor *m);
 
 #endif

@@ -361,10 +361,17 @@ void mon_fs_coverage(struct dw_monitor *m, struct container *c)
 			  DW_REASON_DEPTH_LIMIT, detail);
 	} else if (c->polling) {
 		snprintf(detail, sizeof(detail),
-			 "no inotify watch left; rescanned every %lds",
+			 c->over_budget ? "more directories than watch_budget "
+					  "(%ld); rescanned every %lds"
+					: "no inotify watch left on the host "
+					  "(%ld watches); rescanned every %lds",
+			 c->over_budget ? m->pol->watch_budget
+					: mon_read_long(WATCH_KNOB),
 			 m->pol->poll_interval);
 		mon_cover(m, c, DW_FACET_FS, DW_COVER_DEGRADED,
-			  DW_REASON_WATCH_LIMIT, detail);
+			  c->over_budget ? DW_REASON_WATCH_BUDGET
+					 : DW_REASON_WATCH_LIMIT,
+			  detail);
 	} else if (c->mounts) {
 		snprintf(detail, sizeof(detail),
 			 "writes to %s are not in its layers", c->mounts);

@@ -69,25 +69,37 @@ long mon_read_long(const char *path)
 }
 
 /* Raise fs.inotify.max_user_watches when allowed; 0 when it was. */
-static int raise_watch_limit(struct dw_monitor *m)
+static int write_watch_limit(long v)
 {
-	static const char knob[] = "/proc/sys/fs/inotify/max_user_watches";
-	long cur = mon_read_long(knob), want;
 	char buf[32];
-	int fd, ok = 0;
+	int fd = open(WATCH_KNOB, O_WRONLY | O_CLOEXEC), ok = 0;
 
-	if (m->limit_stuck || !m->pol->raise_watch_limit || cur < 0 ||
-	    cur >= WATCH_LIMIT_CAP) {
-		m->limit_stuck = 1;
-		return -1;
-	}
-	want = cur * 2 > WATCH_LIMIT_CAP ? WATCH_LIMIT_CAP : cur * 2;
-	snprintf(buf, sizeof(buf), "%ld\n", want);
-	fd = open(knob, O_WRONLY | O_CLOEXEC);
+	snprintf(buf, sizeof(buf), "%ld\n", v);
 	if (fd >= 0) {
 		ok = write(fd, buf, strlen(buf)) == (ssize_t)strlen(buf);
 		close(fd);
 	}
+	return ok;
+}
+
+/*
+ * Double the host's fs.inotify.max_user_watches, up to max_watch_limit:
+ * the limit is the whole host's, so it is raised with a ceiling, the
+ * host's own value is logged, and it is put back at exit.
+ */
+static int raise_watch_limit(struct dw_monitor *m)
+{
+	long cur = mon_read_long(WATCH_KNOB), want;
+	long cap = m->pol->max_watch_limit;
+	int ok;
+
+	if (m->limit_stuck || !m->pol->raise_watch_limit || cur < 0 ||
+	    cur >= cap) {
+		m->limit_stuck = 1;
+		return -1;
+	}
+	want = cur * 2 > cap ? cap : cur * 2;
+	ok = write_watch_limit(want);
 	if (!ok) {
 		dw_log_warn("inotify watch limit %ld reached and cannot be "
 			    "raised: containers that need more watches are "
@@ -96,9 +108,24 @@ static int raise_watch_limit(struct dw_monitor *m)
 		m->limit_stuck = 1;
 		return -1;
 	}
-	dw_log_info("raised fs.inotify.max_user_watches from %ld to %ld", cur,
-		    want);
+	if (!m->watch_limit_orig)
+		m->watch_limit_orig = cur;
+	m->watch_limit_set = want;
+	dw_log_warn("raised fs.inotify.max_user_watches from %ld to %ld (the "
+		    "host's own value was %ld; it is restored when "
+		    "driftwatchd stops)",
+		    cur, want, m->watch_limit_orig);
 	return 0;
+}
+
+void mon_restore_watch_limit(struct dw_monitor *m)
+{
+	if (!m->watch_limit_orig ||
+	    mon_read_long(WATCH_KNOB) != m->watch_limit_set)
+		return; /* never raised, or changed by someone else since */
+	if (write_watch_limit(m->watch_limit_orig))
+		dw_log_info("restored fs.inotify.max_user_watches to %ld",
+			    m->watch_limit_orig);
 }
 
 /* Watch the open directory `fd` of `c`. DW_ELIMIT: no watch left. */
@@ -109,6 +136,9 @@ static int add_watch(struct dw_monitor *m, struct container *c, int fd,
 	struct watch *w;
 	int wd;
 
+	/* One container may not use up the host's watches. */
+	if (c->nwatches >= (size_t)m->pol->watch_budget)
+		return WATCH_OVER_BUDGET;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	wd = inotify_add_watch(m->ifd, proc, WATCH_MASK);
 	if (wd < 0 && errno == ENOSPC && !raise_watch_limit(m))
@@ -181,18 +211,28 @@ static int watch_tree(struct dw_monitor *m, struct container *c, int root,
 
 void mon_watch_from(struct dw_monitor *m, struct container *c, const char *rel)
 {
-	int root = open(c->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int root = open(c->upper, O_PATH | O_DIRECTORY | O_CLOEXEC), err;
 
 	if (root < 0)
 		return;
-	if (watch_tree(m, c, root, rel, 0) == DW_ELIMIT && !c->polling) {
+	err = c->polling ? 0 : watch_tree(m, c, root, rel, 0);
+	close(root);
+	if (err == WATCH_OVER_BUDGET) {
+		/* Its watches go back to the host: it is polled whole. */
+		mon_unwatch(m, c);
+		c->over_budget = 1;
+	}
+	if (err) {
 		c->polling = 1;
 		c->next_poll = mon_mono_ms() + m->pol->poll_interval * 1000;
-		dw_log_warn("container %s: out of inotify watches; rescanning "
-			    "it every %lds instead",
-			    c->name, m->pol->poll_interval);
+		dw_log_warn(
+			"container %s: %s; rescanning it every %lds instead",
+			c->name,
+			err == WATCH_OVER_BUDGET
+				? "more directories than its watch budget"
+				: "out of inotify watches",
+			m->pol->poll_interval);
 	}
-	close(root);
 }
 
 /* Note "/rel" or "/rel/name" (rel "" is the upper dir itself). */

@@ -380,7 +380,14 @@ static const struct key keys[] = {
 	BOOL("scan_secrets", scan_secrets, 1,
 	     "scan new and changed files for secrets"),
 	BOOL("raise_watch_limit", raise_watch_limit, 1,
-	     "raise fs.inotify.max_user_watches when it runs out"),
+	     "raise fs.inotify.max_user_watches when it runs out (the "
+	     "host's value is restored at exit)"),
+	NUM("max_watch_limit", max_watch_limit, 8192, 100000000, 1048576,
+	    "never raise fs.inotify.max_user_watches beyond this"),
+	NUM("watch_budget", watch_budget, 16, 100000000, 200000,
+	    "inotify watches one container may hold; a container with more "
+	    "directories is rescanned every poll_interval instead, and its "
+	    "fs facet is degraded (watch-budget)"),
 	STR("ignore_label", ignore_label, "driftwatch.ignore=true",
 	    "containers with this label (key or key=value) are not watched"),
 	STR("immutable_label", immutable_label, "driftwatch.immutable=true",

@@ -34,7 +34,9 @@ struct dw_policy {
 	uint64_t max_file_size; /* files analysed (hash, ELF, secrets) */
 	int scan_secrets;
 	int raise_watch_limit;
-	char *ignore_label; /* "key" or "key=value" */
+	long max_watch_limit; /* never raise the host's limit beyond this */
+	long watch_budget;    /* inotify watches one container may hold */
+	char *ignore_label;   /* "key" or "key=value" */
 	char *immutable_label;
 	char **high_paths;
 	size_t nhigh;
