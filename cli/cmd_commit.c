@@ -160,7 +160,7 @@ static void record(const char *db, const char *ref,
 
 int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 {
-	struct dw_snapshot_opts o = {NULL, NULL, NULL, 0, 0};
+	struct dw_snapshot_opts o = {NULL, NULL, NULL, 0, 0, 0};
 	struct dw_snapshot_result r;
 	struct dw_docker *d = NULL;
 	const char *db = DW_STORE_DEFAULT_PATH, *host = cli->host;
@@ -223,6 +223,15 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 			    "snapshot taken, but "
 			    "--replace failed: %s",
 			    dw_error_last());
+	if (r.truncated)
+		/* Evidence that is not whole is never reported as whole. */
+		err = dw_cli_fail("commit", DW_EXIT_ERROR,
+				  "incomplete: %zu director%s nested too deep "
+				  "to enter (written, not their contents), the "
+				  "first at /%s; the evidence says so",
+				  r.truncated, r.truncated > 1 ? "ies" : "y",
+				  r.truncated_at);
+	free(r.truncated_at);
 	free(r.evidence_path);
 	free(path);
 	free(tag);

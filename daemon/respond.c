@@ -68,6 +68,11 @@ void dwd_auto_snapshot(const char *id, const char *name, void *ctx)
 	else
 		dw_log_info("snapshot of %s: %s (%s)", name, path.ptr,
 			    r.archive_sha256);
+	if (r.truncated)
+		dw_log_warn("snapshot of %s is incomplete: %zu directories "
+			    "nested too deep to enter, the first at /%s",
+			    name, r.truncated, r.truncated_at);
+	free(r.truncated_at);
 	free(r.evidence_path);
 out:
 	dw_buf_release(&path);

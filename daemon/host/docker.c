@@ -265,7 +265,9 @@ static int http_error(long status, const char *body, size_t len,
 {
 	const char *msg = NULL;
 	json_t *j = NULL;
-	int code = status == 404 ? DW_ENOTFOUND : DW_ERROR;
+	int code = status == 404   ? DW_ENOTFOUND
+		   : status == 409 ? DW_ECONFLICT
+				   : DW_ERROR;
 	int ret;
 
 	if (!dw_json_parse(&j, body, len, "docker error"))

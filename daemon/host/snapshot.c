@@ -9,6 +9,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <sys/un.h>
+#include <sys/socket.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +73,20 @@ static int commit_file(int fd, const char *tmp, const char *final, int err)
 	return err;
 }
 
+/* A layer's directories too deep to enter make the snapshot incomplete. */
+static void note_truncated(struct dw_snapshot_result *r,
+			   struct snap_tar_stats *st)
+{
+	if (!st->truncated)
+		return;
+	r->truncated += st->truncated;
+	if (!r->truncated_at) {
+		r->truncated_at = st->truncated_at;
+		st->truncated_at = NULL;
+	}
+	free(st->truncated_at);
+}
+
 static int is_init_layer(const char *dir)
 {
 	size_t n = strlen(dir);
@@ -115,6 +133,7 @@ static int build_layers(struct blobs *b, const struct dw_container_layers *l,
 			r->entries = st.entries;
 			r->changed_during_capture = st.changed;
 		}
+		note_truncated(r, &st);
 	}
 	dw_buf_release(&file);
 	return err;
@@ -258,6 +277,7 @@ static int write_layer_only(const struct dw_container_layers *l,
 		 dig);
 	r->entries = st.entries;
 	r->changed_during_capture = st.changed;
+	note_truncated(r, &st);
 	return err;
 }
 
@@ -376,6 +396,97 @@ static int write_evidence(json_t *ev, struct dw_buf *entries,
 
 /* ---- pausing, with the unpause guaranteed ---- */
 
+/*
+ * The unpause watchdog: a child in its own session that unpauses the
+ * container when the capturing process dies, however it dies (SIGKILL,
+ * OOM, a crash: the kernel closes its end of the pipe), or when the
+ * pause has lasted `deadline_s`. It speaks to Docker's socket with plain
+ * system calls prepared before the fork (the parent may have threads),
+ * and exits quietly when the capturer writes 'd' ("done") first.
+ */
+struct watchdog {
+	pid_t pid;
+	int pipe_w;
+};
+
+static void watchdog_unpause(const struct sockaddr_un *sa, const char *req,
+			     size_t len)
+{
+	char reply[512];
+	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct pollfd pf;
+
+	if (s < 0 || connect(s, (const struct sockaddr *)sa, sizeof(*sa)) ||
+	    write(s, req, len) != (ssize_t)len)
+		_exit(1);
+	pf.fd = s;
+	pf.events = POLLIN;
+	/* Wait (a little) for Docker's answer, then go. */
+	if (poll(&pf, 1, 10000) > 0 && read(s, reply, sizeof(reply)) > 0)
+		_exit(0);
+	_exit(1);
+}
+
+static int watchdog_start(struct watchdog *wd, const char *sock, const char *id,
+			  int deadline_s)
+{
+	struct sockaddr_un sa;
+	char req[512];
+	int p[2], len;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlen(sock) >= sizeof(sa.sun_path))
+		return dw_error_set(DW_EINVAL, "socket path too long: %s",
+				    sock);
+	memcpy(sa.sun_path, sock, strlen(sock));
+	len = snprintf(req, sizeof(req),
+		       "POST /containers/%s/unpause HTTP/1.1\r\nHost: "
+		       "docker\r\nContent-Length: 0\r\nConnection: "
+		       "close\r\n\r\n",
+		       id);
+	if (len <= 0 || (size_t)len >= sizeof(req) || pipe2(p, O_CLOEXEC))
+		return dw_error_errno(DW_ERROR, errno,
+				      "cannot start the unpause watchdog");
+	wd->pid = fork();
+	if (wd->pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return dw_error_errno(DW_ERROR, errno,
+				      "cannot start the unpause watchdog");
+	}
+	if (wd->pid == 0) {
+		struct pollfd pf = {p[0], POLLIN, 0};
+		char c = 0;
+		int r;
+
+		close(p[1]);
+		setsid(); /* the capturer's process group may be killed */
+		do
+			r = poll(&pf, 1, deadline_s * 1000);
+		while (r < 0 && errno == EINTR);
+		if (r > 0 && read(p[0], &c, 1) == 1 && c == 'd')
+			_exit(0);
+		/* The capturer died (EOF), or the deadline passed. */
+		watchdog_unpause(&sa, req, (size_t)len);
+	}
+	close(p[0]);
+	wd->pipe_w = p[1];
+	return 0;
+}
+
+/* The capture is over: the watchdog goes without a word to Docker. */
+static void watchdog_stop(struct watchdog *wd)
+{
+	int status;
+
+	if (write(wd->pipe_w, "d", 1) != 1)
+		kill(wd->pid, SIGKILL);
+	close(wd->pipe_w);
+	while (waitpid(wd->pid, &status, 0) < 0 && errno == EINTR)
+		;
+}
+
 static int set_paused(struct dw_docker *d, const char *id, int pause)
 {
 	struct dw_buf p = DW_BUF_INIT;
@@ -410,6 +521,13 @@ static int capture(struct dw_docker *d, const struct dw_container_layers *l,
 	}
 	if (r->changed_during_capture)
 		json_object_set_new(ev, "changed_during_capture", json_true());
+	if (r->truncated)
+		json_object_set_new(ev, "incomplete",
+				    json_pack("{s:s, s:I, s:s}", "reason",
+					      "depth-limit",
+					      "directories_not_entered",
+					      (json_int_t)r->truncated, "first",
+					      r->truncated_at));
 	if (!err)
 		err = write_evidence(ev, &entries, o->out_path, r);
 	if (err)
@@ -441,7 +559,8 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 	struct dw_buf path = DW_BUF_INIT;
 	json_t *inspect = NULL;
 	sigset_t hold, old;
-	int err, running, uerr = 0;
+	struct watchdog wd = {-1, -1};
+	int err, running, uerr = 0, watching = 0;
 
 	memset(r, 0, sizeof(*r));
 	err = snap_load_archive();
@@ -465,13 +584,30 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 	sigaddset(&hold, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &hold, &old);
 	if (running && !o->no_pause) {
-		err = set_paused(d, l.id, 1);
+		/* Before the pause: whatever happens to us, it is undone. */
+		err = watchdog_start(&wd, dw_docker_socket(d), l.id,
+				     o->max_pause_s > 0
+					     ? o->max_pause_s
+					     : DW_SNAPSHOT_MAX_PAUSE);
+		if (!err)
+			err = set_paused(d, l.id, 1);
 		r->paused = !err;
+		watching = !err || wd.pid > 0;
+		if (err && wd.pid > 0) {
+			watchdog_stop(&wd);
+			watching = 0;
+		}
 	}
 	if (!err)
 		err = capture(d, &l, inspect, o, r);
-	if (r->paused)
+	if (r->paused) {
 		uerr = set_paused(d, l.id, 0);
+		/* 409: the watchdog was first (the deadline passed). */
+		if (uerr == DW_ECONFLICT)
+			uerr = 0;
+	}
+	if (watching)
+		watchdog_stop(&wd);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (uerr && !err)
 		err = uerr;

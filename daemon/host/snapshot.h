@@ -26,8 +26,13 @@ struct dw_snapshot_opts {
 	const char *reason;
 	const char *tag; /* repo:tag of the loaded image */
 	int no_pause;
-	int layer_only; /* just the upper dir's layer tar */
+	int layer_only;	 /* just the upper dir's layer tar */
+	int max_pause_s; /* unpaused after this long whatever happens;
+			    0: DW_SNAPSHOT_MAX_PAUSE */
 };
+
+/* The longest a capture keeps a container paused, by default (seconds). */
+#define DW_SNAPSHOT_MAX_PAUSE 300
 
 struct dw_snapshot_result {
 	char archive_sha256[72]; /* "sha256:…" */
@@ -37,6 +42,12 @@ struct dw_snapshot_result {
 	uint64_t entries; /* entries of the upper dir */
 	int paused;
 	int changed_during_capture; /* files changed while read */
+	/*
+	 * Directories nested too deep to enter (written, their contents
+	 * not): the snapshot is incomplete, and the evidence says so.
+	 */
+	size_t truncated;
+	char *truncated_at; /* the first; caller frees */
 };
 
 /* "driftwatch/NAME:STAMP", lowercased as Docker wants (caller frees). */

@@ -91,7 +91,9 @@ struct blobs {
 /* What a layer tar saw. */
 struct snap_tar_stats {
 	uint64_t entries;
-	int changed; /* a file changed while read */
+	int changed;	    /* a file changed while read */
+	size_t truncated;   /* directories too deep to enter */
+	char *truncated_at; /* the first (the caller frees it) */
 };
 
 void snap_hout_init(struct hout *h, int fd);

@@ -17,6 +17,7 @@ enum dw_error_code {
 	DW_EUNSUPPORTED = -6, /* valid, but not something we handle */
 	DW_ELIMIT = -7,	      /* a safety bound (size, depth) was exceeded */
 	DW_ESTORE = -8,	      /* done, but the store could not record it */
+	DW_ECONFLICT = -9,    /* the state forbids it (HTTP 409) */
 };
 
 /*

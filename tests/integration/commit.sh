@@ -100,6 +100,29 @@ if [ -e "$tmp/big.tar" ]; then
 else
 	pass "SIGTERM: no archive left"
 fi
+# SIGKILL mid-capture: nothing of the capturer runs any more; its
+# watchdog (its own session) unpauses the container.
+"$DW" commit -o "$tmp/big2.tar" --db "$db" dwc-big >/dev/null 2>&1 &
+pid=$!
+paused=false
+for _ in $(seq 1 400); do
+	paused=$(docker inspect -f '{{.State.Paused}}' dwc-big)
+	[ "$paused" = true ] && break
+	kill -0 $pid 2>/dev/null || break
+	sleep 0.01
+done
+if [ "$paused" = true ]; then
+	kill -KILL $pid
+	wait $pid 2>/dev/null
+	dw_wait 10 sh -c "[ \"\$(docker inspect -f '{{.State.Paused}}' dwc-big)\" = false ]" &&
+		pass "SIGKILL during capture: the watchdog unpaused the container" ||
+		fail "left paused after SIGKILL"
+else
+	fail "the capture never paused the container; the SIGKILL test proves nothing"
+fi
+[ ! -e "$tmp/big2.tar" ] && pass "SIGKILL: no archive that looks complete" || fail "archive left after SIGKILL"
+rm -rf "$tmp"/big2.tar.*
+
 ls -d "$tmp"/big.tar.tmp-* "$tmp"/big.tar.layers-* 2>/dev/null | grep -q . && fail "SIGTERM left temporary files: $(ls "$tmp")" ||
 	pass "SIGTERM: no temporary file left"
 

@@ -67,4 +67,17 @@ grep -q '^A /usr/lib/implant$' <<<"$out" && grep -q '^A /etc/after-restart$' <<<
 	pass "diff prints the rest" || fail "diff output: $(head -3 <<<"$out")"
 [ "$rc" -eq 1 ] && grep -q 'incomplete: 1 directory nested deeper than' "$tmp/err" &&
 	pass "diff exits 1 and says what it did not compare" || fail "diff rc $rc: $(cat "$tmp/err")"
+# A snapshot of it: the capture recursed 14.5 KB a level and crashed
+# (leaving the container paused). Now it completes all it can, says
+# what it did not enter, and always unpauses.
+"$DW" commit -o "$tmp/deep.tar" --db "$db" "$c" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+[ "$rc" -eq 1 ] && grep -q 'incomplete: 1 directory nested too deep' "$tmp/err" &&
+	pass "commit: written, and says it is incomplete (rc 1)" ||
+	fail "commit rc $rc: $(cat "$tmp/err")"
+[ "$(docker inspect -f '{{.State.Paused}}' "$c")" = false ] && pass "commit: unpaused" ||
+	fail "left paused"
+jq -e '.incomplete.reason == "depth-limit"' "$tmp/deep.tar.evidence.json" >/dev/null &&
+	pass "the evidence says what is missing" || fail "evidence: no incomplete"
+"$DW" verify "$tmp/deep.tar" >/dev/null && pass "and it verifies" || fail "verify"
 finish
