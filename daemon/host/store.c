@@ -164,7 +164,7 @@ static int make_private_dir(const char *path)
 	return err;
 }
 
-int dw_store_open(struct dw_store **out, const char *path, int readonly)
+static int open_once(struct dw_store **out, const char *path, int readonly)
 {
 	struct dw_store *s = dw_xcalloc(1, sizeof(*s));
 	int flags = readonly ? SQLITE_OPEN_READONLY
@@ -214,6 +214,24 @@ int dw_store_open(struct dw_store **out, const char *path, int readonly)
 fail:
 	dw_store_close(s);
 	return err;
+}
+
+/*
+ * A reader can meet the store between the writer's checkpoint and the
+ * shared-memory index's re-creation (SQLITE_CANTOPEN for a moment): try
+ * again for up to a second before saying it cannot be opened.
+ */
+int dw_store_open(struct dw_store **out, const char *path, int readonly)
+{
+	int err, i;
+
+	for (i = 0;; i++) {
+		err = open_once(out, path, readonly);
+		if (!err || !readonly || err != DW_EIO || i == 20 ||
+		    access(path, F_OK))
+			return err;
+		usleep(50000);
+	}
 }
 
 void dw_store_close(struct dw_store *s)
