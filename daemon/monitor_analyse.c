@@ -50,7 +50,7 @@ int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 		return -1;
 	/* O_PATH first: a device node or FIFO the container made (or swapped
 	 * in) is never opened, only a regular file is (safeopen.h). */
-	fd = mon_open_beneath(root, path + 1, O_PATH);
+	fd = mon_open_rel(root, path + 1, O_PATH);
 	close(root);
 	if (fd < 0)
 		return -1;

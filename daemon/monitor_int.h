@@ -166,6 +166,9 @@ void mon_cover(struct dw_monitor *m, struct container *c, enum dw_facet f,
 	       enum dw_cover state, enum dw_cover_reason reason,
 	       const char *detail);
 
+/* Open `rel` below `root`, whatever its length (monitor_watch.c). */
+int mon_open_rel(int root, const char *rel, int flags);
+
 /* Remove every watch of `c`. */
 void mon_unwatch(struct dw_monitor *m, struct container *c);
 /* Put fs.inotify.max_user_watches back if driftwatchd raised it. */

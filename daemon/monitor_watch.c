@@ -1,5 +1,7 @@
 /* The live monitor: inotify watches on the upper dirs, and the paths their
  * events mark dirty. */
+#include <sys/resource.h>
+
 #include "monitor_int.h"
 
 #include "driftwatch/banned.h"
@@ -161,25 +163,81 @@ static int add_watch(struct dw_monitor *m, struct container *c, int fd,
 }
 
 /*
- * Watch `rel` and every directory below it. Nothing is held open across
- * the recursion, so depth costs no file descriptors.
+ * Open `rel` ("a/b", "" for the root) below `root` with `flags`, without
+ * following a symlink and without leaving `root`. A path that fits in
+ * PATH_MAX is one openat2 (RESOLVE_BENEATH); a longer one, which a
+ * container can make, is opened a component at a time, so no length of
+ * path hides a directory or a file.
  */
-static int watch_tree(struct dw_monitor *m, struct container *c, int root,
-		      const char *rel, int depth)
+int mon_open_rel(int root, const char *rel, int flags)
 {
-	struct dw_buf child = DW_BUF_INIT;
+	const char *p = rel, *slash;
+	char name[NAME_MAX + 1];
+	int cur = root, next;
+
+	if (strlen(rel) < PATH_MAX - 1)
+		return mon_open_beneath(root, rel, flags);
+	for (;;) {
+		size_t n;
+
+		slash = strchr(p, '/');
+		n = slash ? (size_t)(slash - p) : strlen(p);
+		if (!n || n > NAME_MAX || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.')) {
+			next = -1;
+			errno = EINVAL;
+		} else {
+			memcpy(name, p, n);
+			name[n] = '\0';
+			next = openat(cur, name,
+				      (slash ? O_PATH | O_DIRECTORY : flags) |
+					      O_NOFOLLOW | O_CLOEXEC);
+		}
+		if (cur != root)
+			close(cur);
+		if (next < 0 || !slash)
+			return next;
+		cur = next;
+		p = slash + 1;
+	}
+}
+
+/* As deep as the diff walks: DW_DIFF_MAX_DEPTH, or the descriptors left. */
+static size_t watch_max_depth(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > DW_DIFF_MAX_DEPTH + 256)
+		return DW_DIFF_MAX_DEPTH;
+	return rl.rlim_cur > 512 ? (size_t)rl.rlim_cur - 256 : 256;
+}
+
+/*
+ * Watch directory `fd` (its path `rel`) and every directory below it.
+ * Each level keeps its descriptor while it lists its children, so the
+ * path length never matters; the depth is bounded like the diff's.
+ */
+static int watch_tree(struct dw_monitor *m, struct container *c, int fd,
+		      struct dw_buf *rel, size_t depth)
+{
+	size_t n = 0, alloc = 0, i, base = rel->len;
 	char **subdirs = NULL;
-	size_t n = 0, alloc = 0, i;
 	struct dirent *de;
 	DIR *d;
-	int fd = mon_open_beneath(root, rel, O_RDONLY | O_DIRECTORY), err;
+	int err = add_watch(m, c, fd, rel->ptr), dup_fd;
 
-	if (fd < 0)
-		return 0; /* gone already, or not a directory now */
-	err = add_watch(m, c, fd, rel);
-	if (err || depth >= DW_DIFF_MAX_DEPTH || !(d = fdopendir(fd))) {
+	if (err || depth >= watch_max_depth()) {
 		close(fd);
 		return err;
+	}
+	dup_fd = dup(fd);
+	d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		close(fd);
+		return 0;
 	}
 	while ((de = readdir(d))) {
 		struct stat st;
@@ -196,27 +254,45 @@ static int watch_tree(struct dw_monitor *m, struct container *c, int root,
 	}
 	closedir(d);
 	for (i = 0; i < n; i++) {
-		if (!err) {
-			dw_buf_reset(&child);
-			dw_buf_addf(&child, "%s%s%s", rel, *rel ? "/" : "",
-				    subdirs[i]);
-			err = watch_tree(m, c, root, child.ptr, depth + 1);
+		int child = err ? -1
+				: openat(fd, subdirs[i],
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+						 O_CLOEXEC);
+
+		if (child >= 0) {
+			if (rel->len)
+				dw_buf_addch(rel, '/');
+			dw_buf_adds(rel, subdirs[i]);
+			err = watch_tree(m, c, child, rel, depth + 1);
+			dw_buf_setlen(rel, base);
 		}
 		free(subdirs[i]);
 	}
 	free(subdirs);
-	dw_buf_release(&child);
+	close(fd);
 	return err;
 }
 
 void mon_watch_from(struct dw_monitor *m, struct container *c, const char *rel)
 {
-	int root = open(c->upper, O_PATH | O_DIRECTORY | O_CLOEXEC), err;
+	int root = open(c->upper, O_PATH | O_DIRECTORY | O_CLOEXEC), err = 0,
+	    fd;
 
 	if (root < 0)
 		return;
-	err = c->polling ? 0 : watch_tree(m, c, root, rel, 0);
+	fd = c->polling ? -1 : mon_open_rel(root, rel, O_RDONLY | O_DIRECTORY);
 	close(root);
+	if (fd >= 0) {
+		struct dw_buf path = DW_BUF_INIT;
+		size_t depth = 0;
+		const char *p;
+
+		dw_buf_adds(&path, rel);
+		for (p = rel; *p; p++)
+			depth += *p == '/';
+		err = watch_tree(m, c, fd, &path, depth + (*rel != 0));
+		dw_buf_release(&path);
+	}
 	if (err == WATCH_OVER_BUDGET) {
 		/* Its watches go back to the host: it is polled whole. */
 		mon_unwatch(m, c);

@@ -5,7 +5,9 @@
  *   dwctr deep DIR LEVELS       nest LEVELS directories "a" under DIR
  *                               with mkdirat (no path length limit), a
  *                               file "bottom" at the end
- *   dwctr longname DIR LEVELS   the same with 200-byte names
+ *   dwctr longname DIR LEVELS [FILE TEXT]
+ *                               the same with 200-byte names; FILE with
+ *                               TEXT at the bottom instead of "bottom"
  *   dwctr sparse FILE BYTES     a file of BYTES apparent size, one hole
  *   dwctr setxattr PATH NAME VALUE   lsetxattr (no setfattr in busybox)
  * Exits 0, or 1 with a message.
@@ -25,7 +27,8 @@ static int die(const char *what)
 	return 1;
 }
 
-static int nest(const char *dir, long levels, const char *name)
+static int nest(const char *dir, long levels, const char *name,
+		const char *file, const char *text)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY), next;
 	long i;
@@ -41,9 +44,12 @@ static int nest(const char *dir, long levels, const char *name)
 		close(fd);
 		fd = next;
 	}
-	next = openat(fd, "bottom", O_CREAT | O_WRONLY, 0644);
+	next = openat(fd, file ? file : "bottom", O_CREAT | O_WRONLY | O_TRUNC,
+		      0644);
 	if (next < 0)
 		return die("bottom");
+	if (text && write(next, text, strlen(text)) != (ssize_t)strlen(text))
+		return die("write");
 	close(next);
 	close(fd);
 	return 0;
@@ -54,11 +60,14 @@ int main(int argc, char **argv)
 	char name[201];
 
 	if (argc == 4 && !strcmp(argv[1], "deep"))
-		return nest(argv[2], strtol(argv[3], NULL, 10), "a");
-	if (argc == 4 && !strcmp(argv[1], "longname")) {
+		return nest(argv[2], strtol(argv[3], NULL, 10), "a", NULL,
+			    NULL);
+	if ((argc == 4 || argc == 6) && !strcmp(argv[1], "longname")) {
 		memset(name, 'n', 200);
 		name[200] = '\0';
-		return nest(argv[2], strtol(argv[3], NULL, 10), name);
+		return nest(argv[2], strtol(argv[3], NULL, 10), name,
+			    argc == 6 ? argv[4] : NULL,
+			    argc == 6 ? argv[5] : NULL);
 	}
 	if (argc == 4 && !strcmp(argv[1], "sparse")) {
 		int fd = open(argv[2], O_CREAT | O_WRONLY | O_TRUNC, 0644);
