@@ -11,6 +11,7 @@
 #include "opt.h"
 #include "driftwatch/buf.h"
 #include "docker.h"
+#include "driftwatch/config.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
 #include "snapshot.h"
@@ -38,6 +39,10 @@ static const struct dw_opt opts[] = {
 	{'d', "db", "PATH",
 	 "the store for the chain of custody (default\n" DW_STORE_DEFAULT_PATH
 	 ")",
+	 0},
+	{'S', "max-size", "SIZE",
+	 "write at most this much file data (default 64GiB;\n"
+	 "holes of sparse files are free)",
 	 0},
 	{'H', "host", "URL", "docker socket (unix:///path)", 0},
 	{0, NULL, NULL, NULL, 0},
@@ -160,7 +165,7 @@ static void record(const char *db, const char *ref,
 
 int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 {
-	struct dw_snapshot_opts o = {NULL, NULL, NULL, 0, 0, 0};
+	struct dw_snapshot_opts o = {NULL, NULL, NULL, 0, 0, 0, 0};
 	struct dw_snapshot_result r;
 	struct dw_docker *d = NULL;
 	const char *db = DW_STORE_DEFAULT_PATH, *host = cli->host;
@@ -179,6 +184,13 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 		case 'P': o.no_pause = 1; break;
 		case 'L': o.layer_only = 1; break;
 		case 'R': do_replace = 1; break;
+		case 'S':
+			if (dw_parse_size(&o.max_size, optarg) || !o.max_size)
+				return dw_cli_fail("commit", DW_EXIT_USAGE,
+						   "--max-size takes a size "
+						   "(16GiB, ...), not '%s'",
+						   optarg);
+			break;
 		case 'd': db = optarg; break;
 		case 'H': host = optarg; break;
 		case DW_OPT_EXIT: return p.exit;

@@ -8,6 +8,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <libgen.h>
+#include <sys/statvfs.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/un.h>
@@ -97,7 +99,8 @@ static int is_init_layer(const char *dir)
 /* The image layers (bottom first), then the upper dir, as blobs. */
 static int build_layers(struct blobs *b, const struct dw_container_layers *l,
 			const char *tmpdir, struct dw_buf *evidence,
-			struct dw_snapshot_result *r)
+			struct dw_snapshot_result *r,
+			const struct dw_snapshot_budget *bud)
 {
 	struct dw_buf file = DW_BUF_INIT;
 	size_t i;
@@ -127,7 +130,7 @@ static int build_layers(struct blobs *b, const struct dw_container_layers *l,
 		/* Image layers never change: only the upper dir can. */
 		err = snap_tar_layer(dir, fd, x->digest, &x->size,
 				     i == 0 ? evidence : NULL, &st,
-				     i == 0 ? r->paused : 1);
+				     i == 0 ? r->paused : 1, bud);
 		close(fd);
 		if (i == 0) {
 			r->entries = st.entries;
@@ -158,7 +161,8 @@ static int write_image_archive(const struct dw_container_layers *l,
 			       json_t *inspect,
 			       const struct dw_snapshot_opts *o, json_t *ev,
 			       struct dw_buf *entries,
-			       struct dw_snapshot_result *r, int fd)
+			       struct dw_snapshot_result *r, int fd,
+			       const struct dw_snapshot_budget *bud)
 {
 	struct blobs b = {NULL, 0, 0};
 	struct dw_buf tmpdir = DW_BUF_INIT;
@@ -180,7 +184,7 @@ static int write_image_archive(const struct dw_container_layers *l,
 		dw_buf_release(&tmpdir);
 		return err;
 	}
-	err = build_layers(&b, l, tmpdir.ptr, entries, r);
+	err = build_layers(&b, l, tmpdir.ptr, entries, r, bud);
 	nlayers = b.n;
 	if (!err) {
 		struct blobs only = {b.v, nlayers, 0};
@@ -266,12 +270,13 @@ static int write_image_archive(const struct dw_container_layers *l,
 
 static int write_layer_only(const struct dw_container_layers *l,
 			    struct dw_buf *entries,
-			    struct dw_snapshot_result *r, int fd)
+			    struct dw_snapshot_result *r, int fd,
+			    const struct dw_snapshot_budget *bud)
 {
 	struct snap_tar_stats st;
 	char dig[65];
 	int err = snap_tar_layer(l->upper, fd, dig, &r->archive_size, entries,
-				 &st, r->paused);
+				 &st, r->paused, bud);
 
 	snprintf(r->archive_sha256, sizeof(r->archive_sha256), "sha256:%s",
 		 dig);
@@ -498,6 +503,43 @@ static int set_paused(struct dw_docker *d, const char *id, int pause)
 	return err;
 }
 
+/*
+ * What this capture may write: --max-size (or DW_SNAPSHOT_MAX_SIZE) of
+ * file data, files adding up to DW_SNAPSHOT_MAX_APPARENT, and what the
+ * output's filesystem has free less a reserve (5 %, at least 256 MiB;
+ * half of it for a full archive, whose layers are written twice).
+ * Checked before anything is written, then as each file is added.
+ */
+static int snapshot_budget(const struct dw_snapshot_opts *o,
+			   struct dw_snapshot_budget *b)
+{
+	char *copy = dw_xstrdup(o->out_path);
+	struct statvfs vfs;
+	uint64_t total, freeb, reserve;
+	int err = statvfs(dirname(copy), &vfs);
+
+	free(copy);
+	memset(b, 0, sizeof(*b));
+	b->max_apparent = DW_SNAPSHOT_MAX_APPARENT;
+	b->max_stored = o->max_size ? o->max_size : DW_SNAPSHOT_MAX_SIZE;
+	if (err)
+		return dw_error_errno(DW_EIO, errno,
+				      "snapshot: cannot check the free space "
+				      "for %s",
+				      o->out_path);
+	total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+	freeb = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+	reserve = total / 20 > (256u << 20) ? total / 20 : 256u << 20;
+	if (freeb <= reserve)
+		return dw_error_set(DW_ELIMIT,
+				    "snapshot: %s has %llu bytes free, less "
+				    "than its reserve of %llu",
+				    o->out_path, (unsigned long long)freeb,
+				    (unsigned long long)reserve);
+	b->free_bytes = (freeb - reserve) / (o->layer_only ? 1 : 2);
+	return 0;
+}
+
 static int capture(struct dw_docker *d, const struct dw_container_layers *l,
 		   json_t *inspect, const struct dw_snapshot_opts *o,
 		   struct dw_snapshot_result *r)
@@ -505,7 +547,14 @@ static int capture(struct dw_docker *d, const struct dw_container_layers *l,
 	json_t *ev = evidence_head(o, inspect, l, r->paused);
 	struct dw_buf tmp = DW_BUF_INIT, entries = DW_BUF_INIT;
 	int pid = (int)json_integer_value(dw_json_path(inspect, "State.Pid"));
+	struct dw_snapshot_budget bud;
 	int fd, err;
+
+	err = snapshot_budget(o, &bud);
+	if (err) {
+		json_decref(ev);
+		return err;
+	}
 
 	json_object_set_new(ev, "processes", snap_processes(d, l->id));
 	json_object_set_new(ev, "sockets", snap_sockets(pid));
@@ -514,9 +563,10 @@ static int capture(struct dw_docker *d, const struct dw_container_layers *l,
 	if (fd < 0) {
 		err = DW_EIO;
 	} else {
-		err = o->layer_only ? write_layer_only(l, &entries, r, fd)
-				    : write_image_archive(l, inspect, o, ev,
-							  &entries, r, fd);
+		err = o->layer_only
+			      ? write_layer_only(l, &entries, r, fd, &bud)
+			      : write_image_archive(l, inspect, o, ev, &entries,
+						    r, fd, &bud);
 		err = commit_file(fd, tmp.ptr, o->out_path, err);
 	}
 	if (r->changed_during_capture)

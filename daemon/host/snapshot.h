@@ -26,10 +26,16 @@ struct dw_snapshot_opts {
 	const char *reason;
 	const char *tag; /* repo:tag of the loaded image */
 	int no_pause;
-	int layer_only;	 /* just the upper dir's layer tar */
-	int max_pause_s; /* unpaused after this long whatever happens;
-			    0: DW_SNAPSHOT_MAX_PAUSE */
+	int layer_only;	   /* just the upper dir's layer tar */
+	int max_pause_s;   /* unpaused after this long whatever happens;
+			      0: DW_SNAPSHOT_MAX_PAUSE */
+	uint64_t max_size; /* file data written at most; 0: the default */
 };
+
+/* File data one snapshot writes at most, by default (--max-size). */
+#define DW_SNAPSHOT_MAX_SIZE ((uint64_t)64 << 30)
+/* What the files of a snapshot may add up to, holes included. */
+#define DW_SNAPSHOT_MAX_APPARENT ((uint64_t)64 << 40)
 
 /* The longest a capture keeps a container paused, by default (seconds). */
 #define DW_SNAPSHOT_MAX_PAUSE 300

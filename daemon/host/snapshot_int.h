@@ -35,6 +35,7 @@
 	X(archive_entry_set_perm)                                              \
 	X(archive_entry_set_rdev)                                              \
 	X(archive_entry_set_size)                                              \
+	X(archive_entry_sparse_add_entry)                                      \
 	X(archive_entry_set_symlink)                                           \
 	X(archive_entry_set_uid)                                               \
 	X(archive_entry_xattr_add_entry)                                       \
@@ -88,6 +89,13 @@ struct blobs {
 	size_t n, alloc;
 };
 
+/* What a snapshot may cost, checked as each file is added. */
+struct dw_snapshot_budget {
+	uint64_t max_apparent; /* the files' sizes, holes included; 0: any */
+	uint64_t max_stored;   /* file bytes written to the archive; 0: any */
+	uint64_t free_bytes;   /* what the output's filesystem can take */
+};
+
 /* What a layer tar saw. */
 struct snap_tar_stats {
 	uint64_t entries;
@@ -103,7 +111,7 @@ la_ssize_t snap_ar_write(struct archive *a, void *ctx, const void *buf,
 			 size_t n);
 int snap_tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
 		   struct dw_buf *evidence, struct snap_tar_stats *out_stats,
-		   int frozen);
+		   int frozen, const struct dw_snapshot_budget *budget);
 struct blob *snap_blob_new(struct blobs *b);
 void snap_blob_json(struct blobs *b, json_t *j, char digest[65],
 		    uint64_t *size);

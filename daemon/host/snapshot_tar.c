@@ -48,6 +48,8 @@ int snap_load_archive(void)
 }
 
 #define MAX_DEPTH 4096
+/* Data extents of one sparse file that we archive as sparse. */
+#define MAX_EXTENTS 1024
 
 /* ---- hashing writer ---- */
 
@@ -130,10 +132,69 @@ struct layer_tar {
 	int changed; /* a file changed while read */
 	int frozen;  /* the container is paused: nothing moves */
 	char *copybuf;
-	EVP_MD_CTX *md; /* reused for every file */
-	char cap[256];	/* security.capability of the entry, if any */
+	EVP_MD_CTX *md;		   /* reused for every file */
+	uint64_t stored, apparent; /* file bytes written; files' sizes */
+	const struct dw_snapshot_budget *budget;
+	char cap[256]; /* security.capability of the entry, if any */
 	ssize_t caplen;
 };
+
+/* The data extents of a sparse file (none: a dense one). */
+struct extents {
+	struct {
+		uint64_t off, len;
+	} v[MAX_EXTENTS];
+	size_t n;
+};
+
+/*
+ * Map `fd`'s data with SEEK_DATA/SEEK_HOLE. A file with no hole maps to
+ * nothing (read it whole); one with more extents than MAX_EXTENTS too,
+ * unless that would mean copying a hole bigger than it stores: then
+ * DW_ELIMIT.
+ */
+static int map_extents(int fd, const struct stat *st, struct extents *x)
+{
+	uint64_t size = (uint64_t)st->st_size;
+	off_t data = 0, hole;
+
+	x->n = 0;
+	if ((uint64_t)st->st_blocks * 512 >= size)
+		return 0; /* allocated as much as it is long: dense */
+	for (;;) {
+		data = lseek(fd, data, SEEK_DATA);
+		if (data < 0 || (uint64_t)data >= size)
+			break; /* ENXIO: only a hole from here */
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = (off_t)size;
+		if (x->n == MAX_EXTENTS) {
+			x->n = 0;
+			return size > ((uint64_t)64 << 20) ? DW_ELIMIT : 0;
+		}
+		x->v[x->n].off = (uint64_t)data;
+		x->v[x->n].len =
+			(uint64_t)(hole > (off_t)size ? (off_t)size : hole) -
+			(uint64_t)data;
+		x->n++;
+		data = hole;
+	}
+	lseek(fd, 0, SEEK_SET);
+	/* No hole after all (small files may have no blocks of their own). */
+	if (x->n == 1 && !x->v[0].off && x->v[0].len == size) {
+		x->n = 0;
+		return 0;
+	}
+	/* A hole at the end is a data extent of no length (GNU sparse). */
+	if (!x->n || x->v[x->n - 1].off + x->v[x->n - 1].len < size) {
+		if (x->n == MAX_EXTENTS)
+			x->n--;
+		x->v[x->n].off = size;
+		x->v[x->n].len = 0;
+		x->n++;
+	}
+	return 0;
+}
 
 static int is_whiteout(const struct stat *st)
 {
@@ -331,37 +392,74 @@ static void stat_from_statx(struct stat *st, const struct statx *sx)
 }
 
 /* Copy an open regular file into the archive, hashing it. */
-static int add_file_data(struct layer_tar *t, int fd, const struct stat *st,
-			 char sha[65])
+/* Copy `len` bytes at the current offset into the archive and `md`. */
+static int copy_data(struct layer_tar *t, int fd, uint64_t len, uint64_t *left)
 {
-	EVP_MD_CTX *md = t->md;
-	unsigned char dig[EVP_MAX_MD_SIZE];
-	unsigned dlen = 0;
-	uint64_t left = (uint64_t)st->st_size;
-	int err = 0;
-
-	EVP_DigestInit_ex(md, sha256_md(), NULL);
-	while (left && fd >= 0) {
-		ssize_t n = read(fd, t->copybuf,
-				 left < COPY_SIZE ? left : COPY_SIZE);
+	while (len && fd >= 0) {
+		ssize_t n =
+			read(fd, t->copybuf, len < COPY_SIZE ? len : COPY_SIZE);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
-			break; /* shrank while read: libarchive pads */
-		EVP_DigestUpdate(md, t->copybuf, (size_t)n);
-		if (snap_ar.archive_write_data(t->a, t->copybuf, (size_t)n) <
-		    0) {
-			err = tar_error(t, "cannot write");
-			break;
+			return 1; /* shrank while read: libarchive pads */
+		EVP_DigestUpdate(t->md, t->copybuf, (size_t)n);
+		if (snap_ar.archive_write_data(t->a, t->copybuf, (size_t)n) < 0)
+			return tar_error(t, "cannot write");
+		len -= (uint64_t)n;
+		*left -= (uint64_t)n;
+		t->stored += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int add_file_data(struct layer_tar *t, int fd, const struct stat *st,
+			 const struct extents *x, char sha[65])
+{
+	unsigned char dig[EVP_MAX_MD_SIZE];
+	unsigned dlen = 0;
+	uint64_t left = (uint64_t)st->st_size, at = 0;
+	size_t i;
+	int err = 0;
+
+	EVP_DigestInit_ex(t->md, sha256_md(), NULL);
+	if (!x->n) {
+		err = copy_data(t, fd, left, &left);
+	} else {
+		/*
+		 * A sparse file: the writer skips what we hand it for a hole
+		 * without reading it, so a hole of any size costs nothing.
+		 * The digest covers the data extents only (sparse.map in
+		 * the evidence says where they are).
+		 */
+		for (i = 0; !err && i < x->n; i++) {
+			uint64_t hole = x->v[i].off - at;
+
+			while (hole) {
+				size_t k = hole < (1u << 30) ? hole : 1u << 30;
+				ssize_t w = snap_ar.archive_write_data(
+					t->a, t->copybuf, k);
+
+				if (w <= 0) {
+					err = tar_error(t, "cannot write");
+					break;
+				}
+				hole -= (uint64_t)w;
+				left -= (uint64_t)w;
+			}
+			if (!err && lseek(fd, (off_t)x->v[i].off, SEEK_SET) < 0)
+				err = 1;
+			if (!err)
+				err = copy_data(t, fd, x->v[i].len, &left);
+			at = x->v[i].off + x->v[i].len;
 		}
-		left -= (uint64_t)n;
+		left = err ? left : 0;
 	}
 	if (left)
 		t->changed = 1;
-	EVP_DigestFinal_ex(md, dig, &dlen);
+	EVP_DigestFinal_ex(t->md, dig, &dlen);
 	dw_hex(sha, dig, 32);
-	return err || left ? (err ? err : 1) : 0;
+	return err || left ? (err < 0 ? err : 1) : 0;
 }
 
 static int add_whiteout(struct layer_tar *t, const char *name)
@@ -408,14 +506,80 @@ static void add_capability(struct layer_tar *t, struct archive_entry *e, int fd)
 			e, "security.capability", t->cap, (size_t)t->caplen);
 }
 
+/* The sparse map in the evidence: what the data digest covers. */
+static void ev_sparse(struct layer_tar *t, const struct extents *x,
+		      const struct stat *st)
+{
+	size_t i;
+
+	dw_buf_addf(t->evidence, ",\"sparse\":{\"size\":%llu,\"data\":[",
+		    (unsigned long long)st->st_size);
+	for (i = 0; i < x->n; i++)
+		dw_buf_addf(t->evidence, "%s[%llu,%llu]", i ? "," : "",
+			    (unsigned long long)x->v[i].off,
+			    (unsigned long long)x->v[i].len);
+	dw_buf_adds(t->evidence, "]}");
+}
+
+/*
+ * Map a file's extents and hold it to the snapshot's budget: the sizes
+ * it claims (apparent) and the bytes it makes us write (stored), which
+ * must also leave the output's filesystem its reserve.
+ */
+static int budget_file(struct layer_tar *t, int fd, const struct stat *st,
+		       struct extents *x)
+{
+	uint64_t data = 0;
+	size_t i;
+	int err = fd >= 0 ? map_extents(fd, st, x) : 0;
+
+	if (fd < 0)
+		x->n = 0;
+	if (err)
+		return dw_error_set(DW_ELIMIT,
+				    "snapshot: /%s has more than %d data "
+				    "extents in %llu bytes",
+				    t->path.ptr, MAX_EXTENTS,
+				    (unsigned long long)st->st_size);
+	for (i = 0; i < x->n; i++)
+		data += x->v[i].len;
+	if (!x->n)
+		data = (uint64_t)st->st_size;
+	t->apparent += (uint64_t)st->st_size;
+	if (t->budget && t->budget->max_apparent &&
+	    t->apparent > t->budget->max_apparent)
+		return dw_error_set(DW_ELIMIT,
+				    "snapshot: files add up to more than %llu "
+				    "bytes (at /%s); see --max-size",
+				    (unsigned long long)t->budget->max_apparent,
+				    t->path.ptr);
+	if (t->budget && t->budget->max_stored &&
+	    t->stored + data > t->budget->max_stored)
+		return dw_error_set(DW_ELIMIT,
+				    "snapshot: more than %llu bytes to store "
+				    "(at /%s); see --max-size",
+				    (unsigned long long)t->budget->max_stored,
+				    t->path.ptr);
+	if (t->budget && t->budget->free_bytes &&
+	    t->stored + data > t->budget->free_bytes)
+		return dw_error_set(DW_ELIMIT,
+				    "snapshot: not enough free space for /%s "
+				    "(%llu bytes left for the archive)",
+				    t->path.ptr,
+				    (unsigned long long)t->budget->free_bytes);
+	return 0;
+}
+
 /* A regular file: hard links kept as links, contents hashed. */
 static int add_regular(struct layer_tar *t, struct archive_entry *e, int fd,
 		       const struct stat *st)
 {
+	struct extents x;
 	char sha[65];
 	size_t i;
 	int err;
 
+	x.n = 0;
 	for (i = 0; st->st_nlink > 1 && i < t->nlinks; i++) {
 		if (t->links[i].dev == st->st_dev &&
 		    t->links[i].ino == st->st_ino) {
@@ -428,18 +592,30 @@ static int add_regular(struct layer_tar *t, struct archive_entry *e, int fd,
 		t->links[t->nlinks++] = (struct hardlink){
 			st->st_dev, st->st_ino, dw_xstrdup(t->path.ptr)};
 	}
-	if (!snap_ar.archive_entry_hardlink(e))
+	if (!snap_ar.archive_entry_hardlink(e)) {
 		snap_ar.archive_entry_set_size(e, st->st_size);
+		err = budget_file(t, fd, st, &x);
+		if (err)
+			return err;
+		for (i = 0; i < x.n; i++)
+			snap_ar.archive_entry_sparse_add_entry(
+				e, (la_int64_t)x.v[i].off,
+				(la_int64_t)x.v[i].len);
+	}
 	if (fd >= 0)
 		add_capability(t, e, fd);
 	if (snap_ar.archive_write_header(t->a, e) != ARCHIVE_OK)
 		return tar_error(t, "cannot write");
 	if (snap_ar.archive_entry_hardlink(e))
 		return 0;
-	err = add_file_data(t, fd, st, sha);
+	err = add_file_data(t, fd, st, &x, sha);
 	if (err < 0)
 		return err;
-	if (t->evidence && err == 0)
+	if (t->evidence && x.n)
+		ev_sparse(t, &x, st);
+	if (t->evidence && err == 0 && x.n)
+		dw_buf_addf(t->evidence, ",\"sha256_data\":\"sha256:%s\"", sha);
+	else if (t->evidence && err == 0)
 		dw_buf_addf(t->evidence, ",\"sha256\":\"sha256:%s\"", sha);
 	if (t->evidence && err > 0)
 		dw_buf_adds(t->evidence, ",\"changed_during_capture\":true");
@@ -699,7 +875,7 @@ static int walk_layer(struct layer_tar *t, int root)
  */
 int snap_tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
 		   struct dw_buf *evidence, struct snap_tar_stats *out_stats,
-		   int frozen)
+		   int frozen, const struct dw_snapshot_budget *budget)
 {
 	struct layer_tar t;
 	struct hout h;
@@ -708,6 +884,7 @@ int snap_tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
 	memset(&t, 0, sizeof(t));
 	t.frozen = frozen;
 	t.evidence = evidence;
+	t.budget = budget;
 	t.copybuf = dw_xmalloc(COPY_SIZE);
 	t.md = EVP_MD_CTX_new();
 	dw_buf_init(&t.path, 0);
