@@ -56,10 +56,11 @@ static void ago(char *out, size_t size, long long us)
 static int on_coverage(const struct dw_coverage_row *r, void *ctx)
 {
 	json_array_append_new(
-		ctx, json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id",
-			       r->container_id, "facet", r->facet, "state",
-			       r->state, "reason", r->reason, "detail",
-			       r->detail, "since", (json_int_t)r->since));
+		ctx,
+		json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id",
+			  r->container_id, "name", r->name, "facet", r->facet,
+			  "state", r->state, "reason", r->reason, "detail",
+			  r->detail, "since", (json_int_t)r->since));
 	return 0;
 }
 
@@ -69,13 +70,13 @@ static int on_coverage(const struct dw_coverage_row *r, void *ctx)
  */
 static void print_coverage(json_t *doc)
 {
-	json_t *cover = json_object_get(doc, "coverage"), *r, *c;
+	json_t *cover = json_object_get(doc, "coverage"), *r;
 	struct dw_buf absent = DW_BUF_INIT;
-	size_t i, j, shown = 0;
+	size_t i, shown = 0;
 
 	json_array_foreach(cover, i, r)
 	{
-		const char *reason = str(r, "reason"), *name = str(r, "id");
+		const char *reason = str(r, "reason"), *name = str(r, "name");
 
 		if (!strcmp(str(r, "state"), "monitored"))
 			continue;
@@ -90,9 +91,6 @@ static void print_coverage(json_t *doc)
 					    absent.len ? ", " : "", item);
 			continue;
 		}
-		json_array_foreach(json_object_get(doc, "watched"), j,
-				   c) if (!strcmp(str(c, "id"), str(r, "id")))
-			name = str(c, "name");
 		if (!shown++)
 			printf("\nnot fully monitored:\n");
 		printf("  %-24s %-12.12s %-8s %-11s %s%s%s\n", name,
@@ -127,7 +125,16 @@ static void print_text(json_t *doc, const char *state, long long pid)
 	       num(doc, "watches"), num(doc, "max_user_watches"));
 	printf("rescans:    %lld, queue overflows %lld, errors %lld\n",
 	       num(doc, "rescans"), num(doc, "overflows"), num(doc, "errors"));
-	printf("last event: %s\n\n", when);
+	printf("last event: %s\n", when);
+	if (num(doc, "full_rescan_interval_s") > 0)
+		printf("full rescan: every %llds, next in %llds (it alone sees "
+		       "writes through mmap and hard links)\n",
+		       num(doc, "full_rescan_interval_s"),
+		       num(doc, "next_full_rescan_s"));
+	else
+		printf("full rescan: off (writes through mmap and hard links "
+		       "are not seen)\n");
+	printf("\n");
 	printf("%-24s %-12s %-10s %-7s %8s %8s %8s  %s\n", "NAME", "ID",
 	       "RUNTIME", "MODE", "WATCHES", "CHANGES", "RESCANS",
 	       "LAST CHANGE");

@@ -295,7 +295,7 @@ void dw_monitor_rescan_all(struct dw_monitor *m, enum dw_rescan_source source)
 
 json_t *dw_monitor_status(const struct dw_monitor *m)
 {
-	json_t *list = json_array();
+	json_t *list = json_array(), *doc;
 	size_t watches = 0, polling = 0;
 	const struct container *c;
 
@@ -318,7 +318,7 @@ json_t *dw_monitor_status(const struct dw_monitor *m)
 		watches += c->nwatches;
 		polling += c->polling != 0;
 	}
-	return json_pack(
+	doc = json_pack(
 		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
 		"s:o}",
 		"containers", (json_int_t)json_array_size(list), "watches",
@@ -333,6 +333,20 @@ json_t *dw_monitor_status(const struct dw_monitor *m)
 		(json_int_t)mon_read_long(
 			"/proc/sys/fs/inotify/max_queued_events"),
 		"watched", list);
+	/*
+	 * Writes through a shared mmap and through a hard link from outside
+	 * the upper dir raise no inotify event: only the full rescan sees
+	 * them. Say when it is due.
+	 */
+	json_object_set_new(doc, "full_rescan_interval_s",
+			    json_integer(m->pol->rescan_interval));
+	json_object_set_new(
+		doc, "next_full_rescan_s",
+		json_integer(!m->pol->rescan_interval ? -1
+			     : m->next_full > mon_mono_ms()
+				     ? (m->next_full - mon_mono_ms()) / 1000
+				     : 0));
+	return doc;
 }
 
 /* ---- life cycle ---- */

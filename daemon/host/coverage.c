@@ -62,7 +62,8 @@ int dw_coverage_set(struct dw_store *st, const struct dw_cover_subject *c,
 	json_t *p;
 	int news = 0, err;
 
-	err = dw_store_set_coverage(st, c->id, f, state, reason, detail, &news);
+	err = dw_store_set_coverage(st, c->id, c->name, f, state, reason,
+				    detail, &news);
 	if (err)
 		return err;
 	if (!news || state == DW_COVER_MONITORED ||

@@ -86,6 +86,7 @@ static const char *const migrations[] = {
 	"  offset INTEGER NOT NULL, line INTEGER NOT NULL) WITHOUT ROWID;",
 	/* 7: the coverage model, and one source vocabulary */
 	"CREATE TABLE coverage (container_id TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
 	"  facet TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,"
 	"  detail TEXT NOT NULL, since INTEGER NOT NULL,"
 	"  PRIMARY KEY (container_id, facet)) WITHOUT ROWID;"
@@ -384,7 +385,7 @@ static int stored_coverage(struct dw_store *s, const char *cid,
 	return found;
 }
 
-int dw_store_set_coverage(struct dw_store *s, const char *cid,
+int dw_store_set_coverage(struct dw_store *s, const char *cid, const char *name,
 			  enum dw_facet facet, enum dw_cover state,
 			  enum dw_cover_reason reason, const char *detail,
 			  int *news)
@@ -399,10 +400,10 @@ int dw_store_set_coverage(struct dw_store *s, const char *cid,
 		strcmp(old_reason, dw_cover_reason_name(reason));
 	err = st_prepare(
 		s, &st,
-		"INSERT INTO coverage VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+		"INSERT INTO coverage VALUES (?1, ?7, ?2, ?3, ?4, ?5, ?6) "
 		"ON CONFLICT(container_id, facet) DO UPDATE SET "
-		"state = ?3, reason = ?4, detail = ?5, since = CASE WHEN "
-		"state = ?3 AND reason = ?4 THEN since ELSE ?6 END");
+		"name = ?7, state = ?3, reason = ?4, detail = ?5, since = "
+		"CASE WHEN state = ?3 AND reason = ?4 THEN since ELSE ?6 END");
 
 	if (err)
 		return err;
@@ -413,6 +414,7 @@ int dw_store_set_coverage(struct dw_store *s, const char *cid,
 			  SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, detail ? detail : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)time(NULL));
+	sqlite3_bind_text(st, 7, name ? name : "", -1, SQLITE_STATIC);
 	return st_step_done(s, st, "cannot record coverage");
 }
 
@@ -433,7 +435,7 @@ int dw_store_coverage(struct dw_store *s, const char *cid, dw_coverage_fn cb,
 {
 	sqlite3_stmt *st;
 	int err = st_prepare(s, &st,
-			     "SELECT container_id, facet, state, reason, "
+			     "SELECT container_id, name, facet, state, reason, "
 			     "detail, since FROM coverage WHERE (?1 IS NULL "
 			     "OR container_id = ?1) AND container_id NOT IN "
 			     "(SELECT id FROM containers WHERE state != "
@@ -449,7 +451,8 @@ int dw_store_coverage(struct dw_store *s, const char *cid, dw_coverage_fn cb,
 			(const char *)sqlite3_column_text(st, 2),
 			(const char *)sqlite3_column_text(st, 3),
 			(const char *)sqlite3_column_text(st, 4),
-			sqlite3_column_int64(st, 5),
+			(const char *)sqlite3_column_text(st, 5),
+			sqlite3_column_int64(st, 6),
 		};
 
 		err = cb(&r, ctx);

@@ -104,12 +104,13 @@ int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
  * restarts: what to say once. dw_coverage_set() is the one caller.
  */
 int dw_store_set_coverage(struct dw_store *s, const char *cid,
-			  enum dw_facet facet, enum dw_cover state,
+			  const char *name, enum dw_facet facet,
+			  enum dw_cover state,
 			  enum dw_cover_reason reason, const char *detail,
 			  int *news);
 
 struct dw_coverage_row {
-	const char *container_id, *facet, *state, *reason, *detail;
+	const char *container_id, *name, *facet, *state, *reason, *detail;
 	long long since;
 };
 

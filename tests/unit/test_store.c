@@ -234,22 +234,23 @@ static void test_coverage(void **state)
 
 	(void)state;
 	put(s, "id1", "c1");
-	assert_int_equal(
-		dw_store_set_coverage(s, "id1", DW_FACET_FS, DW_COVER_DEGRADED,
-				      DW_REASON_DEPTH_LIMIT, "x", &news),
-		0);
-	assert_int_equal(news, 1);
-	assert_int_equal(
-		dw_store_set_coverage(s, "id1", DW_FACET_FS, DW_COVER_DEGRADED,
-				      DW_REASON_DEPTH_LIMIT, "y", &news),
-		0);
-	assert_int_equal(news, 0); /* only the detail changed */
 	assert_int_equal(dw_store_set_coverage(
-				 s, "id1", DW_FACET_FS, DW_COVER_UNMONITORED,
-				 DW_REASON_UNREADABLE, NULL, &news),
+				 s, "id1", "c1", DW_FACET_FS, DW_COVER_DEGRADED,
+				 DW_REASON_DEPTH_LIMIT, "x", &news),
 			 0);
 	assert_int_equal(news, 1);
-	assert_int_equal(dw_store_set_coverage(s, "id1", DW_FACET_LOGS,
+	assert_int_equal(dw_store_set_coverage(
+				 s, "id1", "c1", DW_FACET_FS, DW_COVER_DEGRADED,
+				 DW_REASON_DEPTH_LIMIT, "y", &news),
+			 0);
+	assert_int_equal(news, 0); /* only the detail changed */
+	assert_int_equal(dw_store_set_coverage(s, "id1", "c1", DW_FACET_FS,
+					       DW_COVER_UNMONITORED,
+					       DW_REASON_UNREADABLE, NULL,
+					       &news),
+			 0);
+	assert_int_equal(news, 1);
+	assert_int_equal(dw_store_set_coverage(s, "id1", "c1", DW_FACET_LOGS,
 					       DW_COVER_MONITORED,
 					       DW_REASON_NONE, NULL, &news),
 			 0);
