@@ -1,5 +1,7 @@
 /* The live monitor: rescans compare what the diff engine sees with the store
  * and record the difference. */
+#include <ctype.h>
+
 #include "monitor_int.h"
 
 #include "driftwatch/banned.h"
@@ -337,6 +339,31 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	c->last_cost_ms = mon_mono_ms() - t0;
 }
 
+/*
+ * A Docker daemon with userns-remap keeps its layers under
+ * <root>/<uid>.<gid>/overlay2/: driftwatch has not been tested there.
+ */
+static int userns_remapped(const char *upper)
+{
+	const char *p = strstr(upper, "/overlay2/");
+	const char *q;
+
+	if (!p)
+		return 0;
+	for (q = p; q > upper && q[-1] != '/'; q--)
+		;
+	/* q..p is the component before overlay2: digits '.' digits? */
+	if (q == p || !isdigit((unsigned char)*q))
+		return 0;
+	while (q < p && isdigit((unsigned char)*q))
+		q++;
+	if (q == p || *q++ != '.' || q == p)
+		return 0;
+	while (q < p && isdigit((unsigned char)*q))
+		q++;
+	return q == p;
+}
+
 void mon_fs_coverage(struct dw_monitor *m, struct container *c)
 {
 	char detail[512];
@@ -372,6 +399,11 @@ void mon_fs_coverage(struct dw_monitor *m, struct container *c)
 			  c->over_budget ? DW_REASON_WATCH_BUDGET
 					 : DW_REASON_WATCH_LIMIT,
 			  detail);
+	} else if (userns_remapped(c->upper)) {
+		mon_cover(m, c, DW_FACET_FS, DW_COVER_DEGRADED,
+			  DW_REASON_USERNS,
+			  "a user-namespace remapped Docker (its layers are "
+			  "under <uid>.<gid>/): untested");
 	} else if (c->mounts) {
 		snprintf(detail, sizeof(detail),
 			 "writes to %s are not in its layers", c->mounts);

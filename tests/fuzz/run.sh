@@ -8,11 +8,11 @@ secs=${1:-30}
 build="$src/build-fuzz"
 CC=clang cmake -S "$src" -B "$build" -DDW_FUZZ=ON -DDW_BUILD_TESTS=ON \
 	-DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build "$build" -j2 --target fuzz_engine fuzz_decoders fuzz_config gentoken
+cmake --build "$build" -j2 --target fuzz_engine fuzz_decoders fuzz_config fuzz_overlay gentoken
 G="$build/tests/gentoken"
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-mkdir -p "$corpus"/{engine,decoders,config}
+mkdir -p "$corpus"/{engine,decoders,config,overlay}
 printf 'token %s\nkey %s\n%s\n' "$($G swarm-worker f1)" "$($G unlock-key f1)" \
 	"$($G github f1)" >"$corpus/engine/tokens"
 openssl genrsa 1024 2>/dev/null | sed '1s/^/x /' >"$corpus/engine/key"
@@ -22,11 +22,14 @@ printf 'x\n%s\n' "$($G npm f1)" | gzip | { printf '\000'; cat; } >"$corpus/decod
 	"$(printf 'k %s' "$($G github f3)" | base64 -w0)"; } >"$corpus/decoders/mbox"
 { printf '\004'; printf '[{"user":"U1","ts":"1.2","text":"%s","attachments":[{"text":"x"}]}]' "$($G github f4)"; } >"$corpus/decoders/slack"
 cp "$src"/tests/fuzz/seeds/config/* "$corpus/config/"
-for t in engine decoders config; do
+# Trees: a redirect out of the layer, an opaque upper dir, a whiteout.
+printf '\005\000\001\000\014../../../etc\000\000\001\001\000' >"$corpus/overlay/redirect"
+printf '\000\001\001\002\000\004\000\001\002\000\002\001\001\000\000' >"$corpus/overlay/opaque"
+for t in engine decoders config overlay; do
 	echo "fuzz_$t: ${secs}s"
 	log="$corpus/$t.log"
 	if ! "$build/fuzz_$t" -max_total_time="$secs" -max_len=65536 \
-		-timeout=20 -rss_limit_mb=2048 -print_final_stats=1 \
+		-timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix="$build/" "$corpus/$t" >"$log" 2>&1; then
 		tail -40 "$log"
 		echo "fuzz_$t: FAILED (reproducer in $build/)" >&2
@@ -34,4 +37,4 @@ for t in engine decoders config; do
 	fi
 	grep -E 'stat::number_of_executed_units' "$log"
 done
-echo "fuzzing: 3 targets ran ${secs}s each, no crash"
+echo "fuzzing: 4 targets ran ${secs}s each, no crash"

@@ -1,0 +1,135 @@
+/*
+ * libFuzzer target: the drift classifier on directory trees the input
+ * builds, as a hostile container (and a layer's own metadata) could: an
+ * upper dir over two lowers, with directories, files, symlinks,
+ * whiteouts, nesting, odd names, and overlay xattrs in both namespaces
+ * with any value (opaque marks, redirects with "..", empty and absolute
+ * components). The diff must not crash, hang or read outside the layers:
+ * every path it reports must lie in what the input made. Needs root
+ * (whiteouts are device nodes, trusted.* xattrs); skipped otherwise.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "driftwatch/overlay_diff.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char root[64];
+static const char *const layers[] = {"up", "lo1", "lo2"};
+static const char *const names[] = {"a", "b",	"etc",	"..",
+				    ".", "c d", "x\ny", ""};
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st, (void)flag, (void)f;
+	return remove(p);
+}
+
+static void reset(void)
+{
+	char p[128];
+	size_t i;
+
+	nftw(root, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+	mkdir(root, 0755);
+	for (i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", root, layers[i]);
+		mkdir(p, 0755);
+	}
+}
+
+/* A path from the input: a layer, then up to three components. */
+static size_t path_of(const uint8_t *d, size_t n, char *out, size_t room)
+{
+	size_t k, len;
+
+	if (n < 2)
+		return 0;
+	len = (size_t)snprintf(out, room, "%s/%s", root, layers[d[0] % 3]);
+	for (k = 0; k < (size_t)(d[1] % 4) && 2 + k < n; k++)
+		len += (size_t)snprintf(out + len, room - len, "/%s",
+					names[d[2 + k] % 7]);
+	return 2 + k;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct dw_changeset cs = DW_CHANGESET_INIT;
+	char up[128], lo1[128], lo2[128], p[512], val[64];
+	const char *lowers[] = {lo1, lo2};
+	size_t i = 0, steps = 0, used, n;
+
+	if (getuid())
+		return 0;
+	if (!root[0]) {
+		snprintf(root, sizeof(root), "/tmp/dwfuzz-ovl-%d",
+			 (int)getpid());
+	}
+	reset();
+	while (i + 1 < size && steps++ < 64) {
+		uint8_t op = data[i++];
+
+		used = path_of(data + i, size - i, p, sizeof(p));
+		if (!used)
+			break;
+		i += used;
+		n = i < size ? (size_t)(data[i] % 24) : 0;
+		memcpy(val, data + (i < size ? i + 1 : size),
+		       n + i + 1 <= size ? n : 0);
+		val[n + i + 1 <= size ? n : 0] = '\0';
+		i += 1 + (n + i + 1 <= size ? n : 0);
+		switch (op % 9) {
+		case 0: mkdir(p, 0755); break;
+		case 1: close(open(p, O_CREAT | O_WRONLY, 0644)); break;
+		case 2: mknod(p, S_IFCHR | 0, makedev(0, 0)); break;
+		case 3: symlink(val, p); break;
+		case 4: setxattr(p, "trusted.overlay.opaque", "y", 1, 0); break;
+		case 5:
+			setxattr(p, "trusted.overlay.redirect", val,
+				 strlen(val), 0);
+			break;
+		case 6: setxattr(p, "user.overlay.opaque", "y", 1, 0); break;
+		case 7:
+			setxattr(p, "user.overlay.redirect", val, strlen(val),
+				 0);
+			break;
+		default: chmod(p, 0700); break;
+		}
+	}
+	snprintf(up, sizeof(up), "%s/up", root);
+	snprintf(lo1, sizeof(lo1), "%s/lo1", root);
+	snprintf(lo2, sizeof(lo2), "%s/lo2", root);
+	for (i = 0; i < 2; i++) {
+		unsigned flags = (i ? DW_DIFF_PREFETCH : 0) |
+				 (size && data[0] & 1 ? DW_DIFF_USERXATTR : 0);
+
+		if (!dw_overlay_diff(&cs, up, lowers, 2,
+				     flags | DW_DIFF_STAT)) {
+			size_t k;
+
+			/* Nothing from outside the layers: names the input
+			 * could make, at most three deep. */
+			for (k = 0; k < cs.n; k++) {
+				const char *q = dw_change_path(&cs, &cs.v[k]);
+				size_t depth = 0;
+
+				for (; *q; q++)
+					depth += *q == '/';
+				if (depth > 3)
+					abort();
+			}
+		}
+		dw_changeset_release(&cs);
+	}
+	return 0;
+}
