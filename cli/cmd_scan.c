@@ -48,9 +48,12 @@ struct scan {
 static const struct dw_opt opts[] = {
 	{'f', "format", "FMT", "text (default), json, jsonl or sarif", 1},
 	{'c', "config", "FILE",
-	 "configuration (default: " CONFIG_NAME
-	 " in the\nfirst directory scanned, else in the current one)",
+	 "the trusted configuration (default: the user's own,\n"
+	 "~/.config/driftwatch/config.yaml); a " CONFIG_NAME " in\n"
+	 "the scanned content is added to it, without a command",
 	 1},
+	{'n', "no-repo-config", NULL,
+	 "ignore a " CONFIG_NAME " found in the scanned content", 0},
 	{'S', "show-secrets", NULL, "print secrets whole (default: redacted)",
 	 0},
 	{'m', "max-file-size", "SIZE", "skip larger files (default 512MiB)", 0},
@@ -288,17 +291,67 @@ static int scan_git(struct scan *sc, const char *repo, struct dw_git_opts *o,
 }
 
 /* --config, else .driftwatch.yaml in the first directory, else here. */
-static int load_config(struct scan *sc, const char *explicit_path, int argc,
-		       char **argv)
+/*
+ * The user's own configuration, $XDG_CONFIG_HOME/driftwatch/config.yaml
+ * (else ~/.config/...): NULL when there is none. It may set a program, so
+ * it must be the user's and nobody else's to write.
+ */
+static int user_config(char **out)
 {
 	struct dw_buf p = DW_BUF_INIT;
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
 	struct stat st;
-	int i, err = 0;
 
-	if (explicit_path) {
-		err = dw_config_load(&sc->cfg, explicit_path);
-		goto out;
+	*out = NULL;
+	if (xdg && *xdg == '/')
+		dw_buf_addf(&p, "%s/driftwatch/config.yaml", xdg);
+	else if (home && *home == '/')
+		dw_buf_addf(&p, "%s/.config/driftwatch/config.yaml", home);
+	else
+		return 0;
+	if (lstat(p.ptr, &st) < 0) {
+		dw_buf_release(&p);
+		return 0;
 	}
+	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & 022)) {
+		dw_error_set(DW_EINVAL,
+			     "refusing %s: it must be a regular file owned by "
+			     "uid %u and writable by nobody else",
+			     p.ptr, (unsigned)geteuid());
+		dw_buf_release(&p);
+		return DW_EINVAL;
+	}
+	*out = dw_buf_detach(&p, NULL);
+	return 0;
+}
+
+/*
+ * Whose configuration counts (driftwatch-scan(1), TRUST): the trusted
+ * one is --config FILE, else the user's own; it may set anything. A
+ * .driftwatch.yaml found in the scanned content (the first directory
+ * scanned, the repository for --git, else the current one) only
+ * describes that content: it is added to the trusted one, named on
+ * stderr, may not set a command, and is ignored with --no-repo-config.
+ */
+static int load_config(struct scan *sc, const char *explicit_path,
+		       int repo_config, int argc, char **argv)
+{
+	struct dw_buf p = DW_BUF_INIT;
+	struct dw_config found;
+	char *mine = NULL;
+	struct stat st;
+	int i, err;
+
+	memset(&sc->cfg, 0, sizeof(sc->cfg));
+	err = explicit_path ? 0 : user_config(&mine);
+	if (!err && (explicit_path || mine))
+		err = dw_config_load(&sc->cfg,
+				     explicit_path ? explicit_path : mine);
+	free(mine);
+	if (err || !repo_config)
+		return err;
 	for (i = 0; i < argc; i++) {
 		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
 			dw_buf_addf(&p, "%s/" CONFIG_NAME, argv[i]);
@@ -307,9 +360,34 @@ static int load_config(struct scan *sc, const char *explicit_path, int argc,
 	}
 	if (!p.len)
 		dw_buf_adds(&p, CONFIG_NAME);
-	if (access(p.ptr, F_OK) == 0)
-		err = dw_config_load(&sc->cfg, p.ptr);
-out:
+	if (lstat(p.ptr, &st) < 0) {
+		dw_buf_release(&p);
+		return 0;
+	}
+	err = dw_config_load(&found, p.ptr);
+	if (!err && found.ncommand) {
+		err = dw_error_set(
+			DW_EINVAL,
+			"%s: 'command' is not allowed in a "
+			"configuration found in the scanned content "
+			"(it would run a program the content chose); "
+			"set it in --config FILE or "
+			"~/.config/driftwatch/config.yaml",
+			p.ptr);
+		dw_config_release(&found);
+	}
+	if (!err) {
+		fprintf(stderr,
+			"driftwatch scan: applying %s from the scanned content "
+			"(%zu allow path%s, %zu ignored fingerprint%s, %zu "
+			"rule%s, %zu disabled rule%s); --no-repo-config "
+			"ignores it\n",
+			p.ptr, found.nallow, found.nallow == 1 ? "" : "s",
+			found.nignored, found.nignored == 1 ? "" : "s",
+			found.nrules, found.nrules == 1 ? "" : "s",
+			found.ndisabled, found.ndisabled == 1 ? "" : "s");
+		dw_config_merge(&sc->cfg, &found);
+	}
 	dw_buf_release(&p);
 	return err;
 }
@@ -324,7 +402,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	const char *cache_path = NULL;
 	struct dw_git_opts gopts;
 	struct dw_opts p;
-	int show = 0, color = -1, git = 0, c, i, ret;
+	int show = 0, color = -1, git = 0, c, i, ret, repo_config = 1;
 
 	memset(&gopts, 0, sizeof(gopts));
 
@@ -342,6 +420,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 						   optarg);
 			break;
 		case 'c': config = optarg; break;
+		case 'n': repo_config = 0; break;
 		case 'R': sc.respond = 1; break;
 		case 'D': sc.db = optarg; break;
 		case 'g': git = 1; break;
@@ -387,7 +466,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 			return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
 					   dw_error_last());
 	}
-	if (load_config(&sc, config, git ? 1 : argc - optind,
+	if (load_config(&sc, config, repo_config, git ? 1 : argc - optind,
 			git ? &workdir : argv + optind))
 		return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
 				   dw_error_last());

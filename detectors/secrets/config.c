@@ -231,6 +231,51 @@ void dw_config_release(struct dw_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+/* Move the `*n` strings of `*from` to the end of `*to` (`*nto`). */
+static void move_strv(char ***to, size_t *nto, char ***from, size_t *n)
+{
+	size_t alloc = *nto;
+
+	if (!*n)
+		return;
+	DW_ALLOC_GROW(*to, *nto + *n, alloc);
+	memcpy(*to + *nto, *from, *n * sizeof(char *));
+	*nto += *n;
+	free(*from);
+	*from = NULL;
+	*n = 0;
+}
+
+void dw_config_merge(struct dw_config *dst, struct dw_config *src)
+{
+	size_t alloc = dst->nrules;
+
+	if (src->nrules) {
+		DW_ALLOC_GROW(dst->rules, dst->nrules + src->nrules, alloc);
+		memcpy(dst->rules + dst->nrules, src->rules,
+		       src->nrules * sizeof(*src->rules));
+		dst->nrules += src->nrules;
+		free(src->rules);
+		src->rules = NULL;
+		src->nrules = 0;
+	}
+	move_strv(&dst->disabled, &dst->ndisabled, &src->disabled,
+		  &src->ndisabled);
+	move_strv(&dst->allow_paths, &dst->nallow, &src->allow_paths,
+		  &src->nallow);
+	move_strv(&dst->ignored, &dst->nignored, &src->ignored, &src->nignored);
+	if (!dst->max_file_size)
+		dst->max_file_size = src->max_file_size;
+	/* A program comes from the trusted side only: src's is dropped. */
+	dw_config_release(src);
+	dst->engine.custom = dst->rules;
+	dst->engine.ncustom = dst->nrules;
+	dst->engine.disabled = dst->disabled;
+	dst->engine.ndisabled = dst->ndisabled;
+	dst->engine.ignored = dst->ignored;
+	dst->engine.nignored = dst->nignored;
+}
+
 int dw_config_path_allowed(const struct dw_config *cfg, const char *path)
 {
 	size_t i;

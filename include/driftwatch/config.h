@@ -49,6 +49,15 @@ struct dw_config {
 int dw_config_load(struct dw_config *cfg, const char *path);
 void dw_config_release(struct dw_config *cfg);
 
+/*
+ * Add `src` to `dst`: its rules, disabled rules, allow paths and ignored
+ * fingerprints; its max_file_size when `dst` has none. Never its
+ * command: a configuration found in scanned content only describes that
+ * content (dw_config_merge is how such a one is applied). `src` is
+ * released.
+ */
+void dw_config_merge(struct dw_config *dst, struct dw_config *src);
+
 /* Parse "123", "10KiB", "5MiB", "2GiB" (also KB/MB/GB as powers of 2). */
 int dw_parse_size(uint64_t *out, const char *s);
 

@@ -177,17 +177,54 @@ echo >>"$tmp/cmdtest/got.jsonl"
 echo "revoked" # goes to driftwatch's stderr, not its report
 SH
 chmod +x cmdtest/record.sh
-printf 'command: ["%s", "--flag"]\n' "$tmp/cmdtest/record.sh" >cmdtest/.driftwatch.yaml
+# The command comes from the user's side only: --config here.
+printf 'command: ["%s", "--flag"]\n' "$tmp/cmdtest/record.sh" >trusted.yaml
 printf 'npm %s\ngh %s\n' "$npm" "$gh" >cmdtest/leak.txt
-"$DW" scan --format jsonl cmdtest >/dev/null
+"$DW" scan --config trusted.yaml --format jsonl cmdtest >/dev/null
 [ ! -s cmdtest/got.jsonl ] && pass "no command without --respond" || fail "command ran without --respond"
-out=$("$DW" scan --respond --db "$tmp/r.db" --format jsonl cmdtest 2>cmdtest/err)
+out=$("$DW" scan --config trusted.yaml --respond --db "$tmp/r.db" --format jsonl cmdtest 2>cmdtest/err)
 [ "$(grep -c . cmdtest/got.jsonl)" = 2 ] && jq -s -e 'map(.secret) | sort == ([$a, $b] | sort)' \
 	--arg a "$npm" --arg b "$gh" cmdtest/got.jsonl >/dev/null && grep -q revoked cmdtest/err &&
 	! grep -qF "$npm" <<<"$out" && pass "command got each finding on stdin, secret whole; report still redacted" ||
 	fail "command: $(cat cmdtest/got.jsonl)"
 printf 'command: []\n' >cmdtest/bad.yaml
 "$DW" scan --config cmdtest/bad.yaml cmdtest/leak.txt >/dev/null 2>&1; [ $? -eq 2 ] && pass "empty command: config error" || fail "empty command"
+
+# Whose configuration counts. A scanned tree's own .driftwatch.yaml ran
+# its `command` as root under --respond (here: it would touch a file),
+# and its allow_paths ["*"] silenced every finding with exit 0.
+mkdir untrusted
+printf 'gh %s\n' "$gh" >untrusted/leak.txt
+printf 'command: ["/bin/touch", "%s/pwned"]\n' "$tmp" >untrusted/.driftwatch.yaml
+"$DW" scan --respond --db "$tmp/r.db" untrusted >/dev/null 2>untrusted.err
+rc=$?
+[ "$rc" -eq 2 ] && [ ! -e "$tmp/pwned" ] && grep -q "'command' is not allowed" untrusted.err &&
+	pass "a found config's command: refused (exit 2), never run" ||
+	fail "found command: rc $rc, $(cat untrusted.err)"
+printf 'allow_paths: ["*"]\n' >untrusted/.driftwatch.yaml
+"$DW" scan untrusted >/dev/null 2>untrusted.err
+rc=$?
+grep -q 'applying untrusted/.driftwatch.yaml from the scanned content (1 allow path' untrusted.err &&
+	pass "a found config is named on stderr" || fail "not named: $(cat untrusted.err)"
+"$DW" scan --no-repo-config untrusted >/dev/null 2>untrusted.err
+[ $? -eq 1 ] && ! grep -q applying untrusted.err && pass "--no-repo-config ignores it: the secret is found" ||
+	fail "--no-repo-config"
+# The user's own configuration may set the command, but only if it is
+# theirs alone.
+mkdir -p xdg/driftwatch
+printf 'command: ["/bin/true"]\n' >xdg/driftwatch/config.yaml
+chmod 666 xdg/driftwatch/config.yaml
+XDG_CONFIG_HOME="$tmp/xdg" "$DW" scan --no-repo-config untrusted >/dev/null 2>untrusted.err
+[ $? -eq 2 ] && grep -q 'refusing .*config.yaml' untrusted.err &&
+	pass "a user config writable by others is refused" || fail "group-writable user config: $(cat untrusted.err)"
+chmod 600 xdg/driftwatch/config.yaml
+XDG_CONFIG_HOME="$tmp/xdg" "$DW" scan --no-repo-config untrusted >/dev/null 2>untrusted.err
+[ $? -eq 1 ] && pass "the user's own config is used" || fail "user config: $(cat untrusted.err)"
+mkfifo untrusted/fifo.yaml
+timeout 10 "$DW" scan --config untrusted/fifo.yaml untrusted >/dev/null 2>untrusted.err
+rc=$?
+[ "$rc" -eq 2 ] && grep -q 'not a regular file' untrusted.err &&
+	pass "a FIFO as configuration: an error, not a hang" || fail "fifo config: rc $rc $(cat untrusted.err)"
 
 # Exit codes.
 echo "nothing to see" >clean.txt
