@@ -167,7 +167,8 @@ static void run_command(struct scan *sc, const struct dw_finding *f,
 		NULL,	   NULL, src->path,  strlen(src->path),
 		src->kind, 0,	 src->fields};
 
-	if (dw_leak_run_command(sc->cfg.command, f, &where))
+	if (dw_leak_run_command(sc->cfg.command, sc->cfg.command_timeout, f,
+				&where))
 		fprintf(stderr,
 			"driftwatch scan: the command for %s at "
 			"%s:%llu failed: %s\n",

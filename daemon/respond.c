@@ -116,7 +116,7 @@ static void rotate_leaked(struct daemon *dm, const struct dw_swarm *sw,
 static void run_leak_command(struct daemon *dm, const struct dw_finding *f,
 			     const struct dw_leak_src *src, const char *path)
 {
-	if (dw_leak_run_command(dm->pol.command, f, src))
+	if (dw_leak_run_command(dm->pol.command, 0, f, src))
 		dw_log_warn("the command for %s in %s failed: %s", f->rule->id,
 			    path, dw_error_last());
 	else

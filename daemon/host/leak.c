@@ -39,7 +39,8 @@ json_t *dw_leak_command_doc(const struct dw_finding *f,
 	return o;
 }
 
-int dw_leak_run_command(char *const *argv, const struct dw_finding *f,
+int dw_leak_run_command(char *const *argv, int timeout_s,
+			const struct dw_finding *f,
 			const struct dw_leak_src *src)
 {
 	json_t *doc = dw_leak_command_doc(f, src);
@@ -51,7 +52,8 @@ int dw_leak_run_command(char *const *argv, const struct dw_finding *f,
 		return dw_error_set(DW_ERROR, "cannot encode the finding for "
 					      "the command");
 	err = dw_run_command(argv, text, strlen(text),
-			     DW_LEAK_COMMAND_TIMEOUT_S);
+			     timeout_s > 0 ? timeout_s
+					   : DW_LEAK_COMMAND_TIMEOUT_S);
 	free(text);
 	return err;
 }

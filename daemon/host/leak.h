@@ -50,11 +50,13 @@ json_t *dw_leak_command_doc(const struct dw_finding *f,
 			    const struct dw_leak_src *src);
 
 /*
- * Run `argv` (never through a shell) with dw_leak_command_doc() on its
- * stdin, for at most DW_LEAK_COMMAND_TIMEOUT_S. 0 when it exited 0, else
- * DW_ERROR with a message that says how it ended.
+ * Run `argv` (never through a shell; see dw_run_command()) with
+ * dw_leak_command_doc() on its stdin, for at most `timeout_s` seconds
+ * (0: DW_LEAK_COMMAND_TIMEOUT_S). 0 when it exited 0, else DW_ERROR with a
+ * message that says how it ended.
  */
-int dw_leak_run_command(char *const *argv, const struct dw_finding *f,
+int dw_leak_run_command(char *const *argv, int timeout_s,
+			const struct dw_finding *f,
 			const struct dw_leak_src *src);
 
 /*

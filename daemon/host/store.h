@@ -103,9 +103,8 @@ int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
  * 1 when the stored state or reason was another (or none), across
  * restarts: what to say once. dw_coverage_set() is the one caller.
  */
-int dw_store_set_coverage(struct dw_store *s, const char *cid,
-			  const char *name, enum dw_facet facet,
-			  enum dw_cover state,
+int dw_store_set_coverage(struct dw_store *s, const char *cid, const char *name,
+			  enum dw_facet facet, enum dw_cover state,
 			  enum dw_cover_reason reason, const char *detail,
 			  int *news);
 

@@ -157,6 +157,18 @@ static int top_field(struct dw_yaml *c, struct dw_config *cfg, const char *key,
 		}
 		return err;
 	}
+	if (!strcmp(key, "command_timeout")) {
+		const char *sv = dw_yaml_scalar(v);
+		char *end;
+		long n = sv ? strtol(sv, &end, 10) : 0;
+
+		if (!sv || *end || n < 1 || n > 3600)
+			return dw_yaml_bad(c, v,
+					   "command_timeout is 1 to 3600 "
+					   "seconds");
+		cfg->command_timeout = (int)n;
+		return 0;
+	}
 	if (!strcmp(key, "max_file_size")) {
 		if (!dw_yaml_scalar(v) ||
 		    dw_parse_size(&cfg->max_file_size, dw_yaml_scalar(v)))

@@ -39,6 +39,7 @@ struct dw_config {
 	uint64_t max_file_size; /* 0: not set */
 	char **command;		/* argv run for --respond, or NULL */
 	size_t ncommand;
+	int command_timeout; /* seconds; 0: DW_LEAK_COMMAND_TIMEOUT_S */
 };
 
 /*
