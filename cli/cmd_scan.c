@@ -26,6 +26,8 @@
 
 #define DEFAULT_MAX_FILE_SIZE (512ull << 20)
 #define CONFIG_NAME ".driftwatch.yaml"
+/* Rules are linear; this bounds what one huge or hostile file can cost. */
+#define SCAN_FILE_BUDGET_S 60
 
 struct scan {
 	struct dw_config cfg;
@@ -242,6 +244,15 @@ static void on_note(enum dw_scan_note kind, const char *path, void *ctx)
 
 	if (kind == DW_NOTE_UNREADABLE) {
 		report_error(sc);
+		return;
+	}
+	if (kind == DW_NOTE_TIMED_OUT) {
+		/* Partial input: findings so far are reported, exit 3. */
+		sc->unreadable = 1;
+		fprintf(stderr,
+			"driftwatch scan: %s: stopped after %d s (the "
+			"per-file time budget); the rest was not scanned\n",
+			path, SCAN_FILE_BUDGET_S);
 		return;
 	}
 	if (kind == DW_NOTE_TOO_BIG)
@@ -478,6 +489,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		ret = dw_cli_fail("scan", DW_EXIT_USAGE, "%s", dw_error_last());
 		goto out;
 	}
+	dw_scanner_set_budget(sc.scanner, SCAN_FILE_BUDGET_S * 1000);
 	sc.opts.max_file_size = max_cli		       ? max_cli
 				: sc.cfg.max_file_size ? sc.cfg.max_file_size
 						       : DEFAULT_MAX_FILE_SIZE;

@@ -85,6 +85,9 @@ static inline void dw_scanner_track(struct dw_scanner **scanner,
 	*current = engine;
 	if (engine && dw_scanner_new(scanner, engine))
 		*scanner = NULL;
+	/* The monitoring path never waits long on one file or log. */
+	if (*scanner)
+		dw_scanner_set_budget(*scanner, 2000);
 }
 
 #endif

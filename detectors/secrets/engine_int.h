@@ -87,7 +87,20 @@ struct dw_scanner {
 	dw_finding_cb cb;
 	void *ctx;
 	int stop;
+	/*
+	 * Where the next "-----END " is, for multi-line rules: found at
+	 * end_at (absolute; END_NONE: none in [end_from, end_to)). Blocks
+	 * are looked up in increasing order, so every byte is searched once
+	 * however many BEGIN lines there are (a file of them was quadratic).
+	 */
+	uint64_t end_from, end_to, end_at;
+	int end_known;
+	/* The per-file time budget (dw_scan_set_budget), CLOCK_MONOTONIC. */
+	long long budget_ms, deadline_ms;
+	int timed_out;
 };
+
+#define END_NONE UINT64_MAX
 
 int eng_cmp_str(const void *a, const void *b);
 

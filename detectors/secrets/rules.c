@@ -336,9 +336,13 @@ static int valid_not_placeholder(const char *s, size_t n, const char *m,
 	return !dw_is_placeholder(s, n);
 }
 
-#define PEM_RE                                                                 \
-	"(?s)-----BEGIN ((?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?)-----"      \
-	".{0,65000}?-----END \\1-----"
+/*
+ * The BEGIN line of a PEM private key, group 1 its label; the scanner
+ * finds the END line (multiline rules: the first "-----END " after it,
+ * which must carry the same label) without a regex, in linear time. The
+ * possessive ++ never backtracks into a run of letters.
+ */
+#define PEM_RE "-----BEGIN ((?:[A-Z0-9]++ ){0,3}PRIVATE KEY(?: BLOCK)?)-----"
 
 const struct dw_builtin_rule dw_builtin_rules[] = {
 	{

@@ -18,7 +18,9 @@ int dw_scanner_new(struct dw_scanner **out, const struct dw_engine *e)
 	s->mctx = pcre2_match_context_create(NULL);
 	s->jit = pcre2_jit_stack_create(32 << 10, 4 << 20, NULL);
 	/* Bound the work a hostile line can cause in the interpreter. */
-	pcre2_set_match_limit(s->mctx, 20000000);
+	pcre2_set_match_limit(s->mctx, 2000000);
+	/* The interpreter's backtracking memory; JIT ignores the depth. */
+	pcre2_set_heap_limit(s->mctx, 20 * 1024);
 	pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
 	s->rule_done = dw_xcalloc(e->nrules + 1, 1);
 	dw_buf_init(&s->buf, 0);
@@ -158,6 +160,80 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
  * `start_limit`. Returns 1 when the text ended before a match could (the
  * caller may wait for more input), else 0.
  */
+/*
+ * The first "-----END " in [from, to) of `text` (at `text_abs`), or -1,
+ * from the cache when it covers it (engine_int.h).
+ */
+static ssize_t find_end(struct dw_scanner *s, const char *text,
+			uint64_t text_abs, size_t from, size_t to)
+{
+	static const char mark[] = "-----END ";
+	uint64_t f = text_abs + from, t = text_abs + to, at = f;
+	const char *hit;
+
+	if (s->end_known && s->end_from <= f) {
+		if (s->end_at != END_NONE && s->end_at >= f)
+			return s->end_at + sizeof(mark) - 1 <= t
+				       ? (ssize_t)(s->end_at - text_abs)
+				       : -1;
+		if (s->end_at == END_NONE && s->end_to >= t)
+			return -1;
+		/* Searched up to end_to already: a mark may straddle it. */
+		if (s->end_at == END_NONE && s->end_to > f + sizeof(mark) - 1)
+			at = s->end_to - (sizeof(mark) - 1);
+	}
+	hit = at < t ? memmem(text + (at - text_abs), t - at, mark,
+			      sizeof(mark) - 1)
+		     : NULL;
+	if (!s->end_known || s->end_from > f || s->end_at != END_NONE)
+		s->end_from = f;
+	s->end_known = 1;
+	s->end_at = hit ? text_abs + (uint64_t)(hit - text) : END_NONE;
+	s->end_to = t;
+	return hit ? hit - text : -1;
+}
+
+/*
+ * A multi-line rule (PEM keys): its regex matches the BEGIN line, group
+ * 1 the label; the block ends at the first END line after it, which must
+ * carry the same label (a block holds no other END line).
+ */
+static int run_block_rule(struct dw_scanner *s, size_t ri, const char *text,
+			  size_t len, size_t start_limit, const char *line,
+			  size_t llen, uint64_t text_abs, uint64_t line_start)
+{
+	const struct rule *r = &s->e->rules[ri];
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+	size_t pos = 0;
+	int found = 0;
+
+	while (pos < start_limit && !s->stop) {
+		size_t ls, ll, me;
+		ssize_t e;
+
+		if (pcre2_match(r->re, (PCRE2_SPTR)text, start_limit, pos, 0,
+				s->md, s->mctx) < 2)
+			break;
+		ls = ov[2];
+		ll = ov[3] - ov[2];
+		me = ov[1];
+		pos = me;
+		e = find_end(s, text, text_abs, me, len);
+		if (e < 0)
+			continue;
+		/* "-----END " LABEL "-----" */
+		if ((size_t)e + 9 + ll + 5 > len ||
+		    memcmp(text + e + 9, text + ls, ll) ||
+		    memcmp(text + e + 9 + ll, "-----", 5))
+			continue;
+		found = 1;
+		candidate(s, ri, text + ov[0], (size_t)e + 9 + ll + 5 - ov[0],
+			  text + ov[0], (size_t)e + 9 + ll + 5 - ov[0], line,
+			  llen, text_abs + ov[0], line_start, 0);
+	}
+	return !found;
+}
+
 static int run_rule(struct dw_scanner *s, size_t ri, const char *text,
 		    size_t len, size_t start_limit, const char *line,
 		    size_t llen, uint64_t text_abs, uint64_t line_start,
@@ -168,6 +244,9 @@ static int run_rule(struct dw_scanner *s, size_t ri, const char *text,
 	size_t pos = 0;
 	int rc, found = 0;
 
+	if (r->multiline)
+		return run_block_rule(s, ri, text, len, start_limit, line, llen,
+				      text_abs, line_start);
 	while (pos <= len && !s->stop) {
 		size_t ms, me, ss, se;
 
@@ -252,10 +331,30 @@ static int cmp_hit(const void *a, const void *b)
  * which the work is done: `region`, or the start of a line whose
  * multi-line match needs bytes that have not arrived yet.
  */
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Over the per-file time budget: stop, and say so (dw_scan_timed_out). */
+static int over_budget(struct dw_scanner *s)
+{
+	if (!s->deadline_ms || mono_ms() < s->deadline_ms)
+		return 0;
+	s->timed_out = 1;
+	s->stop = 1;
+	return 1;
+}
+
 static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 {
 	const char *buf = s->buf.ptr;
-	size_t avail = s->buf.len, i;
+	size_t avail = s->buf.len, i, ls = 0, le = 0;
+	uint64_t lsa = 0; /* absolute start of the line */
+	int have_line = 0;
 
 	s->nhits = 0;
 	if (!s->e->db || !region)
@@ -267,22 +366,31 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 		qsort(s->hits, s->nhits, sizeof(*s->hits), cmp_hit);
 	for (i = 0; i < s->nhits && !s->stop; i++) {
 		uint64_t end_abs = s->buf_abs + s->hits[i].end;
-		size_t end = (size_t)s->hits[i].end, ls, le,
-		       ri = s->hits[i].rule;
+		size_t end = (size_t)s->hits[i].end, ri = s->hits[i].rule;
 		const char *nl;
-		uint64_t lsa; /* absolute start of the line */
 
 		if (end_abs <= s->done_abs)
 			continue;
-		nl = end ? memrchr(buf, '\n', end - 1) : NULL;
-		ls = nl ? (size_t)(nl - buf) + 1 : 0;
-		lsa = nl ? s->buf_abs + ls : s->open_line;
-		nl = memchr(buf + end - 1, '\n', avail - (end - 1));
-		le = nl ? (size_t)(nl - buf) : avail;
+		/*
+		 * The hit's line. Hits come sorted by end, so the line of
+		 * the last one is tried first: a line of many hits (one long
+		 * line of repeated prefixes) is searched for its ends once,
+		 * not once per hit.
+		 */
+		if (!have_line || end <= ls || end > le + 1) {
+			nl = end ? memrchr(buf, '\n', end - 1) : NULL;
+			ls = nl ? (size_t)(nl - buf) + 1 : 0;
+			lsa = nl ? s->buf_abs + ls : s->open_line;
+			nl = memchr(buf + end - 1, '\n', avail - (end - 1));
+			le = nl ? (size_t)(nl - buf) : avail;
+			have_line = 1;
+		}
 		if (lsa != s->cur_line || !i)
 			new_line(s, lsa, buf + ls, le - ls);
 		if (s->line_allowed || s->rule_done[ri])
 			continue;
+		if (!(i & 63) && over_budget(s))
+			break;
 		s->rule_done[ri] = 1;
 		if (s->e->rules[ri].multiline) {
 			size_t wend = avail - ls > MULTILINE_WINDOW
@@ -355,6 +463,19 @@ void dw_scan_begin(struct dw_scanner *s, uint64_t line_base, dw_finding_cb cb,
 	s->cb = cb;
 	s->ctx = ctx;
 	s->stop = 0;
+	s->end_known = 0;
+	s->timed_out = 0;
+	s->deadline_ms = s->budget_ms ? mono_ms() + s->budget_ms : 0;
+}
+
+void dw_scanner_set_budget(struct dw_scanner *s, long long ms)
+{
+	s->budget_ms = ms > 0 ? ms : 0;
+}
+
+int dw_scan_timed_out(const struct dw_scanner *s)
+{
+	return s->timed_out;
 }
 
 int dw_scan_feed(struct dw_scanner *s, const char *data, size_t len)

@@ -622,6 +622,8 @@ int dw_scan_path(struct dw_scanner *s, const char *path, const char *display,
 	}
 	err = scan_opened(s, fd, path, display, o, cb, ctx);
 	close(fd);
+	if (!err && dw_scan_timed_out(s))
+		*outcome = DW_SCAN_TIMED_OUT;
 	return err;
 }
 

@@ -103,6 +103,14 @@ int dw_scan_finish(struct dw_scanner *s);
 char *dw_scan_reserve(struct dw_scanner *s, size_t *room);
 int dw_scan_commit(struct dw_scanner *s, size_t n);
 
+/*
+ * A time budget for each stream from now on (0: none): past it the scan
+ * stops where it is, and dw_scan_timed_out() says so; what was found up
+ * to there is reported. Rules are linear, but a stream can be huge.
+ */
+void dw_scanner_set_budget(struct dw_scanner *s, long long ms);
+int dw_scan_timed_out(const struct dw_scanner *s);
+
 /* begin + feed + finish for one buffer. */
 int dw_scan_buffer(struct dw_scanner *s, const char *data, size_t len,
 		   uint64_t line_base, dw_finding_cb cb, void *ctx);

@@ -52,6 +52,7 @@ enum dw_scan_outcome {
 	DW_SCAN_SKIPPED_BINARY,
 	DW_SCAN_SKIPPED_SIZE,
 	DW_SCAN_SKIPPED_SPECIAL, /* FIFO, socket, device */
+	DW_SCAN_TIMED_OUT,	 /* stopped at the time budget: partial */
 };
 
 /*
@@ -83,6 +84,7 @@ enum dw_scan_note {
 	DW_NOTE_UNREADABLE, /* dw_error_last() says why */
 	DW_NOTE_TOO_BIG,    /* larger than max_file_size */
 	DW_NOTE_BINARY,	    /* binary content, not scanned */
+	DW_NOTE_TIMED_OUT,  /* scanned in part: the time budget ran out */
 };
 
 typedef void (*dw_scan_note_fn)(enum dw_scan_note kind, const char *path,
