@@ -277,6 +277,36 @@ static int parse_format(const char *s, enum scan_format *fmt)
 }
 
 /* History: every reachable blob once, attributed to its commit. */
+/*
+ * What a history scan read and what it could not, on stderr and in
+ * SARIF. Blobs that are not there (a partial clone, lost objects) make
+ * the exit status 3, findings still printed; a scan that read nothing
+ * says so.
+ */
+static void git_summary(struct scan *sc, const struct dw_git_stats *st)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "%zu commits, %zu blobs: %zu scanned, %zu from the cache, "
+		 "%zu binary, %zu larger than --max-file-size, %zu missing "
+		 "(partial clone or lost objects), %zu unreadable",
+		 st->commits, st->blobs, st->scanned, st->cached, st->binary,
+		 st->too_big, st->missing, st->unreadable);
+	fprintf(stderr, "driftwatch scan: %s\n", text);
+	scan_out_note(&sc->out,
+		      st->missing || st->unreadable ? "warning" : "note", text);
+	if (st->missing || st->unreadable) {
+		sc->unreadable = 1;
+		sc->out.incomplete = 1;
+	}
+	if (!st->commits && !st->blobs) {
+		fprintf(stderr, "driftwatch scan: read nothing: no commit in "
+				"what was asked\n");
+		scan_out_note(&sc->out, "warning", "read nothing: no commit");
+	}
+}
+
 static int scan_git(struct scan *sc, const char *repo, struct dw_git_opts *o,
 		    const char *cache_path, int show)
 {
@@ -292,6 +322,7 @@ static int scan_git(struct scan *sc, const char *repo, struct dw_git_opts *o,
 		return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
 				   dw_error_last());
 	o->cache = cache;
+	memset(&st, 0, sizeof(st));
 	err = dw_git_scan_history(sc->engine, repo, o, on_git_finding, sc, &st);
 	dw_scancache_close(cache);
 	if (err == DW_EINVAL || err == DW_ENOTFOUND)
@@ -299,6 +330,7 @@ static int scan_git(struct scan *sc, const char *repo, struct dw_git_opts *o,
 				   dw_error_last());
 	if (err)
 		report_error(sc);
+	git_summary(sc, &st);
 	return 0;
 }
 

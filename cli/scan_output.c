@@ -208,6 +208,15 @@ static json_t *sarif_rules(const struct dw_engine *e)
 	return a;
 }
 
+void scan_out_note(struct scan_out *o, const char *level, const char *text)
+{
+	if (!o->notes)
+		o->notes = json_array();
+	json_array_append_new(o->notes,
+			      json_pack("{s:s, s:{s:s}}", "level", level,
+					"message", "text", text));
+}
+
 int scan_out_finish(struct scan_out *o)
 {
 	struct dw_buf b = DW_BUF_INIT;
@@ -225,7 +234,15 @@ int scan_out_finish(struct scan_out *o)
 				"runs", "tool", "driver", "name", "driftwatch",
 				"version", DW_VERSION, "rules",
 				sarif_rules(o->engine), "results", o->all);
+		json_object_set_new(
+			json_array_get(json_object_get(doc, "runs"), 0),
+			"invocations",
+			json_pack("[{s:b, s:O}]", "executionSuccessful",
+				  !o->incomplete, "toolExecutionNotifications",
+				  o->notes ? o->notes : json_array()));
 	}
+	json_decref(o->notes);
+	o->notes = NULL;
 	if (doc) {
 		dw_json_dump(&b, doc, JSON_PRESERVE_ORDER);
 		dw_buf_addch(&b, '\n');

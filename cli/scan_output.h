@@ -17,7 +17,17 @@ struct scan_out {
 	const struct dw_engine *engine;
 	json_t *all; /* json and sarif: results so far */
 	size_t count;
+	/*
+	 * What could not be read, for SARIF's
+	 * run.invocations[].toolExecutionNotifications: an array of
+	 * {level, text}, or NULL. Owned.
+	 */
+	json_t *notes;
+	int incomplete; /* executionSuccessful: false */
 };
+
+/* Add a notification (SARIF level "warning" or "note"). */
+void scan_out_note(struct scan_out *o, const char *level, const char *text);
 
 void scan_out_init(struct scan_out *o, enum scan_format fmt, int show,
 		   int color, const struct dw_engine *e);

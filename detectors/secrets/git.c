@@ -224,3 +224,77 @@ json_t *gs_commit_fields(git_repository *repo, const git_oid *id,
 	gitlib.git_commit_free(c);
 	return o;
 }
+
+int gs_cmp_dated(const void *a, const void *b)
+{
+	const struct dated *x = a, *y = b;
+
+	return (x->time > y->time) - (x->time < y->time);
+}
+
+int gs_peel_commit(git_repository *repo, const char *spec, git_oid *out)
+{
+	git_object *obj = NULL, *c = NULL;
+	int rc = gitlib.git_revparse_single(&obj, repo, spec);
+
+	if (!rc)
+		rc = gitlib.git_object_peel(&c, obj, GIT_OBJECT_COMMIT);
+	if (!rc)
+		gitlib.git_oid_cpy(out, gitlib.git_object_id(c));
+	gitlib.git_object_free(c);
+	gitlib.git_object_free(obj);
+	return rc;
+}
+
+/*
+ * Depth first from `tips`, into `*out` (NULL: only mark in `mark`): a
+ * shallow boundary's parents are not followed (they are not there), nor
+ * is a parent that is missing (counted); neither is an error.
+ */
+void gs_collect(git_repository *repo, const struct oidset *shallow,
+		size_t *missing, const git_oid *tips, size_t ntips,
+		struct oidset *mark, const struct oidset *hide,
+		struct dated **out, size_t *n, size_t *alloc)
+{
+	git_oid *stack = NULL;
+	size_t depth = 0, salloc = 0, i;
+
+	for (i = 0; i < ntips; i++) {
+		DW_ALLOC_GROW(stack, depth + 1, salloc);
+		gitlib.git_oid_cpy(&stack[depth++], &tips[i]);
+	}
+	while (depth) {
+		git_oid id;
+		git_commit *c;
+		unsigned k, np;
+		int boundary;
+
+		gitlib.git_oid_cpy(&id, &stack[--depth]);
+		if ((hide && gs_oidset_has(hide, &id)) ||
+		    !gs_oidset_add(mark, &id))
+			continue;
+		if (gitlib.git_commit_lookup(&c, repo, &id)) {
+			(*missing)++;
+			continue;
+		}
+		boundary = shallow && gs_oidset_has(shallow, &id);
+		if (out) {
+			DW_ALLOC_GROW(*out, *n + 1, *alloc);
+			gitlib.git_oid_cpy(&(*out)[*n].id, &id);
+			(*out)[*n].time = (int64_t)gitlib.git_commit_time(c);
+			(*out)[*n].boundary = boundary;
+			(*n)++;
+		}
+		np = boundary ? 0 : gitlib.git_commit_parentcount(c);
+		for (k = 0; k < np; k++) {
+			const git_oid *p = gitlib.git_commit_parent_id(c, k);
+
+			if (!p)
+				continue;
+			DW_ALLOC_GROW(stack, depth + 1, salloc);
+			gitlib.git_oid_cpy(&stack[depth++], p);
+		}
+		gitlib.git_commit_free(c);
+	}
+	free(stack);
+}

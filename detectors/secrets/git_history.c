@@ -1,5 +1,10 @@
 /* Git as a source: a whole history, each unique blob scanned once on all cores.
  */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "driftwatch/safeopen.h"
 #include "git_int.h"
 
 #include "driftwatch/banned.h"
@@ -39,6 +44,10 @@ struct hist {
 	size_t next; /* atomically taken */
 	size_t done;
 	uint64_t bytes;
+	size_t binary, too_big, missing, unreadable; /* blobs, atomically */
+	struct oidset shallow;	 /* .git/shallow: where the history stops */
+	unsigned char *boundary; /* per commit: a shallow boundary */
+	size_t missing_commits;	 /* parents that are not there */
 	pthread_mutex_t lock;
 	struct hfind *found;
 	size_t nfound, found_alloc;
@@ -69,6 +78,7 @@ static int tree_cb(const char *root, const git_tree_entry *te, void *ctx)
 	return 0;
 }
 
+/* Commit `id`'s blobs, attributed to it when no earlier commit had them. */
 static int visit_commit(struct hist *h, const git_oid *id)
 {
 	git_commit *c;
@@ -90,6 +100,129 @@ static int visit_commit(struct hist *h, const git_oid *id)
 		gitlib.git_tree_free(t);
 	}
 	gitlib.git_commit_free(c);
+	return err;
+}
+
+/* The commits .git/shallow names: a shallow clone's history ends there. */
+static void read_shallow(struct hist *h)
+{
+	const char *dir = gitlib.git_repository_commondir(h->repo);
+	struct dw_buf path = DW_BUF_INIT, text = DW_BUF_INIT;
+	struct stat st;
+	char *line, *next;
+	int fd;
+
+	dw_buf_addf(&path, "%s/shallow", dir ? dir : ".");
+	fd = dw_open_regular(AT_FDCWD, path.ptr, 0, &st);
+	dw_buf_release(&path);
+	if (fd < 0)
+		return;
+	if (st.st_size < (16 << 20) && !dw_buf_read_fd(&text, fd)) {
+		for (line = text.ptr; line && *line; line = next) {
+			git_oid id;
+
+			next = strchr(line, '\n');
+			if (next)
+				*next++ = '\0';
+			if (!gitlib.git_oid_fromstr(&id, line))
+				gs_oidset_add(&h->shallow, &id);
+		}
+	}
+	dw_buf_release(&text);
+	close(fd);
+}
+
+/* Every ref (branches, tags, remotes, the stash) and HEAD, as commits. */
+static size_t all_tips(struct hist *h, git_oid **tips)
+{
+	git_strarray refs = {NULL, 0};
+	size_t n = 0, alloc = 0, i;
+	git_oid id;
+
+	*tips = NULL;
+	if (!gitlib.git_reference_list(&refs, h->repo))
+		for (i = 0; i < refs.count; i++)
+			if (!gs_peel_commit(h->repo, refs.strings[i], &id)) {
+				DW_ALLOC_GROW(*tips, n + 1, alloc);
+				gitlib.git_oid_cpy(&(*tips)[n++], &id);
+			}
+	gitlib.git_strarray_dispose(&refs);
+	if (!gs_peel_commit(h->repo, "HEAD", &id)) {
+		DW_ALLOC_GROW(*tips, n + 1, alloc);
+		gitlib.git_oid_cpy(&(*tips)[n++], &id);
+	}
+	return n;
+}
+
+/*
+ * The history of a shallow clone, or of a repository with commits that
+ * are missing (libgit2's walk stops at the first absent parent, and used
+ * to end the scan with no commit at all). Commits come oldest first, so
+ * a blob is attributed to the oldest commit that has it; a shallow
+ * boundary introduces everything in its tree (marked shallow).
+ */
+static int manual_walk(struct hist *h)
+{
+	const struct dw_git_opts *o = h->o;
+	struct oidset hidden, marks;
+	struct dated *v = NULL;
+	git_oid *tips = NULL, id, *hide_tips = NULL;
+	size_t ntips = 0, n = 0, alloc = 0, i, nhide = 0;
+	const char *since = o->since;
+	char *tip = NULL;
+	int err = 0;
+
+	memset(&hidden, 0, sizeof(hidden));
+	memset(&marks, 0, sizeof(marks));
+	if (o->range) {
+		const char *dots = strstr(o->range, "..");
+
+		if (!dots)
+			return dw_error_set(DW_EINVAL, "%s: not A..B",
+					    o->range);
+		tip = dw_xstrndup(o->range, (size_t)(dots - o->range));
+		since = tip;
+		ntips = 1;
+		tips = dw_xmalloc(sizeof(*tips));
+		if (gs_peel_commit(h->repo, dots + 2, &tips[0]))
+			err = gs_git_fail(DW_EINVAL, o->range);
+	} else if (o->branch) {
+		ntips = 1;
+		tips = dw_xmalloc(sizeof(*tips));
+		if (gs_peel_commit(h->repo, o->branch, &tips[0]))
+			err = gs_git_fail(DW_EINVAL, o->branch);
+	} else {
+		ntips = all_tips(h, &tips);
+	}
+	if (!err && since && *since) {
+		if (gs_peel_commit(h->repo, since, &id)) {
+			err = gs_git_fail(DW_EINVAL, since);
+		} else {
+			hide_tips = &id;
+			nhide = 1;
+			gs_collect(h->repo, &h->shallow, &h->missing_commits,
+				   hide_tips, nhide, &hidden, NULL, NULL, NULL,
+				   NULL);
+		}
+	}
+	if (!err)
+		gs_collect(h->repo, &h->shallow, &h->missing_commits, tips,
+			   ntips, &marks, &hidden, &v, &n, &alloc);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), gs_cmp_dated);
+	h->boundary = dw_xcalloc(n ? n : 1, 1);
+	for (i = 0; !err && i < n; i++) {
+		size_t before = h->ncommits;
+
+		err = visit_commit(h, &v[i].id);
+		if (!err && h->ncommits > before)
+			h->boundary[before] = (unsigned char)v[i].boundary;
+	}
+	free(v);
+	free(tips);
+	free(tip);
+	gs_oidset_release(&hidden);
+	gs_oidset_release(&marks);
 	return err;
 }
 
@@ -138,16 +271,22 @@ static int walk_history(struct hist *h)
 {
 	git_revwalk *w;
 	git_oid id;
-	int err;
+	int err, rc = 0;
 
+	read_shallow(h);
+	if (h->shallow.n)
+		return manual_walk(h);
 	if (gitlib.git_revwalk_new(&w, h->repo))
 		return gs_git_fail(DW_EIO, "cannot walk the history");
 	gitlib.git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_TIME |
 					      GIT_SORT_REVERSE);
 	err = push_revs(h, w);
-	while (!err && !gitlib.git_revwalk_next(&id, w))
+	while (!err && !(rc = gitlib.git_revwalk_next(&id, w)))
 		err = visit_commit(h, &id);
 	gitlib.git_revwalk_free(w);
+	if (!err && rc != GIT_ITEROVER && !h->ncommits)
+		/* A parent is missing: walk by hand, stopping there. */
+		return manual_walk(h);
 	return err;
 }
 
@@ -253,6 +392,7 @@ static void *worker(void *arg)
 	struct hist *h = arg;
 	struct dw_scanner *s = NULL;
 	git_repository *repo = NULL;
+	git_odb *odb = NULL;
 	struct worker_ctx wc = {h, 0};
 
 	if (gitlib.git_repository_open(&repo,
@@ -261,6 +401,8 @@ static void *worker(void *arg)
 		worker_fail(h, "cannot open the repository in a thread");
 		goto out;
 	}
+	if (gitlib.git_repository_odb(&odb, repo))
+		odb = NULL;
 	for (;;) {
 		size_t i = __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED);
 		git_blob *b;
@@ -268,13 +410,47 @@ static void *worker(void *arg)
 		if (i >= h->njobs)
 			break;
 		if (!h->from_cache[i]) {
-			if (gitlib.git_blob_lookup(&b, repo,
-						   &h->jobs[i].blob)) {
-				worker_fail(h, "cannot read a blob");
+			size_t len = 0;
+			git_object_t type;
+			int rc;
+
+			/*
+			 * The size from the object's header first: a blob
+			 * too big is never inflated (a 1 MB repository held
+			 * a 200 MB blob bomb). A blob that is not there
+			 * (partial clone, lost object) is counted, not fatal.
+			 */
+			rc = odb ? gitlib.git_odb_read_header(&len, &type, odb,
+							      &h->jobs[i].blob)
+				 : -1;
+			if (rc == GIT_ENOTFOUND) {
+				__atomic_fetch_add(&h->missing, 1,
+						   __ATOMIC_RELAXED);
 				__atomic_fetch_add(&h->done, 1,
 						   __ATOMIC_RELAXED);
 				continue;
 			}
+			if (!rc && h->o->max_blob_size &&
+			    (uint64_t)len > h->o->max_blob_size) {
+				__atomic_fetch_add(&h->too_big, 1,
+						   __ATOMIC_RELAXED);
+				__atomic_fetch_add(&h->done, 1,
+						   __ATOMIC_RELAXED);
+				continue;
+			}
+			rc = gitlib.git_blob_lookup(&b, repo, &h->jobs[i].blob);
+			if (rc) {
+				__atomic_fetch_add(rc == GIT_ENOTFOUND
+							   ? &h->missing
+							   : &h->unreadable,
+						   1, __ATOMIC_RELAXED);
+				__atomic_fetch_add(&h->done, 1,
+						   __ATOMIC_RELAXED);
+				continue;
+			}
+			if (gitlib.git_blob_is_binary(b))
+				__atomic_fetch_add(&h->binary, 1,
+						   __ATOMIC_RELAXED);
 			if ((!h->o->max_blob_size ||
 			     (uint64_t)gitlib.git_blob_rawsize(b) <=
 				     h->o->max_blob_size) &&
@@ -294,6 +470,8 @@ static void *worker(void *arg)
 		__atomic_fetch_add(&h->done, 1, __ATOMIC_RELAXED);
 	}
 out:
+	if (odb)
+		gitlib.git_odb_free(odb);
 	dw_scanner_free(s);
 	gitlib.git_repository_free(repo);
 	return NULL;
@@ -377,6 +555,11 @@ static int report(struct hist *h, dw_git_cb cb, void *ctx)
 			h->repo,
 			j->commit == SIZE_MAX ? NULL : &h->commits[j->commit],
 			&j->blob);
+		/* A shallow clone's first commit introduces all it has:
+		 * the secret may be older than the clone shows. */
+		if (j->commit != SIZE_MAX && h->boundary &&
+		    h->boundary[j->commit])
+			json_object_set_new(src.fields, "shallow", json_true());
 		memset(&f, 0, sizeof(f));
 		f.rule = &rules[x->rule];
 		f.rule_index = x->rule;
@@ -493,6 +676,8 @@ static void hist_release(struct hist *h)
 	free(h->from_cache);
 	gs_oidset_release(&h->seen);
 	gs_oidset_release(&h->walked);
+	gs_oidset_release(&h->shallow);
+	free(h->boundary);
 	dw_buf_release(&h->path);
 	gitlib.git_repository_free(h->repo);
 	pthread_mutex_destroy(&h->lock);
@@ -529,8 +714,13 @@ int dw_git_scan_history(const struct dw_engine *e, const char *repo,
 		stats->blobs = h.njobs;
 		for (i = 0; i < h.njobs; i++)
 			stats->cached += h.from_cache ? h.from_cache[i] : 0;
-		stats->scanned = h.njobs - stats->cached;
+		stats->scanned = h.njobs - stats->cached - h.binary -
+				 h.too_big - h.missing - h.unreadable;
 		stats->bytes = h.bytes;
+		stats->binary = h.binary;
+		stats->too_big = h.too_big;
+		stats->missing = h.missing;
+		stats->unreadable = h.unreadable;
 	}
 	hist_release(&h);
 	return err;

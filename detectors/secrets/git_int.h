@@ -42,6 +42,12 @@
 	X(git_commit_lookup)                                                   \
 	X(git_commit_parent)                                                   \
 	X(git_commit_parentcount)                                              \
+	X(git_commit_parent_id)                                                \
+	X(git_repository_is_shallow)                                           \
+	X(git_commit_time)                                                     \
+	X(git_object_peel)                                                     \
+	X(git_reference_list)                                                  \
+	X(git_strarray_dispose)                                                \
 	X(git_commit_summary)                                                  \
 	X(git_commit_tree)                                                     \
 	X(git_config_free)                                                     \
@@ -131,6 +137,30 @@ int gs_oidset_add(struct oidset *s, const git_oid *id);
 int gs_oidset_has(const struct oidset *s, const git_oid *id);
 void gs_oidset_release(struct oidset *s);
 int gs_git_fail(int code, const char *what);
+
+/* A commit and when it was made, for walking history by hand. */
+struct dated {
+	git_oid id;
+	int64_t time;
+	int boundary; /* a shallow clone's boundary */
+};
+
+/* Oldest first. */
+int gs_cmp_dated(const void *a, const void *b);
+
+/* The commit a ref name or revision points to; nonzero when none. */
+int gs_peel_commit(git_repository *repo, const char *spec, git_oid *out);
+
+/*
+ * Commits reachable from `tips`, depth first, each once (`mark`), none in
+ * `hide`: into `*out` (may be NULL: only marked). The parents of a commit
+ * in `shallow` (may be NULL) are not followed, nor missing ones (counted
+ * in `*missing`): libgit2's own walk stops at the first absent parent.
+ */
+void gs_collect(git_repository *repo, const struct oidset *shallow,
+		size_t *missing, const git_oid *tips, size_t ntips,
+		struct oidset *mark, const struct oidset *hide,
+		struct dated **out, size_t *n, size_t *alloc);
 const char *gs_env_path(const char *name);
 int gs_open_repo(git_repository **repo, const char *path);
 json_t *gs_commit_fields(git_repository *repo, const git_oid *id,

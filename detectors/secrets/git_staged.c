@@ -386,14 +386,62 @@ out:
 }
 
 /* The commits of one pushed ref, each diffed against its first parent. */
+/*
+ * The pushed commits when libgit2's walk cannot do it: a shallow clone
+ * (the remote's history is cut) or a missing commit. Depth first from
+ * the local id, stopping at what the remote has (or, for a new branch,
+ * any remote-tracking ref has) and at what is not there; each commit
+ * missing its parent is scanned whole. Never a silent pass.
+ */
+static int push_by_hand(git_repository *repo, struct dw_scanner *s,
+			const git_oid *local, const git_oid *remote,
+			dw_git_cb cb, void *ctx)
+{
+	struct oidset hide, mark;
+	struct dated *v = NULL;
+	size_t n = 0, alloc = 0, missing = 0, i;
+	git_strarray refs = {NULL, 0};
+	int err = 0;
+
+	memset(&hide, 0, sizeof(hide));
+	memset(&mark, 0, sizeof(mark));
+	if (remote) {
+		gs_collect(repo, NULL, &missing, remote, 1, &hide, NULL, NULL,
+			   NULL, NULL);
+	} else if (!gitlib.git_reference_list(&refs, repo)) {
+		for (i = 0; i < refs.count; i++) {
+			git_oid id;
+
+			if (!strncmp(refs.strings[i], "refs/remotes/", 13) &&
+			    !gs_peel_commit(repo, refs.strings[i], &id))
+				gs_collect(repo, NULL, &missing, &id, 1, &hide,
+					   NULL, NULL, NULL, NULL);
+		}
+		gitlib.git_strarray_dispose(&refs);
+	}
+	gs_collect(repo, NULL, &missing, local, 1, &mark, &hide, &v, &n,
+		   &alloc);
+	if (n > 1)
+		qsort(v, n, sizeof(*v), gs_cmp_dated);
+	for (i = 0; !err && i < n; i++)
+		err = scan_commit(repo, s, &v[i].id, cb, ctx);
+	free(v);
+	gs_oidset_release(&hide);
+	gs_oidset_release(&mark);
+	return err;
+}
+
 static int scan_push_ref(git_repository *repo, struct dw_scanner *s,
 			 const git_oid *local, const git_oid *remote,
 			 dw_git_cb cb, void *ctx)
 {
 	git_revwalk *w = NULL;
 	git_oid id;
-	int err = 0;
+	int err = 0, rc = GIT_ITEROVER, shallow;
 
+	shallow = gitlib.git_repository_is_shallow(repo) == 1;
+	if (shallow)
+		return push_by_hand(repo, s, local, remote, cb, ctx);
 	if (gitlib.git_revwalk_new(&w, repo) ||
 	    gitlib.git_revwalk_push(w, local))
 		err = gs_git_fail(DW_EINVAL, "cannot walk the pushed commits");
@@ -403,9 +451,12 @@ static int scan_push_ref(git_repository *repo, struct dw_scanner *s,
 	if (!err && !remote)
 		gitlib.git_revwalk_hide_glob(w, "remotes/*");
 	gitlib.git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
-	while (!err && !gitlib.git_revwalk_next(&id, w))
+	while (!err && !(rc = gitlib.git_revwalk_next(&id, w)))
 		err = scan_commit(repo, s, &id, cb, ctx);
 	gitlib.git_revwalk_free(w);
+	/* The walk stopped at an absent commit: do it by hand. */
+	if (!err && rc != GIT_ITEROVER)
+		return push_by_hand(repo, s, local, remote, cb, ctx);
 	return err;
 }
 

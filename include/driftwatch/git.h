@@ -71,6 +71,13 @@ typedef int (*dw_git_cb)(const struct dw_git_finding *gf, void *ctx);
 struct dw_git_stats {
 	size_t commits, blobs, scanned, cached;
 	uint64_t bytes;
+	/*
+	 * Blobs not scanned: binary (NUL bytes), larger than max_blob_size
+	 * (known from the object header, never inflated), not present in
+	 * the object store (a partial clone, a lost object), or unreadable
+	 * (corrupt). Missing and unreadable blobs are counted, not fatal.
+	 */
+	size_t binary, too_big, missing, unreadable;
 };
 
 /*

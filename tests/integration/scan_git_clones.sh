@@ -1,0 +1,104 @@
+#!/bin/bash
+# scan --git on the repositories CI has: partial clones, lost objects,
+# blob bombs, shallow clones. Before: a partial clone's first absent blob
+# aborted the whole scan (exit 3, nothing printed); a blob was inflated
+# whole before its size was checked (208 MB RSS for a 1 MB repository
+# with --max-file-size 1MiB).
+. "$(dirname "$0")/../lib/common.sh"
+G="$DW_BUILD/tests/gentoken"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@example.org GIT_COMMITTER_NAME=t \
+	GIT_COMMITTER_EMAIL=t@example.org GIT_CONFIG_NOSYSTEM=1 HOME="$tmp"
+git init -q -b main src
+cd src || exit 1
+git config uploadpack.allowFilter true
+git config uploadpack.allowAnySHA1InWant true
+printf 'token %s\n' "$($G github g1)" >old.txt
+git add old.txt && git commit -qm one
+git rm -q old.txt && git commit -qm "two: old.txt removed"
+printf 'npm %s\n' "$($G npm g2)" >new.txt
+git add new.txt && git commit -qm three
+cd ..
+
+rules() { jq -r '.rule' "$1" | sort | tr '\n' ' '; }
+
+"$DW" scan --git --format jsonl src >full.jsonl 2>full.err
+[ $? -eq 1 ] && [ "$(rules full.jsonl)" = "github-token npm-token " ] &&
+	pass "a full clone: both findings" || fail "full: $(rules full.jsonl) $(cat full.err)"
+grep -q '0 missing' full.err && pass "the summary says nothing is missing" || fail "summary: $(cat full.err)"
+
+# Partial clone: the blob of the first commit is not here.
+git clone -q --filter=blob:none --no-checkout "file://$tmp/src" partial 2>/dev/null
+git -C partial checkout -q main 2>/dev/null
+"$DW" scan --git --format jsonl partial >p.jsonl 2>p.err
+rc=$?
+[ "$rc" -eq 3 ] && pass "a partial clone: exit 3" || fail "partial rc $rc: $(cat p.err)"
+[ "$(rules p.jsonl)" = "npm-token " ] && pass "the present blob's finding is printed" ||
+	fail "partial findings: $(rules p.jsonl)"
+grep -qE '[1-9][0-9]* missing \(partial clone' p.err && pass "and the missing blobs are counted" ||
+	fail "partial summary: $(cat p.err)"
+"$DW" scan --git --format sarif partial >p.sarif 2>/dev/null
+jq -e '.runs[0].invocations[0].executionSuccessful == false and
+	(.runs[0].invocations[0].toolExecutionNotifications[0].message.text | test("missing"))' p.sarif >/dev/null &&
+	pass "SARIF: the counts in toolExecutionNotifications" || fail "sarif invocations"
+
+# A lost loose object.
+git clone -q "$tmp/src" lost
+obj=$(git -C lost rev-parse HEAD~2:old.txt)
+rm -f "lost/.git/objects/${obj:0:2}/${obj:2}"
+"$DW" scan --git --format jsonl lost >l.jsonl 2>l.err
+[ $? -eq 3 ] && [ "$(rules l.jsonl)" = "npm-token " ] && grep -q '1 missing' l.err &&
+	pass "a lost object: counted, the rest scanned, exit 3" || fail "lost: $(cat l.err)"
+
+# A blob bomb: 200 MB of zeros in a small repository.
+git init -q -b main bomb
+head -c 200000000 /dev/zero >bomb/zeros
+printf 'token %s\n' "$($G github g3)" >bomb/small.txt
+git -C bomb add . && git -C bomb commit -qm bomb
+/usr/bin/time -f '%M' -o rss "$DW" scan --git --max-file-size 1MiB --format jsonl bomb >b.jsonl 2>b.err
+rss=$(tail -1 rss)
+[ "$(rules b.jsonl)" = "github-token " ] && grep -q '1 larger than --max-file-size' b.err &&
+	pass "a blob bomb is skipped by its header" || fail "bomb: $(cat b.err)"
+[ "$rss" -lt 100000 ] && pass "peak RSS ${rss} KiB (never inflated)" || fail "peak RSS ${rss} KiB"
+
+# Shallow clones (the default checkout of most CI runners): the boundary
+# commit introduces everything in its tree, marked shallow. Before: no
+# commit walked, no finding, exit 0.
+git clone -q --depth 1 "file://$tmp/src" d1 2>/dev/null
+"$DW" scan --git --format jsonl d1 >d1.jsonl 2>d1.err
+rc=$?
+[ "$rc" -eq 1 ] && [ "$(rules d1.jsonl)" = "npm-token " ] &&
+	jq -e 'select(.rule == "npm-token") | .shallow == true and .subject == "three"' d1.jsonl >/dev/null &&
+	pass "--depth 1: the tip's secret, attributed to it, shallow" || fail "depth 1: rc $rc $(cat d1.jsonl d1.err)"
+git clone -q --depth 2 "file://$tmp/src" d2 2>/dev/null
+"$DW" scan --git --format jsonl d2 >d2.jsonl 2>d2.err
+[ "$(jq -r 'select(.rule == "npm-token") | .subject + " " + (.shallow | tostring)' d2.jsonl)" = "three null" ] &&
+	pass "--depth 2: a later commit's secret is attributed to it, not shallow" ||
+	fail "depth 2: $(cat d2.jsonl)"
+grep -q '2 commits' d2.err && pass "--depth 2: both commits walked" || fail "depth 2 summary: $(cat d2.err)"
+"$DW" scan --git --since HEAD~1 --format jsonl d2 >d2s.jsonl 2>/dev/null
+[ "$(rules d2s.jsonl)" = "npm-token " ] && pass "--since on a shallow clone" || fail "since: $(rules d2s.jsonl)"
+
+# pre-push from a shallow clone to a bare remote: the pushed secret is
+# found (libgit2's walk stops at the missing parent).
+git clone -q --bare "$tmp/src" remote.git
+git clone -q --depth 1 "file://$tmp/remote.git" pusher 2>/dev/null
+cd pusher || exit 1
+git config core.hooksPath "$tmp/hooks"
+mkdir -p "$tmp/hooks"
+"$DW" hook install --pre-push . >/dev/null 2>&1
+printf 'key %s\n' "$($G github g4)" >pushed.txt
+git add pushed.txt && git commit -q --no-verify -m "a pushed secret"
+git push -q origin main >../push.out 2>&1
+rc=$?
+cd ..
+[ "$rc" -ne 0 ] && grep -q 'push blocked' push.out && pass "pre-push in a shallow clone blocks the secret" ||
+	fail "shallow pre-push: rc $rc $(cat push.out)"
+
+# Nothing to read.
+git init -q -b main empty
+"$DW" scan --git empty >/dev/null 2>e.err
+grep -q 'read nothing' e.err && pass "an empty repository: said so" || fail "empty: $(cat e.err)"
+finish
