@@ -88,11 +88,13 @@ static int install_one(const char *dir, const char *name, const char *self)
 {
 	struct dw_buf path = DW_BUF_INIT, chained = DW_BUF_INIT,
 		      body = DW_BUF_INIT, tmp = DW_BUF_INIT;
+	size_t tmpdir_len;
 	int ret = DW_EXIT_OK, fd;
 
 	dw_buf_addf(&path, "%s/%s", dir, name);
 	dw_buf_addf(&chained, "%s" CHAINED, path.ptr);
-	dw_buf_addf(&tmp, "%s.driftwatch-new", path.ptr);
+	/* A private directory beside it: nobody can plant a link there. */
+	dw_buf_addf(&tmp, "%s/.driftwatch-XXXXXX", dir);
 	mkdir(dir, 0755);
 	if (access(path.ptr, F_OK) == 0 && !is_ours(path.ptr)) {
 		if (access(chained.ptr, F_OK) == 0) {
@@ -113,15 +115,25 @@ static int install_one(const char *dir, const char *name, const char *self)
 		       chained.ptr);
 	}
 	hook_script(&body, name, self);
-	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+	if (!mkdtemp(tmp.ptr)) {
+		ret = dw_cli_fail("hook", DW_EXIT_ERROR, "cannot write in %s: %s",
+				  dir, strerror(errno));
+		goto out;
+	}
+	tmpdir_len = tmp.len;
+	dw_buf_addf(&tmp, "/%s", name);
+	fd = open(tmp.ptr,
+		  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
 	if (fd < 0 || write(fd, body.ptr, body.len) != (ssize_t)body.len ||
 	    close(fd) || rename(tmp.ptr, path.ptr)) {
 		ret = dw_cli_fail("hook", DW_EXIT_ERROR, "cannot write %s: %s",
 				  path.ptr, strerror(errno));
 		unlink(tmp.ptr);
-		goto out;
+	} else {
+		printf("installed %s\n", path.ptr);
 	}
-	printf("installed %s\n", path.ptr);
+	dw_buf_setlen(&tmp, tmpdir_len);
+	rmdir(tmp.ptr);
 out:
 	dw_buf_release(&path);
 	dw_buf_release(&chained);
@@ -211,6 +223,12 @@ static int on_blocked(const struct dw_git_finding *gf, void *ctx)
 	struct dw_buf b = DW_BUF_INIT, red = DW_BUF_INIT;
 	json_t *commit = json_object_get(gf->src->fields, "commit");
 
+	if (gf->note) {
+		dw_escape_path(&b, gf->src->path, strlen(gf->src->path));
+		fprintf(stderr, "driftwatch: note: %s: %s\n", b.ptr, gf->note);
+		dw_buf_release(&b);
+		return 0;
+	}
 	if (gf->f)
 		dw_secret_redact(&red, gf->f->secret, gf->f->secret_len);
 	dw_escape_path(&b, gf->src->path, strlen(gf->src->path));

@@ -43,7 +43,20 @@ static int on_added_finding(const struct dw_finding *f, void *ctx)
 	struct delta_ctx *dc = ctx;
 	struct dw_git_finding gf;
 
-	if (f->line >= dc->added->n || !dc->added->lines[f->line])
+	uint64_t l, last = f->line;
+	size_t k;
+
+	/*
+	 * A finding on several lines (a PEM key) counts when any of its
+	 * lines is added: a key whose BEGIN line was committed earlier
+	 * went through when only the first line was checked.
+	 */
+	for (k = 0; f->secret && k < f->secret_len; k++)
+		last += f->secret[k] == '\n';
+	for (l = f->line; l <= last && l < dc->added->n; l++)
+		if (dc->added->lines[l])
+			break;
+	if (l > last || l >= dc->added->n)
 		return 0;
 	memset(&gf, 0, sizeof(gf));
 	gf.f = f;
@@ -58,6 +71,16 @@ static int on_added_finding(const struct dw_finding *f, void *ctx)
 }
 
 /* Scan the new side of every delta of `diff`, reporting added lines. */
+/* Binary as content, not as attributes say: a NUL in the first 8000 bytes
+ * (git's own test). */
+static int really_binary(git_blob *b)
+{
+	size_t n = (size_t)gitlib.git_blob_rawsize(b);
+
+	return memchr(gitlib.git_blob_rawcontent(b), '\0',
+		      n < 8000 ? n : 8000) != NULL;
+}
+
 static int scan_diff(git_repository *repo, git_diff *diff, struct dw_scanner *s,
 		     const git_oid *commit, dw_git_cb cb, void *ctx)
 {
@@ -73,7 +96,6 @@ static int scan_diff(git_repository *repo, git_diff *diff, struct dw_scanner *s,
 		struct delta_ctx dc = {&a, &src, cb, ctx, 0};
 
 		if (d->status == GIT_DELTA_DELETED ||
-		    (d->flags & GIT_DIFF_FLAG_BINARY) ||
 		    gitlib.git_oid_is_zero(&d->new_file.id))
 			continue;
 		if (gitlib.git_patch_from_diff(&p, diff, i)) {
@@ -82,8 +104,21 @@ static int scan_diff(git_repository *repo, git_diff *diff, struct dw_scanner *s,
 		}
 		if (p)
 			gitlib.git_patch_print(p, line_cb, &a);
-		if (a.n && !gitlib.git_blob_lookup(&b, repo, &d->new_file.id) &&
-		    !gitlib.git_blob_is_binary(b)) {
+		if (a.n && gitlib.git_blob_lookup(&b, repo, &d->new_file.id)) {
+			/* Never a silent pass for an absent object. */
+			err = gs_git_fail(DW_EIO, d->new_file.path);
+			gitlib.git_patch_free(p);
+			free(a.lines);
+			break;
+		}
+		if (a.n && really_binary(b)) {
+			struct dw_git_finding note;
+
+			memset(&note, 0, sizeof(note));
+			note.src = &src;
+			note.note = "binary content (NUL bytes), not scanned";
+			err = cb(&note, ctx) ? DW_ERROR : 0;
+		} else if (a.n) {
 			src.fields =
 				gs_commit_fields(repo, commit, &d->new_file.id);
 			if (!commit)
@@ -100,11 +135,17 @@ static int scan_diff(git_repository *repo, git_diff *diff, struct dw_scanner *s,
 	return err;
 }
 
+/*
+ * Lines of every file, whatever .gitattributes says: '*.env -diff' (or
+ * binary) let an AWS key through. Real binary content is found below.
+ */
 static void diff_options(git_diff_options *o)
 {
 	gitlib.git_diff_options_init(o, GIT_DIFF_OPTIONS_VERSION);
 	o->context_lines = 0;
+	o->flags |= GIT_DIFF_FORCE_TEXT;
 }
+
 
 static int find_renames(git_diff *diff)
 {

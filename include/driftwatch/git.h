@@ -64,6 +64,11 @@ struct dw_git_finding {
 	const char *fingerprint;
 	const char *redacted;	     /* set when from the cache */
 	const struct dw_source *src; /* path and git fields */
+	/*
+	 * Set (and no finding) when a file was not scanned, and why: its
+	 * content is binary (NUL bytes). Only the hooks report these.
+	 */
+	const char *note;
 };
 
 typedef int (*dw_git_cb)(const struct dw_git_finding *gf, void *ctx);
