@@ -235,6 +235,11 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 			    "snapshot taken, but "
 			    "--replace failed: %s",
 			    dw_error_last());
+	if (r.pause_expired)
+		fprintf(stderr,
+			"driftwatch commit: warning: the capture outlasted its "
+			"pause (300 s): the rest was read from the running "
+			"container; the evidence says so\n");
 	if (r.truncated)
 		/* Evidence that is not whole is never reported as whole. */
 		err = dw_cli_fail("commit", DW_EXIT_ERROR,

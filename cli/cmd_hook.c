@@ -116,14 +116,15 @@ static int install_one(const char *dir, const char *name, const char *self)
 	}
 	hook_script(&body, name, self);
 	if (!mkdtemp(tmp.ptr)) {
-		ret = dw_cli_fail("hook", DW_EXIT_ERROR, "cannot write in %s: %s",
-				  dir, strerror(errno));
+		ret = dw_cli_fail("hook", DW_EXIT_ERROR,
+				  "cannot write in %s: %s", dir,
+				  strerror(errno));
 		goto out;
 	}
 	tmpdir_len = tmp.len;
 	dw_buf_addf(&tmp, "/%s", name);
-	fd = open(tmp.ptr,
-		  O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0755);
+	fd = open(tmp.ptr, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		  0755);
 	if (fd < 0 || write(fd, body.ptr, body.len) != (ssize_t)body.len ||
 	    close(fd) || rename(tmp.ptr, path.ptr)) {
 		ret = dw_cli_fail("hook", DW_EXIT_ERROR, "cannot write %s: %s",

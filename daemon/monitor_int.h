@@ -50,7 +50,12 @@ struct container;
 struct pathset {
 	char **v;
 	size_t n, alloc;
+	size_t bytes;
+	int overflow; /* more than PATHSET_MAX(_BYTES): rescan whole */
 };
+
+#define PATHSET_MAX 65536
+#define PATHSET_MAX_BYTES ((size_t)64 << 20)
 
 struct watch {
 	int wd;
@@ -101,6 +106,8 @@ struct container {
 	char *truncated_at; /* the first, escaped */
 	size_t truncated_depth;
 	char *broken_why; /* why the last rescan failed */
+
+	unsigned also_alerted; /* further fs reasons alerted (1 << reason) */
 
 	/* The coverage model, as last recorded (coverage.h). */
 	struct {

@@ -28,7 +28,8 @@ static int meta_differs(const struct dw_changeset *a, const struct dw_change *x,
 	p = &a->meta[x - a->v];
 	q = &b->meta[y - b->v];
 	return p->uid != q->uid || p->gid != q->gid || p->size != q->size ||
-	       p->mtime_sec != q->mtime_sec || p->mtime_nsec != q->mtime_nsec;
+	       p->mtime_sec != q->mtime_sec || p->mtime_nsec != q->mtime_nsec ||
+	       p->ctime_ns != q->ctime_ns || p->ino != q->ino;
 }
 
 static void add_row(struct rescan *r, const struct dw_changeset *cs,
@@ -260,7 +261,8 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	mon_pathset_sort(&c->ents);
 	mon_pathset_sort(&c->deep);
 	/* Only what inotify saw all of may be skipped. */
-	partial = c->walked && !c->full && c->source == DW_RESCAN_WATCH;
+	partial = c->walked && !c->full && c->source == DW_RESCAN_WATCH &&
+		  !c->ents.overflow && !c->deep.overflow;
 	err = dw_overlay_diff_reuse(
 		&cs, c->upper, (const char *const *)c->lowers, c->nlowers,
 		DW_DIFF_STAT | (c->userxattr ? DW_DIFF_USERXATTR : 0),
@@ -273,6 +275,9 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 			dw_log_warn("cannot rescan container %s: %s", c->name,
 				    dw_error_last());
 		c->broken = 1;
+		/* What inotify noted is gone with this try: walk it all
+		 * next time. */
+		c->full = 1;
 		free(c->broken_why);
 		c->broken_why = dw_xstrdup(dw_error_last());
 		m->errors++;
@@ -364,30 +369,49 @@ static int userns_remapped(const char *upper)
 	return q == p;
 }
 
+/*
+ * The fs facet of `c` from everything that limits it now: the worst
+ * reason is recorded as its state, every other one is alerted too (once
+ * each): one harmless forged xattr must not hide a depth limit.
+ */
 void mon_fs_coverage(struct dw_monitor *m, struct container *c)
 {
-	char detail[512];
+	struct dw_cover_subject who = {c->id, c->name, c->image, c->runtime};
+	struct {
+		enum dw_cover state;
+		enum dw_cover_reason reason;
+		char detail[512];
+	} r[6];
+	size_t n = 0, i;
 
 	if (c->broken) {
-		mon_cover(m, c, DW_FACET_FS, DW_COVER_UNMONITORED,
-			  DW_REASON_UNREADABLE, c->broken_why);
-	} else if (c->forged) {
-		snprintf(detail, sizeof(detail),
+		r[n].state = DW_COVER_UNMONITORED;
+		r[n].reason = DW_REASON_UNREADABLE;
+		snprintf(r[n++].detail, sizeof(r[0].detail), "%s",
+			 c->broken_why ? c->broken_why : "");
+	}
+	if (c->forged) {
+		r[n].state = DW_COVER_DEGRADED;
+		r[n].reason = DW_REASON_FORGED_METADATA;
+		snprintf(r[n++].detail, sizeof(r[0].detail),
 			 "%zu overlay xattr%s the kernel ignores, ignored too; "
 			 "the first: %s",
 			 c->forged, c->forged > 1 ? "s" : "", c->forged_at);
-		mon_cover(m, c, DW_FACET_FS, DW_COVER_DEGRADED,
-			  DW_REASON_FORGED_METADATA, detail);
-	} else if (c->truncated) {
-		snprintf(detail, sizeof(detail),
+	}
+	if (c->truncated) {
+		r[n].state = DW_COVER_DEGRADED;
+		r[n].reason = DW_REASON_DEPTH_LIMIT;
+		snprintf(r[n++].detail, sizeof(r[0].detail),
 			 "%zu director%s nested deeper than %zu levels not "
 			 "walked, the first at %s",
 			 c->truncated, c->truncated > 1 ? "ies" : "y",
 			 c->truncated_depth, c->truncated_at);
-		mon_cover(m, c, DW_FACET_FS, DW_COVER_DEGRADED,
-			  DW_REASON_DEPTH_LIMIT, detail);
-	} else if (c->polling) {
-		snprintf(detail, sizeof(detail),
+	}
+	if (c->polling) {
+		r[n].state = DW_COVER_DEGRADED;
+		r[n].reason = c->over_budget ? DW_REASON_WATCH_BUDGET
+					     : DW_REASON_WATCH_LIMIT;
+		snprintf(r[n++].detail, sizeof(r[0].detail),
 			 c->over_budget ? "more directories than watch_budget "
 					  "(%ld); rescanned every %lds"
 					: "no inotify watch left on the host "
@@ -395,23 +419,32 @@ void mon_fs_coverage(struct dw_monitor *m, struct container *c)
 			 c->over_budget ? m->pol->watch_budget
 					: mon_read_long(WATCH_KNOB),
 			 m->pol->poll_interval);
-		mon_cover(m, c, DW_FACET_FS, DW_COVER_DEGRADED,
-			  c->over_budget ? DW_REASON_WATCH_BUDGET
-					 : DW_REASON_WATCH_LIMIT,
-			  detail);
-	} else if (userns_remapped(c->upper)) {
-		mon_cover(m, c, DW_FACET_FS, DW_COVER_DEGRADED,
-			  DW_REASON_USERNS,
-			  "a user-namespace remapped Docker (its layers are "
-			  "under <uid>.<gid>/): untested");
-	} else if (c->mounts) {
-		snprintf(detail, sizeof(detail),
+	}
+	if (userns_remapped(c->upper)) {
+		r[n].state = DW_COVER_DEGRADED;
+		r[n].reason = DW_REASON_USERNS;
+		snprintf(r[n++].detail, sizeof(r[0].detail),
+			 "a user-namespace remapped Docker (its layers are "
+			 "under <uid>.<gid>/): untested");
+	}
+	if (c->mounts) {
+		r[n].state = DW_COVER_DEGRADED;
+		r[n].reason = DW_REASON_MOUNTS;
+		snprintf(r[n++].detail, sizeof(r[0].detail),
 			 "writes to %s are not in its layers", c->mounts);
-		mon_cover(m, c, DW_FACET_FS, DW_COVER_DEGRADED,
-			  DW_REASON_MOUNTS, detail);
-	} else {
+	}
+	if (!n) {
 		mon_cover(m, c, DW_FACET_FS, DW_COVER_MONITORED, DW_REASON_NONE,
 			  NULL);
+		return;
+	}
+	mon_cover(m, c, DW_FACET_FS, r[0].state, r[0].reason, r[0].detail);
+	for (i = 1; i < n; i++) {
+		if (c->also_alerted & (1u << r[i].reason))
+			continue;
+		if (dw_coverage_also(m->store, &who, DW_FACET_FS, r[i].state,
+				     r[i].reason, r[i].detail) >= 0)
+			c->also_alerted |= 1u << r[i].reason;
 	}
 }
 

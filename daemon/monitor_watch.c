@@ -322,10 +322,20 @@ static void note(struct pathset *s, const char *rel, const char *name)
 		dw_buf_addf(&b, "/%s", name);
 	dw_buf_addch(&b, '\0');
 	/* A busy file is noted once per run of events at most. */
-	if (s->n && !strcmp(s->v[s->n - 1], b.ptr)) {
+	if (s->overflow || (s->n && !strcmp(s->v[s->n - 1], b.ptr))) {
 		dw_buf_release(&b);
 		return;
 	}
+	/*
+	 * Bounded: past it the next rescan walks the container whole
+	 * (mon_rescan_container), which needs no list.
+	 */
+	if (s->n >= PATHSET_MAX || s->bytes + b.len > PATHSET_MAX_BYTES) {
+		s->overflow = 1;
+		dw_buf_release(&b);
+		return;
+	}
+	s->bytes += b.len;
 	DW_ALLOC_GROW(s->v, s->n + 1, s->alloc);
 	s->v[s->n++] = dw_buf_detach(&b, NULL);
 }
@@ -345,6 +355,8 @@ void mon_pathset_clear(struct pathset *s)
 {
 	while (s->n)
 		free(s->v[--s->n]);
+	s->bytes = 0;
+	s->overflow = 0;
 }
 
 void mon_pathset_release(struct pathset *s)
@@ -443,8 +455,14 @@ void dw_monitor_read_events(struct dw_monitor *m)
 		__attribute__((aligned(__alignof__(struct inotify_event))));
 	long long now = mon_mono_ms();
 	ssize_t n;
+	int rounds = 0;
 
-	while ((n = read(m->ifd, buf, sizeof(buf))) > 0) {
+	/*
+	 * At most 16 buffers a turn: a container writing as fast as it can
+	 * must not keep the loop here (rescans, signals and the other
+	 * containers wait meanwhile); the kernel queues the rest.
+	 */
+	while (rounds++ < 16 && (n = read(m->ifd, buf, sizeof(buf))) > 0) {
 		char *p;
 
 		for (p = buf; p < buf + n;) {
@@ -491,8 +509,12 @@ void dw_monitor_read_events(struct dw_monitor *m)
 					dw_buf_addf(&rel, "%s%s%s", w->rel,
 						    *w->rel ? "/" : "",
 						    ev->name);
-					mon_watch_from(m, c, rel.ptr);
 					note(&c->deep, w->rel, ev->name);
+					/* May free every watch of c, w too
+					 * (over its budget): w is not used
+					 * after this. */
+					w = NULL;
+					mon_watch_from(m, c, rel.ptr);
 					dw_buf_release(&rel);
 				} else if (ev->mask &
 					   (IN_MOVED_TO | IN_MOVED_FROM)) {

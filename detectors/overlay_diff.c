@@ -74,8 +74,14 @@ static size_t emit(struct walk *w, char kind, mode_t type,
 		DW_ALLOC_GROW(cs->meta, cs->n + 1, cs->meta_alloc);
 	if (meta)
 		cs->meta[cs->n] = (struct dw_change_meta){
-			st->st_uid, st->st_gid, st->st_size, st->st_mtim.tv_sec,
-			st->st_mtim.tv_nsec};
+			st->st_uid,
+			st->st_gid,
+			st->st_size,
+			st->st_mtim.tv_sec,
+			st->st_mtim.tv_nsec,
+			(int64_t)st->st_ctim.tv_sec * 1000000000 +
+				st->st_ctim.tv_nsec,
+			(uint64_t)st->st_ino};
 	/* The arena has no maximum: this cannot fail. */
 	dw_buf_add(&cs->names, w->path.ptr, w->path.len + 1);
 	return cs->n++;

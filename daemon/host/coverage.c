@@ -54,21 +54,21 @@ const char *dw_cover_alert_kind(enum dw_cover_reason r)
 	return r < DW_REASON_ENV_FIRST ? "evasion" : "unmonitored";
 }
 
-int dw_coverage_set(struct dw_store *st, const struct dw_cover_subject *c,
-		    enum dw_facet f, enum dw_cover state,
-		    enum dw_cover_reason reason, const char *detail)
+/* One critical alert per container, facet and reason, ever. */
+static int alert_once(struct dw_store *st, const struct dw_cover_subject *c,
+		      enum dw_facet f, enum dw_cover state,
+		      enum dw_cover_reason reason, const char *detail)
 {
 	char summary[600];
 	json_t *p;
-	int news = 0, err;
+	int first = 0, err;
 
-	err = dw_store_set_coverage(st, c->id, c->name, f, state, reason,
-				    detail, &news);
-	if (err)
-		return err;
-	if (!news || state == DW_COVER_MONITORED ||
-	    reason == DW_REASON_DISABLED || reason == DW_REASON_NOT_BUILT)
+	if (state == DW_COVER_MONITORED || reason == DW_REASON_DISABLED ||
+	    reason == DW_REASON_NOT_BUILT)
 		return 0;
+	err = dw_store_coverage_first(st, c->id, f, reason, &first);
+	if (err || !first)
+		return err;
 	snprintf(summary, sizeof(summary),
 		 "container %s (%.12s): %s %s (%s)%s%s", c->name, c->id,
 		 dw_facet_name(f), dw_cover_name(state),
@@ -84,4 +84,22 @@ int dw_coverage_set(struct dw_store *st, const struct dw_cover_subject *c,
 	err = dw_store_alert(st, dw_cover_alert_kind(reason), summary, p);
 	json_decref(p);
 	return err ? err : 1;
+}
+
+int dw_coverage_set(struct dw_store *st, const struct dw_cover_subject *c,
+		    enum dw_facet f, enum dw_cover state,
+		    enum dw_cover_reason reason, const char *detail)
+{
+	int news = 0, err;
+
+	err = dw_store_set_coverage(st, c->id, c->name, f, state, reason,
+				    detail, &news);
+	return err ? err : alert_once(st, c, f, state, reason, detail);
+}
+
+int dw_coverage_also(struct dw_store *st, const struct dw_cover_subject *c,
+		     enum dw_facet f, enum dw_cover state,
+		     enum dw_cover_reason reason, const char *detail)
+{
+	return alert_once(st, c, f, state, reason, detail);
 }

@@ -69,8 +69,9 @@ struct dw_cover_subject {
 /*
  * Record facet `f` of container `c` as `state` for `reason` (`detail`
  * says more: a path, a count; may be NULL). The first time a facet steps
- * down to this state and reason (kept in the store, so once across
- * restarts too), one critical alert is raised, "evasion" or
+ * down for this reason (kept in the store, so once across restarts and
+ * however often it goes up and down), one critical alert is raised,
+ * "evasion" or
  * "unmonitored"; facets turned off in the configuration or not built are
  * recorded without one. Returns 1 when that happened (the caller logs
  * it), 0 when nothing was new, a negative code when the store failed.
@@ -78,5 +79,14 @@ struct dw_cover_subject {
 int dw_coverage_set(struct dw_store *st, const struct dw_cover_subject *c,
 		    enum dw_facet f, enum dw_cover state,
 		    enum dw_cover_reason reason, const char *detail);
+
+/*
+ * A further reason the facet is down, besides the one recorded: alerted
+ * once like any (one reason must not hide another), the facet's row
+ * unchanged. Returns as dw_coverage_set().
+ */
+int dw_coverage_also(struct dw_store *st, const struct dw_cover_subject *c,
+		     enum dw_facet f, enum dw_cover state,
+		     enum dw_cover_reason reason, const char *detail);
 
 #endif

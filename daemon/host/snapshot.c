@@ -11,6 +11,8 @@
 #include <libgen.h>
 #include <sys/statvfs.h>
 #include <signal.h>
+#include <sys/syscall.h>
+#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <sys/un.h>
 #include <sys/socket.h>
@@ -79,6 +81,7 @@ static int commit_file(int fd, const char *tmp, const char *final, int err)
 static void note_truncated(struct dw_snapshot_result *r,
 			   struct snap_tar_stats *st)
 {
+	r->pause_expired |= st->pause_expired;
 	if (!st->truncated)
 		return;
 	r->truncated += st->truncated;
@@ -461,18 +464,30 @@ static int watchdog_start(struct watchdog *wd, const char *sock, const char *id,
 				      "cannot start the unpause watchdog");
 	}
 	if (wd->pid == 0) {
-		struct pollfd pf = {p[0], POLLIN, 0};
+		struct pollfd pf[2] = {{3, POLLIN, 0}, {-1, POLLIN, 0}};
+		sigset_t stop;
 		char c = 0;
 		int r;
 
-		close(p[1]);
+		/* Only the pipe (as fd 3): nothing else of the capturer's. */
+		if (dup2(p[0], 3) < 0)
+			_exit(1);
+		if (syscall(SYS_close_range, 4U, ~0U, 0) < 0)
+			close(p[1]);
 		setsid(); /* the capturer's process group may be killed */
+		/* Stopping the service (SIGTERM) unpauses too. */
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGTERM);
+		sigaddset(&stop, SIGINT);
+		sigaddset(&stop, SIGHUP);
+		sigprocmask(SIG_BLOCK, &stop, NULL);
+		pf[1].fd = signalfd(-1, &stop, SFD_CLOEXEC);
 		do
-			r = poll(&pf, 1, deadline_s * 1000);
+			r = poll(pf, 2, deadline_s * 1000);
 		while (r < 0 && errno == EINTR);
-		if (r > 0 && read(p[0], &c, 1) == 1 && c == 'd')
+		if (r > 0 && !pf[1].revents && read(3, &c, 1) == 1 && c == 'd')
 			_exit(0);
-		/* The capturer died (EOF), or the deadline passed. */
+		/* The capturer died (EOF), a signal, or the deadline. */
 		watchdog_unpause(&sa, req, (size_t)len);
 	}
 	close(p[0]);
@@ -511,7 +526,7 @@ static int set_paused(struct dw_docker *d, const char *id, int pause)
  * Checked before anything is written, then as each file is added.
  */
 static int snapshot_budget(const struct dw_snapshot_opts *o,
-			   struct dw_snapshot_budget *b)
+			   long long r_deadline, struct dw_snapshot_budget *b)
 {
 	char *copy = dw_xstrdup(o->out_path);
 	struct statvfs vfs;
@@ -521,6 +536,7 @@ static int snapshot_budget(const struct dw_snapshot_opts *o,
 	free(copy);
 	memset(b, 0, sizeof(*b));
 	b->max_apparent = DW_SNAPSHOT_MAX_APPARENT;
+	b->pause_deadline_ms = r_deadline;
 	b->max_stored = o->max_size ? o->max_size : DW_SNAPSHOT_MAX_SIZE;
 	if (err)
 		return dw_error_errno(DW_EIO, errno,
@@ -550,7 +566,7 @@ static int capture(struct dw_docker *d, const struct dw_container_layers *l,
 	struct dw_snapshot_budget bud;
 	int fd, err;
 
-	err = snapshot_budget(o, &bud);
+	err = snapshot_budget(o, r->pause_deadline_ms, &bud);
 	if (err) {
 		json_decref(ev);
 		return err;
@@ -571,6 +587,8 @@ static int capture(struct dw_docker *d, const struct dw_container_layers *l,
 	}
 	if (r->changed_during_capture)
 		json_object_set_new(ev, "changed_during_capture", json_true());
+	if (r->pause_expired)
+		json_object_set_new(ev, "pause_deadline_passed", json_true());
 	if (r->truncated)
 		json_object_set_new(ev, "incomplete",
 				    json_pack("{s:s, s:I, s:s}", "reason",
@@ -642,9 +660,13 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 		if (!err)
 			err = set_paused(d, l.id, 1);
 		r->paused = !err;
-		watching = !err || wd.pid > 0;
-		if (err && wd.pid > 0) {
-			watchdog_stop(&wd);
+		watching = wd.pid > 0;
+		if (err && watching) {
+			/* The pause may have happened all the same (a timed
+			 * out request): the watchdog unpauses to be sure. */
+			close(wd.pipe_w);
+			while (waitpid(wd.pid, NULL, 0) < 0 && errno == EINTR)
+				;
 			watching = 0;
 		}
 	}

@@ -54,6 +54,10 @@ struct dw_snapshot_result {
 	 */
 	size_t truncated;
 	char *truncated_at; /* the first; caller frees */
+	/* The pause ran out (max_pause_s) before the capture was done: the
+	 * rest was read from a running container. */
+	int pause_expired;
+	long long pause_deadline_ms; /* internal: when that happens */
 };
 
 /* "driftwatch/NAME:STAMP", lowercased as Docker wants (caller frees). */

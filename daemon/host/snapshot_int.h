@@ -94,12 +94,16 @@ struct dw_snapshot_budget {
 	uint64_t max_apparent; /* the files' sizes, holes included; 0: any */
 	uint64_t max_stored;   /* file bytes written to the archive; 0: any */
 	uint64_t free_bytes;   /* what the output's filesystem can take */
+	/* CLOCK_MONOTONIC ms after which the container may run again (the
+	 * watchdog unpauses it): "frozen" is not trusted past it. 0: none. */
+	long long pause_deadline_ms;
 };
 
 /* What a layer tar saw. */
 struct snap_tar_stats {
 	uint64_t entries;
 	int changed;	    /* a file changed while read */
+	int pause_expired;  /* the pause ran out while capturing */
 	size_t truncated;   /* directories too deep to enter */
 	char *truncated_at; /* the first (the caller frees it) */
 };

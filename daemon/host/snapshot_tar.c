@@ -126,6 +126,7 @@ struct layer_tar {
 	struct dw_buf *evidence; /* JSON objects, comma-separated */
 	struct hardlink *links;
 	size_t nlinks, links_alloc;
+	int pause_expired;  /* frozen no longer: the pause ran out */
 	size_t truncated;   /* directories not entered: too deep */
 	char *truncated_at; /* the first */
 	uint64_t entries;
@@ -143,7 +144,7 @@ struct layer_tar {
 struct extents {
 	struct {
 		uint64_t off, len;
-	} v[MAX_EXTENTS];
+	} v[MAX_EXTENTS + 1]; /* + the end marker */
 	size_t n;
 };
 
@@ -187,8 +188,6 @@ static int map_extents(int fd, const struct stat *st, struct extents *x)
 	}
 	/* A hole at the end is a data extent of no length (GNU sparse). */
 	if (!x->n || x->v[x->n - 1].off + x->v[x->n - 1].len < size) {
-		if (x->n == MAX_EXTENTS)
-			x->n--;
 		x->v[x->n].off = size;
 		x->v[x->n].len = 0;
 		x->n++;
@@ -436,7 +435,7 @@ static int add_file_data(struct layer_tar *t, int fd, const struct stat *st,
 			uint64_t hole = x->v[i].off - at;
 
 			while (hole) {
-				size_t k = hole < (1u << 30) ? hole : 1u << 30;
+				size_t k = hole < COPY_SIZE ? hole : COPY_SIZE;
 				ssize_t w = snap_ar.archive_write_data(
 					t->a, t->copybuf, k);
 
@@ -570,6 +569,47 @@ static int budget_file(struct layer_tar *t, int fd, const struct stat *st,
 	return 0;
 }
 
+/*
+ * The path of the first entry with `st`'s inode, or NULL (and it is
+ * remembered as the first). An open-addressed table: a container with a
+ * million hard links made the linear search quadratic (minutes, with the
+ * container paused).
+ */
+static const char *link_seen(struct layer_tar *t, const struct stat *st)
+{
+	size_t i, mask;
+
+	if (t->nlinks * 2 >= t->links_alloc) {
+		size_t cap = t->links_alloc ? t->links_alloc * 2 : 1024, j;
+		struct hardlink *old = t->links;
+
+		t->links = dw_xcalloc(cap, sizeof(*t->links));
+		for (j = 0; j < t->links_alloc; j++) {
+			if (!old[j].path)
+				continue;
+			i = ((size_t)old[j].ino * 0x9E3779B97F4A7C15ull ^
+			     (size_t)old[j].dev) &
+			    (cap - 1);
+			while (t->links[i].path)
+				i = (i + 1) & (cap - 1);
+			t->links[i] = old[j];
+		}
+		free(old);
+		t->links_alloc = cap;
+	}
+	mask = t->links_alloc - 1;
+	i = ((size_t)st->st_ino * 0x9E3779B97F4A7C15ull ^ (size_t)st->st_dev) &
+	    mask;
+	for (; t->links[i].path; i = (i + 1) & mask)
+		if (t->links[i].dev == st->st_dev &&
+		    t->links[i].ino == st->st_ino)
+			return t->links[i].path;
+	t->links[i] = (struct hardlink){st->st_dev, st->st_ino,
+					dw_xstrdup(t->path.ptr)};
+	t->nlinks++;
+	return NULL;
+}
+
 /* A regular file: hard links kept as links, contents hashed. */
 static int add_regular(struct layer_tar *t, struct archive_entry *e, int fd,
 		       const struct stat *st)
@@ -580,17 +620,11 @@ static int add_regular(struct layer_tar *t, struct archive_entry *e, int fd,
 	int err;
 
 	x.n = 0;
-	for (i = 0; st->st_nlink > 1 && i < t->nlinks; i++) {
-		if (t->links[i].dev == st->st_dev &&
-		    t->links[i].ino == st->st_ino) {
-			snap_ar.archive_entry_set_hardlink(e, t->links[i].path);
-			break;
-		}
-	}
-	if (st->st_nlink > 1 && i == t->nlinks) {
-		DW_ALLOC_GROW(t->links, t->nlinks + 1, t->links_alloc);
-		t->links[t->nlinks++] = (struct hardlink){
-			st->st_dev, st->st_ino, dw_xstrdup(t->path.ptr)};
+	if (st->st_nlink > 1) {
+		const char *first = link_seen(t, st);
+
+		if (first)
+			snap_ar.archive_entry_set_hardlink(e, first);
 	}
 	if (!snap_ar.archive_entry_hardlink(e)) {
 		snap_ar.archive_entry_set_size(e, st->st_size);
@@ -755,6 +789,25 @@ static int add_entry(struct layer_tar *t, int dfd, const char *name,
 	return err;
 }
 
+/*
+ * Past the pause's deadline the watchdog has let the container run: what
+ * d_type said no longer vouches for anything (safe opens from here on),
+ * and the evidence says the capture outlived its pause.
+ */
+static void check_pause(struct layer_tar *t)
+{
+	struct timespec ts;
+
+	if (!t->frozen || !t->budget || !t->budget->pause_deadline_ms)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 >=
+	    t->budget->pause_deadline_ms) {
+		t->frozen = 0;
+		t->pause_expired = 1;
+	}
+}
+
 /* A directory being written: its sorted names and where we are. */
 struct frame {
 	int fd;
@@ -828,6 +881,7 @@ static int walk_layer(struct layer_tar *t, int root)
 			continue;
 		}
 		e = f->names[f->i++];
+		check_pause(t);
 		dw_buf_setlen(&t->path, f->base);
 		if (f->base)
 			dw_buf_addch(&t->path, '/');
@@ -921,10 +975,11 @@ int snap_tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
 		out_stats->entries = t.entries;
 		out_stats->changed = t.changed;
 		out_stats->truncated = t.truncated;
+		out_stats->pause_expired = t.pause_expired;
 		out_stats->truncated_at = t.truncated_at;
 		t.truncated_at = NULL;
 	}
-	for (size_t i = 0; i < t.nlinks; i++)
+	for (size_t i = 0; i < t.links_alloc; i++)
 		free(t.links[i].path);
 	free(t.links);
 	free(t.truncated_at);

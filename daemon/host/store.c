@@ -90,6 +90,11 @@ static const char *const migrations[] = {
 	"  facet TEXT NOT NULL, state TEXT NOT NULL, reason TEXT NOT NULL,"
 	"  detail TEXT NOT NULL, since INTEGER NOT NULL,"
 	"  PRIMARY KEY (container_id, facet)) WITHOUT ROWID;"
+	"ALTER TABLE changes ADD COLUMN st_ctime_ns INTEGER;"
+	"ALTER TABLE changes ADD COLUMN st_ino INTEGER;"
+	"CREATE TABLE coverage_alerted (container_id TEXT NOT NULL,"
+	"  facet TEXT NOT NULL, reason TEXT NOT NULL,"
+	"  PRIMARY KEY (container_id, facet, reason)) WITHOUT ROWID;"
 	"UPDATE findings SET source = 'docker-json-log'"
 	"  WHERE source = 'docker-log';",
 };
@@ -418,11 +423,40 @@ int dw_store_set_coverage(struct dw_store *s, const char *cid, const char *name,
 	return st_step_done(s, st, "cannot record coverage");
 }
 
+int dw_store_coverage_first(struct dw_store *s, const char *cid,
+			    enum dw_facet facet, enum dw_cover_reason reason,
+			    int *first)
+{
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st,
+			     "INSERT OR IGNORE INTO coverage_alerted "
+			     "VALUES (?1, ?2, ?3)");
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, dw_facet_name(facet), -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, dw_cover_reason_name(reason), -1,
+			  SQLITE_STATIC);
+	err = st_step_done(s, st, "cannot record a coverage alert");
+	*first = !err && sqlite3_changes(s->db) == 1;
+	return err;
+}
+
 int dw_store_forget_coverage(struct dw_store *s, const char *cid)
 {
 	sqlite3_stmt *st;
 	int err = st_prepare(s, &st,
-			     "DELETE FROM coverage WHERE container_id = ?1");
+			     "DELETE FROM coverage WHERE container_id = ?1;");
+
+	if (!err) {
+		sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+		err = st_step_done(s, st, "cannot forget coverage");
+	}
+	if (err)
+		return err;
+	err = st_prepare(
+		s, &st, "DELETE FROM coverage_alerted WHERE container_id = ?1");
 
 	if (err)
 		return err;

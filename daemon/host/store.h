@@ -116,6 +116,15 @@ struct dw_coverage_row {
 /* Return non-zero to stop (that value is returned). */
 typedef int (*dw_coverage_fn)(const struct dw_coverage_row *r, void *ctx);
 
+/*
+ * Is this the first time container `cid`'s facet is down for `reason`?
+ * `*first` says; recorded either way (alerts go once per reason, also
+ * when the state goes up and down again).
+ */
+int dw_store_coverage_first(struct dw_store *s, const char *cid,
+			    enum dw_facet facet, enum dw_cover_reason reason,
+			    int *first);
+
 /* A removed container's coverage is history, not state: drop it. */
 int dw_store_forget_coverage(struct dw_store *s, const char *cid);
 

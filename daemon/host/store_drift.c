@@ -25,12 +25,16 @@ static void bind_row(sqlite3_stmt *st, const struct dw_change_row *r,
 	sqlite3_bind_text(st, 4, dw_file_type_name(r->mode), -1, SQLITE_STATIC);
 	for (i = 5; i <= 9; i++)
 		sqlite3_bind_null(st, i);
+	sqlite3_bind_null(st, 15);
+	sqlite3_bind_null(st, 16);
 	if (m) {
 		sqlite3_bind_int64(st, 5, r->mode);
 		sqlite3_bind_int64(st, 6, m->uid);
 		sqlite3_bind_int64(st, 7, m->gid);
 		sqlite3_bind_int64(st, 8, m->size);
 		sqlite3_bind_int64(st, 9, st_mtime_ns(m));
+		sqlite3_bind_int64(st, 15, m->ctime_ns);
+		sqlite3_bind_int64(st, 16, (sqlite3_int64)m->ino);
 	}
 	sqlite3_bind_int64(st, 10, now);
 	if (r->sha256)
@@ -92,11 +96,12 @@ int dw_store_apply_changes(struct dw_store *s, const char *cid,
 	static const char put[] =
 		"INSERT INTO changes(container_id, path, kind, type, mode, uid,"
 		" gid, size, st_mtime_ns, first_seen, last_seen, sha256, "
-		"executable, elf, severity) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,"
-		"?10,?10,?11,?12,?13,?14) ON CONFLICT(container_id, path) DO "
+		"executable, elf, severity, st_ctime_ns, st_ino) VALUES (?1,?2,"
+		"?3,?4,?5,?6,?7,?8,?9,?10,?10,?11,?12,?13,?14,?15,?16) ON "
+		"CONFLICT(container_id, path) DO "
 		"UPDATE SET kind=?3, type=?4, mode=?5, uid=?6, gid=?7, size=?8,"
 		" st_mtime_ns=?9, last_seen=?10, sha256=?11, executable=?12, "
-		"elf=?13, severity=?14";
+		"elf=?13, severity=?14, st_ctime_ns=?15, st_ino=?16";
 	static const char del[] =
 		"DELETE FROM changes WHERE container_id=?1 AND path=?2";
 	static const char event[] =
@@ -123,7 +128,8 @@ int dw_store_load_changes(struct dw_store *s, const char *cid, dw_row_fn cb,
 {
 	static const char sql[] =
 		"SELECT path, kind, mode, uid, gid, size, st_mtime_ns, sha256, "
-		"coalesce(executable, -1), coalesce(elf, -1), severity, type "
+		"coalesce(executable, -1), coalesce(elf, -1), severity, type, "
+		"coalesce(st_ctime_ns, 0), coalesce(st_ino, 0) "
 		"FROM changes WHERE container_id=?1 ORDER BY path";
 	sqlite3_stmt *st;
 	int err = st_prepare(s, &st, sql);
@@ -158,6 +164,8 @@ int dw_store_load_changes(struct dw_store *s, const char *cid, dw_row_fn cb,
 			m.size = sqlite3_column_int64(st, 5);
 			m.mtime_sec = ns / 1000000000;
 			m.mtime_nsec = ns % 1000000000;
+			m.ctime_ns = sqlite3_column_int64(st, 12);
+			m.ino = (uint64_t)sqlite3_column_int64(st, 13);
 			r.meta = &m;
 		} else {
 			r.mode = dw_file_type_mode(

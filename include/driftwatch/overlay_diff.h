@@ -54,6 +54,13 @@ struct dw_change_meta {
 	int64_t size;
 	int64_t mtime_sec;
 	int64_t mtime_nsec;
+	/*
+	 * Not part of what docker diff compares: what tells a rewrite that
+	 * kept size and mtime (utimensat) from no change. A process cannot
+	 * set ctime; the daemon re-analyses a file whose ctime or inode moved.
+	 */
+	int64_t ctime_ns;
+	uint64_t ino;
 };
 
 /* A set of changes; paths live in one arena. */

@@ -26,8 +26,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char root[64];
 static const char *const layers[] = {"up", "lo1", "lo2"};
-static const char *const names[] = {"a", "b",	"etc",	"..",
-				    ".", "c d", "x\ny", ""};
+/*
+ * Names the tree is built from. Never "." or "..": the harness runs as
+ * root and must touch nothing outside its own directory (an earlier
+ * version chmod'ed "/" through "up/../../.."). Such names belong in the
+ * xattr values, where the classifier must refuse them.
+ */
+static const char *const names[] = {"a", "b", "etc", "c d", "x\ny", "z", "d.e"};
 
 static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
 {
@@ -90,20 +95,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		i += 1 + (n + i + 1 <= size ? n : 0);
 		switch (op % 9) {
 		case 0: mkdir(p, 0755); break;
-		case 1: close(open(p, O_CREAT | O_WRONLY, 0644)); break;
+		case 1:
+			/* O_NOFOLLOW|O_EXCL: never through a symlink. */
+			close(open(p, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY,
+				   0644));
+			break;
 		case 2: mknod(p, S_IFCHR | 0, makedev(0, 0)); break;
 		case 3: symlink(val, p); break;
-		case 4: setxattr(p, "trusted.overlay.opaque", "y", 1, 0); break;
+		/* Never through a symlink the input made (l*, NOFOLLOW). */
+		case 4:
+			lsetxattr(p, "trusted.overlay.opaque", "y", 1, 0);
+			break;
 		case 5:
-			setxattr(p, "trusted.overlay.redirect", val,
-				 strlen(val), 0);
+			lsetxattr(p, "trusted.overlay.redirect", val,
+				  strlen(val), 0);
 			break;
-		case 6: setxattr(p, "user.overlay.opaque", "y", 1, 0); break;
+		case 6: lsetxattr(p, "user.overlay.opaque", "y", 1, 0); break;
 		case 7:
-			setxattr(p, "user.overlay.redirect", val, strlen(val),
-				 0);
+			lsetxattr(p, "user.overlay.redirect", val, strlen(val),
+				  0);
 			break;
-		default: chmod(p, 0700); break;
+		default:
+			fchmodat(AT_FDCWD, p, 0700, AT_SYMLINK_NOFOLLOW);
+			break;
 		}
 	}
 	snprintf(up, sizeof(up), "%s/up", root);

@@ -48,4 +48,18 @@ dw_wait 10 sh -c "[ -n \"\$(sqlite3 -readonly '$db' \"SELECT 1 FROM changes WHER
 [ "$(sev /opt/other)" = critical ] && pass "but not beside it" || fail "/opt/other is $(sev /opt/other)"
 sqlite3 -readonly "$db" "SELECT payload FROM alerts WHERE kind='drift'" | grep -q '/tmp/elf' &&
 	pass "the drift alert names /tmp/elf" || fail "no alert for /tmp/elf"
+
+# A decoy the size of an ELF, recorded as harmless; then the ELF written
+# over it in place, its mtime put back: size and mtime unchanged, and it
+# was never looked at again. ctime and inode tell now.
+docker exec "$c" sh -c 'head -c $(wc -c </bin/busybox) /dev/zero >/tmp/swap && touch -r /tmp/swap /tmp/ref'
+dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT severity FROM changes WHERE container_id='$id' AND CAST(path AS TEXT)='/tmp/swap'\")\" = allowed ]" ||
+	fail "decoy not recorded"
+docker exec "$c" sh -c 'cat /bin/busybox >/tmp/swap && touch -r /tmp/ref /tmp/swap'
+dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT severity FROM changes WHERE container_id='$id' AND CAST(path AS TEXT)='/tmp/swap'\")\" = critical ]" &&
+	pass "an ELF written over a decoy, size and mtime kept: critical" || fail "/tmp/swap is $(sev /tmp/swap)"
+# An ELF larger than max_file_size is still an ELF.
+docker exec "$c" sh -c 'cat /bin/busybox >/tmp/big && head -c 20000000 /dev/zero >>/tmp/big'
+dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT severity FROM changes WHERE container_id='$id' AND CAST(path AS TEXT)='/tmp/big'\")\" = critical ]" &&
+	pass "an ELF over max_file_size: critical" || fail "/tmp/big is $(sev /tmp/big)"
 finish

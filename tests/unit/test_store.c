@@ -67,7 +67,8 @@ static void apply(struct dw_store *s, const char *cid,
 static void test_changes(void **state)
 {
 	struct dw_store *s = mem();
-	struct dw_change_meta m = {0, 0, 6, 1700000000, 5};
+	struct dw_change_meta m = {0, 0, 6, 1700000000, 5, 1700000000000000005,
+				   42};
 	struct dw_change_row rows[] = {
 		{"/tmp/x", 6, 'A', 0100644, &m, NULL, 0, 0, DW_SEV_MEDIUM},
 		{"/usr/bin/x", 10, 'A', 0100755, &m, "ab", 1, 1,
@@ -125,7 +126,7 @@ static int on_row(const struct dw_change_row *r, void *ctx)
 static void test_load_roundtrip(void **state)
 {
 	struct dw_store *s = mem();
-	struct dw_change_meta m = {1, 2, 3, 4, 5};
+	struct dw_change_meta m = {1, 2, 3, 4, 5, 6, 7};
 	struct dw_change_row row = {"/usr/bin/x", 10, 'C', 0100755,	   &m,
 				    "ab",	  1,  1,   DW_SEV_CRITICAL};
 	int crit = 0;
