@@ -425,9 +425,15 @@ static void add_drop(struct dw_logwatch *w, const struct dw_drop_dir *d)
 		if (!glob(id.ptr, GLOB_ONLYDIR | GLOB_NOSORT, NULL, &g)) {
 			for (i = 0; i < g.gl_pathc; i++) {
 				size_t n = strlen(g.gl_pathv[i]);
+				struct stat st;
 
 				if (n && g.gl_pathv[i][n - 1] == '/')
 					g.gl_pathv[i][n - 1] = '\0';
+				/* glob's ONLYDIR takes symlinks to dirs too:
+				 * one would lead out of the drop dir. */
+				if (lstat(g.gl_pathv[i], &st) ||
+				    !S_ISDIR(st.st_mode))
+					continue;
 				p = add_pattern(w, g.gl_pathv[i], "*.json",
 						P_DROP, "slack", p->source_id,
 						NULL);
@@ -545,11 +551,15 @@ static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
 			continue;
 		if ((ev->mask & IN_ISDIR) && p->kind == P_DROP &&
 		    !strcmp(p->drop_kind, "slack") && !strcmp(p->glob, "*")) {
-			/* A new channel directory of a Slack export. */
-			struct pattern *c =
-				add_pattern(w, path.ptr, "*.json", P_DROP,
-					    "slack", p->source_id, NULL);
+			/* A new channel directory of a Slack export (a real
+			 * one: never a symlink out of the drop dir). */
+			struct pattern *c;
+			struct stat st;
 
+			if (lstat(path.ptr, &st) || !S_ISDIR(st.st_mode))
+				break;
+			c = add_pattern(w, path.ptr, "*.json", P_DROP, "slack",
+					p->source_id, NULL);
 			c->configured = 1;
 			take_existing(w, c);
 			break;

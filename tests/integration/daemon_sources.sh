@@ -107,6 +107,17 @@ for _ in $(seq 1 100); do [ "$(docker swarm unlock-key -q)" != "$K" ] && break; 
 	pass "Slack export: unlock key found" || fail "slack: $(q 'SELECT source, role, path FROM findings')"
 [ "$(docker swarm unlock-key -q)" != "$K" ] && pass "unlock key rotated" || fail "unlock key not rotated"
 
+# A channel "directory" that is a symlink out of the drop dir (before,
+# glob's ONLYDIR followed it and a host file was read and reported), and
+# a symlinked file in a real channel: neither is read.
+mkdir -p "$tmp/outside"
+printf '[{"type":"message","user":"U1","ts":"1.0","text":"%s"}]\n' "$("$G" github srcout)" >"$tmp/outside/x.json"
+ln -s "$tmp/outside" "$tmp/drop/slack/evil"
+ln -s "$tmp/outside/x.json" "$tmp/drop/slack/general/link.json"
+sleep 1
+[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) LIKE '%evil%' OR CAST(path AS TEXT) LIKE '%link.json' OR CAST(path AS TEXT) LIKE '%outside%'")" = 0 ] &&
+	pass "symlinks in a drop dir are not followed" || fail "a symlink was followed: $(q 'SELECT path FROM findings')"
+
 # Mail dropped in a mail dir.
 f5=$("$G" github srcs5)
 printf 'From: a@example.com\nTo: b@example.com\nSubject: key\nMessage-ID: <m1@example.com>\n\nuse %s\n' "$f5" >"$tmp/drop/mail/m1.eml"
