@@ -9,7 +9,7 @@ libsqlite3-dev libssl-dev libgit2-dev libpcre2-dev libarchive-dev zlib1g-dev
 libyaml-dev libhyperscan-dev libgmime-3.0-dev docker.io"
 test="libcmocka-dev busybox-static curl jq sqlite3 attr libcap2-bin time
 openssl
-util-linux procps groff-base inotify-tools bc clang clang-format libclang-rt-14-dev git"
+util-linux procps groff-base inotify-tools bc pre-commit clang clang-format libclang-rt-14-dev git"
 
 pkgs=$build
 case "${1:-}" in
