@@ -216,6 +216,7 @@ static int install(int argc, char **argv, int remove)
 struct hook_run {
 	size_t count;
 	int color;
+	const struct dw_engine *e;
 };
 
 static int on_blocked(const struct dw_git_finding *gf, void *ctx)
@@ -231,8 +232,18 @@ static int on_blocked(const struct dw_git_finding *gf, void *ctx)
 		return 0;
 	}
 	if (gf->f)
-		dw_secret_redact(&red, gf->f->secret, gf->f->secret_len);
-	dw_escape_path(&b, gf->src->path, strlen(gf->src->path));
+		dw_engine_redact(h->e, gf->f->rule_index, gf->f->secret,
+				 gf->f->secret_len, &red);
+	else if (gf->redacted)
+		dw_buf_adds(&red, gf->redacted);
+	{
+		struct dw_buf p = DW_BUF_INIT;
+
+		dw_engine_redact_text(h->e, gf->src->path,
+				      strlen(gf->src->path), &p);
+		dw_escape_path(&b, p.ptr ? p.ptr : "", p.len);
+		dw_buf_release(&p);
+	}
 	dw_buf_addf(&b, ":%llu: %s%s%s ", (unsigned long long)gf->line,
 		    h->color ? "\033[1;31m" : "", gf->rule_id,
 		    h->color ? "\033[0m" : "");
@@ -272,7 +283,7 @@ static int load_repo_engine(struct dw_config *cfg, struct dw_engine **e)
 
 static int run_check(int push)
 {
-	struct hook_run h = {0, isatty(STDERR_FILENO)};
+	struct hook_run h = {0, isatty(STDERR_FILENO), NULL};
 	struct dw_config cfg;
 	struct dw_engine *e = NULL;
 	struct dw_buf in = DW_BUF_INIT;
@@ -283,6 +294,7 @@ static int run_check(int push)
 		return dw_cli_fail("hook", DW_EXIT_USAGE, "%s",
 				   dw_error_last());
 	}
+	h.e = e;
 	if (push) {
 		const char *to = getenv("PRE_COMMIT_TO_REF");
 		const char *from = getenv("PRE_COMMIT_FROM_REF");

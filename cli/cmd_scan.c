@@ -212,6 +212,9 @@ static int on_git_finding(const struct dw_git_finding *gf, void *ctx)
 	size_t n = dw_engine_rules(sc->engine, &rules), i;
 	struct dw_finding shim;
 
+	/* allow_paths hold for history too (the path the blob had). */
+	if (gf->src && dw_config_path_allowed(&sc->cfg, gf->src->path))
+		return 0;
 	if (gf->f)
 		return on_finding(gf->f, gf->src, ctx);
 	/* From the cache: no secret at hand, its redacted form is. */

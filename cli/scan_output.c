@@ -16,6 +16,7 @@ void scan_out_init(struct scan_out *o, enum scan_format fmt, int show,
 	o->show_secrets = show;
 	o->color = color;
 	o->engine = e;
+	o->redactor = NULL;
 	o->all = json_array();
 }
 
@@ -25,12 +26,10 @@ static json_t *secret_json(const struct dw_finding *f, int show,
 	struct dw_buf b = DW_BUF_INIT;
 	json_t *v;
 
-	if (!f->secret)
-		dw_buf_adds(&b, redacted ? redacted : "");
-	else if (show)
+	if (f->secret && show)
 		dw_utf8_sanitize(&b, f->secret, f->secret_len);
 	else
-		dw_secret_redact(&b, f->secret, f->secret_len);
+		dw_buf_adds(&b, redacted ? redacted : "");
 	if (!dw_utf8_valid(b.ptr, b.len)) {
 		struct dw_buf c = DW_BUF_INIT;
 
@@ -100,12 +99,10 @@ static int write_text(struct scan_out *o, const struct dw_finding *f,
 		    o->color ? sev_color(f->rule->severity) : "",
 		    dw_severity_name(f->rule->severity),
 		    o->color ? "\033[0m" : "", f->rule->id);
-	if (!f->secret)
-		dw_buf_adds(&sec, redacted ? redacted : "");
-	else if (o->show_secrets)
+	if (f->secret && o->show_secrets)
 		dw_buf_add(&sec, f->secret, f->secret_len);
 	else
-		dw_secret_redact(&sec, f->secret, f->secret_len);
+		dw_buf_adds(&sec, redacted ? redacted : "");
 	dw_escape_path(&b, sec.ptr, sec.len);
 	dw_buf_addf(&b, " %s", f->fingerprint);
 	json_object_foreach(src->fields, key, v)
@@ -154,8 +151,76 @@ static json_t *sarif_result(const struct dw_finding *f,
 		f->fingerprint, "properties", rec);
 }
 
+/* `s` with every secret in it redacted, as valid UTF-8. */
+static void redact_str(struct scan_out *o, struct dw_buf *out, const char *s,
+		       size_t n)
+{
+	struct dw_buf r = DW_BUF_INIT;
+
+	if (!o->redactor && dw_scanner_new(&o->redactor, o->engine)) {
+		dw_buf_adds(out, "…");
+		return;
+	}
+	dw_scanner_redact_text(o->redactor, s, n, &r);
+	dw_utf8_sanitize(out, r.ptr ? r.ptr : "", r.len);
+	dw_buf_release(&r);
+}
+
+/*
+ * What of a finding is shown: the secret redacted, and every field that
+ * carries user content (the path, a commit subject, a chat user) with
+ * whatever secret it holds redacted the same way.
+ */
+static json_t *redact_fields(struct scan_out *o, json_t *fields)
+{
+	json_t *r = json_object(), *v;
+	const char *key;
+
+	json_object_foreach(fields, key, v)
+	{
+		struct dw_buf b = DW_BUF_INIT;
+
+		if (!json_is_string(v)) {
+			json_object_set(r, key, v);
+			continue;
+		}
+		redact_str(o, &b, json_string_value(v), json_string_length(v));
+		json_object_set_new(r, key,
+				    json_stringn(b.ptr ? b.ptr : "", b.len));
+		dw_buf_release(&b);
+	}
+	return r;
+}
+
+static int out_add(struct scan_out *o, const struct dw_finding *f,
+		   const struct dw_source *src, const char *redacted);
+
 int scan_out_add(struct scan_out *o, const struct dw_finding *f,
 		 const struct dw_source *src, const char *redacted)
+{
+	struct dw_buf sec = DW_BUF_INIT, path = DW_BUF_INIT;
+	struct dw_source shown = *src;
+	int err;
+
+	if (o->show_secrets || !o->engine)
+		return out_add(o, f, src, redacted);
+	if (f->secret) {
+		dw_engine_redact(o->engine, f->rule_index, f->secret,
+				 f->secret_len, &sec);
+		redacted = sec.ptr;
+	}
+	redact_str(o, &path, src->path, strlen(src->path));
+	shown.path = path.ptr ? path.ptr : "";
+	shown.fields = src->fields ? redact_fields(o, src->fields) : NULL;
+	err = out_add(o, f, &shown, redacted);
+	json_decref(shown.fields);
+	dw_buf_release(&sec);
+	dw_buf_release(&path);
+	return err;
+}
+
+static int out_add(struct scan_out *o, const struct dw_finding *f,
+		   const struct dw_source *src, const char *redacted)
 {
 	struct dw_buf b = DW_BUF_INIT;
 	json_t *rec;
@@ -254,5 +319,7 @@ int scan_out_finish(struct scan_out *o)
 	dw_buf_release(&b);
 	json_decref(o->all);
 	o->all = NULL;
+	dw_scanner_free(o->redactor);
+	o->redactor = NULL;
 	return err;
 }

@@ -15,7 +15,8 @@ struct scan_out {
 	int show_secrets;
 	int color;
 	const struct dw_engine *engine;
-	json_t *all; /* json and sarif: results so far */
+	struct dw_scanner *redactor; /* for fields that hold a secret */
+	json_t *all;		     /* json and sarif: results so far */
 	size_t count;
 	/*
 	 * What could not be read, for SARIF's

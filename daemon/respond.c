@@ -144,8 +144,17 @@ void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 	/* A secret seen before costs one lookup, not a word with Docker. */
 	if (dw_store_finding_known(dm->store, &rec))
 		return;
-	dw_secret_redact(&red, f->secret, f->secret_len);
-	dw_utf8_sanitize(&path, src->path, src->path_len);
+	dw_engine_redact(dm->engine, f->rule_index, f->secret, f->secret_len,
+			 &red);
+	{
+		/* A path can carry a secret too (a file named by a token). */
+		struct dw_buf rp = DW_BUF_INIT;
+
+		dw_engine_redact_text(dm->engine, src->path, src->path_len,
+				      &rp);
+		dw_utf8_sanitize(&path, rp.ptr ? rp.ptr : "", rp.len);
+		dw_buf_release(&rp);
+	}
 	if (f->secret && dw_swarm_rule(f->rule->id) && dm->docker &&
 	    !dw_swarm_read(dm->docker, &sw)) {
 		have_swarm = 1;

@@ -169,6 +169,17 @@ static int top_field(struct dw_yaml *c, struct dw_config *cfg, const char *key,
 		cfg->command_timeout = (int)n;
 		return 0;
 	}
+	if (!strcmp(key, "redact_keep")) {
+		const char *sv = dw_yaml_scalar(v);
+		char *end;
+		long n = sv ? strtol(sv, &end, 10) : -1;
+
+		if (!sv || !*sv || *end || n < 0 || n > DW_REDACT_KEEP_MAX)
+			return dw_yaml_bad(c, v, "redact_keep is 0 to 8");
+		cfg->engine.redact_keep = (int)n;
+		cfg->engine.redact_keep_set = 1;
+		return 0;
+	}
 	if (!strcmp(key, "max_file_size")) {
 		if (!dw_yaml_scalar(v) ||
 		    dw_parse_size(&cfg->max_file_size, dw_yaml_scalar(v)))
@@ -278,7 +289,11 @@ void dw_config_merge(struct dw_config *dst, struct dw_config *src)
 	move_strv(&dst->ignored, &dst->nignored, &src->ignored, &src->nignored);
 	if (!dst->max_file_size)
 		dst->max_file_size = src->max_file_size;
-	/* A program comes from the trusted side only: src's is dropped. */
+	/*
+	 * A program comes from the trusted side only: src's is dropped. So
+	 * is its redact_keep: scanned content cannot make its own secrets
+	 * shown in a CI log (dst->engine is kept as it is).
+	 */
 	dw_config_release(src);
 	dst->engine.custom = dst->rules;
 	dst->engine.ncustom = dst->nrules;

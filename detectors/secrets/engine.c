@@ -107,6 +107,8 @@ static int add_builtins(struct dw_engine *e, const struct dw_engine_config *cfg,
 					   : dw_xstrdup(b->prefilters[k]),
 				    b->caseless ? HS_FLAG_CASELESS : 0,
 				    (unsigned)e->nrules);
+			if (is_lit && !b->caseless)
+				r->prefixes[r->nprefixes++] = b->prefilters[k];
 		}
 		EVP_DigestUpdate(md, b->info.id, strlen(b->info.id) + 1);
 		e->nrules++;
@@ -154,9 +156,13 @@ static int add_custom(struct dw_engine *e, const struct dw_engine_config *cfg,
 						   c->id, c->secret_group,
 						   groups);
 		}
-		for (k = 0; !err && k < c->nkeywords; k++)
+		for (k = 0; !err && k < c->nkeywords; k++) {
 			pattern_add(p, literal_pattern(c->keywords[k]),
 				    HS_FLAG_CASELESS, (unsigned)e->nrules);
+			if (r->nprefixes < DW_MAX_PREFILTERS)
+				r->prefixes[r->nprefixes++] =
+					own(e, c->keywords[k]);
+		}
 		/* No keywords: Hyperscan prefilters on the regex itself. */
 		if (!err && !c->nkeywords)
 			pattern_add(p, dw_xstrdup(c->regex),
@@ -319,6 +325,24 @@ int dw_engine_new(struct dw_engine **out, const struct dw_engine_config *cfg)
 		err = add_custom(e, cfg, &p, md);
 	if (!err)
 		err = compile_prefilter(e, &p, cfg ? cfg->cache_dir : NULL);
+	e->redact_keep = cfg && cfg->redact_keep_set ? cfg->redact_keep
+						     : DW_REDACT_KEEP_DEFAULT;
+	if (e->redact_keep < 0 || e->redact_keep > DW_REDACT_KEEP_MAX)
+		e->redact_keep = DW_REDACT_KEEP_DEFAULT;
+	/*
+	 * Everything else that changes what a blob yields: the ignored
+	 * fingerprints (an ignore removed must find its secret again) and
+	 * the redaction (caches keep the redacted form).
+	 */
+	{
+		char keep[32];
+
+		for (i = 0; cfg && i < cfg->nignored; i++)
+			EVP_DigestUpdate(md, cfg->ignored[i],
+					 strlen(cfg->ignored[i]) + 1);
+		snprintf(keep, sizeof(keep), "redact:%d", e->redact_keep);
+		EVP_DigestUpdate(md, keep, strlen(keep));
+	}
 	EVP_DigestFinal_ex(md, dig, &diglen);
 	EVP_MD_CTX_free(md);
 	memcpy(e->digest, "sha256:", 7);

@@ -42,6 +42,9 @@ struct rule {
 	int multiline;
 	double min_entropy;
 	dw_validate_fn validate;
+	/* The format's literal prefixes (the keywords), shown when redacted */
+	const char *prefixes[DW_MAX_PREFILTERS];
+	size_t nprefixes;
 };
 
 struct dw_engine {
@@ -55,6 +58,7 @@ struct dw_engine {
 	char **owned; /* strings of custom rules, copied */
 	size_t nowned, owned_alloc;
 	char digest[72];
+	int redact_keep; /* characters shown after a public prefix */
 };
 
 struct hit {

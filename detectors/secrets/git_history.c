@@ -52,6 +52,12 @@ struct hist {
 	struct hfind *found;
 	size_t nfound, found_alloc;
 	unsigned char *from_cache; /* per job */
+	/*
+	 * Per job: read whole (scanned, or binary). Only these are cached:
+	 * a blob missing, unreadable or over the size limit this time must
+	 * be scanned when it is there or the limit is raised.
+	 */
+	unsigned char *complete;
 	int err;
 	char errmsg[512];
 	struct dw_blob_cache *cache;
@@ -358,7 +364,7 @@ static int on_blob_finding(const struct dw_finding *f, void *ctx)
 	struct dw_buf red = DW_BUF_INIT;
 	struct hfind *x;
 
-	dw_secret_redact(&red, f->secret, f->secret_len);
+	dw_engine_redact(h->e, f->rule_index, f->secret, f->secret_len, &red);
 	pthread_mutex_lock(&h->lock);
 	DW_ALLOC_GROW(h->found, h->nfound + 1, h->found_alloc);
 	x = &h->found[h->nfound++];
@@ -451,6 +457,7 @@ static void *worker(void *arg)
 			if (gitlib.git_blob_is_binary(b))
 				__atomic_fetch_add(&h->binary, 1,
 						   __ATOMIC_RELAXED);
+			h->complete[i] = 1;
 			if ((!h->o->max_blob_size ||
 			     (uint64_t)gitlib.git_blob_rawsize(b) <=
 				     h->o->max_blob_size) &&
@@ -616,6 +623,7 @@ static int use_cache(struct hist *h)
 	int err;
 
 	h->from_cache = dw_xcalloc(h->njobs + 1, 1);
+	h->complete = dw_xcalloc(h->njobs + 1, 1);
 	h->cache = h->o->cache;
 	if (!h->cache || h->o->cache_needs_secrets)
 		return 0;
@@ -642,7 +650,7 @@ static int save_cache(struct hist *h)
 	dw_engine_rules(h->e, &rules);
 	err = h->cache->begin(h->cache->self);
 	for (i = 0; !err && i < h->njobs; i++) {
-		if (h->from_cache[i])
+		if (h->from_cache[i] || !h->complete[i])
 			continue;
 		gitlib.git_oid_tostr(hex, sizeof(hex), &h->jobs[i].blob);
 		err = h->cache->put_blob(h->cache->self, hex);
@@ -650,7 +658,7 @@ static int save_cache(struct hist *h)
 	for (k = 0; !err && k < h->nfound; k++) {
 		const struct hfind *x = &h->found[k];
 
-		if (h->from_cache[x->job])
+		if (h->from_cache[x->job] || !h->complete[x->job])
 			continue;
 		gitlib.git_oid_tostr(hex, sizeof(hex), &h->jobs[x->job].blob);
 		err = h->cache->put_finding(
@@ -674,6 +682,7 @@ static void hist_release(struct hist *h)
 	}
 	free(h->found);
 	free(h->from_cache);
+	free(h->complete);
 	gs_oidset_release(&h->seen);
 	gs_oidset_release(&h->walked);
 	gs_oidset_release(&h->shallow);

@@ -146,7 +146,6 @@ static void diff_options(git_diff_options *o)
 	o->flags |= GIT_DIFF_FORCE_TEXT;
 }
 
-
 static int find_renames(git_diff *diff)
 {
 	git_diff_find_options fo;

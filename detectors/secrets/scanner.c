@@ -531,20 +531,124 @@ int dw_scan_buffer(struct dw_scanner *s, const char *data, size_t len,
 	return dw_scan_finish(s);
 }
 
-int dw_secret_redact(struct dw_buf *out, const char *secret, size_t len)
+/* The length of the public prefix of `secret` under rule `r`. */
+static size_t public_prefix(const struct rule *r, const char *secret,
+			    size_t len)
 {
-	size_t keep = len / 4;
+	size_t i, n = 0;
 
-	if (keep > 12)
-		keep = 12;
-	/* A PEM block: show its BEGIN line only. */
+	for (i = 0; i < r->nprefixes; i++) {
+		size_t k = strlen(r->prefixes[i]);
+
+		if (k > n && k < len && !memcmp(secret, r->prefixes[i], k))
+			n = k;
+	}
+	/*
+	 * Version fields after a keyword that ends in '-': "SWMTKN-" "1-",
+	 * "2-0-" (one digit each, so a random part is rarely taken).
+	 */
+	while (n && secret[n - 1] == '-' && n + 2 < len &&
+	       isdigit((unsigned char)secret[n]) && secret[n + 1] == '-')
+		n += 2;
+	return n < len ? n : 0;
+}
+
+int dw_engine_redact(const struct dw_engine *e, size_t rule_index,
+		     const char *secret, size_t len, struct dw_buf *out)
+{
+	size_t pre = 0, keep;
+
+	/* A PEM block: its BEGIN line only, which is all public. */
 	if (len > 11 && !memcmp(secret, "-----BEGIN ", 11)) {
 		const char *end = memmem(secret + 11, len - 11, "-----", 5);
 
 		if (end)
-			keep = (size_t)(end - secret) + 5;
+			return dw_buf_add(out, secret,
+					  (size_t)(end - secret) + 5) ||
+					       dw_buf_adds(out, "…")
+				       ? DW_ELIMIT
+				       : 0;
 	}
-	if (dw_buf_add(out, secret, keep))
+	if (rule_index < e->nrules)
+		pre = public_prefix(&e->rules[rule_index], secret, len);
+	keep = (len - pre) / 4;
+	if (keep > (size_t)e->redact_keep)
+		keep = (size_t)e->redact_keep;
+	if (dw_buf_add(out, secret, pre + keep))
 		return DW_ELIMIT;
-	return dw_buf_adds(out, "…[redacted]");
+	return dw_buf_adds(out, "…");
+}
+
+struct span {
+	uint64_t off;
+	size_t len, rule;
+};
+
+struct spans {
+	struct span *v;
+	size_t n, alloc;
+	int decoded; /* a secret seen only %-decoded */
+};
+
+static int collect_span(const struct dw_finding *f, void *ctx)
+{
+	struct spans *sp = ctx;
+
+	if (f->url_decoded) {
+		sp->decoded = 1;
+		return 0;
+	}
+	DW_ALLOC_GROW(sp->v, sp->n + 1, sp->alloc);
+	sp->v[sp->n++] = (struct span){f->offset, f->secret_len, f->rule_index};
+	return 0;
+}
+
+static int cmp_span(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	return (x->off > y->off) - (x->off < y->off);
+}
+
+int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
+			   struct dw_buf *out)
+{
+	const struct dw_engine *e = s->e;
+	struct spans sp = {0};
+	size_t pos = 0, i;
+	int n = 0;
+
+	dw_scan_buffer(s, text, len, 1, collect_span, &sp);
+	if (sp.decoded) {
+		free(sp.v);
+		return dw_buf_adds(out, "…") ? DW_ELIMIT : 1;
+	}
+	if (sp.n > 1)
+		qsort(sp.v, sp.n, sizeof(*sp.v), cmp_span);
+	for (i = 0; i < sp.n; i++) {
+		const struct span *x = &sp.v[i];
+
+		if (x->off < pos || x->off + x->len > len)
+			continue; /* overlaps one already replaced */
+		dw_buf_add(out, text + pos, (size_t)x->off - pos);
+		dw_engine_redact(e, x->rule, text + x->off, x->len, out);
+		pos = (size_t)x->off + x->len;
+		n++;
+	}
+	dw_buf_add(out, text + pos, len - pos);
+	free(sp.v);
+	return n;
+}
+
+int dw_engine_redact_text(const struct dw_engine *e, const char *text,
+			  size_t len, struct dw_buf *out)
+{
+	struct dw_scanner *s;
+	int n;
+
+	if (dw_scanner_new(&s, e))
+		return dw_buf_adds(out, "…") ? DW_ELIMIT : 1;
+	n = dw_scanner_redact_text(s, text, len, out);
+	dw_scanner_free(s);
+	return n;
 }

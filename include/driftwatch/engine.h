@@ -47,7 +47,16 @@ struct dw_engine_config {
 	 * the caller's), or NULL. Compiling costs ~30 ms; loading, ~1 ms.
 	 */
 	const char *cache_dir;
+	/*
+	 * How many characters of a secret are shown after its format's
+	 * public prefix when it is redacted (0 to DW_REDACT_KEEP_MAX);
+	 * DW_REDACT_KEEP_DEFAULT unless redact_keep_set.
+	 */
+	int redact_keep, redact_keep_set;
 };
+
+#define DW_REDACT_KEEP_DEFAULT 4
+#define DW_REDACT_KEEP_MAX 8
 
 struct dw_engine;
 
@@ -61,7 +70,10 @@ void dw_engine_free(struct dw_engine *e);
 /* The rules in use, in engine order (for SARIF's rule table). */
 size_t dw_engine_rules(const struct dw_engine *e,
 		       const struct dw_rule_info **rules);
-/* A digest of the rule set, changing whenever a rule or option does. */
+/*
+ * A digest of the rule set, changing whenever a rule or option does
+ * (ignored fingerprints and redact_keep included): the scan cache key.
+ */
 const char *dw_engine_digest(const struct dw_engine *e);
 
 struct dw_finding {
@@ -125,10 +137,27 @@ void dw_secret_fingerprint(char out[72], const char *rule_id,
 			   const char *secret, size_t len);
 
 /*
- * The form a secret is shown in by default: enough leading characters to
- * recognise it, then "…" and nothing of the rest. Appended to `out`.
+ * The form a secret of rule `rule_index` is shown in by default, appended
+ * to `out`: the format's public prefix (the rule's literal keyword it
+ * starts with, and version fields such as "1-"), at most the engine's
+ * redact_keep characters more, never more than a quarter of the rest,
+ * then "…". A PEM block shows its BEGIN line only.
  */
 struct dw_buf;
-int dw_secret_redact(struct dw_buf *out, const char *secret, size_t len);
+int dw_engine_redact(const struct dw_engine *e, size_t rule_index,
+		     const char *secret, size_t len, struct dw_buf *out);
+
+/*
+ * `text` with every secret the engine finds in it redacted as above,
+ * appended to `out`: for fields that carry user content next to a
+ * finding (commit subjects, paths, chat and mail fields). Returns the
+ * number of secrets replaced; when one was found only in the %-decoded
+ * form, the whole text is replaced by "…".
+ */
+int dw_engine_redact_text(const struct dw_engine *e, const char *text,
+			  size_t len, struct dw_buf *out);
+/* The same with a scanner of the caller's (not one mid-scan). */
+int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
+			   struct dw_buf *out);
 
 #endif

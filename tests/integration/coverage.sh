@@ -12,9 +12,10 @@ db="$tmp/state/driftwatch.db"
 cfg="$tmp/driftwatch.yaml"
 vfs=$(mktemp -d /tmp/dwvfs.XXXXXX)
 pid=
+main_host=$DOCKER_HOST # DOCKER_HOST names the vfs dockerd further down
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	docker rm -f dwcov-local dwcov-vol dwcov-plain >/dev/null 2>&1
+	DOCKER_HOST=$main_host docker rm -f dwcov-local dwcov-vol dwcov-plain >/dev/null 2>&1
 	DOCKER_HOST="unix://$vfs/docker.sock" docker rm -f dwcov-vfs >/dev/null 2>&1
 	dw_dockerd_stop "$vfs" 2>/dev/null
 	umount -R "$vfs/data" 2>/dev/null
