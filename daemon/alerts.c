@@ -6,6 +6,47 @@
 
 /* ---- alerts ---- */
 
+/*
+ * A webhook URL as it may be logged: scheme, host and port only. Its
+ * path and query are the secret (Slack's /services/T…/B…/…), and so
+ * are credentials before an '@'.
+ */
+static void url_origin(char *out, size_t size, const char *url)
+{
+	const char *host = strstr(url, "://"), *end, *at;
+
+	if (!host) {
+		snprintf(out, size, "(a webhook)");
+		return;
+	}
+	host += 3;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	while (at && memchr(at + 1, '@', (size_t)(end - at - 1)))
+		at = memchr(at + 1, '@', (size_t)(end - at - 1));
+	if (at)
+		host = at + 1;
+	snprintf(out, size, "%.*s%.*s/…", (int)(strstr(url, "://") - url + 3),
+		 url, (int)(end - host), host);
+}
+
+/*
+ * Slack's mrkdwn takes '&', '<' and '>' as control characters: "<!channel>"
+ * in a container's file name would notify a whole channel, "<http://x|y>"
+ * would make a link. They are escaped as Slack documents.
+ */
+static void slack_escape(struct dw_buf *out, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&': dw_buf_adds(out, "&amp;"); break;
+		case '<': dw_buf_adds(out, "&lt;"); break;
+		case '>': dw_buf_adds(out, "&gt;"); break;
+		default: dw_buf_addch(out, *s);
+		}
+	}
+}
+
 /* One alert to one sink: Slack's incoming-webhook shape, or our JSON. */
 static int send_alert(const struct dw_alert *a, char *why, size_t size,
 		      void *ctx)
@@ -29,7 +70,12 @@ static int send_alert(const struct dw_alert *a, char *why, size_t size,
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (slack) {
-		doc = json_pack("{s:s+}", "text", "driftwatch: ", a->summary);
+		struct dw_buf text = DW_BUF_INIT;
+
+		dw_buf_adds(&text, "driftwatch: ");
+		slack_escape(&text, a->summary);
+		doc = json_pack("{s:s}", "text", text.ptr);
+		dw_buf_release(&text);
 	} else {
 		dw_json_parse(&data, a->payload, strlen(a->payload), "alert");
 		doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "event_id",
@@ -47,8 +93,13 @@ static int send_alert(const struct dw_alert *a, char *why, size_t size,
 		snprintf(why, size, "%s", dw_error_last());
 	else
 		snprintf(why, size, "HTTP %ld", status);
-	dw_log_warn("alert %lld to %s not delivered (%s); will retry", a->id,
-		    url, why);
+	{
+		char origin[300];
+
+		url_origin(origin, sizeof(origin), url);
+		dw_log_warn("alert %lld to %s not delivered (%s); will retry",
+			    a->id, origin, why);
+	}
 	return -1;
 }
 

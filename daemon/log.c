@@ -5,6 +5,8 @@
 #include <time.h>
 
 #include "log.h"
+#include "driftwatch/buf.h"
+#include "driftwatch/escape.h"
 #include "driftwatch/banned.h"
 
 static const char *log_ident = "driftwatch";
@@ -22,22 +24,34 @@ void dw_log_init(const char *ident, enum dw_log_target target, int verbose)
 
 static void vlog(int prio, const char *level, const char *fmt, va_list ap)
 {
-	char msg[4096];
+	char raw[4096];
 	char stamp[32];
+	struct dw_buf msg = DW_BUF_INIT;
 	struct tm tm;
 	time_t now;
+	int n;
 
 	if (prio == LOG_DEBUG && !log_verbose)
 		return;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(raw, sizeof(raw), fmt, ap);
+	if (n < 0)
+		n = 0;
+	/*
+	 * One message, one line: what a container named (a path with a
+	 * newline, an escape sequence) cannot forge a log line of its own.
+	 */
+	dw_escape_path(&msg, raw,
+		       (size_t)n < sizeof(raw) ? (size_t)n : sizeof(raw) - 1);
 	if (log_target == DW_LOG_SYSLOG) {
-		syslog(prio, "%s", msg);
-		return;
+		syslog(prio, "%s", msg.ptr ? msg.ptr : "");
+	} else {
+		now = time(NULL);
+		gmtime_r(&now, &tm);
+		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		fprintf(stderr, "%s %s[%s]: %s\n", stamp, log_ident, level,
+			msg.ptr ? msg.ptr : "");
 	}
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	fprintf(stderr, "%s %s[%s]: %s\n", stamp, log_ident, level, msg);
+	dw_buf_release(&msg);
 }
 
 #define DEFINE_LOG(fn, prio, level)                                            \

@@ -65,5 +65,15 @@ jq -s -e 'map(.kind) | sort == ["drift", "drift", "snapshot"]' "$tmp/json.log" >
 [ "$(grep -c . "$tmp/slack.log")" = 3 ] && pass "Slack got the same 3" || fail "slack count"
 jq -e 'select(.kind=="snapshot") | .data.reason == "alert test" and (.data.archive_sha256 | startswith("sha256:"))' \
 	"$tmp/json.log" >/dev/null && pass "snapshot alert carries the digests" || fail "snapshot alert"
+! grep -q 'cgi-bin' "$tmp/daemon.log" && grep -q "not delivered" "$tmp/daemon.log" &&
+	pass "webhook URLs are logged without their path" || fail "URL in the log: $(grep -m1 'not delivered' "$tmp/daemon.log")"
+# Slack's control characters in text a user or container chose (before:
+# "<!channel>" in a snapshot reason notified the whole channel).
+# A container chose this file name; the leak alert's summary names it.
+docker exec dwa-a sh -c "echo $("$DW_BUILD/tests/gentoken" github alerts1) >'/tmp/<!channel> & <http:x|y>'"
+daemon
+grep -F 'github-token' "$tmp/slack.log" | tail -1 | jq -r .text | grep -qF '&lt;!channel&gt; &amp; &lt;http:x|y&gt;' &&
+	! grep -qF '<!channel>' "$tmp/slack.log" &&
+	pass "Slack mentions and links are escaped" || fail "slack text: $(tail -1 "$tmp/slack.log")"
 "$DWD" --webhook ftp://x >/dev/null 2>&1; [ $? -eq 2 ] && pass "a non-http webhook is a usage error" || fail "bad webhook"
 finish

@@ -139,6 +139,13 @@ for _ in $(seq 1 50); do [ "$(q "SELECT count(*) FROM findings")" -gt "$n" ] && 
 [ "$(q "SELECT count(*) FROM findings")" = $((n + 1)) ] && pass "restart: resumed at the saved offset" ||
 	fail "restart: $(q 'SELECT count(*) FROM findings') findings, had $n"
 [ "$(q "SELECT count(*) FROM alerts WHERE kind = 'leak'")" = $((a + 1)) ] && pass "restart: no alert twice" || fail "alerts after restart"
+# A file name with a newline cannot forge a log line (before: the
+# finding's log line carried the name raw, a second line included).
+forged=$'x\n2026-01-01T00:00:00Z driftwatchd[warn]: FORGED.log'
+echo "key $("$G" github srcs7)" >"$tmp/logs/$forged"
+for _ in $(seq 1 50); do [ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) LIKE '%FORGED%'")" = 1 ] && break; sleep 0.1; done
+grep -q 'x\\n2026-01-01T00:00:00Z driftwatchd\[warn\]: FORGED' "$tmp/log" && ! grep -q '^2026-01-01T00:00:00Z' "$tmp/log" &&
+	pass "a newline in a path is escaped in the log" || fail "log: $(grep -a -B1 FORGED "$tmp/log")"
 ! grep -qF "$W" "$db"* && ! grep -qF "$K" "$db"* && pass "no secret in clear in the store" || fail "secret in store"
 grep -qF "$W" "$tmp/log" && fail "secret in the log" || pass "no secret in the log"
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
