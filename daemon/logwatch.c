@@ -28,7 +28,8 @@
 /* A line longer than this is scanned as it is, without waiting more. */
 #define PARTIAL_MAX (1u << 20)
 
-enum pkind { P_LOG, P_DOCKER, P_DROP };
+/* A followed log, a container's json-file or local-format log, a drop dir */
+enum pkind { P_LOG, P_DOCKER, P_LOCAL, P_DROP };
 
 struct dirw {
 	int wd;
@@ -58,6 +59,7 @@ struct followed {
 	 * more, the file was truncated and written again past our offset. */
 	char tail[64];
 	size_t ntail;
+	struct dw_local_log local; /* P_LOCAL: frames, not lines */
 };
 
 struct dw_logwatch {
@@ -158,7 +160,7 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 	struct found_ctx k = {w, f->p, f->path, DW_SOURCE_LOG};
 	size_t i, start = 0;
 
-	if (f->p->kind != P_DOCKER) {
+	if (f->p->kind == P_LOG || f->p->kind == P_DROP) {
 		if (w->scanner)
 			dw_scan_buffer(w->scanner, data, len, f->line + 1,
 				       on_line_finding, &k);
@@ -177,6 +179,36 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 		f->line += i < len;
 		start = i + 1;
 	}
+}
+
+/*
+ * Docker's local format: the complete frames gathered so far. A bad frame
+ * is said once, and the rest of the file is scanned as raw bytes.
+ */
+static void read_frames(struct dw_logwatch *w, struct followed *f)
+{
+	struct found_ctx k = {w, f->p, f->path, DW_SOURCE_DOCKER_LOCAL_LOG};
+	size_t used = f->partial.len;
+
+	if (!f->local.corrupt && w->scanner) {
+		used = dw_local_log_feed(w->scanner, &f->local, f->partial.ptr,
+					 f->partial.len, f->path,
+					 on_source_finding, &k);
+		if (f->local.corrupt) {
+			dw_log_warn("%s: not Docker's local log format after "
+				    "entry %llu; the rest is scanned as raw "
+				    "bytes",
+				    f->path,
+				    (unsigned long long)f->local.entries);
+			used = f->partial.len;
+		}
+	}
+	if (f->local.corrupt && w->scanner && used > 0)
+		dw_scan_buffer(w->scanner, f->partial.ptr, used,
+			       f->local.entries + 1, on_line_finding, &k);
+	f->line = f->local.entries;
+	memmove(f->partial.ptr, f->partial.ptr + used, f->partial.len - used);
+	dw_buf_setlen(&f->partial, f->partial.len - used);
 }
 
 /* Read what was appended since last time. */
@@ -203,6 +235,7 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 		f->line = 0;
 		f->ntail = 0;
 		dw_buf_reset(&f->partial);
+		dw_local_log_release(&f->local);
 	}
 	while ((n = pread(f->fd, buf, sizeof(buf), f->off)) > 0) {
 		size_t end, keep = (size_t)n < sizeof(f->tail)
@@ -219,6 +252,10 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 		f->ntail += keep;
 		f->off += n;
 		dw_buf_add(&f->partial, buf, (size_t)n);
+		if (f->p->kind == P_LOCAL) {
+			read_frames(w, f);
+			continue;
+		}
 		end = f->partial.len;
 		while (end && f->partial.ptr[end - 1] != '\n')
 			end--;
@@ -253,6 +290,7 @@ static void drop_followed(struct dw_logwatch *w, size_t i)
 	close(f->fd);
 	free(f->path);
 	dw_buf_release(&f->partial);
+	dw_local_log_release(&f->local);
 	free(f);
 	w->fol[i] = w->fol[--w->nfol];
 }
@@ -284,6 +322,7 @@ static struct followed *follow(struct dw_logwatch *w, const struct pattern *p,
 	f->ino = st.st_ino;
 	f->off = off;
 	f->line = line;
+	f->local.entries = line;
 	dw_buf_init(&f->partial, 0);
 	DW_ALLOC_GROW(w->fol, w->nfol + 1, w->fol_alloc);
 	w->fol[w->nfol++] = f;
@@ -478,7 +517,8 @@ void dw_logwatch_configure(struct dw_logwatch *w, char *const *globs,
 }
 
 void dw_logwatch_add_container(struct dw_logwatch *w, const char *id,
-			       const char *name, const char *log_path)
+			       const char *name, const char *log_path,
+			       int local_format)
 {
 	char *a, *b;
 	size_t i;
@@ -491,8 +531,25 @@ void dw_logwatch_add_container(struct dw_logwatch *w, const char *id,
 			return;
 	a = dw_xstrdup(log_path);
 	b = dw_xstrdup(log_path);
-	p = add_pattern(w, dirname(a), basename(b), P_DOCKER, NULL, id, name);
+	p = add_pattern(w, dirname(a), basename(b),
+			local_format ? P_LOCAL : P_DOCKER, NULL, id, name);
 	take_existing(w, p);
+	/*
+	 * Rotated before we first saw the container (".1", ".2.gz"): read
+	 * whole, once. Later rotations were drained through the open file.
+	 */
+	{
+		struct dw_buf pat = DW_BUF_INIT;
+		glob_t g;
+
+		dw_buf_addf(&pat, "%s.*", log_path);
+		if (!glob(pat.ptr, GLOB_NOSORT, NULL, &g)) {
+			for (i = 0; i < g.gl_pathc; i++)
+				scan_whole(w, p, g.gl_pathv[i]);
+			globfree(&g);
+		}
+		dw_buf_release(&pat);
+	}
 	free(a);
 	free(b);
 }

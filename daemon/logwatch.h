@@ -41,9 +41,13 @@ void dw_logwatch_configure(struct dw_logwatch *w, char *const *globs,
 			   size_t ndrops, const struct dw_engine *engine,
 			   uint64_t max_file_size);
 
-/* Follow a container's json-file log (and its rotations). */
+/*
+ * Follow a container's log (and its rotations): json-file lines, or
+ * Docker's local format (the `local` driver, the dual-logging cache).
+ */
 void dw_logwatch_add_container(struct dw_logwatch *w, const char *id,
-			       const char *name, const char *log_path);
+			       const char *name, const char *log_path,
+			       int local_format);
 void dw_logwatch_remove_container(struct dw_logwatch *w, const char *id);
 /* Stop following the logs of containers not in `ids`. */
 void dw_logwatch_keep_containers(struct dw_logwatch *w, char *const *ids,

@@ -160,7 +160,11 @@ static void read_mounts(struct daemon *dm)
 
 /* ---- Docker ---- */
 
-/* Which of a Docker container's logs are read (json-file only, today). */
+/*
+ * Which of a Docker container's logs are read: json-file and local logs,
+ * and for any other driver Docker's dual-logging cache of them; `none`
+ * or a disabled cache leave nothing to read.
+ */
 static void cover_docker_logs(struct daemon *dm,
 			      const struct dw_container_layers *l)
 {
@@ -170,13 +174,16 @@ static void cover_docker_logs(struct daemon *dm,
 		dw_monitor_cover(dm->mon, l->id, DW_FACET_LOGS,
 				 DW_COVER_UNMONITORED, DW_REASON_DISABLED,
 				 "docker_logs: false");
-	} else if (!strcmp(l->log_driver, "json-file")) {
+	} else if (*l->log_path) {
 		dw_monitor_cover(dm->mon, l->id, DW_FACET_LOGS,
 				 DW_COVER_MONITORED, DW_REASON_NONE, NULL);
 	} else {
 		snprintf(detail, sizeof(detail),
-			 "log driver %s: only json-file logs are read",
-			 *l->log_driver ? l->log_driver : "unknown");
+			 "log driver %s keeps no copy to read%s",
+			 *l->log_driver ? l->log_driver : "unknown",
+			 strcmp(l->log_driver, "none")
+				 ? " (cache-disabled: true)"
+				 : "");
 		dw_monitor_cover(dm->mon, l->id, DW_FACET_LOGS,
 				 DW_COVER_UNMONITORED, DW_REASON_LOG_DRIVER,
 				 detail);
@@ -255,7 +262,7 @@ static void watch_docker_container(struct daemon *dm, const char *id,
 		 * place secrets leak to. */
 		if (dm->logs && dm->pol.docker_logs)
 			dw_logwatch_add_container(dm->logs, l.id, l.name,
-						  l.log_path);
+						  l.log_path, l.log_local);
 		if (!dw_monitor_add(dm->mon, &s, source))
 			cover_docker_logs(dm, &l);
 	}

@@ -427,6 +427,34 @@ static char *outside_layers(json_t *j)
 	return dw_buf_detach(&b, NULL);
 }
 
+/* Which file holds a container's log, and in which format. */
+static void log_file(struct dw_container_layers *l, json_t *j)
+{
+	const char *hostname = dw_json_path_str(j, "HostnamePath");
+	const char *cache = dw_json_path_str(
+		j, "HostConfig.LogConfig.Config.cache-disabled");
+	const char *slash;
+	struct dw_buf p = DW_BUF_INIT;
+
+	if (!strcmp(l->log_driver, "json-file")) {
+		free(l->log_path);
+		l->log_path = dup_or_empty(dw_json_path_str(j, "LogPath"));
+		return;
+	}
+	/* The container's own dir, where Docker keeps its hostname file. */
+	if (!*l->log_driver || !strcmp(l->log_driver, "none") || !hostname ||
+	    !(slash = strrchr(hostname, '/')) ||
+	    (cache && !strcmp(cache, "true")))
+		return;
+	dw_buf_add(&p, hostname, (size_t)(slash - hostname));
+	dw_buf_adds(&p, !strcmp(l->log_driver, "local")
+				? "/local-logs/container.log"
+				: "/container-cached.log");
+	free(l->log_path);
+	l->log_path = dw_buf_detach(&p, NULL);
+	l->log_local = 1;
+}
+
 static int fill_layers(struct dw_container_layers *l, json_t *j,
 		       const char *ref)
 {
@@ -462,9 +490,8 @@ static int fill_layers(struct dw_container_layers *l, json_t *j,
 		json_object_get(json_object_get(j, "State"), "Running"));
 	l->log_driver =
 		dup_or_empty(dw_json_path_str(j, "HostConfig.LogConfig.Type"));
-	l->log_path = dup_or_empty(!strcmp(l->log_driver, "json-file")
-					   ? dw_json_path_str(j, "LogPath")
-					   : NULL);
+	l->log_path = dup_or_empty(NULL);
+	log_file(l, j);
 	l->mounts = outside_layers(j);
 	return 0;
 }

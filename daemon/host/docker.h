@@ -71,10 +71,17 @@ struct dw_container_layers {
 	char *upper;
 	char **lowers; /* topmost first */
 	size_t nlowers;
-	json_t *labels;	  /* Config.Labels, an object (maybe empty) */
-	int read_only;	  /* HostConfig.ReadonlyRootfs */
-	int running;	  /* State.Running */
-	char *log_path;	  /* LogPath of a json-file log, else "" */
+	json_t *labels; /* Config.Labels, an object (maybe empty) */
+	int read_only;	/* HostConfig.ReadonlyRootfs */
+	int running;	/* State.Running */
+	/*
+	 * The log file driftwatch reads, else "": json-file's LogPath; the
+	 * `local` driver's local-logs/container.log; for any other driver
+	 * but `none`, Docker's dual-logging cache container-cached.log
+	 * (unless the container's cache-disabled is true).
+	 */
+	char *log_path;
+	int log_local;	  /* log_path is in Docker's local format */
 	char *log_driver; /* HostConfig.LogConfig.Type, or "" */
 	char *mounts; /* volumes, binds, tmpfs: "/data (volume), ..." or "" */
 };

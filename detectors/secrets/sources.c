@@ -136,6 +136,7 @@ struct sink {
 	int binary;
 	struct dw_buf line; /* json-log: the line being gathered */
 	uint64_t lineno;
+	struct dw_local_log local; /* local-format logs */
 };
 
 static int forward(const struct dw_finding *f, void *ctx)
@@ -237,6 +238,46 @@ static int jsonlog_finish(struct sink *k)
 	if (k->line.len)
 		jsonlog_line(k, k->line.ptr, k->line.len);
 	dw_buf_release(&k->line);
+	return 0;
+}
+
+/*
+ * Docker's local format: whole frames as they come. From a bad frame on,
+ * the bytes are scanned as they are: never lost, and the error says so.
+ */
+static void local_raw(struct sink *k, const char *p, size_t n)
+{
+	dw_scan_buffer(k->s, p, n, k->local.entries + 1, forward, k);
+}
+
+static int local_write(struct sink *k, const char *p, size_t n)
+{
+	size_t used;
+
+	if (k->local.corrupt) {
+		local_raw(k, p, n);
+		return 0;
+	}
+	dw_buf_add(&k->line, p, n);
+	used = dw_local_log_feed(k->s, &k->local, k->line.ptr, k->line.len,
+				 k->src.path, k->cb, k->ctx);
+	memmove(k->line.ptr, k->line.ptr + used, k->line.len - used);
+	dw_buf_setlen(&k->line, k->line.len - used);
+	if (k->local.corrupt) {
+		local_raw(k, k->line.ptr, k->line.len);
+		dw_buf_reset(&k->line);
+	}
+	return 0;
+}
+
+static int local_finish(struct sink *k)
+{
+	/* A last frame cut short: its bytes are scanned as they are. */
+	if (k->line.len) {
+		k->local.corrupt = 2;
+		local_raw(k, k->line.ptr, k->line.len);
+		dw_buf_reset(&k->line);
+	}
 	return 0;
 }
 
@@ -360,6 +401,30 @@ static int has_suffix(const char *s, const char *suffix)
 	size_t a = strlen(s), b = strlen(suffix);
 
 	return a >= b && !strcmp(s + a - b, suffix);
+}
+
+/*
+ * Docker's local format: "local-logs/container.log", the dual-logging
+ * "container-cached.log", each also rotated (".1", ".2.gz").
+ */
+static int is_local_log(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	const char *p;
+
+	base = base ? base + 1 : path;
+	if (!strncmp(base, "container-cached.log", 20))
+		p = base + 20;
+	else if (!strncmp(base, "container.log", 13) && base - path >= 11 &&
+		 !strncmp(base - 11, "local-logs/", 11))
+		p = base + 13;
+	else
+		return 0;
+	if (*p == '.')
+		p++;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return !*p || !strcmp(p, ".gz");
 }
 
 /* "x-json.log", "x-json.log.1", "x-json.log.2.gz" */
@@ -523,9 +588,10 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 		       dw_source_cb cb, void *ctx)
 {
 	int gz = has_suffix(path, ".gz");
-	int dlog = is_docker_log(path);
-	int mbox = has_suffix(path, ".mbox") || has_suffix(path, ".mbx") ||
-		   (!gz && !dlog && looks_like_mbox(fd));
+	int dlog = is_docker_log(path), llog = is_local_log(path);
+	int mbox = !llog &&
+		   (has_suffix(path, ".mbox") || has_suffix(path, ".mbx") ||
+		    (!gz && !dlog && looks_like_mbox(fd)));
 	struct sink k;
 	int err;
 
@@ -565,13 +631,28 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 		k.write = jsonlog_write;
 		k.finish = jsonlog_finish;
 	}
+	if (llog) {
+		k.src.kind = DW_SOURCE_DOCKER_LOCAL_LOG;
+		k.write = local_write;
+		k.finish = local_finish;
+	}
 	if (gz)
 		err = read_gzip(fd, &k, display, o->max_file_size * 16);
-	else if (dlog)
+	else if (dlog || llog)
 		err = read_plain(fd, &k, display);
 	else
 		err = read_direct(fd, &k, display);
 	k.finish(&k);
+	if (!err && llog && k.local.corrupt)
+		err = dw_error_set(DW_EIO,
+				   "%s: %s after entry %llu; the rest was "
+				   "scanned as raw bytes",
+				   display,
+				   k.local.corrupt == 2
+					   ? "ends inside a frame"
+					   : "not Docker's local log format",
+				   (unsigned long long)k.local.entries);
+	dw_local_log_release(&k.local);
 	dw_buf_release(&k.line);
 	return err;
 }
@@ -613,8 +694,10 @@ int dw_scan_path(struct dw_scanner *s, const char *path, const char *display,
 	err = open_regular(path, o, outcome, &fd);
 	if (err || fd < 0)
 		return err;
-	/* Binary files are skipped, unless compressed. */
-	n = has_suffix(path, ".gz") ? 0 : pread(fd, head, sizeof(head), 0);
+	/* Binary files are skipped, unless compressed or Docker's frames. */
+	n = has_suffix(path, ".gz") || is_local_log(path)
+		    ? 0
+		    : pread(fd, head, sizeof(head), 0);
 	if (n > 0 && memchr(head, '\0', (size_t)n)) {
 		*outcome = DW_SCAN_SKIPPED_BINARY;
 		close(fd);

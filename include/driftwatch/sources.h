@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "driftwatch/buf.h"
 #include "driftwatch/engine.h"
 
 /*
@@ -22,11 +23,13 @@
 #define DW_SOURCE_STDIN "stdin"
 #define DW_SOURCE_GZIP "gzip"
 #define DW_SOURCE_DOCKER_JSON_LOG "docker-json-log" /* json-file logs */
-#define DW_SOURCE_SLACK "slack"			    /* a Slack export */
-#define DW_SOURCE_MAIL "mail"			    /* mbox or .eml */
-#define DW_SOURCE_GIT "git"			    /* a blob of a commit */
-#define DW_SOURCE_CONTAINER_FILE "container-file"   /* driftwatchd */
-#define DW_SOURCE_LOG "log"			    /* a followed log file */
+/* `local` driver logs and the dual-logging cache of other drivers */
+#define DW_SOURCE_DOCKER_LOCAL_LOG "docker-local-log"
+#define DW_SOURCE_SLACK "slack"			  /* a Slack export */
+#define DW_SOURCE_MAIL "mail"			  /* mbox or .eml */
+#define DW_SOURCE_GIT "git"			  /* a blob of a commit */
+#define DW_SOURCE_CONTAINER_FILE "container-file" /* driftwatchd */
+#define DW_SOURCE_LOG "log"			  /* a followed log file */
 
 struct dw_source {
 	const char *path;
@@ -78,6 +81,47 @@ int dw_scan_path(struct dw_scanner *s, const char *path, const char *display,
 void dw_scan_docker_log_line(struct dw_scanner *s, const char *line, size_t n,
 			     uint64_t lineno, const char *display,
 			     dw_source_cb cb, void *ctx);
+
+/*
+ * Docker's `local` log format (the `local` driver's
+ * local-logs/container.log*, and the dual-logging cache
+ * container-cached.log* that Docker keeps for every other driver but
+ * `none`): frames of a big-endian u32 length, a protobuf LogEntry, and
+ * the length again.
+ */
+#define DW_LOCAL_FRAME_MAX (2u << 20)
+
+struct dw_local_entry {
+	const char *source; /* "stdout", "stderr" */
+	size_t source_len;
+	int64_t time_nano;
+	const char *line; /* without a newline */
+	size_t line_len;
+	int partial; /* more of this line follows */
+};
+
+/* Decode one LogEntry; 0 or DW_EINVAL (malformed protobuf). */
+int dw_local_entry_decode(const unsigned char *p, size_t n,
+			  struct dw_local_entry *e);
+
+/* The state of one local-format stream between feeds. */
+struct dw_local_log {
+	uint64_t entries;     /* frames read: a finding's "line" */
+	struct dw_buf joined; /* partial entries of one long line */
+	int corrupt;	      /* a bad frame: nothing more is read */
+};
+
+/*
+ * Scan the complete frames at the start of data[0..len): each entry's
+ * line with `stream` and `time` as fields, partial entries joined first
+ * (up to 1 MiB). Returns the bytes consumed (whole frames only; the rest
+ * waits for more data). A frame that is too long, or whose trailing
+ * length or protobuf does not match, sets l->corrupt: the caller says so.
+ */
+size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
+			 const char *data, size_t len, const char *display,
+			 dw_source_cb cb, void *ctx);
+void dw_local_log_release(struct dw_local_log *l);
 
 /* What a tree walk could not read or chose to skip. */
 enum dw_scan_note {

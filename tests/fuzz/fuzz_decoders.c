@@ -1,7 +1,7 @@
 /*
- * libFuzzer target: every decoder (gzip, Docker json-file logs, mbox,
- * .eml, Slack export files, plain) on arbitrary bytes. The first byte
- * picks the decoder by choosing the file name the input is stored under.
+ * libFuzzer target: every decoder (gzip, Docker json-file and local
+ * logs, mbox, .eml, Slack export files, plain) on arbitrary bytes. The first
+ * byte picks the decoder by choosing the file name the input is stored under.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -26,10 +26,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const char *const names[] = {
-		"x.gz",	      "c-json.log", "m.mbox",	      "m.eml",
-		"slack.json", "p.txt",	    "c-json.log.1.gz"};
-	struct dw_source_opts opts = {1 << 20};
+	static const char *const names[] = {"x.gz",
+					    "c-json.log",
+					    "m.mbox",
+					    "m.eml",
+					    "slack.json",
+					    "p.txt",
+					    "c-json.log.1.gz",
+					    "container-cached.log",
+					    "container-cached.log.1.gz"};
+	struct dw_source_opts opts = {.max_file_size = 1 << 20};
 	enum dw_scan_outcome outcome;
 	char dir[] = "/tmp/dwfuzz-XXXXXX", path[64];
 	unsigned pick;
@@ -40,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (size < 1 || !mkdtemp(dir))
 		return 0;
-	pick = data[0] % 7;
+	pick = data[0] % 9;
 	snprintf(path, sizeof(path), "%s/%s", dir, names[pick]);
 	f = fopen(path, "wb");
 	if (f) {

@@ -21,6 +21,17 @@ printf 'x\n%s\n' "$($G npm f1)" | gzip | { printf '\000'; cat; } >"$corpus/decod
 { printf '\002'; printf 'From a@b Mon Nov 16 10:00:00 2026\nFrom: a@b\nMessage-ID: <x@y>\nContent-Type: multipart/mixed; boundary="B"\n\n--B\nContent-Transfer-Encoding: base64\n\n%s\n--B--\n' \
 	"$(printf 'k %s' "$($G github f3)" | base64 -w0)"; } >"$corpus/decoders/mbox"
 { printf '\004'; printf '[{"user":"U1","ts":"1.2","text":"%s","attachments":[{"text":"x"}]}]' "$($G github f4)"; } >"$corpus/decoders/slack"
+# Docker's local format: u32 length, LogEntry{source, time_nano, line,
+# partial metadata}, u32 length.
+python3 - "$($G github f5)" >"$corpus/decoders/local" <<'PY'
+import struct, sys
+def entry(line, meta=b""):
+    pb = b"\x0a\x06stdout\x10\x01\x1a" + bytes([len(line)]) + line + meta
+    return struct.pack(">I", len(pb)) + pb + struct.pack(">I", len(pb))
+tok = ("k " + sys.argv[1]).encode()
+sys.stdout.buffer.write(b"\x07" + entry(tok[:20], b"\x20\x01\x2a\x02\x08\x00")
+                        + entry(tok[20:], b"\x20\x01\x2a\x02\x08\x01"))
+PY
 cp "$src"/tests/fuzz/seeds/config/* "$corpus/config/"
 # Trees: a redirect out of the layer, an opaque upper dir, a whiteout.
 printf '\005\000\001\000\014../../../etc\000\000\001\001\000' >"$corpus/overlay/redirect"

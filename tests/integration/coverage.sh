@@ -2,7 +2,8 @@
 # What driftwatch cannot see is never silent: each blind class is a
 # coverage state with a reason, in the store and `driftwatch status`, with
 # one alert. Before, a container logging through the `local` driver had
-# its logs silently unread, a container on the vfs storage driver was
+# its logs silently unread (now read: daemon_logdrivers.sh; `none` is
+# the driver that leaves nothing), a container on the vfs storage driver was
 # one log line, and writes to volumes were not mentioned anywhere.
 . "$(dirname "$0")/../lib/common.sh"
 dw_need_docker
@@ -24,7 +25,7 @@ cleanup() {
 trap cleanup EXIT
 printf 'debounce_ms: 20\n' >"$cfg"
 docker rm -f dwcov-local dwcov-vol dwcov-plain >/dev/null 2>&1
-docker run -d --network none --name dwcov-local --log-driver local dwtest:busybox sleep 3600 >/dev/null
+docker run -d --network none --name dwcov-local --log-driver none dwtest:busybox sleep 3600 >/dev/null
 docker run -d --network none --name dwcov-vol -v "$tmp:/data" --tmpfs /scratch dwtest:busybox sleep 3600 >/dev/null
 docker run -d --network none --name dwcov-plain dwtest:busybox sleep 3600 >/dev/null
 id() { docker inspect -f '{{.Id}}' "$1"; }
@@ -32,7 +33,7 @@ id() { docker inspect -f '{{.Id}}' "$1"; }
 dw_daemon_start "$cfg" "$db" "$tmp/log" || fail "daemon start"
 dw_wait 10 sh -c "[ -n \"\$(sqlite3 -readonly '$db' \"SELECT 1 FROM coverage WHERE container_id='$(id dwcov-vol)' AND facet='fs' AND state='degraded'\")\" ]"
 [ "$(dw_coverage "$db" "$(id dwcov-local)" logs)" = "unmonitored log-driver" ] &&
-	pass "--log-driver local: logs unmonitored (log-driver)" ||
+	pass "--log-driver none: logs unmonitored (log-driver)" ||
 	fail "local: $(dw_coverage "$db" "$(id dwcov-local)" logs)"
 [ "$(dw_coverage "$db" "$(id dwcov-vol)" fs)" = "degraded mounts" ] &&
 	pass "a volume and a tmpfs: fs degraded (mounts)" || fail "vol: $(dw_coverage "$db" "$(id dwcov-vol)" fs)"

@@ -1,0 +1,218 @@
+/*
+ * Docker's `local` log format, which the `local` driver writes and, for
+ * every other driver but `none`, the dual-logging cache
+ * (container-cached.log): frames of a big-endian u32 length, a protobuf
+ * LogEntry of that length, and the length again. The decoder reads the
+ * four fields it needs and skips the rest; every length is checked
+ * against what is there, so no input makes it read past its buffer, and
+ * a frame over DW_LOCAL_FRAME_MAX is corruption, not an allocation.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "driftwatch/error.h"
+#include "driftwatch/sources.h"
+#include "driftwatch/xmalloc.h"
+#include "driftwatch/banned.h"
+
+/* LogEntry fields (moby api/types/plugins/logdriver/entry.proto). */
+enum { F_SOURCE = 1, F_TIME_NANO = 2, F_LINE = 3, F_PARTIAL = 4, F_META = 5 };
+/* PartialLogEntryMetadata */
+enum { M_LAST = 1 };
+
+/* Joined partial entries are scanned once they reach this size. */
+#define JOIN_MAX (1u << 20)
+
+static int varint(const unsigned char **p, const unsigned char *end,
+		  uint64_t *v)
+{
+	unsigned shift = 0;
+
+	*v = 0;
+	while (*p < end && shift < 64) {
+		unsigned char b = *(*p)++;
+
+		*v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return 0;
+		shift += 7;
+	}
+	return -1;
+}
+
+/* One field: its number, wire type, and value (varint or bytes). */
+struct pbf {
+	unsigned num, wt;
+	uint64_t v;
+	const unsigned char *b;
+	size_t n;
+};
+
+static int field(const unsigned char **p, const unsigned char *end,
+		 struct pbf *f)
+{
+	uint64_t key;
+
+	if (varint(p, end, &key))
+		return -1;
+	f->num = (unsigned)(key >> 3);
+	f->wt = (unsigned)(key & 7);
+	switch (f->wt) {
+	case 0: return varint(p, end, &f->v);
+	case 1:
+	case 5: {
+		size_t k = f->wt == 1 ? 8 : 4;
+
+		if ((size_t)(end - *p) < k)
+			return -1;
+		*p += k;
+		return 0;
+	}
+	case 2:
+		if (varint(p, end, &f->v) || f->v > (uint64_t)(end - *p))
+			return -1;
+		f->b = *p;
+		f->n = (size_t)f->v;
+		*p += f->n;
+		return 0;
+	default: return -1;
+	}
+}
+
+int dw_local_entry_decode(const unsigned char *p, size_t n,
+			  struct dw_local_entry *e)
+{
+	const unsigned char *end = p + n;
+	int piece = 0, meta = 0, last = 0;
+	struct pbf f;
+
+	memset(e, 0, sizeof(*e));
+	e->line = "";
+	while (p < end) {
+		if (field(&p, end, &f))
+			return DW_EINVAL;
+		if (f.num == F_SOURCE && f.wt == 2) {
+			e->source = (const char *)f.b;
+			e->source_len = f.n;
+		} else if (f.num == F_TIME_NANO && f.wt == 0) {
+			e->time_nano = (int64_t)f.v;
+		} else if (f.num == F_LINE && f.wt == 2) {
+			e->line = (const char *)f.b;
+			e->line_len = f.n;
+		} else if (f.num == F_PARTIAL && f.wt == 0) {
+			piece = f.v != 0;
+		} else if (f.num == F_META && f.wt == 2) {
+			const unsigned char *q = f.b, *qe = f.b + f.n;
+			struct pbf m;
+
+			meta = 1;
+			while (q < qe) {
+				if (field(&q, qe, &m))
+					return DW_EINVAL;
+				if (m.num == M_LAST && m.wt == 0)
+					last = m.v != 0;
+			}
+		}
+	}
+	/*
+	 * Docker marks every piece of a split line as partial; its metadata
+	 * says which piece is the last. Without metadata (older Dockers),
+	 * the flag alone: set on all pieces but the last.
+	 */
+	e->partial = meta ? !last : piece;
+	return 0;
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | (uint32_t)p[3];
+}
+
+struct local_sink {
+	struct dw_local_log *l;
+	const char *display;
+	dw_source_cb cb;
+	void *ctx;
+	json_t *fields;
+};
+
+static int forward(const struct dw_finding *f, void *ctx)
+{
+	struct local_sink *k = ctx;
+	struct dw_source src = {k->display, DW_SOURCE_DOCKER_LOCAL_LOG,
+				k->fields};
+
+	return k->cb(f, &src, k->ctx);
+}
+
+static void scan_entry(struct dw_scanner *s, struct local_sink *k,
+		       const struct dw_local_entry *e, const char *text,
+		       size_t n)
+{
+	char when[40] = "";
+	time_t t = (time_t)(e->time_nano / 1000000000);
+	struct tm tm;
+
+	k->fields = json_object();
+	if (e->source_len)
+		json_object_set_new(k->fields, "stream",
+				    json_stringn(e->source, e->source_len));
+	if (e->time_nano > 0 && gmtime_r(&t, &tm)) {
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(when + strlen(when), sizeof(when) - strlen(when),
+			 ".%09lldZ", (long long)(e->time_nano % 1000000000));
+		json_object_set_new(k->fields, "time", json_string(when));
+	}
+	dw_scan_buffer(s, text, n, k->l->entries, forward, k);
+	json_decref(k->fields);
+	k->fields = NULL;
+}
+
+size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
+			 const char *data, size_t len, const char *display,
+			 dw_source_cb cb, void *ctx)
+{
+	const unsigned char *p = (const unsigned char *)data;
+	struct local_sink k = {l, display, cb, ctx, NULL};
+	size_t pos = 0;
+
+	while (!l->corrupt && len - pos >= 4) {
+		uint32_t size = be32(p + pos);
+		struct dw_local_entry e;
+
+		if (size > DW_LOCAL_FRAME_MAX ||
+		    (len - pos >= 8 + (size_t)size &&
+		     be32(p + pos + 4 + size) != size)) {
+			l->corrupt = 1;
+			break;
+		}
+		if (len - pos < 8 + (size_t)size)
+			break;
+		if (dw_local_entry_decode(p + pos + 4, size, &e)) {
+			l->corrupt = 1;
+			break;
+		}
+		pos += 8 + (size_t)size;
+		l->entries++;
+		/* A long line comes in 16 KiB pieces: joined, then scanned. */
+		if (e.partial || l->joined.len) {
+			dw_buf_add(&l->joined, e.line, e.line_len);
+			if (!e.partial || l->joined.len >= JOIN_MAX) {
+				scan_entry(s, &k, &e, l->joined.ptr,
+					   l->joined.len);
+				dw_buf_reset(&l->joined);
+			}
+			continue;
+		}
+		scan_entry(s, &k, &e, e.line, e.line_len);
+	}
+	return pos;
+}
+
+void dw_local_log_release(struct dw_local_log *l)
+{
+	dw_buf_release(&l->joined);
+	memset(l, 0, sizeof(*l));
+}

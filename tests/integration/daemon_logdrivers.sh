@@ -1,0 +1,102 @@
+#!/bin/bash
+# Container logs of every log driver Docker keeps a copy of. Before, a
+# container on the `local` driver (Docker's recommended one) printed a
+# join token and nothing was ever reported; every other driver but
+# json-file was blind the same way. Now: the `local` driver's frames, and
+# for other drivers (syslog here, to a loopback port nobody reads) the
+# dual-logging cache Docker keeps, are followed like json-file logs: live,
+# across rotation, a line split at 16 KiB joined, and resumed after a
+# restart without repeats. `none` is said (coverage.sh).
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_docker
+G="$DW_BUILD/tests/gentoken"
+tmp=$(mktemp -d)
+db="$tmp/dw.db"
+pid=
+names="dwl-local dwl-long dwl-rot dwl-syslog"
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	# shellcheck disable=SC2086
+	docker rm -f $names >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+# shellcheck disable=SC2086
+docker rm -f $names >/dev/null 2>&1
+printf 'debounce_ms: 20\n' >"$tmp/cfg.yaml"
+q() { sqlite3 -readonly "$db" "$1"; }
+# wait_rule CONTAINER RULE [COUNT]: a finding of RULE in CONTAINER's log.
+wait_rule() {
+	local cid
+	cid=$(docker inspect -f '{{.Id}}' "$1")
+	for _ in $(seq 1 150); do
+		[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) LIKE '%$cid%' AND rule = '$2'")" -ge "${3:-1}" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+dw_daemon_start "$tmp/cfg.yaml" "$db" "$tmp/log" || { fail "daemon start"; finish; exit 1; }
+
+a=$($G github dwl-a)
+b=$($G npm dwl-b)
+# It prints what the test drops in /ctl/say (a bind mount), later on.
+mkdir -p "$tmp/ctl"
+docker run -d --network none --name dwl-local --log-driver local -v "$tmp/ctl:/ctl" dwtest:busybox \
+	sh -c "echo 'boot ok'; echo 'token $a'; sleep 1; echo 'npm $b' >&2
+		while true; do [ -f /ctl/say ] && cat /ctl/say && rm /ctl/say; sleep 0.1; done" >/dev/null
+wait_rule dwl-local github-token && pass "local driver: a token on stdout found" || fail "local: $(q 'SELECT path, rule FROM findings')"
+wait_rule dwl-local npm-token && pass "local driver: a later one on stderr too" || fail "local stderr"
+cid=$(docker inspect -f '{{.Id}}' dwl-local)
+[ "$(q "SELECT source || ' ' || line FROM findings WHERE rule = 'github-token' AND CAST(path AS TEXT) LIKE '%$cid/local-logs/container.log'")" = "docker-local-log 2" ] &&
+	pass "source docker-local-log, entry 2" || fail "source/line: $(q "SELECT source, line, CAST(path AS TEXT) FROM findings")"
+[ "$(dw_coverage "$db" "$cid" logs)" = "monitored " ] && pass "its logs: monitored" || fail "coverage: $(dw_coverage "$db" "$cid" logs)"
+
+# A token across Docker's 16 KiB split of a long line.
+c=$($G gitlab dwl-c)
+docker run -d --network none --name dwl-long --log-driver local dwtest:busybox \
+	sh -c "head -c 16370 /dev/zero | tr '\\0' x; echo ' $c'; sleep 600" >/dev/null
+wait_rule dwl-long gitlab-token && pass "a token split at 16 KiB: joined, found" || fail "long line"
+
+# Rotation: the token's file is rotated and compressed under us.
+d=$($G github dwl-d)
+docker run -d --network none --name dwl-rot --log-driver local --log-opt max-size=20k --log-opt max-file=3 \
+	dwtest:busybox sh -c "echo 'token $d'; i=0; while [ \$i -lt 600 ]; do echo \"filler line \$i of the rotation test\"; i=\$((i+1)); done; sleep 600" >/dev/null
+wait_rule dwl-rot github-token && pass "rotated away: still found" || fail "rotation: $(ls -R "$(dirname "$(docker inspect -f '{{.HostnamePath}}' dwl-rot)")/local-logs")"
+
+# Another driver: Docker's dual-logging cache is read.
+e=$($G stripe dwl-e)
+docker run -d --network none --name dwl-syslog --log-driver syslog --log-opt syslog-address=udp://127.0.0.1:9 \
+	dwtest:busybox sh -c "echo 'key $e'; sleep 600" >/dev/null
+wait_rule dwl-syslog stripe-secret-key && pass "syslog driver: its dual-logging cache read" ||
+	fail "syslog: $(ls "$(dirname "$(docker inspect -f '{{.HostnamePath}}' dwl-syslog)")")"
+
+# A restart mid-file: what came meanwhile is read, nothing twice.
+kill -TERM "$pid"; wait "$pid"; pid=
+n=$(q "SELECT count(*) FROM findings")
+f=$($G npm dwl-f)
+# Printed while the daemon is down, into a log it was following.
+printf 'npm %s\n' "$f" >"$tmp/ctl/say"
+for _ in $(seq 1 50); do [ -f "$tmp/ctl/say" ] || break; sleep 0.1; done
+dw_daemon_start "$tmp/cfg.yaml" "$db" "$tmp/log" || fail "restart"
+wait_rule dwl-local npm-token 2 && pass "restart: what was printed meanwhile is read" || fail "restart read"
+sleep 1
+[ "$(q "SELECT count(*) FROM findings")" = $((n + 1)) ] && pass "restart: nothing reported twice" ||
+	fail "restart: $(q "SELECT count(*) FROM findings") findings, had $n: $(q "SELECT rule, line, CAST(path AS TEXT) FROM findings ORDER BY id DESC LIMIT 3")"
+[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'leak'")" = $((n + 1)) ] && pass "one leak alert each" || fail "alerts"
+! grep -qF "$a" "$tmp/log" && pass "no secret in the log" || fail "secret in the log"
+kill -TERM "$pid"; wait "$pid"; pid=
+
+# The decoder on a file cut inside a frame and on garbage: what it could
+# not decode is scanned raw and said (scan exit 3), never dropped.
+mkdir -p "$tmp/x/local-logs"
+logf=$(dirname "$(docker inspect -f '{{.HostnamePath}}' dwl-local)")/local-logs/container.log
+head -c 20 "$logf" >"$tmp/x/local-logs/container.log"
+printf 'npm %s\n' "$($G npm dwl-g)" >>"$tmp/x/local-logs/container.log"
+"$DW" scan --format jsonl "$tmp/x/local-logs/container.log" >"$tmp/cut.jsonl" 2>"$tmp/cut.err"
+rc=$?
+[ $rc -eq 3 ] && grep -q 'ends inside a frame\|not Docker.s local log format' "$tmp/cut.err" && [ "$(jq -r .rule "$tmp/cut.jsonl")" = npm-token ] &&
+	pass "a damaged local log: scanned raw, said, exit 3" || fail "damaged: rc $rc $(cat "$tmp/cut.err") $(cat "$tmp/cut.jsonl")"
+"$DW" scan --format jsonl "$logf" >"$tmp/whole.jsonl" 2>&1
+[ "$(jq -r '.rule + " " + .stream' "$tmp/whole.jsonl" | sort | tr '\n' ' ')" = "github-token stdout npm-token stderr npm-token stdout " ] &&
+	pass "driftwatch scan reads local logs too, with the stream" || fail "scan local: $(cat "$tmp/whole.jsonl")"
+finish
