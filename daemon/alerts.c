@@ -1,10 +1,29 @@
 /* driftwatchd: delivering alerts to webhooks and Slack from the store outbox.
  */
+#include <pthread.h>
+
 #include "daemon.h"
 
 #include "driftwatch/banned.h"
 
 /* ---- alerts ---- */
+
+/*
+ * The delivery worker: the monitoring loop only appends to the outbox
+ * (the store); this thread, on a store connection of its own, sends what
+ * is due every second. A sink that never answers costs it 5 s a try,
+ * never the monitoring loop (before, a change waited behind up to 100
+ * such tries to reach the store).
+ */
+struct dwd_outbox {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	char **sinks; /* copies, under mu */
+	size_t nsinks;
+	char *db;
+};
 
 /*
  * A webhook URL as it may be logged: scheme, host and port only. Its
@@ -63,7 +82,10 @@ static int send_alert(const struct dw_alert *a, char *why, size_t size,
 	long status = 0;
 	int err;
 
-	(void)ctx;
+	/* The daemon is stopping: leave the rest in the outbox. */
+	if (ctx && __atomic_load_n(&((struct dwd_outbox *)ctx)->stop,
+				   __ATOMIC_RELAXED))
+		return 1;
 	gethostname(host, sizeof(host) - 1);
 	snprintf(id, sizeof(id), "%s:%lld", host, a->id);
 	snprintf(hdr, sizeof(hdr), "X-Driftwatch-Event: %s", id);
@@ -103,6 +125,101 @@ static int send_alert(const struct dw_alert *a, char *why, size_t size,
 	return -1;
 }
 
+static void free_sinks(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static char **copy_sinks(char *const *v, size_t n)
+{
+	char **c = dw_xcalloc(n + 1, sizeof(*c));
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		c[i] = dw_xstrdup(v[i]);
+	return c;
+}
+
+static void *deliver_loop(void *arg)
+{
+	struct dwd_outbox *ob = arg;
+	struct dw_store *st = NULL;
+
+	if (dw_store_open(&st, ob->db, 0)) {
+		dw_log_error("alert delivery stopped: %s; alerts stay in the "
+			     "outbox",
+			     dw_error_last());
+		return NULL;
+	}
+	pthread_mutex_lock(&ob->mu);
+	while (!ob->stop) {
+		size_t n = ob->nsinks, sent = 0;
+		char **sinks = copy_sinks(ob->sinks, n);
+		struct timespec ts;
+
+		pthread_mutex_unlock(&ob->mu);
+		if (n && dw_store_deliver(st, (const char *const *)sinks, n,
+					  send_alert, ob, &sent))
+			dw_log_warn("alert delivery: %s", dw_error_last());
+		else if (sent)
+			dw_log_info("delivered %zu alert%s", sent,
+				    sent > 1 ? "s" : "");
+		free_sinks(sinks, n);
+		pthread_mutex_lock(&ob->mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		if (!ob->stop)
+			pthread_cond_timedwait(&ob->cv, &ob->mu, &ts);
+	}
+	pthread_mutex_unlock(&ob->mu);
+	dw_store_close(st);
+	return NULL;
+}
+
+void dwd_outbox_start(struct daemon *dm)
+{
+	struct dwd_outbox *ob = dw_xcalloc(1, sizeof(*ob));
+
+	pthread_mutex_init(&ob->mu, NULL);
+	pthread_cond_init(&ob->cv, NULL);
+	ob->db = dw_xstrdup(dm->db);
+	ob->sinks = copy_sinks(dm->sinks, dm->nsinks);
+	ob->nsinks = dm->nsinks;
+	if (pthread_create(&ob->thread, NULL, deliver_loop, ob)) {
+		dw_log_error("cannot start the alert delivery thread: alerts "
+			     "are delivered from the monitoring loop");
+		free_sinks(ob->sinks, ob->nsinks);
+		free(ob->db);
+		free(ob);
+		return;
+	}
+	dm->outbox = ob;
+}
+
+void dwd_outbox_stop(struct daemon *dm)
+{
+	struct dwd_outbox *ob = dm->outbox;
+
+	if (!ob)
+		return;
+	pthread_mutex_lock(&ob->mu);
+	__atomic_store_n(&ob->stop, 1, __ATOMIC_RELAXED);
+	pthread_cond_signal(&ob->cv);
+	pthread_mutex_unlock(&ob->mu);
+	pthread_join(ob->thread, NULL);
+	free_sinks(ob->sinks, ob->nsinks);
+	free(ob->db);
+	pthread_mutex_destroy(&ob->mu);
+	pthread_cond_destroy(&ob->cv);
+	free(ob);
+	dm->outbox = NULL;
+}
+
+/* Deliver from the calling thread (--once, or no worker). */
 void dwd_deliver_alerts(struct daemon *dm)
 {
 	size_t sent = 0;
@@ -130,4 +247,17 @@ void dwd_set_sinks(struct daemon *dm)
 	if (dw_store_register_sinks(dm->store, (const char *const *)dm->sinks,
 				    dm->nsinks))
 		dw_log_warn("%s", dw_error_last());
+	if (dm->outbox) {
+		struct dwd_outbox *ob = dm->outbox;
+		char **old;
+		size_t nold;
+
+		pthread_mutex_lock(&ob->mu);
+		old = ob->sinks;
+		nold = ob->nsinks;
+		ob->sinks = copy_sinks(dm->sinks, dm->nsinks);
+		ob->nsinks = dm->nsinks;
+		pthread_mutex_unlock(&ob->mu);
+		free_sinks(old, nold);
+	}
 }

@@ -75,11 +75,16 @@ struct daemon {
 	char *last_status;
 	long long status_written;
 	int status_pending;
-	char **snapshotted; /* containers auto-snapshotted this run */
+	struct dwd_outbox *outbox; /* the delivery worker, or NULL */
+	char **snapshotted;	   /* containers auto-snapshotted this run */
 	size_t nsnapshotted, snap_alloc;
 };
 
 void dwd_deliver_alerts(struct daemon *dm);
+/* The delivery worker thread: started after dwd_set_sinks(), stopped
+ * before the store is closed. */
+void dwd_outbox_start(struct daemon *dm);
+void dwd_outbox_stop(struct daemon *dm);
 void dwd_set_sinks(struct daemon *dm);
 void dwd_auto_snapshot(const char *id, const char *name, void *ctx);
 void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,

@@ -530,12 +530,13 @@ static int run(struct daemon *dm, int sfd)
 		long long now = (long long)time(NULL);
 		int i;
 
-		if (dm->nsinks && now >= next_delivery) {
+		/* Without a worker thread only: it never blocks this loop. */
+		if (!dm->outbox && dm->nsinks && now >= next_delivery) {
 			dwd_deliver_alerts(dm);
 			next_delivery = now + 1;
 		}
 		write_status(dm, "running", 0);
-		if ((dm->nsinks || dm->status_pending) &&
+		if (((!dm->outbox && dm->nsinks) || dm->status_pending) &&
 		    (wait < 0 || wait > 1000))
 			wait = 1000;
 		if (wait < 0 || wait > 30000)
@@ -639,8 +640,10 @@ int main(int argc, char **argv)
 	} else {
 		if (dm.mounts)
 			read_mounts(&dm);
+		dwd_outbox_start(&dm);
 		ret = run(&dm, sfd);
 		write_status(&dm, "stopped", 1);
+		dwd_outbox_stop(&dm);
 	}
 	dw_dockerwatch_stop(dm.events);
 	dw_logwatch_free(dm.logs);

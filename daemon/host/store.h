@@ -226,7 +226,10 @@ struct dw_alert {
 	const char *payload; /* JSON text */
 };
 
-/* Send one alert; 0 when the sink took it, else fill `why`. */
+/*
+ * Send one alert: 0 when the sink took it; < 0 (and `why` filled) to
+ * retry it later; > 0 to stop delivering now, recording nothing.
+ */
 typedef int (*dw_deliver_fn)(const struct dw_alert *a, char *why,
 			     size_t why_size, void *ctx);
 

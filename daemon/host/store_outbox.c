@@ -101,9 +101,12 @@ int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 		};
 		int attempts = sqlite3_column_int(q, 2);
 		char why[256] = "";
-		int done = send(&a, why, sizeof(why), ctx) == 0;
+		int r = send(&a, why, sizeof(why), ctx), done = r == 0;
 		/* Back off: 2, 4, 8 … seconds, at most five minutes. */
 		sqlite3_int64 wait = attempts < 8 ? (2 << attempts) : 300;
+
+		if (r > 0)
+			break;
 
 		if (sqlite3_prepare_v2(s->db, done ? ok : retry, -1, &u,
 				       NULL) != SQLITE_OK) {

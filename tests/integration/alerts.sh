@@ -75,5 +75,35 @@ daemon
 grep -F 'github-token' "$tmp/slack.log" | tail -1 | jq -r .text | grep -qF '&lt;!channel&gt; &amp; &lt;http:x|y&gt;' &&
 	! grep -qF '<!channel>' "$tmp/slack.log" &&
 	pass "Slack mentions and links are escaped" || fail "slack text: $(tail -1 "$tmp/slack.log")"
+# A sink that accepts connections and never answers: deliveries wait on
+# it (5 s a try) in their own thread, never the monitoring loop. Before,
+# each drift below reached the store only after the delivery round in
+# front of it (5 alerts due: 25 s).
+hang=$((port + 1))
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(128); time.sleep(120)' "$hang" &
+hangpid=$!
+sleep 0.3
+"$DWD" --foreground --no-mounts --db "$tmp/hang.db" --webhook "http://127.0.0.1:$hang/x" \
+	2>>"$tmp/hang.log" &
+hpid=$!
+for i in 1 2 3 4 5; do
+	docker exec dwa-a sh -c "echo $i >/tmp/hang$i"
+	sleep 0.3
+done
+docker exec dwa-a sh -c 'echo last >/tmp/hang-last'
+landed=
+for _ in $(seq 1 40); do
+	[ "$(sqlite3 -readonly "$tmp/hang.db" "SELECT count(*) FROM changes WHERE CAST(path AS TEXT) = '/tmp/hang-last'" 2>/dev/null)" = 1 ] && { landed=1; break; }
+	sleep 0.1
+done
+[ -n "$landed" ] && pass "a sink that never answers does not hold up monitoring" ||
+	fail "the last change did not reach the store in 4 s: $(tail -3 "$tmp/hang.log")"
+kill -TERM $hpid; wait $hpid; rc=$?
+[ $rc -eq 0 ] && pass "and the daemon stops promptly, alerts left in the outbox" || fail "stop rc $rc"
+[ "$(sqlite3 -readonly "$tmp/hang.db" 'SELECT count(*) FROM deliveries WHERE delivered IS NULL')" -ge 1 ] &&
+	pass "undelivered alerts kept" || fail "outbox: $(sqlite3 -readonly "$tmp/hang.db" 'SELECT count(*) FROM deliveries')"
+kill $hangpid 2>/dev/null
 "$DWD" --webhook ftp://x >/dev/null 2>&1; [ $? -eq 2 ] && pass "a non-http webhook is a usage error" || fail "bad webhook"
 finish
