@@ -76,6 +76,7 @@ struct daemon {
 	long long status_written;
 	int status_pending;
 	struct dwd_outbox *outbox; /* the delivery worker, or NULL */
+	struct dwd_cmdq *cmdq;	   /* the command worker, or NULL */
 	char **snapshotted;	   /* containers auto-snapshotted this run */
 	size_t nsnapshotted, snap_alloc;
 };
@@ -85,6 +86,10 @@ void dwd_deliver_alerts(struct daemon *dm);
  * before the store is closed. */
 void dwd_outbox_start(struct daemon *dm);
 void dwd_outbox_stop(struct daemon *dm);
+/* The leak command's worker thread and its queue (takes `text`). */
+void dwd_cmdq_start(struct daemon *dm);
+void dwd_cmdq_stop(struct daemon *dm);
+void dwd_cmdq_push(struct daemon *dm, char *text, const char *label);
 void dwd_set_sinks(struct daemon *dm);
 void dwd_auto_snapshot(const char *id, const char *name, void *ctx);
 void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,

@@ -641,8 +641,10 @@ int main(int argc, char **argv)
 		if (dm.mounts)
 			read_mounts(&dm);
 		dwd_outbox_start(&dm);
+		dwd_cmdq_start(&dm);
 		ret = run(&dm, sfd);
 		write_status(&dm, "stopped", 1);
+		dwd_cmdq_stop(&dm);
 		dwd_outbox_stop(&dm);
 	}
 	dw_dockerwatch_stop(dm.events);

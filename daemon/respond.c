@@ -1,6 +1,8 @@
 /* driftwatchd: the response to what the monitor and the log follower find: an
  * automatic snapshot on a container first critical drift; a leaked secret
  * recorded once, attributed, alerted, rotated as the policy says. */
+#include <pthread.h>
+
 #include "daemon.h"
 
 #include "driftwatch/banned.h"
@@ -116,12 +118,170 @@ static void rotate_leaked(struct daemon *dm, const struct dw_swarm *sw,
 static void run_leak_command(struct daemon *dm, const struct dw_finding *f,
 			     const struct dw_leak_src *src, const char *path)
 {
+	char label[600];
+
+	snprintf(label, sizeof(label), "the %s in %s", f->rule->id, path);
+	/* In the worker thread: the program may take its whole timeout. */
+	if (dm->cmdq) {
+		json_t *doc = dw_leak_command_doc(f, src);
+		char *text =
+			json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+		json_decref(doc);
+		if (text)
+			dwd_cmdq_push(dm, text, label);
+		else
+			dw_log_warn("cannot encode %s for the command", label);
+		return;
+	}
 	if (dw_leak_run_command(dm->pol.command, 0, f, src))
-		dw_log_warn("the command for %s in %s failed: %s", f->rule->id,
-			    path, dw_error_last());
+		dw_log_warn("the command for %s failed: %s", label,
+			    dw_error_last());
 	else
-		dw_log_info("ran %s for the %s in %s", dm->pol.command[0],
-			    f->rule->id, path);
+		dw_log_info("ran %s for %s", dm->pol.command[0], label);
+}
+
+/*
+ * The command worker: findings wait in a bounded queue (the secret in
+ * clear, in memory only) and one thread runs the program for each, so a
+ * program that takes its whole timeout never holds up monitoring. A full
+ * queue is said, never silent.
+ */
+#define CMDQ_MAX 64
+
+struct cmd_job {
+	char *text;  /* the JSON document, secret in clear */
+	char *label; /* "the RULE in PATH" */
+	char **argv; /* the command when it was queued */
+	int timeout;
+};
+
+struct dwd_cmdq {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	struct cmd_job jobs[CMDQ_MAX];
+	size_t head, n;
+	unsigned long long dropped;
+};
+
+static void job_free(struct cmd_job *j)
+{
+	size_t i;
+
+	if (j->text)
+		explicit_bzero(j->text, strlen(j->text));
+	free(j->text);
+	free(j->label);
+	for (i = 0; j->argv && j->argv[i]; i++)
+		free(j->argv[i]);
+	free(j->argv);
+	memset(j, 0, sizeof(*j));
+}
+
+static void *cmd_loop(void *arg)
+{
+	struct dwd_cmdq *q = arg;
+
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		struct cmd_job j;
+
+		while (!q->stop && !q->n)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (q->stop)
+			break;
+		j = q->jobs[q->head];
+		memset(&q->jobs[q->head], 0, sizeof(j));
+		q->head = (q->head + 1) % CMDQ_MAX;
+		q->n--;
+		pthread_mutex_unlock(&q->mu);
+		if (dw_run_command_cancel(j.argv, j.text, strlen(j.text),
+					  j.timeout > 0
+						  ? j.timeout
+						  : DW_LEAK_COMMAND_TIMEOUT_S,
+					  &q->stop))
+			dw_log_warn("the command for %s failed: %s", j.label,
+				    dw_error_last());
+		else
+			dw_log_info("ran %s for %s", j.argv[0], j.label);
+		job_free(&j);
+		pthread_mutex_lock(&q->mu);
+	}
+	pthread_mutex_unlock(&q->mu);
+	return NULL;
+}
+
+void dwd_cmdq_push(struct daemon *dm, char *text, const char *label)
+{
+	struct dwd_cmdq *q = dm->cmdq;
+	struct cmd_job *j;
+	size_t i;
+
+	pthread_mutex_lock(&q->mu);
+	if (q->n == CMDQ_MAX) {
+		q->dropped++;
+		pthread_mutex_unlock(&q->mu);
+		dw_log_error("the command queue is full (%d waiting): the "
+			     "command was not run for %s (%llu not run so "
+			     "far)",
+			     CMDQ_MAX, label, q->dropped);
+		explicit_bzero(text, strlen(text));
+		free(text);
+		return;
+	}
+	j = &q->jobs[(q->head + q->n) % CMDQ_MAX];
+	j->text = text;
+	j->label = dw_xstrdup(label);
+	j->argv = dw_xcalloc(dm->pol.ncommand + 1, sizeof(char *));
+	for (i = 0; i < dm->pol.ncommand; i++)
+		j->argv[i] = dw_xstrdup(dm->pol.command[i]);
+	j->timeout = 0; /* DW_LEAK_COMMAND_TIMEOUT_S */
+	q->n++;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+void dwd_cmdq_start(struct daemon *dm)
+{
+	struct dwd_cmdq *q = dw_xcalloc(1, sizeof(*q));
+
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	if (pthread_create(&q->thread, NULL, cmd_loop, q)) {
+		dw_log_error("cannot start the command thread: commands run "
+			     "in the monitoring loop");
+		free(q);
+		return;
+	}
+	dm->cmdq = q;
+}
+
+/* Stop: the program running now is killed with its group; what is still
+ * queued is not run, and said. */
+void dwd_cmdq_stop(struct daemon *dm)
+{
+	struct dwd_cmdq *q = dm->cmdq;
+	size_t i;
+
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->mu);
+	__atomic_store_n(&q->stop, 1, __ATOMIC_RELAXED);
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	pthread_join(q->thread, NULL);
+	if (q->n)
+		dw_log_warn("stopping: the command was not run for %zu "
+			    "queued finding%s",
+			    q->n, q->n == 1 ? "" : "s");
+	for (i = 0; i < q->n; i++)
+		job_free(&q->jobs[(q->head + i) % CMDQ_MAX]);
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+	free(q);
+	dm->cmdq = NULL;
 }
 
 void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,

@@ -65,17 +65,27 @@ static void child(char *const *argv, int in)
 
 /* Feed `input` until it is all written, the program closes its stdin, or
  * the deadline; never blocks past it, never dies of SIGPIPE. */
-static void feed(int fd, const char *input, size_t len, long long deadline)
+static int cancelled(const int *cancel)
+{
+	return cancel && __atomic_load_n(cancel, __ATOMIC_RELAXED);
+}
+
+static void feed(int fd, const char *input, size_t len, long long deadline,
+		 const int *cancel)
 {
 	size_t off = 0;
 
-	while (off < len) {
+	while (off < len && !cancelled(cancel)) {
 		struct pollfd pf = {fd, POLLOUT, 0};
 		long long left = deadline - now_ms();
 		ssize_t w;
 
-		if (left <= 0 || poll(&pf, 1, (int)left) <= 0)
+		if (left > 100)
+			left = 100; /* to see `cancel` */
+		if (left <= 0)
 			break;
+		if (poll(&pf, 1, (int)left) <= 0)
+			continue;
 		w = write(fd, input + off, len - off);
 		if (w < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -87,6 +97,12 @@ static void feed(int fd, const char *input, size_t len, long long deadline)
 
 int dw_run_command(char *const *argv, const char *input, size_t len,
 		   int timeout_s)
+{
+	return dw_run_command_cancel(argv, input, len, timeout_s, NULL);
+}
+
+int dw_run_command_cancel(char *const *argv, const char *input, size_t len,
+			  int timeout_s, const int *cancel)
 {
 	long long deadline = now_ms() + (long long)timeout_s * 1000;
 	struct sigaction ign, old;
@@ -111,7 +127,7 @@ int dw_run_command(char *const *argv, const char *input, size_t len,
 	ign.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &ign, &old);
 	fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK);
-	feed(fds[1], input, len, deadline);
+	feed(fds[1], input, len, deadline, cancel);
 	close(fds[1]);
 	sigaction(SIGPIPE, &old, NULL);
 	/* The time limit covers the whole run, stdin included. */
@@ -120,7 +136,7 @@ int dw_run_command(char *const *argv, const char *input, size_t len,
 
 		if (r == pid || (r < 0 && errno != EINTR))
 			done = 1;
-		else if (now_ms() >= deadline)
+		else if (now_ms() >= deadline || cancelled(cancel))
 			break;
 		else
 			usleep(20000);
@@ -130,6 +146,11 @@ int dw_run_command(char *const *argv, const char *input, size_t len,
 		kill(pid, SIGKILL);
 		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 			;
+		if (cancelled(cancel))
+			return dw_error_set(DW_ERROR,
+					    "%s was stopped with driftwatchd "
+					    "(killed with its process group)",
+					    argv[0]);
 		return dw_error_set(DW_ERROR,
 				    "%s ran longer than %d s and was killed "
 				    "with its process group",

@@ -13,5 +13,8 @@
  */
 int dw_run_command(char *const *argv, const char *input, size_t len,
 		   int timeout_s);
+/* The same, also ended (killed with its group) once *cancel is set. */
+int dw_run_command_cancel(char *const *argv, const char *input, size_t len,
+			  int timeout_s, const int *cancel);
 
 #endif

@@ -85,23 +85,29 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(128); time.sleep(120)' "$hang" &
 hangpid=$!
 sleep 0.3
-"$DWD" --foreground --no-mounts --db "$tmp/hang.db" --webhook "http://127.0.0.1:$hang/x" \
+# The leak command hangs too (it is given 30 s): it runs in a worker.
+printf 'command: [sh, -c, "sleep 60"]\n' >"$tmp/hang.yaml"
+"$DWD" --foreground --no-mounts --config "$tmp/hang.yaml" --db "$tmp/hang.db" --webhook "http://127.0.0.1:$hang/x" \
 	2>>"$tmp/hang.log" &
 hpid=$!
 for i in 1 2 3 4 5; do
 	docker exec dwa-a sh -c "echo $i >/tmp/hang$i"
 	sleep 0.3
 done
+docker exec dwa-a sh -c "echo 'npm $("$DW_BUILD/tests/gentoken" npm alerts2)' >/tmp/hang-npm"
+sleep 0.5
 docker exec dwa-a sh -c 'echo last >/tmp/hang-last'
 landed=
 for _ in $(seq 1 40); do
 	[ "$(sqlite3 -readonly "$tmp/hang.db" "SELECT count(*) FROM changes WHERE CAST(path AS TEXT) = '/tmp/hang-last'" 2>/dev/null)" = 1 ] && { landed=1; break; }
 	sleep 0.1
 done
-[ -n "$landed" ] && pass "a sink that never answers does not hold up monitoring" ||
+[ -n "$landed" ] && pass "a sink and a command that never answer do not hold up monitoring" ||
 	fail "the last change did not reach the store in 4 s: $(tail -3 "$tmp/hang.log")"
 kill -TERM $hpid; wait $hpid; rc=$?
-[ $rc -eq 0 ] && pass "and the daemon stops promptly, alerts left in the outbox" || fail "stop rc $rc"
+[ $rc -eq 0 ] && pass "and the daemon stops, alerts left in the outbox" || fail "stop rc $rc"
+grep -q 'running now\|was not run\|failed' "$tmp/hang.log" && ! grep -qF "$("$DW_BUILD/tests/gentoken" npm alerts2)" "$tmp/hang.log" &&
+	pass "the command's end is logged, without the secret" || fail "command log: $(grep -i command "$tmp/hang.log")"
 [ "$(sqlite3 -readonly "$tmp/hang.db" 'SELECT count(*) FROM deliveries WHERE delivered IS NULL')" -ge 1 ] &&
 	pass "undelivered alerts kept" || fail "outbox: $(sqlite3 -readonly "$tmp/hang.db" 'SELECT count(*) FROM deliveries')"
 kill $hangpid 2>/dev/null
