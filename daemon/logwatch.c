@@ -23,7 +23,7 @@
 
 #define DIR_MASK                                                               \
 	(IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM |              \
-	 IN_MOVED_TO | IN_DELETE | IN_ONLYDIR)
+	 IN_MOVED_TO | IN_DELETE | IN_ONLYDIR | IN_DONT_FOLLOW)
 
 /* A line longer than this is scanned as it is, without waiting more. */
 #define PARTIAL_MAX (1u << 20)
@@ -121,14 +121,46 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 {
 	struct found_ctx k = {w, p, path, DW_SOURCE_FILE};
 	struct dw_source_opts o = {w->max_file_size, 0};
-	enum dw_scan_outcome out;
+	enum dw_scan_outcome out = DW_SCAN_DONE;
 	unsigned long long line;
 	long long done;
 	struct stat st;
-	int err;
+	char via[400];
+	const char *open_path = path;
+	size_t dl = strlen(p->dir);
+	int err, dfd = -1;
 
-	if (!w->scanner || lstat(path, &st) || !S_ISREG(st.st_mode))
+	if (!w->scanner)
 		return;
+	if (p->kind == P_DROP) {
+		/*
+		 * A drop dir's files are opened beneath the dir as it is now:
+		 * a dir renamed and replaced by a symlink (the watch follows
+		 * the inode, the name would not) leads nowhere.
+		 */
+		if (strncmp(path, p->dir, dl) || path[dl] != '/' ||
+		    strchr(path + dl + 1, '/'))
+			return;
+		dfd = open(p->dir,
+			   O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (dfd < 0) {
+			dw_log_warn("%s is not a directory any more (%s): %s "
+				    "not read",
+				    p->dir, strerror(errno), path + dl + 1);
+			return;
+		}
+		snprintf(via, sizeof(via), "/proc/self/fd/%d/%s", dfd,
+			 path + dl + 1);
+		open_path = via;
+	} else {
+		/* Rotated logs are streamed: no size limit to skip them. */
+		o.max_file_size = 0;
+	}
+	if (lstat(open_path, &st) || !S_ISREG(st.st_mode)) {
+		if (dfd >= 0)
+			close(dfd);
+		return;
+	}
 	/* Once per file: the store remembers what was scanned whole. */
 	if (!dw_store_get_offset(w->store, path, st.st_dev, st.st_ino, &done,
 				 &line) &&
@@ -139,15 +171,25 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 
 		err = fnmatch("*.json", path, 0)
 			      ? 0
-			      : dw_scan_slack_file(w->scanner, path, path, ch,
-						   &o, on_source_finding, &k);
+			      : dw_scan_slack_file(w->scanner, open_path, path,
+						   ch, &o, on_source_finding,
+						   &k);
 		free(copy);
 	} else {
-		err = dw_scan_path(w->scanner, path, path, &o,
+		err = dw_scan_path(w->scanner, open_path, path, &o,
 				   on_source_finding, &k, &out);
 	}
+	if (dfd >= 0)
+		close(dfd);
 	if (err)
 		dw_log_warn("cannot scan %s: %s", path, dw_error_last());
+	else if (out == DW_SCAN_SKIPPED_SIZE)
+		dw_log_warn("%s not scanned: larger than max_file_size", path);
+	else if (out == DW_SCAN_SKIPPED_BINARY)
+		dw_log_info("%s not scanned: binary content", path);
+	else if (out == DW_SCAN_TIMED_OUT)
+		dw_log_warn("%s scanned in part: its time budget ran out",
+			    path);
 	dw_store_put_offset(w->store, path, st.st_dev, st.st_ino, st.st_size,
 			    0);
 }

@@ -117,6 +117,20 @@ ln -s "$tmp/outside/x.json" "$tmp/drop/slack/general/link.json"
 sleep 1
 [ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) LIKE '%evil%' OR CAST(path AS TEXT) LIKE '%link.json' OR CAST(path AS TEXT) LIKE '%outside%'")" = 0 ] &&
 	pass "symlinks in a drop dir are not followed" || fail "a symlink was followed: $(q 'SELECT path FROM findings')"
+# A watched channel dir renamed and a symlink put in its place: the watch
+# follows the inode, the daemon rebuilt the path by name and read the
+# host file the symlink points to (reported by the review of 8f2cf60).
+mkdir "$tmp/drop/slack/chanx"
+sleep 0.5
+printf '[{"type":"message","user":"U1","ts":"1.0","text":"%s"}]\n' "$("$G" npm srcout2)" >"$tmp/outside/y.json"
+outfp=$("$DW" scan --format jsonl "$tmp/outside/y.json" | jq -r .fingerprint)
+mv "$tmp/drop/slack/chanx" "$tmp/drop/slack/chanx2"
+ln -s "$tmp/outside" "$tmp/drop/slack/chanx"
+printf '[{"type":"message","user":"U1","ts":"1.0","text":"hello"}]\n' >"$tmp/drop/slack/chanx2/y.json"
+sleep 1
+[ -n "$outfp" ] && [ "$(q "SELECT count(*) FROM findings WHERE fingerprint = '$outfp'")" = 0 ] &&
+	pass "a drop dir swapped for a symlink after it was watched is not followed" ||
+	fail "the host file behind the swapped dir was read ($outfp): $(q 'SELECT CAST(path AS TEXT) FROM findings')"
 
 # Mail dropped in a mail dir.
 f5=$("$G" github srcs5)
