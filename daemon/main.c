@@ -178,12 +178,9 @@ static void cover_docker_logs(struct daemon *dm,
 		dw_monitor_cover(dm->mon, l->id, DW_FACET_LOGS,
 				 DW_COVER_MONITORED, DW_REASON_NONE, NULL);
 	} else {
-		snprintf(detail, sizeof(detail),
-			 "log driver %s keeps no copy to read%s",
+		snprintf(detail, sizeof(detail), "log driver %s %s",
 			 *l->log_driver ? l->log_driver : "unknown",
-			 strcmp(l->log_driver, "none")
-				 ? " (cache-disabled: true)"
-				 : "");
+			 l->log_gap ? l->log_gap : "is not read");
 		dw_monitor_cover(dm->mon, l->id, DW_FACET_LOGS,
 				 DW_COVER_UNMONITORED, DW_REASON_LOG_DRIVER,
 				 detail);

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "driftwatch/buf.h"
 #include "docker.h"
@@ -443,13 +444,33 @@ static void log_file(struct dw_container_layers *l, json_t *j)
 	}
 	/* The container's own dir, where Docker keeps its hostname file. */
 	if (!*l->log_driver || !strcmp(l->log_driver, "none") || !hostname ||
-	    !(slash = strrchr(hostname, '/')) ||
-	    (cache && !strcmp(cache, "true")))
+	    !(slash = strrchr(hostname, '/'))) {
+		l->log_gap = "keeps no copy to read";
 		return;
+	}
+	if (cache && !strcmp(cache, "true")) {
+		l->log_gap = "keeps no copy to read (cache-disabled: true)";
+		return;
+	}
 	dw_buf_add(&p, hostname, (size_t)(slash - hostname));
-	dw_buf_adds(&p, !strcmp(l->log_driver, "local")
-				? "/local-logs/container.log"
-				: "/container-cached.log");
+	if (!strcmp(l->log_driver, "local")) {
+		dw_buf_adds(&p, "/local-logs/container.log");
+	} else {
+		struct stat st;
+
+		/*
+		 * Docker keeps the dual-logging cache only for drivers that
+		 * cannot read their own logs back: journald and some plugins
+		 * have none. No cache file at start: nothing to read, said.
+		 */
+		dw_buf_adds(&p, "/container-cached.log");
+		if (stat(p.ptr, &st)) {
+			l->log_gap = "is not read (no dual-logging cache "
+				     "container-cached.log)";
+			dw_buf_release(&p);
+			return;
+		}
+	}
 	free(l->log_path);
 	l->log_path = dw_buf_detach(&p, NULL);
 	l->log_local = 1;

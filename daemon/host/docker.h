@@ -81,8 +81,9 @@ struct dw_container_layers {
 	 * (unless the container's cache-disabled is true).
 	 */
 	char *log_path;
-	int log_local;	  /* log_path is in Docker's local format */
-	char *log_driver; /* HostConfig.LogConfig.Type, or "" */
+	int log_local;	     /* log_path is in Docker's local format */
+	const char *log_gap; /* no log_path: why (a static string) */
+	char *log_driver;    /* HostConfig.LogConfig.Type, or "" */
 	char *mounts; /* volumes, binds, tmpfs: "/data (volume), ..." or "" */
 };
 

@@ -16,7 +16,7 @@ pid=
 main_host=$DOCKER_HOST # DOCKER_HOST names the vfs dockerd further down
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	DOCKER_HOST=$main_host docker rm -f dwcov-local dwcov-vol dwcov-plain >/dev/null 2>&1
+	DOCKER_HOST=$main_host docker rm -f dwcov-local dwcov-vol dwcov-plain dwcov-nocache >/dev/null 2>&1
 	DOCKER_HOST="unix://$vfs/docker.sock" docker rm -f dwcov-vfs >/dev/null 2>&1
 	dw_dockerd_stop "$vfs" 2>/dev/null
 	umount -R "$vfs/data" 2>/dev/null
@@ -28,6 +28,12 @@ docker rm -f dwcov-local dwcov-vol dwcov-plain >/dev/null 2>&1
 docker run -d --network none --name dwcov-local --log-driver none dwtest:busybox sleep 3600 >/dev/null
 docker run -d --network none --name dwcov-vol -v "$tmp:/data" --tmpfs /scratch dwtest:busybox sleep 3600 >/dev/null
 docker run -d --network none --name dwcov-plain dwtest:busybox sleep 3600 >/dev/null
+# A driver with no dual-logging cache (as journald has none): its file is
+# removed here, since no journald runs on these machines.
+docker rm -f dwcov-nocache >/dev/null 2>&1
+docker run -d --network none --name dwcov-nocache --log-driver syslog --log-opt syslog-address=udp://127.0.0.1:9 \
+	dwtest:busybox sleep 3600 >/dev/null
+rm -f "$(dirname "$(docker inspect -f '{{.HostnamePath}}' dwcov-nocache)")/container-cached.log"
 id() { docker inspect -f '{{.Id}}' "$1"; }
 
 dw_daemon_start "$cfg" "$db" "$tmp/log" || fail "daemon start"
@@ -35,6 +41,9 @@ dw_wait 10 sh -c "[ -n \"\$(sqlite3 -readonly '$db' \"SELECT 1 FROM coverage WHE
 [ "$(dw_coverage "$db" "$(id dwcov-local)" logs)" = "unmonitored log-driver" ] &&
 	pass "--log-driver none: logs unmonitored (log-driver)" ||
 	fail "local: $(dw_coverage "$db" "$(id dwcov-local)" logs)"
+[ "$(dw_coverage "$db" "$(id dwcov-nocache)" logs)" = "unmonitored log-driver" ] &&
+	pass "a driver without a dual-logging cache: logs unmonitored, not a path that never fills" ||
+	fail "nocache: $(dw_coverage "$db" "$(id dwcov-nocache)" logs)"
 [ "$(dw_coverage "$db" "$(id dwcov-vol)" fs)" = "degraded mounts" ] &&
 	pass "a volume and a tmpfs: fs degraded (mounts)" || fail "vol: $(dw_coverage "$db" "$(id dwcov-vol)" fs)"
 sqlite3 -readonly "$db" "SELECT detail FROM coverage WHERE container_id='$(id dwcov-vol)' AND facet='fs'" |
@@ -44,7 +53,7 @@ sqlite3 -readonly "$db" "SELECT detail FROM coverage WHERE container_id='$(id dw
 	pass "a plain container: monitored" || fail "plain container"
 [ "$(dw_coverage "$db" "$(id dwcov-plain)" writer)" = "unmonitored not-built" ] &&
 	pass "facets not built yet are said so" || fail "writer facet"
-[ "$(sqlite3 -readonly "$db" "SELECT count(*) FROM alerts WHERE kind='unmonitored'")" = 2 ] &&
+[ "$(sqlite3 -readonly "$db" "SELECT count(*) FROM alerts WHERE kind='unmonitored'")" = 3 ] &&
 	pass "one unmonitored alert each, none for not-built" ||
 	fail "alerts: $(sqlite3 -readonly "$db" "SELECT summary FROM alerts WHERE kind='unmonitored'")"
 "$DW" status --db "$db" >"$tmp/status"
