@@ -240,7 +240,7 @@ static int on_blocked(const struct dw_git_finding *gf, void *ctx)
 		struct dw_buf p = DW_BUF_INIT;
 
 		dw_engine_redact_text(h->e, gf->src->path,
-				      strlen(gf->src->path), &p);
+				      strlen(gf->src->path), gf->f, &p);
 		dw_escape_path(&b, p.ptr ? p.ptr : "", p.len);
 		dw_buf_release(&p);
 	}

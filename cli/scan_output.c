@@ -153,7 +153,7 @@ static json_t *sarif_result(const struct dw_finding *f,
 
 /* `s` with every secret in it redacted, as valid UTF-8. */
 static void redact_str(struct scan_out *o, struct dw_buf *out, const char *s,
-		       size_t n)
+		       size_t n, const struct dw_finding *f)
 {
 	struct dw_buf r = DW_BUF_INIT;
 
@@ -161,7 +161,7 @@ static void redact_str(struct scan_out *o, struct dw_buf *out, const char *s,
 		dw_buf_adds(out, "…");
 		return;
 	}
-	dw_scanner_redact_text(o->redactor, s, n, &r);
+	dw_scanner_redact_text(o->redactor, s, n, f, &r);
 	dw_utf8_sanitize(out, r.ptr ? r.ptr : "", r.len);
 	dw_buf_release(&r);
 }
@@ -171,7 +171,8 @@ static void redact_str(struct scan_out *o, struct dw_buf *out, const char *s,
  * carries user content (the path, a commit subject, a chat user) with
  * whatever secret it holds redacted the same way.
  */
-static json_t *redact_fields(struct scan_out *o, json_t *fields)
+static json_t *redact_fields(struct scan_out *o, json_t *fields,
+			     const struct dw_finding *f)
 {
 	json_t *r = json_object(), *v;
 	const char *key;
@@ -184,7 +185,8 @@ static json_t *redact_fields(struct scan_out *o, json_t *fields)
 			json_object_set(r, key, v);
 			continue;
 		}
-		redact_str(o, &b, json_string_value(v), json_string_length(v));
+		redact_str(o, &b, json_string_value(v), json_string_length(v),
+			   f);
 		json_object_set_new(r, key,
 				    json_stringn(b.ptr ? b.ptr : "", b.len));
 		dw_buf_release(&b);
@@ -209,9 +211,9 @@ int scan_out_add(struct scan_out *o, const struct dw_finding *f,
 				 f->secret_len, &sec);
 		redacted = sec.ptr;
 	}
-	redact_str(o, &path, src->path, strlen(src->path));
+	redact_str(o, &path, src->path, strlen(src->path), f);
 	shown.path = path.ptr ? path.ptr : "";
-	shown.fields = src->fields ? redact_fields(o, src->fields) : NULL;
+	shown.fields = src->fields ? redact_fields(o, src->fields, f) : NULL;
 	err = out_add(o, f, &shown, redacted);
 	json_decref(shown.fields);
 	dw_buf_release(&sec);

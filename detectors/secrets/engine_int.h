@@ -84,6 +84,8 @@ struct dw_scanner {
 	uint64_t cur_line; /* start of the line the state below is for */
 	unsigned char *rule_done;
 	int line_allowed;
+	/* A redaction scan: allow marks and ignores do not hide secrets */
+	int redacting;
 	char seen[LINE_SEEN_MAX][72];
 	size_t nseen;
 	struct dw_buf dec;	/* the %-decoded line */

@@ -137,7 +137,7 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
 	if (r->validate && !r->validate(sec, n, m, mlen, line, llen))
 		return;
 	dw_secret_fingerprint(f.fingerprint, r->info.id, sec, n);
-	if (is_ignored(s->e, f.fingerprint))
+	if (!s->redacting && is_ignored(s->e, f.fingerprint))
 		return;
 	for (i = 0; i < s->nseen; i++)
 		if (!strcmp(s->seen[i], f.fingerprint))
@@ -305,6 +305,7 @@ static void new_line(struct dw_scanner *s, uint64_t ls, const char *p, size_t n)
 	memset(s->rule_done, 0, s->e->nrules);
 	s->nseen = 0;
 	s->line_allowed =
+		!s->redacting &&
 		memmem(p, n, ALLOW_MARK, sizeof(ALLOW_MARK) - 1) != NULL;
 }
 
@@ -547,8 +548,9 @@ static size_t public_prefix(const struct rule *r, const char *secret,
 	 * Version fields after a keyword that ends in '-': "SWMTKN-" "1-",
 	 * "2-0-" (one digit each, so a random part is rarely taken).
 	 */
-	while (n && secret[n - 1] == '-' && n + 2 < len &&
-	       isdigit((unsigned char)secret[n]) && secret[n + 1] == '-')
+	for (i = 0; i < 2 && n && secret[n - 1] == '-' && n + 2 < len &&
+		    isdigit((unsigned char)secret[n]) && secret[n + 1] == '-';
+	     i++)
 		n += 2;
 	return n < len ? n : 0;
 }
@@ -579,8 +581,9 @@ int dw_engine_redact(const struct dw_engine *e, size_t rule_index,
 	return dw_buf_adds(out, "…");
 }
 
+/* A secret to hide (a copy of its bytes), and the rule that found it. */
 struct span {
-	uint64_t off;
+	char *p;
 	size_t len, rule;
 };
 
@@ -590,65 +593,133 @@ struct spans {
 	int decoded; /* a secret seen only %-decoded */
 };
 
+static void add_span(struct spans *sp, const char *p, size_t len, size_t rule)
+{
+	char *c;
+
+	if (!len)
+		return;
+	c = dw_xmalloc(len);
+	memcpy(c, p, len);
+	DW_ALLOC_GROW(sp->v, sp->n + 1, sp->alloc);
+	sp->v[sp->n++] = (struct span){c, len, rule};
+}
+
+static void spans_free(struct spans *sp)
+{
+	size_t i;
+
+	for (i = 0; i < sp->n; i++) {
+		explicit_bzero(sp->v[i].p, sp->v[i].len);
+		free(sp->v[i].p);
+	}
+	free(sp->v);
+}
+
 static int collect_span(const struct dw_finding *f, void *ctx)
 {
 	struct spans *sp = ctx;
 
-	if (f->url_decoded) {
+	if (f->url_decoded)
 		sp->decoded = 1;
-		return 0;
-	}
-	DW_ALLOC_GROW(sp->v, sp->n + 1, sp->alloc);
-	sp->v[sp->n++] = (struct span){f->offset, f->secret_len, f->rule_index};
+	else
+		add_span(sp, f->secret, f->secret_len, f->rule_index);
 	return 0;
 }
 
-static int cmp_span(const void *a, const void *b)
+/* The first copy of any secret at or after `from`: the longest there. */
+static const struct span *first_copy(const struct spans *sp, const char *text,
+				     size_t len, size_t from, size_t *at)
 {
-	const struct span *x = a, *y = b;
+	const struct span *best = NULL;
+	size_t i;
 
-	return (x->off > y->off) - (x->off < y->off);
+	for (i = 0; i < sp->n; i++) {
+		const char *o = memmem(text + from, len - from, sp->v[i].p,
+				       sp->v[i].len);
+		size_t a;
+
+		if (!o)
+			continue;
+		a = (size_t)(o - text);
+		if (!best || a < *at ||
+		    (a == *at && sp->v[i].len > best->len)) {
+			best = &sp->v[i];
+			*at = a;
+		}
+	}
+	return best;
 }
 
 int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
-			   struct dw_buf *out)
+			   const struct dw_finding *also, struct dw_buf *out)
 {
-	const struct dw_engine *e = s->e;
-	struct spans sp = {0};
+	struct spans sp = {NULL, 0, 0, 0};
 	size_t pos = 0, i;
 	int n = 0;
 
+	s->redacting = 1;
 	dw_scan_buffer(s, text, len, 1, collect_span, &sp);
+	s->redacting = 0;
 	if (sp.decoded) {
-		free(sp.v);
+		spans_free(&sp);
 		return dw_buf_adds(out, "…") ? DW_ELIMIT : 1;
 	}
-	if (sp.n > 1)
-		qsort(sp.v, sp.n, sizeof(*sp.v), cmp_span);
-	for (i = 0; i < sp.n; i++) {
-		const struct span *x = &sp.v[i];
+	/* The finding's own secret too: its rule may need context the
+	 * field does not have. */
+	if (also && also->secret)
+		add_span(&sp, also->secret, also->secret_len, also->rule_index);
+	/*
+	 * Every copy of every secret, not only where the scan reported one
+	 * (it reports a secret once per line); overlapping copies are hidden
+	 * as one run, shown as the first one's redacted form.
+	 */
+	while (pos < len) {
+		size_t at = 0, end;
+		const struct span *x = first_copy(&sp, text, len, pos, &at);
+		int grew = 1;
 
-		if (x->off < pos || x->off + x->len > len)
-			continue; /* overlaps one already replaced */
-		dw_buf_add(out, text + pos, (size_t)x->off - pos);
-		dw_engine_redact(e, x->rule, text + x->off, x->len, out);
-		pos = (size_t)x->off + x->len;
+		if (!x)
+			break;
+		end = at + x->len;
+		while (grew) {
+			grew = 0;
+			for (i = 0; i < sp.n; i++) {
+				const char *o = text + at;
+
+				while ((o = memmem(o, len - (size_t)(o - text),
+						   sp.v[i].p, sp.v[i].len)) &&
+				       o < text + end) {
+					if ((size_t)(o - text) + sp.v[i].len >
+					    end) {
+						end = (size_t)(o - text) +
+						      sp.v[i].len;
+						grew = 1;
+					}
+					o++;
+				}
+			}
+		}
+		dw_buf_add(out, text + pos, at - pos);
+		dw_engine_redact(s->e, x->rule, text + at, x->len, out);
+		pos = end;
 		n++;
 	}
 	dw_buf_add(out, text + pos, len - pos);
-	free(sp.v);
+	spans_free(&sp);
 	return n;
 }
 
 int dw_engine_redact_text(const struct dw_engine *e, const char *text,
-			  size_t len, struct dw_buf *out)
+			  size_t len, const struct dw_finding *also,
+			  struct dw_buf *out)
 {
 	struct dw_scanner *s;
 	int n;
 
 	if (dw_scanner_new(&s, e))
 		return dw_buf_adds(out, "…") ? DW_ELIMIT : 1;
-	n = dw_scanner_redact_text(s, text, len, out);
+	n = dw_scanner_redact_text(s, text, len, also, out);
 	dw_scanner_free(s);
 	return n;
 }

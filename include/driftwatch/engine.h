@@ -148,16 +148,19 @@ int dw_engine_redact(const struct dw_engine *e, size_t rule_index,
 		     const char *secret, size_t len, struct dw_buf *out);
 
 /*
- * `text` with every secret the engine finds in it redacted as above,
+ * `text` with every copy of every secret the engine finds in it (allow
+ * marks and ignored fingerprints do not count here), and of `also`'s
+ * secret when given, redacted as above (overlapping copies as one run),
  * appended to `out`: for fields that carry user content next to a
  * finding (commit subjects, paths, chat and mail fields). Returns the
- * number of secrets replaced; when one was found only in the %-decoded
- * form, the whole text is replaced by "…".
+ * number of runs replaced; when a secret was found only in the
+ * %-decoded form, the whole text is replaced by "…".
  */
 int dw_engine_redact_text(const struct dw_engine *e, const char *text,
-			  size_t len, struct dw_buf *out);
+			  size_t len, const struct dw_finding *also,
+			  struct dw_buf *out);
 /* The same with a scanner of the caller's (not one mid-scan). */
 int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
-			   struct dw_buf *out);
+			   const struct dw_finding *also, struct dw_buf *out);
 
 #endif

@@ -52,6 +52,21 @@ done
 	pass "the subject keeps its text around the redacted key" || fail "subject: $(jq -r .subject g.jsonl)"
 [ "$(jq -r .path g.jsonl)" = "notes-${aws:0:8}….txt" ] &&
 	pass "so does the path" || fail "path: $(jq -r .path g.jsonl)"
+# Review of the above: a second copy on one line, an allow mark in the
+# field, and a secret whose rule needs context the field lacks were all
+# shown whole.
+git init -q -b main g2 && cd g2 || exit 1
+printf 'token %s\n' "$gh" >"twice-$aws-$aws.txt"
+printf 'token %s\n' "$gh" >"driftwatch:allow-$aws.txt"
+git add . && git commit -qm "keys $aws and $aws again"
+printf 'db_password = "hunter2Hunter2X9qZ"\n' >db.conf
+git add . && git commit -qm "set db password hunter2Hunter2X9qZ"
+cd ..
+"$DW" scan --git --format jsonl g2 >g2.jsonl 2>/dev/null
+! grep -qF "$aws" g2.jsonl && pass "every copy, and allow-marked text, is redacted" ||
+	fail "g2: $(grep -F "$aws" g2.jsonl | head -c 300)"
+grep -q generic-secret g2.jsonl && ! grep -q 'hunter2Hunter2X9qZ' g2.jsonl &&
+	pass "the finding's own secret is redacted in its subject" || fail "subject: $(jq -r .subject g2.jsonl)"
 "$DW" scan --git --show-secrets --format jsonl g >s.jsonl 2>/dev/null
 [ "$(jq -r .subject s.jsonl)" = "rotate $aws after the incident" ] &&
 	pass "--show-secrets shows them" || fail "show: $(jq -r .subject s.jsonl)"
