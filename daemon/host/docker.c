@@ -573,9 +573,8 @@ int dw_http_post(const char *url, const char *body, size_t len,
 	*status = 0;
 	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
 		return dw_error_set(DW_EINVAL,
-				    "%s: only http:// and https:// "
-				    "URLs",
-				    url);
+				    "a webhook must be an http:// or https:// "
+				    "URL (its path is a secret: not shown)");
 	err = dw_lazy_load(&libcurl);
 	if (err)
 		return err;

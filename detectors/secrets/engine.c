@@ -170,8 +170,9 @@ static int add_custom(struct dw_engine *e, const struct dw_engine_config *cfg,
 				    (unsigned)e->nrules);
 		snprintf(num, sizeof(num), ":%d:%.3f:%d", c->secret_group,
 			 c->min_entropy, (int)c->severity);
-		EVP_DigestUpdate(md, c->id, strlen(c->id));
-		EVP_DigestUpdate(md, c->regex, strlen(c->regex));
+		/* Each field NUL-ended: ("tok", "en") is not ("toke", "n"). */
+		EVP_DigestUpdate(md, c->id, strlen(c->id) + 1);
+		EVP_DigestUpdate(md, c->regex, strlen(c->regex) + 1);
 		for (k = 0; k < c->nkeywords; k++)
 			EVP_DigestUpdate(md, c->keywords[k],
 					 strlen(c->keywords[k]) + 1);
@@ -318,7 +319,10 @@ int dw_engine_new(struct dw_engine **out, const struct dw_engine_config *cfg)
 		dw_xcalloc(dw_builtin_rule_count + (cfg ? cfg->ncustom : 0) + 1,
 			   sizeof(*e->rules));
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	EVP_DigestUpdate(md, "driftwatch-rules-1", 18);
+	/* The built-in rules are named by id only: the version stands for
+	 * their regexes and validators. */
+	EVP_DigestUpdate(md, "driftwatch-rules-2 " DW_VERSION,
+			 strlen("driftwatch-rules-2 " DW_VERSION));
 	if (!err)
 		err = add_builtins(e, cfg, &p, md);
 	if (!err)

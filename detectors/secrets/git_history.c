@@ -457,7 +457,11 @@ static void *worker(void *arg)
 			if (gitlib.git_blob_is_binary(b))
 				__atomic_fetch_add(&h->binary, 1,
 						   __ATOMIC_RELAXED);
-			h->complete[i] = 1;
+			/* Read whole: binary, or scanned (not too big). */
+			h->complete[i] = gitlib.git_blob_is_binary(b) ||
+					 !h->o->max_blob_size ||
+					 (uint64_t)gitlib.git_blob_rawsize(b) <=
+						 h->o->max_blob_size;
 			if ((!h->o->max_blob_size ||
 			     (uint64_t)gitlib.git_blob_rawsize(b) <=
 				     h->o->max_blob_size) &&

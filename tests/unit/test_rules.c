@@ -89,10 +89,46 @@ static void test_cases(void **state)
 	assert_int_equal(bad, 0);
 }
 
+/* The digest (the scan cache's key) of one custom rule. */
+static void digest_of(char out[72], char *id, char *regex, int ignore)
+{
+	static char fp[] = "sha256:00000000000000000000000000000000000000000"
+			   "00000000000000000000000";
+	char *ignored[] = {fp};
+	struct dw_custom_rule r = {.id = id, .regex = regex};
+	struct dw_engine_config c = {.custom = &r, .ncustom = 1};
+	struct dw_engine *e = NULL;
+
+	if (ignore) {
+		c.ignored = ignored;
+		c.nignored = 1;
+	}
+	assert_int_equal(dw_engine_new(&e, &c), 0);
+	memcpy(out, dw_engine_digest(e), 72);
+	dw_engine_free(e);
+}
+
+/* Everything that changes a result changes the digest; fields do not
+ * run into each other (review: "tok"+"en" was "toke"+"n"). */
+static void test_digest(void **state)
+{
+	char a[72], b[72], c[72];
+
+	(void)state;
+	digest_of(a, "tok", "en_[0-9]{8}", 0);
+	digest_of(b, "toke", "n_[0-9]{8}", 0);
+	digest_of(c, "tok", "en_[0-9]{8}", 1);
+	assert_string_not_equal(a, b);
+	assert_string_not_equal(a, c);
+	digest_of(b, "tok", "en_[0-9]{8}", 0);
+	assert_string_equal(a, b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_digest),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
