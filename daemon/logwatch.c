@@ -230,7 +230,7 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 static void read_frames(struct dw_logwatch *w, struct followed *f)
 {
 	struct found_ctx k = {w, f->p, f->path, DW_SOURCE_DOCKER_LOCAL_LOG};
-	size_t used = f->partial.len;
+	size_t used = f->partial.len, from = 0;
 
 	if (!f->local.corrupt && w->scanner) {
 		used = dw_local_log_feed(w->scanner, &f->local, f->partial.ptr,
@@ -242,11 +242,12 @@ static void read_frames(struct dw_logwatch *w, struct followed *f)
 				    "bytes",
 				    f->path,
 				    (unsigned long long)f->local.entries);
+			from = used; /* the good frames were read already */
 			used = f->partial.len;
 		}
 	}
-	if (f->local.corrupt && w->scanner && used > 0)
-		dw_scan_buffer(w->scanner, f->partial.ptr, used,
+	if (f->local.corrupt && w->scanner && used > from)
+		dw_scan_buffer(w->scanner, f->partial.ptr + from, used - from,
 			       f->local.entries + 1, on_line_finding, &k);
 	f->line = f->local.entries;
 	memmove(f->partial.ptr, f->partial.ptr + used, f->partial.len - used);

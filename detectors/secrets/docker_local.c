@@ -136,7 +136,19 @@ struct local_sink {
 	dw_source_cb cb;
 	void *ctx;
 	json_t *fields;
+	int joined; /* scanning l->joined: only what spans pieces */
 };
+
+/* Does [off, off + n) of the joined line lie inside one piece? */
+static int within_piece(const struct dw_local_log *l, uint64_t off, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < l->ncuts; i++)
+		if (l->cuts[i] > off)
+			return off + n <= l->cuts[i];
+	return 1; /* in the last piece */
+}
 
 static int forward(const struct dw_finding *f, void *ctx)
 {
@@ -144,6 +156,9 @@ static int forward(const struct dw_finding *f, void *ctx)
 	struct dw_source src = {k->display, DW_SOURCE_DOCKER_LOCAL_LOG,
 				k->fields};
 
+	/* Each piece was scanned as it came: report only what spans two. */
+	if (k->joined && within_piece(k->l, f->offset, f->secret_len))
+		return 0;
 	return k->cb(f, &src, k->ctx);
 }
 
@@ -175,7 +190,7 @@ size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
 			 dw_source_cb cb, void *ctx)
 {
 	const unsigned char *p = (const unsigned char *)data;
-	struct local_sink k = {l, display, cb, ctx, NULL};
+	struct local_sink k = {l, display, cb, ctx, NULL, 0};
 	size_t pos = 0;
 
 	while (!l->corrupt && len - pos >= 4) {
@@ -196,17 +211,28 @@ size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
 		}
 		pos += 8 + (size_t)size;
 		l->entries++;
-		/* A long line comes in 16 KiB pieces: joined, then scanned. */
+		/*
+		 * A long line comes in 16 KiB pieces. Each is scanned as it
+		 * comes (a line left open is not a hiding place), and the
+		 * joined line once it ends, for what spans two pieces.
+		 */
+		scan_entry(s, &k, &e, e.line, e.line_len);
 		if (e.partial || l->joined.len) {
+			if (l->joined.len) {
+				DW_ALLOC_GROW(l->cuts, l->ncuts + 1,
+					      l->cuts_alloc);
+				l->cuts[l->ncuts++] = l->joined.len;
+			}
 			dw_buf_add(&l->joined, e.line, e.line_len);
 			if (!e.partial || l->joined.len >= JOIN_MAX) {
+				k.joined = 1;
 				scan_entry(s, &k, &e, l->joined.ptr,
 					   l->joined.len);
+				k.joined = 0;
 				dw_buf_reset(&l->joined);
+				l->ncuts = 0;
 			}
-			continue;
 		}
-		scan_entry(s, &k, &e, e.line, e.line_len);
 	}
 	return pos;
 }
@@ -214,5 +240,6 @@ size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
 void dw_local_log_release(struct dw_local_log *l)
 {
 	dw_buf_release(&l->joined);
+	free(l->cuts);
 	memset(l, 0, sizeof(*l));
 }

@@ -108,14 +108,17 @@ int dw_local_entry_decode(const unsigned char *p, size_t n,
 struct dw_local_log {
 	uint64_t entries;     /* frames read: a finding's "line" */
 	struct dw_buf joined; /* partial entries of one long line */
-	int corrupt;	      /* a bad frame: nothing more is read */
+	uint64_t *cuts;	      /* where each piece after the first begins */
+	size_t ncuts, cuts_alloc;
+	int corrupt; /* a bad frame: nothing more is read */
 };
 
 /*
  * Scan the complete frames at the start of data[0..len): each entry's
- * line with `stream` and `time` as fields, partial entries joined first
- * (up to 1 MiB). Returns the bytes consumed (whole frames only; the rest
- * waits for more data). A frame that is too long, or whose trailing
+ * line with `stream` and `time` as fields; the pieces of a split line
+ * each as they come, and joined (up to 1 MiB) once the line ends, for
+ * secrets that span two pieces. Returns the bytes consumed (whole frames only;
+ * the rest waits for more data). A frame that is too long, or whose trailing
  * length or protobuf does not match, sets l->corrupt: the caller says so.
  */
 size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,

@@ -57,6 +57,14 @@ docker run -d --network none --name dwl-long --log-driver local dwtest:busybox \
 	sh -c "head -c 16370 /dev/zero | tr '\\0' x; echo ' $c'; sleep 600" >/dev/null
 wait_rule dwl-long gitlab-token && pass "a token split at 16 KiB: joined, found" || fail "long line"
 
+# A line left open: its first 16 KiB piece holds a token and no end
+# follows (before, pieces waited unscanned for the line's end).
+o=$($G github dwl-o)
+docker run -d --network none --name dwl-open --log-driver local dwtest:busybox \
+	sh -c "printf 'tok $o '; head -c 20000 /dev/zero | tr '\\0' y; sleep 600" >/dev/null
+names="$names dwl-open"
+wait_rule dwl-open github-token && pass "a token in a line left open: found" || fail "open line"
+
 # Rotation: the token's file is rotated and compressed under us.
 d=$($G github dwl-d)
 docker run -d --network none --name dwl-rot --log-driver local --log-opt max-size=20k --log-opt max-file=3 \
