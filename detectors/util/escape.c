@@ -70,6 +70,23 @@ static int is_c1(const unsigned char *p, size_t n)
 	return n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
 }
 
+/*
+ * Characters that move or reorder text in a viewer: the line and
+ * paragraph separators U+2028/9, the bidi embeddings, overrides and
+ * isolates U+202A-E and U+2066-9, the marks U+200E/F and U+061C. A name
+ * with U+202E can show a log line other than the one written.
+ */
+static int is_layout_control(const unsigned char *p, size_t n)
+{
+	if (n == 2)
+		return p[0] == 0xd8 && p[1] == 0x9c;
+	if (n != 3 || p[0] != 0xe2)
+		return 0;
+	return (p[1] == 0x80 && ((p[2] >= 0xa8 && p[2] <= 0xae) ||
+				 p[2] == 0x8e || p[2] == 0x8f)) ||
+	       (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9);
+}
+
 int dw_escape_path(struct dw_buf *out, const char *s, size_t len)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -86,7 +103,7 @@ int dw_escape_path(struct dw_buf *out, const char *s, size_t len)
 			continue;
 		}
 		n = c >= 0x80 ? dw_utf8_seq_len(p + i, len - i) : 0;
-		if (n && !is_c1(p + i, n)) {
+		if (n && !is_c1(p + i, n) && !is_layout_control(p + i, n)) {
 			i += n;
 			continue;
 		}

@@ -10,7 +10,9 @@
  * byte can be recovered: printable ASCII and valid, printable UTF-8 pass
  * through; a backslash becomes "\\"; \n, \t, \r become "\n", "\t", "\r";
  * any other control byte, DEL, C1 control or byte of invalid UTF-8 becomes
- * "\xHH". Returns 0 or DW_ELIMIT (the buffer's maximum).
+ * "\xHH", and so does each byte of a character that moves or reorders
+ * text in a viewer (U+2028/9, bidi controls U+202A-E and U+2066-9,
+ * U+200E/F, U+061C). Returns 0 or DW_ELIMIT (the buffer's maximum).
  */
 int dw_escape_path(struct dw_buf *out, const char *s, size_t len);
 

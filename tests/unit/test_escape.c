@@ -43,6 +43,12 @@ static void test_utf8(void **state)
 	check_escape("/\xc2\x85", 3, "/\\xc2\\x85");
 	check_escape("/\xc0\xaf", 3, "/\\xc0\\xaf");	      /* overlong '/' */
 	check_escape("/\xed\xa0\x80", 4, "/\\xed\\xa0\\x80"); /* surrogate */
+	/* Bidi override and line separator: they would reorder a line. */
+	check_escape("/a\xe2\x80\xae"
+		     "b",
+		     6, "/a\\xe2\\x80\\xaeb");
+	check_escape("/\xe2\x80\xa8", 4, "/\\xe2\\x80\\xa8");
+	check_escape("/\xe2\x81\xa7x", 5, "/\\xe2\\x81\\xa7x");
 	assert_true(dw_utf8_valid("\xf0\x9f\x98\x80", 4));
 	assert_false(dw_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
 }
