@@ -90,8 +90,10 @@ struct found_ctx {
 static void report(struct found_ctx *k, const struct dw_finding *f,
 		   const char *source, json_t *fields)
 {
+	/* Without a container name: the pattern's dir, never the file's
+	 * own name (it may carry the secret; the path is redacted). */
 	struct dw_leak_src src = {
-		k->p->source_id, k->p->name ? k->p->name : k->path,
+		k->p->source_id, k->p->name ? k->p->name : k->p->dir,
 		k->path,	 strlen(k->path),
 		source,		 1,
 		fields};

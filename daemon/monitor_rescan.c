@@ -169,7 +169,18 @@ static void raise_drift_alert(struct dw_monitor *m, const struct rescan *r)
 
 		if (row->kind == 'R' || row->severity == DW_SEV_ALLOWED)
 			continue;
-		dw_utf8_sanitize(&b, row->path, row->path_len);
+		/* A file named by a token: the alert shows it redacted, as
+		 * the leak alert does. */
+		if (m->engine) {
+			struct dw_buf red = DW_BUF_INIT;
+
+			dw_engine_redact_text(m->engine, row->path,
+					      row->path_len, NULL, &red);
+			dw_utf8_sanitize(&b, red.ptr ? red.ptr : "", red.len);
+			dw_buf_release(&red);
+		} else {
+			dw_utf8_sanitize(&b, row->path, row->path_len);
+		}
 		json_array_append_new(
 			paths, json_pack("{s:s, s:s, s:s}", "path", b.ptr,
 					 "kind", kind, "severity",

@@ -75,6 +75,15 @@ daemon
 grep -F 'github-token' "$tmp/slack.log" | tail -1 | jq -r .text | grep -qF '&lt;!channel&gt; &amp; &lt;http:x|y&gt;' &&
 	! grep -qF '<!channel>' "$tmp/slack.log" &&
 	pass "Slack mentions and links are escaped" || fail "slack text: $(tail -1 "$tmp/slack.log")"
+# A file named by a token: the drift alert's paths show it redacted
+# (before, whole, while the leak alert redacted the same name).
+nt=$("$DW_BUILD/tests/gentoken" github alerts3)
+docker exec dwa-a sh -c "echo x >/tmp/named-$nt"
+daemon
+grep -q "named-${nt:0:8}" "$tmp/json.log" && ! grep -qF "$nt" "$tmp/json.log" "$tmp/daemon.log" &&
+	pass "a token in a drifted file's name is redacted in the alert" ||
+	fail "named: $(grep -o "named-[^\"]*" "$tmp/json.log" | head -3)"
+
 # A sink that accepts connections and never answers: deliveries wait on
 # it (5 s a try) in their own thread, never the monitoring loop. Before,
 # each drift below reached the store only after the delivery round in
