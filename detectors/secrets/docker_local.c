@@ -89,6 +89,7 @@ int dw_local_entry_decode(const unsigned char *p, size_t n,
 
 	memset(e, 0, sizeof(*e));
 	e->line = "";
+	e->source = "";
 	while (p < end) {
 		if (field(&p, end, &f))
 			return DW_EINVAL;
@@ -217,6 +218,17 @@ size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
 		 * joined line once it ends, for what spans two pieces.
 		 */
 		scan_entry(s, &k, &e, e.line, e.line_len);
+		/* Another stream's entry between the pieces is its own. */
+		if (l->joined.len && !e.partial &&
+		    (e.source_len != l->source_len ||
+		     memcmp(e.source, l->source, e.source_len)))
+			continue;
+		if (!l->joined.len) {
+			l->source_len = e.source_len < sizeof(l->source)
+						? e.source_len
+						: sizeof(l->source);
+			memcpy(l->source, e.source, l->source_len);
+		}
 		if (e.partial || l->joined.len) {
 			if (l->joined.len) {
 				DW_ALLOC_GROW(l->cuts, l->ncuts + 1,

@@ -109,6 +109,8 @@ struct dw_local_log {
 	uint64_t entries;     /* frames read: a finding's "line" */
 	struct dw_buf joined; /* partial entries of one long line */
 	uint64_t *cuts;	      /* where each piece after the first begins */
+	char source[16];      /* the stream the pieces come from */
+	size_t source_len;
 	size_t ncuts, cuts_alloc;
 	int corrupt; /* a bad frame: nothing more is read */
 };
