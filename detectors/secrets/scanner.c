@@ -50,6 +50,8 @@ void dw_scanner_free(struct dw_scanner *s)
  * for AVX2 where the CPU has it (an ifunc picks), plain SSE2 otherwise.
  */
 typedef signed char v32 __attribute__((vector_size(32)));
+/* The per-lane counts: unsigned, so 255 matches wrap as defined. */
+typedef unsigned char u32v __attribute__((vector_size(32)));
 
 __attribute__((target_clones("avx2", "default"))) static uint64_t
 count_newlines(const char *p, size_t n)
@@ -62,7 +64,7 @@ count_newlines(const char *p, size_t n)
 	size_t i = 0;
 
 	while (n - i >= 32) {
-		v32 acc = {0};
+		u32v acc = {0};
 		size_t end = i + 32 * 255 < n - 31 ? i + 32 * 255 : n - 31;
 		int k;
 
@@ -70,7 +72,7 @@ count_newlines(const char *p, size_t n)
 			v32 v;
 
 			memcpy(&v, p + i, 32);
-			acc -= (v32)(v == nl);
+			acc -= (u32v)(v == nl);
 		}
 		for (k = 0; k < 32; k++)
 			total += (unsigned char)acc[k];
