@@ -9,6 +9,7 @@
 #include "opt.h"
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
+#include "driftwatch/escape.h"
 #include "driftwatch/json.h"
 #include "store.h"
 #include "driftwatch/banned.h"
@@ -36,6 +37,22 @@ static const char *str(json_t *o, const char *key)
 	const char *s = json_string_value(json_object_get(o, key));
 
 	return s ? s : "";
+}
+
+/*
+ * A string a container may have chosen (a name, a path in a detail), as
+ * one line of text: escaped into one of a few rotating buffers, so that
+ * several can be used in one printf.
+ */
+static const char *esc(const char *s)
+{
+	static struct dw_buf b[4];
+	static unsigned k;
+	struct dw_buf *o = &b[k++ % 4];
+
+	dw_buf_reset(o);
+	dw_escape_path(o, s, strlen(s));
+	return o->ptr ? o->ptr : "";
 }
 
 static void ago(char *out, size_t size, long long us)
@@ -93,9 +110,9 @@ static void print_coverage(json_t *doc)
 		}
 		if (!shown++)
 			printf("\nnot fully monitored:\n");
-		printf("  %-24s %-12.12s %-8s %-11s %s%s%s\n", name,
+		printf("  %-24s %-12.12s %-8s %-11s %s%s%s\n", esc(name),
 		       str(r, "id"), str(r, "facet"), str(r, "state"), reason,
-		       *str(r, "detail") ? ": " : "", str(r, "detail"));
+		       *str(r, "detail") ? ": " : "", esc(str(r, "detail")));
 	}
 	if (!shown)
 		printf("\nevery watched container is fully monitored\n");
@@ -118,7 +135,7 @@ static void print_text(json_t *doc, const char *state, long long pid)
 	       : json_is_true(json_object_get(docker, "connected"))
 		       ? "connected"
 		       : "not connected",
-	       *str(docker, "error") ? ": " : "", str(docker, "error"));
+	       *str(docker, "error") ? ": " : "", esc(str(docker, "error")));
 	printf("containers: %lld watched, %lld polled (no watches left)\n",
 	       num(doc, "containers"), num(doc, "polling"));
 	printf("watches:    %lld (fs.inotify.max_user_watches %lld)\n",
@@ -142,7 +159,7 @@ static void print_text(json_t *doc, const char *state, long long pid)
 	{
 		ago(when, sizeof(when), num(c, "last_change_us"));
 		printf("%-24s %-12.12s %-10s %-7s %8lld %8lld %8lld  %s%s\n",
-		       str(c, "name"), str(c, "id"), str(c, "runtime"),
+		       esc(str(c, "name")), str(c, "id"), str(c, "runtime"),
 		       str(c, "mode"), num(c, "watches"), num(c, "changes"),
 		       num(c, "rescans"), when,
 		       json_is_true(json_object_get(c, "immutable"))
