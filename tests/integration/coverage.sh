@@ -26,7 +26,8 @@ trap cleanup EXIT
 printf 'debounce_ms: 20\n' >"$cfg"
 docker rm -f dwcov-local dwcov-vol dwcov-plain >/dev/null 2>&1
 docker run -d --network none --name dwcov-local --log-driver none dwtest:busybox sleep 3600 >/dev/null
-docker run -d --network none --name dwcov-vol -v "$tmp:/data" --tmpfs /scratch dwtest:busybox sleep 3600 >/dev/null
+docker run -d --network none --name dwcov-vol -v "$tmp:/data" --tmpfs /scratch \
+	--tmpfs "$(printf '/scr\nFAKE LINE')" dwtest:busybox sleep 3600 >/dev/null
 docker run -d --network none --name dwcov-plain dwtest:busybox sleep 3600 >/dev/null
 # A driver with no dual-logging cache (as journald has none): its file is
 # removed here, since no journald runs on these machines.
@@ -46,7 +47,7 @@ dw_wait 10 sh -c "[ -n \"\$(sqlite3 -readonly '$db' \"SELECT 1 FROM coverage WHE
 	fail "nocache: $(dw_coverage "$db" "$(id dwcov-nocache)" logs)"
 [ "$(dw_coverage "$db" "$(id dwcov-vol)" fs)" = "degraded mounts" ] &&
 	pass "a volume and a tmpfs: fs degraded (mounts)" || fail "vol: $(dw_coverage "$db" "$(id dwcov-vol)" fs)"
-sqlite3 -readonly "$db" "SELECT detail FROM coverage WHERE container_id='$(id dwcov-vol)' AND facet='fs'" |
+sqlite3 -readonly "$db" "SELECT replace(detail, char(10), '|') FROM coverage WHERE container_id='$(id dwcov-vol)' AND facet='fs'" |
 	grep -q '/data (bind).*/scratch (tmpfs)' && pass "which mounts, named" || fail "mounts detail"
 [ "$(dw_coverage "$db" "$(id dwcov-plain)" fs)" = "monitored " ] &&
 	[ "$(dw_coverage "$db" "$(id dwcov-plain)" logs)" = "monitored " ] &&
@@ -61,6 +62,7 @@ grep -q 'dwcov-local.*logs.*unmonitored.*log-driver' "$tmp/status" &&
 	grep 'not monitored on this host:' "$tmp/status" | grep -q 'writer (not-built)' &&
 	grep 'not monitored on this host:' "$tmp/status" | grep -q 'exec (not-built)' &&
 	grep -q 'full rescan: every 900s' "$tmp/status" &&
+	! grep -q '^FAKE LINE' "$tmp/status" && grep -q 'scr\\nFAKE LINE' "$tmp/status" &&
 	pass "driftwatch status says it all" || { fail "status"; cat "$tmp/status"; }
 kill "$pid"
 wait "$pid" 2>/dev/null
