@@ -120,12 +120,34 @@ static int write_text(struct scan_out *o, const struct dw_finding *f,
 	return err;
 }
 
+/*
+ * SARIF's level and GitHub's security-severity score of a severity
+ * (indexed by the enum: DW_SEV_ALLOWED is 0).
+ */
+static const char *sarif_level(enum dw_severity sev)
+{
+	switch (sev) {
+	case DW_SEV_CRITICAL:
+	case DW_SEV_HIGH: return "error";
+	case DW_SEV_MEDIUM: return "warning";
+	default: return "note";
+	}
+}
+
+static const char *sarif_score(enum dw_severity sev)
+{
+	switch (sev) {
+	case DW_SEV_CRITICAL: return "9.5";
+	case DW_SEV_HIGH: return "8.0";
+	case DW_SEV_MEDIUM: return "5.5";
+	default: return "3.0";
+	}
+}
+
 static json_t *sarif_result(const struct dw_finding *f,
 			    const struct dw_source *src, int show,
 			    const char *redacted)
 {
-	static const char *const level[] = {"note", "warning", "error",
-					    "error"};
 	json_t *rec = scan_finding_json(f, src, show, redacted);
 	const char *uri = src->path;
 	char msg[512];
@@ -143,7 +165,7 @@ static json_t *sarif_result(const struct dw_finding *f,
 		"{s:s, s:I, s:s, s:{s:s}, s:[{s:{s:{s:o}, "
 		"s:{s:I, s:I}}}], s:{s:s}, s:o}",
 		"ruleId", f->rule->id, "ruleIndex", (json_int_t)f->rule_index,
-		"level", level[f->rule->severity], "message", "text", msg,
+		"level", sarif_level(f->rule->severity), "message", "text", msg,
 		"locations", "physicalLocation", "artifactLocation", "uri",
 		path_json(strcmp(uri, "-") ? uri : "stdin"), "region",
 		"startLine", (json_int_t)f->line, "startColumn",
@@ -255,9 +277,7 @@ static int out_add(struct scan_out *o, const struct dw_finding *f,
 
 static json_t *sarif_rules(const struct dw_engine *e)
 {
-	static const char *const sev[] = {"3.0", "5.5", "8.0", "9.5"};
-	static const char *const level[] = {"note", "warning", "error",
-					    "error"};
+
 	const struct dw_rule_info *r;
 	size_t n = dw_engine_rules(e, &r), i;
 	json_t *a = json_array();
@@ -269,9 +289,10 @@ static json_t *sarif_rules(const struct dw_engine *e)
 				     "id", r[i].id, "name", r[i].id,
 				     "shortDescription", "text",
 				     r[i].description, "defaultConfiguration",
-				     "level", level[r[i].severity],
+				     "level", sarif_level(r[i].severity),
 				     "properties", "tags", "security", "secret",
-				     "security-severity", sev[r[i].severity]));
+				     "security-severity",
+				     sarif_score(r[i].severity)));
 	return a;
 }
 

@@ -327,8 +327,12 @@ enum key_type {
 };
 
 static const char *const type_names[] = {
-	"bool", "number", "size", "string", "paths", "off|ask|auto",
-	"argv", "urls",	  "urls", "rules",  "dirs",
+	[K_BOOL] = "bool",	  [K_NUMBER] = "number",
+	[K_SIZE] = "size",	  [K_STRING] = "string",
+	[K_PATHS] = "paths",	  [K_ROTATE] = "off|ask|auto",
+	[K_ARGV] = "argv",	  [K_WEBHOOKS] = "urls",
+	[K_SLACK] = "urls",	  [K_ALLOW] = "rules",
+	[K_ALLOW_EXEC] = "rules", [K_DROPS] = "dirs",
 };
 
 struct key {

@@ -148,6 +148,15 @@ jq -e '.version == "2.1.0" and (.runs[0].tool.driver.rules | length) > 10
 jq -e '[.runs[0].results[] | .ruleIndex as $i | .ruleId == $r[0][$i].id] | all' \
 	--slurpfile r <(jq '.runs[0].tool.driver.rules' out.sarif) out.sarif >/dev/null &&
 	pass "SARIF ruleIndex points at the rule" || fail "SARIF ruleIndex"
+# Levels follow the severity (before, the 5-value severity indexed a
+# 4-entry table: medium read "error" and critical past its end).
+jq -e '(.runs[0].tool.driver.rules | map({(.id): .}) | add) as $r
+	| ($r["docker-swarm-join-token"].defaultConfiguration.level == "error")
+	and ($r["docker-swarm-join-token"].properties["security-severity"] == "9.5")
+	and ($r["slack-webhook"].defaultConfiguration.level == "warning")
+	and ($r["slack-webhook"].properties["security-severity"] == "5.5")
+	and all(.runs[0].results[]; .level == ($r[.ruleId].defaultConfiguration.level))' out.sarif >/dev/null &&
+	pass "SARIF levels and security-severity follow the severity" || fail "SARIF levels: $(jq -c '[.runs[0].tool.driver.rules[] | {id, l: .defaultConfiguration.level, s: .properties["security-severity"]}]' out.sarif)"
 jq -e '.[0] | has("rule") and has("severity") and has("path") and has("line") and has("column")
 	and has("source") and has("secret") and (.fingerprint | test("^sha256:[0-9a-f]{64}$"))' \
 	<("$DW" scan --format json all.txt) >/dev/null && pass "json fields" || fail "json fields"
