@@ -3,8 +3,9 @@
  * each rule, text built to make a regex or the engine work hard
  * (repeated prefixes, long runs of the characters a rule accepts, BEGIN
  * lines without END, ENDs with the wrong label) is scanned at two sizes,
- * and four times the input must cost less than eight times the time
- * (linear: four). The private-key rule's regex used to take 0.38 s on 8
+ * and four times the input must cost less than ten times the time
+ * (linear: four; quadratic: sixteen; the margin is for machines under
+ * load and sanitizer builds, where a linear rule was seen at 8.1). The private-key rule's regex used to take 0.38 s on 8
  * KiB, 14 s on 32 KiB and 119 s on 64 KiB of BEGIN lines. The ratio to
  * ordinary text of the same size is printed. CPU time, best of five.
  */
@@ -146,7 +147,7 @@ static void test_linear(void **state)
 			gens[i].name, t4 * 1e3, t1 > 0 ? t4 / t1 : 0,
 			base > 0 ? t4 / base : 0);
 		/* Below a millisecond the clock, not the rule, decides. */
-		if (t4 > 0.002 && t4 > 8 * t1) {
+		if (t4 > 0.002 && t4 > 10 * t1) {
 			fprintf(stderr, "  NOT LINEAR\n");
 			bad++;
 		}
