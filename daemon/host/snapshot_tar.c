@@ -382,6 +382,8 @@ static void stat_from_statx(struct stat *st, const struct statx *sx)
 	st->st_uid = sx->stx_uid;
 	st->st_gid = sx->stx_gid;
 	st->st_size = (off_t)sx->stx_size;
+	/* map_extents() probes for holes only where blocks < size. */
+	st->st_blocks = (blkcnt_t)sx->stx_blocks;
 	st->st_ino = sx->stx_ino;
 	st->st_nlink = sx->stx_nlink;
 	st->st_dev = makedev(sx->stx_dev_major, sx->stx_dev_minor);
