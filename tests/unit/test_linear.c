@@ -5,10 +5,10 @@
  * lines without END, ENDs with the wrong label) is scanned at two sizes,
  * and four times the input must cost less than ten times the time
  * (linear: four; quadratic: sixteen; the margin is for machines under
- * load and sanitizer builds, where a linear rule was seen at 8.1). The
- * private-key rule's regex used to take 0.38 s on 8 KiB, 14 s on 32 KiB and 119
- * s on 64 KiB of BEGIN lines. The ratio to ordinary text of the same size is
- * printed. CPU time, best of five.
+ * load and sanitizer builds, where a linear rule was seen at 8.1).
+ * The private-key rule's regex used to take 0.38 s on 8 KiB, 14 s on
+ * 32 KiB and 119 s on 64 KiB of BEGIN lines. The ratio to ordinary text
+ * of the same size is printed. CPU time, best of five.
  */
 #include <setjmp.h>
 #include <stdarg.h>
