@@ -1,5 +1,5 @@
 /* The scan configuration (.driftwatch.yaml): every key, sizes, allow
- * paths, and the error a bad file gets (file and line named). */
+ * paths, and the error a bad file is given (file and line named). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
