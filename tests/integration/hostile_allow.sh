@@ -6,18 +6,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 dw_need_docker
 
-tmp=$(mktemp -d)
-db="$tmp/state/driftwatch.db"
-cfg="$tmp/driftwatch.yaml"
-c=dwh-allow
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	docker rm -f "$c" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-docker rm -f "$c" >/dev/null 2>&1
+dw_scratch dwh-allow
 cat >"$cfg" <<CFG
 debounce_ms: 20
 allow:

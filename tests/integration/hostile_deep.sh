@@ -8,19 +8,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 dw_need_docker
 
-tmp=$(mktemp -d)
-db="$tmp/state/driftwatch.db"
-cfg="$tmp/driftwatch.yaml"
-c=dwh-deep
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	docker rm -f "$c" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-docker rm -f "$c" >/dev/null 2>&1
-printf 'debounce_ms: 20\n' >"$cfg"
+dw_scratch dwh-deep
 
 # 8300 levels: deeper than DW_DIFF_MAX_DEPTH (4096), than the 8192 that
 # blinded the daemon before, and than PATH_MAX

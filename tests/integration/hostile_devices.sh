@@ -10,20 +10,9 @@
 dw_need_docker
 command -v inotifywait >/dev/null || dw_skip "inotifywait is not installed (inotify-tools)"
 
-tmp=$(mktemp -d)
-db="$tmp/state/driftwatch.db"
-cfg="$tmp/driftwatch.yaml"
-c=dwh-dev
-pid=
 ipid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	[ -n "$ipid" ] && kill "$ipid" 2>/dev/null
-	docker rm -f "$c" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-docker rm -f "$c" >/dev/null 2>&1
+dw_scratch_extra() { [ -n "$ipid" ] && kill "$ipid" 2>/dev/null; }
+dw_scratch dwh-dev
 mkdir -p "$tmp/logs"
 printf 'debounce_ms: 20\nlogs: ["%s/logs/*.log"]\n' "$tmp" >"$cfg"
 

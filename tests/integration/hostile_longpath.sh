@@ -10,19 +10,7 @@
 dw_need_docker
 G="$DW_BUILD/tests/gentoken"
 
-tmp=$(mktemp -d)
-db="$tmp/state/driftwatch.db"
-cfg="$tmp/driftwatch.yaml"
-c=dwh-long
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	docker rm -f "$c" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-docker rm -f "$c" >/dev/null 2>&1
-printf 'debounce_ms: 20\n' >"$cfg"
+dw_scratch dwh-long
 docker run -d --network none --name "$c" dwtest:busybox sh -c \
 	'dwctr longname /tmp 30 && touch /tmp/ready && sleep 3600' >/dev/null
 id=$(docker inspect -f '{{.Id}}' "$c")

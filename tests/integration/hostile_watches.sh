@@ -10,19 +10,9 @@
 dw_need_docker
 
 knob=/proc/sys/fs/inotify/max_user_watches
-tmp=$(mktemp -d)
-db="$tmp/state/driftwatch.db"
-cfg="$tmp/driftwatch.yaml"
 orig=$(cat "$knob")
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	echo "$orig" >"$knob"
-	docker rm -f dwh-many dwh-neighbour >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-docker rm -f dwh-many dwh-neighbour >/dev/null 2>&1
+dw_scratch_extra() { echo "$orig" >"$knob"; }
+dw_scratch dwh-many dwh-neighbour
 cat >"$cfg" <<CFG
 debounce_ms: 20
 poll_interval: 1

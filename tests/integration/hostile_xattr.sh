@@ -9,19 +9,7 @@
 . "$(dirname "$0")/../lib/common.sh"
 dw_need_docker
 
-tmp=$(mktemp -d)
-db="$tmp/state/driftwatch.db"
-cfg="$tmp/driftwatch.yaml"
-c=dwh-xattr
-pid=
-cleanup() {
-	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	docker rm -f "$c" >/dev/null 2>&1
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-docker rm -f "$c" >/dev/null 2>&1
-printf 'debounce_ms: 20\n' >"$cfg"
+dw_scratch dwh-xattr
 
 docker run -d --network none --name "$c" dwtest:busybox sh -c \
 	'mkdir /tmp/x && touch /etc/newfile &&

@@ -64,6 +64,28 @@ dw_dockerd_stop() {
 	kill -9 "$pid" 2>/dev/null
 }
 
+# One daemon test's scratch: dw_scratch CONTAINER... sets $tmp (removed
+# on exit), $db, $cfg (debounce_ms: 20), $pid (the daemon, killed on
+# exit) and $c (the first container); the containers are removed before
+# and after. A script's own dw_scratch_extra, if defined, runs on exit too.
+dw_scratch() {
+	tmp=$(mktemp -d)
+	db="$tmp/state/driftwatch.db"
+	cfg="$tmp/driftwatch.yaml"
+	c=$1
+	pid=
+	DW_SCRATCH_CONTAINERS=("$@")
+	trap dw_scratch_cleanup EXIT
+	docker rm -f "$@" >/dev/null 2>&1
+	printf 'debounce_ms: 20\n' >"$cfg"
+}
+dw_scratch_cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	declare -F dw_scratch_extra >/dev/null && dw_scratch_extra
+	docker rm -f "${DW_SCRATCH_CONTAINERS[@]}" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+
 # Start driftwatchd in the background: dw_daemon_start CONFIG DB LOG
 # [ARGS...]. Sets $pid; returns once it says it runs and follows dockerd.
 dw_daemon_start() {
