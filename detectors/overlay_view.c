@@ -293,24 +293,14 @@ int ovl_child_view(struct walk *w, struct view *out, const struct view *v,
 int ovl_lookup(struct walk *w, const struct view *v, const char *name,
 	       struct entry *e)
 {
-	enum probe_result r;
-	size_t i;
+	/* Topmost first: the upper dir (layer -1), if any, then the lowers. */
+	long i = v->upper >= 0 ? -1 : 0;
 
 	e->found = 0;
-	if (v->upper >= 0) {
-		r = ovl_probe(v->upper, name, &e->st);
-		if (r == P_ERR)
-			return ovl_probe_error(w);
-		if (r == P_WHITEOUT)
-			return 0;
-		if (r == P_FOUND) {
-			e->found = 1;
-			e->layer = -1;
-			return 0;
-		}
-	}
-	for (i = 0; i < v->nl; i++) {
-		r = ovl_probe(v->lfds[i], name, &e->st);
+	for (; i < (long)v->nl; i++) {
+		enum probe_result r =
+			ovl_probe(ovl_view_fd(v, (int)i), name, &e->st);
+
 		if (r == P_ERR)
 			return ovl_probe_error(w);
 		if (r == P_WHITEOUT)

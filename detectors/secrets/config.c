@@ -214,6 +214,17 @@ static int parse_doc(struct dw_yaml *c, struct dw_config *cfg)
 	return err;
 }
 
+/* The engine's view of the lists the configuration owns. */
+static void point_engine(struct dw_config *cfg)
+{
+	cfg->engine.custom = cfg->rules;
+	cfg->engine.ncustom = cfg->nrules;
+	cfg->engine.disabled = cfg->disabled;
+	cfg->engine.ndisabled = cfg->ndisabled;
+	cfg->engine.ignored = cfg->ignored;
+	cfg->engine.nignored = cfg->nignored;
+}
+
 int dw_config_load(struct dw_config *cfg, const char *path)
 {
 	struct dw_yaml y;
@@ -225,12 +236,7 @@ int dw_config_load(struct dw_config *cfg, const char *path)
 		return err;
 	err = parse_doc(&y, cfg);
 	dw_yaml_release(&y);
-	cfg->engine.custom = cfg->rules;
-	cfg->engine.ncustom = cfg->nrules;
-	cfg->engine.disabled = cfg->disabled;
-	cfg->engine.ndisabled = cfg->ndisabled;
-	cfg->engine.ignored = cfg->ignored;
-	cfg->engine.nignored = cfg->nignored;
+	point_engine(cfg);
 	if (err)
 		dw_config_release(cfg);
 	return err;
@@ -295,12 +301,7 @@ void dw_config_merge(struct dw_config *dst, struct dw_config *src)
 	 * shown in a CI log (dst->engine is kept as it is).
 	 */
 	dw_config_release(src);
-	dst->engine.custom = dst->rules;
-	dst->engine.ncustom = dst->nrules;
-	dst->engine.disabled = dst->disabled;
-	dst->engine.ndisabled = dst->ndisabled;
-	dst->engine.ignored = dst->ignored;
-	dst->engine.nignored = dst->nignored;
+	point_engine(dst);
 }
 
 int dw_config_path_allowed(const struct dw_config *cfg, const char *path)
