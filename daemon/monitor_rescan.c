@@ -171,11 +171,13 @@ static void raise_drift_alert(struct dw_monitor *m, const struct rescan *r)
 			continue;
 		/* A file named by a token: the alert shows it redacted, as
 		 * the leak alert does. */
-		if (m->engine) {
+		if (m->scanner) {
 			struct dw_buf red = DW_BUF_INIT;
 
-			dw_engine_redact_text(m->engine, row->path,
-					      row->path_len, NULL, &red);
+			/* The monitor's scanner: the analysis is done, and a
+			 * scanner per path would cost a Hyperscan scratch. */
+			dw_scanner_redact_text(m->scanner, row->path,
+					       row->path_len, NULL, &red);
 			dw_utf8_sanitize(&b, red.ptr ? red.ptr : "", red.len);
 			dw_buf_release(&red);
 		} else {
