@@ -653,17 +653,31 @@ static const struct span *first_copy(const struct spans *sp, const char *text,
 	return best;
 }
 
+/*
+ * A field longer than this is cut (a commit subject of a hostile repo
+ * can be megabytes, and is redacted once per finding); with more secrets
+ * than REDACT_SPANS_MAX it is hidden whole (the replacement pass is
+ * quadratic in them).
+ */
+#define REDACT_TEXT_MAX (8u << 10)
+#define REDACT_SPANS_MAX 64
+
 int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
 			   const struct dw_finding *also, struct dw_buf *out)
 {
 	struct spans sp = {NULL, 0, 0, 0};
-	size_t pos = 0, i;
+	size_t pos = 0, i, full = len, keep = len;
 	int n = 0;
 
+	/* Scanned a little past the cut: a secret across it is seen. */
+	if (len > REDACT_TEXT_MAX) {
+		keep = REDACT_TEXT_MAX;
+		len = keep + 1024 < full ? keep + 1024 : full;
+	}
 	s->redacting = 1;
 	dw_scan_buffer(s, text, len, 1, collect_span, &sp);
 	s->redacting = 0;
-	if (sp.decoded) {
+	if (sp.decoded || sp.n > REDACT_SPANS_MAX) {
 		spans_free(&sp);
 		return dw_buf_adds(out, "…") ? DW_ELIMIT : 1;
 	}
@@ -676,12 +690,12 @@ int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
 	 * (it reports a secret once per line); overlapping copies are hidden
 	 * as one run, shown as the first one's redacted form.
 	 */
-	while (pos < len) {
+	while (pos < keep) {
 		size_t at = 0, end;
 		const struct span *x = first_copy(&sp, text, len, pos, &at);
 		int grew = 1;
 
-		if (!x)
+		if (!x || at >= keep)
 			break;
 		end = at + x->len;
 		while (grew) {
@@ -707,7 +721,11 @@ int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
 		pos = end;
 		n++;
 	}
-	dw_buf_add(out, text + pos, len - pos);
+	if (pos < keep)
+		dw_buf_add(out, text + pos, keep - pos);
+	if (full > (pos > keep ? pos : keep))
+		dw_buf_addf(out, "…[%zu bytes cut]",
+			    full - (pos > keep ? pos : keep));
 	spans_free(&sp);
 	return n;
 }

@@ -154,7 +154,8 @@ int dw_engine_redact(const struct dw_engine *e, size_t rule_index,
  * appended to `out`: for fields that carry user content next to a
  * finding (commit subjects, paths, chat and mail fields). Returns the
  * number of runs replaced; when a secret was found only in the
- * %-decoded form, the whole text is replaced by "…".
+ * %-decoded form, or more than 64 were, the whole text is replaced by
+ * "…". Only the first 8 KiB of `text` are kept (the cut is said).
  */
 int dw_engine_redact_text(const struct dw_engine *e, const char *text,
 			  size_t len, const struct dw_finding *also,
