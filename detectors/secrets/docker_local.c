@@ -143,12 +143,19 @@ struct local_sink {
 /* Does [off, off + n) of the joined line lie inside one piece? */
 static int within_piece(const struct dw_local_log *l, uint64_t off, size_t n)
 {
-	size_t i;
+	/* The first cut past `off` (cuts ascend; a crafted file may hold a
+	 * million one-byte pieces, so no linear search per finding). */
+	size_t lo = 0, hi = l->ncuts;
 
-	for (i = 0; i < l->ncuts; i++)
-		if (l->cuts[i] > off)
-			return off + n <= l->cuts[i];
-	return 1; /* in the last piece */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->cuts[mid] > off)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo == l->ncuts || off + n <= l->cuts[lo];
 }
 
 static int forward(const struct dw_finding *f, void *ctx)
