@@ -18,7 +18,8 @@ enum dw_exit {
 
 /* Global options, parsed before the command name. */
 struct dw_cli {
-	const char *host; /* --host, or NULL for $DOCKER_HOST */
+	const char *host;      /* --host, or NULL for $DOCKER_HOST */
+	const char *host_root; /* --host-root, or NULL: "/" */
 };
 
 /* Each command: argv[0] is the command name; returns an exit code. */
@@ -42,8 +43,21 @@ int dw_cli_fail(const char *cmd, int code, const char *fmt, ...)
  */
 char *dw_cli_cache_dir(void);
 
-/* Rotate a swarm secret, print and record it (shared by rotate, scan). */
+/*
+ * Connect to Docker (`host`, else cli->host) for a container's layers:
+ * paths under cli->host_root, and driftwatchd's store at `db` opened
+ * read-only when it is there (stopped containers on the containerd image
+ * store). Free with dw_cli_docker_close(). Errors are printed for `cmd`.
+ */
 struct dw_docker;
+int dw_cli_docker(struct dw_cli *cli, const char *cmd, const char *host,
+		  const char *db, struct dw_docker **out);
+void dw_cli_docker_close(struct dw_docker *d);
+/* Say on stderr that `l` are the layers driftwatchd recorded. */
+struct dw_container_layers;
+void dw_cli_note_recorded(const char *cmd, const struct dw_container_layers *l);
+
+/* Rotate a swarm secret, print and record it (shared by rotate, scan). */
 int dw_cli_rotate(struct dw_docker *d, int what, int dry_run, const char *db,
 		  const char *reason);
 

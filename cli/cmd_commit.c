@@ -199,9 +199,8 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return dw_opts_usage_error(&help);
-	if (dw_docker_open(&d, host))
-		return dw_cli_fail("commit", DW_EXIT_USAGE, "%s",
-				   dw_error_last());
+	if (dw_cli_docker(cli, "commit", host, db, &d))
+		return DW_EXIT_USAGE;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	if (!o.out_path)
@@ -211,11 +210,17 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 		o.tag = tag = dw_snapshot_default_tag(argv[optind], stamp);
 	err = dw_snapshot_container(d, argv[optind], &o, &r);
 	if (err) {
-		dw_docker_free(d);
+		dw_cli_docker_close(d);
 		free(path);
 		free(tag);
 		return dw_cli_fail("commit", dw_cli_exit_for(err), "%s",
 				   dw_error_last());
+	}
+	if (r.recorded) {
+		struct dw_container_layers l = {.name = argv[optind],
+						.recorded = r.recorded};
+
+		dw_cli_note_recorded("commit", &l);
 	}
 	record(db, argv[optind], &o, &r);
 	printf("snapshot %s\n  %s, %llu bytes, %llu upper entries%s%s\n"
@@ -229,7 +234,7 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 		printf("  load it with: docker load -i %s   (image %s)\n",
 		       o.out_path, o.tag);
 	err = do_replace ? replace(d, argv[optind], stamp) : 0;
-	dw_docker_free(d);
+	dw_cli_docker_close(d);
 	if (err)
 		dw_cli_fail("commit", DW_EXIT_ERROR,
 			    "snapshot taken, but "

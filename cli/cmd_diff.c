@@ -12,12 +12,14 @@
 #include "opt.h"
 #include "driftwatch/overlay_diff.h"
 #include "docker.h"
+#include "store.h"
 #include "driftwatch/error.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
 
 struct diff_args {
 	const char *host;
+	const char *db;
 	const char *upper;
 	char **lowers;
 	size_t nlowers, alloc;
@@ -35,6 +37,10 @@ static const struct dw_opt opts[] = {
 	{'H', "host", "URL",
 	 "docker socket, unix:///path (default "
 	 "$DOCKER_HOST,\nelse unix://" DW_DOCKER_DEFAULT_SOCKET ")",
+	 1},
+	{'d', "db", "PATH",
+	 "driftwatchd's store, for a stopped container on Docker's "
+	 "containerd\nimage store (default " DW_STORE_DEFAULT_PATH ")",
 	 1},
 	{'u', "upper", "DIR", "an overlay upper dir, read directly", 0},
 	{'l', "lower", "DIRS",
@@ -90,6 +96,7 @@ static int parse(struct diff_args *a, int argc, char **argv)
 						   optarg);
 			break;
 		case 'H': a->host = optarg; break;
+		case 'd': a->db = optarg; break;
 		case 'u': a->upper = optarg; break;
 		case 'l': add_lowers(a, optarg); break;
 		case 'X': a->userxattr = 1; break;
@@ -139,23 +146,22 @@ static void raise_fd_limit(void)
 	}
 }
 
-static int diff_container(struct diff_args *a, struct dw_changeset *cs,
-			  unsigned flags)
+static int diff_container(struct dw_cli *cli, struct diff_args *a,
+			  struct dw_changeset *cs, unsigned flags)
 {
 	struct dw_container_layers l;
 	struct dw_docker *d = NULL;
-	int err = dw_docker_open(&d, a->host);
+	int err;
 
-	if (err)
-		return err == DW_EINVAL || err == DW_EUNSUPPORTED
-			       ? dw_cli_fail("diff", DW_EXIT_USAGE, "%s",
-					     dw_error_last())
-			       : err;
+	if (dw_cli_docker(cli, "diff", a->host, a->db, &d))
+		return DW_EXIT_USAGE;
 	err = dw_docker_container_layers(d, &l, a->container);
-	dw_docker_free(d);
+	dw_cli_docker_close(d);
 	if (err)
 		return dw_cli_fail("diff", dw_cli_exit_for(err), "%s",
 				   dw_error_last());
+	if (l.recorded)
+		dw_cli_note_recorded("diff", &l);
 	err = dw_overlay_diff(cs, l.upper, (const char *const *)l.lowers,
 			      l.nlowers, flags);
 	if (err)
@@ -167,8 +173,8 @@ static int diff_container(struct diff_args *a, struct dw_changeset *cs,
 
 int cmd_diff(struct dw_cli *cli, int argc, char **argv)
 {
-	struct diff_args a = {cli->host,	   NULL, NULL, 0, 0,
-			      DW_DIFF_FORMAT_TEXT, NULL, 0,    0};
+	struct diff_args a = {cli->host, DW_STORE_DEFAULT_PATH, NULL, NULL, 0,
+			      0,	 DW_DIFF_FORMAT_TEXT,	NULL, 0,    0};
 	struct dw_changeset cs = DW_CHANGESET_INIT;
 	unsigned flags;
 	size_t i;
@@ -182,7 +188,7 @@ int cmd_diff(struct dw_cli *cli, int argc, char **argv)
 		(a.format == DW_DIFF_FORMAT_JSON ? DW_DIFF_STAT : 0) |
 		(a.userxattr ? DW_DIFF_USERXATTR : 0);
 	if (a.container) {
-		ret = diff_container(&a, &cs, flags);
+		ret = diff_container(cli, &a, &cs, flags);
 	} else if (dw_overlay_diff(&cs, a.upper, (const char *const *)a.lowers,
 				   a.nlowers, flags)) {
 		ret = dw_cli_fail("diff", DW_EXIT_ERROR, "%s", dw_error_last());

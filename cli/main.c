@@ -5,12 +5,15 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
+#include "docker.h"
+#include "store.h"
 #include <stdlib.h>
 #include "driftwatch/banned.h"
 
@@ -46,13 +49,50 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: driftwatch [--host URL] <command> [<args>]\n\n"
+	fprintf(f, "usage: driftwatch [--host URL] [--host-root DIR] <command> "
+		   "[<args>]\n\n"
 		   "commands:\n");
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name,
 			commands[i].summary);
 	fprintf(f, "\nrun 'driftwatch <command> --help' for a command's "
 		   "options\n");
+}
+
+int dw_cli_docker(struct dw_cli *cli, const char *cmd, const char *host,
+		  const char *db, struct dw_docker **out)
+{
+	struct dw_store *s = NULL;
+
+	if (dw_docker_open(out, host ? host : cli->host))
+		return dw_cli_fail(cmd, DW_EXIT_USAGE, "%s", dw_error_last());
+	dw_docker_set_host_root(*out, cli->host_root);
+	if (db && !access(db, R_OK) && !dw_store_open(&s, db, 1))
+		dw_docker_set_store(*out, s);
+	return 0;
+}
+
+void dw_cli_docker_close(struct dw_docker *d)
+{
+	if (!d)
+		return;
+	dw_store_close(dw_docker_store(d));
+	dw_docker_free(d);
+}
+
+void dw_cli_note_recorded(const char *cmd, const struct dw_container_layers *l)
+{
+	char when[32];
+	time_t t = (time_t)l->recorded;
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(stderr,
+		"driftwatch %s: note: container %s is not running: its layer "
+		"dirs are those driftwatchd recorded while it ran (last seen "
+		"%s), still on disk\n",
+		cmd, l->name, when);
 }
 
 int dw_cli_fail(const char *cmd, int code, const char *fmt, ...)
@@ -135,6 +175,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"host", required_argument, NULL, 'H'},
+		{"host-root", required_argument, NULL, 'R'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -153,6 +194,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+H:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'H': cli.host = optarg; break;
+		case 'R': cli.host_root = optarg; break;
 		case 'h': usage(stdout); return finish("--help", DW_EXIT_OK);
 		case 'V':
 			return finish("--version", cmd_version(&cli, 0, NULL));

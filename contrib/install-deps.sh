@@ -8,7 +8,7 @@ build="build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
 libsqlite3-dev libssl-dev libgit2-dev libpcre2-dev libarchive-dev zlib1g-dev
 libyaml-dev libhyperscan-dev libgmime-3.0-dev docker.io"
 test="libcmocka-dev busybox-static curl jq sqlite3 attr libcap2-bin time
-openssl
+openssl debootstrap
 util-linux procps groff-base inotify-tools bc pre-commit clang clang-format libclang-rt-14-dev git"
 
 pkgs=$build
@@ -26,3 +26,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q --no-install-recommends $pkgs
+# The tests of Docker's containerd image store run Debian 13's Docker 26
+# in a chroot: built once here (downloaded), never by the tests.
+if [ "${1:-}" = --test ]; then
+	"$(dirname "$0")/../tests/tools/docker26-root.sh"
+fi

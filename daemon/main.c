@@ -197,7 +197,7 @@ static void unwatchable(struct daemon *dm, const char *id, const char *why)
 	struct dw_buf path = DW_BUF_INIT;
 	json_t *j = NULL;
 	const char *name, *image, *driver;
-	char detail[300];
+	char detail[1024];
 
 	dw_buf_addf(&path, "/containers/%s/json", id);
 	if (dw_docker_get_json(dm->docker, &j, path.ptr)) {
@@ -236,9 +236,11 @@ static void watch_docker_container(struct daemon *dm, const char *id,
 	int err = dw_docker_container_layers(dm->docker, &l, id);
 
 	if (err) {
-		if (err == DW_EUNSUPPORTED)
+		/* Stopped or gone: nothing runs to watch. Unsupported, or
+		 * its rootfs not found: never silent. */
+		if (err == DW_EUNSUPPORTED || err == DW_EIO)
 			unwatchable(dm, id, dw_error_last());
-		else if (err != DW_ENOTFOUND)
+		else if (err != DW_ENOTFOUND && err != DW_ECONFLICT)
 			dw_log_warn("cannot inspect container %.12s: %s", id,
 				    dw_error_last());
 		return;
@@ -619,11 +621,13 @@ int main(int argc, char **argv)
 	if (!o.no_docker && dm.pol.docker) {
 		if (dw_docker_open(&dm.docker, o.host))
 			dw_fatal("%s", dw_error_last());
+		dw_docker_set_host_root(dm.docker, dm.pol.host_root);
 		if (!o.once && dw_dockerwatch_start(&dm.events, o.host))
 			dw_fatal("%s", dw_error_last());
 	}
 	if (!o.no_mounts && dm.pol.mounts &&
-	    dw_mounts_open(&dm.mounts, dm.docker ? "/var/lib/docker" : NULL))
+	    dw_mounts_open(&dm.mounts, dm.pol.host_root,
+			   dm.docker ? "/var/lib/docker" : NULL))
 		dw_log_warn("overlay mounts are not followed: %s",
 			    dw_error_last());
 	if (dm.docker)

@@ -136,7 +136,6 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 {
 	struct container *c = find_container(m, s->id);
 	const json_t *labels = s->labels;
-	struct dw_buf lowers = DW_BUF_INIT;
 	size_t i;
 	int fresh = !c;
 
@@ -161,13 +160,11 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 		free(c->lowers[i]);
 	free(c->lowers);
 	c->lowers = dw_xcalloc(s->nlowers + 1, sizeof(char *));
-	for (i = 0; i < s->nlowers; i++) {
+	for (i = 0; i < s->nlowers; i++)
 		c->lowers[i] = dw_xstrdup(s->lowers[i]);
-		dw_buf_addf(&lowers, "%s%s", i ? ":" : "", s->lowers[i]);
-	}
 	c->nlowers = s->nlowers;
-	set_str(&c->lowers_joined, lowers.ptr);
-	dw_buf_release(&lowers);
+	free(c->lowers_joined);
+	c->lowers_joined = dw_lowerdir_join(c->lowers, c->nlowers);
 	json_decref(c->labels);
 	c->labels = labels ? json_deep_copy(labels) : json_object();
 	c->read_only = s->read_only;

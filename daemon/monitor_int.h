@@ -33,6 +33,7 @@
 #include "log.h"
 #include "driftwatch/xmalloc.h"
 #include "coverage.h"
+#include "mounts.h"
 #include "monitor.h"
 
 #define WATCH_MASK                                                             \

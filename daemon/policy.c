@@ -40,6 +40,7 @@ void dw_policy_release(struct dw_policy *p)
 
 	free(p->db);
 	free(p->docker_host);
+	free(p->host_root);
 	free(p->ignore_label);
 	free(p->immutable_label);
 	free(p->snapshot_dir);
@@ -368,6 +369,10 @@ static const struct key keys[] = {
 	STR("docker_host", docker_host, NULL,
 	    "Docker's socket, unix:///path (default $DOCKER_HOST, else "
 	    "unix:///var/run/docker.sock)"),
+	STR("host_root", host_root, "/",
+	    "where the host's / is seen (e.g. /host in a container): "
+	    "every host path driftwatch reads (mountinfo, Docker's layer, "
+	    "log and state dirs, /proc) is read under it"),
 	BOOL("docker", docker, 1, "discover Docker's containers"),
 	BOOL("mounts", mounts, 1,
 	     "discover other runtimes' overlay mounts (mountinfo)"),

@@ -25,6 +25,7 @@ struct dw_allow_rule {
 struct dw_policy {
 	char *db;
 	char *docker_host;
+	char *host_root;	/* "/" unless the host is seen elsewhere */
 	int docker;		/* discover Docker's containers */
 	int mounts;		/* discover other overlay mounts */
 	long debounce_ms;	/* quiet time before a rescan */

@@ -67,6 +67,9 @@ static struct dw_lazy_lib libcurl = {"libcurl.so.4", curl_syms,
 struct dw_docker {
 	CURL *curl;
 	char *socket;
+	char *host_root; /* NULL: "/" */
+	char *root_dir;	 /* DockerRootDir, once asked */
+	struct dw_store *store;
 };
 
 struct stream {
@@ -247,6 +250,8 @@ void dw_docker_free(struct dw_docker *d)
 	if (d->curl)
 		curl_easy_cleanup(d->curl);
 	free(d->socket);
+	free(d->host_root);
+	free(d->root_dir);
 	free(d);
 }
 
@@ -379,186 +384,58 @@ int dw_docker_post_json(struct dw_docker *d, json_t **out, const char *path,
 	return request(d, out, path, 1, body);
 }
 
-static char *dup_or_empty(const char *s)
+char *dw_docker_escape(struct dw_docker *d, const char *s)
 {
-	return dw_xstrdup(s ? s : "");
+	char *e, *out;
+
+	if (dw_lazy_load(&libcurl) || !d->curl)
+		return NULL;
+	e = curl_easy_escape(d->curl, s, 0);
+	if (!e)
+		return NULL;
+	out = dw_xstrdup(e);
+	curl_free(e);
+	return out;
 }
 
-static void split_lowers(struct dw_container_layers *l, const char *s)
+void dw_docker_set_host_root(struct dw_docker *d, const char *root)
 {
-	size_t alloc = 0;
-
-	while (s && *s) {
-		const char *colon = strchr(s, ':');
-		size_t n = colon ? (size_t)(colon - s) : strlen(s);
-
-		if (n) {
-			DW_ALLOC_GROW(l->lowers, l->nlowers + 1, alloc);
-			l->lowers[l->nlowers++] = dw_xstrndup(s, n);
-		}
-		s += n + (colon != NULL);
-	}
+	free(d->host_root);
+	d->host_root =
+		root && *root && strcmp(root, "/") ? dw_xstrdup(root) : NULL;
 }
 
-/*
- * Where the container writes outside its layers: volumes, bind mounts
- * and tmpfs mounts (Mounts[] and HostConfig.Tmpfs), their destinations
- * joined with ", "; "" when none.
- */
-static char *outside_layers(json_t *j)
+const char *dw_docker_host_root(const struct dw_docker *d)
 {
-	struct dw_buf b = DW_BUF_INIT;
-	json_t *m, *v;
-	const char *key;
-	size_t i;
-
-	json_array_foreach(json_object_get(j, "Mounts"), i, m)
-	{
-		const char *dst = dw_json_path_str(m, "Destination");
-		const char *type = dw_json_path_str(m, "Type");
-
-		if (dst)
-			dw_buf_addf(&b, "%s%s (%s)", b.len ? ", " : "", dst,
-				    type ? type : "mount");
-	}
-	json_object_foreach(dw_json_path(j, "HostConfig.Tmpfs"), key, v)
-		dw_buf_addf(&b, "%s%s (tmpfs)", b.len ? ", " : "", key);
-	if (!b.len)
-		dw_buf_adds(&b, "");
-	return dw_buf_detach(&b, NULL);
+	return d->host_root;
 }
 
-/* Which file holds a container's log, and in which format. */
-static void log_file(struct dw_container_layers *l, json_t *j)
+void dw_docker_set_store(struct dw_docker *d, struct dw_store *s)
 {
-	const char *hostname = dw_json_path_str(j, "HostnamePath");
-	const char *cache = dw_json_path_str(
-		j, "HostConfig.LogConfig.Config.cache-disabled");
-	const char *slash;
-	struct dw_buf p = DW_BUF_INIT;
-
-	if (!strcmp(l->log_driver, "json-file")) {
-		free(l->log_path);
-		l->log_path = dup_or_empty(dw_json_path_str(j, "LogPath"));
-		return;
-	}
-	/* The container's own dir, where Docker keeps its hostname file. */
-	if (!*l->log_driver || !strcmp(l->log_driver, "none") || !hostname ||
-	    !(slash = strrchr(hostname, '/'))) {
-		l->log_gap = "keeps no copy to read";
-		return;
-	}
-	if (cache && !strcmp(cache, "true")) {
-		l->log_gap = "keeps no copy to read (cache-disabled: true)";
-		return;
-	}
-	dw_buf_add(&p, hostname, (size_t)(slash - hostname));
-	if (!strcmp(l->log_driver, "local")) {
-		dw_buf_adds(&p, "/local-logs/container.log");
-	} else {
-		struct stat st;
-
-		/*
-		 * Docker keeps the dual-logging cache only for drivers that
-		 * cannot read their own logs back: journald and some plugins
-		 * have none. No cache file at start: nothing to read, said.
-		 */
-		dw_buf_adds(&p, "/container-cached.log");
-		if (stat(p.ptr, &st)) {
-			l->log_gap = "is not read (no dual-logging cache "
-				     "container-cached.log)";
-			dw_buf_release(&p);
-			return;
-		}
-	}
-	free(l->log_path);
-	l->log_path = dw_buf_detach(&p, NULL);
-	l->log_local = 1;
+	d->store = s;
 }
 
-static int fill_layers(struct dw_container_layers *l, json_t *j,
-		       const char *ref)
+struct dw_store *dw_docker_store(const struct dw_docker *d)
 {
-	const char *driver = dw_json_path_str(j, "GraphDriver.Name");
-	const char *upper = dw_json_path_str(j, "GraphDriver.Data.UpperDir");
-	const char *name = dw_json_path_str(j, "Name");
-
-	if (!driver)
-		return dw_error_set(DW_EINVAL,
-				    "docker inspect of %s has no GraphDriver",
-				    ref);
-	if (strcmp(driver, "overlay2") && strcmp(driver, "overlay"))
-		return dw_error_set(DW_EUNSUPPORTED,
-				    "container %s uses the %s storage driver; "
-				    "only overlay2 is supported",
-				    ref, driver);
-	if (!upper)
-		return dw_error_set(
-			DW_EINVAL, "docker inspect of %s has no UpperDir", ref);
-	memset(l, 0, sizeof(*l));
-	l->id = dup_or_empty(dw_json_path_str(j, "Id"));
-	l->name = dup_or_empty(name && name[0] == '/' ? name + 1 : name);
-	l->image = dup_or_empty(dw_json_path_str(j, "Config.Image"));
-	l->driver = dw_xstrdup(driver);
-	l->upper = dw_xstrdup(upper);
-	split_lowers(l, dw_json_path_str(j, "GraphDriver.Data.LowerDir"));
-	l->labels = json_object_get(json_object_get(j, "Config"), "Labels");
-	l->labels = json_is_object(l->labels) ? json_deep_copy(l->labels)
-					      : json_object();
-	l->read_only = json_is_true(json_object_get(
-		json_object_get(j, "HostConfig"), "ReadonlyRootfs"));
-	l->running = json_is_true(
-		json_object_get(json_object_get(j, "State"), "Running"));
-	l->log_driver =
-		dup_or_empty(dw_json_path_str(j, "HostConfig.LogConfig.Type"));
-	l->log_path = dup_or_empty(NULL);
-	log_file(l, j);
-	l->mounts = outside_layers(j);
-	return 0;
+	return d->store;
 }
 
-int dw_docker_container_layers(struct dw_docker *d,
-			       struct dw_container_layers *out, const char *ref)
+const char *dw_docker_root_dir(struct dw_docker *d)
 {
-	struct dw_buf path = DW_BUF_INIT;
-	json_t *j = NULL;
-	char *esc;
-	int err;
+	json_t *info = NULL;
+	const char *dir;
 
-	if (!*ref)
-		return dw_error_set(DW_EINVAL, "empty container name");
-	esc = curl_easy_escape(d->curl, ref, 0);
-	if (!esc)
-		return dw_error_set(DW_ERROR, "cannot escape '%s'", ref);
-	dw_buf_addf(&path, "/containers/%s/json", esc);
-	curl_free(esc);
-	err = dw_docker_get_json(d, &j, path.ptr);
-	if (err == DW_ENOTFOUND)
-		err = dw_error_set(DW_ENOTFOUND, "no such container: %s", ref);
-	if (!err)
-		err = fill_layers(out, j, ref);
-	json_decref(j);
-	dw_buf_release(&path);
-	return err;
-}
-
-void dw_container_layers_release(struct dw_container_layers *l)
-{
-	size_t i;
-
-	free(l->id);
-	free(l->name);
-	free(l->image);
-	free(l->driver);
-	free(l->upper);
-	for (i = 0; i < l->nlowers; i++)
-		free(l->lowers[i]);
-	free(l->lowers);
-	json_decref(l->labels);
-	free(l->log_path);
-	free(l->log_driver);
-	free(l->mounts);
-	memset(l, 0, sizeof(*l));
+	if (d->root_dir)
+		return d->root_dir;
+	if (dw_docker_get_json(d, &info, "/info"))
+		return NULL;
+	dir = dw_json_path_str(info, "DockerRootDir");
+	if (dir && *dir == '/')
+		d->root_dir = dw_xstrdup(dir);
+	json_decref(info);
+	if (!d->root_dir)
+		dw_error_set(DW_EINVAL, "docker info has no DockerRootDir");
+	return d->root_dir;
 }
 
 int dw_http_post(const char *url, const char *body, size_t len,

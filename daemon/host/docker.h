@@ -13,6 +13,7 @@
 #define DW_DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
 
 struct dw_docker;
+struct dw_store;
 
 /*
  * Connect lazily to `host` ("unix:///path" or "/path"); NULL means
@@ -24,6 +25,22 @@ int dw_docker_open(struct dw_docker **out, const char *host);
 void dw_docker_free(struct dw_docker *d);
 /* The socket path in use (for messages). */
 const char *dw_docker_socket(const struct dw_docker *d);
+/*
+ * Where the host's / is seen ("/" or NULL: here). Every path Docker names
+ * (layer dirs, log files, its root dir) is read under it.
+ */
+void dw_docker_set_host_root(struct dw_docker *d, const char *root);
+const char *dw_docker_host_root(const struct dw_docker *d); /* or NULL */
+/*
+ * driftwatchd's store, read for the layer dirs of a stopped container on
+ * the containerd image store (which mounts them only while it runs).
+ */
+void dw_docker_set_store(struct dw_docker *d, struct dw_store *s);
+struct dw_store *dw_docker_store(const struct dw_docker *d);
+/* DockerRootDir from GET /info (asked once), or NULL with the error set. */
+const char *dw_docker_root_dir(struct dw_docker *d);
+/* `s` escaped for a URL path (caller frees), or NULL. */
+char *dw_docker_escape(struct dw_docker *d, const char *s);
 
 /*
  * GET `path` (already URL-safe, e.g. "/containers/json") and parse the
@@ -62,7 +79,11 @@ int dw_docker_stream(struct dw_docker *d, const char *path,
 int dw_http_post(const char *url, const char *body, size_t len,
 		 const char *const *headers, long timeout_ms, long *status);
 
-/* The overlay layer dirs of one container, from its inspect document. */
+/*
+ * The overlay layer dirs of one container, from its inspect document
+ * (overlay2), or from its rootfs mount (the containerd image store), all
+ * under the host root.
+ */
 struct dw_container_layers {
 	char *id;
 	char *name;   /* without the leading '/' */
@@ -71,6 +92,15 @@ struct dw_container_layers {
 	char *upper;
 	char **lowers; /* topmost first */
 	size_t nlowers;
+	/*
+	 * lowers[0] is Docker's init layer (the mount points it adds:
+	 * /etc/hosts, /.dockerenv, ...), not the image's: 1 or 0; -1 when
+	 * the lower dirs do not match the image's layer count.
+	 */
+	int init_layer;
+	int snapshotter; /* on Docker's containerd image store */
+	/* Not running, layers as driftwatchd recorded them: last seen. */
+	long long recorded;
 	json_t *labels; /* Config.Labels, an object (maybe empty) */
 	int read_only;	/* HostConfig.ReadonlyRootfs */
 	int running;	/* State.Running */
@@ -90,7 +120,11 @@ struct dw_container_layers {
 /*
  * Inspect container `ref` (name, id or unique id prefix) and fill `out`.
  * DW_ENOTFOUND when Docker has no such container, DW_EUNSUPPORTED when its
- * storage driver is not overlay/overlay2, plus dw_docker_get_json()'s.
+ * storage driver is not overlay2 or the containerd store's overlayfs,
+ * DW_ECONFLICT for a stopped container on the containerd store whose
+ * layers driftwatchd's store does not hold, DW_EIO when a running one's
+ * rootfs mount is not found, plus dw_docker_get_json()'s. `out` needs no
+ * release on error.
  */
 int dw_docker_container_layers(struct dw_docker *d,
 			       struct dw_container_layers *out,

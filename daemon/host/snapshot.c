@@ -92,11 +92,28 @@ static void note_truncated(struct dw_snapshot_result *r,
 	free(st->truncated_at);
 }
 
-static int is_init_layer(const char *dir)
+/*
+ * A reference as Docker names it in full: "web:1" is
+ * "docker.io/library/web:1". containerd (Docker's containerd image store)
+ * takes the index's image name as it is: a short one would be an image
+ * Docker cannot find by its tag.
+ */
+static char *full_ref(const char *ref)
 {
-	size_t n = strlen(dir);
+	struct dw_buf b = DW_BUF_INIT;
+	const char *slash = strchr(ref, '/'), *last;
 
-	return n > 10 && !strcmp(dir + n - 10, "-init/diff");
+	if (!slash)
+		dw_buf_adds(&b, "docker.io/library/");
+	else if (!memchr(ref, '.', (size_t)(slash - ref)) &&
+		 !memchr(ref, ':', (size_t)(slash - ref)) &&
+		 strncmp(ref, "localhost/", 10))
+		dw_buf_adds(&b, "docker.io/");
+	dw_buf_adds(&b, ref);
+	last = strrchr(ref, '/');
+	if (!strchr(last ? last : ref, ':') && !strchr(ref, '@'))
+		dw_buf_adds(&b, ":latest");
+	return dw_buf_detach(&b, NULL);
 }
 
 /* The image layers (bottom first), then the upper dir, as blobs. */
@@ -109,14 +126,20 @@ static int build_layers(struct blobs *b, const struct dw_container_layers *l,
 	size_t i;
 	int err = 0;
 
+	if (l->init_layer < 0)
+		return dw_error_set(DW_EUNSUPPORTED,
+				    "container %s: %zu lower dirs do not match "
+				    "its image's layers: which are the image's "
+				    "cannot be told",
+				    l->name, l->nlowers);
 	for (i = l->nlowers + 1; !err && i-- > 0;) {
 		const char *dir = i == 0 ? l->upper : l->lowers[i - 1];
 		struct snap_tar_stats st;
 		struct blob *x;
 		int fd;
 
-		if (i && is_init_layer(dir))
-			continue; /* not part of the image */
+		if (i == 1 && l->init_layer)
+			continue; /* Docker's init layer: not the image's */
 		dw_buf_reset(&file);
 		dw_buf_addf(&file, "%s/layer-%zu.tar", tmpdir, b->n);
 		fd = open(file.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
@@ -170,6 +193,8 @@ static int write_image_archive(const struct dw_container_layers *l,
 	struct blobs b = {NULL, 0, 0};
 	struct dw_buf tmpdir = DW_BUF_INIT;
 	json_t *layers, *manifest, *index, *dmanifest, *cfg;
+	char *full;
+	const char *slash, *colon;
 	char cfg_digest[65], man_digest[65];
 	uint64_t cfg_size, man_size;
 	size_t nlayers, i;
@@ -217,10 +242,16 @@ static int write_image_archive(const struct dw_container_layers *l,
 			snap_descriptor(
 				"application/vnd.oci.image.manifest.v1+json",
 				man_digest, man_size));
+		full = full_ref(o->tag);
+		slash = strrchr(full, '/');
+		colon = strchr(slash ? slash : full, ':');
 		json_object_set_new(
 			json_array_get(json_object_get(index, "manifests"), 0),
 			"annotations",
-			json_pack("{s:s}", "io.containerd.image.name", o->tag));
+			json_pack("{s:s, s:s}", "io.containerd.image.name",
+				  full, "org.opencontainers.image.ref.name",
+				  colon ? colon + 1 : "latest"));
+		free(full);
 		dmanifest = json_pack("[{s:s+, s:[s], s:[]}]", "Config",
 				      "blobs/sha256/", cfg_digest, "RepoTags",
 				      o->tag, "Layers");
@@ -573,7 +604,8 @@ static int capture(struct dw_docker *d, const struct dw_container_layers *l,
 	}
 
 	json_object_set_new(ev, "processes", snap_processes(d, l->id));
-	json_object_set_new(ev, "sockets", snap_sockets(pid));
+	json_object_set_new(ev, "sockets",
+			    snap_sockets(dw_docker_host_root(d), pid));
 	json_object_set_new(ev, "diff", diff_text(l));
 	fd = open_tmp(o->out_path, &tmp);
 	if (fd < 0) {
@@ -637,6 +669,7 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 	err = dw_docker_container_layers(d, &l, ref);
 	if (err)
 		return err;
+	r->recorded = l.recorded;
 	dw_buf_addf(&path, "/containers/%s/json", l.id);
 	err = dw_docker_get_json(d, &inspect, path.ptr);
 	dw_buf_release(&path);

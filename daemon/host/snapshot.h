@@ -58,6 +58,9 @@ struct dw_snapshot_result {
 	 * rest was read from a running container. */
 	int pause_expired;
 	long long pause_deadline_ms; /* internal: when that happens */
+	/* Not running, on the containerd image store: the layer dirs
+	 * driftwatchd recorded, last seen then (seconds); else 0. */
+	long long recorded;
 };
 
 /* "driftwatch/NAME:STAMP", lowercased as Docker wants (caller frees). */

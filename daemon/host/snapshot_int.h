@@ -125,7 +125,7 @@ json_t *snap_descriptor(const char *media, const char *digest, uint64_t size);
 json_t *snap_image_config(json_t *inspect, const struct blobs *layers,
 			  const char *reason);
 json_t *snap_processes(struct dw_docker *d, const char *id);
-json_t *snap_sockets(int pid);
+json_t *snap_sockets(const char *root, int pid);
 int snap_file_sha256(const char *path, char out[72]);
 
 #endif

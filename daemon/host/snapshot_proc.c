@@ -26,6 +26,7 @@
 #include "snapshot_int.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/lazylib.h"
+#include "mounts.h"
 #include "driftwatch/banned.h"
 
 /* ---- processes and sockets at capture time ---- */
@@ -56,13 +57,22 @@ static json_t *read_text(const char *path, size_t max)
 	return v;
 }
 
-static json_t *link_of(int pid, const char *what)
+/* /proc/PID/WHAT of the host (under its root: Docker's pids are its). */
+static char *proc_path(const char *root, int pid, const char *what)
 {
-	char p[64], target[PATH_MAX];
-	ssize_t n;
+	char p[96];
 
 	snprintf(p, sizeof(p), "/proc/%d/%s", pid, what);
+	return dw_host_path(root, p);
+}
+
+static json_t *link_of(const char *root, int pid, const char *what)
+{
+	char *p = proc_path(root, pid, what), target[PATH_MAX];
+	ssize_t n;
+
 	n = readlink(p, target, sizeof(target) - 1);
+	free(p);
 	if (n < 0)
 		return json_null();
 	target[n] = '\0';
@@ -71,6 +81,7 @@ static json_t *link_of(int pid, const char *what)
 
 json_t *snap_processes(struct dw_docker *d, const char *id)
 {
+	const char *root = dw_docker_host_root(d);
 	struct dw_buf path = DW_BUF_INIT;
 	json_t *top = NULL, *out = json_array(), *row;
 	size_t i;
@@ -87,9 +98,8 @@ json_t *snap_processes(struct dw_docker *d, const char *id)
 	{
 		const char *pid_s = json_string_value(json_array_get(row, 0));
 		int pid = pid_s ? (int)strtol(pid_s, NULL, 10) : 0;
-		char p[64];
+		char *p = proc_path(root, pid, "cmdline");
 
-		snprintf(p, sizeof(p), "/proc/%d/cmdline", pid);
 		json_array_append_new(
 			out, json_pack("{s:O, s:O, s:O, s:O, "
 				       "s:o, s:o, s:o}",
@@ -97,28 +107,33 @@ json_t *snap_processes(struct dw_docker *d, const char *id)
 				       json_array_get(row, 1), "uid",
 				       json_array_get(row, 2), "args",
 				       json_array_get(row, 3), "exe",
-				       link_of(pid, "exe"), "cwd",
-				       link_of(pid, "cwd"), "cmdline",
+				       link_of(root, pid, "exe"), "cwd",
+				       link_of(root, pid, "cwd"), "cmdline",
 				       read_text(p, 1 << 16)));
+		free(p);
 	}
 	json_decref(top);
 	dw_buf_release(&path);
 	return out;
 }
 
-json_t *snap_sockets(int pid)
+json_t *snap_sockets(const char *root, int pid)
 {
 	static const char *const kinds[] = {"tcp", "tcp6", "udp", "udp6",
 					    "unix"};
 	json_t *o = json_object();
-	char p[64];
+	char what[16];
 	size_t i;
 
 	if (pid <= 0)
 		return o;
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		snprintf(p, sizeof(p), "/proc/%d/net/%s", pid, kinds[i]);
+		char *p;
+
+		snprintf(what, sizeof(what), "net/%s", kinds[i]);
+		p = proc_path(root, pid, what);
 		json_object_set_new(o, kinds[i], read_text(p, 1 << 20));
+		free(p);
 	}
 	return o;
 }

@@ -309,6 +309,34 @@ int dw_store_put_container(struct dw_store *s,
 	return st_step_done(s, st, "cannot record container");
 }
 
+int dw_store_container_dirs(struct dw_store *s, const char *id, char **upper,
+			    char **lowers, long long *last_seen)
+{
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st,
+			     "SELECT upper_dir, lower_dirs, last_seen FROM "
+			     "containers WHERE id=?1");
+
+	*upper = *lowers = NULL;
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
+		*upper = dw_xstrdup((const char *)sqlite3_column_text(st, 0));
+		*lowers = dw_xstrdup((const char *)sqlite3_column_text(st, 1));
+		*last_seen = sqlite3_column_int64(st, 2);
+		break;
+	case SQLITE_DONE:
+		err = dw_error_set(DW_ENOTFOUND, "no record of container %s",
+				   id);
+		break;
+	default: err = st_db_error(s, "cannot read a container");
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
 int dw_store_set_container_state(struct dw_store *s, const char *id,
 				 const char *state)
 {

@@ -40,13 +40,20 @@ struct dw_store_container {
 	const char *id, *name, *image;
 	const char *runtime; /* "docker", or the runtime of a mount */
 	const char *upper;
-	const char *lowers; /* ':'-joined, topmost first */
+	const char *lowers; /* dw_lowerdir_join()ed, topmost first */
 	const char *labels; /* a JSON object's text, or NULL */
 	const char *state;  /* "running", "stopped", "removed" */
 };
 
 int dw_store_put_container(struct dw_store *s,
 			   const struct dw_store_container *c);
+/*
+ * The layer dirs recorded for container `id` (as dw_store_put_container()
+ * got them; caller frees) and when it was last seen. DW_ENOTFOUND when
+ * the store has no such container.
+ */
+int dw_store_container_dirs(struct dw_store *s, const char *id, char **upper,
+			    char **lowers, long long *last_seen);
 int dw_store_set_container_state(struct dw_store *s, const char *id,
 				 const char *state);
 

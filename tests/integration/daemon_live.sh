@@ -57,7 +57,7 @@ run() { docker run -d --network none --label dwlive=1 "$@" >/dev/null; }
 start_daemon && pass "daemon connects to dockerd" || { fail "daemon start"; finish; exit 1; }
 
 # --- every parity scenario, in containers started while the daemon runs
-scen=$(sed -n '/^no_changes|/,/^EOF_SCENARIOS/p' "$(dirname "$0")/diff_parity.sh" | grep -v EOF_SCENARIOS)
+scen=$(grep -v '^#' "$DW_SRC_DIR/tests/data/diff_scenarios.txt")
 n=0
 while IFS='|' read -r name image script; do
 	run --name "dwl-$name" "$image" sleep 600

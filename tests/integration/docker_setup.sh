@@ -27,35 +27,9 @@ export DOCKER_HOST="unix://$sock"
 dw_dockerd_wait "$root" || exit 1
 docker info --format 'storage driver: {{.Driver}}' | tee /dev/stderr | grep -q overlay2
 
-# The base image: busybox applets, a small /etc, and trees to delete.
-rootfs="$root/rootfs"
-mkdir -p "$rootfs"/{bin,etc,tmp,root,usr/lib,var/log,deep/a/b/c,opt}
-cp /bin/busybox "$rootfs/bin/busybox"
-for a in $(/bin/busybox --list); do
-	[ "$a" = busybox ] || ln -s busybox "$rootfs/bin/$a"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n' >"$rootfs/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
-echo "capable" >"$rootfs/bin/capme"
-# The hostile container's tools (tests/tools/dwctr.c).
-cp "$DW_BUILD/tests/dwctr" "$rootfs/bin/dwctr"
-echo one >"$rootfs/deep/a/b/c/file"
-echo two >"$rootfs/deep/a/other"
-echo lib >"$rootfs/usr/lib/libx.so"
-ln -s /nonexistent "$rootfs/opt/dangling"
-chmod 1777 "$rootfs/tmp"
-tar -C "$rootfs" -cf "$root/rootfs.tar" .
+dw_busybox_rootfs "$root"
 docker import "$root/rootfs.tar" dwtest:busybox >/dev/null
 
-# A layered image: files added in one layer and deleted in the next.
-docker run --network none --name dw-layer1 dwtest:busybox sh -c \
-	'mkdir -p /layer/dir/sub && echo a >/layer/a && echo b >/layer/b &&
-	 echo x >/layer/dir/sub/x && echo c >/layer/c'
-docker commit dw-layer1 dwtest:layer1 >/dev/null
-docker rm dw-layer1 >/dev/null
-docker run --network none --name dw-layer2 dwtest:layer1 sh -c \
-	'rm /layer/a && rm -rf /layer/dir && rm /etc/group'
-docker commit dw-layer2 dwtest:layered >/dev/null
-docker rm dw-layer2 >/dev/null
+dw_layered_images
 echo "test dockerd up at $DOCKER_HOST with images:"
 docker images --format '  {{.Repository}}:{{.Tag}}'

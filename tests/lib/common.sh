@@ -6,6 +6,9 @@ set -u
 DW="$DW_BUILD/driftwatch"
 DWD="$DW_BUILD/driftwatchd"
 DW_DOCKER_ENV="$DW_BUILD/test-docker.env"
+# Docker 26 on its containerd image store, in a chroot (docker26 fixture).
+DW_DOCKER26_ENV="$DW_BUILD/test-docker26.env"
+DW_DOCKER26_ROOT=${DW_DOCKER26_ROOT:-/var/lib/driftwatch-test/docker26}
 DW_SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 
 dw_skip() {
@@ -118,6 +121,40 @@ dw_bench_docker_done() {
 	[ "${dw_bench_started:-0}" -eq 1 ] &&
 		bash "$DW_SRC_DIR/tests/integration/docker_teardown.sh" >/dev/null
 	return 0
+}
+
+# The test images' base: busybox applets, a small /etc, trees to delete,
+# the hostile container's tools (tests/tools/dwctr.c); DIR/rootfs.tar.
+dw_busybox_rootfs() {
+	local rootfs="$1/rootfs" a
+	mkdir -p "$rootfs"/{bin,etc,tmp,root,usr/lib,var/log,deep/a/b/c,opt}
+	cp /bin/busybox "$rootfs/bin/busybox"
+	for a in $(/bin/busybox --list); do
+		[ "$a" = busybox ] || ln -s busybox "$rootfs/bin/$a"
+	done
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n' >"$rootfs/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$rootfs/etc/group"
+	echo "capable" >"$rootfs/bin/capme"
+	cp "$DW_BUILD/tests/dwctr" "$rootfs/bin/dwctr"
+	echo one >"$rootfs/deep/a/b/c/file"
+	echo two >"$rootfs/deep/a/other"
+	echo lib >"$rootfs/usr/lib/libx.so"
+	ln -s /nonexistent "$rootfs/opt/dangling"
+	chmod 1777 "$rootfs/tmp"
+	tar -C "$rootfs" -cf "$1/rootfs.tar" .
+}
+
+# dwtest:layered: files added in one layer and deleted in the next.
+dw_layered_images() {
+	docker run --network none --name dw-layer1 dwtest:busybox sh -c \
+		'mkdir -p /layer/dir/sub && echo a >/layer/a && echo b >/layer/b &&
+		 echo x >/layer/dir/sub/x && echo c >/layer/c'
+	docker commit dw-layer1 dwtest:layer1 >/dev/null
+	docker rm dw-layer1 >/dev/null
+	docker run --network none --name dw-layer2 dwtest:layer1 sh -c \
+		'rm /layer/a && rm -rf /layer/dir && rm /etc/group'
+	docker commit dw-layer2 dwtest:layered >/dev/null
+	docker rm dw-layer2 >/dev/null
 }
 
 # docker: prefer Debian's client, which matches Debian's dockerd.

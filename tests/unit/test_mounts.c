@@ -78,23 +78,76 @@ static void test_overlays(void **state)
 
 static void test_skip(void **state)
 {
+	struct dw_mount_opts docker = {NULL, "/var/lib/docker"};
+	struct dw_mount_opts prefix = {NULL, "/var/lib/dock"};
 	char *text = fixture();
 	struct dw_mount *v;
 	size_t n;
 
 	(void)state;
 	/* Docker's own root is left to Docker's API. */
-	assert_int_equal(dw_mounts_parse(text, "/var/lib/docker", &v, &n), 0);
+	assert_int_equal(dw_mounts_parse(text, &docker, &v, &n), 0);
 	assert_int_equal(n, 3);
 	assert_null(find(v, n, "/var/lib/docker/overlay2/abc/merged"));
 	dw_mounts_free_list(v, n);
 	free(text);
 	/* A prefix that is not a whole directory does not skip. */
 	text = fixture();
-	assert_int_equal(dw_mounts_parse(text, "/var/lib/dock", &v, &n), 0);
+	assert_int_equal(dw_mounts_parse(text, &prefix, &v, &n), 0);
 	assert_int_equal(n, 4);
 	dw_mounts_free_list(v, n);
 	free(text);
+}
+
+/*
+ * A runtime in a chroot (or the host seen at /host): option paths are the
+ * mounter's, read under host_root; containerd's relative lower dirs are
+ * its snapshots dir's; Docker's containerd-store rootfs is Docker's.
+ */
+static void test_host_root(void **state)
+{
+	char text[] =
+		"501 22 0:70 / /h/run/containerd/t/k8s.io/abc/rootfs rw - "
+		"overlay overlay rw,lowerdir=12/fs:3/fs:/abs/low,upperdir=/var/"
+		"lib/containerd/snapshots/40/fs,workdir=/var/lib/containerd/"
+		"snapshots/40/work\n"
+		"502 22 0:71 / /h/var/lib/docker/rootfs/overlayfs/0123 rw - "
+		"overlay overlay rw,lowerdir=/var/lib/containerd/snapshots/8/"
+		"fs,upperdir=/var/lib/containerd/snapshots/9/fs,workdir=/w\n";
+	struct dw_mount_opts o = {"/h/", "/var/lib/docker"};
+	struct dw_mount *v;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(dw_mounts_parse(text, &o, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].upper,
+			    "/h/var/lib/containerd/snapshots/40/fs");
+	assert_int_equal(v[0].nlowers, 3);
+	assert_string_equal(v[0].lowers[0],
+			    "/h/var/lib/containerd/snapshots/12/fs");
+	assert_string_equal(v[0].lowers[1],
+			    "/h/var/lib/containerd/snapshots/3/fs");
+	assert_string_equal(v[0].lowers[2], "/h/abs/low");
+	dw_mounts_free_list(v, n);
+}
+
+static void test_lowerdir_join(void **state)
+{
+	char *in[] = {"/a:b", "/c\\d", "/e"}, *joined, **out;
+	size_t n, i;
+
+	(void)state;
+	joined = dw_lowerdir_join(in, 3);
+	assert_string_equal(joined, "/a\\:b:/c\\\\d:/e");
+	out = dw_lowerdir_split(joined, &n);
+	assert_int_equal(n, 3);
+	for (i = 0; i < n; i++) {
+		assert_string_equal(out[i], in[i]);
+		free(out[i]);
+	}
+	free(out);
+	free(joined);
 }
 
 static void test_empty(void **state)
@@ -115,6 +168,8 @@ int main(void)
 		cmocka_unit_test(test_overlays),
 		cmocka_unit_test(test_skip),
 		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_host_root),
+		cmocka_unit_test(test_lowerdir_join),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

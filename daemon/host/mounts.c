@@ -1,0 +1,410 @@
+/* Overlay mounts from the host's mountinfo. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "driftwatch/buf.h"
+#include "driftwatch/error.h"
+#include "driftwatch/escape.h"
+#include "driftwatch/xmalloc.h"
+#include "mounts.h"
+#include "driftwatch/banned.h"
+
+struct dw_mounts {
+	int fd;
+	char *host_root;
+	char *skip;
+};
+
+static int is_host_root(const char *root)
+{
+	return !root || !*root || !strcmp(root, "/");
+}
+
+char *dw_host_path(const char *host_root, const char *path)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	size_t n;
+
+	if (is_host_root(host_root))
+		return dw_xstrdup(path);
+	n = strlen(host_root);
+	while (n > 1 && host_root[n - 1] == '/')
+		n--;
+	dw_buf_add(&b, host_root, n);
+	if (*path != '/')
+		dw_buf_addch(&b, '/');
+	dw_buf_adds(&b, path);
+	return dw_buf_detach(&b, NULL);
+}
+
+/* mountinfo escapes space, tab, newline, '\' and ',' as \ooo. */
+static char *unescape(const char *s, size_t n)
+{
+	char *out = dw_xmalloc(n + 1), *o = out;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '\\' && i + 3 < n + 1 && s[i + 1] >= '0' &&
+		    s[i + 1] <= '3' && s[i + 2] >= '0' && s[i + 2] <= '7' &&
+		    s[i + 3] >= '0' && s[i + 3] <= '7') {
+			*o++ = (char)((s[i + 1] - '0') * 64 +
+				      (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+			i += 3;
+		} else {
+			*o++ = s[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * One lower dir, under the host root. A relative one is containerd's
+ * (mounted from its snapshots dir, the parent of the upper dir's
+ * snapshot: ".../snapshots/7/fs" -> ".../snapshots").
+ */
+static char *lower_path(const char *root, const char *raw_upper,
+			const char *lower)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	const char *end = raw_upper + strlen(raw_upper);
+	char *out;
+	int up;
+
+	if (*lower == '/')
+		return dw_host_path(root, lower);
+	for (up = 0; up < 2 && end > raw_upper; up++) {
+		while (end > raw_upper && end[-1] == '/')
+			end--;
+		while (end > raw_upper && end[-1] != '/')
+			end--;
+	}
+	while (end > raw_upper + 1 && end[-1] == '/')
+		end--;
+	dw_buf_add(&b, raw_upper, (size_t)(end - raw_upper));
+	dw_buf_addf(&b, "/%s", lower);
+	out = dw_host_path(root, b.ptr);
+	dw_buf_release(&b);
+	return out;
+}
+
+char **dw_lowerdir_split(const char *s, size_t *n)
+{
+	struct dw_buf cur = DW_BUF_INIT;
+	char **v = NULL;
+	size_t alloc = 0;
+
+	*n = 0;
+	for (;; s++) {
+		if (*s == '\\' && s[1]) {
+			dw_buf_addch(&cur, *++s);
+			continue;
+		}
+		if (*s && *s != ':') {
+			dw_buf_addch(&cur, *s);
+			continue;
+		}
+		if (cur.len) {
+			DW_ALLOC_GROW(v, *n + 1, alloc);
+			v[(*n)++] = dw_buf_detach(&cur, NULL);
+		}
+		if (!*s)
+			break;
+	}
+	dw_buf_release(&cur);
+	return v;
+}
+
+char *dw_lowerdir_join(char *const *v, size_t n)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	size_t i;
+	const char *p;
+
+	dw_buf_adds(&b, "");
+	for (i = 0; i < n; i++) {
+		if (i)
+			dw_buf_addch(&b, ':');
+		for (p = v[i]; *p; p++) {
+			if (*p == ':' || *p == '\\')
+				dw_buf_addch(&b, '\\');
+			dw_buf_addch(&b, *p);
+		}
+	}
+	return dw_buf_detach(&b, NULL);
+}
+
+static void split_lowers(struct dw_mount *m, const char *s, const char *root,
+			 const char *raw_upper)
+{
+	char **raw = dw_lowerdir_split(s, &m->nlowers);
+	size_t i;
+
+	m->lowers = dw_xcalloc(m->nlowers + 1, sizeof(char *));
+	for (i = 0; i < m->nlowers; i++) {
+		m->lowers[i] = lower_path(root, raw_upper, raw[i]);
+		free(raw[i]);
+	}
+	free(raw);
+}
+
+static const char *guess_runtime(const char *upper)
+{
+	if (strstr(upper, "/containerd/"))
+		return "containerd";
+	if (strstr(upper, "/containers/storage/"))
+		return "containers-storage";
+	return "overlay";
+}
+
+static char *mount_id(const char *upper)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1], *id = dw_xmalloc(6 + 16 + 1);
+
+	EVP_Digest(upper, strlen(upper), md, &n, EVP_sha256(), NULL);
+	dw_hex(hex, md, n);
+	snprintf(id, 6 + 16 + 1, "mount:%.16s", hex);
+	return id;
+}
+
+static void mount_release(struct dw_mount *m)
+{
+	size_t j;
+
+	free(m->id);
+	free(m->name);
+	free(m->runtime);
+	free(m->upper);
+	for (j = 0; j < m->nlowers; j++)
+		free(m->lowers[j]);
+	free(m->lowers);
+}
+
+/* One mountinfo line into `out`: 1 when it is an overlay with an upper
+ * dir, 0 when not, DW_EINVAL when malformed. */
+static int parse_line(const char *line, const char *root, struct dw_mount *out,
+		      char **raw_upper)
+{
+	const char *f[5], *sep = strstr(line, " - "), *p = line, *opts;
+	char *upper = NULL, *lower = NULL;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < 5; i++) {
+		f[i] = p;
+		p = strchr(p, ' ');
+		if (!p || (sep && p > sep))
+			return DW_EINVAL;
+		p++;
+	}
+	if (!sep || strncmp(sep + 3, "overlay ", 8))
+		return 0;
+	opts = strchr(sep + 11, ' ');
+	if (!opts)
+		return DW_EINVAL;
+	for (p = opts + 1; *p && *p != '\n';) {
+		size_t n = strcspn(p, ",\n");
+
+		if (n > 9 && !strncmp(p, "upperdir=", 9) && !upper)
+			upper = unescape(p + 9, n - 9);
+		else if (n > 9 && !strncmp(p, "lowerdir=", 9) && !lower)
+			lower = unescape(p + 9, n - 9);
+		else if (n == 9 && !strncmp(p, "userxattr", 9))
+			out->userxattr = 1;
+		p += n + (p[n] == ',');
+	}
+	if (!upper || !lower || upper[0] != '/') {
+		free(upper);
+		free(lower);
+		return 0;
+	}
+	out->upper = dw_host_path(root, upper);
+	out->name = unescape(f[4], strcspn(f[4], " "));
+	out->runtime = dw_xstrdup(guess_runtime(upper));
+	out->id = mount_id(out->upper);
+	split_lowers(out, lower, root, upper);
+	free(lower);
+	*raw_upper = upper;
+	return 1;
+}
+
+static int open_mountinfo(const char *host_root)
+{
+	char *path = is_host_root(host_root)
+			     ? dw_xstrdup("/proc/self/mountinfo")
+			     : dw_host_path(host_root, "/proc/1/mountinfo");
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		dw_error_errno(DW_EIO, errno, "cannot open %s", path);
+	free(path);
+	return fd;
+}
+
+int dw_mounts_open(struct dw_mounts **out, const char *host_root,
+		   const char *skip)
+{
+	struct dw_mounts *m = dw_xcalloc(1, sizeof(*m));
+
+	m->fd = open_mountinfo(host_root);
+	if (m->fd < 0) {
+		free(m);
+		return DW_EIO;
+	}
+	m->host_root = is_host_root(host_root) ? NULL : dw_xstrdup(host_root);
+	dw_mounts_set_skip(m, skip);
+	*out = m;
+	return 0;
+}
+
+void dw_mounts_set_skip(struct dw_mounts *m, const char *skip)
+{
+	free(m->skip);
+	m->skip = skip ? dw_xstrdup(skip) : NULL;
+}
+
+void dw_mounts_close(struct dw_mounts *m)
+{
+	if (!m)
+		return;
+	close(m->fd);
+	free(m->host_root);
+	free(m->skip);
+	free(m);
+}
+
+int dw_mounts_fd(const struct dw_mounts *m)
+{
+	return m->fd;
+}
+
+/* Is `path` `dir` or below it? */
+static int under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	return !strncmp(path, dir, n) && (path[n] == '/' || !path[n]);
+}
+
+/*
+ * Docker's own: its overlay2 layers (upper dir under its root), or the
+ * rootfs of a container on its containerd image store, mounted at
+ * <root>/rootfs/overlayfs/<id> whichever containerd keeps the snapshots.
+ * mountinfo names the mount point from the reader's root, so it may or
+ * may not carry host_root in front.
+ */
+static int is_dockers(const struct dw_mount *mt, const char *raw_upper,
+		      const struct dw_mount_opts *o)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	char *rooted;
+	int yes;
+
+	if (!o || !o->skip || !*o->skip)
+		return 0;
+	if (under(raw_upper, o->skip))
+		return 1;
+	dw_buf_addf(&b, "%s/rootfs", o->skip);
+	rooted = dw_host_path(o->host_root, b.ptr);
+	yes = under(mt->name, b.ptr) || under(mt->name, rooted);
+	free(rooted);
+	dw_buf_release(&b);
+	return yes;
+}
+
+int dw_mounts_parse(char *text, const struct dw_mount_opts *o,
+		    struct dw_mount **out, size_t *n)
+{
+	const char *root = o ? o->host_root : NULL;
+	size_t alloc = 0, i;
+	char *line, *next;
+
+	*out = NULL;
+	*n = 0;
+	for (line = text; line && *line; line = next) {
+		struct dw_mount mt;
+		char *raw_upper = NULL;
+		int skip;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (parse_line(line, root, &mt, &raw_upper) != 1)
+			continue;
+		skip = is_dockers(&mt, raw_upper, o);
+		free(raw_upper);
+		if (skip) {
+			mount_release(&mt);
+			continue;
+		}
+		for (i = 0; i < *n; i++)
+			if (!strcmp((*out)[i].id, mt.id))
+				break;
+		if (i < *n) { /* the same upper mounted twice */
+			mount_release(&mt);
+			continue;
+		}
+		DW_ALLOC_GROW(*out, *n + 1, alloc);
+		(*out)[(*n)++] = mt;
+	}
+	return 0;
+}
+
+static int read_parse(int fd, const struct dw_mount_opts *o,
+		      struct dw_mount **out, size_t *n)
+{
+	struct dw_buf all = DW_BUF_INIT;
+	int err;
+
+	*out = NULL;
+	*n = 0;
+	/* Reading from the start re-arms the POLLPRI notification. */
+	if (lseek(fd, 0, SEEK_SET) < 0)
+		return dw_error_errno(DW_EIO, errno, "mountinfo");
+	err = dw_buf_read_fd(&all, fd);
+	if (!err)
+		err = dw_mounts_parse(all.ptr ? all.ptr : (char[]){""}, o, out,
+				      n);
+	dw_buf_release(&all);
+	return err;
+}
+
+int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n)
+{
+	struct dw_mount_opts o = {m->host_root, m->skip};
+
+	return read_parse(m->fd, &o, out, n);
+}
+
+int dw_mounts_read_all(const char *host_root, struct dw_mount **out, size_t *n)
+{
+	struct dw_mount_opts o = {host_root, NULL};
+	int fd = open_mountinfo(host_root), err;
+
+	*out = NULL;
+	*n = 0;
+	if (fd < 0)
+		return DW_EIO;
+	err = read_parse(fd, &o, out, n);
+	close(fd);
+	return err;
+}
+
+void dw_mounts_free_list(struct dw_mount *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		mount_release(&list[i]);
+	free(list);
+}

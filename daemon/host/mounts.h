@@ -1,0 +1,81 @@
+#ifndef DW_MOUNTS_H
+#define DW_MOUNTS_H
+
+#include <stddef.h>
+
+/*
+ * Overlay mounts from the host's mountinfo, which the kernel flags
+ * (POLLPRI) whenever a mount comes or goes: the containers of runtimes
+ * other than Docker's overlay2 (containerd, CRI-O, podman, plain mounts),
+ * and the rootfs of Docker's containers on its containerd image store.
+ *
+ * Paths in a mount's options are as the mounting process saw them; when
+ * driftwatch sees the host under another root (`host_root`, e.g. /host in
+ * a DaemonSet, or a runtime in a chroot) every one is read under it.
+ * containerd mounts long lower dir lists from its snapshots dir with
+ * relative names ("12/fs"): those are resolved against that dir, the
+ * parent of the upper dir's snapshot.
+ */
+
+struct dw_mount {
+	char *id;      /* "mount:" + 16 hex of SHA-256(upperdir) */
+	char *name;    /* the mount point, as mountinfo shows it */
+	char *runtime; /* containerd, containers-storage, overlay */
+	char *upper;   /* resolved under host_root */
+	char **lowers; /* topmost first, resolved under host_root */
+	size_t nlowers;
+	int userxattr; /* mounted with userxattr: user.overlay.* is ours */
+};
+
+struct dw_mount_opts {
+	/* The host's root as driftwatch sees it; NULL or "/": ours. */
+	const char *host_root;
+	/*
+	 * Docker's root dir as Docker names it (GET /info), or NULL. Mounts
+	 * whose upper dir lies under it, and Docker's containerd-store
+	 * rootfs mounts (<skip>/rootfs/...), are Docker's: left out.
+	 */
+	const char *skip;
+};
+
+struct dw_mounts;
+
+/*
+ * Follow the host's mountinfo: /proc/self/mountinfo, or with a host_root
+ * other than "/", <host_root>/proc/1/mountinfo (the host's init).
+ */
+int dw_mounts_open(struct dw_mounts **out, const char *host_root,
+		   const char *skip);
+void dw_mounts_set_skip(struct dw_mounts *m, const char *skip);
+void dw_mounts_close(struct dw_mounts *m);
+/* Poll for POLLPRI: the mount table changed. */
+int dw_mounts_fd(const struct dw_mounts *m);
+/*
+ * The overlay mounts with an upper dir in mountinfo `text` (changed in
+ * place), less those `o` skips (o may be NULL), each upper dir once.
+ * `o->skip` NULL keeps Docker's too. Malformed lines are passed over.
+ * Free the list with dw_mounts_free_list().
+ */
+int dw_mounts_parse(char *text, const struct dw_mount_opts *o,
+		    struct dw_mount **out, size_t *n);
+/* The overlay mounts now (Docker's left out). */
+int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n);
+/*
+ * Every overlay mount now, Docker's included: read once from the host's
+ * mountinfo (as dw_mounts_open() finds it).
+ */
+int dw_mounts_read_all(const char *host_root, struct dw_mount **out, size_t *n);
+void dw_mounts_free_list(struct dw_mount *list, size_t n);
+
+/*
+ * overlayfs' lowerdir list: ':'-separated, '\\' makes the next character
+ * part of the name. Split (empty names dropped; free each and the array)
+ * and join (escaping ':' and '\\').
+ */
+char **dw_lowerdir_split(const char *s, size_t *n);
+char *dw_lowerdir_join(char *const *v, size_t n);
+
+/* `path` (absolute, as the host names it) under `host_root` (NULL: "/"). */
+char *dw_host_path(const char *host_root, const char *path);
+
+#endif
