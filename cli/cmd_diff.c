@@ -162,6 +162,8 @@ static int diff_container(struct dw_cli *cli, struct diff_args *a,
 				   dw_error_last());
 	if (l.recorded)
 		dw_cli_note_recorded("diff", &l);
+	if (l.userxattr)
+		flags |= DW_DIFF_USERXATTR;
 	err = dw_overlay_diff(cs, l.upper, (const char *const *)l.lowers,
 			      l.nlowers, flags);
 	if (err)

@@ -90,8 +90,8 @@ void dw_cli_note_recorded(const char *cmd, const struct dw_container_layers *l)
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	fprintf(stderr,
 		"driftwatch %s: note: container %s is not running: its layer "
-		"dirs are those driftwatchd recorded while it ran (last seen "
-		"%s), still on disk\n",
+		"dirs are those driftwatchd recorded while it ran (last "
+		"recorded %s), still on disk\n",
 		cmd, l->name, when);
 }
 
@@ -194,7 +194,16 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "+H:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'H': cli.host = optarg; break;
-		case 'R': cli.host_root = optarg; break;
+		case 'R':
+			if (*optarg != '/') {
+				fprintf(stderr,
+					"driftwatch: --host-root takes "
+					"an absolute path, not '%s'\n",
+					optarg);
+				return DW_EXIT_USAGE;
+			}
+			cli.host_root = optarg;
+			break;
 		case 'h': usage(stdout); return finish("--help", DW_EXIT_OK);
 		case 'V':
 			return finish("--version", cmd_version(&cli, 0, NULL));

@@ -145,6 +145,20 @@ static void read_mounts(struct daemon *dm)
 					  list[i].userxattr};
 
 		ids[kept++] = list[i].id;
+		if (list[i].bad) {
+			struct dw_cover_subject who = {list[i].id, list[i].name,
+						       "", list[i].runtime};
+
+			if (dw_coverage_set(dm->store, &who, DW_FACET_FS,
+					    DW_COVER_UNMONITORED,
+					    DW_REASON_STORAGE_DRIVER,
+					    list[i].bad) == 1)
+				dw_log_error(
+					"overlay mount %s is not monitored: "
+					"%s",
+					list[i].name, list[i].bad);
+			continue;
+		}
 		if (dw_monitor_has(dm->mon, list[i].id) ||
 		    dw_monitor_add(dm->mon, &s, DW_RESCAN_FULL))
 			continue;
@@ -246,17 +260,13 @@ static void watch_docker_container(struct daemon *dm, const char *id,
 		return;
 	}
 	if (l.running) {
-		s = (struct dw_watch_spec){l.id,
-					   l.name,
-					   l.image,
-					   "docker",
-					   l.upper,
-					   l.lowers,
-					   l.nlowers,
-					   l.labels,
-					   l.read_only,
-					   *l.mounts ? l.mounts : NULL,
-					   0 /* overlay2 is rootful */};
+		s = (struct dw_watch_spec){
+			l.id,	     l.name,
+			l.image,     "docker",
+			l.upper,     l.lowers,
+			l.nlowers,   l.labels,
+			l.read_only, *l.mounts ? l.mounts : NULL,
+			l.userxattr};
 		/* Its log first: an opted-out container's log is still a
 		 * place secrets leak to. */
 		if (dm->logs && dm->pol.docker_logs)
@@ -622,6 +632,9 @@ int main(int argc, char **argv)
 		if (dw_docker_open(&dm.docker, o.host))
 			dw_fatal("%s", dw_error_last());
 		dw_docker_set_host_root(dm.docker, dm.pol.host_root);
+		/* A stopped containerd-store container's recorded layers
+		 * (an auto-snapshot of one that just exited). */
+		dw_docker_set_store(dm.docker, dm.store);
 		if (!o.once && dw_dockerwatch_start(&dm.events, o.host))
 			dw_fatal("%s", dw_error_last());
 	}

@@ -577,6 +577,10 @@ int dw_policy_load(struct dw_policy *p, const char *path, int must_exist)
 		err = k ? field(&y, p, k, dw_yaml_node(&y, pr->value))
 			: dw_yaml_bad(&y, dw_yaml_node(&y, pr->key),
 				      "expected a key");
+		if (!err && k && !strcmp(k, "host_root") &&
+		    (!p->host_root || *p->host_root != '/'))
+			err = dw_yaml_bad(&y, dw_yaml_node(&y, pr->value),
+					  "host_root is an absolute path");
 	}
 	dw_yaml_release(&y);
 	if (err)

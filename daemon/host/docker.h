@@ -99,6 +99,7 @@ struct dw_container_layers {
 	 */
 	int init_layer;
 	int snapshotter; /* on Docker's containerd image store */
+	int userxattr;	 /* its overlay is mounted with userxattr */
 	/* Not running, layers as driftwatchd recorded them: last seen. */
 	long long recorded;
 	json_t *labels; /* Config.Labels, an object (maybe empty) */

@@ -231,7 +231,14 @@ static int mounted_layers(struct dw_docker *d, struct dw_container_layers *l,
 				"overlay mount with an upper dir in the host's "
 				"mountinfo",
 				l->name, rooted);
+	} else if (v[i].bad) {
+		err = dw_error_set(
+			DW_EIO,
+			"container %s runs on Docker's containerd "
+			"image store, but its rootfs mount %s has %s",
+			l->name, v[i].name, v[i].bad);
 	} else {
+		l->userxattr = v[i].userxattr;
 		l->upper = v[i].upper;
 		l->lowers = v[i].lowers;
 		l->nlowers = v[i].nlowers;
@@ -272,17 +279,43 @@ static int recorded_layers(struct dw_docker *d, struct dw_container_layers *l)
 			return 0;
 		}
 	}
-	return dw_error_set(DW_ECONFLICT,
-			    "container %s is not running, and Docker's "
-			    "containerd image store mounts its layers only "
-			    "while it runs; %s: start it (docker start %s) to "
-			    "see them",
-			    l->name,
-			    !s ? "driftwatchd's store (--db) is not readable"
-			    : !err ? "the layer dirs driftwatchd recorded are "
-				     "gone"
-				   : "driftwatchd never saw it run",
-			    l->name);
+	{
+		char why[512];
+
+		if (!s)
+			snprintf(why, sizeof(why),
+				 "driftwatchd's store (--db) is not readable");
+		else if (!err)
+			snprintf(why, sizeof(why),
+				 "the layer dirs driftwatchd recorded are "
+				 "gone");
+		else if (err == DW_ENOTFOUND)
+			snprintf(why, sizeof(why),
+				 "driftwatchd never saw it run");
+		else
+			snprintf(why, sizeof(why), "%s", dw_error_last());
+		return dw_error_set(DW_ECONFLICT,
+				    "container %s is not running, and Docker's "
+				    "containerd image store mounts its layers "
+				    "only while it runs; %s: start it (docker "
+				    "start %s) to see them",
+				    l->name, why, l->name);
+	}
+}
+
+/* Does container `id` run now? (On any doubt: yes.) */
+static int still_running(struct dw_docker *d, const char *id)
+{
+	struct dw_buf path = DW_BUF_INIT;
+	json_t *j = NULL;
+	int yes = 1;
+
+	dw_buf_addf(&path, "/containers/%s/json", id);
+	if (!dw_docker_get_json(d, &j, path.ptr))
+		yes = json_is_true(dw_json_path(j, "State.Running"));
+	json_decref(j);
+	dw_buf_release(&path);
+	return yes;
 }
 
 /* Which lower is Docker's init layer (the mount points it adds). */
@@ -340,11 +373,20 @@ static int fill_layers(struct dw_docker *d, struct dw_container_layers *l,
 			     dw_json_path_str(j, "GraphDriver.Data.LowerDir"),
 			     hroot);
 		err = 0;
+	} else if (!l->running) {
+		err = recorded_layers(d, l);
 	} else if (!(rootdir = dw_docker_root_dir(d))) {
-		err = DW_EINVAL;
+		/* Running, and not found: never silent (DW_EIO). */
+		err = dw_error_set(DW_EIO,
+				   "container %s runs on Docker's containerd "
+				   "image store, but Docker's root dir is not "
+				   "known: %s",
+				   l->name, dw_error_last());
 	} else {
-		err = l->running ? mounted_layers(d, l, rootdir)
-				 : recorded_layers(d, l);
+		err = mounted_layers(d, l, rootdir);
+		/* It may have stopped since it was inspected. */
+		if (err == DW_EIO && !still_running(d, l->id))
+			err = recorded_layers(d, l);
 	}
 	if (!err)
 		err = find_init_layer(d, l, j, snapshotter);

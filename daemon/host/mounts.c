@@ -64,13 +64,67 @@ static char *unescape(const char *s, size_t n)
 	return out;
 }
 
+/* The last component of `path` (no trailing '/'). */
+static const char *last_name(const char *path, size_t *len)
+{
+	const char *end = path + strlen(path), *start;
+
+	while (end > path && end[-1] == '/')
+		end--;
+	start = end;
+	while (start > path && start[-1] != '/')
+		start--;
+	*len = (size_t)(end - start);
+	return start;
+}
+
+static int all_digits(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return n > 0;
+}
+
 /*
- * One lower dir, under the host root. A relative one is containerd's
- * (mounted from its snapshots dir, the parent of the upper dir's
- * snapshot: ".../snapshots/7/fs" -> ".../snapshots").
+ * Is relative `lower` a sibling layer of `raw_upper` in a layout we know?
+ * containerd mounts a long list from its snapshots dir: upper
+ * ".../snapshots/7/fs", lowers "12/fs"; overlay2 and containers-storage
+ * from their overlay dir: upper ".../<id>/diff", lowers "l/<link>". The
+ * mounter's working directory is not in mountinfo: anything else would
+ * be a guess.
+ */
+static int known_relative(const char *raw_upper, const char *lower)
+{
+	size_t n;
+	const char *up = last_name(raw_upper, &n), *slash = strchr(lower, '/');
+
+	if (!slash || strchr(slash + 1, '/'))
+		return 0;
+	if (n == 2 && !strncmp(up, "fs", 2))
+		return all_digits(lower, (size_t)(slash - lower)) &&
+		       !strcmp(slash, "/fs");
+	if (n == 4 && !strncmp(up, "diff", 4) && slash == lower + 1 &&
+	    *lower == 'l' && slash[1]) {
+		for (up = slash + 1; *up; up++)
+			if (!((*up >= 'A' && *up <= 'Z') ||
+			      (*up >= 'a' && *up <= 'z') ||
+			      (*up >= '0' && *up <= '9')))
+				return 0;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * One lower dir, under the host root. A relative one in a known layout
+ * is a sibling of the upper dir's layer (".../snapshots/7/fs" ->
+ * ".../snapshots/12/fs"); any other makes the mount unreadable (`bad`).
  */
 static char *lower_path(const char *root, const char *raw_upper,
-			const char *lower)
+			const char *lower, const char **bad)
 {
 	struct dw_buf b = DW_BUF_INIT;
 	const char *end = raw_upper + strlen(raw_upper);
@@ -79,6 +133,11 @@ static char *lower_path(const char *root, const char *raw_upper,
 
 	if (*lower == '/')
 		return dw_host_path(root, lower);
+	if (!known_relative(raw_upper, lower)) {
+		*bad = "a relative lower dir in no layout driftwatch knows "
+		       "(where it was mounted from is not in mountinfo)";
+		return dw_xstrdup(lower);
+	}
 	for (up = 0; up < 2 && end > raw_upper; up++) {
 		while (end > raw_upper && end[-1] == '/')
 			end--;
@@ -148,7 +207,7 @@ static void split_lowers(struct dw_mount *m, const char *s, const char *root,
 
 	m->lowers = dw_xcalloc(m->nlowers + 1, sizeof(char *));
 	for (i = 0; i < m->nlowers; i++) {
-		m->lowers[i] = lower_path(root, raw_upper, raw[i]);
+		m->lowers[i] = lower_path(root, raw_upper, raw[i], &m->bad);
 		free(raw[i]);
 	}
 	free(raw);
@@ -188,6 +247,23 @@ static void mount_release(struct dw_mount *m)
 	free(m->lowers);
 }
 
+/* One lowerdir+/datadir+ value, appended to a lowerdir list. */
+static void add_one(struct dw_buf *list, const char *s, size_t n)
+{
+	char *one = unescape(s, n), *q;
+
+	if (list->len)
+		dw_buf_addch(list, ':');
+	for (q = one; *q; q++) {
+		if (*q == ':' || *q == '\\')
+			dw_buf_addch(list, '\\');
+		dw_buf_addch(list, *q);
+	}
+	if (!list->len)
+		dw_buf_adds(list, "");
+	free(one);
+}
+
 /* One mountinfo line into `out`: 1 when it is an overlay with an upper
  * dir, 0 when not, DW_EINVAL when malformed. */
 static int parse_line(const char *line, const char *root, struct dw_mount *out,
@@ -195,6 +271,7 @@ static int parse_line(const char *line, const char *root, struct dw_mount *out,
 {
 	const char *f[5], *sep = strstr(line, " - "), *p = line, *opts;
 	char *upper = NULL, *lower = NULL;
+	struct dw_buf plus = DW_BUF_INIT, data = DW_BUF_INIT;
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
@@ -217,16 +294,39 @@ static int parse_line(const char *line, const char *root, struct dw_mount *out,
 			upper = unescape(p + 9, n - 9);
 		else if (n > 9 && !strncmp(p, "lowerdir=", 9) && !lower)
 			lower = unescape(p + 9, n - 9);
+		else if (n > 10 && !strncmp(p, "lowerdir+=", 10))
+			add_one(&plus, p + 10, n - 10);
+		else if (n > 9 && !strncmp(p, "datadir+=", 9))
+			add_one(&data, p + 9, n - 9);
 		else if (n == 9 && !strncmp(p, "userxattr", 9))
 			out->userxattr = 1;
 		p += n + (p[n] == ',');
 	}
-	if (!upper || !lower || upper[0] != '/') {
+	/*
+	 * Mounted with the new mount API (Linux 6.8+ shows it so): one
+	 * lowerdir+ per layer, then data-only layers (datadir+), which
+	 * lookups reach through redirects only; both are lower dirs here.
+	 */
+	if (!lower && plus.len)
+		lower = dw_buf_detach(&plus, NULL);
+	if (lower && data.len) {
+		dw_buf_addf(&plus, "%s:%s", lower, data.ptr);
+		free(lower);
+		lower = dw_buf_detach(&plus, NULL);
+	}
+	dw_buf_release(&plus);
+	dw_buf_release(&data);
+	if (!upper || !lower) {
 		free(upper);
 		free(lower);
 		return 0;
 	}
-	out->upper = dw_host_path(root, upper);
+	/* An upper dir named from the mounter's cwd: not known. */
+	if (upper[0] != '/')
+		out->bad = "a relative upper dir (where it was mounted from "
+			   "is not in mountinfo)";
+	out->upper =
+		upper[0] == '/' ? dw_host_path(root, upper) : dw_xstrdup(upper);
 	out->name = unescape(f[4], strcspn(f[4], " "));
 	out->runtime = dw_xstrdup(guess_runtime(upper));
 	out->id = mount_id(out->upper);
@@ -297,9 +397,10 @@ static int under(const char *path, const char *dir)
 }
 
 /*
- * Docker's own: its overlay2 layers (upper dir under its root), or the
- * rootfs of a container on its containerd image store, mounted at
- * <root>/rootfs/overlayfs/<id> whichever containerd keeps the snapshots.
+ * Docker's own: its overlay2 layers (upper dir under its root), or a
+ * mount under its root: overlay2's merged dirs, and the rootfs of a
+ * container on its containerd image store, <root>/rootfs/overlayfs/<id>,
+ * whichever containerd keeps the snapshots.
  * mountinfo names the mount point from the reader's root, so it may or
  * may not carry host_root in front.
  */
@@ -314,7 +415,8 @@ static int is_dockers(const struct dw_mount *mt, const char *raw_upper,
 		return 0;
 	if (under(raw_upper, o->skip))
 		return 1;
-	dw_buf_addf(&b, "%s/rootfs", o->skip);
+	/* overlay2's merged dirs, the containerd store's rootfs dirs. */
+	dw_buf_adds(&b, o->skip);
 	rooted = dw_host_path(o->host_root, b.ptr);
 	yes = under(mt->name, b.ptr) || under(mt->name, rooted);
 	free(rooted);
@@ -326,37 +428,54 @@ int dw_mounts_parse(char *text, const struct dw_mount_opts *o,
 		    struct dw_mount **out, size_t *n)
 {
 	const char *root = o ? o->host_root : NULL;
-	size_t alloc = 0, i;
-	char *line, *next;
+	struct dw_mount *all = NULL;
+	char **dockers = NULL, *line, *next;
+	size_t nall = 0, alloc = 0, nd = 0, dalloc = 0, i, j;
 
 	*out = NULL;
 	*n = 0;
 	for (line = text; line && *line; line = next) {
 		struct dw_mount mt;
 		char *raw_upper = NULL;
-		int skip;
 
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
 		if (parse_line(line, root, &mt, &raw_upper) != 1)
 			continue;
-		skip = is_dockers(&mt, raw_upper, o);
-		free(raw_upper);
-		if (skip) {
+		if (is_dockers(&mt, raw_upper, o)) {
+			DW_ALLOC_GROW(dockers, nd + 1, dalloc);
+			dockers[nd++] = dw_xstrdup(mt.upper);
 			mount_release(&mt);
-			continue;
+		} else {
+			DW_ALLOC_GROW(all, nall + 1, alloc);
+			all[nall++] = mt;
 		}
-		for (i = 0; i < *n; i++)
-			if (!strcmp((*out)[i].id, mt.id))
-				break;
-		if (i < *n) { /* the same upper mounted twice */
-			mount_release(&mt);
+		free(raw_upper);
+	}
+	/*
+	 * Keep each upper dir once, and none of Docker's: a copy of its
+	 * mount elsewhere (a bind, shared propagation) is still Docker's.
+	 */
+	alloc = 0;
+	for (i = 0; i < nall; i++) {
+		int drop = 0;
+
+		for (j = 0; j < nd && !drop; j++)
+			drop = !strcmp(all[i].upper, dockers[j]);
+		for (j = 0; j < *n && !drop && !(o && o->keep_all); j++)
+			drop = !strcmp((*out)[j].id, all[i].id);
+		if (drop) {
+			mount_release(&all[i]);
 			continue;
 		}
 		DW_ALLOC_GROW(*out, *n + 1, alloc);
-		(*out)[(*n)++] = mt;
+		(*out)[(*n)++] = all[i];
 	}
+	for (j = 0; j < nd; j++)
+		free(dockers[j]);
+	free(dockers);
+	free(all);
 	return 0;
 }
 
@@ -381,14 +500,14 @@ static int read_parse(int fd, const struct dw_mount_opts *o,
 
 int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n)
 {
-	struct dw_mount_opts o = {m->host_root, m->skip};
+	struct dw_mount_opts o = {m->host_root, m->skip, 0};
 
 	return read_parse(m->fd, &o, out, n);
 }
 
 int dw_mounts_read_all(const char *host_root, struct dw_mount **out, size_t *n)
 {
-	struct dw_mount_opts o = {host_root, NULL};
+	struct dw_mount_opts o = {host_root, NULL, 1};
 	int fd = open_mountinfo(host_root), err;
 
 	*out = NULL;

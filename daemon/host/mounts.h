@@ -25,6 +25,12 @@ struct dw_mount {
 	char **lowers; /* topmost first, resolved under host_root */
 	size_t nlowers;
 	int userxattr; /* mounted with userxattr: user.overlay.* is ours */
+	/*
+	 * Why its dirs cannot be read (a static string), or NULL: a relative
+	 * upper dir, or relative lower dirs in no known layout (the mount's
+	 * working directory is not in mountinfo). Never guessed.
+	 */
+	const char *bad;
 };
 
 struct dw_mount_opts {
@@ -36,6 +42,8 @@ struct dw_mount_opts {
 	 * rootfs mounts (<skip>/rootfs/...), are Docker's: left out.
 	 */
 	const char *skip;
+	/* Keep every mount, the same upper dir mounted twice too. */
+	int keep_all;
 };
 
 struct dw_mounts;
@@ -61,8 +69,9 @@ int dw_mounts_parse(char *text, const struct dw_mount_opts *o,
 /* The overlay mounts now (Docker's left out). */
 int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n);
 /*
- * Every overlay mount now, Docker's included: read once from the host's
- * mountinfo (as dw_mounts_open() finds it).
+ * Every overlay mount now, Docker's included, each line (no upper dir
+ * kept once): read once from the host's mountinfo (as dw_mounts_open()
+ * finds it).
  */
 int dw_mounts_read_all(const char *host_root, struct dw_mount **out, size_t *n);
 void dw_mounts_free_list(struct dw_mount *list, size_t n);

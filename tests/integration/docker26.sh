@@ -148,6 +148,8 @@ cat >"$tmp/dw.yaml" <<CFG
 debounce_ms: 20
 host_root: $R
 docker_host: $DOCKER26_HOST
+snapshot_on_critical: true
+snapshot_dir: $tmp/snaps
 CFG
 "$DWD" --foreground --config "$tmp/dw.yaml" --db "$db" 2>>"$tmp/dwd.log" &
 dpid=$!
@@ -185,6 +187,20 @@ got=$("${DW_DIFF[@]}" diff --db "$db" --format json dw26-watched 2>"$tmp/err" | 
 	pass "stopped: the recorded dirs give docker diff's answer, and say so" ||
 	{ fail "stopped container from the record"; cat "$tmp/err"; diff <(echo "$want") <(echo "$got") | head; }
 [ "$(api_set dw26-watched)" = "$want" ] || fail "docker diff changed after stop"
+
+# The attacker drops a binary and exits at once, taking its mount with
+# it: the snapshot on that critical drift is still taken, from the
+# layer dirs driftwatchd recorded.
+docker run -d --network none --name dw26-gone dwtest:busybox sh -c \
+	'sleep 1; cp /bin/busybox /usr/lib/payload; exit 0' >/dev/null
+ok=0
+for _ in $(seq 1 150); do
+	[ "$(sqlite3 "$db" "SELECT count(*) FROM snapshots WHERE container_name = 'dw26-gone'" 2>/dev/null)" = 1 ] && { ok=1; break; }
+	sleep 0.1
+done
+[ "$(docker inspect -f '{{.State.Running}}' dw26-gone)" = false ] &&
+	[ $ok -eq 1 ] && pass "a container that exits right after its drift is still snapshotted" ||
+	{ fail "no snapshot of an exited container"; grep -i "snapshot" "$tmp/dwd.log" | tail -3; }
 kill "$dpid"
 wait "$dpid" 2>/dev/null
 dpid=

@@ -44,8 +44,12 @@ static void test_overlays(void **state)
 	(void)state;
 	assert_int_equal(dw_mounts_parse(text, NULL, &v, &n), 0);
 	/* docker, containerd, podman, the escaped one (once: /mnt/again has
-	 * the same upper dir); not the lower-only or relative ones. */
-	assert_int_equal(n, 4);
+	 * the same upper dir), the relative one (unreadable, said); not the
+	 * lower-only one. */
+	assert_int_equal(n, 5);
+	m = find(v, n, "/mnt/relative");
+	assert_non_null(m);
+	assert_non_null(m->bad);
 	m = find(v, n,
 		 "/run/containerd/io.containerd.runtime.v2.task/k8s.io/"
 		 "0123abcd/rootfs");
@@ -78,8 +82,8 @@ static void test_overlays(void **state)
 
 static void test_skip(void **state)
 {
-	struct dw_mount_opts docker = {NULL, "/var/lib/docker"};
-	struct dw_mount_opts prefix = {NULL, "/var/lib/dock"};
+	struct dw_mount_opts docker = {NULL, "/var/lib/docker", 0};
+	struct dw_mount_opts prefix = {NULL, "/var/lib/dock", 0};
 	char *text = fixture();
 	struct dw_mount *v;
 	size_t n;
@@ -87,14 +91,14 @@ static void test_skip(void **state)
 	(void)state;
 	/* Docker's own root is left to Docker's API. */
 	assert_int_equal(dw_mounts_parse(text, &docker, &v, &n), 0);
-	assert_int_equal(n, 3);
+	assert_int_equal(n, 4);
 	assert_null(find(v, n, "/var/lib/docker/overlay2/abc/merged"));
 	dw_mounts_free_list(v, n);
 	free(text);
 	/* A prefix that is not a whole directory does not skip. */
 	text = fixture();
 	assert_int_equal(dw_mounts_parse(text, &prefix, &v, &n), 0);
-	assert_int_equal(n, 4);
+	assert_int_equal(n, 5);
 	dw_mounts_free_list(v, n);
 	free(text);
 }
@@ -114,7 +118,7 @@ static void test_host_root(void **state)
 		"502 22 0:71 / /h/var/lib/docker/rootfs/overlayfs/0123 rw - "
 		"overlay overlay rw,lowerdir=/var/lib/containerd/snapshots/8/"
 		"fs,upperdir=/var/lib/containerd/snapshots/9/fs,workdir=/w\n";
-	struct dw_mount_opts o = {"/h/", "/var/lib/docker"};
+	struct dw_mount_opts o = {"/h/", "/var/lib/docker", 0};
 	struct dw_mount *v;
 	size_t n;
 
@@ -129,6 +133,47 @@ static void test_host_root(void **state)
 	assert_string_equal(v[0].lowers[1],
 			    "/h/var/lib/containerd/snapshots/3/fs");
 	assert_string_equal(v[0].lowers[2], "/h/abs/low");
+	dw_mounts_free_list(v, n);
+}
+
+/*
+ * Relative lower dirs outside a known layout are never guessed; the new
+ * mount API's lowerdir+/datadir+ are read; a copy of Docker's mount is
+ * Docker's too.
+ */
+static void test_shapes(void **state)
+{
+	char text[] =
+		"601 22 0:80 / /m/dotdot rw - overlay overlay "
+		"rw,lowerdir=../../"
+		"../etc,upperdir=/c/snapshots/9/fs,workdir=/w\n"
+		"602 22 0:81 / /m/plus rw - overlay overlay rw,upperdir=/p/up,"
+		"lowerdir+=/p/l1,lowerdir+=/p/l\\0722,datadir+=/p/d,workdir=/"
+		"w\n"
+		"603 22 0:82 / /var/lib/docker/rootfs/overlayfs/ab rw - "
+		"overlay "
+		"overlay rw,lowerdir=/c/snapshots/1/fs,upperdir=/c/snapshots/2/"
+		"fs,workdir=/w\n"
+		"604 22 0:82 / /mnt/copy rw - overlay overlay rw,lowerdir=/c/"
+		"snapshots/1/fs,upperdir=/c/snapshots/2/fs,workdir=/w\n";
+	struct dw_mount_opts o = {NULL, "/var/lib/docker", 0};
+	struct dw_mount *v;
+	size_t n;
+	const struct dw_mount *m;
+
+	(void)state;
+	assert_int_equal(dw_mounts_parse(text, &o, &v, &n), 0);
+	assert_int_equal(n, 2);
+	m = find(v, n, "/m/dotdot");
+	assert_non_null(m);
+	assert_non_null(m->bad);
+	m = find(v, n, "/m/plus");
+	assert_non_null(m);
+	assert_null(m->bad);
+	assert_int_equal(m->nlowers, 3);
+	assert_string_equal(m->lowers[1], "/p/l:2");
+	assert_string_equal(m->lowers[2], "/p/d");
+	assert_null(find(v, n, "/mnt/copy"));
 	dw_mounts_free_list(v, n);
 }
 
@@ -170,6 +215,7 @@ int main(void)
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_host_root),
 		cmocka_unit_test(test_lowerdir_join),
+		cmocka_unit_test(test_shapes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
