@@ -335,6 +335,19 @@ json_t *dw_monitor_status(const struct dw_monitor *m)
 	 * the upper dir raise no inotify event: only the full rescan sees
 	 * them. Say when it is due.
 	 */
+	{
+		struct dw_sandbox_stats st = {0, 0, 0};
+
+		if (m->sandbox)
+			dw_sandbox_stats(m->sandbox, &st);
+		/* Where container files are scanned for secrets. */
+		json_object_set_new(
+			doc, "scanner",
+			json_pack("{s:b, s:I, s:I, s:I}", "confined",
+				  m->sandbox != NULL, "pid", (json_int_t)st.pid,
+				  "restarts", (json_int_t)st.restarts,
+				  "inputs_given_up", (json_int_t)st.killed));
+	}
 	json_object_set_new(doc, "full_rescan_interval_s",
 			    json_integer(m->pol->rescan_interval));
 	json_object_set_new(
@@ -373,6 +386,17 @@ void dw_monitor_set_policy(struct dw_monitor *m, const struct dw_policy *p,
 	m->pol = p;
 	m->limit_stuck = 0;
 	dw_scanner_track(&m->scanner, &m->engine, engine);
+	if (engine != m->sandbox_engine) {
+		/* A new rule set: a new scanner process, forked with it. */
+		dw_sandbox_free(m->sandbox);
+		m->sandbox = NULL;
+		m->sandbox_engine = engine;
+		if (engine && dw_sandbox_start(&m->sandbox, engine, NULL))
+			dw_log_error("secrets in container files are scanned "
+				     "inside driftwatchd, not in a confined "
+				     "scanner process: %s",
+				     dw_error_last());
+	}
 	/* The immutable label may have changed with the configuration. */
 	for (c = m->list; c; c = c->next)
 		c->immutable = is_immutable(p, c);
@@ -416,6 +440,7 @@ void dw_monitor_free(struct dw_monitor *m)
 		free_container(c);
 	}
 	dw_scanner_free(m->scanner);
+	dw_sandbox_free(m->sandbox);
 	close(m->ifd);
 	free(m);
 }

@@ -28,6 +28,37 @@ static int on_secret(const struct dw_finding *f, void *ctx)
 }
 
 /*
+ * Scan the file in the scanner process. A file that kills it (twice) is
+ * the container's doing: its secrets facet is degraded, naming the file
+ * and its hash, with one alert; the monitor goes on.
+ */
+static void boxed_scan(struct rescan *r, int fd, const char *path,
+		       uint64_t size, EVP_MD_CTX *h, struct analysis *a)
+{
+	struct dw_monitor *m = r->m;
+	const char *base = strrchr(path, '/');
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1], detail[900];
+	EVP_MD_CTX *copy;
+
+	if (!dw_sandbox_scan_fd(m->sandbox, fd, size, 0, base ? base + 1 : path,
+				on_secret, a))
+		return;
+	copy = EVP_MD_CTX_new();
+	EVP_MD_CTX_copy_ex(copy, h);
+	EVP_DigestFinal_ex(copy, md, &mdlen);
+	EVP_MD_CTX_free(copy);
+	dw_hex(hex, md, mdlen);
+	snprintf(detail, sizeof(detail),
+		 "not scanned for secrets: %.300s (sha256:%s, %llu bytes): %s",
+		 path, hex, (unsigned long long)size, dw_error_last());
+	dw_log_error("container %s: %s", r->c->name, detail);
+	mon_cover(m, r->c, DW_FACET_SECRETS, DW_COVER_DEGRADED,
+		  DW_REASON_SCANNER_KILLED, detail);
+}
+
+/*
  * Hash a new or changed regular file, tell whether it is ELF, and scan it
  * for secrets. Returns 1 when it is ELF, 0 when not, -1 when not read
  * (gone, no longer a regular file, or over the size cap); `*sha256`
@@ -42,7 +73,8 @@ int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 	struct analysis a = {r, path};
 	struct stat st;
 	EVP_MD_CTX *h;
-	int root, fd, err = 0, scan = m->scanner && m->pol->scan_secrets;
+	int root, fd, err = 0, boxed = 0,
+		      scan = m->scanner && m->pol->scan_secrets;
 	char hex[2 * EVP_MAX_MD_SIZE + 1];
 
 	root = open(r->c->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -68,6 +100,9 @@ int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 	}
 	h = EVP_MD_CTX_new();
 	EVP_DigestInit_ex(h, EVP_sha256(), NULL);
+	/* In the scanner process, once hashed here (pread: our offset). */
+	if (scan && m->sandbox)
+		scan = 0, boxed = 1;
 	if (scan)
 		dw_scan_begin(m->scanner, 1, on_secret, &a);
 	for (;;) {
@@ -96,7 +131,10 @@ int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 	}
 	if (scan)
 		dw_scan_finish(m->scanner);
-	close(fd);
+	if (boxed && !err)
+		boxed_scan(r, fd, path, got, h, &a);
+	else
+		close(fd);
 	EVP_DigestFinal_ex(h, md, &mdlen);
 	EVP_MD_CTX_free(h);
 	if (err)

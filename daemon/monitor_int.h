@@ -34,6 +34,7 @@
 #include "driftwatch/xmalloc.h"
 #include "coverage.h"
 #include "mounts.h"
+#include "sandbox.h"
 #include "monitor.h"
 
 #define WATCH_MASK                                                             \
@@ -129,6 +130,10 @@ struct dw_monitor {
 	const struct dw_policy *pol;
 	const struct dw_engine *engine;
 	struct dw_scanner *scanner;
+	/* The scanner process for files written in containers (sandbox.h),
+	 * for `sandbox_engine`; NULL: scanned here (said at start). */
+	struct dw_sandbox *sandbox;
+	const struct dw_engine *sandbox_engine;
 	dw_critical_fn on_critical;
 	void *critical_ctx;
 	dw_leak_fn on_leak;

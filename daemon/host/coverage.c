@@ -36,6 +36,7 @@ const char *dw_cover_reason_name(enum dw_cover_reason r)
 		"path-length",
 		"size-budget",
 		"unreadable",
+		"scanner-killed",
 		"storage-driver",
 		"log-driver",
 		"fanotify-unavailable",

@@ -37,6 +37,7 @@ enum dw_cover_reason {
 	DW_REASON_PATH_LENGTH,	   /* a path too long to open */
 	DW_REASON_SIZE_BUDGET,	   /* files or captures over a size budget */
 	DW_REASON_UNREADABLE,	   /* its layer dirs cannot be read */
+	DW_REASON_SCANNER_KILLED,  /* a file that kills the scanner */
 	/* environment-caused from here on */
 	DW_REASON_ENV_FIRST,
 	DW_REASON_STORAGE_DRIVER = DW_REASON_ENV_FIRST,

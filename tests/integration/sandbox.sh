@@ -1,0 +1,118 @@
+#!/bin/bash
+# Privilege separation: files written in containers are scanned for
+# secrets by a scanner process that can do nothing else (no uid 0, no
+# capabilities, no new privileges, a seccomp filter). A scanner that
+# dies is restarted; a file that kills it is named, with its hash, in the
+# container's coverage and one alert; driftwatchd goes on.
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_docker
+G="$DW_BUILD/tests/gentoken"
+dw_scratch dw-sbx
+q() { sqlite3 "$db" "$1"; }
+scanner_pid() {
+	"$DW" status --db "$db" --format json | jq -r '.scanner.pid // 0'
+}
+found() { # PATH: a finding for it
+	for _ in $(seq 1 100); do
+		[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '$1'")" -ge 1 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+start_daemon() {
+	DW_TEST_SANDBOX_HOOK=$1 dw_daemon_start "$cfg" "$db" "$tmp/dwd.log" || exit 1
+}
+
+start_daemon "segv:crashme.env"
+docker run -d --network none --name dw-sbx dwtest:busybox sleep 600 >/dev/null
+spid=0
+for _ in $(seq 1 50); do
+	spid=$(scanner_pid)
+	[ "$spid" -gt 0 ] && break
+	sleep 0.1
+done
+st=/proc/$spid/status
+if [ "$spid" -gt 0 ] && [ -r "$st" ]; then
+	grep -q '^CapEff:[[:space:]]*0000000000000000$' "$st" && pass "scanner: CapEff 0" || fail "scanner: $(grep CapEff "$st")"
+	grep -q '^NoNewPrivs:[[:space:]]*1$' "$st" && pass "scanner: NoNewPrivs 1" || fail "scanner: $(grep NoNewPrivs "$st")"
+	grep -q '^Seccomp:[[:space:]]*2$' "$st" && pass "scanner: Seccomp 2 (filter)" || fail "scanner: $(grep '^Seccomp:' "$st")"
+	uid=$(awk '/^Uid:/ { print $2 }' "$st")
+	[ "$uid" != 0 ] && pass "scanner: uid $uid ($(getent passwd "$uid" | cut -d: -f1))" || fail "scanner runs as root"
+	[ "$(awk '/^PPid:/ { print $2 }' "$st")" = "$pid" ] && pass "scanner: a child of driftwatchd" || fail "scanner's parent"
+	n=$(ls /proc/$spid/fd | wc -l)
+	[ "$n" -le 1 ] && pass "scanner: holds $n descriptor (its socket)" || fail "scanner holds $n descriptors: $(ls -l /proc/$spid/fd)"
+else
+	fail "no scanner process (status says pid $spid)"
+fi
+
+# A secret written in the container is found through the scanner.
+docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$($G github sbx1)' >/tmp/one.env"
+found /tmp/one.env && pass "a secret in a container file: found by the scanner" ||
+	{ fail "no finding for /tmp/one.env"; tail -5 "$tmp/dwd.log"; }
+
+# Killed mid-file (SIGSEGV): restarted, and the next change is recorded.
+old=$(scanner_pid)
+kill -SEGV "$old"
+docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$($G github sbx2)' >/tmp/two.env"
+found /tmp/two.env && pass "scanner killed (SIGSEGV): the next file is still scanned" ||
+	{ fail "no finding after the scanner was killed"; tail -5 "$tmp/dwd.log"; }
+for _ in $(seq 1 30); do
+	new=$(scanner_pid)
+	[ "$new" -gt 0 ] && [ "$new" != "$old" ] && break
+	sleep 0.1
+done
+[ "$new" -gt 0 ] && [ "$new" != "$old" ] && pass "scanner restarted (pid $old -> $new)" ||
+	fail "scanner not restarted ($old -> $new)"
+
+# A file the scanner dies on every time (the test hook makes crashme.env
+# such a file): given up on, named with its hash, and the daemon goes on.
+docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$($G github sbx3)' >/tmp/crashme.env"
+sum=$(docker exec dw-sbx sha256sum /tmp/crashme.env | cut -d' ' -f1)
+ok=0
+for _ in $(seq 1 100); do
+	"$DW" status --db "$db" --format json | jq -e '.coverage[] | select(.facet == "secrets" and .reason == "scanner-killed")' >/dev/null && { ok=1; break; }
+	sleep 0.1
+done
+detail=$("$DW" status --db "$db" --format json | jq -r '.coverage[] | select(.facet == "secrets" and .reason == "scanner-killed") | .detail')
+[ $ok -eq 1 ] && grep -q "/tmp/crashme.env (sha256:$sum" <<<"$detail" && grep -q "signal 11" <<<"$detail" &&
+	pass "the input that killed it: $detail" || fail "killer input not recorded: '$detail'"
+[ "$(q "SELECT count(*) FROM alerts WHERE summary LIKE '%scanner-killed%crashme.env%'")" = 1 ] &&
+	pass "and one alert" || fail "alerts: $(q 'SELECT kind, summary FROM alerts')"
+docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$($G github sbx4)' >/tmp/four.env"
+found /tmp/four.env && pass "the daemon goes on scanning" || fail "nothing scanned after the killer file"
+kill "$pid"
+wait "$pid" 2>/dev/null
+pid=
+
+# A forbidden system call (the hook opens a file by name): SIGSYS.
+start_daemon "forbidden:forbidden.env"
+docker exec dw-sbx sh -c "echo x >/tmp/forbidden.env"
+ok=0
+for _ in $(seq 1 100); do
+	"$DW" status --db "$db" --format json |
+		jq -e '.coverage[] | select(.facet == "secrets" and .reason == "scanner-killed" and (.detail | contains("forbidden.env")))' >/dev/null && { ok=1; break; }
+	sleep 0.1
+done
+detail=$("$DW" status --db "$db" --format json | jq -r '[.coverage[] | select(.facet == "secrets" and .reason == "scanner-killed")][0].detail')
+[ $ok -eq 1 ] && grep -q "signal 31\|forbids" <<<"$detail" && pass "forbidden syscall: killed by its filter and reported ($detail)" ||
+	fail "forbidden syscall: '$detail'"
+kill "$pid"
+wait "$pid" 2>/dev/null
+pid=
+
+# Without CAP_SETUID the scanner cannot confine itself: said loudly, and
+# secrets are still scanned (in driftwatchd itself), never silently not.
+capsh --drop=cap_setuid,cap_setgid -- -c "exec $DWD --foreground --config $cfg --db $db --no-mounts" 2>>"$tmp/dwd3.log" &
+pid=$!
+for _ in $(seq 1 100); do
+	"$DW" status --db "$db" --format json 2>/dev/null | jq -e '.state == "running" and .docker.connected' >/dev/null && break
+	sleep 0.1
+done
+"$DW" status --db "$db" --format json | jq -e '.scanner.confined == false' >/dev/null &&
+	grep -q "not in a confined scanner process.*could not confine" "$tmp/dwd3.log" &&
+	pass "no CAP_SETUID: status and log say the scanner is not confined" ||
+	{ fail "unconfined scanner not reported"; tail -3 "$tmp/dwd3.log"; }
+docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$($G github sbx5)' >/tmp/five.env"
+found /tmp/five.env && pass "and secrets are still found" || fail "nothing found unconfined"
+finish
