@@ -92,6 +92,7 @@ json_t *snap_processes(struct dw_docker *d, const char *id)
 		    id);
 	if (dw_docker_get_json(d, &top, path.ptr)) {
 		dw_buf_release(&path);
+		json_decref(out);
 		return json_pack("{s:s}", "error", dw_error_last());
 	}
 	json_array_foreach(json_object_get(top, "Processes"), i, row)

@@ -37,8 +37,12 @@ for _ in $(seq 1 100); do
 	sleep 0.2
 done
 hz=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
+# Both processes: driftwatchd and its scanner (its children). Memory as
+# PSS, so the pages the scanner shares with the daemon (the compiled
+# rules, forked) are counted once; RSS summed would count them twice.
+procs() { echo "$pid" $(pgrep -P "$pid"); }
+cpu_ticks() { local p; for p in $(procs); do awk '{print $14 + $15}' "/proc/$p/stat"; done | awk '{s += $1} END {print s}'; }
+rss_kb() { local p; for p in $(procs); do awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup"; done | awk '{s += $1} END {print s}'; }
 measure() { # seconds -> "cpu% rss_kB"
 	local t0 t1
 	t0=$(cpu_ticks)
@@ -57,7 +61,7 @@ for i in $(seq 1 10); do docker exec "dwbn$i" sh -c 'pkill sh' >/dev/null 2>&1; 
 sleep 1
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
 lat=$(sqlite3 -readonly "$db" "
-	SELECT e.time_us - c.mtime_ns / 1000 FROM events e JOIN changes c
+	SELECT e.time_us - c.st_mtime_ns / 1000 FROM events e JOIN changes c
 	ON c.container_id = e.container_id AND c.path = e.path
 	WHERE e.kind = 'A' AND c.type = 'file' AND e.source = 'watch'
 	AND CAST(e.path AS TEXT) LIKE '/data/f%' ORDER BY 1")
@@ -73,5 +77,5 @@ printf 'latency file->store:       p50 %s ms, p99 %s ms, max %s ms\n' \
 	"$(ms "$p50")" "$(ms "$p99")" "$(ms "$max")"
 printf 'one docker diff (same run): %s ms  (p99 / docker diff = %s)\n' "$dd_ms" \
 	"$(awk -v a="$p99" -v b="$dd_ms" 'BEGIN {printf "%.2f", a / 1000 / b}')"
-printf 'daemon idle:               CPU %s%%, RSS %s kB\n' "$idle_cpu" "$idle_rss"
-printf 'daemon under load:         CPU %s%%, RSS %s kB (peak %s kB)\n' "$load_cpu" "$load_rss" "$hwm"
+printf 'daemon+scanner idle:       CPU %s%%, PSS %s kB (%s processes)\n' "$idle_cpu" "$idle_rss" "$(procs | wc -w)"
+printf 'daemon+scanner under load: CPU %s%%, PSS %s kB (daemon peak RSS %s kB)\n' "$load_cpu" "$load_rss" "$hwm"
