@@ -210,13 +210,22 @@ static void raise_drift_alert(struct dw_monitor *m, const struct rescan *r)
 static int record(struct dw_monitor *m, struct rescan *r)
 {
 	struct container *c = r->c;
-	struct dw_store_container sc = {c->id,	    c->name,  c->image,
-					c->runtime, c->upper, c->lowers_joined,
-					NULL,	    "running"};
+	struct dw_store_container sc = {
+		c->id,	    c->name,   c->image,
+		c->runtime, c->upper,  c->lowers_joined,
+		NULL,	    "running", m->pol->host_root,
+		0,	    0};
 	char *labels = json_dumps(c->labels, JSON_COMPACT | JSON_SORT_KEYS);
+	struct stat st;
 	int err;
 
 	sc.labels = labels;
+	/* Who the upper dir is: a stopped container's record is trusted
+	 * only for the same dir (stat follows nothing but the path). */
+	if (!lstat(c->upper, &st) && S_ISDIR(st.st_mode)) {
+		sc.upper_dev = (uint64_t)st.st_dev;
+		sc.upper_ino = (uint64_t)st.st_ino;
+	}
 	err = dw_store_begin(m->store);
 	if (!err)
 		err = dw_store_put_container(m->store, &sc);

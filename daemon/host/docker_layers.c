@@ -253,54 +253,86 @@ static int mounted_layers(struct dw_docker *d, struct dw_container_layers *l,
 }
 
 /*
+ * A recorded path, named under `from` (the daemon's host root), as seen
+ * under `to` (ours). NULL when it is not under `from`.
+ */
+static char *rebase(const char *path, const char *from, const char *to)
+{
+	size_t n = strlen(from);
+
+	while (n > 1 && from[n - 1] == '/')
+		n--;
+	if (n <= 1 || !strcmp(from, "/"))
+		return dw_host_path(to, path);
+	if (strncmp(path, from, n) || (path[n] != '/' && path[n]))
+		return NULL;
+	return dw_host_path(to, *(path + n) ? path + n : "/");
+}
+
+/*
  * A stopped container on the containerd store has no mount. Its snapshot
- * dirs stay until it is removed, and containerd never reuses a snapshot's
- * number: the dirs driftwatchd recorded while it ran, if they are all
- * still there, are its layers.
+ * dirs stay until it is removed: the dirs driftwatchd recorded while it
+ * ran are its layers if they are all still there, and its upper dir is
+ * the very dir recorded (device and inode: a reset containerd that
+ * numbers snapshots from 1 again is not believed).
  */
 static int recorded_layers(struct dw_docker *d, struct dw_container_layers *l)
 {
 	struct dw_store *s = dw_docker_store(d);
-	char *upper = NULL, *lowers = NULL;
-	long long seen = 0;
-	size_t i;
-	int err = s ? dw_store_container_dirs(s, l->id, &upper, &lowers, &seen)
-		    : DW_ENOTFOUND;
+	struct dw_store_dirs rec;
+	char **raw = NULL, why[512] = "";
+	size_t i, n = 0;
+	struct stat st;
+	int err = s ? dw_store_container_dirs(s, l->id, &rec) : DW_ENOTFOUND;
 
+	if (!s)
+		snprintf(why, sizeof(why),
+			 "driftwatchd's store (--db) is not readable");
+	else if (err == DW_ENOTFOUND)
+		snprintf(why, sizeof(why), "driftwatchd never saw it run");
+	else if (err)
+		snprintf(why, sizeof(why), "%s", dw_error_last());
 	if (!err) {
-		l->upper = upper;
-		l->lowers = dw_lowerdir_split(lowers, &l->nlowers);
-		free(lowers);
+		const char *to = dw_docker_host_root(d);
+
+		l->upper = rebase(rec.upper, rec.host_root, to);
+		raw = dw_lowerdir_split(rec.lowers, &n);
+		l->lowers = dw_xcalloc(n + 1, sizeof(char *));
+		for (i = 0; i < n; i++) {
+			l->lowers[l->nlowers] =
+				rebase(raw[i], rec.host_root, to);
+			if (l->lowers[l->nlowers])
+				l->nlowers++;
+			free(raw[i]);
+		}
+		free(raw);
 		for (i = 0; i < l->nlowers && dir_exists(l->lowers[i]); i++)
 			;
-		if (*upper == '/' && dir_exists(upper) && i == l->nlowers &&
-		    l->nlowers) {
-			l->recorded = (long long)seen;
-			return 0;
-		}
-	}
-	{
-		char why[512];
-
-		if (!s)
+		if (!l->upper || l->nlowers != n || !n || i < n ||
+		    lstat(l->upper, &st) || !S_ISDIR(st.st_mode))
 			snprintf(why, sizeof(why),
-				 "driftwatchd's store (--db) is not readable");
-		else if (!err)
+				 "the layer dirs driftwatchd recorded (under "
+				 "%s) are gone",
+				 rec.host_root);
+		else if (rec.upper_ino &&
+			 ((uint64_t)st.st_ino != rec.upper_ino ||
+			  (uint64_t)st.st_dev != rec.upper_dev))
 			snprintf(why, sizeof(why),
-				 "the layer dirs driftwatchd recorded are "
-				 "gone");
-		else if (err == DW_ENOTFOUND)
-			snprintf(why, sizeof(why),
-				 "driftwatchd never saw it run");
+				 "its recorded upper dir %s is another "
+				 "directory now",
+				 l->upper);
 		else
-			snprintf(why, sizeof(why), "%s", dw_error_last());
-		return dw_error_set(DW_ECONFLICT,
-				    "container %s is not running, and Docker's "
-				    "containerd image store mounts its layers "
-				    "only while it runs; %s: start it (docker "
-				    "start %s) to see them",
-				    l->name, why, l->name);
+			l->recorded = rec.last_seen;
+		dw_store_dirs_release(&rec);
+		if (l->recorded)
+			return 0;
 	}
+	return dw_error_set(DW_ECONFLICT,
+			    "container %s is not running, and Docker's "
+			    "containerd image store mounts its layers only "
+			    "while it runs; %s: start it (docker start %s) to "
+			    "see them",
+			    l->name, why, l->name);
 }
 
 /* Does container `id` run now? (On any doubt: yes.) */

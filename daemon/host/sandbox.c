@@ -184,9 +184,8 @@ static int drop_privileges(uid_t uid, gid_t gid)
 	if (setrlimit(RLIMIT_DATA, &data))
 		return -1;
 #endif
-	if (setrlimit(RLIMIT_CPU, &cpu) ||
-	    setrlimit(RLIMIT_FSIZE, &none) || setrlimit(RLIMIT_CORE, &none) ||
-	    setrlimit(RLIMIT_NOFILE, &files))
+	if (setrlimit(RLIMIT_CPU, &cpu) || setrlimit(RLIMIT_FSIZE, &none) ||
+	    setrlimit(RLIMIT_CORE, &none) || setrlimit(RLIMIT_NOFILE, &files))
 		return -1;
 	return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
 	       prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);

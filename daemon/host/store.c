@@ -97,6 +97,11 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (container_id, facet, reason)) WITHOUT ROWID;"
 	"UPDATE findings SET source = 'docker-json-log'"
 	"  WHERE source = 'docker-log';",
+	/* 8: which root the layer dirs were named under, and the upper
+	 * dir's identity (a stopped container's recorded dirs) */
+	"ALTER TABLE containers ADD COLUMN host_root TEXT;"
+	"ALTER TABLE containers ADD COLUMN upper_dev INTEGER;"
+	"ALTER TABLE containers ADD COLUMN upper_ino INTEGER;",
 };
 
 int st_db_error(struct dw_store *s, const char *what)
@@ -287,10 +292,14 @@ int dw_store_put_container(struct dw_store *s,
 {
 	static const char sql[] =
 		"INSERT INTO containers(id, name, image, runtime, upper_dir, "
-		"lower_dirs, first_seen, last_seen, labels, state) VALUES "
-		"(?1,?2,?3,?4,?5,?6,?7,?7,?8,?9) ON CONFLICT(id) DO UPDATE SET "
+		"lower_dirs, first_seen, last_seen, labels, state, host_root, "
+		"upper_dev, upper_ino) VALUES "
+		"(?1,?2,?3,?4,?5,?6,?7,?7,?8,?9,?10,?11,?12) ON CONFLICT(id) "
+		"DO "
+		"UPDATE SET "
 		"name=?2, image=?3, runtime=?4, upper_dir=?5, lower_dirs=?6, "
-		"last_seen=?7, labels=?8, state=?9";
+		"last_seen=?7, labels=?8, state=?9, host_root=?10, "
+		"upper_dev=?11, upper_ino=?12";
 	sqlite3_stmt *st;
 	int err = st_prepare(s, &st, sql);
 
@@ -306,26 +315,40 @@ int dw_store_put_container(struct dw_store *s,
 	sqlite3_bind_text(st, 8, c->labels ? c->labels : "{}", -1,
 			  SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, c->state, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 10, c->host_root ? c->host_root : "/", -1,
+			  SQLITE_STATIC);
+	if (c->upper_ino) {
+		sqlite3_bind_int64(st, 11, (sqlite3_int64)c->upper_dev);
+		sqlite3_bind_int64(st, 12, (sqlite3_int64)c->upper_ino);
+	}
 	return st_step_done(s, st, "cannot record container");
 }
 
-int dw_store_container_dirs(struct dw_store *s, const char *id, char **upper,
-			    char **lowers, long long *last_seen)
+int dw_store_container_dirs(struct dw_store *s, const char *id,
+			    struct dw_store_dirs *d)
 {
 	sqlite3_stmt *st;
 	int err = st_prepare(s, &st,
-			     "SELECT upper_dir, lower_dirs, last_seen FROM "
-			     "containers WHERE id=?1");
+			     "SELECT upper_dir, lower_dirs, last_seen, "
+			     "host_root, upper_dev, upper_ino FROM containers "
+			     "WHERE id=?1");
 
-	*upper = *lowers = NULL;
+	memset(d, 0, sizeof(*d));
 	if (err)
 		return err;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	switch (sqlite3_step(st)) {
 	case SQLITE_ROW:
-		*upper = dw_xstrdup((const char *)sqlite3_column_text(st, 0));
-		*lowers = dw_xstrdup((const char *)sqlite3_column_text(st, 1));
-		*last_seen = sqlite3_column_int64(st, 2);
+		d->upper = dw_xstrdup((const char *)sqlite3_column_text(st, 0));
+		d->lowers =
+			dw_xstrdup((const char *)sqlite3_column_text(st, 1));
+		d->last_seen = sqlite3_column_int64(st, 2);
+		d->host_root = dw_xstrdup(
+			sqlite3_column_type(st, 3) == SQLITE_NULL
+				? "/"
+				: (const char *)sqlite3_column_text(st, 3));
+		d->upper_dev = (uint64_t)sqlite3_column_int64(st, 4);
+		d->upper_ino = (uint64_t)sqlite3_column_int64(st, 5);
 		break;
 	case SQLITE_DONE:
 		err = dw_error_set(DW_ENOTFOUND, "no record of container %s",
@@ -335,6 +358,14 @@ int dw_store_container_dirs(struct dw_store *s, const char *id, char **upper,
 	}
 	sqlite3_finalize(st);
 	return err;
+}
+
+void dw_store_dirs_release(struct dw_store_dirs *d)
+{
+	free(d->upper);
+	free(d->lowers);
+	free(d->host_root);
+	memset(d, 0, sizeof(*d));
 }
 
 int dw_store_set_container_state(struct dw_store *s, const char *id,

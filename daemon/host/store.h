@@ -40,20 +40,31 @@ struct dw_store_container {
 	const char *id, *name, *image;
 	const char *runtime; /* "docker", or the runtime of a mount */
 	const char *upper;
-	const char *lowers; /* dw_lowerdir_join()ed, topmost first */
-	const char *labels; /* a JSON object's text, or NULL */
-	const char *state;  /* "running", "stopped", "removed" */
+	const char *lowers;	       /* dw_lowerdir_join()ed, topmost first */
+	const char *labels;	       /* a JSON object's text, or NULL */
+	const char *state;	       /* "running", "stopped", "removed" */
+	const char *host_root;	       /* the dirs are named under it */
+	uint64_t upper_dev, upper_ino; /* the upper dir's identity, or 0 */
 };
 
 int dw_store_put_container(struct dw_store *s,
 			   const struct dw_store_container *c);
+/* The layer dirs recorded for a container. */
+struct dw_store_dirs {
+	char *upper, *lowers; /* lowers as dw_lowerdir_join() made them */
+	char *host_root;      /* the root they were named under ("/") */
+	uint64_t upper_dev, upper_ino; /* 0: not recorded */
+	long long last_seen;
+};
+
 /*
  * The layer dirs recorded for container `id` (as dw_store_put_container()
- * got them; caller frees) and when it was last seen. DW_ENOTFOUND when
- * the store has no such container.
+ * got them). DW_ENOTFOUND when the store has no such container. Release
+ * with dw_store_dirs_release().
  */
-int dw_store_container_dirs(struct dw_store *s, const char *id, char **upper,
-			    char **lowers, long long *last_seen);
+int dw_store_container_dirs(struct dw_store *s, const char *id,
+			    struct dw_store_dirs *d);
+void dw_store_dirs_release(struct dw_store_dirs *d);
 int dw_store_set_container_state(struct dw_store *s, const char *id,
 				 const char *state);
 

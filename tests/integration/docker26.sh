@@ -187,6 +187,25 @@ got=$("${DW_DIFF[@]}" diff --db "$db" --format json dw26-watched 2>"$tmp/err" | 
 	pass "stopped: the recorded dirs give docker diff's answer, and say so" ||
 	{ fail "stopped container from the record"; cat "$tmp/err"; diff <(echo "$want") <(echo "$got") | head; }
 [ "$(api_set dw26-watched)" = "$want" ] || fail "docker diff changed after stop"
+# The record names the dirs under the daemon's host root: seen from
+# another root (the host mounted elsewhere), they are found there.
+mkdir -p "$tmp/view"
+# (private first: undoing the copy must not undo the originals)
+mount --rbind "$R" "$tmp/view"
+mount --make-rprivate "$tmp/view"
+got2=$("$DW" --host-root "$tmp/view" diff --db "$db" --format json dw26-watched 2>"$tmp/err2" | jq -c '.[] | [.kind, .path]' | LC_ALL=C sort)
+umount -R -l "$tmp/view"
+[ "$want" = "$got2" ] && pass "the recorded dirs, seen under another host root" ||
+	fail "recorded dirs under another root: $got2 $(cat "$tmp/err2")"
+# A directory now at the recorded path that is not the recorded one (a
+# reset containerd numbering snapshots again) is not believed.
+up=$(sqlite3 "$db" "SELECT upper_dir FROM containers WHERE id = '$(docker inspect -f '{{.Id}}' dw26-watched)'")
+mv "$up" "$up.moved" && mkdir "$up"
+err=$("${DW_DIFF[@]}" diff --db "$db" dw26-watched 2>&1 >/dev/null)
+rc=$?
+rmdir "$up" && mv "$up.moved" "$up"
+[ $rc -eq 1 ] && grep -q "is another directory now" <<<"$err" &&
+	pass "a replaced upper dir is not believed: '$err'" || fail "replaced upper dir (rc $rc): $err"
 
 # The attacker drops a binary and exits at once, taking its mount with
 # it: the snapshot on that critical drift is still taken, from the

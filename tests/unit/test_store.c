@@ -35,7 +35,10 @@ static void put(struct dw_store *s, const char *id, const char *name)
 				       "/u",
 				       "/l1:/l2",
 				       "{\"team\":\"blue\"}",
-				       "running"};
+				       "running",
+				       "/",
+				       0,
+				       0};
 
 	assert_int_equal(dw_store_put_container(s, &c), 0);
 }
