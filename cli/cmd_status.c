@@ -143,6 +143,19 @@ static void print_text(json_t *doc, const char *state, long long pid)
 	printf("rescans:    %lld, queue overflows %lld, errors %lld\n",
 	       num(doc, "rescans"), num(doc, "overflows"), num(doc, "errors"));
 	printf("last event: %s\n", when);
+	{
+		json_t *sc = json_object_get(doc, "scanner");
+
+		if (json_is_object(sc))
+			printf("scanner:    %s, pid %lld, %lld restarts, %lld "
+			       "files given up on\n",
+			       json_is_true(json_object_get(sc, "confined"))
+				       ? "confined"
+				       : "NOT CONFINED (files are scanned in "
+					 "driftwatchd itself)",
+			       num(sc, "pid"), num(sc, "restarts"),
+			       num(sc, "inputs_given_up"));
+	}
 	if (num(doc, "full_rescan_interval_s") > 0)
 		printf("full rescan: every %llds, next in %llds (it alone sees "
 		       "writes through mmap and hard links)\n",

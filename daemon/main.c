@@ -6,6 +6,7 @@
 #include "daemon.h"
 
 #include "coverage.h"
+#include "sandbox.h"
 
 #include "driftwatch/banned.h"
 
@@ -420,6 +421,12 @@ static void write_status(struct daemon *dm, const char *state, int force)
 
 /* ---- configuration ---- */
 
+/* The rules, as the daemon builds them (the scanner process builds its own). */
+static int build_engine(struct dw_engine **e)
+{
+	return dw_engine_new(e, NULL);
+}
+
 static int load_config(struct daemon *dm, struct dw_policy *p,
 		       struct dw_engine **engine)
 {
@@ -430,7 +437,7 @@ static int load_config(struct daemon *dm, struct dw_policy *p,
 	if (dm->o->interval)
 		p->rescan_interval = dm->o->interval;
 	*engine = NULL;
-	if (p->scan_secrets && (err = dw_engine_new(engine, NULL))) {
+	if (p->scan_secrets && (err = build_engine(engine))) {
 		dw_policy_release(p);
 		return err;
 	}
@@ -597,10 +604,12 @@ int main(int argc, char **argv)
 {
 	struct options o;
 	struct daemon dm;
-	int ret = parse_args(&o, argc, argv);
-	int sfd;
+	int ret, sfd;
 	size_t i;
 
+	if (dw_sandbox_is_child(argc, argv))
+		dw_sandbox_child_main(argc, argv, build_engine);
+	ret = parse_args(&o, argc, argv);
 	if (ret)
 		return ret;
 	if (o.done)

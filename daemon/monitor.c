@@ -391,11 +391,26 @@ void dw_monitor_set_policy(struct dw_monitor *m, const struct dw_policy *p,
 		dw_sandbox_free(m->sandbox);
 		m->sandbox = NULL;
 		m->sandbox_engine = engine;
-		if (engine && dw_sandbox_start(&m->sandbox, engine, NULL))
-			dw_log_error("secrets in container files are scanned "
-				     "inside driftwatchd, not in a confined "
-				     "scanner process: %s",
-				     dw_error_last());
+		if (engine && dw_sandbox_start(&m->sandbox, engine, NULL)) {
+			char summary[600];
+			json_t *doc;
+
+			snprintf(summary, sizeof(summary),
+				 "secrets in container files are scanned "
+				 "inside driftwatchd, not in a confined "
+				 "scanner process: %s",
+				 dw_error_last());
+			dw_log_error("%s", summary);
+			/* Loud where the fleet looks, not only in a log. */
+			doc = json_pack("{s:s, s:s}", "severity", "high",
+					"detail", summary);
+			if (m->store &&
+			    dw_store_alert(m->store, "scanner-unconfined",
+					   summary, doc))
+				dw_log_warn("cannot queue an alert: %s",
+					    dw_error_last());
+			json_decref(doc);
+		}
 	}
 	/* The immutable label may have changed with the configuration. */
 	for (c = m->list; c; c = c->next)

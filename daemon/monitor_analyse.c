@@ -5,6 +5,9 @@
 
 #include "driftwatch/banned.h"
 
+/* The monitoring path never waits long on one file (as in-process). */
+#define SCAN_BUDGET_MS 2000
+
 struct analysis {
 	struct rescan *r;
 	const char *path;
@@ -40,22 +43,41 @@ static void boxed_scan(struct rescan *r, int fd, const char *path,
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	char hex[2 * EVP_MAX_MD_SIZE + 1], detail[900];
+	struct dw_buf shown = DW_BUF_INIT;
 	EVP_MD_CTX *copy;
+	int timed_out = 0,
+	    err = dw_sandbox_scan_fd(m->sandbox, fd, size, SCAN_BUDGET_MS,
+				     base ? base + 1 : path, &timed_out,
+				     on_secret, a);
 
-	if (!dw_sandbox_scan_fd(m->sandbox, fd, size, 0, base ? base + 1 : path,
-				on_secret, a))
+	if (!err && !timed_out)
 		return;
 	copy = EVP_MD_CTX_new();
 	EVP_MD_CTX_copy_ex(copy, h);
 	EVP_DigestFinal_ex(copy, md, &mdlen);
 	EVP_MD_CTX_free(copy);
 	dw_hex(hex, md, mdlen);
-	snprintf(detail, sizeof(detail),
-		 "not scanned for secrets: %.300s (sha256:%s, %llu bytes): %s",
-		 path, hex, (unsigned long long)size, dw_error_last());
+	/* The name is the container's: escaped, and cut. */
+	dw_escape_path(&shown, path, strlen(path) < 300 ? strlen(path) : 300);
+	if (!err) {
+		snprintf(detail, sizeof(detail),
+			 "scanned in part for secrets: %s (sha256:%s, %llu "
+			 "bytes): its %d ms time budget ran out",
+			 shown.ptr, hex, (unsigned long long)size,
+			 SCAN_BUDGET_MS);
+		mon_cover(m, r->c, DW_FACET_SECRETS, DW_COVER_DEGRADED,
+			  DW_REASON_SIZE_BUDGET, detail);
+	} else {
+		snprintf(detail, sizeof(detail),
+			 "not scanned for secrets: %s (sha256:%s, %llu bytes): "
+			 "%s",
+			 shown.ptr, hex, (unsigned long long)size,
+			 dw_error_last());
+		mon_cover(m, r->c, DW_FACET_SECRETS, DW_COVER_DEGRADED,
+			  DW_REASON_SCANNER_KILLED, detail);
+	}
 	dw_log_error("container %s: %s", r->c->name, detail);
-	mon_cover(m, r->c, DW_FACET_SECRETS, DW_COVER_DEGRADED,
-		  DW_REASON_SCANNER_KILLED, detail);
+	dw_buf_release(&shown);
 }
 
 /*
@@ -133,8 +155,7 @@ int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 		dw_scan_finish(m->scanner);
 	if (boxed && !err)
 		boxed_scan(r, fd, path, got, h, &a);
-	else
-		close(fd);
+	close(fd);
 	EVP_DigestFinal_ex(h, md, &mdlen);
 	EVP_MD_CTX_free(h);
 	if (err)

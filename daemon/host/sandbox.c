@@ -1,4 +1,5 @@
 /* The scanner process (sandbox.h): privileges dropped, seccomp, SCM_RIGHTS. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -34,20 +35,33 @@
 #define SB_CPU_MAX 600
 /* Beyond a file's own budget: the time a scanner may take to answer. */
 #define SB_SLACK_MS 5000
+/* Address space (the compiled rules, buffers, libraries). */
+#define SB_AS_MAX (4096ull << 20)
+/* Findings one file may bring: past this the scanner is not believed. */
+#define SB_FINDINGS_MAX 256
+/* The scanner's first argument: it is the scanner, on descriptor 3. */
+#define SB_ARG "--scanner-process"
 
-enum sb_op { SB_SCAN = 1, SB_HOOK_SEGV = 90, SB_HOOK_FORBIDDEN = 91 };
+enum sb_op {
+	SB_SCAN = 1,
+	SB_HOOK_SEGV = 90,
+	SB_HOOK_FORBIDDEN = 91,
+	SB_HOOK_LIE = 92
+};
 enum sb_reply { SB_FINDING = 1, SB_DONE = 2, SB_READY = 3 };
 
 struct sb_req {
 	uint32_t op;
-	uint32_t pad;
+	uint32_t id; /* echoed in every reply */
 	uint64_t max;
 	int64_t budget_ms;
 };
 
 struct sb_finding {
 	uint32_t type; /* SB_FINDING */
+	uint32_t id;
 	uint32_t url_decoded;
+	uint32_t pad;
 	uint64_t rule_index, line, column, offset;
 	uint32_t secret_len; /* bytes that follow */
 	char fingerprint[72];
@@ -55,13 +69,23 @@ struct sb_finding {
 
 struct sb_done {
 	uint32_t type; /* SB_DONE */
+	uint32_t id;
 	uint32_t timed_out;
+	uint32_t pad;
+};
+
+struct sb_ready {
+	uint32_t type; /* SB_READY */
+	uint32_t pad;
+	char digest[72]; /* of the engine it built */
 };
 
 struct dw_sandbox {
 	const struct dw_engine *engine;
 	uid_t uid; /* the scanner's, resolved before any thread starts */
 	gid_t gid;
+	char *argv[6]; /* the scanner's command line, made before fork */
+	uint32_t next_id;
 	pid_t pid;
 	int fd; /* our end */
 	struct dw_sandbox_stats st;
@@ -72,6 +96,8 @@ struct dw_sandbox {
 };
 
 /* ---- the child ---- */
+
+static uint32_t cur_id; /* the request being answered */
 
 static int send_all(int fd, const void *p, size_t n)
 {
@@ -85,7 +111,7 @@ static int send_all(int fd, const void *p, size_t n)
 
 static int child_finding(const struct dw_finding *f, void *ctx)
 {
-	char buf[sizeof(struct sb_finding) + SB_SECRET_MAX];
+	static char buf[sizeof(struct sb_finding) + SB_SECRET_MAX];
 	struct sb_finding h;
 	size_t n =
 		f->secret_len < SB_SECRET_MAX ? f->secret_len : SB_SECRET_MAX;
@@ -93,6 +119,7 @@ static int child_finding(const struct dw_finding *f, void *ctx)
 	(void)ctx;
 	memset(&h, 0, sizeof(h));
 	h.type = SB_FINDING;
+	h.id = cur_id;
 	h.url_decoded = (uint32_t)f->url_decoded;
 	h.rule_index = f->rule_index;
 	h.line = f->line;
@@ -102,14 +129,18 @@ static int child_finding(const struct dw_finding *f, void *ctx)
 	memcpy(h.fingerprint, f->fingerprint, sizeof(h.fingerprint));
 	memcpy(buf, &h, sizeof(h));
 	memcpy(buf + sizeof(h), f->secret, n);
-	return send_all(SB_FD, buf, sizeof(h) + n) ? 1 : 0;
+	/* A finding that cannot be told must not end as a clean "done". */
+	if (send_all(SB_FD, buf, sizeof(h) + n))
+		_exit(1);
+	return 0;
 }
 
 static void child_scan(struct dw_scanner *s, int fd, const struct sb_req *r)
 {
-	struct sb_done done = {SB_DONE, 0};
+	struct sb_done done = {SB_DONE, r->id, 0, 0};
 	uint64_t off = 0;
 
+	cur_id = r->id;
 	dw_scanner_set_budget(s, r->budget_ms);
 	dw_scan_begin(s, 1, child_finding, NULL);
 	while (off < r->max) {
@@ -130,30 +161,45 @@ static void child_scan(struct dw_scanner *s, int fd, const struct sb_req *r)
 	}
 	dw_scan_finish(s);
 	done.timed_out = (uint32_t)dw_scan_timed_out(s);
-	send_all(SB_FD, &done, sizeof(done));
+	if (send_all(SB_FD, &done, sizeof(done)))
+		_exit(1);
 }
 
+/*
+ * What a scanner may do once confined: read the descriptors it is given,
+ * answer on its socket, manage memory that never becomes executable or
+ * shared, and exit. Anything else kills it (SIGSYS).
+ */
 static int confine(void)
 {
-	static const int allowed[] = {
-		SCMP_SYS(read),		 SCMP_SYS(pread64),
-		SCMP_SYS(recvmsg),	 SCMP_SYS(sendto),
-		SCMP_SYS(sendmsg),	 SCMP_SYS(write),
-		SCMP_SYS(close),	 SCMP_SYS(fstat),
-		SCMP_SYS(newfstatat),	 SCMP_SYS(mmap),
-		SCMP_SYS(munmap),	 SCMP_SYS(mremap),
-		SCMP_SYS(brk),		 SCMP_SYS(madvise),
-		SCMP_SYS(futex),	 SCMP_SYS(rt_sigreturn),
-		SCMP_SYS(clock_gettime), SCMP_SYS(exit),
-		SCMP_SYS(exit_group),
+	static const int anyfd[] = {
+		SCMP_SYS(read),		SCMP_SYS(pread64),
+		SCMP_SYS(close),	SCMP_SYS(munmap),
+		SCMP_SYS(mremap),	SCMP_SYS(brk),
+		SCMP_SYS(madvise),	SCMP_SYS(futex),
+		SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),
+		SCMP_SYS(exit_group),	SCMP_SYS(clock_gettime),
 	};
+	static const int sockonly[] = {SCMP_SYS(recvmsg), SCMP_SYS(sendto),
+				       SCMP_SYS(sendmsg), SCMP_SYS(write)};
 	scmp_filter_ctx f = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	size_t i;
 	int rc = f ? 0 : -1;
 
-	for (i = 0; !rc && i < sizeof(allowed) / sizeof(allowed[0]); i++)
-		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, allowed[i], 0);
-	/* Memory may change, but never become executable. */
+	for (i = 0; !rc && i < sizeof(anyfd) / sizeof(anyfd[0]); i++)
+		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, anyfd[i], 0);
+	for (i = 0; !rc && i < sizeof(sockonly) / sizeof(sockonly[0]); i++)
+		rc = seccomp_rule_add(f, SCMP_ACT_ALLOW, sockonly[i], 1,
+				      SCMP_A0(SCMP_CMP_EQ, SB_FD));
+	/* Memory: never executable, never shared (the store's WAL index
+	 * is not even there: the scanner is a new program, exec'd). */
+	if (!rc)
+		rc = seccomp_rule_add(
+			f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 2,
+			SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0),
+			/* the type bits: private (not shared, not
+			 * shared-validate) */
+			SCMP_A3(SCMP_CMP_MASKED_EQ, MAP_TYPE, MAP_PRIVATE));
 	if (!rc)
 		rc = seccomp_rule_add(
 			f, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
@@ -167,21 +213,32 @@ static int confine(void)
 static int drop_privileges(uid_t uid, gid_t gid)
 {
 	struct rlimit data = {SB_DATA_MAX, SB_DATA_MAX},
+		      as = {SB_AS_MAX, SB_AS_MAX},
 		      cpu = {SB_CPU_MAX, SB_CPU_MAX + 5}, none = {0, 0},
 		      files = {8, 8};
+	int fd;
 
-	if (!uid || setgroups(0, NULL) || setresgid(gid, gid, gid) ||
+	/* The first to go when memory runs out, not the daemon. */
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (write(fd, "1000", 4) != 4) {
+			/* not fatal: the limits below still hold */
+		}
+		close(fd);
+	}
+	if (!uid || !gid || setgroups(0, NULL) || setresgid(gid, gid, gid) ||
 	    setresuid(uid, uid, uid))
 		return -1;
 	/* uid 0 is gone for good, and with it every capability. */
 	if (!setuid(0))
 		return -1;
 #ifdef __SANITIZE_ADDRESS__
-	/* AddressSanitizer's shadow and allocator regions count as data:
-	 * its builds (tests) run without the data limit. */
+	/* AddressSanitizer's shadow and allocator regions count as data
+	 * and address space: its builds (tests) run without those two. */
 	(void)data;
+	(void)as;
 #else
-	if (setrlimit(RLIMIT_DATA, &data))
+	if (setrlimit(RLIMIT_DATA, &data) || setrlimit(RLIMIT_AS, &as))
 		return -1;
 #endif
 	if (setrlimit(RLIMIT_CPU, &cpu) || setrlimit(RLIMIT_FSIZE, &none) ||
@@ -208,32 +265,85 @@ static void hook_forbidden(void)
 		close(fd);
 }
 
-static __attribute__((noreturn)) void child_main(int sock,
-						 const struct dw_sandbox *sb)
+/* A compromised scanner's lie: a secret that is not in the file. */
+static void hook_lie(const struct dw_engine *e, const struct sb_req *r)
 {
-	struct dw_scanner *s = NULL;
+	const struct dw_rule_info *rules;
+	static const char fake[] = "AKIAQWERTYUIOPASDFGH";
+	struct dw_finding f;
 
+	memset(&f, 0, sizeof(f));
+	dw_engine_rules(e, &rules);
+	f.rule = &rules[0];
+	f.secret = fake;
+	f.secret_len = sizeof(fake) - 1;
+	f.line = 1;
+	f.column = 1;
+	dw_secret_fingerprint(f.fingerprint, rules[0].id, fake, f.secret_len);
+	cur_id = r->id;
+	child_finding(&f, NULL);
+}
+
+static int ignore_finding(const struct dw_finding *f, void *ctx)
+{
+	(void)f;
+	(void)ctx;
+	return 0;
+}
+
+/*
+ * Whatever the libraries set up on first use (OpenSSL's digest, which
+ * reads its configuration; the engine's scratch), done before the
+ * filter: a scan must need no system call but reading and memory.
+ */
+static void warm_up(struct dw_scanner *s)
+{
+	static const char text[] = "key = \"AKIAIOSFODNN7EXAMPLE\"\n"
+				   "url = https://user:pa%73s@example.com/x\n"
+				   "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n"
+				   "-----END RSA PRIVATE KEY-----\n";
+	char fp[72];
+
+	dw_secret_fingerprint(fp, "warm-up", text, sizeof(text) - 1);
+	dw_scan_buffer(s, text, sizeof(text) - 1, 1, ignore_finding, NULL);
+}
+
+int dw_sandbox_is_child(int argc, char **argv)
+{
+	return argc == 5 && !strcmp(argv[1], SB_ARG);
+}
+
+int dw_sandbox_child_main(int argc, char **argv,
+			  int (*build)(struct dw_engine **e))
+{
+	struct dw_engine *e = NULL;
+	struct dw_scanner *s = NULL;
+	struct sb_ready ready;
+	char *end;
+	long parent = strtol(argv[2], &end, 10);
+	unsigned long uid = strtoul(argv[3], NULL, 10),
+		      gid = strtoul(argv[4], NULL, 10);
+
+	(void)argc;
+	/* Dies with the daemon; and only its daemon may have started it. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() == 1)
+	if (*end || getppid() != (pid_t)parent)
 		_exit(1);
-	if (sock != SB_FD && (dup2(sock, SB_FD) < 0 || close(sock)))
-		_exit(1);
-	if (syscall(SYS_close_range, SB_FD + 1, ~0U, 0))
-		_exit(1);
+	/* Nothing but the socket: not even the daemon's stdio. */
 	close(STDIN_FILENO);
 	close(STDOUT_FILENO);
 	close(STDERR_FILENO);
-	/* The scanner's buffers before the filter: nothing to ask later. */
-	if (dw_scanner_new(&s, sb->engine) ||
-	    drop_privileges(sb->uid, sb->gid) || confine())
+	if (build(&e) || dw_scanner_new(&s, e))
 		_exit(1);
-	{
-		/* Confined: only now is it fit to be given anything. */
-		uint32_t ready = SB_READY;
-
-		if (send_all(SB_FD, &ready, sizeof(ready)))
-			_exit(1);
-	}
+	warm_up(s);
+	if (drop_privileges((uid_t)uid, (gid_t)gid) || confine())
+		_exit(1);
+	/* Confined: only now is it fit to be given anything. */
+	memset(&ready, 0, sizeof(ready));
+	ready.type = SB_READY;
+	snprintf(ready.digest, sizeof(ready.digest), "%s", dw_engine_digest(e));
+	if (send_all(SB_FD, &ready, sizeof(ready)))
+		_exit(1);
 	for (;;) {
 		char cbuf[CMSG_SPACE(sizeof(int))];
 		struct sb_req r;
@@ -263,6 +373,8 @@ static __attribute__((noreturn)) void child_main(int sock,
 			crash();
 		if (r.op == SB_HOOK_FORBIDDEN)
 			hook_forbidden();
+		if (r.op == SB_HOOK_LIE)
+			hook_lie(e, &r);
 		child_scan(s, fd, &r);
 		close(fd);
 	}
@@ -273,22 +385,31 @@ static __attribute__((noreturn)) void child_main(int sock,
 static void stop_child_(struct dw_sandbox *sb, char *how, size_t n,
 			int wait_exit);
 
-/* The scanner says it is confined, within 10 s, or it is not used. */
+/*
+ * The scanner says it is confined, with the digest of the rules it built
+ * (they must be ours: a finding names its rule by index), within 10 s,
+ * or it is not used.
+ */
 static int wait_ready(struct dw_sandbox *sb)
 {
 	struct pollfd p = {sb->fd, POLLIN, 0};
-	uint32_t msg = 0;
+	struct sb_ready msg;
 	char how[200] = "it did not answer";
 	ssize_t n = -1;
 	int pr;
 
+	memset(&msg, 0, sizeof(msg));
 	do
 		pr = poll(&p, 1, 10000);
 	while (pr < 0 && errno == EINTR);
 	if (pr > 0)
 		n = recv(sb->fd, &msg, sizeof(msg), MSG_DONTWAIT);
-	if (n == (ssize_t)sizeof(msg) && msg == SB_READY)
+	if (n == (ssize_t)sizeof(msg) && msg.type == SB_READY &&
+	    memchr(msg.digest, '\0', sizeof(msg.digest)) &&
+	    !strcmp(msg.digest, dw_engine_digest(sb->engine)))
 		return 0;
+	if (n == (ssize_t)sizeof(msg) && msg.type == SB_READY)
+		snprintf(how, sizeof(how), "its rules are not the daemon's");
 	stop_child_(sb, how, sizeof(how), 1);
 	return dw_error_set(DW_ERROR,
 			    "scanner: could not confine itself (no "
@@ -296,14 +417,35 @@ static int wait_ready(struct dw_sandbox *sb)
 			    how);
 }
 
+/* Close every descriptor above `from` (close_range, else one by one). */
+static void close_from(int from)
+{
+	long max = sysconf(_SC_OPEN_MAX), fd;
+
+	if (!syscall(SYS_close_range, (unsigned)from, ~0U, 0))
+		return;
+	for (fd = from; fd < (max > 0 ? max : 65536); fd++)
+		close((int)fd);
+}
+
+/*
+ * Fork and exec the daemon's own program as the scanner: a new address
+ * space, nothing of the daemon's memory (its store's mappings, webhook
+ * URLs, other sources' secrets) and no descriptor but the socket.
+ * Between fork and exec only async-signal-safe calls.
+ */
 static int start_child(struct dw_sandbox *sb)
 {
+	char ppid[24];
 	int sv[2];
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		return dw_error_errno(DW_ERROR, errno,
 				      "scanner: cannot make a socketpair");
+	snprintf(ppid, sizeof(ppid), "%ld", (long)getpid());
+	free(sb->argv[2]);
+	sb->argv[2] = dw_xstrdup(ppid);
 	pid = fork();
 	if (pid < 0) {
 		close(sv[0]);
@@ -311,8 +453,16 @@ static int start_child(struct dw_sandbox *sb)
 		return dw_error_errno(DW_ERROR, errno, "scanner: cannot fork");
 	}
 	if (pid == 0) {
-		close(sv[0]);
-		child_main(sv[1], sb);
+		if (sv[1] == SB_FD) {
+			/* dup2 onto itself would keep FD_CLOEXEC */
+			if (fcntl(SB_FD, F_SETFD, 0))
+				_exit(127);
+		} else if (dup2(sv[1], SB_FD) < 0) {
+			_exit(127);
+		}
+		close_from(SB_FD + 1);
+		execv("/proc/self/exe", sb->argv);
+		_exit(127);
 	}
 	close(sv[1]);
 	sb->pid = pid;
@@ -372,14 +522,15 @@ int dw_sandbox_start(struct dw_sandbox **out, const struct dw_engine *e,
 	struct dw_sandbox *sb;
 	const char *hook = getenv("DW_TEST_SANDBOX_HOOK");
 	struct passwd *pw = getpwnam(user ? user : "driftwatch");
+	char num[24];
 	int err;
 
 	if (!pw && !user)
 		pw = getpwnam("nobody");
-	if (!pw || !pw->pw_uid)
+	if (!pw || !pw->pw_uid || !pw->pw_gid)
 		return dw_error_set(DW_ERROR,
 				    "scanner: no unprivileged user %s to run "
-				    "as",
+				    "as (uid and gid other than 0)",
 				    user ? user : "driftwatch or nobody");
 	if (getuid() && geteuid())
 		return dw_error_set(DW_EUNSUPPORTED,
@@ -390,12 +541,22 @@ int dw_sandbox_start(struct dw_sandbox **out, const struct dw_engine *e,
 	sb->fd = -1;
 	sb->uid = pw->pw_uid;
 	sb->gid = pw->pw_gid;
+	sb->argv[0] = dw_xstrdup("driftwatchd-scanner");
+	sb->argv[1] = dw_xstrdup(SB_ARG);
+	sb->argv[2] = dw_xstrdup("0"); /* our pid, set at each start */
+	snprintf(num, sizeof(num), "%lu", (unsigned long)sb->uid);
+	sb->argv[3] = dw_xstrdup(num);
+	snprintf(num, sizeof(num), "%lu", (unsigned long)sb->gid);
+	sb->argv[4] = dw_xstrdup(num);
 	if (hook && !strncmp(hook, "segv:", 5)) {
 		sb->hook_op = SB_HOOK_SEGV;
 		sb->hook_name = dw_xstrdup(hook + 5);
 	} else if (hook && !strncmp(hook, "forbidden:", 10)) {
 		sb->hook_op = SB_HOOK_FORBIDDEN;
 		sb->hook_name = dw_xstrdup(hook + 10);
+	} else if (hook && !strncmp(hook, "lie:", 4)) {
+		sb->hook_op = SB_HOOK_LIE;
+		sb->hook_name = dw_xstrdup(hook + 4);
 	}
 	err = start_child(sb);
 	if (err) {
@@ -408,9 +569,13 @@ int dw_sandbox_start(struct dw_sandbox **out, const struct dw_engine *e,
 
 void dw_sandbox_free(struct dw_sandbox *sb)
 {
+	size_t i;
+
 	if (!sb)
 		return;
 	stop_child(sb, NULL, 0);
+	for (i = 0; i < sizeof(sb->argv) / sizeof(sb->argv[0]); i++)
+		free(sb->argv[i]);
 	free(sb->hook_name);
 	free(sb);
 }
@@ -428,15 +593,66 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Is the finding's secret really in the file at its offset? Raw: the
+ * bytes themselves; found %-decoded: the bytes from there, decoded as
+ * the engine decodes (%XX only). The fingerprint is recomputed too. A
+ * scanner can still leave things out; it cannot make them up.
+ */
+static int verify(int fd, const struct dw_finding *f)
+{
+	char fp[72], raw[3 * 512];
+	size_t want = f->secret_len, got = 0, i;
+	uint64_t off = f->offset;
+
+	dw_secret_fingerprint(fp, f->rule->id, f->secret, f->secret_len);
+	if (strcmp(fp, f->fingerprint))
+		return -1;
+	while (got < want) {
+		ssize_t n = pread(fd, raw, sizeof(raw), (off_t)off);
+
+		if (n <= 0)
+			return -1;
+		for (i = 0; i < (size_t)n && got < want; i++) {
+			unsigned char c = (unsigned char)raw[i];
+
+			if (f->url_decoded && c == '%') {
+				char h[3];
+
+				/* Its two digits may lie past this read. */
+				if ((size_t)n - i < 3) {
+					if ((size_t)n < sizeof(raw) || !i)
+						return -1;
+					break;
+				}
+				h[0] = raw[i + 1];
+				h[1] = raw[i + 2];
+				h[2] = 0;
+				if (isxdigit((unsigned char)h[0]) &&
+				    isxdigit((unsigned char)h[1])) {
+					c = (unsigned char)strtol(h, NULL, 16);
+					i += 2;
+				}
+			}
+			if ((unsigned char)f->secret[got++] != c)
+				return -1;
+		}
+		off += i;
+	}
+	return 0;
+}
+
 /* One attempt: 0 done, 1 the scanner failed (`how` says why). */
 static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
-		   dw_finding_cb cb, void *ctx, char *how, size_t hn)
+		   dw_finding_cb cb, void *ctx, int *timed_out, char *how,
+		   size_t hn)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))], *buf;
 	struct iovec io = {(void *)r, sizeof(*r)};
 	struct msghdr mh = {0};
 	struct cmsghdr *cm;
 	long long deadline;
+	size_t nfound = 0;
 	ssize_t n;
 
 	memset(cbuf, 0, sizeof(cbuf));
@@ -463,6 +679,7 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 		struct pollfd p = {sb->fd, POLLIN, 0};
 		long long left = deadline - now_ms();
 		struct sb_finding h;
+		struct sb_done d;
 		struct dw_finding f;
 		const struct dw_rule_info *rules;
 		size_t nrules;
@@ -478,30 +695,37 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 		if (pr == 0)
 			continue;
 		n = recv(sb->fd, buf, sizeof(struct sb_finding) + SB_SECRET_MAX,
-			 0);
+			 MSG_TRUNC);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n == (ssize_t)sizeof(struct sb_done) &&
-		    ((struct sb_done *)(void *)buf)->type == SB_DONE) {
-			free(buf);
-			return 0;
-		}
 		if (n <= 0) { /* hung up: it died */
 			stop_child_(sb, how, hn, 1);
 			break;
 		}
+		if (n == (ssize_t)sizeof(d)) {
+			memcpy(&d, buf, sizeof(d));
+			if (d.type == SB_DONE && d.id == r->id) {
+				*timed_out = d.timed_out != 0;
+				free(buf);
+				return 0;
+			}
+		}
 		memset(&h, 0, sizeof(h));
 		memcpy(&h, buf, (size_t)n >= sizeof(h) ? sizeof(h) : (size_t)n);
 		nrules = dw_engine_rules(sb->engine, &rules);
-		/* Anything else than a well-formed finding: the scanner is
-		 * not to be trusted any more. */
+		/* Anything but a well-formed finding of this file, whose
+		 * secret is in the file: the scanner is not believed. */
 		if (n < (ssize_t)sizeof(h) || h.type != SB_FINDING ||
-		    h.secret_len > SB_SECRET_MAX ||
+		    h.id != r->id || h.secret_len > SB_SECRET_MAX ||
 		    (size_t)n != sizeof(h) + h.secret_len ||
-		    h.rule_index >= nrules ||
-		    memchr(h.fingerprint, '\0', sizeof(h.fingerprint)) ==
-			    NULL) {
+		    h.rule_index >= nrules || !h.secret_len ||
+		    !memchr(h.fingerprint, '\0', sizeof(h.fingerprint)) ||
+		    ++nfound > SB_FINDINGS_MAX) {
 			stop_child(sb, how, hn);
+			snprintf(how, hn, "%s",
+				 nfound > SB_FINDINGS_MAX
+					 ? "it reported too many findings"
+					 : "it sent an answer that is not one");
 			break;
 		}
 		memset(&f, 0, sizeof(f));
@@ -512,8 +736,16 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 		f.line = h.line;
 		f.column = h.column;
 		f.offset = h.offset;
-		f.url_decoded = (int)h.url_decoded;
+		f.url_decoded = h.url_decoded != 0;
 		memcpy(f.fingerprint, h.fingerprint, sizeof(f.fingerprint));
+		/* A secret cut at SB_SECRET_MAX cannot be checked whole. */
+		if (h.secret_len < SB_SECRET_MAX && verify(fd, &f)) {
+			stop_child(sb, how, hn);
+			snprintf(how, hn,
+				 "it reported a secret that is not in the file "
+				 "(or the file changed meanwhile)");
+			break;
+		}
 		cb(&f, ctx);
 	}
 	free(buf);
@@ -521,21 +753,23 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 }
 
 int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
-		       long long budget_ms, const char *name, dw_finding_cb cb,
-		       void *ctx)
+		       long long budget_ms, const char *name, int *timed_out,
+		       dw_finding_cb cb, void *ctx)
 {
 	struct sb_req r = {SB_SCAN, 0, max, budget_ms};
 	char how[200] = "";
 	int tries;
 
+	*timed_out = 0;
 	if (sb->hook_op && name && sb->hook_name &&
 	    !strcmp(name, sb->hook_name))
 		r.op = (uint32_t)sb->hook_op;
 	/* A death may be the scanner's own (its CPU rlimit): once more. */
 	for (tries = 0; tries < 2; tries++) {
+		r.id = ++sb->next_id;
 		if (!sb->pid && start_child(sb))
 			return DW_ERROR;
-		if (!attempt(sb, fd, &r, cb, ctx, how, sizeof(how)))
+		if (!attempt(sb, fd, &r, cb, ctx, timed_out, how, sizeof(how)))
 			return 0;
 		sb->st.restarts++;
 	}

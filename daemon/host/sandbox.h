@@ -8,20 +8,25 @@
 
 /*
  * The scanner process: hostile file content is matched against the
- * secret rules in a child that can do nothing else. It is forked from
- * the privileged process once the engine is built (so it shares the
- * compiled rules), then, before it reads anything:
- *   - every descriptor but its socketpair end is closed;
- *   - it becomes the `driftwatch` system user (else nobody), with no
+ * secret rules in a process that can do nothing else. driftwatchd forks
+ * and execs its own program as the scanner (dw_sandbox_child_main(): a
+ * new address space, nothing of the daemon's memory or mappings, no
+ * descriptor but its socketpair end), which builds the rules, then,
+ * before it reads anything:
+ *   - becomes the `driftwatch` system user (else nobody), with no
  *     supplementary groups and so no capabilities;
- *   - rlimits: data 1 GiB, CPU time, no files, no core dumps;
+ *   - rlimits: data 1 GiB, address space 4 GiB, CPU time, no files, no
+ *     core dumps; the first the OOM killer takes;
  *   - PR_SET_NO_NEW_PRIVS and a seccomp filter (libseccomp) that allows
- *     reading a received descriptor, memory, the socket and exiting:
- *     anything else kills it (SIGSYS).
+ *     reading a received descriptor, memory that is never executable or
+ *     shared, its socket and exiting: anything else kills it (SIGSYS);
+ *   - says it is ready, with the digest of its rules (the daemon's).
  * It receives one regular file at a time (SCM_RIGHTS) and sends back its
- * findings. When it dies or overruns its time, it is restarted and the
- * file is tried once more; a file that kills it twice is reported as the
- * input that did (the caller records and alerts) and the caller goes on.
+ * findings, each checked against the file by the daemon (the secret is
+ * at its offset, the fingerprint is its own). When it dies, overruns its
+ * time or answers what is not so, it is restarted and the file tried once
+ * more; a file that fails twice is reported as the input that did (the
+ * caller records and alerts) and the caller goes on.
  */
 
 struct dw_sandbox;
@@ -43,14 +48,25 @@ void dw_sandbox_stats(const struct dw_sandbox *sb, struct dw_sandbox_stats *st);
 
 /*
  * Scan regular file `fd` (read from offset 0 with pread, at most `max`
- * bytes; the caller's offset is left alone) and call `cb` per finding.
- * `name` is the file's name, for the test hooks only. Returns 0, or
- * DW_ELIMIT when the scanner died (or ran over `budget_ms`) on it twice:
- * dw_error_last() says how (a signal, a timeout), findings sent before
- * that were delivered.
+ * bytes; the caller's offset is left alone) within `budget_ms` (0: none;
+ * `*timed_out` then says the scan stopped there) and call `cb` per
+ * finding. `name` is the file's name, for the test hooks only. Returns 0,
+ * or DW_ELIMIT when the scanner failed on it twice (died, did not answer
+ * within the budget and 5 s, or answered what is not so): dw_error_last()
+ * says how; findings checked before that were delivered.
  */
 int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
-		       long long budget_ms, const char *name, dw_finding_cb cb,
-		       void *ctx);
+		       long long budget_ms, const char *name, int *timed_out,
+		       dw_finding_cb cb, void *ctx);
+
+/*
+ * In driftwatchd's main(), first: is this process a scanner the daemon
+ * exec'd? Then dw_sandbox_child_main() is all it runs (it never
+ * returns): `build` makes the rules, as the daemon made its own.
+ */
+int dw_sandbox_is_child(int argc, char **argv);
+int dw_sandbox_child_main(int argc, char **argv,
+			  int (*build)(struct dw_engine **e))
+	__attribute__((noreturn));
 
 #endif

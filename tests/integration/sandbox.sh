@@ -40,6 +40,10 @@ if [ "$spid" -gt 0 ] && [ -r "$st" ]; then
 	uid=$(awk '/^Uid:/ { print $2 }' "$st")
 	[ "$uid" != 0 ] && pass "scanner: uid $uid ($(getent passwd "$uid" | cut -d: -f1))" || fail "scanner runs as root"
 	[ "$(awk '/^PPid:/ { print $2 }' "$st")" = "$pid" ] && pass "scanner: a child of driftwatchd" || fail "scanner's parent"
+	# A program of its own (exec'd): none of the daemon's mappings,
+	# such as its store's WAL index, which it could write to.
+	grep -q 'driftwatch.db' /proc/$spid/maps && fail "scanner maps the store: $(grep driftwatch.db /proc/$spid/maps)" ||
+		pass "scanner: maps nothing of the store"
 	n=$(ls /proc/$spid/fd | wc -l)
 	[ "$n" -le 1 ] && pass "scanner: holds $n descriptor (its socket)" || fail "scanner holds $n descriptors: $(ls -l /proc/$spid/fd)"
 else
@@ -86,6 +90,24 @@ kill "$pid"
 wait "$pid" 2>/dev/null
 pid=
 
+# A lying scanner (the hook reports a key that is not in the file): the
+# daemon checks each finding against the file and does not believe it.
+start_daemon "lie:lie.env"
+docker exec dw-sbx sh -c "echo 'nothing secret here' >/tmp/lie.env"
+ok=0
+for _ in $(seq 1 100); do
+	"$DW" status --db "$db" --format json |
+		jq -e '.coverage[] | select(.facet == "secrets" and (.detail | contains("lie.env")))' >/dev/null && { ok=1; break; }
+	sleep 0.1
+done
+detail=$("$DW" status --db "$db" --format json | jq -r '[.coverage[] | select(.facet == "secrets" and (.detail | contains("lie.env")))][0].detail')
+[ $ok -eq 1 ] && grep -q "not in the file" <<<"$detail" &&
+	[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '/tmp/lie.env'")" = 0 ] &&
+	pass "a made-up finding is not believed: $detail" || fail "lie: '$detail', findings $(q "SELECT rule FROM findings WHERE CAST(path AS TEXT) = '/tmp/lie.env'")"
+kill "$pid"
+wait "$pid" 2>/dev/null
+pid=
+
 # A forbidden system call (the hook opens a file by name): SIGSYS.
 start_daemon "forbidden:forbidden.env"
 docker exec dw-sbx sh -c "echo x >/tmp/forbidden.env"
@@ -112,7 +134,8 @@ for _ in $(seq 1 100); do
 done
 "$DW" status --db "$db" --format json | jq -e '.scanner.confined == false' >/dev/null &&
 	grep -q "not in a confined scanner process.*could not confine" "$tmp/dwd3.log" &&
-	pass "no CAP_SETUID: status and log say the scanner is not confined" ||
+	[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'scanner-unconfined'")" -ge 1 ] &&
+	pass "no CAP_SETUID: status, log and an alert say the scanner is not confined" ||
 	{ fail "unconfined scanner not reported"; tail -3 "$tmp/dwd3.log"; }
 docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$($G github sbx5)' >/tmp/five.env"
 found /tmp/five.env && pass "and secrets are still found" || fail "nothing found unconfined"
