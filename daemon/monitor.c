@@ -417,6 +417,18 @@ void dw_monitor_set_policy(struct dw_monitor *m, const struct dw_policy *p,
 		c->immutable = is_immutable(p, c);
 }
 
+int dw_monitor_redact_text(struct dw_monitor *m, const char *text, size_t len,
+			   const struct dw_finding *also, struct dw_buf *out)
+{
+	/* Text a container chose (a file name) is scanned where its file
+	 * contents are: in the scanner process when there is one. */
+	if (m->sandbox)
+		return dw_sandbox_redact_text(m->sandbox, text, len, also, out);
+	if (m->engine)
+		return dw_engine_redact_text(m->engine, text, len, also, out);
+	return dw_buf_add(out, text, len) ? DW_ELIMIT : 0;
+}
+
 void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn, void *ctx)
 {
 	m->on_critical = fn;

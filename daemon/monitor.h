@@ -93,6 +93,15 @@ void dw_monitor_cover(struct dw_monitor *m, const char *id, enum dw_facet f,
 		      enum dw_cover state, enum dw_cover_reason reason,
 		      const char *detail);
 
+/*
+ * dw_engine_redact_text() of the monitor's rules, the scan done in the
+ * scanner process when there is one (the text is hostile: a file name).
+ */
+struct dw_buf;
+struct dw_finding;
+int dw_monitor_redact_text(struct dw_monitor *m, const char *text, size_t len,
+			   const struct dw_finding *also, struct dw_buf *out);
+
 /* Rescan every container soon, marked `source`. */
 void dw_monitor_rescan_all(struct dw_monitor *m, enum dw_rescan_source source);
 

@@ -171,13 +171,20 @@ static void raise_drift_alert(struct dw_monitor *m, const struct rescan *r)
 			continue;
 		/* A file named by a token: the alert shows it redacted, as
 		 * the leak alert does. */
-		if (m->scanner) {
+		if (m->sandbox || m->scanner) {
 			struct dw_buf red = DW_BUF_INIT;
 
-			/* The monitor's scanner: the analysis is done, and a
-			 * scanner per path would cost a Hyperscan scratch. */
-			dw_scanner_redact_text(m->scanner, row->path,
-					       row->path_len, NULL, &red);
+			/* The scanner process; else the monitor's scanner:
+			 * the analysis is done, and a scanner per path
+			 * would cost a Hyperscan scratch. */
+			if (m->sandbox)
+				dw_sandbox_redact_text(m->sandbox, row->path,
+						       row->path_len, NULL,
+						       &red);
+			else
+				dw_scanner_redact_text(m->scanner, row->path,
+						       row->path_len, NULL,
+						       &red);
 			dw_utf8_sanitize(&b, red.ptr ? red.ptr : "", red.len);
 			dw_buf_release(&red);
 		} else {

@@ -310,8 +310,8 @@ void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 		/* A path can carry a secret too (a file named by a token). */
 		struct dw_buf rp = DW_BUF_INIT;
 
-		dw_engine_redact_text(dm->engine, src->path, src->path_len, f,
-				      &rp);
+		dw_monitor_redact_text(dm->mon, src->path, src->path_len, f,
+				       &rp);
 		dw_utf8_sanitize(&path, rp.ptr ? rp.ptr : "", rp.len);
 		dw_buf_release(&rp);
 	}

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "driftwatch/xmalloc.h"
 #include "sandbox.h"
@@ -46,7 +47,8 @@ enum sb_op {
 	SB_SCAN = 1,
 	SB_HOOK_SEGV = 90,
 	SB_HOOK_FORBIDDEN = 91,
-	SB_HOOK_LIE = 92
+	SB_HOOK_LIE = 92,
+	SB_REDACT = 3 /* the text follows the request; no descriptor */
 };
 enum sb_reply { SB_FINDING = 1, SB_DONE = 2, SB_READY = 3 };
 
@@ -345,9 +347,10 @@ int dw_sandbox_child_main(int argc, char **argv,
 	if (send_all(SB_FD, &ready, sizeof(ready)))
 		_exit(1);
 	for (;;) {
+		static char msg[sizeof(struct sb_req) + DW_REDACT_SCAN_MAX];
 		char cbuf[CMSG_SPACE(sizeof(int))];
 		struct sb_req r;
-		struct iovec io = {&r, sizeof(r)};
+		struct iovec io = {msg, sizeof(msg)};
 		struct msghdr mh = {0};
 		struct cmsghdr *cm;
 		int fd = -1;
@@ -360,8 +363,22 @@ int dw_sandbox_child_main(int argc, char **argv,
 		n = recvmsg(SB_FD, &mh, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n != (ssize_t)sizeof(r))
+		if (n < (ssize_t)sizeof(r))
 			_exit(0); /* the parent is gone, or talks nonsense */
+		memcpy(&r, msg, sizeof(r));
+		if (r.op == SB_REDACT) {
+			struct sb_done done = {SB_DONE, r.id, 0, 0};
+
+			cur_id = r.id;
+			dw_scanner_redact_scan(s, msg + sizeof(r),
+					       (size_t)n - sizeof(r),
+					       child_finding, NULL);
+			if (send_all(SB_FD, &done, sizeof(done)))
+				_exit(1);
+			continue;
+		}
+		if (n != (ssize_t)sizeof(r))
+			_exit(0);
 		cm = CMSG_FIRSTHDR(&mh);
 		if (cm && cm->cmsg_level == SOL_SOCKET &&
 		    cm->cmsg_type == SCM_RIGHTS &&
@@ -644,8 +661,8 @@ static int verify(int fd, const struct dw_finding *f)
 
 /* One attempt: 0 done, 1 the scanner failed (`how` says why). */
 static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
-		   dw_finding_cb cb, void *ctx, int *timed_out, char *how,
-		   size_t hn)
+		   struct dw_finding **held, size_t *nheld, size_t *held_alloc,
+		   int *timed_out, char *how, size_t hn)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))], *buf;
 	struct iovec io = {(void *)r, sizeof(*r)};
@@ -746,7 +763,16 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 				 "(or the file changed meanwhile)");
 			break;
 		}
-		cb(&f, ctx);
+		/* Told once the scanner is done: a caller may use it again
+		 * (to redact) from its callback. */
+		DW_ALLOC_GROW(*held, *nheld + 1, *held_alloc);
+		(*held)[*nheld] = f;
+		{
+			char *copy = dw_xmalloc(f.secret_len);
+
+			memcpy(copy, f.secret, f.secret_len);
+			(*held)[(*nheld)++].secret = copy;
+		}
 	}
 	free(buf);
 	return 1;
@@ -766,10 +792,24 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 		r.op = (uint32_t)sb->hook_op;
 	/* A death may be the scanner's own (its CPU rlimit): once more. */
 	for (tries = 0; tries < 2; tries++) {
+		struct dw_finding *held = NULL;
+		size_t nheld = 0, alloc = 0, i;
+		int failed;
+
 		r.id = ++sb->next_id;
 		if (!sb->pid && start_child(sb))
 			return DW_ERROR;
-		if (!attempt(sb, fd, &r, cb, ctx, timed_out, how, sizeof(how)))
+		failed = attempt(sb, fd, &r, &held, &nheld, &alloc, timed_out,
+				 how, sizeof(how));
+		for (i = 0; i < nheld; i++) {
+			if (!failed)
+				cb(&held[i], ctx);
+			explicit_bzero((void *)held[i].secret,
+				       held[i].secret_len);
+			free((void *)held[i].secret);
+		}
+		free(held);
+		if (!failed)
 			return 0;
 		sb->st.restarts++;
 	}
@@ -778,4 +818,90 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 		start_child(sb);
 	return dw_error_set(DW_ELIMIT, "the scanner failed on it twice: %s",
 			    how);
+}
+
+int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
+			   const struct dw_finding *also, struct dw_buf *out)
+{
+	size_t sent = len < DW_REDACT_SCAN_MAX ? len : DW_REDACT_SCAN_MAX;
+	char *msg = dw_xmalloc(sizeof(struct sb_req) + sent), *buf = NULL;
+	struct sb_req r = {SB_REDACT, 0, sent, 0};
+	struct dw_redact_span *v = NULL;
+	const struct dw_rule_info *rules;
+	size_t nv = 0, alloc = 0, i, nrules;
+	char how[200] = "";
+	long long deadline;
+	int decoded = 0, ok = 0, n_out;
+	ssize_t n;
+
+	nrules = dw_engine_rules(sb->engine, &rules);
+	if (!sb->pid && start_child(sb))
+		goto out;
+	r.id = ++sb->next_id;
+	memcpy(msg, &r, sizeof(r));
+	memcpy(msg + sizeof(r), text, sent);
+	do
+		n = send(sb->fd, msg, sizeof(r) + sent, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)(sizeof(r) + sent))
+		goto out;
+	buf = dw_xmalloc(sizeof(struct sb_finding) + SB_SECRET_MAX);
+	deadline = now_ms() + SB_SLACK_MS;
+	for (;;) {
+		struct pollfd p = {sb->fd, POLLIN, 0};
+		long long left = deadline - now_ms();
+		struct sb_finding h;
+		struct sb_done d;
+
+		if (left <= 0)
+			break;
+		if (poll(&p, 1, (int)left) <= 0)
+			continue;
+		n = recv(sb->fd, buf, sizeof(struct sb_finding) + SB_SECRET_MAX,
+			 MSG_TRUNC);
+		if (n <= 0)
+			break;
+		if (n == (ssize_t)sizeof(d)) {
+			memcpy(&d, buf, sizeof(d));
+			if (d.type == SB_DONE && d.id == r.id) {
+				ok = 1;
+				break;
+			}
+		}
+		if (n < (ssize_t)sizeof(h))
+			break;
+		memcpy(&h, buf, sizeof(h));
+		/* Only a secret that is in the text is believed. */
+		if (h.type != SB_FINDING || h.id != r.id ||
+		    (size_t)n != sizeof(h) + h.secret_len ||
+		    h.rule_index >= nrules || !h.secret_len)
+			break;
+		/* Seen only decoded, or too many: hidden whole. */
+		if (h.url_decoded || nv > 64) {
+			decoded = 1;
+			continue;
+		}
+		if (h.offset > sent || h.secret_len > sent - h.offset ||
+		    memcmp(text + h.offset, buf + sizeof(h), h.secret_len))
+			break;
+		DW_ALLOC_GROW(v, nv + 1, alloc);
+		v[nv++] = (struct dw_redact_span){text + h.offset, h.secret_len,
+						  (size_t)h.rule_index};
+	}
+out:
+	free(msg);
+	free(buf);
+	if (!ok) {
+		/* Whatever went wrong: hidden whole, and a new scanner. */
+		stop_child(sb, how, sizeof(how));
+		sb->st.restarts++;
+		free(v);
+		return dw_buf_adds(out, "…") ? DW_ELIMIT : 1;
+	}
+	n_out = dw_redact_apply(sb->engine, text, len, v, nv, decoded, also,
+				out);
+	for (i = 0; i < nv; i++)
+		v[i].secret = NULL;
+	free(v);
+	return n_out;
 }

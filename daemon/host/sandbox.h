@@ -53,11 +53,21 @@ void dw_sandbox_stats(const struct dw_sandbox *sb, struct dw_sandbox_stats *st);
  * finding. `name` is the file's name, for the test hooks only. Returns 0,
  * or DW_ELIMIT when the scanner failed on it twice (died, did not answer
  * within the budget and 5 s, or answered what is not so): dw_error_last()
- * says how; findings checked before that were delivered.
+ * says how. Findings are told once the scanner is done with the file
+ * (`cb` may redact through the sandbox), never those of a failed try.
  */
 int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 		       long long budget_ms, const char *name, int *timed_out,
 		       dw_finding_cb cb, void *ctx);
+
+/*
+ * dw_scanner_redact_text() with the scan in the scanner process: the
+ * secrets it reports are believed only where they are in `text`; when
+ * it fails, the text is hidden whole ("…") and the scanner restarted.
+ */
+struct dw_buf;
+int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
+			   const struct dw_finding *also, struct dw_buf *out);
 
 /*
  * In driftwatchd's main(), first: is this process a scanner the daemon

@@ -662,29 +662,44 @@ static const struct span *first_copy(const struct spans *sp, const char *text,
 #define REDACT_TEXT_MAX (8u << 10)
 #define REDACT_SPANS_MAX 64
 
-int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
-			   const struct dw_finding *also, struct dw_buf *out)
+/* How much of a text of `full` bytes is shown, and scanned. */
+static void redact_window(size_t full, size_t *keep, size_t *scan)
 {
-	struct spans sp = {NULL, 0, 0, 0};
-	size_t pos = 0, i, full = len, keep = len;
+	*keep = *scan = full;
+	/* Scanned a little past the cut: a secret across it is seen. */
+	if (full > REDACT_TEXT_MAX) {
+		*keep = REDACT_TEXT_MAX;
+		*scan = DW_REDACT_SCAN_MAX < full ? DW_REDACT_SCAN_MAX : full;
+	}
+}
+
+int dw_scanner_redact_scan(struct dw_scanner *s, const char *text, size_t len,
+			   dw_finding_cb cb, void *ctx)
+{
+	size_t keep, scan;
+
+	redact_window(len, &keep, &scan);
+	s->redacting = 1;
+	dw_scan_buffer(s, text, scan, 1, cb, ctx);
+	s->redacting = 0;
+	return 0;
+}
+
+/* The replacement: every copy of every span's secret in `text`. */
+static int apply_spans(const struct dw_engine *e, const char *text, size_t full,
+		       struct spans *sp, const struct dw_finding *also,
+		       struct dw_buf *out)
+{
+	size_t pos = 0, i, keep, len;
 	int n = 0;
 
-	/* Scanned a little past the cut: a secret across it is seen. */
-	if (len > REDACT_TEXT_MAX) {
-		keep = REDACT_TEXT_MAX;
-		len = keep + 1024 < full ? keep + 1024 : full;
-	}
-	s->redacting = 1;
-	dw_scan_buffer(s, text, len, 1, collect_span, &sp);
-	s->redacting = 0;
-	if (sp.decoded || sp.n > REDACT_SPANS_MAX) {
-		spans_free(&sp);
+	redact_window(full, &keep, &len);
+	if (sp->decoded || sp->n > REDACT_SPANS_MAX)
 		return dw_buf_adds(out, "…") ? DW_ELIMIT : 1;
-	}
 	/* The finding's own secret too: its rule may need context the
 	 * field does not have. */
 	if (also && also->secret)
-		add_span(&sp, also->secret, also->secret_len, also->rule_index);
+		add_span(sp, also->secret, also->secret_len, also->rule_index);
 	/*
 	 * Every copy of every secret, not only where the scan reported one
 	 * (it reports a secret once per line); overlapping copies are hidden
@@ -692,7 +707,7 @@ int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
 	 */
 	while (pos < keep) {
 		size_t at = 0, end;
-		const struct span *x = first_copy(&sp, text, len, pos, &at);
+		const struct span *x = first_copy(sp, text, len, pos, &at);
 		int grew = 1;
 
 		if (!x || at >= keep)
@@ -700,16 +715,16 @@ int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
 		end = at + x->len;
 		while (grew) {
 			grew = 0;
-			for (i = 0; i < sp.n; i++) {
+			for (i = 0; i < sp->n; i++) {
 				const char *o = text + at;
 
 				while ((o = memmem(o, len - (size_t)(o - text),
-						   sp.v[i].p, sp.v[i].len)) &&
+						   sp->v[i].p, sp->v[i].len)) &&
 				       o < text + end) {
-					if ((size_t)(o - text) + sp.v[i].len >
+					if ((size_t)(o - text) + sp->v[i].len >
 					    end) {
 						end = (size_t)(o - text) +
-						      sp.v[i].len;
+						      sp->v[i].len;
 						grew = 1;
 					}
 					o++;
@@ -717,7 +732,7 @@ int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
 			}
 		}
 		dw_buf_add(out, text + pos, at - pos);
-		dw_engine_redact(s->e, x->rule, text + at, x->len, out);
+		dw_engine_redact(e, x->rule, text + at, x->len, out);
 		pos = end;
 		n++;
 	}
@@ -726,6 +741,32 @@ int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
 	if (full > (pos > keep ? pos : keep))
 		dw_buf_addf(out, "…[%zu bytes cut]",
 			    full - (pos > keep ? pos : keep));
+	return n;
+}
+
+int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
+			   const struct dw_finding *also, struct dw_buf *out)
+{
+	struct spans sp = {NULL, 0, 0, 0};
+	int n;
+
+	dw_scanner_redact_scan(s, text, len, collect_span, &sp);
+	n = apply_spans(s->e, text, len, &sp, also, out);
+	spans_free(&sp);
+	return n;
+}
+
+int dw_redact_apply(const struct dw_engine *e, const char *text, size_t len,
+		    const struct dw_redact_span *v, size_t nv, int decoded,
+		    const struct dw_finding *also, struct dw_buf *out)
+{
+	struct spans sp = {NULL, 0, 0, decoded};
+	size_t i;
+	int n;
+
+	for (i = 0; i < nv && i <= REDACT_SPANS_MAX; i++)
+		add_span(&sp, v[i].secret, v[i].len, v[i].rule_index);
+	n = apply_spans(e, text, len, &sp, also, out);
 	spans_free(&sp);
 	return n;
 }

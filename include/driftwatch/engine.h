@@ -163,5 +163,24 @@ int dw_engine_redact_text(const struct dw_engine *e, const char *text,
 /* The same with a scanner of the caller's (not one mid-scan). */
 int dw_scanner_redact_text(struct dw_scanner *s, const char *text, size_t len,
 			   const struct dw_finding *also, struct dw_buf *out);
+/*
+ * The same in two halves, for a scan done elsewhere (the scanner
+ * process): dw_scanner_redact_scan() reports the secrets of the part of
+ * `text` redaction looks at (ignored fingerprints too); given those
+ * secrets (`decoded`: one was seen only %-decoded), dw_redact_apply()
+ * writes the redacted text as dw_scanner_redact_text() does.
+ */
+int dw_scanner_redact_scan(struct dw_scanner *s, const char *text, size_t len,
+			   dw_finding_cb cb, void *ctx);
+/* All of a text that redaction reads: shown 8 KiB, scanned 1 KiB more. */
+#define DW_REDACT_SCAN_MAX ((8u << 10) + 1024)
+struct dw_redact_span {
+	const char *secret;
+	size_t len;
+	size_t rule_index;
+};
+int dw_redact_apply(const struct dw_engine *e, const char *text, size_t len,
+		    const struct dw_redact_span *v, size_t nv, int decoded,
+		    const struct dw_finding *also, struct dw_buf *out);
 
 #endif
