@@ -78,53 +78,79 @@ int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 		"UPDATE deliveries SET attempts = attempts + 1, next_try = ?3, "
 		"last_error = ?4 WHERE alert_id = ?1 AND sink = ?2";
 	sqlite3_int64 now = (sqlite3_int64)time(NULL);
+	struct due_row {
+		struct dw_alert a;
+		int attempts;
+	} *rows = NULL;
 	sqlite3_stmt *q, *u;
-	size_t i;
-	int err = 0;
+	size_t i, nrows = 0, alloc = 0;
+	int err = 0, rc;
 
 	*sent = 0;
 	for (i = 0; !err && i < n; i++)
 		err = plan_sink(s, sinks[i]);
 	if (err)
 		return err;
+	/*
+	 * What is due, read whole first: each delivery is then recorded in
+	 * a transaction of its own, whose failure is seen (a write left
+	 * pending behind an open read was committed, or not, unseen: a busy
+	 * store meant every alert of the pass was sent again).
+	 */
 	if (sqlite3_prepare_v2(s->db, due, -1, &q, NULL) != SQLITE_OK)
 		return st_db_error(s, "cannot st_prepare delivery");
 	sqlite3_bind_int64(q, 1, now);
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		struct dw_alert a = {
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct due_row *r;
+
+		DW_ALLOC_GROW(rows, nrows + 1, alloc);
+		r = &rows[nrows++];
+		r->a = (struct dw_alert){
 			sqlite3_column_int64(q, 0),
-			(const char *)sqlite3_column_text(q, 1),
+			dw_xstrdup((const char *)sqlite3_column_text(q, 1)),
 			sqlite3_column_int64(q, 3),
-			(const char *)sqlite3_column_text(q, 4),
-			(const char *)sqlite3_column_text(q, 5),
-			(const char *)sqlite3_column_text(q, 6),
+			dw_xstrdup((const char *)sqlite3_column_text(q, 4)),
+			dw_xstrdup((const char *)sqlite3_column_text(q, 5)),
+			dw_xstrdup((const char *)sqlite3_column_text(q, 6)),
 		};
-		int attempts = sqlite3_column_int(q, 2);
+		r->attempts = sqlite3_column_int(q, 2);
+	}
+	if (rc != SQLITE_DONE)
+		err = st_db_error(s, "cannot read the outbox");
+	sqlite3_finalize(q);
+	for (i = 0; !err && i < nrows; i++) {
+		struct due_row *r = &rows[i];
 		char why[256] = "";
-		int r = send(&a, why, sizeof(why), ctx), done = r == 0;
+		int sr = send(&r->a, why, sizeof(why), ctx), done = sr == 0;
 		/* Back off: 2, 4, 8 … seconds, at most five minutes. */
-		sqlite3_int64 wait = attempts < 8 ? (2 << attempts) : 300;
+		sqlite3_int64 wait = r->attempts < 8 ? (2 << r->attempts) : 300;
 
-		if (r > 0)
+		if (sr > 0)
 			break;
-
 		if (sqlite3_prepare_v2(s->db, done ? ok : retry, -1, &u,
 				       NULL) != SQLITE_OK) {
 			err = st_db_error(s,
 					  "cannot st_prepare delivery update");
 			break;
 		}
-		sqlite3_bind_int64(u, 1, a.id);
-		sqlite3_bind_text(u, 2, a.sink, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(u, 1, r->a.id);
+		sqlite3_bind_text(u, 2, r->a.sink, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(u, 3, done ? now : now + wait);
 		if (!done)
 			sqlite3_bind_text(u, 4, why, -1, SQLITE_TRANSIENT);
 		if (sqlite3_step(u) != SQLITE_DONE)
-			err = st_db_error(s, "cannot record a delivery");
+			err = st_db_error(s, "cannot record a delivery (it "
+					     "will be sent again)");
 		sqlite3_finalize(u);
-		*sent += (size_t)done;
+		*sent += (size_t)(done && !err);
 	}
-	sqlite3_finalize(q);
+	for (i = 0; i < nrows; i++) {
+		free((char *)rows[i].a.sink);
+		free((char *)rows[i].a.kind);
+		free((char *)rows[i].a.summary);
+		free((char *)rows[i].a.payload);
+	}
+	free(rows);
 	return err;
 }
 
