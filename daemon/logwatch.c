@@ -19,6 +19,9 @@
 #include "driftwatch/sources.h"
 #include "driftwatch/xmalloc.h"
 #include "logwatch.h"
+#include "sandbox.h"
+#include "store.h"
+#include "driftwatch/escape.h"
 #include "driftwatch/banned.h"
 
 #define DIR_MASK                                                               \
@@ -69,6 +72,8 @@ struct dw_logwatch {
 	void *ctx;
 	const struct dw_engine *engine;
 	struct dw_scanner *scanner;
+	/* The scanner process for lines (sandbox.h), or NULL: here. */
+	struct dw_sandbox *sandbox;
 	uint64_t max_file_size;
 	struct dirw *dirs;
 	size_t ndirs, dirs_alloc;
@@ -198,11 +203,63 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 
 /* ---- followed files ---- */
 
+static int on_boxed_finding(const struct dw_finding *f,
+			    const struct dw_source *src, void *ctx)
+{
+	struct found_ctx *k = ctx;
+
+	report(k, f, src ? src->kind : k->source, src ? src->fields : NULL);
+	return 0;
+}
+
+/*
+ * Lines in the scanner process. When it fails on them twice, they are
+ * not scanned: said in the log and in an alert, naming the file and the
+ * lines; the file is read on.
+ */
+static void boxed_lines(struct dw_logwatch *w, struct followed *f,
+			const char *data, size_t len, int docker)
+{
+	struct found_ctx k = {w, f->p, f->path,
+			      docker ? DW_SOURCE_DOCKER_JSON_LOG
+				     : DW_SOURCE_LOG};
+	struct dw_buf shown = DW_BUF_INIT;
+	char summary[900];
+	json_t *p;
+
+	if (!dw_sandbox_scan_lines(w->sandbox, docker, data, len, f->line + 1,
+				   on_boxed_finding, &k))
+		return;
+	dw_escape_path(&shown, f->path,
+		       strlen(f->path) < 300 ? strlen(f->path) : 300);
+	snprintf(summary, sizeof(summary),
+		 "%s (%s): lines from %llu not scanned for secrets: %s",
+		 shown.ptr, f->p->name ? f->p->name : f->p->dir,
+		 (unsigned long long)f->line + 1, dw_error_last());
+	dw_log_error("%s", summary);
+	p = json_pack("{s:s, s:s, s:s, s:I}", "severity", "critical", "source",
+		      f->p->source_id ? f->p->source_id : "", "path", shown.ptr,
+		      "line", (json_int_t)f->line + 1);
+	if (dw_store_alert(w->store, "evasion", summary, p))
+		dw_log_warn("cannot queue an alert: %s", dw_error_last());
+	json_decref(p);
+	dw_buf_release(&shown);
+}
+
 static void scan_lines(struct dw_logwatch *w, struct followed *f,
 		       const char *data, size_t len)
 {
 	struct found_ctx k = {w, f->p, f->path, DW_SOURCE_LOG};
 	size_t i, start = 0;
+
+	/* What a container (or anyone) wrote: read in the scanner process. */
+	if (w->sandbox && w->scanner) {
+		boxed_lines(w, f, data, len,
+			    f->p->kind != P_LOG && f->p->kind != P_DROP);
+		for (i = 0; i < len; i++)
+			f->line += data[i] == '\n';
+		return;
+	}
 
 	if (f->p->kind == P_LOG || f->p->kind == P_DROP) {
 		if (w->scanner)
@@ -528,6 +585,11 @@ static void add_drop(struct dw_logwatch *w, const struct dw_drop_dir *d)
 		}
 	}
 	dw_buf_release(&id);
+}
+
+void dw_logwatch_set_sandbox(struct dw_logwatch *w, struct dw_sandbox *sb)
+{
+	w->sandbox = sb;
 }
 
 void dw_logwatch_configure(struct dw_logwatch *w, char *const *globs,

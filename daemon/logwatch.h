@@ -36,6 +36,12 @@ int dw_logwatch_fd(const struct dw_logwatch *w);
  * and the size cap for files scanned whole. Files already followed stay
  * followed where they are.
  */
+/*
+ * The scanner process that reads followed lines (plain text and Docker's
+ * json-file; the local format is still read here), or NULL.
+ */
+struct dw_sandbox;
+void dw_logwatch_set_sandbox(struct dw_logwatch *w, struct dw_sandbox *sb);
 void dw_logwatch_configure(struct dw_logwatch *w, char *const *globs,
 			   size_t nglobs, const struct dw_drop_dir *drops,
 			   size_t ndrops, const struct dw_engine *engine,

@@ -447,6 +447,8 @@ static int load_config(struct daemon *dm, struct dw_policy *p,
 static void configure_logs(struct daemon *dm)
 {
 	if (dm->logs)
+		dw_logwatch_set_sandbox(dm->logs, dw_monitor_sandbox(dm->mon));
+	if (dm->logs)
 		dw_logwatch_configure(dm->logs, dm->pol.logs, dm->pol.nlogs,
 				      dm->pol.drops, dm->pol.ndrops, dm->engine,
 				      dm->pol.max_file_size);

@@ -417,6 +417,11 @@ void dw_monitor_set_policy(struct dw_monitor *m, const struct dw_policy *p,
 		c->immutable = is_immutable(p, c);
 }
 
+struct dw_sandbox *dw_monitor_sandbox(const struct dw_monitor *m)
+{
+	return m->sandbox;
+}
+
 int dw_monitor_redact_text(struct dw_monitor *m, const char *text, size_t len,
 			   const struct dw_finding *also, struct dw_buf *out)
 {

@@ -99,6 +99,9 @@ void dw_monitor_cover(struct dw_monitor *m, const char *id, enum dw_facet f,
  */
 struct dw_buf;
 struct dw_finding;
+/* The monitor's scanner process (sandbox.h), or NULL. */
+struct dw_sandbox;
+struct dw_sandbox *dw_monitor_sandbox(const struct dw_monitor *m);
 int dw_monitor_redact_text(struct dw_monitor *m, const char *text, size_t len,
 			   const struct dw_finding *also, struct dw_buf *out);
 

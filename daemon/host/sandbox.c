@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <jansson.h>
 #include <poll.h>
 #include <pwd.h>
 #include <seccomp.h>
@@ -22,6 +23,7 @@
 
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
+#include "driftwatch/sources.h"
 #include "driftwatch/xmalloc.h"
 #include "sandbox.h"
 #include "driftwatch/banned.h"
@@ -34,6 +36,8 @@
  * over its life before it is restarted (RLIMIT_CPU: SIGXCPU). */
 #define SB_DATA_MAX (1024ull << 20)
 #define SB_CPU_MAX 600
+/* A piece of log lines: at most this long to scan (as in the daemon). */
+#define SCAN_LINES_BUDGET_MS 2000
 /* Beyond a file's own budget: the time a scanner may take to answer. */
 #define SB_SLACK_MS 5000
 /* Address space (the compiled rules, buffers, libraries). */
@@ -48,7 +52,8 @@ enum sb_op {
 	SB_HOOK_SEGV = 90,
 	SB_HOOK_FORBIDDEN = 91,
 	SB_HOOK_LIE = 92,
-	SB_REDACT = 3 /* the text follows the request; no descriptor */
+	SB_REDACT = 3, /* the text follows the request; no descriptor */
+	SB_LINES = 4   /* struct sb_lines, then the data follow */
 };
 enum sb_reply { SB_FINDING = 1, SB_DONE = 2, SB_READY = 3 };
 
@@ -63,11 +68,25 @@ struct sb_finding {
 	uint32_t type; /* SB_FINDING */
 	uint32_t id;
 	uint32_t url_decoded;
-	uint32_t pad;
+	uint32_t docker; /* from a json-file line: the fields below */
 	uint64_t rule_index, line, column, offset;
-	uint32_t secret_len; /* bytes that follow */
+	/* SB_LINES: the raw line it was found in, within the data */
+	uint64_t line_off, line_len;
+	char stream[16], time[48]; /* its fields, NUL-terminated, or "" */
+	uint32_t secret_len;	   /* bytes that follow */
 	char fingerprint[72];
 };
+
+/* What follows an SB_LINES request, then the data. */
+struct sb_lines {
+	uint32_t docker; /* json-file lines, else plain text */
+	uint32_t hook;	 /* tests: crash on these lines */
+	uint64_t line_base;
+};
+
+/* Data one SB_LINES message carries at most (a socket's default
+ * buffer takes ~208 KiB). */
+#define SB_LINES_MAX (160u << 10)
 
 struct sb_done {
 	uint32_t type; /* SB_DONE */
@@ -99,7 +118,19 @@ struct dw_sandbox {
 
 /* ---- the child ---- */
 
+/* A memory error, as a decoder bug would make one (test hooks). */
+static void crash(void)
+{
+	volatile int *volatile p = NULL;
+
+	*p = 1;
+}
+
 static uint32_t cur_id; /* the request being answered */
+/* SB_LINES of json-file: the raw line being scanned, and its fields. */
+static uint64_t cur_line_off, cur_line_len;
+static int cur_docker;
+static char cur_stream[16], cur_time[48];
 
 static int send_all(int fd, const void *p, size_t n)
 {
@@ -124,6 +155,11 @@ static int child_finding(const struct dw_finding *f, void *ctx)
 	h.id = cur_id;
 	h.url_decoded = (uint32_t)f->url_decoded;
 	h.rule_index = f->rule_index;
+	h.docker = (uint32_t)cur_docker;
+	h.line_off = cur_line_off;
+	h.line_len = cur_line_len;
+	memcpy(h.stream, cur_stream, sizeof(h.stream));
+	memcpy(h.time, cur_time, sizeof(h.time));
 	h.line = f->line;
 	h.column = f->column;
 	h.offset = f->offset;
@@ -135,6 +171,72 @@ static int child_finding(const struct dw_finding *f, void *ctx)
 	if (send_all(SB_FD, buf, sizeof(h) + n))
 		_exit(1);
 	return 0;
+}
+
+/* A json-file line's finding: its fields, as plain strings. */
+static void copy_field(char *dst, size_t n, const json_t *fields,
+		       const char *key)
+{
+	const char *v = json_string_value(json_object_get(fields, key));
+
+	memset(dst, 0, n);
+	if (v)
+		snprintf(dst, n, "%s", v);
+}
+
+static int child_source_finding(const struct dw_finding *f,
+				const struct dw_source *src, void *ctx)
+{
+	copy_field(cur_stream, sizeof(cur_stream), src->fields, "stream");
+	copy_field(cur_time, sizeof(cur_time), src->fields, "time");
+	cur_docker = src->fields != NULL;
+	return child_finding(f, ctx);
+}
+
+static void child_lines(struct dw_scanner *s, const struct sb_req *r,
+			const char *p, size_t n)
+{
+	struct sb_done done = {SB_DONE, r->id, 0, 0};
+	struct sb_lines l;
+	size_t i, start;
+	uint64_t line;
+
+	cur_id = r->id;
+	if (n < sizeof(l))
+		_exit(1);
+	memcpy(&l, p, sizeof(l));
+	p += sizeof(l);
+	n -= sizeof(l);
+	if (l.hook)
+		crash();
+	dw_scanner_set_budget(s, r->budget_ms);
+	if (!l.docker) {
+		cur_line_off = 0;
+		cur_line_len = n;
+		dw_scan_buffer(s, p, n, l.line_base, child_finding, NULL);
+	} else {
+		/* One line at a time, as the daemon and `scan` read them. */
+		for (i = 0, start = 0, line = l.line_base; i <= n; i++) {
+			if (i < n && p[i] != '\n')
+				continue;
+			if (i > start) {
+				cur_line_off = start;
+				cur_line_len = i - start;
+				cur_docker = 0;
+				cur_stream[0] = cur_time[0] = '\0';
+				dw_scan_docker_log_line(
+					s, p + start, i - start, line, "",
+					child_source_finding, NULL);
+			}
+			line += i < n;
+			start = i + 1;
+		}
+	}
+	cur_docker = 0;
+	cur_stream[0] = cur_time[0] = '\0';
+	done.timed_out = (uint32_t)dw_scan_timed_out(s);
+	if (send_all(SB_FD, &done, sizeof(done)))
+		_exit(1);
 }
 
 static void child_scan(struct dw_scanner *s, int fd, const struct sb_req *r)
@@ -250,14 +352,6 @@ static int drop_privileges(uid_t uid, gid_t gid)
 	       prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
-/* A memory error, as a decoder bug would make one. */
-static void crash(void)
-{
-	volatile int *volatile p = NULL;
-
-	*p = 1;
-}
-
 static void hook_forbidden(void)
 {
 	/* Anything a scanner never does: opening a file by name. */
@@ -293,6 +387,15 @@ static int ignore_finding(const struct dw_finding *f, void *ctx)
 	return 0;
 }
 
+static int ignore_source(const struct dw_finding *f,
+			 const struct dw_source *src, void *ctx)
+{
+	(void)f;
+	(void)src;
+	(void)ctx;
+	return 0;
+}
+
 /*
  * Whatever the libraries set up on first use (OpenSSL's digest, which
  * reads its configuration; the engine's scratch), done before the
@@ -306,8 +409,15 @@ static void warm_up(struct dw_scanner *s)
 				   "-----END RSA PRIVATE KEY-----\n";
 	char fp[72];
 
+	static const char jline[] =
+		"{\"log\":\"key = AKIAIOSFODNN7EXAMPLE\\n\",\"stream\":"
+		"\"stdout\",\"time\":\"2026-01-01T00:00:00Z\"}";
+
 	dw_secret_fingerprint(fp, "warm-up", text, sizeof(text) - 1);
 	dw_scan_buffer(s, text, sizeof(text) - 1, 1, ignore_finding, NULL);
+	/* jansson seeds its hash tables from the kernel on first use. */
+	dw_scan_docker_log_line(s, jline, sizeof(jline) - 1, 1, "",
+				ignore_source, NULL);
 }
 
 int dw_sandbox_is_child(int argc, char **argv)
@@ -347,7 +457,9 @@ int dw_sandbox_child_main(int argc, char **argv,
 	if (send_all(SB_FD, &ready, sizeof(ready)))
 		_exit(1);
 	for (;;) {
-		static char msg[sizeof(struct sb_req) + DW_REDACT_SCAN_MAX];
+		static char msg[sizeof(struct sb_req) +
+				sizeof(struct sb_lines) + SB_LINES_MAX +
+				DW_REDACT_SCAN_MAX];
 		char cbuf[CMSG_SPACE(sizeof(int))];
 		struct sb_req r;
 		struct iovec io = {msg, sizeof(msg)};
@@ -375,6 +487,11 @@ int dw_sandbox_child_main(int argc, char **argv,
 					       child_finding, NULL);
 			if (send_all(SB_FD, &done, sizeof(done)))
 				_exit(1);
+			continue;
+		}
+		if (r.op == SB_LINES) {
+			child_lines(s, &r, msg + sizeof(r),
+				    (size_t)n - sizeof(r));
 			continue;
 		}
 		if (n != (ssize_t)sizeof(r))
@@ -482,6 +599,12 @@ static int start_child(struct dw_sandbox *sb)
 		_exit(127);
 	}
 	close(sv[1]);
+	{
+		/* Room for a piece of log lines in one message. */
+		int size = 256 << 10;
+
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	}
 	sb->pid = pid;
 	sb->fd = sv[0];
 	sb->st.pid = pid;
@@ -904,4 +1027,249 @@ out:
 		v[i].secret = NULL;
 	free(v);
 	return n_out;
+}
+
+/* A field the scanner sent: NUL-terminated, printable ASCII only. */
+static int field_ok(const char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && v[i]; i++)
+		if (v[i] < 0x20 || v[i] > 0x7e)
+			return 0;
+	return i < n;
+}
+
+/*
+ * Is the finding's secret in the data? Plain text: at its offset (for
+ * one found %-decoded, decoded there). A json-file line: in its raw line,
+ * or the line has escapes that hide it from a byte search (then it is
+ * taken on trust: the daemon does not decode JSON from a container).
+ */
+static int lines_verify(const char *data, size_t len,
+			const struct sb_finding *h, const struct dw_finding *f)
+{
+	char fp[72];
+
+	dw_secret_fingerprint(fp, f->rule->id, f->secret, f->secret_len);
+	if (strcmp(fp, f->fingerprint))
+		return -1;
+	if (h->docker || (h->line_len && h->line_len < len)) {
+		const char *line;
+
+		if (h->line_off > len || h->line_len > len - h->line_off)
+			return -1;
+		line = data + h->line_off;
+		if (memmem(line, h->line_len, f->secret, f->secret_len))
+			return 0;
+		return memchr(line, '\\', h->line_len) ||
+				       memchr(line, '%', h->line_len)
+			       ? 0
+			       : -1;
+	}
+	if (f->offset > len || f->secret_len > len - f->offset)
+		return f->url_decoded ? 0 : -1;
+	if (!f->url_decoded)
+		return memcmp(data + f->offset, f->secret, f->secret_len) ? -1
+									  : 0;
+	{
+		size_t i = (size_t)f->offset, got = 0;
+
+		while (got < f->secret_len && i < len) {
+			unsigned char c = (unsigned char)data[i];
+
+			if (c == '%' && i + 2 < len &&
+			    isxdigit((unsigned char)data[i + 1]) &&
+			    isxdigit((unsigned char)data[i + 2])) {
+				char hx[3] = {data[i + 1], data[i + 2], 0};
+
+				c = (unsigned char)strtol(hx, NULL, 16);
+				i += 2;
+			}
+			if ((unsigned char)f->secret[got++] != c)
+				return -1;
+			i++;
+		}
+		return got == f->secret_len ? 0 : -1;
+	}
+}
+
+/* One piece of at most SB_LINES_MAX: 0 done, 1 the scanner failed. */
+static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
+			 size_t len, uint64_t line_base, dw_source_cb cb,
+			 void *ctx, char *how, size_t hn)
+{
+	struct sb_req r = {SB_LINES, ++sb->next_id, len, SCAN_LINES_BUDGET_MS};
+	struct sb_lines l = {(uint32_t)docker, 0, line_base};
+
+	/* Tests: the scanner crashes on lines holding the hook's name. */
+	if (sb->hook_op == SB_HOOK_SEGV && sb->hook_name &&
+	    memmem(data, len, sb->hook_name, strlen(sb->hook_name)))
+		l.hook = 1;
+	struct {
+		struct dw_finding f;
+		char stream[16], time[48];
+		int docker;
+	} *held = NULL;
+	size_t nheld = 0, alloc = 0, i, nrules;
+	const struct dw_rule_info *rules;
+	char *msg, *buf;
+	long long deadline;
+	int ok = 0;
+	ssize_t n;
+
+	nrules = dw_engine_rules(sb->engine, &rules);
+	msg = dw_xmalloc(sizeof(r) + sizeof(l) + len);
+	memcpy(msg, &r, sizeof(r));
+	memcpy(msg + sizeof(r), &l, sizeof(l));
+	memcpy(msg + sizeof(r) + sizeof(l), data, len);
+	do
+		n = send(sb->fd, msg, sizeof(r) + sizeof(l) + len,
+			 MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	free(msg);
+	if (n != (ssize_t)(sizeof(r) + sizeof(l) + len)) {
+		stop_child(sb, how, hn);
+		return 1;
+	}
+	buf = dw_xmalloc(sizeof(struct sb_finding) + SB_SECRET_MAX);
+	deadline = now_ms() + SCAN_LINES_BUDGET_MS + SB_SLACK_MS;
+	for (;;) {
+		struct pollfd p = {sb->fd, POLLIN, 0};
+		long long left = deadline - now_ms();
+		struct sb_finding h;
+		struct sb_done d;
+		struct dw_finding f;
+		int pr;
+
+		if (left <= 0) {
+			stop_child(sb, how, hn);
+			break;
+		}
+		pr = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+		if (pr <= 0)
+			continue;
+		n = recv(sb->fd, buf, sizeof(struct sb_finding) + SB_SECRET_MAX,
+			 MSG_TRUNC);
+		if (n <= 0) {
+			stop_child_(sb, how, hn, 1);
+			break;
+		}
+		if (n == (ssize_t)sizeof(d)) {
+			memcpy(&d, buf, sizeof(d));
+			if (d.type == SB_DONE && d.id == r.id) {
+				ok = 1;
+				break;
+			}
+		}
+		memset(&h, 0, sizeof(h));
+		memcpy(&h, buf, (size_t)n >= sizeof(h) ? sizeof(h) : (size_t)n);
+		memset(&f, 0, sizeof(f));
+		if (n >= (ssize_t)sizeof(h) && h.rule_index < nrules) {
+			f.rule = &rules[h.rule_index];
+			f.rule_index = (size_t)h.rule_index;
+			f.secret = buf + sizeof(h);
+			f.secret_len = h.secret_len;
+			f.line = h.line;
+			f.column = h.column;
+			f.offset = h.offset;
+			f.url_decoded = h.url_decoded != 0;
+			memcpy(f.fingerprint, h.fingerprint,
+			       sizeof(f.fingerprint));
+		}
+		if (n < (ssize_t)sizeof(h) || h.type != SB_FINDING ||
+		    h.id != r.id || h.secret_len > SB_SECRET_MAX ||
+		    (size_t)n != sizeof(h) + h.secret_len ||
+		    h.rule_index >= nrules || !h.secret_len ||
+		    !memchr(h.fingerprint, '\0', sizeof(h.fingerprint)) ||
+		    !field_ok(h.stream, sizeof(h.stream)) ||
+		    !field_ok(h.time, sizeof(h.time)) ||
+		    nheld >= SB_FINDINGS_MAX ||
+		    (h.secret_len < SB_SECRET_MAX &&
+		     lines_verify(data, len, &h, &f))) {
+			stop_child(sb, how, hn);
+			snprintf(how, hn, "it sent an answer that is not so");
+			break;
+		}
+		DW_ALLOC_GROW(held, nheld + 1, alloc);
+		held[nheld].f = f;
+		held[nheld].f.secret = memcpy(dw_xmalloc(f.secret_len),
+					      f.secret, f.secret_len);
+		memcpy(held[nheld].stream, h.stream, sizeof(h.stream));
+		memcpy(held[nheld].time, h.time, sizeof(h.time));
+		held[nheld++].docker = h.docker != 0;
+	}
+	free(buf);
+	for (i = 0; i < nheld; i++) {
+		if (ok) {
+			json_t *fields = NULL;
+			struct dw_source src = {"", DW_SOURCE_DOCKER_JSON_LOG,
+						NULL};
+
+			if (held[i].docker) {
+				fields = json_object();
+				if (held[i].stream[0])
+					json_object_set_new(
+						fields, "stream",
+						json_string(held[i].stream));
+				if (held[i].time[0])
+					json_object_set_new(
+						fields, "time",
+						json_string(held[i].time));
+				src.fields = fields;
+			}
+			cb(&held[i].f, docker ? &src : NULL, ctx);
+			json_decref(fields);
+		}
+		explicit_bzero((void *)held[i].f.secret, held[i].f.secret_len);
+		free((void *)held[i].f.secret);
+	}
+	free(held);
+	return !ok;
+}
+
+int dw_sandbox_scan_lines(struct dw_sandbox *sb, int docker, const char *data,
+			  size_t len, uint64_t line_base, dw_source_cb cb,
+			  void *ctx)
+{
+	size_t off = 0;
+
+	/* Pieces of whole lines (a longer line: cut, scanned as it is). */
+	while (off < len) {
+		size_t piece = len - off, i;
+		uint64_t lines = 0;
+		char how[200] = "";
+		int tries, failed = 1;
+
+		if (piece > SB_LINES_MAX) {
+			piece = SB_LINES_MAX;
+			while (piece && data[off + piece - 1] != '\n')
+				piece--;
+			if (!piece)
+				piece = SB_LINES_MAX;
+		}
+		for (tries = 0; tries < 2 && failed; tries++) {
+			if (!sb->pid && start_child(sb))
+				return DW_ERROR;
+			failed = lines_attempt(sb, docker, data + off, piece,
+					       line_base, cb, ctx, how,
+					       sizeof(how));
+			if (failed)
+				sb->st.restarts++;
+		}
+		if (failed) {
+			sb->st.killed++;
+			if (!sb->pid)
+				start_child(sb);
+			return dw_error_set(DW_ELIMIT,
+					    "the scanner failed twice on lines "
+					    "%llu and on: %s",
+					    (unsigned long long)line_base, how);
+		}
+		for (i = 0; i < piece; i++)
+			lines += data[off + i] == '\n';
+		line_base += lines;
+		off += piece;
+	}
+	return 0;
 }

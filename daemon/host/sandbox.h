@@ -70,6 +70,23 @@ int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
 			   const struct dw_finding *also, struct dw_buf *out);
 
 /*
+ * Log lines in the scanner process: `data` is whole lines (the last may
+ * be cut), plain text or Docker json-file lines (`docker`: decoded there,
+ * a finding's source then names the json-file log with its stream and
+ * time), the first numbered `line_base`. `cb` gets src NULL for plain
+ * text. A plain-text secret is believed only at its offset; a json-file
+ * one only in its raw line, unless that line has escapes. Returns 0, or
+ * DW_ELIMIT when the scanner failed twice on a piece (the rest is not
+ * scanned).
+ */
+struct dw_source;
+int dw_sandbox_scan_lines(struct dw_sandbox *sb, int docker, const char *data,
+			  size_t len, uint64_t line_base,
+			  int (*cb)(const struct dw_finding *f,
+				    const struct dw_source *src, void *ctx),
+			  void *ctx);
+
+/*
  * In driftwatchd's main(), first: is this process a scanner the daemon
  * exec'd? Then dw_sandbox_child_main() is all it runs (it never
  * returns): `build` makes the rules, as the daemon made its own.

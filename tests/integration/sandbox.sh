@@ -86,6 +86,20 @@ detail=$("$DW" status --db "$db" --format json | jq -r '.coverage[] | select(.fa
 	pass "and one alert" || fail "alerts: $(q 'SELECT kind, summary FROM alerts')"
 docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$($G github sbx4)' >/tmp/four.env"
 found /tmp/four.env && pass "the daemon goes on scanning" || fail "nothing scanned after the killer file"
+# Its logs are read in the scanner too: a line it dies on (the hook's
+# name in a log line) is said, lines and all, and the log is read on.
+docker rm -f dw-sbx-log >/dev/null 2>&1
+docker run -d --network none --name dw-sbx-log dwtest:busybox sh -c \
+	"sleep 1; echo 'boom crashme.env'; sleep 1; echo 'GITHUB_TOKEN=$($G github sbx6)'; exec sleep 600" >/dev/null
+ok=0
+for _ in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%lines from%not scanned%'")" -ge 1 ] &&
+		[ "$(q "SELECT count(*) FROM findings f WHERE f.source = 'docker-json-log' AND f.container_id = (SELECT id FROM containers WHERE name = 'dw-sbx-log' LIMIT 1)")" -ge 1 ] && { ok=1; break; }
+	sleep 0.1
+done
+[ $ok -eq 1 ] && pass "a log line that kills the scanner: said ($(q "SELECT summary FROM alerts WHERE summary LIKE '%lines from%' LIMIT 1" | cut -c1-90)...), the log read on" ||
+	{ fail "log line in the scanner"; q "SELECT kind, summary FROM alerts" | tail -3; q "SELECT container_id, source, rule FROM findings" | tail -3; }
+docker rm -f dw-sbx-log >/dev/null 2>&1
 kill "$pid"
 wait "$pid" 2>/dev/null
 pid=
