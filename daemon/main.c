@@ -231,13 +231,21 @@ static void unwatchable(struct daemon *dm, const char *id, const char *why)
 								    : "",
 					       image ? image : "", "docker"};
 
-		if (who.id &&
-		    dw_coverage_set(dm->store, &who, DW_FACET_FS,
-				    DW_COVER_UNMONITORED,
-				    DW_REASON_STORAGE_DRIVER, detail) == 1)
+		int rc = who.id ? dw_coverage_set(dm->store, &who, DW_FACET_FS,
+						  DW_COVER_UNMONITORED,
+						  DW_REASON_STORAGE_DRIVER,
+						  detail)
+				: 0;
+
+		if (rc == 1)
 			dw_log_error("container %s (%.12s) is not monitored: "
 				     "%s",
 				     who.name, who.id, detail);
+		else if (rc < 0) /* not recorded: said here at least */
+			dw_log_error("container %s (%.12s) is not monitored: "
+				     "%s (not recorded: %s)",
+				     who.name, who.id ? who.id : "", detail,
+				     dw_error_last());
 	}
 	json_decref(j);
 	dw_buf_release(&path);

@@ -228,7 +228,7 @@ dpid=
 # silent: unmonitored in status, in its log and in one alert.
 db2="$tmp/state2/dw.db"
 printf 'debounce_ms: 20\ndocker_host: %s\n' "$DOCKER26_HOST" >"$tmp/dw2.yaml"
-"$DWD" --foreground --config "$tmp/dw2.yaml" --db "$db2" 2>>"$tmp/dwd2.log" &
+"$DWD" --foreground --config "$tmp/dw2.yaml" --db "$db2" --no-mounts 2>>"$tmp/dwd2.log" &
 dpid=$!
 run_up dw26-blind dwtest:busybox 'true' || fail "blind container"
 id=$(docker inspect -f '{{.Id}}' dw26-blind)
