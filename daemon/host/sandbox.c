@@ -733,6 +733,53 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* A field the scanner sent: NUL-terminated, printable ASCII only. */
+static int field_ok(const char *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && v[i]; i++)
+		if (v[i] < 0x20 || v[i] > 0x7e)
+			return 0;
+	return i < n;
+}
+
+/*
+ * One reply of the scanner, `n` bytes in `buf`: a well-formed finding of
+ * request `id` (its rule one of ours, its secret there and no longer
+ * than allowed, its fields printable)? Then 0, and `h`, `f` are filled
+ * (f->secret points into `buf`).
+ */
+static int take_finding(const struct dw_sandbox *sb, const char *buf, ssize_t n,
+			uint32_t id, struct sb_finding *h, struct dw_finding *f)
+{
+	const struct dw_rule_info *rules;
+	size_t nrules = dw_engine_rules(sb->engine, &rules);
+
+	if (n < (ssize_t)sizeof(*h))
+		return -1;
+	memcpy(h, buf, sizeof(*h));
+	if (h->type != SB_FINDING || h->id != id ||
+	    h->secret_len > SB_SECRET_MAX || !h->secret_len ||
+	    (size_t)n != sizeof(*h) + h->secret_len ||
+	    h->rule_index >= nrules ||
+	    !memchr(h->fingerprint, '\0', sizeof(h->fingerprint)) ||
+	    !field_ok(h->stream, sizeof(h->stream)) ||
+	    !field_ok(h->time, sizeof(h->time)))
+		return -1;
+	memset(f, 0, sizeof(*f));
+	f->rule = &rules[h->rule_index];
+	f->rule_index = (size_t)h->rule_index;
+	f->secret = buf + sizeof(*h);
+	f->secret_len = h->secret_len;
+	f->line = h->line;
+	f->column = h->column;
+	f->offset = h->offset;
+	f->url_decoded = h->url_decoded != 0;
+	memcpy(f->fingerprint, h->fingerprint, sizeof(f->fingerprint));
+	return 0;
+}
+
 /*
  * Is the finding's secret really in the file at its offset? Raw: the
  * bytes themselves; found %-decoded: the bytes from there, decoded as
@@ -782,6 +829,45 @@ static int verify(int fd, const struct dw_finding *f)
 	return 0;
 }
 
+/*
+ * The scanner's next reply to request `id` into `buf`, by `deadline`:
+ * SB_DONE (`*done` filled) returns 1; any other message 0, its length in
+ * `*n`; a hang-up or the deadline -1, the scanner stopped and `how` says
+ * why.
+ */
+static int next_reply(struct dw_sandbox *sb, char *buf, long long deadline,
+		      uint32_t id, struct sb_done *done, ssize_t *n, char *how,
+		      size_t hn)
+{
+	for (;;) {
+		struct pollfd p = {sb->fd, POLLIN, 0};
+		long long left = deadline - now_ms();
+		int pr;
+
+		if (left <= 0) {
+			stop_child(sb, how, hn);
+			return -1;
+		}
+		pr = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
+		if (pr <= 0)
+			continue;
+		*n = recv(sb->fd, buf,
+			  sizeof(struct sb_finding) + SB_SECRET_MAX, MSG_TRUNC);
+		if (*n < 0 && errno == EINTR)
+			continue;
+		if (*n <= 0) { /* hung up: it died */
+			stop_child_(sb, how, hn, 1);
+			return -1;
+		}
+		if (*n == (ssize_t)sizeof(*done)) {
+			memcpy(done, buf, sizeof(*done));
+			if (done->type == SB_DONE && done->id == id)
+				return 1;
+		}
+		return 0;
+	}
+}
+
 /* One attempt: 0 done, 1 the scanner failed (`how` says why). */
 static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 		   struct dw_finding **held, size_t *nheld, size_t *held_alloc,
@@ -816,50 +902,21 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 		   SB_SLACK_MS;
 	buf = dw_xmalloc(sizeof(struct sb_finding) + SB_SECRET_MAX);
 	for (;;) {
-		struct pollfd p = {sb->fd, POLLIN, 0};
-		long long left = deadline - now_ms();
 		struct sb_finding h;
 		struct sb_done d;
 		struct dw_finding f;
-		const struct dw_rule_info *rules;
-		size_t nrules;
-		int pr;
+		int got = next_reply(sb, buf, deadline, r->id, &d, &n, how, hn);
 
-		if (left <= 0) {
-			stop_child(sb, how, hn);
+		if (got < 0)
 			break;
+		if (got) {
+			*timed_out = d.timed_out != 0;
+			free(buf);
+			return 0;
 		}
-		pr = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
-		if (pr < 0 && errno == EINTR)
-			continue;
-		if (pr == 0)
-			continue;
-		n = recv(sb->fd, buf, sizeof(struct sb_finding) + SB_SECRET_MAX,
-			 MSG_TRUNC);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) { /* hung up: it died */
-			stop_child_(sb, how, hn, 1);
-			break;
-		}
-		if (n == (ssize_t)sizeof(d)) {
-			memcpy(&d, buf, sizeof(d));
-			if (d.type == SB_DONE && d.id == r->id) {
-				*timed_out = d.timed_out != 0;
-				free(buf);
-				return 0;
-			}
-		}
-		memset(&h, 0, sizeof(h));
-		memcpy(&h, buf, (size_t)n >= sizeof(h) ? sizeof(h) : (size_t)n);
-		nrules = dw_engine_rules(sb->engine, &rules);
 		/* Anything but a well-formed finding of this file, whose
 		 * secret is in the file: the scanner is not believed. */
-		if (n < (ssize_t)sizeof(h) || h.type != SB_FINDING ||
-		    h.id != r->id || h.secret_len > SB_SECRET_MAX ||
-		    (size_t)n != sizeof(h) + h.secret_len ||
-		    h.rule_index >= nrules || !h.secret_len ||
-		    !memchr(h.fingerprint, '\0', sizeof(h.fingerprint)) ||
+		if (take_finding(sb, buf, n, r->id, &h, &f) ||
 		    ++nfound > SB_FINDINGS_MAX) {
 			stop_child(sb, how, hn);
 			snprintf(how, hn, "%s",
@@ -868,16 +925,6 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 					 : "it sent an answer that is not one");
 			break;
 		}
-		memset(&f, 0, sizeof(f));
-		f.rule = &rules[h.rule_index];
-		f.rule_index = (size_t)h.rule_index;
-		f.secret = buf + sizeof(h);
-		f.secret_len = h.secret_len;
-		f.line = h.line;
-		f.column = h.column;
-		f.offset = h.offset;
-		f.url_decoded = h.url_decoded != 0;
-		memcpy(f.fingerprint, h.fingerprint, sizeof(f.fingerprint));
 		/* A secret cut at SB_SECRET_MAX cannot be checked whole. */
 		if (h.secret_len < SB_SECRET_MAX && verify(fd, &f)) {
 			stop_child(sb, how, hn);
@@ -950,14 +997,12 @@ int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
 	char *msg = dw_xmalloc(sizeof(struct sb_req) + sent), *buf = NULL;
 	struct sb_req r = {SB_REDACT, 0, sent, 0};
 	struct dw_redact_span *v = NULL;
-	const struct dw_rule_info *rules;
-	size_t nv = 0, alloc = 0, i, nrules;
+	size_t nv = 0, alloc = 0, i;
 	char how[200] = "";
 	long long deadline;
 	int decoded = 0, ok = 0, n_out;
 	ssize_t n;
 
-	nrules = dw_engine_rules(sb->engine, &rules);
 	if (!sb->pid && start_child(sb))
 		goto out;
 	r.id = ++sb->next_id;
@@ -971,33 +1016,18 @@ int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
 	buf = dw_xmalloc(sizeof(struct sb_finding) + SB_SECRET_MAX);
 	deadline = now_ms() + SB_SLACK_MS;
 	for (;;) {
-		struct pollfd p = {sb->fd, POLLIN, 0};
-		long long left = deadline - now_ms();
 		struct sb_finding h;
 		struct sb_done d;
+		struct dw_finding f;
+		int got = next_reply(sb, buf, deadline, r.id, &d, &n, how,
+				     sizeof(how));
 
-		if (left <= 0)
+		if (got) {
+			ok = got > 0;
 			break;
-		if (poll(&p, 1, (int)left) <= 0)
-			continue;
-		n = recv(sb->fd, buf, sizeof(struct sb_finding) + SB_SECRET_MAX,
-			 MSG_TRUNC);
-		if (n <= 0)
-			break;
-		if (n == (ssize_t)sizeof(d)) {
-			memcpy(&d, buf, sizeof(d));
-			if (d.type == SB_DONE && d.id == r.id) {
-				ok = 1;
-				break;
-			}
 		}
-		if (n < (ssize_t)sizeof(h))
-			break;
-		memcpy(&h, buf, sizeof(h));
 		/* Only a secret that is in the text is believed. */
-		if (h.type != SB_FINDING || h.id != r.id ||
-		    (size_t)n != sizeof(h) + h.secret_len ||
-		    h.rule_index >= nrules || !h.secret_len)
+		if (take_finding(sb, buf, n, r.id, &h, &f))
 			break;
 		/* Seen only decoded, or too many: hidden whole. */
 		if (h.url_decoded || nv > 64) {
@@ -1027,17 +1057,6 @@ out:
 		v[i].secret = NULL;
 	free(v);
 	return n_out;
-}
-
-/* A field the scanner sent: NUL-terminated, printable ASCII only. */
-static int field_ok(const char *v, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n && v[i]; i++)
-		if (v[i] < 0x20 || v[i] > 0x7e)
-			return 0;
-	return i < n;
 }
 
 /*
@@ -1101,24 +1120,21 @@ static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 {
 	struct sb_req r = {SB_LINES, ++sb->next_id, len, SCAN_LINES_BUDGET_MS};
 	struct sb_lines l = {(uint32_t)docker, 0, line_base};
-
-	/* Tests: the scanner crashes on lines holding the hook's name. */
-	if (sb->hook_op == SB_HOOK_SEGV && sb->hook_name &&
-	    memmem(data, len, sb->hook_name, strlen(sb->hook_name)))
-		l.hook = 1;
 	struct {
 		struct dw_finding f;
 		char stream[16], time[48];
 		int docker;
 	} *held = NULL;
-	size_t nheld = 0, alloc = 0, i, nrules;
-	const struct dw_rule_info *rules;
+	size_t nheld = 0, alloc = 0, i;
 	char *msg, *buf;
 	long long deadline;
 	int ok = 0;
 	ssize_t n;
 
-	nrules = dw_engine_rules(sb->engine, &rules);
+	/* Tests: the scanner crashes on lines holding the hook's name. */
+	if (sb->hook_op == SB_HOOK_SEGV && sb->hook_name &&
+	    memmem(data, len, sb->hook_name, strlen(sb->hook_name)))
+		l.hook = 1;
 	msg = dw_xmalloc(sizeof(r) + sizeof(l) + len);
 	memcpy(msg, &r, sizeof(r));
 	memcpy(msg + sizeof(r), &l, sizeof(l));
@@ -1135,55 +1151,16 @@ static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 	buf = dw_xmalloc(sizeof(struct sb_finding) + SB_SECRET_MAX);
 	deadline = now_ms() + SCAN_LINES_BUDGET_MS + SB_SLACK_MS;
 	for (;;) {
-		struct pollfd p = {sb->fd, POLLIN, 0};
-		long long left = deadline - now_ms();
 		struct sb_finding h;
 		struct sb_done d;
 		struct dw_finding f;
-		int pr;
+		int got = next_reply(sb, buf, deadline, r.id, &d, &n, how, hn);
 
-		if (left <= 0) {
-			stop_child(sb, how, hn);
+		if (got) {
+			ok = got > 0;
 			break;
 		}
-		pr = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
-		if (pr <= 0)
-			continue;
-		n = recv(sb->fd, buf, sizeof(struct sb_finding) + SB_SECRET_MAX,
-			 MSG_TRUNC);
-		if (n <= 0) {
-			stop_child_(sb, how, hn, 1);
-			break;
-		}
-		if (n == (ssize_t)sizeof(d)) {
-			memcpy(&d, buf, sizeof(d));
-			if (d.type == SB_DONE && d.id == r.id) {
-				ok = 1;
-				break;
-			}
-		}
-		memset(&h, 0, sizeof(h));
-		memcpy(&h, buf, (size_t)n >= sizeof(h) ? sizeof(h) : (size_t)n);
-		memset(&f, 0, sizeof(f));
-		if (n >= (ssize_t)sizeof(h) && h.rule_index < nrules) {
-			f.rule = &rules[h.rule_index];
-			f.rule_index = (size_t)h.rule_index;
-			f.secret = buf + sizeof(h);
-			f.secret_len = h.secret_len;
-			f.line = h.line;
-			f.column = h.column;
-			f.offset = h.offset;
-			f.url_decoded = h.url_decoded != 0;
-			memcpy(f.fingerprint, h.fingerprint,
-			       sizeof(f.fingerprint));
-		}
-		if (n < (ssize_t)sizeof(h) || h.type != SB_FINDING ||
-		    h.id != r.id || h.secret_len > SB_SECRET_MAX ||
-		    (size_t)n != sizeof(h) + h.secret_len ||
-		    h.rule_index >= nrules || !h.secret_len ||
-		    !memchr(h.fingerprint, '\0', sizeof(h.fingerprint)) ||
-		    !field_ok(h.stream, sizeof(h.stream)) ||
-		    !field_ok(h.time, sizeof(h.time)) ||
+		if (take_finding(sb, buf, n, r.id, &h, &f) ||
 		    nheld >= SB_FINDINGS_MAX ||
 		    (h.secret_len < SB_SECRET_MAX &&
 		     lines_verify(data, len, &h, &f))) {
