@@ -136,12 +136,22 @@ static void test_linear(void **state)
 	ordinary(buf, big);
 	base = cpu_time(s, buf, big);
 	for (i = 0; i < sizeof(gens) / sizeof(gens[0]); i++) {
-		double t1, t4;
+		double t1 = 0, t4 = 0;
+		int tries;
 
-		build(buf, small, &gens[i]);
-		t1 = cpu_time(s, buf, small);
-		build(buf, big, &gens[i]);
-		t4 = cpu_time(s, buf, big);
+		/*
+		 * A machine busy with other work can stretch one side of a
+		 * measurement: a case that looks non-linear is measured again
+		 * (three times at most) before it counts.
+		 */
+		for (tries = 0; tries < 3; tries++) {
+			build(buf, small, &gens[i]);
+			t1 = cpu_time(s, buf, small);
+			build(buf, big, &gens[i]);
+			t4 = cpu_time(s, buf, big);
+			if (!(t4 > 0.002 && t4 > 10 * t1))
+				break;
+		}
 		fprintf(stderr,
 			"%-20s %8.2f ms at 512 KiB, x%.1f for 4x, x%.0f "
 			"ordinary text\n",
