@@ -226,10 +226,16 @@ static void boxed_lines(struct dw_logwatch *w, struct followed *f,
 	struct dw_buf shown = DW_BUF_INIT;
 	char summary[900];
 	json_t *p;
+	int timed_out = 0;
 
 	if (!dw_sandbox_scan_lines(w->sandbox, docker, data, len, f->line + 1,
-				   on_boxed_finding, &k))
+				   on_boxed_finding, &k, &timed_out)) {
+		if (timed_out)
+			dw_log_warn("%s: lines from %llu scanned in part: "
+				    "the time budget ran out",
+				    f->path, (unsigned long long)f->line + 1);
 		return;
+	}
 	dw_escape_path(&shown, f->path,
 		       strlen(f->path) < 300 ? strlen(f->path) : 300);
 	snprintf(summary, sizeof(summary),

@@ -427,8 +427,14 @@ int dw_monitor_redact_text(struct dw_monitor *m, const char *text, size_t len,
 {
 	/* Text a container chose (a file name) is scanned where its file
 	 * contents are: in the scanner process when there is one. */
-	if (m->sandbox)
-		return dw_sandbox_redact_text(m->sandbox, text, len, also, out);
+	if (m->sandbox) {
+		int n = dw_sandbox_redact_text(m->sandbox, text, len, also,
+					       out);
+
+		if (n == DW_ERROR)
+			dw_log_warn("%s", dw_error_last());
+		return n;
+	}
 	if (m->engine)
 		return dw_engine_redact_text(m->engine, text, len, also, out);
 	return dw_buf_add(out, text, len) ? DW_ELIMIT : 0;

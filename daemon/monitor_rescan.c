@@ -178,7 +178,7 @@ static void raise_drift_alert(struct dw_monitor *m, const struct rescan *r)
 			 * the analysis is done, and a scanner per path
 			 * would cost a Hyperscan scratch. */
 			if (m->sandbox)
-				dw_sandbox_redact_text(m->sandbox, row->path,
+				dw_monitor_redact_text(m, row->path,
 						       row->path_len, NULL,
 						       &red);
 			else

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -44,6 +45,8 @@
 #define SB_AS_MAX (4096ull << 20)
 /* Findings one file may bring: past this the scanner is not believed. */
 #define SB_FINDINGS_MAX 256
+/* ... and a piece of log lines (an access log can be full of tokens). */
+#define SB_LINES_FINDINGS_MAX 4096
 /* The scanner's first argument: it is the scanner, on descriptor 3. */
 #define SB_ARG "--scanner-process"
 
@@ -198,6 +201,7 @@ static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 {
 	struct sb_done done = {SB_DONE, r->id, 0, 0};
 	struct sb_lines l;
+	struct timespec t0, t;
 	size_t i, start;
 	uint64_t line;
 
@@ -214,27 +218,39 @@ static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 		cur_line_off = 0;
 		cur_line_len = n;
 		dw_scan_buffer(s, p, n, l.line_base, child_finding, NULL);
-	} else {
-		/* One line at a time, as the daemon and `scan` read them. */
-		for (i = 0, start = 0, line = l.line_base; i <= n; i++) {
-			if (i < n && p[i] != '\n')
-				continue;
-			if (i > start) {
-				cur_line_off = start;
-				cur_line_len = i - start;
-				cur_docker = 0;
-				cur_stream[0] = cur_time[0] = '\0';
-				dw_scan_docker_log_line(
-					s, p + start, i - start, line, "",
-					child_source_finding, NULL);
-			}
-			line += i < n;
-			start = i + 1;
+		done.timed_out = (uint32_t)dw_scan_timed_out(s);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* json-file: one line at a time, as the daemon and `scan` read them,
+	 * within one budget for the piece. */
+	for (i = 0, start = 0, line = l.line_base; l.docker && i <= n; i++) {
+		long long spent;
+
+		if (i < n && p[i] != '\n')
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		spent = (long long)(t.tv_sec - t0.tv_sec) * 1000 +
+			(t.tv_nsec - t0.tv_nsec) / 1000000;
+		if (r->budget_ms > 0 && spent >= r->budget_ms) {
+			done.timed_out = 1;
+			break;
 		}
+		if (r->budget_ms > 0)
+			dw_scanner_set_budget(s, r->budget_ms - spent);
+		if (i > start) {
+			cur_line_off = start;
+			cur_line_len = i - start;
+			cur_docker = 0;
+			cur_stream[0] = cur_time[0] = '\0';
+			dw_scan_docker_log_line(s, p + start, i - start, line,
+						"", child_source_finding, NULL);
+			done.timed_out |= (uint32_t)dw_scan_timed_out(s);
+		}
+		line += i < n;
+		start = i + 1;
 	}
 	cur_docker = 0;
 	cur_stream[0] = cur_time[0] = '\0';
-	done.timed_out = (uint32_t)dw_scan_timed_out(s);
 	if (send_all(SB_FD, &done, sizeof(done)))
 		_exit(1);
 }
@@ -387,6 +403,13 @@ static int ignore_finding(const struct dw_finding *f, void *ctx)
 	return 0;
 }
 
+static int cmp_u64(const void *x, const void *y)
+{
+	uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+
+	return a < b ? -1 : a > b;
+}
+
 static int ignore_source(const struct dw_finding *f,
 			 const struct dw_source *src, void *ctx)
 {
@@ -413,6 +436,17 @@ static void warm_up(struct dw_scanner *s)
 		"{\"log\":\"key = AKIAIOSFODNN7EXAMPLE\\n\",\"stream\":"
 		"\"stdout\",\"time\":\"2026-01-01T00:00:00Z\"}";
 
+	/* glibc's qsort asks the kernel for the memory size (sysinfo) the
+	 * first time it sorts 1 KiB or more: the engine sorts its hits. */
+	static struct {
+		uint64_t a, b;
+	} sortme[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(sortme) / sizeof(sortme[0]); i++)
+		sortme[i].a = (uint64_t)(i * 7919 % 256);
+	qsort(sortme, sizeof(sortme) / sizeof(sortme[0]), sizeof(sortme[0]),
+	      cmp_u64);
 	dw_secret_fingerprint(fp, "warm-up", text, sizeof(text) - 1);
 	dw_scan_buffer(s, text, sizeof(text) - 1, 1, ignore_finding, NULL);
 	/* jansson seeds its hash tables from the kernel on first use. */
@@ -515,6 +549,36 @@ int dw_sandbox_child_main(int argc, char **argv,
 }
 
 /* ---- the parent ---- */
+
+static long long now_ms_early(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A request id the scanner cannot guess (it may not answer ahead). */
+static uint32_t new_id(void)
+{
+	uint32_t id = 0;
+
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+		id = (uint32_t)now_ms_early() ^ (uint32_t)getpid();
+	return id;
+}
+
+/*
+ * Before a request: nothing may be waiting from the scanner (an answer
+ * nobody asked for is a scanner that is not believed).
+ */
+static int quiet(struct dw_sandbox *sb)
+{
+	char c;
+	ssize_t n = recv(sb->fd, &c, 1, MSG_DONTWAIT | MSG_PEEK);
+
+	return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
 
 static void stop_child_(struct dw_sandbox *sb, char *how, size_t n,
 			int wait_exit);
@@ -744,6 +808,20 @@ static int field_ok(const char *v, size_t n)
 	return i < n;
 }
 
+/* "sha256:" and 64 lowercase hex digits, NUL-terminated. */
+static int fingerprint_ok(const char *fp)
+{
+	size_t i;
+
+	if (strncmp(fp, "sha256:", 7))
+		return 0;
+	for (i = 7; i < 71; i++)
+		if (!((fp[i] >= '0' && fp[i] <= '9') ||
+		      (fp[i] >= 'a' && fp[i] <= 'f')))
+			return 0;
+	return fp[71] == '\0';
+}
+
 /*
  * One reply of the scanner, `n` bytes in `buf`: a well-formed finding of
  * request `id` (its rule one of ours, its secret there and no longer
@@ -762,8 +840,7 @@ static int take_finding(const struct dw_sandbox *sb, const char *buf, ssize_t n,
 	if (h->type != SB_FINDING || h->id != id ||
 	    h->secret_len > SB_SECRET_MAX || !h->secret_len ||
 	    (size_t)n != sizeof(*h) + h->secret_len ||
-	    h->rule_index >= nrules ||
-	    !memchr(h->fingerprint, '\0', sizeof(h->fingerprint)) ||
+	    h->rule_index >= nrules || !fingerprint_ok(h->fingerprint) ||
 	    !field_ok(h->stream, sizeof(h->stream)) ||
 	    !field_ok(h->time, sizeof(h->time)))
 		return -1;
@@ -786,15 +863,19 @@ static int take_finding(const struct dw_sandbox *sb, const char *buf, ssize_t n,
  * the engine decodes (%XX only). The fingerprint is recomputed too. A
  * scanner can still leave things out; it cannot make them up.
  */
-static int verify(int fd, const struct dw_finding *f)
+static int verify(int fd, const struct dw_finding *f, int cut)
 {
 	char fp[72], raw[3 * 512];
 	size_t want = f->secret_len, got = 0, i;
 	uint64_t off = f->offset;
 
-	dw_secret_fingerprint(fp, f->rule->id, f->secret, f->secret_len);
-	if (strcmp(fp, f->fingerprint))
-		return -1;
+	/* A secret cut at SB_SECRET_MAX: its first part, no fingerprint. */
+	if (!cut) {
+		dw_secret_fingerprint(fp, f->rule->id, f->secret,
+				      f->secret_len);
+		if (strcmp(fp, f->fingerprint))
+			return -1;
+	}
 	while (got < want) {
 		ssize_t n = pread(fd, raw, sizeof(raw), (off_t)off);
 
@@ -892,7 +973,9 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 	cm->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	do
-		n = sendmsg(sb->fd, &mh, MSG_NOSIGNAL);
+		n = quiet(sb)
+			    ? sendmsg(sb->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT)
+			    : (errno = EPROTO, -1);
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)sizeof(*r)) {
 		stop_child(sb, how, hn);
@@ -925,8 +1008,7 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 					 : "it sent an answer that is not one");
 			break;
 		}
-		/* A secret cut at SB_SECRET_MAX cannot be checked whole. */
-		if (h.secret_len < SB_SECRET_MAX && verify(fd, &f)) {
+		if (verify(fd, &f, h.secret_len == SB_SECRET_MAX)) {
 			stop_child(sb, how, hn);
 			snprintf(how, hn,
 				 "it reported a secret that is not in the file "
@@ -966,7 +1048,7 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 		size_t nheld = 0, alloc = 0, i;
 		int failed;
 
-		r.id = ++sb->next_id;
+		r.id = new_id();
 		if (!sb->pid && start_child(sb))
 			return DW_ERROR;
 		failed = attempt(sb, fd, &r, &held, &nheld, &alloc, timed_out,
@@ -1005,11 +1087,13 @@ int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
 
 	if (!sb->pid && start_child(sb))
 		goto out;
-	r.id = ++sb->next_id;
+	r.id = new_id();
 	memcpy(msg, &r, sizeof(r));
 	memcpy(msg + sizeof(r), text, sent);
 	do
-		n = send(sb->fd, msg, sizeof(r) + sent, MSG_NOSIGNAL);
+		n = quiet(sb) ? send(sb->fd, msg, sizeof(r) + sent,
+				     MSG_NOSIGNAL | MSG_DONTWAIT)
+			      : (errno = EPROTO, -1);
 	while (n < 0 && errno == EINTR);
 	if (n != (ssize_t)(sizeof(r) + sent))
 		goto out;
@@ -1049,7 +1133,11 @@ out:
 		stop_child(sb, how, sizeof(how));
 		sb->st.restarts++;
 		free(v);
-		return dw_buf_adds(out, "…") ? DW_ELIMIT : 1;
+		dw_buf_adds(out, "…");
+		return dw_error_set(DW_ERROR,
+				    "the scanner failed on a name to redact "
+				    "(shown as …): %s",
+				    how[0] ? how : "it did not answer");
 	}
 	n_out = dw_redact_apply(sb->engine, text, len, v, nv, decoded, also,
 				out);
@@ -1060,44 +1148,34 @@ out:
 }
 
 /*
- * Is the finding's secret in the data? Plain text: at its offset (for
- * one found %-decoded, decoded there). A json-file line: in its raw line,
- * or the line has escapes that hide it from a byte search (then it is
- * taken on trust: the daemon does not decode JSON from a container).
+ * Is the finding's secret in the data? Plain text (`docker` 0): at its
+ * offset, %-decoded there when it says so. A json-file piece: in the one
+ * raw line the scanner names (which must be a whole line), or that line
+ * has JSON escapes other than \n \r \t, which a byte search cannot see
+ * through (then it is taken on trust: the daemon does not decode JSON a
+ * container shaped). A secret cut at SB_SECRET_MAX: its first part.
  */
-static int lines_verify(const char *data, size_t len,
-			const struct sb_finding *h, const struct dw_finding *f)
+static int lines_verify(const char *data, size_t len, int docker,
+			const struct sb_finding *h, const struct dw_finding *f,
+			int cut)
 {
 	char fp[72];
 
-	dw_secret_fingerprint(fp, f->rule->id, f->secret, f->secret_len);
-	if (strcmp(fp, f->fingerprint))
-		return -1;
-	if (h->docker || (h->line_len && h->line_len < len)) {
-		const char *line;
-
-		if (h->line_off > len || h->line_len > len - h->line_off)
+	if (!cut) {
+		dw_secret_fingerprint(fp, f->rule->id, f->secret,
+				      f->secret_len);
+		if (strcmp(fp, f->fingerprint))
 			return -1;
-		line = data + h->line_off;
-		if (memmem(line, h->line_len, f->secret, f->secret_len))
-			return 0;
-		return memchr(line, '\\', h->line_len) ||
-				       memchr(line, '%', h->line_len)
-			       ? 0
-			       : -1;
 	}
-	if (f->offset > len || f->secret_len > len - f->offset)
-		return f->url_decoded ? 0 : -1;
-	if (!f->url_decoded)
-		return memcmp(data + f->offset, f->secret, f->secret_len) ? -1
-									  : 0;
-	{
+	if (!docker) {
 		size_t i = (size_t)f->offset, got = 0;
 
+		if (h->docker || f->offset >= len)
+			return -1;
 		while (got < f->secret_len && i < len) {
 			unsigned char c = (unsigned char)data[i];
 
-			if (c == '%' && i + 2 < len &&
+			if (f->url_decoded && c == '%' && i + 2 < len &&
 			    isxdigit((unsigned char)data[i + 1]) &&
 			    isxdigit((unsigned char)data[i + 2])) {
 				char hx[3] = {data[i + 1], data[i + 2], 0};
@@ -1111,14 +1189,39 @@ static int lines_verify(const char *data, size_t len,
 		}
 		return got == f->secret_len ? 0 : -1;
 	}
+	{
+		const char *line, *p;
+		size_t n;
+
+		if (h->line_off >= len || h->line_len > len - h->line_off ||
+		    !h->line_len)
+			return -1;
+		line = data + h->line_off;
+		n = (size_t)h->line_len;
+		/* A whole line: from a line start to a line end. */
+		if ((h->line_off && line[-1] != '\n') ||
+		    memchr(line, '\n', n) ||
+		    (h->line_off + n < len && line[n] != '\n'))
+			return -1;
+		if (memmem(line, n, f->secret, f->secret_len))
+			return 0;
+		for (p = line; (p = memchr(p, '\\', n - (size_t)(p - line)));
+		     p += 2) {
+			if (p + 1 >= line + n)
+				break;
+			if (p[1] != 'n' && p[1] != 'r' && p[1] != 't')
+				return 0; /* an escape that may hide it */
+		}
+		return memchr(line, '%', n) && f->url_decoded ? 0 : -1;
+	}
 }
 
 /* One piece of at most SB_LINES_MAX: 0 done, 1 the scanner failed. */
 static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 			 size_t len, uint64_t line_base, dw_source_cb cb,
-			 void *ctx, char *how, size_t hn)
+			 void *ctx, int *timed_out, char *how, size_t hn)
 {
-	struct sb_req r = {SB_LINES, ++sb->next_id, len, SCAN_LINES_BUDGET_MS};
+	struct sb_req r = {SB_LINES, new_id(), len, SCAN_LINES_BUDGET_MS};
 	struct sb_lines l = {(uint32_t)docker, 0, line_base};
 	struct {
 		struct dw_finding f;
@@ -1140,8 +1243,9 @@ static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 	memcpy(msg + sizeof(r), &l, sizeof(l));
 	memcpy(msg + sizeof(r) + sizeof(l), data, len);
 	do
-		n = send(sb->fd, msg, sizeof(r) + sizeof(l) + len,
-			 MSG_NOSIGNAL);
+		n = quiet(sb) ? send(sb->fd, msg, sizeof(r) + sizeof(l) + len,
+				     MSG_NOSIGNAL | MSG_DONTWAIT)
+			      : (errno = EPROTO, -1);
 	while (n < 0 && errno == EINTR);
 	free(msg);
 	if (n != (ssize_t)(sizeof(r) + sizeof(l) + len)) {
@@ -1158,12 +1262,14 @@ static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 
 		if (got) {
 			ok = got > 0;
+			if (ok && d.timed_out)
+				*timed_out = 1;
 			break;
 		}
 		if (take_finding(sb, buf, n, r.id, &h, &f) ||
-		    nheld >= SB_FINDINGS_MAX ||
-		    (h.secret_len < SB_SECRET_MAX &&
-		     lines_verify(data, len, &h, &f))) {
+		    nheld >= SB_LINES_FINDINGS_MAX ||
+		    lines_verify(data, len, docker, &h, &f,
+				 h.secret_len == SB_SECRET_MAX)) {
 			stop_child(sb, how, hn);
 			snprintf(how, hn, "it sent an answer that is not so");
 			break;
@@ -1207,10 +1313,12 @@ static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 
 int dw_sandbox_scan_lines(struct dw_sandbox *sb, int docker, const char *data,
 			  size_t len, uint64_t line_base, dw_source_cb cb,
-			  void *ctx)
+			  void *ctx, int *timed_out)
 {
+	char first[300] = "";
 	size_t off = 0;
 
+	*timed_out = 0;
 	/* Pieces of whole lines (a longer line: cut, scanned as it is). */
 	while (off < len) {
 		size_t piece = len - off, i;
@@ -1229,24 +1337,30 @@ int dw_sandbox_scan_lines(struct dw_sandbox *sb, int docker, const char *data,
 			if (!sb->pid && start_child(sb))
 				return DW_ERROR;
 			failed = lines_attempt(sb, docker, data + off, piece,
-					       line_base, cb, ctx, how,
-					       sizeof(how));
+					       line_base, cb, ctx, timed_out,
+					       how, sizeof(how));
 			if (failed)
 				sb->st.restarts++;
 		}
-		if (failed) {
-			sb->st.killed++;
-			if (!sb->pid)
-				start_child(sb);
-			return dw_error_set(DW_ELIMIT,
-					    "the scanner failed twice on lines "
-					    "%llu and on: %s",
-					    (unsigned long long)line_base, how);
-		}
 		for (i = 0; i < piece; i++)
 			lines += data[off + i] == '\n';
+		/* A piece given up on: said; the others are still read. */
+		if (failed) {
+			sb->st.killed++;
+			if (!first[0])
+				snprintf(first, sizeof(first),
+					 "the scanner failed twice on lines "
+					 "%llu to %llu: %s",
+					 (unsigned long long)line_base,
+					 (unsigned long long)(line_base +
+							      (lines ? lines - 1
+								     : 0)),
+					 how);
+		}
 		line_base += lines;
 		off += piece;
 	}
-	return 0;
+	if (!sb->pid)
+		start_child(sb);
+	return first[0] ? dw_error_set(DW_ELIMIT, "%s", first) : 0;
 }

@@ -63,7 +63,8 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 /*
  * dw_scanner_redact_text() with the scan in the scanner process: the
  * secrets it reports are believed only where they are in `text`; when
- * it fails, the text is hidden whole ("…") and the scanner restarted.
+ * it fails, the text is hidden whole ("…"), the scanner restarted, and
+ * DW_ERROR returned (dw_error_last() says why).
  */
 struct dw_buf;
 int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
@@ -75,16 +76,18 @@ int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
  * a finding's source then names the json-file log with its stream and
  * time), the first numbered `line_base`. `cb` gets src NULL for plain
  * text. A plain-text secret is believed only at its offset; a json-file
- * one only in its raw line, unless that line has escapes. Returns 0, or
- * DW_ELIMIT when the scanner failed twice on a piece (the rest is not
- * scanned).
+ * one only in its raw line, unless that line has escapes (other than
+ * \n \r \t). Each piece of at most 160 KiB has a 2 s budget:
+ * `*timed_out` says one was cut there. Returns 0, or DW_ELIMIT when the
+ * scanner failed twice on a piece (the message names the first such
+ * piece's lines; the other pieces are still scanned).
  */
 struct dw_source;
 int dw_sandbox_scan_lines(struct dw_sandbox *sb, int docker, const char *data,
 			  size_t len, uint64_t line_base,
 			  int (*cb)(const struct dw_finding *f,
 				    const struct dw_source *src, void *ctx),
-			  void *ctx);
+			  void *ctx, int *timed_out);
 
 /*
  * In driftwatchd's main(), first: is this process a scanner the daemon
