@@ -182,9 +182,16 @@ static void copy_field(char *dst, size_t n, const json_t *fields,
 {
 	const char *v = json_string_value(json_object_get(fields, key));
 
+	size_t i;
+
 	memset(dst, 0, n);
 	if (v)
 		snprintf(dst, n, "%s", v);
+	/* Only printable ASCII goes back (the daemon believes nothing
+	 * else): anything else becomes '?'. */
+	for (i = 0; i < n && dst[i]; i++)
+		if (dst[i] < 0x20 || dst[i] > 0x7e)
+			dst[i] = '?';
 }
 
 static int child_source_finding(const struct dw_finding *f,
@@ -516,6 +523,7 @@ int dw_sandbox_child_main(int argc, char **argv,
 			struct sb_done done = {SB_DONE, r.id, 0, 0};
 
 			cur_id = r.id;
+			dw_scanner_set_budget(s, r.budget_ms);
 			dw_scanner_redact_scan(s, msg + sizeof(r),
 					       (size_t)n - sizeof(r),
 					       child_finding, NULL);
@@ -1077,7 +1085,7 @@ int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
 {
 	size_t sent = len < DW_REDACT_SCAN_MAX ? len : DW_REDACT_SCAN_MAX;
 	char *msg = dw_xmalloc(sizeof(struct sb_req) + sent), *buf = NULL;
-	struct sb_req r = {SB_REDACT, 0, sent, 0};
+	struct sb_req r = {SB_REDACT, 0, sent, SCAN_LINES_BUDGET_MS};
 	struct dw_redact_span *v = NULL;
 	size_t nv = 0, alloc = 0, i;
 	char how[200] = "";
@@ -1147,13 +1155,118 @@ out:
 	return n_out;
 }
 
+/* UTF-8 of code point `c` into `out`. */
+static void put_utf8(struct dw_buf *out, unsigned long c)
+{
+	if (c < 0x80) {
+		dw_buf_addch(out, (int)c);
+	} else if (c < 0x800) {
+		dw_buf_addch(out, (int)(0xc0 | (c >> 6)));
+		dw_buf_addch(out, (int)(0x80 | (c & 0x3f)));
+	} else if (c < 0x10000) {
+		dw_buf_addch(out, (int)(0xe0 | (c >> 12)));
+		dw_buf_addch(out, (int)(0x80 | ((c >> 6) & 0x3f)));
+		dw_buf_addch(out, (int)(0x80 | (c & 0x3f)));
+	} else {
+		dw_buf_addch(out, (int)(0xf0 | (c >> 18)));
+		dw_buf_addch(out, (int)(0x80 | ((c >> 12) & 0x3f)));
+		dw_buf_addch(out, (int)(0x80 | ((c >> 6) & 0x3f)));
+		dw_buf_addch(out, (int)(0x80 | (c & 0x3f)));
+	}
+}
+
+static int hex4(const char *p, unsigned long *v)
+{
+	size_t i;
+
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		if (!isxdigit((unsigned char)p[i]))
+			return -1;
+		*v = *v * 16 +
+		     (unsigned long)(isdigit((unsigned char)p[i])
+					     ? p[i] - '0'
+					     : (p[i] | 0x20) - 'a' + 10);
+	}
+	return 0;
+}
+
+/*
+ * A raw json-file line with JSON's string escapes undone (not parsed:
+ * every escape anywhere in the line is decoded, which can only let more
+ * through than the scanner saw, never less).
+ */
+static void json_unescape(const char *p, size_t n, struct dw_buf *out)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *e;
+		unsigned long c, lo;
+
+		if (p[i] != '\\' || i + 1 >= n) {
+			dw_buf_addch(out, p[i]);
+			continue;
+		}
+		if ((e = memchr(from, p[i + 1], sizeof(from) - 1))) {
+			dw_buf_addch(out, to[e - from]);
+			i++;
+		} else if (p[i + 1] == 'u' && i + 5 < n &&
+			   !hex4(p + i + 2, &c)) {
+			i += 5;
+			/* A surrogate pair is one character. */
+			if (c >= 0xd800 && c < 0xdc00 && i + 6 < n &&
+			    p[i + 1] == '\\' && p[i + 2] == 'u' &&
+			    !hex4(p + i + 3, &lo) && lo >= 0xdc00 &&
+			    lo < 0xe000) {
+				c = 0x10000 + ((c - 0xd800) << 10) +
+				    (lo - 0xdc00);
+				i += 6;
+			}
+			put_utf8(out, c);
+		} else {
+			dw_buf_addch(out, p[i]);
+		}
+	}
+}
+
+/* The secret in the JSON-unescaped line (and %-decoded, if it says). */
+static int in_decoded(const char *line, size_t n, const struct dw_finding *f)
+{
+	struct dw_buf u = DW_BUF_INIT, d = DW_BUF_INIT;
+	size_t i;
+	int yes;
+
+	json_unescape(line, n, &u);
+	yes = u.len && memmem(u.ptr, u.len, f->secret, f->secret_len);
+	if (!yes && f->url_decoded && u.len) {
+		for (i = 0; i < u.len; i++) {
+			unsigned long c = (unsigned char)u.ptr[i];
+
+			if (c == '%' && i + 2 < u.len &&
+			    isxdigit((unsigned char)u.ptr[i + 1]) &&
+			    isxdigit((unsigned char)u.ptr[i + 2])) {
+				char hx[3] = {u.ptr[i + 1], u.ptr[i + 2], 0};
+
+				c = (unsigned long)strtol(hx, NULL, 16);
+				i += 2;
+			}
+			dw_buf_addch(&d, (int)c);
+		}
+		yes = d.len && memmem(d.ptr, d.len, f->secret, f->secret_len);
+	}
+	dw_buf_release(&u);
+	dw_buf_release(&d);
+	return yes;
+}
+
 /*
  * Is the finding's secret in the data? Plain text (`docker` 0): at its
  * offset, %-decoded there when it says so. A json-file piece: in the one
- * raw line the scanner names (which must be a whole line), or that line
- * has JSON escapes other than \n \r \t, which a byte search cannot see
- * through (then it is taken on trust: the daemon does not decode JSON a
- * container shaped). A secret cut at SB_SECRET_MAX: its first part.
+ * raw line the scanner names (which must be a whole line), as it is or
+ * with JSON's string escapes undone (and %-escapes, if it says). A
+ * secret cut at SB_SECRET_MAX: its first part.
  */
 static int lines_verify(const char *data, size_t len, int docker,
 			const struct sb_finding *h, const struct dw_finding *f,
@@ -1190,7 +1303,7 @@ static int lines_verify(const char *data, size_t len, int docker,
 		return got == f->secret_len ? 0 : -1;
 	}
 	{
-		const char *line, *p;
+		const char *line;
 		size_t n;
 
 		if (h->line_off >= len || h->line_len > len - h->line_off ||
@@ -1205,14 +1318,8 @@ static int lines_verify(const char *data, size_t len, int docker,
 			return -1;
 		if (memmem(line, n, f->secret, f->secret_len))
 			return 0;
-		for (p = line; (p = memchr(p, '\\', n - (size_t)(p - line)));
-		     p += 2) {
-			if (p + 1 >= line + n)
-				break;
-			if (p[1] != 'n' && p[1] != 'r' && p[1] != 't')
-				return 0; /* an escape that may hide it */
-		}
-		return memchr(line, '%', n) && f->url_decoded ? 0 : -1;
+		/* Through JSON's string escapes, and %-escapes if it says. */
+		return in_decoded(line, n, f) ? 0 : -1;
 	}
 }
 

@@ -76,8 +76,9 @@ int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
  * a finding's source then names the json-file log with its stream and
  * time), the first numbered `line_base`. `cb` gets src NULL for plain
  * text. A plain-text secret is believed only at its offset; a json-file
- * one only in its raw line, unless that line has escapes (other than
- * \n \r \t). Each piece of at most 160 KiB has a 2 s budget:
+ * one only in its raw line, as it is or with JSON's string escapes (and
+ * %-escapes, if it says) undone. Each piece of at most 160 KiB has a 2 s
+ * budget:
  * `*timed_out` says one was cut there. Returns 0, or DW_ELIMIT when the
  * scanner failed twice on a piece (the message names the first such
  * piece's lines; the other pieces are still scanned).

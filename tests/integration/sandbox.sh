@@ -109,6 +109,19 @@ done
 [ $ok -eq 1 ] && pass "a log line that kills the scanner: said ($(q "SELECT summary FROM alerts WHERE summary LIKE '%lines from%' LIMIT 1" | cut -c1-90)...), the log read on" ||
 	{ fail "log line in the scanner"; q "SELECT kind, summary FROM alerts" | tail -3; q "SELECT container_id, source, rule FROM findings" | tail -3; }
 docker rm -f dw-sbx-log >/dev/null 2>&1
+# A secret Docker's JSON escapes ('&' is written \u0026): the daemon
+# finds it in the raw line with JSON's escapes undone, and believes it.
+docker run -d --network none --name dw-sbx-log dwtest:busybox sh -c \
+	"echo 'db = https://admin:Xk9&qP2vL7mZ4rT8w@db.internal.example.com/app'; exec sleep 600" >/dev/null
+lid=$(docker inspect -f '{{.Id}}' dw-sbx-log)
+ok=0
+for _ in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM findings WHERE source = 'docker-json-log' AND rule = 'url-credentials' AND container_id = '$lid'")" -ge 1 ] && { ok=1; break; }
+	sleep 0.1
+done
+[ $ok -eq 1 ] && pass "a secret written JSON-escaped in the log: found, and believed" ||
+	{ fail "escaped secret in a json-file log"; tail -3 "$tmp/dwd.log"; }
+docker rm -f dw-sbx-log >/dev/null 2>&1
 kill "$pid"
 wait "$pid" 2>/dev/null
 pid=
