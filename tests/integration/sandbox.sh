@@ -64,6 +64,16 @@ found /tmp/many.env && pass "a file with 200 candidate hits: scanned, its secret
 "$DW" status --db "$db" --format json | jq -e '[.coverage[] | select(.reason == "scanner-killed" and (.detail | contains("many.env")))] | length == 0' >/dev/null &&
 	pass "and the scanner was not killed by it" || fail "the scanner died on ordinary hits"
 
+# Each file handed to the scanner is closed again in the daemon: 100
+# written files leave its descriptors as they were (a leak would blind
+# it once they run out).
+before=$(ls /proc/$pid/fd | wc -l)
+docker exec dw-sbx sh -c 'mkdir -p /tmp/fds && i=0; while [ $i -lt 100 ]; do echo "x $i" >/tmp/fds/f$i; i=$((i+1)); done; echo "GITHUB_TOKEN='"$($G github sbxf)"'" >/tmp/fds/last.env'
+found /tmp/fds/last.env || fail "fd test: the last file was not scanned"
+after=$(ls /proc/$pid/fd | wc -l)
+[ "$after" -le $((before + 10)) ] && pass "daemon descriptors: $before before 101 files, $after after" ||
+	fail "the daemon leaks descriptors: $before before 101 files, $after after"
+
 # Killed mid-file (SIGSEGV): restarted, and the next change is recorded.
 old=$(scanner_pid)
 # Never "kill 0": that would signal this whole process group.
