@@ -239,6 +239,12 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ $ok -eq 1 ] && pass "without the host root: unmonitored (storage-driver) in status" || fail "blind: not in status"
+# The coverage row is written first, then the alert, then the log line.
+for _ in $(seq 1 100); do
+	grep -q "dw26-blind.*is not monitored" "$tmp/dwd2.log" &&
+		[ "$(sqlite3 "$db2" "SELECT count(*) FROM alerts WHERE summary LIKE '%dw26-blind%unmonitored%'")" -ge 1 ] && break
+	sleep 0.1
+done
 grep -q "dw26-blind.*is not monitored.*host-root" "$tmp/dwd2.log" && pass "and in the log, saying what to set" ||
 	{ fail "blind: not in the log"; tail -3 "$tmp/dwd2.log"; }
 [ "$(sqlite3 "$db2" "SELECT count(*) FROM alerts WHERE summary LIKE '%dw26-blind%unmonitored%'")" = 1 ] &&
