@@ -865,57 +865,78 @@ static int take_finding(const struct dw_sandbox *sb, const char *buf, ssize_t n,
 	return 0;
 }
 
+/* %XX decoded as the engine decodes a line (its url_decode_line). */
+static void pct_decode(struct dw_buf *out, const char *p, size_t n)
+{
+	size_t i;
+
+	dw_buf_adds(out, "");
+	for (i = 0; i < n; i++) {
+		unsigned long c = (unsigned char)p[i];
+
+		if (c == '%' && i + 2 < n &&
+		    isxdigit((unsigned char)p[i + 1]) &&
+		    isxdigit((unsigned char)p[i + 2])) {
+			char hx[3] = {p[i + 1], p[i + 2], 0};
+
+			c = (unsigned long)strtol(hx, NULL, 16);
+			i += 2;
+		}
+		dw_buf_addch(out, (int)c);
+	}
+}
+
+/* Its fingerprint is its own (a secret cut at SB_SECRET_MAX: unknown). */
+static int fingerprint_matches(const struct dw_finding *f, int cut)
+{
+	char fp[72];
+
+	if (cut)
+		return 1;
+	dw_secret_fingerprint(fp, f->rule->id, f->secret, f->secret_len);
+	return !strcmp(fp, f->fingerprint);
+}
+
+/*
+ * Does p[0..n) start with the finding's secret: as it is, or %-decoded
+ * when it was found so? (Each decoded byte takes at most 3 raw ones.)
+ */
+static int secret_at(const char *p, size_t n, const struct dw_finding *f)
+{
+	struct dw_buf d = DW_BUF_INIT;
+	size_t w = f->url_decoded ? 3 * f->secret_len : f->secret_len;
+	int yes;
+
+	if (!f->url_decoded)
+		return n >= f->secret_len &&
+		       !memcmp(p, f->secret, f->secret_len);
+	pct_decode(&d, p, w < n ? w : n);
+	yes = d.len >= f->secret_len &&
+	      !memcmp(d.ptr, f->secret, f->secret_len);
+	dw_buf_release(&d);
+	return yes;
+}
+
 /*
  * Is the finding's secret really in the file at its offset? Raw: the
  * bytes themselves; found %-decoded: the bytes from there, decoded as
- * the engine decodes (%XX only). The fingerprint is recomputed too. A
- * scanner can still leave things out; it cannot make them up.
+ * the engine decodes. The fingerprint is recomputed too. A scanner can
+ * still leave things out; it cannot make them up.
  */
 static int verify(int fd, const struct dw_finding *f, int cut)
 {
-	char fp[72], raw[3 * 512];
-	size_t want = f->secret_len, got = 0, i;
-	uint64_t off = f->offset;
+	size_t w = f->url_decoded ? 3 * f->secret_len : f->secret_len;
+	char *raw;
+	ssize_t n;
+	int yes;
 
-	/* A secret cut at SB_SECRET_MAX: its first part, no fingerprint. */
-	if (!cut) {
-		dw_secret_fingerprint(fp, f->rule->id, f->secret,
-				      f->secret_len);
-		if (strcmp(fp, f->fingerprint))
-			return -1;
-	}
-	while (got < want) {
-		ssize_t n = pread(fd, raw, sizeof(raw), (off_t)off);
-
-		if (n <= 0)
-			return -1;
-		for (i = 0; i < (size_t)n && got < want; i++) {
-			unsigned char c = (unsigned char)raw[i];
-
-			if (f->url_decoded && c == '%') {
-				char h[3];
-
-				/* Its two digits may lie past this read. */
-				if ((size_t)n - i < 3) {
-					if ((size_t)n < sizeof(raw) || !i)
-						return -1;
-					break;
-				}
-				h[0] = raw[i + 1];
-				h[1] = raw[i + 2];
-				h[2] = 0;
-				if (isxdigit((unsigned char)h[0]) &&
-				    isxdigit((unsigned char)h[1])) {
-					c = (unsigned char)strtol(h, NULL, 16);
-					i += 2;
-				}
-			}
-			if ((unsigned char)f->secret[got++] != c)
-				return -1;
-		}
-		off += i;
-	}
-	return 0;
+	if (!fingerprint_matches(f, cut))
+		return -1;
+	raw = dw_xmalloc(w);
+	n = pread(fd, raw, w, (off_t)f->offset);
+	yes = n > 0 && secret_at(raw, (size_t)n, f);
+	free(raw);
+	return yes ? 0 : -1;
 }
 
 /*
@@ -1235,25 +1256,12 @@ static void json_unescape(const char *p, size_t n, struct dw_buf *out)
 static int in_decoded(const char *line, size_t n, const struct dw_finding *f)
 {
 	struct dw_buf u = DW_BUF_INIT, d = DW_BUF_INIT;
-	size_t i;
 	int yes;
 
 	json_unescape(line, n, &u);
 	yes = u.len && memmem(u.ptr, u.len, f->secret, f->secret_len);
 	if (!yes && f->url_decoded && u.len) {
-		for (i = 0; i < u.len; i++) {
-			unsigned long c = (unsigned char)u.ptr[i];
-
-			if (c == '%' && i + 2 < u.len &&
-			    isxdigit((unsigned char)u.ptr[i + 1]) &&
-			    isxdigit((unsigned char)u.ptr[i + 2])) {
-				char hx[3] = {u.ptr[i + 1], u.ptr[i + 2], 0};
-
-				c = (unsigned long)strtol(hx, NULL, 16);
-				i += 2;
-			}
-			dw_buf_addch(&d, (int)c);
-		}
+		pct_decode(&d, u.ptr, u.len);
 		yes = d.len && memmem(d.ptr, d.len, f->secret, f->secret_len);
 	}
 	dw_buf_release(&u);
@@ -1272,36 +1280,14 @@ static int lines_verify(const char *data, size_t len, int docker,
 			const struct sb_finding *h, const struct dw_finding *f,
 			int cut)
 {
-	char fp[72];
-
-	if (!cut) {
-		dw_secret_fingerprint(fp, f->rule->id, f->secret,
-				      f->secret_len);
-		if (strcmp(fp, f->fingerprint))
-			return -1;
-	}
-	if (!docker) {
-		size_t i = (size_t)f->offset, got = 0;
-
-		if (h->docker || f->offset >= len)
-			return -1;
-		while (got < f->secret_len && i < len) {
-			unsigned char c = (unsigned char)data[i];
-
-			if (f->url_decoded && c == '%' && i + 2 < len &&
-			    isxdigit((unsigned char)data[i + 1]) &&
-			    isxdigit((unsigned char)data[i + 2])) {
-				char hx[3] = {data[i + 1], data[i + 2], 0};
-
-				c = (unsigned char)strtol(hx, NULL, 16);
-				i += 2;
-			}
-			if ((unsigned char)f->secret[got++] != c)
-				return -1;
-			i++;
-		}
-		return got == f->secret_len ? 0 : -1;
-	}
+	if (!fingerprint_matches(f, cut))
+		return -1;
+	if (!docker)
+		return !h->docker && f->offset < len &&
+				       secret_at(data + f->offset,
+						 len - (size_t)f->offset, f)
+			       ? 0
+			       : -1;
 	{
 		const char *line;
 		size_t n;

@@ -153,22 +153,18 @@ snapshot_dir: $tmp/snaps
 CFG
 "$DWD" --foreground --config "$tmp/dw.yaml" --db "$db" 2>>"$tmp/dwd.log" &
 dpid=$!
-for _ in $(seq 1 100); do
-	"$DW" status --db "$db" --format json 2>/dev/null |
-		jq -e '.docker.connected and .state == "running"' >/dev/null && break
-	sleep 0.1
-done
+# Predicates for dw_wait: DB's status satisfies a jq filter; an SQL
+# count in DB is at least one.
+status_has() { "$DW" status --db "$1" --format json 2>/dev/null | jq -e "${@:2}"; }
+some() { [ "$(sqlite3 "$1" "$2" 2>/dev/null)" -ge 1 ]; }
+dw_wait 10 status_has "$db" '.docker.connected and .state == "running"'
 # A change from the container's own process (docker exec would run in
 # the chroot, not in the container's root).
 docker run -d --network none --name dw26-watched dwtest:busybox sh -c \
 	'sleep 2; echo d >/etc/drifted; cp /bin/busybox /usr/lib/dropped; exec sleep 600' >/dev/null
 id=$(docker inspect -f '{{.Id}}' dw26-watched)
-ok=0
-for _ in $(seq 1 100); do
-	"$DW" events --db "$db" --container dw26-watched --current 2>/dev/null | grep -q '/usr/lib/dropped' && { ok=1; break; }
-	sleep 0.1
-done
-[ $ok -eq 1 ] && pass "driftwatchd recorded the drift of a containerd-store container" ||
+drifted() { "$DW" events --db "$db" --container dw26-watched --current 2>/dev/null | grep -q '/usr/lib/dropped'; }
+dw_wait 10 drifted && pass "driftwatchd recorded the drift of a containerd-store container" ||
 	{ fail "no drift recorded"; tail -5 "$tmp/dwd.log"; }
 st=$("$DW" status --db "$db" --format json)
 row=$(sqlite3 "$db" "SELECT name, image, runtime FROM containers WHERE id = '$id'")
@@ -212,11 +208,8 @@ rmdir "$up" && mv "$up.moved" "$up"
 # layer dirs driftwatchd recorded.
 docker run -d --network none --name dw26-gone dwtest:busybox sh -c \
 	'sleep 1; cp /bin/busybox /usr/lib/payload; exit 0' >/dev/null
-ok=0
-for _ in $(seq 1 150); do
-	[ "$(sqlite3 "$db" "SELECT count(*) FROM snapshots WHERE container_name = 'dw26-gone'" 2>/dev/null)" = 1 ] && { ok=1; break; }
-	sleep 0.1
-done
+dw_wait 15 some "$db" "SELECT count(*) FROM snapshots WHERE container_name = 'dw26-gone'"
+ok=$((!$?))
 [ "$(docker inspect -f '{{.State.Running}}' dw26-gone)" = false ] &&
 	[ $ok -eq 1 ] && pass "a container that exits right after its drift is still snapshotted" ||
 	{ fail "no snapshot of an exited container"; grep -i "snapshot" "$tmp/dwd.log" | tail -3; }
@@ -232,19 +225,11 @@ printf 'debounce_ms: 20\ndocker_host: %s\n' "$DOCKER26_HOST" >"$tmp/dw2.yaml"
 dpid=$!
 run_up dw26-blind dwtest:busybox 'true' || fail "blind container"
 id=$(docker inspect -f '{{.Id}}' dw26-blind)
-ok=0
-for _ in $(seq 1 100); do
-	"$DW" status --db "$db2" --format json 2>/dev/null |
-		jq -e --arg id "$id" '.coverage[] | select(.id == $id and .facet == "fs" and .state == "unmonitored" and .reason == "storage-driver")' >/dev/null && { ok=1; break; }
-	sleep 0.1
-done
-[ $ok -eq 1 ] && pass "without the host root: unmonitored (storage-driver) in status" || fail "blind: not in status"
+dw_wait 10 status_has "$db2" --arg id "$id" '.coverage[] | select(.id == $id and .facet == "fs" and .state == "unmonitored" and .reason == "storage-driver")' &&
+	pass "without the host root: unmonitored (storage-driver) in status" || fail "blind: not in status"
 # The coverage row is written first, then the alert, then the log line.
-for _ in $(seq 1 100); do
-	grep -q "dw26-blind.*is not monitored" "$tmp/dwd2.log" &&
-		[ "$(sqlite3 "$db2" "SELECT count(*) FROM alerts WHERE summary LIKE '%dw26-blind%unmonitored%'")" -ge 1 ] && break
-	sleep 0.1
-done
+dw_wait 10 grep -q "dw26-blind.*is not monitored" "$tmp/dwd2.log"
+dw_wait 10 some "$db2" "SELECT count(*) FROM alerts WHERE summary LIKE '%dw26-blind%unmonitored%'"
 grep -q "dw26-blind.*is not monitored.*host-root" "$tmp/dwd2.log" && pass "and in the log, saying what to set" ||
 	{ fail "blind: not in the log"; tail -3 "$tmp/dwd2.log"; }
 [ "$(sqlite3 "$db2" "SELECT count(*) FROM alerts WHERE summary LIKE '%dw26-blind%unmonitored%'")" = 1 ] &&

@@ -12,12 +12,12 @@ q() { sqlite3 "$db" "$1"; }
 scanner_pid() {
 	"$DW" status --db "$db" --format json | jq -r '.scanner.pid // 0'
 }
-found() { # PATH: a finding for it
-	for _ in $(seq 1 100); do
-		[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '$1'")" -ge 1 ] && return 0
-		sleep 0.1
-	done
-	return 1
+# Predicates for dw_wait: an SQL count is at least one; the status
+# document satisfies a jq filter.
+some() { [ "$(q "$1")" -ge 1 ]; }
+status_has() { "$DW" status --db "$db" --format json 2>/dev/null | jq -e "$1"; }
+found() { # PATH: a finding for it, within 10 s
+	dw_wait 10 some "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '$1'"
 }
 
 start_daemon() {
@@ -26,12 +26,8 @@ start_daemon() {
 
 start_daemon "segv:crashme.env"
 docker run -d --network none --name dw-sbx dwtest:busybox sleep 600 >/dev/null
-spid=0
-for _ in $(seq 1 50); do
-	spid=$(scanner_pid)
-	[ "$spid" -gt 0 ] && break
-	sleep 0.1
-done
+dw_wait 5 status_has '.scanner.pid > 0'
+spid=$(scanner_pid)
 st=/proc/$spid/status
 if [ "$spid" -gt 0 ] && [ -r "$st" ]; then
 	grep -q '^CapEff:[[:space:]]*0000000000000000$' "$st" && pass "scanner: CapEff 0" || fail "scanner: $(grep CapEff "$st")"
@@ -81,11 +77,8 @@ old=$(scanner_pid)
 docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$($G github sbx2)' >/tmp/two.env"
 found /tmp/two.env && pass "scanner killed (SIGSEGV): the next file is still scanned" ||
 	{ fail "no finding after the scanner was killed"; tail -5 "$tmp/dwd.log"; }
-for _ in $(seq 1 30); do
-	new=$(scanner_pid)
-	[ "$new" -gt 0 ] && [ "$new" != "$old" ] && break
-	sleep 0.1
-done
+dw_wait 3 status_has ".scanner.pid > 0 and .scanner.pid != $old"
+new=$(scanner_pid)
 [ "$new" -gt 0 ] && [ "$new" != "$old" ] && pass "scanner restarted (pid $old -> $new)" ||
 	fail "scanner not restarted ($old -> $new)"
 
@@ -93,11 +86,8 @@ done
 # such a file): given up on, named with its hash, and the daemon goes on.
 docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$($G github sbx3)' >/tmp/crashme.env"
 sum=$(docker exec dw-sbx sha256sum /tmp/crashme.env | cut -d' ' -f1)
-ok=0
-for _ in $(seq 1 100); do
-	"$DW" status --db "$db" --format json | jq -e '.coverage[] | select(.facet == "secrets" and .reason == "scanner-killed")' >/dev/null && { ok=1; break; }
-	sleep 0.1
-done
+dw_wait 10 status_has '.coverage[] | select(.facet == "secrets" and .reason == "scanner-killed")'
+ok=$((!$?))
 detail=$("$DW" status --db "$db" --format json | jq -r '.coverage[] | select(.facet == "secrets" and .reason == "scanner-killed") | .detail')
 [ $ok -eq 1 ] && grep -q "/tmp/crashme.env (sha256:$sum" <<<"$detail" && grep -q "killed by signal" <<<"$detail" &&
 	pass "the input that killed it: $detail" || fail "killer input not recorded: '$detail'"
@@ -110,12 +100,10 @@ found /tmp/four.env && pass "the daemon goes on scanning" || fail "nothing scann
 docker rm -f dw-sbx-log >/dev/null 2>&1
 docker run -d --network none --name dw-sbx-log dwtest:busybox sh -c \
 	"sleep 1; echo 'boom crashme.env'; sleep 1; echo 'GITHUB_TOKEN=$($G github sbx6)'; exec sleep 600" >/dev/null
-ok=0
-for _ in $(seq 1 100); do
-	[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%lines from%not scanned%'")" -ge 1 ] &&
-		[ "$(q "SELECT count(*) FROM findings f WHERE f.source = 'docker-json-log' AND f.container_id = (SELECT id FROM containers WHERE name = 'dw-sbx-log' LIMIT 1)")" -ge 1 ] && { ok=1; break; }
-	sleep 0.1
-done
+lid=$(docker inspect -f '{{.Id}}' dw-sbx-log)
+dw_wait 10 some "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%lines from%not scanned%'" &&
+	dw_wait 10 some "SELECT count(*) FROM findings WHERE source = 'docker-json-log' AND container_id = '$lid'"
+ok=$((!$?))
 [ $ok -eq 1 ] && pass "a log line that kills the scanner: said ($(q "SELECT summary FROM alerts WHERE summary LIKE '%lines from%' LIMIT 1" | cut -c1-90)...), the log read on" ||
 	{ fail "log line in the scanner"; q "SELECT kind, summary FROM alerts" | tail -3; q "SELECT container_id, source, rule FROM findings" | tail -3; }
 docker rm -f dw-sbx-log >/dev/null 2>&1
@@ -124,11 +112,8 @@ docker rm -f dw-sbx-log >/dev/null 2>&1
 docker run -d --network none --name dw-sbx-log dwtest:busybox sh -c \
 	"echo 'db = https://admin:Xk9&qP2vL7mZ4rT8w@db.internal.example.com/app'; exec sleep 600" >/dev/null
 lid=$(docker inspect -f '{{.Id}}' dw-sbx-log)
-ok=0
-for _ in $(seq 1 100); do
-	[ "$(q "SELECT count(*) FROM findings WHERE source = 'docker-json-log' AND rule = 'url-credentials' AND container_id = '$lid'")" -ge 1 ] && { ok=1; break; }
-	sleep 0.1
-done
+dw_wait 10 some "SELECT count(*) FROM findings WHERE source = 'docker-json-log' AND rule = 'url-credentials' AND container_id = '$lid'"
+ok=$((!$?))
 [ $ok -eq 1 ] && pass "a secret written JSON-escaped in the log: found, and believed" ||
 	{ fail "escaped secret in a json-file log"; tail -3 "$tmp/dwd.log"; }
 docker rm -f dw-sbx-log >/dev/null 2>&1
@@ -140,12 +125,8 @@ pid=
 # daemon checks each finding against the file and does not believe it.
 start_daemon "lie:lie.env"
 docker exec dw-sbx sh -c "echo 'nothing secret here' >/tmp/lie.env"
-ok=0
-for _ in $(seq 1 100); do
-	"$DW" status --db "$db" --format json |
-		jq -e '.coverage[] | select(.facet == "secrets" and (.detail | contains("lie.env")))' >/dev/null && { ok=1; break; }
-	sleep 0.1
-done
+dw_wait 10 status_has '.coverage[] | select(.facet == "secrets" and (.detail | contains("lie.env")))'
+ok=$((!$?))
 detail=$("$DW" status --db "$db" --format json | jq -r '[.coverage[] | select(.facet == "secrets" and (.detail | contains("lie.env")))][0].detail')
 [ $ok -eq 1 ] && grep -q "not in the file" <<<"$detail" &&
 	[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '/tmp/lie.env'")" = 0 ] &&
@@ -157,12 +138,8 @@ pid=
 # A forbidden system call (the hook opens a file by name): SIGSYS.
 start_daemon "forbidden:forbidden.env"
 docker exec dw-sbx sh -c "echo x >/tmp/forbidden.env"
-ok=0
-for _ in $(seq 1 100); do
-	"$DW" status --db "$db" --format json |
-		jq -e '.coverage[] | select(.facet == "secrets" and .reason == "scanner-killed" and (.detail | contains("forbidden.env")))' >/dev/null && { ok=1; break; }
-	sleep 0.1
-done
+dw_wait 10 status_has '.coverage[] | select(.facet == "secrets" and .reason == "scanner-killed" and (.detail | contains("forbidden.env")))'
+ok=$((!$?))
 detail=$("$DW" status --db "$db" --format json | jq -r '[.coverage[] | select(.facet == "secrets" and .reason == "scanner-killed")][0].detail')
 [ $ok -eq 1 ] && grep -q "signal 31\|forbids" <<<"$detail" && pass "forbidden syscall: killed by its filter and reported ($detail)" ||
 	fail "forbidden syscall: '$detail'"
@@ -174,10 +151,7 @@ pid=
 # secrets are still scanned (in driftwatchd itself), never silently not.
 capsh --drop=cap_setuid,cap_setgid -- -c "exec $DWD --foreground --config $cfg --db $db --no-mounts" 2>>"$tmp/dwd3.log" &
 pid=$!
-for _ in $(seq 1 100); do
-	"$DW" status --db "$db" --format json 2>/dev/null | jq -e '.state == "running" and .docker.connected' >/dev/null && break
-	sleep 0.1
-done
+dw_wait 10 status_has '.state == "running" and .docker.connected'
 "$DW" status --db "$db" --format json | jq -e '.scanner.confined == false' >/dev/null &&
 	grep -q "not in a confined scanner process.*could not confine" "$tmp/dwd3.log" &&
 	[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'scanner-unconfined'")" -ge 1 ] &&
