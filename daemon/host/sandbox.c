@@ -593,8 +593,9 @@ static void stop_child_(struct dw_sandbox *sb, char *how, size_t n,
 
 /*
  * The scanner says it is confined, with the digest of the rules it built
- * (they must be ours: a finding names its rule by index), within 10 s,
- * or it is not used.
+ * (they must be ours: a finding names its rule by index), within 30 s
+ * (building the rules takes over 10 s in a sanitizer build on a busy
+ * machine), or it is not used.
  */
 static int wait_ready(struct dw_sandbox *sb)
 {
@@ -606,7 +607,7 @@ static int wait_ready(struct dw_sandbox *sb)
 
 	memset(&msg, 0, sizeof(msg));
 	do
-		pr = poll(&p, 1, 10000);
+		pr = poll(&p, 1, 30000);
 	while (pr < 0 && errno == EINTR);
 	if (pr > 0)
 		n = recv(sb->fd, &msg, sizeof(msg), MSG_DONTWAIT);

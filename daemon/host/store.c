@@ -580,13 +580,17 @@ int dw_store_get_status(struct dw_store *s, char **doc, long long *pid,
 	if (err)
 		return err;
 	*doc = NULL;
-	if (sqlite3_step(st) == SQLITE_ROW) {
+	switch (sqlite3_step(st)) {
+	case SQLITE_ROW:
 		*pid = sqlite3_column_int64(st, 0);
 		*updated = sqlite3_column_int64(st, 1);
 		*doc = dw_xstrdup((const char *)sqlite3_column_text(st, 2));
-	} else {
+		break;
+	case SQLITE_DONE:
 		err = dw_error_set(DW_ENOTFOUND, "the daemon has not written "
 						 "a status to this store yet");
+		break;
+	default: err = st_db_error(s, "cannot read the daemon's status");
 	}
 	sqlite3_finalize(st);
 	return err;

@@ -9,8 +9,10 @@ dw_need_docker
 G="$DW_BUILD/tests/gentoken"
 dw_scratch dw-sbx
 q() { sqlite3 "$db" "$1"; }
-scanner_pid() {
-	"$DW" status --db "$db" --format json | jq -r '.scanner.pid // 0'
+scanner_pid() { # 0 while there is none (or no status yet)
+	local p
+	p=$("$DW" status --db "$db" --format json 2>/dev/null | jq -r '.scanner.pid // 0')
+	echo "${p:-0}"
 }
 # Predicates for dw_wait: an SQL count is at least one; the status
 # document satisfies a jq filter.
@@ -26,7 +28,8 @@ start_daemon() {
 
 start_daemon "segv:crashme.env"
 docker run -d --network none --name dw-sbx dwtest:busybox sleep 600 >/dev/null
-dw_wait 5 status_has '.scanner.pid > 0'
+# A slow start (sanitizer builds compile the rules twice) takes seconds.
+dw_wait 30 status_has '.scanner.pid > 0'
 spid=$(scanner_pid)
 st=/proc/$spid/status
 if [ "$spid" -gt 0 ] && [ -r "$st" ]; then
