@@ -47,6 +47,7 @@ if [ "$spid" -gt 0 ] && [ -r "$st" ]; then
 	[ "$n" -le 1 ] && pass "scanner: holds $n descriptor (its socket)" || fail "scanner holds $n descriptors: $(ls -l /proc/$spid/fd)"
 else
 	fail "no scanner process (status says pid $spid)"
+	grep -i 'scanner' "$tmp/dwd.log" | tail -5
 fi
 
 # A secret written in the container is found through the scanner.
@@ -89,7 +90,9 @@ new=$(scanner_pid)
 # such a file): given up on, named with its hash, and the daemon goes on.
 docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$($G github sbx3)' >/tmp/crashme.env"
 sum=$(docker exec dw-sbx sha256sum /tmp/crashme.env | cut -d' ' -f1)
-dw_wait 10 status_has '.coverage[] | select(.facet == "secrets" and .reason == "scanner-killed")'
+# The daemon may see the file while it is still empty (a first input
+# the scanner dies on); the coverage names the input that killed it last.
+dw_wait 10 status_has ".coverage[] | select(.facet == \"secrets\" and .reason == \"scanner-killed\" and (.detail | contains(\"$sum\")))"
 ok=$((!$?))
 detail=$("$DW" status --db "$db" --format json | jq -r '.coverage[] | select(.facet == "secrets" and .reason == "scanner-killed") | .detail')
 [ $ok -eq 1 ] && grep -q "/tmp/crashme.env (sha256:$sum" <<<"$detail" && grep -q "killed by signal" <<<"$detail" &&
