@@ -12,6 +12,7 @@
 #include "opt.h"
 #include "scan_output.h"
 #include "driftwatch/buf.h"
+#include "driftwatch/escape.h"
 #include "leak.h"
 #include "driftwatch/config.h"
 #include "driftwatch/error.h"
@@ -234,9 +235,13 @@ static int on_git_finding(const struct dw_git_finding *gf, void *ctx)
 	return 0;
 }
 
+/* An input that could not be read: stderr, the summary, exit 3. */
 static void report_error(struct scan *sc)
 {
 	sc->unreadable = 1;
+	sc->out.incomplete = 1;
+	scan_out_count(&sc->out, "unreadable", 1);
+	scan_out_note(&sc->out, "warning", dw_error_last());
 	fprintf(stderr, "driftwatch scan: %s\n", dw_error_last());
 }
 
@@ -244,25 +249,41 @@ static void report_error(struct scan *sc)
 static void on_note(enum dw_scan_note kind, const char *path, void *ctx)
 {
 	struct scan *sc = ctx;
+	struct dw_buf text = DW_BUF_INIT;
 
 	if (kind == DW_NOTE_UNREADABLE) {
 		report_error(sc);
 		return;
 	}
+	if (kind == DW_NOTE_SCANNED || kind == DW_NOTE_BINARY) {
+		scan_out_count(&sc->out,
+			       kind == DW_NOTE_SCANNED ? "scanned" : "binary",
+			       1);
+		return;
+	}
 	if (kind == DW_NOTE_TIMED_OUT) {
 		/* Partial input: findings so far are reported, exit 3. */
 		sc->unreadable = 1;
-		fprintf(stderr,
-			"driftwatch scan: %s: stopped after %d s (the "
-			"per-file time budget); the rest was not scanned\n",
-			path, SCAN_FILE_BUDGET_S);
-		return;
+		sc->out.incomplete = 1;
+		dw_escape_path(&text, path, strlen(path));
+		dw_buf_addf(&text,
+			    ": stopped after %d s (the per-file time "
+			    "budget); the rest was not scanned",
+			    SCAN_FILE_BUDGET_S);
+		scan_out_count(&sc->out, "timed_out", 1);
+		scan_out_note(&sc->out, "warning", text.ptr);
 	}
-	if (kind == DW_NOTE_TOO_BIG)
-		fprintf(stderr,
-			"driftwatch scan: skipped %s: larger than "
-			"--max-file-size (%llu bytes)\n",
-			path, (unsigned long long)sc->opts.max_file_size);
+	if (kind == DW_NOTE_TOO_BIG) {
+		dw_buf_adds(&text, "skipped ");
+		dw_escape_path(&text, path, strlen(path));
+		dw_buf_addf(&text, ": larger than --max-file-size (%llu bytes)",
+			    (unsigned long long)sc->opts.max_file_size);
+		scan_out_count(&sc->out, "too_big", 1);
+		scan_out_note(&sc->out, "note", text.ptr);
+	}
+	if (text.len)
+		fprintf(stderr, "driftwatch scan: %s\n", text.ptr);
+	dw_buf_release(&text);
 }
 
 static int parse_format(const char *s, enum scan_format *fmt)
@@ -299,6 +320,14 @@ static void git_summary(struct scan *sc, const struct dw_git_stats *st)
 	fprintf(stderr, "driftwatch scan: %s\n", text);
 	scan_out_note(&sc->out,
 		      st->missing || st->unreadable ? "warning" : "note", text);
+	scan_out_count(&sc->out, "commits", st->commits);
+	scan_out_count(&sc->out, "blobs", st->blobs);
+	scan_out_count(&sc->out, "scanned", st->scanned);
+	scan_out_count(&sc->out, "cached", st->cached);
+	scan_out_count(&sc->out, "binary", st->binary);
+	scan_out_count(&sc->out, "too_big", st->too_big);
+	scan_out_count(&sc->out, "missing", st->missing);
+	scan_out_count(&sc->out, "unreadable", st->unreadable);
 	if (st->missing || st->unreadable) {
 		sc->unreadable = 1;
 		sc->out.incomplete = 1;
@@ -545,6 +574,8 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 			if (dw_scan_fd(sc.scanner, STDIN_FILENO, "-",
 				       on_finding, &sc))
 				report_error(&sc);
+			else
+				scan_out_count(&sc.out, "scanned", 1);
 		} else if (stat(argv[i], &st) < 0) {
 			dw_error_errno(DW_EIO, errno, "cannot read %s",
 				       argv[i]);
@@ -553,6 +584,12 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 			dw_scan_tree(sc.scanner, argv[i], &sc.cfg, &sc.opts,
 				     on_finding, on_note, &sc);
 		}
+	}
+	if (!git && !sc.unreadable &&
+	    !json_object_size(sc.out.summary)) { /* an empty directory */
+		fprintf(stderr, "driftwatch scan: read nothing: no file in "
+				"what was asked\n");
+		scan_out_note(&sc.out, "warning", "read nothing: no file");
 	}
 	if (scan_out_finish(&sc.out) || sc.write_failed)
 		ret = dw_cli_fail("scan", DW_EXIT_ERROR,
@@ -564,7 +601,10 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		      : sc.out.count ? DW_EXIT_FOUND
 				     : DW_EXIT_OK;
 out:
-	json_decref(sc.out.all); /* left when an error cut the scan short */
+	/* Left when an error cut the scan short. */
+	json_decref(sc.out.all);
+	json_decref(sc.out.summary);
+	json_decref(sc.out.notes);
 	if (sc.swarm_state > 0)
 		dw_swarm_release(&sc.swarm);
 	dw_docker_free(sc.docker);

@@ -18,6 +18,7 @@ void scan_out_init(struct scan_out *o, enum scan_format fmt, int show,
 	o->engine = e;
 	o->redactor = NULL;
 	o->all = json_array();
+	o->summary = json_object();
 }
 
 static json_t *secret_json(const struct dw_finding *f, int show,
@@ -305,14 +306,31 @@ void scan_out_note(struct scan_out *o, const char *level, const char *text)
 					"message", "text", text));
 }
 
+void scan_out_count(struct scan_out *o, const char *key, size_t n)
+{
+	json_t *v = json_object_get(o->summary, key);
+
+	json_object_set_new(
+		o->summary, key,
+		json_integer(json_integer_value(v) + (json_int_t)n));
+}
+
 int scan_out_finish(struct scan_out *o)
 {
 	struct dw_buf b = DW_BUF_INIT;
 	json_t *doc = NULL;
 	int err = 0;
 
+	if (!o->notes)
+		o->notes = json_array();
+	json_object_set_new(o->summary, "findings",
+			    json_integer((json_int_t)o->count));
 	if (o->fmt == SCAN_JSON) {
-		doc = json_incref(o->all);
+		/* Findings, and whether everything was read: a consumer
+		 * tells "nothing found" from "nothing read". */
+		doc = json_pack("{s:O, s:b, s:O, s:O}", "findings", o->all,
+				"complete", !o->incomplete, "summary",
+				o->summary, "notes", o->notes);
 	} else if (o->fmt == SCAN_SARIF) {
 		doc = json_pack("{s:s, s:s, s:[{s:{s:{s:s, s:s, s:o}}, "
 				"s:O}]}",
@@ -325,12 +343,15 @@ int scan_out_finish(struct scan_out *o)
 		json_object_set_new(
 			json_array_get(json_object_get(doc, "runs"), 0),
 			"invocations",
-			json_pack("[{s:b, s:O}]", "executionSuccessful",
-				  !o->incomplete, "toolExecutionNotifications",
-				  o->notes ? o->notes : json_array()));
+			json_pack("[{s:b, s:O, s:{s:O}}]",
+				  "executionSuccessful", !o->incomplete,
+				  "toolExecutionNotifications", o->notes,
+				  "properties", "summary", o->summary));
 	}
 	json_decref(o->notes);
 	o->notes = NULL;
+	json_decref(o->summary);
+	o->summary = NULL;
 	if (doc) {
 		dw_json_dump(&b, doc, JSON_PRESERVE_ORDER);
 		dw_buf_addch(&b, '\n');

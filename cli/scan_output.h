@@ -25,10 +25,17 @@ struct scan_out {
 	 */
 	json_t *notes;
 	int incomplete; /* executionSuccessful: false */
+	/*
+	 * What was read and what was not, as counts (json: "summary",
+	 * SARIF: the invocation's properties). Owned.
+	 */
+	json_t *summary;
 };
 
 /* Add a notification (SARIF level "warning" or "note"). */
 void scan_out_note(struct scan_out *o, const char *level, const char *text);
+/* Add `n` to count `key` of the summary. */
+void scan_out_count(struct scan_out *o, const char *key, size_t n);
 
 void scan_out_init(struct scan_out *o, enum scan_format fmt, int show,
 		   int color, const struct dw_engine *e);

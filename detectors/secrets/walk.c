@@ -49,6 +49,8 @@ static void scan_file(struct tree *t, const char *path)
 		note(t, DW_NOTE_BINARY, path);
 	else if (outcome == DW_SCAN_TIMED_OUT)
 		note(t, DW_NOTE_TIMED_OUT, path);
+	else
+		note(t, DW_NOTE_SCANNED, path);
 }
 
 static int cmp_names(const void *a, const void *b)

@@ -128,12 +128,13 @@ size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
 			 dw_source_cb cb, void *ctx);
 void dw_local_log_release(struct dw_local_log *l);
 
-/* What a tree walk could not read or chose to skip. */
+/* What a tree walk scanned, could not read or chose to skip. */
 enum dw_scan_note {
 	DW_NOTE_UNREADABLE, /* dw_error_last() says why */
 	DW_NOTE_TOO_BIG,    /* larger than max_file_size */
 	DW_NOTE_BINARY,	    /* binary content, not scanned */
 	DW_NOTE_TIMED_OUT,  /* scanned in part: the time budget ran out */
+	DW_NOTE_SCANNED,    /* read and scanned whole (counted) */
 };
 
 typedef void (*dw_scan_note_fn)(enum dw_scan_note kind, const char *path,

@@ -43,6 +43,11 @@ grep -qE '[1-9][0-9]* missing \(partial clone' p.err && pass "and the missing bl
 jq -e '.runs[0].invocations[0].executionSuccessful == false and
 	(.runs[0].invocations[0].toolExecutionNotifications[0].message.text | test("missing"))' p.sarif >/dev/null &&
 	pass "SARIF: the counts in toolExecutionNotifications" || fail "sarif invocations"
+jq -e '.runs[0].invocations[0].properties.summary | .missing >= 1 and .scanned >= 1 and .commits >= 1' p.sarif >/dev/null &&
+	pass "SARIF: the counts as numbers in the invocation's properties" || fail "sarif summary: $(jq -c '.runs[0].invocations' p.sarif)"
+"$DW" scan --git --format json partial >p.json 2>/dev/null
+jq -e '(.complete | not) and .summary.missing >= 1 and .summary.findings == 1 and (.findings | length) == 1' p.json >/dev/null &&
+	pass "json: incomplete, with the counts" || fail "json summary: $(jq -c '{complete, summary}' p.json)"
 
 # A lost loose object.
 git clone -q "$tmp/src" lost

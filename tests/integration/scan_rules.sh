@@ -157,9 +157,21 @@ jq -e '(.runs[0].tool.driver.rules | map({(.id): .}) | add) as $r
 	and ($r["slack-webhook"].properties["security-severity"] == "5.5")
 	and all(.runs[0].results[]; .level == ($r[.ruleId].defaultConfiguration.level))' out.sarif >/dev/null &&
 	pass "SARIF levels and security-severity follow the severity" || fail "SARIF levels: $(jq -c '[.runs[0].tool.driver.rules[] | {id, l: .defaultConfiguration.level, s: .properties["security-severity"]}]' out.sarif)"
-jq -e '.[0] | has("rule") and has("severity") and has("path") and has("line") and has("column")
+jq -e '.findings[0] | has("rule") and has("severity") and has("path") and has("line") and has("column")
 	and has("source") and has("secret") and (.fingerprint | test("^sha256:[0-9a-f]{64}$"))' \
 	<("$DW" scan --format json all.txt) >/dev/null && pass "json fields" || fail "json fields"
+# What was read is in the output: a consumer tells "nothing found" from
+# "nothing read".
+mkdir -p counts/empty && cp all.txt counts/ && head -c 2000 /dev/zero >counts/zeros.bin &&
+	head -c 3000 /dev/urandom | base64 -w0 >counts/big.txt
+"$DW" scan --format json --max-file-size 2KiB counts >counts.json 2>counts.err
+jq -e '.complete and .summary == {"scanned": 1, "binary": 1, "too_big": 1, "findings": 5}
+	and (.notes[0].message.text | test("big.txt: larger than"))' counts.json >/dev/null &&
+	pass "json: counts of what was scanned and skipped" || fail "json counts: $(jq -c '{complete, summary, notes}' counts.json)"
+"$DW" scan --format sarif counts/empty >empty.sarif 2>empty.err
+grep -q 'read nothing' empty.err && jq -e '.runs[0].invocations[0].toolExecutionNotifications[0].message.text |
+	test("read nothing")' empty.sarif >/dev/null && pass "an empty directory: 'read nothing', also in SARIF" ||
+	fail "empty dir: $(cat empty.err)"
 
 # The compiled-prefilter cache: used when sound, ignored when not.
 export DW_CACHE_DIR="$tmp/cache"
