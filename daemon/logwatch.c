@@ -30,6 +30,8 @@
 
 /* A line longer than this is scanned as it is, without waiting more. */
 #define PARTIAL_MAX (1u << 20)
+/* A whole file's time budget in the scanner (as the daemon's own). */
+#define WHOLE_BUDGET_MS 2000
 
 /* A followed log, a container's json-file or local-format log, a drop dir */
 enum pkind { P_LOG, P_DOCKER, P_LOCAL, P_DROP };
@@ -123,6 +125,69 @@ static int on_source_finding(const struct dw_finding *f,
 
 /* ---- whole files: rotated .gz, dropped exports and mail ---- */
 
+/*
+ * A whole file in the scanner process: opened here (a regular file, not
+ * followed if a symlink, at most max_file_size unless 0), decoded there.
+ */
+static int boxed_whole(struct dw_logwatch *w, const struct pattern *p,
+		       const char *open_path, const char *path,
+		       const struct dw_source_opts *o, struct found_ctx *k,
+		       enum dw_scan_outcome *out)
+{
+	char *copy = NULL;
+	const char *channel = NULL;
+	struct stat st;
+	int fd, err;
+
+	*out = DW_SCAN_DONE;
+	if (p->kind == P_DROP && !strcmp(p->drop_kind, "slack")) {
+		if (fnmatch("*.json", path, 0))
+			return 0;
+		copy = dw_xstrdup(path);
+		channel = basename(dirname(copy));
+	}
+	fd = dw_open_regular(AT_FDCWD, open_path, 0, &st);
+	if (fd < 0) {
+		free(copy);
+		return fd == DW_EUNSUPPORTED ? 0 : DW_EIO;
+	}
+	if (o->max_file_size && (uint64_t)st.st_size > o->max_file_size) {
+		*out = DW_SCAN_SKIPPED_SIZE;
+		err = 0;
+	} else {
+		err = dw_sandbox_scan_whole(w->sandbox, fd, path, channel,
+					    o->max_file_size, WHOLE_BUDGET_MS,
+					    out, on_source_finding, k);
+	}
+	close(fd);
+	free(copy);
+	return err;
+}
+
+/*
+ * A whole file the scanner failed on twice: said in the log and an
+ * alert, naming it; it is not tried again (its offset is recorded).
+ */
+static void whole_given_up(struct dw_logwatch *w, const struct pattern *p,
+			   const char *path)
+{
+	struct dw_buf shown = DW_BUF_INIT;
+	char summary[900];
+	json_t *a;
+
+	dw_escape_path(&shown, path, strlen(path) < 300 ? strlen(path) : 300);
+	snprintf(summary, sizeof(summary),
+		 "%s (%s): not scanned for secrets: %s", shown.ptr,
+		 p->name ? p->name : p->dir, dw_error_last());
+	dw_log_error("%s", summary);
+	a = json_pack("{s:s, s:s, s:s}", "severity", "critical", "source",
+		      p->source_id ? p->source_id : "", "path", shown.ptr);
+	if (dw_store_alert(w->store, "evasion", summary, a))
+		dw_log_warn("cannot queue an alert: %s", dw_error_last());
+	json_decref(a);
+	dw_buf_release(&shown);
+}
+
 static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 		       const char *path)
 {
@@ -173,7 +238,9 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 				 &line) &&
 	    done == st.st_size)
 		return;
-	if (p->kind == P_DROP && !strcmp(p->drop_kind, "slack")) {
+	if (w->sandbox) {
+		err = boxed_whole(w, p, open_path, path, &o, &k, &out);
+	} else if (p->kind == P_DROP && !strcmp(p->drop_kind, "slack")) {
 		char *copy = dw_xstrdup(path), *ch = basename(dirname(copy));
 
 		err = fnmatch("*.json", path, 0)
@@ -188,7 +255,9 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 	}
 	if (dfd >= 0)
 		close(dfd);
-	if (err)
+	if (err == DW_ELIMIT)
+		whole_given_up(w, p, path);
+	else if (err)
 		dw_log_warn("cannot scan %s: %s", path, dw_error_last());
 	else if (out == DW_SCAN_SKIPPED_SIZE)
 		dw_log_warn("%s not scanned: larger than max_file_size", path);

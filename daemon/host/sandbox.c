@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <iconv.h>
 #include <jansson.h>
 #include <poll.h>
 #include <pwd.h>
@@ -56,7 +57,8 @@ enum sb_op {
 	SB_HOOK_FORBIDDEN = 91,
 	SB_HOOK_LIE = 92,
 	SB_REDACT = 3, /* the text follows the request; no descriptor */
-	SB_LINES = 4   /* struct sb_lines, then the data follow */
+	SB_LINES = 4,  /* struct sb_lines, then the data follow */
+	SB_WHOLE = 5   /* struct sb_whole follows; a descriptor */
 };
 enum sb_reply { SB_FINDING = 1, SB_DONE = 2, SB_READY = 3 };
 
@@ -67,6 +69,9 @@ struct sb_req {
 	int64_t budget_ms;
 };
 
+/* A finding's source fields: "key=value\n" each, printable ASCII. */
+#define SB_FIELDS_MAX 400
+
 struct sb_finding {
 	uint32_t type; /* SB_FINDING */
 	uint32_t id;
@@ -75,10 +80,39 @@ struct sb_finding {
 	uint64_t rule_index, line, column, offset;
 	/* SB_LINES: the raw line it was found in, within the data */
 	uint64_t line_off, line_len;
-	char stream[16], time[48]; /* its fields, NUL-terminated, or "" */
-	uint32_t secret_len;	   /* bytes that follow */
+	uint32_t kind;		    /* SB_WHOLE: its source, in sb_kinds[] */
+	uint32_t secret_len;	    /* bytes that follow */
+	char fields[SB_FIELDS_MAX]; /* NUL-terminated */
 	char fingerprint[72];
 };
+
+/* The sources a whole file's finding may name (0: the request's). */
+static const char *const sb_kinds[] = {
+	"",
+	DW_SOURCE_FILE,
+	DW_SOURCE_GZIP,
+	DW_SOURCE_SLACK,
+	DW_SOURCE_DOCKER_JSON_LOG,
+	DW_SOURCE_DOCKER_LOCAL_LOG,
+	DW_SOURCE_MAIL,
+};
+#define SB_KIND_FILE 1
+/* The fields a finding may carry back (anything else is left out). */
+static const char *const sb_keys[] = {
+	"stream", "time",	"channel", "user",
+	"ts",	  "message_id", "part",	   "filename",
+};
+
+/* What follows an SB_WHOLE request: which decoder, for which file. */
+struct sb_whole {
+	uint32_t slack;	   /* a Slack export's channel-day file */
+	uint32_t hook;	   /* tests: crash on it */
+	char path[1024];   /* chooses the decoder (".gz", "-json.log", ...) */
+	char channel[256]; /* Slack */
+};
+
+/* SB_DONE's `outcome` for SB_WHOLE. */
+enum sb_outcome { SB_OUT_DONE, SB_OUT_BINARY, SB_OUT_MALFORMED };
 
 /* What follows an SB_LINES request, then the data. */
 struct sb_lines {
@@ -95,7 +129,7 @@ struct sb_done {
 	uint32_t type; /* SB_DONE */
 	uint32_t id;
 	uint32_t timed_out;
-	uint32_t pad;
+	uint32_t outcome; /* SB_WHOLE: enum sb_outcome */
 };
 
 struct sb_ready {
@@ -133,7 +167,8 @@ static uint32_t cur_id; /* the request being answered */
 /* SB_LINES of json-file: the raw line being scanned, and its fields. */
 static uint64_t cur_line_off, cur_line_len;
 static int cur_docker;
-static char cur_stream[16], cur_time[48];
+static uint32_t cur_kind;
+static char cur_fields[SB_FIELDS_MAX];
 
 static int send_all(int fd, const void *p, size_t n)
 {
@@ -161,8 +196,8 @@ static int child_finding(const struct dw_finding *f, void *ctx)
 	h.docker = (uint32_t)cur_docker;
 	h.line_off = cur_line_off;
 	h.line_len = cur_line_len;
-	memcpy(h.stream, cur_stream, sizeof(h.stream));
-	memcpy(h.time, cur_time, sizeof(h.time));
+	h.kind = cur_kind;
+	memcpy(h.fields, cur_fields, sizeof(h.fields));
 	h.line = f->line;
 	h.column = f->column;
 	h.offset = f->offset;
@@ -176,30 +211,49 @@ static int child_finding(const struct dw_finding *f, void *ctx)
 	return 0;
 }
 
-/* A json-file line's finding: its fields, as plain strings. */
-static void copy_field(char *dst, size_t n, const json_t *fields,
-		       const char *key)
+/*
+ * A finding's source fields, as "key=value\n" lines: the known keys
+ * only, each value cut at 120 bytes, printable ASCII only (the daemon
+ * believes nothing else: anything else becomes '?').
+ */
+static void pack_fields(const json_t *fields)
 {
-	const char *v = json_string_value(json_object_get(fields, key));
+	size_t k, used = 0;
 
-	size_t i;
+	memset(cur_fields, 0, sizeof(cur_fields));
+	for (k = 0; fields && k < sizeof(sb_keys) / sizeof(sb_keys[0]); k++) {
+		const char *v =
+			json_string_value(json_object_get(fields, sb_keys[k]));
+		size_t i, start;
+		int n;
 
-	memset(dst, 0, n);
-	if (v)
-		snprintf(dst, n, "%s", v);
-	/* Only printable ASCII goes back (the daemon believes nothing
-	 * else): anything else becomes '?'. */
-	for (i = 0; i < n && dst[i]; i++)
-		if (dst[i] < 0x20 || dst[i] > 0x7e)
-			dst[i] = '?';
+		if (!v)
+			continue;
+		n = snprintf(cur_fields + used, sizeof(cur_fields) - used,
+			     "%s=%.120s\n", sb_keys[k], v);
+		if (n < 0 || (size_t)n >= sizeof(cur_fields) - used) {
+			cur_fields[used] = '\0';
+			break;
+		}
+		start = used + strlen(sb_keys[k]) + 1;
+		used += (size_t)n;
+		for (i = start; i < used - 1; i++)
+			if (cur_fields[i] < 0x20 || cur_fields[i] > 0x7e)
+				cur_fields[i] = '?';
+	}
 }
 
 static int child_source_finding(const struct dw_finding *f,
 				const struct dw_source *src, void *ctx)
 {
-	copy_field(cur_stream, sizeof(cur_stream), src->fields, "stream");
-	copy_field(cur_time, sizeof(cur_time), src->fields, "time");
+	size_t k;
+
+	pack_fields(src->fields);
 	cur_docker = src->fields != NULL;
+	cur_kind = 0;
+	for (k = 1; k < sizeof(sb_kinds) / sizeof(sb_kinds[0]); k++)
+		if (!strcmp(src->kind, sb_kinds[k]))
+			cur_kind = (uint32_t)k;
 	return child_finding(f, ctx);
 }
 
@@ -248,7 +302,7 @@ static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 			cur_line_off = start;
 			cur_line_len = i - start;
 			cur_docker = 0;
-			cur_stream[0] = cur_time[0] = '\0';
+			cur_fields[0] = '\0';
 			dw_scan_docker_log_line(s, p + start, i - start, line,
 						"", child_source_finding, NULL);
 			done.timed_out |= (uint32_t)dw_scan_timed_out(s);
@@ -257,7 +311,42 @@ static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 		start = i + 1;
 	}
 	cur_docker = 0;
-	cur_stream[0] = cur_time[0] = '\0';
+	cur_fields[0] = '\0';
+	if (send_all(SB_FD, &done, sizeof(done)))
+		_exit(1);
+}
+
+/*
+ * A whole file, decoded as its name says (gzip, a Docker log, mail, a
+ * Slack export's day, plain text): findings carry their source.
+ */
+static void child_whole(struct dw_scanner *s, int fd, const struct sb_req *r,
+			const struct sb_whole *w)
+{
+	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE};
+	struct dw_source_opts o = {r->max, 0};
+	enum dw_scan_outcome out = DW_SCAN_DONE;
+	char path[sizeof(w->path)], channel[sizeof(w->channel)];
+	int err;
+
+	cur_id = r->id;
+	memcpy(path, w->path, sizeof(path));
+	memcpy(channel, w->channel, sizeof(channel));
+	path[sizeof(path) - 1] = channel[sizeof(channel) - 1] = '\0';
+	if (w->hook)
+		crash();
+	dw_scanner_set_budget(s, r->budget_ms);
+	err = w->slack ? dw_scan_slack_fd(s, fd, "", channel,
+					  child_source_finding, NULL)
+		       : dw_scan_opened_file(s, fd, path, "", &o,
+					     child_source_finding, NULL, &out);
+	done.timed_out = out == DW_SCAN_TIMED_OUT || dw_scan_timed_out(s);
+	done.outcome = err			       ? SB_OUT_MALFORMED
+		       : out == DW_SCAN_SKIPPED_BINARY ? SB_OUT_BINARY
+						       : SB_OUT_DONE;
+	cur_kind = 0;
+	cur_fields[0] = '\0';
+	cur_docker = 0;
 	if (send_all(SB_FD, &done, sizeof(done)))
 		_exit(1);
 }
@@ -300,12 +389,20 @@ static void child_scan(struct dw_scanner *s, int fd, const struct sb_req *r)
 static int confine(void)
 {
 	static const int anyfd[] = {
-		SCMP_SYS(read),		SCMP_SYS(pread64),
-		SCMP_SYS(close),	SCMP_SYS(munmap),
-		SCMP_SYS(mremap),	SCMP_SYS(brk),
-		SCMP_SYS(madvise),	SCMP_SYS(futex),
-		SCMP_SYS(rt_sigreturn), SCMP_SYS(exit),
-		SCMP_SYS(exit_group),	SCMP_SYS(clock_gettime),
+		SCMP_SYS(read),
+		SCMP_SYS(pread64),
+		SCMP_SYS(close),
+		SCMP_SYS(munmap),
+		SCMP_SYS(mremap),
+		SCMP_SYS(brk),
+		SCMP_SYS(madvise),
+		SCMP_SYS(futex),
+		SCMP_SYS(rt_sigreturn),
+		SCMP_SYS(exit),
+		SCMP_SYS(exit_group),
+		SCMP_SYS(clock_gettime),
+		/* mail: GMime's stream seeks (never past what it read) */
+		SCMP_SYS(lseek),
 	};
 	static const int sockonly[] = {SCMP_SYS(recvmsg), SCMP_SYS(sendto),
 				       SCMP_SYS(sendmsg), SCMP_SYS(write)};
@@ -427,6 +524,78 @@ static int ignore_source(const struct dw_finding *f,
 }
 
 /*
+ * Mail headers and parts name their charsets, and GMime converts them
+ * with iconv, which loads glibc's converter for each charset from a file
+ * on first use: those of the charsets mail commonly uses are loaded
+ * before the filter, and kept (their descriptors are never closed, so
+ * glibc never unloads them). A mail in a rarer charset makes the
+ * scanner call what its filter forbids: that mail is reported as not
+ * scanned, loudly.
+ */
+#define ICONV_KEPT 128
+static iconv_t iconv_kept[ICONV_KEPT];
+
+static void warm_up_iconv(void)
+{
+	static const char *const charsets[] = {
+		"ISO-8859-1",  "ISO-8859-2",  "ISO-8859-3",  "ISO-8859-4",
+		"ISO-8859-5",  "ISO-8859-6",  "ISO-8859-7",  "ISO-8859-8",
+		"ISO-8859-9",  "ISO-8859-10", "ISO-8859-13", "ISO-8859-14",
+		"ISO-8859-15", "ISO-8859-16", "CP1250",	     "CP1251",
+		"CP1252",      "CP1253",      "CP1254",	     "CP1255",
+		"CP1256",      "CP1257",      "CP1258",	     "KOI8-R",
+		"KOI8-U",      "ISO-2022-JP", "SHIFT_JIS",   "CP932",
+		"EUC-JP",      "GB2312",      "GBK",	     "GB18030",
+		"BIG5",	       "BIG5-HKSCS",  "EUC-KR",	     "CP949",
+		"ISO-2022-KR", "EUC-TW",      "TIS-620",     "CP874",
+		"UTF-7",       "UTF-16",      "UTF-16LE",    "UTF-16BE",
+		"UTF-32",      "CP437",	      "CP850",	     "CP866",
+		"MACINTOSH",   "ISO-2022-CN", "VISCII",	     "ARMSCII-8",
+	};
+	size_t i, n = 0;
+
+	for (i = 0; i < sizeof(charsets) / sizeof(charsets[0]); i++) {
+		iconv_t a = iconv_open("UTF-8", charsets[i]),
+			b = iconv_open(charsets[i], "UTF-8");
+
+		if (a != (iconv_t)-1 && n < ICONV_KEPT)
+			iconv_kept[n++] = a;
+		if (b != (iconv_t)-1 && n < ICONV_KEPT)
+			iconv_kept[n++] = b;
+	}
+}
+
+/*
+ * GMime is loaded on first use, and GLib registers its types then: a
+ * small mail (a header, base64 and quoted-printable parts) through it,
+ * from a memfd, before the filter.
+ */
+static void warm_up_mail(struct dw_scanner *s)
+{
+	static const char mail[] =
+		"From: a@example.com\r\nSubject: =?UTF-8?B?aGk=?=\r\n"
+		"Message-ID: <w@example.com>\r\nMIME-Version: 1.0\r\n"
+		"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\n"
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+		"key =3D AKIAIOSFODNN7EXAMPLE\r\n--b\r\n"
+		"Content-Type: text/plain; name=k.txt\r\n"
+		"Content-Transfer-Encoding: base64\r\n\r\n"
+		"aGVsbG8K\r\n--b--\r\n";
+	struct dw_source_opts o = {1 << 20, 0};
+	enum dw_scan_outcome out;
+	int fd = memfd_create("warm-up.eml", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (write(fd, mail, sizeof(mail) - 1) == (ssize_t)sizeof(mail) - 1 &&
+	    lseek(fd, 0, SEEK_SET) == 0)
+		dw_scan_opened_file(s, fd, "warm-up.eml", "", &o, ignore_source,
+				    NULL, &out);
+	close(fd);
+}
+
+/*
  * Whatever the libraries set up on first use (OpenSSL's digest, which
  * reads its configuration; the engine's scratch), done before the
  * filter: a scan must need no system call but reading and memory.
@@ -459,6 +628,8 @@ static void warm_up(struct dw_scanner *s)
 	/* jansson seeds its hash tables from the kernel on first use. */
 	dw_scan_docker_log_line(s, jline, sizeof(jline) - 1, 1, "",
 				ignore_source, NULL);
+	warm_up_iconv();
+	warm_up_mail(s);
 }
 
 int dw_sandbox_is_child(int argc, char **argv)
@@ -519,6 +690,10 @@ int dw_sandbox_child_main(int argc, char **argv,
 		if (n < (ssize_t)sizeof(r))
 			_exit(0); /* the parent is gone, or talks nonsense */
 		memcpy(&r, msg, sizeof(r));
+		/* Nothing of the last request's findings carries over. */
+		cur_docker = 0;
+		cur_kind = 0;
+		cur_fields[0] = '\0';
 		if (r.op == SB_REDACT) {
 			struct sb_done done = {SB_DONE, r.id, 0, 0};
 
@@ -536,7 +711,9 @@ int dw_sandbox_child_main(int argc, char **argv,
 				    (size_t)n - sizeof(r));
 			continue;
 		}
-		if (n != (ssize_t)sizeof(r))
+		if (n != (ssize_t)sizeof(r) &&
+		    !(r.op == SB_WHOLE &&
+		      n == (ssize_t)(sizeof(r) + sizeof(struct sb_whole))))
 			_exit(0);
 		cm = CMSG_FIRSTHDR(&mh);
 		if (cm && cm->cmsg_level == SOL_SOCKET &&
@@ -545,6 +722,14 @@ int dw_sandbox_child_main(int argc, char **argv,
 			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 		if (fd < 0)
 			_exit(1);
+		if (r.op == SB_WHOLE) {
+			struct sb_whole w;
+
+			memcpy(&w, msg + sizeof(r), sizeof(w));
+			child_whole(s, fd, &r, &w);
+			close(fd);
+			continue;
+		}
 		if (r.op == SB_HOOK_SEGV)
 			crash();
 		if (r.op == SB_HOOK_FORBIDDEN)
@@ -806,15 +991,54 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* A field the scanner sent: NUL-terminated, printable ASCII only. */
-static int field_ok(const char *v, size_t n)
+/*
+ * The fields the scanner sent: NUL-terminated "key=value\n" lines, each
+ * key one of sb_keys[], each value printable ASCII.
+ */
+static int fields_ok(const char *v, size_t n)
 {
-	size_t i;
+	const char *end = memchr(v, '\0', n), *p = v;
 
-	for (i = 0; i < n && v[i]; i++)
-		if (v[i] < 0x20 || v[i] > 0x7e)
+	if (!end)
+		return 0;
+	while (p < end) {
+		const char *eq = memchr(p, '=', (size_t)(end - p)), *q;
+		size_t k, known = 0;
+
+		if (!eq)
 			return 0;
-	return i < n;
+		for (k = 0; k < sizeof(sb_keys) / sizeof(sb_keys[0]); k++)
+			known |= strlen(sb_keys[k]) == (size_t)(eq - p) &&
+				 !memcmp(p, sb_keys[k], (size_t)(eq - p));
+		if (!known)
+			return 0;
+		for (q = eq + 1; q < end && *q != '\n'; q++)
+			if (*q < 0x20 || *q > 0x7e)
+				return 0;
+		if (q == end)
+			return 0; /* each line ends with a newline */
+		p = q + 1;
+	}
+	return 1;
+}
+
+/* Those fields as a JSON object (NULL when there are none). */
+static json_t *fields_json(const char *v)
+{
+	json_t *o = NULL;
+
+	while (*v) {
+		const char *eq = strchr(v, '='), *nl = strchr(eq, '\n');
+		char key[32];
+
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - v), v);
+		if (!o)
+			o = json_object();
+		json_object_set_new(
+			o, key, json_stringn(eq + 1, (size_t)(nl - eq - 1)));
+		v = nl + 1;
+	}
+	return o;
 }
 
 /* "sha256:" and 64 lowercase hex digits, NUL-terminated. */
@@ -850,8 +1074,8 @@ static int take_finding(const struct dw_sandbox *sb, const char *buf, ssize_t n,
 	    h->secret_len > SB_SECRET_MAX || !h->secret_len ||
 	    (size_t)n != sizeof(*h) + h->secret_len ||
 	    h->rule_index >= nrules || !fingerprint_ok(h->fingerprint) ||
-	    !field_ok(h->stream, sizeof(h->stream)) ||
-	    !field_ok(h->time, sizeof(h->time)))
+	    h->kind >= sizeof(sb_kinds) / sizeof(sb_kinds[0]) ||
+	    !fields_ok(h->fields, sizeof(h->fields)))
 		return -1;
 	memset(f, 0, sizeof(*f));
 	f->rule = &rules[h->rule_index];
@@ -979,22 +1203,54 @@ static int next_reply(struct dw_sandbox *sb, char *buf, long long deadline,
 	}
 }
 
-/* One attempt: 0 done, 1 the scanner failed (`how` says why). */
+/* A finding held until the scanner is done with its input. */
+struct held {
+	struct dw_finding f; /* its secret: a copy, ours */
+	uint32_t kind;
+	char fields[SB_FIELDS_MAX];
+};
+
+struct held_list {
+	struct held *v;
+	size_t n, alloc;
+};
+
+static void held_release(struct held_list *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++) {
+		explicit_bzero((void *)l->v[i].f.secret, l->v[i].f.secret_len);
+		free((void *)l->v[i].f.secret);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/*
+ * One attempt at file `fd` (`w`: SB_WHOLE, else SB_SCAN): 0 done (with
+ * `*timed_out` and `*outcome`), 1 the scanner failed (`how` says why).
+ * A plain-text finding is believed only where it is in the file; one of
+ * a decoded source (gzip, mail, a Docker log, Slack) only with its own
+ * fingerprint (the scanner could still make such a one up, never hide
+ * what it did not find: see sandbox.h).
+ */
 static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
-		   struct dw_finding **held, size_t *nheld, size_t *held_alloc,
-		   int *timed_out, char *how, size_t hn)
+		   const struct sb_whole *w, struct held_list *held,
+		   int *timed_out, uint32_t *outcome, char *how, size_t hn)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))], *buf;
-	struct iovec io = {(void *)r, sizeof(*r)};
+	struct iovec io[2] = {{(void *)r, sizeof(*r)},
+			      {(void *)w, w ? sizeof(*w) : 0}};
 	struct msghdr mh = {0};
 	struct cmsghdr *cm;
 	long long deadline;
-	size_t nfound = 0;
+	size_t max = w ? SB_LINES_FINDINGS_MAX : SB_FINDINGS_MAX;
 	ssize_t n;
 
 	memset(cbuf, 0, sizeof(cbuf));
-	mh.msg_iov = &io;
-	mh.msg_iovlen = 1;
+	mh.msg_iov = io;
+	mh.msg_iovlen = w ? 2 : 1;
 	mh.msg_control = cbuf;
 	mh.msg_controllen = sizeof(cbuf);
 	cm = CMSG_FIRSTHDR(&mh);
@@ -1007,7 +1263,7 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 			    ? sendmsg(sb->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT)
 			    : (errno = EPROTO, -1);
 	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(*r)) {
+	if (n != (ssize_t)(sizeof(*r) + (w ? sizeof(*w) : 0))) {
 		stop_child(sb, how, hn);
 		return 1;
 	}
@@ -1018,27 +1274,32 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 		struct sb_finding h;
 		struct sb_done d;
 		struct dw_finding f;
-		int got = next_reply(sb, buf, deadline, r->id, &d, &n, how, hn);
+		int got = next_reply(sb, buf, deadline, r->id, &d, &n, how, hn),
+		    cut;
 
 		if (got < 0)
 			break;
 		if (got) {
 			*timed_out = d.timed_out != 0;
+			*outcome = d.outcome;
 			free(buf);
 			return 0;
 		}
 		/* Anything but a well-formed finding of this file, whose
 		 * secret is in the file: the scanner is not believed. */
-		if (take_finding(sb, buf, n, r->id, &h, &f) ||
-		    ++nfound > SB_FINDINGS_MAX) {
+		if (take_finding(sb, buf, n, r->id, &h, &f) || held->n >= max ||
+		    (!w && (h.kind || h.fields[0]))) {
 			stop_child(sb, how, hn);
 			snprintf(how, hn, "%s",
-				 nfound > SB_FINDINGS_MAX
+				 held->n >= max
 					 ? "it reported too many findings"
 					 : "it sent an answer that is not one");
 			break;
 		}
-		if (verify(fd, &f, h.secret_len == SB_SECRET_MAX)) {
+		cut = h.secret_len == SB_SECRET_MAX;
+		if (!w || h.kind == SB_KIND_FILE
+			    ? verify(fd, &f, cut)
+			    : !fingerprint_matches(&f, cut)) {
 			stop_child(sb, how, hn);
 			snprintf(how, hn,
 				 "it reported a secret that is not in the file "
@@ -1047,52 +1308,43 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 		}
 		/* Told once the scanner is done: a caller may use it again
 		 * (to redact) from its callback. */
-		DW_ALLOC_GROW(*held, *nheld + 1, *held_alloc);
-		(*held)[*nheld] = f;
-		{
-			char *copy = dw_xmalloc(f.secret_len);
-
-			memcpy(copy, f.secret, f.secret_len);
-			(*held)[(*nheld)++].secret = copy;
-		}
+		DW_ALLOC_GROW(held->v, held->n + 1, held->alloc);
+		held->v[held->n].f = f;
+		held->v[held->n].f.secret = memcpy(dw_xmalloc(f.secret_len),
+						   f.secret, f.secret_len);
+		held->v[held->n].kind = h.kind;
+		memcpy(held->v[held->n].fields, h.fields, sizeof(h.fields));
+		held->n++;
 	}
 	free(buf);
 	return 1;
 }
 
-int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
-		       long long budget_ms, const char *name, int *timed_out,
-		       dw_finding_cb cb, void *ctx)
+/*
+ * File `fd` in the scanner, tried twice (a death may be the scanner's
+ * own: its CPU rlimit): 0 and the findings it holds in `held`, or
+ * DW_ELIMIT (DW_ERROR: no scanner could be started).
+ */
+static int scan_file(struct dw_sandbox *sb, int fd, struct sb_req *r,
+		     const struct sb_whole *w, struct held_list *held,
+		     int *timed_out, uint32_t *outcome)
 {
-	struct sb_req r = {SB_SCAN, 0, max, budget_ms};
 	char how[200] = "";
 	int tries;
 
 	*timed_out = 0;
-	if (sb->hook_op && name && sb->hook_name &&
-	    !strcmp(name, sb->hook_name))
-		r.op = (uint32_t)sb->hook_op;
-	/* A death may be the scanner's own (its CPU rlimit): once more. */
+	*outcome = SB_OUT_DONE;
 	for (tries = 0; tries < 2; tries++) {
-		struct dw_finding *held = NULL;
-		size_t nheld = 0, alloc = 0, i;
-		int failed;
-
-		r.id = new_id();
+		r->id = new_id();
 		if (!sb->pid && start_child(sb))
 			return DW_ERROR;
-		failed = attempt(sb, fd, &r, &held, &nheld, &alloc, timed_out,
-				 how, sizeof(how));
-		for (i = 0; i < nheld; i++) {
-			if (!failed)
-				cb(&held[i], ctx);
-			explicit_bzero((void *)held[i].secret,
-				       held[i].secret_len);
-			free((void *)held[i].secret);
-		}
-		free(held);
-		if (!failed)
+		/* A new try reads the file from its start. */
+		if (w && lseek(fd, 0, SEEK_SET) < 0)
+			return dw_error_errno(DW_EIO, errno, "cannot rewind");
+		if (!attempt(sb, fd, r, w, held, timed_out, outcome, how,
+			     sizeof(how)))
 			return 0;
+		held_release(held);
 		sb->st.restarts++;
 	}
 	sb->st.killed++;
@@ -1100,6 +1352,80 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 		start_child(sb);
 	return dw_error_set(DW_ELIMIT, "the scanner failed on it twice: %s",
 			    how);
+}
+
+static int hooked(const struct dw_sandbox *sb, const char *name)
+{
+	return sb->hook_op && name && sb->hook_name &&
+	       !strcmp(name, sb->hook_name);
+}
+
+int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
+		       long long budget_ms, const char *name, int *timed_out,
+		       dw_finding_cb cb, void *ctx)
+{
+	struct sb_req r = {SB_SCAN, 0, max, budget_ms};
+	struct held_list held = {NULL, 0, 0};
+	uint32_t outcome;
+	size_t i;
+	int err;
+
+	if (hooked(sb, name))
+		r.op = (uint32_t)sb->hook_op;
+	err = scan_file(sb, fd, &r, NULL, &held, timed_out, &outcome);
+	for (i = 0; !err && i < held.n; i++)
+		cb(&held.v[i].f, ctx);
+	held_release(&held);
+	return err;
+}
+
+int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
+			  const char *slack_channel, uint64_t max,
+			  long long budget_ms, enum dw_scan_outcome *outcome,
+			  dw_source_cb cb, void *ctx)
+{
+	struct sb_req r = {SB_WHOLE, 0, max, budget_ms};
+	struct held_list held = {NULL, 0, 0};
+	struct sb_whole *w = dw_xcalloc(1, sizeof(*w));
+	const char *base = strrchr(path, '/');
+	uint32_t out = SB_OUT_DONE;
+	int timed_out = 0, err;
+	size_t i;
+
+	w->slack = slack_channel != NULL;
+	/* The decoder is chosen by the name's end (and for the local
+	 * format, its directory): the last 1 KiB says it. */
+	snprintf(w->path, sizeof(w->path), "%s",
+		 strlen(path) < sizeof(w->path)
+			 ? path
+			 : path + strlen(path) - (sizeof(w->path) - 1));
+	snprintf(w->channel, sizeof(w->channel), "%s",
+		 slack_channel ? slack_channel : "");
+	w->hook = sb->hook_op == SB_HOOK_SEGV &&
+		  hooked(sb, base ? base + 1 : path);
+	err = scan_file(sb, fd, &r, w, &held, &timed_out, &out);
+	free(w);
+	*outcome = timed_out		  ? DW_SCAN_TIMED_OUT
+		   : out == SB_OUT_BINARY ? DW_SCAN_SKIPPED_BINARY
+					  : DW_SCAN_DONE;
+	for (i = 0; !err && i < held.n; i++) {
+		json_t *fields = fields_json(held.v[i].fields);
+		struct dw_source src = {path, sb_kinds[held.v[i].kind], fields};
+
+		if (!held.v[i].kind)
+			src.kind = DW_SOURCE_FILE;
+		cb(&held.v[i].f, &src, ctx);
+		json_decref(fields);
+	}
+	held_release(&held);
+	if (!err && out == SB_OUT_MALFORMED)
+		err = dw_error_set(DW_EIO,
+				   "%s could not be decoded whole (malformed "
+				   "or cut short: gzip, mail, a Docker log or "
+				   "a Slack export); what was decoded was "
+				   "scanned",
+				   path);
+	return err;
 }
 
 int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
@@ -1319,7 +1645,7 @@ static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 	struct sb_lines l = {(uint32_t)docker, 0, line_base};
 	struct {
 		struct dw_finding f;
-		char stream[16], time[48];
+		char fields[SB_FIELDS_MAX];
 		int docker;
 	} *held = NULL;
 	size_t nheld = 0, alloc = 0, i;
@@ -1372,8 +1698,7 @@ static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 		held[nheld].f = f;
 		held[nheld].f.secret = memcpy(dw_xmalloc(f.secret_len),
 					      f.secret, f.secret_len);
-		memcpy(held[nheld].stream, h.stream, sizeof(h.stream));
-		memcpy(held[nheld].time, h.time, sizeof(h.time));
+		memcpy(held[nheld].fields, h.fields, sizeof(h.fields));
 		held[nheld++].docker = h.docker != 0;
 	}
 	free(buf);
@@ -1384,15 +1709,9 @@ static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 						NULL};
 
 			if (held[i].docker) {
-				fields = json_object();
-				if (held[i].stream[0])
-					json_object_set_new(
-						fields, "stream",
-						json_string(held[i].stream));
-				if (held[i].time[0])
-					json_object_set_new(
-						fields, "time",
-						json_string(held[i].time));
+				fields = fields_json(held[i].fields);
+				if (!fields)
+					fields = json_object();
 				src.fields = fields;
 			}
 			cb(&held[i].f, docker ? &src : NULL, ctx);

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "driftwatch/engine.h"
+#include "driftwatch/sources.h"
 
 /*
  * The scanner process: hostile file content is matched against the
@@ -21,12 +22,13 @@
  *     reading a received descriptor, memory that is never executable or
  *     shared, its socket and exiting: anything else kills it (SIGSYS);
  *   - says it is ready, with the digest of its rules (the daemon's).
- * It receives one regular file at a time (SCM_RIGHTS) and sends back its
- * findings, each checked against the file by the daemon (the secret is
- * at its offset, the fingerprint is its own). When it dies, overruns its
- * time or answers what is not so, it is restarted and the file tried once
- * more; a file that fails twice is reported as the input that did (the
- * caller records and alerts) and the caller goes on.
+ * It receives one regular file at a time (SCM_RIGHTS), or log lines, or
+ * a name to redact, and sends back its findings, each checked by the
+ * daemon (plain text: the secret is at its offset; decoded content: the
+ * fingerprint is its own, its fields known keys in printable ASCII). When it
+ * dies, overruns its time or answers what is not so, it is restarted and the
+ * file tried once more; a file that fails twice is reported as the input that
+ * did (the caller records and alerts) and the caller goes on.
  */
 
 struct dw_sandbox;
@@ -59,6 +61,24 @@ void dw_sandbox_stats(const struct dw_sandbox *sb, struct dw_sandbox_stats *st);
 int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 		       long long budget_ms, const char *name, int *timed_out,
 		       dw_finding_cb cb, void *ctx);
+
+/*
+ * A whole file in the scanner process, decoded as dw_scan_opened_file()
+ * decodes it (`path` chooses: gzip, Docker logs, mail, plain text), or,
+ * with `slack_channel`, as a Slack export's channel-day file: `cb` gets
+ * each finding with its source (kind and fields; the path is `path`).
+ * A plain-text secret is believed only at its offset in the file; a
+ * decoded one (gzip, mail, a Docker log, Slack) with its own fingerprint:
+ * a scanner taken over by its input could invent such a finding, never
+ * hide the daemon's files or act. `fd` is read from its start (rewound
+ * for a second try). Returns 0 (with `*outcome`: done, binary, timed
+ * out), DW_EIO when the content could not be decoded whole (what was,
+ * was reported), or DW_ELIMIT when the scanner failed on it twice.
+ */
+int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
+			  const char *slack_channel, uint64_t max,
+			  long long budget_ms, enum dw_scan_outcome *outcome,
+			  dw_source_cb cb, void *ctx);
 
 /*
  * dw_scanner_redact_text() with the scan in the scanner process: the

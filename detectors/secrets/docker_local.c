@@ -174,7 +174,7 @@ static void scan_entry(struct dw_scanner *s, struct local_sink *k,
 		       const struct dw_local_entry *e, const char *text,
 		       size_t n)
 {
-	char when[40] = "";
+	char when[96] = "";
 	time_t t = (time_t)(e->time_nano / 1000000000);
 	struct tm tm;
 
@@ -182,10 +182,14 @@ static void scan_entry(struct dw_scanner *s, struct local_sink *k,
 	if (e->source_len)
 		json_object_set_new(k->fields, "stream",
 				    json_stringn(e->source, e->source_len));
+	/* Not strftime: glibc's reads /etc/localtime (tzset) on every call,
+	 * which the scanner process may not. */
 	if (e->time_nano > 0 && gmtime_r(&t, &tm)) {
-		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(when + strlen(when), sizeof(when) - strlen(when),
-			 ".%09lldZ", (long long)(e->time_nano % 1000000000));
+		snprintf(when, sizeof(when),
+			 "%04d-%02d-%02dT%02d:%02d:%02d.%09lldZ",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+			 tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (long long)(e->time_nano % 1000000000));
 		json_object_set_new(k->fields, "time", json_string(when));
 	}
 	dw_scan_buffer(s, text, n, k->l->entries, forward, k);

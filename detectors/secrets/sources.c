@@ -30,6 +30,7 @@ static struct {
 	GMimeMessage *(*parser_construct_message)(GMimeParser *,
 						  GMimeParserOptions *);
 	gboolean (*parser_eos)(GMimeParser *);
+	void (*stream_fs_set_owner)(GMimeStreamFs *, gboolean);
 	const char *(*message_get_message_id)(GMimeMessage *);
 	GMimeObject *(*message_get_mime_part)(GMimeMessage *);
 	GMimeHeaderList *(*object_get_header_list)(GMimeObject *);
@@ -59,6 +60,7 @@ static struct {
 static const struct dw_lazy_sym gmime_syms[] = {
 	SYM("g_mime_init", init),
 	SYM("g_mime_stream_fs_new", stream_fs_new),
+	SYM("g_mime_stream_fs_set_owner", stream_fs_set_owner),
 	SYM("g_mime_parser_new_with_stream", parser_new_with_stream),
 	SYM("g_mime_parser_set_format", parser_set_format),
 	SYM("g_mime_parser_construct_message", parser_construct_message),
@@ -92,6 +94,7 @@ static struct dw_lazy_lib libgmime = {
 
 #define g_mime_init (*gm.init)
 #define g_mime_stream_fs_new (*gm.stream_fs_new)
+#define g_mime_stream_fs_set_owner (*gm.stream_fs_set_owner)
 #define g_mime_parser_new_with_stream (*gm.parser_new_with_stream)
 #define g_mime_parser_set_format (*gm.parser_set_format)
 #define g_mime_parser_construct_message (*gm.parser_construct_message)
@@ -539,7 +542,10 @@ static long read_mail(int fd, struct sink *k, int mbox)
 	if (dw_lazy_load(&libgmime))
 		return -1;
 	gmime_once();
-	stream = g_mime_stream_fs_new(dup(fd));
+	/* Ours to close, not the stream's (no dup: the scanner process may
+	 * not make descriptors). */
+	stream = g_mime_stream_fs_new(fd);
+	g_mime_stream_fs_set_owner((GMimeStreamFs *)stream, FALSE);
 	parser = g_mime_parser_new_with_stream(stream);
 	g_mime_parser_set_format(parser, mbox ? GMIME_FORMAT_MBOX
 					      : GMIME_FORMAT_MESSAGE);
@@ -682,31 +688,42 @@ static int open_regular(const char *path, const struct dw_source_opts *o,
 	return 0;
 }
 
-int dw_scan_path(struct dw_scanner *s, const char *path, const char *display,
-		 const struct dw_source_opts *o, dw_source_cb cb, void *ctx,
-		 enum dw_scan_outcome *outcome)
+int dw_scan_opened_file(struct dw_scanner *s, int fd, const char *path,
+			const char *display, const struct dw_source_opts *o,
+			dw_source_cb cb, void *ctx,
+			enum dw_scan_outcome *outcome)
 {
 	char head[SNIFF_SIZE];
 	ssize_t n;
-	int fd, err;
+	int err;
 
 	*outcome = DW_SCAN_DONE;
-	err = open_regular(path, o, outcome, &fd);
-	if (err || fd < 0)
-		return err;
 	/* Binary files are skipped, unless compressed or Docker's frames. */
 	n = has_suffix(path, ".gz") || is_local_log(path)
 		    ? 0
 		    : pread(fd, head, sizeof(head), 0);
 	if (n > 0 && memchr(head, '\0', (size_t)n)) {
 		*outcome = DW_SCAN_SKIPPED_BINARY;
-		close(fd);
 		return 0;
 	}
 	err = scan_opened(s, fd, path, display, o, cb, ctx);
-	close(fd);
 	if (!err && dw_scan_timed_out(s))
 		*outcome = DW_SCAN_TIMED_OUT;
+	return err;
+}
+
+int dw_scan_path(struct dw_scanner *s, const char *path, const char *display,
+		 const struct dw_source_opts *o, dw_source_cb cb, void *ctx,
+		 enum dw_scan_outcome *outcome)
+{
+	int fd, err;
+
+	*outcome = DW_SCAN_DONE;
+	err = open_regular(path, o, outcome, &fd);
+	if (err || fd < 0)
+		return err;
+	err = dw_scan_opened_file(s, fd, path, display, o, cb, ctx, outcome);
+	close(fd);
 	return err;
 }
 
@@ -735,15 +752,25 @@ int dw_scan_slack_file(struct dw_scanner *s, const char *path,
 		       const struct dw_source_opts *o, dw_source_cb cb,
 		       void *ctx)
 {
-	struct dw_buf data = DW_BUF_INIT;
-	struct sink k;
-	json_t *root = NULL, *msg;
 	enum dw_scan_outcome outcome = DW_SCAN_DONE;
-	size_t i;
 	int fd, err = open_regular(path, o, &outcome, &fd);
 
 	if (err || fd < 0)
 		return err;
+	err = dw_scan_slack_fd(s, fd, display, channel, cb, ctx);
+	close(fd);
+	return err;
+}
+
+int dw_scan_slack_fd(struct dw_scanner *s, int fd, const char *display,
+		     const char *channel, dw_source_cb cb, void *ctx)
+{
+	struct dw_buf data = DW_BUF_INIT;
+	struct sink k;
+	json_t *root = NULL, *msg;
+	size_t i;
+	int err;
+
 	dw_buf_init(&data, MAX_SLACK_FILE);
 	sink_init(&k, s, display, DW_SOURCE_SLACK, cb, ctx);
 	err = dw_buf_read_fd(&data, fd);
@@ -756,7 +783,6 @@ int dw_scan_slack_file(struct dw_scanner *s, const char *path,
 		snprintf(why, sizeof(why), "%s", dw_error_last());
 		err = dw_error_set(DW_EIO, "cannot read %s: %s", display, why);
 	}
-	close(fd);
 	if (!err && (dw_json_parse(&root, data.ptr, data.len, display) ||
 		     !json_is_array(root))) {
 		/* Not an export file: keep what it says, scanned raw. */

@@ -72,6 +72,17 @@ int dw_scan_path(struct dw_scanner *s, const char *path, const char *display,
 		 enum dw_scan_outcome *outcome);
 
 /*
+ * dw_scan_path() of regular file `fd`, already opened (and its size
+ * checked) by the caller: `path` chooses the decoder. Read from the
+ * descriptor's offset (pread for the binary check and mbox sniffing);
+ * no file is opened by name: the scanner process runs this.
+ */
+int dw_scan_opened_file(struct dw_scanner *s, int fd, const char *path,
+			const char *display, const struct dw_source_opts *o,
+			dw_source_cb cb, void *ctx,
+			enum dw_scan_outcome *outcome);
+
+/*
  * One line (without its newline) of a Docker json-file log, line number
  * `lineno`: the `log` field, with `stream` and `time` as fields. A line
  * that is not one of Docker's (not JSON, no `log` string, or too long to
@@ -166,5 +177,8 @@ int dw_scan_slack_file(struct dw_scanner *s, const char *path,
 		       const char *display, const char *channel,
 		       const struct dw_source_opts *o, dw_source_cb cb,
 		       void *ctx);
+/* The same of regular file `fd`, opened by the caller (at most 256 MiB). */
+int dw_scan_slack_fd(struct dw_scanner *s, int fd, const char *display,
+		     const char *channel, dw_source_cb cb, void *ctx);
 
 #endif

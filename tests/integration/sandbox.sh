@@ -127,6 +127,48 @@ kill "$pid"
 wait "$pid" 2>/dev/null
 pid=
 
+# Whole files (mail, a Slack export, a rotated .gz log) are decoded in
+# the scanner too: findings come back with their source; a file it dies
+# on is named in the log and an alert, and the next one is still read.
+mkdir -p "$tmp/drop/mail" "$tmp/drop/slack/ops" "$tmp/logs"
+cp "$cfg" "$tmp/plain.yaml"
+cat >>"$cfg" <<EOF
+logs: ["$tmp/logs/*.gz"]
+drop_dirs:
+  - path: $tmp/drop/mail
+    kind: mail
+  - path: $tmp/drop/slack
+    kind: slack
+EOF
+start_daemon "segv:boom.eml"
+dw_wait 30 status_has '.scanner.pid > 0'
+tok=$($G github sbxmail)
+b64=$(printf 'token %s\n' "$tok" | base64 -w0)
+printf 'From: a@example.com\nSubject: =?ISO-2022-JP?B?GyRCJDMkcxsoQg==?=\nMessage-ID: <m1@example.com>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=iso-2022-jp\nContent-Transfer-Encoding: base64\n\n%s\n' "$b64" >"$tmp/m1.tmp"
+mv "$tmp/m1.tmp" "$tmp/drop/mail/m1.eml"
+found "$tmp/drop/mail/m1.eml" && [ "$(q "SELECT source FROM findings WHERE CAST(path AS TEXT) LIKE '%m1.eml'")" = mail ] &&
+	pass "mail (base64, ISO-2022-JP): decoded in the scanner, found as mail" ||
+	{ fail "mail in the scanner: $(q 'SELECT source, path FROM findings' | tail -3)"; grep -i "scanner\|m1.eml" "$tmp/dwd.log" | tail -3; }
+printf '[{"type":"message","user":"U7","ts":"7.0","text":"deploy with %s"}]\n' "$($G github sbxslack)" >"$tmp/s.tmp"
+mv "$tmp/s.tmp" "$tmp/drop/slack/ops/2026-11-30.json"
+found "$tmp/drop/slack/ops/2026-11-30.json" &&
+	[ "$(q "SELECT source FROM findings WHERE CAST(path AS TEXT) LIKE '%2026-11-30.json'")" = slack ] &&
+	pass "a Slack export: decoded in the scanner, found as slack" || fail "slack in the scanner: $(q 'SELECT source, path FROM findings' | tail -3)"
+echo "zipped $($G github sbxgz)" | gzip >"$tmp/g.tmp" && mv "$tmp/g.tmp" "$tmp/logs/app.1.gz"
+found "$tmp/logs/app.1.gz" && [ "$(q "SELECT source FROM findings WHERE CAST(path AS TEXT) LIKE '%app.1.gz'")" = gzip ] &&
+	pass "a rotated .gz: decoded in the scanner" || fail "gz in the scanner: $(q 'SELECT source, path FROM findings' | tail -3)"
+printf 'From: a@example.com\n\ntoken %s\n' "$($G github sbxboom)" >"$tmp/b.tmp" && mv "$tmp/b.tmp" "$tmp/drop/mail/boom.eml"
+dw_wait 10 some "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%boom.eml%not scanned for secrets%'" &&
+	grep -q "boom.eml.*failed on it twice" "$tmp/dwd.log" &&
+	pass "a mail the scanner dies on: named in the log and an alert" ||
+	{ fail "whole file that kills the scanner: $(q 'SELECT kind, summary FROM alerts' | tail -2)"; tail -3 "$tmp/dwd.log"; }
+printf 'From: a@example.com\n\ntoken %s\n' "$($G github sbxafter)" >"$tmp/a.tmp" && mv "$tmp/a.tmp" "$tmp/drop/mail/after.eml"
+found "$tmp/drop/mail/after.eml" && pass "and the next mail is still read" || fail "nothing read after the killer mail"
+kill "$pid"
+wait "$pid" 2>/dev/null
+pid=
+cp "$tmp/plain.yaml" "$cfg"
+
 # A lying scanner (the hook reports a key that is not in the file): the
 # daemon checks each finding against the file and does not believe it.
 start_daemon "lie:lie.env"
