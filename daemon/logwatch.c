@@ -30,6 +30,8 @@
 
 /* A line longer than this is scanned as it is, without waiting more. */
 #define PARTIAL_MAX (1u << 20)
+/* Docker's local format: frames are decoded this many bytes at a time. */
+#define LOCAL_BATCH (1u << 20)
 /* A whole file's time budget in the scanner (as the daemon's own). */
 #define WHOLE_BUDGET_MS 2000
 
@@ -282,19 +284,40 @@ static int on_boxed_finding(const struct dw_finding *f,
 }
 
 /*
- * Lines in the scanner process. When it fails on them twice, they are
- * not scanned: said in the log and in an alert, naming the file and the
- * lines; the file is read on.
+ * What the scanner failed on twice (`what`: "lines", "entries" from
+ * f->line + 1): not scanned, said in the log and in an alert naming the
+ * file; the file is read on.
  */
+static void not_scanned(struct dw_logwatch *w, struct followed *f,
+			const char *what)
+{
+	struct dw_buf shown = DW_BUF_INIT;
+	char summary[900];
+	json_t *p;
+
+	dw_escape_path(&shown, f->path,
+		       strlen(f->path) < 300 ? strlen(f->path) : 300);
+	snprintf(summary, sizeof(summary),
+		 "%s (%s): %s from %llu not scanned for secrets: %s", shown.ptr,
+		 f->p->name ? f->p->name : f->p->dir, what,
+		 (unsigned long long)f->line + 1, dw_error_last());
+	dw_log_error("%s", summary);
+	p = json_pack("{s:s, s:s, s:s, s:I}", "severity", "critical", "source",
+		      f->p->source_id ? f->p->source_id : "", "path", shown.ptr,
+		      "line", (json_int_t)f->line + 1);
+	if (dw_store_alert(w->store, "evasion", summary, p))
+		dw_log_warn("cannot queue an alert: %s", dw_error_last());
+	json_decref(p);
+	dw_buf_release(&shown);
+}
+
+/* Lines in the scanner process (not_scanned() when it fails on them). */
 static void boxed_lines(struct dw_logwatch *w, struct followed *f,
 			const char *data, size_t len, int docker)
 {
 	struct found_ctx k = {w, f->p, f->path,
 			      docker ? DW_SOURCE_DOCKER_JSON_LOG
 				     : DW_SOURCE_LOG};
-	struct dw_buf shown = DW_BUF_INIT;
-	char summary[900];
-	json_t *p;
 	int timed_out = 0;
 
 	if (!dw_sandbox_scan_lines(w->sandbox, docker, data, len, f->line + 1,
@@ -305,20 +328,7 @@ static void boxed_lines(struct dw_logwatch *w, struct followed *f,
 				    f->path, (unsigned long long)f->line + 1);
 		return;
 	}
-	dw_escape_path(&shown, f->path,
-		       strlen(f->path) < 300 ? strlen(f->path) : 300);
-	snprintf(summary, sizeof(summary),
-		 "%s (%s): lines from %llu not scanned for secrets: %s",
-		 shown.ptr, f->p->name ? f->p->name : f->p->dir,
-		 (unsigned long long)f->line + 1, dw_error_last());
-	dw_log_error("%s", summary);
-	p = json_pack("{s:s, s:s, s:s, s:I}", "severity", "critical", "source",
-		      f->p->source_id ? f->p->source_id : "", "path", shown.ptr,
-		      "line", (json_int_t)f->line + 1);
-	if (dw_store_alert(w->store, "evasion", summary, p))
-		dw_log_warn("cannot queue an alert: %s", dw_error_last());
-	json_decref(p);
-	dw_buf_release(&shown);
+	not_scanned(w, f, "lines");
 }
 
 static void scan_lines(struct dw_logwatch *w, struct followed *f,
@@ -358,6 +368,55 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 }
 
 /*
+ * The frames in the scanner process: those up to the end of the last
+ * line that ended are consumed; the pieces of a line still open stay in
+ * `partial` (each was scanned) and go again with what follows, joined
+ * then (and after a restart: the offset kept is before them). When the
+ * scanner fails on them twice, they are not scanned: said in the log and
+ * an alert, and the log is read on.
+ */
+static void boxed_frames(struct dw_logwatch *w, struct followed *f)
+{
+	struct found_ctx k = {w, f->p, f->path, DW_SOURCE_DOCKER_LOCAL_LOG};
+	struct dw_frames_result res;
+	size_t used;
+
+	if (f->local.corrupt) {
+		used = f->partial.len;
+		boxed_lines(w, f, f->partial.ptr, used, 0);
+	} else if (dw_sandbox_scan_frames(
+			   w->sandbox, f->partial.ptr, f->partial.len, f->path,
+			   f->local.entries, &res, on_source_finding, &k)) {
+		f->line = f->local.entries;
+		not_scanned(w, f, "entries");
+		used = f->partial.len;
+	} else {
+		used = res.consumed;
+		f->local.entries += res.entries;
+		if (res.timed_out)
+			dw_log_warn("%s: entries from %llu scanned in part: "
+				    "the time budget ran out",
+				    f->path,
+				    (unsigned long long)f->local.entries + 1);
+		if (res.corrupt) {
+			f->local.corrupt = 1;
+			dw_log_warn("%s: not Docker's local log format after "
+				    "entry %llu; the rest is scanned as raw "
+				    "bytes",
+				    f->path,
+				    (unsigned long long)f->local.entries);
+			f->line = f->local.entries;
+			boxed_lines(w, f, f->partial.ptr + used,
+				    f->partial.len - used, 0);
+			used = f->partial.len;
+		}
+	}
+	f->line = f->local.entries;
+	memmove(f->partial.ptr, f->partial.ptr + used, f->partial.len - used);
+	dw_buf_setlen(&f->partial, f->partial.len - used);
+}
+
+/*
  * Docker's local format: the complete frames gathered so far. A bad frame
  * is said once, and the rest of the file is scanned as raw bytes.
  */
@@ -366,6 +425,10 @@ static void read_frames(struct dw_logwatch *w, struct followed *f)
 	struct found_ctx k = {w, f->p, f->path, DW_SOURCE_DOCKER_LOCAL_LOG};
 	size_t used = f->partial.len, from = 0;
 
+	if (w->sandbox && w->scanner) {
+		boxed_frames(w, f);
+		return;
+	}
 	if (!f->local.corrupt && w->scanner) {
 		used = dw_local_log_feed(w->scanner, &f->local, f->partial.ptr,
 					 f->partial.len, f->path,
@@ -394,6 +457,7 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 	char buf[64 * 1024];
 	struct stat st;
 	ssize_t n;
+	int fresh = 0; /* local format: frames read, not yet given */
 
 	if (fstat(f->fd, &st))
 		return;
@@ -430,7 +494,13 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 		f->off += n;
 		dw_buf_add(&f->partial, buf, (size_t)n);
 		if (f->p->kind == P_LOCAL) {
-			read_frames(w, f);
+			/* Frames in batches (a line still open is given
+			 * again with each: not with every 64 KiB). */
+			fresh = 1;
+			if (f->partial.len >= LOCAL_BATCH) {
+				read_frames(w, f);
+				fresh = 0;
+			}
 			continue;
 		}
 		end = f->partial.len;
@@ -445,6 +515,8 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 			f->partial.len - end);
 		dw_buf_setlen(&f->partial, f->partial.len - end);
 	}
+	if (fresh)
+		read_frames(w, f);
 	/* Resume after the last complete line. */
 	dw_store_put_offset(w->store, f->path, f->dev, f->ino,
 			    f->off - (off_t)f->partial.len, f->line);

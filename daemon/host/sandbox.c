@@ -58,7 +58,8 @@ enum sb_op {
 	SB_HOOK_LIE = 92,
 	SB_REDACT = 3, /* the text follows the request; no descriptor */
 	SB_LINES = 4,  /* struct sb_lines, then the data follow */
-	SB_WHOLE = 5   /* struct sb_whole follows; a descriptor */
+	SB_WHOLE = 5,  /* struct sb_whole follows; a descriptor */
+	SB_FRAMES = 6  /* struct sb_frames follows; a memfd of frames */
 };
 enum sb_reply { SB_FINDING = 1, SB_DONE = 2, SB_READY = 3 };
 
@@ -111,7 +112,18 @@ struct sb_whole {
 	char channel[256]; /* Slack */
 };
 
-/* SB_DONE's `outcome` for SB_WHOLE. */
+/* What follows an SB_FRAMES request. */
+struct sb_frames {
+	uint64_t entries; /* entries before the first frame */
+	uint32_t hook;	  /* tests: crash on them */
+	uint32_t pad;
+};
+
+/* The frames one SB_FRAMES request may carry (a joined line of 1 MiB
+ * held back, frames of up to 2 MiB). */
+#define SB_FRAMES_MAX (8u << 20)
+
+/* SB_DONE's `outcome` for SB_WHOLE and SB_FRAMES. */
 enum sb_outcome { SB_OUT_DONE, SB_OUT_BINARY, SB_OUT_MALFORMED };
 
 /* What follows an SB_LINES request, then the data. */
@@ -129,7 +141,8 @@ struct sb_done {
 	uint32_t type; /* SB_DONE */
 	uint32_t id;
 	uint32_t timed_out;
-	uint32_t outcome; /* SB_WHOLE: enum sb_outcome */
+	uint32_t outcome;  /* SB_WHOLE, SB_FRAMES: enum sb_outcome */
+	uint64_t consumed; /* SB_FRAMES: bytes up to the last line's end */
 };
 
 struct sb_ready {
@@ -260,7 +273,7 @@ static int child_source_finding(const struct dw_finding *f,
 static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 			const char *p, size_t n)
 {
-	struct sb_done done = {SB_DONE, r->id, 0, 0};
+	struct sb_done done = {SB_DONE, r->id, 0, 0, 0};
 	struct sb_lines l;
 	struct timespec t0, t;
 	size_t i, start;
@@ -317,13 +330,79 @@ static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 }
 
 /*
+ * Docker's local format, as it is followed: the frames in memfd `fd`
+ * (r->max bytes), decoded one at a time. `consumed` says where the last
+ * line that ended ends: the frames after it (pieces of a line still
+ * open, scanned each already) come again with the next ones, so the
+ * line is joined then, without the scanner keeping anything.
+ */
+static void child_frames(struct dw_scanner *s, int fd, const struct sb_req *r,
+			 const struct sb_frames *fr)
+{
+	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE, 0};
+	struct dw_local_log l;
+	size_t len = 0, pos = 0;
+	char *data;
+
+	if (r->max > SB_FRAMES_MAX)
+		_exit(1);
+	if (fr->hook)
+		crash();
+	cur_id = r->id;
+	data = dw_xmalloc(r->max ? (size_t)r->max : 1);
+	while (len < r->max) {
+		ssize_t n =
+			pread(fd, data + len, (size_t)r->max - len, (off_t)len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	memset(&l, 0, sizeof(l));
+	l.entries = fr->entries;
+	dw_scanner_set_budget(s, r->budget_ms);
+	while (len - pos >= 8) {
+		uint64_t size = ((uint64_t)(unsigned char)data[pos] << 24) |
+				((uint64_t)(unsigned char)data[pos + 1] << 16) |
+				((uint64_t)(unsigned char)data[pos + 2] << 8) |
+				(uint64_t)(unsigned char)data[pos + 3];
+		size_t one = 8 + size <= len - pos ? (size_t)(8 + size)
+						   : len - pos,
+		       used = dw_local_log_feed(s, &l, data + pos, one, "",
+						child_source_finding, NULL);
+
+		done.timed_out |= (uint32_t)dw_scan_timed_out(s);
+		if (l.corrupt) {
+			/* The good frames are read: the rest is not ours. */
+			done.outcome = SB_OUT_MALFORMED;
+			done.consumed = pos + used;
+			break;
+		}
+		if (!used)
+			break;
+		pos += used;
+		if (!l.joined.len)
+			done.consumed = pos;
+	}
+	dw_local_log_release(&l);
+	free(data);
+	cur_kind = 0;
+	cur_fields[0] = '\0';
+	cur_docker = 0;
+	if (send_all(SB_FD, &done, sizeof(done)))
+		_exit(1);
+}
+
+/*
  * A whole file, decoded as its name says (gzip, a Docker log, mail, a
  * Slack export's day, plain text): findings carry their source.
  */
 static void child_whole(struct dw_scanner *s, int fd, const struct sb_req *r,
 			const struct sb_whole *w)
 {
-	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE};
+	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE, 0};
 	struct dw_source_opts o = {r->max, 0};
 	enum dw_scan_outcome out = DW_SCAN_DONE;
 	char path[sizeof(w->path)], channel[sizeof(w->channel)];
@@ -353,7 +432,7 @@ static void child_whole(struct dw_scanner *s, int fd, const struct sb_req *r,
 
 static void child_scan(struct dw_scanner *s, int fd, const struct sb_req *r)
 {
-	struct sb_done done = {SB_DONE, r->id, 0, 0};
+	struct sb_done done = {SB_DONE, r->id, 0, 0, 0};
 	uint64_t off = 0;
 
 	cur_id = r->id;
@@ -628,6 +707,9 @@ static void warm_up(struct dw_scanner *s)
 	/* jansson seeds its hash tables from the kernel on first use. */
 	dw_scan_docker_log_line(s, jline, sizeof(jline) - 1, 1, "",
 				ignore_source, NULL);
+	/* glibc reads the time zone on the first gmtime_r (Docker's local
+	 * format has times to show). */
+	tzset();
 	warm_up_iconv();
 	warm_up_mail(s);
 }
@@ -695,7 +777,7 @@ int dw_sandbox_child_main(int argc, char **argv,
 		cur_kind = 0;
 		cur_fields[0] = '\0';
 		if (r.op == SB_REDACT) {
-			struct sb_done done = {SB_DONE, r.id, 0, 0};
+			struct sb_done done = {SB_DONE, r.id, 0, 0, 0};
 
 			cur_id = r.id;
 			dw_scanner_set_budget(s, r.budget_ms);
@@ -713,7 +795,9 @@ int dw_sandbox_child_main(int argc, char **argv,
 		}
 		if (n != (ssize_t)sizeof(r) &&
 		    !(r.op == SB_WHOLE &&
-		      n == (ssize_t)(sizeof(r) + sizeof(struct sb_whole))))
+		      n == (ssize_t)(sizeof(r) + sizeof(struct sb_whole))) &&
+		    !(r.op == SB_FRAMES &&
+		      n == (ssize_t)(sizeof(r) + sizeof(struct sb_frames))))
 			_exit(0);
 		cm = CMSG_FIRSTHDR(&mh);
 		if (cm && cm->cmsg_level == SOL_SOCKET &&
@@ -727,6 +811,14 @@ int dw_sandbox_child_main(int argc, char **argv,
 
 			memcpy(&w, msg + sizeof(r), sizeof(w));
 			child_whole(s, fd, &r, &w);
+			close(fd);
+			continue;
+		}
+		if (r.op == SB_FRAMES) {
+			struct sb_frames fr;
+
+			memcpy(&fr, msg + sizeof(r), sizeof(fr));
+			child_frames(s, fd, &r, &fr);
 			close(fd);
 			continue;
 		}
@@ -1228,20 +1320,22 @@ static void held_release(struct held_list *l)
 }
 
 /*
- * One attempt at file `fd` (`w`: SB_WHOLE, else SB_SCAN): 0 done (with
- * `*timed_out` and `*outcome`), 1 the scanner failed (`how` says why).
+ * One attempt at file `fd`: SB_SCAN, or with `extra` (SB_WHOLE,
+ * SB_FRAMES: what follows the request): 0 done (`*done` is the
+ * scanner's last word), 1 the scanner failed (`how` says why).
  * A plain-text finding is believed only where it is in the file; one of
  * a decoded source (gzip, mail, a Docker log, Slack) only with its own
  * fingerprint (the scanner could still make such a one up, never hide
  * what it did not find: see sandbox.h).
  */
 static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
-		   const struct sb_whole *w, struct held_list *held,
-		   int *timed_out, uint32_t *outcome, char *how, size_t hn)
+		   const void *extra, size_t extra_len, struct held_list *held,
+		   struct sb_done *done, char *how, size_t hn)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))], *buf;
+	const int w = extra_len != 0;
 	struct iovec io[2] = {{(void *)r, sizeof(*r)},
-			      {(void *)w, w ? sizeof(*w) : 0}};
+			      {(void *)extra, extra_len}};
 	struct msghdr mh = {0};
 	struct cmsghdr *cm;
 	long long deadline;
@@ -1263,7 +1357,7 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 			    ? sendmsg(sb->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT)
 			    : (errno = EPROTO, -1);
 	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)(sizeof(*r) + (w ? sizeof(*w) : 0))) {
+	if (n != (ssize_t)(sizeof(*r) + extra_len)) {
 		stop_child(sb, how, hn);
 		return 1;
 	}
@@ -1280,8 +1374,7 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 		if (got < 0)
 			break;
 		if (got) {
-			*timed_out = d.timed_out != 0;
-			*outcome = d.outcome;
+			*done = d;
 			free(buf);
 			return 0;
 		}
@@ -1326,22 +1419,21 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
  * DW_ELIMIT (DW_ERROR: no scanner could be started).
  */
 static int scan_file(struct dw_sandbox *sb, int fd, struct sb_req *r,
-		     const struct sb_whole *w, struct held_list *held,
-		     int *timed_out, uint32_t *outcome)
+		     const void *extra, size_t extra_len,
+		     struct held_list *held, struct sb_done *done)
 {
 	char how[200] = "";
 	int tries;
 
-	*timed_out = 0;
-	*outcome = SB_OUT_DONE;
+	memset(done, 0, sizeof(*done));
 	for (tries = 0; tries < 2; tries++) {
 		r->id = new_id();
 		if (!sb->pid && start_child(sb))
 			return DW_ERROR;
 		/* A new try reads the file from its start. */
-		if (w && lseek(fd, 0, SEEK_SET) < 0)
+		if (extra_len && lseek(fd, 0, SEEK_SET) < 0)
 			return dw_error_errno(DW_EIO, errno, "cannot rewind");
-		if (!attempt(sb, fd, r, w, held, timed_out, outcome, how,
+		if (!attempt(sb, fd, r, extra, extra_len, held, done, how,
 			     sizeof(how)))
 			return 0;
 		held_release(held);
@@ -1352,6 +1444,25 @@ static int scan_file(struct dw_sandbox *sb, int fd, struct sb_req *r,
 		start_child(sb);
 	return dw_error_set(DW_ELIMIT, "the scanner failed on it twice: %s",
 			    how);
+}
+
+/* The findings held, each with its source, unless `err`; released. */
+static void tell_held(struct held_list *held, int err, const char *path,
+		      const char *kind, dw_source_cb cb, void *ctx)
+{
+	size_t i;
+
+	for (i = 0; !err && i < held->n; i++) {
+		json_t *fields = fields_json(held->v[i].fields);
+		struct dw_source src = {path, sb_kinds[held->v[i].kind],
+					fields};
+
+		if (!held->v[i].kind)
+			src.kind = kind;
+		cb(&held->v[i].f, &src, ctx);
+		json_decref(fields);
+	}
+	held_release(held);
 }
 
 static int hooked(const struct dw_sandbox *sb, const char *name)
@@ -1366,13 +1477,14 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 {
 	struct sb_req r = {SB_SCAN, 0, max, budget_ms};
 	struct held_list held = {NULL, 0, 0};
-	uint32_t outcome;
+	struct sb_done d;
 	size_t i;
 	int err;
 
 	if (hooked(sb, name))
 		r.op = (uint32_t)sb->hook_op;
-	err = scan_file(sb, fd, &r, NULL, &held, timed_out, &outcome);
+	err = scan_file(sb, fd, &r, NULL, 0, &held, &d);
+	*timed_out = !err && d.timed_out;
 	for (i = 0; !err && i < held.n; i++)
 		cb(&held.v[i].f, ctx);
 	held_release(&held);
@@ -1388,9 +1500,9 @@ int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 	struct held_list held = {NULL, 0, 0};
 	struct sb_whole *w = dw_xcalloc(1, sizeof(*w));
 	const char *base = strrchr(path, '/');
-	uint32_t out = SB_OUT_DONE;
-	int timed_out = 0, err;
-	size_t i;
+	struct sb_done d;
+	uint32_t out;
+	int err;
 
 	w->slack = slack_channel != NULL;
 	/* The decoder is chosen by the name's end (and for the local
@@ -1403,21 +1515,13 @@ int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 		 slack_channel ? slack_channel : "");
 	w->hook = sb->hook_op == SB_HOOK_SEGV &&
 		  hooked(sb, base ? base + 1 : path);
-	err = scan_file(sb, fd, &r, w, &held, &timed_out, &out);
+	err = scan_file(sb, fd, &r, w, sizeof(*w), &held, &d);
 	free(w);
-	*outcome = timed_out		  ? DW_SCAN_TIMED_OUT
+	out = d.outcome;
+	*outcome = d.timed_out		  ? DW_SCAN_TIMED_OUT
 		   : out == SB_OUT_BINARY ? DW_SCAN_SKIPPED_BINARY
 					  : DW_SCAN_DONE;
-	for (i = 0; !err && i < held.n; i++) {
-		json_t *fields = fields_json(held.v[i].fields);
-		struct dw_source src = {path, sb_kinds[held.v[i].kind], fields};
-
-		if (!held.v[i].kind)
-			src.kind = DW_SOURCE_FILE;
-		cb(&held.v[i].f, &src, ctx);
-		json_decref(fields);
-	}
-	held_release(&held);
+	tell_held(&held, err, path, DW_SOURCE_FILE, cb, ctx);
 	if (!err && out == SB_OUT_MALFORMED)
 		err = dw_error_set(DW_EIO,
 				   "%s could not be decoded whole (malformed "
@@ -1426,6 +1530,90 @@ int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 				   "scanned",
 				   path);
 	return err;
+}
+
+/* The frames in data[0..len) up to byte `upto`: how many, or -1 when
+ * `upto` is not where one ends. */
+static long long frames_upto(const char *data, size_t len, uint64_t upto)
+{
+	const unsigned char *p = (const unsigned char *)data;
+	uint64_t pos = 0;
+	long long n = 0;
+
+	if (upto > len)
+		return -1;
+	while (pos < upto) {
+		uint64_t size;
+
+		if (upto - pos < 8)
+			return -1;
+		size = ((uint64_t)p[pos] << 24) | ((uint64_t)p[pos + 1] << 16) |
+		       ((uint64_t)p[pos + 2] << 8) | p[pos + 3];
+		if (size > upto - pos - 8)
+			return -1;
+		pos += 8 + size;
+		n++;
+	}
+	return n;
+}
+
+int dw_sandbox_scan_frames(struct dw_sandbox *sb, const char *data, size_t len,
+			   const char *path, uint64_t entries,
+			   struct dw_frames_result *res, dw_source_cb cb,
+			   void *ctx)
+{
+	struct sb_req r = {SB_FRAMES, 0, 0, SCAN_LINES_BUDGET_MS};
+	struct sb_frames fr = {entries, 0, 0};
+	struct held_list held = {NULL, 0, 0};
+	struct sb_done d;
+	long long n;
+	size_t off = 0;
+	int fd, err;
+
+	memset(res, 0, sizeof(*res));
+	if (len > SB_FRAMES_MAX)
+		len = SB_FRAMES_MAX; /* the rest comes next time */
+	r.max = len;
+	/* A memfd of its own each time: a scanner that keeps it learns
+	 * nothing it was not given. */
+	fd = memfd_create("driftwatch-frames", MFD_CLOEXEC);
+	if (fd < 0)
+		return dw_error_errno(DW_ERROR, errno, "memfd_create");
+	while (off < len) {
+		ssize_t w = write(fd, data + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			err = dw_error_errno(DW_ERROR, errno, "memfd write");
+			close(fd);
+			return err;
+		}
+		off += (size_t)w;
+	}
+	if (sb->hook_op == SB_HOOK_SEGV && sb->hook_name &&
+	    memmem(data, len, sb->hook_name, strlen(sb->hook_name)))
+		fr.hook = 1;
+	err = scan_file(sb, fd, &r, &fr, sizeof(fr), &held, &d);
+	close(fd);
+	/* Where it says the lines end must be where a frame ends. */
+	n = err ? 0 : frames_upto(data, len, d.consumed);
+	if (!err && n < 0) {
+		stop_child(sb, NULL, 0);
+		sb->st.restarts++;
+		held_release(&held);
+		return dw_error_set(DW_ELIMIT,
+				    "the scanner said the frames end where "
+				    "none does");
+	}
+	tell_held(&held, err, path, DW_SOURCE_DOCKER_LOCAL_LOG, cb, ctx);
+	if (err)
+		return err;
+	res->consumed = (size_t)d.consumed;
+	res->entries = (uint64_t)n;
+	res->corrupt = d.outcome == SB_OUT_MALFORMED;
+	res->timed_out = d.timed_out != 0;
+	return 0;
 }
 
 int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,

@@ -81,6 +81,28 @@ int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 			  dw_source_cb cb, void *ctx);
 
 /*
+ * Docker's local log format as it is followed: the frames in
+ * data[0..len) (the first numbered `entries` + 1), decoded in the
+ * scanner, findings to `cb` with their source (path `path`). In `res`:
+ * `consumed`, the bytes up to the end of the last line that ended (the
+ * frames after it are pieces of a line still open: each was scanned, and
+ * they are to be given again with what follows, so that the line is
+ * joined), `entries`, the frames in those bytes; `corrupt`: a frame is
+ * not Docker's after `consumed` (the rest is raw bytes). Findings are
+ * believed with their own fingerprint (decoded content). Returns 0, or
+ * DW_ELIMIT when the scanner failed on them twice.
+ */
+struct dw_frames_result {
+	size_t consumed;
+	uint64_t entries;
+	int corrupt, timed_out;
+};
+int dw_sandbox_scan_frames(struct dw_sandbox *sb, const char *data, size_t len,
+			   const char *path, uint64_t entries,
+			   struct dw_frames_result *res, dw_source_cb cb,
+			   void *ctx);
+
+/*
  * dw_scanner_redact_text() with the scan in the scanner process: the
  * secrets it reports are believed only where they are in `text`; when
  * it fails, the text is hidden whole ("…"), the scanner restarted, and

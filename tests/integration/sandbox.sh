@@ -113,6 +113,17 @@ ok=$((!$?))
 [ $ok -eq 1 ] && pass "a log line that kills the scanner: said ($(q "SELECT summary FROM alerts WHERE summary LIKE '%lines from%' LIMIT 1" | cut -c1-90)...), the log read on" ||
 	{ fail "log line in the scanner"; q "SELECT kind, summary FROM alerts" | tail -3; q "SELECT container_id, source, rule FROM findings" | tail -3; }
 docker rm -f dw-sbx-log >/dev/null 2>&1
+# The same with the local driver: its frames are decoded in the scanner.
+docker rm -f dw-sbx-local >/dev/null 2>&1
+docker run -d --network none --name dw-sbx-local --log-driver local dwtest:busybox sh -c \
+	"sleep 1; echo 'boom crashme.env'; sleep 1; echo 'GITHUB_TOKEN=$($G github sbx7)'; exec sleep 600" >/dev/null
+lid=$(docker inspect -f '{{.Id}}' dw-sbx-local)
+dw_wait 10 some "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%local-logs%entries from%not scanned%'" &&
+	dw_wait 10 some "SELECT count(*) FROM findings WHERE source = 'docker-local-log' AND container_id = '$lid'"
+ok=$((!$?))
+[ $ok -eq 1 ] && pass "local driver: an entry that kills the scanner is said, the log read on (in the scanner)" ||
+	{ fail "local log in the scanner"; q "SELECT kind, summary FROM alerts" | tail -3; q "SELECT container_id, source, rule FROM findings" | tail -3; }
+docker rm -f dw-sbx-local >/dev/null 2>&1
 # A secret Docker's JSON escapes ('&' is written \u0026): the daemon
 # finds it in the raw line with JSON's escapes undone, and believes it.
 docker run -d --network none --name dw-sbx-log dwtest:busybox sh -c \
