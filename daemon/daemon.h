@@ -72,6 +72,7 @@ struct daemon {
 	int docker_connected;
 	char docker_error[512];
 	long long started;
+	long long next_heartbeat, next_prune; /* time(NULL) */
 	char *last_status;
 	long long status_written;
 	int status_pending;

@@ -486,6 +486,8 @@ static void reload(struct daemon *dm)
 		dw_engine_free(old_engine);
 	}
 	dwd_set_sinks(dm);
+	dw_store_set_alert_limit(dm->store, dm->pol.alert_burst,
+				 dm->pol.alert_rate);
 	/* Labels may opt containers in or out now: list them again. */
 	if (dm->docker && dm->docker_connected && docker_reconcile(dm))
 		dw_log_warn("%s", dw_error_last());
@@ -545,6 +547,57 @@ static int run_once(struct daemon *dm)
 	return err ? 3 : 0;
 }
 
+/*
+ * Once a loop turn: summaries of rate-limited alerts, the heartbeat
+ * (so that a silent host is seen centrally), and retention, hourly.
+ */
+static void housekeeping(struct daemon *dm, long long now)
+{
+	long long pruned = 0;
+
+	dw_store_alert_flush(dm->store, 0);
+	if (dm->pol.heartbeat_interval > 0 && now >= dm->next_heartbeat) {
+		char host[256] = "", summary[600];
+		json_t *doc = dw_monitor_status(dm->mon), *p;
+
+		gethostname(host, sizeof(host) - 1);
+		snprintf(summary, sizeof(summary),
+			 "driftwatchd on %s is running: %lld containers "
+			 "watched, up %lld s",
+			 host,
+			 (long long)json_integer_value(
+				 json_object_get(doc, "containers")),
+			 now - dm->started);
+		p = json_pack("{s:s, s:s, s:s, s:I, s:I, s:O, s:O}", "severity",
+			      "info", "host", host, "version", DW_VERSION,
+			      "started", (json_int_t)dm->started, "uptime_s",
+			      (json_int_t)(now - dm->started), "containers",
+			      json_object_get(doc, "containers")
+				      ? json_object_get(doc, "containers")
+				      : json_null(),
+			      "scanner",
+			      json_object_get(doc, "scanner")
+				      ? json_object_get(doc, "scanner")
+				      : json_null());
+		if (dw_store_alert(dm->store, "heartbeat", summary, p))
+			dw_log_warn("heartbeat: %s", dw_error_last());
+		json_decref(p);
+		json_decref(doc);
+		dm->next_heartbeat = now + dm->pol.heartbeat_interval;
+	}
+	if (now >= dm->next_prune) {
+		if (dw_store_prune(dm->store,
+				   (long long)dm->pol.retention_days * 86400,
+				   dm->pol.retention_rows, &pruned))
+			dw_log_warn("retention: %s", dw_error_last());
+		else if (pruned)
+			dw_log_info("retention: %lld old events, alerts and "
+				    "findings deleted",
+				    pruned);
+		dm->next_prune = now + 3600;
+	}
+}
+
 static int run(struct daemon *dm, int sfd)
 {
 	long long next_delivery = 0;
@@ -562,11 +615,13 @@ static int run(struct daemon *dm, int sfd)
 			next_delivery = now + 1;
 		}
 		write_status(dm, "running", 0);
+		housekeeping(dm, now);
 		if (((!dm->outbox && dm->nsinks) || dm->status_pending) &&
 		    (wait < 0 || wait > 1000))
 			wait = 1000;
-		if (wait < 0 || wait > 30000)
-			wait = 30000;
+		/* Summaries of held-back alerts are due within 10 s. */
+		if (wait < 0 || wait > 5000)
+			wait = 5000;
 		p[n++] = (struct pollfd){sfd, POLLIN, 0};
 		p[n++] = (struct pollfd){dw_monitor_fd(dm->mon), POLLIN, 0};
 		if (dm->events)
@@ -641,6 +696,10 @@ int main(int argc, char **argv)
 	if (dw_store_open(&dm.store, dm.db, 0))
 		dw_fatal("%s", dw_error_last());
 	dwd_set_sinks(&dm);
+	dw_store_set_alert_limit(dm.store, dm.pol.alert_burst,
+				 dm.pol.alert_rate);
+	/* The first heartbeat one interval after the start. */
+	dm.next_heartbeat = (long long)time(NULL) + dm.pol.heartbeat_interval;
 	if (dw_monitor_new(&dm.mon, dm.store, &dm.pol, dm.engine))
 		dw_fatal("%s", dw_error_last());
 	dw_monitor_on_critical(dm.mon, dwd_auto_snapshot, &dm);
@@ -676,6 +735,7 @@ int main(int argc, char **argv)
 		dwd_outbox_start(&dm);
 		dwd_cmdq_start(&dm);
 		ret = run(&dm, sfd);
+		dw_store_alert_flush(dm.store, 1);
 		write_status(&dm, "stopped", 1);
 		dwd_cmdq_stop(&dm);
 		dwd_outbox_stop(&dm);

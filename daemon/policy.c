@@ -429,6 +429,21 @@ static const struct key keys[] = {
 	LIST("command", K_ARGV, command, ncommand, NULL,
 	     "argv run for a leaked token driftwatch cannot rotate (the "
 	     "finding on stdin)"),
+	NUM("alert_burst", alert_burst, 0, 1000000, 20,
+	    "alerts of one kind about one container (or source) sent at "
+	    "once; past that, alert_rate a minute, and one summary says how "
+	    "many more there were (0: no limit)"),
+	NUM("alert_rate", alert_rate, 1, 1000000, 12,
+	    "alerts of one kind about one container a minute, after "
+	    "alert_burst"),
+	NUM("heartbeat_interval", heartbeat_interval, 0, 86400, 300,
+	    "seconds between two heartbeat alerts to every sink (0: none)"),
+	NUM("retention_days", retention_days, 0, 36500, 90,
+	    "events, alerts and findings older than this are deleted "
+	    "hourly (0: kept); the current drift never is"),
+	NUM("retention_rows", retention_rows, 0, 1000000000, 1000000,
+	    "at most this many events, alerts and findings are kept, the "
+	    "newest (0: no cap)"),
 	LIST("webhooks", K_WEBHOOKS, webhooks, nwebhooks, NULL,
 	     "http(s) URLs that get every alert as JSON"),
 	LIST("slack_webhooks", K_SLACK, webhooks, nwebhooks, NULL,

@@ -46,7 +46,12 @@ struct dw_policy {
 	struct dw_allow_rule *allow_exec; /* allow_executables */
 	size_t nallow_exec;
 	int snapshot_on_critical;
-	long snapshot_interval; /* seconds between two per container */
+	long snapshot_interval;	 /* seconds between two per container */
+	long alert_burst;	 /* alerts of a kind about a subject at once */
+	long alert_rate;	 /* ... and per minute after that */
+	long heartbeat_interval; /* seconds; 0: none */
+	long retention_days;	 /* events, alerts, findings; 0: forever */
+	long retention_rows;	 /* the newest kept of each; 0: no cap */
 	char *snapshot_dir;
 	char **webhooks; /* "json:URL" / "slack:URL" */
 	size_t nwebhooks;

@@ -247,6 +247,11 @@ int dw_store_open(struct dw_store **out, const char *path, int readonly)
 
 void dw_store_close(struct dw_store *s)
 {
+	if (s && s->limit) {
+		dw_store_alert_flush(s, 1);
+		st_limit_free(s->limit);
+		s->limit = NULL;
+	}
 	if (!s)
 		return;
 	sqlite3_close(s->db);

@@ -235,6 +235,34 @@ int dw_store_current(struct dw_store *s, const char *container, dw_event_fn cb,
 int dw_store_alert(struct dw_store *s, const char *kind, const char *summary,
 		   const json_t *payload);
 
+/*
+ * Rate limits (DESIGN: nothing a container does may flood the sinks):
+ * alerts of one kind about one subject (a container, a followed source;
+ * the payload's "source_id", "id", "source" or "path") pass `burst` at
+ * once and `per_minute` after that (a token bucket); `burst` 0 turns
+ * this off. What exceeds it is not recorded one by one but counted, and
+ * dw_store_alert_flush() records one "rate-limited" alert per kind and
+ * subject saying how many and since when (the drift, findings and
+ * coverage themselves are in the store). Heartbeats, rotations,
+ * snapshots and the summaries themselves are never limited.
+ */
+void dw_store_set_alert_limit(struct dw_store *s, long burst, long per_minute);
+/*
+ * Record the summaries of what was held back for 10 s or more (`all`:
+ * of everything held back, as when the daemon stops). Returns how many.
+ */
+int dw_store_alert_flush(struct dw_store *s, int all);
+
+/*
+ * Retention: events, alerts (with their deliveries) and findings older
+ * than `max_age_s` (0: any age), and beyond the newest `max_rows` of
+ * each table (0: no cap), are deleted; the current drift (changes),
+ * snapshots, rotations and coverage never are. `pruned` (may be NULL)
+ * gets how many rows went.
+ */
+int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
+		   long long *pruned);
+
 struct dw_alert {
 	long long id;
 	const char *sink;

@@ -25,9 +25,14 @@
 #include "store.h"
 #include "driftwatch/xmalloc.h"
 
+struct st_limit; /* store_outbox.c: alerts per kind and subject */
+
 struct dw_store {
 	sqlite3 *db;
+	struct st_limit *limit; /* NULL: every alert is recorded */
 };
+
+void st_limit_free(struct st_limit *l);
 
 int st_db_error(struct dw_store *s, const char *what);
 int st_prepare(struct dw_store *s, sqlite3_stmt **st, const char *sql);

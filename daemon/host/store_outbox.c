@@ -3,8 +3,203 @@
 
 #include "driftwatch/banned.h"
 
+/* ---- rate limits ---- */
+
+/* Subjects tracked at most; past this, idle ones are forgotten, else
+ * the rest share one bucket. */
+#define LIMIT_KEYS 4096
+/* What was held back is summarised after this long. */
+#define LIMIT_WINDOW_S 10
+
+struct bucket {
+	char *kind, *subject;
+	double tokens;
+	long long refilled_ms;
+	unsigned long long held;	 /* since the last summary */
+	long long held_since, last_held; /* wall clock, s */
+};
+
+struct st_limit {
+	long burst, per_minute;
+	struct bucket *v;
+	size_t n, alloc;
+	/* Every subject past LIMIT_KEYS busy ones: one bucket for all. */
+	struct bucket shared;
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void st_limit_free(struct st_limit *l)
+{
+	size_t i;
+
+	for (i = 0; l && i < l->n; i++) {
+		free(l->v[i].kind);
+		free(l->v[i].subject);
+	}
+	if (l) {
+		free(l->v);
+		free(l->shared.kind);
+		free(l->shared.subject);
+	}
+	free(l);
+}
+
+void dw_store_set_alert_limit(struct dw_store *s, long burst, long per_minute)
+{
+	if (!s->limit) {
+		s->limit = dw_xcalloc(1, sizeof(*s->limit));
+		s->limit->shared.kind = dw_xstrdup("various");
+		s->limit->shared.subject = dw_xstrdup("many subjects");
+		s->limit->shared.refilled_ms = mono_ms();
+	}
+	s->limit->burst = burst;
+	s->limit->per_minute = per_minute;
+}
+
+static int limit_exempt(const char *kind)
+{
+	static const char *const never[] = {"heartbeat", "rate-limited",
+					    "rotation", "snapshot",
+					    "scanner-unconfined"};
+	size_t i;
+
+	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++)
+		if (!strcmp(kind, never[i]))
+			return 1;
+	return 0;
+}
+
+static const char *limit_subject(const json_t *payload)
+{
+	static const char *const keys[] = {"source_id", "id", "source", "path"};
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const char *v =
+			json_string_value(json_object_get(payload, keys[i]));
+
+		if (v && *v)
+			return v;
+	}
+	return "";
+}
+
+static struct bucket *limit_bucket(struct st_limit *l, const char *kind,
+				   const char *subject)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].kind, kind) &&
+		    !strcmp(l->v[i].subject, subject))
+			return &l->v[i];
+	if (l->n >= LIMIT_KEYS) {
+		/* Forget one that is full and holds nothing back; else all
+		 * new subjects of this kind share one bucket, "*". */
+		for (i = 0; i < l->n; i++)
+			if (!l->v[i].held && l->v[i].tokens >= l->burst)
+				break;
+		if (i == l->n)
+			return NULL; /* the caller uses the shared one */
+		free(l->v[i].kind);
+		free(l->v[i].subject);
+		l->v[i] = l->v[--l->n];
+	}
+	DW_ALLOC_GROW(l->v, l->n + 1, l->alloc);
+	memset(&l->v[l->n], 0, sizeof(l->v[l->n]));
+	l->v[l->n].kind = dw_xstrdup(kind);
+	l->v[l->n].subject = dw_xstrdup(subject);
+	l->v[l->n].tokens = (double)l->burst;
+	l->v[l->n].refilled_ms = mono_ms();
+	return &l->v[l->n++];
+}
+
+/* 1: within the limit (record it); 0: held back (counted). */
+static int limit_take(struct st_limit *l, const char *kind,
+		      const json_t *payload)
+{
+	struct bucket *b;
+	long long now = mono_ms();
+
+	if (!l || l->burst <= 0 || limit_exempt(kind))
+		return 1;
+	b = limit_bucket(l, kind, limit_subject(payload));
+	if (!b)
+		b = &l->shared;
+	b->tokens += (double)(now - b->refilled_ms) * (double)l->per_minute /
+		     60000.0;
+	if (b->tokens > (double)l->burst)
+		b->tokens = (double)l->burst;
+	b->refilled_ms = now;
+	if (b->tokens >= 1.0) {
+		b->tokens -= 1.0;
+		return 1;
+	}
+	if (!b->held)
+		b->held_since = (long long)time(NULL);
+	b->last_held = (long long)time(NULL);
+	b->held++;
+	return 0;
+}
+
+static int record_alert(struct dw_store *s, const char *kind,
+			const char *summary, const json_t *payload);
+
+int dw_store_alert_flush(struct dw_store *s, int all)
+{
+	long long now = (long long)time(NULL);
+	size_t i;
+	int n = 0;
+
+	for (i = 0; s->limit && i <= s->limit->n; i++) {
+		struct bucket *b =
+			i < s->limit->n ? &s->limit->v[i] : &s->limit->shared;
+		char summary[600];
+		json_t *p;
+
+		if (!b->held || (!all && now - b->held_since < LIMIT_WINDOW_S))
+			continue;
+		snprintf(summary, sizeof(summary),
+			 "%llu %s alerts about %.200s in %lld s were not sent "
+			 "one by one (at most %ld at once, %ld a minute): "
+			 "what they were about is in the store "
+			 "(driftwatch events, status)",
+			 b->held, b->kind, *b->subject ? b->subject : "-",
+			 b->last_held - b->held_since + 1, s->limit->burst,
+			 s->limit->per_minute);
+		p = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
+			      "severity", "high", "alert_kind", b->kind,
+			      "subject", b->subject, "held_back",
+			      (json_int_t)b->held, "since",
+			      (json_int_t)b->held_since, "until",
+			      (json_int_t)b->last_held, "burst",
+			      (json_int_t)s->limit->burst, "per_minute",
+			      (json_int_t)s->limit->per_minute);
+		if (!record_alert(s, "rate-limited", summary, p))
+			n++;
+		json_decref(p);
+		b->held = 0;
+	}
+	return n;
+}
+
 int dw_store_alert(struct dw_store *s, const char *kind, const char *summary,
 		   const json_t *payload)
+{
+	if (!limit_take(s->limit, kind, payload))
+		return 0;
+	return record_alert(s, kind, summary, payload);
+}
+
+static int record_alert(struct dw_store *s, const char *kind,
+			const char *summary, const json_t *payload)
 {
 	static const char sql[] = "INSERT INTO alerts(created, kind, summary,"
 				  " payload) VALUES (?1, ?2, ?3, ?4)";
@@ -159,3 +354,61 @@ int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
  * before removed ones, the newest first) or a unique id prefix; NULL if
  * none.
  */
+
+/* ---- retention ---- */
+
+static int prune_one(struct dw_store *s, const char *sql, long long arg,
+		     long long *pruned)
+{
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st, sql);
+
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)arg);
+	err = st_step_done(s, st, "cannot prune");
+	if (!err)
+		*pruned += sqlite3_changes(s->db);
+	return err;
+}
+
+int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
+		   long long *pruned)
+{
+	/* By age: each table's own time column (seconds). */
+	static const char *const by_age[] = {
+		"DELETE FROM events WHERE time < ?1",
+		"DELETE FROM deliveries WHERE alert_id IN (SELECT id FROM "
+		"alerts WHERE created < ?1)",
+		"DELETE FROM alerts WHERE created < ?1",
+		"DELETE FROM findings WHERE time < ?1",
+	};
+	/* By count: the newest rows stay (ids grow with time). */
+	static const char *const by_rows[] = {
+		"DELETE FROM events WHERE id <= (SELECT max(id) FROM events) "
+		"- ?1",
+		"DELETE FROM deliveries WHERE alert_id <= (SELECT max(id) FROM "
+		"alerts) - ?1",
+		"DELETE FROM alerts WHERE id <= (SELECT max(id) FROM alerts) - "
+		"?1",
+		"DELETE FROM findings WHERE id <= (SELECT max(id) FROM "
+		"findings) - ?1",
+	};
+	long long n = 0;
+	size_t i;
+	int err = dw_store_begin(s);
+
+	for (i = 0; !err && max_age_s > 0 && i < 4; i++)
+		err = prune_one(s, by_age[i], (long long)time(NULL) - max_age_s,
+				&n);
+	for (i = 0; !err && max_rows > 0 && i < 4; i++)
+		err = prune_one(s, by_rows[i], max_rows, &n);
+	if (err) {
+		dw_store_rollback(s);
+		return err;
+	}
+	err = dw_store_commit(s);
+	if (!err && pruned)
+		*pruned = n;
+	return err;
+}

@@ -1,0 +1,84 @@
+#!/bin/bash
+# Nothing a container does may flood the sinks or grow the store without
+# bound, and a silent host is seen: a container minting 100 files with
+# secrets gets alert_burst leak alerts and one summary that counts the
+# rest (every finding is still in the store); an idle daemon sends
+# heartbeats; retention prunes events, alerts and findings by count and
+# age, never the current drift. Before, each of the 100 was an alert of
+# its own, nothing was ever deleted, and an idle daemon said nothing.
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_docker
+G="$DW_BUILD/tests/gentoken"
+dw_scratch dwl-lim
+chmod 755 "$tmp"
+q() { sqlite3 "$db" "$1"; }
+port=$((20000 + RANDOM % 20000))
+mkdir -p "$tmp/www/cgi-bin"
+cat >"$tmp/www/cgi-bin/json" <<CGI
+#!/bin/sh
+head -c "\$CONTENT_LENGTH" >>"$tmp/json.log"
+echo "" >>"$tmp/json.log"
+printf 'Content-Type: text/plain\r\n\r\nok\n'
+CGI
+chmod 755 "$tmp/www/cgi-bin/json"
+busybox httpd -f -p "127.0.0.1:$port" -h "$tmp/www" &
+srv=$!
+trap 'kill $srv 2>/dev/null; dw_scratch_cleanup' EXIT
+cat >>"$cfg" <<EOC
+alert_burst: 5
+alert_rate: 6
+heartbeat_interval: 1
+webhooks: ["http://127.0.0.1:$port/cgi-bin/json"]
+EOC
+dw_daemon_start "$cfg" "$db" "$tmp/dwd.log" || exit 1
+kinds() { jq -r .kind "$tmp/json.log" 2>/dev/null | sort | uniq -c | tr -s ' ' | tr '\n' ';'; }
+
+# Idle: heartbeats reach the sink.
+dw_wait 10 grep -q '"kind": *"heartbeat"' "$tmp/json.log" &&
+	jq -e 'select(.kind == "heartbeat") | .data.uptime_s >= 0 and (.data.host | length) > 0' "$tmp/json.log" >/dev/null &&
+	pass "an idle daemon's heartbeat reaches the sink" || fail "no heartbeat: $(kinds)"
+
+# 100 files with secrets in one container.
+docker rm -f dwl-lim >/dev/null 2>&1
+docker run -d --network none --name dwl-lim dwtest:busybox sleep 600 >/dev/null
+for i in $(seq 1 100); do echo "$i $($G github "lim$i")"; done >"$tmp/list"
+docker cp "$tmp/list" dwl-lim:/list
+docker exec dwl-lim sh -c 'while read i t; do echo "GITHUB_TOKEN=$t" >/tmp/s$i.env; done </list'
+cid=$(docker inspect -f '{{.Id}}' dwl-lim)
+dw_wait 20 sh -c "[ \$(sqlite3 '$db' \"SELECT count(*) FROM findings WHERE container_id = '$cid'\") -ge 100 ]" &&
+	pass "all 100 findings are in the store" || fail "findings: $(q "SELECT count(*) FROM findings WHERE container_id = '$cid'")"
+dw_wait 20 grep -q '"kind": *"rate-limited"' "$tmp/json.log"
+leaks=$(jq -r 'select(.kind == "leak") | .kind' "$tmp/json.log" | wc -l)
+held=$(jq -r 'select(.kind == "rate-limited" and .data.alert_kind == "leak") | .data.held_back' "$tmp/json.log" | paste -sd+ | bc)
+[ "$leaks" -ge 5 ] && [ "$leaks" -le 15 ] && pass "leak alerts sent one by one: $leaks (burst 5, 6 a minute)" ||
+	fail "leak alerts: $leaks ($(kinds))"
+nf=$(q "SELECT count(*) FROM findings WHERE container_id = '$cid'")
+[ $((leaks + ${held:-0})) -eq "$nf" ] && pass "the summary counts the other ${held:-0} of $nf findings: none lost, none silent" ||
+	fail "summary: $leaks + ${held:-0} != $nf ($(jq -c 'select(.kind == "rate-limited")' "$tmp/json.log"))"
+jq -se 'any(.[]; .kind == "rate-limited" and .data.subject == "'"$cid"'" and (.summary | test("not sent one by one")))' "$tmp/json.log" >/dev/null &&
+	pass "the summary names the container" || fail "summary subject: $cid $(jq -c 'select(.kind == "rate-limited") | .data' "$tmp/json.log")"
+
+# Retention: by count at start, then by age (hourly; a restart runs it).
+kill "$pid"
+wait "$pid" 2>/dev/null
+pid=
+changes=$(q "SELECT count(*) FROM changes")
+printf 'retention_rows: 10\nheartbeat_interval: 0\n' >"$tmp/ret.yaml"
+dw_daemon_start "$tmp/ret.yaml" "$db" "$tmp/dwd2.log" || exit 1
+dw_wait 10 grep -q 'retention: .* deleted' "$tmp/dwd2.log"
+[ "$(q 'SELECT count(*) FROM findings')" = 10 ] && [ "$(q 'SELECT count(*) FROM alerts')" -le 10 ] &&
+	[ "$(q 'SELECT count(*) FROM events')" -le 10 ] && pass "retention_rows: the newest 10 of each kept" ||
+	fail "rows: findings $(q 'SELECT count(*) FROM findings'), alerts $(q 'SELECT count(*) FROM alerts'), events $(q 'SELECT count(*) FROM events')"
+[ "$(q "SELECT count(*) FROM changes")" = "$changes" ] && pass "the current drift is never pruned ($changes paths)" ||
+	fail "changes $changes -> $(q 'SELECT count(*) FROM changes')"
+kill "$pid"
+wait "$pid" 2>/dev/null
+pid=
+q "UPDATE findings SET time = time - 200 * 86400 WHERE id IN (SELECT id FROM findings LIMIT 4)"
+printf 'retention_days: 100\nheartbeat_interval: 0\n' >"$tmp/ret.yaml"
+dw_daemon_start "$tmp/ret.yaml" "$db" "$tmp/dwd3.log" || exit 1
+dw_wait 10 grep -q 'retention: .* deleted' "$tmp/dwd3.log"
+[ "$(q 'SELECT count(*) FROM findings')" = 6 ] && pass "retention_days: findings older than 100 days deleted" ||
+	fail "age: findings $(q 'SELECT count(*) FROM findings')"
+docker rm -f dwl-lim >/dev/null 2>&1
+finish
