@@ -134,7 +134,7 @@ static int on_source_finding(const struct dw_finding *f,
 static int boxed_whole(struct dw_logwatch *w, const struct pattern *p,
 		       const char *open_path, const char *path,
 		       const struct dw_source_opts *o, struct found_ctx *k,
-		       enum dw_scan_outcome *out)
+		       enum dw_scan_outcome *out, struct stat *st_out)
 {
 	char *copy = NULL;
 	const char *channel = NULL;
@@ -150,9 +150,12 @@ static int boxed_whole(struct dw_logwatch *w, const struct pattern *p,
 	}
 	fd = dw_open_regular(AT_FDCWD, open_path, 0, &st);
 	if (fd < 0) {
+		/* Swapped for a link or a FIFO since: not this file. */
 		free(copy);
-		return fd == DW_EUNSUPPORTED ? 0 : DW_EIO;
+		return fd == DW_EUNSUPPORTED ? DW_EUNSUPPORTED : DW_EIO;
 	}
+	/* What is recorded as read is the file that was read. */
+	*st_out = st;
 	if (o->max_file_size && (uint64_t)st.st_size > o->max_file_size) {
 		*out = DW_SCAN_SKIPPED_SIZE;
 		err = 0;
@@ -161,26 +164,43 @@ static int boxed_whole(struct dw_logwatch *w, const struct pattern *p,
 					    o->max_file_size, WHOLE_BUDGET_MS,
 					    out, on_source_finding, k);
 	}
+	/* "Binary" is the scanner's word: a file with no NUL byte where
+	 * it looks (gzip and Docker's frames are never binary) was not
+	 * skipped for that. */
+	if (!err && *out == DW_SCAN_SKIPPED_BINARY) {
+		char head[8192];
+		size_t len = strlen(path);
+		ssize_t n = (len >= 3 && !strcmp(path + len - 3, ".gz")) ||
+					    !strcmp(dw_scan_decoder(path),
+						    DW_SOURCE_DOCKER_LOCAL_LOG)
+				    ? 0
+				    : pread(fd, head, sizeof(head), 0);
+
+		if (n <= 0 || !memchr(head, '\0', (size_t)n))
+			err = dw_error_set(DW_ELIMIT,
+					   "the scanner called it binary, "
+					   "and it is not");
+	}
 	close(fd);
 	free(copy);
 	return err;
 }
 
 /*
- * A whole file the scanner failed on twice: said in the log and an
- * alert, naming it; it is not tried again (its offset is recorded).
+ * A whole file not scanned, or scanned in part (`what` says which; the
+ * error says why): said in the log and an alert, naming it; it is not
+ * tried again (its offset is recorded).
  */
 static void whole_given_up(struct dw_logwatch *w, const struct pattern *p,
-			   const char *path)
+			   const char *path, const char *what)
 {
 	struct dw_buf shown = DW_BUF_INIT;
 	char summary[900];
 	json_t *a;
 
 	dw_escape_path(&shown, path, strlen(path) < 300 ? strlen(path) : 300);
-	snprintf(summary, sizeof(summary),
-		 "%s (%s): not scanned for secrets: %s", shown.ptr,
-		 p->name ? p->name : p->dir, dw_error_last());
+	snprintf(summary, sizeof(summary), "%s (%s): %s: %s", shown.ptr,
+		 p->name ? p->name : p->dir, what, dw_error_last());
 	dw_log_error("%s", summary);
 	a = json_pack("{s:s, s:s, s:s}", "severity", "critical", "source",
 		      p->source_id ? p->source_id : "", "path", shown.ptr);
@@ -230,18 +250,17 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 		/* Rotated logs are streamed: no size limit to skip them. */
 		o.max_file_size = 0;
 	}
-	if (lstat(open_path, &st) || !S_ISREG(st.st_mode)) {
+	if (lstat(open_path, &st) || !S_ISREG(st.st_mode) ||
+	    /* Once per file: the store remembers what was scanned whole. */
+	    (!dw_store_get_offset(w->store, path, st.st_dev, st.st_ino, &done,
+				  &line) &&
+	     done == st.st_size)) {
 		if (dfd >= 0)
 			close(dfd);
 		return;
 	}
-	/* Once per file: the store remembers what was scanned whole. */
-	if (!dw_store_get_offset(w->store, path, st.st_dev, st.st_ino, &done,
-				 &line) &&
-	    done == st.st_size)
-		return;
 	if (w->sandbox) {
-		err = boxed_whole(w, p, open_path, path, &o, &k, &out);
+		err = boxed_whole(w, p, open_path, path, &o, &k, &out, &st);
 	} else if (p->kind == P_DROP && !strcmp(p->drop_kind, "slack")) {
 		char *copy = dw_xstrdup(path), *ch = basename(dirname(copy));
 
@@ -257,17 +276,28 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 	}
 	if (dfd >= 0)
 		close(dfd);
+	if (err == DW_EUNSUPPORTED)
+		return; /* no longer a regular file: its next event says */
+	if (err == DW_ERROR) {
+		/* No scanner could be started: tried again next time. */
+		dw_log_error("%s not scanned yet: %s", path, dw_error_last());
+		return;
+	}
 	if (err == DW_ELIMIT)
-		whole_given_up(w, p, path);
+		whole_given_up(w, p, path, "not scanned for secrets");
+	else if (err && w->sandbox)
+		whole_given_up(w, p, path, "not scanned in full for secrets");
 	else if (err)
 		dw_log_warn("cannot scan %s: %s", path, dw_error_last());
 	else if (out == DW_SCAN_SKIPPED_SIZE)
 		dw_log_warn("%s not scanned: larger than max_file_size", path);
 	else if (out == DW_SCAN_SKIPPED_BINARY)
 		dw_log_info("%s not scanned: binary content", path);
-	else if (out == DW_SCAN_TIMED_OUT)
-		dw_log_warn("%s scanned in part: its time budget ran out",
-			    path);
+	else if (out == DW_SCAN_TIMED_OUT) {
+		dw_error_set(DW_ELIMIT, "its %d ms time budget ran out",
+			     WHOLE_BUDGET_MS);
+		whole_given_up(w, p, path, "scanned in part for secrets");
+	}
 	dw_store_put_offset(w->store, path, st.st_dev, st.st_ino, st.st_size,
 			    0);
 }

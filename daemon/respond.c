@@ -352,6 +352,8 @@ void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 		      "fingerprint", f->fingerprint, "redacted", rec.redacted);
 	if (attr)
 		json_object_update(p, attr);
+	if (f->unverified)
+		json_object_set_new(p, "verified", json_false());
 	if (dw_store_alert(dm->store, "leak", summary, p))
 		dw_log_warn("%s", dw_error_last());
 	json_decref(p);

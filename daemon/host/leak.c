@@ -28,6 +28,8 @@ json_t *dw_leak_command_doc(const struct dw_finding *f,
 	json_object_set_new(o, "path", json_stringn(path.ptr, path.len));
 	json_object_set_new(o, "line", json_integer((json_int_t)f->line));
 	json_object_set_new(o, "column", json_integer((json_int_t)f->column));
+	if (f->unverified)
+		json_object_set_new(o, "verified", json_false());
 	if (src->source_id)
 		json_object_set_new(o, "source_id",
 				    json_string(src->source_id));

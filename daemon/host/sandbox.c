@@ -56,10 +56,12 @@ enum sb_op {
 	SB_HOOK_SEGV = 90,
 	SB_HOOK_FORBIDDEN = 91,
 	SB_HOOK_LIE = 92,
-	SB_REDACT = 3, /* the text follows the request; no descriptor */
-	SB_LINES = 4,  /* struct sb_lines, then the data follow */
-	SB_WHOLE = 5,  /* struct sb_whole follows; a descriptor */
-	SB_FRAMES = 6  /* struct sb_frames follows; a memfd of frames */
+	SB_HOOK_TIMEOUT = 93, /* whole files: says its budget ran out */
+	SB_HOOK_STALL = 94,   /* whole files: never answers */
+	SB_REDACT = 3,	      /* the text follows the request; no descriptor */
+	SB_LINES = 4,	      /* struct sb_lines, then the data follow */
+	SB_WHOLE = 5,	      /* struct sb_whole follows; a descriptor */
+	SB_FRAMES = 6	      /* struct sb_frames follows; a memfd of frames */
 };
 enum sb_reply { SB_FINDING = 1, SB_DONE = 2, SB_READY = 3 };
 
@@ -164,6 +166,7 @@ struct dw_sandbox {
 	 * the scanner crashes, or makes a forbidden call, on file NAME. */
 	int hook_op;
 	char *hook_name;
+	int stuck; /* the last failure: it did not answer in time */
 };
 
 /* ---- the child ---- */
@@ -176,7 +179,8 @@ static void crash(void)
 	*p = 1;
 }
 
-static uint32_t cur_id; /* the request being answered */
+static uint32_t cur_id;			   /* the request being answered */
+static const struct dw_engine *lie_engine; /* test hooks */
 /* SB_LINES of json-file: the raw line being scanned, and its fields. */
 static uint64_t cur_line_off, cur_line_len;
 static int cur_docker;
@@ -363,6 +367,7 @@ static void child_frames(struct dw_scanner *s, int fd, const struct sb_req *r,
 	memset(&l, 0, sizeof(l));
 	l.entries = fr->entries;
 	dw_scanner_set_budget(s, r->budget_ms);
+	dw_scanner_set_deadline(s, r->budget_ms);
 	while (len - pos >= 8) {
 		uint64_t size = ((uint64_t)(unsigned char)data[pos] << 24) |
 				((uint64_t)(unsigned char)data[pos + 1] << 16) |
@@ -373,7 +378,8 @@ static void child_frames(struct dw_scanner *s, int fd, const struct sb_req *r,
 		       used = dw_local_log_feed(s, &l, data + pos, one, "",
 						child_source_finding, NULL);
 
-		done.timed_out |= (uint32_t)dw_scan_timed_out(s);
+		done.timed_out |= (uint32_t)(dw_scan_timed_out(s) ||
+					     dw_scanner_past_deadline(s));
 		if (l.corrupt) {
 			/* The good frames are read: the rest is not ours. */
 			done.outcome = SB_OUT_MALFORMED;
@@ -386,6 +392,7 @@ static void child_frames(struct dw_scanner *s, int fd, const struct sb_req *r,
 		if (!l.joined.len)
 			done.consumed = pos;
 	}
+	dw_scanner_set_deadline(s, 0);
 	dw_local_log_release(&l);
 	free(data);
 	cur_kind = 0;
@@ -393,6 +400,26 @@ static void child_frames(struct dw_scanner *s, int fd, const struct sb_req *r,
 	cur_docker = 0;
 	if (send_all(SB_FD, &done, sizeof(done)))
 		_exit(1);
+}
+
+/* A compromised scanner's lie about a plain file: "found in gzip". */
+static void whole_lie(struct dw_scanner *s)
+{
+	static const char fake[] = "AKIAQWERTYUIOPASDFGH";
+	const struct dw_rule_info *rules;
+	struct dw_finding f;
+
+	(void)s;
+	memset(&f, 0, sizeof(f));
+	dw_engine_rules(lie_engine, &rules);
+	f.rule = &rules[0];
+	f.secret = fake;
+	f.secret_len = sizeof(fake) - 1;
+	f.line = 1;
+	f.column = 1;
+	dw_secret_fingerprint(f.fingerprint, rules[0].id, fake, f.secret_len);
+	cur_kind = 2; /* sb_kinds[2]: gzip */
+	child_finding(&f, NULL);
 }
 
 /*
@@ -412,14 +439,24 @@ static void child_whole(struct dw_scanner *s, int fd, const struct sb_req *r,
 	memcpy(path, w->path, sizeof(path));
 	memcpy(channel, w->channel, sizeof(channel));
 	path[sizeof(path) - 1] = channel[sizeof(channel) - 1] = '\0';
-	if (w->hook)
+	if (w->hook == SB_HOOK_SEGV)
 		crash();
+	if (w->hook == SB_HOOK_STALL)
+		for (;;)
+			cur_id++;
+	if (w->hook == SB_HOOK_LIE)
+		whole_lie(s);
+	/* One budget for the file, not one per line or part. */
 	dw_scanner_set_budget(s, r->budget_ms);
+	dw_scanner_set_deadline(s, r->budget_ms);
 	err = w->slack ? dw_scan_slack_fd(s, fd, "", channel,
 					  child_source_finding, NULL)
 		       : dw_scan_opened_file(s, fd, path, "", &o,
 					     child_source_finding, NULL, &out);
-	done.timed_out = out == DW_SCAN_TIMED_OUT || dw_scan_timed_out(s);
+	done.timed_out = out == DW_SCAN_TIMED_OUT || dw_scan_timed_out(s) ||
+			 dw_scanner_past_deadline(s) ||
+			 w->hook == SB_HOOK_TIMEOUT;
+	dw_scanner_set_deadline(s, 0);
 	done.outcome = err			       ? SB_OUT_MALFORMED
 		       : out == DW_SCAN_SKIPPED_BINARY ? SB_OUT_BINARY
 						       : SB_OUT_DONE;
@@ -742,6 +779,7 @@ int dw_sandbox_child_main(int argc, char **argv,
 	if (build(&e) || dw_scanner_new(&s, e))
 		_exit(1);
 	warm_up(s);
+	lie_engine = e;
 	if (drop_privileges((uid_t)uid, (gid_t)gid) || confine())
 		_exit(1);
 	/* Confined: only now is it fit to be given anything. */
@@ -1047,6 +1085,12 @@ int dw_sandbox_start(struct dw_sandbox **out, const struct dw_engine *e,
 	} else if (hook && !strncmp(hook, "lie:", 4)) {
 		sb->hook_op = SB_HOOK_LIE;
 		sb->hook_name = dw_xstrdup(hook + 4);
+	} else if (hook && !strncmp(hook, "timeout:", 8)) {
+		sb->hook_op = SB_HOOK_TIMEOUT;
+		sb->hook_name = dw_xstrdup(hook + 8);
+	} else if (hook && !strncmp(hook, "stall:", 6)) {
+		sb->hook_op = SB_HOOK_STALL;
+		sb->hook_name = dw_xstrdup(hook + 6);
 	}
 	err = start_child(sb);
 	if (err) {
@@ -1273,6 +1317,7 @@ static int next_reply(struct dw_sandbox *sb, char *buf, long long deadline,
 
 		if (left <= 0) {
 			stop_child(sb, how, hn);
+			sb->stuck = 1;
 			return -1;
 		}
 		pr = poll(&p, 1, (int)(left > 1000 ? 1000 : left));
@@ -1329,8 +1374,9 @@ static void held_release(struct held_list *l)
  * what it did not find: see sandbox.h).
  */
 static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
-		   const void *extra, size_t extra_len, struct held_list *held,
-		   struct sb_done *done, char *how, size_t hn)
+		   const void *extra, size_t extra_len, uint32_t kinds,
+		   struct held_list *held, struct sb_done *done, char *how,
+		   size_t hn)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))], *buf;
 	const int w = extra_len != 0;
@@ -1339,7 +1385,9 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 	struct msghdr mh = {0};
 	struct cmsghdr *cm;
 	long long deadline;
-	size_t max = w ? SB_LINES_FINDINGS_MAX : SB_FINDINGS_MAX;
+	/* A piece of a log can be full of tokens; a file, less so. */
+	size_t max =
+		r->op == SB_FRAMES ? SB_LINES_FINDINGS_MAX : SB_FINDINGS_MAX;
 	ssize_t n;
 
 	memset(cbuf, 0, sizeof(cbuf));
@@ -1381,7 +1429,7 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 		/* Anything but a well-formed finding of this file, whose
 		 * secret is in the file: the scanner is not believed. */
 		if (take_finding(sb, buf, n, r->id, &h, &f) || held->n >= max ||
-		    (!w && (h.kind || h.fields[0]))) {
+		    !(kinds & (1u << h.kind)) || (!w && h.fields[0])) {
 			stop_child(sb, how, hn);
 			snprintf(how, hn, "%s",
 				 held->n >= max
@@ -1390,9 +1438,11 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 			break;
 		}
 		cut = h.secret_len == SB_SECRET_MAX;
-		if (!w || h.kind == SB_KIND_FILE
-			    ? verify(fd, &f, cut)
-			    : !fingerprint_matches(&f, cut)) {
+		/* Plain text: at its offset. Decoded: its own fingerprint,
+		 * whole (a cut secret of decoded content is not believed). */
+		f.unverified = h.kind > SB_KIND_FILE;
+		if (f.unverified ? cut || !fingerprint_matches(&f, 0)
+				 : verify(fd, &f, cut) != 0) {
 			stop_child(sb, how, hn);
 			snprintf(how, hn,
 				 "it reported a secret that is not in the file "
@@ -1419,7 +1469,7 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
  * DW_ELIMIT (DW_ERROR: no scanner could be started).
  */
 static int scan_file(struct dw_sandbox *sb, int fd, struct sb_req *r,
-		     const void *extra, size_t extra_len,
+		     const void *extra, size_t extra_len, uint32_t kinds,
 		     struct held_list *held, struct sb_done *done)
 {
 	char how[200] = "";
@@ -1433,17 +1483,55 @@ static int scan_file(struct dw_sandbox *sb, int fd, struct sb_req *r,
 		/* A new try reads the file from its start. */
 		if (extra_len && lseek(fd, 0, SEEK_SET) < 0)
 			return dw_error_errno(DW_EIO, errno, "cannot rewind");
-		if (!attempt(sb, fd, r, extra, extra_len, held, done, how,
-			     sizeof(how)))
+		sb->stuck = 0;
+		if (!attempt(sb, fd, r, extra, extra_len, kinds, held, done,
+			     how, sizeof(how)))
 			return 0;
 		held_release(held);
 		sb->st.restarts++;
+		/* An input it is stuck on gets no second try: that would
+		 * hold the daemon up as long again. */
+		if (sb->stuck)
+			break;
 	}
 	sb->st.killed++;
 	if (!sb->pid)
 		start_child(sb);
-	return dw_error_set(DW_ELIMIT, "the scanner failed on it twice: %s",
-			    how);
+	return dw_error_set(DW_ELIMIT, "the scanner failed on it%s: %s",
+			    sb->stuck ? "" : " twice", how);
+}
+
+/* The bit of source kind `name` in a request's mask of sb_kinds[]. */
+static uint32_t kind_bit(const char *name)
+{
+	size_t k;
+
+	for (k = 1; k < sizeof(sb_kinds) / sizeof(sb_kinds[0]); k++)
+		if (!strcmp(sb_kinds[k], name))
+			return 1u << k;
+	return 0;
+}
+
+/*
+ * The sources a whole file's findings may have, by its name (as the
+ * scanner chooses its decoder): a .gz is gzip, never plain text whose
+ * findings are checked by offset, and so on. Mail that is not is read
+ * as a file; a file that starts "From " may be an mbox.
+ */
+static uint32_t whole_kinds(int fd, const char *path, int slack)
+{
+	const char *d = dw_scan_decoder(path);
+	uint32_t k = kind_bit(d);
+	char head[5];
+
+	if (slack)
+		return kind_bit(DW_SOURCE_SLACK) | kind_bit(DW_SOURCE_FILE);
+	if (!strcmp(d, DW_SOURCE_MAIL))
+		k |= kind_bit(DW_SOURCE_FILE);
+	if (!strcmp(d, DW_SOURCE_FILE) && pread(fd, head, 5, 0) == 5 &&
+	    !memcmp(head, "From ", 5))
+		k |= kind_bit(DW_SOURCE_MAIL);
+	return k;
 }
 
 /* The findings held, each with its source, unless `err`; released. */
@@ -1483,7 +1571,7 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 
 	if (hooked(sb, name))
 		r.op = (uint32_t)sb->hook_op;
-	err = scan_file(sb, fd, &r, NULL, 0, &held, &d);
+	err = scan_file(sb, fd, &r, NULL, 0, 1u << 0, &held, &d);
 	*timed_out = !err && d.timed_out;
 	for (i = 0; !err && i < held.n; i++)
 		cb(&held.v[i].f, ctx);
@@ -1513,9 +1601,10 @@ int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 			 : path + strlen(path) - (sizeof(w->path) - 1));
 	snprintf(w->channel, sizeof(w->channel), "%s",
 		 slack_channel ? slack_channel : "");
-	w->hook = sb->hook_op == SB_HOOK_SEGV &&
-		  hooked(sb, base ? base + 1 : path);
-	err = scan_file(sb, fd, &r, w, sizeof(*w), &held, &d);
+	if (hooked(sb, base ? base + 1 : path))
+		w->hook = (uint32_t)sb->hook_op;
+	err = scan_file(sb, fd, &r, w, sizeof(*w),
+			whole_kinds(fd, path, (int)w->slack), &held, &d);
 	free(w);
 	out = d.outcome;
 	*outcome = d.timed_out		  ? DW_SCAN_TIMED_OUT
@@ -1594,7 +1683,8 @@ int dw_sandbox_scan_frames(struct dw_sandbox *sb, const char *data, size_t len,
 	if (sb->hook_op == SB_HOOK_SEGV && sb->hook_name &&
 	    memmem(data, len, sb->hook_name, strlen(sb->hook_name)))
 		fr.hook = 1;
-	err = scan_file(sb, fd, &r, &fr, sizeof(fr), &held, &d);
+	err = scan_file(sb, fd, &r, &fr, sizeof(fr),
+			kind_bit(DW_SOURCE_DOCKER_LOCAL_LOG), &held, &d);
 	close(fd);
 	/* Where it says the lines end must be where a frame ends. */
 	n = err ? 0 : frames_upto(data, len, d.consumed);

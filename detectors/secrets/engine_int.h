@@ -103,6 +103,7 @@ struct dw_scanner {
 	int end_known;
 	/* The per-file time budget (dw_scan_set_budget), CLOCK_MONOTONIC. */
 	long long budget_ms, deadline_ms;
+	long long hard_deadline_ms; /* dw_scanner_set_deadline(), or 0 */
 	int timed_out;
 };
 

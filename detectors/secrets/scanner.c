@@ -469,11 +469,24 @@ void dw_scan_begin(struct dw_scanner *s, uint64_t line_base, dw_finding_cb cb,
 	s->end_known = 0;
 	s->timed_out = 0;
 	s->deadline_ms = s->budget_ms ? mono_ms() + s->budget_ms : 0;
+	if (s->hard_deadline_ms &&
+	    (!s->deadline_ms || s->deadline_ms > s->hard_deadline_ms))
+		s->deadline_ms = s->hard_deadline_ms;
 }
 
 void dw_scanner_set_budget(struct dw_scanner *s, long long ms)
 {
 	s->budget_ms = ms > 0 ? ms : 0;
+}
+
+void dw_scanner_set_deadline(struct dw_scanner *s, long long ms)
+{
+	s->hard_deadline_ms = ms > 0 ? mono_ms() + ms : 0;
+}
+
+int dw_scanner_past_deadline(const struct dw_scanner *s)
+{
+	return s->hard_deadline_ms && mono_ms() >= s->hard_deadline_ms;
 }
 
 int dw_scan_timed_out(const struct dw_scanner *s)

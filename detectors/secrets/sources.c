@@ -688,6 +688,20 @@ static int open_regular(const char *path, const struct dw_source_opts *o,
 	return 0;
 }
 
+const char *dw_scan_decoder(const char *path)
+{
+	if (is_local_log(path))
+		return DW_SOURCE_DOCKER_LOCAL_LOG;
+	if (is_docker_log(path))
+		return DW_SOURCE_DOCKER_JSON_LOG;
+	if (has_suffix(path, ".gz"))
+		return DW_SOURCE_GZIP;
+	if (has_suffix(path, ".eml") || has_suffix(path, ".mbox") ||
+	    has_suffix(path, ".mbx"))
+		return DW_SOURCE_MAIL;
+	return DW_SOURCE_FILE;
+}
+
 int dw_scan_opened_file(struct dw_scanner *s, int fd, const char *path,
 			const char *display, const struct dw_source_opts *o,
 			dw_source_cb cb, void *ctx,

@@ -86,6 +86,10 @@ struct dw_finding {
 	uint64_t offset;      /* byte offset of the secret in the stream */
 	char fingerprint[72]; /* "sha256:" + hex of SHA-256(id ":" secret) */
 	int url_decoded;      /* found in the %-decoded form of the line */
+	/* Found in decoded content by the scanner process and checked by
+	 * its fingerprint only (driftwatchd: sandbox.h): a scanner taken
+	 * over by its input could have made it up. */
+	int unverified;
 };
 
 /* Return 0 to go on, non-zero to stop the scan with that value. */
@@ -121,6 +125,14 @@ int dw_scan_commit(struct dw_scanner *s, size_t n);
  * to there is reported. Rules are linear, but a stream can be huge.
  */
 void dw_scanner_set_budget(struct dw_scanner *s, long long ms);
+/*
+ * One deadline `ms` from now for every stream until it is cleared (0):
+ * an input made of many streams (a log's lines, a mail's parts) is
+ * bounded as a whole, not only each stream by its budget.
+ * dw_scanner_past_deadline() says whether it has passed.
+ */
+void dw_scanner_set_deadline(struct dw_scanner *s, long long ms);
+int dw_scanner_past_deadline(const struct dw_scanner *s);
 int dw_scan_timed_out(const struct dw_scanner *s);
 
 /* begin + feed + finish for one buffer. */

@@ -83,6 +83,14 @@ int dw_scan_opened_file(struct dw_scanner *s, int fd, const char *path,
 			enum dw_scan_outcome *outcome);
 
 /*
+ * The source a finding of dw_scan_path() on `path` has, by its name:
+ * docker-local-log, docker-json-log, gzip, mail (.eml, .mbox, .mbx) or
+ * file (which may still be read as mail when it starts "From ", and
+ * mail that is not is read as a file).
+ */
+const char *dw_scan_decoder(const char *path);
+
+/*
  * One line (without its newline) of a Docker json-file log, line number
  * `lineno`: the `log` field, with `stream` and `time` as fields. A line
  * that is not one of Docker's (not JSON, no `log` string, or too long to

@@ -178,6 +178,43 @@ found "$tmp/drop/mail/after.eml" && pass "and the next mail is still read" || fa
 kill "$pid"
 wait "$pid" 2>/dev/null
 pid=
+# A scanner taken over by a file's content (the hook: it says it found a
+# key "in gzip" in a plain-text file): a plain file's findings are only
+# believed at their offset, so the made-up one is not recorded.
+start_daemon "lie:liar.txt"
+dw_wait 30 status_has '.scanner.pid > 0'
+echo "nothing secret here" >"$tmp/l.tmp" && mv "$tmp/l.tmp" "$tmp/drop/mail/liar.txt"
+dw_wait 10 some "SELECT count(*) FROM alerts WHERE summary LIKE '%liar.txt%not scanned%'"
+[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) LIKE '%liar.txt'")" = 0 ] &&
+	[ "$(q "SELECT count(*) FROM alerts WHERE summary LIKE '%liar.txt%not scanned%'")" = 1 ] &&
+	pass "a made-up 'decoded' finding in a plain file: not believed, said" ||
+	fail "liar: findings $(q "SELECT rule, source FROM findings WHERE CAST(path AS TEXT) LIKE '%liar.txt'"), alerts $(q "SELECT summary FROM alerts" | tail -2)"
+kill "$pid"
+wait "$pid" 2>/dev/null
+pid=
+# A whole file cut at its time budget: an alert, not only a log line.
+start_daemon "timeout:slow.eml"
+dw_wait 30 status_has '.scanner.pid > 0'
+printf 'From: a@example.com\n\nhello\n' >"$tmp/t.tmp" && mv "$tmp/t.tmp" "$tmp/drop/mail/slow.eml"
+dw_wait 10 some "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%slow.eml%scanned in part%budget%'" &&
+	pass "a whole file cut at its time budget: an alert" || fail "timeout: $(q "SELECT summary FROM alerts" | tail -2)"
+kill "$pid"
+wait "$pid" 2>/dev/null
+pid=
+# A file the scanner is stuck on: killed after its budget and 5 s, and
+# not given again (that would hold the daemon up twice as long).
+start_daemon "stall:stall.eml"
+dw_wait 30 status_has '.scanner.pid > 0'
+r0=$("$DW" status --db "$db" --format json | jq .scanner.restarts)
+printf 'From: a@example.com\n\nhello\n' >"$tmp/s.tmp" && mv "$tmp/s.tmp" "$tmp/drop/mail/stall.eml"
+dw_wait 20 some "SELECT count(*) FROM alerts WHERE summary LIKE '%stall.eml%not scanned%did not answer%'"
+ok=$((!$?))
+r1=$("$DW" status --db "$db" --format json | jq .scanner.restarts)
+[ $ok -eq 1 ] && [ $((r1 - r0)) -eq 1 ] && ! grep -q "stall.eml.*twice" "$tmp/dwd.log" &&
+	pass "a stuck scanner: killed once, the file not given again" || fail "stall: restarts $r0 -> $r1, $(grep stall.eml "$tmp/dwd.log" | tail -2)"
+kill "$pid"
+wait "$pid" 2>/dev/null
+pid=
 cp "$tmp/plain.yaml" "$cfg"
 
 # A lying scanner (the hook reports a key that is not in the file): the
