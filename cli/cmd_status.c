@@ -121,6 +121,9 @@ static void print_coverage(json_t *doc)
 	dw_buf_release(&absent);
 }
 
+/* The daemon writes its status at least every 30 s from its loop. */
+#define STALL_S 90
+
 static void print_text(json_t *doc, const char *state, long long pid)
 {
 	json_t *docker = json_object_get(doc, "docker"), *c;
@@ -130,6 +133,15 @@ static void print_text(json_t *doc, const char *state, long long pid)
 	ago(when, sizeof(when), num(doc, "last_event_us"));
 	printf("driftwatchd %s: %s (pid %lld)\n", str(doc, "version"), state,
 	       pid);
+	{
+		char turned[32];
+
+		ago(turned, sizeof(turned), num(doc, "updated") * 1000000);
+		printf("loop:       last turned %s%s\n", turned,
+		       !strcmp(state, "stalled") ? " (stalled: the watchdog "
+						   "restarts it under systemd)"
+						 : "");
+	}
 	printf("docker:     %s%s%s\n",
 	       !json_is_true(json_object_get(docker, "enabled")) ? "off"
 	       : json_is_true(json_object_get(docker, "connected"))
@@ -236,6 +248,10 @@ int cmd_status(struct dw_cli *cli, int argc, char **argv)
 		(kill((pid_t)pid, 0) == 0 || errno == EPERM);
 	if (!strcmp(state, "running") && !alive)
 		snprintf(state, sizeof(state), "dead");
+	/* Alive, but its loop (which writes the status at least every
+	 * 30 s) has not turned for long: stuck. */
+	if (alive && updated && (long long)time(NULL) - updated > STALL_S)
+		snprintf(state, sizeof(state), "stalled");
 	json_object_set_new(doc, "state", json_string(state));
 	json_object_set_new(doc, "pid", json_integer(pid));
 	json_object_set_new(doc, "updated", json_integer(updated));

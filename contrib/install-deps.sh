@@ -6,7 +6,8 @@ set -eu
 
 build="build-essential cmake pkg-config libcurl4-openssl-dev libjansson-dev
 libsqlite3-dev libssl-dev libgit2-dev libpcre2-dev libarchive-dev zlib1g-dev
-libyaml-dev libhyperscan-dev libgmime-3.0-dev libseccomp-dev docker.io"
+libyaml-dev libhyperscan-dev libgmime-3.0-dev libseccomp-dev libsystemd-dev
+docker.io"
 test="libcmocka-dev busybox-static curl jq sqlite3 attr libcap2-bin time
 openssl debootstrap systemd
 util-linux procps groff-base inotify-tools bc pre-commit clang clang-format libclang-rt-14-dev git"

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "driftwatch/buf.h"
@@ -30,6 +31,9 @@
 
 /* A line longer than this is scanned as it is, without waiting more. */
 #define PARTIAL_MAX (1u << 20)
+/* A file renamed away or deleted is read for what its writer still
+ * writes this long, then closed (if no new file came first). */
+#define ROTATED_GRACE_S 10
 /* Docker's local format: frames are decoded this many bytes at a time. */
 #define LOCAL_BATCH (1u << 20)
 /* A whole file's time budget in the scanner (as the daemon's own). */
@@ -61,7 +65,8 @@ struct followed {
 	off_t off;
 	unsigned long long line; /* complete lines read */
 	struct dw_buf partial;
-	int rotated; /* renamed away: drained, closed when replaced */
+	int rotated;	      /* renamed away: drained, closed when replaced */
+	long long rotated_at; /* monotonic s: closed ROTATED_GRACE_S later */
 	/* The last bytes read, ending at off: if they are not there any
 	 * more, the file was truncated and written again past our offset. */
 	char tail[64];
@@ -654,6 +659,42 @@ static void take(struct dw_logwatch *w, const struct pattern *p,
 
 /* Read out and close the files that were followed under `path` before
  * it was renamed away or replaced. */
+static long long mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec;
+}
+
+static void mark_rotated(struct followed *f)
+{
+	if (!f->rotated)
+		f->rotated_at = mono_s();
+	f->rotated = 1;
+}
+
+void dw_logwatch_tick(struct dw_logwatch *w)
+{
+	long long now = mono_s();
+	size_t j;
+
+	for (j = w->nfol; j-- > 0;) {
+		if (!w->fol[j]->rotated)
+			continue;
+		/* No inotify event tells of writes to a file no longer in
+		 * its directory: read it now and then. */
+		read_new(w, w->fol[j]);
+		if (now - w->fol[j]->rotated_at >= ROTATED_GRACE_S) {
+			dw_log_info(
+				"%s: rotated away or deleted %d s ago, read "
+				"to its end and closed",
+				w->fol[j]->path, ROTATED_GRACE_S);
+			drop_followed(w, j);
+		}
+	}
+}
+
 static void retire(struct dw_logwatch *w, const char *path)
 {
 	size_t j;
@@ -914,10 +955,11 @@ static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
 		}
 		f = find_followed(w, path.ptr);
 		if (f && (ev->mask & (IN_MOVED_FROM | IN_DELETE))) {
-			/* Rotated away: read it out, keep the fd until the
-			 * new file comes, for the writer's last lines. */
+			/* Rotated away or deleted: read it out, keep the fd
+			 * until the new file comes (or ROTATED_GRACE_S), for
+			 * the writer's last lines. */
 			read_new(w, f);
-			f->rotated = 1;
+			mark_rotated(f);
 			continue;
 		}
 		if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
@@ -925,7 +967,7 @@ static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
 
 			/* Replaced under its name: the old one is rotated. */
 			if (f && !stat(path.ptr, &st) && st.st_ino != f->ino) {
-				f->rotated = 1;
+				mark_rotated(f);
 				f = NULL;
 			}
 			retire(w, path.ptr);

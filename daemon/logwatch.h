@@ -61,6 +61,9 @@ void dw_logwatch_keep_containers(struct dw_logwatch *w, char *const *ids,
 
 /* Handle what inotify queued. */
 void dw_logwatch_read_events(struct dw_logwatch *w);
+/* Now and then (the daemon's loop): files renamed away or deleted 10 s
+ * ago and not replaced are read to their end and closed. */
+void dw_logwatch_tick(struct dw_logwatch *w);
 
 /* Files followed, for `status`. */
 size_t dw_logwatch_count(const struct dw_logwatch *w);

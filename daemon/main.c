@@ -8,6 +8,8 @@
 #include "coverage.h"
 #include "sandbox.h"
 
+#include <systemd/sd-daemon.h>
+
 #include "driftwatch/banned.h"
 
 static void usage(FILE *f)
@@ -462,7 +464,7 @@ static void configure_logs(struct daemon *dm)
 				      dm->pol.max_file_size);
 }
 
-static void reload(struct daemon *dm)
+static void reload_config(struct daemon *dm)
 {
 	struct dw_policy p;
 	struct dw_engine *e = NULL;
@@ -493,6 +495,14 @@ static void reload(struct daemon *dm)
 		dw_log_warn("%s", dw_error_last());
 	dw_monitor_rescan_all(dm->mon, DW_RESCAN_FULL);
 	dw_log_info("sighup: configuration %s reloaded", dm->o->config);
+}
+
+/* SIGHUP; systemd hears of it (Type=notify). */
+static void reload(struct daemon *dm)
+{
+	sd_notify(0, "RELOADING=1");
+	reload_config(dm);
+	sd_notify(0, "READY=1\nSTATUS=monitoring");
 }
 
 /* ---- the loop ---- */
@@ -556,6 +566,8 @@ static void housekeeping(struct daemon *dm, long long now)
 	long long pruned = 0;
 
 	dw_store_alert_flush(dm->store, 0);
+	if (dm->logs)
+		dw_logwatch_tick(dm->logs);
 	if (dm->pol.heartbeat_interval > 0 && now >= dm->next_heartbeat) {
 		char host[256] = "", summary[600];
 		json_t *doc = dw_monitor_status(dm->mon), *p;
@@ -598,9 +610,26 @@ static void housekeeping(struct daemon *dm, long long now)
 	}
 }
 
+/* Milliseconds on the monotonic clock (the watchdog's). */
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static int run(struct daemon *dm, int sfd)
 {
-	long long next_delivery = 0;
+	long long next_delivery = 0, last_ping = 0, ping_ms = 0;
+	uint64_t wd_usec = 0;
+
+	/* Under systemd: ready now, and the watchdog pinged twice per
+	 * WatchdogSec from the loop itself, so a stalled loop is killed
+	 * and restarted. Elsewhere these do nothing. */
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec >= 2000)
+		ping_ms = (long long)(wd_usec / 2000);
+	sd_notify(0, "READY=1\nSTATUS=monitoring");
 
 	for (;;) {
 		struct pollfd p[5];
@@ -616,6 +645,12 @@ static int run(struct daemon *dm, int sfd)
 		}
 		write_status(dm, "running", 0);
 		housekeeping(dm, now);
+		if (ping_ms && mono_ms() - last_ping >= ping_ms) {
+			sd_notify(0, "WATCHDOG=1");
+			last_ping = mono_ms();
+		}
+		if (ping_ms && (wait < 0 || wait > ping_ms))
+			wait = ping_ms;
 		if (((!dm->outbox && dm->nsinks) || dm->status_pending) &&
 		    (wait < 0 || wait > 1000))
 			wait = 1000;
@@ -638,8 +673,10 @@ static int run(struct daemon *dm, int sfd)
 		for (i = 0; i < (int)n; i++) {
 			if (!p[i].revents)
 				continue;
-			if (p[i].fd == sfd && read_signals(dm, sfd))
+			if (p[i].fd == sfd && read_signals(dm, sfd)) {
+				sd_notify(0, "STOPPING=1");
 				return 0;
+			}
 			if (p[i].fd == dw_monitor_fd(dm->mon))
 				dw_monitor_read_events(dm->mon);
 			else if (dm->events &&

@@ -84,6 +84,24 @@ echo "after truncate $f3" >>"$tmp/logs/app.log"
 for _ in $(seq 1 50); do [ "$(q "SELECT count(*) FROM findings")" -gt "$n" ] && break; sleep 0.1; done
 [ "$(q "SELECT count(*) FROM findings")" -gt "$n" ] && pass "log truncated: read from the start" || fail "truncate"
 
+# A followed log deleted while its writer still writes: what is written
+# after the delete is still read, and the file is closed 10 s later
+# (before, its descriptor stayed open for ever).
+exec 7>>"$tmp/logs/gone.log"
+echo "first line" >&7
+sleep 0.5
+rm "$tmp/logs/gone.log"
+sleep 0.5
+f9=$("$G" swarm-worker srcs9)
+echo "late $f9" >&7
+dw_wait 12 sh -c "[ \$(sqlite3 -readonly '$db' \"SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '$tmp/logs/gone.log'\") -ge 1 ]" &&
+	pass "a deleted log: what its writer still writes is read" ||
+	fail "deleted log: $(q "SELECT path, line FROM findings" | tail -3)"
+exec 7>&-
+dw_wait 15 sh -c "! ls -l /proc/$pid/fd 2>/dev/null | grep -q 'gone.log'" &&
+	grep -q "gone.log: rotated away or deleted .* closed" "$tmp/log" &&
+	pass "and closed after its grace time, said in the log" || fail "deleted log still open: $(ls -l /proc/$pid/fd | grep gone.log)"
+
 # A rotated .gz is scanned once.
 f4=$("$G" swarm-worker srcs4)
 echo "zipped $f4" | gzip >"$tmp/logs/old.gz.tmp" && mv "$tmp/logs/old.gz.tmp" "$tmp/logs/app.1.gz"
