@@ -9,14 +9,27 @@
 /* ---- alerts ---- */
 
 /*
- * The delivery worker: the monitoring loop only appends to the outbox
- * (the store); this thread, on a store connection of its own, sends what
- * is due every second. A sink that never answers costs it 5 s a try,
- * never the monitoring loop (before, a change waited behind up to 100
- * such tries to reach the store).
+ * The delivery workers: the monitoring loop only appends to the outbox
+ * (the store); these threads, each on a store connection of its own,
+ * send what is due every second, each for its share of the sinks (sink
+ * i goes to worker i % nthreads), so a sink that never answers (5 s a
+ * try) delays its own alerts, never another sink's, and never the
+ * monitoring loop (before, a change waited behind up to 100 such tries
+ * to reach the store).
  */
-struct dwd_outbox {
+#define OUTBOX_THREADS_MAX 4
+
+struct dwd_outbox;
+
+struct outbox_worker {
+	struct dwd_outbox *ob;
 	pthread_t thread;
+	size_t index;
+};
+
+struct dwd_outbox {
+	struct outbox_worker w[OUTBOX_THREADS_MAX];
+	size_t nthreads;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop;
@@ -144,9 +157,28 @@ static char **copy_sinks(char *const *v, size_t n)
 	return c;
 }
 
+/*
+ * The sinks of worker `w` among `all`: every nthreads-th from its index
+ * (each delivery is claimed in the store before it is sent, so a sink
+ * that moves to another worker on a reload is never sent an alert
+ * twice).
+ */
+static char **my_sinks(const struct outbox_worker *w, char *const *all,
+		       size_t n, size_t *mine)
+{
+	char **c = dw_xcalloc(n + 1, sizeof(*c));
+	size_t i;
+
+	*mine = 0;
+	for (i = w->index; i < n; i += w->ob->nthreads)
+		c[(*mine)++] = dw_xstrdup(all[i]);
+	return c;
+}
+
 static void *deliver_loop(void *arg)
 {
-	struct dwd_outbox *ob = arg;
+	struct outbox_worker *w = arg;
+	struct dwd_outbox *ob = w->ob;
 	struct dw_store *st = NULL;
 
 	if (dw_store_open(&st, ob->db, 0)) {
@@ -157,8 +189,8 @@ static void *deliver_loop(void *arg)
 	}
 	pthread_mutex_lock(&ob->mu);
 	while (!ob->stop) {
-		size_t n = ob->nsinks, sent = 0;
-		char **sinks = copy_sinks(ob->sinks, n);
+		size_t n, sent = 0;
+		char **sinks = my_sinks(w, ob->sinks, ob->nsinks, &n);
 		struct timespec ts;
 
 		pthread_mutex_unlock(&ob->mu);
@@ -183,15 +215,36 @@ static void *deliver_loop(void *arg)
 void dwd_outbox_start(struct daemon *dm)
 {
 	struct dwd_outbox *ob = dw_xcalloc(1, sizeof(*ob));
+	size_t i;
 
 	pthread_mutex_init(&ob->mu, NULL);
 	pthread_cond_init(&ob->cv, NULL);
 	ob->db = dw_xstrdup(dm->db);
 	ob->sinks = copy_sinks(dm->sinks, dm->nsinks);
 	ob->nsinks = dm->nsinks;
-	if (pthread_create(&ob->thread, NULL, deliver_loop, ob)) {
-		dw_log_error("cannot start the alert delivery thread: alerts "
+	/* One per sink, up to OUTBOX_THREADS_MAX (sinks added by a reload
+	 * share them). */
+	ob->nthreads = dm->nsinks < 1			 ? 1
+		       : dm->nsinks > OUTBOX_THREADS_MAX ? OUTBOX_THREADS_MAX
+							 : dm->nsinks;
+	for (i = 0; i < ob->nthreads; i++) {
+		ob->w[i].ob = ob;
+		ob->w[i].index = i;
+		if (pthread_create(&ob->w[i].thread, NULL, deliver_loop,
+				   &ob->w[i]))
+			break;
+	}
+	if (i < ob->nthreads) {
+		size_t started = i;
+
+		dw_log_error("cannot start the alert delivery threads: alerts "
 			     "are delivered from the monitoring loop");
+		pthread_mutex_lock(&ob->mu);
+		ob->stop = 1;
+		pthread_cond_broadcast(&ob->cv);
+		pthread_mutex_unlock(&ob->mu);
+		for (i = 0; i < started; i++)
+			pthread_join(ob->w[i].thread, NULL);
 		free_sinks(ob->sinks, ob->nsinks);
 		free(ob->db);
 		free(ob);
@@ -203,14 +256,16 @@ void dwd_outbox_start(struct daemon *dm)
 void dwd_outbox_stop(struct daemon *dm)
 {
 	struct dwd_outbox *ob = dm->outbox;
+	size_t i;
 
 	if (!ob)
 		return;
 	pthread_mutex_lock(&ob->mu);
 	__atomic_store_n(&ob->stop, 1, __ATOMIC_RELAXED);
-	pthread_cond_signal(&ob->cv);
+	pthread_cond_broadcast(&ob->cv);
 	pthread_mutex_unlock(&ob->mu);
-	pthread_join(ob->thread, NULL);
+	for (i = 0; i < ob->nthreads; i++)
+		pthread_join(ob->w[i].thread, NULL);
 	free_sinks(ob->sinks, ob->nsinks);
 	free(ob->db);
 	pthread_mutex_destroy(&ob->mu);

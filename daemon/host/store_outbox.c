@@ -101,10 +101,17 @@ static struct bucket *limit_bucket(struct st_limit *l, const char *kind,
 		    !strcmp(l->v[i].subject, subject))
 			return &l->v[i];
 	if (l->n >= LIMIT_KEYS) {
-		/* Forget one that is full and holds nothing back; else all
-		 * new subjects of this kind share one bucket, "*". */
+		/* Forget one that would be full by now and holds nothing
+		 * back; else all new subjects share one bucket. */
+		long long now = mono_ms();
+
 		for (i = 0; i < l->n; i++)
-			if (!l->v[i].held && l->v[i].tokens >= l->burst)
+			if (!l->v[i].held &&
+			    l->v[i].tokens + (double)(now -
+						      l->v[i].refilled_ms) *
+						     (double)l->per_minute /
+						     60000.0 >=
+				    (double)l->burst)
 				break;
 		if (i == l->n)
 			return NULL; /* the caller uses the shared one */
@@ -169,8 +176,8 @@ int dw_store_alert_flush(struct dw_store *s, int all)
 		snprintf(summary, sizeof(summary),
 			 "%llu %s alerts about %.200s in %lld s were not sent "
 			 "one by one (at most %ld at once, %ld a minute): "
-			 "what they were about is in the store "
-			 "(driftwatch events, status)",
+			 "what they were about is in the store (driftwatch "
+			 "events, status) and the daemon's log",
 			 b->held, b->kind, *b->subject ? b->subject : "-",
 			 b->last_held - b->held_since + 1, s->limit->burst,
 			 s->limit->per_minute);
@@ -182,10 +189,12 @@ int dw_store_alert_flush(struct dw_store *s, int all)
 			      (json_int_t)b->last_held, "burst",
 			      (json_int_t)s->limit->burst, "per_minute",
 			      (json_int_t)s->limit->per_minute);
-		if (!record_alert(s, "rate-limited", summary, p))
+		/* Counted until the summary is recorded. */
+		if (!record_alert(s, "rate-limited", summary, p)) {
 			n++;
+			b->held = 0;
+		}
 		json_decref(p);
-		b->held = 0;
 	}
 	return n;
 }
@@ -258,6 +267,43 @@ static int plan_sink(struct dw_store *s, const char *url)
 	return exec_url(s, plan, url);
 }
 
+/* Put off for a minute, if still due: `*mine` says it was ours to send. */
+static int claim(struct dw_store *s, sqlite3_int64 id, const char *sink,
+		 sqlite3_int64 now, int *mine)
+{
+	static const char sql[] =
+		"UPDATE deliveries SET next_try = ?3 + 60 WHERE alert_id = ?1 "
+		"AND sink = ?2 AND delivered IS NULL AND next_try <= ?3";
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st, sql);
+
+	*mine = 0;
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, sink, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	err = st_step_done(s, st, "cannot claim a delivery");
+	*mine = !err && sqlite3_changes(s->db) == 1;
+	return err;
+}
+
+/* A claimed delivery not tried after all (stopping): due again now. */
+static void release(struct dw_store *s, sqlite3_int64 id, const char *sink,
+		    sqlite3_int64 now)
+{
+	static const char sql[] = "UPDATE deliveries SET next_try = ?3 WHERE "
+				  "alert_id = ?1 AND sink = ?2";
+	sqlite3_stmt *st;
+
+	if (st_prepare(s, &st, sql))
+		return;
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_text(st, 2, sink, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	st_step_done(s, st, "cannot release a delivery");
+}
+
 int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 		     dw_deliver_fn send, void *ctx, size_t *sent)
 {
@@ -265,7 +311,7 @@ int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 		"SELECT d.alert_id, d.sink, d.attempts, a.created, a.kind, "
 		"a.summary, a.payload FROM deliveries d JOIN alerts a ON "
 		"a.id = d.alert_id WHERE d.delivered IS NULL AND d.next_try <= "
-		"?1 ORDER BY d.alert_id LIMIT 100";
+		"?1 AND d.sink = ?2 ORDER BY d.alert_id LIMIT 100";
 	static const char ok[] =
 		"UPDATE deliveries SET delivered = ?3, attempts = attempts + 1 "
 		"WHERE alert_id = ?1 AND sink = ?2";
@@ -279,6 +325,7 @@ int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 	} *rows = NULL;
 	sqlite3_stmt *q, *u;
 	size_t i, nrows = 0, alloc = 0;
+	const char *failed = NULL;
 	int err = 0, rc;
 
 	*sent = 0;
@@ -292,36 +339,66 @@ int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 	 * pending behind an open read was committed, or not, unseen: a busy
 	 * store meant every alert of the pass was sent again).
 	 */
+	/* Only these sinks' (another worker has the others; a sink no
+	 * longer configured gets nothing). */
 	if (sqlite3_prepare_v2(s->db, due, -1, &q, NULL) != SQLITE_OK)
 		return st_db_error(s, "cannot st_prepare delivery");
-	sqlite3_bind_int64(q, 1, now);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		struct due_row *r;
+	for (i = 0; i < n; i++) {
+		sqlite3_reset(q);
+		sqlite3_bind_int64(q, 1, now);
+		sqlite3_bind_text(q, 2, sinks[i], -1, SQLITE_STATIC);
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+			struct due_row *r;
 
-		DW_ALLOC_GROW(rows, nrows + 1, alloc);
-		r = &rows[nrows++];
-		r->a = (struct dw_alert){
-			sqlite3_column_int64(q, 0),
-			dw_xstrdup((const char *)sqlite3_column_text(q, 1)),
-			sqlite3_column_int64(q, 3),
-			dw_xstrdup((const char *)sqlite3_column_text(q, 4)),
-			dw_xstrdup((const char *)sqlite3_column_text(q, 5)),
-			dw_xstrdup((const char *)sqlite3_column_text(q, 6)),
-		};
-		r->attempts = sqlite3_column_int(q, 2);
+			DW_ALLOC_GROW(rows, nrows + 1, alloc);
+			r = &rows[nrows++];
+			r->a = (struct dw_alert){
+				sqlite3_column_int64(q, 0),
+				dw_xstrdup((const char *)sqlite3_column_text(
+					q, 1)),
+				sqlite3_column_int64(q, 3),
+				dw_xstrdup((const char *)sqlite3_column_text(
+					q, 4)),
+				dw_xstrdup((const char *)sqlite3_column_text(
+					q, 5)),
+				dw_xstrdup((const char *)sqlite3_column_text(
+					q, 6)),
+			};
+			r->attempts = sqlite3_column_int(q, 2);
+		}
+		if (rc != SQLITE_DONE) {
+			err = st_db_error(s, "cannot read the outbox");
+			break;
+		}
 	}
-	if (rc != SQLITE_DONE)
-		err = st_db_error(s, "cannot read the outbox");
 	sqlite3_finalize(q);
 	for (i = 0; !err && i < nrows; i++) {
 		struct due_row *r = &rows[i];
 		char why[256] = "";
-		int sr = send(&r->a, why, sizeof(why), ctx), done = sr == 0;
 		/* Back off: 2, 4, 8 … seconds, at most five minutes. */
 		sqlite3_int64 wait = r->attempts < 8 ? (2 << r->attempts) : 300;
+		int sr, done, mine;
 
-		if (sr > 0)
+		/* A sink that failed in this pass is not tried again in it
+		 * (a sink that never answers costs one try a pass). */
+		if (failed && !strcmp(failed, r->a.sink))
+			continue;
+		/* Claimed first: whoever else reads it due (another worker
+		 * after a reload) does not send it too. */
+		if (claim(s, r->a.id, r->a.sink, now, &mine)) {
+			err = DW_EIO;
 			break;
+		}
+		if (!mine)
+			continue;
+		sr = send(&r->a, why, sizeof(why), ctx);
+		done = sr == 0;
+		if (sr > 0) {
+			release(s, r->a.id, r->a.sink, now);
+			break;
+		}
+		if (!done)
+			failed = r->a.sink;
 		if (sqlite3_prepare_v2(s->db, done ? ok : retry, -1, &u,
 				       NULL) != SQLITE_OK) {
 			err = st_db_error(s,
