@@ -34,6 +34,13 @@
 /* A file renamed away or deleted is read for what its writer still
  * writes this long, then closed (if no new file came first). */
 #define ROTATED_GRACE_S 10
+/* What one loop turn reads of one file: the rest waits for the next
+ * turn (a container's backlog never stalls the loop, or the watchdog). */
+#define READ_TURN_MAX (4u << 20)
+/* Docker's local format: the pieces of one line held back to be joined
+ * at most this long (a line's 1 MiB join and one frame); past it they
+ * are let go, scanned each but not joined, and that is said. */
+#define HOLD_MAX ((1u << 20) + DW_LOCAL_FRAME_MAX)
 /* Docker's local format: frames are decoded this many bytes at a time. */
 #define LOCAL_BATCH (1u << 20)
 /* A whole file's time budget in the scanner (as the daemon's own). */
@@ -65,7 +72,9 @@ struct followed {
 	off_t off;
 	unsigned long long line; /* complete lines read */
 	struct dw_buf partial;
-	int rotated;	      /* renamed away: drained, closed when replaced */
+	int rotated; /* renamed away: drained, closed when replaced */
+	int more;    /* read up to its turn's budget: more is waiting */
+	size_t held; /* local format: bytes kept after the last batch */
 	long long rotated_at; /* monotonic s: closed ROTATED_GRACE_S later */
 	/* The last bytes read, ending at off: if they are not there any
 	 * more, the file was truncated and written again past our offset. */
@@ -76,6 +85,7 @@ struct followed {
 
 struct dw_logwatch {
 	int ifd;
+	int more; /* some followed file has more waiting (READ_TURN_MAX) */
 	struct dw_store *store;
 	dw_leak_fn fn;
 	void *ctx;
@@ -132,6 +142,12 @@ static int on_source_finding(const struct dw_finding *f,
 
 /* ---- whole files: rotated .gz, dropped exports and mail ---- */
 
+static unsigned long long mtime_ns(const struct stat *st)
+{
+	return (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
+	       (unsigned long long)st->st_mtim.tv_nsec;
+}
+
 /*
  * A whole file in the scanner process: opened here (a regular file, not
  * followed if a symlink, at most max_file_size unless 0), decoded there.
@@ -175,11 +191,14 @@ static int boxed_whole(struct dw_logwatch *w, const struct pattern *p,
 	if (!err && *out == DW_SCAN_SKIPPED_BINARY) {
 		char head[8192];
 		size_t len = strlen(path);
-		ssize_t n = (len >= 3 && !strcmp(path + len - 3, ".gz")) ||
-					    !strcmp(dw_scan_decoder(path),
-						    DW_SOURCE_DOCKER_LOCAL_LOG)
-				    ? 0
-				    : pread(fd, head, sizeof(head), 0);
+		ssize_t n =
+			(len >= 3 && !strcmp(path + len - 3, ".gz")) ||
+					!strcmp(dw_scan_decoder(path),
+						DW_SOURCE_DOCKER_LOCAL_LOG) ||
+					!strcmp(dw_scan_decoder(path),
+						DW_SOURCE_MAIL)
+				? 0
+				: pread(fd, head, sizeof(head), 0);
 
 		if (n <= 0 || !memchr(head, '\0', (size_t)n))
 			err = dw_error_set(DW_ELIMIT,
@@ -256,10 +275,12 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 		o.max_file_size = 0;
 	}
 	if (lstat(open_path, &st) || !S_ISREG(st.st_mode) ||
-	    /* Once per file: the store remembers what was scanned whole. */
+	    /* Once per file: the store remembers what was scanned whole,
+	     * its size and its mtime (a rewrite in place of the same size
+	     * is read again). */
 	    (!dw_store_get_offset(w->store, path, st.st_dev, st.st_ino, &done,
 				  &line) &&
-	     done == st.st_size)) {
+	     done == st.st_size && line == mtime_ns(&st))) {
 		if (dfd >= 0)
 			close(dfd);
 		return;
@@ -304,7 +325,7 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 		whole_given_up(w, p, path, "scanned in part for secrets");
 	}
 	dw_store_put_offset(w->store, path, st.st_dev, st.st_ino, st.st_size,
-			    0);
+			    mtime_ns(&st));
 }
 
 /* ---- followed files ---- */
@@ -318,6 +339,9 @@ static int on_boxed_finding(const struct dw_finding *f,
 	return 0;
 }
 
+static void said(struct dw_logwatch *w, struct followed *f, const char *what,
+		 const char *how);
+
 /*
  * What the scanner failed on twice (`what`: "lines", "entries" from
  * f->line + 1): not scanned, said in the log and in an alert naming the
@@ -326,16 +350,22 @@ static int on_boxed_finding(const struct dw_finding *f,
 static void not_scanned(struct dw_logwatch *w, struct followed *f,
 			const char *what)
 {
+	said(w, f, what, "not scanned for secrets");
+}
+
+/* The same for what was scanned in part, or not joined (`how`). */
+static void said(struct dw_logwatch *w, struct followed *f, const char *what,
+		 const char *how)
+{
 	struct dw_buf shown = DW_BUF_INIT;
 	char summary[900];
 	json_t *p;
 
 	dw_escape_path(&shown, f->path,
 		       strlen(f->path) < 300 ? strlen(f->path) : 300);
-	snprintf(summary, sizeof(summary),
-		 "%s (%s): %s from %llu not scanned for secrets: %s", shown.ptr,
-		 f->p->name ? f->p->name : f->p->dir, what,
-		 (unsigned long long)f->line + 1, dw_error_last());
+	snprintf(summary, sizeof(summary), "%s (%s): %s from %llu %s: %s",
+		 shown.ptr, f->p->name ? f->p->name : f->p->dir, what,
+		 (unsigned long long)f->line + 1, how, dw_error_last());
 	dw_log_error("%s", summary);
 	p = json_pack("{s:s, s:s, s:s, s:I}", "severity", "critical", "source",
 		      f->p->source_id ? f->p->source_id : "", "path", shown.ptr,
@@ -357,10 +387,10 @@ static void boxed_lines(struct dw_logwatch *w, struct followed *f,
 
 	if (!dw_sandbox_scan_lines(w->sandbox, docker, data, len, f->line + 1,
 				   on_boxed_finding, &k, &timed_out)) {
-		if (timed_out)
-			dw_log_warn("%s: lines from %llu scanned in part: "
-				    "the time budget ran out",
-				    f->path, (unsigned long long)f->line + 1);
+		if (timed_out) {
+			dw_error_set(DW_ELIMIT, "the time budget ran out");
+			said(w, f, "lines", "scanned in part for secrets");
+		}
 		return;
 	}
 	not_scanned(w, f, "lines");
@@ -414,25 +444,30 @@ static void boxed_frames(struct dw_logwatch *w, struct followed *f)
 {
 	struct found_ctx k = {w, f->p, f->path, DW_SOURCE_DOCKER_LOCAL_LOG};
 	struct dw_frames_result res;
-	size_t used;
+	uint64_t n = 0;
+	size_t used,
+		whole = dw_frames_complete(f->partial.ptr, f->partial.len, &n);
+	int err;
 
+	f->line = f->local.entries;
 	if (f->local.corrupt) {
 		used = f->partial.len;
 		boxed_lines(w, f, f->partial.ptr, used, 0);
-	} else if (dw_sandbox_scan_frames(
-			   w->sandbox, f->partial.ptr, f->partial.len, f->path,
-			   f->local.entries, &res, on_source_finding, &k)) {
-		f->line = f->local.entries;
+	} else if ((err = dw_sandbox_scan_frames(
+			    w->sandbox, f->partial.ptr, f->partial.len, f->path,
+			    f->local.entries, &res, on_source_finding, &k))) {
+		/* Let go of the whole frames only, counted; a frame cut at
+		 * the end of the read waits for its rest. */
 		not_scanned(w, f, "entries");
-		used = f->partial.len;
+		used = whole;
+		f->local.entries += n;
 	} else {
 		used = res.consumed;
 		f->local.entries += res.entries;
-		if (res.timed_out)
-			dw_log_warn("%s: entries from %llu scanned in part: "
-				    "the time budget ran out",
-				    f->path,
-				    (unsigned long long)f->local.entries + 1);
+		if (res.timed_out) {
+			dw_error_set(DW_ELIMIT, "the time budget ran out");
+			said(w, f, "entries", "scanned in part for secrets");
+		}
 		if (res.corrupt) {
 			f->local.corrupt = 1;
 			dw_log_warn("%s: not Docker's local log format after "
@@ -444,11 +479,39 @@ static void boxed_frames(struct dw_logwatch *w, struct followed *f)
 			boxed_lines(w, f, f->partial.ptr + used,
 				    f->partial.len - used, 0);
 			used = f->partial.len;
+		} else if (f->partial.len - used > HOLD_MAX) {
+			/*
+			 * A line held open past HOLD_MAX (Docker's pieces
+			 * of it with another stream's lines between, or a
+			 * scanner that never says where lines end): its
+			 * pieces were scanned each; let go of the frames
+			 * the scanner was given, and say so.
+			 */
+			uint64_t m = 0;
+			size_t given = dw_frames_complete(
+				f->partial.ptr,
+				res.given < f->partial.len ? res.given
+							   : f->partial.len,
+				&m);
+
+			if (given > used) {
+				f->line = f->local.entries;
+				dw_error_set(DW_ELIMIT,
+					     "a line left open for over %u "
+					     "MiB: its 16 KiB pieces were "
+					     "scanned each, not joined",
+					     HOLD_MAX >> 20);
+				said(w, f, "entries",
+				     "scanned in pieces for secrets");
+				f->local.entries += m - res.entries;
+				used = given;
+			}
 		}
 	}
 	f->line = f->local.entries;
 	memmove(f->partial.ptr, f->partial.ptr + used, f->partial.len - used);
 	dw_buf_setlen(&f->partial, f->partial.len - used);
+	f->held = f->partial.len;
 }
 
 /*
@@ -492,6 +555,7 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 	char buf[64 * 1024];
 	struct stat st;
 	ssize_t n;
+	size_t read_turn = 0;
 	int fresh = 0; /* local format: frames read, not yet given */
 
 	if (fstat(f->fd, &st))
@@ -511,9 +575,14 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 		f->line = 0;
 		f->ntail = 0;
 		dw_buf_reset(&f->partial);
+		f->held = 0;
 		dw_local_log_release(&f->local);
 	}
-	while ((n = pread(f->fd, buf, sizeof(buf), f->off)) > 0) {
+	f->more = 0;
+	n = 0;
+	while (read_turn < READ_TURN_MAX &&
+	       (n = pread(f->fd, buf, sizeof(buf), f->off)) > 0) {
+		read_turn += (size_t)n;
 		size_t end, keep = (size_t)n < sizeof(f->tail)
 					   ? (size_t)n
 					   : sizeof(f->tail);
@@ -532,7 +601,7 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 			/* Frames in batches (a line still open is given
 			 * again with each: not with every 64 KiB). */
 			fresh = 1;
-			if (f->partial.len >= LOCAL_BATCH) {
+			if (f->partial.len - f->held >= LOCAL_BATCH) {
 				read_frames(w, f);
 				fresh = 0;
 			}
@@ -550,6 +619,9 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 			f->partial.len - end);
 		dw_buf_setlen(&f->partial, f->partial.len - end);
 	}
+	/* The rest next turn (the caller polls at once). */
+	if (n > 0 && read_turn >= READ_TURN_MAX)
+		f->more = w->more = 1;
 	if (fresh)
 		read_frames(w, f);
 	/* Resume after the last complete line. */
@@ -570,6 +642,11 @@ static struct followed *find_followed(struct dw_logwatch *w, const char *path)
 static void drop_followed(struct dw_logwatch *w, size_t i)
 {
 	struct followed *f = w->fol[i];
+
+	/* A last line without its newline is still a line (the pieces of
+	 * a local-format line held back were scanned each already). */
+	if (f->partial.len && f->p->kind != P_LOCAL && w->scanner)
+		scan_lines(w, f, f->partial.ptr, f->partial.len);
 
 	close(f->fd);
 	free(f->path);
@@ -672,6 +749,19 @@ static void mark_rotated(struct followed *f)
 	if (!f->rotated)
 		f->rotated_at = mono_s();
 	f->rotated = 1;
+}
+
+int dw_logwatch_continue(struct dw_logwatch *w)
+{
+	size_t j;
+
+	if (!w->more)
+		return 0;
+	w->more = 0;
+	for (j = 0; j < w->nfol; j++)
+		if (w->fol[j]->more)
+			read_new(w, w->fol[j]);
+	return w->more;
 }
 
 void dw_logwatch_tick(struct dw_logwatch *w)

@@ -64,6 +64,12 @@ void dw_logwatch_read_events(struct dw_logwatch *w);
 /* Now and then (the daemon's loop): files renamed away or deleted 10 s
  * ago and not replaced are read to their end and closed. */
 void dw_logwatch_tick(struct dw_logwatch *w);
+/*
+ * Each followed file is read at most 4 MiB a loop turn: the rest of
+ * those that had more is read by this, once a turn. Returns 1 when some
+ * still have more (the caller comes back at once, without waiting).
+ */
+int dw_logwatch_continue(struct dw_logwatch *w);
 
 /* Files followed, for `status`. */
 size_t dw_logwatch_count(const struct dw_logwatch *w);

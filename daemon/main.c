@@ -651,6 +651,9 @@ static int run(struct daemon *dm, int sfd)
 		}
 		if (ping_ms && (wait < 0 || wait > ping_ms))
 			wait = ping_ms;
+		/* A backlog is read a piece a turn: no waiting meanwhile. */
+		if (dm->logs && dw_logwatch_continue(dm->logs))
+			wait = 0;
 		if (((!dm->outbox && dm->nsinks) || dm->status_pending) &&
 		    (wait < 0 || wait > 1000))
 			wait = 1000;

@@ -1646,6 +1646,25 @@ static long long frames_upto(const char *data, size_t len, uint64_t upto)
 	return n;
 }
 
+size_t dw_frames_complete(const char *data, size_t len, uint64_t *count)
+{
+	const unsigned char *p = (const unsigned char *)data;
+	size_t pos = 0;
+
+	*count = 0;
+	while (len - pos >= 8) {
+		uint64_t size = ((uint64_t)p[pos] << 24) |
+				((uint64_t)p[pos + 1] << 16) |
+				((uint64_t)p[pos + 2] << 8) | p[pos + 3];
+
+		if (size > len - pos - 8)
+			break;
+		pos += 8 + (size_t)size;
+		(*count)++;
+	}
+	return pos;
+}
+
 int dw_sandbox_scan_frames(struct dw_sandbox *sb, const char *data, size_t len,
 			   const char *path, uint64_t entries,
 			   struct dw_frames_result *res, dw_source_cb cb,
@@ -1701,6 +1720,7 @@ int dw_sandbox_scan_frames(struct dw_sandbox *sb, const char *data, size_t len,
 		return err;
 	res->consumed = (size_t)d.consumed;
 	res->entries = (uint64_t)n;
+	res->given = len;
 	res->corrupt = d.outcome == SB_OUT_MALFORMED;
 	res->timed_out = d.timed_out != 0;
 	return 0;

@@ -95,8 +95,13 @@ int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 struct dw_frames_result {
 	size_t consumed;
 	uint64_t entries;
+	size_t given; /* the bytes given to the scanner (at most 8 MiB) */
 	int corrupt, timed_out;
 };
+
+/* The bytes of the whole frames at the start of data[0..len), and in
+ * `*count` how many (Docker's local format: length, entry, length). */
+size_t dw_frames_complete(const char *data, size_t len, uint64_t *count);
 int dw_sandbox_scan_frames(struct dw_sandbox *sb, const char *data, size_t len,
 			   const char *path, uint64_t entries,
 			   struct dw_frames_result *res, dw_source_cb cb,

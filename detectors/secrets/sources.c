@@ -712,8 +712,10 @@ int dw_scan_opened_file(struct dw_scanner *s, int fd, const char *path,
 	int err;
 
 	*outcome = DW_SCAN_DONE;
-	/* Binary files are skipped, unless compressed or Docker's frames. */
-	n = has_suffix(path, ".gz") || is_local_log(path)
+	/* Binary files are skipped, unless compressed, Docker's frames or
+	 * mail (a NUL byte in a header must not hide the message). */
+	n = has_suffix(path, ".gz") || is_local_log(path) ||
+			    !strcmp(dw_scan_decoder(path), DW_SOURCE_MAIL)
 		    ? 0
 		    : pread(fd, head, sizeof(head), 0);
 	if (n > 0 && memchr(head, '\0', (size_t)n)) {

@@ -65,6 +65,26 @@ docker run -d --network none --name dwl-open --log-driver local dwtest:busybox \
 names="$names dwl-open"
 wait_rule dwl-open github-token && pass "a token in a line left open: found" || fail "open line"
 
+# A stdout line left open (16 KiB and one byte: Docker holds the byte
+# for a newline that never comes), then megabytes on stderr, then a
+# token: before, the open line held every later entry back (the daemon's
+# buffer grew, nothing after 8 MiB was scanned); now the pieces are let
+# go past 3 MiB, said, and the rest is read.
+t=$($G github dwl-t)
+docker run -d --network none --name dwl-hold --log-driver local dwtest:busybox \
+	sh -c "head -c 16385 /dev/zero | tr '\\0' a; yes filler | head -n 250000 >&2; echo 'tok $t' >&2; sleep 600" >/dev/null
+names="$names dwl-hold"
+hid=$(docker inspect -f '{{.Id}}' dwl-hold)
+for _ in $(seq 1 300); do
+	[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) LIKE '%$hid%' AND rule = 'github-token'")" -ge 1 ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) LIKE '%$hid%' AND rule = 'github-token'")" -ge 1 ] &&
+	pass "a line held open with megabytes of another stream after it: the token after them is found" ||
+	fail "held open: $(q "SELECT summary FROM alerts WHERE summary LIKE '%dwl-hold%'" | tail -2)"
+[ "$(q "SELECT count(*) FROM alerts WHERE summary LIKE '%dwl-hold%scanned in pieces%'")" -ge 1 ] &&
+	pass "and the unjoined pieces are said" || fail "not said: $(q "SELECT summary FROM alerts WHERE summary LIKE '%dwl-hold%'" | tail -2)"
+
 # Rotation: the token's file is rotated and compressed under us.
 d=$($G github dwl-d)
 docker run -d --network none --name dwl-rot --log-driver local --log-opt max-size=20k --log-opt max-file=3 \

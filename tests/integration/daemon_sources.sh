@@ -160,6 +160,24 @@ for _ in $(seq 1 30); do [ -s "$tmp/cmd.out" ] && break; sleep 0.1; done
 	pass "command: the other token's finding on its stdin" || fail "command: $(cat "$tmp/cmd.out" 2>&1)"
 ! grep -q SWMTKN "$tmp/cmd.out" && pass "command not run for swarm secrets" || fail "command got a swarm secret"
 
+# Evasions of whole files: a NUL byte in a mail's header (before, the
+# mail was skipped as binary, said at info level only), and a dropped
+# file rewritten in place with the same size (before, never read again:
+# the store knew it by device, inode and size).
+f7=$("$G" github srcs7)
+printf 'From: a@example.com\nX-Pad: \0\nSubject: k\n\nuse %s\n' "$f7" >"$tmp/m.tmp" && mv "$tmp/m.tmp" "$tmp/drop/mail/nul.eml"
+wait_finding "$tmp/drop/mail/nul.eml" && pass "a mail with a NUL byte in a header: still read" || fail "NUL mail: $(grep nul.eml "$tmp/log" | tail -2)"
+printf 'From: a@example.com\n\nnothing here, nothing at all: %040d\n' 0 >"$tmp/m.tmp" && mv "$tmp/m.tmp" "$tmp/drop/mail/same.eml"
+sleep 1
+f8=$("$G" github srcs8)
+size=$(stat -c %s "$tmp/drop/mail/same.eml")
+body="use $f8"
+printf 'From: a@example.com\n\n%-*s\n' $((size - 22)) "$body" >"$tmp/new.txt"
+[ "$(stat -c %s "$tmp/new.txt")" = "$size" ] || fail "test: sizes differ"
+dd if="$tmp/new.txt" of="$tmp/drop/mail/same.eml" conv=notrunc status=none
+wait_finding "$tmp/drop/mail/same.eml" && pass "a dropped file rewritten in place, same size: read again" ||
+	fail "in-place rewrite: $(stat -c %s "$tmp/drop/mail/same.eml") bytes, $(grep same.eml "$tmp/log" | tail -2)"
+
 # Stopped: what is written meanwhile is read on restart, nothing twice.
 kill -TERM "$pid"; wait "$pid"; pid=
 f6=$("$G" swarm-worker srcs6)
