@@ -563,7 +563,6 @@ static int run_once(struct daemon *dm)
  */
 static void housekeeping(struct daemon *dm, long long now)
 {
-	long long pruned = 0;
 
 	dw_store_alert_flush(dm->store, 0);
 	if (dm->logs)
@@ -598,15 +597,38 @@ static void housekeeping(struct daemon *dm, long long now)
 		dm->next_heartbeat = now + dm->pol.heartbeat_interval;
 	}
 	if (now >= dm->next_prune) {
+		struct dw_prune pr;
+
+		dm->next_prune = now + 3600;
 		if (dw_store_prune(dm->store,
 				   (long long)dm->pol.retention_days * 86400,
-				   dm->pol.retention_rows, &pruned))
+				   dm->pol.retention_rows, &pr)) {
 			dw_log_warn("retention: %s", dw_error_last());
-		else if (pruned)
+			return;
+		}
+		if (pr.pruned)
 			dw_log_info("retention: %lld old events, alerts and "
 				    "findings deleted",
-				    pruned);
-		dm->next_prune = now + 3600;
+				    pr.pruned);
+		/* A big prune goes on next turn, a chunk at a time. */
+		if (pr.more)
+			dm->next_prune = now;
+		if (pr.undelivered) {
+			char summary[300];
+			json_t *p = json_pack("{s:s, s:I}", "severity", "high",
+					      "undelivered",
+					      (json_int_t)pr.undelivered);
+
+			snprintf(summary, sizeof(summary),
+				 "retention deleted %lld alert deliveries "
+				 "that no sink had taken (older than "
+				 "retention_days, or past retention_rows)",
+				 pr.undelivered);
+			dw_log_warn("%s", summary);
+			if (dw_store_alert(dm->store, "retention", summary, p))
+				dw_log_warn("%s", dw_error_last());
+			json_decref(p);
+		}
 	}
 }
 

@@ -256,12 +256,19 @@ int dw_store_alert_flush(struct dw_store *s, int all);
 /*
  * Retention: events, alerts (with their deliveries) and findings older
  * than `max_age_s` (0: any age), and beyond the newest `max_rows` of
- * each table (0: no cap), are deleted; the current drift (changes),
- * snapshots, rotations and coverage never are. `pruned` (may be NULL)
- * gets how many rows went.
+ * each table (0: no cap), and of findings and events beyond the newest
+ * tenth of that of one container, are deleted, at most 20,000 rows a
+ * statement (`more` says to call again); the newest row of each table
+ * stays. The current drift (changes), snapshots, rotations and coverage
+ * never are.
  */
+struct dw_prune {
+	long long pruned;      /* rows deleted */
+	long long undelivered; /* alerts deleted before a sink took them */
+	int more;	       /* a chunk was full: call again soon */
+};
 int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
-		   long long *pruned);
+		   struct dw_prune *out);
 
 struct dw_alert {
 	long long id;

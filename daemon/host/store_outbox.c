@@ -449,43 +449,135 @@ static int prune_one(struct dw_store *s, const char *sql, long long arg,
 	return err;
 }
 
-int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
-		   long long *pruned)
+/* Rows deleted by one statement: a prune is spread over loop turns. */
+#define PRUNE_CHUNK 20000
+
+static int count_one(struct dw_store *s, const char *sql, long long *n)
 {
-	/* By age: each table's own time column (seconds). */
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st, sql);
+
+	if (err)
+		return err;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	else
+		err = st_db_error(s, "cannot count");
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* One container's rows of `table` past its newest `cap`, a chunk. */
+static int prune_container(struct dw_store *s, const char *table, long long cap,
+			   long long *n)
+{
+	char sql[400];
+	sqlite3_stmt *st;
+	char **ids = NULL;
+	size_t nid = 0, alloc = 0, i;
+	int err;
+
+	snprintf(sql, sizeof(sql),
+		 "SELECT container_id FROM %s GROUP BY container_id HAVING "
+		 "count(*) > ?1 LIMIT 16",
+		 table);
+	err = st_prepare(s, &st, sql);
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, cap);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		DW_ALLOC_GROW(ids, nid + 1, alloc);
+		ids[nid++] =
+			dw_xstrdup((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	snprintf(sql, sizeof(sql),
+		 "DELETE FROM %s WHERE id IN (SELECT id FROM %s WHERE "
+		 "container_id = ?1 ORDER BY id DESC LIMIT %d OFFSET ?2)",
+		 table, table, PRUNE_CHUNK);
+	for (i = 0; !err && i < nid; i++) {
+		err = st_prepare(s, &st, sql);
+		if (err)
+			break;
+		sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, cap);
+		err = st_step_done(s, st, "cannot prune");
+		if (!err)
+			*n += sqlite3_changes(s->db);
+	}
+	for (i = 0; i < nid; i++)
+		free(ids[i]);
+	free(ids);
+	return err;
+}
+
+int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
+		   struct dw_prune *out)
+{
+	/*
+	 * By age: each table's own time column (seconds). The newest row
+	 * of each stays, so ids never start again from 1 (a sink would
+	 * take new alerts for ones it had).
+	 */
+#define CHUNK_OF(t, cond)                                                      \
+	"DELETE FROM " t " WHERE id IN (SELECT id FROM " t " WHERE " cond      \
+	" AND id < (SELECT max(id) FROM " t ") LIMIT 20000)"
 	static const char *const by_age[] = {
-		"DELETE FROM events WHERE time < ?1",
-		"DELETE FROM deliveries WHERE alert_id IN (SELECT id FROM "
-		"alerts WHERE created < ?1)",
-		"DELETE FROM alerts WHERE created < ?1",
-		"DELETE FROM findings WHERE time < ?1",
+		CHUNK_OF("events", "time < ?1"),
+		CHUNK_OF("alerts", "created < ?1"),
+		CHUNK_OF("findings", "time < ?1"),
 	};
 	/* By count: the newest rows stay (ids grow with time). */
 	static const char *const by_rows[] = {
-		"DELETE FROM events WHERE id <= (SELECT max(id) FROM events) "
-		"- ?1",
-		"DELETE FROM deliveries WHERE alert_id <= (SELECT max(id) FROM "
-		"alerts) - ?1",
-		"DELETE FROM alerts WHERE id <= (SELECT max(id) FROM alerts) - "
-		"?1",
-		"DELETE FROM findings WHERE id <= (SELECT max(id) FROM "
-		"findings) - ?1",
+		CHUNK_OF("events", "id <= (SELECT max(id) FROM events) - ?1"),
+		CHUNK_OF("alerts", "id <= (SELECT max(id) FROM alerts) - ?1"),
+		CHUNK_OF("findings",
+			 "id <= (SELECT max(id) FROM findings) - ?1"),
 	};
-	long long n = 0;
+#undef CHUNK_OF
+	static const char orphans[] = "SELECT count(*) FROM deliveries WHERE "
+				      "delivered IS NULL AND alert_id NOT IN "
+				      "(SELECT id FROM alerts)";
+	static const char drop_orphans[] = "DELETE FROM deliveries WHERE "
+					   "alert_id NOT IN (SELECT id FROM "
+					   "alerts)";
+	long long n = 0, before;
 	size_t i;
 	int err = dw_store_begin(s);
 
-	for (i = 0; !err && max_age_s > 0 && i < 4; i++)
+	memset(out, 0, sizeof(*out));
+	for (i = 0; !err && max_age_s > 0 && i < 3; i++) {
+		before = n;
 		err = prune_one(s, by_age[i], (long long)time(NULL) - max_age_s,
 				&n);
-	for (i = 0; !err && max_rows > 0 && i < 4; i++)
+		out->more |= n - before >= PRUNE_CHUNK;
+	}
+	for (i = 0; !err && max_rows > 0 && i < 3; i++) {
+		before = n;
 		err = prune_one(s, by_rows[i], max_rows, &n);
+		out->more |= n - before >= PRUNE_CHUNK;
+	}
+	/* One container may not push every other's record out: each keeps
+	 * at most a tenth of the cap of findings and events. */
+	if (!err && max_rows > 0) {
+		before = n;
+		err = prune_container(s, "findings", (max_rows + 9) / 10, &n);
+		if (!err)
+			err = prune_container(s, "events", (max_rows + 9) / 10,
+					      &n);
+		out->more |= n - before >= PRUNE_CHUNK;
+	}
+	/* Deliveries of alerts that went: those never made are counted. */
+	if (!err)
+		err = count_one(s, orphans, &out->undelivered);
+	if (!err)
+		err = prune_one(s, drop_orphans, 0, &n);
 	if (err) {
 		dw_store_rollback(s);
 		return err;
 	}
 	err = dw_store_commit(s);
-	if (!err && pruned)
-		*pruned = n;
+	if (!err)
+		out->pruned = n;
 	return err;
 }

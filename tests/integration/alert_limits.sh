@@ -92,18 +92,20 @@ kill $hung 2>/dev/null
 
 # Retention: by count at start, then by age (hourly; a restart runs it).
 changes=$(q "SELECT count(*) FROM changes")
-printf 'retention_rows: 10\nheartbeat_interval: 0\n' >"$tmp/ret.yaml"
+printf 'retention_rows: 100\nheartbeat_interval: 0\n' >"$tmp/ret.yaml"
 dw_daemon_start "$tmp/ret.yaml" "$db" "$tmp/dwd2.log" || exit 1
 dw_wait 10 grep -q 'retention: .* deleted' "$tmp/dwd2.log"
-[ "$(q 'SELECT count(*) FROM findings')" = 10 ] && [ "$(q 'SELECT count(*) FROM alerts')" -le 10 ] &&
-	[ "$(q 'SELECT count(*) FROM events')" -le 10 ] && pass "retention_rows: the newest 10 of each kept" ||
+[ "$(q 'SELECT count(*) FROM findings')" = 10 ] && [ "$(q 'SELECT count(*) FROM alerts')" -le 100 ] &&
+	[ "$(q 'SELECT count(*) FROM events')" -le 10 ] &&
+	pass "retention_rows 100: at most 100 of each kept, and of one container's findings and events a tenth" ||
 	fail "rows: findings $(q 'SELECT count(*) FROM findings'), alerts $(q 'SELECT count(*) FROM alerts'), events $(q 'SELECT count(*) FROM events')"
+[ "$(q 'SELECT max(id) FROM findings')" -ge 200 ] && pass "the newest findings are the ones kept" || fail "kept: $(q 'SELECT min(id), max(id) FROM findings')"
 [ "$(q "SELECT count(*) FROM changes")" = "$changes" ] && pass "the current drift is never pruned ($changes paths)" ||
 	fail "changes $changes -> $(q 'SELECT count(*) FROM changes')"
 kill "$pid"
 wait "$pid" 2>/dev/null
 pid=
-q "UPDATE findings SET time = time - 200 * 86400 WHERE id IN (SELECT id FROM findings LIMIT 4)"
+q "UPDATE findings SET time = time - 200 * 86400 WHERE id IN (SELECT id FROM findings ORDER BY id LIMIT 4)"
 printf 'retention_days: 100\nheartbeat_interval: 0\n' >"$tmp/ret.yaml"
 dw_daemon_start "$tmp/ret.yaml" "$db" "$tmp/dwd3.log" || exit 1
 dw_wait 10 grep -q 'retention: .* deleted' "$tmp/dwd3.log"
