@@ -8,11 +8,11 @@ secs=${1:-30}
 build="$src/build-fuzz"
 CC=clang cmake -S "$src" -B "$build" -DDW_FUZZ=ON -DDW_BUILD_TESTS=ON \
 	-DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build "$build" -j2 --target fuzz_engine fuzz_decoders fuzz_config fuzz_overlay gentoken
+cmake --build "$build" -j2 --target fuzz_engine fuzz_decoders fuzz_config fuzz_overlay fuzz_sandbox gentoken
 G="$build/tests/gentoken"
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-mkdir -p "$corpus"/{engine,decoders,config,overlay}
+mkdir -p "$corpus"/{engine,decoders,config,overlay,sandbox}
 printf 'token %s\nkey %s\n%s\n' "$($G swarm-worker f1)" "$($G unlock-key f1)" \
 	"$($G github f1)" >"$corpus/engine/tokens"
 openssl genrsa 1024 2>/dev/null | sed '1s/^/x /' >"$corpus/engine/key"
@@ -36,7 +36,11 @@ cp "$src"/tests/fuzz/seeds/config/* "$corpus/config/"
 # Trees: a redirect out of the layer, an opaque upper dir, a whiteout.
 printf '\005\000\001\000\014../../../etc\000\000\001\001\000' >"$corpus/overlay/redirect"
 printf '\000\001\001\002\000\004\000\001\002\000\002\001\001\000\000' >"$corpus/overlay/opaque"
-for t in engine decoders config overlay; do
+# The scanner protocol: a reply, a piece of lines, escapes, frames.
+printf '\000\001\000\000\000' >"$corpus/sandbox/reply"
+printf '\002{"log":"a\\u0026b \\ud83d\\ude00 %%41"}' >"$corpus/sandbox/escapes"
+printf '\003\010\000\000\000\000\000\000\000\000\000\000\002ab\000\000\000\002' >"$corpus/sandbox/frames"
+for t in engine decoders config overlay sandbox; do
 	echo "fuzz_$t: ${secs}s"
 	log="$corpus/$t.log"
 	if ! "$build/fuzz_$t" -max_total_time="$secs" -max_len=65536 \
@@ -48,4 +52,4 @@ for t in engine decoders config overlay; do
 	fi
 	grep -E 'stat::number_of_executed_units' "$log"
 done
-echo "fuzzing: 4 targets ran ${secs}s each, no crash"
+echo "fuzzing: 5 targets ran ${secs}s each, no crash"
