@@ -29,6 +29,9 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv);
 int cmd_hook(struct dw_cli *cli, int argc, char **argv);
 int cmd_rotate(struct dw_cli *cli, int argc, char **argv);
 int cmd_scan(struct dw_cli *cli, int argc, char **argv);
+/* The scanner process's rules, as `scan` made them (sandbox.h). */
+struct dw_engine;
+int cmd_scan_scanner_build(struct dw_engine **e, int argc, char **argv);
 int cmd_status(struct dw_cli *cli, int argc, char **argv);
 int cmd_verify(struct dw_cli *cli, int argc, char **argv);
 int cmd_version(struct dw_cli *cli, int argc, char **argv);

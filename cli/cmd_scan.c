@@ -21,6 +21,7 @@
 #include "driftwatch/engine.h"
 #include "driftwatch/sources.h"
 #include "store.h"
+#include "sandbox.h"
 #include "swarm.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
@@ -44,6 +45,10 @@ struct scan {
 	struct dw_docker *docker;
 	struct dw_swarm swarm;
 	int respond; /* --respond: rotate live ones at once */
+	/* The configurations the rules came from, for the scanner process
+	 * (it builds the same rules): "" when none. */
+	char *trusted_path, *repo_path;
+	struct dw_sandbox *sandbox; /* run as root: decoding happens there */
 	int rotated[3];
 	const char *db;
 };
@@ -425,6 +430,9 @@ static int load_config(struct scan *sc, const char *explicit_path,
 	if (!err && (explicit_path || mine))
 		err = dw_config_load(&sc->cfg,
 				     explicit_path ? explicit_path : mine);
+	sc->trusted_path = dw_xstrdup(explicit_path ? explicit_path
+				      : mine	    ? mine
+						    : "");
 	free(mine);
 	if (err || !repo_config)
 		return err;
@@ -463,8 +471,110 @@ static int load_config(struct scan *sc, const char *explicit_path,
 			found.nrules, found.nrules == 1 ? "" : "s",
 			found.ndisabled, found.ndisabled == 1 ? "" : "s");
 		dw_config_merge(&sc->cfg, &found);
+		sc->repo_path = dw_xstrdup(p.ptr);
 	}
 	dw_buf_release(&p);
+	return err;
+}
+
+/*
+ * In the scanner process (`driftwatch scan` as root): the same rules,
+ * from the same configurations (argv: the trusted one, the one found in
+ * the content, the cache directory; "" for none). The daemon compares
+ * their digest with its own.
+ */
+int cmd_scan_scanner_build(struct dw_engine **e, int argc, char **argv)
+{
+	static struct dw_config cfg; /* the engine's for its life */
+	struct dw_config found;
+	int err = 0;
+
+	memset(&cfg, 0, sizeof(cfg));
+	if (argc != 3)
+		return DW_EINVAL;
+	if (*argv[0])
+		err = dw_config_load(&cfg, argv[0]);
+	if (!err && *argv[1]) {
+		err = dw_config_load(&found, argv[1]);
+		if (!err)
+			dw_config_merge(&cfg, &found);
+	}
+	cfg.engine.cache_dir = *argv[2] ? argv[2] : NULL;
+	return err ? err : dw_engine_new(e, &cfg.engine);
+}
+
+/* A file a walk opened, decoded and scanned in the scanner process. */
+static int boxed_opened(void *hctx, int fd, const char *path,
+			const char *channel, dw_source_cb cb, void *ctx,
+			enum dw_scan_outcome *outcome)
+{
+	struct scan *sc = hctx;
+	int err = dw_sandbox_scan_whole(
+		sc->sandbox, fd, path, channel, sc->opts.max_file_size,
+		SCAN_FILE_BUDGET_S * 1000, outcome, cb, ctx);
+
+	/* Failed twice, or not decoded whole: unreadable, said, exit 3. */
+	if (err == DW_ELIMIT || err == DW_ERROR)
+		return dw_error_set(DW_EIO, "%s: not scanned: %s", path,
+				    dw_error_last());
+	return err;
+}
+
+/* Standard input's findings (plain text: no source from the scanner). */
+static int stdin_finding(const struct dw_finding *f,
+			 const struct dw_source *src, void *ctx)
+{
+	static const struct dw_source in = {"-", DW_SOURCE_STDIN, NULL};
+
+	(void)src;
+	return on_finding(f, &in, ctx);
+}
+
+/*
+ * Standard input in the scanner process: whole lines, a MiB at a time
+ * (a longer line is cut there), each finding checked at its offset.
+ */
+static int boxed_stdin(struct scan *sc)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	uint64_t line = 1;
+	int err = 0, eof = 0;
+
+	while (!err && !eof) {
+		size_t cut, i;
+		int timed_out = 0;
+		ssize_t n;
+
+		dw_buf_grow(&b, 1 << 20);
+		n = read(STDIN_FILENO, b.ptr + b.len, (1u << 20) - b.len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			err = dw_error_errno(DW_EIO, errno, "cannot read -");
+			break;
+		}
+		eof = n == 0;
+		b.len += (size_t)n;
+		cut = b.len;
+		while (!eof && cut && b.ptr[cut - 1] != '\n')
+			cut--;
+		if (!eof && !cut && b.len < (1u << 20))
+			continue; /* a line still coming */
+		if (!cut)
+			cut = b.len;
+		if (cut &&
+		    dw_sandbox_scan_lines(sc->sandbox, 0, b.ptr, cut, line,
+					  stdin_finding, sc, &timed_out))
+			err = dw_error_set(DW_EIO, "-: not scanned in full: %s",
+					   dw_error_last());
+		if (timed_out)
+			sc->unreadable = 1;
+		for (i = 0; i < cut; i++)
+			line += b.ptr[i] == '\n';
+		memmove(b.ptr, b.ptr + cut, b.len - cut);
+		b.len -= cut;
+	}
+	dw_buf_release(&b);
 	return err;
 }
 
@@ -554,9 +664,32 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		goto out;
 	}
 	dw_scanner_set_budget(sc.scanner, SCAN_FILE_BUDGET_S * 1000);
+	/*
+	 * As root, what the content says is decoded and scanned in the
+	 * scanner process (driftwatchd(8), THE SCANNER PROCESS): files of
+	 * a tree and standard input (not yet --git: libgit2 reads the
+	 * repository here). A scanner that cannot confine itself is said,
+	 * and the scan goes on here.
+	 */
+	if (!geteuid() && !git) {
+		const char *extra[] = {sc.trusted_path ? sc.trusted_path : "",
+				       sc.repo_path ? sc.repo_path : "",
+				       cache ? cache : "", NULL};
+
+		if (dw_sandbox_start(&sc.sandbox, sc.engine, NULL, extra))
+			fprintf(stderr,
+				"driftwatch scan: warning: running as root, "
+				"and the scanner process could not confine "
+				"itself (%s): scanning in this process\n",
+				dw_error_last());
+	}
 	sc.opts.max_file_size = max_cli		       ? max_cli
 				: sc.cfg.max_file_size ? sc.cfg.max_file_size
 						       : DEFAULT_MAX_FILE_SIZE;
+	if (sc.sandbox) {
+		sc.opts.scan_opened = boxed_opened;
+		sc.opts.hctx = &sc;
+	}
 	if (color < 0)
 		color = fmt == SCAN_TEXT && isatty(STDOUT_FILENO) &&
 			!getenv("NO_COLOR");
@@ -571,8 +704,9 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		struct stat st;
 
 		if (!strcmp(argv[i], "-")) {
-			if (dw_scan_fd(sc.scanner, STDIN_FILENO, "-",
-				       on_finding, &sc))
+			if (sc.sandbox ? boxed_stdin(&sc)
+				       : dw_scan_fd(sc.scanner, STDIN_FILENO,
+						    "-", on_finding, &sc))
 				report_error(&sc);
 			else
 				scan_out_count(&sc.out, "scanned", 1);
@@ -608,6 +742,9 @@ out:
 	if (sc.swarm_state > 0)
 		dw_swarm_release(&sc.swarm);
 	dw_docker_free(sc.docker);
+	dw_sandbox_free(sc.sandbox);
+	free(sc.trusted_path);
+	free(sc.repo_path);
 	dw_scanner_free(sc.scanner);
 	dw_engine_free(sc.engine);
 	dw_config_release(&sc.cfg);

@@ -14,6 +14,7 @@
 #include "driftwatch/error.h"
 #include "docker.h"
 #include "store.h"
+#include "sandbox.h"
 #include <stdlib.h>
 #include "driftwatch/banned.h"
 
@@ -183,6 +184,10 @@ int main(int argc, char **argv)
 	struct dw_cli cli = {NULL};
 	size_t i;
 	int c;
+
+	/* `scan` as root decodes in a scanner process: this program again. */
+	if (dw_sandbox_is_child(argc, argv))
+		dw_sandbox_child_main(argc, argv, cmd_scan_scanner_build);
 
 	/*
 	 * A closed pipe is a failed write (EPIPE), reported and counted by

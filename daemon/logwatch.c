@@ -238,7 +238,7 @@ static void scan_whole(struct dw_logwatch *w, const struct pattern *p,
 		       const char *path)
 {
 	struct found_ctx k = {w, p, path, DW_SOURCE_FILE};
-	struct dw_source_opts o = {w->max_file_size, 0};
+	struct dw_source_opts o = {.max_file_size = w->max_file_size};
 	enum dw_scan_outcome out = DW_SCAN_DONE;
 	unsigned long long line;
 	long long done;

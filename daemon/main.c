@@ -437,6 +437,14 @@ static int build_engine(struct dw_engine **e)
 	return dw_engine_new(e, NULL);
 }
 
+/* The scanner process's rules: the same built-in ones. */
+static int build_scanner_engine(struct dw_engine **e, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return build_engine(e);
+}
+
 static int load_config(struct daemon *dm, struct dw_policy *p,
 		       struct dw_engine **engine)
 {
@@ -735,7 +743,7 @@ int main(int argc, char **argv)
 	size_t i;
 
 	if (dw_sandbox_is_child(argc, argv))
-		dw_sandbox_child_main(argc, argv, build_engine);
+		dw_sandbox_child_main(argc, argv, build_scanner_engine);
 	ret = parse_args(&o, argc, argv);
 	if (ret)
 		return ret;

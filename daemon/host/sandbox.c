@@ -48,6 +48,8 @@
 #define SB_FINDINGS_MAX 256
 /* ... and a piece of log lines (an access log can be full of tokens). */
 #define SB_LINES_FINDINGS_MAX 4096
+/* Arguments the caller gives the scanner's build function. */
+#define SB_EXTRA_MAX 3
 /* The scanner's first argument: it is the scanner, on descriptor 3. */
 #define SB_ARG "--scanner-process"
 
@@ -145,6 +147,9 @@ struct sb_done {
 	uint32_t timed_out;
 	uint32_t outcome;  /* SB_WHOLE, SB_FRAMES: enum sb_outcome */
 	uint64_t consumed; /* SB_FRAMES: bytes up to the last line's end */
+	/* SB_OUT_MALFORMED: why, printable ASCII, NUL-terminated (the
+	 * daemon shows it as the scanner's word, never believes more). */
+	char why[200];
 };
 
 struct sb_ready {
@@ -157,7 +162,9 @@ struct dw_sandbox {
 	const struct dw_engine *engine;
 	uid_t uid; /* the scanner's, resolved before any thread starts */
 	gid_t gid;
-	char *argv[6]; /* the scanner's command line, made before fork */
+	/* The scanner's command line, made before fork: name, SB_ARG, our
+	 * pid, uid, gid, then up to SB_EXTRA_MAX for its build function. */
+	char *argv[5 + SB_EXTRA_MAX + 1];
 	uint32_t next_id;
 	pid_t pid;
 	int fd; /* our end */
@@ -277,7 +284,7 @@ static int child_source_finding(const struct dw_finding *f,
 static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 			const char *p, size_t n)
 {
-	struct sb_done done = {SB_DONE, r->id, 0, 0, 0};
+	struct sb_done done = {SB_DONE, r->id, 0, 0, 0, ""};
 	struct sb_lines l;
 	struct timespec t0, t;
 	size_t i, start;
@@ -343,7 +350,7 @@ static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 static void child_frames(struct dw_scanner *s, int fd, const struct sb_req *r,
 			 const struct sb_frames *fr)
 {
-	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE, 0};
+	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE, 0, ""};
 	struct dw_local_log l;
 	size_t len = 0, pos = 0;
 	char *data;
@@ -429,8 +436,8 @@ static void whole_lie(struct dw_scanner *s)
 static void child_whole(struct dw_scanner *s, int fd, const struct sb_req *r,
 			const struct sb_whole *w)
 {
-	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE, 0};
-	struct dw_source_opts o = {r->max, 0};
+	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE, 0, ""};
+	struct dw_source_opts o = {.max_file_size = r->max};
 	enum dw_scan_outcome out = DW_SCAN_DONE;
 	char path[sizeof(w->path)], channel[sizeof(w->channel)];
 	int err;
@@ -449,14 +456,22 @@ static void child_whole(struct dw_scanner *s, int fd, const struct sb_req *r,
 	/* One budget for the file, not one per line or part. */
 	dw_scanner_set_budget(s, r->budget_ms);
 	dw_scanner_set_deadline(s, r->budget_ms);
-	err = w->slack ? dw_scan_slack_fd(s, fd, "", channel,
+	err = w->slack ? dw_scan_slack_fd(s, fd, path, channel,
 					  child_source_finding, NULL)
-		       : dw_scan_opened_file(s, fd, path, "", &o,
+		       : dw_scan_opened_file(s, fd, path, path, &o,
 					     child_source_finding, NULL, &out);
 	done.timed_out = out == DW_SCAN_TIMED_OUT || dw_scan_timed_out(s) ||
 			 dw_scanner_past_deadline(s) ||
 			 w->hook == SB_HOOK_TIMEOUT;
 	dw_scanner_set_deadline(s, 0);
+	if (err) {
+		size_t i;
+
+		snprintf(done.why, sizeof(done.why), "%s", dw_error_last());
+		for (i = 0; done.why[i]; i++)
+			if (done.why[i] < 0x20 || done.why[i] > 0x7e)
+				done.why[i] = '?';
+	}
 	done.outcome = err			       ? SB_OUT_MALFORMED
 		       : out == DW_SCAN_SKIPPED_BINARY ? SB_OUT_BINARY
 						       : SB_OUT_DONE;
@@ -469,7 +484,7 @@ static void child_whole(struct dw_scanner *s, int fd, const struct sb_req *r,
 
 static void child_scan(struct dw_scanner *s, int fd, const struct sb_req *r)
 {
-	struct sb_done done = {SB_DONE, r->id, 0, 0, 0};
+	struct sb_done done = {SB_DONE, r->id, 0, 0, 0, ""};
 	uint64_t off = 0;
 
 	cur_id = r->id;
@@ -698,7 +713,7 @@ static void warm_up_mail(struct dw_scanner *s)
 		"Content-Type: text/plain; name=k.txt\r\n"
 		"Content-Transfer-Encoding: base64\r\n\r\n"
 		"aGVsbG8K\r\n--b--\r\n";
-	struct dw_source_opts o = {1 << 20, 0};
+	struct dw_source_opts o = {.max_file_size = 1 << 20};
 	enum dw_scan_outcome out;
 	int fd = memfd_create("warm-up.eml", MFD_CLOEXEC);
 
@@ -753,11 +768,13 @@ static void warm_up(struct dw_scanner *s)
 
 int dw_sandbox_is_child(int argc, char **argv)
 {
-	return argc == 5 && !strcmp(argv[1], SB_ARG);
+	return argc >= 5 && argc <= 5 + SB_EXTRA_MAX &&
+	       !strcmp(argv[1], SB_ARG);
 }
 
 int dw_sandbox_child_main(int argc, char **argv,
-			  int (*build)(struct dw_engine **e))
+			  int (*build)(struct dw_engine **e, int argc,
+				       char **argv))
 {
 	struct dw_engine *e = NULL;
 	struct dw_scanner *s = NULL;
@@ -767,7 +784,6 @@ int dw_sandbox_child_main(int argc, char **argv,
 	unsigned long uid = strtoul(argv[3], NULL, 10),
 		      gid = strtoul(argv[4], NULL, 10);
 
-	(void)argc;
 	/* Dies with the daemon; and only its daemon may have started it. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (*end || getppid() != (pid_t)parent)
@@ -776,7 +792,7 @@ int dw_sandbox_child_main(int argc, char **argv,
 	close(STDIN_FILENO);
 	close(STDOUT_FILENO);
 	close(STDERR_FILENO);
-	if (build(&e) || dw_scanner_new(&s, e))
+	if (build(&e, argc - 5, argv + 5) || dw_scanner_new(&s, e))
 		_exit(1);
 	warm_up(s);
 	lie_engine = e;
@@ -815,7 +831,7 @@ int dw_sandbox_child_main(int argc, char **argv,
 		cur_kind = 0;
 		cur_fields[0] = '\0';
 		if (r.op == SB_REDACT) {
-			struct sb_done done = {SB_DONE, r.id, 0, 0, 0};
+			struct sb_done done = {SB_DONE, r.id, 0, 0, 0, ""};
 
 			cur_id = r.id;
 			dw_scanner_set_budget(s, r.budget_ms);
@@ -1045,12 +1061,13 @@ static void stop_child_(struct dw_sandbox *sb, char *how, size_t n,
 #define stop_child(sb, how, n) stop_child_(sb, how, n, 0)
 
 int dw_sandbox_start(struct dw_sandbox **out, const struct dw_engine *e,
-		     const char *user)
+		     const char *user, const char *const *extra)
 {
 	struct dw_sandbox *sb;
 	const char *hook = getenv("DW_TEST_SANDBOX_HOOK");
 	struct passwd *pw = getpwnam(user ? user : "driftwatch");
 	char num[24];
+	size_t i;
 	int err;
 
 	if (!pw && !user)
@@ -1076,6 +1093,8 @@ int dw_sandbox_start(struct dw_sandbox **out, const struct dw_engine *e,
 	sb->argv[3] = dw_xstrdup(num);
 	snprintf(num, sizeof(num), "%lu", (unsigned long)sb->gid);
 	sb->argv[4] = dw_xstrdup(num);
+	for (i = 0; extra && extra[i] && i < SB_EXTRA_MAX; i++)
+		sb->argv[5 + i] = dw_xstrdup(extra[i]);
 	if (hook && !strncmp(hook, "segv:", 5)) {
 		sb->hook_op = SB_HOOK_SEGV;
 		sb->hook_name = dw_xstrdup(hook + 5);
@@ -1611,13 +1630,19 @@ int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 		   : out == SB_OUT_BINARY ? DW_SCAN_SKIPPED_BINARY
 					  : DW_SCAN_DONE;
 	tell_held(&held, err, path, DW_SOURCE_FILE, cb, ctx);
-	if (!err && out == SB_OUT_MALFORMED)
+	if (!err && out == SB_OUT_MALFORMED) {
+		size_t i;
+
+		/* The scanner's word, shown as such: printable, cut. */
+		d.why[sizeof(d.why) - 1] = '\0';
+		for (i = 0; d.why[i]; i++)
+			if (d.why[i] < 0x20 || d.why[i] > 0x7e)
+				d.why[i] = '?';
 		err = dw_error_set(DW_EIO,
-				   "%s could not be decoded whole (malformed "
-				   "or cut short: gzip, mail, a Docker log or "
-				   "a Slack export); what was decoded was "
-				   "scanned",
-				   path);
+				   "%s could not be decoded whole (the scanner "
+				   "says: %s); what was decoded was scanned",
+				   path, d.why[0] ? d.why : "no reason");
+	}
 	return err;
 }
 

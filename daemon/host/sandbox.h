@@ -41,10 +41,12 @@ struct dw_sandbox_stats {
 
 /*
  * Start a scanner for engine `e` (kept by the caller, unchanged while the
- * sandbox lives). `user` NULL: "driftwatch", else "nobody".
+ * sandbox lives). `user` NULL: "driftwatch", else "nobody". `extra` (NULL
+ * or NULL-terminated, at most 3) are given to the child's `build`, which
+ * must make the same rules (their digests are compared).
  */
 int dw_sandbox_start(struct dw_sandbox **out, const struct dw_engine *e,
-		     const char *user);
+		     const char *user, const char *const *extra);
 void dw_sandbox_free(struct dw_sandbox *sb);
 void dw_sandbox_stats(const struct dw_sandbox *sb, struct dw_sandbox_stats *st);
 
@@ -144,7 +146,7 @@ int dw_sandbox_scan_lines(struct dw_sandbox *sb, int docker, const char *data,
  */
 int dw_sandbox_is_child(int argc, char **argv);
 int dw_sandbox_child_main(int argc, char **argv,
-			  int (*build)(struct dw_engine **e))
-	__attribute__((noreturn));
+			  int (*build)(struct dw_engine **e, int argc,
+				       char **argv)) __attribute__((noreturn));
 
 #endif

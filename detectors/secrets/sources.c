@@ -738,7 +738,10 @@ int dw_scan_path(struct dw_scanner *s, const char *path, const char *display,
 	err = open_regular(path, o, outcome, &fd);
 	if (err || fd < 0)
 		return err;
-	err = dw_scan_opened_file(s, fd, path, display, o, cb, ctx, outcome);
+	err = o->scan_opened ? o->scan_opened(o->hctx, fd, path, NULL, cb, ctx,
+					      outcome)
+			     : dw_scan_opened_file(s, fd, path, display, o, cb,
+						   ctx, outcome);
 	close(fd);
 	return err;
 }
@@ -773,7 +776,10 @@ int dw_scan_slack_file(struct dw_scanner *s, const char *path,
 
 	if (err || fd < 0)
 		return err;
-	err = dw_scan_slack_fd(s, fd, display, channel, cb, ctx);
+	err = o->scan_opened
+		      ? o->scan_opened(o->hctx, fd, display, channel, cb, ctx,
+				       &outcome)
+		      : dw_scan_slack_fd(s, fd, display, channel, cb, ctx);
 	close(fd);
 	return err;
 }

@@ -40,6 +40,14 @@ struct dw_source {
 typedef int (*dw_source_cb)(const struct dw_finding *f,
 			    const struct dw_source *src, void *ctx);
 
+enum dw_scan_outcome {
+	DW_SCAN_DONE,
+	DW_SCAN_SKIPPED_BINARY,
+	DW_SCAN_SKIPPED_SIZE,
+	DW_SCAN_SKIPPED_SPECIAL, /* FIFO, socket, device */
+	DW_SCAN_TIMED_OUT,	 /* stopped at the time budget: partial */
+};
+
 struct dw_source_opts {
 	uint64_t max_file_size; /* larger files are skipped */
 	/*
@@ -48,14 +56,16 @@ struct dw_source_opts {
 	 * what is being scanned.
 	 */
 	int follow;
-};
-
-enum dw_scan_outcome {
-	DW_SCAN_DONE,
-	DW_SCAN_SKIPPED_BINARY,
-	DW_SCAN_SKIPPED_SIZE,
-	DW_SCAN_SKIPPED_SPECIAL, /* FIFO, socket, device */
-	DW_SCAN_TIMED_OUT,	 /* stopped at the time budget: partial */
+	/*
+	 * Where files are decoded and scanned once opened (a regular file
+	 * within max_file_size): NULL here, else by this (driftwatch scan
+	 * as root: in the scanner process), with `channel` for a Slack
+	 * export's day file, else NULL. Returns as dw_scan_path() does.
+	 */
+	int (*scan_opened)(void *hctx, int fd, const char *path,
+			   const char *channel, dw_source_cb cb, void *ctx,
+			   enum dw_scan_outcome *outcome);
+	void *hctx;
 };
 
 /*

@@ -151,4 +151,24 @@ mkdir -p tree/.git && printf '%s\n' "$npm" >tree/.git/config
 out=$(timeout 20 "$DW" scan --format jsonl tree); rc=$?
 [ $rc -eq 1 ] && [ "$(jq -r .path <<<"$out")" = tree/sub/x.txt ] &&
 	pass "walk: FIFO and symlink not opened, .git left to scan --git" || fail "walk: rc $rc $out"
+
+# As root, files and standard input are decoded in the scanner process
+# (its test hook makes it crash on boom.eml): that file is named, exit 3,
+# the others' findings printed (gzip, mail, plain) and stdin read there.
+if [ "$(id -u)" = 0 ]; then
+	mkdir -p boxed
+	printf 'x %s\n' "$gh" | gzip >boxed/b.gz
+	printf 'From: a@b\n\nuse %s\n' "$npm" >boxed/c.eml
+	printf 'From: a@b\n\nuse %s\n' "$gh" >boxed/boom.eml
+	out=$(DW_TEST_SANDBOX_HOOK=segv:boom.eml timeout 60 "$DW" scan --format jsonl boxed 2>boxed.err); rc=$?
+	[ $rc -eq 3 ] && grep -q 'boxed/boom.eml: not scanned: the scanner failed on it twice' boxed.err &&
+		[ "$(jq -r .source <<<"$out" | sort | tr '\n' ' ')" = "gzip mail " ] &&
+		pass "scan as root: decoded in the scanner process (a file that kills it is named, exit 3)" ||
+		fail "scan as root: rc $rc $(cat boxed.err) $out"
+	out=$(printf 'k %s\n' "$gh" | "$DW" scan --format jsonl -); rc=$?
+	[ $rc -eq 1 ] && [ "$(jq -r .source <<<"$out")" = stdin ] && pass "scan - as root: standard input through the scanner" ||
+		fail "stdin as root: $rc $out"
+else
+	echo "# not root: the scanner process (root only) is not tested here"
+fi
 finish
