@@ -1,5 +1,6 @@
 /* The scanner process (sandbox.h): privileges dropped, seccomp, SCM_RIGHTS. */
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -666,6 +667,77 @@ static int ignore_source(const struct dw_finding *f,
 #define ICONV_KEPT 128
 static iconv_t iconv_kept[ICONV_KEPT];
 
+/*
+ * Confined, iconv_open() answers only for the charsets loaded before
+ * (and their names glibc knows them by, which need no file): any other
+ * fails with EINVAL, which GMime takes in its stride (the text stays as
+ * it is), where loading its converter would kill the scanner at its
+ * filter. This program's own iconv_open, exported (CMakeLists.txt), is
+ * the one GMime and GLib call.
+ */
+static int iconv_confined;
+
+static int iconv_known(const char *name)
+{
+	static const char *const known[] = {
+		"UTF8",	       "ASCII",	      "USASCII",     "ANSIX341968",
+		"ISO88591",    "ISO88592",    "ISO88593",    "ISO88594",
+		"ISO88595",    "ISO88596",    "ISO88597",    "ISO88598",
+		"ISO88599",    "ISO885910",   "ISO885913",   "ISO885914",
+		"ISO885915",   "ISO885916",   "LATIN1",	     "LATIN2",
+		"LATIN3",      "LATIN4",      "LATIN5",	     "LATIN6",
+		"LATIN7",      "LATIN8",      "LATIN9",	     "LATIN10",
+		"CP1250",      "CP1251",      "CP1252",	     "CP1253",
+		"CP1254",      "CP1255",      "CP1256",	     "CP1257",
+		"CP1258",      "WINDOWS1250", "WINDOWS1251", "WINDOWS1252",
+		"WINDOWS1253", "WINDOWS1254", "WINDOWS1255", "WINDOWS1256",
+		"WINDOWS1257", "WINDOWS1258", "KOI8R",	     "KOI8U",
+		"ISO2022JP",   "SHIFTJIS",    "SJIS",	     "MSKANJI",
+		"CP932",       "WINDOWS31J",  "EUCJP",	     "GB2312",
+		"EUCCN",       "GBK",	      "CP936",	     "GB18030",
+		"BIG5",	       "BIG5HKSCS",   "CP950",	     "EUCKR",
+		"CP949",       "UHC",	      "ISO2022KR",   "EUCTW",
+		"TIS620",      "CP874",	      "WINDOWS874",  "UTF7",
+		"UTF16",       "UTF16LE",     "UTF16BE",     "UTF32",
+		"CP437",       "IBM437",      "CP850",	     "IBM850",
+		"CP866",       "IBM866",      "MACINTOSH",   "MAC",
+		"ISO2022CN",   "VISCII",      "ARMSCII8",
+	};
+	char norm[32];
+	size_t i, n = 0;
+
+	/* Upper case, letters and digits only, up to "//" (TRANSLIT). */
+	for (i = 0; name[i] && n < sizeof(norm) - 1; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (c == '/')
+			break;
+		if (isalnum(c))
+			norm[n++] = (char)toupper(c);
+	}
+	norm[n] = '\0';
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(norm, known[i]))
+			return 1;
+	return 0;
+}
+
+__attribute__((visibility("default"))) iconv_t iconv_open(const char *to,
+							  const char *from)
+{
+	static iconv_t (*real)(const char *, const char *);
+
+	if (!real)
+		real = (iconv_t(*)(const char *, const char *))dlsym(
+			RTLD_NEXT, "iconv_open");
+	if (!real || (iconv_confined && (!to || !from || !iconv_known(to) ||
+					 !iconv_known(from)))) {
+		errno = EINVAL;
+		return (iconv_t)-1;
+	}
+	return real(to, from);
+}
+
 static void warm_up_iconv(void)
 {
 	static const char *const charsets[] = {
@@ -798,6 +870,7 @@ int dw_sandbox_child_main(int argc, char **argv,
 	lie_engine = e;
 	if (drop_privileges((uid_t)uid, (gid_t)gid) || confine())
 		_exit(1);
+	iconv_confined = 1;
 	/* Confined: only now is it fit to be given anything. */
 	memset(&ready, 0, sizeof(ready));
 	ready.type = SB_READY;

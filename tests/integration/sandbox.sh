@@ -167,6 +167,13 @@ mv "$tmp/m1.tmp" "$tmp/drop/mail/m1.eml"
 found "$tmp/drop/mail/m1.eml" && [ "$(q "SELECT source FROM findings WHERE CAST(path AS TEXT) LIKE '%m1.eml'")" = mail ] &&
 	pass "mail (base64, ISO-2022-JP): decoded in the scanner, found as mail" ||
 	{ fail "mail in the scanner: $(q 'SELECT source, path FROM findings' | tail -3)"; grep -i "scanner\|m1.eml" "$tmp/dwd.log" | tail -3; }
+# A charset the scanner has not loaded (KOI8-RU, IBM037): its
+# converter is not loaded (that would kill it at its filter), the text
+# stays as it is, and the mail is read.
+printf 'From: a@example.com\nSubject: =?koi8-ru?B?8NLJ18XU?= =?IBM037?Q?x?=\nContent-Type: text/plain; charset=koi8-ru\n\nuse %s\n' "$($G github sbxkoi)" >"$tmp/k.tmp"
+mv "$tmp/k.tmp" "$tmp/drop/mail/koi.eml"
+found "$tmp/drop/mail/koi.eml" && pass "a mail in a charset the scanner has not loaded: read all the same" ||
+	{ fail "rare charset: $(grep koi.eml "$tmp/dwd.log" | tail -2)"; }
 printf '[{"type":"message","user":"U7","ts":"7.0","text":"deploy with %s"}]\n' "$($G github sbxslack)" >"$tmp/s.tmp"
 mv "$tmp/s.tmp" "$tmp/drop/slack/ops/2026-11-30.json"
 found "$tmp/drop/slack/ops/2026-11-30.json" &&
