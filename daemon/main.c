@@ -8,6 +8,7 @@
 #include "coverage.h"
 #include "sandbox.h"
 
+#include <malloc.h>
 #include <systemd/sd-daemon.h>
 
 #include "driftwatch/banned.h"
@@ -510,6 +511,7 @@ static void reload(struct daemon *dm)
 {
 	sd_notify(0, "RELOADING=1");
 	reload_config(dm);
+	malloc_trim(0); /* the old rules, and building the new ones */
 	sd_notify(0, "READY=1\nSTATUS=monitoring");
 }
 
@@ -794,6 +796,8 @@ int main(int argc, char **argv)
 	if (dm.docker)
 		docker_root(&dm);
 	configure_logs(&dm);
+	/* What building the rules and starting took and gave back. */
+	malloc_trim(0);
 	dw_log_info("driftwatchd %s started, store %s, config %s%s", DW_VERSION,
 		    dm.db, o.config,
 		    access(o.config, F_OK) ? " (absent: defaults)" : "");

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <iconv.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <poll.h>
 #include <pwd.h>
 #include <seccomp.h>
@@ -758,13 +759,11 @@ static void warm_up_iconv(void)
 	size_t i, n = 0;
 
 	for (i = 0; i < sizeof(charsets) / sizeof(charsets[0]); i++) {
-		iconv_t a = iconv_open("UTF-8", charsets[i]),
-			b = iconv_open(charsets[i], "UTF-8");
+		/* Mail is converted to UTF-8, never from it. */
+		iconv_t a = iconv_open("UTF-8", charsets[i]);
 
 		if (a != (iconv_t)-1 && n < ICONV_KEPT)
 			iconv_kept[n++] = a;
-		if (b != (iconv_t)-1 && n < ICONV_KEPT)
-			iconv_kept[n++] = b;
 	}
 }
 
@@ -868,6 +867,8 @@ int dw_sandbox_child_main(int argc, char **argv,
 		_exit(1);
 	warm_up(s);
 	lie_engine = e;
+	/* What building the rules took and gave back, to the kernel. */
+	malloc_trim(0);
 	if (drop_privileges((uid_t)uid, (gid_t)gid) || confine())
 		_exit(1);
 	iconv_confined = 1;
