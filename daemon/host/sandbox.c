@@ -411,25 +411,7 @@ static void child_frames(struct dw_scanner *s, int fd, const struct sb_req *r,
 		_exit(1);
 }
 
-/* A compromised scanner's lie about a plain file: "found in gzip". */
-static void whole_lie(struct dw_scanner *s)
-{
-	static const char fake[] = "AKIAQWERTYUIOPASDFGH";
-	const struct dw_rule_info *rules;
-	struct dw_finding f;
-
-	(void)s;
-	memset(&f, 0, sizeof(f));
-	dw_engine_rules(lie_engine, &rules);
-	f.rule = &rules[0];
-	f.secret = fake;
-	f.secret_len = sizeof(fake) - 1;
-	f.line = 1;
-	f.column = 1;
-	dw_secret_fingerprint(f.fingerprint, rules[0].id, fake, f.secret_len);
-	cur_kind = 2; /* sb_kinds[2]: gzip */
-	child_finding(&f, NULL);
-}
+static void hook_lie(const struct dw_engine *e, const struct sb_req *r);
 
 /*
  * A whole file, decoded as its name says (gzip, a Docker log, mail, a
@@ -453,8 +435,12 @@ static void child_whole(struct dw_scanner *s, int fd, const struct sb_req *r,
 	if (w->hook == SB_HOOK_STALL)
 		for (;;)
 			cur_id++;
-	if (w->hook == SB_HOOK_LIE)
-		whole_lie(s);
+	if (w->hook == SB_HOOK_LIE) {
+		/* A compromised scanner's lie about a plain file: "found
+		 * in gzip" (sb_kinds[2]). */
+		cur_kind = 2;
+		hook_lie(lie_engine, r);
+	}
 	/* One budget for the file, not one per line or part. */
 	dw_scanner_set_budget(s, r->budget_ms);
 	dw_scanner_set_deadline(s, r->budget_ms);

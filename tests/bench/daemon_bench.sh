@@ -6,6 +6,7 @@
 # scale, the same-run cost of one `docker diff` of such a container (what
 # a poller pays per look). Root; starts the test dockerd when needed.
 #   DW_BUILD=build tests/bench/daemon_bench.sh [SECONDS]
+#   (DW_BENCH_HUNG_SINK=1: with a webhook sink that never answers)
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 export DW_BUILD=${DW_BUILD:-$here/../../build}
@@ -30,6 +31,16 @@ for i in $(seq 1 50); do
 	docker run -d --network none --label dwbench=1 --name "dwbn$i" dwtest:busybox sleep 3600 >/dev/null
 done
 printf '%s\n' "${DW_BENCH_CONFIG:-}" >"$tmp/cfg.yaml"
+# DW_BENCH_HUNG_SINK=1: every alert also goes to a sink that accepts and
+# never answers (the monitoring loop must not wait on it).
+if [ -n "${DW_BENCH_HUNG_SINK:-}" ]; then
+	hport=$((20000 + RANDOM % 20000))
+	(while :; do busybox nc -l -p "$hport" >/dev/null 2>&1; done) &
+	hung=$!
+	trap 'kill $hung 2>/dev/null; cleanup' EXIT
+	printf 'webhooks: ["http://127.0.0.1:%s/hook"]\n' "$hport" >>"$tmp/cfg.yaml"
+	echo "alerts also go to a sink that never answers (127.0.0.1:$hport)"
+fi
 "$DWD" --foreground --config "$tmp/cfg.yaml" --db "$db" --no-mounts 2>"$tmp/log" &
 pid=$!
 for _ in $(seq 1 100); do
