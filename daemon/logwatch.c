@@ -582,11 +582,11 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 	n = 0;
 	while (read_turn < READ_TURN_MAX &&
 	       (n = pread(f->fd, buf, sizeof(buf), f->off)) > 0) {
-		read_turn += (size_t)n;
 		size_t end, keep = (size_t)n < sizeof(f->tail)
 					   ? (size_t)n
 					   : sizeof(f->tail);
 
+		read_turn += (size_t)n;
 		if (f->ntail + keep > sizeof(f->tail)) {
 			size_t drop = f->ntail + keep - sizeof(f->tail);
 
