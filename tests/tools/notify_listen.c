@@ -27,7 +27,7 @@ int main(int argc, char **argv)
 	secs = strtol(argv[2], NULL, 10);
 	memset(&a, 0, sizeof(a));
 	a.sun_family = AF_UNIX;
-	strcpy(a.sun_path, argv[1]);
+	memcpy(a.sun_path, argv[1], strlen(argv[1]) + 1);
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	unlink(argv[1]);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a))) {
