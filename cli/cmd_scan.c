@@ -653,9 +653,13 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 					   dw_error_last());
 	}
 	if (load_config(&sc, config, repo_config, git ? 1 : argc - optind,
-			git ? &workdir : argv + optind))
-		return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
-				   dw_error_last());
+			git ? &workdir : argv + optind)) {
+		ret = dw_cli_fail("scan", DW_EXIT_USAGE, "%s", dw_error_last());
+		free(sc.trusted_path);
+		free(sc.repo_path);
+		free(workdir);
+		return ret;
+	}
 	cache = dw_cli_cache_dir();
 	sc.cfg.engine.cache_dir = cache;
 	if (dw_engine_new(&sc.engine, &sc.cfg.engine) ||
