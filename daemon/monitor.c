@@ -391,7 +391,8 @@ void dw_monitor_set_policy(struct dw_monitor *m, const struct dw_policy *p,
 		dw_sandbox_free(m->sandbox);
 		m->sandbox = NULL;
 		m->sandbox_engine = engine;
-		if (engine && dw_sandbox_start(&m->sandbox, engine, NULL, NULL)) {
+		if (engine &&
+		    dw_sandbox_start(&m->sandbox, engine, NULL, NULL)) {
 			char summary[600];
 			json_t *doc;
 
