@@ -196,6 +196,14 @@ static int cur_docker;
 static uint32_t cur_kind;
 static char cur_fields[SB_FIELDS_MAX];
 
+/* Anything but printable ASCII in the NUL-terminated `s` becomes '?'. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			*s = '?';
+}
+
 static int send_all(int fd, const void *p, size_t n)
 {
 	ssize_t w;
@@ -453,12 +461,8 @@ static void child_whole(struct dw_scanner *s, int fd, const struct sb_req *r,
 			 w->hook == SB_HOOK_TIMEOUT;
 	dw_scanner_set_deadline(s, 0);
 	if (err) {
-		size_t i;
-
 		snprintf(done.why, sizeof(done.why), "%s", dw_error_last());
-		for (i = 0; done.why[i]; i++)
-			if (done.why[i] < 0x20 || done.why[i] > 0x7e)
-				done.why[i] = '?';
+		printable(done.why);
 	}
 	done.outcome = err			       ? SB_OUT_MALFORMED
 		       : out == DW_SCAN_SKIPPED_BINARY ? SB_OUT_BINARY
@@ -1123,6 +1127,16 @@ static void stop_child_(struct dw_sandbox *sb, char *how, size_t n,
 int dw_sandbox_start(struct dw_sandbox **out, const struct dw_engine *e,
 		     const char *user, const char *const *extra)
 {
+	/* Tests: DW_TEST_SANDBOX_HOOK=PREFIX NAME, the scanner misbehaves
+	 * so on the input named NAME. */
+	static const struct {
+		const char *prefix;
+		int op;
+	} hooks[] = {
+		{"segv:", SB_HOOK_SEGV},   {"forbidden:", SB_HOOK_FORBIDDEN},
+		{"lie:", SB_HOOK_LIE},	   {"timeout:", SB_HOOK_TIMEOUT},
+		{"stall:", SB_HOOK_STALL},
+	};
 	struct dw_sandbox *sb;
 	const char *hook = getenv("DW_TEST_SANDBOX_HOOK");
 	struct passwd *pw = getpwnam(user ? user : "driftwatch");
@@ -1155,21 +1169,14 @@ int dw_sandbox_start(struct dw_sandbox **out, const struct dw_engine *e,
 	sb->argv[4] = dw_xstrdup(num);
 	for (i = 0; extra && extra[i] && i < SB_EXTRA_MAX; i++)
 		sb->argv[5 + i] = dw_xstrdup(extra[i]);
-	if (hook && !strncmp(hook, "segv:", 5)) {
-		sb->hook_op = SB_HOOK_SEGV;
-		sb->hook_name = dw_xstrdup(hook + 5);
-	} else if (hook && !strncmp(hook, "forbidden:", 10)) {
-		sb->hook_op = SB_HOOK_FORBIDDEN;
-		sb->hook_name = dw_xstrdup(hook + 10);
-	} else if (hook && !strncmp(hook, "lie:", 4)) {
-		sb->hook_op = SB_HOOK_LIE;
-		sb->hook_name = dw_xstrdup(hook + 4);
-	} else if (hook && !strncmp(hook, "timeout:", 8)) {
-		sb->hook_op = SB_HOOK_TIMEOUT;
-		sb->hook_name = dw_xstrdup(hook + 8);
-	} else if (hook && !strncmp(hook, "stall:", 6)) {
-		sb->hook_op = SB_HOOK_STALL;
-		sb->hook_name = dw_xstrdup(hook + 6);
+	for (i = 0; hook && i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		size_t n = strlen(hooks[i].prefix);
+
+		if (!strncmp(hook, hooks[i].prefix, n)) {
+			sb->hook_op = hooks[i].op;
+			sb->hook_name = dw_xstrdup(hook + n);
+			break;
+		}
 	}
 	err = start_child(sb);
 	if (err) {
@@ -1691,13 +1698,9 @@ int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 					  : DW_SCAN_DONE;
 	tell_held(&held, err, path, DW_SOURCE_FILE, cb, ctx);
 	if (!err && out == SB_OUT_MALFORMED) {
-		size_t i;
-
 		/* The scanner's word, shown as such: printable, cut. */
 		d.why[sizeof(d.why) - 1] = '\0';
-		for (i = 0; d.why[i]; i++)
-			if (d.why[i] < 0x20 || d.why[i] > 0x7e)
-				d.why[i] = '?';
+		printable(d.why);
 		err = dw_error_set(DW_EIO,
 				   "%s could not be decoded whole (the scanner "
 				   "says: %s); what was decoded was scanned",
