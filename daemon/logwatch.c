@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "driftwatch/buf.h"
+#include "driftwatch/clock.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
 #include "driftwatch/safeopen.h"
@@ -736,18 +737,10 @@ static void take(struct dw_logwatch *w, const struct pattern *p,
 
 /* Read out and close the files that were followed under `path` before
  * it was renamed away or replaced. */
-static long long mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec;
-}
-
 static void mark_rotated(struct followed *f)
 {
 	if (!f->rotated)
-		f->rotated_at = mono_s();
+		f->rotated_at = (dw_mono_ms() / 1000);
 	f->rotated = 1;
 }
 
@@ -766,7 +759,7 @@ int dw_logwatch_continue(struct dw_logwatch *w)
 
 void dw_logwatch_tick(struct dw_logwatch *w)
 {
-	long long now = mono_s();
+	long long now = (dw_mono_ms() / 1000);
 	size_t j;
 
 	for (j = w->nfol; j-- > 0;) {

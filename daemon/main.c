@@ -7,6 +7,7 @@
 
 #include "coverage.h"
 #include "sandbox.h"
+#include "driftwatch/clock.h"
 
 #include <malloc.h>
 #include <systemd/sd-daemon.h>
@@ -642,15 +643,6 @@ static void housekeeping(struct daemon *dm, long long now)
 	}
 }
 
-/* Milliseconds on the monotonic clock (the watchdog's). */
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int run(struct daemon *dm, int sfd)
 {
 	long long next_delivery = 0, last_ping = 0, ping_ms = 0;
@@ -677,9 +669,9 @@ static int run(struct daemon *dm, int sfd)
 		}
 		write_status(dm, "running", 0);
 		housekeeping(dm, now);
-		if (ping_ms && mono_ms() - last_ping >= ping_ms) {
+		if (ping_ms && dw_mono_ms() - last_ping >= ping_ms) {
 			sd_notify(0, "WATCHDOG=1");
-			last_ping = mono_ms();
+			last_ping = dw_mono_ms();
 		}
 		if (ping_ms && (wait < 0 || wait > ping_ms))
 			wait = ping_ms;

@@ -3,15 +3,13 @@
 #include <sys/resource.h>
 
 #include "monitor_int.h"
+#include "driftwatch/clock.h"
 
 #include "driftwatch/banned.h"
 
 long long mon_mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return dw_mono_ms();
 }
 
 long long mon_wall_us(void)

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "driftwatch/buf.h"
+#include "driftwatch/clock.h"
 #include "driftwatch/error.h"
 #include "driftwatch/sources.h"
 #include "driftwatch/xmalloc.h"
@@ -117,6 +118,16 @@ struct sb_whole {
 	char path[1024];   /* chooses the decoder (".gz", "-json.log", ...) */
 	char channel[256]; /* Slack */
 };
+
+/* The bytes of the local-format frame at `p` (at least 8 there): the
+ * big-endian length, the entry, the length again. */
+static uint64_t frame_len(const char *p)
+{
+	const unsigned char *u = (const unsigned char *)p;
+
+	return 8 + (((uint64_t)u[0] << 24) | ((uint64_t)u[1] << 16) |
+		    ((uint64_t)u[2] << 8) | u[3]);
+}
 
 /* What follows an SB_FRAMES request. */
 struct sb_frames {
@@ -358,13 +369,15 @@ static void child_lines(struct dw_scanner *s, const struct sb_req *r,
  * line is joined then, without the scanner keeping anything.
  */
 static void child_frames(struct dw_scanner *s, int fd, const struct sb_req *r,
-			 const struct sb_frames *fr)
+			 const char *extra)
 {
+	struct sb_frames copy, *fr = &copy;
 	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE, 0, ""};
 	struct dw_local_log l;
 	size_t len = 0, pos = 0;
 	char *data;
 
+	memcpy(&copy, extra, sizeof(copy)); /* msg: not aligned for it */
 	if (r->max > SB_FRAMES_MAX)
 		_exit(1);
 	if (fr->hook)
@@ -386,12 +399,8 @@ static void child_frames(struct dw_scanner *s, int fd, const struct sb_req *r,
 	dw_scanner_set_budget(s, r->budget_ms);
 	dw_scanner_set_deadline(s, r->budget_ms);
 	while (len - pos >= 8) {
-		uint64_t size = ((uint64_t)(unsigned char)data[pos] << 24) |
-				((uint64_t)(unsigned char)data[pos + 1] << 16) |
-				((uint64_t)(unsigned char)data[pos + 2] << 8) |
-				(uint64_t)(unsigned char)data[pos + 3];
-		size_t one = 8 + size <= len - pos ? (size_t)(8 + size)
-						   : len - pos,
+		uint64_t whole = frame_len(data + pos);
+		size_t one = whole <= len - pos ? (size_t)whole : len - pos,
 		       used = dw_local_log_feed(s, &l, data + pos, one, "",
 						child_source_finding, NULL);
 
@@ -426,8 +435,10 @@ static void hook_lie(const struct dw_engine *e, const struct sb_req *r);
  * Slack export's day, plain text): findings carry their source.
  */
 static void child_whole(struct dw_scanner *s, int fd, const struct sb_req *r,
-			const struct sb_whole *w)
+			const char *extra)
 {
+	static struct sb_whole copy; /* msg: not aligned for it */
+	const struct sb_whole *w = memcpy(&copy, extra, sizeof(copy));
 	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE, 0, ""};
 	struct dw_source_opts o = {.max_file_size = r->max};
 	enum dw_scan_outcome out = DW_SCAN_DONE;
@@ -924,19 +935,12 @@ int dw_sandbox_child_main(int argc, char **argv,
 			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
 		if (fd < 0)
 			_exit(1);
-		if (r.op == SB_WHOLE) {
-			struct sb_whole w;
-
-			memcpy(&w, msg + sizeof(r), sizeof(w));
-			child_whole(s, fd, &r, &w);
-			close(fd);
-			continue;
-		}
-		if (r.op == SB_FRAMES) {
-			struct sb_frames fr;
-
-			memcpy(&fr, msg + sizeof(r), sizeof(fr));
-			child_frames(s, fd, &r, &fr);
+		if (r.op == SB_WHOLE || r.op == SB_FRAMES) {
+			/* What follows the request, its size checked above. */
+			if (r.op == SB_WHOLE)
+				child_whole(s, fd, &r, msg + sizeof(r));
+			else
+				child_frames(s, fd, &r, msg + sizeof(r));
 			close(fd);
 			continue;
 		}
@@ -953,21 +957,13 @@ int dw_sandbox_child_main(int argc, char **argv,
 
 /* ---- the parent ---- */
 
-static long long now_ms_early(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A request id the scanner cannot guess (it may not answer ahead). */
 static uint32_t new_id(void)
 {
 	uint32_t id = 0;
 
 	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
-		id = (uint32_t)now_ms_early() ^ (uint32_t)getpid();
+		id = (uint32_t)dw_mono_ms() ^ (uint32_t)getpid();
 	return id;
 }
 
@@ -1205,14 +1201,6 @@ void dw_sandbox_stats(const struct dw_sandbox *sb, struct dw_sandbox_stats *st)
 	*st = sb->st;
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * The fields the scanner sent: NUL-terminated "key=value\n" lines, each
  * key one of sb_keys[], each value printable ASCII.
@@ -1398,7 +1386,7 @@ static int next_reply(struct dw_sandbox *sb, char *buf, long long deadline,
 {
 	for (;;) {
 		struct pollfd p = {sb->fd, POLLIN, 0};
-		long long left = deadline - now_ms();
+		long long left = deadline - dw_mono_ms();
 		int pr;
 
 		if (left <= 0) {
@@ -1495,7 +1483,7 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 		stop_child(sb, how, hn);
 		return 1;
 	}
-	deadline = now_ms() + (r->budget_ms > 0 ? r->budget_ms : 60000) +
+	deadline = dw_mono_ms() + (r->budget_ms > 0 ? r->budget_ms : 60000) +
 		   SB_SLACK_MS;
 	buf = dw_xmalloc(sizeof(struct sb_finding) + SB_SECRET_MAX);
 	for (;;) {
@@ -1711,46 +1699,27 @@ int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 
 /* The frames in data[0..len) up to byte `upto`: how many, or -1 when
  * `upto` is not where one ends. */
-static long long frames_upto(const char *data, size_t len, uint64_t upto)
-{
-	const unsigned char *p = (const unsigned char *)data;
-	uint64_t pos = 0;
-	long long n = 0;
-
-	if (upto > len)
-		return -1;
-	while (pos < upto) {
-		uint64_t size;
-
-		if (upto - pos < 8)
-			return -1;
-		size = ((uint64_t)p[pos] << 24) | ((uint64_t)p[pos + 1] << 16) |
-		       ((uint64_t)p[pos + 2] << 8) | p[pos + 3];
-		if (size > upto - pos - 8)
-			return -1;
-		pos += 8 + size;
-		n++;
-	}
-	return n;
-}
-
 size_t dw_frames_complete(const char *data, size_t len, uint64_t *count)
 {
-	const unsigned char *p = (const unsigned char *)data;
 	size_t pos = 0;
 
 	*count = 0;
-	while (len - pos >= 8) {
-		uint64_t size = ((uint64_t)p[pos] << 24) |
-				((uint64_t)p[pos + 1] << 16) |
-				((uint64_t)p[pos + 2] << 8) | p[pos + 3];
-
-		if (size > len - pos - 8)
-			break;
-		pos += 8 + (size_t)size;
+	while (len - pos >= 8 && frame_len(data + pos) <= len - pos) {
+		pos += (size_t)frame_len(data + pos);
 		(*count)++;
 	}
 	return pos;
+}
+
+/* The frames in data[0..len) up to byte `upto`: how many, or -1 when
+ * `upto` is not where one ends. */
+static long long frames_upto(const char *data, size_t len, uint64_t upto)
+{
+	uint64_t n;
+
+	if (upto > len || dw_frames_complete(data, (size_t)upto, &n) != upto)
+		return -1;
+	return (long long)n;
 }
 
 int dw_sandbox_scan_frames(struct dw_sandbox *sb, const char *data, size_t len,
@@ -1763,7 +1732,6 @@ int dw_sandbox_scan_frames(struct dw_sandbox *sb, const char *data, size_t len,
 	struct held_list held = {NULL, 0, 0};
 	struct sb_done d;
 	long long n;
-	size_t off = 0;
 	int fd, err;
 
 	memset(res, 0, sizeof(*res));
@@ -1775,17 +1743,10 @@ int dw_sandbox_scan_frames(struct dw_sandbox *sb, const char *data, size_t len,
 	fd = memfd_create("driftwatch-frames", MFD_CLOEXEC);
 	if (fd < 0)
 		return dw_error_errno(DW_ERROR, errno, "memfd_create");
-	while (off < len) {
-		ssize_t w = write(fd, data + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			err = dw_error_errno(DW_ERROR, errno, "memfd write");
-			close(fd);
-			return err;
-		}
-		off += (size_t)w;
+	if (dw_write_all(fd, data, len)) {
+		err = dw_error_errno(DW_ERROR, errno, "memfd write");
+		close(fd);
+		return err;
 	}
 	if (sb->hook_op == SB_HOOK_SEGV && sb->hook_name &&
 	    memmem(data, len, sb->hook_name, strlen(sb->hook_name)))
@@ -1840,7 +1801,7 @@ int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
 	if (n != (ssize_t)(sizeof(r) + sent))
 		goto out;
 	buf = dw_xmalloc(sizeof(struct sb_finding) + SB_SECRET_MAX);
-	deadline = now_ms() + SB_SLACK_MS;
+	deadline = dw_mono_ms() + SB_SLACK_MS;
 	for (;;) {
 		struct sb_finding h;
 		struct sb_done d;
@@ -2059,7 +2020,7 @@ static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 		return 1;
 	}
 	buf = dw_xmalloc(sizeof(struct sb_finding) + SB_SECRET_MAX);
-	deadline = now_ms() + SCAN_LINES_BUDGET_MS + SB_SLACK_MS;
+	deadline = dw_mono_ms() + SCAN_LINES_BUDGET_MS + SB_SLACK_MS;
 	for (;;) {
 		struct sb_finding h;
 		struct sb_done d;

@@ -1,5 +1,6 @@
 /* The store: alerts and their delivery outbox, one row per alert and sink. */
 #include "store_int.h"
+#include "driftwatch/clock.h"
 
 #include "driftwatch/banned.h"
 
@@ -27,14 +28,6 @@ struct st_limit {
 	struct bucket shared;
 };
 
-static long long mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void st_limit_free(struct st_limit *l)
 {
 	size_t i;
@@ -57,7 +50,7 @@ void dw_store_set_alert_limit(struct dw_store *s, long burst, long per_minute)
 		s->limit = dw_xcalloc(1, sizeof(*s->limit));
 		s->limit->shared.kind = dw_xstrdup("various");
 		s->limit->shared.subject = dw_xstrdup("many subjects");
-		s->limit->shared.refilled_ms = mono_ms();
+		s->limit->shared.refilled_ms = dw_mono_ms();
 	}
 	s->limit->burst = burst;
 	s->limit->per_minute = per_minute;
@@ -103,7 +96,7 @@ static struct bucket *limit_bucket(struct st_limit *l, const char *kind,
 	if (l->n >= LIMIT_KEYS) {
 		/* Forget one that would be full by now and holds nothing
 		 * back; else all new subjects share one bucket. */
-		long long now = mono_ms();
+		long long now = dw_mono_ms();
 
 		for (i = 0; i < l->n; i++)
 			if (!l->v[i].held &&
@@ -124,7 +117,7 @@ static struct bucket *limit_bucket(struct st_limit *l, const char *kind,
 	l->v[l->n].kind = dw_xstrdup(kind);
 	l->v[l->n].subject = dw_xstrdup(subject);
 	l->v[l->n].tokens = (double)l->burst;
-	l->v[l->n].refilled_ms = mono_ms();
+	l->v[l->n].refilled_ms = dw_mono_ms();
 	return &l->v[l->n++];
 }
 
@@ -133,7 +126,7 @@ static int limit_take(struct st_limit *l, const char *kind,
 		      const json_t *payload)
 {
 	struct bucket *b;
-	long long now = mono_ms();
+	long long now = dw_mono_ms();
 
 	if (!l || l->burst <= 0 || limit_exempt(kind))
 		return 1;

@@ -156,3 +156,23 @@ void dw_buf_setlen(struct dw_buf *b, size_t len)
 	b->len = len;
 	b->ptr[len] = '\0';
 }
+
+int dw_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	size_t off = 0;
+
+	while (off < n) {
+		ssize_t w = write(fd, c + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (!w)
+				errno = EIO;
+			return -1;
+		}
+		off += (size_t)w;
+	}
+	return 0;
+}

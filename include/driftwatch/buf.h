@@ -42,6 +42,9 @@ int dw_buf_vaddf(struct dw_buf *b, const char *fmt, va_list ap);
  * errno saved in the message ("read: …").
  */
 int dw_buf_read_fd(struct dw_buf *b, int fd);
+/* Write p[0..n) to `fd` whole (retried when cut or interrupted): 0, or
+ * -1 with errno. */
+int dw_write_all(int fd, const void *p, size_t n);
 /* Cut the buffer back to `len` bytes (len <= b->len). */
 void dw_buf_setlen(struct dw_buf *b, size_t len);
 static inline void dw_buf_reset(struct dw_buf *b)
