@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -520,59 +521,94 @@ static int boxed_opened(void *hctx, int fd, const char *path,
 	return err;
 }
 
-/* Standard input's findings (plain text: no source from the scanner). */
-static int stdin_finding(const struct dw_finding *f,
-			 const struct dw_source *src, void *ctx)
+/* Standard input in pieces: where a piece starts in it. */
+struct stdin_piece {
+	struct scan *sc;
+	uint64_t line;	 /* the piece's first line */
+	uint64_t column; /* where in that line the piece starts (0-based) */
+	size_t seen;	 /* its first bytes, scanned whole with the last one */
+};
+
+static int stdin_finding(const struct dw_finding *f, void *ctx)
 {
 	static const struct dw_source in = {"-", DW_SOURCE_STDIN, NULL};
+	struct stdin_piece *p = ctx;
+	struct dw_finding g = *f;
 
-	(void)src;
-	return on_finding(f, &in, ctx);
+	/* Within what the last piece held whole: told then. */
+	if (f->offset + f->secret_len <= p->seen)
+		return 0;
+	if (g.line == 1)
+		g.column += p->column;
+	g.line += p->line - 1;
+	return on_finding(&g, &in, p->sc);
 }
 
+#define STDIN_PIECE (16u << 20)
+#define STDIN_OVERLAP (64u << 10)
+
 /*
- * Standard input in the scanner process: whole lines, a MiB at a time
- * (a longer line is cut there), each finding checked at its offset.
+ * Standard input in the scanner process: 16 MiB pieces of whole lines
+ * (a longer line is cut there, and its last 64 KiB given again with the
+ * rest, so a secret across the cut is found once), each in a memory file
+ * of its own, each finding checked at its offset.
  */
 static int boxed_stdin(struct scan *sc)
 {
 	struct dw_buf b = DW_BUF_INIT;
-	uint64_t line = 1;
+	struct stdin_piece piece = {sc, 1, 0, 0};
 	int err = 0, eof = 0;
 
-	while (!err && !eof) {
-		size_t cut, i;
-		int timed_out = 0;
-		ssize_t n;
+	dw_buf_grow(&b, STDIN_PIECE);
+	while (!err && (!eof || b.len > piece.seen)) {
+		size_t cut, i, keep;
+		int fd, timed_out = 0;
+		ssize_t n = 1;
 
-		dw_buf_grow(&b, 1 << 20);
-		n = read(STDIN_FILENO, b.ptr + b.len, (1u << 20) - b.len);
-		if (n < 0 && errno == EINTR)
-			continue;
+		while (!eof && b.len < STDIN_PIECE) {
+			n = read(STDIN_FILENO, b.ptr + b.len,
+				 STDIN_PIECE - b.len);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			b.len += (size_t)n;
+		}
 		if (n < 0) {
 			err = dw_error_errno(DW_EIO, errno, "cannot read -");
 			break;
 		}
-		eof = n == 0;
-		b.len += (size_t)n;
+		eof = eof || n == 0 || b.len < STDIN_PIECE;
 		cut = b.len;
-		while (!eof && cut && b.ptr[cut - 1] != '\n')
+		while (!eof && cut > piece.seen && b.ptr[cut - 1] != '\n')
 			cut--;
-		if (!eof && !cut && b.len < (1u << 20))
-			continue; /* a line still coming */
-		if (!cut)
+		keep = 0;
+		if (cut <= piece.seen) { /* one line longer than a piece */
 			cut = b.len;
-		if (cut &&
-		    dw_sandbox_scan_lines(sc->sandbox, 0, b.ptr, cut, line,
-					  stdin_finding, sc, &timed_out))
+			keep = eof ? 0 : STDIN_OVERLAP;
+		}
+		fd = memfd_create("driftwatch-stdin", MFD_CLOEXEC);
+		if (fd < 0 || dw_write_all(fd, b.ptr, cut)) {
+			err = dw_error_errno(DW_EIO, errno, "cannot spool -");
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		if (dw_sandbox_scan_fd(sc->sandbox, fd, cut,
+				       SCAN_FILE_BUDGET_S * 1000, "-",
+				       &timed_out, stdin_finding, &piece))
 			err = dw_error_set(DW_EIO, "-: not scanned in full: %s",
 					   dw_error_last());
+		close(fd);
 		if (timed_out)
 			sc->unreadable = 1;
-		for (i = 0; i < cut; i++)
-			line += b.ptr[i] == '\n';
-		memmove(b.ptr, b.ptr + cut, b.len - cut);
-		b.len -= cut;
+		for (i = piece.seen; i < cut; i++)
+			piece.line += b.ptr[i] == '\n';
+		/* A line cut: the next piece starts in it, `keep` back. */
+		piece.column = keep ? piece.column + cut - keep : 0;
+		memmove(b.ptr, b.ptr + cut - keep, b.len - cut + keep);
+		b.len = b.len - cut + keep;
+		piece.seen = keep;
 	}
 	dw_buf_release(&b);
 	return err;

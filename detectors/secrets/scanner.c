@@ -303,9 +303,12 @@ static int url_decode_line(struct dw_scanner *s, const char *p, size_t n)
 
 static void new_line(struct dw_scanner *s, uint64_t ls, const char *p, size_t n)
 {
+	/* The same line again (a line longer than MAX_LINE, in pieces):
+	 * what it reported stays reported. */
+	if (ls != s->cur_line)
+		s->nseen = 0;
 	s->cur_line = ls;
 	memset(s->rule_done, 0, s->e->nrules);
-	s->nseen = 0;
 	s->line_allowed =
 		!s->redacting &&
 		memmem(p, n, ALLOW_MARK, sizeof(ALLOW_MARK) - 1) != NULL;
@@ -440,9 +443,14 @@ static void process(struct dw_scanner *s, int final)
 		}
 	}
 	done = scan_region(s, region, final);
-	if (s->buf_abs + done > s->done_abs)
-		s->done_abs = s->buf_abs + done;
 	keep = forced ? done - OVERLAP : done;
+	/*
+	 * A line cut at MAX_LINE: the hits in its last OVERLAP bytes are
+	 * looked at again with what follows (a secret may go on past the
+	 * cut; before, one that did was never found).
+	 */
+	if (s->buf_abs + keep > s->done_abs)
+		s->done_abs = s->buf_abs + keep;
 	/* Count the newlines of what is dropped before it goes. */
 	if (s->buf_abs + keep > s->line_abs)
 		line_of(s, s->buf_abs + keep);

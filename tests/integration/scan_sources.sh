@@ -142,6 +142,19 @@ rss=$(tail -1 rss.txt)
 	pass "2 GB file scanned with ${rss} KiB RSS" || fail "2 GB scan: $(cat big.out) rss $rss"
 rm -f big.txt
 
+# A secret across the 16 MiB cut of a longer line (MAX_LINE): found once,
+# from a file and from standard input (before, the scanner cut the line
+# there and never looked at the hit again; stdin as root was cut at each
+# MiB).
+st=$($G github straddle)
+{ head -c $((16777216 - 10)) /dev/zero | tr '\0' ' '; printf '%s ' "$st"; head -c 70000 /dev/zero | tr '\0' ' '; echo; } >long.txt
+out=$("$DW" scan --format jsonl long.txt)
+[ "$(jq -r '"\(.line):\(.column)"' <<<"$out")" = "1:16777207" ] && pass "a secret across a 16 MiB line cut, in a file: found once" ||
+	fail "straddle in a file: $out"
+out=$("$DW" scan --format jsonl - <long.txt)
+[ "$(jq -r '"\(.line):\(.column)"' <<<"$out")" = "1:16777207" ] && pass "…and on standard input" || fail "straddle on stdin: $out"
+rm -f long.txt
+
 # Special files in a walk are never opened.
 mkdir -p tree/sub
 mkfifo tree/fifo
