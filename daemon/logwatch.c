@@ -32,6 +32,8 @@
 
 /* A line longer than this is scanned as it is, without waiting more. */
 #define PARTIAL_MAX (1u << 20)
+/* ... and how much of it is scanned again with the rest. */
+#define LINE_OVERLAP (4u << 10)
 /* A file renamed away or deleted is read for what its writer still
  * writes this long, then closed (if no new file came first). */
 #define ROTATED_GRACE_S 10
@@ -556,7 +558,7 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 	char buf[64 * 1024];
 	struct stat st;
 	ssize_t n;
-	size_t read_turn = 0;
+	size_t read_turn = 0, cut;
 	int fresh = 0; /* local format: frames read, not yet given */
 
 	if (fstat(f->fd, &st))
@@ -611,14 +613,18 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 		end = f->partial.len;
 		while (end && f->partial.ptr[end - 1] != '\n')
 			end--;
+		cut = 0;
 		if (!end && f->partial.len >= PARTIAL_MAX)
-			end = f->partial.len;
+			end = f->partial.len, cut = LINE_OVERLAP;
 		if (!end)
 			continue;
 		scan_lines(w, f, f->partial.ptr, end);
-		memmove(f->partial.ptr, f->partial.ptr + end,
-			f->partial.len - end);
-		dw_buf_setlen(&f->partial, f->partial.len - end);
+		/* A line cut at PARTIAL_MAX: its last bytes stay, to be
+		 * scanned with what follows (a secret across the cut is
+		 * found; one found twice is stored once). */
+		memmove(f->partial.ptr, f->partial.ptr + end - cut,
+			f->partial.len - end + cut);
+		dw_buf_setlen(&f->partial, f->partial.len - end + cut);
 	}
 	/* The rest next turn (the caller polls at once). */
 	if (n > 0 && read_turn >= READ_TURN_MAX)

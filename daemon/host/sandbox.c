@@ -150,6 +150,9 @@ struct sb_lines {
 	uint64_t line_base;
 };
 
+/* A line longer than a piece: how much of it is given again. */
+#define SB_LINES_OVERLAP (4u << 10)
+
 /* Data one SB_LINES message carries at most (a socket's default
  * buffer takes ~208 KiB). */
 #define SB_LINES_MAX (160u << 10)
@@ -2086,6 +2089,8 @@ int dw_sandbox_scan_lines(struct dw_sandbox *sb, int docker, const char *data,
 		char how[200] = "";
 		int tries, failed = 1;
 
+		size_t next;
+
 		if (piece > SB_LINES_MAX) {
 			piece = SB_LINES_MAX;
 			while (piece && data[off + piece - 1] != '\n')
@@ -2093,6 +2098,12 @@ int dw_sandbox_scan_lines(struct dw_sandbox *sb, int docker, const char *data,
 			if (!piece)
 				piece = SB_LINES_MAX;
 		}
+		/* A line longer than a piece is cut: its last bytes go again
+		 * with the next piece, so that a secret across the cut is
+		 * found (what it found twice, the store keeps once). */
+		next = off + piece;
+		if (next < len && data[next - 1] != '\n')
+			next -= SB_LINES_OVERLAP;
 		for (tries = 0; tries < 2 && failed; tries++) {
 			if (!sb->pid && start_child(sb))
 				return DW_ERROR;
@@ -2118,7 +2129,7 @@ int dw_sandbox_scan_lines(struct dw_sandbox *sb, int docker, const char *data,
 					 how);
 		}
 		line_base += lines;
-		off += piece;
+		off = next;
 	}
 	if (!sb->pid)
 		start_child(sb);

@@ -102,6 +102,19 @@ dw_wait 15 sh -c "! ls -l /proc/$pid/fd 2>/dev/null | grep -q 'gone.log'" &&
 	grep -q "gone.log: rotated away or deleted .* closed" "$tmp/log" &&
 	pass "and closed after its grace time, said in the log" || fail "deleted log still open: $(ls -l /proc/$pid/fd | grep gone.log)"
 
+# Secrets across the cuts of over-long lines in a followed log: the
+# scanner's 160 KiB pieces, and the 1 MiB a line may hold before it is
+# scanned as it is (before, both cuts hid a secret that straddled them).
+s1=$("$G" github srcs10)
+s2=$("$G" github srcs11)
+{ head -c $((163840 - 10)) /dev/zero | tr '\0' ' '; printf '%s\n' "$s1"
+  head -c $((1048576 - 10)) /dev/zero | tr '\0' ' '; printf '%s ' "$s2"; head -c 70000 /dev/zero | tr '\0' ' '; echo; } >"$tmp/long.tmp"
+n=$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '$tmp/logs/app.log'")
+cat "$tmp/long.tmp" >>"$tmp/logs/app.log"
+wait_finding "$tmp/logs/app.log" $((n + 2)) &&
+	pass "secrets across the 160 KiB and 1 MiB cuts of long log lines: found" ||
+	fail "long lines: $((n + 2)) wanted, $(q "SELECT line, rule FROM findings WHERE CAST(path AS TEXT) = '$tmp/logs/app.log'" | tr '\n' ' ')"
+
 # A rotated .gz is scanned once.
 f4=$("$G" swarm-worker srcs4)
 echo "zipped $f4" | gzip >"$tmp/logs/old.gz.tmp" && mv "$tmp/logs/old.gz.tmp" "$tmp/logs/app.1.gz"
