@@ -1,5 +1,6 @@
 /* Live sources: followed logs, container logs, drop directories. */
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
@@ -46,11 +47,19 @@
 #define HOLD_MAX ((1u << 20) + DW_LOCAL_FRAME_MAX)
 /* Docker's local format: frames are decoded this many bytes at a time. */
 #define LOCAL_BATCH (1u << 20)
+/* json-file, CRI: the lines kept back for the open piece of a long line
+ * to be joined with its rest at most this long (another stream's lines
+ * in between); past it, let go and said. */
+#define HOLD_LINES_MAX (256u << 10)
 /* A whole file's time budget in the scanner (as the daemon's own). */
 #define WHOLE_BUDGET_MS 2000
 
-/* A followed log, a container's json-file or local-format log, a drop dir */
-enum pkind { P_LOG, P_DOCKER, P_LOCAL, P_DROP };
+/*
+ * A followed log, a container's json-file or local-format log, a drop
+ * dir; Kubernetes' pod logs: the root (/var/log/pods), a pod's dir, a
+ * container's dir of CRI-format files.
+ */
+enum pkind { P_LOG, P_DOCKER, P_LOCAL, P_DROP, P_CRI_ROOT, P_CRI_POD, P_CRI };
 
 struct dirw {
 	int wd;
@@ -64,6 +73,7 @@ struct pattern {
 	char *drop_kind; /* slack, mail, files */
 	char *source_id, *name;
 	int configured; /* from the configuration (not a container) */
+	int pods;	/* Kubernetes' pod logs (dw_logwatch_pod_logs) */
 };
 
 struct followed {
@@ -106,6 +116,14 @@ struct dw_logwatch {
 };
 
 /* ---- findings ---- */
+
+/* The record format of a pattern's files. */
+static enum dw_log_format format_of(const struct pattern *p)
+{
+	return p->kind == P_DOCKER ? DW_LOG_DOCKER_JSON
+	       : p->kind == P_CRI  ? DW_LOG_CRI
+				   : DW_LOG_PLAIN;
+}
 
 struct found_ctx {
 	struct dw_logwatch *w;
@@ -381,14 +399,16 @@ static void said(struct dw_logwatch *w, struct followed *f, const char *what,
 
 /* Lines in the scanner process (not_scanned() when it fails on them). */
 static void boxed_lines(struct dw_logwatch *w, struct followed *f,
-			const char *data, size_t len, int docker)
+			const char *data, size_t len, enum dw_log_format fmt)
 {
 	struct found_ctx k = {w, f->p, f->path,
-			      docker ? DW_SOURCE_DOCKER_JSON_LOG
-				     : DW_SOURCE_LOG};
+			      fmt == DW_LOG_DOCKER_JSON
+				      ? DW_SOURCE_DOCKER_JSON_LOG
+			      : fmt == DW_LOG_CRI ? DW_SOURCE_CRI_LOG
+						  : DW_SOURCE_LOG};
 	int timed_out = 0;
 
-	if (!dw_sandbox_scan_lines(w->sandbox, docker, data, len, f->line + 1,
+	if (!dw_sandbox_scan_lines(w->sandbox, fmt, data, len, f->line + 1,
 				   on_boxed_finding, &k, &timed_out)) {
 		if (timed_out) {
 			dw_error_set(DW_ELIMIT, "the time budget ran out");
@@ -403,18 +423,20 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 		       const char *data, size_t len)
 {
 	struct found_ctx k = {w, f->p, f->path, DW_SOURCE_LOG};
+	enum dw_log_format fmt = format_of(f->p);
+	struct dw_log_join join;
 	size_t i, start = 0;
 
 	/* What a container (or anyone) wrote: read in the scanner process. */
 	if (w->sandbox && w->scanner) {
 		boxed_lines(w, f, data, len,
-			    f->p->kind != P_LOG && f->p->kind != P_DROP);
+			    f->p->kind == P_LOCAL ? DW_LOG_PLAIN : fmt);
 		for (i = 0; i < len; i++)
 			f->line += data[i] == '\n';
 		return;
 	}
 
-	if (f->p->kind == P_LOG || f->p->kind == P_DROP) {
+	if (fmt == DW_LOG_PLAIN) {
 		if (w->scanner)
 			dw_scan_buffer(w->scanner, data, len, f->line + 1,
 				       on_line_finding, &k);
@@ -422,17 +444,20 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 			f->line += data[i] == '\n';
 		return;
 	}
-	/* json-file: the one decoder `scan` uses too, a line at a time. */
+	/* json-file, CRI: the decoder `scan` uses too, a line at a time,
+	 * the pieces of a long line joined. */
+	dw_log_join_init(&join);
 	for (i = 0; i <= len; i++) {
 		if (i < len && data[i] != '\n')
 			continue;
 		if (i > start && w->scanner)
-			dw_scan_docker_log_line(w->scanner, data + start,
-						i - start, f->line + 1, f->path,
-						on_source_finding, &k);
+			dw_scan_log_line(w->scanner, &join, fmt, data + start,
+					 i - start, f->line + 1, start, f->path,
+					 on_source_finding, &k);
 		f->line += i < len;
 		start = i + 1;
 	}
+	dw_log_join_release(&join);
 }
 
 /*
@@ -455,7 +480,7 @@ static void boxed_frames(struct dw_logwatch *w, struct followed *f)
 	f->line = f->local.entries;
 	if (f->local.corrupt) {
 		used = f->partial.len;
-		boxed_lines(w, f, f->partial.ptr, used, 0);
+		boxed_lines(w, f, f->partial.ptr, used, DW_LOG_PLAIN);
 	} else if ((err = dw_sandbox_scan_frames(
 			    w->sandbox, f->partial.ptr, f->partial.len, f->path,
 			    f->local.entries, &res, on_source_finding, &k))) {
@@ -480,7 +505,7 @@ static void boxed_frames(struct dw_logwatch *w, struct followed *f)
 				    (unsigned long long)f->local.entries);
 			f->line = f->local.entries;
 			boxed_lines(w, f, f->partial.ptr + used,
-				    f->partial.len - used, 0);
+				    f->partial.len - used, DW_LOG_PLAIN);
 			used = f->partial.len;
 		} else if (f->partial.len - used > HOLD_MAX) {
 			/*
@@ -552,6 +577,31 @@ static void read_frames(struct dw_logwatch *w, struct followed *f)
 	dw_buf_setlen(&f->partial, f->partial.len - used);
 }
 
+/*
+ * json-file, CRI: the lines from the open piece of a long line on (read
+ * and scanned) stay to be given again with what follows, so that the
+ * piece is joined with its rest; their line numbers with them, and the
+ * offset kept for a restart before them. Returns how many bytes of
+ * partial[0..end) stay. Past HOLD_LINES_MAX, let go and said.
+ */
+static size_t hold_open(struct dw_logwatch *w, struct followed *f, size_t end)
+{
+	size_t keep = dw_log_open_from(format_of(f->p), f->partial.ptr, end), i;
+
+	if (end - keep > HOLD_LINES_MAX) {
+		dw_error_set(DW_ELIMIT,
+			     "a piece of a long line left open for over %u "
+			     "KiB of other lines: it was scanned, not joined "
+			     "with its rest",
+			     HOLD_LINES_MAX >> 10);
+		said(w, f, "lines", "scanned in pieces for secrets");
+		return 0;
+	}
+	for (i = keep; i < end; i++)
+		f->line -= f->partial.ptr[i] == '\n';
+	return end - keep;
+}
+
 /* Read what was appended since last time. */
 static void read_new(struct dw_logwatch *w, struct followed *f)
 {
@@ -619,6 +669,8 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 		if (!end)
 			continue;
 		scan_lines(w, f, f->partial.ptr, end);
+		if (!cut && format_of(f->p) != DW_LOG_PLAIN)
+			cut = hold_open(w, f, end);
 		/* A line cut at PARTIAL_MAX: its last bytes stay, to be
 		 * scanned with what follows (a secret across the cut is
 		 * found; one found twice is stored once). */
@@ -973,9 +1025,125 @@ void dw_logwatch_remove_container(struct dw_logwatch *w, const char *id)
 	size_t i;
 
 	for (i = w->npats; i-- > 0;)
-		if (!w->pats[i]->configured &&
+		if (!w->pats[i]->configured && !w->pats[i]->pods &&
 		    !strcmp(w->pats[i]->source_id, id))
 			remove_pattern(w, i);
+}
+
+/* ---- Kubernetes' pod logs ---- */
+
+/* The real directories in `dir` (never a symlink out of it). */
+static void each_subdir(struct dw_logwatch *w, const char *dir,
+			void (*fn)(struct dw_logwatch *w, const char *path))
+{
+	struct dw_buf path = DW_BUF_INIT;
+	struct dirent *de;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (de->d_name[0] == '.')
+			continue;
+		dw_buf_reset(&path);
+		dw_buf_addf(&path, "%s/%s", dir, de->d_name);
+		if (!lstat(path.ptr, &st) && S_ISDIR(st.st_mode))
+			fn(w, path.ptr);
+	}
+	closedir(d);
+	dw_buf_release(&path);
+}
+
+/* A container's dir <root>/<ns>_<pod>_<uid>/<container>. */
+static void add_pod_container(struct dw_logwatch *w, const char *path)
+{
+	const char *c = strrchr(path, '/'), *pod, *u1, *u2;
+	struct dw_buf id = DW_BUF_INIT, name = DW_BUF_INIT, pat = DW_BUF_INIT;
+	struct pattern *p;
+	size_t i;
+	glob_t g;
+
+	for (i = 0; i < w->npats; i++)
+		if (w->pats[i]->kind == P_CRI && !strcmp(w->pats[i]->dir, path))
+			return;
+	for (pod = c; pod > path && pod[-1] != '/'; pod--)
+		;
+	u1 = memchr(pod, '_', (size_t)(c - pod));
+	u2 = u1 ? memchr(u1 + 1, '_', (size_t)(c - u1 - 1)) : NULL;
+	if (!u2) {
+		dw_log_warn("%s: not a pod's log dir (<namespace>_<pod>_<uid>)",
+			    path);
+		return;
+	}
+	dw_buf_addf(&id, "pod:%.*s/%s", (int)(c - u2 - 1), u2 + 1, c + 1);
+	dw_buf_addf(&name, "%.*s/%.*s/%s", (int)(u1 - pod), pod,
+		    (int)(u2 - u1 - 1), u1 + 1, c + 1);
+	p = add_pattern(w, path, "*.log", P_CRI, NULL, id.ptr, name.ptr);
+	p->pods = 1;
+	take_existing(w, p);
+	/* Rotated before we saw them (N.log.<time>, .gz): read once. */
+	dw_buf_addf(&pat, "%s/*.log.*", path);
+	if (!glob(pat.ptr, GLOB_NOSORT, NULL, &g)) {
+		for (i = 0; i < g.gl_pathc; i++)
+			scan_whole(w, p, g.gl_pathv[i]);
+		globfree(&g);
+	}
+	dw_buf_release(&pat);
+	dw_buf_release(&id);
+	dw_buf_release(&name);
+}
+
+/* A pod's dir: its containers' dirs, as they come. */
+static void add_pod(struct dw_logwatch *w, const char *path)
+{
+	struct pattern *p;
+	size_t i;
+
+	for (i = 0; i < w->npats; i++)
+		if (w->pats[i]->kind == P_CRI_POD &&
+		    !strcmp(w->pats[i]->dir, path))
+			return;
+	p = add_pattern(w, path, "*", P_CRI_POD, NULL, "pods", NULL);
+	p->pods = 1;
+	each_subdir(w, path, add_pod_container);
+}
+
+/* A pod's dir or container's dir went away: its patterns go too. */
+static void remove_pods_under(struct dw_logwatch *w, const char *path)
+{
+	size_t i, n = strlen(path);
+
+	for (i = w->npats; i-- > 0;)
+		if (w->pats[i]->pods && w->pats[i]->kind != P_CRI_ROOT &&
+		    !strncmp(w->pats[i]->dir, path, n) &&
+		    (w->pats[i]->dir[n] == '/' || !w->pats[i]->dir[n]))
+			remove_pattern(w, i);
+}
+
+int dw_logwatch_pod_logs(struct dw_logwatch *w, const char *root)
+{
+	struct pattern *p;
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < w->npats; i++)
+		if (w->pats[i]->kind == P_CRI_ROOT)
+			break;
+	if (i < w->npats && root && !strcmp(w->pats[i]->dir, root))
+		return 1;
+	for (i = w->npats; i-- > 0;)
+		if (w->pats[i]->pods)
+			remove_pattern(w, i);
+	if (!root || !*root)
+		return 0;
+	if (lstat(root, &st) || !S_ISDIR(st.st_mode))
+		return 0;
+	p = add_pattern(w, root, "*", P_CRI_ROOT, NULL, "pods", NULL);
+	p->pods = 1;
+	each_subdir(w, root, add_pod);
+	return 1;
 }
 
 void dw_logwatch_keep_containers(struct dw_logwatch *w, char *const *ids,
@@ -984,7 +1152,7 @@ void dw_logwatch_keep_containers(struct dw_logwatch *w, char *const *ids,
 	size_t i, j;
 
 	for (i = w->npats; i-- > 0;) {
-		if (w->pats[i]->configured)
+		if (w->pats[i]->configured || w->pats[i]->pods)
 			continue;
 		for (j = 0; j < n; j++)
 			if (!strcmp(ids[j], w->pats[i]->source_id))
@@ -1018,7 +1186,11 @@ static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
 		struct pattern *p = w->pats[i];
 		struct followed *f;
 
-		if (strcmp(p->dir, dir) || fnmatch(p->glob, ev->name, 0))
+		/* A pod's rotated logs, compressed: read whole, once. */
+		if (strcmp(p->dir, dir) ||
+		    (fnmatch(p->glob, ev->name, 0) &&
+		     !(p->kind == P_CRI &&
+		       !fnmatch("*.log.*.gz", ev->name, 0))))
 			continue;
 		if ((ev->mask & IN_ISDIR) && p->kind == P_DROP &&
 		    !strcmp(p->drop_kind, "slack") && !strcmp(p->glob, "*")) {
@@ -1033,6 +1205,20 @@ static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
 					p->source_id, NULL);
 			c->configured = 1;
 			take_existing(w, c);
+			break;
+		}
+		if (p->kind == P_CRI_ROOT || p->kind == P_CRI_POD) {
+			struct stat st;
+
+			if (!(ev->mask & IN_ISDIR))
+				continue;
+			if (ev->mask & (IN_DELETE | IN_MOVED_FROM))
+				remove_pods_under(w, path.ptr);
+			else if ((ev->mask & (IN_CREATE | IN_MOVED_TO)) &&
+				 !lstat(path.ptr, &st) && S_ISDIR(st.st_mode))
+				(p->kind == P_CRI_ROOT
+					 ? add_pod
+					 : add_pod_container)(w, path.ptr);
 			break;
 		}
 		if (ev->mask & IN_ISDIR)

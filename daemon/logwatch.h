@@ -55,6 +55,16 @@ void dw_logwatch_add_container(struct dw_logwatch *w, const char *id,
 			       const char *name, const char *log_path,
 			       int local_format);
 void dw_logwatch_remove_container(struct dw_logwatch *w, const char *id);
+
+/*
+ * Follow Kubernetes' pod logs under `root` (/var/log/pods as this host
+ * sees it; NULL or "": no more): `<ns>_<pod>_<uid>/<container>/N.log` in
+ * CRI format, pods and containers as they come and go, rotated files
+ * read once; findings name the pod ("ns/pod/container", source id
+ * "pod:<uid>/<container>"). Returns 1 when it is followed, 0 when there
+ * is no such directory (nothing to follow: the caller says so).
+ */
+int dw_logwatch_pod_logs(struct dw_logwatch *w, const char *root);
 /* Stop following the logs of containers not in `ids`. */
 void dw_logwatch_keep_containers(struct dw_logwatch *w, char *const *ids,
 				 size_t n);

@@ -125,6 +125,59 @@ static int parse_args(struct options *o, int argc, char **argv)
 
 /* ---- overlay mounts of other runtimes ---- */
 
+/*
+ * Kubernetes' pod logs (pod_logs, under host_root): followed when the
+ * directory is there, looked for again each minute when not.
+ */
+static void follow_pod_logs(struct daemon *dm)
+{
+	char *root;
+	int was = dm->pods_followed;
+
+	if (!dm->logs)
+		return;
+	dm->pods_tried = time(NULL);
+	root = dm->pol.pod_logs && *dm->pol.pod_logs
+		       ? dw_host_path(dm->pol.host_root, dm->pol.pod_logs)
+		       : NULL;
+	dm->pods_followed = dw_logwatch_pod_logs(dm->logs, root);
+	if (dm->pods_followed && !was)
+		dw_log_info("following Kubernetes' pod logs in %s", root);
+	else if (root && !dm->pods_followed && was)
+		dw_log_warn("%s is gone: Kubernetes' pod logs are not "
+			    "followed",
+			    root);
+	free(root);
+}
+
+/*
+ * The logs of a container seen by its overlay mount: its pod's CRI logs
+ * are read when pod_logs is followed, by pod name; which container of
+ * which pod a mount is, is not known yet (the pod's identity is not read
+ * from the runtime's bundle): degraded, said.
+ */
+static void cover_mount_logs(struct daemon *dm, const char *id)
+{
+	char detail[300];
+
+	if (!dm->pol.pod_logs || !*dm->pol.pod_logs) {
+		dw_monitor_cover(dm->mon, id, DW_FACET_LOGS,
+				 DW_COVER_UNMONITORED, DW_REASON_DISABLED,
+				 "pod_logs: \"\"");
+		return;
+	}
+	snprintf(detail, sizeof(detail),
+		 dm->pods_followed
+			 ? "pod logs in %.200s are read by pod name, not tied "
+			   "to this container"
+			 : "no pod log directory %.200s: no CRI log is read",
+		 dm->pol.pod_logs);
+	dw_monitor_cover(dm->mon, id, DW_FACET_LOGS,
+			 dm->pods_followed ? DW_COVER_DEGRADED
+					   : DW_COVER_UNMONITORED,
+			 DW_REASON_NOT_BUILT, detail);
+}
+
 static void read_mounts(struct daemon *dm)
 {
 	struct dw_mount *list = NULL;
@@ -167,10 +220,7 @@ static void read_mounts(struct daemon *dm)
 		if (dw_monitor_has(dm->mon, list[i].id) ||
 		    dw_monitor_add(dm->mon, &s, DW_RESCAN_FULL))
 			continue;
-		/* CRI log files are not followed yet. */
-		dw_monitor_cover(dm->mon, list[i].id, DW_FACET_LOGS,
-				 DW_COVER_UNMONITORED, DW_REASON_NOT_BUILT,
-				 "only Docker's json-file logs are read");
+		cover_mount_logs(dm, list[i].id);
 	}
 	dw_monitor_keep_only(dm->mon, 0, ids, kept, "stopped");
 	free(ids);
@@ -472,6 +522,7 @@ static void configure_logs(struct daemon *dm)
 		dw_logwatch_configure(dm->logs, dm->pol.logs, dm->pol.nlogs,
 				      dm->pol.drops, dm->pol.ndrops, dm->engine,
 				      dm->pol.max_file_size);
+	follow_pod_logs(dm);
 }
 
 static void reload_config(struct daemon *dm)
@@ -578,6 +629,9 @@ static void housekeeping(struct daemon *dm, long long now)
 	dw_store_alert_flush(dm->store, 0);
 	if (dm->logs)
 		dw_logwatch_tick(dm->logs);
+	if (!dm->pods_followed && dm->pol.pod_logs && *dm->pol.pod_logs &&
+	    now - dm->pods_tried >= 60)
+		follow_pod_logs(dm);
 	if (dm->pol.heartbeat_interval > 0 && now >= dm->next_heartbeat) {
 		char host[256] = "", summary[600];
 		json_t *doc = dw_monitor_status(dm->mon), *p;

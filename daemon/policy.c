@@ -44,6 +44,7 @@ void dw_policy_release(struct dw_policy *p)
 	free(p->ignore_label);
 	free(p->immutable_label);
 	free(p->snapshot_dir);
+	free(p->pod_logs);
 	free_strv(p->high_paths, p->nhigh);
 	free_strv(p->webhooks, p->nwebhooks);
 	free_strv(p->logs, p->nlogs);
@@ -423,6 +424,9 @@ static const struct key keys[] = {
 	     "globs of log files to follow and scan"),
 	BOOL("docker_logs", docker_logs, 1,
 	     "follow and scan the containers' logs"),
+	STR("pod_logs", pod_logs, "/var/log/pods",
+	    "Kubernetes' pod log directory (CRI format, under host_root) "
+	    "to follow and scan; \"\" turns it off"),
 	LIST("drop_dirs", K_DROPS, drops, ndrops, NULL,
 	     "directories where exports are dropped: {path, kind: "
 	     "slack|mail|files}"),

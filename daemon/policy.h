@@ -59,6 +59,7 @@ struct dw_policy {
 	char **logs; /* globs of log files to follow */
 	size_t nlogs;
 	int docker_logs; /* follow containers' json-file logs */
+	char *pod_logs;	 /* Kubernetes' pod log dir ("": not followed) */
 	struct dw_drop_dir *drops;
 	size_t ndrops;
 	char **command; /* argv run for other leaked tokens, or NULL */

@@ -86,8 +86,9 @@ struct sb_finding {
 	uint32_t url_decoded;
 	uint32_t docker; /* from a json-file line: the fields below */
 	uint64_t rule_index, line, column, offset;
-	/* SB_LINES: the raw line it was found in, within the data */
-	uint64_t line_off, line_len;
+	/* SB_LINES: the raw line it was found in, within the data, and
+	 * the one before it whose open piece it continues (len 0: none) */
+	uint64_t line_off, line_len, line2_off, line2_len;
 	uint32_t kind;		    /* SB_WHOLE: its source, in sb_kinds[] */
 	uint32_t secret_len;	    /* bytes that follow */
 	char fields[SB_FIELDS_MAX]; /* NUL-terminated */
@@ -103,6 +104,7 @@ static const char *const sb_kinds[] = {
 	DW_SOURCE_DOCKER_JSON_LOG,
 	DW_SOURCE_DOCKER_LOCAL_LOG,
 	DW_SOURCE_MAIL,
+	DW_SOURCE_CRI_LOG,
 };
 #define SB_KIND_FILE 1
 /* The fields a finding may carry back (anything else is left out). */
@@ -145,7 +147,7 @@ enum sb_outcome { SB_OUT_DONE, SB_OUT_BINARY, SB_OUT_MALFORMED };
 
 /* What follows an SB_LINES request, then the data. */
 struct sb_lines {
-	uint32_t docker; /* json-file lines, else plain text */
+	uint32_t format; /* enum dw_log_format: json-file, CRI, plain */
 	uint32_t hook;	 /* tests: crash on these lines */
 	uint64_t line_base;
 };
@@ -206,6 +208,7 @@ static uint32_t cur_id;			   /* the request being answered */
 static const struct dw_engine *lie_engine; /* test hooks */
 /* SB_LINES of json-file: the raw line being scanned, and its fields. */
 static uint64_t cur_line_off, cur_line_len;
+static const struct dw_log_join *cur_join; /* the piece a join continues */
 static int cur_docker;
 static uint32_t cur_kind;
 static char cur_fields[SB_FIELDS_MAX];
@@ -244,6 +247,10 @@ static int child_finding(const struct dw_finding *f, void *ctx)
 	h.docker = (uint32_t)cur_docker;
 	h.line_off = cur_line_off;
 	h.line_len = cur_line_len;
+	if (cur_join && cur_join->joining) {
+		h.line2_off = cur_join->joining->raw_off;
+		h.line2_len = cur_join->joining->raw_len;
+	}
 	h.kind = cur_kind;
 	memcpy(h.fields, cur_fields, sizeof(h.fields));
 	h.line = f->line;
@@ -310,6 +317,7 @@ static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 {
 	struct sb_done done = {SB_DONE, r->id, 0, 0, 0, ""};
 	struct sb_lines l;
+	struct dw_log_join join;
 	struct timespec t0, t;
 	size_t i, start;
 	uint64_t line;
@@ -323,16 +331,20 @@ static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 	if (l.hook)
 		crash();
 	dw_scanner_set_budget(s, r->budget_ms);
-	if (!l.docker) {
+	if (l.format == DW_LOG_PLAIN) {
 		cur_line_off = 0;
 		cur_line_len = n;
 		dw_scan_buffer(s, p, n, l.line_base, child_finding, NULL);
 		done.timed_out = (uint32_t)dw_scan_timed_out(s);
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* json-file: one line at a time, as the daemon and `scan` read them,
-	 * within one budget for the piece. */
-	for (i = 0, start = 0, line = l.line_base; l.docker && i <= n; i++) {
+	dw_log_join_init(&join);
+	cur_join = &join;
+	/* json-file, CRI: one line at a time, as the daemon and `scan` read
+	 * them (a piece joined with the one before of its stream), within
+	 * one budget for the request. */
+	for (i = 0, start = 0, line = l.line_base;
+	     l.format != DW_LOG_PLAIN && i <= n; i++) {
 		long long spent;
 
 		if (i < n && p[i] != '\n')
@@ -351,13 +363,16 @@ static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 			cur_line_len = i - start;
 			cur_docker = 0;
 			cur_fields[0] = '\0';
-			dw_scan_docker_log_line(s, p + start, i - start, line,
-						"", child_source_finding, NULL);
+			dw_scan_log_line(s, &join, (enum dw_log_format)l.format,
+					 p + start, i - start, line, start, "",
+					 child_source_finding, NULL);
 			done.timed_out |= (uint32_t)dw_scan_timed_out(s);
 		}
 		line += i < n;
 		start = i + 1;
 	}
+	cur_join = NULL;
+	dw_log_join_release(&join);
 	cur_docker = 0;
 	cur_fields[0] = '\0';
 	if (send_all(SB_FD, &done, sizeof(done)))
@@ -832,8 +847,15 @@ static void warm_up(struct dw_scanner *s)
 	dw_secret_fingerprint(fp, "warm-up", text, sizeof(text) - 1);
 	dw_scan_buffer(s, text, sizeof(text) - 1, 1, ignore_finding, NULL);
 	/* jansson seeds its hash tables from the kernel on first use. */
-	dw_scan_docker_log_line(s, jline, sizeof(jline) - 1, 1, "",
-				ignore_source, NULL);
+	{
+		struct dw_log_join j;
+
+		dw_log_join_init(&j);
+		dw_scan_log_line(s, &j, DW_LOG_DOCKER_JSON, jline,
+				 sizeof(jline) - 1, 1, 0, "", ignore_source,
+				 NULL);
+		dw_log_join_release(&j);
+	}
 	/* glibc reads the time zone on the first gmtime_r (Docker's local
 	 * format has times to show). */
 	tzset();
@@ -1853,146 +1875,94 @@ out:
 	return n_out;
 }
 
-/* UTF-8 of code point `c` into `out`. */
-static void put_utf8(struct dw_buf *out, unsigned long c)
+/* The secret in text `u` (or %-decoded, if it says); `u` released. */
+static int in_text(struct dw_buf *u, const struct dw_finding *f)
 {
-	if (c < 0x80) {
-		dw_buf_addch(out, (int)c);
-	} else if (c < 0x800) {
-		dw_buf_addch(out, (int)(0xc0 | (c >> 6)));
-		dw_buf_addch(out, (int)(0x80 | (c & 0x3f)));
-	} else if (c < 0x10000) {
-		dw_buf_addch(out, (int)(0xe0 | (c >> 12)));
-		dw_buf_addch(out, (int)(0x80 | ((c >> 6) & 0x3f)));
-		dw_buf_addch(out, (int)(0x80 | (c & 0x3f)));
-	} else {
-		dw_buf_addch(out, (int)(0xf0 | (c >> 18)));
-		dw_buf_addch(out, (int)(0x80 | ((c >> 12) & 0x3f)));
-		dw_buf_addch(out, (int)(0x80 | ((c >> 6) & 0x3f)));
-		dw_buf_addch(out, (int)(0x80 | (c & 0x3f)));
+	struct dw_buf d = DW_BUF_INIT;
+	int yes = u->len && memmem(u->ptr, u->len, f->secret, f->secret_len);
+
+	if (!yes && f->url_decoded && u->len) {
+		pct_decode(&d, u->ptr, u->len);
+		yes = d.len && memmem(d.ptr, d.len, f->secret, f->secret_len);
 	}
-}
-
-static int hex4(const char *p, unsigned long *v)
-{
-	size_t i;
-
-	*v = 0;
-	for (i = 0; i < 4; i++) {
-		if (!isxdigit((unsigned char)p[i]))
-			return -1;
-		*v = *v * 16 +
-		     (unsigned long)(isdigit((unsigned char)p[i])
-					     ? p[i] - '0'
-					     : (p[i] | 0x20) - 'a' + 10);
-	}
-	return 0;
-}
-
-/*
- * A raw json-file line with JSON's string escapes undone (not parsed:
- * every escape anywhere in the line is decoded, which can only let more
- * through than the scanner saw, never less).
- */
-static void json_unescape(const char *p, size_t n, struct dw_buf *out)
-{
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		const char *e;
-		unsigned long c, lo;
-
-		if (p[i] != '\\' || i + 1 >= n) {
-			dw_buf_addch(out, p[i]);
-			continue;
-		}
-		if ((e = memchr(from, p[i + 1], sizeof(from) - 1))) {
-			dw_buf_addch(out, to[e - from]);
-			i++;
-		} else if (p[i + 1] == 'u' && i + 5 < n &&
-			   !hex4(p + i + 2, &c)) {
-			i += 5;
-			/* A surrogate pair is one character. */
-			if (c >= 0xd800 && c < 0xdc00 && i + 6 < n &&
-			    p[i + 1] == '\\' && p[i + 2] == 'u' &&
-			    !hex4(p + i + 3, &lo) && lo >= 0xdc00 &&
-			    lo < 0xe000) {
-				c = 0x10000 + ((c - 0xd800) << 10) +
-				    (lo - 0xdc00);
-				i += 6;
-			}
-			put_utf8(out, c);
-		} else {
-			dw_buf_addch(out, p[i]);
-		}
-	}
+	dw_buf_release(u);
+	dw_buf_release(&d);
+	return yes;
 }
 
 /* The secret in the JSON-unescaped line (and %-decoded, if it says). */
 static int in_decoded(const char *line, size_t n, const struct dw_finding *f)
 {
-	struct dw_buf u = DW_BUF_INIT, d = DW_BUF_INIT;
-	int yes;
+	struct dw_buf u = DW_BUF_INIT;
 
-	json_unescape(line, n, &u);
-	yes = u.len && memmem(u.ptr, u.len, f->secret, f->secret_len);
-	if (!yes && f->url_decoded && u.len) {
-		pct_decode(&d, u.ptr, u.len);
-		yes = d.len && memmem(d.ptr, d.len, f->secret, f->secret_len);
-	}
-	dw_buf_release(&u);
-	dw_buf_release(&d);
-	return yes;
+	dw_json_unescape(line, n, &u);
+	return in_text(&u, f);
+}
+
+/* data[off, off + n) is one whole line of data[0..len): its bytes. */
+static const char *whole_line(const char *data, size_t len, uint64_t off,
+			      uint64_t n)
+{
+	const char *line;
+
+	if (off >= len || n > len - off || !n)
+		return NULL;
+	line = data + off;
+	if ((off && line[-1] != '\n') || memchr(line, '\n', (size_t)n) ||
+	    (off + n < len && line[n] != '\n'))
+		return NULL;
+	return line;
 }
 
 /*
- * Is the finding's secret in the data? Plain text (`docker` 0): at its
- * offset, %-decoded there when it says so. A json-file piece: in the one
+ * Is the finding's secret in the data? Plain text: at its offset,
+ * %-decoded there when it says so. A json-file or CRI line: in the one
  * raw line the scanner names (which must be a whole line), as it is or
- * with JSON's string escapes undone (and %-escapes, if it says). A
- * secret cut at SB_SECRET_MAX: its first part.
+ * with JSON's string escapes undone (and %-escapes, if it says); a
+ * secret across the cut of a long line: in the text of the two raw
+ * lines it names, the piece before first, joined. A secret cut at
+ * SB_SECRET_MAX: its first part.
  */
-static int lines_verify(const char *data, size_t len, int docker,
+static int lines_verify(const char *data, size_t len, int format,
 			const struct sb_finding *h, const struct dw_finding *f,
 			int cut)
 {
+	const char *line, *before;
+	struct dw_buf t = DW_BUF_INIT;
+
 	if (!fingerprint_matches(f, cut))
 		return -1;
-	if (!docker)
-		return !h->docker && f->offset < len &&
+	if (format == DW_LOG_PLAIN)
+		return !h->docker && !h->line2_len && f->offset < len &&
 				       secret_at(data + f->offset,
 						 len - (size_t)f->offset, f)
 			       ? 0
 			       : -1;
-	{
-		const char *line;
-		size_t n;
-
-		if (h->line_off >= len || h->line_len > len - h->line_off ||
-		    !h->line_len)
-			return -1;
-		line = data + h->line_off;
-		n = (size_t)h->line_len;
-		/* A whole line: from a line start to a line end. */
-		if ((h->line_off && line[-1] != '\n') ||
-		    memchr(line, '\n', n) ||
-		    (h->line_off + n < len && line[n] != '\n'))
-			return -1;
-		if (memmem(line, n, f->secret, f->secret_len))
+	if (!(line = whole_line(data, len, h->line_off, h->line_len)))
+		return -1;
+	if (!h->line2_len) {
+		if (memmem(line, (size_t)h->line_len, f->secret, f->secret_len))
 			return 0;
 		/* Through JSON's string escapes, and %-escapes if it says. */
-		return in_decoded(line, n, f) ? 0 : -1;
+		return in_decoded(line, (size_t)h->line_len, f) ? 0 : -1;
 	}
+	if (!(before = whole_line(data, len, h->line2_off, h->line2_len)) ||
+	    h->line2_off + h->line2_len >= h->line_off ||
+	    dw_log_line_text(format, before, (size_t)h->line2_len, &t) ||
+	    dw_log_line_text(format, line, (size_t)h->line_len, &t)) {
+		dw_buf_release(&t);
+		return -1;
+	}
+	return in_text(&t, f) ? 0 : -1;
 }
 
 /* One piece of at most SB_LINES_MAX: 0 done, 1 the scanner failed. */
-static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
+static int lines_attempt(struct dw_sandbox *sb, int format, const char *data,
 			 size_t len, uint64_t line_base, dw_source_cb cb,
 			 void *ctx, int *timed_out, char *how, size_t hn)
 {
 	struct sb_req r = {SB_LINES, new_id(), len, SCAN_LINES_BUDGET_MS};
-	struct sb_lines l = {(uint32_t)docker, 0, line_base};
+	struct sb_lines l = {(uint32_t)format, 0, line_base};
 	struct {
 		struct dw_finding f;
 		char fields[SB_FIELDS_MAX];
@@ -2038,7 +2008,7 @@ static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 		}
 		if (take_finding(sb, buf, n, r.id, &h, &f) ||
 		    nheld >= SB_LINES_FINDINGS_MAX ||
-		    lines_verify(data, len, docker, &h, &f,
+		    lines_verify(data, len, format, &h, &f,
 				 h.secret_len == SB_SECRET_MAX)) {
 			stop_child(sb, how, hn);
 			snprintf(how, hn, "it sent an answer that is not so");
@@ -2055,8 +2025,12 @@ static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 	for (i = 0; i < nheld; i++) {
 		if (ok) {
 			json_t *fields = NULL;
-			struct dw_source src = {"", DW_SOURCE_DOCKER_JSON_LOG,
-						NULL};
+			struct dw_source src = {
+				"",
+				format == DW_LOG_CRI
+					? DW_SOURCE_CRI_LOG
+					: DW_SOURCE_DOCKER_JSON_LOG,
+				NULL};
 
 			if (held[i].docker) {
 				fields = fields_json(held[i].fields);
@@ -2064,7 +2038,7 @@ static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 					fields = json_object();
 				src.fields = fields;
 			}
-			cb(&held[i].f, docker ? &src : NULL, ctx);
+			cb(&held[i].f, format ? &src : NULL, ctx);
 			json_decref(fields);
 		}
 		explicit_bzero((void *)held[i].f.secret, held[i].f.secret_len);
@@ -2074,7 +2048,7 @@ static int lines_attempt(struct dw_sandbox *sb, int docker, const char *data,
 	return !ok;
 }
 
-int dw_sandbox_scan_lines(struct dw_sandbox *sb, int docker, const char *data,
+int dw_sandbox_scan_lines(struct dw_sandbox *sb, int format, const char *data,
 			  size_t len, uint64_t line_base, dw_source_cb cb,
 			  void *ctx, int *timed_out)
 {
@@ -2104,16 +2078,25 @@ int dw_sandbox_scan_lines(struct dw_sandbox *sb, int docker, const char *data,
 		next = off + piece;
 		if (next < len && data[next - 1] != '\n')
 			next -= SB_LINES_OVERLAP;
+		/* A piece of a long line still open at the cut goes again
+		 * with the next piece, to be joined with its rest. */
+		else if (next < len && format != DW_LOG_PLAIN) {
+			size_t keep = dw_log_open_from(
+				(enum dw_log_format)format, data + off, piece);
+
+			if (keep && keep < piece)
+				next = off + keep;
+		}
 		for (tries = 0; tries < 2 && failed; tries++) {
 			if (!sb->pid && start_child(sb))
 				return DW_ERROR;
-			failed = lines_attempt(sb, docker, data + off, piece,
+			failed = lines_attempt(sb, format, data + off, piece,
 					       line_base, cb, ctx, timed_out,
 					       how, sizeof(how));
 			if (failed)
 				sb->st.restarts++;
 		}
-		for (i = 0; i < piece; i++)
+		for (i = 0; i < next - off; i++)
 			lines += data[off + i] == '\n';
 		/* A piece given up on: said; the others are still read. */
 		if (failed) {

@@ -121,19 +121,22 @@ int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
 
 /*
  * Log lines in the scanner process: `data` is whole lines (the last may
- * be cut), plain text or Docker json-file lines (`docker`: decoded there,
- * a finding's source then names the json-file log with its stream and
- * time), the first numbered `line_base`. `cb` gets src NULL for plain
- * text. A plain-text secret is believed only at its offset; a json-file
- * one only in its raw line, as it is or with JSON's string escapes (and
- * %-escapes, if it says) undone. Each piece of at most 160 KiB has a 2 s
- * budget:
- * `*timed_out` says one was cut there. Returns 0, or DW_ELIMIT when the
- * scanner failed twice on a piece (the message names the first such
- * piece's lines; the other pieces are still scanned).
+ * be cut) of `format` (enum dw_log_format): plain text, or Docker
+ * json-file or CRI lines, decoded there (a finding's source then names
+ * that log with its stream and time; the pieces of a long line joined
+ * with dw_scan_log_line()), the first numbered `line_base`. `cb` gets
+ * src NULL for plain text. A plain-text secret is believed only at its
+ * offset; a json-file or CRI one only in its raw line, as it is or with
+ * JSON's string escapes (and %-escapes, if it says) undone, or across
+ * the cut of a long line, in the text of the two raw lines it names.
+ * Each piece of at most 160 KiB (cut before a piece of a line still
+ * open) has a 2 s budget: `*timed_out` says one was cut there. Returns
+ * 0, or DW_ELIMIT when the scanner failed twice on a piece (the message
+ * names the first such piece's lines; the other pieces are still
+ * scanned).
  */
 struct dw_source;
-int dw_sandbox_scan_lines(struct dw_sandbox *sb, int docker, const char *data,
+int dw_sandbox_scan_lines(struct dw_sandbox *sb, int format, const char *data,
 			  size_t len, uint64_t line_base,
 			  int (*cb)(const struct dw_finding *f,
 				    const struct dw_source *src, void *ctx),

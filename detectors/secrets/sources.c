@@ -137,7 +137,9 @@ struct sink {
 	void *ctx;
 	int sniffed; /* binary check done */
 	int binary;
-	struct dw_buf line; /* json-log: the line being gathered */
+	struct dw_buf line;	/* json-log: the line being gathered */
+	enum dw_log_format fmt; /* json-file, CRI */
+	struct dw_log_join join;
 	uint64_t lineno;
 	struct dw_local_log local; /* local-format logs */
 };
@@ -169,47 +171,11 @@ static int raw_finish(struct sink *k)
 	return 0;
 }
 
-/* One line of a json-file log: {"log":"…","stream":"…","time":"…"}. */
-static void jsonlog_line(struct sink *k, const char *p, size_t n)
+/* One raw line of a json-file or CRI log, its pieces joined. */
+static void logline(struct sink *k, const char *p, size_t n)
 {
-	json_t *j = n < MAX_JSON_LINE ? json_loadb(p, n, 0, NULL) : NULL;
-	json_t *log = json_object_get(j, "log");
-	json_t *fields = json_object();
-
-	if (json_is_string(log)) {
-		json_t *v;
-
-		if ((v = json_object_get(j, "stream")) && json_is_string(v))
-			json_object_set(fields, "stream", v);
-		if ((v = json_object_get(j, "time")) && json_is_string(v))
-			json_object_set(fields, "time", v);
-		k->src.fields = fields;
-		dw_scan_buffer(k->s, json_string_value(log),
-			       json_string_length(log), k->lineno, forward, k);
-	} else {
-		/* Not one of Docker's lines: scanned as it is, not lost. */
-		k->src.fields = NULL;
-		dw_scan_buffer(k->s, p, n, k->lineno, forward, k);
-	}
-	k->src.fields = NULL;
-	json_decref(fields);
-	json_decref(j);
-}
-
-void dw_scan_docker_log_line(struct dw_scanner *s, const char *line, size_t n,
-			     uint64_t lineno, const char *display,
-			     dw_source_cb cb, void *ctx)
-{
-	struct sink k;
-
-	memset(&k, 0, sizeof(k));
-	k.s = s;
-	k.src.path = display;
-	k.src.kind = DW_SOURCE_DOCKER_JSON_LOG;
-	k.cb = cb;
-	k.ctx = ctx;
-	k.lineno = lineno;
-	jsonlog_line(&k, line, n);
+	dw_scan_log_line(k->s, &k->join, k->fmt, p, n, k->lineno, 0,
+			 k->src.path, k->cb, k->ctx);
 }
 
 static int jsonlog_write(struct sink *k, const char *p, size_t n)
@@ -227,7 +193,7 @@ static int jsonlog_write(struct sink *k, const char *p, size_t n)
 		dw_buf_add(&k->line, p, take);
 		if (!nl)
 			break;
-		jsonlog_line(k, k->line.ptr, k->line.len);
+		logline(k, k->line.ptr, k->line.len);
 		dw_buf_reset(&k->line);
 		k->lineno++;
 		p += take + 1;
@@ -239,8 +205,9 @@ static int jsonlog_write(struct sink *k, const char *p, size_t n)
 static int jsonlog_finish(struct sink *k)
 {
 	if (k->line.len)
-		jsonlog_line(k, k->line.ptr, k->line.len);
+		logline(k, k->line.ptr, k->line.len);
 	dw_buf_release(&k->line);
+	dw_log_join_release(&k->join);
 	return 0;
 }
 
@@ -586,6 +553,7 @@ static void sink_init(struct sink *k, struct dw_scanner *s, const char *display,
 	k->write = raw_write;
 	k->finish = raw_finish;
 	dw_buf_init(&k->line, 0);
+	dw_log_join_init(&k->join);
 	dw_scan_begin(s, 1, forward, k);
 }
 
@@ -594,17 +562,19 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 		       dw_source_cb cb, void *ctx)
 {
 	int gz = has_suffix(path, ".gz");
-	int dlog = is_docker_log(path), llog = is_local_log(path);
+	int dlog = is_docker_log(path), llog = is_local_log(path),
+	    clog = !dlog && !llog && dw_is_cri_log(path);
 	int mbox = !llog &&
 		   (has_suffix(path, ".mbox") || has_suffix(path, ".mbx") ||
-		    (!gz && !dlog && looks_like_mbox(fd)));
+		    (!gz && !dlog && !clog && looks_like_mbox(fd)));
 	struct sink k;
 	int err;
 
 	sink_init(&k, s, display,
-		  dlog ? DW_SOURCE_DOCKER_JSON_LOG
-		  : gz ? DW_SOURCE_GZIP
-		       : DW_SOURCE_FILE,
+		  dlog	 ? DW_SOURCE_DOCKER_JSON_LOG
+		  : clog ? DW_SOURCE_CRI_LOG
+		  : gz	 ? DW_SOURCE_GZIP
+			 : DW_SOURCE_FILE,
 		  cb, ctx);
 	if (mbox || has_suffix(path, ".eml")) {
 		long count;
@@ -633,7 +603,8 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 					    display, why);
 		}
 	}
-	if (dlog) {
+	if (dlog || clog) {
+		k.fmt = dlog ? DW_LOG_DOCKER_JSON : DW_LOG_CRI;
 		k.write = jsonlog_write;
 		k.finish = jsonlog_finish;
 	}
@@ -644,7 +615,7 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 	}
 	if (gz)
 		err = read_gzip(fd, &k, display, o->max_file_size * 16);
-	else if (dlog || llog)
+	else if (dlog || llog || clog)
 		err = read_plain(fd, &k, display);
 	else
 		err = read_direct(fd, &k, display);
@@ -694,6 +665,8 @@ const char *dw_scan_decoder(const char *path)
 		return DW_SOURCE_DOCKER_LOCAL_LOG;
 	if (is_docker_log(path))
 		return DW_SOURCE_DOCKER_JSON_LOG;
+	if (dw_is_cri_log(path))
+		return DW_SOURCE_CRI_LOG;
 	if (has_suffix(path, ".gz"))
 		return DW_SOURCE_GZIP;
 	if (has_suffix(path, ".eml") || has_suffix(path, ".mbox") ||

@@ -94,22 +94,101 @@ int dw_scan_opened_file(struct dw_scanner *s, int fd, const char *path,
 
 /*
  * The source a finding of dw_scan_path() on `path` has, by its name:
- * docker-local-log, docker-json-log, gzip, mail (.eml, .mbox, .mbx) or
+ * docker-local-log, docker-json-log, cri-log, gzip, mail (.eml, .mbox, .mbx) or
  * file (which may still be read as mail when it starts "From ", and
  * mail that is not is read as a file).
  */
 const char *dw_scan_decoder(const char *path);
 
 /*
- * One line (without its newline) of a Docker json-file log, line number
- * `lineno`: the `log` field, with `stream` and `time` as fields. A line
- * that is not one of Docker's (not JSON, no `log` string, or too long to
- * decode) is scanned as it is, never skipped. `scan` and driftwatchd
- * both read json-file logs through this.
+ * Container logs of one line a record, each record a piece of a line:
+ * Docker's json-file (`{"log":"…","stream":"…","time":"…"}`, a piece
+ * without its "\n" is continued by the next of its stream) and the CRI
+ * format of Kubernetes' /var/log/pods (`TIME STREAM P|F TEXT`, P: more
+ * follows). Runtimes cut long lines into 16 KiB pieces.
  */
-void dw_scan_docker_log_line(struct dw_scanner *s, const char *line, size_t n,
-			     uint64_t lineno, const char *display,
-			     dw_source_cb cb, void *ctx);
+enum dw_log_format {
+	DW_LOG_PLAIN = 0,
+	DW_LOG_DOCKER_JSON = 1,
+	DW_LOG_CRI = 2,
+};
+
+#define DW_SOURCE_CRI_LOG "cri-log" /* Kubernetes' /var/log/pods */
+
+/* What the join of pieces keeps of a piece: its last bytes, at most. */
+#define DW_LOG_JOIN_TAIL (16u << 10)
+
+/*
+ * The piece of a line still open, per stream (stdout, and any other):
+ * its last min(its length, DW_LOG_JOIN_TAIL) bytes are scanned again
+ * with the next piece of the stream, for a secret across the cut. A
+ * secret across two cuts (a piece shorter than it between) is not
+ * joined: runtimes cut at 16 KiB, so that takes a crafted file.
+ */
+struct dw_log_piece {
+	struct dw_buf tail;
+	char stream[16];
+	size_t stream_len;
+	char time[48]; /* its time: a join's finding is told with it */
+	size_t time_len;
+	uint64_t lineno;	   /* the raw line of the open piece */
+	uint64_t raw_off, raw_len; /* ... where the caller said it was */
+	int open;
+};
+struct dw_log_join {
+	struct dw_log_piece slot[2]; /* stdout, other */
+	/* During the scan of a join: the piece it continues (the scanner
+	 * process tells the daemon which raw line that was). */
+	const struct dw_log_piece *joining;
+};
+
+void dw_log_join_init(struct dw_log_join *j);
+void dw_log_join_release(struct dw_log_join *j);
+
+/*
+ * One raw line (without its newline) of `format`, line number `lineno`,
+ * at `raw_off` in the caller's data (kept for dw_log_join.joining): its
+ * text is scanned with `stream` and `time` as fields, and, where it
+ * continues an open piece of its stream, the piece's tail and it
+ * together, for what spans the cut (only that is reported then). A line
+ * that is not of the format is scanned as it is, never skipped.
+ */
+void dw_scan_log_line(struct dw_scanner *s, struct dw_log_join *j,
+		      enum dw_log_format format, const char *line, size_t n,
+		      uint64_t lineno, uint64_t raw_off, const char *display,
+		      dw_source_cb cb, void *ctx);
+
+/*
+ * Without decoding: is raw `line` of `format` a piece that more follows
+ * (1, else 0), and of which stream (`*other`: 0 stdout, 1 another)? -1
+ * when it is not of the format. Bounded by n; no allocation.
+ */
+int dw_log_line_peek(enum dw_log_format format, const char *line, size_t n,
+		     int *other);
+
+/*
+ * Where the raw lines of data[0..len) (whole lines) must be kept from
+ * so that the pieces still open at its end are given again with what
+ * follows: the start of the earliest open piece whose stream has no
+ * later line; `len` when none is open.
+ */
+size_t dw_log_open_from(enum dw_log_format format, const char *data,
+			size_t len);
+
+/*
+ * The text of raw `line` of `format` (json-file: the `log` string with
+ * JSON's escapes undone; CRI: what follows the tag) appended to `out`;
+ * -1 when it is not of the format. No JSON parser: a bounded walk.
+ */
+int dw_log_line_text(enum dw_log_format format, const char *line, size_t n,
+		     struct dw_buf *out);
+
+/* JSON's string escapes of p[0..n) undone into `out` (\uXXXX as UTF-8). */
+void dw_json_unescape(const char *p, size_t n, struct dw_buf *out);
+
+/* Is `path` a CRI log file (`<ns>_<pod>_<uid>/<container>/N.log`,
+ * rotated `N.log.<time>`, `.gz`)? */
+int dw_is_cri_log(const char *path);
 
 /*
  * Docker's `local` log format (the `local` driver's

@@ -1,12 +1,14 @@
 /*
  * libFuzzer target: every decoder (gzip, Docker json-file and local
- * logs, mbox, .eml, Slack export files, plain) on arbitrary bytes. The first
- * byte picks the decoder by choosing the file name the input is stored under.
+ * logs, CRI pod logs, mbox, .eml, Slack export files, plain) on arbitrary
+ * bytes. The first byte picks the decoder by choosing the file name the input
+ * is stored under.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "driftwatch/engine.h"
@@ -34,10 +36,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    "p.txt",
 					    "c-json.log.1.gz",
 					    "container-cached.log",
-					    "container-cached.log.1.gz"};
+					    "container-cached.log.1.gz",
+					    "ns_pod_uid/c/0.log",
+					    "ns_pod_uid/c/0.log.20261130-1.gz"};
 	struct dw_source_opts opts = {.max_file_size = 1 << 20};
 	enum dw_scan_outcome outcome;
-	char dir[] = "/tmp/dwfuzz-XXXXXX", path[64];
+	char dir[] = "/tmp/dwfuzz-XXXXXX", path[96], sub[64];
 	unsigned pick;
 	FILE *f;
 
@@ -46,7 +50,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (size < 1 || !mkdtemp(dir))
 		return 0;
-	pick = data[0] % 9;
+	pick = data[0] % 11;
+	snprintf(sub, sizeof(sub), "%s/ns_pod_uid", dir);
+	mkdir(sub, 0700);
+	snprintf(sub, sizeof(sub), "%s/ns_pod_uid/c", dir);
+	mkdir(sub, 0700);
 	snprintf(path, sizeof(path), "%s/%s", dir, names[pick]);
 	f = fopen(path, "wb");
 	if (f) {
@@ -60,6 +68,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				     NULL, &outcome);
 		unlink(path);
 	}
+	rmdir(sub);
+	snprintf(sub, sizeof(sub), "%s/ns_pod_uid", dir);
+	rmdir(sub);
 	rmdir(dir);
 	return 0;
 }

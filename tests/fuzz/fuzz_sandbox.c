@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nrules = dw_engine_rules(engine, &rules);
 	memset(&sb, 0, sizeof(sb));
 	sb.engine = engine;
-	switch (data[0] % 4) {
+	switch (data[0] % 5) {
 	case 0: {
 		struct sb_finding h;
 		struct dw_finding f;
@@ -65,19 +65,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f.url_decoded = h.url_decoded & 1;
 		dw_secret_fingerprint(f.fingerprint, f.rule->id, f.secret,
 				      f.secret_len);
-		lines_verify(p + sl, n - sl, (int)(h.docker & 1), &h, &f, 0);
+		lines_verify(p + sl, n - sl, (int)(h.docker % 3), &h, &f, 0);
 		break;
 	}
 	case 2: {
 		struct dw_buf out = DW_BUF_INIT;
 		struct dw_finding f;
 
-		json_unescape(p, n, &out);
+		dw_json_unescape(p, n, &out);
 		memset(&f, 0, sizeof(f));
 		f.secret = "AKIA";
 		f.secret_len = 4;
 		f.url_decoded = n & 1;
 		in_decoded(p, n, &f);
+		dw_buf_release(&out);
+		break;
+	}
+	case 3: {
+		/* What the daemon reads of json-file and CRI lines itself. */
+		struct dw_buf out = DW_BUF_INIT;
+		enum dw_log_format fmt =
+			n && (p[0] & 1) ? DW_LOG_CRI : DW_LOG_DOCKER_JSON;
+		int other;
+
+		if (!n)
+			return 0;
+		dw_log_open_from(fmt, p + 1, n - 1);
+		dw_log_line_peek(fmt, p + 1, n - 1, &other);
+		dw_log_line_text(fmt, p + 1, n - 1, &out);
 		dw_buf_release(&out);
 		break;
 	}

@@ -39,6 +39,8 @@ printf '\000\001\001\002\000\004\000\001\002\000\002\001\001\000\000' >"$corpus/
 # The scanner protocol: a reply, a piece of lines, escapes, frames.
 printf '\000\001\000\000\000' >"$corpus/sandbox/reply"
 printf '\002{"log":"a\\u0026b \\ud83d\\ude00 %%41"}' >"$corpus/sandbox/escapes"
+{ printf '\011'; printf '2026-11-30T00:00:00Z stdout P %s\n2026-11-30T00:00:01Z stderr F x\n2026-11-30T00:00:02Z stdout F %s\n' "$($G github f6 | cut -c1-9)" "$($G github f6 | cut -c10-)"; } >"$corpus/decoders/cri"
+printf '\003{"log":"a\\\\n","stream":"stdout"}\n{"log":"b\\n","stream":"stderr"}\n' >"$corpus/sandbox/peek"
 printf '\003\010\000\000\000\000\000\000\000\000\000\000\002ab\000\000\000\002' >"$corpus/sandbox/frames"
 for t in engine decoders config overlay sandbox; do
 	echo "fuzz_$t: ${secs}s"

@@ -13,7 +13,7 @@ G="$DW_BUILD/tests/gentoken"
 tmp=$(mktemp -d)
 db="$tmp/dw.db"
 pid=
-names="dwl-local dwl-long dwl-rot dwl-syslog"
+names="dwl-local dwl-long dwl-json dwl-rot dwl-syslog"
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	# shellcheck disable=SC2086
@@ -56,6 +56,14 @@ c=$($G gitlab dwl-c)
 docker run -d --network none --name dwl-long --log-driver local dwtest:busybox \
 	sh -c "head -c 16370 /dev/zero | tr '\\0' x; echo ' $c'; sleep 600" >/dev/null
 wait_rule dwl-long gitlab-token && pass "a token split at 16 KiB: joined, found" || fail "long line"
+# The same in a json-file log (Docker's default driver): before, each
+# 16 KiB piece was scanned on its own and the token was never found.
+j=$($G gitlab dwl-j)
+docker run -d --network none --name dwl-json dwtest:busybox \
+	sh -c "head -c 16370 /dev/zero | tr '\\0' x; echo ' $j'; echo 'after' >&2; sleep 600" >/dev/null
+wait_rule dwl-json gitlab-token && pass "json-file: a token split at 16 KiB: joined, found" || fail "json-file long line"
+[ "$(q "SELECT source || ' ' || line FROM findings WHERE rule = 'gitlab-token' AND CAST(path AS TEXT) LIKE '%-json.log'")" = "docker-json-log 1" ] &&
+	pass "json-file: told at the piece where it starts" || fail "json-file join: $(q "SELECT source, line, CAST(path AS TEXT) FROM findings WHERE rule = 'gitlab-token'")"
 
 # A line left open: its first 16 KiB piece holds a token and no end
 # follows (before, pieces waited unscanned for the line's end).

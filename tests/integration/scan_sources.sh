@@ -39,6 +39,32 @@ jq -s -e 'any(.[]; (.rule=="npm-token") and (.line==4))' <<<"$out" >/dev/null &&
 gzip -c 0123abcd-json.log >0123abcd-json.log.1.gz
 [ "$(scan 0123abcd-json.log.1.gz | jq -r .source | sort -u)" = docker-json-log ] && pass "rotated .gz json-file log" || fail "rotated log"
 
+# A long line cut into 16 KiB pieces (json-file: a piece without "\n";
+# CRI: tag P) with a token across the cut, another stream's line between:
+# joined, found once, at the piece where it starts, with its time. An
+# escaped backslash before an n does not end a piece.
+x=$(head -c 16370 /dev/zero | tr '\0' x)
+{
+	printf '{"log":"%s %s","stream":"stdout","time":"t1"}\n' "$x" "${gh:0:11}"
+	printf '{"log":"other\\n","stream":"stderr","time":"t2"}\n'
+	printf '{"log":"%s end\\n","stream":"stdout","time":"t3"}\n' "${gh:11}"
+} >split-json.log
+[ "$(scan split-json.log | jq -c '[.source, .line, .rule, .stream, .time]')" = '["docker-json-log",1,"github-token","stdout","t1"]' ] &&
+	pass "json-file: a token across the 16 KiB cut joined" || fail "json-file join: $(scan split-json.log)"
+mkdir -p pods/default_web_u1/app
+{
+	printf '2026-11-30T10:00:00Z stdout F hello\n'
+	printf '2026-11-30T10:00:01Z stdout P %s %s\n' "$x" "${npm:0:9}"
+	printf '2026-11-30T10:00:02Z stderr F other\n'
+	printf '2026-11-30T10:00:03Z stdout F %s\n' "${npm:9}"
+	printf '2026-11-30T10:00:04Z stderr F key %s\n' "$gh"
+} >pods/default_web_u1/app/0.log
+out=$(scan pods)
+[ "$(jq -c '[.source, .line, .rule, .stream, .time]' <<<"$out" | sort | tr '\n' ' ')" = '["cri-log",2,"npm-token","stdout","2026-11-30T10:00:01Z"] ["cri-log",5,"github-token","stderr","2026-11-30T10:00:04Z"] ' ] &&
+	pass "CRI pod log: decoded, a P/F cut joined, stream and time" || fail "CRI: $out"
+gzip -c pods/default_web_u1/app/0.log >pods/default_web_u1/app/0.log.20261130-100000.gz
+[ "$(scan pods/default_web_u1/app/0.log.20261130-100000.gz | jq -r .source | sort -u)" = cri-log ] && pass "a rotated CRI .gz" || fail "CRI gz"
+
 # URL-encoded secrets in logs.
 enc=$(printf '%s' "$unlock" | sed 's|/|%2F|g; s|+|%2B|g')
 printf 'GET /unlock?key=%s HTTP/1.1\n' "$enc" >access.log

@@ -1,0 +1,421 @@
+/*
+ * Container logs of one line a record: Docker's json-file and the CRI
+ * format of Kubernetes' /var/log/pods. Both cut a long line into 16 KiB
+ * pieces, one a record; a piece is scanned as it comes and, with the last
+ * bytes of the piece before it of its stream, for a secret across the
+ * cut. The peek and text walks run in driftwatchd itself (to keep the
+ * pieces of a line together and to check what the scanner process says
+ * it found): no JSON parser there, a bounded walk of the bytes.
+ */
+#include <ctype.h>
+#include <string.h>
+
+#include "driftwatch/sources.h"
+#include "driftwatch/banned.h"
+
+/* Docker's json-file writer puts `log` first. */
+#define JSON_HEAD "{\"log\":\""
+#define JSON_HEAD_LEN (sizeof(JSON_HEAD) - 1)
+/* A json-file line larger than this is not decoded (scanned raw). */
+#define MAX_JSON_LINE (16u << 20)
+
+void dw_log_join_init(struct dw_log_join *j)
+{
+	memset(j, 0, sizeof(*j));
+	dw_buf_init(&j->slot[0].tail, 0);
+	dw_buf_init(&j->slot[1].tail, 0);
+}
+
+void dw_log_join_release(struct dw_log_join *j)
+{
+	dw_buf_release(&j->slot[0].tail);
+	dw_buf_release(&j->slot[1].tail);
+	memset(j, 0, sizeof(*j));
+}
+
+/* UTF-8 of code point `c` into `out`. */
+static void put_utf8(struct dw_buf *out, unsigned long c)
+{
+	if (c < 0x80) {
+		dw_buf_addch(out, (int)c);
+	} else if (c < 0x800) {
+		dw_buf_addch(out, (int)(0xc0 | (c >> 6)));
+		dw_buf_addch(out, (int)(0x80 | (c & 0x3f)));
+	} else if (c < 0x10000) {
+		dw_buf_addch(out, (int)(0xe0 | (c >> 12)));
+		dw_buf_addch(out, (int)(0x80 | ((c >> 6) & 0x3f)));
+		dw_buf_addch(out, (int)(0x80 | (c & 0x3f)));
+	} else {
+		dw_buf_addch(out, (int)(0xf0 | (c >> 18)));
+		dw_buf_addch(out, (int)(0x80 | ((c >> 12) & 0x3f)));
+		dw_buf_addch(out, (int)(0x80 | ((c >> 6) & 0x3f)));
+		dw_buf_addch(out, (int)(0x80 | (c & 0x3f)));
+	}
+}
+
+static int hex4(const char *p, unsigned long *v)
+{
+	size_t i;
+
+	*v = 0;
+	for (i = 0; i < 4; i++) {
+		if (!isxdigit((unsigned char)p[i]))
+			return -1;
+		*v = *v * 16 +
+		     (unsigned long)(isdigit((unsigned char)p[i])
+					     ? p[i] - '0'
+					     : (p[i] | 0x20) - 'a' + 10);
+	}
+	return 0;
+}
+
+void dw_json_unescape(const char *p, size_t n, struct dw_buf *out)
+{
+	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *e;
+		unsigned long c, lo;
+
+		if (p[i] != '\\' || i + 1 >= n) {
+			dw_buf_addch(out, p[i]);
+			continue;
+		}
+		if ((e = memchr(from, p[i + 1], sizeof(from) - 1))) {
+			dw_buf_addch(out, to[e - from]);
+			i++;
+		} else if (p[i + 1] == 'u' && i + 5 < n &&
+			   !hex4(p + i + 2, &c)) {
+			i += 5;
+			/* A surrogate pair is one character. */
+			if (c >= 0xd800 && c < 0xdc00 && i + 6 < n &&
+			    p[i + 1] == '\\' && p[i + 2] == 'u' &&
+			    !hex4(p + i + 3, &lo) && lo >= 0xdc00 &&
+			    lo < 0xe000) {
+				c = 0x10000 + ((c - 0xd800) << 10) +
+				    (lo - 0xdc00);
+				i += 6;
+			}
+			put_utf8(out, c);
+		} else {
+			dw_buf_addch(out, p[i]);
+		}
+	}
+}
+
+/*
+ * json-file: the raw `log` string (escaped, without its quotes) and the
+ * stream after it. 0, or -1 when the line is not Docker's.
+ */
+static int json_walk(const char *line, size_t n, const char **text,
+		     size_t *text_len, int *other)
+{
+	static const char stream[] = ",\"stream\":\"";
+	size_t i;
+
+	if (n < JSON_HEAD_LEN || memcmp(line, JSON_HEAD, JSON_HEAD_LEN))
+		return -1;
+	for (i = JSON_HEAD_LEN; i < n && line[i] != '"'; i++)
+		if (line[i] == '\\')
+			i++;
+	if (i >= n)
+		return -1;
+	*text = line + JSON_HEAD_LEN;
+	*text_len = i - JSON_HEAD_LEN;
+	i++;
+	*other = 1;
+	if (n - i >= sizeof(stream) - 1 + 7 &&
+	    !memcmp(line + i, stream, sizeof(stream) - 1) &&
+	    !memcmp(line + i + sizeof(stream) - 1, "stdout\"", 7))
+		*other = 0;
+	return 0;
+}
+
+/* CRI: TIME SP STREAM SP TAG[:TAG…] SP TEXT; 0 or -1. */
+static int cri_walk(const char *line, size_t n, const char **time,
+		    size_t *time_len, const char **stream, size_t *stream_len,
+		    int *partial, const char **text, size_t *text_len)
+{
+	const char *sp1 = memchr(line, ' ', n), *sp2, *sp3, *end = line + n;
+
+	if (!sp1 || sp1 == line)
+		return -1;
+	sp2 = memchr(sp1 + 1, ' ', (size_t)(end - sp1 - 1));
+	if (!sp2 || sp2 == sp1 + 1)
+		return -1;
+	sp3 = memchr(sp2 + 1, ' ', (size_t)(end - sp2 - 1));
+	/* "F" with nothing after it is an empty line: no space either. */
+	if (!sp3)
+		sp3 = end;
+	if (sp3 == sp2 + 1 || (sp2[1] != 'P' && sp2[1] != 'F') ||
+	    (sp3 > sp2 + 2 && sp2[2] != ':'))
+		return -1;
+	*time = line;
+	*time_len = (size_t)(sp1 - line);
+	*stream = sp1 + 1;
+	*stream_len = (size_t)(sp2 - sp1 - 1);
+	*partial = sp2[1] == 'P';
+	*text = sp3 < end ? sp3 + 1 : end;
+	*text_len = (size_t)(end - *text);
+	return 0;
+}
+
+int dw_log_line_peek(enum dw_log_format format, const char *line, size_t n,
+		     int *other)
+{
+	const char *t, *st, *text;
+	size_t tl, sl, xl;
+	int partial;
+
+	*other = 1;
+	if (format == DW_LOG_DOCKER_JSON) {
+		if (json_walk(line, n, &text, &xl, other))
+			return -1;
+		/* Docker ends a whole line's text with "\n"; an escaped
+		 * backslash before an n is not one. */
+		if (xl >= 2 && text[xl - 2] == '\\' && text[xl - 1] == 'n') {
+			size_t k = xl - 2, bs = 0;
+
+			while (k > 0 && text[k - 1] == '\\')
+				k--, bs++;
+			return bs % 2 ? 1 : 0;
+		}
+		return 1;
+	}
+	if (format == DW_LOG_CRI) {
+		if (cri_walk(line, n, &t, &tl, &st, &sl, &partial, &text, &xl))
+			return -1;
+		*other = !(sl == 6 && !memcmp(st, "stdout", 6));
+		return partial;
+	}
+	return -1;
+}
+
+size_t dw_log_open_from(enum dw_log_format format, const char *data, size_t len)
+{
+	size_t open[2] = {len, len}, start = 0, i;
+
+	for (i = 0; i <= len; i++) {
+		int other = 0, partial;
+
+		if (i < len && data[i] != '\n')
+			continue;
+		if (i > start) {
+			partial = dw_log_line_peek(format, data + start,
+						   i - start, &other);
+			open[other] = partial > 0 ? start : len;
+		}
+		start = i + 1;
+	}
+	return open[0] < open[1] ? open[0] : open[1];
+}
+
+int dw_log_line_text(enum dw_log_format format, const char *line, size_t n,
+		     struct dw_buf *out)
+{
+	const char *t, *st, *text;
+	size_t tl, sl, xl;
+	int partial, other;
+
+	if (format == DW_LOG_DOCKER_JSON) {
+		if (json_walk(line, n, &text, &xl, &other))
+			return -1;
+		dw_json_unescape(text, xl, out);
+		return 0;
+	}
+	if (format == DW_LOG_CRI) {
+		if (cri_walk(line, n, &t, &tl, &st, &sl, &partial, &text, &xl))
+			return -1;
+		dw_buf_add(out, text, xl);
+		return 0;
+	}
+	return -1;
+}
+
+/* ---- scanning ---- */
+
+struct join_sink {
+	struct dw_source src;
+	dw_source_cb cb;
+	void *ctx;
+	size_t cut; /* scanning a join: only what spans this offset */
+	int joined;
+};
+
+static int forward(const struct dw_finding *f, void *ctx)
+{
+	struct join_sink *k = ctx;
+
+	if (k->joined &&
+	    (f->offset >= k->cut || f->offset + f->secret_len <= k->cut))
+		return 0;
+	return k->cb(f, &k->src, k->ctx);
+}
+
+/* One decoded piece: scanned, joined with its stream's open piece. */
+static void scan_piece(struct dw_scanner *s, struct dw_log_join *j,
+		       struct join_sink *k, const char *stream,
+		       size_t stream_len, const char *time, size_t time_len,
+		       int partial, const char *text, size_t n, uint64_t lineno,
+		       uint64_t raw_off, uint64_t raw_len)
+{
+	struct dw_log_piece *p =
+		&j->slot[!(stream_len == 6 && !memcmp(stream, "stdout", 6))];
+	size_t keep;
+
+	dw_scan_buffer(s, text, n, lineno, forward, k);
+	if (p->open && n && p->stream_len == stream_len &&
+	    !memcmp(p->stream, stream, stream_len)) {
+		size_t cut = p->tail.len;
+		json_t *fields = k->src.fields;
+
+		dw_buf_add(&p->tail, text, n);
+		k->joined = 1;
+		k->cut = cut;
+		j->joining = p;
+		/* Told where it starts: the open piece's line and time. */
+		k->src.fields = json_copy(fields);
+		if (p->time_len)
+			json_object_set_new(k->src.fields, "time",
+					    json_stringn(p->time, p->time_len));
+		dw_scan_buffer(s, p->tail.ptr, p->tail.len, p->lineno, forward,
+			       k);
+		json_decref(k->src.fields);
+		k->src.fields = fields;
+		j->joining = NULL;
+		k->joined = 0;
+	}
+	p->open = partial;
+	dw_buf_reset(&p->tail);
+	if (!partial)
+		return;
+	/* Its last bytes, no more than it has: a join never costs more
+	 * than the two pieces it joins. */
+	keep = n < DW_LOG_JOIN_TAIL ? n : DW_LOG_JOIN_TAIL;
+	dw_buf_add(&p->tail, text + n - keep, keep);
+	p->stream_len =
+		stream_len < sizeof(p->stream) ? stream_len : sizeof(p->stream);
+	memcpy(p->stream, stream, p->stream_len);
+	p->time_len = time_len < sizeof(p->time) ? time_len : 0;
+	memcpy(p->time, time, p->time_len);
+	p->lineno = lineno;
+	p->raw_off = raw_off;
+	p->raw_len = raw_len;
+}
+
+static void scan_json_line(struct dw_scanner *s, struct dw_log_join *j,
+			   struct join_sink *k, const char *line, size_t n,
+			   uint64_t lineno, uint64_t raw_off)
+{
+	json_t *doc = n < MAX_JSON_LINE ? json_loadb(line, n, 0, NULL) : NULL;
+	json_t *log = json_object_get(doc, "log"), *v;
+	const char *stream = "", *time = "";
+	size_t stream_len = 0, time_len = 0, len;
+	const char *text;
+
+	if (!json_is_string(log)) {
+		/* Not one of Docker's lines: scanned as it is, not lost. */
+		dw_scan_buffer(s, line, n, lineno, forward, k);
+		json_decref(doc);
+		return;
+	}
+	k->src.fields = json_object();
+	if ((v = json_object_get(doc, "stream")) && json_is_string(v)) {
+		json_object_set(k->src.fields, "stream", v);
+		stream = json_string_value(v);
+		stream_len = json_string_length(v);
+	}
+	if ((v = json_object_get(doc, "time")) && json_is_string(v)) {
+		json_object_set(k->src.fields, "time", v);
+		time = json_string_value(v);
+		time_len = json_string_length(v);
+	}
+	text = json_string_value(log);
+	len = json_string_length(log);
+	/* A whole line ends with its newline; a piece has none. */
+	if (len && text[len - 1] == '\n')
+		scan_piece(s, j, k, stream, stream_len, time, time_len, 0, text,
+			   len - 1, lineno, raw_off, n);
+	else
+		scan_piece(s, j, k, stream, stream_len, time, time_len, 1, text,
+			   len, lineno, raw_off, n);
+	json_decref(k->src.fields);
+	k->src.fields = NULL;
+	json_decref(doc);
+}
+
+static void scan_cri_line(struct dw_scanner *s, struct dw_log_join *j,
+			  struct join_sink *k, const char *line, size_t n,
+			  uint64_t lineno, uint64_t raw_off)
+{
+	const char *t, *st, *text;
+	size_t tl, sl, xl;
+	int partial;
+
+	if (cri_walk(line, n, &t, &tl, &st, &sl, &partial, &text, &xl)) {
+		dw_scan_buffer(s, line, n, lineno, forward, k);
+		return;
+	}
+	k->src.fields = json_object();
+	json_object_set_new(k->src.fields, "stream", json_stringn(st, sl));
+	json_object_set_new(k->src.fields, "time", json_stringn(t, tl));
+	scan_piece(s, j, k, st, sl, t, tl, partial, text, xl, lineno, raw_off,
+		   n);
+	json_decref(k->src.fields);
+	k->src.fields = NULL;
+}
+
+void dw_scan_log_line(struct dw_scanner *s, struct dw_log_join *j,
+		      enum dw_log_format format, const char *line, size_t n,
+		      uint64_t lineno, uint64_t raw_off, const char *display,
+		      dw_source_cb cb, void *ctx)
+{
+	struct join_sink k;
+
+	memset(&k, 0, sizeof(k));
+	k.src.path = display;
+	k.src.kind = format == DW_LOG_CRI ? DW_SOURCE_CRI_LOG
+					  : DW_SOURCE_DOCKER_JSON_LOG;
+	k.cb = cb;
+	k.ctx = ctx;
+	if (format == DW_LOG_DOCKER_JSON)
+		scan_json_line(s, j, &k, line, n, lineno, raw_off);
+	else if (format == DW_LOG_CRI)
+		scan_cri_line(s, j, &k, line, n, lineno, raw_off);
+	else
+		dw_scan_buffer(s, line, n, lineno, forward, &k);
+}
+
+int dw_is_cri_log(const char *path)
+{
+	const char *base = strrchr(path, '/'), *p, *dir, *pod;
+	size_t under = 0;
+
+	if (!base)
+		return 0;
+	/* N.log, N.log.20240102-030405, N.log.20240102-030405.gz */
+	p = base + 1;
+	if (!isdigit((unsigned char)*p))
+		return 0;
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (strncmp(p, ".log", 4))
+		return 0;
+	p += 4;
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p) || *p == '-')
+			p++;
+	}
+	if (*p && strcmp(p, ".gz"))
+		return 0;
+	/* .../<ns>_<pod>_<uid>/<container>/N.log */
+	for (dir = base; dir > path && dir[-1] != '/'; dir--)
+		;
+	if (dir == base || dir - path < 2)
+		return 0;
+	for (pod = dir - 1; pod > path && pod[-1] != '/'; pod--)
+		under += pod[-1] == '_';
+	return under == 2;
+}

@@ -1,0 +1,97 @@
+#!/bin/bash
+# Kubernetes' pod logs (/var/log/pods/<ns>_<pod>_<uid>/<container>/N.log,
+# CRI format: TIME STREAM P|F TEXT). Before, a containerd/CRI-O host's
+# container logs were never read: a token a pod printed was not found
+# and nothing but a "not-built" coverage line said so. No kubelet runs
+# here: the test writes the files as the kubelet's runtime does (a 16 KiB
+# piece tagged P, the rest F; rotation by rename, older ones gzipped).
+# Found: at start-up, in a pod that comes later, across a P/F cut with
+# another stream's line between (also when the daemon restarts between
+# the two pieces), in a rotated .gz; each once, with line, stream, time.
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_docker
+G="$DW_BUILD/tests/gentoken"
+tmp=$(mktemp -d)
+db="$tmp/dw.db"
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+pods="$tmp/pods"
+printf 'debounce_ms: 20\npod_logs: %s\n' "$pods" >"$tmp/cfg.yaml"
+q() { sqlite3 -readonly "$db" "$1" 2>/dev/null; }
+# wait_rule PATH-LIKE RULE [COUNT]
+wait_rule() {
+	for _ in $(seq 1 100); do
+		[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) LIKE '$1' AND rule = '$2'")" -ge "${3:-1}" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+cri() { printf '%s %s %s %s\n' "2026-11-30T10:00:0$1.000000001Z" "$2" "$3" "$4"; }
+pad() { head -c "$1" /dev/zero | tr '\0' x; }
+
+a=$($G github podlog-a)
+web="$pods/default_web-0_0b6f2a1c-1111-4222-8333-944455556666/app"
+mkdir -p "$web"
+{ cri 1 stdout F "starting"; cri 2 stderr F "token $a"; } >"$web/0.log"
+dw_daemon_start "$tmp/cfg.yaml" "$db" "$tmp/log" || { fail "daemon start"; finish; exit 1; }
+
+wait_rule "$web/0.log" github-token && pass "a pod's log written before start: found" || fail "start-up: $(q 'SELECT rule, CAST(path AS TEXT) FROM findings')"
+[ "$(q "SELECT source || ' ' || line || ' ' || container_id FROM findings WHERE rule = 'github-token'")" = "cri-log 2 pod:0b6f2a1c-1111-4222-8333-944455556666/app" ] &&
+	pass "source cri-log, line 2, the pod's uid and container" || fail "attribution: $(q 'SELECT source, line, container_id FROM findings')"
+grep -q "following Kubernetes' pod logs in $pods" "$tmp/log" && pass "the log says the pod logs are followed" || fail "no log line"
+
+# A pod that comes later, its container's dir, its log: followed live.
+b=$($G npm podlog-b)
+dns="$pods/kube-system_coredns-5d78c_7a7a7a7a-2222-4333-8444-955566667777/coredns"
+mkdir -p "$dns"
+sleep 0.3
+cri 1 stdout F "listening" >"$dns/0.log"
+sleep 0.3
+cri 2 stdout F "npm $b" >>"$dns/0.log"
+wait_rule "$dns/0.log" npm-token && pass "a pod created later: its log followed, the token found" || fail "new pod: $(tail -3 "$tmp/log")"
+
+# A token across the runtime's 16 KiB cut, a stderr line between.
+c=$($G gitlab podlog-c)
+cri 3 stdout P "$(pad 16370) ${c:0:12}" >>"$dns/0.log"
+cri 3 stderr F "other stream" >>"$dns/0.log"
+sleep 0.3
+cri 4 stdout F "${c:12} done" >>"$dns/0.log"
+wait_rule "$dns/0.log" gitlab-token && pass "a token across a P/F cut: joined, found" || fail "P/F join: $(tail -3 "$tmp/log")"
+[ "$(q "SELECT line || ' ' || source FROM findings WHERE rule = 'gitlab-token'")" = "3 cri-log" ] &&
+	pass "told at the line where it starts" || fail "joined line: $(q "SELECT line, source FROM findings WHERE rule = 'gitlab-token'")"
+
+# The daemon stops between the two pieces: joined after the restart.
+d=$($G github podlog-d)
+cri 5 stdout P "$(pad 16370) ${d:0:14}" >>"$dns/0.log"
+sleep 0.5
+n=$(q "SELECT count(*) FROM findings")
+kill -TERM "$pid"; wait "$pid"; pid=
+cri 6 stdout F "${d:14}" >>"$dns/0.log"
+dw_daemon_start "$tmp/cfg.yaml" "$db" "$tmp/log" || fail "restart"
+wait_rule "$dns/0.log" github-token && pass "restart between the pieces: joined, found" || fail "restart join: $(tail -3 "$tmp/log")"
+sleep 0.5
+[ "$(q "SELECT count(*) FROM findings")" = $((n + 1)) ] && pass "restart: nothing found twice" ||
+	fail "restart: $(q 'SELECT count(*) FROM findings') findings, had $n"
+
+# Rotation as the kubelet does it: renamed with a time, a new 0.log; an
+# older one compressed.
+e=$($G npm podlog-e)
+f=$($G github podlog-f)
+mv "$dns/0.log" "$dns/0.log.20261130-100000"
+cri 7 stdout F "npm $e" >"$dns/0.log"
+wait_rule "$dns/0.log" npm-token 2 && pass "rotated: the new 0.log followed" || fail "rotation: $(q "SELECT line, CAST(path AS TEXT) FROM findings WHERE rule = 'npm-token'")"
+cri 1 stdout F "old $f" | gzip >"$tmp/old.gz"
+mv "$tmp/old.gz" "$dns/0.log.20261129-100000.gz"
+wait_rule "$dns/0.log.20261129-100000.gz" github-token && pass "a rotated .gz: read as CRI, found" || fail "gz: $(tail -3 "$tmp/log")"
+
+# A pod deleted: its log read out, nothing lost, the daemon goes on.
+rm -rf "${web%/app}"
+sleep 0.3
+kill -0 "$pid" && pass "a pod's dir deleted: the daemon goes on" || fail "daemon died"
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+[ "$rc" = 0 ] && pass "clean stop" || fail "stop rc $rc"
+finish
