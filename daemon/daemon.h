@@ -66,8 +66,9 @@ struct daemon {
 	struct dw_dockerwatch *events;
 	struct dw_mounts *mounts;
 	struct dw_logwatch *logs;
-	int pods_followed;    /* Kubernetes' pod logs (pod_logs) */
-	long long pods_tried; /* time(NULL) of the last look for them */
+	struct dw_journal *journal; /* containers on the journald driver */
+	int pods_followed;	    /* Kubernetes' pod logs (pod_logs) */
+	long long pods_tried;	    /* time(NULL) of the last look for them */
 	const char *db;
 	char **sinks; /* options' and the config's */
 	size_t nsinks;

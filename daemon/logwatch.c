@@ -74,6 +74,7 @@ struct pattern {
 	char *source_id, *name;
 	int configured; /* from the configuration (not a container) */
 	int pods;	/* Kubernetes' pod logs (dw_logwatch_pod_logs) */
+	const char *source_kind; /* findings' source, when not the decoder's */
 };
 
 struct followed {
@@ -137,11 +138,14 @@ static void report(struct found_ctx *k, const struct dw_finding *f,
 {
 	/* Without a container name: the pattern's dir, never the file's
 	 * own name (it may carry the secret; the path is redacted). */
-	struct dw_leak_src src = {
-		k->p->source_id, k->p->name ? k->p->name : k->p->dir,
-		k->path,	 strlen(k->path),
-		source,		 1,
-		fields};
+	struct dw_leak_src src = {k->p->source_id,
+				  k->p->name ? k->p->name : k->p->dir,
+				  k->path,
+				  strlen(k->path),
+				  k->p->source_kind ? k->p->source_kind
+						    : source,
+				  1,
+				  fields};
 
 	k->w->fn(f, &src, k->w->ctx);
 }
@@ -1028,6 +1032,29 @@ void dw_logwatch_remove_container(struct dw_logwatch *w, const char *id)
 		if (!w->pats[i]->configured && !w->pats[i]->pods &&
 		    !strcmp(w->pats[i]->source_id, id))
 			remove_pattern(w, i);
+}
+
+void dw_logwatch_scan_records(struct dw_logwatch *w, const char *source_id,
+			      const char *name, const char *display,
+			      const char *kind, const char *data, size_t len,
+			      uint64_t line_base)
+{
+	struct pattern p;
+	struct followed f;
+
+	memset(&p, 0, sizeof(p));
+	memset(&f, 0, sizeof(f));
+	p.dir = (char *)display;
+	p.glob = (char *)"";
+	p.kind = P_CRI;
+	p.source_id = (char *)source_id;
+	p.name = (char *)name;
+	p.source_kind = kind;
+	f.path = (char *)display;
+	f.p = &p;
+	f.fd = -1;
+	f.line = line_base ? line_base - 1 : 0;
+	scan_lines(w, &f, data, len);
 }
 
 /* ---- Kubernetes' pod logs ---- */

@@ -69,6 +69,18 @@ int dw_logwatch_pod_logs(struct dw_logwatch *w, const char *root);
 void dw_logwatch_keep_containers(struct dw_logwatch *w, char *const *ids,
 				 size_t n);
 
+/*
+ * Records of another source (a container's journal entries, made CRI
+ * lines by the caller) scanned as followed lines are, in the scanner
+ * process when there is one: findings told with `source_id`, `name`,
+ * `display` as their path and `kind` as their source, line numbers
+ * from `line_base`; what the scanner fails on is said as for a file.
+ */
+void dw_logwatch_scan_records(struct dw_logwatch *w, const char *source_id,
+			      const char *name, const char *display,
+			      const char *kind, const char *data, size_t len,
+			      uint64_t line_base);
+
 /* Handle what inotify queued. */
 void dw_logwatch_read_events(struct dw_logwatch *w);
 /* Now and then (the daemon's loop): files renamed away or deleted 10 s

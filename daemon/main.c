@@ -6,6 +6,7 @@
 #include "daemon.h"
 
 #include "coverage.h"
+#include "journal.h"
 #include "sandbox.h"
 #include "driftwatch/clock.h"
 
@@ -235,15 +236,22 @@ static void read_mounts(struct daemon *dm)
  * or a disabled cache leave nothing to read.
  */
 static void cover_docker_logs(struct daemon *dm,
-			      const struct dw_container_layers *l)
+			      const struct dw_container_layers *l,
+			      int journal_err, const char *journal_why)
 {
-	char detail[200];
+	char detail[400];
 
 	if (!dm->pol.docker_logs) {
 		dw_monitor_cover(dm->mon, l->id, DW_FACET_LOGS,
 				 DW_COVER_UNMONITORED, DW_REASON_DISABLED,
 				 "docker_logs: false");
-	} else if (*l->log_path) {
+	} else if (l->log_journald && journal_err) {
+		snprintf(detail, sizeof(detail),
+			 "log driver journald: not read (%s)", journal_why);
+		dw_monitor_cover(dm->mon, l->id, DW_FACET_LOGS,
+				 DW_COVER_UNMONITORED, DW_REASON_LOG_DRIVER,
+				 detail);
+	} else if (*l->log_path || l->log_journald) {
 		dw_monitor_cover(dm->mon, l->id, DW_FACET_LOGS,
 				 DW_COVER_MONITORED, DW_REASON_NONE, NULL);
 	} else {
@@ -323,6 +331,9 @@ static void watch_docker_container(struct daemon *dm, const char *id,
 		return;
 	}
 	if (l.running) {
+		int jerr = 0;
+		char jwhy[256] = "";
+
 		s = (struct dw_watch_spec){
 			l.id,	     l.name,
 			l.image,     "docker",
@@ -330,13 +341,17 @@ static void watch_docker_container(struct daemon *dm, const char *id,
 			l.nlowers,   l.labels,
 			l.read_only, *l.mounts ? l.mounts : NULL,
 			l.userxattr};
+
 		/* Its log first: an opted-out container's log is still a
 		 * place secrets leak to. */
 		if (dm->logs && dm->pol.docker_logs)
 			dw_logwatch_add_container(dm->logs, l.id, l.name,
 						  l.log_path, l.log_local);
+		if (dm->journal && dm->pol.docker_logs && l.log_journald &&
+		    (jerr = dw_journal_add(dm->journal, l.id, l.name)))
+			snprintf(jwhy, sizeof(jwhy), "%s", dw_error_last());
 		if (!dw_monitor_add(dm->mon, &s, source))
-			cover_docker_logs(dm, &l);
+			cover_docker_logs(dm, &l, jerr, jwhy);
 	}
 	dw_container_layers_release(&l);
 }
@@ -380,6 +395,8 @@ static int docker_reconcile(struct daemon *dm)
 	dw_monitor_keep_only(dm->mon, 1, ids, n, "stopped");
 	if (dm->logs)
 		dw_logwatch_keep_containers(dm->logs, ids, n);
+	if (dm->journal)
+		dw_journal_keep(dm->journal, ids, n);
 	for (i = 0; i < n; i++)
 		free(ids[i]);
 	free(ids);
@@ -411,6 +428,8 @@ static void docker_message(struct daemon *dm, const struct dw_docker_msg *m)
 		dw_monitor_drop(dm->mon, m->id, "stopped");
 		if (dm->logs)
 			dw_logwatch_remove_container(dm->logs, m->id);
+		if (dm->journal)
+			dw_journal_remove(dm->journal, m->id);
 	} else if (!strcmp(m->action, "destroy")) {
 		dw_monitor_drop(dm->mon, m->id, "removed");
 		dw_store_set_container_state(dm->store, m->id, "removed");
@@ -732,6 +751,13 @@ static int run(struct daemon *dm, int sfd)
 		/* A backlog is read a piece a turn: no waiting meanwhile. */
 		if (dm->logs && dw_logwatch_continue(dm->logs))
 			wait = 0;
+		/* journald containers: their new entries, each second. */
+		if (dw_journal_count(dm->journal)) {
+			if (dw_journal_read(dm->journal))
+				wait = 0;
+			else if (wait < 0 || wait > 1000)
+				wait = 1000;
+		}
 		if (((!dm->outbox && dm->nsinks) || dm->status_pending) &&
 		    (wait < 0 || wait > 1000))
 			wait = 1000;
@@ -824,6 +850,7 @@ int main(int argc, char **argv)
 	dw_monitor_on_leak(dm.mon, dwd_on_leak, &dm);
 	if (dw_logwatch_new(&dm.logs, dm.store, dwd_on_leak, &dm))
 		dw_fatal("%s", dw_error_last());
+	dw_journal_new(&dm.journal, dm.store, dm.logs, dm.pol.host_root);
 	if (!o.no_docker && dm.pol.docker) {
 		if (dw_docker_open(&dm.docker, o.host))
 			dw_fatal("%s", dw_error_last());
@@ -861,6 +888,8 @@ int main(int argc, char **argv)
 		dwd_outbox_stop(&dm);
 	}
 	dw_dockerwatch_stop(dm.events);
+	dw_journal_read(dm.journal);
+	dw_journal_free(dm.journal);
 	dw_logwatch_free(dm.logs);
 	dw_mounts_close(dm.mounts);
 	dw_monitor_free(dm.mon);

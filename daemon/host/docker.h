@@ -113,6 +113,7 @@ struct dw_container_layers {
 	 */
 	char *log_path;
 	int log_local;	     /* log_path is in Docker's local format */
+	int log_journald;    /* no log_path: its entries are in the journal */
 	const char *log_gap; /* no log_path: why (a static string) */
 	char *log_driver;    /* HostConfig.LogConfig.Type, or "" */
 	char *mounts; /* volumes, binds, tmpfs: "/data (volume), ..." or "" */

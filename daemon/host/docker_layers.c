@@ -93,6 +93,11 @@ static void log_file(struct dw_container_layers *l, json_t *j, const char *root)
 		l->log_gap = "keeps no copy to read";
 		return;
 	}
+	/* journald keeps no cache: its entries are read from the journal. */
+	if (!strcmp(l->log_driver, "journald")) {
+		l->log_journald = 1;
+		return;
+	}
 	if (cache && !strcmp(cache, "true")) {
 		l->log_gap = "keeps no copy to read (cache-disabled: true)";
 		return;

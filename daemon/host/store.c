@@ -102,6 +102,9 @@ static const char *const migrations[] = {
 	"ALTER TABLE containers ADD COLUMN host_root TEXT;"
 	"ALTER TABLE containers ADD COLUMN upper_dev INTEGER;"
 	"ALTER TABLE containers ADD COLUMN upper_ino INTEGER;",
+	/* 9: where each container's journal entries were read up to */
+	"CREATE TABLE journal_cursors (source TEXT PRIMARY KEY,"
+	"  cursor TEXT NOT NULL, entries INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 int st_db_error(struct dw_store *s, const char *what)
@@ -430,6 +433,43 @@ int dw_store_put_offset(struct dw_store *s, const char *path,
 	sqlite3_bind_int64(st, 4, offset);
 	sqlite3_bind_int64(st, 5, (sqlite3_int64)line);
 	return st_step_done(s, st, "cannot record a file offset");
+}
+
+int dw_store_get_cursor(struct dw_store *s, const char *source, char **cursor,
+			unsigned long long *entries)
+{
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st,
+			     "SELECT cursor, entries FROM journal_cursors "
+			     "WHERE source = ?1");
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+	err = DW_ENOTFOUND;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*cursor = dw_xstrdup((const char *)sqlite3_column_text(st, 0));
+		*entries = (unsigned long long)sqlite3_column_int64(st, 1);
+		err = 0;
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+int dw_store_put_cursor(struct dw_store *s, const char *source,
+			const char *cursor, unsigned long long entries)
+{
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st,
+			     "INSERT OR REPLACE INTO journal_cursors "
+			     "VALUES (?1, ?2, ?3)");
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, source, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, cursor, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)entries);
+	return st_step_done(s, st, "cannot record a journal cursor");
 }
 
 /* The stored state and reason of a facet; 0 when there is none. */

@@ -162,6 +162,16 @@ int dw_store_put_offset(struct dw_store *s, const char *path,
 			unsigned long long dev, unsigned long long ino,
 			long long offset, unsigned long long line);
 
+/*
+ * Where the journal entries of `source` (a container) were read up to:
+ * the cursor of the last one and how many were read (DW_ENOTFOUND when
+ * none were; the caller frees `*cursor`).
+ */
+int dw_store_get_cursor(struct dw_store *s, const char *source, char **cursor,
+			unsigned long long *entries);
+int dw_store_put_cursor(struct dw_store *s, const char *source,
+			const char *cursor, unsigned long long entries);
+
 /* The daemon's status document (JSON text), written as it runs. */
 int dw_store_put_status(struct dw_store *s, const char *doc);
 /* DW_ENOTFOUND when no daemon wrote one yet; the caller frees `*doc`. */

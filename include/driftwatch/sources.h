@@ -30,6 +30,7 @@
 #define DW_SOURCE_GIT "git"			  /* a blob of a commit */
 #define DW_SOURCE_CONTAINER_FILE "container-file" /* driftwatchd */
 #define DW_SOURCE_LOG "log"			  /* a followed log file */
+#define DW_SOURCE_JOURNALD "journald"		  /* the journald log driver */
 
 struct dw_source {
 	const char *path;

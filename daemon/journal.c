@@ -1,0 +1,358 @@
+/*
+ * Containers on Docker's journald log driver: their entries (matched by
+ * CONTAINER_ID_FULL) read through libsystemd's sd_journal, made into
+ * CRI lines (time, stream, P|F, text) and scanned as pod logs are, in
+ * the scanner process. Where each container was read up to is kept in the
+ * store as a journal cursor, so a restart goes on there.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-journal.h>
+#include <time.h>
+
+#include "driftwatch/buf.h"
+#include "driftwatch/error.h"
+#include "driftwatch/sources.h"
+#include "driftwatch/xmalloc.h"
+#include "journal.h"
+#include "log.h"
+#include "logwatch.h"
+#include "store.h"
+#include "driftwatch/banned.h"
+
+/* What one container's reading takes at most a loop turn. */
+#define TURN_ENTRIES 20000
+#define TURN_BYTES (4u << 20)
+/* The entries from a piece of a long line still open are kept, to be
+ * joined with its rest, this long at most (as for pod logs). */
+#define HOLD_MAX (256u << 10)
+/* A message longer than this is cut (Docker's pieces are 16 KiB). */
+#define MESSAGE_MAX (1u << 20)
+
+struct jcont {
+	char *id, *name, *display;
+	sd_journal *j;
+	char *cursor;	    /* the last entry whose lines are all done */
+	uint64_t entries;   /* entries read up to `cursor` */
+	struct dw_buf held; /* CRI lines after `cursor`, pieces still open */
+	uint64_t nheld;	    /* entries in `held` */
+	int more;	    /* its turn's budget ran out */
+};
+
+struct dw_journal {
+	struct dw_store *store;
+	struct dw_logwatch *logs;
+	char *root; /* host_root: NULL for "/" */
+	struct jcont **c;
+	size_t n, alloc;
+};
+
+int dw_journal_new(struct dw_journal **out, struct dw_store *store,
+		   struct dw_logwatch *logs, const char *host_root)
+{
+	struct dw_journal *jr = dw_xcalloc(1, sizeof(*jr));
+
+	jr->store = store;
+	jr->logs = logs;
+	if (host_root && strcmp(host_root, "/"))
+		jr->root = dw_xstrdup(host_root);
+	*out = jr;
+	return 0;
+}
+
+static void free_cont(struct jcont *c)
+{
+	sd_journal_close(c->j);
+	free(c->id);
+	free(c->name);
+	free(c->display);
+	free(c->cursor);
+	dw_buf_release(&c->held);
+	free(c);
+}
+
+void dw_journal_free(struct dw_journal *jr)
+{
+	size_t i;
+
+	if (!jr)
+		return;
+	for (i = 0; i < jr->n; i++)
+		free_cont(jr->c[i]);
+	free(jr->c);
+	free(jr->root);
+	free(jr);
+}
+
+/* Is there a journal to read at all (persistent or volatile)? */
+static int has_journal(const struct dw_journal *jr)
+{
+	static const char *const dirs[] = {"/var/log/journal",
+					   "/run/log/journal"};
+	struct dw_buf p = DW_BUF_INIT;
+	struct stat st;
+	size_t i;
+	int yes = 0;
+
+	for (i = 0; i < 2 && !yes; i++) {
+		dw_buf_reset(&p);
+		dw_buf_addf(&p, "%s%s", jr->root ? jr->root : "", dirs[i]);
+		yes = !stat(p.ptr, &st) && S_ISDIR(st.st_mode);
+	}
+	dw_buf_release(&p);
+	return yes;
+}
+
+int dw_journal_add(struct dw_journal *jr, const char *id, const char *name)
+{
+	struct jcont *c;
+	struct dw_buf match = DW_BUF_INIT;
+	unsigned long long entries = 0;
+	char *cursor = NULL;
+	size_t i;
+	int r;
+
+	for (i = 0; i < jr->n; i++)
+		if (!strcmp(jr->c[i]->id, id))
+			return 0;
+	if (!has_journal(jr))
+		return dw_error_set(
+			DW_ENOTFOUND,
+			"no journal on this host (%s/var/log/journal, "
+			"%s/run/log/journal)",
+			jr->root ? jr->root : "", jr->root ? jr->root : "");
+	c = dw_xcalloc(1, sizeof(*c));
+	r = jr->root ? sd_journal_open_directory(&c->j, jr->root,
+						 SD_JOURNAL_OS_ROOT)
+		     : sd_journal_open(&c->j, SD_JOURNAL_LOCAL_ONLY);
+	if (r < 0) {
+		free(c);
+		return dw_error_errno(DW_EIO, -r, "cannot open the journal");
+	}
+	{
+		uint64_t bytes = 0;
+
+		/* Its directories there, but no file: journald does not
+		 * run, or keeps nothing (Storage=none). */
+		if (sd_journal_get_usage(c->j, &bytes) < 0 || !bytes) {
+			sd_journal_close(c->j);
+			free(c);
+			return dw_error_set(DW_ENOTFOUND,
+					    "no journal file on this host");
+		}
+	}
+	dw_buf_addf(&match, "CONTAINER_ID_FULL=%s", id);
+	r = sd_journal_add_match(c->j, match.ptr, match.len);
+	dw_buf_release(&match);
+	if (r < 0) {
+		sd_journal_close(c->j);
+		free(c);
+		return dw_error_errno(DW_EIO, -r, "cannot match the journal");
+	}
+	/* Its inotify watches, so that sd_journal_process() sees new
+	 * files; it is not polled: each loop turn reads. */
+	sd_journal_get_fd(c->j);
+	c->id = dw_xstrdup(id);
+	c->name = dw_xstrdup(name ? name : "");
+	dw_buf_init(&c->held, 0);
+	{
+		struct dw_buf d = DW_BUF_INIT;
+
+		dw_buf_addf(&d, "journal:CONTAINER_ID_FULL=%s", id);
+		c->display = dw_buf_detach(&d, NULL);
+	}
+	/* Where the last run was: the entry after it. */
+	if (!dw_store_get_cursor(jr->store, c->display, &cursor, &entries) &&
+	    sd_journal_seek_cursor(c->j, cursor) >= 0 &&
+	    sd_journal_next(c->j) > 0) {
+		if (sd_journal_test_cursor(c->j, cursor) <= 0)
+			/* That entry is gone (vacuumed): from here. */
+			sd_journal_previous(c->j);
+		c->cursor = cursor;
+		c->entries = entries;
+		cursor = NULL;
+	} else {
+		sd_journal_seek_head(c->j);
+	}
+	free(cursor);
+	DW_ALLOC_GROW(jr->c, jr->n + 1, jr->alloc);
+	jr->c[jr->n++] = c;
+	return 0;
+}
+
+void dw_journal_remove(struct dw_journal *jr, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < jr->n; i++)
+		if (!strcmp(jr->c[i]->id, id)) {
+			dw_journal_read(jr); /* its last entries */
+			free_cont(jr->c[i]);
+			jr->c[i] = jr->c[--jr->n];
+			return;
+		}
+}
+
+void dw_journal_keep(struct dw_journal *jr, char *const *ids, size_t n)
+{
+	size_t i, k;
+
+	for (i = jr->n; i-- > 0;) {
+		for (k = 0; k < n; k++)
+			if (!strcmp(ids[k], jr->c[i]->id))
+				break;
+		if (k == n)
+			dw_journal_remove(jr, jr->c[i]->id);
+	}
+}
+
+/* A field's value ("NAME=value"), or NULL. */
+static const char *field(sd_journal *j, const char *name, size_t *len)
+{
+	const void *d;
+	size_t n, nl = strlen(name);
+
+	if (sd_journal_get_data(j, name, &d, &n) < 0 || n <= nl)
+		return NULL;
+	*len = n - nl - 1;
+	return (const char *)d + nl + 1;
+}
+
+/*
+ * The current entry as one CRI line: its time (UTC), its stream (Docker
+ * logs stderr at priority 3, stdout at 6), P when Docker says more of
+ * the line follows, and the message (a newline in it, which no line of
+ * Docker's has, becomes a space: it would end the record).
+ */
+static int entry_line(sd_journal *j, struct dw_buf *out, int *partial,
+		      int *other)
+{
+	const char *msg, *prio, *part;
+	size_t mlen = 0, plen = 0, xlen = 0, i, start = out->len;
+	uint64_t usec = 0;
+	time_t t;
+	struct tm tm;
+
+	msg = field(j, "MESSAGE", &mlen);
+	if (!msg)
+		msg = "", mlen = 0;
+	if (mlen > MESSAGE_MAX)
+		mlen = MESSAGE_MAX;
+	prio = field(j, "PRIORITY", &plen);
+	part = field(j, "CONTAINER_PARTIAL_MESSAGE", &xlen);
+	*partial = part && xlen == 4 && !memcmp(part, "true", 4);
+	*other = prio && plen == 1 && prio[0] == '3';
+	sd_journal_get_realtime_usec(j, &usec);
+	t = (time_t)(usec / 1000000);
+	if (!gmtime_r(&t, &tm))
+		memset(&tm, 0, sizeof(tm));
+	dw_buf_addf(out, "%04d-%02d-%02dT%02d:%02d:%02d.%06lluZ %s %c ",
+		    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		    tm.tm_min, tm.tm_sec, (unsigned long long)(usec % 1000000),
+		    *other ? "stderr" : "stdout", *partial ? 'P' : 'F');
+	dw_buf_add(out, msg, mlen);
+	for (i = out->len - mlen; i < out->len; i++)
+		if (out->ptr[i] == '\n')
+			out->ptr[i] = ' ';
+	dw_buf_addch(out, '\n');
+	return out->len > start ? 0 : -1;
+}
+
+/* One container's new entries, up to its turn's budget. */
+static void read_cont(struct dw_journal *jr, struct jcont *c)
+{
+	struct dw_buf lines = DW_BUF_INIT;
+	uint64_t n = 0, done_n = 0;
+	size_t done_len = 0;
+	char *done_cursor = NULL;
+	int open[2] = {0, 0}, r;
+
+	c->more = 0;
+	sd_journal_process(c->j);
+	/* The entries held back come first again, joined then. */
+	dw_buf_add(&lines, c->held.ptr, c->held.len);
+	while (n < TURN_ENTRIES && lines.len < TURN_BYTES &&
+	       (r = sd_journal_next(c->j)) > 0) {
+		int partial, other;
+
+		entry_line(c->j, &lines, &partial, &other);
+		n++;
+		open[other] = partial;
+		/* Nothing open after it: a safe place to go on from. */
+		if (!open[0] && !open[1]) {
+			free(done_cursor);
+			done_cursor = NULL;
+			sd_journal_get_cursor(c->j, &done_cursor);
+			done_len = lines.len;
+			done_n = n;
+		}
+	}
+	if (n >= TURN_ENTRIES || lines.len >= TURN_BYTES)
+		c->more = 1;
+	if (!n) {
+		dw_buf_release(&lines);
+		return;
+	}
+	/* Held too long behind another stream: let go, the pieces each were
+	 * scanned (said in the scanner's words by the caller's alert). */
+	if (lines.len - done_len > HOLD_MAX) {
+		char summary[600];
+		json_t *p;
+
+		snprintf(summary, sizeof(summary),
+			 "%s (%s): a piece of a long line left open for over "
+			 "%u KiB of other entries: scanned, not joined with "
+			 "its rest",
+			 c->display, c->name, HOLD_MAX >> 10);
+		dw_log_error("%s", summary);
+		p = json_pack("{s:s, s:s, s:s}", "severity", "critical",
+			      "source", c->id, "path", c->display);
+		if (dw_store_alert(jr->store, "evasion", summary, p))
+			dw_log_warn("cannot queue an alert: %s",
+				    dw_error_last());
+		json_decref(p);
+		free(done_cursor);
+		done_cursor = NULL;
+		sd_journal_get_cursor(c->j, &done_cursor);
+		done_len = lines.len;
+		done_n = n;
+	}
+	dw_logwatch_scan_records(jr->logs, c->id, c->name, c->display,
+				 DW_SOURCE_JOURNALD, lines.ptr, lines.len,
+				 c->entries + 1);
+	/* Lines from `done` on: given again next time. */
+	dw_buf_reset(&c->held);
+	dw_buf_add(&c->held, lines.ptr + done_len, lines.len - done_len);
+	if (done_cursor) {
+		c->entries += c->nheld + done_n;
+		c->nheld = n - done_n;
+		free(c->cursor);
+		c->cursor = done_cursor;
+		if (dw_store_put_cursor(jr->store, c->display, c->cursor,
+					c->entries))
+			dw_log_warn("%s", dw_error_last());
+	} else {
+		c->nheld += n;
+	}
+	dw_buf_release(&lines);
+}
+
+int dw_journal_read(struct dw_journal *jr)
+{
+	size_t i;
+	int more = 0;
+
+	for (i = 0; jr && i < jr->n; i++) {
+		read_cont(jr, jr->c[i]);
+		more |= jr->c[i]->more;
+	}
+	return more;
+}
+
+size_t dw_journal_count(const struct dw_journal *jr)
+{
+	return jr ? jr->n : 0;
+}

@@ -1,0 +1,114 @@
+#!/bin/bash
+# Containers on Docker's journald log driver. Before, their logs were
+# never read (journald keeps no dual-logging cache): coverage said
+# "unmonitored", and a token a container printed was not found. Now the
+# entries are read through sd_journal (CONTAINER_ID_FULL), scanned in the
+# scanner process with stream (PRIORITY) and time, pieces of a long line
+# (CONTAINER_PARTIAL_MESSAGE) joined, and a restart goes on from the
+# cursor kept in the store: each secret found once. No systemd runs
+# here: the test starts systemd-journald itself when no journal socket is
+# there (Debian's systemd package), and stops it again.
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_docker
+JD=/lib/systemd/systemd-journald
+G="$DW_BUILD/tests/gentoken"
+tmp=$(mktemp -d)
+db="$tmp/dw.db"
+pid=
+jd=
+names="dwj-a dwj-long dwj-none"
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	# shellcheck disable=SC2086
+	docker rm -f $names >/dev/null 2>&1
+	if [ -n "$jd" ]; then
+		kill "$jd" 2>/dev/null
+		wait "$jd" 2>/dev/null
+		rm -rf /run/systemd/journal /run/log/journal
+	fi
+	[ -d /run/log/journal.dwtest ] && mv /run/log/journal.dwtest /run/log/journal
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+if [ ! -S /run/systemd/journal/socket ]; then
+	[ -x "$JD" ] || dw_skip "no $JD (Debian's systemd package) to start a journal with"
+	[ -s /etc/machine-id ] || systemd-machine-id-setup >/dev/null 2>&1 ||
+		dw_skip "no /etc/machine-id for the journal"
+	"$JD" >"$tmp/journald.log" 2>&1 &
+	jd=$!
+	for _ in $(seq 1 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
+	[ -S /run/systemd/journal/socket ] || { cat "$tmp/journald.log"; dw_skip "systemd-journald did not start"; }
+fi
+# shellcheck disable=SC2086
+docker rm -f $names >/dev/null 2>&1
+printf 'debounce_ms: 20\n' >"$tmp/cfg.yaml"
+q() { sqlite3 -readonly "$db" "$1" 2>/dev/null; }
+# wait_rule CONTAINER RULE [COUNT]: a finding of RULE in CONTAINER's log.
+wait_rule() {
+	for _ in $(seq 1 150); do
+		[ "$(q "SELECT count(*) FROM findings WHERE container_id = '$1' AND rule = '$2'")" -ge "${3:-1}" ] 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+a=$($G github dwj-a)
+b=$($G npm dwj-b)
+mkdir -p "$tmp/ctl"
+docker run -d --network none --name dwj-a --log-driver journald -v "$tmp/ctl:/ctl" dwtest:busybox \
+	sh -c "echo 'boot ok'; echo 'token $a'; echo 'npm $b' >&2
+		while true; do [ -f /ctl/say ] && cat /ctl/say && rm /ctl/say; sleep 0.1; done" >/dev/null ||
+	{ fail "docker run --log-driver journald"; finish; exit 1; }
+ida=$(docker inspect -f '{{.Id}}' dwj-a)
+# Printed before the daemon starts: read from the journal's start.
+sleep 0.5
+dw_daemon_start "$tmp/cfg.yaml" "$db" "$tmp/log" || { fail "daemon start"; finish; exit 1; }
+wait_rule "$ida" github-token && pass "journald driver: a token on stdout found" || fail "journald: $(q 'SELECT container_id, rule FROM findings'); $(tail -3 "$tmp/log")"
+wait_rule "$ida" npm-token && pass "journald driver: one on stderr too" || fail "journald stderr"
+# Entries are numbered in the journal's order (Docker's two streams may
+# come in either order).
+want=$(journalctl -D /run/log/journal -o cat --no-pager "CONTAINER_ID_FULL=$ida" 2>/dev/null | grep -n "^token " | cut -d: -f1)
+[ "$(q "SELECT source || ' ' || line || ' ' || CAST(path AS TEXT) FROM findings WHERE rule = 'github-token'")" = "journald ${want:-2} journal:CONTAINER_ID_FULL=$ida" ] &&
+	pass "source journald, its entry number, the container's journal match" || fail "source/line (want ${want:-?}): $(q "SELECT rule, source, line, CAST(path AS TEXT) FROM findings")"
+[ "$(dw_coverage "$db" "$ida" logs)" = "monitored " ] && pass "its logs: monitored" || fail "coverage: $(dw_coverage "$db" "$ida" logs)"
+
+# A token across Docker's 16 KiB cut (CONTAINER_PARTIAL_MESSAGE).
+c=$($G gitlab dwj-c)
+docker run -d --network none --name dwj-long --log-driver journald dwtest:busybox \
+	sh -c "head -c 16370 /dev/zero | tr '\\0' x; echo ' $c'; sleep 600" >/dev/null
+idl=$(docker inspect -f '{{.Id}}' dwj-long)
+wait_rule "$idl" gitlab-token && pass "a token split at 16 KiB: joined, found" || fail "long line: $(tail -3 "$tmp/log")"
+
+# Stopped; what is printed meanwhile is read on restart, nothing twice.
+n=$(q "SELECT count(*) FROM findings")
+kill -TERM "$pid"; wait "$pid"; pid=
+d=$($G github dwj-d)
+echo "later $d" >"$tmp/ctl/say"
+for _ in $(seq 1 50); do [ -f "$tmp/ctl/say" ] || break; sleep 0.1; done
+sleep 0.3
+dw_daemon_start "$tmp/cfg.yaml" "$db" "$tmp/log" || fail "restart"
+wait_rule "$ida" github-token 2 && pass "restart: what was printed meanwhile is read" || fail "restart: $(q 'SELECT rule, line FROM findings')"
+sleep 0.5
+[ "$(q "SELECT count(*) FROM findings")" = $((n + 1)) ] && pass "restart: nothing found twice" ||
+	fail "restart: $(q 'SELECT count(*) FROM findings') findings, had $n"
+[ "$(q "SELECT line FROM findings WHERE rule = 'github-token' AND container_id = '$ida' ORDER BY line DESC LIMIT 1")" = 4 ] &&
+	pass "restart: entries counted on from the cursor" || fail "line after restart: $(q "SELECT line FROM findings WHERE container_id = '$ida'")"
+grep -q "$a\|$d" "$tmp/log" && fail "a secret in the daemon's log" || pass "no secret in the log"
+kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+[ "$rc" = 0 ] && pass "clean stop" || fail "stop rc $rc"
+
+# No journal on the host: said, never silent. (The journal's directory
+# moved away while the daemon starts; journald writes on where it was.)
+mv /run/log/journal /run/log/journal.dwtest
+db="$tmp/dw2.db"
+dw_daemon_start "$tmp/cfg.yaml" "$db" "$tmp/log2" || fail "start without a journal"
+docker run -d --network none --name dwj-none --log-driver journald dwtest:busybox sleep 600 >/dev/null
+idn=$(docker inspect -f '{{.Id}}' dwj-none)
+for _ in $(seq 1 50); do [ -n "$(dw_coverage "$db" "$idn" logs)" ] && break; sleep 0.1; done
+mv /run/log/journal.dwtest /run/log/journal
+dw_coverage "$db" "$idn" logs | grep -q "^unmonitored log-driver" &&
+	pass "no journal on the host: logs unmonitored (log-driver)" || fail "no journal: $(dw_coverage "$db" "$idn" logs)"
+sqlite3 -readonly "$db" "SELECT detail FROM coverage WHERE container_id = '$idn' AND facet = 'logs'" | grep -q "no journal" &&
+	pass "and why: no journal" || fail "detail: $(sqlite3 -readonly "$db" "SELECT detail FROM coverage")"
+kill -TERM "$pid"; wait "$pid"; pid=
+finish
