@@ -28,7 +28,7 @@
 #define TURN_BYTES (4u << 20)
 /* The entries from a piece of a long line still open are kept, to be
  * joined with its rest, this long at most (as for pod logs). */
-#define HOLD_MAX (256u << 10)
+#define HOLD_MAX (64u << 10)
 /* A message longer than this is cut (Docker's pieces are 16 KiB). */
 #define MESSAGE_MAX (1u << 20)
 

@@ -50,7 +50,7 @@
 /* json-file, CRI: the lines kept back for the open piece of a long line
  * to be joined with its rest at most this long (another stream's lines
  * in between); past it, let go and said. */
-#define HOLD_LINES_MAX (256u << 10)
+#define HOLD_LINES_MAX (64u << 10)
 /* A whole file's time budget in the scanner (as the daemon's own). */
 #define WHOLE_BUDGET_MS 2000
 
@@ -88,7 +88,9 @@ struct followed {
 	struct dw_buf partial;
 	int rotated; /* renamed away: drained, closed when replaced */
 	int more;    /* read up to its turn's budget: more is waiting */
-	size_t held; /* local format: bytes kept after the last batch */
+	/* local format: bytes kept after the last batch; json-file, CRI:
+	 * the whole lines kept for a join (hold_open) */
+	size_t held;
 	long long rotated_at; /* monotonic s: closed ROTATED_GRACE_S later */
 	/* The last bytes read, ending at off: if they are not there any
 	 * more, the file was truncated and written again past our offset. */
@@ -414,9 +416,16 @@ static void boxed_lines(struct dw_logwatch *w, struct followed *f,
 
 	if (!dw_sandbox_scan_lines(w->sandbox, fmt, data, len, f->line + 1,
 				   on_boxed_finding, &k, &timed_out)) {
-		if (timed_out) {
+		if (timed_out & DW_LINES_TIMED_OUT) {
 			dw_error_set(DW_ELIMIT, "the time budget ran out");
 			said(w, f, "lines", "scanned in part for secrets");
+		}
+		if (timed_out & DW_LINES_UNJOINED) {
+			dw_error_set(DW_ELIMIT,
+				     "a piece of a long line left open for "
+				     "over 160 KiB of other lines: it was "
+				     "scanned, not joined with its rest");
+			said(w, f, "lines", "scanned in pieces for secrets");
 		}
 		return;
 	}
@@ -668,13 +677,16 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 		while (end && f->partial.ptr[end - 1] != '\n')
 			end--;
 		cut = 0;
-		if (!end && f->partial.len >= PARTIAL_MAX)
+		/* No new whole line (past those held for a join): wait. */
+		if (end <= f->held) {
+			if (f->partial.len - f->held < PARTIAL_MAX)
+				continue;
 			end = f->partial.len, cut = LINE_OVERLAP;
-		if (!end)
-			continue;
+		}
 		scan_lines(w, f, f->partial.ptr, end);
+		f->held = 0;
 		if (!cut && format_of(f->p) != DW_LOG_PLAIN)
-			cut = hold_open(w, f, end);
+			f->held = cut = hold_open(w, f, end);
 		/* A line cut at PARTIAL_MAX: its last bytes stay, to be
 		 * scanned with what follows (a secret across the cut is
 		 * found; one found twice is stored once). */
@@ -1131,9 +1143,11 @@ static void add_pod(struct dw_logwatch *w, const char *path)
 	for (i = 0; i < w->npats; i++)
 		if (w->pats[i]->kind == P_CRI_POD &&
 		    !strcmp(w->pats[i]->dir, path))
-			return;
-	p = add_pattern(w, path, "*", P_CRI_POD, NULL, "pods", NULL);
-	p->pods = 1;
+			break;
+	if (i == w->npats) {
+		p = add_pattern(w, path, "*", P_CRI_POD, NULL, "pods", NULL);
+		p->pods = 1;
+	}
 	each_subdir(w, path, add_pod_container);
 }
 
@@ -1147,6 +1161,28 @@ static void remove_pods_under(struct dw_logwatch *w, const char *path)
 		    !strncmp(w->pats[i]->dir, path, n) &&
 		    (w->pats[i]->dir[n] == '/' || !w->pats[i]->dir[n]))
 			remove_pattern(w, i);
+}
+
+/*
+ * inotify's queue overflowed: pods and containers that came or went
+ * meanwhile are found by listing them again.
+ */
+static void rescan_pods(struct dw_logwatch *w)
+{
+	char *root = NULL;
+	struct stat st;
+	size_t i;
+
+	for (i = w->npats; i-- > 0;)
+		if (w->pats[i]->pods && w->pats[i]->kind != P_CRI_ROOT &&
+		    (lstat(w->pats[i]->dir, &st) || !S_ISDIR(st.st_mode)))
+			remove_pattern(w, i);
+	for (i = 0; i < w->npats && !root; i++)
+		if (w->pats[i]->kind == P_CRI_ROOT)
+			root = dw_xstrdup(w->pats[i]->dir);
+	if (root)
+		each_subdir(w, root, add_pod);
+	free(root);
 }
 
 int dw_logwatch_pod_logs(struct dw_logwatch *w, const char *root)
@@ -1165,7 +1201,8 @@ int dw_logwatch_pod_logs(struct dw_logwatch *w, const char *root)
 			remove_pattern(w, i);
 	if (!root || !*root)
 		return 0;
-	if (lstat(root, &st) || !S_ISDIR(st.st_mode))
+	/* The operator's path: a symlink to the real one is followed. */
+	if (stat(root, &st) || !S_ISDIR(st.st_mode))
 		return 0;
 	p = add_pattern(w, root, "*", P_CRI_ROOT, NULL, "pods", NULL);
 	p->pods = 1;
@@ -1304,6 +1341,7 @@ void dw_logwatch_read_events(struct dw_logwatch *w)
 				 * it goes on from its offset. */
 				for (i = 0; i < w->nfol; i++)
 					read_new(w, w->fol[i]);
+				rescan_pods(w);
 				continue;
 			}
 			on_event(w, ev);

@@ -1915,6 +1915,37 @@ static const char *whole_line(const char *data, size_t len, uint64_t off,
 }
 
 /*
+ * A join the scanner names: the piece before is one that more follows,
+ * the line is of the same stream, and no line of that stream is between
+ * them (both whole lines, the first before the second: checked).
+ */
+static int joined_pieces(const char *data, int format,
+			 const struct sb_finding *h)
+{
+	enum dw_log_format fmt = (enum dw_log_format)format;
+	size_t at = (size_t)(h->line2_off + h->line2_len) + 1,
+	       end = (size_t)h->line_off;
+	int o2, o1;
+
+	if (dw_log_line_peek(fmt, data + h->line2_off, (size_t)h->line2_len,
+			     &o2) != 1 ||
+	    dw_log_line_peek(fmt, data + h->line_off, (size_t)h->line_len,
+			     &o1) < 0 ||
+	    o1 != o2)
+		return 0;
+	while (at < end) {
+		const char *nl = memchr(data + at, '\n', end - at);
+		size_t n = nl ? (size_t)(nl - data) - at : end - at;
+		int o;
+
+		if (dw_log_line_peek(fmt, data + at, n, &o) >= 0 && o == o2)
+			return 0;
+		at += n + 1;
+	}
+	return 1;
+}
+
+/*
  * Is the finding's secret in the data? Plain text: at its offset,
  * %-decoded there when it says so. A json-file or CRI line: in the one
  * raw line the scanner names (which must be a whole line), as it is or
@@ -1944,10 +1975,14 @@ static int lines_verify(const char *data, size_t len, int format,
 		if (memmem(line, (size_t)h->line_len, f->secret, f->secret_len))
 			return 0;
 		/* Through JSON's string escapes, and %-escapes if it says. */
-		return in_decoded(line, (size_t)h->line_len, f) ? 0 : -1;
+		return format == DW_LOG_DOCKER_JSON &&
+				       in_decoded(line, (size_t)h->line_len, f)
+			       ? 0
+			       : -1;
 	}
 	if (!(before = whole_line(data, len, h->line2_off, h->line2_len)) ||
 	    h->line2_off + h->line2_len >= h->line_off ||
+	    !joined_pieces(data, format, h) ||
 	    dw_log_line_text(format, before, (size_t)h->line2_len, &t) ||
 	    dw_log_line_text(format, line, (size_t)h->line_len, &t)) {
 		dw_buf_release(&t);
@@ -2003,7 +2038,7 @@ static int lines_attempt(struct dw_sandbox *sb, int format, const char *data,
 		if (got) {
 			ok = got > 0;
 			if (ok && d.timed_out)
-				*timed_out = 1;
+				*timed_out |= DW_LINES_TIMED_OUT;
 			break;
 		}
 		if (take_finding(sb, buf, n, r.id, &h, &f) ||
@@ -2086,6 +2121,10 @@ int dw_sandbox_scan_lines(struct dw_sandbox *sb, int format, const char *data,
 
 			if (keep && keep < piece)
 				next = off + keep;
+			/* Open from the piece's start to its end: its rest is
+			 * in a later piece, not joined. Said by the caller. */
+			else if (!keep)
+				*timed_out |= DW_LINES_UNJOINED;
 		}
 		for (tries = 0; tries < 2 && failed; tries++) {
 			if (!sb->pid && start_child(sb))

@@ -130,11 +130,16 @@ int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
  * JSON's string escapes (and %-escapes, if it says) undone, or across
  * the cut of a long line, in the text of the two raw lines it names.
  * Each piece of at most 160 KiB (cut before a piece of a line still
- * open) has a 2 s budget: `*timed_out` says one was cut there. Returns
+ * open) has a 2 s budget. `*timed_out` gets DW_LINES_TIMED_OUT when one
+ * was cut there, DW_LINES_UNJOINED when a piece of a long line was open
+ * from a piece's start to its end (its rest, in a later piece, was
+ * scanned on its own: the caller says so). Returns
  * 0, or DW_ELIMIT when the scanner failed twice on a piece (the message
  * names the first such piece's lines; the other pieces are still
  * scanned).
  */
+#define DW_LINES_TIMED_OUT 1 /* a piece was cut at its budget */
+#define DW_LINES_UNJOINED 2  /* a piece of a long line not joined */
 struct dw_source;
 int dw_sandbox_scan_lines(struct dw_sandbox *sb, int format, const char *data,
 			  size_t len, uint64_t line_base,

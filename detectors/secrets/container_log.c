@@ -265,6 +265,9 @@ static void scan_piece(struct dw_scanner *s, struct dw_log_join *j,
 	size_t keep;
 
 	dw_scan_buffer(s, text, n, lineno, forward, k);
+	/* An empty piece that more follows changes nothing. */
+	if (!n && partial && p->open)
+		return;
 	if (p->open && n && p->stream_len == stream_len &&
 	    !memcmp(p->stream, stream, stream_len)) {
 		size_t cut = p->tail.len;
@@ -308,7 +311,10 @@ static void scan_json_line(struct dw_scanner *s, struct dw_log_join *j,
 			   struct join_sink *k, const char *line, size_t n,
 			   uint64_t lineno, uint64_t raw_off)
 {
-	json_t *doc = n < MAX_JSON_LINE ? json_loadb(line, n, 0, NULL) : NULL;
+	/* A NUL the container wrote is "\u0000" in Docker's line. */
+	json_t *doc = n < MAX_JSON_LINE
+			      ? json_loadb(line, n, JSON_ALLOW_NUL, NULL)
+			      : NULL;
 	json_t *log = json_object_get(doc, "log"), *v;
 	const char *stream = "", *time = "";
 	size_t stream_len = 0, time_len = 0, len;

@@ -4,8 +4,9 @@
  * included whole, for its static functions). The first byte picks:
  *   0  a reply: take_finding(), then fields_json() and the fingerprint
  *   1  a finding against a piece of log lines: lines_verify()
- *   2  JSON's string escapes undone: json_unescape(), in_decoded()
- *   3  where frames end: frames_upto(), dw_frames_complete()
+ *   2  JSON's string escapes undone: dw_json_unescape(), in_decoded()
+ *   3  json-file and CRI lines: dw_log_open_from(), _peek(), _text()
+ *   4  where frames end: frames_upto(), dw_frames_complete()
  */
 #include "../../daemon/host/sandbox.c"
 

@@ -64,6 +64,22 @@ wait_rule "$dns/0.log" gitlab-token && pass "a token across a P/F cut: joined, f
 [ "$(q "SELECT line || ' ' || source FROM findings WHERE rule = 'gitlab-token'")" = "3 cri-log" ] &&
 	pass "told at the line where it starts" || fail "joined line: $(q "SELECT line, source FROM findings WHERE rule = 'gitlab-token'")"
 
+# A piece left open while over 160 KiB of another stream comes in one
+# write: its rest is not joined (it lands in another of the scanner's
+# pieces). Before, that was silent; now an evasion alert says so.
+g=$($G github podlog-g)
+{
+	cri 4 stdout P "$(pad 16370) ${g:0:10}"
+	for i in $(seq 1 1800); do cri 4 stderr F "filler line $i $(pad 80)"; done
+	cri 5 stdout F "${g:10}"
+} >>"$dns/0.log"
+for _ in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%coredns%not joined%'")" -ge 1 ] 2>/dev/null && break
+	sleep 0.1
+done
+[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%coredns%not joined%'")" -ge 1 ] &&
+	pass "a piece left open over 160 KiB of other lines: not joined, said" || fail "unjoined not said: $(q "SELECT kind, summary FROM alerts" | tail -3)"
+
 # The daemon stops between the two pieces: joined after the restart.
 d=$($G github podlog-d)
 cri 5 stdout P "$(pad 16370) ${d:0:14}" >>"$dns/0.log"

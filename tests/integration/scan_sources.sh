@@ -51,17 +51,26 @@ x=$(head -c 16370 /dev/zero | tr '\0' x)
 } >split-json.log
 [ "$(scan split-json.log | jq -c '[.source, .line, .rule, .stream, .time]')" = '["docker-json-log",1,"github-token","stdout","t1"]' ] &&
 	pass "json-file: a token across the 16 KiB cut joined" || fail "json-file join: $(scan split-json.log)"
+# A NUL the container printed ("\u0000" in Docker's line) made the line
+# unreadable to the JSON decoder: scanned raw, the join lost.
+{
+	printf '{"log":"\\u0000%s %s","stream":"stdout","time":"t1"}\n' "$x" "${gh:0:11}"
+	printf '{"log":"%s end\\u0000\\n","stream":"stdout","time":"t3"}\n' "${gh:11}"
+} >nul-json.log
+[ "$(scan nul-json.log | jq -c '[.line, .rule]')" = '[1,"github-token"]' ] &&
+	pass "json-file: a NUL in the pieces does not undo the join" || fail "NUL join: $(scan nul-json.log)"
 mkdir -p pods/default_web_u1/app
 {
 	printf '2026-11-30T10:00:00Z stdout F hello\n'
 	printf '2026-11-30T10:00:01Z stdout P %s %s\n' "$x" "${npm:0:9}"
 	printf '2026-11-30T10:00:02Z stderr F other\n'
+	printf '2026-11-30T10:00:02Z stdout P \n'
 	printf '2026-11-30T10:00:03Z stdout F %s\n' "${npm:9}"
 	printf '2026-11-30T10:00:04Z stderr F key %s\n' "$gh"
 } >pods/default_web_u1/app/0.log
 out=$(scan pods)
-[ "$(jq -c '[.source, .line, .rule, .stream, .time]' <<<"$out" | sort | tr '\n' ' ')" = '["cri-log",2,"npm-token","stdout","2026-11-30T10:00:01Z"] ["cri-log",5,"github-token","stderr","2026-11-30T10:00:04Z"] ' ] &&
-	pass "CRI pod log: decoded, a P/F cut joined, stream and time" || fail "CRI: $out"
+[ "$(jq -c '[.source, .line, .rule, .stream, .time]' <<<"$out" | sort | tr '\n' ' ')" = '["cri-log",2,"npm-token","stdout","2026-11-30T10:00:01Z"] ["cri-log",6,"github-token","stderr","2026-11-30T10:00:04Z"] ' ] &&
+	pass "CRI pod log: decoded, a P/F cut joined (an empty piece between), stream and time" || fail "CRI: $out"
 gzip -c pods/default_web_u1/app/0.log >pods/default_web_u1/app/0.log.20261130-100000.gz
 [ "$(scan pods/default_web_u1/app/0.log.20261130-100000.gz | jq -r .source | sort -u)" = cri-log ] && pass "a rotated CRI .gz" || fail "CRI gz"
 

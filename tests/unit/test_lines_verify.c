@@ -1,0 +1,119 @@
+/*
+ * What driftwatchd believes of a scanner process's finding in json-file
+ * and CRI lines (lines_verify(): sandbox.c is included whole, for its
+ * static functions). A scanner taken over by its input may name any two
+ * lines as the pieces of a long line: the join is believed only when the
+ * first is a piece that more follows, the second is of its stream, and
+ * no line of that stream is between them.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "../../daemon/host/sandbox.c"
+
+static struct dw_engine *engine;
+
+/* A finding of `secret` claimed in the two lines of `data` (line2
+ * first, then line; 1-based numbers of lines). */
+static int claim(const char *data, int format, int line2, int line,
+		 const char *secret)
+{
+	const struct dw_rule_info *rules;
+	struct sb_finding h;
+	struct dw_finding f;
+	size_t off[16], len[16], n = 0, i, start = 0, dlen = strlen(data);
+
+	for (i = 0; i < dlen && n < 16; i++)
+		if (data[i] == '\n') {
+			off[n] = start;
+			len[n++] = i - start;
+			start = i + 1;
+		}
+	dw_engine_rules(engine, &rules);
+	memset(&h, 0, sizeof(h));
+	memset(&f, 0, sizeof(f));
+	h.line_off = off[line - 1];
+	h.line_len = len[line - 1];
+	if (line2) {
+		h.line2_off = off[line2 - 1];
+		h.line2_len = len[line2 - 1];
+	}
+	f.rule = &rules[0];
+	f.secret = secret;
+	f.secret_len = strlen(secret);
+	dw_secret_fingerprint(f.fingerprint, f.rule->id, f.secret,
+			      f.secret_len);
+	return lines_verify(data, dlen, format, &h, &f, 0);
+}
+
+static const char cri[] = "T1 stdout P one SECRET\n"
+			  "T2 stderr F other\n"
+			  "T3 stdout F PART end\n"
+			  "T4 stderr P two SECRET\n"
+			  "T5 stdout F PART\n"
+			  "T6 stdout F again\n";
+
+static void test_join_believed(void **state)
+{
+	(void)state;
+	assert_int_equal(claim(cri, DW_LOG_CRI, 1, 3, "SECRETPART"), 0);
+	/* Only in the text: never across the raw lines' heads. */
+	assert_int_equal(claim(cri, DW_LOG_CRI, 1, 3, "SECRET\nT3"), -1);
+}
+
+static void test_join_lies_refused(void **state)
+{
+	(void)state;
+	/* A whole line (F) is not a piece that more follows. */
+	assert_int_equal(claim(cri, DW_LOG_CRI, 3, 5, "endPART"), -1);
+	/* Another stream's piece. */
+	assert_int_equal(claim(cri, DW_LOG_CRI, 4, 5, "SECRETPART"), -1);
+	/* A line of the stream between them. */
+	assert_int_equal(claim(cri, DW_LOG_CRI, 1, 5, "SECRETPART"), -1);
+	/* The second before the first. */
+	assert_int_equal(claim(cri, DW_LOG_CRI, 3, 1, "PARTSECRET"), -1);
+}
+
+static void test_json_join(void **state)
+{
+	static const char js[] =
+		"{\"log\":\"one SEC\",\"stream\":\"stdout\",\"time\":\"t\"}\n"
+		"{\"log\":\"x\\n\",\"stream\":\"stderr\",\"time\":\"t\"}\n"
+		"{\"log\":\"R\\u0045T end\\n\",\"stream\":\"stdout\"}\n"
+		"{\"log\":\"two SEC\\\\n\",\"stream\":\"stdout\"}\n"
+		"{\"log\":\"RET\\n\",\"stream\":\"stdout\"}\n";
+
+	(void)state;
+	assert_int_equal(claim(js, DW_LOG_DOCKER_JSON, 1, 3, "SECRET"), 0);
+	/* An escaped backslash before an n: still a piece. */
+	assert_int_equal(claim(js, DW_LOG_DOCKER_JSON, 4, 5, "SEC\\nRET"), 0);
+	assert_int_equal(claim(js, DW_LOG_DOCKER_JSON, 2, 3, "xRET"), -1);
+}
+
+static void test_cri_not_unescaped(void **state)
+{
+	static const char c[] = "T1 stdout F key \\u0041BC\n";
+
+	(void)state;
+	/* CRI text has no escapes: what is only there once unescaped,
+	 * the scanner did not see. */
+	assert_int_equal(claim(c, DW_LOG_CRI, 0, 1, "ABC"), -1);
+	assert_int_equal(claim(c, DW_LOG_CRI, 0, 1, "\\u0041BC"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_join_believed),
+		cmocka_unit_test(test_join_lies_refused),
+		cmocka_unit_test(test_json_join),
+		cmocka_unit_test(test_cri_not_unescaped),
+	};
+
+	if (dw_engine_new(&engine, NULL))
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
