@@ -229,8 +229,9 @@ size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
 		 * joined line once it ends, for what spans two pieces.
 		 */
 		scan_entry(s, &k, &e, e.line, e.line_len);
-		/* Another stream's entry between the pieces is its own. */
-		if (l->joined.len && !e.partial &&
+		/* Another stream's entry between the pieces is its own, a
+		 * piece of its own long line too (never mixed in). */
+		if (l->joined.len &&
 		    (e.source_len != l->source_len ||
 		     memcmp(e.source, l->source, e.source_len)))
 			continue;

@@ -59,6 +59,23 @@ x=$(head -c 16370 /dev/zero | tr '\0' x)
 } >nul-json.log
 [ "$(scan nul-json.log | jq -c '[.line, .rule]')" = '[1,"github-token"]' ] &&
 	pass "json-file: a NUL in the pieces does not undo the join" || fail "NUL join: $(scan nul-json.log)"
+# Docker's local format: a stdout line's pieces with a stderr piece of a
+# long line of its own between them. Before, the stderr piece was joined
+# into the stdout line and the token across its cut was not found.
+mkdir -p local-logs
+python3 - "$gh" >local-logs/container.log <<'PY'
+import struct, sys
+def entry(stream, line, last):
+    meta = b"\x08" + bytes([last])
+    pb = (b"\x0a" + bytes([len(stream)]) + stream + b"\x10\x01\x1a"
+          + bytes([len(line)]) + line + b"\x20\x01\x2a" + bytes([len(meta)]) + meta)
+    return struct.pack(">I", len(pb)) + pb + struct.pack(">I", len(pb))
+t = sys.argv[1].encode()
+sys.stdout.buffer.write(entry(b"stdout", b"key " + t[:12], 0) + entry(b"stderr", b"other piece", 0)
+                        + entry(b"stdout", t[12:] + b" end", 1) + entry(b"stderr", b" done", 1))
+PY
+[ "$(scan local-logs/container.log | jq -c '[.source, .line, .rule, .stream]')" = '["docker-local-log",3,"github-token","stdout"]' ] &&
+	pass "local format: another stream's piece between is never joined in" || fail "local mix: $(scan local-logs/container.log)"
 mkdir -p pods/default_web_u1/app
 {
 	printf '2026-11-30T10:00:00Z stdout F hello\n'
