@@ -81,6 +81,7 @@ struct daemon {
 	int status_pending;
 	struct dwd_outbox *outbox; /* the delivery worker, or NULL */
 	struct dwd_cmdq *cmdq;	   /* the command worker, or NULL */
+	struct dwd_snapq *snapq;   /* the snapshot worker, or NULL */
 	char **snapshotted;	   /* containers auto-snapshotted this run */
 	size_t nsnapshotted, snap_alloc;
 };
@@ -92,6 +93,9 @@ void dwd_outbox_start(struct daemon *dm);
 void dwd_outbox_stop(struct daemon *dm);
 /* The leak command's worker thread and its queue (takes `text`). */
 void dwd_cmdq_start(struct daemon *dm);
+/* Automatic snapshots off the monitoring loop (snapshot_on_critical). */
+void dwd_snapq_start(struct daemon *dm);
+void dwd_snapq_stop(struct daemon *dm);
 void dwd_cmdq_stop(struct daemon *dm);
 void dwd_cmdq_push(struct daemon *dm, char *text, const char *label);
 void dwd_set_sinks(struct daemon *dm);

@@ -570,6 +570,10 @@ static void reload_config(struct daemon *dm)
 	dwd_set_sinks(dm);
 	dw_store_set_alert_limit(dm->store, dm->pol.alert_burst,
 				 dm->pol.alert_rate);
+	/* Snapshots turned on now: their worker (it keeps the settings it
+	 * started with but the directory, which each snapshot is given). */
+	if (!dm->snapq)
+		dwd_snapq_start(dm);
 	/* Labels may opt containers in or out now: list them again. */
 	if (dm->docker && dm->docker_connected && docker_reconcile(dm))
 		dw_log_warn("%s", dw_error_last());
@@ -881,7 +885,9 @@ int main(int argc, char **argv)
 			read_mounts(&dm);
 		dwd_outbox_start(&dm);
 		dwd_cmdq_start(&dm);
+		dwd_snapq_start(&dm);
 		ret = run(&dm, sfd);
+		dwd_snapq_stop(&dm);
 		dw_store_alert_flush(dm.store, 1);
 		write_status(&dm, "stopped", 1);
 		dwd_cmdq_stop(&dm);

@@ -9,9 +9,14 @@
 
 /* ---- the first critical drift of a container: a forensic snapshot ---- */
 
-void dwd_auto_snapshot(const char *id, const char *name, void *ctx)
+/*
+ * Take it (in the snapshot worker, with its own Docker client and store
+ * connection, or in the loop under --once): pause, archive, evidence,
+ * record, alert.
+ */
+static void take_snapshot(struct dw_docker *docker, struct dw_store *store,
+			  const char *id, const char *name, const char *dir)
 {
-	struct daemon *dm = ctx;
 	struct dw_snapshot_opts so;
 	struct dw_snapshot_result r;
 	struct dw_snapshot_record rec;
@@ -20,6 +25,209 @@ void dwd_auto_snapshot(const char *id, const char *name, void *ctx)
 	time_t now = time(NULL);
 	struct tm tm;
 	char *tag = NULL;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		dw_log_error("cannot create %s: %s", dir, strerror(errno));
+		return;
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	dw_buf_addf(&path, "%s/%s-%s.tar", dir, name, stamp);
+	memset(&so, 0, sizeof(so));
+	so.out_path = path.ptr;
+	so.reason = "driftwatchd: first critical drift";
+	tag = dw_snapshot_default_tag(name, stamp);
+	so.tag = tag;
+	dw_log_warn("container %s: critical drift, taking a snapshot to %s",
+		    name, path.ptr);
+	if (dw_snapshot_container(docker, id, &so, &r)) {
+		dw_log_error("snapshot of %s failed: %s", name,
+			     dw_error_last());
+		goto out;
+	}
+	gethostname(host, sizeof(host) - 1);
+	rec = (struct dw_snapshot_record){id,
+					  name,
+					  path.ptr,
+					  r.archive_sha256,
+					  r.evidence_sha256,
+					  so.reason,
+					  "driftwatchd",
+					  host,
+					  r.paused};
+	if (dw_store_record_snapshot(store, &rec))
+		dw_log_warn("%s", dw_error_last());
+	else
+		dw_log_info("snapshot of %s: %s (%s)", name, path.ptr,
+			    r.archive_sha256);
+	if (r.truncated)
+		dw_log_warn("snapshot of %s is incomplete: %zu directories "
+			    "nested too deep to enter, the first at /%s",
+			    name, r.truncated, r.truncated_at);
+	free(r.truncated_at);
+	free(r.evidence_path);
+out:
+	dw_buf_release(&path);
+	free(tag);
+}
+
+/*
+ * The snapshot worker: a snapshot pauses a container and reads its whole
+ * upper dir; in the loop, one container's critical drift would hold up
+ * the monitoring of every other (minutes, for a large one). Jobs wait in
+ * a queue of SNAPQ_MAX; a full queue is said, the snapshot not taken.
+ */
+#define SNAPQ_MAX 16
+
+struct snap_job {
+	char *id, *name, *dir;
+};
+
+struct dwd_snapq {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	struct snap_job jobs[SNAPQ_MAX];
+	size_t head, n;
+	/* for its own connections */
+	char *db, *host, *host_root;
+	long burst, rate;
+};
+
+static void snap_job_free(struct snap_job *j)
+{
+	free(j->id);
+	free(j->name);
+	free(j->dir);
+	memset(j, 0, sizeof(*j));
+}
+
+static void *snap_loop(void *arg)
+{
+	struct dwd_snapq *q = arg;
+	struct dw_store *st = NULL;
+	struct dw_docker *d = NULL;
+
+	if (dw_store_open(&st, q->db, 0) || dw_docker_open(&d, q->host)) {
+		dw_log_error("the snapshot worker cannot start: %s; no "
+			     "automatic snapshot will be taken",
+			     dw_error_last());
+		dw_store_close(st);
+		st = NULL;
+	} else {
+		dw_docker_set_host_root(d, q->host_root);
+		dw_docker_set_store(d, st);
+		dw_store_set_alert_limit(st, q->burst, q->rate);
+	}
+	pthread_mutex_lock(&q->mu);
+	for (;;) {
+		struct snap_job j;
+
+		while (!q->stop && !q->n)
+			pthread_cond_wait(&q->cv, &q->mu);
+		if (q->stop)
+			break;
+		j = q->jobs[q->head];
+		memset(&q->jobs[q->head], 0, sizeof(j));
+		q->head = (q->head + 1) % SNAPQ_MAX;
+		q->n--;
+		pthread_mutex_unlock(&q->mu);
+		if (st) {
+			take_snapshot(d, st, j.id, j.name, j.dir);
+			dw_store_alert_flush(st, 1);
+		}
+		snap_job_free(&j);
+		pthread_mutex_lock(&q->mu);
+	}
+	pthread_mutex_unlock(&q->mu);
+	dw_docker_free(d);
+	dw_store_close(st);
+	return NULL;
+}
+
+void dwd_snapq_start(struct daemon *dm)
+{
+	struct dwd_snapq *q;
+
+	if (!dm->pol.snapshot_on_critical || !dm->docker)
+		return;
+	q = dw_xcalloc(1, sizeof(*q));
+	q->db = dw_xstrdup(dm->db);
+	q->host = dm->o->host ? dw_xstrdup(dm->o->host) : NULL;
+	q->host_root = dm->pol.host_root ? dw_xstrdup(dm->pol.host_root) : NULL;
+	q->burst = dm->pol.alert_burst;
+	q->rate = dm->pol.alert_rate;
+	pthread_mutex_init(&q->mu, NULL);
+	pthread_cond_init(&q->cv, NULL);
+	if (pthread_create(&q->thread, NULL, snap_loop, q)) {
+		dw_log_error("cannot start the snapshot thread: snapshots are "
+			     "taken in the monitoring loop");
+		free(q->db);
+		free(q->host);
+		free(q->host_root);
+		free(q);
+		return;
+	}
+	dm->snapq = q;
+}
+
+/* Stop: the snapshot being taken is finished (it has its own bounds);
+ * those still queued are not taken, and said. */
+void dwd_snapq_stop(struct daemon *dm)
+{
+	struct dwd_snapq *q = dm->snapq;
+	size_t i;
+
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->mu);
+	q->stop = 1;
+	pthread_cond_broadcast(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+	pthread_join(q->thread, NULL);
+	for (i = 0; i < q->n; i++) {
+		struct snap_job *j = &q->jobs[(q->head + i) % SNAPQ_MAX];
+
+		dw_log_warn("stopping: the snapshot of %s was not taken",
+			    j->name);
+		snap_job_free(j);
+	}
+	pthread_mutex_destroy(&q->mu);
+	pthread_cond_destroy(&q->cv);
+	free(q->db);
+	free(q->host);
+	free(q->host_root);
+	free(q);
+	dm->snapq = NULL;
+}
+
+static void snapq_push(struct dwd_snapq *q, const char *id, const char *name,
+		       const char *dir)
+{
+	struct snap_job *j;
+
+	pthread_mutex_lock(&q->mu);
+	if (q->n == SNAPQ_MAX) {
+		pthread_mutex_unlock(&q->mu);
+		dw_log_error("the snapshot queue is full (%d waiting): no "
+			     "snapshot of %s",
+			     SNAPQ_MAX, name);
+		return;
+	}
+	j = &q->jobs[(q->head + q->n) % SNAPQ_MAX];
+	j->id = dw_xstrdup(id);
+	j->name = dw_xstrdup(name);
+	j->dir = dw_xstrdup(dir);
+	q->n++;
+	pthread_cond_signal(&q->cv);
+	pthread_mutex_unlock(&q->mu);
+}
+
+void dwd_auto_snapshot(const char *id, const char *name, void *ctx)
+{
+	struct daemon *dm = ctx;
+	time_t now = time(NULL);
 	size_t i;
 
 	if (!dm->pol.snapshot_on_critical || !dm->docker ||
@@ -35,50 +243,11 @@ void dwd_auto_snapshot(const char *id, const char *name, void *ctx)
 		return;
 	DW_ALLOC_GROW(dm->snapshotted, dm->nsnapshotted + 1, dm->snap_alloc);
 	dm->snapshotted[dm->nsnapshotted++] = dw_xstrdup(id);
-	if (mkdir(dm->pol.snapshot_dir, 0700) < 0 && errno != EEXIST) {
-		dw_log_error("cannot create %s: %s", dm->pol.snapshot_dir,
-			     strerror(errno));
-		return;
-	}
-	gmtime_r(&now, &tm);
-	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	dw_buf_addf(&path, "%s/%s-%s.tar", dm->pol.snapshot_dir, name, stamp);
-	memset(&so, 0, sizeof(so));
-	so.out_path = path.ptr;
-	so.reason = "driftwatchd: first critical drift";
-	tag = dw_snapshot_default_tag(name, stamp);
-	so.tag = tag;
-	dw_log_warn("container %s: critical drift, taking a snapshot to %s",
-		    name, path.ptr);
-	if (dw_snapshot_container(dm->docker, id, &so, &r)) {
-		dw_log_error("snapshot of %s failed: %s", name,
-			     dw_error_last());
-		goto out;
-	}
-	gethostname(host, sizeof(host) - 1);
-	rec = (struct dw_snapshot_record){id,
-					  name,
-					  path.ptr,
-					  r.archive_sha256,
-					  r.evidence_sha256,
-					  so.reason,
-					  "driftwatchd",
-					  host,
-					  r.paused};
-	if (dw_store_record_snapshot(dm->store, &rec))
-		dw_log_warn("%s", dw_error_last());
+	if (dm->snapq)
+		snapq_push(dm->snapq, id, name, dm->pol.snapshot_dir);
 	else
-		dw_log_info("snapshot of %s: %s (%s)", name, path.ptr,
-			    r.archive_sha256);
-	if (r.truncated)
-		dw_log_warn("snapshot of %s is incomplete: %zu directories "
-			    "nested too deep to enter, the first at /%s",
-			    name, r.truncated, r.truncated_at);
-	free(r.truncated_at);
-	free(r.evidence_path);
-out:
-	dw_buf_release(&path);
-	free(tag);
+		take_snapshot(dm->docker, dm->store, id, name,
+			      dm->pol.snapshot_dir);
 }
 
 /* ---- leaks: record once, attribute, alert, rotate as the policy says ---- */

@@ -183,7 +183,8 @@ sleep 1.1	# the status is published at most once a second
 printf 'snapshot_on_critical: true\nsnapshot_dir: %s\n' "$tmp/snaps" >"$cfg"
 kill -HUP "$pid"; sleep 0.5
 docker exec dwl-always sh -c 'cp /bin/busybox /bin/implant'
-for _ in $(seq 1 100); do ls "$tmp"/snaps/dwl-always-*.tar >/dev/null 2>&1 && break; sleep 0.1; done
+# (taken in a worker: recorded once the archive is whole)
+for _ in $(seq 1 100); do [ "$(q "SELECT count(*) FROM snapshots WHERE container_name='dwl-always'")" -ge 1 ] && break; sleep 0.1; done
 snap=$(ls "$tmp"/snaps/dwl-always-*.tar 2>/dev/null | grep -v evidence | head -1)
 [ -n "$snap" ] && "$DW" verify "$snap" >/dev/null && pass "critical drift: snapshot taken and verified" ||
 	{ fail "no automatic snapshot"; tail -5 "$tmp/log"; }
@@ -194,6 +195,22 @@ docker exec dwl-always sh -c 'cp /bin/busybox /bin/implant2'
 settled dwl-always && sleep 0.5
 [ "$(ls "$tmp"/snaps/*.tar | grep -vc evidence)" = 1 ] && pass "rate-limited: one snapshot per container" ||
 	fail "snapshots: $(ls "$tmp/snaps")"
+# A snapshot of a large container takes a while: the other containers'
+# changes land meanwhile. Before, the snapshot ran in the monitoring loop
+# and every container waited for it.
+docker run -d --network none --label dwlive --name dwl-big dwtest:busybox sh -c \
+	'dd if=/dev/zero of=/big bs=1M count=512 2>/dev/null; touch /ready; exec sleep 600' >/dev/null
+for _ in $(seq 1 300); do docker exec dwl-big test -f /ready 2>/dev/null && break; sleep 0.1; done
+docker exec dwl-big cp /bin/busybox /bin/implant
+for _ in $(seq 1 100); do grep -q "container dwl-big: critical drift, taking a snapshot" "$tmp/log" && break; sleep 0.05; done
+docker exec dwl-always sh -c 'echo x >/etc/during-snapshot'
+settled dwl-always 10 && during=$(q "SELECT count(*) FROM snapshots WHERE container_name='dwl-big'")
+[ "${during:-1}" = 0 ] && pass "another container's change lands while a snapshot is taken" ||
+	fail "monitoring waited for the snapshot (recorded before the change: ${during:-not settled})"
+for _ in $(seq 1 300); do [ "$(q "SELECT count(*) FROM snapshots WHERE container_name='dwl-big'")" -ge 1 ] && break; sleep 0.1; done
+big=$(q "SELECT path FROM snapshots WHERE container_name='dwl-big'")
+[ -n "$big" ] && "$DW" verify "$big" >/dev/null && pass "and the large snapshot is whole and verified" || fail "large snapshot: $(tail -3 "$tmp/log")"
+docker rm -f dwl-big >/dev/null; rm -f "$big" "${big%.tar}"*
 cp "$cfg.good" "$cfg"
 
 # --- status, then a clean stop
