@@ -11,13 +11,13 @@
 /*
  * The delivery workers: the monitoring loop only appends to the outbox
  * (the store); these threads, each on a store connection of its own,
- * send what is due every second, each for its share of the sinks (sink
- * i goes to worker i % nthreads), so a sink that never answers (5 s a
- * try) delays its own alerts, never another sink's, and never the
+ * send what is due every second, one for each sink (up to 32; past that
+ * sink i goes to worker i % nthreads, said), so a sink that never answers
+ * (5 s a try) delays its own alerts, never another sink's, and never the
  * monitoring loop (before, a change waited behind up to 100 such tries
  * to reach the store).
  */
-#define OUTBOX_THREADS_MAX 4
+#define OUTBOX_THREADS_MAX 32
 
 struct dwd_outbox;
 
@@ -212,6 +212,17 @@ static void *deliver_loop(void *arg)
 	return NULL;
 }
 
+/* More sinks than workers: those sharing one wait for each other. */
+static void shared_sinks_said(size_t nthreads, size_t nsinks)
+{
+	if (nsinks > nthreads)
+		dw_log_warn(
+			"%zu alert sinks share %zu delivery workers: a sink "
+			"that does not answer delays those that share its "
+			"worker",
+			nsinks, nthreads);
+}
+
 void dwd_outbox_start(struct daemon *dm)
 {
 	struct dwd_outbox *ob = dw_xcalloc(1, sizeof(*ob));
@@ -251,6 +262,7 @@ void dwd_outbox_start(struct daemon *dm)
 		return;
 	}
 	dm->outbox = ob;
+	shared_sinks_said(ob->nthreads, dm->nsinks);
 }
 
 void dwd_outbox_stop(struct daemon *dm)
@@ -312,7 +324,19 @@ void dwd_set_sinks(struct daemon *dm)
 		nold = ob->nsinks;
 		ob->sinks = copy_sinks(dm->sinks, dm->nsinks);
 		ob->nsinks = dm->nsinks;
+		/* Sinks added by a reload get workers of their own. */
+		while (ob->nthreads < dm->nsinks &&
+		       ob->nthreads < OUTBOX_THREADS_MAX) {
+			struct outbox_worker *w = &ob->w[ob->nthreads];
+
+			w->ob = ob;
+			w->index = ob->nthreads;
+			if (pthread_create(&w->thread, NULL, deliver_loop, w))
+				break;
+			ob->nthreads++;
+		}
 		pthread_mutex_unlock(&ob->mu);
 		free_sinks(old, nold);
+		shared_sinks_said(ob->nthreads, dm->nsinks);
 	}
 }
