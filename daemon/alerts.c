@@ -35,32 +35,9 @@ struct dwd_outbox {
 	int stop;
 	char **sinks; /* copies, under mu */
 	size_t nsinks;
+	long long cap; /* outbox_max, under mu */
 	char *db;
 };
-
-/*
- * A webhook URL as it may be logged: scheme, host and port only. Its
- * path and query are the secret (Slack's /services/T…/B…/…), and so
- * are credentials before an '@'.
- */
-static void url_origin(char *out, size_t size, const char *url)
-{
-	const char *host = strstr(url, "://"), *end, *at;
-
-	if (!host) {
-		snprintf(out, size, "(a webhook)");
-		return;
-	}
-	host += 3;
-	end = host + strcspn(host, "/?#");
-	at = memchr(host, '@', (size_t)(end - host));
-	while (at && memchr(at + 1, '@', (size_t)(end - at - 1)))
-		at = memchr(at + 1, '@', (size_t)(end - at - 1));
-	if (at)
-		host = at + 1;
-	snprintf(out, size, "%.*s%.*s/…", (int)(strstr(url, "://") - url + 3),
-		 url, (int)(end - host), host);
-}
 
 /*
  * Slack's mrkdwn takes '&', '<' and '>' as control characters: "<!channel>"
@@ -131,7 +108,7 @@ static int send_alert(const struct dw_alert *a, char *why, size_t size,
 	{
 		char origin[300];
 
-		url_origin(origin, sizeof(origin), url);
+		dw_url_origin(origin, sizeof(origin), url);
 		dw_log_warn("alert %lld to %s not delivered (%s); will retry",
 			    a->id, origin, why);
 	}
@@ -193,6 +170,7 @@ static void *deliver_loop(void *arg)
 		char **sinks = my_sinks(w, ob->sinks, ob->nsinks, &n);
 		struct timespec ts;
 
+		dw_store_set_outbox_cap(st, ob->cap);
 		pthread_mutex_unlock(&ob->mu);
 		if (n && dw_store_deliver(st, (const char *const *)sinks, n,
 					  send_alert, ob, &sent))
@@ -233,6 +211,7 @@ void dwd_outbox_start(struct daemon *dm)
 	ob->db = dw_xstrdup(dm->db);
 	ob->sinks = copy_sinks(dm->sinks, dm->nsinks);
 	ob->nsinks = dm->nsinks;
+	ob->cap = dm->pol.outbox_max;
 	/* One per sink, up to OUTBOX_THREADS_MAX (sinks added by a reload
 	 * share them). */
 	ob->nthreads = dm->nsinks < 1			 ? 1
@@ -311,6 +290,7 @@ void dwd_set_sinks(struct daemon *dm)
 		dm->sinks[i] = dm->o->sinks[i];
 	for (i = 0; i < dm->pol.nwebhooks; i++)
 		dm->sinks[dm->o->nsinks + i] = dm->pol.webhooks[i];
+	dw_store_set_outbox_cap(dm->store, dm->pol.outbox_max);
 	if (dw_store_register_sinks(dm->store, (const char *const *)dm->sinks,
 				    dm->nsinks))
 		dw_log_warn("%s", dw_error_last());
@@ -324,6 +304,7 @@ void dwd_set_sinks(struct daemon *dm)
 		nold = ob->nsinks;
 		ob->sinks = copy_sinks(dm->sinks, dm->nsinks);
 		ob->nsinks = dm->nsinks;
+		ob->cap = dm->pol.outbox_max;
 		/* Sinks added by a reload get workers of their own. */
 		while (ob->nthreads < dm->nsinks &&
 		       ob->nthreads < OUTBOX_THREADS_MAX) {

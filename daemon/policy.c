@@ -440,6 +440,9 @@ static const struct key keys[] = {
 	NUM("alert_rate", alert_rate, 1, 1000000, 12,
 	    "alerts of one kind about one container a minute, after "
 	    "alert_burst"),
+	NUM("outbox_max", outbox_max, 0, 1000000000, 100000,
+	    "undelivered alerts kept for each sink; past it the oldest are "
+	    "dropped and one outbox-dropped alert counts them (0: no cap)"),
 	NUM("heartbeat_interval", heartbeat_interval, 0, 86400, 300,
 	    "seconds between two heartbeat alerts to every sink (0: none)"),
 	NUM("retention_days", retention_days, 0, 36500, 90,

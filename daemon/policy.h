@@ -50,6 +50,7 @@ struct dw_policy {
 	long alert_burst;	 /* alerts of a kind about a subject at once */
 	long alert_rate;	 /* ... and per minute after that */
 	long heartbeat_interval; /* seconds; 0: none */
+	long outbox_max;	 /* undelivered alerts kept per sink; 0: all */
 	long retention_days;	 /* events, alerts, findings; 0: forever */
 	long retention_rows;	 /* the newest kept of each; 0: no cap */
 	char *snapshot_dir;

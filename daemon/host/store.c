@@ -105,6 +105,9 @@ static const char *const migrations[] = {
 	/* 9: where each container's journal entries were read up to */
 	"CREATE TABLE journal_cursors (source TEXT PRIMARY KEY,"
 	"  cursor TEXT NOT NULL, entries INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 10: what is due to a sink, found without reading every delivery */
+	"CREATE INDEX deliveries_pending ON deliveries(sink, next_try)"
+	"  WHERE delivered IS NULL;",
 };
 
 int st_db_error(struct dw_store *s, const char *what)
@@ -257,6 +260,9 @@ void dw_store_close(struct dw_store *s)
 	}
 	if (!s)
 		return;
+	for (size_t i = 0; i < s->ndropped; i++)
+		free(s->dropped[i].url);
+	free(s->dropped);
 	sqlite3_close(s->db);
 	free(s);
 }

@@ -303,6 +303,13 @@ typedef int (*dw_deliver_fn)(const struct dw_alert *a, char *why,
 int dw_store_register_sinks(struct dw_store *s, const char *const *sinks,
 			    size_t n);
 
+/*
+ * At most `cap` undelivered alerts are kept per sink (0: no cap): past
+ * it, planning drops the oldest and raises one "outbox-dropped" alert
+ * that counts them and names the sink by its origin.
+ */
+void dw_store_set_outbox_cap(struct dw_store *s, long long cap);
+
 /* Deliver what is due to `sinks` (URLs); `*sent` counts successes. */
 int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 		     dw_deliver_fn send, void *ctx, size_t *sent);

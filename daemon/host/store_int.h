@@ -30,9 +30,18 @@ struct st_limit; /* store_outbox.c: alerts per kind and subject */
 struct dw_store {
 	sqlite3 *db;
 	struct st_limit *limit; /* NULL: every alert is recorded */
+	long long outbox_cap;	/* undelivered alerts kept per sink (0: all) */
+	struct st_dropped *dropped; /* per sink: dropped, not yet told */
+	size_t ndropped, dropped_alloc;
 };
 
 void st_limit_free(struct st_limit *l);
+
+struct st_dropped {
+	char *url;
+	long long untold;
+	long long told_at; /* time(NULL) of its last outbox-dropped alert */
+};
 
 int st_db_error(struct dw_store *s, const char *what);
 int st_prepare(struct dw_store *s, sqlite3_stmt **st, const char *sql);

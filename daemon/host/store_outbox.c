@@ -1,6 +1,7 @@
 /* The store: alerts and their delivery outbox, one row per alert and sink. */
 #include "store_int.h"
 #include "driftwatch/clock.h"
+#include "driftwatch/escape.h"
 
 #include "driftwatch/banned.h"
 
@@ -250,14 +251,116 @@ int dw_store_register_sinks(struct dw_store *s, const char *const *sinks,
 	return err;
 }
 
+void dw_store_set_outbox_cap(struct dw_store *s, long long cap)
+{
+	s->outbox_cap = cap;
+}
+
+/*
+ * Alerts dropped for a sink past the outbox cap: one outbox-dropped
+ * alert an hour a sink counts them (an alert for each drop would itself
+ * push the next one out, forever, while the sink is down).
+ */
+#define DROPPED_TELL_S 3600
+
+static int tell_dropped(struct dw_store *s, const char *url, long long n)
+{
+	long long now = (long long)time(NULL);
+	struct st_dropped *d = NULL;
+	char origin[300], summary[600];
+	json_t *p;
+	size_t i;
+	int err;
+
+	for (i = 0; i < s->ndropped && !d; i++)
+		if (!strcmp(s->dropped[i].url, url))
+			d = &s->dropped[i];
+	if (!d) {
+		DW_ALLOC_GROW(s->dropped, s->ndropped + 1, s->dropped_alloc);
+		d = &s->dropped[s->ndropped++];
+		d->url = dw_xstrdup(url);
+		d->untold = 0;
+		d->told_at = 0;
+	}
+	d->untold += n;
+	if (d->told_at && now - d->told_at < DROPPED_TELL_S)
+		return 0;
+	dw_url_origin(origin, sizeof(origin), url);
+	snprintf(summary, sizeof(summary),
+		 "%lld undelivered alerts to %s were dropped: more than "
+		 "outbox_max (%lld) waited for it",
+		 d->untold, origin, s->outbox_cap);
+	p = json_pack("{s:s, s:s, s:I}", "severity", "high", "sink", origin,
+		      "dropped", (json_int_t)d->untold);
+	err = dw_store_alert(s, "outbox-dropped", summary, p);
+	json_decref(p);
+	if (!err) {
+		d->untold = 0;
+		d->told_at = now;
+	}
+	return err;
+}
+
+/* A statement on sink `url` and a number; its changes, or -1. */
+static long long exec_url_n(struct dw_store *s, const char *sql,
+			    const char *url, long long n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return st_db_error(s, "cannot st_prepare deliveries"), -1;
+	sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, n);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return st_db_error(s, "cannot plan deliveries"), -1;
+	return sqlite3_changes(s->db);
+}
+
+/*
+ * The alerts raised since the sink was last planned become its
+ * deliveries, and it is planned up to there (before, every pass read
+ * every alert since the sink was first seen: half a second a sink a
+ * second, with the store locked for writing, at a million alerts). Past
+ * the outbox cap, the oldest undelivered are dropped, and said.
+ */
 static int plan_sink(struct dw_store *s, const char *url)
 {
 	static const char plan[] =
 		"INSERT OR IGNORE INTO deliveries(alert_id, sink) SELECT a.id, "
 		"?1 FROM alerts a, sinks k WHERE k.url = ?1 AND a.id > "
-		"k.since_id";
+		"k.since_id AND a.id <= ?2";
+	static const char upto[] = "UPDATE sinks SET since_id = ?2 WHERE url = "
+				   "?1 AND since_id < ?2";
+	static const char cap[] =
+		"DELETE FROM deliveries WHERE sink = ?1 AND delivered IS NULL "
+		"AND alert_id IN (SELECT alert_id FROM deliveries WHERE sink = "
+		"?1 AND delivered IS NULL ORDER BY alert_id DESC LIMIT -1 "
+		"OFFSET ?2)";
+	sqlite3_stmt *st;
+	sqlite3_int64 top = 0;
+	long long dropped = 0;
+	int err = dw_store_begin(s);
 
-	return exec_url(s, plan, url);
+	if (err)
+		return err;
+	if (!st_prepare(s, &st, "SELECT coalesce(max(id), 0) FROM alerts")) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			top = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (exec_url_n(s, plan, url, top) < 0 ||
+	    exec_url_n(s, upto, url, top) < 0 ||
+	    (s->outbox_cap > 0 &&
+	     (dropped = exec_url_n(s, cap, url, s->outbox_cap)) < 0)) {
+		dw_store_rollback(s);
+		return DW_EIO;
+	}
+	if ((err = dw_store_commit(s)))
+		return err;
+	return dropped > 0 ? tell_dropped(s, url, dropped) : 0;
 }
 
 /* Put off for a minute, if still due: `*mine` says it was ours to send. */

@@ -1,4 +1,5 @@
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "driftwatch/escape.h"
@@ -152,4 +153,28 @@ int dw_utf8_sanitize(struct dw_buf *out, const char *s, size_t len)
 		start = i;
 	}
 	return dw_buf_add(out, s + start, i - start);
+}
+
+/*
+ * A webhook URL as it may be logged: scheme, host and port only. Its
+ * path and query are the secret (Slack's /services/T…/B…/…), and so
+ * are credentials before an '@'.
+ */
+void dw_url_origin(char *out, size_t size, const char *url)
+{
+	const char *host = strstr(url, "://"), *end, *at;
+
+	if (!host) {
+		snprintf(out, size, "(a webhook)");
+		return;
+	}
+	host += 3;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	while (at && memchr(at + 1, '@', (size_t)(end - at - 1)))
+		at = memchr(at + 1, '@', (size_t)(end - at - 1));
+	if (at)
+		host = at + 1;
+	snprintf(out, size, "%.*s%.*s/…", (int)(strstr(url, "://") - url + 3),
+		 url, (int)(end - host), host);
 }

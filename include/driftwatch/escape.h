@@ -31,4 +31,11 @@ void dw_hex(char *dst, const unsigned char *src, size_t n);
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
 size_t dw_utf8_seq_len(const unsigned char *s, size_t avail);
 
+/*
+ * A webhook URL as it may be logged: scheme, host and port only ("…" for
+ * the rest). Its path and query are the secret (Slack's
+ * /services/T…/B…/…), and so are credentials before an '@'.
+ */
+void dw_url_origin(char *out, size_t size, const char *url);
+
 #endif

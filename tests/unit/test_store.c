@@ -223,6 +223,75 @@ static void test_outbox(void **state)
 	dw_store_close(s);
 }
 
+static int fail_sink(const struct dw_alert *a, char *why, size_t n, void *ctx)
+{
+	(void)a, (void)ctx;
+	snprintf(why, n, "HTTP 503");
+	return -1;
+}
+
+/* What a sink that answers again gets: each alert's kind and summary. */
+static int keep_sink(const struct dw_alert *a, char *why, size_t n, void *ctx)
+{
+	(void)why, (void)n;
+	json_array_append_new(ctx, json_pack("[s,s]", a->kind, a->summary));
+	return 0;
+}
+
+/*
+ * A sink down while alerts pile up: at most outbox_max wait for it, the
+ * oldest dropped and counted in one outbox-dropped alert (one an hour,
+ * never one per drop, which would push the next out forever); each pass
+ * plans only what is new.
+ */
+static void test_outbox_cap(void **state)
+{
+	struct dw_store *s = mem();
+	const char *sinks[] = {"json:http://u:pw@127.0.0.1:9/secret/path"};
+	json_t *got = json_array();
+	size_t sent = 0, i;
+	char summary[64];
+
+	(void)state;
+	assert_int_equal(dw_store_register_sinks(s, sinks, 1), 0);
+	dw_store_set_outbox_cap(s, 5);
+	for (i = 0; i < 12; i++) {
+		snprintf(summary, sizeof(summary), "drift %zu", i);
+		assert_int_equal(dw_store_alert(s, "drift", summary, NULL), 0);
+	}
+	assert_int_equal(dw_store_deliver(s, sinks, 1, fail_sink, NULL, &sent),
+			 0);
+	/* Passes while it is down: no alert about the alert it dropped. */
+	for (i = 0; i < 5; i++)
+		assert_int_equal(
+			dw_store_deliver(s, sinks, 1, fail_sink, NULL, &sent),
+			0);
+	sleep(3); /* past the backoff of the first failure */
+	assert_int_equal(dw_store_deliver(s, sinks, 1, keep_sink, got, &sent),
+			 0);
+	/* The newest kept: drifts 8 to 11, and the count of the dropped
+	 * (7, then 1 pushed out by that alert), the sink shown by its
+	 * origin only. */
+	assert_int_equal(json_array_size(got), 5);
+	assert_string_equal(
+		json_string_value(json_array_get(json_array_get(got, 0), 1)),
+		"drift 8");
+	assert_string_equal(
+		json_string_value(json_array_get(json_array_get(got, 3), 1)),
+		"drift 11");
+	assert_string_equal(
+		json_string_value(json_array_get(json_array_get(got, 4), 0)),
+		"outbox-dropped");
+	assert_non_null(strstr(
+		json_string_value(json_array_get(json_array_get(got, 4), 1)),
+		"7 undelivered alerts to json:http://127.0.0.1:9/"));
+	assert_null(strstr(
+		json_string_value(json_array_get(json_array_get(got, 4), 1)),
+		"secret"));
+	json_decref(got);
+	dw_store_close(s);
+}
+
 static int count_rows(const struct dw_coverage_row *r, void *ctx)
 {
 	(void)r;
@@ -324,6 +393,7 @@ int main(void)
 		cmocka_unit_test(test_load_roundtrip),
 		cmocka_unit_test(test_findings_and_offsets),
 		cmocka_unit_test(test_outbox),
+		cmocka_unit_test(test_outbox_cap),
 		cmocka_unit_test(test_coverage),
 		cmocka_unit_test(test_migrates_release_store),
 	};
