@@ -846,6 +846,9 @@ int main(int argc, char **argv)
 	dwd_set_sinks(&dm);
 	dw_store_set_alert_limit(dm.store, dm.pol.alert_burst,
 				 dm.pol.alert_rate);
+	if (dw_store_alert_recover(dm.store) > 0)
+		dw_log_warn("the last run stopped with alerts held back by the "
+			    "rate limit and not summarised: summarised now");
 	/* The first heartbeat one interval after the start. */
 	dm.next_heartbeat = (long long)time(NULL) + dm.pol.heartbeat_interval;
 	if (dw_monitor_new(&dm.mon, dm.store, &dm.pol, dm.engine))

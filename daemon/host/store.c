@@ -107,7 +107,12 @@ static const char *const migrations[] = {
 	"  cursor TEXT NOT NULL, entries INTEGER NOT NULL) WITHOUT ROWID;",
 	/* 10: what is due to a sink, found without reading every delivery */
 	"CREATE INDEX deliveries_pending ON deliveries(sink, next_try)"
-	"  WHERE delivered IS NULL;",
+	"  WHERE delivered IS NULL;"
+	/* ... and the alerts held back by the rate limit, counted here
+	 * until their summary is recorded (a killed daemon's too) */
+	"CREATE TABLE alerts_held (kind TEXT NOT NULL, subject TEXT NOT NULL,"
+	"  held INTEGER NOT NULL, since INTEGER NOT NULL,"
+	"  until INTEGER NOT NULL, PRIMARY KEY (kind, subject)) WITHOUT ROWID;",
 };
 
 int st_db_error(struct dw_store *s, const char *what)

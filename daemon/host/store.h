@@ -262,6 +262,12 @@ void dw_store_set_alert_limit(struct dw_store *s, long burst, long per_minute);
  * of everything held back, as when the daemon stops). Returns how many.
  */
 int dw_store_alert_flush(struct dw_store *s, int all);
+/*
+ * Each held-back alert is counted in the store until its summary is
+ * recorded: at start, the counts a killed daemon left are summarised
+ * (said so). Returns how many summaries.
+ */
+int dw_store_alert_recover(struct dw_store *s);
 
 /*
  * Retention: events, alerts (with their deliveries) and findings older

@@ -122,9 +122,9 @@ static struct bucket *limit_bucket(struct st_limit *l, const char *kind,
 	return &l->v[l->n++];
 }
 
-/* 1: within the limit (record it); 0: held back (counted). */
+/* 1: within the limit (record it); 0: held back (counted in `*in`). */
 static int limit_take(struct st_limit *l, const char *kind,
-		      const json_t *payload)
+		      const json_t *payload, struct bucket **in)
 {
 	struct bucket *b;
 	long long now = dw_mono_ms();
@@ -147,11 +147,96 @@ static int limit_take(struct st_limit *l, const char *kind,
 		b->held_since = (long long)time(NULL);
 	b->last_held = (long long)time(NULL);
 	b->held++;
+	*in = b;
 	return 0;
 }
 
 static int record_alert(struct dw_store *s, const char *kind,
 			const char *summary, const json_t *payload);
+
+/* One held-back alert, counted in the store (a killed daemon's count
+ * is summarised by the next: dw_store_alert_recover()). */
+static void count_held(struct dw_store *s, const char *kind,
+		       const char *subject)
+{
+	static const char sql[] =
+		"INSERT INTO alerts_held VALUES (?1, ?2, 1, ?3, ?3) ON "
+		"CONFLICT(kind, subject) DO UPDATE SET held = held + 1, "
+		"until = ?3";
+	sqlite3_stmt *st;
+
+	if (st_prepare(s, &st, sql))
+		return;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, subject, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+	st_step_done(s, st, "cannot count a held-back alert");
+}
+
+/*
+ * The summary of what was held back of `kind` about `subject` (the
+ * store's count, else `b`'s), recorded and the count cleared in one
+ * transaction (when not inside the caller's). 0 when recorded.
+ */
+static int summarise(struct dw_store *s, const char *kind, const char *subject,
+		     unsigned long long held, long long since, long long until,
+		     long burst, long per_minute, const char *how)
+{
+	char summary[700];
+	json_t *p;
+	int err;
+
+	snprintf(summary, sizeof(summary),
+		 "%llu %s alerts about %.200s in %lld s were not sent "
+		 "one by one (at most %ld at once, %ld a minute)%s: "
+		 "what they were about is in the store (driftwatch "
+		 "events, status) and the daemon's log",
+		 held, kind, *subject ? subject : "-", until - since + 1, burst,
+		 per_minute, how);
+	p = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "severity",
+		      "high", "alert_kind", kind, "subject", subject,
+		      "held_back", (json_int_t)held, "since", (json_int_t)since,
+		      "until", (json_int_t)until, "burst", (json_int_t)burst,
+		      "per_minute", (json_int_t)per_minute);
+	err = record_alert(s, "rate-limited", summary, p);
+	json_decref(p);
+	if (!err) {
+		sqlite3_stmt *st;
+
+		if (!st_prepare(s, &st,
+				"DELETE FROM alerts_held WHERE kind = ?1 AND "
+				"subject = ?2")) {
+			sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, subject, -1, SQLITE_STATIC);
+			err = st_step_done(s, st, "cannot clear a count");
+		}
+	}
+	return err;
+}
+
+/* The store's count of kind/subject held back, if any. */
+static int stored_held(struct dw_store *s, const char *kind,
+		       const char *subject, unsigned long long *held,
+		       long long *since, long long *until)
+{
+	sqlite3_stmt *st;
+	int found = 0;
+
+	if (st_prepare(s, &st,
+		       "SELECT held, since, until FROM alerts_held WHERE "
+		       "kind = ?1 AND subject = ?2"))
+		return 0;
+	sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, subject, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*held = (unsigned long long)sqlite3_column_int64(st, 0);
+		*since = sqlite3_column_int64(st, 1);
+		*until = sqlite3_column_int64(st, 2);
+		found = 1;
+	}
+	sqlite3_finalize(st);
+	return found;
+}
 
 int dw_store_alert_flush(struct dw_store *s, int all)
 {
@@ -162,42 +247,72 @@ int dw_store_alert_flush(struct dw_store *s, int all)
 	for (i = 0; s->limit && i <= s->limit->n; i++) {
 		struct bucket *b =
 			i < s->limit->n ? &s->limit->v[i] : &s->limit->shared;
-		char summary[600];
-		json_t *p;
+		unsigned long long held = b->held;
+		long long since = b->held_since, until = b->last_held;
 
 		if (!b->held || (!all && now - b->held_since < LIMIT_WINDOW_S))
 			continue;
-		snprintf(summary, sizeof(summary),
-			 "%llu %s alerts about %.200s in %lld s were not sent "
-			 "one by one (at most %ld at once, %ld a minute): "
-			 "what they were about is in the store (driftwatch "
-			 "events, status) and the daemon's log",
-			 b->held, b->kind, *b->subject ? b->subject : "-",
-			 b->last_held - b->held_since + 1, s->limit->burst,
-			 s->limit->per_minute);
-		p = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}",
-			      "severity", "high", "alert_kind", b->kind,
-			      "subject", b->subject, "held_back",
-			      (json_int_t)b->held, "since",
-			      (json_int_t)b->held_since, "until",
-			      (json_int_t)b->last_held, "burst",
-			      (json_int_t)s->limit->burst, "per_minute",
-			      (json_int_t)s->limit->per_minute);
-		/* Counted until the summary is recorded. */
-		if (!record_alert(s, "rate-limited", summary, p)) {
+		/* The store's count is the one kept (it may be larger: a
+		 * held count of a killed run of the same subject). */
+		stored_held(s, b->kind, b->subject, &held, &since, &until);
+		if (!summarise(s, b->kind, b->subject, held, since, until,
+			       s->limit->burst, s->limit->per_minute, "")) {
 			n++;
 			b->held = 0;
 		}
-		json_decref(p);
 	}
 	return n;
+}
+
+int dw_store_alert_recover(struct dw_store *s)
+{
+	sqlite3_stmt *st;
+	struct row {
+		char *kind, *subject;
+		unsigned long long held;
+		long long since, until;
+	} *v = NULL;
+	size_t n = 0, alloc = 0, i;
+	int told = 0;
+
+	if (st_prepare(s, &st,
+		       "SELECT kind, subject, held, since, until FROM "
+		       "alerts_held"))
+		return 0;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		DW_ALLOC_GROW(v, n + 1, alloc);
+		v[n].kind =
+			dw_xstrdup((const char *)sqlite3_column_text(st, 0));
+		v[n].subject =
+			dw_xstrdup((const char *)sqlite3_column_text(st, 1));
+		v[n].held = (unsigned long long)sqlite3_column_int64(st, 2);
+		v[n].since = sqlite3_column_int64(st, 3);
+		v[n++].until = sqlite3_column_int64(st, 4);
+	}
+	sqlite3_finalize(st);
+	for (i = 0; i < n; i++) {
+		told += !summarise(s, v[i].kind, v[i].subject, v[i].held,
+				   v[i].since, v[i].until,
+				   s->limit ? s->limit->burst : 0,
+				   s->limit ? s->limit->per_minute : 0,
+				   ", held back by a driftwatchd that "
+				   "stopped before it said so");
+		free(v[i].kind);
+		free(v[i].subject);
+	}
+	free(v);
+	return told;
 }
 
 int dw_store_alert(struct dw_store *s, const char *kind, const char *summary,
 		   const json_t *payload)
 {
-	if (!limit_take(s->limit, kind, payload))
+	struct bucket *b = NULL;
+
+	if (!limit_take(s->limit, kind, payload, &b)) {
+		count_held(s, b->kind, b->subject);
 		return 0;
+	}
 	return record_alert(s, kind, summary, payload);
 }
 

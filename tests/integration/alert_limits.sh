@@ -58,6 +58,26 @@ nf=$(q "SELECT count(*) FROM findings WHERE container_id = '$cid'")
 jq -se 'any(.[]; .kind == "rate-limited" and .data.subject == "'"$cid"'" and (.summary | test("not sent one by one")))' "$tmp/json.log" >/dev/null &&
 	pass "the summary names the container" || fail "summary subject: $cid $(jq -c 'select(.kind == "rate-limited") | .data' "$tmp/json.log")"
 
+# Killed (SIGKILL) before the summary was due: the next run summarises
+# what was held back. Before, the counts were in memory only, and lost.
+docker rm -f dwl-lim2 >/dev/null 2>&1
+docker run -d --network none --name dwl-lim2 dwtest:busybox sleep 600 >/dev/null
+for i in $(seq 1 30); do echo "$i $($G npm "kill$i")"; done >"$tmp/list2"
+docker cp "$tmp/list2" dwl-lim2:/list
+cid2=$(docker inspect -f '{{.Id}}' dwl-lim2)
+docker exec dwl-lim2 sh -c 'while read i t; do echo "NPM_TOKEN=$t" >/tmp/k$i.env; done </list'
+dw_wait 20 sh -c "[ \$(sqlite3 '$db' \"SELECT count(*) FROM findings WHERE container_id = '$cid2'\") -ge 30 ]" ||
+	fail "findings of dwl-lim2: $(q "SELECT count(*) FROM findings WHERE container_id = '$cid2'")"
+kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
+sent2=$(q "SELECT count(*) FROM alerts WHERE kind = 'leak' AND payload LIKE '%$cid2%'")
+dw_daemon_start "$cfg" "$db" "$tmp/dwd.log" || exit 1
+held2=$(q "SELECT payload FROM alerts WHERE kind = 'rate-limited' AND summary LIKE '%stopped before it said so%'" | jq -s 'map(select(.subject == "'"$cid2"'") | .held_back) | add')
+[ "$((sent2 + ${held2:-0}))" = 30 ] && pass "killed before the summary: the next run counts the $held2 held back (and $sent2 sent)" ||
+	fail "after SIGKILL: sent $sent2, summarised ${held2:-none}: $(q "SELECT summary FROM alerts WHERE kind = 'rate-limited'")"
+docker rm -f dwl-lim2 >/dev/null 2>&1
+# (the retention checks below count one container's rows)
+q "DELETE FROM findings WHERE container_id = '$cid2'; DELETE FROM events WHERE container_id = '$cid2'"
+
 # Sinks that never answer (they accept, then say nothing) delay only
 # their own alerts: the other sink gets three leak alerts at once, not one
 # every 5 s behind them. Five hung sinks before it: before, six sinks
