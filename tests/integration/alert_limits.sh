@@ -21,6 +21,20 @@ echo "" >>"$tmp/json.log"
 printf 'Content-Type: text/plain\r\n\r\nok\n'
 CGI
 chmod 755 "$tmp/www/cgi-bin/json"
+# A sink that answers 500, and one that takes 3 s to answer.
+cat >"$tmp/www/cgi-bin/e500" <<CGI
+#!/bin/sh
+head -c "\$CONTENT_LENGTH" >/dev/null
+printf 'HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\n\r\nno\n'
+CGI
+cat >"$tmp/www/cgi-bin/slow" <<CGI
+#!/bin/sh
+head -c "\$CONTENT_LENGTH" >>"$tmp/slow.log"
+echo "" >>"$tmp/slow.log"
+sleep 3
+printf 'Content-Type: text/plain\r\n\r\nok\n'
+CGI
+chmod 755 "$tmp/www/cgi-bin/e500" "$tmp/www/cgi-bin/slow"
 busybox httpd -f -p "127.0.0.1:$port" -h "$tmp/www" &
 srv=$!
 trap 'kill $srv 2>/dev/null; dw_scratch_cleanup' EXIT
@@ -99,7 +113,8 @@ cat >"$tmp/two.yaml" <<EOC
 heartbeat_interval: 0
 logs: ["$tmp/logs/*.log"]
 webhooks: ["http://127.0.0.1:$hport/h1", "http://127.0.0.1:$hport/h2", "http://127.0.0.1:$hport/h3",
-	"http://127.0.0.1:$hport/h4", "http://127.0.0.1:$hport/h5", "http://127.0.0.1:$port/cgi-bin/json"]
+	"http://127.0.0.1:$hport/h4", "http://127.0.0.1:$hport/h5", "http://127.0.0.1:$port/cgi-bin/e500",
+	"http://127.0.0.1:$port/cgi-bin/slow", "http://127.0.0.1:$port/cgi-bin/json"]
 EOC
 dw_daemon_start "$tmp/two.yaml" "$tmp/two.db" "$tmp/dwd4.log" || exit 1
 sleep 1
@@ -113,6 +128,12 @@ took=$(echo "$EPOCHREALTIME - $t0" | bc)
 [ $ok -eq 1 ] && pass "five sinks that never answer hold up no other sink (3 alerts in ${took} s)" ||
 	fail "behind a hung sink: $(jq -r .kind "$tmp/json.log" 2>/dev/null | wc -l) alerts in $took s"
 dw_wait 8 grep -q "not delivered" "$tmp/dwd4.log" && pass "the hung sink's failures are said (and retried)" || fail "hung sink silent"
+e500() { sqlite3 "$tmp/two.db" "SELECT count(*) FROM deliveries WHERE sink LIKE '%/e500' AND delivered IS NULL AND attempts >= 1 AND last_error LIKE '%500%'"; }
+dw_wait 8 sh -c "[ \$(sqlite3 '$tmp/two.db' \"SELECT count(*) FROM deliveries WHERE sink LIKE '%/e500' AND attempts >= 1\") -ge 3 ]"
+[ "$(e500)" -ge 3 ] && pass "a sink that answers 500: kept, retried, the status said" ||
+	fail "500 sink: $(sqlite3 "$tmp/two.db" "SELECT alert_id, attempts, delivered, last_error FROM deliveries WHERE sink LIKE '%/e500'")"
+dw_wait 15 sh -c "[ \$(grep -c leak '$tmp/slow.log' 2>/dev/null) -ge 3 ] && [ \$(sqlite3 '$tmp/two.db' \"SELECT count(*) FROM deliveries WHERE sink LIKE '%/slow' AND delivered IS NOT NULL\") -ge 3 ]" &&
+	pass "a sink that takes 3 s to answer gets every alert" || fail "slow sink: $(sqlite3 "$tmp/two.db" "SELECT alert_id, attempts, delivered, last_error FROM deliveries WHERE sink LIKE '%/slow'")"
 kill "$pid"
 wait "$pid" 2>/dev/null
 pid=
