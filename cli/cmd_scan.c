@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <grp.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -345,6 +347,45 @@ static void git_summary(struct scan *sc, const struct dw_git_stats *st)
 	}
 }
 
+/*
+ * As root, a user's repository is read as that user: libgit2 parses
+ * every object of it, packs, deltas and zlib, and a flaw there must not
+ * give whoever wrote the repository root. Without supplementary groups,
+ * no new privileges. A repository root owns is read as root (root's own
+ * git wrote it there, parsing the same objects).
+ */
+static int read_as_owner(const char *repo)
+{
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+	char *probe;
+
+	if (stat(repo, &st))
+		return dw_error_errno(DW_EIO, errno, "cannot read %s", repo);
+	if (!st.st_uid)
+		return 0;
+	uid = st.st_uid;
+	gid = st.st_gid;
+
+	if (setgroups(0, NULL) || setresgid(gid, gid, gid) ||
+	    setresuid(uid, uid, uid) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return dw_error_errno(DW_ERROR, errno,
+				      "cannot become uid %u to read %s",
+				      (unsigned)uid, repo);
+	/* What the owner cannot read, root does not read for it. */
+	probe = dw_git_workdir(repo);
+	if (!probe)
+		return dw_error_set(DW_EIO,
+				    "as root, a repository is read as its "
+				    "owner (uid %u), who cannot read %s: make "
+				    "it readable by its owner, or scan it as "
+				    "a user who can (%s)",
+				    (unsigned)uid, repo, dw_error_last());
+	free(probe);
+	return 0;
+}
+
 static int scan_git(struct scan *sc, const char *repo, struct dw_git_opts *o,
 		    const char *cache_path, int show)
 {
@@ -682,6 +723,9 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	if (!git && optind >= argc)
 		return dw_opts_usage_error(&help);
 	if (git) {
+		/* As root: any owner's (read as that owner, below). */
+		if (!geteuid())
+			dw_git_set_owner_check(0);
 		/* The repository's .driftwatch.yaml is at its root. */
 		workdir = dw_git_workdir(optind < argc ? argv[optind] : ".");
 		if (!workdir)
@@ -734,6 +778,15 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		color = fmt == SCAN_TEXT && isatty(STDOUT_FILENO) &&
 			!getenv("NO_COLOR");
 	scan_out_init(&sc.out, fmt, show, color, sc.engine);
+	if (git && !geteuid() && sc.respond)
+		fprintf(stderr, "driftwatch scan: warning: --respond needs "
+				"root: the repository is read as root\n");
+	else if (git && !geteuid() &&
+		 read_as_owner(optind < argc ? argv[optind] : ".")) {
+		ret = dw_cli_fail("scan", DW_EXIT_UNREADABLE, "%s",
+				  dw_error_last());
+		goto out;
+	}
 	if (git) {
 		ret = scan_git(&sc, optind < argc ? argv[optind] : ".", &gopts,
 			       cache_path, show);

@@ -1,5 +1,7 @@
 /* Git as a source (libgit2 is used here and nowhere else): loading libgit2,
  * object id sets, opening a repository. git_int.h lists the parts. */
+#include <sys/stat.h>
+
 #include "git_int.h"
 
 #include "driftwatch/banned.h"
@@ -115,24 +117,61 @@ const char *gs_env_path(const char *name)
  * GIT_WORK_TREE as git exports them (a bare repository with a separate
  * work tree), else found from the current directory.
  */
+static int owner_check = 1;
+
+void dw_git_set_owner_check(int on)
+{
+	owner_check = on;
+}
+
+/*
+ * A repository that did not open: another owner's is said in words
+ * (libgit2 1.5 says "config value 'safe.directory' was not found").
+ */
+static int open_fail(int rc, const char *path)
+{
+	const git_error *e = gitlib.git_error_last();
+	struct stat st;
+
+	if ((rc != GIT_EOWNER &&
+	     !(e && e->message && strstr(e->message, "safe.directory"))) ||
+	    stat(path, &st) || st.st_uid == geteuid())
+		return gs_git_fail(DW_ENOTFOUND, path);
+	return dw_error_set(DW_EINVAL,
+			    "%s is owned by uid %u, not by you (uid %u): "
+			    "libgit2, like git (safe.directory), does not "
+			    "open it; scan it as its owner, or as root "
+			    "(driftwatch then reads it as its owner)",
+			    path, (unsigned)st.st_uid, (unsigned)geteuid());
+}
+
 int gs_open_repo(git_repository **repo, const char *path)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	const char *gitdir = path ? NULL : gs_env_path("GIT_DIR");
 	const char *worktree = path ? NULL : gs_env_path("GIT_WORK_TREE");
-	int err = dw_lazy_load(&libgit2);
+	int err = dw_lazy_load(&libgit2), rc;
 
 	if (err)
 		return err;
 	gitlib.git_libgit2_init();
 	pthread_once(&once, limit_memory);
+	gitlib.git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, owner_check);
+	/* Read as another user than the caller: not the caller's own
+	 * ~/.gitconfig (which that user may not even read). */
+	if (!owner_check) {
+		gitlib.git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH,
+					GIT_CONFIG_LEVEL_GLOBAL, "");
+		gitlib.git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH,
+					GIT_CONFIG_LEVEL_XDG, "");
+	}
 	if (gitdir) {
 		if (gitlib.git_repository_open_ext(
 			    repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL))
 			return gs_git_fail(DW_ENOTFOUND, gitdir);
-	} else if (gitlib.git_repository_open_ext(repo, path ? path : ".", 0,
-						  NULL)) {
-		return gs_git_fail(DW_ENOTFOUND, path ? path : ".");
+	} else if ((rc = gitlib.git_repository_open_ext(repo, path ? path : ".",
+							0, NULL))) {
+		return open_fail(rc, path ? path : ".");
 	}
 	if (worktree && gitlib.git_repository_set_workdir(*repo, worktree, 0)) {
 		gitlib.git_repository_free(*repo);

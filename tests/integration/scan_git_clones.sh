@@ -106,4 +106,32 @@ cd ..
 git init -q -b main empty
 "$DW" scan --git empty >/dev/null 2>e.err
 grep -q 'read nothing' e.err && pass "an empty repository: said so" || fail "empty: $(cat e.err)"
+
+# A user's repository scanned by root: read as its owner. Before, libgit2
+# refused it ("config value 'safe.directory' was not found", exit 2), and
+# had it not, every object a user wrote would have been parsed as root.
+if [ "$(id -u)" = 0 ]; then
+	chmod 755 "$tmp"
+	git init -q -b main theirs
+	printf 'token %s\n' "$($G gitlab u1)" >theirs/t.txt
+	git -C theirs add t.txt && git -C theirs commit -qm one
+	obj=$(git -C theirs rev-parse HEAD:t.txt)
+	chown -R 4242:4242 theirs
+	"$DW" scan --git --format jsonl theirs >u.jsonl 2>u.err
+	[ $? -eq 1 ] && [ "$(rules u.jsonl)" = "gitlab-token " ] &&
+		pass "root scans a user's repository: found" || fail "user's repo as root: $(cat u.err)"
+	# What its owner cannot read, root does not read for it: the blob's
+	# object made root's alone is not read (counted), though root could.
+	chown 0:0 "theirs/.git/objects/${obj:0:2}" && chmod 700 "theirs/.git/objects/${obj:0:2}"
+	"$DW" scan --git --format jsonl theirs >u2.jsonl 2>u2.err
+	rc=$?
+	[ $rc -eq 3 ] && [ ! -s u2.jsonl ] && grep -q '1 missing\|1 unreadable' u2.err &&
+		pass "read as its owner: an object only root may read is not read, and said (exit 3)" ||
+		fail "as owner (rc $rc): $(cat u2.jsonl u2.err)"
+	# Another user (not root): libgit2's refusal, in words.
+	setpriv --reuid=4243 --regid=4243 --clear-groups "$DW" scan --git theirs >/dev/null 2>o.err
+	rc=$?
+	[ $rc -eq 2 ] && grep -q 'owned by uid 4242, not by you (uid 4243)' o.err &&
+		pass "another user's repository: refused, and why" || fail "other user (rc $rc): $(cat o.err)"
+fi
 finish
