@@ -192,6 +192,9 @@ struct dw_sandbox {
 	int hook_op;
 	char *hook_name;
 	int stuck; /* the last failure: it did not answer in time */
+	/* A piece of log lines in one message: SB_LINES_MAX, or less when
+	 * the socket's send buffer is smaller (net.core.wmem_max). */
+	size_t lines_max;
 };
 
 /* ---- the child ---- */
@@ -1089,10 +1092,25 @@ static int start_child(struct dw_sandbox *sb)
 	}
 	close(sv[1]);
 	{
-		/* Room for a piece of log lines in one message. */
-		int size = 256 << 10;
+		/*
+		 * Room for a piece of log lines in one message: beyond
+		 * net.core.wmem_max when we may (root), else what it
+		 * allows, and pieces that fit (a message too large for the
+		 * buffer is refused whole: nothing would be scanned).
+		 */
+		int size = 512 << 10, got = 0;
+		socklen_t len = sizeof(got);
 
-		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+		if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &size,
+			       sizeof(size)))
+			setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size,
+				   sizeof(size));
+		sb->lines_max = SB_LINES_MAX;
+		if (!getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &got, &len) &&
+		    (size_t)got / 2 < SB_LINES_MAX + (8u << 10))
+			sb->lines_max = (size_t)got / 2 > (24u << 10)
+						? (size_t)got / 2 - (8u << 10)
+						: (16u << 10);
 	}
 	sb->pid = pid;
 	sb->fd = sv[0];
@@ -1177,6 +1195,7 @@ int dw_sandbox_start(struct dw_sandbox **out, const struct dw_engine *e,
 				    "scanner: not root, so no other user to "
 				    "become");
 	sb = dw_xcalloc(1, sizeof(*sb));
+	sb->lines_max = SB_LINES_MAX;
 	sb->engine = e;
 	sb->fd = -1;
 	sb->uid = pw->pw_uid;
@@ -2100,12 +2119,12 @@ int dw_sandbox_scan_lines(struct dw_sandbox *sb, int format, const char *data,
 
 		size_t next;
 
-		if (piece > SB_LINES_MAX) {
-			piece = SB_LINES_MAX;
+		if (piece > sb->lines_max) {
+			piece = sb->lines_max;
 			while (piece && data[off + piece - 1] != '\n')
 				piece--;
 			if (!piece)
-				piece = SB_LINES_MAX;
+				piece = sb->lines_max;
 		}
 		/* A line longer than a piece is cut: its last bytes go again
 		 * with the next piece, so that a secret across the cut is

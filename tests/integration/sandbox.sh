@@ -257,6 +257,31 @@ kill "$pid"
 wait "$pid" 2>/dev/null
 pid=
 
+# A host whose net.core.wmem_max is small: a piece of log lines (160 KiB)
+# did not fit the socket's send buffer, every send failed (EMSGSIZE), and
+# no followed line was scanned. Now the buffer is set past wmem_max (root)
+# and pieces are cut to what fits.
+wmem=$(cat /proc/sys/net/core/wmem_max)
+trap 'echo "$wmem" >/proc/sys/net/core/wmem_max; dw_scratch_cleanup' EXIT
+if echo 16384 >/proc/sys/net/core/wmem_max; then
+	mkdir -p "$tmp/wlogs"
+	cp "$tmp/plain.yaml" "$tmp/wmem.yaml"
+	printf 'logs: ["%s/wlogs/*.log"]\n' "$tmp" >>"$tmp/wmem.yaml"
+	dw_daemon_start "$tmp/wmem.yaml" "$tmp/wmem.db" "$tmp/dwdw.log" || exit 1
+	w=$($G github wmem1)
+	# (written whole, then moved in: read in 64 KiB pieces, not line by
+	# line as a slow writer's)
+	{ echo "token $w"; for i in $(seq 1 3000); do echo "filler line $i of a busy log, nothing in it"; done; } >"$tmp/app.tmp"
+	mv "$tmp/app.tmp" "$tmp/wlogs/app.log"
+	dw_wait 10 sh -c "[ \$(sqlite3 '$tmp/wmem.db' \"SELECT count(*) FROM findings WHERE rule = 'github-token' AND CAST(path AS TEXT) LIKE '%/wlogs/app.log'\") -ge 1 ]" &&
+		pass "net.core.wmem_max 16 KiB: 140 KiB of log lines scanned, the token found" ||
+		{ fail "small wmem_max: $(tail -3 "$tmp/dwdw.log")"; }
+	echo "$wmem" >/proc/sys/net/core/wmem_max
+	kill "$pid"; wait "$pid" 2>/dev/null; pid=
+else
+	fail "cannot set net.core.wmem_max for the test"
+fi
+
 # Without CAP_SETUID the scanner cannot confine itself: said loudly, and
 # secrets are still scanned (in driftwatchd itself), never silently not.
 capsh --drop=cap_setuid,cap_setgid -- -c "exec $DWD --foreground --config $cfg --db $db --no-mounts" 2>>"$tmp/dwd3.log" &
