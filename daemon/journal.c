@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "driftwatch/buf.h"
+#include "driftwatch/clock.h"
 #include "driftwatch/error.h"
 #include "driftwatch/sources.h"
 #include "driftwatch/xmalloc.h"
@@ -32,14 +33,25 @@
 /* A message longer than this is cut (Docker's pieces are 16 KiB). */
 #define MESSAGE_MAX (1u << 20)
 
+/* A container's reader is opened again this often, to see the files
+ * journald rotated to (no inotify instance a container: those are few). */
+#define REOPEN_MS 30000
+/* A stopped container's entries are read this long after it stopped. */
+#define GONE_GRACE_MS 5000
+
 struct jcont {
 	char *id, *name, *display;
 	sd_journal *j;
 	char *cursor;	    /* the last entry whose lines are all done */
+	char *last;	    /* the last entry read */
 	uint64_t entries;   /* entries read up to `cursor` */
 	struct dw_buf held; /* CRI lines after `cursor`, pieces still open */
 	uint64_t nheld;	    /* entries in `held` */
+	int open[2];	    /* after the last entry read: stdout, stderr */
 	int more;	    /* its turn's budget ran out */
+	int gone;	    /* stopped: read to its end, then let go */
+	long long gone_ms;  /* since when (journald may write a little later) */
+	long long opened_ms;
 };
 
 struct dw_journal {
@@ -70,6 +82,7 @@ static void free_cont(struct jcont *c)
 	free(c->name);
 	free(c->display);
 	free(c->cursor);
+	free(c->last);
 	dw_buf_release(&c->held);
 	free(c);
 }
@@ -106,18 +119,87 @@ static int has_journal(const struct dw_journal *jr)
 	return yes;
 }
 
+static void gap_alert(struct dw_journal *jr, const struct jcont *c)
+{
+	char summary[600];
+	json_t *p;
+
+	snprintf(summary, sizeof(summary),
+		 "%s (%s): journal entries were removed (vacuumed or "
+		 "rotated away) before driftwatchd read them: some of the "
+		 "container's log lines may not have been scanned",
+		 c->display, c->name);
+	dw_log_error("%s", summary);
+	p = json_pack("{s:s, s:s, s:s}", "severity", "high", "source", c->id,
+		      "path", c->display);
+	if (dw_store_alert(jr->store, "log-gap", summary, p))
+		dw_log_warn("cannot queue an alert: %s", dw_error_last());
+	json_decref(p);
+}
+
+/*
+ * (Re)open container `c`'s reader, positioned after `after` (NULL: at
+ * the head). An entry that is gone (vacuumed) is said, and reading goes
+ * on from the first one there is.
+ */
+static int open_cont(struct dw_journal *jr, struct jcont *c, const char *after)
+{
+	struct dw_buf match = DW_BUF_INIT;
+	uint64_t bytes = 0;
+	int r;
+
+	sd_journal_close(c->j);
+	c->j = NULL;
+	r = jr->root ? sd_journal_open_directory(&c->j, jr->root,
+						 SD_JOURNAL_OS_ROOT)
+		     : sd_journal_open(&c->j, SD_JOURNAL_LOCAL_ONLY);
+	if (r < 0) {
+		c->j = NULL;
+		return dw_error_errno(DW_EIO, -r, "cannot open the journal");
+	}
+	/* Its directories there, but no file: journald does not run, or
+	 * keeps nothing (Storage=none). */
+	if (sd_journal_get_usage(c->j, &bytes) < 0 || !bytes)
+		return dw_error_set(DW_ENOTFOUND,
+				    "no journal file on this host");
+	dw_buf_addf(&match, "CONTAINER_ID_FULL=%s", c->id);
+	r = sd_journal_add_match(c->j, match.ptr, match.len);
+	dw_buf_release(&match);
+	if (r < 0)
+		return dw_error_errno(DW_EIO, -r, "cannot match the journal");
+	c->opened_ms = dw_mono_ms();
+	if (!after) {
+		sd_journal_seek_head(c->j);
+		return 0;
+	}
+	if (sd_journal_seek_cursor(c->j, after) < 0) {
+		sd_journal_seek_head(c->j);
+		gap_alert(jr, c);
+		return 0;
+	}
+	/* On it (then past it with the next read), or, when it is gone,
+	 * on the first there is after it: from there again, said. */
+	if (sd_journal_next(c->j) > 0 &&
+	    sd_journal_test_cursor(c->j, after) <= 0) {
+		sd_journal_seek_cursor(c->j, after);
+		gap_alert(jr, c);
+	}
+	return 0;
+}
+
 int dw_journal_add(struct dw_journal *jr, const char *id, const char *name)
 {
 	struct jcont *c;
-	struct dw_buf match = DW_BUF_INIT;
 	unsigned long long entries = 0;
 	char *cursor = NULL;
 	size_t i;
-	int r;
+	int err;
 
 	for (i = 0; i < jr->n; i++)
-		if (!strcmp(jr->c[i]->id, id))
+		if (!strcmp(jr->c[i]->id, id)) {
+			jr->c[i]->gone = 0; /* started again */
 			return 0;
+		}
 	if (!has_journal(jr))
 		return dw_error_set(
 			DW_ENOTFOUND,
@@ -125,36 +207,6 @@ int dw_journal_add(struct dw_journal *jr, const char *id, const char *name)
 			"%s/run/log/journal)",
 			jr->root ? jr->root : "", jr->root ? jr->root : "");
 	c = dw_xcalloc(1, sizeof(*c));
-	r = jr->root ? sd_journal_open_directory(&c->j, jr->root,
-						 SD_JOURNAL_OS_ROOT)
-		     : sd_journal_open(&c->j, SD_JOURNAL_LOCAL_ONLY);
-	if (r < 0) {
-		free(c);
-		return dw_error_errno(DW_EIO, -r, "cannot open the journal");
-	}
-	{
-		uint64_t bytes = 0;
-
-		/* Its directories there, but no file: journald does not
-		 * run, or keeps nothing (Storage=none). */
-		if (sd_journal_get_usage(c->j, &bytes) < 0 || !bytes) {
-			sd_journal_close(c->j);
-			free(c);
-			return dw_error_set(DW_ENOTFOUND,
-					    "no journal file on this host");
-		}
-	}
-	dw_buf_addf(&match, "CONTAINER_ID_FULL=%s", id);
-	r = sd_journal_add_match(c->j, match.ptr, match.len);
-	dw_buf_release(&match);
-	if (r < 0) {
-		sd_journal_close(c->j);
-		free(c);
-		return dw_error_errno(DW_EIO, -r, "cannot match the journal");
-	}
-	/* Its inotify watches, so that sd_journal_process() sees new
-	 * files; it is not polled: each loop turn reads. */
-	sd_journal_get_fd(c->j);
 	c->id = dw_xstrdup(id);
 	c->name = dw_xstrdup(name ? name : "");
 	dw_buf_init(&c->held, 0);
@@ -164,35 +216,32 @@ int dw_journal_add(struct dw_journal *jr, const char *id, const char *name)
 		dw_buf_addf(&d, "journal:CONTAINER_ID_FULL=%s", id);
 		c->display = dw_buf_detach(&d, NULL);
 	}
-	/* Where the last run was: the entry after it. */
-	if (!dw_store_get_cursor(jr->store, c->display, &cursor, &entries) &&
-	    sd_journal_seek_cursor(c->j, cursor) >= 0 &&
-	    sd_journal_next(c->j) > 0) {
-		if (sd_journal_test_cursor(c->j, cursor) <= 0)
-			/* That entry is gone (vacuumed): from here. */
-			sd_journal_previous(c->j);
+	/* Where the last run was: after it. */
+	if (!dw_store_get_cursor(jr->store, c->display, &cursor, &entries)) {
 		c->cursor = cursor;
+		c->last = dw_xstrdup(cursor);
 		c->entries = entries;
-		cursor = NULL;
-	} else {
-		sd_journal_seek_head(c->j);
 	}
-	free(cursor);
+	if ((err = open_cont(jr, c, c->cursor))) {
+		free_cont(c);
+		return err;
+	}
 	DW_ALLOC_GROW(jr->c, jr->n + 1, jr->alloc);
 	jr->c[jr->n++] = c;
 	return 0;
 }
 
+/* Stopped: its entries are read to their end over the next turns (a
+ * container that printed a backlog and exited is read whole), then it
+ * is let go. */
 void dw_journal_remove(struct dw_journal *jr, const char *id)
 {
 	size_t i;
 
 	for (i = 0; i < jr->n; i++)
-		if (!strcmp(jr->c[i]->id, id)) {
-			dw_journal_read(jr); /* its last entries */
-			free_cont(jr->c[i]);
-			jr->c[i] = jr->c[--jr->n];
-			return;
+		if (!strcmp(jr->c[i]->id, id) && !jr->c[i]->gone) {
+			jr->c[i]->gone = 1;
+			jr->c[i]->gone_ms = dw_mono_ms();
 		}
 }
 
@@ -200,7 +249,7 @@ void dw_journal_keep(struct dw_journal *jr, char *const *ids, size_t n)
 {
 	size_t i, k;
 
-	for (i = jr->n; i-- > 0;) {
+	for (i = 0; i < jr->n; i++) {
 		for (k = 0; k < n; k++)
 			if (!strcmp(ids[k], jr->c[i]->id))
 				break;
@@ -268,10 +317,18 @@ static void read_cont(struct dw_journal *jr, struct jcont *c)
 	uint64_t n = 0, done_n = 0;
 	size_t done_len = 0;
 	char *done_cursor = NULL;
-	int open[2] = {0, 0}, r;
+	/* What is open goes on from the last turn (the held lines). */
+	int open[2] = {c->open[0], c->open[1]}, r;
 
 	c->more = 0;
-	sd_journal_process(c->j);
+	/* Now and then afresh, for the files journald rotated to. */
+	if (!c->j || dw_mono_ms() - c->opened_ms >= REOPEN_MS) {
+		if (open_cont(jr, c, c->last)) {
+			dw_log_warn("%s (%s): %s", c->display, c->name,
+				    dw_error_last());
+			return;
+		}
+	}
 	/* The entries held back come first again, joined then. */
 	dw_buf_add(&lines, c->held.ptr, c->held.len);
 	while (n < TURN_ENTRIES && lines.len < TURN_BYTES &&
@@ -296,6 +353,14 @@ static void read_cont(struct dw_journal *jr, struct jcont *c)
 		dw_buf_release(&lines);
 		return;
 	}
+	{
+		char *last = NULL;
+
+		if (sd_journal_get_cursor(c->j, &last) >= 0) {
+			free(c->last);
+			c->last = last;
+		}
+	}
 	/* Held too long behind another stream: let go, the pieces each were
 	 * scanned (said in the scanner's words by the caller's alert). */
 	if (lines.len - done_len > HOLD_MAX) {
@@ -319,7 +384,10 @@ static void read_cont(struct dw_journal *jr, struct jcont *c)
 		sd_journal_get_cursor(c->j, &done_cursor);
 		done_len = lines.len;
 		done_n = n;
+		open[0] = open[1] = 0;
 	}
+	c->open[0] = open[0];
+	c->open[1] = open[1];
 	dw_logwatch_scan_records(jr->logs, c->id, c->name, c->display,
 				 DW_SOURCE_JOURNALD, lines.ptr, lines.len,
 				 c->entries + 1);
@@ -345,9 +413,17 @@ int dw_journal_read(struct dw_journal *jr)
 	size_t i;
 	int more = 0;
 
-	for (i = 0; jr && i < jr->n; i++) {
-		read_cont(jr, jr->c[i]);
-		more |= jr->c[i]->more;
+	for (i = jr ? jr->n : 0; i-- > 0;) {
+		struct jcont *c = jr->c[i];
+
+		read_cont(jr, c);
+		more |= c->more;
+		/* Stopped, and read to its end a while later: let go. */
+		if (c->gone && !c->more &&
+		    dw_mono_ms() - c->gone_ms >= GONE_GRACE_MS) {
+			free_cont(c);
+			jr->c[i] = jr->c[--jr->n];
+		}
 	}
 	return more;
 }

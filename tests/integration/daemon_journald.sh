@@ -16,7 +16,7 @@ tmp=$(mktemp -d)
 db="$tmp/dw.db"
 pid=
 jd=
-names="dwj-a dwj-long dwj-none"
+names="dwj-a dwj-long dwj-none dwj-slow dwj-exit"
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	# shellcheck disable=SC2086
@@ -78,6 +78,26 @@ docker run -d --network none --name dwj-long --log-driver journald dwtest:busybo
 	sh -c "head -c 16370 /dev/zero | tr '\\0' x; echo ' $c'; sleep 600" >/dev/null
 idl=$(docker inspect -f '{{.Id}}' dwj-long)
 wait_rule "$idl" gitlab-token && pass "a token split at 16 KiB: joined, found" || fail "long line: $(tail -3 "$tmp/log")"
+
+# A piece left open across the daemon's read turns (1 s), another
+# stream's line between: still joined. Before, the second turn forgot the
+# piece was open, let it go at the stderr line, and the rest came alone.
+e=$($G github dwj-e)
+docker run -d --network none --name dwj-slow --log-driver journald dwtest:busybox \
+	sh -c "head -c 16380 /dev/zero | tr '\\0' x; printf ' %s' '${e:0:10}'; sleep 2; echo other >&2; sleep 1.5; echo '${e:10}'; sleep 600" >/dev/null
+ids=$(docker inspect -f '{{.Id}}' dwj-slow)
+sleep 5
+wait_rule "$ids" github-token && pass "a piece open across read turns, a stderr line between: joined" ||
+	fail "open across turns: $(q "SELECT rule FROM findings WHERE container_id = '$ids'")"
+
+# A container that prints a backlog larger than one read turn (4 MiB)
+# and exits: read to its end. Before, one turn was read, the rest never.
+f=$($G npm dwj-f)
+docker run -d --network none --name dwj-exit --log-driver journald dwtest:busybox \
+	sh -c "sleep 2; i=0; while [ \$i -lt 300 ]; do head -c 15000 /dev/zero | tr '\\0' y; echo; i=\$((i+1)); done; echo 'npm $f'" >/dev/null
+idx=$(docker inspect -f '{{.Id}}' dwj-exit)
+wait_rule "$idx" npm-token && pass "a container that exits after a 4.5 MiB backlog: read to its end" ||
+	fail "backlog at exit: $(tail -3 "$tmp/log")"
 
 # Stopped; what is printed meanwhile is read on restart, nothing twice.
 n=$(q "SELECT count(*) FROM findings")
