@@ -103,23 +103,28 @@ static void snap_job_free(struct snap_job *j)
 	memset(j, 0, sizeof(*j));
 }
 
+/* The worker's own connections, made when a job comes (again, after a
+ * failure): 0, or the error said for that job. */
+static int snap_connect(struct dwd_snapq *q, struct dw_store **st,
+			struct dw_docker **d)
+{
+	if (*st && *d)
+		return 0;
+	if ((!*st && dw_store_open(st, q->db, 0)) ||
+	    (!*d && dw_docker_open(d, q->host)))
+		return DW_ERROR;
+	dw_docker_set_host_root(*d, q->host_root);
+	dw_docker_set_store(*d, *st);
+	dw_store_set_alert_limit(*st, q->burst, q->rate);
+	return 0;
+}
+
 static void *snap_loop(void *arg)
 {
 	struct dwd_snapq *q = arg;
 	struct dw_store *st = NULL;
 	struct dw_docker *d = NULL;
 
-	if (dw_store_open(&st, q->db, 0) || dw_docker_open(&d, q->host)) {
-		dw_log_error("the snapshot worker cannot start: %s; no "
-			     "automatic snapshot will be taken",
-			     dw_error_last());
-		dw_store_close(st);
-		st = NULL;
-	} else {
-		dw_docker_set_host_root(d, q->host_root);
-		dw_docker_set_store(d, st);
-		dw_store_set_alert_limit(st, q->burst, q->rate);
-	}
 	pthread_mutex_lock(&q->mu);
 	for (;;) {
 		struct snap_job j;
@@ -133,7 +138,11 @@ static void *snap_loop(void *arg)
 		q->head = (q->head + 1) % SNAPQ_MAX;
 		q->n--;
 		pthread_mutex_unlock(&q->mu);
-		if (st) {
+		if (snap_connect(q, &st, &d)) {
+			dw_log_error("no snapshot of %s: the snapshot worker "
+				     "has no connection: %s",
+				     j.name, dw_error_last());
+		} else {
 			take_snapshot(d, st, j.id, j.name, j.dir);
 			dw_store_alert_flush(st, 1);
 		}

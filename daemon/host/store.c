@@ -107,9 +107,12 @@ static const char *const migrations[] = {
 	"  cursor TEXT NOT NULL, entries INTEGER NOT NULL) WITHOUT ROWID;",
 	/* 10: what is due to a sink, found without reading every delivery */
 	"CREATE INDEX deliveries_pending ON deliveries(sink, next_try)"
+	"  WHERE delivered IS NULL;",
+	/* 11: the alerts held back by the rate limit, counted here until
+	 * their summary is recorded (a killed daemon's too); a sink's
+	 * undelivered alerts by id, for outbox_max */
+	"CREATE INDEX deliveries_waiting ON deliveries(sink, alert_id)"
 	"  WHERE delivered IS NULL;"
-	/* ... and the alerts held back by the rate limit, counted here
-	 * until their summary is recorded (a killed daemon's too) */
 	"CREATE TABLE alerts_held (kind TEXT NOT NULL, subject TEXT NOT NULL,"
 	"  held INTEGER NOT NULL, since INTEGER NOT NULL,"
 	"  until INTEGER NOT NULL, PRIMARY KEY (kind, subject)) WITHOUT ROWID;",
@@ -258,6 +261,8 @@ int dw_store_open(struct dw_store **out, const char *path, int readonly)
 
 void dw_store_close(struct dw_store *s)
 {
+	if (s)
+		st_tell_dropped(s, 1);
 	if (s && s->limit) {
 		dw_store_alert_flush(s, 1);
 		st_limit_free(s->limit);

@@ -36,6 +36,8 @@ struct dw_store {
 };
 
 void st_limit_free(struct st_limit *l);
+/* The counts of dropped alerts not said yet: due ones (`all`: all). */
+void st_tell_dropped(struct dw_store *s, int all);
 
 struct st_dropped {
 	char *url;

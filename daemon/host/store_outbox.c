@@ -184,7 +184,7 @@ static int summarise(struct dw_store *s, const char *kind, const char *subject,
 {
 	char summary[700];
 	json_t *p;
-	int err;
+	int err, own;
 
 	snprintf(summary, sizeof(summary),
 		 "%llu %s alerts about %.200s in %lld s were not sent "
@@ -198,18 +198,27 @@ static int summarise(struct dw_store *s, const char *kind, const char *subject,
 		      "held_back", (json_int_t)held, "since", (json_int_t)since,
 		      "until", (json_int_t)until, "burst", (json_int_t)burst,
 		      "per_minute", (json_int_t)per_minute);
+	/* The summary and the count's end together (a kill between them
+	 * would summarise the same alerts twice). */
+	own = sqlite3_get_autocommit(s->db) && !dw_store_begin(s);
 	err = record_alert(s, "rate-limited", summary, p);
 	json_decref(p);
 	if (!err) {
 		sqlite3_stmt *st;
 
-		if (!st_prepare(s, &st,
-				"DELETE FROM alerts_held WHERE kind = ?1 AND "
-				"subject = ?2")) {
+		if (!(err = st_prepare(s, &st,
+				       "DELETE FROM alerts_held WHERE kind = "
+				       "?1 AND subject = ?2"))) {
 			sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
 			sqlite3_bind_text(st, 2, subject, -1, SQLITE_STATIC);
 			err = st_step_done(s, st, "cannot clear a count");
 		}
+	}
+	if (own) {
+		if (err)
+			dw_store_rollback(s);
+		else
+			err = dw_store_commit(s);
 	}
 	return err;
 }
@@ -247,14 +256,19 @@ int dw_store_alert_flush(struct dw_store *s, int all)
 	for (i = 0; s->limit && i <= s->limit->n; i++) {
 		struct bucket *b =
 			i < s->limit->n ? &s->limit->v[i] : &s->limit->shared;
-		unsigned long long held = b->held;
-		long long since = b->held_since, until = b->last_held;
+		unsigned long long held = b->held, stored = 0;
+		long long since = b->held_since, until = b->last_held, s0, u0;
 
 		if (!b->held || (!all && now - b->held_since < LIMIT_WINDOW_S))
 			continue;
-		/* The store's count is the one kept (it may be larger: a
-		 * held count of a killed run of the same subject). */
-		stored_held(s, b->kind, b->subject, &held, &since, &until);
+		/* The larger of the store's count (a killed run's of the
+		 * same subject too) and ours (a count that failed to be
+		 * written). */
+		if (stored_held(s, b->kind, b->subject, &stored, &s0, &u0) &&
+		    stored > held) {
+			held = stored;
+			since = s0 < since ? s0 : since;
+		}
 		if (!summarise(s, b->kind, b->subject, held, since, until,
 			       s->limit->burst, s->limit->per_minute, "")) {
 			n++;
@@ -378,14 +392,46 @@ void dw_store_set_outbox_cap(struct dw_store *s, long long cap)
  */
 #define DROPPED_TELL_S 3600
 
+/* Said now: `d`'s count, if any. */
+static int tell_one(struct dw_store *s, struct st_dropped *d, long long now)
+{
+	char origin[300], summary[600];
+	json_t *p;
+	int err;
+
+	if (!d->untold)
+		return 0;
+	dw_url_origin(origin, sizeof(origin), d->url);
+	snprintf(summary, sizeof(summary),
+		 "%lld undelivered alerts to %s were dropped: more than "
+		 "outbox_max (%lld) waited for it",
+		 d->untold, origin, s->outbox_cap);
+	p = json_pack("{s:s, s:s, s:I}", "severity", "high", "sink", origin,
+		      "dropped", (json_int_t)d->untold);
+	err = dw_store_alert(s, "outbox-dropped", summary, p);
+	json_decref(p);
+	if (!err) {
+		d->untold = 0;
+		d->told_at = now;
+	}
+	return err;
+}
+
+void st_tell_dropped(struct dw_store *s, int all)
+{
+	long long now = (long long)time(NULL);
+	size_t i;
+
+	for (i = 0; i < s->ndropped; i++)
+		if (all || now - s->dropped[i].told_at >= DROPPED_TELL_S)
+			tell_one(s, &s->dropped[i], now);
+}
+
 static int tell_dropped(struct dw_store *s, const char *url, long long n)
 {
 	long long now = (long long)time(NULL);
 	struct st_dropped *d = NULL;
-	char origin[300], summary[600];
-	json_t *p;
 	size_t i;
-	int err;
 
 	for (i = 0; i < s->ndropped && !d; i++)
 		if (!strcmp(s->dropped[i].url, url))
@@ -400,20 +446,7 @@ static int tell_dropped(struct dw_store *s, const char *url, long long n)
 	d->untold += n;
 	if (d->told_at && now - d->told_at < DROPPED_TELL_S)
 		return 0;
-	dw_url_origin(origin, sizeof(origin), url);
-	snprintf(summary, sizeof(summary),
-		 "%lld undelivered alerts to %s were dropped: more than "
-		 "outbox_max (%lld) waited for it",
-		 d->untold, origin, s->outbox_cap);
-	p = json_pack("{s:s, s:s, s:I}", "severity", "high", "sink", origin,
-		      "dropped", (json_int_t)d->untold);
-	err = dw_store_alert(s, "outbox-dropped", summary, p);
-	json_decref(p);
-	if (!err) {
-		d->untold = 0;
-		d->told_at = now;
-	}
-	return err;
+	return tell_one(s, d, now);
 }
 
 /* A statement on sink `url` and a number; its changes, or -1. */
@@ -449,14 +482,12 @@ static int plan_sink(struct dw_store *s, const char *url)
 		"k.since_id AND a.id <= ?2";
 	static const char upto[] = "UPDATE sinks SET since_id = ?2 WHERE url = "
 				   "?1 AND since_id < ?2";
-	static const char cap[] =
-		"DELETE FROM deliveries WHERE sink = ?1 AND delivered IS NULL "
-		"AND alert_id IN (SELECT alert_id FROM deliveries WHERE sink = "
-		"?1 AND delivered IS NULL ORDER BY alert_id DESC LIMIT -1 "
-		"OFFSET ?2)";
+	/* What waits of the alerts older than the newest `cap`: dropped. */
+	static const char cap[] = "DELETE FROM deliveries WHERE sink = ?1 AND "
+				  "delivered IS NULL AND alert_id <= ?2";
 	sqlite3_stmt *st;
 	sqlite3_int64 top = 0;
-	long long dropped = 0;
+	long long dropped = 0, added;
 	int err = dw_store_begin(s);
 
 	if (err)
@@ -466,10 +497,12 @@ static int plan_sink(struct dw_store *s, const char *url)
 			top = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 	}
-	if (exec_url_n(s, plan, url, top) < 0 ||
+	/* Only new alerts can take a sink past the cap: none, no look
+	 * (a sink down under a million waiting alerts costs nothing). */
+	if ((added = exec_url_n(s, plan, url, top)) < 0 ||
 	    exec_url_n(s, upto, url, top) < 0 ||
-	    (s->outbox_cap > 0 &&
-	     (dropped = exec_url_n(s, cap, url, s->outbox_cap)) < 0)) {
+	    (added > 0 && s->outbox_cap > 0 && top > s->outbox_cap &&
+	     (dropped = exec_url_n(s, cap, url, top - s->outbox_cap)) < 0)) {
 		dw_store_rollback(s);
 		return DW_EIO;
 	}
@@ -544,6 +577,8 @@ int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 		err = plan_sink(s, sinks[i]);
 	if (err)
 		return err;
+	/* Drops held back an hour (or the sink answers again): said. */
+	st_tell_dropped(s, 0);
 	/*
 	 * What is due, read whole first: each delivery is then recorded in
 	 * a transaction of its own, whose failure is seen (a write left
