@@ -157,8 +157,9 @@ static void follow_pod_logs(struct daemon *dm)
  * which pod a mount is, is not known yet (the pod's identity is not read
  * from the runtime's bundle): degraded, said.
  */
-static void cover_mount_logs(struct daemon *dm, const char *id)
+static void cover_mount_logs(struct daemon *dm, const struct dw_mount *m)
 {
+	const char *id = m->id;
 	char detail[300];
 
 	if (!dm->pol.pod_logs || !*dm->pol.pod_logs) {
@@ -167,10 +168,32 @@ static void cover_mount_logs(struct daemon *dm, const char *id)
 				 "pod_logs: \"\"");
 		return;
 	}
+	/* Its pod's log dir, by the pod's uid and the container's name. */
+	if (dm->pods_followed && m->k8s_uid && m->k8s_pod && m->k8s_container) {
+		struct dw_buf p = DW_BUF_INIT;
+		struct stat st;
+		char *host;
+		int there;
+
+		dw_buf_addf(&p, "%s/%s_%s_%s/%s", dm->pol.pod_logs,
+			    m->k8s_namespace ? m->k8s_namespace : "",
+			    m->k8s_pod, m->k8s_uid, m->k8s_container);
+		host = dw_host_path(dm->pol.host_root, p.ptr);
+		there = !stat(host, &st) && S_ISDIR(st.st_mode);
+		free(host);
+		if (there) {
+			dw_monitor_cover(dm->mon, id, DW_FACET_LOGS,
+					 DW_COVER_MONITORED, DW_REASON_NONE,
+					 p.ptr);
+			dw_buf_release(&p);
+			return;
+		}
+		dw_buf_release(&p);
+	}
 	snprintf(detail, sizeof(detail),
 		 dm->pods_followed
-			 ? "pod logs in %.200s are read by pod name, not tied "
-			   "to this container"
+			 ? "pod logs in %.200s are read by pod name; this "
+			   "container's were not found there"
 			 : "no pod log directory %.200s: no CRI log is read",
 		 dm->pol.pod_logs);
 	dw_monitor_cover(dm->mon, id, DW_FACET_LOGS,
@@ -191,18 +214,45 @@ static void read_mounts(struct daemon *dm)
 	}
 	ids = dw_xcalloc(n + 1, sizeof(char *));
 	for (i = 0; i < n; i++) {
-		struct dw_watch_spec s = {list[i].id,
-					  list[i].name,
-					  "",
-					  list[i].runtime,
-					  list[i].upper,
-					  list[i].lowers,
-					  list[i].nlowers,
-					  NULL,
-					  0,
-					  NULL,
-					  list[i].userxattr};
+		struct dw_mount *m = &list[i];
+		struct dw_buf name = DW_BUF_INIT;
+		json_t *labels = NULL;
+		struct dw_watch_spec s;
 
+		/* A pod's pause container runs no workload: not watched. */
+		if (m->sandbox)
+			continue;
+		/* A Kubernetes container by its pod: NS/POD/CONTAINER, and
+		 * Kubernetes' own label keys (allow rules by label). */
+		if (m->k8s_pod && m->k8s_container) {
+			dw_buf_addf(&name, "%s/%s/%s",
+				    m->k8s_namespace ? m->k8s_namespace : "",
+				    m->k8s_pod, m->k8s_container);
+			labels = json_pack("{s:s, s:s, s:s}",
+					   "io.kubernetes.pod.namespace",
+					   m->k8s_namespace ? m->k8s_namespace
+							    : "",
+					   "io.kubernetes.pod.name", m->k8s_pod,
+					   "io.kubernetes.container.name",
+					   m->k8s_container);
+			if (m->k8s_uid)
+				json_object_set_new(labels,
+						    "io.kubernetes.pod.uid",
+						    json_string(m->k8s_uid));
+		}
+		s = (struct dw_watch_spec){m->id,
+					   name.len ? name.ptr : m->name,
+					   m->image ? m->image : "",
+					   m->runtime,
+					   m->upper,
+					   m->lowers,
+					   m->nlowers,
+					   labels,
+					   0,
+					   NULL,
+					   m->userxattr,
+					   m->mount_points,
+					   m->nmount_points};
 		ids[kept++] = list[i].id;
 		if (list[i].bad) {
 			struct dw_cover_subject who = {list[i].id, list[i].name,
@@ -216,12 +266,15 @@ static void read_mounts(struct daemon *dm)
 					"overlay mount %s is not monitored: "
 					"%s",
 					list[i].name, list[i].bad);
+			json_decref(labels);
+			dw_buf_release(&name);
 			continue;
 		}
-		if (dw_monitor_has(dm->mon, list[i].id) ||
-		    dw_monitor_add(dm->mon, &s, DW_RESCAN_FULL))
-			continue;
-		cover_mount_logs(dm, list[i].id);
+		if (!dw_monitor_has(dm->mon, list[i].id) &&
+		    !dw_monitor_add(dm->mon, &s, DW_RESCAN_FULL))
+			cover_mount_logs(dm, m);
+		json_decref(labels);
+		dw_buf_release(&name);
 	}
 	dw_monitor_keep_only(dm->mon, 0, ids, kept, "stopped");
 	free(ids);
@@ -334,13 +387,19 @@ static void watch_docker_container(struct daemon *dm, const char *id,
 		int jerr = 0;
 		char jwhy[256] = "";
 
-		s = (struct dw_watch_spec){
-			l.id,	     l.name,
-			l.image,     "docker",
-			l.upper,     l.lowers,
-			l.nlowers,   l.labels,
-			l.read_only, *l.mounts ? l.mounts : NULL,
-			l.userxattr};
+		s = (struct dw_watch_spec){l.id,
+					   l.name,
+					   l.image,
+					   "docker",
+					   l.upper,
+					   l.lowers,
+					   l.nlowers,
+					   l.labels,
+					   l.read_only,
+					   *l.mounts ? l.mounts : NULL,
+					   l.userxattr,
+					   NULL,
+					   0};
 
 		/* Its log first: an opted-out container's log is still a
 		 * place secrets leak to. */

@@ -51,6 +51,9 @@ static void free_container(struct container *c)
 	mon_pathset_release(&c->deep);
 	for (i = 0; i < DW_FACET_COUNT; i++)
 		free(c->cover[i].detail);
+	for (size_t k = 0; k < c->nmount_points; k++)
+		free(c->mount_points[k]);
+	free(c->mount_points);
 	free(c->mounts);
 	free(c->truncated_at);
 	free(c->forged_at);
@@ -170,6 +173,17 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 	c->read_only = s->read_only;
 	free(c->mounts);
 	c->mounts = s->mounts ? dw_xstrdup(s->mounts) : NULL;
+	for (size_t k = 0; k < c->nmount_points; k++)
+		free(c->mount_points[k]);
+	free(c->mount_points);
+	c->mount_points = NULL;
+	c->nmount_points = 0;
+	if (s->nmount_points) {
+		c->mount_points = dw_xcalloc(s->nmount_points, sizeof(char *));
+		for (size_t k = 0; k < s->nmount_points; k++)
+			c->mount_points[k] = dw_xstrdup(s->mount_points[k]);
+		c->nmount_points = s->nmount_points;
+	}
 	c->userxattr = s->userxattr;
 	c->recorded = 0;
 	c->immutable = is_immutable(m->pol, c);

@@ -47,6 +47,10 @@ struct dw_watch_spec {
 	int read_only;	      /* started --read-only */
 	const char *mounts;   /* written outside the layers (or NULL) */
 	int userxattr;	      /* an overlay mounted with userxattr */
+	/* Runtime mount points: the directories the runtime made for them in
+	 * the upper dir are not drift (ignore_runtime_mounts). */
+	char *const *mount_points;
+	size_t nmount_points;
 };
 
 /* Called after a rescan found a new critical change in container `id`. */

@@ -100,7 +100,9 @@ struct container {
 	long long last_cost_ms;
 
 	/* What limits the fs facet (see mon_fs_coverage()). */
-	char *mounts;  /* written outside the layers, or NULL */
+	char *mounts;	     /* written outside the layers, or NULL */
+	char **mount_points; /* the runtime's, its dirs not drift */
+	size_t nmount_points;
 	int userxattr; /* DW_DIFF_USERXATTR */
 	size_t forged; /* overlay metadata the kernel ignores */
 	char *forged_at;

@@ -424,6 +424,10 @@ static const struct key keys[] = {
 	     "globs of log files to follow and scan"),
 	BOOL("docker_logs", docker_logs, 1,
 	     "follow and scan the containers' logs"),
+	BOOL("ignore_runtime_mounts", ignore_runtime_mounts, 1,
+	     "the directories containerd and runc make in a container's "
+	     "upper dir for its mounts (/dev, /proc, /sys, /run) are not "
+	     "drift"),
 	STR("pod_logs", pod_logs, "/var/log/pods",
 	    "Kubernetes' pod log directory (CRI format, under host_root) "
 	    "to follow and scan; \"\" turns it off"),

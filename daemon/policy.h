@@ -61,6 +61,7 @@ struct dw_policy {
 	size_t nlogs;
 	int docker_logs; /* follow containers' json-file logs */
 	char *pod_logs;	 /* Kubernetes' pod log dir ("": not followed) */
+	int ignore_runtime_mounts; /* runtime-made mount point dirs */
 	struct dw_drop_dir *drops;
 	size_t ndrops;
 	char **command; /* argv run for other leaked tokens, or NULL */

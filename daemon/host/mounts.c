@@ -6,11 +6,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <openssl/evp.h>
+#include <sys/stat.h>
 
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"
+#include "driftwatch/safeopen.h"
 #include "driftwatch/xmalloc.h"
 #include "mounts.h"
 #include "driftwatch/banned.h"
@@ -215,7 +218,8 @@ static void split_lowers(struct dw_mount *m, const char *s, const char *root,
 
 static const char *guess_runtime(const char *upper)
 {
-	if (strstr(upper, "/containerd/"))
+	if (strstr(upper, "/containerd/") ||
+	    strstr(upper, "/io.containerd.snapshotter."))
 		return "containerd";
 	if (strstr(upper, "/containers/storage/"))
 		return "containers-storage";
@@ -242,6 +246,14 @@ static void mount_release(struct dw_mount *m)
 	free(m->name);
 	free(m->runtime);
 	free(m->upper);
+	free(m->k8s_namespace);
+	free(m->k8s_pod);
+	free(m->k8s_uid);
+	free(m->k8s_container);
+	free(m->image);
+	for (j = 0; j < m->nmount_points; j++)
+		free(m->mount_points[j]);
+	free(m->mount_points);
 	for (j = 0; j < m->nlowers; j++)
 		free(m->lowers[j]);
 	free(m->lowers);
@@ -498,11 +510,106 @@ static int read_parse(int fd, const struct dw_mount_opts *o,
 	return err;
 }
 
+/* An annotation's value, copied, or NULL. */
+static char *annotation(json_t *a, const char *key)
+{
+	const char *v = json_string_value(json_object_get(a, key));
+
+	return v && *v && strlen(v) < 512 ? dw_xstrdup(v) : NULL;
+}
+
+/*
+ * containerd mounts a task's rootfs at <state>/io.containerd.runtime.
+ * v2.task/<namespace>/<id>/rootfs, its OCI config.json beside it. The
+ * CRI plugin's annotations name the pod; a container cannot write them
+ * (the bundle is the runtime's, outside the container's layers).
+ */
+static void identify_one(const char *root, struct dw_mount *m)
+{
+	static const char tail[] = "/rootfs";
+	size_t n = strlen(m->name);
+	struct dw_buf p = DW_BUF_INIT;
+	struct stat st;
+	char *path, *text = NULL;
+	json_t *doc, *a;
+	int fd;
+	ssize_t got;
+
+	if (n <= sizeof(tail) - 1 ||
+	    strcmp(m->name + n - (sizeof(tail) - 1), tail) ||
+	    !strstr(m->name, "/io.containerd.runtime.v2.task/"))
+		return;
+	dw_buf_add(&p, m->name, n - (sizeof(tail) - 1));
+	dw_buf_adds(&p, "/config.json");
+	path = dw_host_path(root, p.ptr);
+	dw_buf_release(&p);
+	fd = dw_open_regular(AT_FDCWD, path, 0, &st);
+	free(path);
+	if (fd < 0)
+		return;
+	if (st.st_size > 0 && st.st_size <= (4 << 20)) {
+		text = dw_xmalloc((size_t)st.st_size);
+		got = pread(fd, text, (size_t)st.st_size, 0);
+		doc = got == st.st_size ? json_loadb(text, (size_t)got, 0, NULL)
+					: NULL;
+		a = json_object_get(doc, "annotations");
+		if (json_is_object(a)) {
+			const char *type = json_string_value(json_object_get(
+				a, "io.kubernetes.cri.container-type"));
+
+			m->k8s_namespace = annotation(
+				a, "io.kubernetes.cri.sandbox-namespace");
+			m->k8s_pod =
+				annotation(a, "io.kubernetes.cri.sandbox-name");
+			m->k8s_uid =
+				annotation(a, "io.kubernetes.cri.sandbox-uid");
+			m->k8s_container = annotation(
+				a, "io.kubernetes.cri.container-name");
+			m->image =
+				annotation(a, "io.kubernetes.cri.image-name");
+			m->sandbox = type && !strcmp(type, "sandbox");
+		}
+		a = json_object_get(doc, "mounts");
+		if (json_is_array(a)) {
+			size_t k, alloc = 0;
+			json_t *v;
+
+			json_array_foreach(a, k, v)
+			{
+				const char *d = json_string_value(
+					json_object_get(v, "destination"));
+
+				if (!d || d[0] != '/' || strlen(d) >= 4096 ||
+				    m->nmount_points >= 256)
+					continue;
+				DW_ALLOC_GROW(m->mount_points,
+					      m->nmount_points + 1, alloc);
+				m->mount_points[m->nmount_points++] =
+					dw_xstrdup(d);
+			}
+		}
+		json_decref(doc);
+		free(text);
+	}
+	close(fd);
+}
+
+void dw_mounts_identify(const char *host_root, struct dw_mount *list, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		identify_one(host_root, &list[i]);
+}
+
 int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n)
 {
 	struct dw_mount_opts o = {m->host_root, m->skip, 0};
+	int err = read_parse(m->fd, &o, out, n);
 
-	return read_parse(m->fd, &o, out, n);
+	if (!err)
+		dw_mounts_identify(m->host_root, *out, *n);
+	return err;
 }
 
 int dw_mounts_read_all(const char *host_root, struct dw_mount **out, size_t *n)

@@ -26,6 +26,19 @@ struct dw_mount {
 	size_t nlowers;
 	int userxattr; /* mounted with userxattr: user.overlay.* is ours */
 	/*
+	 * Who it is, from the runtime's bundle (containerd: the config.json
+	 * beside the rootfs, its io.kubernetes.cri.* annotations), NULL
+	 * when not known: Kubernetes namespace, pod, pod uid, container,
+	 * image; `sandbox`: a pod's pause container (not a workload).
+	 */
+	char *k8s_namespace, *k8s_pod, *k8s_uid, *k8s_container, *image;
+	int sandbox;
+	/* Where the runtime mounts into the rootfs (config.json's mounts'
+	 * destinations, at most 256): the directories it creates there in
+	 * the upper dir for them (/dev, /proc, /sys, /run) are not drift. */
+	char **mount_points;
+	size_t nmount_points;
+	/*
 	 * Why its dirs cannot be read (a static string), or NULL: a relative
 	 * upper dir, or relative lower dirs in no known layout (the mount's
 	 * working directory is not in mountinfo). Never guessed.
@@ -66,7 +79,13 @@ int dw_mounts_fd(const struct dw_mounts *m);
  */
 int dw_mounts_parse(char *text, const struct dw_mount_opts *o,
 		    struct dw_mount **out, size_t *n);
-/* The overlay mounts now (Docker's left out). */
+/*
+ * The identity of each containerd mount in `list` from its bundle's
+ * config.json (under host_root; a regular file of at most 4 MiB, never
+ * through a symlink): fills the k8s_* fields, image and sandbox.
+ */
+void dw_mounts_identify(const char *host_root, struct dw_mount *list, size_t n);
+/* The overlay mounts now (Docker's left out), identified. */
 int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n);
 /*
  * Every overlay mount now, Docker's included, each line (no upper dir

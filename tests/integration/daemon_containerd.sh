@@ -1,0 +1,97 @@
+#!/bin/bash
+# Kubernetes-shaped containers on a real containerd (its own root, state
+# and socket, started here; ctr runs them with the CRI plugin's
+# annotations, as the kubelet's containerd would). Before, such a
+# container was named by its mount path (.../k8s.io/<id>/rootfs), with no
+# pod, image or namespace; the directories runc makes for its mounts
+# (/dev, /proc, /sys, /run) were reported as drift; a pod's pause
+# container was watched as a workload; its logs were "not tied" to it.
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_docker
+command -v containerd >/dev/null && command -v ctr >/dev/null ||
+	dw_skip "no containerd and ctr (Debian's containerd package)"
+tmp=$(mktemp -d)
+db="$tmp/dw.db"
+pid=
+cpid=
+sock="$tmp/c.sock"
+uid=0b6f2a1c-1111-4222-8333-944455556666
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	for t in app1 pause1; do ctr --address "$sock" -n k8s.io tasks kill -s 9 "$t" >/dev/null 2>&1; done
+	sleep 0.5
+	for t in app1 pause1; do
+		ctr --address "$sock" -n k8s.io tasks rm "$t" >/dev/null 2>&1
+		ctr --address "$sock" -n k8s.io containers rm "$t" >/dev/null 2>&1
+	done
+	[ -n "$cpid" ] && kill "$cpid" 2>/dev/null && wait "$cpid" 2>/dev/null
+	grep -F "$tmp" /proc/self/mountinfo | awk '{print $5}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+cat >"$tmp/containerd.toml" <<EOF
+version = 2
+root = "$tmp/root"
+state = "$tmp/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$sock"
+EOF
+containerd -c "$tmp/containerd.toml" >"$tmp/containerd.log" 2>&1 &
+cpid=$!
+for _ in $(seq 1 50); do [ -S "$sock" ] && ctr --address "$sock" version >/dev/null 2>&1 && break; sleep 0.1; done
+ctr --address "$sock" version >/dev/null 2>&1 || { cat "$tmp/containerd.log"; dw_skip "containerd did not start"; }
+docker save dwtest:busybox -o "$tmp/bb.tar" &&
+	ctr --address "$sock" -n k8s.io image import "$tmp/bb.tar" >/dev/null ||
+	{ fail "image import"; finish; exit 1; }
+img=docker.io/library/dwtest:busybox
+# run NAME TYPE SCRIPT: a task with the CRI plugin's annotations.
+run() {
+	ctr --address "$sock" -n k8s.io run -d --snapshotter overlayfs \
+		--annotation io.kubernetes.cri.container-type="$2" \
+		--annotation io.kubernetes.cri.container-name=app \
+		--annotation io.kubernetes.cri.sandbox-name=web-7d9 \
+		--annotation io.kubernetes.cri.sandbox-namespace=shop \
+		--annotation io.kubernetes.cri.sandbox-uid=$uid \
+		--annotation io.kubernetes.cri.image-name=dwtest:busybox \
+		"$img" "$1" sh -c "$3" >/dev/null
+}
+mkdir -p "$tmp/pods/shop_web-7d9_$uid/app"
+printf 'docker: false\ndebounce_ms: 20\npod_logs: %s\n' "$tmp/pods" >"$tmp/cfg.yaml"
+"$DWD" --foreground --config "$tmp/cfg.yaml" --db "$db" 2>"$tmp/log" &
+pid=$!
+run pause1 sandbox 'echo p >/etc/pause-was-here; sleep 600' || fail "ctr run (sandbox)"
+run app1 container 'sleep 1; echo x >/etc/drift; sleep 600' || fail "ctr run"
+watched() { "$DW" status --db "$db" --format json 2>/dev/null | jq -c '[.watched[] | {name, runtime, image}]'; }
+for _ in $(seq 1 50); do [ "$(watched)" != "[]" ] && [ -n "$(watched)" ] && break; sleep 0.1; done
+[ "$(watched)" = '[{"name":"shop/web-7d9/app","runtime":"containerd","image":"dwtest:busybox"}]' ] &&
+	pass "named by its pod (shop/web-7d9/app) with its image; the pause container not watched" ||
+	{ fail "watched: $(watched)"; tail -5 "$tmp/log"; }
+want=$(printf 'C /etc\nA /etc/drift')
+for _ in $(seq 1 50); do
+	got=$("$DW" events --db "$db" --container shop/web-7d9/app --current 2>&1)
+	[ "$got" = "$want" ] && break
+	sleep 0.1
+done
+[ "$got" = "$want" ] && pass "events by pod name: its drift, not runc's /dev, /proc, /sys, /run" ||
+	fail "events: $got"
+[ "$(sqlite3 "$db" "SELECT json_extract(labels, '$.\"io.kubernetes.pod.namespace\"') || ' ' || json_extract(labels, '$.\"io.kubernetes.pod.uid\"') FROM containers WHERE name = 'shop/web-7d9/app'")" = "shop $uid" ] &&
+	pass "the store records the pod's namespace and uid as labels" || fail "labels: $(sqlite3 "$db" 'SELECT labels FROM containers')"
+id=$(sqlite3 "$db" "SELECT id FROM containers WHERE name = 'shop/web-7d9/app'")
+[ "$(dw_coverage "$db" "$id" logs)" = "monitored " ] &&
+	pass "its logs: monitored, its pod's log dir found" || fail "logs coverage: $(dw_coverage "$db" "$id" logs)"
+kill -TERM "$pid"; wait "$pid"; pid=
+
+# ignore_runtime_mounts: false shows what runc made.
+printf 'docker: false\ndebounce_ms: 20\nignore_runtime_mounts: false\n' >"$tmp/cfg2.yaml"
+"$DWD" --foreground --config "$tmp/cfg2.yaml" --db "$tmp/dw2.db" 2>"$tmp/log2" &
+pid=$!
+for _ in $(seq 1 50); do
+	got=$("$DW" events --db "$tmp/dw2.db" --container shop/web-7d9/app --current 2>/dev/null)
+	grep -qx 'A /proc' <<<"$got" && break
+	sleep 0.1
+done
+grep -qx 'A /proc' <<<"$got" && grep -qx 'A /etc/drift' <<<"$got" &&
+	pass "ignore_runtime_mounts: false: runc's mount points shown too" || fail "not ignored: $got"
+kill -TERM "$pid"; wait "$pid"; pid=
+finish
