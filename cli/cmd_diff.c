@@ -12,6 +12,7 @@
 #include "opt.h"
 #include "driftwatch/overlay_diff.h"
 #include "docker.h"
+#include "mounts.h"
 #include "store.h"
 #include "driftwatch/error.h"
 #include "driftwatch/xmalloc.h"
@@ -146,17 +147,123 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* A mount's names: its id, its mount point, NS/POD/CONTAINER, and
+ * containerd://ID (the task's id, from its bundle's path). */
+static int mount_named(const struct dw_mount *m, const char *want)
+{
+	struct dw_buf k = DW_BUF_INIT;
+	const char *end, *start;
+	int yes = !strcmp(want, m->id) || !strcmp(want, m->name);
+
+	if (!yes && m->k8s_pod && m->k8s_container) {
+		dw_buf_addf(&k, "%s/%s/%s",
+			    m->k8s_namespace ? m->k8s_namespace : "",
+			    m->k8s_pod, m->k8s_container);
+		yes = !strcmp(want, k.ptr);
+	}
+	if (!yes && !strncmp(want, "containerd://", 13) &&
+	    strstr(m->name, "/io.containerd.runtime.v2.task/") &&
+	    (end = strrchr(m->name, '/'))) {
+		for (start = end; start > m->name && start[-1] != '/'; start--)
+			;
+		yes = start < end &&
+		      (size_t)(end - start) == strlen(want + 13) &&
+		      !strncmp(start, want + 13, (size_t)(end - start));
+	}
+	dw_buf_release(&k);
+	return yes;
+}
+
+/*
+ * A container of another runtime, by its overlay mount in the host's
+ * mountinfo (containerd, CRI-O, podman, a plain mount): its layer dirs
+ * from the mount's options, the runtime's own mount points left out as
+ * driftwatchd leaves them out. 1 when none is named so; an error when
+ * more than one is (the candidates listed).
+ */
+static int diff_mount(struct dw_cli *cli, struct diff_args *a,
+		      struct dw_changeset *cs, unsigned flags, int *ret)
+{
+	struct dw_mount *list = NULL;
+	size_t n = 0, i, hit = 0, nhits = 0;
+	int err;
+
+	if (dw_mounts_read_all(cli->host_root, &list, &n))
+		return 1;
+	dw_mounts_identify(cli->host_root, list, n);
+	for (i = 0; i < n; i++)
+		if (!list[i].sandbox && mount_named(&list[i], a->container)) {
+			if (nhits++)
+				fprintf(stderr,
+					"driftwatch diff: %s is ambiguous: "
+					"%s (%s), %s (%s)\n",
+					a->container, list[hit].name,
+					list[hit].id, list[i].name, list[i].id);
+			hit = i;
+		}
+	if (!nhits) {
+		dw_mounts_free_list(list, n);
+		return 1;
+	}
+	if (nhits > 1) {
+		*ret = dw_cli_fail("diff", DW_EXIT_USAGE,
+				   "%zu containers are named %s: give an id",
+				   nhits, a->container);
+	} else if (list[hit].bad) {
+		*ret = dw_cli_fail("diff", DW_EXIT_ERROR, "%s: %s",
+				   a->container, list[hit].bad);
+	} else {
+		err = dw_overlay_diff(
+			cs, list[hit].upper,
+			(const char *const *)list[hit].lowers,
+			list[hit].nlowers,
+			flags | (list[hit].userxattr ? DW_DIFF_USERXATTR : 0));
+		dw_changeset_drop_added_dirs(cs, list[hit].mount_points,
+					     list[hit].nmount_points);
+		*ret = err ? dw_cli_fail("diff", DW_EXIT_ERROR,
+					 "container %s: %s", a->container,
+					 dw_error_last())
+			   : 0;
+	}
+	dw_mounts_free_list(list, n);
+	return 0;
+}
+
 static int diff_container(struct dw_cli *cli, struct diff_args *a,
 			  struct dw_changeset *cs, unsigned flags)
 {
 	struct dw_container_layers l;
 	struct dw_docker *d = NULL;
-	int err;
+	int err, ret = 0;
 
+	/* Not a Docker name: NS/POD/CONTAINER, mount:…, containerd://…;
+	 * a mount point (or Docker's "/name") is looked for in both. */
+	if (a->container[0] == '/' && !diff_mount(cli, a, cs, flags, &ret))
+		return ret;
+	if (a->container[0] != '/' && (strchr(a->container, '/') ||
+				       !strncmp(a->container, "mount:", 6))) {
+		if (!diff_mount(cli, a, cs, flags, &ret))
+			return ret;
+		return dw_cli_fail("diff", DW_EXIT_NOTFOUND,
+				   "no container %s among this host's overlay "
+				   "mounts (containerd, CRI-O, podman: "
+				   "NAMESPACE/POD/CONTAINER, containerd://ID, "
+				   "mount:ID)",
+				   a->container);
+	}
 	if (dw_cli_docker(cli, "diff", a->host, a->db, &d))
 		return DW_EXIT_USAGE;
 	err = dw_docker_container_layers(d, &l, a->container);
 	dw_cli_docker_close(d);
+	/* Not Docker's (or no Docker here): another runtime's by its id. */
+	if (err == DW_ENOTFOUND || err == DW_EIO) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", dw_error_last());
+		if (!diff_mount(cli, a, cs, flags, &ret))
+			return ret;
+		dw_error_set(err, "%s", why);
+	}
 	if (err)
 		return dw_cli_fail("diff", dw_cli_exit_for(err), "%s",
 				   dw_error_last());

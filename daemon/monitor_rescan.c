@@ -259,38 +259,6 @@ static void rescan_release(struct rescan *r)
 	free(r->rows);
 }
 
-/*
- * The directories the runtime made in the upper dir for its mounts
- * (containerd/runc: /dev, /proc, /sys, /run...) are not drift, as
- * Docker's init layer is not: an added directory at a mount point of
- * the bundle is left out (what is under it is not: a mount over it
- * hides it from the container anyway).
- */
-static void drop_mount_points(const struct container *c,
-			      struct dw_changeset *cs)
-{
-	size_t i, k, out = 0;
-
-	if (!c->nmount_points)
-		return;
-	for (i = 0; i < cs->n; i++) {
-		const struct dw_change *x = &cs->v[i];
-		const char *path = cs->names.ptr + x->path_off;
-		int drop = 0;
-
-		if (x->kind == DW_CHANGE_ADD && S_ISDIR(x->mode))
-			for (k = 0; k < c->nmount_points && !drop; k++)
-				drop = !strcmp(path, c->mount_points[k]);
-		if (drop)
-			continue;
-		cs->v[out] = cs->v[i];
-		if (cs->meta)
-			cs->meta[out] = cs->meta[i];
-		out++;
-	}
-	cs->n = out;
-}
-
 void mon_rescan_container(struct dw_monitor *m, struct container *c)
 {
 	struct dw_changeset cs = DW_CHANGESET_INIT;
@@ -373,7 +341,8 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		return;
 	}
 	if (m->pol->ignore_runtime_mounts)
-		drop_mount_points(c, &cs);
+		dw_changeset_drop_added_dirs(&cs, c->mount_points,
+					     c->nmount_points);
 	compare_sets(&r, &c->prev, &cs);
 	r.total = cs.n;
 	c->rescans++;

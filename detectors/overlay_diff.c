@@ -731,6 +731,31 @@ out:
 	return err;
 }
 
+void dw_changeset_drop_added_dirs(struct dw_changeset *cs, char *const *paths,
+				  size_t n)
+{
+	size_t i, k, out = 0;
+
+	if (!n)
+		return;
+	for (i = 0; i < cs->n; i++) {
+		const struct dw_change *x = &cs->v[i];
+		const char *path = cs->names.ptr + x->path_off;
+		int drop = 0;
+
+		if (x->kind == DW_CHANGE_ADD && S_ISDIR(x->mode))
+			for (k = 0; k < n && !drop; k++)
+				drop = !strcmp(path, paths[k]);
+		if (drop)
+			continue;
+		cs->v[out] = cs->v[i];
+		if (cs->meta)
+			cs->meta[out] = cs->meta[i];
+		out++;
+	}
+	cs->n = out;
+}
+
 void dw_changeset_release(struct dw_changeset *cs)
 {
 	free(cs->v);

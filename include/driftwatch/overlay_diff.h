@@ -101,6 +101,15 @@ static inline const char *dw_change_path(const struct dw_changeset *cs,
 
 void dw_changeset_release(struct dw_changeset *cs);
 
+/*
+ * Leave out of `cs` the added directories at exactly these paths ("/dev"):
+ * the mount points a runtime (containerd/runc) makes in the upper dir
+ * for its bundle's mounts are not drift, as Docker's init layer is not.
+ * What is under them stays.
+ */
+void dw_changeset_drop_added_dirs(struct dw_changeset *cs, char *const *paths,
+				  size_t n);
+
 enum dw_diff_flags {
 	/* Fill the metadata of every A and C entry (an lstat per new file). */
 	DW_DIFF_STAT = 1 << 0,

@@ -82,6 +82,16 @@ id=$(sqlite3 "$db" "SELECT id FROM containers WHERE name = 'shop/web-7d9/app'")
 	pass "its logs: monitored, its pod's log dir found" || fail "logs coverage: $(dw_coverage "$db" "$id" logs)"
 kill -TERM "$pid"; wait "$pid"; pid=
 
+# driftwatch diff of it, with no daemon and no Docker container of that
+# name: by NS/POD/CONTAINER and by containerd://ID. Before, diff took
+# Docker containers only.
+[ "$("$DW" diff shop/web-7d9/app 2>"$tmp/d.err")" = "$want" ] &&
+	pass "diff shop/web-7d9/app: from its mount, as driftwatchd sees it" || fail "diff by pod: $(cat "$tmp/d.err")"
+[ "$("$DW" diff containerd://app1 2>"$tmp/d.err")" = "$want" ] &&
+	pass "diff containerd://app1" || fail "diff by containerd id: $(cat "$tmp/d.err")"
+"$DW" diff shop/web-7d9/nothere >/dev/null 2>"$tmp/d.err"
+[ $? -ne 0 ] && [ -s "$tmp/d.err" ] && pass "a name nothing has: an error, said" || fail "unknown name: $(cat "$tmp/d.err")"
+
 # ignore_runtime_mounts: false shows what runc made.
 printf 'docker: false\ndebounce_ms: 20\nignore_runtime_mounts: false\n' >"$tmp/cfg2.yaml"
 "$DWD" --foreground --config "$tmp/cfg2.yaml" --db "$tmp/dw2.db" 2>"$tmp/log2" &
