@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <pwd.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -350,39 +352,47 @@ static void git_summary(struct scan *sc, const struct dw_git_stats *st)
 /*
  * As root, a user's repository is read as that user: libgit2 parses
  * every object of it, packs, deltas and zlib, and a flaw there must not
- * give whoever wrote the repository root. Without supplementary groups,
- * no new privileges. A repository root owns is read as root (root's own
- * git wrote it there, parsing the same objects).
+ * give whoever wrote the repository root. The directory is opened once
+ * (O_PATH: what is checked is what is read, whatever is renamed over the
+ * path meanwhile) and made the working directory; its owner becomes the
+ * process (their own group, never root's; no supplementary groups, no
+ * new privileges) before libgit2 opens anything. libgit2's own check of
+ * ownership stays on: a repository found above it (a /tmp/.git) that
+ * the owner does not own is refused, as git refuses it. A directory root
+ * owns is read as root, with the same check (another user's repository
+ * above it is refused). `*dropped`: it became the owner.
  */
-static int read_as_owner(const char *repo)
+static int enter_repo(const char *repo, int *dropped)
 {
+	struct passwd *pw;
 	struct stat st;
 	uid_t uid;
 	gid_t gid;
-	char *probe;
+	int fd = open(repo, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
-	if (stat(repo, &st))
-		return dw_error_errno(DW_EIO, errno, "cannot read %s", repo);
+	*dropped = 0;
+	if (fd < 0)
+		return dw_error_errno(DW_EIO, errno, "cannot open %s", repo);
+	if (fstat(fd, &st) || fchdir(fd)) {
+		int e = errno;
+
+		close(fd);
+		return dw_error_errno(DW_EIO, e, "cannot enter %s", repo);
+	}
+	close(fd);
 	if (!st.st_uid)
 		return 0;
 	uid = st.st_uid;
-	gid = st.st_gid;
-
+	pw = getpwuid(uid);
+	gid = pw && pw->pw_gid ? pw->pw_gid : 65534;
 	if (setgroups(0, NULL) || setresgid(gid, gid, gid) ||
 	    setresuid(uid, uid, uid) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return dw_error_errno(DW_ERROR, errno,
 				      "cannot become uid %u to read %s",
 				      (unsigned)uid, repo);
-	/* What the owner cannot read, root does not read for it. */
-	probe = dw_git_workdir(repo);
-	if (!probe)
-		return dw_error_set(DW_EIO,
-				    "as root, a repository is read as its "
-				    "owner (uid %u), who cannot read %s: make "
-				    "it readable by its owner, or scan it as "
-				    "a user who can (%s)",
-				    (unsigned)uid, repo, dw_error_last());
-	free(probe);
+	/* Root's ~/.gitconfig is not the owner's to read. */
+	dw_git_skip_user_config();
+	*dropped = 1;
 	return 0;
 }
 
@@ -458,14 +468,13 @@ static int user_config(char **out)
  * describes that content: it is added to the trusted one, named on
  * stderr, may not set a command, and is ignored with --no-repo-config.
  */
+static int load_found_in(struct scan *sc, int argc, char **argv);
+
 static int load_config(struct scan *sc, const char *explicit_path,
 		       int repo_config, int argc, char **argv)
 {
-	struct dw_buf p = DW_BUF_INIT;
-	struct dw_config found;
 	char *mine = NULL;
-	struct stat st;
-	int i, err;
+	int err;
 
 	memset(&sc->cfg, 0, sizeof(sc->cfg));
 	err = explicit_path ? 0 : user_config(&mine);
@@ -478,6 +487,23 @@ static int load_config(struct scan *sc, const char *explicit_path,
 	free(mine);
 	if (err || !repo_config)
 		return err;
+	return load_found_in(sc, argc, argv);
+}
+
+/* The same, once the trusted one is read (--git as root, enter_repo()). */
+static int load_found(struct scan *sc, int repo_config, char *workdir)
+{
+	return repo_config ? load_found_in(sc, 1, &workdir) : 0;
+}
+
+/* The configuration found in the scanned content (see load_config()). */
+static int load_found_in(struct scan *sc, int argc, char **argv)
+{
+	struct dw_buf p = DW_BUF_INIT;
+	struct dw_config found;
+	struct stat st;
+	int i, err;
+
 	for (i = 0; i < argc; i++) {
 		if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
 			dw_buf_addf(&p, "%s/" CONFIG_NAME, argv[i]);
@@ -666,6 +692,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	struct dw_git_opts gopts;
 	struct dw_opts p;
 	int show = 0, color = -1, git = 0, c, i, ret, repo_config = 1;
+	int owner_read = 0; /* --git as root: the trusted config read */
 
 	memset(&gopts, 0, sizeof(gopts));
 
@@ -722,18 +749,49 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 				   "repository");
 	if (!git && optind >= argc)
 		return dw_opts_usage_error(&help);
+	if (git && !geteuid() && sc.respond) {
+		fprintf(stderr, "driftwatch scan: warning: --respond needs "
+				"root: the repository is read as root (only "
+				"root's own)\n");
+	} else if (git && !geteuid()) {
+		int dropped;
+
+		/* The trusted configuration is root's, read as root. */
+		if (load_config(&sc, config, 0, 0, NULL)) {
+			ret = dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
+					  dw_error_last());
+			free(sc.trusted_path);
+			return ret;
+		}
+		if (enter_repo(optind < argc ? argv[optind] : ".", &dropped)) {
+			dw_config_release(&sc.cfg);
+			free(sc.trusted_path);
+			return dw_cli_fail("scan", DW_EXIT_UNREADABLE, "%s",
+					   dw_error_last());
+		}
+		/* The repository is "." from here on. */
+		if (optind < argc)
+			argv[optind] = (char *)".";
+		/* The owner could edit a cache to hide what root looks for. */
+		if (dropped && cache_path) {
+			fprintf(stderr, "driftwatch scan: --cache is not used "
+					"when root reads another user's "
+					"repository\n");
+			cache_path = NULL;
+		}
+		owner_read = 1;
+	}
 	if (git) {
-		/* As root: any owner's (read as that owner, below). */
-		if (!geteuid())
-			dw_git_set_owner_check(0);
 		/* The repository's .driftwatch.yaml is at its root. */
 		workdir = dw_git_workdir(optind < argc ? argv[optind] : ".");
 		if (!workdir)
 			return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
 					   dw_error_last());
 	}
-	if (load_config(&sc, config, repo_config, git ? 1 : argc - optind,
-			git ? &workdir : argv + optind)) {
+	if ((owner_read ? load_found(&sc, repo_config, workdir)
+			: load_config(&sc, config, repo_config,
+				      git ? 1 : argc - optind,
+				      git ? &workdir : argv + optind))) {
 		ret = dw_cli_fail("scan", DW_EXIT_USAGE, "%s", dw_error_last());
 		free(sc.trusted_path);
 		free(sc.repo_path);
@@ -778,15 +836,6 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		color = fmt == SCAN_TEXT && isatty(STDOUT_FILENO) &&
 			!getenv("NO_COLOR");
 	scan_out_init(&sc.out, fmt, show, color, sc.engine);
-	if (git && !geteuid() && sc.respond)
-		fprintf(stderr, "driftwatch scan: warning: --respond needs "
-				"root: the repository is read as root\n");
-	else if (git && !geteuid() &&
-		 read_as_owner(optind < argc ? argv[optind] : ".")) {
-		ret = dw_cli_fail("scan", DW_EXIT_UNREADABLE, "%s",
-				  dw_error_last());
-		goto out;
-	}
 	if (git) {
 		ret = scan_git(&sc, optind < argc ? argv[optind] : ".", &gopts,
 			       cache_path, show);

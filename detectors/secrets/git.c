@@ -117,11 +117,11 @@ const char *gs_env_path(const char *name)
  * GIT_WORK_TREE as git exports them (a bare repository with a separate
  * work tree), else found from the current directory.
  */
-static int owner_check = 1;
+static int skip_user_config;
 
-void dw_git_set_owner_check(int on)
+void dw_git_skip_user_config(void)
 {
-	owner_check = on;
+	skip_user_config = 1;
 }
 
 /*
@@ -135,8 +135,15 @@ static int open_fail(int rc, const char *path)
 
 	if ((rc != GIT_EOWNER &&
 	     !(e && e->message && strstr(e->message, "safe.directory"))) ||
-	    stat(path, &st) || st.st_uid == geteuid())
+	    stat(path, &st))
 		return gs_git_fail(DW_ENOTFOUND, path);
+	if (st.st_uid == geteuid())
+		return dw_error_set(DW_EINVAL,
+				    "the repository found from %s belongs to "
+				    "another user than you (uid %u): libgit2, "
+				    "like git (safe.directory), does not open "
+				    "it",
+				    path, (unsigned)geteuid());
 	return dw_error_set(DW_EINVAL,
 			    "%s is owned by uid %u, not by you (uid %u): "
 			    "libgit2, like git (safe.directory), does not "
@@ -156,10 +163,9 @@ int gs_open_repo(git_repository **repo, const char *path)
 		return err;
 	gitlib.git_libgit2_init();
 	pthread_once(&once, limit_memory);
-	gitlib.git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, owner_check);
 	/* Read as another user than the caller: not the caller's own
 	 * ~/.gitconfig (which that user may not even read). */
-	if (!owner_check) {
+	if (skip_user_config) {
 		gitlib.git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH,
 					GIT_CONFIG_LEVEL_GLOBAL, "");
 		gitlib.git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH,

@@ -119,12 +119,11 @@ int dw_git_scan_push(const struct dw_engine *e, const char *repo,
 		     const char *stdin_text, dw_git_cb cb, void *ctx);
 
 /*
- * libgit2 refuses a repository owned by another user (git's
- * safe.directory); `driftwatch scan --git` as root turns that off: it
- * reads the repository as its owner (or nobody), never as root, and
- * libgit2 runs nothing of a repository's configuration.
+ * Read no user-level git configuration (~/.gitconfig, XDG): `driftwatch
+ * scan --git` as root reading a user's repository as that user, with
+ * root's HOME.
  */
-void dw_git_set_owner_check(int on);
+void dw_git_skip_user_config(void);
 
 /* Where the repository's hooks live (core.hooksPath honoured). */
 char *dw_git_hooks_dir(const char *repo);

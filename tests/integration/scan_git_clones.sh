@@ -128,6 +128,16 @@ if [ "$(id -u)" = 0 ]; then
 	[ $rc -eq 3 ] && [ ! -s u2.jsonl ] && grep -q '1 missing\|1 unreadable' u2.err &&
 		pass "read as its owner: an object only root may read is not read, and said (exit 3)" ||
 		fail "as owner (rc $rc): $(cat u2.jsonl u2.err)"
+	# A directory root owns inside the user's repository (a build dir):
+	# the repository found above it is the user's, not opened as root.
+	# Before (the owner check off for root), it was parsed as root.
+	chown -R 4242:4242 "theirs/.git/objects/${obj:0:2}"
+	mkdir theirs/build && chown 0:0 theirs/build
+	(cd theirs/build && "$DW" scan --git >/dev/null 2>../../b.err)
+	rc=$?
+	[ $rc -eq 2 ] && grep -q 'belongs to another user than you' b.err &&
+		pass "root in a root-owned dir of a user's repository: not read as root, and why" ||
+		fail "found from a root dir (rc $rc): $(cat b.err)"
 	# Another user (not root): libgit2's refusal, in words.
 	setpriv --reuid=4243 --regid=4243 --clear-groups "$DW" scan --git theirs >/dev/null 2>o.err
 	rc=$?
