@@ -1106,11 +1106,20 @@ static int start_child(struct dw_sandbox *sb)
 			setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &size,
 				   sizeof(size));
 		sb->lines_max = SB_LINES_MAX;
+		/* A message must fit in the buffer (less 32 bytes, and our
+		 * headers); never less than the overlap of two pieces and
+		 * 1 KiB, or no piece would move on (a send too large for
+		 * the buffer fails, said as the scanner's failure). */
 		if (!getsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &got, &len) &&
-		    (size_t)got / 2 < SB_LINES_MAX + (8u << 10))
-			sb->lines_max = (size_t)got / 2 > (24u << 10)
-						? (size_t)got / 2 - (8u << 10)
-						: (16u << 10);
+		    got > 0 && (size_t)got < SB_LINES_MAX + (2u << 10)) {
+			size_t fit = (size_t)got > (2u << 10)
+					     ? (size_t)got - (2u << 10)
+					     : 0;
+
+			sb->lines_max = fit > SB_LINES_OVERLAP + 1024
+						? fit
+						: SB_LINES_OVERLAP + 1024;
+		}
 	}
 	sb->pid = pid;
 	sb->fd = sv[0];
