@@ -83,6 +83,9 @@ struct dw_scanner {
 	size_t nhits, hits_alloc;
 	uint64_t cur_line; /* start of the line the state below is for */
 	unsigned char *rule_done;
+	/* Per rule: the end (+1) of its last hit kept in this region, 0:
+	 * none (hits of a rule on one line past the first are not kept). */
+	size_t *last_hit;
 	int line_allowed;
 	/* A redaction scan: allow marks and ignores do not hide secrets */
 	int redacting;

@@ -23,6 +23,7 @@ int dw_scanner_new(struct dw_scanner **out, const struct dw_engine *e)
 	pcre2_set_heap_limit(s->mctx, 20 * 1024);
 	pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
 	s->rule_done = dw_xcalloc(e->nrules + 1, 1);
+	s->last_hit = dw_xcalloc(e->nrules + 1, sizeof(*s->last_hit));
 	dw_buf_init(&s->buf, 0);
 	*out = s;
 	return 0;
@@ -37,6 +38,7 @@ void dw_scanner_free(struct dw_scanner *s)
 	pcre2_match_context_free(s->mctx);
 	pcre2_jit_stack_free(s->jit);
 	free(s->rule_done);
+	free(s->last_hit);
 	free(s->hits);
 	free(s->map);
 	dw_buf_release(&s->buf);
@@ -319,9 +321,26 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to,
 {
 	struct dw_scanner *s = ctx;
 
+	unsigned ri = s->e->pat_rule[id];
+	size_t last = s->last_hit[ri];
+
 	(void)from, (void)flags;
+	/* Looked at already (a cut line's overlap, done before). */
+	if (s->buf_abs + to <= s->done_abs)
+		return 0;
+	/*
+	 * A rule runs once a line: a later hit of it on the same line (no
+	 * newline since its last kept hit) is not kept. A line of 131,072
+	 * "AKIA"s made as many hits to sort; the newline searches between
+	 * a rule's hits add up to the region's length, once a rule.
+	 */
+	s->last_hit[ri] = (size_t)to + 1;
+	/* (moved on to this one even when not kept: searched once) */
+	if (last && to >= last &&
+	    !memchr(s->buf.ptr + last - 1, '\n', (size_t)(to - last) + 1))
+		return 0;
 	DW_ALLOC_GROW(s->hits, s->nhits + 1, s->hits_alloc);
-	s->hits[s->nhits++] = (struct hit){to, s->e->pat_rule[id]};
+	s->hits[s->nhits++] = (struct hit){to, ri};
 	return 0;
 }
 
@@ -363,6 +382,7 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 	int have_line = 0;
 
 	s->nhits = 0;
+	memset(s->last_hit, 0, s->e->nrules * sizeof(*s->last_hit));
 	if (!s->e->db || !region)
 		return region;
 	if (hs_scan(s->e->db, buf, (unsigned)region, 0, s->scratch, on_hit,
