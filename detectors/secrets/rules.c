@@ -423,12 +423,8 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.info = {.id = "aws-secret-access-key",
 			 .description = "AWS secret access key",
 			 .severity = DW_SEV_CRITICAL},
-		/* The key id alternative is a whole token, as the id rule
-		 * wants it: inside a run of capitals it fails at once, not
-		 * after trying 80 gaps at every 'A'. */
 		.regex = "(?:(?i:aws.{0,20}secret|secret.?access.?key)|"
-			 "(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z2-7]{16}(?![A-Z0-9]))"
-			 "[^\\n]{0,80}?(?<![A-Za-z0-"
+			 "(?:AKIA|ASIA)[A-Z2-7]{16})[^\\n]{0,80}?(?<![A-Za-z0-"
 			 "9/+])"
 			 "([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
 		.secret_group = 1,

@@ -335,9 +335,14 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to,
 	 * a rule's hits add up to the region's length, once a rule.
 	 */
 	s->last_hit[ri] = (size_t)to + 1;
-	/* (moved on to this one even when not kept: searched once) */
-	if (last && to >= last &&
-	    !memchr(s->buf.ptr + last - 1, '\n', (size_t)(to - last) + 1))
+	/*
+	 * (moved on to this one even when not kept: searched once.) A hit
+	 * is on the line of its last byte: a newline from the last byte of
+	 * the one before up to the byte before this one's last starts
+	 * another line (a hit may end on its line's newline).
+	 */
+	if (last >= 2 && to + 1 >= last &&
+	    !memchr(s->buf.ptr + last - 2, '\n', (size_t)(to + 1 - last)))
 		return 0;
 	DW_ALLOC_GROW(s->hits, s->nhits + 1, s->hits_alloc);
 	s->hits[s->nhits++] = (struct hit){to, ri};

@@ -252,6 +252,13 @@ echo "nothing to see" >clean.txt
 "$DW" scan clean.txt >/dev/null; [ $? -eq 0 ] && pass "clean: exit 0" || fail "clean exit"
 "$DW" scan all.txt >/dev/null; [ $? -eq 1 ] && pass "findings: exit 1" || fail "findings exit"
 "$DW" scan --format yaml all.txt >/dev/null 2>&1; [ $? -eq 2 ] && pass "bad format: exit 2" || fail "bad format exit"
+# A custom rule whose match ends on its line's newline: the next line's
+# match is still found (one hit kept per rule and line: the line of a hit
+# is that of its last byte).
+printf 'rules:\n  - id: tok\n    regex: "tok_[a-z]{8}\\\\s*"\n' >nl.yaml
+printf 'tok_abcdefgh\ntok_abcdefgh x\n' >nl.txt
+[ "$("$DW" scan --no-repo-config --config nl.yaml --format jsonl nl.txt | jq -r .line | tr '\n' ' ')" = "1 2 " ] &&
+	pass "a match ending on a newline: the next line's is found too" || fail "newline hit: $("$DW" scan --config nl.yaml --format jsonl nl.txt)"
 "$DW" scan >/dev/null 2>&1; [ $? -eq 2 ] && pass "no path: exit 2" || fail "no path exit"
 out=$("$DW" scan --format jsonl all.txt /nonexistent 2>err.txt); rc=$?
 [ $rc -eq 3 ] && [ "$(grep -c . <<<"$out")" -eq 5 ] && grep -q '/nonexistent' err.txt &&
