@@ -350,22 +350,77 @@ static void git_summary(struct scan *sc, const struct dw_git_stats *st)
 }
 
 /*
- * As root, a user's repository is read as that user: libgit2 parses
- * every object of it, packs, deltas and zlib, and a flaw there must not
- * give whoever wrote the repository root. The directory is opened once
- * (O_PATH: what is checked is what is read, whatever is renamed over the
- * path meanwhile) and made the working directory; its owner becomes the
- * process (their own group, never root's; no supplementary groups, no
- * new privileges) before libgit2 opens anything. libgit2's own check of
- * ownership stays on: a repository found above it (a /tmp/.git) that
- * the owner does not own is refused, as git refuses it. A directory root
- * owns is read as root, with the same check (another user's repository
- * above it is refused). `*dropped`: it became the owner.
+ * Who could change what is read at `fd` (a directory): the owners of it
+ * and of every directory above it (one that is not root can rename it,
+ * or what is in it, while it is read). 0 when only root; the one other
+ * owner; -1 with the error set when two others, or a directory others
+ * may write without the sticky bit, could.
  */
-static int enter_repo(const char *repo, int *dropped)
+static long long who_could_change(int fd, const char *repo)
+{
+	long long other = 0;
+	struct stat st, up;
+	int cur = dup(fd), i;
+
+	for (i = 0; cur >= 0 && i < 4096; i++) {
+		int parent;
+
+		if (fstat(cur, &st))
+			break;
+		if (st.st_uid && other && (long long)st.st_uid != other) {
+			close(cur);
+			return dw_error_set(DW_EINVAL,
+					    "%s: directories of uid %lld and "
+					    "uid %u are on its path: either "
+					    "could change it",
+					    repo, other, (unsigned)st.st_uid),
+			       -1;
+		}
+		if (st.st_uid)
+			other = st.st_uid;
+		if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    !(st.st_mode & S_ISVTX)) {
+			close(cur);
+			return dw_error_set(DW_EINVAL,
+					    "%s: a directory on its path is "
+					    "writable by others (mode %o)",
+					    repo,
+					    (unsigned)(st.st_mode & 07777)),
+			       -1;
+		}
+		parent = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (parent < 0 || fstat(parent, &up) ||
+		    (up.st_dev == st.st_dev && up.st_ino == st.st_ino)) {
+			if (parent >= 0)
+				close(parent);
+			break; /* the root */
+		}
+		close(cur);
+		cur = parent;
+	}
+	if (cur >= 0)
+		close(cur);
+	return other;
+}
+
+/*
+ * As root, a repository is read as whoever could change it: libgit2
+ * parses every object of it (packs, deltas, zlib) and the objects are
+ * read by their path while it runs, so a flaw there, or a directory
+ * renamed under it, must not give that user root. The directory named is
+ * opened once and entered; if a user owns it or a directory above it,
+ * that user (their own group, never root's; no supplementary groups; no
+ * new privileges) becomes the process before libgit2 opens anything. Only
+ * a path root alone can change is read as root, and then libgit2 opens
+ * exactly that directory (no search upwards) with no user or system git
+ * configuration (whose safe.directory would relax its owner check).
+ * `*dropped`: it became that user. With `must_be_root` (--respond keeps
+ * root), a path another user could change is refused.
+ */
+static int enter_repo(const char *repo, int must_be_root, int *dropped)
 {
 	struct passwd *pw;
-	struct stat st;
+	long long owner;
 	uid_t uid;
 	gid_t gid;
 	int fd = open(repo, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -373,16 +428,29 @@ static int enter_repo(const char *repo, int *dropped)
 	*dropped = 0;
 	if (fd < 0)
 		return dw_error_errno(DW_EIO, errno, "cannot open %s", repo);
-	if (fstat(fd, &st) || fchdir(fd)) {
+	owner = who_could_change(fd, repo);
+	if (owner < 0 || fchdir(fd)) {
 		int e = errno;
 
 		close(fd);
-		return dw_error_errno(DW_EIO, e, "cannot enter %s", repo);
+		return owner < 0 ? DW_EINVAL
+				 : dw_error_errno(DW_EIO, e, "cannot enter %s",
+						  repo);
 	}
 	close(fd);
-	if (!st.st_uid)
+	/* Root's own git configuration is not read either way. */
+	dw_git_skip_user_config();
+	if (!owner) {
+		dw_git_no_search();
 		return 0;
-	uid = st.st_uid;
+	}
+	if (must_be_root)
+		return dw_error_set(DW_EINVAL,
+				    "%s: uid %lld could change it; --respond "
+				    "(which keeps root) reads only a "
+				    "repository root alone can change",
+				    repo, owner);
+	uid = (uid_t)owner;
 	pw = getpwuid(uid);
 	gid = pw && pw->pw_gid ? pw->pw_gid : 65534;
 	if (setgroups(0, NULL) || setresgid(gid, gid, gid) ||
@@ -390,10 +458,23 @@ static int enter_repo(const char *repo, int *dropped)
 		return dw_error_errno(DW_ERROR, errno,
 				      "cannot become uid %u to read %s",
 				      (unsigned)uid, repo);
-	/* Root's ~/.gitconfig is not the owner's to read. */
-	dw_git_skip_user_config();
+	/* Now unprivileged: reading it gives nobody more than they had. */
+	dw_git_any_owner();
 	*dropped = 1;
 	return 0;
+}
+
+/* `p` made absolute against the working directory (it may not exist). */
+static char *realpath_of(const char *p)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	char cwd[4096];
+
+	if (getcwd(cwd, sizeof(cwd)))
+		dw_buf_addf(&b, "%s/%s", cwd, p);
+	else
+		dw_buf_adds(&b, p);
+	return dw_buf_detach(&b, NULL);
 }
 
 static int scan_git(struct scan *sc, const char *repo, struct dw_git_opts *o,
@@ -693,6 +774,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	struct dw_opts p;
 	int show = 0, color = -1, git = 0, c, i, ret, repo_config = 1;
 	int owner_read = 0; /* --git as root: the trusted config read */
+	char *abs_cache = NULL;
 
 	memset(&gopts, 0, sizeof(gopts));
 
@@ -749,11 +831,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 				   "repository");
 	if (!git && optind >= argc)
 		return dw_opts_usage_error(&help);
-	if (git && !geteuid() && sc.respond) {
-		fprintf(stderr, "driftwatch scan: warning: --respond needs "
-				"root: the repository is read as root (only "
-				"root's own)\n");
-	} else if (git && !geteuid()) {
+	if (git && !geteuid()) {
 		int dropped;
 
 		/* The trusted configuration is root's, read as root. */
@@ -763,9 +841,14 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 			free(sc.trusted_path);
 			return ret;
 		}
-		if (enter_repo(optind < argc ? argv[optind] : ".", &dropped)) {
+		/* Before the working directory changes: a relative cache. */
+		if (cache_path && cache_path[0] != '/')
+			cache_path = abs_cache = realpath_of(cache_path);
+		if (enter_repo(optind < argc ? argv[optind] : ".", sc.respond,
+			       &dropped)) {
 			dw_config_release(&sc.cfg);
 			free(sc.trusted_path);
+			free(abs_cache);
 			return dw_cli_fail("scan", DW_EXIT_UNREADABLE, "%s",
 					   dw_error_last());
 		}
@@ -877,6 +960,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		      : sc.out.count ? DW_EXIT_FOUND
 				     : DW_EXIT_OK;
 out:
+	free(abs_cache);
 	/* Left when an error cut the scan short. */
 	json_decref(sc.out.all);
 	json_decref(sc.out.summary);

@@ -117,11 +117,21 @@ const char *gs_env_path(const char *name)
  * GIT_WORK_TREE as git exports them (a bare repository with a separate
  * work tree), else found from the current directory.
  */
-static int skip_user_config;
+static int skip_user_config, no_search, any_owner;
 
 void dw_git_skip_user_config(void)
 {
 	skip_user_config = 1;
+}
+
+void dw_git_no_search(void)
+{
+	no_search = 1;
+}
+
+void dw_git_any_owner(void)
+{
+	any_owner = 1;
 }
 
 /*
@@ -165,18 +175,31 @@ int gs_open_repo(git_repository **repo, const char *path)
 	pthread_once(&once, limit_memory);
 	/* Read as another user than the caller: not the caller's own
 	 * ~/.gitconfig (which that user may not even read). */
+	if (any_owner)
+		gitlib.git_libgit2_opts(GIT_OPT_SET_OWNER_VALIDATION, 0);
 	if (skip_user_config) {
 		gitlib.git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH,
 					GIT_CONFIG_LEVEL_GLOBAL, "");
 		gitlib.git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH,
 					GIT_CONFIG_LEVEL_XDG, "");
+		gitlib.git_libgit2_opts(GIT_OPT_SET_SEARCH_PATH,
+					GIT_CONFIG_LEVEL_SYSTEM, "");
 	}
 	if (gitdir) {
 		if (gitlib.git_repository_open_ext(
 			    repo, gitdir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL))
 			return gs_git_fail(DW_ENOTFOUND, gitdir);
-	} else if ((rc = gitlib.git_repository_open_ext(repo, path ? path : ".",
-							0, NULL))) {
+	} else if ((rc = gitlib.git_repository_open_ext(
+			    repo, path ? path : ".",
+			    path && no_search ? GIT_REPOSITORY_OPEN_NO_SEARCH
+					      : 0,
+			    NULL))) {
+		if (path && no_search && rc == GIT_ENOTFOUND)
+			return dw_error_set(DW_ENOTFOUND,
+					    "%s is not a repository's top "
+					    "directory (as root, driftwatch "
+					    "does not look above it)",
+					    path);
 		return open_fail(rc, path ? path : ".");
 	}
 	if (worktree && gitlib.git_repository_set_workdir(*repo, worktree, 0)) {

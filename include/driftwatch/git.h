@@ -119,11 +119,19 @@ int dw_git_scan_push(const struct dw_engine *e, const char *repo,
 		     const char *stdin_text, dw_git_cb cb, void *ctx);
 
 /*
- * Read no user-level git configuration (~/.gitconfig, XDG): `driftwatch
- * scan --git` as root reading a user's repository as that user, with
- * root's HOME.
+ * Read no user or system git configuration (~/.gitconfig, XDG,
+ * /etc/gitconfig): `driftwatch scan --git` as root, where safe.directory
+ * there would relax libgit2's owner check, and root's HOME is not the
+ * owner's to read.
  */
 void dw_git_skip_user_config(void);
+/* A path names the repository itself: no search in the directories
+ * above it (`driftwatch scan --git` as root). */
+void dw_git_no_search(void);
+/* libgit2's owner check off: once `driftwatch scan --git` as root has
+ * become the user who could change the repository (a repository root
+ * owns in that user's directory), that user reads it, whoever owns it. */
+void dw_git_any_owner(void);
 
 /* Where the repository's hooks live (core.hooksPath honoured). */
 char *dw_git_hooks_dir(const char *repo);

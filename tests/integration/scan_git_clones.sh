@@ -129,15 +129,45 @@ if [ "$(id -u)" = 0 ]; then
 		pass "read as its owner: an object only root may read is not read, and said (exit 3)" ||
 		fail "as owner (rc $rc): $(cat u2.jsonl u2.err)"
 	# A directory root owns inside the user's repository (a build dir):
-	# the repository found above it is the user's, not opened as root.
-	# Before (the owner check off for root), it was parsed as root.
+	# the user could change what is read there, so it is read as the
+	# user. An earlier version parsed the user's objects as root here.
 	chown -R 4242:4242 "theirs/.git/objects/${obj:0:2}"
 	mkdir theirs/build && chown 0:0 theirs/build
-	(cd theirs/build && "$DW" scan --git >/dev/null 2>../../b.err)
+	(cd theirs/build && "$DW" scan --git --format jsonl >../../b.jsonl 2>../../b.err)
 	rc=$?
-	[ $rc -eq 2 ] && grep -q 'belongs to another user than you' b.err &&
-		pass "root in a root-owned dir of a user's repository: not read as root, and why" ||
+	[ $rc -eq 1 ] && [ "$(rules b.jsonl)" = "gitlab-token " ] &&
+		pass "from a root-owned dir inside a user's repository: read as that user" ||
 		fail "found from a root dir (rc $rc): $(cat b.err)"
+	# A repository root owns in a directory a user owns: that user could
+	# rename it while it is read (libgit2 reads objects by path), so it
+	# is read as that user: an object only root may read is not read.
+	mkdir userdir && git init -q -b main userdir/rr
+	printf 'token %s\n' "$($G github u3)" >userdir/rr/t.txt
+	git -C userdir/rr add t.txt && git -C userdir/rr commit -qm one
+	chown 4242:4242 userdir
+	robj=$(git -C userdir/rr rev-parse HEAD:t.txt)
+	chmod 700 "userdir/rr/.git/objects/${robj:0:2}"
+	"$DW" scan --git --format jsonl userdir/rr >r.jsonl 2>r.err
+	rc=$?
+	[ $rc -eq 3 ] && [ ! -s r.jsonl ] &&
+		pass "root's repository in a user's directory: read as that user, not as root" ||
+		fail "root repo under a user's dir (rc $rc): $(cat r.jsonl r.err)"
+	"$DW" scan --git --respond userdir/rr >/dev/null 2>rr.err
+	rc=$?
+	[ $rc -eq 3 ] && grep -q -- '--respond' rr.err &&
+		pass "--respond (which keeps root): refused for a path a user could change" ||
+		fail "--respond (rc $rc): $(cat rr.err)"
+	# A user's repository above a directory root owns, with root's own
+	# gitconfig trusting it (safe.directory): not looked for, not read.
+	mkdir -m 1777 sticky && git init -q --bare sticky/.git && chown -R 4242:4242 sticky/.git
+	mkdir sticky/build
+	printf '[safe]\n\tdirectory = %s/sticky\n' "$tmp" >"$tmp/.gitconfig"
+	"$DW" scan --git sticky/build >/dev/null 2>s.err
+	rc=$?
+	rm -f "$tmp/.gitconfig"
+	[ $rc -eq 2 ] && grep -q "not a repository's top directory" s.err &&
+		pass "a user's .git above a root directory: not searched for as root, safe.directory or not" ||
+		fail "sticky (rc $rc): $(cat s.err)"
 	# Another user (not root): libgit2's refusal, in words.
 	setpriv --reuid=4243 --regid=4243 --clear-groups "$DW" scan --git theirs >/dev/null 2>o.err
 	rc=$?
