@@ -867,9 +867,16 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	if (git) {
 		/* The repository's .driftwatch.yaml is at its root. */
 		workdir = dw_git_workdir(optind < argc ? argv[optind] : ".");
-		if (!workdir)
-			return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
-					   dw_error_last());
+		if (!workdir) {
+			ret = dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
+					  dw_error_last());
+			/* (the trusted configuration, read already as root) */
+			if (owner_read)
+				dw_config_release(&sc.cfg);
+			free(sc.trusted_path);
+			free(abs_cache);
+			return ret;
+		}
 	}
 	if ((owner_read ? load_found(&sc, repo_config, workdir)
 			: load_config(&sc, config, repo_config,
