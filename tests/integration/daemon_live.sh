@@ -136,12 +136,14 @@ for _ in $(seq 1 50); do [ "$(q "SELECT state FROM containers WHERE name='dwl-we
 
 # --- SIGHUP: a bad config is rejected, a good one applied
 echo "allow: [oops" >"$cfg.new" && cp "$cfg" "$cfg.good" && mv "$cfg.new" "$cfg"
-kill -HUP "$pid"; sleep 0.5
+kill -HUP "$pid"
+dw_wait 20 grep -q "rejected, the old one stays" "$tmp/log"
 kill -0 "$pid" && grep -q "rejected, the old one stays" "$tmp/log" && pass "bad config rejected, daemon runs" ||
 	fail "bad config on SIGHUP"
 printf 'allow:\n  - paths: ["/srv/**"]\n' >"$cfg"
-kill -HUP "$pid"; sleep 0.5
-grep -q "reloaded" "$tmp/log" && pass "SIGHUP reloads" || fail "reload"
+kill -HUP "$pid"
+# (the rules are built again: seconds under sanitizers)
+dw_wait 20 grep -q "reloaded" "$tmp/log" && pass "SIGHUP reloads" || fail "reload"
 docker exec dwl-renamed sh -c 'echo z >/srv/z'
 settled dwl-renamed && [ "$(sev dwl-renamed /srv/z)" = allowed ] && pass "reloaded policy applies" ||
 	fail "new policy: $(sev dwl-renamed /srv/z)"
@@ -181,7 +183,9 @@ sleep 1.1	# the status is published at most once a second
 
 # --- the first critical drift of a container: an automatic snapshot
 printf 'snapshot_on_critical: true\nsnapshot_dir: %s\n' "$tmp/snaps" >"$cfg"
-kill -HUP "$pid"; sleep 0.5
+nrel=$(grep -c "reloaded" "$tmp/log")
+kill -HUP "$pid"
+dw_wait 20 sh -c "[ \$(grep -c reloaded '$tmp/log') -gt $nrel ]"
 docker exec dwl-always sh -c 'cp /bin/busybox /bin/implant'
 # (taken in a worker: recorded once the archive is whole)
 for _ in $(seq 1 100); do [ "$(q "SELECT count(*) FROM snapshots WHERE container_name='dwl-always'")" -ge 1 ] && break; sleep 0.1; done
