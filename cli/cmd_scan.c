@@ -1,4 +1,6 @@
 /* driftwatch scan: find secrets in files, directories and stdin. */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,9 +362,9 @@ static long long who_could_change(int fd, const char *repo)
 {
 	long long other = 0;
 	struct stat st, up;
-	int cur = dup(fd), i;
+	int cur = dup(fd), i, top = 0;
 
-	for (i = 0; cur >= 0 && i < 4096; i++) {
+	for (i = 0; cur >= 0 && i < 4096 && !top; i++) {
 		int parent;
 
 		if (fstat(cur, &st))
@@ -389,18 +391,159 @@ static long long who_could_change(int fd, const char *repo)
 			       -1;
 		}
 		parent = openat(cur, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if (parent < 0 || fstat(parent, &up) ||
-		    (up.st_dev == st.st_dev && up.st_ino == st.st_ino)) {
+		if (parent < 0 || fstat(parent, &up)) {
 			if (parent >= 0)
 				close(parent);
-			break; /* the root */
+			break;
+		}
+		if (up.st_dev == st.st_dev && up.st_ino == st.st_ino) {
+			close(parent);
+			top = 1; /* the root */
+			break;
 		}
 		close(cur);
 		cur = parent;
 	}
 	if (cur >= 0)
 		close(cur);
+	/* Not walked to the root: not known, so not root's alone. */
+	if (!top)
+		return dw_error_set(DW_EIO,
+				    "%s: the directories above it could not "
+				    "all be checked",
+				    repo),
+		       -1;
 	return other;
+}
+
+/*
+ * Everything under directory `fd` (`at` names it) root's alone: owned by
+ * root, written by nobody else (no group or other write bit), no
+ * symbolic link (which could lead out, to a user's files). 0, or the
+ * error set. Bounded: at most 64 levels and 10 million entries.
+ */
+static int root_alone_tree(int fd, const char *at, int depth, long *budget)
+{
+	struct dirent *de;
+	DIR *d;
+	int err = 0;
+
+	if (depth > 64 || --*budget < 0)
+		return dw_error_set(DW_EINVAL,
+				    "%s: too deep or too large to "
+				    "check",
+				    at);
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return dw_error_errno(DW_EIO, errno, "cannot read %s", at);
+	}
+	while (!err && (de = readdir(d))) {
+		struct stat st;
+		char sub[4096];
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", at, de->d_name);
+		if (--*budget < 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			err = dw_error_set(DW_EIO, "cannot check %s", sub);
+		else if (S_ISLNK(st.st_mode))
+			err = dw_error_set(DW_EINVAL, "%s is a symbolic link",
+					   sub);
+		else if (st.st_uid)
+			err = dw_error_set(DW_EINVAL, "%s belongs to uid %u",
+					   sub, (unsigned)st.st_uid);
+		else if (st.st_mode & (S_IWGRP | S_IWOTH))
+			err = dw_error_set(DW_EINVAL,
+					   "%s is writable by others (mode %o)",
+					   sub, (unsigned)(st.st_mode & 07777));
+		else if (S_ISDIR(st.st_mode)) {
+			int c = openat(dirfd(d), de->d_name,
+				       O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					       O_CLOEXEC);
+
+			err = c < 0 ? dw_error_errno(DW_EIO, errno,
+						     "cannot open %s", sub)
+				    : root_alone_tree(c, sub, depth + 1,
+						      budget);
+		}
+	}
+	closedir(d);
+	return err;
+}
+
+/*
+ * The repository in the working directory, to be read as root: root's
+ * alone inside too (its .git a real directory and all in it root's, not
+ * writable by others: no group-shared object store), and no way out of
+ * it that libgit2 would follow as root (a gitfile, commondir, object
+ * alternates, configuration includes). 0, or the error set.
+ */
+static int root_alone_gitdir(void)
+{
+	static const char *const out_of_it[] = {"commondir",
+						"objects/info/alternates",
+						"objects/info/http-alternates"};
+	char path[64], buf[8192];
+	const char *gd;
+	struct stat st;
+	long budget = 10000000;
+	size_t i;
+	ssize_t n;
+	int fd, err;
+
+	if (!lstat(".git", &st)) {
+		if (!S_ISDIR(st.st_mode))
+			return dw_error_set(DW_EINVAL,
+					    ".git is not a directory (a "
+					    "gitfile or a link leads "
+					    "elsewhere)");
+		gd = ".git";
+	} else {
+		gd = "."; /* a bare repository */
+	}
+	for (i = 0; i < sizeof(out_of_it) / sizeof(out_of_it[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", gd, out_of_it[i]);
+		if (!lstat(path, &st))
+			return dw_error_set(DW_EINVAL,
+					    "%s leads out of the repository",
+					    path);
+	}
+	snprintf(path, sizeof(path), "%s/config", gd);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	while (fd >= 0 && (n = read(fd, buf, sizeof(buf) - 1)) > 0) {
+		ssize_t k;
+
+		buf[n] = '\0';
+		for (k = 0; k < n; k++)
+			buf[k] = (char)tolower((unsigned char)buf[k]);
+		/* (a section name across two reads: a read ends at a line
+		 * in practice; this is a refusal, never an allowance) */
+		if (strstr(buf, "[include")) {
+			close(fd);
+			return dw_error_set(DW_EINVAL,
+					    "%s includes other files", path);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	fd = open(gd, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return dw_error_errno(DW_EIO, errno, "cannot open %s", gd);
+	if (fstat(fd, &st) || st.st_uid || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		close(fd);
+		return st.st_uid
+			       ? dw_error_set(DW_EINVAL, "%s belongs to uid %u",
+					      gd, (unsigned)st.st_uid)
+			       : dw_error_set(DW_EINVAL,
+					      "%s is writable by others "
+					      "(mode %o)",
+					      gd,
+					      (unsigned)(st.st_mode & 07777));
+	}
+	err = root_alone_tree(fd, gd, 0, &budget);
+	return err;
 }
 
 /*
@@ -442,6 +585,18 @@ static int enter_repo(const char *repo, int must_be_root, int *dropped)
 	dw_git_skip_user_config();
 	if (!owner) {
 		dw_git_no_search();
+		if (root_alone_gitdir()) {
+			char why[512];
+
+			snprintf(why, sizeof(why), "%s", dw_error_last());
+			return dw_error_set(
+				DW_EINVAL,
+				"%s: as root, driftwatch reads only "
+				"a repository root alone could "
+				"have written: %s; scan it as the "
+				"user who can write it",
+				repo, why);
+		}
 		return 0;
 	}
 	if (must_be_root)

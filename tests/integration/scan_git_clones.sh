@@ -157,6 +157,31 @@ if [ "$(id -u)" = 0 ]; then
 	[ $rc -eq 3 ] && grep -q -- '--respond' rr.err &&
 		pass "--respond (which keeps root): refused for a path a user could change" ||
 		fail "--respond (rc $rc): $(cat rr.err)"
+	# A repository root owns, but whose objects libgit2 would read from a
+	# user's store, or that others may write: refused, never read as root
+	# (a third review: the path checks alone let these through).
+	# (what clone --shared makes: its objects from the user's store)
+	git init -q -b main borrowed
+	echo "$tmp/theirs/.git/objects" >borrowed/.git/objects/info/alternates
+	"$DW" scan --git borrowed >/dev/null 2>a.err
+	rc=$?
+	[ $rc -eq 3 ] && grep -q 'alternates leads out of the repository' a.err &&
+		pass "root's clone --shared of a user's repository: refused (alternates)" ||
+		fail "alternates (rc $rc): $(cat a.err)"
+	git init -q -b main --shared=group grp
+	printf 'x\n' >grp/x && git -C grp add x && git -C grp commit -qm one
+	"$DW" scan --git grp >/dev/null 2>g.err
+	rc=$?
+	[ $rc -eq 3 ] && grep -q 'writable by others' g.err &&
+		pass "a group-shared repository: refused as root" || fail "shared=group (rc $rc): $(cat g.err)"
+	git init -q -b main planted
+	printf 'x\n' >planted/x && git -C planted add x && git -C planted commit -qm one
+	pobj=$(git -C planted rev-parse HEAD:x)
+	chown 4242 "planted/.git/objects/${pobj:0:2}/${pobj:2}"
+	"$DW" scan --git planted >/dev/null 2>p.err
+	rc=$?
+	[ $rc -eq 3 ] && grep -q 'belongs to uid 4242' p.err &&
+		pass "a root repository holding a user's object: refused as root" || fail "planted (rc $rc): $(cat p.err)"
 	# A user's repository above a directory root owns, with root's own
 	# gitconfig trusting it (safe.directory): not looked for, not read.
 	mkdir -m 1777 sticky && git init -q --bare sticky/.git && chown -R 4242:4242 sticky/.git
