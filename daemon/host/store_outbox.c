@@ -488,9 +488,21 @@ static int plan_sink(struct dw_store *s, const char *url)
 	sqlite3_stmt *st;
 	sqlite3_int64 top = 0;
 	long long dropped = 0, added;
-	int err = dw_store_begin(s);
+	int err, behind = 1;
 
-	if (err)
+	/* Nothing new since it was planned (most passes): no write lock
+	 * taken (a pass a second a sink would take it each time). */
+	if (!st_prepare(s, &st,
+			"SELECT (SELECT coalesce(max(id), 0) FROM alerts) > "
+			"since_id FROM sinks WHERE url = ?1")) {
+		sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			behind = sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (!behind)
+		return 0;
+	if ((err = dw_store_begin(s)))
 		return err;
 	if (!st_prepare(s, &st, "SELECT coalesce(max(id), 0) FROM alerts")) {
 		if (sqlite3_step(st) == SQLITE_ROW)
