@@ -79,10 +79,12 @@ struct daemon {
 	char *last_status;
 	long long status_written;
 	int status_pending;
-	struct dwd_outbox *outbox; /* the delivery worker, or NULL */
-	struct dwd_cmdq *cmdq;	   /* the command worker, or NULL */
-	struct dwd_snapq *snapq;   /* the snapshot worker, or NULL */
-	char **snapshotted;	   /* containers auto-snapshotted this run */
+	struct dwd_outbox *outbox;	/* the delivery worker, or NULL */
+	struct dwd_jobq *cmdq;		/* the command worker, or NULL */
+	unsigned long long cmd_dropped; /* commands its full queue refused */
+	struct dwd_jobq *snapq;		/* the snapshot worker, or NULL */
+	struct snap_ctx *snap_ctx;	/* its settings and connections */
+	char **snapshotted; /* containers auto-snapshotted this run */
 	size_t nsnapshotted, snap_alloc;
 };
 

@@ -1,9 +1,9 @@
 /* driftwatchd: the response to what the monitor and the log follower find: an
  * automatic snapshot on a container first critical drift; a leaked secret
  * recorded once, attributed, alerted, rotated as the policy says. */
-#include <pthread.h>
 
 #include "daemon.h"
+#include "jobq.h"
 
 #include "driftwatch/banned.h"
 
@@ -83,154 +83,129 @@ struct snap_job {
 	char *id, *name, *dir;
 };
 
-struct dwd_snapq {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop;
-	struct snap_job jobs[SNAPQ_MAX];
-	size_t head, n;
-	/* for its own connections */
+/* The worker's settings and its own connections. */
+struct snap_ctx {
 	char *db, *host, *host_root;
 	long burst, rate;
+	struct dw_store *st;
+	struct dw_docker *d;
 };
 
-static void snap_job_free(struct snap_job *j)
+static void snap_release(void *job)
 {
+	struct snap_job *j = job;
+
 	free(j->id);
 	free(j->name);
 	free(j->dir);
-	memset(j, 0, sizeof(*j));
+	free(j);
 }
 
 /* The worker's own connections, made when a job comes (again, after a
  * failure): 0, or the error said for that job. */
-static int snap_connect(struct dwd_snapq *q, struct dw_store **st,
-			struct dw_docker **d)
+static int snap_connect(struct snap_ctx *c)
 {
-	if (*st && *d)
+	if (c->st && c->d)
 		return 0;
-	if ((!*st && dw_store_open(st, q->db, 0)) ||
-	    (!*d && dw_docker_open(d, q->host)))
+	if ((!c->st && dw_store_open(&c->st, c->db, 0)) ||
+	    (!c->d && dw_docker_open(&c->d, c->host)))
 		return DW_ERROR;
-	dw_docker_set_host_root(*d, q->host_root);
-	dw_docker_set_store(*d, *st);
-	dw_store_set_alert_limit(*st, q->burst, q->rate);
+	dw_docker_set_host_root(c->d, c->host_root);
+	dw_docker_set_store(c->d, c->st);
+	dw_store_set_alert_limit(c->st, c->burst, c->rate);
 	return 0;
 }
 
-static void *snap_loop(void *arg)
+static void snap_run(void *ctx, void *job, const int *stop)
 {
-	struct dwd_snapq *q = arg;
-	struct dw_store *st = NULL;
-	struct dw_docker *d = NULL;
+	struct snap_ctx *c = ctx;
+	struct snap_job *j = job;
 
-	pthread_mutex_lock(&q->mu);
-	for (;;) {
-		struct snap_job j;
-
-		while (!q->stop && !q->n)
-			pthread_cond_wait(&q->cv, &q->mu);
-		if (q->stop)
-			break;
-		j = q->jobs[q->head];
-		memset(&q->jobs[q->head], 0, sizeof(j));
-		q->head = (q->head + 1) % SNAPQ_MAX;
-		q->n--;
-		pthread_mutex_unlock(&q->mu);
-		if (snap_connect(q, &st, &d)) {
-			dw_log_error("no snapshot of %s: the snapshot worker "
-				     "has no connection: %s",
-				     j.name, dw_error_last());
-		} else {
-			take_snapshot(d, st, j.id, j.name, j.dir);
-			dw_store_alert_flush(st, 1);
-		}
-		snap_job_free(&j);
-		pthread_mutex_lock(&q->mu);
+	(void)stop; /* a snapshot under way is finished: it has bounds */
+	if (snap_connect(c)) {
+		dw_log_error("no snapshot of %s: the snapshot worker has no "
+			     "connection: %s",
+			     j->name, dw_error_last());
+		return;
 	}
-	pthread_mutex_unlock(&q->mu);
-	dw_docker_free(d);
-	dw_store_close(st);
-	return NULL;
+	take_snapshot(c->d, c->st, j->id, j->name, j->dir);
+	dw_store_alert_flush(c->st, 1);
+}
+
+static void snap_left(void *ctx, void *job)
+{
+	(void)ctx;
+	dw_log_warn("stopping: the snapshot of %s was not taken",
+		    ((struct snap_job *)job)->name);
+}
+
+static void snap_done(void *ctx)
+{
+	struct snap_ctx *c = ctx;
+
+	dw_docker_free(c->d);
+	dw_store_close(c->st);
+	c->d = NULL;
+	c->st = NULL;
+}
+
+static void snap_ctx_free(struct snap_ctx *c)
+{
+	free(c->db);
+	free(c->host);
+	free(c->host_root);
+	free(c);
 }
 
 void dwd_snapq_start(struct daemon *dm)
 {
-	struct dwd_snapq *q;
+	static const struct dwd_jobq_ops ops = {snap_run, snap_release,
+						snap_left, snap_done};
+	struct snap_ctx *c;
 
 	if (!dm->pol.snapshot_on_critical || !dm->docker)
 		return;
-	q = dw_xcalloc(1, sizeof(*q));
-	q->db = dw_xstrdup(dm->db);
-	q->host = dm->o->host ? dw_xstrdup(dm->o->host) : NULL;
-	q->host_root = dm->pol.host_root ? dw_xstrdup(dm->pol.host_root) : NULL;
-	q->burst = dm->pol.alert_burst;
-	q->rate = dm->pol.alert_rate;
-	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cv, NULL);
-	if (pthread_create(&q->thread, NULL, snap_loop, q)) {
+	c = dw_xcalloc(1, sizeof(*c));
+	c->db = dw_xstrdup(dm->db);
+	c->host = dm->o->host ? dw_xstrdup(dm->o->host) : NULL;
+	c->host_root = dm->pol.host_root ? dw_xstrdup(dm->pol.host_root) : NULL;
+	c->burst = dm->pol.alert_burst;
+	c->rate = dm->pol.alert_rate;
+	dm->snapq = dwd_jobq_start(SNAPQ_MAX, &ops, c);
+	if (!dm->snapq) {
 		dw_log_error("cannot start the snapshot thread: snapshots are "
 			     "taken in the monitoring loop");
-		free(q->db);
-		free(q->host);
-		free(q->host_root);
-		free(q);
+		snap_ctx_free(c);
 		return;
 	}
-	dm->snapq = q;
+	dm->snap_ctx = c;
 }
 
 /* Stop: the snapshot being taken is finished (it has its own bounds);
  * those still queued are not taken, and said. */
 void dwd_snapq_stop(struct daemon *dm)
 {
-	struct dwd_snapq *q = dm->snapq;
-	size_t i;
-
-	if (!q)
-		return;
-	pthread_mutex_lock(&q->mu);
-	q->stop = 1;
-	pthread_cond_broadcast(&q->cv);
-	pthread_mutex_unlock(&q->mu);
-	pthread_join(q->thread, NULL);
-	for (i = 0; i < q->n; i++) {
-		struct snap_job *j = &q->jobs[(q->head + i) % SNAPQ_MAX];
-
-		dw_log_warn("stopping: the snapshot of %s was not taken",
-			    j->name);
-		snap_job_free(j);
-	}
-	pthread_mutex_destroy(&q->mu);
-	pthread_cond_destroy(&q->cv);
-	free(q->db);
-	free(q->host);
-	free(q->host_root);
-	free(q);
+	dwd_jobq_stop(dm->snapq);
 	dm->snapq = NULL;
+	if (dm->snap_ctx)
+		snap_ctx_free(dm->snap_ctx);
+	dm->snap_ctx = NULL;
 }
 
-static void snapq_push(struct dwd_snapq *q, const char *id, const char *name,
+static void snapq_push(struct dwd_jobq *q, const char *id, const char *name,
 		       const char *dir)
 {
-	struct snap_job *j;
+	struct snap_job *j = dw_xcalloc(1, sizeof(*j));
 
-	pthread_mutex_lock(&q->mu);
-	if (q->n == SNAPQ_MAX) {
-		pthread_mutex_unlock(&q->mu);
-		dw_log_error("the snapshot queue is full (%d waiting): no "
-			     "snapshot of %s",
-			     SNAPQ_MAX, name);
-		return;
-	}
-	j = &q->jobs[(q->head + q->n) % SNAPQ_MAX];
 	j->id = dw_xstrdup(id);
 	j->name = dw_xstrdup(name);
 	j->dir = dw_xstrdup(dir);
-	q->n++;
-	pthread_cond_signal(&q->cv);
-	pthread_mutex_unlock(&q->mu);
+	if (dwd_jobq_push(q, j)) {
+		dw_log_error("the snapshot queue is full (%d waiting): no "
+			     "snapshot of %s",
+			     SNAPQ_MAX, name);
+		snap_release(j);
+	}
 }
 
 void dwd_auto_snapshot(const char *id, const char *name, void *ctx)
@@ -331,21 +306,11 @@ struct cmd_job {
 	char *text;  /* the JSON document, secret in clear */
 	char *label; /* "the RULE in PATH" */
 	char **argv; /* the command when it was queued */
-	int timeout;
 };
 
-struct dwd_cmdq {
-	pthread_t thread;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int stop;
-	struct cmd_job jobs[CMDQ_MAX];
-	size_t head, n;
-	unsigned long long dropped;
-};
-
-static void job_free(struct cmd_job *j)
+static void cmd_release(void *job)
 {
+	struct cmd_job *j = job;
 	size_t i;
 
 	if (j->text)
@@ -355,110 +320,64 @@ static void job_free(struct cmd_job *j)
 	for (i = 0; j->argv && j->argv[i]; i++)
 		free(j->argv[i]);
 	free(j->argv);
-	memset(j, 0, sizeof(*j));
+	free(j);
 }
 
-static void *cmd_loop(void *arg)
+/* The program is killed with its group when the daemon stops (`stop`). */
+static void cmd_run(void *ctx, void *job, const int *stop)
 {
-	struct dwd_cmdq *q = arg;
+	struct cmd_job *j = job;
 
-	pthread_mutex_lock(&q->mu);
-	for (;;) {
-		struct cmd_job j;
-
-		while (!q->stop && !q->n)
-			pthread_cond_wait(&q->cv, &q->mu);
-		if (q->stop)
-			break;
-		j = q->jobs[q->head];
-		memset(&q->jobs[q->head], 0, sizeof(j));
-		q->head = (q->head + 1) % CMDQ_MAX;
-		q->n--;
-		pthread_mutex_unlock(&q->mu);
-		if (dw_run_command_cancel(j.argv, j.text, strlen(j.text),
-					  j.timeout > 0
-						  ? j.timeout
-						  : DW_LEAK_COMMAND_TIMEOUT_S,
-					  &q->stop))
-			dw_log_warn("the command for %s failed: %s", j.label,
-				    dw_error_last());
-		else
-			dw_log_info("ran %s for %s", j.argv[0], j.label);
-		job_free(&j);
-		pthread_mutex_lock(&q->mu);
-	}
-	pthread_mutex_unlock(&q->mu);
-	return NULL;
+	(void)ctx;
+	if (dw_run_command_cancel(j->argv, j->text, strlen(j->text),
+				  DW_LEAK_COMMAND_TIMEOUT_S, stop))
+		dw_log_warn("the command for %s failed: %s", j->label,
+			    dw_error_last());
+	else
+		dw_log_info("ran %s for %s", j->argv[0], j->label);
 }
 
 void dwd_cmdq_push(struct daemon *dm, char *text, const char *label)
 {
-	struct dwd_cmdq *q = dm->cmdq;
-	struct cmd_job *j;
+	struct cmd_job *j = dw_xcalloc(1, sizeof(*j));
 	size_t i;
 
-	pthread_mutex_lock(&q->mu);
-	if (q->n == CMDQ_MAX) {
-		q->dropped++;
-		pthread_mutex_unlock(&q->mu);
-		dw_log_error("the command queue is full (%d waiting): the "
-			     "command was not run for %s (%llu not run so "
-			     "far)",
-			     CMDQ_MAX, label, q->dropped);
-		explicit_bzero(text, strlen(text));
-		free(text);
-		return;
-	}
-	j = &q->jobs[(q->head + q->n) % CMDQ_MAX];
 	j->text = text;
 	j->label = dw_xstrdup(label);
 	j->argv = dw_xcalloc(dm->pol.ncommand + 1, sizeof(char *));
 	for (i = 0; i < dm->pol.ncommand; i++)
 		j->argv[i] = dw_xstrdup(dm->pol.command[i]);
-	j->timeout = 0; /* DW_LEAK_COMMAND_TIMEOUT_S */
-	q->n++;
-	pthread_cond_signal(&q->cv);
-	pthread_mutex_unlock(&q->mu);
+	if (dwd_jobq_push(dm->cmdq, j)) {
+		dm->cmd_dropped++;
+		dw_log_error("the command queue is full (%d waiting): the "
+			     "command was not run for %s (%llu not run so "
+			     "far)",
+			     CMDQ_MAX, label, dm->cmd_dropped);
+		cmd_release(j);
+	}
 }
 
 void dwd_cmdq_start(struct daemon *dm)
 {
-	struct dwd_cmdq *q = dw_xcalloc(1, sizeof(*q));
+	static const struct dwd_jobq_ops ops = {cmd_run, cmd_release, NULL,
+						NULL};
 
-	pthread_mutex_init(&q->mu, NULL);
-	pthread_cond_init(&q->cv, NULL);
-	if (pthread_create(&q->thread, NULL, cmd_loop, q)) {
+	dm->cmdq = dwd_jobq_start(CMDQ_MAX, &ops, NULL);
+	if (!dm->cmdq)
 		dw_log_error("cannot start the command thread: commands run "
 			     "in the monitoring loop");
-		free(q);
-		return;
-	}
-	dm->cmdq = q;
 }
 
 /* Stop: the program running now is killed with its group; what is still
  * queued is not run, and said. */
 void dwd_cmdq_stop(struct daemon *dm)
 {
-	struct dwd_cmdq *q = dm->cmdq;
-	size_t i;
+	size_t left = dwd_jobq_stop(dm->cmdq);
 
-	if (!q)
-		return;
-	pthread_mutex_lock(&q->mu);
-	__atomic_store_n(&q->stop, 1, __ATOMIC_RELAXED);
-	pthread_cond_signal(&q->cv);
-	pthread_mutex_unlock(&q->mu);
-	pthread_join(q->thread, NULL);
-	if (q->n)
+	if (left)
 		dw_log_warn("stopping: the command was not run for %zu "
 			    "queued finding%s",
-			    q->n, q->n == 1 ? "" : "s");
-	for (i = 0; i < q->n; i++)
-		job_free(&q->jobs[(q->head + i) % CMDQ_MAX]);
-	pthread_mutex_destroy(&q->mu);
-	pthread_cond_destroy(&q->cv);
-	free(q);
+			    left, left == 1 ? "" : "s");
 	dm->cmdq = NULL;
 }
 
