@@ -353,17 +353,24 @@ static int record_alert(struct dw_store *s, const char *kind,
 	return rc == SQLITE_DONE ? 0 : st_db_error(s, "cannot record alert");
 }
 
-static int exec_url(struct dw_store *s, const char *sql, const char *url)
+/* A statement on sink `url` (?1) and, if it has one, a number (?2): its
+ * changes, or -1 (the error set). */
+static long long exec_url_n(struct dw_store *s, const char *sql,
+			    const char *url, long long n)
 {
 	sqlite3_stmt *st;
 	int rc;
 
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return st_db_error(s, "cannot st_prepare deliveries");
+		return st_db_error(s, "cannot st_prepare deliveries"), -1;
 	sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(st) > 1)
+		sqlite3_bind_int64(st, 2, n);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : st_db_error(s, "cannot plan deliveries");
+	if (rc != SQLITE_DONE)
+		return st_db_error(s, "cannot plan deliveries"), -1;
+	return sqlite3_changes(s->db);
 }
 
 int dw_store_register_sinks(struct dw_store *s, const char *const *sinks,
@@ -376,7 +383,7 @@ int dw_store_register_sinks(struct dw_store *s, const char *const *sinks,
 	int err = 0;
 
 	for (i = 0; !err && i < n; i++)
-		err = exec_url(s, reg, sinks[i]);
+		err = exec_url_n(s, reg, sinks[i], 0) < 0 ? DW_EIO : 0;
 	return err;
 }
 
@@ -447,24 +454,6 @@ static int tell_dropped(struct dw_store *s, const char *url, long long n)
 	if (d->told_at && now - d->told_at < DROPPED_TELL_S)
 		return 0;
 	return tell_one(s, d, now);
-}
-
-/* A statement on sink `url` and a number; its changes, or -1. */
-static long long exec_url_n(struct dw_store *s, const char *sql,
-			    const char *url, long long n)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return st_db_error(s, "cannot st_prepare deliveries"), -1;
-	sqlite3_bind_text(st, 1, url, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, n);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE)
-		return st_db_error(s, "cannot plan deliveries"), -1;
-	return sqlite3_changes(s->db);
 }
 
 /*
