@@ -84,6 +84,14 @@ struct daemon {
 	unsigned long long cmd_dropped; /* commands its full queue refused */
 	struct dwd_jobq *snapq;		/* the snapshot worker, or NULL */
 	struct snap_ctx *snap_ctx;	/* its settings and connections */
+	/* Docker containers whose inspect had no answer in time: not
+	 * asked again before `retry` (time(NULL)), so one wedged container
+	 * does not stall every pass of the loop. */
+	struct dwd_stalled {
+		char id[80];
+		long long retry;
+	} * stalled;
+	size_t nstalled, stalled_alloc;
 	char **snapshotted; /* containers auto-snapshotted this run */
 	size_t nsnapshotted, snap_alloc;
 };

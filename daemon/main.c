@@ -366,6 +366,89 @@ static void unwatchable(struct daemon *dm, const char *id, const char *why)
 	dw_buf_release(&path);
 }
 
+/* ---- containers Docker does not answer for ---- */
+
+/* How long a request from the loop may wait, and when to ask again. */
+#define DOCKER_TIMEOUT_MS 10000L
+#define STALLED_RETRY_S 60
+
+static ssize_t stalled_find(const struct daemon *dm, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < dm->nstalled; i++)
+		if (!strcmp(dm->stalled[i].id, id))
+			return (ssize_t)i;
+	return -1;
+}
+
+static void stalled_forget(struct daemon *dm, const char *id)
+{
+	ssize_t i = stalled_find(dm, id);
+
+	if (i >= 0)
+		dm->stalled[i] = dm->stalled[--dm->nstalled];
+}
+
+/*
+ * Docker had no answer for a container's inspect (dockerd holds its lock:
+ * a log driver blocked on a stalled receiver, a stop that never ends).
+ * Never silent: its coverage, named from the container list (which takes
+ * no container lock), and one alert; asked again in STALLED_RETRY_S, so
+ * that the loop waits for it once a minute at most, not every pass.
+ */
+static void stalled(struct daemon *dm, const char *id, const char *why)
+{
+	ssize_t i = stalled_find(dm, id);
+	struct dw_buf path = DW_BUF_INIT;
+	json_t *list = NULL, *c;
+	const char *name = "", *image = "";
+	char detail[1024];
+
+	if (i < 0) {
+		DW_ALLOC_GROW(dm->stalled, dm->nstalled + 1, dm->stalled_alloc);
+		i = (ssize_t)dm->nstalled++;
+		snprintf(dm->stalled[i].id, sizeof(dm->stalled[i].id), "%s",
+			 id);
+	}
+	dm->stalled[i].retry = (long long)time(NULL) + STALLED_RETRY_S;
+	snprintf(detail, sizeof(detail),
+		 "%s; not watched, asked again every %d s", why,
+		 STALLED_RETRY_S);
+	if (strspn(id, "0123456789abcdef") == strlen(id))
+		dw_buf_addf(&path,
+			    "/containers/"
+			    "json?all=1&filters=%%7B%%22id%%22%%3A%%5B%%22%s%%"
+			    "22%%5D%%7D",
+			    id);
+	if (path.len && !dw_docker_get_json(dm->docker, &list, path.ptr) &&
+	    (c = json_array_get(list, 0))) {
+		const char *n = json_string_value(
+			json_array_get(json_object_get(c, "Names"), 0));
+
+		name = n ? (*n == '/' ? n + 1 : n) : "";
+		image = dw_json_path_str(c, "Image");
+		image = image ? image : "";
+	}
+	{
+		struct dw_cover_subject who = {id, name, image, "docker"};
+		int rc = dw_coverage_set(
+			dm->store, &who, DW_FACET_FS, DW_COVER_UNMONITORED,
+			DW_REASON_RUNTIME_UNRESPONSIVE, detail);
+
+		if (rc == 1)
+			dw_log_error("container %s (%.12s) is not monitored: "
+				     "%s",
+				     name, id, detail);
+		else if (rc < 0)
+			dw_log_error("container %s (%.12s) is not monitored: "
+				     "%s (not recorded: %s)",
+				     name, id, detail, dw_error_last());
+	}
+	json_decref(list);
+	dw_buf_release(&path);
+}
+
 static void watch_docker_container(struct daemon *dm, const char *id,
 				   enum dw_rescan_source source)
 {
@@ -373,6 +456,11 @@ static void watch_docker_container(struct daemon *dm, const char *id,
 	struct dw_watch_spec s;
 	int err = dw_docker_container_layers(dm->docker, &l, id);
 
+	if (err && dw_docker_timed_out(dm->docker)) {
+		stalled(dm, id, dw_error_last());
+		return;
+	}
+	stalled_forget(dm, id);
 	if (err) {
 		/* Stopped or gone: nothing runs to watch. Unsupported, or
 		 * its rootfs not found: never silent. */
@@ -445,10 +533,15 @@ static int docker_reconcile(struct daemon *dm)
 	json_array_foreach(list, i, c)
 	{
 		const char *id = dw_json_path_str(c, "Id");
+		ssize_t si;
 
 		if (!id)
 			continue;
 		ids[n++] = dw_xstrdup(id);
+		/* Wedged a moment ago: its own retry asks again. */
+		si = stalled_find(dm, id);
+		if (si >= 0 && dm->stalled[si].retry > (long long)time(NULL))
+			continue;
 		watch_docker_container(dm, id, DW_RESCAN_FULL);
 	}
 	dw_monitor_keep_only(dm->mon, 1, ids, n, "stopped");
@@ -484,12 +577,14 @@ static void docker_message(struct daemon *dm, const struct dw_docker_msg *m)
 	} else if (!strcmp(m->action, "start")) {
 		watch_docker_container(dm, m->id, DW_RESCAN_FULL);
 	} else if (!strcmp(m->action, "die")) {
+		stalled_forget(dm, m->id);
 		dw_monitor_drop(dm->mon, m->id, "stopped");
 		if (dm->logs)
 			dw_logwatch_remove_container(dm->logs, m->id);
 		if (dm->journal)
 			dw_journal_remove(dm->journal, m->id);
 	} else if (!strcmp(m->action, "destroy")) {
+		stalled_forget(dm, m->id);
 		dw_monitor_drop(dm->mon, m->id, "removed");
 		dw_store_set_container_state(dm->store, m->id, "removed");
 		dw_store_forget_coverage(dm->store, m->id);
@@ -701,6 +796,22 @@ static int run_once(struct daemon *dm)
 	return err ? 3 : 0;
 }
 
+/* Containers Docker did not answer for: asked again when due. */
+static void retry_stalled(struct daemon *dm, long long now)
+{
+	char(*due)[80] = NULL;
+	size_t i, n = 0;
+
+	for (i = 0; i < dm->nstalled; i++)
+		if (dm->stalled[i].retry <= now) {
+			due = dw_xrealloc(due, (n + 1) * sizeof(*due));
+			memcpy(due[n++], dm->stalled[i].id, sizeof(*due));
+		}
+	for (i = 0; i < n; i++)
+		watch_docker_container(dm, due[i], DW_RESCAN_FULL);
+	free(due);
+}
+
 /*
  * Once a loop turn: summaries of rate-limited alerts, the heartbeat
  * (so that a silent host is seen centrally), and retention, hourly.
@@ -711,6 +822,8 @@ static void housekeeping(struct daemon *dm, long long now)
 	dw_store_alert_flush(dm->store, 0);
 	if (dm->logs)
 		dw_logwatch_tick(dm->logs);
+	if (dm->nstalled && dm->docker_connected)
+		retry_stalled(dm, now);
 	if (!dm->pods_followed && dm->pol.pod_logs && *dm->pol.pod_logs &&
 	    now - dm->pods_tried >= 60)
 		follow_pod_logs(dm);
@@ -920,6 +1033,9 @@ int main(int argc, char **argv)
 	if (!o.no_docker && dm.pol.docker) {
 		if (dw_docker_open(&dm.docker, o.host))
 			dw_fatal("%s", dw_error_last());
+		/* The loop's requests: one container Docker cannot answer
+		 * for stalls the loop this long, once a minute at most. */
+		dw_docker_set_timeout(dm.docker, DOCKER_TIMEOUT_MS);
 		dw_docker_set_host_root(dm.docker, dm.pol.host_root);
 		/* A stopped containerd-store container's recorded layers
 		 * (an auto-snapshot of one that just exited). */
@@ -971,6 +1087,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < dm.nsnapshotted; i++)
 		free(dm.snapshotted[i]);
 	free(dm.snapshotted);
+	free(dm.stalled);
 	free(dm.sinks);
 	free(dm.last_status);
 	dw_log_info("stopped");

@@ -45,6 +45,7 @@ const char *dw_cover_reason_name(enum dw_cover_reason r)
 		"userns",
 		"disabled",
 		"not-built",
+		"runtime-unresponsive",
 	};
 
 	return (unsigned)r < COUNT(names) ? names[r] : "unknown";

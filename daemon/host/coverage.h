@@ -48,6 +48,7 @@ enum dw_cover_reason {
 	DW_REASON_USERNS,      /* user-namespace remapped: untested */
 	DW_REASON_DISABLED,    /* turned off in the configuration */
 	DW_REASON_NOT_BUILT,   /* this driftwatch does not have it yet */
+	DW_REASON_RUNTIME_UNRESPONSIVE, /* the runtime did not answer */
 	DW_REASON_COUNT,
 };
 

@@ -70,6 +70,8 @@ struct dw_docker {
 	char *host_root; /* NULL: "/" */
 	char *root_dir;	 /* DockerRootDir, once asked */
 	struct dw_store *store;
+	long timeout_ms; /* each request's, whole */
+	int timed_out;	 /* the last request's answer did not come in time */
 };
 
 struct stream {
@@ -234,6 +236,7 @@ int dw_docker_open(struct dw_docker **out, const char *host)
 	}
 	d = dw_xcalloc(1, sizeof(*d));
 	d->socket = socket;
+	d->timeout_ms = 120000L;
 	d->curl = curl_easy_init();
 	if (!d->curl) {
 		dw_docker_free(d);
@@ -335,12 +338,19 @@ static int request(struct dw_docker *d, json_t **out, const char *path,
 		hdrs = dl.slist_append(NULL, "Content-Type: application/json");
 	}
 	rc = perform(d->curl, url.ptr, post, body ? req.ptr : NULL, req.len,
-		     hdrs, 120000L, &resp);
+		     hdrs, d->timeout_ms, &resp);
+	d->timed_out = rc == CURLE_OPERATION_TIMEDOUT;
 	if (rc == CURLE_COULDNT_CONNECT) {
 		err = dw_error_set(DW_EUNREACHABLE,
 				   "cannot reach the docker daemon at %s "
 				   "(is dockerd running?)",
 				   d->socket);
+		goto out;
+	}
+	if (d->timed_out) {
+		err = dw_error_set(DW_EUNREACHABLE,
+				   "docker did not answer %s within %ld ms",
+				   path, d->timeout_ms);
 		goto out;
 	}
 	if (rc != CURLE_OK) {
@@ -365,6 +375,16 @@ out:
 	dw_buf_release(&resp);
 	dw_buf_release(&req);
 	return err;
+}
+
+void dw_docker_set_timeout(struct dw_docker *d, long ms)
+{
+	d->timeout_ms = ms > 0 ? ms : 120000L;
+}
+
+int dw_docker_timed_out(const struct dw_docker *d)
+{
+	return d->timed_out;
 }
 
 int dw_docker_get_json(struct dw_docker *d, json_t **out, const char *path)

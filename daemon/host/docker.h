@@ -43,6 +43,14 @@ const char *dw_docker_root_dir(struct dw_docker *d);
 char *dw_docker_escape(struct dw_docker *d, const char *s);
 
 /*
+ * Each request's time limit, whole (default 120 s): a request that has
+ * no answer by then fails with DW_EUNREACHABLE and dw_docker_timed_out()
+ * says so until the next request.
+ */
+void dw_docker_set_timeout(struct dw_docker *d, long ms);
+int dw_docker_timed_out(const struct dw_docker *d);
+
+/*
  * GET `path` (already URL-safe, e.g. "/containers/json") and parse the
  * JSON answer into `*out` (caller decrefs). Errors: DW_EUNREACHABLE (no
  * daemon at the socket), DW_ENOTFOUND (HTTP 404), DW_ERROR (other HTTP
