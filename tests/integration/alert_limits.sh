@@ -53,7 +53,7 @@ dw_wait 10 grep -q '"kind": *"heartbeat"' "$tmp/json.log" &&
 	pass "an idle daemon's heartbeat reaches the sink" || fail "no heartbeat: $(kinds)"
 
 # 100 files with secrets in one container.
-docker rm -f dwl-lim >/dev/null 2>&1
+dw_docker_rm dwl-lim
 docker run -d --network none --name dwl-lim dwtest:busybox sleep 600 >/dev/null
 for i in $(seq 1 100); do echo "$i $($G github "lim$i")"; done >"$tmp/list"
 docker cp "$tmp/list" dwl-lim:/list
@@ -74,7 +74,7 @@ jq -se 'any(.[]; .kind == "rate-limited" and .data.subject == "'"$cid"'" and (.s
 
 # Killed (SIGKILL) before the summary was due: the next run summarises
 # what was held back. Before, the counts were in memory only, and lost.
-docker rm -f dwl-lim2 >/dev/null 2>&1
+dw_docker_rm dwl-lim2
 docker run -d --network none --name dwl-lim2 dwtest:busybox sleep 600 >/dev/null
 for i in $(seq 1 30); do echo "$i $($G npm "kill$i")"; done >"$tmp/list2"
 docker cp "$tmp/list2" dwl-lim2:/list
@@ -88,7 +88,7 @@ dw_daemon_start "$cfg" "$db" "$tmp/dwd.log" || exit 1
 held2=$(q "SELECT payload FROM alerts WHERE kind = 'rate-limited' AND summary LIKE '%stopped before it said so%'" | jq -s 'map(select(.subject == "'"$cid2"'") | .held_back) | add')
 [ "$((sent2 + ${held2:-0}))" = 30 ] && pass "killed before the summary: the next run counts the $held2 held back (and $sent2 sent)" ||
 	fail "after SIGKILL: sent $sent2, summarised ${held2:-none}: $(q "SELECT summary FROM alerts WHERE kind = 'rate-limited'")"
-docker rm -f dwl-lim2 >/dev/null 2>&1
+dw_docker_rm dwl-lim2
 # (the retention checks below count one container's rows)
 q "DELETE FROM findings WHERE container_id = '$cid2'; DELETE FROM events WHERE container_id = '$cid2'"
 
@@ -160,5 +160,5 @@ dw_daemon_start "$tmp/ret.yaml" "$db" "$tmp/dwd3.log" || exit 1
 dw_wait 10 grep -q 'retention: .* deleted' "$tmp/dwd3.log"
 [ "$(q 'SELECT count(*) FROM findings')" = 6 ] && pass "retention_days: findings older than 100 days deleted" ||
 	fail "age: findings $(q 'SELECT count(*) FROM findings')"
-docker rm -f dwl-lim >/dev/null 2>&1
+dw_docker_rm dwl-lim
 finish

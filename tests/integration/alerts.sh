@@ -20,12 +20,12 @@ CGI
 done
 server() { busybox httpd -f -p "127.0.0.1:$port" -h "$www" & srv=$!; sleep 0.5; }
 srv=
-trap '[ -n "$srv" ] && kill $srv 2>/dev/null; docker rm -f dwa-a >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+trap '[ -n "$srv" ] && kill $srv 2>/dev/null; dw_docker_rm dwa-a; rm -rf "$tmp"' EXIT
 db="$tmp/dw.db"
 hooks=(--webhook "http://127.0.0.1:$port/cgi-bin/json" --slack-webhook "http://127.0.0.1:$port/cgi-bin/slack")
 daemon() { "$DWD" --foreground --no-mounts --once --db "$db" "${hooks[@]}" 2>>"$tmp/daemon.log"; }
 
-docker rm -f dwa-a >/dev/null 2>&1
+dw_docker_rm dwa-a
 docker run -d --network none --name dwa-a dwtest:busybox sleep 600 >/dev/null
 server
 docker exec dwa-a sh -c 'echo 1 >/tmp/one'

@@ -5,10 +5,10 @@
 . "$(dirname "$0")/../lib/common.sh"
 dw_need_docker
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"; docker rm -f dwc-a dwc-big dwc-r $(docker ps -aq --filter name=dwc-r-drifted) >/dev/null 2>&1' EXIT
+trap 'rm -rf "$tmp"; dw_docker_rm dwc-a dwc-big dwc-r $(docker ps -aq --filter name=dwc-r-drifted)' EXIT
 db="$tmp/store/dw.db"
 
-docker rm -f dwc-a >/dev/null 2>&1
+dw_docker_rm dwc-a
 docker run -d --network none --name dwc-a dwtest:layered sleep 3600 >/dev/null
 docker exec dwc-a sh -c 'echo evil >/bin/backdoor && chmod 4755 /bin/backdoor &&
 	rm /etc/passwd && rm -rf /deep && mkdir /deep && echo x >/deep/new &&

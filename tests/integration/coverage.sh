@@ -16,22 +16,22 @@ pid=
 main_host=$DOCKER_HOST # DOCKER_HOST names the vfs dockerd further down
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	DOCKER_HOST=$main_host docker rm -f dwcov-local dwcov-vol dwcov-plain dwcov-nocache >/dev/null 2>&1
-	DOCKER_HOST="unix://$vfs/docker.sock" docker rm -f dwcov-vfs >/dev/null 2>&1
+	DOCKER_HOST=$main_host dw_docker_rm dwcov-local dwcov-vol dwcov-plain dwcov-nocache
+	DOCKER_HOST="unix://$vfs/docker.sock" dw_docker_rm dwcov-vfs
 	dw_dockerd_stop "$vfs" 2>/dev/null
 	umount -R "$vfs/data" 2>/dev/null
 	rm -rf "$tmp" "$vfs"
 }
 trap cleanup EXIT
 printf 'debounce_ms: 20\n' >"$cfg"
-docker rm -f dwcov-local dwcov-vol dwcov-plain >/dev/null 2>&1
+dw_docker_rm dwcov-local dwcov-vol dwcov-plain
 docker run -d --network none --name dwcov-local --log-driver none dwtest:busybox sleep 3600 >/dev/null
 docker run -d --network none --name dwcov-vol -v "$tmp:/data" --tmpfs /scratch \
 	--tmpfs "$(printf '/scr\nFAKE LINE')" dwtest:busybox sleep 3600 >/dev/null
 docker run -d --network none --name dwcov-plain dwtest:busybox sleep 3600 >/dev/null
 # A driver with no dual-logging cache (as journald has none): its file is
 # removed here, since no journald runs on these machines.
-docker rm -f dwcov-nocache >/dev/null 2>&1
+dw_docker_rm dwcov-nocache
 docker run -d --network none --name dwcov-nocache --log-driver syslog --log-opt syslog-address=udp://127.0.0.1:9 \
 	dwtest:busybox sleep 3600 >/dev/null
 rm -f "$(dirname "$(docker inspect -f '{{.HostnamePath}}' dwcov-nocache)")/container-cached.log"

@@ -87,7 +87,7 @@ docker exec dwb-lim sh -c 'echo x >/lim/d299/new && echo y >/etc/lim'
 settled dwb-lim 20 && pass "out of watches: changes still found" || fail "watch limit: changes missed"
 echo "$old_w" >/proc/sys/fs/inotify/max_user_watches
 sleep 1.1
-"$DW" status --db "$db" --format json | jq -e '.watched[] | select(.name == "dwb-lim") | .mode == "poll"' >/dev/null &&
+"$DW" status --db "$db" --format json | jq -en 'input | .watched[] | select(.name == "dwb-lim") | .mode == "poll"' >/dev/null &&
 	pass "status says the container is polled" || fail "status mode"
 grep -q "out of inotify watches" "$tmp/log" && pass "the log says so" || fail "no log line"
 stop_daemon

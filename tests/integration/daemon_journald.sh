@@ -20,7 +20,7 @@ names="dwj-a dwj-long dwj-none dwj-slow dwj-exit"
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	# shellcheck disable=SC2086
-	docker rm -f $names >/dev/null 2>&1
+	dw_docker_rm $names
 	if [ -n "$jd" ]; then
 		kill "$jd" 2>/dev/null
 		wait "$jd" 2>/dev/null
@@ -40,7 +40,7 @@ if [ ! -S /run/systemd/journal/socket ]; then
 	[ -S /run/systemd/journal/socket ] || { cat "$tmp/journald.log"; dw_skip "systemd-journald did not start"; }
 fi
 # shellcheck disable=SC2086
-docker rm -f $names >/dev/null 2>&1
+dw_docker_rm $names
 printf 'debounce_ms: 20\n' >"$tmp/cfg.yaml"
 q() { sqlite3 -readonly "$db" "$1" 2>/dev/null; }
 # wait_rule CONTAINER RULE [COUNT]: a finding of RULE in CONTAINER's log.

@@ -14,11 +14,11 @@ cfg="$tmp/driftwatch.yaml"
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	docker ps -aq --filter label=dwlive | xargs -r docker rm -f >/dev/null 2>&1
+	docker ps -aq --filter label=dwlive | timeout 60 xargs -r docker rm -f >/dev/null 2>&1
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-docker ps -aq --filter label=dwlive | xargs -r docker rm -f >/dev/null 2>&1
+docker ps -aq --filter label=dwlive | timeout 60 xargs -r docker rm -f >/dev/null 2>&1
 
 cat >"$cfg" <<EOF
 allow:
@@ -124,7 +124,7 @@ docker stop -t 1 dwl-web >/dev/null
 for _ in $(seq 1 50); do [ "$(q "SELECT state FROM containers WHERE name='dwl-web'")" = stopped ] && break; sleep 0.1; done
 [ "$(q "SELECT state FROM containers WHERE name='dwl-web'")" = stopped ] && pass "stop followed" || fail "stop"
 # The status is published at most once a second.
-unwatched() { "$DW" status --db "$db" --format json | jq -e '[.watched[].name] | index("dwl-web") == null' >/dev/null; }
+unwatched() { "$DW" status --db "$db" --format json | jq -en 'input | [.watched[].name] | index("dwl-web") == null' >/dev/null; }
 for _ in $(seq 1 30); do unwatched && break; sleep 0.1; done
 unwatched && pass "stopped container not watched" || fail "stopped still watched"
 docker start dwl-web >/dev/null
@@ -176,7 +176,7 @@ done
 docker exec dwl-always sh -c 'echo 2 >/etc/after'
 settled dwl-always 15 && pass "reconnected: changes after dockerd restart stored" || fail "after dockerd restart"
 sleep 1.1	# the status is published at most once a second
-"$DW" status --db "$db" --format json | jq -e '.docker.connected' >/dev/null && pass "status: connected again" ||
+"$DW" status --db "$db" --format json | jq -en 'input | .docker.connected' >/dev/null && pass "status: connected again" ||
 	fail "status after dockerd restart"
 [ "$(q "SELECT state FROM containers WHERE name='dwl-new'")" = stopped ] && pass "containers gone with dockerd: stopped" ||
 	fail "reconcile: $(q "SELECT state FROM containers WHERE name='dwl-new'")"

@@ -14,15 +14,17 @@ tmp=$(mktemp -d)
 db="$tmp/dw.db"
 pid=
 names="dwl-local dwl-long dwl-json dwl-rot dwl-syslog"
+spid=
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	# shellcheck disable=SC2086
-	docker rm -f $names >/dev/null 2>&1
+	dw_docker_rm $names
+	[ -n "$spid" ] && kill "$spid" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 # shellcheck disable=SC2086
-docker rm -f $names >/dev/null 2>&1
+dw_docker_rm $names
 printf 'debounce_ms: 20\n' >"$tmp/cfg.yaml"
 q() { sqlite3 -readonly "$db" "$1"; }
 # wait_rule CONTAINER RULE [COUNT]: a finding of RULE in CONTAINER's log.
@@ -104,7 +106,18 @@ wait_rule dwl-rot github-token && pass "rotated away: still found" || fail "rota
 
 # Another driver: Docker's dual-logging cache is read.
 e=$($G stripe dwl-e)
-docker run -d --network none --name dwl-syslog --log-driver syslog --log-opt syslog-address=udp://127.0.0.1:9 \
+# (Its receiver reads and drops: a receiver that does not read wedges
+# the container in dockerd when it stops, daemon_wedged.sh.)
+python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+sys.stdout.close()
+while True:
+    s.recv(65536)' >"$tmp/syslog.port" &
+spid=$!
+for _ in $(seq 1 50); do [ -s "$tmp/syslog.port" ] && break; sleep 0.1; done
+docker run -d --network none --name dwl-syslog --log-driver syslog --log-opt "syslog-address=udp://127.0.0.1:$(cat "$tmp/syslog.port")" \
 	dwtest:busybox sh -c "echo 'key $e'; sleep 600" >/dev/null
 wait_rule dwl-syslog stripe-secret-key && pass "syslog driver: its dual-logging cache read" ||
 	fail "syslog: $(ls "$(dirname "$(docker inspect -f '{{.HostnamePath}}' dwl-syslog)")")"

@@ -13,7 +13,7 @@ db="$tmp/dw.db"
 pid=
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	docker rm -f dws-talk >/dev/null 2>&1
+	dw_docker_rm dws-talk
 	docker swarm leave --force >/dev/null 2>&1
 	rm -rf "$tmp"
 }

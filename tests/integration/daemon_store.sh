@@ -6,10 +6,10 @@
 dw_need_docker
 
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"; docker rm -f dwd-a >/dev/null 2>&1' EXIT
+trap 'rm -rf "$tmp"; dw_docker_rm dwd-a' EXIT
 db="$tmp/state/driftwatch.db"
 c=dwd-a
-docker rm -f "$c" >/dev/null 2>&1
+dw_docker_rm "$c"
 docker run -d --network none --name "$c" dwtest:busybox sleep 600 >/dev/null
 docker exec "$c" sh -c 'echo x >/tmp/x && rm /etc/group'
 

@@ -5,7 +5,7 @@
 dw_need_docker
 
 c=dwc-cli
-docker rm -f "$c" >/dev/null 2>&1
+dw_docker_rm "$c"
 docker run --network none --name "$c" dwtest:busybox sh -c \
 	'echo x >/tmp/new && chmod 600 /etc/passwd && rm /etc/group &&
 	 touch "$(printf "/tmp/a\nb")" && ln -s /etc/shadow /tmp/link' >/dev/null

@@ -12,7 +12,7 @@ while IFS='|' read -r name image script; do
 	[ -n "$name" ] || continue
 	scenario_count=$((scenario_count + 1))
 	c="dwp-$name"
-	docker rm -f "$c" >/dev/null 2>&1
+	dw_docker_rm "$c"
 	if ! docker run --network none --name "$c" "$image" sh -c "$script" >/dev/null 2>&1; then
 		fail "$name: scenario script failed in the container"
 		continue

@@ -15,7 +15,7 @@ export DOCKER_HOST=$DOCKER26_HOST
 docker version >/dev/null 2>&1 || dw_skip "test Docker 26 at $DOCKER_HOST is not answering"
 DW_DIFF=("$DW" --host-root "$R")
 tmp=$(mktemp -d)
-trap 'docker rm -f $(docker ps -aq --filter name=dw26-) >/dev/null 2>&1; rm -rf "$tmp"; [ -n "${dpid:-}" ] && kill -9 "$dpid" 2>/dev/null' EXIT
+trap 'dw_docker_rm $(docker ps -aq --filter name=dw26-); rm -rf "$tmp"; [ -n "${dpid:-}" ] && kill -9 "$dpid" 2>/dev/null' EXIT
 
 # Run SCRIPT in a new container that then stays up (no mount without it).
 run_up() { # NAME IMAGE SCRIPT
@@ -57,7 +57,7 @@ while IFS='|' read -r name image script; do
 	c="dw26-$name"
 	if ! run_up "$c" "$image" "$script"; then
 		fail "$name: scenario script failed in the container"
-		docker rm -f "$c" >/dev/null 2>&1
+		dw_docker_rm "$c"
 		continue
 	fi
 	[ "$name" = setcap ] && setcap cap_net_raw+ep "$(upper_of "$c")/bin/capme"
@@ -155,7 +155,11 @@ CFG
 dpid=$!
 # Predicates for dw_wait: DB's status satisfies a jq filter; an SQL
 # count in DB is at least one.
-status_has() { "$DW" status --db "$1" --format json 2>/dev/null | jq -e "${@:2}"; }
+# (An empty answer, before the daemon wrote a status, is no.)
+status_has() {
+	local out
+	out=$("$DW" status --db "$1" --format json 2>/dev/null) && [ -n "$out" ] && jq -e "${@:2}" <<<"$out"
+}
 some() { [ "$(sqlite3 "$1" "$2" 2>/dev/null)" -ge 1 ]; }
 dw_wait 10 status_has "$db" '.docker.connected and .state == "running"'
 # A change from the container's own process (docker exec would run in

@@ -6,7 +6,7 @@
 . "$DW_DOCKER26_ENV"
 R=$DW_DOCKER26_ROOT
 export DOCKER_HOST=$DOCKER26_HOST
-docker ps -aq 2>/dev/null | xargs -r /usr/bin/docker rm -f >/dev/null 2>&1
+docker ps -aq 2>/dev/null | timeout 60 xargs -r /usr/bin/docker rm -f >/dev/null 2>&1
 pid=$(cat "$R/run/docker26.pid" 2>/dev/null)
 if [ -n "$pid" ]; then
 	kill "$pid" 2>/dev/null

@@ -4,7 +4,7 @@
 [ -r "$DW_DOCKER_ENV" ] || exit 0
 . "$DW_DOCKER_ENV"
 export DOCKER_HOST
-docker ps -aq 2>/dev/null | xargs -r /usr/bin/docker rm -f >/dev/null 2>&1
+docker ps -aq 2>/dev/null | timeout 60 xargs -r /usr/bin/docker rm -f >/dev/null 2>&1
 dw_dockerd_stop "$DW_DOCKER_ROOT"
 # Leftover mounts (a killed dockerd) must go before the files can.
 grep -o " $DW_DOCKER_ROOT[^ ]*" /proc/self/mountinfo | sort -r |

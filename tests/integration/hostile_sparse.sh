@@ -12,12 +12,12 @@ tmp=$(mktemp -d)
 db="$tmp/driftwatch.db"
 c=dwh-sparse
 cleanup() {
-	docker rm -f "$c" dwh-sparse-run >/dev/null 2>&1
+	dw_docker_rm "$c" dwh-sparse-run
 	docker rmi -f dwtest:sparse >/dev/null 2>&1
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-docker rm -f "$c" >/dev/null 2>&1
+dw_docker_rm "$c"
 tib=1099511627776
 docker run -d --network none --name "$c" dwtest:busybox sh -c \
 	"dwctr sparse /tmp/huge $tib && dwctr sparse /tmp/mid 104857600 &&

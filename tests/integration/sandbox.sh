@@ -17,8 +17,8 @@ scanner_pid() { # 0 while there is none (or no status yet)
 # Predicates for dw_wait: an SQL count is at least one; the status
 # document satisfies a jq filter.
 some() { [ "$(q "$1")" -ge 1 ]; }
-status_has() { "$DW" status --db "$db" --format json 2>/dev/null | jq -e "$1"; }
-status_has_db() { "$DW" status --db "$1" --format json 2>/dev/null | jq -e "$2"; }
+status_has() { "$DW" status --db "$db" --format json 2>/dev/null | jq -en "input | $1" 2>/dev/null; }
+status_has_db() { "$DW" status --db "$1" --format json 2>/dev/null | jq -en "input | $2" 2>/dev/null; }
 found() { # PATH: a finding for it, within 10 s
 	dw_wait 10 some "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '$1'"
 }
@@ -69,7 +69,7 @@ found /tmp/one.env && pass "a secret in a container file: found by the scanner" 
 docker exec dw-sbx sh -c "i=0; while [ \$i -lt 200 ]; do echo \"password = x\$i\"; i=\$((i+1)); done >/tmp/many.env; echo 'GITHUB_TOKEN=$($G github sbxm)' >>/tmp/many.env"
 found /tmp/many.env && pass "a file with 200 candidate hits: scanned, its secret found" ||
 	{ fail "many hits: not found"; tail -3 "$tmp/dwd.log"; }
-"$DW" status --db "$db" --format json | jq -e '[.coverage[] | select(.reason == "scanner-killed" and (.detail | contains("many.env")))] | length == 0' >/dev/null &&
+"$DW" status --db "$db" --format json | jq -en 'input | [.coverage[] | select(.reason == "scanner-killed" and (.detail | contains("many.env")))] | length == 0' >/dev/null &&
 	pass "and the scanner was not killed by it" || fail "the scanner died on ordinary hits"
 
 # Each file handed to the scanner is closed again in the daemon: 100
@@ -111,7 +111,7 @@ docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$($G github sbx4)' >/tmp/four.env"
 found /tmp/four.env && pass "the daemon goes on scanning" || fail "nothing scanned after the killer file"
 # Its logs are read in the scanner too: a line it dies on (the hook's
 # name in a log line) is said, lines and all, and the log is read on.
-docker rm -f dw-sbx-log >/dev/null 2>&1
+dw_docker_rm dw-sbx-log
 docker run -d --network none --name dw-sbx-log dwtest:busybox sh -c \
 	"sleep 1; echo 'boom crashme.env'; sleep 1; echo 'GITHUB_TOKEN=$($G github sbx6)'; exec sleep 600" >/dev/null
 lid=$(docker inspect -f '{{.Id}}' dw-sbx-log)
@@ -120,9 +120,9 @@ dw_wait 10 some "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary 
 ok=$((!$?))
 [ $ok -eq 1 ] && pass "a log line that kills the scanner: said ($(q "SELECT summary FROM alerts WHERE summary LIKE '%lines from%' LIMIT 1" | cut -c1-90)...), the log read on" ||
 	{ fail "log line in the scanner"; q "SELECT kind, summary FROM alerts" | tail -3; q "SELECT container_id, source, rule FROM findings" | tail -3; }
-docker rm -f dw-sbx-log >/dev/null 2>&1
+dw_docker_rm dw-sbx-log
 # The same with the local driver: its frames are decoded in the scanner.
-docker rm -f dw-sbx-local >/dev/null 2>&1
+dw_docker_rm dw-sbx-local
 docker run -d --network none --name dw-sbx-local --log-driver local dwtest:busybox sh -c \
 	"sleep 1; echo 'boom crashme.env'; sleep 1; echo 'GITHUB_TOKEN=$($G github sbx7)'; exec sleep 600" >/dev/null
 lid=$(docker inspect -f '{{.Id}}' dw-sbx-local)
@@ -131,7 +131,7 @@ dw_wait 10 some "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary 
 ok=$((!$?))
 [ $ok -eq 1 ] && pass "local driver: an entry that kills the scanner is said, the log read on (in the scanner)" ||
 	{ fail "local log in the scanner"; q "SELECT kind, summary FROM alerts" | tail -3; q "SELECT container_id, source, rule FROM findings" | tail -3; }
-docker rm -f dw-sbx-local >/dev/null 2>&1
+dw_docker_rm dw-sbx-local
 # A secret Docker's JSON escapes ('&' is written \u0026): the daemon
 # finds it in the raw line with JSON's escapes undone, and believes it.
 docker run -d --network none --name dw-sbx-log dwtest:busybox sh -c \
@@ -141,7 +141,7 @@ dw_wait 10 some "SELECT count(*) FROM findings WHERE source = 'docker-json-log' 
 ok=$((!$?))
 [ $ok -eq 1 ] && pass "a secret written JSON-escaped in the log: found, and believed" ||
 	{ fail "escaped secret in a json-file log"; tail -3 "$tmp/dwd.log"; }
-docker rm -f dw-sbx-log >/dev/null 2>&1
+dw_docker_rm dw-sbx-log
 kill "$pid"
 wait "$pid" 2>/dev/null
 pid=
@@ -292,7 +292,7 @@ fi
 capsh --drop=cap_setuid,cap_setgid -- -c "exec $DWD --foreground --config $cfg --db $db --no-mounts" 2>>"$tmp/dwd3.log" &
 pid=$!
 dw_wait 10 status_has '.state == "running" and .docker.connected'
-"$DW" status --db "$db" --format json | jq -e '.scanner.confined == false' >/dev/null &&
+"$DW" status --db "$db" --format json | jq -en 'input | .scanner.confined == false' >/dev/null &&
 	grep -q "not in a confined scanner process.*could not confine" "$tmp/dwd3.log" &&
 	[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'scanner-unconfined'")" -ge 1 ] &&
 	pass "no CAP_SETUID: status, log and an alert say the scanner is not confined" ||
