@@ -30,14 +30,23 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-if [ ! -S /run/systemd/journal/socket ]; then
+# A journald answers at the socket (a socket file left by a journald that
+# was killed is no journal: docker then refuses the driver).
+journal_up() {
+	/usr/bin/python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.connect(sys.argv[1])' /run/systemd/journal/socket 2>/dev/null
+}
+if ! journal_up; then
+	[ -e /run/systemd/journal/socket ] && echo "# a stale journal socket (no journald behind it): removed" >&2
+	rm -f /run/systemd/journal/socket /run/systemd/journal/stdout /run/systemd/journal/dev-log /run/systemd/journal/io.systemd.journal
 	[ -x "$JD" ] || dw_skip "no $JD (Debian's systemd package) to start a journal with"
 	[ -s /etc/machine-id ] || systemd-machine-id-setup >/dev/null 2>&1 ||
 		dw_skip "no /etc/machine-id for the journal"
 	"$JD" >"$tmp/journald.log" 2>&1 &
 	jd=$!
-	for _ in $(seq 1 50); do [ -S /run/systemd/journal/socket ] && break; sleep 0.1; done
-	[ -S /run/systemd/journal/socket ] || { cat "$tmp/journald.log"; dw_skip "systemd-journald did not start"; }
+	for _ in $(seq 1 50); do journal_up && break; sleep 0.1; done
+	journal_up || { cat "$tmp/journald.log"; dw_skip "systemd-journald did not start"; }
 fi
 # shellcheck disable=SC2086
 dw_docker_rm $names
