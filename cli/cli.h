@@ -27,6 +27,7 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv);
 int cmd_diff(struct dw_cli *cli, int argc, char **argv);
 int cmd_events(struct dw_cli *cli, int argc, char **argv);
 int cmd_hook(struct dw_cli *cli, int argc, char **argv);
+int cmd_ps(struct dw_cli *cli, int argc, char **argv);
 int cmd_rotate(struct dw_cli *cli, int argc, char **argv);
 int cmd_scan(struct dw_cli *cli, int argc, char **argv);
 /* The scanner process's rules, as `scan` made them (sandbox.h). */

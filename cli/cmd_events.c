@@ -11,6 +11,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"
 #include "driftwatch/json.h"
+#include "driftwatch/xmalloc.h"
 #include "store.h"
 #include "driftwatch/banned.h"
 
@@ -24,7 +25,16 @@ struct out {
 };
 
 static const struct dw_opt opts[] = {
-	{'c', "container", "C", "a container's name or id (or a prefix)", 0},
+	{'c', "container", "C",
+	 "a container's name or id (or a prefix); "
+	 "a\nKubernetes one as NAMESPACE/POD/CONTAINER",
+	 0},
+	{'p', "pod", "NS/POD",
+	 "the containers of a Kubernetes pod (POD alone: of\nthat name in "
+	 "any namespace)",
+	 0},
+	{'n', "namespace", "NS",
+	 "the containers of pods in a Kubernetes namespace", 0},
 	{'s', "since", "TIME",
 	 "epoch seconds, YYYY-MM-DD[THH:MM:SS[Z]], or an "
 	 "age\nsuch as 30s, 15m, 2h, 7d",
@@ -44,8 +54,9 @@ static const struct dw_opt opts[] = {
 };
 
 static const char *const synopsis[] = {
-	"events [--container C] [--since TIME] [--kind A|D|C|R] [--severity S]"
-	"\n                  [--format text|json|jsonl] [--db PATH]",
+	"events [--container C | --pod NS/POD | --namespace NS] [--since TIME]"
+	"\n                  [--kind A|D|C|R] [--severity S] "
+	"[--format text|json|jsonl]\n                  [--db PATH]",
 	"events --container C --current [--db PATH]",
 	NULL,
 };
@@ -150,7 +161,8 @@ static int on_event(const struct dw_event *ev, void *ctx)
 
 int cmd_events(struct dw_cli *cli, int argc, char **argv)
 {
-	struct dw_event_query q = {NULL, 0, NULL, 0};
+	struct dw_event_query q = {NULL, 0, NULL, 0, NULL, NULL};
+	char *pod = NULL;
 	struct out o = {F_TEXT, 0, NULL, 0};
 	const char *db = DW_STORE_DEFAULT_PATH;
 	struct dw_store *s = NULL;
@@ -162,6 +174,11 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 	while ((c = dw_opts_next(&p)) != -1) {
 		switch (c) {
 		case 'c': q.container = optarg; break;
+		case 'p':
+			free(pod);
+			pod = dw_xstrdup(optarg);
+			break;
+		case 'n': q.k8s_namespace = optarg; break;
 		case 's':
 			if (parse_time(&q.since, optarg))
 				return dw_cli_fail("events", DW_EXIT_USAGE,
@@ -196,16 +213,44 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 		default: return dw_opts_usage_error(&help);
 		}
 	}
-	if (optind != argc || (o.current && !q.container))
+	if (optind != argc || (o.current && !q.container) ||
+	    (q.container && (pod || q.k8s_namespace))) {
+		free(pod);
 		return dw_opts_usage_error(&help);
+	}
+	if (pod) {
+		char *slash = strchr(pod, '/');
+
+		/* NS/POD, or POD (with --namespace, or in any). */
+		if (slash && q.k8s_namespace) {
+			free(pod);
+			return dw_cli_fail("events", DW_EXIT_USAGE,
+					   "--pod NS/POD names the namespace: "
+					   "--namespace is not needed");
+		}
+		if (slash)
+			*slash = '\0';
+		q.k8s_namespace = slash ? pod : q.k8s_namespace;
+		q.k8s_pod = slash ? slash + 1 : pod;
+		if (!*q.k8s_pod ||
+		    (slash && (!*pod || strchr(q.k8s_pod, '/')))) {
+			dw_cli_fail("events", DW_EXIT_USAGE,
+				    "--pod is NAMESPACE/POD or POD");
+			free(pod);
+			return DW_EXIT_USAGE;
+		}
+	}
 	/* Read-only: works while the daemon writes, and when it is down. */
-	if (dw_store_open(&s, db, 1))
+	if (dw_store_open(&s, db, 1)) {
+		free(pod);
 		return dw_cli_fail("events", DW_EXIT_ERROR, "%s",
 				   dw_error_last());
+	}
 	o.all = json_array();
 	err = o.current ? dw_store_current(s, q.container, on_event, &o)
 			: dw_store_events(s, &q, on_event, &o);
 	dw_store_close(s);
+	free(pod);
 	if (!err && o.fmt == F_JSON) {
 		struct dw_buf b = DW_BUF_INIT;
 

@@ -35,6 +35,7 @@ static const struct command commands[] = {
 	 "the drift history and current changes "
 	 "in the store"},
 	{"hook", cmd_hook, "install git hooks that block leaked secrets"},
+	{"ps", cmd_ps, "every container driftwatch sees, and how well"},
 	{"rotate", cmd_rotate,
 	 "rotate this swarm's join tokens or unlock "
 	 "key"},

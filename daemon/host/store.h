@@ -222,6 +222,10 @@ struct dw_event_query {
 	long long since;       /* epoch seconds */
 	const char *kind;      /* "A", "D", "C", "R"; NULL: all */
 	int min_severity;      /* an enum dw_severity; 0: all */
+	/* Kubernetes: the containers of pods in this namespace, of pods of
+	 * this name (both from the io.kubernetes.pod.* labels); NULL: all. */
+	const char *k8s_namespace;
+	const char *k8s_pod;
 };
 
 /* Return non-zero to stop (that value is returned). */
@@ -230,6 +234,24 @@ typedef int (*dw_event_fn)(const struct dw_event *ev, void *ctx);
 /* Events in the order they happened. DW_ENOTFOUND: no such container. */
 int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
 		    dw_event_fn cb, void *ctx);
+
+/* A container the store knows (dw_store_containers()). */
+struct dw_container_row {
+	const char *id, *name, *image, *runtime, *state;
+	const char *labels; /* a JSON object */
+	long long first_seen, last_seen;
+	long long drift; /* its current changes */
+};
+
+typedef int (*dw_container_fn)(const struct dw_container_row *r, void *ctx);
+
+/*
+ * The containers in the store, running first then by name; the stopped
+ * and removed too when `all`. `k8s_namespace` (NULL: any) keeps those of
+ * pods in that namespace.
+ */
+int dw_store_containers(struct dw_store *s, int all, const char *k8s_namespace,
+			dw_container_fn cb, void *ctx);
 
 /* The current changes of a container, sorted by path (docker diff). */
 int dw_store_current(struct dw_store *s, const char *container, dw_event_fn cb,

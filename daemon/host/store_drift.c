@@ -216,6 +216,80 @@ static char *resolve_container(struct dw_store *s, const char *ref)
 	return id;
 }
 
+/*
+ * The ids of the containers of Kubernetes pods in namespace NS and of
+ * name POD (SQL parameters; NULL: any), from the io.kubernetes.pod.*
+ * labels (containerd's and CRI-O's annotations, Docker's labels).
+ */
+#define K8S_LABEL(key) "json_extract(labels, '$.\"io.kubernetes.pod." key "\"')"
+#define K8S_IDS(ns, pod)                                                       \
+	"SELECT id FROM containers WHERE json_valid(labels) AND "              \
+	"(" ns " IS NULL OR " K8S_LABEL(                                       \
+		"namespace") " = " ns ") AND "                                 \
+			     "(" pod                                           \
+			     " IS NULL OR " K8S_LABEL("name") " = " pod ")"
+
+/* DW_ENOTFOUND, said, when no container in the store is of that pod. */
+static int k8s_known(struct dw_store *s, const char *ns, const char *pod)
+{
+	sqlite3_stmt *st;
+	int found, err = st_prepare(s, &st, K8S_IDS("?1", "?2") " LIMIT 1");
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, pod, -1, SQLITE_STATIC);
+	found = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (found)
+		return 0;
+	if (pod)
+		return dw_error_set(DW_ENOTFOUND,
+				    "no container of pod %s%s%s in the store",
+				    ns ? ns : "", ns ? "/" : "", pod);
+	return dw_error_set(DW_ENOTFOUND,
+			    "no container in Kubernetes namespace %s in the "
+			    "store",
+			    ns);
+}
+
+int dw_store_containers(struct dw_store *s, int all, const char *k8s_namespace,
+			dw_container_fn cb, void *ctx)
+{
+	sqlite3_stmt *st;
+	int err = st_prepare(
+		s, &st,
+		"SELECT id, name, image, runtime, state, labels, first_seen, "
+		"last_seen, (SELECT count(*) FROM changes WHERE container_id = "
+		"c.id) FROM containers c WHERE (?1 OR state = 'running') AND "
+		"(?2 IS NULL OR id IN (" K8S_IDS(
+			"?2",
+			"NULL") ")) ORDER BY "
+				"state != 'running', name, last_seen DESC");
+
+	if (err)
+		return err;
+	sqlite3_bind_int(st, 1, all != 0);
+	sqlite3_bind_text(st, 2, k8s_namespace, -1, SQLITE_STATIC);
+	while (!err && sqlite3_step(st) == SQLITE_ROW) {
+		struct dw_container_row r = {
+			(const char *)sqlite3_column_text(st, 0),
+			(const char *)sqlite3_column_text(st, 1),
+			(const char *)sqlite3_column_text(st, 2),
+			(const char *)sqlite3_column_text(st, 3),
+			(const char *)sqlite3_column_text(st, 4),
+			(const char *)sqlite3_column_text(st, 5),
+			sqlite3_column_int64(st, 6),
+			sqlite3_column_int64(st, 7),
+			sqlite3_column_int64(st, 8),
+		};
+
+		err = cb(&r, ctx);
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
 /* enum dw_severity of a stored name, in SQL. */
 #define SEVERITY_RANK(col)                                                     \
 	"CASE " col " WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN "         \
@@ -230,13 +304,21 @@ int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
 		"events e LEFT JOIN containers c ON c.id = e.container_id "
 		"WHERE (?1 IS NULL OR e.container_id = ?1) AND e.time >= ?2 "
 		"AND (?3 IS NULL OR e.kind = ?3) AND " SEVERITY_RANK(
-			"e.severity") " >= ?4 ORDER BY e.id";
+			"e.severity") " >= ?4 AND "
+				      "(?5 IS NULL AND ?6 IS NULL OR "
+				      "e.container_id IN (" K8S_IDS(
+					      "?5", "?6") ")) ORDER BY e.id";
 	sqlite3_stmt *st;
 	char *id = NULL;
 	int err = 0;
 
 	if (q->container && !(id = resolve_container(s, q->container)))
 		return DW_ENOTFOUND;
+	if ((q->k8s_namespace || q->k8s_pod) &&
+	    (err = k8s_known(s, q->k8s_namespace, q->k8s_pod))) {
+		free(id);
+		return err;
+	}
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
 		free(id);
 		return st_db_error(s, "cannot read events");
@@ -246,6 +328,8 @@ int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
 	if (q->kind)
 		sqlite3_bind_text(st, 3, q->kind, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 4, q->min_severity);
+	sqlite3_bind_text(st, 5, q->k8s_namespace, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, q->k8s_pod, -1, SQLITE_STATIC);
 	while (!err && sqlite3_step(st) == SQLITE_ROW) {
 		struct dw_event ev = {
 			sqlite3_column_int64(st, 0),

@@ -81,7 +81,7 @@ static void test_changes(void **state)
 	};
 	struct dw_change_row revert = {"/tmp/x", 6,  'R', 0100000,	 NULL,
 				       NULL,	 -1, -1,  DW_SEV_ALLOWED};
-	struct dw_event_query q = {"web", 0, NULL, DW_SEV_HIGH};
+	struct dw_event_query q = {"web", 0, NULL, DW_SEV_HIGH, NULL, NULL};
 	struct seen k;
 
 	(void)state;
@@ -390,7 +390,7 @@ static void test_migrates_release_store(void **state)
 {
 	char dir[] = "/tmp/dw-store-XXXXXX", path[64];
 	struct dw_store *s = NULL;
-	struct dw_event_query q = {NULL, 0, NULL, 0};
+	struct dw_event_query q = {NULL, 0, NULL, 0, NULL, NULL};
 	struct seen k;
 
 	(void)state;
