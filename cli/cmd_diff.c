@@ -147,13 +147,29 @@ static void raise_fd_limit(void)
 	}
 }
 
-/* A mount's names: its id, its mount point, NS/POD/CONTAINER, and
- * containerd://ID (the task's id, from its bundle's path). */
+/* RUNTIME://ID of a containers-storage container: its id, or a prefix
+ * of 12 or more of it. */
+static int storage_named(const struct dw_mount *m, const char *want)
+{
+	size_t n = strlen(m->runtime);
+
+	if (!m->ctr_id || strncmp(want, m->runtime, n) ||
+	    strncmp(want + n, "://", 3))
+		return 0;
+	want += n + 3;
+	return strlen(want) >= 12 && !strncmp(m->ctr_id, want, strlen(want));
+}
+
+/* A mount's names: its id, its mount point, NS/POD/CONTAINER,
+ * containerd://ID (the task's id, from its bundle's path), cri-o://ID
+ * and podman://ID, and a podman container's name. */
 static int mount_named(const struct dw_mount *m, const char *want)
 {
 	struct dw_buf k = DW_BUF_INIT;
 	const char *end, *start;
-	int yes = !strcmp(want, m->id) || !strcmp(want, m->name);
+	int yes = !strcmp(want, m->id) || !strcmp(want, m->name) ||
+		  (m->ctr_name && !m->k8s_pod && !strcmp(want, m->ctr_name)) ||
+		  storage_named(m, want);
 
 	if (!yes && m->k8s_pod && m->k8s_container) {
 		dw_buf_addf(&k, "%s/%s/%s",

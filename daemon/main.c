@@ -239,6 +239,19 @@ static void read_mounts(struct daemon *dm)
 				json_object_set_new(labels,
 						    "io.kubernetes.pod.uid",
 						    json_string(m->k8s_uid));
+		} else if (m->ctr_name) {
+			/* podman's: by its name, as `podman ps` shows it. */
+			dw_buf_adds(&name, m->ctr_name);
+		}
+		/* CRI-O's pod labels: label rules hold for its pods. */
+		if (m->labels) {
+			json_t *l = json_loads(m->labels, 0, NULL);
+
+			if (!labels)
+				labels = json_object();
+			if (json_is_object(l))
+				json_object_update_missing(labels, l);
+			json_decref(l);
 		}
 		s = (struct dw_watch_spec){m->id,
 					   name.len ? name.ptr : m->name,

@@ -743,7 +743,11 @@ void dw_changeset_drop_added_dirs(struct dw_changeset *cs, char *const *paths,
 		const char *path = cs->names.ptr + x->path_off;
 		int drop = 0;
 
-		if (x->kind == DW_CHANGE_ADD && S_ISDIR(x->mode))
+		/* A directory, or an empty file (a file bind mount's
+		 * target: podman's /etc/hosts, /run/.containerenv). */
+		if (x->kind == DW_CHANGE_ADD &&
+		    (S_ISDIR(x->mode) || (S_ISREG(x->mode) && x->has_meta &&
+					  cs->meta && cs->meta[i].size == 0)))
 			for (k = 0; k < n && !drop; k++)
 				drop = !strcmp(path, paths[k]);
 		if (drop)

@@ -251,6 +251,9 @@ static void mount_release(struct dw_mount *m)
 	free(m->k8s_uid);
 	free(m->k8s_container);
 	free(m->image);
+	free(m->ctr_id);
+	free(m->ctr_name);
+	free(m->labels);
 	for (j = 0; j < m->nmount_points; j++)
 		free(m->mount_points[j]);
 	free(m->mount_points);
@@ -510,6 +513,13 @@ static int read_parse(int fd, const struct dw_mount_opts *o,
 	return err;
 }
 
+static int annotation_present(json_t *a, const char *key)
+{
+	const char *v = json_string_value(json_object_get(a, key));
+
+	return v && *v;
+}
+
 /* An annotation's value, copied, or NULL. */
 static char *annotation(json_t *a, const char *key)
 {
@@ -519,21 +529,65 @@ static char *annotation(json_t *a, const char *key)
 }
 
 /*
+ * A runtime's JSON file (`path` as the host names it, read under
+ * `root`): a regular file, no symlink followed, at most `max` bytes;
+ * NULL when not there or not JSON.
+ */
+static json_t *load_json(const char *root, const char *path, off_t max)
+{
+	char *p = dw_host_path(root, path), *text;
+	json_t *doc = NULL;
+	struct stat st;
+	ssize_t got;
+	int fd = dw_open_regular(AT_FDCWD, p, 0, &st);
+
+	free(p);
+	if (fd < 0)
+		return NULL;
+	if (st.st_size > 0 && st.st_size <= max) {
+		text = dw_xmalloc((size_t)st.st_size);
+		got = pread(fd, text, (size_t)st.st_size, 0);
+		if (got == st.st_size)
+			doc = json_loadb(text, (size_t)got, 0, NULL);
+		free(text);
+	}
+	close(fd);
+	return doc;
+}
+
+/* The runtime's mount points in the rootfs: config.json's mounts. */
+static void mount_points(struct dw_mount *m, json_t *doc)
+{
+	json_t *a = json_object_get(doc, "mounts"), *v;
+	size_t k, alloc = 0;
+
+	if (!json_is_array(a))
+		return;
+	json_array_foreach(a, k, v)
+	{
+		const char *d =
+			json_string_value(json_object_get(v, "destination"));
+
+		if (!d || d[0] != '/' || strlen(d) >= 4096 ||
+		    m->nmount_points >= 256)
+			continue;
+		DW_ALLOC_GROW(m->mount_points, m->nmount_points + 1, alloc);
+		m->mount_points[m->nmount_points++] = dw_xstrdup(d);
+	}
+}
+
+/*
  * containerd mounts a task's rootfs at <state>/io.containerd.runtime.
  * v2.task/<namespace>/<id>/rootfs, its OCI config.json beside it. The
  * CRI plugin's annotations name the pod; a container cannot write them
  * (the bundle is the runtime's, outside the container's layers).
  */
-static void identify_one(const char *root, struct dw_mount *m)
+static void identify_containerd(const char *root, struct dw_mount *m)
 {
 	static const char tail[] = "/rootfs";
 	size_t n = strlen(m->name);
 	struct dw_buf p = DW_BUF_INIT;
-	struct stat st;
-	char *path, *text = NULL;
 	json_t *doc, *a;
-	int fd;
-	ssize_t got;
 
 	if (n <= sizeof(tail) - 1 ||
 	    strcmp(m->name + n - (sizeof(tail) - 1), tail) ||
@@ -541,65 +595,148 @@ static void identify_one(const char *root, struct dw_mount *m)
 		return;
 	dw_buf_add(&p, m->name, n - (sizeof(tail) - 1));
 	dw_buf_adds(&p, "/config.json");
-	path = dw_host_path(root, p.ptr);
+	doc = load_json(root, p.ptr, 4 << 20);
 	dw_buf_release(&p);
-	fd = dw_open_regular(AT_FDCWD, path, 0, &st);
-	free(path);
-	if (fd < 0)
-		return;
-	if (st.st_size > 0 && st.st_size <= (4 << 20)) {
-		text = dw_xmalloc((size_t)st.st_size);
-		got = pread(fd, text, (size_t)st.st_size, 0);
-		doc = got == st.st_size ? json_loadb(text, (size_t)got, 0, NULL)
-					: NULL;
-		a = json_object_get(doc, "annotations");
-		if (json_is_object(a)) {
-			const char *type = json_string_value(json_object_get(
-				a, "io.kubernetes.cri.container-type"));
+	a = json_object_get(doc, "annotations");
+	if (json_is_object(a)) {
+		const char *type = json_string_value(
+			json_object_get(a, "io.kubernetes.cri.container-type"));
 
-			m->k8s_namespace = annotation(
-				a, "io.kubernetes.cri.sandbox-namespace");
-			m->k8s_pod =
-				annotation(a, "io.kubernetes.cri.sandbox-name");
-			m->k8s_uid =
-				annotation(a, "io.kubernetes.cri.sandbox-uid");
-			m->k8s_container = annotation(
-				a, "io.kubernetes.cri.container-name");
-			m->image =
-				annotation(a, "io.kubernetes.cri.image-name");
-			m->sandbox = type && !strcmp(type, "sandbox");
-		}
-		a = json_object_get(doc, "mounts");
-		if (json_is_array(a)) {
-			size_t k, alloc = 0;
-			json_t *v;
-
-			json_array_foreach(a, k, v)
-			{
-				const char *d = json_string_value(
-					json_object_get(v, "destination"));
-
-				if (!d || d[0] != '/' || strlen(d) >= 4096 ||
-				    m->nmount_points >= 256)
-					continue;
-				DW_ALLOC_GROW(m->mount_points,
-					      m->nmount_points + 1, alloc);
-				m->mount_points[m->nmount_points++] =
-					dw_xstrdup(d);
-			}
-		}
-		json_decref(doc);
-		free(text);
+		m->k8s_namespace =
+			annotation(a, "io.kubernetes.cri.sandbox-namespace");
+		m->k8s_pod = annotation(a, "io.kubernetes.cri.sandbox-name");
+		m->k8s_uid = annotation(a, "io.kubernetes.cri.sandbox-uid");
+		m->k8s_container =
+			annotation(a, "io.kubernetes.cri.container-name");
+		m->image = annotation(a, "io.kubernetes.cri.image-name");
+		m->sandbox = type && !strcmp(type, "sandbox");
 	}
-	close(fd);
+	mount_points(m, doc);
+	json_decref(doc);
+}
+
+/* A layer or container id of containers-storage: 64 hex digits. */
+static int storage_id(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n != 64)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!strchr("0123456789abcdef", s[i]))
+			return 0;
+	return 1;
+}
+
+/*
+ * CRI-O and podman (containers-storage) mount a container's rootfs at
+ * <storage root>/overlay/<layer>/merged, outside its bundle. Its
+ * container is the one of overlay-containers/containers.json whose
+ * "layer" that is; its OCI config is that container's
+ * userdata/config.json. CRI-O's annotations name the pod
+ * (io.kubernetes.*) and carry its labels; podman's container has its
+ * name and image in containers.json. Both files are the runtime's, out
+ * of any container's reach.
+ */
+static void identify_storage(const char *root, struct dw_mount *m)
+{
+	static const char tail[] = "/merged", mid[] = "/overlay/";
+	size_t n = strlen(m->name), k;
+	const char *layer, *end;
+	struct dw_buf p = DW_BUF_INIT;
+	json_t *list, *c, *hit = NULL, *doc, *a, *meta = NULL;
+	const char *id;
+
+	if (n <= sizeof(tail) - 1 ||
+	    strcmp(m->name + n - (sizeof(tail) - 1), tail))
+		return;
+	end = m->name + n - (sizeof(tail) - 1);
+	for (layer = end; layer > m->name && layer[-1] != '/'; layer--)
+		;
+	if (!storage_id(layer, (size_t)(end - layer)) ||
+	    layer - m->name < (ptrdiff_t)(sizeof(mid) - 1) ||
+	    strncmp(layer - (sizeof(mid) - 1), mid, sizeof(mid) - 1))
+		return;
+	/* <storage root>/overlay-containers/containers.json */
+	dw_buf_add(&p, m->name, (size_t)(layer - (sizeof(mid) - 1) - m->name));
+	k = p.len;
+	dw_buf_adds(&p, "/overlay-containers/containers.json");
+	list = load_json(root, p.ptr, 64 << 20);
+	json_array_foreach(list, n, c)
+	{
+		const char *l = json_string_value(json_object_get(c, "layer"));
+
+		if (l && (size_t)(end - layer) == strlen(l) &&
+		    !strncmp(l, layer, (size_t)(end - layer))) {
+			hit = c;
+			break;
+		}
+	}
+	id = json_string_value(json_object_get(hit, "id"));
+	if (!id || !storage_id(id, strlen(id))) {
+		json_decref(list);
+		dw_buf_release(&p);
+		return;
+	}
+	m->ctr_id = dw_xstrdup(id);
+	free(m->runtime);
+	m->runtime = dw_xstrdup("podman");
+	{
+		const char *name = json_string_value(
+			json_array_get(json_object_get(hit, "names"), 0));
+		const char *md =
+			json_string_value(json_object_get(hit, "metadata"));
+
+		if (name && *name && strlen(name) < 512)
+			m->ctr_name = dw_xstrdup(name);
+		meta = md ? json_loads(md, 0, NULL) : NULL;
+		m->image = annotation(meta, "image-name");
+	}
+	dw_buf_setlen(&p, k);
+	dw_buf_addf(&p, "/overlay-containers/%s/userdata/config.json", id);
+	doc = load_json(root, p.ptr, 4 << 20);
+	a = json_object_get(doc, "annotations");
+	if (json_is_object(a) &&
+	    json_object_get(a, "io.kubernetes.cri-o.ContainerType")) {
+		const char *type = json_string_value(json_object_get(
+			a, "io.kubernetes.cri-o.ContainerType"));
+		const char *labels = json_string_value(
+			json_object_get(a, "io.kubernetes.cri-o.Labels"));
+		json_t *l = labels ? json_loads(labels, 0, NULL) : NULL;
+
+		free(m->runtime);
+		m->runtime = dw_xstrdup("cri-o");
+		m->k8s_namespace = annotation(a, "io.kubernetes.pod.namespace");
+		m->k8s_pod = annotation(a, "io.kubernetes.pod.name");
+		m->k8s_uid = annotation(a, "io.kubernetes.pod.uid");
+		m->k8s_container =
+			annotation(a, "io.kubernetes.container.name");
+		if (annotation_present(a, "io.kubernetes.cri-o.ImageName")) {
+			free(m->image);
+			m->image =
+				annotation(a, "io.kubernetes.cri-o.ImageName");
+		}
+		m->sandbox = type && !strcmp(type, "sandbox");
+		if (json_is_object(l) && json_object_size(l) <= 256)
+			m->labels =
+				json_dumps(l, JSON_COMPACT | JSON_SORT_KEYS);
+		json_decref(l);
+	}
+	mount_points(m, doc);
+	json_decref(doc);
+	json_decref(meta);
+	json_decref(list);
+	dw_buf_release(&p);
 }
 
 void dw_mounts_identify(const char *host_root, struct dw_mount *list, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		identify_one(host_root, &list[i]);
+	for (i = 0; i < n; i++) {
+		identify_containerd(host_root, &list[i]);
+		identify_storage(host_root, &list[i]);
+	}
 }
 
 int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n)

@@ -27,12 +27,18 @@ struct dw_mount {
 	int userxattr; /* mounted with userxattr: user.overlay.* is ours */
 	/*
 	 * Who it is, from the runtime's bundle (containerd: the config.json
-	 * beside the rootfs, its io.kubernetes.cri.* annotations), NULL
+	 * beside the rootfs, its io.kubernetes.cri.* annotations; CRI-O and
+	 * podman: their storage's overlay-containers/containers.json and
+	 * the container's userdata/config.json, io.kubernetes.*), NULL
 	 * when not known: Kubernetes namespace, pod, pod uid, container,
 	 * image; `sandbox`: a pod's pause container (not a workload).
 	 */
 	char *k8s_namespace, *k8s_pod, *k8s_uid, *k8s_container, *image;
 	int sandbox;
+	/* containers-storage (CRI-O, podman): the container's id and
+	 * first name there, and CRI-O's pod labels (a JSON object from its
+	 * io.kubernetes.cri-o.Labels annotation); NULL when not known. */
+	char *ctr_id, *ctr_name, *labels;
 	/* Where the runtime mounts into the rootfs (config.json's mounts'
 	 * destinations, at most 256): the directories it creates there in
 	 * the upper dir for them (/dev, /proc, /sys, /run) are not drift. */

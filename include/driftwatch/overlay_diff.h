@@ -102,10 +102,11 @@ static inline const char *dw_change_path(const struct dw_changeset *cs,
 void dw_changeset_release(struct dw_changeset *cs);
 
 /*
- * Leave out of `cs` the added directories at exactly these paths ("/dev"):
- * the mount points a runtime (containerd/runc) makes in the upper dir
- * for its bundle's mounts are not drift, as Docker's init layer is not.
- * What is under them stays.
+ * Leave out of `cs` the added directories at exactly these paths ("/dev"),
+ * and the added empty files there when their metadata is known (a file
+ * bind mount's target): the mount points a runtime (containerd/runc,
+ * podman) makes in the upper dir for its bundle's mounts are not drift,
+ * as Docker's init layer is not. What is under them stays.
  */
 void dw_changeset_drop_added_dirs(struct dw_changeset *cs, char *const *paths,
 				  size_t n);

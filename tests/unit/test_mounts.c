@@ -195,6 +195,86 @@ static void test_lowerdir_join(void **state)
 	free(joined);
 }
 
+#define CS "/var/lib/containers/storage"
+#define OVL(layer)                                                             \
+	"overlay overlay rw,lowerdir=" CS "/overlay/l/AAAA,upperdir=" CS       \
+	"/overlay/" layer "/diff,workdir=" CS "/overlay/" layer "/work\n"
+
+/*
+ * CRI-O and podman, from fixture bundles (podman cannot start containers
+ * on these machines): each merged mount is mapped to its container
+ * through containers.json's "layer", then named from its
+ * userdata/config.json's io.kubernetes.* annotations (CRI-O: pod,
+ * namespace, uid, container, image, sandbox, labels) or from
+ * containers.json (podman: name, image).
+ */
+static void test_containers_storage(void **state)
+{
+#define L_SB "a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1"
+#define L_APP "b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2"
+#define L_POD "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3"
+#define L_NONE                                                                 \
+	"d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4"
+	char text[] = "601 22 0:80 / " CS "/overlay/" L_SB "/merged rw - " OVL(
+		L_SB) "602 22 0:81 / " CS "/overlay/" L_APP
+		      "/merged rw - " OVL(
+			      L_APP) "603 22 0:82 / " CS "/overlay/" L_POD
+				     "/merged rw - " OVL(
+					     L_POD) "604 22 0:83 / " CS
+						    "/overlay/" L_NONE
+						    "/merged rw - " OVL(L_NONE);
+	const char *root = DW_TEST_DATA "/containers-storage";
+	struct dw_mount_opts o = {root, NULL, 0};
+	const struct dw_mount *m;
+	struct dw_mount *v;
+	size_t n, k;
+	int hosts = 0;
+
+	(void)state;
+	assert_int_equal(dw_mounts_parse(text, &o, &v, &n), 0);
+	assert_int_equal(n, 4);
+	dw_mounts_identify(root, v, n);
+
+	m = find(v, n, CS "/overlay/" L_SB "/merged");
+	assert_non_null(m);
+	assert_string_equal(m->runtime, "cri-o");
+	assert_true(m->sandbox);
+
+	m = find(v, n, CS "/overlay/" L_APP "/merged");
+	assert_non_null(m);
+	assert_string_equal(m->runtime, "cri-o");
+	assert_false(m->sandbox);
+	assert_string_equal(m->k8s_namespace, "prod");
+	assert_string_equal(m->k8s_pod, "web-7d9");
+	assert_string_equal(m->k8s_uid, "0b6f2a1c-1111-4222-8333-944455556666");
+	assert_string_equal(m->k8s_container, "app");
+	assert_string_equal(m->image, "docker.io/library/nginx:1.27");
+	assert_string_equal(m->ctr_id, "2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b"
+				       "2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b");
+	assert_non_null(m->labels);
+	assert_non_null(strstr(m->labels, "\"tier\":\"front\""));
+	assert_int_equal(m->nmount_points, 5);
+
+	m = find(v, n, CS "/overlay/" L_POD "/merged");
+	assert_non_null(m);
+	assert_string_equal(m->runtime, "podman");
+	assert_string_equal(m->ctr_name, "billing-db");
+	assert_string_equal(m->image, "docker.io/library/postgres:16");
+	assert_null(m->k8s_pod);
+	assert_null(m->labels);
+	for (k = 0; k < m->nmount_points; k++)
+		hosts += !strcmp(m->mount_points[k], "/run/.containerenv");
+	assert_int_equal(hosts, 1);
+
+	/* A layer no container has: a bare mount, nothing guessed. */
+	m = find(v, n, CS "/overlay/" L_NONE "/merged");
+	assert_non_null(m);
+	assert_string_equal(m->runtime, "containers-storage");
+	assert_null(m->ctr_id);
+	assert_null(m->image);
+	dw_mounts_free_list(v, n);
+}
+
 static void test_empty(void **state)
 {
 	char text[] = "";
@@ -216,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_host_root),
 		cmocka_unit_test(test_lowerdir_join),
 		cmocka_unit_test(test_shapes),
+		cmocka_unit_test(test_containers_storage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

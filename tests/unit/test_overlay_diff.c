@@ -694,6 +694,44 @@ static void test_prefetch_serves_the_walk(void **state)
 	close(fd);
 }
 
+/*
+ * A runtime's mount points in the upper dir are not drift: the dirs, and
+ * the empty files of file bind mounts (podman's /etc/hosts,
+ * /run/.containerenv). A file there with content, or a path that is no
+ * mount point, stays.
+ */
+static void test_runtime_mount_points_dropped(void **state)
+{
+	char *const points[] = {"/dev", "/etc/hosts", "/run/.containerenv",
+				"/etc/resolv.conf"};
+	struct dw_changeset cs = DW_CHANGESET_INIT;
+	struct dw_buf out = DW_BUF_INIT;
+	const char *lowers[1];
+	char up[PATH_MAX], lo[PATH_MAX];
+
+	(void)state;
+	NEED_ROOT();
+	mkdirs("lo1/etc");
+	mkdirs("up/dev");
+	mkdirs("up/etc");
+	mkdirs("up/run");
+	put("up/etc/hosts", "");
+	put("up/run/.containerenv", "");
+	put("up/etc/resolv.conf", "nameserver 10.0.0.1\n");
+	put("up/etc/hostname", "");
+	snprintf(up, sizeof(up), "%s/up", root);
+	snprintf(lo, sizeof(lo), "%s/lo1", root);
+	lowers[0] = lo;
+	assert_int_equal(dw_overlay_diff(&cs, up, lowers, 1, DW_DIFF_STAT), 0);
+	dw_changeset_drop_added_dirs(&cs, points, 4);
+	assert_int_equal(dw_changeset_format(&out, &cs, DW_DIFF_FORMAT_TEXT),
+			 0);
+	assert_string_equal(out.ptr, "C /etc\nA /etc/hostname\n"
+				     "A /etc/resolv.conf\nA /run\n");
+	dw_buf_release(&out);
+	dw_changeset_release(&cs);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -715,6 +753,7 @@ int main(void)
 		T(test_missing_layer_is_an_error),
 		T(test_reuse_equals_full_walk),
 		T(test_prefetch_serves_the_walk),
+		T(test_runtime_mount_points_dropped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
