@@ -123,9 +123,7 @@ static json_t *coverage_json(const struct container *c)
 
 static int is_immutable(const struct dw_policy *p, const struct container *c)
 {
-	return c->read_only ||
-	       (p->immutable_label &&
-		dw_policy_label_matches(p->immutable_label, c->labels));
+	return c->read_only || dw_policy_immutable(p, c->image, c->labels);
 }
 
 static void set_str(char **dst, const char *src)

@@ -29,6 +29,8 @@ static void free_rules(struct dw_allow_rule *r, size_t n)
 	for (i = 0; i < n; i++) {
 		free(r[i].image);
 		free(r[i].label);
+		free(r[i].k8s_namespace);
+		free(r[i].k8s_pod);
 		free_strv(r[i].paths, r[i].npaths);
 	}
 	free(r);
@@ -56,6 +58,7 @@ void dw_policy_release(struct dw_policy *p)
 	free(p->drops);
 	free_rules(p->allow, p->nallow);
 	free_rules(p->allow_exec, p->nallow_exec);
+	free_rules(p->immutable, p->nimmutable);
 	memset(p, 0, sizeof(*p));
 }
 
@@ -105,16 +108,22 @@ static int abs_globs(struct dw_yaml *y, yaml_node_t *v, char ***out, size_t *n)
 	return err;
 }
 
+enum rule_kind { RULE_ALLOW, RULE_EXEC, RULE_IMMUTABLE };
+
 static int allow_rule(struct dw_yaml *y, yaml_node_t *n,
-		      struct dw_allow_rule *r)
+		      struct dw_allow_rule *r, enum rule_kind kind)
 {
 	yaml_node_pair_t *p;
 	int err = 0;
 
 	if (n->type != YAML_MAPPING_NODE)
 		return dw_yaml_bad(y, n,
-				   "an allow rule is a mapping with "
-				   "paths (and image, label)");
+				   kind == RULE_IMMUTABLE
+					   ? "an immutable rule is a mapping "
+					     "of image, label, namespace, pod"
+					   : "an allow rule is a mapping with "
+					     "paths (and image, label, "
+					     "namespace, pod)");
 	for (p = n->data.mapping.pairs.start;
 	     !err && p < n->data.mapping.pairs.top; p++) {
 		const char *k = dw_yaml_scalar(dw_yaml_node(y, p->key));
@@ -124,15 +133,30 @@ static int allow_rule(struct dw_yaml *y, yaml_node_t *n,
 			err = string(y, v, &r->image);
 		else if (k && !strcmp(k, "label"))
 			err = string(y, v, &r->label);
-		else if (k && !strcmp(k, "paths"))
+		else if (k && !strcmp(k, "namespace"))
+			err = string(y, v, &r->k8s_namespace);
+		else if (k && !strcmp(k, "pod"))
+			err = string(y, v, &r->k8s_pod);
+		else if (k && !strcmp(k, "paths") && kind != RULE_IMMUTABLE)
 			err = abs_globs(y, v, &r->paths, &r->npaths);
 		else
-			err = dw_yaml_bad(y, v,
-					  "unknown key in an allow rule "
-					  "(image, label, paths)");
+			err = dw_yaml_bad(
+				y, v,
+				kind == RULE_IMMUTABLE
+					? "unknown key in an immutable "
+					  "rule (image, label, "
+					  "namespace, pod)"
+					: "unknown key in an allow rule "
+					  "(image, label, namespace, "
+					  "pod, paths)");
 	}
-	if (!err && !r->npaths)
+	if (!err && kind != RULE_IMMUTABLE && !r->npaths)
 		err = dw_yaml_bad(y, n, "an allow rule needs paths");
+	if (!err && kind == RULE_IMMUTABLE && !r->image && !r->label &&
+	    !r->k8s_namespace && !r->k8s_pod)
+		err = dw_yaml_bad(y, n,
+				  "an immutable rule names what it selects "
+				  "(image, label, namespace, pod)");
 	return err;
 }
 
@@ -142,7 +166,8 @@ static int allow_rule(struct dw_yaml *y, yaml_node_t *n,
  * no rule at all) and have no label.
  */
 static int allow_rules(struct dw_yaml *y, yaml_node_t *v,
-		       struct dw_allow_rule **rules, size_t *n, int exec)
+		       struct dw_allow_rule **rules, size_t *n,
+		       enum rule_kind kind)
 {
 	yaml_node_item_t *it;
 	size_t alloc = *n;
@@ -157,13 +182,48 @@ static int allow_rules(struct dw_yaml *y, yaml_node_t *v,
 		DW_ALLOC_GROW(*rules, *n + 1, alloc);
 		r = &(*rules)[(*n)++];
 		memset(r, 0, sizeof(*r));
-		err = allow_rule(y, dw_yaml_node(y, *it), r);
-		if (!err && exec && (!r->image || r->label))
+		err = allow_rule(y, dw_yaml_node(y, *it), r, kind);
+		if (!err && kind == RULE_EXEC && (!r->image || r->label))
 			err = dw_yaml_bad(y, dw_yaml_node(y, *it),
 					  "an allow_executables rule names "
 					  "the image and paths (no label)");
 	}
 	return err;
+}
+
+/* A Kubernetes label's value ("" when absent) against a glob. */
+static int k8s_match(const char *glob, const json_t *labels, const char *key)
+{
+	const char *v = json_string_value(json_object_get(labels, key));
+
+	return dw_glob_match(glob, v ? v : "");
+}
+
+/* Does rule `r` select the container (image, label, namespace, pod)? */
+static int selects(const struct dw_allow_rule *r, const char *image,
+		   const json_t *labels)
+{
+	return (!r->image || dw_glob_match(r->image, image ? image : "")) &&
+	       (!r->label || dw_policy_label_matches(r->label, labels)) &&
+	       (!r->k8s_namespace ||
+		k8s_match(r->k8s_namespace, labels,
+			  "io.kubernetes.pod.namespace")) &&
+	       (!r->k8s_pod ||
+		k8s_match(r->k8s_pod, labels, "io.kubernetes.pod.name"));
+}
+
+int dw_policy_immutable(const struct dw_policy *p, const char *image,
+			const json_t *labels)
+{
+	size_t i;
+
+	if (p->immutable_label &&
+	    dw_policy_label_matches(p->immutable_label, labels))
+		return 1;
+	for (i = 0; i < p->nimmutable; i++)
+		if (selects(&p->immutable[i], image, labels))
+			return 1;
+	return 0;
 }
 
 /* Does a rule of `rules` fit the container and match `path`? */
@@ -175,9 +235,7 @@ static int allowed_by(const struct dw_allow_rule *rules, size_t n,
 	for (i = 0; i < n; i++) {
 		const struct dw_allow_rule *r = &rules[i];
 
-		if (r->image && !dw_glob_match(r->image, image ? image : ""))
-			continue;
-		if (r->label && !dw_policy_label_matches(r->label, labels))
+		if (!selects(r, image, labels))
 			continue;
 		for (j = 0; j < r->npaths; j++)
 			if (dw_glob_match(r->paths[j], path))
@@ -325,6 +383,7 @@ enum key_type {
 	K_SLACK,      /* Slack webhooks */
 	K_ALLOW,      /* allow rules */
 	K_ALLOW_EXEC, /* allow rules for executables */
+	K_IMMUTABLE,  /* selectors of immutable containers */
 	K_DROPS,      /* drop dirs */
 };
 
@@ -334,7 +393,8 @@ static const char *const type_names[] = {
 	[K_PATHS] = "paths",	  [K_ROTATE] = "off|ask|auto",
 	[K_ARGV] = "argv",	  [K_WEBHOOKS] = "urls",
 	[K_SLACK] = "urls",	  [K_ALLOW] = "rules",
-	[K_ALLOW_EXEC] = "rules", [K_DROPS] = "dirs",
+	[K_ALLOW_EXEC] = "rules", [K_IMMUTABLE] = "rules",
+	[K_DROPS] = "dirs",
 };
 
 struct key {
@@ -402,11 +462,15 @@ static const struct key keys[] = {
 	    "containers with this label (key or key=value) are not watched"),
 	STR("immutable_label", immutable_label, "driftwatch.immutable=true",
 	    "every change in containers with this label is critical"),
+	LIST("immutable", K_IMMUTABLE, immutable, nimmutable, NULL,
+	     "rules {image, label, namespace, pod}: every change in the "
+	     "containers a rule selects is critical"),
 	LIST("high_paths", K_PATHS, high_paths, nhigh,
 	     "/etc /bin /sbin /usr /lib /lib32 /lib64 /libx32 /boot",
 	     "changes under these paths are high (replaces the list)"),
 	LIST("allow", K_ALLOW, allow, nallow, NULL,
-	     "allow rules: {paths, image, label}; matching changes are "
+	     "allow rules: {paths, image, label, namespace, pod}; matching "
+	     "changes are "
 	     "allowed, but never a new or changed executable"),
 	LIST("allow_executables", K_ALLOW_EXEC, allow_exec, nallow_exec, NULL,
 	     "rules {image, paths} that allow new or changed executables "
@@ -534,9 +598,14 @@ static int set_key(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p,
 	case K_ARGV: return command_value(y, v, p);
 	case K_WEBHOOKS: return webhooks(y, v, p, "json");
 	case K_SLACK: return webhooks(y, v, p, "slack");
-	case K_ALLOW: return allow_rules(y, v, &p->allow, &p->nallow, 0);
+	case K_ALLOW:
+		return allow_rules(y, v, &p->allow, &p->nallow, RULE_ALLOW);
 	case K_ALLOW_EXEC:
-		return allow_rules(y, v, &p->allow_exec, &p->nallow_exec, 1);
+		return allow_rules(y, v, &p->allow_exec, &p->nallow_exec,
+				   RULE_EXEC);
+	case K_IMMUTABLE:
+		return allow_rules(y, v, &p->immutable, &p->nimmutable,
+				   RULE_IMMUTABLE);
 	case K_DROPS: return drop_dirs(y, v, p);
 	}
 	return dw_yaml_bad(y, v, "unknown key");

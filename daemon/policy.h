@@ -16,8 +16,11 @@
  */
 
 struct dw_allow_rule {
-	char *image;  /* glob on the image name, or NULL: any */
-	char *label;  /* "key" or "key=value", or NULL: any */
+	char *image; /* glob on the image name, or NULL: any */
+	char *label; /* "key" or "key=value", or NULL: any */
+	/* Globs on a Kubernetes container's pod namespace and pod name
+	 * (its io.kubernetes.pod.* labels), or NULL: any. */
+	char *k8s_namespace, *k8s_pod;
 	char **paths; /* globs; "**" crosses '/' */
 	size_t npaths;
 };
@@ -45,6 +48,10 @@ struct dw_policy {
 	size_t nallow;
 	struct dw_allow_rule *allow_exec; /* allow_executables */
 	size_t nallow_exec;
+	/* immutable: containers these select ({image, label, namespace,
+	 * pod}, no paths) are immutable, as with immutable_label. */
+	struct dw_allow_rule *immutable;
+	size_t nimmutable;
 	int snapshot_on_critical;
 	long snapshot_interval;	 /* seconds between two per container */
 	long alert_burst;	 /* alerts of a kind about a subject at once */
@@ -84,6 +91,11 @@ void dw_policy_defaults(struct dw_policy *p);
  */
 int dw_policy_load(struct dw_policy *p, const char *path, int must_exist);
 void dw_policy_release(struct dw_policy *p);
+
+/* Is a container of this image and labels immutable (immutable_label,
+ * or an immutable rule selects it)? */
+int dw_policy_immutable(const struct dw_policy *p, const char *image,
+			const json_t *labels);
 
 /* Does "key" or "key=value" `sel` match `labels` (a JSON object)? */
 int dw_policy_label_matches(const char *sel, const json_t *labels);

@@ -87,6 +87,30 @@ id=$(sqlite3 "$db" "SELECT id FROM containers WHERE name = 'shop/web-7d9/app'")
 	pass "its logs: monitored, its pod's log dir found" || fail "logs coverage: $(dw_coverage "$db" "$id" logs)"
 kill -TERM "$pid"; wait "$pid"; pid=
 
+# By pod and namespace: ps, and events --pod / --namespace (before, only
+# --container, and no command listed the containers of every runtime).
+ps=$("$DW" ps --db "$db" --format json)
+[ "$(jq -c --arg d "${DW_DOCKER_ROOT:-/nonexistent}/" '[.[] | select(.name | startswith($d) | not) | {name, runtime, image, namespace, pod, container, drift: (.drift > 0)}]' <<<"$ps")" = \
+	'[{"name":"shop/web-7d9/app","runtime":"containerd","image":"dwtest:busybox","namespace":"shop","pod":"web-7d9","container":"app","drift":true}]' ] &&
+	pass "ps: the pod's container with its runtime, image, pod and drift" || fail "ps: $ps"
+jq -e '.[] | select(.name == "shop/web-7d9/app") | .coverage[] | select(.facet == "logs" and .state == "monitored")' <<<"$ps" >/dev/null &&
+	pass "ps: and its coverage" || fail "ps coverage: $ps"
+"$DW" ps --db "$db" | grep -q '^shop/web-7d9/app  .* containerd  dwtest:busybox  running ' &&
+	pass "ps: text" || fail "ps text: $("$DW" ps --db "$db")"
+[ "$("$DW" ps --db "$db" --namespace shop --format json | jq -r '[.[].name] | join(" ")')" = "shop/web-7d9/app" ] &&
+	pass "ps --namespace shop: only its containers" || fail "ps --namespace"
+[ "$("$DW" ps --db "$db" --namespace nosuch --format json)" = "[]" ] && pass "ps --namespace of none: empty" || fail "ps nosuch"
+ev() { "$DW" events --db "$db" "$@" --format jsonl 2>&1 | jq -r '.container + " " + .kind + " " + .path' | sort -u | tr '\n' ';'; }
+want_ev="shop/web-7d9/app A /etc/drift;shop/web-7d9/app C /etc;"
+[ "$(ev --pod shop/web-7d9)" = "$want_ev" ] && pass "events --pod shop/web-7d9" || fail "events --pod: $(ev --pod shop/web-7d9)"
+[ "$(ev --pod web-7d9)" = "$want_ev" ] && pass "events --pod web-7d9 (any namespace)" || fail "events --pod POD: $(ev --pod web-7d9)"
+[ "$(ev --namespace shop)" = "$want_ev" ] && pass "events --namespace shop" || fail "events --namespace: $(ev --namespace shop)"
+"$DW" events --db "$db" --namespace nosuch >/dev/null 2>"$tmp/e.err"
+[ $? -eq 3 ] && grep -q "no container in Kubernetes namespace nosuch" "$tmp/e.err" &&
+	pass "events --namespace of none: exit 3, said" || fail "events nosuch: $(cat "$tmp/e.err")"
+"$DW" events --db "$db" --pod shop/web-7d9 --container x >/dev/null 2>&1
+[ $? -eq 2 ] && pass "--pod with --container: a usage error" || fail "--pod --container"
+
 # driftwatch diff of it, with no daemon and no Docker container of that
 # name: by NS/POD/CONTAINER and by containerd://ID. Before, diff took
 # Docker containers only.
@@ -98,7 +122,7 @@ kill -TERM "$pid"; wait "$pid"; pid=
 [ $? -ne 0 ] && [ -s "$tmp/d.err" ] && pass "a name nothing has: an error, said" || fail "unknown name: $(cat "$tmp/d.err")"
 
 # ignore_runtime_mounts: false shows what runc made.
-printf 'docker: false\ndebounce_ms: 20\nignore_runtime_mounts: false\n' >"$tmp/cfg2.yaml"
+printf 'docker: false\ndebounce_ms: 20\nignore_runtime_mounts: false\nimmutable:\n  - namespace: "sh*"\n    pod: web-*\n' >"$tmp/cfg2.yaml"
 "$DWD" --foreground --config "$tmp/cfg2.yaml" --db "$tmp/dw2.db" 2>"$tmp/log2" &
 pid=$!
 for _ in $(seq 1 50); do
@@ -108,5 +132,7 @@ for _ in $(seq 1 50); do
 done
 grep -qx 'A /proc' <<<"$got" && grep -qx 'A /etc/drift' <<<"$got" &&
 	pass "ignore_runtime_mounts: false: runc's mount points shown too" || fail "not ignored: $got"
+sev=$("$DW" events --db "$tmp/dw2.db" --pod shop/web-7d9 --format jsonl | jq -r 'select(.path == "/etc/drift") | .severity' | head -1)
+[ "$sev" = critical ] && pass "immutable by namespace and pod glob: its drift is critical" || fail "immutable: $sev"
 kill -TERM "$pid"; wait "$pid"; pid=
 finish

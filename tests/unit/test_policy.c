@@ -84,6 +84,69 @@ static void test_severities(void **state)
 	free(path);
 }
 
+/*
+ * Kubernetes: allow and immutable rules by pod namespace and pod name
+ * (globs on the io.kubernetes.pod.* labels every runtime's pods carry),
+ * and immutable rules by image.
+ */
+static void test_kubernetes_rules(void **state)
+{
+	char *path = write_file("allow:\n"
+				"  - namespace: \"kube-*\"\n"
+				"    pod: \"fluentd-*\"\n"
+				"    paths: [\"/var/log/**\"]\n"
+				"immutable:\n"
+				"  - namespace: prod\n"
+				"  - image: \"registry.example/pay/*\"\n"
+				"  - namespace: staging\n"
+				"    pod: \"db-*\"\n");
+	json_t *fluentd = json_pack("{s:s, s:s}", "io.kubernetes.pod.namespace",
+				    "kube-system", "io.kubernetes.pod.name",
+				    "fluentd-x7k2p");
+	json_t *other =
+		json_pack("{s:s, s:s}", "io.kubernetes.pod.namespace",
+			  "default", "io.kubernetes.pod.name", "fluentd-x7k2p");
+	json_t *prod = json_pack("{s:s, s:s}", "io.kubernetes.pod.namespace",
+				 "prod", "io.kubernetes.pod.name", "web-1");
+	json_t *stdb = json_pack("{s:s, s:s}", "io.kubernetes.pod.namespace",
+				 "staging", "io.kubernetes.pod.name", "db-0");
+	json_t *stweb = json_pack("{s:s, s:s}", "io.kubernetes.pod.namespace",
+				  "staging", "io.kubernetes.pod.name", "web-0");
+	json_t *none = json_object();
+	struct dw_policy p;
+
+	(void)state;
+	assert_int_equal(dw_policy_load(&p, path, 1), 0);
+	assert_int_equal(dw_policy_severity(&p, "fluentd", fluentd, 0,
+					    "/var/log/a.log", 'A', 0),
+			 DW_SEV_ALLOWED);
+	assert_int_equal(dw_policy_severity(&p, "fluentd", other, 0,
+					    "/var/log/a.log", 'A', 0),
+			 DW_SEV_MEDIUM);
+	/* A Docker container without the labels: no pod, no match. */
+	assert_int_equal(dw_policy_severity(&p, "fluentd", none, 0,
+					    "/var/log/a.log", 'A', 0),
+			 DW_SEV_MEDIUM);
+	assert_true(dw_policy_immutable(&p, "nginx", prod));
+	assert_true(
+		dw_policy_immutable(&p, "registry.example/pay/api:3", none));
+	assert_true(dw_policy_immutable(&p, "nginx", stdb));
+	assert_false(dw_policy_immutable(&p, "nginx", stweb));
+	assert_false(dw_policy_immutable(&p, "nginx", none));
+	/* immutable_label still counts. */
+	json_object_set_new(none, "driftwatch.immutable", json_string("true"));
+	assert_true(dw_policy_immutable(&p, "nginx", none));
+	dw_policy_release(&p);
+	json_decref(fluentd);
+	json_decref(other);
+	json_decref(prod);
+	json_decref(stdb);
+	json_decref(stweb);
+	json_decref(none);
+	unlink(path);
+	free(path);
+}
+
 static void expect_error(const char *text, const char *what)
 {
 	char *path = write_file(text);
@@ -110,6 +173,11 @@ static void test_bad_files(void **state)
 	expect_error("drop_dirs:\n  - path: /x\n    kind: fax\n",
 		     "slack, mail or files");
 	expect_error("webhooks: [ftp://x]\n", "http(s)");
+	expect_error("immutable:\n  - paths: [/x]\n", "unknown key in an "
+						      "immutable rule");
+	expect_error("immutable:\n  - {}\n", "names what it selects");
+	expect_error("allow:\n  - pods: x\n    paths: [/x]\n",
+		     "(image, label, namespace, pod, paths)");
 	/* Absent: an error only when asked for. */
 	assert_int_equal(dw_policy_load(&p, "/nonexistent/dw.yaml", 0), 0);
 	assert_int_equal(p.debounce_ms, 20);
@@ -123,6 +191,7 @@ int main(void)
 
 		cmocka_unit_test(test_severities),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_kubernetes_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
