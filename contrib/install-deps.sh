@@ -10,7 +10,8 @@ libyaml-dev libhyperscan-dev libgmime-3.0-dev libseccomp-dev libsystemd-dev
 docker.io"
 test="libcmocka-dev busybox-static curl jq sqlite3 attr libcap2-bin time
 openssl debootstrap systemd
-util-linux procps groff-base inotify-tools bc pre-commit clang clang-format libclang-rt-14-dev git"
+util-linux procps groff-base inotify-tools bc pre-commit clang clang-format libclang-rt-14-dev git
+python3-yaml"
 
 pkgs=$build
 case "${1:-}" in
