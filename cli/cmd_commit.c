@@ -11,6 +11,7 @@
 #include "opt.h"
 #include "driftwatch/buf.h"
 #include "docker.h"
+#include "mounts.h"
 #include "driftwatch/config.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
@@ -29,7 +30,13 @@ static const struct dw_opt opts[] = {
 	 "the tag of the loaded image (default: "
 	 "driftwatch/<name>:<time>)",
 	 0},
-	{'P', "no-pause", NULL, "do not pause the container while capturing",
+	{'P', "no-pause", NULL,
+	 "do not pause (or freeze) the container while "
+	 "capturing",
+	 0},
+	{'M', "max-pause", "SECONDS",
+	 "let it run again after this long whatever "
+	 "happens\n(default 300)",
 	 0},
 	{'L', "layer-only", NULL, "write just the upper dir's layer tar", 0},
 	{'R', "replace", NULL,
@@ -126,6 +133,33 @@ out:
 	return err;
 }
 
+/* A name of another runtime's container, never Docker's. */
+static int other_runtime(const char *ref)
+{
+	return (ref[0] != '/' && strchr(ref, '/')) ||
+	       !strncmp(ref, "mount:", 6);
+}
+
+/* NS/POD/CONTAINER or RUNTIME://ID as one file and tag name component. */
+static const char *safe_name(const char *ref)
+{
+	static char out[256];
+	size_t i, n = 0;
+
+	for (i = 0; ref[i] && n + 1 < sizeof(out); i++) {
+		char c = ref[i];
+
+		if (c == ':' && ref[i + 1] == '/' && ref[i + 2] == '/')
+			i += 2, c = '-';
+		else if (c == '/' || c == ':')
+			c = '-';
+		if (n || c != '-')
+			out[n++] = c;
+	}
+	out[n] = '\0';
+	return out;
+}
+
 static char *default_path(const char *name, const char *stamp, int layer)
 {
 	struct dw_buf b = DW_BUF_INIT;
@@ -166,6 +200,11 @@ static void record(const char *db, const char *ref,
 int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 {
 	struct dw_snapshot_opts o = {NULL, NULL, NULL, 0, 0, 0, 0};
+	struct dw_mount *list = NULL;
+	size_t nlist = 0, hit = 0;
+	const char *ref, *runtime = "docker";
+	char *end;
+	long v;
 	struct dw_snapshot_result r;
 	struct dw_docker *d = NULL;
 	const char *db = DW_STORE_DEFAULT_PATH, *host = cli->host;
@@ -182,6 +221,15 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 		case 'r': o.reason = optarg; break;
 		case 't': o.tag = optarg; break;
 		case 'P': o.no_pause = 1; break;
+		case 'M':
+			v = strtol(optarg, &end, 10);
+			if (*end || end == optarg || v < 1 || v > 86400)
+				return dw_cli_fail("commit", DW_EXIT_USAGE,
+						   "--max-pause takes seconds "
+						   "from 1 to 86400, not '%s'",
+						   optarg);
+			o.max_pause_s = (int)v;
+			break;
 		case 'L': o.layer_only = 1; break;
 		case 'R': do_replace = 1; break;
 		case 'S':
@@ -199,18 +247,44 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return dw_opts_usage_error(&help);
+	ref = argv[optind];
 	if (dw_cli_docker(cli, "commit", host, db, &d))
 		return DW_EXIT_USAGE;
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	if (!o.out_path)
 		o.out_path = path =
-			default_path(argv[optind], stamp, o.layer_only);
+			default_path(safe_name(ref), stamp, o.layer_only);
 	if (!o.tag)
-		o.tag = tag = dw_snapshot_default_tag(argv[optind], stamp);
-	err = dw_snapshot_container(d, argv[optind], &o, &r);
+		o.tag = tag = dw_snapshot_default_tag(safe_name(ref), stamp);
+	/* NS/POD/CONTAINER, RUNTIME://ID, mount:ID: another runtime's;
+	 * else Docker's, then (not Docker's, or no Docker) another's. */
+	err = other_runtime(ref) ? DW_ENOTFOUND
+				 : dw_snapshot_container(d, ref, &o, &r);
+	if (err == DW_ENOTFOUND || err == DW_EUNREACHABLE) {
+		char why[1024];
+		int merr;
+
+		snprintf(why, sizeof(why), "%s", dw_error_last());
+		merr = dw_mounts_find(cli->host_root, ref, &list, &nlist, &hit);
+		if (merr == DW_ENOTFOUND && !other_runtime(ref)) {
+			dw_error_set(err, "%s", why);
+		} else if (merr) {
+			err = merr;
+		} else if (do_replace) {
+			err = dw_error_set(DW_EUNSUPPORTED,
+					   "--replace recreates Docker "
+					   "containers only; %s is %s's",
+					   ref, list[hit].runtime);
+		} else {
+			runtime = list[hit].runtime;
+			err = dw_snapshot_mount(cli->host_root, &list[hit], ref,
+						&o, &r);
+		}
+	}
 	if (err) {
 		dw_cli_docker_close(d);
+		dw_mounts_free_list(list, nlist);
 		free(path);
 		free(tag);
 		return dw_cli_fail("commit", dw_cli_exit_for(err), "%s",
@@ -227,12 +301,20 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 	       "  evidence %s (%s)\n",
 	       o.out_path, r.archive_sha256, (unsigned long long)r.archive_size,
 	       (unsigned long long)r.entries,
-	       r.paused ? ", paused while captured" : ", not paused",
+	       r.paused
+		       ? (strcmp(runtime, "docker") ? ", frozen while captured"
+						    : ", paused while captured")
+		       : ", not paused",
 	       r.changed_during_capture ? ", FILES CHANGED DURING CAPTURE" : "",
 	       r.evidence_path, r.evidence_sha256);
-	if (!o.layer_only)
+	if (!o.layer_only && !strcmp(runtime, "docker"))
 		printf("  load it with: docker load -i %s   (image %s)\n",
 		       o.out_path, o.tag);
+	else if (!o.layer_only)
+		printf("  load it with: ctr -n k8s.io image import %s, "
+		       "podman load -i %s or docker load -i %s   (image %s)\n",
+		       o.out_path, o.out_path, o.out_path, o.tag);
+	dw_mounts_free_list(list, nlist);
 	err = do_replace ? replace(d, argv[optind], stamp) : 0;
 	dw_cli_docker_close(d);
 	if (err)
@@ -243,8 +325,9 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 	if (r.pause_expired)
 		fprintf(stderr,
 			"driftwatch commit: warning: the capture outlasted its "
-			"pause (300 s): the rest was read from the running "
-			"container; the evidence says so\n");
+			"pause (%d s): the rest was read from the running "
+			"container; the evidence says so\n",
+			o.max_pause_s ? o.max_pause_s : DW_SNAPSHOT_MAX_PAUSE);
 	if (r.truncated)
 		/* Evidence that is not whole is never reported as whole. */
 		err = dw_cli_fail("commit", DW_EXIT_ERROR,

@@ -147,49 +147,6 @@ static void raise_fd_limit(void)
 	}
 }
 
-/* RUNTIME://ID of a containers-storage container: its id, or a prefix
- * of 12 or more of it. */
-static int storage_named(const struct dw_mount *m, const char *want)
-{
-	size_t n = strlen(m->runtime);
-
-	if (!m->ctr_id || strncmp(want, m->runtime, n) ||
-	    strncmp(want + n, "://", 3))
-		return 0;
-	want += n + 3;
-	return strlen(want) >= 12 && !strncmp(m->ctr_id, want, strlen(want));
-}
-
-/* A mount's names: its id, its mount point, NS/POD/CONTAINER,
- * containerd://ID (the task's id, from its bundle's path), cri-o://ID
- * and podman://ID, and a podman container's name. */
-static int mount_named(const struct dw_mount *m, const char *want)
-{
-	struct dw_buf k = DW_BUF_INIT;
-	const char *end, *start;
-	int yes = !strcmp(want, m->id) || !strcmp(want, m->name) ||
-		  (m->ctr_name && !m->k8s_pod && !strcmp(want, m->ctr_name)) ||
-		  storage_named(m, want);
-
-	if (!yes && m->k8s_pod && m->k8s_container) {
-		dw_buf_addf(&k, "%s/%s/%s",
-			    m->k8s_namespace ? m->k8s_namespace : "",
-			    m->k8s_pod, m->k8s_container);
-		yes = !strcmp(want, k.ptr);
-	}
-	if (!yes && !strncmp(want, "containerd://", 13) &&
-	    strstr(m->name, "/io.containerd.runtime.v2.task/") &&
-	    (end = strrchr(m->name, '/'))) {
-		for (start = end; start > m->name && start[-1] != '/'; start--)
-			;
-		yes = start < end &&
-		      (size_t)(end - start) == strlen(want + 13) &&
-		      !strncmp(start, want + 13, (size_t)(end - start));
-	}
-	dw_buf_release(&k);
-	return yes;
-}
-
 /*
  * A container of another runtime, by its overlay mount in the host's
  * mountinfo (containerd, CRI-O, podman, a plain mount): its layer dirs
@@ -200,42 +157,28 @@ static int mount_named(const struct dw_mount *m, const char *want)
 static int diff_mount(struct dw_cli *cli, struct diff_args *a,
 		      struct dw_changeset *cs, unsigned flags, int *ret)
 {
-	struct dw_mount *list = NULL;
-	size_t n = 0, i, hit = 0, nhits = 0;
-	int err;
+	struct dw_mount *list = NULL, *m;
+	size_t n = 0, hit = 0;
+	int err = dw_mounts_find(cli->host_root, a->container, &list, &n, &hit);
 
-	if (dw_mounts_read_all(cli->host_root, &list, &n))
+	if (err == DW_ENOTFOUND)
 		return 1;
-	dw_mounts_identify(cli->host_root, list, n);
-	for (i = 0; i < n; i++)
-		if (!list[i].sandbox && mount_named(&list[i], a->container)) {
-			if (nhits++)
-				fprintf(stderr,
-					"driftwatch diff: %s is ambiguous: "
-					"%s (%s), %s (%s)\n",
-					a->container, list[hit].name,
-					list[hit].id, list[i].name, list[i].id);
-			hit = i;
-		}
-	if (!nhits) {
-		dw_mounts_free_list(list, n);
-		return 1;
+	if (err) {
+		*ret = dw_cli_fail("diff", DW_EXIT_USAGE, "%s",
+				   dw_error_last());
+		return 0;
 	}
-	if (nhits > 1) {
-		*ret = dw_cli_fail("diff", DW_EXIT_USAGE,
-				   "%zu containers are named %s: give an id",
-				   nhits, a->container);
-	} else if (list[hit].bad) {
+	m = &list[hit];
+	if (m->bad) {
 		*ret = dw_cli_fail("diff", DW_EXIT_ERROR, "%s: %s",
-				   a->container, list[hit].bad);
+				   a->container, m->bad);
 	} else {
 		err = dw_overlay_diff(
-			cs, list[hit].upper,
-			(const char *const *)list[hit].lowers,
-			list[hit].nlowers,
-			flags | (list[hit].userxattr ? DW_DIFF_USERXATTR : 0));
-		dw_changeset_drop_added_dirs(cs, list[hit].mount_points,
-					     list[hit].nmount_points);
+			cs, m->upper, (const char *const *)m->lowers,
+			m->nlowers,
+			flags | (m->userxattr ? DW_DIFF_USERXATTR : 0));
+		dw_changeset_drop_added_dirs(cs, m->mount_points,
+					     m->nmount_points);
 		*ret = err ? dw_cli_fail("diff", DW_EXIT_ERROR,
 					 "container %s: %s", a->container,
 					 dw_error_last())
@@ -260,19 +203,16 @@ static int diff_container(struct dw_cli *cli, struct diff_args *a,
 				       !strncmp(a->container, "mount:", 6))) {
 		if (!diff_mount(cli, a, cs, flags, &ret))
 			return ret;
-		return dw_cli_fail("diff", DW_EXIT_NOTFOUND,
-				   "no container %s among this host's overlay "
-				   "mounts (containerd, CRI-O, podman: "
-				   "NAMESPACE/POD/CONTAINER, containerd://ID, "
-				   "mount:ID)",
-				   a->container);
+		return dw_cli_fail("diff", DW_EXIT_NOTFOUND, "%s",
+				   dw_error_last());
 	}
 	if (dw_cli_docker(cli, "diff", a->host, a->db, &d))
 		return DW_EXIT_USAGE;
 	err = dw_docker_container_layers(d, &l, a->container);
 	dw_cli_docker_close(d);
-	/* Not Docker's (or no Docker here): another runtime's by its id. */
-	if (err == DW_ENOTFOUND || err == DW_EIO) {
+	/* Not Docker's (or no Docker here): another runtime's by its id
+	 * or name. */
+	if (err == DW_ENOTFOUND || err == DW_EIO || err == DW_EUNREACHABLE) {
 		char why[512];
 
 		snprintf(why, sizeof(why), "%s", dw_error_last());

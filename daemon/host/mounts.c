@@ -252,6 +252,7 @@ static void mount_release(struct dw_mount *m)
 	free(m->k8s_container);
 	free(m->image);
 	free(m->ctr_id);
+	free(m->config_path);
 	free(m->ctr_name);
 	free(m->labels);
 	for (j = 0; j < m->nmount_points; j++)
@@ -596,6 +597,8 @@ static void identify_containerd(const char *root, struct dw_mount *m)
 	dw_buf_add(&p, m->name, n - (sizeof(tail) - 1));
 	dw_buf_adds(&p, "/config.json");
 	doc = load_json(root, p.ptr, 4 << 20);
+	if (doc)
+		m->config_path = dw_buf_detach(&p, NULL);
 	dw_buf_release(&p);
 	a = json_object_get(doc, "annotations");
 	if (json_is_object(a)) {
@@ -695,6 +698,8 @@ static void identify_storage(const char *root, struct dw_mount *m)
 	dw_buf_setlen(&p, k);
 	dw_buf_addf(&p, "/overlay-containers/%s/userdata/config.json", id);
 	doc = load_json(root, p.ptr, 4 << 20);
+	if (doc)
+		m->config_path = dw_xstrdup(p.ptr);
 	a = json_object_get(doc, "annotations");
 	if (json_is_object(a) &&
 	    json_object_get(a, "io.kubernetes.cri-o.ContainerType")) {
@@ -727,6 +732,95 @@ static void identify_storage(const char *root, struct dw_mount *m)
 	json_decref(meta);
 	json_decref(list);
 	dw_buf_release(&p);
+}
+
+json_t *dw_mount_oci_config(const char *host_root, const struct dw_mount *m)
+{
+	return m->config_path ? load_json(host_root, m->config_path, 4 << 20)
+			      : NULL;
+}
+
+/* RUNTIME://ID of a containers-storage container: its id, or a prefix
+ * of 12 or more of it. */
+static int storage_named(const struct dw_mount *m, const char *want)
+{
+	size_t n = strlen(m->runtime);
+
+	if (!m->ctr_id || strncmp(want, m->runtime, n) ||
+	    strncmp(want + n, "://", 3))
+		return 0;
+	want += n + 3;
+	return strlen(want) >= 12 && !strncmp(m->ctr_id, want, strlen(want));
+}
+
+int dw_mount_named(const struct dw_mount *m, const char *want)
+{
+	struct dw_buf k = DW_BUF_INIT;
+	const char *end, *start;
+	int yes = !strcmp(want, m->id) || !strcmp(want, m->name) ||
+		  (m->ctr_name && !m->k8s_pod && !strcmp(want, m->ctr_name)) ||
+		  storage_named(m, want);
+
+	if (!yes && m->k8s_pod && m->k8s_container) {
+		dw_buf_addf(&k, "%s/%s/%s",
+			    m->k8s_namespace ? m->k8s_namespace : "",
+			    m->k8s_pod, m->k8s_container);
+		yes = !strcmp(want, k.ptr);
+	}
+	if (!yes && !strncmp(want, "containerd://", 13) &&
+	    strstr(m->name, "/io.containerd.runtime.v2.task/") &&
+	    (end = strrchr(m->name, '/'))) {
+		for (start = end; start > m->name && start[-1] != '/'; start--)
+			;
+		yes = start < end &&
+		      (size_t)(end - start) == strlen(want + 13) &&
+		      !strncmp(start, want + 13, (size_t)(end - start));
+	}
+	dw_buf_release(&k);
+	return yes;
+}
+
+int dw_mounts_find(const char *host_root, const char *want,
+		   struct dw_mount **list, size_t *n, size_t *hit)
+{
+	struct dw_buf names = DW_BUF_INIT;
+	size_t i, nhits = 0;
+
+	*list = NULL;
+	*n = *hit = 0;
+	if (dw_mounts_read_all(host_root, list, n))
+		return dw_error_set(DW_ENOTFOUND,
+				    "cannot read this host's overlay mounts");
+	dw_mounts_identify(host_root, *list, *n);
+	for (i = 0; i < *n; i++) {
+		if ((*list)[i].sandbox || !dw_mount_named(&(*list)[i], want))
+			continue;
+		dw_buf_addf(&names, "%s%s (%s)", nhits ? ", " : "",
+			    (*list)[i].name, (*list)[i].id);
+		*hit = i;
+		nhits++;
+	}
+	if (nhits == 1) {
+		dw_buf_release(&names);
+		return 0;
+	}
+	if (nhits > 1)
+		dw_error_set(DW_EINVAL,
+			     "%zu containers are named %s: %s; give "
+			     "an id",
+			     nhits, want, names.ptr);
+	else
+		dw_error_set(DW_ENOTFOUND,
+			     "no container %s among this host's overlay mounts "
+			     "(containerd, CRI-O, podman: "
+			     "NAMESPACE/POD/CONTAINER, containerd://ID, "
+			     "cri-o://ID, podman://ID or name, mount:ID)",
+			     want);
+	dw_buf_release(&names);
+	dw_mounts_free_list(*list, *n);
+	*list = NULL;
+	*n = 0;
+	return nhits > 1 ? DW_EINVAL : DW_ENOTFOUND;
 }
 
 void dw_mounts_identify(const char *host_root, struct dw_mount *list, size_t n)

@@ -39,6 +39,8 @@ struct dw_mount {
 	 * first name there, and CRI-O's pod labels (a JSON object from its
 	 * io.kubernetes.cri-o.Labels annotation); NULL when not known. */
 	char *ctr_id, *ctr_name, *labels;
+	/* Its OCI config.json as the host names it, or NULL. */
+	char *config_path;
 	/* Where the runtime mounts into the rootfs (config.json's mounts'
 	 * destinations, at most 256): the directories it creates there in
 	 * the upper dir for them (/dev, /proc, /sys, /run) are not drift. */
@@ -100,6 +102,28 @@ int dw_mounts_scan(struct dw_mounts *m, struct dw_mount **out, size_t *n);
  */
 int dw_mounts_read_all(const char *host_root, struct dw_mount **out, size_t *n);
 void dw_mounts_free_list(struct dw_mount *list, size_t n);
+
+/*
+ * Is `m` (identified) named `want`: its id, its mount point,
+ * NAMESPACE/POD/CONTAINER, containerd://ID (the task's id, from its
+ * bundle's path), cri-o://ID and podman://ID (the id or 12 or more of its
+ * first digits), a podman container's name?
+ */
+int dw_mount_named(const struct dw_mount *m, const char *want);
+
+/*
+ * The running container of another runtime named `want` among the host's
+ * overlay mounts (pods' sandboxes left out): 0 with `*list`, `*n` (free
+ * with dw_mounts_free_list()) and its index `*hit`; DW_ENOTFOUND when none
+ * is, DW_EINVAL when several are (the error lists them); the error is
+ * set either way.
+ */
+int dw_mounts_find(const char *host_root, const char *want,
+		   struct dw_mount **list, size_t *n, size_t *hit);
+
+/* Its OCI config.json, parsed (caller decrefs), or NULL. */
+#include <jansson.h>
+json_t *dw_mount_oci_config(const char *host_root, const struct dw_mount *m);
 
 /*
  * overlayfs' lowerdir list: ':'-separated, '\\' makes the next character

@@ -35,6 +35,7 @@
 #include "driftwatch/escape.h"
 #include "driftwatch/json.h"
 #include "snapshot_int.h"
+#include "mounts.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/lazylib.h"
 #include "driftwatch/banned.h"
@@ -156,7 +157,7 @@ static int build_layers(struct blobs *b, const struct dw_container_layers *l,
 		/* Image layers never change: only the upper dir can. */
 		err = snap_tar_layer(dir, fd, x->digest, &x->size,
 				     i == 0 ? evidence : NULL, &st,
-				     i == 0 ? r->paused : 1, bud);
+				     i == 0 ? r->paused : 2, bud);
 		close(fd);
 		if (i == 0) {
 			r->entries = st.entries;
@@ -448,15 +449,50 @@ struct watchdog {
 	int pipe_w;
 };
 
-static void watchdog_unpause(const struct sockaddr_un *sa, const char *req,
-			     size_t len)
+/* What the watchdog does: Docker's unpause, or a cgroup thawed. */
+struct thaw {
+	struct sockaddr_un sa; /* Docker's socket, and the request */
+	char req[512];
+	int len;
+	int fd;		 /* else: the freezer file (-1: Docker) */
+	const char *val; /* and what thaws it */
+};
+
+static int thaw_docker(struct thaw *t, const char *sock, const char *id)
+{
+	memset(t, 0, sizeof(*t));
+	t->fd = -1;
+	t->sa.sun_family = AF_UNIX;
+	if (strlen(sock) >= sizeof(t->sa.sun_path))
+		return dw_error_set(DW_EINVAL, "socket path too long: %s",
+				    sock);
+	memcpy(t->sa.sun_path, sock, strlen(sock));
+	t->len = snprintf(t->req, sizeof(t->req),
+			  "POST /containers/%s/unpause HTTP/1.1\r\nHost: "
+			  "docker\r\nContent-Length: 0\r\nConnection: "
+			  "close\r\n\r\n",
+			  id);
+	if (t->len <= 0 || (size_t)t->len >= sizeof(t->req))
+		return dw_error_set(DW_EINVAL, "container id too long: %s", id);
+	return 0;
+}
+
+/* In the watchdog (fd 4: the freezer file): undo the pause, and go. */
+static void watchdog_thaw(const struct thaw *t)
 {
 	char reply[512];
-	int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int s;
 	struct pollfd pf;
 
-	if (s < 0 || connect(s, (const struct sockaddr *)sa, sizeof(*sa)) ||
-	    write(s, req, len) != (ssize_t)len)
+	if (t->fd >= 0)
+		_exit(pwrite(4, t->val, strlen(t->val), 0) ==
+				      (ssize_t)strlen(t->val)
+			      ? 0
+			      : 1);
+	s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 ||
+	    connect(s, (const struct sockaddr *)&t->sa, sizeof(t->sa)) ||
+	    write(s, t->req, (size_t)t->len) != (ssize_t)t->len)
 		_exit(1);
 	pf.fd = s;
 	pf.events = POLLIN;
@@ -466,25 +502,12 @@ static void watchdog_unpause(const struct sockaddr_un *sa, const char *req,
 	_exit(1);
 }
 
-static int watchdog_start(struct watchdog *wd, const char *sock, const char *id,
+static int watchdog_start(struct watchdog *wd, const struct thaw *t,
 			  int deadline_s)
 {
-	struct sockaddr_un sa;
-	char req[512];
-	int p[2], len;
+	int p[2];
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	if (strlen(sock) >= sizeof(sa.sun_path))
-		return dw_error_set(DW_EINVAL, "socket path too long: %s",
-				    sock);
-	memcpy(sa.sun_path, sock, strlen(sock));
-	len = snprintf(req, sizeof(req),
-		       "POST /containers/%s/unpause HTTP/1.1\r\nHost: "
-		       "docker\r\nContent-Length: 0\r\nConnection: "
-		       "close\r\n\r\n",
-		       id);
-	if (len <= 0 || (size_t)len >= sizeof(req) || pipe2(p, O_CLOEXEC))
+	if (pipe2(p, O_CLOEXEC))
 		return dw_error_errno(DW_ERROR, errno,
 				      "cannot start the unpause watchdog");
 	wd->pid = fork();
@@ -500,10 +523,11 @@ static int watchdog_start(struct watchdog *wd, const char *sock, const char *id,
 		char c = 0;
 		int r;
 
-		/* Only the pipe (as fd 3): nothing else of the capturer's. */
-		if (dup2(p[0], 3) < 0)
+		/* Only the pipe (as fd 3) and the freezer file (4): nothing
+		 * else of the capturer's. */
+		if (dup2(p[0], 3) < 0 || (t->fd >= 0 && dup2(t->fd, 4) < 0))
 			_exit(1);
-		if (syscall(SYS_close_range, 4U, ~0U, 0) < 0)
+		if (syscall(SYS_close_range, t->fd >= 0 ? 5U : 4U, ~0U, 0) < 0)
 			close(p[1]);
 		setsid(); /* the capturer's process group may be killed */
 		/* Stopping the service (SIGTERM) unpauses too. */
@@ -519,7 +543,7 @@ static int watchdog_start(struct watchdog *wd, const char *sock, const char *id,
 		if (r > 0 && !pf[1].revents && read(3, &c, 1) == 1 && c == 'd')
 			_exit(0);
 		/* The capturer died (EOF), a signal, or the deadline. */
-		watchdog_unpause(&sa, req, (size_t)len);
+		watchdog_thaw(t);
 	}
 	close(p[0]);
 	wd->pipe_w = p[1];
@@ -536,6 +560,52 @@ static void watchdog_stop(struct watchdog *wd)
 	close(wd->pipe_w);
 	while (waitpid(wd->pid, &status, 0) < 0 && errno == EINTR)
 		;
+}
+
+/* SIGINT, SIGTERM, SIGHUP, SIGPIPE held (until `old` is restored). */
+static void hold_signals(sigset_t *old)
+{
+	sigset_t hold;
+
+	sigemptyset(&hold);
+	sigaddset(&hold, SIGINT);
+	sigaddset(&hold, SIGTERM);
+	sigaddset(&hold, SIGHUP);
+	sigaddset(&hold, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &hold, old);
+}
+
+static int pause_limit(const struct dw_snapshot_opts *o)
+{
+	return o->max_pause_s > 0 ? o->max_pause_s : DW_SNAPSHOT_MAX_PAUSE;
+}
+
+/*
+ * When the watchdog will let the container run (CLOCK_MONOTONIC ms),
+ * less a second: from then on nothing read is trusted as frozen.
+ */
+static long long pause_deadline(const struct dw_snapshot_opts *o)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
+	       (long long)pause_limit(o) * 1000 - 1000;
+}
+
+/* Docker says the container is paused (or cannot say). */
+static int still_paused(struct dw_docker *d, const char *id)
+{
+	struct dw_buf p = DW_BUF_INIT;
+	json_t *in = NULL;
+	int yes = 1;
+
+	dw_buf_addf(&p, "/containers/%s/json", id);
+	if (!dw_docker_get_json(d, &in, p.ptr))
+		yes = !json_is_false(dw_json_path(in, "State.Paused"));
+	json_decref(in);
+	dw_buf_release(&p);
+	return yes;
 }
 
 static int set_paused(struct dw_docker *d, const char *id, int pause)
@@ -587,8 +657,10 @@ static int snapshot_budget(const struct dw_snapshot_opts *o,
 	return 0;
 }
 
-static int capture(struct dw_docker *d, const struct dw_container_layers *l,
-		   json_t *inspect, const struct dw_snapshot_opts *o,
+/* `processes` (taken) as listed by the runtime, or from /proc. */
+static int capture(const char *root, json_t *processes,
+		   const struct dw_container_layers *l, json_t *inspect,
+		   const struct dw_snapshot_opts *o,
 		   struct dw_snapshot_result *r)
 {
 	json_t *ev = evidence_head(o, inspect, l, r->paused);
@@ -600,12 +672,12 @@ static int capture(struct dw_docker *d, const struct dw_container_layers *l,
 	err = snapshot_budget(o, r->pause_deadline_ms, &bud);
 	if (err) {
 		json_decref(ev);
+		json_decref(processes);
 		return err;
 	}
 
-	json_object_set_new(ev, "processes", snap_processes(d, l->id));
-	json_object_set_new(ev, "sockets",
-			    snap_sockets(dw_docker_host_root(d), pid));
+	json_object_set_new(ev, "processes", processes);
+	json_object_set_new(ev, "sockets", snap_sockets(root, pid));
 	json_object_set_new(ev, "diff", diff_text(l));
 	fd = open_tmp(o->out_path, &tmp);
 	if (fd < 0) {
@@ -658,7 +730,7 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 	struct dw_container_layers l;
 	struct dw_buf path = DW_BUF_INIT;
 	json_t *inspect = NULL;
-	sigset_t hold, old;
+	sigset_t old;
 	struct watchdog wd = {-1, -1};
 	int err, running, uerr = 0, watching = 0;
 
@@ -678,21 +750,19 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 	running = json_is_true(dw_json_path(inspect, "State.Running")) &&
 		  !json_is_true(dw_json_path(inspect, "State.Paused"));
 	/* Nothing may stop us between pause and unpause. */
-	sigemptyset(&hold);
-	sigaddset(&hold, SIGINT);
-	sigaddset(&hold, SIGTERM);
-	sigaddset(&hold, SIGHUP);
-	sigaddset(&hold, SIGPIPE);
-	sigprocmask(SIG_BLOCK, &hold, &old);
+	hold_signals(&old);
 	if (running && !o->no_pause) {
+		struct thaw t;
+
 		/* Before the pause: whatever happens to us, it is undone. */
-		err = watchdog_start(&wd, dw_docker_socket(d), l.id,
-				     o->max_pause_s > 0
-					     ? o->max_pause_s
-					     : DW_SNAPSHOT_MAX_PAUSE);
+		err = thaw_docker(&t, dw_docker_socket(d), l.id);
+		if (!err)
+			err = watchdog_start(&wd, &t, pause_limit(o));
 		if (!err)
 			err = set_paused(d, l.id, 1);
 		r->paused = !err;
+		if (r->paused)
+			r->pause_deadline_ms = pause_deadline(o);
 		watching = wd.pid > 0;
 		if (err && watching) {
 			/* The pause may have happened all the same (a timed
@@ -704,11 +774,13 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 		}
 	}
 	if (!err)
-		err = capture(d, &l, inspect, o, r);
+		err = capture(dw_docker_host_root(d), snap_processes(d, l.id),
+			      &l, inspect, o, r);
 	if (r->paused) {
 		uerr = set_paused(d, l.id, 0);
-		/* 409: the watchdog was first (the deadline passed). */
-		if (uerr == DW_ECONFLICT)
+		/* The watchdog was first (the deadline passed): Docker says
+		 * it is not paused (409, or 500 from older Dockers). */
+		if (uerr && !still_paused(d, l.id))
 			uerr = 0;
 	}
 	if (watching)
@@ -719,5 +791,90 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 out:
 	json_decref(inspect);
 	dw_container_layers_release(&l);
+	return err;
+}
+
+/*
+ * Another runtime's container, from its overlay mount: its cgroup frozen
+ * (the watchdog thaws it whatever happens to us, as it unpauses a Docker
+ * container), the same archive and evidence, its processes from the
+ * cgroup and /proc, its image config from its OCI config.json.
+ */
+int dw_snapshot_mount(const char *root, const struct dw_mount *m,
+		      const char *name, const struct dw_snapshot_opts *o,
+		      struct dw_snapshot_result *r)
+{
+	struct dw_container_layers l;
+	struct snap_freezer fz = {-1, 0, NULL};
+	struct watchdog wd = {-1, -1};
+	json_t *oci, *inspect, *procs;
+	sigset_t old;
+	int err, pid, uerr = 0, watching = 0;
+
+	memset(r, 0, sizeof(*r));
+	if (m->bad)
+		return dw_error_set(DW_EUNSUPPORTED, "%s: %s", name, m->bad);
+	err = snap_load_archive();
+	if (err)
+		return err;
+	memset(&l, 0, sizeof(l));
+	l.id = m->id;
+	l.name = (char *)name;
+	l.image = m->image ? m->image : (char *)"";
+	l.driver = (char *)"overlay";
+	l.upper = m->upper;
+	l.lowers = m->lowers;
+	l.nlowers = m->nlowers;
+	l.userxattr = m->userxattr;
+	l.running = 1;
+	pid = snap_find_pid(root, m->name);
+	oci = dw_mount_oci_config(root, m);
+	inspect = snap_mount_inspect(m, oci, pid, name);
+	json_decref(oci);
+	hold_signals(&old);
+	if (pid > 0)
+		err = snap_freezer_open(&fz, root, pid);
+	else if (!o->no_pause)
+		err = dw_error_set(DW_ERROR, "no process of it in /proc");
+	/* Running it stays: the freezer only lists its processes then. */
+	if (o->no_pause)
+		err = 0;
+	if (!err && pid > 0 && !o->no_pause) {
+		struct thaw t;
+
+		memset(&t, 0, sizeof(t));
+		t.fd = fz.fd;
+		t.val = snap_freezer_thaw_value(&fz);
+		/* Before the freeze: whatever happens to us, it is undone. */
+		err = watchdog_start(&wd, &t, pause_limit(o));
+		watching = !err;
+		if (!err)
+			err = snap_freeze(&fz, 10000);
+		r->paused = !err;
+		if (r->paused)
+			r->pause_deadline_ms = pause_deadline(o);
+	}
+	if (err && !o->no_pause)
+		err = dw_error_set(err,
+				   "%s: cannot freeze it (%s); --no-pause "
+				   "captures it running",
+				   name, dw_error_last());
+	procs = fz.fd >= 0 ? snap_cgroup_processes(root, &fz)
+			   : json_pack("{s:s}", "error",
+				       pid > 0 ? "its cgroup could not be read"
+					       : "no process runs in it");
+	if (!err)
+		err = capture(root, procs, &l, inspect, o, r);
+	else
+		json_decref(procs);
+	if (r->paused)
+		uerr = snap_thaw(&fz);
+	if (watching)
+		watchdog_stop(&wd);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (uerr && !err)
+		err = uerr;
+	snap_freezer_close(&fz);
+	json_decref(inspect);
 	return err;
 }

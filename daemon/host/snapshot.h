@@ -79,6 +79,19 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 			  struct dw_snapshot_result *r);
 
 /*
+ * The same for another runtime's running container (containerd, CRI-O,
+ * podman), by its identified overlay mount (mounts.h) and the `name` it
+ * is shown by: its cgroup is frozen instead of Docker's pause (v1
+ * freezer, v2 cgroup.freeze; thawed by a watchdog whatever happens), its
+ * processes come from that cgroup, its image config from its OCI
+ * config.json. A freeze that fails is an error unless o->no_pause.
+ */
+struct dw_mount;
+int dw_snapshot_mount(const char *host_root, const struct dw_mount *m,
+		      const char *name, const struct dw_snapshot_opts *o,
+		      struct dw_snapshot_result *r);
+
+/*
  * Recheck a snapshot: the archive's digest against its evidence record
  * (PATH.evidence.json), and for an image archive every blob against its
  * name. Problems are appended to `report` one per line. Returns 0 when

@@ -116,6 +116,8 @@ la_ssize_t snap_ar_write(struct archive *a, void *ctx, const void *buf,
 int snap_tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
 		   struct dw_buf *evidence, struct snap_tar_stats *out_stats,
 		   int frozen, const struct dw_snapshot_budget *budget);
+/* (frozen: 0 running, 1 paused until the budget's deadline, 2 an image
+ * layer, which never changes.) */
 struct blob *snap_blob_new(struct blobs *b);
 void snap_blob_json(struct blobs *b, json_t *j, char digest[65],
 		    uint64_t *size);
@@ -126,6 +128,27 @@ json_t *snap_image_config(json_t *inspect, const struct blobs *layers,
 			  const char *reason);
 json_t *snap_processes(struct dw_docker *d, const char *id);
 json_t *snap_sockets(const char *root, int pid);
+/* /proc/PID/WHAT of the host: a link's target, a file's text (NULs as
+ * spaces), or null. */
+json_t *snap_proc_link(const char *root, int pid, const char *what);
+json_t *snap_proc_text(const char *root, int pid, const char *what);
+
+/* Other runtimes' containers (snapshot_freeze.c). */
+struct snap_freezer {
+	int fd;	   /* freezer.state (v1) or cgroup.freeze (v2), O_RDWR */
+	int v2;	   /* cgroup v2 */
+	char *dir; /* the cgroup's directory, under host_root */
+};
+struct dw_mount;
+int snap_find_pid(const char *root, const char *mount_point);
+int snap_freezer_open(struct snap_freezer *f, const char *root, int pid);
+void snap_freezer_close(struct snap_freezer *f);
+const char *snap_freezer_thaw_value(const struct snap_freezer *f);
+int snap_freeze(struct snap_freezer *f, int timeout_ms);
+int snap_thaw(struct snap_freezer *f);
+json_t *snap_cgroup_processes(const char *root, const struct snap_freezer *f);
+json_t *snap_mount_inspect(const struct dw_mount *m, json_t *oci, int pid,
+			   const char *name);
 int snap_file_sha256(const char *path, char out[72]);
 
 #endif

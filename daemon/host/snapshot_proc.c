@@ -66,7 +66,7 @@ static char *proc_path(const char *root, int pid, const char *what)
 	return dw_host_path(root, p);
 }
 
-static json_t *link_of(const char *root, int pid, const char *what)
+json_t *snap_proc_link(const char *root, int pid, const char *what)
 {
 	char *p = proc_path(root, pid, what), target[PATH_MAX];
 	ssize_t n;
@@ -77,6 +77,15 @@ static json_t *link_of(const char *root, int pid, const char *what)
 		return json_null();
 	target[n] = '\0';
 	return json_string(target);
+}
+
+json_t *snap_proc_text(const char *root, int pid, const char *what)
+{
+	char *p = proc_path(root, pid, what);
+	json_t *v = read_text(p, 1 << 16);
+
+	free(p);
+	return v;
 }
 
 json_t *snap_processes(struct dw_docker *d, const char *id)
@@ -108,9 +117,9 @@ json_t *snap_processes(struct dw_docker *d, const char *id)
 				       json_array_get(row, 1), "uid",
 				       json_array_get(row, 2), "args",
 				       json_array_get(row, 3), "exe",
-				       link_of(root, pid, "exe"), "cwd",
-				       link_of(root, pid, "cwd"), "cmdline",
-				       read_text(p, 1 << 16)));
+				       snap_proc_link(root, pid, "exe"), "cwd",
+				       snap_proc_link(root, pid, "cwd"),
+				       "cmdline", read_text(p, 1 << 16)));
 		free(p);
 	}
 	json_decref(top);

@@ -800,7 +800,8 @@ static void check_pause(struct layer_tar *t)
 {
 	struct timespec ts;
 
-	if (!t->frozen || !t->budget || !t->budget->pause_deadline_ms)
+	/* (2: an image layer, which never changes: no pause to outlast.) */
+	if (t->frozen != 1 || !t->budget || !t->budget->pause_deadline_ms)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	if ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 >=

@@ -122,6 +122,19 @@ else
 fi
 [ ! -e "$tmp/big2.tar" ] && pass "SIGKILL: no archive that looks complete" || fail "archive left after SIGKILL"
 rm -rf "$tmp"/big2.tar.*
+# A pause bounded by --max-pause: the watchdog unpauses the container
+# then, and from a second before, nothing read is trusted as frozen; the
+# evidence and stderr say the capture outlasted its pause. (Before, the
+# deadline was never set: a capture past the watchdog's unpause still
+# trusted what it read as frozen.)
+"$DW" commit -o "$tmp/mp.tar" --db "$db" --max-pause 1 dwc-big >/dev/null 2>"$tmp/mp.err"
+jq -e '.pause_deadline_passed == true' "$tmp/mp.tar.evidence.json" >/dev/null &&
+	grep -q "outlasted its pause (1 s)" "$tmp/mp.err" &&
+	pass "--max-pause 1: the capture outlasted it, said in the evidence and on stderr" ||
+	fail "max-pause: $(cat "$tmp/mp.err")"
+dw_wait 10 sh -c "[ \"\$(docker inspect -f '{{.State.Paused}}' dwc-big)\" = false ]" &&
+	pass "--max-pause: unpaused" || fail "left paused after --max-pause"
+rm -f "$tmp"/mp.tar*
 
 ls -d "$tmp"/big.tar.tmp-* "$tmp"/big.tar.layers-* 2>/dev/null | grep -q . && fail "SIGTERM left temporary files: $(ls "$tmp")" ||
 	pass "SIGTERM: no temporary file left"

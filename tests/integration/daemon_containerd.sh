@@ -135,4 +135,50 @@ grep -qx 'A /proc' <<<"$got" && grep -qx 'A /etc/drift' <<<"$got" &&
 sev=$("$DW" events --db "$tmp/dw2.db" --pod shop/web-7d9 --format jsonl | jq -r 'select(.path == "/etc/drift") | .severity' | head -1)
 [ "$sev" = critical ] && pass "immutable by namespace and pod glob: its drift is critical" || fail "immutable: $sev"
 kill -TERM "$pid"; wait "$pid"; pid=
+
+# commit of a containerd container (before, Docker's only): its cgroup
+# frozen while captured and thawed after, the same archive and evidence,
+# accepted by ctr image import, and a container run from it has the
+# drift.
+fz=/sys/fs/cgroup/freezer/k8s.io/app1/freezer.state
+[ -r "$fz" ] || fz=$(ls /sys/fs/cgroup/k8s.io/app1/cgroup.freeze 2>/dev/null)
+"$DW" commit -o "$tmp/app.tar" --db "$db" --reason "incident 7" shop/web-7d9/app >"$tmp/c.out" 2>&1
+rc=$?
+[ $rc -eq 0 ] && grep -q "frozen while captured" "$tmp/c.out" && pass "commit shop/web-7d9/app: frozen while captured" ||
+	fail "commit: rc $rc $(cat "$tmp/c.out")"
+[ "$(cat "$fz")" = THAWED ] || [ "$(cat "$fz")" = 0 ] && pass "thawed after" || fail "freezer: $(cat "$fz")"
+ctr --address "$sock" -n k8s.io tasks ls | grep -q '^app1 .*RUNNING' && pass "and running" || fail "task: $(ctr --address "$sock" -n k8s.io tasks ls)"
+"$DW" verify "$tmp/app.tar" >/dev/null && pass "verify: ok" || fail "verify"
+apid=$(ctr --address "$sock" -n k8s.io tasks ls | awk '$1 == "app1" { print $2 }')
+jq -e --argjson p "$apid" '.paused == true and .container.name == "shop/web-7d9/app" and .container.image == "dwtest:busybox"
+	and ([.processes[].pid] | index($p)) != null and .inspect.Runtime == "containerd"
+	and (.inspect.Config.Cmd | join(" ")) == "sh -c sleep 1; echo x >/etc/drift; sleep 600"' "$tmp/app.tar.evidence.json" >/dev/null &&
+	pass "evidence: frozen, its name, image, processes (from its cgroup) and command" ||
+	fail "evidence: $(jq -c '{paused, container, processes, inspect}' "$tmp/app.tar.evidence.json" | head -c 600)"
+ctr --address "$sock" -n k8s.io image import "$tmp/app.tar" >"$tmp/imp.out" 2>&1 &&
+	ref=$(grep -o 'docker.io/driftwatch/[^ ]*' "$tmp/imp.out" | head -1) && [ -n "$ref" ] &&
+	pass "ctr image import takes it ($ref)" || fail "import: $(cat "$tmp/imp.out")"
+[ "$(ctr --address "$sock" -n k8s.io run --rm --snapshotter overlayfs "$ref" chk1 cat /etc/drift 2>&1)" = x ] &&
+	pass "a container run from it has the drift" || fail "run from it"
+
+# The capturer killed while it is frozen: the watchdog thaws it.
+ctr --address "$sock" -n k8s.io tasks exec --exec-id big app1 sh -c 'dd if=/dev/zero of=/big bs=1M count=600 2>/dev/null' ||
+	fail "big file"
+"$DW" commit -o "$tmp/kill.tar" --db "$db" shop/web-7d9/app >/dev/null 2>&1 &
+cp=$!
+for _ in $(seq 1 200); do grep -qx 'FROZEN\|1' "$fz" 2>/dev/null && break; sleep 0.01; done
+seen=0
+grep -qx 'FROZEN\|1' "$fz" && kill -9 "$cp" && seen=1
+wait "$cp" 2>/dev/null
+[ $seen = 1 ] || fail "the capture was never seen freezing it: nothing killed"
+for _ in $(seq 1 50); do [ "$(cat "$fz")" = THAWED ] || [ "$(cat "$fz")" = 0 ] && break; sleep 0.1; done
+[ "$(cat "$fz")" = THAWED ] || [ "$(cat "$fz")" = 0 ] && pass "commit killed while it froze the container: thawed by its watchdog" ||
+	fail "left frozen: $(cat "$fz")"
+[ ! -e "$tmp/kill.tar" ] && pass "and no half archive" || fail "half archive left"
+# A pause bounded by --max-pause: past it, the capture says so.
+"$DW" commit -o "$tmp/mp.tar" --db "$db" --max-pause 1 shop/web-7d9/app >/dev/null 2>"$tmp/mp.err"
+jq -e '.pause_deadline_passed == true' "$tmp/mp.tar.evidence.json" >/dev/null && grep -q "outlasted its pause (1 s)" "$tmp/mp.err" &&
+	pass "--max-pause 1: the capture outlasted it, said in the evidence and on stderr" ||
+	fail "max-pause: $(cat "$tmp/mp.err")"
+[ "$(cat "$fz")" = THAWED ] || [ "$(cat "$fz")" = 0 ] && pass "thawed" || fail "not thawed"
 finish
