@@ -69,23 +69,40 @@ static int on_container(const struct dw_container_row *r, void *ctx)
 	return 0;
 }
 
-/* Each coverage row onto its container's "coverage". */
+/* Each coverage row onto its container's "coverage". A container with
+ * coverage and no row of its own (never watched: a storage driver, a
+ * runtime that did not answer) is listed too: "not watched". */
+struct listing {
+	json_t *list;
+	int add; /* list containers known only by their coverage */
+};
+
 static int on_coverage(const struct dw_coverage_row *r, void *ctx)
 {
-	json_t *c;
+	struct listing *l = ctx;
+	json_t *c, *hit = NULL;
 	size_t i;
 
-	json_array_foreach((json_t *)ctx, i, c)
+	json_array_foreach(l->list, i, c)
 	{
-		if (strcmp(str(c, "id"), r->container_id))
-			continue;
-		json_array_append_new(json_object_get(c, "coverage"),
-				      json_pack("{s:s, s:s, s:s, s:s}", "facet",
-						r->facet, "state", r->state,
-						"reason", r->reason, "detail",
-						r->detail));
-		break;
+		if (!strcmp(str(c, "id"), r->container_id)) {
+			hit = c;
+			break;
+		}
 	}
+	if (!hit && !l->add)
+		return 0;
+	if (!hit) {
+		hit = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:o}", "id",
+				r->container_id, "name", r->name, "runtime", "",
+				"image", "", "state", "not watched", "drift", 0,
+				"coverage", json_array());
+		json_array_append_new(l->list, hit);
+	}
+	json_array_append_new(json_object_get(hit, "coverage"),
+			      json_pack("{s:s, s:s, s:s, s:s}", "facet",
+					r->facet, "state", r->state, "reason",
+					r->reason, "detail", r->detail));
 	return 0;
 }
 
@@ -120,7 +137,7 @@ static void print_text(json_t *list)
 	}
 	wn = wn > 48 ? 48 : wn;
 	wi = wi > 32 ? 32 : wi;
-	printf("%-*s  %-12s  %-10s  %-*s  %-7s  %6s  %s\n", wn, "NAME", "ID",
+	printf("%-*s  %-12s  %-10s  %-*s  %-11s  %6s  %s\n", wn, "NAME", "ID",
 	       "RUNTIME", wi, "IMAGE", "STATE", "DRIFT", "NOT SEEN");
 	json_array_foreach(list, i, c)
 	{
@@ -145,12 +162,13 @@ static void print_text(json_t *list)
 		}
 		esc(&name, str(c, "name"));
 		esc(&image, str(c, "image"));
-		printf("%-*s  %-12.12s  %-10s  %-*s  %-7s  %6lld  %s\n", wn,
+		printf("%-*s  %-12.12s  %-10s  %-*s  %-11s  %6lld  %s\n", wn,
 		       name.ptr, str(c, "id"), str(c, "runtime"), wi,
 		       image.ptr ? image.ptr : "", str(c, "state"),
 		       (long long)json_integer_value(
 			       json_object_get(c, "drift")),
-		       !strcmp(str(c, "state"), "running")
+		       strcmp(str(c, "state"), "stopped") &&
+				       strcmp(str(c, "state"), "removed")
 			       ? (cover.len ? cover.ptr : "-")
 			       : "");
 	}
@@ -195,8 +213,12 @@ int cmd_ps(struct dw_cli *cli, int argc, char **argv)
 		return dw_cli_fail("ps", DW_EXIT_ERROR, "%s", dw_error_last());
 	list = json_array();
 	err = dw_store_containers(s, all, ns, on_container, list);
-	if (!err)
-		err = dw_store_coverage(s, NULL, on_coverage, list);
+	if (!err) {
+		/* (Those have no pod labels: not listed by namespace.) */
+		struct listing l = {list, ns == NULL};
+
+		err = dw_store_coverage(s, NULL, on_coverage, &l);
+	}
 	dw_store_close(s);
 	if (err) {
 		json_decref(list);

@@ -90,11 +90,16 @@ struct daemon {
 	struct dwd_stalled {
 		char id[80];
 		long long retry;
+		int tries; /* asked again this often: backs off */
 	} * stalled;
 	size_t nstalled, stalled_alloc;
-	char **snapshotted; /* containers auto-snapshotted this run */
+	long long stalled_next; /* no retry of any before (time(NULL)) */
+	char **snapshotted;	/* containers auto-snapshotted this run */
 	size_t nsnapshotted, snap_alloc;
 };
+
+/* How long a Docker request from the loop may wait (ms). */
+#define DWD_DOCKER_TIMEOUT_MS 10000L
 
 void dwd_deliver_alerts(struct daemon *dm);
 /* The delivery worker thread: started after dwd_set_sinks(), stopped

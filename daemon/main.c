@@ -381,9 +381,14 @@ static void unwatchable(struct daemon *dm, const char *id, const char *why)
 
 /* ---- containers Docker does not answer for ---- */
 
-/* How long a request from the loop may wait, and when to ask again. */
-#define DOCKER_TIMEOUT_MS 10000L
+/*
+ * When to ask again about a container Docker did not answer for: after
+ * 60 s, then twice as long each time up to an hour; and one such
+ * question a minute at most whatever their number, so wedged containers
+ * cost the loop DWD_DOCKER_TIMEOUT_MS a minute at most.
+ */
 #define STALLED_RETRY_S 60
+#define STALLED_RETRY_MAX_S 3600
 
 static ssize_t stalled_find(const struct daemon *dm, const char *id)
 {
@@ -423,10 +428,22 @@ static void stalled(struct daemon *dm, const char *id, const char *why)
 		i = (ssize_t)dm->nstalled++;
 		snprintf(dm->stalled[i].id, sizeof(dm->stalled[i].id), "%s",
 			 id);
+		dm->stalled[i].tries = 0;
 	}
-	dm->stalled[i].retry = (long long)time(NULL) + STALLED_RETRY_S;
+	{
+		long long wait =
+			(long long)STALLED_RETRY_S
+			<< (dm->stalled[i].tries < 6 ? dm->stalled[i].tries
+						     : 6);
+
+		dm->stalled[i].retry =
+			(long long)time(NULL) + (wait < STALLED_RETRY_MAX_S
+							 ? wait
+							 : STALLED_RETRY_MAX_S);
+		dm->stalled[i].tries++;
+	}
 	snprintf(detail, sizeof(detail),
-		 "%s; not watched, asked again every %d s", why,
+		 "%s; not watched, asked again in %d s, then less often", why,
 		 STALLED_RETRY_S);
 	if (strspn(id, "0123456789abcdef") == strlen(id))
 		dw_buf_addf(&path,
@@ -590,6 +607,10 @@ static void docker_message(struct daemon *dm, const struct dw_docker_msg *m)
 	} else if (!strcmp(m->action, "start")) {
 		watch_docker_container(dm, m->id, DW_RESCAN_FULL);
 	} else if (!strcmp(m->action, "die")) {
+		/* Wedged until it stopped: its runtime-unresponsive record
+		 * goes with it (it is not running to be watched). */
+		if (stalled_find(dm, m->id) >= 0)
+			dw_store_forget_coverage(dm->store, m->id);
 		stalled_forget(dm, m->id);
 		dw_monitor_drop(dm->mon, m->id, "stopped");
 		if (dm->logs)
@@ -809,20 +830,23 @@ static int run_once(struct daemon *dm)
 	return err ? 3 : 0;
 }
 
-/* Containers Docker did not answer for: asked again when due. */
+/* Containers Docker did not answer for: the most overdue asked again,
+ * one a minute at most. */
 static void retry_stalled(struct daemon *dm, long long now)
 {
-	char(*due)[80] = NULL;
-	size_t i, n = 0;
+	char id[80];
+	size_t i, k = 0;
 
-	for (i = 0; i < dm->nstalled; i++)
-		if (dm->stalled[i].retry <= now) {
-			due = dw_xrealloc(due, (n + 1) * sizeof(*due));
-			memcpy(due[n++], dm->stalled[i].id, sizeof(*due));
-		}
-	for (i = 0; i < n; i++)
-		watch_docker_container(dm, due[i], DW_RESCAN_FULL);
-	free(due);
+	if (now < dm->stalled_next)
+		return;
+	for (i = 1; i < dm->nstalled; i++)
+		if (dm->stalled[i].retry < dm->stalled[k].retry)
+			k = i;
+	if (dm->stalled[k].retry > now)
+		return;
+	dm->stalled_next = now + STALLED_RETRY_S;
+	memcpy(id, dm->stalled[k].id, sizeof(id));
+	watch_docker_container(dm, id, DW_RESCAN_FULL);
 }
 
 /*
@@ -1048,7 +1072,7 @@ int main(int argc, char **argv)
 			dw_fatal("%s", dw_error_last());
 		/* The loop's requests: one container Docker cannot answer
 		 * for stalls the loop this long, once a minute at most. */
-		dw_docker_set_timeout(dm.docker, DOCKER_TIMEOUT_MS);
+		dw_docker_set_timeout(dm.docker, DWD_DOCKER_TIMEOUT_MS);
 		dw_docker_set_host_root(dm.docker, dm.pol.host_root);
 		/* A stopped containerd-store container's recorded layers
 		 * (an auto-snapshot of one that just exited). */

@@ -14,9 +14,36 @@
  * connection, or in the loop under --once): pause, archive, evidence,
  * record, alert.
  */
-static void take_snapshot(struct dw_docker *docker, struct dw_store *store,
-			  const char *id, const char *name, const char *dir)
+/*
+ * Docker's containers through the Engine API; another runtime's
+ * ("mount:…" ids) from its overlay mount, its cgroup frozen.
+ */
+static int snapshot_one(struct dw_docker *docker, const char *host_root,
+			const char *id, const char *name,
+			const struct dw_snapshot_opts *so,
+			struct dw_snapshot_result *r)
 {
+	struct dw_mount *list = NULL;
+	size_t n = 0, hit = 0;
+	int err;
+
+	if (strncmp(id, "mount:", 6))
+		return docker ? dw_snapshot_container(docker, id, so, r)
+			      : dw_error_set(DW_EUNREACHABLE,
+					     "no Docker connection");
+	err = dw_mounts_find(host_root, id, &list, &n, &hit);
+	if (!err)
+		err = dw_snapshot_mount(host_root, &list[hit], name, so, r);
+	dw_mounts_free_list(list, n);
+	return err;
+}
+
+static void take_snapshot(struct dw_docker *docker, const char *host_root,
+			  struct dw_store *store, const char *id,
+			  const char *name, const char *dir)
+{
+	char file[256];
+	size_t i;
 	struct dw_snapshot_opts so;
 	struct dw_snapshot_result r;
 	struct dw_snapshot_record rec;
@@ -32,15 +59,20 @@ static void take_snapshot(struct dw_docker *docker, struct dw_store *store,
 	}
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
-	dw_buf_addf(&path, "%s/%s-%s.tar", dir, name, stamp);
+	/* NS/POD/CONTAINER: one file name. */
+	snprintf(file, sizeof(file), "%s", name);
+	for (i = 0; file[i]; i++)
+		if (file[i] == '/')
+			file[i] = '_';
+	dw_buf_addf(&path, "%s/%s-%s.tar", dir, file, stamp);
 	memset(&so, 0, sizeof(so));
 	so.out_path = path.ptr;
 	so.reason = "driftwatchd: first critical drift";
-	tag = dw_snapshot_default_tag(name, stamp);
+	tag = dw_snapshot_default_tag(file, stamp);
 	so.tag = tag;
 	dw_log_warn("container %s: critical drift, taking a snapshot to %s",
 		    name, path.ptr);
-	if (dw_snapshot_container(docker, id, &so, &r)) {
+	if (snapshot_one(docker, host_root, id, name, &so, &r)) {
 		dw_log_error("snapshot of %s failed: %s", name,
 			     dw_error_last());
 		goto out;
@@ -128,7 +160,7 @@ static void snap_run(void *ctx, void *job, const int *stop)
 			     j->name, dw_error_last());
 		return;
 	}
-	take_snapshot(c->d, c->st, j->id, j->name, j->dir);
+	take_snapshot(c->d, c->host_root, c->st, j->id, j->name, j->dir);
 	dw_store_alert_flush(c->st, 1);
 }
 
@@ -163,7 +195,7 @@ void dwd_snapq_start(struct daemon *dm)
 						snap_left, snap_done};
 	struct snap_ctx *c;
 
-	if (!dm->pol.snapshot_on_critical || !dm->docker)
+	if (!dm->pol.snapshot_on_critical)
 		return;
 	c = dw_xcalloc(1, sizeof(*c));
 	c->db = dw_xstrdup(dm->db);
@@ -214,8 +246,7 @@ void dwd_auto_snapshot(const char *id, const char *name, void *ctx)
 	time_t now = time(NULL);
 	size_t i;
 
-	if (!dm->pol.snapshot_on_critical || !dm->docker ||
-	    strncmp(id, "mount:", 6) == 0)
+	if (!dm->pol.snapshot_on_critical)
 		return;
 	/* At most one per container per snapshot_interval, across
 	 * restarts (the store remembers); and one try per run. */
@@ -230,8 +261,8 @@ void dwd_auto_snapshot(const char *id, const char *name, void *ctx)
 	if (dm->snapq)
 		snapq_push(dm->snapq, id, name, dm->pol.snapshot_dir);
 	else
-		take_snapshot(dm->docker, dm->store, id, name,
-			      dm->pol.snapshot_dir);
+		take_snapshot(dm->docker, dm->pol.host_root, dm->store, id,
+			      name, dm->pol.snapshot_dir);
 }
 
 /* ---- leaks: record once, attribute, alert, rotate as the policy says ---- */
@@ -252,7 +283,10 @@ static void rotate_leaked(struct daemon *dm, const struct dw_swarm *sw,
 		return;
 	}
 	snprintf(reason, sizeof(reason), "driftwatchd: leaked in %s", where);
+	/* A rotation may take longer than the loop's 10 s questions. */
+	dw_docker_set_timeout(dm->docker, 120000L);
 	err = dw_leak_rotate(dm->docker, dm->store, what, 0, reason, &rot);
+	dw_docker_set_timeout(dm->docker, DWD_DOCKER_TIMEOUT_MS);
 	if (err && err != DW_ESTORE) {
 		dw_log_error("rotating the leaked %s failed: %s",
 			     dw_swarm_secret_name(what), dw_error_last());

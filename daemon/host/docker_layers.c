@@ -148,6 +148,21 @@ static void fill_common(struct dw_container_layers *l, json_t *j,
 	l->labels = json_object_get(json_object_get(j, "Config"), "Labels");
 	l->labels = json_is_object(l->labels) ? json_deep_copy(l->labels)
 					      : json_object();
+	/* Kubernetes' identity labels are Kubernetes' only on the
+	 * containers it starts through Docker (cri-dockerd names them
+	 * k8s_…): on any other, an image could claim a pod and namespace
+	 * (and with them allow rules by namespace). Dropped there. */
+	if (strncmp(l->name, "k8s_", 4)) {
+		const char *key;
+		json_t *v;
+		void *tmp;
+
+		json_object_foreach_safe(l->labels, tmp, key, v)
+		{
+			if (!strncmp(key, "io.kubernetes.", 14))
+				json_object_del(l->labels, key);
+		}
+	}
 	l->read_only = json_is_true(json_object_get(
 		json_object_get(j, "HostConfig"), "ReadonlyRootfs"));
 	l->running = json_is_true(

@@ -514,6 +514,14 @@ static int read_parse(int fd, const struct dw_mount_opts *o,
 	return err;
 }
 
+static int is_libpod(json_t *a)
+{
+	const char *m =
+		json_string_value(json_object_get(a, "io.container.manager"));
+
+	return m && !strcmp(m, "libpod");
+}
+
 static int annotation_present(json_t *a, const char *key)
 {
 	const char *v = json_string_value(json_object_get(a, key));
@@ -701,8 +709,14 @@ static void identify_storage(const char *root, struct dw_mount *m)
 	if (doc)
 		m->config_path = dw_xstrdup(p.ptr);
 	a = json_object_get(doc, "annotations");
+	/* CRI-O's only when CRI-O made it: podman marks its own
+	 * (io.container.manager: libpod), and a pod names it. (podman
+	 * takes annotations from its user and, in some versions, from the
+	 * image: a podman container could otherwise claim to be a pod's
+	 * sandbox, which is not watched.) */
 	if (json_is_object(a) &&
-	    json_object_get(a, "io.kubernetes.cri-o.ContainerType")) {
+	    json_object_get(a, "io.kubernetes.cri-o.ContainerType") &&
+	    annotation_present(a, "io.kubernetes.pod.name") && !is_libpod(a)) {
 		const char *type = json_string_value(json_object_get(
 			a, "io.kubernetes.cri-o.ContainerType"));
 		const char *labels = json_string_value(

@@ -502,8 +502,18 @@ static void watchdog_thaw(const struct thaw *t)
 	_exit(1);
 }
 
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The watchdog lets the container run at `deadline_ms` (CLOCK_MONOTONIC),
+ * or when the capturer dies, whichever comes first. */
 static int watchdog_start(struct watchdog *wd, const struct thaw *t,
-			  int deadline_s)
+			  long long deadline_ms)
 {
 	int p[2];
 
@@ -521,11 +531,17 @@ static int watchdog_start(struct watchdog *wd, const struct thaw *t,
 		struct pollfd pf[2] = {{3, POLLIN, 0}, {-1, POLLIN, 0}};
 		sigset_t stop;
 		char c = 0;
-		int r;
+		int r, hp, hf = -1;
+		long long left;
 
 		/* Only the pipe (as fd 3) and the freezer file (4): nothing
-		 * else of the capturer's. */
-		if (dup2(p[0], 3) < 0 || (t->fd >= 0 && dup2(t->fd, 4) < 0))
+		 * else of the capturer's. Both moved out of the way first,
+		 * so neither lands on the other (the freezer file may be 3). */
+		hp = fcntl(p[0], F_DUPFD, 100);
+		if (t->fd >= 0)
+			hf = fcntl(t->fd, F_DUPFD, 100);
+		if (hp < 0 || (t->fd >= 0 && hf < 0) || dup2(hp, 3) < 0 ||
+		    (hf >= 0 && dup2(hf, 4) < 0))
 			_exit(1);
 		if (syscall(SYS_close_range, t->fd >= 0 ? 5U : 4U, ~0U, 0) < 0)
 			close(p[1]);
@@ -537,9 +553,13 @@ static int watchdog_start(struct watchdog *wd, const struct thaw *t,
 		sigaddset(&stop, SIGHUP);
 		sigprocmask(SIG_BLOCK, &stop, NULL);
 		pf[1].fd = signalfd(-1, &stop, SFD_CLOEXEC);
-		do
-			r = poll(pf, 2, deadline_s * 1000);
-		while (r < 0 && errno == EINTR);
+		do {
+			left = deadline_ms - mono_ms();
+			r = left > 0 ? poll(pf, 2,
+					    (int)(left > 86400000 ? 86400000
+								  : left))
+				     : 0;
+		} while (r < 0 && errno == EINTR);
 		if (r > 0 && !pf[1].revents && read(3, &c, 1) == 1 && c == 'd')
 			_exit(0);
 		/* The capturer died (EOF), a signal, or the deadline. */
@@ -582,15 +602,12 @@ static int pause_limit(const struct dw_snapshot_opts *o)
 
 /*
  * When the watchdog will let the container run (CLOCK_MONOTONIC ms),
- * less a second: from then on nothing read is trusted as frozen.
+ * counted from before the pause; the capture trusts nothing as frozen
+ * from a second before it.
  */
 static long long pause_deadline(const struct dw_snapshot_opts *o)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 +
-	       (long long)pause_limit(o) * 1000 - 1000;
+	return mono_ms() + (long long)pause_limit(o) * 1000;
 }
 
 /* Docker says the container is paused (or cannot say). */
@@ -755,14 +772,16 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 		struct thaw t;
 
 		/* Before the pause: whatever happens to us, it is undone. */
+		long long deadline = pause_deadline(o);
+
 		err = thaw_docker(&t, dw_docker_socket(d), l.id);
 		if (!err)
-			err = watchdog_start(&wd, &t, pause_limit(o));
+			err = watchdog_start(&wd, &t, deadline);
 		if (!err)
 			err = set_paused(d, l.id, 1);
 		r->paused = !err;
 		if (r->paused)
-			r->pause_deadline_ms = pause_deadline(o);
+			r->pause_deadline_ms = deadline - 1000;
 		watching = wd.pid > 0;
 		if (err && watching) {
 			/* The pause may have happened all the same (a timed
@@ -827,32 +846,38 @@ int dw_snapshot_mount(const char *root, const struct dw_mount *m,
 	l.nlowers = m->nlowers;
 	l.userxattr = m->userxattr;
 	l.running = 1;
-	pid = snap_find_pid(root, m->name);
+	pid = snap_runtime_pid(root, m);
 	oci = dw_mount_oci_config(root, m);
 	inspect = snap_mount_inspect(m, oci, pid, name);
-	json_decref(oci);
 	hold_signals(&old);
 	if (pid > 0)
-		err = snap_freezer_open(&fz, root, pid);
+		err = snap_freezer_open(
+			&fz, root, pid,
+			json_string_value(json_object_get(
+				json_object_get(oci, "linux"), "cgroupsPath")));
 	else if (!o->no_pause)
 		err = dw_error_set(DW_ERROR, "no process of it in /proc");
+	json_decref(oci);
 	/* Running it stays: the freezer only lists its processes then. */
 	if (o->no_pause)
 		err = 0;
-	if (!err && pid > 0 && !o->no_pause) {
+	/* Paused already (by a responder, `ctr task pause`): left as it
+	 * is, never thawed by us; captured as Docker's paused ones are. */
+	if (!err && pid > 0 && !o->no_pause && !snap_freezer_frozen(&fz)) {
 		struct thaw t;
+		long long deadline = pause_deadline(o);
 
 		memset(&t, 0, sizeof(t));
 		t.fd = fz.fd;
 		t.val = snap_freezer_thaw_value(&fz);
 		/* Before the freeze: whatever happens to us, it is undone. */
-		err = watchdog_start(&wd, &t, pause_limit(o));
+		err = watchdog_start(&wd, &t, deadline);
 		watching = !err;
 		if (!err)
 			err = snap_freeze(&fz, 10000);
 		r->paused = !err;
 		if (r->paused)
-			r->pause_deadline_ms = pause_deadline(o);
+			r->pause_deadline_ms = deadline - 1000;
 	}
 	if (err && !o->no_pause)
 		err = dw_error_set(err,

@@ -16,6 +16,7 @@
 
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
+#include "driftwatch/safeopen.h"
 #include "driftwatch/escape.h"
 #include "driftwatch/json.h"
 #include "driftwatch/xmalloc.h"
@@ -61,6 +62,70 @@ int snap_find_pid(const char *root, const char *mount_point)
 	return best;
 }
 
+/* A pid from a runtime's pid file (`path` as the host names it). */
+static int pid_file(const char *root, const char *path)
+{
+	char *p = dw_host_path(root, path), buf[32];
+	struct stat st;
+	ssize_t n;
+	int fd = dw_open_regular(AT_FDCWD, p, 0, &st), pid = 0;
+
+	free(p);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0) {
+		buf[n] = '\0';
+		pid = (int)strtol(buf, NULL, 10);
+	}
+	return pid > 0 ? pid : 0;
+}
+
+/* Is `pid`'s root the container's rootfs (`mount_point`)? */
+static int pid_in(const char *root, int pid, const char *mount_point)
+{
+	char *mp = dw_host_path(root, mount_point), path[64], *pp;
+	struct stat a, b;
+	int yes;
+
+	snprintf(path, sizeof(path), "/proc/%d/root", pid);
+	pp = dw_host_path(root, path);
+	yes = !stat(mp, &a) && !stat(pp, &b) && a.st_dev == b.st_dev &&
+	      a.st_ino == b.st_ino;
+	free(mp);
+	free(pp);
+	return yes;
+}
+
+int snap_runtime_pid(const char *root, const struct dw_mount *m)
+{
+	struct dw_buf p = DW_BUF_INIT;
+	const char *slash;
+	int pid = 0;
+
+	/* containerd: init.pid beside config.json in the bundle; CRI-O and
+	 * podman: userdata/pidfile, in the storage's run root. */
+	if (m->config_path && (slash = strrchr(m->config_path, '/'))) {
+		dw_buf_addf(&p, "%.*s/%s", (int)(slash - m->config_path),
+			    m->config_path, m->ctr_id ? "pidfile" : "init.pid");
+		pid = pid_file(root, p.ptr);
+	}
+	if (!pid && m->ctr_id) {
+		dw_buf_reset(&p);
+		dw_buf_addf(&p,
+			    "/run/containers/storage/overlay-containers/%s/"
+			    "userdata/pidfile",
+			    m->ctr_id);
+		pid = pid_file(root, p.ptr);
+	}
+	dw_buf_release(&p);
+	/* A stale or wrong file: its pid must run in this rootfs. */
+	if (pid && !pid_in(root, pid, m->name))
+		pid = 0;
+	return pid ? pid : snap_find_pid(root, m->name);
+}
+
 /* A cgroup path from /proc/PID/cgroup: absolute, no "..", no newline. */
 static int cgroup_path_ok(const char *p)
 {
@@ -69,22 +134,20 @@ static int cgroup_path_ok(const char *p)
 	       !strchr(p, '\n');
 }
 
-int snap_freezer_open(struct snap_freezer *f, const char *root, int pid)
+/* PID's cgroup paths from its /proc/PID/cgroup: v1's freezer and v2's
+ * (caller frees; NULL when absent). `root` NULL: ours, not the host's. */
+static int read_cgroups(const char *root, const char *who, char **v1, char **v2)
 {
-	char path[96], line[4096], *v1 = NULL, *v2 = NULL;
-	char *procf, *dir;
-	struct dw_buf b = DW_BUF_INIT;
+	char path[96], line[4096], *procf;
 	FILE *in;
 
-	memset(f, 0, sizeof(*f));
-	f->fd = -1;
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", pid);
-	procf = dw_host_path(root, path);
+	*v1 = *v2 = NULL;
+	snprintf(path, sizeof(path), "/proc/%s/cgroup", who);
+	procf = root ? dw_host_path(root, path) : dw_xstrdup(path);
 	in = fopen(procf, "re");
 	free(procf);
 	if (!in)
-		return dw_error_errno(DW_EIO, errno,
-				      "cannot read the cgroup of pid %d", pid);
+		return -1;
 	while (fgets(line, sizeof(line), in)) {
 		char *c1 = strchr(line, ':'),
 		     *c2 = c1 ? strchr(c1 + 1, ':') : 0;
@@ -95,19 +158,99 @@ int snap_freezer_open(struct snap_freezer *f, const char *root, int pid)
 		n = strlen(c2 + 1);
 		if (n && c2[n] == '\n')
 			c2[n] = '\0';
-		if (!strncmp(c1 + 1, "freezer:", 8) && !v1)
-			v1 = dw_xstrdup(c2 + 1);
-		else if (!strncmp(line, "0::", 3) && !v2)
-			v2 = dw_xstrdup(c2 + 1);
+		if (!strncmp(c1 + 1, "freezer:", 8) && !*v1)
+			*v1 = dw_xstrdup(c2 + 1);
+		else if (!strncmp(line, "0::", 3) && !*v2)
+			*v2 = dw_xstrdup(c2 + 1);
 	}
 	fclose(in);
+	return 0;
+}
+
+/* Is cgroup path `p` `top` or below it? */
+static int at_or_below(const char *p, const char *top)
+{
+	size_t n = strlen(top);
+
+	if (n == 1 && top[0] == '/')
+		return 1;
+	return !strncmp(p, top, n) && (p[n] == '\0' || p[n] == '/');
+}
+
+/*
+ * The container's own cgroup from its OCI config's linux.cgroupsPath:
+ * "/a/b" (cgroupfs), or systemd's "SLICE:PREFIX:NAME" (SLICE expanded
+ * to its parents: a-b-c.slice is a.slice/a-b.slice/a-b-c.slice).
+ * NULL when absent or not understood.
+ */
+static char *oci_cgroup(const char *cp)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	const char *c1, *c2;
+
+	if (!cp || !*cp || strlen(cp) > 2048 || strstr(cp, ".."))
+		return NULL;
+	if (cp[0] == '/')
+		return dw_xstrdup(cp);
+	c1 = strchr(cp, ':');
+	c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+	if (!c2 || strchr(c2 + 1, ':') || strchr(cp, '/'))
+		return NULL;
+	if (c1 > cp) {
+		size_t n = (size_t)(c1 - cp), i;
+
+		if (n < 7 || strncmp(c1 - 6, ".slice", 6))
+			return NULL;
+		/* Each dash starts a parent: a.slice, a-b.slice, ... */
+		for (i = 0; i < n - 6; i++)
+			if (cp[i] == '-')
+				dw_buf_addf(&b, "/%.*s.slice", (int)i, cp);
+		dw_buf_addf(&b, "/%.*s", (int)n, cp);
+	}
+	if (c2 > c1 + 1)
+		dw_buf_addf(&b, "/%.*s-%s.scope", (int)(c2 - c1 - 1), c1 + 1,
+			    c2 + 1);
+	else
+		dw_buf_addf(&b, "/%s", c2 + 1);
+	return dw_buf_detach(&b, NULL);
+}
+
+int snap_freezer_open(struct snap_freezer *f, const char *root, int pid,
+		      const char *cgroups_path)
+{
+	char who[32], *v1 = NULL, *v2 = NULL, *o1 = NULL, *o2 = NULL;
+	char *dir, *oci = oci_cgroup(cgroups_path);
+	struct dw_buf b = DW_BUF_INIT;
+	int err = 0;
+
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	snprintf(who, sizeof(who), "%d", pid);
+	if (read_cgroups(root, who, &v1, &v2)) {
+		free(oci);
+		return dw_error_errno(DW_EIO, errno,
+				      "cannot read the cgroup of pid %d", pid);
+	}
+	read_cgroups(NULL, "self", &o1, &o2);
 	/* cgroup v1's freezer where it is mounted (these hosts boot v1
 	 * hybrid), else v2's cgroup.freeze. */
 	for (f->v2 = 0; f->v2 < 2 && f->fd < 0; f->v2++) {
-		const char *cg = f->v2 ? v2 : v1;
+		const char *cg = f->v2 ? v2 : v1, *ours = f->v2 ? o2 : o1;
 
 		if (!cg || !cgroup_path_ok(cg))
 			continue;
+		/* The container's whole cgroup when its process is in it
+		 * (a systemd inside keeps its pid 1 in init.scope below). */
+		if (oci && cgroup_path_ok(oci) && at_or_below(cg, oci))
+			cg = oci;
+		/* Never our own cgroup, nor one above it: we would stop. */
+		if (ours && at_or_below(ours, cg)) {
+			err = dw_error_set(DW_ERROR,
+					   "its cgroup %s holds driftwatch "
+					   "itself: not frozen",
+					   cg);
+			break;
+		}
 		dw_buf_reset(&b);
 		dw_buf_addf(&b,
 			    f->v2 ? "/sys/fs/cgroup%s"
@@ -126,7 +269,12 @@ int snap_freezer_open(struct snap_freezer *f, const char *root, int pid)
 	}
 	free(v1);
 	free(v2);
+	free(o1);
+	free(o2);
+	free(oci);
 	dw_buf_release(&b);
+	if (err)
+		return err;
 	if (f->fd < 0)
 		return dw_error_set(
 			DW_EUNSUPPORTED,
@@ -153,7 +301,7 @@ const char *snap_freezer_thaw_value(const struct snap_freezer *f)
 
 /* Is it frozen now? v1: freezer.state says FROZEN (not FREEZING); v2:
  * cgroup.events says "frozen 1". */
-static int frozen(const struct snap_freezer *f)
+int snap_freezer_frozen(const struct snap_freezer *f)
 {
 	char buf[512];
 	ssize_t n;
@@ -191,7 +339,7 @@ int snap_freeze(struct snap_freezer *f, int timeout_ms)
 		return dw_error_errno(DW_EIO, errno, "cannot freeze %s",
 				      f->dir);
 	/* FREEZING until every task is stopped: polled, bounded. */
-	while (!frozen(f)) {
+	while (!snap_freezer_frozen(f)) {
 		if (waited >= timeout_ms) {
 			snap_thaw(f);
 			return dw_error_set(DW_ERROR,
@@ -235,26 +383,33 @@ static void proc_ids(const char *root, long pid, long *ppid, long *uid)
 		fclose(in);
 }
 
-json_t *snap_cgroup_processes(const char *root, const struct snap_freezer *f)
+#define PROCS_MAX 4096
+#define CGROUP_DEPTH_MAX 8
+
+/* The processes of cgroup dir `dir` and of those below it (a systemd in
+ * the container keeps its own), at most PROCS_MAX, CGROUP_DEPTH_MAX
+ * levels down; 0, or -1 when something was left out. */
+static int cgroup_procs(const char *root, const char *dir, int depth,
+			json_t *out)
 {
 	struct dw_buf p = DW_BUF_INIT;
-	json_t *out = json_array();
+	struct dirent *e;
 	char line[64];
 	FILE *in;
+	DIR *d;
+	int cut = 0;
 
-	dw_buf_addf(&p, "%s/cgroup.procs", f->dir);
+	dw_buf_addf(&p, "%s/cgroup.procs", dir);
 	in = fopen(p.ptr, "re");
-	dw_buf_release(&p);
-	if (!in) {
-		json_decref(out);
-		return json_pack("{s:s}", "error",
-				 "cannot read the cgroup's processes");
-	}
-	while (fgets(line, sizeof(line), in) && json_array_size(out) < 4096) {
+	while (in && fgets(line, sizeof(line), in)) {
 		long pid = strtol(line, NULL, 10), ppid, uid;
 
 		if (pid <= 0)
 			continue;
+		if (json_array_size(out) >= PROCS_MAX) {
+			cut = -1;
+			break;
+		}
 		proc_ids(root, pid, &ppid, &uid);
 		json_array_append_new(
 			out,
@@ -266,7 +421,35 @@ json_t *snap_cgroup_processes(const char *root, const struct snap_freezer *f)
 				  "cwd",
 				  snap_proc_link(root, (int)pid, "cwd")));
 	}
-	fclose(in);
+	if (in)
+		fclose(in);
+	d = opendir(dir);
+	while (d && !cut && (e = readdir(d))) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		if (depth >= CGROUP_DEPTH_MAX) {
+			cut = -1;
+			break;
+		}
+		dw_buf_reset(&p);
+		dw_buf_addf(&p, "%s/%s", dir, e->d_name);
+		cut = cgroup_procs(root, p.ptr, depth + 1, out);
+	}
+	if (d)
+		closedir(d);
+	dw_buf_release(&p);
+	return cut;
+}
+
+json_t *snap_cgroup_processes(const char *root, const struct snap_freezer *f)
+{
+	json_t *out = json_array();
+
+	if (cgroup_procs(root, f->dir, 0, out))
+		json_array_append_new(
+			out,
+			json_pack("{s:s}", "truncated",
+				  "more processes or cgroups than listed"));
 	return out;
 }
 

@@ -141,10 +141,19 @@ struct snap_freezer {
 };
 struct dw_mount;
 int snap_find_pid(const char *root, const char *mount_point);
-int snap_freezer_open(struct snap_freezer *f, const char *root, int pid);
+/* The container's first process: the runtime's pid file (containerd's
+ * init.pid, CRI-O's and podman's pidfile) when its pid runs in that
+ * rootfs, else the lowest pid whose root it is; 0: none. */
+int snap_runtime_pid(const char *root, const struct dw_mount *m);
+/* Its freezer: the cgroup of `pid`, or the container's own
+ * (`cgroups_path`, its OCI linux.cgroupsPath) when pid is in it; never
+ * one holding driftwatch itself. */
+int snap_freezer_open(struct snap_freezer *f, const char *root, int pid,
+		      const char *cgroups_path);
 void snap_freezer_close(struct snap_freezer *f);
 const char *snap_freezer_thaw_value(const struct snap_freezer *f);
 int snap_freeze(struct snap_freezer *f, int timeout_ms);
+int snap_freezer_frozen(const struct snap_freezer *f);
 int snap_thaw(struct snap_freezer *f);
 json_t *snap_cgroup_processes(const char *root, const struct snap_freezer *f);
 json_t *snap_mount_inspect(const struct dw_mount *m, json_t *oci, int pid,

@@ -16,8 +16,11 @@ pid=
 cpid=
 sock="$tmp/c.sock"
 uid=0b6f2a1c-1111-4222-8333-944455556666
+fz=
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	# A failed check may have left it frozen: thawed, so it can die.
+	[ -n "$fz" ] && [ -w "$fz" ] && { echo THAWED >"$fz" || echo 0 >"$fz"; } 2>/dev/null
 	for t in app1 pause1; do ctr --address "$sock" -n k8s.io tasks kill -s 9 "$t" >/dev/null 2>&1; done
 	sleep 0.5
 	for t in app1 pause1; do
@@ -118,11 +121,20 @@ want_ev="shop/web-7d9/app A /etc/drift;shop/web-7d9/app C /etc;"
 	pass "diff shop/web-7d9/app: from its mount, as driftwatchd sees it" || fail "diff by pod: $(cat "$tmp/d.err")"
 [ "$("$DW" diff containerd://app1 2>"$tmp/d.err")" = "$want" ] &&
 	pass "diff containerd://app1" || fail "diff by containerd id: $(cat "$tmp/d.err")"
+# The same commands in a Docker container of the same image: the same
+# changes (each runtime's own files left out by both).
+docker rm -f dwcd-twin >/dev/null 2>&1
+docker run -d --network none --name dwcd-twin dwtest:busybox sh -c 'echo x >/etc/drift; sleep 600' >/dev/null
+for _ in $(seq 1 50); do docker diff dwcd-twin | grep -q drift && break; sleep 0.1; done
+[ "$("$DW" diff shop/web-7d9/app)" = "$(docker diff dwcd-twin)" ] &&
+	pass "diff of the pod's container equals docker diff of a Docker twin" ||
+	fail "twin: $(docker diff dwcd-twin | tr '\n' ' ')"
+dw_docker_rm dwcd-twin
 "$DW" diff shop/web-7d9/nothere >/dev/null 2>"$tmp/d.err"
 [ $? -ne 0 ] && [ -s "$tmp/d.err" ] && pass "a name nothing has: an error, said" || fail "unknown name: $(cat "$tmp/d.err")"
 
 # ignore_runtime_mounts: false shows what runc made.
-printf 'docker: false\ndebounce_ms: 20\nignore_runtime_mounts: false\nimmutable:\n  - namespace: "sh*"\n    pod: web-*\n' >"$tmp/cfg2.yaml"
+printf 'docker: false\ndebounce_ms: 20\nignore_runtime_mounts: false\nimmutable:\n  - namespace: "sh*"\n    pod: web-*\nsnapshot_on_critical: true\nsnapshot_dir: %s\n' "$tmp/snaps" >"$tmp/cfg2.yaml"
 "$DWD" --foreground --config "$tmp/cfg2.yaml" --db "$tmp/dw2.db" 2>"$tmp/log2" &
 pid=$!
 for _ in $(seq 1 50); do
@@ -134,6 +146,14 @@ grep -qx 'A /proc' <<<"$got" && grep -qx 'A /etc/drift' <<<"$got" &&
 	pass "ignore_runtime_mounts: false: runc's mount points shown too" || fail "not ignored: $got"
 sev=$("$DW" events --db "$tmp/dw2.db" --pod shop/web-7d9 --format jsonl | jq -r 'select(.path == "/etc/drift") | .severity' | head -1)
 [ "$sev" = critical ] && pass "immutable by namespace and pod glob: its drift is critical" || fail "immutable: $sev"
+# Its first critical drift: a snapshot by the daemon, frozen (before,
+# containers of other runtimes were never snapshotted).
+for _ in $(seq 1 100); do ls "$tmp"/snaps/shop_web-7d9_app-*.tar.evidence.json >/dev/null 2>&1 && break; sleep 0.2; done
+snap=$(ls "$tmp"/snaps/shop_web-7d9_app-*.tar 2>/dev/null | head -1)
+[ -n "$snap" ] && "$DW" verify "$snap" >/dev/null && jq -e '.paused == true' "$snap.evidence.json" >/dev/null &&
+	[ "$(sqlite3 "$tmp/dw2.db" "SELECT operator FROM snapshots")" = driftwatchd ] &&
+	pass "snapshot_on_critical: the pod's container snapshotted, frozen, verified, in the chain of custody" ||
+	fail "auto snapshot: $(ls "$tmp/snaps" 2>&1) $(grep -i snapshot "$tmp/log2" | tail -3)"
 kill -TERM "$pid"; wait "$pid"; pid=
 
 # commit of a containerd container (before, Docker's only): its cgroup
@@ -164,7 +184,9 @@ ctr --address "$sock" -n k8s.io image import "$tmp/app.tar" >"$tmp/imp.out" 2>&1
 # The capturer killed while it is frozen: the watchdog thaws it.
 ctr --address "$sock" -n k8s.io tasks exec --exec-id big app1 sh -c 'dd if=/dev/zero of=/big bs=1M count=600 2>/dev/null' ||
 	fail "big file"
-"$DW" commit -o "$tmp/kill.tar" --db "$db" shop/web-7d9/app >/dev/null 2>&1 &
+# (No store to open: the freezer file is the capturer's fd 3, where the
+# watchdog puts its pipe; it once lost the freezer so.)
+"$DW" commit -o "$tmp/kill.tar" --db "$tmp/no-store.db" shop/web-7d9/app >/dev/null 2>&1 &
 cp=$!
 for _ in $(seq 1 200); do grep -qx 'FROZEN\|1' "$fz" 2>/dev/null && break; sleep 0.01; done
 seen=0
@@ -181,4 +203,9 @@ jq -e '.pause_deadline_passed == true' "$tmp/mp.tar.evidence.json" >/dev/null &&
 	pass "--max-pause 1: the capture outlasted it, said in the evidence and on stderr" ||
 	fail "max-pause: $(cat "$tmp/mp.err")"
 [ "$(cat "$fz")" = THAWED ] || [ "$(cat "$fz")" = 0 ] && pass "thawed" || fail "not thawed"
+# Paused by someone else (a responder): captured, and left paused.
+ctr --address "$sock" -n k8s.io tasks pause app1
+"$DW" commit -o "$tmp/paused.tar" --db "$db" shop/web-7d9/app >/dev/null 2>"$tmp/p.err" || fail "commit of a paused one: $(cat "$tmp/p.err")"
+grep -qx 'FROZEN\|1' "$fz" && pass "a container paused before: still paused after" || fail "thawed what a responder paused: $(cat "$fz")"
+ctr --address "$sock" -n k8s.io tasks resume app1
 finish

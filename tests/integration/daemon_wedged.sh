@@ -69,6 +69,9 @@ q() { sqlite3 -readonly "$db" "$1"; }
 [ "$(q "SELECT count(*) FROM alerts WHERE kind = 'unmonitored' AND summary LIKE '%dww-wedge%did not answer%'")" = 1 ] &&
 	pass "one alert, naming it" || fail "alert: $(q "SELECT kind, summary FROM alerts")"
 grep -q "dww-wedge.*is not monitored: docker did not answer" "$tmp/log" && pass "and said in the log" || fail "log: $(tail -5 "$tmp/log")"
+"$DW" ps --db "$db" --format json | jq -e --arg id "$wid" '.[] | select(.id == $id and .name == "dww-wedge" and .state == "not watched")
+	| .coverage[] | select(.facet == "fs" and .reason == "runtime-unresponsive")' >/dev/null &&
+	pass "ps lists it: not watched, runtime-unresponsive" || fail "ps: $("$DW" ps --db "$db" --format json | jq -c .)"
 
 # The loop is not held by it: a change in the other container is
 # recorded at once (the wedged one is asked again only a minute later).
@@ -87,6 +90,9 @@ for _ in $(seq 1 100); do
 	[ "$(timeout 2 docker inspect -f '{{.State.Running}}' dww-wedge 2>/dev/null)" = false ] && break
 	sleep 0.1
 done
+for _ in $(seq 1 50); do [ -z "$(dw_coverage "$db" "$wid" fs)" ] && break; sleep 0.1; done
+[ -z "$(dw_coverage "$db" "$wid" fs)" ] && pass "once it stopped, its runtime-unresponsive record goes" ||
+	fail "stale coverage: $(dw_coverage "$db" "$wid" fs)"
 kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
 [ $rc = 0 ] && pass "clean stop" || fail "stop: rc $rc"
 finish

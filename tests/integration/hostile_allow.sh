@@ -6,11 +6,13 @@
 . "$(dirname "$0")/../lib/common.sh"
 dw_need_docker
 
-dw_scratch dwh-allow
+dw_scratch dwh-allow dwh-claim
 cat >"$cfg" <<CFG
 debounce_ms: 20
 allow:
   - paths: ["/tmp/**", "/opt/**"]
+  - namespace: kube-system
+    paths: ["/srv/**"]
 allow_executables:
   - image: "dwtest:busybox"
     paths: ["/opt/tools/**"]
@@ -51,4 +53,19 @@ dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT severity FROM changes 
 docker exec "$c" sh -c 'cat /bin/busybox >/tmp/big && head -c 20000000 /dev/zero >>/tmp/big'
 dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT severity FROM changes WHERE container_id='$id' AND CAST(path AS TEXT)='/tmp/big'\")\" = critical ]" &&
 	pass "an ELF over max_file_size: critical" || fail "/tmp/big is $(sev /tmp/big)"
+
+# A Docker container (its image, or whoever runs it) claiming a pod's
+# namespace by label: before, allow rules by namespace took the claim;
+# Kubernetes' labels count on Docker only for the containers it starts
+# through Docker (named k8s_...).
+docker run -d --network none --name dwh-claim --label io.kubernetes.pod.namespace=kube-system \
+	--label io.kubernetes.pod.name=kube-proxy-x dwtest:busybox sh -c 'sleep 1; mkdir -p /srv; echo x >/srv/f; sleep 3600' >/dev/null
+cid=$(docker inspect -f '{{.Id}}' dwh-claim)
+dw_wait 10 sh -c "[ -n \"\$(sqlite3 -readonly '$db' \"SELECT 1 FROM changes WHERE container_id='$cid' AND CAST(path AS TEXT)='/srv/f'\")\" ]" ||
+	fail "claim: not recorded"
+[ "$(sqlite3 -readonly "$db" "SELECT severity FROM changes WHERE container_id='$cid' AND CAST(path AS TEXT)='/srv/f'")" = medium ] &&
+	pass "a Docker container's claimed pod namespace allows nothing" ||
+	fail "claimed namespace: $(sqlite3 -readonly "$db" "SELECT severity FROM changes WHERE container_id='$cid' AND CAST(path AS TEXT)='/srv/f'")"
+"$DW" ps --db "$db" --namespace kube-system --format json | jq -e 'length == 0' >/dev/null &&
+	pass "nor puts it in that namespace" || fail "ps --namespace: $("$DW" ps --db "$db" --namespace kube-system --format json)"
 finish

@@ -215,14 +215,14 @@ static void test_containers_storage(void **state)
 #define L_POD "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3"
 #define L_NONE                                                                 \
 	"d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4"
-	char text[] = "601 22 0:80 / " CS "/overlay/" L_SB "/merged rw - " OVL(
-		L_SB) "602 22 0:81 / " CS "/overlay/" L_APP
-		      "/merged rw - " OVL(
-			      L_APP) "603 22 0:82 / " CS "/overlay/" L_POD
-				     "/merged rw - " OVL(
-					     L_POD) "604 22 0:83 / " CS
-						    "/overlay/" L_NONE
-						    "/merged rw - " OVL(L_NONE);
+#define L_SNEAKY                                                               \
+	"e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5e5"
+#define MNT(n, layer)                                                          \
+	n " 22 0:80 / " CS "/overlay/" layer "/merged rw - " OVL(layer)
+	/* clang-format off */
+	char text[] = MNT("601", L_SB) MNT("602", L_APP) MNT("603", L_POD)
+		MNT("604", L_NONE) MNT("605", L_SNEAKY);
+	/* clang-format on */
 	const char *root = DW_TEST_DATA "/containers-storage";
 	struct dw_mount_opts o = {root, NULL, 0};
 	const struct dw_mount *m;
@@ -232,7 +232,7 @@ static void test_containers_storage(void **state)
 
 	(void)state;
 	assert_int_equal(dw_mounts_parse(text, &o, &v, &n), 0);
-	assert_int_equal(n, 4);
+	assert_int_equal(n, 5);
 	dw_mounts_identify(root, v, n);
 
 	m = find(v, n, CS "/overlay/" L_SB "/merged");
@@ -265,6 +265,15 @@ static void test_containers_storage(void **state)
 	for (k = 0; k < m->nmount_points; k++)
 		hosts += !strcmp(m->mount_points[k], "/run/.containerenv");
 	assert_int_equal(hosts, 1);
+
+	/* podman's, whatever CRI-O annotations it was given: never a pod's
+	 * sandbox (which is not watched). */
+	m = find(v, n, CS "/overlay/" L_SNEAKY "/merged");
+	assert_non_null(m);
+	assert_string_equal(m->runtime, "podman");
+	assert_false(m->sandbox);
+	assert_null(m->k8s_pod);
+	assert_string_equal(m->ctr_name, "sneaky");
 
 	/* A layer no container has: a bare mount, nothing guessed. */
 	m = find(v, n, CS "/overlay/" L_NONE "/merged");
