@@ -27,6 +27,11 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv);
 int cmd_diff(struct dw_cli *cli, int argc, char **argv);
 int cmd_events(struct dw_cli *cli, int argc, char **argv);
 int cmd_hook(struct dw_cli *cli, int argc, char **argv);
+int cmd_evidence(struct dw_cli *cli, int argc, char **argv);
+int cmd_key(struct dw_cli *cli, int argc, char **argv);
+/* The snapshot signing key: $DRIFTWATCH_SIGNING_KEY, else
+ * DW_SIGNING_KEY_DEFAULT (sign.h). */
+const char *dw_cli_signing_key(void);
 int cmd_ps(struct dw_cli *cli, int argc, char **argv);
 int cmd_rotate(struct dw_cli *cli, int argc, char **argv);
 int cmd_scan(struct dw_cli *cli, int argc, char **argv);

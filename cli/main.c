@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "sign.h"
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "docker.h"
@@ -35,6 +36,9 @@ static const struct command commands[] = {
 	 "the drift history and current changes "
 	 "in the store"},
 	{"hook", cmd_hook, "install git hooks that block leaked secrets"},
+	{"evidence", cmd_evidence,
+	 "a snapshot's evidence as a bodyfile, Timesketch JSONL or sha256sums"},
+	{"key", cmd_key, "export the public key that checks snapshots"},
 	{"ps", cmd_ps, "every container driftwatch sees, and how well"},
 	{"rotate", cmd_rotate,
 	 "rotate this swarm's join tokens or unlock "
@@ -72,6 +76,13 @@ int dw_cli_docker(struct dw_cli *cli, const char *cmd, const char *host,
 	if (db && !access(db, R_OK) && !dw_store_open(&s, db, 1))
 		dw_docker_set_store(*out, s);
 	return 0;
+}
+
+const char *dw_cli_signing_key(void)
+{
+	const char *k = getenv("DRIFTWATCH_SIGNING_KEY");
+
+	return k && *k ? k : DW_SIGNING_KEY_DEFAULT;
 }
 
 void dw_cli_docker_close(struct dw_docker *d)
