@@ -15,6 +15,7 @@
 #include "driftwatch/config.h"
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
+#include "sign.h"
 #include "snapshot.h"
 #include "store.h"
 #include "driftwatch/xmalloc.h"
@@ -52,6 +53,11 @@ static const struct dw_opt opts[] = {
 	 "holes of sparse files are free)",
 	 0},
 	{'H', "host", "URL", "docker socket (unix:///path)", 0},
+	{'K', "signing-key", "PATH",
+	 "the Ed25519 key that signs it, made when "
+	 "absent\n(default " DW_SIGNING_KEY_DEFAULT ")",
+	 0},
+	{'U', "no-sign", NULL, "write no signed statement", 0},
 	{0, NULL, NULL, NULL, 0},
 };
 
@@ -199,7 +205,7 @@ static void record(const char *db, const char *ref,
 
 int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 {
-	struct dw_snapshot_opts o = {NULL, NULL, NULL, 0, 0, 0, 0};
+	struct dw_snapshot_opts o = {NULL, NULL, NULL, 0, 0, 0, 0, NULL};
 	struct dw_mount *list = NULL;
 	size_t nlist = 0, hit = 0;
 	const char *ref, *runtime = "docker";
@@ -212,7 +218,7 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 	struct tm tm;
 	time_t now = time(NULL);
 	struct dw_opts p;
-	int c, err, do_replace = 0;
+	int c, err, do_replace = 0, no_sign = 0;
 
 	dw_opts_init(&p, &help, argc, argv);
 	while ((c = dw_opts_next(&p)) != -1) {
@@ -241,6 +247,8 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 			break;
 		case 'd': db = optarg; break;
 		case 'H': host = optarg; break;
+		case 'K': o.signing_key = optarg; break;
+		case 'U': no_sign = 1; break;
 		case DW_OPT_EXIT: return p.exit;
 		default: return dw_opts_usage_error(&help);
 		}
@@ -248,6 +256,10 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 	if (argc - optind != 1)
 		return dw_opts_usage_error(&help);
 	ref = argv[optind];
+	if (!o.signing_key)
+		o.signing_key = dw_cli_signing_key();
+	if (no_sign)
+		o.signing_key = NULL;
 	if (dw_cli_docker(cli, "commit", host, db, &d))
 		return DW_EXIT_USAGE;
 	gmtime_r(&now, &tm);
@@ -307,6 +319,8 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 		       : ", not paused",
 	       r.changed_during_capture ? ", FILES CHANGED DURING CAPTURE" : "",
 	       r.evidence_path, r.evidence_sha256);
+	if (r.statement_path)
+		printf("  signed %s (key %s)\n", r.statement_path, r.keyid);
 	if (!o.layer_only && !strcmp(runtime, "docker"))
 		printf("  load it with: docker load -i %s   (image %s)\n",
 		       o.out_path, o.tag);
@@ -336,6 +350,13 @@ int cmd_commit(struct dw_cli *cli, int argc, char **argv)
 				  "first at /%s; the evidence says so",
 				  r.truncated, r.truncated > 1 ? "ies" : "y",
 				  r.truncated_at);
+	if (r.sign_error[0])
+		/* Written whole, but not signed as asked: not a success. */
+		err = dw_cli_fail("commit", DW_EXIT_ERROR,
+				  "the snapshot is written but not signed: %s "
+				  "(--no-sign to take one unsigned)",
+				  r.sign_error);
+	free(r.statement_path);
 	free(r.truncated_at);
 	free(r.evidence_path);
 	free(path);

@@ -46,6 +46,7 @@ void dw_policy_release(struct dw_policy *p)
 	free(p->ignore_label);
 	free(p->immutable_label);
 	free(p->snapshot_dir);
+	free(p->signing_key);
 	free(p->pod_logs);
 	free_strv(p->high_paths, p->nhigh);
 	free_strv(p->webhooks, p->nwebhooks);
@@ -479,6 +480,9 @@ static const struct key keys[] = {
 	     "snapshot a container on its first critical drift"),
 	NUM("snapshot_interval", snapshot_interval, 0, 86400 * 365, 3600,
 	    "seconds between two automatic snapshots of a container"),
+	STR("signing_key", signing_key, "/var/lib/driftwatch/keys/signing.key",
+	    "the Ed25519 key that signs snapshots (made when absent; \"\" "
+	    "leaves them unsigned)"),
 	STR("snapshot_dir", snapshot_dir, "/var/lib/driftwatch/snapshots",
 	    "where automatic snapshots are written"),
 	{"rotate", K_ROTATE, F(rotate), 0, 0, 0, DW_ROTATE_ASK, NULL,

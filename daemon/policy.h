@@ -61,7 +61,8 @@ struct dw_policy {
 	long retention_days;	 /* events, alerts, findings; 0: forever */
 	long retention_rows;	 /* the newest kept of each; 0: no cap */
 	char *snapshot_dir;
-	char **webhooks; /* "json:URL" / "slack:URL" */
+	char *signing_key; /* "": snapshots unsigned */
+	char **webhooks;   /* "json:URL" / "slack:URL" */
 	size_t nwebhooks;
 	int rotate;  /* DW_ROTATE_* */
 	char **logs; /* globs of log files to follow */

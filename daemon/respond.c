@@ -40,7 +40,7 @@ static int snapshot_one(struct dw_docker *docker, const char *host_root,
 
 static void take_snapshot(struct dw_docker *docker, const char *host_root,
 			  struct dw_store *store, const char *id,
-			  const char *name, const char *dir)
+			  const char *name, const char *dir, const char *key)
 {
 	char file[256];
 	size_t i;
@@ -68,6 +68,7 @@ static void take_snapshot(struct dw_docker *docker, const char *host_root,
 	memset(&so, 0, sizeof(so));
 	so.out_path = path.ptr;
 	so.reason = "driftwatchd: first critical drift";
+	so.signing_key = key && *key ? key : NULL;
 	tag = dw_snapshot_default_tag(file, stamp);
 	so.tag = tag;
 	dw_log_warn("container %s: critical drift, taking a snapshot to %s",
@@ -92,6 +93,13 @@ static void take_snapshot(struct dw_docker *docker, const char *host_root,
 	else
 		dw_log_info("snapshot of %s: %s (%s)", name, path.ptr,
 			    r.archive_sha256);
+	if (r.statement_path)
+		dw_log_info("snapshot of %s signed: %s (key %s)", name,
+			    r.statement_path, r.keyid);
+	if (r.sign_error[0])
+		dw_log_error("snapshot of %s is not signed: %s", name,
+			     r.sign_error);
+	free(r.statement_path);
 	if (r.truncated)
 		dw_log_warn("snapshot of %s is incomplete: %zu directories "
 			    "nested too deep to enter, the first at /%s",
@@ -112,7 +120,7 @@ out:
 #define SNAPQ_MAX 16
 
 struct snap_job {
-	char *id, *name, *dir;
+	char *id, *name, *dir, *key;
 };
 
 /* The worker's settings and its own connections. */
@@ -130,6 +138,7 @@ static void snap_release(void *job)
 	free(j->id);
 	free(j->name);
 	free(j->dir);
+	free(j->key);
 	free(j);
 }
 
@@ -160,7 +169,8 @@ static void snap_run(void *ctx, void *job, const int *stop)
 			     j->name, dw_error_last());
 		return;
 	}
-	take_snapshot(c->d, c->host_root, c->st, j->id, j->name, j->dir);
+	take_snapshot(c->d, c->host_root, c->st, j->id, j->name, j->dir,
+		      j->key);
 	dw_store_alert_flush(c->st, 1);
 }
 
@@ -225,10 +235,11 @@ void dwd_snapq_stop(struct daemon *dm)
 }
 
 static void snapq_push(struct dwd_jobq *q, const char *id, const char *name,
-		       const char *dir)
+		       const char *dir, const char *key)
 {
 	struct snap_job *j = dw_xcalloc(1, sizeof(*j));
 
+	j->key = dw_xstrdup(key ? key : "");
 	j->id = dw_xstrdup(id);
 	j->name = dw_xstrdup(name);
 	j->dir = dw_xstrdup(dir);
@@ -259,10 +270,11 @@ void dwd_auto_snapshot(const char *id, const char *name, void *ctx)
 	DW_ALLOC_GROW(dm->snapshotted, dm->nsnapshotted + 1, dm->snap_alloc);
 	dm->snapshotted[dm->nsnapshotted++] = dw_xstrdup(id);
 	if (dm->snapq)
-		snapq_push(dm->snapq, id, name, dm->pol.snapshot_dir);
+		snapq_push(dm->snapq, id, name, dm->pol.snapshot_dir,
+			   dm->pol.signing_key);
 	else
 		take_snapshot(dm->docker, dm->pol.host_root, dm->store, id,
-			      name, dm->pol.snapshot_dir);
+			      name, dm->pol.snapshot_dir, dm->pol.signing_key);
 }
 
 /* ---- leaks: record once, attribute, alert, rotate as the policy says ---- */

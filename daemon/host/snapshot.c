@@ -36,6 +36,7 @@
 #include "driftwatch/json.h"
 #include "snapshot_int.h"
 #include "mounts.h"
+#include "sign.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/lazylib.h"
 #include "driftwatch/banned.h"
@@ -434,6 +435,91 @@ static int write_evidence(json_t *ev, struct dw_buf *entries,
 	return err;
 }
 
+/* ---- the signature: an in-toto Statement in a DSSE envelope ---- */
+
+static const char *base_name(const char *p)
+{
+	const char *b = strrchr(p, '/');
+
+	return b ? b + 1 : p;
+}
+
+/*
+ * PATH.intoto.jsonl: a Statement whose subjects are the archive and the
+ * evidence (their SHA-256), whose predicate is the capture's who, when,
+ * why, host and container, signed with the key at o->signing_key. When
+ * it cannot be, r->sign_error says why: the archive and its evidence
+ * stand all the same.
+ */
+static void sign_snapshot(json_t *ev, const struct dw_snapshot_opts *o,
+			  struct dw_snapshot_result *r)
+{
+	struct dw_buf path = DW_BUF_INIT, tmp = DW_BUF_INIT, line = DW_BUF_INIT;
+	struct dw_buf stmt = DW_BUF_INIT;
+	EVP_PKEY *k = NULL;
+	json_t *st, *env = NULL;
+	int fd, err;
+
+	err = dw_sign_key_load(&k, o->signing_key, 1);
+	if (err) {
+		snprintf(r->sign_error, sizeof(r->sign_error), "%s",
+			 dw_error_last());
+		return;
+	}
+	st = json_pack(
+		"{s:s, s:[{s:s, s:{s:s}}, {s:s, s:{s:s}}], s:s, s:{s:s, s:O?, "
+		"s:O?, s:O?, s:O?, s:O?, s:O?, s:s}}",
+		"_type", DW_INTOTO_STATEMENT, "subject", "name",
+		base_name(o->out_path), "digest", "sha256",
+		r->archive_sha256 + 7, "name", base_name(r->evidence_path),
+		"digest", "sha256", r->evidence_sha256 + 7, "predicateType",
+		DW_SNAPSHOT_PREDICATE, "predicate", "capturedAt",
+		json_string_value(json_object_get(ev, "captured_at")), "reason",
+		json_object_get(ev, "reason"), "operator",
+		json_object_get(ev, "operator"), "host",
+		json_object_get(ev, "host"), "container",
+		json_object_get(ev, "container"), "paused",
+		json_object_get(ev, "paused"), "tool",
+		json_object_get(ev, "tool"), "mode",
+		json_string_value(json_object_get(ev, "mode")));
+	if (st) {
+		dw_json_dump(&stmt, st, JSON_PRESERVE_ORDER);
+		env = dw_dsse_sign(k, DW_INTOTO_PAYLOAD_TYPE, stmt.ptr,
+				   stmt.len);
+	}
+	if (!env) {
+		snprintf(r->sign_error, sizeof(r->sign_error),
+			 "cannot sign the statement");
+		goto out;
+	}
+	dw_json_dump(&line, env, 0);
+	dw_buf_addch(&line, '\n');
+	dw_buf_addf(&path, "%s.intoto.jsonl", o->out_path);
+	fd = open_tmp(path.ptr, &tmp);
+	err = fd < 0 ? DW_EIO
+		     : (write(fd, line.ptr, line.len) == (ssize_t)line.len
+				? 0
+				: dw_error_errno(DW_EIO, errno,
+						 "cannot write %s", tmp.ptr));
+	if (fd >= 0)
+		err = commit_file(fd, tmp.ptr, path.ptr, err);
+	if (err) {
+		snprintf(r->sign_error, sizeof(r->sign_error), "%s",
+			 dw_error_last());
+		goto out;
+	}
+	dw_sign_keyid(k, r->keyid);
+	r->statement_path = dw_buf_detach(&path, NULL);
+out:
+	json_decref(st);
+	json_decref(env);
+	EVP_PKEY_free(k);
+	dw_buf_release(&path);
+	dw_buf_release(&tmp);
+	dw_buf_release(&line);
+	dw_buf_release(&stmt);
+}
+
 /* ---- pausing, with the unpause guaranteed ---- */
 
 /*
@@ -721,6 +807,8 @@ static int capture(const char *root, json_t *processes,
 		err = write_evidence(ev, &entries, o->out_path, r);
 	if (err)
 		unlink(o->out_path); /* never half a snapshot */
+	else if (o->signing_key)
+		sign_snapshot(ev, o, r);
 	json_decref(ev);
 	dw_buf_release(&tmp);
 	dw_buf_release(&entries);

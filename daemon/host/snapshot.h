@@ -30,6 +30,9 @@ struct dw_snapshot_opts {
 	int max_pause_s;   /* unpaused after this long whatever happens;
 			      0: DW_SNAPSHOT_MAX_PAUSE */
 	uint64_t max_size; /* file data written at most; 0: the default */
+	/* The Ed25519 key that signs it (created when absent): an in-toto
+	 * Statement in a DSSE envelope, PATH.intoto.jsonl. NULL: unsigned. */
+	const char *signing_key;
 };
 
 /* File data one snapshot writes at most, by default (--max-size). */
@@ -61,6 +64,11 @@ struct dw_snapshot_result {
 	/* Not running, on the containerd image store: the layer dirs
 	 * driftwatchd recorded, last seen then (seconds); else 0. */
 	long long recorded;
+	/* Signed: PATH.intoto.jsonl (caller frees), the key's id; or why
+	 * not (the archive and evidence are whole all the same). */
+	char *statement_path;
+	char keyid[72];
+	char sign_error[512];
 };
 
 /* "driftwatch/NAME:STAMP", lowercased as Docker wants (caller frees). */
@@ -93,12 +101,16 @@ int dw_snapshot_mount(const char *host_root, const struct dw_mount *m,
 
 /*
  * Recheck a snapshot: the archive's digest against its evidence record
- * (PATH.evidence.json), and for an image archive every blob against its
- * name. Problems are appended to `report` one per line. Returns 0 when
- * everything matches, DW_ERROR on any mismatch, DW_EIO when a file
- * cannot be read.
+ * (PATH.evidence.json), for an image archive every blob against its
+ * name, and its signature (PATH.intoto.jsonl): the DSSE envelope checked
+ * with the public key in `pubkey` (PEM), else the private key at
+ * `signing_key`'s; the Statement's subjects against the archive and
+ * the evidence. A missing signature is a failure. Problems are appended
+ * to `report` one per line. Returns 0 when everything matches, DW_ERROR
+ * on any mismatch, DW_EIO when a file cannot be read.
  */
 struct dw_buf;
-int dw_snapshot_verify(const char *path, struct dw_buf *report);
+int dw_snapshot_verify(const char *path, const char *pubkey,
+		       const char *signing_key, struct dw_buf *report);
 
 #endif

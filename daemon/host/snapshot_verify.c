@@ -23,6 +23,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"
 #include "driftwatch/json.h"
+#include "sign.h"
 #include "snapshot_int.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/lazylib.h"
@@ -81,7 +82,112 @@ static int verify_blobs(const char *path, json_t *blobs, struct dw_buf *report)
 	return bad;
 }
 
-int dw_snapshot_verify(const char *path, struct dw_buf *report)
+/* A subject of the Statement named `name`: its sha256 must be `want`
+ * ("sha256:…"). */
+static int check_subject(json_t *subjects, const char *name, const char *want,
+			 struct dw_buf *report)
+{
+	json_t *s;
+	size_t i;
+
+	json_array_foreach(subjects, i, s)
+	{
+		const char *n = json_string_value(json_object_get(s, "name"));
+		const char *d = json_string_value(json_object_get(
+			json_object_get(s, "digest"), "sha256"));
+
+		if (!n || strcmp(n, name))
+			continue;
+		if (d && !strcmp(d, want + 7))
+			return 0;
+		dw_buf_addf(report,
+			    "the signed statement says %s has sha256 %s, it "
+			    "has %s\n",
+			    name, d ? d : "(nothing)", want + 7);
+		return 1;
+	}
+	dw_buf_addf(report, "the signed statement does not name %s\n", name);
+	return 1;
+}
+
+/*
+ * PATH.intoto.jsonl: the envelope's signature with the public key, then
+ * the Statement's subjects against what the files hash to now.
+ */
+static int verify_signature(const char *path, const char *pubkey,
+			    const char *signing_key, const char *archive_sha,
+			    struct dw_buf *report)
+{
+	struct dw_buf sp = DW_BUF_INIT, ep = DW_BUF_INIT, data = DW_BUF_INIT;
+	struct dw_buf payload = DW_BUF_INIT;
+	json_t *env = NULL, *st = NULL;
+	EVP_PKEY *k = NULL;
+	char ev_sha[72];
+	const char *b = strrchr(path, '/');
+	int fd, bad = 1, err;
+
+	dw_buf_addf(&sp, "%s.intoto.jsonl", path);
+	dw_buf_addf(&ep, "%s.evidence.json", path);
+	fd = open(sp.ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		dw_buf_addf(report, "not signed: %s: %s\n", sp.ptr,
+			    strerror(errno));
+		goto out;
+	}
+	dw_buf_init(&data, 1 << 20);
+	err = dw_buf_read_fd(&data, fd);
+	close(fd);
+	if (err || dw_json_parse(&env, data.ptr, data.len, sp.ptr)) {
+		dw_buf_addf(report, "%s: not a DSSE envelope: %s\n", sp.ptr,
+			    dw_error_last());
+		goto out;
+	}
+	err = pubkey ? dw_sign_pubkey_load(&k, pubkey)
+		     : dw_sign_key_load(&k, signing_key, 0);
+	if (err) {
+		dw_buf_addf(report,
+			    "no key to check the signature with (%s; "
+			    "--key PUB takes an exported one)\n",
+			    dw_error_last());
+		goto out;
+	}
+	if (dw_dsse_verify(k, env, DW_INTOTO_PAYLOAD_TYPE, &payload, report))
+		goto out;
+	if (dw_json_parse(&st, payload.ptr, payload.len, "the statement") ||
+	    strcmp(dw_json_path_str(st, "_type") ? dw_json_path_str(st, "_type")
+						 : "",
+		   DW_INTOTO_STATEMENT) ||
+	    strcmp(dw_json_path_str(st, "predicateType")
+			   ? dw_json_path_str(st, "predicateType")
+			   : "",
+		   DW_SNAPSHOT_PREDICATE)) {
+		dw_buf_addf(report, "the signed payload is not a driftwatch "
+				    "snapshot statement\n");
+		goto out;
+	}
+	if (snap_file_sha256(ep.ptr, ev_sha)) {
+		dw_buf_addf(report, "%s\n", dw_error_last());
+		goto out;
+	}
+	bad = check_subject(json_object_get(st, "subject"), b ? b + 1 : path,
+			    archive_sha, report);
+	bad |= check_subject(json_object_get(st, "subject"),
+			     strrchr(ep.ptr, '/') ? strrchr(ep.ptr, '/') + 1
+						  : ep.ptr,
+			     ev_sha, report);
+out:
+	json_decref(env);
+	json_decref(st);
+	EVP_PKEY_free(k);
+	dw_buf_release(&sp);
+	dw_buf_release(&ep);
+	dw_buf_release(&data);
+	dw_buf_release(&payload);
+	return bad;
+}
+
+int dw_snapshot_verify(const char *path, const char *pubkey,
+		       const char *signing_key, struct dw_buf *report)
 {
 	struct dw_buf evpath = DW_BUF_INIT, data = DW_BUF_INIT;
 	json_t *ev = NULL;
@@ -127,6 +233,7 @@ int dw_snapshot_verify(const char *path, struct dw_buf *report)
 						 : "",
 		    "image"))
 		bad |= verify_blobs(path, json_object_get(ev, "blobs"), report);
+	bad |= verify_signature(path, pubkey, signing_key, actual, report);
 	err = bad ? DW_ERROR : 0;
 out:
 	json_decref(ev);

@@ -134,7 +134,7 @@ dw_docker_rm dwcd-twin
 [ $? -ne 0 ] && [ -s "$tmp/d.err" ] && pass "a name nothing has: an error, said" || fail "unknown name: $(cat "$tmp/d.err")"
 
 # ignore_runtime_mounts: false shows what runc made.
-printf 'docker: false\ndebounce_ms: 20\nignore_runtime_mounts: false\nimmutable:\n  - namespace: "sh*"\n    pod: web-*\nsnapshot_on_critical: true\nsnapshot_dir: %s\n' "$tmp/snaps" >"$tmp/cfg2.yaml"
+printf 'docker: false\ndebounce_ms: 20\nignore_runtime_mounts: false\nimmutable:\n  - namespace: "sh*"\n    pod: web-*\nsnapshot_on_critical: true\nsnapshot_dir: %s\nsigning_key: %s\n' "$tmp/snaps" "$DRIFTWATCH_SIGNING_KEY" >"$tmp/cfg2.yaml"
 "$DWD" --foreground --config "$tmp/cfg2.yaml" --db "$tmp/dw2.db" 2>"$tmp/log2" &
 pid=$!
 for _ in $(seq 1 50); do

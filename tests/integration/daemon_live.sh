@@ -182,7 +182,7 @@ sleep 1.1	# the status is published at most once a second
 	fail "reconcile: $(q "SELECT state FROM containers WHERE name='dwl-new'")"
 
 # --- the first critical drift of a container: an automatic snapshot
-printf 'snapshot_on_critical: true\nsnapshot_dir: %s\n' "$tmp/snaps" >"$cfg"
+printf 'snapshot_on_critical: true\nsnapshot_dir: %s\nsigning_key: %s\n' "$tmp/snaps" "$DRIFTWATCH_SIGNING_KEY" >"$cfg"
 nrel=$(grep -c "reloaded" "$tmp/log")
 kill -HUP "$pid"
 dw_wait 20 sh -c "[ \$(grep -c reloaded '$tmp/log') -gt $nrel ]"

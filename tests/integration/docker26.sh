@@ -150,6 +150,7 @@ host_root: $R
 docker_host: $DOCKER26_HOST
 snapshot_on_critical: true
 snapshot_dir: $tmp/snaps
+signing_key: $DRIFTWATCH_SIGNING_KEY
 CFG
 "$DWD" --foreground --config "$tmp/dw.yaml" --db "$db" 2>>"$tmp/dwd.log" &
 dpid=$!

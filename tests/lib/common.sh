@@ -6,6 +6,8 @@ set -u
 DW="$DW_BUILD/driftwatch"
 DWD="$DW_BUILD/driftwatchd"
 DW_DOCKER_ENV="$DW_BUILD/test-docker.env"
+# Snapshots are signed: with the tests' key, never the host's.
+export DRIFTWATCH_SIGNING_KEY="$DW_BUILD/test-signing.key"
 # Docker 26 on its containerd image store, in a chroot (docker26 fixture).
 DW_DOCKER26_ENV="$DW_BUILD/test-docker26.env"
 DW_DOCKER26_ROOT=${DW_DOCKER26_ROOT:-/var/lib/driftwatch-test/docker26}
