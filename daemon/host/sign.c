@@ -166,7 +166,7 @@ void dw_sign_keyid(EVP_PKEY *k, char out[72])
 	if (len > 0 && EVP_Digest(der, (size_t)len, md, &n, EVP_sha256(), NULL))
 		dw_hex(hex, md, n);
 	OPENSSL_free(der);
-	snprintf(out, 72, "sha256:%s", hex);
+	snprintf(out, 72, "sha256:%.64s", hex);
 }
 
 void dw_dsse_pae(struct dw_buf *out, const char *type, const void *payload,

@@ -90,7 +90,7 @@ grep -v -e '^W: driftwatch: initial-upload-closes-no-bugs ' "$tmp/lintian" | gre
 aside=$(mktemp -d)
 [ -e /var/lib/driftwatch ] && mv /var/lib/driftwatch "$aside/var-lib"
 [ -e /etc/driftwatch ] && mv /etc/driftwatch "$aside/etc"
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$deb" >"$tmp/apt.log" 2>&1 &&
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$deb" >"$tmp/apt.log" 2>&1 &&
 	pass "apt-get install ./$(basename "$deb")" || { fail "apt-get install: $(tail -5 "$tmp/apt.log")"; finish; exit 1; }
 [ "$(/usr/bin/driftwatch version 2>&1 | head -1)" = "$("$DW" version | head -1)" ] && pass "driftwatch version: $(/usr/bin/driftwatch version | head -1)" ||
 	fail "version: $(/usr/bin/driftwatch version 2>&1)"
@@ -99,7 +99,7 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$deb" >"$tmp/apt.log" 2>&1
 [ "$(stat -c '%a %U' /var/lib/driftwatch)" = "700 root" ] && pass "/var/lib/driftwatch: 0700, root's" || fail "state dir: $(stat -c '%a %U' /var/lib/driftwatch 2>&1)"
 getent passwd driftwatch | grep -q ':/nonexistent:/usr/sbin/nologin$' && pass "the driftwatch system user, for the scanner" || fail "user: $(getent passwd driftwatch)"
 echo 8192 >/proc/sys/fs/inotify/max_user_watches
-DEBIAN_FRONTEND=noninteractive apt-get install -y -q --reinstall "$deb" >>"$tmp/apt.log" 2>&1
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends --reinstall "$deb" >>"$tmp/apt.log" 2>&1
 [ "$(cat /proc/sys/fs/inotify/max_user_watches)" = 1048576 ] && pass "the inotify limits applied (on install, from 8192)" || fail "sysctl: $(cat /proc/sys/fs/inotify/max_user_watches)"
 bash -c '. /usr/share/bash-completion/completions/driftwatch && complete -p driftwatch' 2>&1 | grep -q -- '-F _driftwatch driftwatch' &&
 	pass "bash completion: complete -p driftwatch" || fail "bash completion"
