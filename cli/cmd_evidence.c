@@ -38,24 +38,26 @@ static const struct dw_cmd_help help = {
 	opts};
 
 /*
- * A name a container chose, as one bodyfile field: '|', '\', newlines
- * and every other control byte as \xNN, so that no name can end its row
- * or forge another.
+ * A name a container chose, as one bodyfile field: '|', '\', '%'
+ * (mactime decodes %XX in every field), newlines and every other
+ * control byte as \xNN, so that no name can end its row, forge another
+ * or pass for another name.
  */
 static void field(struct dw_buf *out, const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		if (c < 0x20 || c == 0x7f || c == '|' || c == '\\')
+		if (c < 0x20 || c == 0x7f || c == '|' || c == '\\' || c == '%')
 			dw_buf_addf(out, "\\x%02x", c);
 		else
 			dw_buf_addch(out, (char)c);
 	}
 }
 
-/* ls-style "d/rwxr-xr-x" of an octal st_mode string ("100644"). */
-static void mode_string(char out[12], const char *octal)
+/* TSK's mode_as_string of an octal st_mode ("104755" is "r/rrwsr-xr-x"):
+ * the type twice, then the permissions with setuid, setgid, sticky. */
+static void mode_string(char out[13], const char *octal)
 {
 	static const char rwx[] = "rwxrwxrwx";
 	unsigned long m = strtoul(octal ? octal : "0", NULL, 8);
@@ -68,14 +70,21 @@ static void mode_string(char out[12], const char *octal)
 	case 0020000: type = 'c'; break;
 	case 0060000: type = 'b'; break;
 	case 0010000: type = 'p'; break;
-	case 0140000: type = 'h'; break;
+	case 0140000: type = 's'; break;
 	default: type = 'r';
 	}
 	out[0] = type;
 	out[1] = '/';
+	out[2] = type;
 	for (i = 0; i < 9; i++)
-		out[2 + i] = (m >> (8 - i)) & 1 ? rwx[i] : '-';
-	out[11] = '\0';
+		out[3 + i] = (m >> (8 - i)) & 1 ? rwx[i] : '-';
+	if (m & 04000)
+		out[5] = m & 0100 ? 's' : 'S';
+	if (m & 02000)
+		out[8] = m & 010 ? 's' : 'S';
+	if (m & 01000)
+		out[11] = m & 01 ? 't' : 'T';
+	out[12] = '\0';
 }
 
 static long long secs(json_t *e, const char *key)
@@ -86,7 +95,7 @@ static long long secs(json_t *e, const char *key)
 
 static void bodyfile_row(struct dw_buf *out, json_t *e, const char *path)
 {
-	char mode[12];
+	char mode[13];
 
 	mode_string(mode, json_string_value(json_object_get(e, "mode")));
 	dw_buf_adds(out, "0|");
@@ -159,27 +168,36 @@ static void timesketch_rows(struct dw_buf *out, json_t *e, const char *path,
 	}
 }
 
-/* sha256sum -c's own form: names with '\' or a newline escaped, the
- * line marked with a leading '\'; paths relative to the container's
- * root. */
-static void sha256sums_row(struct dw_buf *out, json_t *e, const char *path)
+/*
+ * sha256sum -c's own form: names with '\', a newline or a carriage
+ * return escaped (a bare trailing CR is dropped when checked), the line
+ * marked with a leading '\'; paths as ./ relative to the container's
+ * root (a file named "-" is no stdin). 1 when its name is not the one
+ * on disk (not valid UTF-8: the evidence holds U+FFFD there): left out.
+ */
+static int sha256sums_row(struct dw_buf *out, json_t *e, const char *path)
 {
 	const char *sha = json_string_value(json_object_get(e, "sha256"));
 	const char *p = path + (path[0] == '/');
 
 	if (!sha || strncmp(sha, "sha256:", 7))
-		return;
-	if (strpbrk(p, "\\\n"))
+		return 0;
+	if (strstr(p, "\xef\xbf\xbd"))
+		return 1;
+	if (strpbrk(p, "\\\n\r"))
 		dw_buf_addch(out, '\\');
-	dw_buf_addf(out, "%s  ", sha + 7);
+	dw_buf_addf(out, "%s  ./", sha + 7);
 	for (; *p; p++)
 		if (*p == '\\')
 			dw_buf_adds(out, "\\\\");
 		else if (*p == '\n')
 			dw_buf_adds(out, "\\n");
+		else if (*p == '\r')
+			dw_buf_adds(out, "\\r");
 		else
 			dw_buf_addch(out, *p);
 	dw_buf_addch(out, '\n');
+	return 0;
 }
 
 int cmd_evidence(struct dw_cli *cli, int argc, char **argv)
@@ -188,7 +206,7 @@ int cmd_evidence(struct dw_cli *cli, int argc, char **argv)
 	enum fmt fmt = F_BODYFILE;
 	json_t *ev = NULL, *e;
 	struct dw_opts p;
-	size_t i, sparse = 0;
+	size_t i, sparse = 0, lossy = 0;
 	FILE *in;
 	int c, err;
 
@@ -243,7 +261,7 @@ int cmd_evidence(struct dw_cli *cli, int argc, char **argv)
 			sparse++; /* its digest covers its data, not its holes
 				   */
 		else
-			sha256sums_row(&out, e, name);
+			lossy += (size_t)sha256sums_row(&out, e, name);
 		if (out.len > (1u << 20)) {
 			fwrite(out.ptr, 1, out.len, stdout);
 			dw_buf_reset(&out);
@@ -259,8 +277,16 @@ int cmd_evidence(struct dw_cli *cli, int argc, char **argv)
 			sparse > 1 ? "their" : "its",
 			sparse > 1 ? "their" : "its",
 			sparse > 1 ? "their" : "its");
+	if (lossy)
+		fprintf(stderr,
+			"driftwatch evidence: %zu file%s left out of the list: "
+			"not valid UTF-8, the evidence does not hold %s name "
+			"as "
+			"it is on disk\n",
+			lossy, lossy > 1 ? "s" : "",
+			lossy > 1 ? "their" : "its");
 	json_decref(ev);
 	dw_buf_release(&path);
 	dw_buf_release(&out);
-	return DW_EXIT_OK;
+	return lossy ? DW_EXIT_ERROR : DW_EXIT_OK;
 }

@@ -65,7 +65,11 @@ int cmd_verify(struct dw_cli *cli, int argc, char **argv)
 		dw_buf_release(&report);
 		return DW_EXIT_FOUND;
 	}
-	printf("%s: ok (digests and signature)\n", argv[optind]);
+	/* Which key: the host's own proves nothing against root there. */
+	printf("%s: ok (digests, and the signature checked with %s)\n",
+	       argv[optind],
+	       pub ? pub
+		   : "this host's own key; --key PUB for an exported one");
 	dw_buf_release(&report);
 	return DW_EXIT_OK;
 }

@@ -35,9 +35,9 @@ static const struct command commands[] = {
 	{"events", cmd_events,
 	 "the drift history and current changes "
 	 "in the store"},
-	{"hook", cmd_hook, "install git hooks that block leaked secrets"},
 	{"evidence", cmd_evidence,
 	 "a snapshot's evidence as a bodyfile, Timesketch JSONL or sha256sums"},
+	{"hook", cmd_hook, "install git hooks that block leaked secrets"},
 	{"key", cmd_key, "export the public key that checks snapshots"},
 	{"ps", cmd_ps, "every container driftwatch sees, and how well"},
 	{"rotate", cmd_rotate,
@@ -47,7 +47,7 @@ static const struct command commands[] = {
 	 "find leaked secrets in files, logs, chats "
 	 "and mail"},
 	{"status", cmd_status, "what the daemon is watching, and how"},
-	{"verify", cmd_verify, "recheck a snapshot's digests"},
+	{"verify", cmd_verify, "recheck a snapshot's digests and signature"},
 	{"version", cmd_version, "print the version"},
 };
 

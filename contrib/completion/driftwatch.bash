@@ -7,9 +7,21 @@ _driftwatch_help() {
 	command "${1:-driftwatch}" "${@:2}" --help 2>/dev/null
 }
 
+# Container names that start with $cur, kept as words: never through
+# compgen -W, which would expand what a name holds.
 _driftwatch_containers() {
+	local n
 	command -v docker >/dev/null 2>&1 || return 0
-	timeout 1 docker ps --format '{{.Names}}' 2>/dev/null
+	while IFS= read -r n; do
+		[[ $n == "$cur"* ]] && COMPREPLY+=("$n")
+	done < <(timeout 1 docker ps --format '{{.Names}}' 2>/dev/null)
+}
+
+# Files and directories, quoted by readline when inserted (a file named
+# 'x;touch y' must not become a command).
+_driftwatch_files() {
+	compopt -o filenames 2>/dev/null
+	mapfile -t COMPREPLY < <(compgen "$1" -- "$cur")
 }
 
 _driftwatch() {
@@ -33,7 +45,7 @@ _driftwatch() {
 	if [ -z "$cmd" ]; then
 		case $prev in
 		--host-root)
-			mapfile -t COMPREPLY < <(compgen -d -- "$cur")
+			_driftwatch_files -d
 			return
 			;;
 		--host) return ;;
@@ -63,11 +75,11 @@ _driftwatch() {
 			return
 			;;
 		C)
-			mapfile -t COMPREPLY < <(compgen -W "$(_driftwatch_containers)" -- "$cur")
+			_driftwatch_containers
 			return
 			;;
-		DIR) mapfile -t COMPREPLY < <(compgen -d -- "$cur"); return ;;
-		PATH | FILE | FILES) mapfile -t COMPREPLY < <(compgen -f -- "$cur"); return ;;
+		DIR) _driftwatch_files -d; return ;;
+		PATH | FILE | FILES | PUB) _driftwatch_files -f; return ;;
 		*) return ;;
 		esac
 	fi
@@ -77,8 +89,9 @@ _driftwatch() {
 		return
 	fi
 	case $cmd in
-	diff | commit) mapfile -t COMPREPLY < <(compgen -W "$(_driftwatch_containers)" -- "$cur") ;;
-	scan | verify) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+	diff | commit) _driftwatch_containers ;;
+	scan | verify) _driftwatch_files -f ;;
+	evidence | key) mapfile -t COMPREPLY < <(compgen -W "export" -- "$cur") ;;
 	hook) mapfile -t COMPREPLY < <(compgen -W "$(grep -oE '^usage: driftwatch hook [a-z-]+|^   or: driftwatch hook [a-z-]+' <<<"$help" | awk '{ print $NF }')" -- "$cur") ;;
 	esac
 }

@@ -67,11 +67,34 @@ static int create_key(EVP_PKEY **out, const char *path)
 	return 0;
 }
 
-/* A PEM file, never through a symlink, at most 64 KiB. */
-static BIO *open_pem(const char *path, int *err)
+/*
+ * A private key is ours alone: the file ours and 0600 (or stricter), its
+ * directory ours and written by no one else; or someone else could have
+ * put their key there (and could sign as us).
+ */
+static int key_is_private(const char *path, const struct stat *st)
+{
+	char *copy = dw_xstrdup(path);
+	struct stat d;
+	int ok = st->st_uid == geteuid() && !(st->st_mode & 077) &&
+		 !stat(dirname(copy), &d) && d.st_uid == geteuid() &&
+		 !(d.st_mode & 022);
+
+	free(copy);
+	return ok ? 0
+		  : dw_error_set(DW_EINVAL,
+				 "%s is not the owner's alone (the file 0600 "
+				 "and its directory written by no one else "
+				 "are): not used",
+				 path);
+}
+
+/* A PEM file, never through a symlink nor a FIFO, at most 64 KiB; a
+ * private one only when it is ours alone. */
+static BIO *open_pem(const char *path, int private, int *err)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	BIO *b;
 
 	if (fd < 0) {
@@ -85,6 +108,10 @@ static BIO *open_pem(const char *path, int *err)
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > 65536) {
 		close(fd);
 		*err = dw_error_set(DW_EINVAL, "%s is not a key file", path);
+		return NULL;
+	}
+	if (private && (*err = key_is_private(path, &st))) {
+		close(fd);
 		return NULL;
 	}
 	b = BIO_new_fd(fd, BIO_CLOSE);
@@ -102,7 +129,7 @@ int dw_sign_key_load(EVP_PKEY **out, const char *path, int create)
 	BIO *b;
 
 	*out = NULL;
-	b = open_pem(path, &err);
+	b = open_pem(path, 1, &err);
 	if (!b && err == DW_ENOTFOUND && create)
 		return create_key(out, path);
 	if (!b)
@@ -123,7 +150,7 @@ int dw_sign_pubkey_load(EVP_PKEY **out, const char *path)
 {
 	EVP_PKEY *k;
 	int err = 0;
-	BIO *b = open_pem(path, &err);
+	BIO *b = open_pem(path, 0, &err);
 
 	*out = NULL;
 	if (!b)

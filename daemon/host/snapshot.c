@@ -807,8 +807,17 @@ static int capture(const char *root, json_t *processes,
 		err = write_evidence(ev, &entries, o->out_path, r);
 	if (err)
 		unlink(o->out_path); /* never half a snapshot */
-	else if (o->signing_key)
-		sign_snapshot(ev, o, r);
+	if (!err) {
+		/* An older snapshot's statement at this path is not this
+		 * one's: gone before this one is signed (or not). */
+		struct dw_buf sp = DW_BUF_INIT;
+
+		dw_buf_addf(&sp, "%s.intoto.jsonl", o->out_path);
+		unlink(sp.ptr);
+		dw_buf_release(&sp);
+		if (o->signing_key)
+			sign_snapshot(ev, o, r);
+	}
 	json_decref(ev);
 	dw_buf_release(&tmp);
 	dw_buf_release(&entries);

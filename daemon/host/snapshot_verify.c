@@ -128,11 +128,20 @@ static int verify_signature(const char *path, const char *pubkey,
 
 	dw_buf_addf(&sp, "%s.intoto.jsonl", path);
 	dw_buf_addf(&ep, "%s.evidence.json", path);
-	fd = open(sp.ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(sp.ptr, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		dw_buf_addf(report, "not signed: %s: %s\n", sp.ptr,
 			    strerror(errno));
 		goto out;
+	}
+	{
+		struct stat fs;
+
+		if (fstat(fd, &fs) < 0 || !S_ISREG(fs.st_mode)) {
+			close(fd);
+			dw_buf_addf(report, "%s is not a file\n", sp.ptr);
+			goto out;
+		}
 	}
 	dw_buf_init(&data, 1 << 20);
 	err = dw_buf_read_fd(&data, fd);
@@ -198,12 +207,23 @@ int dw_snapshot_verify(const char *path, const char *pubkey,
 	if (err)
 		return err;
 	dw_buf_addf(&evpath, "%s.evidence.json", path);
-	fd = open(evpath.ptr, O_RDONLY | O_CLOEXEC);
+	fd = open(evpath.ptr, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		err = dw_error_errno(DW_EIO, errno, "cannot read %s",
 				     evpath.ptr);
 		goto out;
 	}
+	{
+		struct stat st;
+
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			err = dw_error_set(DW_EIO, "%s is not a file",
+					   evpath.ptr);
+			goto out;
+		}
+	}
+	dw_buf_init(&data, (size_t)1 << 31); /* a 100,000-file record: 30 MB */
 	err = dw_buf_read_fd(&data, fd);
 	close(fd);
 	if (err) {

@@ -12,6 +12,8 @@ docker run -d --network none --name "$c" dwtest:busybox sh -c '
 	echo e >"/srv/evil|0|forged|1|r-rrwxrwxrwx|0|0|0|0|0|0|0
 0|forged2|2|r-rrwxrwxrwx|0|0|0|0|0|0|0"
 	echo z >"/srv/back\\slash"
+	echo s >/srv/%73udo; cp /bin/busybox /srv/suid; chmod 4755 /srv/suid
+	echo d >/-
 	sleep 3600' >/dev/null
 sleep 1
 "$DW" commit -o "$tmp/e.tar" --db "$db" "$c" >/dev/null 2>"$tmp/err" || { fail "commit: $(cat "$tmp/err")"; finish; exit 1; }
@@ -22,7 +24,10 @@ n=$(jq '[.upper_entries[] | select(.whiteout | not)] | length' "$tmp/e.tar.evide
 [ "$(awk -F'|' 'NF != 11' "$tmp/body" | wc -l)" = 0 ] && pass "every row has the 11 fields of TSK 3.x" || fail "fields: $(awk -F'|' 'NF != 11' "$tmp/body")"
 ! grep -q '^0|forged' "$tmp/body" && grep -q 'evil\\x7c0\\x7cforged.*\\x0a0\\x7cforged2' "$tmp/body" && grep -q 'back\\x5cslash' "$tmp/body" &&
 	pass "a name with '|', a newline and '\\': escaped, no forged row" || fail "escaping: $(grep -a evil "$tmp/body")"
+grep -q '|/srv/\\x2573udo|' "$tmp/body" && grep -q '|/srv/suid|[0-9]*|r/rrwsr-xr-x|' "$tmp/body" &&
+	pass "'%' escaped (mactime decodes %XX), setuid in the mode" || fail "% or setuid: $(grep -a 'srv/' "$tmp/body")"
 mactime -b "$tmp/body" -d -y >"$tmp/timeline" 2>"$tmp/merr" && pass "mactime -b reads it" || fail "mactime: $(cat "$tmp/merr")"
+! grep -q '"/srv/sudo"' "$tmp/timeline" && pass "no file passes for /srv/sudo in the timeline" || fail "spoofed name: $(grep sudo "$tmp/timeline")"
 grep -q ',"/etc/drift"$' "$tmp/timeline" && ! grep -q ',"forged' "$tmp/timeline" &&
 	pass "the timeline has /etc/drift, and no forged entry" || fail "timeline: $(head -5 "$tmp/timeline")"
 
@@ -33,7 +38,7 @@ grep -q ',"/etc/drift"$' "$tmp/timeline" && ! grep -q ',"forged' "$tmp/timeline"
 
 "$DW" evidence export --format sha256sums "$tmp/e.tar" >"$tmp/sums" || fail "sha256sums export"
 upper=$(docker inspect -f '{{.GraphDriver.Data.UpperDir}}' "$c")
-(cd "$upper" && sha256sum -c --quiet "$tmp/sums") >"$tmp/check" 2>&1 && grep -q 'etc/drift$' "$tmp/sums" &&
+(cd "$upper" && sha256sum -c --strict --quiet "$tmp/sums") >"$tmp/check" 2>&1 && grep -q '  \./etc/drift$' "$tmp/sums" && grep -q '  \./-$' "$tmp/sums" &&
 	pass "sha256sum -c of the list in the container's upper dir: every file matches" || fail "sha256sum -c: $(cat "$tmp/check")"
 "$DW" evidence export --format nope "$tmp/e.tar" >/dev/null 2>&1
 [ $? -eq 2 ] && pass "an unknown format: a usage error" || fail "bad format"

@@ -72,9 +72,18 @@ rm "$tmp/s.tar.intoto.jsonl"
 cp "$tmp/keep.jsonl" "$tmp/s.tar.intoto.jsonl"
 # An unusable key: the snapshot is written whole, and the failure said.
 echo "not a key" >"$tmp/bad.key"
+chmod 600 "$tmp/bad.key"
 "$DW" commit -o "$tmp/s3.tar" --db "$db" --signing-key "$tmp/bad.key" "$c" >/dev/null 2>"$tmp/e"
 [ $? -eq 1 ] && grep -q "written but not signed: .*not an Ed25519 private key" "$tmp/e" && [ -s "$tmp/s3.tar" ] &&
 	pass "a bad key: written, not signed, said, exit 1" || fail "bad key: $(cat "$tmp/e")"
+# A key others could have written (0644; or in a dir others write): not
+# used, said (someone else's key there could sign as this host).
+cp "$key" "$tmp/loose.key" && chmod 644 "$tmp/loose.key"
+"$DW" commit -o "$tmp/s5.tar" --db "$db" --signing-key "$tmp/loose.key" "$c" >/dev/null 2>"$tmp/e"
+[ $? -eq 1 ] && grep -q "not the owner's alone" "$tmp/e" && pass "a key readable by others: refused, said" || fail "loose key: $(cat "$tmp/e")"
+mkdir -m 1777 "$tmp/shared" && cp "$key" "$tmp/shared/k" && chmod 600 "$tmp/shared/k"
+"$DW" commit -o "$tmp/s6.tar" --db "$db" --signing-key "$tmp/shared/k" "$c" >/dev/null 2>"$tmp/e"
+[ $? -eq 1 ] && grep -q "not the owner's alone" "$tmp/e" && pass "a key in a directory others write: refused, said" || fail "shared dir: $(cat "$tmp/e")"
 "$DW" commit -o "$tmp/s4.tar" --db "$db" --no-sign "$c" >/dev/null 2>&1 && [ ! -e "$tmp/s4.tar.intoto.jsonl" ] &&
 	pass "--no-sign: none asked, none written" || fail "--no-sign"
 "$DW" key export --signing-key "$tmp/none.key" >/dev/null 2>"$tmp/e"
