@@ -123,7 +123,9 @@ static void test_sign_verify(void **state)
 			 DW_ERROR);
 	assert_non_null(strstr(report.ptr, "not base64"));
 	/* A public key file is no private key. */
+	EVP_PKEY_free(o);
 	assert_int_equal(dw_sign_key_load(&o, pubpath, 0), DW_EINVAL);
+	assert_null(o);
 	json_decref(env);
 	EVP_PKEY_free(k);
 	EVP_PKEY_free(pub);
