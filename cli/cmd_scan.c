@@ -58,6 +58,9 @@ struct scan {
 	struct dw_sandbox *sandbox; /* run as root: decoding happens there */
 	int rotated[3];
 	const char *db;
+	/* The store's history of this swarm's secrets, for stale ones. */
+	struct dw_store *hist;
+	int hist_state; /* 0 untried, 1 open, -1 none */
 };
 
 static const struct dw_opt opts[] = {
@@ -205,6 +208,20 @@ static int on_finding(const struct dw_finding *f, const struct dw_source *src,
 	if (f->secret && dw_swarm_rule(f->rule->id) && swarm_ready(sc))
 		attr = dw_swarm_attribute(&sc->swarm, f->rule->id, f->secret,
 					  f->secret_len);
+	/* Stale: which role it had, when, who rotated it (the store's
+	 * history, when there is a store to read). */
+	if (attr && !strcmp(json_string_value(json_object_get(attr, "status")),
+			    "stale")) {
+		if (!sc->hist_state)
+			sc->hist_state =
+				!access(sc->db, R_OK) &&
+						!dw_store_open(&sc->hist,
+							       sc->db, 1)
+					? 1
+					: -1;
+		if (sc->hist_state > 0)
+			dw_swarm_history(sc->hist, attr, f->fingerprint);
+	}
 	if (attr) {
 		if (sc->respond)
 			respond(sc, attr, src, f->line);
@@ -1129,6 +1146,7 @@ out:
 	json_decref(sc.out.notes);
 	if (sc.swarm_state > 0)
 		dw_swarm_release(&sc.swarm);
+	dw_store_close(sc.hist);
 	dw_docker_free(sc.docker);
 	dw_sandbox_free(sc.sandbox);
 	free(sc.trusted_path);

@@ -94,6 +94,7 @@ struct daemon {
 	} * stalled;
 	size_t nstalled, stalled_alloc;
 	long long stalled_next; /* no retry of any before (time(NULL)) */
+	long long swarm_noted;	/* this swarm's secrets last noted */
 	char **snapshotted;	/* containers auto-snapshotted this run */
 	size_t nsnapshotted, snap_alloc;
 };

@@ -533,6 +533,19 @@ static void watch_docker_container(struct daemon *dm, const char *id,
 	dw_container_layers_release(&l);
 }
 
+/* This swarm's secrets into the store's history (when this host is a
+ * manager): a rotation someone else made is seen here. */
+static void note_swarm(struct daemon *dm)
+{
+	struct dw_swarm sw;
+
+	dm->swarm_noted = (long long)time(NULL);
+	if (!dm->docker || dw_swarm_read(dm->docker, &sw))
+		return;
+	dw_swarm_note(dm->store, &sw, "elsewhere");
+	dw_swarm_release(&sw);
+}
+
 static void docker_root(struct daemon *dm)
 {
 	json_t *info = NULL;
@@ -557,6 +570,7 @@ static int docker_reconcile(struct daemon *dm)
 	if (err)
 		return err;
 	docker_root(dm);
+	note_swarm(dm);
 	if (dm->mounts)
 		read_mounts(dm);
 	ids = dw_xcalloc(json_array_size(list) + 1, sizeof(char *));
@@ -861,6 +875,8 @@ static void housekeeping(struct daemon *dm, long long now)
 		dw_logwatch_tick(dm->logs);
 	if (dm->nstalled && dm->docker_connected)
 		retry_stalled(dm, now);
+	if (dm->docker_connected && now - dm->swarm_noted >= 300)
+		note_swarm(dm);
 	if (!dm->pods_followed && dm->pol.pod_logs && *dm->pol.pod_logs &&
 	    now - dm->pods_tried >= 60)
 		follow_pod_logs(dm);

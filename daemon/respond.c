@@ -463,6 +463,7 @@ void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 		have_swarm = 1;
 		attr = dw_swarm_attribute(&sw, f->rule->id, f->secret,
 					  f->secret_len);
+		dw_swarm_history(dm->store, attr, f->fingerprint);
 	}
 	rec.source = src->source;
 	rec.rule = f->rule->id;
@@ -472,6 +473,11 @@ void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 	rec.cluster = json_string_value(json_object_get(attr, "cluster"));
 	rec.role = json_string_value(json_object_get(attr, "role"));
 	rec.status = json_string_value(json_object_get(attr, "status"));
+	rec.valid_from = (long long)json_integer_value(
+		json_object_get(attr, "valid_from"));
+	rec.valid_until = (long long)json_integer_value(
+		json_object_get(attr, "valid_until"));
+	rec.rotated_by = json_string_value(json_object_get(attr, "rotated_by"));
 	if (dw_store_add_finding(dm->store, &rec, &is_new))
 		dw_log_warn("%s", dw_error_last());
 	if (!is_new)

@@ -1,6 +1,7 @@
 /* The leak response shared by `driftwatch scan --respond` and driftwatchd. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "command.h"
 #include "driftwatch/buf.h"
@@ -77,6 +78,19 @@ int dw_leak_rotate(struct dw_docker *d, struct dw_store *st,
 				    dw_error_last());
 	err = dw_store_record_rotation(st, sw.id, dw_swarm_secret_name(what),
 				       rot->before, rot->after, reason);
+	/* The history: the one rotated away known (since when, if not
+	 * seen before: not known), then ended by us. */
+	if (!err) {
+		static const char *const roles[] = {"worker", "manager",
+						    "unlock-key"};
+
+		err = dw_store_swarm_secret_seen(st, sw.id, roles[what],
+						 rot->before, "elsewhere", 0);
+		if (!err)
+			err = dw_store_swarm_secret_seen(
+				st, sw.id, roles[what], rot->after,
+				"driftwatch", (long long)time(NULL));
+	}
 	dw_swarm_release(&sw);
 	return err ? dw_error_set(DW_ESTORE, "rotated, but not recorded: %s",
 				  dw_error_last())

@@ -116,6 +116,16 @@ static const char *const migrations[] = {
 	"CREATE TABLE alerts_held (kind TEXT NOT NULL, subject TEXT NOT NULL,"
 	"  held INTEGER NOT NULL, since INTEGER NOT NULL,"
 	"  until INTEGER NOT NULL, PRIMARY KEY (kind, subject)) WITHOUT ROWID;",
+	/* 12: this swarm's secrets over time (fingerprints only): a stale
+	 * leaked one is told by role and by when it was valid */
+	"CREATE TABLE swarm_secrets (swarm_id TEXT NOT NULL,"
+	"  role TEXT NOT NULL, fingerprint TEXT NOT NULL,"
+	"  valid_from INTEGER, valid_until INTEGER, ended_by TEXT,"
+	"  PRIMARY KEY (swarm_id, role, fingerprint)) WITHOUT ROWID;"
+	"CREATE INDEX swarm_secrets_fingerprint ON swarm_secrets(fingerprint);"
+	"ALTER TABLE findings ADD COLUMN valid_from INTEGER;"
+	"ALTER TABLE findings ADD COLUMN valid_until INTEGER;"
+	"ALTER TABLE findings ADD COLUMN rotated_by TEXT;",
 };
 
 int st_db_error(struct dw_store *s, const char *what)

@@ -104,6 +104,10 @@ struct dw_finding_record {
 	const char *rule, *severity, *fingerprint, *redacted;
 	unsigned long long line;
 	const char *cluster, *role, *status; /* swarm secrets, or NULL */
+	/* a stale one of this swarm: when it was current (0: not known),
+	 * and who ended it ("driftwatch", "elsewhere"), or NULL */
+	long long valid_from, valid_until;
+	const char *rotated_by;
 	int once_per_source; /* a fingerprint once per source_id, not
 				once per path */
 };
@@ -200,6 +204,23 @@ long long dw_store_last_snapshot(struct dw_store *s, const char *cid,
  * A rotation of a swarm secret (fingerprints only, never the secret), and
  * a "rotation" alert.
  */
+/*
+ * This swarm's `role` ("worker", "manager", "unlock-key") secret is
+ * `fingerprint` now. When another was current, it ends now, ended by
+ * `ended_by` ("driftwatch": a rotation of ours; "elsewhere": one we only
+ * saw). `since`: when it began (0: not known, it was current before
+ * driftwatch saw it). Fingerprints only, never the secret.
+ */
+int dw_store_swarm_secret_seen(struct dw_store *s, const char *swarm_id,
+			       const char *role, const char *fingerprint,
+			       const char *ended_by, long long since);
+/*
+ * What the store knows of a secret by its fingerprint: {swarm_id, role,
+ * valid_from, valid_until, rotated_by} (caller decrefs), or NULL.
+ */
+#include <jansson.h>
+json_t *dw_store_swarm_secret_find(struct dw_store *s, const char *fingerprint);
+
 int dw_store_record_rotation(struct dw_store *s, const char *swarm_id,
 			     const char *what, const char *before,
 			     const char *after, const char *reason);

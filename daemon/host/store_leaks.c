@@ -1,4 +1,6 @@
 /* The store: findings of secrets and swarm rotations. */
+#include <time.h>
+
 #include "store_int.h"
 
 #include "driftwatch/banned.h"
@@ -29,7 +31,8 @@ int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 	static const char sql[] =
 		"INSERT OR IGNORE INTO findings(time, container_id, path, rule,"
 		" severity, fingerprint, line, redacted, source, cluster, role,"
-		" status) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)";
+		" status, valid_from, valid_until, rotated_by) VALUES (?1,?2,"
+		"?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)";
 	sqlite3_stmt *st;
 	int err;
 
@@ -51,6 +54,11 @@ int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 	sqlite3_bind_text(st, 10, r->cluster, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 11, r->role, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 12, r->status, -1, SQLITE_STATIC);
+	if (r->valid_from)
+		sqlite3_bind_int64(st, 13, r->valid_from);
+	if (r->valid_until)
+		sqlite3_bind_int64(st, 14, r->valid_until);
+	sqlite3_bind_text(st, 15, r->rotated_by, -1, SQLITE_STATIC);
 	err = st_step_done(s, st, "cannot record finding");
 	*is_new = !err && sqlite3_changes(s->db) > 0;
 	return err;
@@ -97,4 +105,93 @@ int dw_store_record_rotation(struct dw_store *s, const char *swarm_id,
 	err = dw_store_alert(s, "rotation", summary, p);
 	json_decref(p);
 	return err;
+}
+
+int dw_store_swarm_secret_seen(struct dw_store *s, const char *swarm_id,
+			       const char *role, const char *fingerprint,
+			       const char *ended_by, long long since)
+{
+	sqlite3_stmt *st;
+	long long now = (long long)time(NULL);
+	int same = 0, err = dw_store_begin(s);
+
+	if (err)
+		return err;
+	err = st_prepare(s, &st,
+			 "SELECT fingerprint = ?3 FROM swarm_secrets WHERE "
+			 "swarm_id = ?1 AND role = ?2 AND valid_until IS NULL");
+	if (!err) {
+		sqlite3_bind_text(st, 1, swarm_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, fingerprint, -1, SQLITE_STATIC);
+		same = sqlite3_step(st) == SQLITE_ROW &&
+		       sqlite3_column_int(st, 0);
+		sqlite3_finalize(st);
+	}
+	if (!err && !same) {
+		err = st_prepare(s, &st,
+				 "UPDATE swarm_secrets SET valid_until = ?3, "
+				 "ended_by = ?4 WHERE swarm_id = ?1 AND role "
+				 "= ?2 AND valid_until IS NULL");
+		if (!err) {
+			sqlite3_bind_text(st, 1, swarm_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, now);
+			sqlite3_bind_text(st, 4, ended_by, -1, SQLITE_STATIC);
+			err = st_step_done(s, st, "cannot end a swarm secret");
+		}
+		if (!err)
+			err = st_prepare(s, &st,
+					 "INSERT OR IGNORE INTO swarm_secrets "
+					 "VALUES (?1, ?2, ?3, ?4, NULL, NULL)");
+		if (!err) {
+			sqlite3_bind_text(st, 1, swarm_id, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, role, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, fingerprint, -1,
+					  SQLITE_STATIC);
+			if (since > 0)
+				sqlite3_bind_int64(st, 4, since);
+			err = st_step_done(s, st,
+					   "cannot record a swarm secret");
+		}
+	}
+	if (err) {
+		dw_store_rollback(s);
+		return err;
+	}
+	return dw_store_commit(s);
+}
+
+json_t *dw_store_swarm_secret_find(struct dw_store *s, const char *fingerprint)
+{
+	sqlite3_stmt *st;
+	json_t *out = NULL;
+
+	if (st_prepare(s, &st,
+		       "SELECT swarm_id, role, valid_from, valid_until, "
+		       "ended_by FROM swarm_secrets WHERE fingerprint = ?1 "
+		       "LIMIT 1"))
+		return NULL;
+	sqlite3_bind_text(st, 1, fingerprint, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		out = json_pack("{s:s, s:s}", "swarm_id",
+				(const char *)sqlite3_column_text(st, 0),
+				"role",
+				(const char *)sqlite3_column_text(st, 1));
+		if (sqlite3_column_type(st, 2) != SQLITE_NULL)
+			json_object_set_new(
+				out, "valid_from",
+				json_integer(sqlite3_column_int64(st, 2)));
+		if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+			json_object_set_new(
+				out, "valid_until",
+				json_integer(sqlite3_column_int64(st, 3)));
+		if (sqlite3_column_type(st, 4) != SQLITE_NULL)
+			json_object_set_new(
+				out, "rotated_by",
+				json_string((const char *)sqlite3_column_text(
+					st, 4)));
+	}
+	sqlite3_finalize(st);
+	return out;
 }

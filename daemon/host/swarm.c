@@ -1,5 +1,6 @@
 /* Swarm token attribution and rotation through the Engine API. */
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
@@ -9,6 +10,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
 #include "driftwatch/engine.h"
+#include "store.h"
 #include "swarm.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
@@ -216,4 +218,45 @@ int dw_swarm_rotate(struct dw_docker *d, enum dw_swarm_secret what, int dry_run,
 	free(old);
 	dw_buf_release(&path);
 	return err;
+}
+
+void dw_swarm_note(struct dw_store *st, const struct dw_swarm *s,
+		   const char *ended_by)
+{
+	static const char *const roles[] = {"worker", "manager", "unlock-key"};
+	const char *now[] = {s->worker, s->manager, s->unlock_key};
+	char fp[72];
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		if (!now[i] || !*now[i])
+			continue;
+		dw_secret_fingerprint(fp,
+				      i == 2 ? "docker-swarm-unlock-key"
+					     : "docker-swarm-join-token",
+				      now[i], strlen(now[i]));
+		if (dw_store_swarm_secret_seen(st, s->id, roles[i], fp,
+					       ended_by, (long long)time(NULL)))
+			break;
+	}
+}
+
+void dw_swarm_history(struct dw_store *st, json_t *attr,
+		      const char *fingerprint)
+{
+	const char *status = json_string_value(json_object_get(attr, "status"));
+	json_t *h;
+
+	if (!st || !fingerprint || !status || strcmp(status, "stale"))
+		return;
+	h = dw_store_swarm_secret_find(st, fingerprint);
+	if (!h)
+		return;
+	json_object_set(attr, "cluster", json_object_get(h, "swarm_id"));
+	json_object_set(attr, "role", json_object_get(h, "role"));
+	json_object_update_missing(attr, h);
+	json_object_del(attr, "swarm_id");
+	if (!json_object_get(attr, "rotated_by"))
+		json_object_set_new(attr, "rotated_by", json_null());
+	json_decref(h);
 }

@@ -39,6 +39,21 @@ json_t *dw_swarm_attribute(const struct dw_swarm *s, const char *rule_id,
 
 enum dw_swarm_secret { DW_SWARM_WORKER, DW_SWARM_MANAGER, DW_SWARM_UNLOCK };
 
+/*
+ * Note this swarm's current secrets (their fingerprints) in the store's
+ * history; one that replaced another ended it (`ended_by`: "driftwatch"
+ * after a rotation of ours, else "elsewhere").
+ */
+struct dw_store;
+void dw_swarm_note(struct dw_store *st, const struct dw_swarm *s,
+		   const char *ended_by);
+/*
+ * A stale attribution (dw_swarm_attribute()) completed from the history:
+ * the role it had in this swarm, when it was current, who rotated it.
+ */
+void dw_swarm_history(struct dw_store *st, json_t *attr,
+		      const char *fingerprint);
+
 struct dw_rotation {
 	char before[72]; /* fingerprints, "sha256:…" */
 	char after[72];

@@ -69,6 +69,14 @@ wait_finding "$tmp/logs/app.log" 2 && sleep 0.5
 [ "$(q "SELECT count(*) FROM findings WHERE line = 3")" = 0 ] && pass "the same secret again: once per source" || fail "duplicate"
 [ "$(docker swarm join-token -q worker)" = "$W2" ] && [ "$(q 'SELECT count(*) FROM rotations')" = 1 ] &&
 	pass "stale and foreign tokens not rotated" || fail "rotated again"
+# The rotated token again, elsewhere: told by its history (role worker,
+# until when, rotated by driftwatch), not "unknown".
+# (Another source: the .gz glob; the .log one has seen it.)
+printf 'old %s\n' "$W" | gzip >"$tmp/logs/hist.gz"
+wait_finding "%hist.gz" 1
+[ "$(q "SELECT role || ' ' || status || ' ' || rotated_by || ' ' || (valid_until > 0) FROM findings WHERE CAST(path AS TEXT) LIKE '%hist.gz'")" = "worker stale driftwatch 1" ] &&
+	pass "the rotated token elsewhere: worker, stale, rotated by driftwatch, with its end" ||
+	fail "history: $(q "SELECT role, status, rotated_by, valid_until, CAST(path AS TEXT) FROM findings WHERE CAST(path AS TEXT) LIKE '%hist%'")"
 
 # Rotation by rename, then by truncation.
 mv "$tmp/logs/app.log" "$tmp/logs/app.log.1"

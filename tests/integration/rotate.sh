@@ -42,6 +42,23 @@ fp=$(jq -r 'select(.line==1) | .fingerprint' <<<"$out")
 out=$("$DW" scan --respond --format jsonl --db "$db" "$log")
 [ "$(jq -r .status <<<"$out" | sort -u)" = stale ] && [ "$(docker swarm join-token -q worker)" = "$W2" ] &&
 	pass "already-rotated tokens: stale, not rotated again" || fail "stale: $out"
+# Token history: a stale token of this swarm is told by its role, when it
+# was current and who rotated it (before, its role was "unknown").
+jq -e -s --arg id "$id" '.[] | select(.line == 1) | .role == "worker" and .cluster == $id and .status == "stale"
+	and .rotated_by == "driftwatch" and (.valid_until | type) == "number"' <<<"$out" >/dev/null &&
+	jq -e -s '.[] | select(.line == 2) | .role == "manager" and .rotated_by == "driftwatch"' <<<"$out" >/dev/null &&
+	pass "stale tokens: their role, until when they were valid, rotated by driftwatch" || fail "history: $out"
+# Rotated by someone else (docker swarm join-token --rotate), then by us:
+# the one Docker rotated away is told as rotated elsewhere.
+docker swarm join-token --rotate worker >/dev/null 2>&1
+"$DW" rotate --worker --db "$db" >/dev/null 2>&1
+printf 'old %s\n' "$W2" >"$tmp/w2.log"
+out2=$("$DW" scan --format jsonl --db "$db" "$tmp/w2.log")
+jq -e --arg id "$id" '.role == "worker" and .status == "stale" and .rotated_by == "elsewhere" and .cluster == $id
+	and (.valid_from | type) == "number" and (.valid_until | type) == "number" and .valid_from <= .valid_until' <<<"$out2" >/dev/null &&
+	pass "a token Docker rotated (not driftwatch): worker, stale, rotated elsewhere, with its window" || fail "elsewhere: $out2"
+[ "$(sqlite3 "$db" "SELECT count(*) FROM swarm_secrets WHERE role = 'worker'")" -ge 4 ] &&
+	! strings "$db" | grep -qF "${W2:60}" && pass "the history keeps fingerprints, never tokens" || fail "history rows"
 
 "$DW" rotate --manager --db "$db" >"$tmp/rot.out"
 [ "$(docker swarm join-token -q manager)" != "$M2" ] && grep -q 'rotated the manager token' "$tmp/rot.out" &&
