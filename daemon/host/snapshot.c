@@ -185,7 +185,95 @@ static void cleanup_tmpdir(const char *tmpdir, struct blobs *b)
 		rmdir(tmpdir);
 }
 
-static int write_image_archive(const struct dw_container_layers *l,
+#define VOLATILE_EXE_MAX ((uint64_t)512 << 20)
+
+/*
+ * The executables the container's processes run that are on no disk
+ * (deleted, memfd): copied from /proc/PID/exe into the archive as blobs,
+ * each process's "exe_copy" naming its blob (or why not).
+ */
+static void copy_volatile(const char *root, json_t *ev, struct blobs *b,
+			  const char *tmpdir)
+{
+	json_t *p;
+	size_t i, k;
+
+	json_array_foreach(json_object_get(ev, "processes"), i, p)
+	{
+		json_t *jp = json_object_get(p, "pid");
+		int pid = json_is_integer(jp)
+				  ? (int)json_integer_value(jp)
+				  : (int)strtol(json_string_value(jp)
+							? json_string_value(jp)
+							: "0",
+						NULL, 10);
+		struct dw_buf path = DW_BUF_INIT, file = DW_BUF_INIT;
+		char *exe, *buf, dig[65];
+		struct stat st;
+		struct hout h;
+		ssize_t n = 0;
+		int in, out, dup = 0;
+
+		if (!json_object_get(p, "exe_volatile") || pid <= 0)
+			continue;
+		dw_buf_addf(&path, "/proc/%d/exe", pid);
+		exe = dw_host_path(root, path.ptr);
+		in = open(exe, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		free(exe);
+		dw_buf_release(&path);
+		if (in < 0 || fstat(in, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    (uint64_t)st.st_size > VOLATILE_EXE_MAX) {
+			json_object_set_new(
+				p, "exe_copy",
+				json_pack("{s:s}", "error",
+					  in < 0 ? "cannot open /proc/PID/exe"
+						 : "not a file, or over 512 "
+						   "MiB"));
+			if (in >= 0)
+				close(in);
+			continue;
+		}
+		dw_buf_addf(&file, "%s/volatile-%zu", tmpdir, i);
+		out = open(file.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			   0600);
+		buf = dw_xmalloc(COPY_SIZE);
+		snap_hout_init(&h, out);
+		while (out >= 0 && (n = read(in, buf, COPY_SIZE)) > 0 &&
+		       !snap_hout_write(&h, buf, (size_t)n))
+			;
+		snap_hout_final(&h, dig);
+		free(buf);
+		close(in);
+		if (out >= 0)
+			close(out);
+		if (out < 0 || n < 0 || h.failed) {
+			unlink(file.ptr);
+			json_object_set_new(
+				p, "exe_copy",
+				json_pack("{s:s}", "error", "cannot copy it"));
+			dw_buf_release(&file);
+			continue;
+		}
+		for (k = 0; k < b->n && !dup; k++)
+			dup = !strcmp(b->v[k].digest, dig);
+		if (dup) {
+			unlink(file.ptr);
+		} else {
+			struct blob *x = snap_blob_new(b);
+
+			memcpy(x->digest, dig, sizeof(x->digest));
+			x->size = h.size;
+			x->file = dw_xstrdup(file.ptr);
+		}
+		json_object_set_new(p, "exe_copy",
+				    json_pack("{s:s+, s:I}", "blob", "sha256:",
+					      dig, "size", (json_int_t)h.size));
+		dw_buf_release(&file);
+	}
+}
+
+static int write_image_archive(const char *root,
+			       const struct dw_container_layers *l,
 			       json_t *inspect,
 			       const struct dw_snapshot_opts *o, json_t *ev,
 			       struct dw_buf *entries,
@@ -216,6 +304,8 @@ static int write_image_archive(const struct dw_container_layers *l,
 	}
 	err = build_layers(&b, l, tmpdir.ptr, entries, r, bud);
 	nlayers = b.n;
+	if (!err)
+		copy_volatile(root, ev, &b, tmpdir.ptr);
 	if (!err) {
 		struct blobs only = {b.v, nlayers, 0};
 
@@ -788,8 +878,8 @@ static int capture(const char *root, json_t *processes,
 	} else {
 		err = o->layer_only
 			      ? write_layer_only(l, &entries, r, fd, &bud)
-			      : write_image_archive(l, inspect, o, ev, &entries,
-						    r, fd, &bud);
+			      : write_image_archive(root, l, inspect, o, ev,
+						    &entries, r, fd, &bud);
 		err = commit_file(fd, tmp.ptr, o->out_path, err);
 	}
 	if (r->changed_during_capture)

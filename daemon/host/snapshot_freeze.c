@@ -403,6 +403,7 @@ static int cgroup_procs(const char *root, const char *dir, int depth,
 	in = fopen(p.ptr, "re");
 	while (in && fgets(line, sizeof(line), in)) {
 		long pid = strtol(line, NULL, 10), ppid, uid;
+		json_t *proc;
 
 		if (pid <= 0)
 			continue;
@@ -411,15 +412,14 @@ static int cgroup_procs(const char *root, const char *dir, int depth,
 			break;
 		}
 		proc_ids(root, pid, &ppid, &uid);
-		json_array_append_new(
-			out,
-			json_pack("{s:I, s:I, s:I, s:o, s:o, s:o}", "pid",
-				  (json_int_t)pid, "ppid", (json_int_t)ppid,
-				  "uid", (json_int_t)uid, "cmdline",
-				  snap_proc_text(root, (int)pid, "cmdline"),
-				  "exe", snap_proc_link(root, (int)pid, "exe"),
-				  "cwd",
-				  snap_proc_link(root, (int)pid, "cwd")));
+		proc = json_pack("{s:I, s:I, s:I, s:o, s:o, s:o}", "pid",
+				 (json_int_t)pid, "ppid", (json_int_t)ppid,
+				 "uid", (json_int_t)uid, "cmdline",
+				 snap_proc_text(root, (int)pid, "cmdline"),
+				 "exe", snap_proc_link(root, (int)pid, "exe"),
+				 "cwd", snap_proc_link(root, (int)pid, "cwd"));
+		snap_proc_volatile(root, (int)pid, proc);
+		json_array_append_new(out, proc);
 	}
 	if (in)
 		fclose(in);

@@ -132,6 +132,14 @@ json_t *snap_sockets(const char *root, int pid);
  * spaces), or null. */
 json_t *snap_proc_link(const char *root, int pid, const char *what);
 json_t *snap_proc_text(const char *root, int pid, const char *what);
+/* A process's volatile state into `proc`: root, open fds, maps, the
+ * names of its environment (never values), namespaces, capabilities and
+ * seccomp; "exe_volatile" when its executable is deleted or a memfd. */
+void snap_proc_volatile(const char *root, int pid, json_t *proc);
+/* A process's volatile state into `proc`: root, open fds, maps, the
+ * names of its environment (never values), namespaces, capabilities and
+ * seccomp; "exe_volatile" when its executable is deleted or a memfd. */
+void snap_proc_volatile(const char *root, int pid, json_t *proc);
 
 /* Other runtimes' containers (snapshot_freeze.c). */
 struct snap_freezer {

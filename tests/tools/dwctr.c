@@ -10,13 +10,17 @@
  *                               TEXT at the bottom instead of "bottom"
  *   dwctr sparse FILE BYTES     a file of BYTES apparent size, one hole
  *   dwctr setxattr PATH NAME VALUE   lsetxattr (no setfattr in busybox)
+ *   dwctr memfd-exec PATH ARG...   copy PATH into a memfd and execute it
+ *                               from there (a binary that is on no disk)
  * Exits 0, or 1 with a message.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -82,7 +86,24 @@ int main(int argc, char **argv)
 		return lsetxattr(argv[2], argv[3], argv[4], strlen(argv[4]), 0)
 			       ? die(argv[3])
 			       : 0;
+	if (argc >= 3 && !strcmp(argv[1], "memfd-exec")) {
+		extern char **environ;
+		char buf[65536];
+		ssize_t n;
+		int in = open(argv[2], O_RDONLY),
+		    m = memfd_create("payload", MFD_CLOEXEC);
+
+		if (in < 0 || m < 0)
+			return die(argv[2]);
+		while ((n = read(in, buf, sizeof(buf))) > 0)
+			if (write(m, buf, (size_t)n) != n)
+				return die("write");
+		close(in);
+		fexecve(m, argv + 2, environ);
+		return die("fexecve");
+	}
 	fprintf(stderr, "usage: dwctr deep|longname DIR LEVELS | sparse FILE "
-			"BYTES | setxattr PATH NAME VALUE\n");
+			"BYTES | setxattr PATH NAME VALUE | memfd-exec PATH "
+			"ARG...\n");
 	return 2;
 }
