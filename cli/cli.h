@@ -28,6 +28,11 @@ int cmd_diff(struct dw_cli *cli, int argc, char **argv);
 int cmd_events(struct dw_cli *cli, int argc, char **argv);
 int cmd_hook(struct dw_cli *cli, int argc, char **argv);
 int cmd_evidence(struct dw_cli *cli, int argc, char **argv);
+/* A name a container chose as one Sleuth Kit bodyfile field ('|', '\\',
+ * '%' and control bytes as \\xNN: no name can end its row or forge
+ * another). */
+struct dw_buf;
+void dw_cli_bodyfile_field(struct dw_buf *out, const char *s);
 int cmd_key(struct dw_cli *cli, int argc, char **argv);
 /* The snapshot signing key: $DRIFTWATCH_SIGNING_KEY, else
  * DW_SIGNING_KEY_DEFAULT (sign.h). */

@@ -15,7 +15,7 @@
 #include "store.h"
 #include "driftwatch/banned.h"
 
-enum fmt { F_TEXT, F_JSON, F_JSONL };
+enum fmt { F_TEXT, F_JSON, F_JSONL, F_BODYFILE, F_TIMESKETCH };
 
 struct out {
 	enum fmt fmt;
@@ -44,7 +44,10 @@ static const struct dw_opt opts[] = {
 	 "allowed, low, medium, high or critical: that "
 	 "severity\nand above",
 	 0},
-	{'f', "format", "FMT", "text (default), json or jsonl", 0},
+	{'f', "format", "FMT",
+	 "text (default), json, jsonl, or a timeline:\nbodyfile or "
+	 "timesketch",
+	 0},
 	{'C', "current", NULL,
 	 "the container's current changes, not the "
 	 "history",
@@ -119,6 +122,57 @@ static json_t *event_json(const struct dw_event *ev)
 	return o;
 }
 
+/*
+ * The history as a timeline: a Sleuth Kit bodyfile row per event (its
+ * name the path with kind and severity, its mtime and ctime the time it
+ * was recorded), or a Timesketch JSONL line.
+ */
+static void timeline_row(struct out *o, const struct dw_event *ev)
+{
+	struct dw_buf b = DW_BUF_INIT, p = DW_BUF_INIT, name = DW_BUF_INIT;
+	long long us = ev->time_us ? ev->time_us : ev->time * 1000000LL;
+
+	dw_utf8_sanitize(&p, ev->path, ev->path_len);
+	if (o->fmt == F_BODYFILE) {
+		dw_buf_addf(&name, "%s (%s %s, %s)", p.ptr ? p.ptr : "",
+			    ev->kind, ev->severity ? ev->severity : "medium",
+			    ev->container_name);
+		dw_buf_adds(&b, "0|");
+		dw_cli_bodyfile_field(&b, name.ptr);
+		dw_buf_addf(&b, "|0|-/----------|0|0|0|0|%lld|%lld|0\n",
+			    ev->time, ev->time);
+	} else {
+		json_t *j = event_json(ev);
+		char when[48];
+		time_t t = (time_t)(us / 1000000);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+		snprintf(when + strlen(when), sizeof(when) - strlen(when),
+			 ".%06lldZ", us % 1000000);
+		json_object_set_new(
+			j, "message",
+			json_sprintf("%s %s (%s) in %s", ev->kind,
+				     p.ptr ? p.ptr : "",
+				     ev->severity ? ev->severity : "medium",
+				     ev->container_name));
+		json_object_set_new(j, "datetime", json_string(when));
+		json_object_set_new(j, "timestamp", json_integer(us));
+		json_object_set_new(j, "timestamp_desc",
+				    json_string("Drift Recorded"));
+		json_object_set_new(j, "data_type",
+				    json_string("driftwatch:drift"));
+		dw_json_dump(&b, j, JSON_PRESERVE_ORDER);
+		dw_buf_addch(&b, '\n');
+		json_decref(j);
+	}
+	fwrite(b.ptr, 1, b.len, stdout);
+	dw_buf_release(&b);
+	dw_buf_release(&p);
+	dw_buf_release(&name);
+}
+
 static int on_event(const struct dw_event *ev, void *ctx)
 {
 	struct out *o = ctx;
@@ -126,6 +180,10 @@ static int on_event(const struct dw_event *ev, void *ctx)
 	json_t *j;
 
 	o->n++;
+	if (o->fmt == F_BODYFILE || o->fmt == F_TIMESKETCH) {
+		timeline_row(o, ev);
+		return 0;
+	}
 	if (o->fmt == F_TEXT) {
 		char when[32];
 		time_t t = (time_t)ev->time;
@@ -199,9 +257,11 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 					"medium, high or critical");
 			break;
 		case 'f':
-			o.fmt = !strcmp(optarg, "json")	   ? F_JSON
-				: !strcmp(optarg, "jsonl") ? F_JSONL
-							   : F_TEXT;
+			o.fmt = !strcmp(optarg, "json")		? F_JSON
+				: !strcmp(optarg, "jsonl")	? F_JSONL
+				: !strcmp(optarg, "bodyfile")	? F_BODYFILE
+				: !strcmp(optarg, "timesketch") ? F_TIMESKETCH
+								: F_TEXT;
 			if (o.fmt == F_TEXT && strcmp(optarg, "text"))
 				return dw_cli_fail("events", DW_EXIT_USAGE,
 						   "unknown format '%s'",
@@ -213,6 +273,11 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 		default: return dw_opts_usage_error(&help);
 		}
 	}
+	if (o.current && (o.fmt == F_BODYFILE || o.fmt == F_TIMESKETCH))
+		return dw_cli_fail("events", DW_EXIT_USAGE,
+				   "--current has no times of its own: a "
+				   "timeline is of the history (or of a "
+				   "snapshot: driftwatch evidence export)");
 	if (optind != argc || (o.current && !q.container) ||
 	    (q.container && (pod || q.k8s_namespace))) {
 		free(pod);

@@ -43,7 +43,7 @@ static const struct dw_cmd_help help = {
  * control byte as \xNN, so that no name can end its row, forge another
  * or pass for another name.
  */
-static void field(struct dw_buf *out, const char *s)
+void dw_cli_bodyfile_field(struct dw_buf *out, const char *s)
 {
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
@@ -99,7 +99,7 @@ static void bodyfile_row(struct dw_buf *out, json_t *e, const char *path)
 
 	mode_string(mode, json_string_value(json_object_get(e, "mode")));
 	dw_buf_adds(out, "0|");
-	field(out, path);
+	dw_cli_bodyfile_field(out, path);
 	dw_buf_addf(out, "|%lld|%s|%lld|%lld|%lld|%lld|%lld|%lld|%lld\n",
 		    (long long)json_integer_value(json_object_get(e, "inode")),
 		    mode,

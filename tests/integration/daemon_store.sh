@@ -45,6 +45,19 @@ n1=$(q "SELECT count(*) FROM events")
 [ -z "$("$DW" events --db "$db" --since "$(date -u -d '+1 day' +%Y-%m-%d)")" ] && pass "events --since tomorrow: none" || fail "events future"
 "$DW" events --db "$db" --container nosuch >/dev/null 2>&1; [ $? -eq 3 ] && pass "events: unknown container exit 3" || fail "events unknown"
 "$DW" events --db "$db" --since yesterdayish >/dev/null 2>&1; [ $? -eq 2 ] && pass "events: bad time exit 2" || fail "events bad time"
+# The history as a timeline: a bodyfile mactime reads, Timesketch JSONL.
+n=$("$DW" events --db "$db" --container "$c" --format jsonl | wc -l)
+"$DW" events --db "$db" --container "$c" --format bodyfile >"$tmp/body"
+[ "$(wc -l <"$tmp/body")" = "$n" ] && [ "$(awk -F'|' 'NF != 11' "$tmp/body" | wc -l)" = 0 ] &&
+	pass "events --format bodyfile: a TSK row per event" || fail "bodyfile: $(head -3 "$tmp/body")"
+if command -v mactime >/dev/null; then
+	mactime -b "$tmp/body" -d -y 2>/dev/null | grep -q ',"/tmp/x (R ' && pass "mactime reads it" || fail "mactime: $(mactime -b "$tmp/body" -d -y 2>&1 | head -3)"
+fi
+"$DW" events --db "$db" --container "$c" --format timesketch >"$tmp/ts"
+[ "$(jq -c 'select((.message | type) == "string" and (.datetime | test("^[0-9]{4}-")) and .timestamp_desc == "Drift Recorded")' "$tmp/ts" | wc -l)" = "$n" ] &&
+	pass "events --format timesketch: message, datetime, timestamp_desc on every line" || fail "timesketch: $(head -2 "$tmp/ts")"
+"$DW" events --db "$db" --container "$c" --current --format bodyfile >/dev/null 2>&1; [ $? -eq 2 ] &&
+	pass "--current as a timeline: a usage error" || fail "current timeline"
 
 "$DWD" --foreground --no-mounts --once --db "$db" --host unix:///nonexistent.sock 2>"$tmp/log2"
 [ $? -eq 3 ] && grep -q 'cannot reach' "$tmp/log2" && pass "unreachable docker: exit 3, logged" ||
