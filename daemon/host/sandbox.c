@@ -1186,7 +1186,11 @@ int dw_sandbox_start(struct dw_sandbox **out, const struct dw_engine *e,
 		{"stall:", SB_HOOK_STALL},
 	};
 	struct dw_sandbox *sb;
+#ifdef DW_TEST_HOOKS
 	const char *hook = getenv("DW_TEST_SANDBOX_HOOK");
+#else
+	const char *hook = NULL;
+#endif
 	struct passwd *pw = getpwnam(user ? user : "driftwatch");
 	char num[24];
 	size_t i;
