@@ -8,11 +8,11 @@ secs=${1:-30}
 build="$src/build-fuzz"
 CC=clang cmake -S "$src" -B "$build" -DDW_FUZZ=ON -DDW_BUILD_TESTS=ON \
 	-DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build "$build" -j2 --target fuzz_engine fuzz_decoders fuzz_config fuzz_overlay fuzz_sandbox gentoken
+cmake --build "$build" -j2 --target fuzz_engine fuzz_decoders fuzz_config fuzz_overlay fuzz_sandbox fuzz_dsse gentoken
 G="$build/tests/gentoken"
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-mkdir -p "$corpus"/{engine,decoders,config,overlay,sandbox}
+mkdir -p "$corpus"/{engine,decoders,config,overlay,sandbox,dsse}
 printf 'token %s\nkey %s\n%s\n' "$($G swarm-worker f1)" "$($G unlock-key f1)" \
 	"$($G github f1)" >"$corpus/engine/tokens"
 openssl genrsa 1024 2>/dev/null | sed '1s/^/x /' >"$corpus/engine/key"
@@ -42,7 +42,10 @@ printf '\002{"log":"a\\u0026b \\ud83d\\ude00 %%41"}' >"$corpus/sandbox/escapes"
 { printf '\011'; printf '2026-11-30T00:00:00Z stdout P %s\n2026-11-30T00:00:01Z stderr F x\n2026-11-30T00:00:02Z stdout F %s\n' "$($G github f6 | cut -c1-9)" "$($G github f6 | cut -c10-)"; } >"$corpus/decoders/cri"
 printf '\003{"log":"a\\\\n","stream":"stdout"}\n{"log":"b\\n","stream":"stderr"}\n' >"$corpus/sandbox/peek"
 printf '\003\010\000\000\000\000\000\000\000\000\000\000\002ab\000\000\000\002' >"$corpus/sandbox/frames"
-for t in engine decoders config overlay sandbox; do
+# A snapshot's signature: an envelope, and base64 alone.
+printf '\000{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"keyid":"x","sig":"QUFB"}]}' >"$corpus/dsse/env"
+printf '\001QUFB====' >"$corpus/dsse/b64"
+for t in engine decoders config overlay sandbox dsse; do
 	echo "fuzz_$t: ${secs}s"
 	log="$corpus/$t.log"
 	if ! "$build/fuzz_$t" -max_total_time="$secs" -max_len=65536 \
@@ -54,4 +57,4 @@ for t in engine decoders config overlay sandbox; do
 	fi
 	grep -E 'stat::number_of_executed_units' "$log"
 done
-echo "fuzzing: 5 targets ran ${secs}s each, no crash"
+echo "fuzzing: 6 targets ran ${secs}s each, no crash"
