@@ -37,7 +37,7 @@ static const struct dw_cmd_help help = {
 int cmd_verify(struct dw_cli *cli, int argc, char **argv)
 {
 	const char *pub = NULL, *key = dw_cli_signing_key();
-	struct dw_buf report = DW_BUF_INIT;
+	struct dw_buf report = DW_BUF_INIT, what = DW_BUF_INIT;
 	struct dw_opts p;
 	int c, err;
 
@@ -53,7 +53,9 @@ int cmd_verify(struct dw_cli *cli, int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return dw_opts_usage_error(&help);
-	err = dw_snapshot_verify(argv[optind], pub, key, &report);
+	err = dw_snapshot_verify(argv[optind], pub, key, &report, &what);
+	if (err)
+		dw_buf_release(&what);
 	if (err == DW_EIO) {
 		dw_buf_release(&report);
 		return dw_cli_fail("verify", DW_EXIT_USAGE, "%s",
@@ -70,6 +72,10 @@ int cmd_verify(struct dw_cli *cli, int argc, char **argv)
 	       argv[optind],
 	       pub ? pub
 		   : "this host's own key; --key PUB for an exported one");
+	/* What the signature vouches for: compare with what you expect. */
+	if (what.len)
+		printf("  signed: %s\n", what.ptr);
+	dw_buf_release(&what);
 	dw_buf_release(&report);
 	return DW_EXIT_OK;
 }

@@ -105,12 +105,15 @@ int dw_snapshot_mount(const char *host_root, const struct dw_mount *m,
  * name, and its signature (PATH.intoto.jsonl): the DSSE envelope checked
  * with the public key in `pubkey` (PEM), else the private key at
  * `signing_key`'s; the Statement's subjects against the archive and
- * the evidence. A missing signature is a failure. Problems are appended
+ * the evidence. A missing signature is a failure. On success (when not
+ * NULL) `signed_what` has one line of what the statement says, as
+ * signed: container, host, time, reason, key. Problems are appended
  * to `report` one per line. Returns 0 when everything matches, DW_ERROR
  * on any mismatch, DW_EIO when a file cannot be read.
  */
 struct dw_buf;
 int dw_snapshot_verify(const char *path, const char *pubkey,
-		       const char *signing_key, struct dw_buf *report);
+		       const char *signing_key, struct dw_buf *report,
+		       struct dw_buf *signed_what);
 
 #endif

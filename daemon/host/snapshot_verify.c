@@ -116,7 +116,7 @@ static int check_subject(json_t *subjects, const char *name, const char *want,
  */
 static int verify_signature(const char *path, const char *pubkey,
 			    const char *signing_key, const char *archive_sha,
-			    struct dw_buf *report)
+			    struct dw_buf *report, struct dw_buf *signed_what)
 {
 	struct dw_buf sp = DW_BUF_INIT, ep = DW_BUF_INIT, data = DW_BUF_INIT;
 	struct dw_buf payload = DW_BUF_INIT;
@@ -184,6 +184,33 @@ static int verify_signature(const char *path, const char *pubkey,
 			     strrchr(ep.ptr, '/') ? strrchr(ep.ptr, '/') + 1
 						  : ep.ptr,
 			     ev_sha, report);
+	if (!bad && signed_what) {
+		/* What the signature vouches for, as signed. */
+		json_t *pr = json_object_get(st, "predicate");
+		char keyid[72];
+
+		dw_sign_keyid(k, keyid);
+		dw_buf_addf(signed_what,
+			    "container %s (%.12s) on %s, captured %s%s%s%s, "
+			    "key %s",
+			    dw_json_path_str(pr, "container.name")
+				    ? dw_json_path_str(pr, "container.name")
+				    : "?",
+			    dw_json_path_str(pr, "container.id")
+				    ? dw_json_path_str(pr, "container.id")
+				    : "?",
+			    dw_json_path_str(pr, "host")
+				    ? dw_json_path_str(pr, "host")
+				    : "?",
+			    dw_json_path_str(pr, "capturedAt")
+				    ? dw_json_path_str(pr, "capturedAt")
+				    : "?",
+			    dw_json_path_str(pr, "reason") ? " (" : "",
+			    dw_json_path_str(pr, "reason")
+				    ? dw_json_path_str(pr, "reason")
+				    : "",
+			    dw_json_path_str(pr, "reason") ? ")" : "", keyid);
+	}
 out:
 	json_decref(env);
 	json_decref(st);
@@ -196,7 +223,8 @@ out:
 }
 
 int dw_snapshot_verify(const char *path, const char *pubkey,
-		       const char *signing_key, struct dw_buf *report)
+		       const char *signing_key, struct dw_buf *report,
+		       struct dw_buf *signed_what)
 {
 	struct dw_buf evpath = DW_BUF_INIT, data = DW_BUF_INIT;
 	json_t *ev = NULL;
@@ -253,7 +281,8 @@ int dw_snapshot_verify(const char *path, const char *pubkey,
 						 : "",
 		    "image"))
 		bad |= verify_blobs(path, json_object_get(ev, "blobs"), report);
-	bad |= verify_signature(path, pubkey, signing_key, actual, report);
+	bad |= verify_signature(path, pubkey, signing_key, actual, report,
+				signed_what);
 	err = bad ? DW_ERROR : 0;
 out:
 	json_decref(ev);

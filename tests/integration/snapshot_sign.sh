@@ -27,6 +27,8 @@ jq -e '.payloadType == "application/vnd.in-toto+json" and (.signatures | length)
 		and .predicate.reason == "case 9" and .predicate.container.name == "dws-sign" and .predicate.paused == true' <<<"$st" >/dev/null &&
 	pass "an in-toto Statement of the archive and the evidence, in a DSSE envelope" || fail "statement: $st"
 "$DW" verify --signing-key "$key" "$tmp/s.tar" >"$tmp/v" 2>&1 && pass "verify: digests and signature ok" || fail "verify: $(cat "$tmp/v")"
+grep -q "^  signed: container dws-sign ([0-9a-f]\{12\}) on .*, captured 20.* (case 9), key sha256:" "$tmp/v" &&
+	pass "and it says what the signature vouches for" || fail "signed line: $(cat "$tmp/v")"
 
 # The public key, exported, checks it from anywhere; openssl alone too.
 "$DW" key export --signing-key "$key" >"$tmp/pub.pem" 2>"$tmp/kid" && grep -q "BEGIN PUBLIC KEY" "$tmp/pub.pem" &&
