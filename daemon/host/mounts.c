@@ -736,6 +736,37 @@ static void identify_storage(const char *root, struct dw_mount *m)
 				annotation(a, "io.kubernetes.cri-o.ImageName");
 		}
 		m->sandbox = type && !strcmp(type, "sandbox");
+		/* A pod's labels are its sandbox's (a container's own are
+		 * Kubernetes' io.kubernetes.* keys): merged in, its own
+		 * first. */
+		if (!m->sandbox) {
+			const char *sb = json_string_value(json_object_get(
+				a, "io.kubernetes.cri-o.SandboxID"));
+			json_t *sdoc = NULL, *pl = NULL;
+
+			if (sb && storage_id(sb, strlen(sb))) {
+				dw_buf_setlen(&p, k);
+				dw_buf_addf(&p,
+					    "/overlay-containers/%s/userdata/"
+					    "config.json",
+					    sb);
+				sdoc = load_json(root, p.ptr, 4 << 20);
+				labels = json_string_value(json_object_get(
+					json_object_get(sdoc, "annotations"),
+					"io.kubernetes.cri-o.Labels"));
+				pl = labels ? json_loads(labels, 0, NULL)
+					    : NULL;
+			}
+			if (json_is_object(pl)) {
+				if (!json_is_object(l)) {
+					json_decref(l);
+					l = json_object();
+				}
+				json_object_update_missing(l, pl);
+			}
+			json_decref(pl);
+			json_decref(sdoc);
+		}
 		if (json_is_object(l) && json_object_size(l) <= 256)
 			m->labels =
 				json_dumps(l, JSON_COMPACT | JSON_SORT_KEYS);

@@ -251,8 +251,11 @@ static void test_containers_storage(void **state)
 	assert_string_equal(m->image, "docker.io/library/nginx:1.27");
 	assert_string_equal(m->ctr_id, "2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b"
 				       "2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b");
+	/* Its pod's labels are its sandbox's (its own are Kubernetes'). */
 	assert_non_null(m->labels);
 	assert_non_null(strstr(m->labels, "\"tier\":\"front\""));
+	assert_non_null(strstr(m->labels, "\"io.kubernetes.container.name\":"
+					  "\"app\""));
 	assert_int_equal(m->nmount_points, 5);
 
 	m = find(v, n, CS "/overlay/" L_POD "/merged");
