@@ -192,11 +192,33 @@ static void cleanup_tmpdir(const char *tmpdir, struct blobs *b)
  * (deleted, memfd): copied from /proc/PID/exe into the archive as blobs,
  * each process's "exe_copy" naming its blob (or why not).
  */
+/*
+ * A container chooses how many such processes it runs, and how big and
+ * how alike their executables are: one copy per executable (its inode),
+ * and all of them within the snapshot's budget (--max-size, the free
+ * space) and VOLATILE_TOTAL_MAX; past that, each is said, not copied.
+ */
+#define VOLATILE_TOTAL_MAX ((uint64_t)1 << 30)
+
 static void copy_volatile(const char *root, json_t *ev, struct blobs *b,
-			  const char *tmpdir)
+			  const char *tmpdir,
+			  const struct dw_snapshot_budget *bud)
 {
+	struct seen {
+		dev_t dev;
+		ino_t ino;
+		char dig[65];
+		uint64_t size;
+	} *seen = NULL;
+	size_t nseen = 0, seen_alloc = 0;
+	uint64_t total = 0, limit = VOLATILE_TOTAL_MAX;
 	json_t *p;
 	size_t i, k;
+
+	if (bud->max_stored && bud->max_stored < limit)
+		limit = bud->max_stored;
+	if (bud->free_bytes && bud->free_bytes < limit)
+		limit = bud->free_bytes;
 
 	json_array_foreach(json_object_get(ev, "processes"), i, p)
 	{
@@ -233,12 +255,43 @@ static void copy_volatile(const char *root, json_t *ev, struct blobs *b,
 				close(in);
 			continue;
 		}
+		/* The same executable as another process's: that copy. */
+		for (k = 0; k < nseen; k++)
+			if (seen[k].dev == st.st_dev &&
+			    seen[k].ino == st.st_ino)
+				break;
+		if (k < nseen) {
+			close(in);
+			json_object_set_new(
+				p, "exe_copy",
+				json_pack("{s:s+, s:I}", "blob",
+					  "sha256:", seen[k].dig, "size",
+					  (json_int_t)seen[k].size));
+			continue;
+		}
+		if (total + (uint64_t)st.st_size > limit) {
+			close(in);
+			json_object_set_new(
+				p, "exe_copy",
+				json_pack("{s:s, s:I}", "error",
+					  "over the snapshot's budget for "
+					  "such copies",
+					  "size", (json_int_t)st.st_size));
+			continue;
+		}
+		total += (uint64_t)st.st_size;
 		dw_buf_addf(&file, "%s/volatile-%zu", tmpdir, i);
 		out = open(file.ptr, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 			   0600);
 		buf = dw_xmalloc(COPY_SIZE);
 		snap_hout_init(&h, out);
-		while (out >= 0 && (n = read(in, buf, COPY_SIZE)) > 0 &&
+		/* No more than it was when counted. */
+		while (out >= 0 && h.size < (uint64_t)st.st_size &&
+		       (n = read(in, buf,
+				 (uint64_t)st.st_size - h.size < COPY_SIZE
+					 ? (size_t)((uint64_t)st.st_size -
+						    h.size)
+					 : COPY_SIZE)) > 0 &&
 		       !snap_hout_write(&h, buf, (size_t)n))
 			;
 		snap_hout_final(&h, dig);
@@ -254,6 +307,11 @@ static void copy_volatile(const char *root, json_t *ev, struct blobs *b,
 			dw_buf_release(&file);
 			continue;
 		}
+		DW_ALLOC_GROW(seen, nseen + 1, seen_alloc);
+		seen[nseen].dev = st.st_dev;
+		seen[nseen].ino = st.st_ino;
+		seen[nseen].size = h.size;
+		memcpy(seen[nseen++].dig, dig, sizeof(dig));
 		for (k = 0; k < b->n && !dup; k++)
 			dup = !strcmp(b->v[k].digest, dig);
 		if (dup) {
@@ -270,6 +328,7 @@ static void copy_volatile(const char *root, json_t *ev, struct blobs *b,
 					      dig, "size", (json_int_t)h.size));
 		dw_buf_release(&file);
 	}
+	free(seen);
 }
 
 static int write_image_archive(const char *root,
@@ -305,7 +364,7 @@ static int write_image_archive(const char *root,
 	err = build_layers(&b, l, tmpdir.ptr, entries, r, bud);
 	nlayers = b.n;
 	if (!err)
-		copy_volatile(root, ev, &b, tmpdir.ptr);
+		copy_volatile(root, ev, &b, tmpdir.ptr, bud);
 	if (!err) {
 		struct blobs only = {b.v, nlayers, 0};
 

@@ -383,11 +383,10 @@ static void proc_ids(const char *root, long pid, long *ppid, long *uid)
 		fclose(in);
 }
 
-#define PROCS_MAX 4096
 #define CGROUP_DEPTH_MAX 8
 
 /* The processes of cgroup dir `dir` and of those below it (a systemd in
- * the container keeps its own), at most PROCS_MAX, CGROUP_DEPTH_MAX
+ * the container keeps its own), at most SNAP_PROCS_MAX, CGROUP_DEPTH_MAX
  * levels down; 0, or -1 when something was left out. */
 static int cgroup_procs(const char *root, const char *dir, int depth,
 			json_t *out)
@@ -407,7 +406,7 @@ static int cgroup_procs(const char *root, const char *dir, int depth,
 
 		if (pid <= 0)
 			continue;
-		if (json_array_size(out) >= PROCS_MAX) {
+		if (json_array_size(out) >= SNAP_PROCS_MAX) {
 			cut = -1;
 			break;
 		}

@@ -126,6 +126,9 @@ int snap_write_image(struct hout *h, struct blobs *b, const char *extra[][2],
 json_t *snap_descriptor(const char *media, const char *digest, uint64_t size);
 json_t *snap_image_config(json_t *inspect, const struct blobs *layers,
 			  const char *reason);
+/* A container chooses how many processes it runs: a snapshot lists at
+ * most this many, then says it left the rest out. */
+#define SNAP_PROCS_MAX 4096
 json_t *snap_processes(struct dw_docker *d, const char *id);
 json_t *snap_sockets(const char *root, int pid);
 /* /proc/PID/WHAT of the host: a link's target, a file's text (NULs as

@@ -108,7 +108,15 @@ json_t *snap_processes(struct dw_docker *d, const char *id)
 	{
 		const char *pid_s = json_string_value(json_array_get(row, 0));
 		int pid = pid_s ? (int)strtol(pid_s, NULL, 10) : 0;
-		char *p = proc_path(root, pid, "cmdline");
+		char *p;
+
+		if (i == SNAP_PROCS_MAX) {
+			json_array_append_new(
+				out, json_pack("{s:s}", "truncated",
+					       "more processes than listed"));
+			break;
+		}
+		p = proc_path(root, pid, "cmdline");
 
 		json_t *proc = json_pack(
 			"{s:O, s:O, s:O, s:O, s:o, s:o, s:o}", "pid",
