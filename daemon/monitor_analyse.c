@@ -1,5 +1,7 @@
 /* The live monitor: a changed file is hashed, checked for ELF and scanned for
  * secrets. */
+#include <sys/mman.h>
+
 #include "driftwatch/safeopen.h"
 #include "monitor_int.h"
 
@@ -81,6 +83,47 @@ static void boxed_scan(struct rescan *r, int fd, const char *path,
 }
 
 /*
+ * What the scanner process reads: a sealed copy of the bytes hashed here,
+ * never the container's file itself, which the container can change
+ * between the hash and the scan (a write through a shared mapping raises
+ * no inotify event): the record's hash would then vouch for content that
+ * was not scanned, and the next rescan, finding that hash again, would
+ * not look. -1 when no copy can be made (said once in the log).
+ */
+static int scan_copy(void)
+{
+	static int said;
+	int fd = memfd_create("driftwatch-scan", MFD_CLOEXEC |
+							 MFD_ALLOW_SEALING);
+
+	if (fd < 0 && !said++)
+		dw_log_error("cannot copy files for the scanner (memfd_create: "
+			     "%s): it reads them in place, where a container "
+			     "can change them under the scan",
+			     strerror(errno));
+	return fd;
+}
+
+/* The copy is complete: nothing may change it now (the scanner gets it
+ * read-write, as memfds are). */
+static int seal_copy(int fd)
+{
+	return fcntl(fd, F_ADD_SEALS,
+		     F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+}
+
+/* A copy that could not be made whole (no memory for it): this file is
+ * read in place, and the log says so. */
+static int drop_copy(int fd)
+{
+	dw_log_error("cannot copy a file for the scanner (%s): it reads it "
+		     "in place",
+		     strerror(errno));
+	close(fd);
+	return -1;
+}
+
+/*
  * Hash a new or changed regular file, tell whether it is ELF, and scan it
  * for secrets. Returns 1 when it is ELF, 0 when not, -1 when not read
  * (gone, no longer a regular file, or over the size cap); `*sha256`
@@ -95,7 +138,7 @@ int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 	struct analysis a = {r, path};
 	struct stat st;
 	EVP_MD_CTX *h;
-	int root, fd, err = 0, boxed = 0,
+	int root, fd, err = 0, boxed = 0, copy = -1,
 		      scan = m->scanner && m->pol->scan_secrets;
 	char hex[2 * EVP_MAX_MD_SIZE + 1];
 
@@ -124,7 +167,7 @@ int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 	EVP_DigestInit_ex(h, EVP_sha256(), NULL);
 	/* In the scanner process, once hashed here (pread: our offset). */
 	if (scan && m->sandbox)
-		scan = 0, boxed = 1;
+		scan = 0, boxed = 1, copy = scan_copy();
 	if (scan)
 		dw_scan_begin(m->scanner, 1, on_secret, &a);
 	for (;;) {
@@ -146,6 +189,8 @@ int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 			       (size_t)n < 4 - got ? (size_t)n : 4 - got);
 		got += (size_t)n;
 		EVP_DigestUpdate(h, p, (size_t)n);
+		if (copy >= 0 && dw_write_all(copy, p, (size_t)n))
+			copy = drop_copy(copy);
 		if (scan && dw_scan_commit(m->scanner, (size_t)n))
 			scan = 0;
 		if (got > m->pol->max_file_size)
@@ -154,8 +199,12 @@ int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 	if (scan)
 		dw_scan_finish(m->scanner);
 	/* An empty file holds no secret: no round trip to the scanner. */
+	if (copy >= 0 && !err && seal_copy(copy))
+		copy = drop_copy(copy);
 	if (boxed && !err && got > 0)
-		boxed_scan(r, fd, path, got, h, &a);
+		boxed_scan(r, copy >= 0 ? copy : fd, path, got, h, &a);
+	if (copy >= 0)
+		close(copy);
 	close(fd);
 	EVP_DigestFinal_ex(h, md, &mdlen);
 	EVP_MD_CTX_free(h);

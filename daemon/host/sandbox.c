@@ -63,6 +63,7 @@ enum sb_op {
 	SB_HOOK_LIE = 92,
 	SB_HOOK_TIMEOUT = 93, /* whole files: says its budget ran out */
 	SB_HOOK_STALL = 94,   /* whole files: never answers */
+	SB_HOOK_SLOW = 95,    /* files: reads it 3 s late (content swapped) */
 	SB_REDACT = 3,	      /* the text follows the request; no descriptor */
 	SB_LINES = 4,	      /* struct sb_lines, then the data follow */
 	SB_WHOLE = 5,	      /* struct sb_whole follows; a descriptor */
@@ -627,6 +628,18 @@ static int drop_privileges(uid_t uid, gid_t gid)
 	       prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
+/* Three seconds before the file is read: the time a container would
+ * need to change it under the scan, made long enough for a test. */
+static void hook_slow(void)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	while (t.tv_sec - t0.tv_sec < 3);
+}
+
 static void hook_forbidden(void)
 {
 	/* Anything a scanner never does: opening a file by name. */
@@ -978,6 +991,8 @@ int dw_sandbox_child_main(int argc, char **argv,
 			hook_forbidden();
 		if (r.op == SB_HOOK_LIE)
 			hook_lie(e, &r);
+		if (r.op == SB_HOOK_SLOW)
+			hook_slow();
 		child_scan(s, fd, &r);
 		close(fd);
 	}
@@ -1183,7 +1198,7 @@ int dw_sandbox_start(struct dw_sandbox **out, const struct dw_engine *e,
 	} hooks[] = {
 		{"segv:", SB_HOOK_SEGV},   {"forbidden:", SB_HOOK_FORBIDDEN},
 		{"lie:", SB_HOOK_LIE},	   {"timeout:", SB_HOOK_TIMEOUT},
-		{"stall:", SB_HOOK_STALL},
+		{"stall:", SB_HOOK_STALL}, {"slow:", SB_HOOK_SLOW},
 	};
 	struct dw_sandbox *sb;
 #ifdef DW_TEST_HOOKS

@@ -258,6 +258,37 @@ kill "$pid"
 wait "$pid" 2>/dev/null
 pid=
 
+# The window between the hash and the scan: the scanner (the hook) reads
+# the file 3 s after driftwatchd hashed it, and meanwhile the file's
+# bytes are changed through a shared mapping (no inotify event) to
+# harmless ones, and changed back once the scan is done. Reading the
+# container's file in place, the scanner saw only the harmless bytes, the
+# record kept the secret's hash, and no rescan looked again: the secret
+# was never found. The scanner reads a sealed copy of what was hashed.
+start_daemon "slow:window.env"
+dw_wait 30 status_has '.scanner.pid > 0'
+upper=$(docker inspect -f '{{.GraphDriver.Data.UpperDir}}' dw-sbx)
+wtok=$($G github sbxwindow)
+docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$wtok' >/tmp/window.env"
+sleep 1
+swap() { # FROM TO: the same number of bytes, through a shared mapping
+	python3 -c 'import mmap, sys
+f = open(sys.argv[1], "r+b"); m = mmap.mmap(f.fileno(), 0)
+i = m.find(sys.argv[2].encode()); assert i >= 0, "not there"
+m[i:i + len(sys.argv[3])] = sys.argv[3].encode(); m.flush()' "$upper/tmp/window.env" "$1" "$2"
+}
+swap "$wtok" "$(printf '%*s' ${#wtok} '' | tr ' ' x)" || fail "could not change the file through a mapping"
+# The scan is done (3 s after the hash) before the secret is put back.
+sleep 4
+swap "$(printf '%*s' ${#wtok} '' | tr ' ' x)" "$wtok"
+want=$(sha256sum "$upper/tmp/window.env" | cut -d' ' -f1)
+[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '/tmp/window.env'")" -ge 1 ] &&
+	pass "a file changed between its hash and its scan: the hashed bytes were scanned, the secret found" ||
+	fail "a file changed under the scan: no finding (the record's hash $(q "SELECT sha256 FROM changes WHERE CAST(path AS TEXT) = '/tmp/window.env'" 2>&1 | head -1), the file's $want)"
+kill "$pid"
+wait "$pid" 2>/dev/null
+pid=
+
 # A host whose net.core.wmem_max is small: a piece of log lines (160 KiB)
 # did not fit the socket's send buffer, every send failed (EMSGSIZE), and
 # no followed line was scanned. Now the buffer is set past wmem_max (root)
