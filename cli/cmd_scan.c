@@ -25,6 +25,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/git.h"
 #include "scancache.h"
+#include "confine.h"
 #include "driftwatch/engine.h"
 #include "driftwatch/sources.h"
 #include "store.h"
@@ -61,6 +62,8 @@ struct scan {
 	/* The store's history of this swarm's secrets, for stale ones. */
 	struct dw_store *hist;
 	int hist_state; /* 0 untried, 1 open, -1 none */
+	/* --cache, opened before a confined reader could not (confine.h). */
+	struct dw_blob_cache *cache;
 };
 
 static const struct dw_opt opts[] = {
@@ -124,6 +127,18 @@ static int swarm_ready(struct scan *sc)
 				? 1
 				: -1;
 	return sc->swarm_state > 0;
+}
+
+/* The store, read-only, for the history of this swarm's secrets. */
+static int hist_ready(struct scan *sc)
+{
+	if (!sc->hist_state)
+		sc->hist_state =
+			!access(sc->db, R_OK) &&
+					!dw_store_open(&sc->hist, sc->db, 1)
+				? 1
+				: -1;
+	return sc->hist_state > 0;
 }
 
 /* --respond: a live secret of this swarm is rotated, once per kind. */
@@ -210,18 +225,11 @@ static int on_finding(const struct dw_finding *f, const struct dw_source *src,
 					  f->secret_len);
 	/* Stale: which role it had, when, who rotated it (the store's
 	 * history, when there is a store to read). */
-	if (attr && !strcmp(json_string_value(json_object_get(attr, "status")),
-			    "stale")) {
-		if (!sc->hist_state)
-			sc->hist_state =
-				!access(sc->db, R_OK) &&
-						!dw_store_open(&sc->hist,
-							       sc->db, 1)
-					? 1
-					: -1;
-		if (sc->hist_state > 0)
-			dw_swarm_history(sc->hist, attr, f->fingerprint);
-	}
+	if (attr &&
+	    !strcmp(json_string_value(json_object_get(attr, "status")),
+		    "stale") &&
+	    hist_ready(sc))
+		dw_swarm_history(sc->hist, attr, f->fingerprint);
 	if (attr) {
 		if (sc->respond)
 			respond(sc, attr, src, f->line);
@@ -571,13 +579,16 @@ static int root_alone_gitdir(void)
  * opened once and entered; if a user owns it or a directory above it,
  * that user (their own group, never root's; no supplementary groups; no
  * new privileges) becomes the process before libgit2 opens anything. Only
- * a path root alone can change is read as root, and then libgit2 opens
- * exactly that directory (no search upwards) with no user or system git
- * configuration (whose safe.directory would relax its owner check).
- * `*dropped`: it became that user. With `must_be_root` (--respond keeps
- * root), a path another user could change is refused.
+ * a path root alone can change is read with root's reach, and then
+ * libgit2 opens exactly that directory (no search upwards) with no user or
+ * system git configuration (whose safe.directory would relax its owner
+ * check), in a process confined to reading (`*confine`: confine.h),
+ * since what root cloned is no less hostile. `*dropped`: it became that
+ * user. With `must_be_root` (--respond keeps root and is not confined), a
+ * path another user could change is refused.
  */
-static int enter_repo(const char *repo, int must_be_root, int *dropped)
+static int enter_repo(const char *repo, int must_be_root, int *dropped,
+		      int *confine)
 {
 	struct passwd *pw;
 	long long owner;
@@ -585,7 +596,7 @@ static int enter_repo(const char *repo, int must_be_root, int *dropped)
 	gid_t gid;
 	int fd = open(repo, O_PATH | O_DIRECTORY | O_CLOEXEC);
 
-	*dropped = 0;
+	*dropped = *confine = 0;
 	if (fd < 0)
 		return dw_error_errno(DW_EIO, errno, "cannot open %s", repo);
 	owner = who_could_change(fd, repo);
@@ -614,6 +625,9 @@ static int enter_repo(const char *repo, int must_be_root, int *dropped)
 				"user who can write it",
 				repo, why);
 		}
+		/* Read by a process that can read and do nothing else,
+		 * unless it must rotate (--respond keeps root). */
+		*confine = !must_be_root;
 		return 0;
 	}
 	if (must_be_root)
@@ -633,6 +647,31 @@ static int enter_repo(const char *repo, int must_be_root, int *dropped)
 	/* Now unprivileged: reading it gives nobody more than they had. */
 	dw_git_any_owner();
 	*dropped = 1;
+	return 0;
+}
+
+/*
+ * Root's own repository: what the reader will need of what it may no
+ * longer open is opened first (--cache, the store's history, this host's
+ * swarm), then it is confined. A reader that cannot be confined is said,
+ * and the scan goes on (never not at all); an error is for --cache.
+ */
+static int confine_reader(struct scan *sc, const char *cache_path)
+{
+	if (cache_path && dw_scancache_open(&sc->cache, cache_path, ""))
+		return DW_EIO;
+	swarm_ready(sc);
+	hist_ready(sc);
+	if (dw_confine_reader()) {
+		fprintf(stderr,
+			"driftwatch scan: warning: could not confine the "
+			"process that reads root's repository (%s): libgit2 "
+			"reads it without that confinement\n",
+			dw_error_last());
+		return 0;
+	}
+	/* Its owner, root, was checked (enter_repo()); this is not root. */
+	dw_git_any_owner();
 	return 0;
 }
 
@@ -659,10 +698,16 @@ static int scan_git(struct scan *sc, const char *repo, struct dw_git_opts *o,
 	o->max_blob_size = sc->opts.max_file_size;
 	o->progress = isatty(STDERR_FILENO);
 	o->cache_needs_secrets = show;
-	if (cache_path &&
-	    dw_scancache_open(&cache, cache_path, dw_engine_digest(sc->engine)))
+	if (sc->cache) {
+		cache = sc->cache;
+		sc->cache = NULL;
+		dw_scancache_rules(cache, dw_engine_digest(sc->engine));
+	} else if (cache_path &&
+		   dw_scancache_open(&cache, cache_path,
+				     dw_engine_digest(sc->engine))) {
 		return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
 				   dw_error_last());
+	}
 	o->cache = cache;
 	memset(&st, 0, sizeof(st));
 	err = dw_git_scan_history(sc->engine, repo, o, on_git_finding, sc, &st);
@@ -946,6 +991,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	struct dw_opts p;
 	int show = 0, color = -1, git = 0, c, i, ret, repo_config = 1;
 	int owner_read = 0; /* --git as root: the trusted config read */
+	int confine = 0;    /* --git as root on root's own repository */
 	char *abs_cache = NULL;
 
 	memset(&gopts, 0, sizeof(gopts));
@@ -1017,7 +1063,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		if (cache_path && cache_path[0] != '/')
 			cache_path = abs_cache = realpath_of(cache_path);
 		if (enter_repo(optind < argc ? argv[optind] : ".", sc.respond,
-			       &dropped)) {
+			       &dropped, &confine)) {
 			dw_config_release(&sc.cfg);
 			free(sc.trusted_path);
 			free(abs_cache);
@@ -1035,6 +1081,13 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 			cache_path = NULL;
 		}
 		owner_read = 1;
+		if (confine && confine_reader(&sc, cache_path)) {
+			dw_config_release(&sc.cfg);
+			free(sc.trusted_path);
+			free(abs_cache);
+			return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
+					   dw_error_last());
+		}
 	}
 	if (git) {
 		/* The repository's .driftwatch.yaml is at its root. */
@@ -1139,6 +1192,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		      : sc.out.count ? DW_EXIT_FOUND
 				     : DW_EXIT_OK;
 out:
+	dw_scancache_close(sc.cache); /* when the scan never began */
 	free(abs_cache);
 	/* Left when an error cut the scan short. */
 	json_decref(sc.out.all);

@@ -93,8 +93,8 @@ static void boxed_scan(struct rescan *r, int fd, const char *path,
 static int scan_copy(void)
 {
 	static int said;
-	int fd = memfd_create("driftwatch-scan", MFD_CLOEXEC |
-							 MFD_ALLOW_SEALING);
+	int fd = memfd_create("driftwatch-scan",
+			      MFD_CLOEXEC | MFD_ALLOW_SEALING);
 
 	if (fd < 0 && !said++)
 		dw_log_error("cannot copy files for the scanner (memfd_create: "

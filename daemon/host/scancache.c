@@ -160,8 +160,9 @@ int dw_scancache_open(struct dw_blob_cache **out, const char *path,
 				   c->db ? sqlite3_errmsg(c->db) : "no memory");
 	sqlite3_busy_timeout(c->db, 5000);
 	if (!err &&
-	    (sqlite3_exec(c->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL) !=
-		     SQLITE_OK ||
+	    (sqlite3_exec(c->db,
+			  "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY",
+			  NULL, NULL, NULL) != SQLITE_OK ||
 	     sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK))
 		err = fail(c, path);
 	if (!err)
@@ -174,6 +175,14 @@ int dw_scancache_open(struct dw_blob_cache **out, const char *path,
 					put_blob, put_finding, commit};
 	*out = &c->api;
 	return 0;
+}
+
+void dw_scancache_rules(struct dw_blob_cache *api, const char *rules_digest)
+{
+	struct cache *c = (struct cache *)api;
+
+	free(c->rules);
+	c->rules = dw_xstrdup(rules_digest);
 }
 
 void dw_scancache_close(struct dw_blob_cache *api)

@@ -57,6 +57,18 @@ out2=$("$DW" scan --format jsonl --db "$db" "$tmp/w2.log")
 jq -e --arg id "$id" '.role == "worker" and .status == "stale" and .rotated_by == "elsewhere" and .cluster == $id
 	and (.valid_from | type) == "number" and (.valid_until | type) == "number" and .valid_from <= .valid_until' <<<"$out2" >/dev/null &&
 	pass "a token Docker rotated (not driftwatch): worker, stale, rotated elsewhere, with its window" || fail "elsewhere: $out2"
+# The same in root's own repository: read by a confined process (no
+# socket, no new files) that was given this swarm and the store's
+# history before it was confined.
+git init -q -b main "$tmp/rootrepo"
+printf 'old %s\nnow %s\n' "$W2" "$(docker swarm join-token -q worker)" >"$tmp/rootrepo/join.txt"
+git -C "$tmp/rootrepo" add join.txt && git -C "$tmp/rootrepo" -c user.name=t -c user.email=t@example.com commit -qm join
+out3=$(DW_TEST_READER_PROBE="$tmp/probe" "$DW" scan --git --format jsonl --db "$db" "$tmp/rootrepo" 2>"$tmp/git.err")
+grep -q "reader probe: socket: Operation not permitted" "$tmp/git.err" &&
+	jq -e -s --arg id "$id" '(.[] | select(.line == 1) | .status == "stale" and .rotated_by == "elsewhere")
+		and (.[] | select(.line == 2) | .status == "live" and .role == "worker" and .cluster == $id)' <<<"$out3" >/dev/null &&
+	pass "scan --git of root's repository, confined: this swarm's live and stale tokens told as before" ||
+	fail "confined git scan: $out3 $(cat "$tmp/git.err")"
 [ "$(sqlite3 "$db" "SELECT count(*) FROM swarm_secrets WHERE role = 'worker'")" -ge 4 ] &&
 	! strings "$db" | grep -qF "${W2:60}" && pass "the history keeps fingerprints, never tokens" || fail "history rows"
 

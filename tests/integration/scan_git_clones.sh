@@ -193,6 +193,33 @@ if [ "$(id -u)" = 0 ]; then
 	[ $rc -eq 2 ] && grep -q "not a repository's top directory" s.err &&
 		pass "a user's .git above a root directory: not searched for as root, safe.directory or not" ||
 		fail "sticky (rc $rc): $(cat s.err)"
+	# Root's own repository (what root cloned is hostile content too):
+	# libgit2 parses it in a process that reads with root's reach and
+	# can do nothing else. Before, it parsed it as root with every
+	# capability: a flaw in a pack or delta was a root shell.
+	git init -q -b main mine
+	printf 'token %s\n' "$($G gitlab rootown)" >mine/t.txt
+	git -C mine add t.txt && git -C mine commit -qm one
+	chmod -R go-rwx mine
+	DW_TEST_READER_PROBE="$tmp/made-by-reader" "$DW" scan --git --format jsonl --cache "$tmp/mine.cache" mine >m.jsonl 2>m.err
+	rc=$?
+	[ $rc -eq 1 ] && [ "$(rules m.jsonl)" = "gitlab-token " ] &&
+		pass "root's own repository (0700): read and found by the confined reader" || fail "root's repo (rc $rc): $(cat m.err)"
+	probe() { sed -n "s/^reader probe: $1:[[:space:]]*//p" m.err; }
+	uid=$(probe Uid | awk '{ print $1 $2 $3 $4 }')
+	[ -n "$uid" ] && [ "$uid" != 0000 ] && [ "$(probe CapEff)" = 0000000000000004 ] &&
+		[ "$(probe CapPrm)" = 0000000000000004 ] && [ "$(probe CapBnd)" = 0000000000000004 ] &&
+		[ "$(probe NoNewPrivs)" = 1 ] && [ "$(probe Seccomp)" = 2 ] &&
+		pass "the reader: uid $(probe Uid | awk '{ print $1 }'), CAP_DAC_READ_SEARCH alone (bounding set too), no new privileges, seccomp" ||
+		fail "the reader is not confined: $(grep 'reader probe' m.err | tr '\n' ' ')"
+	# /tmp is world-writable: only Landlock keeps it from creating there.
+	grep -q "create $tmp/made-by-reader: Permission denied" m.err && [ ! -e "$tmp/made-by-reader" ] &&
+		grep -q "socket: Operation not permitted" m.err && grep -q "kill 1: Operation not permitted" m.err &&
+		pass "the reader cannot create a file (even in /tmp), open a socket or signal another process" ||
+		fail "the reader could act: $(grep 'reader probe' m.err | tr '\n' ' ')"
+	"$DW" scan --git --format jsonl --cache "$tmp/mine.cache" mine >m2.jsonl 2>m2.err
+	[ $? -eq 1 ] && [ "$(rules m2.jsonl)" = "gitlab-token " ] && grep -q "1 from the cache" m2.err &&
+		pass "--cache, opened before the reader is confined, is read and written" || fail "cache when confined: $(cat m2.err)"
 	# Another user (not root): libgit2's refusal, in words.
 	setpriv --reuid=4243 --regid=4243 --clear-groups "$DW" scan --git theirs >/dev/null 2>o.err
 	rc=$?
