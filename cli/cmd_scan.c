@@ -652,24 +652,53 @@ static int enter_repo(const char *repo, int must_be_root, int *dropped,
 
 /*
  * Root's own repository: what the reader will need of what it may no
- * longer open is opened first (--cache, the store's history, this host's
- * swarm), then it is confined. A reader that cannot be confined is said,
- * and the scan goes on (never not at all); an error is for --cache.
+ * longer open is made ready first: --cache opened, the store's history of
+ * this swarm's secrets copied into memory, this host's swarm read (and
+ * the Docker connection closed), then it is confined (confine.h). A
+ * reader that cannot be confined is an error: the repository is not read.
  */
 static int confine_reader(struct scan *sc, const char *cache_path)
 {
+	char *real = NULL, *wal = NULL, *shm = NULL;
+	int err = 0;
+
 	if (cache_path && dw_scancache_open(&sc->cache, cache_path, ""))
 		return DW_EIO;
-	swarm_ready(sc);
-	hist_ready(sc);
-	if (dw_confine_reader()) {
-		fprintf(stderr,
-			"driftwatch scan: warning: could not confine the "
-			"process that reads root's repository (%s): libgit2 "
-			"reads it without that confinement\n",
-			dw_error_last());
-		return 0;
+	swarm_ready(sc); /* read once: swarm_state is set */
+	dw_docker_free(sc->docker);
+	sc->docker = NULL;
+	if (!sc->hist_state)
+		sc->hist_state =
+			!access(sc->db, R_OK) && !dw_store_swarm_history_copy(
+							 &sc->hist, sc->db)
+				? 1
+				: -1;
+	if (cache_path && (real = realpath(cache_path, NULL))) {
+		size_t n = strlen(real) + 5;
+
+		wal = dw_xmalloc(n);
+		shm = dw_xmalloc(n);
+		snprintf(wal, n, "%s-wal", real);
+		snprintf(shm, n, "%s-shm", real);
 	}
+	{
+		const char *keep[] = {real, wal, shm, NULL};
+
+		if (dw_confine_reader(real ? keep : NULL))
+			err = dw_error_set(
+				DW_ERROR,
+				"cannot confine the process that reads root's "
+				"repository (%s); scan it as a user without "
+				"root instead (setpriv --reuid=nobody "
+				"--regid=nogroup --clear-groups driftwatch "
+				"scan --git ...), where it is readable",
+				dw_error_last());
+	}
+	free(real);
+	free(wal);
+	free(shm);
+	if (err)
+		return err;
 	/* Its owner, root, was checked (enter_repo()); this is not root. */
 	dw_git_any_owner();
 	return 0;
@@ -1082,11 +1111,16 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		}
 		owner_read = 1;
 		if (confine && confine_reader(&sc, cache_path)) {
+			ret = dw_cli_fail("scan", DW_EXIT_UNREADABLE, "%s",
+					  dw_error_last());
+			dw_scancache_close(sc.cache);
+			dw_store_close(sc.hist);
+			if (sc.swarm_state > 0)
+				dw_swarm_release(&sc.swarm);
 			dw_config_release(&sc.cfg);
 			free(sc.trusted_path);
 			free(abs_cache);
-			return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
-					   dw_error_last());
+			return ret;
 		}
 	}
 	if (git) {

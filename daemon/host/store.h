@@ -26,6 +26,10 @@ struct dw_store;
 int dw_store_open(struct dw_store **out, const char *path, int readonly);
 /* Close; NULL is a no-op. */
 void dw_store_close(struct dw_store *s);
+/* A store in memory holding only the store at `path`'s history of swarm
+ * secrets (swarm_secrets), for a process that may hold no descriptor of
+ * the store itself (confine.h). */
+int dw_store_swarm_history_copy(struct dw_store **out, const char *path);
 
 /*
  * Writes of the monitor go inside one transaction per rescan: begin, put

@@ -195,3 +195,45 @@ json_t *dw_store_swarm_secret_find(struct dw_store *s, const char *fingerprint)
 	sqlite3_finalize(st);
 	return out;
 }
+
+int dw_store_swarm_history_copy(struct dw_store **out, const char *path)
+{
+	struct dw_store *mem = NULL, *src = NULL;
+	sqlite3_stmt *get = NULL, *put = NULL;
+	int err, rc = SQLITE_DONE, i;
+
+	*out = NULL;
+	err = dw_store_open(&src, path, 1);
+	if (!err)
+		err = dw_store_open(&mem, ":memory:", 0);
+	if (!err)
+		err = st_prepare(src, &get,
+				 "SELECT swarm_id, role, fingerprint, "
+				 "valid_from, valid_until, ended_by FROM "
+				 "swarm_secrets");
+	if (!err)
+		err = st_prepare(
+			mem, &put,
+			"INSERT OR IGNORE INTO swarm_secrets(swarm_id, "
+			"role, fingerprint, valid_from, valid_until, "
+			"ended_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+	while (!err && (rc = sqlite3_step(get)) == SQLITE_ROW) {
+		for (i = 0; i < 6; i++)
+			sqlite3_bind_value(put, i + 1,
+					   sqlite3_column_value(get, i));
+		if (sqlite3_step(put) != SQLITE_DONE)
+			err = st_db_error(mem, "cannot copy the history");
+		sqlite3_reset(put);
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = st_db_error(src, "cannot read the history");
+	sqlite3_finalize(get);
+	sqlite3_finalize(put);
+	dw_store_close(src);
+	if (err) {
+		dw_store_close(mem);
+		return err;
+	}
+	*out = mem;
+	return 0;
+}

@@ -201,7 +201,7 @@ if [ "$(id -u)" = 0 ]; then
 	printf 'token %s\n' "$($G gitlab rootown)" >mine/t.txt
 	git -C mine add t.txt && git -C mine commit -qm one
 	chmod -R go-rwx mine
-	DW_TEST_READER_PROBE="$tmp/made-by-reader" "$DW" scan --git --format jsonl --cache "$tmp/mine.cache" mine >m.jsonl 2>m.err
+	DW_TEST_READER_PROBE="$tmp/made-by-reader" "$DW" scan --git --format jsonl --cache "$tmp/mine.cache" mine >m.jsonl 2>m.err 7>"$tmp/inherited"
 	rc=$?
 	[ $rc -eq 1 ] && [ "$(rules m.jsonl)" = "gitlab-token " ] &&
 		pass "root's own repository (0700): read and found by the confined reader" || fail "root's repo (rc $rc): $(cat m.err)"
@@ -217,6 +217,27 @@ if [ "$(id -u)" = 0 ]; then
 		grep -q "socket: Operation not permitted" m.err && grep -q "kill 1: Operation not permitted" m.err &&
 		pass "the reader cannot create a file (even in /tmp), open a socket or signal another process" ||
 		fail "the reader could act: $(grep 'reader probe' m.err | tr '\n' ' ')"
+	# A second review: it typed into root's terminal (TIOCSTI), could fork
+	# a process to outlive the scan, truncate what any user may write,
+	# and held what it inherited (a Docker connection, the store's WAL).
+	touch "$tmp/anyone" && chmod 666 "$tmp/anyone" && echo data >"$tmp/anyone"
+	DW_TEST_READER_PROBE="$tmp/anyone" "$DW" scan --git mine >/dev/null 2>t.err 7>"$tmp/inherited"
+	grep -q "tiocsti: Operation not permitted" t.err && grep -q "fork: Operation not permitted" t.err &&
+		grep -q "truncate $tmp/anyone: Operation not permitted" t.err && [ -s "$tmp/anyone" ] &&
+		grep -q "reader probe: fds: 0 1 2$" t.err &&
+		pass "the reader cannot type into the terminal, fork, truncate, or use a descriptor it inherited" ||
+		fail "the reader could still: $(grep 'reader probe' t.err | tr '\n' ' ')"
+	# With --cache, only the cache's own files stay open to it.
+	fds=$(sed -n 's/^reader probe: fds: //p' m.err)
+	[ "$(wc -w <<<"$fds")" -le 6 ] && ! grep -qw 7 <<<"$fds" &&
+		pass "with --cache: the cache's descriptors alone ($fds)" || fail "descriptors with --cache: $fds"
+	# A reader that cannot be confined (no CAP_SETUID to change its uid):
+	# the repository is not read (the first version warned and parsed
+	# it as root).
+	capsh --drop=cap_setuid -- -c "exec $DW scan --git mine" >/dev/null 2>c.err
+	rc=$?
+	[ $rc -eq 3 ] && grep -q "cannot confine" c.err &&
+		pass "a reader that cannot be confined: not read, exit 3, and why" || fail "unconfinable (rc $rc): $(cat c.err)"
 	"$DW" scan --git --format jsonl --cache "$tmp/mine.cache" mine >m2.jsonl 2>m2.err
 	[ $? -eq 1 ] && [ "$(rules m2.jsonl)" = "gitlab-token " ] && grep -q "1 from the cache" m2.err &&
 		pass "--cache, opened before the reader is confined, is read and written" || fail "cache when confined: $(cat m2.err)"
