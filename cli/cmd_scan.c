@@ -683,8 +683,11 @@ static int confine_reader(struct scan *sc, const char *cache_path)
 	}
 	{
 		const char *keep[] = {real, wal, shm, NULL};
+		char *rules_cache = dw_cli_cache_dir();
+		const char *also[] = {rules_cache, NULL};
 
-		if (dw_confine_reader(real ? keep : NULL))
+		if (dw_confine_reader(real ? keep : NULL,
+				      rules_cache ? also : NULL))
 			err = dw_error_set(
 				DW_ERROR,
 				"cannot confine the process that reads root's "
@@ -693,6 +696,7 @@ static int confine_reader(struct scan *sc, const char *cache_path)
 				"--regid=nogroup --clear-groups driftwatch "
 				"scan --git ...), where it is readable",
 				dw_error_last());
+		free(rules_cache);
 	}
 	free(real);
 	free(wal);

@@ -14,8 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/shm.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -78,14 +80,62 @@ static long landlock_abi(void)
 }
 
 /*
- * Every right to change the filesystem this kernel's Landlock knows,
- * handled and granted nowhere. Returns 1 when in force, 0 when the kernel
- * has no Landlock, -1 on error.
+ * Where the reader may read (beneath each): the repository (the working
+ * directory), the libraries it loads later (libgit2 is loaded on first
+ * use) and their cache, the CPUs glibc counts, its own /proc, and
+ * `also` (the rules' cache). Nothing else: with CAP_DAC_READ_SEARCH it
+ * could otherwise read any file (/etc/shadow, other terminals, device
+ * nodes whose ioctls change the system) and print it to a CI log.
  */
-static int no_fs_writes(long abi)
+static const char *const readable[] = {
+	".",
+	"/usr",
+	"/lib",
+	"/lib64",
+	"/lib32",
+	"/libx32",
+	"/etc/ld.so.cache",
+	"/etc/localtime",
+	"/dev/null",
+	"/dev/urandom",
+	"/sys/devices/system/cpu",
+	"/proc/self",
+};
+
+#ifndef LANDLOCK_ACCESS_FS_IOCTL_DEV
+#define LANDLOCK_ACCESS_FS_IOCTL_DEV (1ULL << 15)
+#endif
+
+static int allow_read(int rules, const char *path)
+{
+	struct landlock_path_beneath_attr pb;
+	struct stat st;
+	int fd = open(path, O_PATH | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return 0; /* not on this system */
+	pb.parent_fd = fd;
+	pb.allowed_access = LANDLOCK_ACCESS_FS_READ_FILE;
+	if (!fstat(fd, &st) && S_ISDIR(st.st_mode))
+		pb.allowed_access |= LANDLOCK_ACCESS_FS_READ_DIR;
+	if (syscall(SYS_landlock_add_rule, rules, LANDLOCK_RULE_PATH_BENEATH,
+		    &pb, 0))
+		err = -1;
+	close(fd);
+	return err;
+}
+
+/*
+ * Every right to change the filesystem this kernel's Landlock knows,
+ * handled and granted nowhere; reading, granted only beneath readable[]
+ * and `also`; device ioctls (ABI 5), nowhere. Returns 1 when in force, 0
+ * when the kernel has no Landlock, -1 on error.
+ */
+static int landlock(long abi, const char *const *also)
 {
 	struct landlock_ruleset_attr attr;
-	int fd;
+	size_t i;
+	int fd, err = 0;
 
 	if (abi < 1)
 		return 0;
@@ -95,22 +145,27 @@ static int no_fs_writes(long abi)
 		LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
 		LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
 		LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
-		LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
+		LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM |
+		LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
 	if (abi >= 2)
 		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
 	if (abi >= 3)
 		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	if (abi >= 5)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_IOCTL_DEV;
 	/* Only the first field: what every Landlock kernel knows. */
 	fd = (int)syscall(SYS_landlock_create_ruleset, &attr,
 			  sizeof(attr.handled_access_fs), 0);
 	if (fd < 0)
 		return -1;
-	if (syscall(SYS_landlock_restrict_self, fd, 0)) {
-		close(fd);
-		return -1;
-	}
+	for (i = 0; !err && i < sizeof(readable) / sizeof(readable[0]); i++)
+		err = allow_read(fd, readable[i]);
+	for (i = 0; !err && also && also[i]; i++)
+		err = allow_read(fd, also[i]);
+	if (!err && syscall(SYS_landlock_restrict_self, fd, 0))
+		err = -1;
 	close(fd);
-	return 1;
+	return err ? -1 : 1;
 }
 
 /* Refused (EPERM), whatever their arguments. */
@@ -203,15 +258,64 @@ static const char *const refused[] = {
 	"inotify_init",
 	"inotify_init1",
 	"personality",
+	/* What would outlive the scan, or leave its session. */
+	"shmget",
+	"shmat",
+	"shmctl",
+	"msgget",
+	"msgsnd",
+	"msgrcv",
+	"msgctl",
+	"semget",
+	"semop",
+	"semtimedop",
+	"semctl",
+	"mq_open",
+	"mq_unlink",
+	"setsid",
+	"setpgid",
+	"setpriority",
+	"sched_setaffinity",
+	"sched_setscheduler",
+	"sched_setparam",
+	"sched_setattr",
+	"ioprio_set",
 };
+
+/* ioctl requests on a terminal that change it or its session: the
+ * terminal of standard output and error is root's (TIOCSTI: typing).
+ * The three numbers: TCSETS2, TCSETSW2, TCSETSF2 (struct termios2 is
+ * 44 bytes; its header clashes with termios.h). */
+static const unsigned long tty_changes[] = {
+	TIOCSTI,   TIOCLINUX, TCSETS,	   TCSETSW,	   TCSETSF,
+	TCSETA,	   TCSETAW,   TCSETAF,	   TCSBRK,	   TCSBRKP,
+	TCXONC,	   TCFLSH,    TIOCEXCL,	   TIOCNXCL,	   TIOCSCTTY,
+	TIOCNOTTY, TIOCSPGRP, TIOCSWINSZ,  TIOCMBIS,	   TIOCMBIC,
+	TIOCMSET,  TIOCCONS,  TIOCSSERIAL, TIOCPKT,	   TIOCSETD,
+	TIOCSBRK,  TIOCCBRK,  TIOCVHANGUP, TIOCSLCKTRMIOS, TIOCSSOFTCAR,
+	FIONBIO,   FIOASYNC,  0x402C542B,  0x402C542C,	   0x402C542D,
+};
+
+/* A rule refusing `nr` (EPERM) when its arguments compare so (0-2). */
+static int refuse(scmp_filter_ctx f, int nr, unsigned n, struct scmp_arg_cmp a,
+		  struct scmp_arg_cmp b)
+{
+	return n == 2 ? seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), nr, 2, a, b)
+	       : n == 1 ? seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), nr, 1, a)
+			: seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), nr, 0);
+}
 
 static int filter(void)
 {
 	static const scmp_datum_t newns[] = {
 		CLONE_NEWNS,  CLONE_NEWUSER, CLONE_NEWNET,   CLONE_NEWPID,
 		CLONE_NEWIPC, CLONE_NEWUTS,  CLONE_NEWCGROUP};
+	static const int to_others[] = {SCMP_SYS(kill), SCMP_SYS(tgkill),
+					SCMP_SYS(rt_sigqueueinfo),
+					SCMP_SYS(rt_tgsigqueueinfo)};
 	scmp_filter_ctx f = seccomp_init(SCMP_ACT_ALLOW);
 	scmp_datum_t me = (scmp_datum_t)getpid();
+	struct scmp_arg_cmp none = SCMP_A0(SCMP_CMP_EQ, 0);
 	size_t i;
 	int rc = 0;
 
@@ -221,7 +325,7 @@ static int filter(void)
 		int nr = seccomp_syscall_resolve_name(refused[i]);
 
 		if (nr != __NR_SCMP_ERROR)
-			rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), nr, 0);
+			rc = refuse(f, nr, 0, none, none);
 	}
 	/*
 	 * New processes (a child could outlive the scan) and namespaces:
@@ -231,40 +335,46 @@ static int filter(void)
 	 */
 #if !defined(__SANITIZE_ADDRESS__)
 	if (!rc)
-		rc = seccomp_rule_add(
-			f, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-			SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
+		rc = refuse(f, SCMP_SYS(clone), 1,
+			    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0), none);
 #endif
 	if (!rc)
 		rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS),
 				      SCMP_SYS(clone3), 0);
 	for (i = 0; !rc && i < sizeof(newns) / sizeof(newns[0]); i++)
-		rc = seccomp_rule_add(
-			f, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
-			SCMP_A0(SCMP_CMP_MASKED_EQ, newns[i], newns[i]));
-	/* Typing into root's terminal. */
+		rc = refuse(f, SCMP_SYS(clone), 1,
+			    SCMP_A0(SCMP_CMP_MASKED_EQ, newns[i], newns[i]),
+			    none);
+	for (i = 0; !rc && i < sizeof(tty_changes) / sizeof(tty_changes[0]);
+	     i++)
+		rc = refuse(f, SCMP_SYS(ioctl), 1,
+			    SCMP_A1(SCMP_CMP_EQ, tty_changes[i]), none);
+	/*
+	 * Standard output and error: never read (a terminal is root's, and
+	 * what is typed there is root's), never cut short, their flags
+	 * (O_APPEND, O_NONBLOCK, shared with root's shell) kept; no signal
+	 * from any descriptor.
+	 */
+	for (i = 1; !rc && i <= 2; i++)
+		rc = refuse(f, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, i),
+			    none) ||
+		     refuse(f, SCMP_SYS(readv), 1, SCMP_A0(SCMP_CMP_EQ, i),
+			    none);
 	if (!rc)
-		rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl),
-				      1, SCMP_A1(SCMP_CMP_EQ, TIOCSTI));
-	if (!rc)
-		rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl),
-				      1, SCMP_A1(SCMP_CMP_EQ, TIOCLINUX));
-	/* Signals: to itself only (abort(), raise()). */
-	if (!rc)
-		rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(kill),
-				      1, SCMP_A0(SCMP_CMP_NE, me));
-	if (!rc)
-		rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM),
-				      SCMP_SYS(tgkill), 1,
-				      SCMP_A0(SCMP_CMP_NE, me));
-	if (!rc)
-		rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM),
-				      SCMP_SYS(rt_sigqueueinfo), 1,
-				      SCMP_A0(SCMP_CMP_NE, me));
-	if (!rc)
-		rc = seccomp_rule_add(f, SCMP_ACT_ERRNO(EPERM),
-				      SCMP_SYS(rt_tgsigqueueinfo), 1,
-				      SCMP_A0(SCMP_CMP_NE, me));
+		rc = refuse(f, SCMP_SYS(ftruncate), 1, SCMP_A0(SCMP_CMP_LE, 2),
+			    none) ||
+		     refuse(f, SCMP_SYS(fcntl), 2, SCMP_A0(SCMP_CMP_LE, 2),
+			    SCMP_A1(SCMP_CMP_EQ, F_SETFL)) ||
+		     refuse(f, SCMP_SYS(fcntl), 1,
+			    SCMP_A1(SCMP_CMP_EQ, F_SETOWN), none) ||
+		     refuse(f, SCMP_SYS(fcntl), 1,
+			    SCMP_A1(SCMP_CMP_EQ, F_SETOWN_EX), none) ||
+		     refuse(f, SCMP_SYS(fcntl), 1,
+			    SCMP_A1(SCMP_CMP_EQ, F_SETSIG), none);
+	/* Signals: to itself only (abort(), raise()); limits and the like
+	 * of others its uid, which no other process has, already forbids. */
+	for (i = 0; !rc && i < sizeof(to_others) / sizeof(to_others[0]); i++)
+		rc = refuse(f, to_others[i], 1, SCMP_A0(SCMP_CMP_NE, me), none);
 	if (!rc)
 		rc = seccomp_load(f);
 	seccomp_release(f);
@@ -318,6 +428,25 @@ static void probe(const char *path)
 	}
 	fprintf(stderr, "reader probe: truncate %s: %s\n", path,
 		truncate(path, 0) ? strerror(errno) : "done");
+	fd = open("/etc/shadow", O_RDONLY | O_CLOEXEC);
+	fprintf(stderr, "reader probe: read /etc/shadow: %s\n",
+		fd < 0 ? strerror(errno) : "done");
+	if (fd >= 0)
+		close(fd);
+	{
+		char c;
+
+		fprintf(stderr, "reader probe: read stdout: %s\n",
+			read(STDOUT_FILENO, &c, 0) ? strerror(errno) : "done");
+	}
+	fprintf(stderr, "reader probe: shmget: %s\n",
+		shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0666) < 0
+			? strerror(errno)
+			: "done");
+	fprintf(stderr, "reader probe: setsid: %s\n",
+		setsid() < 0 ? strerror(errno) : "done");
+	fprintf(stderr, "reader probe: environment: %s\n",
+		getenv("DW_PROBE_SECRET") ? "kept DW_PROBE_SECRET" : "cleared");
 	{
 		DIR *d = opendir("/proc/self/fd");
 		struct dirent *e;
@@ -334,40 +463,99 @@ static void probe(const char *path)
 }
 #endif
 
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
 /*
  * Every descriptor but 0-2 and those open on one of `keep` (absolute
- * paths as the kernel names them): the reader inherits no socket, store
- * or terminal it was not meant to have.
+ * paths as the kernel names them), however many: the reader inherits no
+ * socket, store or terminal it was not meant to have. Standard input
+ * becomes /dev/null (a scan of a repository never reads it; a terminal
+ * there is root's).
  */
-static void close_others(const char *const *keep)
+static int close_others(const char *const *keep)
 {
 	DIR *d = opendir("/proc/self/fd");
 	struct dirent *e;
-	int fds[1024], n = 0, i, self = d ? dirfd(d) : -1;
+	int kept[16], n = 0, i, from = 3, null;
 
-	while (d && (e = readdir(d)) &&
-	       n < (int)(sizeof(fds) / sizeof(fds[0]))) {
+	if (!d)
+		return dw_error_errno(DW_ERROR, errno, "/proc/self/fd");
+	while ((e = readdir(d)) && n < (int)(sizeof(kept) / sizeof(kept[0]))) {
 		char link[64], to[4096];
-		int fd = (int)strtol(e->d_name, NULL, 10), k, kept = 0;
+		int fd = (int)strtol(e->d_name, NULL, 10), k;
 		ssize_t len;
 
-		if (e->d_name[0] == '.' || fd < 3 || fd == self)
+		if (e->d_name[0] == '.' || fd < 3 || fd == dirfd(d))
 			continue;
 		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 		len = readlink(link, to, sizeof(to) - 1);
-		to[len > 0 ? len : 0] = '\0';
-		for (k = 0; len > 0 && keep && keep[k]; k++)
-			kept |= !strcmp(to, keep[k]);
-		if (!kept)
-			fds[n++] = fd;
+		if (len <= 0)
+			continue;
+		to[len] = '\0';
+		for (k = 0; keep && keep[k]; k++)
+			if (!strcmp(to, keep[k]))
+				kept[n++] = fd;
 	}
-	if (d)
-		closedir(d);
-	for (i = 0; i < n; i++)
-		close(fds[i]);
+	closedir(d);
+	qsort(kept, (size_t)n, sizeof(kept[0]), cmp_int);
+	for (i = 0; i <= n; i++) {
+		unsigned to = i < n ? (unsigned)kept[i] - 1 : ~0u;
+
+		if (to >= (unsigned)from &&
+		    syscall(SYS_close_range, from, to, 0))
+			return dw_error_errno(DW_ERROR, errno, "close_range");
+		if (i < n)
+			from = kept[i] + 1;
+	}
+	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null < 0 || dup2(null, STDIN_FILENO) < 0)
+		return dw_error_errno(DW_ERROR, errno, "/dev/null");
+	if (null != STDIN_FILENO)
+		close(null);
+	return 0;
 }
 
-int dw_confine_reader(const char *const *keep_open)
+/*
+ * Its environment: what the output needs (color, language, where the
+ * rules' cache is), nothing else (a CI job's secrets are often there).
+ */
+static void clear_env(void)
+{
+	static const char *const names[] = {
+		"HOME",
+		"XDG_CACHE_HOME",
+		"NO_COLOR",
+		"TERM",
+		"LANG",
+		"LC_ALL",
+		"LC_CTYPE",
+		"LC_MESSAGES",
+		"TZ",
+#ifdef DW_TEST_HOOKS
+		"DW_TEST_READER_PROBE",
+#endif
+	};
+	char *keep[sizeof(names) / sizeof(names[0])];
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const char *v = getenv(names[i]);
+
+		keep[i] = v ? strdup(v) : NULL;
+	}
+	clearenv();
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (keep[i])
+			setenv(names[i], keep[i], 1);
+		free(keep[i]);
+	}
+}
+
+int dw_confine_reader(const char *const *keep_open,
+		      const char *const *read_also)
 {
 	uid_t id = READER_ID_BASE + ((unsigned)getpid() & 0xffff);
 	uint64_t have = 0;
@@ -380,19 +568,27 @@ int dw_confine_reader(const char *const *keep_open)
 	 * To read root's files: CAP_DAC_READ_SEARCH, else (a container
 	 * without it, as Docker's default) CAP_DAC_OVERRIDE, which could
 	 * write too and is kept only where Landlock forbids every write
-	 * and truncation (ABI 3); else none (what others may not read is
-	 * then not read, and counted).
+	 * and truncation (ABI 3); either only where Landlock keeps its
+	 * reading to the repository. Else none: what others may not read
+	 * is then not read, and counted.
 	 */
-	keep = have & (1ull << CAP_DAC_READ_SEARCH) ? CAP_DAC_READ_SEARCH
-	       : have & (1ull << CAP_DAC_OVERRIDE) && abi >= 3
+	keep = abi >= 1 && have & (1ull << CAP_DAC_READ_SEARCH)
+		       ? CAP_DAC_READ_SEARCH
+	       : abi >= 3 && have & (1ull << CAP_DAC_OVERRIDE)
 		       ? CAP_DAC_OVERRIDE
 		       : -1;
 	if (keep < 0)
-		fprintf(stderr, "driftwatch scan: warning: no "
-				"CAP_DAC_READ_SEARCH (nor CAP_DAC_OVERRIDE "
-				"with Landlock): the repository's reader reads "
-				"only what any user may\n");
-	close_others(keep_open);
+		fprintf(stderr,
+			"driftwatch scan: warning: %s: the repository's "
+			"reader reads only what any user may\n",
+			abi < 1 ? "no Landlock in this kernel to keep the "
+				  "reader to the repository"
+				: "no CAP_DAC_READ_SEARCH (nor "
+				  "CAP_DAC_OVERRIDE "
+				  "with Landlock ABI 3)");
+	if (close_others(keep_open))
+		return DW_ERROR;
+	clear_env();
 	for (c = 0; c < 64; c++)
 		if (c != keep && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) &&
 		    errno != EINVAL)
@@ -419,7 +615,7 @@ int dw_confine_reader(const char *const *keep_open)
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return dw_error_errno(DW_ERROR, errno, "cannot become uid %u",
 				      (unsigned)id);
-	ll = no_fs_writes(abi);
+	ll = landlock(abi, read_also);
 	if (ll < 0)
 		return dw_error_errno(DW_ERROR, errno, "Landlock");
 	if (!ll)

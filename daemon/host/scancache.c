@@ -1,10 +1,13 @@
 /* The incremental blob cache of `scan --git`, in SQLite. */
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "scancache.h"
 #include "driftwatch/xmalloc.h"
@@ -142,29 +145,69 @@ static int prepare(struct cache *c)
 	return 0;
 }
 
-int dw_scancache_open(struct dw_blob_cache **out, const char *path,
-		      const char *rules_digest)
+static int open_db(struct cache *c, const char *path)
 {
-	struct cache *c = dw_xcalloc(1, sizeof(*c));
 	mode_t old = umask(077);
 	int rc = sqlite3_open_v2(path, &c->db,
 				 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 					 SQLITE_OPEN_NOFOLLOW,
 				 NULL);
-	int err = 0;
 
 	umask(old);
+	if (rc != SQLITE_OK)
+		return rc;
+	/* Its content is what earlier scans wrote, of hostile input
+	 * perhaps: no schema it holds runs anything. */
+	sqlite3_db_config(c->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(c->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	sqlite3_busy_timeout(c->db, 5000);
+	rc = sqlite3_exec(c->db,
+			  "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY",
+			  NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(c->db, schema, NULL, NULL, NULL);
+	return rc;
+}
+
+int dw_scancache_open(struct dw_blob_cache **out, const char *path,
+		      const char *rules_digest)
+{
+	struct cache *c = dw_xcalloc(1, sizeof(*c));
+	int rc = open_db(c, path), err = 0;
+
 	c->rules = dw_xstrdup(rules_digest);
+	/* A cache that is not one (damaged, or written over): kept aside,
+	 * said, and a new one begun; only a cache, it loses no finding. */
+	if (rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT) {
+		struct dw_buf aside = DW_BUF_INIT;
+
+		sqlite3_close(c->db);
+		c->db = NULL;
+		dw_buf_addf(&aside, "%s.damaged", path);
+		if (!rename(path, aside.ptr)) {
+			static const char *const side[] = {"-wal", "-shm"};
+			int k;
+
+			for (k = 0; k < 2; k++) {
+				struct dw_buf p = DW_BUF_INIT;
+
+				dw_buf_addf(&p, "%s%s", path, side[k]);
+				unlink(p.ptr);
+				dw_buf_release(&p);
+			}
+			fprintf(stderr,
+				"driftwatch scan: warning: the scan cache %s "
+				"was not a cache (%s): moved to %s, and a new "
+				"one begun\n",
+				path, sqlite3_errstr(rc), aside.ptr);
+			rc = open_db(c, path);
+		}
+		dw_buf_release(&aside);
+	}
 	if (rc != SQLITE_OK)
 		err = dw_error_set(DW_EIO, "scan cache %s: %s", path,
-				   c->db ? sqlite3_errmsg(c->db) : "no memory");
-	sqlite3_busy_timeout(c->db, 5000);
-	if (!err &&
-	    (sqlite3_exec(c->db,
-			  "PRAGMA journal_mode=WAL; PRAGMA temp_store=MEMORY",
-			  NULL, NULL, NULL) != SQLITE_OK ||
-	     sqlite3_exec(c->db, schema, NULL, NULL, NULL) != SQLITE_OK))
-		err = fail(c, path);
+				   c->db ? sqlite3_errmsg(c->db)
+					 : sqlite3_errstr(rc));
 	if (!err)
 		err = prepare(c);
 	if (err) {

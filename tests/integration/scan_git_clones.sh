@@ -227,6 +227,25 @@ if [ "$(id -u)" = 0 ]; then
 		grep -q "reader probe: fds: 0 1 2$" t.err &&
 		pass "the reader cannot type into the terminal, fork, truncate, or use a descriptor it inherited" ||
 		fail "the reader could still: $(grep 'reader probe' t.err | tr '\n' ' ')"
+	# A third review: with CAP_DAC_READ_SEARCH it read any file (root's
+	# other terminals, /etc/shadow, device nodes whose ioctls change the
+	# system), read what was typed on its own terminal, left SysV IPC
+	# objects behind, left its session, and had the job's environment;
+	# and past 1024 inherited descriptors it closed none of the rest.
+	DW_PROBE_SECRET=ci-secret DW_TEST_READER_PROBE="$tmp/anyone" bash -c '
+		ulimit -n 4096; for i in $(seq 10 1100); do eval "exec $i</dev/null"; done
+		exec 1105>>"$1/precious"; exec "$2" scan --git mine' _ "$tmp" "$DW" >/dev/null 2>r3.err
+	grep -q "read /etc/shadow: Permission denied" r3.err && grep -q "read stdout: Operation not permitted" r3.err &&
+		grep -q "shmget: Operation not permitted" r3.err && grep -q "setsid: Operation not permitted" r3.err &&
+		grep -q "environment: cleared" r3.err && grep -q "reader probe: fds: 0 1 2$" r3.err &&
+		pass "the reader reads only the repository, not its terminal; no IPC, no new session, no environment; 1,100 inherited descriptors closed" ||
+		fail "the reader still could: $(grep 'reader probe' r3.err | tr '\n' ' ')"
+	# A cache written over (by a reader taken over, or anything else):
+	# put aside and begun again, the scan complete.
+	head -c 8192 /dev/urandom >"$tmp/junk.cache"
+	"$DW" scan --git --format jsonl --cache "$tmp/junk.cache" mine >j.jsonl 2>j.err
+	[ $? -eq 1 ] && [ "$(rules j.jsonl)" = "gitlab-token " ] && grep -q "was not a cache" j.err && [ -s "$tmp/junk.cache.damaged" ] &&
+		pass "a damaged --cache: put aside, said, and the scan complete" || fail "damaged cache: $(cat j.err)"
 	# With --cache, only the cache's own files stay open to it.
 	fds=$(sed -n 's/^reader probe: fds: //p' m.err)
 	[ "$(wc -w <<<"$fds")" -le 6 ] && ! grep -qw 7 <<<"$fds" &&
