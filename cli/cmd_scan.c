@@ -650,6 +650,21 @@ static int enter_repo(const char *repo, int must_be_root, int *dropped,
 	return 0;
 }
 
+/* What confine_reader() made ready, when the scan ends before it began. */
+static void drop_ready(struct scan *sc)
+{
+	dw_scancache_close(sc->cache);
+	sc->cache = NULL;
+	dw_store_close(sc->hist);
+	sc->hist = NULL;
+	sc->hist_state = 0;
+	if (sc->swarm_state > 0)
+		dw_swarm_release(&sc->swarm);
+	sc->swarm_state = 0;
+	dw_docker_free(sc->docker);
+	sc->docker = NULL;
+}
+
 /*
  * Root's own repository: what the reader will need of what it may no
  * longer open is made ready first: --cache opened, the store's history of
@@ -1117,10 +1132,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		if (confine && confine_reader(&sc, cache_path)) {
 			ret = dw_cli_fail("scan", DW_EXIT_UNREADABLE, "%s",
 					  dw_error_last());
-			dw_scancache_close(sc.cache);
-			dw_store_close(sc.hist);
-			if (sc.swarm_state > 0)
-				dw_swarm_release(&sc.swarm);
+			drop_ready(&sc);
 			dw_config_release(&sc.cfg);
 			free(sc.trusted_path);
 			free(abs_cache);
@@ -1136,6 +1148,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 			/* (the trusted configuration, read already as root) */
 			if (owner_read)
 				dw_config_release(&sc.cfg);
+			drop_ready(&sc);
 			free(sc.trusted_path);
 			free(abs_cache);
 			return ret;
@@ -1146,6 +1159,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 				      git ? 1 : argc - optind,
 				      git ? &workdir : argv + optind))) {
 		ret = dw_cli_fail("scan", DW_EXIT_USAGE, "%s", dw_error_last());
+		drop_ready(&sc);
 		free(sc.trusted_path);
 		free(sc.repo_path);
 		free(workdir);
