@@ -156,7 +156,7 @@ static int build_layers(struct blobs *b, const struct dw_container_layers *l,
 		x = snap_blob_new(b);
 		x->file = dw_xstrdup(file.ptr);
 		/* Image layers never change: only the upper dir can. */
-		err = snap_tar_layer(dir, fd, x->digest, &x->size,
+		err = snap_tar_layer(dir, fd, 0, x->digest, &x->size,
 				     i == 0 ? evidence : NULL, &st,
 				     i == 0 ? r->paused : 2, bud);
 		close(fd);
@@ -425,6 +425,7 @@ static int write_image_archive(const char *root,
 			json_t *bl = json_object();
 
 			snap_hout_init(&h, fd);
+			h.durable = 1;
 			err = snap_write_image(&h, &b, extra, 3);
 			snap_hout_final(&h, dig);
 			if (!err && h.failed)
@@ -460,8 +461,8 @@ static int write_layer_only(const struct dw_container_layers *l,
 {
 	struct snap_tar_stats st;
 	char dig[65];
-	int err = snap_tar_layer(l->upper, fd, dig, &r->archive_size, entries,
-				 &st, r->paused, bud);
+	int err = snap_tar_layer(l->upper, fd, 1, dig, &r->archive_size,
+				 entries, &st, r->paused, bud);
 
 	snprintf(r->archive_sha256, sizeof(r->archive_sha256), "sha256:%s",
 		 dig);
@@ -565,6 +566,7 @@ static int write_evidence(json_t *ev, struct dw_buf *entries,
 		char dig[65];
 
 		snap_hout_init(&h, fd);
+		h.durable = 1;
 		err = snap_hout_write(&h, data.ptr, data.len)
 			      ? dw_error_errno(DW_EIO, h.failed,
 					       "snapshot: cannot "

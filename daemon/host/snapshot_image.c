@@ -115,8 +115,14 @@ int snap_write_image(struct hout *h, struct blobs *b, const char *extra[][2],
 	size_t i;
 	int err = 0;
 
+	struct snap_awriter w;
+
 	snap_ar.archive_write_set_format_pax_restricted(a);
-	if (snap_ar.archive_write_open(a, h, NULL, snap_ar_write, NULL) !=
+	/* Big writes, hashed and written by a thread of their own. */
+	snap_ar.archive_write_set_bytes_per_block(a, 1 << 16);
+	snap_ar.archive_write_set_bytes_in_last_block(a, 1);
+	snap_aw_start(&w, h);
+	if (snap_ar.archive_write_open(a, &w, NULL, snap_aw_write, NULL) !=
 	    ARCHIVE_OK)
 		err = DW_EIO;
 	for (i = 0; !err && i < nextra; i++)
@@ -138,6 +144,8 @@ int snap_write_image(struct hout *h, struct blobs *b, const char *extra[][2],
 				   "snapshot: cannot finish the "
 				   "archive: %s",
 				   snap_ar.archive_error_string(a));
+	snap_aw_finish(&w);
+	snap_aw_release(&w);
 	snap_ar.archive_write_free(a);
 	free(copybuf);
 	dw_buf_release(&name);

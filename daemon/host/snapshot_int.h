@@ -8,6 +8,7 @@
  * internal to the host library.
  */
 #include <archive.h>
+#include <pthread.h>
 #include <archive_entry.h>
 #include <stdint.h>
 
@@ -23,6 +24,7 @@
  * loaded on first use: only snapshots need them (see lazylib.h).
  */
 #define ARCHIVE_SYMS(X)                                                        \
+	X(archive_entry_clear)                                                 \
 	X(archive_entry_free)                                                  \
 	X(archive_entry_hardlink)                                              \
 	X(archive_entry_new)                                                   \
@@ -38,6 +40,7 @@
 	X(archive_entry_sparse_add_entry)                                      \
 	X(archive_entry_set_symlink)                                           \
 	X(archive_entry_set_uid)                                               \
+	X(archive_filter_bytes)                                                \
 	X(archive_entry_xattr_add_entry)                                       \
 	X(archive_error_string)                                                \
 	X(archive_read_data)                                                   \
@@ -73,7 +76,50 @@ struct hout {
 	int fd;
 	EVP_MD_CTX *md;
 	uint64_t size;
+	uint64_t kicked; /* written back from here on when it is due */
+	int durable;	 /* the file is kept: its writeback starts early */
 	int failed;
+};
+
+/*
+ * A thread that hashes and writes what libarchive builds (through `h`),
+ * while the caller goes on building: snap_aw_write() is libarchive's
+ * write callback (its context the writer). Full slots are handed over in
+ * order; at most four wait (a slow disk holds the caller up, memory does
+ * not grow). Without a thread (none could start), it writes in place.
+ */
+#define SNAP_AW_SLOTS 4
+#define SNAP_AW_SLOT_SIZE (1u << 20)
+
+struct snap_awriter {
+	struct hout *h;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *slot[SNAP_AW_SLOTS];
+	size_t len[SNAP_AW_SLOTS];
+	unsigned head, count; /* the next to write; how many are full */
+	unsigned fill;	      /* the one being filled (not counted) */
+	int done, started;
+	int failed; /* the caller's copy of h->failed, taken under mu */
+	/*
+	 * Files' own digests, taken by the thread from the stream too: the
+	 * caller says where each file's data lies in the stream before it
+	 * hands the data to libarchive (snap_aw_file()); the thread hashes
+	 * those bytes as they pass, and digest[file] holds each, in hex,
+	 * once finished.
+	 */
+	struct snap_aw_seg {
+		uint64_t off, len;
+		uint32_t file;
+	} * segs;			    /* under mu */
+	size_t nsegs, seg_head, segs_alloc; /* under mu */
+	uint32_t nfiles;		    /* the caller's */
+	char (*digest)[65];		    /* the thread's until finished */
+	size_t ndigest, digest_alloc;	    /* files 0..ndigest-1 are done */
+	EVP_MD_CTX *fmd;		    /* the thread's */
+	uint32_t cur; /* the file it hashes; UINT32_MAX none */
+	uint64_t pos; /* stream bytes it has taken */
 };
 
 /* A blob of the image archive: a layer tar, the config or the manifest. */
@@ -113,9 +159,22 @@ int snap_hout_write(struct hout *h, const void *p, size_t n);
 void snap_hout_final(struct hout *h, char out[65]);
 la_ssize_t snap_ar_write(struct archive *a, void *ctx, const void *buf,
 			 size_t n);
-int snap_tar_layer(const char *dir, int fd, char digest[65], uint64_t *size,
-		   struct dw_buf *evidence, struct snap_tar_stats *out_stats,
-		   int frozen, const struct dw_snapshot_budget *budget);
+void snap_aw_start(struct snap_awriter *w, struct hout *h);
+la_ssize_t snap_aw_write(struct archive *a, void *ctx, const void *buf,
+			 size_t n);
+/* All written (or failed): the thread is gone, `h` complete. */
+void snap_aw_finish(struct snap_awriter *w);
+/* `file`'s next `len` bytes of data are at stream offset `off` (len 0: it
+ * begins there). Only where w->started; files numbered from 0 in order. */
+void snap_aw_file(struct snap_awriter *w, uint32_t file, uint64_t off,
+		  uint64_t len);
+/* The digests, once read (after snap_aw_finish()). */
+void snap_aw_release(struct snap_awriter *w);
+/* `durable`: `fd` is the archive kept (not a file to copy from). */
+int snap_tar_layer(const char *dir, int fd, int durable, char digest[65],
+		   uint64_t *size, struct dw_buf *evidence,
+		   struct snap_tar_stats *out_stats, int frozen,
+		   const struct dw_snapshot_budget *budget);
 /* (frozen: 0 running, 1 paused until the budget's deadline, 2 an image
  * layer, which never changes.) */
 struct blob *snap_blob_new(struct blobs *b);
