@@ -87,10 +87,50 @@ static void mode_string(char out[13], const char *octal)
 	out[12] = '\0';
 }
 
+/*
+ * A time of the evidence in seconds and nanoseconds: a number of
+ * nanoseconds, or, past what 64 bits hold (a container sets any time),
+ * that number as a string. 0 when there is none.
+ */
+static int ev_time(json_t *v, long long *sec, long long *nsec)
+{
+	const char *str = json_string_value(v);
+
+	*sec = *nsec = 0;
+	if (json_is_integer(v)) {
+		long long t = (long long)json_integer_value(v);
+
+		*sec = t / 1000000000LL;
+		*nsec = t % 1000000000LL;
+		if (*nsec < 0) {
+			*sec -= 1;
+			*nsec += 1000000000LL;
+		}
+		return 1;
+	}
+	if (str && strlen(str) > 9 && strlen(str) < 30) {
+		char head[32];
+		size_t n = strlen(str) - 9;
+
+		memcpy(head, str, n);
+		head[n] = '\0';
+		*sec = strtoll(head, NULL, 10);
+		*nsec = strtoll(str + n, NULL, 10);
+		if (*str == '-' && *nsec) { /* -S.N s: S+1 back, 1e9-N on */
+			*sec -= 1;
+			*nsec = 1000000000LL - *nsec;
+		}
+		return 1;
+	}
+	return 0;
+}
+
 static long long secs(json_t *e, const char *key)
 {
-	return (long long)(json_integer_value(json_object_get(e, key)) /
-			   1000000000LL);
+	long long s, ns;
+
+	ev_time(json_object_get(e, key), &s, &ns);
+	return s;
 }
 
 static void bodyfile_row(struct dw_buf *out, json_t *e, const char *path)
@@ -123,23 +163,26 @@ static void timesketch_rows(struct dw_buf *out, json_t *e, const char *path,
 
 	for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
 		json_t *ns = json_object_get(e, kinds[k][0]), *row;
-		long long t = (long long)json_integer_value(ns);
-		time_t sec = (time_t)(t / 1000000000LL);
+		long long s, n;
+		time_t sec;
 		char when[48];
 		struct tm tm;
 
-		if (!json_is_integer(ns) || t <= 0)
+		if (!ev_time(ns, &s, &n) || s <= 0 || s > 9000000000000LL)
 			continue;
-		gmtime_r(&sec, &tm);
+		sec = (time_t)s;
+		if (!gmtime_r(&sec, &tm))
+			continue;
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 		snprintf(when + strlen(when), sizeof(when) - strlen(when),
-			 ".%06lldZ", (t % 1000000000LL) / 1000);
+			 ".%06lldZ", n / 1000);
 		row = json_object();
 		json_object_set_new(row, "message",
 				    json_sprintf("%s: %s", kinds[k][1], path));
 		json_object_set_new(row, "datetime", json_string(when));
-		json_object_set_new(row, "timestamp",
-				    json_integer((json_int_t)(t / 1000)));
+		json_object_set_new(
+			row, "timestamp",
+			json_integer((json_int_t)(s * 1000000LL + n / 1000)));
 		json_object_set_new(row, "timestamp_desc",
 				    json_string(kinds[k][1]));
 		{

@@ -57,7 +57,8 @@
 	X(archive_write_open)                                                  \
 	X(archive_write_set_bytes_in_last_block)                               \
 	X(archive_write_set_bytes_per_block)                                   \
-	X(archive_write_set_format_pax_restricted)
+	X(archive_write_set_format_pax_restricted)                             \
+	X(archive_write_set_options)
 
 struct snap_archive_api {
 #define DECLARE(f) __typeof__(f) *f;
@@ -101,7 +102,8 @@ struct snap_awriter {
 	unsigned head, count; /* the next to write; how many are full */
 	unsigned fill;	      /* the one being filled (not counted) */
 	int done, started;
-	int failed; /* the caller's copy of h->failed, taken under mu */
+	int failed;  /* the caller's copy of wfailed, taken under mu */
+	int wfailed; /* the thread's h->failed, told under mu */
 	/*
 	 * Files' own digests, taken by the thread from the stream too: the
 	 * caller says where each file's data lies in the stream before it

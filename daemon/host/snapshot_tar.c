@@ -226,6 +226,7 @@ static void *aw_main(void *arg)
 		aw_files(w, mine, n, w->slot[i], w->len[i]);
 		w->pos += w->len[i];
 		pthread_mutex_lock(&w->mu);
+		w->wfailed = w->h->failed;
 		w->len[i] = 0;
 		w->head = (w->head + 1) % SNAP_AW_SLOTS;
 		w->count--;
@@ -273,7 +274,7 @@ static void aw_hand_over(struct snap_awriter *w)
 	while (w->count >= SNAP_AW_SLOTS - 1)
 		pthread_cond_wait(&w->cv, &w->mu);
 	w->fill = (w->head + w->count) % SNAP_AW_SLOTS;
-	w->failed = w->h->failed;
+	w->failed = w->wfailed;
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -523,8 +524,9 @@ static char **dir_names(int dfd, size_t *n)
 }
 
 /* Append `str` as a JSON string (jansson does the escaping). */
-static void json_str(struct dw_buf *b, const char *str)
+static int json_str(struct dw_buf *b, const char *str)
 {
+	int sanitized = 0;
 	json_t *v;
 	size_t n;
 
@@ -536,13 +538,13 @@ static void json_str(struct dw_buf *b, const char *str)
 		;
 	if (!str[n]) {
 		if (dw_buf_grow(b, n + 2))
-			return;
+			return 0;
 		b->ptr[b->len++] = '"';
 		memcpy(b->ptr + b->len, str, n);
 		b->len += n;
 		b->ptr[b->len++] = '"';
 		b->ptr[b->len] = '\0';
-		return;
+		return 0;
 	}
 	v = json_string(str);
 
@@ -550,6 +552,7 @@ static void json_str(struct dw_buf *b, const char *str)
 		struct dw_buf clean = DW_BUF_INIT;
 
 		dw_utf8_sanitize(&clean, str, strlen(str));
+		sanitized = 1;
 		v = json_string(clean.ptr);
 		dw_buf_release(&clean);
 	}
@@ -559,6 +562,7 @@ static void json_str(struct dw_buf *b, const char *str)
 	b->len += n;
 	b->ptr[b->len] = '\0';
 	json_decref(v);
+	return sanitized;
 }
 
 /* Appenders into a buffer known to be large enough (ev_begin()). */
@@ -592,6 +596,54 @@ static char *put_i64(char *q, long long v)
 	return put_u64(q, (unsigned long long)v);
 }
 
+/*
+ * Seconds and nanoseconds as one count of nanoseconds, exactly, whatever
+ * the seconds (a container sets any time: 2300-01-01 overflowed 64 bits
+ * and was recorded negative).
+ */
+static char *put_ns(char *q, long long sec, unsigned nsec)
+{
+	unsigned long long s;
+
+	if (nsec >= 1000000000u)
+		nsec = 999999999u;
+	if (sec < 0 && nsec) { /* -(|sec| - 1) s and (1e9 - nsec) ns */
+		*q++ = '-';
+		s = 0ull - (unsigned long long)sec - 1;
+		nsec = 1000000000u - nsec;
+	} else if (sec < 0) {
+		*q++ = '-';
+		s = 0ull - (unsigned long long)sec;
+	} else {
+		s = (unsigned long long)sec;
+	}
+	if (s) {
+		char tmp[12];
+		int k;
+
+		q = put_u64(q, s);
+		for (k = 8; k >= 0; k--, nsec /= 10)
+			tmp[k] = (char)('0' + nsec % 10);
+		memcpy(q, tmp, 9);
+		return q + 9;
+	}
+	return put_u64(q, nsec);
+}
+
+/* A time: a number of nanoseconds where 64 bits hold it (years 1678 to
+ * 2261), else that number as a string (JSON readers refuse it as one). */
+static char *put_time(char *q, long long sec, unsigned nsec)
+{
+	int fits = sec > -9223372036LL && sec < 9223372036LL - 1;
+
+	if (!fits)
+		*q++ = '"';
+	q = put_ns(q, sec, nsec);
+	if (!fits)
+		*q++ = '"';
+	return q;
+}
+
 /* "%06o": at least six octal digits. */
 static char *put_oct6(char *q, unsigned v)
 {
@@ -608,14 +660,27 @@ static char *put_oct6(char *q, unsigned v)
 	return q;
 }
 
-/* `rel` made absolute ("/" before it), as a JSON string. */
+/*
+ * `rel` made absolute ("/" before it), as a JSON string. A name that is
+ * not UTF-8 is shown with U+FFFD for what is not, which could be another
+ * name's: the bytes themselves follow as "path_b64".
+ */
 static void json_abs(struct dw_buf *b, const char *rel)
 {
 	struct dw_buf abs = DW_BUF_INIT;
 
 	dw_buf_addch(&abs, '/');
 	dw_buf_adds(&abs, rel);
-	json_str(b, abs.ptr);
+	if (json_str(b, abs.ptr)) {
+		char *b64 = dw_xmalloc(4 * (abs.len / 3 + 1) + 1);
+
+		EVP_EncodeBlock((unsigned char *)b64,
+				(const unsigned char *)abs.ptr, (int)abs.len);
+		dw_buf_adds(b, ",\"path_b64\":\"");
+		dw_buf_adds(b, b64);
+		dw_buf_addch(b, '"');
+		free(b64);
+	}
 	dw_buf_release(&abs);
 }
 
@@ -640,7 +705,7 @@ static void ev_begin(struct layer_tar *t, const struct statx *sx, int fd,
 	ev_sep(t);
 	dw_buf_adds(b, "{\"path\":");
 	json_abs(b, t->path.ptr);
-#define NS(ts) ((long long)(ts).tv_sec * 1000000000LL + (ts).tv_nsec)
+#define NS(ts) (ts).tv_sec, (ts).tv_nsec
 	{
 		/* Without printf: ten numbers a file, printf's parsing was
 		 * a tenth of a capture's CPU time. */
@@ -659,14 +724,14 @@ static void ev_begin(struct layer_tar *t, const struct statx *sx, int fd,
 		q = put_lit(q, ",\"nlink\":");
 		q = put_i64(q, sx->stx_nlink);
 		q = put_lit(q, ",\"atime_ns\":");
-		q = put_i64(q, NS(sx->stx_atime));
+		q = put_time(q, NS(sx->stx_atime));
 		q = put_lit(q, ",\"mtime_ns\":");
-		q = put_i64(q, NS(sx->stx_mtime));
+		q = put_time(q, NS(sx->stx_mtime));
 		q = put_lit(q, ",\"ctime_ns\":");
-		q = put_i64(q, NS(sx->stx_ctime));
+		q = put_time(q, NS(sx->stx_ctime));
 		if (sx->stx_mask & STATX_BTIME) {
 			q = put_lit(q, ",\"btime_ns\":");
-			q = put_i64(q, NS(sx->stx_btime));
+			q = put_time(q, NS(sx->stx_btime));
 		}
 		dw_buf_add(b, line, (size_t)(q - line));
 	}
@@ -742,15 +807,22 @@ static int copy_data(struct layer_tar *t, int fd, uint64_t len, uint64_t *left)
 			return 1; /* shrank while read: libarchive pads */
 		/* Told before libarchive has the bytes: the thread knows
 		 * where they are before it can see them. */
+		la_int64_t at = snap_ar.archive_filter_bytes(t->a, 0);
+
 		if (deferred(t))
-			snap_aw_file(
-				t->aw, t->file,
-				(uint64_t)snap_ar.archive_filter_bytes(t->a, 0),
-				(uint64_t)n);
+			snap_aw_file(t->aw, t->file, (uint64_t)at, (uint64_t)n);
 		else if (t->evidence)
 			EVP_DigestUpdate(t->md, t->copybuf, (size_t)n);
 		if (snap_ar.archive_write_data(t->a, t->copybuf, (size_t)n) < 0)
 			return tar_error(t, "cannot write");
+		/* The digest is of the bytes where they were said to be:
+		 * exactly those, or the capture fails (not a wrong one). */
+		if (deferred(t) &&
+		    snap_ar.archive_filter_bytes(t->a, 0) != at + n)
+			return dw_error_set(DW_ERROR,
+					    "snapshot: the archive did not "
+					    "store /%s's data as it was read",
+					    t->path.ptr);
 		len -= (uint64_t)n;
 		*left -= (uint64_t)n;
 		t->stored += (uint64_t)n;
@@ -768,6 +840,10 @@ static int add_file_data(struct layer_tar *t, int fd, const struct stat *st,
 	int err = 0;
 
 	if (deferred(t)) {
+		/* A sparse file's map goes out with its first data (pax):
+		 * written now, so that it is not taken for the data. */
+		if (x->n && snap_ar.archive_write_data(t->a, t->copybuf, 0) < 0)
+			return tar_error(t, "cannot write");
 		t->file = t->aw->nfiles++;
 		snap_aw_file(t->aw, t->file,
 			     (uint64_t)snap_ar.archive_filter_bytes(t->a, 0),
@@ -1331,6 +1407,9 @@ int snap_tar_layer(const char *dir, int fd, int durable, char digest[65],
 	h.durable = durable;
 	t.a = snap_ar.archive_write_new();
 	snap_ar.archive_write_set_format_pax_restricted(t.a);
+	/* Names as the container wrote them, whatever the bytes (a name
+	 * not in this locale's charset stopped the capture). */
+	snap_ar.archive_write_set_options(t.a, "hdrcharset=BINARY");
 	/* Big writes; the last block is not padded out. */
 	snap_ar.archive_write_set_bytes_per_block(t.a, 1 << 16);
 	snap_ar.archive_write_set_bytes_in_last_block(t.a, 1);
@@ -1358,7 +1437,8 @@ int snap_tar_layer(const char *dir, int fd, int durable, char digest[65],
 		snap_aw_release(&w);
 		t.aw = NULL;
 	}
-	if (!err && h.failed)
+	/* The writer's own reason (a full disk) over libarchive's. */
+	if (h.failed)
 		err = dw_error_errno(DW_EIO, h.failed,
 				     "snapshot: cannot "
 				     "write the layer of %s",
