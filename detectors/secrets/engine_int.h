@@ -42,6 +42,7 @@ struct rule {
 	int multiline;
 	double min_entropy;
 	dw_validate_fn validate;
+	int (*could_match)(const char *text, size_t len); /* rules.h */
 	/* The format's literal prefixes (the keywords), shown when redacted */
 	const char *prefixes[DW_MAX_PREFILTERS];
 	size_t nprefixes;

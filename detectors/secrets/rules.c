@@ -60,29 +60,41 @@ int dw_is_placeholder(const char *s, size_t n)
 		"1234567890abcdef",
 	};
 	/*
-	 * Lowercased a window at a time (the last bytes kept, for a word
-	 * across two windows), each word found with memmem: a candidate of
-	 * megabytes (a run a rule's {20,} takes whole) costs a few passes,
-	 * not one compare loop per word and byte (110 ns a byte).
+	 * One pass: a word is compared only where its first character is
+	 * (lowercased), so a candidate costs a few steps a byte however long
+	 * (a run a rule's {20,} takes whole), and a short one (a key id
+	 * among thousands on a line) no call per word (memmem for each word
+	 * was a quarter of the time on such lines).
 	 */
-	enum { WIN = 4096, KEEP = 15 };
-	char low[WIN + KEEP];
-	size_t i, k, off = 0, have = 0, same = 1;
+	/* The words' first characters (lowercase). */
+	static const unsigned char first[256] = {
+		['x'] = 1, ['*'] = 1, ['.'] = 1, ['e'] = 1,
+		['c'] = 1, ['p'] = 1, ['y'] = 1, ['d'] = 1,
+		['r'] = 1, ['<'] = 1, ['>'] = 1, ['$'] = 1,
+		['{'] = 1, ['%'] = 1, ['0'] = 1, ['1'] = 1,
+	};
+	size_t i, k, same = 1;
 
-	while (off < n) {
-		size_t take = n - off < WIN ? n - off : WIN;
+	for (i = 0; i < n; i++) {
+		int c = tolower((unsigned char)s[i]);
 
-		for (k = 0; k < take; k++)
-			low[have + k] =
-				(char)tolower((unsigned char)s[off + k]);
-		have += take;
-		for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
-			if (memmem(low, have, words[i], strlen(words[i])))
+		if (!first[c])
+			continue;
+		for (k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
+			size_t wl, j;
+
+			if (words[k][0] != c)
+				continue;
+			wl = strlen(words[k]);
+			if (wl > n - i)
+				continue;
+			for (j = 1; j < wl; j++)
+				if (tolower((unsigned char)s[i + j]) !=
+				    words[k][j])
+					break;
+			if (j == wl)
 				return 1;
-		k = have < KEEP ? have : KEEP;
-		memmove(low, low + have - k, k);
-		have = k;
-		off += take;
+		}
 	}
 	for (i = 1; i < n; i++)
 		if (s[i] == s[0])
@@ -321,6 +333,37 @@ static int valid_url_credentials(const char *s, size_t n, const char *m,
 	return !dw_is_placeholder(s, n);
 }
 
+static int b64ish(unsigned char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	       (c >= '0' && c <= '9') || c == '/' || c == '+';
+}
+
+/*
+ * The AWS secret is a run of exactly 40 of [A-Za-z0-9/+] with none of
+ * them (nor '=') on either side, after something (the keyword): a line
+ * without such a run cannot match. Its regex, at each key id or keyword
+ * (text repeating "AKIA..." puts one every 21 bytes), tries 80 places;
+ * this one pass spares that (634 times the cost of ordinary text, before).
+ */
+static int aws_secret_could_match(const char *t, size_t n)
+{
+	size_t i = 0, j;
+
+	while (i < n) {
+		if (!b64ish((unsigned char)t[i])) {
+			i++;
+			continue;
+		}
+		for (j = i; j < n && b64ish((unsigned char)t[j]); j++)
+			;
+		if (j - i == 40 && i > 0 && (j == n || t[j] != '='))
+			return 1;
+		i = j;
+	}
+	return 0;
+}
+
 static int valid_mixed(const char *s, size_t n, const char *m, size_t mlen,
 		       const char *line, size_t llen)
 {
@@ -435,6 +478,7 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.caseless = 1,
 		.min_entropy = 4.0,
 		.validate = valid_mixed,
+		.could_match = aws_secret_could_match,
 	},
 	{
 		.info = {.id = "github-token",

@@ -26,6 +26,10 @@ struct dw_builtin_rule {
 	int multiline; /* the match may span lines (PEM blocks) */
 	double min_entropy;
 	dw_validate_fn validate;
+	/* Whether `text` (a line) could hold a match at all, in one linear
+	 * pass, before the regex runs over it: NULL, always. For regexes
+	 * whose failure costs a bounded window at each of many starts. */
+	int (*could_match)(const char *text, size_t len);
 };
 
 extern const struct dw_builtin_rule dw_builtin_rules[];

@@ -251,6 +251,8 @@ static int run_rule(struct dw_scanner *s, size_t ri, const char *text,
 	if (r->multiline)
 		return run_block_rule(s, ri, text, len, start_limit, line, llen,
 				      text_abs, line_start);
+	if (r->could_match && !r->could_match(text, len))
+		return 1; /* as when the regex finds nothing */
 	while (pos <= len && !s->stop) {
 		size_t ms, me, ss, se;
 
