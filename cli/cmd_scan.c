@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -644,9 +645,195 @@ static int enter_repo(const char *repo, int must_be_root, int *dropped,
 		return dw_error_errno(DW_ERROR, errno,
 				      "cannot become uid %u to read %s",
 				      (unsigned)uid, repo);
+	/* Gone with the process that relays it (cleared by the change of
+	 * uid). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() == 1)
+		_exit(DW_EXIT_UNREADABLE);
 	/* Now unprivileged: reading it gives nobody more than they had. */
 	dw_git_any_owner();
 	*dropped = 1;
+	return 0;
+}
+
+/*
+ * --git as root: the repository is read in a child process, and this one
+ * (root, holding root's terminal or files as standard output and error,
+ * root's environment, this host's swarm tokens) only relays what it
+ * writes. The child has a session of its own (no controlling terminal),
+ * /dev/null as input, pipes as output, an environment scrubbed of all but
+ * what the output needs, and, of this swarm, keyed digests of its tokens
+ * (dw_swarm_seal()), read by this process after the fork so that none of
+ * it is in the child's memory. (A reader confined in place, and taken
+ * over, dup'ed root's terminal and read what was typed there, or typed
+ * into it, and read the tokens from its own memory.)
+ * Returns 1 in the child; in this process 0, the child's exit status in
+ * `*code`; -1 when no child could be started.
+ */
+static const char *const env_kept[] = {
+	"HOME",		"XDG_CACHE_HOME", "XDG_CONFIG_HOME",
+	"NO_COLOR",	"TERM",		  "LANG",
+	"LC_ALL",	"LC_CTYPE",	  "LC_MESSAGES",
+	"TZ",		"DW_TEST_",	  "LSAN_OPTIONS",
+	"ASAN_OPTIONS", "UBSAN_OPTIONS",
+};
+
+/* Every variable but env_kept[], wiped where it is (the process's first
+ * environment is on its stack, and /proc/PID/environ shows it). */
+static void scrub_env(void)
+{
+	extern char **environ;
+	char **e;
+	size_t k;
+
+	for (e = environ; e && *e; e++) {
+		int keep = 0;
+
+		for (k = 0; k < sizeof(env_kept) / sizeof(env_kept[0]); k++) {
+			size_t n = strlen(env_kept[k]);
+
+			keep |= !strncmp(*e, env_kept[k], n) &&
+				((*e)[n] == '=' || env_kept[k][n - 1] == '_');
+		}
+		if (!keep)
+			explicit_bzero(*e, strlen(*e));
+	}
+}
+
+/* What the child wrote, to where it goes; for a terminal, without the
+ * controls a terminal acts on (C0 but tab and newline, DEL, and C1 as
+ * UTF-8 writes it). */
+static int relay_out(int to, const char *p, size_t n, int tty)
+{
+	char clean[65536];
+	size_t i, k = 0;
+
+	if (!tty)
+		return dw_write_all(to, p, n);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+
+		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+			clean[k++] = '?';
+		} else if (c == 0xc2 && i + 1 < n &&
+			   (unsigned char)p[i + 1] >= 0x80 &&
+			   (unsigned char)p[i + 1] <= 0x9f) {
+			clean[k++] = '?';
+			i++;
+		} else {
+			clean[k++] = (char)c;
+		}
+	}
+	return dw_write_all(to, clean, k);
+}
+
+static int reader_child(struct scan *sc, int *code)
+{
+	int out[2], err[2], sw[2], st = 0, null;
+	pid_t pid;
+
+	if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) ||
+	    pipe2(sw, O_CLOEXEC))
+		return -1;
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (!pid) {
+		char buf[65536];
+		size_t got = 0;
+		ssize_t n;
+		json_t *j;
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		setsid();
+		null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
+		    dup2(out[1], STDOUT_FILENO) < 0 ||
+		    dup2(err[1], STDERR_FILENO) < 0)
+			_exit(DW_EXIT_ERROR);
+		close(null);
+		close(out[0]);
+		close(out[1]);
+		close(err[0]);
+		close(err[1]);
+		close(sw[1]);
+		while (got < sizeof(buf) - 1 &&
+		       (n = read(sw[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += (size_t)n;
+		close(sw[0]);
+		buf[got] = '\0';
+		j = got ? json_loads(buf, 0, NULL) : NULL;
+		sc->swarm_state =
+			j && !dw_swarm_from_sealed(&sc->swarm, j) ? 1 : -1;
+		json_decref(j);
+		explicit_bzero(buf, sizeof(buf));
+		scrub_env();
+		return 1;
+	}
+	close(out[1]);
+	close(err[1]);
+	close(sw[0]);
+	/* This swarm, for the child as digests only. */
+	if (swarm_ready(sc) && !dw_swarm_seal(&sc->swarm)) {
+		json_t *j = dw_swarm_sealed_json(&sc->swarm);
+		char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+
+		if (txt)
+			dw_write_all(sw[1], txt, strlen(txt));
+		free(txt);
+		json_decref(j);
+	}
+	close(sw[1]);
+	{
+		struct pollfd pf[2] = {{out[0], POLLIN, 0},
+				       {err[0], POLLIN, 0}};
+		int tty[2] = {isatty(STDOUT_FILENO), isatty(STDERR_FILENO)};
+		int open_n = 2, dead[2] = {0, 0};
+
+		signal(SIGPIPE, SIG_IGN);
+		while (open_n) {
+			int i;
+
+			if (poll(pf, 2, -1) < 0) {
+				if (errno == EINTR)
+					continue;
+				break;
+			}
+			for (i = 0; i < 2; i++) {
+				char buf[65536];
+				ssize_t n;
+
+				if (pf[i].fd < 0 || !pf[i].revents)
+					continue;
+				n = read(pf[i].fd, buf, sizeof(buf));
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0) {
+					close(pf[i].fd);
+					pf[i].fd = -1;
+					open_n--;
+					continue;
+				}
+				if (!dead[i] &&
+				    relay_out(i ? STDERR_FILENO : STDOUT_FILENO,
+					      buf, (size_t)n, tty[i]))
+					dead[i] = 1; /* read on, so it ends */
+			}
+		}
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(st)) {
+		*code = WEXITSTATUS(st);
+	} else {
+		fprintf(stderr,
+			"driftwatch scan: the process that read the "
+			"repository died (signal %d)\n",
+			WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+		*code = DW_EXIT_UNREADABLE;
+	}
 	return 0;
 }
 
@@ -679,9 +866,7 @@ static int confine_reader(struct scan *sc, const char *cache_path)
 
 	if (cache_path && dw_scancache_open(&sc->cache, cache_path, ""))
 		return DW_EIO;
-	swarm_ready(sc); /* read once: swarm_state is set */
-	dw_docker_free(sc->docker);
-	sc->docker = NULL;
+	/* This swarm came sealed from the parent (reader_child()). */
 	if (!sc->hist_state)
 		sc->hist_state =
 			!access(sc->db, R_OK) && !dw_store_swarm_history_copy(
@@ -1098,7 +1283,25 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	if (!git && optind >= argc)
 		return dw_opts_usage_error(&help);
 	if (git && !geteuid()) {
-		int dropped;
+		int dropped, code = 0, child;
+
+		/* The reading is a child's; this process relays (--respond
+		 * keeps root, and reads only root's own repository). */
+		if (!sc.respond) {
+			child = reader_child(&sc, &code);
+			if (child < 0)
+				return dw_cli_fail("scan", DW_EXIT_ERROR,
+						   "cannot start the process "
+						   "that reads the repository: "
+						   "%s",
+						   strerror(errno));
+			if (!child) {
+				if (sc.swarm_state > 0)
+					dw_swarm_release(&sc.swarm);
+				dw_docker_free(sc.docker);
+				return code;
+			}
+		}
 
 		/* The trusted configuration is root's, read as root. */
 		if (load_config(&sc, config, 0, 0, NULL)) {

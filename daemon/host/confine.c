@@ -39,6 +39,9 @@
  * being the same user (signals, prlimit, scheduling), one per scan. */
 #define READER_ID_BASE 2147352576u
 
+/* driftwatch's exit status for "not all of it read" (cli.h). */
+#define DW_EXIT_UNREADABLE_CODE 3
+
 /* What the capability sets of this process hold (capget). */
 static int caps_now(uint64_t *permitted)
 {
@@ -311,6 +314,15 @@ static const unsigned long tty_changes[] = {
 	FIONBIO,   FIOASYNC,  0x402C542B,  0x402C542C,	   0x402C542D,
 };
 
+/*
+ * Argument `n` equal to `v` as the kernel reads it: an int (an ioctl
+ * request, a descriptor, an fcntl command) is its low 32 bits, whatever
+ * the high ones (a plain 64-bit compare let 1<<32|TIOCSTI through).
+ */
+#define ARG32(n, v)                                                            \
+	((struct scmp_arg_cmp){(n), SCMP_CMP_MASKED_EQ, 0xffffffffu,           \
+			       (scmp_datum_t)(uint32_t)(v)})
+
 /* A rule refusing `nr` (EPERM) when its arguments compare so (0-2). */
 static int refuse(scmp_filter_ctx f, int nr, unsigned n, struct scmp_arg_cmp a,
 		  struct scmp_arg_cmp b)
@@ -362,30 +374,19 @@ static int filter(void)
 			    none);
 	for (i = 0; !rc && i < sizeof(tty_changes) / sizeof(tty_changes[0]);
 	     i++)
-		rc = refuse(f, SCMP_SYS(ioctl), 1,
-			    SCMP_A1(SCMP_CMP_EQ, tty_changes[i]), none);
-	/*
-	 * Standard output and error: never read (a terminal is root's, and
-	 * what is typed there is root's), never cut short, their flags
-	 * (O_APPEND, O_NONBLOCK, shared with root's shell) kept; no signal
-	 * from any descriptor.
-	 */
-	for (i = 1; !rc && i <= 2; i++)
-		rc = refuse(f, SCMP_SYS(read), 1, SCMP_A0(SCMP_CMP_EQ, i),
-			    none) ||
-		     refuse(f, SCMP_SYS(readv), 1, SCMP_A0(SCMP_CMP_EQ, i),
+		rc = refuse(f, SCMP_SYS(ioctl), 1, ARG32(1, tty_changes[i]),
 			    none);
+	/*
+	 * Standard output and error are pipes to the parent that relays them
+	 * (scan's reader_child()), standard input /dev/null: nothing of
+	 * root's terminal or files is here. Still no signal from any
+	 * descriptor.
+	 */
 	if (!rc)
-		rc = refuse(f, SCMP_SYS(ftruncate), 1, SCMP_A0(SCMP_CMP_LE, 2),
+		rc = refuse(f, SCMP_SYS(fcntl), 1, ARG32(1, F_SETOWN), none) ||
+		     refuse(f, SCMP_SYS(fcntl), 1, ARG32(1, F_SETOWN_EX),
 			    none) ||
-		     refuse(f, SCMP_SYS(fcntl), 2, SCMP_A0(SCMP_CMP_LE, 2),
-			    SCMP_A1(SCMP_CMP_EQ, F_SETFL)) ||
-		     refuse(f, SCMP_SYS(fcntl), 1,
-			    SCMP_A1(SCMP_CMP_EQ, F_SETOWN), none) ||
-		     refuse(f, SCMP_SYS(fcntl), 1,
-			    SCMP_A1(SCMP_CMP_EQ, F_SETOWN_EX), none) ||
-		     refuse(f, SCMP_SYS(fcntl), 1,
-			    SCMP_A1(SCMP_CMP_EQ, F_SETSIG), none);
+		     refuse(f, SCMP_SYS(fcntl), 1, ARG32(1, F_SETSIG), none);
 	/* Signals: to itself only (abort(), raise()); limits and the like
 	 * of others its uid, which no other process has, already forbids. */
 	for (i = 0; !rc && i < sizeof(to_others) / sizeof(to_others[0]); i++)
@@ -397,6 +398,61 @@ static int filter(void)
 }
 
 #ifdef DW_TEST_HOOKS
+/*
+ * Tests: DW_TEST_READER_FIND=REVERSED: whether the string (given
+ * reversed, so that the variable is not it) is anywhere in the reader's
+ * memory or its first environment, but in the copy made here to look.
+ */
+static void probe_memory(const char *rev)
+{
+	FILE *maps = fopen("/proc/self/maps", "r");
+	int mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	char line[512], *needle;
+	size_t n = rev ? strlen(rev) : 0, i;
+	int found = 0;
+
+	if (!n || !maps || mem < 0) {
+		if (maps)
+			fclose(maps);
+		if (mem >= 0)
+			close(mem);
+		return;
+	}
+	needle = malloc(n + 1);
+	for (i = 0; i < n; i++)
+		needle[i] = rev[n - 1 - i];
+	needle[n] = '\0';
+	while (!found && fgets(line, sizeof(line), maps)) {
+		unsigned long lo, hi;
+		char perm[5];
+
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perm) != 3 ||
+		    perm[0] != 'r' || hi - lo > (256ul << 20) ||
+		    strstr(line, "[vvar") || strstr(line, "[vsyscall"))
+			continue;
+		{
+			char *buf = malloc(hi - lo);
+			ssize_t got =
+				buf ? pread(mem, buf, hi - lo, (off_t)lo) : -1;
+			char *at = got > 0 ? memmem(buf, (size_t)got, needle, n)
+					   : NULL;
+
+			while (at && lo + (unsigned long)(at - buf) ==
+					     (unsigned long)needle)
+				at = memmem(at + 1,
+					    (size_t)(buf + got - at - 1),
+					    needle, n);
+			found = at != NULL;
+			free(buf);
+		}
+	}
+	fclose(maps);
+	close(mem);
+	fprintf(stderr, "reader probe: memory: %s\n",
+		found ? "holds it" : "does not hold it");
+	free(needle);
+}
+
 /* Tests: DW_TEST_READER_PROBE=PATH says what the reader is and tries
  * what it must not be able to do. */
 static void probe(const char *path)
@@ -432,6 +488,11 @@ static void probe(const char *path)
 		fprintf(stderr, "reader probe: tiocsti: %s\n",
 			ioctl(STDIN_FILENO, TIOCSTI, &c) ? strerror(errno)
 							 : "done");
+		fprintf(stderr, "reader probe: tiocsti high: %s\n",
+			syscall(SYS_ioctl, STDIN_FILENO,
+				(1ul << 32) | (unsigned long)TIOCSTI, &c)
+				? strerror(errno)
+				: "done");
 	}
 	{
 		pid_t p = fork();
@@ -462,6 +523,18 @@ static void probe(const char *path)
 		setsid() < 0 ? strerror(errno) : "done");
 	fprintf(stderr, "reader probe: environment: %s\n",
 		getenv("DW_PROBE_SECRET") ? "kept DW_PROBE_SECRET" : "cleared");
+	probe_memory(getenv("DW_TEST_READER_FIND"));
+	{
+		char to[64] = "";
+		ssize_t n = readlink("/proc/self/fd/1", to, sizeof(to) - 1);
+
+		to[n > 0 ? n : 0] = '\0';
+		fprintf(stderr, "reader probe: stdout: %.4s, tty: %s\n", to,
+			isatty(STDOUT_FILENO) || isatty(STDERR_FILENO) ||
+					isatty(STDIN_FILENO)
+				? "yes"
+				: "none");
+	}
 	{
 		DIR *d = opendir("/proc/self/fd");
 		struct dirent *e;
@@ -551,6 +624,7 @@ static void clear_env(void)
 		"TZ",
 #ifdef DW_TEST_HOOKS
 		"DW_TEST_READER_PROBE",
+		"DW_TEST_READER_FIND",
 #endif
 #if defined(__SANITIZE_ADDRESS__)
 		"LSAN_OPTIONS", /* its suppressions: allowed in landlock() */
@@ -644,6 +718,11 @@ int dw_confine_reader(const char *const *keep_open,
 	if (c)
 		return dw_error_set(DW_ERROR, "seccomp filter: %s",
 				    strerror(-c));
+	/* Gone with the process that relays it (cleared by the change of
+	 * uid): a reader that would outlive its scan is killed. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() == 1)
+		_exit(DW_EXIT_UNREADABLE_CODE);
 #ifdef DW_TEST_HOOKS
 	if (getenv("DW_TEST_READER_PROBE"))
 		probe(getenv("DW_TEST_READER_PROBE"));

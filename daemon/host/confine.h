@@ -28,9 +28,15 @@
  *  - a seccomp filter (libseccomp) that refuses new sockets, executing,
  *    new processes (threads only), namespaces, sessions, SysV IPC,
  *    tracing, io_uring, BPF, mounts, terminal ioctls that change a
- *    terminal (TIOCSTI...), reading standard output and error, cutting
- *    them short or changing their flags, changing attributes, times,
- *    modes, owners and sizes, and signals to any process but itself.
+ *    terminal (TIOCSTI...; int arguments compared on their low 32 bits,
+ *    as the kernel reads them), signals through a descriptor, changing
+ *    attributes, times, modes, owners and sizes, and signals to any
+ *    process but itself;
+ *  - killed when its parent dies (PR_SET_PDEATHSIG, set after the uid).
+ * The caller runs it in a child whose standard descriptors are /dev/null
+ * and pipes it relays, in a session of its own, with its environment
+ * wiped and no secret of this host in its memory (scan's reader_child()):
+ * descriptors 0-2 are no longer root's terminal or files.
  * Returns 0, or DW_ERROR with what failed: the caller then stops (the
  * process may be half confined).
  */

@@ -1,13 +1,17 @@
 /* Swarm token attribution and rotation through the Engine API. */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <openssl/bn.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
+#include "driftwatch/escape.h"
 #include "driftwatch/json.h"
 #include "driftwatch/engine.h"
 #include "store.h"
@@ -102,26 +106,123 @@ int dw_swarm_read(struct dw_docker *d, struct dw_swarm *out)
 	return 0;
 }
 
+/* A secret's memory, wiped before it is freed. */
+static void wipe_free(char *p)
+{
+	if (p)
+		explicit_bzero(p, strlen(p));
+	free(p);
+}
+
 void dw_swarm_release(struct dw_swarm *s)
 {
 	free(s->id);
-	free(s->worker);
-	free(s->manager);
-	free(s->unlock_key);
+	wipe_free(s->worker);
+	wipe_free(s->manager);
+	wipe_free(s->unlock_key);
 	json_decref(s->spec);
-	memset(s, 0, sizeof(*s));
+	explicit_bzero(s, sizeof(*s));
 }
 
-static int same(const char *a, const char *secret, size_t len)
+static void keyed_hex(const unsigned char key[32], const char *p, size_t n,
+		      char out[65])
 {
-	return strlen(a) == len && !memcmp(a, secret, len);
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned len = 0;
+
+	HMAC(EVP_sha256(), key, 32, (const unsigned char *)p, n, mac, &len);
+	dw_hex(out, mac, 32);
+}
+
+static int same(const struct dw_swarm *s, const char *a, const char *secret,
+		size_t len)
+{
+	char hex[65];
+
+	if (!s->sealed)
+		return strlen(a) == len && !memcmp(a, secret, len);
+	if (!*a)
+		return 0;
+	keyed_hex(s->key, secret, len, hex);
+	return !strcmp(a, hex);
+}
+
+static char *seal_one(const struct dw_swarm *s, char *secret)
+{
+	char hex[65];
+
+	if (!secret || !*secret)
+		return secret;
+	keyed_hex(s->key, secret, strlen(secret), hex);
+	wipe_free(secret);
+	return dw_xstrdup(hex);
+}
+
+int dw_swarm_seal(struct dw_swarm *s)
+{
+	if (s->sealed)
+		return 0;
+	if (RAND_bytes(s->key, sizeof(s->key)) != 1)
+		return dw_error_set(DW_ERROR, "swarm: no random key");
+	s->sealed = 1;
+	s->worker = seal_one(s, s->worker);
+	s->manager = seal_one(s, s->manager);
+	s->unlock_key = seal_one(s, s->unlock_key);
+	json_decref(s->spec);
+	s->spec = NULL;
+	return 0;
+}
+
+json_t *dw_swarm_sealed_json(const struct dw_swarm *s)
+{
+	char key[65];
+
+	if (!s->sealed)
+		return NULL;
+	dw_hex(key, s->key, sizeof(s->key));
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s}", "id", s->id,
+			 "ca_digest", s->ca_digest, "worker", s->worker,
+			 "manager", s->manager, "unlock_key", s->unlock_key,
+			 "key", key);
+}
+
+int dw_swarm_from_sealed(struct dw_swarm *s, json_t *j)
+{
+	const char *id = json_string_value(json_object_get(j, "id")),
+		   *ca = json_string_value(json_object_get(j, "ca_digest")),
+		   *key = json_string_value(json_object_get(j, "key"));
+	const char *const f[] = {"worker", "manager", "unlock_key"};
+	char **to[] = {&s->worker, &s->manager, &s->unlock_key};
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	if (!id || !ca || strlen(ca) >= sizeof(s->ca_digest) || !key ||
+	    strlen(key) != 64)
+		return DW_EINVAL;
+	for (i = 0; i < 32; i++) {
+		unsigned v;
+
+		if (sscanf(key + 2 * i, "%2x", &v) != 1)
+			return DW_EINVAL;
+		s->key[i] = (unsigned char)v;
+	}
+	s->id = dw_xstrdup(id);
+	snprintf(s->ca_digest, sizeof(s->ca_digest), "%s", ca);
+	for (i = 0; i < 3; i++) {
+		const char *v = json_string_value(json_object_get(j, f[i]));
+
+		*to[i] = dw_xstrdup(v ? v : "");
+	}
+	s->sealed = 1;
+	return 0;
 }
 
 json_t *dw_swarm_attribute(const struct dw_swarm *s, const char *rule_id,
 			   const char *secret, size_t len)
 {
 	if (!strcmp(rule_id, "docker-swarm-unlock-key")) {
-		int live = *s->unlock_key && same(s->unlock_key, secret, len);
+		int live =
+			*s->unlock_key && same(s, s->unlock_key, secret, len);
 
 		return json_pack("{s:s, s:s, s:s}", "cluster",
 				 live ? s->id : "unknown", "role", "unlock-key",
@@ -134,9 +235,10 @@ json_t *dw_swarm_attribute(const struct dw_swarm *s, const char *rule_id,
 		size_t head = len > 7 && secret[7] == '2' ? 11 : 9;
 		int ours = len >= head + 50 &&
 			   !memcmp(secret + head, s->ca_digest, 50);
-		const char *role = same(s->worker, secret, len)	   ? "worker"
-				   : same(s->manager, secret, len) ? "manager"
-								   : "unknown";
+		const char *role = same(s, s->worker, secret, len) ? "worker"
+				   : same(s, s->manager, secret, len)
+					   ? "manager"
+					   : "unknown";
 
 		return json_pack(
 			"{s:s, s:s, s:s}", "cluster", ours ? s->id : "foreign",

@@ -20,7 +20,22 @@ struct dw_swarm {
 	char *unlock_key; /* "" when autolock is off */
 	uint64_t version;
 	json_t *spec;
+	/* Sealed (dw_swarm_seal()): worker, manager and unlock_key hold
+	 * HMAC-SHA256 digests under `key`, in hex, not the secrets. */
+	int sealed;
+	unsigned char key[32];
 };
+
+/*
+ * For a process that must tell a live token without holding one (the
+ * confined reader of `scan --git`: confine.h): each secret replaced by
+ * its keyed digest (a key of this run, random), the secret wiped. Then
+ * dw_swarm_attribute() compares digests. The JSON form carries it to
+ * such a process; NULL/DW_EINVAL for what is not one.
+ */
+int dw_swarm_seal(struct dw_swarm *s);
+json_t *dw_swarm_sealed_json(const struct dw_swarm *s);
+int dw_swarm_from_sealed(struct dw_swarm *s, json_t *j);
 
 /*
  * Read this host's swarm (GET /swarm, /swarm/unlockkey). DW_EUNSUPPORTED

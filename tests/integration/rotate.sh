@@ -63,7 +63,13 @@ jq -e --arg id "$id" '.role == "worker" and .status == "stale" and .rotated_by =
 git init -q -b main "$tmp/rootrepo"
 printf 'old %s\nnow %s\n' "$W2" "$(docker swarm join-token -q worker)" >"$tmp/rootrepo/join.txt"
 git -C "$tmp/rootrepo" add join.txt && git -C "$tmp/rootrepo" -c user.name=t -c user.email=t@example.com commit -qm join
-out3=$(DW_TEST_READER_PROBE="$tmp/probe" "$DW" scan --git --format jsonl --db "$db" "$tmp/rootrepo" 2>"$tmp/git.err")
+# (a review: the reader held this swarm's tokens in its memory, a manager
+# token there is every node's root; it holds keyed digests now)
+out3=$(DW_TEST_READER_FIND="$(docker swarm join-token -q manager | rev)" DW_TEST_READER_PROBE="$tmp/probe" \
+	"$DW" scan --git --format jsonl --db "$db" "$tmp/rootrepo" 2>"$tmp/git.err")
+grep -q "reader probe: memory: does not hold it" "$tmp/git.err" &&
+	pass "the confined reader does not hold this swarm's manager token" ||
+	fail "the reader holds the manager token: $(grep 'reader probe: memory' "$tmp/git.err")"
 # (the Docker connection that read the swarm is not left open to it)
 grep -q "reader probe: socket: Operation not permitted" "$tmp/git.err" && grep -q "reader probe: fds: 0 1 2$" "$tmp/git.err" &&
 	jq -e -s --arg id "$id" '(.[] | select(.line == 1) | .status == "stale" and .rotated_by == "elsewhere")

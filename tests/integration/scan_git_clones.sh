@@ -235,14 +235,22 @@ if [ "$(id -u)" = 0 ]; then
 	# system), read what was typed on its own terminal, left SysV IPC
 	# objects behind, left its session, and had the job's environment;
 	# and past 1024 inherited descriptors it closed none of the rest.
-	DW_PROBE_SECRET=ci-secret DW_TEST_READER_PROBE="$tmp/anyone" bash -c '
+	DW_TEST_READER_FIND=zz-terces-ic-zz DW_PROBE_SECRET=zz-ci-secret-zz DW_TEST_READER_PROBE="$tmp/anyone" bash -c '
 		ulimit -n 4096; for i in $(seq 10 1100); do eval "exec $i</dev/null"; done
 		exec 1105>>"$1/precious"; exec "$2" scan --git mine' _ "$tmp" "$DW" >/dev/null 2>r3.err
-	grep -q "read /etc/shadow: Permission denied" r3.err && grep -q "read stdout: Operation not permitted" r3.err &&
+	grep -q "read /etc/shadow: Permission denied" r3.err && grep -q "memory: does not hold it" r3.err &&
+		! grep -q "read stdout: done" r3.err && grep -q "tiocsti high: Operation not permitted" r3.err &&
 		grep -q "shmget: Operation not permitted" r3.err && grep -q "setsid: Operation not permitted" r3.err &&
 		grep -q "environment: cleared" r3.err && grep -q "reader probe: fds: 0 1 2$" r3.err &&
-		pass "the reader reads only the repository, not its terminal; no IPC, no new session, no environment; 1,100 inherited descriptors closed" ||
+		pass "the reader reads only the repository, not its terminal; no IPC, no new session, no environment (not even in its memory); 1,100 inherited descriptors closed" ||
 		fail "the reader still could: $(grep 'reader probe' r3.err | tr '\n' ' ')"
+	# The last review: confined in place, the reader dup'ed root's
+	# terminal (standard output) and read or typed into it. It is a child
+	# now, its output relayed: under a terminal it holds none.
+	script -qec "DW_TEST_READER_PROBE=$tmp/anyone $DW scan --git mine" /dev/null >pty.out 2>&1
+	grep -q "reader probe: stdout: pipe, tty: none" pty.out && grep -q "gitlab-token" pty.out &&
+		pass "under a terminal: the reader's output is a pipe to its parent, it holds no terminal, and the finding is shown" ||
+		fail "reader under a terminal: $(grep -a 'stdout\|gitlab' pty.out | tr -d '\r' | head -3)"
 	# A cache written over (by a reader taken over, or anything else):
 	# put aside and begun again, the scan complete.
 	head -c 8192 /dev/urandom >"$tmp/junk.cache"
