@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -647,9 +648,7 @@ static int enter_repo(const char *repo, int must_be_root, int *dropped,
 				      (unsigned)uid, repo);
 	/* Gone with the process that relays it (cleared by the change of
 	 * uid). */
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (getppid() == 1)
-		_exit(DW_EXIT_UNREADABLE);
+	dw_confine_pdeathsig();
 	/* Now unprivileged: reading it gives nobody more than they had. */
 	dw_git_any_owner();
 	*dropped = 1;
@@ -671,66 +670,144 @@ static int enter_repo(const char *repo, int must_be_root, int *dropped,
  * `*code`; -1 when no child could be started.
  */
 static const char *const env_kept[] = {
-	"HOME",		"XDG_CACHE_HOME", "XDG_CONFIG_HOME",
-	"NO_COLOR",	"TERM",		  "LANG",
-	"LC_ALL",	"LC_CTYPE",	  "LC_MESSAGES",
-	"TZ",		"DW_TEST_",	  "LSAN_OPTIONS",
-	"ASAN_OPTIONS", "UBSAN_OPTIONS",
+	"HOME",
+	"XDG_CACHE_HOME",
+	"XDG_CONFIG_HOME",
+	"NO_COLOR",
+	"TERM",
+	"LANG",
+	"LC_ALL",
+	"LC_CTYPE",
+	"LC_MESSAGES",
+	"TZ",
+	"LSAN_OPTIONS",
+	"ASAN_OPTIONS",
+	"UBSAN_OPTIONS",
+#ifdef DW_TEST_HOOKS
+	"DW_TEST_",
+#endif
 };
 
-/* Every variable but env_kept[], wiped where it is (the process's first
- * environment is on its stack, and /proc/PID/environ shows it). */
+/* NAME=... is one of env_kept[] (a name ending in '_': a prefix). Byte
+ * by byte: no vector register holds what the value is. */
+static int env_is_kept(const volatile char *e)
+{
+	size_t k, n;
+
+	for (k = 0; k < sizeof(env_kept) / sizeof(env_kept[0]); k++) {
+		const char *name = env_kept[k];
+
+		for (n = 0; name[n] && e[n] == name[n]; n++)
+			;
+		if (!name[n] && (e[n] == '=' || name[n - 1] == '_'))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Every variable but env_kept[], wiped where it is (the process's first
+ * environment is on its stack, and /proc/PID/environ shows it), a byte
+ * at a time through a volatile pointer: a SIMD strlen left 32 bytes of a
+ * value in a vector register, which the dynamic linker's lazy binding
+ * then saved to the stack (the binary is also linked -z now).
+ */
 static void scrub_env(void)
 {
 	extern char **environ;
 	char **e;
-	size_t k;
 
 	for (e = environ; e && *e; e++) {
-		int keep = 0;
+		volatile char *c = *e;
 
-		for (k = 0; k < sizeof(env_kept) / sizeof(env_kept[0]); k++) {
-			size_t n = strlen(env_kept[k]);
-
-			keep |= !strncmp(*e, env_kept[k], n) &&
-				((*e)[n] == '=' || env_kept[k][n - 1] == '_');
-		}
-		if (!keep)
-			explicit_bzero(*e, strlen(*e));
+		if (env_is_kept(c))
+			continue;
+		while (*c)
+			*c++ = '\0';
 	}
 }
 
-/* What the child wrote, to where it goes; for a terminal, without the
- * controls a terminal acts on (C0 but tab and newline, DEL, and C1 as
- * UTF-8 writes it). */
-static int relay_out(int to, const char *p, size_t n, int tty)
+/*
+ * What the child wrote, relayed. C0 controls but tab and newline, and
+ * DEL, never reach the output (correct output holds none raw: JSON and
+ * text escape them): no escape sequence, to a terminal or through a pipe
+ * to one. To a terminal also no C1 control, neither U+0080..U+009F nor a
+ * byte that is not UTF-8. A sequence cut by the read waits in `carry`.
+ */
+struct relay {
+	int to, tty, failed;
+	unsigned char carry[4];
+	size_t ncarry;
+};
+
+static size_t utf8_len(const unsigned char *p, size_t n)
 {
-	char clean[65536];
-	size_t i, k = 0;
+	size_t want = p[0] >= 0xf0 && p[0] <= 0xf4  ? 4
+		      : p[0] >= 0xe0		    ? 3
+		      : p[0] >= 0xc2 && p[0] < 0xe0 ? 2
+						    : 0,
+	       i;
 
-	if (!tty)
-		return dw_write_all(to, p, n);
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-
-		if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
-			clean[k++] = '?';
-		} else if (c == 0xc2 && i + 1 < n &&
-			   (unsigned char)p[i + 1] >= 0x80 &&
-			   (unsigned char)p[i + 1] <= 0x9f) {
-			clean[k++] = '?';
-			i++;
-		} else {
-			clean[k++] = (char)c;
-		}
+	if (!want)
+		return 0; /* not a lead byte */
+	for (i = 1; i < want; i++) {
+		if (i >= n)
+			return (size_t)-1; /* cut: more to come */
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
 	}
-	return dw_write_all(to, clean, k);
+	return want;
+}
+
+static void relay_chunk(struct relay *r, const unsigned char *in, size_t n,
+			int last)
+{
+	unsigned char buf[65536 + 8], out[65536 + 8];
+	size_t i = 0, k = 0, len = r->ncarry + n;
+
+	memcpy(buf, r->carry, r->ncarry);
+	memcpy(buf + r->ncarry, in, n);
+	r->ncarry = 0;
+	while (i < len) {
+		unsigned char c = buf[i];
+		size_t u;
+
+		if (c < 0x80) {
+			out[k++] = (c < 0x20 && c != '\n' && c != '\t') ||
+						   c == 0x7f
+					   ? '?'
+					   : c;
+			i++;
+			continue;
+		}
+		if (!r->tty) {
+			out[k++] = c;
+			i++;
+			continue;
+		}
+		u = utf8_len(buf + i, len - i);
+		if (u == (size_t)-1 && !last) {
+			r->ncarry = len - i;
+			memcpy(r->carry, buf + i, r->ncarry);
+			break;
+		}
+		if (u == (size_t)-1 || !u || (c == 0xc2 && buf[i + 1] < 0xa0)) {
+			out[k++] = '?';
+			i += u == 2 ? 2 : 1;
+			continue;
+		}
+		memcpy(out + k, buf + i, u);
+		k += u;
+		i += u;
+	}
+	if (!r->failed && k && dw_write_all(r->to, out, k))
+		r->failed = 1;
 }
 
 static int reader_child(struct scan *sc, int *code)
 {
-	int out[2], err[2], sw[2], st = 0, null;
-	pid_t pid;
+	int out[2], err[2], sw[2], st = 0, null, pfd;
+	pid_t parent = getpid(), pid;
 
 	if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) ||
 	    pipe2(sw, O_CLOEXEC))
@@ -747,6 +824,9 @@ static int reader_child(struct scan *sc, int *code)
 		json_t *j;
 
 		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		if (getppid() != parent)
+			_exit(DW_EXIT_UNREADABLE);
+		dw_confine_set_parent(parent);
 		setsid();
 		null = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
@@ -786,23 +866,35 @@ static int reader_child(struct scan *sc, int *code)
 		json_decref(j);
 	}
 	close(sw[1]);
+	/*
+	 * Relayed until the child has ended and its pipes are drained: a
+	 * process it left behind (possible as a repository's owner) that
+	 * holds them does not hold this one up.
+	 */
+	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	{
-		struct pollfd pf[2] = {{out[0], POLLIN, 0},
-				       {err[0], POLLIN, 0}};
-		int tty[2] = {isatty(STDOUT_FILENO), isatty(STDERR_FILENO)};
-		int open_n = 2, dead[2] = {0, 0};
+		struct pollfd pf[3] = {{out[0], POLLIN, 0},
+				       {err[0], POLLIN, 0},
+				       {pfd, POLLIN, 0}};
+		struct relay r[2] = {
+			{STDOUT_FILENO, isatty(STDOUT_FILENO), 0, {0}, 0},
+			{STDERR_FILENO, isatty(STDERR_FILENO), 0, {0}, 0}};
+		int open_n = 2, ended = 0;
 
 		signal(SIGPIPE, SIG_IGN);
 		while (open_n) {
-			int i;
+			int i, rc = poll(pf, 3, ended ? 0 : -1);
 
-			if (poll(pf, 2, -1) < 0) {
-				if (errno == EINTR)
-					continue;
+			if (rc < 0 && errno == EINTR)
+				continue;
+			if (rc < 0 || (ended && !rc))
 				break;
+			if (pf[2].fd >= 0 && pf[2].revents) {
+				ended = 1; /* drain what is there, then stop */
+				pf[2].fd = -1;
 			}
 			for (i = 0; i < 2; i++) {
-				char buf[65536];
+				unsigned char buf[65536];
 				ssize_t n;
 
 				if (pf[i].fd < 0 || !pf[i].revents)
@@ -811,20 +903,36 @@ static int reader_child(struct scan *sc, int *code)
 				if (n < 0 && errno == EINTR)
 					continue;
 				if (n <= 0) {
+					relay_chunk(&r[i], buf, 0, 1);
 					close(pf[i].fd);
 					pf[i].fd = -1;
 					open_n--;
 					continue;
 				}
-				if (!dead[i] &&
-				    relay_out(i ? STDERR_FILENO : STDOUT_FILENO,
-					      buf, (size_t)n, tty[i]))
-					dead[i] = 1; /* read on, so it ends */
+				relay_chunk(&r[i], buf, (size_t)n, 0);
 			}
+		}
+		for (st = 0; st < 2; st++)
+			if (pf[st].fd >= 0) {
+				relay_chunk(&r[st], (const unsigned char *)"",
+					    0, 1);
+				close(pf[st].fd);
+			}
+		st = 0;
+		if (pfd >= 0)
+			close(pfd);
+		if (r[0].failed) {
+			fprintf(stderr,
+				"driftwatch scan: cannot write output: "
+				"%s\n",
+				strerror(errno));
+			*code = DW_EXIT_ERROR;
 		}
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
+	if (*code == DW_EXIT_ERROR)
+		return 0;
 	if (WIFEXITED(st)) {
 		*code = WEXITSTATUS(st);
 	} else {
@@ -835,6 +943,18 @@ static int reader_child(struct scan *sc, int *code)
 		*code = DW_EXIT_UNREADABLE;
 	}
 	return 0;
+}
+
+static void wipe_command(struct dw_config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->ncommand; i++) {
+		volatile char *p = c->command[i];
+
+		while (p && *p)
+			*p++ = '\0';
+	}
 }
 
 /* What confine_reader() made ready, when the scan ends before it began. */
@@ -1332,6 +1452,10 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 			cache_path = NULL;
 		}
 		owner_read = 1;
+		/* The reader never runs it (--respond is not read so): what a
+		 * trusted configuration's command holds is not its to keep. */
+		if (!sc.respond)
+			wipe_command(&sc.cfg);
 		if (confine && confine_reader(&sc, cache_path)) {
 			ret = dw_cli_fail("scan", DW_EXIT_UNREADABLE, "%s",
 					  dw_error_last());

@@ -524,6 +524,14 @@ static void probe(const char *path)
 	fprintf(stderr, "reader probe: environment: %s\n",
 		getenv("DW_PROBE_SECRET") ? "kept DW_PROBE_SECRET" : "cleared");
 	probe_memory(getenv("DW_TEST_READER_FIND"));
+	/* What its parent must not pass on as it is: escape sequences (an
+	 * OSC title, a C1 CSI in UTF-8, one cut across two writes). */
+	if (getenv("DW_TEST_READER_ESC")) {
+		fputs("reader probe: esc [\033]0;OWNED\a][\302", stdout);
+		fflush(stdout);
+		fputs("\23331m]\n", stdout);
+		fflush(stdout);
+	}
 	{
 		char to[64] = "";
 		ssize_t n = readlink("/proc/self/fd/1", to, sizeof(to) - 1);
@@ -625,6 +633,7 @@ static void clear_env(void)
 #ifdef DW_TEST_HOOKS
 		"DW_TEST_READER_PROBE",
 		"DW_TEST_READER_FIND",
+		"DW_TEST_READER_ESC",
 #endif
 #if defined(__SANITIZE_ADDRESS__)
 		"LSAN_OPTIONS", /* its suppressions: allowed in landlock() */
@@ -644,6 +653,21 @@ static void clear_env(void)
 			setenv(names[i], keep[i], 1);
 		free(keep[i]);
 	}
+}
+
+static pid_t relay_parent;
+
+void dw_confine_set_parent(pid_t parent)
+{
+	relay_parent = parent;
+}
+
+void dw_confine_pdeathsig(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* Gone already (reparented: to init, or to a subreaper). */
+	if (relay_parent && getppid() != relay_parent)
+		_exit(DW_EXIT_UNREADABLE_CODE);
 }
 
 int dw_confine_reader(const char *const *keep_open,
@@ -720,9 +744,7 @@ int dw_confine_reader(const char *const *keep_open,
 				    strerror(-c));
 	/* Gone with the process that relays it (cleared by the change of
 	 * uid): a reader that would outlive its scan is killed. */
-	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-	if (getppid() == 1)
-		_exit(DW_EXIT_UNREADABLE_CODE);
+	dw_confine_pdeathsig();
 #ifdef DW_TEST_HOOKS
 	if (getenv("DW_TEST_READER_PROBE"))
 		probe(getenv("DW_TEST_READER_PROBE"));

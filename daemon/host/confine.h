@@ -1,6 +1,8 @@
 #ifndef DW_CONFINE_H
 #define DW_CONFINE_H
 
+#include <sys/types.h>
+
 /*
  * `driftwatch scan --git` as root, on a repository root alone can change:
  * libgit2 parses every object of it (packs, deltas, zlib, its config) in
@@ -42,5 +44,11 @@
  */
 int dw_confine_reader(const char *const *keep_open,
 		      const char *const *read_also);
+
+/* The process that relays the reader (its parent): killed with it. Call
+ * dw_confine_pdeathsig() again after any change of uid (which clears the
+ * kernel's setting); it ends the process if that parent is gone. */
+void dw_confine_set_parent(pid_t parent);
+void dw_confine_pdeathsig(void);
 
 #endif

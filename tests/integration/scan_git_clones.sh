@@ -247,10 +247,26 @@ if [ "$(id -u)" = 0 ]; then
 	# The last review: confined in place, the reader dup'ed root's
 	# terminal (standard output) and read or typed into it. It is a child
 	# now, its output relayed: under a terminal it holds none.
-	script -qec "DW_TEST_READER_PROBE=$tmp/anyone $DW scan --git mine" /dev/null >pty.out 2>&1
+	script -qec "DW_TEST_READER_ESC=1 DW_TEST_READER_PROBE=$tmp/anyone $DW scan --git mine" /dev/null >pty.out 2>&1
 	grep -q "reader probe: stdout: pipe, tty: none" pty.out && grep -q "gitlab-token" pty.out &&
-		pass "under a terminal: the reader's output is a pipe to its parent, it holds no terminal, and the finding is shown" ||
+		grep -aq "reader probe: esc \[?\]0;OWNED?\]\[?31m\]" pty.out && ! grep -aqP '\x1b|\xc2\x9b' pty.out &&
+		pass "under a terminal: the reader's output is a pipe to its parent, relayed without escape sequences, it holds no terminal, the finding shown" ||
 		fail "reader under a terminal: $(grep -a 'stdout\|gitlab' pty.out | tr -d '\r' | head -3)"
+	# The first variable wiped was left in a vector register by a SIMD
+	# strlen, and saved to the stack by lazy binding: not any more.
+	env -i S=zz-ci-secret-zz A=1 DW_TEST_READER_FIND=zz-terces-ic-zz DW_TEST_READER_PROBE="$tmp/anyone" \
+		"$DW" scan --git mine >/dev/null 2>e.err
+	grep -q "memory: does not hold it" e.err && pass "a sole secret variable: not left in the reader's memory" ||
+		fail "env -i secret: $(grep 'memory' e.err)"
+	# Through a pipe, no C0 control either (an OSC or CSI a terminal
+	# further down would act on); a failed write is an error, not exit 0.
+	DW_TEST_READER_ESC=1 DW_TEST_READER_PROBE="$tmp/anyone" "$DW" scan --git mine 2>/dev/null | cat >pipe.out
+	grep -aq "reader probe: esc \[?\]0;OWNED?\]" pipe.out && ! grep -aqP '\x1b|\x07' pipe.out &&
+		pass "through a pipe: the reader's output without escape sequences" || fail "pipe relay: $(grep -a 'esc' pipe.out | od -c | head -3)"
+	"$DW" scan --git mine >/dev/full 2>full.err
+	rc=$?
+	[ $rc -ne 0 ] && [ $rc -ne 1 -o -n "$(grep 'cannot write output' full.err)" ] && grep -q "cannot write output" full.err &&
+		pass "output that cannot be written: said, not exit 0" || fail "/dev/full: rc $rc $(cat full.err)"
 	# A cache written over (by a reader taken over, or anything else):
 	# put aside and begun again, the scan complete.
 	head -c 8192 /dev/urandom >"$tmp/junk.cache"
