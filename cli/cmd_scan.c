@@ -730,29 +730,45 @@ static void scrub_env(void)
 /*
  * What the child wrote, relayed. C0 controls but tab and newline, and
  * DEL, never reach the output (correct output holds none raw: JSON and
- * text escape them): no escape sequence, to a terminal or through a pipe
- * to one. To a terminal also no C1 control, neither U+0080..U+009F nor a
- * byte that is not UTF-8. A sequence cut by the read waits in `carry`.
+ * text escape them): no 7-bit escape sequence, to a terminal or through a
+ * pipe. To a terminal also no C1 control, neither U+0080..U+009F nor a
+ * byte that is not UTF-8 in its shortest form (a lenient decoder takes
+ * an overlong one for a C1). A sequence cut by the read waits in
+ * `carry`. (Through a pipe, bytes above 0x7f pass as they are.)
  */
 struct relay {
-	int to, tty, failed;
+	int to, tty, failed, error;
 	unsigned char carry[4];
 	size_t ncarry;
 };
 
+/* The length of the UTF-8 sequence at `p` when it is one (shortest form,
+ * no surrogate, at most U+10FFFF), 0 when not, -1 when cut short. */
 static size_t utf8_len(const unsigned char *p, size_t n)
 {
-	size_t want = p[0] >= 0xf0 && p[0] <= 0xf4  ? 4
-		      : p[0] >= 0xe0		    ? 3
-		      : p[0] >= 0xc2 && p[0] < 0xe0 ? 2
-						    : 0,
-	       i;
+	unsigned char c = p[0], lo = 0x80, hi = 0xbf;
+	size_t want, i;
 
-	if (!want)
-		return 0; /* not a lead byte */
-	for (i = 1; i < want; i++) {
+	if (c >= 0xc2 && c <= 0xdf) {
+		want = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		want = 3;
+		lo = c == 0xe0 ? 0xa0 : 0x80;
+		hi = c == 0xed ? 0x9f : 0xbf;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		want = 4;
+		lo = c == 0xf0 ? 0x90 : 0x80;
+		hi = c == 0xf4 ? 0x8f : 0xbf;
+	} else {
+		return 0;
+	}
+	if (n < 2)
+		return (size_t)-1;
+	if (p[1] < lo || p[1] > hi)
+		return 0;
+	for (i = 2; i < want; i++) {
 		if (i >= n)
-			return (size_t)-1; /* cut: more to come */
+			return (size_t)-1;
 		if ((p[i] & 0xc0) != 0x80)
 			return 0;
 	}
@@ -800,8 +816,10 @@ static void relay_chunk(struct relay *r, const unsigned char *in, size_t n,
 		k += u;
 		i += u;
 	}
-	if (!r->failed && k && dw_write_all(r->to, out, k))
+	if (!r->failed && k && dw_write_all(r->to, out, k)) {
 		r->failed = 1;
+		r->error = errno;
+	}
 }
 
 static int reader_child(struct scan *sc, int *code)
@@ -877,9 +895,12 @@ static int reader_child(struct scan *sc, int *code)
 				       {err[0], POLLIN, 0},
 				       {pfd, POLLIN, 0}};
 		struct relay r[2] = {
-			{STDOUT_FILENO, isatty(STDOUT_FILENO), 0, {0}, 0},
-			{STDERR_FILENO, isatty(STDERR_FILENO), 0, {0}, 0}};
+			{STDOUT_FILENO, isatty(STDOUT_FILENO), 0, 0, {0}, 0},
+			{STDERR_FILENO, isatty(STDERR_FILENO), 0, 0, {0}, 0}};
 		int open_n = 2, ended = 0;
+		/* After the child: what its pipes hold, within bounds (a
+		 * process it left that writes on does not hold this up). */
+		size_t after = 0;
 
 		signal(SIGPIPE, SIG_IGN);
 		while (open_n) {
@@ -887,7 +908,7 @@ static int reader_child(struct scan *sc, int *code)
 
 			if (rc < 0 && errno == EINTR)
 				continue;
-			if (rc < 0 || (ended && !rc))
+			if (rc < 0 || (ended && !rc) || after > (16u << 20))
 				break;
 			if (pf[2].fd >= 0 && pf[2].revents) {
 				ended = 1; /* drain what is there, then stop */
@@ -910,6 +931,8 @@ static int reader_child(struct scan *sc, int *code)
 					continue;
 				}
 				relay_chunk(&r[i], buf, (size_t)n, 0);
+				if (ended)
+					after += (size_t)n;
 			}
 		}
 		for (st = 0; st < 2; st++)
@@ -925,7 +948,7 @@ static int reader_child(struct scan *sc, int *code)
 			fprintf(stderr,
 				"driftwatch scan: cannot write output: "
 				"%s\n",
-				strerror(errno));
+				strerror(r[0].error));
 			*code = DW_EXIT_ERROR;
 		}
 	}

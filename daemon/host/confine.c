@@ -666,7 +666,7 @@ void dw_confine_pdeathsig(void)
 {
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	/* Gone already (reparented: to init, or to a subreaper). */
-	if (relay_parent && getppid() != relay_parent)
+	if (relay_parent ? getppid() != relay_parent : getppid() == 1)
 		_exit(DW_EXIT_UNREADABLE_CODE);
 }
 
