@@ -529,7 +529,7 @@ static void probe(const char *path)
 	if (getenv("DW_TEST_READER_ESC")) {
 		fputs("reader probe: esc [\033]0;OWNED\a][\302", stdout);
 		fflush(stdout);
-		fputs("\23331m]\n", stdout);
+		fputs("\23331m][\340\202\23332m]\n", stdout);
 		fflush(stdout);
 	}
 	{
