@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/shm.h>
 #include <sys/ioctl.h>
@@ -405,52 +406,55 @@ static int filter(void)
  */
 static void probe_memory(const char *rev)
 {
+	enum { CHUNK = 1 << 20 };
 	FILE *maps = fopen("/proc/self/maps", "r");
 	int mem = open("/proc/self/mem", O_RDONLY | O_CLOEXEC);
-	char line[512], *needle;
 	size_t n = rev ? strlen(rev) : 0, i;
+	/* Its own buffers (mmap'ed: freed, they are gone, where a sanitizer's
+	 * malloc would keep them) are not looked at. */
+	char *buf = mmap(NULL, CHUNK + 256, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *needle = buf == MAP_FAILED ? NULL : buf + CHUNK;
+	char line[512];
 	int found = 0;
 
-	if (!n || !maps || mem < 0) {
+	if (!n || n > 200 || !maps || mem < 0 || !needle) {
 		if (maps)
 			fclose(maps);
 		if (mem >= 0)
 			close(mem);
+		if (needle)
+			munmap(buf, CHUNK + 256);
 		return;
 	}
-	needle = malloc(n + 1);
 	for (i = 0; i < n; i++)
 		needle[i] = rev[n - 1 - i];
-	needle[n] = '\0';
 	while (!found && fgets(line, sizeof(line), maps)) {
-		unsigned long lo, hi;
+		unsigned long lo, hi, at;
 		char perm[5];
 
 		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perm) != 3 ||
-		    perm[0] != 'r' || hi - lo > (256ul << 20) ||
-		    strstr(line, "[vvar") || strstr(line, "[vsyscall"))
+		    perm[0] != 'r' || strstr(line, "[vvar") ||
+		    strstr(line, "[vsyscall") || lo == (unsigned long)buf ||
+		    hi - lo > (1ul << 30)) /* a sanitizer's shadow */
 			continue;
-		{
-			char *buf = malloc(hi - lo);
-			ssize_t got =
-				buf ? pread(mem, buf, hi - lo, (off_t)lo) : -1;
-			char *at = got > 0 ? memmem(buf, (size_t)got, needle, n)
-					   : NULL;
+		/* In pieces that overlap by the needle's length. */
+		for (at = lo; !found && at < hi; at += CHUNK - n) {
+			size_t want = hi - at < CHUNK ? hi - at : CHUNK;
+			ssize_t got = pread(mem, buf, want, (off_t)at);
 
-			while (at && lo + (unsigned long)(at - buf) ==
-					     (unsigned long)needle)
-				at = memmem(at + 1,
-					    (size_t)(buf + got - at - 1),
-					    needle, n);
-			found = at != NULL;
-			free(buf);
+			found = got >= (ssize_t)n &&
+				memmem(buf, (size_t)got, needle, n) != NULL;
+			if (got < (ssize_t)CHUNK)
+				break;
 		}
 	}
 	fclose(maps);
 	close(mem);
+	explicit_bzero(buf, CHUNK + 256);
+	munmap(buf, CHUNK + 256);
 	fprintf(stderr, "reader probe: memory: %s\n",
 		found ? "holds it" : "does not hold it");
-	free(needle);
 }
 
 /* Tests: DW_TEST_READER_PROBE=PATH says what the reader is and tries
