@@ -618,47 +618,6 @@ static int close_others(const char *const *keep)
 	return 0;
 }
 
-/*
- * Its environment: what the output needs (color, language, where the
- * rules' cache is), nothing else (a CI job's secrets are often there).
- */
-static void clear_env(void)
-{
-	static const char *const names[] = {
-		"HOME",
-		"XDG_CACHE_HOME",
-		"NO_COLOR",
-		"TERM",
-		"LANG",
-		"LC_ALL",
-		"LC_CTYPE",
-		"LC_MESSAGES",
-		"TZ",
-#ifdef DW_TEST_HOOKS
-		"DW_TEST_READER_PROBE",
-		"DW_TEST_READER_FIND",
-		"DW_TEST_READER_ESC",
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-		"LSAN_OPTIONS", /* its suppressions: allowed in landlock() */
-#endif
-	};
-	char *keep[sizeof(names) / sizeof(names[0])];
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		const char *v = getenv(names[i]);
-
-		keep[i] = v ? strdup(v) : NULL;
-	}
-	clearenv();
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (keep[i])
-			setenv(names[i], keep[i], 1);
-		free(keep[i]);
-	}
-}
-
 static pid_t relay_parent;
 
 void dw_confine_set_parent(pid_t parent)
@@ -708,7 +667,6 @@ int dw_confine_reader(const char *const *keep_open,
 				  "with Landlock ABI 3)");
 	if (close_others(keep_open))
 		return DW_ERROR;
-	clear_env();
 	for (c = 0; c < 64; c++)
 		if (c != keep && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) &&
 		    errno != EINVAL)

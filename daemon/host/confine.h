@@ -12,8 +12,8 @@
  * little else:
  *  - every descriptor but 0-2 and those open on `keep_open` (absolute
  *    paths: --cache and its -wal and -shm) closed, however many;
- *    standard input /dev/null; the environment cut to what the output
- *    needs (HOME, XDG_CACHE_HOME, NO_COLOR, TERM, LANG, LC_*, TZ);
+ *    standard input /dev/null (the environment is the caller's to wipe:
+ *    scan's reader_child() does, where it lies);
  *  - a uid and gid of its own, which no account and no other process has
  *    (2147352576 + its pid modulo 65536), no supplementary groups;
  *  - one capability, CAP_DAC_READ_SEARCH, to read root's files (in a
