@@ -347,6 +347,7 @@ struct hardlink {
 struct layer_tar {
 	struct archive *a;
 	struct dw_buf path;	 /* relative, no leading slash */
+	struct dw_buf abs;	 /* the same with one (json_abs()) */
 	struct dw_buf *evidence; /* JSON objects, comma-separated */
 	struct hardlink *links;
 	size_t nlinks, links_alloc;
@@ -678,23 +679,23 @@ static char *put_oct6(char *q, unsigned v)
  * not UTF-8 is shown with U+FFFD for what is not, which could be another
  * name's: the bytes themselves follow as "path_b64".
  */
-static void json_abs(struct dw_buf *b, const char *rel)
+static void json_abs(struct layer_tar *t, struct dw_buf *b)
 {
-	struct dw_buf abs = DW_BUF_INIT;
-
-	dw_buf_addch(&abs, '/');
-	dw_buf_adds(&abs, rel);
-	if (json_str(b, abs.ptr)) {
-		char *b64 = dw_xmalloc(4 * (abs.len / 3 + 1) + 1);
+	/* (one buffer for every entry: no allocation per file) */
+	dw_buf_reset(&t->abs);
+	dw_buf_addch(&t->abs, '/');
+	dw_buf_adds(&t->abs, t->path.ptr);
+	if (json_str(b, t->abs.ptr)) {
+		char *b64 = dw_xmalloc(4 * (t->abs.len / 3 + 1) + 1);
 
 		EVP_EncodeBlock((unsigned char *)b64,
-				(const unsigned char *)abs.ptr, (int)abs.len);
+				(const unsigned char *)t->abs.ptr,
+				(int)t->abs.len);
 		dw_buf_adds(b, ",\"path_b64\":\"");
 		dw_buf_adds(b, b64);
 		dw_buf_addch(b, '"');
 		free(b64);
 	}
-	dw_buf_release(&abs);
 }
 
 static void ev_sep(struct layer_tar *t)
@@ -717,7 +718,7 @@ static void ev_begin(struct layer_tar *t, const struct statx *sx, int fd,
 
 	ev_sep(t);
 	dw_buf_adds(b, "{\"path\":");
-	json_abs(b, t->path.ptr);
+	json_abs(t, b);
 #define NS(ts) (ts).tv_sec, (ts).tv_nsec
 	{
 		/* Without printf: ten numbers a file, printf's parsing was
@@ -929,7 +930,7 @@ static int add_whiteout(struct layer_tar *t, const char *name)
 	if (t->evidence) {
 		ev_sep(t);
 		dw_buf_adds(t->evidence, "{\"path\":");
-		json_abs(t->evidence, t->path.ptr);
+		json_abs(t, t->evidence);
 		dw_buf_adds(t->evidence, ",\"whiteout\":\"deleted\"}");
 	}
 	return err;
@@ -1475,5 +1476,6 @@ int snap_tar_layer(const char *dir, int fd, int durable, char digest[65],
 	snap_ar.archive_entry_free(t.entry);
 	free(t.patch);
 	dw_buf_release(&t.path);
+	dw_buf_release(&t.abs);
 	return err;
 }

@@ -66,15 +66,13 @@ int dw_is_placeholder(const char *s, size_t n)
 	 * among thousands on a line) no call per word (memmem for each word
 	 * was a quarter of the time on such lines).
 	 */
-	/* The words' first characters (lowercase). */
-	static const unsigned char first[256] = {
-		['x'] = 1, ['*'] = 1, ['.'] = 1, ['e'] = 1,
-		['c'] = 1, ['p'] = 1, ['y'] = 1, ['d'] = 1,
-		['r'] = 1, ['<'] = 1, ['>'] = 1, ['$'] = 1,
-		['{'] = 1, ['%'] = 1, ['0'] = 1, ['1'] = 1,
-	};
+	/* The words' first characters: from words[] itself, so that a word
+	 * added is never skipped (a few steps a call). */
+	unsigned char first[256] = {0};
 	size_t i, k, same = 1;
 
+	for (k = 0; k < sizeof(words) / sizeof(words[0]); k++)
+		first[(unsigned char)words[k][0]] = 1;
 	for (i = 0; i < n; i++) {
 		int c = tolower((unsigned char)s[i]);
 
