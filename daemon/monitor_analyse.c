@@ -113,12 +113,16 @@ static int seal_copy(int fd)
 }
 
 /* A copy that could not be made whole (no memory for it): this file is
- * read in place, and the log says so. */
+ * read in place, and the log says so, once (files written while memory
+ * is short would otherwise each add a line). */
 static int drop_copy(int fd)
 {
-	dw_log_error("cannot copy a file for the scanner (%s): it reads it "
-		     "in place",
-		     strerror(errno));
+	static int said;
+
+	if (!said++)
+		dw_log_error("cannot copy a file for the scanner (%s): it "
+			     "reads such files in place",
+			     strerror(errno));
 	close(fd);
 	return -1;
 }
