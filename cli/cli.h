@@ -37,6 +37,10 @@ int cmd_key(struct dw_cli *cli, int argc, char **argv);
 /* The snapshot signing key: $DRIFTWATCH_SIGNING_KEY, else
  * DW_SIGNING_KEY_DEFAULT (sign.h). */
 const char *dw_cli_signing_key(void);
+/* Sign the store's chain heads with the key at `key` (NULL: that one)
+ * when it exists and they changed (a warning for `cmd` if it cannot). */
+struct dw_store;
+void dw_cli_sign_heads(struct dw_store *s, const char *key, const char *cmd);
 int cmd_ps(struct dw_cli *cli, int argc, char **argv);
 int cmd_rotate(struct dw_cli *cli, int argc, char **argv);
 int cmd_scan(struct dw_cli *cli, int argc, char **argv);

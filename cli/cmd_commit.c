@@ -186,20 +186,24 @@ static void record(const char *db, const char *ref,
 	gethostname(host, sizeof(host) - 1);
 	if (!realpath(o->out_path, abs))
 		snprintf(abs, sizeof(abs), "%s", o->out_path);
-	rec = (struct dw_snapshot_record){ref,
-					  ref,
-					  abs,
-					  r->archive_sha256,
-					  r->evidence_sha256,
-					  o->reason,
-					  pw ? pw->pw_name : "?",
-					  host,
-					  r->paused};
+	rec = (struct dw_snapshot_record){
+		ref,
+		ref,
+		abs,
+		r->archive_sha256,
+		r->evidence_sha256,
+		o->reason,
+		pw ? pw->pw_name : "?",
+		host,
+		r->paused,
+		r->statement_path ? r->statement_sha256 : NULL};
 	if (dw_store_open(&s, db, 0) || dw_store_record_snapshot(s, &rec))
 		fprintf(stderr,
 			"driftwatch commit: warning: not recorded in "
 			"the store: %s\n",
 			dw_error_last());
+	else if (o->signing_key)
+		dw_cli_sign_heads(s, o->signing_key, "commit");
 	dw_store_close(s);
 }
 

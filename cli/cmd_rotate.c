@@ -46,6 +46,8 @@ int dw_cli_rotate(struct dw_docker *d, int what_i, int dry_run, const char *db,
 			"recorded: %s\n",
 			dw_error_last());
 	err = dw_leak_rotate(d, s, what, dry_run, reason, &rot);
+	if (!err)
+		dw_cli_sign_heads(s, NULL, "rotate");
 	dw_store_close(s);
 	if (err && err != DW_ESTORE)
 		return err;

@@ -85,6 +85,26 @@ const char *dw_cli_signing_key(void)
 	return k && *k ? k : DW_SIGNING_KEY_DEFAULT;
 }
 
+void dw_cli_sign_heads(struct dw_store *s, const char *key, const char *cmd)
+{
+	char host[256] = "";
+	EVP_PKEY *k = NULL;
+	int done = 0, err;
+
+	if (!s)
+		return;
+	err = dw_sign_key_load(&k, key ? key : dw_cli_signing_key(), 0);
+	if (err == DW_ENOTFOUND)
+		return;
+	gethostname(host, sizeof(host) - 1);
+	if (err || dw_store_sign_heads(s, k, host, 0, &done))
+		fprintf(stderr,
+			"driftwatch %s: warning: the store's chain heads "
+			"are not signed: %s\n",
+			cmd, dw_error_last());
+	EVP_PKEY_free(k);
+}
+
 void dw_cli_docker_close(struct dw_docker *d)
 {
 	if (!d)

@@ -76,6 +76,7 @@ struct daemon {
 	char docker_error[512];
 	long long started;
 	long long next_heartbeat, next_prune; /* time(NULL) */
+	long long next_chain_sign;
 	char *last_status;
 	long long status_written;
 	int status_pending;

@@ -8,6 +8,7 @@
 #include "coverage.h"
 #include "journal.h"
 #include "sandbox.h"
+#include "sign.h"
 #include "driftwatch/clock.h"
 
 #include <malloc.h>
@@ -825,6 +826,27 @@ static int read_signals(struct daemon *dm, int sfd)
 	return 0;
 }
 
+/*
+ * Sign the store's chain heads when they changed since the last
+ * signature (driftwatch-verify(1)): the "chain-head" alert takes the
+ * root off this host, where root here cannot re-sign it.
+ */
+static void sign_heads(struct daemon *dm)
+{
+	char host[256] = "";
+	EVP_PKEY *k = NULL;
+	int done = 0;
+
+	if (!dm->pol.signing_key || !*dm->pol.signing_key)
+		return;
+	gethostname(host, sizeof(host) - 1);
+	if (dw_sign_key_load(&k, dm->pol.signing_key, 1) ||
+	    dw_store_sign_heads(dm->store, k, host, 0, &done))
+		dw_log_warn("the store's chain heads are not signed: %s",
+			    dw_error_last());
+	EVP_PKEY_free(k);
+}
+
 static int run_once(struct daemon *dm)
 {
 	int err = 0;
@@ -839,6 +861,7 @@ static int run_once(struct daemon *dm)
 		read_mounts(dm);
 	while ((next = dw_monitor_run(dm->mon)) == 0)
 		;
+	sign_heads(dm);
 	dwd_deliver_alerts(dm);
 	write_status(dm, "stopped", 1);
 	return err ? 3 : 0;
@@ -909,6 +932,10 @@ static void housekeeping(struct daemon *dm, long long now)
 		json_decref(doc);
 		dm->next_heartbeat = now + dm->pol.heartbeat_interval;
 	}
+	if (dm->pol.chain_sign_interval > 0 && now >= dm->next_chain_sign) {
+		sign_heads(dm);
+		dm->next_chain_sign = now + dm->pol.chain_sign_interval;
+	}
 	if (now >= dm->next_prune) {
 		struct dw_prune pr;
 
@@ -919,10 +946,13 @@ static void housekeeping(struct daemon *dm, long long now)
 			dw_log_warn("retention: %s", dw_error_last());
 			return;
 		}
-		if (pr.pruned)
+		if (pr.pruned) {
 			dw_log_info("retention: %lld old events, alerts and "
 				    "findings deleted",
 				    pr.pruned);
+			/* The chains' new bases, signed: a checkpoint. */
+			sign_heads(dm);
+		}
 		/* A big prune goes on next turn, a chunk at a time. */
 		if (pr.more)
 			dm->next_prune = now;
@@ -1120,6 +1150,7 @@ int main(int argc, char **argv)
 		ret = run(&dm, sfd);
 		dwd_snapq_stop(&dm);
 		dw_store_alert_flush(dm.store, 1);
+		sign_heads(&dm);
 		write_status(&dm, "stopped", 1);
 		dwd_cmdq_stop(&dm);
 		dwd_outbox_stop(&dm);

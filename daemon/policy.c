@@ -481,8 +481,8 @@ static const struct key keys[] = {
 	NUM("snapshot_interval", snapshot_interval, 0, 86400 * 365, 3600,
 	    "seconds between two automatic snapshots of a container"),
 	STR("signing_key", signing_key, "/var/lib/driftwatch/keys/signing.key",
-	    "the Ed25519 key that signs snapshots (made when absent; \"\" "
-	    "leaves them unsigned)"),
+	    "the Ed25519 key that signs snapshots and the store's chain "
+	    "heads (made when absent; \"\" leaves them unsigned)"),
 	STR("snapshot_dir", snapshot_dir, "/var/lib/driftwatch/snapshots",
 	    "where automatic snapshots are written"),
 	{"rotate", K_ROTATE, F(rotate), 0, 0, 0, DW_ROTATE_ASK, NULL,
@@ -517,6 +517,9 @@ static const struct key keys[] = {
 	    "dropped and one outbox-dropped alert counts them (0: no cap)"),
 	NUM("heartbeat_interval", heartbeat_interval, 0, 86400, 300,
 	    "seconds between two heartbeat alerts to every sink (0: none)"),
+	NUM("chain_sign_interval", chain_sign_interval, 0, 86400, 300,
+	    "seconds between two signatures of the store's chain heads, "
+	    "when they changed (0: only after retention and at exit)"),
 	NUM("retention_days", retention_days, 0, 36500, 90,
 	    "events, alerts and findings older than this are deleted "
 	    "hourly (0: kept); the current drift never is"),

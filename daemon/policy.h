@@ -53,13 +53,14 @@ struct dw_policy {
 	struct dw_allow_rule *immutable;
 	size_t nimmutable;
 	int snapshot_on_critical;
-	long snapshot_interval;	 /* seconds between two per container */
-	long alert_burst;	 /* alerts of a kind about a subject at once */
-	long alert_rate;	 /* ... and per minute after that */
-	long heartbeat_interval; /* seconds; 0: none */
-	long outbox_max;	 /* undelivered alerts kept per sink; 0: all */
-	long retention_days;	 /* events, alerts, findings; 0: forever */
-	long retention_rows;	 /* the newest kept of each; 0: no cap */
+	long snapshot_interval;	  /* seconds between two per container */
+	long alert_burst;	  /* alerts of a kind about a subject at once */
+	long alert_rate;	  /* ... and per minute after that */
+	long heartbeat_interval;  /* seconds; 0: none */
+	long chain_sign_interval; /* seconds; 0: after retention, at exit */
+	long outbox_max;	  /* undelivered alerts kept per sink; 0: all */
+	long retention_days;	  /* events, alerts, findings; 0: forever */
+	long retention_rows;	  /* the newest kept of each; 0: no cap */
 	char *snapshot_dir;
 	char *signing_key; /* "": snapshots unsigned */
 	char **webhooks;   /* "json:URL" / "slack:URL" */

@@ -87,7 +87,9 @@ static void take_snapshot(struct dw_docker *docker, const char *host_root,
 					  so.reason,
 					  "driftwatchd",
 					  host,
-					  r.paused};
+					  r.paused,
+					  r.statement_path ? r.statement_sha256
+							   : NULL};
 	if (dw_store_record_snapshot(store, &rec))
 		dw_log_warn("%s", dw_error_last());
 	else

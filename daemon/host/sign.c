@@ -196,6 +196,17 @@ void dw_sign_keyid(EVP_PKEY *k, char out[72])
 	snprintf(out, 72, "sha256:%.64s", hex);
 }
 
+void dw_sha256_hex(char out[72], const void *p, size_t n)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1] = "";
+
+	if (EVP_Digest(p, n, md, &len, EVP_sha256(), NULL))
+		dw_hex(hex, md, len);
+	snprintf(out, 72, "sha256:%.64s", hex);
+}
+
 void dw_dsse_pae(struct dw_buf *out, const char *type, const void *payload,
 		 size_t n)
 {

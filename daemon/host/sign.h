@@ -33,6 +33,9 @@ int dw_sign_pubkey_pem(EVP_PKEY *k, struct dw_buf *out);
 /* "sha256:" and the hex SHA-256 of the public key's DER. */
 void dw_sign_keyid(EVP_PKEY *k, char out[72]);
 
+/* "sha256:" and the hex SHA-256 of `n` bytes at `p`. */
+void dw_sha256_hex(char out[72], const void *p, size_t n);
+
 /* DSSE's pre-authentication encoding of `type` and `payload`. */
 void dw_dsse_pae(struct dw_buf *out, const char *type, const void *payload,
 		 size_t n);

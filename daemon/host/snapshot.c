@@ -660,6 +660,7 @@ static void sign_snapshot(json_t *ev, const struct dw_snapshot_opts *o,
 		goto out;
 	}
 	dw_sign_keyid(k, r->keyid);
+	dw_sha256_hex(r->statement_sha256, line.ptr, line.len);
 	r->statement_path = dw_buf_detach(&path, NULL);
 out:
 	json_decref(st);

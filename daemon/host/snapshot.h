@@ -67,6 +67,7 @@ struct dw_snapshot_result {
 	/* Signed: PATH.intoto.jsonl (caller frees), the key's id; or why
 	 * not (the archive and evidence are whole all the same). */
 	char *statement_path;
+	char statement_sha256[72]; /* of that file */
 	char keyid[72];
 	char sign_error[512];
 };

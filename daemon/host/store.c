@@ -126,6 +126,35 @@ static const char *const migrations[] = {
 	"ALTER TABLE findings ADD COLUMN valid_from INTEGER;"
 	"ALTER TABLE findings ADD COLUMN valid_until INTEGER;"
 	"ALTER TABLE findings ADD COLUMN rotated_by TEXT;",
+	/* 13: tamper evidence: the history hash-chained (store_chain.c),
+	 * each chain's head and base, the signed heads; a snapshot's
+	 * signed statement's digest. The rows already there are chained
+	 * by chain_backfill() in the same transaction. */
+	"ALTER TABLE events ADD COLUMN chain_seq INTEGER;"
+	"ALTER TABLE events ADD COLUMN chain_prev BLOB;"
+	"ALTER TABLE events ADD COLUMN chain_hash BLOB;"
+	"ALTER TABLE findings ADD COLUMN chain_seq INTEGER;"
+	"ALTER TABLE findings ADD COLUMN chain_prev BLOB;"
+	"ALTER TABLE findings ADD COLUMN chain_hash BLOB;"
+	"ALTER TABLE snapshots ADD COLUMN statement_sha256 TEXT;"
+	"ALTER TABLE snapshots ADD COLUMN chain_seq INTEGER;"
+	"ALTER TABLE snapshots ADD COLUMN chain_prev BLOB;"
+	"ALTER TABLE snapshots ADD COLUMN chain_hash BLOB;"
+	"ALTER TABLE rotations ADD COLUMN chain_seq INTEGER;"
+	"ALTER TABLE rotations ADD COLUMN chain_prev BLOB;"
+	"ALTER TABLE rotations ADD COLUMN chain_hash BLOB;"
+	"CREATE TABLE chain_heads (tbl TEXT NOT NULL, key TEXT NOT NULL,"
+	"  base_seq INTEGER NOT NULL, base_hash BLOB NOT NULL,"
+	"  seq INTEGER NOT NULL, id INTEGER NOT NULL, hash BLOB NOT NULL,"
+	"  PRIMARY KEY (tbl, key)) WITHOUT ROWID;"
+	"CREATE TABLE chain_signatures (id INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL, root TEXT NOT NULL, envelope TEXT NOT NULL);",
+};
+
+/* Run after a migration's statements, in its transaction (index: the
+ * version migrated to, minus one). */
+static int (*const migration_code[])(struct dw_store *) = {
+	[12] = st_chain_backfill,
 };
 
 int st_db_error(struct dw_store *s, const char *what)
@@ -174,6 +203,11 @@ static int migrate(struct dw_store *s)
 		err = exec(s, "BEGIN IMMEDIATE");
 		if (!err)
 			err = exec(s, migrations[v]);
+		if (!err &&
+		    (size_t)v < sizeof(migration_code) /
+					sizeof(migration_code[0]) &&
+		    migration_code[v])
+			err = migration_code[v](s);
 		if (!err)
 			err = exec(s, pragma);
 		if (!err)
@@ -221,6 +255,9 @@ static int open_once(struct dw_store **out, const char *path, int readonly)
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
+	err = st_chain_register(s);
+	if (err)
+		goto fail;
 	if (readonly) {
 		int v = 0,
 		    n = (int)(sizeof(migrations) / sizeof(migrations[0]));
@@ -283,6 +320,7 @@ void dw_store_close(struct dw_store *s)
 	for (size_t i = 0; i < s->ndropped; i++)
 		free(s->dropped[i].url);
 	free(s->dropped);
+	st_chain_finalize(s);
 	sqlite3_close(s->db);
 	free(s);
 }

@@ -195,6 +195,8 @@ struct dw_snapshot_record {
 	const char *operator_name; /* who took it */
 	const char *host;
 	int paused;
+	const char *statement_sha256; /* "sha256:…" of PATH.intoto.jsonl,
+					 or NULL: not signed */
 };
 
 /* Record it, and a "snapshot" alert carrying the digests. */
@@ -366,5 +368,60 @@ void dw_store_set_outbox_cap(struct dw_store *s, long long cap);
 /* Deliver what is due to `sinks` (URLs); `*sent` counts successes. */
 int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 		     dw_deliver_fn send, void *ctx, size_t *sent);
+
+/*
+ * Tamper evidence (driftwatch-verify(1)). The rows of events, findings,
+ * snapshots and rotations are hash-chained as they are written: one
+ * chain per container (or source) for events and findings, one each for
+ * snapshots and rotations. A chain's head (its last row) and base (the
+ * last row retention deleted) are kept for every chain ever written.
+ */
+#include <openssl/types.h>
+
+struct dw_buf;
+
+#define DW_HEADS_TYPE "urn:driftwatch:chain-heads:v1"
+#define DW_HEADS_PAYLOAD_TYPE "application/vnd.driftwatch.chain-heads+json"
+
+/* Every chain's head and base now, as a document (caller decrefs):
+ * {_type, host, time, root, rows, chains: [{table, key, base_seq,
+ * base_hash, seq, id, hash}]}. */
+int dw_store_heads(struct dw_store *s, const char *host, json_t **out);
+/* That document in a DSSE envelope signed with `k` (caller decrefs). */
+json_t *dw_store_heads_sign(EVP_PKEY *k, json_t *doc);
+/*
+ * Sign the heads with `k` when they changed since the last signature (or
+ * `force`): kept in the store (the last 16) and raised as a "chain-head"
+ * alert carrying the root and the envelope's digest, for the outputs to
+ * hold off this host. `*signed_now` says whether it was signed.
+ */
+int dw_store_sign_heads(struct dw_store *s, EVP_PKEY *k, const char *host,
+			int force, int *signed_now);
+
+struct dw_chain_check {
+	long long chains, rows, problems;
+	long long docs;		/* signed documents whose heads were used */
+	long long signed_docs;	/* of them, the store's own */
+	long long unchecked;	/* not checked: no key */
+	long long expected;	/* heads from those documents */
+	long long matched;	/* found as signed */
+	long long pruned_since; /* signed heads retention deleted since */
+	long long last_signed;	/* when the store last signed (0: never) */
+};
+
+/*
+ * Walk every chain: rehash each row, follow it from its base to its
+ * recorded head, and look for every head of the store's signed documents
+ * and of `anchors` (DSSE envelopes of heads exported earlier, named by
+ * `names`) in it; signatures checked with `pub` (NULL: not checked).
+ * Problems go to `report`, one per line, with table, chain, row id and
+ * position. 0: intact; DW_ERROR: a problem; DW_EIO: unreadable. When
+ * `heads` is not NULL and the store is intact, it gets the heads walked
+ * (dw_store_heads(), read in the same transaction; caller decrefs).
+ */
+int dw_store_verify_chains(struct dw_store *s, EVP_PKEY *pub,
+			   json_t *const *anchors, const char *const *names,
+			   size_t nanchors, struct dw_buf *report,
+			   struct dw_chain_check *out, json_t **heads);
 
 #endif

@@ -8,7 +8,8 @@ static int add_snapshot(struct dw_store *s, const struct dw_snapshot_record *r)
 	static const char sql[] =
 		"INSERT INTO snapshots(time, container_id, container_name, "
 		"path, archive_sha256, evidence_sha256, reason, operator, "
-		"host, paused) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
+		"host, paused, statement_sha256) VALUES (?1,?2,?3,?4,?5,?6,?7,"
+		"?8,?9,?10,?11)";
 	sqlite3_stmt *st;
 	int rc;
 
@@ -24,9 +25,13 @@ static int add_snapshot(struct dw_store *s, const struct dw_snapshot_record *r)
 	sqlite3_bind_text(st, 8, r->operator_name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 9, r->host, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 10, r->paused);
+	sqlite3_bind_text(st, 11, r->statement_sha256, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : st_db_error(s, "cannot record snapshot");
+	if (rc != SQLITE_DONE)
+		return st_db_error(s, "cannot record snapshot");
+	return st_chain_one(s, ST_SNAPSHOTS, "",
+			    sqlite3_last_insert_rowid(s->db));
 }
 
 int dw_store_record_snapshot(struct dw_store *s,
@@ -34,20 +39,25 @@ int dw_store_record_snapshot(struct dw_store *s,
 {
 	char summary[4200];
 	json_t *p;
-	int err = add_snapshot(s, r);
+	int own, err = st_tx_enter(s, &own);
 
+	if (!err)
+		err = add_snapshot(s, r);
 	if (err)
-		return err;
-	p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:b}", "container",
-		      r->container_name, "id", r->container_id, "path", r->path,
-		      "archive_sha256", r->archive_sha256, "evidence_sha256",
-		      r->evidence_sha256, "reason", r->reason, "operator",
+		return st_tx_leave(s, own, err);
+	/* The digests leave the host with the alert: the statement's too,
+	 * so that a re-signed one is told from the one made then. */
+	p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:b}",
+		      "container", r->container_name, "id", r->container_id,
+		      "path", r->path, "archive_sha256", r->archive_sha256,
+		      "evidence_sha256", r->evidence_sha256, "statement_sha256",
+		      r->statement_sha256, "reason", r->reason, "operator",
 		      r->operator_name, "paused", r->paused);
 	snprintf(summary, sizeof(summary), "snapshot of %s taken: %s",
 		 r->container_name, r->path);
 	err = dw_store_alert(s, "snapshot", summary, p);
 	json_decref(p);
-	return err;
+	return st_tx_leave(s, own, err);
 }
 
 long long dw_store_last_snapshot(struct dw_store *s, const char *cid,

@@ -10,6 +10,7 @@ sqlite3_int64 st_mtime_ns(const struct dw_change_meta *m)
 
 struct apply_stmts {
 	sqlite3_stmt *put, *del, *event;
+	struct st_chain chain; /* the container's events */
 };
 
 static void bind_row(sqlite3_stmt *st, const struct dw_change_row *r,
@@ -84,9 +85,9 @@ static int apply_row(struct dw_store *s, struct apply_stmts *q, const char *cid,
 		sqlite3_bind_text(st, 8, r->sha256, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 8);
-	return sqlite3_step(st) == SQLITE_DONE
-		       ? 0
-		       : st_db_error(s, "cannot append event");
+	if (sqlite3_step(st) != SQLITE_DONE)
+		return st_db_error(s, "cannot append event");
+	return st_chain_add(s, &q->chain, sqlite3_last_insert_rowid(s->db));
 }
 
 int dw_store_apply_changes(struct dw_store *s, const char *cid,
@@ -107,16 +108,23 @@ int dw_store_apply_changes(struct dw_store *s, const char *cid,
 	static const char event[] =
 		"INSERT INTO events(time, container_id, path, kind, source, "
 		"time_us, severity, sha256) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)";
-	struct apply_stmts q = {NULL, NULL, NULL};
+	struct apply_stmts q;
 	size_t i;
-	int err = st_prepare(s, &q.put, put);
+	int err;
 
+	memset(&q, 0, sizeof(q));
+	err = st_chain_load(s, ST_EVENTS, cid, &q.chain);
+	if (!err)
+		err = st_prepare(s, &q.put, put);
 	if (!err)
 		err = st_prepare(s, &q.del, del);
 	if (!err)
 		err = st_prepare(s, &q.event, event);
 	for (i = 0; !err && i < n; i++)
 		err = apply_row(s, &q, cid, &rows[i], source, time_us);
+	if (!err)
+		err = st_chain_save(s, &q.chain);
+	st_chain_release(&q.chain);
 	sqlite3_finalize(q.put);
 	sqlite3_finalize(q.del);
 	sqlite3_finalize(q.event);

@@ -34,14 +34,16 @@ int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 		" status, valid_from, valid_until, rotated_by) VALUES (?1,?2,"
 		"?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)";
 	sqlite3_stmt *st;
-	int err;
+	int own, err;
 
 	*is_new = 0;
 	if (dw_store_finding_known(s, r))
 		return 0;
-	err = st_prepare(s, &st, sql);
+	err = st_tx_enter(s, &own);
+	if (!err)
+		err = st_prepare(s, &st, sql);
 	if (err)
-		return err;
+		return st_tx_leave(s, own, err);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
 	sqlite3_bind_text(st, 2, r->source_id, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, r->path, (int)r->path_len, SQLITE_STATIC);
@@ -61,6 +63,12 @@ int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 	sqlite3_bind_text(st, 15, r->rotated_by, -1, SQLITE_STATIC);
 	err = st_step_done(s, st, "cannot record finding");
 	*is_new = !err && sqlite3_changes(s->db) > 0;
+	if (*is_new)
+		err = st_chain_one(s, ST_FINDINGS, r->source_id,
+				   sqlite3_last_insert_rowid(s->db));
+	err = st_tx_leave(s, own, err);
+	if (err)
+		*is_new = 0;
 	return err;
 }
 
@@ -85,7 +93,10 @@ static int add_rotation(struct dw_store *s, const char *swarm_id,
 	sqlite3_bind_text(st, 6, reason, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : st_db_error(s, "cannot record rotation");
+	if (rc != SQLITE_DONE)
+		return st_db_error(s, "cannot record rotation");
+	return st_chain_one(s, ST_ROTATIONS, "",
+			    sqlite3_last_insert_rowid(s->db));
 }
 
 int dw_store_record_rotation(struct dw_store *s, const char *swarm_id,
@@ -94,17 +105,19 @@ int dw_store_record_rotation(struct dw_store *s, const char *swarm_id,
 {
 	char summary[256];
 	json_t *p;
-	int err = add_rotation(s, swarm_id, what, before, after, reason);
+	int own, err = st_tx_enter(s, &own);
 
+	if (!err)
+		err = add_rotation(s, swarm_id, what, before, after, reason);
 	if (err)
-		return err;
+		return st_tx_leave(s, own, err);
 	p = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "swarm", swarm_id, "what",
 		      what, "before", before, "after", after, "reason", reason);
 	snprintf(summary, sizeof(summary), "rotated the %s of swarm %s", what,
 		 swarm_id);
 	err = dw_store_alert(s, "rotation", summary, p);
 	json_decref(p);
-	return err;
+	return st_tx_leave(s, own, err);
 }
 
 int dw_store_swarm_secret_seen(struct dw_store *s, const char *swarm_id,

@@ -59,9 +59,9 @@ void dw_store_set_alert_limit(struct dw_store *s, long burst, long per_minute)
 
 static int limit_exempt(const char *kind)
 {
-	static const char *const never[] = {"heartbeat", "rate-limited",
-					    "rotation", "snapshot",
-					    "scanner-unconfined"};
+	static const char *const never[] = {
+		"heartbeat", "chain-head", "rate-limited",
+		"rotation",  "snapshot",   "scanner-unconfined"};
 	size_t i;
 
 	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++)
@@ -681,19 +681,36 @@ int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 
 /* ---- retention ---- */
 
-static int prune_one(struct dw_store *s, const char *sql, long long arg,
-		     long long *pruned)
+/*
+ * One DELETE. For a chained table (`t` >= 0) it returns each deleted
+ * row's key, position and hash: its chain's base moves past the last.
+ */
+static int prune_one(struct dw_store *s, const char *sql, long long arg, int t,
+		     struct st_pruned *pr, long long *pruned)
 {
 	sqlite3_stmt *st;
-	int err = st_prepare(s, &st, sql);
+	long long n = 0;
+	int rc, err = st_prepare(s, &st, sql);
 
 	if (err)
 		return err;
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)arg);
-	err = st_step_done(s, st, "cannot prune");
-	if (!err)
-		*pruned += sqlite3_changes(s->db);
-	return err;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *key = (const char *)sqlite3_column_text(st, 0);
+
+		st_pruned_note(pr, t, key ? key : "",
+			       sqlite3_column_int64(st, 1),
+			       sqlite3_column_blob(st, 2),
+			       sqlite3_column_bytes(st, 2));
+		n++;
+	}
+	if (rc == SQLITE_DONE && t < 0)
+		n = sqlite3_changes(s->db);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return st_db_error(s, "cannot prune");
+	*pruned += n;
+	return 0;
 }
 
 /* Rows deleted by one statement: a prune is spread over loop turns. */
@@ -714,11 +731,15 @@ static int count_one(struct dw_store *s, const char *sql, long long *n)
 	return err;
 }
 
-/* One container's rows of `table` past its newest `cap`, a chunk. */
-static int prune_container(struct dw_store *s, const char *table, long long cap,
-			   long long *n)
+/*
+ * One container's rows of chained table `t` past its newest `cap`, the
+ * oldest first (a chain is only ever cut at its beginning), a chunk.
+ */
+static int prune_container(struct dw_store *s, int t, long long cap,
+			   struct st_pruned *pr, long long *n)
 {
-	char sql[400];
+	const char *table = t == ST_EVENTS ? "events" : "findings";
+	char sql[600];
 	sqlite3_stmt *st;
 	char **ids = NULL;
 	size_t nid = 0, alloc = 0, i;
@@ -740,17 +761,28 @@ static int prune_container(struct dw_store *s, const char *table, long long cap,
 	sqlite3_finalize(st);
 	snprintf(sql, sizeof(sql),
 		 "DELETE FROM %s WHERE id IN (SELECT id FROM %s WHERE "
-		 "container_id = ?1 ORDER BY id DESC LIMIT %d OFFSET ?2)",
-		 table, table, PRUNE_CHUNK);
+		 "container_id = ?1 ORDER BY id LIMIT max(0, min(%d, (SELECT "
+		 "count(*) FROM %s WHERE container_id = ?1) - ?2))) "
+		 "RETURNING container_id, chain_seq, chain_hash",
+		 table, table, PRUNE_CHUNK, table);
 	for (i = 0; !err && i < nid; i++) {
+		int rc;
+
 		err = st_prepare(s, &st, sql);
 		if (err)
 			break;
 		sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, cap);
-		err = st_step_done(s, st, "cannot prune");
-		if (!err)
-			*n += sqlite3_changes(s->db);
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			st_pruned_note(pr, t, ids[i],
+				       sqlite3_column_int64(st, 1),
+				       sqlite3_column_blob(st, 2),
+				       sqlite3_column_bytes(st, 2));
+			(*n)++;
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE)
+			err = st_db_error(s, "cannot prune");
 	}
 	for (i = 0; i < nid; i++)
 		free(ids[i]);
@@ -764,30 +796,54 @@ int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
 	/*
 	 * By age: each table's own time column (seconds). The newest row
 	 * of each stays, so ids never start again from 1 (a sink would
-	 * take new alerts for ones it had).
+	 * take new alerts for ones it had). Of a chained table, the rows
+	 * before the first one young enough: a prefix (a clock set back
+	 * cannot make a gap in a chain), its keys, positions and hashes
+	 * returned.
 	 */
-#define CHUNK_OF(t, cond)                                                      \
+#define CHAINED_CHUNK(t, cond)                                                 \
 	"DELETE FROM " t " WHERE id IN (SELECT id FROM " t " WHERE " cond      \
-	" AND id < (SELECT max(id) FROM " t ") LIMIT 20000)"
-	static const char *const by_age[] = {
-		CHUNK_OF("events", "time < ?1"),
-		CHUNK_OF("alerts", "created < ?1"),
-		CHUNK_OF("findings", "time < ?1"),
+	" AND id < (SELECT max(id) FROM " t ") ORDER BY id LIMIT 20000) "      \
+	"RETURNING container_id, chain_seq, chain_hash"
+#define YOUNG(t)                                                               \
+	"id < coalesce((SELECT min(id) FROM " t " WHERE time >= ?1), "         \
+	"(SELECT max(id) FROM " t "))"
+	static const struct {
+		const char *sql;
+		int t; /* chained: ST_EVENTS, ST_FINDINGS; -1 */
+	} by_age[] = {
+		{CHAINED_CHUNK("events", YOUNG("events")), ST_EVENTS},
+		{"DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE "
+		 "created < ?1 AND id < (SELECT max(id) FROM alerts) LIMIT "
+		 "20000)",
+		 -1},
+		{CHAINED_CHUNK("findings", YOUNG("findings")), ST_FINDINGS},
 	};
 	/* By count: the newest rows stay (ids grow with time). */
-	static const char *const by_rows[] = {
-		CHUNK_OF("events", "id <= (SELECT max(id) FROM events) - ?1"),
-		CHUNK_OF("alerts", "id <= (SELECT max(id) FROM alerts) - ?1"),
-		CHUNK_OF("findings",
-			 "id <= (SELECT max(id) FROM findings) - ?1"),
+	static const struct {
+		const char *sql;
+		int t;
+	} by_rows[] = {
+		{CHAINED_CHUNK("events",
+			       "id <= (SELECT max(id) FROM events) - ?1"),
+		 ST_EVENTS},
+		{"DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE "
+		 "id <= (SELECT max(id) FROM alerts) - ?1 AND id < (SELECT "
+		 "max(id) FROM alerts) LIMIT 20000)",
+		 -1},
+		{CHAINED_CHUNK("findings",
+			       "id <= (SELECT max(id) FROM findings) - ?1"),
+		 ST_FINDINGS},
 	};
-#undef CHUNK_OF
+#undef CHAINED_CHUNK
+#undef YOUNG
 	static const char orphans[] = "SELECT count(*) FROM deliveries WHERE "
 				      "delivered IS NULL AND alert_id NOT IN "
 				      "(SELECT id FROM alerts)";
 	static const char drop_orphans[] = "DELETE FROM deliveries WHERE "
 					   "alert_id NOT IN (SELECT id FROM "
 					   "alerts)";
+	struct st_pruned pr = {NULL, 0, 0};
 	long long n = 0, before;
 	size_t i;
 	int err = dw_store_begin(s);
@@ -795,30 +851,38 @@ int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
 	memset(out, 0, sizeof(*out));
 	for (i = 0; !err && max_age_s > 0 && i < 3; i++) {
 		before = n;
-		err = prune_one(s, by_age[i], (long long)time(NULL) - max_age_s,
-				&n);
+		err = prune_one(s, by_age[i].sql,
+				(long long)time(NULL) - max_age_s, by_age[i].t,
+				&pr, &n);
 		out->more |= n - before >= PRUNE_CHUNK;
 	}
 	for (i = 0; !err && max_rows > 0 && i < 3; i++) {
 		before = n;
-		err = prune_one(s, by_rows[i], max_rows, &n);
+		err = prune_one(s, by_rows[i].sql, max_rows, by_rows[i].t, &pr,
+				&n);
 		out->more |= n - before >= PRUNE_CHUNK;
 	}
 	/* One container may not push every other's record out: each keeps
 	 * at most a tenth of the cap of findings and events. */
 	if (!err && max_rows > 0) {
 		before = n;
-		err = prune_container(s, "findings", (max_rows + 9) / 10, &n);
+		err = prune_container(s, ST_FINDINGS, (max_rows + 9) / 10, &pr,
+				      &n);
 		if (!err)
-			err = prune_container(s, "events", (max_rows + 9) / 10,
-					      &n);
+			err = prune_container(s, ST_EVENTS, (max_rows + 9) / 10,
+					      &pr, &n);
 		out->more |= n - before >= PRUNE_CHUNK;
 	}
 	/* Deliveries of alerts that went: those never made are counted. */
 	if (!err)
 		err = count_one(s, orphans, &out->undelivered);
 	if (!err)
-		err = prune_one(s, drop_orphans, 0, &n);
+		err = prune_one(s, drop_orphans, 0, -1, &pr, &n);
+	/* What was deleted is the chains' new base: a checkpoint, signed
+	 * with the heads by driftwatchd right after. */
+	if (!err)
+		err = st_pruned_apply(s, &pr);
+	st_pruned_release(&pr);
 	if (err) {
 		dw_store_rollback(s);
 		return err;

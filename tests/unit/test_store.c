@@ -15,8 +15,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "driftwatch/buf.h"
 #include "driftwatch/error.h"
-#include "store.h"
+#include "sign.h"
+#include "store_int.h"
 
 static struct dw_store *mem(void)
 {
@@ -408,8 +410,18 @@ static void test_migrates_release_store(void **state)
 	assert_int_equal(dw_store_events(s, &q, on_event, &k), 0);
 	assert_true(k.n > 0);
 	dw_store_close(s);
-	/* Migrated: read-only now works. */
+	/* Migrated: read-only now works, and the rows it had are chained. */
 	assert_int_equal(dw_store_open(&s, path, 1), 0);
+	{
+		struct dw_buf rep = DW_BUF_INIT;
+		struct dw_chain_check ck;
+
+		assert_int_equal(dw_store_verify_chains(s, NULL, NULL, NULL, 0,
+							&rep, &ck, NULL),
+				 0);
+		assert_int_equal(ck.rows, 9); /* 7 events, 2 findings */
+		dw_buf_release(&rep);
+	}
 	dw_store_close(s);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/driftwatch.db-wal", dir);
@@ -417,6 +429,302 @@ static void test_migrates_release_store(void **state)
 	snprintf(path, sizeof(path), "%s/driftwatch.db-shm", dir);
 	unlink(path);
 	rmdir(dir);
+}
+
+/* ---- the hash chains (tamper evidence) ---- */
+
+struct chain_fx {
+	char dir[32], db[64], key[96];
+	struct dw_store *s;
+	EVP_PKEY *k;
+};
+
+static void fx_open(struct chain_fx *f)
+{
+	struct dw_change_row rows[3] = {
+		{"/a", 2, 'A', 0100644, NULL, NULL, -1, -1, DW_SEV_MEDIUM},
+		{"/b", 2, 'D', 0100644, NULL, NULL, -1, -1, DW_SEV_MEDIUM},
+		{"/c", 2, 'C', 0100644, NULL, NULL, -1, -1, DW_SEV_HIGH},
+	};
+	struct dw_snapshot_record snap = {
+		"id1", "c1",   "/tmp/c1.tar", "sha256:aa", "sha256:bb",
+		NULL,  "root", "h",	      1,	   "sha256:cc"};
+	struct dw_finding_record r;
+	int is_new;
+
+	memset(f, 0, sizeof(*f));
+	snprintf(f->dir, sizeof(f->dir), "/tmp/dw-chain-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->db, sizeof(f->db), "%s/driftwatch.db", f->dir);
+	snprintf(f->key, sizeof(f->key), "%s/keys/signing.key", f->dir);
+	assert_int_equal(dw_sign_key_load(&f->k, f->key, 1), 0);
+	assert_int_equal(dw_store_open(&f->s, f->db, 0), 0);
+	put(f->s, "id1", "c1");
+	put(f->s, "id2", "c2");
+	apply(f->s, "id1", rows, 3, "watch");	   /* events 1-3 */
+	apply(f->s, "id2", rows, 2, "watch");	   /* events 4-5 */
+	apply(f->s, "id1", rows + 2, 1, "rescan"); /* event 6 */
+	memset(&r, 0, sizeof(r));
+	r.source_id = "id1";
+	r.path = "/a";
+	r.path_len = 2;
+	r.source = "container-file";
+	r.rule = "github-token";
+	r.severity = "high";
+	r.fingerprint = "sha256:aa";
+	r.redacted = "ghp_ab…";
+	assert_int_equal(dw_store_add_finding(f->s, &r, &is_new), 0);
+	assert_int_equal(is_new, 1);
+	assert_int_equal(dw_store_record_snapshot(f->s, &snap), 0);
+	assert_int_equal(dw_store_record_rotation(f->s, "swarm1", "worker",
+						  "sha256:01", "sha256:02",
+						  NULL),
+			 0);
+}
+
+static void fx_close(struct chain_fx *f)
+{
+	char cmd[128];
+
+	dw_store_close(f->s);
+	EVP_PKEY_free(f->k);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/* Verify (anchor: NULL or one envelope); the report in `rep`. */
+static long long check(struct chain_fx *f, json_t *anchor, struct dw_buf *rep,
+		       struct dw_chain_check *ck)
+{
+	const char *name = "A";
+	struct dw_store *r = NULL;
+	int err;
+
+	dw_buf_reset(rep);
+	assert_int_equal(dw_store_open(&r, f->db, 1), 0);
+	err = dw_store_verify_chains(r, f->k, anchor ? &anchor : NULL, &name,
+				     anchor ? 1 : 0, rep, ck, NULL);
+	dw_store_close(r);
+	assert_true(err == 0 || err == DW_ERROR);
+	assert_int_equal(err == 0, ck->problems == 0);
+	return ck->problems;
+}
+
+/* SQL on the store's file from outside driftwatch, as root could. */
+static void raw(struct chain_fx *f, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(st_chain_register_db(db), 0);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+static void test_chain_intact_signed_pruned(void **state)
+{
+	struct chain_fx f;
+	struct dw_buf rep = DW_BUF_INIT;
+	struct dw_chain_check ck;
+	struct dw_prune pr;
+	int done = 0;
+
+	(void)state;
+	fx_open(&f);
+	assert_int_equal(check(&f, NULL, &rep, &ck), 0);
+	assert_int_equal(ck.rows, 9);
+	assert_int_equal(ck.chains, 5); /* events x2, findings, snap, rot */
+	assert_int_equal(ck.signed_docs, 0);
+	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 0, &done), 0);
+	assert_int_equal(done, 1);
+	/* Unchanged: not signed again. */
+	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 0, &done), 0);
+	assert_int_equal(done, 0);
+	assert_int_equal(check(&f, NULL, &rep, &ck), 0);
+	assert_int_equal(ck.signed_docs, 1);
+	assert_int_equal(ck.matched, 5);
+	/* Retention cuts the chains' beginnings: still whole, and the
+	 * heads signed before it still found. */
+	assert_int_equal(dw_store_prune(f.s, 0, 2, &pr), 0);
+	assert_true(pr.pruned >= 4);
+	assert_int_equal(check(&f, NULL, &rep, &ck), 0);
+	assert_int_equal(ck.rows, 5);
+	assert_int_equal(ck.matched, 5);
+	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 0, &done), 0);
+	assert_int_equal(done, 1);
+	/* Appending goes on from a pruned chain. */
+	{
+		struct dw_change_row row = {"/d", 2,  'A', 0100644,	 NULL,
+					    NULL, -1, -1,  DW_SEV_MEDIUM};
+
+		apply(f.s, "id2", &row, 1, "watch");
+	}
+	assert_int_equal(check(&f, NULL, &rep, &ck), 0);
+	assert_int_equal(ck.signed_docs, 2);
+	dw_buf_release(&rep);
+	fx_close(&f);
+}
+
+static void test_chain_tampering_named(void **state)
+{
+	static const struct {
+		const char *sql, *said;
+	} attacks[] = {
+		{"UPDATE events SET kind = 'A' WHERE id = 2",
+		 "events of container id1: row id 2 (position 2) was edited"},
+		{"DELETE FROM events WHERE id = 2",
+		 "events of container id1: positions 2 to 2, before row id 3, "
+		 "are gone"},
+		{"INSERT INTO events(id, time, container_id, path, kind, "
+		 "source) VALUES (100, 1, 'id1', x'2f78', 'D', 'watch')",
+		 "events of container id1: row id 100 is not chained"},
+		{"DELETE FROM events WHERE id = 6",
+		 "events of container id1: positions 4 to 4 are gone"},
+		{"DELETE FROM snapshots",
+		 "snapshots: positions 1 to 1 are gone"},
+		{"UPDATE rotations SET after_fingerprint = 'sha256:00'",
+		 "rotations: row id 1 (position 1) was edited"},
+		{"UPDATE findings SET container_id = 'id2'",
+		 "findings of source id2: row id 1 (position 1) was edited"},
+		{"DELETE FROM chain_heads WHERE key = 'id2'",
+		 "events of container id2: no recorded head"},
+		/* A row copied over another keeps a valid hash of its own
+		 * but not its place. */
+		{"UPDATE events SET (time, container_id, path, kind, source, "
+		 "time_us, severity, sha256, chain_seq, chain_prev, "
+		 "chain_hash) = (SELECT time, container_id, path, kind, "
+		 "source, time_us, severity, sha256, chain_seq, chain_prev, "
+		 "chain_hash FROM events WHERE id = 1) WHERE id = 3",
+		 "row id 3 (position 1) was edited"},
+	};
+	struct dw_buf rep = DW_BUF_INIT;
+	struct dw_chain_check ck;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
+		struct chain_fx f;
+
+		fx_open(&f);
+		raw(&f, attacks[i].sql);
+		if (!check(&f, NULL, &rep, &ck) ||
+		    !strstr(rep.ptr, attacks[i].said))
+			fail_msg("%s: not said (%s)\n%s", attacks[i].sql,
+				 attacks[i].said, rep.ptr ? rep.ptr : "");
+		fx_close(&f);
+	}
+	dw_buf_release(&rep);
+}
+
+/*
+ * Root on the host edits or deletes a row, re-chains what follows with the
+ * (public) algorithm and re-signs with the local key: nothing in the
+ * store can tell. Heads exported earlier and kept elsewhere can.
+ */
+static void rechain_attack(const char *attack, const char *said)
+{
+	struct chain_fx f;
+	struct dw_buf rep = DW_BUF_INIT;
+	struct dw_chain_check ck;
+	json_t *heads = NULL, *anchor;
+	sqlite3 *db;
+	sqlite3_stmt *rows, *upd;
+	unsigned char prev[32] = {0};
+	char sql[600];
+	long long seq = 0, id = 0;
+	int done;
+
+	fx_open(&f);
+	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 0, &done), 0);
+	assert_int_equal(dw_store_heads(f.s, "h", &heads), 0);
+	anchor = dw_store_heads_sign(f.k, heads);
+	assert_non_null(anchor);
+	dw_store_close(f.s);
+	f.s = NULL;
+
+	assert_int_equal(sqlite3_open(f.db, &db), SQLITE_OK);
+	assert_int_equal(st_chain_register_db(db), 0);
+	snprintf(sql, sizeof(sql), "BEGIN; %s; DELETE FROM chain_signatures",
+		 attack);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE events SET chain_seq = ?2, chain_prev = ?3, "
+		 "chain_hash = dw_chain_hash('events', ?2, ?3, %s) WHERE "
+		 "id = ?1 RETURNING chain_hash",
+		 st_chain_cols(ST_EVENTS));
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT id FROM events WHERE "
+					    "container_id = 'id1' ORDER BY id",
+					    -1, &rows, NULL),
+			 SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &upd, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(rows) == SQLITE_ROW) {
+		id = sqlite3_column_int64(rows, 0);
+		sqlite3_reset(upd);
+		sqlite3_bind_int64(upd, 1, id);
+		sqlite3_bind_int64(upd, 2, ++seq);
+		sqlite3_bind_blob(upd, 3, prev, 32, SQLITE_TRANSIENT);
+		assert_int_equal(sqlite3_step(upd), SQLITE_ROW);
+		memcpy(prev, sqlite3_column_blob(upd, 0), 32);
+	}
+	sqlite3_finalize(rows);
+	sqlite3_finalize(upd);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "UPDATE chain_heads SET seq = ?1, "
+					    "id = ?2, hash = ?3 WHERE tbl = "
+					    "'events' AND key = 'id1'",
+					    -1, &upd, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_int64(upd, 1, seq);
+	sqlite3_bind_int64(upd, 2, id);
+	sqlite3_bind_blob(upd, 3, prev, 32, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(upd), SQLITE_DONE);
+	sqlite3_finalize(upd);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(dw_store_open(&f.s, f.db, 0), 0);
+	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 1, &done), 0);
+
+	/* The store alone: consistent, and signed. */
+	assert_int_equal(check(&f, NULL, &rep, &ck), 0);
+	assert_int_equal(ck.signed_docs, 1);
+	/* Against the anchor: the rewritten chain. */
+	assert_true(check(&f, anchor, &rep, &ck) > 0);
+	if (!strstr(rep.ptr, said))
+		fail_msg("%s: not caught by the anchor:\n%s", attack, rep.ptr);
+	/* The anchor itself re-signed by another key: said. */
+	{
+		EVP_PKEY *other = NULL;
+		char path[128];
+		json_t *forged;
+
+		snprintf(path, sizeof(path), "%s/other.key", f.dir);
+		assert_int_equal(dw_sign_key_load(&other, path, 1), 0);
+		forged = dw_store_heads_sign(other, heads);
+		assert_true(check(&f, forged, &rep, &ck) > 0);
+		assert_non_null(strstr(rep.ptr, "anchor A: the signature "
+						"does not verify"));
+		json_decref(forged);
+		EVP_PKEY_free(other);
+	}
+	json_decref(anchor);
+	json_decref(heads);
+	dw_buf_release(&rep);
+	fx_close(&f);
+}
+
+static void test_chain_rechained_caught_by_anchor(void **state)
+{
+	(void)state;
+	rechain_attack("UPDATE events SET kind = 'A' WHERE id = 2",
+		       "events of container id1: row id 6 (position 4) is not "
+		       "the row anchor A");
+	rechain_attack("DELETE FROM events WHERE id = 2",
+		       "events of container id1: positions 4 to 4, in anchor "
+		       "A");
 }
 
 int main(void)
@@ -429,6 +737,9 @@ int main(void)
 		cmocka_unit_test(test_outbox_cap),
 		cmocka_unit_test(test_coverage),
 		cmocka_unit_test(test_migrates_release_store),
+		cmocka_unit_test(test_chain_intact_signed_pruned),
+		cmocka_unit_test(test_chain_tampering_named),
+		cmocka_unit_test(test_chain_rechained_caught_by_anchor),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

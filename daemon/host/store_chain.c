@@ -1,0 +1,595 @@
+/*
+ * The store: hash chains over the history (events, findings, snapshots,
+ * rotations), their heads and bases, signed heads, and the walk that
+ * checks them (driftwatch-verify(1), DESIGN.md "Tamper evidence").
+ *
+ * A row's hash is SHA-256 over a domain string, its table, its position
+ * in its chain, the hash of the row before it and every column of its
+ * own (typed, length-prefixed). Events and findings have one chain per
+ * container (or source), so that retention, which deletes a container's
+ * oldest rows, only ever cuts a chain's beginning; snapshots and
+ * rotations are never pruned and have one chain each. chain_heads holds
+ * each chain's last row (seq, id, hash) and its base: the position and
+ * hash of the last row retention deleted (1 and zeros at first).
+ */
+#include "store_int.h"
+
+#include <openssl/evp.h>
+#include <stdio.h>
+
+#include "driftwatch/escape.h"
+#include "driftwatch/json.h"
+#include "sign.h"
+
+#include "driftwatch/banned.h"
+
+#define HASH_LEN 32
+
+static const struct chained {
+	const char *name, *key, *cols, *what;
+} chained[ST_NCHAINED] = {
+	{"events", "container_id",
+	 "id, time, container_id, path, kind, source, time_us, severity, "
+	 "sha256",
+	 "container"},
+	{"findings", "container_id",
+	 "id, time, container_id, path, rule, severity, fingerprint, line, "
+	 "redacted, source, cluster, role, status, valid_from, valid_until, "
+	 "rotated_by",
+	 "source"},
+	{"snapshots", "''",
+	 "id, time, container_id, container_name, path, archive_sha256, "
+	 "evidence_sha256, reason, operator, host, paused, statement_sha256",
+	 NULL},
+	{"rotations", "''",
+	 "id, time, swarm_id, what, before_fingerprint, after_fingerprint, "
+	 "reason",
+	 NULL},
+};
+
+static const unsigned char zero_hash[HASH_LEN];
+
+static void put_be64(unsigned char *p, unsigned long long v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+/* dw_chain_hash(table, seq, prev, column...): NULL when the table is not
+ * text, seq not an integer or prev not 32 bytes. */
+static void fn_chain_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	static const char domain[] = "driftwatch-chain-v1";
+	unsigned char md[EVP_MAX_MD_SIZE], be[9];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *m;
+	int i, ok;
+
+	if (argc < 3 || sqlite3_value_type(argv[0]) != SQLITE_TEXT ||
+	    sqlite3_value_type(argv[1]) != SQLITE_INTEGER ||
+	    sqlite3_value_type(argv[2]) != SQLITE_BLOB ||
+	    sqlite3_value_bytes(argv[2]) != HASH_LEN) {
+		sqlite3_result_null(ctx);
+		return;
+	}
+	m = EVP_MD_CTX_new();
+	ok = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 &&
+	     EVP_DigestUpdate(m, domain, sizeof(domain)) == 1;
+	for (i = 0; ok && i < argc; i++) {
+		sqlite3_value *v = argv[i];
+		int t = sqlite3_value_type(v);
+		const void *p = NULL;
+		size_t n = 0;
+
+		/* Each value: a type byte, then 8 bytes (an integer, a
+		 * real's bits) or a length and the bytes (text, blob). */
+		be[0] = (unsigned char)"?ifbtn"[t > 0 && t <= 5 ? t : 0];
+		if (t == SQLITE_INTEGER) {
+			put_be64(be + 1,
+				 (unsigned long long)sqlite3_value_int64(v));
+		} else if (t == SQLITE_FLOAT) {
+			double d = sqlite3_value_double(v);
+			unsigned long long bits;
+
+			memcpy(&bits, &d, sizeof(bits));
+			put_be64(be + 1, bits);
+		} else if (t == SQLITE_TEXT || t == SQLITE_BLOB) {
+			p = t == SQLITE_TEXT
+				    ? (const void *)sqlite3_value_text(v)
+				    : sqlite3_value_blob(v);
+			n = (size_t)sqlite3_value_bytes(v);
+			put_be64(be + 1, n);
+		} else {
+			memset(be + 1, 0, 8);
+		}
+		ok = EVP_DigestUpdate(m, be, sizeof(be)) == 1 &&
+		     (!n || EVP_DigestUpdate(m, p, n) == 1);
+	}
+	ok = ok && EVP_DigestFinal_ex(m, md, &mdlen) == 1 && mdlen == HASH_LEN;
+	EVP_MD_CTX_free(m);
+	if (ok)
+		sqlite3_result_blob(ctx, md, HASH_LEN, SQLITE_TRANSIENT);
+	else
+		sqlite3_result_error_nomem(ctx);
+}
+
+int st_chain_register_db(sqlite3 *db)
+{
+	return sqlite3_create_function_v2(
+		       db, "dw_chain_hash", -1,
+		       SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
+		       NULL, fn_chain_hash, NULL, NULL, NULL) == SQLITE_OK
+		       ? 0
+		       : -1;
+}
+
+int st_chain_register(struct dw_store *s)
+{
+	if (st_chain_register_db(s->db))
+		return st_db_error(s, "cannot register the chain hash");
+	return 0;
+}
+
+void st_chain_finalize(struct dw_store *s)
+{
+	for (int t = 0; t < ST_NCHAINED; t++)
+		sqlite3_finalize(s->chain_add[t]);
+	sqlite3_finalize(s->chain_get);
+	sqlite3_finalize(s->chain_put);
+}
+
+static int cached(struct dw_store *s, sqlite3_stmt **st, const char *sql)
+{
+	if (*st) {
+		sqlite3_reset(*st);
+		sqlite3_clear_bindings(*st);
+		return 0;
+	}
+	return st_prepare(s, st, sql);
+}
+
+static void copy_hash(unsigned char *dst, sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_bytes(st, col) == HASH_LEN)
+		memcpy(dst, sqlite3_column_blob(st, col), HASH_LEN);
+	else
+		memset(dst, 0, HASH_LEN);
+}
+
+int st_chain_load(struct dw_store *s, int t, const char *key,
+		  struct st_chain *c)
+{
+	int err, rc;
+
+	memset(c, 0, sizeof(*c));
+	c->t = t;
+	c->key = dw_xstrdup(key ? key : "");
+	c->base_seq = 1;
+	if (sqlite3_get_autocommit(s->db))
+		return dw_error_set(DW_ERROR, "store: a chained row written "
+					      "outside a transaction");
+	err = cached(s, &s->chain_get,
+		     "SELECT base_seq, base_hash, seq, id, hash FROM "
+		     "chain_heads WHERE tbl = ?1 AND key = ?2");
+	if (err)
+		return err;
+	sqlite3_bind_text(s->chain_get, 1, chained[t].name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s->chain_get, 2, c->key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s->chain_get);
+	if (rc == SQLITE_ROW) {
+		c->base_seq = sqlite3_column_int64(s->chain_get, 0);
+		copy_hash(c->base_hash, s->chain_get, 1);
+		c->seq = sqlite3_column_int64(s->chain_get, 2);
+		c->id = sqlite3_column_int64(s->chain_get, 3);
+		copy_hash(c->hash, s->chain_get, 4);
+	} else if (rc != SQLITE_DONE) {
+		err = st_db_error(s, "cannot read a chain head");
+	}
+	sqlite3_reset(s->chain_get);
+	return err;
+}
+
+int st_chain_add(struct dw_store *s, struct st_chain *c, long long rowid)
+{
+	char sql[600];
+	sqlite3_stmt **st = &s->chain_add[c->t];
+	int err;
+
+	if (!*st)
+		snprintf(sql, sizeof(sql),
+			 "UPDATE %s SET chain_seq = ?2, chain_prev = ?3, "
+			 "chain_hash = dw_chain_hash('%s', ?2, ?3, %s) WHERE "
+			 "id = ?1 RETURNING chain_hash",
+			 chained[c->t].name, chained[c->t].name,
+			 chained[c->t].cols);
+	err = cached(s, st, sql);
+	if (err)
+		return err;
+	sqlite3_bind_int64(*st, 1, rowid);
+	sqlite3_bind_int64(*st, 2, c->seq + 1);
+	sqlite3_bind_blob(*st, 3, c->seq ? c->hash : zero_hash, HASH_LEN,
+			  SQLITE_TRANSIENT);
+	if (sqlite3_step(*st) != SQLITE_ROW ||
+	    sqlite3_column_bytes(*st, 0) != HASH_LEN) {
+		err = st_db_error(s, "cannot chain a row");
+		sqlite3_reset(*st);
+		return err;
+	}
+	c->seq++;
+	c->id = rowid;
+	copy_hash(c->hash, *st, 0);
+	c->dirty = 1;
+	sqlite3_reset(*st);
+	return 0;
+}
+
+int st_chain_save(struct dw_store *s, struct st_chain *c)
+{
+	int err;
+
+	if (!c->dirty)
+		return 0;
+	err = cached(s, &s->chain_put,
+		     "INSERT OR REPLACE INTO chain_heads(tbl, key, base_seq, "
+		     "base_hash, seq, id, hash) VALUES (?1,?2,?3,?4,?5,?6,?7)");
+	if (err)
+		return err;
+	sqlite3_bind_text(s->chain_put, 1, chained[c->t].name, -1,
+			  SQLITE_STATIC);
+	sqlite3_bind_text(s->chain_put, 2, c->key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->chain_put, 3, c->base_seq);
+	sqlite3_bind_blob(s->chain_put, 4, c->base_hash, HASH_LEN,
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(s->chain_put, 5, c->seq);
+	sqlite3_bind_int64(s->chain_put, 6, c->id);
+	sqlite3_bind_blob(s->chain_put, 7, c->hash, HASH_LEN, SQLITE_STATIC);
+	if (sqlite3_step(s->chain_put) != SQLITE_DONE)
+		err = st_db_error(s, "cannot record a chain head");
+	sqlite3_reset(s->chain_put);
+	c->dirty = err != 0;
+	return err;
+}
+
+void st_chain_release(struct st_chain *c)
+{
+	free(c->key);
+	c->key = NULL;
+}
+
+int st_chain_one(struct dw_store *s, int t, const char *key, long long rowid)
+{
+	struct st_chain c;
+	int err = st_chain_load(s, t, key, &c);
+
+	if (!err)
+		err = st_chain_add(s, &c, rowid);
+	if (!err)
+		err = st_chain_save(s, &c);
+	st_chain_release(&c);
+	return err;
+}
+
+int st_tx_enter(struct dw_store *s, int *own)
+{
+	*own = sqlite3_get_autocommit(s->db);
+	return *own ? dw_store_begin(s) : 0;
+}
+
+int st_tx_leave(struct dw_store *s, int own, int err)
+{
+	if (!own)
+		return err;
+	if (err) {
+		dw_store_rollback(s);
+		return err;
+	}
+	return dw_store_commit(s);
+}
+
+/* Chain every row of an older store, in the order they were written. */
+int st_chain_backfill(struct dw_store *s)
+{
+	char sql[300];
+	long long last, ids[512];
+	char *keys[512];
+	int err = 0;
+
+	for (int t = 0; !err && t < ST_NCHAINED; t++) {
+		snprintf(sql, sizeof(sql),
+			 "SELECT id, %s FROM %s WHERE id > ?1 ORDER BY id "
+			 "LIMIT 512",
+			 chained[t].key, chained[t].name);
+		for (last = -1; !err;) {
+			sqlite3_stmt *st;
+			int n = 0, i;
+
+			err = st_prepare(s, &st, sql);
+			if (err)
+				break;
+			sqlite3_bind_int64(st, 1, last);
+			while (n < 512 && sqlite3_step(st) == SQLITE_ROW) {
+				const unsigned char *k =
+					sqlite3_column_text(st, 1);
+
+				ids[n] = sqlite3_column_int64(st, 0);
+				keys[n++] =
+					dw_xstrdup(k ? (const char *)k : "");
+			}
+			sqlite3_finalize(st);
+			for (i = 0; !err && i < n; i++)
+				err = st_chain_one(s, t, keys[i], ids[i]);
+			for (i = 0; i < n; i++)
+				free(keys[i]);
+			if (n < 512)
+				break;
+			last = ids[n - 1];
+		}
+	}
+	return err;
+}
+
+/* ---- retention: what was deleted moves each chain's base ---- */
+
+void st_pruned_note(struct st_pruned *p, int t, const char *key, long long seq,
+		    const void *hash, int hash_len)
+{
+	size_t i;
+
+	if (seq <= 0 || hash_len != HASH_LEN)
+		return;
+	for (i = 0; i < p->n; i++)
+		if (p->v[i].t == t && !strcmp(p->v[i].key, key))
+			break;
+	if (i == p->n) {
+		DW_ALLOC_GROW(p->v, p->n + 1, p->alloc);
+		memset(&p->v[i], 0, sizeof(p->v[i]));
+		p->v[i].t = t;
+		p->v[i].key = dw_xstrdup(key);
+		p->n++;
+	}
+	if (seq > p->v[i].seq) {
+		p->v[i].seq = seq;
+		memcpy(p->v[i].hash, hash, HASH_LEN);
+	}
+}
+
+int st_pruned_apply(struct dw_store *s, struct st_pruned *p)
+{
+	sqlite3_stmt *st;
+	int err = 0;
+
+	for (size_t i = 0; !err && i < p->n; i++) {
+		err = st_prepare(s, &st,
+				 "UPDATE chain_heads SET base_seq = ?3, "
+				 "base_hash = ?4 WHERE tbl = ?1 AND key = ?2 "
+				 "AND base_seq < ?3");
+		if (err)
+			break;
+		sqlite3_bind_text(st, 1, chained[p->v[i].t].name, -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_text(st, 2, p->v[i].key, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, p->v[i].seq + 1);
+		sqlite3_bind_blob(st, 4, p->v[i].hash, HASH_LEN, SQLITE_STATIC);
+		err = st_step_done(s, st, "cannot move a chain's base");
+	}
+	return err;
+}
+
+void st_pruned_release(struct st_pruned *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->v[i].key);
+	free(p->v);
+	memset(p, 0, sizeof(*p));
+}
+
+const char *st_chain_table(int t)
+{
+	return chained[t].name;
+}
+
+const char *st_chain_keycol(int t)
+{
+	return chained[t].key;
+}
+
+const char *st_chain_cols(int t)
+{
+	return chained[t].cols;
+}
+
+const char *st_chain_what(int t)
+{
+	return chained[t].what;
+}
+
+/* ---- the heads, as a document; signing it ---- */
+
+static void hex_of(char out[2 * HASH_LEN + 1], const void *h)
+{
+	dw_hex(out, h, HASH_LEN);
+}
+
+/* The root: SHA-256 over every head, in (table, key) order. */
+void st_heads_root(json_t *chains, char out[72])
+{
+	EVP_MD_CTX *m = EVP_MD_CTX_new();
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	char hex[2 * EVP_MAX_MD_SIZE + 1] = "";
+	json_t *c;
+	size_t i;
+	int ok = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1;
+
+	json_array_foreach(chains, i, c)
+	{
+		struct dw_buf b = DW_BUF_INIT;
+
+		dw_json_dump(&b, c, JSON_SORT_KEYS | JSON_COMPACT);
+		dw_buf_addch(&b, '\n');
+		ok = ok && EVP_DigestUpdate(m, b.ptr, b.len) == 1;
+		dw_buf_release(&b);
+	}
+	if (ok && EVP_DigestFinal_ex(m, md, &n) == 1)
+		dw_hex(hex, md, n);
+	EVP_MD_CTX_free(m);
+	snprintf(out, 72, "sha256:%.64s", hex);
+}
+
+static json_t *head_json(const char *table, const char *key, long long base_seq,
+			 const void *base_hash, long long seq, long long id,
+			 const void *hash)
+{
+	char bh[2 * HASH_LEN + 1], hh[2 * HASH_LEN + 1];
+
+	hex_of(bh, base_hash);
+	hex_of(hh, hash);
+	return json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s}", "table", table,
+			 "key", key, "base_seq", (json_int_t)base_seq,
+			 "base_hash", bh, "seq", (json_int_t)seq, "id",
+			 (json_int_t)id, "hash", hh);
+}
+
+int dw_store_heads(struct dw_store *s, const char *host, json_t **out)
+{
+	sqlite3_stmt *st;
+	json_t *chains = json_array(), *doc;
+	long long rows = 0;
+	char root[72];
+	int err = st_prepare(s, &st,
+			     "SELECT tbl, key, base_seq, base_hash, seq, id, "
+			     "hash FROM chain_heads ORDER BY tbl, key");
+	int rc;
+
+	*out = NULL;
+	if (err) {
+		json_decref(chains);
+		return err;
+	}
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		unsigned char bh[HASH_LEN], h[HASH_LEN];
+
+		copy_hash(bh, st, 3);
+		copy_hash(h, st, 6);
+		json_array_append_new(
+			chains,
+			head_json((const char *)sqlite3_column_text(st, 0),
+				  (const char *)sqlite3_column_text(st, 1),
+				  sqlite3_column_int64(st, 2), bh,
+				  sqlite3_column_int64(st, 4),
+				  sqlite3_column_int64(st, 5), h));
+		rows += sqlite3_column_int64(st, 4) -
+			sqlite3_column_int64(st, 2) + 1;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(chains);
+		return st_db_error(s, "cannot read the chain heads");
+	}
+	st_heads_root(chains, root);
+	doc = json_pack("{s:s, s:s, s:I, s:s, s:I, s:o}", "_type",
+			DW_HEADS_TYPE, "host", host ? host : "", "time",
+			(json_int_t)time(NULL), "root", root, "rows",
+			(json_int_t)rows, "chains", chains);
+	if (!doc)
+		return dw_error_set(DW_ERROR, "store: cannot build the heads");
+	*out = doc;
+	return 0;
+}
+
+json_t *dw_store_heads_sign(EVP_PKEY *k, json_t *doc)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	json_t *env;
+
+	dw_json_dump(&b, doc, JSON_PRESERVE_ORDER | JSON_COMPACT);
+	env = dw_dsse_sign(k, DW_HEADS_PAYLOAD_TYPE, b.ptr, b.len);
+	dw_buf_release(&b);
+	return env;
+}
+
+static int last_root(struct dw_store *s, char root[72])
+{
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st,
+			     "SELECT root FROM chain_signatures ORDER BY id "
+			     "DESC LIMIT 1");
+
+	root[0] = '\0';
+	if (err)
+		return err;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		snprintf(root, 72, "%s", sqlite3_column_text(st, 0));
+	sqlite3_finalize(st);
+	return 0;
+}
+
+int dw_store_sign_heads(struct dw_store *s, EVP_PKEY *k, const char *host,
+			int force, int *signed_now)
+{
+	json_t *doc = NULL, *env = NULL, *p;
+	struct dw_buf text = DW_BUF_INIT;
+	char prev[72], keyid[72], summary[300], digest[72];
+	const char *root;
+	sqlite3_stmt *st;
+	int own, err;
+
+	*signed_now = 0;
+	err = st_tx_enter(s, &own);
+	if (!err)
+		err = dw_store_heads(s, host, &doc);
+	if (!err)
+		err = last_root(s, prev);
+	root = json_string_value(json_object_get(doc, "root"));
+	if (err || (!force && root && !strcmp(root, prev)) ||
+	    !json_array_size(json_object_get(doc, "chains")))
+		goto out;
+	env = dw_store_heads_sign(k, doc);
+	if (!env) {
+		err = dw_error_set(DW_ERROR, "store: cannot sign the heads");
+		goto out;
+	}
+	dw_json_dump(&text, env, JSON_PRESERVE_ORDER | JSON_COMPACT);
+	err = st_prepare(s, &st,
+			 "INSERT INTO chain_signatures(time, root, envelope) "
+			 "VALUES (?1, ?2, ?3)");
+	if (!err) {
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+		sqlite3_bind_text(st, 2, root, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, text.ptr, (int)text.len,
+				  SQLITE_STATIC);
+		err = st_step_done(s, st, "cannot record signed heads");
+	}
+	/* The last 16 are kept: what is checked is the newest, and those
+	 * before it for a rollback; the outputs have every one. */
+	if (!err && !st_prepare(s, &st,
+				"DELETE FROM chain_signatures WHERE id <= "
+				"(SELECT max(id) FROM chain_signatures) - 16"))
+		err = st_step_done(s, st, "cannot prune signed heads");
+	if (err)
+		goto out;
+	dw_sign_keyid(k, keyid);
+	dw_sha256_hex(digest, text.ptr, text.len);
+	p = json_pack("{s:s, s:s, s:s, s:O, s:O, s:s, s:s}", "severity", "info",
+		      "host", host ? host : "", "root", root, "rows",
+		      json_object_get(doc, "rows"), "time",
+		      json_object_get(doc, "time"), "envelope_sha256", digest,
+		      "keyid", keyid);
+	json_object_set_new(p, "chains",
+			    json_integer((json_int_t)json_array_size(
+				    json_object_get(doc, "chains"))));
+	snprintf(summary, sizeof(summary),
+		 "the store's chain heads signed: %s (%zu chains)", root,
+		 json_array_size(json_object_get(doc, "chains")));
+	err = dw_store_alert(s, "chain-head", summary, p);
+	json_decref(p);
+	*signed_now = !err;
+out:
+	err = st_tx_leave(s, own, err);
+	if (err)
+		*signed_now = 0;
+	json_decref(doc);
+	json_decref(env);
+	dw_buf_release(&text);
+	return err;
+}
