@@ -567,9 +567,16 @@ void dw_policy_defaults(struct dw_policy *p)
 {
 	size_t i;
 
+	const char *key = getenv("DRIFTWATCH_SIGNING_KEY");
+
 	memset(p, 0, sizeof(*p));
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		set_default(p, &keys[i]);
+	/* The key the CLI uses too, unless the configuration names one. */
+	if (key && *key) {
+		free(p->signing_key);
+		p->signing_key = dw_xstrdup(key);
+	}
 }
 
 static int set_paths(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p,
