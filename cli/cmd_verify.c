@@ -36,13 +36,17 @@ static const struct dw_opt opts[] = {
 	 "when the store is intact, write its heads signed\nto FILE ('-': "
 	 "standard output), to keep off this host",
 	 0},
+	{'u', "allow-unsigned", NULL,
+	 "a store with rows and no signed heads is not a\nfailure (one kept "
+	 "with signing_key \"\")",
+	 0},
 	{0, NULL, NULL, NULL, 0},
 };
 
 static const char *const synopsis[] = {
 	"verify [--key PUB | --signing-key PATH] PATH",
 	"verify --store [--db PATH] [--key PUB | --signing-key PATH] "
-	"[--anchor FILE]... [--export-heads FILE]",
+	"[--anchor FILE]... [--export-heads FILE] [--allow-unsigned]",
 	NULL,
 };
 
@@ -61,10 +65,12 @@ struct store_args {
 	const char *db, *pub, *key, *export_to;
 	const char **anchors;
 	size_t nanchors;
+	int allow_unsigned;
 };
 
 /* The heads, signed with the local key, to `to` ('-': stdout). */
-static int export_heads(const struct store_args *a, json_t *heads)
+static int export_heads(const struct store_args *a, EVP_PKEY *pub,
+			json_t *heads)
 {
 	char host[256] = "";
 	struct dw_buf text = DW_BUF_INIT;
@@ -75,6 +81,18 @@ static int export_heads(const struct store_args *a, json_t *heads)
 	gethostname(host, sizeof(host) - 1);
 	json_object_set_new(heads, "host", json_string(host));
 	err = dw_sign_key_load(&k, a->key, 0);
+	/* Signed by the key it will be checked with: --key's private half. */
+	if (!err && pub) {
+		char a_id[72], b_id[72];
+
+		dw_sign_keyid(k, a_id);
+		dw_sign_keyid(pub, b_id);
+		if (strcmp(a_id, b_id))
+			err = dw_error_set(DW_EINVAL,
+					   "%s is not the private half of %s "
+					   "(--signing-key PATH)",
+					   a->key, a->pub);
+	}
 	if (!err) {
 		env = dw_store_heads_sign(k, heads);
 		err = env ? 0 : DW_ERROR;
@@ -151,6 +169,16 @@ static int verify_store(const struct store_args *a)
 				 dw_error_last());
 		goto out;
 	}
+	/* Rows and not one signature: never signed, or the signatures
+	 * were deleted; said unless the store is meant to be unsigned. */
+	if (!err && !ck.stored && ck.rows && !a->allow_unsigned) {
+		dw_buf_addf(&report,
+			    "the store's heads were never signed, or their "
+			    "signatures were deleted (--allow-unsigned for a "
+			    "store kept with signing_key \"\")\n");
+		ck.problems++;
+		err = DW_ERROR;
+	}
 	if (err) {
 		fprintf(stderr,
 			"%sdriftwatch verify: store %s: FAILED (%lld "
@@ -162,26 +190,22 @@ static int verify_store(const struct store_args *a)
 	}
 	printf("store %s: ok: %lld rows in %lld chains\n", a->db, ck.rows,
 	       ck.chains);
-	if (ck.unchecked)
-		printf("  signed heads: %lld NOT checked: no key (--key PUB)\n",
-		       ck.unchecked);
-	else if (ck.signed_docs)
+	if (ck.signed_docs)
 		printf("  signed heads: %lld found in it, checked with %s; "
-		       "newest signed %s\n",
+		       "newest signed %s; %lld rows written since\n",
 		       ck.signed_docs,
 		       a->pub ? a->pub
 			      : "this host's own key (--key PUB for an "
 				"exported one)",
-		       when(ck.last_signed, t, sizeof(t)));
+		       when(ck.last_signed, t, sizeof(t)), ck.unsigned_rows);
 	else
-		printf("  signed heads: none yet (driftwatchd signs them "
-		       "as they change, and at exit)\n");
+		printf("  signed heads: none (--allow-unsigned)\n");
 	if (a->nanchors)
 		printf("  anchors: %zu, their heads found; %lld of them "
 		       "pruned since (not checkable)\n",
 		       a->nanchors, ck.pruned_since);
 	if (a->export_to)
-		rc = export_heads(a, heads);
+		rc = export_heads(a, a->pub ? pub : NULL, heads);
 out:
 	for (i = 0; i < a->nanchors; i++)
 		json_decref(anchors[i]);
@@ -198,7 +222,7 @@ int cmd_verify(struct dw_cli *cli, int argc, char **argv)
 	const char *pub = NULL, *key = dw_cli_signing_key();
 	struct dw_buf report = DW_BUF_INIT, what = DW_BUF_INIT;
 	struct store_args sa = {
-		DW_STORE_DEFAULT_PATH, NULL, NULL, NULL, NULL, 0};
+		DW_STORE_DEFAULT_PATH, NULL, NULL, NULL, NULL, 0, 0};
 	size_t anchors_alloc = 0;
 	struct dw_opts p;
 	int c, err, store = 0;
@@ -217,11 +241,12 @@ int cmd_verify(struct dw_cli *cli, int argc, char **argv)
 			sa.anchors[sa.nanchors++] = optarg;
 			break;
 		case 'e': sa.export_to = optarg; break;
+		case 'u': sa.allow_unsigned = 1; break;
 		case DW_OPT_EXIT: free(sa.anchors); return p.exit;
 		default: free(sa.anchors); return dw_opts_usage_error(&help);
 		}
 	}
-	if (store || sa.nanchors || sa.export_to) {
+	if (store || sa.nanchors || sa.export_to || sa.allow_unsigned) {
 		if (!store || argc != optind) {
 			free(sa.anchors);
 			return dw_opts_usage_error(&help);

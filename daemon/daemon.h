@@ -77,6 +77,7 @@ struct daemon {
 	long long started;
 	long long next_heartbeat, next_prune; /* time(NULL) */
 	long long next_chain_sign;
+	int chain_alerted; /* store-tampered said this run */
 	char *last_status;
 	long long status_written;
 	int status_pending;

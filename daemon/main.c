@@ -835,16 +835,34 @@ static void sign_heads(struct daemon *dm)
 {
 	char host[256] = "";
 	EVP_PKEY *k = NULL;
-	int done = 0;
+	int done = 0, err;
 
 	if (!dm->pol.signing_key || !*dm->pol.signing_key)
 		return;
 	gethostname(host, sizeof(host) - 1);
-	if (dw_sign_key_load(&k, dm->pol.signing_key, 1) ||
-	    dw_store_sign_heads(dm->store, k, host, 0, &done))
-		dw_log_warn("the store's chain heads are not signed: %s",
-			    dw_error_last());
+	err = dw_sign_key_load(&k, dm->pol.signing_key, 1);
+	if (!err)
+		err = dw_store_sign_heads(dm->store, k, host, 0, &done);
 	EVP_PKEY_free(k);
+	if (!err)
+		return;
+	dw_log_error("the store's chain heads are not signed: %s",
+		     dw_error_last());
+	/* A head that is not its chain's last row: the store was written
+	 * by someone else. Said where the alerts go, once a run. */
+	if (err == DW_ERROR && !dm->chain_alerted) {
+		char summary[700];
+		json_t *p = json_pack("{s:s, s:s}", "severity", "critical",
+				      "error", dw_error_last());
+
+		snprintf(summary, sizeof(summary),
+			 "driftwatchd on %s: the store's history was changed "
+			 "outside driftwatch: %s",
+			 host, dw_error_last());
+		if (!dw_store_alert(dm->store, "store-tampered", summary, p))
+			dm->chain_alerted = 1;
+		json_decref(p);
+	}
 }
 
 static int run_once(struct daemon *dm)
@@ -938,21 +956,31 @@ static void housekeeping(struct daemon *dm, long long now)
 	}
 	if (now >= dm->next_prune) {
 		struct dw_prune pr;
+		char host[256] = "";
+		EVP_PKEY *k = NULL;
+		int err;
 
 		dm->next_prune = now + 3600;
-		if (dw_store_prune(dm->store,
-				   (long long)dm->pol.retention_days * 86400,
-				   dm->pol.retention_rows, &pr)) {
+		gethostname(host, sizeof(host) - 1);
+		/* The chains' new bases are signed with the prune (a
+		 * checkpoint): without the key, nothing is pruned. */
+		if (dm->pol.signing_key && *dm->pol.signing_key &&
+		    dw_sign_key_load(&k, dm->pol.signing_key, 1)) {
 			dw_log_warn("retention: %s", dw_error_last());
 			return;
 		}
-		if (pr.pruned) {
+		err = dw_store_prune(dm->store,
+				     (long long)dm->pol.retention_days * 86400,
+				     dm->pol.retention_rows, k, host, &pr);
+		EVP_PKEY_free(k);
+		if (err) {
+			dw_log_warn("retention: %s", dw_error_last());
+			return;
+		}
+		if (pr.pruned)
 			dw_log_info("retention: %lld old events, alerts and "
 				    "findings deleted",
 				    pr.pruned);
-			/* The chains' new bases, signed: a checkpoint. */
-			sign_heads(dm);
-		}
 		/* A big prune goes on next turn, a chunk at a time. */
 		if (pr.more)
 			dm->next_prune = now;

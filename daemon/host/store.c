@@ -255,6 +255,10 @@ static int open_once(struct dw_store **out, const char *path, int readonly)
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, 5000);
+	/* The file may have been written by someone else: its schema runs
+	 * no function of ours, and cannot be written to as data. */
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(s->db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
 	err = st_chain_register(s);
 	if (err)
 		goto fail;

@@ -5,6 +5,8 @@
 #include <stdint.h>
 
 #include "driftwatch/overlay_diff.h"
+#include <openssl/types.h>
+
 #include "driftwatch/severity.h"
 #include "coverage.h"
 #include "docker.h"
@@ -325,7 +327,9 @@ int dw_store_alert_recover(struct dw_store *s);
  * tenth of that of one container, are deleted, at most 20,000 rows a
  * statement (`more` says to call again); the newest row of each table
  * stays. The current drift (changes), snapshots, rotations and coverage
- * never are.
+ * never are. Chains lose only their oldest rows; their new bases are
+ * signed with `k` (when not NULL, as `host`) in the same transaction, a
+ * checkpoint: a prune whose signing fails is not made.
  */
 struct dw_prune {
 	long long pruned;      /* rows deleted */
@@ -333,7 +337,7 @@ struct dw_prune {
 	int more;	       /* a chunk was full: call again soon */
 };
 int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
-		   struct dw_prune *out);
+		   EVP_PKEY *k, const char *host, struct dw_prune *out);
 
 struct dw_alert {
 	long long id;
@@ -376,8 +380,6 @@ int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
  * snapshots and rotations. A chain's head (its last row) and base (the
  * last row retention deleted) are kept for every chain ever written.
  */
-#include <openssl/types.h>
-
 struct dw_buf;
 
 #define DW_HEADS_TYPE "urn:driftwatch:chain-heads:v1"
@@ -400,13 +402,14 @@ int dw_store_sign_heads(struct dw_store *s, EVP_PKEY *k, const char *host,
 
 struct dw_chain_check {
 	long long chains, rows, problems;
-	long long docs;		/* signed documents whose heads were used */
-	long long signed_docs;	/* of them, the store's own */
-	long long unchecked;	/* not checked: no key */
-	long long expected;	/* heads from those documents */
-	long long matched;	/* found as signed */
-	long long pruned_since; /* signed heads retention deleted since */
-	long long last_signed;	/* when the store last signed (0: never) */
+	long long stored;	 /* signatures in the store */
+	long long signed_docs;	 /* of them, verified with the key */
+	long long docs;		 /* signed documents used: those, anchors */
+	long long expected;	 /* heads from those documents */
+	long long matched;	 /* found as signed */
+	long long pruned_since;	 /* signed heads retention deleted since */
+	long long last_signed;	 /* when the store last signed (0: never) */
+	long long unsigned_rows; /* written after the newest signature */
 };
 
 /*
@@ -415,7 +418,8 @@ struct dw_chain_check {
  * and of `anchors` (DSSE envelopes of heads exported earlier, named by
  * `names`) in it; signatures checked with `pub` (NULL: not checked).
  * Problems go to `report`, one per line, with table, chain, row id and
- * position. 0: intact; DW_ERROR: a problem; DW_EIO: unreadable. When
+ * position. 0: intact; DW_ERROR: a problem; DW_EIO: unreadable (or
+ * not a store's tables); DW_EINVAL: anchors and no key. When
  * `heads` is not NULL and the store is intact, it gets the heads walked
  * (dw_store_heads(), read in the same transaction; caller decrefs).
  */

@@ -83,7 +83,7 @@ static void fn_chain_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 
 		/* Each value: a type byte, then 8 bytes (an integer, a
 		 * real's bits) or a length and the bytes (text, blob). */
-		be[0] = (unsigned char)"?ifbtn"[t > 0 && t <= 5 ? t : 0];
+		be[0] = (unsigned char)"?iftbn"[t > 0 && t <= 5 ? t : 0];
 		if (t == SQLITE_INTEGER) {
 			put_be64(be + 1,
 				 (unsigned long long)sqlite3_value_int64(v));
@@ -436,65 +436,174 @@ void st_heads_root(json_t *chains, char out[72])
 	snprintf(out, 72, "sha256:%.64s", hex);
 }
 
-static json_t *head_json(const char *table, const char *key, long long base_seq,
-			 const void *base_hash, long long seq, long long id,
-			 const void *hash)
+/* A chain's key as JSON: "key" when it is UTF-8 (no NUL), else
+ * "key_hex": no chain may drop out of a signed document. */
+static json_t *head_json(const char *table, const void *key, size_t klen,
+			 long long base_seq, const void *base_hash,
+			 long long seq, long long id, const void *hash)
 {
 	char bh[2 * HASH_LEN + 1], hh[2 * HASH_LEN + 1];
+	json_t *k = memchr(key, 0, klen) ? NULL : json_stringn(key, klen);
+	json_t *h;
 
 	hex_of(bh, base_hash);
 	hex_of(hh, hash);
-	return json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:s}", "table", table,
-			 "key", key, "base_seq", (json_int_t)base_seq,
-			 "base_hash", bh, "seq", (json_int_t)seq, "id",
-			 (json_int_t)id, "hash", hh);
+	h = json_pack("{s:s, s:I, s:s, s:I, s:I, s:s}", "table", table,
+		      "base_seq", (json_int_t)base_seq, "base_hash", bh, "seq",
+		      (json_int_t)seq, "id", (json_int_t)id, "hash", hh);
+	if (h && k) {
+		json_object_set_new(h, "key", k);
+	} else if (h) {
+		char *hex = dw_xmalloc(2 * klen + 1);
+
+		dw_hex(hex, key, klen);
+		json_object_set_new(h, "key_hex", json_string(hex));
+		free(hex);
+	}
+	return h;
+}
+
+/* The highest row id of each chained table: what a document covers. */
+static int watermarks(struct dw_store *s, json_t *out)
+{
+	char sql[120];
+	sqlite3_stmt *st;
+	int err = 0;
+
+	for (int t = 0; !err && t < ST_NCHAINED; t++) {
+		snprintf(sql, sizeof(sql),
+			 "SELECT coalesce(max(id), 0) FROM %s",
+			 chained[t].name);
+		err = st_prepare(s, &st, sql);
+		if (err)
+			break;
+		if (sqlite3_step(st) == SQLITE_ROW)
+			json_object_set_new(
+				out, chained[t].name,
+				json_integer(sqlite3_column_int64(st, 0)));
+		else
+			err = st_db_error(s, "cannot read a table's last id");
+		sqlite3_finalize(st);
+	}
+	return err;
 }
 
 int dw_store_heads(struct dw_store *s, const char *host, json_t **out)
 {
 	sqlite3_stmt *st;
-	json_t *chains = json_array(), *doc;
+	json_t *chains = json_array(), *marks = json_object(), *doc = NULL;
 	long long rows = 0;
 	char root[72];
-	int err = st_prepare(s, &st,
-			     "SELECT tbl, key, base_seq, base_hash, seq, id, "
-			     "hash FROM chain_heads ORDER BY tbl, key");
-	int rc;
+	int rc, err = st_prepare(s, &st,
+				 "SELECT tbl, CAST(key AS BLOB), base_seq, "
+				 "base_hash, seq, id, hash FROM chain_heads "
+				 "ORDER BY tbl, CAST(key AS BLOB)");
 
 	*out = NULL;
-	if (err) {
-		json_decref(chains);
-		return err;
-	}
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		unsigned char bh[HASH_LEN], h[HASH_LEN];
+		const char *tbl = (const char *)sqlite3_column_text(st, 0);
+		const void *key = sqlite3_column_blob(st, 1);
+		json_t *one;
 
 		copy_hash(bh, st, 3);
 		copy_hash(h, st, 6);
-		json_array_append_new(
-			chains,
-			head_json((const char *)sqlite3_column_text(st, 0),
-				  (const char *)sqlite3_column_text(st, 1),
-				  sqlite3_column_int64(st, 2), bh,
-				  sqlite3_column_int64(st, 4),
-				  sqlite3_column_int64(st, 5), h));
+		one = head_json(tbl ? tbl : "", key ? key : "",
+				(size_t)sqlite3_column_bytes(st, 1),
+				sqlite3_column_int64(st, 2), bh,
+				sqlite3_column_int64(st, 4),
+				sqlite3_column_int64(st, 5), h);
+		if (!one || json_array_append_new(chains, one))
+			err = dw_error_set(DW_ERROR,
+					   "store: a chain head cannot be "
+					   "written as JSON");
 		rows += sqlite3_column_int64(st, 4) -
 			sqlite3_column_int64(st, 2) + 1;
 	}
+	if (!err && rc != SQLITE_DONE)
+		err = st_db_error(s, "cannot read the chain heads");
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		json_decref(chains);
-		return st_db_error(s, "cannot read the chain heads");
+	if (!err)
+		err = watermarks(s, marks);
+	if (!err) {
+		st_heads_root(chains, root);
+		doc = json_pack("{s:s, s:s, s:I, s:s, s:I, s:O, s:O}", "_type",
+				DW_HEADS_TYPE, "host", host ? host : "", "time",
+				(json_int_t)time(NULL), "root", root, "rows",
+				(json_int_t)rows, "watermarks", marks, "chains",
+				chains);
+		if (!doc)
+			err = dw_error_set(DW_ERROR,
+					   "store: cannot build the heads");
 	}
-	st_heads_root(chains, root);
-	doc = json_pack("{s:s, s:s, s:I, s:s, s:I, s:o}", "_type",
-			DW_HEADS_TYPE, "host", host ? host : "", "time",
-			(json_int_t)time(NULL), "root", root, "rows",
-			(json_int_t)rows, "chains", chains);
-	if (!doc)
-		return dw_error_set(DW_ERROR, "store: cannot build the heads");
+	json_decref(chains);
+	json_decref(marks);
 	*out = doc;
-	return 0;
+	return err;
+}
+
+/*
+ * Each head against its chain's last row, before it is signed: a head
+ * or a last row changed by hand is not signed over (a cheap look, one
+ * row a chain; verify --store walks them all).
+ */
+static int heads_match_rows(struct dw_store *s)
+{
+	char sql[700];
+	sqlite3_stmt *h, *r = NULL;
+	int rc, err = st_prepare(s, &h,
+				 "SELECT tbl, key, seq, id, hash FROM "
+				 "chain_heads");
+
+	while (!err && (rc = sqlite3_step(h)) == SQLITE_ROW) {
+		int t = -1;
+		const char *tbl = (const char *)sqlite3_column_text(h, 0);
+
+		for (int i = 0; tbl && i < ST_NCHAINED; i++)
+			if (!strcmp(tbl, chained[i].name))
+				t = i;
+		if (t < 0) {
+			err = dw_error_set(DW_ERROR,
+					   "store: a chain head of no table");
+			break;
+		}
+		snprintf(sql, sizeof(sql),
+			 "SELECT chain_seq = ?2 AND chain_hash = ?3 AND "
+			 "dw_chain_hash('%s', chain_seq, chain_prev, %s) = "
+			 "chain_hash AND %s IS ?4 FROM %s WHERE id = ?1",
+			 chained[t].name, chained[t].cols, chained[t].key,
+			 chained[t].name);
+		err = st_prepare(s, &r, sql);
+		if (err)
+			break;
+		sqlite3_bind_int64(r, 1, sqlite3_column_int64(h, 3));
+		sqlite3_bind_int64(r, 2, sqlite3_column_int64(h, 2));
+		sqlite3_bind_value(r, 3, sqlite3_column_value(h, 4));
+		sqlite3_bind_value(r, 4, sqlite3_column_value(h, 1));
+		rc = sqlite3_step(r);
+		/* Its last row may be gone by retention (the base then
+		 * equals the head): only a row that is there is compared. */
+		if (rc == SQLITE_ROW && !sqlite3_column_int(r, 0))
+			err = dw_error_set(
+				DW_ERROR,
+				"store: the head of %s chain %s is "
+				"not its last row (row id %lld): "
+				"the store was changed outside "
+				"driftwatch; driftwatch verify "
+				"--store says where",
+				chained[t].name,
+				t >= ST_SNAPSHOTS
+					? "(one)"
+					: (const char *)sqlite3_column_text(h,
+									    1),
+				(long long)sqlite3_column_int64(h, 3));
+		else if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			err = st_db_error(s, "cannot read a chain's last row");
+		sqlite3_finalize(r);
+		r = NULL;
+	}
+	sqlite3_finalize(h);
+	return err;
 }
 
 json_t *dw_store_heads_sign(EVP_PKEY *k, json_t *doc)
@@ -536,6 +645,8 @@ int dw_store_sign_heads(struct dw_store *s, EVP_PKEY *k, const char *host,
 
 	*signed_now = 0;
 	err = st_tx_enter(s, &own);
+	if (!err)
+		err = heads_match_rows(s);
 	if (!err)
 		err = dw_store_heads(s, host, &doc);
 	if (!err)

@@ -60,8 +60,8 @@ void dw_store_set_alert_limit(struct dw_store *s, long burst, long per_minute)
 static int limit_exempt(const char *kind)
 {
 	static const char *const never[] = {
-		"heartbeat", "chain-head", "rate-limited",
-		"rotation",  "snapshot",   "scanner-unconfined"};
+		"heartbeat", "chain-head",	   "rate-limited",  "rotation",
+		"snapshot",  "scanner-unconfined", "store-tampered"};
 	size_t i;
 
 	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++)
@@ -791,7 +791,7 @@ static int prune_container(struct dw_store *s, int t, long long cap,
 }
 
 int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
-		   struct dw_prune *out)
+		   EVP_PKEY *k, const char *host, struct dw_prune *out)
 {
 	/*
 	 * By age: each table's own time column (seconds). The newest row
@@ -882,6 +882,11 @@ int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
 	 * with the heads by driftwatchd right after. */
 	if (!err)
 		err = st_pruned_apply(s, &pr);
+	if (!err && pr.n && k) {
+		int done;
+
+		err = dw_store_sign_heads(s, k, host, 0, &done);
+	}
 	st_pruned_release(&pr);
 	if (err) {
 		dw_store_rollback(s);

@@ -546,13 +546,15 @@ static void test_chain_intact_signed_pruned(void **state)
 	assert_int_equal(ck.matched, 5);
 	/* Retention cuts the chains' beginnings: still whole, and the
 	 * heads signed before it still found. */
-	assert_int_equal(dw_store_prune(f.s, 0, 2, &pr), 0);
+	assert_int_equal(dw_store_prune(f.s, 0, 2, f.k, "h", &pr), 0);
 	assert_true(pr.pruned >= 4);
 	assert_int_equal(check(&f, NULL, &rep, &ck), 0);
 	assert_int_equal(ck.rows, 5);
-	assert_int_equal(ck.matched, 5);
+	/* The prune signed the new bases itself: 5 heads twice. */
+	assert_int_equal(ck.signed_docs, 2);
+	assert_int_equal(ck.matched, 10);
 	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 0, &done), 0);
-	assert_int_equal(done, 1);
+	assert_int_equal(done, 0);
 	/* Appending goes on from a pruned chain. */
 	{
 		struct dw_change_row row = {"/d", 2,  'A', 0100644,	 NULL,
@@ -562,6 +564,7 @@ static void test_chain_intact_signed_pruned(void **state)
 	}
 	assert_int_equal(check(&f, NULL, &rep, &ck), 0);
 	assert_int_equal(ck.signed_docs, 2);
+	assert_int_equal(ck.unsigned_rows, 1);
 	dw_buf_release(&rep);
 	fx_close(&f);
 }
@@ -618,6 +621,59 @@ static void test_chain_tampering_named(void **state)
 }
 
 /*
+ * Root's re-chaining of one chain (table `t`, rows WHERE `cond`), the
+ * algorithm being public: positions from `first`, the first row after
+ * `base`; the recorded head and base set to match.
+ */
+static void rechain(sqlite3 *db, int t, const char *cond, long long first,
+		    const unsigned char *base)
+{
+	sqlite3_stmt *rows, *upd;
+	unsigned char prev[32];
+	char sql[700];
+	long long seq = first - 1, id = 0;
+
+	memcpy(prev, base, 32);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE %s SET chain_seq = ?2, chain_prev = ?3, "
+		 "chain_hash = dw_chain_hash('%s', ?2, ?3, %s) WHERE "
+		 "id = ?1 RETURNING chain_hash",
+		 st_chain_table(t), st_chain_table(t), st_chain_cols(t));
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &upd, NULL),
+			 SQLITE_OK);
+	snprintf(sql, sizeof(sql), "SELECT id FROM %s WHERE %s ORDER BY id",
+		 st_chain_table(t), cond);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &rows, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(rows) == SQLITE_ROW) {
+		id = sqlite3_column_int64(rows, 0);
+		sqlite3_reset(upd);
+		sqlite3_bind_int64(upd, 1, id);
+		sqlite3_bind_int64(upd, 2, ++seq);
+		sqlite3_bind_blob(upd, 3, prev, 32, SQLITE_TRANSIENT);
+		assert_int_equal(sqlite3_step(upd), SQLITE_ROW);
+		memcpy(prev, sqlite3_column_blob(upd, 0), 32);
+	}
+	sqlite3_finalize(rows);
+	sqlite3_finalize(upd);
+	snprintf(sql, sizeof(sql),
+		 "UPDATE chain_heads SET seq = ?1, id = ?2, hash = ?3, "
+		 "base_seq = ?4, base_hash = ?5 WHERE tbl = '%s' AND key IN "
+		 "(SELECT %s FROM %s WHERE %s)",
+		 st_chain_table(t), st_chain_keycol(t), st_chain_table(t),
+		 cond);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &upd, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_int64(upd, 1, seq);
+	sqlite3_bind_int64(upd, 2, id);
+	sqlite3_bind_blob(upd, 3, prev, 32, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(upd, 4, first);
+	sqlite3_bind_blob(upd, 5, base, 32, SQLITE_STATIC);
+	assert_int_equal(sqlite3_step(upd), SQLITE_DONE);
+	sqlite3_finalize(upd);
+}
+
+/*
  * Root on the host edits or deletes a row, re-chains what follows with the
  * (public) algorithm and re-signs with the local key: nothing in the
  * store can tell. Heads exported earlier and kept elsewhere can.
@@ -629,10 +685,8 @@ static void rechain_attack(const char *attack, const char *said)
 	struct dw_chain_check ck;
 	json_t *heads = NULL, *anchor;
 	sqlite3 *db;
-	sqlite3_stmt *rows, *upd;
-	unsigned char prev[32] = {0};
+	static const unsigned char zero[32];
 	char sql[600];
-	long long seq = 0, id = 0;
 	int done;
 
 	fx_open(&f);
@@ -648,40 +702,7 @@ static void rechain_attack(const char *attack, const char *said)
 	snprintf(sql, sizeof(sql), "BEGIN; %s; DELETE FROM chain_signatures",
 		 attack);
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
-	snprintf(sql, sizeof(sql),
-		 "UPDATE events SET chain_seq = ?2, chain_prev = ?3, "
-		 "chain_hash = dw_chain_hash('events', ?2, ?3, %s) WHERE "
-		 "id = ?1 RETURNING chain_hash",
-		 st_chain_cols(ST_EVENTS));
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "SELECT id FROM events WHERE "
-					    "container_id = 'id1' ORDER BY id",
-					    -1, &rows, NULL),
-			 SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &upd, NULL),
-			 SQLITE_OK);
-	while (sqlite3_step(rows) == SQLITE_ROW) {
-		id = sqlite3_column_int64(rows, 0);
-		sqlite3_reset(upd);
-		sqlite3_bind_int64(upd, 1, id);
-		sqlite3_bind_int64(upd, 2, ++seq);
-		sqlite3_bind_blob(upd, 3, prev, 32, SQLITE_TRANSIENT);
-		assert_int_equal(sqlite3_step(upd), SQLITE_ROW);
-		memcpy(prev, sqlite3_column_blob(upd, 0), 32);
-	}
-	sqlite3_finalize(rows);
-	sqlite3_finalize(upd);
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "UPDATE chain_heads SET seq = ?1, "
-					    "id = ?2, hash = ?3 WHERE tbl = "
-					    "'events' AND key = 'id1'",
-					    -1, &upd, NULL),
-			 SQLITE_OK);
-	sqlite3_bind_int64(upd, 1, seq);
-	sqlite3_bind_int64(upd, 2, id);
-	sqlite3_bind_blob(upd, 3, prev, 32, SQLITE_STATIC);
-	assert_int_equal(sqlite3_step(upd), SQLITE_DONE);
-	sqlite3_finalize(upd);
+	rechain(db, ST_EVENTS, "container_id = 'id1'", 1, zero);
 	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
@@ -727,6 +748,151 @@ static void test_chain_rechained_caught_by_anchor(void **state)
 		       "A");
 }
 
+/*
+ * A prune faked: rows edited, the chain renumbered from past the signed
+ * head as if retention had cut everything before, its base made up.
+ * Left signed as it was: the newest signature's base says so. Signed
+ * again: the anchor's row ids say that rows it knew were renumbered.
+ */
+static void test_chain_fake_prune(void **state)
+{
+	struct chain_fx f;
+	struct dw_buf rep = DW_BUF_INIT;
+	struct dw_chain_check ck;
+	json_t *heads = NULL, *anchor;
+	unsigned char junk[32];
+	sqlite3 *db;
+	int done;
+
+	(void)state;
+	memset(junk, 0x5a, sizeof(junk));
+	fx_open(&f);
+	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 0, &done), 0);
+	assert_int_equal(dw_store_heads(f.s, "h", &heads), 0);
+	anchor = dw_store_heads_sign(f.k, heads);
+	dw_store_close(f.s);
+	f.s = NULL;
+	assert_int_equal(sqlite3_open(f.db, &db), SQLITE_OK);
+	assert_int_equal(st_chain_register_db(db), 0);
+	assert_int_equal(sqlite3_exec(db,
+				      "BEGIN; UPDATE events SET path = "
+				      "x'2f65766c' WHERE id = 6; UPDATE "
+				      "snapshots SET archive_sha256 = "
+				      "'sha256:00'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	rechain(db, ST_EVENTS, "container_id = 'id1'", 6, junk);
+	rechain(db, ST_SNAPSHOTS, "1", 3, junk);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_true(check(&f, NULL, &rep, &ck) > 0);
+	assert_non_null(strstr(rep.ptr,
+			       "events of container id1: it begins at "
+			       "position 6, but the newest signature has it "
+			       "begin at 1: pruned outside driftwatch"));
+	assert_non_null(strstr(rep.ptr, "snapshots: it begins at position 3, "
+					"but it is never pruned"));
+	/* Signed again by root with the local key. */
+	sqlite3_exec(db, "DELETE FROM chain_signatures", NULL, NULL, NULL);
+	sqlite3_close(db);
+	assert_int_equal(dw_store_open(&f.s, f.db, 0), 0);
+	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 1, &done), 0);
+	assert_true(check(&f, anchor, &rep, &ck) > 0);
+	if (!strstr(rep.ptr, "events of container id1: row id 1 is at "
+			     "position 6, but when anchor A"))
+		fail_msg("fake prune not caught by the anchor:\n%s", rep.ptr);
+	json_decref(anchor);
+	json_decref(heads);
+	dw_buf_release(&rep);
+	fx_close(&f);
+}
+
+/* What a hostile store file may hold: no crash, no hang, no "ok". */
+static void test_chain_hostile_store(void **state)
+{
+	struct chain_fx f;
+	struct dw_buf rep = DW_BUF_INIT;
+	struct dw_chain_check ck;
+	struct dw_store *r = NULL;
+	struct dw_finding_record fr;
+	json_t *heads = NULL, *anchor;
+	const char *name = "A";
+	int done, is_new;
+
+	(void)state;
+	/* Positions at the end of the integers. */
+	fx_open(&f);
+	raw(&f, "UPDATE events SET chain_seq = 9223372036854775807 WHERE "
+		"id = 2; UPDATE chain_heads SET base_seq = "
+		"-9223372036854775807 WHERE key = 'id2'");
+	assert_true(check(&f, NULL, &rep, &ck) > 0);
+	assert_non_null(strstr(rep.ptr, "which no chain reaches"));
+	assert_non_null(strstr(rep.ptr, "its recorded head is not one"));
+	fx_close(&f);
+	/* A recursive view in a table's place: refused, not walked. */
+	fx_open(&f);
+	raw(&f,
+	    "DROP TABLE rotations; CREATE VIEW rotations AS WITH "
+	    "RECURSIVE n(id) AS (SELECT 1 UNION ALL SELECT id + 1 FROM n) "
+	    "SELECT id, 0 AS time, '' AS swarm_id, '' AS what, '' AS "
+	    "before_fingerprint, '' AS after_fingerprint, NULL AS reason, "
+	    "1 AS chain_seq, NULL AS chain_prev, NULL AS chain_hash FROM n");
+	assert_int_equal(dw_store_open(&r, f.db, 1), 0);
+	assert_int_equal(
+		dw_store_verify_chains(r, f.k, NULL, NULL, 0, &rep, &ck, NULL),
+		DW_EIO);
+	assert_non_null(strstr(dw_error_last(), "rotations is not a table"));
+	dw_store_close(r);
+	r = NULL;
+	fx_close(&f);
+	/* A key that is not UTF-8 stays in the signed heads (key_hex). */
+	fx_open(&f);
+	memset(&fr, 0, sizeof(fr));
+	fr.source_id = "log:/var/log/\xff*.log";
+	fr.path = "/var/log/\xff.log";
+	fr.path_len = strlen(fr.path);
+	fr.source = "log";
+	fr.rule = "r";
+	fr.severity = "high";
+	fr.fingerprint = "sha256:ff";
+	fr.redacted = "x";
+	assert_int_equal(dw_store_add_finding(f.s, &fr, &is_new), 0);
+	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 0, &done), 0);
+	assert_int_equal(done, 1);
+	assert_int_equal(dw_store_heads(f.s, "h", &heads), 0);
+	anchor = dw_store_heads_sign(f.k, heads);
+	assert_non_null(anchor);
+	assert_int_equal(check(&f, anchor, &rep, &ck), 0);
+	assert_int_equal(ck.chains, 6);
+	raw(&f, "UPDATE findings SET rule = 's' WHERE container_id LIKE "
+		"'log:%'");
+	assert_true(check(&f, anchor, &rep, &ck) > 0);
+	assert_non_null(strstr(rep.ptr, "findings of source log:/var/log/"));
+	/* Anchors, or signatures in the store, and no key: not "ok". */
+	assert_int_equal(dw_store_open(&r, f.db, 1), 0);
+	assert_int_equal(dw_store_verify_chains(r, NULL, &anchor, &name, 1,
+						&rep, &ck, NULL),
+			 DW_EINVAL);
+	assert_int_equal(
+		dw_store_verify_chains(r, NULL, NULL, NULL, 0, &rep, &ck, NULL),
+		DW_ERROR);
+	assert_non_null(strstr(rep.ptr, "cannot be checked: no key"));
+	dw_store_close(r);
+	json_decref(anchor);
+	json_decref(heads);
+	fx_close(&f);
+	/* A chain's last row changed: driftwatchd will not sign over it. */
+	fx_open(&f);
+	dw_store_close(f.s);
+	raw(&f, "UPDATE rotations SET reason = 'x'");
+	assert_int_equal(dw_store_open(&f.s, f.db, 0), 0);
+	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 0, &done),
+			 DW_ERROR);
+	assert_non_null(strstr(dw_error_last(), "is not its last row"));
+	fx_close(&f);
+	dw_buf_release(&rep);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -740,6 +906,8 @@ int main(void)
 		cmocka_unit_test(test_chain_intact_signed_pruned),
 		cmocka_unit_test(test_chain_tampering_named),
 		cmocka_unit_test(test_chain_rechained_caught_by_anchor),
+		cmocka_unit_test(test_chain_fake_prune),
+		cmocka_unit_test(test_chain_hostile_store),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
