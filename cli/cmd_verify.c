@@ -161,9 +161,10 @@ static int verify_store(const struct store_args *a)
 	if (!err)
 		err = dw_store_open(&s, a->db, 1);
 	if (!err)
-		err = dw_store_verify_chains(s, pub, anchors, a->anchors,
-					     a->nanchors, &report, &ck,
-					     a->export_to ? &heads : NULL);
+		err = dw_store_verify_chains(
+			s, pub, anchors, a->anchors, a->nanchors,
+			a->allow_unsigned ? DW_CHAIN_ALLOW_UNSIGNED : 0,
+			&report, &ck, a->export_to ? &heads : NULL);
 	if (err && err != DW_ERROR) {
 		rc = dw_cli_fail("verify", DW_EXIT_USAGE, "%s",
 				 dw_error_last());
@@ -199,7 +200,8 @@ static int verify_store(const struct store_args *a)
 				"exported one)",
 		       when(ck.last_signed, t, sizeof(t)), ck.unsigned_rows);
 	else
-		printf("  signed heads: none (--allow-unsigned)\n");
+		printf("  signed heads: none%s\n",
+		       ck.rows ? " (--allow-unsigned)" : "");
 	if (a->nanchors)
 		printf("  anchors: %zu, their heads found; %lld of them "
 		       "pruned since (not checkable)\n",

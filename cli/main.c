@@ -97,7 +97,7 @@ void dw_cli_sign_heads(struct dw_store *s, const char *key, const char *cmd)
 	if (err == DW_ENOTFOUND)
 		return;
 	gethostname(host, sizeof(host) - 1);
-	if (err || dw_store_sign_heads(s, k, host, 0, &done))
+	if (err || dw_store_sign_heads(s, k, host, DW_SIGN_SAME_KEY, &done))
 		fprintf(stderr,
 			"driftwatch %s: warning: the store's chain heads "
 			"are not signed: %s\n",

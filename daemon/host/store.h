@@ -393,12 +393,16 @@ int dw_store_heads(struct dw_store *s, const char *host, json_t **out);
 json_t *dw_store_heads_sign(EVP_PKEY *k, json_t *doc);
 /*
  * Sign the heads with `k` when they changed since the last signature (or
- * `force`): kept in the store (the last 16) and raised as a "chain-head"
- * alert carrying the root and the envelope's digest, for the outputs to
- * hold off this host. `*signed_now` says whether it was signed.
+ * DW_SIGN_FORCE): kept in the store (the last 16) and raised as a
+ * "chain-head" alert carrying the root and the envelope's digest, for the
+ * outputs to hold off this host. `*signed_now` says whether it was
+ * signed. DW_ERROR (nothing signed) when a head is not its chain's last
+ * row, or a head of the newest signature (k's) is not in its chain.
  */
+#define DW_SIGN_FORCE 1u    /* sign even when unchanged */
+#define DW_SIGN_SAME_KEY 2u /* not when the newest is another key's */
 int dw_store_sign_heads(struct dw_store *s, EVP_PKEY *k, const char *host,
-			int force, int *signed_now);
+			unsigned flags, int *signed_now);
 
 struct dw_chain_check {
 	long long chains, rows, problems;
@@ -423,9 +427,13 @@ struct dw_chain_check {
  * `heads` is not NULL and the store is intact, it gets the heads walked
  * (dw_store_heads(), read in the same transaction; caller decrefs).
  */
+/* A store kept (partly) with signing off: chain bases past the newest
+ * signature are retention's, not said. */
+#define DW_CHAIN_ALLOW_UNSIGNED 1u
 int dw_store_verify_chains(struct dw_store *s, EVP_PKEY *pub,
 			   json_t *const *anchors, const char *const *names,
-			   size_t nanchors, struct dw_buf *report,
-			   struct dw_chain_check *out, json_t **heads);
+			   size_t nanchors, unsigned flags,
+			   struct dw_buf *report, struct dw_chain_check *out,
+			   json_t **heads);
 
 #endif

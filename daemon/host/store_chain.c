@@ -633,9 +633,108 @@ static int last_root(struct dw_store *s, char root[72])
 	return 0;
 }
 
-int dw_store_sign_heads(struct dw_store *s, EVP_PKEY *k, const char *host,
-			int force, int *signed_now)
+/*
+ * The heads of the newest signature (when `k` made it) still in their
+ * chains: each head's row, by its id, still at that position with that
+ * hash, or pruned by retention since (its base past it). Signing over a
+ * rewritten history would bless it, and push the signature that shows
+ * it out of the last 16. `*ours`: the newest signature is k's (or there
+ * is none).
+ */
+static int signed_heads_hold(struct dw_store *s, EVP_PKEY *k, int *ours)
 {
+	struct dw_buf payload = DW_BUF_INIT, why = DW_BUF_INIT;
+	sqlite3_stmt *st;
+	json_t *env = NULL, *doc = NULL, *c;
+	size_t i;
+	int err = st_prepare(s, &st,
+			     "SELECT envelope FROM chain_signatures ORDER BY "
+			     "id DESC LIMIT 1");
+
+	*ours = 1;
+	if (err)
+		return err;
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		env = json_loads((const char *)sqlite3_column_text(st, 0), 0,
+				 NULL);
+	sqlite3_finalize(st);
+	if (!env)
+		return 0;
+	*ours = !dw_dsse_verify(k, env, DW_HEADS_PAYLOAD_TYPE, &payload, &why);
+	if (*ours)
+		doc = json_loadb(payload.ptr ? payload.ptr : "", payload.len, 0,
+				 NULL);
+	json_array_foreach(json_object_get(doc, "chains"), i, c)
+	{
+		char sql[200];
+		const char *tbl =
+			json_string_value(json_object_get(c, "table"));
+		const char *key = json_string_value(json_object_get(c, "key"));
+		const char *hex = json_string_value(json_object_get(c, "hash"));
+		long long seq = json_integer_value(json_object_get(c, "seq"));
+		long long id = json_integer_value(json_object_get(c, "id"));
+		char have[2 * HASH_LEN + 1] = "";
+		int t = -1, rc, gone = 0;
+
+		for (int j = 0; tbl && j < ST_NCHAINED; j++)
+			if (!strcmp(tbl, chained[j].name))
+				t = j;
+		if (t < 0 || !hex)
+			continue;
+		snprintf(sql, sizeof(sql),
+			 "SELECT chain_seq, chain_hash FROM %s WHERE id = ?1",
+			 chained[t].name);
+		err = st_prepare(s, &st, sql);
+		if (err)
+			break;
+		sqlite3_bind_int64(st, 1, id);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 1) == HASH_LEN)
+			dw_hex(have, sqlite3_column_blob(st, 1), HASH_LEN);
+		if (rc == SQLITE_ROW &&
+		    (sqlite3_column_int64(st, 0) != seq || strcmp(have, hex)))
+			err = DW_ERROR;
+		gone = rc == SQLITE_DONE;
+		sqlite3_finalize(st);
+		/* Gone: only retention's doing when the base is past it. */
+		if (!err && gone && key) {
+			err = st_prepare(s, &st,
+					 "SELECT base_seq > ?3 FROM "
+					 "chain_heads WHERE tbl = ?1 AND "
+					 "key = ?2");
+			if (err)
+				break;
+			sqlite3_bind_text(st, 1, tbl, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, seq);
+			if (sqlite3_step(st) != SQLITE_ROW ||
+			    !sqlite3_column_int(st, 0))
+				err = DW_ERROR;
+			sqlite3_finalize(st);
+		}
+		if (err) {
+			err = dw_error_set(DW_ERROR,
+					   "store: row id %lld of %s, a head "
+					   "the last signature holds, is not "
+					   "what was signed: the history was "
+					   "changed outside driftwatch; "
+					   "driftwatch verify --store says "
+					   "where",
+					   id, tbl);
+			break;
+		}
+	}
+	json_decref(doc);
+	json_decref(env);
+	dw_buf_release(&payload);
+	dw_buf_release(&why);
+	return err;
+}
+
+int dw_store_sign_heads(struct dw_store *s, EVP_PKEY *k, const char *host,
+			unsigned flags, int *signed_now)
+{
+	int force = !!(flags & DW_SIGN_FORCE), ours = 1;
 	json_t *doc = NULL, *env = NULL, *p;
 	struct dw_buf text = DW_BUF_INIT;
 	char prev[72], keyid[72], summary[300], digest[72];
@@ -647,6 +746,12 @@ int dw_store_sign_heads(struct dw_store *s, EVP_PKEY *k, const char *host,
 	err = st_tx_enter(s, &own);
 	if (!err)
 		err = heads_match_rows(s);
+	if (!err)
+		err = signed_heads_hold(s, k, &ours);
+	/* Another key's signature is the newest: left to whoever holds it
+	 * (a store signed by two keys fails verify with either). */
+	if (!err && !ours && (flags & DW_SIGN_SAME_KEY))
+		goto out;
 	if (!err)
 		err = dw_store_heads(s, host, &doc);
 	if (!err)

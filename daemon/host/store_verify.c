@@ -50,7 +50,15 @@ struct expect {
 	long long watermark; /* the table's last row id then */
 	unsigned char base_hash[HASH_LEN], hash[HASH_LEN];
 	const char *from; /* "the heads signed in the store (…)", "anchor F" */
+	size_t doc;	  /* which document */
 	int done, newest, misfit_said;
+};
+
+/* A signed document whose heads were used: when it was signed, each
+ * table ended at these row ids. */
+struct doc {
+	const char *from;
+	long long marks[ST_NCHAINED];
 };
 
 struct walk {
@@ -63,6 +71,9 @@ struct walk {
 	size_t nfroms, froms_alloc;
 	int have_newest;		     /* a stored signature verified */
 	long long newest_marks[ST_NCHAINED]; /* its watermarks */
+	int allow_unsigned;		     /* bases past it are not said */
+	struct doc *docs;
+	size_t ndocs, docs_alloc;
 };
 
 static void say(struct walk *w, int t, const struct key *key, const char *fmt,
@@ -217,6 +228,12 @@ static int expect_doc(struct walk *w, EVP_PKEY *pub, json_t *env,
 	snprintf(from, sizeof(from), "%s (%lld)", name,
 		 (long long)json_integer_value(json_object_get(doc, "time")));
 	label = keep_from(w, from);
+	DW_ALLOC_GROW(w->docs, w->ndocs + 1, w->docs_alloc);
+	w->docs[w->ndocs].from = label;
+	for (int t = 0; t < ST_NCHAINED; t++)
+		w->docs[w->ndocs].marks[t] = json_integer_value(
+			json_object_get(marks, st_chain_table(t)));
+	w->ndocs++;
 	json_array_foreach(chains, i, c)
 	{
 		struct expect x;
@@ -243,6 +260,7 @@ static int expect_doc(struct walk *w, EVP_PKEY *pub, json_t *env,
 		}
 		x.t = t;
 		x.from = label;
+		x.doc = w->ndocs - 1;
 		x.newest = newest;
 		DW_ALLOC_GROW(w->e, w->ne + 1, w->alloc);
 		w->e[w->ne++] = x;
@@ -375,10 +393,10 @@ static void check_row(struct walk *w, struct chain_state *c, sqlite3_stmt *st)
 		    id);
 		return;
 	}
-	if (!VALID_SEQ(seq)) {
+	if (!VALID_SEQ(seq) || id < 1) {
 		say(w, c->t, &c->key,
-		    "row id %lld is at position %lld, which no chain reaches: "
-		    "written outside driftwatch",
+		    "row id %lld is at position %lld, which driftwatch never "
+		    "writes: written outside driftwatch",
 		    id, seq);
 		return;
 	}
@@ -432,8 +450,9 @@ static void finish_expect(struct walk *w, struct chain_state *c,
 		    c->base_seq, x->from, x->base_seq);
 	/* The daemon signs the new bases in the transaction that prunes:
 	 * bases past the newest signature were moved by someone else. */
-	if (x->newest && (x->base_seq != c->base_seq ||
-			  memcmp(x->base_hash, c->base_hash, HASH_LEN)))
+	if (x->newest && !w->allow_unsigned &&
+	    (x->base_seq != c->base_seq ||
+	     memcmp(x->base_hash, c->base_hash, HASH_LEN)))
 		say(w, c->t, &c->key,
 		    "it begins at position %lld, but the newest signature has "
 		    "it begin at %lld: pruned outside driftwatch",
@@ -500,8 +519,21 @@ static void finish_chain(struct walk *w, struct chain_state *c)
 		newest |= c->e[k].newest;
 		finish_expect(w, c, &c->e[k], last);
 	}
+	/* A chain a document does not list began after it was signed: its
+	 * rows are all newer than the table's last row then. */
+	for (size_t d = 0; c->rows && d < w->ndocs; d++) {
+		size_t k;
+
+		for (k = 0; k < c->ne && c->e[k].doc != d; k++)
+			;
+		if (k == c->ne && c->first_id <= w->docs[d].marks[c->t])
+			say(w, c->t, &c->key,
+			    "row id %lld was written before %s, which has no "
+			    "such chain: moved or inserted",
+			    c->first_id, w->docs[d].from);
+	}
 	/* A chain the newest signature does not know began after it. */
-	if (w->have_newest && !newest && c->base_seq != 1)
+	if (w->have_newest && !newest && c->base_seq != 1 && !w->allow_unsigned)
 		say(w, c->t, &c->key,
 		    "it begins at position %lld, but the newest signature "
 		    "does not know it: pruned outside driftwatch",
@@ -657,13 +689,15 @@ out:
 
 int dw_store_verify_chains(struct dw_store *s, EVP_PKEY *pub,
 			   json_t *const *anchors, const char *const *names,
-			   size_t nanchors, struct dw_buf *report,
-			   struct dw_chain_check *out, json_t **heads)
+			   size_t nanchors, unsigned flags,
+			   struct dw_buf *report, struct dw_chain_check *out,
+			   json_t **heads)
 {
 	struct walk w;
 	int err;
 
 	memset(&w, 0, sizeof(w));
+	w.allow_unsigned = !!(flags & DW_CHAIN_ALLOW_UNSIGNED);
 	w.s = s;
 	w.report = report;
 	w.out = out;
@@ -705,6 +739,7 @@ int dw_store_verify_chains(struct dw_store *s, EVP_PKEY *pub,
 	for (size_t i = 0; i < w.nfroms; i++)
 		free(w.froms[i]);
 	free(w.froms);
+	free(w.docs);
 	if (err && heads) {
 		json_decref(*heads);
 		*heads = NULL;

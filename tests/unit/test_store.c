@@ -417,7 +417,7 @@ static void test_migrates_release_store(void **state)
 		struct dw_chain_check ck;
 
 		assert_int_equal(dw_store_verify_chains(s, NULL, NULL, NULL, 0,
-							&rep, &ck, NULL),
+							0, &rep, &ck, NULL),
 				 0);
 		assert_int_equal(ck.rows, 9); /* 7 events, 2 findings */
 		dw_buf_release(&rep);
@@ -503,7 +503,7 @@ static long long check(struct chain_fx *f, json_t *anchor, struct dw_buf *rep,
 	dw_buf_reset(rep);
 	assert_int_equal(dw_store_open(&r, f->db, 1), 0);
 	err = dw_store_verify_chains(r, f->k, anchor ? &anchor : NULL, &name,
-				     anchor ? 1 : 0, rep, ck, NULL);
+				     anchor ? 1 : 0, 0, rep, ck, NULL);
 	dw_store_close(r);
 	assert_true(err == 0 || err == DW_ERROR);
 	assert_int_equal(err == 0, ck->problems == 0);
@@ -707,7 +707,8 @@ static void rechain_attack(const char *attack, const char *said)
 			 SQLITE_OK);
 	sqlite3_close(db);
 	assert_int_equal(dw_store_open(&f.s, f.db, 0), 0);
-	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 1, &done), 0);
+	assert_int_equal(
+		dw_store_sign_heads(f.s, f.k, "h", DW_SIGN_FORCE, &done), 0);
 
 	/* The store alone: consistent, and signed. */
 	assert_int_equal(check(&f, NULL, &rep, &ck), 0);
@@ -796,7 +797,8 @@ static void test_chain_fake_prune(void **state)
 	sqlite3_exec(db, "DELETE FROM chain_signatures", NULL, NULL, NULL);
 	sqlite3_close(db);
 	assert_int_equal(dw_store_open(&f.s, f.db, 0), 0);
-	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 1, &done), 0);
+	assert_int_equal(
+		dw_store_sign_heads(f.s, f.k, "h", DW_SIGN_FORCE, &done), 0);
 	assert_true(check(&f, anchor, &rep, &ck) > 0);
 	if (!strstr(rep.ptr, "events of container id1: row id 1 is at "
 			     "position 6, but when anchor A"))
@@ -826,7 +828,7 @@ static void test_chain_hostile_store(void **state)
 		"id = 2; UPDATE chain_heads SET base_seq = "
 		"-9223372036854775807 WHERE key = 'id2'");
 	assert_true(check(&f, NULL, &rep, &ck) > 0);
-	assert_non_null(strstr(rep.ptr, "which no chain reaches"));
+	assert_non_null(strstr(rep.ptr, "which driftwatch never writes"));
 	assert_non_null(strstr(rep.ptr, "its recorded head is not one"));
 	fx_close(&f);
 	/* A recursive view in a table's place: refused, not walked. */
@@ -838,9 +840,9 @@ static void test_chain_hostile_store(void **state)
 	    "before_fingerprint, '' AS after_fingerprint, NULL AS reason, "
 	    "1 AS chain_seq, NULL AS chain_prev, NULL AS chain_hash FROM n");
 	assert_int_equal(dw_store_open(&r, f.db, 1), 0);
-	assert_int_equal(
-		dw_store_verify_chains(r, f.k, NULL, NULL, 0, &rep, &ck, NULL),
-		DW_EIO);
+	assert_int_equal(dw_store_verify_chains(r, f.k, NULL, NULL, 0, 0, &rep,
+						&ck, NULL),
+			 DW_EIO);
 	assert_non_null(strstr(dw_error_last(), "rotations is not a table"));
 	dw_store_close(r);
 	r = NULL;
@@ -870,12 +872,12 @@ static void test_chain_hostile_store(void **state)
 	assert_non_null(strstr(rep.ptr, "findings of source log:/var/log/"));
 	/* Anchors, or signatures in the store, and no key: not "ok". */
 	assert_int_equal(dw_store_open(&r, f.db, 1), 0);
-	assert_int_equal(dw_store_verify_chains(r, NULL, &anchor, &name, 1,
+	assert_int_equal(dw_store_verify_chains(r, NULL, &anchor, &name, 1, 0,
 						&rep, &ck, NULL),
 			 DW_EINVAL);
-	assert_int_equal(
-		dw_store_verify_chains(r, NULL, NULL, NULL, 0, &rep, &ck, NULL),
-		DW_ERROR);
+	assert_int_equal(dw_store_verify_chains(r, NULL, NULL, NULL, 0, 0, &rep,
+						&ck, NULL),
+			 DW_ERROR);
 	assert_non_null(strstr(rep.ptr, "cannot be checked: no key"));
 	dw_store_close(r);
 	json_decref(anchor);
@@ -889,6 +891,98 @@ static void test_chain_hostile_store(void **state)
 	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 0, &done),
 			 DW_ERROR);
 	assert_non_null(strstr(dw_error_last(), "is not its last row"));
+	fx_close(&f);
+	dw_buf_release(&rep);
+}
+
+/*
+ * Second review: rows moved into a chain no signature lists; the daemon
+ * asked to sign over a rewritten history; a store pruned with signing
+ * off; a signer with another key.
+ */
+static void test_chain_second_review(void **state)
+{
+	static const unsigned char zero[32];
+	struct chain_fx f;
+	struct dw_buf rep = DW_BUF_INIT;
+	struct dw_chain_check ck;
+	struct dw_store *r = NULL;
+	struct dw_prune pr;
+	EVP_PKEY *other = NULL;
+	char path[128];
+	sqlite3 *db;
+	int done;
+
+	(void)state;
+	/* Moved into a new chain, signatures left alone. */
+	fx_open(&f);
+	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 0, &done), 0);
+	dw_store_close(f.s);
+	f.s = NULL;
+	assert_int_equal(sqlite3_open(f.db, &db), SQLITE_OK);
+	assert_int_equal(st_chain_register_db(db), 0);
+	assert_int_equal(sqlite3_exec(db,
+				      "BEGIN; UPDATE events SET container_id "
+				      "= 'cZ', kind = 'C' WHERE container_id "
+				      "= 'id2'; UPDATE chain_heads SET key = "
+				      "'cZ' WHERE key = 'id2'",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	rechain(db, ST_EVENTS, "container_id = 'cZ'", 1, zero);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_true(check(&f, NULL, &rep, &ck) > 0);
+	if (!strstr(rep.ptr, "events of container cZ: row id 4 was written "
+			     "before the heads signed in the store"))
+		fail_msg("moved chain not said:\n%s", rep.ptr);
+	fx_close(&f);
+
+	/* Rewritten and re-chained, the signatures left: driftwatchd will
+	 * not sign over it (and so push the evidence out). */
+	fx_open(&f);
+	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 0, &done), 0);
+	assert_int_equal(sqlite3_open(f.db, &db), SQLITE_OK);
+	assert_int_equal(st_chain_register_db(db), 0);
+	assert_int_equal(sqlite3_exec(db,
+				      "BEGIN; UPDATE events SET kind = 'A' "
+				      "WHERE id = 2",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	rechain(db, ST_EVENTS, "container_id = 'id1'", 1, zero);
+	assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(
+		dw_store_sign_heads(f.s, f.k, "h", DW_SIGN_FORCE, &done),
+		DW_ERROR);
+	assert_non_null(strstr(dw_error_last(), "a head the last signature "
+						"holds, is not what was "
+						"signed"));
+	fx_close(&f);
+
+	/* Pruned by a driftwatchd with signing off: said, unless the store
+	 * is declared kept so. */
+	fx_open(&f);
+	assert_int_equal(dw_store_sign_heads(f.s, f.k, "h", 0, &done), 0);
+	assert_int_equal(dw_store_prune(f.s, 0, 2, NULL, "h", &pr), 0);
+	assert_true(check(&f, NULL, &rep, &ck) > 0);
+	assert_non_null(strstr(rep.ptr, "pruned outside driftwatch"));
+	assert_int_equal(dw_store_open(&r, f.db, 1), 0);
+	assert_int_equal(dw_store_verify_chains(r, f.k, NULL, NULL, 0,
+						DW_CHAIN_ALLOW_UNSIGNED, &rep,
+						&ck, NULL),
+			 0);
+	dw_store_close(r);
+	/* Another key does not sign over this one's (the CLI's way). */
+	snprintf(path, sizeof(path), "%s/other.key", f.dir);
+	assert_int_equal(dw_sign_key_load(&other, path, 1), 0);
+	assert_int_equal(dw_store_sign_heads(f.s, other, "h",
+					     DW_SIGN_SAME_KEY | DW_SIGN_FORCE,
+					     &done),
+			 0);
+	assert_int_equal(done, 0);
+	EVP_PKEY_free(other);
 	fx_close(&f);
 	dw_buf_release(&rep);
 }
@@ -908,6 +1002,7 @@ int main(void)
 		cmocka_unit_test(test_chain_rechained_caught_by_anchor),
 		cmocka_unit_test(test_chain_fake_prune),
 		cmocka_unit_test(test_chain_hostile_store),
+		cmocka_unit_test(test_chain_second_review),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
