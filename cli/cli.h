@@ -79,6 +79,14 @@ void dw_cli_note_recorded(const char *cmd, const struct dw_container_layers *l);
 int dw_cli_rotate(struct dw_docker *d, int what, int dry_run, const char *db,
 		  const char *reason);
 
+/*
+ * Run as docker-driftwatch (Docker's CLI plugin): the metadata, or
+ * Docker's global options read and the endpoint they name set as
+ * cli->host, argv left at "driftwatch COMMAND ...". Returns an exit
+ * status to end with, or -1 to go on (also when not run as the plugin).
+ */
+int dw_cli_plugin(int *argc, char ***argv, struct dw_cli *cli);
+
 /* Map a library error code to an exit code. */
 int dw_cli_exit_for(int err);
 

@@ -220,6 +220,10 @@ int main(int argc, char **argv)
 	/* `scan` as root decodes in a scanner process: this program again. */
 	if (dw_sandbox_is_child(argc, argv))
 		dw_sandbox_child_main(argc, argv, cmd_scan_scanner_build);
+	/* As docker-driftwatch: Docker's CLI plugin (plugin.c). */
+	c = dw_cli_plugin(&argc, &argv, &cli);
+	if (c >= 0)
+		return finish("docker driftwatch", c);
 
 	/*
 	 * A closed pipe is a failed write (EPIPE), reported and counted by

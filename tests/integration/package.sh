@@ -58,6 +58,10 @@ sort -o "$tmp/want" "$tmp/want"
 (cd "$p" && find . -type f | sed 's|^\./||' | sort) >"$tmp/got"
 diff "$tmp/want" "$tmp/got" >"$tmp/diff" && pass "cmake --install: every file in its place ($(wc -l <"$tmp/got") files)" ||
 	fail "installed files differ: $(cat "$tmp/diff")"
+[ "$(readlink "$p/libexec/docker/cli-plugins/docker-driftwatch")" = ../../../bin/driftwatch ] &&
+	"$p/libexec/docker/cli-plugins/docker-driftwatch" docker-cli-plugin-metadata | jq -e '.SchemaVersion == "0.1.0"' >/dev/null &&
+	pass "Docker's CLI plugin: a relative link to driftwatch in libexec/docker/cli-plugins" ||
+	fail "plugin link: $(ls -l "$p/libexec/docker/cli-plugins" 2>&1)"
 grep -qx "ExecStart=$p/bin/driftwatchd" "$p/lib/systemd/system/driftwatchd.service" &&
 	pass "the unit runs the installed driftwatchd" || fail "unit: $(grep ExecStart "$p/lib/systemd/system/driftwatchd.service")"
 zcat "$p/share/man/man8/driftwatchd.8.gz" | groff -man -ww -z && pass "manual pages installed compressed, and render" || fail "man pages"
@@ -98,6 +102,9 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$d
 	pass "apt-get install ./$(basename "$deb")" || { fail "apt-get install: $(tail -5 "$tmp/apt.log")"; finish; exit 1; }
 [ "$(/usr/bin/driftwatch version 2>&1 | head -1)" = "$("$DW" version | head -1)" ] && pass "driftwatch version: $(/usr/bin/driftwatch version | head -1)" ||
 	fail "version: $(/usr/bin/driftwatch version 2>&1)"
+[ "$(DOCKER_CONFIG=$tmp/nodockercfg docker driftwatch version 2>&1 | head -1)" = "$("$DW" version | head -1)" ] &&
+	pass "docker driftwatch: the installed plugin, found by the docker client" ||
+	fail "docker driftwatch: $(DOCKER_CONFIG=$tmp/nodockercfg docker driftwatch version 2>&1 | head -3)"
 /usr/bin/driftwatchd --foreground --once --no-docker --no-mounts --db "$tmp/once.db" 2>"$tmp/once.log" &&
 	pass "driftwatchd --once runs, with the installed configuration" || fail "driftwatchd: $(tail -3 "$tmp/once.log")"
 [ "$(stat -c '%a %U' /var/lib/driftwatch)" = "700 root" ] && pass "/var/lib/driftwatch: 0700, root's" || fail "state dir: $(stat -c '%a %U' /var/lib/driftwatch 2>&1)"
