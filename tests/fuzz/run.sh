@@ -8,11 +8,11 @@ secs=${1:-30}
 build="$src/build-fuzz"
 CC=clang cmake -S "$src" -B "$build" -DDW_FUZZ=ON -DDW_BUILD_TESTS=ON \
 	-DCMAKE_BUILD_TYPE=Debug >/dev/null
-cmake --build "$build" -j2 --target fuzz_engine fuzz_decoders fuzz_config fuzz_overlay fuzz_sandbox fuzz_dsse gentoken
+cmake --build "$build" -j2 --target fuzz_engine fuzz_decoders fuzz_config fuzz_overlay fuzz_sandbox fuzz_dsse fuzz_heads gentoken
 G="$build/tests/gentoken"
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
-mkdir -p "$corpus"/{engine,decoders,config,overlay,sandbox,dsse}
+mkdir -p "$corpus"/{engine,decoders,config,overlay,sandbox,dsse,heads}
 printf 'token %s\nkey %s\n%s\n' "$($G swarm-worker f1)" "$($G unlock-key f1)" \
 	"$($G github f1)" >"$corpus/engine/tokens"
 openssl genrsa 1024 2>/dev/null | sed '1s/^/x /' >"$corpus/engine/key"
@@ -45,7 +45,10 @@ printf '\003\010\000\000\000\000\000\000\000\000\000\000\002ab\000\000\000\002' 
 # A snapshot's signature: an envelope, and base64 alone.
 printf '\000{"payloadType":"application/vnd.in-toto+json","payload":"e30=","signatures":[{"keyid":"x","sig":"QUFB"}]}' >"$corpus/dsse/env"
 printf '\001QUFB====' >"$corpus/dsse/b64"
-for t in engine decoders config overlay sandbox dsse; do
+# A heads document (its first byte: flags): one chain, a key as hex.
+z=0000000000000000000000000000000000000000000000000000000000000000
+printf '\002{"_type":"urn:driftwatch:chain-heads:v1","root":"sha256:x","watermarks":{"events":6},"chains":[{"table":"events","key":"id1","base_seq":1,"base_hash":"%s","seq":2,"id":2,"hash":"%s"},{"table":"events","key_hex":"6964ff","base_seq":1,"base_hash":"%s","seq":9223372036854775807,"id":4,"hash":"%s"}]}' $z $z $z $z >"$corpus/heads/doc"
+for t in engine decoders config overlay sandbox dsse heads; do
 	echo "fuzz_$t: ${secs}s"
 	log="$corpus/$t.log"
 	if ! "$build/fuzz_$t" -max_total_time="$secs" -max_len=65536 \
@@ -57,4 +60,4 @@ for t in engine decoders config overlay sandbox dsse; do
 	fi
 	grep -E 'stat::number_of_executed_units' "$log"
 done
-echo "fuzzing: 6 targets ran ${secs}s each, no crash"
+echo "fuzzing: 7 targets ran ${secs}s each, no crash"
