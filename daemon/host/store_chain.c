@@ -589,8 +589,9 @@ static int heads_match_rows(struct dw_store *s)
 				"store: the head of %s chain %s is "
 				"not its last row (row id %lld): "
 				"the store was changed outside "
-				"driftwatch; driftwatch verify "
-				"--store says where",
+				"driftwatch (not signed nor pruned "
+				"until it is moved aside; driftwatch "
+				"verify --store says where)",
 				chained[t].name,
 				t >= ST_SNAPSHOTS
 					? "(one)"
@@ -717,9 +718,10 @@ static int signed_heads_hold(struct dw_store *s, EVP_PKEY *k, int *ours)
 					   "store: row id %lld of %s, a head "
 					   "the last signature holds, is not "
 					   "what was signed: the history was "
-					   "changed outside driftwatch; "
-					   "driftwatch verify --store says "
-					   "where",
+					   "changed outside driftwatch (not "
+					   "signed nor pruned until the store "
+					   "is moved aside; driftwatch verify "
+					   "--store says where)",
 					   id, tbl);
 			break;
 		}

@@ -25,6 +25,20 @@ int dw_store_finding_known(struct dw_store *s,
 	return known;
 }
 
+/* Now, for a finding's time; tests may set the store's clock back
+ * (DW_TEST_STORE_CLOCK, seconds), to have a history that old. */
+static long long finding_time(void)
+{
+	long long now = (long long)time(NULL);
+#ifdef DW_TEST_HOOKS
+	const char *off = getenv("DW_TEST_STORE_CLOCK");
+
+	if (off)
+		now += atoll(off);
+#endif
+	return now;
+}
+
 int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 			 int *is_new)
 {
@@ -44,7 +58,7 @@ int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 		err = st_prepare(s, &st, sql);
 	if (err)
 		return st_tx_leave(s, own, err);
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)time(NULL));
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)finding_time());
 	sqlite3_bind_text(st, 2, r->source_id, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, r->path, (int)r->path_len, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, r->rule, -1, SQLITE_STATIC);
