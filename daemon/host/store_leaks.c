@@ -34,7 +34,7 @@ static long long finding_time(void)
 	const char *off = getenv("DW_TEST_STORE_CLOCK");
 
 	if (off)
-		now += atoll(off);
+		now += strtoll(off, NULL, 10);
 #endif
 	return now;
 }

@@ -14,8 +14,8 @@ int main(int argc, char **argv)
 	struct dw_store *s = NULL;
 	long rows, conts, done = 0;
 
-	if (argc != 4 || (rows = atol(argv[2])) < 1 ||
-	    (conts = atol(argv[3])) < 1) {
+	if (argc != 4 || (rows = strtol(argv[2], NULL, 10)) < 1 ||
+	    (conts = strtol(argv[3], NULL, 10)) < 1) {
 		fprintf(stderr, "usage: store_fill DB ROWS CONTAINERS\n");
 		return 2;
 	}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <ftw.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -482,14 +483,18 @@ static void fx_open(struct chain_fx *f)
 			 0);
 }
 
+static int rm_one(const char *path, const struct stat *st, int type,
+		  struct FTW *ftw)
+{
+	(void)st, (void)type, (void)ftw;
+	return remove(path);
+}
+
 static void fx_close(struct chain_fx *f)
 {
-	char cmd[128];
-
 	dw_store_close(f->s);
 	EVP_PKEY_free(f->k);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 /* Verify (anchor: NULL or one envelope); the report in `rep`. */
