@@ -43,6 +43,7 @@ struct dw_store;
 void dw_cli_sign_heads(struct dw_store *s, const char *key, const char *cmd);
 int cmd_ps(struct dw_cli *cli, int argc, char **argv);
 int cmd_rotate(struct dw_cli *cli, int argc, char **argv);
+int cmd_rules(struct dw_cli *cli, int argc, char **argv);
 int cmd_scan(struct dw_cli *cli, int argc, char **argv);
 /* The scanner process's rules, as `scan` made them (sandbox.h). */
 struct dw_engine;

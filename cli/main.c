@@ -40,6 +40,7 @@ static const struct command commands[] = {
 	{"hook", cmd_hook, "install git hooks that block leaked secrets"},
 	{"key", cmd_key, "export the public key that checks snapshots"},
 	{"ps", cmd_ps, "every container driftwatch sees, and how well"},
+	{"rules", cmd_rules, "the secret rules a scan uses"},
 	{"rotate", cmd_rotate,
 	 "rotate this swarm's join tokens or unlock "
 	 "key"},
@@ -47,7 +48,9 @@ static const struct command commands[] = {
 	 "find leaked secrets in files, logs, chats "
 	 "and mail"},
 	{"status", cmd_status, "what the daemon is watching, and how"},
-	{"verify", cmd_verify, "recheck a snapshot's digests and signature"},
+	{"verify", cmd_verify,
+	 "recheck a snapshot's digests and signature, or the store's "
+	 "history"},
 	{"version", cmd_version, "print the version"},
 };
 

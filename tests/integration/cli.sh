@@ -3,6 +3,8 @@
 # option table (so every option parsed is listed), usage errors exit 2, a
 # failed write to stdout is an error, and every command has a man page.
 . "$(dirname "$0")/../lib/common.sh"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
 
 cmds=$("$DW" --help | awk '/^commands:/ { on = 1; next } on && !NF { exit } on { print $1 }')
 [ "$(echo "$cmds" | wc -w)" -ge 9 ] && pass "the command table lists $(echo $cmds)" ||
@@ -38,6 +40,19 @@ err=$("$DW" version 2>&1 >/dev/full)
 "$DW" --help | true
 rc=${PIPESTATUS[0]}
 [ "$rc" -le 1 ] && pass "a closed pipe is not a signal (rc $rc)" || fail "closed pipe: rc $rc"
+
+# The rules a scan uses: built in, and a configuration's own.
+"$DW" rules >"$tmp/rules" 2>&1 && grep -q '^docker-swarm-join-token  *critical  *built-in  *Docker Swarm join token$' "$tmp/rules" &&
+	pass "rules: id, severity, source, description" || fail "rules: $(head -3 "$tmp/rules")"
+printf 'disable: [jwt]\nrules:\n  - id: acme-token\n    regex: "acme_[a-z0-9]{32}"\n    severity: high\n    description: ACME API token\n' >"$tmp/rules.yaml"
+"$DW" rules --config "$tmp/rules.yaml" --format json >"$tmp/rules.json" &&
+	jq -e --arg f "$tmp/rules.yaml" 'any(.[]; .id == "acme-token" and .source == $f and .severity == "high")
+		and all(.[]; .id != "jwt") and length == '"$(($(wc -l <"$tmp/rules") ))"'' "$tmp/rules.json" >/dev/null &&
+	pass "rules --config FILE --format json: its rule in, the one it disables out" || fail "rules json: $(cat "$tmp/rules.json")"
+printf 'rules:\n  - id: bad\n    regex: "a("\n' >"$tmp/bad.yaml"
+"$DW" rules --config "$tmp/bad.yaml" >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] && grep -q bad "$tmp/err" &&
+	pass "rules: a configuration that does not load: exit 2, named" || fail "bad rules config: $(cat "$tmp/err")"
+"$DW" rules --format xml >/dev/null 2>&1; [ $? -eq 2 ] && pass "rules --format xml: exit 2" || fail "rules format"
 
 "$DW" no-such-command >/dev/null 2>&1
 [ $? -eq 2 ] && pass "an unknown command exits 2" || fail "unknown command"
