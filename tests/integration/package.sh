@@ -118,7 +118,7 @@ got=$(bash -c '. /usr/share/bash-completion/completions/driftwatch
 	COMP_WORDS=(driftwatch scan --fo); COMP_CWORD=2; _driftwatch; echo "${COMPREPLY[*]}"
 	COMP_WORDS=(driftwatch ""); COMP_CWORD=1; _driftwatch; echo "${COMPREPLY[*]}"')
 [ "$got" = "--format
-commit diff events evidence hook key ps rotate scan status verify version" ] && pass "bash completion: commands and options from the installed driftwatch" ||
+commit diff events evidence hook key ps rules rotate scan status verify version" ] && pass "bash completion: commands and options from the installed driftwatch" ||
 	fail "bash completion gave: $got"
 if command -v zsh >/dev/null; then
 	# (As zsh's completion system runs it: a function, with these of
