@@ -290,6 +290,49 @@ static int valid_npm(const char *s, size_t n, const char *m, size_t mlen,
 	return n == 40 && base62_crc_ok(s + 4, 36);
 }
 
+/*
+ * An age identity (age-encryption.org/v1): "AGE-SECRET-KEY-1", then 32
+ * bytes as upper-case Bech32 (BIP 173) with its 6-character checksum
+ * over the lower-cased human-readable part "age-secret-key-".
+ */
+static int valid_age(const char *s, size_t n, const char *m, size_t mlen,
+		     const char *line, size_t llen)
+{
+	static const char hrp[] = "age-secret-key-";
+	static const char cs[] = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L";
+	static const unsigned long gen[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa,
+					     0x3d4233dd, 0x2a1462b3};
+	unsigned long chk = 1;
+	size_t i, h = sizeof(hrp) - 1;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (n != h + 1 + 58)
+		return 0;
+	/* the checksum over hrp's high bits, 0, hrp's low bits, the data */
+	for (i = 0; i < 2 * h + 1 + 58; i++) {
+		unsigned v, top = (unsigned)(chk >> 25);
+
+		if (i < h)
+			v = (unsigned char)hrp[i] >> 5;
+		else if (i == h)
+			v = 0;
+		else if (i < 2 * h + 1)
+			v = (unsigned char)hrp[i - h - 1] & 31;
+		else {
+			const char *p = strchr(cs, s[h + 1 + (i - 2 * h - 1)]);
+
+			if (!p || !*p)
+				return 0;
+			v = (unsigned)(p - cs);
+		}
+		chk = ((chk & 0x1ffffff) << 5) ^ v;
+		for (int b = 0; b < 5; b++)
+			if ((top >> b) & 1)
+				chk ^= gen[b];
+	}
+	return chk == 1;
+}
+
 static int valid_jwt(const char *s, size_t n, const char *m, size_t mlen,
 		     const char *line, size_t llen)
 {
@@ -544,6 +587,15 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.regex = "(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9_])",
 		.prefilters = {"npm_"},
 		.validate = valid_npm,
+	},
+	{
+		.info = {.id = "age-secret-key",
+			 .description = "age encryption identity (secret key)",
+			 .severity = DW_SEV_CRITICAL},
+		.regex = "(?<![A-Za-z0-9-])AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3"
+			 "JN54KHCE6MUA7L]{58}(?![A-Za-z0-9])",
+		.prefilters = {"AGE-SECRET-KEY-1"},
+		.validate = valid_age,
 	},
 	{
 		.info = {.id = "jwt",

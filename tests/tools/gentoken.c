@@ -4,7 +4,7 @@
  * them. None of them was ever issued by anybody.
  *   gentoken KIND SEED
  * KIND: swarm-worker swarm-fips unlock-key github npm docker-pat aws-id
- *       aws-secret gitlab slack-bot google stripe jwt
+ *       aws-secret gitlab slack-bot google stripe jwt age
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +92,56 @@ static void b64url(char *out, const char *in)
 	out[k] = '\0';
 }
 
+/* Bech32 (BIP 173): 32 bytes as 52 five-bit groups and the checksum
+ * over "age-secret-key-", upper-cased as age writes its identities. */
+static unsigned long bech32_step(unsigned long chk, unsigned v)
+{
+	static const unsigned long gen[5] = {0x3b6a57b2, 0x26508e6d, 0x1ea119fa,
+					     0x3d4233dd, 0x2a1462b3};
+	unsigned top = (unsigned)(chk >> 25);
+
+	chk = ((chk & 0x1ffffff) << 5) ^ v;
+	for (int b = 0; b < 5; b++)
+		if ((top >> b) & 1)
+			chk ^= gen[b];
+	return chk;
+}
+
+static void age_key(char *out, const unsigned char *bytes)
+{
+	static const char hrp[] = "age-secret-key-";
+	static const char cs[] = "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L";
+	unsigned v[64];
+	unsigned long chk = 1, acc = 0;
+	int bits = 0, n = 0, i;
+
+	for (i = 0; i < 32; i++) {
+		acc = (acc << 8) | bytes[i];
+		bits += 8;
+		while (bits >= 5) {
+			bits -= 5;
+			v[n++] = (unsigned)(acc >> bits) & 31;
+		}
+	}
+	if (bits)
+		v[n++] = (unsigned)(acc << (5 - bits)) & 31;
+	for (i = 0; hrp[i]; i++)
+		chk = bech32_step(chk, (unsigned char)hrp[i] >> 5);
+	chk = bech32_step(chk, 0);
+	for (i = 0; hrp[i]; i++)
+		chk = bech32_step(chk, (unsigned char)hrp[i] & 31);
+	for (i = 0; i < n; i++)
+		chk = bech32_step(chk, v[i]);
+	for (i = 0; i < 6; i++)
+		chk = bech32_step(chk, 0);
+	chk ^= 1;
+	for (i = 0; i < 6; i++)
+		v[n + i] = (unsigned)(chk >> (5 * (5 - i))) & 31;
+	for (i = 0; i < n + 6; i++)
+		out[i] = cs[v[i]];
+	out[n + 6] = '\0';
+}
+
 int main(int argc, char **argv)
 {
 	static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -152,6 +202,9 @@ int main(int argc, char **argv)
 		b64url(b, "{\"sub\":\"1234567890\",\"name\":\"driftwatch\"}");
 		from_alphabet(c, 43, b62);
 		printf("%s.%s.%s\n", a, b, c);
+	} else if (!strcmp(kind, "age")) {
+		age_key(a, bytes);
+		printf("AGE-SECRET-KEY-1%s\n", a);
 	} else {
 		fprintf(stderr, "gentoken: unknown kind %s\n", kind);
 		return 2;
