@@ -44,6 +44,12 @@ void dw_cli_sign_heads(struct dw_store *s, const char *key, const char *cmd);
 int cmd_ps(struct dw_cli *cli, int argc, char **argv);
 int cmd_rotate(struct dw_cli *cli, int argc, char **argv);
 int cmd_rules(struct dw_cli *cli, int argc, char **argv);
+/*
+ * The user's own scan configuration, $XDG_CONFIG_HOME/driftwatch/
+ * config.yaml (else ~/.config/...), in `*out` (caller frees), or NULL
+ * when there is none; DW_EINVAL when it is not the user's alone.
+ */
+int dw_cli_user_config(char **out);
 int cmd_scan(struct dw_cli *cli, int argc, char **argv);
 /* The scanner process's rules, as `scan` made them (sandbox.h). */
 struct dw_engine;

@@ -1,5 +1,6 @@
 /* driftwatch rules: the secret rules a scan uses, built in and configured. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -16,8 +17,8 @@
 
 static const struct dw_opt opts[] = {
 	{'c', "config", "FILE",
-	 "also the rules of this .driftwatch.yaml (and\nwithout those it "
-	 "disables)",
+	 "the configuration scan --config would take\n(default: the user's "
+	 "own, ~/.config/driftwatch/config.yaml)",
 	 0},
 	{'f', "format", "FMT", "text (default) or json", 0},
 	{0, NULL, NULL, NULL, 0},
@@ -34,13 +35,21 @@ static const struct dw_cmd_help help = {
 	"comes from\n(built in, or the configuration) and what it finds.",
 	opts};
 
-/* Is `id` one of the configuration's own rules? */
-static int custom(const struct dw_config *cfg, const char *id)
+/* How many of the configuration's own rules it does not disable: the
+ * engine lists them last, after the built-in ones. */
+static size_t own_rules(const struct dw_config *cfg)
 {
-	for (size_t i = 0; i < cfg->nrules; i++)
-		if (!strcmp(cfg->rules[i].id, id))
-			return 1;
-	return 0;
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->nrules; i++) {
+		size_t d;
+
+		for (d = 0; d < cfg->ndisabled; d++)
+			if (!strcmp(cfg->disabled[d], cfg->rules[i].id))
+				break;
+		n += d == cfg->ndisabled;
+	}
+	return n;
 }
 
 int cmd_rules(struct dw_cli *cli, int argc, char **argv)
@@ -50,7 +59,8 @@ int cmd_rules(struct dw_cli *cli, int argc, char **argv)
 	struct dw_config cfg;
 	struct dw_engine *e = NULL;
 	struct dw_opts p;
-	size_t n, i;
+	char *mine = NULL;
+	size_t n, i, first_own;
 	int c, err = 0, json;
 
 	(void)cli;
@@ -71,48 +81,56 @@ int cmd_rules(struct dw_cli *cli, int argc, char **argv)
 		return dw_cli_fail("rules", DW_EXIT_USAGE,
 				   "unknown format '%s' (text or json)",
 				   format);
-	if (config)
-		err = dw_config_load(&cfg, config);
+	/* As scan takes them: --config, else the user's own. */
+	if (!config)
+		err = dw_cli_user_config(&mine);
+	if (!err && (config || mine))
+		err = dw_config_load(&cfg, config ? config : mine);
 	if (!err)
-		err = dw_engine_new(&e, config ? &cfg.engine : NULL);
+		err = dw_engine_new(&e, &cfg.engine);
+	free(mine);
 	if (err) {
 		dw_config_release(&cfg);
 		return dw_cli_fail("rules", DW_EXIT_USAGE, "%s",
 				   dw_error_last());
 	}
 	n = dw_engine_rules(e, &rules);
+	first_own = n - own_rules(&cfg);
 	if (json) {
 		json_t *a = json_array();
 		struct dw_buf out = DW_BUF_INIT;
 
-		for (i = 0; i < n; i++)
-			json_array_append_new(
-				a,
-				json_pack("{s:s, s:s, s:s, s:s}", "id",
-					  rules[i].id, "severity",
-					  dw_severity_name(rules[i].severity),
-					  "source",
-					  custom(&cfg, rules[i].id)
-						  ? config
-						  : "built-in",
-					  "description",
-					  rules[i].description
-						  ? rules[i].description
-						  : ""));
+		for (i = 0; i < n; i++) {
+			json_t *r = json_pack(
+				"{s:s, s:s, s:s, s:s}", "id", rules[i].id,
+				"severity", dw_severity_name(rules[i].severity),
+				"source",
+				i >= first_own ? "config" : "built-in",
+				"description",
+				rules[i].description ? rules[i].description
+						     : "");
+
+			/* (a rule's text not UTF-8: said, not dropped) */
+			if (json_array_append_new(a, r))
+				err = dw_cli_fail("rules", DW_EXIT_ERROR,
+						  "rule %s cannot be written "
+						  "as JSON",
+						  rules[i].id);
+		}
 		dw_json_dump(&out, a, JSON_INDENT(2));
-		printf("%s\n", out.ptr);
+		if (!err)
+			printf("%s\n", out.ptr);
 		dw_buf_release(&out);
 		json_decref(a);
 	} else {
 		for (i = 0; i < n; i++)
 			printf("%-28s %-9s %-9s %s\n", rules[i].id,
 			       dw_severity_name(rules[i].severity),
-			       custom(&cfg, rules[i].id) ? "config"
-							 : "built-in",
+			       i >= first_own ? "config" : "built-in",
 			       rules[i].description ? rules[i].description
 						    : "");
 	}
 	dw_engine_free(e);
 	dw_config_release(&cfg);
-	return DW_EXIT_OK;
+	return err ? err : DW_EXIT_OK;
 }

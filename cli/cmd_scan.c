@@ -1103,7 +1103,7 @@ static int scan_git(struct scan *sc, const char *repo, struct dw_git_opts *o,
  * (else ~/.config/...): NULL when there is none. It may set a program, so
  * it must be the user's and nobody else's to write.
  */
-static int user_config(char **out)
+int dw_cli_user_config(char **out)
 {
 	struct dw_buf p = DW_BUF_INIT;
 	const char *xdg = getenv("XDG_CONFIG_HOME");
@@ -1151,7 +1151,7 @@ static int load_config(struct scan *sc, const char *explicit_path,
 	int err;
 
 	memset(&sc->cfg, 0, sizeof(sc->cfg));
-	err = explicit_path ? 0 : user_config(&mine);
+	err = explicit_path ? 0 : dw_cli_user_config(&mine);
 	if (!err && (explicit_path || mine))
 		err = dw_config_load(&sc->cfg,
 				     explicit_path ? explicit_path : mine);

@@ -143,16 +143,52 @@ static char *endpoint(const struct docker_opts *o, const char **from, int *err)
 	else
 		ctx = current_context(o);
 	if (!ctx || !strcmp(ctx, "default")) {
+		const char *tls = getenv("DOCKER_TLS_VERIFY");
+
 		free(ctx);
 		*from = "the default context";
-		return dw_xstrdup(env_host && *env_host
-					  ? env_host
-					  : "unix:///var/run/docker.sock");
+		/* as docker: with $DOCKER_TLS_VERIFY, TLS on localhost */
+		return dw_xstrdup(env_host && *env_host ? env_host
+				  : tls && *tls		? "tcp://localhost:2376"
+							: "unix:///var/run/"
+							  "docker.sock");
 	}
 	*from = "the docker context";
 	host = context_host(o, ctx, err);
 	free(ctx);
 	return host;
+}
+
+#define NCOMMANDS (sizeof(plugin_commands) / sizeof(*plugin_commands))
+
+static void plugin_usage(FILE *f)
+{
+	fprintf(f, "usage: docker [DOCKER OPTIONS] driftwatch COMMAND "
+		   "[ARGS...]\n\ncommands:");
+	for (size_t k = 0; k < NCOMMANDS; k++)
+		fprintf(f, " %s", plugin_commands[k]);
+	fprintf(f, "\n\n'docker driftwatch COMMAND --help' for a command's; "
+		   "the others run as\n'driftwatch COMMAND'. See "
+		   "driftwatch(1), DOCKER CLI PLUGIN.\n");
+}
+
+/* Record one of Docker's options (`name` as given, `v` its value). */
+static int docker_opt(struct docker_opts *o, const char *name, size_t n,
+		      const char *v)
+{
+#define IS(lit) (n == sizeof(lit) - 1 && !strncmp(name, lit, n))
+	if (IS("--config")) {
+		o->config = *v ? v : NULL;
+	} else if (IS("--context") || IS("-c")) {
+		o->context = *v ? v : NULL; /* "": as not given, as docker */
+	} else if (IS("--host") || IS("-H")) {
+		if (o->host)
+			return dw_cli_fail("driftwatch", DW_EXIT_USAGE,
+					   "specify only one -H");
+		o->host = *v ? v : NULL;
+	}
+#undef IS
+	return 0;
 }
 
 int dw_cli_plugin(int *argc, char ***argv, struct dw_cli *cli)
@@ -174,34 +210,66 @@ int dw_cli_plugin(int *argc, char ***argv, struct dw_cli *cli)
 		       DW_VERSION);
 		return DW_EXIT_OK;
 	}
-	/* Docker's global options, up to the plugin's name. */
+	/* `docker help driftwatch` */
+	if (*argc == 3 && !strcmp(av[1], "help") &&
+	    !strcmp(av[2], "driftwatch")) {
+		plugin_usage(stdout);
+		return DW_EXIT_OK;
+	}
+	/* Docker's global options, up to the plugin's name, read as its
+	 * flag parser reads them: --name=value, --name value, and runs of
+	 * short flags (-DHunix:///x, -D -c name). */
 	for (i = 1; i < *argc && strcmp(av[i], "driftwatch"); i++) {
-		const char *a = av[i], *eq = strchr(a, '=');
-		size_t n = eq ? (size_t)(eq - a) : strlen(a);
-		const char *v = NULL;
+		const char *a = av[i];
 
-		if (a[0] != '-')
+		if (a[0] != '-' || !a[1])
 			break;
-		if (is_valued(a, n)) {
-			v = eq ? eq + 1 : i + 1 < *argc ? av[++i] : NULL;
-		} else if (a[1] != '-' && a[2] && is_valued(a, 2)) {
-			v = a + 2; /* -Hunix:///... */
-			n = 2;
+		if (a[1] == '-') {
+			const char *eq = strchr(a, '=');
+			size_t n = eq ? (size_t)(eq - a) : strlen(a);
+			const char *v = "";
+
+			if (is_valued(a, n)) {
+				if (eq)
+					v = eq + 1;
+				else if (i + 1 < *argc)
+					v = av[++i];
+				else
+					return dw_cli_fail(
+						"driftwatch", DW_EXIT_USAGE,
+						"docker's %s needs a value", a);
+			}
+			if (!strncmp(a, "--tls", 5))
+				o.tls = 1;
+			err = docker_opt(&o, a, n, v);
+			if (err)
+				return err;
+			continue;
 		}
-		if (is_valued(a, n) && !v)
-			return dw_cli_fail("driftwatch", DW_EXIT_USAGE,
-					   "docker's %.*s needs a value",
-					   (int)n, a);
-		if (!strncmp(a, "--config", n) && n == 8)
-			o.config = v;
-		else if ((n == 9 && !strncmp(a, "--context", 9)) ||
-			 (n == 2 && !strncmp(a, "-c", 2)))
-			o.context = v;
-		else if ((n == 6 && !strncmp(a, "--host", 6)) ||
-			 (n == 2 && !strncmp(a, "-H", 2)))
-			o.host = v;
-		else if (!strncmp(a, "--tls", 5))
-			o.tls = 1;
+		for (const char *p = a + 1; *p; p++) {
+			char name[3] = {'-', *p, '\0'};
+			const char *v;
+
+			if (*p == 'D')
+				continue; /* --debug */
+			if (!strchr("Hcl", *p))
+				return dw_cli_fail("driftwatch", DW_EXIT_USAGE,
+						   "docker's -%c is not known "
+						   "here",
+						   *p);
+			if (p[1])
+				v = p[1] == '=' ? p + 2 : p + 1;
+			else if (i + 1 < *argc)
+				v = av[++i];
+			else
+				return dw_cli_fail("driftwatch", DW_EXIT_USAGE,
+						   "docker's -%c needs a value",
+						   *p);
+			err = docker_opt(&o, name, 2, v);
+			if (err)
+				return err;
+			break;
+		}
 	}
 	if (i >= *argc || strcmp(av[i], "driftwatch"))
 		return dw_cli_fail("driftwatch", DW_EXIT_USAGE,
@@ -222,22 +290,27 @@ int dw_cli_plugin(int *argc, char ***argv, struct dw_cli *cli)
 		return err;
 	}
 	cli->host = host; /* kept for the process's life */
-	/* What follows is driftwatch's own: argv[0] and the command. */
+	/* What follows is driftwatch's own: argv[0] and the command, with
+	 * no option of driftwatch's own before it (Docker's are given
+	 * before 'driftwatch'). */
 	*argc -= i;
 	*argv += i;
-	if (*argc >= 2 && (*argv)[1][0] != '-') {
-		size_t k;
-
-		for (k = 0;
-		     k < sizeof(plugin_commands) / sizeof(*plugin_commands);
-		     k++)
-			if (!strcmp((*argv)[1], plugin_commands[k]))
-				break;
-		if (k == sizeof(plugin_commands) / sizeof(*plugin_commands))
-			return dw_cli_fail("driftwatch", DW_EXIT_USAGE,
-					   "'docker driftwatch %s' is not "
-					   "offered: run 'driftwatch %s'",
-					   (*argv)[1], (*argv)[1]);
+	if (*argc < 2 || !strcmp((*argv)[1], "--help") ||
+	    !strcmp((*argv)[1], "-h")) {
+		plugin_usage(*argc < 2 ? stderr : stdout);
+		return *argc < 2 ? DW_EXIT_USAGE : DW_EXIT_OK;
 	}
-	return -1;
+	for (size_t k = 0; k < NCOMMANDS; k++)
+		if (!strcmp((*argv)[1], plugin_commands[k]))
+			return -1;
+	if ((*argv)[1][0] == '-')
+		return dw_cli_fail("driftwatch", DW_EXIT_USAGE,
+				   "'docker driftwatch' takes Docker's options "
+				   "before 'driftwatch', and a command after "
+				   "it, not %s",
+				   (*argv)[1]);
+	return dw_cli_fail("driftwatch", DW_EXIT_USAGE,
+			   "'docker driftwatch %s' is not offered: run "
+			   "'driftwatch %s'",
+			   (*argv)[1], (*argv)[1]);
 }

@@ -46,13 +46,20 @@ rc=${PIPESTATUS[0]}
 	pass "rules: id, severity, source, description" || fail "rules: $(head -3 "$tmp/rules")"
 printf 'disable: [jwt]\nrules:\n  - id: acme-token\n    regex: "acme_[a-z0-9]{32}"\n    severity: high\n    description: ACME API token\n' >"$tmp/rules.yaml"
 "$DW" rules --config "$tmp/rules.yaml" --format json >"$tmp/rules.json" &&
-	jq -e --arg f "$tmp/rules.yaml" 'any(.[]; .id == "acme-token" and .source == $f and .severity == "high")
+	jq -e 'any(.[]; .id == "acme-token" and .source == "config" and .severity == "high")
 		and all(.[]; .id != "jwt") and length == '"$(($(wc -l <"$tmp/rules") ))"'' "$tmp/rules.json" >/dev/null &&
 	pass "rules --config FILE --format json: its rule in, the one it disables out" || fail "rules json: $(cat "$tmp/rules.json")"
 printf 'rules:\n  - id: bad\n    regex: "a("\n' >"$tmp/bad.yaml"
 "$DW" rules --config "$tmp/bad.yaml" >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] && grep -q bad "$tmp/err" &&
 	pass "rules: a configuration that does not load: exit 2, named" || fail "bad rules config: $(cat "$tmp/err")"
 "$DW" rules --format xml >/dev/null 2>&1; [ $? -eq 2 ] && pass "rules --format xml: exit 2" || fail "rules format"
+# The user's own configuration, as scan takes it; a rule of the same id
+# as a built-in one is told from it by where it comes.
+mkdir -p "$tmp/xdg/driftwatch"
+printf 'rules:\n  - id: jwt\n    regex: "acme_[a-z0-9]{32}"\n' >"$tmp/xdg/driftwatch/config.yaml"
+XDG_CONFIG_HOME=$tmp/xdg "$DW" rules --format json >"$tmp/rules.json" &&
+	[ "$(jq -r '[.[] | select(.id == "jwt") | .source] | join(",")' "$tmp/rules.json")" = "built-in,config" ] &&
+	pass "rules: the user's configuration, as scan takes it; same ids told apart" || fail "user config: $(jq -c '.[] | select(.id == "jwt")' "$tmp/rules.json")"
 
 "$DW" no-such-command >/dev/null 2>&1
 [ $? -eq 2 ] && pass "an unknown command exits 2" || fail "unknown command"

@@ -45,6 +45,30 @@ out=$(docker --context nosuch driftwatch diff "$c" 2>&1); rc=$?
 out=$(docker driftwatch scan . 2>&1); rc=$?
 [ $rc -eq 2 ] && grep -q "'docker driftwatch scan' is not offered: run 'driftwatch scan'" <<<"$out" &&
 	pass "a command that is not the plugin's: said which to run" || fail "scan: rc $rc: $out"
+# Docker's flag parser's ways, each as docker would take it (review):
+# runs of short flags, a second -H, an option of driftwatch's own before
+# the command, $DOCKER_TLS_VERIFY, an empty --context.
+for args in "-DHtcp://127.0.0.1:9" "-Dc dwp-far" "-D -c=dwp-far"; do
+	out=$(docker $args driftwatch diff "$c" 2>&1); rc=$?
+	[ $rc -eq 2 ] && grep -q "points at tcp://127.0.0.1:9" <<<"$out" && pass "docker $args driftwatch: refused as docker would connect there" ||
+		fail "$args: rc $rc: $out"
+done
+out=$("$DOCKER_CONFIG/cli-plugins/docker-driftwatch" -H tcp://127.0.0.1:9 -H "$host" driftwatch diff "$c" 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "only one -H" <<<"$out" && pass "two -H: an error, not the last one taken" || fail "two -H: rc $rc: $out"
+out=$(docker driftwatch --host-root / rotate --help 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "takes Docker's options before 'driftwatch'" <<<"$out" &&
+	pass "an option of driftwatch's own before the command: refused (no way around the command list)" || fail "--host-root: rc $rc: $out"
+# (docker itself wants the certificates first: the plugin run as docker
+# runs it, in the default context)
+out=$(DOCKER_TLS_VERIFY=1 DOCKER_CONTEXT=default "$DOCKER_CONFIG/cli-plugins/docker-driftwatch" driftwatch diff "$c" 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "points at tcp://localhost:2376" <<<"$out" && pass "\$DOCKER_TLS_VERIFY: docker's TLS endpoint, refused" ||
+	fail "TLS verify: rc $rc: $out"
+docker context use dwp-local >/dev/null 2>&1
+[ "$(docker --context= driftwatch diff "$c" 2>&1)" == "$want" ] && pass "an empty --context is no context (the current one)" ||
+	fail "--context=: $(docker --context= driftwatch diff "$c" 2>&1)"
+docker help driftwatch >"$tmp/help" 2>&1 && grep -q "^commands: diff commit events status ps version verify evidence$" "$tmp/help" &&
+	docker driftwatch --help >"$tmp/help2" 2>&1 && cmp -s "$tmp/help" "$tmp/help2" &&
+	pass "docker help driftwatch, docker driftwatch --help: the plugin's commands" || fail "help: $(cat "$tmp/help" "$tmp/help2")"
 "$DW" docker-cli-plugin-metadata >/dev/null 2>&1; [ $? -eq 2 ] &&
 	pass "driftwatch under its own name is not the plugin" || fail "own name"
 finish
