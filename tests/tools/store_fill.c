@@ -1,7 +1,8 @@
 /*
- * store_fill DB ROWS CONTAINERS: a store with ROWS drift events over
- * CONTAINERS containers, written through the store's own API (chained
- * as driftwatchd chains them), for tests/bench/verify_bench.sh.
+ * store_fill DB ROWS CONTAINERS [BATCH]: a store with ROWS drift events
+ * over CONTAINERS containers, BATCH (500) a transaction and container,
+ * written through the store's own API (chained as driftwatchd chains
+ * them), for tests/bench/verify_bench.sh.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,11 +13,14 @@
 int main(int argc, char **argv)
 {
 	struct dw_store *s = NULL;
-	long rows, conts, done = 0;
+	long rows, conts, batch = 500, done = 0;
 
-	if (argc != 4 || (rows = strtol(argv[2], NULL, 10)) < 1 ||
-	    (conts = strtol(argv[3], NULL, 10)) < 1) {
-		fprintf(stderr, "usage: store_fill DB ROWS CONTAINERS\n");
+	if (argc < 4 || argc > 5 || (rows = strtol(argv[2], NULL, 10)) < 1 ||
+	    (conts = strtol(argv[3], NULL, 10)) < 1 ||
+	    (argc == 5 &&
+	     ((batch = strtol(argv[4], NULL, 10)) < 1 || batch > 500))) {
+		fprintf(stderr,
+			"usage: store_fill DB ROWS CONTAINERS [BATCH (1-500)]\n");
 		return 2;
 	}
 	if (dw_store_open(&s, argv[1], 0))
@@ -25,9 +29,9 @@ int main(int argc, char **argv)
 		/* A rescan's worth: 500 changes of one container. */
 		struct dw_change_row r[500];
 		char paths[500][32], id[80];
-		long n = rows - done < 500 ? rows - done : 500, i;
+		long n = rows - done < batch ? rows - done : batch, i;
 
-		snprintf(id, sizeof(id), "%064ld", (done / 500) % conts);
+		snprintf(id, sizeof(id), "%064ld", (done / batch) % conts);
 		for (i = 0; i < n; i++) {
 			int len = snprintf(paths[i], sizeof(paths[i]),
 					   "/var/tmp/f%ld", done + i);
