@@ -19,8 +19,8 @@ int main(int argc, char **argv)
 	    (conts = strtol(argv[3], NULL, 10)) < 1 ||
 	    (argc == 5 &&
 	     ((batch = strtol(argv[4], NULL, 10)) < 1 || batch > 500))) {
-		fprintf(stderr,
-			"usage: store_fill DB ROWS CONTAINERS [BATCH (1-500)]\n");
+		fprintf(stderr, "usage: store_fill DB ROWS CONTAINERS [BATCH "
+				"(1-500)]\n");
 		return 2;
 	}
 	if (dw_store_open(&s, argv[1], 0))
