@@ -105,7 +105,7 @@ int dw_local_entry_decode(const unsigned char *p, size_t n,
 			piece = f.v != 0;
 		} else if (f.num == F_META && f.wt == 2) {
 			const unsigned char *q = f.b, *qe = f.b + f.n;
-			struct pbf m;
+			struct pbf m = {0};
 
 			meta = 1;
 			while (q < qe) {
