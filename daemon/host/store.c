@@ -129,7 +129,7 @@ static const char *const migrations[] = {
 	/* 13: tamper evidence: the history hash-chained (store_chain.c),
 	 * each chain's head and base, the signed heads; a snapshot's
 	 * signed statement's digest. The rows already there are chained
-	 * by chain_backfill() in the same transaction. */
+	 * by backfill_chains() after 14. */
 	"ALTER TABLE events ADD COLUMN chain_seq INTEGER;"
 	"ALTER TABLE events ADD COLUMN chain_prev BLOB;"
 	"ALTER TABLE events ADD COLUMN chain_hash BLOB;"
@@ -149,12 +149,38 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (tbl, key)) WITHOUT ROWID;"
 	"CREATE TABLE chain_signatures (id INTEGER PRIMARY KEY,"
 	"  time INTEGER NOT NULL, root TEXT NOT NULL, envelope TEXT NOT NULL);",
+	/* 14: what an event says beyond its path (an exec's process and
+	 * action, JSON), hashed into its chain only when not NULL, so the
+	 * rows before it keep their hashes */
+	"ALTER TABLE events ADD COLUMN detail TEXT;",
 };
 
+/*
+ * Chain the rows of a store older than 13 once every column the chains
+ * hash exists (schema 14 added events.detail). A store at 13 was chained
+ * as it was written, unless it was migrated to 13 by this code and
+ * stopped before 14: then it has rows and no chain head.
+ */
+static int backfill_chains(struct dw_store *s, int from)
+{
+	sqlite3_stmt *st;
+	int heads;
+
+	if (from < 13)
+		return st_chain_backfill(s);
+	if (sqlite3_prepare_v2(s->db,
+			       "SELECT EXISTS (SELECT 1 FROM chain_heads)", -1,
+			       &st, NULL) != SQLITE_OK)
+		return st_db_error(s, "cannot read the chain heads");
+	heads = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return heads ? 0 : st_chain_backfill(s);
+}
+
 /* Run after a migration's statements, in its transaction (index: the
- * version migrated to, minus one). */
-static int (*const migration_code[])(struct dw_store *) = {
-	[12] = st_chain_backfill,
+ * version migrated to, minus one; `from`: the version before any ran). */
+static int (*const migration_code[])(struct dw_store *, int from) = {
+	[13] = backfill_chains,
 };
 
 int st_db_error(struct dw_store *s, const char *what)
@@ -187,11 +213,12 @@ static int migrate(struct dw_store *s)
 {
 	int n = (int)(sizeof(migrations) / sizeof(migrations[0]));
 	char pragma[64];
-	int v = 0;
+	int v = 0, from;
 	int err = user_version(s, &v);
 
 	if (err)
 		return err;
+	from = v;
 	if (v > n)
 		return dw_error_set(DW_EUNSUPPORTED,
 				    "store schema version %d is newer than "
@@ -207,7 +234,7 @@ static int migrate(struct dw_store *s)
 		    (size_t)v < sizeof(migration_code) /
 					sizeof(migration_code[0]) &&
 		    migration_code[v])
-			err = migration_code[v](s);
+			err = migration_code[v](s, from);
 		if (!err)
 			err = exec(s, pragma);
 		if (!err)

@@ -240,16 +240,28 @@ struct dw_event {
 	const char *container_name;
 	const void *path; /* raw bytes, not NUL-terminated */
 	size_t path_len;
-	const char *kind; /* A, D, C; R for reverted */
+	const char *kind; /* A, D, C; R for reverted; X for an exec */
 	const char *source;
 	const char *severity;
-	long long time_us; /* 0 when not recorded (older stores) */
+	long long time_us;  /* 0 when not recorded (older stores) */
+	const char *detail; /* JSON (an exec's process, action) or NULL */
+	const char *sha256; /* the file's, where known, or NULL */
 };
+
+/*
+ * An exec of a file that is not image content (kind X, source
+ * "fanotify"): `path` in the container, the file's `sha256` (NULL: not
+ * hashed), `detail` a JSON object (the process, its parents, the action
+ * taken), chained into the container's events.
+ */
+int dw_store_record_exec(struct dw_store *s, const char *cid, const char *path,
+			 enum dw_severity sev, const char *sha256,
+			 const char *detail, long long time_us);
 
 struct dw_event_query {
 	const char *container; /* name, id or unique id prefix; NULL: all */
 	long long since;       /* epoch seconds */
-	const char *kind;      /* "A", "D", "C", "R"; NULL: all */
+	const char *kind;      /* "A", "D", "C", "R", "X"; NULL: all */
 	int min_severity;      /* an enum dw_severity; 0: all */
 	/* Kubernetes: the containers of pods in this namespace, of pods of
 	 * this name (both from the io.kubernetes.pod.* labels); NULL: all. */

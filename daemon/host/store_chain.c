@@ -25,26 +25,33 @@
 
 #define HASH_LEN 32
 
+/*
+ * `nfixed`: the arguments of dw_chain_hash() hashed whatever they are
+ * (the table, seq and prev, then the columns of schema 13); the columns
+ * added since (0: none) are hashed only when not NULL, each after its
+ * position, so a row written before one was added keeps its hash.
+ */
 static const struct chained {
 	const char *name, *key, *cols, *what;
+	int nfixed;
 } chained[ST_NCHAINED] = {
 	{"events", "container_id",
 	 "id, time, container_id, path, kind, source, time_us, severity, "
-	 "sha256",
-	 "container"},
+	 "sha256, detail",
+	 "container", 3 + 9},
 	{"findings", "container_id",
 	 "id, time, container_id, path, rule, severity, fingerprint, line, "
 	 "redacted, source, cluster, role, status, valid_from, valid_until, "
 	 "rotated_by",
-	 "source"},
+	 "source", 0},
 	{"snapshots", "''",
 	 "id, time, container_id, container_name, path, archive_sha256, "
 	 "evidence_sha256, reason, operator, host, paused, statement_sha256",
-	 NULL},
+	 NULL, 0},
 	{"rotations", "''",
 	 "id, time, swarm_id, what, before_fingerprint, after_fingerprint, "
 	 "reason",
-	 NULL},
+	 NULL, 0},
 };
 
 static const unsigned char zero_hash[HASH_LEN];
@@ -63,7 +70,7 @@ static void fn_chain_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	unsigned char md[EVP_MAX_MD_SIZE], be[9];
 	unsigned int mdlen = 0;
 	EVP_MD_CTX *m;
-	int i, ok;
+	int i, ok, nfixed = argc;
 
 	if (argc < 3 || sqlite3_value_type(argv[0]) != SQLITE_TEXT ||
 	    sqlite3_value_type(argv[1]) != SQLITE_INTEGER ||
@@ -72,6 +79,11 @@ static void fn_chain_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		sqlite3_result_null(ctx);
 		return;
 	}
+	for (i = 0; i < ST_NCHAINED; i++)
+		if (chained[i].nfixed &&
+		    !strcmp((const char *)sqlite3_value_text(argv[0]),
+			    chained[i].name))
+			nfixed = chained[i].nfixed;
 	m = EVP_MD_CTX_new();
 	ok = m && EVP_DigestInit_ex(m, EVP_sha256(), NULL) == 1 &&
 	     EVP_DigestUpdate(m, domain, sizeof(domain)) == 1;
@@ -80,6 +92,14 @@ static void fn_chain_hash(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 		int t = sqlite3_value_type(v);
 		const void *p = NULL;
 		size_t n = 0;
+
+		if (i >= nfixed) {
+			if (t == SQLITE_NULL)
+				continue;
+			be[0] = 'o';
+			put_be64(be + 1, (unsigned long long)i);
+			ok = EVP_DigestUpdate(m, be, sizeof(be)) == 1;
+		}
 
 		/* Each value: a type byte, then 8 bytes (an integer, a
 		 * real's bits) or a length and the bytes (text, blob). */

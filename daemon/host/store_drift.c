@@ -131,6 +131,48 @@ int dw_store_apply_changes(struct dw_store *s, const char *cid,
 	return err;
 }
 
+int dw_store_record_exec(struct dw_store *s, const char *cid, const char *path,
+			 enum dw_severity sev, const char *sha256,
+			 const char *detail, long long time_us)
+{
+	static const char sql[] =
+		"INSERT INTO events(time, container_id, path, kind, source, "
+		"time_us, severity, sha256, detail) VALUES (?1,?2,?3,'X',"
+		"'fanotify',?4,?5,?6,?7)";
+	struct st_chain chain;
+	sqlite3_stmt *st = NULL;
+	int err, own;
+
+	err = st_tx_enter(s, &own);
+	if (err)
+		return err;
+	memset(&chain, 0, sizeof(chain));
+	err = st_chain_load(s, ST_EVENTS, cid, &chain);
+	if (!err)
+		err = st_prepare(s, &st, sql);
+	if (!err) {
+		sqlite3_bind_int64(st, 1, time_us / 1000000);
+		sqlite3_bind_text(st, 2, cid, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 3, path, (int)strlen(path),
+				  SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, time_us);
+		sqlite3_bind_text(st, 5, dw_severity_name(sev), -1,
+				  SQLITE_STATIC);
+		if (sha256)
+			sqlite3_bind_text(st, 6, sha256, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
+		if (sqlite3_step(st) != SQLITE_DONE)
+			err = st_db_error(s, "cannot append an exec event");
+	}
+	if (!err)
+		err = st_chain_add(s, &chain, sqlite3_last_insert_rowid(s->db));
+	if (!err)
+		err = st_chain_save(s, &chain);
+	st_chain_release(&chain);
+	sqlite3_finalize(st);
+	return st_tx_leave(s, own, err);
+}
+
 int dw_store_load_changes(struct dw_store *s, const char *cid, dw_row_fn cb,
 			  void *ctx)
 {
@@ -308,7 +350,8 @@ int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
 {
 	static const char sql[] =
 		"SELECT e.time, e.container_id, coalesce(c.name, ''), e.path, "
-		"e.kind, e.source, e.severity, coalesce(e.time_us, 0) FROM "
+		"e.kind, e.source, e.severity, coalesce(e.time_us, 0), "
+		"e.detail, e.sha256 FROM "
 		"events e LEFT JOIN containers c ON c.id = e.container_id "
 		"WHERE (?1 IS NULL OR e.container_id = ?1) AND e.time >= ?2 "
 		"AND (?3 IS NULL OR e.kind = ?3) AND " SEVERITY_RANK(
@@ -349,6 +392,8 @@ int dw_store_events(struct dw_store *s, const struct dw_event_query *q,
 			(const char *)sqlite3_column_text(st, 5),
 			(const char *)sqlite3_column_text(st, 6),
 			sqlite3_column_int64(st, 7),
+			(const char *)sqlite3_column_text(st, 8),
+			(const char *)sqlite3_column_text(st, 9),
 		};
 
 		err = cb(&ev, ctx);
@@ -386,6 +431,8 @@ int dw_store_current(struct dw_store *s, const char *container, dw_event_fn cb,
 			"current",
 			(const char *)sqlite3_column_text(st, 4),
 			0,
+			NULL,
+			NULL,
 		};
 
 		err = cb(&ev, ctx);

@@ -432,6 +432,45 @@ static void test_migrates_release_store(void **state)
 	rmdir(dir);
 }
 
+/*
+ * A store chained by schema 13 (before events.detail): migrated to 14,
+ * its rows keep their hashes, and chaining goes on from its heads.
+ */
+static void test_migrates_chained_store(void **state)
+{
+	char dir[] = "/tmp/dw-store-XXXXXX", path[64];
+	struct dw_store *s = NULL;
+	struct dw_buf rep = DW_BUF_INIT;
+	struct dw_chain_check ck;
+	char id[80];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/driftwatch.db", dir);
+	copy_file(DW_TEST_DATA "/store/schema13.db", path);
+	assert_int_equal(dw_store_open(&s, path, 0), 0);
+	snprintf(id, sizeof(id), "%064d", 1);
+	assert_int_equal(dw_store_record_exec(s, id, "/tmp/x", DW_SEV_CRITICAL,
+					      NULL, "{}", 1000000),
+			 0);
+	dw_store_close(s);
+	assert_int_equal(dw_store_open(&s, path, 1), 0);
+	if (dw_store_verify_chains(s, NULL, NULL, NULL, 0,
+				   DW_CHAIN_ALLOW_UNSIGNED, &rep, &ck, NULL))
+		fail_msg("%s", rep.ptr);
+	assert_int_equal(ck.rows, 25);
+	assert_int_equal(ck.chains, 3);
+	assert_int_equal(ck.problems, 0);
+	dw_store_close(s);
+	dw_buf_release(&rep);
+	assert_int_equal(unlink(path), 0);
+	strcat(path, "-wal");
+	unlink(path);
+	strcpy(path + strlen(path) - 4, "-shm");
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 /* ---- the hash chains (tamper evidence) ---- */
 
 struct chain_fx {
@@ -572,6 +611,67 @@ static void test_chain_intact_signed_pruned(void **state)
 	assert_int_equal(ck.unsigned_rows, 1);
 	dw_buf_release(&rep);
 	fx_close(&f);
+}
+
+static int on_exec_event(const struct dw_event *ev, void *ctx)
+{
+	int *n = ctx;
+
+	if (!strcmp(ev->kind, "X")) {
+		assert_string_equal(ev->source, "fanotify");
+		assert_string_equal(ev->severity, "critical");
+		assert_string_equal(ev->detail, "{\"action\":\"denied\"}");
+		assert_string_equal(ev->sha256, "ab12");
+		assert_memory_equal(ev->path, "/tmp/x", 6);
+		(*n)++;
+	} else {
+		assert_null(ev->detail);
+	}
+	return 0;
+}
+
+/*
+ * An exec (X) event: chained with its detail, which schema 14 added and
+ * hashes only when not NULL, so the rows before it keep their hashes;
+ * its detail edited, removed, or one added to an older row: each found.
+ */
+static void test_chain_exec_detail(void **state)
+{
+	static const char *const attacks[] = {
+		"UPDATE events SET detail = '{\"action\":\"allowed\"}' "
+		"WHERE kind = 'X'",
+		"UPDATE events SET detail = NULL WHERE kind = 'X'",
+		"UPDATE events SET detail = '{}' WHERE id = 1",
+	};
+	struct dw_event_query q = {NULL, 0, NULL, 0, NULL, NULL};
+	struct dw_buf rep = DW_BUF_INIT;
+	struct dw_chain_check ck;
+	int n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(attacks) / sizeof(attacks[0]); i++) {
+		struct chain_fx f;
+
+		fx_open(&f);
+		assert_int_equal(dw_store_record_exec(f.s, "id1", "/tmp/x",
+						      DW_SEV_CRITICAL, "ab12",
+						      "{\"action\":\"denied\"}",
+						      1000000),
+				 0);
+		if (!i) {
+			assert_int_equal(
+				dw_store_events(f.s, &q, on_exec_event, &n), 0);
+			assert_int_equal(n, 1);
+		}
+		assert_int_equal(check(&f, NULL, &rep, &ck), 0);
+		assert_int_equal(ck.rows, 10);
+		raw(&f, attacks[i]);
+		assert_true(check(&f, NULL, &rep, &ck) > 0);
+		if (!strstr(rep.ptr, "was edited"))
+			fail_msg("%s: %s", attacks[i], rep.ptr);
+		fx_close(&f);
+	}
+	dw_buf_release(&rep);
 }
 
 static void test_chain_tampering_named(void **state)
@@ -1002,8 +1102,10 @@ int main(void)
 		cmocka_unit_test(test_outbox_cap),
 		cmocka_unit_test(test_coverage),
 		cmocka_unit_test(test_migrates_release_store),
+		cmocka_unit_test(test_migrates_chained_store),
 		cmocka_unit_test(test_chain_intact_signed_pruned),
 		cmocka_unit_test(test_chain_tampering_named),
+		cmocka_unit_test(test_chain_exec_detail),
 		cmocka_unit_test(test_chain_rechained_caught_by_anchor),
 		cmocka_unit_test(test_chain_fake_prune),
 		cmocka_unit_test(test_chain_hostile_store),
