@@ -39,7 +39,7 @@ static const struct dw_opt opts[] = {
 	 "epoch seconds, YYYY-MM-DD[THH:MM:SS[Z]], or an "
 	 "age\nsuch as 30s, 15m, 2h, 7d",
 	 0},
-	{'k', "kind", "K", "A, D, C or R (reverted)", 0},
+	{'k', "kind", "K", "A, D, C, R (reverted) or X (exec)", 0},
 	{'S', "severity", "S",
 	 "allowed, low, medium, high or critical: that "
 	 "severity\nand above",
@@ -58,7 +58,7 @@ static const struct dw_opt opts[] = {
 
 static const char *const synopsis[] = {
 	"events [--container C | --pod NS/POD | --namespace NS] [--since TIME]"
-	"\n                  [--kind A|D|C|R] [--severity S] "
+	"\n                  [--kind A|D|C|R|X] [--severity S] "
 	"[--format text|json|jsonl]\n                  [--db PATH]",
 	"events --container C --current [--db PATH]",
 	NULL,
@@ -118,8 +118,44 @@ static json_t *event_json(const struct dw_event *ev)
 		      "source", ev->source);
 	if (ev->time_us)
 		json_object_set_new(o, "time_us", json_integer(ev->time_us));
+	if (ev->sha256)
+		json_object_set_new(o, "sha256", json_string(ev->sha256));
+	if (ev->detail) {
+		/* An exec: process, parents, file, action, why (the
+		 * daemon's JSON, valid UTF-8 as it wrote it). */
+		json_t *d = NULL;
+
+		if (!dw_json_parse(&d, ev->detail, strlen(ev->detail),
+				   "event detail") &&
+		    json_is_object(d))
+			json_object_update(o, d);
+		json_decref(d);
+	}
 	dw_buf_release(&p);
 	return o;
+}
+
+/* "  exec by COMM[PID] denied": who ran an X event's file (text form). */
+static void exec_text(struct dw_buf *b, const struct dw_event *ev)
+{
+	json_t *d = NULL, *pr;
+	const char *comm, *action;
+
+	if (!ev->detail ||
+	    dw_json_parse(&d, ev->detail, strlen(ev->detail), "event detail"))
+		return;
+	pr = json_object_get(d, "process");
+	comm = json_string_value(json_object_get(pr, "comm"));
+	action = json_string_value(json_object_get(d, "action"));
+	dw_buf_adds(b, "  exec by ");
+	if (comm)
+		dw_escape_path(b, comm, strlen(comm));
+	else
+		dw_buf_adds(b, "?");
+	dw_buf_addf(b, "[%lld] %s",
+		    (long long)json_integer_value(json_object_get(pr, "pid")),
+		    action ? action : "?");
+	json_decref(d);
 }
 
 /*
@@ -200,6 +236,7 @@ static int on_event(const struct dw_event *ev, void *ctx)
 			dw_buf_addf(&b, "  %s (%s)",
 				    ev->severity ? ev->severity : "medium",
 				    ev->source);
+		exec_text(&b, ev);
 		dw_buf_addch(&b, '\n');
 		fwrite(b.ptr, 1, b.len, stdout);
 	} else {
@@ -243,9 +280,9 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 						   "bad time '%s'", optarg);
 			break;
 		case 'k':
-			if (strlen(optarg) != 1 || !strchr("ADCR", optarg[0]))
+			if (strlen(optarg) != 1 || !strchr("ADCRX", optarg[0]))
 				return dw_cli_fail("events", DW_EXIT_USAGE,
-						   "--kind is A, D, C or R");
+						   "--kind is A, D, C, R or X");
 			q.kind = optarg;
 			break;
 		case 'S':

@@ -168,6 +168,21 @@ static void print_text(json_t *doc, const char *state, long long pid)
 			       num(sc, "pid"), num(sc, "restarts"),
 			       num(sc, "inputs_given_up"));
 	}
+	{
+		json_t *x = json_object_get(doc, "exec");
+
+		if (json_is_true(json_object_get(x, "watching")))
+			printf("exec:       %lld containers marked; %lld execs "
+			       "held, %lld not image content, %lld denied, "
+			       "%lld undecided, %lld reports lost\n",
+			       num(x, "marked"), num(x, "held"),
+			       num(x, "drifted"), num(x, "denied"),
+			       num(x, "undecided"), num(x, "lost"));
+		else if (json_is_object(x))
+			printf("exec:       NOT WATCHED%s%s\n",
+			       *str(x, "error") ? ": " : "",
+			       esc(str(x, "error")));
+	}
 	if (num(doc, "full_rescan_interval_s") > 0)
 		printf("full rescan: every %llds, next in %llds (it alone sees "
 		       "writes through mmap and hard links)\n",

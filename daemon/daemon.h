@@ -33,6 +33,7 @@
 #include "driftwatch/xmalloc.h"
 #include "swarm.h"
 #include "dockerwatch.h"
+#include "execwatch.h"
 #include "logwatch.h"
 #include "monitor.h"
 #include "mounts.h"
@@ -99,6 +100,9 @@ struct daemon {
 	long long swarm_noted;	/* this swarm's secrets last noted */
 	char **snapshotted;	/* containers auto-snapshotted this run */
 	size_t nsnapshotted, snap_alloc;
+	struct dwd_exec *exec;	      /* the exec watch, or NULL */
+	char exec_error[256];	      /* why there is none */
+	unsigned long long exec_lost; /* reports lost, said */
 };
 
 /* How long a Docker request from the loop may wait (ms). */
@@ -121,5 +125,11 @@ void dwd_auto_snapshot(const char *id, const char *name, void *ctx);
 void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 		 void *ctx);
 int dwd_run(struct daemon *dm, int sfd);
+/* The exec watch (execwatch.h): started before containers are added (or
+ * its absence said, `once`: a single pass watches no exec), its reports
+ * recorded and alerted by the loop, stopped before the store closes. */
+void dwd_exec_begin(struct daemon *dm, int once);
+void dwd_exec_read(struct daemon *dm);
+void dwd_exec_end(struct daemon *dm);
 
 #endif

@@ -688,6 +688,29 @@ static void write_status(struct daemon *dm, const char *state, int force)
 						   : 0)));
 	json_object_set_new(doc, "rotate",
 			    json_string(dw_policy_rotate_name(dm->pol.rotate)));
+	if (dm->exec) {
+		struct dwd_exec_stats xs;
+
+		dwd_exec_stats(dm->exec, &xs);
+		json_object_set_new(
+			doc, "exec",
+			json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+				  "s:I, s:I}",
+				  "watching", 1, "marked",
+				  (json_int_t)xs.marked, "held",
+				  (json_int_t)xs.held, "drifted",
+				  (json_int_t)xs.drifted, "undecided",
+				  (json_int_t)xs.undecided, "denied",
+				  (json_int_t)xs.denied, "lost",
+				  (json_int_t)xs.lost, "hold_p50_us",
+				  (json_int_t)xs.hold_p50_us, "hold_p99_us",
+				  (json_int_t)xs.hold_p99_us, "hold_max_us",
+				  (json_int_t)xs.hold_max_us));
+	} else {
+		json_object_set_new(doc, "exec",
+				    json_pack("{s:b, s:s}", "watching", 0,
+					      "error", dm->exec_error));
+	}
 	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(doc);
 	/* Write what changed, and a heartbeat every 30 s. */
@@ -1016,7 +1039,7 @@ static int run(struct daemon *dm, int sfd)
 	sd_notify(0, "READY=1\nSTATUS=monitoring");
 
 	for (;;) {
-		struct pollfd p[5];
+		struct pollfd p[6];
 		nfds_t n = 0;
 		long wait = dw_monitor_run(dm->mon);
 		long long now = (long long)time(NULL);
@@ -1062,6 +1085,9 @@ static int run(struct daemon *dm, int sfd)
 		if (dm->logs)
 			p[n++] = (struct pollfd){dw_logwatch_fd(dm->logs),
 						 POLLIN, 0};
+		if (dm->exec)
+			p[n++] = (struct pollfd){dwd_exec_fd(dm->exec), POLLIN,
+						 0};
 		if (poll(p, n, (int)wait) < 0 && errno != EINTR)
 			dw_fatal("poll: %s", strerror(errno));
 		for (i = 0; i < (int)n; i++) {
@@ -1082,6 +1108,8 @@ static int run(struct daemon *dm, int sfd)
 			else if (dm->logs &&
 				 p[i].fd == dw_logwatch_fd(dm->logs))
 				dw_logwatch_read_events(dm->logs);
+			else if (dm->exec && p[i].fd == dwd_exec_fd(dm->exec))
+				dwd_exec_read(dm);
 		}
 	}
 }
@@ -1138,6 +1166,7 @@ int main(int argc, char **argv)
 		dw_fatal("%s", dw_error_last());
 	dw_monitor_on_critical(dm.mon, dwd_auto_snapshot, &dm);
 	dw_monitor_on_leak(dm.mon, dwd_on_leak, &dm);
+	dwd_exec_begin(&dm, o.once);
 	if (dw_logwatch_new(&dm.logs, dm.store, dwd_on_leak, &dm))
 		dw_fatal("%s", dw_error_last());
 	dw_journal_new(&dm.journal, dm.store, dm.logs, dm.pol.host_root);
@@ -1176,6 +1205,7 @@ int main(int argc, char **argv)
 		dwd_cmdq_start(&dm);
 		dwd_snapq_start(&dm);
 		ret = run(&dm, sfd);
+		dwd_exec_end(&dm);
 		dwd_snapq_stop(&dm);
 		dw_store_alert_flush(dm.store, 1);
 		sign_heads(&dm);

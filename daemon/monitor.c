@@ -186,11 +186,20 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 	c->recorded = 0;
 	c->immutable = is_immutable(m->pol, c);
 	if (fresh) {
-		/* fanotify's facets (who wrote, exec) are not built yet. */
+		/* Who wrote (fanotify) is not built yet; exec is the exec
+		 * watch's (the daemon's hook), when there is one. */
 		mon_cover(m, c, DW_FACET_WRITER, DW_COVER_UNMONITORED,
 			  DW_REASON_NOT_BUILT, NULL);
-		mon_cover(m, c, DW_FACET_EXEC, DW_COVER_UNMONITORED,
-			  DW_REASON_NOT_BUILT, NULL);
+		if (m->on_exec) {
+			struct dw_exec_subject es = {c->id,	 c->name,
+						     c->upper,	 c->lowers,
+						     c->nlowers, c->immutable};
+
+			m->on_exec(m, &es, 1, m->exec_ctx);
+		} else {
+			mon_cover(m, c, DW_FACET_EXEC, DW_COVER_UNMONITORED,
+				  DW_REASON_NOT_BUILT, NULL);
+		}
 		if (m->pol->scan_secrets)
 			mon_cover(m, c, DW_FACET_SECRETS, DW_COVER_MONITORED,
 				  DW_REASON_NONE, NULL);
@@ -255,6 +264,11 @@ void dw_monitor_drop(struct dw_monitor *m, const char *id, const char *state)
 		mon_rescan_container(m, c);
 	}
 	mon_unwatch(m, c);
+	if (m->on_exec) {
+		struct dw_exec_subject es = {c->id, c->name, NULL, NULL, 0, 0};
+
+		m->on_exec(m, &es, 0, m->exec_ctx);
+	}
 	if (dw_store_set_container_state(m->store, c->id, state))
 		dw_log_warn("%s", dw_error_last());
 	dw_log_info("stopped watching container %s (%.12s): %s", c->name, c->id,
@@ -457,6 +471,12 @@ void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn, void *ctx)
 {
 	m->on_critical = fn;
 	m->critical_ctx = ctx;
+}
+
+void dw_monitor_on_exec(struct dw_monitor *m, dw_exec_hook fn, void *ctx)
+{
+	m->on_exec = fn;
+	m->exec_ctx = ctx;
 }
 
 void dw_monitor_on_leak(struct dw_monitor *m, dw_leak_fn fn, void *ctx)

@@ -70,6 +70,22 @@ void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn, void *ctx);
 /* Secrets found in files written inside containers. */
 void dw_monitor_on_leak(struct dw_monitor *m, dw_leak_fn fn, void *ctx);
 
+/*
+ * A container starts (`add` 1: its id, name, layers; `immutable` as the
+ * policy decides) or stops being watched (`add` 0, the id alone): the
+ * exec watch marks it, and sets its exec facet (dw_monitor_cover()).
+ */
+struct dw_exec_subject {
+	const char *id, *name, *upper;
+	char *const *lowers;
+	size_t nlowers;
+	int immutable;
+};
+typedef void (*dw_exec_hook)(struct dw_monitor *m,
+			     const struct dw_exec_subject *s, int add,
+			     void *ctx);
+void dw_monitor_on_exec(struct dw_monitor *m, dw_exec_hook fn, void *ctx);
+
 /* The inotify fd to poll for POLLIN. */
 int dw_monitor_fd(const struct dw_monitor *m);
 /* Read and handle what inotify has queued. */

@@ -140,6 +140,8 @@ struct dw_monitor {
 	void *critical_ctx;
 	dw_leak_fn on_leak;
 	void *leak_ctx;
+	dw_exec_hook on_exec;
+	void *exec_ctx;
 	int limit_stuck; /* max_user_watches cannot be raised */
 	long watch_limit_orig, watch_limit_set; /* the host's, and ours */
 	unsigned long long overflows, rescans, inotify_events, errors;

@@ -342,6 +342,26 @@ static int rotate_value(struct dw_yaml *y, yaml_node_t *v, int *out)
 	return dw_yaml_bad(y, v, "rotate is auto, ask or off");
 }
 
+static const char *const exec_names[] = {"off", "audit", "enforce"};
+
+const char *dw_policy_exec_name(int exec)
+{
+	return exec_names[exec];
+}
+
+static int exec_value(struct dw_yaml *y, yaml_node_t *v, int *out)
+{
+	const char *s = dw_yaml_scalar(v);
+	int i;
+
+	for (i = 0; s && i < 3; i++)
+		if (!strcmp(s, exec_names[i])) {
+			*out = i;
+			return 0;
+		}
+	return dw_yaml_bad(y, v, "exec is audit, enforce or off");
+}
+
 static int size_value(struct dw_yaml *y, yaml_node_t *v, uint64_t *out)
 {
 	const char *s = dw_yaml_scalar(v);
@@ -379,6 +399,7 @@ enum key_type {
 	K_STRING,     /* char * */
 	K_PATHS,      /* char **, size_t: absolute paths or globs */
 	K_ROTATE,     /* int: DW_ROTATE_* */
+	K_EXEC,	      /* int: DW_EXEC_* */
 	K_ARGV,	      /* the command */
 	K_WEBHOOKS,   /* JSON webhooks */
 	K_SLACK,      /* Slack webhooks */
@@ -395,7 +416,7 @@ static const char *const type_names[] = {
 	[K_ARGV] = "argv",	  [K_WEBHOOKS] = "urls",
 	[K_SLACK] = "urls",	  [K_ALLOW] = "rules",
 	[K_ALLOW_EXEC] = "rules", [K_IMMUTABLE] = "rules",
-	[K_DROPS] = "dirs",
+	[K_DROPS] = "dirs",	  [K_EXEC] = "off|audit|enforce",
 };
 
 struct key {
@@ -488,6 +509,14 @@ static const struct key keys[] = {
 	{"rotate", K_ROTATE, F(rotate), 0, 0, 0, DW_ROTATE_ASK, NULL,
 	 "a live leaked swarm secret: rotate it (auto), log how (ask), or "
 	 "nothing (off)"},
+	{"exec", K_EXEC, F(exec), 0, 0, 0, DW_EXEC_AUDIT, NULL,
+	 "a process in a container executes a file that is not image "
+	 "content: record and alert (audit), deny it with EPERM too "
+	 "(enforce), or do not watch (off)"},
+	{"exec_immutable", K_EXEC, F(exec_immutable), 0, 0, 0, DW_EXEC_AUDIT,
+	 NULL,
+	 "the same for immutable containers (immutable_label, immutable "
+	 "rules): enforce suits --read-only containers"},
 	LIST("logs", K_PATHS, logs, nlogs, NULL,
 	     "globs of log files to follow and scan"),
 	BOOL("docker_logs", docker_logs, 1,
@@ -541,6 +570,7 @@ static void set_default(struct dw_policy *p, const struct key *k)
 
 	switch (k->type) {
 	case K_BOOL:
+	case K_EXEC:
 	case K_ROTATE: *FIELD(p, k, int) = (int)k->num; break;
 	case K_NUMBER: *FIELD(p, k, long) = k->num; break;
 	case K_SIZE: *FIELD(p, k, uint64_t) = (uint64_t)k->num; break;
@@ -609,6 +639,7 @@ static int set_key(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p,
 	case K_STRING: return string(y, v, FIELD(p, k, char *));
 	case K_PATHS: return set_paths(y, v, p, k);
 	case K_ROTATE: return rotate_value(y, v, FIELD(p, k, int));
+	case K_EXEC: return exec_value(y, v, FIELD(p, k, int));
 	case K_ARGV: return command_value(y, v, p);
 	case K_WEBHOOKS: return webhooks(y, v, p, "json");
 	case K_SLACK: return webhooks(y, v, p, "slack");
@@ -655,6 +686,8 @@ void dw_policy_print_keys(FILE *f)
 			fprintf(f, ", default %ld bytes", k->num);
 		else if (k->type == K_ROTATE)
 			fprintf(f, ", default %s", rotate_names[k->num]);
+		else if (k->type == K_EXEC)
+			fprintf(f, ", default %s", exec_names[k->num]);
 		else if (k->str)
 			fprintf(f, ", default %s", k->str);
 		fprintf(f, ")\n    %s\n", k->help);

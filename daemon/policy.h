@@ -75,7 +75,13 @@ struct dw_policy {
 	size_t ndrops;
 	char **command; /* argv run for other leaked tokens, or NULL */
 	size_t ncommand;
+	int exec;	    /* DW_EXEC_*: drifted binaries executed */
+	int exec_immutable; /* ... in immutable containers */
 };
+
+enum { DW_EXEC_OFF, DW_EXEC_AUDIT, DW_EXEC_ENFORCE };
+/* "off", "audit", "enforce". */
+const char *dw_policy_exec_name(int exec);
 
 enum { DW_ROTATE_OFF, DW_ROTATE_ASK, DW_ROTATE_AUTO };
 /* "off", "ask", "auto". */

@@ -1,0 +1,738 @@
+/* driftwatchd: execs of files that are not image content (fanotify). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
+#include <openssl/evp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "driftwatch/buf.h"
+#include "driftwatch/error.h"
+#include "driftwatch/escape.h"
+#include "driftwatch/xmalloc.h"
+#include "execwatch.h"
+#include "jobq.h"
+#include "log.h"
+#include "mounts.h"
+
+#include "driftwatch/banned.h"
+
+#define HASHQ_MAX 256	 /* files waiting to be hashed */
+#define DONE_MAX 4096	 /* reports waiting for the loop */
+#define PARENTS_MAX 4	 /* the parent chain kept */
+#define EVENTS_BUF 16384 /* one read of the group */
+#define HOLDS 1024	 /* hold times kept for the percentiles */
+
+enum verdict { V_IMAGE, V_DRIFT, V_UNDECIDED };
+
+struct target {
+	char *id, *name, *upper;
+	dev_t dev;  /* the overlay superblock's */
+	int *lower; /* O_PATH dirfds, topmost first */
+	size_t nlower;
+	int enforce;
+};
+
+struct dwd_exec {
+	int fan, efd, stop_pipe[2];
+	pthread_t thread;
+	int running;
+	uint64_t max_size;
+	char *host_root;
+	pthread_mutex_t mu; /* what follows */
+	struct target *t;
+	size_t nt, alloc;
+	struct dwd_exec_report *head, *tail;
+	size_t ndone;
+	struct dwd_exec_stats st;
+	long long holds[HOLDS]; /* microseconds, a ring */
+	struct dwd_jobq *hashq;
+};
+
+static long long wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static long long mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void dwd_exec_free(struct dwd_exec_report *r)
+{
+	if (!r)
+		return;
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->id);
+	free(r->name);
+	free(r->path);
+	json_decref(r->detail);
+	free(r);
+}
+
+/* ---- the decision ---- */
+
+/* `rel` (no leading '/') beneath `dir`, never through a symlink. */
+static int stat_beneath(int dir, const char *rel, struct stat *st)
+{
+	struct open_how how = {0};
+	int fd, ok;
+
+	how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		      RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+	fd = (int)syscall(SYS_openat2, dir, rel, &how, sizeof(how));
+	if (fd < 0)
+		return -1;
+	ok = fstat(fd, st);
+	close(fd);
+	return ok;
+}
+
+static int same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+static struct target *target_of_dev(struct dwd_exec *x, dev_t dev)
+{
+	for (size_t i = 0; i < x->nt; i++)
+		if (x->t[i].dev == dev)
+			return &x->t[i];
+	return NULL;
+}
+
+/*
+ * Is the file open on `fd` (exec'd by `pid`) image content? Under x->mu.
+ * `*tp` the container (NULL: not known), `path` what the kernel names it
+ * in the container, `why` why undecided or why drift.
+ */
+static enum verdict decide(struct dwd_exec *x, int fd, pid_t pid,
+			   struct target **tp, char *path, size_t size,
+			   char *why, size_t why_size)
+{
+	struct stat st, lo;
+	struct target *t;
+	char link[64];
+	ssize_t n;
+	size_t len;
+
+	*tp = NULL;
+	path[0] = '\0';
+	if (fstat(fd, &st)) {
+		snprintf(why, why_size, "fstat: %s", strerror(errno));
+		return V_UNDECIDED;
+	}
+	t = target_of_dev(x, st.st_dev);
+	if (!t) {
+		/* Layers on several filesystems report the real device of
+		 * a file; the process's root is still the overlay's. */
+		snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
+		if (!stat(link, &lo))
+			t = target_of_dev(x, lo.st_dev);
+	}
+	*tp = t;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, size - 1);
+	if (n < 0)
+		n = 0;
+	path[n] = '\0';
+	if (!t) {
+		snprintf(why, why_size, "not a watched container's overlay");
+		return V_UNDECIDED;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, why_size, "not a regular file");
+		return V_UNDECIDED;
+	}
+	if (path[0] != '/') {
+		snprintf(why, why_size, "no path in the container");
+		return V_DRIFT;
+	}
+	/* Unlinked since it was opened: its inode still says what it is. */
+	len = strlen(path);
+	if (len > 10 && !strcmp(path + len - 10, " (deleted)"))
+		path[len - 10] = '\0';
+	for (size_t i = 0; i < t->nlower; i++) {
+		if (stat_beneath(t->lower[i], path + 1, &lo))
+			continue;
+		if (S_ISREG(lo.st_mode) && lo.st_ino == st.st_ino &&
+		    lo.st_size == st.st_size &&
+		    same_time(&lo.st_ctim, &st.st_ctim) &&
+		    same_time(&lo.st_mtim, &st.st_mtim))
+			return V_IMAGE;
+	}
+	snprintf(why, why_size, "not image content");
+	return V_DRIFT;
+}
+
+/* ---- the process waiting in exec (before it becomes the new program) */
+
+static void sanitized(json_t *o, const char *key, const char *s, size_t n)
+{
+	struct dw_buf b = DW_BUF_INIT;
+
+	dw_utf8_sanitize(&b, s, n);
+	json_object_set_new(o, key, json_string(b.ptr ? b.ptr : ""));
+	dw_buf_release(&b);
+}
+
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+/* Its fields: comm, exe, pid, ppid (returned), uid, nspid (the pid in
+ * its own namespace). */
+static pid_t process_info(pid_t pid, json_t *o)
+{
+	char p[64], buf[4096], *s;
+	ssize_t n;
+	pid_t ppid = 0;
+
+	json_object_set_new(o, "pid", json_integer(pid));
+	snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
+	if (read_small(p, buf, sizeof(buf)) > 0) {
+		if ((s = strstr(buf, "\nPPid:")))
+			ppid = (pid_t)strtol(s + 6, NULL, 10);
+		if ((s = strstr(buf, "\nUid:")))
+			json_object_set_new(
+				o, "uid",
+				json_integer(strtol(s + 5, NULL, 10)));
+		if ((s = strstr(buf, "\nNSpid:"))) {
+			char *end = strchr(s + 1, '\n'), *last = s + 7;
+
+			/* The last field: its pid in its own namespace. */
+			for (char *q = s + 7; end && q < end; q++)
+				if (*q == '\t' || *q == ' ')
+					last = q + 1;
+			json_object_set_new(
+				o, "nspid",
+				json_integer(strtol(last, NULL, 10)));
+		}
+	}
+	json_object_set_new(o, "ppid", json_integer(ppid));
+	snprintf(p, sizeof(p), "/proc/%d/comm", (int)pid);
+	if ((n = read_small(p, buf, sizeof(buf))) > 0)
+		sanitized(o, "comm", buf, (size_t)n - (buf[n - 1] == '\n'));
+	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+	if ((n = readlink(p, buf, sizeof(buf) - 1)) > 0)
+		sanitized(o, "exe", buf, (size_t)n);
+	return ppid;
+}
+
+/* ---- hashing, after the answer ---- */
+
+static void hash_report(struct dwd_exec *x, struct dwd_exec_report *r)
+{
+	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	json_t *file = json_object_get(r->detail, "file");
+	uint64_t off = 0;
+	int ok = h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1;
+
+	while (ok) {
+		size_t want = sizeof(buf);
+		ssize_t n;
+
+		if (off >= x->max_size) {
+			json_object_set_new(file, "hashed",
+					    json_string("over max_file_size"));
+			ok = 0;
+			break;
+		}
+		if (x->max_size - off < want)
+			want = (size_t)(x->max_size - off);
+		n = pread(r->fd, buf, want, (off_t)off);
+		if (n < 0) {
+			json_object_set_new(file, "hashed",
+					    json_string(strerror(errno)));
+			ok = 0;
+			break;
+		}
+		if (!n)
+			break;
+		if (!off) {
+			json_object_set_new(
+				file, "elf",
+				json_boolean(n >= 4 &&
+					     !memcmp(buf, "\177ELF", 4)));
+			json_object_set_new(
+				file, "script",
+				json_boolean(n >= 2 && !memcmp(buf, "#!", 2)));
+		}
+		ok = EVP_DigestUpdate(h, buf, (size_t)n) == 1;
+		off += (uint64_t)n;
+	}
+	if (ok && EVP_DigestFinal_ex(h, md, &mdlen) == 1 && mdlen == 32)
+		dw_hex(r->sha256, md, 32);
+	EVP_MD_CTX_free(h);
+	close(r->fd);
+	r->fd = -1;
+}
+
+/* A report to the loop (under no lock). */
+static void deliver(struct dwd_exec *x, struct dwd_exec_report *r)
+{
+	uint64_t one = 1;
+	int lost = 0;
+
+	pthread_mutex_lock(&x->mu);
+	if (x->ndone >= DONE_MAX) {
+		x->st.lost++;
+		lost = 1;
+	} else {
+		r->next = NULL;
+		if (x->tail)
+			x->tail->next = r;
+		else
+			x->head = r;
+		x->tail = r;
+		x->ndone++;
+	}
+	pthread_mutex_unlock(&x->mu);
+	if (lost)
+		dwd_exec_free(r);
+	else if (write(x->efd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		dw_log_warn("exec reports: eventfd: %s", strerror(errno));
+}
+
+static void hash_run(void *ctx, void *job, const int *stop)
+{
+	(void)stop;
+	hash_report(ctx, job);
+	deliver(ctx, job);
+}
+
+/* Every job was handed on to the loop by hash_run() or hash_left(). */
+static void hash_release(void *job)
+{
+	(void)job;
+}
+
+static void hash_left(void *ctx, void *job)
+{
+	struct dwd_exec_report *r = job;
+
+	json_object_set_new(json_object_get(r->detail, "file"), "hashed",
+			    json_string("daemon stopping"));
+	close(r->fd);
+	r->fd = -1;
+	deliver(ctx, r);
+}
+
+/* ---- the answering thread ---- */
+
+static void answer(struct dwd_exec *x, const struct fanotify_event_metadata *m)
+{
+	struct fanotify_response resp = {m->fd, FAN_ALLOW};
+	char path[4096], why[128] = "";
+	struct dwd_exec_report *r = NULL;
+	struct target *t;
+	enum verdict v;
+	long long t0 = mono_us(), held;
+	int deny;
+
+	pthread_mutex_lock(&x->mu);
+	v = decide(x, m->fd, m->pid, &t, path, sizeof(path), why, sizeof(why));
+	/* enforce: deny what is not image content, and what cannot be
+	 * decided in a container that enforces; audit: allow. */
+	deny = v != V_IMAGE && t && t->enforce;
+	if (v != V_IMAGE) {
+		json_t *d = json_object(), *pr = json_object(), *ps;
+		pid_t pp;
+
+		r = dw_xcalloc(1, sizeof(*r));
+		r->fd = -1;
+		r->id = dw_xstrdup(t ? t->id : "");
+		r->name = dw_xstrdup(t ? t->name : "");
+		r->path = dw_xstrdup(path[0] ? path : "?");
+		r->denied = deny;
+		r->time_us = wall_us();
+		pp = process_info(m->pid, pr);
+		ps = json_array();
+		for (int i = 0; pp > 1 && i < PARENTS_MAX; i++) {
+			json_t *o = json_object();
+
+			pp = process_info(pp, o);
+			json_array_append_new(ps, o);
+		}
+		json_object_set_new(d, "action",
+				    json_string(deny ? "denied" : "allowed"));
+		json_object_set_new(d, "why", json_string(why));
+		json_object_set_new(d, "process", pr);
+		json_object_set_new(d, "parents", ps);
+		json_object_set_new(d, "file", json_object());
+		r->detail = d;
+	}
+	resp.response = deny ? FAN_DENY : FAN_ALLOW;
+	if (write(x->fan, &resp, sizeof(resp)) != (ssize_t)sizeof(resp))
+		dw_log_warn("exec: answering fanotify: %s", strerror(errno));
+	held = mono_us() - t0;
+	x->holds[x->st.held % HOLDS] = held;
+	x->st.held++;
+	x->st.drifted += v == V_DRIFT;
+	x->st.undecided += v == V_UNDECIDED;
+	x->st.denied += deny;
+	if (held > x->st.hold_max_us)
+		x->st.hold_max_us = held;
+	pthread_mutex_unlock(&x->mu);
+	if (!r) {
+		close(m->fd);
+		return;
+	}
+	r->fd = m->fd;
+	if (!x->hashq || dwd_jobq_push(x->hashq, r)) {
+		json_object_set_new(json_object_get(r->detail, "file"),
+				    "hashed", json_string("hash queue full"));
+		close(r->fd);
+		r->fd = -1;
+		deliver(x, r);
+	}
+}
+
+static void *thread_main(void *arg)
+{
+	struct dwd_exec *x = arg;
+	static char buf[EVENTS_BUF] __attribute__((
+		aligned(__alignof__(struct fanotify_event_metadata))));
+
+	for (;;) {
+		struct pollfd p[2] = {{x->fan, POLLIN, 0},
+				      {x->stop_pipe[0], POLLIN, 0}};
+		const struct fanotify_event_metadata *m;
+		ssize_t n;
+
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents)
+			break;
+		n = read(x->fan, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			dw_log_warn("exec: reading fanotify: %s",
+				    strerror(errno));
+			break;
+		}
+		for (m = (const void *)buf; FAN_EVENT_OK(m, n);
+		     m = FAN_EVENT_NEXT(m, n)) {
+			if (m->vers != FANOTIFY_METADATA_VERSION)
+				break;
+			if (m->mask & FAN_Q_OVERFLOW || m->fd < 0)
+				continue;
+			answer(x, m);
+		}
+	}
+	return NULL;
+}
+
+/* ---- start, stop, marks ---- */
+
+int dwd_exec_start(struct dwd_exec **out, uint64_t max_size,
+		   const char *host_root)
+{
+	static const struct dwd_jobq_ops ops = {hash_run, hash_release,
+						hash_left, NULL};
+	struct dwd_exec *x;
+	int fan;
+
+	*out = NULL;
+	fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
+			    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
+	if (fan < 0)
+		return dw_error_errno(DW_EUNSUPPORTED, errno,
+				      "fanotify_init (FAN_CLASS_CONTENT)");
+	x = dw_xcalloc(1, sizeof(*x));
+	x->fan = fan;
+	x->max_size = max_size ? max_size : 1;
+	x->host_root = dw_xstrdup(host_root && *host_root ? host_root : "/");
+	pthread_mutex_init(&x->mu, NULL);
+	x->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (x->efd < 0 || pipe2(x->stop_pipe, O_CLOEXEC)) {
+		int e = errno;
+
+		if (x->efd >= 0)
+			close(x->efd);
+		close(fan);
+		free(x->host_root);
+		free(x);
+		return dw_error_errno(DW_EIO, e, "exec watch");
+	}
+	x->hashq = dwd_jobq_start(HASHQ_MAX, &ops, x);
+	if (pthread_create(&x->thread, NULL, thread_main, x)) {
+		x->running = 0;
+		dwd_exec_stop(x);
+		return dw_error_set(DW_EIO,
+				    "exec watch: cannot start a thread");
+	}
+	x->running = 1;
+	*out = x;
+	return 0;
+}
+
+static void target_release(struct target *t)
+{
+	for (size_t i = 0; i < t->nlower; i++)
+		close(t->lower[i]);
+	free(t->lower);
+	free(t->id);
+	free(t->name);
+	free(t->upper);
+}
+
+void dwd_exec_halt(struct dwd_exec *x)
+{
+	if (x->running) {
+		if (write(x->stop_pipe[1], "x", 1) < 0)
+			dw_log_warn("exec: stopping: %s", strerror(errno));
+		pthread_join(x->thread, NULL);
+		x->running = 0;
+	}
+	/* Closing the group lets every exec it held run. */
+	if (x->fan >= 0)
+		close(x->fan);
+	x->fan = -1;
+	if (x->hashq)
+		dwd_jobq_stop(x->hashq);
+	x->hashq = NULL;
+}
+
+void dwd_exec_stop(struct dwd_exec *x)
+{
+	if (!x)
+		return;
+	dwd_exec_halt(x);
+	close(x->stop_pipe[0]);
+	close(x->stop_pipe[1]);
+	close(x->efd);
+	for (size_t i = 0; i < x->nt; i++)
+		target_release(&x->t[i]);
+	free(x->t);
+	while (x->head) {
+		struct dwd_exec_report *r = x->head;
+
+		x->head = r->next;
+		dwd_exec_free(r);
+	}
+	pthread_mutex_destroy(&x->mu);
+	free(x->host_root);
+	free(x);
+}
+
+/* The mount point of the overlay with upper dir `upper`, under host_root
+ * (malloc'd), or NULL (the error set). */
+static char *mount_point(struct dwd_exec *x, const char *upper)
+{
+	struct dw_mount *list = NULL;
+	size_t n = 0;
+	char *mp = NULL;
+
+	if (dw_mounts_read_all(x->host_root, &list, &n))
+		return NULL;
+	for (size_t i = 0; !mp && i < n; i++) {
+		struct dw_buf b = DW_BUF_INIT;
+
+		if (!list[i].upper || strcmp(list[i].upper, upper))
+			continue;
+		if (strcmp(x->host_root, "/"))
+			dw_buf_adds(&b, x->host_root);
+		dw_buf_adds(&b, list[i].name);
+		mp = dw_buf_detach(&b, NULL);
+	}
+	dw_mounts_free_list(list, n);
+	if (!mp)
+		dw_error_set(DW_ENOTFOUND,
+			     "no overlay mount with upper dir %s in mountinfo",
+			     upper);
+	return mp;
+}
+
+int dwd_exec_add(struct dwd_exec *x, const char *id, const char *name,
+		 const char *upper, char *const *lowers, size_t nlowers,
+		 int enforce, int *degraded)
+{
+	struct target t = {0};
+	struct statfs sf;
+	struct stat st, us;
+	char *mp;
+	int fd, err = 0;
+
+	*degraded = 0;
+	dwd_exec_remove(x, id);
+	mp = mount_point(x, upper);
+	if (!mp)
+		return DW_ENOTFOUND;
+	fd = open(mp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		err = dw_error_errno(DW_EIO, errno, "exec watch: %s", mp);
+		free(mp);
+		return err;
+	}
+	if (fstatfs(fd, &sf) || sf.f_type != OVERLAYFS_SUPER_MAGIC ||
+	    fstat(fd, &st)) {
+		close(fd);
+		err = dw_error_set(DW_EIO, "exec watch: %s is not an overlay",
+				   mp);
+		free(mp);
+		return err;
+	}
+	t.id = dw_xstrdup(id);
+	t.name = dw_xstrdup(name ? name : id);
+	t.upper = dw_xstrdup(upper);
+	t.dev = st.st_dev;
+	t.enforce = enforce;
+	t.lower = dw_xcalloc(nlowers + 1, sizeof(int));
+	for (size_t i = 0; i < nlowers; i++) {
+		int lfd = open(lowers[i],
+			       O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat ls;
+
+		if (lfd < 0) {
+			err = dw_error_errno(DW_EIO, errno,
+					     "exec watch: lower dir %s",
+					     lowers[i]);
+			break;
+		}
+		t.lower[t.nlower++] = lfd;
+		/* Layers on another filesystem than the upper dir: the
+		 * overlay may number their inodes itself (xino), and the
+		 * comparison could take image content for drift. */
+		if (!fstat(lfd, &ls) && !stat(upper, &us) &&
+		    ls.st_dev != us.st_dev && enforce) {
+			t.enforce = 0;
+			*degraded = 1;
+			dw_error_set(DW_EUNSUPPORTED,
+				     "layers on several filesystems: "
+				     "audited, not enforced");
+		}
+	}
+	pthread_mutex_lock(&x->mu);
+	if (!err && fanotify_mark(x->fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+				  FAN_OPEN_EXEC_PERM, fd, NULL))
+		err = dw_error_errno(DW_EUNSUPPORTED, errno,
+				     "fanotify_mark (FAN_OPEN_EXEC_PERM) on %s",
+				     mp);
+	if (!err) {
+		DW_ALLOC_GROW(x->t, x->nt + 1, x->alloc);
+		x->t[x->nt++] = t;
+		x->st.marked = x->nt;
+	}
+	pthread_mutex_unlock(&x->mu);
+	if (err)
+		target_release(&t);
+	close(fd);
+	free(mp);
+	return err;
+}
+
+void dwd_exec_remove(struct dwd_exec *x, const char *id)
+{
+	struct target t = {0};
+	int found = 0;
+
+	pthread_mutex_lock(&x->mu);
+	for (size_t i = 0; i < x->nt; i++)
+		if (!strcmp(x->t[i].id, id)) {
+			t = x->t[i];
+			x->t[i] = x->t[--x->nt];
+			found = 1;
+			break;
+		}
+	x->st.marked = x->nt;
+	pthread_mutex_unlock(&x->mu);
+	if (!found)
+		return;
+	/* Still mounted (dropped, not stopped): take the mark off. An
+	 * unmounted overlay took its mark with it. */
+	{
+		char *mp = mount_point(x, t.upper);
+		int fd = mp ? open(mp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					       O_CLOEXEC)
+			    : -1;
+		struct stat st;
+
+		if (fd >= 0 && !fstat(fd, &st) && st.st_dev == t.dev)
+			fanotify_mark(x->fan,
+				      FAN_MARK_REMOVE | FAN_MARK_FILESYSTEM,
+				      FAN_OPEN_EXEC_PERM, fd, NULL);
+		if (fd >= 0)
+			close(fd);
+		free(mp);
+	}
+	target_release(&t);
+}
+
+int dwd_exec_fd(const struct dwd_exec *x)
+{
+	return x->efd;
+}
+
+struct dwd_exec_report *dwd_exec_take(struct dwd_exec *x)
+{
+	struct dwd_exec_report *r;
+	uint64_t v;
+
+	if (read(x->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		dw_log_warn("exec reports: eventfd: %s", strerror(errno));
+	pthread_mutex_lock(&x->mu);
+	r = x->head;
+	x->head = x->tail = NULL;
+	x->ndone = 0;
+	pthread_mutex_unlock(&x->mu);
+	return r;
+}
+
+static int cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return (x > y) - (x < y);
+}
+
+void dwd_exec_stats(struct dwd_exec *x, struct dwd_exec_stats *st)
+{
+	long long h[HOLDS];
+	size_t n;
+
+	pthread_mutex_lock(&x->mu);
+	*st = x->st;
+	n = st->held < HOLDS ? (size_t)st->held : HOLDS;
+	memcpy(h, x->holds, n * sizeof(h[0]));
+	pthread_mutex_unlock(&x->mu);
+	if (n) {
+		qsort(h, n, sizeof(h[0]), cmp_ll);
+		st->hold_p50_us = h[(n - 1) / 2];
+		st->hold_p99_us = h[(n * 99 - 1) / 100];
+	}
+}
