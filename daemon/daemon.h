@@ -103,6 +103,7 @@ struct daemon {
 	struct dwd_exec *exec;	      /* the exec watch, or NULL */
 	char exec_error[256];	      /* why there is none */
 	unsigned long long exec_lost; /* reports lost, said */
+	long long next_sweep;	      /* of /proc (time(NULL)) */
 };
 
 /* How long a Docker request from the loop may wait (ms). */

@@ -72,7 +72,8 @@ static void record(struct daemon *dm, struct dwd_exec_report *r)
 	struct dw_buf red = DW_BUF_INIT, path = DW_BUF_INIT, who = DW_BUF_INIT;
 	json_t *pr = json_object_get(r->detail, "process"), *p;
 	const char *comm = json_string_value(json_object_get(pr, "comm"));
-	const char *action = r->denied ? "denied" : "allowed";
+	const char *action =
+		json_string_value(json_object_get(r->detail, "action"));
 	char summary[1024], *detail;
 
 	detail = json_dumps(r->detail, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -86,10 +87,18 @@ static void record(struct daemon *dm, struct dwd_exec_report *r)
 	dw_monitor_redact_text(dm->mon, r->path, strlen(r->path), NULL, &red);
 	dw_utf8_sanitize(&path, red.ptr ? red.ptr : "", red.len);
 	dw_escape_path(&who, comm ? comm : "?", comm ? strlen(comm) : 1);
-	snprintf(summary, sizeof(summary),
-		 "container %s (%.12s): %s executed a file that is not image "
-		 "content: %s (%s)",
-		 *r->name ? r->name : "?", r->id, who.ptr, path.ptr, action);
+	if (!strcmp(json_string_value(json_object_get(r->detail, "action")),
+		    "running"))
+		snprintf(summary, sizeof(summary),
+			 "container %s (%.12s): %s runs %s: %s",
+			 *r->name ? r->name : "?", r->id, who.ptr, path.ptr,
+			 json_string_value(json_object_get(r->detail, "why")));
+	else
+		snprintf(summary, sizeof(summary),
+			 "container %s (%.12s): %s executed a file that is not "
+			 "image content: %s (%s)",
+			 *r->name ? r->name : "?", r->id, who.ptr, path.ptr,
+			 action);
 	dw_log_warn("%s", summary);
 	p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:O}", "container",
 		      r->name, "id", r->id, "severity", "critical", "path",

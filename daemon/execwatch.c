@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/eventfd.h>
 #include <sys/fanotify.h>
 #include <sys/stat.h>
@@ -38,8 +39,10 @@ enum verdict { V_IMAGE, V_DRIFT, V_UNDECIDED };
 
 struct target {
 	char *id, *name, *upper;
-	dev_t dev;  /* the overlay superblock's */
-	int *lower; /* O_PATH dirfds, topmost first */
+	dev_t dev;			 /* the overlay superblock's */
+	unsigned long long marked_ticks; /* when marked, in clock ticks
+					    since boot (as /proc's starttime) */
+	int *lower;			 /* O_PATH dirfds, topmost first */
 	size_t nlower;
 	int enforce;
 };
@@ -58,6 +61,16 @@ struct dwd_exec {
 	struct dwd_exec_stats st;
 	long long holds[HOLDS]; /* microseconds, a ring */
 	struct dwd_jobq *hashq;
+	/* The sweep's (the loop's alone): processes reported, as pid and
+	 * start time; the runtime's init binaries (docker-init), which
+	 * Docker bind-mounts into a container from the host. */
+	struct swept {
+		pid_t pid;
+		unsigned long long start;
+	} * seen;
+	size_t nseen, seen_alloc;
+	struct stat inits[2];
+	int ninits;
 };
 
 static long long wall_us(void)
@@ -66,6 +79,20 @@ static long long wall_us(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Clock ticks since boot, as /proc/PID/stat's starttime counts. */
+static unsigned long long boot_ticks(void)
+{
+	struct timespec ts;
+	long hz = sysconf(_SC_CLK_TCK);
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	if (hz <= 0)
+		hz = 100;
+	return (unsigned long long)ts.tv_sec * (unsigned long long)hz +
+	       (unsigned long long)ts.tv_nsec /
+		       (1000000000ULL / (unsigned long long)hz);
 }
 
 static long long mono_us(void)
@@ -353,6 +380,52 @@ static void hash_left(void *ctx, void *job)
 
 /* ---- the answering thread ---- */
 
+/* A report of `pid` executing (or running) `path` in `t` (NULL: not
+ * known), its process read now. Under x->mu (reads t). */
+static struct dwd_exec_report *make_report(const struct target *t,
+					   const char *path, pid_t pid,
+					   const char *action, const char *why,
+					   int denied)
+{
+	struct dwd_exec_report *r = dw_xcalloc(1, sizeof(*r));
+	json_t *d = json_object(), *pr = json_object(), *ps = json_array();
+	pid_t pp;
+
+	r->fd = -1;
+	r->id = dw_xstrdup(t ? t->id : "");
+	r->name = dw_xstrdup(t ? t->name : "");
+	r->path = dw_xstrdup(path[0] ? path : "?");
+	r->denied = denied;
+	r->time_us = wall_us();
+	pp = process_info(pid, pr);
+	for (int i = 0; pp > 1 && i < PARENTS_MAX; i++) {
+		json_t *o = json_object();
+
+		pp = process_info(pp, o);
+		json_array_append_new(ps, o);
+	}
+	json_object_set_new(d, "action", json_string(action));
+	json_object_set_new(d, "why", json_string(why));
+	json_object_set_new(d, "process", pr);
+	json_object_set_new(d, "parents", ps);
+	json_object_set_new(d, "file", json_object());
+	r->detail = d;
+	return r;
+}
+
+/* The report goes on to be hashed from `fd` (taken), then to the loop. */
+static void hand_on(struct dwd_exec *x, struct dwd_exec_report *r, int fd)
+{
+	r->fd = fd;
+	if (!x->hashq || dwd_jobq_push(x->hashq, r)) {
+		json_object_set_new(json_object_get(r->detail, "file"),
+				    "hashed", json_string("hash queue full"));
+		close(r->fd);
+		r->fd = -1;
+		deliver(x, r);
+	}
+}
+
 static void answer(struct dwd_exec *x, const struct fanotify_event_metadata *m)
 {
 	struct fanotify_response resp = {m->fd, FAN_ALLOW};
@@ -368,33 +441,9 @@ static void answer(struct dwd_exec *x, const struct fanotify_event_metadata *m)
 	/* enforce: deny what is not image content, and what cannot be
 	 * decided in a container that enforces; audit: allow. */
 	deny = v != V_IMAGE && t && t->enforce;
-	if (v != V_IMAGE) {
-		json_t *d = json_object(), *pr = json_object(), *ps;
-		pid_t pp;
-
-		r = dw_xcalloc(1, sizeof(*r));
-		r->fd = -1;
-		r->id = dw_xstrdup(t ? t->id : "");
-		r->name = dw_xstrdup(t ? t->name : "");
-		r->path = dw_xstrdup(path[0] ? path : "?");
-		r->denied = deny;
-		r->time_us = wall_us();
-		pp = process_info(m->pid, pr);
-		ps = json_array();
-		for (int i = 0; pp > 1 && i < PARENTS_MAX; i++) {
-			json_t *o = json_object();
-
-			pp = process_info(pp, o);
-			json_array_append_new(ps, o);
-		}
-		json_object_set_new(d, "action",
-				    json_string(deny ? "denied" : "allowed"));
-		json_object_set_new(d, "why", json_string(why));
-		json_object_set_new(d, "process", pr);
-		json_object_set_new(d, "parents", ps);
-		json_object_set_new(d, "file", json_object());
-		r->detail = d;
-	}
+	if (v != V_IMAGE)
+		r = make_report(t, path, m->pid, deny ? "denied" : "allowed",
+				why, deny);
 	resp.response = deny ? FAN_DENY : FAN_ALLOW;
 	if (write(x->fan, &resp, sizeof(resp)) != (ssize_t)sizeof(resp))
 		dw_log_warn("exec: answering fanotify: %s", strerror(errno));
@@ -407,18 +456,148 @@ static void answer(struct dwd_exec *x, const struct fanotify_event_metadata *m)
 	if (held > x->st.hold_max_us)
 		x->st.hold_max_us = held;
 	pthread_mutex_unlock(&x->mu);
-	if (!r) {
+	if (r)
+		hand_on(x, r, m->fd);
+	else
 		close(m->fd);
-		return;
+}
+
+/* ---- the sweep: what runs and was never exec'd under our mark ---- */
+
+/* starttime of `pid` (/proc/PID/stat, field 22), or 0. */
+static unsigned long long start_ticks(pid_t pid)
+{
+	char p[64], buf[1024], *s;
+	unsigned long long v = 0;
+
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+	if (read_small(p, buf, sizeof(buf)) <= 0 || !(s = strrchr(buf, ')')))
+		return 0;
+	/* After "pid (comm)": state is field 3, starttime field 22. */
+	for (int f = 2; f < 22 && s; f++)
+		s = strchr(s + 1, ' ');
+	if (s)
+		v = strtoull(s + 1, NULL, 10);
+	return v;
+}
+
+static int cmp_swept(const void *a, const void *b)
+{
+	const struct swept *x = a, *y = b;
+
+	if (x->pid != y->pid)
+		return (x->pid > y->pid) - (x->pid < y->pid);
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/* Reported by the last sweep (`v` sorted)? */
+static int seen_has(const struct swept *v, size_t n, pid_t pid,
+		    unsigned long long start)
+{
+	struct swept k = {pid, start};
+
+	return n && bsearch(&k, v, n, sizeof(k), cmp_swept) != NULL;
+}
+
+/* One process: reported (1) when it runs what no exec mark saw. */
+static int sweep_one(struct dwd_exec *x, pid_t pid, struct swept **now,
+		     size_t *nnow, size_t *now_alloc)
+{
+	char p[64], path[4096], why[128] = "";
+	struct stat root, st;
+	struct target *t;
+	unsigned long long start;
+	const char *what = NULL;
+	struct dwd_exec_report *r = NULL;
+	ssize_t n;
+	int fd;
+
+	snprintf(p, sizeof(p), "/proc/%d/root", (int)pid);
+	if (stat(p, &root))
+		return 0;
+	pthread_mutex_lock(&x->mu);
+	t = target_of_dev(x, root.st_dev);
+	pthread_mutex_unlock(&x->mu);
+	if (!t)
+		return 0;
+	start = start_ticks(pid);
+	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+	n = readlink(p, path, sizeof(path) - 1);
+	fd = n > 0 ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0)
+		return 0; /* gone, or a kernel thread */
+	path[n] = '\0';
+	pthread_mutex_lock(&x->mu);
+	/* Looked up again: the loop may have dropped it meanwhile. */
+	t = target_of_dev(x, root.st_dev);
+	if (!t || fstat(fd, &st)) {
+		what = NULL;
+	} else if (!strncmp(path, "/memfd:", 7)) {
+		/* runc re-executes itself from a sealed memfd copy. */
+		if (strncmp(path, "/memfd:runc_cloned", 18))
+			what = "runs from an anonymous file (memfd)";
+	} else if (st.st_dev != t->dev) {
+		int init = 0;
+
+		for (int i = 0; i < x->ninits; i++)
+			init |= st.st_dev == x->inits[i].st_dev &&
+				st.st_ino == x->inits[i].st_ino;
+		if (!init)
+			what = "runs from another filesystem (a volume, tmpfs "
+			       "or bind mount), which no exec mark sees";
+	} else if (start < t->marked_ticks) {
+		struct target *t2;
+
+		if (decide(x, fd, pid, &t2, path, sizeof(path), why,
+			   sizeof(why)) != V_IMAGE)
+			what = "not image content, started before its exec "
+			       "was watched";
 	}
-	r->fd = m->fd;
-	if (!x->hashq || dwd_jobq_push(x->hashq, r)) {
-		json_object_set_new(json_object_get(r->detail, "file"),
-				    "hashed", json_string("hash queue full"));
-		close(r->fd);
-		r->fd = -1;
-		deliver(x, r);
+	if (what && !seen_has(x->seen, x->nseen, pid, start))
+		r = make_report(t, path, pid, "running", what, 0);
+	pthread_mutex_unlock(&x->mu);
+	if (what) {
+		DW_ALLOC_GROW(*now, *nnow + 1, *now_alloc);
+		(*now)[(*nnow)++] = (struct swept){pid, start};
 	}
+	if (r) {
+		hand_on(x, r, fd);
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
+int dwd_exec_sweep(struct dwd_exec *x)
+{
+	struct swept *now = NULL;
+	size_t nnow = 0, now_alloc = 0;
+	struct dirent *e;
+	DIR *d;
+	int reported = 0;
+
+	if (!x->nt)
+		return 0;
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (*end || pid <= 0)
+			continue;
+		reported += sweep_one(x, (pid_t)pid, &now, &nnow, &now_alloc);
+	}
+	closedir(d);
+	/* Kept: those still running, so each is reported once. */
+	if (nnow)
+		qsort(now, nnow, sizeof(*now), cmp_swept);
+	free(x->seen);
+	x->seen = now;
+	x->nseen = nnow;
+	x->seen_alloc = now_alloc;
+	return reported;
 }
 
 static void *thread_main(void *arg)
@@ -489,6 +668,21 @@ int dwd_exec_start(struct dwd_exec **out, uint64_t max_size,
 		free(x);
 		return dw_error_errno(DW_EIO, e, "exec watch");
 	}
+	{
+		static const char *const inits[] = {
+			"/usr/bin/docker-init",
+			"/usr/libexec/docker/docker-init"};
+
+		for (size_t i = 0; i < 2; i++) {
+			char p[4096];
+
+			snprintf(p, sizeof(p), "%s%s",
+				 strcmp(x->host_root, "/") ? x->host_root : "",
+				 inits[i]);
+			if (!stat(p, &x->inits[x->ninits]))
+				x->ninits++;
+		}
+	}
 	x->hashq = dwd_jobq_start(HASHQ_MAX, &ops, x);
 	if (pthread_create(&x->thread, NULL, thread_main, x)) {
 		x->running = 0;
@@ -539,6 +733,7 @@ void dwd_exec_stop(struct dwd_exec *x)
 	for (size_t i = 0; i < x->nt; i++)
 		target_release(&x->t[i]);
 	free(x->t);
+	free(x->seen);
 	while (x->head) {
 		struct dwd_exec_report *r = x->head;
 
@@ -612,6 +807,7 @@ int dwd_exec_add(struct dwd_exec *x, const char *id, const char *name,
 	t.upper = dw_xstrdup(upper);
 	t.dev = st.st_dev;
 	t.enforce = enforce;
+	t.marked_ticks = boot_ticks();
 	t.lower = dw_xcalloc(nlowers + 1, sizeof(int));
 	for (size_t i = 0; i < nlowers; i++) {
 		int lfd = open(lowers[i],

@@ -80,6 +80,17 @@ int dwd_exec_add(struct dwd_exec *x, const char *id, const char *name,
 		 int enforce, int *degraded);
 void dwd_exec_remove(struct dwd_exec *x, const char *id);
 
+/*
+ * The loop's sweep of /proc: processes of a marked container that run
+ * what no exec mark saw (from an anonymous memfd file other than runc's
+ * own copy, from another filesystem: a volume, a tmpfs, a bind mount,
+ * runtime init binaries aside; or not image content and started before
+ * the container was marked: while driftwatchd was down), reported once
+ * each (action "running"), after the fact and never denied. Returns how
+ * many were reported.
+ */
+int dwd_exec_sweep(struct dwd_exec *x);
+
 /* Readable when reports are ready. */
 int dwd_exec_fd(const struct dwd_exec *x);
 /* The reports ready, oldest first (free each with dwd_exec_free()). */

@@ -937,6 +937,11 @@ static void housekeeping(struct daemon *dm, long long now)
 	dw_store_alert_flush(dm->store, 0);
 	if (dm->logs)
 		dw_logwatch_tick(dm->logs);
+	if (dm->exec && dm->pol.exec_sweep_interval > 0 &&
+	    now >= dm->next_sweep) {
+		dwd_exec_sweep(dm->exec);
+		dm->next_sweep = now + dm->pol.exec_sweep_interval;
+	}
 	if (dm->nstalled && dm->docker_connected)
 		retry_stalled(dm, now);
 	if (dm->docker_connected && now - dm->swarm_noted >= 300)

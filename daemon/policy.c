@@ -513,6 +513,10 @@ static const struct key keys[] = {
 	 "a process in a container executes a file that is not image "
 	 "content: record and alert (audit), deny it with EPERM too "
 	 "(enforce), or do not watch (off)"},
+	NUM("exec_sweep_interval", exec_sweep_interval, 0, 86400, 30,
+	    "seconds between two sweeps of /proc for container processes "
+	    "no exec mark saw start (memfd, another filesystem, started "
+	    "before the mark); 0: none"),
 	{"exec_immutable", K_EXEC, F(exec_immutable), 0, 0, 0, DW_EXEC_AUDIT,
 	 NULL,
 	 "the same for immutable containers (immutable_label, immutable "

@@ -75,8 +75,9 @@ struct dw_policy {
 	size_t ndrops;
 	char **command; /* argv run for other leaked tokens, or NULL */
 	size_t ncommand;
-	int exec;	    /* DW_EXEC_*: drifted binaries executed */
-	int exec_immutable; /* ... in immutable containers */
+	int exec;		  /* DW_EXEC_*: drifted binaries executed */
+	int exec_immutable;	  /* ... in immutable containers */
+	long exec_sweep_interval; /* seconds between sweeps of /proc; 0 off */
 };
 
 enum { DW_EXEC_OFF, DW_EXEC_AUDIT, DW_EXEC_ENFORCE };

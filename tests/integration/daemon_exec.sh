@@ -30,11 +30,19 @@ signing_key: ""
 immutable_label: dw.immutable
 exec: audit
 exec_immutable: enforce
+exec_sweep_interval: 1
 EOF
 dw_docker_rm dwexec-audit dwexec-enforce
-docker run -d --network none --name dwexec-audit dwtest:busybox sleep 3600 >/dev/null
-docker run -d --network none --name dwexec-enforce --label dw.immutable=1 \
+docker run -d --network none --name dwexec-audit --tmpfs /scratch:exec \
 	dwtest:busybox sleep 3600 >/dev/null
+# --init: Docker's docker-init (the host's tini, bind-mounted) is pid 1,
+# and runs from another filesystem without being drift.
+docker run -d --network none --name dwexec-enforce --label dw.immutable=1 \
+	--init dwtest:busybox sleep 3600 >/dev/null
+# Started while no driftwatchd ran: only the sweep can see it.
+docker exec -d dwexec-audit sh -c 'mkdir -p /tmp/pre && cp /bin/busybox /tmp/pre/sleep && exec /tmp/pre/sleep 3600'
+dw_wait 5 sh -c "docker top dwexec-audit | grep -q /tmp/pre/sleep" || fail "the process started before"
+
 id() { docker inspect -f '{{.Id}}' "$1"; }
 a=$(id dwexec-audit)
 e=$(id dwexec-enforce)
@@ -80,7 +88,7 @@ dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM events W
 docker exec dwexec-audit /bin/busybox true
 docker exec dwexec-audit sh -c 'ls / >/dev/null; cat /etc/hostname >/dev/null'
 sleep 0.5
-[ "$(sqlite3 -readonly "$db" "SELECT count(*) FROM events WHERE kind='X' AND CAST(path AS TEXT) NOT IN ('/tmp/x/echo', '/tmp/s.sh')")" = 0 ] &&
+[ "$(sqlite3 -readonly "$db" "SELECT count(*) FROM events WHERE kind='X' AND CAST(path AS TEXT) NOT IN ('/tmp/x/echo', '/tmp/s.sh', '/tmp/pre/sleep')")" = 0 ] &&
 	pass "image binaries run unreported" ||
 	fail "false X: $(sqlite3 -readonly "$db" "SELECT CAST(path AS TEXT) FROM events WHERE kind='X'")"
 
@@ -118,6 +126,20 @@ dw_wait 5 sh -c "'$DW' status --db '$db' --format json | jq -e '.exec.watching a
 
 "$DW" status --db "$db" | grep -q "^exec: *2 containers marked; [0-9]* execs held" &&
 	pass "status text: the exec line" || fail "status text: $("$DW" status --db "$db" | grep exec)"
+
+# The sweep: what no exec mark saw start.
+dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM events WHERE kind='X' AND CAST(path AS TEXT)='/tmp/pre/sleep' AND detail LIKE '%started before%'\")\" = 1 ]" &&
+	pass "sweep: a drifted binary started while driftwatchd was down, reported once" ||
+	fail "sweep, started before: $(sqlite3 -readonly "$db" "SELECT CAST(path AS TEXT), detail FROM events WHERE kind='X'")"
+docker exec -d dwexec-audit sh -c 'cp /bin/busybox /scratch/sleep && exec /scratch/sleep 3600'
+dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM events WHERE kind='X' AND CAST(path AS TEXT)='/scratch/sleep' AND detail LIKE '%another filesystem%' AND detail LIKE '%running%'\")\" = 1 ]" &&
+	pass "sweep: a binary run from a tmpfs, reported once (running)" ||
+	fail "sweep, tmpfs: $(sqlite3 -readonly "$db" "SELECT CAST(path AS TEXT), detail FROM events WHERE kind='X'")"
+sleep 2.5
+[ "$(sqlite3 -readonly "$db" "SELECT count(*) FROM events WHERE kind='X' AND CAST(path AS TEXT) IN ('/tmp/pre/sleep', '/scratch/sleep')")" = 2 ] &&
+	[ "$(sqlite3 -readonly "$db" "SELECT count(*) FROM events WHERE kind='X' AND container_id='$e' AND detail LIKE '%running%'")" = 0 ] &&
+	pass "sweep: each once, and docker-init (--init) not reported" ||
+	fail "sweep repeats: $(sqlite3 -readonly "$db" "SELECT CAST(path AS TEXT), detail FROM events WHERE kind='X' AND detail LIKE '%running%'")"
 
 # Tamper evidence covers an X event's detail.
 kill -TERM "$pid"
