@@ -8,12 +8,13 @@ static void exec_hook(struct dw_monitor *m, const struct dw_exec_subject *s,
 {
 	struct daemon *dm = ctx;
 	int mode = s->immutable ? dm->pol.exec_immutable : dm->pol.exec;
-	int degraded = 0;
+	int err;
 
-	if (!add) {
+	if (!add || mode == DW_EXEC_OFF) {
 		if (dm->exec)
 			dwd_exec_remove(dm->exec, s->id);
-		return;
+		if (!add)
+			return;
 	}
 	if (mode == DW_EXEC_OFF) {
 		dw_monitor_cover(m, s->id, DW_FACET_EXEC, DW_COVER_UNMONITORED,
@@ -28,16 +29,14 @@ static void exec_hook(struct dw_monitor *m, const struct dw_exec_subject *s,
 				 dm->exec_error);
 		return;
 	}
-	if (dwd_exec_add(dm->exec, s->id, s->name, s->upper, s->lowers,
-			 s->nlowers, mode == DW_EXEC_ENFORCE, &degraded)) {
-		dw_log_warn("container %s (%.12s): execs not watched: %s",
-			    s->name, s->id, dw_error_last());
+	err = dwd_exec_add(dm->exec, s->id, s->name, s->upper, s->lowers,
+			   s->nlowers, mode == DW_EXEC_ENFORCE);
+	if (err) {
 		dw_monitor_cover(m, s->id, DW_FACET_EXEC, DW_COVER_UNMONITORED,
-				 DW_REASON_FANOTIFY_UNAVAILABLE,
+				 err == DW_EUNSUPPORTED
+					 ? DW_REASON_STORAGE_DRIVER
+					 : DW_REASON_FANOTIFY_UNAVAILABLE,
 				 dw_error_last());
-	} else if (degraded) {
-		dw_monitor_cover(m, s->id, DW_FACET_EXEC, DW_COVER_DEGRADED,
-				 DW_REASON_STORAGE_DRIVER, dw_error_last());
 	} else {
 		dw_monitor_cover(m, s->id, DW_FACET_EXEC, DW_COVER_MONITORED,
 				 DW_REASON_NONE, dw_policy_exec_name(mode));
@@ -52,12 +51,7 @@ void dwd_exec_begin(struct daemon *dm, int once)
 			 "--once: a single pass watches no exec");
 		return;
 	}
-	if (dm->pol.exec == DW_EXEC_OFF &&
-	    dm->pol.exec_immutable == DW_EXEC_OFF) {
-		snprintf(dm->exec_error, sizeof(dm->exec_error),
-			 "off in the configuration (exec, exec_immutable)");
-		return;
-	}
+	/* Started even when both are off: a reload may turn them on. */
 	if (dwd_exec_start(&dm->exec, dm->pol.max_file_size,
 			   dm->pol.host_root)) {
 		snprintf(dm->exec_error, sizeof(dm->exec_error), "%s",
@@ -65,6 +59,92 @@ void dwd_exec_begin(struct daemon *dm, int once)
 		dw_log_warn("execs of drifted files are not watched: %s",
 			    dm->exec_error);
 	}
+}
+
+/*
+ * Each container records at most EXEC_ROWS_PER_MIN exec reports a minute
+ * one by one (a loop of execs would grow the store without end); the
+ * rest are counted, and each minute's count is one summary row and alert.
+ */
+#define EXEC_ROWS_PER_MIN 60
+
+struct exec_budget {
+	char id[80], name[256];
+	long long window; /* time(NULL) it began */
+	unsigned rows;
+	unsigned long long held_back;
+};
+
+static struct exec_budget *budgets;
+static size_t nbudgets, budgets_alloc;
+
+static void summarise(struct daemon *dm, struct exec_budget *b)
+{
+	char summary[512], detail[256];
+	json_t *p;
+
+	snprintf(summary, sizeof(summary),
+		 "container %s (%.12s): %llu more exec reports in a minute "
+		 "than the %d recorded one by one: counted only",
+		 b->name, b->id, b->held_back, EXEC_ROWS_PER_MIN);
+	snprintf(detail, sizeof(detail),
+		 "{\"action\":\"summary\",\"held_back\":%llu,\"why\":"
+		 "\"over %d exec reports a minute\"}",
+		 b->held_back, EXEC_ROWS_PER_MIN);
+	if (dw_store_record_exec(dm->store, b->id, "", DW_SEV_CRITICAL, NULL,
+				 detail, (long long)time(NULL) * 1000000))
+		dw_log_warn("%s", dw_error_last());
+	dw_log_warn("%s", summary);
+	p = json_pack("{s:s, s:s, s:s, s:I}", "container", b->name, "id", b->id,
+		      "severity", "critical", "held_back",
+		      (json_int_t)b->held_back);
+	if (dw_store_alert(dm->store, "exec", summary, p))
+		dw_log_warn("cannot queue an alert: %s", dw_error_last());
+	json_decref(p);
+	b->held_back = 0;
+}
+
+/* Windows that ended: their counts said, the idle ones forgotten. */
+static void budgets_tick(struct daemon *dm, int all)
+{
+	long long now = (long long)time(NULL);
+
+	for (size_t i = 0; i < nbudgets;) {
+		struct exec_budget *b = &budgets[i];
+
+		if (all || now - b->window >= 60) {
+			if (b->held_back)
+				summarise(dm, b);
+			budgets[i] = budgets[--nbudgets];
+		} else {
+			i++;
+		}
+	}
+}
+
+/* May this report of container `id` be recorded one by one? */
+static int budget_take(const char *id, const char *name)
+{
+	long long now = (long long)time(NULL);
+	struct exec_budget *b = NULL;
+
+	for (size_t i = 0; i < nbudgets && !b; i++)
+		if (!strcmp(budgets[i].id, id))
+			b = &budgets[i];
+	if (!b) {
+		DW_ALLOC_GROW(budgets, nbudgets + 1, budgets_alloc);
+		b = &budgets[nbudgets++];
+		memset(b, 0, sizeof(*b));
+		snprintf(b->id, sizeof(b->id), "%s", id);
+		snprintf(b->name, sizeof(b->name), "%s", name);
+		b->window = now;
+	}
+	if (b->rows < EXEC_ROWS_PER_MIN) {
+		b->rows++;
+		return 1;
+	}
+	b->held_back++;
+	return 0;
 }
 
 static void record(struct daemon *dm, struct dwd_exec_report *r)
@@ -119,28 +199,33 @@ void dwd_exec_read(struct daemon *dm)
 
 	if (!dm->exec)
 		return;
+	budgets_tick(dm, 0);
 	for (r = dwd_exec_take(dm->exec); r; r = next) {
 		next = r->next;
-		record(dm, r);
+		if (budget_take(r->id, r->name))
+			record(dm, r);
 		dwd_exec_free(r);
 	}
 	dwd_exec_stats(dm->exec, &st);
-	if (st.lost > dm->exec_lost) {
-		char summary[256];
+	if (st.lost + st.overflows > dm->exec_lost) {
+		char summary[320];
 		json_t *p;
+		unsigned long long n = st.lost + st.overflows - dm->exec_lost;
 
 		snprintf(summary, sizeof(summary),
-			 "%llu exec reports lost: more arrived than the "
-			 "loop could record (the execs were answered)",
-			 st.lost - dm->exec_lost);
+			 "%llu exec reports lost (%llu past the loop's queue, "
+			 "%llu in all past the kernel's): execs ran unreported",
+			 n, st.lost, st.overflows);
 		dw_log_warn("%s", summary);
-		p = json_pack("{s:s, s:I}", "severity", "critical", "lost",
-			      (json_int_t)(st.lost - dm->exec_lost));
+		p = json_pack("{s:s, s:I, s:I, s:I}", "severity", "critical",
+			      "lost", (json_int_t)n, "queue",
+			      (json_int_t)st.lost, "kernel",
+			      (json_int_t)st.overflows);
 		if (dw_store_alert(dm->store, "exec-lost", summary, p))
 			dw_log_warn("cannot queue an alert: %s",
 				    dw_error_last());
 		json_decref(p);
-		dm->exec_lost = st.lost;
+		dm->exec_lost = st.lost + st.overflows;
 	}
 }
 
@@ -152,6 +237,10 @@ void dwd_exec_end(struct daemon *dm)
 	 * record what was reported, then free. */
 	dwd_exec_halt(dm->exec);
 	dwd_exec_read(dm);
+	budgets_tick(dm, 1);
+	free(budgets);
+	budgets = NULL;
+	nbudgets = budgets_alloc = 0;
 	dwd_exec_stop(dm->exec);
 	dm->exec = NULL;
 }

@@ -14,6 +14,7 @@
 #include <sys/fanotify.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,7 +31,7 @@
 #include "driftwatch/banned.h"
 
 #define HASHQ_MAX 256	 /* files waiting to be hashed */
-#define DONE_MAX 4096	 /* reports waiting for the loop */
+#define DONE_MAX 1024	 /* reports waiting for the loop */
 #define PARENTS_MAX 4	 /* the parent chain kept */
 #define EVENTS_BUF 16384 /* one read of the group */
 #define HOLDS 1024	 /* hold times kept for the percentiles */
@@ -38,7 +39,7 @@
 enum verdict { V_IMAGE, V_DRIFT, V_UNDECIDED };
 
 struct target {
-	char *id, *name, *upper;
+	char *id, *name, *upper, *mp;	 /* mp: its mount point */
 	dev_t dev;			 /* the overlay superblock's */
 	unsigned long long marked_ticks; /* when marked, in clock ticks
 					    since boot (as /proc's starttime) */
@@ -140,6 +141,32 @@ static int same_time(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
 }
 
+/*
+ * Does the group hold a mark on the superblock of device `dev`? The
+ * kernel lists the group's marks in its fdinfo ("fanotify sdev:%x ...",
+ * its own dev_t encoding); a superblock's marks go with it.
+ */
+static int sb_marked(struct dwd_exec *x, dev_t dev)
+{
+	char p[64], line[256];
+	unsigned long want = (unsigned long)major(dev) << 20 | minor(dev);
+	int found = 0;
+	FILE *f;
+
+	snprintf(p, sizeof(p), "/proc/self/fdinfo/%d", x->fan);
+	f = fopen(p, "re");
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		unsigned long sdev;
+
+		if (sscanf(line, "fanotify sdev:%lx", &sdev) == 1)
+			found = sdev == want;
+	}
+	fclose(f);
+	return found;
+}
+
 static struct target *target_of_dev(struct dwd_exec *x, dev_t dev)
 {
 	for (size_t i = 0; i < x->nt; i++)
@@ -153,7 +180,7 @@ static struct target *target_of_dev(struct dwd_exec *x, dev_t dev)
  * `*tp` the container (NULL: not known), `path` what the kernel names it
  * in the container, `why` why undecided or why drift.
  */
-static enum verdict decide(struct dwd_exec *x, int fd, pid_t pid,
+static enum verdict decide(struct dwd_exec *x, int fd, struct stat *fst,
 			   struct target **tp, char *path, size_t size,
 			   char *why, size_t why_size)
 {
@@ -165,19 +192,19 @@ static enum verdict decide(struct dwd_exec *x, int fd, pid_t pid,
 
 	*tp = NULL;
 	path[0] = '\0';
+	memset(fst, 0, sizeof(*fst));
 	if (fstat(fd, &st)) {
 		snprintf(why, why_size, "fstat: %s", strerror(errno));
 		return V_UNDECIDED;
 	}
+	/* By the file's device alone: where layers lie on several
+	 * filesystems the overlay reports a file's own, and the exec is
+	 * undecided (allowed: such a container is audited only). Never the
+	 * process's root: a stat there may follow it into a filesystem of
+	 * the container's making (FUSE) and hang. */
 	t = target_of_dev(x, st.st_dev);
-	if (!t) {
-		/* Layers on several filesystems report the real device of
-		 * a file; the process's root is still the overlay's. */
-		snprintf(link, sizeof(link), "/proc/%d/root", (int)pid);
-		if (!stat(link, &lo))
-			t = target_of_dev(x, lo.st_dev);
-	}
 	*tp = t;
+	*fst = st;
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, path, size - 1);
 	if (n < 0)
@@ -271,13 +298,25 @@ static pid_t process_info(pid_t pid, json_t *o)
 	snprintf(p, sizeof(p), "/proc/%d/comm", (int)pid);
 	if ((n = read_small(p, buf, sizeof(buf))) > 0)
 		sanitized(o, "comm", buf, (size_t)n - (buf[n - 1] == '\n'));
+	/* At most 1 KiB of it: six of these wait in each report. */
 	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
-	if ((n = readlink(p, buf, sizeof(buf) - 1)) > 0)
+	if ((n = readlink(p, buf, 1024)) > 0)
 		sanitized(o, "exe", buf, (size_t)n);
 	return ppid;
 }
 
 /* ---- hashing, after the answer ---- */
+
+/* Is the file on `fd` still as `at` saw it? */
+static int same_file(int fd, const struct stat *at)
+{
+	struct stat st;
+
+	return !fstat(fd, &st) && st.st_ino == at->st_ino &&
+	       st.st_size == at->st_size &&
+	       same_time(&st.st_mtim, &at->st_mtim) &&
+	       same_time(&st.st_ctim, &at->st_ctim);
+}
 
 static void hash_report(struct dwd_exec *x, struct dwd_exec_report *r)
 {
@@ -287,6 +326,13 @@ static void hash_report(struct dwd_exec *x, struct dwd_exec_report *r)
 	json_t *file = json_object_get(r->detail, "file");
 	uint64_t off = 0;
 	int ok = h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1;
+
+	if (ok && r->at.st_ino && !same_file(r->fd, &r->at)) {
+		json_object_set_new(file, "hashed",
+				    json_string("changed after it ran: not "
+						"hashed"));
+		ok = 0;
+	}
 
 	while (ok) {
 		size_t want = sizeof(buf);
@@ -320,6 +366,14 @@ static void hash_report(struct dwd_exec *x, struct dwd_exec_report *r)
 		}
 		ok = EVP_DigestUpdate(h, buf, (size_t)n) == 1;
 		off += (uint64_t)n;
+	}
+	/* The file as it ran, before and after: a script rewritten since
+	 * (a running ELF file cannot be written) has no hash of its own. */
+	if (ok && r->at.st_ino && !same_file(r->fd, &r->at)) {
+		json_object_set_new(file, "hashed",
+				    json_string("changed after it ran: not "
+						"hashed"));
+		ok = 0;
 	}
 	if (ok && EVP_DigestFinal_ex(h, md, &mdlen) == 1 && mdlen == 32)
 		dw_hex(r->sha256, md, 32);
@@ -380,9 +434,9 @@ static void hash_left(void *ctx, void *job)
 
 /* ---- the answering thread ---- */
 
-/* A report of `pid` executing (or running) `path` in `t` (NULL: not
- * known), its process read now. Under x->mu (reads t). */
-static struct dwd_exec_report *make_report(const struct target *t,
+/* A report of `pid` executing (or running) `path` in container `id`
+ * ("": not known), its process read now (never under x->mu). */
+static struct dwd_exec_report *make_report(const char *id, const char *name,
 					   const char *path, pid_t pid,
 					   const char *action, const char *why,
 					   int denied)
@@ -392,8 +446,8 @@ static struct dwd_exec_report *make_report(const struct target *t,
 	pid_t pp;
 
 	r->fd = -1;
-	r->id = dw_xstrdup(t ? t->id : "");
-	r->name = dw_xstrdup(t ? t->name : "");
+	r->id = dw_xstrdup(id);
+	r->name = dw_xstrdup(name);
 	r->path = dw_xstrdup(path[0] ? path : "?");
 	r->denied = denied;
 	r->time_us = wall_us();
@@ -429,25 +483,36 @@ static void hand_on(struct dwd_exec *x, struct dwd_exec_report *r, int fd)
 static void answer(struct dwd_exec *x, const struct fanotify_event_metadata *m)
 {
 	struct fanotify_response resp = {m->fd, FAN_ALLOW};
-	char path[4096], why[128] = "";
+	char path[4096], why[128] = "", id[80] = "", name[256] = "";
 	struct dwd_exec_report *r = NULL;
 	struct target *t;
+	struct stat st;
 	enum verdict v;
 	long long t0 = mono_us(), held;
 	int deny;
 
+	/* The decision under the lock (the targets' layer dirs); nothing
+	 * else, so the loop never waits on a process's /proc. */
 	pthread_mutex_lock(&x->mu);
-	v = decide(x, m->fd, m->pid, &t, path, sizeof(path), why, sizeof(why));
+	v = decide(x, m->fd, &st, &t, path, sizeof(path), why, sizeof(why));
 	/* enforce: deny what is not image content, and what cannot be
 	 * decided in a container that enforces; audit: allow. */
 	deny = v != V_IMAGE && t && t->enforce;
-	if (v != V_IMAGE)
-		r = make_report(t, path, m->pid, deny ? "denied" : "allowed",
-				why, deny);
+	if (t) {
+		snprintf(id, sizeof(id), "%s", t->id);
+		snprintf(name, sizeof(name), "%s", t->name);
+	}
+	pthread_mutex_unlock(&x->mu);
+	if (v != V_IMAGE) {
+		r = make_report(id, name, path, m->pid,
+				deny ? "denied" : "allowed", why, deny);
+		r->at = st; /* what ran: the hash must be of it */
+	}
 	resp.response = deny ? FAN_DENY : FAN_ALLOW;
 	if (write(x->fan, &resp, sizeof(resp)) != (ssize_t)sizeof(resp))
 		dw_log_warn("exec: answering fanotify: %s", strerror(errno));
 	held = mono_us() - t0;
+	pthread_mutex_lock(&x->mu);
 	x->holds[x->st.held % HOLDS] = held;
 	x->st.held++;
 	x->st.drifted += v == V_DRIFT;
@@ -499,73 +564,130 @@ static int seen_has(const struct swept *v, size_t n, pid_t pid,
 	return n && bsearch(&k, v, n, sizeof(k), cmp_swept) != NULL;
 }
 
+/* The device and inode of `path` (at `dir`; "" with AT_EMPTY_PATH),
+ * from what the kernel has cached: a FUSE server of the container's
+ * making is never asked (AT_STATX_DONT_SYNC). */
+static int cached_stat(int dir, const char *path, int flags, dev_t *dev,
+		       ino_t *ino)
+{
+	struct statx sx;
+
+	if (statx(dir, path, flags | AT_STATX_DONT_SYNC, STATX_INO, &sx))
+		return -1;
+	*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	*ino = (ino_t)sx.stx_ino;
+	return 0;
+}
+
 /* One process: reported (1) when it runs what no exec mark saw. */
 static int sweep_one(struct dwd_exec *x, pid_t pid, struct swept **now,
 		     size_t *nnow, size_t *now_alloc)
 {
-	char p[64], path[4096], why[128] = "";
-	struct stat root, st;
+	char p[64], path[4096], why[128] = "", id[80] = "", name[256] = "";
 	struct target *t;
+	struct stat st;
 	unsigned long long start;
 	const char *what = NULL;
-	struct dwd_exec_report *r = NULL;
+	struct dwd_exec_report *r;
+	dev_t root_dev, dev;
+	ino_t ino;
 	ssize_t n;
-	int fd;
+	int fd, readable = 0, other_fs = 0;
 
 	snprintf(p, sizeof(p), "/proc/%d/root", (int)pid);
-	if (stat(p, &root))
+	if (cached_stat(AT_FDCWD, p, 0, &root_dev, &ino))
 		return 0;
 	pthread_mutex_lock(&x->mu);
-	t = target_of_dev(x, root.st_dev);
+	t = target_of_dev(x, root_dev);
 	pthread_mutex_unlock(&x->mu);
 	if (!t)
 		return 0;
 	start = start_ticks(pid);
 	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
 	n = readlink(p, path, sizeof(path) - 1);
-	fd = n > 0 ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+	/* O_PATH: nothing of the file's filesystem is called to open it. */
+	fd = n > 0 ? open(p, O_PATH | O_CLOEXEC) : -1;
 	if (fd < 0)
 		return 0; /* gone, or a kernel thread */
 	path[n] = '\0';
+	if (cached_stat(fd, "", AT_EMPTY_PATH, &dev, &ino)) {
+		close(fd);
+		return 0;
+	}
 	pthread_mutex_lock(&x->mu);
 	/* Looked up again: the loop may have dropped it meanwhile. */
-	t = target_of_dev(x, root.st_dev);
-	if (!t || fstat(fd, &st)) {
+	t = target_of_dev(x, root_dev);
+	if (!t) {
 		what = NULL;
 	} else if (!strncmp(path, "/memfd:", 7)) {
 		/* runc re-executes itself from a sealed memfd copy. */
 		if (strncmp(path, "/memfd:runc_cloned", 18))
 			what = "runs from an anonymous file (memfd)";
-	} else if (st.st_dev != t->dev) {
+		readable = 1; /* shmem */
+	} else if (dev != t->dev) {
 		int init = 0;
 
 		for (int i = 0; i < x->ninits; i++)
-			init |= st.st_dev == x->inits[i].st_dev &&
-				st.st_ino == x->inits[i].st_ino;
+			init |= dev == x->inits[i].st_dev &&
+				ino == x->inits[i].st_ino;
 		if (!init)
 			what = "runs from another filesystem (a volume, tmpfs "
 			       "or bind mount), which no exec mark sees";
+		other_fs = 1;
 	} else if (start < t->marked_ticks) {
+		int rfd;
 		struct target *t2;
 
-		if (decide(x, fd, pid, &t2, path, sizeof(path), why,
-			   sizeof(why)) != V_IMAGE)
-			what = "not image content, started before its exec "
-			       "was watched";
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		rfd = open(p, O_RDONLY | O_CLOEXEC);
+		if (rfd >= 0) {
+			if (decide(x, rfd, &st, &t2, path, sizeof(path), why,
+				   sizeof(why)) != V_IMAGE)
+				what = "not image content, started before its "
+				       "exec was watched";
+			close(rfd);
+		}
+		readable = 1; /* the overlay: the host's layers */
 	}
-	if (what && !seen_has(x->seen, x->nseen, pid, start))
-		r = make_report(t, path, pid, "running", what, 0);
-	pthread_mutex_unlock(&x->mu);
 	if (what) {
-		DW_ALLOC_GROW(*now, *nnow + 1, *now_alloc);
-		(*now)[(*nnow)++] = (struct swept){pid, start};
+		snprintf(id, sizeof(id), "%s", t->id);
+		snprintf(name, sizeof(name), "%s", t->name);
 	}
-	if (r) {
-		hand_on(x, r, fd);
+	pthread_mutex_unlock(&x->mu);
+	if (!what) {
+		close(fd);
+		return 0;
+	}
+	DW_ALLOC_GROW(*now, *nnow + 1, *now_alloc);
+	(*now)[(*nnow)++] = (struct swept){pid, start};
+	if (seen_has(x->seen, x->nseen, pid, start)) {
+		close(fd);
+		return 0;
+	}
+	r = make_report(id, name, path, pid, "running", what, 0);
+	if (readable) {
+		int rfd;
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		rfd = open(p, O_RDONLY | O_CLOEXEC);
+		close(fd);
+		fd = rfd;
+	}
+	if (!readable || fd < 0 || fstat(fd, &r->at)) {
+		/* Another filesystem may be the container's own (FUSE):
+		 * its file is not opened. */
+		json_object_set_new(
+			json_object_get(r->detail, "file"), "hashed",
+			json_string(other_fs ? "not read: on another "
+					       "filesystem"
+					     : "could not be opened"));
+		if (fd >= 0)
+			close(fd);
+		deliver(x, r);
 		return 1;
 	}
-	close(fd);
-	return 0;
+	hand_on(x, r, fd);
+	return 1;
 }
 
 int dwd_exec_sweep(struct dwd_exec *x)
@@ -600,6 +722,25 @@ int dwd_exec_sweep(struct dwd_exec *x)
 	return reported;
 }
 
+/* A failed poll or read: said (at most once a minute), counted, and
+ * tried again shortly. */
+static void read_failed(struct dwd_exec *x, const char *what)
+{
+	static long long said;
+	long long now = mono_us();
+	struct timespec pause = {0, 10 * 1000 * 1000};
+	int e = errno;
+
+	pthread_mutex_lock(&x->mu);
+	x->st.read_errors++;
+	pthread_mutex_unlock(&x->mu);
+	if (!said || now - said >= 60 * 1000000LL) {
+		dw_log_warn("exec: %s: %s (trying again)", what, strerror(e));
+		said = now;
+	}
+	nanosleep(&pause, NULL);
+}
+
 static void *thread_main(void *arg)
 {
 	struct dwd_exec *x = arg;
@@ -612,23 +753,33 @@ static void *thread_main(void *arg)
 		const struct fanotify_event_metadata *m;
 		ssize_t n;
 
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			break;
+		if (poll(p, 2, -1) < 0 && errno != EINTR) {
+			/* Never leave while the group holds execs: every
+			 * exec of every watched container would wait. */
+			read_failed(x, "poll");
+			continue;
+		}
 		if (p[1].revents)
 			break;
 		n = read(x->fan, buf, sizeof(buf));
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				continue;
-			dw_log_warn("exec: reading fanotify: %s",
-				    strerror(errno));
-			break;
+			/* EMFILE, ENFILE, ENOMEM: the kernel could not open
+			 * an event's file (it denies that exec); try on. */
+			read_failed(x, "reading fanotify");
+			continue;
 		}
 		for (m = (const void *)buf; FAN_EVENT_OK(m, n);
 		     m = FAN_EVENT_NEXT(m, n)) {
-			if (m->vers != FANOTIFY_METADATA_VERSION)
-				break;
-			if (m->mask & FAN_Q_OVERFLOW || m->fd < 0)
+			if (m->mask & FAN_Q_OVERFLOW) {
+				/* Not with FAN_UNLIMITED_QUEUE; said if so. */
+				pthread_mutex_lock(&x->mu);
+				x->st.overflows++;
+				pthread_mutex_unlock(&x->mu);
+				continue;
+			}
+			if (m->fd < 0)
 				continue;
 			answer(x, m);
 		}
@@ -647,7 +798,10 @@ int dwd_exec_start(struct dwd_exec **out, uint64_t max_size,
 	int fan;
 
 	*out = NULL;
-	fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK,
+	/* An unlimited queue: past a limited one's end, the kernel lets a
+	 * permission event through unanswered. */
+	fan = fanotify_init(FAN_CLASS_CONTENT | FAN_CLOEXEC | FAN_NONBLOCK |
+				    FAN_UNLIMITED_QUEUE,
 			    O_RDONLY | O_LARGEFILE | O_CLOEXEC);
 	if (fan < 0)
 		return dw_error_errno(DW_EUNSUPPORTED, errno,
@@ -703,6 +857,7 @@ static void target_release(struct target *t)
 	free(t->id);
 	free(t->name);
 	free(t->upper);
+	free(t->mp);
 }
 
 void dwd_exec_halt(struct dwd_exec *x)
@@ -775,15 +930,61 @@ static char *mount_point(struct dwd_exec *x, const char *upper)
 
 int dwd_exec_add(struct dwd_exec *x, const char *id, const char *name,
 		 const char *upper, char *const *lowers, size_t nlowers,
-		 int enforce, int *degraded)
+		 int enforce)
 {
 	struct target t = {0};
 	struct statfs sf;
 	struct stat st, us;
-	char *mp;
-	int fd, err = 0;
+	struct target stale[8];
+	size_t nstale = 0;
+	char *mp = NULL;
+	int fd, err = 0, was = 0;
 
-	*degraded = 0;
+	/* Watched already: marked again (a mark is added once), since its
+	 * overlay may be a new superblock under the same mount point (the
+	 * container restarted by dockerd) with the same device number. */
+	pthread_mutex_lock(&x->mu);
+	for (size_t i = 0; i < x->nt; i++)
+		if (!strcmp(x->t[i].id, id)) {
+			mp = dw_xstrdup(x->t[i].mp);
+			was = 1;
+			break;
+		}
+	pthread_mutex_unlock(&x->mu);
+	if (was && (fd = open(mp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+					  O_CLOEXEC)) >= 0) {
+		int fresh = 0;
+
+		if (!fstatfs(fd, &sf) && sf.f_type == OVERLAYFS_SUPER_MAGIC &&
+		    !fstat(fd, &st)) {
+			pthread_mutex_lock(&x->mu);
+			fresh = !sb_marked(x, st.st_dev);
+			if (fanotify_mark(x->fan,
+					  FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+					  FAN_OPEN_EXEC_PERM, fd, NULL))
+				fresh = -1;
+			for (size_t i = 0; fresh >= 0 && i < x->nt; i++)
+				if (!strcmp(x->t[i].id, id)) {
+					x->t[i].dev = st.st_dev;
+					x->t[i].enforce = enforce;
+					if (fresh)
+						x->t[i].marked_ticks =
+							boot_ticks();
+				}
+			pthread_mutex_unlock(&x->mu);
+			if (fresh > 0)
+				dw_log_info("exec watch: %s (%.12s) marked "
+					    "again: a new overlay",
+					    name ? name : id, id);
+			if (fresh >= 0) {
+				close(fd);
+				free(mp);
+				return 0;
+			}
+		}
+		close(fd);
+	}
+	free(mp);
 	dwd_exec_remove(x, id);
 	mp = mount_point(x, upper);
 	if (!mp)
@@ -806,6 +1007,7 @@ int dwd_exec_add(struct dwd_exec *x, const char *id, const char *name,
 	t.name = dw_xstrdup(name ? name : id);
 	t.upper = dw_xstrdup(upper);
 	t.dev = st.st_dev;
+	t.mp = dw_xstrdup(mp);
 	t.enforce = enforce;
 	t.marked_ticks = boot_ticks();
 	t.lower = dw_xcalloc(nlowers + 1, sizeof(int));
@@ -822,29 +1024,41 @@ int dwd_exec_add(struct dwd_exec *x, const char *id, const char *name,
 		}
 		t.lower[t.nlower++] = lfd;
 		/* Layers on another filesystem than the upper dir: the
-		 * overlay may number their inodes itself (xino), and the
-		 * comparison could take image content for drift. */
-		if (!fstat(lfd, &ls) && !stat(upper, &us) &&
-		    ls.st_dev != us.st_dev && enforce) {
-			t.enforce = 0;
-			*degraded = 1;
-			dw_error_set(DW_EUNSUPPORTED,
-				     "layers on several filesystems: "
-				     "audited, not enforced");
+		 * overlay reports a file's own device, or numbers inodes
+		 * itself (xino); neither the container nor image content
+		 * could be told. Not marked. */
+		if (fstat(lfd, &ls) || stat(upper, &us) ||
+		    ls.st_dev != us.st_dev) {
+			err = dw_error_set(DW_EUNSUPPORTED,
+					   "layers on several filesystems "
+					   "(%s): execs are not watched",
+					   lowers[i]);
+			break;
 		}
 	}
 	pthread_mutex_lock(&x->mu);
 	if (!err && fanotify_mark(x->fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
 				  FAN_OPEN_EXEC_PERM, fd, NULL))
-		err = dw_error_errno(DW_EUNSUPPORTED, errno,
+		err = dw_error_errno(DW_EIO, errno,
 				     "fanotify_mark (FAN_OPEN_EXEC_PERM) on %s",
 				     mp);
 	if (!err) {
+		/* A target left on this device (a superblock gone, its
+		 * number reused) would decide for the wrong container. */
+		for (size_t i = 0; i < x->nt;)
+			if (x->t[i].dev == t.dev) {
+				stale[nstale++ % 8] = x->t[i];
+				x->t[i] = x->t[--x->nt];
+			} else {
+				i++;
+			}
 		DW_ALLOC_GROW(x->t, x->nt + 1, x->alloc);
 		x->t[x->nt++] = t;
 		x->st.marked = x->nt;
 	}
 	pthread_mutex_unlock(&x->mu);
+	for (size_t i = 0; i < nstale && i < 8; i++)
+		target_release(&stale[i]);
 	if (err)
 		target_release(&t);
 	close(fd);

@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /*
  * Drifted binaries caught when they run: a fanotify group of class
@@ -39,7 +40,8 @@ struct dwd_exec_report {
 	json_t *detail;
 	int denied;
 	long long time_us;
-	int fd; /* the file, until hashed (-1 after) */
+	int fd;		/* the file, until hashed (-1 after) */
+	struct stat at; /* the file when it was run (st_ino 0: not known) */
 };
 
 struct dwd_exec_stats {
@@ -48,7 +50,10 @@ struct dwd_exec_stats {
 	unsigned long long undecided; /* ... that could not be decided */
 	unsigned long long denied;
 	unsigned long long lost; /* reports past the queue's bound */
-	size_t marked;		 /* containers marked now */
+	unsigned long long
+		overflows; /* the kernel's queue (never, unlimited) */
+	unsigned long long read_errors; /* reads of the group that failed */
+	size_t marked;			/* containers marked now */
 	/* How long execs were held (from reading the event to the answer,
 	 * microseconds): the median and p99 of the last 1024, the most. */
 	long long hold_p50_us, hold_p99_us, hold_max_us;
@@ -72,12 +77,15 @@ void dwd_exec_stop(struct dwd_exec *x);
  * Mark the overlay whose upper dir is `upper` (found in the host's
  * mountinfo) for container `id` (`name` for reports), deciding against
  * `lowers` (topmost first). `enforce`: deny what is not image content.
- * 0, or an error (set) saying why not; `*degraded` set (with the error
- * message as why) when it is marked but audited only.
+ * Called again for a container already marked: nothing when its overlay
+ * is the same superblock (its enforce updated), marked anew when not.
+ * 0, or an error (set): DW_EUNSUPPORTED when its layers lie on several
+ * filesystems (not marked: neither the container nor image content could
+ * be told), DW_ENOTFOUND or DW_EIO when it could not be marked.
  */
 int dwd_exec_add(struct dwd_exec *x, const char *id, const char *name,
 		 const char *upper, char *const *lowers, size_t nlowers,
-		 int enforce, int *degraded);
+		 int enforce);
 void dwd_exec_remove(struct dwd_exec *x, const char *id);
 
 /*

@@ -694,18 +694,18 @@ static void write_status(struct daemon *dm, const char *state, int force)
 		dwd_exec_stats(dm->exec, &xs);
 		json_object_set_new(
 			doc, "exec",
-			json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-				  "s:I, s:I}",
-				  "watching", 1, "marked",
-				  (json_int_t)xs.marked, "held",
-				  (json_int_t)xs.held, "drifted",
-				  (json_int_t)xs.drifted, "undecided",
-				  (json_int_t)xs.undecided, "denied",
-				  (json_int_t)xs.denied, "lost",
-				  (json_int_t)xs.lost, "hold_p50_us",
-				  (json_int_t)xs.hold_p50_us, "hold_p99_us",
-				  (json_int_t)xs.hold_p99_us, "hold_max_us",
-				  (json_int_t)xs.hold_max_us));
+			json_pack(
+				"{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+				"s:I, s:I}",
+				"watching", 1, "marked", (json_int_t)xs.marked,
+				"held", (json_int_t)xs.held, "drifted",
+				(json_int_t)xs.drifted, "undecided",
+				(json_int_t)xs.undecided, "denied",
+				(json_int_t)xs.denied, "lost",
+				(json_int_t)xs.lost + (json_int_t)xs.overflows,
+				"hold_p50_us", (json_int_t)xs.hold_p50_us,
+				"hold_p99_us", (json_int_t)xs.hold_p99_us,
+				"hold_max_us", (json_int_t)xs.hold_max_us));
 	} else {
 		json_object_set_new(doc, "exec",
 				    json_pack("{s:b, s:s}", "watching", 0,
@@ -937,6 +937,8 @@ static void housekeeping(struct daemon *dm, long long now)
 	dw_store_alert_flush(dm->store, 0);
 	if (dm->logs)
 		dw_logwatch_tick(dm->logs);
+	if (dm->exec)
+		dwd_exec_read(dm); /* the minutes' summaries too */
 	if (dm->exec && dm->pol.exec_sweep_interval > 0 &&
 	    now >= dm->next_sweep) {
 		dwd_exec_sweep(dm->exec);

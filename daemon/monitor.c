@@ -187,19 +187,12 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 	c->immutable = is_immutable(m->pol, c);
 	if (fresh) {
 		/* Who wrote (fanotify) is not built yet; exec is the exec
-		 * watch's (the daemon's hook), when there is one. */
+		 * watch's (the daemon's hook, below), when there is one. */
 		mon_cover(m, c, DW_FACET_WRITER, DW_COVER_UNMONITORED,
 			  DW_REASON_NOT_BUILT, NULL);
-		if (m->on_exec) {
-			struct dw_exec_subject es = {c->id,	 c->name,
-						     c->upper,	 c->lowers,
-						     c->nlowers, c->immutable};
-
-			m->on_exec(m, &es, 1, m->exec_ctx);
-		} else {
+		if (!m->on_exec)
 			mon_cover(m, c, DW_FACET_EXEC, DW_COVER_UNMONITORED,
 				  DW_REASON_NOT_BUILT, NULL);
-		}
 		if (m->pol->scan_secrets)
 			mon_cover(m, c, DW_FACET_SECRETS, DW_COVER_MONITORED,
 				  DW_REASON_NONE, NULL);
@@ -212,6 +205,15 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 			    "directories%s",
 			    c->name, c->id, c->runtime, c->nwatches,
 			    c->polling ? ", polling" : "");
+	}
+	/* Every time: a container that restarted under the same id has a
+	 * new overlay superblock to mark (the hook keeps an unchanged one). */
+	if (m->on_exec) {
+		struct dw_exec_subject es = {c->id,	 c->name,
+					     c->upper,	 c->lowers,
+					     c->nlowers, c->immutable};
+
+		m->on_exec(m, &es, 1, m->exec_ctx);
 	}
 	mon_mark_dirty(c, source, mon_mono_ms());
 	c->dirty_since = c->last_event = 0; /* due at once */
