@@ -24,8 +24,11 @@ static void exec_hook(struct dw_monitor *m, const struct dw_exec_subject *s,
 		return;
 	}
 	if (!dm->exec) {
+		/* --once is a mode asked for (no alert); else the host
+		 * cannot (alerted once). */
 		dw_monitor_cover(m, s->id, DW_FACET_EXEC, DW_COVER_UNMONITORED,
-				 DW_REASON_FANOTIFY_UNAVAILABLE,
+				 dm->o->once ? DW_REASON_DISABLED
+					     : DW_REASON_FANOTIFY_UNAVAILABLE,
 				 dm->exec_error);
 		return;
 	}
@@ -62,9 +65,11 @@ void dwd_exec_begin(struct daemon *dm, int once)
 }
 
 /*
- * Each container records at most EXEC_ROWS_PER_MIN exec reports a minute
- * one by one (a loop of execs would grow the store without end); the
- * rest are counted, and each minute's count is one summary row and alert.
+ * Each container records at most EXEC_ROWS_PER_MIN repeated exec reports
+ * a minute one by one (a loop of execs would grow the store without end),
+ * and every file not yet recorded that minute (up to EXEC_NEW_PER_MIN);
+ * the rest are counted, and each minute's count is one summary row and
+ * alert.
  */
 #define EXEC_ROWS_PER_MIN 60
 
@@ -73,7 +78,15 @@ struct exec_budget {
 	long long window; /* time(NULL) it began */
 	unsigned rows;
 	unsigned long long held_back;
+	/* The files recorded this minute (FNV-1a of path and hash): a new
+	 * one is always recorded, up to EXEC_NEW_PER_MIN, so 60 decoys
+	 * cannot hide the one that matters in a count. */
+	unsigned long long seen[256];
+	unsigned nseen;
+	unsigned news;
 };
+
+#define EXEC_NEW_PER_MIN 1000
 
 static struct exec_budget *budgets;
 static size_t nbudgets, budgets_alloc;
@@ -122,9 +135,25 @@ static void budgets_tick(struct daemon *dm, int all)
 	}
 }
 
-/* May this report of container `id` be recorded one by one? */
-static int budget_take(const char *id, const char *name)
+static unsigned long long fnv(const char *a, const char *b)
 {
+	unsigned long long h = 1469598103934665603ULL;
+
+	for (; *a; a++)
+		h = (h ^ (unsigned char)*a) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (; *b; b++)
+		h = (h ^ (unsigned char)*b) * 1099511628211ULL;
+	return h;
+}
+
+/* May this report of container `id` be recorded one by one? */
+static int budget_take(const char *id, const char *name, const char *path,
+		       const char *sha)
+{
+	unsigned long long h = fnv(path, sha);
+	int repeat = 0;
+
 	long long now = (long long)time(NULL);
 	struct exec_budget *b = NULL;
 
@@ -138,6 +167,15 @@ static int budget_take(const char *id, const char *name)
 		snprintf(b->id, sizeof(b->id), "%s", id);
 		snprintf(b->name, sizeof(b->name), "%s", name);
 		b->window = now;
+	}
+	for (unsigned i = 0; i < b->nseen && i < 256; i++)
+		repeat |= b->seen[i] == h;
+	if (!repeat && b->news < EXEC_NEW_PER_MIN) {
+		/* A file not recorded this minute: always. */
+		b->news++;
+		b->seen[b->nseen++ % 256] = h;
+		b->rows++;
+		return 1;
 	}
 	if (b->rows < EXEC_ROWS_PER_MIN) {
 		b->rows++;
@@ -202,7 +240,7 @@ void dwd_exec_read(struct daemon *dm)
 	budgets_tick(dm, 0);
 	for (r = dwd_exec_take(dm->exec); r; r = next) {
 		next = r->next;
-		if (budget_take(r->id, r->name))
+		if (budget_take(r->id, r->name, r->path, r->sha256))
 			record(dm, r);
 		dwd_exec_free(r);
 	}

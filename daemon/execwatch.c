@@ -43,7 +43,9 @@ struct target {
 	dev_t dev;			 /* the overlay superblock's */
 	unsigned long long marked_ticks; /* when marked, in clock ticks
 					    since boot (as /proc's starttime) */
-	int *lower;			 /* O_PATH dirfds, topmost first */
+	ino_t pidns[8]; /* pid namespaces of its processes, as seen */
+	int npidns;
+	int *lower; /* O_PATH dirfds, topmost first */
 	size_t nlower;
 	int enforce;
 };
@@ -72,6 +74,26 @@ struct dwd_exec {
 	size_t nseen, seen_alloc;
 	struct stat inits[2];
 	int ninits;
+	/* runc's own binaries (size, SHA-256): what runc's
+	 * memfd:runc_cloned copy of itself must be. */
+	struct runc_bin {
+		off_t size;
+		char sha[65];
+	} runcs[4];
+	int nruncs;
+	/* Files run in containers, decided once each (the loop's). */
+	struct exe_key {
+		dev_t tdev, dev; /* the target's overlay, the file's */
+		ino_t ino;
+		long long ctime_ns;
+		int verdict; /* 0 fine, 1 reported */
+	} * exes;
+	size_t nexes, exes_alloc;
+	/* Files whose exec the answering thread reported (under mu): the
+	 * sweep does not report them again. A ring. */
+	struct exe_key execd[1024];
+	size_t nexecd;
+	ino_t own_pidns; /* driftwatchd's: never learned for a container */
 };
 
 static long long wall_us(void)
@@ -501,6 +523,12 @@ static void answer(struct dwd_exec *x, const struct fanotify_event_metadata *m)
 	if (t) {
 		snprintf(id, sizeof(id), "%s", t->id);
 		snprintf(name, sizeof(name), "%s", t->name);
+		if (v == V_DRIFT)
+			x->execd[x->nexecd++ % 1024] = (struct exe_key){
+				t->dev, st.st_dev, st.st_ino,
+				(long long)st.st_ctim.tv_sec * 1000000000LL +
+					st.st_ctim.tv_nsec,
+				1};
 	}
 	pthread_mutex_unlock(&x->mu);
 	if (v != V_IMAGE) {
@@ -564,19 +592,142 @@ static int seen_has(const struct swept *v, size_t n, pid_t pid,
 	return n && bsearch(&k, v, n, sizeof(k), cmp_swept) != NULL;
 }
 
-/* The device and inode of `path` (at `dir`; "" with AT_EMPTY_PATH),
- * from what the kernel has cached: a FUSE server of the container's
- * making is never asked (AT_STATX_DONT_SYNC). */
+/* The device, inode and ctime of `path` (at `dir`; "" with
+ * AT_EMPTY_PATH), from what the kernel has cached: a FUSE server of the
+ * container's making is never asked (AT_STATX_DONT_SYNC). */
 static int cached_stat(int dir, const char *path, int flags, dev_t *dev,
-		       ino_t *ino)
+		       ino_t *ino, long long *ctime_ns)
 {
 	struct statx sx;
 
-	if (statx(dir, path, flags | AT_STATX_DONT_SYNC, STATX_INO, &sx))
+	if (statx(dir, path, flags | AT_STATX_DONT_SYNC,
+		  STATX_INO | STATX_CTIME, &sx))
 		return -1;
 	*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
 	*ino = (ino_t)sx.stx_ino;
+	if (ctime_ns)
+		*ctime_ns = sx.stx_ctime.tv_sec * 1000000000LL +
+			    sx.stx_ctime.tv_nsec;
 	return 0;
+}
+
+static int same_key(const struct exe_key *a, const struct exe_key *b)
+{
+	return a->tdev == b->tdev && a->dev == b->dev && a->ino == b->ino &&
+	       a->ctime_ns == b->ctime_ns;
+}
+
+static struct exe_key *exe_find(struct dwd_exec *x, const struct exe_key *k)
+{
+	for (size_t i = 0; i < x->nexes; i++)
+		if (same_key(&x->exes[i], k))
+			return &x->exes[i];
+	return NULL;
+}
+
+/* The SHA-256 of what `fd` reads, at most `max` bytes; "" when not. */
+static void sha_of(int fd, uint64_t max, char out[65])
+{
+	unsigned char buf[65536], md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	uint64_t off = 0;
+	int ok = h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1;
+	ssize_t n;
+
+	out[0] = '\0';
+	while (ok && off < max &&
+	       (n = pread(fd, buf, sizeof(buf), (off_t)off)) > 0) {
+		ok = EVP_DigestUpdate(h, buf, (size_t)n) == 1;
+		off += (uint64_t)n;
+	}
+	if (ok && off < max && EVP_DigestFinal_ex(h, md, &mdlen) == 1 &&
+	    mdlen == 32)
+		dw_hex(out, md, 32);
+	EVP_MD_CTX_free(h);
+}
+
+/* Is the memfd on `fd` runc's copy of itself, by content? */
+static int is_runc_copy(struct dwd_exec *x, int fd)
+{
+	struct stat st;
+	char sha[65];
+
+	if (fstat(fd, &st))
+		return 0;
+	for (int i = 0; i < x->nruncs; i++)
+		if (x->runcs[i].size == st.st_size) {
+			sha_of(fd, (uint64_t)st.st_size + 1, sha);
+			for (int j = 0; j < x->nruncs; j++)
+				if (*sha && !strcmp(sha, x->runcs[j].sha))
+					return 1;
+			return 0;
+		}
+	return 0;
+}
+
+/* The pid namespace of `pid` (its inode), or 0. */
+static ino_t pidns_of(pid_t pid)
+{
+	char p[64];
+	dev_t dev;
+	ino_t ino;
+
+	snprintf(p, sizeof(p), "/proc/%d/ns/pid", (int)pid);
+	return cached_stat(AT_FDCWD, p, 0, &dev, &ino, NULL) ? 0 : ino;
+}
+
+/* What places a process in a container, read once (outside the lock):
+ * its pid namespace, and its cgroups (which name a Docker container). */
+struct proc_id {
+	ino_t ns;
+	char cgroup[2048];
+};
+
+static void proc_id_read(pid_t pid, struct proc_id *pi)
+{
+	char p[64];
+
+	pi->ns = pidns_of(pid);
+	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)pid);
+	if (read_small(p, pi->cgroup, sizeof(pi->cgroup)) <= 0)
+		pi->cgroup[0] = '\0';
+}
+
+/*
+ * The container a process belongs to: its root on a target's overlay (its
+ * pid namespace then learned for it); else its cgroup naming a Docker
+ * container (64 hex), or a pid namespace learned: a process that moved
+ * its root off its container's overlay (chroot), `*moved` set. Under
+ * x->mu.
+ */
+static struct target *member_of(struct dwd_exec *x, const struct proc_id *pi,
+				dev_t root_dev, int *moved)
+{
+	struct target *t = target_of_dev(x, root_dev);
+
+	*moved = 0;
+	if (t) {
+		int known = 0;
+
+		for (int i = 0; i < t->npidns; i++)
+			known |= t->pidns[i] == pi->ns;
+		if (pi->ns && pi->ns != x->own_pidns && !known && t->npidns < 8)
+			t->pidns[t->npidns++] = pi->ns;
+		return t;
+	}
+	for (size_t i = 0; i < x->nt; i++) {
+		int in = strlen(x->t[i].id) == 64 &&
+			 strstr(pi->cgroup, x->t[i].id) != NULL;
+
+		for (int j = 0; !in && pi->ns && j < x->t[i].npidns; j++)
+			in = x->t[i].pidns[j] == pi->ns;
+		if (in) {
+			*moved = 1;
+			return &x->t[i];
+		}
+	}
+	return NULL;
 }
 
 /* One process: reported (1) when it runs what no exec mark saw. */
@@ -589,16 +740,19 @@ static int sweep_one(struct dwd_exec *x, pid_t pid, struct swept **now,
 	unsigned long long start;
 	const char *what = NULL;
 	struct dwd_exec_report *r;
-	dev_t root_dev, dev;
+	struct exe_key k = {0}, *known = NULL;
+	struct proc_id pi;
+	dev_t root_dev;
 	ino_t ino;
 	ssize_t n;
-	int fd, readable = 0, other_fs = 0;
+	int fd, readable = 0, other_fs = 0, moved = 0, by_pid = 0;
 
 	snprintf(p, sizeof(p), "/proc/%d/root", (int)pid);
-	if (cached_stat(AT_FDCWD, p, 0, &root_dev, &ino))
+	if (cached_stat(AT_FDCWD, p, 0, &root_dev, &ino, NULL))
 		return 0;
+	proc_id_read(pid, &pi);
 	pthread_mutex_lock(&x->mu);
-	t = target_of_dev(x, root_dev);
+	t = member_of(x, &pi, root_dev, &moved);
 	pthread_mutex_unlock(&x->mu);
 	if (!t)
 		return 0;
@@ -610,31 +764,58 @@ static int sweep_one(struct dwd_exec *x, pid_t pid, struct swept **now,
 	if (fd < 0)
 		return 0; /* gone, or a kernel thread */
 	path[n] = '\0';
-	if (cached_stat(fd, "", AT_EMPTY_PATH, &dev, &ino)) {
+	if (cached_stat(fd, "", AT_EMPTY_PATH, &k.dev, &k.ino, &k.ctime_ns)) {
 		close(fd);
 		return 0;
 	}
 	pthread_mutex_lock(&x->mu);
 	/* Looked up again: the loop may have dropped it meanwhile. */
-	t = target_of_dev(x, root_dev);
+	t = member_of(x, &pi, root_dev, &moved);
+	if (t) {
+		k.tdev = t->dev;
+		known = exe_find(x, &k);
+		for (size_t i = 0; !known && i < x->nexecd && i < 1024; i++)
+			if (same_key(&x->execd[i], &k))
+				known = &x->execd[i]; /* reported at exec */
+	}
 	if (!t) {
 		what = NULL;
+	} else if (moved) {
+		/* Whatever it runs, its root left the overlay: said once
+		 * for the process. */
+		what = "runs with its root moved off its container's overlay "
+		       "(chroot), where no exec mark sees";
+		by_pid = 1;
+		other_fs = k.dev != t->dev;
+		readable = !other_fs;
+	} else if (known) {
+		what = NULL; /* decided, or reported, before */
 	} else if (!strncmp(path, "/memfd:", 7)) {
-		/* runc re-executes itself from a sealed memfd copy. */
-		if (strncmp(path, "/memfd:runc_cloned", 18))
+		int rfd;
+
+		snprintf(p, sizeof(p), "/proc/self/fd/%d", fd);
+		rfd = open(p, O_RDONLY | O_CLOEXEC);
+		/* runc re-executes itself from a sealed memfd copy: that
+		 * copy is runc's binary, byte for byte (its name proves
+		 * nothing: memfd_create() takes any). */
+		if (rfd < 0 || !is_runc_copy(x, rfd))
 			what = "runs from an anonymous file (memfd)";
+		if (rfd >= 0)
+			close(rfd);
 		readable = 1; /* shmem */
-	} else if (dev != t->dev) {
+	} else if (k.dev != t->dev) {
 		int init = 0;
 
 		for (int i = 0; i < x->ninits; i++)
-			init |= dev == x->inits[i].st_dev &&
-				ino == x->inits[i].st_ino;
+			init |= k.dev == x->inits[i].st_dev &&
+				k.ino == x->inits[i].st_ino;
 		if (!init)
 			what = "runs from another filesystem (a volume, tmpfs "
 			       "or bind mount), which no exec mark sees";
 		other_fs = 1;
-	} else if (start < t->marked_ticks) {
+	} else {
+		/* On the overlay, never seen at an exec: started before
+		 * the mark, or forked since from such a process. */
 		int rfd;
 		struct target *t2;
 
@@ -643,11 +824,20 @@ static int sweep_one(struct dwd_exec *x, pid_t pid, struct swept **now,
 		if (rfd >= 0) {
 			if (decide(x, rfd, &st, &t2, path, sizeof(path), why,
 				   sizeof(why)) != V_IMAGE)
-				what = "not image content, started before its "
-				       "exec was watched";
+				what = "not image content, and never seen "
+				       "executed (started before its "
+				       "container's exec was watched)";
 			close(rfd);
 		}
 		readable = 1; /* the overlay: the host's layers */
+	}
+	if (t && !known && !moved) {
+		/* Decided: never again for this file. */
+		k.verdict = what != NULL;
+		if (x->nexes >= 4096)
+			x->nexes = 0; /* bounded: forget, decide again */
+		DW_ALLOC_GROW(x->exes, x->nexes + 1, x->exes_alloc);
+		x->exes[x->nexes++] = k;
 	}
 	if (what) {
 		snprintf(id, sizeof(id), "%s", t->id);
@@ -658,11 +848,13 @@ static int sweep_one(struct dwd_exec *x, pid_t pid, struct swept **now,
 		close(fd);
 		return 0;
 	}
-	DW_ALLOC_GROW(*now, *nnow + 1, *now_alloc);
-	(*now)[(*nnow)++] = (struct swept){pid, start};
-	if (seen_has(x->seen, x->nseen, pid, start)) {
-		close(fd);
-		return 0;
+	if (by_pid) {
+		DW_ALLOC_GROW(*now, *nnow + 1, *now_alloc);
+		(*now)[(*nnow)++] = (struct swept){pid, start};
+		if (seen_has(x->seen, x->nseen, pid, start)) {
+			close(fd);
+			return 0;
+		}
 	}
 	r = make_report(id, name, path, pid, "running", what, 0);
 	if (readable) {
@@ -712,7 +904,7 @@ int dwd_exec_sweep(struct dwd_exec *x)
 		reported += sweep_one(x, (pid_t)pid, &now, &nnow, &now_alloc);
 	}
 	closedir(d);
-	/* Kept: those still running, so each is reported once. */
+	/* Kept: the moved processes still running, each reported once. */
 	if (nnow)
 		qsort(now, nnow, sizeof(*now), cmp_swept);
 	free(x->seen);
@@ -837,6 +1029,33 @@ int dwd_exec_start(struct dwd_exec **out, uint64_t max_size,
 				x->ninits++;
 		}
 	}
+	{
+		static const char *const runcs[] = {
+			"/usr/sbin/runc", "/usr/bin/runc",
+			"/usr/local/sbin/runc", "/usr/local/bin/runc"};
+
+		for (size_t i = 0; i < 4 && x->nruncs < 4; i++) {
+			char p[4096];
+			struct stat rs;
+			int rfd;
+
+			snprintf(p, sizeof(p), "%s%s",
+				 strcmp(x->host_root, "/") ? x->host_root : "",
+				 runcs[i]);
+			rfd = open(p, O_RDONLY | O_CLOEXEC);
+			if (rfd < 0)
+				continue;
+			if (!fstat(rfd, &rs) && S_ISREG(rs.st_mode)) {
+				x->runcs[x->nruncs].size = rs.st_size;
+				sha_of(rfd, (uint64_t)rs.st_size + 1,
+				       x->runcs[x->nruncs].sha);
+				if (x->runcs[x->nruncs].sha[0])
+					x->nruncs++;
+			}
+			close(rfd);
+		}
+		x->own_pidns = pidns_of(getpid());
+	}
 	x->hashq = dwd_jobq_start(HASHQ_MAX, &ops, x);
 	if (pthread_create(&x->thread, NULL, thread_main, x)) {
 		x->running = 0;
@@ -889,6 +1108,7 @@ void dwd_exec_stop(struct dwd_exec *x)
 		target_release(&x->t[i]);
 	free(x->t);
 	free(x->seen);
+	free(x->exes);
 	while (x->head) {
 		struct dwd_exec_report *r = x->head;
 
@@ -963,15 +1183,28 @@ int dwd_exec_add(struct dwd_exec *x, const char *id, const char *name,
 					  FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
 					  FAN_OPEN_EXEC_PERM, fd, NULL))
 				fresh = -1;
-			for (size_t i = 0; fresh >= 0 && i < x->nt; i++)
+			for (size_t i = 0; fresh >= 0 && i < x->nt;) {
 				if (!strcmp(x->t[i].id, id)) {
 					x->t[i].dev = st.st_dev;
 					x->t[i].enforce = enforce;
 					if (fresh)
 						x->t[i].marked_ticks =
 							boot_ticks();
+				} else if (x->t[i].dev == st.st_dev &&
+					   nstale < 8) {
+					/* Another's, left on this device
+					 * number: it would decide here. */
+					stale[nstale++] = x->t[i];
+					x->t[i] = x->t[--x->nt];
+					continue;
 				}
+				i++;
+			}
+			x->st.marked = x->nt;
 			pthread_mutex_unlock(&x->mu);
+			for (size_t i = 0; i < nstale; i++)
+				target_release(&stale[i]);
+			nstale = 0;
 			if (fresh > 0)
 				dw_log_info("exec watch: %s (%.12s) marked "
 					    "again: a new overlay",

@@ -154,6 +154,16 @@ snap=$(ls "$tmp"/snaps/shop_web-7d9_app-*.tar 2>/dev/null | head -1)
 	[ "$(sqlite3 "$tmp/dw2.db" "SELECT operator FROM snapshots")" = driftwatchd ] &&
 	pass "snapshot_on_critical: the pod's container snapshotted, frozen, verified, in the chain of custody" ||
 	fail "auto snapshot: $(ls "$tmp/snaps" 2>&1) $(grep -i snapshot "$tmp/log2" | tail -3)"
+# Its execs: watched on its containerd overlay, a drifted one reported
+# (here, after the diffs above, which it would change).
+id2=$(sqlite3 "$tmp/dw2.db" "SELECT id FROM containers WHERE name = 'shop/web-7d9/app'")
+[ "$(dw_coverage "$tmp/dw2.db" "$id2" exec)" = "monitored " ] &&
+	pass "its execs: monitored (the mark on its rootfs overlay)" || fail "exec coverage: $(dw_coverage "$tmp/dw2.db" "$id2" exec)"
+ctr --address "$sock" -n k8s.io tasks exec --exec-id dwx1 app1 \
+	sh -c 'mkdir -p /tmp/k && cp /bin/busybox /tmp/k/echo && /tmp/k/echo hi' >/dev/null 2>&1
+dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$tmp/dw2.db' \"SELECT count(*) FROM events WHERE kind='X' AND container_id='$id2' AND CAST(path AS TEXT)='/tmp/k/echo'\")\" = 1 ]" &&
+	pass "a drifted binary run in the pod's container: an X event" ||
+	fail "no X event in the pod's container: $(sqlite3 -readonly "$tmp/dw2.db" "SELECT CAST(path AS TEXT) FROM events WHERE kind='X'")"
 kill -TERM "$pid"; wait "$pid"; pid=
 
 # commit of a containerd container (before, Docker's only): its cgroup

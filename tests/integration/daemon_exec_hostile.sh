@@ -8,6 +8,10 @@
 #     (now at most 60 a minute a container, the rest one summary);
 #   - a script rewritten right after it ran was recorded with the hash of
 #     the harmless rewrite (now: changed after it ran, not hashed);
+#   - the sweep of /proc (a second review): a memfd named runc_cloned
+#     passed as runc's own; a process that chroot'ed into a volume was no
+#     longer the container's; a drifted process from before the mark that
+#     re-forks itself (its start time after the mark) was never decided;
 #   - a container that dockerd restarted under the same id (kill -9 of
 #     dockerd, --restart=always) had a new overlay superblock that was
 #     never marked: its execs ran unwatched while its coverage said
@@ -24,7 +28,7 @@ qmax=$(cat /proc/sys/fs/fanotify/max_queued_events)
 cleanup() {
 	echo "$qmax" >/proc/sys/fs/fanotify/max_queued_events
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	dw_docker_rm dwexh-flood dwexh-audit
+	dw_docker_rm dwexh-flood dwexh-audit dwexh-sweep
 	DOCKER_HOST="unix://$own/docker.sock" dw_docker_rm dwexh-restart
 	dw_dockerd_stop "$own" 2>/dev/null
 	pkill -9 -f "$own" 2>/dev/null
@@ -41,7 +45,7 @@ immutable_label: dw.immutable
 exec: audit
 exec_immutable: enforce
 EOF
-dw_docker_rm dwexh-flood dwexh-audit
+dw_docker_rm dwexh-flood dwexh-audit dwexh-sweep
 docker run -d --network none --name dwexh-flood --label dw.immutable=1 \
 	dwtest:busybox sleep 3600 >/dev/null
 docker run -d --network none --name dwexh-audit dwtest:busybox sleep 3600 >/dev/null
@@ -100,6 +104,40 @@ esac
 kill -TERM "$pid"
 wait "$pid" 2>/dev/null
 pid=
+
+# 5. The sweep, against what hides from it. All started while no
+# driftwatchd runs; the sweep is what sees them.
+cc -static -O2 -o "$tmp/memfd_run" "$DW_SRC_DIR/tests/tools/memfd_run.c" || fail "cc -static memfd_run"
+mkdir -p "$tmp/vol"
+docker run -d --network none --name dwexh-sweep -v "$tmp/vol:/vol" dwtest:busybox sleep 3600 >/dev/null
+s=$(docker inspect -f '{{.Id}}' dwexh-sweep)
+docker cp "$tmp/memfd_run" dwexh-sweep:/tmp/memfd_run
+docker exec dwexh-sweep sh -c 'cp /bin/busybox /vol/busybox; cp /bin/busybox /tmp/sh; mkfifo /tmp/ff'
+docker exec -d dwexh-sweep /tmp/memfd_run runc_cloned /bin/busybox sleep 3600
+docker exec -d dwexh-sweep chroot /vol /busybox sleep 3600
+docker exec -d dwexh-sweep /tmp/sh -c 'exec 3<>/tmp/ff; h() { read -t 1 x <&3; h & exit; }; h'
+sleep 2
+printf 'debounce_ms: 20\nsigning_key: ""\nexec_sweep_interval: 1\n' >"$tmp/sweep.yaml"
+rm -f "$tmp/sweep.db"
+dw_daemon_start "$tmp/sweep.yaml" "$tmp/sweep.db" "$tmp/log" || fail "daemon start (sweep)"
+sw() { sqlite3 -readonly "$tmp/sweep.db" "SELECT count(*) FROM events WHERE kind='X' AND container_id='$s' AND $1"; }
+dw_wait 15 sh -c "[ \"\$(sqlite3 -readonly '$tmp/sweep.db' \"SELECT count(*) FROM events WHERE kind='X' AND container_id='$s'\")\" -ge 3 ]"
+sleep 3 # more sweeps: each still once
+[ "$(sw "CAST(path AS TEXT) LIKE '/memfd:runc_cloned%' AND detail LIKE '%anonymous file%'")" = 1 ] &&
+	pass "sweep: a memfd named runc_cloned that is not runc: reported once" ||
+	fail "memfd runc_cloned: $(sqlite3 -readonly "$tmp/sweep.db" "SELECT CAST(path AS TEXT), json_extract(detail, '$.why') FROM events WHERE kind='X'")"
+[ "$(sw "detail LIKE '%chroot%'")" = 1 ] &&
+	pass "sweep: a process that chroot'ed into a volume: still the container's, reported once" ||
+	fail "chroot: $(sqlite3 -readonly "$tmp/sweep.db" "SELECT CAST(path AS TEXT), json_extract(detail, '$.why') FROM events WHERE kind='X'")"
+[ "$(sw "CAST(path AS TEXT) = '/tmp/sh' AND detail LIKE '%never seen executed%'")" = 1 ] &&
+	pass "sweep: a drifted process from before the mark that re-forks itself: reported once" ||
+	fail "hopping: $(sqlite3 -readonly "$tmp/sweep.db" "SELECT CAST(path AS TEXT), json_extract(detail, '$.why') FROM events WHERE kind='X'")"
+[ "$(sw "CAST(path AS TEXT) = '/bin/busybox'")" = 0 ] &&
+	pass "sweep: the image's own sleep is not reported" || fail "image sleep reported"
+kill -TERM "$pid"
+wait "$pid" 2>/dev/null
+pid=
+dw_docker_rm dwexh-sweep
 
 # 4. A container restarted by dockerd under the same id: marked anew.
 mkdir -p "$own/data"
