@@ -329,17 +329,19 @@ const char *dw_policy_rotate_name(int rotate)
 	return rotate_names[rotate];
 }
 
-static int rotate_value(struct dw_yaml *y, yaml_node_t *v, int *out)
+/* One of three `names`, or `bad` said. */
+static int enum_value(struct dw_yaml *y, yaml_node_t *v,
+		      const char *const names[3], const char *bad, int *out)
 {
 	const char *s = dw_yaml_scalar(v);
 	int i;
 
 	for (i = 0; s && i < 3; i++)
-		if (!strcmp(s, rotate_names[i])) {
+		if (!strcmp(s, names[i])) {
 			*out = i;
 			return 0;
 		}
-	return dw_yaml_bad(y, v, "rotate is auto, ask or off");
+	return dw_yaml_bad(y, v, bad);
 }
 
 static const char *const exec_names[] = {"off", "audit", "enforce"};
@@ -347,19 +349,6 @@ static const char *const exec_names[] = {"off", "audit", "enforce"};
 const char *dw_policy_exec_name(int exec)
 {
 	return exec_names[exec];
-}
-
-static int exec_value(struct dw_yaml *y, yaml_node_t *v, int *out)
-{
-	const char *s = dw_yaml_scalar(v);
-	int i;
-
-	for (i = 0; s && i < 3; i++)
-		if (!strcmp(s, exec_names[i])) {
-			*out = i;
-			return 0;
-		}
-	return dw_yaml_bad(y, v, "exec is audit, enforce or off");
 }
 
 static int size_value(struct dw_yaml *y, yaml_node_t *v, uint64_t *out)
@@ -642,8 +631,14 @@ static int set_key(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p,
 	case K_SIZE: return size_value(y, v, FIELD(p, k, uint64_t));
 	case K_STRING: return string(y, v, FIELD(p, k, char *));
 	case K_PATHS: return set_paths(y, v, p, k);
-	case K_ROTATE: return rotate_value(y, v, FIELD(p, k, int));
-	case K_EXEC: return exec_value(y, v, FIELD(p, k, int));
+	case K_ROTATE:
+		return enum_value(y, v, rotate_names,
+				  "rotate is auto, ask or off",
+				  FIELD(p, k, int));
+	case K_EXEC:
+		return enum_value(y, v, exec_names,
+				  "exec is audit, enforce or off",
+				  FIELD(p, k, int));
 	case K_ARGV: return command_value(y, v, p);
 	case K_WEBHOOKS: return webhooks(y, v, p, "json");
 	case K_SLACK: return webhooks(y, v, p, "slack");

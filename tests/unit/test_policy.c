@@ -168,6 +168,9 @@ static void test_bad_files(void **state)
 	expect_error("allow:\n  - image: x\n", "needs paths");
 	expect_error("allow:\n  - paths: [tmp]\n", "absolute");
 	expect_error("rotate: sometimes\n", "auto, ask or off");
+	expect_error("exec: sometimes\n", "audit, enforce or off");
+	expect_error("exec_immutable: on\n", "audit, enforce or off");
+	expect_error("exec_sweep_interval: -1\n", "from 0 to 86400");
 	expect_error("debounce_ms: -5\n", "from 0 to 10000");
 	expect_error("allow: [oops\n", ":");
 	expect_error("drop_dirs:\n  - path: /x\n    kind: fax\n",
@@ -181,6 +184,10 @@ static void test_bad_files(void **state)
 	/* Absent: an error only when asked for. */
 	assert_int_equal(dw_policy_load(&p, "/nonexistent/dw.yaml", 0), 0);
 	assert_int_equal(p.debounce_ms, 20);
+	/* The exec watch: audit by default, every 30 s a sweep. */
+	assert_int_equal(p.exec, DW_EXEC_AUDIT);
+	assert_int_equal(p.exec_immutable, DW_EXEC_AUDIT);
+	assert_int_equal(p.exec_sweep_interval, 30);
 	dw_policy_release(&p);
 	assert_int_equal(dw_policy_load(&p, "/nonexistent/dw.yaml", 1), DW_EIO);
 }
