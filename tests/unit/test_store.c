@@ -464,10 +464,12 @@ static void test_migrates_chained_store(void **state)
 	dw_store_close(s);
 	dw_buf_release(&rep);
 	assert_int_equal(unlink(path), 0);
-	strcat(path, "-wal");
-	unlink(path);
-	strcpy(path + strlen(path) - 4, "-shm");
-	unlink(path);
+	for (int i = 0; i < 2; i++) {
+		char side[80];
+
+		snprintf(side, sizeof(side), "%s%s", path, i ? "-shm" : "-wal");
+		unlink(side);
+	}
 	assert_int_equal(rmdir(dir), 0);
 }
 
