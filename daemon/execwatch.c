@@ -39,10 +39,8 @@
 enum verdict { V_IMAGE, V_DRIFT, V_UNDECIDED };
 
 struct target {
-	char *id, *name, *upper, *mp;	 /* mp: its mount point */
-	dev_t dev;			 /* the overlay superblock's */
-	unsigned long long marked_ticks; /* when marked, in clock ticks
-					    since boot (as /proc's starttime) */
+	char *id, *name, *upper, *mp; /* mp: its mount point */
+	dev_t dev;		      /* the overlay superblock's */
 	ino_t pidns[8]; /* pid namespaces of its processes, as seen */
 	int npidns;
 	int *lower; /* O_PATH dirfds, topmost first */
@@ -86,7 +84,6 @@ struct dwd_exec {
 		dev_t tdev, dev; /* the target's overlay, the file's */
 		ino_t ino;
 		long long ctime_ns;
-		int verdict; /* 0 fine, 1 reported */
 	} * exes;
 	size_t nexes, exes_alloc;
 	/* Files whose exec the answering thread reported (under mu): the
@@ -102,20 +99,6 @@ static long long wall_us(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* Clock ticks since boot, as /proc/PID/stat's starttime counts. */
-static unsigned long long boot_ticks(void)
-{
-	struct timespec ts;
-	long hz = sysconf(_SC_CLK_TCK);
-
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	if (hz <= 0)
-		hz = 100;
-	return (unsigned long long)ts.tv_sec * (unsigned long long)hz +
-	       (unsigned long long)ts.tv_nsec /
-		       (1000000000ULL / (unsigned long long)hz);
 }
 
 static long long mono_us(void)
@@ -198,7 +181,7 @@ static struct target *target_of_dev(struct dwd_exec *x, dev_t dev)
 }
 
 /*
- * Is the file open on `fd` (exec'd by `pid`) image content? Under x->mu.
+ * Is the file open on `fd` image content? Under x->mu. `*fst` its stat,
  * `*tp` the container (NULL: not known), `path` what the kernel names it
  * in the container, `why` why undecided or why drift.
  */
@@ -219,11 +202,10 @@ static enum verdict decide(struct dwd_exec *x, int fd, struct stat *fst,
 		snprintf(why, why_size, "fstat: %s", strerror(errno));
 		return V_UNDECIDED;
 	}
-	/* By the file's device alone: where layers lie on several
-	 * filesystems the overlay reports a file's own, and the exec is
-	 * undecided (allowed: such a container is audited only). Never the
-	 * process's root: a stat there may follow it into a filesystem of
-	 * the container's making (FUSE) and hang. */
+	/* By the file's device alone: the overlay's, for every file of a
+	 * container whose layers share one filesystem (the only ones
+	 * marked). Never the process's root: a stat there may follow it
+	 * into a filesystem of the container's making (FUSE) and hang. */
 	t = target_of_dev(x, st.st_dev);
 	*tp = t;
 	*fst = st;
@@ -527,8 +509,7 @@ static void answer(struct dwd_exec *x, const struct fanotify_event_metadata *m)
 			x->execd[x->nexecd++ % 1024] = (struct exe_key){
 				t->dev, st.st_dev, st.st_ino,
 				(long long)st.st_ctim.tv_sec * 1000000000LL +
-					st.st_ctim.tv_nsec,
-				1};
+					st.st_ctim.tv_nsec};
 	}
 	pthread_mutex_unlock(&x->mu);
 	if (v != V_IMAGE) {
@@ -832,8 +813,7 @@ static int sweep_one(struct dwd_exec *x, pid_t pid, struct swept **now,
 		readable = 1; /* the overlay: the host's layers */
 	}
 	if (t && !known && !moved) {
-		/* Decided: never again for this file. */
-		k.verdict = what != NULL;
+		/* Decided (fine or reported): never again for this file. */
 		if (x->nexes >= 4096)
 			x->nexes = 0; /* bounded: forget, decide again */
 		DW_ALLOC_GROW(x->exes, x->nexes + 1, x->exes_alloc);
@@ -1187,9 +1167,6 @@ int dwd_exec_add(struct dwd_exec *x, const char *id, const char *name,
 				if (!strcmp(x->t[i].id, id)) {
 					x->t[i].dev = st.st_dev;
 					x->t[i].enforce = enforce;
-					if (fresh)
-						x->t[i].marked_ticks =
-							boot_ticks();
 				} else if (x->t[i].dev == st.st_dev &&
 					   nstale < 8) {
 					/* Another's, left on this device
@@ -1242,7 +1219,6 @@ int dwd_exec_add(struct dwd_exec *x, const char *id, const char *name,
 	t.dev = st.st_dev;
 	t.mp = dw_xstrdup(mp);
 	t.enforce = enforce;
-	t.marked_ticks = boot_ticks();
 	t.lower = dw_xcalloc(nlowers + 1, sizeof(int));
 	for (size_t i = 0; i < nlowers; i++) {
 		int lfd = open(lowers[i],
