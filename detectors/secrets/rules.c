@@ -337,6 +337,26 @@ static int valid_age(const char *s, size_t n, const char *m, size_t mlen,
 	return chk == 1;
 }
 
+/*
+ * A WireGuard key as wg(8) writes them into a configuration
+ * (`PrivateKey = ` from `wg genkey`, `PresharedKey = ` from `wg
+ * genpsk`): 32 bytes in standard base64, 44 characters. Canonical: the
+ * last character before the '=' carries 2 bits of data and 4 zero bits.
+ * Not one byte repeated (AAAA...A=, a placeholder).
+ */
+static int valid_wireguard(const char *s, size_t n, const char *m, size_t mlen,
+			   const char *line, size_t llen)
+{
+	size_t i;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (n != 44 || s[43] != '=' || !strchr("AEIMQUYcgkosw048", s[42]))
+		return 0;
+	for (i = 1; i < 42 && s[i] == s[0]; i++)
+		;
+	return i < 42 && !dw_is_placeholder(s, n);
+}
+
 static int valid_jwt(const char *s, size_t n, const char *m, size_t mlen,
 		     const char *line, size_t llen)
 {
@@ -600,6 +620,19 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 "JN54KHCE6MUA7L]{58}(?![A-Za-z0-9])",
 		.prefilters = {"AGE-SECRET-KEY-1"},
 		.validate = valid_age,
+	},
+	{
+		.info = {.id = "wireguard-key",
+			 .description = "WireGuard private or preshared key",
+			 .severity = DW_SEV_CRITICAL},
+		/* wg(8)'s configuration: keys are case-insensitive. */
+		.regex = "(?<![A-Za-z0-9_])(?i:(?:private|preshared)key)[ "
+			 "\\t]*=[ \\t]*([A-Za-z0-9+/]{43}=)(?![A-Za-z0-9+/=])",
+		.secret_group = 1,
+		.prefilters = {"privatekey", "presharedkey"},
+		.caseless = 1,
+		.min_entropy = 4.0,
+		.validate = valid_wireguard,
 	},
 	{
 		.info = {.id = "jwt",

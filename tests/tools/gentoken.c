@@ -4,7 +4,7 @@
  * them. None of them was ever issued by anybody.
  *   gentoken KIND SEED
  * KIND: swarm-worker swarm-fips unlock-key github npm docker-pat aws-id
- *       aws-secret gitlab slack-bot google stripe jwt age
+ *       aws-secret gitlab slack-bot google stripe jwt age wireguard
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -205,6 +205,13 @@ int main(int argc, char **argv)
 	} else if (!strcmp(kind, "age")) {
 		age_key(a, bytes);
 		printf("AGE-SECRET-KEY-1%s\n", a);
+	} else if (!strcmp(kind, "wireguard")) {
+		/* A Curve25519 secret as `wg genkey` makes one (clamped,
+		 * RFC 7748), in standard base64: 44 characters. */
+		bytes[0] &= 248;
+		bytes[31] = (unsigned char)((bytes[31] & 127) | 64);
+		EVP_EncodeBlock((unsigned char *)a, bytes, 32);
+		printf("%s\n", a);
 	} else {
 		fprintf(stderr, "gentoken: unknown kind %s\n", kind);
 		return 2;
