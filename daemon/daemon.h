@@ -103,7 +103,9 @@ struct daemon {
 	struct dwd_exec *exec;	      /* the exec watch, or NULL */
 	char exec_error[256];	      /* why there is none */
 	unsigned long long exec_lost; /* reports lost, said */
-	long long next_sweep;	      /* of /proc (time(NULL)) */
+	long long next_sweep;
+	struct dwd_metrics *metrics; /* the /metrics endpoint, or NULL */
+	long long next_metrics; /* time(NULL) */ /* of /proc (time(NULL)) */
 };
 
 /* How long a Docker request from the loop may wait (ms). */
@@ -132,5 +134,11 @@ int dwd_run(struct daemon *dm, int sfd);
 void dwd_exec_begin(struct daemon *dm, int once);
 void dwd_exec_read(struct daemon *dm);
 void dwd_exec_end(struct daemon *dm);
+/* The /metrics endpoint (metrics.c): started when metrics_listen is set,
+ * its text rebuilt by the loop every few seconds. */
+struct dwd_metrics;
+int dwd_metrics_start(struct dwd_metrics **out, const char *spec);
+void dwd_metrics_stop(struct dwd_metrics *m);
+void dwd_metrics_update(struct daemon *dm);
 
 #endif

@@ -939,6 +939,10 @@ static void housekeeping(struct daemon *dm, long long now)
 		dw_logwatch_tick(dm->logs);
 	if (dm->exec)
 		dwd_exec_read(dm); /* the minutes' summaries too */
+	if (dm->metrics && now >= dm->next_metrics) {
+		dwd_metrics_update(dm);
+		dm->next_metrics = now + 2;
+	}
 	if (dm->exec && dm->pol.exec_sweep_interval > 0 &&
 	    now >= dm->next_sweep) {
 		dwd_exec_sweep(dm->exec);
@@ -1081,6 +1085,9 @@ static int run(struct daemon *dm, int sfd)
 		/* Summaries of held-back alerts are due within 10 s. */
 		if (wait < 0 || wait > 5000)
 			wait = 5000;
+		/* The metrics' text, rebuilt every 2 s. */
+		if (dm->metrics && wait > 2000)
+			wait = 2000;
 		p[n++] = (struct pollfd){sfd, POLLIN, 0};
 		p[n++] = (struct pollfd){dw_monitor_fd(dm->mon), POLLIN, 0};
 		if (dm->events)
@@ -1211,7 +1218,16 @@ int main(int argc, char **argv)
 		dwd_outbox_start(&dm);
 		dwd_cmdq_start(&dm);
 		dwd_snapq_start(&dm);
+		if (dm.pol.metrics_listen && *dm.pol.metrics_listen) {
+			if (dwd_metrics_start(&dm.metrics,
+					      dm.pol.metrics_listen))
+				dw_fatal("%s", dw_error_last());
+			dw_log_info("metrics at %s/metrics",
+				    dm.pol.metrics_listen);
+		}
 		ret = run(&dm, sfd);
+		dwd_metrics_stop(dm.metrics);
+		dm.metrics = NULL;
 		dwd_exec_end(&dm);
 		dwd_snapq_stop(&dm);
 		dw_store_alert_flush(dm.store, 1);

@@ -318,6 +318,34 @@ void dw_monitor_rescan_all(struct dw_monitor *m, enum dw_rescan_source source)
 		mon_mark_dirty(c, source, now);
 }
 
+void mon_observe_rescan(struct dw_monitor *m, long long ms)
+{
+	static const long long le[] = {MON_RESCAN_BUCKETS};
+	size_t i = 0;
+
+	while (i < sizeof(le) / sizeof(le[0]) && ms > le[i])
+		i++;
+	m->rescan_le[i]++;
+	m->rescan_ms_sum += ms;
+}
+
+/* The rescans' durations: {"le_ms": [bounds], "counts": [per bucket,
+ * +Inf last], "sum_ms": N}. */
+static json_t *rescan_histogram(const struct dw_monitor *m)
+{
+	static const long long le[] = {MON_RESCAN_BUCKETS};
+	json_t *b = json_array(), *n = json_array();
+	size_t i;
+
+	for (i = 0; i < sizeof(le) / sizeof(le[0]); i++)
+		json_array_append_new(b, json_integer(le[i]));
+	for (i = 0; i <= sizeof(le) / sizeof(le[0]); i++)
+		json_array_append_new(
+			n, json_integer((json_int_t)m->rescan_le[i]));
+	return json_pack("{s:o, s:o, s:I}", "le_ms", b, "counts", n, "sum_ms",
+			 (json_int_t)m->rescan_ms_sum);
+}
+
 json_t *dw_monitor_status(const struct dw_monitor *m)
 {
 	json_t *list = json_array(), *doc;
@@ -378,6 +406,7 @@ json_t *dw_monitor_status(const struct dw_monitor *m)
 	}
 	json_object_set_new(doc, "full_rescan_interval_s",
 			    json_integer(m->pol->rescan_interval));
+	json_object_set_new(doc, "rescan_duration", rescan_histogram(m));
 	json_object_set_new(
 		doc, "next_full_rescan_s",
 		json_integer(!m->pol->rescan_interval ? -1

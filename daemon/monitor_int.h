@@ -147,7 +147,14 @@ struct dw_monitor {
 	unsigned long long overflows, rescans, inotify_events, errors;
 	long long last_event; /* wall clock, microseconds */
 	long long next_full;
+	/* How long rescans took: counts per bucket (not cumulative) of
+	 * MON_RESCAN_BUCKETS' upper bounds in ms, the last one +Inf. */
+	unsigned long long rescan_le[12];
+	long long rescan_ms_sum;
 };
+
+#define MON_RESCAN_BUCKETS 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000
+void mon_observe_rescan(struct dw_monitor *m, long long ms);
 
 struct rescan {
 	struct dw_monitor *m;

@@ -374,6 +374,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		m->on_critical(c->id, c->name, m->critical_ctx);
 	rescan_release(&r);
 	c->last_cost_ms = mon_mono_ms() - t0;
+	mon_observe_rescan(m, c->last_cost_ms);
 }
 
 /*

@@ -502,6 +502,10 @@ static const struct key keys[] = {
 	 "a process in a container executes a file that is not image "
 	 "content: record and alert (audit), deny it with EPERM too "
 	 "(enforce), or do not watch (off)"},
+	STR("metrics_listen", metrics_listen, "",
+	    "serve Prometheus metrics at GET /metrics on this loopback "
+	    "address and port (127.0.0.1:9187, [::1]:9187) or unix:PATH; "
+	    "\"\": none"),
 	NUM("exec_sweep_interval", exec_sweep_interval, 0, 86400, 30,
 	    "seconds between two sweeps of /proc for container processes "
 	    "no exec mark saw start (memfd, another filesystem, started "

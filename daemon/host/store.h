@@ -249,6 +249,29 @@ struct dw_event {
 };
 
 /*
+ * What was written through one store handle since it was opened (for
+ * metrics: counters that start at zero with the process).
+ */
+#define DW_STORE_KINDS "ADCRX"
+struct dw_store_counts {
+	unsigned long long events[5][5]; /* DW_STORE_KINDS x dw_severity */
+	unsigned long long findings[5];	 /* new ones, by dw_severity */
+	struct {
+		char kind[32];
+		unsigned long long n;
+	} alerts[32]; /* by kind, the first 32 kinds seen */
+	size_t nalerts;
+};
+void dw_store_counts(const struct dw_store *s, struct dw_store_counts *out);
+
+/* Per sink: alerts not delivered yet, and of those how many failed at
+ * least once. `cb` returns nonzero to stop. */
+typedef int (*dw_sink_count_fn)(const char *sink, long long pending,
+				long long failing, void *ctx);
+int dw_store_delivery_counts(struct dw_store *s, dw_sink_count_fn cb,
+			     void *ctx);
+
+/*
  * An exec of a file that is not image content (kind X, source
  * "fanotify"): `path` in the container, the file's `sha256` (NULL: not
  * hashed), `detail` a JSON object (the process, its parents, the action

@@ -87,6 +87,7 @@ static int apply_row(struct dw_store *s, struct apply_stmts *q, const char *cid,
 		sqlite3_bind_null(st, 8);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return st_db_error(s, "cannot append event");
+	st_count_event(s, r->kind, dw_severity_name(r->severity));
 	return st_chain_add(s, &q->chain, sqlite3_last_insert_rowid(s->db));
 }
 
@@ -131,6 +132,20 @@ int dw_store_apply_changes(struct dw_store *s, const char *cid,
 	return err;
 }
 
+void st_count_event(struct dw_store *s, char kind, const char *sev)
+{
+	const char *k = strchr(DW_STORE_KINDS, kind);
+	int v = dw_severity_parse(sev);
+
+	if (k && kind && v >= 0 && v < 5)
+		s->counts.events[k - DW_STORE_KINDS][v]++;
+}
+
+void dw_store_counts(const struct dw_store *s, struct dw_store_counts *out)
+{
+	*out = s->counts;
+}
+
 int dw_store_record_exec(struct dw_store *s, const char *cid, const char *path,
 			 enum dw_severity sev, const char *sha256,
 			 const char *detail, long long time_us)
@@ -163,6 +178,8 @@ int dw_store_record_exec(struct dw_store *s, const char *cid, const char *path,
 		sqlite3_bind_text(st, 7, detail, -1, SQLITE_STATIC);
 		if (sqlite3_step(st) != SQLITE_DONE)
 			err = st_db_error(s, "cannot append an exec event");
+		else
+			st_count_event(s, 'X', dw_severity_name(sev));
 	}
 	if (!err)
 		err = st_chain_add(s, &chain, sqlite3_last_insert_rowid(s->db));

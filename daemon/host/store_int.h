@@ -40,7 +40,11 @@ struct dw_store {
 	size_t ndropped, dropped_alloc;
 	/* store_chain.c's statements, prepared once */
 	sqlite3_stmt *chain_add[ST_NCHAINED], *chain_get, *chain_put;
+	struct dw_store_counts counts; /* written through this handle */
 };
+
+/* Count an event of `kind` (A, D, C, R, X) and severity name `sev`. */
+void st_count_event(struct dw_store *s, char kind, const char *sev);
 
 void st_limit_free(struct st_limit *l);
 /* The counts of dropped alerts not said yet: due ones (`all`: all). */

@@ -83,6 +83,12 @@ int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 	err = st_tx_leave(s, own, err);
 	if (err)
 		*is_new = 0;
+	if (*is_new) {
+		int v = dw_severity_parse(r->severity);
+
+		if (v >= 0 && v < 5)
+			s->counts.findings[v]++;
+	}
 	return err;
 }
 

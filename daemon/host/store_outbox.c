@@ -350,6 +350,21 @@ static int record_alert(struct dw_store *s, const char *kind,
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	free(text);
+	if (rc == SQLITE_DONE) {
+		size_t i;
+
+		for (i = 0; i < s->counts.nalerts &&
+			    strcmp(s->counts.alerts[i].kind, kind);
+		     i++)
+			;
+		if (i == s->counts.nalerts && i < 32 && strlen(kind) < 32) {
+			snprintf(s->counts.alerts[i].kind,
+				 sizeof(s->counts.alerts[i].kind), "%s", kind);
+			s->counts.nalerts++;
+		}
+		if (i < s->counts.nalerts)
+			s->counts.alerts[i].n++;
+	}
 	return rc == SQLITE_DONE ? 0 : st_db_error(s, "cannot record alert");
 }
 
@@ -895,5 +910,24 @@ int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
 	err = dw_store_commit(s);
 	if (!err)
 		out->pruned = n;
+	return err;
+}
+
+int dw_store_delivery_counts(struct dw_store *s, dw_sink_count_fn cb, void *ctx)
+{
+	static const char sql[] =
+		"SELECT sink, count(*), coalesce(sum(attempts > 0), 0) FROM "
+		"deliveries WHERE delivered IS NULL GROUP BY sink ORDER BY "
+		"sink";
+	sqlite3_stmt *st;
+	int err = 0;
+
+	if (st_prepare(s, &st, sql))
+		return DW_EIO;
+	while (!err && sqlite3_step(st) == SQLITE_ROW)
+		err = cb((const char *)sqlite3_column_text(st, 0),
+			 sqlite3_column_int64(st, 1),
+			 sqlite3_column_int64(st, 2), ctx);
+	sqlite3_finalize(st);
 	return err;
 }

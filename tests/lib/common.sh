@@ -214,6 +214,31 @@ dw_api() {
 
 FAILS=0
 PASSES=0
+# jq -e exits 0 when it had no input at all (jq 1.6): an assertion on
+# nothing would pass. Here -e (or --exit-status) with no output fails.
+jq() {
+	local a e=0 out rc
+	for a in "$@"; do
+		case $a in
+		--exit-status) e=1 ;;
+		--*) ;;
+		-*e*) e=1 ;;
+		esac
+	done
+	if [ $e = 0 ]; then
+		command jq "$@"
+		return
+	fi
+	out=$(command jq "$@")
+	rc=$?
+	if [ $rc = 0 ] && [ -z "$out" ]; then
+		echo "jq -e: no output (no input?): nothing asserted" >&2
+		return 4
+	fi
+	[ -n "$out" ] && printf '%s\n' "$out"
+	return $rc
+}
+
 pass() { PASSES=$((PASSES + 1)); echo "ok - $*"; }
 fail() { FAILS=$((FAILS + 1)); echo "not ok - $*"; }
 finish() {

@@ -1,0 +1,532 @@
+/*
+ * driftwatchd: a Prometheus text-format /metrics endpoint (metrics_listen:
+ * a loopback TCP address or a unix socket; off by default).
+ *
+ * The loop builds the text every 2 seconds from what it already has
+ * (the monitor's status, the exec watch's counts, what this process wrote
+ * to the store, the outbox per sink); a thread of its own serves the last
+ * text, one connection at a time, each held at most a few seconds. The
+ * server never touches the store or the monitor, so a client that never
+ * reads or never stops writing costs the metrics, never the monitoring.
+ * No label carries a string a container chose (no container names or
+ * paths): kinds, severities, facets and states are driftwatch's own, and a
+ * sink is its position and its URL's origin (a webhook URL's path holds
+ * its secret).
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "daemon.h"
+
+#include "driftwatch/banned.h"
+
+#define REQUEST_MAX 8192
+#define CLIENT_TIMEOUT_S 3
+
+struct dwd_metrics {
+	int fd, stop_pipe[2];
+	pthread_t thread;
+	pthread_mutex_t mu;
+	char *text; /* the last built, under mu */
+	char *unix_path;
+	unsigned long long served, refused;
+};
+
+/* ---- the server ---- */
+
+static void reply(int c, const char *status, const char *type, const char *body)
+{
+	char head[256];
+	size_t n = strlen(body);
+	int hn = snprintf(head, sizeof(head),
+			  "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
+			  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+			  status, type, n);
+
+	if (send(c, head, (size_t)hn, MSG_NOSIGNAL) == hn)
+		while (n) {
+			ssize_t w = send(c, body, n, MSG_NOSIGNAL);
+
+			if (w <= 0)
+				break;
+			body += w;
+			n -= (size_t)w;
+		}
+}
+
+/* One client: its request line read (up to the end of the headers, at
+ * most REQUEST_MAX bytes, within CLIENT_TIMEOUT_S a read), answered. */
+static void serve(struct dwd_metrics *m, int c)
+{
+	struct timeval tv = {CLIENT_TIMEOUT_S, 0};
+	char req[REQUEST_MAX + 1];
+	size_t n = 0;
+
+	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (n < REQUEST_MAX) {
+		ssize_t r = recv(c, req + n, REQUEST_MAX - n, 0);
+
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		req[n] = '\0';
+		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
+			break;
+	}
+	req[n] = '\0';
+	if (!strstr(req, "\r\n\r\n") && !strstr(req, "\n\n")) {
+		m->refused++;
+		if (n == REQUEST_MAX)
+			reply(c, "431 Request Header Fields Too Large",
+			      "text/plain", "request too large\n");
+		return; /* timed out or closed: nothing to answer */
+	}
+	if (strncmp(req, "GET ", 4)) {
+		m->refused++;
+		reply(c, "405 Method Not Allowed", "text/plain",
+		      "GET /metrics only\n");
+	} else if (strncmp(req + 4, "/metrics", 8) || !strchr(" ?", req[12])) {
+		m->refused++;
+		reply(c, "404 Not Found", "text/plain", "GET /metrics only\n");
+	} else {
+		char *text;
+
+		pthread_mutex_lock(&m->mu);
+		text = dw_xstrdup(m->text ? m->text : "");
+		pthread_mutex_unlock(&m->mu);
+		reply(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
+		      text);
+		free(text);
+		m->served++;
+	}
+}
+
+static void *server_main(void *arg)
+{
+	struct dwd_metrics *m = arg;
+
+	for (;;) {
+		struct pollfd p[2] = {{m->fd, POLLIN, 0},
+				      {m->stop_pipe[0], POLLIN, 0}};
+		int c;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		if (p[1].revents)
+			break;
+		c = accept4(m->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0) {
+			/* EMFILE and the like: a pause, not a spin. */
+			struct timespec pause = {0, 100 * 1000 * 1000};
+
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		serve(m, c);
+		close(c);
+	}
+	return NULL;
+}
+
+/* A loopback address and port ("127.0.0.1:9187", "[::1]:9187"), or
+ * "unix:PATH": the listening socket, or -1 (the error set). */
+static int listen_on(const char *spec, char **unix_path)
+{
+	int fd;
+
+	*unix_path = NULL;
+	if (!strncmp(spec, "unix:", 5)) {
+		struct sockaddr_un sa = {.sun_family = AF_UNIX};
+		const char *path = spec + 5;
+		struct stat st;
+
+		if (path[0] != '/' || strlen(path) >= sizeof(sa.sun_path))
+			return dw_error_set(DW_EINVAL,
+					    "metrics_listen: unix:PATH takes "
+					    "an absolute path of at most %zu "
+					    "bytes",
+					    sizeof(sa.sun_path) - 1);
+		/* A socket left by an earlier run: only a socket. */
+		if (!lstat(path, &st)) {
+			if (!S_ISSOCK(st.st_mode))
+				return dw_error_set(
+					DW_EINVAL,
+					"metrics_listen: %s exists and is not "
+					"a socket",
+					path);
+			unlink(path);
+		}
+		memcpy(sa.sun_path, path, strlen(path) + 1);
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+		    chmod(path, 0660) || listen(fd, 16)) {
+			int e = errno;
+
+			if (fd >= 0)
+				close(fd);
+			return dw_error_errno(DW_EIO, e, "metrics_listen %s",
+					      spec);
+		}
+		*unix_path = dw_xstrdup(path);
+		return fd;
+	} else {
+		char host[64];
+		const char *colon = strrchr(spec, ':');
+		struct addrinfo hints = {0}, *ai = NULL;
+		int loop = 0, one = 1;
+		size_t hl;
+
+		if (!colon || colon == spec || !colon[1])
+			return dw_error_set(DW_EINVAL,
+					    "metrics_listen: ADDRESS:PORT or "
+					    "unix:PATH, not '%s'",
+					    spec);
+		hl = (size_t)(colon - spec);
+		if (spec[0] == '[' && hl > 2 && spec[hl - 1] == ']') {
+			spec++;
+			hl -= 2;
+		}
+		if (hl >= sizeof(host))
+			return dw_error_set(DW_EINVAL, "metrics_listen: '%s'",
+					    spec);
+		memcpy(host, spec, hl);
+		host[hl] = '\0';
+		hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+		hints.ai_socktype = SOCK_STREAM;
+		if (getaddrinfo(host, colon + 1, &hints, &ai) || !ai)
+			return dw_error_set(DW_EINVAL,
+					    "metrics_listen: '%s' is not a "
+					    "numeric address and port",
+					    spec);
+		if (ai->ai_family == AF_INET)
+			loop = (ntohl(((struct sockaddr_in *)ai->ai_addr)
+					      ->sin_addr.s_addr) >>
+				24) == 127;
+		else if (ai->ai_family == AF_INET6)
+			loop = IN6_IS_ADDR_LOOPBACK(
+				&((struct sockaddr_in6 *)ai->ai_addr)
+					 ->sin6_addr);
+		if (!loop) {
+			freeaddrinfo(ai);
+			return dw_error_set(DW_EINVAL,
+					    "metrics_listen: %s is not a "
+					    "loopback address (a unix socket "
+					    "or 127.0.0.0/8, ::1)",
+					    host);
+		}
+		fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0)
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one,
+				   sizeof(one));
+		if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) ||
+		    listen(fd, 16)) {
+			int e = errno;
+
+			if (fd >= 0)
+				close(fd);
+			freeaddrinfo(ai);
+			return dw_error_errno(DW_EIO, e, "metrics_listen %s",
+					      spec);
+		}
+		freeaddrinfo(ai);
+		return fd;
+	}
+}
+
+int dwd_metrics_start(struct dwd_metrics **out, const char *spec)
+{
+	struct dwd_metrics *m;
+	char *unix_path;
+	int fd;
+
+	*out = NULL;
+	fd = listen_on(spec, &unix_path);
+	if (fd < 0)
+		return fd;
+	m = dw_xcalloc(1, sizeof(*m));
+	m->fd = fd;
+	m->unix_path = unix_path;
+	pthread_mutex_init(&m->mu, NULL);
+	if (pipe2(m->stop_pipe, O_CLOEXEC) ||
+	    pthread_create(&m->thread, NULL, server_main, m)) {
+		close(fd);
+		free(unix_path);
+		free(m);
+		return dw_error_set(DW_EIO, "metrics: cannot start a thread");
+	}
+	*out = m;
+	return 0;
+}
+
+void dwd_metrics_stop(struct dwd_metrics *m)
+{
+	if (!m)
+		return;
+	if (write(m->stop_pipe[1], "x", 1) < 0)
+		dw_log_warn("metrics: stopping: %s", strerror(errno));
+	pthread_join(m->thread, NULL);
+	close(m->fd);
+	close(m->stop_pipe[0]);
+	close(m->stop_pipe[1]);
+	if (m->unix_path)
+		unlink(m->unix_path);
+	free(m->unix_path);
+	free(m->text);
+	pthread_mutex_destroy(&m->mu);
+	free(m);
+}
+
+/* ---- the text, built by the loop ---- */
+
+static void family(struct dw_buf *b, const char *name, const char *type,
+		   const char *help)
+{
+	dw_buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static long long num(json_t *o, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(o, key));
+}
+
+/* A label value in the text format: \, " and newlines escaped. */
+static void label(struct dw_buf *b, const char *v)
+{
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			dw_buf_addch(b, '\\');
+		if (*v == '\n')
+			dw_buf_adds(b, "\\n");
+		else
+			dw_buf_addch(b, *v);
+	}
+}
+
+struct sink_ctx {
+	struct dw_buf *b;
+	struct daemon *dm;
+	int failing;
+};
+
+static int sink_line(const char *sink, long long pending, long long failing,
+		     void *ctx)
+{
+	struct sink_ctx *k = ctx;
+	char origin[300];
+	size_t i, index = 0;
+	const char *colon = strchr(sink, ':');
+
+	for (i = 0; i < k->dm->nsinks; i++)
+		if (!strcmp(k->dm->sinks[i], sink))
+			index = i + 1;
+	dw_url_origin(origin, sizeof(origin), colon ? colon + 1 : sink);
+	dw_buf_adds(k->b, k->failing ? "driftwatch_alerts_failing{sink=\""
+				     : "driftwatch_alerts_pending{sink=\"");
+	dw_buf_addf(k->b, "%zu ", index);
+	label(k->b, origin);
+	dw_buf_addf(k->b, "\"} %lld\n", k->failing ? failing : pending);
+	return 0;
+}
+
+static void coverage_counts(struct dw_buf *b, json_t *watched)
+{
+	static const char *const facets[] = {"fs", "writer", "exec", "logs",
+					     "secrets"};
+	static const char *const states[] = {"monitored", "degraded",
+					     "unmonitored"};
+
+	family(b, "driftwatch_coverage", "gauge",
+	       "Watched containers by facet and coverage state.");
+	for (size_t f = 0; f < 5; f++)
+		for (size_t s = 0; s < 3; s++) {
+			size_t i, n = 0;
+			json_t *c;
+
+			json_array_foreach(watched, i, c)
+			{
+				json_t *cv = json_object_get(
+					json_object_get(c, "coverage"),
+					facets[f]);
+				const char *st = json_string_value(
+					json_object_get(cv, "state"));
+
+				n += st && !strcmp(st, states[s]);
+			}
+			dw_buf_addf(b,
+				    "driftwatch_coverage{facet=\"%s\","
+				    "state=\"%s\"} %zu\n",
+				    facets[f], states[s], n);
+		}
+}
+
+void dwd_metrics_update(struct daemon *dm)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	json_t *doc, *h, *sc;
+	struct dw_store_counts cnt;
+	struct stat st;
+	long long bytes = 0;
+	char path[4200];
+
+	if (!dm->metrics)
+		return;
+	doc = dw_monitor_status(dm->mon);
+	family(&b, "driftwatch_up", "gauge", "1: driftwatchd is running.");
+	dw_buf_adds(&b, "driftwatch_up 1\n");
+	family(&b, "driftwatch_start_time_seconds", "gauge",
+	       "When driftwatchd started (Unix time).");
+	dw_buf_addf(&b, "driftwatch_start_time_seconds %lld\n", dm->started);
+	family(&b, "driftwatch_docker_connected", "gauge",
+	       "1: following the Docker daemon.");
+	dw_buf_addf(&b, "driftwatch_docker_connected %d\n",
+		    dm->docker_connected);
+	family(&b, "driftwatch_containers", "gauge",
+	       "Watched containers, by how: inotify watches or polling.");
+	dw_buf_addf(&b,
+		    "driftwatch_containers{mode=\"inotify\"} %lld\n"
+		    "driftwatch_containers{mode=\"poll\"} %lld\n",
+		    num(doc, "containers") - num(doc, "polling"),
+		    num(doc, "polling"));
+	coverage_counts(&b, json_object_get(doc, "watched"));
+	family(&b, "driftwatch_inotify_watches", "gauge",
+	       "inotify watches held.");
+	dw_buf_addf(&b, "driftwatch_inotify_watches %lld\n",
+		    num(doc, "watches"));
+	family(&b, "driftwatch_inotify_max_user_watches", "gauge",
+	       "The host's fs.inotify.max_user_watches.");
+	dw_buf_addf(&b, "driftwatch_inotify_max_user_watches %lld\n",
+		    num(doc, "max_user_watches"));
+	family(&b, "driftwatch_inotify_overflows_total", "counter",
+	       "inotify queue overflows (each followed by full rescans).");
+	dw_buf_addf(&b, "driftwatch_inotify_overflows_total %lld\n",
+		    num(doc, "overflows"));
+	family(&b, "driftwatch_rescan_errors_total", "counter",
+	       "Rescans that failed.");
+	dw_buf_addf(&b, "driftwatch_rescan_errors_total %lld\n",
+		    num(doc, "errors"));
+	h = json_object_get(doc, "rescan_duration");
+	family(&b, "driftwatch_rescan_duration_seconds", "histogram",
+	       "How long rescans of a container took.");
+	{
+		json_t *le = json_object_get(h, "le_ms"),
+		       *counts = json_object_get(h, "counts");
+		long long cum = 0;
+		size_t i;
+
+		for (i = 0; i < json_array_size(le); i++) {
+			cum += (long long)json_integer_value(
+				json_array_get(counts, i));
+			dw_buf_addf(&b,
+				    "driftwatch_rescan_duration_seconds_bucket"
+				    "{le=\"%g\"} %lld\n",
+				    (double)json_integer_value(
+					    json_array_get(le, i)) /
+					    1000.0,
+				    cum);
+		}
+		cum += (long long)json_integer_value(json_array_get(counts, i));
+		dw_buf_addf(&b,
+			    "driftwatch_rescan_duration_seconds_bucket{le="
+			    "\"+Inf\"} %lld\n"
+			    "driftwatch_rescan_duration_seconds_sum %.3f\n"
+			    "driftwatch_rescan_duration_seconds_count %lld\n",
+			    cum, (double)num(h, "sum_ms") / 1000.0, cum);
+	}
+	sc = json_object_get(doc, "scanner");
+	family(&b, "driftwatch_scanner_restarts_total", "counter",
+	       "Restarts of the scanner process (after a death or overrun).");
+	dw_buf_addf(&b, "driftwatch_scanner_restarts_total %lld\n",
+		    num(sc, "restarts"));
+	family(&b, "driftwatch_scanner_inputs_given_up_total", "counter",
+	       "Files the scanner failed on twice (reported).");
+	dw_buf_addf(&b, "driftwatch_scanner_inputs_given_up_total %lld\n",
+		    num(sc, "inputs_given_up"));
+	json_decref(doc);
+
+	dw_store_counts(dm->store, &cnt);
+	family(&b, "driftwatch_events_total", "counter",
+	       "Events recorded since start, by kind and severity.");
+	for (int k = 0; k < 5; k++)
+		for (int v = 0; v < 5; v++)
+			dw_buf_addf(&b,
+				    "driftwatch_events_total{kind=\"%c\","
+				    "severity=\"%s\"} %llu\n",
+				    DW_STORE_KINDS[k], dw_severity_name(v),
+				    cnt.events[k][v]);
+	family(&b, "driftwatch_findings_total", "counter",
+	       "New secret findings recorded since start, by severity.");
+	for (int v = 0; v < 5; v++)
+		dw_buf_addf(&b,
+			    "driftwatch_findings_total{severity=\"%s\"} %llu\n",
+			    dw_severity_name(v), cnt.findings[v]);
+	family(&b, "driftwatch_alerts_total", "counter",
+	       "Alerts raised since start, by kind.");
+	for (size_t i = 0; i < cnt.nalerts; i++) {
+		dw_buf_adds(&b, "driftwatch_alerts_total{kind=\"");
+		label(&b, cnt.alerts[i].kind);
+		dw_buf_addf(&b, "\"} %llu\n", cnt.alerts[i].n);
+	}
+	{
+		struct sink_ctx k = {&b, dm, 0};
+
+		family(&b, "driftwatch_alerts_pending", "gauge",
+		       "Alerts not delivered yet, by sink (its position "
+		       "and origin).");
+		dw_store_delivery_counts(dm->store, sink_line, &k);
+		k.failing = 1;
+		family(&b, "driftwatch_alerts_failing", "gauge",
+		       "Of those, alerts whose delivery failed at least "
+		       "once.");
+		dw_store_delivery_counts(dm->store, sink_line, &k);
+	}
+	family(&b, "driftwatch_exec_watching", "gauge",
+	       "1: execs in containers are watched (fanotify).");
+	dw_buf_addf(&b, "driftwatch_exec_watching %d\n", dm->exec != NULL);
+	if (dm->exec) {
+		struct dwd_exec_stats xs;
+
+		dwd_exec_stats(dm->exec, &xs);
+		family(&b, "driftwatch_exec_marked", "gauge",
+		       "Containers whose execs are held and decided.");
+		dw_buf_addf(&b, "driftwatch_exec_marked %zu\n", xs.marked);
+		family(&b, "driftwatch_exec_total", "counter",
+		       "Execs held and answered, by what they were.");
+		dw_buf_addf(&b,
+			    "driftwatch_exec_total{result=\"image\"} %llu\n"
+			    "driftwatch_exec_total{result=\"drifted\"} %llu\n"
+			    "driftwatch_exec_total{result=\"undecided\"} "
+			    "%llu\n",
+			    xs.held - xs.drifted - xs.undecided, xs.drifted,
+			    xs.undecided);
+		family(&b, "driftwatch_exec_denied_total", "counter",
+		       "Execs denied (enforce).");
+		dw_buf_addf(&b, "driftwatch_exec_denied_total %llu\n",
+			    xs.denied);
+		family(&b, "driftwatch_exec_reports_lost_total", "counter",
+		       "Exec reports lost (past the loop's queue or the "
+		       "kernel's).");
+		dw_buf_addf(&b, "driftwatch_exec_reports_lost_total %llu\n",
+			    xs.lost + xs.overflows);
+	}
+	snprintf(path, sizeof(path), "%s", dm->db);
+	if (!stat(path, &st))
+		bytes += st.st_size;
+	snprintf(path, sizeof(path), "%s-wal", dm->db);
+	if (!stat(path, &st))
+		bytes += st.st_size;
+	family(&b, "driftwatch_store_bytes", "gauge",
+	       "The store's size on disk (with its write-ahead log).");
+	dw_buf_addf(&b, "driftwatch_store_bytes %lld\n", bytes);
+	pthread_mutex_lock(&dm->metrics->mu);
+	free(dm->metrics->text);
+	dm->metrics->text = dw_buf_detach(&b, NULL);
+	pthread_mutex_unlock(&dm->metrics->mu);
+}
