@@ -68,6 +68,7 @@ struct dwd_exec {
 	struct swept {
 		pid_t pid;
 		unsigned long long start;
+		int reported;
 	} * seen;
 	size_t nseen, seen_alloc;
 	struct stat inits[2];
@@ -564,13 +565,13 @@ static int cmp_swept(const void *a, const void *b)
 	return (x->start > y->start) - (x->start < y->start);
 }
 
-/* Reported by the last sweep (`v` sorted)? */
-static int seen_has(const struct swept *v, size_t n, pid_t pid,
-		    unsigned long long start)
+/* Seen by the last sweep (`v` sorted), or NULL. */
+static const struct swept *seen_find(const struct swept *v, size_t n, pid_t pid,
+				     unsigned long long start)
 {
-	struct swept k = {pid, start};
+	struct swept k = {pid, start, 0};
 
-	return n && bsearch(&k, v, n, sizeof(k), cmp_swept) != NULL;
+	return n ? bsearch(&k, v, n, sizeof(k), cmp_swept) : NULL;
 }
 
 /* The device, inode and ctime of `path` (at `dir`; "" with
@@ -829,9 +830,16 @@ static int sweep_one(struct dwd_exec *x, pid_t pid, struct swept **now,
 		return 0;
 	}
 	if (by_pid) {
+		/* Reported when seen so by two sweeps in a row: a runtime's
+		 * own process joining the container (runc init, between its
+		 * setns calls) is in its pid namespace with the host's root
+		 * for a moment, and gone by the next sweep. */
+		const struct swept *prev =
+			seen_find(x->seen, x->nseen, pid, start);
+
 		DW_ALLOC_GROW(*now, *nnow + 1, *now_alloc);
-		(*now)[(*nnow)++] = (struct swept){pid, start};
-		if (seen_has(x->seen, x->nseen, pid, start)) {
+		(*now)[(*nnow)++] = (struct swept){pid, start, prev != NULL};
+		if (!prev || prev->reported) {
 			close(fd);
 			return 0;
 		}
