@@ -5,9 +5,10 @@
  * The loop builds the text every 2 seconds from what it already has
  * (the monitor's status, the exec watch's counts, what this process wrote
  * to the store, the outbox per sink); a thread of its own serves the last
- * text, one connection at a time, each held at most a few seconds. The
- * server never touches the store or the monitor, so a client that never
- * reads or never stops writing costs the metrics, never the monitoring.
+ * text to up to 32 clients at once, none blocking, each dropped 2 s after
+ * it connected unless its request is complete. The server never touches
+ * the store or the monitor, so a client that never reads or never stops
+ * writing costs the metrics at most, never the monitoring.
  * No label carries a string a container chose (no container names or
  * paths): kinds, severities, facets and states are driftwatch's own, and a
  * sink is its position and its URL's origin (a webhook URL's path holds
@@ -21,11 +22,13 @@
 #include <sys/un.h>
 
 #include "daemon.h"
+#include "sign.h"
 
 #include "driftwatch/banned.h"
 
 #define REQUEST_MAX 8192
-#define CLIENT_TIMEOUT_S 3
+#define CLIENT_DEADLINE_MS 2000 /* from connect to a complete request */
+#define CLIENTS_MAX 32
 
 struct dwd_metrics {
 	int fd, stop_pipe[2];
@@ -38,101 +41,158 @@ struct dwd_metrics {
 
 /* ---- the server ---- */
 
-static void reply(int c, const char *status, const char *type, const char *body)
+/* One client being read: its request so far, and its deadline. */
+struct client {
+	int fd;
+	size_t n;
+	long long deadline; /* monotonic ms */
+	char req[REQUEST_MAX + 1];
+};
+
+static long long now_ms(void)
 {
-	char head[256];
-	size_t n = strlen(body);
-	int hn = snprintf(head, sizeof(head),
-			  "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
-			  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-			  status, type, n);
+	struct timespec ts;
 
-	if (send(c, head, (size_t)hn, MSG_NOSIGNAL) == hn)
-		while (n) {
-			ssize_t w = send(c, body, n, MSG_NOSIGNAL);
-
-			if (w <= 0)
-				break;
-			body += w;
-			n -= (size_t)w;
-		}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* One client: its request line read (up to the end of the headers, at
- * most REQUEST_MAX bytes, within CLIENT_TIMEOUT_S a read), answered. */
-static void serve(struct dwd_metrics *m, int c)
+/* The whole answer, at once (MSG_DONTWAIT): a client that does not read
+ * it is not waited for. */
+static void reply(int c, const char *status, const char *type, const char *body)
 {
-	struct timeval tv = {CLIENT_TIMEOUT_S, 0};
-	char req[REQUEST_MAX + 1];
-	size_t n = 0;
+	struct dw_buf b = DW_BUF_INIT;
+	size_t off = 0;
 
-	setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (n < REQUEST_MAX) {
-		ssize_t r = recv(c, req + n, REQUEST_MAX - n, 0);
+	dw_buf_addf(&b,
+		    "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
+		    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+		    status, type, strlen(body), body);
+	while (off < b.len) {
+		ssize_t w = send(c, b.ptr + off, b.len - off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
-		if (r <= 0)
+		if (w <= 0)
 			break;
-		n += (size_t)r;
-		req[n] = '\0';
-		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-			break;
+		off += (size_t)w;
 	}
-	req[n] = '\0';
-	if (!strstr(req, "\r\n\r\n") && !strstr(req, "\n\n")) {
-		m->refused++;
-		if (n == REQUEST_MAX)
-			reply(c, "431 Request Header Fields Too Large",
-			      "text/plain", "request too large\n");
-		return; /* timed out or closed: nothing to answer */
-	}
+	dw_buf_release(&b);
+}
+
+/* A complete request: answered (the client is then closed). */
+static void answer(struct dwd_metrics *m, struct client *k)
+{
+	const char *req = k->req;
+
 	if (strncmp(req, "GET ", 4)) {
 		m->refused++;
-		reply(c, "405 Method Not Allowed", "text/plain",
+		reply(k->fd, "405 Method Not Allowed", "text/plain",
 		      "GET /metrics only\n");
 	} else if (strncmp(req + 4, "/metrics", 8) || !strchr(" ?", req[12])) {
 		m->refused++;
-		reply(c, "404 Not Found", "text/plain", "GET /metrics only\n");
+		reply(k->fd, "404 Not Found", "text/plain",
+		      "GET /metrics only\n");
 	} else {
 		char *text;
 
 		pthread_mutex_lock(&m->mu);
 		text = dw_xstrdup(m->text ? m->text : "");
 		pthread_mutex_unlock(&m->mu);
-		reply(c, "200 OK", "text/plain; version=0.0.4; charset=utf-8",
-		      text);
+		reply(k->fd, "200 OK",
+		      "text/plain; version=0.0.4; charset=utf-8", text);
 		free(text);
 		m->served++;
 	}
 }
 
+/* Read what `k` sent: 1 when done with it (answered, or dropped). */
+static int client_read(struct dwd_metrics *m, struct client *k)
+{
+	ssize_t r =
+		recv(k->fd, k->req + k->n, REQUEST_MAX - k->n, MSG_DONTWAIT);
+
+	if (r < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (r <= 0)
+		return 1;
+	k->n += (size_t)r;
+	k->req[k->n] = '\0';
+	if (strstr(k->req, "\r\n\r\n") || strstr(k->req, "\n\n")) {
+		answer(m, k);
+		return 1;
+	}
+	if (k->n == REQUEST_MAX) {
+		m->refused++;
+		reply(k->fd, "431 Request Header Fields Too Large",
+		      "text/plain", "request too large\n");
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Up to CLIENTS_MAX clients at once, none blocking: each has
+ * CLIENT_DEADLINE_MS from its connection to a complete request, then is
+ * dropped. At the cap, new ones wait in the listen queue for a slot.
+ */
 static void *server_main(void *arg)
 {
 	struct dwd_metrics *m = arg;
+	struct client *k = dw_xcalloc(CLIENTS_MAX, sizeof(*k));
+	size_t nk = 0;
 
 	for (;;) {
-		struct pollfd p[2] = {{m->fd, POLLIN, 0},
-				      {m->stop_pipe[0], POLLIN, 0}};
-		int c;
+		struct pollfd p[CLIENTS_MAX + 2];
+		long long now = now_ms(), wait = -1;
+		size_t i, np = 0;
 
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
+		p[np++] = (struct pollfd){m->stop_pipe[0], POLLIN, 0};
+		p[np++] = (struct pollfd){nk < CLIENTS_MAX ? m->fd : -1, POLLIN,
+					  0};
+		for (i = 0; i < nk; i++) {
+			p[np++] = (struct pollfd){k[i].fd, POLLIN, 0};
+			if (wait < 0 || k[i].deadline - now < wait)
+				wait = k[i].deadline - now < 0
+					       ? 0
+					       : k[i].deadline - now;
 		}
-		if (p[1].revents)
+		if (poll(p, np, (int)wait) < 0 && errno != EINTR)
 			break;
-		c = accept4(m->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0) {
-			/* EMFILE and the like: a pause, not a spin. */
-			struct timespec pause = {0, 100 * 1000 * 1000};
+		if (p[0].revents)
+			break;
+		now = now_ms();
+		/* Clients first: their slots in p[] are k[]'s order. */
+		for (i = nk; i-- > 0;) {
+			int done = p[2 + i].revents ? client_read(m, &k[i])
+						    : now >= k[i].deadline;
 
-			nanosleep(&pause, NULL);
-			continue;
+			if (done) {
+				close(k[i].fd);
+				k[i] = k[--nk];
+			}
 		}
-		serve(m, c);
-		close(c);
+		if (p[1].revents & POLLIN && nk < CLIENTS_MAX) {
+			int c = accept4(m->fd, NULL, NULL,
+					SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+			if (c >= 0) {
+				k[nk].fd = c;
+				k[nk].n = 0;
+				k[nk].req[0] = '\0';
+				k[nk].deadline = now + CLIENT_DEADLINE_MS;
+				nk++;
+			} else {
+				/* EMFILE and the like: a pause, not a
+				 * spin. */
+				struct timespec pause = {0, 100 * 1000 * 1000};
+
+				nanosleep(&pause, NULL);
+			}
+		}
 	}
+	for (size_t i = 0; i < nk; i++)
+		close(k[i].fd);
+	free(k);
 	return NULL;
 }
 
@@ -154,6 +214,30 @@ static int listen_on(const char *spec, char **unix_path)
 					    "an absolute path of at most %zu "
 					    "bytes",
 					    sizeof(sa.sun_path) - 1);
+		/* Its directory only root may change: else another user
+		 * could swap the path between our calls (for a link to a
+		 * file of root's to be made 0660, say). */
+		{
+			char *dir = dw_xstrdup(path),
+			     *slash = strrchr(dir, '/');
+			struct stat ds;
+			int ok;
+
+			if (slash == dir)
+				slash[1] = '\0';
+			else
+				*slash = '\0';
+			ok = !stat(dir, &ds) && S_ISDIR(ds.st_mode) &&
+			     ds.st_uid == 0 && !(ds.st_mode & 022);
+			free(dir);
+			if (!ok)
+				return dw_error_set(
+					DW_EINVAL,
+					"metrics_listen: %s: its directory "
+					"must be root's and writable by root "
+					"alone",
+					path);
+		}
 		/* A socket left by an earlier run: only a socket. */
 		if (!lstat(path, &st)) {
 			if (!S_ISSOCK(st.st_mode))
@@ -167,7 +251,8 @@ static int listen_on(const char *spec, char **unix_path)
 		memcpy(sa.sun_path, path, strlen(path) + 1);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-		    chmod(path, 0660) || listen(fd, 16)) {
+		    fchmodat(AT_FDCWD, path, 0660, AT_SYMLINK_NOFOLLOW) ||
+		    listen(fd, 16)) {
 			int e = errno;
 
 			if (fd >= 0)
@@ -184,10 +269,21 @@ static int listen_on(const char *spec, char **unix_path)
 		int loop = 0, one = 1;
 		size_t hl;
 
+		char *end;
+		long port;
+
 		if (!colon || colon == spec || !colon[1])
 			return dw_error_set(DW_EINVAL,
 					    "metrics_listen: ADDRESS:PORT or "
 					    "unix:PATH, not '%s'",
+					    spec);
+		errno = 0;
+		port = strtol(colon + 1, &end, 10);
+		if (colon[1] < '0' || colon[1] > '9' || *end || errno ||
+		    port < 1 || port > 65535)
+			return dw_error_set(DW_EINVAL,
+					    "metrics_listen: the port of '%s' "
+					    "is not 1 to 65535",
 					    spec);
 		hl = (size_t)(colon - spec);
 		if (spec[0] == '[' && hl > 2 && spec[hl - 1] == ']') {
@@ -320,19 +416,19 @@ static int sink_line(const char *sink, long long pending, long long failing,
 		     void *ctx)
 {
 	struct sink_ctx *k = ctx;
-	char origin[300];
-	size_t i, index = 0;
+	char origin[300], digest[72];
 	const char *colon = strchr(sink, ':');
 
-	for (i = 0; i < k->dm->nsinks; i++)
-		if (!strcmp(k->dm->sinks[i], sink))
-			index = i + 1;
+	/* Its origin, and 8 hex digits of its digest to tell two of one
+	 * origin apart (its path, a webhook's secret, is not shown). */
 	dw_url_origin(origin, sizeof(origin), colon ? colon + 1 : sink);
+	dw_sha256_hex(digest, sink, strlen(sink));
 	dw_buf_adds(k->b, k->failing ? "driftwatch_alerts_failing{sink=\""
 				     : "driftwatch_alerts_pending{sink=\"");
-	dw_buf_addf(k->b, "%zu ", index);
 	label(k->b, origin);
-	dw_buf_addf(k->b, "\"} %lld\n", k->failing ? failing : pending);
+	dw_buf_addf(k->b, " #%.8s\"} %lld\n",
+		    strncmp(digest, "sha256:", 7) ? digest : digest + 7,
+		    k->failing ? failing : pending);
 	return 0;
 }
 

@@ -48,6 +48,7 @@ void dw_policy_release(struct dw_policy *p)
 	free(p->snapshot_dir);
 	free(p->signing_key);
 	free(p->pod_logs);
+	free(p->metrics_listen);
 	free_strv(p->high_paths, p->nhigh);
 	free_strv(p->webhooks, p->nwebhooks);
 	free_strv(p->logs, p->nlogs);

@@ -121,7 +121,7 @@ dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM events W
 
 # The daemon reports what it held.
 # (the status is written at most once a second)
-dw_wait 5 sh -c "'$DW' status --db '$db' --format json | jq -e '.exec.watching and .exec.marked == 2 and .exec.denied >= 2'" &&
+dw_wait 5 sh -c "[ \"\$('$DW' status --db '$db' --format json | jq -r '.exec.watching and .exec.marked == 2 and .exec.denied >= 2')\" = true ]" &&
 	pass "status: exec watching, marked, denied" || fail "status: $("$DW" status --db "$db" --format json | jq -c .exec)"
 
 "$DW" status --db "$db" | grep -q "^exec: *2 containers marked; [0-9]* execs held" &&

@@ -25,7 +25,9 @@ port=$((20000 + RANDOM % 20000))
 pport=$((port + 1))
 
 # Not loopback, not a socket path: refused at start, said.
-for bad in 0.0.0.0:$port 10.1.2.3:$port unix:relative/path "127.0.0.1"; do
+mkdir -m 1777 "$tmp/open"
+for bad in 0.0.0.0:$port 10.1.2.3:$port "[::ffff:10.0.0.1]:$port" unix:relative/path "127.0.0.1" \
+	127.0.0.1:0 127.0.0.1:65536 "127.0.0.1: $port" "unix:$tmp/open/m.sock"; do
 	printf 'signing_key: ""\nmetrics_listen: "%s"\n' "$bad" >"$tmp/bad.yaml"
 	timeout 20 "$DWD" --foreground --config "$tmp/bad.yaml" --db "$tmp/bad.db" --no-mounts >"$tmp/bad.out" 2>&1
 	rc=$?
@@ -49,6 +51,22 @@ grep -q '^# TYPE driftwatch_rescan_duration_seconds histogram$' "$tmp/m1" &&
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/other")" = 404 ] &&
 	[ "$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/metrics")" = 405 ] &&
 	pass "another path: 404; another method: 405" || fail "404/405"
+
+# 40 clients that connect and say nothing, and one that drips a byte
+# every half second: a scrape meanwhile still answers at once.
+for i in $(seq 1 40); do
+	exec {fdv}<>"/dev/tcp/127.0.0.1/$port"
+	eval "exec 20$((i % 10))>&$fdv" 2>/dev/null
+done
+(exec 9<>"/dev/tcp/127.0.0.1/$port"; for i in $(seq 1 20); do printf G >&9; sleep 0.5; done) 2>/dev/null &
+slow=$!
+sleep 0.3
+t0=${EPOCHREALTIME//[!0-9]/}
+m >"$tmp/m3"
+t1=${EPOCHREALTIME//[!0-9]/}
+[ -s "$tmp/m3" ] && [ $(((t1 - t0) / 1000)) -lt 2500 ] &&
+	pass "40 silent clients and a dripping one: a scrape answered in $(((t1 - t0) / 1000)) ms" ||
+	fail "scrape among hostile clients: $(((t1 - t0) / 1000)) ms, $(wc -c <"$tmp/m3") bytes"
 
 # A client that connects and says nothing, then one that never stops
 # writing: each dropped within seconds, and the monitoring goes on.
@@ -93,7 +111,16 @@ got_c=$(q 'sum(driftwatch_containers)')
 	fail "prometheus: events $got_e (store $events), containers $got_c (store $containers): $(curl -s -G "http://127.0.0.1:$pport/api/v1/query" --data-urlencode 'query=sum(driftwatch_events_total)') $(curl -s http://127.0.0.1:$pport/api/v1/targets | jq -c '.data.activeTargets[] | {health, lastError, scrapeUrl}') $(grep -i 'warn\|err' "$tmp/prom.log" | tail -3)"
 [ "$(q 'driftwatch_exec_marked')" = 2 ] && pass "exec marked: 2" || fail "exec marked: $(q driftwatch_exec_marked)"
 kill "$ppid_"; wait "$ppid_" 2>/dev/null; ppid_=
+# Stopping is not held by a client that drips.
+(exec 9<>"/dev/tcp/127.0.0.1/$port"; for i in $(seq 1 40); do printf G >&9; sleep 0.5; done) 2>/dev/null &
+slow=$!
+sleep 0.5
+t0=${EPOCHREALTIME//[!0-9]/}
 kill -TERM "$pid"; wait "$pid" 2>/dev/null; pid=
+t1=${EPOCHREALTIME//[!0-9]/}
+[ $(((t1 - t0) / 1000)) -lt 5000 ] && pass "SIGTERM with a dripping client: stopped in $(((t1 - t0) / 1000)) ms" ||
+	fail "stop took $(((t1 - t0) / 1000)) ms"
+kill "$slow" 2>/dev/null; slow=
 
 # A unix socket, mode 0660, removed at exit.
 printf 'debounce_ms: 20\nsigning_key: ""\nmetrics_listen: "unix:%s/m.sock"\n' "$tmp" >"$cfg"

@@ -215,27 +215,42 @@ dw_api() {
 FAILS=0
 PASSES=0
 # jq -e exits 0 when it had no input at all (jq 1.6): an assertion on
-# nothing would pass. Here -e (or --exit-status) with no output fails.
+# nothing would pass. Here -e (or --exit-status) that wrote nothing
+# fails. Only jq's own options are looked at (those before the filter,
+# the values of --arg and the like skipped); the output is passed on
+# byte for byte. (In `sh -c` this function does not exist: say
+# `[ "$(... | jq -r ...)" = true ]` there.)
 jq() {
-	local a e=0 out rc
+	local a e=0 skip=0 out rc
 	for a in "$@"; do
+		if [ $skip -gt 0 ]; then
+			skip=$((skip - 1))
+			continue
+		fi
 		case $a in
+		--arg | --argjson | --slurpfile | --rawfile) skip=2 ;;
+		--indent | -f | --from-file | -L) skip=1 ;;
 		--exit-status) e=1 ;;
+		--args | --jsonargs) break ;;
 		--*) ;;
-		-*e*) e=1 ;;
+		-[a-zA-Z]*) case $a in *e*) e=1 ;; esac ;;
+		*) break ;; # the filter: what follows is not jq's options
 		esac
 	done
 	if [ $e = 0 ]; then
 		command jq "$@"
 		return
 	fi
-	out=$(command jq "$@")
+	out=$(mktemp)
+	command jq "$@" >"$out"
 	rc=$?
-	if [ $rc = 0 ] && [ -z "$out" ]; then
+	if [ $rc = 0 ] && [ ! -s "$out" ]; then
+		rm -f "$out"
 		echo "jq -e: no output (no input?): nothing asserted" >&2
 		return 4
 	fi
-	[ -n "$out" ] && printf '%s\n' "$out"
+	cat "$out"
+	rm -f "$out"
 	return $rc
 }
 
