@@ -341,7 +341,7 @@ static int valid_age(const char *s, size_t n, const char *m, size_t mlen,
  * A WireGuard key as wg(8) writes them into a configuration
  * (`PrivateKey = ` from `wg genkey`, `PresharedKey = ` from `wg
  * genpsk`): 32 bytes in standard base64, 44 characters. Canonical: the
- * last character before the '=' carries 2 bits of data and 4 zero bits.
+ * last character before the '=' carries 4 bits of data and 2 zero bits.
  * Not one byte repeated (AAAA...A=, a placeholder).
  */
 static int valid_wireguard(const char *s, size_t n, const char *m, size_t mlen,
