@@ -388,6 +388,14 @@ static void family(struct dw_buf *b, const char *name, const char *type,
 	dw_buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A family of one sample without labels. */
+static void single(struct dw_buf *b, const char *name, const char *type,
+		   const char *help, long long v)
+{
+	family(b, name, type, help);
+	dw_buf_addf(b, "%s %lld\n", name, v);
+}
+
 static long long num(json_t *o, const char *key)
 {
 	return (long long)json_integer_value(json_object_get(o, key));
@@ -408,7 +416,6 @@ static void label(struct dw_buf *b, const char *v)
 
 struct sink_ctx {
 	struct dw_buf *b;
-	struct daemon *dm;
 	int failing;
 };
 
@@ -475,15 +482,12 @@ void dwd_metrics_update(struct daemon *dm)
 	if (!dm->metrics)
 		return;
 	doc = dw_monitor_status(dm->mon);
-	family(&b, "driftwatch_up", "gauge", "1: driftwatchd is running.");
-	dw_buf_adds(&b, "driftwatch_up 1\n");
-	family(&b, "driftwatch_start_time_seconds", "gauge",
-	       "When driftwatchd started (Unix time).");
-	dw_buf_addf(&b, "driftwatch_start_time_seconds %lld\n", dm->started);
-	family(&b, "driftwatch_docker_connected", "gauge",
-	       "1: following the Docker daemon.");
-	dw_buf_addf(&b, "driftwatch_docker_connected %d\n",
-		    dm->docker_connected);
+	single(&b, "driftwatch_up", "gauge", "1: driftwatchd is running.", 1);
+	single(&b, "driftwatch_start_time_seconds", "gauge",
+	       "When driftwatchd started (Unix time).", dm->started);
+	single(&b, "driftwatch_docker_connected", "gauge",
+	       "1: following the Docker daemon.",
+	       (long long)(dm->docker_connected));
 	family(&b, "driftwatch_containers", "gauge",
 	       "Watched containers, by how: inotify watches or polling.");
 	dw_buf_addf(&b,
@@ -492,22 +496,16 @@ void dwd_metrics_update(struct daemon *dm)
 		    num(doc, "containers") - num(doc, "polling"),
 		    num(doc, "polling"));
 	coverage_counts(&b, json_object_get(doc, "watched"));
-	family(&b, "driftwatch_inotify_watches", "gauge",
-	       "inotify watches held.");
-	dw_buf_addf(&b, "driftwatch_inotify_watches %lld\n",
-		    num(doc, "watches"));
-	family(&b, "driftwatch_inotify_max_user_watches", "gauge",
-	       "The host's fs.inotify.max_user_watches.");
-	dw_buf_addf(&b, "driftwatch_inotify_max_user_watches %lld\n",
-		    num(doc, "max_user_watches"));
-	family(&b, "driftwatch_inotify_overflows_total", "counter",
-	       "inotify queue overflows (each followed by full rescans).");
-	dw_buf_addf(&b, "driftwatch_inotify_overflows_total %lld\n",
-		    num(doc, "overflows"));
-	family(&b, "driftwatch_rescan_errors_total", "counter",
-	       "Rescans that failed.");
-	dw_buf_addf(&b, "driftwatch_rescan_errors_total %lld\n",
-		    num(doc, "errors"));
+	single(&b, "driftwatch_inotify_watches", "gauge",
+	       "inotify watches held.", num(doc, "watches"));
+	single(&b, "driftwatch_inotify_max_user_watches", "gauge",
+	       "The host's fs.inotify.max_user_watches.",
+	       num(doc, "max_user_watches"));
+	single(&b, "driftwatch_inotify_overflows_total", "counter",
+	       "inotify queue overflows (each followed by full rescans).",
+	       num(doc, "overflows"));
+	single(&b, "driftwatch_rescan_errors_total", "counter",
+	       "Rescans that failed.", num(doc, "errors"));
 	h = json_object_get(doc, "rescan_duration");
 	family(&b, "driftwatch_rescan_duration_seconds", "histogram",
 	       "How long rescans of a container took.");
@@ -537,14 +535,12 @@ void dwd_metrics_update(struct daemon *dm)
 			    cum, (double)num(h, "sum_ms") / 1000.0, cum);
 	}
 	sc = json_object_get(doc, "scanner");
-	family(&b, "driftwatch_scanner_restarts_total", "counter",
-	       "Restarts of the scanner process (after a death or overrun).");
-	dw_buf_addf(&b, "driftwatch_scanner_restarts_total %lld\n",
-		    num(sc, "restarts"));
-	family(&b, "driftwatch_scanner_inputs_given_up_total", "counter",
-	       "Files the scanner failed on twice (reported).");
-	dw_buf_addf(&b, "driftwatch_scanner_inputs_given_up_total %lld\n",
-		    num(sc, "inputs_given_up"));
+	single(&b, "driftwatch_scanner_restarts_total", "counter",
+	       "Restarts of the scanner process (after a death or overrun).",
+	       num(sc, "restarts"));
+	single(&b, "driftwatch_scanner_inputs_given_up_total", "counter",
+	       "Files the scanner failed on twice (reported).",
+	       num(sc, "inputs_given_up"));
 	json_decref(doc);
 
 	dw_store_counts(dm->store, &cnt);
@@ -571,7 +567,7 @@ void dwd_metrics_update(struct daemon *dm)
 		dw_buf_addf(&b, "\"} %llu\n", cnt.alerts[i].n);
 	}
 	{
-		struct sink_ctx k = {&b, dm, 0};
+		struct sink_ctx k = {&b, 0};
 
 		family(&b, "driftwatch_alerts_pending", "gauge",
 		       "Alerts not delivered yet, by sink (its position "
@@ -583,16 +579,16 @@ void dwd_metrics_update(struct daemon *dm)
 		       "once.");
 		dw_store_delivery_counts(dm->store, sink_line, &k);
 	}
-	family(&b, "driftwatch_exec_watching", "gauge",
-	       "1: execs in containers are watched (fanotify).");
-	dw_buf_addf(&b, "driftwatch_exec_watching %d\n", dm->exec != NULL);
+	single(&b, "driftwatch_exec_watching", "gauge",
+	       "1: execs in containers are watched (fanotify).",
+	       (long long)(dm->exec != NULL));
 	if (dm->exec) {
 		struct dwd_exec_stats xs;
 
 		dwd_exec_stats(dm->exec, &xs);
-		family(&b, "driftwatch_exec_marked", "gauge",
-		       "Containers whose execs are held and decided.");
-		dw_buf_addf(&b, "driftwatch_exec_marked %zu\n", xs.marked);
+		single(&b, "driftwatch_exec_marked", "gauge",
+		       "Containers whose execs are held and decided.",
+		       (long long)xs.marked);
 		family(&b, "driftwatch_exec_total", "counter",
 		       "Execs held and answered, by what they were.");
 		dw_buf_addf(&b,
@@ -602,15 +598,12 @@ void dwd_metrics_update(struct daemon *dm)
 			    "%llu\n",
 			    xs.held - xs.drifted - xs.undecided, xs.drifted,
 			    xs.undecided);
-		family(&b, "driftwatch_exec_denied_total", "counter",
-		       "Execs denied (enforce).");
-		dw_buf_addf(&b, "driftwatch_exec_denied_total %llu\n",
-			    xs.denied);
-		family(&b, "driftwatch_exec_reports_lost_total", "counter",
+		single(&b, "driftwatch_exec_denied_total", "counter",
+		       "Execs denied (enforce).", (long long)xs.denied);
+		single(&b, "driftwatch_exec_reports_lost_total", "counter",
 		       "Exec reports lost (past the loop's queue or the "
-		       "kernel's).");
-		dw_buf_addf(&b, "driftwatch_exec_reports_lost_total %llu\n",
-			    xs.lost + xs.overflows);
+		       "kernel's).",
+		       (long long)(xs.lost + xs.overflows));
 	}
 	snprintf(path, sizeof(path), "%s", dm->db);
 	if (!stat(path, &st))
@@ -618,9 +611,8 @@ void dwd_metrics_update(struct daemon *dm)
 	snprintf(path, sizeof(path), "%s-wal", dm->db);
 	if (!stat(path, &st))
 		bytes += st.st_size;
-	family(&b, "driftwatch_store_bytes", "gauge",
-	       "The store's size on disk (with its write-ahead log).");
-	dw_buf_addf(&b, "driftwatch_store_bytes %lld\n", bytes);
+	single(&b, "driftwatch_store_bytes", "gauge",
+	       "The store's size on disk (with its write-ahead log).", bytes);
 	pthread_mutex_lock(&dm->metrics->mu);
 	free(dm->metrics->text);
 	dm->metrics->text = dw_buf_detach(&b, NULL);

@@ -63,8 +63,12 @@ dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM coverage
 docker exec dwexh-flood sh -c 'mkdir -p /tmp/f && cp /bin/busybox /tmp/f/echo
 	for i in $(seq 1 100); do (for j in $(seq 1 20); do /tmp/f/echo RAN; done) 2>/dev/null & done; wait' >"$tmp/flood"
 ran=$(grep -c RAN "$tmp/flood")
-[ "$ran" = 0 ] && pass "a flood past the kernel's queue: no drifted exec ran in enforce (2000 tried)" ||
-	fail "a flood past the kernel's queue: $ran of 2000 drifted execs ran in enforce"
+# (and they were tried: the daemon denied them, 2000 of them)
+dw_wait 10 sh -c "[ \"\$('$DW' status --db '$db' --format json | jq -r '.exec.denied >= 2000')\" = true ]"
+denied=$("$DW" status --db "$db" --format json | jq -r '.exec.denied')
+[ "$ran" = 0 ] && [ "$denied" -ge 2000 ] &&
+	pass "a flood past the kernel's queue: no drifted exec ran in enforce ($denied denied)" ||
+	fail "a flood past the kernel's queue: $ran of 2000 drifted execs ran in enforce, $denied denied"
 
 # 2. The store: at most 60 rows a minute from a container, one summary.
 dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM events WHERE kind='X' AND container_id='$e'\")\" -ge 60 ]"
