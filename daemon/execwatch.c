@@ -30,8 +30,9 @@
 
 #include "driftwatch/banned.h"
 
-#define HASHQ_MAX 256	 /* files waiting to be hashed */
-#define DONE_MAX 1024	 /* reports waiting for the loop */
+#define HASHQ_MAX 256 /* files waiting to be hashed */
+#define DONE_MAX 1024 /* reports waiting for the loop */
+#define HOST_BINS 6
 #define PARENTS_MAX 4	 /* the parent chain kept */
 #define EVENTS_BUF 16384 /* one read of the group */
 #define HOLDS 1024	 /* hold times kept for the percentiles */
@@ -63,23 +64,26 @@ struct dwd_exec {
 	long long holds[HOLDS]; /* microseconds, a ring */
 	struct dwd_jobq *hashq;
 	/* The sweep's (the loop's alone): processes reported, as pid and
-	 * start time; the runtime's init binaries (docker-init), which
-	 * Docker bind-mounts into a container from the host. */
+	 * start time. */
 	struct swept {
 		pid_t pid;
 		unsigned long long start;
 		int reported;
 	} * seen;
 	size_t nseen, seen_alloc;
-	struct stat inits[2];
-	int ninits;
-	/* runc's own binaries (size, SHA-256): what runc's
-	 * memfd:runc_cloned copy of itself must be. */
-	struct runc_bin {
+	/* The host's binaries a container's process may run from the
+	 * host (the loop's): docker-init, which Docker bind-mounts into a
+	 * container, and runc, whose init runs from a detached read-only
+	 * bind mount of itself (or a memfd copy: then by content).
+	 * Stat again each sweep: a package upgrade replaces them. */
+	struct host_bin {
+		dev_t dev;
+		ino_t ino;
+		long long ctime_ns;
 		off_t size;
-		char sha[65];
-	} runcs[4];
-	int nruncs;
+		int found;
+		char sha[65]; /* runc's; "" for docker-init */
+	} bins[HOST_BINS];
 	/* Files run in containers, decided once each (the loop's). */
 	struct exe_key {
 		dev_t tdev, dev; /* the target's overlay, the file's */
@@ -629,22 +633,78 @@ static void sha_of(int fd, uint64_t max, char out[65])
 	EVP_MD_CTX_free(h);
 }
 
+/* The host binaries' paths: docker-init's first, then runc's. */
+static const char *const host_bin_paths[HOST_BINS] = {
+	"/usr/bin/docker-init", "/usr/libexec/docker/docker-init",
+	"/usr/sbin/runc",	"/usr/bin/runc",
+	"/usr/local/sbin/runc", "/usr/local/bin/runc"};
+#define FIRST_RUNC 2
+
+/* Each host binary stat'ed again; a runc hashed again when it changed. */
+static void host_bins_refresh(struct dwd_exec *x)
+{
+	for (int i = 0; i < HOST_BINS; i++) {
+		struct host_bin *b = &x->bins[i];
+		char p[4096];
+		struct stat st;
+		long long ct;
+		int fd;
+
+		snprintf(p, sizeof(p), "%s%s",
+			 strcmp(x->host_root, "/") ? x->host_root : "",
+			 host_bin_paths[i]);
+		fd = open(p, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+		if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+			if (fd >= 0)
+				close(fd);
+			b->found = 0;
+			continue;
+		}
+		ct = (long long)st.st_ctim.tv_sec * 1000000000LL +
+		     st.st_ctim.tv_nsec;
+		if (!b->found || b->dev != st.st_dev || b->ino != st.st_ino ||
+		    b->ctime_ns != ct || b->size != st.st_size) {
+			b->dev = st.st_dev;
+			b->ino = st.st_ino;
+			b->ctime_ns = ct;
+			b->size = st.st_size;
+			b->sha[0] = '\0';
+			if (i >= FIRST_RUNC)
+				sha_of(fd, (uint64_t)st.st_size + 1, b->sha);
+			b->found = 1;
+		}
+		close(fd);
+	}
+}
+
+/* Is (dev, ino) one of the host's own binaries, run from the host? */
+static int is_host_bin(const struct dwd_exec *x, dev_t dev, ino_t ino)
+{
+	for (int i = 0; i < HOST_BINS; i++)
+		if (x->bins[i].found && x->bins[i].dev == dev &&
+		    x->bins[i].ino == ino)
+			return 1;
+	return 0;
+}
+
 /* Is the memfd on `fd` runc's copy of itself, by content? */
 static int is_runc_copy(struct dwd_exec *x, int fd)
 {
 	struct stat st;
-	char sha[65];
+	char sha[65] = "";
 
 	if (fstat(fd, &st))
 		return 0;
-	for (int i = 0; i < x->nruncs; i++)
-		if (x->runcs[i].size == st.st_size) {
+	for (int i = FIRST_RUNC; i < HOST_BINS; i++) {
+		const struct host_bin *b = &x->bins[i];
+
+		if (!b->found || !b->sha[0] || b->size != st.st_size)
+			continue;
+		if (!sha[0])
 			sha_of(fd, (uint64_t)st.st_size + 1, sha);
-			for (int j = 0; j < x->nruncs; j++)
-				if (*sha && !strcmp(sha, x->runcs[j].sha))
-					return 1;
-			return 0;
-		}
+		if (sha[0] && !strcmp(sha, b->sha))
+			return 1;
+	}
 	return 0;
 }
 
@@ -786,11 +846,11 @@ static int sweep_one(struct dwd_exec *x, pid_t pid, struct swept **now,
 			close(rfd);
 		readable = 1; /* shmem */
 	} else if (k.dev != t->dev) {
-		int init = 0;
+		/* The host's docker-init or runc (runc init, before its
+		 * container starts, runs from a detached bind mount of the
+		 * host's runc: the same file). */
+		int init = is_host_bin(x, k.dev, k.ino);
 
-		for (int i = 0; i < x->ninits; i++)
-			init |= k.dev == x->inits[i].st_dev &&
-				k.ino == x->inits[i].st_ino;
 		if (!init)
 			what = "runs from another filesystem (a volume, tmpfs "
 			       "or bind mount), which no exec mark sees";
@@ -880,6 +940,7 @@ int dwd_exec_sweep(struct dwd_exec *x)
 
 	if (!x->nt)
 		return 0;
+	host_bins_refresh(x);
 	d = opendir("/proc");
 	if (!d)
 		return 0;
@@ -1002,48 +1063,8 @@ int dwd_exec_start(struct dwd_exec **out, uint64_t max_size,
 		free(x);
 		return dw_error_errno(DW_EIO, e, "exec watch");
 	}
-	{
-		static const char *const inits[] = {
-			"/usr/bin/docker-init",
-			"/usr/libexec/docker/docker-init"};
-
-		for (size_t i = 0; i < 2; i++) {
-			char p[4096];
-
-			snprintf(p, sizeof(p), "%s%s",
-				 strcmp(x->host_root, "/") ? x->host_root : "",
-				 inits[i]);
-			if (!stat(p, &x->inits[x->ninits]))
-				x->ninits++;
-		}
-	}
-	{
-		static const char *const runcs[] = {
-			"/usr/sbin/runc", "/usr/bin/runc",
-			"/usr/local/sbin/runc", "/usr/local/bin/runc"};
-
-		for (size_t i = 0; i < 4 && x->nruncs < 4; i++) {
-			char p[4096];
-			struct stat rs;
-			int rfd;
-
-			snprintf(p, sizeof(p), "%s%s",
-				 strcmp(x->host_root, "/") ? x->host_root : "",
-				 runcs[i]);
-			rfd = open(p, O_RDONLY | O_CLOEXEC);
-			if (rfd < 0)
-				continue;
-			if (!fstat(rfd, &rs) && S_ISREG(rs.st_mode)) {
-				x->runcs[x->nruncs].size = rs.st_size;
-				sha_of(rfd, (uint64_t)rs.st_size + 1,
-				       x->runcs[x->nruncs].sha);
-				if (x->runcs[x->nruncs].sha[0])
-					x->nruncs++;
-			}
-			close(rfd);
-		}
-		x->own_pidns = pidns_of(getpid());
-	}
+	host_bins_refresh(x);
+	x->own_pidns = pidns_of(getpid());
 	x->hashq = dwd_jobq_start(HASHQ_MAX, &ops, x);
 	if (pthread_create(&x->thread, NULL, thread_main, x)) {
 		x->running = 0;

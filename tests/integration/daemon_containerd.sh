@@ -21,9 +21,9 @@ cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	# A failed check may have left it frozen: thawed, so it can die.
 	[ -n "$fz" ] && [ -w "$fz" ] && { echo THAWED >"$fz" || echo 0 >"$fz"; } 2>/dev/null
-	for t in app1 pause1; do ctr --address "$sock" -n k8s.io tasks kill -s 9 "$t" >/dev/null 2>&1; done
+	for t in app1 pause1 slow1; do ctr --address "$sock" -n k8s.io tasks kill -s 9 "$t" >/dev/null 2>&1; done
 	sleep 0.5
-	for t in app1 pause1; do
+	for t in app1 pause1 slow1; do
 		ctr --address "$sock" -n k8s.io tasks rm "$t" >/dev/null 2>&1
 		ctr --address "$sock" -n k8s.io containers rm "$t" >/dev/null 2>&1
 	done
@@ -134,7 +134,7 @@ dw_docker_rm dwcd-twin
 [ $? -ne 0 ] && [ -s "$tmp/d.err" ] && pass "a name nothing has: an error, said" || fail "unknown name: $(cat "$tmp/d.err")"
 
 # ignore_runtime_mounts: false shows what runc made.
-printf 'docker: false\ndebounce_ms: 20\nignore_runtime_mounts: false\nimmutable:\n  - namespace: "sh*"\n    pod: web-*\nsnapshot_on_critical: true\nsnapshot_dir: %s\nsigning_key: %s\n' "$tmp/snaps" "$DRIFTWATCH_SIGNING_KEY" >"$tmp/cfg2.yaml"
+printf 'docker: false\ndebounce_ms: 20\nexec_sweep_interval: 1\nignore_runtime_mounts: false\nimmutable:\n  - namespace: "sh*"\n    pod: web-*\nsnapshot_on_critical: true\nsnapshot_dir: %s\nsigning_key: %s\n' "$tmp/snaps" "$DRIFTWATCH_SIGNING_KEY" >"$tmp/cfg2.yaml"
 "$DWD" --foreground --config "$tmp/cfg2.yaml" --db "$tmp/dw2.db" 2>"$tmp/log2" &
 pid=$!
 for _ in $(seq 1 50); do
@@ -164,6 +164,31 @@ ctr --address "$sock" -n k8s.io tasks exec --exec-id dwx1 app1 \
 dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$tmp/dw2.db' \"SELECT count(*) FROM events WHERE kind='X' AND container_id='$id2' AND CAST(path AS TEXT)='/tmp/k/echo'\")\" = 1 ]" &&
 	pass "a drifted binary run in the pod's container: an X event" ||
 	fail "no X event in the pod's container: $(sqlite3 -readonly "$tmp/dw2.db" "SELECT CAST(path AS TEXT) FROM events WHERE kind='X'")"
+# runc's init, waiting for its container's start, has its root on the
+# container's overlay and runs from a detached read-only bind mount of the
+# host's runc: the host's own file, not drift (before, a sweep at that
+# moment reported "runs from another filesystem", path "/"). A runc that
+# waits 3 s before it starts: sweeps (each second) see it waiting.
+printf '#!/bin/sh\nfor a; do [ "$a" = start ] && sleep 3; done\nexec runc "$@"\n' >"$tmp/slow-runc"
+chmod +x "$tmp/slow-runc"
+ctr --address "$sock" -n k8s.io run -d --snapshotter overlayfs --runc-binary "$tmp/slow-runc" \
+	--annotation io.kubernetes.cri.container-type=container \
+	--annotation io.kubernetes.cri.container-name=slow \
+	--annotation io.kubernetes.cri.sandbox-name=web-7d9 \
+	--annotation io.kubernetes.cri.sandbox-namespace=shop \
+	--annotation io.kubernetes.cri.sandbox-uid=$uid \
+	--annotation io.kubernetes.cri.image-name=dwtest:busybox \
+	"$img" slow1 sleep 600 >/dev/null 2>"$tmp/slow.err" &
+slowrun=$!
+waiting() { pgrep -f 'runc init' >/dev/null && "$DW" status --db "$tmp/dw2.db" --format json | jq -e '.watched[] | select(.name == "shop/web-7d9/slow")'; }
+dw_wait 10 waiting && w=1 || w=0
+sleep 2.5
+wait "$slowrun"
+sid=$(sqlite3 -readonly "$tmp/dw2.db" "SELECT id FROM containers WHERE name = 'shop/web-7d9/slow'")
+[ "$w" = 1 ] && [ -n "$sid" ] && [ "$(dw_coverage "$tmp/dw2.db" "$sid" exec)" = "monitored " ] &&
+	[ "$(sqlite3 -readonly "$tmp/dw2.db" "SELECT count(*) FROM events WHERE kind='X' AND container_id='$sid'")" = 0 ] &&
+	pass "runc init waiting for its start (from a bind mount of the host's runc): watched, not drift" ||
+	fail "runc init: waited=$w $(cat "$tmp/slow.err") $("$DW" events --db "$tmp/dw2.db" --container shop/web-7d9/slow --format jsonl 2>&1 | grep '"X"')"
 kill -TERM "$pid"; wait "$pid"; pid=
 
 # commit of a containerd container (before, Docker's only): its cgroup
