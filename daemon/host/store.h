@@ -84,6 +84,7 @@ struct dw_change_row {
 	const char *sha256;  /* hex, or NULL (not a file, too big) */
 	int executable, elf; /* 0 or 1; -1 when not known */
 	enum dw_severity severity;
+	const char *detail; /* its event's detail (JSON: who), or NULL */
 };
 
 /*

@@ -85,6 +85,10 @@ static int apply_row(struct dw_store *s, struct apply_stmts *q, const char *cid,
 		sqlite3_bind_text(st, 8, r->sha256, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(st, 8);
+	if (r->detail)
+		sqlite3_bind_text(st, 9, r->detail, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 9);
 	if (sqlite3_step(st) != SQLITE_DONE)
 		return st_db_error(s, "cannot append event");
 	st_count_event(s, r->kind, dw_severity_name(r->severity));
@@ -108,7 +112,8 @@ int dw_store_apply_changes(struct dw_store *s, const char *cid,
 		"DELETE FROM changes WHERE container_id=?1 AND path=?2";
 	static const char event[] =
 		"INSERT INTO events(time, container_id, path, kind, source, "
-		"time_us, severity, sha256) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)";
+		"time_us, severity, sha256, detail) VALUES (?1,?2,?3,?4,?5,?6,"
+		"?7,?8,?9)";
 	struct apply_stmts q;
 	size_t i;
 	int err;
@@ -217,6 +222,7 @@ int dw_store_load_changes(struct dw_store *s, const char *cid, dw_row_fn cb,
 			sqlite3_column_int(st, 8),
 			sqlite3_column_int(st, 9),
 			DW_SEV_ALLOWED,
+			NULL,
 		};
 		int sev = dw_severity_parse(
 			(const char *)sqlite3_column_text(st, 10));

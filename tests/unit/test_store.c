@@ -76,14 +76,15 @@ static void test_changes(void **state)
 	struct dw_change_meta m = {0, 0, 6, 1700000000, 5, 1700000000000000005,
 				   42};
 	struct dw_change_row rows[] = {
-		{"/tmp/x", 6, 'A', 0100644, &m, NULL, 0, 0, DW_SEV_MEDIUM},
+		{"/tmp/x", 6, 'A', 0100644, &m, NULL, 0, 0, DW_SEV_MEDIUM,
+		 NULL},
 		{"/usr/bin/x", 10, 'A', 0100755, &m, "ab", 1, 1,
-		 DW_SEV_CRITICAL},
+		 DW_SEV_CRITICAL, NULL},
 		{"/etc/group", 10, 'D', 0100000, NULL, NULL, -1, -1,
-		 DW_SEV_HIGH},
+		 DW_SEV_HIGH, NULL},
 	};
-	struct dw_change_row revert = {"/tmp/x", 6,  'R', 0100000,	 NULL,
-				       NULL,	 -1, -1,  DW_SEV_ALLOWED};
+	struct dw_change_row revert = {"/tmp/x", 6,  'R', 0100000,	  NULL,
+				       NULL,	 -1, -1,  DW_SEV_ALLOWED, NULL};
 	struct dw_event_query q = {"web", 0, NULL, DW_SEV_HIGH, NULL, NULL};
 	struct seen k;
 
@@ -133,8 +134,9 @@ static void test_load_roundtrip(void **state)
 {
 	struct dw_store *s = mem();
 	struct dw_change_meta m = {1, 2, 3, 4, 5, 6, 7};
-	struct dw_change_row row = {"/usr/bin/x", 10, 'C', 0100755,	   &m,
-				    "ab",	  1,  1,   DW_SEV_CRITICAL};
+	struct dw_change_row row = {
+		"/usr/bin/x", 10, 'C', 0100755,		&m,
+		"ab",	      1,  1,   DW_SEV_CRITICAL, NULL};
 	int crit = 0;
 
 	(void)state;
@@ -484,9 +486,11 @@ struct chain_fx {
 static void fx_open(struct chain_fx *f)
 {
 	struct dw_change_row rows[3] = {
-		{"/a", 2, 'A', 0100644, NULL, NULL, -1, -1, DW_SEV_MEDIUM},
-		{"/b", 2, 'D', 0100644, NULL, NULL, -1, -1, DW_SEV_MEDIUM},
-		{"/c", 2, 'C', 0100644, NULL, NULL, -1, -1, DW_SEV_HIGH},
+		{"/a", 2, 'A', 0100644, NULL, NULL, -1, -1, DW_SEV_MEDIUM,
+		 "{\"process\":{\"pid\":7,\"comm\":\"sh\"}}"},
+		{"/b", 2, 'D', 0100644, NULL, NULL, -1, -1, DW_SEV_MEDIUM,
+		 NULL},
+		{"/c", 2, 'C', 0100644, NULL, NULL, -1, -1, DW_SEV_HIGH, NULL},
 	};
 	struct dw_snapshot_record snap = {
 		"id1", "c1",   "/tmp/c1.tar", "sha256:aa", "sha256:bb",
@@ -603,8 +607,8 @@ static void test_chain_intact_signed_pruned(void **state)
 	assert_int_equal(done, 0);
 	/* Appending goes on from a pruned chain. */
 	{
-		struct dw_change_row row = {"/d", 2,  'A', 0100644,	 NULL,
-					    NULL, -1, -1,  DW_SEV_MEDIUM};
+		struct dw_change_row row = {"/d", 2,  'A', 0100644,	  NULL,
+					    NULL, -1, -1,  DW_SEV_MEDIUM, NULL};
 
 		apply(f.s, "id2", &row, 1, "watch");
 	}
@@ -626,6 +630,11 @@ static int on_exec_event(const struct dw_event *ev, void *ctx)
 		assert_string_equal(ev->sha256, "ab12");
 		assert_memory_equal(ev->path, "/tmp/x", 6);
 		(*n)++;
+	} else if (ev->path_len == 2 && !memcmp(ev->path, "/a", 2)) {
+		/* A drift event's detail: who made it. */
+		assert_string_equal(
+			ev->detail,
+			"{\"process\":{\"pid\":7,\"comm\":\"sh\"}}");
 	} else {
 		assert_null(ev->detail);
 	}
@@ -644,6 +653,8 @@ static void test_chain_exec_detail(void **state)
 		"WHERE kind = 'X'",
 		"UPDATE events SET detail = NULL WHERE kind = 'X'",
 		"UPDATE events SET detail = '{}' WHERE id = 1",
+		"UPDATE events SET detail = NULL WHERE id = 1",
+		"UPDATE events SET detail = '{}' WHERE id = 2",
 	};
 	struct dw_event_query q = {NULL, 0, NULL, 0, NULL, NULL};
 	struct dw_buf rep = DW_BUF_INIT;
