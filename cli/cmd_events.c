@@ -135,8 +135,9 @@ static json_t *event_json(const struct dw_event *ev)
 	return o;
 }
 
-/* "  exec by COMM[PID] denied": who ran an X event's file (text form). */
-static void exec_text(struct dw_buf *b, const struct dw_event *ev)
+/* "  exec by COMM[PID] denied": who ran an X event's file; "  by
+ * COMM[PID]": who made a change (text form; nothing when not known). */
+static void who_text(struct dw_buf *b, const struct dw_event *ev)
 {
 	json_t *d = NULL, *pr;
 	const char *comm, *action;
@@ -147,14 +148,19 @@ static void exec_text(struct dw_buf *b, const struct dw_event *ev)
 	pr = json_object_get(d, "process");
 	comm = json_string_value(json_object_get(pr, "comm"));
 	action = json_string_value(json_object_get(d, "action"));
-	dw_buf_adds(b, "  exec by ");
+	if (!action && !json_is_object(pr)) {
+		json_decref(d);
+		return;
+	}
+	dw_buf_adds(b, action ? "  exec by " : "  by ");
 	if (comm)
 		dw_escape_path(b, comm, strlen(comm));
 	else
 		dw_buf_adds(b, "?");
-	dw_buf_addf(b, "[%lld] %s",
-		    (long long)json_integer_value(json_object_get(pr, "pid")),
-		    action ? action : "?");
+	dw_buf_addf(b, "[%lld]",
+		    (long long)json_integer_value(json_object_get(pr, "pid")));
+	if (action)
+		dw_buf_addf(b, " %s", action);
 	json_decref(d);
 }
 
@@ -236,7 +242,7 @@ static int on_event(const struct dw_event *ev, void *ctx)
 			dw_buf_addf(&b, "  %s (%s)",
 				    ev->severity ? ev->severity : "medium",
 				    ev->source);
-		exec_text(&b, ev);
+		who_text(&b, ev);
 		dw_buf_addch(&b, '\n');
 		fwrite(b.ptr, 1, b.len, stdout);
 	} else {

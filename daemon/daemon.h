@@ -34,6 +34,7 @@
 #include "swarm.h"
 #include "dockerwatch.h"
 #include "execwatch.h"
+#include "writerwatch.h"
 #include "logwatch.h"
 #include "monitor.h"
 #include "mounts.h"
@@ -104,6 +105,8 @@ struct daemon {
 	char exec_error[256];	      /* why there is none */
 	unsigned long long exec_lost; /* reports lost, said */
 	long long next_sweep;
+	struct dwd_writer *writer;   /* writer attribution, or NULL */
+	char writer_error[256];	     /* why there is none */
 	struct dwd_metrics *metrics; /* the /metrics endpoint, or NULL */
 	long long next_metrics; /* time(NULL) */ /* of /proc (time(NULL)) */
 };
@@ -134,6 +137,15 @@ int dwd_run(struct daemon *dm, int sfd);
 void dwd_exec_begin(struct daemon *dm, int once);
 void dwd_exec_read(struct daemon *dm);
 void dwd_exec_end(struct daemon *dm);
+/* Writer attribution (writerwatch.h): started with the exec watch, each
+ * container marked by the same hook (`add`), checked each loop turn
+ * (lost events: coverage degraded), stopped before the store closes. */
+void dwd_writer_begin(struct daemon *dm, int once);
+void dwd_writer_subject(struct daemon *dm, const struct dw_exec_subject *s,
+			int add);
+void dwd_writer_tick(struct daemon *dm);
+void dwd_writer_end(struct daemon *dm);
+json_t *dwd_writer_status(struct daemon *dm);
 /* The /metrics endpoint (metrics.c): started when metrics_listen is set,
  * its text rebuilt by the loop every few seconds. */
 struct dwd_metrics;

@@ -10,6 +10,7 @@ static void exec_hook(struct dw_monitor *m, const struct dw_exec_subject *s,
 	int mode = s->immutable ? dm->pol.exec_immutable : dm->pol.exec;
 	int err;
 
+	dwd_writer_subject(dm, s, add);
 	if (!add || mode == DW_EXEC_OFF) {
 		if (dm->exec)
 			dwd_exec_remove(dm->exec, s->id);

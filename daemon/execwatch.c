@@ -27,6 +27,7 @@
 #include "jobq.h"
 #include "log.h"
 #include "mounts.h"
+#include "procinfo.h"
 
 #include "driftwatch/banned.h"
 
@@ -250,70 +251,6 @@ static enum verdict decide(struct dwd_exec *x, int fd, struct stat *fst,
 
 /* ---- the process waiting in exec (before it becomes the new program) */
 
-static void sanitized(json_t *o, const char *key, const char *s, size_t n)
-{
-	struct dw_buf b = DW_BUF_INIT;
-
-	dw_utf8_sanitize(&b, s, n);
-	json_object_set_new(o, key, json_string(b.ptr ? b.ptr : ""));
-	dw_buf_release(&b);
-}
-
-static ssize_t read_small(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, size - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return n;
-}
-
-/* Its fields: comm, exe, pid, ppid (returned), uid, nspid (the pid in
- * its own namespace). */
-static pid_t process_info(pid_t pid, json_t *o)
-{
-	char p[64], buf[4096], *s;
-	ssize_t n;
-	pid_t ppid = 0;
-
-	json_object_set_new(o, "pid", json_integer(pid));
-	snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
-	if (read_small(p, buf, sizeof(buf)) > 0) {
-		if ((s = strstr(buf, "\nPPid:")))
-			ppid = (pid_t)strtol(s + 6, NULL, 10);
-		if ((s = strstr(buf, "\nUid:")))
-			json_object_set_new(
-				o, "uid",
-				json_integer(strtol(s + 5, NULL, 10)));
-		if ((s = strstr(buf, "\nNSpid:"))) {
-			char *end = strchr(s + 1, '\n'), *last = s + 7;
-
-			/* The last field: its pid in its own namespace. */
-			for (char *q = s + 7; end && q < end; q++)
-				if (*q == '\t' || *q == ' ')
-					last = q + 1;
-			json_object_set_new(
-				o, "nspid",
-				json_integer(strtol(last, NULL, 10)));
-		}
-	}
-	json_object_set_new(o, "ppid", json_integer(ppid));
-	snprintf(p, sizeof(p), "/proc/%d/comm", (int)pid);
-	if ((n = read_small(p, buf, sizeof(buf))) > 0)
-		sanitized(o, "comm", buf, (size_t)n - (buf[n - 1] == '\n'));
-	/* At most 1 KiB of it: six of these wait in each report. */
-	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
-	if ((n = readlink(p, buf, 1024)) > 0)
-		sanitized(o, "exe", buf, (size_t)n);
-	return ppid;
-}
-
 /* ---- hashing, after the answer ---- */
 
 /* Is the file on `fd` still as `at` saw it? */
@@ -460,11 +397,11 @@ static struct dwd_exec_report *make_report(const char *id, const char *name,
 	r->path = dw_xstrdup(path[0] ? path : "?");
 	r->denied = denied;
 	r->time_us = wall_us();
-	pp = process_info(pid, pr);
+	pp = dwd_process_info(pid, pr, 0);
 	for (int i = 0; pp > 1 && i < PARENTS_MAX; i++) {
 		json_t *o = json_object();
 
-		pp = process_info(pp, o);
+		pp = dwd_process_info(pp, o, 0);
 		json_array_append_new(ps, o);
 	}
 	json_object_set_new(d, "action", json_string(action));
@@ -542,23 +479,6 @@ static void answer(struct dwd_exec *x, const struct fanotify_event_metadata *m)
 }
 
 /* ---- the sweep: what runs and was never exec'd under our mark ---- */
-
-/* starttime of `pid` (/proc/PID/stat, field 22), or 0. */
-static unsigned long long start_ticks(pid_t pid)
-{
-	char p[64], buf[1024], *s;
-	unsigned long long v = 0;
-
-	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
-	if (read_small(p, buf, sizeof(buf)) <= 0 || !(s = strrchr(buf, ')')))
-		return 0;
-	/* After "pid (comm)": state is field 3, starttime field 22. */
-	for (int f = 2; f < 22 && s; f++)
-		s = strchr(s + 1, ' ');
-	if (s)
-		v = strtoull(s + 1, NULL, 10);
-	return v;
-}
 
 static int cmp_swept(const void *a, const void *b)
 {
@@ -732,7 +652,7 @@ static void proc_id_read(pid_t pid, struct proc_id *pi)
 
 	pi->ns = pidns_of(pid);
 	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)pid);
-	if (read_small(p, pi->cgroup, sizeof(pi->cgroup)) <= 0)
+	if (dwd_read_small(p, pi->cgroup, sizeof(pi->cgroup)) <= 0)
 		pi->cgroup[0] = '\0';
 }
 
@@ -798,7 +718,7 @@ static int sweep_one(struct dwd_exec *x, pid_t pid, struct swept **now,
 	pthread_mutex_unlock(&x->mu);
 	if (!t)
 		return 0;
-	start = start_ticks(pid);
+	start = dwd_start_ticks(pid);
 	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
 	n = readlink(p, path, sizeof(path) - 1);
 	/* O_PATH: nothing of the file's filesystem is called to open it. */

@@ -711,6 +711,7 @@ static void write_status(struct daemon *dm, const char *state, int force)
 				    json_pack("{s:b, s:s}", "watching", 0,
 					      "error", dm->exec_error));
 	}
+	json_object_set_new(doc, "writer", dwd_writer_status(dm));
 	text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_decref(doc);
 	/* Write what changed, and a heartbeat every 30 s. */
@@ -1061,6 +1062,7 @@ static int run(struct daemon *dm, int sfd)
 			dwd_deliver_alerts(dm);
 			next_delivery = now + 1;
 		}
+		dwd_writer_tick(dm); /* lost events: said in the status */
 		write_status(dm, "running", 0);
 		housekeeping(dm, now);
 		if (ping_ms && dw_mono_ms() - last_ping >= ping_ms) {
@@ -1181,6 +1183,7 @@ int main(int argc, char **argv)
 	dw_monitor_on_critical(dm.mon, dwd_auto_snapshot, &dm);
 	dw_monitor_on_leak(dm.mon, dwd_on_leak, &dm);
 	dwd_exec_begin(&dm, o.once);
+	dwd_writer_begin(&dm, o.once);
 	if (dw_logwatch_new(&dm.logs, dm.store, dwd_on_leak, &dm))
 		dw_fatal("%s", dw_error_last());
 	dw_journal_new(&dm.journal, dm.store, dm.logs, dm.pol.host_root);
@@ -1229,6 +1232,7 @@ int main(int argc, char **argv)
 		dwd_metrics_stop(dm.metrics);
 		dm.metrics = NULL;
 		dwd_exec_end(&dm);
+		dwd_writer_end(&dm);
 		dwd_snapq_stop(&dm);
 		dw_store_alert_flush(dm.store, 1);
 		sign_heads(&dm);

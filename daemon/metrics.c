@@ -605,6 +605,23 @@ void dwd_metrics_update(struct daemon *dm)
 		       "kernel's).",
 		       (long long)(xs.lost + xs.overflows));
 	}
+	single(&b, "driftwatch_writer_watching", "gauge",
+	       "1: who changes containers' files is recorded (fanotify).",
+	       (long long)(dm->writer != NULL && dm->pol.writer_attribution));
+	if (dm->writer) {
+		struct dwd_writer_stats ws;
+
+		dwd_writer_stats(dm->writer, &ws);
+		single(&b, "driftwatch_writer_events_total", "counter",
+		       "Events read by writer attribution (the host's too).",
+		       (long long)ws.events);
+		single(&b, "driftwatch_writer_noted_total", "counter",
+		       "Changes in containers' upper dirs with their process.",
+		       (long long)ws.noted);
+		single(&b, "driftwatch_writer_overflows_total", "counter",
+		       "Times the kernel's queue overflowed (events lost).",
+		       (long long)ws.overflows);
+	}
 	snprintf(path, sizeof(path), "%s", dm->db);
 	if (!stat(path, &st))
 		bytes += st.st_size;

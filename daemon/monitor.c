@@ -186,13 +186,14 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 	c->recorded = 0;
 	c->immutable = is_immutable(m->pol, c);
 	if (fresh) {
-		/* Who wrote (fanotify) is not built yet; exec is the exec
-		 * watch's (the daemon's hook, below), when there is one. */
-		mon_cover(m, c, DW_FACET_WRITER, DW_COVER_UNMONITORED,
-			  DW_REASON_NOT_BUILT, NULL);
-		if (!m->on_exec)
+		/* Who wrote and exec are the fanotify watches' (the
+		 * daemon's hook, below), when there is one. */
+		if (!m->on_exec) {
+			mon_cover(m, c, DW_FACET_WRITER, DW_COVER_UNMONITORED,
+				  DW_REASON_NOT_BUILT, NULL);
 			mon_cover(m, c, DW_FACET_EXEC, DW_COVER_UNMONITORED,
 				  DW_REASON_NOT_BUILT, NULL);
+		}
 		if (m->pol->scan_secrets)
 			mon_cover(m, c, DW_FACET_SECRETS, DW_COVER_MONITORED,
 				  DW_REASON_NONE, NULL);
@@ -502,6 +503,12 @@ void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn, void *ctx)
 {
 	m->on_critical = fn;
 	m->critical_ctx = ctx;
+}
+
+void dw_monitor_on_writer(struct dw_monitor *m, dw_writer_fn fn, void *ctx)
+{
+	m->on_writer = fn;
+	m->writer_ctx = ctx;
 }
 
 void dw_monitor_on_exec(struct dw_monitor *m, dw_exec_hook fn, void *ctx)

@@ -73,7 +73,8 @@ void dw_monitor_on_leak(struct dw_monitor *m, dw_leak_fn fn, void *ctx);
 /*
  * A container starts (`add` 1: its id, name, layers; `immutable` as the
  * policy decides) or stops being watched (`add` 0, the id alone): the
- * exec watch marks it, and sets its exec facet (dw_monitor_cover()).
+ * exec and writer watches mark it, and set its exec and writer facets
+ * (dw_monitor_cover()).
  */
 struct dw_exec_subject {
 	const char *id, *name, *upper;
@@ -85,6 +86,16 @@ typedef void (*dw_exec_hook)(struct dw_monitor *m,
 			     const struct dw_exec_subject *s, int add,
 			     void *ctx);
 void dw_monitor_on_exec(struct dw_monitor *m, dw_exec_hook fn, void *ctx);
+
+/*
+ * Who made a change: the detail (JSON text, malloc'd; NULL: none) of the
+ * event about to be recorded for `path` in container `id` (writer
+ * attribution, the daemon's). Called in the loop, once per event, and
+ * first with `id` NULL before a rescan's events (returns NULL).
+ */
+typedef char *(*dw_writer_fn)(struct dw_monitor *m, const char *id,
+			      const void *path, size_t len, void *ctx);
+void dw_monitor_on_writer(struct dw_monitor *m, dw_writer_fn fn, void *ctx);
 
 /* The inotify fd to poll for POLLIN. */
 int dw_monitor_fd(const struct dw_monitor *m);

@@ -142,6 +142,8 @@ struct dw_monitor {
 	void *leak_ctx;
 	dw_exec_hook on_exec;
 	void *exec_ctx;
+	dw_writer_fn on_writer;
+	void *writer_ctx;
 	int limit_stuck; /* max_user_watches cannot be raised */
 	long watch_limit_orig, watch_limit_set; /* the host's, and ours */
 	unsigned long long overflows, rescans, inotify_events, errors;

@@ -190,10 +190,20 @@ static void raise_drift_alert(struct dw_monitor *m, const struct rescan *r)
 		} else {
 			dw_utf8_sanitize(&b, row->path, row->path_len);
 		}
-		json_array_append_new(
-			paths, json_pack("{s:s, s:s, s:s}", "path", b.ptr,
-					 "kind", kind, "severity",
-					 dw_severity_name(row->severity)));
+		{
+			json_t *e = json_pack("{s:s, s:s, s:s}", "path", b.ptr,
+					      "kind", kind, "severity",
+					      dw_severity_name(row->severity));
+			json_t *d = row->detail
+					    ? json_loads(row->detail, 0, NULL)
+					    : NULL;
+
+			/* Who made it (process, or null and why not). */
+			if (json_is_object(d))
+				json_object_update(e, d);
+			json_decref(d);
+			json_array_append_new(paths, e);
+		}
 		dw_buf_release(&b);
 	}
 	snprintf(summary, sizeof(summary),
@@ -233,6 +243,14 @@ static int record(struct dw_monitor *m, struct rescan *r)
 		sc.upper_dev = (uint64_t)st.st_dev;
 		sc.upper_ino = (uint64_t)st.st_ino;
 	}
+	/* Who made each change, where it is known (and why not): first
+	 * what is queued now handled (`id` NULL), then each change's. */
+	if (m->on_writer && r->nrows)
+		free(m->on_writer(m, NULL, NULL, 0, m->writer_ctx));
+	for (size_t i = 0; m->on_writer && i < r->nrows; i++)
+		r->rows[i].detail =
+			m->on_writer(m, c->id, r->rows[i].path,
+				     r->rows[i].path_len, m->writer_ctx);
 	err = dw_store_begin(m->store);
 	if (!err)
 		err = dw_store_put_container(m->store, &sc);
@@ -254,8 +272,10 @@ static void rescan_release(struct rescan *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->nrows; i++)
+	for (i = 0; i < r->nrows; i++) {
 		free((char *)r->rows[i].sha256);
+		free((char *)r->rows[i].detail);
+	}
 	free(r->rows);
 }
 

@@ -507,6 +507,10 @@ static const struct key keys[] = {
 	    "serve Prometheus metrics at GET /metrics on this loopback "
 	    "address and port (127.0.0.1:9187, [::1]:9187) or unix:PATH; "
 	    "\"\": none"),
+	BOOL("writer_attribution", writer_attribution, 1,
+	     "record the process that made each change (pid, comm, exe, "
+	     "command line redacted), from a fanotify mark on the "
+	     "filesystems that hold the containers' upper dirs"),
 	NUM("exec_sweep_interval", exec_sweep_interval, 0, 86400, 30,
 	    "seconds between two sweeps of /proc for container processes "
 	    "no exec mark saw start (memfd, another filesystem, started "

@@ -78,6 +78,7 @@ struct dw_policy {
 	int exec;		  /* DW_EXEC_*: drifted binaries executed */
 	int exec_immutable;	  /* ... in immutable containers */
 	long exec_sweep_interval; /* seconds between sweeps of /proc; 0 off */
+	int writer_attribution;	  /* who made each change (fanotify) */
 	char *metrics_listen;	  /* "": no /metrics endpoint */
 };
 

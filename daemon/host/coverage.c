@@ -46,6 +46,7 @@ const char *dw_cover_reason_name(enum dw_cover_reason r)
 		"disabled",
 		"not-built",
 		"runtime-unresponsive",
+		"queue-overflow",
 	};
 
 	return (unsigned)r < COUNT(names) ? names[r] : "unknown";

@@ -49,6 +49,7 @@ enum dw_cover_reason {
 	DW_REASON_DISABLED,    /* turned off in the configuration */
 	DW_REASON_NOT_BUILT,   /* this driftwatch does not have it yet */
 	DW_REASON_RUNTIME_UNRESPONSIVE, /* the runtime did not answer */
+	DW_REASON_QUEUE_OVERFLOW, /* events lost (a kernel queue, a stall) */
 	DW_REASON_COUNT,
 };
 

@@ -52,16 +52,16 @@ sqlite3 -readonly "$db" "SELECT replace(detail, char(10), '|') FROM coverage WHE
 [ "$(dw_coverage "$db" "$(id dwcov-plain)" fs)" = "monitored " ] &&
 	[ "$(dw_coverage "$db" "$(id dwcov-plain)" logs)" = "monitored " ] &&
 	pass "a plain container: monitored" || fail "plain container"
-[ "$(dw_coverage "$db" "$(id dwcov-plain)" writer)" = "unmonitored not-built" ] &&
-	pass "facets not built yet are said so" || fail "writer facet"
+[ "$(dw_coverage "$db" "$(id dwcov-plain)" writer)" = "monitored " ] &&
+	pass "writer: monitored (fanotify)" || fail "writer facet: $(dw_coverage "$db" "$(id dwcov-plain)" writer)"
 [ "$(dw_coverage "$db" "$(id dwcov-plain)" exec)" = "monitored " ] &&
 	pass "exec: monitored (fanotify)" || fail "exec facet: $(dw_coverage "$db" "$(id dwcov-plain)" exec)"
 [ "$(sqlite3 -readonly "$db" "SELECT count(*) FROM alerts WHERE kind='unmonitored'")" = 3 ] &&
-	pass "one unmonitored alert each, none for not-built" ||
+	pass "one unmonitored alert each" ||
 	fail "alerts: $(sqlite3 -readonly "$db" "SELECT summary FROM alerts WHERE kind='unmonitored'")"
 "$DW" status --db "$db" >"$tmp/status"
 grep -q 'dwcov-local.*logs.*unmonitored.*log-driver' "$tmp/status" &&
-	grep 'not monitored on this host:' "$tmp/status" | grep -q 'writer (not-built)' &&
+	! grep 'not monitored on this host:' "$tmp/status" | grep -q 'writer' &&
 	grep -q 'full rescan: every 900s' "$tmp/status" &&
 	! grep -q '^FAKE LINE' "$tmp/status" && grep -q 'scr\\nFAKE LINE' "$tmp/status" &&
 	pass "driftwatch status says it all" || { fail "status"; cat "$tmp/status"; }

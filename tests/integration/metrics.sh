@@ -110,6 +110,9 @@ got_c=$(q 'sum(driftwatch_containers)')
 	pass "prometheus's values are the store's: $events events, $containers containers" ||
 	fail "prometheus: events $got_e (store $events), containers $got_c (store $containers): $(curl -s -G "http://127.0.0.1:$pport/api/v1/query" --data-urlencode 'query=sum(driftwatch_events_total)') $(curl -s http://127.0.0.1:$pport/api/v1/targets | jq -c '.data.activeTargets[] | {health, lastError, scrapeUrl}') $(grep -i 'warn\|err' "$tmp/prom.log" | tail -3)"
 [ "$(q 'driftwatch_exec_marked')" = 2 ] && pass "exec marked: 2" || fail "exec marked: $(q driftwatch_exec_marked)"
+[ "$(q 'driftwatch_writer_watching')" = 1 ] && [ "$(q 'driftwatch_writer_noted_total > 0')" -gt 0 ] &&
+	pass "writer attribution: watching, changes noted" ||
+	fail "writer: $(q driftwatch_writer_watching) $(q driftwatch_writer_noted_total)"
 kill "$ppid_"; wait "$ppid_" 2>/dev/null; ppid_=
 # Stopping is not held by a client that drips.
 (exec 9<>"/dev/tcp/127.0.0.1/$port"; for i in $(seq 1 40); do printf G >&9; sleep 0.5; done) 2>/dev/null &

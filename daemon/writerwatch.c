@@ -1,0 +1,739 @@
+/* driftwatchd: who changed a container's files (fanotify, FID mode). */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/fanotify.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "driftwatch/error.h"
+#include "driftwatch/xmalloc.h"
+#include "log.h"
+#include "procinfo.h"
+#include "writerwatch.h"
+
+#define MARK_MASK                                                              \
+	(FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO |             \
+	 FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_ONDIR)
+#define DIRENT_EVENTS (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
+#define NOTES 16384	      /* paths noted, by hash; a collision replaces */
+#define NOTES_BYTES (4 << 20) /* their paths and processes, at most */
+#define HOST_DIRS 65536	      /* directories known not to be a container's */
+#define NOTE_MAX_AGE_US (120LL * 1000000)
+#define READ_BUF (64 * 1024)
+#define REST_MS 10	 /* between two reads of the group */
+#define SYNC_WAIT_MS 100 /* the longest the loop waits for a sync */
+
+struct wtarget {
+	char *id;
+	char *upper; /* as readlink() of an fd on it says (realpath) */
+	size_t ulen;
+};
+
+/* A marked filesystem: its fsid (as events carry it) and a descriptor on
+ * it, to open handles with. */
+struct wfs {
+	dev_t dev;
+	fsid_t fsid;
+	int fd;
+};
+
+struct note {
+	unsigned long long h;
+	char *id, *path, *json;
+	size_t len;
+	long long time_us;
+};
+
+struct dwd_writer {
+	int fan, stop_pipe[2], sync_pipe[2];
+	pid_t self;
+	pthread_t thread;
+	int running;
+	pthread_mutex_t mu; /* all below */
+	struct wtarget *t;
+	size_t nt, t_alloc;
+	struct wfs *fs;
+	size_t nfs, fs_alloc;
+	struct note *notes; /* NOTES */
+	size_t note_bytes;  /* their strings' */
+	size_t hand;	    /* the next to drop when over NOTES_BYTES */
+	/* Hashes of directory handles under no watched upper dir (the
+	 * thread's alone; cleared when a container is added). */
+	unsigned long long *host_dirs; /* HOST_DIRS, a power of 2 */
+	int host_dirs_clear;
+	struct dwd_writer_stats st;
+	long long busy_since_ms; /* 0: idle */
+	unsigned long long sync_req, sync_done;
+	int sync_stuck;
+	pthread_cond_t synced;
+};
+
+static long long now_us(int clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static unsigned long long fnv(unsigned long long h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 1099511628211ULL;
+	return h;
+}
+
+static unsigned long long note_hash(const char *id, const char *path,
+				    size_t len)
+{
+	unsigned long long h = fnv(14695981039346656037ULL, id, strlen(id));
+
+	h = fnv(h, "", 1);
+	return fnv(h, path, len);
+}
+
+/* ---- the notes (under mu) ---- */
+
+static size_t note_size(const struct note *n)
+{
+	return n->id ? strlen(n->id) + n->len + (n->json ? strlen(n->json) : 0)
+		     : 0;
+}
+
+static void note_clear(struct dwd_writer *w, struct note *n)
+{
+	w->note_bytes -= note_size(n);
+	free(n->id);
+	free(n->path);
+	free(n->json);
+	memset(n, 0, sizeof(*n));
+}
+
+static void note_put(struct dwd_writer *w, const char *id, const char *path,
+		     size_t len, const char *json, long long t)
+{
+	unsigned long long h = note_hash(id, path, len);
+	struct note *n = &w->notes[h % NOTES];
+
+	note_clear(w, n);
+	n->h = h;
+	n->id = dw_xstrdup(id);
+	n->path = dw_xmalloc(len + 1);
+	memcpy(n->path, path, len);
+	n->path[len] = '\0';
+	n->len = len;
+	n->json = dw_xstrdup(json);
+	n->time_us = t;
+	w->note_bytes += note_size(n);
+	/* Bounded in bytes too (long paths, long command lines): others
+	 * dropped, a clock hand round the table, never this one. */
+	while (w->note_bytes > NOTES_BYTES) {
+		struct note *o = &w->notes[w->hand++ % NOTES];
+
+		if (o != n && o->id) {
+			note_clear(w, o);
+			w->st.dropped++;
+		}
+	}
+}
+
+json_t *dwd_writer_take(struct dwd_writer *w, const char *id, const char *path,
+			size_t len, const char **why)
+{
+	unsigned long long h = note_hash(id, path, len);
+	struct note *n;
+	json_t *o = NULL;
+	char *json = NULL;
+
+	*why = "no change by a process was seen at this path (made through "
+	       "a shared mapping or a hard link, before the watch, or its "
+	       "event was lost)";
+	pthread_mutex_lock(&w->mu);
+	n = &w->notes[h % NOTES];
+	if (n->id && n->h == h && !strcmp(n->id, id) && n->len == len &&
+	    !memcmp(n->path, path, len)) {
+		if (now_us(CLOCK_MONOTONIC) - n->time_us <= NOTE_MAX_AGE_US) {
+			json = n->json;
+			n->json = NULL;
+		}
+		note_clear(w, n);
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (json) {
+		o = json_loads(json, 0, NULL);
+		free(json);
+		if (json_is_object(o) && json_object_get(o, "exited")) {
+			static __thread char said[96];
+
+			snprintf(said, sizeof(said),
+				 "the process (pid %lld) exited before it "
+				 "was read",
+				 (long long)json_integer_value(
+					 json_object_get(o, "pid")));
+			*why = said;
+			json_decref(o);
+			o = NULL;
+		}
+	}
+	return o;
+}
+
+/* ---- the thread ---- */
+
+/* The set of host directories: open addressing, PROBES slots a hash;
+ * a full run replaces its first (forgotten: resolved again). 0 is
+ * empty (a hash of 0 is not kept). */
+#define PROBES 8
+
+static int host_dir_known(const struct dwd_writer *w, unsigned long long h)
+{
+	for (size_t i = 0; i < PROBES; i++)
+		if (w->host_dirs[(h + i) & (HOST_DIRS - 1)] == h)
+			return h != 0;
+	return 0;
+}
+
+static void host_dir_add(struct dwd_writer *w, unsigned long long h)
+{
+	for (size_t i = 0; i < PROBES; i++) {
+		unsigned long long *s =
+			&w->host_dirs[(h + i) & (HOST_DIRS - 1)];
+
+		if (!*s) {
+			*s = h;
+			return;
+		}
+	}
+	w->host_dirs[h & (HOST_DIRS - 1)] = h;
+}
+
+/* A process gone before it was read: its pid alone, said so. */
+static char *exited_json(pid_t pid)
+{
+	json_t *o = json_pack("{s:i, s:b}", "pid", (int)pid, "exited", 1);
+	char *s = json_dumps(o, JSON_COMPACT);
+
+	json_decref(o);
+	return s;
+}
+
+/* The process, as JSON text: what /proc says while it runs; NULL when
+ * it is gone. */
+static char *process_json(pid_t pid)
+{
+	json_t *o = json_object();
+	char p[64], buf[1024];
+	char *s;
+	ssize_t n;
+
+	dwd_process_info(pid, o, 1);
+	if (!json_object_get(o, "comm")) {
+		json_decref(o);
+		return NULL;
+	}
+	/* Its cgroup (v2's line, else v1's first): whose it is. */
+	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)pid);
+	if ((n = dwd_read_small(p, buf, sizeof(buf))) > 0) {
+		char *line = strstr(buf, "0::");
+
+		line = line && (line == buf || line[-1] == '\n')
+			       ? line + 3
+			       : strchr(buf, ':');
+		if (line && *line == ':')
+			line = strchr(line + 1, ':');
+		if (line && *line == ':')
+			line++;
+		if (line) {
+			char *e = strchr(line, '\n');
+
+			dwd_json_sanitized(o, "cgroup", line,
+					   e ? (size_t)(e - line)
+					     : strlen(line));
+		}
+	}
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+/* The hash of a directory's handle as events carry it. */
+static unsigned long long dir_hash(const void *fsid, size_t fsid_len,
+				   const struct file_handle *fh)
+{
+	unsigned long long h = fnv(14695981039346656037ULL, fsid, fsid_len);
+
+	h = fnv(h, &fh->handle_type, sizeof(fh->handle_type));
+	return fnv(h, fh->f_handle, fh->handle_bytes);
+}
+
+/* A directory moved into a container's upper dir (overlayfs copies a
+ * directory up in its work dir, then renames it into place) may have
+ * been taken for the host's while it was elsewhere: forgotten. */
+static void moved_in(struct dwd_writer *w, int dfd, const char *name,
+		     const void *fsid, size_t fsid_len)
+{
+	union {
+		struct file_handle fh;
+		char buf[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} u;
+	int mnt;
+
+	u.fh.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(dfd, name, &u.fh, &mnt, 0))
+		return;
+	{
+		unsigned long long h = dir_hash(fsid, fsid_len, &u.fh);
+
+		for (size_t i = 0; i < PROBES; i++)
+			if (w->host_dirs[(h + i) & (HOST_DIRS - 1)] == h)
+				w->host_dirs[(h + i) & (HOST_DIRS - 1)] = 0;
+	}
+}
+
+/* Is the process behind `pidfd` still the one (alive, or a zombie not
+ * yet reaped: its pid not reused)? Without a pidfd: not known, yes. */
+static int still_there(int pidfd)
+{
+	if (pidfd == FAN_NOPIDFD || pidfd == FAN_EPIDFD)
+		return 0;
+	return pidfd < 0 || !syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0);
+}
+
+/* One event: resolved to a container's path, its process noted. */
+static void handle(struct dwd_writer *w,
+		   const struct fanotify_event_metadata *m)
+{
+	const char *p = (const char *)m + m->metadata_len;
+	const char *end = (const char *)m + m->event_len;
+	const struct fanotify_event_info_fid *fid = NULL;
+	struct file_handle *fh;
+	const char *name = ".";
+	char link[64], hp[PATH_MAX + 1], id[128];
+	unsigned long long h;
+	size_t rel_len, hb;
+	int mfd = -1, dfd = -1, pidfd = -3; /* -3: none reported */
+	ssize_t n;
+	char *json = NULL, *key;
+
+	while (p + sizeof(struct fanotify_event_info_header) <= end) {
+		const struct fanotify_event_info_header *ih = (const void *)p;
+
+		if (ih->len < sizeof(*ih) || ih->len > (size_t)(end - p))
+			break;
+		if (!fid && (ih->info_type == FAN_EVENT_INFO_TYPE_DFID_NAME ||
+			     ih->info_type == FAN_EVENT_INFO_TYPE_DFID))
+			fid = (const void *)p;
+		if (ih->info_type == FAN_EVENT_INFO_TYPE_PIDFD &&
+		    ih->len >= sizeof(struct fanotify_event_info_pidfd))
+			pidfd = ((const struct fanotify_event_info_pidfd
+					  *)(const void *)p)
+					->pidfd;
+		p += ih->len;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->st.events++;
+	if (m->mask & FAN_Q_OVERFLOW)
+		w->st.overflows++;
+	pthread_mutex_unlock(&w->mu);
+	if ((m->mask & FAN_Q_OVERFLOW) || m->pid == w->self || !fid ||
+	    fid->hdr.len < sizeof(*fid) + sizeof(struct file_handle))
+		goto out;
+	fh = (struct file_handle *)fid->handle;
+	hb = fh->handle_bytes;
+	if (hb > fid->hdr.len - sizeof(*fid) - sizeof(struct file_handle))
+		goto out;
+	if (fid->hdr.info_type == FAN_EVENT_INFO_TYPE_DFID_NAME) {
+		const char *nm = (const char *)fh->f_handle + hb;
+		size_t room = (size_t)((const char *)fid + fid->hdr.len - nm);
+
+		if (!room || !memchr(nm, '\0', room))
+			goto out;
+		name = nm;
+	}
+	h = dir_hash(&fid->fsid, sizeof(fid->fsid), fh);
+	if (host_dir_known(w, h))
+		goto out;
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < w->nfs; i++)
+		if (!memcmp(&w->fs[i].fsid, &fid->fsid, sizeof(fid->fsid)))
+			mfd = w->fs[i].fd;
+	pthread_mutex_unlock(&w->mu);
+	/* The fd stays open while the filesystem is marked (never closed
+	 * before the thread ends). */
+	dfd = mfd < 0 ? -1 : open_by_handle_at(mfd, fh, O_PATH | O_CLOEXEC);
+	if (dfd < 0) {
+		pthread_mutex_lock(&w->mu);
+		w->st.unresolved++;
+		pthread_mutex_unlock(&w->mu);
+		goto out;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", dfd);
+	n = readlink(link, hp, sizeof(hp) - 1);
+	if (n <= 0)
+		goto out;
+	hp[n] = '\0';
+	pthread_mutex_lock(&w->mu);
+	id[0] = '\0';
+	rel_len = 0;
+	for (size_t i = 0; i < w->nt; i++) {
+		const struct wtarget *t = &w->t[i];
+
+		if ((size_t)n >= t->ulen && !memcmp(hp, t->upper, t->ulen) &&
+		    (hp[t->ulen] == '\0' || hp[t->ulen] == '/')) {
+			snprintf(id, sizeof(id), "%s", t->id);
+			rel_len = (size_t)n - t->ulen;
+			memmove(hp, hp + t->ulen, rel_len + 1);
+			break;
+		}
+	}
+	if (!id[0]) {
+		pthread_mutex_unlock(&w->mu);
+		host_dir_add(w, h);
+		goto out;
+	}
+	w->st.noted++;
+	pthread_mutex_unlock(&w->mu);
+	if ((m->mask & FAN_MOVED_TO) && (m->mask & FAN_ONDIR) &&
+	    strcmp(name, "."))
+		moved_in(w, dfd, name, &fid->fsid, sizeof(fid->fsid));
+	/* Read while it may still run (outside the lock: /proc), then
+	 * checked against the pidfd: a pid reused since is not taken for
+	 * the process that made the change. */
+	if (still_there(pidfd))
+		json = process_json(m->pid);
+	if (json && !still_there(pidfd)) {
+		free(json);
+		json = NULL;
+	}
+	if (!json)
+		json = exited_json(m->pid);
+	key = dw_xmalloc(rel_len + strlen(name) + 3);
+	memcpy(key, hp, rel_len);
+	if (strcmp(name, "."))
+		sprintf(key + rel_len, "/%s", name);
+	else if (!rel_len)
+		strcpy(key, "/");
+	else
+		key[rel_len] = '\0';
+	pthread_mutex_lock(&w->mu);
+	{
+		long long t = now_us(CLOCK_MONOTONIC);
+
+		note_put(w, id, key, strlen(key), json, t);
+		/* An entry made or removed changes its directory too. */
+		if ((m->mask & DIRENT_EVENTS) && rel_len && strcmp(name, "."))
+			note_put(w, id, hp, rel_len, json, t);
+	}
+	pthread_mutex_unlock(&w->mu);
+	free(key);
+out:
+	free(json);
+	if (dfd >= 0)
+		close(dfd);
+	if (pidfd >= 0)
+		close(pidfd);
+}
+
+/* Every event queued now, handled: 0, or -1 (stop, or an error said). */
+static int drain(struct dwd_writer *w, char *buf)
+{
+	for (;;) {
+		ssize_t n = read(w->fan, buf, READ_BUF);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n <= 0) {
+			dw_log_warn("writer attribution: read: %s",
+				    n ? strerror(errno) : "end of file");
+			return -1;
+		}
+		pthread_mutex_lock(&w->mu);
+		w->busy_since_ms = now_us(CLOCK_MONOTONIC) / 1000;
+		if (w->host_dirs_clear) {
+			memset(w->host_dirs, 0,
+			       HOST_DIRS * sizeof(*w->host_dirs));
+			w->host_dirs_clear = 0;
+		}
+		pthread_mutex_unlock(&w->mu);
+		for (struct fanotify_event_metadata *m = (void *)buf;
+		     FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
+			if (m->vers != FANOTIFY_METADATA_VERSION)
+				break;
+			if (m->fd >= 0)
+				close(m->fd); /* none in FID mode */
+			handle(w, m);
+		}
+		pthread_mutex_lock(&w->mu);
+		w->busy_since_ms = 0;
+		pthread_mutex_unlock(&w->mu);
+	}
+}
+
+/*
+ * The thread: reads what is queued, then rests REST_MS (not waiting on
+ * the group meanwhile, so a write on the host wakes no one: the cost of a
+ * busy host's writes stays theirs), unless the loop asks for everything
+ * queued so far (dwd_writer_sync()) or stop.
+ */
+static void *thread_main(void *arg)
+{
+	struct dwd_writer *w = arg;
+	char *buf = dw_xmalloc(READ_BUF);
+
+	for (;;) {
+		struct pollfd p[3] = {{w->stop_pipe[0], POLLIN, 0},
+				      {w->sync_pipe[0], POLLIN, 0},
+				      {w->fan, POLLIN, 0}};
+		unsigned long long req;
+		char c[64];
+
+		if (poll(p, 3, -1) < 0 && errno != EINTR) {
+			dw_log_warn("writer attribution: poll: %s",
+				    strerror(errno));
+			break;
+		}
+		if (p[0].revents)
+			break;
+		if (p[1].revents && read(w->sync_pipe[0], c, sizeof(c)) < 0 &&
+		    errno != EAGAIN)
+			break;
+		pthread_mutex_lock(&w->mu);
+		req = w->sync_req;
+		pthread_mutex_unlock(&w->mu);
+		if (drain(w, buf))
+			sleep(1); /* counted as stalled meanwhile */
+		pthread_mutex_lock(&w->mu);
+		w->sync_done = req;
+		pthread_cond_broadcast(&w->synced);
+		pthread_mutex_unlock(&w->mu);
+		/* The rest: a sync or stop ends it. */
+		if (poll(p, 2, REST_MS) > 0 && p[0].revents)
+			break;
+	}
+	free(buf);
+	return NULL;
+}
+
+int dwd_writer_sync(struct dwd_writer *w)
+{
+	struct timespec until;
+	unsigned long long seq;
+	int ok;
+
+	pthread_mutex_lock(&w->mu);
+	if (w->sync_stuck && w->sync_done < w->sync_req) {
+		/* The last one timed out and the thread has not caught up:
+		 * not waited for again. */
+		pthread_mutex_unlock(&w->mu);
+		return -1;
+	}
+	seq = ++w->sync_req;
+	pthread_mutex_unlock(&w->mu);
+	if (write(w->sync_pipe[1], "s", 1) != 1 && errno != EAGAIN)
+		return -1;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += SYNC_WAIT_MS * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&w->mu);
+	while (w->sync_done < seq &&
+	       !pthread_cond_timedwait(&w->synced, &w->mu, &until))
+		;
+	ok = w->sync_done >= seq;
+	w->sync_stuck = !ok;
+	pthread_mutex_unlock(&w->mu);
+	return ok ? 0 : -1;
+}
+
+/* ---- the loop's side ---- */
+
+int dwd_writer_start(struct dwd_writer **out)
+{
+	struct dwd_writer *w;
+	int fan, pidfd;
+
+	*out = NULL;
+	/* With a pidfd for each event's process where the kernel has it
+	 * (5.15): a pid reused meanwhile is told from it. */
+	fan = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME |
+				    FAN_REPORT_PIDFD | FAN_CLOEXEC |
+				    FAN_NONBLOCK,
+			    O_RDONLY | O_LARGEFILE);
+	pidfd = fan >= 0;
+	if (fan < 0 && errno == EINVAL)
+		fan = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_DFID_NAME |
+					    FAN_CLOEXEC | FAN_NONBLOCK,
+				    O_RDONLY | O_LARGEFILE);
+	if (fan < 0)
+		return dw_error_errno(
+			errno == EPERM ? DW_ERROR : DW_EUNSUPPORTED, errno,
+			"fanotify_init(FAN_REPORT_DFID_NAME) "
+			"(CAP_SYS_ADMIN and kernel 5.9 needed)");
+	w = dw_xcalloc(1, sizeof(*w));
+	w->fan = fan;
+	w->self = getpid();
+	w->st.pidfd = pidfd;
+	w->notes = dw_xcalloc(NOTES, sizeof(*w->notes));
+	w->host_dirs = dw_xcalloc(HOST_DIRS, sizeof(*w->host_dirs));
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->synced, NULL);
+	w->stop_pipe[0] = w->sync_pipe[0] = -1;
+	if (pipe2(w->stop_pipe, O_CLOEXEC) ||
+	    pipe2(w->sync_pipe, O_CLOEXEC | O_NONBLOCK) ||
+	    pthread_create(&w->thread, NULL, thread_main, w)) {
+		int e = errno;
+
+		w->running = 0;
+		dwd_writer_stop(w);
+		return dw_error_errno(DW_ERROR, e, "writer attribution");
+	}
+	w->running = 1;
+	*out = w;
+	return 0;
+}
+
+void dwd_writer_stop(struct dwd_writer *w)
+{
+	if (!w)
+		return;
+	if (w->running) {
+		if (write(w->stop_pipe[1], "x", 1) != 1)
+			dw_log_warn("writer attribution: stop: %s",
+				    strerror(errno));
+		pthread_join(w->thread, NULL);
+	}
+	if (w->stop_pipe[0] >= 0) {
+		close(w->stop_pipe[0]);
+		close(w->stop_pipe[1]);
+	}
+	if (w->sync_pipe[0] >= 0) {
+		close(w->sync_pipe[0]);
+		close(w->sync_pipe[1]);
+	}
+	close(w->fan);
+	for (size_t i = 0; i < w->nt; i++) {
+		free(w->t[i].id);
+		free(w->t[i].upper);
+	}
+	free(w->t);
+	for (size_t i = 0; i < w->nfs; i++)
+		close(w->fs[i].fd);
+	free(w->fs);
+	for (size_t i = 0; w->notes && i < NOTES; i++)
+		note_clear(w, &w->notes[i]);
+	free(w->notes);
+	free(w->host_dirs);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->synced);
+	free(w);
+}
+
+int dwd_writer_add(struct dwd_writer *w, const char *id, const char *upper)
+{
+	char real[PATH_MAX];
+	struct statfs sf;
+	struct stat st;
+	int fd, marked = 0;
+	size_t i;
+
+	fd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return dw_error_errno(DW_EIO, errno, "%s", upper);
+	if (fstat(fd, &st) || fstatfs(fd, &sf)) {
+		int e = errno;
+
+		close(fd);
+		return dw_error_errno(DW_EIO, e, "%s", upper);
+	}
+	{
+		char link[64];
+		ssize_t n;
+
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		n = readlink(link, real, sizeof(real) - 1);
+		if (n <= 0) {
+			close(fd);
+			return dw_error_errno(DW_EIO, errno, "%s", upper);
+		}
+		real[n] = '\0';
+	}
+	pthread_mutex_lock(&w->mu);
+	for (i = 0; i < w->nfs; i++)
+		marked |= w->fs[i].dev == st.st_dev;
+	pthread_mutex_unlock(&w->mu);
+	if (!marked) {
+		if (fanotify_mark(w->fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM,
+				  MARK_MASK, fd, NULL)) {
+			int e = errno;
+
+			close(fd);
+			return dw_error_errno(
+				e == EPERM ? DW_ERROR : DW_EUNSUPPORTED, e,
+				"fanotify_mark(FAN_MARK_FILESYSTEM) on the "
+				"filesystem of %s (one that reports file "
+				"handles is needed)",
+				upper);
+		}
+		pthread_mutex_lock(&w->mu);
+		DW_ALLOC_GROW(w->fs, w->nfs + 1, w->fs_alloc);
+		w->fs[w->nfs++] = (struct wfs){st.st_dev, sf.f_fsid, fd};
+		pthread_mutex_unlock(&w->mu);
+	} else {
+		close(fd);
+	}
+	pthread_mutex_lock(&w->mu);
+	for (i = 0; i < w->nt; i++)
+		if (!strcmp(w->t[i].id, id))
+			break;
+	if (i == w->nt) {
+		DW_ALLOC_GROW(w->t, w->nt + 1, w->t_alloc);
+		w->t[w->nt++] = (struct wtarget){dw_xstrdup(id), NULL, 0};
+	}
+	if (!w->t[i].upper || strcmp(w->t[i].upper, real)) {
+		free(w->t[i].upper);
+		w->t[i].upper = dw_xstrdup(real);
+		w->t[i].ulen = strlen(real);
+		/* Its directories may have been taken for the host's. */
+		w->host_dirs_clear = 1;
+	}
+	pthread_mutex_unlock(&w->mu);
+	return 0;
+}
+
+void dwd_writer_remove(struct dwd_writer *w, const char *id)
+{
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < w->nt; i++)
+		if (!strcmp(w->t[i].id, id)) {
+			free(w->t[i].id);
+			free(w->t[i].upper);
+			w->t[i] = w->t[--w->nt];
+			break;
+		}
+	pthread_mutex_unlock(&w->mu);
+}
+
+void dwd_writer_stats(struct dwd_writer *w, struct dwd_writer_stats *st)
+{
+	pthread_mutex_lock(&w->mu);
+	*st = w->st;
+	st->stalled_ms = w->busy_since_ms ? now_us(CLOCK_MONOTONIC) / 1000 -
+						    w->busy_since_ms
+					  : 0;
+	pthread_mutex_unlock(&w->mu);
+}

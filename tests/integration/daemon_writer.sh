@@ -1,0 +1,138 @@
+#!/bin/bash
+# Who made each change (writer attribution, fanotify): real containers
+# and a real driftwatchd. Before, every change was recorded without the
+# process that made it (the writer facet said "not-built").
+#   - a write by a process that stays alive: its pid, nspid, comm, exe,
+#     command line (a secret in it redacted) and cgroup, in the event
+#     and in the drift alert; the directory it changed too;
+#   - an image file removed and one chmod'ed: who did it;
+#   - a change nobody was seen to make (made while driftwatchd was
+#     stopped): process null, and why;
+#   - the host's own writes on the same filesystem: seen, never noted;
+#   - a flood past a small kernel queue: the writer facet degraded
+#     (queue-overflow), alerted, not silent;
+#   - writer_attribution: false: the facet says disabled.
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_docker
+
+tmp=$(mktemp -d)
+db="$tmp/driftwatch.db"
+cfg="$tmp/driftwatch.yaml"
+pid=
+qmax=$(cat /proc/sys/fs/fanotify/max_queued_events)
+cleanup() {
+	echo "$qmax" >/proc/sys/fs/fanotify/max_queued_events
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	dw_docker_rm dwwr-a dwwr-flood
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+printf 'debounce_ms: 20\nsigning_key: ""\n' >"$cfg"
+dw_docker_rm dwwr-a dwwr-flood
+docker run -d --network none --name dwwr-a dwtest:busybox sleep 3600 >/dev/null
+a=$(docker inspect -f '{{.Id}}' dwwr-a)
+dw_daemon_start "$cfg" "$db" "$tmp/log" || fail "daemon start"
+dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT state FROM coverage WHERE facet='writer' AND container_id='$a'\")\" = monitored ]" &&
+	pass "the writer facet: monitored" ||
+	fail "writer facet: $(sqlite3 -readonly "$db" "SELECT state, reason, detail FROM coverage WHERE facet='writer'")"
+
+# ev PATH: the JSON of the newest event of dwwr-a at PATH.
+ev() { "$DW" events --db "$db" --container dwwr-a --format jsonl 2>/dev/null | jq -c --arg p "$1" 'select(.path == $p)' | tail -1; }
+has() { [ -n "$(ev "$1")" ]; }
+
+# 1. A process that stays alive writes: it is named.
+tok=$("$DW_BUILD/tests/gentoken" github writer1)
+docker exec -d dwwr-a sh -c "echo x >/tmp/w; sleep 20; : $tok"
+dw_wait 10 has /tmp/w
+e=$(ev /tmp/w)
+hp=$(jq -r '.process.pid' <<<"$e")
+[ "$(jq -r '.process.comm' <<<"$e")" = sh ] && [ "$hp" -gt 1 ] &&
+	[ "$(jq -r '.process.nspid' <<<"$e")" -ge 1 ] && [ "$(jq -r '.process.nspid' <<<"$e")" != "$hp" ] &&
+	grep -q 'echo x >/tmp/w' "/proc/$hp/cmdline" 2>/dev/null &&
+	[ "$(jq -r '.process.exe' <<<"$e")" = /bin/busybox ] &&
+	jq -e --arg a "$a" '.process.cgroup | contains($a)' <<<"$e" >/dev/null &&
+	pass "a write by sh: its host pid, pid in the container, comm, exe and cgroup" ||
+	fail "write by sh: $e"
+jq -e '.process.cmdline | startswith("sh -c echo x >/tmp/w; sleep 20; : ")' <<<"$e" >/dev/null &&
+	! grep -qF "$tok" <<<"$e" && ! sqlite3 -readonly "$db" "SELECT detail FROM events" | grep -qF "$tok" &&
+	pass "its command line, the secret in it redacted (event and store)" ||
+	fail "cmdline: $(jq -c '.process.cmdline' <<<"$e")"
+[ "$(ev /tmp | jq -r '.process.comm')" = sh ] &&
+	pass "the directory it changed (C /tmp): the same process" || fail "C /tmp: $(ev /tmp)"
+"$DW" events --db "$db" --container dwwr-a | grep -q "A /tmp/w  .*  by sh\[$hp\]" &&
+	pass "events (text): by sh[PID]" || fail "text: $("$DW" events --db "$db" --container dwwr-a)"
+dw_wait 10 sh -c "sqlite3 -readonly '$db' \"SELECT payload FROM alerts WHERE kind='drift'\" | grep -q '\"comm\": *\"sh\"'" &&
+	pass "the drift alert carries the process" ||
+	fail "alert: $(sqlite3 -readonly "$db" "SELECT payload FROM alerts WHERE kind='drift'" | head -3)"
+
+# 2. An image file removed (a whiteout) and one chmod'ed, by a shell
+#    that stays.
+docker exec -d dwwr-a sh -c 'rm /bin/arp; chmod 600 /etc/passwd; sleep 20'
+dw_wait 10 sh -c "'$DW' events --db '$db' --container dwwr-a --format jsonl | jq -e 'select(.path == \"/etc/passwd\" and .kind == \"C\")'"
+# rm and chmod are processes of their own, gone at once: named, or said
+# gone (never a wrong one).
+who() { ev "$1" | jq -r '.kind + " " + (if .process then .process.comm else .attribution end)'; }
+for x in "/bin/arp D rm" "/etc/passwd C chmod"; do
+	set -- $x
+	case "$(who "$1")" in
+	"$2 $3" | "$2 the process (pid "*") exited before it was read") pass "$1: $2, by $3 or said gone ($(who "$1"))" ;;
+	*) fail "$1: $(ev "$1")" ;;
+	esac
+done
+
+# 3. The host's own writes on the same filesystem: seen, never noted.
+# (The status is rewritten at least every 5 s: read after a quiet 6 s.)
+sleep 6
+st=$("$DW" status --db "$db" --format json)
+n0=$(jq -r '.writer.noted' <<<"$st")
+e0=$(jq -r '.writer.events' <<<"$st")
+mkdir "$tmp/host"
+for i in $(seq 1 200); do echo "$i" >"$tmp/host/f$i"; done
+rm -r "$tmp/host"
+dw_wait 10 sh -c "[ \"\$('$DW' status --db '$db' --format json | jq -r '.writer.events >= $e0 + 400')\" = true ]"
+st=$("$DW" status --db "$db" --format json)
+[ "$(jq -r '.writer.noted' <<<"$st")" = "$n0" ] && [ "$(jq -r '.writer.events' <<<"$st")" -ge 400 ] &&
+	pass "host writes on the same filesystem: seen ($(jq -r '.writer.events' <<<"$st") events), none noted" ||
+	fail "host writes: $(jq -c '.writer' <<<"$st") (noted before: $n0)"
+
+# 4. A change made while driftwatchd was stopped: no process, and why.
+kill -TERM "$pid"
+wait "$pid"
+pid=
+docker exec dwwr-a sh -c 'echo y >/tmp/offline'
+dw_daemon_start "$cfg" "$db" "$tmp/log2" || fail "daemon restart"
+dw_wait 10 has /tmp/offline
+e=$(ev /tmp/offline)
+jq -e '.process == null and (.attribution | test("no change by a process was seen"))' <<<"$e" >/dev/null &&
+	pass "a change made while stopped: process null, and why" || fail "offline: $e"
+kill -TERM "$pid"
+wait "$pid"
+pid=
+
+# 5. A flood past a small kernel queue: degraded and alerted, not silent.
+rm -f "$db"*
+echo 16 >/proc/sys/fs/fanotify/max_queued_events
+docker run -d --network none --name dwwr-flood dwtest:busybox sleep 3600 >/dev/null
+f=$(docker inspect -f '{{.Id}}' dwwr-flood)
+dw_daemon_start "$cfg" "$db" "$tmp/log3" || fail "daemon start (flood)"
+echo "$qmax" >/proc/sys/fs/fanotify/max_queued_events
+dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT state FROM coverage WHERE facet='writer' AND container_id='$f'\")\" = monitored ]"
+docker exec dwwr-flood sh -c 'mkdir /tmp/fl; i=0; while [ $i -lt 3000 ]; do : >/tmp/fl/$i; i=$((i+1)); done'
+dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT state || ' ' || reason FROM coverage WHERE facet='writer' AND container_id='$f'\")\" = 'degraded queue-overflow' ]" &&
+	pass "a flood past the kernel's queue: writer degraded (queue-overflow)" ||
+	fail "flood: $(sqlite3 -readonly "$db" "SELECT state, reason, detail FROM coverage WHERE facet='writer'") $("$DW" status --db "$db" --format json | jq -c .writer)"
+dw_wait 5 sh -c "sqlite3 -readonly '$db' \"SELECT count(*) FROM alerts WHERE kind='unmonitored' AND payload LIKE '%queue-overflow%'\" | grep -qv '^0$'" &&
+	pass "and alerted" || fail "no alert: $(sqlite3 -readonly "$db" "SELECT kind, summary FROM alerts")"
+dw_wait 10 sh -c "[ \"\$('$DW' status --db '$db' --format json | jq -r '.writer.overflows > 0 and .writer.degraded')\" = true ]" &&
+	pass "status: overflows counted, degraded" || fail "status: $("$DW" status --db "$db" --format json | jq -c .writer)"
+kill -TERM "$pid"
+wait "$pid"
+pid=
+
+# 6. Turned off: said so.
+printf 'writer_attribution: false\n' >>"$cfg"
+dw_daemon_start "$cfg" "$db" "$tmp/log4" || fail "daemon start (off)"
+dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT state || ' ' || reason FROM coverage WHERE facet='writer' AND container_id='$a'\")\" = 'unmonitored disabled' ]" &&
+	pass "writer_attribution: false: unmonitored (disabled)" ||
+	fail "off: $(sqlite3 -readonly "$db" "SELECT state, reason FROM coverage WHERE facet='writer'")"
+finish
