@@ -34,6 +34,7 @@
 #define HASHQ_MAX 256 /* files waiting to be hashed */
 #define DONE_MAX 1024 /* reports waiting for the loop */
 #define HOST_BINS 6
+#define EXEC_TIMES 8192
 #define PARENTS_MAX 4	 /* the parent chain kept */
 #define EVENTS_BUF 16384 /* one read of the group */
 #define HOLDS 1024	 /* hold times kept for the percentiles */
@@ -97,6 +98,10 @@ struct dwd_exec {
 	struct exe_key execd[1024];
 	size_t nexecd;
 	ino_t own_pidns; /* driftwatchd's: never learned for a container */
+	/* When a process last exec'd (under mu): the latest time of the
+	 * pids of each bucket (pid % EXEC_TIMES), so that a collision only
+	 * makes it later (writer attribution asks, dwd_exec_last_us()). */
+	long long exec_times[EXEC_TIMES];
 };
 
 static long long wall_us(void)
@@ -129,28 +134,6 @@ void dwd_exec_free(struct dwd_exec_report *r)
 }
 
 /* ---- the decision ---- */
-
-/* `rel` (no leading '/') beneath `dir`, never through a symlink. */
-static int stat_beneath(int dir, const char *rel, struct stat *st)
-{
-	struct open_how how = {0};
-	int fd, ok;
-
-	how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
-	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
-		      RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
-	fd = (int)syscall(SYS_openat2, dir, rel, &how, sizeof(how));
-	if (fd < 0)
-		return -1;
-	ok = fstat(fd, st);
-	close(fd);
-	return ok;
-}
-
-static int same_time(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
-}
 
 /*
  * Does the group hold a mark on the superblock of device `dev`? The
@@ -237,12 +220,12 @@ static enum verdict decide(struct dwd_exec *x, int fd, struct stat *fst,
 	if (len > 10 && !strcmp(path + len - 10, " (deleted)"))
 		path[len - 10] = '\0';
 	for (size_t i = 0; i < t->nlower; i++) {
-		if (stat_beneath(t->lower[i], path + 1, &lo))
+		if (dwd_stat_beneath(t->lower[i], path + 1, &lo))
 			continue;
 		if (S_ISREG(lo.st_mode) && lo.st_ino == st.st_ino &&
 		    lo.st_size == st.st_size &&
-		    same_time(&lo.st_ctim, &st.st_ctim) &&
-		    same_time(&lo.st_mtim, &st.st_mtim))
+		    dwd_same_time(&lo.st_ctim, &st.st_ctim) &&
+		    dwd_same_time(&lo.st_mtim, &st.st_mtim))
 			return V_IMAGE;
 	}
 	snprintf(why, why_size, "not image content");
@@ -260,8 +243,8 @@ static int same_file(int fd, const struct stat *at)
 
 	return !fstat(fd, &st) && st.st_ino == at->st_ino &&
 	       st.st_size == at->st_size &&
-	       same_time(&st.st_mtim, &at->st_mtim) &&
-	       same_time(&st.st_ctim, &at->st_ctim);
+	       dwd_same_time(&st.st_mtim, &at->st_mtim) &&
+	       dwd_same_time(&st.st_ctim, &at->st_ctim);
 }
 
 static void hash_report(struct dwd_exec *x, struct dwd_exec_report *r)
@@ -453,6 +436,8 @@ static void answer(struct dwd_exec *x, const struct fanotify_event_metadata *m)
 				(long long)st.st_ctim.tv_sec * 1000000000LL +
 					st.st_ctim.tv_nsec};
 	}
+	/* Before the answer: a process is its new program only after it. */
+	x->exec_times[(unsigned)m->pid % EXEC_TIMES] = mono_us();
 	pthread_mutex_unlock(&x->mu);
 	if (v != V_IMAGE) {
 		r = make_report(id, name, path, m->pid,
@@ -1286,6 +1271,16 @@ static int cmp_ll(const void *a, const void *b)
 	long long x = *(const long long *)a, y = *(const long long *)b;
 
 	return (x > y) - (x < y);
+}
+
+long long dwd_exec_last_us(struct dwd_exec *x, pid_t pid)
+{
+	long long t;
+
+	pthread_mutex_lock(&x->mu);
+	t = x->exec_times[(unsigned)pid % EXEC_TIMES];
+	pthread_mutex_unlock(&x->mu);
+	return t;
 }
 
 void dwd_exec_stats(struct dwd_exec *x, struct dwd_exec_stats *st)

@@ -106,4 +106,12 @@ struct dwd_exec_report *dwd_exec_take(struct dwd_exec *x);
 void dwd_exec_free(struct dwd_exec_report *r);
 void dwd_exec_stats(struct dwd_exec *x, struct dwd_exec_stats *st);
 
+/*
+ * When `pid` last exec'd in a watched container (CLOCK_MONOTONIC,
+ * microseconds; 0: not since the start), recorded before the exec was
+ * let through; or a later time (another pid's sharing its bucket): never
+ * earlier. Any thread.
+ */
+long long dwd_exec_last_us(struct dwd_exec *x, pid_t pid);
+
 #endif

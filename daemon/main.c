@@ -1231,8 +1231,9 @@ int main(int argc, char **argv)
 		ret = run(&dm, sfd);
 		dwd_metrics_stop(dm.metrics);
 		dm.metrics = NULL;
-		dwd_exec_end(&dm);
+		/* The writer first: it asks the exec watch's clock. */
 		dwd_writer_end(&dm);
+		dwd_exec_end(&dm);
 		dwd_snapq_stop(&dm);
 		dw_store_alert_flush(dm.store, 1);
 		sign_heads(&dm);

@@ -103,6 +103,14 @@ void dw_monitor_cover(struct dw_monitor *m, const char *id, enum dw_facet f,
 		mon_cover(m, c, f, state, reason, detail);
 }
 
+int dw_monitor_cover_state(struct dw_monitor *m, const char *id,
+			   enum dw_facet f)
+{
+	struct container *c = find_container(m, id);
+
+	return c && c->cover[f].known ? (int)c->cover[f].state : -1;
+}
+
 static json_t *coverage_json(const struct container *c)
 {
 	json_t *o = json_object();

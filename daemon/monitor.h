@@ -89,11 +89,14 @@ void dw_monitor_on_exec(struct dw_monitor *m, dw_exec_hook fn, void *ctx);
 
 /*
  * Who made a change: the detail (JSON text, malloc'd; NULL: none) of the
- * event about to be recorded for `path` in container `id` (writer
- * attribution, the daemon's). Called in the loop, once per event, and
- * first with `id` NULL before a rescan's events (returns NULL).
+ * event about to be recorded for `path` in container `id`, whose image
+ * layers are `lowers` (writer attribution, the daemon's). Its "process"
+ * has "exe_image" true when its exe is image content of the container.
+ * Called in the loop, once per event, and first with `id` NULL before a
+ * rescan's events (returns NULL).
  */
 typedef char *(*dw_writer_fn)(struct dw_monitor *m, const char *id,
+			      char *const *lowers, size_t nlowers,
 			      const void *path, size_t len, void *ctx);
 void dw_monitor_on_writer(struct dw_monitor *m, dw_writer_fn fn, void *ctx);
 
@@ -123,6 +126,9 @@ void dw_monitor_keep_only(struct dw_monitor *m, int docker, char *const *keep,
 void dw_monitor_cover(struct dw_monitor *m, const char *id, enum dw_facet f,
 		      enum dw_cover state, enum dw_cover_reason reason,
 		      const char *detail);
+/* Facet `f` of container `id` as last recorded (enum dw_cover), or -1. */
+int dw_monitor_cover_state(struct dw_monitor *m, const char *id,
+			   enum dw_facet f);
 
 /*
  * dw_engine_redact_text() of the monitor's rules, the scan done in the

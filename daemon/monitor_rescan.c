@@ -32,20 +32,49 @@ static int meta_differs(const struct dw_changeset *a, const struct dw_change *x,
 	       p->ctime_ns != q->ctime_ns || p->ino != q->ino;
 }
 
+/* The exe of the process a change's detail names, when it is image
+ * content of the container ("exe_image") and it did not exec around the
+ * change ("exe_uncertain"), else NULL. */
+static const char *image_writer(const char *detail, char *buf, size_t size)
+{
+	json_t *d = detail ? json_loads(detail, 0, NULL) : NULL;
+	json_t *p = json_object_get(d, "process");
+	const char *exe = json_string_value(json_object_get(p, "exe"));
+	int ok = exe && json_is_true(json_object_get(p, "exe_image")) &&
+		 !json_is_true(json_object_get(p, "exe_uncertain")) &&
+		 strlen(exe) < size;
+
+	if (ok)
+		memcpy(buf, exe, strlen(exe) + 1);
+	json_decref(d);
+	return ok ? buf : NULL;
+}
+
 static void add_row(struct rescan *r, const struct dw_changeset *cs,
 		    const struct dw_change *ch, char kind)
 {
 	struct container *c = r->c;
 	const char *path = dw_change_path(cs, ch);
 	struct dw_change_row *row;
-	char *sha256 = NULL;
+	char *sha256 = NULL, exe[1024];
+	const char *writer;
 	int exec = -1, elf = -1;
 	enum dw_severity sev;
 
 	DW_ALLOC_GROW(r->rows, r->nrows + 1, r->alloc);
 	row = &r->rows[r->nrows];
-	sev = dw_policy_severity(r->m->pol, c->image, c->labels, c->immutable,
-				 path, kind, 0);
+	/* Who made it, where it is known (and why not): an allow rule may
+	 * name the process. */
+	row->detail =
+		r->m->on_writer
+			? r->m->on_writer(r->m, c->id, c->lowers, c->nlowers,
+					  path, ch->path_len, r->m->writer_ctx)
+			: NULL;
+	writer = dw_policy_names_processes(r->m->pol)
+			 ? image_writer(row->detail, exe, sizeof(exe))
+			 : NULL;
+	sev = dw_policy_severity_by(r->m->pol, c->image, c->labels,
+				    c->immutable, path, kind, 0, writer);
 	/* Every new or changed file, allowed or not: a secret written to
 	 * /tmp is a leak all the same. */
 	if ((kind == 'A' || kind == 'C') && S_ISREG(ch->mode)) {
@@ -54,8 +83,9 @@ static void add_row(struct rescan *r, const struct dw_changeset *cs,
 		if (elf < 0)
 			elf = -1;
 		if (exec || elf == 1)
-			sev = dw_policy_severity(r->m->pol, c->image, c->labels,
-						 c->immutable, path, kind, 1);
+			sev = dw_policy_severity_by(r->m->pol, c->image,
+						    c->labels, c->immutable,
+						    path, kind, 1, writer);
 	}
 	row->path = path;
 	row->path_len = ch->path_len;
@@ -243,14 +273,6 @@ static int record(struct dw_monitor *m, struct rescan *r)
 		sc.upper_dev = (uint64_t)st.st_dev;
 		sc.upper_ino = (uint64_t)st.st_ino;
 	}
-	/* Who made each change, where it is known (and why not): first
-	 * what is queued now handled (`id` NULL), then each change's. */
-	if (m->on_writer && r->nrows)
-		free(m->on_writer(m, NULL, NULL, 0, m->writer_ctx));
-	for (size_t i = 0; m->on_writer && i < r->nrows; i++)
-		r->rows[i].detail =
-			m->on_writer(m, c->id, r->rows[i].path,
-				     r->rows[i].path_len, m->writer_ctx);
 	err = dw_store_begin(m->store);
 	if (!err)
 		err = dw_store_put_container(m->store, &sc);
@@ -363,6 +385,10 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	if (m->pol->ignore_runtime_mounts)
 		dw_changeset_drop_added_dirs(&cs, c->mount_points,
 					     c->nmount_points);
+	/* What writer attribution has queued now, handled before the
+	 * changes take their notes (`id` NULL). */
+	if (m->on_writer)
+		free(m->on_writer(m, NULL, NULL, 0, NULL, 0, m->writer_ctx));
 	compare_sets(&r, &c->prev, &cs);
 	r.total = cs.n;
 	c->rescans++;

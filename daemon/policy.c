@@ -32,6 +32,7 @@ static void free_rules(struct dw_allow_rule *r, size_t n)
 		free(r[i].k8s_namespace);
 		free(r[i].k8s_pod);
 		free_strv(r[i].paths, r[i].npaths);
+		free_strv(r[i].processes, r[i].nprocesses);
 	}
 	free(r);
 }
@@ -141,6 +142,23 @@ static int allow_rule(struct dw_yaml *y, yaml_node_t *n,
 			err = string(y, v, &r->k8s_pod);
 		else if (k && !strcmp(k, "paths") && kind != RULE_IMMUTABLE)
 			err = abs_globs(y, v, &r->paths, &r->npaths);
+		else if (k && !strcmp(k, "process") && kind != RULE_IMMUTABLE &&
+			 dw_yaml_scalar(v)) {
+			/* One, or a list. */
+			if (dw_yaml_scalar(v)[0] != '/')
+				err = dw_yaml_bad(y, v,
+						  "a process is its absolute "
+						  "exe path (a glob)");
+			if (!err) {
+				size_t alloc = r->nprocesses;
+
+				DW_ALLOC_GROW(r->processes, r->nprocesses + 1,
+					      alloc);
+				r->processes[r->nprocesses++] =
+					dw_xstrdup(dw_yaml_scalar(v));
+			}
+		} else if (k && !strcmp(k, "process") && kind != RULE_IMMUTABLE)
+			err = abs_globs(y, v, &r->processes, &r->nprocesses);
 		else
 			err = dw_yaml_bad(
 				y, v,
@@ -150,10 +168,10 @@ static int allow_rule(struct dw_yaml *y, yaml_node_t *n,
 					  "namespace, pod)"
 					: "unknown key in an allow rule "
 					  "(image, label, namespace, "
-					  "pod, paths)");
+					  "pod, paths, process)");
 	}
-	if (!err && kind != RULE_IMMUTABLE && !r->npaths)
-		err = dw_yaml_bad(y, n, "an allow rule needs paths");
+	if (!err && kind != RULE_IMMUTABLE && !r->npaths && !r->nprocesses)
+		err = dw_yaml_bad(y, n, "an allow rule needs paths or process");
 	if (!err && kind == RULE_IMMUTABLE && !r->image && !r->label &&
 	    !r->k8s_namespace && !r->k8s_pod)
 		err = dw_yaml_bad(y, n,
@@ -228,20 +246,26 @@ int dw_policy_immutable(const struct dw_policy *p, const char *image,
 	return 0;
 }
 
-/* Does a rule of `rules` fit the container and match `path`? */
+/* Does a rule of `rules` fit the container and match `path` (and, when
+ * it names processes, the writer's exe)? */
 static int allowed_by(const struct dw_allow_rule *rules, size_t n,
-		      const char *image, const json_t *labels, const char *path)
+		      const char *image, const json_t *labels, const char *path,
+		      const char *writer_exe)
 {
 	size_t i, j;
 
 	for (i = 0; i < n; i++) {
 		const struct dw_allow_rule *r = &rules[i];
+		int by = !r->nprocesses, at = !r->npaths;
 
 		if (!selects(r, image, labels))
 			continue;
-		for (j = 0; j < r->npaths; j++)
-			if (dw_glob_match(r->paths[j], path))
-				return 1;
+		for (j = 0; !by && writer_exe && j < r->nprocesses; j++)
+			by = dw_glob_match(r->processes[j], writer_exe);
+		for (j = 0; !at && j < r->npaths; j++)
+			at = dw_glob_match(r->paths[j], path);
+		if (by && at)
+			return 1;
 	}
 	return 0;
 }
@@ -766,10 +790,11 @@ static int under(const char *path, const char *dir)
 	return !strncmp(path, dir, n) && (path[n] == '/' || !path[n]);
 }
 
-enum dw_severity dw_policy_severity(const struct dw_policy *p,
-				    const char *image, const json_t *labels,
-				    int immutable, const char *path, char kind,
-				    int exec_or_elf)
+enum dw_severity dw_policy_severity_by(const struct dw_policy *p,
+				       const char *image, const json_t *labels,
+				       int immutable, const char *path,
+				       char kind, int exec_or_elf,
+				       const char *writer_exe)
 {
 	size_t i;
 
@@ -781,10 +806,10 @@ enum dw_severity dw_policy_severity(const struct dw_policy *p,
 	 */
 	if (kind != 'D' && exec_or_elf)
 		return allowed_by(p->allow_exec, p->nallow_exec, image, labels,
-				  path)
+				  path, writer_exe)
 			       ? DW_SEV_ALLOWED
 			       : DW_SEV_CRITICAL;
-	if (allowed_by(p->allow, p->nallow, image, labels, path))
+	if (allowed_by(p->allow, p->nallow, image, labels, path, writer_exe))
 		return DW_SEV_ALLOWED;
 	if (immutable)
 		return DW_SEV_CRITICAL;
@@ -792,4 +817,24 @@ enum dw_severity dw_policy_severity(const struct dw_policy *p,
 		if (under(path, p->high_paths[i]))
 			return DW_SEV_HIGH;
 	return DW_SEV_MEDIUM;
+}
+
+int dw_policy_names_processes(const struct dw_policy *p)
+{
+	for (size_t i = 0; i < p->nallow; i++)
+		if (p->allow[i].nprocesses)
+			return 1;
+	for (size_t i = 0; i < p->nallow_exec; i++)
+		if (p->allow_exec[i].nprocesses)
+			return 1;
+	return 0;
+}
+
+enum dw_severity dw_policy_severity(const struct dw_policy *p,
+				    const char *image, const json_t *labels,
+				    int immutable, const char *path, char kind,
+				    int exec_or_elf)
+{
+	return dw_policy_severity_by(p, image, labels, immutable, path, kind,
+				     exec_or_elf, NULL);
 }

@@ -23,6 +23,10 @@ struct dw_allow_rule {
 	char *k8s_namespace, *k8s_pod;
 	char **paths; /* globs; "**" crosses '/' */
 	size_t npaths;
+	/* Globs on the exe of the process that made the change, which must
+	 * be image content of the container; none: any process. */
+	char **processes;
+	size_t nprocesses;
 };
 
 struct dw_policy {
@@ -122,5 +126,20 @@ enum dw_severity dw_policy_severity(const struct dw_policy *p,
 				    const char *image, const json_t *labels,
 				    int immutable, const char *path, char kind,
 				    int exec_or_elf);
+
+/* Does an allow rule name processes (is the writer worth looking at)? */
+int dw_policy_names_processes(const struct dw_policy *p);
+
+/*
+ * The same, knowing who made the change: `writer_exe` is the exe of the
+ * process that did (as the container sees it), when that file is image
+ * content of the container, else NULL. A rule with `process` matches
+ * only such a writer.
+ */
+enum dw_severity dw_policy_severity_by(const struct dw_policy *p,
+				       const char *image, const json_t *labels,
+				       int immutable, const char *path,
+				       char kind, int exec_or_elf,
+				       const char *writer_exe);
 
 #endif

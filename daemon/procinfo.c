@@ -1,5 +1,7 @@
 /* driftwatchd: what /proc says of a process. */
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +83,22 @@ pid_t dwd_process_info(pid_t pid, json_t *o, int cmdline)
 		}
 	}
 	return ppid;
+}
+
+int dwd_stat_beneath(int dir, const char *rel, struct stat *st)
+{
+	struct open_how how = {0};
+	int fd, ok;
+
+	how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		      RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+	fd = (int)syscall(SYS_openat2, dir, rel, &how, sizeof(how));
+	if (fd < 0)
+		return -1;
+	ok = fstat(fd, st);
+	close(fd);
+	return ok;
 }
 
 unsigned long long dwd_start_ticks(pid_t pid)

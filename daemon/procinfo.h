@@ -4,7 +4,9 @@
 /* What /proc says of a process, for the exec watch and writer
  * attribution (driftwatchd's threads; nothing here takes a lock). */
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -22,6 +24,16 @@ void dwd_json_sanitized(json_t *o, const char *key, const char *s, size_t n);
  * separated by spaces (not redacted: the caller does).
  */
 pid_t dwd_process_info(pid_t pid, json_t *o, int cmdline);
+
+/* `rel` (no leading '/') beneath `dir`, never through a symlink, a
+ * magic link or a mount: its stat, 0; or -1. */
+int dwd_stat_beneath(int dir, const char *rel, struct stat *st);
+
+static inline int dwd_same_time(const struct timespec *a,
+				const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
 
 /* starttime of `pid` (/proc/PID/stat, field 22), or 0. */
 unsigned long long dwd_start_ticks(pid_t pid);

@@ -1,9 +1,12 @@
 /* driftwatchd: writer attribution, the loop's side (writerwatch.h). */
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "daemon.h"
 #include "driftwatch/escape.h"
+#include "procinfo.h"
 
 /* Lost events (an overflow, a stalled thread) degrade every container's
  * writer facet until this long has passed without another. */
@@ -83,7 +86,68 @@ void dwd_writer_subject(struct daemon *dm, const struct dw_exec_subject *s,
 
 /* The detail of a change's event: who made it, or why that is not
  * known. The command line goes through the secret engine (redacted). */
+/*
+ * Is the file `ex` ("_exe": ino, size, ctime, mtime) at `exe` in the
+ * container image content: the same inode, size and times in a lower
+ * layer (as the exec watch decides)? The last few answers are kept: a
+ * process that writes 100,000 files is looked up once.
+ */
+static int exe_is_image(const char *id, char *const *lowers, size_t nlowers,
+			const char *exe, json_t *ex)
+{
+	static struct {
+		char id[80], exe[256];
+		json_int_t ino, size, ctime, ctime_ns, mtime, mtime_ns;
+		int image;
+	} cache[16];
+	static unsigned next;
+	json_int_t ino = json_integer_value(json_object_get(ex, "ino"));
+	json_int_t size = json_integer_value(json_object_get(ex, "size"));
+	json_int_t ct = json_integer_value(json_object_get(ex, "ctime"));
+	json_int_t ctn = json_integer_value(json_object_get(ex, "ctime_ns"));
+	json_int_t mt = json_integer_value(json_object_get(ex, "mtime"));
+	json_int_t mtn = json_integer_value(json_object_get(ex, "mtime_ns"));
+	int image = 0;
+
+	if (!json_is_object(ex) || exe[0] != '/' || strlen(id) >= 80 ||
+	    strlen(exe) >= 256)
+		return 0;
+	for (size_t i = 0; i < 16; i++)
+		if (!strcmp(cache[i].id, id) && !strcmp(cache[i].exe, exe) &&
+		    cache[i].ino == ino && cache[i].size == size &&
+		    cache[i].ctime == ct && cache[i].ctime_ns == ctn &&
+		    cache[i].mtime == mt && cache[i].mtime_ns == mtn)
+			return cache[i].image;
+	for (size_t i = 0; !image && i < nlowers; i++) {
+		int dir = open(lowers[i], O_PATH | O_DIRECTORY | O_CLOEXEC);
+		struct stat lo;
+
+		if (dir < 0)
+			continue;
+		image = !dwd_stat_beneath(dir, exe + 1, &lo) &&
+			S_ISREG(lo.st_mode) && (json_int_t)lo.st_ino == ino &&
+			(json_int_t)lo.st_size == size &&
+			(json_int_t)lo.st_ctim.tv_sec == ct &&
+			lo.st_ctim.tv_nsec == ctn &&
+			(json_int_t)lo.st_mtim.tv_sec == mt &&
+			lo.st_mtim.tv_nsec == mtn;
+		close(dir);
+	}
+	next %= 16;
+	snprintf(cache[next].id, sizeof(cache[next].id), "%s", id);
+	snprintf(cache[next].exe, sizeof(cache[next].exe), "%s", exe);
+	cache[next].ino = ino;
+	cache[next].size = size;
+	cache[next].ctime = ct;
+	cache[next].ctime_ns = ctn;
+	cache[next].mtime = mt;
+	cache[next].mtime_ns = mtn;
+	cache[next++].image = image;
+	return image;
+}
+
 static char *writer_detail(struct dw_monitor *m, const char *id,
+			   char *const *lowers, size_t nlowers,
 			   const void *path, size_t len, void *ctx)
 {
 	struct daemon *dm = ctx;
@@ -108,6 +172,26 @@ static char *writer_detail(struct dw_monitor *m, const char *id,
 	if (p) {
 		const char *cmd =
 			json_string_value(json_object_get(p, "cmdline"));
+		const char *exe = json_string_value(json_object_get(p, "exe"));
+
+		/* Did it exec around its change (or can that not be told:
+		 * no exec watch on the container)? Then its exe may be the
+		 * program it became after, not the writer's. */
+		int uncertain = json_object_get(p, "_exec") != NULL ||
+				dw_monitor_cover_state(m, id, DW_FACET_EXEC) !=
+					DW_COVER_MONITORED;
+
+		/* Its exe: image content, or not (then no allow rule
+		 * naming a process matches it). */
+		json_object_set_new(
+			p, "exe_image",
+			json_boolean(exe &&
+				     exe_is_image(id, lowers, nlowers, exe,
+						  json_object_get(p, "_exe"))));
+		if (uncertain)
+			json_object_set_new(p, "exe_uncertain", json_true());
+		json_object_del(p, "_exe");
+		json_object_del(p, "_exec");
 
 		if (cmd) {
 			struct dw_buf red = DW_BUF_INIT, b = DW_BUF_INIT;
@@ -129,6 +213,11 @@ static char *writer_detail(struct dw_monitor *m, const char *id,
 	return s;
 }
 
+static long long exec_clock(void *ctx, pid_t pid)
+{
+	return dwd_exec_last_us(ctx, pid);
+}
+
 void dwd_writer_begin(struct daemon *dm, int once)
 {
 	dw_monitor_on_writer(dm->mon, writer_detail, dm);
@@ -138,7 +227,10 @@ void dwd_writer_begin(struct daemon *dm, int once)
 		return;
 	}
 	/* Started even when off: a reload may turn it on. */
-	if (dwd_writer_start(&dm->writer)) {
+	if (!dwd_writer_start(&dm->writer)) {
+		if (dm->exec)
+			dwd_writer_exec_clock(dm->writer, exec_clock, dm->exec);
+	} else {
 		snprintf(dm->writer_error, sizeof(dm->writer_error), "%s",
 			 dw_error_last());
 		dw_log_warn("who changes containers' files is not known: %s",

@@ -73,6 +73,12 @@ struct dwd_writer {
 	struct dwd_writer_stats st;
 	long long busy_since_ms; /* 0: idle */
 	unsigned long long sync_req, sync_done;
+	/* When a pid last exec'd (the exec watch's clock), and when the
+	 * queue was last read empty: every event read since was made
+	 * after it (the thread's). */
+	long long (*last_exec)(void *ctx, pid_t pid);
+	void *exec_ctx;
+	long long drained_us;
 	int sync_stuck;
 	pthread_cond_t synced;
 };
@@ -242,6 +248,28 @@ static char *process_json(pid_t pid)
 		json_decref(o);
 		return NULL;
 	}
+	/* Which file its exe is (the kernel's cached attributes: nothing
+	 * of a container's own filesystem is called), for the loop to tell
+	 * whether it is image content ("_exe", taken out there). */
+	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+	{
+		struct statx sx;
+
+		if (!statx(AT_FDCWD, p, AT_STATX_DONT_SYNC,
+			   STATX_INO | STATX_SIZE | STATX_CTIME | STATX_MTIME,
+			   &sx))
+			json_object_set_new(
+				o, "_exe",
+				json_pack("{s:I, s:I, s:I, s:i, s:I, s:i}",
+					  "ino", (json_int_t)sx.stx_ino, "size",
+					  (json_int_t)sx.stx_size, "ctime",
+					  (json_int_t)sx.stx_ctime.tv_sec,
+					  "ctime_ns", (int)sx.stx_ctime.tv_nsec,
+					  "mtime",
+					  (json_int_t)sx.stx_mtime.tv_sec,
+					  "mtime_ns",
+					  (int)sx.stx_mtime.tv_nsec));
+	}
 	/* Its cgroup (v2's line, else v1's first): whose it is. */
 	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)pid);
 	if ((n = dwd_read_small(p, buf, sizeof(buf))) > 0) {
@@ -310,9 +338,46 @@ static int still_there(int pidfd)
 	return pidfd < 0 || !syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0);
 }
 
+/*
+ * Did the process exec after its change (`made_after`: the change was made
+ * later than that)? Then what /proc said is its new program's, not the
+ * writer's: "_exec" says so ("after"), or that it cannot be told
+ * ("unknown": no exec watch); the loop then matches no allow rule by
+ * process. An exec before `made_after` was before the change.
+ */
+static char *exec_checked(struct dwd_writer *w, char *json, pid_t pid,
+			  long long made_after)
+{
+	const char *say = NULL;
+	long long (*fn)(void *, pid_t);
+	void *ctx;
+	json_t *o;
+	char *s;
+
+	pthread_mutex_lock(&w->mu);
+	fn = w->last_exec;
+	ctx = w->exec_ctx;
+	pthread_mutex_unlock(&w->mu);
+	if (!fn)
+		say = "unknown";
+	else if (fn(ctx, pid) >= made_after)
+		say = "after";
+	if (!say)
+		return json;
+	o = json_loads(json, 0, NULL);
+	free(json);
+	if (!o)
+		return NULL;
+	json_object_set_new(o, "_exec", json_string(say));
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
 /* One event: resolved to a container's path, its process noted. */
 static void handle(struct dwd_writer *w,
-		   const struct fanotify_event_metadata *m)
+		   const struct fanotify_event_metadata *m,
+		   long long made_after)
 {
 	const char *p = (const char *)m + m->metadata_len;
 	const char *end = (const char *)m + m->event_len;
@@ -416,6 +481,8 @@ static void handle(struct dwd_writer *w,
 		free(json);
 		json = NULL;
 	}
+	if (json)
+		json = exec_checked(w, json, m->pid, made_after);
 	if (!json)
 		json = exited_json(m->pid);
 	key = dw_xmalloc(rel_len + strlen(name) + 3);
@@ -448,13 +515,19 @@ out:
 /* Every event queued now, handled: 0, or -1 (stop, or an error said). */
 static int drain(struct dwd_writer *w, char *buf)
 {
+	/* Every event read now was queued after the last empty read. */
+	long long made_after = w->drained_us;
+
 	for (;;) {
+		long long t = now_us(CLOCK_MONOTONIC);
 		ssize_t n = read(w->fan, buf, READ_BUF);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (n < 0 && errno == EAGAIN) {
+			w->drained_us = t; /* before the read that found none */
 			return 0;
+		}
 		if (n <= 0) {
 			dw_log_warn("writer attribution: read: %s",
 				    n ? strerror(errno) : "end of file");
@@ -474,7 +547,7 @@ static int drain(struct dwd_writer *w, char *buf)
 				break;
 			if (m->fd >= 0)
 				close(m->fd); /* none in FID mode */
-			handle(w, m);
+			handle(w, m, made_after);
 		}
 		pthread_mutex_lock(&w->mu);
 		w->busy_since_ms = 0;
@@ -525,6 +598,15 @@ static void *thread_main(void *arg)
 	}
 	free(buf);
 	return NULL;
+}
+
+void dwd_writer_exec_clock(struct dwd_writer *w,
+			   long long (*fn)(void *ctx, pid_t pid), void *ctx)
+{
+	pthread_mutex_lock(&w->mu);
+	w->last_exec = fn;
+	w->exec_ctx = ctx;
+	pthread_mutex_unlock(&w->mu);
 }
 
 int dwd_writer_sync(struct dwd_writer *w)

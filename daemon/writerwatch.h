@@ -48,6 +48,16 @@ json_t *dwd_writer_take(struct dwd_writer *w, const char *id, const char *path,
 			size_t len, const char **why);
 
 /*
+ * The exec watch's clock: `fn` says when `pid` last exec'd (monotonic
+ * microseconds; dwd_exec_last_us()). A process that exec'd after its
+ * change is then not taken for the program /proc shows ("_exec" in its
+ * note: "after"; without a clock: "unknown"). NULL: none. Set before
+ * the exec watch stops.
+ */
+void dwd_writer_exec_clock(struct dwd_writer *w,
+			   long long (*fn)(void *ctx, pid_t pid), void *ctx);
+
+/*
  * Wait (at most 100 ms) until the thread has handled every event queued
  * before this call: the loop calls it before it takes the notes of a
  * rescan's changes, whose events the kernel queued before inotify's. -1

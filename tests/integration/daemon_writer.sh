@@ -11,7 +11,9 @@
 #   - the host's own writes on the same filesystem: seen, never noted;
 #   - a flood past a small kernel queue: the writer facet degraded
 #     (queue-overflow), alerted, not silent;
-#   - writer_attribution: false: the facet says disabled.
+#   - writer_attribution: false: the facet says disabled;
+#   - an allow rule by process: an image binary's write allowed, a
+#     drifted copy put at the same path not.
 . "$(dirname "$0")/../lib/common.sh"
 dw_need_docker
 
@@ -135,4 +137,37 @@ dw_daemon_start "$cfg" "$db" "$tmp/log4" || fail "daemon start (off)"
 dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT state || ' ' || reason FROM coverage WHERE facet='writer' AND container_id='$a'\")\" = 'unmonitored disabled' ]" &&
 	pass "writer_attribution: false: unmonitored (disabled)" ||
 	fail "off: $(sqlite3 -readonly "$db" "SELECT state, reason FROM coverage WHERE facet='writer'")"
+kill -TERM "$pid"
+wait "$pid"
+pid=
+
+# 7. An allow rule by process: a write by the image's busybox under
+#    /tmp/ok is allowed (its shell started a second before: no exec
+#    around its change); the same by a drifted copy put in its place at
+#    /bin/busybox is not (the exe's inode is not image content); nor a
+#    drifted program that writes and at once execs the image's busybox
+#    (it may be read as busybox: it exec'd after the change).
+printf 'debounce_ms: 20\nsigning_key: ""\nallow:\n  - process: /bin/busybox\n    paths: ["/tmp/ok/**"]\n' >"$cfg"
+dw_daemon_start "$cfg" "$db" "$tmp/log5" || fail "daemon start (allow process)"
+docker exec dwwr-a mkdir -p /tmp/ok /tmp/x
+docker exec -d dwwr-a sh -c 'sleep 1; echo a >/tmp/ok/image; sleep 20; :'
+docker exec -d dwwr-a sh -c 'sleep 1; echo b >/tmp/notok; sleep 20; :'
+dw_wait 10 sh -c "'$DW' events --db '$db' --container dwwr-a --format jsonl | grep -q '/tmp/notok'"
+dw_wait 10 has /tmp/ok/image
+[ "$(ev /tmp/ok/image | jq -r '.severity + " " + .process.exe + " " + (.process.exe_image | tostring)')" = "allowed /bin/busybox true" ] &&
+	[ "$(ev /tmp/notok | jq -r '.severity')" = medium ] &&
+	pass "allow process: /bin/busybox (image content): its write allowed, only under the rule's paths" ||
+	fail "allow by process: $(ev /tmp/ok/image) $(ev /tmp/notok)"
+docker exec dwwr-a cp /bin/busybox /tmp/x/busybox
+docker exec -d dwwr-a /tmp/x/busybox sh -c 'echo s >/tmp/ok/spoof; exec /bin/busybox sleep 20'
+dw_wait 10 has /tmp/ok/spoof
+[ "$(ev /tmp/ok/spoof | jq -r '.severity')" = medium ] &&
+	pass "a drifted program that writes, then execs the allowed one: not allowed ($(ev /tmp/ok/spoof | jq -c '.process | {exe, exe_uncertain}'))" ||
+	fail "spoof by exec: $(ev /tmp/ok/spoof)"
+docker exec dwwr-a sh -c '/tmp/x/busybox cp /tmp/x/busybox /bin/busybox.new && /tmp/x/busybox mv /bin/busybox.new /bin/busybox'
+docker exec -d dwwr-a /bin/busybox sh -c 'sleep 1; echo c >/tmp/ok/drifted; sleep 20; :'
+dw_wait 10 has /tmp/ok/drifted
+[ "$(ev /tmp/ok/drifted | jq -r '.severity + " " + .process.exe + " " + (.process.exe_image | tostring)')" = "medium /bin/busybox false" ] &&
+	pass "a drifted copy at /bin/busybox: not image content, not allowed" ||
+	fail "drifted writer: $(ev /tmp/ok/drifted)"
 finish

@@ -85,6 +85,75 @@ static void test_severities(void **state)
 }
 
 /*
+ * Allow rules by process: they match only a writer whose exe (image
+ * content: the caller says so by passing it) matches, with the rule's
+ * paths when it has some; a writer not known (or a drifted exe: NULL)
+ * never matches; an executable still needs allow_executables.
+ */
+static void test_process_rules(void **state)
+{
+	char *path =
+		write_file("allow:\n"
+			   "  - process: [/usr/bin/dpkg, \"/usr/lib/apt/*\"]\n"
+			   "  - process: /usr/bin/python3*\n"
+			   "    paths: [\"/srv/app/**\"]\n"
+			   "allow_executables:\n"
+			   "  - image: debian\n"
+			   "    process: [/usr/bin/dpkg]\n");
+	char *bad = write_file("allow:\n  - image: x\n");
+	char *rel = write_file("allow:\n  - process: [dpkg]\n");
+	json_t *none = json_object();
+	struct dw_policy p;
+
+	(void)state;
+	assert_int_equal(dw_policy_load(&p, path, 1), 0);
+	assert_true(dw_policy_names_processes(&p));
+	assert_int_equal(dw_policy_severity_by(&p, "x", none, 0, "/var/lib/a",
+					       'A', 0, "/usr/bin/dpkg"),
+			 DW_SEV_ALLOWED);
+	assert_int_equal(dw_policy_severity_by(&p, "x", none, 0, "/var/lib/a",
+					       'A', 0, "/usr/lib/apt/methods"),
+			 DW_SEV_ALLOWED);
+	assert_int_equal(dw_policy_severity_by(&p, "x", none, 0, "/var/lib/a",
+					       'A', 0, NULL),
+			 DW_SEV_MEDIUM);
+	assert_int_equal(dw_policy_severity_by(&p, "x", none, 0, "/var/lib/a",
+					       'A', 0, "/usr/bin/dpkg2"),
+			 DW_SEV_MEDIUM);
+	/* process and paths: both. */
+	assert_int_equal(dw_policy_severity_by(&p, "x", none, 0, "/srv/app/x",
+					       'C', 0, "/usr/bin/python3.11"),
+			 DW_SEV_ALLOWED);
+	assert_int_equal(dw_policy_severity_by(&p, "x", none, 0, "/var/x", 'C',
+					       0, "/usr/bin/python3.11"),
+			 DW_SEV_MEDIUM);
+	/* An executable: only allow_executables (image and process). */
+	assert_int_equal(dw_policy_severity_by(&p, "debian", none, 0,
+					       "/usr/bin/x", 'A', 1,
+					       "/usr/bin/dpkg"),
+			 DW_SEV_ALLOWED);
+	assert_int_equal(dw_policy_severity_by(&p, "alpine", none, 0,
+					       "/usr/bin/x", 'A', 1,
+					       "/usr/bin/dpkg"),
+			 DW_SEV_CRITICAL);
+	assert_int_equal(dw_policy_severity_by(&p, "debian", none, 0,
+					       "/usr/bin/x", 'A', 1, NULL),
+			 DW_SEV_CRITICAL);
+	dw_policy_release(&p);
+	/* Neither paths nor process; a process not absolute: refused. */
+	assert_int_not_equal(dw_policy_load(&p, bad, 1), 0);
+	assert_non_null(strstr(dw_error_last(), "paths or process"));
+	assert_int_not_equal(dw_policy_load(&p, rel, 1), 0);
+	json_decref(none);
+	unlink(path);
+	unlink(bad);
+	unlink(rel);
+	free(path);
+	free(bad);
+	free(rel);
+}
+
+/*
  * Kubernetes: allow and immutable rules by pod namespace and pod name
  * (globs on the io.kubernetes.pod.* labels every runtime's pods carry),
  * and immutable rules by image.
@@ -180,7 +249,7 @@ static void test_bad_files(void **state)
 						      "immutable rule");
 	expect_error("immutable:\n  - {}\n", "names what it selects");
 	expect_error("allow:\n  - pods: x\n    paths: [/x]\n",
-		     "(image, label, namespace, pod, paths)");
+		     "(image, label, namespace, pod, paths, process)");
 	/* Absent: an error only when asked for. */
 	assert_int_equal(dw_policy_load(&p, "/nonexistent/dw.yaml", 0), 0);
 	assert_int_equal(p.debounce_ms, 20);
@@ -199,6 +268,7 @@ int main(void)
 		cmocka_unit_test(test_severities),
 		cmocka_unit_test(test_bad_files),
 		cmocka_unit_test(test_kubernetes_rules),
+		cmocka_unit_test(test_process_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
