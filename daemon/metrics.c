@@ -618,9 +618,22 @@ void dwd_metrics_update(struct daemon *dm)
 		single(&b, "driftwatch_writer_noted_total", "counter",
 		       "Changes in containers' upper dirs with their process.",
 		       (long long)ws.noted);
-		single(&b, "driftwatch_writer_overflows_total", "counter",
-		       "Times the kernel's queue overflowed (events lost).",
-		       (long long)ws.overflows);
+		family(&b, "driftwatch_writer_lost_total", "counter",
+		       "Attribution lost, by why: the kernel's queue "
+		       "overflowed, notes dropped before their changes were "
+		       "recorded, changes recorded before attribution caught "
+		       "up, directories past PATH_MAX or gone when looked up.");
+		dw_buf_addf(&b,
+			    "driftwatch_writer_lost_total{why=\"overflow\"} "
+			    "%llu\n"
+			    "driftwatch_writer_lost_total{why=\"dropped\"} "
+			    "%llu\n"
+			    "driftwatch_writer_lost_total{why=\"late\"} %llu\n"
+			    "driftwatch_writer_lost_total{why=\"too_long\"} "
+			    "%llu\n"
+			    "driftwatch_writer_lost_total{why=\"gone\"} %llu\n",
+			    ws.overflows, ws.dropped, ws.late, ws.too_long,
+			    ws.unresolved);
 	}
 	snprintf(path, sizeof(path), "%s", dm->db);
 	if (!stat(path, &st))

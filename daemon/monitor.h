@@ -90,14 +90,18 @@ void dw_monitor_on_exec(struct dw_monitor *m, dw_exec_hook fn, void *ctx);
 /*
  * Who made a change: the detail (JSON text, malloc'd; NULL: none) of the
  * event about to be recorded for `path` in container `id`, whose image
- * layers are `lowers` (writer attribution, the daemon's). Its "process"
+ * layers are `lowers`, made since `since_us` (CLOCK_MONOTONIC: the
+ * container's previous rescan began) (writer attribution, the daemon's).
+ * Its "process"
  * has "exe_image" true when its exe is image content of the container.
- * Called in the loop, once per event, and first with `id` NULL before a
- * rescan's events (returns NULL).
+ * Called in the loop, once per event, and first with `path` NULL before a
+ * rescan's events (returns NULL: what is queued is handled, and notes
+ * from before `since_us` forgotten).
  */
 typedef char *(*dw_writer_fn)(struct dw_monitor *m, const char *id,
 			      char *const *lowers, size_t nlowers,
-			      const void *path, size_t len, void *ctx);
+			      const void *path, size_t len, long long since_us,
+			      void *ctx);
 void dw_monitor_on_writer(struct dw_monitor *m, dw_writer_fn fn, void *ctx);
 
 /* The inotify fd to poll for POLLIN. */

@@ -97,6 +97,9 @@ struct container {
 	size_t nwatches;
 	unsigned long long rescans, events;
 	long long last_change; /* wall clock, microseconds */
+	/* When its last rescan began (CLOCK_MONOTONIC, microseconds): the
+	 * notes of writer attribution older than that are not a change's. */
+	long long rescan_began_us;
 	long long last_cost_ms;
 
 	/* What limits the fs facet (see mon_fs_coverage()). */
@@ -165,9 +168,11 @@ struct rescan {
 	size_t nrows, alloc;
 	size_t added, updated, reverted, notable, critical, total;
 	enum dw_severity worst;
+	long long since_us; /* the previous rescan began (monotonic) */
 };
 
 long long mon_mono_ms(void);
+long long mon_mono_us(void);
 long long mon_wall_us(void);
 void mon_drop_watch(struct dw_monitor *m, struct watch *w);
 int mon_open_beneath(int root, const char *rel, int flags);

@@ -65,11 +65,11 @@ static void add_row(struct rescan *r, const struct dw_changeset *cs,
 	row = &r->rows[r->nrows];
 	/* Who made it, where it is known (and why not): an allow rule may
 	 * name the process. */
-	row->detail =
-		r->m->on_writer
-			? r->m->on_writer(r->m, c->id, c->lowers, c->nlowers,
-					  path, ch->path_len, r->m->writer_ctx)
-			: NULL;
+	row->detail = r->m->on_writer
+			      ? r->m->on_writer(r->m, c->id, c->lowers,
+						c->nlowers, path, ch->path_len,
+						r->since_us, r->m->writer_ctx)
+			      : NULL;
 	writer = dw_policy_names_processes(r->m->pol)
 			 ? image_writer(row->detail, exe, sizeof(exe))
 			 : NULL;
@@ -312,6 +312,9 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	memset(&r, 0, sizeof(r));
 	r.m = m;
 	r.c = c;
+	/* Notes of writes since the last rescan began are this one's. */
+	r.since_us = c->rescan_began_us;
+	c->rescan_began_us = mon_mono_us();
 	r.worst = DW_SEV_ALLOWED;
 	c->dirty = 0;
 	if (c->rewatch) {
@@ -386,9 +389,11 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		dw_changeset_drop_added_dirs(&cs, c->mount_points,
 					     c->nmount_points);
 	/* What writer attribution has queued now, handled before the
-	 * changes take their notes (`id` NULL). */
+	 * changes take their notes (`path` NULL), and the container's notes
+	 * older than the previous rescan forgotten. */
 	if (m->on_writer)
-		free(m->on_writer(m, NULL, NULL, 0, NULL, 0, m->writer_ctx));
+		free(m->on_writer(m, c->id, NULL, 0, NULL, 0, r.since_us,
+				  m->writer_ctx));
 	compare_sets(&r, &c->prev, &cs);
 	r.total = cs.n;
 	c->rescans++;

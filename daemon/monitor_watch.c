@@ -12,6 +12,14 @@ long long mon_mono_ms(void)
 	return dw_mono_ms();
 }
 
+long long mon_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 long long mon_wall_us(void)
 {
 	struct timespec ts;

@@ -35,9 +35,9 @@ ssize_t dwd_read_small(const char *path, char *buf, size_t size)
 	return n;
 }
 
-pid_t dwd_process_info(pid_t pid, json_t *o, int cmdline)
+pid_t dwd_process_info(pid_t pid, json_t *o, size_t cmdline)
 {
-	char p[64], buf[4096], *s;
+	char p[64], buf[8193], *s;
 	ssize_t n;
 	pid_t ppid = 0;
 
@@ -73,7 +73,11 @@ pid_t dwd_process_info(pid_t pid, json_t *o, int cmdline)
 		dwd_json_sanitized(o, "exe", buf, (size_t)n);
 	if (cmdline) {
 		snprintf(p, sizeof(p), "/proc/%d/cmdline", (int)pid);
-		if ((n = dwd_read_small(p, buf, 1025)) > 0) {
+		if ((n = dwd_read_small(p, buf,
+					(cmdline < sizeof(buf)
+						 ? cmdline
+						 : sizeof(buf) - 1) +
+						1)) > 0) {
 			for (ssize_t i = 0; i < n; i++)
 				if (!buf[i])
 					buf[i] = ' ';

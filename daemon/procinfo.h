@@ -20,10 +20,10 @@ void dwd_json_sanitized(json_t *o, const char *key, const char *s, size_t n);
 /*
  * Its fields into `o`: pid, uid, nspid (the pid in its own namespace),
  * ppid (returned, 0 when not known), comm, exe (at most 1 KiB). With
- * `cmdline`, also its command line, at most 1 KiB, the arguments
- * separated by spaces (not redacted: the caller does).
+ * `cmdline` (bytes, at most 8192; 0: none), also its command line, the
+ * arguments separated by spaces (not redacted: the caller does).
  */
-pid_t dwd_process_info(pid_t pid, json_t *o, int cmdline);
+pid_t dwd_process_info(pid_t pid, json_t *o, size_t cmdline);
 
 /* `rel` (no leading '/') beneath `dir`, never through a symlink, a
  * magic link or a mount: its stat, 0; or -1. */

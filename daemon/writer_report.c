@@ -12,12 +12,13 @@
  * writer facet until this long has passed without another. */
 #define DEGRADED_HOLD_S 60
 #define STALL_MS 5000
+#define CMDLINE_KEEP 1024 /* bytes of a redacted command line kept */
 
 static struct {
 	char **ids; /* the containers whose writer facet is monitored */
 	size_t n, alloc;
-	unsigned long long overflows; /* as last seen */
-	long long degraded_until;     /* time(NULL); 0: not degraded */
+	unsigned long long overflows, dropped, late, too_long; /* as seen */
+	long long degraded_until; /* time(NULL); 0: not degraded */
 	char why[160];
 } ws;
 
@@ -148,18 +149,23 @@ static int exe_is_image(const char *id, char *const *lowers, size_t nlowers,
 
 static char *writer_detail(struct dw_monitor *m, const char *id,
 			   char *const *lowers, size_t nlowers,
-			   const void *path, size_t len, void *ctx)
+			   const void *path, size_t len, long long since_us,
+			   void *ctx)
 {
 	struct daemon *dm = ctx;
 	json_t *d, *p = NULL;
 	const char *why;
 	char *s;
 
-	if (!id) {
-		/* The rescan's events, queued before inotify's: handled. */
-		if (dm->writer && dm->pol.writer_attribution &&
-		    dwd_writer_sync(dm->writer))
-			dw_log_debug("writer attribution: not synced in time");
+	if (!path) {
+		/* The rescan's events, queued before inotify's: handled;
+		 * its notes from before its previous rescan: stale. */
+		if (dm->writer && dm->pol.writer_attribution) {
+			if (dwd_writer_sync(dm->writer))
+				dw_log_debug("writer attribution: not synced "
+					     "in time");
+			dwd_writer_forget(dm->writer, id, since_us);
+		}
 		return NULL;
 	}
 	d = json_object();
@@ -168,7 +174,7 @@ static char *writer_detail(struct dw_monitor *m, const char *id,
 	else if (!dm->writer)
 		why = dm->writer_error;
 	else
-		p = dwd_writer_take(dm->writer, id, path, len, &why);
+		p = dwd_writer_take(dm->writer, id, path, len, since_us, &why);
 	if (p) {
 		const char *cmd =
 			json_string_value(json_object_get(p, "cmdline"));
@@ -196,10 +202,25 @@ static char *writer_detail(struct dw_monitor *m, const char *id,
 		if (cmd) {
 			struct dw_buf red = DW_BUF_INIT, b = DW_BUF_INIT;
 
+			size_t keep;
+
+			/* Redacted whole (as read, up to 8 KiB), then cut to
+			 * 1 KiB on a character's boundary: a secret cut
+			 * before redaction would not be recognised. */
 			dw_monitor_redact_text(m, cmd, strlen(cmd), NULL, &red);
 			dw_utf8_sanitize(&b, red.ptr ? red.ptr : "", red.len);
-			json_object_set_new(p, "cmdline",
-					    json_string(b.ptr ? b.ptr : ""));
+			keep = b.len;
+			if (keep > CMDLINE_KEEP) {
+				keep = CMDLINE_KEEP;
+				while (keep && ((unsigned char)b.ptr[keep] &
+						0xc0) == 0x80)
+					keep--;
+				json_object_set_new(p, "cmdline_truncated",
+						    json_true());
+			}
+			json_object_set_new(
+				p, "cmdline",
+				json_stringn(b.ptr ? b.ptr : "", keep));
 			dw_buf_release(&red);
 			dw_buf_release(&b);
 		}
@@ -252,7 +273,26 @@ void dwd_writer_tick(struct daemon *dm)
 			 "the kernel's fanotify queue overflowed (%llu times): "
 			 "some changes have no process",
 			 st.overflows);
-		ws.overflows = st.overflows;
+		lost = 1;
+	} else if (st.dropped > ws.dropped) {
+		snprintf(ws.why, sizeof(ws.why),
+			 "%llu notes of changes dropped before their changes "
+			 "were recorded (more than the notes hold): some "
+			 "changes have no process",
+			 st.dropped);
+		lost = 1;
+	} else if (st.late > ws.late) {
+		snprintf(ws.why, sizeof(ws.why),
+			 "attribution fell behind the changes (%llu times "
+			 "not ready when they were recorded): some changes "
+			 "have no process",
+			 st.late);
+		lost = 1;
+	} else if (st.too_long > ws.too_long) {
+		snprintf(ws.why, sizeof(ws.why),
+			 "%llu changes in directories nested past PATH_MAX "
+			 "could not be placed: they have no process",
+			 st.too_long);
 		lost = 1;
 	} else if (st.stalled_ms > STALL_MS) {
 		snprintf(ws.why, sizeof(ws.why),
@@ -261,6 +301,10 @@ void dwd_writer_tick(struct daemon *dm)
 			 st.stalled_ms / 1000);
 		lost = 1;
 	}
+	ws.overflows = st.overflows;
+	ws.dropped = st.dropped;
+	ws.late = st.late;
+	ws.too_long = st.too_long;
 	if (lost) {
 		int was = ws.degraded_until != 0;
 
@@ -287,13 +331,15 @@ json_t *dwd_writer_status(struct daemon *dm)
 		return json_pack("{s:b, s:s}", "watching", 0, "error",
 				 dm->writer_error);
 	dwd_writer_stats(dm->writer, &st);
-	return json_pack("{s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I}", "watching",
-			 dm->pol.writer_attribution, "pidfd", st.pidfd,
-			 "degraded", ws.degraded_until != 0, "events",
+	return json_pack("{s:b, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, "
+			 "s:I}",
+			 "watching", dm->pol.writer_attribution, "pidfd",
+			 st.pidfd, "degraded", ws.degraded_until != 0, "events",
 			 (json_int_t)st.events, "noted", (json_int_t)st.noted,
-			 "unresolved", (json_int_t)st.unresolved, "overflows",
+			 "unresolved", (json_int_t)st.unresolved, "too_long",
+			 (json_int_t)st.too_long, "overflows",
 			 (json_int_t)st.overflows, "dropped",
-			 (json_int_t)st.dropped);
+			 (json_int_t)st.dropped, "late", (json_int_t)st.late);
 }
 
 void dwd_writer_end(struct daemon *dm)

@@ -8,11 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/fanotify.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "driftwatch/error.h"
 #include "driftwatch/xmalloc.h"
@@ -24,10 +28,12 @@
 	(FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO |             \
 	 FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_ONDIR)
 #define DIRENT_EVENTS (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
-#define NOTES 16384	      /* paths noted, by hash; a collision replaces */
+#define NOTES 16384 /* paths noted, by keyed hash */
+#define NOTE_PROBES 8
+#define CMDLINE_READ 8192     /* bytes of a command line read */
 #define NOTES_BYTES (4 << 20) /* their paths and processes, at most */
 #define HOST_DIRS 65536	      /* directories known not to be a container's */
-#define NOTE_MAX_AGE_US (120LL * 1000000)
+#define NOTE_MAX_AGE_US (30LL * 1000000)
 #define READ_BUF (64 * 1024)
 #define REST_MS 10	 /* between two reads of the group */
 #define SYNC_WAIT_MS 100 /* the longest the loop waits for a sync */
@@ -63,9 +69,10 @@ struct dwd_writer {
 	size_t nt, t_alloc;
 	struct wfs *fs;
 	size_t nfs, fs_alloc;
-	struct note *notes; /* NOTES */
-	size_t note_bytes;  /* their strings' */
-	size_t hand;	    /* the next to drop when over NOTES_BYTES */
+	struct note *notes;    /* NOTES */
+	unsigned char key[32]; /* the notes' hash key (random) */
+	size_t note_bytes;     /* their strings' */
+	size_t hand;	       /* the next to drop when over NOTES_BYTES */
 	/* Hashes of directory handles under no watched upper dir (the
 	 * thread's alone; cleared when a container is added). */
 	unsigned long long *host_dirs; /* HOST_DIRS, a power of 2 */
@@ -100,13 +107,30 @@ static unsigned long long fnv(unsigned long long h, const void *p, size_t n)
 	return h;
 }
 
-static unsigned long long note_hash(const char *id, const char *path,
-				    size_t len)
+/*
+ * A note's slot: keyed (SHA-256 of a random key, the id and the path), so
+ * a container cannot choose names whose notes land on another's; the
+ * next NOTE_PROBES slots are tried, the whole key compared.
+ */
+static unsigned long long note_hash(const struct dwd_writer *w, const char *id,
+				    const char *path, size_t len)
 {
-	unsigned long long h = fnv(14695981039346656037ULL, id, strlen(id));
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned long long h = 0;
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	unsigned mdlen = 0;
 
-	h = fnv(h, "", 1);
-	return fnv(h, path, len);
+	if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(c, w->key, sizeof(w->key)) == 1 &&
+	    EVP_DigestUpdate(c, id, strlen(id) + 1) == 1 &&
+	    EVP_DigestUpdate(c, path, len) == 1 &&
+	    EVP_DigestFinal_ex(c, md, &mdlen) == 1 && mdlen >= 8)
+		memcpy(&h, md, sizeof(h));
+	else
+		h = fnv(fnv(14695981039346656037ULL, id, strlen(id) + 1), path,
+			len);
+	EVP_MD_CTX_free(c);
+	return h;
 }
 
 /* ---- the notes (under mu) ---- */
@@ -126,12 +150,35 @@ static void note_clear(struct dwd_writer *w, struct note *n)
 	memset(n, 0, sizeof(*n));
 }
 
+static int note_is(const struct note *n, unsigned long long h, const char *id,
+		   const char *path, size_t len)
+{
+	return n->id && n->h == h && !strcmp(n->id, id) && n->len == len &&
+	       !memcmp(n->path, path, len);
+}
+
 static void note_put(struct dwd_writer *w, const char *id, const char *path,
 		     size_t len, const char *json, long long t)
 {
-	unsigned long long h = note_hash(id, path, len);
-	struct note *n = &w->notes[h % NOTES];
+	unsigned long long h = note_hash(w, id, path, len);
+	struct note *n = NULL, *oldest = NULL;
 
+	for (size_t i = 0; i < NOTE_PROBES && !n; i++) {
+		struct note *o = &w->notes[(h + i) % NOTES];
+
+		if (!o->id || note_is(o, h, id, path, len) ||
+		    t - o->time_us > NOTE_MAX_AGE_US)
+			n = o; /* free, its own, or expired */
+		else if (!oldest || o->time_us < oldest->time_us)
+			oldest = o;
+	}
+	if (!n) {
+		/* Every slot of its run holds another's note, not taken
+		 * yet: the oldest goes, counted (its change, if any, will
+		 * have no process). */
+		n = oldest;
+		w->st.dropped++;
+	}
 	note_clear(w, n);
 	n->h = h;
 	n->id = dw_xstrdup(id);
@@ -148,32 +195,50 @@ static void note_put(struct dwd_writer *w, const char *id, const char *path,
 		struct note *o = &w->notes[w->hand++ % NOTES];
 
 		if (o != n && o->id) {
+			w->st.dropped += t - o->time_us <= NOTE_MAX_AGE_US;
 			note_clear(w, o);
-			w->st.dropped++;
 		}
 	}
 }
 
-json_t *dwd_writer_take(struct dwd_writer *w, const char *id, const char *path,
-			size_t len, const char **why)
+void dwd_writer_forget(struct dwd_writer *w, const char *id,
+		       long long before_us)
 {
-	unsigned long long h = note_hash(id, path, len);
-	struct note *n;
+	pthread_mutex_lock(&w->mu);
+	for (size_t i = 0; i < NOTES; i++)
+		if (w->notes[i].id && w->notes[i].time_us < before_us &&
+		    !strcmp(w->notes[i].id, id))
+			note_clear(w, &w->notes[i]);
+	pthread_mutex_unlock(&w->mu);
+}
+
+json_t *dwd_writer_take(struct dwd_writer *w, const char *id, const char *path,
+			size_t len, long long since_us, const char **why)
+{
+	unsigned long long h = note_hash(w, id, path, len);
 	json_t *o = NULL;
 	char *json = NULL;
 
-	*why = "no change by a process was seen at this path (made through "
-	       "a shared mapping or a hard link, before the watch, or its "
-	       "event was lost)";
+	*why = "no change by a process was seen at this path since the "
+	       "last look (made through a shared mapping or a hard link, "
+	       "while not watched, in a directory gone before it was looked "
+	       "up, or its note was lost: see the writer facet)";
 	pthread_mutex_lock(&w->mu);
-	n = &w->notes[h % NOTES];
-	if (n->id && n->h == h && !strcmp(n->id, id) && n->len == len &&
-	    !memcmp(n->path, path, len)) {
-		if (now_us(CLOCK_MONOTONIC) - n->time_us <= NOTE_MAX_AGE_US) {
+	for (size_t i = 0; i < NOTE_PROBES; i++) {
+		struct note *n = &w->notes[(h + i) % NOTES];
+
+		if (!note_is(n, h, id, path, len))
+			continue;
+		/* A note from before the container's last rescan is of a
+		 * change that was not one (it wrote the same bytes): not
+		 * this change's. */
+		if (n->time_us >= since_us &&
+		    now_us(CLOCK_MONOTONIC) - n->time_us <= NOTE_MAX_AGE_US) {
 			json = n->json;
 			n->json = NULL;
 		}
 		note_clear(w, n);
+		break;
 	}
 	pthread_mutex_unlock(&w->mu);
 	if (json) {
@@ -243,7 +308,9 @@ static char *process_json(pid_t pid)
 	char *s;
 	ssize_t n;
 
-	dwd_process_info(pid, o, 1);
+	/* The command line whole up to 8 KiB: the loop redacts it, then
+	 * cuts it (a secret cut first would no longer be recognised). */
+	dwd_process_info(pid, o, CMDLINE_READ);
 	if (!json_object_get(o, "comm")) {
 		json_decref(o);
 		return NULL;
@@ -445,8 +512,14 @@ static void handle(struct dwd_writer *w,
 	}
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", dfd);
 	n = readlink(link, hp, sizeof(hp) - 1);
-	if (n <= 0)
+	if (n <= 0 || (size_t)n >= sizeof(hp) - 1) {
+		/* Deeper than a path names (a container can nest that
+		 * far): counted, the facet degraded. */
+		pthread_mutex_lock(&w->mu);
+		w->st.too_long++;
+		pthread_mutex_unlock(&w->mu);
 		goto out;
+	}
 	hp[n] = '\0';
 	pthread_mutex_lock(&w->mu);
 	id[0] = '\0';
@@ -638,6 +711,7 @@ int dwd_writer_sync(struct dwd_writer *w)
 		;
 	ok = w->sync_done >= seq;
 	w->sync_stuck = !ok;
+	w->st.late += !ok;
 	pthread_mutex_unlock(&w->mu);
 	return ok ? 0 : -1;
 }
@@ -671,6 +745,14 @@ int dwd_writer_start(struct dwd_writer **out)
 	w->self = getpid();
 	w->st.pidfd = pidfd;
 	w->notes = dw_xcalloc(NOTES, sizeof(*w->notes));
+	if (getrandom(w->key, sizeof(w->key), 0) != (ssize_t)sizeof(w->key) &&
+	    RAND_bytes(w->key, sizeof(w->key)) != 1) {
+		free(w->notes);
+		free(w);
+		close(fan);
+		return dw_error_set(DW_ERROR, "writer attribution: no random "
+					      "key for its notes");
+	}
 	w->host_dirs = dw_xcalloc(HOST_DIRS, sizeof(*w->host_dirs));
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->synced, NULL);

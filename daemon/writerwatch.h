@@ -40,12 +40,20 @@ void dwd_writer_remove(struct dwd_writer *w, const char *id);
 
 /*
  * The process that last changed `path` ("/a/b") in container `id`, noted
- * within the last two minutes and taken (a later change needs its own
- * note): a new object (pid, nspid, ppid, uid, comm, exe, cmdline not
- * redacted, cgroup), or NULL with `*why` saying why not.
+ * since `since_us` (CLOCK_MONOTONIC microseconds: the container's last
+ * rescan began; an older note is of a write that changed nothing then)
+ * and within the last 30 seconds, and taken (a later change needs its
+ * own note): a new object (pid, nspid, ppid, uid, comm, exe, cmdline not
+ * redacted, cgroup; "_exe", "_exec" for the caller), or NULL with `*why`
+ * saying why not.
  */
 json_t *dwd_writer_take(struct dwd_writer *w, const char *id, const char *path,
-			size_t len, const char **why);
+			size_t len, long long since_us, const char **why);
+
+/* Container `id`'s notes from before `before_us` (its previous rescan
+ * began: no change of them is left to record), dropped uncounted. */
+void dwd_writer_forget(struct dwd_writer *w, const char *id,
+		       long long before_us);
 
 /*
  * The exec watch's clock: `fn` says when `pid` last exec'd (monotonic
@@ -69,8 +77,10 @@ struct dwd_writer_stats {
 	unsigned long long events;     /* read from the group */
 	unsigned long long noted;      /* under a watched upper dir */
 	unsigned long long unresolved; /* a handle that no longer opens */
+	unsigned long long too_long;   /* a directory's path past PATH_MAX */
 	unsigned long long overflows;  /* the kernel's queue overflowed */
-	unsigned long long dropped;    /* notes dropped untaken (budget) */
+	unsigned long long dropped;    /* notes dropped untaken */
+	unsigned long long late;       /* syncs that timed out */
 	int pidfd;		       /* FAN_REPORT_PIDFD (kernel 5.15) */
 	long long stalled_ms; /* the thread has been on one batch this long */
 };

@@ -67,6 +67,41 @@ dw_wait 10 sh -c "sqlite3 -readonly '$db' \"SELECT payload FROM alerts WHERE kin
 	pass "the drift alert carries the process" ||
 	fail "alert: $(sqlite3 -readonly "$db" "SELECT payload FROM alerts WHERE kind='drift'" | head -3)"
 
+# 1b. A file named so that, in the first version, its note took the slot
+#     of /etc/group's (an unkeyed hash, one note a slot): /etc/group's
+#     writer was lost, and nothing said so. Now keyed and probed.
+col=$("$DW_BUILD/tests/fnv_collide" "$a" /etc/group /tmp)
+docker exec -d dwwr-a sh -c "echo 'g1:x:4242:' >>/etc/group; : >$col; sleep 20; :"
+dw_wait 10 has "$col"
+[ "$(ev /etc/group | jq -r '.process.comm')" = sh ] && [ "$(ev "$col" | jq -r '.process.comm')" = sh ] &&
+	pass "a name chosen to collide with /etc/group's note: both writers named" ||
+	fail "collision: $(ev /etc/group) $(ev "$col")"
+
+# 1c. A secret at the 1 KiB cut of the command line: redacted whole
+#     first, then cut (before, the cut came first: 20 characters of the
+#     token were stored as they were).
+tok2=$("$DW_BUILD/tests/gentoken" github writer2)
+pre="sh -c echo t >/tmp/trunc; sleep 20; : "
+pad=$(printf '%*s' $((1024 - 20 - ${#pre} - 1)) '' | tr ' ' x)
+docker exec -d dwwr-a sh -c "echo t >/tmp/trunc; sleep 20; : $pad $tok2"
+dw_wait 10 has /tmp/trunc
+ev /tmp/trunc | jq -e '.process.cmdline | contains("ghp_")' >/dev/null &&
+	! sqlite3 -readonly "$db" "SELECT detail FROM events" | grep -qF "${tok2:0:20}" &&
+	pass "a secret across the command line's cut: not stored, even in part" ||
+	fail "cmdline cut: $(ev /tmp/trunc | jq -c '.process.cmdline' | tail -c 120)"
+
+# 1d. A change deeper than a path can name on the host: no process, and
+#     the writer facet degraded (before: 'no change seen', monitored).
+# (20 levels of 200: the container's path is under PATH_MAX, the host's
+# over it.)
+docker exec -d dwwr-a sh -c 'cd /tmp && for i in $(seq 1 20); do n=$(printf "%0200d" $i); mkdir $n && cd $n || exit 1; done; echo e >evil.sh; sleep 20; :'
+dw_wait 20 sh -c "'$DW' events --db '$db' --container dwwr-a --format jsonl | jq -e 'select(.path | endswith(\"/evil.sh\"))'"
+deep=$("$DW" events --db "$db" --container dwwr-a --format jsonl | jq -c 'select(.path | endswith("/evil.sh"))' | tail -1)
+dw_wait 10 sh -c "sqlite3 -readonly '$db' \"SELECT state || ' ' || reason || ' ' || detail FROM coverage WHERE facet='writer' AND container_id='$a'\" | grep -q '^degraded queue-overflow .*PATH_MAX'" &&
+	jq -e '.process == null' <<<"$deep" >/dev/null &&
+	pass "a change nested past PATH_MAX: no process, the writer facet degraded" ||
+	fail "deep: $(sqlite3 -readonly "$db" "SELECT state, reason, detail FROM coverage WHERE facet='writer' AND container_id='$a'") $(jq -c '{process, attribution}' <<<"$deep")"
+
 # 2. An image file removed (a whiteout) and one chmod'ed, by a shell
 #    that stays.
 docker exec -d dwwr-a sh -c 'rm /bin/arp; chmod 600 /etc/passwd; sleep 20'
