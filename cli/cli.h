@@ -26,6 +26,11 @@ struct dw_cli {
 int cmd_commit(struct dw_cli *cli, int argc, char **argv);
 int cmd_diff(struct dw_cli *cli, int argc, char **argv);
 int cmd_events(struct dw_cli *cli, int argc, char **argv);
+/* A time as --since takes it: "1700000000", "2026-11-22",
+ * "2026-11-22T10:00:00Z", or "15m", "2h", "7d" ago: epoch seconds, 0; or
+ * -1. */
+int dw_cli_parse_time(long long *out, const char *s);
+int cmd_allow(struct dw_cli *cli, int argc, char **argv);
 int cmd_hook(struct dw_cli *cli, int argc, char **argv);
 int cmd_evidence(struct dw_cli *cli, int argc, char **argv);
 /* A name a container chose as one Sleuth Kit bodyfile field ('|', '\\',

@@ -66,8 +66,7 @@ static const char *const synopsis[] = {
 
 static const struct dw_cmd_help help = {"events", synopsis, NULL, opts};
 
-/* "1700000000", "2026-11-22", "2026-11-22T10:00:00Z", "15m", "2h", "7d" */
-static int parse_time(long long *out, const char *s)
+int dw_cli_parse_time(long long *out, const char *s)
 {
 	struct tm tm;
 	char *end;
@@ -281,7 +280,7 @@ int cmd_events(struct dw_cli *cli, int argc, char **argv)
 			break;
 		case 'n': q.k8s_namespace = optarg; break;
 		case 's':
-			if (parse_time(&q.since, optarg))
+			if (dw_cli_parse_time(&q.since, optarg))
 				return dw_cli_fail("events", DW_EXIT_USAGE,
 						   "bad time '%s'", optarg);
 			break;

@@ -26,6 +26,8 @@ struct command {
 };
 
 static const struct command commands[] = {
+	{"allow", cmd_allow,
+	 "propose allow rules from the recorded drift (allow suggest)"},
 	{"commit", cmd_commit,
 	 "snapshot a container for forensics "
 	 "(docker-loadable, with evidence)"},

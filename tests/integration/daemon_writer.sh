@@ -13,7 +13,8 @@
 #     (queue-overflow), alerted, not silent;
 #   - writer_attribution: false: the facet says disabled;
 #   - an allow rule by process: an image binary's write allowed, a
-#     drifted copy put at the same path not.
+#     drifted copy put at the same path not;
+#   - allow suggest: rules from what every container of an image wrote.
 . "$(dirname "$0")/../lib/common.sh"
 dw_need_docker
 
@@ -25,12 +26,12 @@ qmax=$(cat /proc/sys/fs/fanotify/max_queued_events)
 cleanup() {
 	echo "$qmax" >/proc/sys/fs/fanotify/max_queued_events
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	dw_docker_rm dwwr-a dwwr-flood
+	dw_docker_rm dwwr-a dwwr-flood dwwr-s1 dwwr-s2
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 printf 'debounce_ms: 20\nsigning_key: ""\n' >"$cfg"
-dw_docker_rm dwwr-a dwwr-flood
+dw_docker_rm dwwr-a dwwr-flood dwwr-s1 dwwr-s2
 docker run -d --network none --name dwwr-a dwtest:busybox sleep 3600 >/dev/null
 a=$(docker inspect -f '{{.Id}}' dwwr-a)
 dw_daemon_start "$cfg" "$db" "$tmp/log" || fail "daemon start"
@@ -176,7 +177,35 @@ kill -TERM "$pid"
 wait "$pid"
 pid=
 
-# 7. An allow rule by process: a write by the image's busybox under
+# 7. allow suggest: two containers of one image that write the same
+#    cache on start: a rule by the image binary that wrote it, with a
+#    glob for the directory; what drifted in one of them only is not
+#    proposed; the output is a configuration driftwatchd takes.
+kill -TERM "$pid"
+wait "$pid"
+pid=
+printf 'debounce_ms: 20\nsigning_key: ""\n' >"$cfg"
+dw_daemon_start "$cfg" "$db" "$tmp/log6" || fail "daemon start (suggest)"
+since=$(($(date +%s) - 1))
+for n in 1 2; do
+	docker run -d --network none --name dwwr-s$n dwtest:busybox sh -c \
+		"sleep 1; mkdir -p /srv/cache; for i in 1 2 3 4; do echo \$i >/srv/cache/f\$i; done; [ $n = 1 ] && echo x >/srv/only-one; sleep 60; :" >/dev/null
+done
+dw_wait 15 sh -c "[ \"\$('$DW' events --db '$db' --since $since --format jsonl | jq -s '[.[] | select(.path == \"/srv/cache/f4\")] | length')\" = 2 ]"
+"$DW" allow suggest --db "$db" --since "$since" >"$tmp/suggest.yaml" 2>&1
+grep -q '^    process: "/bin/busybox"$' "$tmp/suggest.yaml" && grep -q '"/srv/cache/\*\*"' "$tmp/suggest.yaml" &&
+	! grep -q only-one "$tmp/suggest.yaml" &&
+	"$DWD" --once --no-mounts --no-docker --config "$tmp/suggest.yaml" --db "$tmp/check.db" 2>"$tmp/check.err" &&
+	pass "allow suggest: a rule by process for what every container of the image wrote, one only left out; driftwatchd takes it" ||
+	fail "suggest: $(cat "$tmp/suggest.yaml" "$tmp/check.err" 2>/dev/null)"
+"$DW" allow suggest --db "$db" --min-containers 0 >/dev/null 2>&1
+[ $? = 2 ] && "$DW" allow nonsense >/dev/null 2>&1; [ $? = 2 ] && pass "allow: bad usage, exit 2" || fail "allow usage"
+dw_docker_rm dwwr-s1 dwwr-s2
+kill -TERM "$pid"
+wait "$pid"
+pid=
+
+# 8. An allow rule by process: a write by the image's busybox under
 #    /tmp/ok is allowed (its shell started a second before: no exec
 #    around its change); the same by a drifted copy put in its place at
 #    /bin/busybox is not (the exe's inode is not image content); nor a
