@@ -588,6 +588,10 @@ out:
 /* Every event queued now, handled: 0, or -1 (stop, or an error said). */
 static int drain(struct dwd_writer *w, char *buf)
 {
+	union {
+		struct fanotify_event_metadata m;
+		char b[4096];
+	} ev;
 	/* Every event read now was queued after the last empty read. */
 	long long made_after = w->drained_us;
 
@@ -614,13 +618,24 @@ static int drain(struct dwd_writer *w, char *buf)
 			w->host_dirs_clear = 0;
 		}
 		pthread_mutex_unlock(&w->mu);
-		for (struct fanotify_event_metadata *m = (void *)buf;
-		     FAN_EVENT_OK(m, n); m = FAN_EVENT_NEXT(m, n)) {
-			if (m->vers != FANOTIFY_METADATA_VERSION)
+		/* FID events are not padded to 8 bytes: each is copied
+		 * whole into an aligned buffer before it is read (its
+		 * records are 4-aligned within it). */
+		for (size_t off = 0; off + sizeof(ev.m) <= (size_t)n;) {
+			struct fanotify_event_metadata h;
+
+			memcpy(&h, buf + off, sizeof(h));
+			if (h.vers != FANOTIFY_METADATA_VERSION ||
+			    h.event_len < sizeof(h) ||
+			    h.event_len > (size_t)n - off)
 				break;
-			if (m->fd >= 0)
-				close(m->fd); /* none in FID mode */
-			handle(w, m, made_after);
+			if (h.fd >= 0)
+				close(h.fd); /* none in FID mode */
+			if (h.event_len <= sizeof(ev.b)) {
+				memcpy(ev.b, buf + off, h.event_len);
+				handle(w, &ev.m, made_after);
+			}
+			off += h.event_len;
 		}
 		pthread_mutex_lock(&w->mu);
 		w->busy_since_ms = 0;
