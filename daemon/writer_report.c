@@ -173,6 +173,10 @@ static char *writer_detail(struct dw_monitor *m, const char *id,
 		why = "writer_attribution: false";
 	else if (!dm->writer)
 		why = dm->writer_error;
+	else if (dw_monitor_cover_state(m, id, DW_FACET_WRITER) ==
+		 DW_COVER_UNMONITORED)
+		why = "the container's writer facet is unmonitored (its "
+		      "filesystem is not marked: driftwatch status says why)";
 	else
 		p = dwd_writer_take(dm->writer, id, path, len, since_us, &why);
 	if (p) {
