@@ -46,6 +46,10 @@ pid_t dwd_process_info(pid_t pid, json_t *o, size_t cmdline)
 	if (dwd_read_small(p, buf, sizeof(buf)) > 0) {
 		if ((s = strstr(buf, "\nPPid:")))
 			ppid = (pid_t)strtol(s + 6, NULL, 10);
+		/* Being traced: another process may be writing as it. */
+		if ((s = strstr(buf, "\nTracerPid:")) &&
+		    strtol(s + 11, NULL, 10) > 0)
+			json_object_set_new(o, "traced", json_true());
 		if ((s = strstr(buf, "\nUid:")))
 			json_object_set_new(
 				o, "uid",

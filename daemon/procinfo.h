@@ -19,6 +19,7 @@ void dwd_json_sanitized(json_t *o, const char *key, const char *s, size_t n);
 
 /*
  * Its fields into `o`: pid, uid, nspid (the pid in its own namespace),
+ * traced (true when a tracer is attached),
  * ppid (returned, 0 when not known), comm, exe (at most 1 KiB). With
  * `cmdline` (bytes, at most 8192; 0: none), also its command line, the
  * arguments separated by spaces (not redacted: the caller does).

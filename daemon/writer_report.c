@@ -147,6 +147,20 @@ static int exe_is_image(const char *id, char *const *lowers, size_t nlowers,
 	return image;
 }
 
+static void redact_field(struct dw_monitor *m, json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+	struct dw_buf red = DW_BUF_INIT, b = DW_BUF_INIT;
+
+	if (!v)
+		return;
+	dw_monitor_redact_text(m, v, strlen(v), NULL, &red);
+	dw_utf8_sanitize(&b, red.ptr ? red.ptr : "", red.len);
+	json_object_set_new(o, key, json_string(b.ptr ? b.ptr : ""));
+	dw_buf_release(&red);
+	dw_buf_release(&b);
+}
+
 static char *writer_detail(struct dw_monitor *m, const char *id,
 			   char *const *lowers, size_t nlowers,
 			   const void *path, size_t len, long long since_us,
@@ -183,13 +197,17 @@ static char *writer_detail(struct dw_monitor *m, const char *id,
 		const char *cmd =
 			json_string_value(json_object_get(p, "cmdline"));
 		const char *exe = json_string_value(json_object_get(p, "exe"));
+		int cut;
 
 		/* Did it exec around its change (or can that not be told:
 		 * no exec watch on the container)? Then its exe may be the
 		 * program it became after, not the writer's. */
-		int uncertain = json_object_get(p, "_exec") != NULL ||
-				dw_monitor_cover_state(m, id, DW_FACET_EXEC) !=
-					DW_COVER_MONITORED;
+		int uncertain =
+			json_object_get(p, "_exec") != NULL ||
+			json_is_true(json_object_get(p, "traced")) ||
+			json_is_true(json_object_get(p, "more_writers")) ||
+			dw_monitor_cover_state(m, id, DW_FACET_EXEC) !=
+				DW_COVER_MONITORED;
 
 		/* Its exe: image content, or not (then no allow rule
 		 * naming a process matches it). */
@@ -200,8 +218,14 @@ static char *writer_detail(struct dw_monitor *m, const char *id,
 						  json_object_get(p, "_exe"))));
 		if (uncertain)
 			json_object_set_new(p, "exe_uncertain", json_true());
+		cut = json_object_get(p, "_cut") != NULL;
+		/* What a container chose to name its programs: redacted
+		 * like its paths (a token as a directory name). */
+		redact_field(m, p, "exe");
+		redact_field(m, p, "comm");
 		json_object_del(p, "_exe");
 		json_object_del(p, "_exec");
+		json_object_del(p, "_cut");
 
 		if (cmd) {
 			struct dw_buf red = DW_BUF_INIT, b = DW_BUF_INIT;
@@ -214,6 +238,9 @@ static char *writer_detail(struct dw_monitor *m, const char *id,
 			dw_monitor_redact_text(m, cmd, strlen(cmd), NULL, &red);
 			dw_utf8_sanitize(&b, red.ptr ? red.ptr : "", red.len);
 			keep = b.len;
+			if (cut)
+				json_object_set_new(p, "cmdline_truncated",
+						    json_true());
 			if (keep > CMDLINE_KEEP) {
 				keep = CMDLINE_KEEP;
 				while (keep && ((unsigned char)b.ptr[keep] &

@@ -30,9 +30,13 @@
 #define DIRENT_EVENTS (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
 #define NOTES 16384 /* paths noted, by keyed hash */
 #define NOTE_PROBES 8
-#define CMDLINE_READ 8192     /* bytes of a command line read */
-#define NOTES_BYTES (4 << 20) /* their paths and processes, at most */
-#define HOST_DIRS 65536	      /* directories known not to be a container's */
+#define CMDLINE_READ 8192
+/* An exec stamped this long before the queue was last read empty may
+ * not have finished (its arguments copied, its close-on-exec files
+ * closed: a CLOSE_WRITE then) when the change was made. */
+#define EXEC_SLACK_US 1000000LL /* bytes of a command line read */
+#define NOTES_BYTES (4 << 20)	/* their paths and processes, at most */
+#define HOST_DIRS 65536		/* directories known not to be a container's */
 #define NOTE_MAX_AGE_US (30LL * 1000000)
 #define READ_BUF (64 * 1024)
 #define REST_MS 10	 /* between two reads of the group */
@@ -55,7 +59,8 @@ struct wfs {
 struct note {
 	unsigned long long h;
 	char *id, *path, *json;
-	size_t len;
+	size_t len, size; /* the path's; all its strings' (counted) */
+	int mixed;	  /* other processes changed it too meanwhile */
 	long long time_us;
 };
 
@@ -135,15 +140,10 @@ static unsigned long long note_hash(const struct dwd_writer *w, const char *id,
 
 /* ---- the notes (under mu) ---- */
 
-static size_t note_size(const struct note *n)
-{
-	return n->id ? strlen(n->id) + n->len + (n->json ? strlen(n->json) : 0)
-		     : 0;
-}
-
 static void note_clear(struct dwd_writer *w, struct note *n)
 {
-	w->note_bytes -= note_size(n);
+	/* Its size as counted when it was put (whatever was taken since). */
+	w->note_bytes -= n->size;
 	free(n->id);
 	free(n->path);
 	free(n->json);
@@ -162,6 +162,7 @@ static void note_put(struct dwd_writer *w, const char *id, const char *path,
 {
 	unsigned long long h = note_hash(w, id, path, len);
 	struct note *n = NULL, *oldest = NULL;
+	int mixed;
 
 	for (size_t i = 0; i < NOTE_PROBES && !n; i++) {
 		struct note *o = &w->notes[(h + i) % NOTES];
@@ -179,7 +180,12 @@ static void note_put(struct dwd_writer *w, const char *id, const char *path,
 		n = oldest;
 		w->st.dropped++;
 	}
+	/* Another process's change of the same path since: the note
+	 * says there were more writers (no rule by process then). */
+	mixed = note_is(n, h, id, path, len) &&
+		(n->mixed || (n->json && strcmp(n->json, json)));
 	note_clear(w, n);
+	n->mixed = mixed;
 	n->h = h;
 	n->id = dw_xstrdup(id);
 	n->path = dw_xmalloc(len + 1);
@@ -188,10 +194,11 @@ static void note_put(struct dwd_writer *w, const char *id, const char *path,
 	n->len = len;
 	n->json = dw_xstrdup(json);
 	n->time_us = t;
-	w->note_bytes += note_size(n);
+	n->size = strlen(n->id) + len + strlen(n->json);
+	w->note_bytes += n->size;
 	/* Bounded in bytes too (long paths, long command lines): others
 	 * dropped, a clock hand round the table, never this one. */
-	while (w->note_bytes > NOTES_BYTES) {
+	for (size_t i = 0; w->note_bytes > NOTES_BYTES && i < NOTES; i++) {
 		struct note *o = &w->notes[w->hand++ % NOTES];
 
 		if (o != n && o->id) {
@@ -218,6 +225,7 @@ json_t *dwd_writer_take(struct dwd_writer *w, const char *id, const char *path,
 	unsigned long long h = note_hash(w, id, path, len);
 	json_t *o = NULL;
 	char *json = NULL;
+	int more = 0;
 
 	*why = "no change by a process was seen at this path since the "
 	       "last look (made through a shared mapping or a hard link, "
@@ -236,6 +244,7 @@ json_t *dwd_writer_take(struct dwd_writer *w, const char *id, const char *path,
 		    now_us(CLOCK_MONOTONIC) - n->time_us <= NOTE_MAX_AGE_US) {
 			json = n->json;
 			n->json = NULL;
+			more = n->mixed;
 		}
 		note_clear(w, n);
 		break;
@@ -244,6 +253,8 @@ json_t *dwd_writer_take(struct dwd_writer *w, const char *id, const char *path,
 	if (json) {
 		o = json_loads(json, 0, NULL);
 		free(json);
+		if (more && json_is_object(o))
+			json_object_set_new(o, "more_writers", json_true());
 		if (json_is_object(o) && json_object_get(o, "exited")) {
 			static __thread char said[96];
 
@@ -314,6 +325,25 @@ static char *process_json(pid_t pid)
 	if (!json_object_get(o, "comm")) {
 		json_decref(o);
 		return NULL;
+	}
+	{
+		/* Cut by the read: what straddles the cut (a secret cut in
+		 * two is not recognised) goes, back to the last space, or
+		 * 1 KiB when there is none near. */
+		const char *cmd =
+			json_string_value(json_object_get(o, "cmdline"));
+		size_t clen = cmd ? strlen(cmd) : 0;
+
+		if (clen >= CMDLINE_READ - 8) {
+			const char *sp = memrchr(cmd, ' ', clen);
+			size_t keep = sp && (size_t)(sp - cmd) + 1024 >= clen
+					      ? (size_t)(sp - cmd)
+					      : (clen > 1024 ? clen - 1024 : 0);
+
+			json_object_set_new(o, "cmdline",
+					    json_stringn(cmd, keep));
+			json_object_set_new(o, "_cut", json_true());
+		}
 	}
 	/* Which file its exe is (the kernel's cached attributes: nothing
 	 * of a container's own filesystem is called), for the loop to tell
@@ -427,8 +457,8 @@ static char *exec_checked(struct dwd_writer *w, char *json, pid_t pid,
 	pthread_mutex_unlock(&w->mu);
 	if (!fn)
 		say = "unknown";
-	else if (fn(ctx, pid) >= made_after)
-		say = "after";
+	else if (fn(ctx, pid) >= made_after - EXEC_SLACK_US)
+		say = "after"; /* or too near before: an exec in progress */
 	if (!say)
 		return json;
 	o = json_loads(json, 0, NULL);
