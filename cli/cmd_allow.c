@@ -77,9 +77,10 @@ static json_t *image_of(struct gather *g, const char *image)
 	json_t *im = json_object_get(g->images, image);
 
 	if (!im) {
-		im = json_pack("{s:o, s:o, s:i, s:i}", "containers",
+		im = json_pack("{s:o, s:o, s:i, s:i, s:i, s:i}", "containers",
 			       json_object(), "paths", json_object(),
-			       "critical", 0, "skipped", 0);
+			       "critical", 0, "skipped", 0, "deleted", 0,
+			       "sensitive", 0);
 		json_object_set_new(g->images, image, im);
 	}
 	return im;
@@ -110,6 +111,36 @@ static int nameable(const void *p, size_t n)
 	return ok;
 }
 
+/* Where drift is a persistence or takeover foothold, never quieted by a
+ * proposal (a person may still write such a rule). */
+static int sensitive(const void *p, size_t n)
+{
+	static const char *const under[] = {
+		"/bin/",	"/sbin/",	   "/usr/bin/",
+		"/usr/sbin/",	"/usr/local/bin/", "/usr/local/sbin/",
+		"/lib",		"/usr/lib",	   "/usr/local/lib",
+		"/etc/cron",	"/var/spool/cron", "/etc/profile",
+		"/etc/sudoers", "/etc/ld.so",	   "/etc/pam.d/",
+		"/etc/ssh/",	"/etc/passwd",	   "/etc/shadow",
+		"/etc/group",	"/etc/init.d/",	   "/etc/systemd/",
+		"/root/",	"/var/www/",	   "/srv/www/",
+		"/boot/",	"/etc/rc",
+	};
+	char path[4096];
+
+	if (n >= sizeof(path))
+		return 1;
+	memcpy(path, p, n);
+	path[n] = '\0';
+	for (size_t i = 0; i < sizeof(under) / sizeof(under[0]); i++)
+		if (!strncmp(path, under[i], strlen(under[i])))
+			return 1;
+	return strstr(path, "/.ssh/") || strstr(path, "site-packages/") ||
+	       strstr(path, "dist-packages/") ||
+	       strstr(path, "/node_modules/") || strstr(path, "/.bashrc") ||
+	       strstr(path, "/.profile");
+}
+
 static int on_event(const struct dw_event *ev, void *ctx)
 {
 	struct gather *g = ctx;
@@ -131,8 +162,18 @@ static int on_event(const struct dw_event *ev, void *ctx)
 		bump(im, "critical");
 		return 0;
 	}
+	if (!strcmp(ev->kind, "D")) {
+		/* A removed file is not proposed: removing an image's
+		 * binaries or configuration is not drift to quiet. */
+		bump(im, "deleted");
+		return 0;
+	}
 	if (!nameable(ev->path, ev->path_len)) {
 		bump(im, "skipped");
+		return 0;
+	}
+	if (sensitive(ev->path, ev->path_len)) {
+		bump(im, "sensitive");
 		return 0;
 	}
 	path = dw_xmalloc(ev->path_len + 1);
@@ -198,12 +239,13 @@ static void parent_of(const char *path, struct dw_buf *out)
 }
 
 /*
- * `paths` (sorted) as globs: a directory holding GLOB_FROM or more of
- * them becomes that directory and everything below it (not / nor a
- * top directory);
+ * `paths` (sorted) as globs: with `glob` (seen in two containers or
+ * more), a directory holding GLOB_FROM or more of them becomes
+ * a glob of its entries ("dir/" and a star: not below; not / nor a top
+ * directory);
  * the rest stay as they are. Appended to `out` (a JSON array).
  */
-static void collapse(const char **paths, size_t n, json_t *out)
+static void collapse(const char **paths, size_t n, int glob, json_t *out)
 {
 	struct dw_buf dir = DW_BUF_INIT, cur = DW_BUF_INIT;
 	json_t *dirs = json_object();
@@ -221,10 +263,11 @@ static void collapse(const char **paths, size_t n, json_t *out)
 		d = dir.ptr;
 		for (const char *q = d; *q; q++)
 			depth += *q == '/';
-		if (json_integer_value(json_object_get(dirs, d)) >= GLOB_FROM &&
+		if (glob &&
+		    json_integer_value(json_object_get(dirs, d)) >= GLOB_FROM &&
 		    depth >= 2) {
 			dw_buf_reset(&cur);
-			dw_buf_addf(&cur, "%s/**", d);
+			dw_buf_addf(&cur, "%s/*", d);
 			if (!json_array_size(out) ||
 			    strcmp(json_string_value(json_array_get(
 					   out, json_array_size(out) - 1)),
@@ -238,6 +281,23 @@ static void collapse(const char **paths, size_t n, json_t *out)
 	json_decref(dirs);
 	dw_buf_release(&dir);
 	dw_buf_release(&cur);
+}
+
+/* A shell or an interpreter: whatever it runs is it, to a rule. */
+static int interpreter(const char *exe)
+{
+	static const char *const names[] = {
+		"sh",	  "bash",  "dash", "ash",  "zsh", "busybox",
+		"python", "perl",  "ruby", "node", "php", "lua",
+		"java",	  "tclsh", "pwsh", "env",
+	};
+	const char *b = strrchr(exe, '/');
+
+	b = b ? b + 1 : exe;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strncmp(b, names[i], strlen(names[i])))
+			return 1;
+	return 0;
 }
 
 /* A YAML double-quoted scalar (JSON's escapes are YAML's). */
@@ -328,10 +388,12 @@ static int suggest_image(const char *image, json_t *im, long min)
 		for (n = 0; n < json_array_size(l); n++)
 			v[n] = json_string_value(json_array_get(l, n));
 		globs = json_array();
-		collapse(v, n, globs);
-		printf("  # %zu paths written by this image binary\n  - "
-		       "image: ",
-		       n);
+		collapse(v, n, nc >= 2 && need >= 2, globs);
+		printf("  # %zu paths written by this image binary\n", n);
+		if (interpreter(ek[i]))
+			printf("  # it is an interpreter or a shell: every "
+			       "script it runs matches this rule\n");
+		printf("  - image: ");
 		yq(image);
 		printf("\n    process: ");
 		yq(ek[i]);
@@ -345,7 +407,7 @@ static int suggest_image(const char *image, json_t *im, long min)
 	if (nrest) {
 		json_t *globs = json_array();
 
-		collapse(rest, nrest, globs);
+		collapse(rest, nrest, nc >= 2 && need >= 2, globs);
 		printf("  - image: ");
 		yq(image);
 		printf("\n    paths: ");
@@ -360,6 +422,16 @@ static int suggest_image(const char *image, json_t *im, long min)
 		       "immutable container is meant to change nothing\n",
 		       (long long)json_integer_value(
 			       json_object_get(im, "critical")));
+	if (json_integer_value(json_object_get(im, "deleted")))
+		printf("  # %lld removals not proposed\n",
+		       (long long)json_integer_value(
+			       json_object_get(im, "deleted")));
+	if (json_integer_value(json_object_get(im, "sensitive")))
+		printf("  # %lld changes not proposed: under binaries, "
+		       "libraries, cron, init,\n  # ssh, sudoers, login "
+		       "scripts, web roots or language packages\n",
+		       (long long)json_integer_value(
+			       json_object_get(im, "sensitive")));
 	if (json_integer_value(json_object_get(im, "skipped")))
 		printf("  # %lld changes not proposed: their paths have '*', "
 		       "'?', control characters\n  # or bytes that are not "
