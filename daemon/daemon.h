@@ -146,6 +146,9 @@ void dwd_writer_subject(struct daemon *dm, const struct dw_exec_subject *s,
 void dwd_writer_tick(struct daemon *dm);
 void dwd_writer_end(struct daemon *dm);
 json_t *dwd_writer_status(struct daemon *dm);
+/* Member `key` of `o` (a string a container chose), redacted by the
+ * monitor's secret rules and made valid UTF-8. */
+void dwd_redact_field(struct dw_monitor *m, json_t *o, const char *key);
 /* The /metrics endpoint (metrics.c): started when metrics_listen is set,
  * its text rebuilt by the loop every few seconds. */
 struct dwd_metrics;

@@ -194,7 +194,15 @@ static void record(struct daemon *dm, struct dwd_exec_report *r)
 	const char *action =
 		json_string_value(json_object_get(r->detail, "action"));
 	char summary[1024], *detail;
+	size_t i;
+	json_t *o;
 
+	/* What a container chose to name its programs: redacted like its
+	 * paths in alerts (a token as a directory name), here and in the
+	 * alert. */
+	dwd_redact_field(dm->mon, pr, "exe");
+	json_array_foreach(json_object_get(r->detail, "parents"), i, o)
+		dwd_redact_field(dm->mon, o, "exe");
 	detail = json_dumps(r->detail, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	if (*r->id &&
 	    dw_store_record_exec(dm->store, r->id, r->path, DW_SEV_CRITICAL,

@@ -147,7 +147,7 @@ static int exe_is_image(const char *id, char *const *lowers, size_t nlowers,
 	return image;
 }
 
-static void redact_field(struct dw_monitor *m, json_t *o, const char *key)
+void dwd_redact_field(struct dw_monitor *m, json_t *o, const char *key)
 {
 	const char *v = json_string_value(json_object_get(o, key));
 	struct dw_buf red = DW_BUF_INIT, b = DW_BUF_INIT;
@@ -221,8 +221,8 @@ static char *writer_detail(struct dw_monitor *m, const char *id,
 		cut = json_object_get(p, "_cut") != NULL;
 		/* What a container chose to name its programs: redacted
 		 * like its paths (a token as a directory name). */
-		redact_field(m, p, "exe");
-		redact_field(m, p, "comm");
+		dwd_redact_field(m, p, "exe");
+		dwd_redact_field(m, p, "comm");
 		json_object_del(p, "_exe");
 		json_object_del(p, "_exec");
 		json_object_del(p, "_cut");

@@ -228,7 +228,8 @@ json_t *dwd_writer_take(struct dwd_writer *w, const char *id, const char *path,
 	int more = 0;
 
 	*why = "no change by a process was seen at this path since the "
-	       "last look (made through a shared mapping or a hard link, "
+	       "last look (made through a descriptor opened before, a shared "
+	       "mapping or a hard link, "
 	       "while not watched, in a directory gone before it was looked "
 	       "up, or its note was lost: see the writer facet)";
 	pthread_mutex_lock(&w->mu);

@@ -124,12 +124,16 @@ dw_wait 10 has /tmp/jwt
 # 1g. A program run from a directory named after a secret: its exe is
 #     redacted like a path (it was stored whole).
 tok4=$("$DW_BUILD/tests/gentoken" github writer4)
-docker exec dwwr-a sh -c "mkdir -p /tmp/$tok4 && cp /bin/busybox /tmp/$tok4/sh"
-docker exec -d dwwr-a "/tmp/$tok4/sh" -c 'echo e >/tmp/exe-secret; sleep 20; :'
+docker exec dwwr-a sh -c "mkdir -p /tmp/$tok4 /tmp/dr && cp /bin/busybox /tmp/$tok4/sh && cp /bin/busybox /tmp/dr/true"
+docker exec -d dwwr-a "/tmp/$tok4/sh" -c 'echo e >/tmp/exe-secret; /tmp/dr/true; sleep 20; :'
 dw_wait 10 has /tmp/exe-secret
 [ "$(ev /tmp/exe-secret | jq -r '.process.comm')" = sh ] &&
 	! ev /tmp/exe-secret | jq -r '.process.exe' | grep -qF "$tok4" &&
 	pass "an exe path holding a secret: redacted" || fail "exe: $(ev /tmp/exe-secret | jq -c '.process.exe')"
+dw_wait 10 sh -c "sqlite3 -readonly '$db' \"SELECT count(*) FROM alerts WHERE kind='exec' AND payload LIKE '%/tmp/dr/true%'\" | grep -qv '^0$'" &&
+	! sqlite3 -readonly "$db" "SELECT payload FROM alerts" | grep -qF "$tok4" &&
+	pass "and its exec's alert (X) names it redacted too" ||
+	fail "exec alert: $(sqlite3 -readonly "$db" "SELECT payload FROM alerts WHERE kind='exec'" | grep -F "$tok4" | head -c 600)"
 
 # 1e. More than the notes' 4 MiB taken in time by the rescans: the first
 #     version lost the bytes of every note taken, and once they passed
