@@ -46,6 +46,8 @@ struct wtarget {
 	char *id;
 	char *upper; /* as readlink() of an fd on it says (realpath) */
 	size_t ulen;
+	dev_t dev; /* the upper dir's (a walk up from a deep directory) */
+	ino_t ino;
 };
 
 /* A marked filesystem: its fsid (as events carry it) and a descriptor on
@@ -427,6 +429,43 @@ static void moved_in(struct dwd_writer *w, int dfd, const char *name,
 	}
 }
 
+/* Is the directory `dfd` below a watched upper dir? Walked up by "..",
+ * each step compared with the upper dirs by device and inode (its path
+ * is too long to read). */
+static int deep_member(struct dwd_writer *w, int dfd)
+{
+	int fd = dup(dfd), found = 0;
+
+	for (int depth = 0; fd >= 0 && !found && depth < 8192; depth++) {
+		struct stat st;
+		int up;
+
+		if (fstat(fd, &st))
+			break;
+		pthread_mutex_lock(&w->mu);
+		for (size_t i = 0; i < w->nt && !found; i++)
+			found = w->t[i].dev == st.st_dev &&
+				w->t[i].ino == st.st_ino;
+		pthread_mutex_unlock(&w->mu);
+		up = openat(fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (up >= 0) {
+			struct stat ust;
+
+			/* At the root ".." is itself. */
+			if (!fstat(up, &ust) && ust.st_dev == st.st_dev &&
+			    ust.st_ino == st.st_ino) {
+				close(up);
+				up = -1;
+			}
+		}
+		close(fd);
+		fd = up;
+	}
+	if (fd >= 0)
+		close(fd);
+	return found;
+}
+
 /* Is the process behind `pidfd` still the one (alive, or a zombie not
  * yet reaped: its pid not reused)? Without a pidfd: not known, yes. */
 static int still_there(int pidfd)
@@ -544,11 +583,16 @@ static void handle(struct dwd_writer *w,
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", dfd);
 	n = readlink(link, hp, sizeof(hp) - 1);
 	if (n <= 0 || (size_t)n >= sizeof(hp) - 1) {
-		/* Deeper than a path names (a container can nest that
-		 * far): counted, the facet degraded. */
-		pthread_mutex_lock(&w->mu);
-		w->st.too_long++;
-		pthread_mutex_unlock(&w->mu);
+		/* Deeper than a path names: a container's (it can nest
+		 * that far) is counted and degrades the facet; the host's
+		 * is remembered as the host's. */
+		if (deep_member(w, dfd)) {
+			pthread_mutex_lock(&w->mu);
+			w->st.too_long++;
+			pthread_mutex_unlock(&w->mu);
+		} else {
+			host_dir_add(w, h);
+		}
 		goto out;
 	}
 	hp[n] = '\0';
@@ -912,8 +956,10 @@ int dwd_writer_add(struct dwd_writer *w, const char *id, const char *upper)
 			break;
 	if (i == w->nt) {
 		DW_ALLOC_GROW(w->t, w->nt + 1, w->t_alloc);
-		w->t[w->nt++] = (struct wtarget){dw_xstrdup(id), NULL, 0};
+		w->t[w->nt++] = (struct wtarget){dw_xstrdup(id), NULL, 0, 0, 0};
 	}
+	w->t[i].dev = st.st_dev;
+	w->t[i].ino = st.st_ino;
 	if (!w->t[i].upper || strcmp(w->t[i].upper, real)) {
 		free(w->t[i].upper);
 		w->t[i].upper = dw_xstrdup(real);

@@ -93,6 +93,13 @@ ev /tmp/trunc | jq -e '.process.cmdline | contains("ghp_")' >/dev/null &&
 
 # 1d. A change deeper than a path can name on the host: no process, and
 #     the writer facet degraded (before: 'no change seen', monitored).
+#     The host's own directories that deep: not a container's, no
+#     degrading (a review degraded every container from the host).
+(cd "$tmp" && for i in $(seq 1 23); do n=$(printf "%0200d" "$i"); mkdir "$n" && cd "$n" || exit 1; done; echo h >host-deep)
+sleep 3
+[ "$(sqlite3 -readonly "$db" "SELECT state FROM coverage WHERE facet='writer' AND container_id='$a'")" = monitored ] &&
+	pass "a host directory nested past PATH_MAX: the containers stay monitored" ||
+	fail "host deep: $(sqlite3 -readonly "$db" "SELECT state, detail FROM coverage WHERE facet='writer' AND container_id='$a'")"
 # (20 levels of 200: the container's path is under PATH_MAX, the host's
 # over it.)
 docker exec -d dwwr-a sh -c 'cd /tmp && for i in $(seq 1 20); do n=$(printf "%0200d" $i); mkdir $n && cd $n || exit 1; done; echo e >evil.sh; sleep 20; :'
