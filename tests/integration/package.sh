@@ -118,7 +118,7 @@ got=$(bash -c '. /usr/share/bash-completion/completions/driftwatch
 	COMP_WORDS=(driftwatch scan --fo); COMP_CWORD=2; _driftwatch; echo "${COMPREPLY[*]}"
 	COMP_WORDS=(driftwatch ""); COMP_CWORD=1; _driftwatch; echo "${COMPREPLY[*]}"')
 [ "$got" = "--format
-commit diff events evidence hook key ps rules rotate scan status verify version" ] && pass "bash completion: commands and options from the installed driftwatch" ||
+allow commit diff events evidence hook key ps rules rotate scan status verify version" ] && pass "bash completion: commands and options from the installed driftwatch" ||
 	fail "bash completion gave: $got"
 if command -v zsh >/dev/null; then
 	# (As zsh's completion system runs it: a function, with these of
@@ -129,7 +129,7 @@ if command -v zsh >/dev/null; then
 		_driftwatch() { source /usr/share/zsh/vendor-completions/_driftwatch; }
 		words=(driftwatch ps --); CURRENT=3; PREFIX=--; _driftwatch
 		words=(driftwatch ""); CURRENT=2; PREFIX=; _driftwatch' 2>&1)
-	grep -qx -- '--all --db --format --help --namespace' <<<"$got" && grep -q '^commit:snapshot' <<<"$got" &&
+	grep -qx -- '--all --db --format --help --namespace' <<<"$got" && grep -q '^allow:propose allow rules.* commit:snapshot' <<<"$got" &&
 		pass "zsh completion: commands and options" || fail "zsh completion gave: $got"
 fi
 echo "kept" >/var/lib/driftwatch/driftwatch.db
