@@ -688,8 +688,12 @@ static int drain(struct dwd_writer *w, char *buf)
 		pthread_mutex_lock(&w->mu);
 		w->busy_since_ms = now_us(CLOCK_MONOTONIC) / 1000;
 		if (w->host_dirs_clear) {
-			memset(w->host_dirs, 0,
-			       HOST_DIRS * sizeof(*w->host_dirs));
+			/* A fresh zeroed block (untouched pages, not part
+			 * of the daemon's memory until used), not a memset
+			 * of all 512 KiB. */
+			free(w->host_dirs);
+			w->host_dirs =
+				dw_xcalloc(HOST_DIRS, sizeof(*w->host_dirs));
 			w->host_dirs_clear = 0;
 		}
 		pthread_mutex_unlock(&w->mu);
