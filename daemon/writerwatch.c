@@ -28,7 +28,7 @@
 	(FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO |             \
 	 FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_ONDIR)
 #define DIRENT_EVENTS (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
-#define NOTES 16384 /* paths noted, by keyed hash */
+#define NOTES 4096 /* paths noted, by keyed hash (64 B each) */
 #define NOTE_PROBES 8
 #define CMDLINE_READ 8192
 /* An exec stamped this long before the queue was last read empty may
@@ -36,7 +36,7 @@
  * closed: a CLOSE_WRITE then) when the change was made. */
 #define EXEC_SLACK_US 1000000LL /* bytes of a command line read */
 #define NOTES_BYTES (4 << 20)	/* their paths and processes, at most */
-#define HOST_DIRS 65536		/* directories known not to be a container's */
+#define HOST_DIRS 16384		/* directories known not to be a container's */
 #define NOTE_MAX_AGE_US (30LL * 1000000)
 #define READ_BUF (64 * 1024)
 #define REST_MS 10	 /* between two reads of the group */
@@ -690,7 +690,7 @@ static int drain(struct dwd_writer *w, char *buf)
 		if (w->host_dirs_clear) {
 			/* A fresh zeroed block (untouched pages, not part
 			 * of the daemon's memory until used), not a memset
-			 * of all 512 KiB. */
+			 * of all 128 KiB. */
 			free(w->host_dirs);
 			w->host_dirs =
 				dw_xcalloc(HOST_DIRS, sizeof(*w->host_dirs));
