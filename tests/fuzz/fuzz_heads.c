@@ -27,8 +27,9 @@ static EVP_PKEY *k;
 static void setup(void)
 {
 	struct dw_change_row rows[2] = {
-		{"/a", 2, 'A', 0100644, NULL, NULL, -1, -1, DW_SEV_MEDIUM},
-		{"/b", 2, 'D', 0100644, NULL, NULL, -1, -1, DW_SEV_HIGH},
+		{"/a", 2, 'A', 0100644, NULL, NULL, -1, -1, DW_SEV_MEDIUM,
+		 NULL},
+		{"/b", 2, 'D', 0100644, NULL, NULL, -1, -1, DW_SEV_HIGH, NULL},
 	};
 	struct dw_store_container c = {"id1", "c1", "img", "docker",
 				       "/u",  "/l", "{}",  "running",
