@@ -85,7 +85,7 @@ int dw_local_entry_decode(const unsigned char *p, size_t n,
 {
 	const unsigned char *end = p + n;
 	int piece = 0, meta = 0, last = 0;
-	struct pbf f;
+	struct pbf f = {0};
 
 	memset(e, 0, sizeof(*e));
 	e->line = "";
