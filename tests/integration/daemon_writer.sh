@@ -15,6 +15,14 @@
 #   - an allow rule by process: an image binary's write allowed, a
 #     drifted copy put at the same path not;
 #   - allow suggest: rules from what every container of an image wrote.
+# And what two adversarial reviews broke (each failed before its fix):
+# a name chosen to collide with another path's note; a token at the
+# command line's 1 KiB cut, and at its 8 KiB read after JWTs that
+# redaction shrinks; a secret in an exe's path (writer and exec alert);
+# a change nested past PATH_MAX (the container's degrades, the host's
+# does not); 8 MiB of notes (driftwatchd hung); a write laundered by an
+# allowed process's later touch; a drifted program that writes and
+# execs the allowed one.
 . "$(dirname "$0")/../lib/common.sh"
 dw_need_docker
 
