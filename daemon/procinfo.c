@@ -11,6 +11,8 @@
 #include "driftwatch/escape.h"
 #include "procinfo.h"
 
+#include "driftwatch/banned.h"
+
 void dwd_json_sanitized(json_t *o, const char *key, const char *s, size_t n)
 {
 	struct dw_buf b = DW_BUF_INIT;

@@ -8,6 +8,8 @@
 #include "driftwatch/escape.h"
 #include "procinfo.h"
 
+#include "driftwatch/banned.h"
+
 /* Lost events (an overflow, a stalled thread) degrade every container's
  * writer facet until this long has passed without another. */
 #define DEGRADED_HOLD_S 60

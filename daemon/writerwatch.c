@@ -24,6 +24,8 @@
 #include "procinfo.h"
 #include "writerwatch.h"
 
+#include "driftwatch/banned.h"
+
 #define MARK_MASK                                                              \
 	(FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO |             \
 	 FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_ONDIR)
@@ -633,14 +635,22 @@ static void handle(struct dwd_writer *w,
 		json = exec_checked(w, json, m->pid, made_after);
 	if (!json)
 		json = exited_json(m->pid);
-	key = dw_xmalloc(rel_len + strlen(name) + 3);
-	memcpy(key, hp, rel_len);
-	if (strcmp(name, "."))
-		sprintf(key + rel_len, "/%s", name);
-	else if (!rel_len)
-		strcpy(key, "/");
-	else
-		key[rel_len] = '\0';
+	/* The entry's path: its directory's and its name ("." is the
+	 * directory itself; the upper dir is "/"). */
+	{
+		size_t nlen = strcmp(name, ".") ? strlen(name) : 0;
+
+		key = dw_xmalloc(rel_len + nlen + 3);
+		memcpy(key, hp, rel_len);
+		if (nlen) {
+			key[rel_len] = '/';
+			memcpy(key + rel_len + 1, name, nlen + 1);
+		} else if (!rel_len) {
+			memcpy(key, "/", 2);
+		} else {
+			key[rel_len] = '\0';
+		}
+	}
 	pthread_mutex_lock(&w->mu);
 	{
 		long long t = now_us(CLOCK_MONOTONIC);
