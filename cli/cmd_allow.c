@@ -326,6 +326,20 @@ static void print_list(json_t *a)
 	putchar(']');
 }
 
+/* The counts kept per image of what is not proposed, and what to say. */
+static const char *const unproposed[][2] = {
+	{"critical", "critical changes not proposed: an executable needs "
+		     "allow_executables\n  # (naming the image), an immutable "
+		     "container is meant to change nothing"},
+	{"deleted", "removals not proposed"},
+	{"sensitive", "changes not proposed: under binaries, libraries, cron, "
+		      "init,\n  # ssh, sudoers, login scripts, web roots or "
+		      "language packages"},
+	{"skipped", "changes not proposed: their paths have '*', '?', control "
+		    "characters\n  # or bytes that are not UTF-8, which a rule "
+		    "cannot name exactly"},
+};
+
 /* One image's rules. Returns how many. */
 static int suggest_image(const char *image, json_t *im, long min)
 {
@@ -416,28 +430,14 @@ static int suggest_image(const char *image, json_t *im, long min)
 		json_decref(globs);
 		rules++;
 	}
-	if (json_integer_value(json_object_get(im, "critical")))
-		printf("  # %lld critical changes not proposed: an executable "
-		       "needs allow_executables\n  # (naming the image), an "
-		       "immutable container is meant to change nothing\n",
-		       (long long)json_integer_value(
-			       json_object_get(im, "critical")));
-	if (json_integer_value(json_object_get(im, "deleted")))
-		printf("  # %lld removals not proposed\n",
-		       (long long)json_integer_value(
-			       json_object_get(im, "deleted")));
-	if (json_integer_value(json_object_get(im, "sensitive")))
-		printf("  # %lld changes not proposed: under binaries, "
-		       "libraries, cron, init,\n  # ssh, sudoers, login "
-		       "scripts, web roots or language packages\n",
-		       (long long)json_integer_value(
-			       json_object_get(im, "sensitive")));
-	if (json_integer_value(json_object_get(im, "skipped")))
-		printf("  # %lld changes not proposed: their paths have '*', "
-		       "'?', control characters\n  # or bytes that are not "
-		       "UTF-8, which a rule cannot name exactly\n",
-		       (long long)json_integer_value(
-			       json_object_get(im, "skipped")));
+	/* What was not proposed, and why: a count each. */
+	for (i = 0; i < sizeof(unproposed) / sizeof(unproposed[0]); i++) {
+		long long c = (long long)json_integer_value(
+			json_object_get(im, unproposed[i][0]));
+
+		if (c)
+			printf("  # %lld %s\n", c, unproposed[i][1]);
+	}
 	if (!rules)
 		printf("  # (nothing drifted in %zu or more of its "
 		       "containers)\n",

@@ -301,43 +301,43 @@ void dwd_writer_tick(struct daemon *dm)
 	if (!dm->writer)
 		return;
 	dwd_writer_stats(dm->writer, &st);
-	if (st.overflows > ws.overflows) {
-		snprintf(ws.why, sizeof(ws.why),
-			 "the kernel's fanotify queue overflowed (%llu times): "
-			 "some changes have no process",
-			 st.overflows);
-		lost = 1;
-	} else if (st.dropped > ws.dropped) {
-		snprintf(ws.why, sizeof(ws.why),
-			 "%llu notes of changes dropped before their changes "
-			 "were recorded (more than the notes hold): some "
-			 "changes have no process",
-			 st.dropped);
-		lost = 1;
-	} else if (st.late > ws.late) {
-		snprintf(ws.why, sizeof(ws.why),
-			 "attribution fell behind the changes (%llu times "
-			 "not ready when they were recorded): some changes "
-			 "have no process",
-			 st.late);
-		lost = 1;
-	} else if (st.too_long > ws.too_long) {
-		snprintf(ws.why, sizeof(ws.why),
-			 "%llu changes in directories nested past PATH_MAX "
-			 "could not be placed: they have no process",
-			 st.too_long);
-		lost = 1;
-	} else if (st.stalled_ms > STALL_MS) {
+	/* Each way of losing attribution: its count now, as last seen, and
+	 * the words around the count. The first that grew is said. */
+	const struct {
+		unsigned long long now, *seen;
+		const char *before, *after;
+	} losses[] = {
+		{st.overflows, &ws.overflows,
+		 "the kernel's fanotify queue overflowed (",
+		 " times): some changes have no process"},
+		{st.dropped, &ws.dropped, "",
+		 " notes of changes dropped before their changes were "
+		 "recorded (more than the notes hold): some changes have no "
+		 "process"},
+		{st.late, &ws.late, "attribution fell behind the changes (",
+		 " times not ready when they were recorded): some changes "
+		 "have no process"},
+		{st.too_long, &ws.too_long, "",
+		 " changes in directories nested past PATH_MAX could not be "
+		 "placed: they have no process"},
+	};
+
+	for (size_t i = 0; i < sizeof(losses) / sizeof(losses[0]); i++) {
+		if (!lost && losses[i].now > *losses[i].seen) {
+			snprintf(ws.why, sizeof(ws.why), "%s%llu%s",
+				 losses[i].before, losses[i].now,
+				 losses[i].after);
+			lost = 1;
+		}
+		*losses[i].seen = losses[i].now;
+	}
+	if (!lost && st.stalled_ms > STALL_MS) {
 		snprintf(ws.why, sizeof(ws.why),
 			 "attribution stalled for %lld s on one batch of "
 			 "events",
 			 st.stalled_ms / 1000);
 		lost = 1;
 	}
-	ws.overflows = st.overflows;
-	ws.dropped = st.dropped;
-	ws.late = st.late;
-	ws.too_long = st.too_long;
 	if (lost) {
 		int was = ws.degraded_until != 0;
 
