@@ -51,6 +51,18 @@ static int entry_different(const struct view *ov, const struct entry *oe,
 	return on != nn || memcmp(ocap, ncap, (size_t)on) != 0;
 }
 
+static struct dw_change_meta meta_of(const struct stat *st)
+{
+	return (struct dw_change_meta){
+		st->st_uid,
+		st->st_gid,
+		st->st_size,
+		st->st_mtim.tv_sec,
+		st->st_mtim.tv_nsec,
+		(int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec,
+		(uint64_t)st->st_ino};
+}
+
 /*
  * Record a change at w->path and return its index. Kind 0 is a
  * placeholder for a directory whose C depends on what lies below it; the
@@ -73,15 +85,7 @@ static size_t emit(struct walk *w, char kind, mode_t type,
 	if (w->flags & DW_DIFF_STAT)
 		DW_ALLOC_GROW(cs->meta, cs->n + 1, cs->meta_alloc);
 	if (meta)
-		cs->meta[cs->n] = (struct dw_change_meta){
-			st->st_uid,
-			st->st_gid,
-			st->st_size,
-			st->st_mtim.tv_sec,
-			st->st_mtim.tv_nsec,
-			(int64_t)st->st_ctim.tv_sec * 1000000000 +
-				st->st_ctim.tv_nsec,
-			(uint64_t)st->st_ino};
+		cs->meta[cs->n] = meta_of(st);
 	/* The arena has no maximum: this cannot fail. */
 	dw_buf_add(&cs->names, w->path.ptr, w->path.len + 1);
 	return cs->n++;
@@ -89,6 +93,9 @@ static size_t emit(struct walk *w, char kind, mode_t type,
 
 static void copy_change(struct walk *w, const struct dw_changeset *prev,
 			const struct dw_change *c);
+
+/* The caller's `kept` failed (it said why): the walk stops. */
+#define DW_REUSE_ERR (-2)
 
 /* Does path `e` sort before "p/" (bytewise)? */
 static int before_subtree(const char *e, size_t el, const char *p, size_t len)
@@ -116,6 +123,11 @@ static ssize_t reuse_below(struct walk *w)
 
 	if (!r || !r->unchanged(w->path.ptr, len, r->ctx))
 		return -1;
+	if (!r->prev) { /* sparse: the caller keeps it */
+		int had = r->kept(w->path.ptr, len, 1, r->ctx);
+
+		return had < 0 ? DW_REUSE_ERR : had > 0;
+	}
 	prev = r->prev;
 	hi = prev->n;
 	/* The first change not sorting before "path/": the subtree. */
@@ -164,7 +176,8 @@ static void copy_change(struct walk *w, const struct dw_changeset *prev,
 
 /*
  * The entry at w->path, not a directory, did not change since prev: copy
- * its change, if it had one, without a stat. 1 when so handled.
+ * its change, if it had one, without a stat. 0 when it must be looked
+ * at; else 2 when it has a change, 1 when not; DW_REUSE_ERR.
  */
 static int reuse_entry(struct walk *w)
 {
@@ -175,6 +188,11 @@ static int reuse_entry(struct walk *w)
 	if (!r || !r->entry_unchanged ||
 	    !r->entry_unchanged(w->path.ptr, w->path.len, r->ctx))
 		return 0;
+	if (!r->prev) { /* sparse: the caller keeps it */
+		int had = r->kept(w->path.ptr, w->path.len, 0, r->ctx);
+
+		return had < 0 ? DW_REUSE_ERR : had > 0 ? 2 : 1;
+	}
 	prev = r->prev;
 	hi = prev->n;
 	while (lo < hi) {
@@ -189,7 +207,7 @@ static int reuse_entry(struct walk *w)
 			      (c->path_len < w->path.len);
 		if (!cmp) {
 			copy_change(w, prev, c);
-			return 1;
+			return 2;
 		}
 		if (cmp < 0)
 			lo = mid + 1;
@@ -352,6 +370,10 @@ static int enter(struct walk *w)
 		cs->truncated_at = dw_buf_detach(&b, NULL);
 	}
 	cs->max_depth = w->max_depth;
+	/* Sparse: what lies below is the caller's to keep. */
+	if (w->reuse && !w->reuse->prev &&
+	    w->reuse->kept(w->path.ptr, w->path.len, 1, w->reuse->ctx) < 0)
+		return DW_EIO;
 	return 1;
 }
 
@@ -394,9 +416,12 @@ static int add_below(struct walk *w, const struct view *v,
 		     const struct entry *e, const char *name)
 {
 	struct view child;
+	ssize_t reused = reuse_below(w);
 	int err;
 
-	if (reuse_below(w) >= 0)
+	if (reused == DW_REUSE_ERR)
+		return DW_EIO;
+	if (reused >= 0)
 		return 0;
 	err = ovl_child_view(w, &child, v, e, name, NULL);
 
@@ -449,16 +474,21 @@ static int add_upper_only(struct walk *w, const struct view *v)
 		const struct item *x = &it.v[i];
 		unsigned char t = nm.v[x->idx].dtype;
 		enum probe_result r = P_FOUND;
+		int kept = 0;
 
 		err = push_name(w, x->name);
-		if (!err && x->subtree)
+		if (!err && x->subtree) {
 			err = add_below(w, v, &e, x->name);
-		else if (!err && t != DT_DIR && reuse_entry(w))
-			r = P_NONE; /* copied from the previous result */
-		else if (!err && !(w->flags & DW_DIFF_STAT))
+		} else if (!err && t != DT_DIR && (kept = reuse_entry(w))) {
+			/* copied from the previous result, or kept */
+			r = P_NONE;
+			if (kept == DW_REUSE_ERR)
+				err = DW_EIO;
+		} else if (!err && !(w->flags & DW_DIFF_STAT)) {
 			emit(w, DW_CHANGE_ADD, dtype_mode(t), NULL);
-		else if (!err)
+		} else if (!err) {
 			r = ovl_probe(v->upper, x->name, &e.st);
+		}
 		if (r == P_ERR)
 			err = ovl_probe_error(w);
 		else if (!err && r == P_FOUND && !x->subtree &&
@@ -567,6 +597,8 @@ static int compare_below(struct walk *w, const struct view *ov,
 	if (!p->oe.found || !S_ISDIR(p->oe.st.st_mode))
 		return add_below(w, nv, &p->ne, name);
 	reused = reuse_below(w);
+	if (reused == DW_REUSE_ERR)
+		return DW_EIO;
 	if (reused >= 0) {
 		if (reused > 0) {
 			*changed = 1;
@@ -649,10 +681,11 @@ static int compare_dir(struct walk *w, const struct view *ov,
 
 		err = push_name(w, x->name);
 		if (!err && pairs[x->idx].reused) {
-			size_t before = w->cs->n;
+			int had = reuse_entry(w);
 
-			reuse_entry(w);
-			if (w->cs->n > before)
+			if (had == DW_REUSE_ERR)
+				err = DW_EIO;
+			else if (had == 2)
 				*changed = 1;
 		} else if (!err && x->subtree)
 			err = compare_below(w, ov, nv, &pairs[x->idx], x->name,
@@ -686,48 +719,142 @@ int dw_overlay_diff(struct dw_changeset *out, const char *upper,
 	return dw_overlay_diff_reuse(out, upper, lowers, nlowers, flags, NULL);
 }
 
+/* The root views: the upper dir over its lowers, and the lowers alone. */
+static int open_roots(struct walk *w, struct view *ov, struct view *nv,
+		      const char *upper, const char *const *lowers,
+		      size_t nlowers)
+{
+	size_t i;
+	int err;
+
+	ov->lfds = dw_xcalloc(nlowers ? nlowers : 1, sizeof(int));
+	ov->owns_lfds = 1;
+	err = open_root(upper, &nv->upper);
+	for (i = 0; !err && i < nlowers; i++) {
+		err = open_root(lowers[i], &ov->lfds[ov->nl]);
+		if (err)
+			break;
+		/* An opaque lower root hides the layers below it. */
+		if (ovl_is_opaque(w, ov->lfds[ov->nl++]))
+			break;
+	}
+	if (err)
+		return err;
+	w->root_lfds = ov->lfds;
+	w->root_nl = ov->nl;
+	w->max_depth = max_depth(ov->nl);
+	nv->lfds = ov->lfds;
+	nv->nl = ov->nl;
+	if (ovl_is_opaque(w, nv->upper))
+		nv->nl = 0;
+	if (!w->cs->names.ptr)
+		dw_buf_init(&w->cs->names, 0);
+	dw_buf_init(&w->path, 0);
+	return 0;
+}
+
+static void close_roots(struct walk *w, struct view *ov, struct view *nv)
+{
+	if (nv->upper >= 0)
+		close(nv->upper);
+	ovl_view_release(ov);
+	dw_buf_release(&w->path);
+}
+
 int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
 			  const char *const *lowers, size_t nlowers,
 			  unsigned flags, const struct dw_diff_reuse *reuse)
 {
 	struct walk w = {out, DW_BUF_INIT, flags, 0, 0, NULL, 0, reuse, NULL};
 	struct view ov = {-1, NULL, 0, 0}, nv = {-1, NULL, 0, 0};
-	size_t i;
-	int changed, err;
+	int changed, err = open_roots(&w, &ov, &nv, upper, lowers, nlowers);
 
-	ov.lfds = dw_xcalloc(nlowers ? nlowers : 1, sizeof(int));
-	ov.owns_lfds = 1;
-	err = open_root(upper, &nv.upper);
-	for (i = 0; !err && i < nlowers; i++) {
-		err = open_root(lowers[i], &ov.lfds[ov.nl]);
-		if (err)
-			break;
-		/* An opaque lower root hides the layers below it. */
-		if (ovl_is_opaque(&w, ov.lfds[ov.nl++]))
-			break;
+	if (!err) {
+		if ((flags & DW_DIFF_PREFETCH) && !reuse)
+			w.pf = dw_prefetch_start(nv.upper);
+		err = compare_dir(&w, &ov, &nv, &changed);
+		dw_prefetch_stop(w.pf);
+		drop_placeholders(out);
 	}
-	if (err)
-		goto out;
-	w.root_lfds = ov.lfds;
-	w.root_nl = ov.nl;
-	w.max_depth = max_depth(ov.nl);
-	nv.lfds = ov.lfds;
-	nv.nl = ov.nl;
-	if (ovl_is_opaque(&w, nv.upper))
-		nv.nl = 0;
-	if (!out->names.ptr)
-		dw_buf_init(&out->names, 0);
-	dw_buf_init(&w.path, 0);
-	if ((flags & DW_DIFF_PREFETCH) && !reuse)
-		w.pf = dw_prefetch_start(nv.upper);
-	err = compare_dir(&w, &ov, &nv, &changed);
-	dw_prefetch_stop(w.pf);
-	drop_placeholders(out);
-out:
-	if (nv.upper >= 0)
-		close(nv.upper);
-	ovl_view_release(&ov);
-	dw_buf_release(&w.path);
+	close_roots(&w, &ov, &nv);
+	return err;
+}
+
+/* Release a level of the way down (never the roots: redirects use them). */
+static void release_level(struct view *o, struct view *n)
+{
+	ovl_view_release(n); /* may share o's lowers: first */
+	ovl_view_release(o);
+}
+
+int dw_overlay_diff_at(struct dw_changeset *out, const char *upper,
+		       const char *const *lowers, size_t nlowers,
+		       unsigned flags, const char *dir,
+		       const struct dw_diff_reuse *reuse,
+		       struct dw_diff_level *levels, int *below)
+{
+	struct walk w = {out, DW_BUF_INIT, flags, 0, 0, NULL, 0, reuse, NULL};
+	struct view ov = {-1, NULL, 0, 0}, nv = {-1, NULL, 0, 0};
+	struct view o = {-1, NULL, 0, 0}, n = {-1, NULL, 0, 0};
+	const struct view *co = &ov, *cn = &nv;
+	int err = open_roots(&w, &ov, &nv, upper, lowers, nlowers);
+	int in_old = 1; /* the directory is one in the image too */
+	const char *p = dir;
+	size_t k = 0;
+
+	*below = 0;
+	while (!err && *p == '/') {
+		const char *end = strchr(p + 1, '/');
+		size_t len = end ? (size_t)(end - p - 1) : strlen(p + 1);
+		char *name = dw_xstrndup(p + 1, len);
+		struct entry oe = {0, -1, {0}}, ne = {0, -1, {0}};
+		struct view no = {-1, NULL, 0, 0}, nn = {-1, NULL, 0, 0};
+		int fast = cn->lfds == co->lfds && cn->nl == co->nl;
+		struct dw_diff_level *l = &levels[k++];
+
+		err = push_name(&w, name);
+		if (!err && ++w.depth >= w.max_depth)
+			err = 1; /* too deep: the whole walk counts it */
+		if (!err && in_old)
+			err = ovl_lookup(&w, co, name, &oe);
+		if (!err)
+			err = ovl_lookup(&w, cn, name, &ne);
+		if (!err && (!ne.found || !S_ISDIR(ne.st.st_mode)))
+			err = 1; /* gone, or no longer a directory */
+		if (!err) {
+			in_old = oe.found && S_ISDIR(oe.st.st_mode);
+			l->kind = !oe.found ? DW_CHANGE_ADD
+				  : entry_different(co, &oe, cn, &ne, name)
+					  ? DW_CHANGE_MODIFY
+					  : 0;
+			l->has_meta = (flags & DW_DIFF_STAT) != 0;
+			l->mode = l->has_meta ? ne.st.st_mode
+					      : ne.st.st_mode & S_IFMT;
+			l->meta = meta_of(&ne.st);
+		}
+		if (!err && in_old)
+			err = ovl_child_view(&w, &no, co, &oe, name, NULL);
+		if (!err)
+			err = ovl_child_view(&w, &nn, cn, &ne, name,
+					     fast && in_old ? &no : NULL);
+		free(name);
+		if (co != &ov)
+			release_level(&o, &n);
+		o = no;
+		n = nn;
+		co = &o;
+		cn = &n;
+		p += 1 + len;
+	}
+	if (!err && in_old)
+		err = compare_dir(&w, co, cn, below);
+	else if (!err)
+		err = add_all(&w, cn);
+	if (!err)
+		drop_placeholders(out);
+	if (co != &ov)
+		release_level(&o, &n);
+	close_roots(&w, &ov, &nv);
 	return err;
 }
 

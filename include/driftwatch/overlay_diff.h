@@ -158,17 +158,55 @@ int dw_overlay_diff(struct dw_changeset *out, const char *upper,
  * whenever `unchanged` tells the truth.
  */
 struct dw_diff_reuse {
+	/* NULL: sparse (see dw_overlay_diff_at()); `kept` is asked. */
 	const struct dw_changeset *prev;
 	int (*unchanged)(const char *path, size_t len, void *ctx);
 	/* Optional: nothing happened to the entry at `path` itself (a file,
 	 * link, node) either: its change, if any, is copied without a stat. */
 	int (*entry_unchanged)(const char *path, size_t len, void *ctx);
+	/*
+	 * Sparse only: the walk did not look at the entry at `path`
+	 * (`subtree` 0) or below the directory at `path` (`subtree` 1, also
+	 * for a directory nested too deep to walk). Nothing is copied: the
+	 * answer is whether the earlier result had a change there (> 0), which
+	 * decides the C of the directories above; < 0: an error (the walk
+	 * stops, DW_EIO).
+	 */
+	int (*kept)(const char *path, size_t len, int subtree, void *ctx);
 	void *ctx;
 };
 
 int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
 			  const char *const *lowers, size_t nlowers,
 			  unsigned flags, const struct dw_diff_reuse *reuse);
+
+/* One directory on the way down to the one dw_overlay_diff_at() walks. */
+struct dw_diff_level {
+	/* DW_CHANGE_ADD: not in the image; DW_CHANGE_MODIFY: differs
+	 * itself; 0: the same in both (C only with a change below it). */
+	char kind;
+	unsigned char has_meta; /* with DW_DIFF_STAT */
+	uint32_t mode;
+	struct dw_change_meta meta;
+};
+
+/*
+ * Sparse: the changes below directory `dir` alone ("/a/b", "" for the
+ * root), what the walk of the whole tree would give there, for a caller
+ * that keeps the rest (the live monitor: the store holds it). `reuse` is
+ * sparse (prev NULL, `kept` set): whatever it says is unchanged is not
+ * looked at, and `kept` is told. `levels` (one per component of `dir`,
+ * the caller sizes it) gets each directory on the way down, `dir` last;
+ * `*below` whether anything below `dir` changed (what `kept` said
+ * counts). Returns 0; 1 when `dir` is not a directory of the new view
+ * (any more), or nested too deep: the caller walks the whole tree; or
+ * an error as dw_overlay_diff().
+ */
+int dw_overlay_diff_at(struct dw_changeset *out, const char *upper,
+		       const char *const *lowers, size_t nlowers,
+		       unsigned flags, const char *dir,
+		       const struct dw_diff_reuse *reuse,
+		       struct dw_diff_level *levels, int *below);
 
 /* Output formats for a changeset. */
 enum dw_diff_format {

@@ -553,7 +553,7 @@ static char *diff_text(const char *upper, const char *lower,
 {
 	struct dw_changeset cs = DW_CHANGESET_INIT;
 	struct dw_diff_reuse r = {prev, told_unchanged, told_entry_unchanged,
-				  t};
+				  NULL, t};
 	struct dw_buf out = DW_BUF_INIT;
 	char up[PATH_MAX], lo[PATH_MAX];
 	const char *lows[1] = {lo};
