@@ -352,6 +352,8 @@ void dw_store_close(struct dw_store *s)
 		free(s->dropped[i].url);
 	free(s->dropped);
 	st_chain_finalize(s);
+	for (size_t i = 0; i < sizeof(s->probe) / sizeof(s->probe[0]); i++)
+		sqlite3_finalize(s->probe[i]);
 	sqlite3_close(s->db);
 	free(s);
 }

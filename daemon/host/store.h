@@ -102,6 +102,36 @@ typedef int (*dw_row_fn)(const struct dw_change_row *r, void *ctx);
 int dw_store_load_changes(struct dw_store *s, const char *cid, dw_row_fn cb,
 			  void *ctx);
 
+/*
+ * Probes of container `cid`'s current changes, for the monitor's rescans
+ * of one directory (paths are raw bytes, compared bytewise, "/a/b"):
+ * is there one with lo < path < hi (lo <= path with `lo_incl`)? 1, 0,
+ * or an error.
+ */
+int dw_store_has_change_in(struct dw_store *s, const char *cid, const char *lo,
+			   size_t lolen, int lo_incl, const char *hi,
+			   size_t hilen);
+/* ... at `path` (`subtree` 0), or below the directory `path` (1)? */
+int dw_store_has_change(struct dw_store *s, const char *cid, const char *path,
+			size_t len, int subtree);
+/*
+ * The changes below directory `dir` ("" for the root), sorted by path,
+ * leaving out those below the directories `skip` (sorted bytewise): one
+ * seek past each, not a read of what it holds.
+ */
+int dw_store_load_below(struct dw_store *s, const char *cid, const char *dir,
+			size_t len, char *const *skip, size_t nskip,
+			dw_row_fn cb, void *ctx);
+/* The change at `path`, if there is one (`cb` called once). */
+int dw_store_load_at(struct dw_store *s, const char *cid, const char *path,
+		     size_t len, dw_row_fn cb, void *ctx);
+/* How many with lo < path < hi, counted up to `limit`. */
+int dw_store_count_in(struct dw_store *s, const char *cid, const char *lo,
+		      size_t lolen, const char *hi, size_t hilen, size_t limit,
+		      size_t *count);
+/* How many current changes `cid` has (-1: an error). */
+long long dw_store_count_changes(struct dw_store *s, const char *cid);
+
 /* A secret found by the daemon (redacted; the fingerprint names it). */
 struct dw_finding_record {
 	const char *source_id; /* a container id, or "log:GLOB", ... */

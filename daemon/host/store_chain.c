@@ -158,7 +158,7 @@ void st_chain_finalize(struct dw_store *s)
 	sqlite3_finalize(s->chain_put);
 }
 
-static int cached(struct dw_store *s, sqlite3_stmt **st, const char *sql)
+int st_cached(struct dw_store *s, sqlite3_stmt **st, const char *sql)
 {
 	if (*st) {
 		sqlite3_reset(*st);
@@ -188,9 +188,9 @@ int st_chain_load(struct dw_store *s, int t, const char *key,
 	if (sqlite3_get_autocommit(s->db))
 		return dw_error_set(DW_ERROR, "store: a chained row written "
 					      "outside a transaction");
-	err = cached(s, &s->chain_get,
-		     "SELECT base_seq, base_hash, seq, id, hash FROM "
-		     "chain_heads WHERE tbl = ?1 AND key = ?2");
+	err = st_cached(s, &s->chain_get,
+			"SELECT base_seq, base_hash, seq, id, hash FROM "
+			"chain_heads WHERE tbl = ?1 AND key = ?2");
 	if (err)
 		return err;
 	sqlite3_bind_text(s->chain_get, 1, chained[t].name, -1, SQLITE_STATIC);
@@ -222,7 +222,7 @@ int st_chain_add(struct dw_store *s, struct st_chain *c, long long rowid)
 			 "id = ?1 RETURNING chain_hash",
 			 chained[c->t].name, chained[c->t].name,
 			 chained[c->t].cols);
-	err = cached(s, st, sql);
+	err = st_cached(s, st, sql);
 	if (err)
 		return err;
 	sqlite3_bind_int64(*st, 1, rowid);
@@ -249,9 +249,10 @@ int st_chain_save(struct dw_store *s, struct st_chain *c)
 
 	if (!c->dirty)
 		return 0;
-	err = cached(s, &s->chain_put,
-		     "INSERT OR REPLACE INTO chain_heads(tbl, key, base_seq, "
-		     "base_hash, seq, id, hash) VALUES (?1,?2,?3,?4,?5,?6,?7)");
+	err = st_cached(
+		s, &s->chain_put,
+		"INSERT OR REPLACE INTO chain_heads(tbl, key, base_seq, "
+		"base_hash, seq, id, hash) VALUES (?1,?2,?3,?4,?5,?6,?7)");
 	if (err)
 		return err;
 	sqlite3_bind_text(s->chain_put, 1, chained[c->t].name, -1,

@@ -195,20 +195,17 @@ int dw_store_record_exec(struct dw_store *s, const char *cid, const char *path,
 	return st_tx_leave(s, own, err);
 }
 
-int dw_store_load_changes(struct dw_store *s, const char *cid, dw_row_fn cb,
-			  void *ctx)
-{
-	static const char sql[] =
-		"SELECT path, kind, mode, uid, gid, size, st_mtime_ns, sha256, "
-		"coalesce(executable, -1), coalesce(elf, -1), severity, type, "
-		"coalesce(st_ctime_ns, 0), coalesce(st_ino, 0) "
-		"FROM changes WHERE container_id=?1 ORDER BY path";
-	sqlite3_stmt *st;
-	int err = st_prepare(s, &st, sql);
+#define ROW_COLUMNS                                                            \
+	"SELECT path, kind, mode, uid, gid, size, st_mtime_ns, sha256, "       \
+	"coalesce(executable, -1), coalesce(elf, -1), severity, type, "        \
+	"coalesce(st_ctime_ns, 0), coalesce(st_ino, 0) FROM changes "
 
-	if (err)
-		return err;
-	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+/* Call `cb` with each row `st` steps to (ROW_COLUMNS), until it returns
+ * other than 0 (returned). */
+static int each_row(sqlite3_stmt *st, dw_row_fn cb, void *ctx)
+{
+	int err = 0;
+
 	while (!err && sqlite3_step(st) == SQLITE_ROW) {
 		struct dw_change_meta m;
 		const char *kind = (const char *)sqlite3_column_text(st, 1);
@@ -246,8 +243,225 @@ int dw_store_load_changes(struct dw_store *s, const char *cid, dw_row_fn cb,
 		}
 		err = cb(&r, ctx);
 	}
+	return err;
+}
+
+int dw_store_load_changes(struct dw_store *s, const char *cid, dw_row_fn cb,
+			  void *ctx)
+{
+	static const char sql[] =
+		ROW_COLUMNS "WHERE container_id=?1 ORDER BY path";
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st, sql);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	err = each_row(st, cb, ctx);
 	sqlite3_finalize(st);
 	return err;
+}
+
+int dw_store_has_change_in(struct dw_store *s, const char *cid, const char *lo,
+			   size_t lolen, int lo_incl, const char *hi,
+			   size_t hilen)
+{
+	static const char *const sql[2] = {
+		"SELECT 1 FROM changes WHERE container_id=?1 AND path > ?2 "
+		"AND path < ?3 LIMIT 1",
+		"SELECT 1 FROM changes WHERE container_id=?1 AND path >= ?2 "
+		"AND path < ?3 LIMIT 1",
+	};
+	sqlite3_stmt **st = &s->probe[lo_incl ? 1 : 0];
+	int err = st_cached(s, st, sql[lo_incl ? 1 : 0]), rc;
+
+	if (err)
+		return err;
+	sqlite3_bind_text(*st, 1, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(*st, 2, lo, (int)lolen, SQLITE_STATIC);
+	sqlite3_bind_blob(*st, 3, hi, (int)hilen, SQLITE_STATIC);
+	rc = sqlite3_step(*st);
+	sqlite3_reset(*st);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0
+				 : st_db_error(s, "cannot look up a change");
+}
+
+int dw_store_has_change(struct dw_store *s, const char *cid, const char *path,
+			size_t len, int subtree)
+{
+	char *lo;
+	int rc;
+
+	if (!subtree) {
+		sqlite3_stmt **st = &s->probe[2];
+		int err = st_cached(s, st,
+				    "SELECT 1 FROM changes WHERE "
+				    "container_id=?1 AND path=?2");
+
+		if (err)
+			return err;
+		sqlite3_bind_text(*st, 1, cid, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(*st, 2, path, (int)len, SQLITE_STATIC);
+		rc = sqlite3_step(*st);
+		sqlite3_reset(*st);
+		if (rc == SQLITE_ROW)
+			return 1;
+		return rc == SQLITE_DONE
+			       ? 0
+			       : st_db_error(s, "cannot look up a change");
+	}
+	/* Below "a/b": "a/b/" < path < "a/b0" ('0' follows '/'). */
+	lo = dw_xmalloc(2 * (len + 1));
+	memcpy(lo, path, len);
+	lo[len] = '/';
+	memcpy(lo + len + 1, path, len);
+	lo[2 * len + 1] = '0';
+	rc = dw_store_has_change_in(s, cid, lo, len + 1, 0, lo + len + 1,
+				    len + 1);
+	free(lo);
+	return rc;
+}
+
+/* Stops each_row() at a row below one of the directories to skip. */
+struct below {
+	char *const *skip;
+	size_t nskip, j;
+	dw_row_fn cb;
+	void *ctx;
+	const char *seek; /* then: go on from here (the skipped dir) */
+	size_t seek_len;
+};
+
+static int bytecmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+	int r = memcmp(a, b, alen < blen ? alen : blen);
+
+	return r ? r : (alen > blen) - (alen < blen);
+}
+
+static int on_below(const struct dw_change_row *r, void *ctx)
+{
+	struct below *b = ctx;
+	const char *p = r->path;
+
+	/* Skipped dirs whose subtree ("k/" to "k0") ends before the row. */
+	while (b->j < b->nskip) {
+		const char *k = b->skip[b->j];
+		size_t kl = strlen(k);
+		int c = bytecmp(p, r->path_len < kl ? r->path_len : kl, k, kl);
+
+		if (c > 0 || (c == 0 && r->path_len > kl &&
+			      (unsigned char)p[kl] > '/')) {
+			b->j++;
+			continue;
+		}
+		if (c == 0 && r->path_len > kl && p[kl] == '/') {
+			b->seek = k;
+			b->seek_len = kl;
+			return 1;
+		}
+		break;
+	}
+	return b->cb(r, b->ctx);
+}
+
+int dw_store_load_below(struct dw_store *s, const char *cid, const char *dir,
+			size_t len, char *const *skip, size_t nskip,
+			dw_row_fn cb, void *ctx)
+{
+	static const char sql[] = ROW_COLUMNS
+		"WHERE container_id=?1 AND path >= ?2 AND path < ?3 "
+		"ORDER BY path";
+	struct below b = {skip, nskip, 0, cb, ctx, NULL, 0};
+	struct dw_buf lo = DW_BUF_INIT, hi = DW_BUF_INIT;
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st, sql);
+
+	if (err)
+		return err;
+	/* From "dir/" to "dir0"; after a skipped "k", on from "k0". */
+	dw_buf_add(&lo, dir, len);
+	dw_buf_addch(&lo, '/');
+	dw_buf_add(&hi, dir, len);
+	dw_buf_addch(&hi, '0');
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, hi.ptr, (int)hi.len, SQLITE_STATIC);
+	for (;;) {
+		sqlite3_bind_blob(st, 2, lo.ptr, (int)lo.len, SQLITE_TRANSIENT);
+		b.seek = NULL;
+		err = each_row(st, on_below, &b);
+		sqlite3_reset(st);
+		if (err != 1 || !b.seek)
+			break;
+		dw_buf_setlen(&lo, 0);
+		dw_buf_add(&lo, b.seek, b.seek_len);
+		dw_buf_addch(&lo, '0');
+		b.j++;
+		err = 0;
+	}
+	sqlite3_finalize(st);
+	dw_buf_release(&lo);
+	dw_buf_release(&hi);
+	return err;
+}
+
+int dw_store_load_at(struct dw_store *s, const char *cid, const char *path,
+		     size_t len, dw_row_fn cb, void *ctx)
+{
+	static const char sql[] =
+		ROW_COLUMNS "WHERE container_id=?1 AND path=?2";
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st, sql);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, path, (int)len, SQLITE_STATIC);
+	err = each_row(st, cb, ctx);
+	sqlite3_finalize(st);
+	return err > 0 ? 0 : err;
+}
+
+int dw_store_count_in(struct dw_store *s, const char *cid, const char *lo,
+		      size_t lolen, const char *hi, size_t hilen, size_t limit,
+		      size_t *count)
+{
+	static const char sql[] =
+		"SELECT count(*) FROM (SELECT 1 FROM changes WHERE "
+		"container_id=?1 AND path > ?2 AND path < ?3 LIMIT ?4)";
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st, sql);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, lo, (int)lolen, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, hi, (int)hilen, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*count = (size_t)sqlite3_column_int64(st, 0);
+	else
+		err = st_db_error(s, "cannot count changes");
+	sqlite3_finalize(st);
+	return err;
+}
+
+long long dw_store_count_changes(struct dw_store *s, const char *cid)
+{
+	sqlite3_stmt *st;
+	long long n = -1;
+
+	if (st_prepare(s, &st,
+		       "SELECT count(*) FROM changes WHERE "
+		       "container_id=?1"))
+		return -1;
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
 }
 
 static char *resolve_container(struct dw_store *s, const char *ref)

@@ -40,6 +40,8 @@ struct dw_store {
 	size_t ndropped, dropped_alloc;
 	/* store_chain.c's statements, prepared once */
 	sqlite3_stmt *chain_add[ST_NCHAINED], *chain_get, *chain_put;
+	/* store_drift.c's probes of the current changes, prepared once */
+	sqlite3_stmt *probe[3];
 	struct dw_store_counts counts; /* written through this handle */
 };
 
@@ -59,6 +61,8 @@ struct st_dropped {
 int st_db_error(struct dw_store *s, const char *what);
 int st_prepare(struct dw_store *s, sqlite3_stmt **st, const char *sql);
 int st_step_done(struct dw_store *s, sqlite3_stmt *st, const char *what);
+/* `*st` reset for another use, or prepared the first time. */
+int st_cached(struct dw_store *s, sqlite3_stmt **st, const char *sql);
 sqlite3_int64 st_mtime_ns(const struct dw_change_meta *m);
 
 /*

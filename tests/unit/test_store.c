@@ -147,6 +147,71 @@ static void test_load_roundtrip(void **state)
 	dw_store_close(s);
 }
 
+static int on_path(const struct dw_change_row *r, void *ctx)
+{
+	struct dw_buf *b = ctx;
+
+	dw_buf_add(b, r->path, r->path_len);
+	dw_buf_addch(b, ' ');
+	return 0;
+}
+
+/* The probes of a rescan of some directories: bytewise ranges, where
+ * "/a-b" and "/a0" sort around "/a/..." and a skipped subtree is one. */
+static void test_probes_below(void **state)
+{
+	static const char *const paths[] = {
+		"/a",	  "/a-b",  "/a-b/x", "/a/b", "/a/b/c",
+		"/a/b/d", "/a/b0", "/a/c",   "/a0",  "/b"};
+	struct dw_change_row rows[10];
+	struct dw_store *s = mem();
+	struct dw_buf b = DW_BUF_INIT;
+	char *skip[] = {"/a/b"}, *skip2[] = {"/a-b", "/a"};
+	size_t i, n = 0;
+
+	(void)state;
+	put(s, "id1", "c1");
+	for (i = 0; i < 10; i++)
+		rows[i] = (struct dw_change_row){paths[i],   strlen(paths[i]),
+						 'A',	     0040755,
+						 NULL,	     NULL,
+						 -1,	     -1,
+						 DW_SEV_LOW, NULL};
+	apply(s, "id1", rows, 10, "rescan");
+	assert_int_equal(dw_store_count_changes(s, "id1"), 10);
+	assert_int_equal(dw_store_has_change(s, "id1", "/a/b", 4, 0), 1);
+	assert_int_equal(dw_store_has_change(s, "id1", "/a/b", 4, 1), 1);
+	assert_int_equal(dw_store_has_change(s, "id1", "/a/c", 4, 1), 0);
+	assert_int_equal(dw_store_has_change(s, "id1", "/a/x", 4, 0), 0);
+	/* Below "/a": not "/a-b/x" nor "/a0", each once. */
+	assert_int_equal(
+		dw_store_load_below(s, "id1", "/a", 2, NULL, 0, on_path, &b),
+		0);
+	assert_string_equal(b.ptr, "/a/b /a/b/c /a/b/d /a/b0 /a/c ");
+	dw_buf_setlen(&b, 0);
+	assert_int_equal(
+		dw_store_load_below(s, "id1", "/a", 2, skip, 1, on_path, &b),
+		0);
+	assert_string_equal(b.ptr, "/a/b /a/b0 /a/c ");
+	/* The root, skipping two subtrees in walk order ("/a-b/" first). */
+	dw_buf_setlen(&b, 0);
+	assert_int_equal(
+		dw_store_load_below(s, "id1", "", 0, skip2, 2, on_path, &b), 0);
+	assert_string_equal(b.ptr, "/a /a-b /a0 /b ");
+	assert_int_equal(dw_store_count_in(s, "id1", "/a/", 3, "/a0", 3, 2, &n),
+			 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(
+		dw_store_count_in(s, "id1", "/a/", 3, "/a0", 3, 99, &n), 0);
+	assert_int_equal(n, 5);
+	assert_int_equal(
+		dw_store_has_change_in(s, "id1", "/a/b0", 5, 1, "/a/c", 4), 1);
+	assert_int_equal(
+		dw_store_has_change_in(s, "id1", "/a/b0", 5, 0, "/a/c", 4), 0);
+	dw_buf_release(&b);
+	dw_store_close(s);
+}
+
 static void test_findings_and_offsets(void **state)
 {
 	struct dw_store *s = mem();
@@ -1110,6 +1175,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_changes),
 		cmocka_unit_test(test_load_roundtrip),
+		cmocka_unit_test(test_probes_below),
 		cmocka_unit_test(test_findings_and_offsets),
 		cmocka_unit_test(test_outbox),
 		cmocka_unit_test(test_outbox_cap),
