@@ -46,7 +46,6 @@ static void free_container(struct container *c)
 		free(c->lowers[i]);
 	free(c->lowers);
 	json_decref(c->labels);
-	dw_changeset_release(&c->prev);
 	mon_pathset_release(&c->ents);
 	mon_pathset_release(&c->deep);
 	for (i = 0; i < DW_FACET_COUNT; i++)
@@ -159,7 +158,6 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 		c->id = dw_xstrdup(s->id);
 		c->next = m->list;
 		m->list = c;
-		c->prev = (struct dw_changeset)DW_CHANGESET_INIT;
 	}
 	set_str(&c->name, s->name);
 	set_str(&c->image, s->image);
@@ -365,14 +363,15 @@ json_t *dw_monitor_status(const struct dw_monitor *m)
 		json_array_append_new(
 			list,
 			json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, "
-				  "s:I, s:I, "
+				  "s:I, s:I, s:I, "
 				  "s:b, s:b, s:o}",
 				  "id", c->id, "name", c->name, "image",
 				  c->image, "runtime", c->runtime, "mode",
 				  c->polling ? "poll" : "inotify", "watches",
 				  (json_int_t)c->nwatches, "changes",
-				  (json_int_t)c->prev.n, "rescans",
-				  (json_int_t)c->rescans, "events",
+				  (json_int_t)c->nchanges, "rescans",
+				  (json_int_t)c->rescans, "rescans_whole",
+				  (json_int_t)c->whole, "events",
 				  (json_int_t)c->events, "last_change_us",
 				  (json_int_t)c->last_change, "immutable",
 				  c->immutable, "readable", !c->broken,

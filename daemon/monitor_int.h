@@ -82,21 +82,29 @@ struct container {
 	int broken;	 /* its dirs could not be read */
 	int recorded;	 /* the store has its current name, labels */
 
-	struct dw_changeset prev; /* the store's current changes */
-	int prev_loaded;
+	/*
+	 * Its current changes are in the store alone, not in memory: a
+	 * container with a million drifted files costs the daemon what
+	 * changed, not what drifted. `nchanges` counts them (`counted`:
+	 * read from the store once).
+	 */
+	long long nchanges;
+	int counted;
 	/*
 	 * What inotify said since the last rescan, as "/a/b" paths (the
 	 * upper dir is ""): the entries events named, and the directories
-	 * whose whole subtree must be walked again. With `walked` (prev
-	 * came from a walk in this process) and no `full`, everything else
-	 * is copied from prev, not walked.
+	 * whose whole subtree must be walked again. With `walked` (a full
+	 * walk in this process recorded the store's changes) and no `full`,
+	 * only the directories that hold them are walked, and compared with
+	 * the store there (monitor_rescan.c).
 	 */
 	struct pathset ents, deep;
 	int walked, full;
 
 	size_t nwatches;
 	unsigned long long rescans, events;
-	long long last_change; /* wall clock, microseconds */
+	unsigned long long whole; /* rescans that walked the whole tree */
+	long long last_change;	  /* wall clock, microseconds */
 	/* When its last rescan began (CLOCK_MONOTONIC, microseconds): the
 	 * notes of writer attribution older than that are not a change's. */
 	long long rescan_began_us;
@@ -186,6 +194,30 @@ int mon_entry_unchanged(const char *path, size_t len, void *ctx);
 void mon_mark_dirty(struct container *c, enum dw_rescan_source source,
 		    long long now);
 int mon_analyse_file(struct rescan *r, const char *path, char **sha256);
+int mon_cmp_str(const void *a, const void *b); /* of char *s */
+
+/* A change found (kind: A, C, D; R: gone) becomes a row of `r`. */
+void mon_add_row(struct rescan *r, const struct dw_changeset *cs,
+		 const struct dw_change *ch, char kind);
+/* The rows that turn `old` into `cur` (both sorted). */
+void mon_compare_sets(struct rescan *r, const struct dw_changeset *old,
+		      const struct dw_changeset *cur);
+void mon_cs_push(struct dw_changeset *cs, const struct dw_change_row *row);
+/* A full walk `cur` against the store's rows, read in order; `gone`
+ * holds those no longer there (the rows point into it). */
+int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
+		      struct dw_changeset *gone);
+/*
+ * A rescan of the directories inotify named (monitor_sparse.c): walked
+ * first (`seen` gets what they could not trust or reach), compared with
+ * the store after writer attribution caught up. mon_rescan_sparse()
+ * returns 1 when the whole tree must be walked instead.
+ */
+struct sparse;
+int mon_rescan_sparse(struct rescan *r, struct sparse **sp,
+		      struct dw_changeset *seen);
+int mon_sparse_compare(struct rescan *r, struct sparse *sp);
+void mon_sparse_free(struct sparse *sp);
 void mon_rescan_container(struct dw_monitor *m, struct container *c);
 
 /* The fs facet of `c` from what limits it now, worst first. */

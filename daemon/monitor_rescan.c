@@ -1,36 +1,13 @@
 /* The live monitor: rescans compare what the diff engine sees with the store
  * and record the difference. */
 #include <ctype.h>
+#include <malloc.h>
 
 #include "monitor_int.h"
 
 #include "driftwatch/banned.h"
 
 /* ---- rescans ---- */
-
-static int path_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-	int r = memcmp(a, b, alen < blen ? alen : blen);
-
-	return r ? r : (alen > blen) - (alen < blen);
-}
-
-static int meta_differs(const struct dw_changeset *a, const struct dw_change *x,
-			const struct dw_changeset *b, const struct dw_change *y)
-{
-	const struct dw_change_meta *p, *q;
-
-	if (x->kind != y->kind || x->mode != y->mode ||
-	    x->has_meta != y->has_meta)
-		return 1;
-	if (!x->has_meta)
-		return 0;
-	p = &a->meta[x - a->v];
-	q = &b->meta[y - b->v];
-	return p->uid != q->uid || p->gid != q->gid || p->size != q->size ||
-	       p->mtime_sec != q->mtime_sec || p->mtime_nsec != q->mtime_nsec ||
-	       p->ctime_ns != q->ctime_ns || p->ino != q->ino;
-}
 
 /* The exe of the process a change's detail names, when it is image
  * content of the container ("exe_image") and it did not exec around the
@@ -50,8 +27,8 @@ static const char *image_writer(const char *detail, char *buf, size_t size)
 	return ok ? buf : NULL;
 }
 
-static void add_row(struct rescan *r, const struct dw_changeset *cs,
-		    const struct dw_change *ch, char kind)
+void mon_add_row(struct rescan *r, const struct dw_changeset *cs,
+		 const struct dw_change *ch, char kind)
 {
 	struct container *c = r->c;
 	const char *path = dw_change_path(cs, ch);
@@ -109,79 +86,25 @@ static void add_row(struct rescan *r, const struct dw_changeset *cs,
 		r->worst = sev;
 }
 
-/* Compare the last known set with the new one, both sorted by path. */
-static void compare_sets(struct rescan *r, const struct dw_changeset *old,
-			 const struct dw_changeset *cur)
-{
-	size_t i = 0, j = 0;
-
-	while (i < old->n || j < cur->n) {
-		const struct dw_change *o = i < old->n ? &old->v[i] : NULL;
-		const struct dw_change *n = j < cur->n ? &cur->v[j] : NULL;
-		int cmp = !o   ? 1
-			  : !n ? -1
-			       : path_cmp(dw_change_path(old, o), o->path_len,
-					  dw_change_path(cur, n), n->path_len);
-
-		if (cmp < 0) {
-			add_row(r, old, o, 'R');
-			i++;
-		} else if (cmp > 0) {
-			add_row(r, cur, n, n->kind);
-			r->added++;
-			j++;
-		} else {
-			if (meta_differs(old, o, cur, n)) {
-				add_row(r, cur, n, n->kind);
-				r->updated++;
-			}
-			i++;
-			j++;
-		}
-	}
-}
-
 static int is_sorted(const struct dw_changeset *cs)
 {
 	size_t i;
 
-	for (i = 1; i < cs->n; i++)
-		if (path_cmp(dw_change_path(cs, &cs->v[i - 1]),
-			     cs->v[i - 1].path_len,
-			     dw_change_path(cs, &cs->v[i]),
-			     cs->v[i].path_len) >= 0) {
+	for (i = 1; i < cs->n; i++) {
+		const struct dw_change *a = &cs->v[i - 1], *b = &cs->v[i];
+		size_t n =
+			a->path_len < b->path_len ? a->path_len : b->path_len;
+		int cmp =
+			memcmp(dw_change_path(cs, a), dw_change_path(cs, b), n);
+
+		if (cmp > 0 || (!cmp && a->path_len >= b->path_len)) {
 			dw_log_debug("out of order: %s then %s",
-				     dw_change_path(cs, &cs->v[i - 1]),
-				     dw_change_path(cs, &cs->v[i]));
+				     dw_change_path(cs, a),
+				     dw_change_path(cs, b));
 			return 0;
 		}
+	}
 	return 1;
-}
-
-/* Append one change to a set (for the set loaded from the store). */
-static void cs_push(struct dw_changeset *cs, const struct dw_change_row *r)
-{
-	struct dw_change *c;
-
-	DW_ALLOC_GROW(cs->v, cs->n + 1, cs->alloc);
-	DW_ALLOC_GROW(cs->meta, cs->n + 1, cs->meta_alloc);
-	c = &cs->v[cs->n];
-	c->path_off = cs->names.len;
-	c->path_len = (uint32_t)r->path_len;
-	c->mode = r->mode;
-	c->kind = r->kind;
-	c->has_meta = r->meta != NULL;
-	if (r->meta)
-		cs->meta[cs->n] = *r->meta;
-	dw_buf_add(&cs->names, r->path, r->path_len);
-	dw_buf_addch(&cs->names, '\0');
-	cs->n++;
-}
-
-static int on_stored(const struct dw_change_row *r, void *ctx)
-{
-	cs_push(ctx, r);
-	return 0;
 }
 
 static void raise_drift_alert(struct dw_monitor *m, const struct rescan *r)
@@ -301,10 +224,25 @@ static void rescan_release(struct rescan *r)
 	free(r->rows);
 }
 
+/* The rescan failed: nothing is recorded, the next one walks it all. */
+static void rescan_failed(struct dw_monitor *m, struct container *c)
+{
+	if (!c->broken)
+		dw_log_warn("cannot rescan container %s: %s", c->name,
+			    dw_error_last());
+	c->broken = 1;
+	/* What inotify noted is gone with this try: walk it all next time. */
+	c->full = 1;
+	free(c->broken_why);
+	c->broken_why = dw_xstrdup(dw_error_last());
+	m->errors++;
+	mon_fs_coverage(m, c);
+}
+
 void mon_rescan_container(struct dw_monitor *m, struct container *c)
 {
-	struct dw_changeset cs = DW_CHANGESET_INIT;
-	struct dw_diff_reuse reuse;
+	struct dw_changeset cs = DW_CHANGESET_INIT, gone = DW_CHANGESET_INIT;
+	struct sparse *sp = NULL;
 	struct rescan r;
 	long long t0 = mon_mono_ms();
 	int err, partial;
@@ -322,47 +260,39 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		c->full = 1;
 		mon_watch_from(m, c, "");
 	}
-	if (!c->prev_loaded) {
-		if (dw_store_load_changes(m->store, c->id, on_stored, &c->prev))
-			dw_log_warn("cannot load the stored changes of %s: %s",
-				    c->name, dw_error_last());
-		c->prev_loaded = 1;
+	if (!c->counted) {
+		c->nchanges = dw_store_count_changes(m->store, c->id);
+		c->counted = c->nchanges >= 0;
 	}
-	reuse.prev = &c->prev;
-	reuse.unchanged = mon_subtree_unchanged;
-	reuse.entry_unchanged = mon_entry_unchanged;
-	reuse.ctx = c;
 	mon_pathset_sort(&c->ents);
 	mon_pathset_sort(&c->deep);
 	/* Only what inotify saw all of may be skipped. */
 	partial = c->walked && !c->full && c->source == DW_RESCAN_WATCH &&
 		  !c->ents.overflow && !c->deep.overflow;
-	err = dw_overlay_diff_reuse(
-		&cs, c->upper, (const char *const *)c->lowers, c->nlowers,
-		DW_DIFF_STAT | (c->userxattr ? DW_DIFF_USERXATTR : 0),
-		partial ? &reuse : NULL);
+	err = partial ? mon_rescan_sparse(&r, &sp, &cs) : 1;
+	if (err == 1) {
+		/* The whole tree: at start, periodically, after an overflow,
+		 * or when a named directory has gone meanwhile. */
+		dw_changeset_release(&cs);
+		partial = 0;
+		err = dw_overlay_diff(
+			&cs, c->upper, (const char *const *)c->lowers,
+			c->nlowers,
+			DW_DIFF_STAT | (c->userxattr ? DW_DIFF_USERXATTR : 0));
+	}
 	mon_pathset_clear(&c->ents);
 	mon_pathset_clear(&c->deep);
 	c->full = 0;
 	if (err) {
-		if (!c->broken)
-			dw_log_warn("cannot rescan container %s: %s", c->name,
-				    dw_error_last());
-		c->broken = 1;
-		/* What inotify noted is gone with this try: walk it all
-		 * next time. */
-		c->full = 1;
-		free(c->broken_why);
-		c->broken_why = dw_xstrdup(dw_error_last());
-		m->errors++;
-		mon_fs_coverage(m, c);
+		rescan_failed(m, c);
+		mon_sparse_free(sp);
 		dw_changeset_release(&cs);
 		return;
 	}
 	c->broken = 0;
 	/*
-	 * What the walk could not trust or reach. A rescan that reused
-	 * unchanged subtrees did not look there: it can only add to what the
+	 * What the walk could not trust or reach. A rescan of some
+	 * directories did not look elsewhere: it can only add to what the
 	 * last full walk found, never clear it (no flapping alerts).
 	 */
 	if (!partial || cs.truncated > c->truncated) {
@@ -378,14 +308,14 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		c->forged_at = cs.forged_at ? dw_xstrdup(cs.forged_at) : NULL;
 	}
 	mon_fs_coverage(m, c);
-	if (!is_sorted(&cs)) {
+	if (!partial && !is_sorted(&cs)) {
 		/* The engine promises sorted output; never trust blindly. */
 		dw_log_error("container %s: unsorted changes; skipped",
 			     c->name);
 		dw_changeset_release(&cs);
 		return;
 	}
-	if (m->pol->ignore_runtime_mounts)
+	if (!partial && m->pol->ignore_runtime_mounts)
 		dw_changeset_drop_added_dirs(&cs, c->mount_points,
 					     c->nmount_points);
 	/* What writer attribution has queued now, handled before the
@@ -394,36 +324,57 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	if (m->on_writer)
 		free(m->on_writer(m, c->id, NULL, 0, NULL, 0, r.since_us,
 				  m->writer_ctx));
-	compare_sets(&r, &c->prev, &cs);
-	r.total = cs.n;
+	err = partial ? mon_sparse_compare(&r, sp)
+		      : mon_compare_store(&r, &cs, &gone);
+	if (err) {
+		rescan_failed(m, c);
+		rescan_release(&r);
+		mon_sparse_free(sp);
+		dw_changeset_release(&gone);
+		dw_changeset_release(&cs);
+		return;
+	}
+	r.total = (size_t)(c->nchanges + (long long)r.added -
+			   (long long)r.reverted);
 	c->rescans++;
+	c->whole += !partial;
 	m->rescans++;
 	if (r.nrows || !c->recorded) {
 		err = record(m, &r);
 		if (err) {
-			/* Keep the old set: the next rescan tries again. */
+			/* Nothing changed in the store: the next rescan, of
+			 * the whole tree, tries again. */
 			dw_log_warn("cannot store the changes of %s: %s",
 				    c->name, dw_error_last());
 			m->errors++;
 			c->dirty = 1;
+			c->full = 1;
 			c->source = DW_RESCAN_FULL;
 			c->dirty_since = c->last_event = mon_mono_ms();
 			rescan_release(&r);
+			mon_sparse_free(sp);
+			dw_changeset_release(&gone);
 			dw_changeset_release(&cs);
 			return;
 		}
 		c->recorded = 1;
+		c->nchanges = (long long)r.total;
 		if (r.nrows)
 			c->last_change = mon_wall_us();
 		dw_log_debug("container %s: %zu rows (%s)", c->name, r.nrows,
 			     dw_rescan_source_name(c->source));
 	}
-	dw_changeset_release(&c->prev);
-	c->prev = cs;
 	c->walked = 1;
 	if (r.critical && m->on_critical)
 		m->on_critical(c->id, c->name, m->critical_ctx);
 	rescan_release(&r);
+	mon_sparse_free(sp);
+	dw_changeset_release(&gone);
+	dw_changeset_release(&cs);
+	/* What a big walk or record took goes back to the host: the daemon
+	 * at rest holds what changed, not what drifted. */
+	if (!partial || r.nrows > 4096)
+		malloc_trim(0);
 	c->last_cost_ms = mon_mono_ms() - t0;
 	mon_observe_rescan(m, c->last_cost_ms);
 }
@@ -560,11 +511,20 @@ long dw_monitor_run(struct dw_monitor *m)
 			c->rewatch = 1; /* maybe watches are free again */
 		}
 		if (c->dirty && now >= due_at(m, c)) {
+			unsigned long long whole = c->whole;
+
 			mon_rescan_container(m, c);
 			now = mon_mono_ms();
-			/* A busy container is rescanned half the time at most.
-			 */
-			c->not_before = now + c->last_cost_ms;
+			/* A busy container is rescanned half the time at most:
+			 * by what its rescans of changed directories cost, not
+			 * by a walk of the whole tree (the next one is not). */
+			c->not_before =
+				now +
+				(c->whole == whole ||
+						 c->last_cost_ms <
+							 m->pol->max_delay_ms
+					 ? c->last_cost_ms
+					 : m->pol->max_delay_ms);
 		}
 		if (c->dirty && (next < 0 || due_at(m, c) < next))
 			next = due_at(m, c);

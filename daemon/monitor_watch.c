@@ -346,7 +346,7 @@ static void note(struct pathset *s, const char *rel, const char *name)
 	s->v[s->n++] = dw_buf_detach(&b, NULL);
 }
 
-static int cmp_str(const void *a, const void *b)
+int mon_cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -354,7 +354,7 @@ static int cmp_str(const void *a, const void *b)
 void mon_pathset_sort(struct pathset *s)
 {
 	if (s->n > 1)
-		qsort(s->v, s->n, sizeof(char *), cmp_str);
+		qsort(s->v, s->n, sizeof(char *), mon_cmp_str);
 }
 
 void mon_pathset_clear(struct pathset *s)
