@@ -729,7 +729,9 @@ static int prune_one(struct dw_store *s, const char *sql, long long arg, int t,
 }
 
 /* Rows deleted by one statement: a prune is spread over loop turns. */
-#define PRUNE_CHUNK 20000
+/* Rows deleted a turn: the monitor waits meanwhile (a few ms each). */
+#define PRUNE_CHUNK 4000
+#define PRUNE_CHUNK_SQL "4000"
 
 static int count_one(struct dw_store *s, const char *sql, long long *n)
 {
@@ -818,7 +820,8 @@ int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
 	 */
 #define CHAINED_CHUNK(t, cond)                                                 \
 	"DELETE FROM " t " WHERE id IN (SELECT id FROM " t " WHERE " cond      \
-	" AND id < (SELECT max(id) FROM " t ") ORDER BY id LIMIT 20000) "      \
+	" AND id < (SELECT max(id) FROM " t                                    \
+	") ORDER BY id LIMIT " PRUNE_CHUNK_SQL ") "                            \
 	"RETURNING container_id, chain_seq, chain_hash"
 #define YOUNG(t)                                                               \
 	"id < coalesce((SELECT min(id) FROM " t " WHERE time >= ?1), "         \
@@ -829,8 +832,8 @@ int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
 	} by_age[] = {
 		{CHAINED_CHUNK("events", YOUNG("events")), ST_EVENTS},
 		{"DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE "
-		 "created < ?1 AND id < (SELECT max(id) FROM alerts) LIMIT "
-		 "20000)",
+		 "created < ?1 AND id < (SELECT max(id) FROM alerts) "
+		 "LIMIT " PRUNE_CHUNK_SQL ")",
 		 -1},
 		{CHAINED_CHUNK("findings", YOUNG("findings")), ST_FINDINGS},
 	};
@@ -844,7 +847,7 @@ int dw_store_prune(struct dw_store *s, long long max_age_s, long long max_rows,
 		 ST_EVENTS},
 		{"DELETE FROM alerts WHERE id IN (SELECT id FROM alerts WHERE "
 		 "id <= (SELECT max(id) FROM alerts) - ?1 AND id < (SELECT "
-		 "max(id) FROM alerts) LIMIT 20000)",
+		 "max(id) FROM alerts) LIMIT " PRUNE_CHUNK_SQL ")",
 		 -1},
 		{CHAINED_CHUNK("findings",
 			       "id <= (SELECT max(id) FROM findings) - ?1"),
