@@ -217,7 +217,14 @@ struct sparse;
 int mon_rescan_sparse(struct rescan *r, struct sparse **sp,
 		      struct dw_changeset *seen);
 int mon_sparse_compare(struct rescan *r, struct sparse *sp);
+/* In the transaction, once the rows so far are written: the C of the
+ * named directories and those above, deepest first, each row written
+ * as it is decided (the store answers what is left below). */
+int mon_sparse_chain(struct rescan *r, struct sparse *sp, const char *source,
+		     long long now);
 void mon_sparse_free(struct sparse *sp);
+/* Is `path` or a directory above it to be walked whole? */
+int mon_under_deep(const struct container *c, const char *path, size_t len);
 void mon_rescan_container(struct dw_monitor *m, struct container *c);
 
 /* The fs facet of `c` from what limits it now, worst first. */

@@ -177,7 +177,9 @@ static void raise_drift_alert(struct dw_monitor *m, const struct rescan *r)
 	json_decref(p);
 }
 
-static int record(struct dw_monitor *m, struct rescan *r)
+/* Write the rows (and, of a sparse rescan, the directories' C as it is
+ * decided) in one transaction. 1 when nothing was to be written. */
+static int record(struct dw_monitor *m, struct rescan *r, struct sparse *sp)
 {
 	struct container *c = r->c;
 	struct dw_store_container sc = {
@@ -187,6 +189,7 @@ static int record(struct dw_monitor *m, struct rescan *r)
 		0,	    0};
 	char *labels = json_dumps(c->labels, JSON_COMPACT | JSON_SORT_KEYS);
 	struct stat st;
+	long long now = mon_wall_us();
 	int err;
 
 	sc.labels = labels;
@@ -202,7 +205,17 @@ static int record(struct dw_monitor *m, struct rescan *r)
 	if (!err)
 		err = dw_store_apply_changes(m->store, c->id, r->rows, r->nrows,
 					     dw_rescan_source_name(c->source),
-					     mon_wall_us());
+					     now);
+	if (!err && sp)
+		err = mon_sparse_chain(r, sp, dw_rescan_source_name(c->source),
+				       now);
+	r->total = (size_t)(c->nchanges + (long long)r->added -
+			    (long long)r->reverted);
+	if (!err && !r->nrows && c->recorded) {
+		dw_store_rollback(m->store); /* nothing changed after all */
+		free(labels);
+		return 1;
+	}
 	if (!err && r->notable && (r->added || r->updated))
 		raise_drift_alert(m, r);
 	if (!err)
@@ -334,14 +347,12 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		dw_changeset_release(&cs);
 		return;
 	}
-	r.total = (size_t)(c->nchanges + (long long)r.added -
-			   (long long)r.reverted);
 	c->rescans++;
 	c->whole += !partial;
 	m->rescans++;
-	if (r.nrows || !c->recorded) {
-		err = record(m, &r);
-		if (err) {
+	if (r.nrows || !c->recorded || sp) {
+		err = record(m, &r, sp);
+		if (err < 0) {
 			/* Nothing changed in the store: the next rescan, of
 			 * the whole tree, tries again. */
 			dw_log_warn("cannot store the changes of %s: %s",
@@ -361,8 +372,9 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		c->nchanges = (long long)r.total;
 		if (r.nrows)
 			c->last_change = mon_wall_us();
-		dw_log_debug("container %s: %zu rows (%s)", c->name, r.nrows,
-			     dw_rescan_source_name(c->source));
+		if (r.nrows)
+			dw_log_debug("container %s: %zu rows (%s)", c->name,
+				     r.nrows, dw_rescan_source_name(c->source));
 	}
 	c->walked = 1;
 	if (r.critical && m->on_critical)

@@ -176,7 +176,7 @@ int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
 	return err;
 }
 
-/* ---- a rescan of the directories inotify named ---- */
+/* ---- a rescan of the entries inotify named ---- */
 
 struct strv {
 	char **v;
@@ -196,116 +196,116 @@ static void strv_release(struct strv *s)
 	free(s->v);
 }
 
+/* The entries named in one directory. */
 struct region {
 	char *dir; /* "/a/b", "" for the root */
+	struct strv names;
 	struct dw_changeset cur, old;
 	struct dw_diff_level *levels; /* the dirs down to it, it last */
 	size_t nlevels;
-	int below;
-	/* What the walk did not look at and the store has rows for, in
-	 * walk order: subtrees ("k/..."), and entries. */
-	struct strv kept_dirs, kept_ents;
-	size_t ke;
+	struct dw_diff_level *named; /* per name */
+	int gone;		     /* the directory is no more */
 };
 
 struct sparse {
 	struct rescan *r;
 	struct region *v;
 	size_t n, alloc;
-	struct region *at; /* being walked */
-	/* The directories above the regions and the regions' own, deepest
-	 * first: new, and as stored. */
-	struct dw_changeset chain, chain_old;
+	/* The directories whose C was decided (each its own set: the rows
+	 * point into them): new, and as stored. */
+	struct dw_changeset **sets;
+	size_t nsets, sets_alloc;
 };
 
+/* Sparse walks: only what a whole-walk path named (IN_CREATE of a
+ * directory, a directory's own attributes) is entered. */
 static int sp_unchanged(const char *path, size_t len, void *ctx)
 {
-	return mon_subtree_unchanged(path, len, ((struct sparse *)ctx)->r->c);
-}
-
-static int sp_entry_unchanged(const char *path, size_t len, void *ctx)
-{
-	return mon_entry_unchanged(path, len, ((struct sparse *)ctx)->r->c);
+	return !mon_under_deep(((struct sparse *)ctx)->r->c, path, len);
 }
 
 static int sp_kept(const char *path, size_t len, int subtree, void *ctx)
 {
 	struct sparse *sp = ctx;
-	int had = dw_store_has_change(sp->r->m->store, sp->r->c->id, path, len,
-				      subtree);
 
-	if (had > 0)
-		strv_push(subtree ? &sp->at->kept_dirs : &sp->at->kept_ents,
-			  path, len);
-	return had;
+	return dw_store_has_change(sp->r->m->store, sp->r->c->id, path, len,
+				   subtree);
 }
 
-static size_t parent_len(const char *p)
-{
-	const char *slash = strrchr(p, '/');
+struct named_path {
+	const char *path; /* "/dir/name" */
+	size_t dirlen;
+};
 
-	return slash ? (size_t)(slash - p) : 0;
+static int cmp_named(const void *a, const void *b)
+{
+	const struct named_path *x = a, *y = b;
+	int c = path_cmp(x->path, x->dirlen, y->path, y->dirlen);
+
+	return c ? c : strcmp(x->path + x->dirlen, y->path + y->dirlen);
 }
 
-/* Is there a region at exactly dir[0..len)? (Regions are sorted.) */
-static int has_region(const struct sparse *sp, const char *dir, size_t len)
+static void region_add(struct sparse *sp, const char *dir, size_t len)
 {
-	size_t lo = 0, hi = sp->n;
+	struct region *g;
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const char *d = sp->v[mid].dir;
-		int cmp = path_cmp(d, strlen(d), dir, len);
-
-		if (!cmp)
-			return 1;
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return 0;
-}
-
-/* Is `dir` a region, or below one? */
-static int covered(const struct sparse *sp, const char *dir)
-{
-	const char *p;
-
-	if (has_region(sp, "", 0))
-		return 1;
-	for (p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/'))
-		if (has_region(sp, dir, (size_t)(p - dir)))
-			return 1;
-	return has_region(sp, dir, strlen(dir));
+	DW_ALLOC_GROW(sp->v, sp->n + 1, sp->alloc);
+	g = &sp->v[sp->n++];
+	memset(g, 0, sizeof(*g));
+	g->cur = (struct dw_changeset)DW_CHANGESET_INIT;
+	g->old = (struct dw_changeset)DW_CHANGESET_INIT;
+	g->dir = dw_xstrndup(dir, len);
 }
 
 /*
- * The regions: the directories holding what inotify named, none below
- * another (that one's walk goes through it). Sorted, so that a
- * directory's ancestors are regions already when it comes.
+ * The regions: what inotify named, by directory. A path below one to
+ * be walked whole is in that walk. 1 when the whole tree is to be
+ * walked instead: the root named whole, or more levels to go down
+ * than a walk of everything would cost in the worst case for the
+ * paths noted (a container naming many deep directories).
  */
-static void plan(struct sparse *sp, const struct container *c)
+static int plan(struct sparse *sp, const struct container *c)
 {
-	struct strv dirs = {NULL, 0, 0};
-	size_t i;
+	struct named_path *v;
+	size_t n = 0, i, levels = 0;
+	const struct pathset *sets[2] = {&c->ents, &c->deep};
 
-	for (i = 0; i < c->ents.n; i++)
-		strv_push(&dirs, c->ents.v[i], parent_len(c->ents.v[i]));
-	for (i = 0; i < c->deep.n; i++)
-		strv_push(&dirs, c->deep.v[i], parent_len(c->deep.v[i]));
-	if (dirs.n > 1)
-		qsort(dirs.v, dirs.n, sizeof(char *), mon_cmp_str);
-	for (i = 0; i < dirs.n; i++) {
-		if (*dirs.v[i] ? covered(sp, dirs.v[i]) : sp->n > 0)
-			continue;
-		DW_ALLOC_GROW(sp->v, sp->n + 1, sp->alloc);
-		memset(&sp->v[sp->n], 0, sizeof(sp->v[0]));
-		sp->v[sp->n].cur = (struct dw_changeset)DW_CHANGESET_INIT;
-		sp->v[sp->n].old = (struct dw_changeset)DW_CHANGESET_INIT;
-		sp->v[sp->n++].dir = dw_xstrdup(dirs.v[i]);
+	v = dw_xcalloc(c->ents.n + c->deep.n + 1, sizeof(*v));
+	for (size_t s = 0; s < 2; s++)
+		for (i = 0; i < sets[s]->n; i++) {
+			const char *p = sets[s]->v[i];
+			const char *slash = strrchr(p, '/');
+
+			if (!*p) {
+				free(v);
+				return 1;
+			}
+			if (slash == p
+				    ? 0
+				    : mon_under_deep(c, p, (size_t)(slash - p)))
+				continue;
+			v[n++] = (struct named_path){p, (size_t)(slash - p)};
+		}
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_named);
+	for (i = 0; i < n; i++) {
+		const char *name = v[i].path + v[i].dirlen + 1;
+		struct region *g = sp->n ? &sp->v[sp->n - 1] : NULL;
+
+		if (!g ||
+		    path_cmp(g->dir, strlen(g->dir), v[i].path, v[i].dirlen)) {
+			region_add(sp, v[i].path, v[i].dirlen);
+			g = &sp->v[sp->n - 1];
+			for (const char *q = g->dir; *q; q++)
+				g->nlevels += *q == '/';
+			levels += g->nlevels;
+		}
+		/* ents and deep may both name it */
+		if (!g->names.n || strcmp(g->names.v[g->names.n - 1], name))
+			strv_push(&g->names, name, strlen(name));
 	}
-	strv_release(&dirs);
+	free(v);
+	return levels > PATHSET_MAX;
 }
 
 void mon_sparse_free(struct sparse *sp)
@@ -318,15 +318,18 @@ void mon_sparse_free(struct sparse *sp)
 		struct region *g = &sp->v[i];
 
 		free(g->dir);
+		strv_release(&g->names);
 		free(g->levels);
+		free(g->named);
 		dw_changeset_release(&g->cur);
 		dw_changeset_release(&g->old);
-		strv_release(&g->kept_dirs);
-		strv_release(&g->kept_ents);
 	}
 	free(sp->v);
-	dw_changeset_release(&sp->chain);
-	dw_changeset_release(&sp->chain_old);
+	for (i = 0; i < sp->nsets; i++) {
+		dw_changeset_release(sp->sets[i]);
+		free(sp->sets[i]);
+	}
+	free(sp->sets);
 	free(sp);
 }
 
@@ -335,31 +338,34 @@ int mon_rescan_sparse(struct rescan *r, struct sparse **out,
 {
 	struct container *c = r->c;
 	struct sparse *sp = dw_xcalloc(1, sizeof(*sp));
-	struct dw_diff_reuse reuse = {NULL, sp_unchanged, sp_entry_unchanged,
-				      sp_kept, sp};
+	struct dw_diff_reuse reuse = {NULL, sp_unchanged, sp_unchanged, sp_kept,
+				      sp};
 	size_t i;
-	int err = 0;
+	int err;
 
 	sp->r = r;
-	sp->chain = (struct dw_changeset)DW_CHANGESET_INIT;
-	sp->chain_old = (struct dw_changeset)DW_CHANGESET_INIT;
-	plan(sp, c);
-	/* A region (and its walk) grows with what was named: the region
-	 * count is bounded by the pathsets' PATHSET_MAX. */
+	err = plan(sp, c);
 	for (i = 0; !err && i < sp->n; i++) {
 		struct region *g = &sp->v[i];
-		const char *p;
 
-		for (p = g->dir; *p; p++)
-			g->nlevels += *p == '/';
-		g->levels = dw_xcalloc(g->nlevels ? g->nlevels : 1,
-				       sizeof(*g->levels));
-		sp->at = g;
+		g->levels = dw_xcalloc(g->nlevels + 1, sizeof(*g->levels));
+		g->named = dw_xcalloc(g->names.n + 1, sizeof(*g->named));
 		err = dw_overlay_diff_at(
 			&g->cur, c->upper, (const char *const *)c->lowers,
 			c->nlowers,
 			DW_DIFF_STAT | (c->userxattr ? DW_DIFF_USERXATTR : 0),
-			g->dir, &reuse, g->levels, &g->below);
+			g->dir, g->names.v, g->names.n, &reuse, g->levels,
+			g->named);
+		/*
+		 * Gone since its events: so was its entry in the directory
+		 * above, and that event says so (a later rescan at worst,
+		 * of the parent: it compares what was below with the store).
+		 */
+		if (err == 2) {
+			g->gone = 1;
+			dw_changeset_release(&g->cur);
+			err = 0;
+		}
 		/* What the walks could not trust or reach. */
 		seen->truncated += g->cur.truncated;
 		if (g->cur.truncated_at && !seen->truncated_at)
@@ -381,75 +387,96 @@ int mon_rescan_sparse(struct rescan *r, struct sparse **out,
 	return 0;
 }
 
-/* The store's rows below a region, but for those its walk kept. */
-static int on_region_row(const struct dw_change_row *row, void *ctx)
+static int on_row(const struct dw_change_row *row, void *ctx)
 {
-	struct region *g = ctx;
-
-	while (g->ke < g->kept_ents.n) {
-		const char *k = g->kept_ents.v[g->ke];
-		int cmp = path_cmp(k, strlen(k), row->path, row->path_len);
-
-		if (cmp > 0)
-			break;
-		g->ke++;
-		if (!cmp)
-			return 0;
-	}
-	mon_cs_push(&g->old, row);
+	mon_cs_push(ctx, row);
 	return 0;
 }
 
-/* Is there a change below `dir` once the rows so far are applied? */
-static int below_after(struct rescan *r, const char *dir, size_t len)
+static struct dw_changeset *sorted_copy(const struct dw_changeset *cs)
 {
-	struct strv gone = {NULL, 0, 0};
-	struct dw_buf lo = DW_BUF_INIT, hi = DW_BUF_INIT;
-	size_t i, left = 0;
-	int had = 0, err;
+	struct dw_changeset *out = dw_xcalloc(1, sizeof(*out));
+	size_t *idx = dw_xcalloc(cs->n + 1, sizeof(*idx)), i, j;
 
-	for (i = 0; i < r->nrows && !had; i++) {
-		const struct dw_change_row *x = &r->rows[i];
+	*out = (struct dw_changeset)DW_CHANGESET_INIT;
+	for (i = 0; i < cs->n; i++)
+		idx[i] = i;
+	/* Insertion: what is loaded comes nearly sorted. */
+	for (i = 1; i < cs->n; i++) {
+		size_t x = idx[i];
+		const struct dw_change *a = &cs->v[x];
 
-		if (x->path_len <= len || memcmp(x->path, dir, len) ||
-		    ((const char *)x->path)[len] != '/')
+		for (j = i; j > 0; j--) {
+			const struct dw_change *b = &cs->v[idx[j - 1]];
+
+			if (path_cmp(dw_change_path(cs, b), b->path_len,
+				     dw_change_path(cs, a), a->path_len) <= 0)
+				break;
+			idx[j] = idx[j - 1];
+		}
+		idx[j] = x;
+	}
+	for (i = 0; i < cs->n; i++) {
+		const struct dw_change *x = &cs->v[idx[i]];
+		struct dw_change_row row = {
+			dw_change_path(cs, x), x->path_len, x->kind, x->mode,
+			meta_at(cs, x),	       NULL,	    -1,	     -1,
+			DW_SEV_ALLOWED,	       NULL};
+
+		mon_cs_push(out, &row);
+	}
+	free(idx);
+	return out;
+}
+
+int mon_sparse_compare(struct rescan *r, struct sparse *sp)
+{
+	struct dw_buf path = DW_BUF_INIT;
+	size_t i, k;
+	int err = 0;
+
+	for (i = 0; !err && i < sp->n; i++) {
+		struct region *g = &sp->v[i];
+		struct dw_changeset *old;
+
+		if (g->gone)
 			continue;
-		if (x->kind != 'R')
-			had = 1;
-		else
-			strv_push(&gone, x->path, x->path_len);
+		/* The store's rows at and below each entry compared. */
+		for (k = 0; !err && k < g->names.n; k++) {
+			if (g->named[k].dir_only)
+				continue;
+			dw_buf_setlen(&path, 0);
+			dw_buf_addf(&path, "%s/%s", g->dir, g->names.v[k]);
+			err = dw_store_load_at(r->m->store, r->c->id, path.ptr,
+					       path.len, on_row, &g->old);
+			if (!err)
+				err = dw_store_load_below(
+					r->m->store, r->c->id, path.ptr,
+					path.len, NULL, 0, on_row, &g->old);
+		}
+		if (err)
+			break;
+		old = sorted_copy(&g->old);
+		dw_changeset_release(&g->old);
+		g->old = *old;
+		free(old);
+		mon_compare_sets(r, &g->old, &g->cur);
 	}
-	if (had) {
-		strv_release(&gone);
-		return 1;
-	}
-	/* Stored rows below it, more than the ones going away? */
-	dw_buf_add(&lo, dir, len);
-	dw_buf_addch(&lo, '/');
-	dw_buf_add(&hi, dir, len);
-	dw_buf_addch(&hi, '0');
-	err = dw_store_has_change_in(r->m->store, r->c->id, lo.ptr, lo.len, 0,
-				     hi.ptr, hi.len);
-	if (err > 0 && gone.n) {
-		/* Count them up to one more than go away. */
-		err = dw_store_count_in(r->m->store, r->c->id, lo.ptr, lo.len,
-					hi.ptr, hi.len, gone.n + 1, &left);
-		if (!err)
-			err = left > gone.n;
-	}
-	dw_buf_release(&lo);
-	dw_buf_release(&hi);
-	strv_release(&gone);
+	dw_buf_release(&path);
 	return err;
 }
 
+/* A directory whose C is decided by what is below it. */
 struct level_ref {
-	const char *path; /* in its region's dir */
+	char *path;
 	size_t len, depth;
 	const struct dw_diff_level *l;
+	/* Its parent's: region and level index (-1: none). */
+	size_t region;
+	long parent;
 };
 
-static int cmp_level(const void *a, const void *b)
+static int cmp_ref(const void *a, const void *b)
 {
 	const struct level_ref *x = a, *y = b;
 
@@ -458,10 +485,21 @@ static int cmp_level(const void *a, const void *b)
 	return path_cmp(x->path, x->len, y->path, y->len);
 }
 
-static int on_level_row(const struct dw_change_row *row, void *ctx)
+struct refs {
+	struct level_ref *v;
+	size_t n, alloc;
+};
+
+static void ref_add(struct refs *s, const char *path, size_t len,
+		    const struct dw_diff_level *l, size_t region, long parent)
 {
-	mon_cs_push(ctx, row);
-	return 1; /* one */
+	size_t depth = 0, i;
+
+	for (i = 0; i < len; i++)
+		depth += path[i] == '/';
+	DW_ALLOC_GROW(s->v, s->n + 1, s->alloc);
+	s->v[s->n++] = (struct level_ref){
+		dw_xstrndup(path, len), len, depth, l, region, parent};
 }
 
 /* Runtime mount points are not drift (ignore_runtime_mounts). */
@@ -477,110 +515,156 @@ static int runtime_mount(const struct rescan *r, const char *path)
 	return 0;
 }
 
-/* The regions' directories and those above them, deepest first: C when
- * anything is left below (or they differ themselves), else nothing. */
-static int chain(struct rescan *r, struct sparse *sp)
+static struct dw_changeset *new_set(struct sparse *sp)
 {
-	struct level_ref *refs = NULL;
-	size_t n = 0, alloc = 0, i, k, *old_at;
-	int err = 0;
+	struct dw_changeset *cs = dw_xcalloc(1, sizeof(*cs));
 
-	for (i = 0; i < sp->n; i++) {
-		const struct region *g = &sp->v[i];
-		const char *p = g->dir;
-
-		for (k = 0; k < g->nlevels; k++) {
-			p = strchr(p + 1, '/');
-			DW_ALLOC_GROW(refs, n + 1, alloc);
-			refs[n++] = (struct level_ref){g->dir,
-						       p ? (size_t)(p - g->dir)
-							 : strlen(g->dir),
-						       k, &g->levels[k]};
-			if (!p)
-				break;
-		}
-	}
-	if (n > 1)
-		qsort(refs, n, sizeof(*refs), cmp_level);
-	/* Both sets first, whole: the rows point into them. */
-	old_at = dw_xcalloc(n ? n : 1, sizeof(*old_at));
-	for (i = 0, k = 0; i < n; i++) {
-		const struct dw_diff_level *l = refs[i].l;
-		struct dw_change_row row = {refs[i].path,
-					    refs[i].len,
-					    l->kind,
-					    l->mode,
-					    l->has_meta ? &l->meta : NULL,
-					    NULL,
-					    -1,
-					    -1,
-					    DW_SEV_ALLOWED,
-					    NULL};
-
-		if (i && !path_cmp(refs[i].path, refs[i].len, refs[i - 1].path,
-				   refs[i - 1].len))
-			refs[i].l = NULL; /* the same dir, from two regions */
-		mon_cs_push(&sp->chain, &row);
-		old_at[i] = sp->chain_old.n;
-		if (!err && refs[i].l)
-			err = dw_store_load_at(r->m->store, r->c->id,
-					       refs[i].path, refs[i].len,
-					       on_level_row, &sp->chain_old);
-		if (sp->chain_old.n == old_at[i])
-			old_at[i] = (size_t)-1;
-	}
-	for (i = 0; !err && i < n; i++) {
-		struct dw_change *x = &sp->chain.v[i];
-		const struct dw_change *o =
-			old_at[i] == (size_t)-1 ? NULL
-						: &sp->chain_old.v[old_at[i]];
-		const char *path = dw_change_path(&sp->chain, x);
-		int below;
-
-		if (!refs[i].l)
-			continue;
-		if (!x->kind) {
-			below = below_after(r, path, x->path_len);
-			if (below < 0) {
-				err = below;
-				break;
-			}
-			x->kind = below ? DW_CHANGE_MODIFY : 0;
-		}
-		if (x->kind == DW_CHANGE_ADD && runtime_mount(r, path))
-			x->kind = 0;
-		if (!x->kind && o) {
-			mon_add_row(r, &sp->chain_old, o, 'R');
-		} else if (x->kind && !o) {
-			mon_add_row(r, &sp->chain, x, x->kind);
-			r->added++;
-		} else if (x->kind &&
-			   differs(o->kind, o->mode, meta_at(&sp->chain_old, o),
-				   x->kind, x->mode, meta_at(&sp->chain, x))) {
-			mon_add_row(r, &sp->chain, x, x->kind);
-			r->updated++;
-		}
-	}
-	free(old_at);
-	free(refs);
-	return err;
+	*cs = (struct dw_changeset)DW_CHANGESET_INIT;
+	DW_ALLOC_GROW(sp->sets, sp->nsets + 1, sp->sets_alloc);
+	sp->sets[sp->nsets++] = cs;
+	return cs;
 }
 
-int mon_sparse_compare(struct rescan *r, struct sparse *sp)
+/* Decide one directory's row; 1 when it changed (then its parent is
+ * looked at), 0, or an error. Its row is written at once: the store
+ * then answers "anything below?" for the directories above. */
+static int decide(struct rescan *r, struct sparse *sp,
+		  const struct level_ref *x, const char *source, long long now)
 {
-	size_t i;
+	const struct dw_diff_level *l = x->l;
+	struct dw_changeset *cur = new_set(sp), *old = new_set(sp);
+	struct dw_change_row row = {x->path,
+				    x->len,
+				    l->kind,
+				    l->mode,
+				    l->has_meta ? &l->meta : NULL,
+				    NULL,
+				    -1,
+				    -1,
+				    DW_SEV_ALLOWED,
+				    NULL};
+	size_t n0 = r->nrows;
+	int err = dw_store_load_at(r->m->store, r->c->id, x->path, x->len,
+				   on_row, old);
+	char kind = l->kind;
+
+	if (!err && !kind) {
+		int below = dw_store_has_change(r->m->store, r->c->id, x->path,
+						x->len, 1);
+
+		if (below < 0)
+			return below;
+		kind = below ? DW_CHANGE_MODIFY : 0;
+	}
+	if (err)
+		return err;
+	if (kind == DW_CHANGE_ADD && runtime_mount(r, x->path))
+		kind = 0;
+	row.kind = kind;
+	mon_cs_push(cur, &row);
+	if (!kind && old->n) {
+		mon_add_row(r, old, &old->v[0], 'R');
+	} else if (kind && !old->n) {
+		mon_add_row(r, cur, &cur->v[0], kind);
+		r->added++;
+	} else if (kind && differs(old->v[0].kind, old->v[0].mode,
+				   meta_at(old, &old->v[0]), kind,
+				   cur->v[0].mode, meta_at(cur, &cur->v[0]))) {
+		mon_add_row(r, cur, &cur->v[0], kind);
+		r->updated++;
+	}
+	if (r->nrows == n0)
+		return 0;
+	err = dw_store_apply_changes(r->m->store, r->c->id, &r->rows[n0], 1,
+				     source, now);
+	return err ? err : 1;
+}
+
+int mon_sparse_chain(struct rescan *r, struct sparse *sp, const char *source,
+		     long long now)
+{
+	struct refs todo = {NULL, 0, 0}, next = {NULL, 0, 0};
+	size_t i, t = 0;
 	int err = 0;
 
-	for (i = 0; !err && i < sp->n; i++) {
-		struct region *g = &sp->v[i];
+	/* Each region's directory, and the named ones not entered. */
+	for (i = 0; i < sp->n; i++) {
+		const struct region *g = &sp->v[i];
+		long d = (long)g->nlevels - 1;
 
-		err = dw_store_load_below(r->m->store, r->c->id, g->dir,
-					  strlen(g->dir), g->kept_dirs.v,
-					  g->kept_dirs.n, on_region_row, g);
-		if (!err)
-			mon_compare_sets(r, &g->old, &g->cur);
+		if (g->gone)
+			continue;
+		if (g->nlevels)
+			ref_add(&todo, g->dir, strlen(g->dir), &g->levels[d], i,
+				d - 1);
+		for (size_t k = 0; k < g->names.n; k++) {
+			struct dw_buf p = DW_BUF_INIT;
+
+			if (!g->named[k].dir_only)
+				continue;
+			dw_buf_addf(&p, "%s/%s", g->dir, g->names.v[k]);
+			ref_add(&todo, p.ptr, p.len, &g->named[k], i, d);
+			dw_buf_release(&p);
+		}
 	}
-	if (!err)
-		err = chain(r, sp);
+	if (todo.n > 1)
+		qsort(todo.v, todo.n, sizeof(*todo.v), cmp_ref);
+	/* Deepest first; a directory above one that changed is next. */
+	while (!err && (t < todo.n || next.n)) {
+		size_t depth = t < todo.n ? todo.v[t].depth : 0;
+		struct refs now_ = {NULL, 0, 0};
+
+		for (i = 0; i < next.n; i++)
+			if (next.v[i].depth > depth)
+				depth = next.v[i].depth;
+		for (; t < todo.n && todo.v[t].depth == depth; t++) {
+			DW_ALLOC_GROW(now_.v, now_.n + 1, now_.alloc);
+			now_.v[now_.n++] = todo.v[t];
+			todo.v[t].path = NULL;
+		}
+		for (i = 0; i < next.n;) {
+			if (next.v[i].depth != depth) {
+				i++;
+				continue;
+			}
+			DW_ALLOC_GROW(now_.v, now_.n + 1, now_.alloc);
+			now_.v[now_.n++] = next.v[i];
+			next.v[i] = next.v[--next.n];
+		}
+		if (now_.n > 1)
+			qsort(now_.v, now_.n, sizeof(*now_.v), cmp_ref);
+		for (i = 0; !err && i < now_.n; i++) {
+			const struct level_ref *x = &now_.v[i];
+			int changed;
+
+			if (i && !path_cmp(x->path, x->len, now_.v[i - 1].path,
+					   now_.v[i - 1].len))
+				continue; /* the same dir, twice */
+			changed = decide(r, sp, x, source, now);
+			if (changed < 0)
+				err = changed;
+			else if (changed && x->parent >= 0) {
+				const struct region *g = &sp->v[x->region];
+				const char *p = g->dir;
+
+				for (long k = 0; k <= x->parent; k++)
+					p = strchr(p + 1, '/');
+				ref_add(&next, g->dir,
+					p ? (size_t)(p - g->dir)
+					  : strlen(g->dir),
+					&g->levels[x->parent], x->region,
+					x->parent - 1);
+			}
+		}
+		for (i = 0; i < now_.n; i++)
+			free(now_.v[i].path);
+		free(now_.v);
+	}
+	for (i = 0; i < todo.n; i++)
+		free(todo.v[i].path);
+	for (i = 0; i < next.n; i++)
+		free(next.v[i].path);
+	free(todo.v);
+	free(next.v);
 	return err;
 }

@@ -409,6 +409,15 @@ static int under_deep(const struct container *c, char *p)
 	}
 }
 
+int mon_under_deep(const struct container *c, const char *path, size_t len)
+{
+	char *p = dw_xstrndup(path, len);
+	int deep = under_deep(c, p);
+
+	free(p);
+	return deep;
+}
+
 /*
  * For the diff engine: did nothing change at or below directory `path`?
  * Every event names an entry "/dir/name", so a change below `path` is

@@ -787,11 +787,87 @@ static void release_level(struct view *o, struct view *n)
 	ovl_view_release(o);
 }
 
+static void level_of(struct dw_diff_level *l, char kind, unsigned flags,
+		     const struct stat *st)
+{
+	l->kind = kind;
+	l->has_meta = (flags & DW_DIFF_STAT) != 0;
+	l->mode = l->has_meta ? st->st_mode : st->st_mode & S_IFMT;
+	l->meta = meta_of(st);
+}
+
+/* The entries `names` of the directory of views ov/nv (not listed). */
+static int compare_named(struct walk *w, const struct view *ov,
+			 const struct view *nv, int in_old, char *const *names,
+			 size_t n, struct dw_diff_level *named)
+{
+	struct items it = {NULL, 0, 0};
+	struct pair *pairs = dw_xcalloc(n ? n : 1, sizeof(*pairs));
+	size_t base = w->path.len, i;
+	int fast = in_old && nv->lfds == ov->lfds && nv->nl == ov->nl;
+	int changed = 0, err = enter(w);
+
+	for (i = 0; !err && i < n; i++) {
+		struct pair *p = &pairs[i];
+		int odir, ndir;
+
+		memset(&named[i], 0, sizeof(named[i]));
+		err = push_name(w, names[i]);
+		if (!err && in_old)
+			err = ovl_lookup(w, ov, names[i], &p->oe);
+		if (!err)
+			err = ovl_lookup(w, nv, names[i], &p->ne);
+		odir = p->oe.found && S_ISDIR(p->oe.st.st_mode);
+		ndir = p->ne.found && S_ISDIR(p->ne.st.st_mode);
+		if (!err && ndir &&
+		    w->reuse->unchanged(w->path.ptr, w->path.len,
+					w->reuse->ctx)) {
+			/* Its own state only; a new directory the caller
+			 * did not name whole: the whole walk instead. */
+			if (odir)
+				level_of(&named[i],
+					 entry_different(ov, &p->oe, nv, &p->ne,
+							 names[i])
+						 ? DW_CHANGE_MODIFY
+						 : 0,
+					 w->flags, &p->ne.st);
+			else
+				err = 1;
+			named[i].dir_only = 1;
+		}
+		dw_buf_setlen(&w->path, base);
+		if (err || named[i].dir_only || (!p->oe.found && !p->ne.found))
+			continue;
+		item_add(&it, names[i], i, 0);
+		if (ndir)
+			item_add(&it, names[i], i, 1);
+	}
+	if (!err)
+		sort_items(&it);
+	for (i = 0; !err && i < it.n; i++) {
+		const struct item *x = &it.v[i];
+
+		err = push_name(w, x->name);
+		if (!err && x->subtree)
+			err = compare_below(w, ov, nv, &pairs[x->idx], x->name,
+					    fast, &changed);
+		else if (!err)
+			compare_self(w, ov, nv, &pairs[x->idx], x->name,
+				     &changed);
+		dw_buf_setlen(&w->path, base);
+	}
+	free(pairs);
+	free(it.v);
+	w->depth--;
+	return err;
+}
+
 int dw_overlay_diff_at(struct dw_changeset *out, const char *upper,
 		       const char *const *lowers, size_t nlowers,
-		       unsigned flags, const char *dir,
-		       const struct dw_diff_reuse *reuse,
-		       struct dw_diff_level *levels, int *below)
+		       unsigned flags, const char *dir, char *const *names,
+		       size_t nnames, const struct dw_diff_reuse *reuse,
+		       struct dw_diff_level *levels,
+		       struct dw_diff_level *named)
 {
 	struct walk w = {out, DW_BUF_INIT, flags, 0, 0, NULL, 0, reuse, NULL};
 	struct view ov = {-1, NULL, 0, 0}, nv = {-1, NULL, 0, 0};
@@ -802,7 +878,6 @@ int dw_overlay_diff_at(struct dw_changeset *out, const char *upper,
 	const char *p = dir;
 	size_t k = 0;
 
-	*below = 0;
 	while (!err && *p == '/') {
 		const char *end = strchr(p + 1, '/');
 		size_t len = end ? (size_t)(end - p - 1) : strlen(p + 1);
@@ -810,7 +885,6 @@ int dw_overlay_diff_at(struct dw_changeset *out, const char *upper,
 		struct entry oe = {0, -1, {0}}, ne = {0, -1, {0}};
 		struct view no = {-1, NULL, 0, 0}, nn = {-1, NULL, 0, 0};
 		int fast = cn->lfds == co->lfds && cn->nl == co->nl;
-		struct dw_diff_level *l = &levels[k++];
 
 		err = push_name(&w, name);
 		if (!err && ++w.depth >= w.max_depth)
@@ -820,17 +894,15 @@ int dw_overlay_diff_at(struct dw_changeset *out, const char *upper,
 		if (!err)
 			err = ovl_lookup(&w, cn, name, &ne);
 		if (!err && (!ne.found || !S_ISDIR(ne.st.st_mode)))
-			err = 1; /* gone, or no longer a directory */
+			err = 2; /* gone, or no longer a directory */
 		if (!err) {
+			level_of(&levels[k++],
+				 !oe.found ? DW_CHANGE_ADD
+				 : entry_different(co, &oe, cn, &ne, name)
+					 ? DW_CHANGE_MODIFY
+					 : 0,
+				 flags, &ne.st);
 			in_old = oe.found && S_ISDIR(oe.st.st_mode);
-			l->kind = !oe.found ? DW_CHANGE_ADD
-				  : entry_different(co, &oe, cn, &ne, name)
-					  ? DW_CHANGE_MODIFY
-					  : 0;
-			l->has_meta = (flags & DW_DIFF_STAT) != 0;
-			l->mode = l->has_meta ? ne.st.st_mode
-					      : ne.st.st_mode & S_IFMT;
-			l->meta = meta_of(&ne.st);
 		}
 		if (!err && in_old)
 			err = ovl_child_view(&w, &no, co, &oe, name, NULL);
@@ -846,10 +918,8 @@ int dw_overlay_diff_at(struct dw_changeset *out, const char *upper,
 		cn = &n;
 		p += 1 + len;
 	}
-	if (!err && in_old)
-		err = compare_dir(&w, co, cn, below);
-	else if (!err)
-		err = add_all(&w, cn);
+	if (!err)
+		err = compare_named(&w, co, cn, in_old, names, nnames, named);
 	if (!err)
 		drop_placeholders(out);
 	if (co != &ov)

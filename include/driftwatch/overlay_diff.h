@@ -180,33 +180,43 @@ int dw_overlay_diff_reuse(struct dw_changeset *out, const char *upper,
 			  const char *const *lowers, size_t nlowers,
 			  unsigned flags, const struct dw_diff_reuse *reuse);
 
-/* One directory on the way down to the one dw_overlay_diff_at() walks. */
+/* A directory's own state, for a caller that decides its C. */
 struct dw_diff_level {
 	/* DW_CHANGE_ADD: not in the image; DW_CHANGE_MODIFY: differs
 	 * itself; 0: the same in both (C only with a change below it). */
 	char kind;
 	unsigned char has_meta; /* with DW_DIFF_STAT */
+	/* Of a name given to dw_overlay_diff_at(): 1 when it is a
+	 * directory in both views that the walk did not enter (`reuse`'s
+	 * unchanged() said so): this is its own state, and nothing of it
+	 * or below it is in the output. 0: compared, like any entry. */
+	unsigned char dir_only;
 	uint32_t mode;
 	struct dw_change_meta meta;
 };
 
 /*
- * Sparse: the changes below directory `dir` alone ("/a/b", "" for the
- * root), what the walk of the whole tree would give there, for a caller
- * that keeps the rest (the live monitor: the store holds it). `reuse` is
- * sparse (prev NULL, `kept` set): whatever it says is unchanged is not
- * looked at, and `kept` is told. `levels` (one per component of `dir`,
- * the caller sizes it) gets each directory on the way down, `dir` last;
- * `*below` whether anything below `dir` changed (what `kept` said
- * counts). Returns 0; 1 when `dir` is not a directory of the new view
- * (any more), or nested too deep: the caller walks the whole tree; or
- * an error as dw_overlay_diff().
+ * Sparse: the changes of the entries `names` (sorted, unique) of
+ * directory `dir` ("/a/b", "" for the root) and below them, what the
+ * walk of the whole tree gives there, for a caller that keeps the rest
+ * (the live monitor: the store holds it). Nothing else of `dir` is
+ * listed or looked at. `reuse` is sparse (prev NULL): an entry below
+ * which unchanged() says nothing changed is not entered, and a
+ * directory in both views among `names` is then only reported in
+ * `named` (one per name) as a level, its C left to the caller;
+ * everything else is compared, and walked whole below. `levels` (one
+ * per component of `dir`, the caller sizes it) gets each directory on
+ * the way down, `dir` last. Returns 0; 2 when `dir` is not a directory
+ * of the new view (any more: its parent's listing says so); 1 when it is
+ * nested too deep, or a named directory is new but not to be walked: the
+ * caller walks the whole tree; or an error as dw_overlay_diff().
  */
 int dw_overlay_diff_at(struct dw_changeset *out, const char *upper,
 		       const char *const *lowers, size_t nlowers,
-		       unsigned flags, const char *dir,
-		       const struct dw_diff_reuse *reuse,
-		       struct dw_diff_level *levels, int *below);
+		       unsigned flags, const char *dir, char *const *names,
+		       size_t nnames, const struct dw_diff_reuse *reuse,
+		       struct dw_diff_level *levels,
+		       struct dw_diff_level *named);
 
 /* Output formats for a changeset. */
 enum dw_diff_format {
