@@ -205,6 +205,10 @@ static void print_text(json_t *doc, const char *state, long long pid)
 		       json_is_true(json_object_get(c, "immutable"))
 			       ? "  immutable"
 			       : "");
+		if (num(c, "pending") > 0)
+			printf("  %lld more changes found, not yet recorded: "
+			       "analysed rescan_budget_ms at a turn\n",
+			       num(c, "pending"));
 	}
 }
 

@@ -57,6 +57,7 @@ static void free_container(struct container *c)
 	free(c->truncated_at);
 	free(c->forged_at);
 	free(c->broken_why);
+	free(c->resume);
 	free(c);
 }
 
@@ -363,7 +364,7 @@ json_t *dw_monitor_status(const struct dw_monitor *m)
 		json_array_append_new(
 			list,
 			json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, "
-				  "s:I, s:I, s:I, "
+				  "s:I, s:I, s:I, s:I, s:I, "
 				  "s:b, s:b, s:o}",
 				  "id", c->id, "name", c->name, "image",
 				  c->image, "runtime", c->runtime, "mode",
@@ -371,7 +372,9 @@ json_t *dw_monitor_status(const struct dw_monitor *m)
 				  (json_int_t)c->nwatches, "changes",
 				  (json_int_t)c->nchanges, "rescans",
 				  (json_int_t)c->rescans, "rescans_whole",
-				  (json_int_t)c->whole, "events",
+				  (json_int_t)c->whole, "rescans_cut",
+				  (json_int_t)c->cut, "pending",
+				  (json_int_t)c->pending, "events",
 				  (json_int_t)c->events, "last_change_us",
 				  (json_int_t)c->last_change, "immutable",
 				  c->immutable, "readable", !c->broken,

@@ -100,6 +100,18 @@ struct container {
 	 */
 	struct pathset ents, deep;
 	int walked, full;
+	/*
+	 * A rescan records what its time budget (rescan_budget_ms) let it
+	 * analyse, in path order from `resume` round to where it stopped;
+	 * the next turn, a whole walk, goes on from there. So a container
+	 * that drifts a million files holds the others up a budget at a
+	 * time, and one that keeps rewriting its first files cannot keep
+	 * the last from being looked at. `pending`: what was left.
+	 */
+	char *resume;
+	size_t resume_len;
+	long long pending;
+	unsigned long long cut; /* rescans the budget cut short */
 
 	size_t nwatches;
 	unsigned long long rescans, events;
@@ -177,6 +189,10 @@ struct rescan {
 	size_t added, updated, reverted, notable, critical, total;
 	enum dw_severity worst;
 	long long since_us; /* the previous rescan began (monotonic) */
+	/* Past it (CLOCK_MONOTONIC, ms), the rows stop being analysed:
+	 * `over` is set after the first row that ends past it. */
+	long long deadline_ms;
+	int over;
 };
 
 long long mon_mono_ms(void);

@@ -74,6 +74,8 @@ void mon_add_row(struct rescan *r, const struct dw_changeset *cs,
 	row->elf = elf;
 	row->severity = sev;
 	r->nrows++;
+	if (r->deadline_ms && !r->over && mon_mono_ms() >= r->deadline_ms)
+		r->over = 1;
 	if (kind == 'R') {
 		r->reverted++;
 		return;
@@ -257,7 +259,8 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	struct dw_changeset cs = DW_CHANGESET_INIT, gone = DW_CHANGESET_INIT;
 	struct sparse *sp = NULL;
 	struct rescan r;
-	long long t0 = mon_mono_ms();
+	long long t0 = mon_mono_ms(), spent;
+	enum dw_rescan_source source = c->source;
 	int err, partial;
 
 	memset(&r, 0, sizeof(r));
@@ -337,8 +340,32 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	if (m->on_writer)
 		free(m->on_writer(m, c->id, NULL, 0, NULL, 0, r.since_us,
 				  m->writer_ctx));
+	/* The analysis gets the budget, and at least what the walk took
+	 * (so walking again costs half the time at most). */
+	spent = mon_mono_ms() - t0;
+	r.deadline_ms =
+		mon_mono_ms() + (m->pol->rescan_budget_ms - spent > spent
+					 ? m->pol->rescan_budget_ms - spent
+					 : spent);
 	err = partial ? mon_sparse_compare(&r, sp)
 		      : mon_compare_store(&r, &cs, &gone);
+	if (!err && partial && r.over) {
+		/* Too much to analyse in one turn here: nothing of it is
+		 * kept, and the whole walk takes it a budget at a time. */
+		dw_log_info("container %s: more changed than %ld ms can "
+			    "analyse: walking it all, in turns",
+			    c->name, m->pol->rescan_budget_ms);
+		c->full = 1;
+		mon_mark_dirty(c, source, mon_mono_ms());
+		c->cut++;
+		rescan_release(&r);
+		mon_sparse_free(sp);
+		dw_changeset_release(&gone);
+		dw_changeset_release(&cs);
+		c->last_cost_ms = mon_mono_ms() - t0;
+		mon_observe_rescan(m, c->last_cost_ms);
+		return;
+	}
 	if (err) {
 		rescan_failed(m, c);
 		rescan_release(&r);
@@ -377,6 +404,16 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 				     r.nrows, dw_rescan_source_name(c->source));
 	}
 	c->walked = 1;
+	if (c->resume) {
+		/* The budget ran out: what was analysed is recorded, the
+		 * rest is the next turn's (a whole walk, from there on). */
+		dw_log_info("container %s: %zu rows recorded in %lld ms, %lld "
+			    "left for the next turn",
+			    c->name, r.nrows, mon_mono_ms() - t0, c->pending);
+		c->full = 1;
+		mon_mark_dirty(c, source, mon_mono_ms());
+		c->cut++;
+	}
 	if (r.critical && m->on_critical)
 		m->on_critical(c->id, c->name, m->critical_ctx);
 	rescan_release(&r);

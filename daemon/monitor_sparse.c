@@ -66,7 +66,7 @@ void mon_compare_sets(struct rescan *r, const struct dw_changeset *old,
 {
 	size_t i = 0, j = 0;
 
-	while (i < old->n || j < cur->n) {
+	while ((i < old->n || j < cur->n) && !r->over) {
 		const struct dw_change *o = i < old->n ? &old->v[i] : NULL;
 		const struct dw_change *n = j < cur->n ? &cur->v[j] : NULL;
 		int cmp = !o   ? 1
@@ -142,37 +142,97 @@ static int on_stored(const struct dw_change_row *row, void *ctx)
 	return 0;
 }
 
+/* One row to be: a change of the walk (added or updated) or one gone. */
+struct pick {
+	const struct dw_changeset *set;
+	const struct dw_change *ch;
+	char kind; /* 'R': gone */
+	unsigned char updated;
+};
+
+static int pick_cmp(const struct pick *p, const char *path, size_t len)
+{
+	return path_cmp(dw_change_path(p->set, p->ch), p->ch->path_len, path,
+			len);
+}
+
+/* The first of the n picks (in path order) at or after `path`. */
+static size_t pick_from(const struct pick *v, size_t n, const char *path,
+			size_t len)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (pick_cmp(&v[mid], path, len) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
 		      struct dw_changeset *gone)
 {
 	struct stream s = {cur, 0, NULL, NULL, 0, 0, 0, gone};
-	size_t i = 0, k = 0;
-	int err = dw_store_load_changes(r->m->store, r->c->id, on_stored, &s);
+	struct container *c = r->c;
+	struct pick *v = NULL;
+	size_t i = 0, k = 0, n = 0, alloc = 0, start = 0, t;
+	int err = dw_store_load_changes(r->m->store, c->id, on_stored, &s);
 
 	while (!err && s.j < cur->n)
 		mark(&s, s.j++, 0);
-	/* The rows, in path order. */
+	/* What differs, in path order. */
 	while (!err && (i < gone->n || k < s.nidx)) {
 		const struct dw_change *o = i < gone->n ? &gone->v[i] : NULL;
-		const struct dw_change *n =
+		const struct dw_change *x =
 			k < s.nidx ? &cur->v[s.idx[k]] : NULL;
 
+		DW_ALLOC_GROW(v, n + 1, alloc);
 		if (o &&
-		    (!n || path_cmp(dw_change_path(gone, o), o->path_len,
-				    dw_change_path(cur, n), n->path_len) < 0)) {
-			mon_add_row(r, gone, o, 'R');
+		    (!x || path_cmp(dw_change_path(gone, o), o->path_len,
+				    dw_change_path(cur, x), x->path_len) < 0)) {
+			v[n++] = (struct pick){gone, o, 'R', 0};
 			i++;
 			continue;
 		}
-		mon_add_row(r, cur, n, n->kind);
-		if (s.upd[k])
-			r->updated++;
-		else
-			r->added++;
+		v[n++] = (struct pick){cur, x, x->kind, s.upd[k]};
 		k++;
 	}
 	free(s.idx);
 	free(s.upd);
+	/* The rows, from where the last turn stopped round to it, as long
+	 * as the budget lasts (one row at least). */
+	if (n && c->resume)
+		start = pick_from(v, n, c->resume, c->resume_len) % n;
+	for (t = 0; !err && t < n; t++) {
+		const struct pick *p = &v[(start + t) % n];
+
+		if (r->over)
+			break;
+		mon_add_row(r, p->set, p->ch, p->kind);
+		if (p->kind == 'R')
+			continue;
+		if (p->updated)
+			r->updated++;
+		else
+			r->added++;
+	}
+	free(c->resume);
+	c->resume = NULL;
+	c->resume_len = 0;
+	c->pending = 0;
+	if (!err && t < n) {
+		const struct pick *p = &v[(start + t) % n];
+
+		c->resume_len = p->ch->path_len;
+		c->resume = dw_xstrndup(dw_change_path(p->set, p->ch),
+					c->resume_len);
+		c->pending = (long long)(n - t);
+	}
+	free(v);
 	return err;
 }
 
@@ -461,6 +521,8 @@ int mon_sparse_compare(struct rescan *r, struct sparse *sp)
 		g->old = *old;
 		free(old);
 		mon_compare_sets(r, &g->old, &g->cur);
+		if (r->over)
+			break; /* the caller walks it all, a budget a turn */
 	}
 	dw_buf_release(&path);
 	return err;

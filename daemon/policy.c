@@ -477,6 +477,9 @@ static const struct key keys[] = {
 	    "quiet time after an event before a rescan"),
 	NUM("max_delay_ms", max_delay_ms, 0, 60000, 50,
 	    "the longest a dirty container waits for its rescan"),
+	NUM("rescan_budget_ms", rescan_budget_ms, 100, 600000, 2000,
+	    "the analysis one container's rescan may do before the others "
+	    "get their turn"),
 	NUM("rescan_interval", rescan_interval, 0, 86400 * 7, 900,
 	    "seconds between full safety rescans; 0 turns them off"),
 	NUM("poll_interval", poll_interval, 1, 86400, 10,

@@ -37,6 +37,7 @@ struct dw_policy {
 	int mounts;		/* discover other overlay mounts */
 	long debounce_ms;	/* quiet time before a rescan */
 	long max_delay_ms;	/* longest a dirty container waits */
+	long rescan_budget_ms;	/* analysis a rescan does in one turn */
 	long rescan_interval;	/* seconds between safety rescans; 0 off */
 	long poll_interval;	/* seconds, for containers without watches */
 	uint64_t max_file_size; /* files analysed (hash, ELF, secrets) */

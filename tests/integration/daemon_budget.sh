@@ -1,0 +1,127 @@
+#!/bin/bash
+# A container that drifts many files at once must not hold the monitor of
+# the others: its rescan analyses (hash, ELF, secrets) what
+# rescan_budget_ms allows, records that, and goes on in the next turns
+# from where it stopped. Attacks, through real overlay mounts:
+#   1. 60,000 new files in one container: a file written meanwhile in
+#      another is recorded before the first container's record ends (it
+#      waited for all of it before: ~7 s here, minutes for a million);
+#   2. a process that keeps rewriting 9,000 files, more than one turn
+#      can analyse: a drifted ELF last in path order is recorded all the
+#      same (a budget that started each turn from the top would never
+#      reach it);
+#   3. the store then equals `driftwatch diff` of each container.
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_root
+
+tmp=$(mktemp -d)
+db="$tmp/driftwatch.db"
+pid=
+rw=
+base="$tmp/run/containerd/io.containerd.runtime.v2.task/k8s.io"
+low="$tmp/lower"
+cleanup() {
+	[ -n "$rw" ] && kill -9 "$rw" 2>/dev/null
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	umount "$base/big/rootfs" "$base/small/rootfs" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir -p "$low/etc" "$low/usr/bin"
+echo image >"$low/etc/base"
+for c in big small; do
+	mkdir -p "$base/$c/upper" "$base/$c/work" "$base/$c/rootfs"
+done
+big="$base/big/rootfs"
+small="$base/small/rootfs"
+# Distinct contents: nothing here may be skipped as already seen.
+perl -e 'my ($u) = @ARGV;
+	for my $d (1 .. 60) {
+		mkdir "$u/d$d" or die "$u/d$d: $!";
+		for my $f (1 .. 1000) {
+			open(my $h, ">", "$u/d$d/f$f") or die "$u/d$d/f$f: $!";
+			print $h "file $d/$f of a build cache\n";
+			close($h);
+		}
+	}' "$base/big/upper"
+for c in big small; do
+	mount -t overlay overlay -o "lowerdir=$low,upperdir=$base/$c/upper,workdir=$base/$c/work" "$base/$c/rootfs" ||
+		dw_skip "cannot mount overlayfs here"
+done
+
+printf 'docker: false\ndebounce_ms: 20\nmax_delay_ms: 50\nrescan_budget_ms: %s\n' "${DW_BUDGET_MS:-100}" >"$tmp/cfg.yaml"
+"$DWD" --foreground --config "$tmp/cfg.yaml" --db "$db" 2>"$tmp/log" &
+pid=$!
+entry() {
+	"$DW" status --db "$db" --format json 2>/dev/null |
+		jq -c --arg m "$1" '.watched[]? | select(.name == $m)'
+}
+for _ in $(seq 1 100); do [ -n "$(entry "$small")" ] && break; sleep 0.1; done
+sid=$(entry "$small" | jq -r .id)
+bid=$(entry "$big" | jq -r .id)
+[ -n "$sid" ] && [ -n "$bid" ] && pass "both mounts watched" ||
+	{ fail "not watched"; cat "$tmp/log"; finish; exit 1; }
+
+echo "# set up in ${SECONDS}s"
+# 1. Another container's change, while the big one is being recorded.
+stored() { sqlite3 -readonly "$db" "SELECT count(*) FROM changes WHERE container_id='$1'" 2>/dev/null || echo 0; }
+before=$(stored "$bid")
+echo note >"$small/note"
+dw_wait 30 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM changes WHERE container_id='$sid' AND CAST(path AS TEXT)='/note'\")\" = 1 ]" ||
+	fail "the small container's file was not recorded"
+at=$(stored "$bid")
+want=$((60 * 1000 + 60))
+dw_wait 120 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM changes WHERE container_id='$bid'\")\" -ge $want ]" ||
+	fail "the big container was not recorded whole: $(stored "$bid") of $want"
+[ "$before" -lt "$want" ] || fail "the big container was recorded whole before the other could be written to (its status came only after)"
+[ "$at" -lt "$want" ] &&
+	pass "a file in another container recorded while the big one was ($at of $want recorded then)" ||
+	fail "a file in another container waited for the big one's whole record ($at of $want then)"
+cut=$(entry "$big" | jq -r .rescans_cut)
+[ "$cut" -gt 1 ] && pass "the big container recorded in turns ($cut cut short)" ||
+	fail "the big container's rescans cut short: $cut"
+grep -q "left for the next turn" "$tmp/log" && pass "each turn said in the log" ||
+	fail "no turn in the log"
+
+echo "# part 1 done at ${SECONDS}s"
+# 2. A rewriter of the first files in path order; an ELF last in order.
+(
+	cd "$big" || exit 1
+	while :; do
+		touch d[1-9]/f*
+		sleep 0.05
+	done
+) &
+rw=$!
+sleep 1
+mkdir "$big/zz"
+cp /bin/true "$big/zz/tool"
+dw_wait 60 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM changes WHERE container_id='$bid' AND CAST(path AS TEXT)='/zz/tool' AND elf=1\")\" = 1 ]" &&
+	pass "an ELF last in path order recorded while the first files keep changing" ||
+	fail "an ELF last in path order: not recorded while the first files keep changing ($(entry "$big" | jq -c '{pending, rescans_cut}'))"
+kill -9 "$rw" 2>/dev/null
+wait "$rw" 2>/dev/null
+rw=
+
+echo "# part 2 done at ${SECONDS}s"
+# 3. Exact in the end.
+for c in big small; do
+	id=$([ $c = big ] && echo "$bid" || echo "$sid")
+	ok=
+	for _ in $(seq 1 100); do
+		w=$("$DW" diff --upper "$base/$c/upper" --lower "$low")
+		g=$("$DW" events --db "$db" --container "$id" --current)
+		[ "$w" == "$g" ] && ok=1 && break
+		sleep 0.2
+	done
+	[ -n "$ok" ] && pass "$c: the store equals driftwatch diff ($(wc -l <<<"$w") paths)" ||
+		{ fail "$c: the store differs from driftwatch diff"; diff <(echo "$w") <(echo "$g") | head; }
+done
+pending() { [ "$(entry "$big" | jq -r .pending)" = 0 ]; }
+dw_wait 10 pending && pass "nothing pending" || fail "pending: $(entry "$big" | jq -r .pending)"
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+pid=
+[ "$rc" = 0 ] && pass "daemon stopped cleanly" || { fail "daemon exit $rc"; tail -20 "$tmp/log"; }
+finish
