@@ -5,7 +5,9 @@
  * whiteouts, nesting, odd names, and overlay xattrs in both namespaces
  * with any value (opaque marks, redirects with "..", empty and absolute
  * components). The diff must not crash, hang or read outside the layers:
- * every path it reports must lie in what the input made. Needs root
+ * every path it reports must lie in what the input made. The sparse walk
+ * of named entries (the live monitor's, dw_overlay_diff_at()) too, in the
+ * root and in directories the input may have made. Needs root
  * (whiteouts are device nodes, trusted.* xattrs); skipped otherwise.
  */
 #include <errno.h>
@@ -67,6 +69,57 @@ static size_t path_of(const uint8_t *d, size_t n, char *out, size_t room)
 	return 2 + k;
 }
 
+/* Nothing depth-checked here is deeper than three components. */
+static void check_depth(const struct dw_changeset *cs)
+{
+	size_t k;
+
+	for (k = 0; k < cs->n; k++) {
+		const char *q = dw_change_path(cs, &cs->v[k]);
+		size_t depth = 0;
+
+		for (; *q; q++)
+			depth += *q == '/';
+		if (depth > 3)
+			abort();
+	}
+}
+
+/* The sparse walk (the live monitor's): every name, entered. */
+static int never_unchanged(const char *path, size_t len, void *ctx)
+{
+	(void)path, (void)len, (void)ctx;
+	return 0;
+}
+
+static int kept_nothing(const char *path, size_t len, int subtree, void *ctx)
+{
+	(void)path, (void)len, (void)subtree, (void)ctx;
+	return 0;
+}
+
+static void sparse(const char *up, const char *const *lowers, unsigned flags)
+{
+	/* The input's names, sorted bytewise and unique. */
+	static char *const sorted[] = {"a",   "b",    "c d", "d.e",
+				       "etc", "x\ny", "z"};
+	static const char *const dirs[] = {"", "/a", "/a/etc", "/c d/z"};
+	struct dw_diff_reuse reuse = {NULL, never_unchanged, never_unchanged,
+				      kept_nothing, NULL};
+	struct dw_diff_level levels[4], named[7];
+	size_t d;
+
+	for (d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+		struct dw_changeset cs = DW_CHANGESET_INIT;
+
+		if (!dw_overlay_diff_at(&cs, up, lowers, 2,
+					flags | DW_DIFF_STAT, dirs[d], sorted,
+					7, &reuse, levels, named))
+			check_depth(&cs);
+		dw_changeset_release(&cs);
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dw_changeset cs = DW_CHANGESET_INIT;
@@ -123,26 +176,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(up, sizeof(up), "%s/up", root);
 	snprintf(lo1, sizeof(lo1), "%s/lo1", root);
 	snprintf(lo2, sizeof(lo2), "%s/lo2", root);
+	sparse(up, lowers, size && data[0] & 1 ? DW_DIFF_USERXATTR : 0);
 	for (i = 0; i < 2; i++) {
 		unsigned flags = (i ? DW_DIFF_PREFETCH : 0) |
 				 (size && data[0] & 1 ? DW_DIFF_USERXATTR : 0);
 
-		if (!dw_overlay_diff(&cs, up, lowers, 2,
-				     flags | DW_DIFF_STAT)) {
-			size_t k;
-
-			/* Nothing from outside the layers: names the input
-			 * could make, at most three deep. */
-			for (k = 0; k < cs.n; k++) {
-				const char *q = dw_change_path(&cs, &cs.v[k]);
-				size_t depth = 0;
-
-				for (; *q; q++)
-					depth += *q == '/';
-				if (depth > 3)
-					abort();
-			}
-		}
+		/* Nothing from outside the layers: names the input could
+		 * make, at most three deep. */
+		if (!dw_overlay_diff(&cs, up, lowers, 2, flags | DW_DIFF_STAT))
+			check_depth(&cs);
 		dw_changeset_release(&cs);
 	}
 	return 0;
