@@ -58,6 +58,7 @@ static void free_container(struct container *c)
 	free(c->forged_at);
 	free(c->broken_why);
 	free(c->resume);
+	free(c->round_from);
 	free(c);
 }
 

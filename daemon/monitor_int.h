@@ -112,6 +112,16 @@ struct container {
 	size_t resume_len;
 	long long pending;
 	unsigned long long cut; /* rescans the budget cut short */
+	/*
+	 * A round: the turns from `round_from` round to it again, begun at
+	 * `round_us` (wall clock). An entry born after it (statx btime,
+	 * else ctime: the kernel's clocks, which a container cannot set
+	 * back) waits for the next round, so files made faster than a turn
+	 * analyses them cannot keep the cursor from coming round.
+	 */
+	long long round_us;
+	char *round_from;
+	size_t round_from_len;
 
 	size_t nwatches;
 	unsigned long long rescans, events;
@@ -193,6 +203,7 @@ struct rescan {
 	 * `over` is set after the first row that ends past it. */
 	long long deadline_ms;
 	int over;
+	long long walk_us; /* the walk began (wall clock) */
 };
 
 long long mon_mono_ms(void);

@@ -269,6 +269,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	/* Notes of writes since the last rescan began are this one's. */
 	r.since_us = c->rescan_began_us;
 	c->rescan_began_us = mon_mono_us();
+	r.walk_us = mon_wall_us();
 	r.worst = DW_SEV_ALLOWED;
 	c->dirty = 0;
 	if (c->rewatch) {
@@ -358,6 +359,8 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		c->full = 1;
 		mon_mark_dirty(c, source, mon_mono_ms());
 		c->cut++;
+		/* Who wrote what was not recorded is the next turn's too. */
+		c->rescan_began_us = r.since_us;
 		rescan_release(&r);
 		mon_sparse_free(sp);
 		dw_changeset_release(&gone);
@@ -404,15 +407,18 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 				     r.nrows, dw_rescan_source_name(c->source));
 	}
 	c->walked = 1;
-	if (c->resume) {
-		/* The budget ran out: what was analysed is recorded, the
-		 * rest is the next turn's (a whole walk, from there on). */
+	if (!partial && c->pending > 0) {
+		/* The budget ran out, or what was born during the round
+		 * waits for the next: what was analysed is recorded, the
+		 * rest is the next turn's (a whole walk, from there on),
+		 * with the notes of who wrote it. */
 		dw_log_info("container %s: %zu rows recorded in %lld ms, %lld "
 			    "left for the next turn",
 			    c->name, r.nrows, mon_mono_ms() - t0, c->pending);
 		c->full = 1;
 		mon_mark_dirty(c, source, mon_mono_ms());
 		c->cut++;
+		c->rescan_began_us = r.since_us;
 	}
 	if (r.critical && m->on_critical)
 		m->on_critical(c->id, c->name, m->critical_ctx);

@@ -173,14 +173,52 @@ static size_t pick_from(const struct pick *v, size_t n, const char *path,
 	return lo;
 }
 
+/* Was the entry of `p` born after `t_us` (btime; else its ctime)? */
+static int born_after(int root, const struct pick *p, long long t_us)
+{
+	const char *path = dw_change_path(p->set, p->ch);
+	struct statx sx;
+	long long born;
+	int fd;
+
+	if (root < 0 || !path[0])
+		return 0;
+	fd = mon_open_rel(root, path + 1, O_PATH);
+	if (fd < 0)
+		return 0; /* gone: the row says so */
+	if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW,
+		  STATX_BTIME | STATX_CTIME, &sx)) {
+		close(fd);
+		return 0;
+	}
+	close(fd);
+	born = sx.stx_mask & STATX_BTIME ? sx.stx_btime.tv_sec * 1000000LL +
+						   sx.stx_btime.tv_nsec / 1000
+					 : sx.stx_ctime.tv_sec * 1000000LL +
+						   sx.stx_ctime.tv_nsec / 1000;
+	return born > t_us;
+}
+
+static void set_path(char **s, size_t *len, const struct pick *p)
+{
+	free(*s);
+	*s = NULL;
+	*len = 0;
+	if (!p)
+		return;
+	*len = p->ch->path_len;
+	*s = dw_xstrndup(dw_change_path(p->set, p->ch), *len);
+}
+
 int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
 		      struct dw_changeset *gone)
 {
 	struct stream s = {cur, 0, NULL, NULL, 0, 0, 0, gone};
 	struct container *c = r->c;
 	struct pick *v = NULL;
-	size_t i = 0, k = 0, n = 0, alloc = 0, start = 0, t;
+	size_t i = 0, k = 0, n = 0, alloc = 0, start = 0, len, t, later = 0;
 	int err = dw_store_load_changes(r->m->store, c->id, on_stored, &s);
+	int fresh = 0, root = -1;
 
 	while (!err && s.j < cur->n)
 		mark(&s, s.j++, 0);
@@ -203,15 +241,40 @@ int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
 	}
 	free(s.idx);
 	free(s.upd);
-	/* The rows, from where the last turn stopped round to it, as long
-	 * as the budget lasts (one row at least). */
+	/*
+	 * The rows, from where the last turn stopped to where its round
+	 * began, as long as the budget lasts (one row at least). What was
+	 * born since the round began is the next round's.
+	 */
 	if (n && c->resume)
 		start = pick_from(v, n, c->resume, c->resume_len) % n;
-	for (t = 0; !err && t < n; t++) {
+	len = n;
+	if (n && c->round_us && c->round_from) {
+		len = (pick_from(v, n, c->round_from, c->round_from_len) % n +
+		       n - start) %
+		      n;
+		if (!len) /* it came round */
+			c->round_us = 0;
+		len = len ? len : n;
+	}
+	if (!c->round_us) {
+		fresh = 1;
+		c->round_us = r->walk_us;
+		set_path(&c->round_from, &c->round_from_len,
+			 n ? &v[start] : NULL);
+	}
+	if (!fresh)
+		root = open(c->upper, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	for (t = 0; !err && t < len; t++) {
 		const struct pick *p = &v[(start + t) % n];
 
 		if (r->over)
 			break;
+		if (!fresh && p->kind != 'R' &&
+		    born_after(root, p, c->round_us)) {
+			later++;
+			continue;
+		}
 		mon_add_row(r, p->set, p->ch, p->kind);
 		if (p->kind == 'R')
 			continue;
@@ -220,17 +283,17 @@ int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
 		else
 			r->added++;
 	}
-	free(c->resume);
-	c->resume = NULL;
-	c->resume_len = 0;
-	c->pending = 0;
-	if (!err && t < n) {
-		const struct pick *p = &v[(start + t) % n];
-
-		c->resume_len = p->ch->path_len;
-		c->resume = dw_xstrndup(dw_change_path(p->set, p->ch),
-					c->resume_len);
-		c->pending = (long long)(n - t);
+	if (root >= 0)
+		close(root);
+	c->pending = err ? 0 : (long long)(n - t + later);
+	if (!err && t < len) {
+		/* The budget ran out: this round goes on from here. */
+		set_path(&c->resume, &c->resume_len, &v[(start + t) % n]);
+	} else {
+		/* The round is done: what is left is the next one's. */
+		set_path(&c->resume, &c->resume_len, NULL);
+		set_path(&c->round_from, &c->round_from_len, NULL);
+		c->round_us = 0;
 	}
 	free(v);
 	return err;

@@ -10,7 +10,10 @@
 #      can analyse: a drifted ELF last in path order is recorded all the
 #      same (a budget that started each turn from the top would never
 #      reach it);
-#   3. the store then equals `driftwatch diff` of each container.
+#   3. a conveyor of 16 MiB sparse files at ever later names, faster than
+#      they are analysed: an ELF behind it is recorded all the same (the
+#      cursor alone followed the conveyor for ever);
+#   4. the store then equals `driftwatch diff` of each container.
 . "$(dirname "$0")/../lib/common.sh"
 dw_need_root
 
@@ -103,8 +106,36 @@ kill -9 "$rw" 2>/dev/null
 wait "$rw" 2>/dev/null
 rw=
 
-echo "# part 2 done at ${SECONDS}s"
-# 3. Exact in the end.
+
+# 3. A conveyor: 16 MiB sparse files (free to make, ~16 MiB to hash and
+# scan) at ever later names, faster than the turns analyse them. A
+# cursor alone would follow them for ever; what was born after a round
+# began waits for the next round, so the cursor comes round.
+mkdir "$big/zy"
+perl -e 'my ($d) = @ARGV; my $i = 0;
+	while (1) {
+		for (1 .. 10) {
+			my $f = sprintf("%s/%09d", $d, $i++);
+			open(my $h, ">", $f) or die "$f: $!";
+			truncate($h, 16 << 20);
+			close($h);
+		}
+		select(undef, undef, undef, 0.1);
+	}' "$big/zy" &
+rw=$!
+# (once the turns are cut short: the ELF is then born during a round)
+cut0=$(entry "$big" | jq -r .rescans_cut)
+dw_wait 30 sh -c "[ \"\$('$DW' status --db '$db' --format json | jq -r --arg m '$big' '.watched[] | select(.name == \$m) | .rescans_cut')\" -gt $((cut0 + 1)) ]"
+cp /bin/true "$big/zz/tool2"
+dw_wait 120 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM changes WHERE container_id='$bid' AND CAST(path AS TEXT)='/zz/tool2' AND elf=1\")\" = 1 ]" &&
+	pass "an ELF recorded while a conveyor makes files faster than they are analysed ($(ls "$big/zy" | wc -l) made, $(stored "$bid") recorded)" ||
+	fail "an ELF behind a conveyor: not recorded ($(ls "$big/zy" | wc -l) made; $(entry "$big" | jq -c '{pending, rescans_cut}'))"
+kill -9 "$rw" 2>/dev/null
+wait "$rw" 2>/dev/null
+rw=
+rm -rf "$big/zy"
+echo "# part 3 done at ${SECONDS}s"
+# 4. Exact in the end.
 for c in big small; do
 	id=$([ $c = big ] && echo "$bid" || echo "$sid")
 	ok=
