@@ -901,6 +901,7 @@ static int run_once(struct daemon *dm)
 	}
 	if (dm->mounts && (!dm->docker || err))
 		read_mounts(dm);
+	dw_monitor_unbudgeted(dm->mon);
 	while ((next = dw_monitor_run(dm->mon)) == 0)
 		;
 	sign_heads(dm);

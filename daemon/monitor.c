@@ -355,6 +355,11 @@ static json_t *rescan_histogram(const struct dw_monitor *m)
 			 (json_int_t)m->rescan_ms_sum);
 }
 
+void dw_monitor_unbudgeted(struct dw_monitor *m)
+{
+	m->unbudgeted = 1;
+}
+
 json_t *dw_monitor_status(const struct dw_monitor *m)
 {
 	json_t *list = json_array(), *doc;

@@ -66,6 +66,9 @@ int dw_monitor_new(struct dw_monitor **out, struct dw_store *store,
 void dw_monitor_free(struct dw_monitor *m);
 void dw_monitor_set_policy(struct dw_monitor *m, const struct dw_policy *p,
 			   const struct dw_engine *engine);
+/* Each rescan analyses all it found in one turn, whatever
+ * rescan_budget_ms (--once: nothing else waits, and it must end whole). */
+void dw_monitor_unbudgeted(struct dw_monitor *m);
 void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn, void *ctx);
 /* Secrets found in files written inside containers. */
 void dw_monitor_on_leak(struct dw_monitor *m, dw_leak_fn fn, void *ctx);

@@ -180,6 +180,7 @@ struct dw_monitor {
 	int limit_stuck; /* max_user_watches cannot be raised */
 	long watch_limit_orig, watch_limit_set; /* the host's, and ours */
 	unsigned long long overflows, rescans, inotify_events, errors;
+	int unbudgeted;	      /* dw_monitor_unbudgeted() */
 	long long last_event; /* wall clock, microseconds */
 	long long next_full;
 	/* How long rescans took: counts per bucket (not cumulative) of

@@ -344,8 +344,9 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	/* The analysis gets the budget, and at least what the walk took
 	 * (so walking again costs half the time at most). */
 	spent = mon_mono_ms() - t0;
-	r.deadline_ms =
-		mon_mono_ms() + (m->pol->rescan_budget_ms - spent > spent
+	if (!m->unbudgeted)
+		r.deadline_ms = mon_mono_ms() +
+				(m->pol->rescan_budget_ms - spent > spent
 					 ? m->pol->rescan_budget_ms - spent
 					 : spent);
 	err = partial ? mon_sparse_compare(&r, sp)

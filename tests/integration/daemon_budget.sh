@@ -13,7 +13,8 @@
 #   3. a conveyor of 16 MiB sparse files at ever later names, faster than
 #      they are analysed: an ELF behind it is recorded all the same (the
 #      cursor alone followed the conveyor for ever);
-#   4. the store then equals `driftwatch diff` of each container.
+#   4. the store then equals `driftwatch diff` of each container;
+#   5. `driftwatchd --once` records it all, whatever the budget.
 . "$(dirname "$0")/../lib/common.sh"
 dw_need_root
 
@@ -149,6 +150,16 @@ for c in big small; do
 		{ fail "$c: the store differs from driftwatch diff"; diff <(echo "$w") <(echo "$g") | head; }
 done
 pending() { [ "$(entry "$big" | jq -r .pending)" = 0 ]; }
+# 5. --once records all of it, whatever the budget (a batch run waits
+# for nothing else, and must not end with a budget's worth).
+"$DWD" --once --config "$tmp/cfg.yaml" --db "$tmp/once.db" 2>"$tmp/once.log" >/dev/null
+rc=$?
+oid=$(sqlite3 -readonly "$tmp/once.db" "SELECT id FROM containers WHERE name='$big'" 2>/dev/null)
+n=$(sqlite3 -readonly "$tmp/once.db" "SELECT count(*) FROM changes WHERE container_id='$oid'" 2>/dev/null)
+w=$("$DW" diff --upper "$base/big/upper" --lower "$low" | wc -l)
+[ "$rc" = 0 ] && [ "$n" = "$w" ] && pass "--once with a 100 ms budget: all $n paths recorded" ||
+	fail "--once: exit $rc, $n of $w paths recorded"
+
 dw_wait 10 pending && pass "nothing pending" || fail "pending: $(entry "$big" | jq -r .pending)"
 kill -TERM "$pid"
 wait "$pid"
