@@ -235,6 +235,9 @@ void mon_cs_push(struct dw_changeset *cs, const struct dw_change_row *row);
  * holds those no longer there (the rows point into it). */
 int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
 		      struct dw_changeset *gone);
+/* Forget the round of cut turns: the next whole walk starts one, at the
+ * top (after its turn could not be stored, say). */
+void mon_round_reset(struct container *c);
 /*
  * A rescan of the directories inotify named (monitor_sparse.c): walked
  * first (`seen` gets what they could not trust or reach), compared with

@@ -254,6 +254,17 @@ static void rescan_failed(struct dw_monitor *m, struct container *c)
 	mon_fs_coverage(m, c);
 }
 
+/* What this turn found is not all recorded: the next turn is a whole
+ * walk, soon, and the notes of who wrote the rest are kept for it. */
+static void next_turn(struct container *c, enum dw_rescan_source source,
+		      long long since_us)
+{
+	c->full = 1;
+	mon_mark_dirty(c, source, mon_mono_ms());
+	c->cut++;
+	c->rescan_began_us = since_us;
+}
+
 void mon_rescan_container(struct dw_monitor *m, struct container *c)
 {
 	struct dw_changeset cs = DW_CHANGESET_INIT, gone = DW_CHANGESET_INIT;
@@ -357,11 +368,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		dw_log_info("container %s: more changed than %ld ms can "
 			    "analyse: walking it all, in turns",
 			    c->name, m->pol->rescan_budget_ms);
-		c->full = 1;
-		mon_mark_dirty(c, source, mon_mono_ms());
-		c->cut++;
-		/* Who wrote what was not recorded is the next turn's too. */
-		c->rescan_began_us = r.since_us;
+		next_turn(c, source, r.since_us);
 		rescan_release(&r);
 		mon_sparse_free(sp);
 		dw_changeset_release(&gone);
@@ -393,6 +400,9 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 			c->full = 1;
 			c->source = DW_RESCAN_FULL;
 			c->dirty_since = c->last_event = mon_mono_ms();
+			/* The cursor had moved past rows not stored: the
+			 * next round begins at the top, none left behind. */
+			mon_round_reset(c);
 			rescan_release(&r);
 			mon_sparse_free(sp);
 			dw_changeset_release(&gone);
@@ -416,10 +426,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		dw_log_info("container %s: %zu rows recorded in %lld ms, %lld "
 			    "left for the next turn",
 			    c->name, r.nrows, mon_mono_ms() - t0, c->pending);
-		c->full = 1;
-		mon_mark_dirty(c, source, mon_mono_ms());
-		c->cut++;
-		c->rescan_began_us = r.since_us;
+		next_turn(c, source, r.since_us);
 	}
 	if (r.critical && m->on_critical)
 		m->on_critical(c->id, c->name, m->critical_ctx);

@@ -210,6 +210,13 @@ static void set_path(char **s, size_t *len, const struct pick *p)
 	*s = dw_xstrndup(dw_change_path(p->set, p->ch), *len);
 }
 
+void mon_round_reset(struct container *c)
+{
+	set_path(&c->resume, &c->resume_len, NULL);
+	set_path(&c->round_from, &c->round_from_len, NULL);
+	c->round_us = 0;
+}
+
 int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
 		      struct dw_changeset *gone)
 {
@@ -291,9 +298,7 @@ int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
 		set_path(&c->resume, &c->resume_len, &v[(start + t) % n]);
 	} else {
 		/* The round is done: what is left is the next one's. */
-		set_path(&c->resume, &c->resume_len, NULL);
-		set_path(&c->round_from, &c->round_from_len, NULL);
-		c->round_us = 0;
+		mon_round_reset(c);
 	}
 	free(v);
 	return err;
