@@ -22,7 +22,8 @@
 # a change nested past PATH_MAX (the container's degrades, the host's
 # does not); 8 MiB of notes (driftwatchd hung); a write laundered by an
 # allowed process's later touch; a drifted program that writes and
-# execs the allowed one.
+# execs the allowed one; the same laundering while the write waits
+# turns to be recorded (notes forgotten each turn).
 . "$(dirname "$0")/../lib/common.sh"
 dw_need_docker
 
@@ -34,12 +35,12 @@ qmax=$(cat /proc/sys/fs/fanotify/max_queued_events)
 cleanup() {
 	echo "$qmax" >/proc/sys/fs/fanotify/max_queued_events
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	dw_docker_rm dwwr-a dwwr-flood dwwr-s1 dwwr-s2
+	dw_docker_rm dwwr-a dwwr-flood dwwr-s1 dwwr-s2 dwwr-t
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 printf 'debounce_ms: 20\nsigning_key: ""\n' >"$cfg"
-dw_docker_rm dwwr-a dwwr-flood dwwr-s1 dwwr-s2
+dw_docker_rm dwwr-a dwwr-flood dwwr-s1 dwwr-s2 dwwr-t
 docker run -d --network none --name dwwr-a dwtest:busybox sleep 3600 >/dev/null
 a=$(docker inspect -f '{{.Id}}' dwwr-a)
 dw_daemon_start "$cfg" "$db" "$tmp/log" || fail "daemon start"
@@ -299,4 +300,29 @@ dw_wait 10 has /tmp/ok/drifted
 [ "$(ev /tmp/ok/drifted | jq -r '.severity + " " + .process.exe + " " + (.process.exe_image | tostring)')" = "medium /bin/busybox false" ] &&
 	pass "a drifted copy at /bin/busybox: not image content, not allowed" ||
 	fail "drifted writer: $(ev /tmp/ok/drifted)"
+# 9. A drifted program's write recorded turns later: its writer is kept
+#    until then. With a 100 ms budget and 100 files of 16 MiB to analyse
+#    before it in path order, /tmp/ok/zz is recorded some turns after it
+#    was written; the image's busybox touches it every second meanwhile.
+#    Before, each turn forgot the notes older than itself: the touch
+#    became the only writer, and the drifted write was recorded allowed.
+kill -TERM "$pid"
+wait "$pid"
+pid=
+printf 'debounce_ms: 20\nsigning_key: ""\nrescan_budget_ms: 100\nallow:\n  - process: /bin/busybox\n    paths: ["/tmp/ok/**"]\n' >"$cfg"
+docker run -d --network none --name dwwr-t dwtest:busybox sleep 3600 >/dev/null
+docker exec dwwr-t sh -c 'mkdir -p /tmp/ok /tmp/x /tmp/a && cp /bin/busybox /tmp/x/busybox'
+dw_daemon_start "$cfg" "$db" "$tmp/log7" || fail "daemon start (turns)"
+t=$(docker inspect -f '{{.Id}}' dwwr-t)
+dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT state FROM coverage WHERE facet='writer' AND container_id='$t'\")\" = monitored ]"
+docker exec dwwr-t sh -c 'i=0; while [ $i -lt 100 ]; do truncate -s 16M /tmp/a/f$i; i=$((i+1)); done; /tmp/x/busybox sh -c "echo L >/tmp/ok/zz"'
+docker exec -d dwwr-t sh -c 'i=0; while [ $i -lt 40 ]; do : >>/tmp/ok/zz; sleep 1; i=$((i+1)); done'
+evt() { "$DW" events --db "$db" --container dwwr-t --format jsonl 2>/dev/null | jq -c --arg p "$1" 'select(.path == $p)' | head -1; }
+dw_wait 60 sh -c "[ -n \"\$('$DW' events --db '$db' --container dwwr-t --format jsonl | jq -c 'select(.path == \"/tmp/ok/zz\")')\" ]"
+cutn() { "$DW" status --db "$db" --format json | jq -r --arg t "$t" '[.watched[] | select(.id == $t) | .rescans_cut] | first // 0'; }
+for _ in $(seq 1 60); do cut=$(cutn); [ "${cut:-0}" -gt 0 ] && break; sleep 0.2; done
+[ "$(evt /tmp/ok/zz | jq -r '.severity')" = medium ] && [ "${cut:-0}" -gt 0 ] &&
+	pass "a drifted write recorded $cut turns later, touched by the allowed one meanwhile: not allowed ($(evt /tmp/ok/zz | jq -c '.process | {exe, more_writers}'))" ||
+	fail "across turns (cut $cut): $(evt /tmp/ok/zz)"
+dw_docker_rm dwwr-t
 finish
