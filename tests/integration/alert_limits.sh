@@ -55,7 +55,7 @@ dw_wait 10 grep -q '"kind": *"heartbeat"' "$tmp/json.log" &&
 # 100 files with secrets in one container.
 dw_docker_rm dwl-lim
 docker run -d --network none --name dwl-lim dwtest:busybox sleep 600 >/dev/null
-for i in $(seq 1 100); do echo "$i $($G github "lim$i")"; done >"$tmp/list"
+$G github lim 100 | awk '{ print NR " " $0 }' >"$tmp/list"
 docker cp "$tmp/list" dwl-lim:/list
 docker exec dwl-lim sh -c 'while read i t; do echo "GITHUB_TOKEN=$t" >/tmp/s$i.env; done </list'
 cid=$(docker inspect -f '{{.Id}}' dwl-lim)
@@ -76,7 +76,7 @@ jq -se 'any(.[]; .kind == "rate-limited" and .data.subject == "'"$cid"'" and (.s
 # what was held back. Before, the counts were in memory only, and lost.
 dw_docker_rm dwl-lim2
 docker run -d --network none --name dwl-lim2 dwtest:busybox sleep 600 >/dev/null
-for i in $(seq 1 30); do echo "$i $($G npm "kill$i")"; done >"$tmp/list2"
+$G npm kill 30 | awk '{ print NR " " $0 }' >"$tmp/list2"
 docker cp "$tmp/list2" dwl-lim2:/list
 cid2=$(docker inspect -f '{{.Id}}' dwl-lim2)
 docker exec dwl-lim2 sh -c 'while read i t; do echo "NPM_TOKEN=$t" >/tmp/k$i.env; done </list'

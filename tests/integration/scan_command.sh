@@ -57,7 +57,7 @@ sleep 0.3
 
 # A program that closes its stdin at once: no SIGPIPE death.
 printf 'command: ["/bin/true"]\n' >true.yaml
-for i in $(seq 1 50); do printf 'gh %s\n' "$($G github "p$i")"; done >leak/many.txt
+$G github p 50 | sed 's/^/gh /' >leak/many.txt
 "$DW" scan --config true.yaml --respond --db "$tmp/r.db" --format jsonl leak >out.txt 2>err.txt
 rc=$?
 [ "$rc" -eq 1 ] && [ "$(grep -c github-token out.txt)" -ge 50 ] &&

@@ -2,7 +2,9 @@
  * Make real-format tokens for the tests, deterministically from a seed:
  * valid lengths, value ranges and checksums, so the validators accept
  * them. None of them was ever issued by anybody.
- *   gentoken KIND SEED
+ *   gentoken KIND SEED [COUNT]
+ * With COUNT: COUNT tokens, one a line, of the seeds SEED1 .. SEEDCOUNT
+ * (what COUNT runs of `gentoken KIND SEEDi` print, in one process).
  * KIND: swarm-worker swarm-fips unlock-key github npm docker-pat aws-id
  *       aws-secret gitlab slack-bot google stripe jwt age wireguard
  */
@@ -23,6 +25,7 @@ static void seed_pool(const char *seed)
 	unsigned char block[32];
 	size_t i;
 
+	used = 0;
 	for (i = 0; i < sizeof(pool); i += 32) {
 		char in[256];
 
@@ -142,21 +145,15 @@ static void age_key(char *out, const unsigned char *bytes)
 	out[n + 6] = '\0';
 }
 
-int main(int argc, char **argv)
+static int token(const char *kind, const char *seed)
 {
 	static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 				  "abcdefghijklmnopqrstuvwxyz";
 	unsigned char bytes[32];
 	char a[256], b[256], c[256];
-	const char *kind;
 	int i;
 
-	if (argc != 3) {
-		fprintf(stderr, "usage: gentoken KIND SEED\n");
-		return 2;
-	}
-	kind = argv[1];
-	seed_pool(argv[2]);
+	seed_pool(seed);
 	for (i = 0; i < 32; i++)
 		bytes[i] = rnd();
 	if (!strcmp(kind, "swarm-worker") || !strcmp(kind, "swarm-fips")) {
@@ -215,6 +212,28 @@ int main(int argc, char **argv)
 	} else {
 		fprintf(stderr, "gentoken: unknown kind %s\n", kind);
 		return 2;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char seed[256];
+	long n, i;
+	char *end;
+
+	if (argc == 3)
+		return token(argv[1], argv[2]);
+	n = argc == 4 ? strtol(argv[3], &end, 10) : 0;
+	if (argc != 4 || *end || n < 1 || n > 1000000 ||
+	    strlen(argv[2]) > 200) {
+		fprintf(stderr, "usage: gentoken KIND SEED [COUNT]\n");
+		return 2;
+	}
+	for (i = 1; i <= n; i++) {
+		snprintf(seed, sizeof(seed), "%s%ld", argv[2], i);
+		if (token(argv[1], seed))
+			return 2;
 	}
 	return 0;
 }
