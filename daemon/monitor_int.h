@@ -122,6 +122,17 @@ struct container {
 	long long round_us;
 	char *round_from;
 	size_t round_from_len;
+	/*
+	 * A round that ended with more entries born during it than it
+	 * began with: the container drifts faster than its turns analyse
+	 * it, and what it makes is recorded ever later. Said (the fs facet
+	 * degraded, "backlog") until a round ends with nothing left.
+	 * `round_n`: what the current round began with; `backlog`: what
+	 * the last round left, `backlog_of` what it began with, and
+	 * `backlog_ms` how long it took.
+	 */
+	long long round_n, backlog, backlog_of, backlog_ms;
+	int backlog_changed;
 
 	size_t nwatches;
 	unsigned long long rescans, events;

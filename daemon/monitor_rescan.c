@@ -362,6 +362,10 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 					 : spent);
 	err = partial ? mon_sparse_compare(&r, sp)
 		      : mon_compare_store(&r, &cs, &gone);
+	if (c->backlog_changed) {
+		c->backlog_changed = 0;
+		mon_fs_coverage(m, c);
+	}
 	if (!err && partial && r.over) {
 		/* Too much to analyse in one turn here: nothing of it is
 		 * kept, and the whole walk takes it a budget at a time. */
@@ -479,7 +483,7 @@ void mon_fs_coverage(struct dw_monitor *m, struct container *c)
 		enum dw_cover state;
 		enum dw_cover_reason reason;
 		char detail[512];
-	} r[6];
+	} r[7];
 	size_t n = 0, i;
 
 	if (c->broken) {
@@ -504,6 +508,17 @@ void mon_fs_coverage(struct dw_monitor *m, struct container *c)
 			 "walked, the first at %s",
 			 c->truncated, c->truncated > 1 ? "ies" : "y",
 			 c->truncated_depth, c->truncated_at);
+	}
+	if (c->backlog) {
+		r[n].state = DW_COVER_DEGRADED;
+		r[n].reason = DW_REASON_BACKLOG;
+		snprintf(r[n++].detail, sizeof(r[0].detail),
+			 "it drifts faster than it is analysed: a round of "
+			 "turns that began with %lld entries to record ended "
+			 "after %lld ms with %lld made meanwhile; they are "
+			 "recorded late, %ld ms of analysis a turn",
+			 c->backlog_of, c->backlog_ms, c->backlog,
+			 m->pol->rescan_budget_ms);
 	}
 	if (c->polling) {
 		r[n].state = DW_COVER_DEGRADED;

@@ -217,6 +217,20 @@ void mon_round_reset(struct container *c)
 	c->round_us = 0;
 }
 
+/* A round ended, `later` entries born during it left for the next. */
+static void round_done(struct container *c, long long later)
+{
+	if (later > c->round_n) {
+		c->backlog_changed |= !c->backlog;
+		c->backlog = later;
+		c->backlog_of = c->round_n;
+		c->backlog_ms = (mon_wall_us() - c->round_us) / 1000;
+	} else if (!later && c->backlog) {
+		c->backlog = 0;
+		c->backlog_changed = 1;
+	}
+}
+
 int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
 		      struct dw_changeset *gone)
 {
@@ -267,6 +281,7 @@ int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
 	if (!c->round_us) {
 		fresh = 1;
 		c->round_us = r->walk_us;
+		c->round_n = (long long)n;
 		set_path(&c->round_from, &c->round_from_len,
 			 n ? &v[start] : NULL);
 	}
@@ -298,6 +313,8 @@ int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
 		set_path(&c->resume, &c->resume_len, &v[(start + t) % n]);
 	} else {
 		/* The round is done: what is left is the next one's. */
+		if (!err)
+			round_done(c, (long long)later);
 		mon_round_reset(c);
 	}
 	free(v);

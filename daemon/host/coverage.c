@@ -37,6 +37,7 @@ const char *dw_cover_reason_name(enum dw_cover_reason r)
 		"size-budget",
 		"unreadable",
 		"scanner-killed",
+		"backlog",
 		"storage-driver",
 		"log-driver",
 		"fanotify-unavailable",

@@ -38,6 +38,7 @@ enum dw_cover_reason {
 	DW_REASON_SIZE_BUDGET,	   /* files or captures over a size budget */
 	DW_REASON_UNREADABLE,	   /* its layer dirs cannot be read */
 	DW_REASON_SCANNER_KILLED,  /* a file that kills the scanner */
+	DW_REASON_BACKLOG,	   /* drifts faster than it is analysed */
 	/* environment-caused from here on */
 	DW_REASON_ENV_FIRST,
 	DW_REASON_STORAGE_DRIVER = DW_REASON_ENV_FIRST,

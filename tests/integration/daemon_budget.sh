@@ -12,7 +12,8 @@
 #      reach it);
 #   3. a conveyor of 16 MiB sparse files at ever later names, faster than
 #      they are analysed: an ELF behind it is recorded all the same (the
-#      cursor alone followed the conveyor for ever);
+#      cursor alone followed the conveyor for ever), and the fs facet
+#      says it is recorded late (degraded, backlog) until it caught up;
 #   4. the store then equals `driftwatch diff` of each container;
 #   5. `driftwatchd --once` records it all, whatever the budget.
 . "$(dirname "$0")/../lib/common.sh"
@@ -112,17 +113,27 @@ rw=
 # scan) at ever later names, faster than the turns analyse them. A
 # cursor alone would follow them for ever; what was born after a round
 # began waits for the next round, so the cursor comes round.
-mkdir "$big/zy"
-perl -e 'my ($d) = @ARGV; my $i = 0;
-	while (1) {
-		for (1 .. 10) {
+# Its rate: 4 times what the turns analyse here (20 such files made at
+# once, timed until recorded), so the rounds grow fourfold each, in this
+# build or under ASan alike (a fixed 100 a second took 165 s under ASan).
+sparse() { # DIR FIRST COUNT
+	perl -e 'my ($d, $i, $n) = @ARGV;
+		for (1 .. $n) {
 			my $f = sprintf("%s/%09d", $d, $i++);
 			open(my $h, ">", $f) or die "$f: $!";
 			truncate($h, 16 << 20);
 			close($h);
-		}
-		select(undef, undef, undef, 0.1);
-	}' "$big/zy" &
+		}' "$@"
+}
+mkdir "$big/zx" "$big/zy"
+t0=$EPOCHREALTIME
+sparse "$big/zx" 0 20
+dw_wait 60 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM changes WHERE container_id='$bid' AND CAST(path AS TEXT) LIKE '/zx/%'\")\" = 20 ]" ||
+	fail "20 sparse files: not recorded in 60 s"
+per=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { n = int(4 * 20 / (b - a) / 10 + 0.999); print n < 1 ? 1 : n }')
+echo "# 20 sparse files recorded in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s: the conveyor makes $per every 0.1 s"
+i=0
+while :; do sparse "$big/zy" "$i" "$per"; i=$((i + per)); sleep 0.1; done &
 rw=$!
 # (once the turns are cut short: the ELF is then born during a round)
 cut0=$(entry "$big" | jq -r .rescans_cut)
@@ -131,10 +142,17 @@ cp /bin/true "$big/zz/tool2"
 dw_wait 120 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM changes WHERE container_id='$bid' AND CAST(path AS TEXT)='/zz/tool2' AND elf=1\")\" = 1 ]" &&
 	pass "an ELF recorded while a conveyor makes files faster than they are analysed ($(ls "$big/zy" | wc -l) made, $(stored "$bid") recorded)" ||
 	fail "an ELF behind a conveyor: not recorded ($(ls "$big/zy" | wc -l) made; $(entry "$big" | jq -c '{pending, rescans_cut}'))"
+# ... and not silently: what it makes is recorded ever later (before, the
+# fs facet said monitored all along).
+fs_cover() { sqlite3 -readonly "$db" "SELECT state || ' ' || reason FROM coverage WHERE facet='fs' AND container_id='$bid'" 2>/dev/null; }
+dw_wait 30 sh -c "sqlite3 -readonly '$db' \"SELECT state || ' ' || reason FROM coverage WHERE facet='fs' AND container_id='$bid'\" | grep -qx 'degraded backlog'" &&
+	[ "$(sqlite3 -readonly "$db" "SELECT count(*) FROM alerts WHERE kind='evasion' AND payload LIKE '%\"backlog\"%' AND payload LIKE '%$bid%'")" = 1 ] &&
+	pass "the conveyor outruns the turns: fs degraded (backlog), one evasion alert" ||
+	fail "backlog: fs $(fs_cover); $(sqlite3 -readonly "$db" "SELECT kind, summary FROM alerts WHERE kind='evasion'")"
 kill -9 "$rw" 2>/dev/null
 wait "$rw" 2>/dev/null
 rw=
-rm -rf "$big/zy"
+rm -rf "$big/zy" "$big/zx"
 echo "# part 3 done at ${SECONDS}s"
 # 4. Exact in the end.
 for c in big small; do
@@ -161,6 +179,8 @@ w=$("$DW" diff --upper "$base/big/upper" --lower "$low" | wc -l)
 	fail "--once: exit $rc, $n of $w paths recorded"
 
 dw_wait 10 pending && pass "nothing pending" || fail "pending: $(entry "$big" | jq -r .pending)"
+dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT state FROM coverage WHERE facet='fs' AND container_id='$bid'\")\" = monitored ]" &&
+	pass "the conveyor stopped and caught up with: fs monitored again" || fail "after the conveyor: fs $(fs_cover)"
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
