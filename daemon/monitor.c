@@ -87,6 +87,11 @@ void mon_cover(struct dw_monitor *m, struct container *c, enum dw_facet f,
 	else if (c->cover[f].known && state < c->cover[f].state)
 		dw_log_info("container %s (%.12s): %s %s again", c->name, c->id,
 			    dw_facet_name(f), dw_cover_name(state));
+	else if (c->cover[f].known && state > c->cover[f].state)
+		dw_log_warn("container %s (%.12s): %s %s (%s) again%s%s",
+			    c->name, c->id, dw_facet_name(f),
+			    dw_cover_name(state), dw_cover_reason_name(reason),
+			    detail ? ": " : "", detail ? detail : "");
 	c->cover[f].known = 1;
 	c->cover[f].state = state;
 	c->cover[f].reason = reason;

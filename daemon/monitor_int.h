@@ -127,11 +127,13 @@ struct container {
 	 * began with: the container drifts faster than its turns analyse
 	 * it, and what it makes is recorded ever later. Said (the fs facet
 	 * degraded, "backlog") until a round ends with nothing left.
-	 * `round_n`: what the current round began with; `backlog`: what
-	 * the last round left, `backlog_of` what it began with, and
-	 * `backlog_ms` how long it took.
+	 * `round_n`: what the current round began with, `round_rows` what
+	 * it analysed; `backlog`: what the last round left,
+	 * `backlog_of`, `backlog_rows` and `backlog_ms` the round's figures
+	 * then.
 	 */
-	long long round_n, backlog, backlog_of, backlog_ms;
+	long long round_n, round_rows;
+	long long backlog, backlog_of, backlog_rows, backlog_ms;
 	int backlog_changed;
 
 	size_t nwatches;

@@ -514,11 +514,12 @@ void mon_fs_coverage(struct dw_monitor *m, struct container *c)
 		r[n].reason = DW_REASON_BACKLOG;
 		snprintf(r[n++].detail, sizeof(r[0].detail),
 			 "it drifts faster than it is analysed: a round of "
-			 "turns that began with %lld entries to record ended "
-			 "after %lld ms with %lld made meanwhile; they are "
-			 "recorded late, %ld ms of analysis a turn",
-			 c->backlog_of, c->backlog_ms, c->backlog,
-			 m->pol->rescan_budget_ms);
+			 "turns that began with %lld entries to record had, "
+			 "after %lld ms, analysed %lld and left %lld (made, "
+			 "changed or moved meanwhile); they are recorded "
+			 "late, %ld ms of analysis a turn",
+			 c->backlog_of, c->backlog_ms, c->backlog_rows,
+			 c->backlog, m->pol->rescan_budget_ms);
 	}
 	if (c->polling) {
 		r[n].state = DW_COVER_DEGRADED;

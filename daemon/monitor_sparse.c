@@ -217,15 +217,20 @@ void mon_round_reset(struct container *c)
 	c->round_us = 0;
 }
 
-/* A round ended, `later` entries born during it left for the next. */
-static void round_done(struct container *c, long long later)
+/*
+ * A round ended, `left` entries not recorded: those born during it (the
+ * last turn skipped them) and those changed behind its cursor (no turn
+ * of it looks there again), wherever their names sort.
+ */
+static void round_done(struct container *c, long long left)
 {
-	if (later > c->round_n) {
+	if (left > c->round_n) {
 		c->backlog_changed |= !c->backlog;
-		c->backlog = later;
+		c->backlog = left;
 		c->backlog_of = c->round_n;
+		c->backlog_rows = c->round_rows;
 		c->backlog_ms = (mon_wall_us() - c->round_us) / 1000;
-	} else if (!later && c->backlog) {
+	} else if (!left && c->backlog) {
 		c->backlog = 0;
 		c->backlog_changed = 1;
 	}
@@ -274,14 +279,17 @@ int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
 		len = (pick_from(v, n, c->round_from, c->round_from_len) % n +
 		       n - start) %
 		      n;
-		if (!len) /* it came round */
+		if (!len) { /* it came round: all of it is left */
+			round_done(c, (long long)n);
 			c->round_us = 0;
+		}
 		len = len ? len : n;
 	}
 	if (!c->round_us) {
 		fresh = 1;
 		c->round_us = r->walk_us;
 		c->round_n = (long long)n;
+		c->round_rows = 0;
 		set_path(&c->round_from, &c->round_from_len,
 			 n ? &v[start] : NULL);
 	}
@@ -308,13 +316,15 @@ int mon_compare_store(struct rescan *r, const struct dw_changeset *cur,
 	if (root >= 0)
 		close(root);
 	c->pending = err ? 0 : (long long)(n - t + later);
+	if (!err)
+		c->round_rows += (long long)(t - later);
 	if (!err && t < len) {
 		/* The budget ran out: this round goes on from here. */
 		set_path(&c->resume, &c->resume_len, &v[(start + t) % n]);
 	} else {
 		/* The round is done: what is left is the next one's. */
 		if (!err)
-			round_done(c, (long long)later);
+			round_done(c, c->pending);
 		mon_round_reset(c);
 	}
 	free(v);

@@ -13,7 +13,8 @@
 #   3. a conveyor of 16 MiB sparse files at ever later names, faster than
 #      they are analysed: an ELF behind it is recorded all the same (the
 #      cursor alone followed the conveyor for ever), and the fs facet
-#      says it is recorded late (degraded, backlog) until it caught up;
+#      says it is recorded late (degraded, backlog) until it caught up,
+#      also when the new files are named to sort behind the cursor;
 #   4. the store then equals `driftwatch diff` of each container;
 #   5. `driftwatchd --once` records it all, whatever the budget.
 . "$(dirname "$0")/../lib/common.sh"
@@ -116,10 +117,11 @@ rw=
 # Its rate: 4 times what the turns analyse here (20 such files made at
 # once, timed until recorded), so the rounds grow fourfold each, in this
 # build or under ASan alike (a fixed 100 a second took 165 s under ASan).
-sparse() { # DIR FIRST COUNT
-	perl -e 'my ($d, $i, $n) = @ARGV;
+sparse() { # DIR FIRST COUNT [STEP]
+	perl -e 'my ($d, $i, $n, $s) = @ARGV;
 		for (1 .. $n) {
-			my $f = sprintf("%s/%09d", $d, $i++);
+			my $f = sprintf("%s/%09d", $d, $i);
+			$i += $s // 1;
 			open(my $h, ">", $f) or die "$f: $!";
 			truncate($h, 16 << 20);
 			close($h);
@@ -153,7 +155,29 @@ kill -9 "$rw" 2>/dev/null
 wait "$rw" 2>/dev/null
 rw=
 rm -rf "$big/zy" "$big/zx"
+covered() { sqlite3 -readonly "$db" "SELECT state || ' ' || reason FROM coverage WHERE facet='fs' AND container_id='$bid'" 2>/dev/null | grep -qx "$1"; }
+dw_wait 60 covered 'monitored ' &&
+	pass "the conveyor stopped and caught up with: fs monitored again" || fail "after the conveyor: fs $(fs_cover)"
 echo "# part 3 done at ${SECONDS}s"
+# 3b. The same conveyor behind the turns: a file first in path order
+# rewritten at each step (so each round begins there) and new files
+# named downwards, each sorting just after it: behind the cursor, never
+# born into what a turn looks at. The first version counted only what
+# the last turn of a round skipped, and said monitored all along.
+mkdir "$big/zw"
+i=900000000
+while :; do date +%s%N >"$big/a0"; sparse "$big/zw" "$i" "$per" -1; i=$((i - per)); sleep 0.1; done &
+rw=$!
+dw_wait 60 covered 'degraded backlog' &&
+	pass "new files behind the cursor, faster than analysed: fs degraded (backlog) ($(ls "$big/zw" | wc -l) made)" ||
+	fail "behind the cursor: fs $(fs_cover) ($(ls "$big/zw" | wc -l) made; $(entry "$big" | jq -c '{pending, rescans_cut}'))"
+kill -9 "$rw" 2>/dev/null
+wait "$rw" 2>/dev/null
+rw=
+rm -rf "$big/zw" "$big/a0"
+dw_wait 60 covered 'monitored ' &&
+	pass "and monitored again once caught up with" || fail "after 3b: fs $(fs_cover)"
+echo "# part 3b done at ${SECONDS}s"
 # 4. Exact in the end.
 for c in big small; do
 	id=$([ $c = big ] && echo "$bid" || echo "$sid")
@@ -179,8 +203,6 @@ w=$("$DW" diff --upper "$base/big/upper" --lower "$low" | wc -l)
 	fail "--once: exit $rc, $n of $w paths recorded"
 
 dw_wait 10 pending && pass "nothing pending" || fail "pending: $(entry "$big" | jq -r .pending)"
-dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT state FROM coverage WHERE facet='fs' AND container_id='$bid'\")\" = monitored ]" &&
-	pass "the conveyor stopped and caught up with: fs monitored again" || fail "after the conveyor: fs $(fs_cover)"
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
