@@ -123,14 +123,14 @@ struct container {
 	char *round_from;
 	size_t round_from_len;
 	/*
-	 * A round that ended with more entries born during it than it
-	 * began with: the container drifts faster than its turns analyse
-	 * it, and what it makes is recorded ever later. Said (the fs facet
-	 * degraded, "backlog") until a round ends with nothing left.
-	 * `round_n`: what the current round began with, `round_rows` what
-	 * it analysed; `backlog`: what the last round left,
-	 * `backlog_of`, `backlog_rows` and `backlog_ms` the round's figures
-	 * then.
+	 * A round that ended with more entries left (made or changed
+	 * during it, wherever their names sort) than it began with: the
+	 * container drifts faster than its turns analyse it, and what it makes
+	 * is recorded ever later. Said (the fs facet degraded, "backlog") until
+	 * a round ends with nothing left. `round_n`: what the current round
+	 * began with, `round_rows` what it analysed; `backlog`: what the last
+	 * round left, `backlog_of`, `backlog_rows` and `backlog_ms` the round's
+	 * figures then.
 	 */
 	long long round_n, round_rows;
 	long long backlog, backlog_of, backlog_rows, backlog_ms;
