@@ -132,8 +132,9 @@ t0=$EPOCHREALTIME
 sparse "$big/zx" 0 20
 dw_wait 60 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM changes WHERE container_id='$bid' AND CAST(path AS TEXT) LIKE '/zx/%'\")\" = 20 ]" ||
 	fail "20 sparse files: not recorded in 60 s"
-per=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { n = int(4 * 20 / (b - a) / 10 + 0.999); print n < 1 ? 1 : n }')
-echo "# 20 sparse files recorded in $(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s: the conveyor makes $per every 0.1 s"
+secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+per=$(awk -v s="$secs" 'BEGIN { n = int(4 * 20 / s / 10 + 0.999); print n < 1 ? 1 : n }')
+echo "# 20 sparse files recorded in $secs s: the conveyor makes $per every 0.1 s"
 i=0
 while :; do sparse "$big/zy" "$i" "$per"; i=$((i + per)); sleep 0.1; done &
 rw=$!
@@ -147,7 +148,8 @@ dw_wait 120 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM changes
 # ... and not silently: what it makes is recorded ever later (before, the
 # fs facet said monitored all along).
 fs_cover() { sqlite3 -readonly "$db" "SELECT state || ' ' || reason FROM coverage WHERE facet='fs' AND container_id='$bid'" 2>/dev/null; }
-dw_wait 30 sh -c "sqlite3 -readonly '$db' \"SELECT state || ' ' || reason FROM coverage WHERE facet='fs' AND container_id='$bid'\" | grep -qx 'degraded backlog'" &&
+covered() { fs_cover | grep -qx "$1"; }
+dw_wait 30 covered 'degraded backlog' &&
 	[ "$(sqlite3 -readonly "$db" "SELECT count(*) FROM alerts WHERE kind='evasion' AND payload LIKE '%\"backlog\"%' AND payload LIKE '%$bid%'")" = 1 ] &&
 	pass "the conveyor outruns the turns: fs degraded (backlog), one evasion alert" ||
 	fail "backlog: fs $(fs_cover); $(sqlite3 -readonly "$db" "SELECT kind, summary FROM alerts WHERE kind='evasion'")"
@@ -155,7 +157,6 @@ kill -9 "$rw" 2>/dev/null
 wait "$rw" 2>/dev/null
 rw=
 rm -rf "$big/zy" "$big/zx"
-covered() { sqlite3 -readonly "$db" "SELECT state || ' ' || reason FROM coverage WHERE facet='fs' AND container_id='$bid'" 2>/dev/null | grep -qx "$1"; }
 dw_wait 60 covered 'monitored ' &&
 	pass "the conveyor stopped and caught up with: fs monitored again" || fail "after the conveyor: fs $(fs_cover)"
 echo "# part 3 done at ${SECONDS}s"

@@ -124,7 +124,6 @@ dw_wait 10 sh -c "sqlite3 -readonly '$db' \"SELECT state || ' ' || reason || ' '
 #     into the 1 KiB kept (a review found it). What straddles the read's
 #     end is dropped now.
 tok3=$("$DW_BUILD/tests/gentoken" github writer3)
-jw=""
 jw=" $("$DW_BUILD/tests/gentoken" jwt w 56 | tr '\n' ' ')"
 jw=${jw% }
 pre="sh -c echo j >/tmp/jwt; sleep 20; : "
@@ -319,8 +318,10 @@ dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT state FROM coverage WH
 	fail "writer facet (turns): $(sqlite3 -readonly "$db" "SELECT state, reason FROM coverage WHERE facet='writer' AND container_id='$t'")"
 docker exec dwwr-t sh -c 'i=0; while [ $i -lt 100 ]; do truncate -s 16M /tmp/a/f$i; i=$((i+1)); done; /tmp/x/busybox sh -c "echo L >/tmp/ok/zz"'
 docker exec -d dwwr-t sh -c 'i=0; while [ $i -lt 40 ]; do : >>/tmp/ok/zz; sleep 1; i=$((i+1)); done'
+# evt PATH: the JSON of the oldest event of dwwr-t at PATH.
 evt() { "$DW" events --db "$db" --container dwwr-t --format jsonl 2>/dev/null | jq -c --arg p "$1" 'select(.path == $p)' | head -1; }
-dw_wait 60 sh -c "[ -n \"\$('$DW' events --db '$db' --container dwwr-t --format jsonl | jq -c 'select(.path == \"/tmp/ok/zz\")')\" ]"
+zz_recorded() { [ -n "$(evt /tmp/ok/zz)" ]; }
+dw_wait 60 zz_recorded
 cutn() { "$DW" status --db "$db" --format json | jq -r --arg t "$t" '[.watched[] | select(.id == $t) | .rescans_cut] | first // 0'; }
 for _ in $(seq 1 60); do cut=$(cutn); [ "${cut:-0}" -gt 0 ] && break; sleep 0.2; done
 # (more writers: the allowed touch came before it was recorded, or the
