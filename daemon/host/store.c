@@ -153,6 +153,17 @@ static const char *const migrations[] = {
 	 * action, JSON), hashed into its chain only when not NULL, so the
 	 * rows before it keep their hashes */
 	"ALTER TABLE events ADD COLUMN detail TEXT;",
+	/* 15: where each output (driftwatch.yaml's outputs) has taken the
+	 * feed up to: the last id of events, findings and alerts */
+	"CREATE TABLE output_cursors (output TEXT NOT NULL,"
+	"  tbl TEXT NOT NULL, last_id INTEGER NOT NULL,"
+	"  PRIMARY KEY (output, tbl)) WITHOUT ROWID;"
+	/* ... and the batch an output is writing: where its file ended
+	 * before (a batch a killed daemon wrote but did not record is cut
+	 * off and written again, not twice) */
+	"CREATE TABLE output_batches (output TEXT PRIMARY KEY,"
+	"  file_off INTEGER NOT NULL, dev INTEGER NOT NULL,"
+	"  ino INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 /*

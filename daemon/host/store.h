@@ -440,6 +440,58 @@ int dw_store_deliver(struct dw_store *s, const char *const *sinks, size_t n,
 		     dw_deliver_fn send, void *ctx, size_t *sent);
 
 /*
+ * The feed (store_feed.c): every row of events, findings and alerts, for
+ * the outputs of driftwatch.yaml, each reading from a cursor of its own
+ * (the last id it took of each table), kept in the store.
+ */
+enum { DW_FEED_EVENTS, DW_FEED_FINDINGS, DW_FEED_ALERTS, DW_FEED_N };
+/* "events", "findings", "alerts". */
+const char *dw_feed_table(int t);
+
+struct dw_feed_row {
+	int table; /* DW_FEED_* */
+	long long id;
+	/* Seconds; microseconds where the table keeps them (events),
+	 * else the second's last one (findings and alerts, which follow
+	 * the events of their second that caused them). */
+	long long time, time_us;
+	/* The row's own fields (as `events --format json` has them for a
+	 * drift event; a finding's; an alert's kind, summary and data),
+	 * with its container's name, image and labels where known. */
+	json_t *doc;
+};
+typedef int (*dw_feed_fn)(const struct dw_feed_row *r, void *ctx);
+
+/* Output `output`'s cursor; one seen for the first time starts at the
+ * newest rows (it takes the feed from now on), recorded. */
+int dw_store_feed_cursor(struct dw_store *s, const char *output,
+			 long long at[DW_FEED_N]);
+/* Move it forward (never back), and end its batch. */
+int dw_store_feed_save(struct dw_store *s, const char *output,
+		       const long long at[DW_FEED_N]);
+/* Output `output` is about to write a batch to its file (`dev`, `ino`)
+ * from offset `off`: kept until dw_store_feed_save() moves its cursor. */
+int dw_store_feed_batch(struct dw_store *s, const char *output, long long off,
+			long long dev, long long ino);
+/* The batch it was writing when it stopped; DW_ENOTFOUND: none. */
+int dw_store_feed_batch_get(struct dw_store *s, const char *output,
+			    long long *off, long long *dev, long long *ino);
+/* Rows past `at`, all tables. */
+int dw_store_feed_pending(struct dw_store *s, const long long at[DW_FEED_N],
+			  long long *pending);
+/*
+ * Up to `max` rows of each table past `after`, to `cb` in the order they
+ * happened (each table's in id order). `last` gets the id of each
+ * table's last row handed over (the new cursor once the caller has
+ * them safe), `missing` how many ids were skipped before it: rows that
+ * retention deleted before this output took them. `cb`'s nonzero return
+ * stops the read and is returned.
+ */
+int dw_store_feed_read(struct dw_store *s, const long long after[DW_FEED_N],
+		       size_t max, dw_feed_fn cb, void *ctx,
+		       long long last[DW_FEED_N], long long missing[DW_FEED_N]);
+
+/*
  * Tamper evidence (driftwatch-verify(1)). The rows of events, findings,
  * snapshots and rotations are hash-chained as they are written: one
  * chain per container (or source) for events and findings, one each for

@@ -10,6 +10,7 @@
  *   store_leaks.c    findings and swarm rotations
  *   store_custody.c  snapshots (chain of custody)
  *   store_outbox.c   alerts and their delivery
+ *   store_feed.c     the feed of every row for the outputs, their cursors
  *   store_chain.c    hash chains over the history, their signed heads
  *   store_verify.c   walking the chains (verify --store)
  */

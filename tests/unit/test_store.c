@@ -1170,6 +1170,137 @@ static void test_chain_second_review(void **state)
 	dw_buf_release(&rep);
 }
 
+/* The feed of the outputs: order, progress, gaps, cursors. */
+struct feed_seen {
+	char v[32][48];
+	int n;
+};
+
+static int on_feed(const struct dw_feed_row *r, void *ctx)
+{
+	struct feed_seen *k = ctx;
+	const char *what = json_string_value(json_object_get(r->doc, "path"));
+
+	if (!what)
+		what = json_string_value(json_object_get(r->doc, "kind"));
+	if (k->n < 32)
+		snprintf(k->v[k->n++], 48, "%s:%s", dw_feed_table(r->table),
+			 what ? what : "?");
+	return 0;
+}
+
+static void feed_all(struct dw_store *s, long long at[DW_FEED_N], size_t max,
+		     struct feed_seen *k, long long *missing_total)
+{
+	long long last[DW_FEED_N], missing[DW_FEED_N];
+	int rounds = 0;
+
+	for (;;) {
+		int before = k->n;
+
+		assert_int_equal(dw_store_feed_read(s, at, max, on_feed, k,
+						    last, missing),
+				 0);
+		for (int t = 0; t < DW_FEED_N; t++) {
+			*missing_total += missing[t];
+			at[t] = last[t];
+		}
+		if (k->n == before)
+			break;
+		assert_true(++rounds < 40); /* progress, no livelock */
+	}
+}
+
+static void test_feed(void **state)
+{
+	struct dw_store *s = mem();
+	long long now = (long long)time(NULL) * 1000000, at[DW_FEED_N];
+	long long at2[DW_FEED_N], off, dev, ino, missing = 0;
+	struct feed_seen k = {.n = 0};
+	json_t *p = json_pack("{s:s}", "id", "id1");
+	static const char *const want[] = {
+		"events:/e1",	"events:/e2",	      "events:/e3",
+		"alerts:drift", "events:/late-clock", "events:/e5",
+	};
+
+	(void)state;
+	put(s, "id1", "web");
+	/* A new output on an empty store starts at 0. */
+	assert_int_equal(dw_store_feed_cursor(s, "o", at), 0);
+	assert_true(!at[0] && !at[1] && !at[2]);
+	/* Three events before an alert of this second, one whose clock
+	 * stepped back after it, one after. */
+	assert_int_equal(dw_store_record_exec(s, "id1", "/e1", DW_SEV_HIGH,
+					      NULL, NULL, now - 3000000),
+			 0);
+	assert_int_equal(dw_store_record_exec(s, "id1", "/e2", DW_SEV_HIGH,
+					      NULL, NULL, now - 2000000),
+			 0);
+	assert_int_equal(dw_store_record_exec(s, "id1", "/e3", DW_SEV_HIGH,
+					      NULL, NULL, now - 1000000),
+			 0);
+	assert_int_equal(dw_store_alert(s, "drift", "three", p), 0);
+	assert_int_equal(dw_store_record_exec(s, "id1", "/late-clock",
+					      DW_SEV_HIGH, NULL, NULL,
+					      now + 5000000),
+			 0);
+	assert_int_equal(dw_store_record_exec(s, "id1", "/e5", DW_SEV_HIGH,
+					      NULL, NULL, now + 2000000),
+			 0);
+	json_decref(p);
+	/* Read two at a time: the alert waits for the events before it;
+	 * each table's own rows stay in id order (/late-clock before
+	 * /e5), and every read makes progress. */
+	memcpy(at2, at, sizeof(at));
+	feed_all(s, at, 2, &k, &missing);
+	assert_int_equal(k.n, 6);
+	for (int i = 0; i < 6; i++)
+		assert_string_equal(k.v[i], want[i]);
+	assert_int_equal(missing, 0);
+	assert_int_equal(at[DW_FEED_EVENTS], 5);
+	assert_int_equal(at[DW_FEED_ALERTS], 1);
+	/* One read of everything gives the same order. */
+	k.n = 0;
+	feed_all(s, at2, 512, &k, &missing);
+	for (int i = 0; i < 6; i++)
+		assert_string_equal(k.v[i], want[i]);
+	/* Rows deleted before the output took them: counted. */
+	assert_int_equal(dw_store_record_exec(s, "id1", "/x1", DW_SEV_HIGH,
+					      NULL, NULL, now),
+			 0);
+	assert_int_equal(dw_store_record_exec(s, "id1", "/x2", DW_SEV_HIGH,
+					      NULL, NULL, now),
+			 0);
+	assert_int_equal(dw_store_record_exec(s, "id1", "/x3", DW_SEV_HIGH,
+					      NULL, NULL, now),
+			 0);
+	assert_int_equal(sqlite3_exec(s->db,
+				      "DELETE FROM events WHERE id IN (6, 7)",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	k.n = 0;
+	feed_all(s, at, 512, &k, &missing);
+	assert_int_equal(k.n, 1);
+	assert_string_equal(k.v[0], "events:/x3");
+	assert_int_equal(missing, 2);
+	/* The cursor is kept, moves forward only, and ends the batch. */
+	assert_int_equal(dw_store_feed_batch(s, "o", 123, 4, 5), 0);
+	assert_int_equal(dw_store_feed_batch_get(s, "o", &off, &dev, &ino), 0);
+	assert_true(off == 123 && dev == 4 && ino == 5);
+	assert_int_equal(dw_store_feed_save(s, "o", at), 0);
+	assert_int_equal(dw_store_feed_batch_get(s, "o", &off, &dev, &ino),
+			 DW_ENOTFOUND);
+	memset(at2, 0, sizeof(at2));
+	assert_int_equal(dw_store_feed_save(s, "o", at2), 0);
+	assert_int_equal(dw_store_feed_cursor(s, "o", at2), 0);
+	assert_true(at2[DW_FEED_EVENTS] == 8 && at2[DW_FEED_ALERTS] == 1);
+	/* An output first seen now takes the feed from now on. */
+	assert_int_equal(dw_store_feed_cursor(s, "new", at2), 0);
+	assert_true(at2[DW_FEED_EVENTS] == 8 && at2[DW_FEED_ALERTS] == 1 &&
+		    at2[DW_FEED_FINDINGS] == 0);
+	dw_store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1189,6 +1320,7 @@ int main(void)
 		cmocka_unit_test(test_chain_fake_prune),
 		cmocka_unit_test(test_chain_hostile_store),
 		cmocka_unit_test(test_chain_second_review),
+		cmocka_unit_test(test_feed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
