@@ -5,6 +5,8 @@
  * driftwatchd's own state, shared by its parts:
  *   main.c     options, discovery (Docker, mounts), status, the loop
  *   alerts.c   delivering the alert outbox to webhooks and Slack
+ *   outputs.c  every event to the outputs (JSON lines files, in ECS:
+ *              ecs.c), each from its cursor over the store
  *   respond.c  automatic snapshots and the response to leaked secrets
  */
 #include <errno.h>
@@ -84,6 +86,7 @@ struct daemon {
 	long long status_written;
 	int status_pending;
 	struct dwd_outbox *outbox;	/* the delivery worker, or NULL */
+	struct dwd_outputs *outputs;	/* the outputs' threads, or NULL */
 	struct dwd_jobq *cmdq;		/* the command worker, or NULL */
 	unsigned long long cmd_dropped; /* commands its full queue refused */
 	struct dwd_jobq *snapq;		/* the snapshot worker, or NULL */
@@ -119,6 +122,23 @@ void dwd_deliver_alerts(struct daemon *dm);
  * before the store is closed. */
 void dwd_outbox_start(struct daemon *dm);
 void dwd_outbox_stop(struct daemon *dm);
+/*
+ * The outputs of every event (outputs.c): their cursors made before
+ * anything is recorded (register), a thread each (start, stop; restart
+ * after a reload), or all written from the calling thread (--once).
+ */
+void dwd_outputs_register(struct daemon *dm);
+void dwd_outputs_start(struct daemon *dm);
+void dwd_outputs_stop(struct daemon *dm);
+void dwd_outputs_restart(struct daemon *dm);
+void dwd_outputs_once(struct daemon *dm);
+struct dwd_output_stats {
+	const char *path;
+	unsigned long long written, dropped, errors, rotated;
+	long long pending;
+};
+typedef int (*dwd_output_fn)(const struct dwd_output_stats *s, void *ctx);
+int dwd_outputs_each(struct daemon *dm, dwd_output_fn cb, void *ctx);
 /* The leak command's worker thread and its queue (takes `text`). */
 void dwd_cmdq_start(struct daemon *dm);
 /* Automatic snapshots off the monitoring loop (snapshot_on_critical). */

@@ -795,6 +795,7 @@ static void reload_config(struct daemon *dm)
 		dw_engine_free(old_engine);
 	}
 	dwd_set_sinks(dm);
+	dwd_outputs_restart(dm);
 	dw_store_set_alert_limit(dm->store, dm->pol.alert_burst,
 				 dm->pol.alert_rate);
 	/* Snapshots turned on now: their worker (it keeps the settings it
@@ -906,6 +907,7 @@ static int run_once(struct daemon *dm)
 		;
 	sign_heads(dm);
 	dwd_deliver_alerts(dm);
+	dwd_outputs_once(dm);
 	write_status(dm, "stopped", 1);
 	return err ? 3 : 0;
 }
@@ -1172,6 +1174,7 @@ int main(int argc, char **argv)
 	if (dw_store_open(&dm.store, dm.db, 0))
 		dw_fatal("%s", dw_error_last());
 	dwd_set_sinks(&dm);
+	dwd_outputs_register(&dm);
 	dw_store_set_alert_limit(dm.store, dm.pol.alert_burst,
 				 dm.pol.alert_rate);
 	if (dw_store_alert_recover(dm.store) > 0)
@@ -1220,6 +1223,7 @@ int main(int argc, char **argv)
 		if (dm.mounts)
 			read_mounts(&dm);
 		dwd_outbox_start(&dm);
+		dwd_outputs_start(&dm);
 		dwd_cmdq_start(&dm);
 		dwd_snapq_start(&dm);
 		if (dm.pol.metrics_listen && *dm.pol.metrics_listen) {
@@ -1241,6 +1245,7 @@ int main(int argc, char **argv)
 		write_status(&dm, "stopped", 1);
 		dwd_cmdq_stop(&dm);
 		dwd_outbox_stop(&dm);
+		dwd_outputs_stop(&dm);
 	}
 	dw_dockerwatch_stop(dm.events);
 	dw_journal_read(dm.journal);

@@ -439,6 +439,52 @@ static int sink_line(const char *sink, long long pending, long long failing,
 	return 0;
 }
 
+/* One metric of every output: `which` picks it. */
+struct output_ctx {
+	struct dw_buf *b;
+	const char *name;
+	int which;
+};
+
+static int output_line(const struct dwd_output_stats *s, void *ctx)
+{
+	struct output_ctx *k = ctx;
+	const unsigned long long v[] = {
+		(unsigned long long)(s->pending < 0 ? 0 : s->pending),
+		s->written, s->dropped, s->errors, s->rotated};
+
+	dw_buf_addf(k->b, "%s{output=\"", k->name);
+	label(k->b, s->path);
+	dw_buf_addf(k->b, "\"} %llu\n", v[k->which]);
+	return 0;
+}
+
+static void output_counts(struct daemon *dm, struct dw_buf *b)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} m[] = {
+		{"driftwatch_output_pending", "gauge",
+		 "Events, findings and alerts in the store an output has not "
+		 "written yet."},
+		{"driftwatch_output_written_total", "counter",
+		 "Rows an output has written since start."},
+		{"driftwatch_output_dropped_total", "counter",
+		 "Rows retention deleted before an output took them."},
+		{"driftwatch_output_errors_total", "counter",
+		 "Failed tries to write an output (each retried)."},
+		{"driftwatch_output_rotations_total", "counter",
+		 "Rotations of an output's file by size."},
+	};
+
+	for (int i = 0; i < 5; i++) {
+		struct output_ctx k = {b, m[i].name, i};
+
+		family(b, m[i].name, m[i].type, m[i].help);
+		dwd_outputs_each(dm, output_line, &k);
+	}
+}
+
 static void coverage_counts(struct dw_buf *b, json_t *watched)
 {
 	static const char *const facets[] = {"fs", "writer", "exec", "logs",
@@ -579,6 +625,7 @@ void dwd_metrics_update(struct daemon *dm)
 		       "once.");
 		dw_store_delivery_counts(dm->store, sink_line, &k);
 	}
+	output_counts(dm, &b);
 	single(&b, "driftwatch_exec_watching", "gauge",
 	       "1: execs in containers are watched (fanotify).",
 	       (long long)(dm->exec != NULL));

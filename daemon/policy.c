@@ -59,6 +59,9 @@ void dw_policy_release(struct dw_policy *p)
 		free(p->drops[i].kind);
 	}
 	free(p->drops);
+	for (i = 0; i < p->noutputs; i++)
+		free(p->outputs[i].path);
+	free(p->outputs);
 	free_rules(p->allow, p->nallow);
 	free_rules(p->allow_exec, p->nallow_exec);
 	free_rules(p->immutable, p->nimmutable);
@@ -347,6 +350,98 @@ static int drop_dirs(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
 	return 0;
 }
 
+static int size_value(struct dw_yaml *y, yaml_node_t *v, uint64_t *out);
+
+/* One output: {type: jsonl, path, max_size, keep, fsync, mode}. */
+static int output_one(struct dw_yaml *y, yaml_node_t *n,
+		      struct dw_output_cfg *o)
+{
+	yaml_node_pair_t *pr;
+	char *type = NULL, *fs = NULL;
+	long num;
+	int err = 0;
+
+	o->max_size = 100ULL << 20;
+	o->keep = 5;
+	o->mode = 0600;
+	if (n->type != YAML_MAPPING_NODE)
+		return dw_yaml_bad(y, n,
+				   "an output is {type: jsonl, path, "
+				   "max_size, keep, fsync, mode}");
+	for (pr = n->data.mapping.pairs.start;
+	     !err && pr < n->data.mapping.pairs.top; pr++) {
+		const char *k = dw_yaml_scalar(dw_yaml_node(y, pr->key));
+		yaml_node_t *v = dw_yaml_node(y, pr->value);
+
+		if (!k)
+			err = dw_yaml_bad(y, v, "expected a key");
+		else if (!strcmp(k, "type"))
+			err = string(y, v, &type);
+		else if (!strcmp(k, "path"))
+			err = string(y, v, &o->path);
+		else if (!strcmp(k, "max_size"))
+			err = size_value(y, v, &o->max_size);
+		else if (!strcmp(k, "keep")) {
+			err = number(y, v, 0, 1000, &num);
+			o->keep = num;
+		} else if (!strcmp(k, "fsync"))
+			err = string(y, v, &fs);
+		else if (!strcmp(k, "mode")) {
+			const char *m = dw_yaml_scalar(v);
+			char *end = NULL;
+
+			num = m ? strtol(m, &end, 8) : -1;
+			if (!m || !*m || *end || num < 0 || num > 0666)
+				err = dw_yaml_bad(y, v,
+						  "mode is octal, at most "
+						  "0666 (0600, 0640)");
+			o->mode = num;
+		} else
+			err = dw_yaml_bad(y, v,
+					  "unknown key in an output (type, "
+					  "path, max_size, keep, fsync, mode)");
+	}
+	if (!err && (!type || strcmp(type, "jsonl")))
+		err = dw_yaml_bad(y, n, "an output's type is jsonl");
+	if (!err && (!o->path || o->path[0] != '/'))
+		err = dw_yaml_bad(y, n, "an output needs an absolute path");
+	if (!err && fs && strcmp(fs, "batch") && strcmp(fs, "none"))
+		err = dw_yaml_bad(y, n, "fsync is batch or none");
+	o->type = DW_OUTPUT_JSONL;
+	o->fsync = fs && !strcmp(fs, "none") ? DW_FSYNC_NONE : DW_FSYNC_BATCH;
+	free(type);
+	free(fs);
+	return err;
+}
+
+static int outputs(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
+{
+	yaml_node_item_t *it;
+	size_t alloc = p->noutputs, i;
+
+	if (v->type != YAML_SEQUENCE_NODE)
+		return dw_yaml_bad(y, v, "outputs is a list of outputs");
+	for (it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+	     it++) {
+		struct dw_output_cfg o = {0};
+		yaml_node_t *n = dw_yaml_node(y, *it);
+		int err = output_one(y, n, &o);
+
+		for (i = 0; !err && i < p->noutputs; i++)
+			if (!strcmp(p->outputs[i].path, o.path))
+				err = dw_yaml_bad(y, n,
+						  "two outputs write one "
+						  "file");
+		if (err) {
+			free(o.path);
+			return err;
+		}
+		DW_ALLOC_GROW(p->outputs, p->noutputs + 1, alloc);
+		p->outputs[p->noutputs++] = o;
+	}
+	return 0;
+}
+
 static const char *const rotate_names[] = {"off", "ask", "auto"};
 
 const char *dw_policy_rotate_name(int rotate)
@@ -421,6 +516,7 @@ enum key_type {
 	K_ALLOW_EXEC, /* allow rules for executables */
 	K_IMMUTABLE,  /* selectors of immutable containers */
 	K_DROPS,      /* drop dirs */
+	K_OUTPUTS,    /* outputs of every event */
 };
 
 static const char *const type_names[] = {
@@ -431,6 +527,7 @@ static const char *const type_names[] = {
 	[K_SLACK] = "urls",	  [K_ALLOW] = "rules",
 	[K_ALLOW_EXEC] = "rules", [K_IMMUTABLE] = "rules",
 	[K_DROPS] = "dirs",	  [K_EXEC] = "off|audit|enforce",
+	[K_OUTPUTS] = "outputs",
 };
 
 struct key {
@@ -588,6 +685,10 @@ static const struct key keys[] = {
 	     "http(s) URLs that get every alert as JSON"),
 	LIST("slack_webhooks", K_SLACK, webhooks, nwebhooks, NULL,
 	     "Slack incoming-webhook URLs that get every alert"),
+	LIST("outputs", K_OUTPUTS, outputs, noutputs, NULL,
+	     "where every event goes (drift changes, findings, alerts), in "
+	     "the Elastic Common Schema: {type: jsonl, path, max_size "
+	     "(100MiB), keep (5), fsync: batch|none, mode (0600)}"),
 };
 
 #define FIELD(p, k, type) ((type *)(void *)((char *)(p) + (k)->off))
@@ -687,6 +788,7 @@ static int set_key(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p,
 		return allow_rules(y, v, &p->immutable, &p->nimmutable,
 				   RULE_IMMUTABLE);
 	case K_DROPS: return drop_dirs(y, v, p);
+	case K_OUTPUTS: return outputs(y, v, p);
 	}
 	return dw_yaml_bad(y, v, "unknown key");
 }

@@ -29,6 +29,21 @@ struct dw_allow_rule {
 	size_t nprocesses;
 };
 
+/*
+ * An output of every event (driftwatch.yaml's outputs): today a JSON
+ * lines file, rotated by size.
+ */
+enum { DW_OUTPUT_JSONL };
+enum { DW_FSYNC_BATCH, DW_FSYNC_NONE };
+struct dw_output_cfg {
+	int type;	   /* DW_OUTPUT_* */
+	char *path;	   /* absolute */
+	uint64_t max_size; /* rotated when it passes this; 0: never */
+	long keep;	   /* rotated files kept (PATH.1 ... PATH.keep) */
+	int fsync;	   /* DW_FSYNC_* */
+	long mode;	   /* of a file it creates */
+};
+
 struct dw_policy {
 	char *db;
 	char *docker_host;
@@ -85,6 +100,8 @@ struct dw_policy {
 	long exec_sweep_interval; /* seconds between sweeps of /proc; 0 off */
 	int writer_attribution;	  /* who made each change (fanotify) */
 	char *metrics_listen;	  /* "": no /metrics endpoint */
+	struct dw_output_cfg *outputs;
+	size_t noutputs;
 };
 
 enum { DW_EXEC_OFF, DW_EXEC_AUDIT, DW_EXEC_ENFORCE };

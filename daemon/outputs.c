@@ -1,0 +1,506 @@
+/*
+ * driftwatchd: the outputs of every event (driftwatch.yaml's outputs).
+ * Each output is a thread with a store connection of its own that reads
+ * the feed (store_feed.c) from its cursor, so an output that is slow or
+ * failing delays only itself, never the monitoring loop or another
+ * output, and a restart goes on where its cursor is.
+ *
+ * A JSON lines file: one ECS document a line (ecs.c), appended in
+ * batches. Before a batch the store notes where the file ended; after
+ * it (and its fdatasync, fsync: batch) the cursor moves and the note
+ * goes, in one transaction. A batch a killed daemon wrote but did not
+ * record is cut off at start and written again: every row reaches the
+ * file once. The file is rotated by size (PATH.1 ... PATH.keep), and
+ * reopened when another program moved or removed it (logrotate).
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "daemon.h"
+#include "ecs.h"
+
+#include "driftwatch/banned.h"
+
+#define OUTPUTS_MAX 16
+/* Rows of each table a batch takes at most. */
+#define BATCH_ROWS 512
+
+struct output {
+	struct dwd_outputs *all;
+	struct dw_output_cfg cfg; /* its own copy of path */
+	char name[4200];	  /* "jsonl:PATH": its cursor's key */
+	pthread_t thread;
+	int started;
+	int fd;
+	long long size; /* where the file ends */
+	struct stat st; /* the open file's */
+	long long at[DW_FEED_N];
+	int failing; /* the last try failed (said once) */
+	/* Counted for /metrics (atomics). */
+	unsigned long long written, dropped, errors, rotated;
+	long long pending;
+};
+
+struct dwd_outputs {
+	struct output o[OUTPUTS_MAX];
+	size_t n;
+	char host[256];
+	char *db;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+};
+
+static int stopping(struct dwd_outputs *all)
+{
+	return __atomic_load_n(&all->stop, __ATOMIC_RELAXED);
+}
+
+static void out_close(struct output *o)
+{
+	if (o->fd >= 0)
+		close(o->fd);
+	o->fd = -1;
+}
+
+/* Said once per run of failures, as a warning. */
+static void out_failed(struct output *o, const char *what)
+{
+	__atomic_add_fetch(&o->errors, 1, __ATOMIC_RELAXED);
+	if (!o->failing)
+		dw_log_warn("output %s: %s; retried every second, nothing "
+			    "is lost while the store keeps it",
+			    o->cfg.path, what);
+	o->failing = 1;
+}
+
+/*
+ * Open (or create) the file: never through a symlink, never a FIFO or a
+ * device, appended to. A file it creates gets the configured mode.
+ */
+static int out_open(struct output *o)
+{
+	int flags = O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY |
+		    O_NONBLOCK;
+	char why[4400];
+	int fd = open(o->cfg.path, flags | O_CREAT | O_EXCL,
+		      (mode_t)o->cfg.mode);
+	int made = fd >= 0;
+
+	if (fd < 0 && errno == EEXIST)
+		fd = open(o->cfg.path, flags);
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "cannot open: %s%s", strerror(errno),
+			 errno == ENOENT  ? " (does its directory exist?)"
+			 : errno == ELOOP ? " (a symlink: not followed)"
+					  : "");
+		out_failed(o, why);
+		return -1;
+	}
+	if (fstat(fd, &o->st) < 0 || !S_ISREG(o->st.st_mode)) {
+		close(fd);
+		out_failed(o, "not a regular file: not written");
+		return -1;
+	}
+	if (made && fchmod(fd, (mode_t)o->cfg.mode) < 0)
+		dw_log_warn("output %s: cannot set its mode: %s", o->cfg.path,
+			    strerror(errno));
+	o->fd = fd;
+	o->size = (long long)o->st.st_size;
+	return 0;
+}
+
+/*
+ * A batch the last run wrote but did not record: cut off, so that it is
+ * written once (its rows are read again from the cursor).
+ */
+static void out_recover(struct output *o, struct dw_store *st)
+{
+	long long off, dev, ino;
+
+	if (dw_store_feed_batch_get(st, o->name, &off, &dev, &ino))
+		return;
+	if ((long long)o->st.st_dev != dev || (long long)o->st.st_ino != ino) {
+		dw_log_warn("output %s: the last run's unfinished batch was "
+			    "in a file that is no longer there: its rows "
+			    "may appear twice",
+			    o->cfg.path);
+		return;
+	}
+	if (o->size > off && ftruncate(o->fd, (off_t)off) == 0) {
+		dw_log_warn("output %s: %lld bytes a stopped driftwatchd "
+			    "wrote but did not record were cut off; written "
+			    "again",
+			    o->cfg.path, o->size - off);
+		o->size = off;
+	}
+}
+
+/* PATH -> PATH.1 -> ... -> PATH.keep (gone); keep 0: PATH removed. */
+static void out_rotate(struct output *o)
+{
+	size_t len = strlen(o->cfg.path) + 24;
+	char *from = dw_xmalloc(len), *to = dw_xmalloc(len);
+	long i;
+
+	for (i = o->cfg.keep; i >= 1; i--) {
+		snprintf(to, len, "%s.%ld", o->cfg.path, i);
+		if (i > 1)
+			snprintf(from, len, "%s.%ld", o->cfg.path, i - 1);
+		else
+			snprintf(from, len, "%s", o->cfg.path);
+		if (rename(from, to) < 0 && errno != ENOENT)
+			dw_log_warn("output: cannot rename %s to %s: %s", from,
+				    to, strerror(errno));
+	}
+	if (!o->cfg.keep && unlink(o->cfg.path) < 0 && errno != ENOENT)
+		dw_log_warn("output %s: cannot remove it to rotate: %s",
+			    o->cfg.path, strerror(errno));
+	free(from);
+	free(to);
+	out_close(o);
+	__atomic_add_fetch(&o->rotated, 1, __ATOMIC_RELAXED);
+}
+
+/* Rotated when it passed max_size; reopened when moved or removed. */
+static void out_check(struct output *o)
+{
+	struct stat now;
+
+	if (o->fd < 0)
+		return;
+	if (o->cfg.max_size && (unsigned long long)o->size >= o->cfg.max_size)
+		out_rotate(o);
+	else if (lstat(o->cfg.path, &now) < 0 || now.st_dev != o->st.st_dev ||
+		 now.st_ino != o->st.st_ino)
+		out_close(o);
+}
+
+struct batch {
+	struct output *o;
+	struct dw_buf buf;
+	size_t rows;
+};
+
+static int add_line(const struct dw_feed_row *r, void *ctx)
+{
+	struct batch *b = ctx;
+	json_t *doc = dwd_ecs_doc(r, b->o->all->host);
+	int err = dw_json_dump(&b->buf, doc, JSON_PRESERVE_ORDER);
+
+	json_decref(doc);
+	if (err)
+		return err;
+	dw_buf_addch(&b->buf, '\n');
+	b->rows++;
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Rows retention deleted before this output took them: said, alerted. */
+static void tell_dropped(struct output *o, struct dw_store *st,
+			 const long long missing[DW_FEED_N])
+{
+	long long n = 0;
+	int t;
+	char summary[4400];
+	json_t *p;
+
+	for (t = 0; t < DW_FEED_N; t++)
+		n += missing[t];
+	if (!n)
+		return;
+	__atomic_add_fetch(&o->dropped, (unsigned long long)n,
+			   __ATOMIC_RELAXED);
+	snprintf(summary, sizeof(summary),
+		 "output %s: %lld events were deleted by retention before it "
+		 "took them",
+		 o->cfg.path, n);
+	dw_log_warn("%s", summary);
+	p = json_pack("{s:s, s:I, s:I, s:I, s:I}", "output", o->cfg.path,
+		      "dropped", (json_int_t)n, "events",
+		      (json_int_t)missing[DW_FEED_EVENTS], "findings",
+		      (json_int_t)missing[DW_FEED_FINDINGS], "alerts",
+		      (json_int_t)missing[DW_FEED_ALERTS]);
+	if (dw_store_alert(st, "output-dropped", summary, p))
+		dw_log_warn("%s", dw_error_last());
+	json_decref(p);
+}
+
+/* One batch: 1 written, 0 nothing left, -1 failed (retried later). */
+static int out_batch(struct output *o, struct dw_store *st)
+{
+	struct batch b = {o, DW_BUF_INIT, 0};
+	long long last[DW_FEED_N], missing[DW_FEED_N];
+	int err, t, moved = 0;
+
+	err = dw_store_feed_read(st, o->at, BATCH_ROWS, add_line, &b, last,
+				 missing);
+	for (t = 0; t < DW_FEED_N; t++)
+		moved |= last[t] != o->at[t];
+	if (err) {
+		dw_buf_release(&b.buf);
+		out_failed(o, dw_error_last());
+		return -1;
+	}
+	if (!moved) {
+		dw_buf_release(&b.buf);
+		return 0;
+	}
+	if (b.buf.len &&
+	    dw_store_feed_batch(st, o->name, o->size, (long long)o->st.st_dev,
+				(long long)o->st.st_ino)) {
+		dw_buf_release(&b.buf);
+		out_failed(o, dw_error_last());
+		return -1;
+	}
+	if (b.buf.len &&
+	    (write_all(o->fd, b.buf.ptr, b.buf.len) < 0 ||
+	     (o->cfg.fsync == DW_FSYNC_BATCH && fdatasync(o->fd) < 0))) {
+		char why[300];
+
+		snprintf(why, sizeof(why), "cannot write: %s", strerror(errno));
+		/* Nothing half-written stays: cut back, tried again. */
+		if (ftruncate(o->fd, (off_t)o->size) < 0)
+			out_close(o);
+		dw_buf_release(&b.buf);
+		out_failed(o, why);
+		return -1;
+	}
+	if (dw_store_feed_save(st, o->name, last)) {
+		/* Written, not recorded: the next try (or run) cuts it. */
+		dw_buf_release(&b.buf);
+		out_failed(o, dw_error_last());
+		out_close(o);
+		return -1;
+	}
+	o->size += (long long)b.buf.len;
+	memcpy(o->at, last, sizeof(o->at));
+	__atomic_add_fetch(&o->written, (unsigned long long)b.rows,
+			   __ATOMIC_RELAXED);
+	dw_buf_release(&b.buf);
+	if (o->failing)
+		dw_log_info("output %s: writing again", o->cfg.path);
+	o->failing = 0;
+	tell_dropped(o, st, missing);
+	return 1;
+}
+
+/* Everything due, batch by batch (until stopped). */
+static void out_pass(struct output *o, struct dw_store *st, int final)
+{
+	int r = 1;
+	long long pending;
+
+	while (r > 0 && (final || !stopping(o->all))) {
+		out_check(o);
+		if (o->fd < 0) {
+			if (out_open(o))
+				break;
+			out_recover(o, st);
+		}
+		r = out_batch(o, st);
+	}
+	if (!dw_store_feed_pending(st, o->at, &pending))
+		__atomic_store_n(&o->pending, pending, __ATOMIC_RELAXED);
+}
+
+static int out_begin(struct output *o, struct dw_store *st)
+{
+	if (dw_store_feed_cursor(st, o->name, o->at)) {
+		dw_log_error("output %s: %s", o->cfg.path, dw_error_last());
+		return -1;
+	}
+	return 0;
+}
+
+static void *output_loop(void *arg)
+{
+	struct output *o = arg;
+	struct dwd_outputs *all = o->all;
+	struct dw_store *st = NULL;
+
+	if (dw_store_open(&st, all->db, 0)) {
+		dw_log_error("output %s stopped: %s; its events stay in the "
+			     "store",
+			     o->cfg.path, dw_error_last());
+		return NULL;
+	}
+	if (out_begin(o, st)) {
+		dw_store_close(st);
+		return NULL;
+	}
+	pthread_mutex_lock(&all->mu);
+	while (!all->stop) {
+		struct timespec ts;
+
+		pthread_mutex_unlock(&all->mu);
+		out_pass(o, st, 0);
+		pthread_mutex_lock(&all->mu);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += 1;
+		if (!all->stop)
+			pthread_cond_timedwait(&all->cv, &all->mu, &ts);
+	}
+	pthread_mutex_unlock(&all->mu);
+	/* What the daemon recorded as it stopped goes too. */
+	out_pass(o, st, 1);
+	out_close(o);
+	dw_store_close(st);
+	return NULL;
+}
+
+static struct dwd_outputs *outputs_new(struct daemon *dm)
+{
+	struct dwd_outputs *all = dw_xcalloc(1, sizeof(*all));
+	size_t i;
+
+	pthread_mutex_init(&all->mu, NULL);
+	pthread_cond_init(&all->cv, NULL);
+	all->db = dw_xstrdup(dm->db);
+	if (gethostname(all->host, sizeof(all->host) - 1) < 0)
+		snprintf(all->host, sizeof(all->host), "localhost");
+	if (dm->pol.noutputs > OUTPUTS_MAX)
+		dw_log_warn("%zu outputs configured: the first %d are written",
+			    dm->pol.noutputs, OUTPUTS_MAX);
+	for (i = 0; i < dm->pol.noutputs && i < OUTPUTS_MAX; i++) {
+		struct output *o = &all->o[all->n++];
+
+		o->all = all;
+		o->cfg = dm->pol.outputs[i];
+		o->cfg.path = dw_xstrdup(dm->pol.outputs[i].path);
+		o->fd = -1;
+		snprintf(o->name, sizeof(o->name), "jsonl:%s", o->cfg.path);
+	}
+	return all;
+}
+
+static void outputs_free(struct dwd_outputs *all)
+{
+	size_t i;
+
+	for (i = 0; i < all->n; i++) {
+		out_close(&all->o[i]);
+		free(all->o[i].cfg.path);
+	}
+	pthread_mutex_destroy(&all->mu);
+	pthread_cond_destroy(&all->cv);
+	free(all->db);
+	free(all);
+}
+
+void dwd_outputs_register(struct daemon *dm)
+{
+	size_t i;
+	long long at[DW_FEED_N];
+
+	/* Each output's cursor exists before anything is recorded, so a
+	 * new one takes what this run records from its first event. */
+	for (i = 0; i < dm->pol.noutputs && i < OUTPUTS_MAX; i++) {
+		char name[4200];
+
+		snprintf(name, sizeof(name), "jsonl:%s",
+			 dm->pol.outputs[i].path);
+		if (dw_store_feed_cursor(dm->store, name, at))
+			dw_log_warn("output %s: %s", dm->pol.outputs[i].path,
+				    dw_error_last());
+	}
+}
+
+void dwd_outputs_start(struct daemon *dm)
+{
+	struct dwd_outputs *all;
+	size_t i;
+
+	if (!dm->pol.noutputs)
+		return;
+	all = outputs_new(dm);
+	for (i = 0; i < all->n; i++) {
+		struct output *o = &all->o[i];
+
+		if (pthread_create(&o->thread, NULL, output_loop, o)) {
+			dw_log_error("output %s: cannot start its thread; its "
+				     "events stay in the store",
+				     o->cfg.path);
+			continue;
+		}
+		o->started = 1;
+	}
+	dm->outputs = all;
+}
+
+void dwd_outputs_stop(struct daemon *dm)
+{
+	struct dwd_outputs *all = dm->outputs;
+	size_t i;
+
+	if (!all)
+		return;
+	pthread_mutex_lock(&all->mu);
+	__atomic_store_n(&all->stop, 1, __ATOMIC_RELAXED);
+	pthread_cond_broadcast(&all->cv);
+	pthread_mutex_unlock(&all->mu);
+	for (i = 0; i < all->n; i++)
+		if (all->o[i].started)
+			pthread_join(all->o[i].thread, NULL);
+	outputs_free(all);
+	dm->outputs = NULL;
+}
+
+void dwd_outputs_restart(struct daemon *dm)
+{
+	dwd_outputs_stop(dm);
+	dwd_outputs_register(dm);
+	dwd_outputs_start(dm);
+}
+
+void dwd_outputs_once(struct daemon *dm)
+{
+	struct dwd_outputs *all;
+	size_t i;
+
+	if (!dm->pol.noutputs)
+		return;
+	all = outputs_new(dm);
+	for (i = 0; i < all->n; i++)
+		if (!out_begin(&all->o[i], dm->store))
+			out_pass(&all->o[i], dm->store, 1);
+	outputs_free(all);
+}
+
+int dwd_outputs_each(struct daemon *dm, dwd_output_fn cb, void *ctx)
+{
+	struct dwd_outputs *all = dm->outputs;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; all && !err && i < all->n; i++) {
+		struct output *o = &all->o[i];
+		struct dwd_output_stats s = {
+			o->cfg.path,
+			__atomic_load_n(&o->written, __ATOMIC_RELAXED),
+			__atomic_load_n(&o->dropped, __ATOMIC_RELAXED),
+			__atomic_load_n(&o->errors, __ATOMIC_RELAXED),
+			__atomic_load_n(&o->rotated, __ATOMIC_RELAXED),
+			__atomic_load_n(&o->pending, __ATOMIC_RELAXED),
+		};
+
+		err = cb(&s, ctx);
+	}
+	return err;
+}

@@ -1,0 +1,195 @@
+#!/bin/bash
+# The JSON lines output (driftwatch.yaml(5), OUTPUTS): every event of the
+# store (drift changes, findings, alerts) reaches the file once, in the
+# Elastic Common Schema, across rotation by size, a SIGKILL and restarts;
+# a batch a killed daemon wrote but did not record is cut off, not
+# repeated; what retention deleted before the output took it is counted
+# and alerted; a symlink or a FIFO at the path is never written through.
+# An overlay mount of the test's own (no Docker needed).
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_root
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	umount "$tmp/m" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir -p "$tmp/low/etc" "$tmp/up" "$tmp/work" "$tmp/m" "$tmp/out"
+echo image >"$tmp/low/etc/conf"
+for i in 1 2 3 4 5 6; do echo "$i" >"$tmp/low/etc/img$i"; done
+mount -t overlay overlay -o "lowerdir=$tmp/low,upperdir=$tmp/up,workdir=$tmp/work" "$tmp/m" ||
+	dw_skip "cannot mount overlayfs here"
+db="$tmp/dw.db"
+out="$tmp/out/events.jsonl"
+port=$((20000 + RANDOM % 20000))
+cat >"$tmp/cfg.yaml" <<EOF
+docker: false
+debounce_ms: 20
+retention_rows: 0
+metrics_listen: 127.0.0.1:$port
+outputs:
+  - type: jsonl
+    path: $out
+    max_size: 4KiB
+    keep: 1000
+    mode: "0640"
+EOF
+start() {
+	"$DWD" --foreground --config "${cfg:-$tmp/cfg.yaml}" --db "$db" 2>>"$tmp/log" &
+	pid=$!
+	for _ in $(seq 1 100); do
+		"$DW" status --db "$db" --format json 2>/dev/null |
+			jq -e --arg m "$tmp/m" '.watched[] | select(.name == $m)' >/dev/null && return
+		sleep 0.1
+	done
+	fail "the mount was not watched: $(tail -5 "$tmp/log")"
+}
+stop() { kill -TERM "$pid"; wait "$pid"; pid=; }
+q() { sqlite3 "$db" "$1"; }
+# Every row of the store, as table:id.
+stored() {
+	q "SELECT 'events:' || id FROM events UNION ALL SELECT 'findings:' || id FROM findings UNION ALL SELECT 'alerts:' || id FROM alerts" | sort
+}
+written() { cat "$out"* 2>/dev/null | jq -r '.driftwatch.table + ":" + (.driftwatch.id | tostring)' | sort; }
+# Wait until the files hold every row of the store.
+caught_up() {
+	for _ in $(seq 1 100); do
+		[ "$(written | sort -u)" = "$(stored)" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# 1. Drift in bursts while the daemon runs; SIGKILLed between two bursts.
+start
+for round in 1 2 3 4 5 6; do
+	for i in $(seq 1 40); do echo "$round $i" >"$tmp/m/f$round-$i"; done
+	rm -f "$tmp/m/f$((round - 1))-1" "$tmp/m/etc/img$round"
+	echo "$round" >>"$tmp/m/etc/conf"
+	# A name a container chose to break a line-based reader.
+	printf x >"$tmp/m/$(printf 'evil\n{"event":{"id":"forged"}}\\\xff"%s' "$round")"
+	sleep 1
+	if [ "$round" = 3 ]; then
+		kill -9 "$pid"
+		wait "$pid" 2>/dev/null
+		start
+	fi
+done
+caught_up || fail "the files lag the store: $(written | wc -l) written, $(stored | wc -l) stored"
+sleep 2.5 # the metrics text is rebuilt every 2 s
+metrics=$(curl -s "http://127.0.0.1:$port/metrics")
+w=$(grep -F "driftwatch_output_written_total{output=\"$out\"}" <<<"$metrics" | awk '{print $2}')
+grep -qF "driftwatch_output_pending{output=\"$out\"} 0" <<<"$metrics" && [ "${w:-0}" -gt 100 ] &&
+	grep -qF "driftwatch_output_rotations_total{output=\"$out\"}" <<<"$metrics" &&
+	pass "metrics: written ($w since the restart), pending 0, rotations" || fail "metrics: $(grep output <<<"$metrics")"
+stop
+n=$(stored | wc -l)
+[ "$n" -gt 240 ] && [ "$(written)" = "$(stored)" ] &&
+	pass "every row of the store in the files, once each ($n rows, a SIGKILL and a restart between)" ||
+	fail "written vs stored: $(diff <(written) <(stored) | head -5) (dups: $(written | uniq -d | head -3))"
+files=$(ls "$out"* | wc -l)
+[ "$files" -gt 3 ] && [ -s "$out.1" ] && ! [ -e "$out.$((files))" ] &&
+	pass "rotated by size: $files files ($out, .1 ... .$((files - 1)))" || fail "rotation: $(ls "$tmp/out" | tr '\n' ' ')"
+big=$(for f in "$out".*; do stat -c %s "$f"; done | sort -n | tail -1)
+[ "$big" -lt $((4096 + 600000)) ] && pass "a rotated file passes max_size by one batch at most ($big bytes)" || fail "rotated file of $big bytes"
+bad=$(cat "$out"* | jq -c . 2>&1 >/dev/null | head -3)
+[ -z "$bad" ] && [ "$(tail -c1 "$out" | od -An -c | tr -d ' ')" = '\n' ] &&
+	! cat "$out"* | jq -r .event.id | grep -q forged &&
+	[ "$(cat "$out"* | jq -r 'select(.driftwatch.table == "events") | .file.path' | grep -c '^/evil')" -ge 6 ] &&
+	pass "every line is one JSON document (a file name with a newline, JSON, \\ and a bad byte: escaped)" || fail "bad lines: $bad"
+[ "$(stat -c %a "$out")" = 640 ] && pass "a file it makes gets the configured mode (0640)" || fail "mode $(stat -c %a "$out")"
+
+# 2. The ECS vocabulary.
+host=$(hostname)
+ev=$(cat "$out"* | jq -c 'select(.driftwatch.table == "events" and .driftwatch.kind == "A" and .driftwatch.process != null and (.file.path | startswith("/f")))' | head -1)
+jq -e --arg h "$host" --arg m "$tmp/m" '
+	(."@timestamp" | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{6}Z$")) and
+	.event.kind == "event" and .event.category == ["file"] and .event.type == ["creation"] and
+	.event.action == "added" and .event.severity == 2 and .event.module == "driftwatch" and
+	.event.id == ($h + ":event:" + (.driftwatch.id | tostring)) and
+	.event.sequence == .driftwatch.id and
+	(.file.path | startswith("/f")) and .container.name == $m and (.container.id | startswith("mount:")) and
+	.host.name == $h and .ocsf.class_uid == 1001 and .ocsf.category_uid == 1 and .ocsf.activity_id == 1 and
+	.driftwatch.path == .file.path and .driftwatch.severity == "medium" and
+	(.file.hash.sha256 | length) == 64 and (.message | startswith("A /f"))' <<<"$ev" >/dev/null &&
+	pass "a drift event in ECS: event.*, file.*, container.*, host.name, ocsf, the row under driftwatch" ||
+	fail "event: $ev"
+jq -e '.process.pid > 0 and (.process.name | length) > 0 and .process.parent.pid > 0 and .process.user.id == "0"' <<<"$ev" >/dev/null &&
+	pass "the writer as process.{pid,name,parent.pid,user.id}" || fail "process: $(jq -c '.process, .driftwatch.process' <<<"$ev")"
+cat "$out"* | jq -e -s 'map(select(.driftwatch.kind == "D")) | length >= 4 and all(.event.type == ["deletion"] and .ocsf.activity_id == 4)' >/dev/null &&
+	cat "$out"* | jq -e -s 'map(select(.driftwatch.kind == "C" and .file.path == "/etc/conf")) | length >= 1 and all(.event.type == ["change"])' >/dev/null &&
+	cat "$out"* | jq -e -s 'map(select(.driftwatch.kind == "R")) | length >= 4 and all(.event.type == ["change"] and .event.action == "reverted")' >/dev/null &&
+	pass "deletions, changes and reverted additions typed (deletion, change)" || fail "D/C/R: $(cat "$out"* | jq -c 'select(.driftwatch.table == "events" and .driftwatch.kind != "A") | [.driftwatch.kind, .file.path, .event.type]' | head -5)"
+al=$(cat "$out"* | jq -c 'select(.driftwatch.table == "alerts" and .driftwatch.kind == "drift")' | head -1)
+jq -e --arg h "$host" '.event.kind == "alert" and .event.action == "drift" and
+	.event.id == ($h + ":" + (.driftwatch.id | tostring)) and (.container.id | startswith("mount:")) and
+	(.message | length) > 0 and (."@timestamp" | test("T[0-9:]{8}Z$"))' <<<"$al" >/dev/null &&
+	pass "a drift alert: event.kind alert, the id its webhook delivery carries" || fail "alert: $al"
+# In the order they happened: a drift alert after the events it counts.
+cat "$out"* >/dev/null
+order=$(for f in $(ls -r "$out".*) "$out"; do cat "$f"; done | jq -r 'select(.driftwatch.table != "alerts" or .driftwatch.kind == "drift") | .driftwatch.table' | uniq | head -2 | tr '\n' ' ')
+[ "$order" = "events alerts " ] && pass "in the order they happened (the first alert after the events it counts)" || fail "order: $order"
+
+# 3. A batch a killed daemon wrote but did not record: cut off at start.
+size=$(stat -c %s "$out")
+dev=$(stat -c %d "$out")
+ino=$(stat -c %i "$out")
+printf '{"half a batch":' >>"$out"
+q "INSERT INTO output_batches VALUES ('jsonl:$out', $size, $dev, $ino)"
+echo more >"$tmp/m/after-cut"
+start
+caught_up || fail "not caught up after the cut"
+stop
+[ "$(written)" = "$(stored)" ] && ! cat "$out"* | grep -q "half a batch" && grep -q "were cut off" "$tmp/log" &&
+	pass "an unrecorded batch is cut off and written again, once" ||
+	fail "cut: $(grep -c 'half a batch' "$out") left; $(diff <(written) <(stored) | head -3)"
+
+# 4. Retention deletes rows the output had not taken: counted, alerted.
+mv "$tmp/out" "$tmp/out.saved"
+cat >"$tmp/cfg2.yaml" <<EOF
+docker: false
+debounce_ms: 20
+retention_rows: 10
+outputs:
+  - type: jsonl
+    path: $out
+EOF
+cfg=$tmp/cfg2.yaml start
+for i in $(seq 1 30); do echo "$i" >"$tmp/m/gone-$i"; done
+for _ in $(seq 1 50); do [ "$(q "SELECT count(*) FROM events WHERE path LIKE '/gone-%'")" -ge 30 ] && break; sleep 0.1; done
+stop
+grep -q "output $out: cannot open: No such file or directory (does its directory exist?)" "$tmp/log" &&
+	pass "a missing directory: said, with the reason" || fail "no error for the missing dir: $(grep output "$tmp/log" | tail -3)"
+cfg=$tmp/cfg2.yaml start # retention runs at start
+for _ in $(seq 1 50); do grep -q "retention: .* deleted" "$tmp/log" && break; sleep 0.1; done
+mkdir "$tmp/out"
+for _ in $(seq 1 50); do grep -q "deleted by retention before it took them" "$tmp/log" && break; sleep 0.1; done
+sleep 1.5
+stop
+drop=$(jq -c 'select(.driftwatch.kind == "output-dropped")' "$out" | head -1)
+jq -e '.driftwatch.data.dropped >= 20 and .driftwatch.data.events >= 20 and .event.kind == "alert"' <<<"$drop" >/dev/null &&
+	pass "rows retention deleted first: an output-dropped alert counts them ($(jq .driftwatch.data.dropped <<<"$drop"))" ||
+	fail "no output-dropped: $drop / $(grep -i 'output\|retention' "$tmp/log" | tail -4)"
+
+# 5. Never through a symlink, never into a FIFO.
+rm -rf "$tmp/out"
+mkdir "$tmp/out"
+ln -s "$tmp/victim" "$out"
+echo x >"$tmp/m/sym"
+timeout 30 "$DWD" --foreground --once --config "$tmp/cfg2.yaml" --db "$db" 2>"$tmp/once.log"
+! [ -e "$tmp/victim" ] && grep -q "a symlink: not followed" "$tmp/once.log" &&
+	pass "a symlink at the path is not followed" || fail "symlink: $(ls -l "$tmp") $(grep output "$tmp/once.log")"
+rm -f "$out"
+mkfifo "$out"
+(exec 3<>"$out"; sleep 40) &
+holder=$!
+echo y >"$tmp/m/fifo"
+timeout 30 "$DWD" --foreground --once --config "$tmp/cfg2.yaml" --db "$db" 2>"$tmp/once.log"
+rc=$?
+kill "$holder" 2>/dev/null
+[ "$rc" != 124 ] && grep -q "not a regular file" "$tmp/once.log" &&
+	pass "a FIFO at the path is refused, not written (no hang)" || fail "fifo: rc $rc, $(grep output "$tmp/once.log")"
+finish
