@@ -133,8 +133,8 @@ void dwd_outputs_stop(struct daemon *dm);
 void dwd_outputs_restart(struct daemon *dm);
 void dwd_outputs_once(struct daemon *dm);
 struct dwd_output_stats {
-	const char *path;
-	unsigned long long written, dropped, errors, rotated;
+	const char *path; /* a file's path, an endpoint's origin */
+	unsigned long long written, dropped, errors, rotated, rejected;
 	long long pending;
 };
 typedef int (*dwd_output_fn)(const struct dwd_output_stats *s, void *ctx);

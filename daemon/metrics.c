@@ -451,7 +451,11 @@ static int output_line(const struct dwd_output_stats *s, void *ctx)
 	struct output_ctx *k = ctx;
 	const unsigned long long v[] = {
 		(unsigned long long)(s->pending < 0 ? 0 : s->pending),
-		s->written, s->dropped, s->errors, s->rotated};
+		s->written,
+		s->dropped,
+		s->errors,
+		s->rotated,
+		s->rejected};
 
 	dw_buf_addf(k->b, "%s{output=\"", k->name);
 	label(k->b, s->path);
@@ -475,9 +479,11 @@ static void output_counts(struct daemon *dm, struct dw_buf *b)
 		 "Failed tries to write an output (each retried)."},
 		{"driftwatch_output_rotations_total", "counter",
 		 "Rotations of an output's file by size."},
+		{"driftwatch_output_rejected_total", "counter",
+		 "Records an OTLP receiver rejected (partialSuccess)."},
 	};
 
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 6; i++) {
 		struct output_ctx k = {b, m[i].name, i};
 
 		family(b, m[i].name, m[i].type, m[i].help);

@@ -18,7 +18,10 @@
 #include <sys/stat.h>
 
 #include "daemon.h"
+#include "docker.h"
 #include "ecs.h"
+#include "otlp.h"
+#include "driftwatch/clock.h"
 
 #include "driftwatch/banned.h"
 
@@ -30,6 +33,11 @@ struct output {
 	struct dwd_outputs *all;
 	struct dw_output_cfg cfg; /* its own copy of path */
 	char name[4200];	  /* "jsonl:PATH": its cursor's key */
+	char shown[4200]; /* in logs and metrics: its path, an endpoint's
+			   * origin (its path may be a secret) */
+	/* otlp: no try before (dw_mono_ms()), the last wait (s) */
+	long long next_try_ms;
+	long backoff_s;
 	pthread_t thread;
 	int started;
 	int fd;
@@ -38,7 +46,7 @@ struct output {
 	long long at[DW_FEED_N];
 	int failing; /* the last try failed (said once) */
 	/* Counted for /metrics (atomics). */
-	unsigned long long written, dropped, errors, rotated;
+	unsigned long long written, dropped, errors, rotated, rejected;
 	long long pending;
 };
 
@@ -51,6 +59,13 @@ struct dwd_outputs {
 	pthread_cond_t cv;
 	int stop;
 };
+
+/* Its cursor's key: its type and its path or endpoint. */
+static void output_name(char *out, size_t size, const struct dw_output_cfg *c)
+{
+	snprintf(out, size, "%s:%s",
+		 c->type == DW_OUTPUT_OTLP ? "otlp" : "jsonl", c->path);
+}
 
 static int stopping(struct dwd_outputs *all)
 {
@@ -69,9 +84,9 @@ static void out_failed(struct output *o, const char *what)
 {
 	__atomic_add_fetch(&o->errors, 1, __ATOMIC_RELAXED);
 	if (!o->failing)
-		dw_log_warn("output %s: %s; retried every second, nothing "
-			    "is lost while the store keeps it",
-			    o->cfg.path, what);
+		dw_log_warn("output %s: %s; tried again, nothing is lost "
+			    "while the store keeps it",
+			    o->shown, what);
 	o->failing = 1;
 }
 
@@ -104,7 +119,7 @@ static int out_open(struct output *o)
 		return -1;
 	}
 	if (made && fchmod(fd, (mode_t)o->cfg.mode) < 0)
-		dw_log_warn("output %s: cannot set its mode: %s", o->cfg.path,
+		dw_log_warn("output %s: cannot set its mode: %s", o->shown,
 			    strerror(errno));
 	o->fd = fd;
 	o->size = (long long)o->st.st_size;
@@ -125,14 +140,14 @@ static void out_recover(struct output *o, struct dw_store *st)
 		dw_log_warn("output %s: the last run's unfinished batch was "
 			    "in a file that is no longer there: its rows "
 			    "may appear twice",
-			    o->cfg.path);
+			    o->shown);
 		return;
 	}
 	if (o->size > off && ftruncate(o->fd, (off_t)off) == 0) {
 		dw_log_warn("output %s: %lld bytes a stopped driftwatchd "
 			    "wrote but did not record were cut off; written "
 			    "again",
-			    o->cfg.path, o->size - off);
+			    o->shown, o->size - off);
 		o->size = off;
 	}
 }
@@ -156,7 +171,7 @@ static void out_rotate(struct output *o)
 	}
 	if (!o->cfg.keep && unlink(o->cfg.path) < 0 && errno != ENOENT)
 		dw_log_warn("output %s: cannot remove it to rotate: %s",
-			    o->cfg.path, strerror(errno));
+			    o->shown, strerror(errno));
 	free(from);
 	free(to);
 	out_close(o);
@@ -230,9 +245,9 @@ static void tell_dropped(struct output *o, struct dw_store *st,
 	snprintf(summary, sizeof(summary),
 		 "output %s: %lld events were deleted by retention before it "
 		 "took them",
-		 o->cfg.path, n);
+		 o->shown, n);
 	dw_log_warn("%s", summary);
-	p = json_pack("{s:s, s:I, s:I, s:I, s:I}", "output", o->cfg.path,
+	p = json_pack("{s:s, s:I, s:I, s:I, s:I}", "output", o->shown,
 		      "dropped", (json_int_t)n, "events",
 		      (json_int_t)missing[DW_FEED_EVENTS], "findings",
 		      (json_int_t)missing[DW_FEED_FINDINGS], "alerts",
@@ -295,7 +310,127 @@ static int out_batch(struct output *o, struct dw_store *st)
 			   __ATOMIC_RELAXED);
 	dw_buf_release(&b.buf);
 	if (o->failing)
-		dw_log_info("output %s: writing again", o->cfg.path);
+		dw_log_info("output %s: writing again", o->shown);
+	o->failing = 0;
+	tell_dropped(o, st, missing);
+	return 1;
+}
+
+/* ---- OTLP/HTTP ---- */
+
+struct otlp_batch {
+	struct output *o;
+	struct dwd_otlp_item *v;
+	size_t n, alloc;
+};
+
+static int add_record(const struct dw_feed_row *r, void *ctx)
+{
+	struct otlp_batch *b = ctx;
+
+	DW_ALLOC_GROW(b->v, b->n + 1, b->alloc);
+	b->v[b->n].doc = dwd_ecs_doc(r, b->o->all->host);
+	/* Microseconds where the table keeps them, else its second. */
+	b->v[b->n++].time_ns = r->table == DW_FEED_EVENTS
+				       ? r->time_us * 1000
+				       : r->time * 1000000000LL;
+	return 0;
+}
+
+/* Wait before the next try: Retry-After when the receiver said it
+ * (at most 5 minutes), else 1, 2, 4 ... 60 s. */
+static void otlp_backoff(struct output *o, long retry_after_s)
+{
+	long wait = retry_after_s > 0	 ? retry_after_s
+		    : o->backoff_s <= 0	 ? 1
+		    : o->backoff_s >= 30 ? 60
+					 : o->backoff_s * 2;
+
+	if (wait > 300)
+		wait = 300;
+	o->backoff_s = retry_after_s > 0 ? o->backoff_s : wait;
+	o->next_try_ms = dw_mono_ms() + wait * 1000;
+}
+
+/* One request: 1 taken, 0 nothing left, -1 failed (tried again). */
+static int otlp_batch(struct output *o, struct dw_store *st)
+{
+	struct otlp_batch b = {o, NULL, 0, 0};
+	long long last[DW_FEED_N], missing[DW_FEED_N], rejected;
+	struct dw_buf body = DW_BUF_INIT, answer = DW_BUF_INIT;
+	const char *hdrs[40];
+	long status = 0, after = 0;
+	char why[300];
+	json_t *req;
+	size_t i, nh = 0;
+	int err, moved = 0, t;
+
+	if (dw_mono_ms() < o->next_try_ms)
+		return 0;
+	err = dw_store_feed_read(st, o->at, BATCH_ROWS, add_record, &b, last,
+				 missing);
+	for (t = 0; t < DW_FEED_N; t++)
+		moved |= last[t] != o->at[t];
+	if (err || !moved) {
+		for (i = 0; i < b.n; i++)
+			json_decref(b.v[i].doc);
+		free(b.v);
+		if (err)
+			out_failed(o, dw_error_last());
+		return err ? -1 : 0;
+	}
+	req = dwd_otlp_request(b.v, b.n, o->all->host, DW_VERSION,
+			       (long long)time(NULL) * 1000000000LL);
+	for (i = 0; i < b.n; i++)
+		json_decref(b.v[i].doc);
+	free(b.v);
+	dw_json_dump(&body, req, JSON_PRESERVE_ORDER);
+	json_decref(req);
+	for (i = 0; i < o->cfg.nheaders && nh < 39; i++)
+		hdrs[nh++] = o->cfg.headers[i];
+	hdrs[nh] = NULL;
+	err = dw_http_post_answer(o->cfg.path, body.ptr, body.len, hdrs, 10000,
+				  &status, &answer, &after);
+	dw_buf_release(&body);
+	if (err || status < 200 || status > 299) {
+		if (err)
+			snprintf(why, sizeof(why), "not delivered: %s",
+				 dw_error_last());
+		else
+			snprintf(why, sizeof(why), "not delivered: HTTP %ld%s",
+				 status,
+				 status == 429 || status == 502 ||
+						 status == 503 || status == 504
+					 ? " (the receiver asks to retry)"
+					 : " (kept and tried again: "
+					   "check the endpoint)");
+		dw_buf_release(&answer);
+		otlp_backoff(o, err ? 0 : after);
+		out_failed(o, why);
+		return -1;
+	}
+	/* Taken. Records the receiver rejected (partialSuccess) are not
+	 * to be sent again (OTLP): counted and said. */
+	rejected = dwd_otlp_rejected(answer.ptr ? answer.ptr : "", answer.len,
+				     why, sizeof(why));
+	dw_buf_release(&answer);
+	if (dw_store_feed_save(st, o->name, last)) {
+		out_failed(o, dw_error_last());
+		return -1;
+	}
+	memcpy(o->at, last, sizeof(o->at));
+	o->backoff_s = 0;
+	__atomic_add_fetch(&o->written, (unsigned long long)b.n,
+			   __ATOMIC_RELAXED);
+	if (rejected > 0) {
+		__atomic_add_fetch(&o->rejected, (unsigned long long)rejected,
+				   __ATOMIC_RELAXED);
+		dw_log_warn("output %s: the receiver rejected %lld of %zu "
+			    "records: %.200s",
+			    o->shown, rejected, b.n, why);
+	}
+	if (o->failing)
+		dw_log_info("output %s: delivering again", o->shown);
 	o->failing = 0;
 	tell_dropped(o, st, missing);
 	return 1;
@@ -307,7 +442,11 @@ static void out_pass(struct output *o, struct dw_store *st, int final)
 	int r = 1;
 	long long pending;
 
-	while (r > 0 && (final || !stopping(o->all))) {
+	while (r > 0 && o->cfg.type == DW_OUTPUT_OTLP &&
+	       (final ? !o->failing : !stopping(o->all)))
+		r = otlp_batch(o, st);
+	while (r > 0 && o->cfg.type == DW_OUTPUT_JSONL &&
+	       (final || !stopping(o->all))) {
 		out_check(o);
 		if (o->fd < 0) {
 			if (out_open(o))
@@ -323,7 +462,7 @@ static void out_pass(struct output *o, struct dw_store *st, int final)
 static int out_begin(struct output *o, struct dw_store *st)
 {
 	if (dw_store_feed_cursor(st, o->name, o->at)) {
-		dw_log_error("output %s: %s", o->cfg.path, dw_error_last());
+		dw_log_error("output %s: %s", o->shown, dw_error_last());
 		return -1;
 	}
 	return 0;
@@ -338,7 +477,7 @@ static void *output_loop(void *arg)
 	if (dw_store_open(&st, all->db, 0)) {
 		dw_log_error("output %s stopped: %s; its events stay in the "
 			     "store",
-			     o->cfg.path, dw_error_last());
+			     o->shown, dw_error_last());
 		return NULL;
 	}
 	if (out_begin(o, st)) {
@@ -384,8 +523,17 @@ static struct dwd_outputs *outputs_new(struct daemon *dm)
 		o->all = all;
 		o->cfg = dm->pol.outputs[i];
 		o->cfg.path = dw_xstrdup(dm->pol.outputs[i].path);
+		o->cfg.headers =
+			dw_xcalloc(o->cfg.nheaders + 1, sizeof(char *));
+		for (size_t h = 0; h < o->cfg.nheaders; h++)
+			o->cfg.headers[h] =
+				dw_xstrdup(dm->pol.outputs[i].headers[h]);
 		o->fd = -1;
-		snprintf(o->name, sizeof(o->name), "jsonl:%s", o->cfg.path);
+		output_name(o->name, sizeof(o->name), &o->cfg);
+		if (o->cfg.type == DW_OUTPUT_OTLP)
+			dw_url_origin(o->shown, sizeof(o->shown), o->cfg.path);
+		else
+			snprintf(o->shown, sizeof(o->shown), "%s", o->cfg.path);
 	}
 	return all;
 }
@@ -397,6 +545,9 @@ static void outputs_free(struct dwd_outputs *all)
 	for (i = 0; i < all->n; i++) {
 		out_close(&all->o[i]);
 		free(all->o[i].cfg.path);
+		for (size_t h = 0; h < all->o[i].cfg.nheaders; h++)
+			free(all->o[i].cfg.headers[h]);
+		free(all->o[i].cfg.headers);
 	}
 	pthread_mutex_destroy(&all->mu);
 	pthread_cond_destroy(&all->cv);
@@ -414,8 +565,7 @@ void dwd_outputs_register(struct daemon *dm)
 	for (i = 0; i < dm->pol.noutputs && i < OUTPUTS_MAX; i++) {
 		char name[4200];
 
-		snprintf(name, sizeof(name), "jsonl:%s",
-			 dm->pol.outputs[i].path);
+		output_name(name, sizeof(name), &dm->pol.outputs[i]);
 		if (dw_store_feed_cursor(dm->store, name, at))
 			dw_log_warn("output %s: %s", dm->pol.outputs[i].path,
 				    dw_error_last());
@@ -436,7 +586,7 @@ void dwd_outputs_start(struct daemon *dm)
 		if (pthread_create(&o->thread, NULL, output_loop, o)) {
 			dw_log_error("output %s: cannot start its thread; its "
 				     "events stay in the store",
-				     o->cfg.path);
+				     o->shown);
 			continue;
 		}
 		o->started = 1;
@@ -492,11 +642,12 @@ int dwd_outputs_each(struct daemon *dm, dwd_output_fn cb, void *ctx)
 	for (i = 0; all && !err && i < all->n; i++) {
 		struct output *o = &all->o[i];
 		struct dwd_output_stats s = {
-			o->cfg.path,
+			o->shown,
 			__atomic_load_n(&o->written, __ATOMIC_RELAXED),
 			__atomic_load_n(&o->dropped, __ATOMIC_RELAXED),
 			__atomic_load_n(&o->errors, __ATOMIC_RELAXED),
 			__atomic_load_n(&o->rotated, __ATOMIC_RELAXED),
+			__atomic_load_n(&o->rejected, __ATOMIC_RELAXED),
 			__atomic_load_n(&o->pending, __ATOMIC_RELAXED),
 		};
 

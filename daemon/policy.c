@@ -37,6 +37,12 @@ static void free_rules(struct dw_allow_rule *r, size_t n)
 	free(r);
 }
 
+static void output_release(struct dw_output_cfg *o)
+{
+	free(o->path);
+	free_strv(o->headers, o->nheaders);
+}
+
 void dw_policy_release(struct dw_policy *p)
 {
 	size_t i;
@@ -60,7 +66,7 @@ void dw_policy_release(struct dw_policy *p)
 	}
 	free(p->drops);
 	for (i = 0; i < p->noutputs; i++)
-		free(p->outputs[i].path);
+		output_release(&p->outputs[i]);
 	free(p->outputs);
 	free_rules(p->allow, p->nallow);
 	free_rules(p->allow_exec, p->nallow_exec);
@@ -352,22 +358,65 @@ static int drop_dirs(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
 
 static int size_value(struct dw_yaml *y, yaml_node_t *v, uint64_t *out);
 
-/* One output: {type: jsonl, path, max_size, keep, fsync, mode}. */
+/* The mode of a file an output makes: octal, at most 0666. */
+static int mode_value(struct dw_yaml *y, yaml_node_t *v, long *out)
+{
+	const char *m = dw_yaml_scalar(v);
+	char *end = NULL;
+	long num = m ? strtol(m, &end, 8) : -1;
+
+	if (!m || !*m || *end || num < 0 || num > 0666)
+		return dw_yaml_bad(y, v,
+				   "mode is octal, at most 0666 (0600, 0640)");
+	*out = num;
+	return 0;
+}
+
+/* Its type, before its other keys (which depend on it). */
+static int output_type(struct dw_yaml *y, yaml_node_t *n, int *type)
+{
+	yaml_node_pair_t *pr;
+
+	for (pr = n->data.mapping.pairs.start; pr < n->data.mapping.pairs.top;
+	     pr++) {
+		const char *k = dw_yaml_scalar(dw_yaml_node(y, pr->key));
+		const char *v = dw_yaml_scalar(dw_yaml_node(y, pr->value));
+
+		if (!k || strcmp(k, "type"))
+			continue;
+		if (v && !strcmp(v, "jsonl"))
+			*type = DW_OUTPUT_JSONL;
+		else if (v && !strcmp(v, "otlp"))
+			*type = DW_OUTPUT_OTLP;
+		else
+			return dw_yaml_bad(y, dw_yaml_node(y, pr->value),
+					   "an output's type is jsonl or otlp");
+		return 0;
+	}
+	return dw_yaml_bad(y, n, "an output needs a type (jsonl, otlp)");
+}
+
+/*
+ * One output: {type: jsonl, path, max_size, keep, fsync, mode} or
+ * {type: otlp, endpoint, headers}.
+ */
 static int output_one(struct dw_yaml *y, yaml_node_t *n,
 		      struct dw_output_cfg *o)
 {
 	yaml_node_pair_t *pr;
-	char *type = NULL, *fs = NULL;
+	char *fs = NULL;
 	long num;
-	int err = 0;
+	int err = 0, jsonl;
 
 	o->max_size = 100ULL << 20;
 	o->keep = 5;
 	o->mode = 0600;
 	if (n->type != YAML_MAPPING_NODE)
 		return dw_yaml_bad(y, n,
-				   "an output is {type: jsonl, path, "
-				   "max_size, keep, fsync, mode}");
+				   "an output is {type: jsonl, path, ...} or "
+				   "{type: otlp, endpoint, ...}");
+	err = output_type(y, n, &o->type);
+	jsonl = o->type == DW_OUTPUT_JSONL;
 	for (pr = n->data.mapping.pairs.start;
 	     !err && pr < n->data.mapping.pairs.top; pr++) {
 		const char *k = dw_yaml_scalar(dw_yaml_node(y, pr->key));
@@ -376,40 +425,49 @@ static int output_one(struct dw_yaml *y, yaml_node_t *n,
 		if (!k)
 			err = dw_yaml_bad(y, v, "expected a key");
 		else if (!strcmp(k, "type"))
-			err = string(y, v, &type);
-		else if (!strcmp(k, "path"))
+			continue;
+		else if (jsonl && !strcmp(k, "path"))
 			err = string(y, v, &o->path);
-		else if (!strcmp(k, "max_size"))
+		else if (jsonl && !strcmp(k, "max_size"))
 			err = size_value(y, v, &o->max_size);
-		else if (!strcmp(k, "keep")) {
+		else if (jsonl && !strcmp(k, "keep")) {
 			err = number(y, v, 0, 1000, &num);
 			o->keep = num;
-		} else if (!strcmp(k, "fsync"))
+		} else if (jsonl && !strcmp(k, "fsync"))
 			err = string(y, v, &fs);
-		else if (!strcmp(k, "mode")) {
-			const char *m = dw_yaml_scalar(v);
-			char *end = NULL;
-
-			num = m ? strtol(m, &end, 8) : -1;
-			if (!m || !*m || *end || num < 0 || num > 0666)
-				err = dw_yaml_bad(y, v,
-						  "mode is octal, at most "
-						  "0666 (0600, 0640)");
-			o->mode = num;
-		} else
-			err = dw_yaml_bad(y, v,
-					  "unknown key in an output (type, "
-					  "path, max_size, keep, fsync, mode)");
+		else if (jsonl && !strcmp(k, "mode"))
+			err = mode_value(y, v, &o->mode);
+		else if (!jsonl && !strcmp(k, "endpoint"))
+			err = string(y, v, &o->path);
+		else if (!jsonl && !strcmp(k, "headers"))
+			err = dw_yaml_strings(y, v, &o->headers, &o->nheaders);
+		else
+			err = dw_yaml_bad(
+				y, v,
+				jsonl ? "unknown key in a jsonl output "
+					"(type, path, max_size, keep, "
+					"fsync, mode)"
+				      : "unknown key in an otlp output "
+					"(type, endpoint, headers)");
 	}
-	if (!err && (!type || strcmp(type, "jsonl")))
-		err = dw_yaml_bad(y, n, "an output's type is jsonl");
-	if (!err && (!o->path || o->path[0] != '/'))
-		err = dw_yaml_bad(y, n, "an output needs an absolute path");
+	if (!err && jsonl && (!o->path || o->path[0] != '/'))
+		err = dw_yaml_bad(y, n,
+				  "a jsonl output needs an absolute path");
+	if (!err && !jsonl &&
+	    (!o->path || (strncmp(o->path, "http://", 7) &&
+			  strncmp(o->path, "https://", 8))))
+		err = dw_yaml_bad(y, n,
+				  "an otlp output needs an http(s) endpoint "
+				  "(http://127.0.0.1:4318/v1/logs)");
+	for (size_t i = 0; !err && i < o->nheaders; i++)
+		if (!strchr(o->headers[i], ':') ||
+		    strpbrk(o->headers[i], "\r\n"))
+			err = dw_yaml_bad(y, n,
+					  "a header is \"Name: value\" on one "
+					  "line");
 	if (!err && fs && strcmp(fs, "batch") && strcmp(fs, "none"))
 		err = dw_yaml_bad(y, n, "fsync is batch or none");
-	o->type = DW_OUTPUT_JSONL;
 	o->fsync = fs && !strcmp(fs, "none") ? DW_FSYNC_NONE : DW_FSYNC_BATCH;
-	free(type);
 	free(fs);
 	return err;
 }
@@ -428,12 +486,13 @@ static int outputs(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
 		int err = output_one(y, n, &o);
 
 		for (i = 0; !err && i < p->noutputs; i++)
-			if (!strcmp(p->outputs[i].path, o.path))
+			if (p->outputs[i].type == o.type &&
+			    !strcmp(p->outputs[i].path, o.path))
 				err = dw_yaml_bad(y, n,
-						  "two outputs write one "
-						  "file");
+						  "two outputs name one file "
+						  "or endpoint");
 		if (err) {
-			free(o.path);
+			output_release(&o);
 			return err;
 		}
 		DW_ALLOC_GROW(p->outputs, p->noutputs + 1, alloc);
@@ -688,7 +747,8 @@ static const struct key keys[] = {
 	LIST("outputs", K_OUTPUTS, outputs, noutputs, NULL,
 	     "where every event goes (drift changes, findings, alerts), in "
 	     "the Elastic Common Schema: {type: jsonl, path, max_size "
-	     "(100MiB), keep (5), fsync: batch|none, mode (0600)}"),
+	     "(100MiB), keep (5), fsync: batch|none, mode (0600)} or {type: "
+	     "otlp, endpoint (http(s)://HOST:4318/v1/logs), headers}"),
 };
 
 #define FIELD(p, k, type) ((type *)(void *)((char *)(p) + (k)->off))

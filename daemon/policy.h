@@ -30,14 +30,16 @@ struct dw_allow_rule {
 };
 
 /*
- * An output of every event (driftwatch.yaml's outputs): today a JSON
- * lines file, rotated by size.
+ * An output of every event (driftwatch.yaml's outputs): a JSON lines
+ * file, rotated by size, or an OpenTelemetry (OTLP/HTTP) logs endpoint.
  */
-enum { DW_OUTPUT_JSONL };
+enum { DW_OUTPUT_JSONL, DW_OUTPUT_OTLP };
 enum { DW_FSYNC_BATCH, DW_FSYNC_NONE };
 struct dw_output_cfg {
-	int type;	   /* DW_OUTPUT_* */
-	char *path;	   /* absolute */
+	int type;	/* DW_OUTPUT_* */
+	char *path;	/* jsonl: absolute; otlp: the endpoint URL */
+	char **headers; /* otlp: "Name: value" */
+	size_t nheaders;
 	uint64_t max_size; /* rotated when it passes this; 0: never */
 	long keep;	   /* rotated files kept (PATH.1 ... PATH.keep) */
 	int fsync;	   /* DW_FSYNC_* */

@@ -461,6 +461,15 @@ const char *dw_docker_root_dir(struct dw_docker *d)
 int dw_http_post(const char *url, const char *body, size_t len,
 		 const char *const *headers, long timeout_ms, long *status)
 {
+	return dw_http_post_answer(url, body, len, headers, timeout_ms, status,
+				   NULL, NULL);
+}
+
+int dw_http_post_answer(const char *url, const char *body, size_t len,
+			const char *const *headers, long timeout_ms,
+			long *status, struct dw_buf *answer,
+			long *retry_after_s)
+{
 	struct curl_slist *hdrs = NULL;
 	struct dw_buf resp = DW_BUF_INIT;
 	CURL *c;
@@ -468,6 +477,8 @@ int dw_http_post(const char *url, const char *body, size_t len,
 	int err = 0;
 
 	*status = 0;
+	if (retry_after_s)
+		*retry_after_s = 0;
 	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8))
 		return dw_error_set(DW_EINVAL,
 				    "a webhook must be an http:// or https:// "
@@ -486,8 +497,18 @@ int dw_http_post(const char *url, const char *body, size_t len,
 	if (rc != CURLE_OK)
 		err = dw_error_set(DW_EUNREACHABLE, "%s",
 				   curl_easy_strerror(rc));
-	else
+	else {
+		curl_off_t after = 0;
+
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		if (retry_after_s &&
+		    curl_easy_getinfo(c, CURLINFO_RETRY_AFTER, &after) ==
+			    CURLE_OK &&
+		    after > 0)
+			*retry_after_s = after > 86400 ? 86400 : (long)after;
+		if (answer)
+			dw_buf_add(answer, resp.ptr ? resp.ptr : "", resp.len);
+	}
 	dl.slist_free_all(hdrs);
 	curl_easy_cleanup(c);
 	dw_buf_release(&resp);
