@@ -135,6 +135,7 @@ void dwd_outputs_once(struct daemon *dm);
 struct dwd_output_stats {
 	const char *path; /* a file's path, an endpoint's origin */
 	unsigned long long written, dropped, errors, rotated, rejected;
+	unsigned long long resent; /* syslog: rows sent again */
 	long long pending;
 };
 typedef int (*dwd_output_fn)(const struct dwd_output_stats *s, void *ctx);

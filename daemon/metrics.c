@@ -455,7 +455,8 @@ static int output_line(const struct dwd_output_stats *s, void *ctx)
 		s->dropped,
 		s->errors,
 		s->rotated,
-		s->rejected};
+		s->rejected,
+		s->resent};
 
 	dw_buf_addf(k->b, "%s{output=\"", k->name);
 	label(k->b, s->path);
@@ -481,9 +482,12 @@ static void output_counts(struct daemon *dm, struct dw_buf *b)
 		 "Rotations of an output's file by size."},
 		{"driftwatch_output_rejected_total", "counter",
 		 "Records an OTLP receiver rejected (partialSuccess)."},
+		{"driftwatch_output_resent_total", "counter",
+		 "Rows a syslog output sent again after a reconnect (at least "
+		 "once)."},
 	};
 
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < 7; i++) {
 		struct output_ctx k = {b, m[i].name, i};
 
 		family(b, m[i].name, m[i].type, m[i].help);

@@ -21,6 +21,7 @@
 #include "docker.h"
 #include "ecs.h"
 #include "otlp.h"
+#include "syslog_out.h"
 #include "driftwatch/clock.h"
 
 #include "driftwatch/banned.h"
@@ -28,6 +29,9 @@
 #define OUTPUTS_MAX 16
 /* Rows of each table a batch takes at most. */
 #define BATCH_ROWS 512
+/* ... for syslog, whose last batch is sent again after a reconnect: the
+ * window of rows sent at least once. */
+#define SYSLOG_BATCH_ROWS 128
 
 struct output {
 	struct dwd_outputs *all;
@@ -35,9 +39,14 @@ struct output {
 	char name[4200];	  /* "jsonl:PATH": its cursor's key */
 	char shown[4200]; /* in logs and metrics: its path, an endpoint's
 			   * origin (its path may be a secret) */
-	/* otlp: no try before (dw_mono_ms()), the last wait (s) */
+	/* otlp, syslog: no try before (dw_mono_ms()), the last wait (s) */
 	long long next_try_ms;
 	long backoff_s;
+	/* syslog: the connection; the cursor as stored, one batch behind
+	 * `at` (that batch is sent again after a reconnect or restart) */
+	struct dwd_syslog *conn;
+	long long saved[DW_FEED_N], high[DW_FEED_N];
+	size_t last_rows, resend_rows;
 	pthread_t thread;
 	int started;
 	int fd;
@@ -45,8 +54,9 @@ struct output {
 	struct stat st; /* the open file's */
 	long long at[DW_FEED_N];
 	int failing; /* the last try failed (said once) */
-	/* Counted for /metrics (atomics). */
+		     /* Counted for /metrics (atomics). */
 	unsigned long long written, dropped, errors, rotated, rejected;
+	unsigned long long resent;
 	long long pending;
 };
 
@@ -64,7 +74,10 @@ struct dwd_outputs {
 static void output_name(char *out, size_t size, const struct dw_output_cfg *c)
 {
 	snprintf(out, size, "%s:%s",
-		 c->type == DW_OUTPUT_OTLP ? "otlp" : "jsonl", c->path);
+		 c->type == DW_OUTPUT_OTLP     ? "otlp"
+		 : c->type == DW_OUTPUT_SYSLOG ? "syslog"
+					       : "jsonl",
+		 c->path);
 }
 
 static int stopping(struct dwd_outputs *all)
@@ -436,6 +449,130 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 	return 1;
 }
 
+/* ---- syslog ---- */
+
+struct syslog_batch {
+	struct output *o;
+	struct dw_buf buf;
+	size_t rows;
+	int pid;
+};
+
+static int add_message(const struct dw_feed_row *r, void *ctx)
+{
+	struct syslog_batch *b = ctx;
+	json_t *doc = dwd_ecs_doc(r, b->o->all->host);
+
+	dwd_syslog_format(&b->buf, doc, b->o->cfg.facility, b->o->cfg.sd_id,
+			  b->o->all->host, b->pid);
+	json_decref(doc);
+	b->rows++;
+	return 0;
+}
+
+/* The connection is gone: the last batch goes again, from the store's
+ * cursor, on the next one. */
+static void syslog_lost(struct output *o, const char *why)
+{
+	long long n = 0;
+
+	dwd_syslog_close(&o->conn);
+	for (int t = 0; t < DW_FEED_N; t++)
+		n += o->at[t] - o->saved[t];
+	if (n > 0)
+		o->resend_rows = o->last_rows;
+	memcpy(o->at, o->saved, sizeof(o->at));
+	otlp_backoff(o, 0);
+	out_failed(o, why);
+}
+
+/* One batch: 1 sent, 0 nothing left, -1 failed (tried again). */
+static int syslog_batch(struct output *o, struct dw_store *st)
+{
+	struct syslog_batch b = {o, DW_BUF_INIT, 0, (int)getpid()};
+	long long last[DW_FEED_N], missing[DW_FEED_N], begin[DW_FEED_N];
+	int err, t, moved = 0, resending = 0;
+
+	if (dw_mono_ms() < o->next_try_ms)
+		return 0;
+	if (o->conn && !dwd_syslog_alive(o->conn)) {
+		syslog_lost(o, "the receiver closed the connection");
+		return -1;
+	}
+	if (!o->conn) {
+		char why[600];
+
+		if (dwd_syslog_open(&o->conn, &o->cfg, 5000)) {
+			snprintf(why, sizeof(why), "not delivered: %s",
+				 dw_error_last());
+			otlp_backoff(o, 0);
+			out_failed(o, why);
+			return -1;
+		}
+		if (o->resend_rows) {
+			dw_log_info("output %s: connected; the last %zu rows "
+				    "are sent again (at least once)",
+				    o->shown, o->resend_rows);
+			__atomic_add_fetch(&o->resent,
+					   (unsigned long long)o->resend_rows,
+					   __ATOMIC_RELAXED);
+			o->resend_rows = 0;
+		}
+	}
+	err = dw_store_feed_read(st, o->at, SYSLOG_BATCH_ROWS, add_message, &b,
+				 last, missing);
+	for (t = 0; t < DW_FEED_N; t++) {
+		moved |= last[t] != o->at[t];
+		resending |= o->at[t] < o->high[t];
+	}
+	if (err || !moved) {
+		dw_buf_release(&b.buf);
+		if (err)
+			out_failed(o, dw_error_last());
+		return err ? -1 : 0;
+	}
+	if (dwd_syslog_send(o->conn, b.buf.ptr, b.buf.len, 10000)) {
+		char why[600];
+
+		snprintf(why, sizeof(why), "not delivered: %s",
+			 dw_error_last());
+		dw_buf_release(&b.buf);
+		syslog_lost(o, why);
+		return -1;
+	}
+	dw_buf_release(&b.buf);
+	/* The store keeps where this batch began: it goes again after a
+	 * restart, as after a reconnect; but for the rows it sent again,
+	 * which went twice now and need not go a third time. */
+	for (t = 0; t < DW_FEED_N; t++)
+		begin[t] =
+			o->at[t] < o->high[t]
+				? (last[t] < o->high[t] ? last[t] : o->high[t])
+				: o->at[t];
+	if (dw_store_feed_save(st, o->name, begin)) {
+		out_failed(o, dw_error_last());
+		return -1;
+	}
+	/* The next window: this batch. */
+	for (t = 0; t < DW_FEED_N; t++) {
+		o->saved[t] = begin[t];
+		o->at[t] = last[t];
+		if (last[t] > o->high[t])
+			o->high[t] = last[t];
+	}
+	o->last_rows = b.rows;
+	o->backoff_s = 0;
+	__atomic_add_fetch(&o->written, (unsigned long long)b.rows,
+			   __ATOMIC_RELAXED);
+	if (o->failing)
+		dw_log_info("output %s: delivering again", o->shown);
+	o->failing = 0;
+	/* Gaps of a batch sent again were told the first time. */
+	if (!resending)
+		tell_dropped(o, st, missing);
+	return 1;
+}
+
 /* Everything due, batch by batch (until stopped). */
 static void out_pass(struct output *o, struct dw_store *st, int final)
 {
@@ -445,6 +582,9 @@ static void out_pass(struct output *o, struct dw_store *st, int final)
 	while (r > 0 && o->cfg.type == DW_OUTPUT_OTLP &&
 	       (final ? !o->failing : !stopping(o->all)))
 		r = otlp_batch(o, st);
+	while (r > 0 && o->cfg.type == DW_OUTPUT_SYSLOG &&
+	       (final ? !o->failing : !stopping(o->all)))
+		r = syslog_batch(o, st);
 	while (r > 0 && o->cfg.type == DW_OUTPUT_JSONL &&
 	       (final || !stopping(o->all))) {
 		out_check(o);
@@ -465,6 +605,7 @@ static int out_begin(struct output *o, struct dw_store *st)
 		dw_log_error("output %s: %s", o->shown, dw_error_last());
 		return -1;
 	}
+	memcpy(o->saved, o->at, sizeof(o->at));
 	return 0;
 }
 
@@ -528,6 +669,11 @@ static struct dwd_outputs *outputs_new(struct daemon *dm)
 		for (size_t h = 0; h < o->cfg.nheaders; h++)
 			o->cfg.headers[h] =
 				dw_xstrdup(dm->pol.outputs[i].headers[h]);
+		/* Its own copies: a reload releases the policy's. */
+		o->cfg.ca = o->cfg.ca ? dw_xstrdup(o->cfg.ca) : NULL;
+		o->cfg.cert = o->cfg.cert ? dw_xstrdup(o->cfg.cert) : NULL;
+		o->cfg.key = o->cfg.key ? dw_xstrdup(o->cfg.key) : NULL;
+		o->cfg.sd_id = o->cfg.sd_id ? dw_xstrdup(o->cfg.sd_id) : NULL;
 		o->fd = -1;
 		output_name(o->name, sizeof(o->name), &o->cfg);
 		if (o->cfg.type == DW_OUTPUT_OTLP)
@@ -544,7 +690,12 @@ static void outputs_free(struct dwd_outputs *all)
 
 	for (i = 0; i < all->n; i++) {
 		out_close(&all->o[i]);
+		dwd_syslog_close(&all->o[i].conn);
 		free(all->o[i].cfg.path);
+		free(all->o[i].cfg.ca);
+		free(all->o[i].cfg.cert);
+		free(all->o[i].cfg.key);
+		free(all->o[i].cfg.sd_id);
 		for (size_t h = 0; h < all->o[i].cfg.nheaders; h++)
 			free(all->o[i].cfg.headers[h]);
 		free(all->o[i].cfg.headers);
@@ -648,6 +799,7 @@ int dwd_outputs_each(struct daemon *dm, dwd_output_fn cb, void *ctx)
 			__atomic_load_n(&o->errors, __ATOMIC_RELAXED),
 			__atomic_load_n(&o->rotated, __ATOMIC_RELAXED),
 			__atomic_load_n(&o->rejected, __ATOMIC_RELAXED),
+			__atomic_load_n(&o->resent, __ATOMIC_RELAXED),
 			__atomic_load_n(&o->pending, __ATOMIC_RELAXED),
 		};
 

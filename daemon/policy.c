@@ -40,6 +40,10 @@ static void free_rules(struct dw_allow_rule *r, size_t n)
 static void output_release(struct dw_output_cfg *o)
 {
 	free(o->path);
+	free(o->ca);
+	free(o->cert);
+	free(o->key);
+	free(o->sd_id);
 	free_strv(o->headers, o->nheaders);
 }
 
@@ -388,12 +392,94 @@ static int output_type(struct dw_yaml *y, yaml_node_t *n, int *type)
 			*type = DW_OUTPUT_JSONL;
 		else if (v && !strcmp(v, "otlp"))
 			*type = DW_OUTPUT_OTLP;
+		else if (v && !strcmp(v, "syslog"))
+			*type = DW_OUTPUT_SYSLOG;
 		else
 			return dw_yaml_bad(y, dw_yaml_node(y, pr->value),
-					   "an output's type is jsonl or otlp");
+					   "an output's type is jsonl, otlp or "
+					   "syslog");
 		return 0;
 	}
-	return dw_yaml_bad(y, n, "an output needs a type (jsonl, otlp)");
+	return dw_yaml_bad(y, n,
+			   "an output needs a type (jsonl, otlp, syslog)");
+}
+
+static const char *const facilities[] = {
+	"kern",	  "user",   "mail",   "daemon", "auth",	    "syslog",
+	"lpr",	  "news",   "uucp",   "cron",	"authpriv", "ftp",
+	"ntp",	  "audit",  "alert",  "clock",	"local0",   "local1",
+	"local2", "local3", "local4", "local5", "local6",   "local7",
+};
+
+/* A syslog output's keys past its type; 1: not one of them. */
+static int syslog_key(struct dw_yaml *y, const char *k, yaml_node_t *v,
+		      struct dw_output_cfg *o, int *err)
+{
+	const char *s = dw_yaml_scalar(v);
+	size_t i;
+
+	if (!strcmp(k, "address"))
+		*err = string(y, v, &o->path);
+	else if (!strcmp(k, "ca"))
+		*err = string(y, v, &o->ca);
+	else if (!strcmp(k, "cert"))
+		*err = string(y, v, &o->cert);
+	else if (!strcmp(k, "key"))
+		*err = string(y, v, &o->key);
+	else if (!strcmp(k, "sd_id"))
+		*err = string(y, v, &o->sd_id);
+	else if (!strcmp(k, "transport")) {
+		if (s && !strcmp(s, "tcp"))
+			o->transport = DW_SYSLOG_TCP;
+		else if (s && !strcmp(s, "tls"))
+			o->transport = DW_SYSLOG_TLS;
+		else
+			*err = dw_yaml_bad(y, v, "transport is tcp or tls");
+	} else if (!strcmp(k, "facility")) {
+		for (i = 0; s && i < sizeof(facilities) / sizeof(*facilities);
+		     i++)
+			if (!strcmp(s, facilities[i]))
+				break;
+		if (!s || i == sizeof(facilities) / sizeof(*facilities))
+			*err = dw_yaml_bad(y, v,
+					   "facility is a syslog facility "
+					   "name (local0, auth, daemon, ...)");
+		o->facility = (int)i;
+	} else
+		return 1;
+	return 0;
+}
+
+/* HOST:PORT or [V6]:PORT, the port 1 to 65535. */
+static int address_ok(const char *a)
+{
+	const char *colon = a ? strrchr(a, ':') : NULL;
+	char *end = NULL;
+	long port;
+
+	if (!colon || colon == a || colon - a > 255)
+		return 0;
+	if (*a == '[' && colon[-1] != ']')
+		return 0;
+	port = strtol(colon + 1, &end, 10);
+	return colon[1] && !*end && port >= 1 && port <= 65535;
+}
+
+/* NAME@PEN (RFC 5424 7.2.2): printable, no '=', ' ', ']', '"'. */
+static int sd_id_ok(const char *s)
+{
+	const char *at = strchr(s, '@');
+	size_t n = strlen(s);
+
+	if (!at || at == s || !at[1] || n > 32)
+		return 0;
+	for (; *s; s++)
+		if (*s <= 32 || *s >= 127 || strchr("= ]\"", *s))
+			return 0;
+	for (s = at + 1; *s; s++)
+		if (*s < '0' || *s > '9')
+			return 0;
+	return 1;
 }
 
 /*
@@ -411,6 +497,7 @@ static int output_one(struct dw_yaml *y, yaml_node_t *n,
 	o->max_size = 100ULL << 20;
 	o->keep = 5;
 	o->mode = 0600;
+	o->facility = 16; /* local0 */
 	if (n->type != YAML_MAPPING_NODE)
 		return dw_yaml_bad(y, n,
 				   "an output is {type: jsonl, path, ...} or "
@@ -437,23 +524,45 @@ static int output_one(struct dw_yaml *y, yaml_node_t *n,
 			err = string(y, v, &fs);
 		else if (jsonl && !strcmp(k, "mode"))
 			err = mode_value(y, v, &o->mode);
-		else if (!jsonl && !strcmp(k, "endpoint"))
+		else if (o->type == DW_OUTPUT_OTLP && !strcmp(k, "endpoint"))
 			err = string(y, v, &o->path);
-		else if (!jsonl && !strcmp(k, "headers"))
+		else if (o->type == DW_OUTPUT_OTLP && !strcmp(k, "headers"))
 			err = dw_yaml_strings(y, v, &o->headers, &o->nheaders);
-		else
+		else if (o->type != DW_OUTPUT_SYSLOG ||
+			 syslog_key(y, k, v, o, &err))
 			err = dw_yaml_bad(
 				y, v,
-				jsonl ? "unknown key in a jsonl output "
-					"(type, path, max_size, keep, "
-					"fsync, mode)"
-				      : "unknown key in an otlp output "
-					"(type, endpoint, headers)");
+				jsonl ? "unknown key in a jsonl output (type, "
+					"path, max_size, keep, fsync, mode)"
+				: o->type == DW_OUTPUT_OTLP
+					? "unknown key in an otlp output "
+					  "(type, endpoint, headers)"
+					: "unknown key in a syslog output "
+					  "(type, address, transport, ca, "
+					  "cert, key, facility, sd_id)");
+	}
+	if (!err && o->type == DW_OUTPUT_SYSLOG) {
+		if (!o->sd_id)
+			o->sd_id = dw_xstrdup("driftwatch@32473");
+		if (!address_ok(o->path))
+			err = dw_yaml_bad(y, n,
+					  "a syslog output needs an address, "
+					  "HOST:PORT or [V6]:PORT");
+		else if (!sd_id_ok(o->sd_id))
+			err = dw_yaml_bad(y, n,
+					  "sd_id is NAME@PEN (your IANA "
+					  "enterprise number), at most 32 "
+					  "printable characters");
+		else if (o->transport != DW_SYSLOG_TLS &&
+			 (o->ca || o->cert || o->key))
+			err = dw_yaml_bad(y, n,
+					  "ca, cert and key are for transport: "
+					  "tls");
 	}
 	if (!err && jsonl && (!o->path || o->path[0] != '/'))
 		err = dw_yaml_bad(y, n,
 				  "a jsonl output needs an absolute path");
-	if (!err && !jsonl &&
+	if (!err && o->type == DW_OUTPUT_OTLP &&
 	    (!o->path || (strncmp(o->path, "http://", 7) &&
 			  strncmp(o->path, "https://", 8))))
 		err = dw_yaml_bad(y, n,
@@ -748,7 +857,9 @@ static const struct key keys[] = {
 	     "where every event goes (drift changes, findings, alerts), in "
 	     "the Elastic Common Schema: {type: jsonl, path, max_size "
 	     "(100MiB), keep (5), fsync: batch|none, mode (0600)} or {type: "
-	     "otlp, endpoint (http(s)://HOST:4318/v1/logs), headers}"),
+	     "otlp, endpoint (http(s)://HOST:4318/v1/logs), headers} or "
+	     "{type: syslog, address (HOST:PORT), transport: tcp|tls, ca, "
+	     "cert, key, facility (local0), sd_id (driftwatch@32473)}"),
 };
 
 #define FIELD(p, k, type) ((type *)(void *)((char *)(p) + (k)->off))

@@ -33,17 +33,24 @@ struct dw_allow_rule {
  * An output of every event (driftwatch.yaml's outputs): a JSON lines
  * file, rotated by size, or an OpenTelemetry (OTLP/HTTP) logs endpoint.
  */
-enum { DW_OUTPUT_JSONL, DW_OUTPUT_OTLP };
+enum { DW_OUTPUT_JSONL, DW_OUTPUT_OTLP, DW_OUTPUT_SYSLOG };
 enum { DW_FSYNC_BATCH, DW_FSYNC_NONE };
+enum { DW_SYSLOG_TCP, DW_SYSLOG_TLS };
 struct dw_output_cfg {
-	int type;	/* DW_OUTPUT_* */
-	char *path;	/* jsonl: absolute; otlp: the endpoint URL */
+	int type; /* DW_OUTPUT_* */
+	/* jsonl: an absolute path; otlp: the endpoint URL; syslog:
+	 * HOST:PORT or [V6]:PORT */
+	char *path;
 	char **headers; /* otlp: "Name: value" */
 	size_t nheaders;
-	uint64_t max_size; /* rotated when it passes this; 0: never */
-	long keep;	   /* rotated files kept (PATH.1 ... PATH.keep) */
-	int fsync;	   /* DW_FSYNC_* */
-	long mode;	   /* of a file it creates */
+	int transport;	       /* syslog: DW_SYSLOG_* */
+	char *ca, *cert, *key; /* syslog over TLS: PEM files */
+	int facility;	       /* syslog: 0 to 23 */
+	char *sd_id;	       /* syslog: NAME@PEN */
+	uint64_t max_size;     /* rotated when it passes this; 0: never */
+	long keep;	       /* rotated files kept (PATH.1 ... PATH.keep) */
+	int fsync;	       /* DW_FSYNC_* */
+	long mode;	       /* of a file it creates */
 };
 
 struct dw_policy {

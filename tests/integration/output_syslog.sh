@@ -1,0 +1,136 @@
+#!/bin/bash
+# The syslog output (driftwatch.yaml(5), OUTPUTS) into Debian's rsyslog,
+# started here on loopback: RFC 5424 with octet counting over TCP (imtcp)
+# and over TLS (imtcp with the gtls driver, a CA made here). rsyslog is
+# stopped mid-stream and started again, then driftwatchd is SIGKILLed and
+# started again: no event is lost on either, duplicates (at least once)
+# are counted; structured data escapes what a container chose; a receiver
+# whose certificate the CA did not sign is refused.
+. "$(dirname "$0")/../lib/common.sh"
+dw_need_root
+command -v rsyslogd >/dev/null || dw_skip "rsyslog is not installed (contrib/install-deps.sh --test)"
+[ -e /usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so ] || dw_skip "rsyslog-gnutls is not installed"
+
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	[ -s "$tmp/rs.pid" ] && kill "$(cat "$tmp/rs.pid")" 2>/dev/null
+	umount "$tmp/m" 2>/dev/null
+	[ -n "${KEEP:-}" ] || rm -rf "$tmp"
+}
+trap cleanup EXIT
+mkdir -p "$tmp/low/etc" "$tmp/up" "$tmp/work" "$tmp/m" "$tmp/rs"
+echo image >"$tmp/low/etc/conf"
+mount -t overlay overlay -o "lowerdir=$tmp/low,upperdir=$tmp/up,workdir=$tmp/work" "$tmp/m" ||
+	dw_skip "cannot mount overlayfs here"
+
+# A CA, the receiver's certificate for 127.0.0.1, and another CA.
+cd "$tmp" || exit 1
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=dw-test-ca 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
+openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null
+cd - >/dev/null || exit 1
+
+tcp=$((20000 + RANDOM % 20000))
+tls=$((tcp + 1))
+cat >"$tmp/rsyslog.conf" <<EOF
+global(workDirectory="$tmp/rs" maxMessageSize="256k"
+	defaultNetstreamDriverCAFile="$tmp/ca.pem"
+	defaultNetstreamDriverCertFile="$tmp/server.pem"
+	defaultNetstreamDriverKeyFile="$tmp/server.key")
+module(load="imtcp" maxSessions="50")
+template(name="raw" type="string" string="%rawmsg%\n")
+ruleset(name="tcp") { action(type="omfile" file="$tmp/tcp.log" template="raw") }
+ruleset(name="tls") { action(type="omfile" file="$tmp/tls.log" template="raw") }
+input(type="imtcp" port="$tcp" address="127.0.0.1" ruleset="tcp")
+input(type="imtcp" port="$tls" address="127.0.0.1" ruleset="tls"
+	streamDriver.name="gtls" streamDriver.mode="1" streamDriver.authMode="anon")
+EOF
+rsyslog_start() {
+	rsyslogd -n -f "$tmp/rsyslog.conf" -i "$tmp/rs.pid" 2>>"$tmp/rs.err" &
+	dw_wait 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$tls" || fail "rsyslogd did not start: $(cat "$tmp/rs.err")"
+}
+rsyslog_stop() { kill "$(cat "$tmp/rs.pid")"; dw_wait 10 bash -c "! kill -0 $(cat "$tmp/rs.pid") 2>/dev/null"; }
+rsyslogd -N1 -f "$tmp/rsyslog.conf" >/dev/null 2>&1 || fail "rsyslogd -N1: $(rsyslogd -N1 -f "$tmp/rsyslog.conf" 2>&1 | tail -3)"
+rsyslog_start
+
+db="$tmp/dw.db"
+cat >"$tmp/cfg.yaml" <<EOF
+docker: false
+debounce_ms: 20
+outputs:
+  - type: syslog
+    address: 127.0.0.1:$tcp
+  - type: syslog
+    address: 127.0.0.1:$tls
+    transport: tls
+    ca: $tmp/ca.pem
+    facility: auth
+    sd_id: driftwatch@32473
+EOF
+start() {
+	"$DWD" --foreground --config "$tmp/cfg.yaml" --db "$db" 2>>"$tmp/log" &
+	pid=$!
+	dw_wait 10 bash -c "'$DW' status --db '$db' --format json | jq -e --arg m '$tmp/m' '.watched[] | select(.name == \$m)'" ||
+		fail "the mount was not watched: $(tail -5 "$tmp/log")"
+}
+stop() { kill -TERM "$pid"; wait "$pid"; pid=; }
+host=$(hostname)
+stored() {
+	sqlite3 "$db" "SELECT '$host:event:' || id FROM events UNION ALL SELECT '$host:finding:' || id FROM findings UNION ALL SELECT '$host:' || id FROM alerts" | sort
+}
+got() { grep -o ' \[driftwatch@32473 event_id="[^"]*"' "$tmp/$1.log" 2>/dev/null | sed 's/.*event_id="//; s/"$//' | sort; }
+caught_up() {
+	for _ in $(seq 1 150); do
+		[ "$(got tcp | sort -u)" = "$(stored)" ] && [ "$(got tls | sort -u)" = "$(stored)" ] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+burst() { for i in $(seq 1 25); do echo "$1 $i" >"$tmp/m/f$1-$i"; done; sleep 1; }
+
+start
+burst 1
+printf x >"$tmp/m/$(printf 'q"]\\\n%s' 1)"
+burst 2
+rsyslog_stop
+burst 3
+burst 4
+rsyslog_start
+burst 5
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+start
+burst 6
+caught_up || fail "not every row arrived: tcp $(got tcp | sort -u | wc -l), tls $(got tls | sort -u | wc -l) of $(stored | wc -l)"
+stop
+n=$(stored | wc -l)
+for t in tcp tls; do
+	d=$(got $t | uniq -d | wc -l)
+	[ "$n" -gt 140 ] && [ "$(got $t | sort -u)" = "$(stored)" ] &&
+		pass "$t: every row of the store arrived ($n rows; rsyslog stopped and started, driftwatchd SIGKILLed; $d sent twice)" ||
+		fail "$t: $(diff <(got $t | sort -u) <(stored) | head -5)"
+done
+grep -q "sent again (at least once)" "$tmp/log" && grep -q "the receiver closed the connection" "$tmp/log" &&
+	pass "the lost connection is said, and the rows sent again after it" || fail "log: $(grep output "$tmp/log" | head -5)"
+line=$(grep -m1 ' added \[' "$tmp/tcp.log")
+[[ "$line" =~ ^\<132\>1\ [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{6}Z\ $host\ driftwatchd\ [0-9]+\ added\ \[driftwatch@32473\ event_id=\"$host:event:[0-9]+\"\ table=\"events\"\ id=\"[0-9]+\"\ kind=\"A\"\ severity=\"medium\"\ container_id=\"mount:[0-9a-f]+\"\ container=\"[^\"]+\"\ path=\"/f[0-9-]+\"\]\ \{ ]] &&
+	jq -e '.event.kind == "event" and (.file.path | startswith("/f"))' <<<"${line#*\] }" >/dev/null &&
+	pass "RFC 5424: <local0.warning>1 TIMESTAMP HOST driftwatchd PID MSGID [SD] and the ECS document as MSG" ||
+	fail "format: $line"
+grep -q '^<36>1 .* added \[driftwatch@32473 ' "$tmp/tls.log" && pass "facility auth over TLS (<36>: auth.warning)" || fail "tls PRI: $(head -c 300 "$tmp/tls.log")"
+evil=$(grep -m1 'path="/q' "$tmp/tcp.log")
+[[ "$evil" == *'path="/q\"\]\\?1"]'* ]] && jq -e '.file.path == "/q\"]\\\n1"' <<<"${evil#*\"\] }" >/dev/null &&
+	pass "structured data escapes '\"', ']' and '\\' a container chose; a newline is '?' there, exact in MSG" ||
+	fail "escaping: $evil"
+
+# A receiver the configured CA did not sign: refused, said.
+sed -i "s|ca: $tmp/ca.pem|ca: $tmp/other.pem|" "$tmp/cfg.yaml"
+echo late >"$tmp/m/late"
+timeout 60 "$DWD" --foreground --once --config "$tmp/cfg.yaml" --db "$db" 2>"$tmp/once.log"
+grep -q "certificate is not trusted" "$tmp/once.log" && ! grep -q '"/late"' "$tmp/tls.log" &&
+	pass "TLS: a receiver whose certificate the CA did not sign gets nothing" || fail "tls trust: $(grep output "$tmp/once.log")"
+finish
