@@ -11,7 +11,8 @@ docker.io"
 test="libcmocka-dev busybox-static curl jq sqlite3 attr libcap2-bin time
 openssl debootstrap systemd
 util-linux procps groff-base inotify-tools bc pre-commit clang clang-format libclang-rt-14-dev git
-python3-yaml lintian zsh sleuthkit prometheus rsyslog rsyslog-gnutls"
+python3-yaml lintian zsh sleuthkit prometheus rsyslog rsyslog-gnutls
+rsyslog-kafka rsyslog-elasticsearch"
 
 pkgs=$build
 case "${1:-}" in

@@ -42,8 +42,15 @@ global(workDirectory="$tmp/rs" maxMessageSize="256k"
 	defaultNetstreamDriverCertFile="$tmp/server.pem"
 	defaultNetstreamDriverKeyFile="$tmp/server.key")
 module(load="imtcp" maxSessions="50")
+module(load="mmjsonparse")
 template(name="raw" type="string" string="%rawmsg%\n")
-ruleset(name="tcp") { action(type="omfile" file="$tmp/tcp.log" template="raw") }
+template(name="dw_id" type="list") { property(name="\$!event!id") constant(value="\n") }
+# As contrib/fleet/rsyslog-driftwatch.conf parses MSG.
+ruleset(name="tcp") {
+	action(type="omfile" file="$tmp/tcp.log" template="raw")
+	action(type="mmjsonparse" cookie="")
+	if \$parsesuccess == "OK" then action(type="omfile" file="$tmp/parsed.log" template="dw_id")
+}
 ruleset(name="tls") { action(type="omfile" file="$tmp/tls.log" template="raw") }
 input(type="imtcp" port="$tcp" address="127.0.0.1" ruleset="tcp")
 input(type="imtcp" port="$tls" address="127.0.0.1" ruleset="tls"
@@ -121,6 +128,14 @@ line=$(grep -m1 ' added \[' "$tmp/tcp.log")
 	jq -e '.event.kind == "event" and (.file.path | startswith("/f"))' <<<"${line#*\] }" >/dev/null &&
 	pass "RFC 5424: <local0.warning>1 TIMESTAMP HOST driftwatchd PID MSGID [SD] and the ECS document as MSG" ||
 	fail "format: $line"
+[ "$(sort -u "$tmp/parsed.log")" = "$(stored)" ] &&
+	pass "rsyslog's mmjsonparse (cookie \"\") takes MSG as the JSON event: \$!event!id for every row (contrib/fleet)" ||
+	fail "parsed: $(sort -u "$tmp/parsed.log" | wc -l) of $(stored | wc -l); $(head -3 "$tmp/parsed.log")"
+if rsyslogd -N1 -f "$DW_SRC_DIR/contrib/fleet/rsyslog-driftwatch.conf" >"$tmp/n1.log" 2>&1; then
+	pass "contrib/fleet/rsyslog-driftwatch.conf passes rsyslogd -N1 (imtcp, TLS, mmjsonparse, omelasticsearch, omkafka)"
+else
+	fail "rsyslogd -N1 of contrib/fleet: $(tail -3 "$tmp/n1.log") (rsyslog-kafka and rsyslog-elasticsearch installed?)"
+fi
 grep -q '^<36>1 .* added \[driftwatch@32473 ' "$tmp/tls.log" && pass "facility auth over TLS (<36>: auth.warning)" || fail "tls PRI: $(head -c 300 "$tmp/tls.log")"
 evil=$(grep -m1 'path="/q' "$tmp/tcp.log")
 [[ "$evil" == *'path="/q\"\]\\?1"]'* ]] && jq -e '.file.path == "/q\"]\\\n1"' <<<"${evil#*\"\] }" >/dev/null &&

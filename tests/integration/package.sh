@@ -45,6 +45,8 @@ share/doc/driftwatch/README.md
 share/doc/driftwatch/changelog.Debian.gz
 share/doc/driftwatch/copyright
 share/doc/driftwatch/driftwatch.yaml
+share/doc/driftwatch/examples/fleet/otelcol-driftwatch.yaml
+share/doc/driftwatch/examples/fleet/rsyslog-driftwatch.conf
 share/doc/driftwatch/examples/kubernetes/driftwatch.yaml
 share/doc/driftwatch/examples/swarm/driftwatch-stack.yml
 share/doc/driftwatch/examples/swarm/driftwatch.yaml
