@@ -129,7 +129,8 @@ void dwd_outbox_stop(struct daemon *dm);
  */
 void dwd_outputs_register(struct daemon *dm);
 void dwd_outputs_start(struct daemon *dm);
-void dwd_outputs_stop(struct daemon *dm);
+/* `drain`: what is due is written first, for a few seconds at most. */
+void dwd_outputs_stop(struct daemon *dm, int drain);
 void dwd_outputs_restart(struct daemon *dm);
 void dwd_outputs_once(struct daemon *dm);
 struct dwd_output_stats {

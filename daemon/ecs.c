@@ -10,6 +10,8 @@
 
 #include "ecs.h"
 
+#include "driftwatch/buf.h"
+#include "driftwatch/escape.h"
 #include "driftwatch/severity.h"
 
 #include "driftwatch/banned.h"
@@ -263,7 +265,16 @@ json_t *dwd_ecs_doc(const struct dw_feed_row *r, const char *host)
 	json_object_set_new(ev, "module", json_string("driftwatch"));
 	json_object_set_new(ev, "provider", json_string("driftwatchd"));
 	json_object_set_new(doc, "event", ev);
-	json_object_set_new(doc, "message", json_string(msg));
+	{
+		/* Cut above at a byte count: a character a container
+		 * chose may be cut in two; replaced, never dropped. */
+		struct dw_buf m = DW_BUF_INIT;
+
+		dw_utf8_sanitize(&m, msg, strlen(msg));
+		json_object_set_new(doc, "message",
+				    json_string(m.ptr ? m.ptr : ""));
+		dw_buf_release(&m);
+	}
 	json_object_set_new(doc, "host", json_pack("{s:s}", "name", host));
 	json_object_set_new(doc, "ecs",
 			    json_pack("{s:s}", "version", "8.11.0"));

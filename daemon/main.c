@@ -1245,7 +1245,7 @@ int main(int argc, char **argv)
 		write_status(&dm, "stopped", 1);
 		dwd_cmdq_stop(&dm);
 		dwd_outbox_stop(&dm);
-		dwd_outputs_stop(&dm);
+		dwd_outputs_stop(&dm, 1);
 	}
 	dw_dockerwatch_stop(dm.events);
 	dw_journal_read(dm.journal);

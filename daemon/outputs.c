@@ -14,7 +14,9 @@
  * reopened when another program moved or removed it (logrotate).
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "daemon.h"
@@ -32,6 +34,12 @@
 /* ... for syslog, whose last batch is sent again after a reconnect: the
  * window of rows sent at least once. */
 #define SYSLOG_BATCH_ROWS 128
+/* Bytes of a file's or a syslog batch past which it takes no more rows
+ * (it always takes one): what a batch holds in memory, and how far a
+ * file passes max_size. */
+#define BATCH_BYTES (4 << 20)
+/* What is still due at shutdown is written for this long at most. */
+#define FINAL_MS 5000
 
 struct output {
 	struct dwd_outputs *all;
@@ -68,6 +76,11 @@ struct dwd_outputs {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int stop;
+	long long final_until; /* dw_mono_ms(): the last pass ends then */
+	/* One process writes a store's outputs: flock()ed by its threads
+	 * (one open file, so one lock for all), tried at each pass. */
+	int lock_fd;
+	int lock_said; /* another process has it: said once */
 };
 
 /* Its cursor's key: its type and its path or endpoint. */
@@ -83,6 +96,36 @@ static void output_name(char *out, size_t size, const struct dw_output_cfg *c)
 static int stopping(struct dwd_outputs *all)
 {
 	return __atomic_load_n(&all->stop, __ATOMIC_RELAXED);
+}
+
+/* The last pass at shutdown: until its deadline (none at a reload). */
+static int final_due(struct dwd_outputs *all)
+{
+	return dw_mono_ms() <
+	       __atomic_load_n(&all->final_until, __ATOMIC_RELAXED);
+}
+
+/*
+ * Is this process the one that writes the store's outputs? Two (a
+ * `--once` from cron while the service runs) would each write the rows
+ * past one cursor, and cut each other's batches.
+ */
+static int outputs_locked(struct dwd_outputs *all)
+{
+	if (all->lock_fd < 0)
+		return 1; /* no lock file (said when it was made) */
+	if (!flock(all->lock_fd, LOCK_EX | LOCK_NB)) {
+		if (__atomic_exchange_n(&all->lock_said, 0, __ATOMIC_RELAXED))
+			dw_log_info("outputs: this driftwatchd writes them "
+				    "again");
+		return 1;
+	}
+	if (!__atomic_exchange_n(&all->lock_said, 1, __ATOMIC_RELAXED))
+		dw_log_warn("outputs: another driftwatchd writes this store's "
+			    "outputs (%s-outputs.lock): not written by this "
+			    "one while it does",
+			    all->db);
+	return 0;
 }
 
 static void out_close(struct output *o)
@@ -198,11 +241,22 @@ static void out_check(struct output *o)
 
 	if (o->fd < 0)
 		return;
-	if (o->cfg.max_size && (unsigned long long)o->size >= o->cfg.max_size)
+	/* Cut in place by another program (logrotate's copytruncate):
+	 * its end is where the next batch goes, and where a failed one is
+	 * cut back to. */
+	if (!fstat(o->fd, &now) && (long long)now.st_size != o->size) {
+		if ((long long)now.st_size < o->size)
+			dw_log_info("output %s: cut to %lld bytes by another "
+				    "program",
+				    o->shown, (long long)now.st_size);
+		o->size = (long long)now.st_size;
+	}
+	if (lstat(o->cfg.path, &now) < 0 || now.st_dev != o->st.st_dev ||
+	    now.st_ino != o->st.st_ino)
+		out_close(o); /* moved or removed: made again */
+	else if (o->cfg.max_size &&
+		 (unsigned long long)o->size >= o->cfg.max_size)
 		out_rotate(o);
-	else if (lstat(o->cfg.path, &now) < 0 || now.st_dev != o->st.st_dev ||
-		 now.st_ino != o->st.st_ino)
-		out_close(o);
 }
 
 struct batch {
@@ -214,8 +268,13 @@ struct batch {
 static int add_line(const struct dw_feed_row *r, void *ctx)
 {
 	struct batch *b = ctx;
-	json_t *doc = dwd_ecs_doc(r, b->o->all->host);
-	int err = dw_json_dump(&b->buf, doc, JSON_PRESERVE_ORDER);
+	json_t *doc;
+	int err;
+
+	if (b->rows && b->buf.len >= BATCH_BYTES)
+		return DW_FEED_FULL;
+	doc = dwd_ecs_doc(r, b->o->all->host);
+	err = dw_json_dump(&b->buf, doc, JSON_PRESERVE_ORDER);
 
 	json_decref(doc);
 	if (err)
@@ -240,34 +299,52 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Rows retention deleted before this output took them: said, alerted. */
-static void tell_dropped(struct output *o, struct dw_store *st,
-			 const long long missing[DW_FEED_N])
+/*
+ * Move the output's cursor to `at`, and record in the same transaction
+ * one output-dropped alert for the rows retention deleted before this
+ * output took them (`missing`, NULL: none): the count is never lost
+ * between the two.
+ */
+static int save_cursor(struct output *o, struct dw_store *st,
+		       const long long at[DW_FEED_N], const long long *missing)
 {
 	long long n = 0;
-	int t;
 	char summary[4400];
-	json_t *p;
+	json_t *p = NULL;
+	int t, err;
 
-	for (t = 0; t < DW_FEED_N; t++)
+	for (t = 0; missing && t < DW_FEED_N; t++)
 		n += missing[t];
-	if (!n)
-		return;
-	__atomic_add_fetch(&o->dropped, (unsigned long long)n,
-			   __ATOMIC_RELAXED);
-	snprintf(summary, sizeof(summary),
-		 "output %s: %lld events were deleted by retention before it "
-		 "took them",
-		 o->shown, n);
-	dw_log_warn("%s", summary);
-	p = json_pack("{s:s, s:I, s:I, s:I, s:I}", "output", o->shown,
-		      "dropped", (json_int_t)n, "events",
-		      (json_int_t)missing[DW_FEED_EVENTS], "findings",
-		      (json_int_t)missing[DW_FEED_FINDINGS], "alerts",
-		      (json_int_t)missing[DW_FEED_ALERTS]);
-	if (dw_store_alert(st, "output-dropped", summary, p))
-		dw_log_warn("%s", dw_error_last());
+	if (n) {
+		snprintf(summary, sizeof(summary),
+			 "output %s: %lld rows (%lld events, %lld findings, "
+			 "%lld alerts) were deleted by retention before it "
+			 "took them",
+			 o->shown, n, missing[DW_FEED_EVENTS],
+			 missing[DW_FEED_FINDINGS], missing[DW_FEED_ALERTS]);
+		p = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "output",
+			      o->shown, "severity", "high", "dropped",
+			      (json_int_t)n, "events",
+			      (json_int_t)missing[DW_FEED_EVENTS], "findings",
+			      (json_int_t)missing[DW_FEED_FINDINGS], "alerts",
+			      (json_int_t)missing[DW_FEED_ALERTS]);
+	}
+	err = dw_store_begin(st);
+	if (!err)
+		err = dw_store_feed_save(st, o->name, at);
+	if (!err && p)
+		err = dw_store_alert(st, "output-dropped", summary, p);
+	if (!err)
+		err = dw_store_commit(st);
+	else
+		dw_store_rollback(st);
 	json_decref(p);
+	if (!err && n) {
+		__atomic_add_fetch(&o->dropped, (unsigned long long)n,
+				   __ATOMIC_RELAXED);
+		dw_log_warn("%s", summary);
+	}
+	return err;
 }
 
 /* One batch: 1 written, 0 nothing left, -1 failed (retried later). */
@@ -310,7 +387,7 @@ static int out_batch(struct output *o, struct dw_store *st)
 		out_failed(o, why);
 		return -1;
 	}
-	if (dw_store_feed_save(st, o->name, last)) {
+	if (save_cursor(o, st, last, missing)) {
 		/* Written, not recorded: the next try (or run) cuts it. */
 		dw_buf_release(&b.buf);
 		out_failed(o, dw_error_last());
@@ -325,7 +402,6 @@ static int out_batch(struct output *o, struct dw_store *st)
 	if (o->failing)
 		dw_log_info("output %s: writing again", o->shown);
 	o->failing = 0;
-	tell_dropped(o, st, missing);
 	return 1;
 }
 
@@ -427,7 +503,7 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 	rejected = dwd_otlp_rejected(answer.ptr ? answer.ptr : "", answer.len,
 				     why, sizeof(why));
 	dw_buf_release(&answer);
-	if (dw_store_feed_save(st, o->name, last)) {
+	if (save_cursor(o, st, last, missing)) {
 		out_failed(o, dw_error_last());
 		return -1;
 	}
@@ -445,7 +521,6 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 	if (o->failing)
 		dw_log_info("output %s: delivering again", o->shown);
 	o->failing = 0;
-	tell_dropped(o, st, missing);
 	return 1;
 }
 
@@ -461,7 +536,11 @@ struct syslog_batch {
 static int add_message(const struct dw_feed_row *r, void *ctx)
 {
 	struct syslog_batch *b = ctx;
-	json_t *doc = dwd_ecs_doc(r, b->o->all->host);
+	json_t *doc;
+
+	if (b->rows && b->buf.len >= BATCH_BYTES)
+		return DW_FEED_FULL;
+	doc = dwd_ecs_doc(r, b->o->all->host);
 
 	dwd_syslog_format(&b->buf, doc, b->o->cfg.facility, b->o->cfg.sd_id,
 			  b->o->all->host, b->pid);
@@ -549,7 +628,8 @@ static int syslog_batch(struct output *o, struct dw_store *st)
 			o->at[t] < o->high[t]
 				? (last[t] < o->high[t] ? last[t] : o->high[t])
 				: o->at[t];
-	if (dw_store_feed_save(st, o->name, begin)) {
+	/* Gaps of a batch sent again were told the first time. */
+	if (save_cursor(o, st, begin, resending ? NULL : missing)) {
 		out_failed(o, dw_error_last());
 		return -1;
 	}
@@ -567,26 +647,23 @@ static int syslog_batch(struct output *o, struct dw_store *st)
 	if (o->failing)
 		dw_log_info("output %s: delivering again", o->shown);
 	o->failing = 0;
-	/* Gaps of a batch sent again were told the first time. */
-	if (!resending)
-		tell_dropped(o, st, missing);
 	return 1;
 }
 
 /* Everything due, batch by batch (until stopped). */
 static void out_pass(struct output *o, struct dw_store *st, int final)
 {
-	int r = 1;
+	int r = outputs_locked(o->all);
 	long long pending;
 
 	while (r > 0 && o->cfg.type == DW_OUTPUT_OTLP &&
-	       (final ? !o->failing : !stopping(o->all)))
+	       (final ? !o->failing && final_due(o->all) : !stopping(o->all)))
 		r = otlp_batch(o, st);
 	while (r > 0 && o->cfg.type == DW_OUTPUT_SYSLOG &&
-	       (final ? !o->failing : !stopping(o->all)))
+	       (final ? !o->failing && final_due(o->all) : !stopping(o->all)))
 		r = syslog_batch(o, st);
 	while (r > 0 && o->cfg.type == DW_OUTPUT_JSONL &&
-	       (final || !stopping(o->all))) {
+	       (final ? final_due(o->all) : !stopping(o->all))) {
 		out_check(o);
 		if (o->fd < 0) {
 			if (out_open(o))
@@ -653,6 +730,23 @@ static struct dwd_outputs *outputs_new(struct daemon *dm)
 	pthread_mutex_init(&all->mu, NULL);
 	pthread_cond_init(&all->cv, NULL);
 	all->db = dw_xstrdup(dm->db);
+	all->lock_fd = -1;
+	if (dm->pol.noutputs && strcmp(dm->db, ":memory:")) {
+		size_t len = strlen(dm->db) + 16;
+		char *lock = dw_xmalloc(len);
+
+		snprintf(lock, len, "%s-outputs.lock", dm->db);
+		all->lock_fd = open(lock,
+				    O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+					    O_NOCTTY | O_NONBLOCK,
+				    0600);
+		if (all->lock_fd < 0)
+			dw_log_warn("outputs: cannot open %s (%s): another "
+				    "driftwatchd on this store could write "
+				    "them too",
+				    lock, strerror(errno));
+		free(lock);
+	}
 	if (gethostname(all->host, sizeof(all->host) - 1) < 0)
 		snprintf(all->host, sizeof(all->host), "localhost");
 	if (dm->pol.noutputs > OUTPUTS_MAX)
@@ -700,6 +794,8 @@ static void outputs_free(struct dwd_outputs *all)
 			free(all->o[i].cfg.headers[h]);
 		free(all->o[i].cfg.headers);
 	}
+	if (all->lock_fd >= 0)
+		close(all->lock_fd); /* and its lock */
 	pthread_mutex_destroy(&all->mu);
 	pthread_cond_destroy(&all->cv);
 	free(all->db);
@@ -745,7 +841,7 @@ void dwd_outputs_start(struct daemon *dm)
 	dm->outputs = all;
 }
 
-void dwd_outputs_stop(struct daemon *dm)
+void dwd_outputs_stop(struct daemon *dm, int drain)
 {
 	struct dwd_outputs *all = dm->outputs;
 	size_t i;
@@ -753,6 +849,11 @@ void dwd_outputs_stop(struct daemon *dm)
 	if (!all)
 		return;
 	pthread_mutex_lock(&all->mu);
+	/* At shutdown, what is due is written for FINAL_MS at most; at a
+	 * reload not at all (the cursors are in the store: the new
+	 * threads go on), so neither waits on a backlog. */
+	__atomic_store_n(&all->final_until, drain ? dw_mono_ms() + FINAL_MS : 0,
+			 __ATOMIC_RELAXED);
 	__atomic_store_n(&all->stop, 1, __ATOMIC_RELAXED);
 	pthread_cond_broadcast(&all->cv);
 	pthread_mutex_unlock(&all->mu);
@@ -765,7 +866,7 @@ void dwd_outputs_stop(struct daemon *dm)
 
 void dwd_outputs_restart(struct daemon *dm)
 {
-	dwd_outputs_stop(dm);
+	dwd_outputs_stop(dm, 0);
 	dwd_outputs_register(dm);
 	dwd_outputs_start(dm);
 }
@@ -778,6 +879,8 @@ void dwd_outputs_once(struct daemon *dm)
 	if (!dm->pol.noutputs)
 		return;
 	all = outputs_new(dm);
+	/* A run of its own: everything due is written. */
+	all->final_until = LLONG_MAX;
 	for (i = 0; i < all->n; i++)
 		if (!out_begin(&all->o[i], dm->store))
 			out_pass(&all->o[i], dm->store, 1);

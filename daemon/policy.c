@@ -581,6 +581,43 @@ static int output_one(struct dw_yaml *y, yaml_node_t *n,
 	return err;
 }
 
+/*
+ * A jsonl output's path in one spelling: "//" and "/./" folded; ".."
+ * and a trailing '/' refused. 0, or -1 for a bad one.
+ */
+static int normal_path(char *path)
+{
+	char *r = path, *w = path;
+
+	while (*r) {
+		if (r[0] == '/' &&
+		    (r[1] == '/' || (r[1] == '.' && (r[2] == '/' || !r[2])))) {
+			r += r[1] == '/' ? 1 : 2;
+			continue;
+		}
+		if (r[0] == '/' && r[1] == '.' && r[2] == '.' &&
+		    (r[3] == '/' || !r[3]))
+			return -1;
+		*w++ = *r++;
+	}
+	*w = 0;
+	return w > path + 1 && w[-1] != '/' ? 0 : -1;
+}
+
+/* Does file `b` name `a` or one of its rotated files (a.N)? */
+static int same_files(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	if (strncmp(a, b, n))
+		return 0;
+	if (!b[n])
+		return 1;
+	if (b[n] != '.' || !b[n + 1])
+		return 0;
+	return strspn(b + n + 1, "0123456789") == strlen(b + n + 1);
+}
+
 static int outputs(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
 {
 	yaml_node_item_t *it;
@@ -594,12 +631,20 @@ static int outputs(struct dw_yaml *y, yaml_node_t *v, struct dw_policy *p)
 		yaml_node_t *n = dw_yaml_node(y, *it);
 		int err = output_one(y, n, &o);
 
+		if (!err && o.type == DW_OUTPUT_JSONL && normal_path(o.path))
+			err = dw_yaml_bad(y, n,
+					  "a jsonl output's path names a file "
+					  "(no \"..\", no trailing '/')");
 		for (i = 0; !err && i < p->noutputs; i++)
 			if (p->outputs[i].type == o.type &&
-			    !strcmp(p->outputs[i].path, o.path))
+			    (!strcmp(p->outputs[i].path, o.path) ||
+			     (o.type == DW_OUTPUT_JSONL &&
+			      (same_files(p->outputs[i].path, o.path) ||
+			       same_files(o.path, p->outputs[i].path)))))
 				err = dw_yaml_bad(y, n,
 						  "two outputs name one file "
-						  "or endpoint");
+						  "(or one's rotated files) or "
+						  "one endpoint");
 		if (err) {
 			output_release(&o);
 			return err;

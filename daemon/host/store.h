@@ -460,7 +460,10 @@ struct dw_feed_row {
 	 * with its container's name, image and labels where known. */
 	json_t *doc;
 };
+/* 0: taken; DW_FEED_FULL: not taken, the read ends before it (a batch
+ * is full); other: an error, which ends the read and is returned. */
 typedef int (*dw_feed_fn)(const struct dw_feed_row *r, void *ctx);
+#define DW_FEED_FULL 1
 
 /* Output `output`'s cursor; one seen for the first time starts at the
  * newest rows (it takes the feed from now on), recorded. */
@@ -482,7 +485,7 @@ int dw_store_feed_pending(struct dw_store *s, const long long at[DW_FEED_N],
 /*
  * Up to `max` rows of each table past `after`, to `cb` in the order they
  * happened (each table's in id order). `last` gets the id of each
- * table's last row handed over (the new cursor once the caller has
+ * table's last row taken (the new cursor once the caller has
  * them safe), `missing` how many ids were skipped before it: rows that
  * retention deleted before this output took them. `cb`'s nonzero return
  * stops the read and is returned.

@@ -180,12 +180,23 @@ int dw_store_feed_pending(struct dw_store *s, const long long at[DW_FEED_N],
 
 /* ---- reading ---- */
 
+/* A text column, valid UTF-8 (what is not is replaced, never dropped). */
 static void set_text(json_t *o, const char *key, sqlite3_stmt *st, int col)
 {
 	const unsigned char *v = sqlite3_column_text(st, col);
+	struct dw_buf b = DW_BUF_INIT;
+	json_t *j;
 
-	if (v)
-		json_object_set_new(o, key, json_string((const char *)v));
+	if (!v)
+		return;
+	j = json_string((const char *)v);
+	if (!j) {
+		dw_utf8_sanitize(&b, (const char *)v,
+				 (size_t)sqlite3_column_bytes(st, col));
+		j = json_string(b.ptr ? b.ptr : "");
+		dw_buf_release(&b);
+	}
+	json_object_set_new(o, key, j);
 }
 
 /* A path as stored (bytes): valid UTF-8, as `events` shows it. */
@@ -378,6 +389,12 @@ int dw_store_feed_read(struct dw_store *s, const long long after[DW_FEED_N],
 		if (best < 0)
 			break;
 		err = cb(&rows[best][at[best]], ctx);
+		if (err == DW_FEED_FULL) {
+			err = 0; /* not taken: the read ends before it */
+			break;
+		}
+		if (err)
+			break;
 		missing[best] += rows[best][at[best]].id - last[best] - 1;
 		last[best] = rows[best][at[best]++].id;
 	}

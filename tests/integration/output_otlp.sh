@@ -210,7 +210,17 @@ bad() {
 bad '  - type: otlp' "needs an http(s) endpoint" &&
 	bad '  - {type: otlp, endpoint: "ftp://x"}' "needs an http(s) endpoint" &&
 	bad '  - {type: jsonl, path: relative}' "needs an absolute path" &&
-	bad '  - {type: kafka}' "type is jsonl or otlp" &&
+	bad '  - {type: kafka}' "type is jsonl, otlp or syslog" &&
+	bad '  - {type: jsonl, path: /tmp/a/../x}' "names a file" &&
+	bad "  - {type: jsonl, path: /tmp/x}
+  - {type: jsonl, path: /tmp//x.1}" "two outputs name one file (or one's rotated files)" &&
+	bad '  - {type: syslog, address: "127.0.0.1"}' "needs an address, HOST:PORT" &&
+	bad '  - {type: syslog, address: "h:70000"}' "needs an address, HOST:PORT" &&
+	bad '  - {type: syslog, address: "h:514", transport: udp}' "transport is tcp or tls" &&
+	bad '  - {type: syslog, address: "h:514", ca: /x}' "are for transport: tls" &&
+	bad '  - {type: syslog, address: "h:514", facility: local9}' "facility is a syslog facility" &&
+	bad '  - {type: syslog, address: "h:514", sd_id: "dw x@1"}' "sd_id is NAME@PEN" &&
+	bad '  - {type: syslog, address: "h:514", sd_id: "dw@abc"}' "sd_id is NAME@PEN" &&
 	bad '  - {path: /tmp/x}' "needs a type" &&
 	bad '  - {type: otlp, endpoint: "http://x", path: /tmp/x}' "unknown key in an otlp output" &&
 	bad '  - {type: jsonl, path: /tmp/x, fsync: always}' "fsync is batch or none" &&
