@@ -107,6 +107,8 @@ rsyslog_stop
 burst 3
 burst 4
 rsyslog_start
+# Reconnected (backing off 1, 2, 4 ... s) before the SIGKILL.
+dw_wait 30 grep -q "sent again (at least once)" "$tmp/log" || fail "no reconnect: $(grep output "$tmp/log" | tail -3)"
 burst 5
 kill -9 "$pid"
 wait "$pid" 2>/dev/null
