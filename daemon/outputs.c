@@ -34,6 +34,18 @@
 /* ... for syslog, whose last batch is sent again after a reconnect: the
  * window of rows sent at least once. */
 #define SYSLOG_BATCH_ROWS 128
+/*
+ * TCP says only that the receiver's kernel has the bytes, not that the
+ * receiver read them: what was sent over a connection in its last
+ * WINDOW_BYTES (more than a receive buffer holds: Linux grows one to 6
+ * MiB by default) is sent again after that connection is lost, or after
+ * a restart. At most WINDOW_BATCHES batches are remembered.
+ */
+#define WINDOW_BYTES (8 << 20)
+/* An OTLP request past this is sent in halves (a Collector takes 20 MiB
+ * by default); one refused as too large (413) too. */
+#define OTLP_MAX_BYTES (4 << 20)
+#define WINDOW_BATCHES 256
 /* Bytes of a file's or a syslog batch past which it takes no more rows
  * (it always takes one): what a batch holds in memory, and how far a
  * file passes max_size. */
@@ -50,11 +62,20 @@ struct output {
 	/* otlp, syslog: no try before (dw_mono_ms()), the last wait (s) */
 	long long next_try_ms;
 	long backoff_s;
+	size_t otlp_rows; /* rows an OTLP request takes at most now */
+	int in_final;	  /* in the last pass (its own deadline) */
 	/* syslog: the connection; the cursor as stored, one batch behind
 	 * `at` (that batch is sent again after a reconnect or restart) */
 	struct dwd_syslog *conn;
-	long long saved[DW_FEED_N], high[DW_FEED_N];
-	size_t last_rows, resend_rows;
+	long long saved[DW_FEED_N]; /* as stored: the window's start */
+	long long high[DW_FEED_N];  /* the last rows ever sent */
+	struct sent_batch {
+		long long from[DW_FEED_N]; /* the cursor before it */
+		size_t bytes, rows;
+	} window[WINDOW_BATCHES]; /* on this connection, oldest first */
+	size_t nwindow, window_bytes;
+	size_t resend_rows; /* to say at the next connection */
+	int restarted;	    /* the previous run's window goes again */
 	pthread_t thread;
 	int started;
 	int fd;
@@ -103,6 +124,15 @@ static int final_due(struct dwd_outputs *all)
 {
 	return dw_mono_ms() <
 	       __atomic_load_n(&all->final_until, __ATOMIC_RELAXED);
+}
+
+/* What is left of it (ms), for a send in it. */
+static long final_left(struct dwd_outputs *all)
+{
+	long long left = __atomic_load_n(&all->final_until, __ATOMIC_RELAXED) -
+			 dw_mono_ms();
+
+	return left < 0 ? 0 : left > 10000 ? 10000 : (long)left;
 }
 
 /*
@@ -417,6 +447,8 @@ static int add_record(const struct dw_feed_row *r, void *ctx)
 {
 	struct otlp_batch *b = ctx;
 
+	if (b->n >= b->o->otlp_rows)
+		return DW_FEED_FULL;
 	DW_ALLOC_GROW(b->v, b->n + 1, b->alloc);
 	b->v[b->n].doc = dwd_ecs_doc(r, b->o->all->host);
 	/* Microseconds where the table keeps them, else its second. */
@@ -452,7 +484,7 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 	char why[300];
 	json_t *req;
 	size_t i, nh = 0;
-	int err, moved = 0, t;
+	int err, moved = 0, t, rejected_all = 0;
 
 	if (dw_mono_ms() < o->next_try_ms)
 		return 0;
@@ -475,11 +507,38 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 	free(b.v);
 	dw_json_dump(&body, req, JSON_PRESERVE_ORDER);
 	json_decref(req);
+	/* Too big (names a container chose escaped twice over): halves,
+	 * down to one record, which always goes. */
+	if (body.len > OTLP_MAX_BYTES && b.n > 1) {
+		o->otlp_rows = b.n / 2;
+		dw_buf_release(&body);
+		return 1;
+	}
 	for (i = 0; i < o->cfg.nheaders && nh < 39; i++)
 		hdrs[nh++] = o->cfg.headers[i];
 	hdrs[nh] = NULL;
 	err = dw_http_post_answer(o->cfg.path, body.ptr, body.len, hdrs, 10000,
 				  &status, &answer, &after);
+	if (!err && status == 413 && b.n > 1) {
+		dw_log_info("output %s: the receiver refused %zu records "
+			    "(%zu bytes) as too large: sent in halves",
+			    o->shown, b.n, body.len);
+		o->otlp_rows = b.n / 2;
+		dw_buf_release(&body);
+		dw_buf_release(&answer);
+		return 1;
+	}
+	if (!err && status == 413) {
+		/* One record the receiver will never take: its refusal,
+		 * counted and said as a rejection, not a wedge. */
+		dw_buf_release(&answer);
+		answer.len = 0;
+		snprintf(why, sizeof(why),
+			 "refused as too large (HTTP 413, %zu bytes)",
+			 body.len);
+		status = 200;
+		rejected_all = 1;
+	}
 	dw_buf_release(&body);
 	if (err || status < 200 || status > 299) {
 		if (err)
@@ -500,8 +559,13 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 	}
 	/* Taken. Records the receiver rejected (partialSuccess) are not
 	 * to be sent again (OTLP): counted and said. */
-	rejected = dwd_otlp_rejected(answer.ptr ? answer.ptr : "", answer.len,
-				     why, sizeof(why));
+	if (rejected_all)
+		rejected = (long long)b.n;
+	else
+		rejected = dwd_otlp_rejected(answer.ptr ? answer.ptr : "",
+					     answer.len, why, sizeof(why));
+	if (rejected > (long long)b.n)
+		rejected = (long long)b.n;
 	dw_buf_release(&answer);
 	if (save_cursor(o, st, last, missing)) {
 		out_failed(o, dw_error_last());
@@ -509,6 +573,9 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 	}
 	memcpy(o->at, last, sizeof(o->at));
 	o->backoff_s = 0;
+	if (o->otlp_rows < BATCH_ROWS)
+		o->otlp_rows = o->otlp_rows * 2 < BATCH_ROWS ? o->otlp_rows * 2
+							     : BATCH_ROWS;
 	__atomic_add_fetch(&o->written, (unsigned long long)b.n,
 			   __ATOMIC_RELAXED);
 	if (rejected > 0) {
@@ -553,23 +620,48 @@ static int add_message(const struct dw_feed_row *r, void *ctx)
  * cursor, on the next one. */
 static void syslog_lost(struct output *o, const char *why)
 {
-	long long n = 0;
+	size_t i;
 
 	dwd_syslog_close(&o->conn);
-	for (int t = 0; t < DW_FEED_N; t++)
-		n += o->at[t] - o->saved[t];
-	if (n > 0)
-		o->resend_rows = o->last_rows;
+	for (i = 0; i < o->nwindow; i++)
+		o->resend_rows += o->window[i].rows;
+	o->nwindow = 0;
+	o->window_bytes = 0;
 	memcpy(o->at, o->saved, sizeof(o->at));
 	otlp_backoff(o, 0);
 	out_failed(o, why);
+}
+
+/* A batch sent on this connection; the window's start moves past what
+ * fell out of it. */
+static void window_add(struct output *o, const long long from[DW_FEED_N],
+		       size_t bytes, size_t rows)
+{
+	struct sent_batch *w;
+
+	if (o->nwindow == WINDOW_BATCHES) {
+		o->window_bytes -= o->window[0].bytes;
+		memmove(&o->window[0], &o->window[1],
+			--o->nwindow * sizeof(o->window[0]));
+	}
+	w = &o->window[o->nwindow++];
+	memcpy(w->from, from, sizeof(w->from));
+	w->bytes = bytes;
+	w->rows = rows;
+	o->window_bytes += bytes;
+	while (o->nwindow > 1 &&
+	       o->window_bytes - o->window[0].bytes >= WINDOW_BYTES) {
+		o->window_bytes -= o->window[0].bytes;
+		memmove(&o->window[0], &o->window[1],
+			--o->nwindow * sizeof(o->window[0]));
+	}
 }
 
 /* One batch: 1 sent, 0 nothing left, -1 failed (tried again). */
 static int syslog_batch(struct output *o, struct dw_store *st)
 {
 	struct syslog_batch b = {o, DW_BUF_INIT, 0, (int)getpid()};
-	long long last[DW_FEED_N], missing[DW_FEED_N], begin[DW_FEED_N];
+	long long last[DW_FEED_N], missing[DW_FEED_N];
 	int err, t, moved = 0, resending = 0;
 
 	if (dw_mono_ms() < o->next_try_ms)
@@ -588,6 +680,12 @@ static int syslog_batch(struct output *o, struct dw_store *st)
 			out_failed(o, why);
 			return -1;
 		}
+		if (o->restarted)
+			dw_log_info("output %s: connected; what a previous "
+				    "run sent in its last %d MiB, if anything, "
+				    "is sent again (at least once)",
+				    o->shown, WINDOW_BYTES >> 20);
+		o->restarted = 0;
 		if (o->resend_rows) {
 			dw_log_info("output %s: connected; the last %zu rows "
 				    "are sent again (at least once)",
@@ -604,13 +702,16 @@ static int syslog_batch(struct output *o, struct dw_store *st)
 		moved |= last[t] != o->at[t];
 		resending |= o->at[t] < o->high[t];
 	}
+	/* The stop of a reload or shutdown ends a send that waits. */
 	if (err || !moved) {
 		dw_buf_release(&b.buf);
 		if (err)
 			out_failed(o, dw_error_last());
 		return err ? -1 : 0;
 	}
-	if (dwd_syslog_send(o->conn, b.buf.ptr, b.buf.len, 10000)) {
+	if (dwd_syslog_send(o->conn, b.buf.ptr, b.buf.len,
+			    o->in_final ? final_left(o->all) : 10000,
+			    o->in_final ? NULL : &o->all->stop)) {
 		char why[600];
 
 		snprintf(why, sizeof(why), "not delivered: %s",
@@ -619,28 +720,22 @@ static int syslog_batch(struct output *o, struct dw_store *st)
 		syslog_lost(o, why);
 		return -1;
 	}
+	window_add(o, o->at, b.buf.len, b.rows);
 	dw_buf_release(&b.buf);
-	/* The store keeps where this batch began: it goes again after a
-	 * restart, as after a reconnect; but for the rows it sent again,
-	 * which went twice now and need not go a third time. */
-	for (t = 0; t < DW_FEED_N; t++)
-		begin[t] =
-			o->at[t] < o->high[t]
-				? (last[t] < o->high[t] ? last[t] : o->high[t])
-				: o->at[t];
-	/* Gaps of a batch sent again were told the first time. */
-	if (save_cursor(o, st, begin, resending ? NULL : missing)) {
+	/* The store keeps where the window begins: it goes again after a
+	 * restart, as after a reconnect. Gaps of a batch sent again were
+	 * told the first time. */
+	if (save_cursor(o, st, o->window[0].from, resending ? NULL : missing)) {
 		out_failed(o, dw_error_last());
+		syslog_lost(o, "the store did not take the cursor");
 		return -1;
 	}
-	/* The next window: this batch. */
+	memcpy(o->saved, o->window[0].from, sizeof(o->saved));
 	for (t = 0; t < DW_FEED_N; t++) {
-		o->saved[t] = begin[t];
 		o->at[t] = last[t];
 		if (last[t] > o->high[t])
 			o->high[t] = last[t];
 	}
-	o->last_rows = b.rows;
 	o->backoff_s = 0;
 	__atomic_add_fetch(&o->written, (unsigned long long)b.rows,
 			   __ATOMIC_RELAXED);
@@ -655,6 +750,8 @@ static void out_pass(struct output *o, struct dw_store *st, int final)
 {
 	int r = outputs_locked(o->all);
 	long long pending;
+
+	o->in_final = final;
 
 	while (r > 0 && o->cfg.type == DW_OUTPUT_OTLP &&
 	       (final ? !o->failing && final_due(o->all) : !stopping(o->all)))
@@ -683,6 +780,9 @@ static int out_begin(struct output *o, struct dw_store *st)
 		return -1;
 	}
 	memcpy(o->saved, o->at, sizeof(o->at));
+	/* A syslog output's stored cursor is the start of the last run's
+	 * window: sent again, said at the first connection. */
+	o->restarted = o->cfg.type == DW_OUTPUT_SYSLOG;
 	return 0;
 }
 
@@ -769,6 +869,7 @@ static struct dwd_outputs *outputs_new(struct daemon *dm)
 		o->cfg.key = o->cfg.key ? dw_xstrdup(o->cfg.key) : NULL;
 		o->cfg.sd_id = o->cfg.sd_id ? dw_xstrdup(o->cfg.sd_id) : NULL;
 		o->fd = -1;
+		o->otlp_rows = BATCH_ROWS;
 		output_name(o->name, sizeof(o->name), &o->cfg);
 		if (o->cfg.type == DW_OUTPUT_OTLP)
 			dw_url_origin(o->shown, sizeof(o->shown), o->cfg.path);

@@ -459,7 +459,11 @@ static int address_ok(const char *a)
 
 	if (!colon || colon == a || colon - a > 255)
 		return 0;
-	if (*a == '[' && colon[-1] != ']')
+	/* [V6]: one pair of brackets, around all of the host */
+	if (*a == '[' ? colon[-1] != ']' || strchr(a + 1, ']') != colon - 1
+		      : strpbrk(a, "[]") != NULL)
+		return 0;
+	if (strspn(colon + 1, "0123456789") != strlen(colon + 1))
 		return 0;
 	port = strtol(colon + 1, &end, 10);
 	return colon[1] && !*end && port >= 1 && port <= 65535;
@@ -568,6 +572,8 @@ static int output_one(struct dw_yaml *y, yaml_node_t *n,
 		err = dw_yaml_bad(y, n,
 				  "an otlp output needs an http(s) endpoint "
 				  "(http://127.0.0.1:4318/v1/logs)");
+	if (!err && o->nheaders > 32)
+		err = dw_yaml_bad(y, n, "at most 32 headers");
 	for (size_t i = 0; !err && i < o->nheaders; i++)
 		if (!strchr(o->headers[i], ':') ||
 		    strpbrk(o->headers[i], "\r\n"))

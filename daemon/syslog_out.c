@@ -10,6 +10,7 @@
  * behind, so after a reconnect or a restart the last batch is sent again
  * (at least once; the receiver can drop what it has by event.id).
  */
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -124,8 +125,10 @@ void dwd_syslog_close(struct dwd_syslog **pp)
 
 	if (!c)
 		return;
-	if (c->ssl)
+	if (c->ssl) {
+		SSL_shutdown(c->ssl); /* close_notify, not waited for */
 		SSL_free(c->ssl);
+	}
 	if (c->ctx)
 		SSL_CTX_free(c->ctx);
 	if (c->fd >= 0)
@@ -224,11 +227,20 @@ static int tls_start(struct dwd_syslog *c, const struct dw_output_cfg *cfg,
 	c->ssl = SSL_new(c->ctx);
 	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1)
 		return ssl_error("TLS");
-	/* The receiver's name (or address) must be in its certificate. */
-	SSL_set_tlsext_host_name(c->ssl, host);
-	if (!X509_VERIFY_PARAM_set1_host(SSL_get0_param(c->ssl), host, 0) ||
-	    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), host) < 0)
-		return ssl_error("TLS");
+	/* The receiver's name, or its address (in a SAN), must be in its
+	 * certificate; a name goes as SNI too (an address may not). */
+	{
+		unsigned char a[16];
+		int ip = inet_pton(AF_INET, host, a) == 1 ||
+			 inet_pton(AF_INET6, host, a) == 1;
+
+		if (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl),
+						       host) != 1
+		       : (SSL_set_tlsext_host_name(c->ssl, host) != 1 ||
+			  X509_VERIFY_PARAM_set1_host(SSL_get0_param(c->ssl),
+						      host, 0) != 1))
+			return ssl_error("TLS");
+	}
 	for (;;) {
 		rc = SSL_connect(c->ssl);
 		if (rc == 1)
@@ -279,12 +291,14 @@ int dwd_syslog_open(struct dwd_syslog **out, const struct dw_output_cfg *cfg,
 }
 
 int dwd_syslog_send(struct dwd_syslog *c, const char *p, size_t n,
-		    long timeout_ms)
+		    long timeout_ms, const int *stop)
 {
 	long long deadline = dw_mono_ms() + timeout_ms;
 	int q;
 
 	while (n) {
+		if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED))
+			return dw_error_set(DW_EUNREACHABLE, "stopping");
 		ssize_t w;
 
 		if (c->ssl) {
@@ -334,7 +348,8 @@ int dwd_syslog_send(struct dwd_syslog *c, const char *p, size_t n,
 		/* A receiver that closed says so by a readable socket. */
 		if (poll(&pf, 1, 0) == 1 && (pf.revents & (POLLHUP | POLLERR)))
 			break;
-		if (dw_mono_ms() >= deadline)
+		if (dw_mono_ms() >= deadline ||
+		    (stop && __atomic_load_n(stop, __ATOMIC_RELAXED)))
 			break;
 		poll(NULL, 0, 5);
 	}

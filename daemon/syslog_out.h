@@ -27,9 +27,10 @@ struct dwd_syslog;
 int dwd_syslog_open(struct dwd_syslog **out, const struct dw_output_cfg *cfg,
 		    long timeout_ms);
 /* Send all of it and wait until the receiver's kernel acknowledged every
- * byte; DW_EUNREACHABLE (said why) otherwise: reconnect. */
+ * byte; DW_EUNREACHABLE (said why) otherwise, or when `*stop` is set (a
+ * reload, a shutdown): reconnect. */
 int dwd_syslog_send(struct dwd_syslog *c, const char *p, size_t n,
-		    long timeout_ms);
+		    long timeout_ms, const int *stop);
 /* 0 when the receiver closed the connection. */
 int dwd_syslog_alive(struct dwd_syslog *c);
 void dwd_syslog_close(struct dwd_syslog **c);

@@ -494,6 +494,12 @@ int dw_http_post_answer(const char *url, const char *body, size_t len,
 	for (; headers && *headers; headers++)
 		hdrs = dl.slist_append(hdrs, *headers);
 	rc = perform(c, url, 1, body, len, hdrs, timeout_ms, &resp);
+	/* An answer past 1 MiB is cut, not a failure: a 2xx is taken. */
+	if (rc == CURLE_WRITE_ERROR && answer) {
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+		if (*status >= 200 && *status <= 299)
+			rc = CURLE_OK;
+	}
 	if (rc != CURLE_OK)
 		err = dw_error_set(DW_EUNREACHABLE, "%s",
 				   curl_easy_strerror(rc));

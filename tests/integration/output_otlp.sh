@@ -103,6 +103,11 @@ class H(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):
         data = self.rfile.read(int(self.headers["Content-Length"]))
+        # A small limit, as a proxy before a Collector may have.
+        if len(data) > 64 * 1024:
+            with open(tmp + "/too_large", "a") as f:
+                f.write("%d\n" % len(data))
+            return self.answer(413)
         try:
             assert self.path == "/v1/logs", self.path
             assert self.headers["Content-Type"] == "application/json"
@@ -192,6 +197,9 @@ dups=$(arrived | uniq -d | wc -l)
 	fail "invalid requests: $(head -3 "$tmp/invalid")"
 [ "$(grep -c . "$tmp/refused")" = 3 ] && grep -q "HTTP 503 (the receiver asks to retry)" "$tmp/log" &&
 	pass "503 with Retry-After: said once, retried, nothing lost" || fail "503: $(cat "$tmp/refused" 2>&1) $(grep output "$tmp/log" | head -3)"
+[ -s "$tmp/too_large" ] && grep -q "as too large: sent in halves" "$tmp/log" &&
+	pass "a request refused as too large (413) is sent in halves, nothing lost ($(grep -c . "$tmp/too_large") refused)" ||
+	fail "413: $(cat "$tmp/too_large" 2>&1 | head -2) $(grep 'too large' "$tmp/log" | head -2)"
 grep -q "the receiver rejected 1 of [0-9]* records: test rejects one" "$tmp/log" &&
 	pass "a partialSuccess's rejected records are counted and said" || fail "partialSuccess: $(grep rejected "$tmp/log")"
 jq -e -s --arg m "$tmp/m" 'map(select(."container.name".stringValue == $m and (."container.id".stringValue | startswith("mount:")))) | length > 100' "$tmp/resources" >/dev/null &&

@@ -28,7 +28,8 @@ mount -t overlay overlay -o "lowerdir=$tmp/low,upperdir=$tmp/up,workdir=$tmp/wor
 # A CA, the receiver's certificate for 127.0.0.1, and another CA.
 cd "$tmp" || exit 1
 openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=dw-test-ca 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null
+# Its name is not the address: the address is in its SAN only.
+openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=dw-test-receiver 2>/dev/null
 printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
 openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null
@@ -150,4 +151,57 @@ echo late >"$tmp/m/late"
 timeout 60 "$DWD" --foreground --once --config "$tmp/cfg.yaml" --db "$db" 2>"$tmp/once.log"
 grep -q "certificate is not trusted" "$tmp/once.log" && ! grep -q '"/late"' "$tmp/tls.log" &&
 	pass "TLS: a receiver whose certificate the CA did not sign gets nothing" || fail "tls trust: $(grep output "$tmp/once.log")"
+
+# A receiver that takes the connection but reads nothing and drops it,
+# twice: what went over those connections goes again on the next one
+# (before, the second drop lost the batch sent again after the first).
+cat >"$tmp/deaf.py" <<'PY'
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(8)
+n = 0
+while True:
+    c, _ = s.accept()
+    n += 1
+    if n <= 2:
+        time.sleep(3)  # reads nothing: the bytes sit in its kernel
+        c.close()
+        continue
+    with open(sys.argv[2], "ab") as f:
+        c.settimeout(30)
+        try:
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                f.write(d)
+                f.flush()
+        except OSError:
+            pass
+    c.close()
+PY
+deaf=$((tls + 1))
+python3 "$tmp/deaf.py" "$deaf" "$tmp/deaf.log" &
+dpid=$!
+dw_wait 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$deaf" || fail "the deaf receiver did not start"
+cat >"$tmp/cfg4.yaml" <<EOF
+docker: false
+debounce_ms: 20
+outputs:
+  - {type: syslog, address: "127.0.0.1:$deaf"}
+EOF
+rm -rf "${tmp:?}/m/"*
+"$DWD" --foreground --config "$tmp/cfg4.yaml" --db "$tmp/deaf.db" 2>>"$tmp/deaf-dw.log" &
+pid=$!
+sleep 1
+for i in $(seq 1 30); do echo "$i" >"$tmp/m/deaf-$i"; done
+dw_wait 40 bash -c "[ \$(grep -o 'path=\"/deaf-[0-9]*\"' '$tmp/deaf.log' 2>/dev/null | sort -u | wc -l) -ge 30 ]"
+stop
+kill "$dpid" 2>/dev/null
+got=$(grep -o 'path="/deaf-[0-9]*"' "$tmp/deaf.log" 2>/dev/null | sort -u | wc -l)
+[ "$got" = 30 ] && [ "$(grep -c "sent again (at least once)" "$tmp/deaf-dw.log")" -ge 2 ] &&
+	pass "a receiver that drops two connections unread: every row arrives on the third ($got of 30)" ||
+	fail "deaf receiver: $got of 30; $(grep output "$tmp/deaf-dw.log" | tail -4)"
 finish
