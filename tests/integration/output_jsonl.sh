@@ -37,16 +37,7 @@ outputs:
     keep: 1000
     mode: "0640"
 EOF
-start() {
-	"$DWD" --foreground --config "${cfg:-$tmp/cfg.yaml}" --db "$db" 2>>"$tmp/log" &
-	pid=$!
-	for _ in $(seq 1 100); do
-		"$DW" status --db "$db" --format json 2>/dev/null |
-			jq -e --arg m "$tmp/m" '.watched[] | select(.name == $m)' >/dev/null && return
-		sleep 0.1
-	done
-	fail "the mount was not watched: $(tail -5 "$tmp/log")"
-}
+start() { dw_output_daemon "${cfg:-$tmp/cfg.yaml}" "$db" "$tmp/log" "$tmp/m"; }
 stop() { kill -TERM "$pid"; wait "$pid"; pid=; }
 q() { sqlite3 "$db" "$1"; }
 # Every row of the store, as table:id.

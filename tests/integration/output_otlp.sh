@@ -155,17 +155,10 @@ outputs:
     endpoint: http://127.0.0.1:$port/v1/logs
     headers: ["Authorization: Bearer test-token"]
 EOF
-start() {
-	"$DWD" --foreground --config "$tmp/cfg.yaml" --db "$db" 2>>"$tmp/log" &
-	pid=$!
-	dw_wait 10 bash -c "'$DW' status --db '$db' --format json | jq -e --arg m '$tmp/m' '.watched[] | select(.name == \$m)'" ||
-		fail "the mount was not watched: $(tail -5 "$tmp/log")"
-}
+start() { dw_output_daemon "$tmp/cfg.yaml" "$db" "$tmp/log" "$tmp/m"; }
 stop() { kill -TERM "$pid"; wait "$pid"; pid=; }
 host=$(hostname)
-stored() {
-	sqlite3 "$db" "SELECT '$host:event:' || id FROM events UNION ALL SELECT '$host:finding:' || id FROM findings UNION ALL SELECT '$host:' || id FROM alerts" | sort
-}
+stored() { dw_output_ids "$db" "$host"; }
 arrived() { { jq -r .event.id "$tmp/received" 2>/dev/null; cat "$tmp/rejected" 2>/dev/null; } | sort; }
 caught_up() {
 	for _ in $(seq 1 150); do

@@ -79,17 +79,10 @@ outputs:
     facility: auth
     sd_id: driftwatch@32473
 EOF
-start() {
-	"$DWD" --foreground --config "$tmp/cfg.yaml" --db "$db" 2>>"$tmp/log" &
-	pid=$!
-	dw_wait 10 bash -c "'$DW' status --db '$db' --format json | jq -e --arg m '$tmp/m' '.watched[] | select(.name == \$m)'" ||
-		fail "the mount was not watched: $(tail -5 "$tmp/log")"
-}
+start() { dw_output_daemon "$tmp/cfg.yaml" "$db" "$tmp/log" "$tmp/m"; }
 stop() { kill -TERM "$pid"; wait "$pid"; pid=; }
 host=$(hostname)
-stored() {
-	sqlite3 "$db" "SELECT '$host:event:' || id FROM events UNION ALL SELECT '$host:finding:' || id FROM findings UNION ALL SELECT '$host:' || id FROM alerts" | sort
-}
+stored() { dw_output_ids "$db" "$host"; }
 got() { grep -o ' \[driftwatch@32473 event_id="[^"]*"' "$tmp/$1.log" 2>/dev/null | sed 's/.*event_id="//; s/"$//' | sort; }
 caught_up() {
 	for _ in $(seq 1 150); do

@@ -278,3 +278,19 @@ dw_coverage() {
 	sqlite3 -readonly "$1" "SELECT state || ' ' || reason FROM coverage
 		WHERE container_id = '$2' AND facet = '$3'" 2>/dev/null
 }
+
+# The outputs' tests: driftwatchd with config $1 and store $2 in the
+# background ($pid), its log appended to $3, until it watches the
+# overlay mount $4.
+dw_output_daemon() {
+	"$DWD" --foreground --config "$1" --db "$2" 2>>"$3" &
+	pid=$!
+	dw_wait 10 bash -c "'$DW' status --db '$2' --format json | jq -e --arg m '$4' '.watched[] | select(.name == \$m)'" ||
+		fail "the mount was not watched: $(tail -5 "$3")"
+}
+
+# Every event, finding and alert of store $1 as its event.id on host $2,
+# sorted.
+dw_output_ids() {
+	sqlite3 "$1" "SELECT '$2:event:' || id FROM events UNION ALL SELECT '$2:finding:' || id FROM findings UNION ALL SELECT '$2:' || id FROM alerts" | sort
+}
