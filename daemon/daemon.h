@@ -5,8 +5,9 @@
  * driftwatchd's own state, shared by its parts:
  *   main.c     options, discovery (Docker, mounts), status, the loop
  *   alerts.c   delivering the alert outbox to webhooks and Slack
- *   outputs.c  every event to the outputs (JSON lines files, in ECS:
- *              ecs.c), each from its cursor over the store
+ *   outputs.c  every event to the outputs (JSON lines files, OTLP,
+ *              syslog; in ECS: ecs.c), each from its cursor over the
+ *              store
  *   respond.c  automatic snapshots and the response to leaked secrets
  */
 #include <errno.h>

@@ -12,6 +12,11 @@
  * record is cut off at start and written again: every row reaches the
  * file once. The file is rotated by size (PATH.1 ... PATH.keep), and
  * reopened when another program moved or removed it (logrotate).
+ *
+ * OTLP/HTTP (otlp.c): a batch is one request; the cursor moves on 2xx.
+ * syslog (syslog_out.c): a batch counts as sent when the receiver's
+ * kernel acknowledged it, and what went over a connection in its last
+ * WINDOW_BYTES is sent again after it is lost (at least once).
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -31,8 +36,8 @@
 #define OUTPUTS_MAX 16
 /* Rows of each table a batch takes at most. */
 #define BATCH_ROWS 512
-/* ... for syslog, whose last batch is sent again after a reconnect: the
- * window of rows sent at least once. */
+/* ... for syslog: smaller batches, each waiting for the receiver's
+ * acknowledgement. */
 #define SYSLOG_BATCH_ROWS 128
 /*
  * TCP says only that the receiver's kernel has the bytes, not that the
@@ -42,10 +47,10 @@
  * a restart. At most WINDOW_BATCHES batches are remembered.
  */
 #define WINDOW_BYTES (8 << 20)
+#define WINDOW_BATCHES 256
 /* An OTLP request past this is sent in halves (a Collector takes 20 MiB
  * by default); one refused as too large (413) too. */
 #define OTLP_MAX_BYTES (4 << 20)
-#define WINDOW_BATCHES 256
 /* Bytes of a file's or a syslog batch past which it takes no more rows
  * (it always takes one): what a batch holds in memory, and how far a
  * file passes max_size. */
@@ -64,8 +69,8 @@ struct output {
 	long backoff_s;
 	size_t otlp_rows; /* rows an OTLP request takes at most now */
 	int in_final;	  /* in the last pass (its own deadline) */
-	/* syslog: the connection; the cursor as stored, one batch behind
-	 * `at` (that batch is sent again after a reconnect or restart) */
+	/* syslog: the connection, and the window of what went over it
+	 * (sent again after it is lost; its start is the stored cursor) */
 	struct dwd_syslog *conn;
 	long long saved[DW_FEED_N]; /* as stored: the window's start */
 	long long high[DW_FEED_N];  /* the last rows ever sent */
@@ -83,7 +88,7 @@ struct output {
 	struct stat st; /* the open file's */
 	long long at[DW_FEED_N];
 	int failing; /* the last try failed (said once) */
-		     /* Counted for /metrics (atomics). */
+	/* Counted for /metrics (atomics). */
 	unsigned long long written, dropped, errors, rotated, rejected;
 	unsigned long long resent;
 	long long pending;

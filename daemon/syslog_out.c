@@ -6,9 +6,9 @@
  *
  * TCP cannot say what the receiver took. A batch counts as sent when the
  * kernel has the receiver's acknowledgement of all its bytes (the send
- * queue is empty, SIOCOUTQ); the output's cursor then stays one batch
- * behind, so after a reconnect or a restart the last batch is sent again
- * (at least once; the receiver can drop what it has by event.id).
+ * queue is empty, SIOCOUTQ); outputs.c sends the last 8 MiB of a lost
+ * connection again (at least once; the receiver can drop what it has by
+ * event.id).
  */
 #include <arpa/inet.h>
 #include <netdb.h>
