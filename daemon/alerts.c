@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include "daemon.h"
+#include "ecs.h"
 
 #include "driftwatch/banned.h"
 
@@ -81,7 +82,8 @@ static int send_alert(const struct dw_alert *a, char *why, size_t size,
 	if (slack && !strcmp(a->kind, "chain-head"))
 		return 0;
 	gethostname(host, sizeof(host) - 1);
-	snprintf(id, sizeof(id), "%s:%lld", host, a->id);
+	/* The id the outputs give this alert too (ecs.c). */
+	dwd_ecs_event_id(id, sizeof(id), host, DW_FEED_ALERTS, a->id);
 	snprintf(hdr, sizeof(hdr), "X-Driftwatch-Event: %s", id);
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);

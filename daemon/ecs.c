@@ -159,6 +159,16 @@ static int alert_is_state(const char *kind)
 		!strcmp(kind, "retention"));
 }
 
+int dwd_ecs_doc_severity(const json_t *doc)
+{
+	json_t *s = json_object_get(json_object_get(doc, "event"), "severity");
+	json_int_t v = json_integer_value(s);
+
+	return json_is_integer(s) && v >= DW_SEV_ALLOWED && v <= DW_SEV_CRITICAL
+		       ? (int)v
+		       : DW_SEV_MEDIUM;
+}
+
 json_t *dwd_ecs_doc(const struct dw_feed_row *r, const char *host)
 {
 	const json_t *row = r->doc;
@@ -279,6 +289,10 @@ json_t *dwd_ecs_doc(const struct dw_feed_row *r, const char *host)
 	json_object_set_new(doc, "ecs",
 			    json_pack("{s:s}", "version", "8.11.0"));
 	dw = json_deep_copy(row);
+	/* The container's labels gave orchestrator.*; not carried whole:
+	 * an image's author chooses them, and their size, which every line
+	 * about that container would repeat. */
+	json_object_del(dw, "labels");
 	json_object_set_new(dw, "table", json_string(dw_feed_table(r->table)));
 	json_object_set_new(dw, "id", json_integer(r->id));
 	json_object_set_new(doc, "driftwatch", dw);

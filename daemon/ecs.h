@@ -23,5 +23,8 @@ void dwd_ecs_event_id(char *out, size_t size, const char *host, int table,
 
 /* event.severity: 0 allowed, 1 low, 2 medium, 3 high, 4 critical. */
 int dwd_ecs_severity(const char *name);
+/* A document's event.severity (an enum dw_severity): what every output
+ * maps to its own scale. */
+int dwd_ecs_doc_severity(const json_t *doc);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ecs.h"
 #include "otlp.h"
 
 #include "driftwatch/severity.h"
@@ -79,13 +80,12 @@ static void flatten(json_t *attrs, const char *prefix, const json_t *o)
 	}
 }
 
-int dwd_otlp_severity(const char *name)
+int dwd_otlp_severity(int sev)
 {
 	/* SeverityNumber: DEBUG 5, INFO 9, WARN 13, ERROR 17, FATAL 21. */
 	static const int map[] = {5, 9, 13, 17, 21};
-	int s = name ? dw_severity_parse(name) : -1;
 
-	return map[s < 0 ? DW_SEV_MEDIUM : s];
+	return map[sev];
 }
 
 static const char *str(const json_t *o, const char *path)
@@ -128,14 +128,12 @@ static json_t *log_record(const json_t *doc, long long time_ns,
 		"container",  "orchestrator", "driftwatch",
 	};
 	json_t *attrs = json_array(), *rest = json_deep_copy(doc);
-	const char *sev = str(doc, "driftwatch.severity");
+	int sev = dwd_ecs_doc_severity(doc);
 	char t[32], o[32];
 	char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	json_t *rec;
 	size_t i;
 
-	if (!sev)
-		sev = str(doc, "driftwatch.data.severity");
 	for (i = 0; i < sizeof(resource_keys) / sizeof(resource_keys[0]); i++)
 		json_object_del(rest, resource_keys[i]);
 	flatten(attrs, "", rest);
@@ -145,7 +143,7 @@ static json_t *log_record(const json_t *doc, long long time_ns,
 	rec = json_pack("{s:s, s:s, s:i, s:s, s:{s:s}, s:o}", "timeUnixNano", t,
 			"observedTimeUnixNano", o, "severityNumber",
 			dwd_otlp_severity(sev), "severityText",
-			sev ? sev : "medium", "body", "stringValue",
+			dw_severity_name(sev), "body", "stringValue",
 			text ? text : "{}", "attributes", attrs);
 	free(text);
 	return rec;

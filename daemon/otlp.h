@@ -25,9 +25,10 @@ json_t *dwd_otlp_request(const struct dwd_otlp_item *items, size_t n,
 			 const char *host, const char *version,
 			 long long observed_ns);
 
-/* SeverityNumber of a driftwatch severity: allowed 5 (DEBUG), low 9
- * (INFO), medium 13 (WARN), high 17 (ERROR), critical 21 (FATAL). */
-int dwd_otlp_severity(const char *name);
+/* SeverityNumber of a driftwatch severity (enum dw_severity): allowed 5
+ * (DEBUG), low 9 (INFO), medium 13 (WARN), high 17 (ERROR), critical 21
+ * (FATAL). */
+int dwd_otlp_severity(int sev);
 
 /* The rejectedLogRecords of an answer's partialSuccess (0: none), and
  * its errorMessage in `why`. */

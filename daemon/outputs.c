@@ -465,7 +465,7 @@ static int add_record(const struct dw_feed_row *r, void *ctx)
 
 /* Wait before the next try: Retry-After when the receiver said it
  * (at most 5 minutes), else 1, 2, 4 ... 60 s. */
-static void otlp_backoff(struct output *o, long retry_after_s)
+static void out_backoff(struct output *o, long retry_after_s)
 {
 	long wait = retry_after_s > 0	 ? retry_after_s
 		    : o->backoff_s <= 0	 ? 1
@@ -558,7 +558,7 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 					 : " (kept and tried again: "
 					   "check the endpoint)");
 		dw_buf_release(&answer);
-		otlp_backoff(o, err ? 0 : after);
+		out_backoff(o, err ? 0 : after);
 		out_failed(o, why);
 		return -1;
 	}
@@ -621,8 +621,8 @@ static int add_message(const struct dw_feed_row *r, void *ctx)
 	return 0;
 }
 
-/* The connection is gone: the last batch goes again, from the store's
- * cursor, on the next one. */
+/* The connection is gone: its window goes again, from the window's
+ * start, on the next one. */
 static void syslog_lost(struct output *o, const char *why)
 {
 	size_t i;
@@ -633,7 +633,7 @@ static void syslog_lost(struct output *o, const char *why)
 	o->nwindow = 0;
 	o->window_bytes = 0;
 	memcpy(o->at, o->saved, sizeof(o->at));
-	otlp_backoff(o, 0);
+	out_backoff(o, 0);
 	out_failed(o, why);
 }
 
@@ -681,7 +681,7 @@ static int syslog_batch(struct output *o, struct dw_store *st)
 		if (dwd_syslog_open(&o->conn, &o->cfg, 5000)) {
 			snprintf(why, sizeof(why), "not delivered: %s",
 				 dw_error_last());
-			otlp_backoff(o, 0);
+			out_backoff(o, 0);
 			out_failed(o, why);
 			return -1;
 		}
@@ -707,13 +707,14 @@ static int syslog_batch(struct output *o, struct dw_store *st)
 		moved |= last[t] != o->at[t];
 		resending |= o->at[t] < o->high[t];
 	}
-	/* The stop of a reload or shutdown ends a send that waits. */
 	if (err || !moved) {
 		dw_buf_release(&b.buf);
 		if (err)
 			out_failed(o, dw_error_last());
 		return err ? -1 : 0;
 	}
+	/* The stop of a reload ends a send that waits; the last pass of
+	 * a shutdown has its own deadline. */
 	if (dwd_syslog_send(o->conn, b.buf.ptr, b.buf.len,
 			    o->in_final ? final_left(o->all) : 10000,
 			    o->in_final ? NULL : &o->all->stop)) {

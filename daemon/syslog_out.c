@@ -23,6 +23,7 @@
 #include <netinet/tcp.h>
 
 #include "daemon.h"
+#include "ecs.h"
 #include "syslog_out.h"
 #include "driftwatch/clock.h"
 
@@ -68,13 +69,12 @@ static void header_field(struct dw_buf *b, const char *v, size_t max)
 		dw_buf_addch(b, '-');
 }
 
-int dwd_syslog_severity(const char *name)
+int dwd_syslog_severity(int sev)
 {
 	/* info, notice, warning, err, crit */
 	static const int map[] = {6, 5, 4, 3, 2};
-	int s = name ? dw_severity_parse(name) : -1;
 
-	return map[s < 0 ? DW_SEV_MEDIUM : s];
+	return map[sev];
 }
 
 void dwd_syslog_format(struct dw_buf *out, const json_t *doc, int facility,
@@ -83,11 +83,9 @@ void dwd_syslog_format(struct dw_buf *out, const json_t *doc, int facility,
 	struct dw_buf m = DW_BUF_INIT;
 	const json_t *dw = json_object_get(doc, "driftwatch");
 	const json_t *ev = json_object_get(doc, "event");
-	const char *sev = str(dw, "severity");
+	int sev = dwd_ecs_doc_severity(doc);
 	char id[32];
 
-	if (!sev)
-		sev = str(json_object_get(dw, "data"), "severity");
 	dw_buf_addf(&m, "<%d>1 ", facility * 8 + dwd_syslog_severity(sev));
 	header_field(&m, str(doc, "@timestamp"), 64);
 	dw_buf_addch(&m, ' ');
@@ -103,7 +101,7 @@ void dwd_syslog_format(struct dw_buf *out, const json_t *doc, int facility,
 		 (long long)json_integer_value(json_object_get(dw, "id")));
 	sd_param(&m, "id", id);
 	sd_param(&m, "kind", str(dw, "kind"));
-	sd_param(&m, "severity", sev);
+	sd_param(&m, "severity", dw_severity_name(sev));
 	sd_param(&m, "container_id",
 		 str(json_object_get(doc, "container"), "id"));
 	sd_param(&m, "container",

@@ -18,9 +18,10 @@
 void dwd_syslog_format(struct dw_buf *out, const json_t *doc, int facility,
 		       const char *sd_id, const char *host, int pid);
 
-/* Syslog severity of a driftwatch one: allowed 6 (info), low 5
- * (notice), medium 4 (warning), high 3 (err), critical 2 (crit). */
-int dwd_syslog_severity(const char *name);
+/* Syslog severity of a driftwatch one (enum dw_severity): allowed 6
+ * (info), low 5 (notice), medium 4 (warning), high 3 (err), critical 2
+ * (crit). */
+int dwd_syslog_severity(int sev);
 
 /* A connection to a receiver (TCP, or TLS as `cfg` says). */
 struct dwd_syslog;

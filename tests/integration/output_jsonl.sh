@@ -91,6 +91,9 @@ bad=$(cat "$out"* | jq -c . 2>&1 >/dev/null | head -3)
 	! cat "$out"* | jq -r .event.id | grep -q forged &&
 	[ "$(cat "$out"* | jq -r 'select(.driftwatch.table == "events") | .file.path' | grep -c '^/evil')" -ge 6 ] &&
 	pass "every line is one JSON document (a file name with a newline, JSON, \\ and a bad byte: escaped)" || fail "bad lines: $bad"
+[ "$(cat "$out"* | jq -c 'select(.driftwatch | has("labels"))' | wc -l)" = 0 ] &&
+	pass "a container's labels are not repeated on every line (orchestrator.* comes from them)" ||
+	fail "labels carried: $(cat "$out"* | jq -c '.driftwatch.labels' | head -2)"
 [ "$(stat -c %a "$out")" = 640 ] && pass "a file it makes gets the configured mode (0640)" || fail "mode $(stat -c %a "$out")"
 
 # 2. The ECS vocabulary.
