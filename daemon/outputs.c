@@ -16,7 +16,9 @@
  * OTLP/HTTP (otlp.c): a batch is one request; the cursor moves on 2xx.
  * syslog (syslog_out.c): a batch counts as sent when the receiver's
  * kernel acknowledged it, and what went over a connection in its last
- * WINDOW_BYTES is sent again after it is lost (at least once).
+ * WINDOW_BYTES is sent again after it is lost (at least once). Over
+ * RELP (relp_out.c) the receiver answers each message, and the cursor
+ * moves past exactly what it answered.
  */
 #include <fcntl.h>
 #include <limits.h>
@@ -28,6 +30,7 @@
 #include "docker.h"
 #include "ecs.h"
 #include "otlp.h"
+#include "relp_out.h"
 #include "syslog_out.h"
 #include "driftwatch/clock.h"
 
@@ -72,6 +75,7 @@ struct output {
 	/* syslog: the connection, and the window of what went over it
 	 * (sent again after it is lost; its start is the stored cursor) */
 	struct dwd_syslog *conn;
+	struct dwd_relp *relp;	    /* syslog over RELP: the session */
 	long long saved[DW_FEED_N]; /* as stored: the window's start */
 	long long high[DW_FEED_N];  /* the last rows ever sent */
 	struct sent_batch {
@@ -603,6 +607,13 @@ struct syslog_batch {
 	struct dw_buf buf;
 	size_t rows;
 	int pid;
+	/* RELP: messages not framed; where each ends, and its row */
+	int relp;
+	size_t *ends;
+	struct row_at {
+		int table;
+		long long id;
+	} * at;
 };
 
 static int add_message(const struct dw_feed_row *r, void *ctx)
@@ -613,12 +624,28 @@ static int add_message(const struct dw_feed_row *r, void *ctx)
 	if (b->rows && b->buf.len >= BATCH_BYTES)
 		return DW_FEED_FULL;
 	doc = dwd_ecs_doc(r, b->o->all->host);
-
-	dwd_syslog_format(&b->buf, doc, b->o->cfg.facility, b->o->cfg.sd_id,
-			  b->o->all->host, b->pid);
+	if (b->relp) {
+		dwd_syslog_message(&b->buf, doc, b->o->cfg.facility,
+				   b->o->cfg.sd_id, b->o->all->host, b->pid);
+		b->ends =
+			dw_xrealloc(b->ends, (b->rows + 1) * sizeof(*b->ends));
+		b->at = dw_xrealloc(b->at, (b->rows + 1) * sizeof(*b->at));
+		b->ends[b->rows] = b->buf.len;
+		b->at[b->rows].table = r->table;
+		b->at[b->rows].id = r->id;
+	} else
+		dwd_syslog_format(&b->buf, doc, b->o->cfg.facility,
+				  b->o->cfg.sd_id, b->o->all->host, b->pid);
 	json_decref(doc);
 	b->rows++;
 	return 0;
+}
+
+static void syslog_batch_free(struct syslog_batch *b)
+{
+	dw_buf_release(&b->buf);
+	free(b->ends);
+	free(b->at);
 }
 
 /* The connection is gone: its window goes again, from the window's
@@ -665,7 +692,8 @@ static void window_add(struct output *o, const long long from[DW_FEED_N],
 /* One batch: 1 sent, 0 nothing left, -1 failed (tried again). */
 static int syslog_batch(struct output *o, struct dw_store *st)
 {
-	struct syslog_batch b = {o, DW_BUF_INIT, 0, (int)getpid()};
+	struct syslog_batch b = {o, DW_BUF_INIT, 0,   (int)getpid(),
+				 0, NULL,	 NULL};
 	long long last[DW_FEED_N], missing[DW_FEED_N];
 	int err, t, moved = 0, resending = 0;
 
@@ -751,6 +779,93 @@ static int syslog_batch(struct output *o, struct dw_store *st)
 	return 1;
 }
 
+/*
+ * One batch over RELP: 1 sent, 0 nothing left, -1 failed (tried again).
+ * The cursor moves past the messages the receiver answered, also when
+ * the session broke after some of them; the rest go again.
+ */
+static int relp_batch(struct output *o, struct dw_store *st)
+{
+	struct syslog_batch b = {o, DW_BUF_INIT, 0,   (int)getpid(),
+				 1, NULL,	 NULL};
+	long long last[DW_FEED_N], missing[DW_FEED_N], to[DW_FEED_N];
+	size_t sent = 0, answered = 0, i;
+	int err, t, moved = 0;
+	char why[600] = "";
+
+	if (dw_mono_ms() < o->next_try_ms)
+		return 0;
+	err = dw_store_feed_read(st, o->at, SYSLOG_BATCH_ROWS, add_message, &b,
+				 last, missing);
+	for (t = 0; t < DW_FEED_N; t++)
+		moved |= last[t] != o->at[t];
+	if (err || !moved) {
+		syslog_batch_free(&b);
+		if (err)
+			out_failed(o, dw_error_last());
+		return err ? -1 : 0;
+	}
+	if (o->relp && !dwd_relp_alive(o->relp))
+		dwd_relp_close(&o->relp, 0);
+	err = o->relp ? 0 : dwd_relp_open(&o->relp, &o->cfg, 5000);
+	if (!err)
+		err = dwd_relp_send(o->relp, b.buf.ptr, b.ends, b.rows, &sent,
+				    &answered,
+				    o->in_final ? final_left(o->all) : 10000,
+				    o->in_final ? NULL : &o->all->stop);
+	if (err) {
+		snprintf(why, sizeof(why), "not delivered: %s",
+			 dw_error_last());
+		dwd_relp_close(&o->relp, 0);
+	}
+	memcpy(to, last, sizeof(to));
+	if (answered < b.rows) {
+		memcpy(to, o->at, sizeof(to));
+		for (i = 0; i < answered; i++)
+			to[b.at[i].table] = b.at[i].id;
+	}
+	/* Gaps are told with the batch that passes them whole. */
+	if (answered &&
+	    save_cursor(o, st, to, answered == b.rows ? missing : NULL)) {
+		/* Sent again: the receiver takes them twice. */
+		snprintf(why, sizeof(why),
+			 "the store did not take the "
+			 "cursor: %s",
+			 dw_error_last());
+		dwd_relp_close(&o->relp, 0);
+		__atomic_add_fetch(&o->resent, (unsigned long long)answered,
+				   __ATOMIC_RELAXED);
+		err = -1;
+	} else if (answered) {
+		memcpy(o->at, to, sizeof(o->at));
+		__atomic_add_fetch(&o->written, (unsigned long long)answered,
+				   __ATOMIC_RELAXED);
+	}
+	syslog_batch_free(&b);
+	if (err) {
+		/* Sent and not answered: sent again, and the receiver may
+		 * have taken some of them before the session broke. */
+		if (sent > answered) {
+			__atomic_add_fetch(
+				&o->resent,
+				(unsigned long long)(sent - answered),
+				__ATOMIC_RELAXED);
+			dw_log_info("output %s: %zu messages were sent and "
+				    "not answered: sent again (the receiver "
+				    "may hold some of them twice)",
+				    o->shown, sent - answered);
+		}
+		out_backoff(o, 0);
+		out_failed(o, why);
+		return -1;
+	}
+	o->backoff_s = 0;
+	if (o->failing)
+		dw_log_info("output %s: delivering again", o->shown);
+	o->failing = 0;
+	return 1;
+}
+
 /* Everything due, batch by batch (until stopped). */
 static void out_pass(struct output *o, struct dw_store *st, int final)
 {
@@ -764,7 +879,8 @@ static void out_pass(struct output *o, struct dw_store *st, int final)
 		r = otlp_batch(o, st);
 	while (r > 0 && o->cfg.type == DW_OUTPUT_SYSLOG &&
 	       (final ? !o->failing && final_due(o->all) : !stopping(o->all)))
-		r = syslog_batch(o, st);
+		r = DW_SYSLOG_IS_RELP(o->cfg.transport) ? relp_batch(o, st)
+							: syslog_batch(o, st);
 	while (r > 0 && o->cfg.type == DW_OUTPUT_JSONL &&
 	       (final ? final_due(o->all) : !stopping(o->all))) {
 		out_check(o);
@@ -788,7 +904,8 @@ static int out_begin(struct output *o, struct dw_store *st)
 	memcpy(o->saved, o->at, sizeof(o->at));
 	/* A syslog output's stored cursor is the start of the last run's
 	 * window: sent again, said at the first connection. */
-	o->restarted = o->cfg.type == DW_OUTPUT_SYSLOG;
+	o->restarted = o->cfg.type == DW_OUTPUT_SYSLOG &&
+		       !DW_SYSLOG_IS_RELP(o->cfg.transport);
 	return 0;
 }
 
@@ -824,6 +941,7 @@ static void *output_loop(void *arg)
 	/* What the daemon recorded as it stopped goes too. */
 	out_pass(o, st, 1);
 	out_close(o);
+	dwd_relp_close(&o->relp, 1000);
 	dw_store_close(st);
 	return NULL;
 }
@@ -892,6 +1010,7 @@ static void outputs_free(struct dwd_outputs *all)
 	for (i = 0; i < all->n; i++) {
 		out_close(&all->o[i]);
 		dwd_syslog_close(&all->o[i].conn);
+		dwd_relp_close(&all->o[i].relp, 0);
 		free(all->o[i].cfg.path);
 		free(all->o[i].cfg.ca);
 		free(all->o[i].cfg.cert);

@@ -433,8 +433,14 @@ static int syslog_key(struct dw_yaml *y, const char *k, yaml_node_t *v,
 			o->transport = DW_SYSLOG_TCP;
 		else if (s && !strcmp(s, "tls"))
 			o->transport = DW_SYSLOG_TLS;
+		else if (s && !strcmp(s, "relp"))
+			o->transport = DW_SYSLOG_RELP;
+		else if (s && !strcmp(s, "relp-tls"))
+			o->transport = DW_SYSLOG_RELP_TLS;
 		else
-			*err = dw_yaml_bad(y, v, "transport is tcp or tls");
+			*err = dw_yaml_bad(y, v,
+					   "transport is tcp, tls, relp or "
+					   "relp-tls");
 	} else if (!strcmp(k, "facility")) {
 		for (i = 0; s && i < sizeof(facilities) / sizeof(*facilities);
 		     i++)
@@ -557,11 +563,11 @@ static int output_one(struct dw_yaml *y, yaml_node_t *n,
 					  "sd_id is NAME@PEN (your IANA "
 					  "enterprise number), at most 32 "
 					  "printable characters");
-		else if (o->transport != DW_SYSLOG_TLS &&
+		else if (!DW_SYSLOG_IS_TLS(o->transport) &&
 			 (o->ca || o->cert || o->key))
 			err = dw_yaml_bad(y, n,
 					  "ca, cert and key are for transport: "
-					  "tls");
+					  "tls or relp-tls");
 	}
 	if (!err && jsonl && (!o->path || o->path[0] != '/'))
 		err = dw_yaml_bad(y, n,
@@ -909,7 +915,8 @@ static const struct key keys[] = {
 	     "the Elastic Common Schema: {type: jsonl, path, max_size "
 	     "(100MiB), keep (5), fsync: batch|none, mode (0600)} or {type: "
 	     "otlp, endpoint (http(s)://HOST:4318/v1/logs), headers} or "
-	     "{type: syslog, address (HOST:PORT), transport: tcp|tls, ca, "
+	     "{type: syslog, address (HOST:PORT), transport: "
+	     "tcp|tls|relp|relp-tls, ca, "
 	     "cert, key, facility (local0), sd_id (driftwatch@32473)}"),
 };
 

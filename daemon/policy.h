@@ -35,7 +35,12 @@ struct dw_allow_rule {
  */
 enum { DW_OUTPUT_JSONL, DW_OUTPUT_OTLP, DW_OUTPUT_SYSLOG };
 enum { DW_FSYNC_BATCH, DW_FSYNC_NONE };
-enum { DW_SYSLOG_TCP, DW_SYSLOG_TLS };
+/* Syslog transports: octet counting over TCP or TLS, or RELP over TCP
+ * or TLS (each message answered by the receiver). */
+enum { DW_SYSLOG_TCP, DW_SYSLOG_TLS, DW_SYSLOG_RELP, DW_SYSLOG_RELP_TLS };
+#define DW_SYSLOG_IS_TLS(t) ((t) == DW_SYSLOG_TLS || (t) == DW_SYSLOG_RELP_TLS)
+#define DW_SYSLOG_IS_RELP(t)                                                   \
+	((t) == DW_SYSLOG_RELP || (t) == DW_SYSLOG_RELP_TLS)
 struct dw_output_cfg {
 	int type; /* DW_OUTPUT_* */
 	/* jsonl: an absolute path; otlp: the endpoint URL; syslog:

@@ -77,8 +77,8 @@ int dwd_syslog_severity(int sev)
 	return map[sev];
 }
 
-void dwd_syslog_format(struct dw_buf *out, const json_t *doc, int facility,
-		       const char *sd_id, const char *host, int pid)
+void dwd_syslog_message(struct dw_buf *out, const json_t *doc, int facility,
+			const char *sd_id, const char *host, int pid)
 {
 	struct dw_buf m = DW_BUF_INIT;
 	const json_t *dw = json_object_get(doc, "driftwatch");
@@ -109,6 +109,16 @@ void dwd_syslog_format(struct dw_buf *out, const json_t *doc, int facility,
 	sd_param(&m, "path", str(json_object_get(doc, "file"), "path"));
 	dw_buf_adds(&m, "] ");
 	dw_json_dump(&m, doc, JSON_PRESERVE_ORDER);
+	dw_buf_add(out, m.ptr, m.len);
+	dw_buf_release(&m);
+}
+
+void dwd_syslog_format(struct dw_buf *out, const json_t *doc, int facility,
+		       const char *sd_id, const char *host, int pid)
+{
+	struct dw_buf m = DW_BUF_INIT;
+
+	dwd_syslog_message(&m, doc, facility, sd_id, host, pid);
 	/* Octet counting: the length, a space, the message. */
 	dw_buf_addf(out, "%zu ", m.len);
 	dw_buf_add(out, m.ptr, m.len);
@@ -258,27 +268,32 @@ static int tls_start(struct dwd_syslog *c, const struct dw_output_cfg *cfg,
 	return ssl_error("TLS handshake failed");
 }
 
+void dwd_syslog_address(const char *a, char host[256], char port[16])
+{
+	const char *colon = strrchr(a, ':');
+
+	/* HOST:PORT, [V6]:PORT (checked when the configuration loaded). */
+	if (*a == '[')
+		snprintf(host, 256, "%.*s", (int)(colon - a - 2), a + 1);
+	else
+		snprintf(host, 256, "%.*s", (int)(colon - a), a);
+	snprintf(port, 16, "%s", colon + 1);
+}
+
 int dwd_syslog_open(struct dwd_syslog **out, const struct dw_output_cfg *cfg,
 		    long timeout_ms)
 {
 	struct dwd_syslog *c = dw_xcalloc(1, sizeof(*c));
 	char host[256], port[16];
-	const char *a = cfg->path, *colon = strrchr(a, ':');
 	int err, one = 1;
 	long long deadline = dw_mono_ms() + timeout_ms;
 
 	c->fd = -1;
-	/* HOST:PORT, [V6]:PORT (checked when the configuration loaded). */
-	if (*a == '[')
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - a - 2),
-			 a + 1);
-	else
-		snprintf(host, sizeof(host), "%.*s", (int)(colon - a), a);
-	snprintf(port, sizeof(port), "%s", colon + 1);
+	dwd_syslog_address(cfg->path, host, port);
 	err = tcp_connect(host, port, timeout_ms, &c->fd);
 	if (!err)
 		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (!err && cfg->transport == DW_SYSLOG_TLS)
+	if (!err && DW_SYSLOG_IS_TLS(cfg->transport))
 		err = tls_start(c, cfg, host, deadline);
 	if (err) {
 		dwd_syslog_close(&c);
@@ -288,12 +303,22 @@ int dwd_syslog_open(struct dwd_syslog **out, const struct dw_output_cfg *cfg,
 	return 0;
 }
 
-int dwd_syslog_send(struct dwd_syslog *c, const char *p, size_t n,
-		    long timeout_ms, const int *stop)
+/* After an SSL call returned `rc`: 0 ready to try again, 1 not in time,
+ * -1 an error (in OpenSSL's queue). */
+static int ssl_wait(struct dwd_syslog *c, int rc, long long deadline)
 {
-	long long deadline = dw_mono_ms() + timeout_ms;
-	int q;
+	rc = SSL_get_error(c->ssl, rc);
+	if (rc != SSL_ERROR_WANT_READ && rc != SSL_ERROR_WANT_WRITE)
+		return -1;
+	return wait_fd(c->fd, rc == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT,
+		       deadline)
+		       ? 1
+		       : 0;
+}
 
+int dwd_syslog_write(struct dwd_syslog *c, const char *p, size_t n,
+		     long long deadline, const int *stop)
+{
 	while (n) {
 		if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED))
 			return dw_error_set(DW_EUNREACHABLE, "stopping");
@@ -308,13 +333,7 @@ int dwd_syslog_send(struct dwd_syslog *c, const char *p, size_t n,
 				n -= done;
 				continue;
 			}
-			rc = SSL_get_error(c->ssl, rc);
-			if ((rc == SSL_ERROR_WANT_WRITE ||
-			     rc == SSL_ERROR_WANT_READ) &&
-			    !wait_fd(c->fd,
-				     rc == SSL_ERROR_WANT_READ ? POLLIN
-							       : POLLOUT,
-				     deadline))
+			if (!ssl_wait(c, rc, deadline))
 				continue;
 			return ssl_error("cannot send");
 		}
@@ -334,6 +353,62 @@ int dwd_syslog_send(struct dwd_syslog *c, const char *p, size_t n,
 					    ? strerror(errno)
 					    : "the receiver does not read");
 	}
+	return 0;
+}
+
+int dwd_syslog_read(struct dwd_syslog *c, char *p, size_t size, size_t *got,
+		    long long deadline, const int *stop)
+{
+	for (;;) {
+		ssize_t r;
+
+		if (stop && __atomic_load_n(stop, __ATOMIC_RELAXED))
+			return dw_error_set(DW_EUNREACHABLE, "stopping");
+		if (c->ssl) {
+			int rc = SSL_read_ex(c->ssl, p, size, got);
+
+			if (rc == 1)
+				return 0;
+			if (SSL_get_error(c->ssl, rc) == SSL_ERROR_ZERO_RETURN)
+				break;
+			rc = ssl_wait(c, rc, deadline);
+			if (!rc)
+				continue;
+			if (rc > 0)
+				return dw_error_set(DW_EUNREACHABLE,
+						    "the receiver does not "
+						    "answer");
+			return ssl_error("cannot receive");
+		}
+		r = recv(c->fd, p, size, 0);
+		if (r > 0) {
+			*got = (size_t)r;
+			return 0;
+		}
+		if (!r)
+			break;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return dw_error_set(DW_EUNREACHABLE,
+					    "cannot receive: %s",
+					    strerror(errno));
+		if (wait_fd(c->fd, POLLIN, deadline))
+			return dw_error_set(DW_EUNREACHABLE,
+					    "the receiver does not answer");
+	}
+	return dw_error_set(DW_EUNREACHABLE,
+			    "the receiver closed the connection");
+}
+
+int dwd_syslog_send(struct dwd_syslog *c, const char *p, size_t n,
+		    long timeout_ms, const int *stop)
+{
+	long long deadline = dw_mono_ms() + timeout_ms;
+	int q, err = dwd_syslog_write(c, p, n, deadline, stop);
+
+	if (err)
+		return err;
 	/* Sent when the receiver's kernel has acknowledged every byte. */
 	for (;;) {
 		struct pollfd pf = {c->fd, POLLIN, 0};
@@ -353,6 +428,13 @@ int dwd_syslog_send(struct dwd_syslog *c, const char *p, size_t n,
 	}
 	return dw_error_set(DW_EUNREACHABLE,
 			    "the receiver did not acknowledge %d bytes", q);
+}
+
+int dwd_syslog_quiet(struct dwd_syslog *c)
+{
+	struct pollfd p = {c->fd, POLLIN, 0};
+
+	return poll(&p, 1, 0) == 0 && (!c->ssl || !SSL_pending(c->ssl));
 }
 
 int dwd_syslog_alive(struct dwd_syslog *c)

@@ -217,7 +217,8 @@ bad '  - type: otlp' "needs an http(s) endpoint" &&
   - {type: jsonl, path: /tmp//x.1}" "two outputs name one file (or one's rotated files)" &&
 	bad '  - {type: syslog, address: "127.0.0.1"}' "needs an address, HOST:PORT" &&
 	bad '  - {type: syslog, address: "h:70000"}' "needs an address, HOST:PORT" &&
-	bad '  - {type: syslog, address: "h:514", transport: udp}' "transport is tcp or tls" &&
+	bad '  - {type: syslog, address: "h:514", transport: udp}' "transport is tcp, tls, relp or relp-tls" &&
+	bad '  - {type: syslog, address: "h:514", transport: relp, cert: /x}' "are for transport: tls or relp-tls" &&
 	bad '  - {type: syslog, address: "h:514", ca: /x}' "are for transport: tls" &&
 	bad '  - {type: syslog, address: "h:514", facility: local9}' "facility is a syslog facility" &&
 	bad '  - {type: syslog, address: "h:514", sd_id: "dw x@1"}' "sd_id is NAME@PEN" &&

@@ -1,7 +1,8 @@
 #!/bin/bash
 # The syslog output (driftwatch.yaml(5), OUTPUTS) into Debian's rsyslog,
 # started here on loopback: RFC 5424 with octet counting over TCP (imtcp)
-# and over TLS (imtcp with the gtls driver, a CA made here). rsyslog is
+# and over TLS (imtcp with the gtls driver, a CA made here); RELP is
+# output_relp.sh. More than 10,000 events; rsyslog is
 # stopped mid-stream and started again, then driftwatchd is SIGKILLed and
 # started again: no event is lost on either, duplicates (at least once)
 # are counted; structured data escapes what a container chose; a receiver
@@ -93,12 +94,16 @@ caught_up() {
 }
 burst() { for i in $(seq 1 25); do echo "$1 $i" >"$tmp/m/f$1-$i"; done; sleep 1; }
 
+files() { for i in $(seq 1 "$2"); do echo "$i" >"$tmp/m/$1-$i"; done; }
+
 start
+files big 5000
 burst 1
 printf x >"$tmp/m/$(printf 'q"]\\\n%s' 1)"
 burst 2
 rsyslog_stop
 burst 3
+files large 5000
 burst 4
 rsyslog_start
 # Reconnected (backing off 1, 2, 4 ... s) before the SIGKILL.
@@ -108,29 +113,37 @@ kill -9 "$pid"
 wait "$pid" 2>/dev/null
 start
 burst 6
+# Every change recorded first (slower under ASan).
+dw_wait 120 bash -c "[ \$(sqlite3 '$db' 'SELECT count(*) FROM events') -ge 10000 ]" || fail "the store did not record 10,000 changes"
 caught_up || fail "not every row arrived: tcp $(got tcp | sort -u | wc -l), tls $(got tls | sort -u | wc -l) of $(stored | wc -l)"
 stop
 n=$(stored | wc -l)
 for t in tcp tls; do
 	d=$(got $t | uniq -d | wc -l)
-	[ "$n" -gt 140 ] && [ "$(got $t | sort -u)" = "$(stored)" ] &&
+	[ "$n" -gt 10000 ] && [ "$(got $t | sort -u)" = "$(stored)" ] &&
 		pass "$t: every row of the store arrived ($n rows; rsyslog stopped and started, driftwatchd SIGKILLed; $d sent twice)" ||
 		fail "$t: $(diff <(got $t | sort -u) <(stored) | head -5)"
 done
 grep -q "sent again (at least once)" "$tmp/log" && grep -q "the receiver closed the connection" "$tmp/log" &&
 	pass "the lost connection is said, and the rows sent again after it" || fail "log: $(grep output "$tmp/log" | head -5)"
 line=$(grep -m1 ' added \[' "$tmp/tcp.log")
-[[ "$line" =~ ^\<132\>1\ [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{6}Z\ $host\ driftwatchd\ [0-9]+\ added\ \[driftwatch@32473\ event_id=\"$host:event:[0-9]+\"\ table=\"events\"\ id=\"[0-9]+\"\ kind=\"A\"\ severity=\"medium\"\ container_id=\"mount:[0-9a-f]+\"\ container=\"[^\"]+\"\ path=\"/f[0-9-]+\"\]\ \{ ]] &&
-	jq -e '.event.kind == "event" and (.file.path | startswith("/f"))' <<<"${line#*\] }" >/dev/null &&
+[[ "$line" =~ ^\<132\>1\ [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{6}Z\ $host\ driftwatchd\ [0-9]+\ added\ \[driftwatch@32473\ event_id=\"$host:event:[0-9]+\"\ table=\"events\"\ id=\"[0-9]+\"\ kind=\"A\"\ severity=\"medium\"\ container_id=\"mount:[0-9a-f]+\"\ container=\"[^\"]+\"\ path=\"/[a-z]+[0-9-]+\"\]\ \{ ]] &&
+	jq -e '.event.kind == "event" and (.file.path | startswith("/"))' <<<"${line#*\] }" >/dev/null &&
 	pass "RFC 5424: <local0.warning>1 TIMESTAMP HOST driftwatchd PID MSGID [SD] and the ECS document as MSG" ||
 	fail "format: $line"
 [ "$(sort -u "$tmp/parsed.log")" = "$(stored)" ] &&
 	pass "rsyslog's mmjsonparse (cookie \"\") takes MSG as the JSON event: \$!event!id for every row (contrib/fleet)" ||
 	fail "parsed: $(sort -u "$tmp/parsed.log" | wc -l) of $(stored | wc -l); $(head -3 "$tmp/parsed.log")"
-if rsyslogd -N1 -f "$DW_SRC_DIR/contrib/fleet/rsyslog-driftwatch.conf" >"$tmp/n1.log" 2>&1; then
-	pass "contrib/fleet/rsyslog-driftwatch.conf passes rsyslogd -N1 (imtcp, TLS, mmjsonparse, omelasticsearch, omkafka)"
+# Its certificates where it expects them (imrelp opens them at -N1).
+mkdir -p "$tmp/tls"
+cp "$tmp/ca.pem" "$tmp/tls/ca.pem"
+cp "$tmp/server.pem" "$tmp/tls/cert.pem"
+cp "$tmp/server.key" "$tmp/tls/key.pem"
+sed "s|/etc/rsyslog.d/tls/|$tmp/tls/|g" "$DW_SRC_DIR/contrib/fleet/rsyslog-driftwatch.conf" >"$tmp/fleet.conf"
+if rsyslogd -N1 -f "$tmp/fleet.conf" >"$tmp/n1.log" 2>&1; then
+	pass "contrib/fleet/rsyslog-driftwatch.conf passes rsyslogd -N1 (imtcp, imrelp, TLS, mmjsonparse, omelasticsearch, omkafka)"
 else
-	fail "rsyslogd -N1 of contrib/fleet: $(tail -3 "$tmp/n1.log") (rsyslog-kafka and rsyslog-elasticsearch installed?)"
+	fail "rsyslogd -N1 of contrib/fleet: $(tail -3 "$tmp/n1.log") (rsyslog-kafka, rsyslog-elasticsearch and rsyslog-relp installed?)"
 fi
 grep -q '^<36>1 .* added \[driftwatch@32473 ' "$tmp/tls.log" && pass "facility auth over TLS (<36>: auth.warning)" || fail "tls PRI: $(head -c 300 "$tmp/tls.log")"
 evil=$(grep -m1 'path="/q' "$tmp/tcp.log")
