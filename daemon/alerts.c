@@ -57,6 +57,29 @@ static void slack_escape(struct dw_buf *out, const char *s)
 	}
 }
 
+/*
+ * Is it for a Slack channel? Signed chain heads are records for a
+ * pipeline, not for people (one every few minutes), and so are the
+ * daemon's stops and starts, but for a start after a run that did not
+ * stop (killed or crashed).
+ */
+static int for_people(const struct dw_alert *a)
+{
+	json_t *p = NULL;
+	int yes;
+
+	if (!strcmp(a->kind, "chain-head") ||
+	    !strcmp(a->kind, "daemon-stopped"))
+		return 0;
+	if (strcmp(a->kind, "daemon-started"))
+		return 1;
+	if (dw_json_parse(&p, a->payload, strlen(a->payload), "alert"))
+		return 1;
+	yes = !json_is_true(json_object_get(p, "previous_run_stopped"));
+	json_decref(p);
+	return yes;
+}
+
 /* One alert to one sink: Slack's incoming-webhook shape, or our JSON. */
 static int send_alert(const struct dw_alert *a, char *why, size_t size,
 		      void *ctx)
@@ -77,9 +100,7 @@ static int send_alert(const struct dw_alert *a, char *why, size_t size,
 	if (ctx && __atomic_load_n(&((struct dwd_outbox *)ctx)->stop,
 				   __ATOMIC_RELAXED))
 		return 1;
-	/* Signed chain heads are records for a pipeline, not for people:
-	 * a Slack channel does not get one every few minutes. */
-	if (slack && !strcmp(a->kind, "chain-head"))
+	if (slack && !for_people(a))
 		return 0;
 	gethostname(host, sizeof(host) - 1);
 	/* The id the outputs give this alert too (ecs.c). */

@@ -156,7 +156,8 @@ static int alert_is_state(const char *kind)
 {
 	return kind &&
 	       (!strcmp(kind, "heartbeat") || !strcmp(kind, "chain-head") ||
-		!strcmp(kind, "retention"));
+		!strcmp(kind, "retention") || !strcmp(kind, "daemon-started") ||
+		!strcmp(kind, "daemon-stopped"));
 }
 
 int dwd_ecs_doc_severity(const json_t *doc)

@@ -890,6 +890,55 @@ static void sign_heads(struct daemon *dm)
 	}
 }
 
+/*
+ * The service's start and stop, as alerts (to every sink and output): a
+ * start after a run that recorded no stop says so, as the previous run
+ * was killed or crashed and nothing was watched live until now.
+ */
+static void note_start(struct daemon *dm)
+{
+	char host[256] = "", last[32], summary[700];
+	int unclean;
+	json_t *p;
+
+	gethostname(host, sizeof(host) - 1);
+	if (dw_store_alert_last_kind(dm->store, "daemon-started",
+				     "daemon-stopped", last, sizeof(last)))
+		*last = 0;
+	unclean = !strcmp(last, "daemon-started");
+	snprintf(summary, sizeof(summary), "driftwatchd %s started on %s%s",
+		 DW_VERSION, host,
+		 unclean ? "; its previous run did not stop (killed or "
+			   "crashed): what changed while it was down was "
+			   "not seen as it happened"
+			 : "");
+	p = json_pack("{s:s, s:s, s:s, s:I, s:b}", "severity",
+		      unclean ? "medium" : "info", "host", host, "version",
+		      DW_VERSION, "pid", (json_int_t)getpid(),
+		      "previous_run_stopped", !unclean);
+	if (dw_store_alert(dm->store, "daemon-started", summary, p))
+		dw_log_warn("cannot record the start: %s", dw_error_last());
+	json_decref(p);
+}
+
+static void note_stop(struct daemon *dm)
+{
+	char host[256] = "", summary[600];
+	long long up = (long long)time(NULL) - dm->started;
+	json_t *p;
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(summary, sizeof(summary),
+		 "driftwatchd %s stopped on %s after %lld s", DW_VERSION, host,
+		 up);
+	p = json_pack("{s:s, s:s, s:s, s:I, s:I}", "severity", "info", "host",
+		      host, "version", DW_VERSION, "pid", (json_int_t)getpid(),
+		      "uptime_s", (json_int_t)up);
+	if (dw_store_alert(dm->store, "daemon-stopped", summary, p))
+		dw_log_warn("cannot record the stop: %s", dw_error_last());
+	json_decref(p);
+}
+
 static int run_once(struct daemon *dm)
 {
 	int err = 0;
@@ -1180,6 +1229,8 @@ int main(int argc, char **argv)
 	if (dw_store_alert_recover(dm.store) > 0)
 		dw_log_warn("the last run stopped with alerts held back by the "
 			    "rate limit and not summarised: summarised now");
+	if (!o.once)
+		note_start(&dm);
 	/* The first heartbeat one interval after the start. */
 	dm.next_heartbeat = (long long)time(NULL) + dm.pol.heartbeat_interval;
 	if (dw_monitor_new(&dm.mon, dm.store, &dm.pol, dm.engine))
@@ -1234,6 +1285,7 @@ int main(int argc, char **argv)
 				    dm.pol.metrics_listen);
 		}
 		ret = run(&dm, sfd);
+		note_stop(&dm);
 		dwd_metrics_stop(dm.metrics);
 		dm.metrics = NULL;
 		/* The writer first: it asks the exec watch's clock. */

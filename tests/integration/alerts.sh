@@ -30,9 +30,10 @@ docker run -d --network none --name dwa-a dwtest:busybox sleep 600 >/dev/null
 server
 docker exec dwa-a sh -c 'echo 1 >/tmp/one'
 daemon
-# The signed chain heads go to the JSON sink too (checked below); the
-# rest of this test is about the others.
-people() { jq -c 'select(.kind != "chain-head")' "$tmp/json.log"; }
+# The signed chain heads go to the JSON sink too (checked below), and
+# the service's starts and stops; the rest of this test is about the
+# others.
+people() { jq -c 'select(.kind != "chain-head" and (.kind | startswith("daemon-") | not))' "$tmp/json.log"; }
 [ "$(people | grep -c .)" = 1 ] &&
 	people | jq -e '.kind == "drift" and .data.container == "dwa-a" and (.event_id | length) > 0 and .data.new >= 1' \
 		>/dev/null && pass "drift alert delivered as JSON" || fail "first alert: $(cat "$tmp/json.log" 2>&1)"
@@ -73,6 +74,29 @@ people | jq -s -e 'map(select(.kind == "snapshot")) | length == 1 and (.[0].data
 	and (.archive_sha256 | startswith("sha256:")) and (.statement_sha256 | startswith("sha256:")))' >/dev/null && pass "snapshot alert carries the digests" || fail "snapshot alert: $(grep snapshot "$tmp/json.log")"
 ! grep -q 'cgi-bin' "$tmp/daemon.log" && grep -q "not delivered" "$tmp/daemon.log" &&
 	pass "webhook URLs are logged without their path" || fail "URL in the log: $(grep -m1 'not delivered' "$tmp/daemon.log")"
+# The service's start and stop reach the JSON sink, not Slack; a start
+# after a run that was SIGKILLed says so, to Slack too.
+# (A stop is delivered by the next run: a stopping daemon leaves its
+# outbox for then.)
+"$DWD" --foreground --no-mounts --interval 1 --db "$db" "${hooks[@]}" 2>>"$tmp/daemon.log" &
+dpid=$!
+dw_wait 10 sh -c "[ \$(sqlite3 -readonly '$db' \"SELECT count(*) FROM alerts WHERE kind = 'daemon-started'\") = 2 ]"
+kill -9 $dpid
+wait $dpid 2>/dev/null
+"$DWD" --foreground --no-mounts --interval 1 --db "$db" "${hooks[@]}" 2>>"$tmp/daemon.log" &
+dpid=$!
+dw_wait 15 grep -q 'did not stop' "$tmp/slack.log"
+kill -TERM $dpid
+wait $dpid
+jq -s -e 'map(select(.kind == "daemon-started" and .data.previous_run_stopped == false and .data.severity == "medium")) | length == 1' "$tmp/json.log" >/dev/null &&
+	grep -q 'its previous run did not stop (killed or crashed)' "$tmp/slack.log" &&
+	pass "a start after a SIGKILL: 'its previous run did not stop', medium, to Slack too" ||
+	fail "unclean start: $(grep daemon-started "$tmp/json.log" | tail -1); slack: $(tail -1 "$tmp/slack.log")"
+jq -s -e 'map(select(.kind == "daemon-started" and .data.previous_run_stopped == true)) | length == 2' "$tmp/json.log" >/dev/null &&
+	jq -s -e 'map(select(.kind == "daemon-stopped" and .data.uptime_s >= 0)) | length == 1' "$tmp/json.log" >/dev/null &&
+	[ "$(grep -c 'driftwatchd [^ ]* st' "$tmp/slack.log")" = 1 ] &&
+	pass "the service's starts and stops as alerts to the JSON sink (to Slack only the one above)" ||
+	fail "start/stop: $(grep daemon- "$tmp/json.log")"
 # Slack's control characters in text a user or container chose (before:
 # "<!channel>" in a snapshot reason notified the whole channel).
 # A container chose this file name; the leak alert's summary names it.
