@@ -42,6 +42,9 @@
 /* ... for syslog: smaller batches, each waiting for the receiver's
  * acknowledgement. */
 #define SYSLOG_BATCH_ROWS 128
+/* A row a RELP receiver refused this many times in a row (1 s apart: a
+ * refusal is an answer, the receiver is there) is passed over. */
+#define RELP_REFUSALS 5
 /*
  * TCP says only that the receiver's kernel has the bytes, not that the
  * receiver read them: what was sent over a connection in its last
@@ -75,7 +78,11 @@ struct output {
 	/* syslog: the connection, and the window of what went over it
 	 * (sent again after it is lost; its start is the stored cursor) */
 	struct dwd_syslog *conn;
-	struct dwd_relp *relp;	    /* syslog over RELP: the session */
+	struct dwd_relp *relp; /* syslog over RELP: the session */
+	/* ... the row the receiver refused last, how many times in a row */
+	int refused_table;
+	long long refused_id;
+	int refusals;
 	long long saved[DW_FEED_N]; /* as stored: the window's start */
 	long long high[DW_FEED_N];  /* the last rows ever sent */
 	struct sent_batch {
@@ -613,7 +620,9 @@ struct syslog_batch {
 	struct row_at {
 		int table;
 		long long id;
+		long long gap; /* ids missing before it (retention) */
 	} * at;
+	long long prev[DW_FEED_N]; /* the last id of each table */
 };
 
 static int add_message(const struct dw_feed_row *r, void *ctx)
@@ -633,6 +642,8 @@ static int add_message(const struct dw_feed_row *r, void *ctx)
 		b->ends[b->rows] = b->buf.len;
 		b->at[b->rows].table = r->table;
 		b->at[b->rows].id = r->id;
+		b->at[b->rows].gap = r->id - b->prev[r->table] - 1;
+		b->prev[r->table] = r->id;
 	} else
 		dwd_syslog_format(&b->buf, doc, b->o->cfg.facility,
 				  b->o->cfg.sd_id, b->o->all->host, b->pid);
@@ -692,8 +703,8 @@ static void window_add(struct output *o, const long long from[DW_FEED_N],
 /* One batch: 1 sent, 0 nothing left, -1 failed (tried again). */
 static int syslog_batch(struct output *o, struct dw_store *st)
 {
-	struct syslog_batch b = {o, DW_BUF_INIT, 0,   (int)getpid(),
-				 0, NULL,	 NULL};
+	struct syslog_batch b = {
+		.o = o, .buf = DW_BUF_INIT, .pid = (int)getpid()};
 	long long last[DW_FEED_N], missing[DW_FEED_N];
 	int err, t, moved = 0, resending = 0;
 
@@ -782,19 +793,25 @@ static int syslog_batch(struct output *o, struct dw_store *st)
 /*
  * One batch over RELP: 1 sent, 0 nothing left, -1 failed (tried again).
  * The cursor moves past the messages the receiver answered, also when
- * the session broke after some of them; the rest go again.
+ * the session broke after some of them; the rest go again. A message
+ * refused RELP_REFUSALS times in a row is passed over, counted and said
+ * (it stays in the store): one row a receiver cannot take does not hold
+ * back every row after it.
  */
 static int relp_batch(struct output *o, struct dw_store *st)
 {
-	struct syslog_batch b = {o, DW_BUF_INIT, 0,   (int)getpid(),
-				 1, NULL,	 NULL};
+	struct syslog_batch b = {
+		.o = o, .buf = DW_BUF_INIT, .pid = (int)getpid(), .relp = 1};
 	long long last[DW_FEED_N], missing[DW_FEED_N], to[DW_FEED_N];
-	size_t sent = 0, answered = 0, i;
-	int err, t, moved = 0;
+	long long gaps[DW_FEED_N] = {0};
+	struct dwd_relp_batch m = {0};
+	size_t taken, i;
+	int err, t, moved = 0, passed = 0;
 	char why[600] = "";
 
 	if (dw_mono_ms() < o->next_try_ms)
 		return 0;
+	memcpy(b.prev, o->at, sizeof(b.prev));
 	err = dw_store_feed_read(st, o->at, SYSLOG_BATCH_ROWS, add_message, &b,
 				 last, missing);
 	for (t = 0; t < DW_FEED_N; t++)
@@ -805,61 +822,110 @@ static int relp_batch(struct output *o, struct dw_store *st)
 			out_failed(o, dw_error_last());
 		return err ? -1 : 0;
 	}
-	if (o->relp && !dwd_relp_alive(o->relp))
+	if (o->relp &&
+	    (!dwd_relp_alive(o->relp) || dwd_relp_worn(o->relp, b.rows)))
 		dwd_relp_close(&o->relp, 0);
-	err = o->relp ? 0 : dwd_relp_open(&o->relp, &o->cfg, 5000);
+	err = o->relp ? 0
+		      : dwd_relp_open(&o->relp, &o->cfg,
+				      o->in_final ? final_left(o->all) : 5000);
+	m.buf = b.buf.ptr;
+	m.ends = b.ends;
+	m.n = b.rows;
 	if (!err)
-		err = dwd_relp_send(o->relp, b.buf.ptr, b.ends, b.rows, &sent,
-				    &answered,
-				    o->in_final ? final_left(o->all) : 10000,
-				    o->in_final ? NULL : &o->all->stop);
+		err = dwd_relp_send(
+			o->relp, &m, 10000,
+			o->in_final ? __atomic_load_n(&o->all->final_until,
+						      __ATOMIC_RELAXED)
+				    : 0,
+			o->in_final ? NULL : &o->all->stop);
 	if (err) {
 		snprintf(why, sizeof(why), "not delivered: %s",
 			 dw_error_last());
 		dwd_relp_close(&o->relp, 0);
 	}
-	memcpy(to, last, sizeof(to));
-	if (answered < b.rows) {
-		memcpy(to, o->at, sizeof(to));
-		for (i = 0; i < answered; i++)
-			to[b.at[i].table] = b.at[i].id;
+	taken = m.answered;
+	/* The same row refused again and again: passed over. */
+	if (m.refused) {
+		const struct row_at *r = &b.at[m.answered];
+
+		if (o->refused_table == r->table && o->refused_id == r->id)
+			o->refusals++;
+		else
+			o->refusals = 1;
+		o->refused_table = r->table;
+		o->refused_id = r->id;
+		if (o->refusals >= RELP_REFUSALS) {
+			passed = 1;
+			taken++;
+			o->refusals = 0;
+		}
 	}
-	/* Gaps are told with the batch that passes them whole. */
-	if (answered &&
-	    save_cursor(o, st, to, answered == b.rows ? missing : NULL)) {
+	memcpy(to, last, sizeof(to));
+	if (taken < b.rows) {
+		memcpy(to, o->at, sizeof(to));
+		memset(missing, 0, sizeof(missing));
+		for (i = 0; i < taken; i++) {
+			to[b.at[i].table] = b.at[i].id;
+			gaps[b.at[i].table] += b.at[i].gap;
+		}
+		memcpy(missing, gaps, sizeof(missing));
+	}
+	if (taken && save_cursor(o, st, to, missing)) {
 		/* Sent again: the receiver takes them twice. */
 		snprintf(why, sizeof(why),
-			 "the store did not take the "
-			 "cursor: %s",
+			 "the store did not take the cursor: %s",
 			 dw_error_last());
 		dwd_relp_close(&o->relp, 0);
-		__atomic_add_fetch(&o->resent, (unsigned long long)answered,
+		__atomic_add_fetch(&o->resent, (unsigned long long)taken,
 				   __ATOMIC_RELAXED);
 		err = -1;
-	} else if (answered) {
+	} else if (taken) {
 		memcpy(o->at, to, sizeof(o->at));
-		__atomic_add_fetch(&o->written, (unsigned long long)answered,
+		__atomic_add_fetch(&o->written, (unsigned long long)m.answered,
 				   __ATOMIC_RELAXED);
+		if (passed) {
+			__atomic_add_fetch(&o->rejected, 1, __ATOMIC_RELAXED);
+			dw_log_warn("output %s: the receiver refused the %s "
+				    "row %lld %d times: passed over (it stays "
+				    "in the store)",
+				    o->shown,
+				    o->refused_table == DW_FEED_EVENTS
+					    ? "events"
+				    : o->refused_table == DW_FEED_FINDINGS
+					    ? "findings"
+					    : "alerts",
+				    o->refused_id, RELP_REFUSALS);
+		}
 	}
 	syslog_batch_free(&b);
 	if (err) {
 		/* Sent and not answered: sent again, and the receiver may
 		 * have taken some of them before the session broke. */
-		if (sent > answered) {
-			__atomic_add_fetch(
-				&o->resent,
-				(unsigned long long)(sent - answered),
-				__ATOMIC_RELAXED);
+		if (m.sent > m.answered + (size_t)m.refused) {
+			size_t again = m.sent - m.answered - (size_t)m.refused;
+
+			__atomic_add_fetch(&o->resent,
+					   (unsigned long long)again,
+					   __ATOMIC_RELAXED);
 			dw_log_info("output %s: %zu messages were sent and "
 				    "not answered: sent again (the receiver "
 				    "may hold some of them twice)",
-				    o->shown, sent - answered);
+				    o->shown, again);
 		}
 		out_backoff(o, 0);
 		out_failed(o, why);
+		/* Progress: the next session at once; a refusal: in 1 s. */
+		if (taken && !passed) {
+			o->backoff_s = 0;
+			o->next_try_ms = 0;
+		} else if (m.refused) {
+			o->backoff_s = 0;
+			o->next_try_ms = dw_mono_ms() + 1000;
+		}
 		return -1;
 	}
 	o->backoff_s = 0;
+	o->refusals = 0;
 	if (o->failing)
 		dw_log_info("output %s: delivering again", o->shown);
 	o->failing = 0;
@@ -941,7 +1007,10 @@ static void *output_loop(void *arg)
 	/* What the daemon recorded as it stopped goes too. */
 	out_pass(o, st, 1);
 	out_close(o);
-	dwd_relp_close(&o->relp, 1000);
+	/* Politely, within what is left of the last pass (none at a
+	 * reload). */
+	dwd_relp_close(&o->relp,
+		       final_left(all) < 1000 ? final_left(all) : 1000);
 	dw_store_close(st);
 	return NULL;
 }

@@ -35,13 +35,10 @@ struct dwd_relp {
 	size_t nin;
 };
 
-/* The next transaction number: 1 to 999,999,999, then 1 again. */
+/* The next transaction number (1 to 999,999,999 in a session). */
 static long next_txnr(struct dwd_relp *c)
 {
-	long t = c->txnr;
-
-	c->txnr = t == TXNR_MAX ? 1 : t + 1;
-	return t;
+	return c->txnr++;
 }
 
 static void add_frame(struct dw_buf *b, long txnr, const char *cmd,
@@ -248,54 +245,83 @@ int dwd_relp_open(struct dwd_relp **out, const struct dw_output_cfg *cfg,
 	return 0;
 }
 
-int dwd_relp_send(struct dwd_relp *c, const char *buf, const size_t *ends,
-		  size_t n, size_t *nsent, size_t *answered, long timeout_ms,
-		  const int *stop)
+int dwd_relp_worn(const struct dwd_relp *c, size_t n)
+{
+	return c->txnr > TXNR_MAX - (long)n - 2;
+}
+
+/* Not later than `until` (dw_mono_ms(); 0: no limit). */
+static long long capped(long long deadline, long long until)
+{
+	return until && until < deadline ? until : deadline;
+}
+
+int dwd_relp_send(struct dwd_relp *c, struct dwd_relp_batch *m, long timeout_ms,
+		  long long until, const int *stop)
 {
 	struct dw_buf b = DW_BUF_INIT;
 	long first = c->txnr;
-	long long deadline = dw_mono_ms() + timeout_ms;
-	size_t sent = 0;
-	long at;
+	long long deadline = capped(dw_mono_ms() + timeout_ms, until);
 	char text[FRAME_MAX + 1];
 	int err = 0, code;
 
-	*answered = *nsent = 0;
-	while (!err && *answered < n) {
+	m->sent = m->answered = 0;
+	m->refused = 0;
+	/* Transaction numbers go to 999,999,999: a session that would pass
+	 * it is a new one (dwd_relp_worn()). */
+	if (dwd_relp_worn(c, m->n))
+		return dw_error_set(DW_EUNREACHABLE,
+				    "RELP: the session's transaction numbers "
+				    "are used up");
+	while (!err && m->answered < m->n) {
 		/* At most DWD_RELP_WINDOW unanswered: the receiver's
 		 * answers never fill the connection while it waits for
 		 * this side to read them. */
-		while (sent < n && sent - *answered < DWD_RELP_WINDOW) {
-			size_t start = sent ? ends[sent - 1] : 0;
+		while (m->sent < m->n &&
+		       m->sent - m->answered < DWD_RELP_WINDOW) {
+			size_t start = m->sent ? m->ends[m->sent - 1] : 0;
 
-			add_frame(&b, next_txnr(c), "syslog", buf + start,
-				  ends[sent] - start);
-			sent++;
+			add_frame(&b, next_txnr(c), "syslog", m->buf + start,
+				  m->ends[m->sent] - start);
+			m->sent++;
 		}
 		if (b.len) {
 			err = dwd_syslog_write(c->conn, b.ptr, b.len, deadline,
 					       stop);
 			b.len = 0;
-			*nsent = sent;
 			if (err)
 				break;
 		}
-		at = first + (long)*answered;
-		if (at > TXNR_MAX)
-			at -= TXNR_MAX;
-		err = answer(c, at, &code, text, sizeof(text), deadline, stop);
-		if (!err && code != 200)
+		err = answer(c, first + (long)m->answered, &code, text,
+			     sizeof(text), deadline, stop);
+		if (!err && code != 200) {
+			m->refused = 1;
 			err = dw_error_set(DW_EUNREACHABLE,
 					   "the receiver refused a message: "
 					   "%.200s",
 					   text);
+		}
 		if (!err) {
-			++*answered;
+			m->answered++;
 			/* The time limit is for progress. */
-			deadline = dw_mono_ms() + timeout_ms;
+			deadline = capped(dw_mono_ms() + timeout_ms, until);
 		}
 	}
 	dw_buf_release(&b);
+	if (err && !m->refused) {
+		/* Answers that came before the session broke count (a
+		 * receiver that answered, then closed): read without
+		 * waiting, the error kept. */
+		char why[600];
+
+		snprintf(why, sizeof(why), "%s", dw_error_last());
+		while (m->answered < m->sent &&
+		       !answer(c, first + (long)m->answered, &code, text,
+			       sizeof(text), dw_mono_ms(), NULL) &&
+		       code == 200)
+			m->answered++;
+		err = dw_error_set(DW_EUNREACHABLE, "%s", why);
+	}
 	return err;
 }
 

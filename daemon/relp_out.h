@@ -14,17 +14,29 @@ struct dwd_relp;
 int dwd_relp_open(struct dwd_relp **out, const struct dw_output_cfg *cfg,
 		  long timeout_ms);
 /*
- * Send `n` messages, message i the bytes of `buf` from ends[i - 1] (0)
- * to ends[i], and wait for their answers. `*sent`: how many went out;
- * `*answered`: how many, from
- * the first, the receiver took (200), also on an error; all `n` when 0
- * is returned. DW_EUNREACHABLE (said why) when the session broke, an
- * answer refused a message, none came for `timeout_ms` or `*stop` was
- * set: close the session.
+ * A batch: message i is the bytes of `buf` from ends[i - 1] (0) to
+ * ends[i]. After dwd_relp_send(): how many went out, how many (from the
+ * first) the receiver took (answered 200), also on an error, and whether
+ * the error is the receiver's refusal of the message after those.
  */
-int dwd_relp_send(struct dwd_relp *c, const char *buf, const size_t *ends,
-		  size_t n, size_t *sent, size_t *answered, long timeout_ms,
-		  const int *stop);
+struct dwd_relp_batch {
+	const char *buf;
+	const size_t *ends;
+	size_t n;
+	size_t sent, answered;
+	int refused;
+};
+/*
+ * Send a batch and wait for its answers: 0 when every message was
+ * taken; DW_EUNREACHABLE (said why) when the session broke, an answer
+ * refused a message, none came for `timeout_ms`, `until` passed
+ * (dw_mono_ms(); 0: none) or `*stop` was set: close the session.
+ */
+int dwd_relp_send(struct dwd_relp *c, struct dwd_relp_batch *m, long timeout_ms,
+		  long long until, const int *stop);
+/* 1 when a batch of `n` would use up the session's transaction numbers
+ * (close it and open another). */
+int dwd_relp_worn(const struct dwd_relp *c, size_t n);
 /* 0 when the receiver ended the session (or sent what it should not). */
 int dwd_relp_alive(struct dwd_relp *c);
 /* Closed: with a close command and its answer waited for up to
