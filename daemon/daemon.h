@@ -137,7 +137,8 @@ void dwd_outputs_once(struct daemon *dm);
 struct dwd_output_stats {
 	const char *path; /* a file's path, an endpoint's origin */
 	unsigned long long written, dropped, errors, rotated, rejected;
-	unsigned long long resent; /* syslog: rows sent again */
+	unsigned long long resent;     /* syslog: rows sent again */
+	unsigned long long summarised; /* rows sent as summaries */
 	long long pending;
 };
 typedef int (*dwd_output_fn)(const struct dwd_output_stats *s, void *ctx);

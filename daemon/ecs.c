@@ -170,6 +170,24 @@ int dwd_ecs_doc_severity(const json_t *doc)
 		       : DW_SEV_MEDIUM;
 }
 
+/* Changes an output summarised (outputs.c): a container's, counted. */
+static void bulk_summary(json_t *doc, json_t *ev, const json_t *row,
+			 const char *sevname, char *msg, size_t size)
+{
+	ecs_container(doc, row, str(row, "container_id"));
+	snprintf(msg, size,
+		 "%lld more changes in %.64s summarised (%lld added, %lld "
+		 "deleted, %lld changed, highest %s): each is in the store",
+		 (long long)json_integer_value(json_object_get(row, "changes")),
+		 str(row, "container") ? str(row, "container")
+				       : str(row, "container_id"),
+		 (long long)json_integer_value(json_object_get(row, "added")),
+		 (long long)json_integer_value(json_object_get(row, "deleted")),
+		 (long long)json_integer_value(json_object_get(row, "changed")),
+		 sevname ? sevname : "medium");
+	json_object_set_new(ev, "dataset", json_string("driftwatch.drift"));
+}
+
 json_t *dwd_ecs_doc(const struct dw_feed_row *r, const char *host)
 {
 	const json_t *row = r->doc;
@@ -197,8 +215,17 @@ json_t *dwd_ecs_doc(const struct dw_feed_row *r, const char *host)
 	switch (r->table) {
 	case DW_FEED_EVENTS: {
 		const char *k = str(row, "kind"), *path = str(row, "path");
-		json_t *p = json_object_get(row, "process");
-		json_t *f = json_pack("{s:s}", "path", path ? path : "");
+		json_t *p = json_object_get(row, "process"), *f;
+
+		if (k && !strcmp(k, "bulk")) {
+			bulk_summary(doc, ev, row, sevname, msg, sizeof(msg));
+			type = "info";
+			action = "bulk-changes";
+			ocsf_class = 1001;
+			activity = 99; /* other */
+			break;
+		}
+		f = json_pack("{s:s}", "path", path ? path : "");
 
 		drift_kind(k, &type, &action, &activity);
 		category = k && *k == 'X' ? "process" : "file";

@@ -456,7 +456,8 @@ static int output_line(const struct dwd_output_stats *s, void *ctx)
 		s->errors,
 		s->rotated,
 		s->rejected,
-		s->resent};
+		s->resent,
+		s->summarised};
 
 	dw_buf_addf(k->b, "%s{output=\"", k->name);
 	label(k->b, s->path);
@@ -481,13 +482,17 @@ static void output_counts(struct daemon *dm, struct dw_buf *b)
 		{"driftwatch_output_rotations_total", "counter",
 		 "Rotations of an output's file by size."},
 		{"driftwatch_output_rejected_total", "counter",
-		 "Records an OTLP receiver rejected (partialSuccess)."},
+		 "Records a receiver rejected (OTLP partialSuccess; a row a "
+		 "RELP receiver refused 5 times)."},
 		{"driftwatch_output_resent_total", "counter",
 		 "Rows a syslog output sent again after a reconnect (at least "
 		 "once)."},
+		{"driftwatch_output_summarised_total", "counter",
+		 "A container's bulk changes an output sent as summaries "
+		 "(each is in the store)."},
 	};
 
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < (int)(sizeof(m) / sizeof(m[0])); i++) {
 		struct output_ctx k = {b, m[i].name, i};
 
 		family(b, m[i].name, m[i].type, m[i].help);

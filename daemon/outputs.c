@@ -92,6 +92,12 @@ struct output {
 	size_t nwindow, window_bytes;
 	size_t resend_rows; /* to say at the next connection */
 	int restarted;	    /* the previous run's window goes again */
+	/* summarise: each container's changes this minute, and what this
+	 * batch held back (bulk_read()) */
+	struct bulk *bulk;
+	size_t nbulk;
+	int forcing;		   /* a summary goes in a full batch */
+	long long bulk_first_held; /* the lowest id held (0: none) */
 	pthread_t thread;
 	int started;
 	int fd;
@@ -101,7 +107,7 @@ struct output {
 	int failing; /* the last try failed (said once) */
 	/* Counted for /metrics (atomics). */
 	unsigned long long written, dropped, errors, rotated, rejected;
-	unsigned long long resent;
+	unsigned long long resent, summarised;
 	long long pending;
 };
 
@@ -305,6 +311,168 @@ static void out_check(struct output *o)
 		out_rotate(o);
 }
 
+/* ---- a container's bulk changes, summarised ---- */
+
+/* The minute a container's `summarise` changes pass one by one in. */
+#define BULK_WINDOW_S 60
+/* Containers followed at once (the least recently seen goes). */
+#define BULK_MAX 1024
+
+struct bulk {
+	char container[160];
+	long long window; /* its minute's start (s) */
+	long long n;	  /* changes in it */
+	long long seen;	  /* when last (s), to choose one to forget */
+	/* held back in this batch */
+	long long held, first_id, last_id, last_us, kinds[3];
+	int sev;
+	json_t *row; /* the first held row: its container's fields */
+};
+
+struct bulk_read {
+	struct output *o;
+	dw_feed_fn fn;
+	void *ctx;
+};
+
+static struct bulk *bulk_find(struct output *o, const char *container,
+			      long long now)
+{
+	struct bulk *b, *old = NULL;
+	size_t i;
+
+	for (i = 0; i < o->nbulk; i++) {
+		b = &o->bulk[i];
+		if (!strcmp(b->container, container))
+			return b;
+		if (!b->held && (!old || b->seen < old->seen))
+			old = b;
+	}
+	if (o->nbulk < BULK_MAX) {
+		o->bulk =
+			dw_xrealloc(o->bulk, (o->nbulk + 1) * sizeof(*o->bulk));
+		old = &o->bulk[o->nbulk++];
+	} else if (!old)
+		return NULL; /* all hold rows of this batch: passed whole */
+	memset(old, 0, sizeof(*old));
+	snprintf(old->container, sizeof(old->container), "%s", container);
+	old->window = now;
+	return old;
+}
+
+/* A row of the feed: a container's change past its `summarise` this
+ * minute, below high severity, is held back (counted), not sent. */
+static int bulk_row(const struct dw_feed_row *r, void *ctx)
+{
+	struct bulk_read *br = ctx;
+	struct output *o = br->o;
+	const char *c =
+		json_string_value(json_object_get(r->doc, "container_id"));
+	const char *k = json_string_value(json_object_get(r->doc, "kind"));
+	const char *sv = json_string_value(json_object_get(r->doc, "severity"));
+	int sev = sv ? dw_severity_parse(sv) : -1;
+	long long now = r->time_us / 1000000;
+	struct bulk *b;
+	int err;
+
+	if (r->table != DW_FEED_EVENTS || !c || sev >= DW_SEV_HIGH ||
+	    !(b = bulk_find(o, c, now)))
+		return br->fn(r, br->ctx);
+	b->seen = now;
+	if (now - b->window >= BULK_WINDOW_S || now < b->window) {
+		b->window = now;
+		b->n = 0;
+	}
+	if (b->n < o->cfg.summarise) {
+		err = br->fn(r, br->ctx);
+		b->n += !err;
+		return err;
+	}
+	if (!b->held++) {
+		b->first_id = r->id;
+		b->row = json_incref(r->doc);
+	}
+	if (!o->bulk_first_held || r->id < o->bulk_first_held)
+		o->bulk_first_held = r->id;
+	b->last_id = r->id;
+	b->last_us = r->time_us;
+	b->kinds[k && *k == 'A' ? 0 : k && *k == 'D' ? 1 : 2]++;
+	if ((sev < 0 ? DW_SEV_MEDIUM : sev) > b->sev)
+		b->sev = sev < 0 ? DW_SEV_MEDIUM : sev;
+	return 0;
+}
+
+/* Each container's held rows as one summary, at the batch's end (the
+ * batch holds them whatever its size). */
+static int bulk_flush(struct output *o, dw_feed_fn fn, void *ctx)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < o->nbulk; i++) {
+		struct bulk *b = &o->bulk[i];
+		const json_t *row = b->row;
+		struct dw_feed_row r = {DW_FEED_EVENTS, b->last_id,
+					b->last_us / 1000000, b->last_us, NULL};
+
+		if (!b->held)
+			continue;
+		r.doc = json_pack(
+			"{s:s, s:s, s:O?, s:O?, s:s, s:I, s:I, s:I, s:I, s:I, "
+			"s:I}",
+			"kind", "bulk", "container_id", b->container,
+			"container", json_object_get(row, "container"), "image",
+			json_object_get(row, "image"), "severity",
+			dw_severity_name(b->sev), "changes",
+			(json_int_t)b->held, "added", (json_int_t)b->kinds[0],
+			"deleted", (json_int_t)b->kinds[1], "changed",
+			(json_int_t)b->kinds[2], "first_id",
+			(json_int_t)b->first_id, "last_id",
+			(json_int_t)b->last_id);
+		if (json_object_get(row, "labels"))
+			json_object_set(r.doc, "labels",
+					json_object_get(row, "labels"));
+		o->forcing = 1;
+		if (!err)
+			err = fn(&r, ctx);
+		o->forcing = 0;
+		json_decref(r.doc);
+		__atomic_add_fetch(&o->summarised, (unsigned long long)b->held,
+				   __ATOMIC_RELAXED);
+		json_decref(b->row);
+		b->row = NULL;
+		b->held = 0;
+		memset(b->kinds, 0, sizeof(b->kinds));
+		b->sev = 0;
+	}
+	return err;
+}
+
+/* The feed from the output's cursor, with bulk changes summarised. */
+static int out_read(struct output *o, struct dw_store *st, size_t max,
+		    dw_feed_fn fn, void *ctx, long long last[DW_FEED_N],
+		    long long missing[DW_FEED_N])
+{
+	struct bulk_read br = {o, fn, ctx};
+	int err;
+
+	o->bulk_first_held = 0;
+	if (!o->cfg.summarise)
+		return dw_store_feed_read(st, o->at, max, fn, ctx, last,
+					  missing);
+	err = dw_store_feed_read(st, o->at, max, bulk_row, &br, last, missing);
+	/* A failed read is read again: what it held goes then. */
+	if (!err)
+		err = bulk_flush(o, fn, ctx);
+	else
+		for (size_t i = 0; i < o->nbulk; i++) {
+			json_decref(o->bulk[i].row);
+			o->bulk[i].row = NULL;
+			o->bulk[i].held = 0;
+		}
+	return err;
+}
+
 struct batch {
 	struct output *o;
 	struct dw_buf buf;
@@ -317,7 +485,7 @@ static int add_line(const struct dw_feed_row *r, void *ctx)
 	json_t *doc;
 	int err;
 
-	if (b->rows && b->buf.len >= BATCH_BYTES)
+	if (b->rows && b->buf.len >= BATCH_BYTES && !b->o->forcing)
 		return DW_FEED_FULL;
 	doc = dwd_ecs_doc(r, b->o->all->host);
 	err = dw_json_dump(&b->buf, doc, JSON_PRESERVE_ORDER);
@@ -400,8 +568,7 @@ static int out_batch(struct output *o, struct dw_store *st)
 	long long last[DW_FEED_N], missing[DW_FEED_N];
 	int err, t, moved = 0;
 
-	err = dw_store_feed_read(st, o->at, BATCH_ROWS, add_line, &b, last,
-				 missing);
+	err = out_read(o, st, BATCH_ROWS, add_line, &b, last, missing);
 	for (t = 0; t < DW_FEED_N; t++)
 		moved |= last[t] != o->at[t];
 	if (err) {
@@ -463,7 +630,7 @@ static int add_record(const struct dw_feed_row *r, void *ctx)
 {
 	struct otlp_batch *b = ctx;
 
-	if (b->n >= b->o->otlp_rows)
+	if (b->n >= b->o->otlp_rows && !b->o->forcing)
 		return DW_FEED_FULL;
 	DW_ALLOC_GROW(b->v, b->n + 1, b->alloc);
 	b->v[b->n].doc = dwd_ecs_doc(r, b->o->all->host);
@@ -504,8 +671,7 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 
 	if (dw_mono_ms() < o->next_try_ms)
 		return 0;
-	err = dw_store_feed_read(st, o->at, BATCH_ROWS, add_record, &b, last,
-				 missing);
+	err = out_read(o, st, BATCH_ROWS, add_record, &b, last, missing);
 	for (t = 0; t < DW_FEED_N; t++)
 		moved |= last[t] != o->at[t];
 	if (err || !moved) {
@@ -630,7 +796,7 @@ static int add_message(const struct dw_feed_row *r, void *ctx)
 	struct syslog_batch *b = ctx;
 	json_t *doc;
 
-	if (b->rows && b->buf.len >= BATCH_BYTES)
+	if (b->rows && b->buf.len >= BATCH_BYTES && !b->o->forcing)
 		return DW_FEED_FULL;
 	doc = dwd_ecs_doc(r, b->o->all->host);
 	if (b->relp) {
@@ -740,8 +906,8 @@ static int syslog_batch(struct output *o, struct dw_store *st)
 			o->resend_rows = 0;
 		}
 	}
-	err = dw_store_feed_read(st, o->at, SYSLOG_BATCH_ROWS, add_message, &b,
-				 last, missing);
+	err = out_read(o, st, SYSLOG_BATCH_ROWS, add_message, &b, last,
+		       missing);
 	for (t = 0; t < DW_FEED_N; t++) {
 		moved |= last[t] != o->at[t];
 		resending |= o->at[t] < o->high[t];
@@ -812,8 +978,8 @@ static int relp_batch(struct output *o, struct dw_store *st)
 	if (dw_mono_ms() < o->next_try_ms)
 		return 0;
 	memcpy(b.prev, o->at, sizeof(b.prev));
-	err = dw_store_feed_read(st, o->at, SYSLOG_BATCH_ROWS, add_message, &b,
-				 last, missing);
+	err = out_read(o, st, SYSLOG_BATCH_ROWS, add_message, &b, last,
+		       missing);
 	for (t = 0; t < DW_FEED_N; t++)
 		moved |= last[t] != o->at[t];
 	if (err || !moved) {
@@ -869,6 +1035,12 @@ static int relp_batch(struct output *o, struct dw_store *st)
 			gaps[b.at[i].table] += b.at[i].gap;
 		}
 		memcpy(missing, gaps, sizeof(missing));
+		/* Rows held for a summary that was not answered go again. */
+		if (o->bulk_first_held &&
+		    to[DW_FEED_EVENTS] >= o->bulk_first_held) {
+			to[DW_FEED_EVENTS] = o->bulk_first_held - 1;
+			missing[DW_FEED_EVENTS] = 0;
+		}
 	}
 	if (taken && save_cursor(o, st, to, missing)) {
 		/* Sent again: the receiver takes them twice. */
@@ -1080,6 +1252,9 @@ static void outputs_free(struct dwd_outputs *all)
 		out_close(&all->o[i]);
 		dwd_syslog_close(&all->o[i].conn);
 		dwd_relp_close(&all->o[i].relp, 0);
+		for (size_t k = 0; k < all->o[i].nbulk; k++)
+			json_decref(all->o[i].bulk[k].row);
+		free(all->o[i].bulk);
 		free(all->o[i].cfg.path);
 		free(all->o[i].cfg.ca);
 		free(all->o[i].cfg.cert);
@@ -1198,6 +1373,7 @@ int dwd_outputs_each(struct daemon *dm, dwd_output_fn cb, void *ctx)
 			__atomic_load_n(&o->rotated, __ATOMIC_RELAXED),
 			__atomic_load_n(&o->rejected, __ATOMIC_RELAXED),
 			__atomic_load_n(&o->resent, __ATOMIC_RELAXED),
+			__atomic_load_n(&o->summarised, __ATOMIC_RELAXED),
 			__atomic_load_n(&o->pending, __ATOMIC_RELAXED),
 		};
 

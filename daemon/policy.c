@@ -508,6 +508,7 @@ static int output_one(struct dw_yaml *y, yaml_node_t *n,
 	o->keep = 5;
 	o->mode = 0600;
 	o->facility = 16; /* local0 */
+	o->summarise = 1000;
 	if (n->type != YAML_MAPPING_NODE)
 		return dw_yaml_bad(y, n,
 				   "an output is {type: jsonl, path, ...} or "
@@ -523,7 +524,10 @@ static int output_one(struct dw_yaml *y, yaml_node_t *n,
 			err = dw_yaml_bad(y, v, "expected a key");
 		else if (!strcmp(k, "type"))
 			continue;
-		else if (jsonl && !strcmp(k, "path"))
+		else if (!strcmp(k, "summarise")) {
+			err = number(y, v, 0, 1000000, &num);
+			o->summarise = num;
+		} else if (jsonl && !strcmp(k, "path"))
 			err = string(y, v, &o->path);
 		else if (jsonl && !strcmp(k, "max_size"))
 			err = size_value(y, v, &o->max_size);
@@ -543,13 +547,16 @@ static int output_one(struct dw_yaml *y, yaml_node_t *n,
 			err = dw_yaml_bad(
 				y, v,
 				jsonl ? "unknown key in a jsonl output (type, "
-					"path, max_size, keep, fsync, mode)"
+					"path, max_size, keep, fsync, mode, "
+					"summarise)"
 				: o->type == DW_OUTPUT_OTLP
 					? "unknown key in an otlp output "
-					  "(type, endpoint, headers)"
+					  "(type, endpoint, headers, "
+					  "summarise)"
 					: "unknown key in a syslog output "
 					  "(type, address, transport, ca, "
-					  "cert, key, facility, sd_id)");
+					  "cert, key, facility, sd_id, "
+					  "summarise)");
 	}
 	if (!err && o->type == DW_OUTPUT_SYSLOG) {
 		if (!o->sd_id)
@@ -917,7 +924,9 @@ static const struct key keys[] = {
 	     "otlp, endpoint (http(s)://HOST:4318/v1/logs), headers} or "
 	     "{type: syslog, address (HOST:PORT), transport: "
 	     "tcp|tls|relp|relp-tls, ca, "
-	     "cert, key, facility (local0), sd_id (driftwatch@32473)}"),
+	     "cert, key, facility (local0), sd_id (driftwatch@32473)}; "
+	     "each with summarise (1000: a container's changes past 1000 a "
+	     "minute, below high severity, as summaries; 0: every one)"),
 };
 
 #define FIELD(p, k, type) ((type *)(void *)((char *)(p) + (k)->off))

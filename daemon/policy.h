@@ -56,6 +56,9 @@ struct dw_output_cfg {
 	long keep;	       /* rotated files kept (PATH.1 ... PATH.keep) */
 	int fsync;	       /* DW_FSYNC_* */
 	long mode;	       /* of a file it creates */
+	/* A container's drift changes past this many a minute (below
+	 * high severity) go as one summary a batch; 0: every one. */
+	long summarise;
 };
 
 struct dw_policy {

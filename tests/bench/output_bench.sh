@@ -94,9 +94,9 @@ throughput() { # NAME YAML-ITEM
 	printf '%-8s %9d %12d %10s\n' "$1" "$total" $((total * 1000000 / us)) \
 		"$(awk -v a="$us" -v b="$base" 'BEGIN { printf "%.2f", a / b }')"
 }
-throughput jsonl "  - {type: jsonl, path: $tmp/out.jsonl, max_size: 0}"
-throughput otlp "  - {type: otlp, endpoint: \"http://127.0.0.1:$port/v1/logs\"}"
-throughput syslog "  - {type: syslog, address: \"127.0.0.1:$((port + 1))\"}"
+throughput jsonl "  - {type: jsonl, path: $tmp/out.jsonl, max_size: 0, summarise: 0}"
+throughput otlp "  - {type: otlp, endpoint: \"http://127.0.0.1:$port/v1/logs\", summarise: 0}"
+throughput syslog "  - {type: syslog, address: \"127.0.0.1:$((port + 1))\", summarise: 0}"
 
 # 2. CPU at RATE changes a second.
 mkdir -p "$tmp/low" "$tmp/up" "$tmp/work" "$tmp/m"
@@ -126,7 +126,7 @@ cpu_run() { # NAME YAML
 }
 hz=$(getconf CLK_TCK)
 none=$(cpu_run none "")
-with=$(cpu_run jsonl "outputs: [{type: jsonl, path: $tmp/cpu.jsonl, max_size: 0}]")
+with=$(cpu_run jsonl "outputs: [{type: jsonl, path: $tmp/cpu.jsonl, max_size: 0, summarise: 0}]")
 lines=$(cat "$tmp/cpu.jsonl" | wc -l)
 awk -v a="$none" -v b="$with" -v hz="$hz" -v s="$secs" -v r="$rate" -v l="$lines" 'BEGIN {
 	printf "CPU at %d changes/s for %d s (+3 s): no output %.2f s, jsonl %.2f s (%d lines): +%.1f%% of a core\n",

@@ -244,4 +244,34 @@ stop
 [ "$(jq -c 'select(has("message") | not)' "$out" | wc -l)" = 0 ] && jq -e -s 'map(select((.file.path // "") | endswith("bé"))) | length == 1 and (.[0].message | startswith("A /ddd"))' "$out" >/dev/null &&
 	pass "a message cut inside a multibyte character a container chose is kept (replaced, not dropped)" ||
 	fail "message: $(jq -c 'select(has("message") | not) | .file.path' "$out" | head -2)"
+
+# 9. A container that writes many files: past `summarise` a minute its
+# changes go as summaries, one a batch, counted; a high-severity change
+# among them still goes alone (it cannot be buried in a flood).
+sum="$tmp/sum.jsonl"
+cat >"$tmp/cfg4.yaml" <<EOF
+docker: false
+debounce_ms: 20
+retention_rows: 0
+outputs:
+  - {type: jsonl, path: $sum, max_size: 0, summarise: 5}
+EOF
+rm -f "$sum"
+cfg=$tmp/cfg4.yaml start
+for i in $(seq 1 300); do echo "$i" >"$tmp/m/flood-$i"; done
+rm -rf "$tmp/m/etc"
+for i in $(seq 301 600); do echo "$i" >"$tmp/m/flood-$i"; done
+for _ in $(seq 1 200); do [ "$(q "SELECT count(*) FROM events WHERE path LIKE '/flood-%'")" -ge 600 ] && break; sleep 0.1; done
+sleep 2
+stop
+alone=$(jq -s 'map(select((.file.path // "") | startswith("/flood-"))) | length' "$sum")
+summed=$(jq -s 'map(select(.event.action == "bulk-changes") | .driftwatch.changes) | add // 0' "$sum")
+nsum=$(jq -s 'map(select(.event.action == "bulk-changes")) | length' "$sum")
+stored_etc=$(sqlite3 "$db" "SELECT count(*) FROM events WHERE CAST(path AS TEXT) = '/etc' AND kind = 'D'")
+[ "$alone" -le 10 ] && [ "$((alone + summed))" -ge 600 ] && [ "$nsum" -ge 1 ] && [ "$nsum" -le 20 ] &&
+	jq -e -s 'map(select(.file.path == "/etc" and .event.action == "deleted" and .event.severity >= 3)) | length >= 1' "$sum" >/dev/null &&
+	jq -e -s 'map(select(.event.action == "bulk-changes")) | all(.container.id != null and (.message | test("more changes in .* summarised")) and .driftwatch.changes > 0 and .driftwatch.last_id >= .driftwatch.first_id)' "$sum" >/dev/null &&
+	grep -q "driftwatch_output_summarised_total" "$DW_SRC_DIR/daemon/metrics.c" &&
+	pass "600 changes in a minute with summarise 5: $alone alone, $summed in $nsum summaries; the deleted /etc (high) alone ($stored_etc stored)" ||
+	fail "summaries: $alone alone, $summed summarised in $nsum; /etc: $(jq -c 'select(.file.path == "/etc") | .event' "$sum")"
 finish

@@ -67,8 +67,8 @@ cat >"$tmp/cfg.yaml" <<EOF
 docker: false
 debounce_ms: 20
 outputs:
-  - {type: syslog, address: "127.0.0.1:$relp", transport: relp}
-  - {type: syslog, address: "127.0.0.1:$relps", transport: relp-tls, ca: $tmp/ca.pem,
+  - {type: syslog, address: "127.0.0.1:$relp", transport: relp, summarise: 0}
+  - {type: syslog, address: "127.0.0.1:$relps", transport: relp-tls, ca: $tmp/ca.pem, summarise: 0,
      cert: $tmp/client.pem, key: $tmp/client.key}
 EOF
 start() { dw_output_daemon "$tmp/cfg.yaml" "$db" "$tmp/log" "$tmp/m"; }

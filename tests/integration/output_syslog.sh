@@ -73,8 +73,10 @@ debounce_ms: 20
 outputs:
   - type: syslog
     address: 127.0.0.1:$tcp
+    summarise: 0
   - type: syslog
     address: 127.0.0.1:$tls
+    summarise: 0
     transport: tls
     ca: $tmp/ca.pem
     facility: auth
