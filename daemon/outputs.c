@@ -1311,13 +1311,11 @@ void dwd_outputs_start(struct daemon *dm)
 	dm->outputs = all;
 }
 
-void dwd_outputs_stop(struct daemon *dm, int drain)
+/* Its threads stopped (not freed). */
+static void outputs_halt(struct dwd_outputs *all, int drain)
 {
-	struct dwd_outputs *all = dm->outputs;
 	size_t i;
 
-	if (!all)
-		return;
 	pthread_mutex_lock(&all->mu);
 	/* At shutdown, what is due is written for FINAL_MS at most; at a
 	 * reload not at all (the cursors are in the store: the new
@@ -1330,15 +1328,56 @@ void dwd_outputs_stop(struct daemon *dm, int drain)
 	for (i = 0; i < all->n; i++)
 		if (all->o[i].started)
 			pthread_join(all->o[i].thread, NULL);
-	outputs_free(all);
+}
+
+void dwd_outputs_stop(struct daemon *dm, int drain)
+{
+	if (!dm->outputs)
+		return;
+	outputs_halt(dm->outputs, drain);
+	outputs_free(dm->outputs);
 	dm->outputs = NULL;
+}
+
+/* An output a reload keeps keeps its counts (counters in /metrics do
+ * not go back). */
+static void outputs_carry(const struct dwd_outputs *from,
+			  struct dwd_outputs *to)
+{
+	size_t i, j;
+
+	for (i = 0; from && to && i < to->n; i++)
+		for (j = 0; j < from->n; j++) {
+			const struct output *a = &from->o[j];
+			struct output *b = &to->o[i];
+
+			if (strcmp(a->name, b->name))
+				continue;
+#define CARRY(f) __atomic_add_fetch(&b->f, a->f, __ATOMIC_RELAXED)
+			CARRY(written);
+			CARRY(dropped);
+			CARRY(errors);
+			CARRY(rotated);
+			CARRY(rejected);
+			CARRY(resent);
+			CARRY(summarised);
+#undef CARRY
+			break;
+		}
 }
 
 void dwd_outputs_restart(struct daemon *dm)
 {
-	dwd_outputs_stop(dm, 0);
+	struct dwd_outputs *old = dm->outputs;
+
+	if (old)
+		outputs_halt(old, 0);
+	dm->outputs = NULL;
 	dwd_outputs_register(dm);
 	dwd_outputs_start(dm);
+	outputs_carry(old, dm->outputs);
+	if (old)
+		outputs_free(old);
 }
 
 void dwd_outputs_once(struct daemon *dm)

@@ -76,6 +76,12 @@ w=$(grep -F "driftwatch_output_written_total{output=\"$out\"}" <<<"$metrics" | a
 grep -qF "driftwatch_output_pending{output=\"$out\"} 0" <<<"$metrics" && [ "${w:-0}" -gt 100 ] &&
 	grep -qF "driftwatch_output_rotations_total{output=\"$out\"}" <<<"$metrics" &&
 	pass "metrics: written ($w since the restart), pending 0, rotations" || fail "metrics: $(grep output <<<"$metrics")"
+# A reload keeps the output's counts (before: back to 0).
+kill -HUP "$pid"
+dw_wait 10 grep -q "sighup: configuration" "$tmp/log"
+sleep 3.5 # rebuilt every 2 s, counted in whole seconds
+w2=$(curl -s "http://127.0.0.1:$port/metrics" | grep -F "driftwatch_output_written_total{output=\"$out\"}" | awk '{print $2}')
+[ "${w2:-0}" -ge "${w:-1}" ] && pass "a reload keeps the output's counters ($w2 written, $w before)" || fail "after a reload: written $w2, was $w"
 stop
 n=$(stored | wc -l)
 [ "$n" -gt 240 ] && [ "$(written)" = "$(stored)" ] &&
