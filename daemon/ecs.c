@@ -219,6 +219,13 @@ json_t *dwd_ecs_doc(const struct dw_feed_row *r, const char *host)
 
 		if (k && !strcmp(k, "bulk")) {
 			bulk_summary(doc, ev, row, sevname, msg, sizeof(msg));
+			/* Its own id: its last row may also go alone when
+			 * read again in another window. */
+			snprintf(id, sizeof(id), "%.255s:bulk:%lld-%lld", host,
+				 (long long)json_integer_value(
+					 json_object_get(row, "first_id")),
+				 (long long)r->id);
+			category = "file";
 			type = "info";
 			action = "bulk-changes";
 			ocsf_class = 1001;

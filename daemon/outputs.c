@@ -375,15 +375,20 @@ static int bulk_row(const struct dw_feed_row *r, void *ctx)
 	struct bulk *b;
 	int err;
 
-	if (r->table != DW_FEED_EVENTS || !c || sev >= DW_SEV_HIGH ||
-	    !(b = bulk_find(o, c, now)))
-		return br->fn(r, br->ctx);
+	/* Execs, reverts, findings, alerts and high or critical changes
+	 * go alone; after a held row, one ends the batch, so that the
+	 * summaries are its tail (a RELP answer is then a plain prefix). */
+	if (r->table != DW_FEED_EVENTS || !c || sev >= DW_SEV_HIGH || !k ||
+	    !*k || !strchr("ADC", *k) || !(b = bulk_find(o, c, now)))
+		return o->bulk_first_held ? DW_FEED_FULL : br->fn(r, br->ctx);
 	b->seen = now;
 	if (now - b->window >= BULK_WINDOW_S || now < b->window) {
 		b->window = now;
 		b->n = 0;
 	}
 	if (b->n < o->cfg.summarise) {
+		if (o->bulk_first_held)
+			return DW_FEED_FULL;
 		err = br->fn(r, br->ctx);
 		b->n += !err;
 		return err;
@@ -396,10 +401,20 @@ static int bulk_row(const struct dw_feed_row *r, void *ctx)
 		o->bulk_first_held = r->id;
 	b->last_id = r->id;
 	b->last_us = r->time_us;
-	b->kinds[k && *k == 'A' ? 0 : k && *k == 'D' ? 1 : 2]++;
+	b->kinds[*k == 'A' ? 0 : *k == 'D' ? 1 : 2]++;
 	if ((sev < 0 ? DW_SEV_MEDIUM : sev) > b->sev)
 		b->sev = sev < 0 ? DW_SEV_MEDIUM : sev;
 	return 0;
+}
+
+/* Nothing held (the batch's summary went, or its read failed). */
+static void bulk_reset(struct bulk *b)
+{
+	json_decref(b->row);
+	b->row = NULL;
+	b->held = 0;
+	memset(b->kinds, 0, sizeof(b->kinds));
+	b->sev = 0;
 }
 
 /* Each container's held rows as one summary, at the batch's end (the
@@ -439,11 +454,7 @@ static int bulk_flush(struct output *o, dw_feed_fn fn, void *ctx)
 		json_decref(r.doc);
 		__atomic_add_fetch(&o->summarised, (unsigned long long)b->held,
 				   __ATOMIC_RELAXED);
-		json_decref(b->row);
-		b->row = NULL;
-		b->held = 0;
-		memset(b->kinds, 0, sizeof(b->kinds));
-		b->sev = 0;
+		bulk_reset(b);
 	}
 	return err;
 }
@@ -465,11 +476,8 @@ static int out_read(struct output *o, struct dw_store *st, size_t max,
 	if (!err)
 		err = bulk_flush(o, fn, ctx);
 	else
-		for (size_t i = 0; i < o->nbulk; i++) {
-			json_decref(o->bulk[i].row);
-			o->bulk[i].row = NULL;
-			o->bulk[i].held = 0;
-		}
+		for (size_t i = 0; i < o->nbulk; i++)
+			bulk_reset(&o->bulk[i]);
 	return err;
 }
 
@@ -624,14 +632,16 @@ struct otlp_batch {
 	struct output *o;
 	struct dwd_otlp_item *v;
 	size_t n, alloc;
+	size_t forced; /* summaries (bulk_flush()), past otlp_rows */
 };
 
 static int add_record(const struct dw_feed_row *r, void *ctx)
 {
 	struct otlp_batch *b = ctx;
 
-	if (b->n >= b->o->otlp_rows && !b->o->forcing)
+	if (b->n - b->forced >= b->o->otlp_rows && !b->o->forcing)
 		return DW_FEED_FULL;
+	b->forced += b->o->forcing != 0;
 	DW_ALLOC_GROW(b->v, b->n + 1, b->alloc);
 	b->v[b->n].doc = dwd_ecs_doc(r, b->o->all->host);
 	/* Microseconds where the table keeps them, else its second. */
@@ -659,7 +669,7 @@ static void out_backoff(struct output *o, long retry_after_s)
 /* One request: 1 taken, 0 nothing left, -1 failed (tried again). */
 static int otlp_batch(struct output *o, struct dw_store *st)
 {
-	struct otlp_batch b = {o, NULL, 0, 0};
+	struct otlp_batch b = {o, NULL, 0, 0, 0};
 	long long last[DW_FEED_N], missing[DW_FEED_N], rejected;
 	struct dw_buf body = DW_BUF_INIT, answer = DW_BUF_INIT;
 	const char *hdrs[40];
@@ -691,8 +701,8 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 	json_decref(req);
 	/* Too big (names a container chose escaped twice over): halves,
 	 * down to one record, which always goes. */
-	if (body.len > OTLP_MAX_BYTES && b.n > 1) {
-		o->otlp_rows = b.n / 2;
+	if (body.len > OTLP_MAX_BYTES && b.n - b.forced > 1) {
+		o->otlp_rows = (b.n - b.forced) / 2;
 		dw_buf_release(&body);
 		return 1;
 	}
@@ -701,11 +711,11 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 	hdrs[nh] = NULL;
 	err = dw_http_post_answer(o->cfg.path, body.ptr, body.len, hdrs, 10000,
 				  &status, &answer, &after);
-	if (!err && status == 413 && b.n > 1) {
+	if (!err && status == 413 && b.n - b.forced > 1) {
 		dw_log_info("output %s: the receiver refused %zu records "
 			    "(%zu bytes) as too large: sent in halves",
 			    o->shown, b.n, body.len);
-		o->otlp_rows = b.n / 2;
+		o->otlp_rows = (b.n - b.forced) / 2;
 		dw_buf_release(&body);
 		dw_buf_release(&answer);
 		return 1;
@@ -786,7 +796,8 @@ struct syslog_batch {
 	struct row_at {
 		int table;
 		long long id;
-		long long gap; /* ids missing before it (retention) */
+		long long gap;	       /* ids missing before it (retention) */
+		long long held, first; /* a summary: its rows, the first */
 	} * at;
 	long long prev[DW_FEED_N]; /* the last id of each table */
 };
@@ -808,8 +819,21 @@ static int add_message(const struct dw_feed_row *r, void *ctx)
 		b->ends[b->rows] = b->buf.len;
 		b->at[b->rows].table = r->table;
 		b->at[b->rows].id = r->id;
-		b->at[b->rows].gap = r->id - b->prev[r->table] - 1;
-		b->prev[r->table] = r->id;
+		/* A summary (bulk_flush()): the rows it counts. */
+		b->at[b->rows].held =
+			b->o->forcing
+				? (long long)json_integer_value(
+					  json_object_get(r->doc, "changes"))
+				: 0;
+		b->at[b->rows].first =
+			b->o->forcing
+				? (long long)json_integer_value(
+					  json_object_get(r->doc, "first_id"))
+				: r->id;
+		b->at[b->rows].gap =
+			b->o->forcing ? 0 : r->id - b->prev[r->table] - 1;
+		if (!b->o->forcing)
+			b->prev[r->table] = r->id;
 	} else
 		dwd_syslog_format(&b->buf, doc, b->o->cfg.facility,
 				  b->o->cfg.sd_id, b->o->all->host, b->pid);
@@ -1035,12 +1059,11 @@ static int relp_batch(struct output *o, struct dw_store *st)
 			gaps[b.at[i].table] += b.at[i].gap;
 		}
 		memcpy(missing, gaps, sizeof(missing));
-		/* Rows held for a summary that was not answered go again. */
-		if (o->bulk_first_held &&
-		    to[DW_FEED_EVENTS] >= o->bulk_first_held) {
-			to[DW_FEED_EVENTS] = o->bulk_first_held - 1;
-			missing[DW_FEED_EVENTS] = 0;
-		}
+		/* The summaries are the batch's tail: the rows of one not
+		 * taken go again (its first row bounds the cursor). */
+		for (i = taken; i < b.rows; i++)
+			if (b.at[i].held && to[DW_FEED_EVENTS] >= b.at[i].first)
+				to[DW_FEED_EVENTS] = b.at[i].first - 1;
 	}
 	if (taken && save_cursor(o, st, to, missing)) {
 		/* Sent again: the receiver takes them twice. */
@@ -1056,17 +1079,31 @@ static int relp_batch(struct output *o, struct dw_store *st)
 		__atomic_add_fetch(&o->written, (unsigned long long)m.answered,
 				   __ATOMIC_RELAXED);
 		if (passed) {
-			__atomic_add_fetch(&o->rejected, 1, __ATOMIC_RELAXED);
-			dw_log_warn("output %s: the receiver refused the %s "
-				    "row %lld %d times: passed over (it stays "
-				    "in the store)",
-				    o->shown,
-				    o->refused_table == DW_FEED_EVENTS
-					    ? "events"
-				    : o->refused_table == DW_FEED_FINDINGS
-					    ? "findings"
-					    : "alerts",
-				    o->refused_id, RELP_REFUSALS);
+			const struct row_at *r = &b.at[m.answered];
+
+			__atomic_add_fetch(&o->rejected,
+					   r->held ? (unsigned long long)r->held
+						   : 1,
+					   __ATOMIC_RELAXED);
+			if (r->held)
+				dw_log_warn("output %s: the receiver refused "
+					    "the summary of %lld events rows "
+					    "(%lld to %lld) %d times: passed "
+					    "over (they stay in the store)",
+					    o->shown, r->held, r->first, r->id,
+					    RELP_REFUSALS);
+			else
+				dw_log_warn(
+					"output %s: the receiver refused the "
+					"%s row %lld %d times: passed over (it "
+					"stays in the store)",
+					o->shown,
+					o->refused_table == DW_FEED_EVENTS
+						? "events"
+					: o->refused_table == DW_FEED_FINDINGS
+						? "findings"
+						: "alerts",
+					o->refused_id, RELP_REFUSALS);
 		}
 	}
 	syslog_batch_free(&b);

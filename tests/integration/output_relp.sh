@@ -91,7 +91,8 @@ files a 1 5000
 sleep 1
 rsyslog_stop
 files b 1 5000
-sleep 1
+# Seen to be down before it is back (slower under ASan).
+dw_wait 60 grep -q "output 127.0.0.1:$relp: not delivered" "$tmp/log"
 rsyslog_start
 # Every change recorded first (slower under ASan).
 dw_wait 120 bash -c "[ \$(sqlite3 '$db' 'SELECT count(*) FROM events') -ge 10000 ]" || fail "the store did not record 10,000 changes"
