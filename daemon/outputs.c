@@ -709,8 +709,13 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 	for (i = 0; i < o->cfg.nheaders && nh < 39; i++)
 		hdrs[nh++] = o->cfg.headers[i];
 	hdrs[nh] = NULL;
-	err = dw_http_post_answer(o->cfg.path, body.ptr, body.len, hdrs, 10000,
-				  &status, &answer, &after);
+	/* A reload's stop ends a request that waits; the last pass of a
+	 * shutdown has its own deadline. */
+	err = dw_http_post_answer(
+		o->cfg.path, body.ptr, body.len, hdrs,
+		o->in_final ? (final_left(o->all) > 0 ? final_left(o->all) : 1)
+			    : 10000,
+		&status, &answer, &after, o->in_final ? NULL : &o->all->stop);
 	if (!err && status == 413 && b.n - b.forced > 1) {
 		dw_log_info("output %s: the receiver refused %zu records "
 			    "(%zu bytes) as too large: sent in halves",

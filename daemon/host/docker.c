@@ -462,13 +462,24 @@ int dw_http_post(const char *url, const char *body, size_t len,
 		 const char *const *headers, long timeout_ms, long *status)
 {
 	return dw_http_post_answer(url, body, len, headers, timeout_ms, status,
-				   NULL, NULL);
+				   NULL, NULL, NULL);
+}
+
+/* A request ends when *stop is set (a reload, a shutdown). */
+static int on_post_progress(void *ctx, curl_off_t dt, curl_off_t dn,
+			    curl_off_t ut, curl_off_t un)
+{
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	return __atomic_load_n((const int *)ctx, __ATOMIC_RELAXED) ? 1 : 0;
 }
 
 int dw_http_post_answer(const char *url, const char *body, size_t len,
 			const char *const *headers, long timeout_ms,
 			long *status, struct dw_buf *answer,
-			long *retry_after_s)
+			long *retry_after_s, const int *stop)
 {
 	struct curl_slist *hdrs = NULL;
 	struct dw_buf resp = DW_BUF_INIT;
@@ -493,6 +504,11 @@ int dw_http_post_answer(const char *url, const char *body, size_t len,
 	hdrs = dl.slist_append(hdrs, "Content-Type: application/json");
 	for (; headers && *headers; headers++)
 		hdrs = dl.slist_append(hdrs, *headers);
+	if (stop) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_post_progress);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, stop);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 	rc = perform(c, url, 1, body, len, hdrs, timeout_ms, &resp);
 	/* An answer past 1 MiB is cut, not a failure: a 2xx is taken. */
 	if (rc == CURLE_WRITE_ERROR && answer) {
@@ -500,7 +516,9 @@ int dw_http_post_answer(const char *url, const char *body, size_t len,
 		if (*status >= 200 && *status <= 299)
 			rc = CURLE_OK;
 	}
-	if (rc != CURLE_OK)
+	if (rc == CURLE_ABORTED_BY_CALLBACK)
+		err = dw_error_set(DW_EUNREACHABLE, "stopping");
+	else if (rc != CURLE_OK)
 		err = dw_error_set(DW_EUNREACHABLE, "%s",
 				   curl_easy_strerror(rc));
 	else {

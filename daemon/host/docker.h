@@ -87,12 +87,13 @@ int dw_docker_stream(struct dw_docker *d, const char *path,
 int dw_http_post(const char *url, const char *body, size_t len,
 		 const char *const *headers, long timeout_ms, long *status);
 /* The same, with the answer's body (up to 1 MiB) added to `answer` and
- * its Retry-After header in seconds (0: none), each when not NULL. */
+ * its Retry-After header in seconds (0: none), each when not NULL; it
+ * ends (DW_EUNREACHABLE, "stopping") as soon as `*stop` is set. */
 struct dw_buf;
 int dw_http_post_answer(const char *url, const char *body, size_t len,
 			const char *const *headers, long timeout_ms,
 			long *status, struct dw_buf *answer,
-			long *retry_after_s);
+			long *retry_after_s, const int *stop);
 
 /*
  * The overlay layer dirs of one container, from its inspect document

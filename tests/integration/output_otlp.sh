@@ -231,4 +231,34 @@ bad '  - type: otlp' "needs an http(s) endpoint" &&
 	bad "  - {type: jsonl, path: /tmp/x}
   - {type: jsonl, path: /tmp/x}" "two outputs name one" &&
 	pass "bad outputs are refused with the reason" || fail "bad config: $(cat "$tmp/bad.yaml"; "$DWD" --once --config "$tmp/bad.yaml" --db "$tmp/bad.db" 2>&1 | tail -2)"
+
+# A receiver that takes the request and never answers: a reload ends the
+# request at once (before, it waited for the request's 10 s).
+hang=$((port + 7))
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(16)
+c = [s.accept() for _ in range(4)]; time.sleep(60)' "$hang" &
+hangpid=$!
+cat >"$tmp/cfg-hang.yaml" <<EOF
+docker: false
+debounce_ms: 20
+outputs:
+  - {type: otlp, endpoint: "http://127.0.0.1:$hang/v1/logs"}
+EOF
+rm -f "$tmp/hang.db"
+"$DWD" --foreground --config "$tmp/cfg-hang.yaml" --db "$tmp/hang.db" 2>"$tmp/hang.log" &
+pid=$!
+sleep 1
+echo x >"$tmp/m/hang-1"
+sleep 2 # the request is waiting for its answer
+kill -HUP "$pid"
+t0=$EPOCHREALTIME
+dw_wait 15 grep -q "sighup: configuration" "$tmp/hang.log"
+took=$(bc <<<"$EPOCHREALTIME - $t0")
+stop
+kill "$hangpid" 2>/dev/null
+[ "$(bc <<<"$took < 4")" = 1 ] &&
+	pass "a reload while a request waits on a receiver that never answers: done in $(printf %.1f "$took") s" ||
+	fail "the reload waited $took s for the request"
 finish
