@@ -7,7 +7,8 @@
 #    until the output has every row. Baseline, in the same run: sqlite3
 #    reading the same rows out as JSON (what reading them costs at all).
 #    Receivers on loopback: a file (jsonl), Python's http.server
-#    answering 200 (otlp), Debian's rsyslog imtcp writing a file (syslog).
+#    answering 200 (otlp), Debian's rsyslog imtcp writing a file (syslog)
+#    and its imrelp (syslog over RELP: each message answered).
 # 2. CPU: an overlay mount whose upper dir gets RATE new files a second
 #    for SECONDS; driftwatchd's CPU (utime + stime) with no output and
 #    with a jsonl output; the difference over the run.
@@ -54,9 +55,11 @@ mkdir -p "$tmp/rs"
 cat >"$tmp/rsyslog.conf" <<EOF
 global(workDirectory="$tmp/rs" maxMessageSize="256k")
 module(load="imtcp")
+module(load="imrelp")
 template(name="raw" type="string" string="%rawmsg%\n")
 ruleset(name="r") { action(type="omfile" file="$tmp/syslog.log" template="raw") }
 input(type="imtcp" port="$((port + 1))" address="127.0.0.1" ruleset="r")
+input(type="imrelp" port="$((port + 2))" address="127.0.0.1" ruleset="r" maxDataSize="256k")
 EOF
 rsyslogd -n -f "$tmp/rsyslog.conf" -i "$tmp/rs.pid" &
 pids+=($!)
@@ -97,6 +100,7 @@ throughput() { # NAME YAML-ITEM
 throughput jsonl "  - {type: jsonl, path: $tmp/out.jsonl, max_size: 0, summarise: 0}"
 throughput otlp "  - {type: otlp, endpoint: \"http://127.0.0.1:$port/v1/logs\", summarise: 0}"
 throughput syslog "  - {type: syslog, address: \"127.0.0.1:$((port + 1))\", summarise: 0}"
+throughput relp "  - {type: syslog, address: \"127.0.0.1:$((port + 2))\", transport: relp, summarise: 0}"
 
 # 2. CPU at RATE changes a second.
 mkdir -p "$tmp/low" "$tmp/up" "$tmp/work" "$tmp/m"
