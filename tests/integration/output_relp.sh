@@ -29,16 +29,8 @@ echo image >"$tmp/low/etc/conf"
 mount -t overlay overlay -o "lowerdir=$tmp/low,upperdir=$tmp/up,workdir=$tmp/work" "$tmp/m" ||
 	dw_skip "cannot mount overlayfs here"
 
-cd "$tmp" || exit 1
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=dw-test-ca 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=dw-test-receiver 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
-# driftwatchd's own certificate: imrelp with TLS asks for one.
-openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=dw-test-client 2>/dev/null
-openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null
-openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null
-cd - >/dev/null || exit 1
+# driftwatchd's own certificate (client.pem) too: imrelp with TLS asks for one.
+dw_test_ca "$tmp" || fail "openssl could not make the test certificates"
 
 relp=$((20000 + RANDOM % 20000))
 relps=$((relp + 1))

@@ -26,15 +26,7 @@ echo image >"$tmp/low/etc/conf"
 mount -t overlay overlay -o "lowerdir=$tmp/low,upperdir=$tmp/up,workdir=$tmp/work" "$tmp/m" ||
 	dw_skip "cannot mount overlayfs here"
 
-# A CA, the receiver's certificate for 127.0.0.1, and another CA.
-cd "$tmp" || exit 1
-openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=dw-test-ca 2>/dev/null
-# Its name is not the address: the address is in its SAN only.
-openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=dw-test-receiver 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
-openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null
-cd - >/dev/null || exit 1
+dw_test_ca "$tmp" || fail "openssl could not make the test certificates"
 
 tcp=$((20000 + RANDOM % 20000))
 tls=$((tcp + 1))

@@ -294,3 +294,18 @@ dw_output_daemon() {
 dw_output_ids() {
 	sqlite3 "$1" "SELECT '$2:event:' || id FROM events UNION ALL SELECT '$2:finding:' || id FROM findings UNION ALL SELECT '$2:' || id FROM alerts" | sort
 }
+
+# Certificates for TLS receivers, in directory $1: a CA (ca.pem,
+# ca.key); the receiver's for 127.0.0.1 (server.pem, server.key), whose
+# name is not the address (the address is in its SAN only); a client's
+# signed by the CA (client.pem, client.key); another CA (other.pem).
+dw_test_ca() (
+	cd "$1" || exit 1
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=dw-test-ca 2>/dev/null &&
+		openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=dw-test-receiver 2>/dev/null &&
+		printf 'subjectAltName=IP:127.0.0.1\n' >san.ext &&
+		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null &&
+		openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj /CN=dw-test-client 2>/dev/null &&
+		openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out client.pem -days 2 2>/dev/null &&
+		openssl req -x509 -newkey rsa:2048 -nodes -keyout other.key -out other.pem -days 2 -subj /CN=other-ca 2>/dev/null
+)
