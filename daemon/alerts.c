@@ -61,7 +61,7 @@ static void slack_escape(struct dw_buf *out, const char *s)
  * Is it for a Slack channel? Signed chain heads are records for a
  * pipeline, not for people (one every few minutes), and so are the
  * daemon's stops and starts, but for a start after a run that did not
- * stop (killed or crashed).
+ * stop (killed or crashed) or beside another driftwatchd.
  */
 static int for_people(const struct dw_alert *a)
 {
@@ -75,7 +75,8 @@ static int for_people(const struct dw_alert *a)
 		return 1;
 	if (dw_json_parse(&p, a->payload, strlen(a->payload), "alert"))
 		return 1;
-	yes = !json_is_true(json_object_get(p, "previous_run_stopped"));
+	yes = !json_is_true(json_object_get(p, "previous_run_stopped")) ||
+	      json_is_true(json_object_get(p, "another_daemon"));
 	json_decref(p);
 	return yes;
 }

@@ -63,6 +63,7 @@ struct options {
 
 struct daemon {
 	struct options *o;
+	int run_fd; /* STORE-running: this run's mark (note_start()) */
 	struct dw_policy pol;
 	struct dw_engine *engine;
 	struct dw_store *store;

@@ -285,6 +285,12 @@ json_t *dwd_ecs_doc(const struct dw_feed_row *r, const char *host)
 		const json_t *data = json_object_get(row, "data");
 
 		kind = alert_is_state(k) ? "state" : "alert";
+		/* A start after a run that did not stop is news. */
+		if (k && !strcmp(k, "daemon-started") &&
+		    (json_is_false(
+			     json_object_get(data, "previous_run_stopped")) ||
+		     json_is_true(json_object_get(data, "another_daemon"))))
+			kind = "alert";
 		category = alert_category(k, &ocsf_class);
 		action = k;
 		activity = ocsf_class ? 1 : 0;

@@ -11,7 +11,10 @@
 #include "sign.h"
 #include "driftwatch/clock.h"
 
+#include <fcntl.h>
 #include <malloc.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 
 #include "driftwatch/banned.h"
@@ -891,36 +894,73 @@ static void sign_heads(struct daemon *dm)
 }
 
 /*
- * The service's start and stop, as alerts (to every sink and output): a
- * start after a run that recorded no stop says so, as the previous run
- * was killed or crashed and nothing was watched live until now.
+ * The service's start and stop, as alerts (to every sink and output).
+ * Whether the previous run stopped is in a file of its own next to the
+ * store, STORE-running (retention cannot delete it): this run's pid and
+ * start while it runs, flock()ed; emptied only when it stopped. A start
+ * that finds it not empty, or cannot tell, says the previous run did not
+ * stop (killed or crashed); one that finds it locked says another
+ * driftwatchd runs on this store.
  */
 static void note_start(struct daemon *dm)
 {
-	char host[256] = "", last[32], summary[700];
-	int unclean;
+	char host[256] = "", path[4200], summary[900], why[300] = "";
+	int unclean = 0, other = 0;
+	struct stat st;
 	json_t *p;
 
 	gethostname(host, sizeof(host) - 1);
-	if (dw_store_alert_last_kind(dm->store, "daemon-started",
-				     "daemon-stopped", last, sizeof(last)))
-		*last = 0;
-	unclean = !strcmp(last, "daemon-started");
+	snprintf(path, sizeof(path), "%s-running", dm->db);
+	dm->run_fd =
+		open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (dm->run_fd < 0 || fstat(dm->run_fd, &st) < 0) {
+		unclean = 1;
+		snprintf(why, sizeof(why),
+			 "; cannot tell whether its "
+			 "previous run stopped (%.200s: %s)",
+			 path, strerror(errno));
+	} else if (flock(dm->run_fd, LOCK_EX | LOCK_NB) < 0) {
+		other = 1;
+		snprintf(why, sizeof(why),
+			 "; another driftwatchd runs on "
+			 "this store (%.200s is locked): two daemons record "
+			 "each change twice",
+			 path);
+	} else if (st.st_size > 0) {
+		unclean = 1;
+		snprintf(why, sizeof(why),
+			 "; its previous run did not stop "
+			 "(killed or crashed): what changed while it was "
+			 "down was not seen as it happened");
+	}
+	if (dm->run_fd >= 0 && !other) {
+		char mark[64];
+		int n = snprintf(mark, sizeof(mark), "%d %lld\n", (int)getpid(),
+				 dm->started);
+
+		if (ftruncate(dm->run_fd, 0) < 0 ||
+		    pwrite(dm->run_fd, mark, (size_t)n, 0) != n ||
+		    fdatasync(dm->run_fd) < 0)
+			dw_log_warn("%s: %s: a stop that does not finish will "
+				    "not be seen",
+				    path, strerror(errno));
+	}
+	if (*why)
+		dw_log_warn("driftwatchd started%s", why);
 	snprintf(summary, sizeof(summary), "driftwatchd %s started on %s%s",
-		 DW_VERSION, host,
-		 unclean ? "; its previous run did not stop (killed or "
-			   "crashed): what changed while it was down was "
-			   "not seen as it happened"
-			 : "");
-	p = json_pack("{s:s, s:s, s:s, s:I, s:b}", "severity",
-		      unclean ? "medium" : "info", "host", host, "version",
-		      DW_VERSION, "pid", (json_int_t)getpid(),
-		      "previous_run_stopped", !unclean);
+		 DW_VERSION, host, why);
+	p = json_pack("{s:s, s:s, s:s, s:I, s:b, s:b}", "severity",
+		      unclean || other ? "medium" : "info", "host", host,
+		      "version", DW_VERSION, "pid", (json_int_t)getpid(),
+		      "previous_run_stopped", !unclean, "another_daemon",
+		      other);
 	if (dw_store_alert(dm->store, "daemon-started", summary, p))
 		dw_log_warn("cannot record the start: %s", dw_error_last());
 	json_decref(p);
 }
 
+/* The last thing before the outbox and the outputs stop: a stop that
+ * hangs before it (and is killed) is not one. */
 static void note_stop(struct daemon *dm)
 {
 	char host[256] = "", summary[600];
@@ -937,6 +977,13 @@ static void note_stop(struct daemon *dm)
 	if (dw_store_alert(dm->store, "daemon-stopped", summary, p))
 		dw_log_warn("cannot record the stop: %s", dw_error_last());
 	json_decref(p);
+	/* Stopped: the mark goes (its lock with the descriptor). */
+	if (dm->run_fd >= 0 && !flock(dm->run_fd, LOCK_EX | LOCK_NB) &&
+	    ftruncate(dm->run_fd, 0) == 0)
+		fdatasync(dm->run_fd);
+	if (dm->run_fd >= 0)
+		close(dm->run_fd);
+	dm->run_fd = -1;
 }
 
 static int run_once(struct daemon *dm)
@@ -1208,6 +1255,7 @@ int main(int argc, char **argv)
 		return fflush(stdout) || ferror(stdout) ? 1 : 0;
 	memset(&dm, 0, sizeof(dm));
 	dm.o = &o;
+	dm.run_fd = -1;
 	dm.started = (long long)time(NULL);
 	dw_log_init("driftwatchd", o.foreground ? DW_LOG_STDERR : DW_LOG_SYSLOG,
 		    o.verbose);
@@ -1285,7 +1333,6 @@ int main(int argc, char **argv)
 				    dm.pol.metrics_listen);
 		}
 		ret = run(&dm, sfd);
-		note_stop(&dm);
 		dwd_metrics_stop(dm.metrics);
 		dm.metrics = NULL;
 		/* The writer first: it asks the exec watch's clock. */
@@ -1295,6 +1342,7 @@ int main(int argc, char **argv)
 		dw_store_alert_flush(dm.store, 1);
 		sign_heads(&dm);
 		write_status(&dm, "stopped", 1);
+		note_stop(&dm);
 		dwd_cmdq_stop(&dm);
 		dwd_outbox_stop(&dm);
 		dwd_outputs_stop(&dm, 1);

@@ -385,10 +385,6 @@ int dw_store_alert_flush(struct dw_store *s, int all);
  * (said so). Returns how many summaries.
  */
 int dw_store_alert_recover(struct dw_store *s);
-/* The kind of the newest alert of kind `a` or `b` in `out` ("" when
- * there is none). */
-int dw_store_alert_last_kind(struct dw_store *s, const char *a, const char *b,
-			     char *out, size_t size);
 
 /*
  * Retention: events, alerts (with their deliveries) and findings older

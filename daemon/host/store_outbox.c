@@ -279,30 +279,6 @@ int dw_store_alert_flush(struct dw_store *s, int all)
 	return n;
 }
 
-int dw_store_alert_last_kind(struct dw_store *s, const char *a, const char *b,
-			     char *out, size_t size)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	*out = 0;
-	if (st_prepare(s, &st,
-		       "SELECT kind FROM alerts WHERE kind IN (?1, ?2) ORDER "
-		       "BY id DESC LIMIT 1"))
-		return -1;
-	sqlite3_bind_text(st, 1, a, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, b, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		snprintf(out, size, "%s",
-			 (const char *)sqlite3_column_text(st, 0));
-	sqlite3_finalize(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE
-		       ? 0
-		       : dw_error_set(DW_EIO, "store: %s",
-				      sqlite3_errmsg(s->db));
-}
-
 int dw_store_alert_recover(struct dw_store *s)
 {
 	sqlite3_stmt *st;

@@ -92,7 +92,18 @@ jq -s -e 'map(select(.kind == "daemon-started" and .data.previous_run_stopped ==
 	grep -q 'its previous run did not stop (killed or crashed)' "$tmp/slack.log" &&
 	pass "a start after a SIGKILL: 'its previous run did not stop', medium, to Slack too" ||
 	fail "unclean start: $(grep daemon-started "$tmp/json.log" | tail -1); slack: $(tail -1 "$tmp/slack.log")"
-jq -s -e 'map(select(.kind == "daemon-started" and .data.previous_run_stopped == true)) | length == 2' "$tmp/json.log" >/dev/null &&
+# A second service on the same store says so (its start is medium).
+"$DWD" --foreground --no-mounts --interval 1 --db "$db" 2>>"$tmp/daemon.log" &
+apid=$!
+dw_wait 10 grep -q "driftwatchd started" "$tmp/daemon.log"
+sleep 1
+"$DWD" --foreground --no-mounts --interval 1 --db "$db" 2>"$tmp/second.log" &
+bpid=$!
+dw_wait 10 grep -q "another driftwatchd runs on this store" "$tmp/second.log" &&
+	pass "a second driftwatchd on one store says so at its start" || fail "second daemon: $(head -3 "$tmp/second.log")"
+kill -TERM $bpid $apid
+wait $bpid $apid
+jq -s -e 'map(select(.kind == "daemon-started" and .data.previous_run_stopped == true and .data.another_daemon == false)) | length == 2' "$tmp/json.log" >/dev/null &&
 	jq -s -e 'map(select(.kind == "daemon-stopped" and .data.uptime_s >= 0)) | length == 1' "$tmp/json.log" >/dev/null &&
 	[ "$(grep -c 'driftwatchd [^ ]* st' "$tmp/slack.log")" = 1 ] &&
 	pass "the service's starts and stops as alerts to the JSON sink (to Slack only the one above)" ||
