@@ -673,7 +673,7 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 	long long last[DW_FEED_N], missing[DW_FEED_N], rejected;
 	struct dw_buf body = DW_BUF_INIT, answer = DW_BUF_INIT;
 	const char *hdrs[40];
-	long status = 0, after = 0;
+	long status = 0, after = 0, left;
 	char why[300];
 	json_t *req;
 	size_t i, nh = 0;
@@ -711,11 +711,18 @@ static int otlp_batch(struct output *o, struct dw_store *st)
 	hdrs[nh] = NULL;
 	/* A reload's stop ends a request that waits; the last pass of a
 	 * shutdown has its own deadline. */
-	err = dw_http_post_answer(
-		o->cfg.path, body.ptr, body.len, hdrs,
-		o->in_final ? (final_left(o->all) > 0 ? final_left(o->all) : 1)
-			    : 10000,
-		&status, &answer, &after, o->in_final ? NULL : &o->all->stop);
+	left = final_left(o->all);
+	err = dw_http_post_answer(o->cfg.path, body.ptr, body.len, hdrs,
+				  o->in_final ? (left > 0 ? left : 1) : 10000,
+				  &status, &answer, &after,
+				  o->in_final ? NULL : &o->all->stop);
+	if (err && !o->in_final && stopping(o->all)) {
+		/* Ended by the stop: not a failure (the last pass goes
+		 * on, a reload's new thread too). */
+		dw_buf_release(&body);
+		dw_buf_release(&answer);
+		return 0;
+	}
 	if (!err && status == 413 && b.n - b.forced > 1) {
 		dw_log_info("output %s: the receiver refused %zu records "
 			    "(%zu bytes) as too large: sent in halves",
@@ -855,7 +862,7 @@ static void syslog_batch_free(struct syslog_batch *b)
 }
 
 /* The connection is gone: its window goes again, from the window's
- * start, on the next one. */
+ * start, on the next one. `why` NULL: ended by a stop, not a failure. */
 static void syslog_lost(struct output *o, const char *why)
 {
 	size_t i;
@@ -866,6 +873,8 @@ static void syslog_lost(struct output *o, const char *why)
 	o->nwindow = 0;
 	o->window_bytes = 0;
 	memcpy(o->at, o->saved, sizeof(o->at));
+	if (!why)
+		return; /* ended by a stop: not a failure */
 	out_backoff(o, 0);
 	out_failed(o, why);
 }
@@ -957,6 +966,10 @@ static int syslog_batch(struct output *o, struct dw_store *st)
 		snprintf(why, sizeof(why), "not delivered: %s",
 			 dw_error_last());
 		dw_buf_release(&b.buf);
+		if (!o->in_final && stopping(o->all)) {
+			syslog_lost(o, NULL);
+			return 0;
+		}
 		syslog_lost(o, why);
 		return -1;
 	}
@@ -1001,7 +1014,7 @@ static int relp_batch(struct output *o, struct dw_store *st)
 	long long gaps[DW_FEED_N] = {0};
 	struct dwd_relp_batch m = {0};
 	size_t taken, i;
-	int err, t, moved = 0, passed = 0;
+	int err, t, moved = 0, passed = 0, cancelled;
 	char why[600] = "";
 
 	if (dw_mono_ms() < o->next_try_ms)
@@ -1033,6 +1046,9 @@ static int relp_batch(struct output *o, struct dw_store *st)
 						      __ATOMIC_RELAXED)
 				    : 0,
 			o->in_final ? NULL : &o->all->stop);
+	/* Ended by the stop: what was answered counts, the rest goes in
+	 * the last pass (or the reload's new thread), not a failure. */
+	cancelled = err && !o->in_final && stopping(o->all);
 	if (err) {
 		snprintf(why, sizeof(why), "not delivered: %s",
 			 dw_error_last());
@@ -1112,6 +1128,8 @@ static int relp_batch(struct output *o, struct dw_store *st)
 		}
 	}
 	syslog_batch_free(&b);
+	if (err && cancelled)
+		return 0;
 	if (err) {
 		/* Sent and not answered: sent again, and the receiver may
 		 * have taken some of them before the session broke. */
@@ -1412,8 +1430,13 @@ void dwd_outputs_restart(struct daemon *dm)
 {
 	struct dwd_outputs *old = dm->outputs;
 
-	if (old)
+	if (old) {
 		outputs_halt(old, 0);
+		/* Its lock goes before the new threads take it. */
+		if (old->lock_fd >= 0)
+			close(old->lock_fd);
+		old->lock_fd = -1;
+	}
 	dm->outputs = NULL;
 	dwd_outputs_register(dm);
 	dwd_outputs_start(dm);
