@@ -1074,7 +1074,6 @@ static int relp_batch(struct output *o, struct dw_store *st)
 	memcpy(to, last, sizeof(to));
 	if (taken < b.rows) {
 		memcpy(to, o->at, sizeof(to));
-		memset(missing, 0, sizeof(missing));
 		for (i = 0; i < taken; i++) {
 			to[b.at[i].table] = b.at[i].id;
 			gaps[b.at[i].table] += b.at[i].gap;
