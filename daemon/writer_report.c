@@ -208,6 +208,7 @@ static char *writer_detail(struct dw_monitor *m, const char *id,
 			json_object_get(p, "_exec") != NULL ||
 			json_is_true(json_object_get(p, "traced")) ||
 			json_is_true(json_object_get(p, "more_writers")) ||
+			json_is_true(json_object_get(p, "notes_lost")) ||
 			dw_monitor_cover_state(m, id, DW_FACET_EXEC) !=
 				DW_COVER_MONITORED;
 

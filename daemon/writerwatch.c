@@ -22,6 +22,7 @@
 #include "driftwatch/xmalloc.h"
 #include "log.h"
 #include "procinfo.h"
+#include "writer_notes.h"
 #include "writerwatch.h"
 
 #include "driftwatch/banned.h"
@@ -31,7 +32,6 @@
 	 FAN_ATTRIB | FAN_CLOSE_WRITE | FAN_ONDIR)
 #define DIRENT_EVENTS (FAN_CREATE | FAN_DELETE | FAN_MOVED_FROM | FAN_MOVED_TO)
 #define NOTES 4096 /* paths noted, by keyed hash (64 B each) */
-#define NOTE_PROBES 8
 #define CMDLINE_READ 8192
 /* An exec stamped this long before the queue was last read empty may
  * not have finished (its arguments copied, its close-on-exec files
@@ -39,7 +39,6 @@
 #define EXEC_SLACK_US 1000000LL /* bytes of a command line read */
 #define NOTES_BYTES (4 << 20)	/* their paths and processes, at most */
 #define HOST_DIRS 16384		/* directories known not to be a container's */
-#define NOTE_MAX_AGE_US (30LL * 1000000)
 #define READ_BUF (64 * 1024)
 #define REST_MS 10	 /* between two reads of the group */
 #define SYNC_WAIT_MS 100 /* the longest the loop waits for a sync */
@@ -60,14 +59,6 @@ struct wfs {
 	int fd;
 };
 
-struct note {
-	unsigned long long h;
-	char *id, *path, *json;
-	size_t len, size; /* the path's; all its strings' (counted) */
-	int mixed;	  /* other processes changed it too meanwhile */
-	long long time_us;
-};
-
 struct dwd_writer {
 	int fan, stop_pipe[2], sync_pipe[2];
 	pid_t self;
@@ -78,10 +69,7 @@ struct dwd_writer {
 	size_t nt, t_alloc;
 	struct wfs *fs;
 	size_t nfs, fs_alloc;
-	struct note *notes;    /* NOTES */
-	unsigned char key[32]; /* the notes' hash key (random) */
-	size_t note_bytes;     /* their strings' */
-	size_t hand;	       /* the next to drop when over NOTES_BYTES */
+	struct dwd_notes *notes;
 	/* Hashes of directory handles under no watched upper dir (the
 	 * thread's alone; cleared when a container is added). */
 	unsigned long long *host_dirs; /* HOST_DIRS, a power of 2 */
@@ -116,150 +104,43 @@ static unsigned long long fnv(unsigned long long h, const void *p, size_t n)
 	return h;
 }
 
-/*
- * A note's slot: keyed (SHA-256 of a random key, the id and the path), so
- * a container cannot choose names whose notes land on another's; the
- * next NOTE_PROBES slots are tried, the whole key compared.
- */
-static unsigned long long note_hash(const struct dwd_writer *w, const char *id,
-				    const char *path, size_t len)
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned long long h = 0;
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	unsigned mdlen = 0;
-
-	if (c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
-	    EVP_DigestUpdate(c, w->key, sizeof(w->key)) == 1 &&
-	    EVP_DigestUpdate(c, id, strlen(id) + 1) == 1 &&
-	    EVP_DigestUpdate(c, path, len) == 1 &&
-	    EVP_DigestFinal_ex(c, md, &mdlen) == 1 && mdlen >= 8)
-		memcpy(&h, md, sizeof(h));
-	else
-		h = fnv(fnv(14695981039346656037ULL, id, strlen(id) + 1), path,
-			len);
-	EVP_MD_CTX_free(c);
-	return h;
-}
-
-/* ---- the notes (under mu) ---- */
-
-static void note_clear(struct dwd_writer *w, struct note *n)
-{
-	/* Its size as counted when it was put (whatever was taken since). */
-	w->note_bytes -= n->size;
-	free(n->id);
-	free(n->path);
-	free(n->json);
-	memset(n, 0, sizeof(*n));
-}
-
-static int note_is(const struct note *n, unsigned long long h, const char *id,
-		   const char *path, size_t len)
-{
-	return n->id && n->h == h && !strcmp(n->id, id) && n->len == len &&
-	       !memcmp(n->path, path, len);
-}
-
-static void note_put(struct dwd_writer *w, const char *id, const char *path,
-		     size_t len, const char *json, long long t)
-{
-	unsigned long long h = note_hash(w, id, path, len);
-	struct note *n = NULL, *oldest = NULL;
-	int mixed;
-
-	for (size_t i = 0; i < NOTE_PROBES && !n; i++) {
-		struct note *o = &w->notes[(h + i) % NOTES];
-
-		if (!o->id || note_is(o, h, id, path, len) ||
-		    t - o->time_us > NOTE_MAX_AGE_US)
-			n = o; /* free, its own, or expired */
-		else if (!oldest || o->time_us < oldest->time_us)
-			oldest = o;
-	}
-	if (!n) {
-		/* Every slot of its run holds another's note, not taken
-		 * yet: the oldest goes, counted (its change, if any, will
-		 * have no process). */
-		n = oldest;
-		w->st.dropped++;
-	}
-	/* Another process's change of the same path since: the note
-	 * says there were more writers (no rule by process then). */
-	mixed = note_is(n, h, id, path, len) &&
-		(n->mixed || (n->json && strcmp(n->json, json)));
-	note_clear(w, n);
-	n->mixed = mixed;
-	n->h = h;
-	n->id = dw_xstrdup(id);
-	n->path = dw_xmalloc(len + 1);
-	memcpy(n->path, path, len);
-	n->path[len] = '\0';
-	n->len = len;
-	n->json = dw_xstrdup(json);
-	n->time_us = t;
-	n->size = strlen(n->id) + len + strlen(n->json);
-	w->note_bytes += n->size;
-	/* Bounded in bytes too (long paths, long command lines): others
-	 * dropped, a clock hand round the table, never this one. */
-	for (size_t i = 0; w->note_bytes > NOTES_BYTES && i < NOTES; i++) {
-		struct note *o = &w->notes[w->hand++ % NOTES];
-
-		if (o != n && o->id) {
-			w->st.dropped += t - o->time_us <= NOTE_MAX_AGE_US;
-			note_clear(w, o);
-		}
-	}
-}
-
 void dwd_writer_forget(struct dwd_writer *w, const char *id,
 		       long long before_us)
 {
 	pthread_mutex_lock(&w->mu);
-	for (size_t i = 0; i < NOTES; i++)
-		if (w->notes[i].id && w->notes[i].time_us < before_us &&
-		    !strcmp(w->notes[i].id, id))
-			note_clear(w, &w->notes[i]);
+	dwd_notes_forget(w->notes, id, before_us);
 	pthread_mutex_unlock(&w->mu);
 }
 
 json_t *dwd_writer_take(struct dwd_writer *w, const char *id, const char *path,
 			size_t len, long long since_us, const char **why)
 {
-	unsigned long long h = note_hash(w, id, path, len);
 	json_t *o = NULL;
-	char *json = NULL;
-	int more = 0;
+	char *json;
+	int more, lost;
 
-	*why = "no change by a process was seen at this path since the "
-	       "last look (made through a descriptor opened before, a shared "
-	       "mapping or a hard link, "
-	       "while not watched, in a directory gone before it was looked "
-	       "up, or its note was lost: see the writer facet)";
 	pthread_mutex_lock(&w->mu);
-	for (size_t i = 0; i < NOTE_PROBES; i++) {
-		struct note *n = &w->notes[(h + i) % NOTES];
-
-		if (!note_is(n, h, id, path, len))
-			continue;
-		/* A note from before the container's last rescan is of a
-		 * change that was not one (it wrote the same bytes): not
-		 * this change's. */
-		if (n->time_us >= since_us &&
-		    now_us(CLOCK_MONOTONIC) - n->time_us <= NOTE_MAX_AGE_US) {
-			json = n->json;
-			n->json = NULL;
-			more = n->mixed;
-		}
-		note_clear(w, n);
-		break;
-	}
+	json = dwd_notes_take(w->notes, id, path, len, since_us, &more, &lost);
 	pthread_mutex_unlock(&w->mu);
+	if (lost)
+		*why = "no change by a process was noted at this path since "
+		       "the last look, and notes of this container's changes "
+		       "were lost meanwhile (more than the notes hold, or the "
+		       "kernel's queue overflowed: see the writer facet)";
+	else
+		*why = "no change by a process was seen at this path since "
+		       "the last look (made through a descriptor opened "
+		       "before, a shared mapping or a hard link, while not "
+		       "watched, or in a directory gone before it was looked "
+		       "up)";
 	if (json) {
 		o = json_loads(json, 0, NULL);
 		free(json);
 		if (more && json_is_object(o))
 			json_object_set_new(o, "more_writers", json_true());
+		/* Another writer's note may have been among those lost. */
+		if (lost && json_is_object(o))
+			json_object_set_new(o, "notes_lost", json_true());
 		if (json_is_object(o) && json_object_get(o, "exited")) {
 			static __thread char said[96];
 
@@ -547,8 +428,12 @@ static void handle(struct dwd_writer *w,
 	}
 	pthread_mutex_lock(&w->mu);
 	w->st.events++;
-	if (m->mask & FAN_Q_OVERFLOW)
+	if (m->mask & FAN_Q_OVERFLOW) {
+		/* Whose changes went is not known: every container's notes
+		 * until now may miss a writer. */
 		w->st.overflows++;
+		dwd_notes_lost_all(w->notes, now_us(CLOCK_MONOTONIC));
+	}
 	pthread_mutex_unlock(&w->mu);
 	if ((m->mask & FAN_Q_OVERFLOW) || m->pid == w->self || !fid ||
 	    fid->hdr.len < sizeof(*fid) + sizeof(struct file_handle))
@@ -655,10 +540,14 @@ static void handle(struct dwd_writer *w,
 	{
 		long long t = now_us(CLOCK_MONOTONIC);
 
-		note_put(w, id, key, strlen(key), json, t);
+		size_t lost =
+			dwd_notes_put(w->notes, id, key, strlen(key), json, t);
+
 		/* An entry made or removed changes its directory too. */
 		if ((m->mask & DIRENT_EVENTS) && rel_len && strcmp(name, "."))
-			note_put(w, id, hp, rel_len, json, t);
+			lost += dwd_notes_put(w->notes, id, hp, rel_len, json,
+					      t);
+		w->st.dropped += lost;
 	}
 	pthread_mutex_unlock(&w->mu);
 	free(key);
@@ -825,6 +714,7 @@ int dwd_writer_sync(struct dwd_writer *w)
 int dwd_writer_start(struct dwd_writer **out)
 {
 	struct dwd_writer *w;
+	unsigned char key[32];
 	int fan, pidfd;
 
 	*out = NULL;
@@ -848,15 +738,16 @@ int dwd_writer_start(struct dwd_writer **out)
 	w->fan = fan;
 	w->self = getpid();
 	w->st.pidfd = pidfd;
-	w->notes = dw_xcalloc(NOTES, sizeof(*w->notes));
-	if (getrandom(w->key, sizeof(w->key), 0) != (ssize_t)sizeof(w->key) &&
-	    RAND_bytes(w->key, sizeof(w->key)) != 1) {
-		free(w->notes);
+	/* The notes' hash key: random, so that a container cannot choose
+	 * names whose notes land on another's. */
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key) &&
+	    RAND_bytes(key, sizeof(key)) != 1) {
 		free(w);
 		close(fan);
 		return dw_error_set(DW_ERROR, "writer attribution: no random "
 					      "key for its notes");
 	}
+	w->notes = dwd_notes_new(key, NOTES, NOTES_BYTES);
 	w->host_dirs = dw_xcalloc(HOST_DIRS, sizeof(*w->host_dirs));
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->synced, NULL);
@@ -902,9 +793,7 @@ void dwd_writer_stop(struct dwd_writer *w)
 	for (size_t i = 0; i < w->nfs; i++)
 		close(w->fs[i].fd);
 	free(w->fs);
-	for (size_t i = 0; w->notes && i < NOTES; i++)
-		note_clear(w, &w->notes[i]);
-	free(w->notes);
+	dwd_notes_free(w->notes);
 	free(w->host_dirs);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->synced);
@@ -995,6 +884,8 @@ void dwd_writer_remove(struct dwd_writer *w, const char *id)
 			w->t[i] = w->t[--w->nt];
 			break;
 		}
+	/* Its notes would only be dropped later, counted as lost. */
+	dwd_notes_forget(w->notes, id, LLONG_MAX);
 	pthread_mutex_unlock(&w->mu);
 }
 

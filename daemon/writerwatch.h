@@ -11,8 +11,9 @@
  * it; the thread resolves the handle to the container's path and reads
  * the process from /proc while it still runs. The monitor, when it
  * records a change, takes what was noted for that path (joined by path,
- * and by time: notes expire). Nothing waits for it: a change nobody was
- * seen to make is recorded with no process, and says why.
+ * and by time: a note is kept until its change is recorded or the next
+ * rescan finds none; writer_notes.h). Nothing waits for it: a change
+ * nobody was seen to make is recorded with no process, and says why.
  *
  * What it cannot see: changes through a shared mapping (mmap) or a hard
  * link made elsewhere, which make no event; a process that exited before
@@ -41,11 +42,13 @@ void dwd_writer_remove(struct dwd_writer *w, const char *id);
 /*
  * The process that last changed `path` ("/a/b") in container `id`, noted
  * since `since_us` (CLOCK_MONOTONIC microseconds: the container's last
- * rescan began; an older note is of a write that changed nothing then)
- * and within the last 30 seconds, and taken (a later change needs its
- * own note): a new object (pid, nspid, ppid, uid, comm, exe, cmdline not
- * redacted, cgroup; "_exe", "_exec" for the caller), or NULL with `*why`
- * saying why not.
+ * rescan began; an older note is of a write that changed nothing then),
+ * and taken (a later change needs its own note): a new object (pid,
+ * nspid, ppid, uid, comm, exe, cmdline not redacted, cgroup; "_exe",
+ * "_exec" for the caller; "more_writers" when other processes changed it
+ * too, "notes_lost" when notes of this container's changes were dropped
+ * meanwhile: either way not the only writer for certain), or NULL with
+ * `*why` saying why not.
  */
 json_t *dwd_writer_take(struct dwd_writer *w, const char *id, const char *path,
 			size_t len, long long since_us, const char **why);

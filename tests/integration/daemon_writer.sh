@@ -329,5 +329,30 @@ for _ in $(seq 1 60); do cut=$(cutn); [ "${cut:-0}" -gt 0 ] && break; sleep 0.2;
 [ "$(evt /tmp/ok/zz | jq -r '.severity + " " + (.process.more_writers | tostring)')" = "medium true" ] && [ "${cut:-0}" -gt 0 ] &&
 	pass "a drifted write recorded $cut turns later, touched by the allowed one meanwhile: not allowed ($(evt /tmp/ok/zz | jq -c '.process | {exe, more_writers}'))" ||
 	fail "across turns (cut $cut): $(evt /tmp/ok/zz)"
+# 10. The notes full: a drifted program writes /tmp/ok/yy, then 2,000
+#     files under /tmp/z (recorded after yy) with an 8 KiB command line
+#     (16 MiB of notes, the table holds 4 MiB: its note of yy is dropped
+#     untaken), then lets an image program, started long before (no
+#     exec near its change), touch yy.
+#     200 files of 16 MiB to analyse before yy keep it unrecorded until
+#     then. Before, the touch was the only writer left, and the drifted
+#     write was recorded allowed; now its note says notes were lost.
+docker exec -d dwwr-t sh -c 'i=0; while [ $i -lt 600 ]; do [ -e /tmp/go ] && : >>/tmp/ok/yy; sleep 0.2; i=$((i+1)); done'
+sleep 2
+pad=$(printf '%8000s' '' | tr ' ' x)
+docker exec -d dwwr-t sh -c 'mkdir -p /tmp/z; i=0; while [ $i -lt 200 ]; do truncate -s 16M /tmp/a/g$i; i=$((i+1)); done
+/tmp/x/busybox sh -c '"'"'echo L >/tmp/ok/yy; i=0; while [ $i -lt 2000 ]; do echo >/tmp/z/f$i; i=$((i+1)); done; : >/tmp/go; sleep 20'"'"' "$1"' sh "$pad"
+yy_recorded() { [ -n "$(evt /tmp/ok/yy)" ]; }
+dw_wait 90 yy_recorded
+dropped=$("$DW" status --db "$db" --format json | jq -r '.writer.dropped // 0')
+got=$(evt /tmp/ok/yy | jq -r '[.severity, .process.exe, (.process.notes_lost | tostring)] | join(" ")')
+case $got in
+"medium /bin/busybox true")
+	pass "a drifted write whose note was dropped (${dropped} notes), then the allowed one's touch: not allowed (notes lost)" ;;
+"medium  null")
+	fail "notes lost: the touch came after yy was recorded (the laundering was not tried): $(evt /tmp/ok/yy)" ;;
+*)
+	fail "notes lost (dropped ${dropped}): $(evt /tmp/ok/yy)" ;;
+esac
 dw_docker_rm dwwr-t
 finish
