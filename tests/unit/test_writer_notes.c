@@ -107,8 +107,8 @@ static void test_dropped(void **state)
 	put(t, "c1", "/ok/zz", DRIFTED, 10);
 	for (int i = 0; i < 8; i++) {
 		snprintf(other, sizeof(other), "/flood%d", i);
-		dropped += dwd_notes_put(t, "c1", other, strlen(other),
-					 DRIFTED, 11 + i);
+		dropped += dwd_notes_put(t, "c1", other, strlen(other), DRIFTED,
+					 11 + i);
 	}
 	assert_true(dropped >= 2); /* the oldest first: c2's, then zz's */
 	put(t, "c1", "/ok/zz", ALLOWED, 30);
@@ -139,8 +139,8 @@ static void test_bytes(void **state)
 	put(t, "c1", "/ok/zz", DRIFTED, 10);
 	for (int i = 0; i < 4096; i++) {
 		snprintf(path, sizeof(path), "/flood%d", i);
-		dropped += dwd_notes_put(t, "c1", path, strlen(path), big,
-					 11 + i);
+		dropped +=
+			dwd_notes_put(t, "c1", path, strlen(path), big, 11 + i);
 	}
 	assert_true(dropped > 4000);
 	put(t, "c1", "/ok/zz", ALLOWED, 5000);
