@@ -640,6 +640,7 @@ static void docker_message(struct daemon *dm, const struct dw_docker_msg *m)
 		dw_monitor_drop(dm->mon, m->id, "removed");
 		dw_store_set_container_state(dm->store, m->id, "removed");
 		dw_store_forget_coverage(dm->store, m->id);
+		dw_store_set_backlog(dm->store, m->id, NULL);
 	} else if (!strcmp(m->action, "rename")) {
 		struct dw_container_layers l;
 

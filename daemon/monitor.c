@@ -57,6 +57,7 @@ static void free_container(struct container *c)
 	free(c->truncated_at);
 	free(c->forged_at);
 	free(c->broken_why);
+	free(c->backlog_carried);
 	free(c->resume);
 	free(c->round_from);
 	free(c);
@@ -213,6 +214,17 @@ int dw_monitor_add(struct dw_monitor *m, const struct dw_watch_spec *s,
 		else
 			mon_cover(m, c, DW_FACET_SECRETS, DW_COVER_UNMONITORED,
 				  DW_REASON_DISABLED, "scan_secrets: false");
+		/* Behind its drift before a restart: still, until a round
+		 * says otherwise. */
+		if (m->store) {
+			int err = dw_store_get_backlog(
+				m->store, &c->backlog_carried,
+				&c->backlog_carried_since, c->id);
+
+			if (err && err != DW_ENOTFOUND)
+				dw_log_warn("container %s: %s", c->name,
+					    dw_error_last());
+		}
 		/* Watch first, then rescan: nothing falls in between. */
 		mon_watch_from(m, c, "");
 		dw_log_info("watching container %s (%.12s, %s): %zu "

@@ -135,6 +135,12 @@ struct container {
 	long long round_n, round_rows;
 	long long backlog, backlog_of, backlog_rows, backlog_ms;
 	int backlog_changed;
+	/* The backlog the store kept from before driftwatchd or the
+	 * container restarted (its detail, and since when: Unix seconds),
+	 * said until a round ends with nothing left: a restart does not
+	 * make a container that outruns its turns look monitored. */
+	char *backlog_carried;
+	long long backlog_carried_since;
 
 	size_t nwatches;
 	unsigned long long rescans, events;

@@ -2,6 +2,7 @@
  * and record the difference. */
 #include <ctype.h>
 #include <malloc.h>
+#include <time.h>
 
 #include "monitor_int.h"
 
@@ -254,6 +255,36 @@ static void rescan_failed(struct dw_monitor *m, struct container *c)
 	mon_fs_coverage(m, c);
 }
 
+static void backlog_detail(const struct dw_monitor *m,
+			   const struct container *c, char *buf, size_t size)
+{
+	snprintf(buf, size,
+		 "it drifts faster than it is analysed: a round of turns "
+		 "that began with %lld entries to record had, after %lld ms, "
+		 "analysed %lld and left %lld (made, changed or moved "
+		 "meanwhile); they are recorded late, %ld ms of analysis a "
+		 "turn",
+		 c->backlog_of, c->backlog_ms, c->backlog_rows, c->backlog,
+		 m->pol->rescan_budget_ms);
+}
+
+/* The backlog set or cleared: kept in the store for after a restart
+ * (a carried one stays as it was recorded). */
+static void backlog_keep(struct dw_monitor *m, const struct container *c)
+{
+	char d[512];
+	int err = 0;
+
+	if (c->backlog) {
+		backlog_detail(m, c, d, sizeof(d));
+		err = dw_store_set_backlog(m->store, c->id, d);
+	} else if (!c->backlog_carried) {
+		err = dw_store_set_backlog(m->store, c->id, NULL);
+	}
+	if (err)
+		dw_log_warn("container %s: %s", c->name, dw_error_last());
+}
+
 /* What this turn found is not all recorded: the next turn is a whole
  * walk, soon, and the notes of who wrote the rest are kept for it. */
 static void next_turn(struct container *c, enum dw_rescan_source source,
@@ -364,6 +395,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		      : mon_compare_store(&r, &cs, &gone);
 	if (c->backlog_changed) {
 		c->backlog_changed = 0;
+		backlog_keep(m, c);
 		mon_fs_coverage(m, c);
 	}
 	if (!err && partial && r.over) {
@@ -512,14 +544,21 @@ void mon_fs_coverage(struct dw_monitor *m, struct container *c)
 	if (c->backlog) {
 		r[n].state = DW_COVER_DEGRADED;
 		r[n].reason = DW_REASON_BACKLOG;
+		backlog_detail(m, c, r[n++].detail, sizeof(r[0].detail));
+	} else if (c->backlog_carried) {
+		char when[32];
+		time_t t = (time_t)c->backlog_carried_since;
+		struct tm tm;
+
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ",
+			 gmtime_r(&t, &tm));
+		r[n].state = DW_COVER_DEGRADED;
+		r[n].reason = DW_REASON_BACKLOG;
 		snprintf(r[n++].detail, sizeof(r[0].detail),
-			 "it drifts faster than it is analysed: a round of "
-			 "turns that began with %lld entries to record had, "
-			 "after %lld ms, analysed %lld and left %lld (made, "
-			 "changed or moved meanwhile); they are recorded "
-			 "late, %ld ms of analysis a turn",
-			 c->backlog_of, c->backlog_ms, c->backlog_rows,
-			 c->backlog, m->pol->rescan_budget_ms);
+			 "before driftwatchd or the container restarted "
+			 "(since %s), %s; said until a round of turns ends "
+			 "with nothing left",
+			 when, c->backlog_carried);
 	}
 	if (c->polling) {
 		r[n].state = DW_COVER_DEGRADED;

@@ -164,6 +164,10 @@ static const char *const migrations[] = {
 	"CREATE TABLE output_batches (output TEXT PRIMARY KEY,"
 	"  file_off INTEGER NOT NULL, dev INTEGER NOT NULL,"
 	"  ino INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 16: a container whose turns fell behind its drift (a backlog),
+	 * said again after a restart until a round ends with nothing left */
+	"CREATE TABLE backlog (container_id TEXT PRIMARY KEY,"
+	"  detail TEXT NOT NULL, since INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 /*
@@ -674,6 +678,49 @@ int dw_store_forget_coverage(struct dw_store *s, const char *cid)
 		return err;
 	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
 	return st_step_done(s, st, "cannot forget coverage");
+}
+
+int dw_store_set_backlog(struct dw_store *s, const char *cid,
+			 const char *detail)
+{
+	sqlite3_stmt *st;
+	int err = st_prepare(
+		s, &st,
+		detail ? "INSERT INTO backlog (container_id, detail, since) "
+			 "VALUES (?1, ?2, ?3) ON CONFLICT (container_id) DO "
+			 "UPDATE SET detail = excluded.detail"
+		       : "DELETE FROM backlog WHERE container_id = ?1");
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	if (detail) {
+		sqlite3_bind_text(st, 2, detail, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 3, (sqlite3_int64)time(NULL));
+	}
+	return st_step_done(s, st, "cannot record a backlog");
+}
+
+int dw_store_get_backlog(struct dw_store *s, char **detail, long long *since,
+			 const char *cid)
+{
+	sqlite3_stmt *st;
+	int err = st_prepare(s, &st,
+			     "SELECT detail, since FROM backlog "
+			     "WHERE container_id = ?1");
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, cid, -1, SQLITE_STATIC);
+	err = sqlite3_step(st) == SQLITE_ROW ? 0 : DW_ENOTFOUND;
+	if (!err) {
+		const unsigned char *d = sqlite3_column_text(st, 0);
+
+		*detail = dw_xstrdup(d ? (const char *)d : "");
+		*since = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return err;
 }
 
 int dw_store_coverage(struct dw_store *s, const char *cid, dw_coverage_fn cb,

@@ -184,8 +184,23 @@ int dw_store_coverage_first(struct dw_store *s, const char *cid,
 			    enum dw_facet facet, enum dw_cover_reason reason,
 			    int *first);
 
-/* A removed container's coverage is history, not state: drop it. */
+/* A removed container's coverage is history, not state: drop it (its
+ * backlog is dropped apart: a wedged container's record goes when it
+ * stops, its backlog only when it is removed). */
 int dw_store_forget_coverage(struct dw_store *s, const char *cid);
+
+/*
+ * Container `cid`'s turns fell behind its drift (monitor_int.h: backlog):
+ * `detail` says how, kept with the time it was first set, so a daemon or
+ * container restart says it again until a round ends with nothing left
+ * (then NULL: cleared).
+ */
+int dw_store_set_backlog(struct dw_store *s, const char *cid,
+			 const char *detail);
+/* The backlog recorded for `cid` (`*detail` the caller frees; `*since`
+ * Unix seconds), or DW_ENOTFOUND. */
+int dw_store_get_backlog(struct dw_store *s, char **detail, long long *since,
+			 const char *cid);
 
 /*
  * Every facet's coverage of container `cid` (exact id; NULL: all), of

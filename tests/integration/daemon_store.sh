@@ -34,7 +34,7 @@ n1=$(q "SELECT count(*) FROM events")
 "$DWD" --foreground --no-mounts --once --db "$db" 2>>"$tmp/log"
 [ "$(q "SELECT count(*) FROM events")" = "$n1" ] && pass "no change, no new events" ||
 	fail "events grew without change"
-[ "$(q "PRAGMA user_version")" = 15 ] && pass "schema version 15" || fail "schema version $(q "PRAGMA user_version")"
+[ "$(q "PRAGMA user_version")" = 16 ] && pass "schema version 16" || fail "schema version $(q "PRAGMA user_version")"
 
 # driftwatch events reads the store (read-only).
 [ "$("$DW" events --db "$db" --container "$c" --current)" == "$(docker diff "$c" | LC_ALL=C sort -k2)" ] &&
