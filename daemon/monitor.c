@@ -538,9 +538,11 @@ void dw_monitor_on_critical(struct dw_monitor *m, dw_critical_fn fn, void *ctx)
 	m->critical_ctx = ctx;
 }
 
-void dw_monitor_on_writer(struct dw_monitor *m, dw_writer_fn fn, void *ctx)
+void dw_monitor_on_writer(struct dw_monitor *m, dw_writer_fn fn,
+			  dw_writer_lost_fn lost, void *ctx)
 {
 	m->on_writer = fn;
+	m->on_writer_lost = lost;
 	m->writer_ctx = ctx;
 }
 

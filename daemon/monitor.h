@@ -94,7 +94,9 @@ void dw_monitor_on_exec(struct dw_monitor *m, dw_exec_hook fn, void *ctx);
  * Who made a change: the detail (JSON text, malloc'd; NULL: none) of the
  * event about to be recorded for `path` in container `id`, whose image
  * layers are `lowers`, made since `since_us` (CLOCK_MONOTONIC: the
- * container's previous rescan began) (writer attribution, the daemon's).
+ * container's previous rescan began, or the inotify queue was last read
+ * empty before it, whichever is earlier: every change noted before it
+ * was looked at) (writer attribution, the daemon's).
  * Its "process"
  * has "exe_image" true when its exe is image content of the container.
  * Called in the loop, once per event, and first with `path` NULL before a
@@ -105,7 +107,13 @@ typedef char *(*dw_writer_fn)(struct dw_monitor *m, const char *id,
 			      char *const *lowers, size_t nlowers,
 			      const void *path, size_t len, long long since_us,
 			      void *ctx);
-void dw_monitor_on_writer(struct dw_monitor *m, dw_writer_fn fn, void *ctx);
+/* The details `fn` gave for container `id`'s rows were thrown away, the
+ * rows not recorded (a turn over its budget, a failed compare or store):
+ * the writers they named are lost (called with `ctx`). */
+typedef void (*dw_writer_lost_fn)(struct dw_monitor *m, const char *id,
+				  void *ctx);
+void dw_monitor_on_writer(struct dw_monitor *m, dw_writer_fn fn,
+			  dw_writer_lost_fn lost, void *ctx);
 
 /* The inotify fd to poll for POLLIN. */
 int dw_monitor_fd(const struct dw_monitor *m);

@@ -195,7 +195,12 @@ struct dw_monitor {
 	dw_exec_hook on_exec;
 	void *exec_ctx;
 	dw_writer_fn on_writer;
+	dw_writer_lost_fn on_writer_lost;
 	void *writer_ctx;
+	/* When the inotify queue was last read empty (monotonic us, taken
+	 * before that read): every change made before it is in what was
+	 * read. A rescan of the entries named looked at nothing later. */
+	long long drained_us;
 	int limit_stuck; /* max_user_watches cannot be raised */
 	long watch_limit_orig, watch_limit_set; /* the host's, and ours */
 	unsigned long long overflows, rescans, inotify_events, errors;

@@ -285,6 +285,14 @@ static void backlog_keep(struct dw_monitor *m, const struct container *c)
 		dw_log_warn("container %s: %s", c->name, dw_error_last());
 }
 
+/* The rows of this rescan are thrown away: the writers their details
+ * named (their notes taken) are lost. */
+static void rows_lost(const struct rescan *r)
+{
+	if (r->nrows && r->m->on_writer_lost)
+		r->m->on_writer_lost(r->m, r->c->id, r->m->writer_ctx);
+}
+
 /* What this turn found is not all recorded: the next turn is a whole
  * walk, soon, and the notes of who wrote the rest are kept for it. */
 static void next_turn(struct container *c, enum dw_rescan_source source,
@@ -301,7 +309,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	struct dw_changeset cs = DW_CHANGESET_INIT, gone = DW_CHANGESET_INIT;
 	struct sparse *sp = NULL;
 	struct rescan r;
-	long long t0 = mon_mono_ms(), spent;
+	long long t0 = mon_mono_ms(), spent, began = mon_mono_us();
 	enum dw_rescan_source source = c->source;
 	int err, partial;
 
@@ -310,7 +318,6 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	r.c = c;
 	/* Notes of writes since the last rescan began are this one's. */
 	r.since_us = c->rescan_began_us;
-	c->rescan_began_us = mon_mono_us();
 	r.walk_us = mon_wall_us();
 	r.worst = DW_SEV_ALLOWED;
 	c->dirty = 0;
@@ -328,6 +335,12 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	/* Only what inotify saw all of may be skipped. */
 	partial = c->walked && !c->full && c->source == DW_RESCAN_WATCH &&
 		  !c->ents.overflow && !c->deep.overflow;
+	/* What this rescan looks at: a walk, all that was made before it
+	 * began; a look at the entries named, only what inotify had said
+	 * when its queue was last read empty (events of changes made since
+	 * may still be queued: their notes are the next rescan's). */
+	c->rescan_began_us =
+		partial && m->drained_us < began ? m->drained_us : began;
 	err = partial ? mon_rescan_sparse(&r, &sp, &cs) : 1;
 	if (err == 1) {
 		/* The whole tree: at start, periodically, after an overflow,
@@ -405,6 +418,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 			    "analyse: walking it all, in turns",
 			    c->name, m->pol->rescan_budget_ms);
 		next_turn(c, source, r.since_us);
+		rows_lost(&r);
 		rescan_release(&r);
 		mon_sparse_free(sp);
 		dw_changeset_release(&gone);
@@ -415,6 +429,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	}
 	if (err) {
 		rescan_failed(m, c);
+		rows_lost(&r);
 		rescan_release(&r);
 		mon_sparse_free(sp);
 		dw_changeset_release(&gone);
@@ -439,6 +454,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 			/* The cursor had moved past rows not stored: the
 			 * next round begins at the top, none left behind. */
 			mon_round_reset(c);
+			rows_lost(&r);
 			rescan_release(&r);
 			mon_sparse_free(sp);
 			dw_changeset_release(&gone);

@@ -1,5 +1,6 @@
 /* The live monitor: inotify watches on the upper dirs, and the paths their
  * events mark dirty. */
+#include <errno.h>
 #include <sys/resource.h>
 
 #include "monitor_int.h"
@@ -468,8 +469,8 @@ void dw_monitor_read_events(struct dw_monitor *m)
 {
 	char buf[64 * 1024]
 		__attribute__((aligned(__alignof__(struct inotify_event))));
-	long long now = mon_mono_ms();
-	ssize_t n;
+	long long now = mon_mono_ms(), before = mon_mono_us();
+	ssize_t n = 0;
 	int rounds = 0;
 
 	/*
@@ -540,6 +541,11 @@ void dw_monitor_read_events(struct dw_monitor *m)
 			c->events++;
 			mon_mark_dirty(c, DW_RESCAN_WATCH, now);
 		}
+		before = mon_mono_us();
 	}
+	/* Read empty (not cut at 16 buffers, nor failed otherwise):
+	 * whatever was made before that read is in hand. */
+	if (n < 0 && errno == EAGAIN)
+		m->drained_us = before;
 	m->last_event = mon_wall_us();
 }

@@ -11,6 +11,9 @@
 #include "driftwatch/banned.h"
 
 #define PROBES 8 /* the slots a note may take, from its hash's */
+/* Containers with a lost note remembered at most: past that the oldest
+ * mark goes (a container removed long ago, never back). */
+#define LOST_MAX 1024
 
 struct note {
 	unsigned long long h;
@@ -39,7 +42,11 @@ struct dwd_notes {
 struct dwd_notes *dwd_notes_new(const unsigned char key[32], size_t slots,
 				size_t bytes)
 {
-	struct dwd_notes *t = dw_xcalloc(1, sizeof(*t));
+	struct dwd_notes *t;
+
+	if (!slots || (slots & (slots - 1)))
+		abort(); /* a programming error: the mask needs a power of 2 */
+	t = dw_xcalloc(1, sizeof(*t));
 
 	t->n = dw_xcalloc(slots, sizeof(*t->n));
 	t->slots = slots;
@@ -132,19 +139,33 @@ static struct lost *lost_of(struct dwd_notes *t, const char *id)
 	return NULL;
 }
 
-/* Note `n` goes untaken: its container remembers when it was made. */
-static void note_drop(struct dwd_notes *t, struct note *n)
+void dwd_notes_lost(struct dwd_notes *t, const char *id, long long t_us)
 {
-	struct lost *l = lost_of(t, n->id);
+	struct lost *l = lost_of(t, id);
 
+	if (!l && t->nlost == LOST_MAX) {
+		size_t old = 0;
+
+		for (size_t i = 1; i < t->nlost; i++)
+			if (t->lost[i].us < t->lost[old].us)
+				old = i;
+		free(t->lost[old].id);
+		t->lost[old] = t->lost[--t->nlost];
+	}
 	if (!l) {
 		DW_ALLOC_GROW(t->lost, t->nlost + 1, t->lost_alloc);
 		l = &t->lost[t->nlost++];
-		l->id = dw_xstrdup(n->id);
-		l->us = n->time_us;
-	} else if (n->time_us > l->us) {
-		l->us = n->time_us;
+		l->id = dw_xstrdup(id);
+		l->us = t_us;
+	} else if (t_us > l->us) {
+		l->us = t_us;
 	}
+}
+
+/* Note `n` goes untaken: its container remembers when it was made. */
+static void note_drop(struct dwd_notes *t, struct note *n)
+{
+	dwd_notes_lost(t, n->id, n->time_us);
 	note_clear(t, n);
 }
 
@@ -231,11 +252,23 @@ void dwd_notes_forget(struct dwd_notes *t, const char *id, long long before_us)
 		if (t->n[i].id && t->n[i].time_us < before_us &&
 		    !strcmp(t->n[i].id, id))
 			note_clear(t, &t->n[i]);
-	if (l && (l->us < before_us || before_us == LLONG_MAX)) {
+	if (l && l->us < before_us) {
 		/* No window of its reaches back that far any more. */
 		free(l->id);
 		*l = t->lost[--t->nlost];
 	}
+}
+
+size_t dwd_notes_drop_all(struct dwd_notes *t, const char *id)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->slots; i++)
+		if (t->n[i].id && !strcmp(t->n[i].id, id)) {
+			note_drop(t, &t->n[i]);
+			n++;
+		}
+	return n;
 }
 
 void dwd_notes_lost_all(struct dwd_notes *t, long long t_us)

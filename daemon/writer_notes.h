@@ -9,14 +9,17 @@
  * choose names whose notes land on another's; bounded in slots and in
  * bytes.
  *
- * A note stays until its change is recorded (taken) or the container's
- * next rescan says it is stale (forget): however many turns a cut
- * container takes. When the table is full, a note is dropped untaken;
- * its container is then marked as having lost a note of a write made at
- * that note's time, and every note taken for that container whose window
- * reaches back that far is said to be incomplete (`lost`): the process
- * read may not be the only writer (a drifted program's write, dropped,
- * then an allowed program's touch would otherwise launder it).
+ * A note stays until its change is recorded (taken) or a later rescan
+ * says it is stale (forget): however many turns a cut container takes.
+ * When the table is full, a note is dropped untaken; its container is
+ * then marked as having lost a note handled at that note's time (its
+ * write was made before), and every note taken for that container whose
+ * window reaches back that far is said to be incomplete (`lost`): the
+ * process read may not be the only writer (a drifted program's write,
+ * dropped, then an allowed program's touch would otherwise launder it).
+ * The same mark is set when taken notes' changes were not recorded after
+ * all, when a container is no longer watched with notes left, and when
+ * a directory moved (notes may sit under its other name).
  *
  * Not thread-safe: the writer watch calls it under its lock.
  */
@@ -52,10 +55,21 @@ size_t dwd_notes_put(struct dwd_notes *t, const char *id, const char *path,
 char *dwd_notes_take(struct dwd_notes *t, const char *id, const char *path,
 		     size_t len, long long since_us, int *mixed, int *lost);
 
-/* Container `id`'s notes from before `before_us` dropped uncounted (its
- * previous rescan began then: no change of theirs is left to record);
- * every note of it with `before_us` LLONG_MAX (it is gone). */
+/* Container `id`'s notes from before `before_us` dropped uncounted, and
+ * its lost mark if older: the caller says every change noted before then
+ * was looked at by a rescan (recorded, or found to be none). */
 void dwd_notes_forget(struct dwd_notes *t, const char *id, long long before_us);
+
+/* Container `id`'s notes taken for changes that were then not recorded
+ * (or dropped for another reason) at `t_us`: its takes whose window
+ * reaches back that far are incomplete. At most 1024 containers are
+ * remembered so (the oldest mark goes). */
+void dwd_notes_lost(struct dwd_notes *t, const char *id, long long t_us);
+
+/* Every note of container `id` dropped as lost (it is no longer watched:
+ * if it comes back under the same id, its first takes say so). Returns
+ * how many. */
+size_t dwd_notes_drop_all(struct dwd_notes *t, const char *id);
 
 /* Changes of unknown containers made up to `t_us` were lost (the
  * kernel's queue overflowed): every container's notes are incomplete

@@ -268,6 +268,15 @@ static char *writer_detail(struct dw_monitor *m, const char *id,
 	return s;
 }
 
+static void writer_lost(struct dw_monitor *m, const char *id, void *ctx)
+{
+	struct daemon *dm = ctx;
+
+	(void)m;
+	if (dm->writer && dm->pol.writer_attribution)
+		dwd_writer_lost(dm->writer, id);
+}
+
 static long long exec_clock(void *ctx, pid_t pid)
 {
 	return dwd_exec_last_us(ctx, pid);
@@ -275,7 +284,7 @@ static long long exec_clock(void *ctx, pid_t pid)
 
 void dwd_writer_begin(struct daemon *dm, int once)
 {
-	dw_monitor_on_writer(dm->mon, writer_detail, dm);
+	dw_monitor_on_writer(dm->mon, writer_detail, writer_lost, dm);
 	if (once) {
 		snprintf(dm->writer_error, sizeof(dm->writer_error),
 			 "--once: a single pass sees no writer");

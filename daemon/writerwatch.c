@@ -104,6 +104,13 @@ static unsigned long long fnv(unsigned long long h, const void *p, size_t n)
 	return h;
 }
 
+void dwd_writer_lost(struct dwd_writer *w, const char *id)
+{
+	pthread_mutex_lock(&w->mu);
+	dwd_notes_lost(w->notes, id, now_us(CLOCK_MONOTONIC));
+	pthread_mutex_unlock(&w->mu);
+}
+
 void dwd_writer_forget(struct dwd_writer *w, const char *id,
 		       long long before_us)
 {
@@ -503,6 +510,14 @@ static void handle(struct dwd_writer *w,
 		goto out;
 	}
 	w->st.noted++;
+	/* A directory moved away from a path of the container: notes
+	 * handled around it may sit under its other name (each is placed
+	 * by the path its directory has when it is read), and one name's
+	 * writer be missed. (Not one moved in alone: overlayfs copies a
+	 * directory up by making it in its work dir and moving it in.) */
+	if ((m->mask & FAN_MOVED_FROM) && (m->mask & FAN_ONDIR) &&
+	    strcmp(name, "."))
+		dwd_notes_lost(w->notes, id, now_us(CLOCK_MONOTONIC));
 	pthread_mutex_unlock(&w->mu);
 	if ((m->mask & FAN_MOVED_TO) && (m->mask & FAN_ONDIR) &&
 	    strcmp(name, "."))
@@ -884,8 +899,9 @@ void dwd_writer_remove(struct dwd_writer *w, const char *id)
 			w->t[i] = w->t[--w->nt];
 			break;
 		}
-	/* Its notes would only be dropped later, counted as lost. */
-	dwd_notes_forget(w->notes, id, LLONG_MAX);
+	/* What it still had noted was not recorded: if it comes back
+	 * under this id (a restart), its first takes say notes were lost. */
+	dwd_notes_drop_all(w->notes, id);
 	pthread_mutex_unlock(&w->mu);
 }
 

@@ -11,12 +11,13 @@
  * it; the thread resolves the handle to the container's path and reads
  * the process from /proc while it still runs. The monitor, when it
  * records a change, takes what was noted for that path (joined by path,
- * and by time: a note is kept until its change is recorded or the next
- * rescan finds none; writer_notes.h). Nothing waits for it: a change
- * nobody was seen to make is recorded with no process, and says why.
+ * and by time: a note is kept until its change is recorded or a later
+ * rescan that looked at it finds none; writer_notes.h). Nothing waits for it: a
+ * change nobody was seen to make is recorded with no process, and says why.
  *
  * What it cannot see: changes through a shared mapping (mmap) or a hard
- * link made elsewhere, which make no event; a process that exited before
+ * link made elsewhere, which make no event; writes through a descriptor
+ * still open (the close makes the event); a process that exited before
  * the thread read it (its pid alone); events the kernel dropped (queue
  * overflow), counted and reported as degraded coverage.
  */
@@ -53,10 +54,16 @@ void dwd_writer_remove(struct dwd_writer *w, const char *id);
 json_t *dwd_writer_take(struct dwd_writer *w, const char *id, const char *path,
 			size_t len, long long since_us, const char **why);
 
-/* Container `id`'s notes from before `before_us` (its previous rescan
- * began: no change of them is left to record), dropped uncounted. */
+/* Container `id`'s notes from before `before_us` (a rescan that looked
+ * at every change noted before then began: no change of them is left to
+ * record), dropped uncounted. */
 void dwd_writer_forget(struct dwd_writer *w, const char *id,
 		       long long before_us);
+
+/* Notes of container `id` were taken for changes that were then not
+ * recorded (a rescan's rows thrown away): its takes whose window reaches
+ * back to now say notes were lost. */
+void dwd_writer_lost(struct dwd_writer *w, const char *id);
 
 /*
  * The exec watch's clock: `fn` says when `pid` last exec'd (monotonic

@@ -221,6 +221,9 @@ dw_wait 5 sh -c "sqlite3 -readonly '$db' \"SELECT count(*) FROM alerts WHERE kin
 	pass "and alerted" || fail "no alert: $(sqlite3 -readonly "$db" "SELECT kind, summary FROM alerts")"
 dw_wait 10 sh -c "[ \"\$('$DW' status --db '$db' --format json | jq -r '.writer.overflows > 0 and .writer.degraded')\" = true ]" &&
 	pass "status: overflows counted, degraded" || fail "status: $("$DW" status --db "$db" --format json | jq -c .writer)"
+# (gone before part 7: what of its flood a later daemon records would
+# count as a third container's history there)
+dw_docker_rm dwwr-flood
 kill -TERM "$pid"
 wait "$pid"
 pid=
@@ -354,5 +357,37 @@ case $got in
 *)
 	fail "notes lost (dropped ${dropped}): $(evt /tmp/ok/yy)" ;;
 esac
+# 11. A turn's rows thrown away: a drifted program writes /tmp/ok/ww,
+#     then 200 files of 16 MiB in /tmp/v (after it in path order), all
+#     in one burst (debounce 500 ms): the rescan of the entries named
+#     takes ww's note, runs over its budget and keeps nothing; the image
+#     program's touches after it leave a note of their own alone, which
+#     the next turn took for ww's only writer (allowed). A review found
+#     it; now the thrown-away rows mark the container's notes lost.
+kill -TERM "$pid"
+wait "$pid"
+pid=
+printf 'debounce_ms: 500\nmax_delay_ms: 5000\nsigning_key: ""\nrescan_budget_ms: 100\nallow:\n  - process: /bin/busybox\n    paths: ["/tmp/ok/**"]\n' >"$cfg"
+docker exec dwwr-t mkdir -p /tmp/v
+dw_daemon_start "$cfg" "$db" "$tmp/log8" || fail "daemon start (thrown-away rows)"
+settled() { [ "$("$DW" status --db "$db" --format json | jq -r --arg t "$t" '[.watched[] | select(.id == $t) | .pending] | first // 1')" = 0 ]; }
+dw_wait 60 settled || fail "dwwr-t did not settle: $("$DW" status --db "$db" --format json | jq -c --arg t "$t" '.watched[] | select(.id == $t)')"
+sleep 1
+docker exec -d dwwr-t sh -c 'i=0; while [ $i -lt 600 ]; do [ -e /tmp/go3 ] && : >>/tmp/ok/ww; sleep 0.2; i=$((i+1)); done'
+sleep 2
+docker exec -d dwwr-t /tmp/x/busybox sh -c 'echo L >/tmp/ok/ww; : >/tmp/go3; i=0; while [ $i -lt 200 ]; do truncate -s 16M /tmp/v/h$i; i=$((i+1)); done; sleep 30'
+ww_recorded() { [ -n "$(evt /tmp/ok/ww)" ]; }
+dw_wait 90 ww_recorded
+got=$(evt /tmp/ok/ww | jq -r '[.severity, .process.exe, (.process.notes_lost | tostring), (.process.more_writers | tostring)] | join(" ")')
+case $got in
+"medium /bin/busybox true "*)
+	pass "a drifted write whose turn was thrown away, then the allowed one's touch: not allowed (notes lost)" ;;
+"medium /bin/busybox null true")
+	fail "thrown-away rows: the touch's note was mixed, the turn was not thrown away (the attack was not tried): $(evt /tmp/ok/ww)" ;;
+*)
+	fail "thrown-away rows: $(evt /tmp/ok/ww)" ;;
+esac
+grep -q "more changed than 100 ms can analyse" "$tmp/log8" ||
+	fail "thrown-away rows: no turn was over its budget (the attack was not tried)"
 dw_docker_rm dwwr-t
 finish

@@ -184,6 +184,51 @@ static void test_lost_all(void **state)
 	dwd_notes_free(t);
 }
 
+/* Rows whose notes were taken, then not recorded: later takes of the
+ * container whose window reaches back to it are incomplete. */
+static void test_rows_lost(void **state)
+{
+	struct dwd_notes *t = dwd_notes_new(key, 64, 1 << 20);
+
+	(void)state;
+	put(t, "c1", "/ok/zz", DRIFTED, 10);
+	expect(t, "c1", "/ok/zz", 5, DRIFTED, 0, 0); /* taken, then... */
+	dwd_notes_lost(t, "c1", 12);		     /* ...thrown away */
+	put(t, "c1", "/ok/zz", ALLOWED, 20);
+	expect(t, "c1", "/ok/zz", 5, ALLOWED, 0, 1);
+	put(t, "c2", "/ok/zz", ALLOWED, 20);
+	expect(t, "c2", "/ok/zz", 5, ALLOWED, 0, 0);
+	dwd_notes_free(t);
+}
+
+/* A container no longer watched with notes left, back under its id:
+ * its first takes say so; the marks are bounded. */
+static void test_drop_all(void **state)
+{
+	struct dwd_notes *t = dwd_notes_new(key, 64, 1 << 20);
+	char id[32];
+
+	(void)state;
+	put(t, "c1", "/ok/zz", DRIFTED, 10);
+	put(t, "c1", "/ok/other", DRIFTED, 11);
+	put(t, "c2", "/a", ALLOWED, 11);
+	assert_int_equal(dwd_notes_drop_all(t, "c1"), 2);
+	put(t, "c1", "/ok/zz", ALLOWED, 20);
+	expect(t, "c1", "/ok/zz", 0, ALLOWED, 0, 1);
+	expect(t, "c2", "/a", 0, ALLOWED, 0, 0);
+	/* 2,000 more containers gone: c1's mark, the oldest, goes. */
+	for (int i = 0; i < 2000; i++) {
+		snprintf(id, sizeof(id), "gone%d", i);
+		put(t, id, "/f", ALLOWED, 100 + i);
+		assert_int_equal(dwd_notes_drop_all(t, id), 1);
+	}
+	put(t, "gone1999", "/f", ALLOWED, 5000);
+	expect(t, "gone1999", "/f", 0, ALLOWED, 0, 1);
+	put(t, "c1", "/ok/zz", ALLOWED, 5000);
+	expect(t, "c1", "/ok/zz", 0, ALLOWED, 0, 0);
+	dwd_notes_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -193,6 +238,8 @@ int main(void)
 		cmocka_unit_test(test_bytes),
 		cmocka_unit_test(test_forget),
 		cmocka_unit_test(test_lost_all),
+		cmocka_unit_test(test_rows_lost),
+		cmocka_unit_test(test_drop_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
