@@ -190,12 +190,14 @@ sparse "$big/zv" 0 "$(awk -v s="$secs" 'BEGIN { n = int(20 * 8 / s + 0.999); pri
 "$DWD" --foreground --config "$tmp/cfg.yaml" --db "$db" 2>>"$tmp/log" &
 pid=$!
 said=
+detail=
 t0=$EPOCHREALTIME
-while awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a < 3) }'; do
+while awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a < 1) }'; do
 	said="$said $(fs_cover | tr ' ' :)"
-	sleep 0.2
+	d=$(sqlite3 -readonly "$db" "SELECT detail FROM coverage WHERE facet='fs' AND container_id='$bid'" 2>/dev/null)
+	[ -z "$detail" ] && detail=$d
+	sleep 0.1
 done
-detail=$(sqlite3 -readonly "$db" "SELECT detail FROM coverage WHERE facet='fs' AND container_id='$bid'" 2>/dev/null)
 case $said in
 *monitored*) fail "after a restart, behind its drift: fs said monitored ($said)" ;;
 *) case $detail in
