@@ -195,7 +195,7 @@ t0=$EPOCHREALTIME
 while awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a < 1) }'; do
 	said="$said $(fs_cover | tr ' ' :)"
 	d=$(sqlite3 -readonly "$db" "SELECT detail FROM coverage WHERE facet='fs' AND container_id='$bid'" 2>/dev/null)
-	[ -z "$detail" ] && detail=$d
+	case $d in *restarted*) detail=$d ;; esac
 	sleep 0.1
 done
 case $said in
