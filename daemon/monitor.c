@@ -421,9 +421,10 @@ json_t *dw_monitor_status(const struct dw_monitor *m)
 			"/proc/sys/fs/inotify/max_queued_events"),
 		"watched", list);
 	/*
-	 * Writes through a shared mmap and through a hard link from outside
-	 * the upper dir raise no inotify event: only the full rescan sees
-	 * them. Say when it is due.
+	 * Writes through a shared mmap (until it is closed and unmapped)
+	 * and through a hard link from outside the upper dir raise no
+	 * inotify event: only the full rescan sees them. Say when it is
+	 * due.
 	 */
 	{
 		struct dw_sandbox_stats st = {0, 0, 0};

@@ -37,10 +37,12 @@
 #include "sandbox.h"
 #include "monitor.h"
 
+/* IN_CLOSE_WRITE: a write through a shared mapping makes no IN_MODIFY;
+ * its file's close (or last unmap) is the one event it makes. */
 #define WATCH_MASK                                                             \
-	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB | IN_MOVED_FROM |       \
-	 IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR |            \
-	 IN_EXCL_UNLINK)
+	(IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB |      \
+	 IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF | IN_MOVE_SELF |         \
+	 IN_ONLYDIR | IN_EXCL_UNLINK)
 
 #define WATCH_KNOB "/proc/sys/fs/inotify/max_user_watches"
 /* add_watch(): the container has as many watches as its budget. */

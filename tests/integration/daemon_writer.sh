@@ -161,6 +161,18 @@ dw_wait 15 has /tmp/after-notes && dw_wait 10 has /tmp/h/f1199 &&
 	pass "8 MiB of notes taken: driftwatchd goes on" ||
 	fail "hung after many notes: $("$DW" status --db "$db" --format json | jq -c '.writer')"
 
+# 1g. A file already changed, rewritten through a shared mapping: no
+#     write(2), no IN_MODIFY. Before, nothing named it until the safety
+#     rescan (15 minutes away): the rewrite went unrecorded, its
+#     writer's note forgotten. Its close names it now.
+docker exec dwwr-a sh -c 'echo aaaa >/tmp/mm'
+dw_wait 10 has /tmp/mm
+by_dwctr() { "$DW" events --db "$db" --container dwwr-a --format jsonl 2>/dev/null | jq -e 'select(.path == "/tmp/mm" and .process.comm == "dwctr")' >/dev/null; }
+docker exec -d dwwr-a dwctr mmap-write /tmp/mm bbbb 20
+dw_wait 10 by_dwctr &&
+	pass "a rewrite through a shared mapping: recorded at its close, by its writer" ||
+	fail "mmap rewrite: $("$DW" events --db "$db" --container dwwr-a --format jsonl | jq -c 'select(.path == "/tmp/mm")')"
+
 # 2. An image file removed (a whiteout) and one chmod'ed, by a shell
 #    that stays.
 docker exec -d dwwr-a sh -c 'rm /bin/arp; chmod 600 /etc/passwd; sleep 20'

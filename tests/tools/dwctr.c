@@ -12,6 +12,11 @@
  *   dwctr setxattr PATH NAME VALUE   lsetxattr (no setfattr in busybox)
  *   dwctr memfd-exec PATH ARG...   copy PATH into a memfd and execute it
  *                               from there (a binary that is on no disk)
+ *   dwctr mmap-write FILE TEXT [SECONDS]
+ *                               write TEXT over the start of FILE through
+ *                               a shared mapping (no write(2): no
+ *                               IN_MODIFY), close it, then stay SECONDS
+ *                               (its writer can be read)
  * Exits 0, or 1 with a message.
  */
 #define _GNU_SOURCE
@@ -102,8 +107,32 @@ int main(int argc, char **argv)
 		fexecve(m, argv + 2, environ);
 		return die("fexecve");
 	}
+	if ((argc == 4 || argc == 5) && !strcmp(argv[1], "mmap-write")) {
+		size_t n = strlen(argv[3]);
+		struct stat st;
+		char *p;
+		int fd = open(argv[2], O_RDWR);
+
+		if (fd < 0 || fstat(fd, &st))
+			return die(argv[2]);
+		if ((size_t)st.st_size < n) {
+			errno = EINVAL;
+			return die("shorter than TEXT");
+		}
+		p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			return die("mmap");
+		memcpy(p, argv[3], n);
+		if (munmap(p, n))
+			return die("munmap");
+		if (close(fd))
+			return die("close");
+		if (argc == 5)
+			sleep((unsigned)strtoul(argv[4], NULL, 10));
+		return 0;
+	}
 	fprintf(stderr, "usage: dwctr deep|longname DIR LEVELS | sparse FILE "
 			"BYTES | setxattr PATH NAME VALUE | memfd-exec PATH "
-			"ARG...\n");
+			"ARG... | mmap-write FILE TEXT [SECONDS]\n");
 	return 2;
 }
