@@ -285,6 +285,43 @@ static void backlog_keep(struct dw_monitor *m, const struct container *c)
 		dw_log_warn("container %s: %s", c->name, dw_error_last());
 }
 
+/* The backlog before a rescan's round ended. */
+struct backlog_was {
+	long long n, of, rows, ms;
+};
+
+/* Its rows were stored: what the round's end said of the backlog holds
+ * (kept in the store, said in the fs facet). */
+static void backlog_apply(struct dw_monitor *m, struct container *c)
+{
+	if (!c->backlog_changed)
+		return;
+	if (c->backlog_carried_done) {
+		free(c->backlog_carried);
+		c->backlog_carried = NULL;
+	}
+	c->backlog_changed = c->backlog_carried_done = 0;
+	backlog_keep(m, c);
+	mon_fs_coverage(m, c);
+}
+
+/* They were not: a backlog the round found stands (more is behind now,
+ * not less); one it cleared is as it was (what was not stored is still
+ * behind). */
+static void backlog_undo(struct dw_monitor *m, struct container *c,
+			 const struct backlog_was *w)
+{
+	if (c->backlog_changed && c->backlog) {
+		backlog_apply(m, c);
+		return;
+	}
+	c->backlog = w->n;
+	c->backlog_of = w->of;
+	c->backlog_rows = w->rows;
+	c->backlog_ms = w->ms;
+	c->backlog_changed = c->backlog_carried_done = 0;
+}
+
 /* The rows of this rescan are thrown away: the writers their details
  * named (their notes taken) are lost. */
 static void rows_lost(const struct rescan *r)
@@ -309,6 +346,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	struct dw_changeset cs = DW_CHANGESET_INIT, gone = DW_CHANGESET_INIT;
 	struct sparse *sp = NULL;
 	struct rescan r;
+	struct backlog_was was;
 	long long t0 = mon_mono_ms(), spent, began = mon_mono_us();
 	enum dw_rescan_source source = c->source;
 	int err, partial;
@@ -356,6 +394,9 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	mon_pathset_clear(&c->deep);
 	c->full = 0;
 	if (err) {
+		/* Nothing was looked at: the next rescan takes the notes
+		 * this one would have (not only those made since). */
+		c->rescan_began_us = r.since_us;
 		rescan_failed(m, c);
 		mon_sparse_free(sp);
 		dw_changeset_release(&cs);
@@ -384,6 +425,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		/* The engine promises sorted output; never trust blindly. */
 		dw_log_error("container %s: unsorted changes; skipped",
 			     c->name);
+		c->rescan_began_us = r.since_us;
 		dw_changeset_release(&cs);
 		return;
 	}
@@ -404,13 +446,10 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 				(m->pol->rescan_budget_ms - spent > spent
 					 ? m->pol->rescan_budget_ms - spent
 					 : spent);
+	was = (struct backlog_was){c->backlog, c->backlog_of, c->backlog_rows,
+				   c->backlog_ms};
 	err = partial ? mon_sparse_compare(&r, sp)
 		      : mon_compare_store(&r, &cs, &gone);
-	if (c->backlog_changed) {
-		c->backlog_changed = 0;
-		backlog_keep(m, c);
-		mon_fs_coverage(m, c);
-	}
 	if (!err && partial && r.over) {
 		/* Too much to analyse in one turn here: nothing of it is
 		 * kept, and the whole walk takes it a budget at a time. */
@@ -428,6 +467,8 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		return;
 	}
 	if (err) {
+		c->rescan_began_us = r.since_us;
+		backlog_undo(m, c, &was);
 		rescan_failed(m, c);
 		rows_lost(&r);
 		rescan_release(&r);
@@ -454,6 +495,8 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 			/* The cursor had moved past rows not stored: the
 			 * next round begins at the top, none left behind. */
 			mon_round_reset(c);
+			c->rescan_began_us = r.since_us;
+			backlog_undo(m, c, &was);
 			rows_lost(&r);
 			rescan_release(&r);
 			mon_sparse_free(sp);
@@ -469,6 +512,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 			dw_log_debug("container %s: %zu rows (%s)", c->name,
 				     r.nrows, dw_rescan_source_name(c->source));
 	}
+	backlog_apply(m, c);
 	c->walked = 1;
 	if (!partial && c->pending > 0) {
 		/* The budget ran out, or what was born during the round
