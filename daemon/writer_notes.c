@@ -12,7 +12,8 @@
 
 #define PROBES 8 /* the slots a note may take, from its hash's */
 /* Containers with a lost note remembered at most: past that the oldest
- * mark goes (a container removed long ago, never back). */
+ * mark goes (a container removed long ago, most likely), and stands for
+ * every container's. */
 #define LOST_MAX 1024
 
 struct note {
@@ -37,6 +38,12 @@ struct dwd_notes {
 	struct lost *lost;
 	size_t nlost, lost_alloc;
 	long long lost_all_us; /* events of any container lost up to then */
+	/* The last container's mark looked up (a rescan takes its notes
+	 * one path after another): its id, and its index or -1, good while
+	 * `lost` is as it was then (gen). */
+	char *last_id;
+	long last_at;
+	unsigned long gen, last_gen;
 };
 
 struct dwd_notes *dwd_notes_new(const unsigned char key[32], size_t slots,
@@ -74,6 +81,7 @@ void dwd_notes_free(struct dwd_notes *t)
 	for (size_t i = 0; i < t->nlost; i++)
 		free(t->lost[i].id);
 	free(t->lost);
+	free(t->last_id);
 	free(t->n);
 	free(t);
 }
@@ -133,10 +141,18 @@ static struct note *note_find(struct dwd_notes *t, unsigned long long h,
 
 static struct lost *lost_of(struct dwd_notes *t, const char *id)
 {
+	if (t->last_id && t->last_gen == t->gen && !strcmp(t->last_id, id))
+		return t->last_at < 0 ? NULL : &t->lost[t->last_at];
+	free(t->last_id);
+	t->last_id = dw_xstrdup(id);
+	t->last_gen = t->gen;
+	t->last_at = -1;
 	for (size_t i = 0; i < t->nlost; i++)
-		if (!strcmp(t->lost[i].id, id))
-			return &t->lost[i];
-	return NULL;
+		if (!strcmp(t->lost[i].id, id)) {
+			t->last_at = (long)i;
+			break;
+		}
+	return t->last_at < 0 ? NULL : &t->lost[t->last_at];
 }
 
 void dwd_notes_lost(struct dwd_notes *t, const char *id, long long t_us)
@@ -149,10 +165,14 @@ void dwd_notes_lost(struct dwd_notes *t, const char *id, long long t_us)
 		for (size_t i = 1; i < t->nlost; i++)
 			if (t->lost[i].us < t->lost[old].us)
 				old = i;
+		/* Its container may still be watched: every container's
+		 * takes reaching back that far say notes were lost. */
+		dwd_notes_lost_all(t, t->lost[old].us);
 		free(t->lost[old].id);
 		t->lost[old] = t->lost[--t->nlost];
 	}
 	if (!l) {
+		t->gen++;
 		DW_ALLOC_GROW(t->lost, t->nlost + 1, t->lost_alloc);
 		l = &t->lost[t->nlost++];
 		l->id = dw_xstrdup(id);
@@ -256,19 +276,8 @@ void dwd_notes_forget(struct dwd_notes *t, const char *id, long long before_us)
 		/* No window of its reaches back that far any more. */
 		free(l->id);
 		*l = t->lost[--t->nlost];
+		t->gen++;
 	}
-}
-
-size_t dwd_notes_drop_all(struct dwd_notes *t, const char *id)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < t->slots; i++)
-		if (t->n[i].id && !strcmp(t->n[i].id, id)) {
-			note_drop(t, &t->n[i]);
-			n++;
-		}
-	return n;
 }
 
 void dwd_notes_lost_all(struct dwd_notes *t, long long t_us)

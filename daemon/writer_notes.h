@@ -63,13 +63,9 @@ void dwd_notes_forget(struct dwd_notes *t, const char *id, long long before_us);
 /* Container `id`'s notes taken for changes that were then not recorded
  * (or dropped for another reason) at `t_us`: its takes whose window
  * reaches back that far are incomplete. At most 1024 containers are
- * remembered so (the oldest mark goes). */
+ * remembered so (past that the oldest mark goes, and stands for every
+ * container's: dwd_notes_lost_all()). */
 void dwd_notes_lost(struct dwd_notes *t, const char *id, long long t_us);
-
-/* Every note of container `id` dropped as lost (it is no longer watched:
- * if it comes back under the same id, its first takes say so). Returns
- * how many. */
-size_t dwd_notes_drop_all(struct dwd_notes *t, const char *id);
 
 /* Changes of unknown containers made up to `t_us` were lost (the
  * kernel's queue overflowed): every container's notes are incomplete

@@ -177,10 +177,16 @@ static char *writer_detail(struct dw_monitor *m, const char *id,
 		/* The rescan's events, queued before inotify's: handled;
 		 * its notes from before its previous rescan: stale. */
 		if (dm->writer && dm->pol.writer_attribution) {
-			if (dwd_writer_sync(dm->writer))
+			int late = dwd_writer_sync(dm->writer);
+
+			dwd_writer_forget(dm->writer, id, since_us);
+			if (late) {
+				/* Events of this window still queued: its
+				 * notes may name some writers, not all. */
 				dw_log_debug("writer attribution: not synced "
 					     "in time");
-			dwd_writer_forget(dm->writer, id, since_us);
+				dwd_writer_lost(dm->writer, id);
+			}
 		}
 		return NULL;
 	}

@@ -131,8 +131,9 @@ json_t *dwd_writer_take(struct dwd_writer *w, const char *id, const char *path,
 	if (lost)
 		*why = "no change by a process was noted at this path since "
 		       "the last look, and notes of this container's changes "
-		       "were lost meanwhile (more than the notes hold, or the "
-		       "kernel's queue overflowed: see the writer facet)";
+		       "were lost meanwhile (made before it was watched, "
+		       "more than the notes hold, or the kernel's queue "
+		       "overflowed: see the writer facet)";
 	else
 		*why = "no change by a process was seen at this path since "
 		       "the last look (made through a descriptor opened "
@@ -874,10 +875,17 @@ int dwd_writer_add(struct dwd_writer *w, const char *id, const char *upper)
 	if (i == w->nt) {
 		DW_ALLOC_GROW(w->t, w->nt + 1, w->t_alloc);
 		w->t[w->nt++] = (struct wtarget){dw_xstrdup(id), NULL, 0, 0, 0};
+		/* What it wrote before now was not noted: a take reaching
+		 * back past this (its first round) says notes were lost, or
+		 * a later touch by another process would pass for the only
+		 * writer of what was written unwatched. */
+		dwd_notes_lost(w->notes, id, now_us(CLOCK_MONOTONIC));
 	}
 	w->t[i].dev = st.st_dev;
 	w->t[i].ino = st.st_ino;
 	if (!w->t[i].upper || strcmp(w->t[i].upper, real)) {
+		if (w->t[i].upper) /* what was written there: not noted */
+			dwd_notes_lost(w->notes, id, now_us(CLOCK_MONOTONIC));
 		free(w->t[i].upper);
 		w->t[i].upper = dw_xstrdup(real);
 		w->t[i].ulen = strlen(real);
@@ -898,9 +906,10 @@ void dwd_writer_remove(struct dwd_writer *w, const char *id)
 			w->t[i] = w->t[--w->nt];
 			break;
 		}
-	/* What it still had noted was not recorded: if it comes back
-	 * under this id (a restart), its first takes say notes were lost. */
-	dwd_notes_drop_all(w->notes, id);
+	/* What it still had noted goes, and its mark: if it comes back
+	 * under this id (a restart), dwd_writer_add() marks its notes
+	 * lost until then. Only live containers' marks are kept. */
+	dwd_notes_forget(w->notes, id, LLONG_MAX);
 	pthread_mutex_unlock(&w->mu);
 }
 

@@ -20,10 +20,13 @@
 # command line's 1 KiB cut, and at its 8 KiB read after JWTs that
 # redaction shrinks; a secret in an exe's path (writer and exec alert);
 # a change nested past PATH_MAX (the container's degrades, the host's
-# does not); 8 MiB of notes (driftwatchd hung); a write laundered by an
-# allowed process's later touch; a drifted program that writes and
-# execs the allowed one; the same laundering while the write waits
-# turns to be recorded (notes forgotten each turn).
+# does not); a rewrite through a shared mapping (no IN_MODIFY); 8 MiB
+# of notes (driftwatchd hung); a write laundered by an allowed
+# process's later touch; a drifted program that writes and execs the
+# allowed one; the same laundering while the write waits turns to be
+# recorded (notes forgotten each turn), after its note was dropped,
+# after its turn was thrown away, and when it was made before
+# driftwatchd watched the container.
 . "$(dirname "$0")/../lib/common.sh"
 dw_need_docker
 
@@ -35,12 +38,12 @@ qmax=$(cat /proc/sys/fs/fanotify/max_queued_events)
 cleanup() {
 	echo "$qmax" >/proc/sys/fs/fanotify/max_queued_events
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
-	dw_docker_rm dwwr-a dwwr-flood dwwr-s1 dwwr-s2 dwwr-t
+	dw_docker_rm dwwr-a dwwr-flood dwwr-s1 dwwr-s2 dwwr-t dwwr-u
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
 printf 'debounce_ms: 20\nsigning_key: ""\n' >"$cfg"
-dw_docker_rm dwwr-a dwwr-flood dwwr-s1 dwwr-s2 dwwr-t
+dw_docker_rm dwwr-a dwwr-flood dwwr-s1 dwwr-s2 dwwr-t dwwr-u
 docker run -d --network none --name dwwr-a dwtest:busybox sleep 3600 >/dev/null
 a=$(docker inspect -f '{{.Id}}' dwwr-a)
 dw_daemon_start "$cfg" "$db" "$tmp/log" || fail "daemon start"
@@ -211,8 +214,8 @@ docker exec dwwr-a sh -c 'echo y >/tmp/offline'
 dw_daemon_start "$cfg" "$db" "$tmp/log2" || fail "daemon restart"
 dw_wait 10 has /tmp/offline
 e=$(ev /tmp/offline)
-jq -e '.process == null and (.attribution | test("no change by a process was seen"))' <<<"$e" >/dev/null &&
-	pass "a change made while stopped: process null, and why" || fail "offline: $e"
+jq -e '.process == null and (.attribution | test("no change by a process was noted.*made before it was watched"))' <<<"$e" >/dev/null &&
+	pass "a change made while stopped: process null, and why (notes lost: made before it was watched)" || fail "offline: $e"
 kill -TERM "$pid"
 wait "$pid"
 pid=
@@ -401,5 +404,40 @@ case $got in
 esac
 grep -q "more changed than 100 ms can analyse" "$tmp/log8" ||
 	fail "thrown-away rows: no turn was over its budget (the attack was not tried)"
-dw_docker_rm dwwr-t
+# 12. Written before driftwatchd watched: while it is stopped, a new
+#     container's drifted program writes /tmp/ok/pre after 100 files of
+#     16 MiB (its first round takes turns to reach it); an image
+#     program, started before, touches it every 0.2 s. Nothing noted the
+#     write (no watch then); the touches after the start were the only
+#     note, and the first round, which takes every note since the
+#     start, recorded the drifted write allowed. A review found it; now
+#     a container's notes count as lost up to when its writer watch
+#     began.
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+pid=
+# (debounce 20 ms: the touches' events every 0.2 s do not hold each turn
+# to max_delay_ms)
+printf 'debounce_ms: 20\nsigning_key: ""\nrescan_budget_ms: 100\nallow:\n  - process: /bin/busybox\n    paths: ["/tmp/ok/**"]\n' >"$cfg"
+docker run -d --network none --name dwwr-u dwtest:busybox sleep 3600 >/dev/null
+docker exec dwwr-u sh -c 'mkdir -p /tmp/ok /tmp/x /tmp/a && cp /bin/busybox /tmp/x/busybox'
+docker exec -d dwwr-u sh -c 'i=0; while [ $i -lt 600 ]; do [ -e /tmp/ok/pre ] && : >>/tmp/ok/pre; sleep 0.2; i=$((i+1)); done'
+docker exec dwwr-u sh -c 'i=0; while [ $i -lt 100 ]; do truncate -s 16M /tmp/a/k$i; i=$((i+1)); done; /tmp/x/busybox sh -c "echo L >/tmp/ok/pre"'
+dw_daemon_start "$cfg" "$db" "$tmp/log9" || fail "daemon start (written unwatched)"
+# evu PATH: the JSON of the oldest event of dwwr-u at PATH.
+evu() { "$DW" events --db "$db" --container dwwr-u --format jsonl 2>/dev/null | jq -c --arg p "$1" 'select(.path == $p)' | head -1; }
+pre_recorded() { [ -n "$(evu /tmp/ok/pre)" ]; }
+dw_wait 90 pre_recorded
+got=$(evu /tmp/ok/pre | jq -r '[.severity, .process.exe, (.process.notes_lost | tostring)] | join(" ")')
+case $got in
+"medium /bin/busybox true")
+	pass "a drifted write made unwatched, then the allowed one's touch: not allowed (notes lost)" ;;
+"medium  null")
+	fail "written unwatched: recorded before a touch (the attack was not tried): $(evu /tmp/ok/pre)" ;;
+*)
+	fail "written unwatched: $(evu /tmp/ok/pre)" ;;
+esac
+grep -q "left for the next turn" "$tmp/log9" ||
+	fail "written unwatched: the first round took no turns (the attack may not have been tried)"
+dw_docker_rm dwwr-t dwwr-u
 finish

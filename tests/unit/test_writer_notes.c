@@ -201,31 +201,41 @@ static void test_rows_lost(void **state)
 	dwd_notes_free(t);
 }
 
-/* A container no longer watched with notes left, back under its id:
- * its first takes say so; the marks are bounded. */
-static void test_drop_all(void **state)
+/* A container's mark of lost notes covers its takes whose window reaches
+ * back to it; the marks are bounded, and one evicted stands for every
+ * container's (its container may still be watched). */
+static void test_marks(void **state)
 {
 	struct dwd_notes *t = dwd_notes_new(key, 64, 1 << 20);
 	char id[32];
 
 	(void)state;
-	put(t, "c1", "/ok/zz", DRIFTED, 10);
-	put(t, "c1", "/ok/other", DRIFTED, 11);
-	put(t, "c2", "/a", ALLOWED, 11);
-	assert_int_equal(dwd_notes_drop_all(t, "c1"), 2);
+	dwd_notes_lost(t, "c1", 11); /* registered: unwatched until then */
 	put(t, "c1", "/ok/zz", ALLOWED, 20);
 	expect(t, "c1", "/ok/zz", 0, ALLOWED, 0, 1);
+	put(t, "c2", "/a", ALLOWED, 11);
 	expect(t, "c2", "/a", 0, ALLOWED, 0, 0);
-	/* 2,000 more containers gone: c1's mark, the oldest, goes. */
+	/* 2,000 more containers' marks: the oldest go (c1's first, the last
+	 * gone975's, at 1075). Before, c1's take then said nothing was
+	 * lost. */
 	for (int i = 0; i < 2000; i++) {
 		snprintf(id, sizeof(id), "gone%d", i);
-		put(t, id, "/f", ALLOWED, 100 + i);
-		assert_int_equal(dwd_notes_drop_all(t, id), 1);
+		dwd_notes_lost(t, id, 100 + i);
 	}
 	put(t, "gone1999", "/f", ALLOWED, 5000);
-	expect(t, "gone1999", "/f", 0, ALLOWED, 0, 1);
+	expect(t, "gone1999", "/f", 2000, ALLOWED, 0, 1);
 	put(t, "c1", "/ok/zz", ALLOWED, 5000);
-	expect(t, "c1", "/ok/zz", 0, ALLOWED, 0, 0);
+	expect(t, "c1", "/ok/zz", 0, ALLOWED, 0, 1);
+	put(t, "c1", "/ok/zz", ALLOWED, 5000);
+	expect(t, "c1", "/ok/zz", 1076, ALLOWED, 0, 0);
+	put(t, "c2", "/b", ALLOWED, 5000);
+	expect(t, "c2", "/b", 1075, ALLOWED, 0, 1);
+	/* One forgotten, the last moved into its place: still found. */
+	dwd_notes_forget(t, "gone1000", LLONG_MAX);
+	put(t, "gone1999", "/g", ALLOWED, 5000);
+	expect(t, "gone1999", "/g", 2000, ALLOWED, 0, 1);
+	put(t, "gone1000", "/g", ALLOWED, 5000);
+	expect(t, "gone1000", "/g", 1076, ALLOWED, 0, 0);
 	dwd_notes_free(t);
 }
 
@@ -239,7 +249,7 @@ int main(void)
 		cmocka_unit_test(test_forget),
 		cmocka_unit_test(test_lost_all),
 		cmocka_unit_test(test_rows_lost),
-		cmocka_unit_test(test_drop_all),
+		cmocka_unit_test(test_marks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
