@@ -347,7 +347,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	struct sparse *sp = NULL;
 	struct rescan r;
 	struct backlog_was was;
-	long long t0 = mon_mono_ms(), spent, began = mon_mono_us();
+	long long t0 = mon_mono_ms(), spent, began = mon_mono_us(), next_since;
 	enum dw_rescan_source source = c->source;
 	int err, partial;
 
@@ -377,8 +377,7 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	 * began; a look at the entries named, only what inotify had said
 	 * when its queue was last read empty (events of changes made since
 	 * may still be queued: their notes are the next rescan's). */
-	c->rescan_began_us =
-		partial && m->drained_us < began ? m->drained_us : began;
+	next_since = partial && m->drained_us < began ? m->drained_us : began;
 	err = partial ? mon_rescan_sparse(&r, &sp, &cs) : 1;
 	if (err == 1) {
 		/* The whole tree: at start, periodically, after an overflow,
@@ -394,9 +393,6 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 	mon_pathset_clear(&c->deep);
 	c->full = 0;
 	if (err) {
-		/* Nothing was looked at: the next rescan takes the notes
-		 * this one would have (not only those made since). */
-		c->rescan_began_us = r.since_us;
 		rescan_failed(m, c);
 		mon_sparse_free(sp);
 		dw_changeset_release(&cs);
@@ -425,7 +421,6 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		/* The engine promises sorted output; never trust blindly. */
 		dw_log_error("container %s: unsorted changes; skipped",
 			     c->name);
-		c->rescan_began_us = r.since_us;
 		dw_changeset_release(&cs);
 		return;
 	}
@@ -467,7 +462,6 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 		return;
 	}
 	if (err) {
-		c->rescan_began_us = r.since_us;
 		backlog_undo(m, c, &was);
 		rescan_failed(m, c);
 		rows_lost(&r);
@@ -495,7 +489,6 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 			/* The cursor had moved past rows not stored: the
 			 * next round begins at the top, none left behind. */
 			mon_round_reset(c);
-			c->rescan_began_us = r.since_us;
 			backlog_undo(m, c, &was);
 			rows_lost(&r);
 			rescan_release(&r);
@@ -513,6 +506,10 @@ void mon_rescan_container(struct dw_monitor *m, struct container *c)
 				     r.nrows, dw_rescan_source_name(c->source));
 	}
 	backlog_apply(m, c);
+	/* Recorded: the next rescan takes the notes made since this one
+	 * began (one that failed or was cut keeps its window: the notes
+	 * it took may be needed again). */
+	c->rescan_began_us = next_since;
 	c->walked = 1;
 	if (!partial && c->pending > 0) {
 		/* The budget ran out, or what was born during the round
