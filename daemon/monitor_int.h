@@ -137,9 +137,8 @@ struct container {
 	long long round_n, round_rows;
 	long long backlog, backlog_of, backlog_rows, backlog_ms;
 	/* Set by a round's end, applied once its rows are stored (a
-	 * failed store leaves the backlog as it was): changed; and the
-	 * carried one ended too. */
-	int backlog_changed, backlog_carried_done;
+	 * failed store leaves a cleared backlog as it was). */
+	int backlog_changed;
 	/* The backlog the store kept from before driftwatchd or the
 	 * container restarted (its detail, and since when: Unix seconds),
 	 * said until a round ends with nothing left: a restart does not

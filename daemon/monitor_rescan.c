@@ -296,11 +296,11 @@ static void backlog_apply(struct dw_monitor *m, struct container *c)
 {
 	if (!c->backlog_changed)
 		return;
-	if (c->backlog_carried_done) {
+	if (!c->backlog) { /* cleared: the carried one ends too */
 		free(c->backlog_carried);
 		c->backlog_carried = NULL;
 	}
-	c->backlog_changed = c->backlog_carried_done = 0;
+	c->backlog_changed = 0;
 	backlog_keep(m, c);
 	mon_fs_coverage(m, c);
 }
@@ -319,7 +319,7 @@ static void backlog_undo(struct dw_monitor *m, struct container *c,
 	c->backlog_of = w->of;
 	c->backlog_rows = w->rows;
 	c->backlog_ms = w->ms;
-	c->backlog_changed = c->backlog_carried_done = 0;
+	c->backlog_changed = 0;
 }
 
 /* The rows of this rescan are thrown away: the writers their details

@@ -232,7 +232,6 @@ static void round_done(struct container *c, long long left)
 		c->backlog_ms = (mon_wall_us() - c->round_us) / 1000;
 	} else if (!left && (c->backlog || c->backlog_carried)) {
 		c->backlog = 0;
-		c->backlog_carried_done = 1;
 		c->backlog_changed = 1;
 	}
 }
