@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "opt.h"
 #include "scan_output.h"
+#include "scan_baseline.h"
 #include "driftwatch/buf.h"
 #include "driftwatch/escape.h"
 #include "leak.h"
@@ -40,6 +41,7 @@
 #define CONFIG_NAME ".driftwatch.yaml"
 /* Rules are linear; this bounds what one huge or hostile file can cost. */
 #define SCAN_FILE_BUDGET_S 60
+#define MAX_BASELINES 32
 
 struct scan {
 	struct dw_config cfg;
@@ -66,6 +68,15 @@ struct scan {
 	int hist_state; /* 0 untried, 1 open, -1 none */
 	/* --cache, opened before a confined reader could not (confine.h). */
 	struct dw_blob_cache *cache;
+	/*
+	 * Not reported: ignore_fingerprints (matched here, not by the
+	 * engine, so that --report-unused-ignores sees findings of the
+	 * scanner process too, and --cache keeps what they hide) and the
+	 * fingerprints of --baseline reports.
+	 */
+	struct scan_fpset ignores, baseline;
+	struct scan_blout blout; /* --write-baseline */
+	int write_baseline;
 };
 
 static const struct dw_opt opts[] = {
@@ -104,6 +115,16 @@ static const struct dw_opt opts[] = {
 	 "other tokens",
 	 0},
 	{'D', "db", "PATH", "the store rotations are recorded in", 0},
+	{'B', "baseline", "REPORT",
+	 "report only findings whose fingerprint is not in\nREPORT (an "
+	 "earlier json, jsonl or sarif output;\nrepeatable)",
+	 0},
+	{'W', "write-baseline", "FILE",
+	 "also write every finding (redacted, json) to FILE,\nto be a "
+	 "--baseline later",
+	 0},
+	{'U', "report-unused-ignores", NULL,
+	 "list the ignore_fingerprints entries no finding\nmatched", 0},
 	{0, NULL, NULL, NULL, 0},
 };
 
@@ -211,6 +232,28 @@ static void run_command(struct scan *sc, const struct dw_finding *f,
 			dw_error_last());
 }
 
+/*
+ * Whether a finding is reported: not when ignore_fingerprints hold it
+ * (then it is in no baseline written either), nor when a --baseline
+ * does (it still goes into the one written: a baseline written with
+ * --baseline OLD replaces OLD).
+ */
+static int reported(struct scan *sc, const struct dw_finding *f,
+		    const struct dw_source *src, const char *redacted)
+{
+	if (scan_fpset_hit(&sc->ignores, f->fingerprint)) {
+		scan_out_count(&sc->out, "ignored", 1);
+		return 0;
+	}
+	if (sc->blout.started && scan_out_add(&sc->blout.out, f, src, redacted))
+		sc->write_failed = 1;
+	if (scan_fpset_hit(&sc->baseline, f->fingerprint)) {
+		scan_out_count(&sc->out, "baselined", 1);
+		return 0;
+	}
+	return 1;
+}
+
 static int on_finding(const struct dw_finding *f, const struct dw_source *src,
 		      void *ctx)
 {
@@ -218,6 +261,8 @@ static int on_finding(const struct dw_finding *f, const struct dw_source *src,
 	struct dw_source with = *src;
 	json_t *attr = NULL;
 
+	if (!reported(sc, f, src, NULL))
+		return 0;
 	if (sc->respond && sc->cfg.ncommand && f->secret &&
 	    !dw_swarm_rule(f->rule->id))
 		run_command(sc, f, src);
@@ -269,9 +314,34 @@ static int on_git_finding(const struct dw_git_finding *gf, void *ctx)
 	shim.column = gf->column;
 	snprintf(shim.fingerprint, sizeof(shim.fingerprint), "%s",
 		 gf->fingerprint);
+	if (!reported(sc, &shim, gf->src, gf->redacted))
+		return 0;
 	if (scan_out_add(&sc->out, &shim, gf->src, gf->redacted))
 		sc->write_failed = 1;
 	return 0;
+}
+
+/*
+ * --report-unused-ignores: each ignore_fingerprints entry that no
+ * finding of this scan matched (what it did not read cannot match).
+ */
+static void unused_ignores(struct scan *sc)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < sc->ignores.n; i++) {
+		char text[160];
+
+		if (sc->ignores.used[i])
+			continue;
+		n++;
+		snprintf(text, sizeof(text),
+			 "ignore_fingerprints entry %s matched no finding",
+			 sc->ignores.fp[i]);
+		fprintf(stderr, "driftwatch scan: %s\n", text);
+		scan_out_note(&sc->out, "note", text);
+	}
+	scan_out_count(&sc->out, "unused_ignores", n);
 }
 
 /* An input that could not be read: stderr, the summary, exit 3. */
@@ -824,11 +894,11 @@ static void relay_chunk(struct relay *r, const unsigned char *in, size_t n,
 
 static int reader_child(struct scan *sc, int *code)
 {
-	int out[2], err[2], sw[2], st = 0, null, pfd;
+	int out[2], err[2], sw[2], bl[2] = {-1, -1}, st = 0, null, pfd;
 	pid_t parent = getpid(), pid;
 
 	if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) ||
-	    pipe2(sw, O_CLOEXEC))
+	    pipe2(sw, O_CLOEXEC) || (sc->blout.f && pipe2(bl, O_CLOEXEC)))
 		return -1;
 	fflush(stdout);
 	fflush(stderr);
@@ -857,6 +927,11 @@ static int reader_child(struct scan *sc, int *code)
 		close(err[0]);
 		close(err[1]);
 		close(sw[1]);
+		/* --write-baseline: through a pipe, never the file. */
+		if (bl[1] >= 0) {
+			close(bl[0]);
+			scan_blout_to_pipe(&sc->blout, bl[1]);
+		}
 		while (got < sizeof(buf) - 1 &&
 		       (n = read(sw[0], buf + got, sizeof(buf) - 1 - got)) > 0)
 			got += (size_t)n;
@@ -873,6 +948,8 @@ static int reader_child(struct scan *sc, int *code)
 	close(out[1]);
 	close(err[1]);
 	close(sw[0]);
+	if (bl[1] >= 0)
+		close(bl[1]);
 	/* This swarm, for the child as digests only. */
 	if (swarm_ready(sc) && !dw_swarm_seal(&sc->swarm)) {
 		json_t *j = dw_swarm_sealed_json(&sc->swarm);
@@ -891,20 +968,21 @@ static int reader_child(struct scan *sc, int *code)
 	 */
 	pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	{
-		struct pollfd pf[3] = {{out[0], POLLIN, 0},
+		struct pollfd pf[4] = {{out[0], POLLIN, 0},
 				       {err[0], POLLIN, 0},
-				       {pfd, POLLIN, 0}};
+				       {pfd, POLLIN, 0},
+				       {bl[0], POLLIN, 0}};
 		struct relay r[2] = {
 			{STDOUT_FILENO, isatty(STDOUT_FILENO), 0, 0, {0}, 0},
 			{STDERR_FILENO, isatty(STDERR_FILENO), 0, 0, {0}, 0}};
-		int open_n = 2, ended = 0;
+		int open_n = bl[0] >= 0 ? 3 : 2, ended = 0;
 		/* After the child: what its pipes hold, within bounds (a
 		 * process it left that writes on does not hold this up). */
 		size_t after = 0;
 
 		signal(SIGPIPE, SIG_IGN);
 		while (open_n) {
-			int i, rc = poll(pf, 3, ended ? 0 : -1);
+			int i, rc = poll(pf, 4, ended ? 0 : -1);
 
 			if (rc < 0 && errno == EINTR)
 				continue;
@@ -934,7 +1012,28 @@ static int reader_child(struct scan *sc, int *code)
 				if (ended)
 					after += (size_t)n;
 			}
+			if (pf[3].fd >= 0 && pf[3].revents) {
+				unsigned char buf[65536];
+				ssize_t n = read(pf[3].fd, buf, sizeof(buf));
+
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n >= 0)
+					scan_blout_relay(&sc->blout, buf,
+							 (size_t)n);
+				else
+					sc->blout.relay_error = errno;
+				if (n <= 0) {
+					close(pf[3].fd);
+					pf[3].fd = -1;
+					open_n--;
+				} else if (ended) {
+					after += (size_t)n;
+				}
+			}
 		}
+		if (pf[3].fd >= 0)
+			close(pf[3].fd);
 		for (st = 0; st < 2; st++)
 			if (pf[st].fd >= 0) {
 				relay_chunk(&r[st], (const unsigned char *)"",
@@ -945,6 +1044,7 @@ static int reader_child(struct scan *sc, int *code)
 		if (pfd >= 0)
 			close(pfd);
 		if (r[0].failed) {
+			sc->write_failed = 1;
 			fprintf(stderr,
 				"driftwatch scan: cannot write output: "
 				"%s\n",
@@ -1025,11 +1125,13 @@ static int confine_reader(struct scan *sc, const char *cache_path)
 		snprintf(shm, n, "%s-shm", real);
 	}
 	{
-		const char *keep[] = {real, wal, shm, NULL};
+		/* The cache, and the pipe a baseline goes through. */
+		const char *keep[] = {real ? real : sc->blout.keep, wal, shm,
+				      sc->blout.keep, NULL};
 		char *rules_cache = dw_cli_cache_dir();
 		const char *also[] = {rules_cache, NULL};
 
-		if (dw_confine_reader(real ? keep : NULL,
+		if (dw_confine_reader(real || sc->blout.keep[0] ? keep : NULL,
 				      rules_cache ? also : NULL))
 			err = dw_error_set(
 				DW_ERROR,
@@ -1242,6 +1344,9 @@ int cmd_scan_scanner_build(struct dw_engine **e, int argc, char **argv)
 			dw_config_merge(&cfg, &found);
 	}
 	cfg.engine.cache_dir = *argv[2] ? argv[2] : NULL;
+	/* Ignored fingerprints are matched by `scan` itself (reported()). */
+	cfg.engine.ignored = NULL;
+	cfg.engine.nignored = 0;
 	return err ? err : dw_engine_new(e, &cfg.engine);
 }
 
@@ -1368,6 +1473,11 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	int show = 0, color = -1, git = 0, c, i, ret, repo_config = 1;
 	int owner_read = 0; /* --git as root: the trusted config read */
 	int confine = 0;    /* --git as root on root's own repository */
+	int reader = 0;	    /* this is the process that reads the repository */
+	int ended = 0;	    /* the scan ended, its output written */
+	int report_unused = 0;
+	const char *write_baseline = NULL, *baselines[MAX_BASELINES];
+	int nbaselines = 0;
 	char *abs_cache = NULL;
 
 	memset(&gopts, 0, sizeof(gopts));
@@ -1389,6 +1499,15 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		case 'n': repo_config = 0; break;
 		case 'R': sc.respond = 1; break;
 		case 'D': sc.db = optarg; break;
+		case 'B':
+			if (nbaselines == MAX_BASELINES)
+				return dw_cli_fail("scan", DW_EXIT_USAGE,
+						   "at most %d --baseline",
+						   MAX_BASELINES);
+			baselines[nbaselines++] = optarg;
+			break;
+		case 'W': write_baseline = optarg; break;
+		case 'U': report_unused = 1; break;
 		case 'g': git = 1; break;
 		case 's': gopts.since = optarg; break;
 		case 'r': gopts.range = optarg; break;
@@ -1425,6 +1544,19 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 				   "repository");
 	if (!git && optind >= argc)
 		return dw_opts_usage_error(&help);
+	/* Read and made before a reader is forked: both are the user's. */
+	for (i = 0; i < nbaselines; i++) {
+		if (scan_baseline_load(&sc.baseline, baselines[i])) {
+			scan_fpset_free(&sc.baseline);
+			return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
+					   dw_error_last());
+		}
+	}
+	if (write_baseline && scan_blout_open(&sc.blout, write_baseline)) {
+		scan_fpset_free(&sc.baseline);
+		return dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
+				   dw_error_last());
+	}
 	if (git && !geteuid()) {
 		int dropped, code = 0, child;
 
@@ -1432,18 +1564,27 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		 * keeps root, and reads only root's own repository). */
 		if (!sc.respond) {
 			child = reader_child(&sc, &code);
-			if (child < 0)
-				return dw_cli_fail("scan", DW_EXIT_ERROR,
-						   "cannot start the process "
-						   "that reads the repository: "
-						   "%s",
-						   strerror(errno));
+			if (child < 0) {
+				ret = dw_cli_fail("scan", DW_EXIT_ERROR,
+						  "cannot start the process "
+						  "that reads the repository: "
+						  "%s",
+						  strerror(errno));
+				goto done;
+			}
 			if (!child) {
 				if (sc.swarm_state > 0)
 					dw_swarm_release(&sc.swarm);
 				dw_docker_free(sc.docker);
-				return code;
+				ret = code;
+				/* (and the report came whole: commit()) */
+				ended = !sc.write_failed &&
+					(code == DW_EXIT_OK ||
+					 code == DW_EXIT_FOUND ||
+					 code == DW_EXIT_UNREADABLE);
+				goto done;
 			}
+			reader = 1;
 		}
 
 		/* The trusted configuration is root's, read as root. */
@@ -1451,7 +1592,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 			ret = dw_cli_fail("scan", DW_EXIT_USAGE, "%s",
 					  dw_error_last());
 			free(sc.trusted_path);
-			return ret;
+			goto done;
 		}
 		/* Before the working directory changes: a relative cache. */
 		if (cache_path && cache_path[0] != '/')
@@ -1461,8 +1602,9 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 			dw_config_release(&sc.cfg);
 			free(sc.trusted_path);
 			free(abs_cache);
-			return dw_cli_fail("scan", DW_EXIT_UNREADABLE, "%s",
-					   dw_error_last());
+			ret = dw_cli_fail("scan", DW_EXIT_UNREADABLE, "%s",
+					  dw_error_last());
+			goto done;
 		}
 		/* The repository is "." from here on. */
 		if (optind < argc)
@@ -1486,7 +1628,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 			dw_config_release(&sc.cfg);
 			free(sc.trusted_path);
 			free(abs_cache);
-			return ret;
+			goto done;
 		}
 	}
 	if (git) {
@@ -1501,7 +1643,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 			drop_ready(&sc);
 			free(sc.trusted_path);
 			free(abs_cache);
-			return ret;
+			goto done;
 		}
 	}
 	if ((owner_read ? load_found(&sc, repo_config, workdir)
@@ -1513,8 +1655,14 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		free(sc.trusted_path);
 		free(sc.repo_path);
 		free(workdir);
-		return ret;
+		goto done;
 	}
+	/* Matched by reported(), not by the engine. */
+	for (i = 0; i < (int)sc.cfg.nignored; i++)
+		scan_fpset_add(&sc.ignores, sc.cfg.ignored[i]);
+	scan_fpset_seal(&sc.ignores);
+	sc.cfg.engine.ignored = NULL;
+	sc.cfg.engine.nignored = 0;
 	cache = dw_cli_cache_dir();
 	sc.cfg.engine.cache_dir = cache;
 	if (dw_engine_new(&sc.engine, &sc.cfg.engine) ||
@@ -1553,6 +1701,8 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		color = fmt == SCAN_TEXT && isatty(STDOUT_FILENO) &&
 			!getenv("NO_COLOR");
 	scan_out_init(&sc.out, fmt, show, color, sc.engine);
+	if (sc.blout.f)
+		scan_blout_start(&sc.blout, sc.engine);
 	if (git) {
 		ret = scan_git(&sc, optind < argc ? argv[optind] : ".", &gopts,
 			       cache_path, show);
@@ -1584,15 +1734,21 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 				"what was asked\n");
 		scan_out_note(&sc.out, "warning", "read nothing: no file");
 	}
-	if (scan_out_finish(&sc.out) || sc.write_failed)
+	if (report_unused)
+		unused_ignores(&sc);
+	/* A baseline only after the output: not when that failed. */
+	if (scan_out_finish(&sc.out) || sc.write_failed ||
+	    scan_blout_finish(&sc.blout, sc.out.incomplete)) {
 		ret = dw_cli_fail("scan", DW_EXIT_ERROR,
 				  "cannot write output: "
 				  "%s",
 				  strerror(errno));
-	else
+	} else {
 		ret = sc.unreadable  ? DW_EXIT_UNREADABLE
 		      : sc.out.count ? DW_EXIT_FOUND
 				     : DW_EXIT_OK;
+		ended = 1;
+	}
 out:
 	dw_scancache_close(sc.cache); /* when the scan never began */
 	free(abs_cache);
@@ -1612,5 +1768,14 @@ out:
 	dw_config_release(&sc.cfg);
 	free(cache);
 	free(workdir);
+done:
+	/* The baseline is renamed into place by the process that was
+	 * asked for it, once the scan ended (whatever it found). */
+	if (reader)
+		scan_blout_close(&sc.blout);
+	else if (scan_blout_commit(&sc.blout, ended))
+		ret = dw_cli_fail("scan", DW_EXIT_ERROR, "%s", dw_error_last());
+	scan_fpset_free(&sc.ignores);
+	scan_fpset_free(&sc.baseline);
 	return ret;
 }

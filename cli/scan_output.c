@@ -17,6 +17,7 @@ void scan_out_init(struct scan_out *o, enum scan_format fmt, int show,
 	o->color = color;
 	o->engine = e;
 	o->redactor = NULL;
+	o->to = stdout;
 	o->all = json_array();
 	o->summary = json_object();
 }
@@ -115,7 +116,7 @@ static int write_text(struct scan_out *o, const struct dw_finding *f,
 			dw_escape_path(&b, s, strlen(s));
 	}
 	dw_buf_addch(&b, '\n');
-	err = fwrite(b.ptr, 1, b.len, stdout) == b.len ? 0 : -1;
+	err = fwrite(b.ptr, 1, b.len, o->to) == b.len ? 0 : -1;
 	dw_buf_release(&b);
 	dw_buf_release(&sec);
 	return err;
@@ -268,7 +269,7 @@ static int out_add(struct scan_out *o, const struct dw_finding *f,
 		rec = scan_finding_json(f, src, o->show_secrets, redacted);
 		dw_json_dump(&b, rec, JSON_PRESERVE_ORDER);
 		dw_buf_addch(&b, '\n');
-		err = fwrite(b.ptr, 1, b.len, stdout) == b.len ? 0 : -1;
+		err = fwrite(b.ptr, 1, b.len, o->to) == b.len ? 0 : -1;
 		json_decref(rec);
 		dw_buf_release(&b);
 		return err;
@@ -355,10 +356,10 @@ int scan_out_finish(struct scan_out *o)
 	if (doc) {
 		dw_json_dump(&b, doc, JSON_PRESERVE_ORDER);
 		dw_buf_addch(&b, '\n');
-		err = fwrite(b.ptr, 1, b.len, stdout) == b.len ? 0 : -1;
+		err = fwrite(b.ptr, 1, b.len, o->to) == b.len ? 0 : -1;
 		json_decref(doc);
 	}
-	if (fflush(stdout))
+	if (fflush(o->to))
 		err = -1;
 	dw_buf_release(&b);
 	json_decref(o->all);

@@ -9,11 +9,12 @@
 
 enum scan_format { SCAN_TEXT, SCAN_JSON, SCAN_JSONL, SCAN_SARIF };
 
-/* Collects findings and writes them in the chosen format to stdout. */
+/* Collects findings and writes them in the chosen format (to stdout). */
 struct scan_out {
 	enum scan_format fmt;
 	int show_secrets;
 	int color;
+	FILE *to; /* stdout unless changed after scan_out_init() */
 	const struct dw_engine *engine;
 	struct dw_scanner *redactor; /* for fields that hold a secret */
 	json_t *all;		     /* json and sarif: results so far */
