@@ -1,6 +1,7 @@
 /*
- * The built-in rules' validators, case by case: tests/data/rules/cases.txt
- * holds a text per line that a rule must find ('+') or must not ('-'):
+ * The built-in rules' examples: tests/data/rules/cases.txt holds a text
+ * per line that a rule must find ('+') or must not ('-'), and every rule
+ * has some of both:
  * checksums (CRC32 tails), swarm token ranges, PEM bodies, JWT headers,
  * Docker config auths.
  */
@@ -45,6 +46,30 @@ static size_t unescape(char *s)
 	return (size_t)(w - s);
 }
 
+/* The rules that have a case of `sign` ('+' or '-'). */
+static char seen[2][128][64];
+static size_t nseen[2];
+
+static void saw_case(const char *rule, char sign)
+{
+	int k = sign == '+';
+
+	if (nseen[k] < 128)
+		snprintf(seen[k][nseen[k]++], sizeof(seen[k][0]), "%.63s",
+			 rule);
+}
+
+static int has_case(const char *rule, char sign)
+{
+	int k = sign == '+';
+	size_t i;
+
+	for (i = 0; i < nseen[k]; i++)
+		if (!strcmp(seen[k][i], rule))
+			return 1;
+	return 0;
+}
+
 static void test_cases(void **state)
 {
 	FILE *f = fopen(DW_TEST_DATA "/rules/cases.txt", "r");
@@ -71,6 +96,7 @@ static void test_cases(void **state)
 		*text++ = '\0';
 		len = unescape(text);
 		h.rule = rule;
+		saw_case(rule, line[0]);
 		assert_int_equal(
 			dw_scan_buffer(s, text, len, 1, on_finding, &h), 0);
 		if (h.found != (line[0] == '+')) {
@@ -82,6 +108,22 @@ static void test_cases(void **state)
 		n++;
 	}
 	fclose(f);
+	/* Every built-in rule has cases of both kinds. */
+	{
+		const struct dw_rule_info *r;
+		size_t nr = dw_engine_rules(e, &r), i;
+
+		for (i = 0; i < nr; i++) {
+			if (!has_case(r[i].id, '+') ||
+			    !has_case(r[i].id, '-')) {
+				fprintf(stderr,
+					"rule %s: no '+' or no '-' case in "
+					"cases.txt\n",
+					r[i].id);
+				bad++;
+			}
+		}
+	}
 	dw_scanner_free(s);
 	dw_engine_free(e);
 	fprintf(stderr, "%d cases, %d wrong\n", n, bad);
