@@ -894,12 +894,25 @@ static void relay_chunk(struct relay *r, const unsigned char *in, size_t n,
 
 static int reader_child(struct scan *sc, int *code)
 {
-	int out[2], err[2], sw[2], bl[2] = {-1, -1}, st = 0, null, pfd;
+	int out[2] = {-1, -1}, err[2] = {-1, -1}, sw[2] = {-1, -1};
+	int bl[2] = {-1, -1}, st = 0, null, pfd, k;
 	pid_t parent = getpid(), pid;
 
 	if (pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) ||
-	    pipe2(sw, O_CLOEXEC) || (sc->blout.f && pipe2(bl, O_CLOEXEC)))
+	    pipe2(sw, O_CLOEXEC) || (sc->blout.f && pipe2(bl, O_CLOEXEC))) {
+		int e = errno;
+
+		for (k = 0; k < 2; k++) {
+			if (out[k] >= 0)
+				close(out[k]);
+			if (err[k] >= 0)
+				close(err[k]);
+			if (sw[k] >= 0)
+				close(sw[k]);
+		}
+		errno = e;
 		return -1;
+	}
 	fflush(stdout);
 	fflush(stderr);
 	pid = fork();
@@ -1582,6 +1595,11 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 					(code == DW_EXIT_OK ||
 					 code == DW_EXIT_FOUND ||
 					 code == DW_EXIT_UNREADABLE);
+				/* Stopped before it scanned (a repository it
+				 * could not open): nothing to write. */
+				if (code == DW_EXIT_UNREADABLE &&
+				    sc.blout.tmp && !sc.blout.relay_len)
+					ended = 0;
 				goto done;
 			}
 			reader = 1;
@@ -1771,6 +1789,11 @@ out:
 done:
 	/* The baseline is renamed into place by the process that was
 	 * asked for it, once the scan ended (whatever it found). */
+	if (!reader && ended && ret == DW_EXIT_UNREADABLE && sc.blout.tmp)
+		fprintf(stderr,
+			"driftwatch scan: warning: --write-baseline: written "
+			"from a scan that did not read everything; what it "
+			"missed is not in it\n");
 	if (reader)
 		scan_blout_close(&sc.blout);
 	else if (scan_blout_commit(&sc.blout, ended))

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -88,14 +89,18 @@ static int fp_valid(const char *s)
 	return 1;
 }
 
-static unsigned long line_at(const char *p, size_t off)
-{
-	unsigned long line = 1;
-	size_t i;
+/* Line numbers, counted on from where the last one was asked (linear). */
+struct lines {
+	const char *p;
+	size_t off;
+	unsigned long line;
+};
 
-	for (i = 0; i < off; i++)
-		line += p[i] == '\n';
-	return line;
+static unsigned long line_at(struct lines *l, size_t off)
+{
+	for (; l->off < off; l->off++)
+		l->line += l->p[l->off] == '\n';
+	return l->line;
 }
 
 /* One finding record (json, jsonl): its "fingerprint". */
@@ -130,6 +135,10 @@ static int add_sarif(struct scan_fpset *s, json_t *doc, const char *path,
 	{
 		json_t *results = json_object_get(run, "results");
 
+		if (!json_is_object(run))
+			return dw_error_set(DW_EINVAL,
+					    "%s:%lu: run %zu is not an object",
+					    path, line, i + 1);
 		if (!results)
 			continue;
 		if (!json_is_array(results))
@@ -158,11 +167,23 @@ static int add_sarif(struct scan_fpset *s, json_t *doc, const char *path,
 
 /* One top-level JSON value of the report. */
 static int add_value(struct scan_fpset *s, json_t *v, const char *path,
-		     unsigned long line, size_t *nrec)
+		     unsigned long line, size_t *nrec, int *incomplete)
 {
 	json_t *findings = json_object_get(v, "findings"), *rec;
 	size_t i;
 	int err;
+
+	/* Said, not refused: what it lacks is reported again (loud). */
+	if (json_is_false(json_object_get(v, "complete")) ||
+	    json_is_false(json_object_get(
+		    json_array_get(
+			    json_object_get(
+				    json_array_get(json_object_get(v, "runs"),
+						   0),
+				    "invocations"),
+			    0),
+		    "executionSuccessful")))
+		*incomplete = 1;
 
 	if (!json_is_object(v))
 		return dw_error_set(DW_EINVAL,
@@ -188,13 +209,21 @@ static int add_value(struct scan_fpset *s, json_t *v, const char *path,
 	return add_record(s, v, path, line, (*nrec)++); /* a jsonl line */
 }
 
+static int load(struct scan_fpset *s, const char *path, int quiet);
+
 int scan_baseline_load(struct scan_fpset *s, const char *path)
+{
+	return load(s, path, 0);
+}
+
+static int load(struct scan_fpset *s, const char *path, int quiet)
 {
 	struct scan_fpset got;
 	struct dw_buf b;
 	struct stat st;
+	struct lines lines;
 	size_t off = 0, nrec = 0, i;
-	int fd, err = 0;
+	int fd, err = 0, incomplete = 0;
 
 	memset(&got, 0, sizeof(got));
 	fd = dw_open_regular(AT_FDCWD, path, DW_OPEN_FOLLOW, &st);
@@ -217,6 +246,9 @@ int scan_baseline_load(struct scan_fpset *s, const char *path)
 		err = dw_error_set(DW_EIO, "cannot read the baseline %s: %s",
 				   path, dw_error_last());
 	/* One JSON document (json, sarif) or one per line (jsonl). */
+	lines.p = b.ptr;
+	lines.off = 0;
+	lines.line = 1;
 	while (!err) {
 		json_error_t je;
 		json_t *v;
@@ -239,10 +271,11 @@ int scan_baseline_load(struct scan_fpset *s, const char *path)
 				"%s:%lu: not a report of driftwatch scan "
 				"(json, jsonl or sarif; text output cannot "
 				"be a baseline): %s",
-				path, line_at(b.ptr, at), je.text);
+				path, line_at(&lines, at), je.text);
 			break;
 		}
-		err = add_value(&got, v, path, line_at(b.ptr, off), &nrec);
+		err = add_value(&got, v, path, line_at(&lines, off), &nrec,
+				&incomplete);
 		json_decref(v);
 		off += je.position;
 	}
@@ -250,6 +283,12 @@ int scan_baseline_load(struct scan_fpset *s, const char *path)
 	for (i = 0; !err && i < got.n; i++)
 		scan_fpset_add(s, got.fp[i]);
 	scan_fpset_free(&got);
+	if (!err && incomplete && !quiet)
+		fprintf(stderr,
+			"driftwatch scan: warning: the baseline %s comes from "
+			"a scan that did not read everything: findings in "
+			"what it missed are reported\n",
+			path);
 	return err;
 }
 
@@ -265,16 +304,61 @@ static char *absolute(const char *p)
 	return dw_buf_detach(&b, NULL);
 }
 
+/*
+ * The temporary file, removed when a signal ends the process before it
+ * was renamed (the process that made it; a forked reader forgets it).
+ */
+static const char *volatile pending_tmp;
+
+static void on_signal(int sig)
+{
+	const char *t = pending_tmp;
+
+	if (t)
+		unlink(t);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void watch_signals(const char *tmp)
+{
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+	size_t i;
+
+	pending_tmp = tmp;
+	for (i = 0; tmp && i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		struct sigaction sa, old;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_signal;
+		sigemptyset(&sa.sa_mask);
+		/* Not where the signal was ignored (nohup). */
+		if (!sigaction(sigs[i], NULL, &old) &&
+		    old.sa_handler != SIG_IGN)
+			sigaction(sigs[i], &sa, NULL);
+	}
+}
+
 int scan_blout_open(struct scan_blout *b, const char *path)
 {
 	struct stat st;
 	mode_t mask;
-	int fd;
+	size_t n = strlen(path);
+	int fd, old;
 
 	memset(b, 0, sizeof(*b));
-	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-		return dw_error_set(
-			DW_EINVAL, "--write-baseline %s: is a directory", path);
+	if (!n || path[n - 1] == '/')
+		return dw_error_set(DW_EINVAL,
+				    "--write-baseline '%s': not a file name",
+				    path);
+	/* A file is replaced by a new one (renamed over it): a device, a
+	 * FIFO or a symlink would be replaced, not written to. */
+	old = lstat(path, &st) == 0;
+	if (old && !S_ISREG(st.st_mode))
+		return dw_error_set(DW_EINVAL,
+				    "--write-baseline %s: not a regular file "
+				    "(it would be replaced by one)",
+				    path);
 	b->path = absolute(path);
 	b->tmp = dw_xmalloc(strlen(b->path) + 16);
 	snprintf(b->tmp, strlen(b->path) + 16, "%s.tmp-XXXXXX", b->path);
@@ -290,10 +374,17 @@ int scan_blout_open(struct scan_blout *b, const char *path)
 				      "file beside it",
 				      path);
 	}
-	/* As a file the user made: the umask decides, not mkstemp's 0600. */
+	/*
+	 * An existing baseline keeps its mode and, where this process may
+	 * give it, its owner; a new one is made as any file the user makes
+	 * (the umask decides, not mkstemp's 0600).
+	 */
 	mask = umask(0);
 	umask(mask);
-	if (fchmod(fd, 0666 & ~mask) || !(b->f = fdopen(fd, "w"))) {
+	if (old && fchown(fd, st.st_uid, st.st_gid))
+		(void)0; /* not ours to give: the mode is still kept */
+	if (fchmod(fd, old ? st.st_mode & 07777 : 0666 & ~mask) ||
+	    !(b->f = fdopen(fd, "w"))) {
 		int e = errno;
 
 		close(fd);
@@ -303,6 +394,7 @@ int scan_blout_open(struct scan_blout *b, const char *path)
 		b->tmp = b->path = NULL;
 		return dw_error_errno(DW_EIO, e, "--write-baseline %s", path);
 	}
+	watch_signals(b->tmp);
 	return 0;
 }
 
@@ -312,6 +404,7 @@ void scan_blout_to_pipe(struct scan_blout *b, int fd)
 	ssize_t n;
 
 	fclose(b->f); /* nothing buffered: the file, closed here */
+	pending_tmp = NULL;
 	b->f = fdopen(fd, "w");
 	if (!b->f) {
 		close(fd);
@@ -363,7 +456,10 @@ static void blout_release(struct scan_blout *b)
 		json_decref(b->out.all);
 		json_decref(b->out.summary);
 		json_decref(b->out.notes);
+		dw_scanner_free(b->out.redactor);
 	}
+	if (pending_tmp == b->tmp)
+		pending_tmp = NULL;
 	if (b->f)
 		fclose(b->f);
 	free(b->path);
@@ -392,7 +488,26 @@ int scan_blout_commit(struct scan_blout *b, int keep)
 							      : EPIPE,
 					       "cannot write the baseline %s",
 					       b->path);
-	else if (keep && (fsync(fileno(b->f)) || rename(b->tmp, b->path)))
+	else if (keep && fsync(fileno(b->f)))
+		err = dw_error_errno(DW_EIO, errno,
+				     "cannot write the baseline %s", b->path);
+	/*
+	 * What is renamed into place must load as a baseline: a reader
+	 * that was cut short, or lies in what it sends, leaves the old one.
+	 */
+	if (keep && !err) {
+		struct scan_fpset check;
+
+		memset(&check, 0, sizeof(check));
+		if (load(&check, b->tmp, 1))
+			err = dw_error_set(DW_EIO,
+					   "the baseline %s was not written: "
+					   "the report made for it is not one "
+					   "(%s)",
+					   b->path, dw_error_last());
+		scan_fpset_free(&check);
+	}
+	if (keep && !err && rename(b->tmp, b->path))
 		err = dw_error_errno(DW_EIO, errno,
 				     "cannot write the baseline %s", b->path);
 	if (!keep || err)

@@ -105,8 +105,38 @@ rc2=$?
 	[ -z "$(ls | grep tmp-)" ] &&
 	pass "a configuration error (2) or a failed write ($rc2) keeps the old baseline, no temporary left" ||
 	fail "failed scan: rc $rc1 $rc2; $(ls)"
-out=$("$DW" scan --write-baseline t t 2>&1)
-[ $? -eq 2 ] && grep -q 'is a directory' <<<"$out" && pass "--write-baseline DIR: exit 2" || fail "dir: $out"
+# FILE is replaced by a new file, so only a regular file (or none) may
+# be named: before, a FIFO, a symlink or a device (as root, /dev/null)
+# was replaced by a regular file.
+mkfifo wfifo
+echo keep >target
+ln -s target wlink
+for w in t wfifo wlink "" "sub/"; do
+	out=$("$DW" scan --write-baseline "$w" t 2>&1 >/dev/null)
+	rc=$?
+	[ $rc -eq 2 ] && grep -q 'not a regular file\|not a file name' <<<"$out" &&
+		pass "--write-baseline '$w': refused before scanning (exit 2)" || fail "--write-baseline '$w': rc $rc: $out"
+done
+[ -p wfifo ] && [ -L wlink ] && [ "$(cat target)" = keep ] && pass "the FIFO and the symlink are left as they were" ||
+	fail "special files replaced: $(ls -l wfifo wlink)"
+# An existing baseline keeps its mode (fingerprints of weak secrets are
+# sensitive): before, a refresh made a 0600 file 0644.
+chmod 600 base.json
+"$DW" scan --format jsonl --baseline base.json --write-baseline base.json t >/dev/null
+[ "$(stat -c %a base.json)" = 600 ] && pass "a refreshed baseline keeps its mode 0600" || fail "mode now $(stat -c %a base.json)"
+# Loading is linear: 40,000 jsonl records (about 120 s before, when each
+# record's line was counted from the start of the file).
+jq -c . r.jsonl | head -1 >rec.jsonl
+awk '{ for (i = 0; i < 40000; i++) print }' rec.jsonl >big.jsonl
+timeout 60 "$DW" scan --format jsonl --baseline big.jsonl t >/dev/null
+rc=$?
+[ $rc -ne 124 ] && [ $rc -ne 2 ] && pass "a 40,000-line jsonl baseline loads (rc $rc)" || fail "big jsonl baseline: rc $rc"
+# A scan killed before the end leaves no temporary file.
+(sleep 30 | "$DW" scan --write-baseline killed.json - >/dev/null 2>&1) &
+sleep 1
+pkill -TERM -f 'write-baseline killed.json'
+wait
+[ -z "$(ls | grep 'killed.json')" ] && pass "SIGTERM: no temporary file left" || fail "after SIGTERM: $(ls | grep killed)"
 # Unreadable input: written, and not complete (exit 3).
 "$DW" scan --format jsonl --write-baseline part.json t /nonexistent >/dev/null 2>&1
 rc=$?
@@ -178,7 +208,33 @@ if [ "$(id -u)" = 0 ]; then
 		fail "root, user's repo (rc $rc): $(cat o.err)"
 	"$DW" scan --git --format jsonl --baseline rb.json repo >o.jsonl 2>o.err
 	[ $? -eq 0 ] && pass "root, a user's repository: --baseline" || fail "root user's --baseline: $(cat o.err o.jsonl)"
+	# The reader is not trusted with what root writes: a report that is
+	# none, or one cut short, leaves the old baseline (before, root wrote
+	# whatever came through the pipe and said nothing).
 	cp rb.json keep2.json
+	for lie in junk half; do
+		DW_LIE=$lie LD_PRELOAD="$DW_BUILD/tests/lying_reader.so" ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+			"$DW" scan --git --format jsonl --write-baseline rb.json repo >/dev/null 2>o.err
+		rc=$?
+		[ $rc -ne 0 ] && cmp -s rb.json keep2.json && grep -q "was not written" o.err &&
+			[ -z "$(ls | grep tmp-)" ] &&
+			pass "a reader that lies ($lie): the old baseline kept, said (rc $rc)" ||
+			fail "lying reader $lie (rc $rc): $(cat o.err)"
+	done
+	# A repository that cannot be opened: exit 3, and no baseline.
+	"$DW" scan --git --write-baseline nb.json nothere >/dev/null 2>o.err
+	rc=$?
+	[ $rc -eq 3 ] && [ ! -e nb.json ] && ! grep -q 'Broken pipe' o.err &&
+		pass "root, no repository: exit 3, nothing written" || fail "no repository (rc $rc): $(cat o.err)"
+	# Its owner's file keeps its owner when root refreshes it.
+	cp rb.json ob.json && chown 4242:4242 ob.json && chmod 640 ob.json
+	"$DW" scan --git --format jsonl --baseline ob.json --write-baseline ob.json repo >/dev/null 2>&1
+	[ "$(stat -c %u:%a ob.json)" = 4242:640 ] && pass "root refreshing a user's baseline keeps owner and mode" ||
+		fail "owner/mode now $(stat -c %u:%a ob.json)"
+	# A device is refused (root could make one a regular file).
+	mknod dnull c 1 3
+	"$DW" scan --write-baseline dnull t >/dev/null 2>&1
+	[ $? -eq 2 ] && [ -c dnull ] && pass "root: --write-baseline on a device: refused, the device left" || fail "device: $(ls -l dnull)"
 	"$DW" scan --git --format jsonl --write-baseline rb.json repo >/dev/full 2>o.err
 	rc=$?
 	[ $rc -ne 0 ] && cmp -s rb.json keep2.json && [ -z "$(ls | grep tmp-)" ] &&
