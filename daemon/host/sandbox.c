@@ -842,7 +842,11 @@ static void warm_up(struct dw_scanner *s)
 	static const char text[] = "key = \"AKIAIOSFODNN7EXAMPLE\"\n"
 				   "url = https://user:pa%73s@example.com/x\n"
 				   "-----BEGIN RSA PRIVATE KEY-----\nMIIB\n"
-				   "-----END RSA PRIVATE KEY-----\n";
+				   "-----END RSA PRIVATE KEY-----\n"
+				   /* HMAC (the jwt rule's check) */
+				   "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+				   "eyJzdWIiOiJ3YXJtLXVwIn0.Lo5iDxJcYXRKWAJD"
+				   "wyuFpwZNDORa_mM9-TUuWwvqGDI\n";
 	char fp[72];
 
 	static const char jline[] =

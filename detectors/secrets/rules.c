@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 #include <zlib.h>
 
 #include <openssl/bn.h>
@@ -58,6 +59,30 @@ int dw_is_placeholder(const char *s, size_t n)
 		"%s",
 		"0000000000",
 		"1234567890abcdef",
+		/*
+		 * Values that specifications and providers publish as
+		 * examples (lowercase: compared case-insensitively):
+		 * RFC 6749's access, refresh and client secret, RFC 5849's
+		 * tokens and secrets, Vault's and HCP Terraform's token
+		 * examples, Microsoft's Entra client secret examples.
+		 */
+		"2yotnfzfejr1zcsicmwpaa",
+		"tgzv3jokf0xg5qx2tlkwia",
+		"7fjfp0zbr1ktdrbnfvdmiw",
+		"splxlobezqqybys6wxsbia",
+		"kd94hf93k423kf44",
+		"pfkkdhi9sl3r4s00",
+		"hdhd0244k9j7ao03",
+		"nnch734d00sl2jdk",
+		"hh5s93j4hdidpola",
+		"dpf43f3p2l4k3l03",
+		"ad180jjd733klru7",
+		"0685bd9184jfhq22",
+		"r0670saqznkx3yw40nddrpvk",
+		"aynhlzjetm09mrrc11fslvk1",
+		"gxznwiji5j752dgqdweuvloff0mtyaq00h9ba1j90qwb254lekqyodfqqcq9zz"
+		"l7sm0",
+		"defghijklmnopqrs",
 	};
 	/*
 	 * One pass: a word is compared only where its first character is
@@ -209,11 +234,18 @@ static int valid_config_auth(const char *s, size_t n, const char *m,
 	return colon && colon > raw && colon < raw + len - 1;
 }
 
-/* Body of a PEM block: enough base64 once headers and escapes are gone. */
+/*
+ * Body of a PEM block: enough base64 once headers and escapes are gone,
+ * with at least one run of PEM_RUN base64 characters (a line of it):
+ * prose between two markers ("The ... marker has been found") is not a
+ * key.
+ */
+#define PEM_RUN 40
+
 static size_t pem_body_chars(const char *m, size_t mlen, int *has_role)
 {
 	const char *p = memchr(m, '\n', mlen), *end = m + mlen;
-	size_t count = 0;
+	size_t count = 0, run = 0, longest = 0;
 	int at_line_start = 1;
 
 	*has_role = 0;
@@ -229,10 +261,15 @@ static size_t pem_body_chars(const char *m, size_t mlen, int *has_role)
 			continue;
 		}
 		at_line_start = *p == '\n';
-		if (isalnum((unsigned char)*p) || *p == '+' || *p == '/')
+		if (isalnum((unsigned char)*p) || *p == '+' || *p == '/') {
 			count++;
+			if (++run > longest)
+				longest = run;
+		} else {
+			run = 0;
+		}
 	}
-	return count;
+	return longest >= PEM_RUN ? count : 0;
 }
 
 static int valid_private_key(const char *s, size_t n, const char *m,
@@ -357,40 +394,134 @@ static int valid_wireguard(const char *s, size_t n, const char *m, size_t mlen,
 	return i < 42 && !dw_is_placeholder(s, n);
 }
 
-static int valid_jwt(const char *s, size_t n, const char *m, size_t mlen,
-		     const char *line, size_t llen)
+/* A base64url part as JSON (NULL when it is not, or too long to look). */
+static json_t *b64url_json(const char *s, size_t k)
 {
-	const char *dot = memchr(s, '.', n);
-	char tmp[800];
+	char tmp[1020];
 	unsigned char raw[800];
-	size_t k, i;
-	int len, ok;
-	json_t *hdr;
+	size_t i;
+	int len;
 
-	(void)m, (void)mlen, (void)line, (void)llen;
-	k = dot ? (size_t)(dot - s) : 0;
-	if (!k || k >= sizeof(tmp) - 4)
-		return 0;
+	if (!k || k > sizeof(tmp))
+		return NULL;
 	for (i = 0; i < k; i++) /* base64url to base64 */
 		tmp[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
 	len = b64decode(raw, sizeof(raw), tmp, k);
-	if (len <= 0)
+	return len > 0 ? json_loadb((const char *)raw, (size_t)len, 0, NULL)
+		       : NULL;
+}
+
+/*
+ * The HMAC keys that documentation signs its example tokens with (the
+ * jwt.io debugger's default, and "secret" of library READMEs): a token
+ * that verifies with one of them is an example, and no secret, since
+ * anyone can make it.
+ */
+static int signed_with_example_key(const char *s, size_t n, size_t sig_at)
+{
+	static const char *const keys[] = {"secret", "your-256-bit-secret"};
+	unsigned char mac[EVP_MAX_MD_SIZE], sig[64];
+	char tmp[96];
+	size_t i, k = n - sig_at, maclen;
+	int len;
+
+	if (k != 43) /* 32 bytes, unpadded */
 		return 0;
-	hdr = json_loadb((const char *)raw, (size_t)len, 0, NULL);
+	for (i = 0; i < k; i++)
+		tmp[i] = s[sig_at + i] == '-'	? '+'
+			 : s[sig_at + i] == '_' ? '/'
+						: s[sig_at + i];
+	len = b64decode(sig, sizeof(sig), tmp, k);
+	if (len != 32)
+		return 0;
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, keys[i],
+			      strlen(keys[i]), (const unsigned char *)s,
+			      sig_at - 1, mac, sizeof(mac), &maclen) &&
+		    maclen == 32 && !memcmp(mac, sig, 32))
+			return 1;
+	return 0;
+}
+
+/*
+ * A JWT: a header that is JSON with an "alg". Not reported: one past its
+ * "exp" (it no longer lets anyone in), and an HS256 example signed with
+ * a documentation key.
+ */
+static int valid_jwt(const char *s, size_t n, const char *m, size_t mlen,
+		     const char *line, size_t llen)
+{
+	const char *dot = memchr(s, '.', n), *dot2;
+	json_t *hdr, *body;
+	const char *alg;
+	int ok;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	hdr = dot ? b64url_json(s, (size_t)(dot - s)) : NULL;
+	alg = json_string_value(json_object_get(hdr, "alg"));
 	ok = json_is_object(hdr) && json_object_get(hdr, "alg");
+	dot2 = ok ? memchr(dot + 1, '.', n - (size_t)(dot + 1 - s)) : NULL;
+	if (ok && dot2) {
+		json_t *exp;
+
+		body = b64url_json(dot + 1, (size_t)(dot2 - dot - 1));
+		exp = json_object_get(body, "exp");
+		if (json_is_integer(exp) &&
+		    json_integer_value(exp) < (json_int_t)time(NULL))
+			ok = 0;
+		json_decref(body);
+		if (ok && alg && !strcmp(alg, "HS256") &&
+		    signed_with_example_key(s, n, (size_t)(dot2 + 1 - s)))
+			ok = 0;
+	}
 	json_decref(hdr);
 	return ok;
 }
+
+/* `name` ends with `suffix` (case-insensitive) at a label boundary. */
+static int host_is(const char *name, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+
+	return n >= k && !strncasecmp(name + n - k, suffix, k) &&
+	       (n == k || name[n - k - 1] == '.');
+}
+
+/*
+ * Names reserved for documentation and testing (RFC 2606, RFC 6761):
+ * no credential for them is real.
+ */
+static int documentation_host(const char *h, size_t n)
+{
+	static const char *const names[] = {"example.com", "example.net",
+					    "example.org", "example",
+					    "test",	   "invalid"};
+	size_t i;
+
+	while (n && h[n - 1] == '.')
+		n--;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (host_is(h, n, names[i]))
+			return 1;
+	return 0;
+}
+
+/* A password of fewer characters is an example ("abc:xyz@", "foo:bar@"). */
+#define URL_PASSWORD_MIN 6
 
 static int valid_url_credentials(const char *s, size_t n, const char *m,
 				 size_t mlen, const char *line, size_t llen)
 {
 	static const char *const fake[] = {"password", "passwd", "pass",
 					   "secret",   "pwd",	 "user"};
+	const char *host = s + n + 1; /* after the '@' */
 	size_t i;
 
-	(void)m, (void)mlen, (void)line, (void)llen;
-	if (s[0] == '$' || s[0] == '%')
+	(void)line, (void)llen;
+	if (s[0] == '$' || s[0] == '%' || n < URL_PASSWORD_MIN)
+		return 0;
+	if (host > m && host <= m + mlen &&
+	    documentation_host(host, (size_t)(m + mlen - host)))
 		return 0;
 	for (i = 0; i < sizeof(fake) / sizeof(fake[0]); i++)
 		if (strlen(fake[i]) == n && !strncasecmp(s, fake[i], n))
@@ -448,6 +579,127 @@ static int valid_not_placeholder(const char *s, size_t n, const char *m,
 {
 	(void)m, (void)mlen, (void)line, (void)llen;
 	return !dw_is_placeholder(s, n);
+}
+
+/* Base64 (standard or url-safe, padded or not) of `s`, into `out`. */
+static int b64any(unsigned char *out, size_t outsize, const char *s, size_t n)
+{
+	char tmp[1020];
+	size_t i;
+
+	while (n && s[n - 1] == '=')
+		n--;
+	if (n > sizeof(tmp))
+		return -1;
+	for (i = 0; i < n; i++)
+		tmp[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
+	return b64decode(out, outsize, tmp, n);
+}
+
+/* Mixed: an upper and a lower case letter, or a digit and a letter. */
+static int valid_random(const char *s, size_t n, const char *m, size_t mlen,
+			const char *line, size_t llen)
+{
+	int digit = 0, upper = 0, lower = 0;
+	size_t i;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	for (i = 0; i < n; i++) {
+		digit |= isdigit((unsigned char)s[i]) != 0;
+		upper |= isupper((unsigned char)s[i]) != 0;
+		lower |= islower((unsigned char)s[i]) != 0;
+	}
+	return (digit + upper + lower) >= 2 && !dw_is_placeholder(s, n);
+}
+
+/*
+ * PyPI: a macaroon (version 2, its first field the location) in
+ * base64url: "pypi-AgEIcHlwaS5vcmc..." is 02 01 08 "pypi.org".
+ */
+static int valid_pypi(const char *s, size_t n, const char *m, size_t mlen,
+		      const char *line, size_t llen)
+{
+	unsigned char raw[16];
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (n < 5 + 16 || b64any(raw, sizeof(raw), s + 5, 16) < 12)
+		return 0;
+	return raw[0] == 0x02 && raw[1] == 0x01 && raw[2] > 0 && raw[2] < 128 &&
+	       !dw_is_placeholder(s, n);
+}
+
+/*
+ * Grafana service account tokens: "glsa_" SECRET "_" CHECKSUM, the
+ * checksum the CRC32 (IEEE) of "glsa_" SECRET, its bytes little-endian,
+ * in lowercase hex.
+ */
+static int valid_grafana(const char *s, size_t n, const char *m, size_t mlen,
+			 const char *line, size_t llen)
+{
+	uLong c;
+	char want[9];
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (n != 5 + 32 + 1 + 8)
+		return 0;
+	c = crc32(0L, (const Bytef *)s, 5 + 32);
+	snprintf(want, sizeof(want), "%02x%02x%02x%02x", (unsigned)(c & 0xff),
+		 (unsigned)((c >> 8) & 0xff), (unsigned)((c >> 16) & 0xff),
+		 (unsigned)((c >> 24) & 0xff));
+	return !memcmp(s + 38, want, 8);
+}
+
+/*
+ * Sentry organization tokens: "sntrys_" base64 of a JSON object with
+ * "iat" (when it was made), "_", 43 characters of base64.
+ */
+static int valid_sentry_org(const char *s, size_t n, const char *m, size_t mlen,
+			    const char *line, size_t llen)
+{
+	unsigned char raw[800];
+	const char *us = memchr(s + 7, '_', n - 7);
+	json_t *j;
+	int len, ok;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (!us)
+		return 0;
+	len = b64any(raw, sizeof(raw), s + 7, (size_t)(us - s - 7));
+	if (len <= 0)
+		return 0;
+	j = json_loadb((const char *)raw, (size_t)len, 0, NULL);
+	ok = json_is_object(j) && json_object_get(j, "iat");
+	json_decref(j);
+	return ok;
+}
+
+static int valid_pem(const char *m, size_t mlen)
+{
+	int role;
+
+	return pem_body_chars(m, mlen, &role) >= 56;
+}
+
+/*
+ * Base64 of a PEM private key (a kubeconfig's client-key-data, a
+ * Kubernetes secret's data, a CI variable): decoded, a private key with
+ * a body. Only its first 760 bytes are decoded: BEGIN line and body.
+ */
+static int valid_b64_pem(const char *s, size_t n, const char *m, size_t mlen,
+			 const char *line, size_t llen)
+{
+	unsigned char raw[800];
+	int len;
+	const char *end;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	len = b64any(raw, sizeof(raw), s, n < 1012 ? n / 4 * 4 : 1012);
+	if (len <= 0 || !memmem(raw, (size_t)len, "PRIVATE KEY-----", 16))
+		return 0;
+	/* The body ends at the END line, when that was decoded. */
+	end = memmem(raw, (size_t)len, "-----END", 8);
+	return valid_pem((const char *)raw,
+			 end ? (size_t)(end - (const char *)raw) : (size_t)len);
 }
 
 /*
@@ -560,20 +812,25 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.info = {.id = "gitlab-token",
 			 .description = "GitLab token",
 			 .severity = DW_SEV_HIGH},
-		.regex = "(?<![A-Za-z0-9_-])(?:glpat|gldt|glrt|glptt|glcbt|"
-			 "gloas|glft|"
-			 "glsoat)-[A-Za-z0-9_-]{20,}",
-		.prefilters = {"glpat-", "gldt-", "glrt-", "glptt-", "glcbt-",
-			       "gloas-", "glft-", "glsoat-"},
+		/* GitLab's token prefixes (docs.gitlab.com/security/tokens),
+		 * perhaps after an instance's own ("acme-glpat-..."). */
+		.regex = "(?<![A-Za-z0-9_])(?:glpat|gldt|glrtr?|glptt|glcbt|"
+			 "gloas|glft|glsoat|glimt|glagent|glwt|glffct)-"
+			 "[A-Za-z0-9_-]{20,}",
+		.prefilters = {"glpat-", "gldt-", "glrt-", "glrtr-", "glptt-",
+			       "glcbt-", "gloas-", "glft-", "glsoat-", "glimt-",
+			       "glagent-", "glwt-", "glffct-"},
 		.validate = valid_not_placeholder,
 	},
 	{
 		.info = {.id = "slack-token",
 			 .description = "Slack token",
 			 .severity = DW_SEV_HIGH},
-		.regex = "(?<![A-Za-z0-9-])xox[abposr]-[0-9A-Za-z]{1,}-[0-9A-"
-			 "Za-z-]{8,}",
-		.prefilters = {"xox[abposr]-"},
+		/* Bot, user and other tokens; app-level (xapp-); app
+		 * configuration (xoxe.xoxp-) and refresh (xoxe-) tokens. */
+		.regex = "(?<![A-Za-z0-9.-])(?:xox[abposr]|xoxe\\.xox[bp]|xoxe|"
+			 "xapp)-[0-9A-Za-z]{1,}-[0-9A-Za-z-]{8,}",
+		.prefilters = {"xox[abposr]-", "xoxe-", "xoxe.xox", "xapp-"},
 		.validate = valid_not_placeholder,
 	},
 	{
@@ -633,6 +890,174 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.caseless = 1,
 		.min_entropy = 4.0,
 		.validate = valid_wireguard,
+	},
+	{
+		.info = {.id = "hashicorp-vault-token",
+			 .description = "HashiCorp Vault token",
+			 .severity = DW_SEV_CRITICAL},
+		/* Service, batch and recovery tokens of Vault 1.10 and later
+		 * (developer.hashicorp.com/vault/docs/concepts/tokens). */
+		.regex = "(?<![A-Za-z0-9_.-])hv[sbr]\\.[A-Za-z0-9_-]{24,512}"
+			 "(?![A-Za-z0-9_-])",
+		.prefilters = {"hvs.", "hvb.", "hvr."},
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "pypi-token",
+			 .description = "PyPI API token",
+			 .severity = DW_SEV_HIGH},
+		/* pypi- and a base64url macaroon of 85 characters or more
+		 * (PyPI's secret reporting documentation). */
+		.regex = "(?<![A-Za-z0-9_-])pypi-[A-Za-z0-9_-]{85,}",
+		.prefilters = {"pypi-"},
+		.validate = valid_pypi,
+	},
+	{
+		.info = {.id = "grafana-service-account-token",
+			 .description = "Grafana service account token",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_])glsa_[A-Za-z0-9]{32}_[0-9a-f]{8}"
+			 "(?![A-Za-z0-9_])",
+		.prefilters = {"glsa_"},
+		.validate = valid_grafana,
+	},
+	{
+		.info = {.id = "digitalocean-token",
+			 .description =
+				 "DigitalOcean personal access, OAuth or "
+				 "refresh token",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_])do[por]_v1_[A-Za-z0-9]{32,128}"
+			 "(?![A-Za-z0-9_])",
+		.prefilters = {"dop_v1_", "doo_v1_", "dor_v1_"},
+		.min_entropy = 3.0,
+		.validate = valid_not_placeholder,
+	},
+	{
+		.info = {.id = "shopify-token",
+			 .description = "Shopify access token or app secret",
+			 .severity = DW_SEV_HIGH},
+		/* 38 characters: the prefix and 32 (shopify.dev changelog). */
+		.regex = "(?<![A-Za-z0-9_])shp(?:at|ca|pa|ss)_[A-Za-z0-9]{32}"
+			 "(?![A-Za-z0-9_])",
+		.prefilters = {"shpat_", "shpca_", "shppa_", "shpss_"},
+		.min_entropy = 3.0,
+		.validate = valid_not_placeholder,
+	},
+	{
+		.info = {.id = "pulumi-token",
+			 .description = "Pulumi access token",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_-])pul-[A-Za-z0-9]{32,64}"
+			 "(?![A-Za-z0-9_-])",
+		.prefilters = {"pul-"},
+		.min_entropy = 3.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "doppler-token",
+			 .description = "Doppler token",
+			 .severity = DW_SEV_HIGH},
+		/* dp.st.CONFIG.TOKEN (service tokens); dp.pt., dp.ct.,
+		 * dp.sa., dp.scim., dp.audit. for the other kinds. */
+		.regex =
+			"(?<![A-Za-z0-9_.-])dp\\.(?:st\\.(?:[A-Za-z0-9_-]{1,64}"
+			"\\.)?|(?:pt|ct|sa|scim|audit)\\.)[A-Za-z0-9]{40,64}"
+			"(?![A-Za-z0-9_])",
+		.prefilters = {"dp.st.", "dp.pt.", "dp.ct.", "dp.sa.",
+			       "dp.scim.", "dp.audit."},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "anthropic-api-key",
+			 .description = "Anthropic API key",
+			 .severity = DW_SEV_HIGH},
+		/* sk-ant-api03-..., sk-ant-admin01-... */
+		.regex = "(?<![A-Za-z0-9_-])sk-ant-[a-z]{3,8}[0-9]{2}-"
+			 "[A-Za-z0-9_-]{32,200}(?![A-Za-z0-9_-])",
+		.prefilters = {"sk-ant-"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "sentry-token",
+			 .description = "Sentry user, app or integration auth "
+					"token",
+			 .severity = DW_SEV_HIGH},
+		/* The prefix and 64 hex digits (getsentry/sentry's
+		 * generate_token). */
+		.regex = "(?<![A-Za-z0-9_])sntry[uai]_[0-9a-f]{64}"
+			 "(?![A-Za-z0-9_])",
+		.prefilters = {"sntryu_", "sntrya_", "sntryi_"},
+		.min_entropy = 3.0,
+		.validate = valid_not_placeholder,
+	},
+	{
+		.info = {.id = "sentry-org-token",
+			 .description = "Sentry organization auth token",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_])sntrys_[A-Za-z0-9+/]{20,600}={0,2}_"
+			 "[A-Za-z0-9+/]{43}(?![A-Za-z0-9+/=_])",
+		.prefilters = {"sntrys_"},
+		.validate = valid_sentry_org,
+	},
+	{
+		.info = {.id = "terraform-cloud-token",
+			 .description = "HCP Terraform (Terraform Cloud) API "
+					"token",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_.-])[A-Za-z0-9]{14}\\.atlasv1\\."
+			 "[A-Za-z0-9_-]{60,80}(?![A-Za-z0-9_-])",
+		.prefilters = {".atlasv1."},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "huggingface-token",
+			 .description = "Hugging Face access token",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_-])hf_[A-Za-z0-9]{30,40}"
+			 "(?![A-Za-z0-9_-])",
+		.prefilters = {"hf_"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "azure-entra-client-secret",
+			 .description = "Microsoft Entra (Azure AD) client "
+					"secret",
+			 .severity = DW_SEV_HIGH},
+		/* Three characters, a digit, "Q~", then the rest: up to 40
+		 * (Microsoft Purview's definition of this secret). */
+		.regex = "(?<![A-Za-z0-9_~.-])[A-Za-z0-9_~.-]{3}[0-9]Q~"
+			 "[A-Za-z0-9_~.-]{31,34}(?![A-Za-z0-9_~.-])",
+		.prefilters = {"[0-9]Q~"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "atlassian-api-token",
+			 .description = "Atlassian API token",
+			 .severity = DW_SEV_HIGH},
+		/* Identified by "ATAT" (Atlassian's javadoc); its length
+		 * varies on purpose. */
+		.regex = "(?<![A-Za-z0-9_-])ATATT[A-Za-z0-9_=-]{60,400}"
+			 "(?![A-Za-z0-9_=-])",
+		.prefilters = {"ATATT"},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "base64-private-key",
+			 .description = "Private key in base64 (kubeconfig "
+					"client-key-data, Kubernetes secrets)",
+			 .severity = DW_SEV_CRITICAL},
+		/* A PEM file in base64 starts with "-----BEGIN". */
+		.regex = "(?<![A-Za-z0-9+/])LS0tLS1CRUdJTi[A-Za-z0-9+/]{80,}"
+			 "={0,2}",
+		.prefilters = {"LS0tLS1CRUdJTi"},
+		.validate = valid_b64_pem,
 	},
 	{
 		.info = {.id = "jwt",

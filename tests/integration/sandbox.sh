@@ -135,7 +135,7 @@ dw_docker_rm dw-sbx-local
 # A secret Docker's JSON escapes ('&' is written \u0026): the daemon
 # finds it in the raw line with JSON's escapes undone, and believes it.
 docker run -d --network none --name dw-sbx-log dwtest:busybox sh -c \
-	"echo 'db = https://admin:Xk9&qP2vL7mZ4rT8w@db.internal.example.com/app'; exec sleep 600" >/dev/null
+	"echo 'db = https://admin:Xk9&qP2vL7mZ4rT8w@db.internal/app'; exec sleep 600" >/dev/null
 lid=$(docker inspect -f '{{.Id}}' dw-sbx-log)
 dw_wait 10 some "SELECT count(*) FROM findings WHERE source = 'docker-json-log' AND rule = 'url-credentials' AND container_id = '$lid'"
 ok=$((!$?))
