@@ -12,7 +12,7 @@ test="libcmocka-dev busybox-static curl jq sqlite3 attr libcap2-bin time
 openssl debootstrap systemd
 util-linux procps groff-base inotify-tools bc pre-commit clang clang-format libclang-rt-14-dev git
 python3-yaml lintian zsh sleuthkit prometheus rsyslog rsyslog-gnutls
-rsyslog-kafka rsyslog-elasticsearch rsyslog-relp"
+rsyslog-kafka rsyslog-elasticsearch rsyslog-relp zip zstd bzip2 xz-utils"
 
 pkgs=$build
 case "${1:-}" in

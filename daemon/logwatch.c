@@ -213,8 +213,8 @@ static int boxed_whole(struct dw_logwatch *w, const struct pattern *p,
 					    out, on_source_finding, k);
 	}
 	/* "Binary" is the scanner's word: a file with no NUL byte where
-	 * it looks (gzip and Docker's frames are never binary) was not
-	 * skipped for that. */
+	 * it looks (gzip, Docker's frames and archives are never binary)
+	 * was not skipped for that. */
 	if (!err && *out == DW_SCAN_SKIPPED_BINARY) {
 		char head[8192];
 		size_t len = strlen(path);
@@ -223,7 +223,9 @@ static int boxed_whole(struct dw_logwatch *w, const struct pattern *p,
 					!strcmp(dw_scan_decoder(path),
 						DW_SOURCE_DOCKER_LOCAL_LOG) ||
 					!strcmp(dw_scan_decoder(path),
-						DW_SOURCE_MAIL)
+						DW_SOURCE_MAIL) ||
+					!strcmp(dw_scan_decoder(path),
+						DW_SOURCE_ARCHIVE)
 				? 0
 				: pread(fd, head, sizeof(head), 0);
 

@@ -106,12 +106,13 @@ static const char *const sb_kinds[] = {
 	DW_SOURCE_DOCKER_LOCAL_LOG,
 	DW_SOURCE_MAIL,
 	DW_SOURCE_CRI_LOG,
+	DW_SOURCE_ARCHIVE,
 };
 #define SB_KIND_FILE 1
 /* The fields a finding may carry back (anything else is left out). */
 static const char *const sb_keys[] = {
-	"stream", "time",	"channel", "user",
-	"ts",	  "message_id", "part",	   "filename",
+	"stream",     "time", "channel",  "user",  "ts",
+	"message_id", "part", "filename", "entry",
 };
 
 /* What follows an SB_WHOLE request: which decoder, for which file. */
@@ -877,10 +878,15 @@ static void warm_up(struct dw_scanner *s)
 		dw_log_join_release(&j);
 	}
 	/* glibc reads the time zone on the first gmtime_r (Docker's local
-	 * format has times to show). */
+	 * format has times to show); with TZ unset it looks at
+	 * /etc/localtime again at each mktime (libarchive's, for a zip
+	 * entry's date). Times here are UTC: a fixed zone reads no file. */
+	setenv("TZ", "UTC0", 1);
 	tzset();
 	warm_up_iconv();
 	warm_up_mail(s);
+	/* libarchive and the compression libraries it brings. */
+	dw_archive_load();
 }
 
 int dw_sandbox_is_child(int argc, char **argv)
@@ -1678,6 +1684,7 @@ static uint32_t whole_kinds(int fd, const char *path, int slack)
 		return kind_bit(DW_SOURCE_SLACK) | kind_bit(DW_SOURCE_FILE);
 	if (!strcmp(d, DW_SOURCE_MAIL))
 		k |= kind_bit(DW_SOURCE_FILE);
+	/* (an archive's findings are checked by their fingerprint) */
 	if (!strcmp(d, DW_SOURCE_FILE) && pread(fd, head, 5, 0) == 5 &&
 	    !memcmp(head, "From ", 5))
 		k |= kind_bit(DW_SOURCE_MAIL);

@@ -80,8 +80,7 @@ int dw_is_placeholder(const char *s, size_t n)
 		"0685bd9184jfhq22",
 		"r0670saqznkx3yw40nddrpvk",
 		"aynhlzjetm09mrrc11fslvk1",
-		"gxznwiji5j752dgqdweuvloff0mtyaq00h9ba1j90qwb254lekqyodfqqcq9zz"
-		"l7sm0",
+		"gxznwiji5j752dgqdweuvloff0mtyaq00h9ba1j9",
 		"defghijklmnopqrs",
 	};
 	/*

@@ -16,6 +16,7 @@
 #include "driftwatch/error.h"
 #include "driftwatch/json.h"
 #include "driftwatch/lazylib.h"
+#include "archive.h"
 #include "driftwatch/safeopen.h"
 #include "driftwatch/sources.h"
 #include "driftwatch/xmalloc.h"
@@ -570,6 +571,17 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 	struct sink k;
 	int err;
 
+	/* Archives: entry by entry (archive.c), before ".gz" (".tar.gz"). */
+	if (dw_archive_name(path)) {
+		/* Its size, by lseek: the scanner process may not fstat. */
+		off_t at = lseek(fd, 0, SEEK_CUR), end = lseek(fd, 0, SEEK_END);
+
+		if (at < 0 || end < at || lseek(fd, at, SEEK_SET) != at)
+			return dw_error_errno(DW_EIO, errno, "cannot read %s",
+					      display);
+		return dw_archive_scan(s, fd, display, (uint64_t)(end - at),
+				       o->max_file_size, cb, ctx);
+	}
 	sink_init(&k, s, display,
 		  dlog	 ? DW_SOURCE_DOCKER_JSON_LOG
 		  : clog ? DW_SOURCE_CRI_LOG
@@ -661,6 +673,8 @@ static int open_regular(const char *path, const struct dw_source_opts *o,
 
 const char *dw_scan_decoder(const char *path)
 {
+	if (dw_archive_name(path))
+		return DW_SOURCE_ARCHIVE;
 	if (is_local_log(path))
 		return DW_SOURCE_DOCKER_LOCAL_LOG;
 	if (is_docker_log(path))
@@ -688,6 +702,7 @@ int dw_scan_opened_file(struct dw_scanner *s, int fd, const char *path,
 	/* Binary files are skipped, unless compressed, Docker's frames or
 	 * mail (a NUL byte in a header must not hide the message). */
 	n = has_suffix(path, ".gz") || is_local_log(path) ||
+			    dw_archive_name(path) ||
 			    !strcmp(dw_scan_decoder(path), DW_SOURCE_MAIL)
 		    ? 0
 		    : pread(fd, head, sizeof(head), 0);

@@ -22,6 +22,7 @@
 #define DW_SOURCE_FILE "file" /* plain text */
 #define DW_SOURCE_STDIN "stdin"
 #define DW_SOURCE_GZIP "gzip"
+#define DW_SOURCE_ARCHIVE "archive" /* an entry of a zip, tar, deb... */
 #define DW_SOURCE_DOCKER_JSON_LOG "docker-json-log" /* json-file logs */
 /* `local` driver logs and the dual-logging cache of other drivers */
 #define DW_SOURCE_DOCKER_LOCAL_LOG "docker-local-log"
@@ -262,6 +263,12 @@ struct dw_config;
 void dw_scan_tree(struct dw_scanner *s, const char *root,
 		  const struct dw_config *cfg, const struct dw_source_opts *o,
 		  dw_source_cb cb, dw_scan_note_fn note, void *ctx);
+
+/*
+ * Load libarchive, which archives inside scanned trees are read with,
+ * now (a sandbox, before its filter): 0 or an error.
+ */
+int dw_archive_load(void);
 
 /* Scan a stream (standard input) as plain text. */
 int dw_scan_fd(struct dw_scanner *s, int fd, const char *display,

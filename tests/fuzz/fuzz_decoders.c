@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: every decoder (gzip, Docker json-file and local
- * logs, CRI pod logs, mbox, .eml, Slack export files, plain) on arbitrary
+ * logs, CRI pod logs, mbox, .eml, Slack export files, archives, plain) on arbitrary
  * bytes. The first byte picks the decoder by choosing the file name the input
  * is stored under.
  */
@@ -38,7 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    "container-cached.log",
 					    "container-cached.log.1.gz",
 					    "ns_pod_uid/c/0.log",
-					    "ns_pod_uid/c/0.log.20261130-1.gz"};
+					    "ns_pod_uid/c/0.log.20261130-1.gz",
+					    "a.zip",
+					    "a.tar.gz"};
 	struct dw_source_opts opts = {.max_file_size = 1 << 20};
 	enum dw_scan_outcome outcome;
 	char dir[] = "/tmp/dwfuzz-XXXXXX", path[96], sub[64];
@@ -50,7 +52,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (size < 1 || !mkdtemp(dir))
 		return 0;
-	pick = data[0] % 11;
+	pick = data[0] % (sizeof(names) / sizeof(names[0]));
 	snprintf(sub, sizeof(sub), "%s/ns_pod_uid", dir);
 	mkdir(sub, 0700);
 	snprintf(sub, sizeof(sub), "%s/ns_pod_uid/c", dir);

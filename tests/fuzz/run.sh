@@ -38,6 +38,13 @@ printf '\005\000\001\000\014../../../etc\000\000\001\001\000' >"$corpus/overlay/
 printf '\000\001\001\002\000\004\000\001\002\000\002\001\001\000\000' >"$corpus/overlay/opaque"
 # The scanner protocol: a reply, a piece of lines, escapes, frames.
 printf '\000\001\000\000\000' >"$corpus/sandbox/reply"
+# Archives: a zip holding a zip, and a tar.gz holding a .gz.
+a=$(mktemp -d)
+printf 'k %s\n' "$($G github f7)" >"$a/t.env"
+(cd "$a" && zip -q in.zip t.env && zip -q out.zip in.zip t.env && gzip -k t.env && tar -czf t.tar.gz t.env.gz t.env)
+{ printf '\013'; cat "$a/out.zip"; } >"$corpus/decoders/zip"
+{ printf '\014'; cat "$a/t.tar.gz"; } >"$corpus/decoders/targz"
+rm -rf "$a"
 printf '\002{"log":"a\\u0026b \\ud83d\\ude00 %%41"}' >"$corpus/sandbox/escapes"
 { printf '\011'; printf '2026-11-30T00:00:00Z stdout P %s\n2026-11-30T00:00:01Z stderr F x\n2026-11-30T00:00:02Z stdout F %s\n' "$($G github f6 | cut -c1-9)" "$($G github f6 | cut -c10-)"; } >"$corpus/decoders/cri"
 printf '\003{"log":"a\\\\n","stream":"stdout"}\n{"log":"b\\n","stream":"stderr"}\n' >"$corpus/sandbox/peek"

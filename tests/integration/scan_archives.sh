@@ -1,0 +1,122 @@
+#!/bin/bash
+# Archives inside scanned trees: each format's entries are scanned (a
+# secret in a .tar.gz or a .zip was not found before: the first counted
+# as scanned, the second as binary, exit 0), nested ones too, and the
+# limits on depth, entries and expansion stop a bomb with a note (exit
+# 3), findings before it kept. As root the scanner process decodes them.
+. "$(dirname "$0")/../lib/common.sh"
+G="$DW_BUILD/tests/gentoken"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+chmod 755 "$tmp"
+
+gh=$($G github ar1)
+mkdir -p src/conf
+echo "token=$gh" >src/conf/app.env
+head -c 20000 /dev/urandom >src/blob.bin
+entries() { jq -r 'select(.rule=="github-token") | .entry' "$1" | sort | tr '\n' ' '; }
+
+mkdir t
+tar -cf t/a.tar src
+tar -czf t/a.tar.gz src
+tar -cjf t/a.tar.bz2 src
+tar -cJf t/a.tar.xz src
+tar --zstd -cf t/a.tar.zst src
+(cd src && zip -qr ../t/a.zip . && cp ../t/a.zip ../t/a.jar)
+# cpio (newc), written here: Debian has no cpio program by default.
+python3 - <<'EOF'
+import os
+out = open("t/a.cpio", "wb")
+def put(name, data, mode):
+    n = name.encode() + b"\0"
+    h = b"070701" + b"".join(b"%08X" % v for v in
+        (1, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(n), 0))
+    out.write(h + n + b"\0" * (-(len(h) + len(n)) % 4))
+    out.write(data + b"\0" * (-len(data) % 4))
+put("./conf/app.env", open("src/conf/app.env", "rb").read(), 0o100644)
+put("./blob.bin", open("src/blob.bin", "rb").read(), 0o100644)
+put("TRAILER!!!", b"", 0)
+out.close()
+EOF
+# A .deb: an ar of debian-binary, control.tar.xz, data.tar.xz.
+mkdir -p deb/DEBIAN deb/etc/app && echo "token=$gh" >deb/etc/app/app.env
+printf 'Package: t\nVersion: 1\nArchitecture: all\nMaintainer: t <t@example.org>\nDescription: t\n' >deb/DEBIAN/control
+dpkg-deb -Zxz --build deb t/a.deb >/dev/null
+# Nested: a zip in a tar.gz, a .gz file in a tar.
+cp t/a.zip inner.zip && gzip -c src/conf/app.env >app.env.gz
+tar -czf t/nested.tar.gz inner.zip app.env.gz
+
+check() { # label: scan t as the caller is
+	"$DW" scan --format jsonl t >o.jsonl 2>o.err
+	rc=$?
+	for f in a.tar a.tar.gz a.tar.bz2 a.tar.xz a.tar.zst a.zip a.jar a.cpio a.deb nested.tar.gz; do
+		n=$(jq -r --arg p "t/$f" 'select(.path==$p and .rule=="github-token" and .source=="archive") | .entry' o.jsonl | sort | tr '\n' ' ')
+		case $f in
+		a.deb) want="data.tar.xz!./etc/app/app.env " ;;
+		nested.tar.gz) want="app.env.gz inner.zip!conf/app.env " ;;
+		a.zip | a.jar) want="conf/app.env " ;;
+		a.cpio) want="./conf/app.env " ;;
+		*) want="src/conf/app.env " ;;
+		esac
+		[ "$n" = "$want" ] && pass "$1: $f: found in $want" || fail "$1: $f: got '$n', want '$want' ($(cat o.err))"
+	done
+	[ $rc -eq 1 ] && pass "$1: exit 1" || fail "$1: rc $rc: $(cat o.err)"
+}
+check "$(id -un)"
+if [ "$(id -u)" = 0 ]; then
+	HOME=$tmp setpriv --reuid=65534 --regid=65534 --clear-groups bash -c "$(declare -f check pass fail); DW=$DW; cd $tmp; check nobody" |
+		tee nobody.out | grep -q 'not ok' && fail "as nobody: $(grep 'not ok' nobody.out)" || pass "as nobody (no scanner process): $(grep -c '^ok' nobody.out) checks"
+fi
+# Binary entries are skipped, the redaction holds, the fields are there.
+grep -qF "$gh" o.jsonl && fail "a secret printed whole" || pass "redacted"
+"$DW" scan --no-color t/a.zip | grep -q 'entry=conf/app.env' && pass "text output names the entry" || fail "text entry"
+
+# Limits: said, exit 3, the findings before the stop kept.
+mkdir lim
+# A bomb: 1 GiB of zeros after a secret, in a small .tar.gz.
+mkdir bomb && echo "token=$gh" >bomb/first.env && truncate -s 1G bomb/zeros
+tar -czf lim/bomb.tar.gz bomb/first.env bomb/zeros
+rm -rf bomb
+"$DW" scan --format jsonl lim/bomb.tar.gz >o.jsonl 2>o.err
+rc=$?
+[ $rc -eq 3 ] && grep -q 'expanded to more than' o.err && [ "$(entries o.jsonl)" = "bomb/first.env " ] &&
+	pass "a 1 GiB expansion of $(stat -c %s lim/bomb.tar.gz) bytes: stopped, said, exit 3, the finding before kept" ||
+	fail "bomb (rc $rc): $(cat o.err) $(cat o.jsonl)"
+# Nested deeper than 3: the deep one is not opened, said.
+echo "token=$gh" >deep.env
+zip -q l3.zip deep.env && zip -q l2.zip l3.zip && zip -q l1.zip l2.zip && zip -q lim/l0.zip l1.zip
+"$DW" scan --format jsonl lim/l0.zip >o.jsonl 2>o.err
+rc=$?
+[ $rc -eq 3 ] && grep -q 'nested deeper than 3' o.err && pass "nesting past 3: said, exit 3 ($(grep -o 'entry [^ ]* not read' o.err))" ||
+	fail "depth (rc $rc): $(cat o.err)"
+zip -q lim/l1.zip l2.zip
+"$DW" scan --format jsonl lim/l1.zip >o.jsonl 2>o.err
+[ "$(entries o.jsonl)" = "l2.zip!l3.zip!deep.env " ] && pass "three deep: found (l2.zip!l3.zip!deep.env)" || fail "3 deep: $(cat o.err)"
+# Too many entries: 100,001 empty files.
+python3 - <<'EOF'
+import tarfile, io
+with tarfile.open("lim/many.tar.gz", "w:gz") as t:
+    info = tarfile.TarInfo("first.env")
+    data = open("deep.env", "rb").read()
+    info.size = len(data)
+    t.addfile(info, io.BytesIO(data))
+    for i in range(100001):
+        t.addfile(tarfile.TarInfo(f"e/{i}"), io.BytesIO(b""))
+EOF
+"$DW" scan --format jsonl lim/many.tar.gz >o.jsonl 2>o.err
+rc=$?
+[ $rc -eq 3 ] && grep -q 'stopped after 100000 entries' o.err && [ "$(entries o.jsonl)" = "first.env " ] &&
+	pass "100,002 entries: stopped at 100,000, said, exit 3" || fail "entries (rc $rc): $(cat o.err)"
+# Malformed: a .tar.gz cut in half.
+head -c $(($(stat -c %s t/nested.tar.gz) / 2)) t/nested.tar.gz >lim/cut.tar.gz
+"$DW" scan --format jsonl lim/cut.tar.gz >o.jsonl 2>o.err
+rc=$?
+[ $rc -eq 3 ] && grep -q 'cut.tar.gz' o.err && pass "a truncated archive: exit 3, said ($(head -c 150 o.err))" ||
+	fail "truncated (rc $rc): $(cat o.err)"
+# Not an archive after all: read as what it is (a name cannot hide it).
+echo "token=$gh" >lim/fake.zip
+"$DW" scan --format jsonl lim/fake.zip >o.jsonl 2>o.err
+rc=$?
+[ $rc -eq 1 ] && [ "$(jq -r .rule o.jsonl)" = github-token ] && pass "a .zip that is text: read as the text it is" || fail "fake zip (rc $rc): $(cat o.err)"
+finish
