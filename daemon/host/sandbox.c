@@ -1684,7 +1684,15 @@ static uint32_t whole_kinds(int fd, const char *path, int slack)
 		return kind_bit(DW_SOURCE_SLACK) | kind_bit(DW_SOURCE_FILE);
 	if (!strcmp(d, DW_SOURCE_MAIL))
 		k |= kind_bit(DW_SOURCE_FILE);
-	/* (an archive's findings are checked by their fingerprint) */
+	/* What is an archive by its bytes is read as one, whatever its
+	 * name (its findings are checked by their fingerprint). */
+	{
+		char magic[512];
+		ssize_t n = pread(fd, magic, sizeof(magic), 0);
+
+		if (n > 0 && dw_archive_magic(magic, (size_t)n))
+			k |= kind_bit(DW_SOURCE_ARCHIVE);
+	}
 	if (!strcmp(d, DW_SOURCE_FILE) && pread(fd, head, 5, 0) == 5 &&
 	    !memcmp(head, "From ", 5))
 		k |= kind_bit(DW_SOURCE_MAIL);

@@ -18,6 +18,7 @@
 #include "archive.h"
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
+#include "driftwatch/escape.h"
 #include "driftwatch/lazylib.h"
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
@@ -30,6 +31,7 @@
 	X(archive_read_support_format_ar)                                      \
 	X(archive_read_support_format_cpio)                                    \
 	X(archive_read_support_format_raw)                                     \
+	X(archive_read_support_format_zip_seekable)                            \
 	X(archive_read_support_filter_gzip)                                    \
 	X(archive_read_support_filter_bzip2)                                   \
 	X(archive_read_support_filter_xz)                                      \
@@ -39,6 +41,13 @@
 	X(archive_read_support_filter_compress)                                \
 	X(archive_read_support_filter_rpm)                                     \
 	X(archive_read_open)                                                   \
+	X(archive_read_open1)                                                  \
+	X(archive_read_set_read_callback)                                      \
+	X(archive_read_set_seek_callback)                                      \
+	X(archive_read_set_skip_callback)                                      \
+	X(archive_read_set_callback_data)                                      \
+	X(archive_filter_bytes)                                                \
+	X(archive_entry_pathname_utf8)                                         \
 	X(archive_read_next_header)                                            \
 	X(archive_read_data)                                                   \
 	X(archive_error_string)                                                \
@@ -100,7 +109,40 @@ int dw_archive_name(const char *path)
 static int compressed_name(const char *path)
 {
 	return has_suffix(path, ".gz") || has_suffix(path, ".bz2") ||
-	       has_suffix(path, ".xz") || has_suffix(path, ".zst");
+	       has_suffix(path, ".xz") || has_suffix(path, ".zst") ||
+	       has_suffix(path, ".lz4") || has_suffix(path, ".lzma") ||
+	       has_suffix(path, ".Z");
+}
+
+int dw_archive_magic(const void *head, size_t n)
+{
+	static const struct {
+		const char *m;
+		size_t len;
+	} magic[] = {
+		{"PK\3\4", 4},	 /* zip */
+		{"PK\5\6", 4},	 /* an empty zip */
+		{"\x1f\x8b", 2}, /* gzip */
+		{"BZh", 3},	 /* bzip2 */
+		{"\xfd"
+		 "7zXZ",
+		 6},			 /* xz */
+		{"\x28\xb5\x2f\xfd", 4}, /* zstd */
+		{"\x04\x22\x4d\x18", 4}, /* lz4 */
+		{"\x5d\x00\x00", 3},	 /* lzma */
+		{"!<arch>\n", 8},	 /* ar (deb) */
+		{"\xed\xab\xee\xdb", 4}, /* rpm */
+		{"070701", 6},		 /* cpio */
+		{"070707", 6},		 /* cpio */
+	};
+	const unsigned char *p = head;
+	size_t i;
+
+	for (i = 0; i < sizeof(magic) / sizeof(magic[0]); i++)
+		if (n >= magic[i].len && !memcmp(p, magic[i].m, magic[i].len))
+			return 1;
+	/* tar: "ustar" at 257 */
+	return n >= 262 && !memcmp(p + 257, "ustar", 5);
 }
 
 /* What one archive (with those inside it) may still cost. */
@@ -145,7 +187,13 @@ static int entry_finding(const struct dw_finding *f, void *ctx)
 	int rc;
 
 	/* (none: the file itself, no archive after all) */
-	src.fields = *w->entry ? json_pack("{s:s}", "entry", w->entry) : NULL;
+	if (*w->entry) {
+		struct dw_buf b = DW_BUF_INIT;
+
+		dw_utf8_sanitize(&b, w->entry, strlen(w->entry));
+		src.fields = json_pack("{s:s}", "entry", b.ptr ? b.ptr : "");
+		dw_buf_release(&b);
+	}
 	rc = w->cb(f, &src, w->ctx);
 	json_decref(src.fields);
 	return rc;
@@ -192,8 +240,27 @@ static int count(struct walk *w, size_t n)
 	return -1;
 }
 
-/* One regular entry's data, scanned unless binary; all of it counted. */
-static void scan_entry(struct walk *w, struct archive *a, const char *name)
+/* Any entry's data, not scanned: counted all the same (a directory
+ * entry's data is decompressed to skip it too). */
+static void drain(struct walk *w, struct archive *a)
+{
+	la_ssize_t n;
+
+	while ((n = ar.archive_read_data(a, w->buf, READ_SIZE)) > 0)
+		if (count(w, (size_t)n))
+			break;
+}
+
+static void walk_nested(struct walk *w, struct archive *outer, const char *name,
+			int depth, const char *first, size_t first_len);
+
+/*
+ * One regular entry's data, scanned unless binary; all of it counted.
+ * Binary data that is an archive or compressed, whatever its name, is
+ * opened as one (a name cannot hide it).
+ */
+static void scan_entry(struct walk *w, struct archive *a, const char *name,
+		       int depth)
 {
 	int binary = -1;
 
@@ -211,10 +278,34 @@ static void scan_entry(struct walk *w, struct archive *a, const char *name)
 		}
 		if (!n || count(w, (size_t)n))
 			break;
-		if (binary < 0)
+		if (binary < 0) {
 			binary = memchr(w->buf, '\0',
 					(size_t)n < SNIFF ? (size_t)n
 							  : SNIFF) != NULL;
+			if (binary && dw_archive_magic(w->buf, (size_t)n) &&
+			    ar.archive_format(a) != ARCHIVE_FORMAT_RAW) {
+				char *first = w->buf;
+
+				if (depth + 1 >= DW_ARCHIVE_DEPTH) {
+					fail(w->b, 0,
+					     "%s: entry %s not read: archives "
+					     "nested deeper than %d are not "
+					     "opened",
+					     w->display, name,
+					     DW_ARCHIVE_DEPTH);
+					drain(w, a);
+					return;
+				}
+				/* (its own buffer from here on) */
+				w->buf = dw_xmalloc(READ_SIZE);
+				walk_nested(w, a, name, depth + 1, first,
+					    (size_t)n);
+				free(w->buf);
+				w->buf = first;
+				w->entry = name;
+				return;
+			}
+		}
 		if (!binary)
 			dw_scan_feed(w->s, w->buf, (size_t)n);
 	}
@@ -230,14 +321,24 @@ struct nested {
 	struct walk *w;
 	struct archive *outer;
 	char *buf;
+	const char *first; /* read already (and counted): given first */
+	size_t first_len;
 };
 
 static la_ssize_t nested_read(struct archive *a, void *ctx, const void **out)
 {
 	struct nested *n = ctx;
-	la_ssize_t got = ar.archive_read_data(n->outer, n->buf, READ_SIZE);
+	la_ssize_t got;
 
 	(void)a;
+	if (n->first_len) {
+		memcpy(n->buf, n->first, n->first_len);
+		got = (la_ssize_t)n->first_len;
+		n->first_len = 0;
+		*out = n->buf;
+		return got;
+	}
+	got = ar.archive_read_data(n->outer, n->buf, READ_SIZE);
 	*out = n->buf;
 	if (got > 0 && count(n->w, (size_t)got))
 		return -1;
@@ -245,9 +346,9 @@ static la_ssize_t nested_read(struct archive *a, void *ctx, const void **out)
 }
 
 static void walk_nested(struct walk *w, struct archive *outer, const char *name,
-			int depth)
+			int depth, const char *first, size_t first_len)
 {
-	struct nested n = {w, outer, dw_xmalloc(READ_SIZE)};
+	struct nested n = {w, outer, dw_xmalloc(READ_SIZE), first, first_len};
 	struct archive *a = new_reader();
 
 	if (!a) {
@@ -277,8 +378,11 @@ static void walk_archive(struct walk *w, struct archive *a, const char *prefix,
 	while (!w->b->stopped &&
 	       ((rc = ar.archive_read_next_header(a, &e)) == ARCHIVE_OK ||
 		rc == ARCHIVE_WARN)) {
-		const char *p = ar.archive_entry_pathname(e);
+		const char *p = ar.archive_entry_pathname_utf8(e);
 		struct dw_buf name = DW_BUF_INIT;
+
+		if (!p)
+			p = ar.archive_entry_pathname(e);
 
 		if (++w->b->entries > DW_ARCHIVE_ENTRIES) {
 			fail(w->b, 1,
@@ -287,8 +391,10 @@ static void walk_archive(struct walk *w, struct archive *a, const char *prefix,
 			     w->display, DW_ARCHIVE_ENTRIES);
 			break;
 		}
-		if (ar.archive_entry_filetype(e) != AE_IFREG)
+		if (ar.archive_entry_filetype(e) != AE_IFREG) {
+			drain(w, a);
 			continue;
+		}
 		/* A compressed single file: its content, under its name. */
 		if (ar.archive_format(a) == ARCHIVE_FORMAT_RAW)
 			dw_buf_adds(&name, prefix ? prefix : "");
@@ -299,14 +405,14 @@ static void walk_archive(struct walk *w, struct archive *a, const char *prefix,
 		if (ar.archive_format(a) != ARCHIVE_FORMAT_RAW &&
 		    (dw_archive_name(name.ptr) || compressed_name(name.ptr))) {
 			if (depth + 1 < DW_ARCHIVE_DEPTH)
-				walk_nested(w, a, name.ptr, depth + 1);
+				walk_nested(w, a, name.ptr, depth + 1, NULL, 0);
 			else
 				fail(w->b, 0,
 				     "%s: entry %s not read: archives nested "
 				     "deeper than %d are not opened",
 				     w->display, name.ptr, DW_ARCHIVE_DEPTH);
 		} else {
-			scan_entry(w, a, name.ptr);
+			scan_entry(w, a, name.ptr, depth);
 		}
 		dw_buf_release(&name);
 	}
@@ -318,12 +424,37 @@ static void walk_archive(struct walk *w, struct archive *a, const char *prefix,
 						: "malformed archive");
 }
 
-/* The archive itself, by read(2) (the scanner process may not fstat,
- * which libarchive's own fd reader does). */
+/*
+ * The archive itself, by read(2) and lseek(2) (the scanner process may
+ * not fstat, which libarchive's own fd reader does). Seeking lets the
+ * zip reader use the central directory, as unzip does: the streaming one
+ * stops at a stray signature between entries, and cannot see past what
+ * precedes a zip (a launcher script, a self-extractor).
+ */
 struct outer {
 	int fd;
 	char *buf;
+	off_t base; /* where the file's data start in `fd` */
 };
+
+static la_int64_t outer_seek(struct archive *a, void *ctx, la_int64_t off,
+			     int whence)
+{
+	struct outer *o = ctx;
+	off_t at =
+		lseek(o->fd, whence == SEEK_SET ? o->base + off : off, whence);
+
+	(void)a;
+	return at < 0 ? ARCHIVE_FATAL : (la_int64_t)(at - o->base);
+}
+
+static la_int64_t outer_skip(struct archive *a, void *ctx, la_int64_t n)
+{
+	struct outer *o = ctx;
+
+	(void)a;
+	return lseek(o->fd, n, SEEK_CUR) < 0 ? 0 : n;
+}
 
 static la_ssize_t outer_read(struct archive *a, void *ctx, const void **out)
 {
@@ -339,15 +470,65 @@ static la_ssize_t outer_read(struct archive *a, void *ctx, const void **out)
 	return n;
 }
 
+/*
+ * One pass over the file from `o->base`: every format, or (`zip_only`)
+ * the zip reader that starts from the central directory at its end.
+ * The format it was read as, or -1 when it could not be opened.
+ */
+static int pass(struct walk *w, struct outer *o, int zip_only)
+{
+	struct archive *a = zip_only ? ar.archive_read_new() : new_reader();
+	int format = -1;
+
+	if (!a) {
+		fail(w->b, 0, "%s: cannot start a reader", w->display);
+		return -1;
+	}
+	if (zip_only)
+		ar.archive_read_support_format_zip_seekable(a);
+	if (lseek(o->fd, o->base, SEEK_SET) != o->base) {
+		fail(w->b, 0, "%s: cannot read: %s", w->display,
+		     strerror(errno));
+		ar.archive_read_free(a);
+		return -1;
+	}
+	ar.archive_read_set_callback_data(a, o);
+	ar.archive_read_set_read_callback(a, outer_read);
+	ar.archive_read_set_seek_callback(a, outer_seek);
+	ar.archive_read_set_skip_callback(a, outer_skip);
+	if (ar.archive_read_open1(a) != ARCHIVE_OK) {
+		fail(w->b, 0, "%s: %s", w->display,
+		     ar.archive_error_string(a) ? ar.archive_error_string(a)
+						: "not an archive");
+	} else {
+		walk_archive(w, a, NULL, 0);
+		format = ar.archive_format(a);
+	}
+	ar.archive_read_free(a);
+	return format;
+}
+
+/* Whether the file ends with a zip's end of central directory (within
+ * the 64 KiB a comment may take). */
+static int ends_as_zip(int fd, off_t base, uint64_t size)
+{
+	size_t n = size < 65557 ? (size_t)size : 65557;
+	char *tail = dw_xmalloc(n);
+	int yes = pread(fd, tail, n, base + (off_t)(size - n)) == (ssize_t)n &&
+		  memmem(tail, n, "PK\5\6", 4) != NULL;
+
+	free(tail);
+	return yes;
+}
+
 int dw_archive_scan(struct dw_scanner *s, int fd, const char *display,
 		    uint64_t size, uint64_t max_file_size, dw_source_cb cb,
 		    void *ctx)
 {
 	struct budget b;
 	struct walk w = {s, display, cb, ctx, &b, NULL, ""};
-	struct outer o = {fd, NULL};
-	struct archive *a;
-	int err = dw_archive_load();
+	struct outer o = {fd, NULL, 0};
+	int err = dw_archive_load(), format;
 
 	if (err || !size) /* (an empty file holds nothing) */
 		return err;
@@ -357,23 +538,22 @@ int dw_archive_scan(struct dw_scanner *s, int fd, const char *display,
 		b.limit = DW_ARCHIVE_FLOOR;
 	if (max_file_size && b.limit > max_file_size * 16)
 		b.limit = max_file_size * 16;
-	a = new_reader();
-	if (!a)
-		return dw_error_set(DW_EIO, "%s: cannot start a reader",
-				    display);
+	o.base = lseek(fd, 0, SEEK_CUR);
+	if (o.base < 0)
+		return dw_error_errno(DW_EIO, errno, "cannot read %s", display);
 	o.buf = dw_xmalloc(READ_SIZE);
-	if (ar.archive_read_open(a, &o, NULL, outer_read, NULL) != ARCHIVE_OK) {
-		err = dw_error_set(DW_EIO, "%s: %s", display,
-				   ar.archive_error_string(a)
-					   ? ar.archive_error_string(a)
-					   : "not an archive");
-		ar.archive_read_free(a);
-		free(o.buf);
-		return err;
-	}
 	w.buf = dw_xmalloc(READ_SIZE);
-	walk_archive(&w, a, NULL, 0);
-	ar.archive_read_free(a);
+	format = pass(&w, &o, 0);
+	/*
+	 * Read as something else (a tar, raw bytes) and still a zip at its
+	 * end (a zip appended to a tar; one behind a launcher script that
+	 * the reader did not see through): what unzip would extract is
+	 * read too.
+	 */
+	if (!b.stopped &&
+	    (format & ARCHIVE_FORMAT_BASE_MASK) != ARCHIVE_FORMAT_ZIP &&
+	    ends_as_zip(fd, o.base, size))
+		pass(&w, &o, 1);
 	free(w.buf);
 	free(o.buf);
 	return b.err ? dw_error_set(b.err, "%s", b.why) : 0;

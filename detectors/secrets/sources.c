@@ -560,7 +560,7 @@ static void sink_init(struct sink *k, struct dw_scanner *s, const char *display,
 
 static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 		       const char *display, const struct dw_source_opts *o,
-		       dw_source_cb cb, void *ctx)
+		       dw_source_cb cb, void *ctx, int packed)
 {
 	int gz = has_suffix(path, ".gz");
 	int dlog = is_docker_log(path), llog = is_local_log(path),
@@ -571,8 +571,9 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 	struct sink k;
 	int err;
 
-	/* Archives: entry by entry (archive.c), before ".gz" (".tar.gz"). */
-	if (dw_archive_name(path)) {
+	/* Archives: entry by entry (archive.c), before ".gz" (".tar.gz");
+	 * binary content that is one whatever its name (o->packed). */
+	if (dw_archive_name(path) || packed) {
 		/* Its size, by lseek: the scanner process may not fstat. */
 		off_t at = lseek(fd, 0, SEEK_CUR), end = lseek(fd, 0, SEEK_END);
 
@@ -696,7 +697,7 @@ int dw_scan_opened_file(struct dw_scanner *s, int fd, const char *path,
 {
 	char head[SNIFF_SIZE];
 	ssize_t n;
-	int err;
+	int err, packed;
 
 	*outcome = DW_SCAN_DONE;
 	/* Binary files are skipped, unless compressed, Docker's frames or
@@ -706,11 +707,13 @@ int dw_scan_opened_file(struct dw_scanner *s, int fd, const char *path,
 			    !strcmp(dw_scan_decoder(path), DW_SOURCE_MAIL)
 		    ? 0
 		    : pread(fd, head, sizeof(head), 0);
-	if (n > 0 && memchr(head, '\0', (size_t)n)) {
+	packed = n > 0 && memchr(head, '\0', (size_t)n) &&
+		 dw_archive_magic(head, (size_t)n);
+	if (n > 0 && memchr(head, '\0', (size_t)n) && !packed) {
 		*outcome = DW_SCAN_SKIPPED_BINARY;
 		return 0;
 	}
-	err = scan_opened(s, fd, path, display, o, cb, ctx);
+	err = scan_opened(s, fd, path, display, o, cb, ctx, packed);
 	if (!err && dw_scan_timed_out(s))
 		*outcome = DW_SCAN_TIMED_OUT;
 	return err;

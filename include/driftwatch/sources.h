@@ -270,6 +270,13 @@ void dw_scan_tree(struct dw_scanner *s, const char *root,
  */
 int dw_archive_load(void);
 
+/*
+ * Whether the first `n` bytes of a file are those of an archive or a
+ * compressed file read as one (zip, gzip, bzip2, xz, zstd, lz4, lzma,
+ * ar, rpm, cpio, tar), whatever its name.
+ */
+int dw_archive_magic(const void *head, size_t n);
+
 /* Scan a stream (standard input) as plain text. */
 int dw_scan_fd(struct dw_scanner *s, int fd, const char *display,
 	       dw_source_cb cb, void *ctx);

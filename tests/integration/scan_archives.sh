@@ -114,6 +114,76 @@ head -c $(($(stat -c %s t/nested.tar.gz) / 2)) t/nested.tar.gz >lim/cut.tar.gz
 rc=$?
 [ $rc -eq 3 ] && grep -q 'cut.tar.gz' o.err && pass "a truncated archive: exit 3, said ($(head -c 150 o.err))" ||
 	fail "truncated (rc $rc): $(cat o.err)"
+# Ways to hide one (an adversarial review; each was silent before, exit 0).
+mkdir hide
+python3 - "$gh" <<'PY'
+import io, sys, tarfile, zipfile, gzip, lzma, struct
+tok = ("token=" + sys.argv[1] + "\n").encode()
+def zbytes(files):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+        for n, d in files:
+            z.writestr(n, d)
+    return b.getvalue()
+# A launcher script before the zip (an executable jar, a self-extractor).
+open("hide/run.jar", "wb").write(b'#!/bin/sh\nexec java -jar "$0"\n' + zbytes([("app.env", tok)]))
+# A tar with a zip appended.
+t = io.BytesIO()
+with tarfile.open(fileobj=t, mode="w") as tf:
+    i = tarfile.TarInfo("readme.txt"); i.size = 3; tf.addfile(i, io.BytesIO(b"hi\n"))
+open("hide/poly.tar", "wb").write(t.getvalue() + zbytes([("app.env", tok)]))
+# A stray central-directory signature between two entries: the central
+# directory (which unzip reads) is right; a walk of local headers stops.
+z = bytearray(zbytes([("readme.txt", b"hi\n"), ("app.env", tok)]))
+second = z.find(b"PK\3\4", 4)
+z[second:second] = b"PK\1\2"
+eocd = z.rfind(b"PK\5\6")
+cd = struct.unpack_from("<I", z, eocd + 16)[0] + 4
+struct.pack_into("<I", z, eocd + 16, cd)
+p = cd
+while z[p:p + 4] == b"PK\1\2":
+    off = struct.unpack_from("<I", z, p + 42)[0]
+    if off >= second:
+        struct.pack_into("<I", z, p + 42, off + 4)
+    n, e, c = struct.unpack_from("<HHH", z, p + 28)
+    p += 46 + n + e + c
+open("hide/stray.zip", "wb").write(bytes(z))
+# gzip data under a name that does not say so, inside a tar; a zip and
+# an xz file with no suffix that says so.
+t = io.BytesIO()
+with tarfile.open(fileobj=t, mode="w") as tf:
+    g = gzip.compress(tok); i = tarfile.TarInfo("notes.txt"); i.size = len(g); tf.addfile(i, io.BytesIO(g))
+open("hide/misnamed.tar", "wb").write(t.getvalue())
+open("hide/backup", "wb").write(zbytes([("app.env", tok)]))
+open("hide/t.env.xz", "wb").write(lzma.compress(tok))
+# An entry name that is not UTF-8.
+t = io.BytesIO()
+with tarfile.open(fileobj=t, mode="w", format=tarfile.GNU_FORMAT, encoding="latin-1") as tf:
+    i = tarfile.TarInfo("caf\xe9.env"); i.size = len(tok); tf.addfile(i, io.BytesIO(tok))
+open("hide/latin1.tar", "wb").write(t.getvalue())
+# A directory entry (GNU dumpdir, 'D') with 200 MB of zeros as its data,
+# then the secret: skipping that data was not counted, so a few KB cost
+# unbounded CPU.
+t = io.BytesIO()
+with tarfile.open(fileobj=t, mode="w:gz") as tf:
+    i = tarfile.TarInfo("d"); i.type = b"D"; i.size = 200 << 20
+    tf.addfile(i, io.BytesIO(bytes(200 << 20)))
+    i = tarfile.TarInfo("app.env"); i.size = len(tok); tf.addfile(i, io.BytesIO(tok))
+open("hide/dumpdir.tar.gz", "wb").write(t.getvalue())
+PY
+for f in run.jar poly.tar stray.zip misnamed.tar backup t.env.xz latin1.tar; do
+	"$DW" scan --format jsonl "hide/$f" >o.jsonl 2>o.err
+	rc=$?
+	[ $rc -eq 1 ] && [ "$(jq -r .rule o.jsonl)" = github-token ] && pass "hidden in $f: found ($(jq -r '.entry // "(the file)"' o.jsonl))" ||
+		fail "hidden in $f (rc $rc): $(cat o.err)"
+done
+"$DW" scan --format jsonl hide/latin1.tar | jq -e '.entry | startswith("caf") and endswith(".env")' >/dev/null &&
+	pass "a name that is not UTF-8 still names the entry" || fail "latin-1 entry: $("$DW" scan --format jsonl hide/latin1.tar)"
+"$DW" scan --format jsonl hide/dumpdir.tar.gz >o.jsonl 2>o.err
+rc=$?
+[ $rc -eq 3 ] && grep -q 'expanded to more than' o.err &&
+	pass "a directory entry's 200 MB: counted, stopped, exit 3 ($(stat -c %s hide/dumpdir.tar.gz) bytes)" || fail "dumpdir (rc $rc): $(cat o.err)"
+
 # Not an archive after all: read as what it is (a name cannot hide it).
 echo "token=$gh" >lim/fake.zip
 "$DW" scan --format jsonl lim/fake.zip >o.jsonl 2>o.err
