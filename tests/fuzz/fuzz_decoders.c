@@ -1,8 +1,8 @@
 /*
  * libFuzzer target: every decoder (gzip, Docker json-file and local
- * logs, CRI pod logs, mbox, .eml, Slack export files, archives, plain) on arbitrary
- * bytes. The first byte picks the decoder by choosing the file name the input
- * is stored under.
+ * logs, CRI pod logs, mbox, .eml, Slack export files, archives, plain) on
+ * arbitrary bytes. The first byte picks the decoder by choosing the file name
+ * the input is stored under.
  */
 #include <stddef.h>
 #include <stdint.h>
