@@ -73,6 +73,10 @@ int dw_cli_fail(const char *cmd, int code, const char *fmt, ...)
  */
 char *dw_cli_cache_dir(void);
 
+/* `p` made absolute against the working directory (it may not exist;
+ * left as it is when that cannot be had). The caller frees. */
+char *dw_cli_absolute(const char *p);
+
 /*
  * Connect to Docker (`host`, else cli->host) for a container's layers:
  * paths under cli->host_root, and driftwatchd's store at `db` opened

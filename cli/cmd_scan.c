@@ -1166,19 +1166,6 @@ static int confine_reader(struct scan *sc, const char *cache_path)
 	return 0;
 }
 
-/* `p` made absolute against the working directory (it may not exist). */
-static char *realpath_of(const char *p)
-{
-	struct dw_buf b = DW_BUF_INIT;
-	char cwd[4096];
-
-	if (getcwd(cwd, sizeof(cwd)))
-		dw_buf_addf(&b, "%s/%s", cwd, p);
-	else
-		dw_buf_adds(&b, p);
-	return dw_buf_detach(&b, NULL);
-}
-
 static int scan_git(struct scan *sc, const char *repo, struct dw_git_opts *o,
 		    const char *cache_path, int show)
 {
@@ -1614,7 +1601,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		}
 		/* Before the working directory changes: a relative cache. */
 		if (cache_path && cache_path[0] != '/')
-			cache_path = abs_cache = realpath_of(cache_path);
+			cache_path = abs_cache = dw_cli_absolute(cache_path);
 		if (enter_repo(optind < argc ? argv[optind] : ".", sc.respond,
 			       &dropped, &confine)) {
 			dw_config_release(&sc.cfg);

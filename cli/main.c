@@ -145,6 +145,17 @@ int dw_cli_fail(const char *cmd, int code, const char *fmt, ...)
 	return code;
 }
 
+char *dw_cli_absolute(const char *p)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	char cwd[4096];
+
+	if (p[0] != '/' && getcwd(cwd, sizeof(cwd)))
+		dw_buf_addf(&b, "%s/", cwd);
+	dw_buf_adds(&b, p);
+	return dw_buf_detach(&b, NULL);
+}
+
 /*
  * $DW_CACHE_DIR, else $XDG_CACHE_HOME/driftwatch, else
  * ~/.cache/driftwatch, created 0700; NULL when none can be had.

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "scan_baseline.h"
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
@@ -292,18 +293,6 @@ static int load(struct scan_fpset *s, const char *path, int quiet)
 	return err;
 }
 
-/* `p` made absolute against the working directory. */
-static char *absolute(const char *p)
-{
-	struct dw_buf b = DW_BUF_INIT;
-	char cwd[4096];
-
-	if (p[0] != '/' && getcwd(cwd, sizeof(cwd)))
-		dw_buf_addf(&b, "%s/", cwd);
-	dw_buf_adds(&b, p);
-	return dw_buf_detach(&b, NULL);
-}
-
 /*
  * The temporary file, removed when a signal ends the process before it
  * was renamed (the process that made it; a forked reader forgets it).
@@ -359,7 +348,7 @@ int scan_blout_open(struct scan_blout *b, const char *path)
 				    "--write-baseline %s: not a regular file "
 				    "(it would be replaced by one)",
 				    path);
-	b->path = absolute(path);
+	b->path = dw_cli_absolute(path);
 	b->tmp = dw_xmalloc(strlen(b->path) + 16);
 	snprintf(b->tmp, strlen(b->path) + 16, "%s.tmp-XXXXXX", b->path);
 	fd = mkostemp(b->tmp, O_CLOEXEC);

@@ -394,18 +394,26 @@ static int valid_wireguard(const char *s, size_t n, const char *m, size_t mlen,
 }
 
 /* A base64url part as JSON (NULL when it is not, or too long to look). */
-static json_t *b64url_json(const char *s, size_t k)
+/* Base64 (standard or url-safe, padded or not) of `s`, into `out`. */
+static int b64any(unsigned char *out, size_t outsize, const char *s, size_t n)
 {
 	char tmp[1020];
-	unsigned char raw[800];
 	size_t i;
-	int len;
 
-	if (!k || k > sizeof(tmp))
-		return NULL;
-	for (i = 0; i < k; i++) /* base64url to base64 */
+	while (n && s[n - 1] == '=')
+		n--;
+	if (n > sizeof(tmp))
+		return -1;
+	for (i = 0; i < n; i++)
 		tmp[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
-	len = b64decode(raw, sizeof(raw), tmp, k);
+	return b64decode(out, outsize, tmp, n);
+}
+
+static json_t *b64url_json(const char *s, size_t k)
+{
+	unsigned char raw[800];
+	int len = k ? b64any(raw, sizeof(raw), s, k) : -1;
+
 	return len > 0 ? json_loadb((const char *)raw, (size_t)len, 0, NULL)
 		       : NULL;
 }
@@ -420,18 +428,10 @@ static int signed_with_example_key(const char *s, size_t n, size_t sig_at)
 {
 	static const char *const keys[] = {"secret", "your-256-bit-secret"};
 	unsigned char mac[EVP_MAX_MD_SIZE], sig[64];
-	char tmp[96];
-	size_t i, k = n - sig_at, maclen;
-	int len;
+	size_t i, maclen;
 
-	if (k != 43) /* 32 bytes, unpadded */
-		return 0;
-	for (i = 0; i < k; i++)
-		tmp[i] = s[sig_at + i] == '-'	? '+'
-			 : s[sig_at + i] == '_' ? '/'
-						: s[sig_at + i];
-	len = b64decode(sig, sizeof(sig), tmp, k);
-	if (len != 32)
+	/* 32 bytes, unpadded */
+	if (n - sig_at != 43 || b64any(sig, sizeof(sig), s + sig_at, 43) != 32)
 		return 0;
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, keys[i],
@@ -578,21 +578,6 @@ static int valid_not_placeholder(const char *s, size_t n, const char *m,
 {
 	(void)m, (void)mlen, (void)line, (void)llen;
 	return !dw_is_placeholder(s, n);
-}
-
-/* Base64 (standard or url-safe, padded or not) of `s`, into `out`. */
-static int b64any(unsigned char *out, size_t outsize, const char *s, size_t n)
-{
-	char tmp[1020];
-	size_t i;
-
-	while (n && s[n - 1] == '=')
-		n--;
-	if (n > sizeof(tmp))
-		return -1;
-	for (i = 0; i < n; i++)
-		tmp[i] = s[i] == '-' ? '+' : s[i] == '_' ? '/' : s[i];
-	return b64decode(out, outsize, tmp, n);
 }
 
 /* Mixed: an upper and a lower case letter, or a digit and a letter. */
