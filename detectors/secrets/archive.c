@@ -170,13 +170,22 @@ static void fail(struct budget *b, int stop, const char *fmt, ...)
 static void fail(struct budget *b, int stop, const char *fmt, ...)
 {
 	va_list ap;
+	size_t at = 0;
 
-	b->stopped |= stop;
-	if (b->err)
+	/* The first error is kept; the one that stops it all is said too. */
+	if (b->err && (!stop || b->stopped)) {
+		b->stopped |= stop;
 		return;
+	}
+	if (b->err) {
+		at = strlen(b->why);
+		snprintf(b->why + at, sizeof(b->why) - at, "; then ");
+		at = strlen(b->why);
+	}
+	b->stopped |= stop;
 	b->err = DW_EIO;
 	va_start(ap, fmt);
-	vsnprintf(b->why, sizeof(b->why), fmt, ap);
+	vsnprintf(b->why + at, sizeof(b->why) - at, fmt, ap);
 	va_end(ap);
 }
 
@@ -254,6 +263,18 @@ static void drain(struct walk *w, struct archive *a)
 static void walk_nested(struct walk *w, struct archive *outer, const char *name,
 			int depth, const char *first, size_t first_len);
 
+/* An archive too deep to open: said, and its data read and counted all
+ * the same (skipped, it would be decompressed by the reader it is in,
+ * uncounted). */
+static void too_deep(struct walk *w, struct archive *a, const char *name)
+{
+	fail(w->b, 0,
+	     "%s: entry %s not read: archives nested deeper than %d are not "
+	     "opened",
+	     w->display, name, DW_ARCHIVE_DEPTH);
+	drain(w, a);
+}
+
 /*
  * One regular entry's data, scanned unless binary; all of it counted.
  * Binary data that is an archive or compressed, whatever its name, is
@@ -287,13 +308,7 @@ static void scan_entry(struct walk *w, struct archive *a, const char *name,
 				char *first = w->buf;
 
 				if (depth + 1 >= DW_ARCHIVE_DEPTH) {
-					fail(w->b, 0,
-					     "%s: entry %s not read: archives "
-					     "nested deeper than %d are not "
-					     "opened",
-					     w->display, name,
-					     DW_ARCHIVE_DEPTH);
-					drain(w, a);
+					too_deep(w, a, name);
 					return;
 				}
 				/* (its own buffer from here on) */
@@ -407,10 +422,7 @@ static void walk_archive(struct walk *w, struct archive *a, const char *prefix,
 			if (depth + 1 < DW_ARCHIVE_DEPTH)
 				walk_nested(w, a, name.ptr, depth + 1, NULL, 0);
 			else
-				fail(w->b, 0,
-				     "%s: entry %s not read: archives nested "
-				     "deeper than %d are not opened",
-				     w->display, name.ptr, DW_ARCHIVE_DEPTH);
+				too_deep(w, a, name.ptr);
 		} else {
 			scan_entry(w, a, name.ptr, depth);
 		}

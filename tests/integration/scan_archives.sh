@@ -90,6 +90,24 @@ zip -q l3.zip deep.env && zip -q l2.zip l3.zip && zip -q l1.zip l2.zip && zip -q
 rc=$?
 [ $rc -eq 3 ] && grep -q 'nested deeper than 3' o.err && pass "nesting past 3: said, exit 3 ($(grep -o 'entry [^ ]* not read' o.err))" ||
 	fail "depth (rc $rc): $(cat o.err)"
+# Too deep to open, and 200 MB of zeros that the tar.gz it sits in would
+# decompress to skip it: read and counted, so stopped (before, skipped
+# uncounted: unbounded CPU behind the depth limit).
+python3 - <<'PY'
+import io, tarfile, zipfile
+t = io.BytesIO()
+with tarfile.open(fileobj=t, mode="w:gz") as tf:
+    i = tarfile.TarInfo("deep.zip"); i.size = 200 << 20
+    tf.addfile(i, io.BytesIO(bytes(200 << 20)))
+with zipfile.ZipFile("l1b.zip", "w", zipfile.ZIP_STORED) as z:
+    z.writestr("l2.tar.gz", t.getvalue())
+with zipfile.ZipFile("lim/l0b.zip", "w", zipfile.ZIP_STORED) as z:
+    z.write("l1b.zip")
+PY
+"$DW" scan --format jsonl lim/l0b.zip >o.jsonl 2>o.err
+rc=$?
+[ $rc -eq 3 ] && grep -q 'expanded to more than' o.err &&
+	pass "past the depth limit, 200 MB that a reader would skip: counted, stopped" || fail "deep skip (rc $rc): $(cat o.err)"
 zip -q lim/l1.zip l2.zip
 "$DW" scan --format jsonl lim/l1.zip >o.jsonl 2>o.err
 [ "$(entries o.jsonl)" = "l2.zip!l3.zip!deep.env " ] && pass "three deep: found (l2.zip!l3.zip!deep.env)" || fail "3 deep: $(cat o.err)"
