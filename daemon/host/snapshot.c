@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <sys/socket.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,11 +554,10 @@ static int write_evidence(json_t *ev, struct dw_buf *entries,
 				      (json_int_t)r->archive_size));
 	dw_buf_addf(&path, "%s.evidence.json", archive);
 	dw_json_dump(&data, ev, JSON_PRESERVE_ORDER);
-	/* The upper entries were written as JSON text as they were read. */
+	/* The upper entries were written as JSON text as they were read
+	 * (tens of MB: written from where they are, not copied). */
 	dw_buf_setlen(&data, data.len - 1); /* the closing '}' */
 	dw_buf_adds(&data, ",\"upper_entries\":[");
-	dw_buf_add(&data, entries->ptr, entries->len);
-	dw_buf_adds(&data, "]}\n");
 	fd = open_tmp(path.ptr, &tmp);
 	if (fd < 0) {
 		err = DW_EIO;
@@ -567,7 +567,10 @@ static int write_evidence(json_t *ev, struct dw_buf *entries,
 
 		snap_hout_init(&h, fd);
 		h.durable = 1;
-		err = snap_hout_write(&h, data.ptr, data.len)
+		err = snap_hout_write(&h, data.ptr, data.len) ||
+				      snap_hout_write(&h, entries->ptr,
+						      entries->len) ||
+				      snap_hout_write(&h, "]}\n", 3)
 			      ? dw_error_errno(DW_EIO, h.failed,
 					       "snapshot: cannot "
 					       "write %s",
@@ -912,6 +915,46 @@ static int snapshot_budget(const struct dw_snapshot_opts *o,
 	return 0;
 }
 
+/*
+ * What the evidence says beside the archive (the container's sockets and
+ * its diff, a walk of its layers) is read by a thread of its own while
+ * the archive is written: the container is paused for the longer of the
+ * two, not for their sum. Inline when no thread can be started.
+ */
+struct side_evidence {
+	pthread_t th;
+	int started;
+	const char *root;
+	int pid;
+	const struct dw_container_layers *l;
+	json_t *sockets, *diff;
+};
+
+static void *side_main(void *arg)
+{
+	struct side_evidence *s = arg;
+
+	s->sockets = snap_sockets(s->root, s->pid);
+	s->diff = diff_text(s->l);
+	return NULL;
+}
+
+static void side_start(struct side_evidence *s)
+{
+	s->started = !pthread_create(&s->th, NULL, side_main, s);
+	if (!s->started)
+		side_main(s);
+}
+
+/* Into `ev`, in the places kept for them. */
+static void side_finish(struct side_evidence *s, json_t *ev)
+{
+	if (s->started)
+		pthread_join(s->th, NULL);
+	json_object_set_new(ev, "sockets", s->sockets);
+	json_object_set_new(ev, "diff", s->diff);
+}
+
 /* `processes` (taken) as listed by the runtime, or from /proc. */
 static int capture(const char *root, json_t *processes,
 		   const struct dw_container_layers *l, json_t *inspect,
@@ -920,7 +963,12 @@ static int capture(const char *root, json_t *processes,
 {
 	json_t *ev = evidence_head(o, inspect, l, r->paused);
 	struct dw_buf tmp = DW_BUF_INIT, entries = DW_BUF_INIT;
-	int pid = (int)json_integer_value(dw_json_path(inspect, "State.Pid"));
+	struct side_evidence side = {
+		.root = root,
+		.pid = (int)json_integer_value(
+			dw_json_path(inspect, "State.Pid")),
+		.l = l,
+	};
 	struct dw_snapshot_budget bud;
 	int fd, err;
 
@@ -932,8 +980,10 @@ static int capture(const char *root, json_t *processes,
 	}
 
 	json_object_set_new(ev, "processes", processes);
-	json_object_set_new(ev, "sockets", snap_sockets(root, pid));
-	json_object_set_new(ev, "diff", diff_text(l));
+	/* (their places: the evidence's keys keep their order) */
+	json_object_set_new(ev, "sockets", json_null());
+	json_object_set_new(ev, "diff", json_null());
+	side_start(&side);
 	fd = open_tmp(o->out_path, &tmp);
 	if (fd < 0) {
 		err = DW_EIO;
@@ -944,6 +994,7 @@ static int capture(const char *root, json_t *processes,
 						    &entries, r, fd, &bud);
 		err = commit_file(fd, tmp.ptr, o->out_path, err);
 	}
+	side_finish(&side, ev);
 	if (r->changed_during_capture)
 		json_object_set_new(ev, "changed_during_capture", json_true());
 	if (r->pause_expired)
