@@ -18,6 +18,11 @@ fi
 # Short path: unix socket paths are limited to 108 bytes.
 root=$(mktemp -d /tmp/dwdocker.XXXXXX)
 sock="$root/docker.sock"
+# A benchmark's "fast disk": Docker's data on a tmpfs of this size.
+if [ -n "${DW_DOCKER_TMPFS:-}" ]; then
+	mkdir -p "$root/data"
+	mount -t tmpfs -o "size=$DW_DOCKER_TMPFS" dwdocker "$root/data"
+fi
 dw_dockerd_start "$root"
 cat >"$DW_DOCKER_ENV" <<ENV
 DOCKER_HOST=unix://$sock
