@@ -438,7 +438,7 @@ void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 	struct dw_swarm sw;
 	json_t *attr = NULL, *p;
 	char summary[1200], where[900], attributed[80] = "";
-	int have_swarm = 0, is_new = 0;
+	int have_swarm = 0, is_new = 0, own = 0, err;
 
 	memset(&rec, 0, sizeof(rec));
 	rec.source_id = src->source_id;
@@ -480,10 +480,20 @@ void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 	rec.valid_until = (long long)json_integer_value(
 		json_object_get(attr, "valid_until"));
 	rec.rotated_by = json_string_value(json_object_get(attr, "rotated_by"));
-	if (dw_store_add_finding(dm->store, &rec, &is_new))
+	/* The finding and its alert (or its count, held back by the rate
+	 * limit) in one transaction: killed between the two, a finding
+	 * would be stored that no alert or summary ever tells of. */
+	if (dw_store_tx_enter(dm->store, &own)) {
 		dw_log_warn("%s", dw_error_last());
-	if (!is_new)
+		own = 0; /* each in a transaction of its own, then */
+	}
+	err = dw_store_add_finding(dm->store, &rec, &is_new);
+	if (err)
+		dw_log_warn("%s", dw_error_last());
+	if (!is_new) {
+		dw_store_tx_leave(dm->store, own, err);
 		goto out;
+	}
 	if (!strcmp(src->source, DW_SOURCE_CONTAINER_FILE))
 		snprintf(where, sizeof(where), "container %s, %s:%llu",
 			 src->name, path.ptr, (unsigned long long)f->line);
@@ -505,7 +515,8 @@ void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 		json_object_update(p, attr);
 	if (f->unverified)
 		json_object_set_new(p, "verified", json_false());
-	if (dw_store_alert(dm->store, "leak", summary, p))
+	err = dw_store_alert(dm->store, "leak", summary, p);
+	if (dw_store_tx_leave(dm->store, own, err) || err)
 		dw_log_warn("%s", dw_error_last());
 	json_decref(p);
 	if (dm->pol.ncommand && f->secret && !dw_swarm_rule(f->rule->id))

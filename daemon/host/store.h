@@ -40,6 +40,10 @@ int dw_store_swarm_history_copy(struct dw_store **out, const char *path);
 int dw_store_begin(struct dw_store *s);
 int dw_store_commit(struct dw_store *s); /* rolls back on failure */
 void dw_store_rollback(struct dw_store *s);
+/* A transaction unless the caller is in one: `*own` says this one began
+ * it, and dw_store_tx_leave() then commits it (rolls back on `err`). */
+int dw_store_tx_enter(struct dw_store *s, int *own);
+int dw_store_tx_leave(struct dw_store *s, int own, int err);
 
 /* A container as the monitor records it. */
 struct dw_store_container {

@@ -290,13 +290,13 @@ int st_chain_one(struct dw_store *s, int t, const char *key, long long rowid)
 	return err;
 }
 
-int st_tx_enter(struct dw_store *s, int *own)
+int dw_store_tx_enter(struct dw_store *s, int *own)
 {
 	*own = sqlite3_get_autocommit(s->db);
 	return *own ? dw_store_begin(s) : 0;
 }
 
-int st_tx_leave(struct dw_store *s, int own, int err)
+int dw_store_tx_leave(struct dw_store *s, int own, int err)
 {
 	if (!own)
 		return err;
@@ -780,7 +780,7 @@ int dw_store_sign_heads(struct dw_store *s, EVP_PKEY *k, const char *host,
 	int own, err;
 
 	*signed_now = 0;
-	err = st_tx_enter(s, &own);
+	err = dw_store_tx_enter(s, &own);
 	if (!err)
 		err = heads_match_rows(s);
 	if (!err)
@@ -838,7 +838,7 @@ int dw_store_sign_heads(struct dw_store *s, EVP_PKEY *k, const char *host,
 	json_decref(p);
 	*signed_now = !err;
 out:
-	err = st_tx_leave(s, own, err);
+	err = dw_store_tx_leave(s, own, err);
 	if (err)
 		*signed_now = 0;
 	json_decref(doc);

@@ -39,12 +39,12 @@ int dw_store_record_snapshot(struct dw_store *s,
 {
 	char summary[4200];
 	json_t *p;
-	int own, err = st_tx_enter(s, &own);
+	int own, err = dw_store_tx_enter(s, &own);
 
 	if (!err)
 		err = add_snapshot(s, r);
 	if (err)
-		return st_tx_leave(s, own, err);
+		return dw_store_tx_leave(s, own, err);
 	/* The digests leave the host with the alert: the statement's too,
 	 * so that a re-signed one is told from the one made then. */
 	p = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:b}",
@@ -57,7 +57,7 @@ int dw_store_record_snapshot(struct dw_store *s,
 		 r->container_name, r->path);
 	err = dw_store_alert(s, "snapshot", summary, p);
 	json_decref(p);
-	return st_tx_leave(s, own, err);
+	return dw_store_tx_leave(s, own, err);
 }
 
 long long dw_store_last_snapshot(struct dw_store *s, const char *cid,

@@ -163,7 +163,7 @@ int dw_store_record_exec(struct dw_store *s, const char *cid, const char *path,
 	sqlite3_stmt *st = NULL;
 	int err, own;
 
-	err = st_tx_enter(s, &own);
+	err = dw_store_tx_enter(s, &own);
 	if (err)
 		return err;
 	memset(&chain, 0, sizeof(chain));
@@ -192,7 +192,7 @@ int dw_store_record_exec(struct dw_store *s, const char *cid, const char *path,
 		err = st_chain_save(s, &chain);
 	st_chain_release(&chain);
 	sqlite3_finalize(st);
-	return st_tx_leave(s, own, err);
+	return dw_store_tx_leave(s, own, err);
 }
 
 #define ROW_COLUMNS                                                            \

@@ -33,7 +33,7 @@ int dw_store_feed_cursor(struct dw_store *s, const char *output,
 		"tbl = ?2";
 	int t, err = 0, own;
 
-	err = st_tx_enter(s, &own);
+	err = dw_store_tx_enter(s, &own);
 	for (t = 0; !err && t < DW_FEED_N; t++) {
 		sqlite3_stmt *st;
 		char sql[128];
@@ -73,7 +73,7 @@ int dw_store_feed_cursor(struct dw_store *s, const char *output,
 			err = st_db_error(s, "cannot start an output's cursor");
 		sqlite3_finalize(st);
 	}
-	return st_tx_leave(s, own, err);
+	return dw_store_tx_leave(s, own, err);
 }
 
 int dw_store_feed_save(struct dw_store *s, const char *output,
@@ -85,7 +85,7 @@ int dw_store_feed_save(struct dw_store *s, const char *output,
 		"last_id = max(last_id, excluded.last_id)";
 	int t, err, own;
 
-	err = st_tx_enter(s, &own);
+	err = dw_store_tx_enter(s, &own);
 	for (t = 0; !err && t < DW_FEED_N; t++) {
 		sqlite3_stmt *st;
 
@@ -108,7 +108,7 @@ int dw_store_feed_save(struct dw_store *s, const char *output,
 					   "cannot end an output's batch");
 		}
 	}
-	return st_tx_leave(s, own, err);
+	return dw_store_tx_leave(s, own, err);
 }
 
 int dw_store_feed_batch(struct dw_store *s, const char *output, long long off,

@@ -96,8 +96,6 @@ const char *st_chain_cols(int t);
 const char *st_chain_what(int t);
 
 /* A transaction of its own unless the caller is in one. */
-int st_tx_enter(struct dw_store *s, int *own);
-int st_tx_leave(struct dw_store *s, int own, int err);
 
 /* Retention: the last deleted row of each chain, its new base. */
 struct st_pruned {

@@ -1,4 +1,6 @@
 /* The store: findings of secrets and swarm rotations. */
+#include <signal.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "store_int.h"
@@ -53,11 +55,11 @@ int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 	*is_new = 0;
 	if (dw_store_finding_known(s, r))
 		return 0;
-	err = st_tx_enter(s, &own);
+	err = dw_store_tx_enter(s, &own);
 	if (!err)
 		err = st_prepare(s, &st, sql);
 	if (err)
-		return st_tx_leave(s, own, err);
+		return dw_store_tx_leave(s, own, err);
 	sqlite3_bind_int64(st, 1, (sqlite3_int64)finding_time());
 	sqlite3_bind_text(st, 2, r->source_id, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(st, 3, r->path, (int)r->path_len, SQLITE_STATIC);
@@ -80,7 +82,7 @@ int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 	if (*is_new)
 		err = st_chain_one(s, ST_FINDINGS, r->source_id,
 				   sqlite3_last_insert_rowid(s->db));
-	err = st_tx_leave(s, own, err);
+	err = dw_store_tx_leave(s, own, err);
 	if (err)
 		*is_new = 0;
 	if (*is_new) {
@@ -89,6 +91,16 @@ int dw_store_add_finding(struct dw_store *s, const struct dw_finding_record *r,
 		if (v >= 0 && v < 5)
 			s->counts.findings[v]++;
 	}
+#ifdef DW_TEST_HOOKS
+	/* Tests: the process killed right after its Nth new finding. */
+	if (*is_new && getenv("DW_TEST_KILL_AFTER_FINDING")) {
+		static long stored;
+
+		if (++stored ==
+		    strtol(getenv("DW_TEST_KILL_AFTER_FINDING"), NULL, 10))
+			raise(SIGKILL);
+	}
+#endif
 	return err;
 }
 
@@ -125,19 +137,19 @@ int dw_store_record_rotation(struct dw_store *s, const char *swarm_id,
 {
 	char summary[256];
 	json_t *p;
-	int own, err = st_tx_enter(s, &own);
+	int own, err = dw_store_tx_enter(s, &own);
 
 	if (!err)
 		err = add_rotation(s, swarm_id, what, before, after, reason);
 	if (err)
-		return st_tx_leave(s, own, err);
+		return dw_store_tx_leave(s, own, err);
 	p = json_pack("{s:s, s:s, s:s, s:s, s:s?}", "swarm", swarm_id, "what",
 		      what, "before", before, "after", after, "reason", reason);
 	snprintf(summary, sizeof(summary), "rotated the %s of swarm %s", what,
 		 swarm_id);
 	err = dw_store_alert(s, "rotation", summary, p);
 	json_decref(p);
-	return st_tx_leave(s, own, err);
+	return dw_store_tx_leave(s, own, err);
 }
 
 int dw_store_swarm_secret_seen(struct dw_store *s, const char *swarm_id,
