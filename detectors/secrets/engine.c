@@ -97,6 +97,7 @@ static int add_builtins(struct dw_engine *e, const struct dw_engine_config *cfg,
 		r->min_entropy = b->min_entropy;
 		r->validate = b->validate;
 		r->could_match = b->could_match;
+		r->generic = b->generic;
 		err = compile_regex(&r->re, b->info.id, b->regex);
 		for (k = 0; !err && k < DW_MAX_PREFILTERS && b->prefilters[k];
 		     k++) {

@@ -43,6 +43,7 @@ struct rule {
 	double min_entropy;
 	dw_validate_fn validate;
 	int (*could_match)(const char *text, size_t len); /* rules.h */
+	int generic;					  /* rules.h */
 	/* The format's literal prefixes (the keywords), shown when redacted */
 	const char *prefixes[DW_MAX_PREFILTERS];
 	size_t nprefixes;
@@ -63,8 +64,11 @@ struct dw_engine {
 };
 
 struct hit {
-	uint64_t end; /* absolute offset just past the keyword */
+	/* Offset just past the keyword; for a generic rule, its line's end
+	 * (so it sorts after the format rules' hits of its line). */
+	uint64_t end;
 	unsigned rule;
+	int generic;
 };
 
 struct dw_scanner {
@@ -92,6 +96,12 @@ struct dw_scanner {
 	int redacting;
 	char seen[LINE_SEEN_MAX][72];
 	size_t nseen;
+	/* Where this line's findings of format rules lie (absolute). */
+	uint64_t seen_at[LINE_SEEN_MAX], seen_end[LINE_SEEN_MAX];
+	/* The end of the line of the last generic rule's hit (buffer
+	 * offset of its newline, or the region's end). */
+	size_t gen_le, region;
+	int gen_le_set;
 	struct dw_buf dec;	/* the %-decoded line */
 	size_t *map, map_alloc; /* decoded index -> raw index */
 	dw_finding_cb cb;

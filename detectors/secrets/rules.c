@@ -82,6 +82,11 @@ int dw_is_placeholder(const char *s, size_t n)
 		"aynhlzjetm09mrrc11fslvk1",
 		"gxznwiji5j752dgqdweuvloff0mtyaq00h9ba1j9",
 		"defghijklmnopqrs",
+		/* RFC 6749's client id and secret, RFC 6750's tokens */
+		"s6bhdrkqt3",
+		"gx1fbat3bv",
+		"h480djs93hd8",
+		"mf_9.b5f-4.1jqm",
 	};
 	/*
 	 * One pass: a word is compared only where its first character is
@@ -519,6 +524,10 @@ static int valid_url_credentials(const char *s, size_t n, const char *m,
 	(void)line, (void)llen;
 	if (s[0] == '$' || s[0] == '%' || n < URL_PASSWORD_MIN)
 		return 0;
+	/* No user ("redis://:PASSWORD@"): one password, no more colons
+	 * ("cvs://:pserver:anoncvs@" is a method and a user). */
+	if (s > m + 1 && s[-2] == '/' && memchr(s, ':', n))
+		return 0;
 	if (host > m && host <= m + mlen &&
 	    documentation_host(host, (size_t)(m + mlen - host)))
 		return 0;
@@ -571,6 +580,254 @@ static int valid_mixed(const char *s, size_t n, const char *m, size_t mlen,
 		alpha |= isalpha((unsigned char)s[i]) != 0;
 	}
 	return digit && alpha && !dw_is_placeholder(s, n);
+}
+
+static int valid_random(const char *s, size_t n, const char *m, size_t mlen,
+			const char *line, size_t llen);
+
+/* Passwords that documentation uses for a password. */
+static int doc_password(const char *s, size_t n)
+{
+	static const char *const fake[] = {
+		"password", "passwd", "pass",	"secret",      "pwd",
+		"user",	    "admin",  "test",	"open sesame", "root",
+		"guest",    "123456", "letmein"};
+	size_t i;
+
+	for (i = 0; i < sizeof(fake) / sizeof(fake[0]); i++)
+		if (strlen(fake[i]) == n && !strncasecmp(s, fake[i], n))
+			return 1;
+	return 0;
+}
+
+/*
+ * A value that reads as a name rather than a secret: two or more runs of
+ * four lowercase letters and nothing but letters, digits and "_-." (a
+ * class name, "Argon2PasswordHasher", a dotted module path). A random
+ * value of that alphabet has one such run in a few percent of cases.
+ */
+static int wordy(const char *s, size_t n)
+{
+	size_t i, run = 0, runs = 0;
+	int cap = 0;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!isalnum(c) && c != '_' && c != '-' && c != '.')
+			return 0;
+		if (islower(c)) {
+			/* four lowercase letters, or a capital and three */
+			if (run == 0)
+				cap = i > 0 && isupper((unsigned char)s[i - 1]);
+			if (++run == (cap ? 3u : 4u))
+				runs++;
+		} else {
+			run = 0;
+		}
+	}
+	return runs >= 2;
+}
+
+/*
+ * A name in a program rather than a value: snake_case or CONSTANT_CASE
+ * with an underscore, or a dotted path of names ("x25519.X25519Key").
+ */
+static int identifier(const char *s, size_t n)
+{
+	size_t i;
+	int under = 0, dot = 0, upper = 0, lower = 0, part_start = 1;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '.') {
+			if (part_start)
+				return 0;
+			dot = part_start = 1;
+			continue;
+		}
+		if (part_start && !isalpha(c) && c != '_')
+			return 0;
+		part_start = 0;
+		if (c == '_')
+			under = 1;
+		else if (isupper(c))
+			upper = 1;
+		else if (islower(c))
+			lower = 1;
+		else if (!isdigit(c))
+			return 0;
+	}
+	return !part_start && (dot || (under && !(upper && lower)));
+}
+
+/* What a value is called when it is not a value: "password123",
+ * "my-secret-token", an IPv6 address. */
+static int named_value(const char *s, size_t n)
+{
+	static const char *const words[] = {"password", "passwd", "secret",
+					    "token"};
+	char low[129];
+	size_t i, colons = 0;
+
+	if (n >= sizeof(low))
+		return 0;
+	for (i = 0; i < n; i++) {
+		low[i] = (char)tolower((unsigned char)s[i]);
+		colons += s[i] == ':';
+	}
+	low[n] = '\0';
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (strstr(low, words[i]))
+			return 1;
+	return colons >= 3 || strstr(low, "::") != NULL;
+}
+
+/*
+ * An unquoted assignment (generic-assignment): the name's last part says
+ * what it holds when it is not the secret itself (DB_PASSWORD_FILE,
+ * TOKEN_URL, SECRET_NAME, PASSWORD_HASH); the value is no path, URL,
+ * reference or ciphertext, and mixes letters and digits.
+ */
+static int valid_assignment(const char *s, size_t n, const char *m, size_t mlen,
+			    const char *line, size_t llen)
+{
+	static const char *const not_secret[] = {
+		"file",	     "path",	 "dir",	     "name",	"type",
+		"url",	     "uri",	 "length",   "len",	"size",
+		"env",	     "var",	 "field",    "header",	"prefix",
+		"endpoint",  "ttl",	 "timeout",  "expiry",	"expires",
+		"policy",    "format",	 "mode",     "enabled", "enable",
+		"required",  "count",	 "max",	     "min",	"id",
+		"hash",	     "sha",	 "sha256",   "digest",	"checksum",
+		"algorithm", "method",	 "provider", "store",	"backend",
+		"version",   "location", "source",   "label",	"key_id"};
+	const char *sep, *end, *p;
+	size_t i, k;
+	int digit = 0, alpha = 0;
+
+	(void)line, (void)llen;
+	/* The name: up to the separator, its last part after [_.-]. */
+	for (sep = m; sep < m + mlen && *sep != '=' && *sep != ':'; sep++)
+		;
+	for (end = sep; end > m && isspace((unsigned char)end[-1]); end--)
+		;
+	for (i = 0; i < sizeof(not_secret) / sizeof(not_secret[0]); i++) {
+		k = strlen(not_secret[i]);
+		if ((size_t)(end - m) <= k)
+			continue;
+		p = end - k;
+		if (strchr("_.-", p[-1]) && !strncasecmp(p, not_secret[i], k))
+			return 0;
+	}
+	if (strchr("/~.@", s[0]) || memmem(s, n, "://", 3) ||
+	    !strncasecmp(s, "vault:", 6) || !strncasecmp(s, "enc:", 4) ||
+	    !strncasecmp(s, "file:", 5) || !strncasecmp(s, "env:", 4))
+		return 0;
+	for (i = 0; i < n; i++) {
+		digit |= isdigit((unsigned char)s[i]) != 0;
+		alpha |= isalpha((unsigned char)s[i]) != 0;
+	}
+	return digit && alpha && !wordy(s, n) && !identifier(s, n) &&
+	       !named_value(s, n) && !doc_password(s, n);
+}
+
+/* Authorization: Basic: base64 of user:password, the password real. */
+static int valid_basic_auth(const char *s, size_t n, const char *m, size_t mlen,
+			    const char *line, size_t llen)
+{
+	unsigned char raw[800];
+	int len = b64decode(raw, sizeof(raw), s, n), i;
+	const unsigned char *colon;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (len < 3)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (raw[i] < 0x20 || raw[i] == 0x7f)
+			return 0;
+	colon = memchr(raw, ':', (size_t)len);
+	if (!colon || colon == raw || colon == raw + len - 1)
+		return 0;
+	return !doc_password((const char *)colon + 1,
+			     (size_t)(raw + len - colon - 1)) &&
+	       !dw_is_placeholder((const char *)raw, (size_t)len);
+}
+
+/* A bearer token: random-looking (letters and digits). */
+static int valid_bearer(const char *s, size_t n, const char *m, size_t mlen,
+			const char *line, size_t llen)
+{
+	(void)m, (void)mlen, (void)line, (void)llen;
+	return !wordy(s, n) && valid_random(s, n, m, mlen, line, llen);
+}
+
+/* A password in a connection string: the line names a server or a
+ * driver too ("Server=…;Password=…;", ODBC, JDBC). */
+static int valid_conn_password(const char *s, size_t n, const char *m,
+			       size_t mlen, const char *line, size_t llen)
+{
+	static const char *const keys[] = {
+		"server=",   "data source=",	 "uid=",  "user id=",
+		"database=", "initial catalog=", "jdbc:", "driver=",
+		"dsn=",	     "accountname="};
+	char low[512];
+	size_t i, k = llen < sizeof(low) ? llen : sizeof(low);
+	int named = 0;
+
+	(void)m, (void)mlen;
+	for (i = 0; i < k; i++)
+		low[i] = (char)tolower((unsigned char)line[i]);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && !named; i++)
+		named = memmem(low, k, keys[i], strlen(keys[i])) != NULL;
+	return named && !doc_password(s, n) && s[0] != '{' && s[0] != '$';
+}
+
+static int valid_password_word(const char *s, size_t n, const char *m,
+			       size_t mlen, const char *line, size_t llen);
+
+/* SQL: IDENTIFIED BY anywhere; PASSWORD '…' in a statement that creates
+ * or alters a role or user (prose says "password '…'" too). */
+static int valid_sql_password(const char *s, size_t n, const char *m,
+			      size_t mlen, const char *line, size_t llen)
+{
+	char low[512];
+	size_t i, k = llen < sizeof(low) ? llen : sizeof(low);
+
+	if (!valid_password_word(s, n, m, mlen, line, llen))
+		return 0;
+	if (!strncasecmp(m, "identified", 10))
+		return 1;
+	for (i = 0; i < k; i++)
+		low[i] = (char)tolower((unsigned char)line[i]);
+	return (memmem(low, k, "create ", 7) || memmem(low, k, "alter ", 6)) &&
+	       (memmem(low, k, "role ", 5) || memmem(low, k, "user ", 5));
+}
+
+/* A password given to curl -u / --user (the line runs curl). */
+static int valid_curl_user(const char *s, size_t n, const char *m, size_t mlen,
+			   const char *line, size_t llen)
+{
+	(void)m, (void)mlen;
+	return memmem(line, llen, "curl", 4) && !doc_password(s, n) &&
+	       s[0] != '$';
+}
+
+/* A password in SQL or .netrc: not a documentation word, nor a
+ * template's field, nor lowercase letters only ("bobwillknow"). */
+static int valid_password_word(const char *s, size_t n, const char *m,
+			       size_t mlen, const char *line, size_t llen)
+{
+	size_t i;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (doc_password(s, n) || strchr("$:{%\"'\\", s[0]))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!islower((unsigned char)s[i]))
+			return 1;
+	return 0;
 }
 
 static int valid_not_placeholder(const char *s, size_t n, const char *m,
@@ -1058,11 +1315,115 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 .description = "Password in a URL",
 			 .severity = DW_SEV_HIGH},
 		.regex = "(?<![A-Za-z0-9+.-])[A-Za-z][A-Za-z0-9+.-]{1,20}://"
-			 "[^\\s:/@\"'<>]{1,128}:([^\\s/"
+			 "[^\\s:/@\"'<>]{0,128}:([^\\s/"
 			 "@\"'<>]{3,256})@[A-Za-z0-9._-]+",
 		.secret_group = 1,
-		.prefilters = {"://[^\\s:/@]+:[^\\s/@]+@"},
+		.prefilters = {"://[^\\s:/@]*:[^\\s/@]+@"},
 		.validate = valid_url_credentials,
+	},
+	{
+		.info = {.id = "generic-assignment",
+			 .description =
+				 "Secret-looking unquoted value assigned "
+				 "to a secret-looking name (.env, shell, "
+				 "YAML, INI, properties, Dockerfile)",
+			 .severity = DW_SEV_MEDIUM},
+		/* The whole line: NAME=VALUE, NAME: VALUE, export/ENV/ARG
+		 * NAME=VALUE, "- NAME=VALUE" (compose), a comment after. */
+		.regex = "(?i)^\\s*(?:(?:export|set|env|arg|readonly|local|"
+			 "declare(?:\\s+-[a-z]+)?)\\s+|-\\s+)?"
+			 "[a-z0-9_.-]{0,40}(?:passw(?:or)?d|passphrase|secret|"
+			 "token|api[_-]?key|access[_-]?key|private[_-]?key|"
+			 "auth[_-]?key)[a-z0-9_.-]{0,30}\\s*(?::=|=|:)\\s*"
+			 "([^\\s\"'`$<>(){}\\[\\];,&\\\\]{10,128})(?:\\s+#.*)?"
+			 "\\s*$",
+		.secret_group = 1,
+		.prefilters = {"passwd", "password", "passphrase", "secret",
+			       "token", "api_key", "apikey", "api-key",
+			       "access_key", "accesskey", "access-key",
+			       "private_key", "privatekey", "private-key",
+			       "auth_key", "authkey"},
+		.caseless = 1,
+		.min_entropy = 3.0,
+		.validate = valid_assignment,
+		.generic = 1,
+	},
+	{
+		.info = {.id = "http-basic-auth",
+			 .description = "HTTP Basic credentials in an "
+					"Authorization header",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?i)\\bauthorization\\s*:\\s*basic\\s+([a-z0-9+/]"
+			 "{8,512}={0,2})(?![a-z0-9+/=])",
+		.secret_group = 1,
+		.prefilters = {"authorization"},
+		.caseless = 1,
+		.validate = valid_basic_auth,
+	},
+	{
+		.info = {.id = "http-bearer-token",
+			 .description = "Bearer token in an Authorization "
+					"header",
+			 .severity = DW_SEV_MEDIUM},
+		.regex = "(?i)\\bauthorization\\s*:\\s*bearer\\s+([a-z0-9._~+/"
+			 "-]{20,1024}=*)(?![a-z0-9._~+/=-])",
+		.secret_group = 1,
+		.prefilters = {"authorization"},
+		.caseless = 1,
+		.min_entropy = 3.5,
+		.validate = valid_bearer,
+		.generic = 1,
+	},
+	{
+		.info = {.id = "connection-string-password",
+			 .description = "Password in a database connection "
+					"string (ADO.NET, ODBC, JDBC)",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?i)(?:^|[;\\s\"'?&])(?:password|pwd)\\s*=\\s*([^;\"'"
+			 "\\s&(),]{6,128})(?=\\s*(?:[;\"'&]|$))",
+		.secret_group = 1,
+		.prefilters = {"password=", "pwd=", "password =", "pwd ="},
+		.caseless = 1,
+		.validate = valid_conn_password,
+		.generic = 1,
+	},
+	{
+		.info = {.id = "curl-user-password",
+			 .description = "Password given to curl -u/--user",
+			 .severity = DW_SEV_HIGH},
+		.regex =
+			"(?<![A-Za-z0-9-])(?:-u|--user)[\\s=]+['\"]?[^\\s:'\"$]"
+			"{1,64}:([^\\s'\"@]{6,128})['\"]?(?:\\s|$)",
+		.secret_group = 1,
+		.prefilters = {"-u ", "--user"},
+		.validate = valid_curl_user,
+		.generic = 1,
+	},
+	{
+		.info = {.id = "sql-password",
+			 .description = "Password in SQL (IDENTIFIED BY, "
+					"PASSWORD '...')",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?i)\\b(?:identified\\s+by|password)\\s+'([^'\\s]{6,"
+			 "128})'",
+		.secret_group = 1,
+		.prefilters = {"identified by", "password '"},
+		.caseless = 1,
+		.validate = valid_sql_password,
+		.generic = 1,
+	},
+	{
+		.info = {.id = "netrc-password",
+			 .description = "Password in a .netrc entry",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?i)\\bmachine\\s+\\S+\\s+login\\s+\\S+\\s+"
+			 "password\\s+"
+			 "([^\\s\"'`]{6,128})(?![^\\s])",
+		.secret_group = 1,
+		.prefilters = {"machine"},
+		.caseless = 1,
+		.validate = valid_password_word,
+		.generic = 1,
 	},
 	{
 		.info = {.id = "generic-secret",
@@ -1085,6 +1446,7 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.caseless = 1,
 		.min_entropy = 3.5,
 		.validate = valid_mixed,
+		.generic = 1,
 	},
 };
 

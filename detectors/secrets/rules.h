@@ -30,6 +30,10 @@ struct dw_builtin_rule {
 	 * pass, before the regex runs over it: NULL, always. For regexes
 	 * whose failure costs a bounded window at each of many starts. */
 	int (*could_match)(const char *text, size_t len);
+	/* A rule of names, not of formats (a password assigned to a name
+	 * that says so): it reports nothing where a format's rule found a
+	 * secret on the same line, so one secret is one finding. */
+	int generic;
 };
 
 extern const struct dw_builtin_rule dw_builtin_rules[];

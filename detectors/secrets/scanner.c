@@ -144,10 +144,16 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
 	if (!s->redacting && is_ignored(s->e, f.fingerprint))
 		return;
 	for (i = 0; i < s->nseen; i++)
-		if (!strcmp(s->seen[i], f.fingerprint))
+		if (!strcmp(s->seen[i], f.fingerprint) ||
+		    (r->generic && sec_abs < s->seen_end[i] &&
+		     sec_abs + n > s->seen_at[i]))
 			return;
-	if (s->nseen < LINE_SEEN_MAX)
+	if (s->nseen < LINE_SEEN_MAX) {
+		/* (a generic rule's own span hides nothing) */
+		s->seen_at[s->nseen] = r->generic ? 0 : sec_abs;
+		s->seen_end[s->nseen] = r->generic ? 0 : sec_abs + n;
 		memcpy(s->seen[s->nseen++], f.fingerprint, 72);
+	}
 	f.rule = &s->e->infos[ri];
 	f.rule_index = ri;
 	f.secret = sec;
@@ -347,15 +353,32 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to,
 	    !memchr(s->buf.ptr + last - 2, '\n', (size_t)(to + 1 - last)))
 		return 0;
 	DW_ALLOC_GROW(s->hits, s->nhits + 1, s->hits_alloc);
-	s->hits[s->nhits++] = (struct hit){to, ri};
+	if (s->e->rules[ri].generic) {
+		/* Its line's end: hits come in order of their ends, so each
+		 * byte is searched once (the last line end found is kept). */
+		if (!s->gen_le_set || to > s->gen_le) {
+			const char *nl = memchr(s->buf.ptr + to - 1, '\n',
+						s->region - (to - 1));
+
+			s->gen_le = nl ? (size_t)(nl - s->buf.ptr) : s->region;
+			s->gen_le_set = 1;
+		}
+		s->hits[s->nhits++] =
+			(struct hit){s->gen_le > to ? s->gen_le : to, ri, 1};
+		return 0;
+	}
+	s->hits[s->nhits++] = (struct hit){to, ri, 0};
 	return 0;
 }
 
+/* By end; on the same end, format rules before generic ones. */
 static int cmp_hit(const void *a, const void *b)
 {
 	const struct hit *x = a, *y = b;
 
-	return (x->end > y->end) - (x->end < y->end);
+	if (x->end != y->end)
+		return (x->end > y->end) - (x->end < y->end);
+	return x->generic - y->generic;
 }
 
 /*
@@ -390,6 +413,8 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 
 	s->nhits = 0;
 	memset(s->last_hit, 0, s->e->nrules * sizeof(*s->last_hit));
+	s->region = region;
+	s->gen_le_set = 0;
 	if (!s->e->db || !region)
 		return region;
 	if (hs_scan(s->e->db, buf, (unsigned)region, 0, s->scratch, on_hit,

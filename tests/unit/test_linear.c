@@ -88,6 +88,17 @@ static const struct gen gens[] = {
 	{"base64 pem prefix", "LS0tLS1CRUdJTi", 0, 0, ""},
 	{"slack app run", "xapp-1-", 'a', 4000, "\n"},
 	{"gitlab prefixes", "a-glpat-", 0, 0, ""},
+	{"assignment names", "a_token_", 0, 0, ""},
+	{"assignment run", "DB_PASSWORD=", 'a', 4000, "\n"},
+	{"assignment value", "password=", 'a', 120, " "},
+	{"assignment keywords", "token=", 0, 0, ""},
+	{"authorization", "Authorization: Bearer ", 0, 0, ""},
+	{"bearer run", "Authorization: Bearer ", 'a', 4000, "\n"},
+	{"basic run", "Authorization: Basic ", 'A', 4000, "\n"},
+	{"conn password", ";Password=", 'a', 100, ""},
+	{"curl user", "curl -u a:", 'b', 100, " "},
+	{"sql identified", "IDENTIFIED BY ", 0, 0, ""},
+	{"netrc words", "machine a login b password ", 0, 0, ""},
 };
 
 static void build(char *buf, size_t size, const struct gen *g)
