@@ -601,32 +601,56 @@ static int doc_password(const char *s, size_t n)
 }
 
 /*
- * A value that reads as a name rather than a secret: two or more runs of
- * four lowercase letters and nothing but letters, digits and "_-." (a
- * class name, "Argon2PasswordHasher", a dotted module path). A random
- * value of that alphabet has one such run in a few percent of cases.
+ * A value that reads as words rather than a secret: letters, digits and
+ * "_-." whose words (four lowercase letters or more, or a capital and
+ * two or more) cover 60 % of it or more ("Argon2PasswordHasher",
+ * "OAuth2Token"). Of random letters and digits this takes about 6 % at
+ * 16 characters, 1.4 % at 32, none past 64 (counting runs anywhere took
+ * two thirds of the random values of 64 characters).
  */
 static int wordy(const char *s, size_t n)
 {
-	size_t i, run = 0, runs = 0;
-	int cap = 0;
+	size_t i = 0, covered = 0;
 
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
+	while (i < n) {
+		size_t j = i;
 
-		if (!isalnum(c) && c != '_' && c != '-' && c != '.')
+		if (!isalnum((unsigned char)s[i]) && !strchr("_-.", s[i]))
 			return 0;
-		if (islower(c)) {
-			/* four lowercase letters, or a capital and three */
-			if (run == 0)
-				cap = i > 0 && isupper((unsigned char)s[i - 1]);
-			if (++run == (cap ? 3u : 4u))
-				runs++;
-		} else {
-			run = 0;
+		if (!islower((unsigned char)s[i])) {
+			i++;
+			continue;
 		}
+		while (j < n && islower((unsigned char)s[j]))
+			j++;
+		if (i > 0 && isupper((unsigned char)s[i - 1]) && j - i >= 2)
+			covered += j - i + 1;
+		else if (j - i >= 4)
+			covered += j - i;
+		i = j;
 	}
-	return runs >= 2;
+	return covered * 10 >= n * 6;
+}
+
+/* A class name that says what it holds ("Ed25519PrivateKey"). */
+static int class_name(const char *s, size_t n)
+{
+	static const char *const ends[] = {"Key",      "Token",	  "Secret",
+					   "Password", "Hasher",  "Signer",
+					   "Provider", "Manager", "Type"};
+	size_t i, k;
+
+	if (!isupper((unsigned char)s[0]) && !isdigit((unsigned char)s[0]))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]))
+			return 0;
+	for (i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+		k = strlen(ends[i]);
+		if (n > k && !memcmp(s + n - k, ends[i], k))
+			return 1;
+	}
+	return 0;
 }
 
 /*
@@ -694,15 +718,16 @@ static int valid_assignment(const char *s, size_t n, const char *m, size_t mlen,
 			    const char *line, size_t llen)
 {
 	static const char *const not_secret[] = {
-		"file",	     "path",	 "dir",	     "name",	"type",
-		"url",	     "uri",	 "length",   "len",	"size",
-		"env",	     "var",	 "field",    "header",	"prefix",
-		"endpoint",  "ttl",	 "timeout",  "expiry",	"expires",
-		"policy",    "format",	 "mode",     "enabled", "enable",
-		"required",  "count",	 "max",	     "min",	"id",
-		"hash",	     "sha",	 "sha256",   "digest",	"checksum",
-		"algorithm", "method",	 "provider", "store",	"backend",
-		"version",   "location", "source",   "label",	"key_id"};
+		"file",	      "path",	  "dir",      "name",	 "type",
+		"url",	      "uri",	  "length",   "len",	 "size",
+		"env",	      "var",	  "field",    "header",	 "prefix",
+		"endpoint",   "ttl",	  "timeout",  "expiry",	 "expires",
+		"policy",     "format",	  "mode",     "enabled", "enable",
+		"required",   "count",	  "max",      "min",	 "id",
+		"hash",	      "sha",	  "sha256",   "digest",	 "checksum",
+		"algorithm",  "method",	  "provider", "store",	 "backend",
+		"version",    "location", "source",   "label",	 "key_id",
+		"encryption", "cipher",	  "strength", "scheme",	 "iterations"};
 	const char *sep, *end, *p;
 	size_t i, k;
 	int digit = 0, alpha = 0;
@@ -721,7 +746,30 @@ static int valid_assignment(const char *s, size_t n, const char *m, size_t mlen,
 		if (strchr("_.-", p[-1]) && !strncasecmp(p, not_secret[i], k))
 			return 0;
 	}
-	if (strchr("/~.@", s[0]) || memmem(s, n, "://", 3) ||
+	/* tokenizer, tokenization, secretary: not the word */
+	for (p = m; p + 7 <= end; p++)
+		if (!strncasecmp(p, "tokeniz", 7) ||
+		    !strncasecmp(p, "tokenis", 7) ||
+		    !strncasecmp(p, "secretar", 8))
+			return 0;
+	/* code: a call or a subscript ("f(x)", "a[1]"), the end of a
+	 * statement, an argument or a call */
+	for (i = 1; i < n; i++)
+		if ((s[i] == '(' || s[i] == '[') &&
+		    (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_'))
+			return 0;
+	if (strchr(";,)]", s[n - 1]))
+		return 0;
+	/* a version ("0.20.4-0ubuntu1": a pinned package) */
+	if (isdigit((unsigned char)s[0])) {
+		for (i = 0; i < n && isdigit((unsigned char)s[i]); i++)
+			;
+		if (i < n - 1 && s[i] == '.' &&
+		    isdigit((unsigned char)s[i + 1]))
+			return 0;
+	}
+	if (!strncmp(s, "./", 2) || !strncmp(s, "../", 3) ||
+	    strchr("/~@", s[0]) || memmem(s, n, "://", 3) ||
 	    !strncasecmp(s, "vault:", 6) || !strncasecmp(s, "enc:", 4) ||
 	    !strncasecmp(s, "file:", 5) || !strncasecmp(s, "env:", 4))
 		return 0;
@@ -730,7 +778,8 @@ static int valid_assignment(const char *s, size_t n, const char *m, size_t mlen,
 		alpha |= isalpha((unsigned char)s[i]) != 0;
 	}
 	return digit && alpha && !wordy(s, n) && !identifier(s, n) &&
-	       !named_value(s, n) && !doc_password(s, n);
+	       !class_name(s, n) && !named_value(s, n) && !doc_password(s, n) &&
+	       strncasecmp(s, "enc[", 4);
 }
 
 /* Authorization: Basic: base64 of user:password, the password real. */
@@ -763,55 +812,70 @@ static int valid_bearer(const char *s, size_t n, const char *m, size_t mlen,
 	return !wordy(s, n) && valid_random(s, n, m, mlen, line, llen);
 }
 
-/* A password in a connection string: the line names a server or a
- * driver too ("Server=…;Password=…;", ODBC, JDBC). */
-static int valid_conn_password(const char *s, size_t n, const char *m,
-			       size_t mlen, const char *line, size_t llen)
+/* Whether line `t` holds `word` (lowercase), in any case. */
+static int has_word_nocase(const char *t, size_t n, const char *word)
+{
+	size_t k = strlen(word), i;
+
+	for (i = 0; i + k <= n; i++)
+		if (tolower((unsigned char)t[i]) == word[0] &&
+		    !strncasecmp(t + i, word, k))
+			return 1;
+	return 0;
+}
+
+/* A connection string's line names a server, a data source or a driver
+ * too ("Server=...;Password=...;", ODBC, JDBC): once a line. */
+static int conn_could_match(const char *t, size_t n)
 {
 	static const char *const keys[] = {
 		"server=",   "data source=",	 "uid=",  "user id=",
 		"database=", "initial catalog=", "jdbc:", "driver=",
 		"dsn=",	     "accountname="};
-	char low[512];
-	size_t i, k = llen < sizeof(low) ? llen : sizeof(low);
-	int named = 0;
+	size_t i;
 
-	(void)m, (void)mlen;
-	for (i = 0; i < k; i++)
-		low[i] = (char)tolower((unsigned char)line[i]);
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]) && !named; i++)
-		named = memmem(low, k, keys[i], strlen(keys[i])) != NULL;
-	return named && !doc_password(s, n) && s[0] != '{' && s[0] != '$';
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (has_word_nocase(t, n, keys[i]))
+			return 1;
+	return 0;
+}
+
+static int named_value(const char *s, size_t n);
+
+static int valid_conn_password(const char *s, size_t n, const char *m,
+			       size_t mlen, const char *line, size_t llen)
+{
+	(void)m, (void)mlen, (void)line, (void)llen;
+	return !doc_password(s, n) && !named_value(s, n) && s[0] != '{' &&
+	       s[0] != '$';
 }
 
 static int valid_password_word(const char *s, size_t n, const char *m,
 			       size_t mlen, const char *line, size_t llen);
 
-/* SQL: IDENTIFIED BY anywhere; PASSWORD '…' in a statement that creates
- * or alters a role or user (prose says "password '…'" too). */
-static int valid_sql_password(const char *s, size_t n, const char *m,
-			      size_t mlen, const char *line, size_t llen)
+/* SQL: IDENTIFIED BY, or a statement that creates or alters a role or
+ * user (prose says "password '...'" too): once a line. */
+static int sql_could_match(const char *t, size_t n)
 {
-	char low[512];
-	size_t i, k = llen < sizeof(low) ? llen : sizeof(low);
-
-	if (!valid_password_word(s, n, m, mlen, line, llen))
-		return 0;
-	if (!strncasecmp(m, "identified", 10))
-		return 1;
-	for (i = 0; i < k; i++)
-		low[i] = (char)tolower((unsigned char)line[i]);
-	return (memmem(low, k, "create ", 7) || memmem(low, k, "alter ", 6)) &&
-	       (memmem(low, k, "role ", 5) || memmem(low, k, "user ", 5));
+	return has_word_nocase(t, n, "identified") ||
+	       ((has_word_nocase(t, n, "create ") ||
+		 has_word_nocase(t, n, "alter ")) &&
+		(has_word_nocase(t, n, "role ") ||
+		 has_word_nocase(t, n, "user ")));
 }
 
-/* A password given to curl -u / --user (the line runs curl). */
+/* A password given to curl -u / --user: the line runs curl (looked at
+ * once a line, not once a match: a line of "-u a:b" was quadratic). */
+static int curl_could_match(const char *t, size_t n)
+{
+	return memmem(t, n, "curl", 4) != NULL;
+}
+
 static int valid_curl_user(const char *s, size_t n, const char *m, size_t mlen,
 			   const char *line, size_t llen)
 {
-	(void)m, (void)mlen;
-	return memmem(line, llen, "curl", 4) && !doc_password(s, n) &&
-	       s[0] != '$';
+	(void)m, (void)mlen, (void)line, (void)llen;
+	return !doc_password(s, n) && s[0] != '$';
 }
 
 /* A password in SQL or .netrc: not a documentation word, nor a
@@ -823,6 +887,10 @@ static int valid_password_word(const char *s, size_t n, const char *m,
 
 	(void)m, (void)mlen, (void)line, (void)llen;
 	if (doc_password(s, n) || strchr("$:{%\"'\\", s[0]))
+		return 0;
+	/* PostgreSQL's stored forms: a hash, not a password */
+	if (!strncasecmp(s, "scram-sha-256$", 14) ||
+	    (n == 35 && !strncasecmp(s, "md5", 3)))
 		return 0;
 	for (i = 0; i < n; i++)
 		if (!islower((unsigned char)s[i]))
@@ -1332,17 +1400,19 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		 * NAME=VALUE, "- NAME=VALUE" (compose), a comment after. */
 		.regex = "(?i)^\\s*(?:(?:export|set|env|arg|readonly|local|"
 			 "declare(?:\\s+-[a-z]+)?)\\s+|-\\s+)?"
-			 "[a-z0-9_.-]{0,40}(?:passw(?:or)?d|passphrase|secret|"
-			 "token|api[_-]?key|access[_-]?key|private[_-]?key|"
-			 "auth[_-]?key)[a-z0-9_.-]{0,30}\\s*(?::=|=|:)\\s*"
-			 "([^\\s\"'`$<>(){}\\[\\];,&\\\\]{10,128})(?:\\s+#.*)?"
-			 "\\s*$",
+			 "(?:[a-z0-9_.-]{0,64}(?:passw(?:or)?d|passphrase|"
+			 "secret|token|(?:api|access|private|auth|app|master|"
+			 "encryption|signing)[_-]?key)[a-z0-9_.-]{0,30}|"
+			 "[a-z0-9_.-]{0,64}(?<![a-z])(?:pass|pwd))"
+			 "\\s*(?::=|=|:)\\s*"
+			 "([^\\s\"'`\\\\$&*!{\\[(<%|>][^\\s\"'`\\\\]{9,255})"
+			 "(?:\\s+#.*)?\\s*$",
 		.secret_group = 1,
-		.prefilters = {"passwd", "password", "passphrase", "secret",
-			       "token", "api_key", "apikey", "api-key",
-			       "access_key", "accesskey", "access-key",
-			       "private_key", "privatekey", "private-key",
-			       "auth_key", "authkey"},
+		.prefilters = {"pass", "pwd", "secret", "token", "api_key",
+			       "apikey", "api-key", "access_key", "accesskey",
+			       "private_key", "privatekey", "auth_key",
+			       "app_key", "master_key", "encryption_key",
+			       "signing_key"},
 		.caseless = 1,
 		.min_entropy = 3.0,
 		.validate = valid_assignment,
@@ -1385,6 +1455,7 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.prefilters = {"password=", "pwd=", "password =", "pwd ="},
 		.caseless = 1,
 		.validate = valid_conn_password,
+		.could_match = conn_could_match,
 		.generic = 1,
 	},
 	{
@@ -1397,6 +1468,7 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.secret_group = 1,
 		.prefilters = {"-u ", "--user"},
 		.validate = valid_curl_user,
+		.could_match = curl_could_match,
 		.generic = 1,
 	},
 	{
@@ -1409,7 +1481,8 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.secret_group = 1,
 		.prefilters = {"identified by", "password '"},
 		.caseless = 1,
-		.validate = valid_sql_password,
+		.validate = valid_password_word,
+		.could_match = sql_could_match,
 		.generic = 1,
 	},
 	{

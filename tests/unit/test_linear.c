@@ -99,6 +99,12 @@ static const struct gen gens[] = {
 	{"curl user", "curl -u a:", 'b', 100, " "},
 	{"sql identified", "IDENTIFIED BY ", 0, 0, ""},
 	{"netrc words", "machine a login b password ", 0, 0, ""},
+	/* (review: a validator that searched the line once a match) */
+	{"curl user, no curl", "-u a:bQ3xZ9 ", 0, 0, ""},
+	{"user option, no curl", "--user a:bQ3xZ9 ", 0, 0, ""},
+	{"conn password, no server", ";Password=bQ3xZ9", 0, 0, ""},
+	{"sql password, no create", "password 'bQ3xZ9' ", 0, 0, ""},
+	{"pass names", "a_pass=", 0, 0, ""},
 };
 
 static void build(char *buf, size_t size, const struct gen *g)
