@@ -515,8 +515,11 @@ void dwd_on_leak(const struct dw_finding *f, const struct dw_leak_src *src,
 		json_object_update(p, attr);
 	if (f->unverified)
 		json_object_set_new(p, "verified", json_false());
-	err = dw_store_alert(dm->store, "leak", summary, p);
-	if (dw_store_tx_leave(dm->store, own, err) || err)
+	/* An alert that cannot be stored (a full disk) leaves the finding
+	 * stored all the same, and said: its text is not read again. */
+	if (dw_store_alert(dm->store, "leak", summary, p))
+		dw_log_warn("%s", dw_error_last());
+	if (dw_store_tx_leave(dm->store, own, 0))
 		dw_log_warn("%s", dw_error_last());
 	json_decref(p);
 	if (dm->pol.ncommand && f->secret && !dw_swarm_rule(f->rule->id))

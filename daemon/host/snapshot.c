@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <libgen.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -939,9 +940,36 @@ static void *side_main(void *arg)
 	return NULL;
 }
 
+/*
+ * Each walk holds a descriptor per level of the tree (the diff's, one
+ * per layer), and sizes its depth by the limit as if it were alone: side
+ * by side only when the limit holds both at their deepest (a container's
+ * deep tree must not make either walk fail for want of descriptors),
+ * else one after the other, as before.
+ */
+static int room_for_both(size_t nlowers)
+{
+	struct rlimit rl;
+	uint64_t need = (uint64_t)SNAP_TAR_MAX_DEPTH + 64 +
+			(uint64_t)DW_DIFF_MAX_DEPTH * (1 + nlowers) + 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl))
+		return 0;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need &&
+	    rl.rlim_max > rl.rlim_cur) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need
+				      ? need
+				      : rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need;
+}
+
 static void side_start(struct side_evidence *s)
 {
-	s->started = !pthread_create(&s->th, NULL, side_main, s);
+	s->started = room_for_both(s->l->nlowers) &&
+		     !pthread_create(&s->th, NULL, side_main, s);
 	if (!s->started)
 		side_main(s);
 }

@@ -70,6 +70,8 @@ extern struct snap_archive_api snap_ar;
 /* Load libarchive (0), or DW_EUNSUPPORTED with the reason. */
 int snap_load_archive(void);
 
+/* The deepest a layer walk goes (each level holds a descriptor). */
+#define SNAP_TAR_MAX_DEPTH 4096
 #define COPY_SIZE (1u << 20)
 
 /* A writer that hashes what it writes (SHA-256) and counts it. */

@@ -48,7 +48,7 @@ int snap_load_archive(void)
 	return dw_lazy_load(&libarchive);
 }
 
-#define MAX_DEPTH 4096
+#define MAX_DEPTH SNAP_TAR_MAX_DEPTH
 /* Data extents of one sparse file that we archive as sparse. */
 #define MAX_EXTENTS 1024
 
