@@ -221,21 +221,32 @@ static int b64decode(unsigned char *out, size_t outsize, const char *s,
 	return len < 0 ? -1 : len - pad;
 }
 
-static int valid_config_auth(const char *s, size_t n, const char *m,
-			     size_t mlen, const char *line, size_t llen)
+/*
+ * Base64 of printable "user:password", both parts there (Docker's auth,
+ * HTTP Basic): the decoded length, `*colon` its colon; 0 when not.
+ */
+static int user_password(const char *s, size_t n, unsigned char raw[800],
+			 const unsigned char **colon)
 {
-	unsigned char raw[800];
-	int len = b64decode(raw, sizeof(raw), s, n), i;
-	const unsigned char *colon;
+	int len = b64decode(raw, 800, s, n), i;
 
-	(void)m, (void)mlen, (void)line, (void)llen;
 	if (len < 3)
 		return 0;
 	for (i = 0; i < len; i++)
 		if (raw[i] < 0x20 || raw[i] == 0x7f)
 			return 0;
-	colon = memchr(raw, ':', (size_t)len);
-	return colon && colon > raw && colon < raw + len - 1;
+	*colon = memchr(raw, ':', (size_t)len);
+	return *colon && *colon > raw && *colon < raw + len - 1 ? len : 0;
+}
+
+static int valid_config_auth(const char *s, size_t n, const char *m,
+			     size_t mlen, const char *line, size_t llen)
+{
+	unsigned char raw[800];
+	const unsigned char *colon;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	return user_password(s, n, raw, &colon) > 0;
 }
 
 /*
@@ -787,17 +798,11 @@ static int valid_basic_auth(const char *s, size_t n, const char *m, size_t mlen,
 			    const char *line, size_t llen)
 {
 	unsigned char raw[800];
-	int len = b64decode(raw, sizeof(raw), s, n), i;
 	const unsigned char *colon;
+	int len = user_password(s, n, raw, &colon);
 
 	(void)m, (void)mlen, (void)line, (void)llen;
-	if (len < 3)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (raw[i] < 0x20 || raw[i] == 0x7f)
-			return 0;
-	colon = memchr(raw, ':', (size_t)len);
-	if (!colon || colon == raw || colon == raw + len - 1)
+	if (!len)
 		return 0;
 	return !doc_password((const char *)colon + 1,
 			     (size_t)(raw + len - colon - 1)) &&
