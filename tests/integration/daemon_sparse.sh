@@ -115,11 +115,12 @@ rescans=$(jq .rescans <<<"$e")
 whole=$(jq .rescans_whole <<<"$e")
 echo "# rescans $rescans, of the whole tree $whole"
 # Whole walks come from the workload (a new or renamed directory is
-# watched by walking it: 13 to 15 in 60 rounds of seed 136280228), the
-# count of rescans from timing (55 to 100 for that seed: events batch
-# differently under load), so the bound leaves room: a rescan that is
-# always whole, the failure this looks for, is far past it.
-[ "$rescans" -gt $((rounds / 2)) ] && [ "$whole" -le $((rescans / 3)) ] &&
+# watched by walking it: 13 to 15 in 60 rounds of seed 136280228, 22 in
+# seed 149398879 under ASan, of 61 rescans), the count of rescans from
+# timing (55 to 100 for the first seed: events batch differently under
+# load), so the bound leaves room: a rescan that is always whole, the
+# failure this looks for, is far past half.
+[ "$rescans" -gt $((rounds / 2)) ] && [ "$whole" -le $((rescans / 2)) ] &&
 	pass "rescans walked the changed directories, not the tree ($whole of $rescans whole)" ||
 	fail "rescans $rescans, whole $whole"
 
