@@ -703,7 +703,8 @@ static int named_value(const char *s, size_t n)
 {
 	static const char *const words[] = {"password", "passwd", "secret",
 					    "token"};
-	char low[129];
+	/* (generic-assignment's values reach 256 characters) */
+	char low[257];
 	size_t i, colons = 0;
 
 	if (n >= sizeof(low))
@@ -782,15 +783,15 @@ static int valid_assignment(const char *s, size_t n, const char *m, size_t mlen,
 	if (!strncmp(s, "./", 2) || !strncmp(s, "../", 3) ||
 	    strchr("/~@", s[0]) || memmem(s, n, "://", 3) ||
 	    !strncasecmp(s, "vault:", 6) || !strncasecmp(s, "enc:", 4) ||
-	    !strncasecmp(s, "file:", 5) || !strncasecmp(s, "env:", 4))
+	    !strncasecmp(s, "file:", 5) || !strncasecmp(s, "env:", 4) ||
+	    !strncasecmp(s, "enc[", 4))
 		return 0;
 	for (i = 0; i < n; i++) {
 		digit |= isdigit((unsigned char)s[i]) != 0;
 		alpha |= isalpha((unsigned char)s[i]) != 0;
 	}
 	return digit && alpha && !wordy(s, n) && !identifier(s, n) &&
-	       !class_name(s, n) && !named_value(s, n) && !doc_password(s, n) &&
-	       strncasecmp(s, "enc[", 4);
+	       !class_name(s, n) && !named_value(s, n) && !doc_password(s, n);
 }
 
 /* Authorization: Basic: base64 of user:password, the password real. */
