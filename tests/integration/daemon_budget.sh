@@ -192,10 +192,19 @@ pid=$!
 said=
 detail=
 t0=$EPOCHREALTIME
-while awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { exit !(b - a < 1) }'; do
+# Until the new daemon has said its state (a second here, more under
+# ASan, which the first version's fixed second did not wait for), and
+# a second after.
+until=
+while awk -v a="$t0" -v b="$EPOCHREALTIME" -v u="${until:-30}" 'BEGIN { exit !(b - a < u) }'; do
 	said="$said $(fs_cover | tr ' ' :)"
 	d=$(sqlite3 -readonly "$db" "SELECT detail FROM coverage WHERE facet='fs' AND container_id='$bid'" 2>/dev/null)
-	case $d in *restarted*) detail=$d ;; esac
+	case $d in *restarted*)
+		detail=$d
+		[ -n "$until" ] ||
+			until=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a + 1 }')
+		;;
+	esac
 	sleep 0.1
 done
 case $said in
