@@ -21,6 +21,7 @@
 #include "opt.h"
 #include "scan_output.h"
 #include "scan_baseline.h"
+#include "scan_image.h"
 #include "driftwatch/buf.h"
 #include "driftwatch/escape.h"
 #include "leak.h"
@@ -41,6 +42,8 @@
 #define CONFIG_NAME ".driftwatch.yaml"
 /* Rules are linear; this bounds what one huge or hostile file can cost. */
 #define SCAN_FILE_BUDGET_S 60
+/* ... and a whole image, as a file of its own in the scanner process. */
+#define SCAN_IMAGE_BUDGET_S 1800
 #define MAX_BASELINES 32
 
 struct scan {
@@ -92,6 +95,11 @@ static const struct dw_opt opts[] = {
 	 0},
 	{'m', "max-file-size", "SIZE", "skip larger files (default 512MiB)", 0},
 	{'N', "no-color", NULL, "never color the text output", 0},
+	{'I', "image", NULL,
+	 "the operands are container images: image archives\n(docker "
+	 "save, OCI layout tars) or names and ids of\nimages Docker has: "
+	 "every layer, the config, the history",
+	 0},
 	{'g', "git", NULL,
 	 "scan the history of the git repository named by "
 	 "the\noperand (default .): every blob reachable from any ref,\n"
@@ -130,6 +138,7 @@ static const struct dw_opt opts[] = {
 
 static const char *const synopsis[] = {
 	"scan [options] PATH... | -",
+	"scan --image [options] IMAGE...",
 	"scan --git [--since REV | --range A..B | --branch NAME] [options] "
 	"[REPO]",
 	NULL,
@@ -352,6 +361,29 @@ static void report_error(struct scan *sc)
 	scan_out_count(&sc->out, "unreadable", 1);
 	scan_out_note(&sc->out, "warning", dw_error_last());
 	fprintf(stderr, "driftwatch scan: %s\n", dw_error_last());
+}
+
+/* One operand of --image: read by the scanner process when there is one
+ * (an image is content its maker chose). */
+static void scan_image(struct scan *sc, const char *ref)
+{
+	int fd = scan_image_open(&sc->docker, sc->host, ref), err;
+
+	if (fd < 0) {
+		report_error(sc);
+		return;
+	}
+	err = sc->sandbox ? dw_sandbox_scan_image(sc->sandbox, fd, ref,
+						  SCAN_IMAGE_BUDGET_S * 1000,
+						  on_finding, sc)
+			  : dw_image_scan(sc->scanner, fd, ref, on_finding, sc);
+	close(fd);
+	if (err == DW_ELIMIT || err == DW_ERROR)
+		dw_error_set(DW_EIO, "%s: not scanned: %s", ref,
+			     dw_error_last());
+	if (err)
+		report_error(sc);
+	scan_out_count(&sc->out, "images", 1);
 }
 
 /* What a walk could not read or skipped: said on stderr, never silent. */
@@ -1471,6 +1503,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	struct dw_git_opts gopts;
 	struct dw_opts p;
 	int show = 0, color = -1, git = 0, c, i, ret, repo_config = 1;
+	int image = 0;
 	int owner_read = 0; /* --git as root: the trusted config read */
 	int confine = 0;    /* --git as root on root's own repository */
 	int reader = 0;	    /* this is the process that reads the repository */
@@ -1509,6 +1542,7 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 		case 'W': write_baseline = optarg; break;
 		case 'U': report_unused = 1; break;
 		case 'g': git = 1; break;
+		case 'I': image = 1; break;
 		case 's': gopts.since = optarg; break;
 		case 'r': gopts.range = optarg; break;
 		case 'b': gopts.branch = optarg; break;
@@ -1538,6 +1572,12 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 				   "--since, --range, "
 				   "--branch, --all-objects and --cache go "
 				   "with --git");
+	if (git && image)
+		return dw_cli_fail("scan", DW_EXIT_USAGE,
+				   "--git and --image do not go together");
+	if (image && optind >= argc)
+		return dw_cli_fail("scan", DW_EXIT_USAGE,
+				   "--image takes one or more images");
 	if (git && argc - optind > 1)
 		return dw_cli_fail("scan", DW_EXIT_USAGE,
 				   "--git takes one "
@@ -1717,7 +1757,9 @@ int cmd_scan(struct dw_cli *cli, int argc, char **argv)
 	for (i = optind; !git && i < argc; i++) {
 		struct stat st;
 
-		if (!strcmp(argv[i], "-")) {
+		if (image) {
+			scan_image(&sc, argv[i]);
+		} else if (!strcmp(argv[i], "-")) {
 			if (sc.sandbox ? boxed_stdin(&sc)
 				       : dw_scan_fd(sc.scanner, STDIN_FILENO,
 						    "-", on_finding, &sc))

@@ -1,9 +1,12 @@
 /* Docker Engine API client: the only user of libcurl for Docker. */
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "driftwatch/buf.h"
 #include "docker.h"
@@ -374,6 +377,95 @@ out:
 	dw_buf_release(&url);
 	dw_buf_release(&resp);
 	dw_buf_release(&req);
+	return err;
+}
+
+/* A download's body: to the file when the answer is 2xx, else kept (a
+ * few KiB) for the error's message. */
+struct download {
+	CURL *curl;
+	int fd;
+	int ok; /* -1 unknown yet, 0 an error, 1 written to fd */
+	int failed_errno;
+	uint64_t written;
+	struct dw_buf err;
+};
+
+static size_t on_download(char *data, size_t size, size_t nmemb, void *ctx)
+{
+	struct download *dl_ = ctx;
+	size_t n = size * nmemb, off = 0;
+
+	if (dl_->ok < 0) {
+		long status = 0;
+
+		curl_easy_getinfo(dl_->curl, CURLINFO_RESPONSE_CODE, &status);
+		dl_->ok = status >= 200 && status <= 299;
+	}
+	if (!dl_->ok)
+		return dw_buf_add(&dl_->err, data, n) ? 0 : n;
+	while (off < n) {
+		ssize_t w = write(dl_->fd, data + off, n - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			dl_->failed_errno = w < 0 ? errno : ENOSPC;
+			return 0;
+		}
+		off += (size_t)w;
+	}
+	dl_->written += n;
+	return n;
+}
+
+int dw_docker_get_file(struct dw_docker *d, const char *path, int fd,
+		       uint64_t *written)
+{
+	struct download x = {d->curl, fd, -1, 0, 0, DW_BUF_INIT};
+	struct dw_buf url = DW_BUF_INIT;
+	long status = 0;
+	CURLcode rc;
+	int err = 0;
+
+	*written = 0;
+	dw_buf_init(&x.err, 64u << 10);
+	dw_buf_addf(&url, "http://docker%s", path);
+	curl_easy_reset(d->curl);
+	curl_easy_setopt(d->curl, CURLOPT_UNIX_SOCKET_PATH, d->socket);
+	curl_easy_setopt(d->curl, CURLOPT_URL, url.ptr);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEFUNCTION, on_download);
+	curl_easy_setopt(d->curl, CURLOPT_WRITEDATA, &x);
+	curl_easy_setopt(d->curl, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	/* As long as it takes, while it moves: stalled a whole timeout,
+	 * it fails. */
+	curl_easy_setopt(d->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(d->curl, CURLOPT_LOW_SPEED_TIME,
+			 (d->timeout_ms + 999) / 1000);
+	curl_easy_setopt(d->curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(d->curl, CURLOPT_FOLLOWLOCATION, 0L);
+	rc = curl_easy_perform(d->curl);
+	curl_easy_getinfo(d->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (rc == CURLE_COULDNT_CONNECT)
+		err = dw_error_set(DW_EUNREACHABLE,
+				   "cannot reach the docker daemon at %s "
+				   "(is dockerd running?)",
+				   d->socket);
+	else if (x.failed_errno)
+		err = dw_error_errno(DW_EIO, x.failed_errno,
+				     "cannot write what docker sent for %s",
+				     path);
+	else if (status && (status < 200 || status > 299))
+		err = http_error(status, x.err.ptr, x.err.len, path);
+	else if (rc != CURLE_OK)
+		err = dw_error_set(DW_EUNREACHABLE,
+				   "docker request %s failed after %llu "
+				   "bytes: %s",
+				   path, (unsigned long long)x.written,
+				   curl_easy_strerror(rc));
+	*written = x.written;
+	dw_buf_release(&x.err);
+	dw_buf_release(&url);
 	return err;
 }
 

@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /*
  * A client of the Docker Engine API over its unix socket (libcurl). The
@@ -57,6 +58,16 @@ int dw_docker_timed_out(const struct dw_docker *d);
  * errors; Docker's message is kept), DW_EINVAL (bad JSON).
  */
 int dw_docker_get_json(struct dw_docker *d, json_t **out, const char *path);
+
+/*
+ * GET `path` and write the answer's body to `fd` (an image archive:
+ * GET /images/{name}/get), as long as it takes while bytes come: no
+ * byte for the request timeout fails it. `*written` gets the bytes
+ * written. Errors as for dw_docker_get_json() (Docker's message kept),
+ * DW_EIO when `fd` cannot be written.
+ */
+int dw_docker_get_file(struct dw_docker *d, const char *path, int fd,
+		       uint64_t *written);
 
 /*
  * POST `path` with an optional JSON `body` (NULL: none). `*out` gets the

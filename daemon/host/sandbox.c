@@ -79,7 +79,7 @@ struct sb_req {
 };
 
 /* A finding's source fields: "key=value\n" each, printable ASCII. */
-#define SB_FIELDS_MAX 400
+#define SB_FIELDS_MAX 1200
 
 struct sb_finding {
 	uint32_t type; /* SB_FINDING */
@@ -107,17 +107,36 @@ static const char *const sb_kinds[] = {
 	DW_SOURCE_MAIL,
 	DW_SOURCE_CRI_LOG,
 	DW_SOURCE_ARCHIVE,
+	DW_SOURCE_IMAGE,
 };
 #define SB_KIND_FILE 1
 /* The fields a finding may carry back (anything else is left out). */
 static const char *const sb_keys[] = {
-	"stream",     "time", "channel",  "user",  "ts",
-	"message_id", "part", "filename", "entry",
+	"stream",
+	"time",
+	"channel",
+	"user",
+	"ts",
+	"message_id",
+	"part",
+	"filename",
+	"entry",
+	/* an image's (the long ones last: cut first) */
+	"image",
+	"key",
+	"layer",
+	"hidden",
+	"hidden_by_layer",
+	"layer_digest",
+	"hidden_by_layer_digest",
+	"step",
+	"hidden_by_step",
 };
 
 /* What follows an SB_WHOLE request: which decoder, for which file. */
 struct sb_whole {
 	uint32_t slack;	   /* a Slack export's channel-day file */
+	uint32_t image;	   /* a container image archive */
 	uint32_t hook;	   /* tests: crash on it */
 	char path[1024];   /* chooses the decoder (".gz", "-json.log", ...) */
 	char channel[256]; /* Slack */
@@ -486,10 +505,12 @@ static void child_whole(struct dw_scanner *s, int fd, const struct sb_req *r,
 	/* One budget for the file, not one per line or part. */
 	dw_scanner_set_budget(s, r->budget_ms);
 	dw_scanner_set_deadline(s, r->budget_ms);
-	err = w->slack ? dw_scan_slack_fd(s, fd, path, channel,
-					  child_source_finding, NULL)
-		       : dw_scan_opened_file(s, fd, path, path, &o,
-					     child_source_finding, NULL, &out);
+	err = w->image ? dw_image_scan(s, fd, path, child_source_finding, NULL)
+	      : w->slack
+		      ? dw_scan_slack_fd(s, fd, path, channel,
+					 child_source_finding, NULL)
+		      : dw_scan_opened_file(s, fd, path, path, &o,
+					    child_source_finding, NULL, &out);
 	done.timed_out = out == DW_SCAN_TIMED_OUT || dw_scan_timed_out(s) ||
 			 dw_scanner_past_deadline(s) ||
 			 w->hook == SB_HOOK_TIMEOUT;
@@ -1744,10 +1765,10 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 	return err;
 }
 
-int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
-			  const char *slack_channel, uint64_t max,
-			  long long budget_ms, enum dw_scan_outcome *outcome,
-			  dw_source_cb cb, void *ctx)
+static int scan_whole(struct dw_sandbox *sb, int fd, const char *path,
+		      const char *slack_channel, int image, uint64_t max,
+		      long long budget_ms, enum dw_scan_outcome *outcome,
+		      dw_source_cb cb, void *ctx)
 {
 	struct sb_req r = {SB_WHOLE, 0, max, budget_ms};
 	struct held_list held = {NULL, 0, 0};
@@ -1758,6 +1779,7 @@ int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 	int err;
 
 	w->slack = slack_channel != NULL;
+	w->image = image != 0;
 	/* The decoder is chosen by the name's end (and for the local
 	 * format, its directory): the last 1 KiB says it. */
 	snprintf(w->path, sizeof(w->path), "%s",
@@ -1769,7 +1791,10 @@ int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 	if (hooked(sb, base ? base + 1 : path))
 		w->hook = (uint32_t)sb->hook_op;
 	err = scan_file(sb, fd, &r, w, sizeof(*w),
-			whole_kinds(fd, path, (int)w->slack), &held, &d);
+			image ? kind_bit(DW_SOURCE_IMAGE) |
+					kind_bit(DW_SOURCE_ARCHIVE)
+			      : whole_kinds(fd, path, (int)w->slack),
+			&held, &d);
 	free(w);
 	out = d.outcome;
 	*outcome = d.timed_out		  ? DW_SCAN_TIMED_OUT
@@ -1786,6 +1811,24 @@ int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 				   path, d.why[0] ? d.why : "no reason");
 	}
 	return err;
+}
+
+int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
+			  const char *slack_channel, uint64_t max,
+			  long long budget_ms, enum dw_scan_outcome *outcome,
+			  dw_source_cb cb, void *ctx)
+{
+	return scan_whole(sb, fd, path, slack_channel, 0, max, budget_ms,
+			  outcome, cb, ctx);
+}
+
+int dw_sandbox_scan_image(struct dw_sandbox *sb, int fd, const char *display,
+			  long long budget_ms, dw_source_cb cb, void *ctx)
+{
+	enum dw_scan_outcome out;
+
+	return scan_whole(sb, fd, display, NULL, 1, 0, budget_ms, &out, cb,
+			  ctx);
 }
 
 /* The frames in data[0..len) up to byte `upto`: how many, or -1 when

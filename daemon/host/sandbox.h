@@ -83,6 +83,16 @@ int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 			  dw_source_cb cb, void *ctx);
 
 /*
+ * dw_image_scan() of the image archive `fd` in the scanner process,
+ * within `budget_ms`: findings with their source (path `display`),
+ * each believed with its own fingerprint. Returns as
+ * dw_sandbox_scan_whole() does (DW_EIO: not read whole; what was, was
+ * reported).
+ */
+int dw_sandbox_scan_image(struct dw_sandbox *sb, int fd, const char *display,
+			  long long budget_ms, dw_source_cb cb, void *ctx);
+
+/*
  * Docker's local log format as it is followed: the frames in
  * data[0..len) (the first numbered `entries` + 1), decoded in the
  * scanner, findings to `cb` with their source (path `path`). In `res`:

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "archive_int.h"
 #include "driftwatch/buf.h"
 #include "driftwatch/error.h"
 #include "driftwatch/escape.h"
@@ -23,44 +24,8 @@
 #include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
 
-#define ARCHIVE_SYMS(X)                                                        \
-	X(archive_read_new)                                                    \
-	X(archive_read_free)                                                   \
-	X(archive_read_support_format_tar)                                     \
-	X(archive_read_support_format_zip)                                     \
-	X(archive_read_support_format_ar)                                      \
-	X(archive_read_support_format_cpio)                                    \
-	X(archive_read_support_format_raw)                                     \
-	X(archive_read_support_format_zip_seekable)                            \
-	X(archive_read_support_filter_gzip)                                    \
-	X(archive_read_support_filter_bzip2)                                   \
-	X(archive_read_support_filter_xz)                                      \
-	X(archive_read_support_filter_lzma)                                    \
-	X(archive_read_support_filter_zstd)                                    \
-	X(archive_read_support_filter_lz4)                                     \
-	X(archive_read_support_filter_compress)                                \
-	X(archive_read_support_filter_rpm)                                     \
-	X(archive_read_open)                                                   \
-	X(archive_read_open1)                                                  \
-	X(archive_read_set_read_callback)                                      \
-	X(archive_read_set_seek_callback)                                      \
-	X(archive_read_set_skip_callback)                                      \
-	X(archive_read_set_callback_data)                                      \
-	X(archive_filter_bytes)                                                \
-	X(archive_entry_pathname_utf8)                                         \
-	X(archive_read_next_header)                                            \
-	X(archive_read_data)                                                   \
-	X(archive_error_string)                                                \
-	X(archive_set_error)                                                   \
-	X(archive_format)                                                      \
-	X(archive_entry_pathname)                                              \
-	X(archive_entry_filetype)
-
-static struct {
-#define FIELD(f) __typeof__(&f) f;
-	ARCHIVE_SYMS(FIELD)
-#undef FIELD
-} ar;
+struct dw_ar_table dw_ar;
+#define ar dw_ar
 
 static const struct dw_lazy_sym archive_syms[] = {
 #define SLOT(f) {#f, (void **)&ar.f},
@@ -148,7 +113,7 @@ int dw_archive_magic(const void *head, size_t n)
 /* What one archive (with those inside it) may still cost. */
 struct budget {
 	uint64_t limit, total;
-	size_t entries;
+	size_t entries, max_entries;
 	int stopped; /* a limit was hit: everything stops */
 	int err;     /* the first error, its message in `why` */
 	char why[512];
@@ -162,6 +127,10 @@ struct walk {
 	struct budget *b;
 	char *buf;
 	const char *entry; /* the entry being scanned, for its findings */
+	/* dw_archive_scan_member(): each entry of the member itself, named
+	 * without the member's name */
+	void (*on_entry)(void *hctx, const char *path, int type);
+	void *hctx;
 };
 
 static void fail(struct budget *b, int stop, const char *fmt, ...)
@@ -399,12 +368,17 @@ static void walk_archive(struct walk *w, struct archive *a, const char *prefix,
 		if (!p)
 			p = ar.archive_entry_pathname(e);
 
-		if (++w->b->entries > DW_ARCHIVE_ENTRIES) {
+		if (++w->b->entries > w->b->max_entries) {
 			fail(w->b, 1,
-			     "%s: stopped after %d entries; the rest was not "
+			     "%s: stopped after %zu entries; the rest was not "
 			     "scanned",
-			     w->display, DW_ARCHIVE_ENTRIES);
+			     w->display, w->b->max_entries);
 			break;
+		}
+		if (w->on_entry && depth == 1) {
+			w->on_entry(w->hctx, p ? p : "",
+				    (int)ar.archive_entry_filetype(e));
+			prefix = NULL; /* (the member is the caller's) */
 		}
 		if (ar.archive_entry_filetype(e) != AE_IFREG) {
 			drain(w, a);
@@ -443,11 +417,7 @@ static void walk_archive(struct walk *w, struct archive *a, const char *prefix,
  * stops at a stray signature between entries, and cannot see past what
  * precedes a zip (a launcher script, a self-extractor).
  */
-struct outer {
-	int fd;
-	char *buf;
-	off_t base; /* where the file's data start in `fd` */
-};
+#define outer dw_archive_fd
 
 static la_int64_t outer_seek(struct archive *a, void *ctx, la_int64_t off,
 			     int whence)
@@ -482,6 +452,22 @@ static la_ssize_t outer_read(struct archive *a, void *ctx, const void **out)
 	return n;
 }
 
+int dw_archive_open_fd(struct archive *a, struct dw_archive_fd *o)
+{
+	if (lseek(o->fd, o->base, SEEK_SET) != o->base)
+		return dw_error_errno(DW_EIO, errno, "cannot read");
+	ar.archive_read_set_callback_data(a, o);
+	ar.archive_read_set_read_callback(a, outer_read);
+	ar.archive_read_set_seek_callback(a, outer_seek);
+	ar.archive_read_set_skip_callback(a, outer_skip);
+	if (ar.archive_read_open1(a) != ARCHIVE_OK)
+		return dw_error_set(DW_EIO, "%s",
+				    ar.archive_error_string(a)
+					    ? ar.archive_error_string(a)
+					    : "not an archive");
+	return 0;
+}
+
 /*
  * One pass over the file from `o->base`: every format, or (`zip_only`)
  * the zip reader that starts from the central directory at its end.
@@ -498,20 +484,8 @@ static int pass(struct walk *w, struct outer *o, int zip_only)
 	}
 	if (zip_only)
 		ar.archive_read_support_format_zip_seekable(a);
-	if (lseek(o->fd, o->base, SEEK_SET) != o->base) {
-		fail(w->b, 0, "%s: cannot read: %s", w->display,
-		     strerror(errno));
-		ar.archive_read_free(a);
-		return -1;
-	}
-	ar.archive_read_set_callback_data(a, o);
-	ar.archive_read_set_read_callback(a, outer_read);
-	ar.archive_read_set_seek_callback(a, outer_seek);
-	ar.archive_read_set_skip_callback(a, outer_skip);
-	if (ar.archive_read_open1(a) != ARCHIVE_OK) {
-		fail(w->b, 0, "%s: %s", w->display,
-		     ar.archive_error_string(a) ? ar.archive_error_string(a)
-						: "not an archive");
+	if (dw_archive_open_fd(a, o)) {
+		fail(w->b, 0, "%s: %s", w->display, dw_error_last());
 	} else {
 		walk_archive(w, a, NULL, 0);
 		format = ar.archive_format(a);
@@ -538,13 +512,14 @@ int dw_archive_scan(struct dw_scanner *s, int fd, const char *display,
 		    void *ctx)
 {
 	struct budget b;
-	struct walk w = {s, display, cb, ctx, &b, NULL, ""};
+	struct walk w = {s, display, cb, ctx, &b, NULL, "", NULL, NULL};
 	struct outer o = {fd, NULL, 0};
 	int err = dw_archive_load(), format;
 
 	if (err || !size) /* (an empty file holds nothing) */
 		return err;
 	memset(&b, 0, sizeof(b));
+	b.max_entries = DW_ARCHIVE_ENTRIES;
 	b.limit = size * DW_ARCHIVE_RATIO;
 	if (b.limit < DW_ARCHIVE_FLOOR)
 		b.limit = DW_ARCHIVE_FLOOR;
@@ -566,6 +541,59 @@ int dw_archive_scan(struct dw_scanner *s, int fd, const char *display,
 	    (format & ARCHIVE_FORMAT_BASE_MASK) != ARCHIVE_FORMAT_ZIP &&
 	    ends_as_zip(fd, o.base, size))
 		pass(&w, &o, 1);
+	free(w.buf);
+	free(o.buf);
+	return b.err ? dw_error_set(b.err, "%s", b.why) : 0;
+}
+
+int dw_archive_scan_member(struct dw_scanner *s, int fd, int64_t at,
+			   const char *member, const char *display,
+			   uint64_t size, size_t max_entries,
+			   void (*on_entry)(void *hctx, const char *path,
+					    int type),
+			   void *hctx, dw_source_cb cb, void *ctx)
+{
+	struct budget b;
+	struct walk w = {s, display, cb, ctx, &b, NULL, "", on_entry, hctx};
+	struct outer o = {fd, NULL, (off_t)at};
+	struct archive *a;
+	struct archive_entry *e;
+	int err = dw_archive_load();
+	const char *p;
+
+	if (err)
+		return err;
+	memset(&b, 0, sizeof(b));
+	b.max_entries = max_entries;
+	b.limit = size * DW_ARCHIVE_RATIO;
+	if (b.limit < DW_ARCHIVE_FLOOR)
+		b.limit = DW_ARCHIVE_FLOOR;
+	a = ar.archive_read_new();
+	if (!a)
+		return dw_error_set(DW_EIO, "%s: cannot start a reader",
+				    display);
+	ar.archive_read_support_format_tar(a);
+	o.buf = dw_xmalloc(READ_SIZE);
+	w.buf = dw_xmalloc(READ_SIZE);
+	if (dw_archive_open_fd(a, &o)) {
+		fail(&b, 0, "%s: %s", display, dw_error_last());
+		goto out;
+	}
+	if (ar.archive_read_next_header(a, &e) < ARCHIVE_WARN) {
+		fail(&b, 0, "%s: %s", display,
+		     ar.archive_error_string(a) ? ar.archive_error_string(a)
+						: "not a tar entry");
+		goto out;
+	}
+	p = ar.archive_entry_pathname(e);
+	if (!p || strcmp(p, member)) {
+		fail(&b, 0, "%s: the archive changed while it was read",
+		     display);
+		goto out;
+	}
+	walk_nested(&w, a, member, 1, NULL, 0);
+out:
+	ar.archive_read_free(a);
 	free(w.buf);
 	free(o.buf);
 	return b.err ? dw_error_set(b.err, "%s", b.why) : 0;

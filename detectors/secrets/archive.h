@@ -35,4 +35,21 @@ int dw_archive_scan(struct dw_scanner *s, int fd, const char *display,
 		    uint64_t size, uint64_t max_file_size, dw_source_cb cb,
 		    void *ctx);
 
+/*
+ * The member `member` of the tar at `fd` whose header is at offset `at`
+ * (archive_read_header_position()), itself an archive (a layer of an
+ * image: tar, compressed or not), scanned as dw_archive_scan() scans an
+ * archive, bounded by `max_entries` and DW_ARCHIVE_RATIO times `size`
+ * (its bytes). `on_entry` gets each of its own entries first, every
+ * type (AE_IF*), by the name it has in it; findings have source
+ * "archive" and that name (with "!" and more for an archive inside) as
+ * "entry". 0, or DW_EIO with a message (what was read was reported).
+ */
+int dw_archive_scan_member(struct dw_scanner *s, int fd, int64_t at,
+			   const char *member, const char *display,
+			   uint64_t size, size_t max_entries,
+			   void (*on_entry)(void *hctx, const char *path,
+					    int type),
+			   void *hctx, dw_source_cb cb, void *ctx);
+
 #endif

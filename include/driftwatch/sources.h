@@ -23,6 +23,7 @@
 #define DW_SOURCE_STDIN "stdin"
 #define DW_SOURCE_GZIP "gzip"
 #define DW_SOURCE_ARCHIVE "archive" /* an entry of a zip, tar, deb... */
+#define DW_SOURCE_IMAGE "image"	    /* a container image: config, layers */
 #define DW_SOURCE_DOCKER_JSON_LOG "docker-json-log" /* json-file logs */
 /* `local` driver logs and the dual-logging cache of other drivers */
 #define DW_SOURCE_DOCKER_LOCAL_LOG "docker-local-log"
@@ -93,6 +94,26 @@ int dw_scan_opened_file(struct dw_scanner *s, int fd, const char *path,
 			const char *display, const struct dw_source_opts *o,
 			dw_source_cb cb, void *ctx,
 			enum dw_scan_outcome *outcome);
+
+/*
+ * A container image archive at `fd` (a seekable tar: what `docker save`
+ * or `GET /images/{name}/get` writes, or an OCI image layout), shown as
+ * `display`: each image's config (Env, Cmd, Entrypoint, Labels, the
+ * history's created_by lines), then its layers from the top down, every
+ * entry as dw_archive_scan() reads an archive's. Findings have source
+ * "image" and fields "image" (its tag or config digest), and either
+ * "key" (config.Env, config.Cmd, config.Entrypoint, config.Labels,
+ * history: the line is the step's, from 1) or "entry" (its path in the
+ * layer), "layer" (from 1, bottom up), "layer_digest" (the config's
+ * diff_id) and "step" (the history's created_by that made the layer),
+ * and when a higher layer hides the entry: "hidden" ("deleted" or
+ * "replaced") and hidden_by_layer, _layer_digest and _step. Returns 0,
+ * or DW_EIO (not an image archive, a layer malformed or cut short by a
+ * limit: the rest was read, what was found reported), DW_EUNSUPPORTED
+ * (a compressed archive; no libarchive).
+ */
+int dw_image_scan(struct dw_scanner *s, int fd, const char *display,
+		  dw_source_cb cb, void *ctx);
 
 /*
  * The source a finding of dw_scan_path() on `path` has, by its name:

@@ -239,4 +239,24 @@ grep -q "dw26-blind.*is not monitored.*host-root" "$tmp/dwd2.log" && pass "and i
 	{ fail "blind: not in the log"; tail -3 "$tmp/dwd2.log"; }
 [ "$(sqlite3 "$db2" "SELECT count(*) FROM alerts WHERE summary LIKE '%dw26-blind%unmonitored%'")" = 1 ] &&
 	pass "and in one alert" || fail "blind: alerts: $(sqlite3 "$db2" 'SELECT summary FROM alerts')"
+
+# scan --image on this store: no layer dirs to read, the image comes
+# from GET /images/{name}/get (an OCI layout; its layers as containerd
+# keeps them) and is read the same: a secret deleted by a later step is
+# reported in its layer, with the layer that deleted it.
+aws=AKIAQ3EGRHWZ5KXN4TJP
+docker run --network none --name dw26-img1 dwtest:busybox sh -c "echo AWS_ACCESS_KEY_ID=$aws >/etc/app.env" >/dev/null &&
+	docker commit dw26-img1 dw26img:step1 >/dev/null &&
+	docker run --network none --name dw26-img2 dw26img:step1 rm /etc/app.env >/dev/null &&
+	docker commit dw26-img2 dw26img:secret >/dev/null || fail "containerd store: image in steps"
+"$DW" scan --image -f jsonl dw26img:secret >"$tmp/img.jsonl" 2>"$tmp/img.err"
+rc=$?
+top=$(docker inspect -f '{{index .RootFS.Layers 2}}' dw26img:secret)
+[ $rc -eq 1 ] && jq -se --arg top "$top" 'any(.[]; .rule == "aws-access-key-id" and .entry == "etc/app.env"
+		and .layer == "2" and .hidden == "deleted" and .hidden_by_layer == "3"
+		and .hidden_by_layer_digest == $top and (.hidden_by_step | test("rm /etc/app.env")))' "$tmp/img.jsonl" >/dev/null &&
+	pass "scan --image on the containerd store: the deleted secret, its layer and the one that deleted it" ||
+	fail "scan --image on the containerd store: rc $rc: $(cat "$tmp/img.err" "$tmp/img.jsonl")"
+dw_docker_rm dw26-img1 dw26-img2
+docker rmi dw26img:secret dw26img:step1 >/dev/null 2>&1
 finish
