@@ -128,6 +128,12 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static void set_seal(struct pathset *s)
+{
+	if (s->n)
+		qsort(s->v, s->n, sizeof(s->v[0]), cmp_u64);
+}
+
 static int set_has(const struct pathset *s, const char *p, size_t n)
 {
 	uint64_t h = hash_path(p, n);
@@ -550,9 +556,9 @@ static void read_layers(struct img *g)
 		g->cur_path = NULL;
 		if (err)
 			note(g, "%s", dw_error_last());
-		qsort(l->paths.v, l->paths.n, sizeof(uint64_t), cmp_u64);
-		qsort(l->gone.v, l->gone.n, sizeof(uint64_t), cmp_u64);
-		qsort(l->opaque.v, l->opaque.n, sizeof(uint64_t), cmp_u64);
+		set_seal(&l->paths);
+		set_seal(&l->gone);
+		set_seal(&l->opaque);
 		/* The same blob lower too: read once, here. */
 		for (j = 0; j < i; j++)
 			if (g->l[j].blob && !strcmp(g->l[j].blob, l->blob))

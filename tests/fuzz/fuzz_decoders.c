@@ -1,12 +1,14 @@
 /*
  * libFuzzer target: every decoder (gzip, Docker json-file and local
- * logs, CRI pod logs, mbox, .eml, Slack export files, archives, plain) on
+ * logs, CRI pod logs, mbox, .eml, Slack export files, archives, container
+ * images, plain) on
  * arbitrary bytes. The first byte picks the decoder by choosing the file name
  * the input is stored under.
  */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					    "ns_pod_uid/c/0.log",
 					    "ns_pod_uid/c/0.log.20261130-1.gz",
 					    "a.zip",
-					    "a.tar.gz"};
+					    "a.tar.gz",
+					    "image.tar"};
 	struct dw_source_opts opts = {.max_file_size = 1 << 20};
 	enum dw_scan_outcome outcome;
 	char dir[] = "/tmp/dwfuzz-XXXXXX", path[96], sub[64];
@@ -62,7 +65,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (f) {
 		fwrite(data + 1, 1, size - 1, f);
 		fclose(f);
-		if (pick == 4)
+		if (pick == 13) {
+			int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+			if (fd >= 0) {
+				dw_image_scan(scanner, fd, path, on_finding,
+					      NULL);
+				close(fd);
+			}
+		} else if (pick == 4)
 			dw_scan_slack_file(scanner, path, path, "general",
 					   &opts, on_finding, NULL);
 		else

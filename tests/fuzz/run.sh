@@ -44,6 +44,30 @@ printf 'k %s\n' "$($G github f7)" >"$a/t.env"
 (cd "$a" && zip -q in.zip t.env && zip -q out.zip in.zip t.env && gzip -k t.env && tar -czf t.tar.gz t.env.gz t.env)
 { printf '\013'; cat "$a/out.zip"; } >"$corpus/decoders/zip"
 { printf '\014'; cat "$a/t.tar.gz"; } >"$corpus/decoders/targz"
+# A container image: a layer with a secret, one that deletes it, the
+# config with one in Env and in the history.
+python3 - "$($G github f8)" "$a/img.tar" <<'PY'
+import hashlib, io, json, sys, tarfile
+def tar(members):
+    b = io.BytesIO()
+    with tarfile.open(fileobj=b, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        for name, data in members:
+            i = tarfile.TarInfo(name)
+            i.size = len(data)
+            t.addfile(i, io.BytesIO(data))
+    return b.getvalue()
+tok = sys.argv[1]
+l1 = tar([("etc/k.env", ("K=" + tok + "\n").encode())])
+l2 = tar([("etc/.wh.k.env", b""), ("d/.wh..wh..opq", b"")])
+ids = ["sha256:" + hashlib.sha256(l).hexdigest() for l in (l1, l2)]
+cfg = json.dumps({"config": {"Env": ["T=" + tok]}, "rootfs": {"diff_ids": ids},
+                  "history": [{"created_by": "RUN echo " + tok}, {"created_by": "RUN rm"}]}).encode()
+c = hashlib.sha256(cfg).hexdigest()
+man = [{"Config": "blobs/sha256/" + c, "RepoTags": ["f:1"], "Layers": ["blobs/sha256/" + i[7:] for i in ids]}]
+open(sys.argv[2], "wb").write(tar([("blobs/sha256/" + c, cfg)] + [("blobs/sha256/" + i[7:], l) for i, l in zip(ids, (l1, l2))]
+                                   + [("manifest.json", json.dumps(man).encode())]))
+PY
+{ printf '\015'; cat "$a/img.tar"; } >"$corpus/decoders/image"
 rm -rf "$a"
 printf '\002{"log":"a\\u0026b \\ud83d\\ude00 %%41"}' >"$corpus/sandbox/escapes"
 { printf '\011'; printf '2026-11-30T00:00:00Z stdout P %s\n2026-11-30T00:00:01Z stderr F x\n2026-11-30T00:00:02Z stdout F %s\n' "$($G github f6 | cut -c1-9)" "$($G github f6 | cut -c10-)"; } >"$corpus/decoders/cri"
