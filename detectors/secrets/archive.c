@@ -375,7 +375,7 @@ static void walk_archive(struct walk *w, struct archive *a, const char *prefix,
 			     w->display, w->b->max_entries);
 			break;
 		}
-		if (w->on_entry && depth == 1) {
+		if (w->on_entry && depth == 0) {
 			w->on_entry(w->hctx, p ? p : "",
 				    (int)ar.archive_entry_filetype(e));
 			prefix = NULL; /* (the member is the caller's) */
@@ -591,7 +591,7 @@ int dw_archive_scan_member(struct dw_scanner *s, int fd, int64_t at,
 		     display);
 		goto out;
 	}
-	walk_nested(&w, a, member, 1, NULL, 0);
+	walk_nested(&w, a, member, 0, NULL, 0);
 out:
 	ar.archive_read_free(a);
 	free(w.buf);

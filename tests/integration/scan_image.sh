@@ -64,6 +64,30 @@ check "docker save archive" "$tmp/save.jsonl"
 "$DW" scan --image "$tmp/secret.tar" 2>/dev/null | grep 'aws-access-key-id' | grep -v 'key=' | grep -q 'layer=2 .*hidden=deleted' &&
 	pass "text: layer and hidden on the finding's line" || fail "text: $("$DW" scan --image "$tmp/secret.tar" 2>&1 | grep aws)"
 
+# Archives in a layer are read as deep as in a tree: the layer is not
+# one of the three levels (the first version stopped at a zip in a
+# tar.gz in a layer, exit 3, as pre-commit's own files in an image).
+python3 - "$tmp" "$aws" <<'PY'
+import io, sys, tarfile, zipfile
+d, key = sys.argv[1:]
+z = io.BytesIO()
+with zipfile.ZipFile(z, "w") as f:
+    f.writestr("s.env", "AWS_ACCESS_KEY_ID=%s\n" % key)
+with tarfile.open(d + "/outer.tar.gz", "w:gz") as t:
+    i = tarfile.TarInfo("inner.zip")
+    i.size = len(z.getvalue())
+    t.addfile(i, io.BytesIO(z.getvalue()))
+PY
+dw_docker_rm dwi-c
+docker create --network none --name dwi-c dwtest:busybox true >/dev/null &&
+	docker cp "$tmp/outer.tar.gz" dwi-c:/outer.tar.gz && docker commit dwi-c dwi:nested >/dev/null || fail "nested image"
+dw_docker_rm dwi-c
+"$DW" scan --image -f jsonl dwi:nested >"$tmp/nested.jsonl" 2>"$tmp/err"
+rc=$?
+[ $rc -eq 1 ] && jq -se 'any(.[]; .rule == "aws-access-key-id" and .entry == "outer.tar.gz!inner.zip!s.env" and .layer == "2")' "$tmp/nested.jsonl" >/dev/null &&
+	pass "a zip in a tar.gz in a layer: read, exit 1" || fail "nested: rc $rc: $(cat "$tmp/err" "$tmp/nested.jsonl")"
+docker rmi dwi:nested >/dev/null
+
 # A clean image: nothing, exit 0.
 out=$("$DW" scan --image dwtest:busybox 2>&1)
 rc=$?
