@@ -40,10 +40,10 @@ int dw_archive_scan(struct dw_scanner *s, int fd, const char *display,
  * (archive_read_header_position()), itself an archive (a layer of an
  * image: tar, compressed or not), scanned as dw_archive_scan() scans an
  * archive (the member is the top level: archives in it are read
- * DW_ARCHIVE_DEPTH - 1 levels deep), bounded by `max_entries` and DW_ARCHIVE_RATIO times `size`
- * (its bytes). `on_entry` gets each of its own entries first, every
- * type (AE_IF*), by the name it has in it; findings have source
- * "archive" and that name (with "!" and more for an archive inside) as
+ * DW_ARCHIVE_DEPTH - 1 levels deep), bounded by `max_entries` and
+ * DW_ARCHIVE_RATIO times `size` (its bytes). `on_entry` gets each of its own
+ * entries first, every type (AE_IF*), by the name it has in it; findings have
+ * source "archive" and that name (with "!" and more for an archive inside) as
  * "entry". 0, or DW_EIO with a message (what was read was reported).
  */
 int dw_archive_scan_member(struct dw_scanner *s, int fd, int64_t at,

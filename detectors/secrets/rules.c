@@ -1364,6 +1364,180 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.validate = valid_random,
 	},
 	{
+		.info = {.id = "openai-api-key",
+			 .description = "OpenAI API key (project, service "
+					"account, admin)",
+			 .severity = DW_SEV_HIGH},
+		/* The prefixes of OpenAI's key kinds: sk-proj- (project
+		 * keys), sk-svcacct- (service accounts), sk-admin-. */
+		.regex = "(?<![A-Za-z0-9_-])sk-(?:proj|svcacct|admin)-"
+			 "[A-Za-z0-9_-]{40,250}(?![A-Za-z0-9_-])",
+		.prefilters = {"sk-proj-", "sk-svcacct-", "sk-admin-"},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "sendgrid-api-key",
+			 .description = "Twilio SendGrid API key",
+			 .severity = DW_SEV_HIGH},
+		/* "SG.", a 22-character id, ".", a 43-character secret. */
+		.regex = "(?<![A-Za-z0-9_.-])SG\\.[A-Za-z0-9_-]{22}\\."
+			 "[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])",
+		.prefilters = {"SG\\.[A-Za-z0-9_-]{22}\\."},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "square-token",
+			 .description = "Square access token or application "
+					"secret",
+			 .severity = DW_SEV_HIGH},
+		/* Access tokens: "EAAA" and 60 more (64 in all); the older
+		 * sq0atp- tokens and sq0csp- application secrets. */
+		/* (never in a run of base64: "EAAA" is 12 zero bits) */
+		.regex = "(?<![A-Za-z0-9_+/-])(?:EAAA[A-Za-z0-9_-]{60}|"
+			 "sq0atp-[A-Za-z0-9_-]{22}|sq0csp-[A-Za-z0-9_-]{43})"
+			 "(?![A-Za-z0-9_+/=-])",
+		.prefilters = {"EAAA", "sq0atp-", "sq0csp-"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "linear-api-key",
+			 .description = "Linear personal API key",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_-])lin_api_[A-Za-z0-9]{40}"
+			 "(?![A-Za-z0-9_-])",
+		.prefilters = {"lin_api_"},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "postman-api-key",
+			 .description = "Postman API key",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_-])PMAK-[0-9a-f]{24}-[0-9a-f]{34}"
+			 "(?![A-Za-z0-9_-])",
+		.prefilters = {"PMAK-"},
+		.min_entropy = 3.5,
+	},
+	{
+		.info = {.id = "new-relic-key",
+			 .description = "New Relic user API key or license "
+					"key",
+			 .severity = DW_SEV_HIGH},
+		/* User keys start NRAK-; license (ingest) keys are 40
+		 * characters ending in NRAL. */
+		.regex = "(?<![A-Za-z0-9_-])(?:NRAK-[A-Z0-9]{27}|"
+			 "[0-9a-f]{36}NRAL)(?![A-Za-z0-9_-])",
+		.prefilters = {"NRAK-", "[0-9a-f]{36}NRAL"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "databricks-token",
+			 .description = "Databricks personal access token",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_-])dapi[0-9a-f]{32}(?:-[0-9]+)?"
+			 "(?![A-Za-z0-9_])",
+		.prefilters = {"dapi[0-9a-f]{32}"},
+		.min_entropy = 3.2,
+	},
+	{
+		.info = {.id = "rubygems-api-key",
+			 .description = "RubyGems.org API key",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_-])rubygems_[0-9a-f]{48}"
+			 "(?![A-Za-z0-9_-])",
+		.prefilters = {"rubygems_"},
+		.min_entropy = 3.5,
+	},
+	{
+		.info = {.id = "discord-webhook",
+			 .description = "Discord webhook URL",
+			 .severity = DW_SEV_HIGH},
+		.regex = "https://(?:ptb\\.|canary\\.)?discord(?:app)?\\.com/"
+			 "api/webhooks/[0-9]{17,20}/([A-Za-z0-9_-]{60,80})"
+			 "(?![A-Za-z0-9_-])",
+		.secret_group = 1,
+		.prefilters = {"/api/webhooks/"},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "teams-webhook",
+			 .description = "Microsoft Teams incoming webhook URL",
+			 .severity = DW_SEV_HIGH},
+		/* .../webhookb2/GROUP@TENANT/IncomingWebhook/ID/CONNECTOR */
+		.regex = "https://[A-Za-z0-9-]+\\.webhook\\.office\\.com/"
+			 "webhookb2/[0-9a-f-]{36}@[0-9a-f-]{36}/"
+			 "IncomingWebhook/([0-9a-f]{32}/[0-9a-f-]{36})"
+			 "(?:/[A-Za-z0-9_-]+)?",
+		.secret_group = 1,
+		.prefilters = {"/IncomingWebhook/"},
+	},
+	{
+		.info = {.id = "google-oauth-client-secret",
+			 .description = "Google OAuth client secret",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_-])GOCSPX-[A-Za-z0-9_-]{28}"
+			 "(?![A-Za-z0-9_-])",
+		.prefilters = {"GOCSPX-"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "google-oauth-access-token",
+			 .description =
+				 "Google OAuth access token (short-lived)",
+			 .severity = DW_SEV_MEDIUM},
+		.regex = "(?<![A-Za-z0-9_.-])ya29\\.[A-Za-z0-9_-]{60,2048}"
+			 "(?![A-Za-z0-9_-])",
+		.prefilters = {"ya29."},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "azure-storage-account-key",
+			 .description = "Azure storage account key (in a "
+					"connection string)",
+			 .severity = DW_SEV_CRITICAL},
+		/* 64 bytes in base64: 86 characters and "==". */
+		.regex = "AccountKey=([A-Za-z0-9+/]{86}==)",
+		.secret_group = 1,
+		.prefilters = {"AccountKey="},
+		.min_entropy = 4.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "1password-service-account-token",
+			 .description = "1Password service account token",
+			 .severity = DW_SEV_CRITICAL},
+		/* "ops_" and base64 of a JSON object. */
+		.regex = "(?<![A-Za-z0-9_-])ops_eyJ[A-Za-z0-9+/_=-]{100,4000}",
+		.prefilters = {"ops_eyJ"},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "mailchimp-api-key",
+			 .description = "Mailchimp API key",
+			 .severity = DW_SEV_HIGH},
+		/* 32 hex digits, "-", the data center (us1, us21...). */
+		.regex = "(?<![A-Za-z0-9_-])[0-9a-f]{32}-us[0-9]{1,2}"
+			 "(?![A-Za-z0-9_-])",
+		.prefilters = {"[0-9a-f]{32}-us[0-9]"},
+		.min_entropy = 3.2,
+	},
+	{
+		.info = {.id = "twilio-api-key",
+			 .description = "Twilio API key SID",
+			 .severity = DW_SEV_MEDIUM},
+		.regex = "(?<![A-Za-z0-9_-])SK[0-9a-f]{32}(?![A-Za-z0-9_-])",
+		.prefilters = {"SK[0-9a-f]{32}"},
+		.min_entropy = 3.2,
+	},
+	{
 		.info = {.id = "base64-private-key",
 			 .description = "Private key in base64 (kubeconfig "
 					"client-key-data, Kubernetes secrets)",
