@@ -744,9 +744,10 @@ static int valid_assignment(const char *s, size_t n, const char *m, size_t mlen,
 	size_t i, k;
 	int digit = 0, alpha = 0;
 
-	(void)line, (void)llen;
-	/* The name: up to the separator, its last part after [_.-]. */
-	for (sep = m; sep < m + mlen && *sep != '=' && *sep != ':'; sep++)
+	(void)line, (void)llen, (void)mlen;
+	/* The name: up to the separator (or the space before the value:
+	 * ENV NAME VALUE), its last part after [_.-]. */
+	for (sep = m; sep < s && *sep != '=' && *sep != ':'; sep++)
 		;
 	for (end = sep; end > m && isspace((unsigned char)end[-1]); end--)
 		;
@@ -1000,6 +1001,14 @@ static int valid_pem(const char *m, size_t mlen)
  * Kubernetes secret's data, a CI variable): decoded, a private key with
  * a body. Only its first 760 bytes are decoded: BEGIN line and body.
  */
+/* generic-assignment's name (secret-looking) and value (unquoted, not
+ * a variable, an expression or a placeholder's bracket). */
+#define GA_NAME                                                                \
+	"(?:[a-z0-9_.-]{0,64}(?:passw(?:or)?d|passphrase|secret|token|"        \
+	"(?:api|access|private|auth|app|master|encryption|signing)[_-]?key)"   \
+	"[a-z0-9_.-]{0,30}|[a-z0-9_.-]{0,64}(?<![a-z])(?:pass|pwd))"
+#define GA_VALUE "([^\\s\"'`\\\\$&*!{\\[(<%|>][^\\s\"'`\\\\]{9,255})"
+
 static int valid_b64_pem(const char *s, size_t n, const char *m, size_t mlen,
 			 const char *line, size_t llen)
 {
@@ -1577,16 +1586,12 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 				 "YAML, INI, properties, Dockerfile)",
 			 .severity = DW_SEV_MEDIUM},
 		/* The whole line: NAME=VALUE, NAME: VALUE, export/ENV/ARG
-		 * NAME=VALUE, "- NAME=VALUE" (compose), a comment after. */
-		.regex = "(?i)^\\s*(?:(?:export|set|env|arg|readonly|local|"
-			 "declare(?:\\s+-[a-z]+)?)\\s+|-\\s+)?"
-			 "(?:[a-z0-9_.-]{0,64}(?:passw(?:or)?d|passphrase|"
-			 "secret|token|(?:api|access|private|auth|app|master|"
-			 "encryption|signing)[_-]?key)[a-z0-9_.-]{0,30}|"
-			 "[a-z0-9_.-]{0,64}(?<![a-z])(?:pass|pwd))"
-			 "\\s*(?::=|=|:)\\s*"
-			 "([^\\s\"'`\\\\$&*!{\\[(<%|>][^\\s\"'`\\\\]{9,255})"
-			 "(?:\\s+#.*)?\\s*$",
+		 * NAME=VALUE, "- NAME=VALUE" (compose), a Dockerfile's
+		 * older ENV NAME VALUE, a comment after. */
+		.regex = "(?i)^\\s*(?|(?:(?:export|set|env|arg|readonly|local|"
+			 "declare(?:\\s+-[a-z]+)?)\\s+|-\\s+)?" GA_NAME
+			 "\\s*(?::=|=|:)\\s*" GA_VALUE "|env\\s+" GA_NAME
+			 "\\s+" GA_VALUE ")(?:\\s+#.*)?\\s*$",
 		.secret_group = 1,
 		.prefilters = {"passw", "passphrase", "secret", "token",
 			       "api_key", "apikey", "api-key", "access_key",
