@@ -1547,6 +1547,51 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.min_entropy = 3.2,
 	},
 	{
+		.info = {.id = "azure-devops-pat",
+			 .description = "Azure DevOps personal access token",
+			 .severity = DW_SEV_HIGH},
+		/* The 84-character format: "AZDO" at characters 77 to 80. */
+		.regex = "(?<![A-Za-z0-9])[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4}"
+			 "(?![A-Za-z0-9])",
+		.prefilters = {"[A-Za-z0-9]{76}AZDO"},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "azure-shared-access-key",
+			 .description =
+				 "Azure Service Bus, Event Hubs or Relay "
+				 "shared access key (in a connection "
+				 "string)",
+			 .severity = DW_SEV_CRITICAL},
+		/* 32 bytes in base64: 43 characters and "=". */
+		.regex = "SharedAccessKey=([A-Za-z0-9+/]{43}=)",
+		.secret_group = 1,
+		.prefilters = {"SharedAccessKey="},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "grafana-cloud-token",
+			 .description = "Grafana Cloud access policy token",
+			 .severity = DW_SEV_HIGH},
+		/* "glc_" and base64 of a JSON object. */
+		.regex = "(?<![A-Za-z0-9_])glc_eyJ[A-Za-z0-9+/_=-]{60,1000}"
+			 "(?![A-Za-z0-9+/_=-])",
+		.prefilters = {"glc_eyJ"},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "braintree-access-token",
+			 .description = "PayPal Braintree access token",
+			 .severity = DW_SEV_HIGH},
+		.regex = "access_token\\$(?:production|sandbox)\\$[0-9a-z]{16}"
+			 "\\$[0-9a-f]{32}(?![0-9a-f])",
+		.prefilters = {"access_token$"},
+		.min_entropy = 3.5,
+	},
+	{
 		.info = {.id = "base64-private-key",
 			 .description = "Private key in base64 (kubeconfig "
 					"client-key-data, Kubernetes secrets)",
