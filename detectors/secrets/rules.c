@@ -1144,6 +1144,8 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.prefilters = {"glpat-", "gldt-", "glrt-", "glrtr-", "glptt-",
 			       "glcbt-", "gloas-", "glft-", "glsoat-", "glimt-",
 			       "glagent-", "glwt-", "glffct-"},
+		/* (a run of one character is no token) */
+		.min_entropy = 2.5,
 		.validate = valid_not_placeholder,
 	},
 	{
@@ -1155,6 +1157,8 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.regex = "(?<![A-Za-z0-9.-])(?:xox[abposr]|xoxe\\.xox[bp]|xoxe|"
 			 "xapp)-[0-9A-Za-z]{1,}-[0-9A-Za-z-]{8,}",
 		.prefilters = {"xox[abposr]-", "xoxe-", "xoxe.xox", "xapp-"},
+		/* (a run of one character is no token) */
+		.min_entropy = 2.5,
 		.validate = valid_not_placeholder,
 	},
 	{
@@ -1174,6 +1178,8 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.regex = "(?<![A-Za-z0-9_])(?:sk|rk)_live_[A-Za-z0-9]{20,}(?!["
 			 "A-Za-z0-9_])",
 		.prefilters = {"sk_live_", "rk_live_"},
+		/* (a run of one character is no token) */
+		.min_entropy = 2.5,
 		.validate = valid_not_placeholder,
 	},
 	{
