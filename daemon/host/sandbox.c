@@ -51,6 +51,9 @@
 #define SB_FINDINGS_MAX 256
 /* ... and a piece of log lines (an access log can be full of tokens). */
 #define SB_LINES_FINDINGS_MAX 4096
+/* ... and a container image (every file of every layer: decoys must not
+ * make it throw away the one that matters). */
+#define SB_IMAGE_FINDINGS_MAX 65536
 /* Arguments the caller gives the scanner's build function. */
 #define SB_EXTRA_MAX 3
 /* The scanner's first argument: it is the scanner, on descriptor 3. */
@@ -1563,8 +1566,12 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 	struct cmsghdr *cm;
 	long long deadline;
 	/* A piece of a log can be full of tokens; a file, less so. */
-	size_t max =
-		r->op == SB_FRAMES ? SB_LINES_FINDINGS_MAX : SB_FINDINGS_MAX;
+	size_t max = r->op == SB_FRAMES ? SB_LINES_FINDINGS_MAX
+		     : r->op == SB_WHOLE &&
+				     extra_len == sizeof(struct sb_whole) &&
+				     ((const struct sb_whole *)extra)->image
+			     ? SB_IMAGE_FINDINGS_MAX
+			     : SB_FINDINGS_MAX;
 	ssize_t n;
 
 	memset(cbuf, 0, sizeof(cbuf));
@@ -1826,9 +1833,15 @@ int dw_sandbox_scan_image(struct dw_sandbox *sb, int fd, const char *display,
 			  long long budget_ms, dw_source_cb cb, void *ctx)
 {
 	enum dw_scan_outcome out;
+	int err = scan_whole(sb, fd, display, NULL, 1, 0, budget_ms, &out, cb,
+			     ctx);
 
-	return scan_whole(sb, fd, display, NULL, 1, 0, budget_ms, &out, cb,
-			  ctx);
+	if (!err && out == DW_SCAN_TIMED_OUT)
+		err = dw_error_set(DW_EIO,
+				   "%s: scanned only in part: the time budget "
+				   "(%lld s) ran out",
+				   display, budget_ms / 1000);
+	return err;
 }
 
 /* The frames in data[0..len) up to byte `upto`: how many, or -1 when

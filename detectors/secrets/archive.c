@@ -133,6 +133,16 @@ struct walk {
 	void *hctx;
 };
 
+/* What an archive of `size` bytes may expand to, and its entries. */
+static void budget_init(struct budget *b, uint64_t size, size_t max_entries)
+{
+	memset(b, 0, sizeof(*b));
+	b->max_entries = max_entries;
+	b->limit = size * DW_ARCHIVE_RATIO;
+	if (b->limit < DW_ARCHIVE_FLOOR)
+		b->limit = DW_ARCHIVE_FLOOR;
+}
+
 static void fail(struct budget *b, int stop, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -293,8 +303,14 @@ static void scan_entry(struct walk *w, struct archive *a, const char *name,
 		if (!binary)
 			dw_scan_feed(w->s, w->buf, (size_t)n);
 	}
-	if (binary <= 0)
+	if (binary <= 0) {
 		dw_scan_finish(w->s);
+		if (dw_scan_timed_out(w->s))
+			fail(w->b, 0,
+			     "%s: entry %s: scanned only in part (the time "
+			     "budget ran out)",
+			     w->display, name);
+	}
 }
 
 static void walk_archive(struct walk *w, struct archive *a, const char *prefix,
@@ -518,11 +534,7 @@ int dw_archive_scan(struct dw_scanner *s, int fd, const char *display,
 
 	if (err || !size) /* (an empty file holds nothing) */
 		return err;
-	memset(&b, 0, sizeof(b));
-	b.max_entries = DW_ARCHIVE_ENTRIES;
-	b.limit = size * DW_ARCHIVE_RATIO;
-	if (b.limit < DW_ARCHIVE_FLOOR)
-		b.limit = DW_ARCHIVE_FLOOR;
+	budget_init(&b, size, DW_ARCHIVE_ENTRIES);
 	if (max_file_size && b.limit > max_file_size * 16)
 		b.limit = max_file_size * 16;
 	o.base = lseek(fd, 0, SEEK_CUR);
@@ -563,11 +575,7 @@ int dw_archive_scan_member(struct dw_scanner *s, int fd, int64_t at,
 
 	if (err)
 		return err;
-	memset(&b, 0, sizeof(b));
-	b.max_entries = max_entries;
-	b.limit = size * DW_ARCHIVE_RATIO;
-	if (b.limit < DW_ARCHIVE_FLOOR)
-		b.limit = DW_ARCHIVE_FLOOR;
+	budget_init(&b, size, max_entries);
 	a = ar.archive_read_new();
 	if (!a)
 		return dw_error_set(DW_EIO, "%s: cannot start a reader",
@@ -586,6 +594,8 @@ int dw_archive_scan_member(struct dw_scanner *s, int fd, int64_t at,
 		goto out;
 	}
 	p = ar.archive_entry_pathname(e);
+	while (p && p[0] == '.' && p[1] == '/')
+		p += 2;
 	if (!p || strcmp(p, member)) {
 		fail(&b, 0, "%s: the archive changed while it was read",
 		     display);

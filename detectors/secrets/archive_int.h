@@ -41,7 +41,9 @@
 	X(archive_entry_filetype)                                              \
 	X(archive_entry_size)                                                  \
 	X(archive_read_header_position)                                        \
-	X(archive_filter_code)
+	X(archive_filter_code)                                                 \
+	X(archive_entry_symlink)                                               \
+	X(archive_entry_hardlink)
 
 struct dw_ar_table {
 #define FIELD(f) __typeof__(&f) f;

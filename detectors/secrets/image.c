@@ -8,6 +8,7 @@
  * when a lower layer's secret is told: it is reported all the same, in
  * the layer that holds it, with the layer that hid it named.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -37,16 +38,14 @@
 #define IMAGE_LAYER_ENTRIES 2000000
 /* Layers of one image (overlayfs stacks at most 500; Docker 127). */
 #define IMAGE_LAYERS 4096
-/* A history step as a finding's field: cut to this many bytes. */
-#define IMAGE_STEP_MAX 120
-
-struct member {
-	char *name;
-	int64_t at; /* its header */
-	uint64_t size;
-	char *data; /* the small ones, read */
-	size_t len;
-};
+/* Images of one archive, manifests an OCI index may list in all, and
+ * layers all its images name: past these, the rest is not read (said). */
+#define IMAGE_IMAGES 1000
+#define IMAGE_MANIFESTS 1000
+#define IMAGE_LAYER_REFS 20000
+/* A user-given string as a finding's field (a history step, a path):
+ * cut to this many bytes, never in the middle of a token. */
+#define IMAGE_FIELD_MAX 116
 
 /* 64-bit hashes of paths, sorted once their layer is read. */
 struct pathset {
@@ -54,14 +53,25 @@ struct pathset {
 	size_t n, alloc;
 };
 
-struct layer {
-	const char *blob;     /* its member */
-	const char *diff_id;  /* from the config, or NULL */
-	const char *step;     /* its history's created_by, or NULL */
+struct member {
+	char *name;
+	char *link; /* a symlink's or hard link's target, normalized */
+	int64_t at; /* its header */
+	uint64_t size;
+	char *data; /* the small ones, read */
+	size_t len;
+	/* Read as a layer (once, whatever images name it): */
+	int read;
 	struct pathset paths; /* every entry */
 	struct pathset gone;  /* what its whiteouts delete */
 	struct pathset opaque;
-	int read; /* read already (its blob at a higher place too) */
+};
+
+struct layer {
+	const char *blob;    /* its member's name */
+	struct member *m;    /* NULL: not in the archive */
+	const char *diff_id; /* from the config, or NULL */
+	const char *step;    /* its history's created_by, or NULL */
 };
 
 struct img {
@@ -72,6 +82,12 @@ struct img {
 	void *ctx;
 	struct member *m;
 	size_t nm, nm_alloc;
+	size_t *slot; /* member indexes by name's hash (SIZE_MAX: empty) */
+	size_t nslot;
+	/* Images and manifests read (their keys' hashes), layers named */
+	uint64_t *done;
+	size_t ndone, done_alloc, manifests, refs;
+	size_t images;	  /* read */
 	const char *name; /* RepoTags[0], or the config's digest */
 	char config_digest[80];
 	struct layer *l;
@@ -105,14 +121,20 @@ static void note(struct img *g, const char *fmt, ...)
 	va_end(ap);
 }
 
-static uint64_t hash_path(const char *p, size_t n)
+#define HASH_INIT 1469598103934665603ull
+
+static uint64_t hash_more(uint64_t h, const char *p, size_t n)
 {
-	uint64_t h = 1469598103934665603ull;
 	size_t i;
 
 	for (i = 0; i < n; i++)
 		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
 	return h;
+}
+
+static uint64_t hash_path(const char *p, size_t n)
+{
+	return hash_more(HASH_INIT, p, n);
 }
 
 static void set_add(struct pathset *s, const char *p, size_t n)
@@ -134,10 +156,8 @@ static void set_seal(struct pathset *s)
 		qsort(s->v, s->n, sizeof(s->v[0]), cmp_u64);
 }
 
-static int set_has(const struct pathset *s, const char *p, size_t n)
+static int set_has(const struct pathset *s, uint64_t h)
 {
-	uint64_t h = hash_path(p, n);
-
 	return s->n && bsearch(&h, s->v, s->n, sizeof(h), cmp_u64) != NULL;
 }
 
@@ -158,16 +178,100 @@ static char *normalize(const char *p)
 
 /* ---- the archive's members ---- */
 
-static const struct member *member(const struct img *g, const char *name)
+static size_t *slot_of(const struct img *g, const char *name)
 {
-	size_t i;
+	size_t i = (size_t)hash_path(name, strlen(name)) & (g->nslot - 1);
+
+	while (g->slot[i] != SIZE_MAX && strcmp(g->m[g->slot[i]].name, name))
+		i = (i + 1) & (g->nslot - 1);
+	return &g->slot[i];
+}
+
+/* The member `name`, its links followed (a few); the last of its name
+ * (as extracting the archive keeps it), or NULL. */
+static struct member *member(const struct img *g, const char *name)
+{
+	int hops;
 
 	while (name[0] == '.' && name[1] == '/')
 		name += 2;
-	for (i = 0; i < g->nm; i++)
-		if (!strcmp(g->m[i].name, name))
-			return &g->m[i];
+	for (hops = 0; g->nslot && hops < 8; hops++) {
+		size_t k = *slot_of(g, name);
+
+		if (k == SIZE_MAX)
+			return NULL;
+		if (!g->m[k].link)
+			return &g->m[k];
+		name = g->m[k].link;
+	}
 	return NULL;
+}
+
+/* The index by name, the last of each name kept; duplicates said. */
+static void index_members(struct img *g)
+{
+	size_t i, dups = 0;
+	const char *first = NULL;
+
+	for (g->nslot = 16; g->nslot < g->nm * 2; g->nslot *= 2)
+		;
+	g->slot = dw_xmalloc(g->nslot * sizeof(*g->slot));
+	for (i = 0; i < g->nslot; i++)
+		g->slot[i] = SIZE_MAX;
+	for (i = 0; i < g->nm; i++) {
+		size_t *k = slot_of(g, g->m[i].name);
+
+		if (*k != SIZE_MAX && !dups++)
+			first = g->m[i].name;
+		*k = i;
+	}
+	if (dups)
+		note(g,
+		     "%s: %zu members named as an earlier one (the first: "
+		     "%s): the last of each is read, as extracting the "
+		     "archive keeps it",
+		     g->display, dups, first);
+}
+
+/* A link's target as a member name: a symlink's relative to its own
+ * directory, a hard link's from the top. */
+static char *link_target(const char *name, const char *target, int sym)
+{
+	struct dw_buf b = DW_BUF_INIT;
+	const char *slash = strrchr(name, '/');
+	char *out, *w, *r, *seg;
+
+	if (sym && *target != '/' && slash)
+		dw_buf_add(&b, name, (size_t)(slash - name + 1));
+	dw_buf_adds(&b, target);
+	out = dw_buf_detach(&b, NULL);
+	if (!out)
+		return dw_xstrdup("");
+	/* "." and ".." resolved; nothing above the top. */
+	w = out;
+	for (r = out; *r;) {
+		size_t n;
+
+		while (*r == '/')
+			r++;
+		seg = r;
+		while (*r && *r != '/')
+			r++;
+		n = (size_t)(r - seg);
+		if (!n || (n == 1 && seg[0] == '.'))
+			continue;
+		if (n == 2 && seg[0] == '.' && seg[1] == '.') {
+			while (w > out && *--w != '/')
+				;
+			continue;
+		}
+		if (w > out)
+			*w++ = '/';
+		memmove(w, seg, n);
+		w += n;
+	}
+	*w = '\0';
+	return out;
 }
 
 static int worth_reading(const char *name, uint64_t size)
@@ -216,7 +320,11 @@ static int list_members(struct img *g)
 				g->display);
 			goto out;
 		}
-		if (!p || ar.archive_entry_filetype(e) != AE_IFREG)
+		if (!p)
+			continue;
+		if (ar.archive_entry_filetype(e) != AE_IFREG &&
+		    ar.archive_entry_filetype(e) != AE_IFLNK &&
+		    !ar.archive_entry_hardlink(e))
 			continue;
 		if (g->nm == IMAGE_MEMBERS) {
 			rc = dw_error_set(DW_EIO,
@@ -231,6 +339,18 @@ static int list_members(struct img *g)
 		while (p[0] == '.' && p[1] == '/')
 			p += 2;
 		m->name = dw_xstrdup(p);
+		if (ar.archive_entry_hardlink(e))
+			m->link =
+				link_target(p, ar.archive_entry_hardlink(e), 0);
+		else if (ar.archive_entry_filetype(e) == AE_IFLNK)
+			m->link = link_target(
+				p,
+				ar.archive_entry_symlink(e)
+					? ar.archive_entry_symlink(e)
+					: "",
+				1);
+		if (m->link)
+			continue;
 		m->at = ar.archive_read_header_position(a);
 		m->size = (uint64_t)ar.archive_entry_size(e);
 		if (worth_reading(m->name, m->size) &&
@@ -263,7 +383,7 @@ out:
 
 static json_t *member_json(const struct img *g, const char *name)
 {
-	const struct member *m = member(g, name);
+	const struct member *m = name ? member(g, name) : NULL;
 
 	if (!m || !m->data)
 		return NULL;
@@ -286,17 +406,29 @@ static char *blob_name(const char *digest)
 
 /* ---- findings ---- */
 
-/* `s` cut for a field, whole UTF-8. */
+/* What a token is made of: a field is never cut inside a run of them
+ * (a secret cut short is no longer one that redaction knows). */
+static int tokenish(unsigned char c)
+{
+	return c >= 0x80 || isalnum(c) || strchr("_+/=.~-%$", c);
+}
+
+/* `s` as a field, cut to IMAGE_FIELD_MAX bytes before a token that
+ * would not fit whole, whole UTF-8. */
 static void add_cut(json_t *o, const char *key, const char *s)
 {
 	struct dw_buf b = DW_BUF_INIT;
-	size_t n = strlen(s);
+	size_t n = strlen(s), cut = n;
 
-	dw_utf8_sanitize(&b, s, n > IMAGE_STEP_MAX ? IMAGE_STEP_MAX : n);
-	if (n > IMAGE_STEP_MAX) {
-		/* (the sanitizer may have cut a character in two: "?") */
-		dw_buf_adds(&b, "...");
+	if (n > IMAGE_FIELD_MAX) {
+		cut = IMAGE_FIELD_MAX;
+		while (cut > 0 && tokenish((unsigned char)s[cut]) &&
+		       tokenish((unsigned char)s[cut - 1]))
+			cut--;
 	}
+	dw_utf8_sanitize(&b, s, cut);
+	if (cut < n)
+		dw_buf_adds(&b, "...");
 	json_object_set_new(o, key, json_string(b.ptr ? b.ptr : ""));
 	dw_buf_release(&b);
 }
@@ -309,7 +441,7 @@ static int config_finding(const struct dw_finding *f, void *ctx)
 
 	src.fields = json_object();
 	add_cut(src.fields, "image", g->name);
-	json_object_set_new(src.fields, "key", json_string(g->key));
+	add_cut(src.fields, "key", g->key);
 	rc = g->cb(f, &src, g->ctx);
 	json_decref(src.fields);
 	return rc;
@@ -323,30 +455,44 @@ static int config_finding(const struct dw_finding *f, void *ctx)
 static long hidden_in(const struct img *g, size_t i, const char *path,
 		      const char **how)
 {
-	size_t j, n = strlen(path), k;
+	size_t j, k, n = strlen(path), nd = 0;
+	uint64_t *dirs, whole, h = HASH_INIT;
+	long found = -1;
 
-	for (j = i + 1; j < g->nl; j++) {
-		const struct layer *l = &g->l[j];
+	/* Each directory's hash once (one pass: a path of thousands of
+	 * levels costs its length, not its length squared). */
+	for (k = 0; k < n; k++)
+		nd += path[k] == '/';
+	dirs = dw_xmalloc((nd ? nd : 1) * sizeof(*dirs));
+	nd = 0;
+	for (k = 0; k < n; k++) {
+		if (path[k] == '/')
+			dirs[nd++] = h;
+		h = hash_more(h, path + k, 1);
+	}
+	whole = h;
+	for (j = i + 1; found < 0 && j < g->nl; j++) {
+		const struct member *m = g->l[j].m;
 
-		if (set_has(&l->gone, path, n)) {
+		if (!m || !m->read)
+			continue;
+		if (set_has(&m->gone, whole)) {
 			*how = "deleted";
-			return (long)j;
+			found = (long)j;
 		}
-		for (k = n; k > 0; k--) {
-			if (path[k - 1] != '/')
-				continue;
-			if (set_has(&l->gone, path, k - 1) ||
-			    set_has(&l->opaque, path, k - 1)) {
+		for (k = 0; found < 0 && k < nd; k++)
+			if (set_has(&m->gone, dirs[k]) ||
+			    set_has(&m->opaque, dirs[k])) {
 				*how = "deleted";
-				return (long)j;
+				found = (long)j;
 			}
-		}
-		if (set_has(&l->paths, path, n)) {
+		if (found < 0 && set_has(&m->paths, whole)) {
 			*how = "replaced";
-			return (long)j;
+			found = (long)j;
 		}
 	}
-	return -1;
+	free(dirs);
+	return found;
 }
 
 static void layer_fields(json_t *o, const struct img *g, size_t i,
@@ -380,10 +526,10 @@ static int layer_finding(const struct dw_finding *f, const struct dw_source *in,
 
 	src.fields = json_object();
 	add_cut(src.fields, "image", g->name);
-	json_object_set_new(
-		src.fields, "entry",
-		entry ? json_copy((json_t *)entry)
-		      : json_string(g->cur_path ? g->cur_path : ""));
+	add_cut(src.fields, "entry",
+		json_is_string(entry) ? json_string_value(entry)
+		: g->cur_path	      ? g->cur_path
+				      : "");
 	layer_fields(src.fields, g, g->cur, "");
 	if (j >= 0) {
 		json_object_set_new(src.fields, "hidden", json_string(how));
@@ -399,7 +545,7 @@ static int layer_finding(const struct dw_finding *f, const struct dw_source *in,
 static void on_entry(void *hctx, const char *path, int type)
 {
 	struct img *g = hctx;
-	struct layer *l = &g->l[g->cur];
+	struct member *l = g->l[g->cur].m;
 	char *p = normalize(path);
 	const char *base = strrchr(p, '/');
 	size_t dir = base ? (size_t)(base - p) : 0;
@@ -435,51 +581,102 @@ static void scan_text(struct img *g, const char *key, const struct dw_buf *t)
 	dw_scan_begin(g->s, 1, config_finding, g);
 	dw_scan_feed(g->s, t->ptr, t->len);
 	dw_scan_finish(g->s);
+	if (dw_scan_timed_out(g->s))
+		note(g,
+		     "%s: %s: %s scanned only in part (the time budget ran "
+		     "out)",
+		     g->display, g->name, key);
 }
 
-/* A list of strings, one a line (Env), or joined by spaces (Cmd). */
-static void scan_strings(struct img *g, const char *key, const json_t *a,
-			 const char *sep)
+/*
+ * Every string of the config, wherever it is (Env, Cmd, Entrypoint,
+ * Labels, OnBuild, Healthcheck, the legacy container_config, the
+ * history's created_by, comment and author...), keyed by its place:
+ * "config.Env" (a list of strings: one a line), "config.Labels" (an
+ * object of strings: "key=value" a line), "history" (created_by, one
+ * step a line), else the path ("history[2].comment", "author").
+ */
+static void walk_config(struct img *g, const json_t *v, struct dw_buf *key,
+			int depth)
 {
 	struct dw_buf t = DW_BUF_INIT;
-	size_t i;
-	json_t *v;
+	size_t at = key->len, i;
+	const char *k;
+	json_t *x;
+	int strings = 1;
 
-	json_array_foreach(a, i, v)
-	{
-		if (!json_is_string(v))
-			continue;
-		if (i)
-			dw_buf_adds(&t, sep);
+	if (depth > 32)
+		return;
+	if (json_is_string(v)) {
 		dw_buf_add(&t, json_string_value(v), json_string_length(v));
+		scan_text(g, key->ptr, &t);
+	} else if (json_is_array(v)) {
+		json_array_foreach(v, i, x) strings &= json_is_string(x);
+		if (strings) {
+			json_array_foreach(v, i, x)
+			{
+				if (i)
+					dw_buf_addch(&t, '\n');
+				dw_buf_add(&t, json_string_value(x),
+					   json_string_length(x));
+			}
+			scan_text(g, key->ptr, &t);
+		} else {
+			json_array_foreach(v, i, x)
+			{
+				dw_buf_addf(key, "[%zu]", i);
+				walk_config(g, x, key, depth + 1);
+				dw_buf_setlen(key, at);
+			}
+		}
+	} else if (json_is_object(v)) {
+		json_object_foreach((json_t *)v, k, x)
+		{
+			if (json_is_string(x)) {
+				if (t.len)
+					dw_buf_addch(&t, '\n');
+				dw_buf_addf(&t, "%s=", k);
+				dw_buf_add(&t, json_string_value(x),
+					   json_string_length(x));
+				continue;
+			}
+			if (key->len)
+				dw_buf_addch(key, '.');
+			dw_buf_adds(key, k);
+			walk_config(g, x, key, depth + 1);
+			dw_buf_setlen(key, at);
+		}
+		/* The object's own strings, "name=value" a line. */
+		scan_text(g, key->len ? key->ptr : "config", &t);
 	}
-	scan_text(g, key, &t);
 	dw_buf_release(&t);
 }
 
 static void scan_config(struct img *g, const json_t *cfg)
 {
-	const json_t *c = json_object_get(cfg, "config");
-	const json_t *labels = json_object_get(c, "Labels");
+	struct dw_buf key = DW_BUF_INIT, t = DW_BUF_INIT;
 	const char *k;
 	json_t *v;
-	struct dw_buf t = DW_BUF_INIT;
 	size_t i;
 
-	scan_strings(g, "config.Env", json_object_get(c, "Env"), "\n");
-	scan_strings(g, "config.Cmd", json_object_get(c, "Cmd"), " ");
-	scan_strings(g, "config.Entrypoint", json_object_get(c, "Entrypoint"),
-		     " ");
-	json_object_foreach((json_t *)labels, k, v)
+	json_object_foreach((json_t *)cfg, k, v)
 	{
-		if (t.len)
-			dw_buf_addch(&t, '\n');
-		dw_buf_addf(&t, "%s=%s", k,
-			    json_is_string(v) ? json_string_value(v) : "");
+		/* digests, and the history, read below */
+		if (!strcmp(k, "rootfs") || !strcmp(k, "history"))
+			continue;
+		if (json_is_string(v)) {
+			dw_buf_reset(&t);
+			dw_buf_add(&t, json_string_value(v),
+				   json_string_length(v));
+			scan_text(g, k, &t);
+			continue;
+		}
+		dw_buf_reset(&key);
+		dw_buf_adds(&key, k);
+		walk_config(g, v, &key, 0);
 	}
-	scan_text(g, "config.Labels", &t);
-	dw_buf_release(&t);
 	/* One step a line: a line's number is its step's, from 1. */
+	dw_buf_reset(&t);
 	json_array_foreach(json_object_get(cfg, "history"), i, v)
 	{
 		const char *s =
@@ -491,7 +688,27 @@ static void scan_config(struct img *g, const json_t *cfg)
 			dw_buf_addch(&t, *s == '\n' ? ' ' : *s);
 	}
 	scan_text(g, "history", &t);
+	/* The rest of each step: comment, author... */
+	json_array_foreach(json_object_get(cfg, "history"), i, v)
+	{
+		const char *hk;
+		json_t *hv;
+
+		json_object_foreach(v, hk, hv)
+		{
+			if (!json_is_string(hv) || !strcmp(hk, "created_by") ||
+			    !strcmp(hk, "created"))
+				continue;
+			dw_buf_reset(&key);
+			dw_buf_addf(&key, "history[%zu].%s", i, hk);
+			dw_buf_reset(&t);
+			dw_buf_add(&t, json_string_value(hv),
+				   json_string_length(hv));
+			scan_text(g, key.ptr, &t);
+		}
+	}
 	dw_buf_release(&t);
+	dw_buf_release(&key);
 }
 
 /* The layers' digests and steps from the config: the i-th layer is the
@@ -529,26 +746,29 @@ static void describe_layers(struct img *g, const json_t *cfg)
 
 /* ---- one image ---- */
 
+/* The layers from the top down, each member read once whatever images
+ * name it (its findings told with the first that does). */
 static void read_layers(struct img *g)
 {
-	size_t i, j;
+	size_t i;
 
 	for (i = g->nl; i-- > 0;) {
-		struct layer *l = &g->l[i];
-		const struct member *m = l->blob ? member(g, l->blob) : NULL;
+		struct member *m = g->l[i].m;
 		char display[512];
 		int err;
 
-		if (l->read)
-			continue;
 		if (!m) {
 			note(g, "%s: layer %zu (%s) is not in the archive",
-			     g->display, i + 1, l->blob ? l->blob : "?");
+			     g->display, i + 1,
+			     g->l[i].blob ? g->l[i].blob : "?");
 			continue;
 		}
+		if (m->read)
+			continue;
 		snprintf(display, sizeof(display), "%s: layer %zu (%s)",
 			 g->display, i + 1, m->name);
 		g->cur = i;
+		m->read = 1;
 		err = dw_archive_scan_member(
 			g->s, g->fd, m->at, m->name, display, m->size,
 			IMAGE_LAYER_ENTRIES, on_entry, g, layer_finding, g);
@@ -556,77 +776,91 @@ static void read_layers(struct img *g)
 		g->cur_path = NULL;
 		if (err)
 			note(g, "%s", dw_error_last());
-		set_seal(&l->paths);
-		set_seal(&l->gone);
-		set_seal(&l->opaque);
-		/* The same blob lower too: read once, here. */
-		for (j = 0; j < i; j++)
-			if (g->l[j].blob && !strcmp(g->l[j].blob, l->blob))
-				g->l[j].read = 1;
+		set_seal(&m->paths);
+		set_seal(&m->gone);
+		set_seal(&m->opaque);
 	}
 }
 
-static void release_layers(struct img *g)
+/* Whether `key` was seen (and now is): images, manifests. */
+static int seen(struct img *g, const char *key)
 {
+	uint64_t h = hash_path(key, strlen(key));
 	size_t i;
 
-	for (i = 0; i < g->nl; i++) {
-		free(g->l[i].paths.v);
-		free(g->l[i].gone.v);
-		free(g->l[i].opaque.v);
-	}
-	free(g->l);
-	g->l = NULL;
-	g->nl = 0;
+	for (i = 0; i < g->ndone; i++)
+		if (g->done[i] == h)
+			return 1;
+	DW_ALLOC_GROW(g->done, g->ndone + 1, g->done_alloc);
+	g->done[g->ndone++] = h;
+	return 0;
 }
 
 /* One image: its config (a member) and its layers (members, bottom
- * first); `tag` its name if it has one. */
+ * first); `tag` its name if it has one. Read once however often the
+ * archive's manifests list it. */
 static void scan_image(struct img *g, const char *config, const char **blobs,
 		       size_t n, const char *tag)
 {
-	json_t *cfg = member_json(g, config);
 	const char *slash = strrchr(config, '/');
+	struct dw_buf key = DW_BUF_INIT;
+	json_t *cfg;
 	size_t i;
+	int again;
 
+	dw_buf_adds(&key, config);
+	for (i = 0; i < n; i++)
+		dw_buf_addf(&key, "\n%s", blobs[i] ? blobs[i] : "");
+	again = seen(g, key.ptr);
+	dw_buf_release(&key);
+	if (again)
+		return;
 	/* blobs/sha256/HEX or HEX.json: the image's id. */
 	snprintf(g->config_digest, sizeof(g->config_digest), "sha256:%.64s",
 		 slash ? slash + 1 : config);
 	g->name = tag ? tag : g->config_digest;
-	if (n > IMAGE_LAYERS) {
-		note(g, "%s: %s has %zu layers, more than %d: not read",
-		     g->display, g->name, n, IMAGE_LAYERS);
+	if (g->ndone > IMAGE_IMAGES + IMAGE_MANIFESTS ||
+	    g->refs + n > IMAGE_LAYER_REFS) {
+		note(g,
+		     "%s: %s not read: more than %d images or %d layers in "
+		     "all",
+		     g->display, g->name, IMAGE_IMAGES, IMAGE_LAYER_REFS);
 		return;
 	}
-	if (!cfg) {
+	g->refs += n;
+	g->images++;
+	cfg = member_json(g, config);
+	if (!cfg)
 		note(g, "%s: the config %s of %s is missing or not JSON",
 		     g->display, config, g->name);
-		/* Its layers are read all the same. */
-	}
 	g->l = dw_xcalloc(n ? n : 1, sizeof(*g->l));
 	g->nl = n;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		g->l[i].blob = blobs[i];
+		g->l[i].m = blobs[i] ? member(g, blobs[i]) : NULL;
+	}
 	if (cfg) {
 		describe_layers(g, cfg);
 		scan_config(g, cfg);
 	}
 	read_layers(g);
-	release_layers(g);
+	free(g->l);
+	g->l = NULL;
+	g->nl = 0;
 	json_decref(cfg);
 }
 
 /* Docker's manifest.json: [{Config, RepoTags, Layers}] */
-static int docker_manifest(struct img *g, const json_t *man)
+static void docker_manifest(struct img *g, const json_t *man)
 {
 	size_t i, k, n;
 	json_t *im, *v;
 
-	if (!json_is_array(man) || !json_array_size(man))
-		return dw_error_set(DW_EIO,
-				    "%s: manifest.json is not a list of "
-				    "images",
-				    g->display);
+	if (!json_is_array(man) || !json_array_size(man)) {
+		note(g, "%s: manifest.json is not a list of images",
+		     g->display);
+		return;
+	}
 	json_array_foreach(man, i, im)
 	{
 		const json_t *layers = json_object_get(im, "Layers");
@@ -636,8 +870,8 @@ static int docker_manifest(struct img *g, const json_t *man)
 
 		if (!config || !json_is_array(layers)) {
 			note(g,
-			     "%s: manifest.json: image %zu has no Config "
-			     "or Layers",
+			     "%s: manifest.json: image %zu has no Config or "
+			     "Layers",
 			     g->display, i + 1);
 			continue;
 		}
@@ -650,24 +884,34 @@ static int docker_manifest(struct img *g, const json_t *man)
 				   json_object_get(im, "RepoTags"), 0)));
 		free(blobs);
 	}
-	return 0;
 }
 
-/* An OCI manifest, or an index of them (`depth` levels more at most). */
+/* An OCI manifest, or an index of them (`depth` levels more at most),
+ * each read once, IMAGE_MANIFESTS in all. */
 static void oci_manifest(struct img *g, const char *digest, const char *tag,
 			 int depth)
 {
 	char *name = blob_name(digest), *config = NULL;
-	json_t *man = name ? member_json(g, name) : NULL, *d;
-	const json_t *list = json_object_get(man, "manifests");
+	json_t *man = NULL, *d;
+	const json_t *list;
 	char **blobs = NULL;
 	size_t i, n = 0;
 
+	if (name && seen(g, name))
+		goto out;
+	if (++g->manifests > IMAGE_MANIFESTS) {
+		if (g->manifests == IMAGE_MANIFESTS + 1)
+			note(g, "%s: more than %d manifests: the rest not read",
+			     g->display, IMAGE_MANIFESTS);
+		goto out;
+	}
+	man = name ? member_json(g, name) : NULL;
 	if (!man) {
 		note(g, "%s: manifest %s is missing or not JSON", g->display,
 		     digest ? digest : "?");
 		goto out;
 	}
+	list = json_object_get(man, "manifests");
 	if (list) {
 		if (depth <= 0) {
 			note(g, "%s: indexes nested too deep", g->display);
@@ -698,21 +942,21 @@ out:
 	json_decref(man);
 }
 
-static int oci_index(struct img *g, const json_t *index)
+static void oci_index(struct img *g, const json_t *index)
 {
 	json_t *d;
 	size_t i;
 
-	if (!json_array_size(json_object_get(index, "manifests")))
-		return dw_error_set(DW_EIO, "%s: index.json lists no image",
-				    g->display);
+	if (!json_array_size(json_object_get(index, "manifests"))) {
+		note(g, "%s: index.json lists no image", g->display);
+		return;
+	}
 	json_array_foreach(json_object_get(index, "manifests"), i, d)
 		oci_manifest(g, json_string_value(json_object_get(d, "digest")),
 			     json_string_value(json_object_get(
 				     json_object_get(d, "annotations"),
 				     "org.opencontainers.image.ref.name")),
 			     2);
-	return 0;
 }
 
 /*
@@ -743,7 +987,7 @@ int dw_image_scan(struct dw_scanner *s, int fd, const char *display,
 		  dw_source_cb cb, void *ctx)
 {
 	struct img g;
-	json_t *top;
+	json_t *man = NULL, *index = NULL;
 	size_t i;
 	int err = dw_archive_load();
 
@@ -757,21 +1001,34 @@ int dw_image_scan(struct dw_scanner *s, int fd, const char *display,
 	g.ctx = ctx;
 	err = list_members(&g);
 	if (!err) {
-		/* Docker's own list first: it names the tags. */
-		if ((top = member_json(&g, "manifest.json"))) {
-			err = docker_manifest(&g, top);
-		} else if ((top = member_json(&g, "index.json"))) {
-			err = oci_index(&g, top);
-		} else {
+		index_members(&g);
+		man = member_json(&g, "manifest.json");
+		index = member_json(&g, "index.json");
+		/* Both, when both are there (Docker 25 and later write
+		 * both, of the same images: each image is read once). */
+		if (man)
+			docker_manifest(&g, man);
+		if (index)
+			oci_index(&g, index);
+		if (!man && !index)
 			err = as_archive(&g);
-		}
-		json_decref(top);
+		else if (!g.images && !g.err)
+			note(&g, "%s: no image in it: its manifests list none",
+			     display);
+		json_decref(man);
+		json_decref(index);
 	}
 	for (i = 0; i < g.nm; i++) {
 		free(g.m[i].name);
+		free(g.m[i].link);
 		free(g.m[i].data);
+		free(g.m[i].paths.v);
+		free(g.m[i].gone.v);
+		free(g.m[i].opaque.v);
 	}
 	free(g.m);
+	free(g.slot);
+	free(g.done);
 	if (!err && g.err)
 		err = dw_error_set(g.err, "%s", g.why);
 	return err;

@@ -100,10 +100,13 @@ int dw_scan_opened_file(struct dw_scanner *s, int fd, const char *path,
  * or `GET /images/{name}/get` writes, or an OCI image layout), shown as
  * `display`: each image's config (Env, Cmd, Entrypoint, Labels, the
  * history's created_by lines), then its layers from the top down, every
- * entry as dw_archive_scan() reads an archive's. Findings have source
+ * entry as dw_archive_scan() reads an archive's; each layer member
+ * once, a duplicate name's last copy, links followed. Findings have
+ * source
  * "image" and fields "image" (its tag or config digest), and either
- * "key" (config.Env, config.Cmd, config.Entrypoint, config.Labels,
- * history: the line is the step's, from 1) or "entry" (its path in the
+ * "key" (where in the config: config.Env, config.Labels, history (the
+ * steps' created_by: the line is the step's, from 1), author, any
+ * string's path) or "entry" (its path in the
  * layer), "layer" (from 1, bottom up), "layer_digest" (the config's
  * diff_id) and "step" (the history's created_by that made the layer),
  * and when a higher layer hides the entry: "hidden" ("deleted" or
