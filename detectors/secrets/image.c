@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "archive.h"
@@ -88,6 +89,7 @@ struct img {
 	uint64_t *done;
 	size_t ndone, done_alloc, manifests, refs;
 	size_t images;	  /* read */
+	uint64_t basis;	  /* of the layers' path hashes */
 	const char *name; /* RepoTags[0], or the config's digest */
 	char config_digest[80];
 	struct layer *l;
@@ -137,10 +139,13 @@ static uint64_t hash_path(const char *p, size_t n)
 	return hash_more(HASH_INIT, p, n);
 }
 
-static void set_add(struct pathset *s, const char *p, size_t n)
+/* A layer's paths by hashes from a basis drawn for each scan: an
+ * archive cannot be made, ahead of it, to collide with a path a secret
+ * is at and so show it as hidden (it would still be reported). */
+static void set_add(struct pathset *s, uint64_t basis, const char *p, size_t n)
 {
 	DW_ALLOC_GROW(s->v, s->n + 1, s->alloc);
-	s->v[s->n++] = hash_path(p, n);
+	s->v[s->n++] = hash_more(basis, p, n);
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -456,7 +461,7 @@ static long hidden_in(const struct img *g, size_t i, const char *path,
 		      const char **how)
 {
 	size_t j, k, n = strlen(path), nd = 0;
-	uint64_t *dirs, whole, h = HASH_INIT;
+	uint64_t *dirs, whole, h = g->basis;
 	long found = -1;
 
 	/* Each directory's hash once (one pass: a path of thousands of
@@ -556,18 +561,18 @@ static void on_entry(void *hctx, const char *path, int type)
 	free(g->cur_path);
 	g->cur_path = p;
 	if (strncmp(base, ".wh.", 4)) {
-		set_add(&l->paths, p, strlen(p));
+		set_add(&l->paths, g->basis, p, strlen(p));
 		return;
 	}
 	if (!strcmp(base, ".wh..wh..opq")) {
-		set_add(&l->opaque, p, dir);
+		set_add(&l->opaque, g->basis, p, dir);
 		return;
 	}
 	dw_buf_add(&b, p, dir);
 	if (dir)
 		dw_buf_addch(&b, '/');
 	dw_buf_adds(&b, base + 4);
-	set_add(&l->gone, b.ptr, b.len);
+	set_add(&l->gone, g->basis, b.ptr, b.len);
 	dw_buf_release(&b);
 }
 
@@ -987,6 +992,7 @@ int dw_image_scan(struct dw_scanner *s, int fd, const char *display,
 		  dw_source_cb cb, void *ctx)
 {
 	struct img g;
+	struct timespec now;
 	json_t *man = NULL, *index = NULL;
 	size_t i;
 	int err = dw_archive_load();
@@ -999,6 +1005,11 @@ int dw_image_scan(struct dw_scanner *s, int fd, const char *display,
 	g.display = display;
 	g.cb = cb;
 	g.ctx = ctx;
+	/* (no getrandom(2) in the scanner process: the clock, and where
+	 * the stack is) */
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	g.basis = hash_more(HASH_INIT ^ (uint64_t)(uintptr_t)&g,
+			    (const char *)&now, sizeof(now));
 	err = list_members(&g);
 	if (!err) {
 		index_members(&g);
