@@ -68,6 +68,12 @@ struct member {
 	struct pathset opaque;
 };
 
+/* Keys kept whole (compared whole), by a seeded hash. */
+struct strset {
+	char **v;
+	size_t n, cap;
+};
+
 struct layer {
 	const char *blob;    /* its member's name */
 	struct member *m;    /* NULL: not in the archive */
@@ -85,11 +91,12 @@ struct img {
 	size_t nm, nm_alloc;
 	size_t *slot; /* member indexes by name's hash (SIZE_MAX: empty) */
 	size_t nslot;
-	/* Images and manifests read (their keys' hashes), layers named */
-	uint64_t *done;
-	size_t ndone, done_alloc, manifests, refs;
+	/* Images and manifests read (whole keys), layers named */
+	struct strset images_seen, manifests_seen;
+	size_t manifests, refs;
 	size_t images;	  /* read */
 	uint64_t basis;	  /* of the layers' path hashes */
+	size_t problems;  /* noted (what fits of them in `why`) */
 	const char *name; /* RepoTags[0], or the config's digest */
 	char config_digest[80];
 	struct layer *l;
@@ -104,12 +111,13 @@ struct img {
 static void note(struct img *g, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* The first problem is kept, the others counted in; scanning goes on. */
+/* Problems are kept as long as they fit, all counted; scanning goes on. */
 static void note(struct img *g, const char *fmt, ...)
 {
 	va_list ap;
 	size_t at = 0;
 
+	g->problems++;
 	if (g->err) {
 		at = strlen(g->why);
 		if (at + 8 >= sizeof(g->why))
@@ -132,11 +140,6 @@ static uint64_t hash_more(uint64_t h, const char *p, size_t n)
 	for (i = 0; i < n; i++)
 		h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
 	return h;
-}
-
-static uint64_t hash_path(const char *p, size_t n)
-{
-	return hash_more(HASH_INIT, p, n);
 }
 
 /* A layer's paths by hashes from a basis drawn for each scan: an
@@ -183,9 +186,23 @@ static char *normalize(const char *p)
 
 /* ---- the archive's members ---- */
 
+/* A name's place in a table: the scan's basis, then mixed (FNV's low
+ * bits depend on the input's low bits alone: names can be made to
+ * crowd one place when the basis is known). */
+static uint64_t hash_key(const struct img *g, const char *p, size_t n)
+{
+	uint64_t h = hash_more(g->basis, p, n);
+
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
+}
+
 static size_t *slot_of(const struct img *g, const char *name)
 {
-	size_t i = (size_t)hash_path(name, strlen(name)) & (g->nslot - 1);
+	size_t i = (size_t)hash_key(g, name, strlen(name)) & (g->nslot - 1);
 
 	while (g->slot[i] != SIZE_MAX && strcmp(g->m[g->slot[i]].name, name))
 		i = (i + 1) & (g->nslot - 1);
@@ -593,16 +610,19 @@ static void scan_text(struct img *g, const char *key, const struct dw_buf *t)
 		     g->display, g->name, key);
 }
 
+/* Nesting of the config read (jansson takes 2048): deeper is said. */
+#define CONFIG_DEPTH 256
+
 /*
  * Every string of the config, wherever it is (Env, Cmd, Entrypoint,
- * Labels, OnBuild, Healthcheck, the legacy container_config, the
- * history's created_by, comment and author...), keyed by its place:
+ * Labels, OnBuild, Healthcheck, the legacy container_config, author, a
+ * step's comment...) and every key of its objects, keyed by its place:
  * "config.Env" (a list of strings: one a line), "config.Labels" (an
- * object of strings: "key=value" a line), "history" (created_by, one
- * step a line), else the path ("history[2].comment", "author").
+ * object: "key=value", or the key alone, a line), "author" (a string at
+ * the top), else the path. `skip`: a key of this object read elsewhere.
  */
 static void walk_config(struct img *g, const json_t *v, struct dw_buf *key,
-			int depth)
+			int depth, const char *skip)
 {
 	struct dw_buf t = DW_BUF_INIT;
 	size_t at = key->len, i;
@@ -610,11 +630,16 @@ static void walk_config(struct img *g, const json_t *v, struct dw_buf *key,
 	json_t *x;
 	int strings = 1;
 
-	if (depth > 32)
+	if (depth > CONFIG_DEPTH) {
+		note(g,
+		     "%s: %s: the config nests deeper than %d levels: not "
+		     "read below %.200s",
+		     g->display, g->name, CONFIG_DEPTH, key->ptr);
 		return;
+	}
 	if (json_is_string(v)) {
 		dw_buf_add(&t, json_string_value(v), json_string_length(v));
-		scan_text(g, key->ptr, &t);
+		scan_text(g, key->len ? key->ptr : "config", &t);
 	} else if (json_is_array(v)) {
 		json_array_foreach(v, i, x) strings &= json_is_string(x);
 		if (strings) {
@@ -630,17 +655,20 @@ static void walk_config(struct img *g, const json_t *v, struct dw_buf *key,
 			json_array_foreach(v, i, x)
 			{
 				dw_buf_addf(key, "[%zu]", i);
-				walk_config(g, x, key, depth + 1);
+				walk_config(g, x, key, depth + 1, NULL);
 				dw_buf_setlen(key, at);
 			}
 		}
 	} else if (json_is_object(v)) {
 		json_object_foreach((json_t *)v, k, x)
 		{
-			if (json_is_string(x)) {
-				if (t.len)
-					dw_buf_addch(&t, '\n');
-				dw_buf_addf(&t, "%s=", k);
+			if (skip && !strcmp(k, skip))
+				continue;
+			if (t.len)
+				dw_buf_addch(&t, '\n');
+			dw_buf_adds(&t, k);
+			if (json_is_string(x) && depth) {
+				dw_buf_addch(&t, '=');
 				dw_buf_add(&t, json_string_value(x),
 					   json_string_length(x));
 				continue;
@@ -648,10 +676,10 @@ static void walk_config(struct img *g, const json_t *v, struct dw_buf *key,
 			if (key->len)
 				dw_buf_addch(key, '.');
 			dw_buf_adds(key, k);
-			walk_config(g, x, key, depth + 1);
+			walk_config(g, x, key, depth + 1, NULL);
 			dw_buf_setlen(key, at);
 		}
-		/* The object's own strings, "name=value" a line. */
+		/* Its keys and strings, a line each. */
 		scan_text(g, key->len ? key->ptr : "config", &t);
 	}
 	dw_buf_release(&t);
@@ -659,30 +687,14 @@ static void walk_config(struct img *g, const json_t *v, struct dw_buf *key,
 
 static void scan_config(struct img *g, const json_t *cfg)
 {
+	const json_t *hist = json_object_get(cfg, "history");
 	struct dw_buf key = DW_BUF_INIT, t = DW_BUF_INIT;
-	const char *k;
 	json_t *v;
 	size_t i;
 
-	json_object_foreach((json_t *)cfg, k, v)
-	{
-		/* digests, and the history, read below */
-		if (!strcmp(k, "rootfs") || !strcmp(k, "history"))
-			continue;
-		if (json_is_string(v)) {
-			dw_buf_reset(&t);
-			dw_buf_add(&t, json_string_value(v),
-				   json_string_length(v));
-			scan_text(g, k, &t);
-			continue;
-		}
-		dw_buf_reset(&key);
-		dw_buf_adds(&key, k);
-		walk_config(g, v, &key, 0);
-	}
+	walk_config(g, cfg, &key, 0, "history");
 	/* One step a line: a line's number is its step's, from 1. */
-	dw_buf_reset(&t);
-	json_array_foreach(json_object_get(cfg, "history"), i, v)
+	json_array_foreach(hist, i, v)
 	{
 		const char *s =
 			json_string_value(json_object_get(v, "created_by"));
@@ -693,24 +705,20 @@ static void scan_config(struct img *g, const json_t *cfg)
 			dw_buf_addch(&t, *s == '\n' ? ' ' : *s);
 	}
 	scan_text(g, "history", &t);
-	/* The rest of each step: comment, author... */
-	json_array_foreach(json_object_get(cfg, "history"), i, v)
-	{
-		const char *hk;
-		json_t *hv;
-
-		json_object_foreach(v, hk, hv)
+	/* The rest of each step (comment, author...), and a history that
+	 * is no list of steps, whole. */
+	dw_buf_reset(&key);
+	if (json_is_array(hist)) {
+		json_array_foreach(hist, i, v)
 		{
-			if (!json_is_string(hv) || !strcmp(hk, "created_by") ||
-			    !strcmp(hk, "created"))
-				continue;
 			dw_buf_reset(&key);
-			dw_buf_addf(&key, "history[%zu].%s", i, hk);
-			dw_buf_reset(&t);
-			dw_buf_add(&t, json_string_value(hv),
-				   json_string_length(hv));
-			scan_text(g, key.ptr, &t);
+			dw_buf_addf(&key, "history[%zu]", i);
+			walk_config(g, v, &key, 1,
+				    json_is_object(v) ? "created_by" : NULL);
 		}
+	} else if (hist) {
+		dw_buf_adds(&key, "history");
+		walk_config(g, hist, &key, 1, NULL);
 	}
 	dw_buf_release(&t);
 	dw_buf_release(&key);
@@ -787,18 +795,49 @@ static void read_layers(struct img *g)
 	}
 }
 
-/* Whether `key` was seen (and now is): images, manifests. */
-static int seen(struct img *g, const char *key)
+static char **strset_slot(const struct img *g, const struct strset *t,
+			  const char *key, size_t len)
 {
-	uint64_t h = hash_path(key, strlen(key));
+	size_t i = (size_t)hash_key(g, key, len) & (t->cap - 1);
+
+	while (t->v[i] && strcmp(t->v[i], key))
+		i = (i + 1) & (t->cap - 1);
+	return &t->v[i];
+}
+
+/* Whether `key` is in `t` (and now is). */
+static int seen(const struct img *g, struct strset *t, const char *key)
+{
+	size_t len = strlen(key), i;
+	char **at;
+
+	if (2 * (t->n + 1) > t->cap) {
+		struct strset bigger = {NULL, 0, t->cap ? t->cap * 2 : 64};
+
+		bigger.v = dw_xcalloc(bigger.cap, sizeof(*bigger.v));
+		for (i = 0; i < t->cap; i++)
+			if (t->v[i])
+				*strset_slot(g, &bigger, t->v[i],
+					     strlen(t->v[i])) = t->v[i];
+		free(t->v);
+		t->v = bigger.v;
+		t->cap = bigger.cap;
+	}
+	at = strset_slot(g, t, key, len);
+	if (*at)
+		return 1;
+	*at = dw_xstrdup(key);
+	t->n++;
+	return 0;
+}
+
+static void strset_free(struct strset *t)
+{
 	size_t i;
 
-	for (i = 0; i < g->ndone; i++)
-		if (g->done[i] == h)
-			return 1;
-	DW_ALLOC_GROW(g->done, g->ndone + 1, g->done_alloc);
-	g->done[g->ndone++] = h;
-	return 0;
+	for (i = 0; i < t->cap; i++)
+		free(t->v[i]);
+	free(t->v);
 }
 
 /* One image: its config (a member) and its layers (members, bottom
@@ -813,10 +852,14 @@ static void scan_image(struct img *g, const char *config, const char **blobs,
 	size_t i;
 	int again;
 
-	dw_buf_adds(&key, config);
+	/* What it resolves to, each name's length first (a name may hold
+	 * any byte but NUL). */
+	dw_buf_addf(&key, "%zu:%s", strlen(config), config);
 	for (i = 0; i < n; i++)
-		dw_buf_addf(&key, "\n%s", blobs[i] ? blobs[i] : "");
-	again = seen(g, key.ptr);
+		dw_buf_addf(&key, "%zu:%s", blobs[i] ? strlen(blobs[i]) : 0,
+			    blobs[i] ? blobs[i] : "");
+	/* (past the limit: said below, nothing kept) */
+	again = g->images < IMAGE_IMAGES && seen(g, &g->images_seen, key.ptr);
 	dw_buf_release(&key);
 	if (again)
 		return;
@@ -824,8 +867,7 @@ static void scan_image(struct img *g, const char *config, const char **blobs,
 	snprintf(g->config_digest, sizeof(g->config_digest), "sha256:%.64s",
 		 slash ? slash + 1 : config);
 	g->name = tag ? tag : g->config_digest;
-	if (g->ndone > IMAGE_IMAGES + IMAGE_MANIFESTS ||
-	    g->refs + n > IMAGE_LAYER_REFS) {
+	if (g->images >= IMAGE_IMAGES || g->refs + n > IMAGE_LAYER_REFS) {
 		note(g,
 		     "%s: %s not read: more than %d images or %d layers in "
 		     "all",
@@ -902,14 +944,15 @@ static void oci_manifest(struct img *g, const char *digest, const char *tag,
 	char **blobs = NULL;
 	size_t i, n = 0;
 
-	if (name && seen(g, name))
-		goto out;
-	if (++g->manifests > IMAGE_MANIFESTS) {
-		if (g->manifests == IMAGE_MANIFESTS + 1)
+	if (g->manifests >= IMAGE_MANIFESTS) {
+		if (g->manifests++ == IMAGE_MANIFESTS)
 			note(g, "%s: more than %d manifests: the rest not read",
 			     g->display, IMAGE_MANIFESTS);
 		goto out;
 	}
+	if (name && seen(g, &g->manifests_seen, name))
+		goto out;
+	g->manifests++;
 	man = name ? member_json(g, name) : NULL;
 	if (!man) {
 		note(g, "%s: manifest %s is missing or not JSON", g->display,
@@ -922,9 +965,15 @@ static void oci_manifest(struct img *g, const char *digest, const char *tag,
 			note(g, "%s: indexes nested too deep", g->display);
 			goto out;
 		}
-		json_array_foreach(list, i, d) oci_manifest(
-			g, json_string_value(json_object_get(d, "digest")), tag,
-			depth - 1);
+		json_array_foreach(list, i, d)
+		{
+			if (g->manifests > IMAGE_MANIFESTS)
+				break;
+			oci_manifest(
+				g,
+				json_string_value(json_object_get(d, "digest")),
+				tag, depth - 1);
+		}
 		goto out;
 	}
 	config = blob_name(json_string_value(
@@ -957,11 +1006,15 @@ static void oci_index(struct img *g, const json_t *index)
 		return;
 	}
 	json_array_foreach(json_object_get(index, "manifests"), i, d)
+	{
+		if (g->manifests > IMAGE_MANIFESTS)
+			break;
 		oci_manifest(g, json_string_value(json_object_get(d, "digest")),
 			     json_string_value(json_object_get(
 				     json_object_get(d, "annotations"),
 				     "org.opencontainers.image.ref.name")),
 			     2);
+	}
 }
 
 /*
@@ -1039,8 +1092,13 @@ int dw_image_scan(struct dw_scanner *s, int fd, const char *display,
 	}
 	free(g.m);
 	free(g.slot);
-	free(g.done);
-	if (!err && g.err)
+	strset_free(&g.images_seen);
+	strset_free(&g.manifests_seen);
+	if (!err && g.err && g.problems > 1)
+		err = dw_error_set(g.err,
+				   "%zu problems (the first of them): %s",
+				   g.problems, g.why);
+	else if (!err && g.err)
 		err = dw_error_set(g.err, "%s", g.why);
 	return err;
 }

@@ -18,6 +18,15 @@
 #            were thrown away ("too many findings")
 #   link     a layer that is a hard link to another member (what docker
 #            save writes for a layer two images share): "not in the archive"
+# and, in the second version (a second review):
+#   collide  two images whose keys joined names with "\n" (a name may hold
+#            one): the second, with the secret, skipped as read
+#   cfgkeys  a token as a key of config.Volumes, as a history step that is
+#            a string, in a history that is an object, in rootfs: unread
+#   deepcfg  a token 40 levels deep in the config: unread, unsaid (past
+#            256 levels it is said)
+#   bigidx   an index of 150,000 distinct manifests: each compared with
+#            every earlier one (minutes)
 # As root (the scanner process) and as nobody (in this process).
 . "$(dirname "$0")/../lib/common.sh"
 tmp=$(mktemp -d)
@@ -95,6 +104,29 @@ ln = tarfile.TarInfo("l2/layer.tar"); ln.type = tarfile.LNKTYPE; ln.linkname = "
 save("link", [("c.json", c2), ("c3.json", c3), ("l1/layer.tar", good), ln, ("./l3/layer.tar", evil),
               ("manifest.json", json.dumps([{"Config": "c.json", "RepoTags": ["a:1"], "Layers": ["l1/layer.tar"]},
                                             {"Config": "c3.json", "RepoTags": ["b:1"], "Layers": ["l3/layer.tar", "l2/layer.tar"]}]).encode())])
+# collide: A = config "c\nsecret" + [benign]; B = config "c" + [secret, benign]
+cc, c1 = cfg(2), cfg(1)
+save("collide", [("blobs/c", cc), ("blobs/c\nsecret", c1), ("secret", evil), ("benign", good),
+                 ("manifest.json", json.dumps([{"Config": "blobs/c\nsecret", "Layers": ["benign"]},
+                                               {"Config": "blobs/c", "RepoTags": ["b:1"], "Layers": ["secret", "benign"]}]).encode())])
+# cfgkeys
+for name, extra in (("volkey", {"config": {"Volumes": {"/data-" + gh: {}}}}),
+                    ("histstr", {"history": ["RUN echo " + gh]}),
+                    ("histobj", {"history": {"step": "RUN echo " + gh}}),
+                    ("rootfs", {"rootfs": {"type": "layers", "diff_ids": ["sha256:" + "0" * 64], "note": gh}})):
+    docker(name, [good], cfg(1, **extra))
+# deepcfg
+deep40 = gh
+for _ in range(40):
+    deep40 = {"k": deep40}
+docker("deepcfg", [good], cfg(1, config={"Whatever": deep40}))
+deep300 = "x"
+for _ in range(300):
+    deep300 = {"k": deep300}
+docker("deepcfg2", [good], cfg(1, config={"Whatever": deep300}))
+# bigidx: 150,000 distinct digests, none there
+big = json.dumps({"schemaVersion": 2, "manifests": [{"digest": "sha256:%x" % i} for i in range(150000)]}).encode()
+save("bigidx", [("index.json", big)])
 PY
 chmod 644 "$tmp"/*.tar
 
@@ -140,5 +172,19 @@ for who in "${whos[@]}"; do
 	run "$who" link
 	[ $rc -eq 1 ] && has 'any(.[]; .rule == "aws-access-key-id" and .image == "b:1" and .layer == "1")' link &&
 		pass "$who: link: a hard-linked layer and a ./ name read, exit 1" || fail "$who: link: rc $rc $(cat "$tmp/link.err")"
+	run "$who" collide
+	[ $rc -eq 1 ] && has 'any(.[]; .rule == "aws-access-key-id" and .image == "b:1")' collide &&
+		pass "$who: collide: both images read" || fail "$who: collide: rc $rc $(cat "$tmp/collide.err")"
+	for t in volkey histstr histobj rootfs deepcfg; do
+		run "$who" $t
+		[ $rc -eq 1 ] && has 'any(.[]; .rule == "github-token")' $t && pass "$who: $t: read ($(jq -r .key "$tmp/$t.jsonl" | head -1 | cut -c1-40))" ||
+			fail "$who: $t: rc $rc $(cat "$tmp/$t.err")"
+	done
+	run "$who" deepcfg2
+	[ $rc -eq 3 ] && grep -q 'deeper than 256' "$tmp/deepcfg2.err" && pass "$who: a config 300 levels deep: said, exit 3" ||
+		fail "$who: deepcfg2: rc $rc $(cat "$tmp/deepcfg2.err")"
+	run "$who" bigidx
+	[ $rc -eq 3 ] && grep -q '1001 problems' "$tmp/bigidx.err" && pass "$who: bigidx: 150,000 manifests: the first 1,000, said, in time" ||
+		fail "$who: bigidx: rc $rc $(head -c 300 "$tmp/bigidx.err")"
 done
 finish
