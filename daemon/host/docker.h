@@ -158,6 +158,11 @@ struct dw_container_layers {
 int dw_docker_container_layers(struct dw_docker *d,
 			       struct dw_container_layers *out,
 			       const char *ref);
+/* The same, and the inspect document it was read from (`*inspect`, the
+ * caller's to release) for a caller that needs it too: one request. */
+int dw_docker_container_layers_inspect(struct dw_docker *d,
+				       struct dw_container_layers *out,
+				       const char *ref, json_t **inspect);
 void dw_container_layers_release(struct dw_container_layers *l);
 
 #endif

@@ -450,11 +450,20 @@ static int fill_layers(struct dw_docker *d, struct dw_container_layers *l,
 int dw_docker_container_layers(struct dw_docker *d,
 			       struct dw_container_layers *out, const char *ref)
 {
+	return dw_docker_container_layers_inspect(d, out, ref, NULL);
+}
+
+int dw_docker_container_layers_inspect(struct dw_docker *d,
+				       struct dw_container_layers *out,
+				       const char *ref, json_t **inspect)
+{
 	struct dw_buf path = DW_BUF_INIT;
 	json_t *j = NULL;
 	char *esc;
 	int err;
 
+	if (inspect)
+		*inspect = NULL;
 	if (!*ref)
 		return dw_error_set(DW_EINVAL, "empty container name");
 	esc = dw_docker_escape(d, ref);
@@ -467,6 +476,8 @@ int dw_docker_container_layers(struct dw_docker *d,
 		err = dw_error_set(DW_ENOTFOUND, "no such container: %s", ref);
 	if (!err)
 		err = fill_layers(d, out, j, ref);
+	if (!err && inspect)
+		*inspect = json_incref(j);
 	json_decref(j);
 	dw_buf_release(&path);
 	return err;

@@ -1073,7 +1073,6 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 			  struct dw_snapshot_result *r)
 {
 	struct dw_container_layers l;
-	struct dw_buf path = DW_BUF_INIT;
 	json_t *inspect = NULL;
 	sigset_t old;
 	struct watchdog wd = {-1, -1};
@@ -1083,15 +1082,12 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 	err = snap_load_archive();
 	if (err)
 		return err;
-	err = dw_docker_container_layers(d, &l, ref);
+	/* (the container's layers and the rest of the evidence: one
+	 * document, the same container) */
+	err = dw_docker_container_layers_inspect(d, &l, ref, &inspect);
 	if (err)
 		return err;
 	r->recorded = l.recorded;
-	dw_buf_addf(&path, "/containers/%s/json", l.id);
-	err = dw_docker_get_json(d, &inspect, path.ptr);
-	dw_buf_release(&path);
-	if (err)
-		goto out;
 	running = json_is_true(dw_json_path(inspect, "State.Running")) &&
 		  !json_is_true(dw_json_path(inspect, "State.Paused"));
 	/* Nothing may stop us between pause and unpause. */
@@ -1135,7 +1131,6 @@ int dw_snapshot_container(struct dw_docker *d, const char *ref,
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (uerr && !err)
 		err = uerr;
-out:
 	json_decref(inspect);
 	dw_container_layers_release(&l);
 	return err;
