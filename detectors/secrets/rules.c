@@ -87,6 +87,10 @@ int dw_is_placeholder(const char *s, size_t n)
 		"gx1fbat3bv",
 		"h480djs93hd8",
 		"mf_9.b5f-4.1jqm",
+		/* Dynatrace's token example (its public portion), Tailscale's
+		 * key id example */
+		"st2ey72kqinmh574wmnvi7yn",
+		"abcdef1cntrl",
 	};
 	/*
 	 * One pass: a word is compared only where its first character is
@@ -1296,6 +1300,40 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			"(?![A-Za-z0-9_])",
 		.prefilters = {"dp.st.", "dp.pt.", "dp.ct.", "dp.sa.",
 			       "dp.scim.", "dp.audit."},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "dynatrace-token",
+			 .description = "Dynatrace access token",
+			 .severity = DW_SEV_HIGH},
+		/*
+		 * Dynatrace's documented format: a prefix naming the kind
+		 * ("dt0c01" API tokens, "dt0s01" and on for account and
+		 * platform tokens), a 24-character public portion and a
+		 * 64-character secret portion, dot-separated, in base32.
+		 */
+		.regex = "(?<![A-Za-z0-9_.-])dt0[a-z][0-9]{2}\\.[A-Z2-7]{24}\\."
+			 "[A-Z2-7]{64}(?![A-Za-z0-9_-])",
+		.prefilters = {"dt0[a-z][0-9]{2}\\.[A-Z2-7]"},
+		.min_entropy = 3.5,
+		.validate = valid_not_placeholder,
+	},
+	{
+		.info = {.id = "tailscale-key",
+			 .description = "Tailscale key",
+			 .severity = DW_SEV_HIGH},
+		/*
+		 * tskey-KIND-ID-SECRET, KIND one of the documented api
+		 * (API access token), auth (pre-authentication key), client
+		 * (OAuth client secret), scim and webhook; letters and
+		 * digits, case-sensitive.
+		 */
+		.regex =
+			"(?<![A-Za-z0-9_-])tskey-(?:api|auth|client|scim|"
+			"webhook)-[A-Za-z0-9]{6,40}-[A-Za-z0-9]{16,80}(?![A-Za-"
+			"z0-9_-])",
+		.prefilters = {"tskey-"},
 		.min_entropy = 3.5,
 		.validate = valid_random,
 	},
