@@ -104,6 +104,11 @@ struct dw_scanner {
 	int gen_le_set;
 	struct dw_buf dec;	/* the %-decoded line */
 	size_t *map, map_alloc; /* decoded index -> raw index */
+	/* The line `dec` is of (decoded once for all of its rules; NULL
+	 * at each region), and whether it had escapes. */
+	const char *dec_p;
+	size_t dec_n;
+	int dec_any;
 	dw_finding_cb cb;
 	void *ctx;
 	int stop;

@@ -6,6 +6,8 @@
 #include <ctype.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <time.h>
 #include <zlib.h>
@@ -37,91 +39,110 @@ double dw_entropy(const char *s, size_t n)
 	return h;
 }
 
+/* Compared case-insensitively, anywhere in a candidate. */
+static const char *const placeholder_words[] = {
+	"xxxx",
+	"****",
+	"....",
+	"example",
+	"changeme",
+	"placeholder",
+	"your_",
+	"your-",
+	"yourtoken",
+	"dummy",
+	"redacted",
+	"<",
+	">",
+	"${",
+	"{{",
+	"$(",
+	"%s",
+	"0000000000",
+	"1234567890abcdef",
+	/*
+	 * Values that specifications and providers publish as
+	 * examples (lowercase: compared case-insensitively):
+	 * RFC 6749's access, refresh and client secret, RFC 5849's
+	 * tokens and secrets, Vault's and HCP Terraform's token
+	 * examples, Microsoft's Entra client secret examples.
+	 */
+	"2yotnfzfejr1zcsicmwpaa",
+	"tgzv3jokf0xg5qx2tlkwia",
+	"7fjfp0zbr1ktdrbnfvdmiw",
+	"splxlobezqqybys6wxsbia",
+	"kd94hf93k423kf44",
+	"pfkkdhi9sl3r4s00",
+	"hdhd0244k9j7ao03",
+	"nnch734d00sl2jdk",
+	"hh5s93j4hdidpola",
+	"dpf43f3p2l4k3l03",
+	"ad180jjd733klru7",
+	"0685bd9184jfhq22",
+	"r0670saqznkx3yw40nddrpvk",
+	"aynhlzjetm09mrrc11fslvk1",
+	"gxznwiji5j752dgqdweuvloff0mtyaq00h9ba1j9",
+	"defghijklmnopqrs",
+	/* RFC 6749's client id and secret, RFC 6750's tokens */
+	"s6bhdrkqt3",
+	"gx1fbat3bv",
+	"h480djs93hd8",
+	"mf_9.b5f-4.1jqm",
+	/* Dynatrace's token example (its public portion), Tailscale's
+	 * key id example */
+	"st2ey72kqinmh574wmnvi7yn",
+	"abcdef1cntrl",
+};
+
+#define NWORDS (sizeof(placeholder_words) / sizeof(placeholder_words[0]))
+_Static_assert(NWORDS < 255, "word_head holds an index + 1 in a byte");
+
+/*
+ * The words by their first character: head[c] the first (index + 1),
+ * next[] the rest; each one's length. Made once (every thread of a
+ * scan calls this).
+ */
+static unsigned char word_head[256], word_next[NWORDS];
+static size_t word_len[NWORDS];
+static pthread_once_t words_once = PTHREAD_ONCE_INIT;
+
+static void index_words(void)
+{
+	size_t k;
+
+	for (k = NWORDS; k-- > 0;) {
+		unsigned char c = (unsigned char)placeholder_words[k][0];
+
+		word_len[k] = strlen(placeholder_words[k]);
+		word_next[k] = word_head[c];
+		word_head[c] = (unsigned char)(k + 1);
+	}
+}
+
 int dw_is_placeholder(const char *s, size_t n)
 {
-	static const char *const words[] = {
-		"xxxx",
-		"****",
-		"....",
-		"example",
-		"changeme",
-		"placeholder",
-		"your_",
-		"your-",
-		"yourtoken",
-		"dummy",
-		"redacted",
-		"<",
-		">",
-		"${",
-		"{{",
-		"$(",
-		"%s",
-		"0000000000",
-		"1234567890abcdef",
-		/*
-		 * Values that specifications and providers publish as
-		 * examples (lowercase: compared case-insensitively):
-		 * RFC 6749's access, refresh and client secret, RFC 5849's
-		 * tokens and secrets, Vault's and HCP Terraform's token
-		 * examples, Microsoft's Entra client secret examples.
-		 */
-		"2yotnfzfejr1zcsicmwpaa",
-		"tgzv3jokf0xg5qx2tlkwia",
-		"7fjfp0zbr1ktdrbnfvdmiw",
-		"splxlobezqqybys6wxsbia",
-		"kd94hf93k423kf44",
-		"pfkkdhi9sl3r4s00",
-		"hdhd0244k9j7ao03",
-		"nnch734d00sl2jdk",
-		"hh5s93j4hdidpola",
-		"dpf43f3p2l4k3l03",
-		"ad180jjd733klru7",
-		"0685bd9184jfhq22",
-		"r0670saqznkx3yw40nddrpvk",
-		"aynhlzjetm09mrrc11fslvk1",
-		"gxznwiji5j752dgqdweuvloff0mtyaq00h9ba1j9",
-		"defghijklmnopqrs",
-		/* RFC 6749's client id and secret, RFC 6750's tokens */
-		"s6bhdrkqt3",
-		"gx1fbat3bv",
-		"h480djs93hd8",
-		"mf_9.b5f-4.1jqm",
-		/* Dynatrace's token example (its public portion), Tailscale's
-		 * key id example */
-		"st2ey72kqinmh574wmnvi7yn",
-		"abcdef1cntrl",
-	};
 	/*
-	 * One pass: a word is compared only where its first character is
-	 * (lowercased), so a candidate costs a few steps a byte however long
-	 * (a run a rule's {20,} takes whole), and a short one (a key id
-	 * among thousands on a line) no call per word (memmem for each word
-	 * was a quarter of the time on such lines).
+	 * One pass: at each character only the words that begin with it
+	 * (lowercased) are compared, so a candidate costs a few steps a
+	 * byte however long (a run a rule's {20,} takes whole), and a short
+	 * one (a key id among thousands on a line) no call per word. A line
+	 * of "AKIA..." key ids spent half its scan here when every word was
+	 * looked at, and its length taken, at each 'a'.
 	 */
-	/* The words' first characters: from words[] itself, so that a word
-	 * added is never skipped (a few steps a call). */
-	unsigned char first[256] = {0};
-	size_t i, k, same = 1;
+	size_t i, same = 1;
 
-	for (k = 0; k < sizeof(words) / sizeof(words[0]); k++)
-		first[(unsigned char)words[k][0]] = 1;
+	pthread_once(&words_once, index_words);
 	for (i = 0; i < n; i++) {
-		int c = tolower((unsigned char)s[i]);
+		unsigned k = word_head[tolower((unsigned char)s[i])];
 
-		if (!first[c])
-			continue;
-		for (k = 0; k < sizeof(words) / sizeof(words[0]); k++) {
-			size_t wl, j;
+		for (; k; k = word_next[k - 1]) {
+			const char *w = placeholder_words[k - 1];
+			size_t wl = word_len[k - 1], j;
 
-			if (words[k][0] != c)
-				continue;
-			wl = strlen(words[k]);
 			if (wl > n - i)
 				continue;
 			for (j = 1; j < wl; j++)
-				if (tolower((unsigned char)s[i + j]) !=
-				    words[k][j])
+				if (tolower((unsigned char)s[i + j]) != w[j])
 					break;
 			if (j == wl)
 				return 1;
@@ -823,16 +844,45 @@ static int valid_bearer(const char *s, size_t n, const char *m, size_t mlen,
 	return !wordy(s, n) && valid_random(s, n, m, mlen, line, llen);
 }
 
-/* Whether line `t` holds `word` (lowercase), in any case. */
-static int has_word_nocase(const char *t, size_t n, const char *word)
+/*
+ * Which of `words` (lowercase, at most 32) occur in t[0..n), ignoring
+ * case: bit i for words[i]. One pass over the line, whatever the number
+ * of words (a pass a word, each comparing at every first character, was
+ * most of the time of a line of ";Password=..." repeated); it stops once
+ * a word of `enough` is found.
+ */
+static unsigned words_nocase(const char *t, size_t n, const char *const *words,
+			     size_t nw, unsigned enough)
 {
-	size_t k = strlen(word), i;
+	uint32_t first[256] = {0};
+	size_t len[32], i, k;
+	unsigned found = 0;
 
-	for (i = 0; i + k <= n; i++)
-		if (tolower((unsigned char)t[i]) == word[0] &&
-		    !strncasecmp(t + i, word, k))
-			return 1;
-	return 0;
+	for (k = 0; k < nw && k < 32; k++) {
+		first[(unsigned char)words[k][0]] |= 1u << k;
+		len[k] = strlen(words[k]);
+	}
+	for (i = 0; i < n; i++) {
+		uint32_t m = first[tolower((unsigned char)t[i])] & ~found;
+
+		while (m) {
+			size_t j = 1;
+
+			k = (size_t)__builtin_ctz(m);
+			m &= m - 1;
+			if (len[k] > n - i)
+				continue;
+			while (j < len[k] &&
+			       tolower((unsigned char)t[i + j]) == words[k][j])
+				j++;
+			if (j == len[k]) {
+				found |= 1u << k;
+				if (found & enough)
+					return found;
+			}
+		}
+	}
+	return found;
 }
 
 /* A connection string's line names a server, a data source or a driver
@@ -843,12 +893,9 @@ static int conn_could_match(const char *t, size_t n)
 		"server=",   "data source=",	 "uid=",  "user id=",
 		"database=", "initial catalog=", "jdbc:", "driver=",
 		"dsn=",	     "accountname="};
-	size_t i;
 
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (has_word_nocase(t, n, keys[i]))
-			return 1;
-	return 0;
+	return words_nocase(t, n, keys, sizeof(keys) / sizeof(keys[0]), ~0u) !=
+	       0;
 }
 
 static int named_value(const char *s, size_t n);
@@ -868,11 +915,11 @@ static int valid_password_word(const char *s, size_t n, const char *m,
  * user (prose says "password '...'" too): once a line. */
 static int sql_could_match(const char *t, size_t n)
 {
-	return has_word_nocase(t, n, "identified") ||
-	       ((has_word_nocase(t, n, "create ") ||
-		 has_word_nocase(t, n, "alter ")) &&
-		(has_word_nocase(t, n, "role ") ||
-		 has_word_nocase(t, n, "user ")));
+	static const char *const words[] = {"identified", "create ", "alter ",
+					    "role ", "user "};
+	unsigned f = words_nocase(t, n, words, 5, 1);
+
+	return (f & 1) || ((f & 6) && (f & 24));
 }
 
 /* A password given to curl -u / --user: the line runs curl (looked at
@@ -907,13 +954,6 @@ static int valid_password_word(const char *s, size_t n, const char *m,
 		if (!islower((unsigned char)s[i]))
 			return 1;
 	return 0;
-}
-
-static int valid_not_placeholder(const char *s, size_t n, const char *m,
-				 size_t mlen, const char *line, size_t llen)
-{
-	(void)m, (void)mlen, (void)line, (void)llen;
-	return !dw_is_placeholder(s, n);
 }
 
 /* Mixed: an upper and a lower case letter, or a digit and a letter. */
@@ -1068,7 +1108,6 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			"(?<![A-Za-z0-9_])dckr_(?:pat|oat)_[A-Za-z0-9_-]{20,64}"
 			"(?![A-Za-z0-9_-])",
 		.prefilters = {"dckr_pat_", "dckr_oat_"},
-		.validate = valid_not_placeholder,
 	},
 	{
 		.info = {.id = "docker-config-auth",
@@ -1105,7 +1144,6 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.regex = "(?<![A-Z0-9])(?:AKIA|ASIA|ABIA|ACCA)[A-Z2-7]{16}(?!["
 			 "A-Z0-9])",
 		.prefilters = {"AKIA", "ASIA", "ABIA", "ACCA"},
-		.validate = valid_not_placeholder,
 	},
 	{
 		.info = {.id = "aws-secret-access-key",
@@ -1150,7 +1188,6 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			       "glagent-", "glwt-", "glffct-"},
 		/* (a run of one character is no token) */
 		.min_entropy = 2.5,
-		.validate = valid_not_placeholder,
 	},
 	{
 		.info = {.id = "slack-token",
@@ -1163,7 +1200,6 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.prefilters = {"xox[abposr]-", "xoxe-", "xoxe.xox", "xapp-"},
 		/* (a run of one character is no token) */
 		.min_entropy = 2.5,
-		.validate = valid_not_placeholder,
 	},
 	{
 		.info = {.id = "slack-webhook",
@@ -1173,7 +1209,6 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 "(?:services|workflows|triggers)/"
 			 "[A-Za-z0-9_]{8,}/[A-Za-z0-9_]{8,}/[A-Za-z0-9_]{16,}",
 		.prefilters = {"hooks.slack.com/"},
-		.validate = valid_not_placeholder,
 	},
 	{
 		.info = {.id = "stripe-secret-key",
@@ -1184,7 +1219,6 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.prefilters = {"sk_live_", "rk_live_"},
 		/* (a run of one character is no token) */
 		.min_entropy = 2.5,
-		.validate = valid_not_placeholder,
 	},
 	{
 		.info = {.id = "google-api-key",
@@ -1193,7 +1227,6 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.regex = "(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_"
 			 "-])",
 		.prefilters = {"AIza"},
-		.validate = valid_not_placeholder,
 	},
 	{
 		.info = {.id = "npm-token",
@@ -1265,7 +1298,6 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 "(?![A-Za-z0-9_])",
 		.prefilters = {"dop_v1_", "doo_v1_", "dor_v1_"},
 		.min_entropy = 3.0,
-		.validate = valid_not_placeholder,
 	},
 	{
 		.info = {.id = "shopify-token",
@@ -1276,7 +1308,6 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 "(?![A-Za-z0-9_])",
 		.prefilters = {"shpat_", "shpca_", "shppa_", "shpss_"},
 		.min_entropy = 3.0,
-		.validate = valid_not_placeholder,
 	},
 	{
 		.info = {.id = "pulumi-token",
@@ -1317,7 +1348,6 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 "[A-Z2-7]{64}(?![A-Za-z0-9_-])",
 		.prefilters = {"dt0[a-z][0-9]{2}\\.[A-Z2-7]"},
 		.min_entropy = 3.5,
-		.validate = valid_not_placeholder,
 	},
 	{
 		.info = {.id = "tailscale-key",
@@ -1359,7 +1389,6 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 "(?![A-Za-z0-9_])",
 		.prefilters = {"sntryu_", "sntrya_", "sntryi_"},
 		.min_entropy = 3.0,
-		.validate = valid_not_placeholder,
 	},
 	{
 		.info = {.id = "sentry-org-token",

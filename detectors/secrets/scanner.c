@@ -2,6 +2,8 @@
  * memory does not grow with the input. */
 #include "engine_int.h"
 
+#include <pthread.h>
+
 #include "driftwatch/banned.h"
 
 int dw_scanner_new(struct dw_scanner **out, const struct dw_engine *e)
@@ -97,6 +99,19 @@ static uint64_t line_of(struct dw_scanner *s, uint64_t abs)
 	return s->line_no;
 }
 
+/*
+ * SHA-256 fetched once: EVP_sha256() looks the implementation up at each
+ * init, under a lock (a line of thousands of key ids spent a tenth of
+ * its scan there).
+ */
+static EVP_MD *fp_md;
+static pthread_once_t fp_once = PTHREAD_ONCE_INIT;
+
+static void fp_fetch(void)
+{
+	fp_md = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+}
+
 void dw_secret_fingerprint(char out[72], const char *id, const char *sec,
 			   size_t n)
 {
@@ -104,7 +119,8 @@ void dw_secret_fingerprint(char out[72], const char *id, const char *sec,
 	unsigned char dig[EVP_MAX_MD_SIZE];
 	unsigned len = 0;
 
-	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+	pthread_once(&fp_once, fp_fetch);
+	EVP_DigestInit_ex(md, fp_md ? fp_md : EVP_sha256(), NULL);
 	EVP_DigestUpdate(md, id, strlen(id));
 	EVP_DigestUpdate(md, ":", 1);
 	EVP_DigestUpdate(md, sec, n);
@@ -136,6 +152,7 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
 
 	if (!n || (r->min_entropy > 0 && dw_entropy(sec, n) < r->min_entropy))
 		return;
+	/* (every single-line rule's: its validator need not look again) */
 	if (!r->multiline && dw_is_placeholder(sec, n))
 		return;
 	if (r->validate && !r->validate(sec, n, m, mlen, line, llen))
@@ -283,32 +300,52 @@ static int run_rule(struct dw_scanner *s, size_t ri, const char *text,
 	return !found;
 }
 
-/* Decode %XX escapes of [p, p+n) into s->dec; 0 when there were none. */
+static int hexval(int c)
+{
+	return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/*
+ * Decode %XX escapes of [p, p+n) into s->dec; 0 when there were none.
+ * Once a line: every rule with a hit on it reads the same decoding (a
+ * line of "%41"s was decoded once a rule, a byte at a time).
+ */
 static int url_decode_line(struct dw_scanner *s, const char *p, size_t n)
 {
-	size_t i;
-	int any = 0;
+	size_t i, o = 0;
+	char *d;
 
+	if (s->dec_p == p && s->dec_n == n)
+		return s->dec_any;
+	s->dec_p = p;
+	s->dec_n = n;
+	s->dec_any = 0;
 	if (!memchr(p, '%', n))
 		return 0;
 	dw_buf_reset(&s->dec);
+	if (dw_buf_grow(&s->dec, n + 1)) {
+		s->dec_p = NULL;
+		return 0;
+	}
 	DW_ALLOC_GROW(s->map, n + 1, s->map_alloc);
+	d = s->dec.ptr;
 	for (i = 0; i < n; i++) {
-		s->map[s->dec.len] = i;
+		s->map[o] = i;
 		if (p[i] == '%' && i + 2 < n &&
 		    isxdigit((unsigned char)p[i + 1]) &&
 		    isxdigit((unsigned char)p[i + 2])) {
-			char h[3] = {p[i + 1], p[i + 2], 0};
-
-			dw_buf_addch(&s->dec, (int)strtol(h, NULL, 16));
+			d[o++] = (char)(hexval((unsigned char)p[i + 1]) << 4 |
+					hexval((unsigned char)p[i + 2]));
 			i += 2;
-			any = 1;
+			s->dec_any = 1;
 		} else {
-			dw_buf_addch(&s->dec, p[i]);
+			d[o++] = p[i];
 		}
 	}
-	s->map[s->dec.len] = n;
-	return any;
+	s->map[o] = n;
+	s->dec.len = o; /* (grown for n + 1 above) */
+	d[o] = '\0';
+	return s->dec_any;
 }
 
 static void new_line(struct dw_scanner *s, uint64_t ls, const char *p, size_t n)
@@ -412,6 +449,7 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 	int have_line = 0;
 
 	s->nhits = 0;
+	s->dec_p = NULL;
 	memset(s->last_hit, 0, s->e->nrules * sizeof(*s->last_hit));
 	s->region = region;
 	s->gen_le_set = 0;
