@@ -1682,7 +1682,7 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.regex = "(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-"
 			 "9_-]{8,}"
 			 "\\.[A-Za-z0-9_-]{16,}",
-		.prefilters = {"eyJ[A-Za-z0-9_-]+\\.eyJ"},
+		.prefilters = {"eyJ[A-Za-z0-9_-]"},
 		.validate = valid_jwt,
 	},
 	{
