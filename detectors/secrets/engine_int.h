@@ -95,6 +95,14 @@ struct dw_scanner {
 	/* A redaction scan: allow marks and ignores do not hide secrets */
 	int redacting;
 	char seen[LINE_SEEN_MAX][72];
+	/*
+	 * The last candidate judged (rule, secret): whether its entropy and
+	 * placeholder checks passed and its fingerprint, which depend on
+	 * nothing else (a line of one key id repeated judged each copy).
+	 */
+	size_t memo_rule, memo_len;
+	int memo_ok, memo_fp;
+	char memo[128], memo_fingerprint[72];
 	size_t nseen;
 	/* Where this line's findings of format rules lie (absolute). */
 	uint64_t seen_at[LINE_SEEN_MAX], seen_end[LINE_SEEN_MAX];

@@ -149,15 +149,42 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
 	const struct rule *r = &s->e->rules[ri];
 	struct dw_finding f;
 	size_t i;
+	int same = n && ri == s->memo_rule && n == s->memo_len &&
+		   !memcmp(sec, s->memo, n);
 
-	if (!n || (r->min_entropy > 0 && dw_entropy(sec, n) < r->min_entropy))
+	if (!n)
 		return;
-	/* (every single-line rule's: its validator need not look again) */
-	if (!r->multiline && dw_is_placeholder(sec, n))
-		return;
+	if (same) {
+		if (!s->memo_ok)
+			return;
+	} else {
+		int ok = !(r->min_entropy > 0 &&
+			   dw_entropy(sec, n) < r->min_entropy) &&
+			 /* (every single-line rule's: its validator need
+			  * not look again) */
+			 !(!r->multiline && dw_is_placeholder(sec, n));
+
+		/* (one too long to keep is judged each time) */
+		s->memo_len = n <= sizeof(s->memo) ? n : 0;
+		s->memo_rule = ri;
+		s->memo_ok = ok;
+		s->memo_fp = 0;
+		memcpy(s->memo, sec, s->memo_len);
+		if (!ok)
+			return;
+	}
+	/* (the validator may look at the match and the line: each time) */
 	if (r->validate && !r->validate(sec, n, m, mlen, line, llen))
 		return;
-	dw_secret_fingerprint(f.fingerprint, r->info.id, sec, n);
+	if (same && s->memo_fp) {
+		memcpy(f.fingerprint, s->memo_fingerprint, 72);
+	} else {
+		dw_secret_fingerprint(f.fingerprint, r->info.id, sec, n);
+		if (same || (s->memo_len == n && s->memo_rule == ri)) {
+			memcpy(s->memo_fingerprint, f.fingerprint, 72);
+			s->memo_fp = 1;
+		}
+	}
 	if (!s->redacting && is_ignored(s->e, f.fingerprint))
 		return;
 	for (i = 0; i < s->nseen; i++)
