@@ -74,6 +74,11 @@ static const struct gen gens[] = {
 	{"pulumi run", "pul-", 'a', 4000, "\n"},
 	{"doppler run", "dp.st.", 'a', 4000, "\n"},
 	{"doppler config", "dp.st.a.", 0, 0, ""},
+	/* a prefilter hit on every short line: the rule runs on each */
+	{"jwt short lines", "eyJx\n", 0, 0, ""},
+	{"aws asia lines", "asia\n", 0, 0, ""},
+	{"akia lines", "AKIA\n", 0, 0, ""},
+	{"password lines", "password=\n", 0, 0, ""},
 	{"dynatrace run", "dt0c01.", 'A', 4000, "\n"},
 	{"dynatrace public", "dt0c01.AAAAAAAAAAAAAAAAAAAAAAAA.", 0, 0, ""},
 	{"tailscale run", "tskey-auth-", 'a', 4000, "\n"},
