@@ -529,9 +529,20 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 		 * not once per hit.
 		 */
 		if (!have_line || end <= ls || end > le + 1) {
-			nl = end ? memrchr(buf, '\n', end - 1) : NULL;
-			ls = nl ? (size_t)(nl - buf) + 1 : 0;
-			lsa = nl ? s->buf_abs + ls : s->open_line;
+			/*
+			 * A line after the last one is searched for its start
+			 * from the last one's newline, not from the buffer's
+			 * start: the search costs its line, not the region
+			 * (ASan's memrchr checks the whole range it is given;
+			 * a region of short lines each hit was quadratic).
+			 */
+			size_t from = have_line && end > le + 1 ? le + 1 : 0;
+
+			nl = end > from + 1
+				     ? memrchr(buf + from, '\n', end - 1 - from)
+				     : NULL;
+			ls = nl ? (size_t)(nl - buf) + 1 : from;
+			lsa = nl || from ? s->buf_abs + ls : s->open_line;
 			nl = memchr(buf + end - 1, '\n', avail - (end - 1));
 			le = nl ? (size_t)(nl - buf) : avail;
 			have_line = 1;
