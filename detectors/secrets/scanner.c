@@ -180,7 +180,7 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
 		memcpy(f.fingerprint, s->memo_fingerprint, 72);
 	} else {
 		dw_secret_fingerprint(f.fingerprint, r->info.id, sec, n);
-		if (same || (s->memo_len == n && s->memo_rule == ri)) {
+		if (s->memo_len == n && s->memo_rule == ri) { /* kept */
 			memcpy(s->memo_fingerprint, f.fingerprint, 72);
 			s->memo_fp = 1;
 		}
