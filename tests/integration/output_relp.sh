@@ -182,7 +182,19 @@ while True:
                     c.sendall(b"%d rsp 8 500 nope\n" % txnr)
                     continue
                 if session == 2 and taken == 3:
+                    # Ended as a receiver does: what driftwatchd sent
+                    # meanwhile is read (and dropped), so the close is
+                    # a FIN after the answers, never a reset that
+                    # would throw them away unread (and make it send
+                    # answered rows again).
                     c.sendall(b"0 serverclose 0\n")
+                    c.shutdown(socket.SHUT_WR)
+                    c.settimeout(5)
+                    try:
+                        while c.recv(65536):
+                            pass
+                    except OSError:
+                        pass
                     break
                 taken += 1
                 out.write(data + b"\n")
