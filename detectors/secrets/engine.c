@@ -6,21 +6,34 @@
 
 #include "driftwatch/banned.h"
 
-static int compile_regex(pcre2_code **out, const char *id, const char *re)
+static int compile_regex(pcre2_code **out, const char *id, const char *re,
+			 int multiline)
 {
 	PCRE2_UCHAR msg[160];
 	PCRE2_SIZE where;
 	int code;
 
-	*out = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED, 0, &code,
-			     &where, NULL);
+	/* A match spanning lines must start on its line: the scanner sets
+	 * the offset limit (a search from every line over the window after
+	 * it would be quadratic), and asks for a partial match at the end
+	 * of what has arrived (to wait for the rest). */
+	*out = pcre2_compile((PCRE2_SPTR)re, PCRE2_ZERO_TERMINATED,
+			     multiline == DW_ML_SPAN
+				     ? PCRE2_USE_OFFSET_LIMIT |
+					       PCRE2_NO_START_OPTIMIZE
+				     : 0,
+			     &code, &where, NULL);
 	if (!*out) {
 		pcre2_get_error_message(code, msg, sizeof(msg));
 		return dw_error_set(DW_EINVAL,
 				    "rule %s: bad regex at offset %zu: %s", id,
 				    (size_t)where, (char *)msg);
 	}
-	pcre2_jit_compile(*out, PCRE2_JIT_COMPLETE); /* falls back if no JIT */
+	/* falls back if no JIT */
+	pcre2_jit_compile(
+		*out,
+		PCRE2_JIT_COMPLETE |
+			(multiline == DW_ML_SPAN ? PCRE2_JIT_PARTIAL_HARD : 0));
 	return 0;
 }
 
@@ -98,7 +111,7 @@ static int add_builtins(struct dw_engine *e, const struct dw_engine_config *cfg,
 		r->validate = b->validate;
 		r->could_match = b->could_match;
 		r->generic = b->generic;
-		err = compile_regex(&r->re, b->info.id, b->regex);
+		err = compile_regex(&r->re, b->info.id, b->regex, b->multiline);
 		for (k = 0; !err && k < DW_MAX_PREFILTERS && b->prefilters[k];
 		     k++) {
 			/* A '.' alone is a dot ("hvs.", "dp.st."), as in
@@ -147,7 +160,7 @@ static int add_custom(struct dw_engine *e, const struct dw_engine_config *cfg,
 		r->info.severity = c->severity;
 		r->group = c->secret_group;
 		r->min_entropy = c->min_entropy;
-		err = compile_regex(&r->re, c->id, c->regex);
+		err = compile_regex(&r->re, c->id, c->regex, 0);
 		if (!err && c->secret_group > 0) {
 			uint32_t groups = 0;
 

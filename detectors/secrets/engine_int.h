@@ -88,6 +88,7 @@ struct dw_scanner {
 	size_t nhits, hits_alloc;
 	uint64_t cur_line; /* start of the line the state below is for */
 	unsigned char *rule_done;
+	unsigned char *claim; /* scanner.c: claimed() */
 	/* Per rule: the end (+1) of its last hit kept in this region, 0:
 	 * none (hits of a rule on one line past the first are not kept). */
 	size_t *last_hit;
@@ -102,6 +103,7 @@ struct dw_scanner {
 	 */
 	size_t memo_rule, memo_len;
 	int memo_ok, memo_fp;
+	int memo_claimed; /* claimed()'s answer, -1 not asked */
 	char memo[128], memo_fingerprint[72];
 	size_t nseen;
 	/* Where this line's findings of format rules lie (absolute). */

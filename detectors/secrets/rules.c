@@ -1076,6 +1076,9 @@ static int valid_b64_pem(const char *s, size_t n, const char *m, size_t mlen,
  * which must carry the same label) without a regex, in linear time. The
  * possessive ++ never backtracks into a run of letters.
  */
+/* A token of a .netrc file: blank-free, or in double quotes. */
+#define NETRC_TOKEN "(?:\"(?:[^\"\\\\\\r\\n]|\\\\.)*+\"|\\S++)"
+
 #define PEM_RE "-----BEGIN ((?:[A-Z0-9]++ ){0,3}PRIVATE KEY(?: BLOCK)?)-----"
 
 const struct dw_builtin_rule dw_builtin_rules[] = {
@@ -1125,7 +1128,7 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 .severity = DW_SEV_CRITICAL},
 		.regex = PEM_RE,
 		.prefilters = {"-----BEGIN [A-Z0-9 ]*PRIVATE KEY"},
-		.multiline = 1,
+		.multiline = DW_ML_BLOCK,
 		.validate = valid_notary_key,
 	},
 	{
@@ -1134,7 +1137,7 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 .severity = DW_SEV_CRITICAL},
 		.regex = PEM_RE,
 		.prefilters = {"-----BEGIN [A-Z0-9 ]*PRIVATE KEY"},
-		.multiline = 1,
+		.multiline = DW_ML_BLOCK,
 		.validate = valid_private_key,
 	},
 	{
@@ -1792,12 +1795,24 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.info = {.id = "netrc-password",
 			 .description = "Password in a .netrc entry",
 			 .severity = DW_SEV_HIGH},
-		.regex = "(?i)\\bmachine\\s+\\S+\\s+login\\s+\\S+\\s+"
-			 "password\\s+"
-			 "([^\\s\"'`]{6,128})(?![^\\s])",
+		/*
+		 * netrc(5): "machine HOST" (or "default"), then "login
+		 * USER", "account" maybe, "password PASSWORD", tokens
+		 * apart by blanks or newlines: on one line or one a line
+		 * (curl's own example). curl 7.84 and later (and Python's
+		 * netrc) take a token in double quotes with \\-escapes,
+		 * the only way to write a blank in a password.
+		 */
+		.regex = "(?i)\\b(?:machine\\s++" NETRC_TOKEN "|default)"
+			 "\\s++login\\s++" NETRC_TOKEN
+			 "(?:\\s++account\\s++" NETRC_TOKEN ")?"
+			 "\\s++password\\s++"
+			 "(?|\"((?:[^\"\\\\\\r\\n]|\\\\.){6,128}+)\"|"
+			 "([^\\s\"'`]{6,128}+))(?![^\\s])",
 		.secret_group = 1,
-		.prefilters = {"machine"},
+		.prefilters = {"machine", "default[ \\t]+login"},
 		.caseless = 1,
+		.multiline = DW_ML_SPAN,
 		.validate = valid_password_word,
 		.generic = 1,
 	},

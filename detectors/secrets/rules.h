@@ -16,6 +16,15 @@ typedef int (*dw_validate_fn)(const char *s, size_t n, const char *m,
 
 #define DW_MAX_PREFILTERS 16
 
+/* A multi-line rule (dw_builtin_rule.multiline): */
+/* the regex matches a PEM BEGIN line, group 1 its label; the block ends
+ * at the first END line after it, which must carry the same label */
+#define DW_ML_BLOCK 1
+/* the regex's match starts on the line and may go on over the lines
+ * after it, up to MULTILINE_WINDOW bytes (a .netrc entry written over
+ * several lines) */
+#define DW_ML_SPAN 2
+
 struct dw_builtin_rule {
 	struct dw_rule_info info;
 	const char *regex; /* PCRE2 */
@@ -23,7 +32,7 @@ struct dw_builtin_rule {
 	/* Hyperscan patterns that must hit on a line before the regex runs */
 	const char *prefilters[DW_MAX_PREFILTERS];
 	int caseless;  /* prefilters are case-insensitive */
-	int multiline; /* the match may span lines (PEM blocks) */
+	int multiline; /* 0, or how a match may go on past its line: */
 	double min_entropy;
 	dw_validate_fn validate;
 	/* Whether `text` (a line) could hold a match at all, in one linear

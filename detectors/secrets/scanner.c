@@ -25,6 +25,7 @@ int dw_scanner_new(struct dw_scanner **out, const struct dw_engine *e)
 	pcre2_set_heap_limit(s->mctx, 20 * 1024);
 	pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
 	s->rule_done = dw_xcalloc(e->nrules + 1, 1);
+	s->claim = dw_xcalloc(e->nrules + 1, 1);
 	s->last_hit = dw_xcalloc(e->nrules + 1, sizeof(*s->last_hit));
 	dw_buf_init(&s->buf, 0);
 	*out = s;
@@ -40,6 +41,7 @@ void dw_scanner_free(struct dw_scanner *s)
 	pcre2_match_context_free(s->mctx);
 	pcre2_jit_stack_free(s->jit);
 	free(s->rule_done);
+	free(s->claim);
 	free(s->last_hit);
 	free(s->hits);
 	free(s->map);
@@ -137,6 +139,53 @@ static int is_ignored(const struct dw_engine *e, const char *fp)
 }
 
 /*
+ * Whether a format's rule finds a secret in `sec` (a generic match that
+ * spans lines found it on a later line than its own: there, the hits of
+ * other rules come after it, and one secret is one finding). Costs the
+ * format rules' regexes over a secret of at most a few hundred bytes, a
+ * finding: findings are few.
+ */
+static int on_claim(unsigned id, unsigned long long from, unsigned long long to,
+		    unsigned flags, void *ctx)
+{
+	struct dw_scanner *s = ctx;
+
+	(void)from, (void)to, (void)flags;
+	s->claim[s->e->pat_rule[id]] = 1;
+	return 0;
+}
+
+static int claimed(struct dw_scanner *s, const char *sec, size_t n)
+{
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+	size_t i;
+
+	/* the rules whose prefilters hit it, as in a scan (Hyperscan's
+	 * scratch is free: the region's hits are in already) */
+	memset(s->claim, 0, s->e->nrules);
+	if (hs_scan(s->e->db, sec, (unsigned)n, 0, s->scratch, on_claim, s) !=
+	    HS_SUCCESS)
+		return 0;
+	for (i = 0; i < s->e->nrules; i++) {
+		const struct rule *f = &s->e->rules[i];
+		size_t ss, se;
+
+		if (!s->claim[i] || f->generic || f->multiline ||
+		    (f->could_match && !f->could_match(sec, n)) ||
+		    pcre2_match(f->re, (PCRE2_SPTR)sec, n, 0, 0, s->md,
+				s->mctx) <= f->group)
+			continue;
+		ss = ov[2 * f->group];
+		se = ov[2 * f->group + 1];
+		if (ss != PCRE2_UNSET &&
+		    (!f->validate || f->validate(sec + ss, se - ss, sec + ov[0],
+						 ov[1] - ov[0], sec, n)))
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * Judge and report one candidate. `sec` lies in `text`, which starts at
  * absolute offset `text_abs` (for a decoded line, the map gives the raw
  * offset instead).
@@ -162,13 +211,15 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
 			   dw_entropy(sec, n) < r->min_entropy) &&
 			 /* (every single-line rule's: its validator need
 			  * not look again) */
-			 !(!r->multiline && dw_is_placeholder(sec, n));
+			 !(r->multiline != DW_ML_BLOCK &&
+			   dw_is_placeholder(sec, n));
 
 		/* (one too long to keep is judged each time) */
 		s->memo_len = n <= sizeof(s->memo) ? n : 0;
 		s->memo_rule = ri;
 		s->memo_ok = ok;
 		s->memo_fp = 0;
+		s->memo_claimed = -1;
 		memcpy(s->memo, sec, s->memo_len);
 		if (!ok)
 			return;
@@ -176,6 +227,15 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
 	/* (the validator may look at the match and the line: each time) */
 	if (r->validate && !r->validate(sec, n, m, mlen, line, llen))
 		return;
+	if (r->multiline == DW_ML_SPAN && r->generic) {
+		int c = same && s->memo_claimed >= 0 ? s->memo_claimed
+						     : claimed(s, sec, n);
+
+		if (s->memo_len == n && s->memo_rule == ri) /* kept */
+			s->memo_claimed = c;
+		if (c)
+			return;
+	}
 	if (same && s->memo_fp) {
 		memcpy(f.fingerprint, s->memo_fingerprint, 72);
 	} else {
@@ -205,6 +265,17 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
 	f.offset = sec_abs;
 	f.line = line_of(s, line_start);
 	f.column = sec_abs - line_start + 1;
+	if (r->multiline == DW_ML_SPAN) {
+		/* The secret's own line, past the one its match began on
+		 * (counted here: line_of() only goes forward). */
+		const char *p = line, *nl;
+
+		while ((nl = memchr(p, '\n', (size_t)(sec - p)))) {
+			f.line++;
+			p = nl + 1;
+		}
+		f.column = (uint64_t)(sec - p) + 1;
+	}
 	f.url_decoded = decoded;
 	s->stop = s->cb(&f, s->ctx);
 }
@@ -288,6 +359,49 @@ static int run_block_rule(struct dw_scanner *s, size_t ri, const char *text,
 	return !found;
 }
 
+/*
+ * A rule whose match starts on the line (text[0..start_limit)) and may
+ * go on over the lines after it, to the end of text. Returns 1 when
+ * text ended inside a match that more input could complete (`more`:
+ * text is all that has arrived, not all there is).
+ */
+static int run_span_rule(struct dw_scanner *s, size_t ri, const char *text,
+			 size_t len, size_t start_limit, const char *line,
+			 size_t llen, uint64_t text_abs, uint64_t line_start,
+			 int more)
+{
+	const struct rule *r = &s->e->rules[ri];
+	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
+	size_t pos = 0;
+	int rc = 0;
+
+	if (!start_limit)
+		return 0;
+	while (pos < start_limit && !s->stop) {
+		size_t ms, me, ss, se;
+
+		/* (starts past the line are never tried: each line's search
+		 * costs what its matches read, not the window; the limit is
+		 * for this rule's regex only, compiled to take it) */
+		pcre2_set_offset_limit(s->mctx, start_limit - 1);
+		rc = pcre2_match(r->re, (PCRE2_SPTR)text, len, pos,
+				 more ? PCRE2_PARTIAL_HARD : 0, s->md, s->mctx);
+		pcre2_set_offset_limit(s->mctx, PCRE2_UNSET);
+		if (rc < 0)
+			break;
+		/* (read before candidate() matches other rules with md) */
+		ms = ov[0];
+		me = ov[1];
+		ss = ov[2 * r->group];
+		se = ov[2 * r->group + 1];
+		if (rc > r->group && ss != PCRE2_UNSET)
+			candidate(s, ri, text + ss, se - ss, text + ms, me - ms,
+				  line, llen, text_abs + ss, line_start, 0);
+		pos = me > ms ? me : ms + 1;
+	}
+	return rc == PCRE2_ERROR_PARTIAL;
+}
+
 static int run_rule(struct dw_scanner *s, size_t ri, const char *text,
 		    size_t len, size_t start_limit, const char *line,
 		    size_t llen, uint64_t text_abs, uint64_t line_start,
@@ -298,7 +412,7 @@ static int run_rule(struct dw_scanner *s, size_t ri, const char *text,
 	size_t pos = 0;
 	int rc, found = 0;
 
-	if (r->multiline)
+	if (r->multiline == DW_ML_BLOCK)
 		return run_block_rule(s, ri, text, len, start_limit, line, llen,
 				      text_abs, line_start);
 	if (r->could_match && !r->could_match(text, len))
@@ -554,6 +668,20 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 		if (!(i & 63) && over_budget(s))
 			break;
 		s->rule_done[ri] = 1;
+		if (s->e->rules[ri].multiline == DW_ML_SPAN) {
+			/* (the window after the line: a match may start
+			 * anywhere on a long one) */
+			size_t wend = avail - le > MULTILINE_WINDOW
+					      ? le + MULTILINE_WINDOW
+					      : avail;
+
+			if (run_span_rule(s, ri, buf + ls, wend - ls,
+					  le - ls + 1, buf + ls, le - ls,
+					  s->buf_abs + ls, lsa,
+					  !final && wend == avail))
+				return ls; /* wait for the rest */
+			continue;
+		}
 		if (s->e->rules[ri].multiline) {
 			size_t wend = avail - ls > MULTILINE_WINDOW
 					      ? ls + MULTILINE_WINDOW

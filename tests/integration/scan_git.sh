@@ -106,6 +106,13 @@ printf 'PK\0\0binary %s\n' "$gh" >blob.bin && git add blob.bin && git commit -qm
 openssl genrsa 2048 2>/dev/null >id_rsa && git add id_rsa
 git commit -qm "key" 2>err.txt; [ $? -ne 0 ] && grep -q 'id_rsa:1: private-key' err.txt && pass "multi-line key blocked" || fail "key: $(cat err.txt)"
 git reset -q id_rsa
+# A .netrc entry over lines: the password line alone is what is added.
+printf 'machine git.internal.example\n  login ci-bot\n' >.netrc && git add .netrc && git commit -qm netrc 2>/dev/null
+printf '  password Hq4vZ9tLm2Xw\n' >>.netrc && git add .netrc
+git commit -qm "netrc password" 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q ' \.netrc:3: netrc-password' err.txt &&
+	pass "a .netrc password added under an existing machine line: blocked" || fail "netrc: rc $rc $(cat err.txt)"
+git reset -q --hard HEAD~1
 # git commit -a and git commit PATH stage into an index of their own,
 # named in GIT_INDEX_FILE: that is what gets committed.
 printf 'via -a %s\n' "$gh" >>first.txt

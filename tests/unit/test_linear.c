@@ -79,6 +79,17 @@ static const struct gen gens[] = {
 	{"aws asia lines", "asia\n", 0, 0, ""},
 	{"akia lines", "AKIA\n", 0, 0, ""},
 	{"password lines", "password=\n", 0, 0, ""},
+	/* .netrc entries over lines: each line's search reads its tokens
+	 * only, not the window after it */
+	{"netrc machine lines", "machine\n", 0, 0, ""},
+	{"netrc entry lines", "machine a\n login b\n", 0, 0, ""},
+	{"netrc blank run", "machine", '\n', 4000, ""},
+	{"netrc quoted run", "machine \"", 'a', 4000, "\n"},
+	{"netrc escapes", "machine a login \"\\\"", 0, 0, "\\\" "},
+	{"netrc password lines", "machine a login b\npassword ", 0, 0, "\n"},
+	{"netrc default lines", "default login a\n", 0, 0, ""},
+	{"netrc entries", "machine a\nlogin b\npassword Kx9mQ2wLp7Zt\n", 0, 0,
+	 ""},
 	{"dynatrace run", "dt0c01.", 'A', 4000, "\n"},
 	{"dynatrace public", "dt0c01.AAAAAAAAAAAAAAAAAAAAAAAA.", 0, 0, ""},
 	{"tailscale run", "tskey-auth-", 'a', 4000, "\n"},

@@ -134,6 +134,73 @@ static void test_cases(void **state)
 	assert_int_equal(bad, 0);
 }
 
+struct where {
+	int n;
+	uint64_t line, column;
+};
+
+static int on_netrc(const struct dw_finding *f, void *ctx)
+{
+	struct where *w = ctx;
+
+	if (!strcmp(f->rule->id, "netrc-password")) {
+		w->n++;
+		w->line = f->line;
+		w->column = f->column;
+	}
+	return 0;
+}
+
+/*
+ * A .netrc entry over three lines, cut at every few bytes by the end of
+ * the scanner's first chunk (4 MiB, engine_int.h's CHUNK): found once,
+ * on its password's line and column, however the input was cut (a match
+ * that runs into the end of what has arrived waits for the rest).
+ */
+static void test_span_cut(void **state)
+{
+	static const char entry[] = "machine git.internal.example\n"
+				    "  login ci-bot\n"
+				    "  password Hq4vZ9tLm2Xw\n";
+	const size_t chunk = 4u << 20, elen = sizeof(entry) - 1;
+	struct dw_engine *e = NULL;
+	struct dw_scanner *s = NULL;
+	char *buf = malloc(chunk + elen);
+	size_t cut;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_int_equal(dw_engine_new(&e, NULL), 0);
+	assert_int_equal(dw_scanner_new(&s, e), 0);
+	for (cut = 0; cut <= elen; cut += 3) {
+		size_t pre = chunk - elen + cut, i;
+		struct where w = {0, 0, 0};
+		uint64_t lines = 0;
+
+		/* lines of 64 bytes before the entry */
+		for (i = 0; i < pre; i++)
+			buf[i] = (i % 64 == 63 || i == pre - 1) ? '\n' : 'x';
+		for (i = 0; i < pre; i++)
+			lines += buf[i] == '\n';
+		memcpy(buf + pre, entry, elen);
+		assert_int_equal(
+			dw_scan_buffer(s, buf, pre + elen, 1, on_netrc, &w), 0);
+		if (w.n != 1 || w.line != lines + 3 || w.column != 12)
+			fprintf(stderr,
+				"cut %zu: %d findings, line %llu (want %llu) "
+				"column %llu\n",
+				cut, w.n, (unsigned long long)w.line,
+				(unsigned long long)(lines + 3),
+				(unsigned long long)w.column);
+		assert_int_equal(w.n, 1);
+		assert_int_equal(w.line, lines + 3);
+		assert_int_equal(w.column, 12);
+	}
+	dw_scanner_free(s);
+	dw_engine_free(e);
+	free(buf);
+}
+
 /* The digest (the scan cache's key) of one custom rule. */
 static void digest_of(char out[72], char *id, char *regex, int ignore)
 {
@@ -173,6 +240,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
+		cmocka_unit_test(test_span_cut),
 		cmocka_unit_test(test_digest),
 	};
 
