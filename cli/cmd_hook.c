@@ -224,6 +224,8 @@ static int on_blocked(const struct dw_git_finding *gf, void *ctx)
 	struct hook_run *h = ctx;
 	struct dw_buf b = DW_BUF_INIT, red = DW_BUF_INIT;
 	json_t *commit = json_object_get(gf->src->fields, "commit");
+	const char *entry =
+		json_string_value(json_object_get(gf->src->fields, "entry"));
 
 	if (gf->note) {
 		dw_escape_path(&b, gf->src->path, strlen(gf->src->path));
@@ -243,6 +245,14 @@ static int on_blocked(const struct dw_git_finding *gf, void *ctx)
 				      strlen(gf->src->path), gf->f, &p);
 		dw_escape_path(&b, p.ptr ? p.ptr : "", p.len);
 		dw_buf_release(&p);
+		/* an entry of an archive: "conf.zip!dir/file" */
+		if (entry) {
+			dw_engine_redact_text(h->e, entry, strlen(entry), gf->f,
+					      &p);
+			dw_buf_adds(&b, "!");
+			dw_escape_path(&b, p.ptr ? p.ptr : "", p.len);
+			dw_buf_release(&p);
+		}
 	}
 	dw_buf_addf(&b, ":%llu: %s%s%s ", (unsigned long long)gf->line,
 		    h->color ? "\033[1;31m" : "", gf->rule_id,

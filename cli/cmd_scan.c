@@ -453,11 +453,12 @@ static void git_summary(struct scan *sc, const struct dw_git_stats *st)
 	char text[512];
 
 	snprintf(text, sizeof(text),
-		 "%zu commits, %zu blobs: %zu scanned, %zu from the cache, "
-		 "%zu binary, %zu larger than --max-file-size, %zu missing "
-		 "(partial clone or lost objects), %zu unreadable",
-		 st->commits, st->blobs, st->scanned, st->cached, st->binary,
-		 st->too_big, st->missing, st->unreadable);
+		 "%zu commits, %zu blobs: %zu scanned (%zu of them "
+		 "archives), %zu from the cache, %zu binary, %zu larger than "
+		 "--max-file-size, %zu missing (partial clone or lost "
+		 "objects), %zu unreadable",
+		 st->commits, st->blobs, st->scanned, st->archives, st->cached,
+		 st->binary, st->too_big, st->missing, st->unreadable);
 	fprintf(stderr, "driftwatch scan: %s\n", text);
 	scan_out_note(&sc->out,
 		      st->missing || st->unreadable ? "warning" : "note", text);
@@ -469,7 +470,19 @@ static void git_summary(struct scan *sc, const struct dw_git_stats *st)
 	scan_out_count(&sc->out, "too_big", st->too_big);
 	scan_out_count(&sc->out, "missing", st->missing);
 	scan_out_count(&sc->out, "unreadable", st->unreadable);
-	if (st->missing || st->unreadable) {
+	scan_out_count(&sc->out, "archives", st->archives);
+	if (st->archives_cut) {
+		char cut[1024];
+
+		snprintf(cut, sizeof(cut),
+			 "%zu of %zu archives in the history read in part "
+			 "(what was read is reported); the first: %s",
+			 st->archives_cut, st->archives, st->archive_error);
+		fprintf(stderr, "driftwatch scan: %s\n", cut);
+		scan_out_note(&sc->out, "warning", cut);
+		scan_out_count(&sc->out, "archives_cut", st->archives_cut);
+	}
+	if (st->missing || st->unreadable || st->archives_cut) {
 		sc->unreadable = 1;
 		sc->out.incomplete = 1;
 	}

@@ -439,10 +439,21 @@ static la_int64_t outer_seek(struct archive *a, void *ctx, la_int64_t off,
 			     int whence)
 {
 	struct outer *o = ctx;
-	off_t at =
-		lseek(o->fd, whence == SEEK_SET ? o->base + off : off, whence);
+	off_t at;
 
 	(void)a;
+	if (o->mem) {
+		la_int64_t from = whence == SEEK_SET   ? 0
+				  : whence == SEEK_CUR ? (la_int64_t)o->mem_pos
+						       : (la_int64_t)o->mem_len;
+
+		/* (never before the start nor past the end) */
+		if (off < -from || off > (la_int64_t)o->mem_len - from)
+			return ARCHIVE_FATAL;
+		o->mem_pos = (size_t)(from + off);
+		return (la_int64_t)o->mem_pos;
+	}
+	at = lseek(o->fd, whence == SEEK_SET ? o->base + off : off, whence);
 	return at < 0 ? ARCHIVE_FATAL : (la_int64_t)(at - o->base);
 }
 
@@ -451,6 +462,16 @@ static la_int64_t outer_skip(struct archive *a, void *ctx, la_int64_t n)
 	struct outer *o = ctx;
 
 	(void)a;
+	if (o->mem) {
+		size_t left = o->mem_len - o->mem_pos;
+
+		if (n < 0)
+			return 0;
+		if ((uint64_t)n > left)
+			n = (la_int64_t)left;
+		o->mem_pos += (size_t)n;
+		return n;
+	}
 	return lseek(o->fd, n, SEEK_CUR) < 0 ? 0 : n;
 }
 
@@ -459,6 +480,14 @@ static la_ssize_t outer_read(struct archive *a, void *ctx, const void **out)
 	struct outer *o = ctx;
 	ssize_t n;
 
+	if (o->mem) {
+		size_t left = o->mem_len - o->mem_pos;
+
+		n = (ssize_t)(left < READ_SIZE ? left : READ_SIZE);
+		*out = o->mem + o->mem_pos;
+		o->mem_pos += (size_t)n;
+		return n;
+	}
 	do
 		n = read(o->fd, o->buf, READ_SIZE);
 	while (n < 0 && errno == EINTR);
@@ -470,7 +499,9 @@ static la_ssize_t outer_read(struct archive *a, void *ctx, const void **out)
 
 int dw_archive_open_fd(struct archive *a, struct dw_archive_fd *o)
 {
-	if (lseek(o->fd, o->base, SEEK_SET) != o->base)
+	if (o->mem)
+		o->mem_pos = 0;
+	else if (lseek(o->fd, o->base, SEEK_SET) != o->base)
 		return dw_error_errno(DW_EIO, errno, "cannot read");
 	ar.archive_read_set_callback_data(a, o);
 	ar.archive_read_set_read_callback(a, outer_read);
@@ -512,24 +543,54 @@ static int pass(struct walk *w, struct outer *o, int zip_only)
 
 /* Whether the file ends with a zip's end of central directory (within
  * the 64 KiB a comment may take). */
-static int ends_as_zip(int fd, off_t base, uint64_t size)
+static int ends_as_zip(const struct outer *o, uint64_t size)
 {
 	size_t n = size < 65557 ? (size_t)size : 65557;
-	char *tail = dw_xmalloc(n);
-	int yes = pread(fd, tail, n, base + (off_t)(size - n)) == (ssize_t)n &&
-		  memmem(tail, n, "PK\5\6", 4) != NULL;
+	char *tail;
+	int yes;
 
+	if (o->mem)
+		return memmem(o->mem + (o->mem_len - n), n, "PK\5\6", 4) !=
+		       NULL;
+	tail = dw_xmalloc(n);
+	yes = pread(o->fd, tail, n, o->base + (off_t)(size - n)) ==
+		      (ssize_t)n &&
+	      memmem(tail, n, "PK\5\6", 4) != NULL;
 	free(tail);
 	return yes;
 }
+
+static int scan_outer(struct dw_scanner *s, struct outer *o,
+		      const char *display, uint64_t size,
+		      uint64_t max_file_size, dw_source_cb cb, void *ctx);
 
 int dw_archive_scan(struct dw_scanner *s, int fd, const char *display,
 		    uint64_t size, uint64_t max_file_size, dw_source_cb cb,
 		    void *ctx)
 {
+	struct outer o = {fd, NULL, 0, NULL, 0, 0};
+
+	o.base = lseek(fd, 0, SEEK_CUR);
+	if (o.base < 0)
+		return dw_error_errno(DW_EIO, errno, "cannot read %s", display);
+	return scan_outer(s, &o, display, size, max_file_size, cb, ctx);
+}
+
+int dw_archive_scan_mem(struct dw_scanner *s, const void *data, size_t len,
+			const char *display, uint64_t max_file_size,
+			dw_source_cb cb, void *ctx)
+{
+	struct outer o = {-1, NULL, 0, data, len, 0};
+
+	return scan_outer(s, &o, display, len, max_file_size, cb, ctx);
+}
+
+static int scan_outer(struct dw_scanner *s, struct outer *o,
+		      const char *display, uint64_t size,
+		      uint64_t max_file_size, dw_source_cb cb, void *ctx)
+{
 	struct budget b;
 	struct walk w = {s, display, cb, ctx, &b, NULL, "", NULL, NULL};
-	struct outer o = {fd, NULL, 0};
 	int err = dw_archive_load(), format;
 
 	if (err || !size) /* (an empty file holds nothing) */
@@ -537,12 +598,9 @@ int dw_archive_scan(struct dw_scanner *s, int fd, const char *display,
 	budget_init(&b, size, DW_ARCHIVE_ENTRIES);
 	if (max_file_size && b.limit > max_file_size * 16)
 		b.limit = max_file_size * 16;
-	o.base = lseek(fd, 0, SEEK_CUR);
-	if (o.base < 0)
-		return dw_error_errno(DW_EIO, errno, "cannot read %s", display);
-	o.buf = dw_xmalloc(READ_SIZE);
+	o->buf = dw_xmalloc(READ_SIZE);
 	w.buf = dw_xmalloc(READ_SIZE);
-	format = pass(&w, &o, 0);
+	format = pass(&w, o, 0);
 	/*
 	 * Read as something else (a tar, raw bytes) and still a zip at its
 	 * end (a zip appended to a tar; one behind a launcher script that
@@ -551,10 +609,10 @@ int dw_archive_scan(struct dw_scanner *s, int fd, const char *display,
 	 */
 	if (!b.stopped &&
 	    (format & ARCHIVE_FORMAT_BASE_MASK) != ARCHIVE_FORMAT_ZIP &&
-	    ends_as_zip(fd, o.base, size))
-		pass(&w, &o, 1);
+	    ends_as_zip(o, size))
+		pass(&w, o, 1);
 	free(w.buf);
-	free(o.buf);
+	free(o->buf);
 	return b.err ? dw_error_set(b.err, "%s", b.why) : 0;
 }
 
@@ -567,7 +625,7 @@ int dw_archive_scan_member(struct dw_scanner *s, int fd, int64_t at,
 {
 	struct budget b;
 	struct walk w = {s, display, cb, ctx, &b, NULL, "", on_entry, hctx};
-	struct outer o = {fd, NULL, (off_t)at};
+	struct outer o = {fd, NULL, (off_t)at, NULL, 0, 0};
 	struct archive *a;
 	struct archive_entry *e;
 	int err = dw_archive_load();

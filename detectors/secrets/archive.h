@@ -35,6 +35,11 @@ int dw_archive_scan(struct dw_scanner *s, int fd, const char *display,
 		    uint64_t size, uint64_t max_file_size, dw_source_cb cb,
 		    void *ctx);
 
+/* dw_archive_scan() of an archive in memory (a git blob). */
+int dw_archive_scan_mem(struct dw_scanner *s, const void *data, size_t len,
+			const char *display, uint64_t max_file_size,
+			dw_source_cb cb, void *ctx);
+
 /*
  * The member `member` of the tar at `fd` whose header is at offset `at`
  * (archive_read_header_position()), itself an archive (a layer of an

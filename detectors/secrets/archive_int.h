@@ -63,6 +63,9 @@ struct dw_archive_fd {
 	int fd;
 	char *buf;
 	off_t base; /* where the file's data start in `fd` */
+	/* or, when `mem` is set, these bytes instead of fd (a git blob) */
+	const char *mem;
+	size_t mem_len, mem_pos;
 };
 
 /* archive_read_open1() of `a` on `o`: 0, or DW_EIO with a message. */

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "driftwatch/safeopen.h"
 #include "git_int.h"
 
@@ -26,6 +27,7 @@ struct hfind {
 	char *secret; /* NULL when it came from the cache */
 	size_t secret_len;
 	char *redacted;
+	char *entry; /* in an archive blob: its entry's name, else NULL */
 };
 
 struct hist {
@@ -45,6 +47,8 @@ struct hist {
 	size_t done;
 	uint64_t bytes;
 	size_t binary, too_big, missing, unreadable; /* blobs, atomically */
+	size_t archives, archives_cut;		     /* (under lock) */
+	char archive_error[512];		     /* the first cut's */
 	struct oidset shallow;	 /* .git/shallow: where the history stops */
 	unsigned char *boundary; /* per commit: a shallow boundary */
 	size_t missing_commits;	 /* parents that are not there */
@@ -357,9 +361,9 @@ struct worker_ctx {
 	size_t job;
 };
 
-static int on_blob_finding(const struct dw_finding *f, void *ctx)
+static void add_found(struct worker_ctx *wc, const struct dw_finding *f,
+		      const char *entry)
 {
-	struct worker_ctx *wc = ctx;
 	struct hist *h = wc->h;
 	struct dw_buf red = DW_BUF_INIT;
 	struct hfind *x;
@@ -376,8 +380,45 @@ static int on_blob_finding(const struct dw_finding *f, void *ctx)
 	x->secret = dw_xstrndup(f->secret, f->secret_len);
 	x->secret_len = f->secret_len;
 	x->redacted = dw_buf_detach(&red, NULL);
+	x->entry = entry ? dw_xstrdup(entry) : NULL;
 	pthread_mutex_unlock(&h->lock);
+}
+
+static int on_blob_finding(const struct dw_finding *f, void *ctx)
+{
+	add_found(ctx, f, NULL);
 	return 0;
+}
+
+/* A finding in an entry of an archive blob (archive.c names it). */
+static int on_archive_finding(const struct dw_finding *f,
+			      const struct dw_source *src, void *ctx)
+{
+	add_found(ctx, f,
+		  json_string_value(json_object_get(src->fields, "entry")));
+	return 0;
+}
+
+/*
+ * Whether a blob at `path` is an archive, read entry by entry as in a
+ * tree (a jar, a zip of configuration, a tar.gz committed as a build's
+ * output): by its name, or by its magic when it is binary.
+ */
+static int archive_blob(const char *path, const void *data, size_t len,
+			int binary)
+{
+	return dw_archive_name(path) ||
+	       (binary && dw_archive_magic(data, len < 8192 ? len : 8192));
+}
+
+/* An archive read in part (a limit, a malformed entry): said after. */
+static void archive_cut(struct hist *h)
+{
+	pthread_mutex_lock(&h->lock);
+	if (!h->archives_cut++)
+		snprintf(h->archive_error, sizeof(h->archive_error), "%s",
+			 dw_error_last());
+	pthread_mutex_unlock(&h->lock);
 }
 
 static void worker_fail(struct hist *h, const char *what)
@@ -416,9 +457,10 @@ static void *worker(void *arg)
 		if (i >= h->njobs)
 			break;
 		if (!h->from_cache[i]) {
-			size_t len = 0;
+			size_t len = 0, size;
 			git_object_t type;
-			int rc;
+			const void *data;
+			int rc, binary, fits, packed;
 
 			/*
 			 * The size from the object's header first: a blob
@@ -454,18 +496,35 @@ static void *worker(void *arg)
 						   __ATOMIC_RELAXED);
 				continue;
 			}
-			if (gitlib.git_blob_is_binary(b))
+			size = (size_t)gitlib.git_blob_rawsize(b);
+			data = gitlib.git_blob_rawcontent(b);
+			binary = gitlib.git_blob_is_binary(b);
+			fits = !h->o->max_blob_size ||
+			       (uint64_t)size <= h->o->max_blob_size;
+			packed = fits && archive_blob(h->jobs[i].path, data,
+						      size, binary);
+			if (binary && !packed)
 				__atomic_fetch_add(&h->binary, 1,
 						   __ATOMIC_RELAXED);
-			/* Read whole: binary, or scanned (not too big). */
-			h->complete[i] = gitlib.git_blob_is_binary(b) ||
-					 !h->o->max_blob_size ||
-					 (uint64_t)gitlib.git_blob_rawsize(b) <=
-						 h->o->max_blob_size;
-			if ((!h->o->max_blob_size ||
-			     (uint64_t)gitlib.git_blob_rawsize(b) <=
-				     h->o->max_blob_size) &&
-			    !gitlib.git_blob_is_binary(b)) {
+			/*
+			 * Read whole: binary, or scanned (not too big). Not
+			 * an archive: the cache keeps no entry names (read
+			 * again each time).
+			 */
+			h->complete[i] = !packed && (binary || fits);
+			if (packed) {
+				wc.job = i;
+				if (dw_archive_scan_mem(
+					    s, data, size, h->jobs[i].path,
+					    h->o->max_blob_size,
+					    on_archive_finding, &wc))
+					archive_cut(h);
+				pthread_mutex_lock(&h->lock);
+				h->archives++;
+				pthread_mutex_unlock(&h->lock);
+				__atomic_fetch_add(&h->bytes, (uint64_t)size,
+						   __ATOMIC_RELAXED);
+			} else if (fits && !binary) {
 				wc.job = i;
 				dw_scan_buffer(
 					s, gitlib.git_blob_rawcontent(b),
@@ -571,6 +630,10 @@ static int report(struct hist *h, dw_git_cb cb, void *ctx)
 		if (j->commit != SIZE_MAX && h->boundary &&
 		    h->boundary[j->commit])
 			json_object_set_new(src.fields, "shallow", json_true());
+		/* (UTF-8 already: archive.c made it so) */
+		if (x->entry)
+			json_object_set_new(src.fields, "entry",
+					    json_string(x->entry));
 		memset(&f, 0, sizeof(f));
 		f.rule = &rules[x->rule];
 		f.rule_index = x->rule;
@@ -683,6 +746,7 @@ static void hist_release(struct hist *h)
 	for (i = 0; i < h->nfound; i++) {
 		free(h->found[i].secret);
 		free(h->found[i].redacted);
+		free(h->found[i].entry);
 	}
 	free(h->found);
 	free(h->from_cache);
@@ -734,6 +798,10 @@ int dw_git_scan_history(const struct dw_engine *e, const char *repo,
 		stats->too_big = h.too_big;
 		stats->missing = h.missing;
 		stats->unreadable = h.unreadable;
+		stats->archives = h.archives;
+		stats->archives_cut = h.archives_cut;
+		snprintf(stats->archive_error, sizeof(stats->archive_error),
+			 "%s", h.archive_error);
 	}
 	hist_release(&h);
 	return err;

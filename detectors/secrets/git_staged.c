@@ -1,5 +1,6 @@
 /* Git as a source: the staged changes of a commit and the commits of a push,
  * added lines only. */
+#include "archive.h"
 #include "git_int.h"
 
 #include "driftwatch/banned.h"
@@ -70,6 +71,118 @@ static int on_added_finding(const struct dw_finding *f, void *ctx)
 	return dc->cb(&gf, dc->ctx);
 }
 
+/*
+ * An archive blob (a jar, a zip, a tar.gz): entry by entry, as in a tree.
+ * Its lines mean nothing; what is new is a secret the archive it replaces
+ * (the delta's old side, when that is an archive too) did not hold.
+ */
+struct arch_ctx {
+	const struct dw_source *src; /* the path and commit fields */
+	dw_git_cb cb;
+	void *ctx;
+	char (*old)[72]; /* the old side's fingerprints, sorted */
+	size_t nold, old_alloc;
+	int collect; /* reading the old side: keep its fingerprints */
+	int found;
+};
+
+static int cmp_fp(const void *a, const void *b)
+{
+	return memcmp(a, b, 72);
+}
+
+static int on_archive_entry(const struct dw_finding *f,
+			    const struct dw_source *as, void *ctx)
+{
+	struct arch_ctx *ac = ctx;
+	struct dw_source src = *ac->src;
+	struct dw_git_finding gf;
+	const char *entry =
+		json_string_value(json_object_get(as->fields, "entry"));
+	char fp[72];
+	int rc;
+
+	memset(fp, 0, sizeof(fp));
+	snprintf(fp, sizeof(fp), "%s", f->fingerprint);
+	if (ac->collect) {
+		DW_ALLOC_GROW(ac->old, ac->nold + 1, ac->old_alloc);
+		memcpy(ac->old[ac->nold++], fp, 72);
+		return 0;
+	}
+	if (ac->nold && bsearch(fp, ac->old, ac->nold, 72, cmp_fp))
+		return 0;
+	src.fields = ac->src->fields ? json_deep_copy(ac->src->fields)
+				     : json_object();
+	if (entry)
+		json_object_set_new(src.fields, "entry", json_string(entry));
+	memset(&gf, 0, sizeof(gf));
+	gf.f = f;
+	gf.rule_id = f->rule->id;
+	gf.severity = (int)f->rule->severity;
+	gf.line = f->line;
+	gf.column = f->column;
+	gf.fingerprint = f->fingerprint;
+	gf.src = &src;
+	ac->found++;
+	rc = ac->cb(&gf, ac->ctx);
+	json_decref(src.fields);
+	return rc;
+}
+
+static int really_binary(git_blob *b);
+
+/* By its name, or binary with an archive's magic (as in a tree). */
+static int is_archive_blob(const char *path, git_blob *b)
+{
+	size_t n = (size_t)gitlib.git_blob_rawsize(b);
+
+	return dw_archive_name(path) ||
+	       (really_binary(b) &&
+		dw_archive_magic(gitlib.git_blob_rawcontent(b),
+				 n < 8192 ? n : 8192));
+}
+
+/* Scan archive blob `b` of delta `d` (old side: `old`, or NULL). */
+static int scan_archive_delta(git_repository *repo, const git_diff_delta *d,
+			      git_blob *b, struct dw_scanner *s,
+			      const struct dw_source *src, dw_git_cb cb,
+			      void *ctx)
+{
+	struct arch_ctx ac = {src, cb, ctx, NULL, 0, 0, 1, 0};
+	git_blob *old = NULL;
+	int err = 0;
+
+	if (!gitlib.git_oid_is_zero(&d->old_file.id) &&
+	    !gitlib.git_blob_lookup(&old, repo, &d->old_file.id) &&
+	    is_archive_blob(d->old_file.path, old)) {
+		/* (an old side read in part only reports more) */
+		dw_archive_scan_mem(s, gitlib.git_blob_rawcontent(old),
+				    (size_t)gitlib.git_blob_rawsize(old),
+				    d->old_file.path, 0, on_archive_entry, &ac);
+		if (ac.nold > 1)
+			qsort(ac.old, ac.nold, 72, cmp_fp);
+	}
+	gitlib.git_blob_free(old);
+	ac.collect = 0;
+	if (dw_archive_scan_mem(s, gitlib.git_blob_rawcontent(b),
+				(size_t)gitlib.git_blob_rawsize(b),
+				d->new_file.path, 0, on_archive_entry, &ac)) {
+		struct dw_git_finding note;
+		char why[600];
+
+		snprintf(why, sizeof(why),
+			 "archive read in part (what was read was checked): "
+			 "%s",
+			 dw_error_last());
+		memset(&note, 0, sizeof(note));
+		note.src = src;
+		note.note = why;
+		err = cb(&note, ctx) ? DW_ERROR : 0;
+	}
+	free(ac.old);
+	return err;
+}
+
 /* Scan the new side of every delta of `diff`, reporting added lines. */
 /* Binary as content, not as attributes say: a NUL in the first 8000 bytes
  * (git's own test). */
@@ -111,7 +224,14 @@ static int scan_diff(git_repository *repo, git_diff *diff, struct dw_scanner *s,
 			free(a.lines);
 			break;
 		}
-		if (a.n && really_binary(b)) {
+		if (a.n && is_archive_blob(d->new_file.path, b)) {
+			src.fields =
+				gs_commit_fields(repo, commit, &d->new_file.id);
+			if (!commit)
+				json_object_del(src.fields, "blob");
+			err = scan_archive_delta(repo, d, b, s, &src, cb, ctx);
+			json_decref(src.fields);
+		} else if (a.n && really_binary(b)) {
 			struct dw_git_finding note;
 
 			memset(&note, 0, sizeof(note));

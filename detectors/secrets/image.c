@@ -310,7 +310,7 @@ static int list_members(struct img *g)
 {
 	struct archive *a = ar.archive_read_new();
 	struct archive_entry *e;
-	struct dw_archive_fd o = {g->fd, NULL, 0};
+	struct dw_archive_fd o = {g->fd, NULL, 0, NULL, 0, 0};
 	size_t kept = 0;
 	int rc;
 

@@ -83,6 +83,14 @@ struct dw_git_stats {
 	 * (corrupt). Missing and unreadable blobs are counted, not fatal.
 	 */
 	size_t binary, too_big, missing, unreadable;
+	/*
+	 * Blobs read as archives (by name, or binary with an archive's
+	 * magic), entry by entry as in a tree; of them, read in part (a
+	 * limit, a malformed archive: what was read is reported), the first
+	 * one's reason.
+	 */
+	size_t archives, archives_cut;
+	char archive_error[512];
 };
 
 /*

@@ -31,6 +31,31 @@ jq -s -e 'any(.[]; .rule=="github-token" and .path=="a.txt" and .line==3 and .su
 	[ "$(jq -r 'select(.rule=="npm-token") | .subject' <<<"$out")" = "npm one" ] &&
 	pass "identical blobs scanned once, attributed to the first commit" || fail "dedupe: $out"
 
+# Archives in the history, entry by entry: a zip and a tar.gz added then
+# removed, and a zip under a name that does not say so. A zip bomb under
+# --max-file-size and a truncated zip are read in part: said, exit 3.
+git init -q "$tmp/arch" && (
+	cd "$tmp/arch" && mkdir -p in && printf 'token %s\n' "$gh" >in/conf.txt &&
+		zip -qr conf.zip in && tar -czf conf.tgz in && printf 'npm %s\n' "$npm" >in/conf.txt &&
+		zip -qr build.bin in && rm -r in && git add . && git commit -qm archives &&
+		git rm -q conf.zip conf.tgz build.bin && git commit -qm "remove them"
+)
+out=$("$DW" scan --git --format jsonl "$tmp/arch" 2>err.txt); rc=$?
+[ $rc -eq 1 ] && [ "$(jq -r 'select(.source=="git") | "\(.path)!\(.entry) \(.rule) \(.subject)"' <<<"$out" | sort | tr '\n' ,)" = \
+	"build.bin!in/conf.txt npm-token archives,conf.tgz!in/conf.txt github-token archives,conf.zip!in/conf.txt github-token archives," ] &&
+	grep -q '3 scanned (3 of them archives)' err.txt &&
+	pass "archives in the history: each entry's secrets, named, at the commit that added them" ||
+	fail "archives in history: rc $rc $out $(cat err.txt)"
+git init -q "$tmp/bomb" && (
+	cd "$tmp/bomb" && head -c 100000000 /dev/zero >zeros && zip -q bomb.zip zeros && rm zeros &&
+		printf 'PK\003\004cut' >cut.zip && git add . && git commit -qm bomb
+)
+"$DW" scan --git --max-file-size 1MiB --format json "$tmp/bomb" >bomb.json 2>err.txt; rc=$?
+[ $rc -eq 3 ] && grep -q '2 of 2 archives in the history read in part' err.txt &&
+	jq -e '.summary.archives_cut == 2 and .complete == false' bomb.json >/dev/null &&
+	pass "a zip bomb and a cut zip in the history: read in part, said, exit 3" ||
+	fail "archive limits in history: rc $rc $(cat err.txt) $(jq -c .summary bomb.json)"
+
 # A dangling commit: only --all-objects sees it.
 git checkout -q -b tmp && printf '%s\n' "$swarm" >d.txt && git add d.txt && git commit -qm "dangling" &&
 	git checkout -q main && git branch -q -D tmp
@@ -106,6 +131,19 @@ printf 'PK\0\0binary %s\n' "$gh" >blob.bin && git add blob.bin && git commit -qm
 openssl genrsa 2048 2>/dev/null >id_rsa && git add id_rsa
 git commit -qm "key" 2>err.txt; [ $? -ne 0 ] && grep -q 'id_rsa:1: private-key' err.txt && pass "multi-line key blocked" || fail "key: $(cat err.txt)"
 git reset -q id_rsa
+# A zip staged: its entries are read; a new version blocks only for what
+# the one it replaces did not hold.
+mkdir -p zipped && printf 'token %s\n' "$gh" >zipped/conf.txt && (cd zipped && zip -q ../conf.zip conf.txt) && git add conf.zip
+git commit -qm zip 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q ' conf.zip!conf.txt:1: github-token' err.txt && pass "a zip staged with a secret inside: blocked" ||
+	fail "staged zip: rc $rc $(cat err.txt)"
+git commit -q --no-verify -m zip && printf 'more\n' >zipped/b.txt && (cd zipped && zip -q ../conf.zip b.txt) && git add conf.zip
+git commit -qm "zip again" 2>err.txt && pass "the zip rebuilt with no new secret: not blocked" || fail "zip again: $(cat err.txt)"
+printf 'k %s\n' "$npm" >zipped/c.txt && (cd zipped && zip -q ../conf.zip c.txt) && git add conf.zip
+git commit -qm "zip new" 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q ' conf.zip!c.txt:1: npm-token' err.txt && ! grep -q github-token err.txt &&
+	pass "the zip with a new secret: blocked for that one only" || fail "zip new: rc $rc $(cat err.txt)"
+git reset -q conf.zip && git reset -q --hard HEAD~2 && rm -rf zipped conf.zip
 # A .netrc entry over lines: the password line alone is what is added.
 printf 'machine git.internal.example\n  login ci-bot\n' >.netrc && git add .netrc && git commit -qm netrc 2>/dev/null
 printf '  password Hq4vZ9tLm2Xw\n' >>.netrc && git add .netrc
