@@ -935,6 +935,65 @@ static void docker_manifest(struct img *g, const json_t *man)
 
 /* An OCI manifest, or an index of them (`depth` levels more at most),
  * each read once, IMAGE_MANIFESTS in all. */
+/*
+ * OCI annotations (of an index, a manifest, a descriptor): "key=value" a
+ * line, keyed by where they are ("annotations", "layers[2].annotations"),
+ * told of image `name` (build tools put what they are given there:
+ * `buildx --annotation`, a CI's variables).
+ */
+static void scan_annotations(struct img *g, const json_t *a, const char *name,
+			     const char *key)
+{
+	struct dw_buf t = DW_BUF_INIT;
+	const char *saved = g->name, *k;
+	json_t *v;
+
+	if (!json_is_object(a))
+		return;
+	json_object_foreach((json_t *)a, k, v)
+	{
+		if (t.len)
+			dw_buf_addch(&t, '\n');
+		dw_buf_adds(&t, k);
+		if (json_is_string(v)) {
+			dw_buf_addch(&t, '=');
+			dw_buf_add(&t, json_string_value(v),
+				   json_string_length(v));
+		}
+	}
+	g->name = name;
+	scan_text(g, key, &t);
+	g->name = saved;
+	dw_buf_release(&t);
+}
+
+/* The annotations of `man` (an index or a manifest) and of each
+ * descriptor in its list `list` ("manifests", "layers") and config. */
+static void manifest_annotations(struct img *g, const json_t *man,
+				 const char *name, const char *list)
+{
+	struct dw_buf key = DW_BUF_INIT;
+	json_t *d;
+	size_t i;
+
+	scan_annotations(g, json_object_get(man, "annotations"), name,
+			 "annotations");
+	scan_annotations(
+		g,
+		json_object_get(json_object_get(man, "config"), "annotations"),
+		name, "config.annotations");
+	json_array_foreach(json_object_get(man, list), i, d)
+	{
+		if (!json_is_object(json_object_get(d, "annotations")))
+			continue;
+		dw_buf_reset(&key);
+		dw_buf_addf(&key, "%s[%zu].annotations", list, i);
+		scan_annotations(g, json_object_get(d, "annotations"), name,
+				 key.ptr);
+	}
+	dw_buf_release(&key);
+}
+
 static void oci_manifest(struct img *g, const char *digest, const char *tag,
 			 int depth)
 {
@@ -960,6 +1019,11 @@ static void oci_manifest(struct img *g, const char *digest, const char *tag,
 		goto out;
 	}
 	list = json_object_get(man, "manifests");
+	manifest_annotations(g, man,
+			     tag      ? tag
+			     : digest ? digest
+				      : "?",
+			     list ? "manifests" : "layers");
 	if (list) {
 		if (depth <= 0) {
 			note(g, "%s: indexes nested too deep", g->display);
@@ -1001,6 +1065,7 @@ static void oci_index(struct img *g, const json_t *index)
 	json_t *d;
 	size_t i;
 
+	manifest_annotations(g, index, "index.json", "manifests");
 	if (!json_array_size(json_object_get(index, "manifests"))) {
 		note(g, "%s: index.json lists no image", g->display);
 		return;

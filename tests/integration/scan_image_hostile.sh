@@ -27,6 +27,9 @@
 #            256 levels it is said)
 #   bigidx   an index of 150,000 distinct manifests: each compared with
 #            every earlier one (minutes)
+# and later:
+#   annot    OCI annotations (index, its descriptors, a manifest, its
+#            config and layers: what `buildx --annotation` writes) unread
 # As root (the scanner process) and as nobody (in this process).
 . "$(dirname "$0")/../lib/common.sh"
 tmp=$(mktemp -d)
@@ -127,6 +130,17 @@ docker("deepcfg2", [good], cfg(1, config={"Whatever": deep300}))
 # bigidx: 150,000 distinct digests, none there
 big = json.dumps({"schemaVersion": 2, "manifests": [{"digest": "sha256:%x" % i} for i in range(150000)]}).encode()
 save("bigidx", [("index.json", big)])
+# annot: a token in each place annotations may be
+gl = "glpat-qfrckLw4YfY6rBFWYQzh"
+npm = "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"
+c = cfg(1)
+om = json.dumps({"schemaVersion": 2, "config": {"digest": "sha256:" + sha(c), "annotations": {"cfg.note": "id " + aws}},
+                 "layers": [{"digest": "sha256:" + sha(good), "annotations": {"layer.token": gl}}],
+                 "annotations": {"org.opencontainers.image.source": "https://example.org/x", "build.token": gh}}).encode()
+save("annot", [("blobs/sha256/" + sha(x), x) for x in (good, c, om)] +
+     [("index.json", json.dumps({"schemaVersion": 2, "annotations": {"top": "token " + gh},
+                                 "manifests": [{"digest": "sha256:" + sha(om), "annotations": {
+                                     "org.opencontainers.image.ref.name": "a:1", "ci.npm": npm}}]}).encode())])
 PY
 chmod 644 "$tmp"/*.tar
 
@@ -183,6 +197,11 @@ for who in "${whos[@]}"; do
 	run "$who" deepcfg2
 	[ $rc -eq 3 ] && grep -q 'deeper than 256' "$tmp/deepcfg2.err" && pass "$who: a config 300 levels deep: said, exit 3" ||
 		fail "$who: deepcfg2: rc $rc $(cat "$tmp/deepcfg2.err")"
+	run "$who" annot
+	[ $rc -eq 1 ] && [ "$(jq -r '"\(.image) \(.key) \(.rule)"' "$tmp/annot.jsonl" | sort | tr '\n' ,)" = \
+		"a:1 annotations github-token,a:1 config.annotations aws-access-key-id,a:1 layers[0].annotations gitlab-token,index.json annotations github-token,index.json manifests[0].annotations npm-token," ] &&
+		pass "$who: annot: OCI annotations of the index, manifest, config and layers" ||
+		fail "$who: annot: rc $rc $(jq -c '[.image, .key, .rule]' "$tmp/annot.jsonl" | tr '\n' ' ')"
 	run "$who" bigidx
 	[ $rc -eq 3 ] && grep -q '1001 problems' "$tmp/bigidx.err" && pass "$who: bigidx: 150,000 manifests: the first 1,000, said, in time" ||
 		fail "$who: bigidx: rc $rc $(head -c 300 "$tmp/bigidx.err")"
