@@ -92,6 +92,9 @@ static const char *const placeholder_words[] = {
 	 * key id example */
 	"st2ey72kqinmh574wmnvi7yn",
 	"abcdef1cntrl",
+	/* Buildkite's API access and agent session token examples */
+	"4f6ccde8c73e26244d73c5a77c91c242",
+	"miyf6s3a3g9j8pybgtylc1frg9k6gdht",
 };
 
 #define NWORDS (sizeof(placeholder_words) / sizeof(placeholder_words[0]))
@@ -516,6 +519,26 @@ static int valid_jwt(const char *s, size_t n, const char *m, size_t mlen,
 	}
 	json_decref(hdr);
 	return ok;
+}
+
+/*
+ * Buildkite: bkua_/bkaa_ VERSION "." SECRET, VERSION unpadded base64 of a
+ * decimal number ("MTA": 10); bkaj_ a JWT (its header JSON with an alg).
+ */
+static int valid_buildkite(const char *s, size_t n, const char *m, size_t mlen,
+			   const char *line, size_t llen)
+{
+	const char *dot = memchr(s + 5, '.', n - 5);
+	unsigned char v[16];
+	int len, i;
+
+	if (!memcmp(s, "bkaj_", 5))
+		return valid_jwt(s + 5, n - 5, m, mlen, line, llen);
+	len = dot ? b64any(v, sizeof(v), s + 5, (size_t)(dot - s - 5)) : -1;
+	for (i = 0; i < len; i++)
+		if (!isdigit(v[i]))
+			return 0;
+	return len > 0;
 }
 
 /* `name` ends with `suffix` (case-insensitive) at a label boundary. */
@@ -1369,6 +1392,26 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.prefilters = {"tskey-"},
 		.min_entropy = 3.5,
 		.validate = valid_random,
+	},
+	{
+		.info = {.id = "buildkite-token",
+			 .description =
+				 "Buildkite API access, agent session or "
+				 "agent job token",
+			 .severity = DW_SEV_HIGH},
+		/*
+		 * buildkite.com/docs/platform/security/tokens: bkua_ (API
+		 * access: "MTA." and 40 hex digits), bkaa_ (agent session:
+		 * "MTA." and letters and digits), bkaj_ (agent job: a JWT).
+		 */
+		.regex =
+			"(?<![A-Za-z0-9_-])(?:bkua_[A-Za-z0-9]{2,12}\\.[0-9a-f]"
+			"{40}|bkaa_[A-Za-z0-9]{2,12}\\.[A-Za-z0-9]{40,120}|"
+			"bkaj_eyJ[A-Za-z0-9_-]{8,1000}\\.eyJ[A-Za-z0-9_-]{8,"
+			"4000}\\.[A-Za-z0-9_-]{16,1000})(?![A-Za-z0-9_.-])",
+		.prefilters = {"bkua_", "bkaa_", "bkaj_eyJ"},
+		.min_entropy = 3.0,
+		.validate = valid_buildkite,
 	},
 	{
 		.info = {.id = "anthropic-api-key",
