@@ -541,6 +541,21 @@ static int valid_buildkite(const char *s, size_t n, const char *m, size_t mlen,
 	return len > 0;
 }
 
+/* Mapbox: "sk." and base64url JSON naming the account ("u") and the
+ * token ("a"), then "." and a signature. */
+static int valid_mapbox(const char *s, size_t n, const char *m, size_t mlen,
+			const char *line, size_t llen)
+{
+	const char *dot = memchr(s + 3, '.', n - 3);
+	json_t *p = dot ? b64url_json(s + 3, (size_t)(dot - s - 3)) : NULL;
+	int ok = json_is_string(json_object_get(p, "u")) &&
+		 json_is_string(json_object_get(p, "a"));
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	json_decref(p);
+	return ok;
+}
+
 /* `name` ends with `suffix` (case-insensitive) at a label boundary. */
 static int host_is(const char *name, size_t n, const char *suffix)
 {
@@ -1412,6 +1427,21 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.prefilters = {"bkua_", "bkaa_", "bkaj_eyJ"},
 		.min_entropy = 3.0,
 		.validate = valid_buildkite,
+	},
+	{
+		.info = {.id = "mapbox-secret-token",
+			 .description = "Mapbox secret access token",
+			 .severity = DW_SEV_HIGH},
+		/*
+		 * docs.mapbox.com (access tokens): secret tokens start with
+		 * "sk" (public ones, "pk", are meant to be seen). A JWT-like
+		 * "sk." PAYLOAD "." SIGNATURE, the payload JSON naming the
+		 * account and the token.
+		 */
+		.regex = "(?<![A-Za-z0-9_-])sk\\.eyJ[A-Za-z0-9_-]{10,400}\\.[A-"
+			 "Za-z0-9_-]{16,128}(?![A-Za-z0-9_.-])",
+		.prefilters = {"sk.eyJ"},
+		.validate = valid_mapbox,
 	},
 	{
 		.info = {.id = "anthropic-api-key",

@@ -99,6 +99,8 @@ static const struct gen gens[] = {
 	{"buildkite session run", "bkaa_MTA.", 'A', 4000, "\n"},
 	{"buildkite job run", "bkaj_eyJ", 'A', 4000, ".eyJ\n"},
 	{"buildkite prefixes", "bkaa_MTA.bkua_", 0, 0, ""},
+	{"mapbox run", "sk.eyJ", 'A', 4000, ".\n"},
+	{"mapbox prefix", "sk.eyJ", 0, 0, " "},
 	{"sentry run", "sntryu_", 'a', 4000, "\n"},
 	{"sentry org run", "sntrys_", 'A', 4000, "_\n"},
 	{"sentry org parts", "sntrys_AAAAAAAAAAAAAAAAAAAA_", 0, 0, ""},
