@@ -77,13 +77,15 @@ struct dw_scanner {
 	pcre2_match_data *md;
 	pcre2_match_context *mctx;
 	pcre2_jit_stack *jit;
-	struct dw_buf buf;  /* stream bytes not yet done with */
-	size_t nl_checked;  /* buf[0..nl_checked) has no newline */
-	uint64_t buf_abs;   /* absolute offset of buf.ptr[0] */
-	uint64_t done_abs;  /* keyword hits ending here or before: done */
-	uint64_t line_abs;  /* newlines before this offset are counted */
-	uint64_t line_no;   /* the line number at line_abs */
-	uint64_t open_line; /* where the line running into buf began */
+	struct dw_buf buf;   /* stream bytes not yet done with */
+	size_t nl_checked;   /* buf[0..nl_checked) has no newline */
+	uint64_t buf_abs;    /* absolute offset of buf.ptr[0] */
+	uint64_t done_abs;   /* keyword hits ending here or before: done */
+	uint64_t wait_abs;   /* a multi-line match waits for bytes up to here */
+	uint64_t replay_abs; /* hits ending before here: looked at */
+	uint64_t line_abs;   /* newlines before this offset are counted */
+	uint64_t line_no;    /* the line number at line_abs */
+	uint64_t open_line;  /* where the line running into buf began */
 	struct hit *hits;
 	size_t nhits, hits_alloc;
 	uint64_t cur_line; /* start of the line the state below is for */

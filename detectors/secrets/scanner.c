@@ -177,7 +177,13 @@ static int claimed(struct dw_scanner *s, const char *sec, size_t n)
 			continue;
 		ss = ov[2 * f->group];
 		se = ov[2 * f->group + 1];
-		if (ss != PCRE2_UNSET &&
+		/* (only what that rule would report itself: a password that
+		 * holds a format's prefix and no valid secret is the generic
+		 * rule's, as it was on one line) */
+		if (ss != PCRE2_UNSET && se > ss &&
+		    !(f->min_entropy > 0 &&
+		      dw_entropy(sec + ss, se - ss) < f->min_entropy) &&
+		    !dw_is_placeholder(sec + ss, se - ss) &&
 		    (!f->validate || f->validate(sec + ss, se - ss, sec + ov[0],
 						 ov[1] - ov[0], sec, n)))
 			return 1;
@@ -265,7 +271,7 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
 	f.offset = sec_abs;
 	f.line = line_of(s, line_start);
 	f.column = sec_abs - line_start + 1;
-	if (r->multiline == DW_ML_SPAN) {
+	if (r->multiline == DW_ML_SPAN && !decoded) {
 		/* The secret's own line, past the one its match began on
 		 * (counted here: line_of() only goes forward). */
 		const char *p = line, *nl;
@@ -274,7 +280,10 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
 			f.line++;
 			p = nl + 1;
 		}
-		f.column = (uint64_t)(sec - p) + 1;
+		/* (on its first line, the column is the line's: `line` is
+		 * where a line cut at MAX_LINE was taken up again) */
+		if (p != line)
+			f.column = (uint64_t)(sec - p) + 1;
 	}
 	f.url_decoded = decoded;
 	s->stop = s->cb(&f, s->ctx);
@@ -363,12 +372,13 @@ static int run_block_rule(struct dw_scanner *s, size_t ri, const char *text,
  * A rule whose match starts on the line (text[0..start_limit)) and may
  * go on over the lines after it, to the end of text. Returns 1 when
  * text ended inside a match that more input could complete (`more`:
- * text is all that has arrived, not all there is).
+ * text is all that has arrived, not all there is; `cut`: text ends at the
+ * window's end, before what there is).
  */
 static int run_span_rule(struct dw_scanner *s, size_t ri, const char *text,
 			 size_t len, size_t start_limit, const char *line,
 			 size_t llen, uint64_t text_abs, uint64_t line_start,
-			 int more)
+			 int more, int cut)
 {
 	const struct rule *r = &s->e->rules[ri];
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
@@ -384,8 +394,11 @@ static int run_span_rule(struct dw_scanner *s, size_t ri, const char *text,
 		 * costs what its matches read, not the window; the limit is
 		 * for this rule's regex only, compiled to take it) */
 		pcre2_set_offset_limit(s->mctx, start_limit - 1);
+		/* (a match running into the window's end, `cut` short of
+		 * what there is, is no match: its secret would be cut) */
 		rc = pcre2_match(r->re, (PCRE2_SPTR)text, len, pos,
-				 more ? PCRE2_PARTIAL_HARD : 0, s->md, s->mctx);
+				 more || cut ? PCRE2_PARTIAL_HARD : 0, s->md,
+				 s->mctx);
 		pcre2_set_offset_limit(s->mctx, PCRE2_UNSET);
 		if (rc < 0)
 			break;
@@ -399,7 +412,7 @@ static int run_span_rule(struct dw_scanner *s, size_t ri, const char *text,
 				  line, llen, text_abs + ss, line_start, 0);
 		pos = me > ms ? me : ms + 1;
 	}
-	return rc == PCRE2_ERROR_PARTIAL;
+	return more && rc == PCRE2_ERROR_PARTIAL;
 }
 
 static int run_rule(struct dw_scanner *s, size_t ri, const char *text,
@@ -611,6 +624,19 @@ static int over_budget(struct dw_scanner *s)
 	return 1;
 }
 
+/*
+ * Stop at line `ls` until the buffer reaches `upto` (or all has come): a
+ * multi-line match there needs bytes that have not arrived. The hits
+ * before this one (`end`) were looked at: not again (a line of many
+ * secrets was reported twice past the per-line memory of findings).
+ */
+static size_t wait_for(struct dw_scanner *s, size_t ls, size_t end, size_t upto)
+{
+	s->replay_abs = s->buf_abs + end;
+	s->wait_abs = s->buf_abs + upto;
+	return ls;
+}
+
 static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 {
 	const char *buf = s->buf.ptr;
@@ -634,7 +660,8 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 		size_t end = (size_t)s->hits[i].end, ri = s->hits[i].rule;
 		const char *nl;
 
-		if (end_abs <= s->done_abs)
+		/* (a hit before the one a wait stopped at was looked at) */
+		if (end_abs <= s->done_abs || end_abs < s->replay_abs)
 			continue;
 		/*
 		 * The hit's line. Hits come sorted by end, so the line of
@@ -675,11 +702,19 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 					      ? le + MULTILINE_WINDOW
 					      : avail;
 
+			/* (a line without its end is cut: never waited on) */
 			if (run_span_rule(s, ri, buf + ls, wend - ls,
 					  le - ls + 1, buf + ls, le - ls,
 					  s->buf_abs + ls, lsa,
-					  !final && wend == avail))
-				return ls; /* wait for the rest */
+					  !final && le < avail && wend == avail,
+					  wend < avail))
+				return wait_for(s, ls, end,
+						le + MULTILINE_WINDOW);
+			/* one line %-decoded, as before it could span */
+			if (url_decode_line(s, buf + ls, le - ls))
+				run_rule(s, ri, s->dec.ptr, s->dec.len,
+					 s->dec.len, buf + ls, le - ls,
+					 s->buf_abs + ls, lsa, s->map);
 			continue;
 		}
 		if (s->e->rules[ri].multiline) {
@@ -691,7 +726,8 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 				     buf + ls, le - ls, s->buf_abs + ls, lsa,
 				     NULL) &&
 			    !final && wend == avail)
-				return ls; /* wait for the rest */
+				return wait_for(s, ls, end,
+						ls + MULTILINE_WINDOW);
 			continue;
 		}
 		run_rule(s, ri, buf + ls, le - ls, le - ls, buf + ls, le - ls,
@@ -726,8 +762,10 @@ static void process(struct dw_scanner *s, int final)
 			return;
 		}
 	}
-	done = scan_region(s, region, final);
-	keep = forced ? done - OVERLAP : done;
+	/* (a line cut at MAX_LINE is never waited on: what follows is
+	 * read with its last OVERLAP bytes) */
+	done = scan_region(s, region, final || forced);
+	keep = forced && done > OVERLAP ? done - OVERLAP : done;
 	/*
 	 * A line cut at MAX_LINE: the hits in its last OVERLAP bytes are
 	 * looked at again with what follows (a secret may go on past the
@@ -753,6 +791,7 @@ void dw_scan_begin(struct dw_scanner *s, uint64_t line_base, dw_finding_cb cb,
 	dw_buf_reset(&s->buf);
 	s->nl_checked = 0;
 	s->buf_abs = s->done_abs = s->line_abs = s->open_line = 0;
+	s->wait_abs = s->replay_abs = 0;
 	s->line_no = line_base;
 	s->cur_line = UINT64_MAX;
 	s->cb = cb;
@@ -786,6 +825,17 @@ int dw_scan_timed_out(const struct dw_scanner *s)
 	return s->timed_out;
 }
 
+/*
+ * Whether a full chunk is worth a scan: not while a multi-line match
+ * waits for bytes still to come (each piece of input rescanned the whole
+ * region: a gzip of one-byte members took the whole time budget), unless
+ * the buffer is at its most.
+ */
+static int ready(const struct dw_scanner *s)
+{
+	return s->buf_abs + s->buf.len >= s->wait_abs || s->buf.len >= MAX_LINE;
+}
+
 int dw_scan_feed(struct dw_scanner *s, const char *data, size_t len)
 {
 	while (len && !s->stop) {
@@ -799,7 +849,7 @@ int dw_scan_feed(struct dw_scanner *s, const char *data, size_t len)
 		dw_buf_add(&s->buf, data, n);
 		data += n;
 		len -= n;
-		if (s->buf.len >= CHUNK)
+		if (s->buf.len >= CHUNK && ready(s))
 			process(s, 0);
 	}
 	return s->stop;
@@ -819,7 +869,7 @@ int dw_scan_commit(struct dw_scanner *s, size_t n)
 {
 	s->buf.len += n;
 	s->buf.ptr[s->buf.len] = '\0';
-	if (s->buf.len >= CHUNK && !s->stop)
+	if (s->buf.len >= CHUNK && !s->stop && ready(s))
 		process(s, 0);
 	return s->stop;
 }

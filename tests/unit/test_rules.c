@@ -201,6 +201,142 @@ static void test_span_cut(void **state)
 	free(buf);
 }
 
+/* Every finding of a scan, by rule: count, the last one's place. */
+struct all {
+	int n, netrc, other;
+	uint64_t line, column;
+	char fp[64][72];
+	int dup;
+};
+
+static int on_any(const struct dw_finding *f, void *ctx)
+{
+	struct all *a = ctx;
+	int i;
+
+	for (i = 0; i < a->n && i < 64; i++)
+		a->dup |= !strcmp(a->fp[i], f->fingerprint);
+	if (a->n < 64)
+		memcpy(a->fp[a->n], f->fingerprint, 72);
+	a->n++;
+	if (!strcmp(f->rule->id, "netrc-password"))
+		a->netrc++;
+	else
+		a->other++;
+	a->line = f->line;
+	a->column = f->column;
+	return 0;
+}
+
+static void scan_all(struct dw_scanner *s, const char *buf, size_t len,
+		     struct all *a)
+{
+	memset(a, 0, sizeof(*a));
+	assert_int_equal(dw_scan_buffer(s, buf, len, 1, on_any, a), 0);
+}
+
+/*
+ * A review's attacks on the multi-line (span) rule, each of which the
+ * first version failed:
+ * - a line over 16 MiB (cut, no newline) ending in a partial entry: the
+ *   scanner waited on a cut line and crashed (keep < 0);
+ * - the same on a line of 16 MiB + 100 bytes: the column was counted
+ *   from where the cut line was taken up again;
+ * - a password running past the 64 KiB window's end: reported cut
+ *   short (a wrong secret), beside the format's own finding;
+ * - 40 secrets then a waiting entry on one line at the end of a chunk:
+ *   the line was read again whole and 8 of them reported twice;
+ * - a 4 MiB line ending in an entry, then 20,000 pieces of one byte:
+ *   each piece rescanned the 4 MiB (minutes; the time budget ran out
+ *   and the secret after them was lost).
+ */
+static void test_span_attacks(void **state)
+{
+	const size_t big = (16u << 20) + 100;
+	struct dw_engine *e = NULL;
+	struct dw_scanner *s = NULL;
+	char *buf = malloc((18u << 20));
+	struct all a;
+	size_t n, i, at;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_int_equal(dw_engine_new(&e, NULL), 0);
+	assert_int_equal(dw_scanner_new(&s, e), 0);
+
+	n = 0;
+	memcpy(buf, "machine ", 8);
+	memset(buf + 8, 'A', (17u << 20));
+	n = 8 + (17u << 20);
+	n += (size_t)sprintf(buf + n,
+			     "\ntoken dckr_pat_Qw7Zr2LmX9vTk3NpB6yHs4Dj\n");
+	scan_all(s, buf, n, &a);
+	assert_int_equal(a.other, 1);
+
+	memset(buf, 'x', big);
+	n = big + (size_t)sprintf(buf + big,
+				  " machine h login u password Kx9mQ2wLp7Zt\n");
+	scan_all(s, buf, n, &a);
+	assert_int_equal(a.netrc, 1);
+	assert_int_equal(a.line, 1);
+	assert_int_equal(a.column, big + 29);
+
+	n = (size_t)sprintf(buf, "machine h login u password");
+	at = (64u << 10) + 27 - 14; /* the window ends 14 bytes in */
+	memset(buf + n, '\n', at - n);
+	n = at +
+	    (size_t)sprintf(buf + at, "dckr_pat_Qw7Zr2LmX9vTk3NpB6yHs4Dj\n");
+	scan_all(s, buf, n, &a);
+	assert_int_equal(a.netrc, 0);
+	assert_int_equal(a.other, 1);
+
+	/* lines of 64 bytes, then the line of secrets at the chunk's end */
+	{
+		char line[2048];
+		size_t ll = 0, pre, k;
+
+		for (k = 0; k < 40; k++)
+			ll += (size_t)sprintf(
+				line + ll,
+				"dckr_pat_Qw7Zr2LmX9vTk3NpB6yHs%04zu ", k);
+		ll += (size_t)sprintf(line + ll, "machine h login u password");
+		pre = (4u << 20) - ll;
+		for (i = 0; i < pre; i++)
+			buf[i] = i % 64 == 63 || i == pre - 1 ? '\n' : 'x';
+		memcpy(buf + pre, line, ll);
+		n = pre + ll;
+		n += (size_t)sprintf(buf + n, "\n  Kx9mQ2wLp7Zt\n");
+		scan_all(s, buf, n, &a);
+		assert_int_equal(a.other, 40);
+		assert_int_equal(a.netrc, 1);
+		assert_false(a.dup);
+	}
+
+	/* the stall: a budget of 20 s it used to run out of */
+	memset(buf, 'y', 4u << 20);
+	n = (4u << 20) +
+	    (size_t)sprintf(buf + (4u << 20), " machine h login u password\n");
+	memset(&a, 0, sizeof(a));
+	dw_scanner_set_budget(s, 20000);
+	dw_scan_begin(s, 1, on_any, &a);
+	dw_scan_feed(s, buf, n);
+	for (i = 0; i < 20000; i++)
+		dw_scan_feed(s, " ", 1);
+	dw_scan_feed(
+		s,
+		"\n  Kx9mQ2wLp7Zt\ntoken dckr_pat_Qw7Zr2LmX9vTk3NpB6yHs4Dj\n",
+		strlen("\n  Kx9mQ2wLp7Zt\ntoken "
+		       "dckr_pat_Qw7Zr2LmX9vTk3NpB6yHs4Dj\n"));
+	dw_scan_finish(s);
+	assert_false(dw_scan_timed_out(s));
+	assert_int_equal(a.other, 1);
+	dw_scanner_set_budget(s, 0);
+
+	dw_scanner_free(s);
+	dw_engine_free(e);
+	free(buf);
+}
+
 /* The digest (the scan cache's key) of one custom rule. */
 static void digest_of(char out[72], char *id, char *regex, int ignore)
 {
@@ -241,6 +377,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_span_cut),
+		cmocka_unit_test(test_span_attacks),
 		cmocka_unit_test(test_digest),
 	};
 
