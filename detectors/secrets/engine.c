@@ -128,7 +128,13 @@ static int add_builtins(struct dw_engine *e, const struct dw_engine_config *cfg,
 			if (is_lit && !b->caseless)
 				r->prefixes[r->nprefixes++] = b->prefilters[k];
 		}
+		/* (its regex and prefilters too: a rule changed in them
+		 * changes what a cache holds without a new version) */
 		EVP_DigestUpdate(md, b->info.id, strlen(b->info.id) + 1);
+		EVP_DigestUpdate(md, b->regex, strlen(b->regex) + 1);
+		for (k = 0; k < DW_MAX_PREFILTERS && b->prefilters[k]; k++)
+			EVP_DigestUpdate(md, b->prefilters[k],
+					 strlen(b->prefilters[k]) + 1);
 		e->nrules++;
 	}
 	return err;
@@ -337,10 +343,12 @@ int dw_engine_new(struct dw_engine **out, const struct dw_engine_config *cfg)
 		dw_xcalloc(dw_builtin_rule_count + (cfg ? cfg->ncustom : 0) + 1,
 			   sizeof(*e->rules));
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	/* The built-in rules are named by id only: the version stands for
-	 * their regexes and validators. */
-	EVP_DigestUpdate(md, "driftwatch-rules-2 " DW_VERSION,
-			 strlen("driftwatch-rules-2 " DW_VERSION));
+	/* The built-in rules are named by id, regex and prefilters: this
+	 * tag (bumped with any change to a validator or to how the scanner
+	 * reads, such as archives in git blobs) and the version stand for
+	 * the rest. */
+	EVP_DigestUpdate(md, "driftwatch-rules-3 " DW_VERSION,
+			 strlen("driftwatch-rules-3 " DW_VERSION));
 	if (!err)
 		err = add_builtins(e, cfg, &p, md);
 	if (!err)
