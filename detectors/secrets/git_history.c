@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "archive.h"
+#include "driftwatch/escape.h"
 #include "driftwatch/safeopen.h"
 #include "git_int.h"
 
@@ -414,11 +415,16 @@ static int archive_blob(const char *path, const void *data, size_t len,
 /* An archive read in part (a limit, a malformed entry): said after. */
 static void archive_cut(struct hist *h)
 {
+	struct dw_buf b = DW_BUF_INIT;
+
+	/* (entry names in it are the archive's: escaped, as in a tree) */
+	dw_escape_path(&b, dw_error_last(), strlen(dw_error_last()));
 	pthread_mutex_lock(&h->lock);
 	if (!h->archives_cut++)
 		snprintf(h->archive_error, sizeof(h->archive_error), "%s",
-			 dw_error_last());
+			 b.ptr ? b.ptr : "");
 	pthread_mutex_unlock(&h->lock);
+	dw_buf_release(&b);
 }
 
 static void worker_fail(struct hist *h, const char *what)

@@ -1,6 +1,7 @@
 /* Git as a source: the staged changes of a commit and the commits of a push,
  * added lines only. */
 #include "archive.h"
+#include "driftwatch/escape.h"
 #include "git_int.h"
 
 #include "driftwatch/banned.h"
@@ -168,12 +169,16 @@ static int scan_archive_delta(git_repository *repo, const git_diff_delta *d,
 				(size_t)gitlib.git_blob_rawsize(b),
 				d->new_file.path, 0, on_archive_entry, &ac)) {
 		struct dw_git_finding note;
+		struct dw_buf esc = DW_BUF_INIT;
 		char why[600];
 
+		/* (entry names in it are the archive's: escaped) */
+		dw_escape_path(&esc, dw_error_last(), strlen(dw_error_last()));
 		snprintf(why, sizeof(why),
 			 "archive read in part (what was read was checked): "
 			 "%s",
-			 dw_error_last());
+			 esc.ptr ? esc.ptr : "");
+		dw_buf_release(&esc);
 		memset(&note, 0, sizeof(note));
 		note.src = src;
 		note.note = why;
@@ -207,6 +212,7 @@ static int scan_diff(git_repository *repo, git_diff *diff, struct dw_scanner *s,
 		git_blob *b = NULL;
 		struct dw_source src = {d->new_file.path, DW_SOURCE_GIT, NULL};
 		struct delta_ctx dc = {&a, &src, cb, ctx, 0};
+		int named;
 
 		if (d->status == GIT_DELTA_DELETED ||
 		    gitlib.git_oid_is_zero(&d->new_file.id))
@@ -217,14 +223,17 @@ static int scan_diff(git_repository *repo, git_diff *diff, struct dw_scanner *s,
 		}
 		if (p)
 			gitlib.git_patch_print(p, line_cb, &a);
-		if (a.n && gitlib.git_blob_lookup(&b, repo, &d->new_file.id)) {
+		/* (an archive by its name: whatever its diff's lines) */
+		named = dw_archive_name(d->new_file.path);
+		if ((a.n || named) &&
+		    gitlib.git_blob_lookup(&b, repo, &d->new_file.id)) {
 			/* Never a silent pass for an absent object. */
 			err = gs_git_fail(DW_EIO, d->new_file.path);
 			gitlib.git_patch_free(p);
 			free(a.lines);
 			break;
 		}
-		if (a.n && is_archive_blob(d->new_file.path, b)) {
+		if ((a.n || named) && is_archive_blob(d->new_file.path, b)) {
 			src.fields =
 				gs_commit_fields(repo, commit, &d->new_file.id);
 			if (!commit)

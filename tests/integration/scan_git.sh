@@ -46,6 +46,18 @@ out=$("$DW" scan --git --format jsonl "$tmp/arch" 2>err.txt); rc=$?
 	grep -q '3 scanned (3 of them archives)' err.txt &&
 	pass "archives in the history: each entry's secrets, named, at the commit that added them" ||
 	fail "archives in history: rc $rc $out $(cat err.txt)"
+# (a review: an entry name that writes to the terminal, in a zip whose
+# data is broken, came out raw in the reason said)
+python3 - "$tmp/esc.zip" <<'PY'
+import io, sys, zipfile
+b = io.BytesIO()
+with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("\x1b]0;T\x07\x1b[31mR\x1b[0m\nfake: injected", b"hello world " * 200)
+d = bytearray(b.getvalue())
+i = d.index(b"injected") + len(b"injected")
+d[i:i + 8] = b"\xff" * 8
+open(sys.argv[1], "wb").write(bytes(d))
+PY
 git init -q "$tmp/bomb" && (
 	cd "$tmp/bomb" && head -c 100000000 /dev/zero >zeros && zip -q bomb.zip zeros && rm zeros &&
 		printf 'PK\003\004cut' >cut.zip && git add . && git commit -qm bomb
@@ -55,6 +67,24 @@ git init -q "$tmp/bomb" && (
 	jq -e '.summary.archives_cut == 2 and .complete == false' bomb.json >/dev/null &&
 	pass "a zip bomb and a cut zip in the history: read in part, said, exit 3" ||
 	fail "archive limits in history: rc $rc $(cat err.txt) $(jq -c .summary bomb.json)"
+# (root reads it in a confined process; nobody, the repository's owner
+# then, in its own: both said it raw)
+git init -q "$tmp/escrepo" && (cd "$tmp/escrepo" && cp "$tmp/esc.zip" . && git add . && git commit -qm esc)
+chmod a+x "$tmp"
+for who in root nobody; do
+	if [ $who = root ]; then
+		"$DW" scan --git "$tmp/escrepo" >/dev/null 2>err.txt
+	else
+		chown -R 65534:65534 "$tmp/escrepo"
+		setpriv --reuid=65534 --regid=65534 --clear-groups env -u GIT_CONFIG_GLOBAL HOME="$tmp/escrepo" \
+			GIT_CONFIG_NOSYSTEM=1 "$DW" scan --git "$tmp/escrepo" >/dev/null 2>err.txt
+	fi
+	grep -q 'esc.zip: entry .*injected' err.txt && ! grep -q "$(printf '\033')" err.txt &&
+		! grep -q '^fake: injected' err.txt &&
+		pass "$who: a hostile entry name in the reason an archive was cut: escaped" ||
+		fail "$who: esc in history: $(od -c err.txt | head -8)"
+done
+chown -R 0:0 "$tmp/escrepo"
 
 # A dangling commit: only --all-objects sees it.
 git checkout -q -b tmp && printf '%s\n' "$swarm" >d.txt && git add d.txt && git commit -qm "dangling" &&
@@ -144,6 +174,11 @@ git commit -qm "zip new" 2>err.txt; rc=$?
 [ $rc -ne 0 ] && grep -q ' conf.zip!c.txt:1: npm-token' err.txt && ! grep -q github-token err.txt &&
 	pass "the zip with a new secret: blocked for that one only" || fail "zip new: rc $rc $(cat err.txt)"
 git reset -q conf.zip && git reset -q --hard HEAD~2 && rm -rf zipped conf.zip
+cp "$tmp/esc.zip" esc.zip && git add esc.zip && git commit -qm "esc" 2>err.txt
+grep -q 'note: esc.zip: archive read in part' err.txt && ! grep -q "$(printf '\033')" err.txt &&
+	! grep -q '^fake: injected' err.txt && pass "hook: a broken zip's hostile entry name: noted, escaped" ||
+	fail "hook esc: $(od -c err.txt | head -5)"
+git reset -q --hard HEAD~1
 # A .netrc entry over lines: the password line alone is what is added.
 printf 'machine git.internal.example\n  login ci-bot\n' >.netrc && git add .netrc && git commit -qm netrc 2>/dev/null
 printf '  password Hq4vZ9tLm2Xw\n' >>.netrc && git add .netrc
