@@ -83,9 +83,12 @@ struct dw_scanner {
 	uint64_t done_abs;   /* keyword hits ending here or before: done */
 	uint64_t wait_abs;   /* a multi-line match waits for bytes up to here */
 	uint64_t replay_abs; /* hits ending before here: looked at */
-	uint64_t line_abs;   /* newlines before this offset are counted */
-	uint64_t line_no;    /* the line number at line_abs */
-	uint64_t open_line;  /* where the line running into buf began */
+	/* the span rule that waited, and where its waiting match began */
+	size_t span_rule;
+	uint64_t span_abs;
+	uint64_t line_abs;  /* newlines before this offset are counted */
+	uint64_t line_no;   /* the line number at line_abs */
+	uint64_t open_line; /* where the line running into buf began */
 	struct hit *hits;
 	size_t nhits, hits_alloc;
 	uint64_t cur_line; /* start of the line the state below is for */

@@ -233,7 +233,9 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
 	/* (the validator may look at the match and the line: each time) */
 	if (r->validate && !r->validate(sec, n, m, mlen, line, llen))
 		return;
-	if (r->multiline == DW_ML_SPAN && r->generic) {
+	/* (on a %-decoded line the format rules ran only where the raw
+	 * line hit their prefilters: the overlap check below is theirs) */
+	if (r->multiline == DW_ML_SPAN && r->generic && !decoded) {
 		int c = same && s->memo_claimed >= 0 ? s->memo_claimed
 						     : claimed(s, sec, n);
 
@@ -387,6 +389,11 @@ static int run_span_rule(struct dw_scanner *s, size_t ri, const char *text,
 
 	if (!start_limit)
 		return 0;
+	/* Taken up again after a wait: its matches before the one it
+	 * waited for were reported (past the per-line memory of 32). */
+	if (s->span_rule == ri && s->span_abs > text_abs &&
+	    s->span_abs < text_abs + start_limit)
+		pos = (size_t)(s->span_abs - text_abs);
 	while (pos < start_limit && !s->stop) {
 		size_t ms, me, ss, se;
 
@@ -400,6 +407,17 @@ static int run_span_rule(struct dw_scanner *s, size_t ri, const char *text,
 				 more || cut ? PCRE2_PARTIAL_HARD : 0, s->md,
 				 s->mctx);
 		pcre2_set_offset_limit(s->mctx, PCRE2_UNSET);
+		if (rc == PCRE2_ERROR_PARTIAL && more) {
+			s->span_rule = ri;
+			s->span_abs = text_abs + ov[0];
+			return 1; /* wait for the rest */
+		}
+		/* Cut by the window: no match here, but one may start
+		 * later on the line (inside this one's quoted token). */
+		if (rc == PCRE2_ERROR_PARTIAL) {
+			pos = ov[0] + 1;
+			continue;
+		}
 		if (rc < 0)
 			break;
 		/* (read before candidate() matches other rules with md) */
@@ -412,7 +430,7 @@ static int run_span_rule(struct dw_scanner *s, size_t ri, const char *text,
 				  line, llen, text_abs + ss, line_start, 0);
 		pos = me > ms ? me : ms + 1;
 	}
-	return more && rc == PCRE2_ERROR_PARTIAL;
+	return 0;
 }
 
 static int run_rule(struct dw_scanner *s, size_t ri, const char *text,
@@ -637,12 +655,13 @@ static size_t wait_for(struct dw_scanner *s, size_t ls, size_t end, size_t upto)
 	return ls;
 }
 
-static size_t scan_region(struct dw_scanner *s, size_t region, int final)
+static size_t scan_region(struct dw_scanner *s, size_t region, int final,
+			  int forced)
 {
 	const char *buf = s->buf.ptr;
 	size_t avail = s->buf.len, i, ls = 0, le = 0;
 	uint64_t lsa = 0; /* absolute start of the line */
-	int have_line = 0;
+	int have_line = 0, fresh = 1;
 
 	s->nhits = 0;
 	s->dec_p = NULL;
@@ -688,8 +707,12 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 			le = nl ? (size_t)(nl - buf) : avail;
 			have_line = 1;
 		}
-		if (lsa != s->cur_line || !i)
+		/* (the first hit looked at in a region starts its line
+		 * afresh: after a wait, hits before it were skipped, and the
+		 * rule that waited must run again) */
+		if (lsa != s->cur_line || fresh)
 			new_line(s, lsa, buf + ls, le - ls);
+		fresh = 0;
 		if (s->line_allowed || s->rule_done[ri])
 			continue;
 		if (!(i & 63) && over_budget(s))
@@ -703,11 +726,14 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 					      : avail;
 
 			/* (a line without its end is cut: never waited on) */
+			/* (a cut line's end is no end: what crosses it is
+			 * read whole with the part kept, OVERLAP) */
 			if (run_span_rule(s, ri, buf + ls, wend - ls,
 					  le - ls + 1, buf + ls, le - ls,
 					  s->buf_abs + ls, lsa,
-					  !final && le < avail && wend == avail,
-					  wend < avail))
+					  !final && !forced && le < avail &&
+						  wend == avail,
+					  wend < avail || forced))
 				return wait_for(s, ls, end,
 						le + MULTILINE_WINDOW);
 			/* one line %-decoded, as before it could span */
@@ -725,7 +751,7 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final)
 			if (run_rule(s, ri, buf + ls, wend - ls, le - ls + 1,
 				     buf + ls, le - ls, s->buf_abs + ls, lsa,
 				     NULL) &&
-			    !final && wend == avail)
+			    !final && !forced && wend == avail)
 				return wait_for(s, ls, end,
 						ls + MULTILINE_WINDOW);
 			continue;
@@ -764,7 +790,7 @@ static void process(struct dw_scanner *s, int final)
 	}
 	/* (a line cut at MAX_LINE is never waited on: what follows is
 	 * read with its last OVERLAP bytes) */
-	done = scan_region(s, region, final || forced);
+	done = scan_region(s, region, final, forced);
 	keep = forced && done > OVERLAP ? done - OVERLAP : done;
 	/*
 	 * A line cut at MAX_LINE: the hits in its last OVERLAP bytes are
@@ -791,7 +817,8 @@ void dw_scan_begin(struct dw_scanner *s, uint64_t line_base, dw_finding_cb cb,
 	dw_buf_reset(&s->buf);
 	s->nl_checked = 0;
 	s->buf_abs = s->done_abs = s->line_abs = s->open_line = 0;
-	s->wait_abs = s->replay_abs = 0;
+	s->wait_abs = s->replay_abs = s->span_abs = 0;
+	s->span_rule = SIZE_MAX;
 	s->line_no = line_base;
 	s->cur_line = UINT64_MAX;
 	s->cb = cb;
@@ -833,7 +860,8 @@ int dw_scan_timed_out(const struct dw_scanner *s)
  */
 static int ready(const struct dw_scanner *s)
 {
-	return s->buf_abs + s->buf.len >= s->wait_abs || s->buf.len >= MAX_LINE;
+	return s->buf_abs + s->buf.len >= s->wait_abs ||
+	       s->buf.len >= MAX_LINE + MULTILINE_WINDOW + OVERLAP;
 }
 
 int dw_scan_feed(struct dw_scanner *s, const char *data, size_t len)

@@ -332,6 +332,81 @@ static void test_span_attacks(void **state)
 	assert_int_equal(a.other, 1);
 	dw_scanner_set_budget(s, 0);
 
+	/* Second review. A wait, then the waiting entry's first line also
+	 * held another rule's prefix: on the rescan that rule's hit was
+	 * skipped as looked at, the line was not started afresh, and the
+	 * netrc rule counted as done: nothing reported, exit 0. */
+	{
+		static const char entry[] = "token ghp_ machine h.example\n"
+					    "  login u\n"
+					    "  password Zq8vN3kP2xLm7Rt4Wb\n";
+		size_t el = sizeof(entry) - 1, pre = (4u << 20) - 20;
+
+		for (i = 0; i < pre; i++)
+			buf[i] = i % 64 == 63 || i == pre - 1 ? '\n' : 'x';
+		memcpy(buf + pre, entry, el);
+		scan_all(s, buf, pre + el, &a);
+		assert_int_equal(a.netrc, 1);
+	}
+	/* A match cut by the window's end hid one that starts later on
+	 * the same line (inside its quoted token). */
+	n = (size_t)sprintf(buf, "machine \"x default login u password "
+				 "Zq8vN3kP2xLm7Rt4Wb y\" login v password");
+	memset(buf + n, '\n', 70000);
+	n += 70000;
+	scan_all(s, buf, n, &a);
+	assert_int_equal(a.netrc, 1);
+	/* An entry across a 16 MiB line's cut: reported once, whole (it
+	 * was also reported cut short). */
+	memset(buf, 'x', (16u << 20) - 40);
+	n = (16u << 20) - 40;
+	n += (size_t)sprintf(buf + n, " machine h login u password "
+				      "Zq8vN3kP2xLm7Rt4WbYc9Hd\n");
+	scan_all(s, buf, n, &a);
+	assert_int_equal(a.netrc, 1);
+	assert_false(a.dup);
+	/* 40 entries on one line, the last cut by the chunk's end: the
+	 * rescan reported 8 of the first 39 again. */
+	{
+		size_t ll = 0, pre, k;
+		char *line = malloc(4096);
+
+		assert_non_null(line);
+		for (k = 0; k < 40; k++)
+			ll += (size_t)sprintf(line + ll,
+					      "machine h login u password "
+					      "Zq8vN3kP2xLm7R%04zu ",
+					      k);
+		ll += (size_t)sprintf(line + ll, "machine h login u password");
+		pre = (4u << 20) - ll;
+		for (i = 0; i < pre; i++)
+			buf[i] = i % 64 == 63 || i == pre - 1 ? '\n' : 'x';
+		memcpy(buf + pre, line, ll);
+		n = pre + ll +
+		    (size_t)sprintf(buf + pre + ll, "\n  Kx9mQ2wLp7Zt\n");
+		scan_all(s, buf, n, &a);
+		assert_int_equal(a.netrc, 41);
+		assert_false(a.dup);
+		free(line);
+	}
+	/* The stall again, on a line of nearly MAX_LINE (16 MiB): past
+	 * MAX_LINE every piece rescanned the line. */
+	memset(buf, 'y', (16u << 20) - 100);
+	n = (16u << 20) - 100;
+	n += (size_t)sprintf(buf + n, " machine a.example login bob\n");
+	memset(&a, 0, sizeof(a));
+	dw_scanner_set_budget(s, 20000);
+	dw_scan_begin(s, 1, on_any, &a);
+	dw_scan_feed(s, buf, n);
+	for (i = 0; i < 70000; i++)
+		dw_scan_feed(s, " ", 1);
+	dw_scan_feed(s, "\ntoken dckr_pat_Qw7Zr2LmX9vTk3NpB6yHs4Dj\n",
+		     strlen("\ntoken dckr_pat_Qw7Zr2LmX9vTk3NpB6yHs4Dj\n"));
+	dw_scan_finish(s);
+	assert_false(dw_scan_timed_out(s));
+	assert_int_equal(a.other, 1);
+	dw_scanner_set_budget(s, 0);
+
 	dw_scanner_free(s);
 	dw_engine_free(e);
 	free(buf);
