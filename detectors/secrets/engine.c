@@ -135,6 +135,15 @@ static int add_builtins(struct dw_engine *e, const struct dw_engine_config *cfg,
 		for (k = 0; k < DW_MAX_PREFILTERS && b->prefilters[k]; k++)
 			EVP_DigestUpdate(md, b->prefilters[k],
 					 strlen(b->prefilters[k]) + 1);
+		{
+			/* and the fields that say how it is read */
+			int f[5] = {b->secret_group, b->caseless, b->multiline,
+				    b->generic, b->could_match != NULL};
+
+			EVP_DigestUpdate(md, f, sizeof(f));
+			EVP_DigestUpdate(md, &b->min_entropy,
+					 sizeof(b->min_entropy));
+		}
 		e->nrules++;
 	}
 	return err;
@@ -343,10 +352,10 @@ int dw_engine_new(struct dw_engine **out, const struct dw_engine_config *cfg)
 		dw_xcalloc(dw_builtin_rule_count + (cfg ? cfg->ncustom : 0) + 1,
 			   sizeof(*e->rules));
 	EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-	/* The built-in rules are named by id, regex and prefilters: this
-	 * tag (bumped with any change to a validator or to how the scanner
-	 * reads, such as archives in git blobs) and the version stand for
-	 * the rest. */
+	/* The built-in rules are named by id, regex, prefilters and
+	 * fields: this tag (bumped with any change to a validator, a
+	 * could_match function or how the scanner reads, such as archives
+	 * in git blobs) and the version stand for the rest. */
 	EVP_DigestUpdate(md, "driftwatch-rules-3 " DW_VERSION,
 			 strlen("driftwatch-rules-3 " DW_VERSION));
 	if (!err)
