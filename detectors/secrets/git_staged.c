@@ -212,7 +212,6 @@ static int scan_diff(git_repository *repo, git_diff *diff, struct dw_scanner *s,
 		git_blob *b = NULL;
 		struct dw_source src = {d->new_file.path, DW_SOURCE_GIT, NULL};
 		struct delta_ctx dc = {&a, &src, cb, ctx, 0};
-		int named;
 
 		if (d->status == GIT_DELTA_DELETED ||
 		    gitlib.git_oid_is_zero(&d->new_file.id))
@@ -223,17 +222,16 @@ static int scan_diff(git_repository *repo, git_diff *diff, struct dw_scanner *s,
 		}
 		if (p)
 			gitlib.git_patch_print(p, line_cb, &a);
-		/* (an archive by its name: whatever its diff's lines) */
-		named = dw_archive_name(d->new_file.path);
-		if ((a.n || named) &&
-		    gitlib.git_blob_lookup(&b, repo, &d->new_file.id)) {
+		/* (an archive, by its name or its bytes: whatever its
+		 * diff's lines; a shorter one adds none) */
+		if (gitlib.git_blob_lookup(&b, repo, &d->new_file.id)) {
 			/* Never a silent pass for an absent object. */
 			err = gs_git_fail(DW_EIO, d->new_file.path);
 			gitlib.git_patch_free(p);
 			free(a.lines);
 			break;
 		}
-		if ((a.n || named) && is_archive_blob(d->new_file.path, b)) {
+		if (is_archive_blob(d->new_file.path, b)) {
 			src.fields =
 				gs_commit_fields(repo, commit, &d->new_file.id);
 			if (!commit)

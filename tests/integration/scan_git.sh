@@ -179,6 +179,23 @@ grep -q 'note: esc.zip: archive read in part' err.txt && ! grep -q "$(printf '\0
 	! grep -q '^fake: injected' err.txt && pass "hook: a broken zip's hostile entry name: noted, escaped" ||
 	fail "hook esc: $(od -c err.txt | head -5)"
 git reset -q --hard HEAD~1
+# (second review) a zip known by its bytes whose new version only drops
+# lines of the old (text, then the zip): no added line, and it was not
+# read at all
+python3 - "$gh" <<'PY'
+import io, sys, zipfile
+b = io.BytesIO()
+with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+    z.writestr("cfg.txt", "token %s\n" % sys.argv[1])
+    z.comment = b"x\n"
+open("data.bin", "wb").write(b"line\n" * 600 + b.getvalue())
+open("data.new", "wb").write(b.getvalue())
+PY
+git add data.bin && git commit -q --no-verify -m data && mv data.new data.bin && git add data.bin
+git commit -qm "data shorter" 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q ' data.bin!cfg.txt:1: github-token' err.txt &&
+	pass "hook: a zip by its bytes that only drops lines: read, blocked" || fail "hook magic zip: rc $rc $(cat err.txt)"
+git reset -q --hard HEAD~1
 # A .netrc entry over lines: the password line alone is what is added.
 printf 'machine git.internal.example\n  login ci-bot\n' >.netrc && git add .netrc && git commit -qm netrc 2>/dev/null
 printf '  password Hq4vZ9tLm2Xw\n' >>.netrc && git add .netrc
