@@ -358,9 +358,14 @@ static void report_error(struct scan *sc)
 {
 	sc->unreadable = 1;
 	sc->out.incomplete = 1;
+	struct dw_buf b = DW_BUF_INIT;
+
 	scan_out_count(&sc->out, "unreadable", 1);
 	scan_out_note(&sc->out, "warning", dw_error_last());
-	fprintf(stderr, "driftwatch scan: %s\n", dw_error_last());
+	/* (it may name what the input chose: an archive's entry) */
+	dw_escape_path(&b, dw_error_last(), strlen(dw_error_last()));
+	fprintf(stderr, "driftwatch scan: %s\n", b.ptr ? b.ptr : "");
+	dw_buf_release(&b);
 }
 
 /* One operand of --image: read by the scanner process when there is one

@@ -207,4 +207,24 @@ echo "token=$gh" >lim/fake.zip
 "$DW" scan --format jsonl lim/fake.zip >o.jsonl 2>o.err
 rc=$?
 [ $rc -eq 1 ] && [ "$(jq -r .rule o.jsonl)" = github-token ] && pass "a .zip that is text: read as the text it is" || fail "fake zip (rc $rc): $(cat o.err)"
+
+# (a review) a tar whose entry, named with terminal escapes and a
+# newline, is a broken zip: the reason it was cut named it raw on
+# stderr (as root the scanner process's relay hid it; not as a user)
+python3 - "$tmp/lim/hostile.tar" <<'PY'
+import io, sys, tarfile
+b = io.BytesIO()
+with tarfile.open(fileobj=b, mode="w", format=tarfile.PAX_FORMAT) as t:
+    data = b"PK\x03\x04broken"
+    i = tarfile.TarInfo("\x1b]0;PWN\x07\nfake: injected.zip"); i.size = len(data)
+    t.addfile(i, io.BytesIO(data))
+open(sys.argv[1], "wb").write(b.getvalue())
+PY
+chmod 755 "$tmp/lim" && chmod 644 "$tmp/lim/hostile.tar"
+for how in "" "--image"; do
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$DW" scan $how "$tmp/lim/hostile.tar" >/dev/null 2>o.err
+	grep -q 'injected.zip' o.err && ! grep -q "$(printf '\033')" o.err && ! grep -q '^fake: injected' o.err &&
+		pass "nobody: scan ${how:-PATH}: a hostile entry name in an error, escaped" ||
+		fail "escape ${how:-PATH}: $(od -c o.err | head -6)"
+done
 finish
