@@ -534,7 +534,9 @@ static int valid_buildkite(const char *s, size_t n, const char *m, size_t mlen,
 
 	if (!memcmp(s, "bkaj_", 5))
 		return valid_jwt(s + 5, n - 5, m, mlen, line, llen);
-	len = dot ? b64any(v, sizeof(v), s + 5, (size_t)(dot - s - 5)) : -1;
+	if (!dot) /* no version: its length and alphabet are all */
+		return 1;
+	len = b64any(v, sizeof(v), s + 5, (size_t)(dot - s - 5));
 	for (i = 0; i < len; i++)
 		if (!isdigit(v[i]))
 			return 0;
@@ -1418,10 +1420,15 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		 * buildkite.com/docs/platform/security/tokens: bkua_ (API
 		 * access: "MTA." and 40 hex digits), bkaa_ (agent session:
 		 * "MTA." and letters and digits), bkaj_ (agent job: a JWT).
+		 * The version is optional: the page masks some of its
+		 * examples, and API tokens older than it are bkua_ and
+		 * the 40 hex digits alone.
 		 */
 		.regex =
-			"(?<![A-Za-z0-9_-])(?:bkua_[A-Za-z0-9]{2,12}\\.[0-9a-f]"
-			"{40}|bkaa_[A-Za-z0-9]{2,12}\\.[A-Za-z0-9]{40,120}|"
+			"(?<![A-Za-z0-9_-])(?:bkua_(?:[A-Za-z0-9]{2,12}\\.)?[0-"
+			"9a-f]{40}|bkaa_(?:[A-Za-z0-9]{2,12}\\.)?[A-Za-z0-9]{"
+			"40,"
+			"120}|"
 			"bkaj_eyJ[A-Za-z0-9_-]{8,1000}\\.eyJ[A-Za-z0-9_-]{8,"
 			"4000}\\.[A-Za-z0-9_-]{16,1000})(?![A-Za-z0-9_.-])",
 		.prefilters = {"bkua_", "bkaa_", "bkaj_eyJ"},
