@@ -959,6 +959,13 @@ static void scan_annotations(struct img *g, const json_t *a, const char *name,
 			dw_buf_addch(&t, '=');
 			dw_buf_add(&t, json_string_value(v),
 				   json_string_length(v));
+		} else if (v) {
+			/* (against the spec, but read: a token in a list) */
+			char *j = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+
+			dw_buf_addch(&t, '=');
+			dw_buf_adds(&t, j ? j : "");
+			free(j);
 		}
 	}
 	g->name = name;
@@ -982,6 +989,10 @@ static void manifest_annotations(struct img *g, const json_t *man,
 		g,
 		json_object_get(json_object_get(man, "config"), "annotations"),
 		name, "config.annotations");
+	scan_annotations(
+		g,
+		json_object_get(json_object_get(man, "subject"), "annotations"),
+		name, "subject.annotations");
 	json_array_foreach(json_object_get(man, list), i, d)
 	{
 		if (!json_is_object(json_object_get(d, "annotations")))

@@ -141,6 +141,15 @@ save("annot", [("blobs/sha256/" + sha(x), x) for x in (good, c, om)] +
      [("index.json", json.dumps({"schemaVersion": 2, "annotations": {"top": "token " + gh},
                                  "manifests": [{"digest": "sha256:" + sha(om), "annotations": {
                                      "org.opencontainers.image.ref.name": "a:1", "ci.npm": npm}}]}).encode())])
+# annot2 (a review): a token in a value that is no string (a list), and
+# in the annotations of a manifest's subject
+om2 = json.dumps({"schemaVersion": 2, "config": {"digest": "sha256:" + sha(c)},
+                  "layers": [{"digest": "sha256:" + sha(good)}],
+                  "subject": {"digest": "sha256:" + "1" * 64, "annotations": {"s": gl}},
+                  "annotations": {"list": [gh]}}).encode()
+save("annot2", [("blobs/sha256/" + sha(x), x) for x in (good, c, om2)] +
+     [("index.json", json.dumps({"schemaVersion": 2, "manifests": [{"digest": "sha256:" + sha(om2),
+                                 "annotations": {"org.opencontainers.image.ref.name": "b:1"}}]}).encode())])
 PY
 chmod 644 "$tmp"/*.tar
 
@@ -202,6 +211,11 @@ for who in "${whos[@]}"; do
 		"a:1 annotations github-token,a:1 config.annotations aws-access-key-id,a:1 layers[0].annotations gitlab-token,index.json annotations github-token,index.json manifests[0].annotations npm-token," ] &&
 		pass "$who: annot: OCI annotations of the index, manifest, config and layers" ||
 		fail "$who: annot: rc $rc $(jq -c '[.image, .key, .rule]' "$tmp/annot.jsonl" | tr '\n' ' ')"
+	run "$who" annot2
+	[ $rc -eq 1 ] && [ "$(jq -r '"\(.key) \(.rule)"' "$tmp/annot2.jsonl" | sort | tr '\n' ,)" = \
+		"annotations github-token,subject.annotations gitlab-token," ] &&
+		pass "$who: annot2: a list value and a subject's annotations" ||
+		fail "$who: annot2: rc $rc $(jq -c '[.image, .key, .rule]' "$tmp/annot2.jsonl" | tr '\n' ' ')"
 	run "$who" bigidx
 	[ $rc -eq 3 ] && grep -q '1001 problems' "$tmp/bigidx.err" && pass "$who: bigidx: 150,000 manifests: the first 1,000, said, in time" ||
 		fail "$who: bigidx: rc $rc $(head -c 300 "$tmp/bigidx.err")"
