@@ -40,6 +40,20 @@ struct delta_ctx {
 	int found;
 };
 
+/* A hook's finding of `f` in `src`. */
+static void git_finding(struct dw_git_finding *gf, const struct dw_finding *f,
+			const struct dw_source *src)
+{
+	memset(gf, 0, sizeof(*gf));
+	gf->f = f;
+	gf->rule_id = f->rule->id;
+	gf->severity = (int)f->rule->severity;
+	gf->line = f->line;
+	gf->column = f->column;
+	gf->fingerprint = f->fingerprint;
+	gf->src = src;
+}
+
 static int on_added_finding(const struct dw_finding *f, void *ctx)
 {
 	struct delta_ctx *dc = ctx;
@@ -60,14 +74,7 @@ static int on_added_finding(const struct dw_finding *f, void *ctx)
 			break;
 	if (l > last || l >= dc->added->n)
 		return 0;
-	memset(&gf, 0, sizeof(gf));
-	gf.f = f;
-	gf.rule_id = f->rule->id;
-	gf.severity = (int)f->rule->severity;
-	gf.line = f->line;
-	gf.column = f->column;
-	gf.fingerprint = f->fingerprint;
-	gf.src = dc->src;
+	git_finding(&gf, f, dc->src);
 	dc->found++;
 	return dc->cb(&gf, dc->ctx);
 }
@@ -116,14 +123,7 @@ static int on_archive_entry(const struct dw_finding *f,
 				     : json_object();
 	if (entry)
 		json_object_set_new(src.fields, "entry", json_string(entry));
-	memset(&gf, 0, sizeof(gf));
-	gf.f = f;
-	gf.rule_id = f->rule->id;
-	gf.severity = (int)f->rule->severity;
-	gf.line = f->line;
-	gf.column = f->column;
-	gf.fingerprint = f->fingerprint;
-	gf.src = &src;
+	git_finding(&gf, f, &src);
 	ac->found++;
 	rc = ac->cb(&gf, ac->ctx);
 	json_decref(src.fields);
