@@ -83,6 +83,9 @@ struct dw_scanner {
 	uint64_t done_abs;   /* keyword hits ending here or before: done */
 	uint64_t wait_abs;   /* a multi-line match waits for bytes up to here */
 	uint64_t replay_abs; /* hits ending before here: looked at */
+	size_t replay_rule;  /* ... and at it, those before this rule's */
+	int replay_same;
+	uint64_t cut_from_abs; /* a span match cut at a line's cut began here */
 	/* the span rule that waited, and where its waiting match began */
 	size_t span_rule;
 	uint64_t span_abs;

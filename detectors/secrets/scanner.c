@@ -380,7 +380,7 @@ static int run_block_rule(struct dw_scanner *s, size_t ri, const char *text,
 static int run_span_rule(struct dw_scanner *s, size_t ri, const char *text,
 			 size_t len, size_t start_limit, const char *line,
 			 size_t llen, uint64_t text_abs, uint64_t line_start,
-			 int more, int cut)
+			 int more, int cut, int at_cut)
 {
 	const struct rule *r = &s->e->rules[ri];
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(s->md);
@@ -415,6 +415,10 @@ static int run_span_rule(struct dw_scanner *s, size_t ri, const char *text,
 		/* Cut by the window: no match here, but one may start
 		 * later on the line (inside this one's quoted token). */
 		if (rc == PCRE2_ERROR_PARTIAL) {
+			/* (at a line's cut: what follows is read from here,
+			 * not only the OVERLAP kept; see process()) */
+			if (at_cut && text_abs + ov[0] < s->cut_from_abs)
+				s->cut_from_abs = text_abs + ov[0];
 			pos = ov[0] + 1;
 			continue;
 		}
@@ -648,9 +652,12 @@ static int over_budget(struct dw_scanner *s)
  * before this one (`end`) were looked at: not again (a line of many
  * secrets was reported twice past the per-line memory of findings).
  */
-static size_t wait_for(struct dw_scanner *s, size_t ls, size_t end, size_t upto)
+static size_t wait_for(struct dw_scanner *s, size_t ls, size_t end, size_t ri,
+		       size_t upto)
 {
 	s->replay_abs = s->buf_abs + end;
+	s->replay_rule = ri;
+	s->replay_same = 1;
 	s->wait_abs = s->buf_abs + upto;
 	return ls;
 }
@@ -679,9 +686,18 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final,
 		size_t end = (size_t)s->hits[i].end, ri = s->hits[i].rule;
 		const char *nl;
 
-		/* (a hit before the one a wait stopped at was looked at) */
+		/* (a hit before the one a wait stopped at was looked at:
+		 * those that end before it, and those of the same end that
+		 * came before it, generic hits moved to their line's end) */
 		if (end_abs <= s->done_abs || end_abs < s->replay_abs)
 			continue;
+		if (s->replay_same && end_abs == s->replay_abs) {
+			if (ri != s->replay_rule)
+				continue;
+			s->replay_same = 0;
+		} else {
+			s->replay_same = 0;
+		}
 		/*
 		 * The hit's line. Hits come sorted by end, so the line of
 		 * the last one is tried first: a line of many hits (one long
@@ -733,8 +749,9 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final,
 					  s->buf_abs + ls, lsa,
 					  !final && !forced && le < avail &&
 						  wend == avail,
-					  wend < avail || forced))
-				return wait_for(s, ls, end,
+					  wend < avail || forced,
+					  forced && wend == avail))
+				return wait_for(s, ls, end, ri,
 						le + MULTILINE_WINDOW);
 			/* one line %-decoded, as before it could span */
 			if (url_decode_line(s, buf + ls, le - ls))
@@ -744,16 +761,19 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final,
 			continue;
 		}
 		if (s->e->rules[ri].multiline) {
-			size_t wend = avail - ls > MULTILINE_WINDOW
-					      ? ls + MULTILINE_WINDOW
+			/* (the window after the line, not after its start: a
+			 * key 64 KiB into a line of minified JSON was never
+			 * reported, the END searched for before the BEGIN) */
+			size_t wend = avail - le > MULTILINE_WINDOW
+					      ? le + MULTILINE_WINDOW
 					      : avail;
 
 			if (run_rule(s, ri, buf + ls, wend - ls, le - ls + 1,
 				     buf + ls, le - ls, s->buf_abs + ls, lsa,
 				     NULL) &&
 			    !final && !forced && wend == avail)
-				return wait_for(s, ls, end,
-						ls + MULTILINE_WINDOW);
+				return wait_for(s, ls, end, ri,
+						le + MULTILINE_WINDOW);
 			continue;
 		}
 		run_rule(s, ri, buf + ls, le - ls, le - ls, buf + ls, le - ls,
@@ -792,6 +812,16 @@ static void process(struct dw_scanner *s, int final)
 	 * read with its last OVERLAP bytes) */
 	done = scan_region(s, region, final, forced);
 	keep = forced && done > OVERLAP ? done - OVERLAP : done;
+	/* A multi-line match cut there began before those OVERLAP bytes
+	 * (an entry of long tokens): kept from its start, within the
+	 * window, or it was never read whole. */
+	if (forced &&
+	    s->cut_from_abs >= s->buf_abs + (keep > MULTILINE_WINDOW
+						     ? keep - MULTILINE_WINDOW
+						     : 0) &&
+	    s->cut_from_abs < s->buf_abs + keep)
+		keep = (size_t)(s->cut_from_abs - s->buf_abs);
+	s->cut_from_abs = UINT64_MAX;
 	/*
 	 * A line cut at MAX_LINE: the hits in its last OVERLAP bytes are
 	 * looked at again with what follows (a secret may go on past the
@@ -818,6 +848,8 @@ void dw_scan_begin(struct dw_scanner *s, uint64_t line_base, dw_finding_cb cb,
 	s->nl_checked = 0;
 	s->buf_abs = s->done_abs = s->line_abs = s->open_line = 0;
 	s->wait_abs = s->replay_abs = s->span_abs = 0;
+	s->replay_same = 0;
+	s->cut_from_abs = UINT64_MAX;
 	s->span_rule = SIZE_MAX;
 	s->line_no = line_base;
 	s->cur_line = UINT64_MAX;

@@ -389,6 +389,56 @@ static void test_span_attacks(void **state)
 		assert_false(a.dup);
 		free(line);
 	}
+	/* Third review. A PEM key more than 64 KiB into its line (minified
+	 * JSON): the window was counted from the line's start, the END
+	 * looked for before the BEGIN: never reported, exit 0. */
+	memset(buf, 'a', 70000);
+	n = 70000 +
+	    (size_t)sprintf(
+		    buf + 70000,
+		    "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEILgmD3n5"
+		    "zkyZQcktY8bG/4WLhAomJU27bmepf9QMhbNg\n-----END PRIVATE "
+		    "KEY-----\n");
+	scan_all(s, buf, n, &a);
+	assert_int_equal(a.other, 1);
+	/* 40 generic findings and an entry waiting on one line: the
+	 * generic hits, moved to the line's end as the waiting one was,
+	 * ran again on the rescan (8 reported twice). */
+	{
+		size_t ll = 0, pre, k;
+		char *line = malloc(4096);
+
+		assert_non_null(line);
+		for (k = 0; k < 40; k++)
+			ll += (size_t)sprintf(
+				line + ll,
+				"k%02zu_secret=\"Zq8vN3kP2xLm%02zuRt4"
+				"Wb\" ",
+				k, k);
+		ll += (size_t)sprintf(line + ll,
+				      "machine h login u password\n        ");
+		pre = (4u << 20) - ll + 10;
+		for (i = 0; i < pre; i++)
+			buf[i] = i % 64 == 63 || i == pre - 1 ? '\n' : 'x';
+		memcpy(buf + pre, line, ll);
+		n = pre + ll +
+		    (size_t)sprintf(buf + pre + ll, "Kx9mQ2wLp7Zt\n");
+		scan_all(s, buf, n, &a);
+		assert_int_equal(a.n, 41);
+		assert_false(a.dup);
+		free(line);
+	}
+	/* An entry longer than the OVERLAP kept at a 16 MiB line's cut,
+	 * across it: its "machine" was not in what was kept, never read
+	 * whole. */
+	memset(buf, 'y', (16u << 20) - 4500);
+	n = (16u << 20) - 4500;
+	n += (size_t)sprintf(buf + n, " machine h");
+	memset(buf + n, ' ', 10000);
+	n += 10000;
+	n += (size_t)sprintf(buf + n, "login u password Zq8vN3kP2xLm7Rt4Wb\n");
+	scan_all(s, buf, n, &a);
+	assert_int_equal(a.netrc, 1);
 	/* The stall again, on a line of nearly MAX_LINE (16 MiB): past
 	 * MAX_LINE every piece rescanned the line. */
 	memset(buf, 'y', (16u << 20) - 100);
