@@ -201,6 +201,18 @@ static void test_span_cut(void **state)
 	free(buf);
 }
 
+/* snprintf() at `p`, in a buffer that ends at `end`: what it wrote. */
+static size_t putf(char *p, const char *end, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(p, (size_t)(end - p), fmt, ap);
+	va_end(ap);
+	return n > 0 && n < end - p ? (size_t)n : 0;
+}
+
 /* Every finding of a scan, by rule: count, the last one's place. */
 struct all {
 	int n, netrc, other;
@@ -256,6 +268,7 @@ static void test_span_attacks(void **state)
 	struct dw_engine *e = NULL;
 	struct dw_scanner *s = NULL;
 	char *buf = malloc((18u << 20));
+	const char *bend = buf + (18u << 20);
 	struct all a;
 	size_t n, i, at;
 
@@ -268,24 +281,22 @@ static void test_span_attacks(void **state)
 	memcpy(buf, "machine ", 8);
 	memset(buf + 8, 'A', (17u << 20));
 	n = 8 + (17u << 20);
-	n += (size_t)sprintf(buf + n,
-			     "\ntoken dckr_pat_Qw7Zr2LmX9vTk3NpB6yHs4Dj\n");
+	n += putf(buf + n, bend, "\ntoken dckr_pat_Qw7Zr2LmX9vTk3NpB6yHs4Dj\n");
 	scan_all(s, buf, n, &a);
 	assert_int_equal(a.other, 1);
 
 	memset(buf, 'x', big);
-	n = big + (size_t)sprintf(buf + big,
-				  " machine h login u password Kx9mQ2wLp7Zt\n");
+	n = big +
+	    putf(buf + big, bend, " machine h login u password Kx9mQ2wLp7Zt\n");
 	scan_all(s, buf, n, &a);
 	assert_int_equal(a.netrc, 1);
 	assert_int_equal(a.line, 1);
 	assert_int_equal(a.column, big + 29);
 
-	n = (size_t)sprintf(buf, "machine h login u password");
+	n = putf(buf, bend, "machine h login u password");
 	at = (64u << 10) + 27 - 14; /* the window ends 14 bytes in */
 	memset(buf + n, '\n', at - n);
-	n = at +
-	    (size_t)sprintf(buf + at, "dckr_pat_Qw7Zr2LmX9vTk3NpB6yHs4Dj\n");
+	n = at + putf(buf + at, bend, "dckr_pat_Qw7Zr2LmX9vTk3NpB6yHs4Dj\n");
 	scan_all(s, buf, n, &a);
 	assert_int_equal(a.netrc, 0);
 	assert_int_equal(a.other, 1);
@@ -296,16 +307,16 @@ static void test_span_attacks(void **state)
 		size_t ll = 0, pre, k;
 
 		for (k = 0; k < 40; k++)
-			ll += (size_t)sprintf(
-				line + ll,
-				"dckr_pat_Qw7Zr2LmX9vTk3NpB6yHs%04zu ", k);
-		ll += (size_t)sprintf(line + ll, "machine h login u password");
+			ll += putf(line + ll, line + sizeof(line),
+				   "dckr_pat_Qw7Zr2LmX9vTk3NpB6yHs%04zu ", k);
+		ll += putf(line + ll, line + sizeof(line),
+			   "machine h login u password");
 		pre = (4u << 20) - ll;
 		for (i = 0; i < pre; i++)
 			buf[i] = i % 64 == 63 || i == pre - 1 ? '\n' : 'x';
 		memcpy(buf + pre, line, ll);
 		n = pre + ll;
-		n += (size_t)sprintf(buf + n, "\n  Kx9mQ2wLp7Zt\n");
+		n += putf(buf + n, bend, "\n  Kx9mQ2wLp7Zt\n");
 		scan_all(s, buf, n, &a);
 		assert_int_equal(a.other, 40);
 		assert_int_equal(a.netrc, 1);
@@ -315,7 +326,7 @@ static void test_span_attacks(void **state)
 	/* the stall: a budget of 20 s it used to run out of */
 	memset(buf, 'y', 4u << 20);
 	n = (4u << 20) +
-	    (size_t)sprintf(buf + (4u << 20), " machine h login u password\n");
+	    putf(buf + (4u << 20), bend, " machine h login u password\n");
 	memset(&a, 0, sizeof(a));
 	dw_scanner_set_budget(s, 20000);
 	dw_scan_begin(s, 1, on_any, &a);
@@ -350,8 +361,9 @@ static void test_span_attacks(void **state)
 	}
 	/* A match cut by the window's end hid one that starts later on
 	 * the same line (inside its quoted token). */
-	n = (size_t)sprintf(buf, "machine \"x default login u password "
-				 "Zq8vN3kP2xLm7Rt4Wb y\" login v password");
+	n = putf(buf, bend,
+		 "machine \"x default login u password "
+		 "Zq8vN3kP2xLm7Rt4Wb y\" login v password");
 	memset(buf + n, '\n', 70000);
 	n += 70000;
 	scan_all(s, buf, n, &a);
@@ -360,8 +372,9 @@ static void test_span_attacks(void **state)
 	 * was also reported cut short). */
 	memset(buf, 'x', (16u << 20) - 40);
 	n = (16u << 20) - 40;
-	n += (size_t)sprintf(buf + n, " machine h login u password "
-				      "Zq8vN3kP2xLm7Rt4WbYc9Hd\n");
+	n += putf(buf + n, bend,
+		  " machine h login u password "
+		  "Zq8vN3kP2xLm7Rt4WbYc9Hd\n");
 	scan_all(s, buf, n, &a);
 	assert_int_equal(a.netrc, 1);
 	assert_false(a.dup);
@@ -373,17 +386,17 @@ static void test_span_attacks(void **state)
 
 		assert_non_null(line);
 		for (k = 0; k < 40; k++)
-			ll += (size_t)sprintf(line + ll,
-					      "machine h login u password "
-					      "Zq8vN3kP2xLm7R%04zu ",
-					      k);
-		ll += (size_t)sprintf(line + ll, "machine h login u password");
+			ll += putf(line + ll, line + 4096,
+				   "machine h login u password "
+				   "Zq8vN3kP2xLm7R%04zu ",
+				   k);
+		ll += putf(line + ll, line + 4096,
+			   "machine h login u password");
 		pre = (4u << 20) - ll;
 		for (i = 0; i < pre; i++)
 			buf[i] = i % 64 == 63 || i == pre - 1 ? '\n' : 'x';
 		memcpy(buf + pre, line, ll);
-		n = pre + ll +
-		    (size_t)sprintf(buf + pre + ll, "\n  Kx9mQ2wLp7Zt\n");
+		n = pre + ll + putf(buf + pre + ll, bend, "\n  Kx9mQ2wLp7Zt\n");
 		scan_all(s, buf, n, &a);
 		assert_int_equal(a.netrc, 41);
 		assert_false(a.dup);
@@ -394,11 +407,10 @@ static void test_span_attacks(void **state)
 	 * looked for before the BEGIN: never reported, exit 0. */
 	memset(buf, 'a', 70000);
 	n = 70000 +
-	    (size_t)sprintf(
-		    buf + 70000,
-		    "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEILgmD3n5"
-		    "zkyZQcktY8bG/4WLhAomJU27bmepf9QMhbNg\n-----END PRIVATE "
-		    "KEY-----\n");
+	    putf(buf + 70000, bend,
+		 "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEILgmD3n5"
+		 "zkyZQcktY8bG/4WLhAomJU27bmepf9QMhbNg\n-----END PRIVATE "
+		 "KEY-----\n");
 	scan_all(s, buf, n, &a);
 	assert_int_equal(a.other, 1);
 	/* 40 generic findings and an entry waiting on one line: the
@@ -410,19 +422,17 @@ static void test_span_attacks(void **state)
 
 		assert_non_null(line);
 		for (k = 0; k < 40; k++)
-			ll += (size_t)sprintf(
-				line + ll,
-				"k%02zu_secret=\"Zq8vN3kP2xLm%02zuRt4"
-				"Wb\" ",
-				k, k);
-		ll += (size_t)sprintf(line + ll,
-				      "machine h login u password\n        ");
+			ll += putf(line + ll, line + 4096,
+				   "k%02zu_secret=\"Zq8vN3kP2xLm%02zuRt4"
+				   "Wb\" ",
+				   k, k);
+		ll += putf(line + ll, line + 4096,
+			   "machine h login u password\n        ");
 		pre = (4u << 20) - ll + 10;
 		for (i = 0; i < pre; i++)
 			buf[i] = i % 64 == 63 || i == pre - 1 ? '\n' : 'x';
 		memcpy(buf + pre, line, ll);
-		n = pre + ll +
-		    (size_t)sprintf(buf + pre + ll, "Kx9mQ2wLp7Zt\n");
+		n = pre + ll + putf(buf + pre + ll, bend, "Kx9mQ2wLp7Zt\n");
 		scan_all(s, buf, n, &a);
 		assert_int_equal(a.n, 41);
 		assert_false(a.dup);
@@ -433,17 +443,17 @@ static void test_span_attacks(void **state)
 	 * whole. */
 	memset(buf, 'y', (16u << 20) - 4500);
 	n = (16u << 20) - 4500;
-	n += (size_t)sprintf(buf + n, " machine h");
+	n += putf(buf + n, bend, " machine h");
 	memset(buf + n, ' ', 10000);
 	n += 10000;
-	n += (size_t)sprintf(buf + n, "login u password Zq8vN3kP2xLm7Rt4Wb\n");
+	n += putf(buf + n, bend, "login u password Zq8vN3kP2xLm7Rt4Wb\n");
 	scan_all(s, buf, n, &a);
 	assert_int_equal(a.netrc, 1);
 	/* The stall again, on a line of nearly MAX_LINE (16 MiB): past
 	 * MAX_LINE every piece rescanned the line. */
 	memset(buf, 'y', (16u << 20) - 100);
 	n = (16u << 20) - 100;
-	n += (size_t)sprintf(buf + n, " machine a.example login bob\n");
+	n += putf(buf + n, bend, " machine a.example login bob\n");
 	memset(&a, 0, sizeof(a));
 	dw_scanner_set_budget(s, 20000);
 	dw_scan_begin(s, 1, on_any, &a);
