@@ -691,13 +691,10 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final,
 		 * came before it, generic hits moved to their line's end) */
 		if (end_abs <= s->done_abs || end_abs < s->replay_abs)
 			continue;
-		if (s->replay_same && end_abs == s->replay_abs) {
-			if (ri != s->replay_rule)
-				continue;
-			s->replay_same = 0;
-		} else {
-			s->replay_same = 0;
-		}
+		if (s->replay_same && end_abs == s->replay_abs &&
+		    ri != s->replay_rule)
+			continue;
+		s->replay_same = 0;
 		/*
 		 * The hit's line. Hits come sorted by end, so the line of
 		 * the last one is tried first: a line of many hits (one long
@@ -741,9 +738,9 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final,
 					      ? le + MULTILINE_WINDOW
 					      : avail;
 
-			/* (a line without its end is cut: never waited on) */
-			/* (a cut line's end is no end: what crosses it is
-			 * read whole with the part kept, OVERLAP) */
+			/* (a line without its end is cut: never waited on;
+			 * a match into the cut is kept for the next region,
+			 * process()) */
 			if (run_span_rule(s, ri, buf + ls, wend - ls,
 					  le - ls + 1, buf + ls, le - ls,
 					  s->buf_abs + ls, lsa,

@@ -213,6 +213,15 @@ static size_t putf(char *p, const char *end, const char *fmt, ...)
 	return n > 0 && n < end - p ? (size_t)n : 0;
 }
 
+/* `n` bytes of lines of 64 ('x' and a newline), the last one shorter. */
+static void fill_lines(char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		buf[i] = i % 64 == 63 || i == n - 1 ? '\n' : 'x';
+}
+
 /* Every finding of a scan, by rule: count, the last one's place. */
 struct all {
 	int n, netrc, other;
@@ -312,8 +321,7 @@ static void test_span_attacks(void **state)
 		ll += putf(line + ll, line + sizeof(line),
 			   "machine h login u password");
 		pre = (4u << 20) - ll;
-		for (i = 0; i < pre; i++)
-			buf[i] = i % 64 == 63 || i == pre - 1 ? '\n' : 'x';
+		fill_lines(buf, pre);
 		memcpy(buf + pre, line, ll);
 		n = pre + ll;
 		n += putf(buf + n, bend, "\n  Kx9mQ2wLp7Zt\n");
@@ -353,8 +361,7 @@ static void test_span_attacks(void **state)
 					    "  password Zq8vN3kP2xLm7Rt4Wb\n";
 		size_t el = sizeof(entry) - 1, pre = (4u << 20) - 20;
 
-		for (i = 0; i < pre; i++)
-			buf[i] = i % 64 == 63 || i == pre - 1 ? '\n' : 'x';
+		fill_lines(buf, pre);
 		memcpy(buf + pre, entry, el);
 		scan_all(s, buf, pre + el, &a);
 		assert_int_equal(a.netrc, 1);
@@ -393,8 +400,7 @@ static void test_span_attacks(void **state)
 		ll += putf(line + ll, line + 4096,
 			   "machine h login u password");
 		pre = (4u << 20) - ll;
-		for (i = 0; i < pre; i++)
-			buf[i] = i % 64 == 63 || i == pre - 1 ? '\n' : 'x';
+		fill_lines(buf, pre);
 		memcpy(buf + pre, line, ll);
 		n = pre + ll + putf(buf + pre + ll, bend, "\n  Kx9mQ2wLp7Zt\n");
 		scan_all(s, buf, n, &a);
@@ -429,8 +435,7 @@ static void test_span_attacks(void **state)
 		ll += putf(line + ll, line + 4096,
 			   "machine h login u password\n        ");
 		pre = (4u << 20) - ll + 10;
-		for (i = 0; i < pre; i++)
-			buf[i] = i % 64 == 63 || i == pre - 1 ? '\n' : 'x';
+		fill_lines(buf, pre);
 		memcpy(buf + pre, line, ll);
 		n = pre + ll + putf(buf + pre + ll, bend, "Kx9mQ2wLp7Zt\n");
 		scan_all(s, buf, n, &a);
