@@ -92,6 +92,9 @@ struct output {
 	size_t nwindow, window_bytes;
 	size_t resend_rows; /* to say at the next connection */
 	int restarted;	    /* the previous run's window goes again */
+	/* its cursor was read while this process held the outputs' lock
+	 * (another driftwatchd may move it until then) */
+	int synced;
 	/* summarise: each container's changes this minute, and what this
 	 * batch held back (bulk_read()) */
 	struct bulk *bulk;
@@ -1163,6 +1166,17 @@ static int relp_batch(struct output *o, struct dw_store *st)
 	return 1;
 }
 
+/* Its cursor as stored. */
+static int out_cursor(struct output *o, struct dw_store *st)
+{
+	if (dw_store_feed_cursor(st, o->name, o->at)) {
+		dw_log_error("output %s: %s", o->shown, dw_error_last());
+		return -1;
+	}
+	memcpy(o->saved, o->at, sizeof(o->at));
+	return 0;
+}
+
 /* Everything due, batch by batch (until stopped). */
 static void out_pass(struct output *o, struct dw_store *st, int final)
 {
@@ -1170,6 +1184,15 @@ static void out_pass(struct output *o, struct dw_store *st, int final)
 	long long pending;
 
 	o->in_final = final;
+	/* The cursor read before the lock was held may be behind: the
+	 * driftwatchd that had the lock (a `--once`) moved it since. Read
+	 * again, also while locked out, for the pending count. */
+	if (!o->synced) {
+		if (out_cursor(o, st))
+			r = -1;
+		else
+			o->synced = r;
+	}
 
 	while (r > 0 && o->cfg.type == DW_OUTPUT_OTLP &&
 	       (final ? !o->failing && final_due(o->all) : !stopping(o->all)))
@@ -1194,11 +1217,8 @@ static void out_pass(struct output *o, struct dw_store *st, int final)
 
 static int out_begin(struct output *o, struct dw_store *st)
 {
-	if (dw_store_feed_cursor(st, o->name, o->at)) {
-		dw_log_error("output %s: %s", o->shown, dw_error_last());
+	if (out_cursor(o, st))
 		return -1;
-	}
-	memcpy(o->saved, o->at, sizeof(o->at));
 	/* A syslog output's stored cursor is the start of the last run's
 	 * window: sent again, said at the first connection. */
 	o->restarted = o->cfg.type == DW_OUTPUT_SYSLOG &&
