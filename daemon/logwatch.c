@@ -472,6 +472,8 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 		f->line += i < len;
 		start = i + 1;
 	}
+	if (w->scanner)
+		dw_log_join_finish(w->scanner, &join);
 	dw_log_join_release(&join);
 }
 

@@ -93,6 +93,9 @@ struct sb_finding {
 	/* SB_LINES: the raw line it was found in, within the data, and
 	 * the one before it whose open piece it continues (len 0: none) */
 	uint64_t line_off, line_len, line2_off, line2_len;
+	/* ... or (1) found in a stream's lines together, line2 the first
+	 * of them and line the last (dw_log_join.ml_first) */
+	uint32_t lines;
 	uint32_t kind;		    /* SB_WHOLE: its source, in sb_kinds[] */
 	uint32_t secret_len;	    /* bytes that follow */
 	char fields[SB_FIELDS_MAX]; /* NUL-terminated */
@@ -278,6 +281,13 @@ static int child_finding(const struct dw_finding *f, void *ctx)
 		h.line2_off = cur_join->joining->raw_off;
 		h.line2_len = cur_join->joining->raw_len;
 	}
+	if (cur_join && cur_join->ml_first) {
+		h.lines = 1;
+		h.line2_off = cur_join->ml_first->raw_off;
+		h.line2_len = cur_join->ml_first->raw_len;
+		h.line_off = cur_join->ml_last->raw_off;
+		h.line_len = cur_join->ml_last->raw_len;
+	}
 	h.kind = cur_kind;
 	memcpy(h.fields, cur_fields, sizeof(h.fields));
 	h.line = f->line;
@@ -398,6 +408,11 @@ static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 		line += i < n;
 		start = i + 1;
 	}
+	/* (a time budget that ran out stopped the scanner: what is kept
+	 * is not scanned, and that was said) */
+	if (!done.timed_out)
+		dw_log_join_finish(s, &join);
+	done.timed_out |= (uint32_t)dw_scan_timed_out(s);
 	cur_join = NULL;
 	dw_log_join_release(&join);
 	cur_docker = 0;
@@ -2068,12 +2083,51 @@ static int joined_pieces(const char *data, int format,
 }
 
 /*
+ * Lines found together: the first and the last are whole lines of the
+ * format, in that order; the texts of the lines of the first one's
+ * stream from it to the last, each ending with a newline.
+ */
+static int stream_text(const char *data, size_t len, int format,
+		       const struct sb_finding *h, struct dw_buf *t)
+{
+	enum dw_log_format fmt = (enum dw_log_format)format;
+	size_t at = (size_t)h->line2_off, end;
+	int o1, o2;
+
+	if (!whole_line(data, len, h->line2_off, h->line2_len) ||
+	    !whole_line(data, len, h->line_off, h->line_len) ||
+	    h->line2_off >= h->line_off ||
+	    dw_log_line_peek(fmt, data + h->line2_off, (size_t)h->line2_len,
+			     &o1) != 0 ||
+	    dw_log_line_peek(fmt, data + h->line_off, (size_t)h->line_len,
+			     &o2) != 0 ||
+	    o1 != o2)
+		return -1;
+	end = (size_t)(h->line_off + h->line_len);
+	while (at < end) {
+		const char *nl = memchr(data + at, '\n', end - at);
+		size_t n = nl ? (size_t)(nl - data) - at : end - at;
+		int o;
+
+		if (dw_log_line_peek(fmt, data + at, n, &o) >= 0 && o == o1) {
+			if (dw_log_line_text(fmt, data + at, n, t))
+				return -1;
+			if (!t->len || t->ptr[t->len - 1] != '\n')
+				dw_buf_addch(t, '\n');
+		}
+		at += n + 1;
+	}
+	return 0;
+}
+
+/*
  * Is the finding's secret in the data? Plain text: at its offset,
  * %-decoded there when it says so. A json-file or CRI line: in the one
  * raw line the scanner names (which must be a whole line), as it is or
  * with JSON's string escapes undone (and %-escapes, if it says); a
  * secret across the cut of a long line: in the text of the two raw
- * lines it names, the piece before first, joined. A secret cut at
+ * lines it names, the piece before first, joined; one in a stream's
+ * lines together: in their texts (stream_text()). A secret cut at
  * SB_SECRET_MAX: its first part.
  */
 static int lines_verify(const char *data, size_t len, int format,
@@ -2091,6 +2145,13 @@ static int lines_verify(const char *data, size_t len, int format,
 						 len - (size_t)f->offset, f)
 			       ? 0
 			       : -1;
+	if (h->lines) {
+		if (h->docker != 1 || stream_text(data, len, format, h, &t)) {
+			dw_buf_release(&t);
+			return -1;
+		}
+		return in_text(&t, f) ? 0 : -1;
+	}
 	if (!(line = whole_line(data, len, h->line_off, h->line_len)))
 		return -1;
 	if (!h->line2_len) {

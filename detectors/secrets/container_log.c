@@ -8,9 +8,11 @@
  * it found): no JSON parser there, a bounded walk of the bytes.
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "driftwatch/sources.h"
+#include "driftwatch/xmalloc.h"
 #include "driftwatch/banned.h"
 
 /* Docker's json-file writer puts `log` first. */
@@ -24,12 +26,19 @@ void dw_log_join_init(struct dw_log_join *j)
 	memset(j, 0, sizeof(*j));
 	dw_buf_init(&j->slot[0].tail, 0);
 	dw_buf_init(&j->slot[1].tail, 0);
+	dw_buf_init(&j->slot[0].ml.text, 0);
+	dw_buf_init(&j->slot[1].ml.text, 0);
 }
 
 void dw_log_join_release(struct dw_log_join *j)
 {
-	dw_buf_release(&j->slot[0].tail);
-	dw_buf_release(&j->slot[1].tail);
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		dw_buf_release(&j->slot[i].tail);
+		dw_buf_release(&j->slot[i].ml.text);
+		free(j->slot[i].ml.lines);
+	}
 	memset(j, 0, sizeof(*j));
 }
 
@@ -241,6 +250,9 @@ struct join_sink {
 	void *ctx;
 	size_t cut; /* scanning a join: only what spans this offset */
 	int joined;
+	/* the multi-line findings of the line scanned as itself */
+	char seen[DW_LOG_ML_SEEN][72];
+	size_t nseen;
 };
 
 static int forward(const struct dw_finding *f, void *ctx)
@@ -250,7 +262,161 @@ static int forward(const struct dw_finding *f, void *ctx)
 	if (k->joined &&
 	    (f->offset >= k->cut || f->offset + f->secret_len <= k->cut))
 		return 0;
+	if (f->multiline && !k->joined && k->nseen < DW_LOG_ML_SEEN)
+		memcpy(k->seen[k->nseen++], f->fingerprint, 72);
 	return k->cb(f, &k->src, k->ctx);
+}
+
+/* ---- a stream's lines together, for the multi-line rules ---- */
+
+struct ml_sink {
+	struct dw_log_join *j;
+	struct dw_log_piece *p;
+};
+
+static int ml_seen(const struct dw_log_ml *m, uint64_t lineno, const char *fp)
+{
+	size_t i;
+
+	for (i = 0; i < m->nseen; i++)
+		if (m->seen_line[i] == lineno && !strcmp(m->seen[i], fp))
+			return 1;
+	return 0;
+}
+
+static void ml_note(struct dw_log_ml *m, uint64_t lineno, const char *fp)
+{
+	if (m->nseen >= DW_LOG_ML_SEEN || ml_seen(m, lineno, fp))
+		return;
+	m->seen_line[m->nseen] = lineno;
+	memcpy(m->seen[m->nseen++], fp, 72);
+}
+
+/* What the multi-line rules found across the lines: told on its raw
+ * line, with that line's stream and time; the rest was told already. */
+static int ml_forward(const struct dw_finding *f, void *ctx)
+{
+	struct ml_sink *k = ctx;
+	struct dw_log_ml *m = &k->p->ml;
+	const struct dw_log_ml_line *l;
+	struct dw_source src;
+	struct dw_finding g;
+	int stop;
+
+	if (!f->multiline || f->line < 1 || f->line > m->nlines)
+		return 0;
+	l = &m->lines[f->line - 1];
+	if (ml_seen(m, l->lineno, f->fingerprint))
+		return 0;
+	/* (lines kept after DW_LOG_ML_MAX are scanned again with more) */
+	ml_note(m, l->lineno, f->fingerprint);
+	g = *f;
+	g.line = l->lineno;
+	g.offset = f->offset >= l->text_off ? f->offset - l->text_off : 0;
+	src.path = k->j->display;
+	src.kind = k->j->format == DW_LOG_CRI ? DW_SOURCE_CRI_LOG
+					      : DW_SOURCE_DOCKER_JSON_LOG;
+	src.fields = json_object();
+	json_object_set_new(src.fields, "stream",
+			    json_stringn(m->stream, m->stream_len));
+	if (l->time_len)
+		json_object_set_new(src.fields, "time",
+				    json_stringn(l->time, l->time_len));
+	stop = k->j->cb(&g, &src, k->j->ctx);
+	json_decref(src.fields);
+	return stop;
+}
+
+/* Scan the kept lines together (one line alone was scanned as itself),
+ * then keep those from `from` on. */
+static void ml_flush(struct dw_scanner *s, struct dw_log_join *j,
+		     struct dw_log_piece *p, size_t from)
+{
+	struct dw_log_ml *m = &p->ml;
+	struct ml_sink k = {j, p};
+	size_t i, cut, n = 0;
+
+	if (m->nlines > 1 && j->cb) {
+		j->ml_first = &m->lines[0];
+		j->ml_last = &m->lines[m->nlines - 1];
+		dw_scan_buffer(s, m->text.ptr, m->text.len, 1, ml_forward, &k);
+		j->ml_first = j->ml_last = NULL;
+	}
+	if (from >= m->nlines) {
+		dw_buf_reset(&m->text);
+		m->nlines = m->nseen = 0;
+		return;
+	}
+	cut = m->lines[from].text_off;
+	memmove(m->text.ptr, m->text.ptr + cut, m->text.len - cut);
+	dw_buf_setlen(&m->text, m->text.len - cut);
+	memmove(m->lines, m->lines + from,
+		(m->nlines - from) * sizeof(*m->lines));
+	m->nlines -= from;
+	for (i = 0; i < m->nlines; i++)
+		m->lines[i].text_off -= cut;
+	for (i = 0; i < m->nseen; i++)
+		if (m->seen_line[i] >= m->lines[0].lineno) {
+			m->seen_line[n] = m->seen_line[i];
+			memcpy(m->seen[n++], m->seen[i], 72);
+		}
+	m->nseen = n;
+}
+
+void dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j)
+{
+	ml_flush(s, j, &j->slot[0], SIZE_MAX);
+	ml_flush(s, j, &j->slot[1], SIZE_MAX);
+}
+
+/*
+ * A whole line of the stream, scanned as itself already (`hit`: a
+ * multi-line rule's keyword was on it; `k`: its multi-line findings):
+ * kept from a line with a hit on, while the lines fit.
+ */
+static void ml_add(struct dw_scanner *s, struct dw_log_join *j,
+		   struct dw_log_piece *p, const struct join_sink *k,
+		   const char *text, size_t n, uint64_t lineno,
+		   uint64_t raw_off, uint64_t raw_len, const char *time,
+		   size_t time_len, int hit)
+{
+	struct dw_log_ml *m = &p->ml;
+	struct dw_log_ml_line *l;
+	size_t i;
+
+	if (!m->nlines && !hit)
+		return;
+	while (m->nlines && (m->text.len + n + 1 > DW_LOG_ML_MAX ||
+			     m->nlines >= DW_LOG_ML_LINES)) {
+		/* Full: scanned, and kept from its last line with a hit
+		 * (a key may begin there), or not at all. */
+		size_t last = 0;
+
+		for (i = 1; i < m->nlines; i++)
+			if (m->lines[i].hit)
+				last = i;
+		ml_flush(s, j, p, last ? last : SIZE_MAX);
+	}
+	if (!hit && !m->nlines)
+		return;
+	if (n + 1 > DW_LOG_ML_MAX)
+		return; /* (too long to keep: it was scanned as itself) */
+	DW_ALLOC_GROW(m->lines, m->nlines + 1, m->alloc);
+	l = &m->lines[m->nlines++];
+	l->lineno = lineno;
+	l->raw_off = raw_off;
+	l->raw_len = raw_len;
+	l->text_off = m->text.len;
+	l->time_len = time_len < sizeof(l->time) ? time_len : 0;
+	memcpy(l->time, time, l->time_len);
+	l->hit = hit;
+	dw_buf_add(&m->text, text, n);
+	dw_buf_addch(&m->text, '\n');
+	for (i = 0; i < k->nseen; i++)
+		ml_note(m, lineno, k->seen[i]);
+	/* A PEM block's END line: the block rules' blocks end there. */
+	if (m->nlines > 1 && n >= 9 && memmem(text, n, "-----END ", 9))
+		ml_flush(s, j, p, SIZE_MAX);
 }
 
 /* One decoded piece: scanned, joined with its stream's open piece. */
@@ -258,13 +424,32 @@ static void scan_piece(struct dw_scanner *s, struct dw_log_join *j,
 		       struct join_sink *k, const char *stream,
 		       size_t stream_len, const char *time, size_t time_len,
 		       int partial, const char *text, size_t n, uint64_t lineno,
-		       uint64_t raw_off, uint64_t raw_len)
+		       const char *raw, uint64_t raw_off, uint64_t raw_len)
 {
-	struct dw_log_piece *p =
-		&j->slot[!(stream_len == 6 && !memcmp(stream, "stdout", 6))];
+	int other = !(stream_len == 6 && !memcmp(stream, "stdout", 6)), o;
+	struct dw_log_piece *p = &j->slot[other];
 	size_t keep;
+	int hit;
 
+	k->nseen = 0;
 	dw_scan_buffer(s, text, n, lineno, forward, k);
+	hit = dw_scan_multiline_hit(s);
+	/* A whole line: kept with the lines around it of its stream for
+	 * the multi-line rules (one the scanner process's checker would
+	 * not read as of that stream is not: it checks the lines it
+	 * names); a line in pieces ends them. */
+	if (partial || p->open)
+		ml_flush(s, j, p, SIZE_MAX);
+	else if ((hit || p->ml.nlines) &&
+		 dw_log_line_peek(j->format, raw, (size_t)raw_len, &o) >= 0 &&
+		 o == other) {
+		p->ml.stream_len = stream_len < sizeof(p->ml.stream)
+					   ? stream_len
+					   : sizeof(p->ml.stream);
+		memcpy(p->ml.stream, stream, p->ml.stream_len);
+		ml_add(s, j, p, k, text, n, lineno, raw_off, raw_len, time,
+		       time_len, hit);
+	}
 	/* An empty piece that more follows changes nothing. */
 	if (!n && partial && p->open)
 		return;
@@ -342,10 +527,10 @@ static void scan_json_line(struct dw_scanner *s, struct dw_log_join *j,
 	/* A whole line ends with its newline; a piece has none. */
 	if (len && text[len - 1] == '\n')
 		scan_piece(s, j, k, stream, stream_len, time, time_len, 0, text,
-			   len - 1, lineno, raw_off, n);
+			   len - 1, lineno, line, raw_off, n);
 	else
 		scan_piece(s, j, k, stream, stream_len, time, time_len, 1, text,
-			   len, lineno, raw_off, n);
+			   len, lineno, line, raw_off, n);
 	json_decref(k->src.fields);
 	k->src.fields = NULL;
 	json_decref(doc);
@@ -366,8 +551,8 @@ static void scan_cri_line(struct dw_scanner *s, struct dw_log_join *j,
 	k->src.fields = json_object();
 	json_object_set_new(k->src.fields, "stream", json_stringn(st, sl));
 	json_object_set_new(k->src.fields, "time", json_stringn(t, tl));
-	scan_piece(s, j, k, st, sl, t, tl, partial, text, xl, lineno, raw_off,
-		   n);
+	scan_piece(s, j, k, st, sl, t, tl, partial, text, xl, lineno, line,
+		   raw_off, n);
 	json_decref(k->src.fields);
 	k->src.fields = NULL;
 }
@@ -385,6 +570,10 @@ void dw_scan_log_line(struct dw_scanner *s, struct dw_log_join *j,
 					  : DW_SOURCE_DOCKER_JSON_LOG;
 	k.cb = cb;
 	k.ctx = ctx;
+	j->format = format;
+	j->display = display;
+	j->cb = cb;
+	j->ctx = ctx;
 	if (format == DW_LOG_DOCKER_JSON)
 		scan_json_line(s, j, &k, line, n, lineno, raw_off);
 	else if (format == DW_LOG_CRI)

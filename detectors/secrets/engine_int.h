@@ -82,6 +82,7 @@ struct dw_scanner {
 	uint64_t buf_abs;    /* absolute offset of buf.ptr[0] */
 	uint64_t done_abs;   /* keyword hits ending here or before: done */
 	uint64_t wait_abs;   /* a multi-line match waits for bytes up to here */
+	int ml_hit;	     /* dw_scan_multiline_hit() */
 	uint64_t replay_abs; /* hits ending before here: looked at */
 	size_t replay_rule;  /* ... and at it, those before this rule's */
 	int replay_same;

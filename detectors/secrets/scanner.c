@@ -288,6 +288,8 @@ static void candidate(struct dw_scanner *s, size_t ri, const char *sec,
 			f.column = (uint64_t)(sec - p) + 1;
 	}
 	f.url_decoded = decoded;
+	f.multiline = r->multiline != 0;
+	f.unverified = 0;
 	s->stop = s->cb(&f, s->ctx);
 }
 
@@ -731,6 +733,7 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final,
 		if (!(i & 63) && over_budget(s))
 			break;
 		s->rule_done[ri] = 1;
+		s->ml_hit |= s->e->rules[ri].multiline != 0;
 		if (s->e->rules[ri].multiline == DW_ML_SPAN) {
 			/* (the window after the line: a match may start
 			 * anywhere on a long one) */
@@ -846,6 +849,7 @@ void dw_scan_begin(struct dw_scanner *s, uint64_t line_base, dw_finding_cb cb,
 	s->buf_abs = s->done_abs = s->line_abs = s->open_line = 0;
 	s->wait_abs = s->replay_abs = s->span_abs = 0;
 	s->replay_same = 0;
+	s->ml_hit = 0;
 	s->cut_from_abs = UINT64_MAX;
 	s->span_rule = SIZE_MAX;
 	s->line_no = line_base;
@@ -929,6 +933,11 @@ int dw_scan_commit(struct dw_scanner *s, size_t n)
 	if (s->buf.len >= CHUNK && !s->stop && ready(s))
 		process(s, 0);
 	return s->stop;
+}
+
+int dw_scan_multiline_hit(const struct dw_scanner *s)
+{
+	return s->ml_hit;
 }
 
 int dw_scan_finish(struct dw_scanner *s)

@@ -207,6 +207,7 @@ static int jsonlog_finish(struct sink *k)
 {
 	if (k->line.len)
 		logline(k, k->line.ptr, k->line.len);
+	dw_log_join_finish(k->s, &k->join);
 	dw_buf_release(&k->line);
 	dw_log_join_release(&k->join);
 	return 0;

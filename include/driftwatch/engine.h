@@ -86,6 +86,7 @@ struct dw_finding {
 	uint64_t offset;      /* byte offset of the secret in the stream */
 	char fingerprint[72]; /* "sha256:" + hex of SHA-256(id ":" secret) */
 	int url_decoded;      /* found in the %-decoded form of the line */
+	int multiline;	      /* by a rule whose match may span lines */
 	/* Found in decoded content by the scanner process and checked by
 	 * its fingerprint only (driftwatchd: sandbox.h): a scanner taken
 	 * over by its input could have made it up. */
@@ -118,6 +119,14 @@ int dw_scan_finish(struct dw_scanner *s);
  */
 char *dw_scan_reserve(struct dw_scanner *s, size_t *room);
 int dw_scan_commit(struct dw_scanner *s, size_t n);
+
+/*
+ * Did the last stream have a line where a multi-line rule's keyword was
+ * (a PEM BEGIN, a .netrc `machine`), whether or not it was completed?
+ * A caller that scans its records one at a time (container logs) joins
+ * the lines from there (dw_log_join).
+ */
+int dw_scan_multiline_hit(const struct dw_scanner *s);
 
 /*
  * A time budget for each stream from now on (0: none): past it the scan

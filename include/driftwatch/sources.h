@@ -151,7 +151,39 @@ enum dw_log_format {
  * secret across two cuts (a piece shorter than it between) is not
  * joined: runtimes cut at 16 KiB, so that takes a crafted file.
  */
+/*
+ * A stream's whole lines from one where a multi-line rule's keyword was
+ * (dw_scan_multiline_hit(): a PEM key's BEGIN, a .netrc `machine`) on.
+ * A runtime writes each line as a record of its own, so a key a
+ * container prints is in no one record: these lines are scanned
+ * together for the multi-line rules, once (at a PEM END line, at
+ * DW_LOG_ML_MAX, before a line cut into pieces, at the end:
+ * dw_log_join_finish()).
+ */
+#define DW_LOG_ML_MAX (64u << 10) /* bytes of text, as the rules' window */
+#define DW_LOG_ML_LINES 1024
+#define DW_LOG_ML_SEEN 16
+struct dw_log_ml_line {
+	uint64_t lineno, raw_off, raw_len;
+	size_t text_off; /* where its text starts in dw_log_ml.text */
+	char time[48];
+	size_t time_len;
+	int hit; /* a multi-line rule's keyword on it */
+};
+struct dw_log_ml {
+	struct dw_buf text; /* the lines' texts, each with a "\n" */
+	struct dw_log_ml_line *lines;
+	size_t nlines, alloc;
+	char stream[16]; /* their stream's name */
+	size_t stream_len;
+	/* multi-line findings of its lines, one at a time: not told again */
+	char seen[DW_LOG_ML_SEEN][72];
+	uint64_t seen_line[DW_LOG_ML_SEEN];
+	size_t nseen;
+};
+
 struct dw_log_piece {
+	struct dw_log_ml ml;
 	struct dw_buf tail;
 	char stream[16];
 	size_t stream_len;
@@ -166,9 +198,21 @@ struct dw_log_join {
 	/* During the scan of a join: the piece it continues (the scanner
 	 * process tells the daemon which raw line that was). */
 	const struct dw_log_piece *joining;
+	/* During the scan of a stream's lines together: the first and the
+	 * last of them (for the scanner process, as `joining`). */
+	const struct dw_log_ml_line *ml_first, *ml_last;
+	/* As the lines were given (dw_scan_log_line()), for the scan of
+	 * their lines together. */
+	enum dw_log_format format;
+	const char *display;
+	dw_source_cb cb;
+	void *ctx;
 };
 
 void dw_log_join_init(struct dw_log_join *j);
+/* The lines still kept to be scanned together: scanned now (the end of
+ * the input, or of what is read of it for now). */
+void dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j);
 void dw_log_join_release(struct dw_log_join *j);
 
 /*

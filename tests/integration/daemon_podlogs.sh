@@ -93,6 +93,37 @@ sleep 0.5
 [ "$(q "SELECT count(*) FROM findings")" = $((n + 1)) ] && pass "restart: nothing found twice" ||
 	fail "restart: $(q 'SELECT count(*) FROM findings') findings, had $n"
 
+# A private key the pod prints: the runtime writes each of its lines as
+# a record of its own, another stream's lines between. Before, each
+# record was scanned alone and the key was never found (no alert). A
+# .netrc entry over three records too; each found once, at its line.
+openssl genpkey -algorithm ed25519 -out "$tmp/k.pem" 2>/dev/null || fail "openssl genpkey"
+n=$(q "SELECT count(*) FROM findings")
+first=$(($(wc -l <"$dns/0.log") + 2))
+{
+	cri 8 stdout F "the key:"
+	while IFS= read -r l; do
+		cri 8 stdout F "$l"
+		cri 8 stderr F "progress"
+	done <"$tmp/k.pem"
+	cri 8 stdout F "machine db.example.com"
+	cri 8 stdout F "  login alice"
+	cri 8 stderr F "progress"
+	cri 8 stdout F "  password Zq8vW3nR6tYp2LkX"
+} >>"$dns/0.log"
+wait_rule "$dns/0.log" private-key && pass "a private key printed a line a record: found" ||
+	fail "key over records: $(q "SELECT rule, line FROM findings" | tail -3)"
+wait_rule "$dns/0.log" netrc-password && pass "a .netrc entry over records: found" ||
+	fail "netrc over records: $(q "SELECT rule, line FROM findings" | tail -3)"
+sleep 0.5
+[ "$(q "SELECT group_concat(rule || ' ' || line || ' ' || source, ', ') FROM (SELECT * FROM findings WHERE rule IN ('private-key', 'netrc-password') ORDER BY line)")" = \
+	"private-key $first cri-log, netrc-password $((first + 9)) cri-log" ] &&
+	[ "$(grep -c "private-key secret in .*$dns/0.log" "$tmp/log")" = 1 ] &&
+	[ "$(grep -c "netrc-password secret in .*$dns/0.log" "$tmp/log")" = 1 ] &&
+	pass "each told once, at the key's BEGIN line and the password's line" ||
+	fail "told: $(q "SELECT rule, line, source FROM findings WHERE rule IN ('private-key', 'netrc-password')"); $(grep -E 'private-key|netrc' "$tmp/log")"
+grep -q "not scanned\|not so" "$tmp/log" && fail "the scanner process was doubted: $(grep 'not so' "$tmp/log" | tail -1)"
+
 # Rotation as the kubelet does it: renamed with a time, a new 0.log; an
 # older one compressed.
 e=$($G npm podlog-e)

@@ -14,6 +14,7 @@ pid=
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	dw_docker_rm dws-talk
+	dw_docker_rm dws-key
 	docker swarm leave --force >/dev/null 2>&1
 	rm -rf "$tmp"
 }
@@ -135,6 +136,21 @@ for _ in $(seq 1 100); do [ "$(docker swarm join-token -q manager)" != "$M" ] &&
 [ "$(q "SELECT source || ' ' || role || ' ' || status FROM findings WHERE source = 'docker-json-log'")" = "docker-json-log manager live" ] &&
 	pass "container log: live manager token found" || fail "docker log: $(q "SELECT source, role, status FROM findings")"
 [ "$(docker swarm join-token -q manager)" != "$M" ] && pass "manager token rotated" || fail "manager not rotated"
+
+# A private key a container prints: Docker writes each of its lines as
+# a record of its own (before, each was scanned alone: never found).
+openssl genpkey -algorithm ed25519 -out "$tmp/k.pem" 2>/dev/null || fail "openssl genpkey"
+docker run -d --network none --name dws-key -e KEY="$(cat "$tmp/k.pem")" dwtest:busybox \
+	sh -c 'echo starting; echo "$KEY"; sleep 600' >/dev/null
+kid=$(docker inspect -f '{{.Id}}' dws-key)
+for _ in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM findings WHERE rule = 'private-key' AND container_id = '$kid'")" -ge 1 ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT rule || ' ' || source || ' ' || line FROM findings WHERE container_id = '$kid'")" = "private-key docker-json-log 2" ] &&
+	pass "a private key a container printed (a record a line): found, at its BEGIN line" ||
+	fail "key in a container's stdout: $(q "SELECT rule, source, line, container_id FROM findings WHERE rule = 'private-key'")"
+dw_docker_rm dws-key
 
 # The unlock key in a Slack export dropped in a channel directory.
 docker swarm update --autolock=true >/dev/null

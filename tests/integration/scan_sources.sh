@@ -59,6 +59,36 @@ x=$(head -c 16370 /dev/zero | tr '\0' x)
 } >nul-json.log
 [ "$(scan nul-json.log | jq -c '[.line, .rule]')" = '[1,"github-token"]' ] &&
 	pass "json-file: a NUL in the pieces does not undo the join" || fail "NUL join: $(scan nul-json.log)"
+# A private key and a .netrc entry printed a line at a time: a runtime
+# writes each line as a record of its own, another stream's between
+# (before, each record was scanned alone: neither found, exit 0). Each
+# once, at the BEGIN and the password's line, with their stream and time;
+# a key in one record (and again over records) at each; a "machine"
+# line with over 64 KiB of lines after it does not hide a key after them.
+openssl genpkey -algorithm ed25519 -out k.pem 2>/dev/null || fail "openssl genpkey"
+jl() { jq -cn --arg l "$1" --arg s "${2:-stdout}" --arg t "${3:-t}" '{log: $l, stream: $s, time: $t}'; }
+{
+	jl $'starting\n'
+	while IFS= read -r l; do jl "$l"$'\n' stdout t1; jl $'tick\n' stderr; done <k.pem
+	jl $'machine db.example.com\n'
+	jl $'  login alice\n' stdout t2
+	jl $'tick\n' stderr
+	jl $'  password Zq8vW3nR6tYp2LkX\n' stdout t3
+	jl "$(cat k.pem)"$'\n'
+	while IFS= read -r l; do jl "$l"$'\n' stderr t4; done <k.pem
+	jl $'machine ci.example.com\n'
+	for i in $(seq 1 1200); do jl "filler $i $(head -c 60 /dev/zero | tr '\0' f)"$'\n'; done
+	while IFS= read -r l; do jl "$l"$'\n' stdout t5; done <k.pem
+} >lines-json.log
+[ "$(scan lines-json.log | jq -sc 'sort_by(.line) | map([.line, .rule, .stream, .time])')" = \
+	'[[2,"private-key","stdout","t1"],[11,"netrc-password","stdout","t3"],[12,"private-key","stdout","t"],[13,"private-key","stderr","t4"],[1217,"private-key","stdout","t5"]]' ] &&
+	pass "json-file: a key and a .netrc entry over records, another stream between: found once each" ||
+	fail "over records: $(scan lines-json.log | jq -c '[.line, .rule, .stream, .time]')"
+mkdir -p klogs/default_key_u2/app
+while IFS= read -r l; do printf '2026-11-30T10:00:01Z stdout F %s\n2026-11-30T10:00:01Z stderr F tick\n' "$l"; done <k.pem >klogs/default_key_u2/app/0.log
+[ "$(scan klogs/default_key_u2/app/0.log | jq -c '[.source, .line, .rule, .stream]')" = '["cri-log",1,"private-key","stdout"]' ] &&
+	pass "CRI: a key over records found" || fail "CRI over records: $(scan klogs/default_key_u2/app/0.log)"
+
 # Docker's local format: a stdout line's pieces with a stderr piece of a
 # long line of its own between them. Before, the stderr piece was joined
 # into the stdout line and the token across its cut was not found.

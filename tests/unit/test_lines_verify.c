@@ -18,8 +18,8 @@ static struct dw_engine *engine;
 
 /* A finding of `secret` claimed in the two lines of `data` (line2
  * first, then line; 1-based numbers of lines). */
-static int claim(const char *data, int format, int line2, int line,
-		 const char *secret)
+static int claim_as(const char *data, int format, int line2, int line,
+		    const char *secret, int lines)
 {
 	const struct dw_rule_info *rules;
 	struct sb_finding h;
@@ -41,12 +41,27 @@ static int claim(const char *data, int format, int line2, int line,
 		h.line2_off = off[line2 - 1];
 		h.line2_len = len[line2 - 1];
 	}
+	h.lines = (uint32_t)lines;
+	h.docker = (uint32_t)lines;
 	f.rule = &rules[0];
 	f.secret = secret;
 	f.secret_len = strlen(secret);
 	dw_secret_fingerprint(f.fingerprint, f.rule->id, f.secret,
 			      f.secret_len);
 	return lines_verify(data, dlen, format, &h, &f, 0);
+}
+
+static int claim(const char *data, int format, int line2, int line,
+		 const char *secret)
+{
+	return claim_as(data, format, line2, line, secret, 0);
+}
+
+/* ... in a stream's lines from line2 to line, together. */
+static int claim_lines(const char *data, int format, int line2, int line,
+		       const char *secret)
+{
+	return claim_as(data, format, line2, line, secret, 1);
 }
 
 static const char cri[] = "T1 stdout P one SECRET\n"
@@ -104,6 +119,42 @@ static void test_cri_not_unescaped(void **state)
 	assert_int_equal(claim(c, DW_LOG_CRI, 0, 1, "\\u0041BC"), 0);
 }
 
+/*
+ * A stream's whole lines together (a key printed a line a record): the
+ * secret in their texts, each ending with a newline, the other stream's
+ * lines left out; never across a piece, another stream or raw heads.
+ */
+static void test_lines_together(void **state)
+{
+	static const char c[] = "T1 stdout F -----BEGIN K-----\n"
+				"T2 stderr F noise\n"
+				"T3 stdout F AAAA\n"
+				"T4 stdout F -----END K-----\n"
+				"T5 stdout P piece\n";
+	static const char js[] =
+		"{\"log\":\"BEGIN\\n\",\"stream\":\"stdout\"}\n"
+		"{\"log\":\"x\\n\",\"stream\":\"stderr\"}\n"
+		"{\"log\":\"B\\u0042\\n\",\"stream\":\"stdout\"}\n";
+
+	(void)state;
+	assert_int_equal(
+		claim_lines(c, DW_LOG_CRI, 1, 4,
+			    "-----BEGIN K-----\nAAAA\n-----END K-----"),
+		0);
+	assert_int_equal(claim_lines(js, DW_LOG_DOCKER_JSON, 1, 3, "BEGIN\nBB"),
+			 0);
+	/* The other stream's line is not in the text. */
+	assert_int_equal(claim_lines(c, DW_LOG_CRI, 1, 4, "K-----\nnoise"), -1);
+	/* Named from the other stream's line, or ending at a piece. */
+	assert_int_equal(claim_lines(c, DW_LOG_CRI, 2, 4, "AAAA"), -1);
+	assert_int_equal(claim_lines(c, DW_LOG_CRI, 3, 5, "AAAA"), -1);
+	/* The last before the first, or one line named twice. */
+	assert_int_equal(claim_lines(c, DW_LOG_CRI, 4, 1, "AAAA"), -1);
+	assert_int_equal(claim_lines(c, DW_LOG_CRI, 3, 3, "AAAA"), -1);
+	/* Across the raw lines' heads: not text. */
+	assert_int_equal(claim_lines(c, DW_LOG_CRI, 1, 3, "T3 stdout"), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -111,6 +162,7 @@ int main(void)
 		cmocka_unit_test(test_join_lies_refused),
 		cmocka_unit_test(test_json_join),
 		cmocka_unit_test(test_cri_not_unescaped),
+		cmocka_unit_test(test_lines_together),
 	};
 
 	if (dw_engine_new(&engine, NULL))
