@@ -91,6 +91,9 @@ struct followed {
 	/* local format: bytes kept after the last batch; json-file, CRI:
 	 * the whole lines kept for a join (hold_open) */
 	size_t held;
+	/* json-file, CRI: where the lines of a PEM key with no END line yet
+	 * begin in `partial`, after a scan (SIZE_MAX: none) */
+	size_t key_from;
 	long long rotated_at; /* monotonic s: closed ROTATED_GRACE_S later */
 	/* The last bytes read, ending at off: if they are not there any
 	 * more, the file was truncated and written again past our offset. */
@@ -415,23 +418,46 @@ static void boxed_lines(struct dw_logwatch *w, struct followed *f,
 			      : fmt == DW_LOG_CRI ? DW_SOURCE_CRI_LOG
 						  : DW_SOURCE_LOG};
 	int timed_out = 0;
+	size_t hold = len;
 
 	if (!dw_sandbox_scan_lines(w->sandbox, fmt, data, len, f->line + 1,
-				   on_boxed_finding, &k, &timed_out)) {
+				   on_boxed_finding, &k, &timed_out, &hold)) {
+		if (hold < len)
+			f->key_from = hold;
 		if (timed_out & DW_LINES_TIMED_OUT) {
 			dw_error_set(DW_ELIMIT, "the time budget ran out");
 			said(w, f, "lines", "scanned in part for secrets");
 		}
 		if (timed_out & DW_LINES_UNJOINED) {
 			dw_error_set(DW_ELIMIT,
-				     "a piece of a long line left open for "
-				     "over 160 KiB of other lines: it was "
+				     "a piece of a long line (or a private "
+				     "key's first lines) left open for over "
+				     "160 KiB of other lines: it was "
 				     "scanned, not joined with its rest");
 			said(w, f, "lines", "scanned in pieces for secrets");
 		}
 		return;
 	}
 	not_scanned(w, f, "lines");
+}
+
+/*
+ * Plain text: the start of the last line of data[0..len) with a PEM
+ * BEGIN that has no END after it, in its last 64 KiB (the rules'
+ * window); SIZE_MAX: none.
+ */
+static size_t open_block(const char *data, size_t len)
+{
+	const char *p = NULL, *q, *end = data + len;
+
+	for (q = data + (len > HOLD_LINES_MAX ? len - HOLD_LINES_MAX : 0);
+	     q < end && (q = memmem(q, (size_t)(end - q), "-----BEGIN ", 11));
+	     q += 11)
+		p = q;
+	if (!p || memmem(p, (size_t)(end - p), "-----END ", 9))
+		return SIZE_MAX;
+	q = memrchr(data, '\n', (size_t)(p - data));
+	return q ? (size_t)(q - data) + 1 : 0;
 }
 
 static void scan_lines(struct dw_logwatch *w, struct followed *f,
@@ -441,6 +467,11 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 	enum dw_log_format fmt = format_of(f->p);
 	struct dw_log_join join;
 	size_t i, start = 0;
+
+	/* A key's lines with no END line yet: given again with the next
+	 * read (hold_open(); json-file and CRI: the scan says where). */
+	if (f->p->kind == P_LOG)
+		f->key_from = open_block(data, len);
 
 	/* What a container (or anyone) wrote: read in the scanner process. */
 	if (w->sandbox && w->scanner) {
@@ -472,8 +503,12 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 		f->line += i < len;
 		start = i + 1;
 	}
-	if (w->scanner)
-		dw_log_join_finish(w->scanner, &join);
+	if (w->scanner) {
+		uint64_t from = dw_log_join_finish(w->scanner, &join);
+
+		if (from < len)
+			f->key_from = (size_t)from;
+	}
 	dw_log_join_release(&join);
 }
 
@@ -603,13 +638,23 @@ static void read_frames(struct dw_logwatch *w, struct followed *f)
  */
 static size_t hold_open(struct dw_logwatch *w, struct followed *f, size_t end)
 {
-	size_t keep = dw_log_open_from(format_of(f->p), f->partial.ptr, end), i;
+	size_t keep = format_of(f->p) == DW_LOG_PLAIN
+			      ? end
+			      : dw_log_open_from(format_of(f->p),
+						 f->partial.ptr, end),
+	       i;
 
+	/* (and from a PEM key's BEGIN line with no END line yet: its
+	 * other lines may come with the next read) */
+	if (f->key_from < keep)
+		keep = f->key_from;
+	f->key_from = SIZE_MAX;
 	if (end - keep > HOLD_LINES_MAX) {
 		dw_error_set(DW_ELIMIT,
-			     "a piece of a long line left open for over %u "
-			     "KiB of other lines: it was scanned, not joined "
-			     "with its rest",
+			     "a piece of a long line (or a private key's "
+			     "first lines) left open for over %u KiB of "
+			     "other lines: it was scanned, not joined with "
+			     "its rest",
 			     HOLD_LINES_MAX >> 10);
 		said(w, f, "lines", "scanned in pieces for secrets");
 		return 0;
@@ -689,8 +734,9 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 		}
 		scan_lines(w, f, f->partial.ptr, end);
 		f->held = 0;
-		if (!cut && format_of(f->p) != DW_LOG_PLAIN)
+		if (!cut)
 			f->held = cut = hold_open(w, f, end);
+		f->key_from = SIZE_MAX;
 		/* A line cut at PARTIAL_MAX: its last bytes stay, to be
 		 * scanned with what follows (a secret across the cut is
 		 * found; one found twice is stored once). */
@@ -755,6 +801,7 @@ static struct followed *follow(struct dw_logwatch *w, const struct pattern *p,
 		line = 0;
 	}
 	f = dw_xcalloc(1, sizeof(*f));
+	f->key_from = SIZE_MAX;
 	f->path = dw_xstrdup(path);
 	f->p = p;
 	f->fd = fd;

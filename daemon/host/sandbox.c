@@ -192,6 +192,9 @@ struct sb_done {
 	uint32_t timed_out;
 	uint32_t outcome;  /* SB_WHOLE, SB_FRAMES: enum sb_outcome */
 	uint64_t consumed; /* SB_FRAMES: bytes up to the last line's end */
+	/* SB_LINES: where a PEM key's lines begin that have no END line yet
+	 * (dw_log_join_finish()), UINT64_MAX: none */
+	uint64_t hold;
 	/* SB_OUT_MALFORMED: why, printable ASCII, NUL-terminated (the
 	 * daemon shows it as the scanner's word, never believes more). */
 	char why[200];
@@ -352,7 +355,7 @@ static int child_source_finding(const struct dw_finding *f,
 static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 			const char *p, size_t n)
 {
-	struct sb_done done = {SB_DONE, r->id, 0, 0, 0, ""};
+	struct sb_done done = {SB_DONE, r->id, 0, 0, 0, UINT64_MAX, ""};
 	struct sb_lines l;
 	struct dw_log_join join;
 	struct timespec t0, t;
@@ -403,7 +406,7 @@ static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 			dw_scan_log_line(s, &join, (enum dw_log_format)l.format,
 					 p + start, i - start, line, start, "",
 					 child_source_finding, NULL);
-			done.timed_out |= (uint32_t)dw_scan_timed_out(s);
+			done.timed_out |= (uint32_t)join.timed_out;
 		}
 		line += i < n;
 		start = i + 1;
@@ -411,8 +414,8 @@ static void child_lines(struct dw_scanner *s, const struct sb_req *r,
 	/* (a time budget that ran out stopped the scanner: what is kept
 	 * is not scanned, and that was said) */
 	if (!done.timed_out)
-		dw_log_join_finish(s, &join);
-	done.timed_out |= (uint32_t)dw_scan_timed_out(s);
+		done.hold = dw_log_join_finish(s, &join);
+	done.timed_out |= (uint32_t)join.timed_out;
 	cur_join = NULL;
 	dw_log_join_release(&join);
 	cur_docker = 0;
@@ -432,7 +435,7 @@ static void child_frames(struct dw_scanner *s, int fd, const struct sb_req *r,
 			 const char *extra)
 {
 	struct sb_frames copy, *fr = &copy;
-	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE, 0, ""};
+	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE, 0, 0, ""};
 	struct dw_local_log l;
 	size_t len = 0, pos = 0;
 	char *data;
@@ -499,7 +502,7 @@ static void child_whole(struct dw_scanner *s, int fd, const struct sb_req *r,
 {
 	static struct sb_whole copy; /* msg: not aligned for it */
 	const struct sb_whole *w = memcpy(&copy, extra, sizeof(copy));
-	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE, 0, ""};
+	struct sb_done done = {SB_DONE, r->id, 0, SB_OUT_DONE, 0, 0, ""};
 	struct dw_source_opts o = {.max_file_size = r->max};
 	enum dw_scan_outcome out = DW_SCAN_DONE;
 	char path[sizeof(w->path)], channel[sizeof(w->channel)];
@@ -549,7 +552,7 @@ static void child_whole(struct dw_scanner *s, int fd, const struct sb_req *r,
 
 static void child_scan(struct dw_scanner *s, int fd, const struct sb_req *r)
 {
-	struct sb_done done = {SB_DONE, r->id, 0, 0, 0, ""};
+	struct sb_done done = {SB_DONE, r->id, 0, 0, 0, 0, ""};
 	uint64_t off = 0;
 
 	cur_id = r->id;
@@ -996,7 +999,7 @@ int dw_sandbox_child_main(int argc, char **argv,
 		cur_kind = 0;
 		cur_fields[0] = '\0';
 		if (r.op == SB_REDACT) {
-			struct sb_done done = {SB_DONE, r.id, 0, 0, 0, ""};
+			struct sb_done done = {SB_DONE, r.id, 0, 0, 0, 0, ""};
 
 			cur_id = r.id;
 			dw_scanner_set_budget(s, r.budget_ms);
@@ -2013,7 +2016,7 @@ out:
 }
 
 /* The secret in text `u` (or %-decoded, if it says); `u` released. */
-static int in_text(struct dw_buf *u, const struct dw_finding *f)
+static int text_has(const struct dw_buf *u, const struct dw_finding *f)
 {
 	struct dw_buf d = DW_BUF_INIT;
 	int yes = u->len && memmem(u->ptr, u->len, f->secret, f->secret_len);
@@ -2022,8 +2025,15 @@ static int in_text(struct dw_buf *u, const struct dw_finding *f)
 		pct_decode(&d, u->ptr, u->len);
 		yes = d.len && memmem(d.ptr, d.len, f->secret, f->secret_len);
 	}
-	dw_buf_release(u);
 	dw_buf_release(&d);
+	return yes;
+}
+
+static int in_text(struct dw_buf *u, const struct dw_finding *f)
+{
+	int yes = text_has(u, f);
+
+	dw_buf_release(u);
 	return yes;
 }
 
@@ -2083,40 +2093,62 @@ static int joined_pieces(const char *data, int format,
 }
 
 /*
- * Lines found together: the first and the last are whole lines of the
- * format, in that order; the texts of the lines of the first one's
- * stream from it to the last, each ending with a newline.
+ * Lines found together: the first is a whole line of the format, the
+ * last one of its stream after it (a whole line, or the first piece of a
+ * line: a key's END line printed without its newline); the texts of the
+ * lines of that stream from the first to the last, each ending with a
+ * newline (as the scanner process keeps them: container_log.c). Built
+ * once for the findings that name the same lines (`c`).
  */
+struct stream_cache {
+	uint64_t off2, len2, off, len;
+	int built, ok;
+	struct dw_buf t;
+};
+
 static int stream_text(const char *data, size_t len, int format,
-		       const struct sb_finding *h, struct dw_buf *t)
+		       const struct sb_finding *h, struct stream_cache *c)
 {
 	enum dw_log_format fmt = (enum dw_log_format)format;
 	size_t at = (size_t)h->line2_off, end;
-	int o1, o2;
+	int o1, o2, last;
 
+	if (c->built && c->off2 == h->line2_off && c->len2 == h->line2_len &&
+	    c->off == h->line_off && c->len == h->line_len)
+		return c->ok ? 0 : -1;
+	c->built = 1;
+	c->ok = 0;
+	c->off2 = h->line2_off;
+	c->len2 = h->line2_len;
+	c->off = h->line_off;
+	c->len = h->line_len;
+	dw_buf_reset(&c->t);
 	if (!whole_line(data, len, h->line2_off, h->line2_len) ||
 	    !whole_line(data, len, h->line_off, h->line_len) ||
 	    h->line2_off >= h->line_off ||
 	    dw_log_line_peek(fmt, data + h->line2_off, (size_t)h->line2_len,
 			     &o1) != 0 ||
-	    dw_log_line_peek(fmt, data + h->line_off, (size_t)h->line_len,
-			     &o2) != 0 ||
-	    o1 != o2)
+	    (last = dw_log_line_peek(fmt, data + h->line_off,
+				     (size_t)h->line_len, &o2)) < 0 ||
+	    last > 1 || o1 != o2)
 		return -1;
 	end = (size_t)(h->line_off + h->line_len);
 	while (at < end) {
 		const char *nl = memchr(data + at, '\n', end - at);
-		size_t n = nl ? (size_t)(nl - data) - at : end - at;
+		size_t n = nl ? (size_t)(nl - data) - at : end - at,
+		       before = c->t.len;
 		int o;
 
 		if (dw_log_line_peek(fmt, data + at, n, &o) >= 0 && o == o1) {
-			if (dw_log_line_text(fmt, data + at, n, t))
+			if (dw_log_line_text(fmt, data + at, n, &c->t))
 				return -1;
-			if (!t->len || t->ptr[t->len - 1] != '\n')
-				dw_buf_addch(t, '\n');
+			if (c->t.len == before ||
+			    c->t.ptr[c->t.len - 1] != '\n')
+				dw_buf_addch(&c->t, '\n');
 		}
 		at += n + 1;
 	}
+	c->ok = 1;
 	return 0;
 }
 
@@ -2132,7 +2164,7 @@ static int stream_text(const char *data, size_t len, int format,
  */
 static int lines_verify(const char *data, size_t len, int format,
 			const struct sb_finding *h, const struct dw_finding *f,
-			int cut)
+			int cut, struct stream_cache *c)
 {
 	const char *line, *before;
 	struct dw_buf t = DW_BUF_INIT;
@@ -2146,11 +2178,9 @@ static int lines_verify(const char *data, size_t len, int format,
 			       ? 0
 			       : -1;
 	if (h->lines) {
-		if (h->docker != 1 || stream_text(data, len, format, h, &t)) {
-			dw_buf_release(&t);
+		if (h->docker != 1 || stream_text(data, len, format, h, c))
 			return -1;
-		}
-		return in_text(&t, f) ? 0 : -1;
+		return text_has(&c->t, f) ? 0 : -1;
 	}
 	if (!(line = whole_line(data, len, h->line_off, h->line_len)))
 		return -1;
@@ -2177,7 +2207,8 @@ static int lines_verify(const char *data, size_t len, int format,
 /* One piece of at most SB_LINES_MAX: 0 done, 1 the scanner failed. */
 static int lines_attempt(struct dw_sandbox *sb, int format, const char *data,
 			 size_t len, uint64_t line_base, dw_source_cb cb,
-			 void *ctx, int *timed_out, char *how, size_t hn)
+			 void *ctx, int *timed_out, size_t *hold, char *how,
+			 size_t hn)
 {
 	struct sb_req r = {SB_LINES, new_id(), len, SCAN_LINES_BUDGET_MS};
 	struct sb_lines l = {(uint32_t)format, 0, line_base};
@@ -2186,6 +2217,7 @@ static int lines_attempt(struct dw_sandbox *sb, int format, const char *data,
 		char fields[SB_FIELDS_MAX];
 		int docker;
 	} *held = NULL;
+	struct stream_cache cache = {0};
 	size_t nheld = 0, alloc = 0, i;
 	char *msg, *buf;
 	long long deadline;
@@ -2222,12 +2254,24 @@ static int lines_attempt(struct dw_sandbox *sb, int format, const char *data,
 			ok = got > 0;
 			if (ok && d.timed_out)
 				*timed_out |= DW_LINES_TIMED_OUT;
+			/* (a line's start, or none) */
+			*hold = len;
+			if (ok && d.hold != UINT64_MAX && format &&
+			    (d.hold >= len ||
+			     (d.hold && data[d.hold - 1] != '\n'))) {
+				ok = 0;
+				stop_child(sb, how, hn);
+				snprintf(how, hn,
+					 "it sent an answer that is not so");
+			} else if (ok && d.hold != UINT64_MAX && format) {
+				*hold = (size_t)d.hold;
+			}
 			break;
 		}
 		if (take_finding(sb, buf, n, r.id, &h, &f) ||
 		    nheld >= SB_LINES_FINDINGS_MAX ||
 		    lines_verify(data, len, format, &h, &f,
-				 h.secret_len == SB_SECRET_MAX)) {
+				 h.secret_len == SB_SECRET_MAX, &cache)) {
 			stop_child(sb, how, hn);
 			snprintf(how, hn, "it sent an answer that is not so");
 			break;
@@ -2263,20 +2307,22 @@ static int lines_attempt(struct dw_sandbox *sb, int format, const char *data,
 		free((void *)held[i].f.secret);
 	}
 	free(held);
+	dw_buf_release(&cache.t);
 	return !ok;
 }
 
 int dw_sandbox_scan_lines(struct dw_sandbox *sb, int format, const char *data,
 			  size_t len, uint64_t line_base, dw_source_cb cb,
-			  void *ctx, int *timed_out)
+			  void *ctx, int *timed_out, size_t *hold_from)
 {
 	char first[300] = "";
 	size_t off = 0;
 
 	*timed_out = 0;
+	*hold_from = len;
 	/* Pieces of whole lines (a longer line: cut, scanned as it is). */
 	while (off < len) {
-		size_t piece = len - off, i;
+		size_t piece = len - off, i, hold = 0;
 		uint64_t lines = 0;
 		char how[200] = "";
 		int tries, failed = 1;
@@ -2314,10 +2360,20 @@ int dw_sandbox_scan_lines(struct dw_sandbox *sb, int format, const char *data,
 				return DW_ERROR;
 			failed = lines_attempt(sb, format, data + off, piece,
 					       line_base, cb, ctx, timed_out,
-					       how, sizeof(how));
+					       &hold, how, sizeof(how));
 			if (failed)
 				sb->st.restarts++;
 		}
+		/* A key's lines with no END line yet go again with the next
+		 * piece (or, after the last, with what is read next), to be
+		 * scanned with the rest of the key; from the piece's start,
+		 * they cannot: its rest is scanned without them, said. */
+		if (!failed && hold < piece && next == len)
+			*hold_from = off + hold;
+		else if (!failed && hold < piece && hold && off + hold < next)
+			next = off + hold;
+		else if (!failed && hold < piece && !hold)
+			*timed_out |= DW_LINES_UNJOINED;
 		for (i = 0; i < next - off; i++)
 			lines += data[off + i] == '\n';
 		/* A piece given up on: said; the others are still read. */

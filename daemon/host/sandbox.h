@@ -143,7 +143,11 @@ int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
  * open) has a 2 s budget. `*timed_out` gets DW_LINES_TIMED_OUT when one
  * was cut there, DW_LINES_UNJOINED when a piece of a long line was open
  * from a piece's start to its end (its rest, in a later piece, was
- * scanned on its own: the caller says so). Returns
+ * scanned on its own: the caller says so; also when a private key's
+ * lines with no END line yet were, which otherwise go again with the next
+ * piece). `*hold_from` gets where such lines begin in the last piece
+ * (`len`: none), for the caller to give them again with what it reads
+ * next (dw_log_join_finish()). Returns
  * 0, or DW_ELIMIT when the scanner failed twice on a piece (the message
  * names the first such piece's lines; the other pieces are still
  * scanned).
@@ -155,7 +159,7 @@ int dw_sandbox_scan_lines(struct dw_sandbox *sb, int format, const char *data,
 			  size_t len, uint64_t line_base,
 			  int (*cb)(const struct dw_finding *f,
 				    const struct dw_source *src, void *ctx),
-			  void *ctx, int *timed_out);
+			  void *ctx, int *timed_out, size_t *hold_from);
 
 /*
  * In driftwatchd's main(), first: is this process a scanner the daemon

@@ -38,6 +38,7 @@ void dw_log_join_release(struct dw_log_join *j)
 		dw_buf_release(&j->slot[i].tail);
 		dw_buf_release(&j->slot[i].ml.text);
 		free(j->slot[i].ml.lines);
+		free(j->slot[i].ml.seen);
 	}
 	memset(j, 0, sizeof(*j));
 }
@@ -250,10 +251,11 @@ struct join_sink {
 	void *ctx;
 	size_t cut; /* scanning a join: only what spans this offset */
 	int joined;
-	/* the multi-line findings of the line scanned as itself */
-	char seen[DW_LOG_ML_SEEN][72];
-	size_t nseen;
+	struct dw_log_ml *ml; /* the line's stream's kept lines */
+	uint64_t lineno;
 };
+
+static void ml_note(struct dw_log_ml *m, uint64_t lineno, const char *fp);
 
 static int forward(const struct dw_finding *f, void *ctx)
 {
@@ -262,8 +264,9 @@ static int forward(const struct dw_finding *f, void *ctx)
 	if (k->joined &&
 	    (f->offset >= k->cut || f->offset + f->secret_len <= k->cut))
 		return 0;
-	if (f->multiline && !k->joined && k->nseen < DW_LOG_ML_SEEN)
-		memcpy(k->seen[k->nseen++], f->fingerprint, 72);
+	/* (told now: not again when the lines are scanned together) */
+	if (f->multiline && !k->joined && k->ml)
+		ml_note(k->ml, k->lineno, f->fingerprint);
 	return k->cb(f, &k->src, k->ctx);
 }
 
@@ -278,22 +281,42 @@ static int ml_seen(const struct dw_log_ml *m, uint64_t lineno, const char *fp)
 {
 	size_t i;
 
-	for (i = 0; i < m->nseen; i++)
-		if (m->seen_line[i] == lineno && !strcmp(m->seen[i], fp))
+	for (i = m->nseen; i-- > 0;)
+		if (m->seen[i].lineno == lineno &&
+		    !strcmp(m->seen[i].fingerprint, fp))
 			return 1;
 	return 0;
 }
 
 static void ml_note(struct dw_log_ml *m, uint64_t lineno, const char *fp)
 {
-	if (m->nseen >= DW_LOG_ML_SEEN || ml_seen(m, lineno, fp))
+	if (ml_seen(m, lineno, fp))
 		return;
-	m->seen_line[m->nseen] = lineno;
-	memcpy(m->seen[m->nseen++], fp, 72);
+	DW_ALLOC_GROW(m->seen, m->nseen + 1, m->seen_alloc);
+	m->seen[m->nseen].lineno = lineno;
+	memcpy(m->seen[m->nseen++].fingerprint, fp, 72);
+}
+
+/* The kept line that holds text offset `off`. */
+static const struct dw_log_ml_line *ml_line_at(const struct dw_log_ml *m,
+					       uint64_t off)
+{
+	size_t lo = 0, hi = m->nlines;
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (m->lines[mid].text_off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &m->lines[lo];
 }
 
 /* What the multi-line rules found across the lines: told on its raw
- * line, with that line's stream and time; the rest was told already. */
+ * line (where its secret starts), with that line's stream and time;
+ * what was told already is not. */
 static int ml_forward(const struct dw_finding *f, void *ctx)
 {
 	struct ml_sink *k = ctx;
@@ -303,16 +326,17 @@ static int ml_forward(const struct dw_finding *f, void *ctx)
 	struct dw_finding g;
 	int stop;
 
-	if (!f->multiline || f->line < 1 || f->line > m->nlines)
+	if (!f->multiline || !m->nlines || f->offset >= m->text.len)
 		return 0;
-	l = &m->lines[f->line - 1];
+	l = ml_line_at(m, f->offset);
 	if (ml_seen(m, l->lineno, f->fingerprint))
 		return 0;
-	/* (lines kept after DW_LOG_ML_MAX are scanned again with more) */
+	/* (kept lines are scanned again with what follows) */
 	ml_note(m, l->lineno, f->fingerprint);
 	g = *f;
 	g.line = l->lineno;
-	g.offset = f->offset >= l->text_off ? f->offset - l->text_off : 0;
+	g.offset = f->offset - l->text_off;
+	g.column = g.offset + 1;
 	src.path = k->j->display;
 	src.kind = k->j->format == DW_LOG_CRI ? DW_SOURCE_CRI_LOG
 					      : DW_SOURCE_DOCKER_JSON_LOG;
@@ -328,79 +352,104 @@ static int ml_forward(const struct dw_finding *f, void *ctx)
 }
 
 /* Scan the kept lines together (one line alone was scanned as itself),
- * then keep those from `from` on. */
+ * then keep those from `from` on (the notes of the line being read stay
+ * too). */
 static void ml_flush(struct dw_scanner *s, struct dw_log_join *j,
 		     struct dw_log_piece *p, size_t from)
 {
 	struct dw_log_ml *m = &p->ml;
 	struct ml_sink k = {j, p};
 	size_t i, cut, n = 0;
+	uint64_t keep_from;
 
 	if (m->nlines > 1 && j->cb) {
 		j->ml_first = &m->lines[0];
 		j->ml_last = &m->lines[m->nlines - 1];
 		dw_scan_buffer(s, m->text.ptr, m->text.len, 1, ml_forward, &k);
+		j->timed_out |= dw_scan_timed_out(s);
 		j->ml_first = j->ml_last = NULL;
 	}
 	if (from >= m->nlines) {
 		dw_buf_reset(&m->text);
-		m->nlines = m->nseen = 0;
-		return;
+		m->nlines = 0;
+		keep_from = m->cur_line;
+	} else {
+		cut = m->lines[from].text_off;
+		memmove(m->text.ptr, m->text.ptr + cut, m->text.len - cut);
+		dw_buf_setlen(&m->text, m->text.len - cut);
+		memmove(m->lines, m->lines + from,
+			(m->nlines - from) * sizeof(*m->lines));
+		m->nlines -= from;
+		for (i = 0; i < m->nlines; i++)
+			m->lines[i].text_off -= cut;
+		keep_from = m->lines[0].lineno < m->cur_line
+				    ? m->lines[0].lineno
+				    : m->cur_line;
 	}
-	cut = m->lines[from].text_off;
-	memmove(m->text.ptr, m->text.ptr + cut, m->text.len - cut);
-	dw_buf_setlen(&m->text, m->text.len - cut);
-	memmove(m->lines, m->lines + from,
-		(m->nlines - from) * sizeof(*m->lines));
-	m->nlines -= from;
-	for (i = 0; i < m->nlines; i++)
-		m->lines[i].text_off -= cut;
 	for (i = 0; i < m->nseen; i++)
-		if (m->seen_line[i] >= m->lines[0].lineno) {
-			m->seen_line[n] = m->seen_line[i];
-			memcpy(m->seen[n++], m->seen[i], 72);
-		}
+		if (m->seen[i].lineno >= keep_from)
+			m->seen[n++] = m->seen[i];
 	m->nseen = n;
 }
 
-void dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j)
+uint64_t dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j)
 {
-	ml_flush(s, j, &j->slot[0], SIZE_MAX);
-	ml_flush(s, j, &j->slot[1], SIZE_MAX);
+	uint64_t open = UINT64_MAX;
+	size_t k, i;
+
+	/* (a block's END line scanned its lines and let them go: a BEGIN
+	 * line still kept has none after it) */
+	for (k = 0; k < 2; k++) {
+		const struct dw_log_ml *m = &j->slot[k].ml;
+
+		for (i = 0; i < m->nlines && !m->lines[i].block; i++)
+			;
+		if (i < m->nlines && m->lines[i].raw_off < open)
+			open = m->lines[i].raw_off;
+		ml_flush(s, j, &j->slot[k], SIZE_MAX);
+	}
+	return open;
 }
 
 /*
- * A whole line of the stream, scanned as itself already (`hit`: a
- * multi-line rule's keyword was on it; `k`: its multi-line findings):
- * kept from a line with a hit on, while the lines fit.
+ * A line of the stream, scanned as itself already (`hit`: a multi-line
+ * rule's keyword was on it): kept from a line with a hit on. `last`: the
+ * first piece of a line cut (a key's END line printed without its
+ * newline is one): scanned with the lines kept, which end there.
  */
 static void ml_add(struct dw_scanner *s, struct dw_log_join *j,
-		   struct dw_log_piece *p, const struct join_sink *k,
-		   const char *text, size_t n, uint64_t lineno,
-		   uint64_t raw_off, uint64_t raw_len, const char *time,
-		   size_t time_len, int hit)
+		   struct dw_log_piece *p, const char *text, size_t n,
+		   uint64_t lineno, uint64_t raw_off, uint64_t raw_len,
+		   const char *time, size_t time_len, int hit, int last)
 {
 	struct dw_log_ml *m = &p->ml;
 	struct dw_log_ml_line *l;
 	size_t i;
 
-	if (!m->nlines && !hit)
+	/* Longer than the rules' window: no match spans it. */
+	if (n + 1 > DW_LOG_ML_MAX) {
+		ml_flush(s, j, p, SIZE_MAX);
 		return;
-	while (m->nlines && (m->text.len + n + 1 > DW_LOG_ML_MAX ||
-			     m->nlines >= DW_LOG_ML_LINES)) {
-		/* Full: scanned, and kept from its last line with a hit
-		 * (a key may begin there), or not at all. */
-		size_t last = 0;
-
-		for (i = 1; i < m->nlines; i++)
-			if (m->lines[i].hit)
-				last = i;
-		ml_flush(s, j, p, last ? last : SIZE_MAX);
 	}
-	if (!hit && !m->nlines)
+	if (!m->nlines && (!hit || last))
 		return;
-	if (n + 1 > DW_LOG_ML_MAX)
-		return; /* (too long to keep: it was scanned as itself) */
+	if (m->text.len + n + 1 > 2 * DW_LOG_ML_MAX ||
+	    m->nlines >= DW_LOG_ML_LINES) {
+		/* Full: scanned, and kept from the first line with a hit in
+		 * its last DW_LOG_ML_MAX (and half its lines): a key that
+		 * begins there is read whole with what follows. */
+		size_t from = SIZE_MAX;
+
+		for (i = 1; i < m->nlines && from == SIZE_MAX; i++)
+			if (m->lines[i].hit &&
+			    m->text.len - m->lines[i].text_off <=
+				    DW_LOG_ML_MAX &&
+			    m->nlines - i <= DW_LOG_ML_LINES / 2)
+				from = i;
+		ml_flush(s, j, p, from);
+		if (!m->nlines && (!hit || last))
+			return;
+	}
 	DW_ALLOC_GROW(m->lines, m->nlines + 1, m->alloc);
 	l = &m->lines[m->nlines++];
 	l->lineno = lineno;
@@ -410,13 +459,15 @@ static void ml_add(struct dw_scanner *s, struct dw_log_join *j,
 	l->time_len = time_len < sizeof(l->time) ? time_len : 0;
 	memcpy(l->time, time, l->time_len);
 	l->hit = hit;
+	l->block = hit && n >= 11 && memmem(text, n, "-----BEGIN ", 11);
 	dw_buf_add(&m->text, text, n);
 	dw_buf_addch(&m->text, '\n');
-	for (i = 0; i < k->nseen; i++)
-		ml_note(m, lineno, k->seen[i]);
-	/* A PEM block's END line: the block rules' blocks end there. */
-	if (m->nlines > 1 && n >= 9 && memmem(text, n, "-----END ", 9))
+	if (last)
 		ml_flush(s, j, p, SIZE_MAX);
+	/* A PEM block's END line: the block rules' blocks end there (kept
+	 * if another begins on it: `cat a.pem b.pem`, no newline between) */
+	else if (m->nlines > 1 && n >= 9 && memmem(text, n, "-----END ", 9))
+		ml_flush(s, j, p, l->block ? m->nlines - 1 : SIZE_MAX);
 }
 
 /* One decoded piece: scanned, joined with its stream's open piece. */
@@ -426,29 +477,36 @@ static void scan_piece(struct dw_scanner *s, struct dw_log_join *j,
 		       int partial, const char *text, size_t n, uint64_t lineno,
 		       const char *raw, uint64_t raw_off, uint64_t raw_len)
 {
-	int other = !(stream_len == 6 && !memcmp(stream, "stdout", 6)), o;
+	int other = !(stream_len == 6 && !memcmp(stream, "stdout", 6)), o = 0;
 	struct dw_log_piece *p = &j->slot[other];
 	size_t keep;
-	int hit;
+	int hit, pk;
 
-	k->nseen = 0;
+	/* (the scanner process's checker reads the raw lines the way
+	 * dw_log_line_peek() does: a line is kept only if that says it is a
+	 * whole line of this stream too, and one it reads as of a stream
+	 * ends that stream's kept lines unless kept) */
+	pk = dw_log_line_peek(j->format, raw, (size_t)raw_len, &o);
+	p->ml.cur_line = lineno;
+	k->ml = &p->ml;
+	k->lineno = lineno;
 	dw_scan_buffer(s, text, n, lineno, forward, k);
+	j->timed_out |= dw_scan_timed_out(s);
+	k->ml = NULL;
 	hit = dw_scan_multiline_hit(s);
-	/* A whole line: kept with the lines around it of its stream for
-	 * the multi-line rules (one the scanner process's checker would
-	 * not read as of that stream is not: it checks the lines it
-	 * names); a line in pieces ends them. */
-	if (partial || p->open)
+	if (!p->open && pk == partial && o == other) {
+		if (hit || p->ml.nlines) {
+			p->ml.stream_len = stream_len < sizeof(p->ml.stream)
+						   ? stream_len
+						   : sizeof(p->ml.stream);
+			memcpy(p->ml.stream, stream, p->ml.stream_len);
+			ml_add(s, j, p, text, n, lineno, raw_off, raw_len, time,
+			       time_len, hit, partial);
+		}
+	} else {
 		ml_flush(s, j, p, SIZE_MAX);
-	else if ((hit || p->ml.nlines) &&
-		 dw_log_line_peek(j->format, raw, (size_t)raw_len, &o) >= 0 &&
-		 o == other) {
-		p->ml.stream_len = stream_len < sizeof(p->ml.stream)
-					   ? stream_len
-					   : sizeof(p->ml.stream);
-		memcpy(p->ml.stream, stream, p->ml.stream_len);
-		ml_add(s, j, p, k, text, n, lineno, raw_off, raw_len, time,
-		       time_len, hit);
+		if (pk >= 0 && o != other)
+			ml_flush(s, j, &j->slot[o], SIZE_MAX);
 	}
 	/* An empty piece that more follows changes nothing. */
 	if (!n && partial && p->open)
@@ -469,6 +527,7 @@ static void scan_piece(struct dw_scanner *s, struct dw_log_join *j,
 					    json_stringn(p->time, p->time_len));
 		dw_scan_buffer(s, p->tail.ptr, p->tail.len, p->lineno, forward,
 			       k);
+		j->timed_out |= dw_scan_timed_out(s);
 		json_decref(k->src.fields);
 		k->src.fields = fields;
 		j->joining = NULL;
@@ -506,8 +565,15 @@ static void scan_json_line(struct dw_scanner *s, struct dw_log_join *j,
 	const char *text;
 
 	if (!json_is_string(log)) {
-		/* Not one of Docker's lines: scanned as it is, not lost. */
+		int o;
+
+		/* Not one of Docker's lines: scanned as it is, not lost.
+		 * (One the daemon's checker reads as of a stream ends that
+		 * stream's kept lines: scan_piece().) */
 		dw_scan_buffer(s, line, n, lineno, forward, k);
+		j->timed_out |= dw_scan_timed_out(s);
+		if (dw_log_line_peek(DW_LOG_DOCKER_JSON, line, n, &o) >= 0)
+			ml_flush(s, j, &j->slot[o], SIZE_MAX);
 		json_decref(doc);
 		return;
 	}
@@ -546,6 +612,7 @@ static void scan_cri_line(struct dw_scanner *s, struct dw_log_join *j,
 
 	if (cri_walk(line, n, &t, &tl, &st, &sl, &partial, &text, &xl)) {
 		dw_scan_buffer(s, line, n, lineno, forward, k);
+		j->timed_out |= dw_scan_timed_out(s);
 		return;
 	}
 	k->src.fields = json_object();
@@ -580,6 +647,7 @@ void dw_scan_log_line(struct dw_scanner *s, struct dw_log_join *j,
 		scan_cri_line(s, j, &k, line, n, lineno, raw_off);
 	else
 		dw_scan_buffer(s, line, n, lineno, forward, &k);
+	j->timed_out |= dw_scan_timed_out(s);
 }
 
 int dw_is_cri_log(const char *path)

@@ -145,30 +145,29 @@ enum dw_log_format {
 #define DW_LOG_JOIN_TAIL (16u << 10)
 
 /*
- * The piece of a line still open, per stream (stdout, and any other):
- * its last min(its length, DW_LOG_JOIN_TAIL) bytes are scanned again
- * with the next piece of the stream, for a secret across the cut. A
- * secret across two cuts (a piece shorter than it between) is not
- * joined: runtimes cut at 16 KiB, so that takes a crafted file.
- */
-/*
  * A stream's whole lines from one where a multi-line rule's keyword was
  * (dw_scan_multiline_hit(): a PEM key's BEGIN, a .netrc `machine`) on.
  * A runtime writes each line as a record of its own, so a key a
  * container prints is in no one record: these lines are scanned
- * together for the multi-line rules, once (at a PEM END line, at
- * DW_LOG_ML_MAX, before a line cut into pieces, at the end:
- * dw_log_join_finish()).
+ * together for the multi-line rules (at a PEM END line, at a line cut
+ * into pieces, with the first piece, at dw_log_join_finish(); past
+ * twice DW_LOG_ML_MAX, or DW_LOG_ML_LINES lines, kept from the first
+ * keyword line in the last DW_LOG_ML_MAX on, to be scanned again with
+ * what follows: a key within the rules' window is always whole once).
  */
-#define DW_LOG_ML_MAX (64u << 10) /* bytes of text, as the rules' window */
-#define DW_LOG_ML_LINES 1024
-#define DW_LOG_ML_SEEN 16
+#define DW_LOG_ML_MAX (64u << 10) /* bytes of text: the rules' window */
+#define DW_LOG_ML_LINES 8192
 struct dw_log_ml_line {
 	uint64_t lineno, raw_off, raw_len;
 	size_t text_off; /* where its text starts in dw_log_ml.text */
 	char time[48];
 	size_t time_len;
-	int hit; /* a multi-line rule's keyword on it */
+	int hit;   /* a multi-line rule's keyword on it */
+	int block; /* ... a PEM BEGIN line's */
+};
+struct dw_log_ml_seen {
+	uint64_t lineno;
+	char fingerprint[72];
 };
 struct dw_log_ml {
 	struct dw_buf text; /* the lines' texts, each with a "\n" */
@@ -176,12 +175,20 @@ struct dw_log_ml {
 	size_t nlines, alloc;
 	char stream[16]; /* their stream's name */
 	size_t stream_len;
-	/* multi-line findings of its lines, one at a time: not told again */
-	char seen[DW_LOG_ML_SEEN][72];
-	uint64_t seen_line[DW_LOG_ML_SEEN];
-	size_t nseen;
+	/* multi-line findings told of its lines (each line alone, or
+	 * together before): not told again */
+	struct dw_log_ml_seen *seen;
+	size_t nseen, seen_alloc;
+	uint64_t cur_line; /* the line being read (its notes stay) */
 };
 
+/*
+ * The piece of a line still open, per stream (stdout, and any other):
+ * its last min(its length, DW_LOG_JOIN_TAIL) bytes are scanned again
+ * with the next piece of the stream, for a secret across the cut. A
+ * secret across two cuts (a piece shorter than it between) is not
+ * joined: runtimes cut at 16 KiB, so that takes a crafted file.
+ */
 struct dw_log_piece {
 	struct dw_log_ml ml;
 	struct dw_buf tail;
@@ -201,6 +208,9 @@ struct dw_log_join {
 	/* During the scan of a stream's lines together: the first and the
 	 * last of them (for the scanner process, as `joining`). */
 	const struct dw_log_ml_line *ml_first, *ml_last;
+	/* A scan of these lines ran out of its time budget (the scanner's
+	 * own word is reset by the next scan). */
+	int timed_out;
 	/* As the lines were given (dw_scan_log_line()), for the scan of
 	 * their lines together. */
 	enum dw_log_format format;
@@ -210,9 +220,14 @@ struct dw_log_join {
 };
 
 void dw_log_join_init(struct dw_log_join *j);
-/* The lines still kept to be scanned together: scanned now (the end of
- * the input, or of what is read of it for now). */
-void dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j);
+/*
+ * The lines still kept to be scanned together: scanned now (the end of
+ * the input, or of what is read of it for now). Returns the `raw_off` of
+ * the first of them that is a PEM BEGIN line with no END line after it
+ * (a follower gives the lines from there again with what it reads next:
+ * the key's other lines may still come), or UINT64_MAX.
+ */
+uint64_t dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j);
 void dw_log_join_release(struct dw_log_join *j);
 
 /*

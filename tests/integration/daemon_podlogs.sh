@@ -124,6 +124,18 @@ sleep 0.5
 	fail "told: $(q "SELECT rule, line, source FROM findings WHERE rule IN ('private-key', 'netrc-password')"); $(grep -E 'private-key|netrc' "$tmp/log")"
 grep -q "not scanned\|not so" "$tmp/log" && fail "the scanner process was doubted: $(grep 'not so' "$tmp/log" | tail -1)"
 
+# A key whose lines come in two reads of the daemon: the lines from its
+# BEGIN are read again with the rest (before: each read's lines were
+# scanned together, and the key, in none whole, was missed).
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out "$tmp/k2.pem" 2>/dev/null || fail "openssl genpkey"
+at=$(($(wc -l <"$dns/0.log") + 1))
+head -5 "$tmp/k2.pem" | while IFS= read -r l; do cri 9 stdout F "$l"; cri 9 stderr F "progress"; done >>"$dns/0.log"
+sleep 1
+tail -n +6 "$tmp/k2.pem" | while IFS= read -r l; do cri 9 stdout F "$l"; done >>"$dns/0.log"
+wait_rule "$dns/0.log" private-key 2 && [ "$(q "SELECT max(line) FROM findings WHERE rule = 'private-key'")" = "$at" ] &&
+	pass "a key whose lines came in two reads: found, at its BEGIN line" ||
+	fail "key over two reads: $(q "SELECT rule, line FROM findings WHERE rule = 'private-key'")"
+
 # Rotation as the kubelet does it: renamed with a time, a new 0.log; an
 # older one compressed.
 e=$($G npm podlog-e)

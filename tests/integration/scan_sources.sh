@@ -84,6 +84,30 @@ jl() { jq -cn --arg l "$1" --arg s "${2:-stdout}" --arg t "${3:-t}" '{log: $l, s
 	'[[2,"private-key","stdout","t1"],[11,"netrc-password","stdout","t3"],[12,"private-key","stdout","t"],[13,"private-key","stderr","t4"],[1217,"private-key","stdout","t5"]]' ] &&
 	pass "json-file: a key and a .netrc entry over records, another stream between: found once each" ||
 	fail "over records: $(scan lines-json.log | jq -c '[.line, .rule, .stream, .time]')"
+# The same, as programs print keys: the END line without its newline
+# (printf '%s' "$KEY": Docker's last record is a piece), two keys by
+# `cat a.pem b.pem` (the second's BEGIN on the first's END line), an
+# encrypted key with a blank line in it (CRI's empty line: "F" and
+# nothing), and 20 one-line .netrc entries (before the review: the 17th
+# on were told twice).
+openssl genpkey -algorithm ed25519 -out k2.pem 2>/dev/null
+openssl genrsa 1024 2>/dev/null | openssl rsa -aes128 -passout pass:x -traditional 2>/dev/null >enc.pem
+{
+	sed '$d' k.pem | while IFS= read -r l; do jl "$l"$'\n' stdout t1; done
+	jl "$(tail -1 k.pem)" stdout t1
+	jl $'-- then\n' stderr
+	jl $'done\n' stdout t2
+	{ sed '$d' k2.pem; printf '%s' "$(tail -1 k2.pem)"; cat k.pem; } | while IFS= read -r l; do jl "$l"$'\n' stdout t3; done
+	for i in $(seq 1 20); do jl "machine h$i login u$i password Pw${i}xQz9kLm"$'\n' stdout t4; done
+} >edge-json.log
+[ "$(scan edge-json.log | jq -sc 'sort_by(.line) | map([.line, .rule])')" = \
+	'[[1,"private-key"],[6,"private-key"],[8,"private-key"]'"$(for i in $(seq 11 30); do printf ',[%d,"netrc-password"]' "$i"; done)"']' ] &&
+	pass "json-file: an END line without its newline, keys by cat a.pem b.pem, 20 one-line entries: each once" ||
+	fail "edge cases: $(scan edge-json.log | jq -sc 'sort_by(.line) | map([.line, .rule])')"
+mkdir -p klogs/default_enc_u3/app
+while IFS= read -r l; do printf '2026-11-30T10:00:01Z stdout F%s\n' "${l:+ $l}"; done <enc.pem >klogs/default_enc_u3/app/0.log
+[ "$(scan klogs/default_enc_u3/app/0.log | jq -c '[.line, .rule]')" = '[1,"private-key"]' ] &&
+	pass "CRI: an encrypted key with a blank line (an empty record) found" || fail "CRI blank line: $(scan klogs/default_enc_u3/app/0.log)"
 mkdir -p klogs/default_key_u2/app
 while IFS= read -r l; do printf '2026-11-30T10:00:01Z stdout F %s\n2026-11-30T10:00:01Z stderr F tick\n' "$l"; done <k.pem >klogs/default_key_u2/app/0.log
 [ "$(scan klogs/default_key_u2/app/0.log | jq -c '[.source, .line, .rule, .stream]')" = '["cri-log",1,"private-key","stdout"]' ] &&
