@@ -91,8 +91,8 @@ struct followed {
 	/* local format: bytes kept after the last batch; json-file, CRI:
 	 * the whole lines kept for a join (hold_open) */
 	size_t held;
-	/* json-file, CRI: where the lines of a PEM key with no END line yet
-	 * begin in `partial`, after a scan (SIZE_MAX: none) */
+	/* Where the lines of a PEM key with no END line yet begin in
+	 * `partial`, after a scan (SIZE_MAX: none): hold_open() */
 	size_t key_from;
 	long long rotated_at; /* monotonic s: closed ROTATED_GRACE_S later */
 	/* The last bytes read, ending at off: if they are not there any
@@ -422,7 +422,8 @@ static void boxed_lines(struct dw_logwatch *w, struct followed *f,
 
 	if (!dw_sandbox_scan_lines(w->sandbox, fmt, data, len, f->line + 1,
 				   on_boxed_finding, &k, &timed_out, &hold)) {
-		if (hold < len)
+		/* (where a key's lines with no END line yet begin) */
+		if (hold < len && f->p->kind != P_LOCAL)
 			f->key_from = hold;
 		if (timed_out & DW_LINES_TIMED_OUT) {
 			dw_error_set(DW_ELIMIT, "the time budget ran out");
@@ -430,34 +431,14 @@ static void boxed_lines(struct dw_logwatch *w, struct followed *f,
 		}
 		if (timed_out & DW_LINES_UNJOINED) {
 			dw_error_set(DW_ELIMIT,
-				     "a piece of a long line (or a private "
-				     "key's first lines) left open for over "
-				     "160 KiB of other lines: it was "
+				     "a piece of a long line left open for "
+				     "over 160 KiB of other lines: it was "
 				     "scanned, not joined with its rest");
 			said(w, f, "lines", "scanned in pieces for secrets");
 		}
 		return;
 	}
 	not_scanned(w, f, "lines");
-}
-
-/*
- * Plain text: the start of the last line of data[0..len) with a PEM
- * BEGIN that has no END after it, in its last 64 KiB (the rules'
- * window); SIZE_MAX: none.
- */
-static size_t open_block(const char *data, size_t len)
-{
-	const char *p = NULL, *q, *end = data + len;
-
-	for (q = data + (len > HOLD_LINES_MAX ? len - HOLD_LINES_MAX : 0);
-	     q < end && (q = memmem(q, (size_t)(end - q), "-----BEGIN ", 11));
-	     q += 11)
-		p = q;
-	if (!p || memmem(p, (size_t)(end - p), "-----END ", 9))
-		return SIZE_MAX;
-	q = memrchr(data, '\n', (size_t)(p - data));
-	return q ? (size_t)(q - data) + 1 : 0;
 }
 
 static void scan_lines(struct dw_logwatch *w, struct followed *f,
@@ -467,11 +448,6 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 	enum dw_log_format fmt = format_of(f->p);
 	struct dw_log_join join;
 	size_t i, start = 0;
-
-	/* A key's lines with no END line yet: given again with the next
-	 * read (hold_open(); json-file and CRI: the scan says where). */
-	if (f->p->kind == P_LOG)
-		f->key_from = open_block(data, len);
 
 	/* What a container (or anyone) wrote: read in the scanner process. */
 	if (w->sandbox && w->scanner) {
@@ -486,6 +462,11 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 		if (w->scanner)
 			dw_scan_buffer(w->scanner, data, len, f->line + 1,
 				       on_line_finding, &k);
+		/* A key's lines with no END line yet: given again with the
+		 * next read (hold_open()). */
+		if (w->scanner && f->p->kind == P_LOG)
+			f->key_from =
+				dw_log_open_block(data, len, HOLD_LINES_MAX);
 		for (i = 0; i < len; i++)
 			f->line += data[i] == '\n';
 		return;
@@ -644,21 +625,22 @@ static size_t hold_open(struct dw_logwatch *w, struct followed *f, size_t end)
 						 f->partial.ptr, end),
 	       i;
 
-	/* (and from a PEM key's BEGIN line with no END line yet: its
-	 * other lines may come with the next read) */
-	if (f->key_from < keep)
-		keep = f->key_from;
-	f->key_from = SIZE_MAX;
 	if (end - keep > HOLD_LINES_MAX) {
 		dw_error_set(DW_ELIMIT,
-			     "a piece of a long line (or a private key's "
-			     "first lines) left open for over %u KiB of "
-			     "other lines: it was scanned, not joined with "
-			     "its rest",
+			     "a piece of a long line left open for over %u "
+			     "KiB of other lines: it was scanned, not joined "
+			     "with its rest",
 			     HOLD_LINES_MAX >> 10);
 		said(w, f, "lines", "scanned in pieces for secrets");
 		return 0;
 	}
+	/* And from a PEM key's BEGIN line with no END line yet: its other
+	 * lines may come with the next read. Past the rules' window no
+	 * match can span it: let go, nothing is missed (not said: a log
+	 * that mentions a BEGIN line is no evasion). */
+	if (f->key_from < keep && end - f->key_from <= HOLD_LINES_MAX)
+		keep = f->key_from;
+	f->key_from = SIZE_MAX;
 	for (i = keep; i < end; i++)
 		f->line -= f->partial.ptr[i] == '\n';
 	return end - keep;

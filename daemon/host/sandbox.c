@@ -2366,13 +2366,21 @@ int dw_sandbox_scan_lines(struct dw_sandbox *sb, int format, const char *data,
 		}
 		/* A key's lines with no END line yet go again with the next
 		 * piece (or, after the last, with what is read next), to be
-		 * scanned with the rest of the key; from the piece's start,
-		 * they cannot: its rest is scanned without them, said. */
+		 * scanned with the rest of the key (plain text: from its last
+		 * BEGIN in the last 64 KiB); from the piece's start, they
+		 * cannot: its rest is scanned without them, said. */
+		if (!failed && format == DW_LOG_PLAIN) {
+			size_t b = dw_log_open_block(data + off, piece,
+						     DW_LOG_ML_MAX);
+
+			hold = b < piece && (b || next == len) ? b : piece;
+		}
 		if (!failed && hold < piece && next == len)
 			*hold_from = off + hold;
 		else if (!failed && hold < piece && hold && off + hold < next)
 			next = off + hold;
-		else if (!failed && hold < piece && !hold)
+		else if (!failed && hold < piece && !hold &&
+			 format != DW_LOG_PLAIN)
 			*timed_out |= DW_LINES_UNJOINED;
 		for (i = 0; i < next - off; i++)
 			lines += data[off + i] == '\n';

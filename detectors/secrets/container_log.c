@@ -392,17 +392,32 @@ static void ml_flush(struct dw_scanner *s, struct dw_log_join *j,
 	m->nseen = n;
 }
 
+size_t dw_log_open_block(const char *data, size_t len, size_t window)
+{
+	const char *p = NULL, *q, *end = data + len;
+
+	for (q = data + (len > window ? len - window : 0);
+	     q < end && (q = memmem(q, (size_t)(end - q), "-----BEGIN ", 11));
+	     q += 11)
+		p = q;
+	if (!p || memmem(p, (size_t)(end - p), "-----END ", 9))
+		return SIZE_MAX;
+	q = memrchr(data, '\n', (size_t)(p - data));
+	return q ? (size_t)(q - data) + 1 : 0;
+}
+
 uint64_t dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j)
 {
 	uint64_t open = UINT64_MAX;
 	size_t k, i;
 
-	/* (a block's END line scanned its lines and let them go: a BEGIN
-	 * line still kept has none after it) */
+	/* The last BEGIN line kept of each stream with no END after it
+	 * (an END line scanned its lines and let them go; a key's lines
+	 * hold no BEGIN: an earlier one is no key's). */
 	for (k = 0; k < 2; k++) {
 		const struct dw_log_ml *m = &j->slot[k].ml;
 
-		for (i = 0; i < m->nlines && !m->lines[i].block; i++)
+		for (i = m->nlines; i-- > 0 && !m->lines[i].block;)
 			;
 		if (i < m->nlines && m->lines[i].raw_off < open)
 			open = m->lines[i].raw_off;
@@ -459,7 +474,8 @@ static void ml_add(struct dw_scanner *s, struct dw_log_join *j,
 	l->time_len = time_len < sizeof(l->time) ? time_len : 0;
 	memcpy(l->time, time, l->time_len);
 	l->hit = hit;
-	l->block = hit && n >= 11 && memmem(text, n, "-----BEGIN ", 11);
+	/* (a BEGIN with no END after it on its line) */
+	l->block = hit && dw_log_open_block(text, n, n) != SIZE_MAX;
 	dw_buf_add(&m->text, text, n);
 	dw_buf_addch(&m->text, '\n');
 	if (last)

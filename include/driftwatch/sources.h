@@ -228,6 +228,13 @@ void dw_log_join_init(struct dw_log_join *j);
  * the key's other lines may still come), or UINT64_MAX.
  */
 uint64_t dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j);
+
+/*
+ * Text: the start of the line that holds the last "-----BEGIN " of
+ * data[0..len) with no "-----END " after it, if that BEGIN is in the
+ * last `window` bytes (a key's lines may still come); SIZE_MAX: none.
+ */
+size_t dw_log_open_block(const char *data, size_t len, size_t window);
 void dw_log_join_release(struct dw_log_join *j);
 
 /*

@@ -140,6 +140,22 @@ done
 	pass "a key appended to a followed log in two writes: found, at its BEGIN line" ||
 	fail "key over two reads: $(q "SELECT rule, line, CAST(path AS TEXT) FROM findings WHERE rule = 'private-key'")"
 
+# A key just past the scanner process's 160 KiB piece of one read (a
+# long line before it): its lines from the BEGIN go again with the next
+# piece (review of d3cf887: plain text was cut there, missed silently).
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$tmp/k3.pem" 2>/dev/null || fail "openssl genpkey"
+at=$(($(wc -l <"$tmp/logs/app.log") + 2))
+{ head -c $((160 * 1024 - 1000)) /dev/zero | tr '\0' A; echo; cat "$tmp/k3.pem"; echo after; } >"$tmp/chunk"
+# (in one write, as a program writes it: the daemon reads it whole)
+dd if="$tmp/chunk" of="$tmp/logs/app.log" bs=1M oflag=append conv=notrunc status=none
+for _ in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM findings WHERE rule = 'private-key' AND CAST(path AS TEXT) = '$tmp/logs/app.log'")" -ge 2 ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT max(line) FROM findings WHERE rule = 'private-key' AND CAST(path AS TEXT) = '$tmp/logs/app.log'")" = "$at" ] &&
+	pass "a key across the scanner process's 160 KiB pieces: found" ||
+	fail "key across pieces: $(q "SELECT rule, line FROM findings WHERE rule = 'private-key'")"
+
 # A rotated .gz is scanned once.
 f4=$("$G" swarm-worker srcs4)
 echo "zipped $f4" | gzip >"$tmp/logs/old.gz.tmp" && mv "$tmp/logs/old.gz.tmp" "$tmp/logs/app.1.gz"
