@@ -65,11 +65,14 @@ printf 'docker: false\ndebounce_ms: 20\npod_logs: %s\n' "$tmp/pods" >"$tmp/cfg.y
 pid=$!
 run pause1 sandbox 'echo p >/etc/pause-was-here; sleep 600' || fail "ctr run (sandbox)"
 run app1 container 'sleep 1; echo x >/etc/drift; sleep 600' || fail "ctr run"
-# (The test dockerd's own overlay mounts, of containers other tests left
-# running, are watched too, as bare mounts: not this test's business.)
+# (Overlay mounts of other runtimes on this host, such as the test
+# dockerd's containers other tests left running, or another run's, are
+# watched too, as bare mounts named by their path: not this test's
+# business. A bare mount of this test's containerd, under $tmp, is.)
+mine='select((.name | startswith("/") | not) or (.name | startswith($t)))'
 watched() {
 	"$DW" status --db "$db" --format json 2>/dev/null |
-		jq -c --arg d "${DW_DOCKER_ROOT:-/nonexistent}/" '[.watched[] | select(.name | startswith($d) | not) | {name, runtime, image}]'
+		jq -c --arg t "$tmp/" "[.watched[] | $mine | {name, runtime, image}]"
 }
 # (containerd's own short-lived mount of the snapshot, /tmp/containerd-
 # mountN, is a mount like any: the status may show it for a moment.)
@@ -96,7 +99,7 @@ kill -TERM "$pid"; wait "$pid"; pid=
 # By pod and namespace: ps, and events --pod / --namespace (before, only
 # --container, and no command listed the containers of every runtime).
 ps=$("$DW" ps --db "$db" --format json)
-[ "$(jq -c --arg d "${DW_DOCKER_ROOT:-/nonexistent}/" '[.[] | select(.name | startswith($d) | not) | {name, runtime, image, namespace, pod, container, drift: (.drift > 0)}]' <<<"$ps")" = \
+[ "$(jq -c --arg t "$tmp/" "[.[] | $mine | {name, runtime, image, namespace, pod, container, drift: (.drift > 0)}]" <<<"$ps")" = \
 	'[{"name":"shop/web-7d9/app","runtime":"containerd","image":"dwtest:busybox","namespace":"shop","pod":"web-7d9","container":"app","drift":true}]' ] &&
 	pass "ps: the pod's container with its runtime, image, pod and drift" || fail "ps: $ps"
 jq -e '.[] | select(.name == "shop/web-7d9/app") | .coverage[] | select(.facet == "logs" and .state == "monitored")' <<<"$ps" >/dev/null &&
