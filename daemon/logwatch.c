@@ -35,8 +35,10 @@
 #define PARTIAL_MAX (1u << 20)
 /* ... and how much of it is scanned again with the rest. */
 #define LINE_OVERLAP (4u << 10)
-/* A file renamed away or deleted is read for what its writer still
- * writes this long, then closed (if no new file came first). */
+/* A file renamed away or deleted (or replaced under its name) is read
+ * for what its writer still writes, until it has not grown for this
+ * long: then closed. A new file under its name does not end it: the
+ * writer may go on with the old one until it is told to reopen. */
 #define ROTATED_GRACE_S 10
 /* What one loop turn reads of one file: the rest waits for the next
  * turn (a container's backlog never stalls the loop, or the watchdog). */
@@ -86,7 +88,7 @@ struct followed {
 	off_t off;
 	unsigned long long line; /* complete lines read */
 	struct dw_buf partial;
-	int rotated; /* renamed away: drained, closed when replaced */
+	int rotated; /* renamed away: read until idle ROTATED_GRACE_S */
 	int more;    /* read up to its turn's budget: more is waiting */
 	/* local format: bytes kept after the last batch; json-file, CRI:
 	 * the whole lines kept for a join (hold_open) */
@@ -94,7 +96,8 @@ struct followed {
 	/* Where the lines of a PEM key with no END line yet begin in
 	 * `partial`, after a scan (SIZE_MAX: none): hold_open() */
 	size_t key_from;
-	long long rotated_at; /* monotonic s: closed ROTATED_GRACE_S later */
+	long long rotated_at; /* monotonic s of the rotation, or of its last
+			       * growth since: closed ROTATED_GRACE_S later */
 	/* The last bytes read, ending at off: if they are not there any
 	 * more, the file was truncated and written again past our offset. */
 	char tail[64];
@@ -731,9 +734,11 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 		f->more = w->more = 1;
 	if (fresh)
 		read_frames(w, f);
-	/* Resume after the last complete line. */
-	dw_store_put_offset(w->store, f->path, f->dev, f->ino,
-			    f->off - (off_t)f->partial.len, f->line);
+	/* Resume after the last complete line (not of a file rotated
+	 * away: its path names the new one now, whose offset this is). */
+	if (!f->rotated)
+		dw_store_put_offset(w->store, f->path, f->dev, f->ino,
+				    f->off - (off_t)f->partial.len, f->line);
 }
 
 static struct followed *find_followed(struct dw_logwatch *w, const char *path)
@@ -842,8 +847,7 @@ static void take(struct dw_logwatch *w, const struct pattern *p,
 		read_new(w, f);
 }
 
-/* Read out and close the files that were followed under `path` before
- * it was renamed away or replaced. */
+/* `f` was renamed away, deleted or replaced under its name. */
 static void mark_rotated(struct followed *f)
 {
 	if (!f->rotated)
@@ -870,30 +874,24 @@ void dw_logwatch_tick(struct dw_logwatch *w)
 	size_t j;
 
 	for (j = w->nfol; j-- > 0;) {
-		if (!w->fol[j]->rotated)
+		struct followed *f = w->fol[j];
+		off_t was = f->off;
+
+		if (!f->rotated)
 			continue;
 		/* No inotify event tells of writes to a file no longer in
 		 * its directory: read it now and then. */
-		read_new(w, w->fol[j]);
-		if (now - w->fol[j]->rotated_at >= ROTATED_GRACE_S) {
+		read_new(w, f);
+		if (f->off != was || f->more)
+			f->rotated_at = now;
+		else if (now - f->rotated_at >= ROTATED_GRACE_S) {
 			dw_log_info(
-				"%s: rotated away or deleted %d s ago, read "
-				"to its end and closed",
-				w->fol[j]->path, ROTATED_GRACE_S);
+				"%s: rotated away or deleted and not written "
+				"for %d s: read to its end and closed",
+				f->path, ROTATED_GRACE_S);
 			drop_followed(w, j);
 		}
 	}
-}
-
-static void retire(struct dw_logwatch *w, const char *path)
-{
-	size_t j;
-
-	for (j = w->nfol; j-- > 0;)
-		if (w->fol[j]->rotated && !strcmp(w->fol[j]->path, path)) {
-			read_new(w, w->fol[j]);
-			drop_followed(w, j);
-		}
 }
 
 static struct pattern *add_pattern(struct dw_logwatch *w, const char *dir,
@@ -1328,8 +1326,7 @@ static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
 		f = find_followed(w, path.ptr);
 		if (f && (ev->mask & (IN_MOVED_FROM | IN_DELETE))) {
 			/* Rotated away or deleted: read it out, keep the fd
-			 * until the new file comes (or ROTATED_GRACE_S), for
-			 * the writer's last lines. */
+			 * for the writer's last lines (dw_logwatch_tick). */
 			read_new(w, f);
 			mark_rotated(f);
 			continue;
@@ -1342,7 +1339,6 @@ static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
 				mark_rotated(f);
 				f = NULL;
 			}
-			retire(w, path.ptr);
 			if (!f)
 				f = follow(w, p, path.ptr);
 		}

@@ -96,20 +96,34 @@ for _ in $(seq 1 50); do [ "$(q "SELECT count(*) FROM findings")" -gt "$n" ] && 
 # A followed log deleted while its writer still writes: what is written
 # after the delete is still read, and the file is closed 10 s later
 # (before, its descriptor stayed open for ever).
-exec 7>>"$tmp/logs/gone.log"
+# And logrotate's create: renamed away, a new file made under its name,
+# the writer still writing the old one until it is told to reopen (before,
+# the old one was closed as the new one came: its last lines never read).
+exec 7>>"$tmp/logs/gone.log" 8>>"$tmp/logs/rot.log"
 echo "first line" >&7
+echo "first line" >&8
 sleep 0.5
 rm "$tmp/logs/gone.log"
+mv "$tmp/logs/rot.log" "$tmp/logs/rot.log.1"
+echo "the new file" >"$tmp/logs/rot.log"
 sleep 0.5
 f9=$("$G" swarm-worker srcs9)
 echo "late $f9" >&7
+sleep 1
+f12=$("$G" github srcs12)
+echo "late $f12" >&8
 dw_wait 12 sh -c "[ \$(sqlite3 -readonly '$db' \"SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '$tmp/logs/gone.log'\") -ge 1 ]" &&
 	pass "a deleted log: what its writer still writes is read" ||
 	fail "deleted log: $(q "SELECT path, line FROM findings" | tail -3)"
-exec 7>&-
-dw_wait 15 sh -c "! ls -l /proc/$pid/fd 2>/dev/null | grep -q 'gone.log'" &&
+dw_wait 12 sh -c "[ \$(sqlite3 -readonly '$db' \"SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '$tmp/logs/rot.log' AND line = 2\") -ge 1 ]" &&
+	pass "a log renamed away and made anew: what its writer still writes to the old one is read" ||
+	fail "rotated log's late line: $(q "SELECT CAST(path AS TEXT), line FROM findings" | tail -3)"
+exec 7>&- 8>&-
+dw_wait 15 sh -c "! ls -l /proc/$pid/fd 2>/dev/null | grep -q 'gone.log\|rot.log.1'" &&
 	grep -q "gone.log: rotated away or deleted .* closed" "$tmp/log" &&
-	pass "and closed after its grace time, said in the log" || fail "deleted log still open: $(ls -l /proc/$pid/fd | grep gone.log)"
+	grep -q "rot.log: rotated away or deleted .* closed" "$tmp/log" &&
+	pass "and both closed after their grace time, said in the log" ||
+	fail "rotated logs still open: $(ls -l /proc/$pid/fd | grep 'gone.log\|rot.log')"
 
 # Secrets across the cuts of over-long lines in a followed log: the
 # scanner's 160 KiB pieces, and the 1 MiB a line may hold before it is
