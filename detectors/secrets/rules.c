@@ -1568,6 +1568,44 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.validate = valid_random,
 	},
 	{
+		.info = {.id = "replicate-api-token",
+			 .description = "Replicate API token",
+			 .severity = DW_SEV_HIGH},
+		/* Replicate's API tokens page: 40 characters, always
+		 * starting with r8_. */
+		.regex = "(?<![A-Za-z0-9_])r8_[A-Za-z0-9]{37}"
+			 "(?![A-Za-z0-9_])",
+		.prefilters = {"r8_"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "stripe-webhook-secret",
+			 .description = "Stripe webhook signing secret",
+			 .severity = DW_SEV_HIGH},
+		/* Stripe's webhook docs: an endpoint's signing secret
+		 * starts with whsec_ (the dashboard's, and the one `stripe
+		 * listen` prints); whoever holds it can forge events. */
+		.regex = "(?<![A-Za-z0-9_])whsec_[A-Za-z0-9+/]{32,88}={0,2}"
+			 "(?![A-Za-z0-9_+/=])",
+		.prefilters = {"whsec_"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "sourcegraph-token",
+			 .description = "Sourcegraph access token",
+			 .severity = DW_SEV_HIGH},
+		/* Sourcegraph's docs: access tokens start with sgp_; then
+		 * the instance's 16 hex digits (or "local") and _, or not
+		 * (older tokens), and the 40 hex digits of the secret. */
+		.regex = "(?<![A-Za-z0-9_])sgp_(?:(?:[0-9a-f]{16}|local)_)?"
+			 "[0-9a-f]{40}(?![A-Za-z0-9_])",
+		.prefilters = {"sgp_"},
+		.min_entropy = 3.0,
+		.validate = valid_random,
+	},
+	{
 		.info = {.id = "linear-api-key",
 			 .description = "Linear personal API key",
 			 .severity = DW_SEV_HIGH},
