@@ -66,7 +66,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f.url_decoded = h.url_decoded & 1;
 		dw_secret_fingerprint(f.fingerprint, f.rule->id, f.secret,
 				      f.secret_len);
-		lines_verify(p + sl, n - sl, (int)(h.docker % 3), &h, &f, 0);
+		{
+			/* (h.lines: a stream's lines together, built once
+			 * for the findings that name the same lines) */
+			struct stream_cache c = {0};
+
+			lines_verify(p + sl, n - sl, (int)(h.docker % 3), &h,
+				     &f, 0, &c);
+			dw_buf_release(&c.t);
+		}
 		break;
 	}
 	case 2: {
