@@ -595,6 +595,10 @@ static void read_frames(struct dw_logwatch *w, struct followed *f)
 		used = dw_local_log_feed(w->scanner, &f->local, f->partial.ptr,
 					 f->partial.len, f->path,
 					 on_source_finding, &k);
+		/* What each stream's kept lines hold, now; an open key's
+		 * lines stay for what comes next. */
+		dw_local_log_finish(w->scanner, &f->local, 1, f->path,
+				    on_source_finding, &k);
 		if (f->local.corrupt) {
 			dw_log_warn("%s: not Docker's local log format after "
 				    "entry %llu; the rest is scanned as raw "

@@ -464,8 +464,11 @@ static void child_frames(struct dw_scanner *s, int fd, const struct sb_req *r,
 	while (len - pos >= 8) {
 		uint64_t whole = frame_len(data + pos);
 		size_t one = whole <= len - pos ? (size_t)whole : len - pos,
-		       used = dw_local_log_feed(s, &l, data + pos, one, "",
-						child_source_finding, NULL);
+		       used;
+
+		l.base = pos;
+		used = dw_local_log_feed(s, &l, data + pos, one, "",
+					 child_source_finding, NULL);
 
 		done.timed_out |= (uint32_t)(dw_scan_timed_out(s) ||
 					     dw_scanner_past_deadline(s));
@@ -481,6 +484,18 @@ static void child_frames(struct dw_scanner *s, int fd, const struct sb_req *r,
 		if (!l.joined.len)
 			done.consumed = pos;
 	}
+	/* Each stream's lines kept for the multi-line rules, scanned; the
+	 * frames from an open key's BEGIN come again with the next ones
+	 * (a key printed a frame a line may not be whole yet). Not after
+	 * its time ran out: the scanner is stopped, and that was said. */
+	if (!done.timed_out) {
+		uint64_t hold = dw_local_log_finish(s, &l, 0, "",
+						    child_source_finding, NULL);
+
+		if (hold < done.consumed)
+			done.consumed = hold;
+	}
+	done.timed_out |= (uint32_t)l.ml.timed_out;
 	dw_scanner_set_deadline(s, 0);
 	dw_local_log_release(&l);
 	free(data);

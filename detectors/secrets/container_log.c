@@ -338,8 +338,7 @@ static int ml_forward(const struct dw_finding *f, void *ctx)
 	g.offset = f->offset - l->text_off;
 	g.column = g.offset + 1;
 	src.path = k->j->display;
-	src.kind = k->j->format == DW_LOG_CRI ? DW_SOURCE_CRI_LOG
-					      : DW_SOURCE_DOCKER_JSON_LOG;
+	src.kind = k->j->kind;
 	src.fields = json_object();
 	json_object_set_new(src.fields, "stream",
 			    json_stringn(m->stream, m->stream_len));
@@ -406,7 +405,8 @@ size_t dw_log_open_block(const char *data, size_t len, size_t window)
 	return q ? (size_t)(q - data) + 1 : 0;
 }
 
-uint64_t dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j)
+static uint64_t join_finish(struct dw_scanner *s, struct dw_log_join *j,
+			    int keep)
 {
 	uint64_t open = UINT64_MAX;
 	size_t k, i;
@@ -421,9 +421,20 @@ uint64_t dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j)
 			;
 		if (i < m->nlines && m->lines[i].raw_off < open)
 			open = m->lines[i].raw_off;
-		ml_flush(s, j, &j->slot[k], SIZE_MAX);
+		ml_flush(s, j, &j->slot[k],
+			 keep && i < m->nlines ? i : SIZE_MAX);
 	}
 	return open;
+}
+
+uint64_t dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j)
+{
+	return join_finish(s, j, 0);
+}
+
+uint64_t dw_log_join_finish_keep(struct dw_scanner *s, struct dw_log_join *j)
+{
+	return join_finish(s, j, 1);
 }
 
 /*
@@ -486,6 +497,46 @@ static void ml_add(struct dw_scanner *s, struct dw_log_join *j,
 		ml_flush(s, j, p, l->block ? m->nlines - 1 : SIZE_MAX);
 }
 
+/* Entry `e` of slot `p`: kept with its stream's lines when it starts a
+ * line (`!e->cont`); one that continues a piece ends them. */
+static void ml_take(struct dw_scanner *s, struct dw_log_join *j,
+		    struct dw_log_piece *p, const struct dw_log_entry_ml *e)
+{
+	p->ml.cur_line = e->lineno;
+	if (e->cont) {
+		ml_flush(s, j, p, SIZE_MAX);
+		return;
+	}
+	if (!e->hit && !p->ml.nlines)
+		return;
+	p->ml.stream_len = e->stream_len < sizeof(p->ml.stream)
+				   ? e->stream_len
+				   : sizeof(p->ml.stream);
+	memcpy(p->ml.stream, e->stream, p->ml.stream_len);
+	ml_add(s, j, p, e->text, e->n, e->lineno, e->raw_off, e->raw_len,
+	       e->time, e->time_len, e->hit, e->partial);
+}
+
+static int slot_of(const char *stream, size_t stream_len)
+{
+	return !(stream_len == 6 && !memcmp(stream, "stdout", 6));
+}
+
+void dw_log_ml_take(struct dw_scanner *s, struct dw_log_join *j,
+		    const struct dw_log_entry_ml *e)
+{
+	ml_take(s, j, &j->slot[slot_of(e->stream, e->stream_len)], e);
+}
+
+void dw_log_ml_told(struct dw_log_join *j, const char *stream,
+		    size_t stream_len, uint64_t lineno, const char *fingerprint)
+{
+	struct dw_log_ml *m = &j->slot[slot_of(stream, stream_len)].ml;
+
+	m->cur_line = lineno;
+	ml_note(m, lineno, fingerprint);
+}
+
 /* One decoded piece: scanned, joined with its stream's open piece. */
 static void scan_piece(struct dw_scanner *s, struct dw_log_join *j,
 		       struct join_sink *k, const char *stream,
@@ -493,10 +544,20 @@ static void scan_piece(struct dw_scanner *s, struct dw_log_join *j,
 		       int partial, const char *text, size_t n, uint64_t lineno,
 		       const char *raw, uint64_t raw_off, uint64_t raw_len)
 {
-	int other = !(stream_len == 6 && !memcmp(stream, "stdout", 6)), o = 0;
+	int other = slot_of(stream, stream_len), o = 0;
 	struct dw_log_piece *p = &j->slot[other];
+	struct dw_log_entry_ml e = {.stream = stream,
+				    .stream_len = stream_len,
+				    .time = time,
+				    .time_len = time_len,
+				    .text = text,
+				    .n = n,
+				    .lineno = lineno,
+				    .raw_off = raw_off,
+				    .raw_len = raw_len,
+				    .partial = partial};
 	size_t keep;
-	int hit, pk;
+	int pk;
 
 	/* (the scanner process's checker reads the raw lines the way
 	 * dw_log_line_peek() does: a line is kept only if that says it is a
@@ -509,21 +570,11 @@ static void scan_piece(struct dw_scanner *s, struct dw_log_join *j,
 	dw_scan_buffer(s, text, n, lineno, forward, k);
 	j->timed_out |= dw_scan_timed_out(s);
 	k->ml = NULL;
-	hit = dw_scan_multiline_hit(s);
-	if (!p->open && pk == partial && o == other) {
-		if (hit || p->ml.nlines) {
-			p->ml.stream_len = stream_len < sizeof(p->ml.stream)
-						   ? stream_len
-						   : sizeof(p->ml.stream);
-			memcpy(p->ml.stream, stream, p->ml.stream_len);
-			ml_add(s, j, p, text, n, lineno, raw_off, raw_len, time,
-			       time_len, hit, partial);
-		}
-	} else {
-		ml_flush(s, j, p, SIZE_MAX);
-		if (pk >= 0 && o != other)
-			ml_flush(s, j, &j->slot[o], SIZE_MAX);
-	}
+	e.hit = dw_scan_multiline_hit(s);
+	e.cont = p->open || pk != partial || o != other;
+	ml_take(s, j, p, &e);
+	if (e.cont && pk >= 0 && o != other)
+		ml_flush(s, j, &j->slot[o], SIZE_MAX);
 	/* An empty piece that more follows changes nothing. */
 	if (!n && partial && p->open)
 		return;
@@ -654,6 +705,7 @@ void dw_scan_log_line(struct dw_scanner *s, struct dw_log_join *j,
 	k.cb = cb;
 	k.ctx = ctx;
 	j->format = format;
+	j->kind = k.src.kind;
 	j->display = display;
 	j->cb = cb;
 	j->ctx = ctx;

@@ -138,6 +138,7 @@ struct local_sink {
 	void *ctx;
 	json_t *fields;
 	int joined; /* scanning l->joined: only what spans pieces */
+	const struct dw_local_entry *e; /* the entry scanned alone */
 };
 
 /* Does [off, off + n) of the joined line lie inside one piece? */
@@ -167,12 +168,24 @@ static int forward(const struct dw_finding *f, void *ctx)
 	/* Each piece was scanned as it came: report only what spans two. */
 	if (k->joined && within_piece(k->l, f->offset, f->secret_len))
 		return 0;
+	/* (told now: not again when its stream's lines are scanned
+	 * together) */
+	if (!k->joined && f->multiline)
+		dw_log_ml_told(&k->l->ml, k->e->source, k->e->source_len,
+			       k->l->entries, f->fingerprint);
 	return k->cb(f, &src, k->ctx);
 }
 
+/*
+ * Entry `e` (text[0..n): its line, or with k->joined its pieces joined)
+ * scanned. Alone, it is kept with its stream's lines for the multi-line
+ * rules (a key a container prints is a frame a line): `cont`, it
+ * continues a piece of its stream left open; `off`, its frame's offset
+ * in the feed's data.
+ */
 static void scan_entry(struct dw_scanner *s, struct local_sink *k,
 		       const struct dw_local_entry *e, const char *text,
-		       size_t n)
+		       size_t n, int cont, size_t off, size_t frame_len)
 {
 	char when[96] = "";
 	time_t t = (time_t)(e->time_nano / 1000000000);
@@ -192,9 +205,49 @@ static void scan_entry(struct dw_scanner *s, struct local_sink *k,
 			 (long long)(e->time_nano % 1000000000));
 		json_object_set_new(k->fields, "time", json_string(when));
 	}
+	k->e = e;
 	dw_scan_buffer(s, text, n, k->l->entries, forward, k);
+	if (!k->joined) {
+		struct dw_log_entry_ml m = {.stream = e->source,
+					    .stream_len = e->source_len,
+					    .time = when,
+					    .time_len = strlen(when),
+					    .text = text,
+					    .n = n,
+					    .lineno = k->l->entries,
+					    .raw_off = k->l->base + off,
+					    .raw_len = frame_len,
+					    .hit = dw_scan_multiline_hit(s),
+					    .cont = cont,
+					    .partial = e->partial};
+
+		dw_log_ml_take(s, &k->l->ml, &m);
+	}
 	json_decref(k->fields);
 	k->fields = NULL;
+}
+
+/* The multi-line rules' findings go where the feed's go. */
+static void ml_route(struct dw_local_log *l, const char *display,
+		     dw_source_cb cb, void *ctx)
+{
+	if (!l->ml_ready) {
+		dw_log_join_init(&l->ml);
+		l->ml_ready = 1;
+	}
+	l->ml.kind = DW_SOURCE_DOCKER_LOCAL_LOG;
+	l->ml.display = display;
+	l->ml.cb = cb;
+	l->ml.ctx = ctx;
+}
+
+uint64_t dw_local_log_finish(struct dw_scanner *s, struct dw_local_log *l,
+			     int keep, const char *display, dw_source_cb cb,
+			     void *ctx)
+{
+	ml_route(l, display, cb, ctx);
+	return keep ? dw_log_join_finish_keep(s, &l->ml)
+		    : dw_log_join_finish(s, &l->ml);
 }
 
 size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
@@ -202,12 +255,15 @@ size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
 			 dw_source_cb cb, void *ctx)
 {
 	const unsigned char *p = (const unsigned char *)data;
-	struct local_sink k = {l, display, cb, ctx, NULL, 0};
+	struct local_sink k = {l, display, cb, ctx, NULL, 0, NULL};
 	size_t pos = 0;
+
+	ml_route(l, display, cb, ctx);
 
 	while (!l->corrupt && len - pos >= 4) {
 		uint32_t size = be32(p + pos);
 		struct dw_local_entry e;
+		int other;
 
 		if (size > DW_LOCAL_FRAME_MAX ||
 		    (len - pos >= 8 + (size_t)size &&
@@ -223,17 +279,19 @@ size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
 		}
 		pos += 8 + (size_t)size;
 		l->entries++;
+		/* Another stream's entry between the pieces is its own, a
+		 * piece of its own long line too (never mixed in). */
+		other = l->joined.len &&
+			(e.source_len != l->source_len ||
+			 memcmp(e.source, l->source, e.source_len));
 		/*
 		 * A long line comes in 16 KiB pieces. Each is scanned as it
 		 * comes (a line left open is not a hiding place), and the
 		 * joined line once it ends, for what spans two pieces.
 		 */
-		scan_entry(s, &k, &e, e.line, e.line_len);
-		/* Another stream's entry between the pieces is its own, a
-		 * piece of its own long line too (never mixed in). */
-		if (l->joined.len &&
-		    (e.source_len != l->source_len ||
-		     memcmp(e.source, l->source, e.source_len)))
+		scan_entry(s, &k, &e, e.line, e.line_len,
+			   l->joined.len && !other, pos - 8 - size, 8 + size);
+		if (other)
 			continue;
 		if (!l->joined.len) {
 			l->source_len = e.source_len < sizeof(l->source)
@@ -251,7 +309,7 @@ size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
 			if (!e.partial || l->joined.len >= JOIN_MAX) {
 				k.joined = 1;
 				scan_entry(s, &k, &e, l->joined.ptr,
-					   l->joined.len);
+					   l->joined.len, 1, 0, 0);
 				k.joined = 0;
 				dw_buf_reset(&l->joined);
 				l->ncuts = 0;
@@ -263,6 +321,8 @@ size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
 
 void dw_local_log_release(struct dw_local_log *l)
 {
+	if (l->ml_ready)
+		dw_log_join_release(&l->ml);
 	dw_buf_release(&l->joined);
 	free(l->cuts);
 	memset(l, 0, sizeof(*l));

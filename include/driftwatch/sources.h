@@ -211,9 +211,11 @@ struct dw_log_join {
 	/* A scan of these lines ran out of its time budget (the scanner's
 	 * own word is reset by the next scan). */
 	int timed_out;
-	/* As the lines were given (dw_scan_log_line()), for the scan of
-	 * their lines together. */
+	/* As the lines were given (dw_scan_log_line(), dw_log_ml_take()),
+	 * for the scan of their lines together: `kind` their findings'
+	 * source. */
 	enum dw_log_format format;
+	const char *kind;
 	const char *display;
 	dw_source_cb cb;
 	void *ctx;
@@ -228,6 +230,32 @@ void dw_log_join_init(struct dw_log_join *j);
  * the key's other lines may still come), or UINT64_MAX.
  */
 uint64_t dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j);
+/* The same, but the lines from that BEGIN on stay kept, to be scanned
+ * again with what follows (a reader that keeps its state between reads,
+ * rather than reading the lines again). */
+uint64_t dw_log_join_finish_keep(struct dw_scanner *s, struct dw_log_join *j);
+
+/*
+ * An entry of a format that is not of lines (Docker's local: a frame a
+ * piece of a line), scanned as itself already: kept with its stream's
+ * lines for the multi-line rules, as dw_scan_log_line() keeps a line.
+ * The caller sets j->kind, display, cb and ctx first.
+ */
+struct dw_log_entry_ml {
+	const char *stream, *time, *text;
+	size_t stream_len, time_len, n;
+	uint64_t lineno, raw_off, raw_len;
+	int hit;     /* dw_scan_multiline_hit() after its own scan */
+	int cont;    /* it continues a piece of its stream left open */
+	int partial; /* more of its line follows */
+};
+void dw_log_ml_take(struct dw_scanner *s, struct dw_log_join *j,
+		    const struct dw_log_entry_ml *e);
+/* A multi-line rule's finding told of line `lineno` of `stream` alone
+ * (its own scan): not told again when the lines are scanned together. */
+void dw_log_ml_told(struct dw_log_join *j, const char *stream,
+		    size_t stream_len, uint64_t lineno,
+		    const char *fingerprint);
 
 /*
  * Text: the start of the line that holds the last "-----BEGIN " of
@@ -309,7 +337,13 @@ struct dw_local_log {
 	uint64_t entries;     /* frames read: a finding's "line" */
 	struct dw_buf joined; /* partial entries of one long line */
 	uint64_t *cuts;	      /* where each piece after the first begins */
-	char source[16];      /* the stream the pieces come from */
+	/* Each stream's lines from a multi-line rule's keyword on
+	 * (dw_log_ml_take()), between feeds too; `base`: the offset in the
+	 * caller's data of the feed's first byte (their raw_off) */
+	struct dw_log_join ml;
+	uint64_t base;
+	int ml_ready;
+	char source[16]; /* the stream the pieces come from */
 	size_t source_len;
 	size_t ncuts, cuts_alloc;
 	int corrupt; /* a bad frame: nothing more is read */
@@ -326,6 +360,15 @@ struct dw_local_log {
 size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
 			 const char *data, size_t len, const char *display,
 			 dw_source_cb cb, void *ctx);
+/*
+ * The lines of each stream kept for the multi-line rules: scanned now
+ * together (dw_log_join_finish()); with `keep`, those from an open PEM
+ * BEGIN line stay for the next feed. Returns the offset (l->base and
+ * where in its feed) of the first frame of those, or UINT64_MAX.
+ */
+uint64_t dw_local_log_finish(struct dw_scanner *s, struct dw_local_log *l,
+			     int keep, const char *display, dw_source_cb cb,
+			     void *ctx);
 void dw_local_log_release(struct dw_local_log *l);
 
 /* What a tree walk scanned, could not read or chose to skip. */

@@ -32,6 +32,15 @@ tok = ("k " + sys.argv[1]).encode()
 sys.stdout.buffer.write(b"\x07" + entry(tok[:20], b"\x20\x01\x2a\x02\x08\x00")
                         + entry(tok[20:], b"\x20\x01\x2a\x02\x08\x01"))
 PY
+# ... and a key printed an entry a line (the multi-line rules' kept lines).
+openssl genpkey -algorithm ed25519 2>/dev/null | python3 -c 'import struct, sys
+def entry(stream, line):
+    pb = b"\x0a" + bytes([len(stream)]) + stream + b"\x10\x01\x1a" + bytes([len(line)]) + line
+    return struct.pack(">I", len(pb)) + pb + struct.pack(">I", len(pb))
+out = b"\x07"
+for l in sys.stdin.buffer.read().splitlines():
+    out += entry(b"stdout", l) + entry(b"stderr", b"tick")
+sys.stdout.buffer.write(out)' >"$corpus/decoders/local-key"
 cp "$src"/tests/fuzz/seeds/config/* "$corpus/config/"
 # Trees: a redirect out of the layer, an opaque upper dir, a whiteout.
 printf '\005\000\001\000\014../../../etc\000\000\001\001\000' >"$corpus/overlay/redirect"

@@ -98,6 +98,19 @@ done
 [ "$(q "SELECT count(*) FROM alerts WHERE summary LIKE '%dwl-hold%scanned in pieces%'")" -ge 1 ] &&
 	pass "and the unjoined pieces are said" || fail "not said: $(q "SELECT summary FROM alerts WHERE summary LIKE '%dwl-hold%'" | tail -2)"
 
+# A private key printed a line an entry, its END line two seconds after
+# the rest (the daemon reads between): before, each entry was scanned
+# alone and the key never found.
+openssl genpkey -algorithm ed25519 -out "$tmp/k.pem" 2>/dev/null || fail "openssl genpkey"
+docker run -d --network none --name dwl-key --log-driver local -e KEY="$(cat "$tmp/k.pem")" dwtest:busybox \
+	sh -c 'echo starting; printf "%s\n" "$KEY" | head -n 2; sleep 2; printf "%s\n" "$KEY" | tail -n +3; sleep 600' >/dev/null
+names="$names dwl-key"
+kid=$(docker inspect -f '{{.Id}}' dwl-key)
+wait_rule dwl-key private-key &&
+	[ "$(q "SELECT source || ' ' || line FROM findings WHERE rule = 'private-key' AND CAST(path AS TEXT) LIKE '%$kid%'")" = "docker-local-log 2" ] &&
+	pass "local driver: a key printed an entry a line, over two reads: found, at its BEGIN entry" ||
+	fail "local key: $(q "SELECT rule, source, line FROM findings WHERE CAST(path AS TEXT) LIKE '%$kid%'")"
+
 # Rotation: the token's file is rotated and compressed under us.
 d=$($G github dwl-d)
 docker run -d --network none --name dwl-rot --log-driver local --log-opt max-size=20k --log-opt max-file=3 \
@@ -151,4 +164,18 @@ rc=$?
 "$DW" scan --format jsonl "$logf" >"$tmp/whole.jsonl" 2>&1
 [ "$(jq -r '.rule + " " + .stream' "$tmp/whole.jsonl" | sort | tr '\n' ' ')" = "github-token stdout npm-token stderr npm-token stdout " ] &&
 	pass "driftwatch scan reads local logs too, with the stream" || fail "scan local: $(cat "$tmp/whole.jsonl")"
+
+# The same key, read by driftwatchd itself (no CAP_SETUID: no confined
+# scanner process), which keeps an open key's lines between its reads.
+capsh --drop=cap_setuid,cap_setgid -- -c "exec $DWD --foreground --config $tmp/cfg.yaml --db $tmp/in.db --no-mounts" 2>>"$tmp/in.log" &
+pid=$!
+docker rm -f dwl-key >/dev/null 2>&1
+docker run -d --network none --name dwl-key --log-driver local -e KEY="$(cat "$tmp/k.pem")" dwtest:busybox \
+	sh -c 'echo starting; sleep 1; printf "%s\n" "$KEY" | head -n 2; sleep 2; printf "%s\n" "$KEY" | tail -n +3; sleep 600' >/dev/null
+kid=$(docker inspect -f '{{.Id}}' dwl-key)
+dw_wait 20 sh -c "[ \"\$(sqlite3 -readonly '$tmp/in.db' \"SELECT source || ' ' || line FROM findings WHERE rule = 'private-key' AND CAST(path AS TEXT) LIKE '%$kid%'\" 2>/dev/null)\" = 'docker-local-log 2' ]" &&
+	grep -q "not in a confined scanner process" "$tmp/in.log" &&
+	pass "and by driftwatchd unconfined (the key's lines kept between reads): found" ||
+	fail "unconfined local key: $(sqlite3 -readonly "$tmp/in.db" "SELECT rule, source, line FROM findings") $(tail -3 "$tmp/in.log")"
+kill -TERM "$pid"; wait "$pid"; pid=
 finish

@@ -130,6 +130,26 @@ sys.stdout.buffer.write(entry(b"stdout", b"key " + t[:12], 0) + entry(b"stderr",
 PY
 [ "$(scan local-logs/container.log | jq -c '[.source, .line, .rule, .stream]')" = '["docker-local-log",3,"github-token","stdout"]' ] &&
 	pass "local format: another stream's piece between is never joined in" || fail "local mix: $(scan local-logs/container.log)"
+# A key and a .netrc entry printed a line an entry, stderr entries
+# between (before, each entry was scanned alone: never found).
+mkdir -p kl/local-logs
+python3 - k.pem >kl/local-logs/container.log <<'PY'
+import struct, sys
+def entry(stream, line):
+    pb = (b"\x0a" + bytes([len(stream)]) + stream + b"\x10\x01\x1a"
+          + bytes([len(line)]) + line)
+    return struct.pack(">I", len(pb)) + pb + struct.pack(">I", len(pb))
+out = entry(b"stdout", b"dumping the key")
+for l in open(sys.argv[1], "rb").read().splitlines():
+    out += entry(b"stdout", l) + entry(b"stderr", b"tick")
+for l in (b"machine db.example.net", b"login deploy", b"password Vq7nR2xKp9Lw"):
+    out += entry(b"stdout", l)
+sys.stdout.buffer.write(out)
+PY
+[ "$(scan kl/local-logs/container.log | jq -sc 'sort_by(.line) | map([.source, .line, .rule, .stream])')" = \
+	"[[\"docker-local-log\",2,\"private-key\",\"stdout\"],[\"docker-local-log\",$((4 + 2 * $(wc -l <k.pem))),\"netrc-password\",\"stdout\"]]" ] &&
+	pass "local format: a key and a .netrc entry over entries found, told where each secret starts" ||
+	fail "local over entries: $(scan kl/local-logs/container.log)"
 mkdir -p pods/default_web_u1/app
 {
 	printf '2026-11-30T10:00:00Z stdout F hello\n'
