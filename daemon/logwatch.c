@@ -40,6 +40,10 @@
  * long: then closed. A new file under its name does not end it: the
  * writer may go on with the old one until it is told to reopen. */
 #define ROTATED_GRACE_S 10
+/* ... and at most this many at once: past it, the one rotated longest
+ * ago is read to its end and closed, and that is said (a writer renaming
+ * and writing on would hold a descriptor each for ever). */
+#define ROTATED_MAX 64
 /* What one loop turn reads of one file: the rest waits for the next
  * turn (a container's backlog never stalls the loop, or the watchdog). */
 #define READ_TURN_MAX (4u << 20)
@@ -96,6 +100,10 @@ struct followed {
 	/* Where the lines of a PEM key with no END line yet begin in
 	 * `partial`, after a scan (SIZE_MAX: none): hold_open() */
 	size_t key_from;
+	/* Docker's local format read here: where the frames of a key still
+	 * open begin, and the entries before them (UINT64_MAX: none) */
+	uint64_t key_off;
+	unsigned long long key_line;
 	long long rotated_at; /* monotonic s of the rotation, or of its last
 			       * growth since: closed ROTATED_GRACE_S later */
 	/* The last bytes read, ending at off: if they are not there any
@@ -592,13 +600,21 @@ static void read_frames(struct dw_logwatch *w, struct followed *f)
 		return;
 	}
 	if (!f->local.corrupt && w->scanner) {
+		uint64_t at = (uint64_t)(f->off - (off_t)f->partial.len), end;
+
+		f->local.base = at;
 		used = dw_local_log_feed(w->scanner, &f->local, f->partial.ptr,
 					 f->partial.len, f->path,
 					 on_source_finding, &k);
 		/* What each stream's kept lines hold, now; an open key's
-		 * lines stay for what comes next. */
-		dw_local_log_finish(w->scanner, &f->local, 1, f->path,
-				    on_source_finding, &k);
+		 * lines (within the rules' window) stay for what comes next,
+		 * and a restart reads its frames again. */
+		end = at + used;
+		f->key_off = dw_local_log_finish(
+			w->scanner, &f->local, 1,
+			end > DW_LOG_ML_MAX ? end - DW_LOG_ML_MAX : 0, f->path,
+			on_source_finding, &k);
+		f->key_line = f->local.ml.hold_line - 1;
 		if (f->local.corrupt) {
 			dw_log_warn("%s: not Docker's local log format after "
 				    "entry %llu; the rest is scanned as raw "
@@ -607,6 +623,7 @@ static void read_frames(struct dw_logwatch *w, struct followed *f)
 				    (unsigned long long)f->local.entries);
 			from = used; /* the good frames were read already */
 			used = f->partial.len;
+			f->key_off = UINT64_MAX;
 		}
 	}
 	if (f->local.corrupt && w->scanner && used > from)
@@ -680,6 +697,7 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 		f->ntail = 0;
 		dw_buf_reset(&f->partial);
 		f->held = 0;
+		f->key_off = UINT64_MAX;
 		dw_local_log_release(&f->local);
 	}
 	f->more = 0;
@@ -739,10 +757,19 @@ static void read_new(struct dw_logwatch *w, struct followed *f)
 	if (fresh)
 		read_frames(w, f);
 	/* Resume after the last complete line (not of a file rotated
-	 * away: its path names the new one now, whose offset this is). */
-	if (!f->rotated)
-		dw_store_put_offset(w->store, f->path, f->dev, f->ino,
-				    f->off - (off_t)f->partial.len, f->line);
+	 * away: its path names the new one now, whose offset this is), or
+	 * at an open key's frames kept in memory (read_frames()). */
+	if (!f->rotated) {
+		off_t at = f->off - (off_t)f->partial.len;
+		unsigned long long line = f->line;
+
+		if (f->key_off < (uint64_t)at) {
+			at = (off_t)f->key_off;
+			line = f->key_line;
+		}
+		dw_store_put_offset(w->store, f->path, f->dev, f->ino, at,
+				    line);
+	}
 }
 
 static struct followed *find_followed(struct dw_logwatch *w, const char *path)
@@ -782,8 +809,19 @@ static struct followed *follow(struct dw_logwatch *w, const struct pattern *p,
 	/* Never a symlink out of the directory, a FIFO or a device. */
 	int fd = dw_open_regular(AT_FDCWD, path, 0, &st);
 
-	if (fd < 0)
+	if (fd < 0) {
+		static long long warned_ms;
+
+		/* Gone, or not a regular file: not to be followed. Out of
+		 * descriptors: said (at most once a minute), not silent. */
+		if ((errno == EMFILE || errno == ENFILE) &&
+		    dw_mono_ms() - warned_ms >= 60000) {
+			warned_ms = dw_mono_ms();
+			dw_log_warn("%s: not followed: %s", path,
+				    dw_error_last());
+		}
 		return NULL;
+	}
 	/* The same file as before the restart: go on where we were. */
 	if (dw_store_get_offset(w->store, path, st.st_dev, st.st_ino, &off,
 				&line) ||
@@ -793,6 +831,7 @@ static struct followed *follow(struct dw_logwatch *w, const struct pattern *p,
 	}
 	f = dw_xcalloc(1, sizeof(*f));
 	f->key_from = SIZE_MAX;
+	f->key_off = UINT64_MAX;
 	f->path = dw_xstrdup(path);
 	f->p = p;
 	f->fd = fd;
@@ -852,11 +891,26 @@ static void take(struct dw_logwatch *w, const struct pattern *p,
 }
 
 /* `f` was renamed away, deleted or replaced under its name. */
-static void mark_rotated(struct followed *f)
+static void mark_rotated(struct dw_logwatch *w, struct followed *f)
 {
+	size_t j, n = 0, old = 0;
+
 	if (!f->rotated)
 		f->rotated_at = (dw_mono_ms() / 1000);
 	f->rotated = 1;
+	for (j = 0; j < w->nfol; j++)
+		if (w->fol[j]->rotated &&
+		    (!n++ || w->fol[j]->rotated_at < w->fol[old]->rotated_at))
+			old = j;
+	if (n <= ROTATED_MAX)
+		return;
+	dw_log_warn("%s: over %d logs rotated away or deleted are still "
+		    "written to; the one idle longest is read to its end "
+		    "and closed: what its writer writes to it from now on "
+		    "is not read",
+		    w->fol[old]->path, ROTATED_MAX);
+	read_new(w, w->fol[old]);
+	drop_followed(w, old);
 }
 
 int dw_logwatch_continue(struct dw_logwatch *w)
@@ -1332,7 +1386,7 @@ static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
 			/* Rotated away or deleted: read it out, keep the fd
 			 * for the writer's last lines (dw_logwatch_tick). */
 			read_new(w, f);
-			mark_rotated(f);
+			mark_rotated(w, f);
 			continue;
 		}
 		if (ev->mask & (IN_CREATE | IN_MOVED_TO)) {
@@ -1340,7 +1394,7 @@ static void on_event(struct dw_logwatch *w, const struct inotify_event *ev)
 
 			/* Replaced under its name: the old one is rotated. */
 			if (f && !stat(path.ptr, &st) && st.st_ino != f->ino) {
-				mark_rotated(f);
+				mark_rotated(w, f);
 				f = NULL;
 			}
 			if (!f)

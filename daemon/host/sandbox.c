@@ -489,8 +489,11 @@ static void child_frames(struct dw_scanner *s, int fd, const struct sb_req *r,
 	 * (a key printed a frame a line may not be whole yet). Not after
 	 * its time ran out: the scanner is stopped, and that was said. */
 	if (!done.timed_out) {
-		uint64_t hold = dw_local_log_finish(s, &l, 0, "",
-						    child_source_finding, NULL);
+		/* (a BEGIN further back than the rules' window is let go:
+		 * no key spans it, and frames are not given again for it) */
+		uint64_t hold = dw_local_log_finish(
+			s, &l, 0, pos > DW_LOG_ML_MAX ? pos - DW_LOG_ML_MAX : 0,
+			"", child_source_finding, NULL);
 
 		if (hold < done.consumed)
 			done.consumed = hold;

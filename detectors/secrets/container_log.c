@@ -405,8 +405,11 @@ size_t dw_log_open_block(const char *data, size_t len, size_t window)
 	return q ? (size_t)(q - data) + 1 : 0;
 }
 
+/* The lines kept, scanned together; the `raw_off` of the earliest
+ * stream's last open BEGIN line at `from` or after (j->hold_line: its
+ * line), kept with what follows it if `keep`. */
 static uint64_t join_finish(struct dw_scanner *s, struct dw_log_join *j,
-			    int keep)
+			    int keep, uint64_t from)
 {
 	uint64_t open = UINT64_MAX;
 	size_t k, i;
@@ -419,8 +422,12 @@ static uint64_t join_finish(struct dw_scanner *s, struct dw_log_join *j,
 
 		for (i = m->nlines; i-- > 0 && !m->lines[i].block;)
 			;
-		if (i < m->nlines && m->lines[i].raw_off < open)
+		if (i < m->nlines && m->lines[i].raw_off < from)
+			i = m->nlines;
+		if (i < m->nlines && m->lines[i].raw_off < open) {
 			open = m->lines[i].raw_off;
+			j->hold_line = m->lines[i].lineno;
+		}
 		ml_flush(s, j, &j->slot[k],
 			 keep && i < m->nlines ? i : SIZE_MAX);
 	}
@@ -429,12 +436,13 @@ static uint64_t join_finish(struct dw_scanner *s, struct dw_log_join *j,
 
 uint64_t dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j)
 {
-	return join_finish(s, j, 0);
+	return join_finish(s, j, 0, 0);
 }
 
-uint64_t dw_log_join_finish_keep(struct dw_scanner *s, struct dw_log_join *j)
+uint64_t dw_log_join_finish_at(struct dw_scanner *s, struct dw_log_join *j,
+			       int keep, uint64_t from)
 {
-	return join_finish(s, j, 1);
+	return join_finish(s, j, keep, from);
 }
 
 /*
@@ -503,9 +511,13 @@ static void ml_take(struct dw_scanner *s, struct dw_log_join *j,
 		    struct dw_log_piece *p, const struct dw_log_entry_ml *e)
 {
 	p->ml.cur_line = e->lineno;
-	if (e->cont) {
+	if (e->cont || e->odd) {
 		ml_flush(s, j, p, SIZE_MAX);
-		return;
+		/* The last piece of a long line with a keyword (a key's BEGIN
+		 * after 16 KiB of other text on its line): the first of the
+		 * lines kept, its piece's text as its line's. */
+		if (e->odd || !e->hit || e->partial)
+			return;
 	}
 	if (!e->hit && !p->ml.nlines)
 		return;
@@ -571,9 +583,10 @@ static void scan_piece(struct dw_scanner *s, struct dw_log_join *j,
 	j->timed_out |= dw_scan_timed_out(s);
 	k->ml = NULL;
 	e.hit = dw_scan_multiline_hit(s);
-	e.cont = p->open || pk != partial || o != other;
+	e.cont = p->open;
+	e.odd = pk != partial || o != other;
 	ml_take(s, j, p, &e);
-	if (e.cont && pk >= 0 && o != other)
+	if (e.odd && pk >= 0 && o != other)
 		ml_flush(s, j, &j->slot[o], SIZE_MAX);
 	/* An empty piece that more follows changes nothing. */
 	if (!n && partial && p->open)

@@ -242,12 +242,11 @@ static void ml_route(struct dw_local_log *l, const char *display,
 }
 
 uint64_t dw_local_log_finish(struct dw_scanner *s, struct dw_local_log *l,
-			     int keep, const char *display, dw_source_cb cb,
-			     void *ctx)
+			     int keep, uint64_t from, const char *display,
+			     dw_source_cb cb, void *ctx)
 {
 	ml_route(l, display, cb, ctx);
-	return keep ? dw_log_join_finish_keep(s, &l->ml)
-		    : dw_log_join_finish(s, &l->ml);
+	return dw_log_join_finish_at(s, &l->ml, keep, from);
 }
 
 size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,

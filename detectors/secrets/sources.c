@@ -245,7 +245,7 @@ static int local_write(struct sink *k, const char *p, size_t n)
 static int local_finish(struct sink *k)
 {
 	/* Each stream's lines kept for the multi-line rules. */
-	dw_local_log_finish(k->s, &k->local, 0, k->src.path, k->cb, k->ctx);
+	dw_local_log_finish(k->s, &k->local, 0, 0, k->src.path, k->cb, k->ctx);
 	/* A last frame cut short: its bytes are scanned as they are. */
 	if (k->line.len) {
 		k->local.corrupt = 2;

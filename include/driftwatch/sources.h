@@ -211,6 +211,7 @@ struct dw_log_join {
 	/* A scan of these lines ran out of its time budget (the scanner's
 	 * own word is reset by the next scan). */
 	int timed_out;
+	uint64_t hold_line; /* dw_log_join_finish_at()'s line */
 	/* As the lines were given (dw_scan_log_line(), dw_log_ml_take()),
 	 * for the scan of their lines together: `kind` their findings'
 	 * source. */
@@ -230,10 +231,13 @@ void dw_log_join_init(struct dw_log_join *j);
  * the key's other lines may still come), or UINT64_MAX.
  */
 uint64_t dw_log_join_finish(struct dw_scanner *s, struct dw_log_join *j);
-/* The same, but the lines from that BEGIN on stay kept, to be scanned
- * again with what follows (a reader that keeps its state between reads,
- * rather than reading the lines again). */
-uint64_t dw_log_join_finish_keep(struct dw_scanner *s, struct dw_log_join *j);
+/* The same for a BEGIN line at `raw_off` `from` or after only (one
+ * before it is let go: past the window a reader holds lines for); with
+ * `keep`, the lines from that BEGIN on stay kept, to be scanned again with
+ * what follows (a reader that keeps its state between reads, rather than
+ * reading the lines again). j->hold_line is that line's number. */
+uint64_t dw_log_join_finish_at(struct dw_scanner *s, struct dw_log_join *j,
+			       int keep, uint64_t from);
 
 /*
  * An entry of a format that is not of lines (Docker's local: a frame a
@@ -248,6 +252,8 @@ struct dw_log_entry_ml {
 	int hit;     /* dw_scan_multiline_hit() after its own scan */
 	int cont;    /* it continues a piece of its stream left open */
 	int partial; /* more of its line follows */
+	int odd;     /* its raw line reads otherwise (the daemon's checker
+		      * would not take it): ends the lines kept */
 };
 void dw_log_ml_take(struct dw_scanner *s, struct dw_log_join *j,
 		    const struct dw_log_entry_ml *e);
@@ -362,13 +368,14 @@ size_t dw_local_log_feed(struct dw_scanner *s, struct dw_local_log *l,
 			 dw_source_cb cb, void *ctx);
 /*
  * The lines of each stream kept for the multi-line rules: scanned now
- * together (dw_log_join_finish()); with `keep`, those from an open PEM
- * BEGIN line stay for the next feed. Returns the offset (l->base and
- * where in its feed) of the first frame of those, or UINT64_MAX.
+ * together (dw_log_join_finish_at()); with `keep`, those from an open PEM
+ * BEGIN line at `from` or after stay for the next feed. Returns the
+ * offset (l->base and where in its feed) of the first frame of those
+ * (l->ml.hold_line its entry), or UINT64_MAX.
  */
 uint64_t dw_local_log_finish(struct dw_scanner *s, struct dw_local_log *l,
-			     int keep, const char *display, dw_source_cb cb,
-			     void *ctx);
+			     int keep, uint64_t from, const char *display,
+			     dw_source_cb cb, void *ctx);
 void dw_local_log_release(struct dw_local_log *l);
 
 /* What a tree walk scanned, could not read or chose to skip. */

@@ -111,6 +111,19 @@ wait_rule dwl-key private-key &&
 	pass "local driver: a key printed an entry a line, over two reads: found, at its BEGIN entry" ||
 	fail "local key: $(q "SELECT rule, source, line FROM findings WHERE CAST(path AS TEXT) LIKE '%$kid%'")"
 
+# A BEGIN line on stdout, then 200 KB on stderr (review of 2f8ce17: the
+# frames from that BEGIN were given to the scanner again with every
+# later read, up to 3 MiB each time, for as long as stdout stayed quiet).
+# A BEGIN further back than the rules' 64 KiB window holds nothing: the
+# offset kept moves on to the log's end.
+docker run -d --network none --name dwl-begin --log-driver local dwtest:busybox \
+	sh -c 'echo "-----BEGIN RSA PRIVATE KEY-----"; yes stderr-filler-line | head -c 200000 >&2; sleep 600' >/dev/null
+names="$names dwl-begin"
+blog=$(dirname "$(docker inspect -f '{{.HostnamePath}}' dwl-begin)")/local-logs/container.log
+dw_wait 20 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT offset FROM follow_offsets WHERE CAST(path AS TEXT) = '$blog'\" 2>/dev/null)\" = \"\$(stat -c %s '$blog')\" ]" &&
+	pass "a BEGIN line with 200 KB of the other stream after it: not held (the offset is at the log's end)" ||
+	fail "BEGIN held: offset $(q "SELECT offset FROM follow_offsets WHERE CAST(path AS TEXT) = '$blog'") of $(stat -c %s "$blog")"
+
 # Rotation: the token's file is rotated and compressed under us.
 d=$($G github dwl-d)
 docker run -d --network none --name dwl-rot --log-driver local --log-opt max-size=20k --log-opt max-file=3 \
@@ -166,16 +179,29 @@ rc=$?
 	pass "driftwatch scan reads local logs too, with the stream" || fail "scan local: $(cat "$tmp/whole.jsonl")"
 
 # The same key, read by driftwatchd itself (no CAP_SETUID: no confined
-# scanner process), which keeps an open key's lines between its reads.
-capsh --drop=cap_setuid,cap_setgid -- -c "exec $DWD --foreground --config $tmp/cfg.yaml --db $tmp/in.db --no-mounts" 2>>"$tmp/in.log" &
-pid=$!
+# scanner process), which keeps an open key's lines between its reads;
+# stopped and started again between the key's BEGIN and its END (review
+# of 2f8ce17: the offset stored was past the key's first lines, kept only
+# in memory: after a restart the key was never found).
+indwd() {
+	capsh --drop=cap_setuid,cap_setgid -- -c "exec $DWD --foreground --config $tmp/cfg.yaml --db $tmp/in.db --no-mounts" 2>>"$tmp/in.log" &
+	pid=$!
+}
+indb() { sqlite3 -readonly "$tmp/in.db" "$1" 2>/dev/null; }
+indwd
 docker rm -f dwl-key >/dev/null 2>&1
-docker run -d --network none --name dwl-key --log-driver local -e KEY="$(cat "$tmp/k.pem")" dwtest:busybox \
-	sh -c 'echo starting; sleep 1; printf "%s\n" "$KEY" | head -n 2; sleep 2; printf "%s\n" "$KEY" | tail -n +3; sleep 600' >/dev/null
+rm -f "$tmp/ctl/rest"
+docker run -d --network none --name dwl-key --log-driver local -v "$tmp/ctl:/ctl" -e KEY="$(cat "$tmp/k.pem")" dwtest:busybox \
+	sh -c 'echo starting; sleep 1; printf "%s\n" "$KEY" | head -n 2; while [ ! -f /ctl/rest ]; do sleep 0.1; done; printf "%s\n" "$KEY" | tail -n +3; sleep 600' >/dev/null
 kid=$(docker inspect -f '{{.Id}}' dwl-key)
+dw_wait 20 sh -c "[ \"\$(sqlite3 -readonly '$tmp/in.db' \"SELECT count(*) FROM follow_offsets WHERE CAST(path AS TEXT) LIKE '%$kid%' AND offset > 0\" 2>/dev/null)\" = 1 ]" || fail "in-process: its log not followed"
+sleep 2
+kill -TERM "$pid"; wait "$pid"
+indwd
+touch "$tmp/ctl/rest"
 dw_wait 20 sh -c "[ \"\$(sqlite3 -readonly '$tmp/in.db' \"SELECT source || ' ' || line FROM findings WHERE rule = 'private-key' AND CAST(path AS TEXT) LIKE '%$kid%'\" 2>/dev/null)\" = 'docker-local-log 2' ]" &&
 	grep -q "not in a confined scanner process" "$tmp/in.log" &&
-	pass "and by driftwatchd unconfined (the key's lines kept between reads): found" ||
-	fail "unconfined local key: $(sqlite3 -readonly "$tmp/in.db" "SELECT rule, source, line FROM findings") $(tail -3 "$tmp/in.log")"
+	pass "and by driftwatchd unconfined, restarted between the key's BEGIN and END: found" ||
+	fail "unconfined local key: $(indb "SELECT rule, source, line FROM findings") $(tail -3 "$tmp/in.log")"
 kill -TERM "$pid"; wait "$pid"; pid=
 finish

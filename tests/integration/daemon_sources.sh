@@ -125,6 +125,35 @@ dw_wait 15 sh -c "! ls -l /proc/$pid/fd 2>/dev/null | grep -q 'gone.log\|rot.log
 	pass "and both closed after their grace time, said in the log" ||
 	fail "rotated logs still open: $(ls -l /proc/$pid/fd | grep 'gone.log\|rot.log')"
 
+# A writer that renames its log and writes on, again and again (review
+# of bae951d: each file renamed away and still written was kept open, so
+# the daemon ran out of descriptors and stopped following new logs
+# silently). At most 64 are kept; past that the one idle longest is read
+# out and closed, said in the log.
+python3 - "$tmp/logs" <<'PY' &
+import os, sys, time
+d = sys.argv[1]
+fds = []
+for i in range(80):
+    f = open(os.path.join(d, "churn.log"), "a")
+    f.write("line %d\n" % i)
+    f.flush()
+    time.sleep(0.03)
+    os.rename(os.path.join(d, "churn.log"), os.path.join(d, "churn.log.%d" % i))
+    fds.append(f)
+    time.sleep(0.03)
+for f in fds:
+    f.write("still\n")
+    f.flush()
+time.sleep(2)
+PY
+cpid=$!
+wait $cpid
+n=$(ls -l /proc/$pid/fd 2>/dev/null | grep -c 'churn.log')
+[ "$n" -le 64 ] && grep -q "churn.log: over 64 logs rotated away or deleted are still written to" "$tmp/log" &&
+	pass "80 logs renamed away and still written: at most 64 kept open ($n), the rest said" ||
+	fail "rotated kept: $n open, $(grep -c 'over 64 logs' "$tmp/log") said"
+
 # Secrets across the cuts of over-long lines in a followed log: the
 # scanner's 160 KiB pieces, and the 1 MiB a line may hold before it is
 # scanned as it is (before, both cuts hid a secret that straddled them).

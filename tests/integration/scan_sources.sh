@@ -150,6 +150,37 @@ PY
 	"[[\"docker-local-log\",2,\"private-key\",\"stdout\"],[\"docker-local-log\",$((4 + 2 * $(wc -l <k.pem))),\"netrc-password\",\"stdout\"]]" ] &&
 	pass "local format: a key and a .netrc entry over entries found, told where each secret starts" ||
 	fail "local over entries: $(scan kl/local-logs/container.log)"
+# A key whose BEGIN line comes after 16 KiB of other text on its line:
+# the runtime cuts that line, and the BEGIN is in its last piece (review
+# of 2f8ce17: the piece ended the kept lines and was not kept itself,
+# the key never found, in json-file and local logs alike).
+{
+	jl "$(head -c 16384 /dev/zero | tr '\0' j)" stdout t1
+	while IFS= read -r l; do jl "$l"$'\n' stdout t2; done <k.pem
+} >junk-json.log
+python3 - k.pem >kl/local-logs/container.log <<'PY'
+import struct, sys
+def varint(n):
+    out = b""
+    while n > 0x7f:
+        out += bytes([0x80 | (n & 0x7f)])
+        n >>= 7
+    return out + bytes([n])
+def entry(stream, line, partial):
+    pb = (b"\x0a" + bytes([len(stream)]) + stream + b"\x10\x01\x1a"
+          + varint(len(line)) + line)
+    if partial:
+        pb += b"\x20\x01\x2a\x02\x08\x00"
+    return struct.pack(">I", len(pb)) + pb + struct.pack(">I", len(pb))
+out = entry(b"stdout", b"j" * 16384, 1)
+for l in open(sys.argv[1], "rb").read().splitlines():
+    out += entry(b"stdout", l, 0)
+sys.stdout.buffer.write(out)
+PY
+[ "$(scan junk-json.log | jq -c '[.line, .rule]')" = '[2,"private-key"]' ] &&
+	[ "$(scan kl/local-logs/container.log | jq -c '[.line, .rule]')" = '[2,"private-key"]' ] &&
+	pass "a key's BEGIN after 16 KiB on its line (json-file, local): found, at its line's last piece" ||
+	fail "BEGIN after 16 KiB: $(scan junk-json.log) / $(scan kl/local-logs/container.log)"
 mkdir -p pods/default_web_u1/app
 {
 	printf '2026-11-30T10:00:00Z stdout F hello\n'
