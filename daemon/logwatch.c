@@ -607,13 +607,16 @@ static void read_frames(struct dw_logwatch *w, struct followed *f)
 					 f->partial.len, f->path,
 					 on_source_finding, &k);
 		/* What each stream's kept lines hold, now; an open key's
-		 * lines (within the rules' window) stay for what comes next,
-		 * and a restart reads its frames again. */
+		 * lines stay for what comes next (in memory, bounded by the
+		 * rules' window of its stream's text), and a restart reads
+		 * its frames again if they are within 64 KiB of the end. */
 		end = at + used;
-		f->key_off = dw_local_log_finish(
-			w->scanner, &f->local, 1,
-			end > DW_LOG_ML_MAX ? end - DW_LOG_ML_MAX : 0, f->path,
-			on_source_finding, &k);
+		f->key_off =
+			dw_local_log_finish(w->scanner, &f->local, 1, 0,
+					    f->path, on_source_finding, &k);
+		if (f->key_off != UINT64_MAX &&
+		    end - f->key_off > DW_LOG_ML_MAX)
+			f->key_off = UINT64_MAX;
 		f->key_line = f->local.ml.hold_line - 1;
 		if (f->local.corrupt) {
 			dw_log_warn("%s: not Docker's local log format after "
@@ -905,9 +908,9 @@ static void mark_rotated(struct dw_logwatch *w, struct followed *f)
 	if (n <= ROTATED_MAX)
 		return;
 	dw_log_warn("%s: over %d logs rotated away or deleted are still "
-		    "written to; the one idle longest is read to its end "
-		    "and closed: what its writer writes to it from now on "
-		    "is not read",
+		    "written to; the one idle longest is read once more "
+		    "(up to 4 MiB) and closed: what is left in it and what "
+		    "its writer writes to it from now on is not read",
 		    w->fol[old]->path, ROTATED_MAX);
 	read_new(w, w->fol[old]);
 	drop_followed(w, old);

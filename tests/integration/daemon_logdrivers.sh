@@ -203,5 +203,18 @@ dw_wait 20 sh -c "[ \"\$(sqlite3 -readonly '$tmp/in.db' \"SELECT source || ' ' |
 	grep -q "not in a confined scanner process" "$tmp/in.log" &&
 	pass "and by driftwatchd unconfined, restarted between the key's BEGIN and END: found" ||
 	fail "unconfined local key: $(indb "SELECT rule, source, line FROM findings") $(tail -3 "$tmp/in.log")"
+# ... and with 80 KB of stderr between its BEGIN and its END (second
+# review of fe193bd: the window was counted in raw bytes, both streams':
+# the key was let go, silently). In memory, its stream's text counts.
+docker rm -f dwl-key2 >/dev/null 2>&1
+docker run -d --network none --name dwl-key2 --log-driver local -v "$tmp/ctl:/ctl" -e KEY="$(cat "$tmp/k.pem")" dwtest:busybox \
+	sh -c 'echo starting; printf "%s\n" "$KEY" | head -n 2; yes stderr-filler-line | head -c 80000 >&2; while [ ! -f /ctl/rest2 ]; do sleep 0.1; done; printf "%s\n" "$KEY" | tail -n +3; sleep 600' >/dev/null
+names="$names dwl-key2"
+kid2=$(docker inspect -f '{{.Id}}' dwl-key2)
+sleep 2
+touch "$tmp/ctl/rest2"
+dw_wait 20 sh -c "[ \"\$(sqlite3 -readonly '$tmp/in.db' \"SELECT source || ' ' || line FROM findings WHERE rule = 'private-key' AND CAST(path AS TEXT) LIKE '%$kid2%'\" 2>/dev/null)\" = 'docker-local-log 2' ]" &&
+	pass "unconfined: a key with 80 KB of stderr between its BEGIN and END: found" ||
+	fail "unconfined key over stderr: $(indb "SELECT rule, source, line, CAST(path AS TEXT) FROM findings" | tail -3)"
 kill -TERM "$pid"; wait "$pid"; pid=
 finish
