@@ -172,8 +172,10 @@ int mon_analyse_file(struct rescan *r, const char *path, char **sha256)
 	/* In the scanner process, once hashed here (pread: our offset). */
 	if (scan && m->sandbox)
 		scan = 0, boxed = 1, copy = scan_copy();
-	if (scan)
+	if (scan) {
+		dw_scan_name(m->scanner, path);
 		dw_scan_begin(m->scanner, 1, on_secret, &a);
+	}
 	for (;;) {
 		char local[64 * 1024], *p = local;
 		size_t room = sizeof(local);

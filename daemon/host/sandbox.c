@@ -79,6 +79,8 @@ struct sb_req {
 	uint32_t id; /* echoed in every reply */
 	uint64_t max;
 	int64_t budget_ms;
+	/* SB_SCAN: the file's name, for the rules of names (.pgpass) */
+	char name[256];
 };
 
 /* A finding's source fields: "key=value\n" each, printable ASCII. */
@@ -575,6 +577,9 @@ static void child_scan(struct dw_scanner *s, int fd, const struct sb_req *r)
 
 	cur_id = r->id;
 	dw_scanner_set_budget(s, r->budget_ms);
+	dw_scan_name(s, memchr(r->name, '\0', sizeof(r->name)) && r->name[0]
+				? r->name
+				: NULL);
 	dw_scan_begin(s, 1, child_finding, NULL);
 	while (off < r->max) {
 		size_t room;
@@ -1792,11 +1797,15 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 		       long long budget_ms, const char *name, int *timed_out,
 		       dw_finding_cb cb, void *ctx)
 {
-	struct sb_req r = {SB_SCAN, 0, max, budget_ms};
+	struct sb_req r = {SB_SCAN, 0, max, budget_ms, ""};
 	struct held_list held = {NULL, 0, 0};
 	struct sb_done d;
 	size_t i;
 	int err;
+
+	/* (a longer name is no file name: none) */
+	if (name && strlen(name) < sizeof(r.name))
+		memcpy(r.name, name, strlen(name) + 1);
 
 	if (hooked(sb, name))
 		r.op = (uint32_t)sb->hook_op;
@@ -1813,7 +1822,7 @@ static int scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 		      long long budget_ms, enum dw_scan_outcome *outcome,
 		      dw_source_cb cb, void *ctx)
 {
-	struct sb_req r = {SB_WHOLE, 0, max, budget_ms};
+	struct sb_req r = {SB_WHOLE, 0, max, budget_ms, ""};
 	struct held_list held = {NULL, 0, 0};
 	struct sb_whole *w = dw_xcalloc(1, sizeof(*w));
 	const char *base = strrchr(path, '/');
@@ -1910,7 +1919,7 @@ int dw_sandbox_scan_frames(struct dw_sandbox *sb, const char *data, size_t len,
 			   struct dw_frames_result *res, dw_source_cb cb,
 			   void *ctx)
 {
-	struct sb_req r = {SB_FRAMES, 0, 0, SCAN_LINES_BUDGET_MS};
+	struct sb_req r = {SB_FRAMES, 0, 0, SCAN_LINES_BUDGET_MS, ""};
 	struct sb_frames fr = {entries, 0, 0};
 	struct held_list held = {NULL, 0, 0};
 	struct sb_done d;
@@ -1963,7 +1972,7 @@ int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
 {
 	size_t sent = len < DW_REDACT_SCAN_MAX ? len : DW_REDACT_SCAN_MAX;
 	char *msg = dw_xmalloc(sizeof(struct sb_req) + sent), *buf = NULL;
-	struct sb_req r = {SB_REDACT, 0, sent, SCAN_LINES_BUDGET_MS};
+	struct sb_req r = {SB_REDACT, 0, sent, SCAN_LINES_BUDGET_MS, ""};
 	struct dw_redact_span *v = NULL;
 	size_t nv = 0, alloc = 0, i;
 	char how[200] = "";
@@ -2228,7 +2237,7 @@ static int lines_attempt(struct dw_sandbox *sb, int format, const char *data,
 			 void *ctx, int *timed_out, size_t *hold, char *how,
 			 size_t hn)
 {
-	struct sb_req r = {SB_LINES, new_id(), len, SCAN_LINES_BUDGET_MS};
+	struct sb_req r = {SB_LINES, new_id(), len, SCAN_LINES_BUDGET_MS, ""};
 	struct sb_lines l = {(uint32_t)format, 0, line_base};
 	struct {
 		struct dw_finding f;

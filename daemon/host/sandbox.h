@@ -54,7 +54,8 @@ void dw_sandbox_stats(const struct dw_sandbox *sb, struct dw_sandbox_stats *st);
  * Scan regular file `fd` (read from offset 0 with pread, at most `max`
  * bytes; the caller's offset is left alone) within `budget_ms` (0: none;
  * `*timed_out` then says the scan stopped there) and call `cb` per
- * finding. `name` is the file's name, for the test hooks only. Returns 0,
+ * finding. `name` is the file's name (its last component), for the rules
+ * that read files of some names only (.pgpass) and the test hooks. Returns 0,
  * or DW_ELIMIT when the scanner failed on it twice (died, did not answer
  * within the budget and 5 s, or answered what is not so): dw_error_last()
  * says how. Findings are told once the scanner is done with the file

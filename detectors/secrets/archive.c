@@ -265,6 +265,7 @@ static void scan_entry(struct walk *w, struct archive *a, const char *name,
 	int binary = -1;
 
 	w->entry = name;
+	dw_scan_name(w->s, name);
 	dw_scan_begin(w->s, 1, entry_finding, w);
 	for (;;) {
 		la_ssize_t n = ar.archive_read_data(a, w->buf, READ_SIZE);

@@ -111,6 +111,7 @@ static int add_builtins(struct dw_engine *e, const struct dw_engine_config *cfg,
 		r->validate = b->validate;
 		r->could_match = b->could_match;
 		r->generic = b->generic;
+		r->file_names = b->file_names[0] ? b->file_names : NULL;
 		err = compile_regex(&r->re, b->info.id, b->regex, b->multiline);
 		for (k = 0; !err && k < DW_MAX_PREFILTERS && b->prefilters[k];
 		     k++) {
@@ -135,6 +136,9 @@ static int add_builtins(struct dw_engine *e, const struct dw_engine_config *cfg,
 		for (k = 0; k < DW_MAX_PREFILTERS && b->prefilters[k]; k++)
 			EVP_DigestUpdate(md, b->prefilters[k],
 					 strlen(b->prefilters[k]) + 1);
+		for (k = 0; k < 4 && b->file_names[k]; k++)
+			EVP_DigestUpdate(md, b->file_names[k],
+					 strlen(b->file_names[k]) + 1);
 		{
 			/* and the fields that say how it is read */
 			int f[5] = {b->secret_group, b->caseless, b->multiline,

@@ -44,6 +44,7 @@ struct rule {
 	dw_validate_fn validate;
 	int (*could_match)(const char *text, size_t len); /* rules.h */
 	int generic;					  /* rules.h */
+	const char *const *file_names; /* rules.h; NULL: every input */
 	/* The format's literal prefixes (the keywords), shown when redacted */
 	const char *prefixes[DW_MAX_PREFILTERS];
 	size_t nprefixes;
@@ -131,6 +132,10 @@ struct dw_scanner {
 	dw_finding_cb cb;
 	void *ctx;
 	int stop;
+	/* Per rule of file names: whether this scan's input has one of its
+	 * names (dw_scan_name() sets `name_next`, dw_scan_begin() takes
+	 * it, the end of the scan drops it). */
+	unsigned char *name_ok, *name_next;
 	/*
 	 * Where the next "-----END " is, for multi-line rules: found at
 	 * end_at (absolute; END_NONE: none in [end_from, end_to)). Blocks

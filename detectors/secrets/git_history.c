@@ -17,6 +17,11 @@ struct job {
 	git_oid blob;
 	size_t commit; /* index into hist.commits, or SIZE_MAX */
 	char *path;
+	/* At a name some rules read only (.pgpass): never cached (the
+	 * cache holds a blob's findings whatever its name) */
+	int named;
+	/* ... and read under another name before: those rules' alone */
+	int named_only;
 };
 
 /* One finding of the history scan, kept until all threads are done. */
@@ -36,6 +41,7 @@ struct hist {
 	const struct dw_git_opts *o;
 	git_repository *repo;
 	struct oidset seen;   /* trees and blobs visited */
+	struct oidset named;  /* blobs scanned at a name rules read (.pgpass) */
 	struct oidset walked; /* commits walked */
 	git_oid *commits;
 	size_t ncommits, commits_alloc;
@@ -75,14 +81,27 @@ static int tree_cb(const char *root, const git_tree_entry *te, void *ctx)
 	git_object_t type = gitlib.git_tree_entry_type(te);
 	struct job *j;
 
+	int named, first, is_new;
+
 	if (type == GIT_OBJECT_TREE)
 		return gs_oidset_add(&h->seen, id) ? 0 : 1; /* 1: skip it */
-	if (type != GIT_OBJECT_BLOB || !gs_oidset_add(&h->seen, id))
+	if (type != GIT_OBJECT_BLOB)
+		return 0;
+	/*
+	 * A blob is read once, at the first path it has; at a name some
+	 * rules read only (a file renamed to .pgpass), once more for those.
+	 */
+	is_new = gs_oidset_add(&h->seen, id);
+	named = dw_engine_file_named(h->e, gitlib.git_tree_entry_name(te));
+	first = named && gs_oidset_add(&h->named, id);
+	if (!is_new && !first)
 		return 0;
 	DW_ALLOC_GROW(h->jobs, h->njobs + 1, h->jobs_alloc);
 	j = &h->jobs[h->njobs++];
 	gitlib.git_oid_cpy(&j->blob, id);
 	j->commit = h->cur_commit;
+	j->named = named;
+	j->named_only = !is_new;
 	dw_buf_reset(&h->path);
 	dw_buf_addf(&h->path, "%s%s", root, gitlib.git_tree_entry_name(te));
 	j->path = dw_xstrdup(h->path.ptr);
@@ -362,6 +381,35 @@ struct worker_ctx {
 	size_t job;
 };
 
+static int on_blob_finding(const struct dw_finding *f, void *ctx);
+
+/*
+ * A blob read before at another path, again at a name some rules read
+ * only (renamed to .pgpass): for those rules (on_blob_finding() keeps
+ * theirs alone). Missing, too big or binary, it was counted and said
+ * at its first path; an archive's entries were read by their own names.
+ */
+static void scan_named_only(struct hist *h, git_repository *repo, git_odb *odb,
+			    struct dw_scanner *s, struct worker_ctx *wc)
+{
+	const struct job *j = &h->jobs[wc->job];
+	git_object_t type;
+	git_blob *b;
+	size_t len = 0;
+
+	if (!odb || gitlib.git_odb_read_header(&len, &type, odb, &j->blob) ||
+	    (h->o->max_blob_size && (uint64_t)len > h->o->max_blob_size) ||
+	    gitlib.git_blob_lookup(&b, repo, &j->blob))
+		return;
+	if (!gitlib.git_blob_is_binary(b)) {
+		dw_scan_name(s, j->path);
+		dw_scan_buffer(s, gitlib.git_blob_rawcontent(b),
+			       (size_t)gitlib.git_blob_rawsize(b), 1,
+			       on_blob_finding, wc);
+	}
+	gitlib.git_blob_free(b);
+}
+
 static void add_found(struct worker_ctx *wc, const struct dw_finding *f,
 		      const char *entry)
 {
@@ -387,7 +435,12 @@ static void add_found(struct worker_ctx *wc, const struct dw_finding *f,
 
 static int on_blob_finding(const struct dw_finding *f, void *ctx)
 {
-	add_found(ctx, f, NULL);
+	const struct worker_ctx *wc = ctx;
+
+	/* (a blob read again for the rules of its name: theirs alone) */
+	if (!wc->h->jobs[wc->job].named_only ||
+	    dw_engine_rule_named(wc->h->e, f->rule_index))
+		add_found(ctx, f, NULL);
 	return 0;
 }
 
@@ -462,7 +515,11 @@ static void *worker(void *arg)
 
 		if (i >= h->njobs)
 			break;
-		if (!h->from_cache[i]) {
+		if (h->jobs[i].named_only) {
+			/* (read before at another path, counted then) */
+			wc.job = i;
+			scan_named_only(h, repo, odb, s, &wc);
+		} else if (!h->from_cache[i]) {
 			size_t len = 0, size;
 			git_object_t type;
 			const void *data;
@@ -532,6 +589,7 @@ static void *worker(void *arg)
 						   __ATOMIC_RELAXED);
 			} else if (fits && !binary) {
 				wc.job = i;
+				dw_scan_name(s, h->jobs[i].path);
 				dw_scan_buffer(
 					s, gitlib.git_blob_rawcontent(b),
 					(size_t)gitlib.git_blob_rawsize(b), 1,
@@ -701,6 +759,8 @@ static int use_cache(struct hist *h)
 	if (!h->cache || h->o->cache_needs_secrets)
 		return 0;
 	for (i = 0; i < h->njobs; i++) {
+		if (h->jobs[i].named)
+			continue;
 		gitlib.git_oid_tostr(hex, sizeof(hex), &h->jobs[i].blob);
 		wc.job = i;
 		err = h->cache->get(h->cache->self, hex, cache_found, &wc);
@@ -723,7 +783,7 @@ static int save_cache(struct hist *h)
 	dw_engine_rules(h->e, &rules);
 	err = h->cache->begin(h->cache->self);
 	for (i = 0; !err && i < h->njobs; i++) {
-		if (h->from_cache[i] || !h->complete[i])
+		if (h->from_cache[i] || !h->complete[i] || h->jobs[i].named)
 			continue;
 		gitlib.git_oid_tostr(hex, sizeof(hex), &h->jobs[i].blob);
 		err = h->cache->put_blob(h->cache->self, hex);
@@ -731,7 +791,8 @@ static int save_cache(struct hist *h)
 	for (k = 0; !err && k < h->nfound; k++) {
 		const struct hfind *x = &h->found[k];
 
-		if (h->from_cache[x->job] || !h->complete[x->job])
+		if (h->from_cache[x->job] || !h->complete[x->job] ||
+		    h->jobs[x->job].named)
 			continue;
 		gitlib.git_oid_tostr(hex, sizeof(hex), &h->jobs[x->job].blob);
 		err = h->cache->put_finding(
@@ -758,6 +819,7 @@ static void hist_release(struct hist *h)
 	free(h->from_cache);
 	free(h->complete);
 	gs_oidset_release(&h->seen);
+	gs_oidset_release(&h->named);
 	gs_oidset_release(&h->walked);
 	gs_oidset_release(&h->shallow);
 	free(h->boundary);
@@ -794,10 +856,12 @@ int dw_git_scan_history(const struct dw_engine *e, const char *repo,
 	if (stats) {
 		memset(stats, 0, sizeof(*stats));
 		stats->commits = h.ncommits;
-		stats->blobs = h.njobs;
-		for (i = 0; i < h.njobs; i++)
+		for (i = 0; i < h.njobs; i++) {
 			stats->cached += h.from_cache ? h.from_cache[i] : 0;
-		stats->scanned = h.njobs - stats->cached - h.binary -
+			/* (a blob read again at a .pgpass name: one blob) */
+			stats->blobs += !h.jobs[i].named_only;
+		}
+		stats->scanned = stats->blobs - stats->cached - h.binary -
 				 h.too_big - h.missing - h.unreadable;
 		stats->bytes = h.bytes;
 		stats->binary = h.binary;

@@ -38,6 +38,10 @@ struct delta_ctx {
 	dw_git_cb cb;
 	void *ctx;
 	int found;
+	/* The file got a name some rules read only (renamed or copied to
+	 * .pgpass): their findings count on every line, none of which may
+	 * be added */
+	const struct dw_engine *named;
 };
 
 /* A hook's finding of `f` in `src`. */
@@ -72,7 +76,8 @@ static int on_added_finding(const struct dw_finding *f, void *ctx)
 	for (l = f->line; l <= last && l < dc->added->n; l++)
 		if (dc->added->lines[l])
 			break;
-	if (l > last || l >= dc->added->n)
+	if ((l > last || l >= dc->added->n) &&
+	    !(dc->named && dw_engine_rule_named(dc->named, f->rule_index)))
 		return 0;
 	git_finding(&gf, f, dc->src);
 	dc->found++;
@@ -211,7 +216,18 @@ static int scan_diff(git_repository *repo, git_diff *diff, struct dw_scanner *s,
 		git_patch *p = NULL;
 		git_blob *b = NULL;
 		struct dw_source src = {d->new_file.path, DW_SOURCE_GIT, NULL};
-		struct delta_ctx dc = {&a, &src, cb, ctx, 0};
+		const struct dw_engine *e = dw_scanner_engine(s);
+		struct delta_ctx dc = {
+			&a,
+			&src,
+			cb,
+			ctx,
+			0,
+			dw_engine_file_named(e, d->new_file.path) &&
+					!dw_engine_file_named(e,
+							      d->old_file.path)
+				? e
+				: NULL};
 
 		if (d->status == GIT_DELTA_DELETED ||
 		    gitlib.git_oid_is_zero(&d->new_file.id))
@@ -238,18 +254,19 @@ static int scan_diff(git_repository *repo, git_diff *diff, struct dw_scanner *s,
 				json_object_del(src.fields, "blob");
 			err = scan_archive_delta(repo, d, b, s, &src, cb, ctx);
 			json_decref(src.fields);
-		} else if (a.n && really_binary(b)) {
+		} else if ((a.n || dc.named) && really_binary(b)) {
 			struct dw_git_finding note;
 
 			memset(&note, 0, sizeof(note));
 			note.src = &src;
 			note.note = "binary content (NUL bytes), not scanned";
 			err = cb(&note, ctx) ? DW_ERROR : 0;
-		} else if (a.n) {
+		} else if (a.n || dc.named) {
 			src.fields =
 				gs_commit_fields(repo, commit, &d->new_file.id);
 			if (!commit)
 				json_object_del(src.fields, "blob");
+			dw_scan_name(s, d->new_file.path);
 			dw_scan_buffer(s, gitlib.git_blob_rawcontent(b),
 				       (size_t)gitlib.git_blob_rawsize(b), 1,
 				       on_added_finding, &dc);

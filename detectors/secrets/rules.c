@@ -976,6 +976,15 @@ static int valid_curl_user(const char *s, size_t n, const char *m, size_t mlen,
 	return !doc_password(s, n) && s[0] != '$';
 }
 
+/* A .pgpass password: not a documentation word nor a template's
+ * field; in that file any other value is one (lowercase too). */
+static int valid_pgpass(const char *s, size_t n, const char *m, size_t mlen,
+			const char *line, size_t llen)
+{
+	(void)m, (void)mlen, (void)line, (void)llen;
+	return !doc_password(s, n) && !strchr("${%", s[0]);
+}
+
 /* A password in SQL or .netrc: not a documentation word, nor a
  * template's field, nor lowercase letters only ("bobwillknow"). */
 static int valid_password_word(const char *s, size_t n, const char *m,
@@ -1908,6 +1917,29 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.validate = valid_password_word,
 		.could_match = sql_could_match,
 		.generic = 1,
+	},
+	{
+		.info = {.id = "pgpass-password",
+			 .description = "Password in a PostgreSQL password "
+					"file (.pgpass)",
+			 .severity = DW_SEV_HIGH},
+		/*
+		 * PostgreSQL's libpq manual, "The Password File": lines of
+		 * hostname:port:database:username:password, each of the
+		 * first four a literal or "*", ":" and "\\" escaped with
+		 * "\\"; "#" starts a comment line. The file is .pgpass
+		 * (pgpass.conf on Windows): five colon fields are a
+		 * credential only there, so only there is it read.
+		 */
+		.regex = "^(?!#)(?:[^:\\\\\r\n]|\\\\.)++:(?:[0-9]{1,5}|\\*):"
+			 "(?:[^:\\\\\r\n]|\\\\.)*+:(?:[^:\\\\\r\n]|\\\\.)++:"
+			 "((?:[^\\\\\r\n]|\\\\.){1,256}+)\\r?$",
+		.secret_group = 1,
+		/* host:port: (a port, or "*") */
+		.prefilters = {"[^:\\n]:([0-9]{1,5}|\\*):"},
+		.validate = valid_pgpass,
+		.generic = 1,
+		.file_names = {".pgpass", "pgpass.conf"},
 	},
 	{
 		.info = {.id = "netrc-password",

@@ -43,6 +43,10 @@ struct dw_builtin_rule {
 	 * that says so): it reports nothing where a format's rule found a
 	 * secret on the same line, so one secret is one finding. */
 	int generic;
+	/* Read only in files of these names (the path's last component,
+	 * any case; dw_scan_name()): a format that is only a credential by
+	 * where it is (.pgpass). NULL-ended; empty: every input. */
+	const char *file_names[4];
 };
 
 extern const struct dw_builtin_rule dw_builtin_rules[];

@@ -3,6 +3,7 @@
 #include "engine_int.h"
 
 #include <pthread.h>
+#include <strings.h>
 
 #include "driftwatch/banned.h"
 
@@ -27,6 +28,8 @@ int dw_scanner_new(struct dw_scanner **out, const struct dw_engine *e)
 	s->rule_done = dw_xcalloc(e->nrules + 1, 1);
 	s->claim = dw_xcalloc(e->nrules + 1, 1);
 	s->last_hit = dw_xcalloc(e->nrules + 1, sizeof(*s->last_hit));
+	s->name_ok = dw_xcalloc(e->nrules + 1, 1);
+	s->name_next = dw_xcalloc(e->nrules + 1, 1);
 	dw_buf_init(&s->buf, 0);
 	*out = s;
 	return 0;
@@ -43,6 +46,8 @@ void dw_scanner_free(struct dw_scanner *s)
 	free(s->rule_done);
 	free(s->claim);
 	free(s->last_hit);
+	free(s->name_ok);
+	free(s->name_next);
 	free(s->hits);
 	free(s->map);
 	dw_buf_release(&s->buf);
@@ -548,8 +553,10 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to,
 	size_t last = s->last_hit[ri];
 
 	(void)from, (void)flags;
-	/* Looked at already (a cut line's overlap, done before). */
-	if (s->buf_abs + to <= s->done_abs)
+	/* Looked at already (a cut line's overlap, done before), or a rule
+	 * of file names this input does not have (.pgpass). */
+	if (s->buf_abs + to <= s->done_abs ||
+	    (s->e->rules[ri].file_names && !s->name_ok[ri]))
 		return 0;
 	/*
 	 * A rule runs once a line: a later hit of it on the same line (no
@@ -841,9 +848,54 @@ static void process(struct dw_scanner *s, int final)
 	s->nl_checked = 0;
 }
 
+/* Whether rule `ri` reads files at `path` (rules.h: file_names). */
+static int names_file(const struct dw_engine *e, size_t ri, const char *path)
+{
+	const char *const *names = e->rules[ri].file_names;
+	const char *base = path ? strrchr(path, '/') : NULL;
+	size_t k;
+
+	base = base ? base + 1 : path;
+	for (k = 0; base && names && k < 4 && names[k]; k++)
+		if (!strcasecmp(base, names[k]))
+			return 1;
+	return 0;
+}
+
+int dw_engine_file_named(const struct dw_engine *e, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < e->nrules; i++)
+		if (names_file(e, i, path))
+			return 1;
+	return 0;
+}
+
+int dw_engine_rule_named(const struct dw_engine *e, size_t rule_index)
+{
+	return rule_index < e->nrules && e->rules[rule_index].file_names;
+}
+
+const struct dw_engine *dw_scanner_engine(const struct dw_scanner *s)
+{
+	return s->e;
+}
+
+void dw_scan_name(struct dw_scanner *s, const char *path)
+{
+	size_t i;
+
+	for (i = 0; i < s->e->nrules; i++)
+		s->name_next[i] = (unsigned char)names_file(s->e, i, path);
+}
+
 void dw_scan_begin(struct dw_scanner *s, uint64_t line_base, dw_finding_cb cb,
 		   void *ctx)
 {
+	/* The name given for this scan, and none for the next one. */
+	memcpy(s->name_ok, s->name_next, s->e->nrules);
+	memset(s->name_next, 0, s->e->nrules);
 	dw_buf_reset(&s->buf);
 	s->nl_checked = 0;
 	s->buf_abs = s->done_abs = s->line_abs = s->open_line = 0;
@@ -944,6 +996,7 @@ int dw_scan_finish(struct dw_scanner *s)
 {
 	if (!s->stop)
 		process(s, 1);
+	memset(s->name_ok, 0, s->e->nrules);
 	return s->stop;
 }
 

@@ -586,6 +586,8 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 		return dw_archive_scan(s, fd, display, (uint64_t)(end - at),
 				       o->max_file_size, cb, ctx);
 	}
+	/* (rules of file names: .pgpass) */
+	dw_scan_name(s, path);
 	sink_init(&k, s, display,
 		  dlog	 ? DW_SOURCE_DOCKER_JSON_LOG
 		  : clog ? DW_SOURCE_CRI_LOG

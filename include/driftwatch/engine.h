@@ -109,6 +109,19 @@ void dw_scanner_free(struct dw_scanner *s);
  */
 void dw_scan_begin(struct dw_scanner *s, uint64_t line_base, dw_finding_cb cb,
 		   void *ctx);
+/*
+ * The path of what the next scan (dw_scan_begin() or dw_scan_buffer())
+ * reads, for the rules that read only files of some names (.pgpass, by
+ * its last component); that scan takes it, the one after has none. An
+ * input never named (a log, a chat) gets none of those rules.
+ */
+void dw_scan_name(struct dw_scanner *s, const char *path);
+/* Whether some rule reads files at `path` only (its last component), and
+ * whether rule `rule_index` is such a rule. */
+int dw_engine_file_named(const struct dw_engine *e, const char *path);
+int dw_engine_rule_named(const struct dw_engine *e, size_t rule_index);
+/* The engine a scanner runs. */
+const struct dw_engine *dw_scanner_engine(const struct dw_scanner *s);
 int dw_scan_feed(struct dw_scanner *s, const char *data, size_t len);
 int dw_scan_finish(struct dw_scanner *s);
 

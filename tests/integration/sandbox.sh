@@ -63,6 +63,16 @@ docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$($G github sbx1)' >/tmp/one.env"
 found /tmp/one.env && pass "a secret in a container file: found by the scanner" ||
 	{ fail "no finding for /tmp/one.env"; tail -5 "$tmp/dwd.log"; }
 
+# A .pgpass line is a credential in a file of that name only: the
+# scanner process is told the name (the same line elsewhere is not).
+pgline='db1.corp.internal:5432:billing:svc_billing:Kq8vX3mTz9wL'
+docker exec dw-sbx sh -c "mkdir -p /root && echo '$pgline' >/root/.pgpass && echo '$pgline' >/tmp/pg-notes.txt && echo 'GITHUB_TOKEN=$($G github sbxpg)' >/tmp/pg-after.env"
+found /root/.pgpass && [ "$(q "SELECT rule FROM findings WHERE CAST(path AS TEXT) = '/root/.pgpass'")" = pgpass-password ] &&
+	pass "a password in a container's .pgpass: found by the scanner" ||
+	{ fail ".pgpass in the scanner process: $(q "SELECT rule, CAST(path AS TEXT) FROM findings")"; tail -5 "$tmp/dwd.log"; }
+found /tmp/pg-after.env && [ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '/tmp/pg-notes.txt'")" = 0 ] &&
+	pass "the same line in another file: no finding" || fail "pgpass line outside .pgpass reported (or pg-after.env not scanned)"
+
 # Ordinary content with many candidate hits (the engine sorts them: the
 # first large sort asked the kernel something the filter forbids) is
 # scanned, its secret found, and the scanner not killed.
@@ -330,4 +340,7 @@ dw_wait 10 status_has '.state == "running" and .docker.connected'
 	{ fail "unconfined scanner not reported"; tail -3 "$tmp/dwd3.log"; }
 docker exec dw-sbx sh -c "echo 'GITHUB_TOKEN=$($G github sbx5)' >/tmp/five.env"
 found /tmp/five.env && pass "and secrets are still found" || fail "nothing found unconfined"
+docker exec dw-sbx sh -c "mkdir -p /home/u && echo '$pgline' >/home/u/.pgpass"
+found /home/u/.pgpass && pass "and a .pgpass password too (in driftwatchd itself)" ||
+	fail "no .pgpass finding unconfined: $(q "SELECT rule, CAST(path AS TEXT) FROM findings")"
 finish

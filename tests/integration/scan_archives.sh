@@ -227,4 +227,21 @@ for how in "" "--image"; do
 		pass "nobody: scan ${how:-PATH}: a hostile entry name in an error, escaped" ||
 		fail "escape ${how:-PATH}: $(od -c o.err | head -6)"
 done
+
+# .pgpass: a credential in a file of that name only, in a tree and as an
+# archive's entry; as root (the scanner process) and as nobody.
+pgline='db1.corp.internal:5432:billing:svc_billing:Kq8vX3mTz9wL'
+mkdir -p pg/home/u pg/other && printf '%s\n' "$pgline" >pg/home/u/.pgpass &&
+	printf '%s\n' "$pgline" >pg/other/notes.txt && chmod -R a+rX pg
+(cd pg && tar -czf ../pg.tgz home other && zip -qr ../pg.zip home other)
+chmod a+r pg.tgz pg.zip
+for who in root nobody; do
+	run=()
+	[ $who = nobody ] && run=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+	got=$("${run[@]}" "$DW" scan --format jsonl pg pg.tgz pg.zip 2>/dev/null |
+		jq -r '.rule + " " + .path + (if .entry then "!" + .entry else "" end)' | sort | tr '\n' ' ')
+	[ "$got" = "pgpass-password pg.tgz!home/u/.pgpass pgpass-password pg.zip!home/u/.pgpass pgpass-password pg/home/u/.pgpass " ] &&
+		pass "$who: a .pgpass password found in a tree and in archives, the same line elsewhere not" ||
+		fail "$who: pgpass: $got"
+done
 finish

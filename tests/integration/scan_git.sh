@@ -287,4 +287,33 @@ git push -q origin topic 2>err.txt; rc=$?
 	pass "push: a change deep below unchanged siblings is checked" || fail "deep push: rc $rc $(cat err.txt)"
 "$DW" hook uninstall . >un.out && grep -q 'restored your pre-commit hook' un.out && [ ! -e .git/hooks/pre-push ] &&
 	grep -q 'their hook ran' .git/hooks/pre-commit && pass "uninstall restores their hook" || fail "uninstall"
+
+# .pgpass: its lines are credentials in a file of that name only. The
+# blob committed first as notes.txt (scanned, cached, no finding), then
+# renamed: the history, the cache and the hooks read it at its new name.
+pgline='db1.corp.internal:5432:billing:svc_billing:Kq8vX3mTz9wL'
+git init -q "$tmp/pg" && cd "$tmp/pg" || exit 1
+printf '%s\ntoken %s\n' "$pgline" "$gh" >notes.txt && git add notes.txt && git commit -qm notes
+"$DW" scan --git --cache "$tmp/pg.cache" --format jsonl . >pg0.json 2>/dev/null
+[ "$(jq -r .rule pg0.json | sort | tr '\n' ' ')" = "github-token " ] &&
+	pass ".pgpass line in notes.txt: not a credential there" || fail "pgpass outside .pgpass: $(cat pg0.json)"
+"$DW" hook install . >/dev/null
+git mv notes.txt .pgpass && git commit -qm "rename to .pgpass" 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q '\.pgpass:1: pgpass-password' err.txt && ! grep -q github-token err.txt &&
+	pass "hook: a file renamed to .pgpass (no line added): its password blocks, nothing else" ||
+	fail "hook rename to .pgpass: rc $rc $(cat err.txt)"
+git commit -q --no-verify -m "rename to .pgpass"
+for run in 1 2; do
+	"$DW" scan --git --cache "$tmp/pg.cache" --format jsonl . >pg$run.json 2>/dev/null
+	[ "$(jq -r '.rule + " " + .path' pg$run.json | sort | tr '\n' ' ')" = "github-token notes.txt pgpass-password .pgpass " ] &&
+		pass "scan --git --cache (run $run): the renamed blob's password found at .pgpass, the token once" ||
+		fail "history pgpass (run $run): $(cat pg$run.json)"
+done
+"$DW" scan --git --format jsonl . | jq -r '.rule + " " + .path' | sort | tr '\n' ' ' >pg3.txt
+[ "$(cat pg3.txt)" = "github-token notes.txt pgpass-password .pgpass " ] &&
+	pass "scan --git without a cache: the same" || fail "history pgpass, no cache: $(cat pg3.txt)"
+printf 'h2.corp.internal:*:*:ops:Vr7kT2pQm9xL\n' >>.pgpass && git add .pgpass
+git commit -qm "another entry" 2>err.txt; rc=$?
+[ $rc -ne 0 ] && grep -q '\.pgpass:3: pgpass-password' err.txt && ! grep -q '\.pgpass:1:' err.txt &&
+	pass "hook: a line added to .pgpass blocks, the old line is not told again" || fail "hook pgpass add: rc $rc $(cat err.txt)"
 finish

@@ -86,7 +86,7 @@ static void test_cases(void **state)
 	assert_int_equal(dw_engine_new(&e, NULL), 0);
 	assert_int_equal(dw_scanner_new(&s, e), 0);
 	while (fgets(line, sizeof(line), f)) {
-		char *rule, *text;
+		char *rule, *text, *name;
 		struct hits h = {NULL, 0};
 		size_t len;
 
@@ -98,8 +98,13 @@ static void test_cases(void **state)
 		assert_non_null(text);
 		*text++ = '\0';
 		len = unescape(text);
+		/* RULE@NAME: the text is a file's of that name (.pgpass) */
+		name = strchr(rule, '@');
+		if (name)
+			*name++ = '\0';
 		h.rule = rule;
 		saw_case(rule, line[0]);
+		dw_scan_name(s, name);
 		assert_int_equal(
 			dw_scan_buffer(s, text, len, 1, on_finding, &h), 0);
 		if (h.found != (line[0] == '+')) {
