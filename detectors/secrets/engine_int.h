@@ -56,7 +56,11 @@ struct dw_engine {
 	size_t nrules;
 	hs_database_t *db;
 	unsigned *pat_rule; /* Hyperscan pattern id -> rule index */
-	char **ignored;	    /* sorted fingerprints */
+	/* The rules of file names' prefilters (rules.h: file_names),
+	 * scanned only in an input that has one of those names */
+	hs_database_t *named_db;
+	unsigned *named_pat_rule;
+	char **ignored; /* sorted fingerprints */
 	size_t nignored, ignored_alloc;
 	char **owned; /* strings of custom rules, copied */
 	size_t nowned, owned_alloc;
@@ -136,6 +140,8 @@ struct dw_scanner {
 	 * names (dw_scan_name() sets `name_next`, dw_scan_begin() takes
 	 * it, the end of the scan drops it). */
 	unsigned char *name_ok, *name_next;
+	int name_any;		      /* some rule's name_ok is set */
+	const unsigned *cur_pat_rule; /* of the database being scanned */
 	/*
 	 * Where the next "-----END " is, for multi-line rules: found at
 	 * end_at (absolute; END_NONE: none in [end_from, end_to)). Blocks

@@ -12,7 +12,10 @@ int dw_scanner_new(struct dw_scanner **out, const struct dw_engine *e)
 	struct dw_scanner *s = dw_xcalloc(1, sizeof(*s));
 
 	s->e = e;
-	if (e->db && hs_alloc_scratch(e->db, &s->scratch) != HS_SUCCESS) {
+	if ((e->db && hs_alloc_scratch(e->db, &s->scratch) != HS_SUCCESS) ||
+	    (e->named_db &&
+	     hs_alloc_scratch(e->named_db, &s->scratch) != HS_SUCCESS)) {
+		hs_free_scratch(s->scratch);
 		free(s);
 		return dw_error_set(DW_ERROR, "cannot allocate Hyperscan "
 					      "scratch space");
@@ -549,7 +552,7 @@ static int on_hit(unsigned id, unsigned long long from, unsigned long long to,
 {
 	struct dw_scanner *s = ctx;
 
-	unsigned ri = s->e->pat_rule[id];
+	unsigned ri = s->cur_pat_rule[id];
 	size_t last = s->last_hit[ri];
 
 	(void)from, (void)flags;
@@ -684,10 +687,20 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final,
 	memset(s->last_hit, 0, s->e->nrules * sizeof(*s->last_hit));
 	s->region = region;
 	s->gen_le_set = 0;
-	if (!s->e->db || !region)
+	if (!region || (!s->e->db && !(s->name_any && s->e->named_db)))
 		return region;
-	if (hs_scan(s->e->db, buf, (unsigned)region, 0, s->scratch, on_hit,
-		    s) != HS_SUCCESS)
+	s->cur_pat_rule = s->e->pat_rule;
+	if (s->e->db && hs_scan(s->e->db, buf, (unsigned)region, 0, s->scratch,
+				on_hit, s) != HS_SUCCESS)
+		return region;
+	/* The rules of file names, in a file of such a name (.pgpass);
+	 * its hits start again from the region's start: the line end kept
+	 * for generic hits (on_hit()) is not theirs */
+	s->cur_pat_rule = s->e->named_pat_rule;
+	s->gen_le_set = 0;
+	if (s->name_any && s->e->named_db &&
+	    hs_scan(s->e->named_db, buf, (unsigned)region, 0, s->scratch,
+		    on_hit, s) != HS_SUCCESS)
 		return region;
 	sort_hits(s->hits, s->nhits);
 	for (i = 0; i < s->nhits && !s->stop; i++) {
@@ -895,6 +908,7 @@ void dw_scan_begin(struct dw_scanner *s, uint64_t line_base, dw_finding_cb cb,
 {
 	/* The name given for this scan, and none for the next one. */
 	memcpy(s->name_ok, s->name_next, s->e->nrules);
+	s->name_any = memchr(s->name_ok, 1, s->e->nrules) != NULL;
 	memset(s->name_next, 0, s->e->nrules);
 	dw_buf_reset(&s->buf);
 	s->nl_checked = 0;
@@ -997,6 +1011,7 @@ int dw_scan_finish(struct dw_scanner *s)
 	if (!s->stop)
 		process(s, 1);
 	memset(s->name_ok, 0, s->e->nrules);
+	s->name_any = 0;
 	return s->stop;
 }
 
