@@ -98,6 +98,7 @@ static int tree_cb(const char *root, const git_tree_entry *te, void *ctx)
 		return 0;
 	DW_ALLOC_GROW(h->jobs, h->njobs + 1, h->jobs_alloc);
 	j = &h->jobs[h->njobs++];
+	memset(j, 0, sizeof(*j));
 	gitlib.git_oid_cpy(&j->blob, id);
 	j->commit = h->cur_commit;
 	j->named = named;
@@ -366,6 +367,7 @@ static int walk_unreachable(struct hist *h)
 			continue;
 		DW_ALLOC_GROW(h->jobs, h->njobs + 1, h->jobs_alloc);
 		j = &h->jobs[h->njobs++];
+		memset(j, 0, sizeof(*j));
 		gitlib.git_oid_cpy(&j->blob, &ow.blobs[i]);
 		j->commit = SIZE_MAX;
 		j->path = dw_xstrdup("(unreachable blob)");

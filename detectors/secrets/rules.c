@@ -1927,13 +1927,16 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		 * PostgreSQL's libpq manual, "The Password File": lines of
 		 * hostname:port:database:username:password, each of the
 		 * first four a literal or "*", ":" and "\\" escaped with
-		 * "\\"; "#" starts a comment line. The file is .pgpass
+		 * "\\"; "#" starts a comment line. libpq's password ends at
+		 * the first ":" not escaped (a "\\" last on the line is
+		 * itself), whatever its length (an RDS IAM token is about
+		 * 1 KB). The file is .pgpass
 		 * (pgpass.conf on Windows): five colon fields are a
 		 * credential only there, so only there is it read.
 		 */
 		.regex = "^(?!#)(?:[^:\\\\\r\n]|\\\\.)++:(?:[0-9]{1,5}|\\*):"
 			 "(?:[^:\\\\\r\n]|\\\\.)*+:(?:[^:\\\\\r\n]|\\\\.)++:"
-			 "((?:[^\\\\\r\n]|\\\\.){1,256}+)\\r?$",
+			 "((?:[^:\\\\\r\n]|\\\\[^\r\n])++\\\\?)",
 		.secret_group = 1,
 		/* host:port: (a port, or "*") */
 		.prefilters = {"[^:\\n]:([0-9]{1,5}|\\*):"},

@@ -861,26 +861,33 @@ static void process(struct dw_scanner *s, int final)
 	s->nl_checked = 0;
 }
 
-/* Whether rule `ri` reads files at `path` (rules.h: file_names). */
-static int names_file(const struct dw_engine *e, size_t ri, const char *path)
+/* Whether rule `ri` reads a file named `base` (rules.h: file_names). */
+static int names_file(const struct dw_engine *e, size_t ri, const char *base)
 {
 	const char *const *names = e->rules[ri].file_names;
-	const char *base = path ? strrchr(path, '/') : NULL;
 	size_t k;
 
-	base = base ? base + 1 : path;
 	for (k = 0; base && names && k < 4 && names[k]; k++)
 		if (!strcasecmp(base, names[k]))
 			return 1;
 	return 0;
 }
 
+/* The last component of `path` (NULL: none). */
+static const char *base_name(const char *path)
+{
+	const char *slash = path ? strrchr(path, '/') : NULL;
+
+	return slash ? slash + 1 : path;
+}
+
 int dw_engine_file_named(const struct dw_engine *e, const char *path)
 {
+	const char *base = base_name(path);
 	size_t i;
 
-	for (i = 0; i < e->nrules; i++)
-		if (names_file(e, i, path))
+	for (i = 0; base && i < e->nrules; i++)
+		if (names_file(e, i, base))
 			return 1;
 	return 0;
 }
@@ -897,10 +904,11 @@ const struct dw_engine *dw_scanner_engine(const struct dw_scanner *s)
 
 void dw_scan_name(struct dw_scanner *s, const char *path)
 {
+	const char *base = base_name(path);
 	size_t i;
 
 	for (i = 0; i < s->e->nrules; i++)
-		s->name_next[i] = (unsigned char)names_file(s->e, i, path);
+		s->name_next[i] = (unsigned char)names_file(s->e, i, base);
 }
 
 void dw_scan_begin(struct dw_scanner *s, uint64_t line_base, dw_finding_cb cb,

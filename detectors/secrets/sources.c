@@ -568,9 +568,13 @@ static int scan_opened(struct dw_scanner *s, int fd, const char *path,
 	int gz = has_suffix(path, ".gz");
 	int dlog = is_docker_log(path), llog = is_local_log(path),
 	    clog = !dlog && !llog && dw_is_cri_log(path);
+	/* (a file some rules read by its name, .pgpass, is never taken
+	 * for mail by its first bytes: it would lose its name) */
 	int mbox = !llog &&
 		   (has_suffix(path, ".mbox") || has_suffix(path, ".mbx") ||
-		    (!gz && !dlog && !clog && looks_like_mbox(fd)));
+		    (!gz && !dlog && !clog &&
+		     !dw_engine_file_named(dw_scanner_engine(s), path) &&
+		     looks_like_mbox(fd)));
 	struct sink k;
 	int err;
 

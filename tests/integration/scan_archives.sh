@@ -244,4 +244,15 @@ for who in root nobody; do
 		pass "$who: a .pgpass password found in a tree and in archives, the same line elsewhere not" ||
 		fail "$who: pgpass: $got"
 done
+# libpq's reading: a first line "From ..." is no mail; CRLF; the password
+# ends at the first ":" not escaped (its fingerprint is the password's).
+mkdir -p pg2/a pg2/b pg2/c
+printf 'From the ops team\n%s\n' "$pgline" >pg2/a/.pgpass
+printf '%s\r\n' "$pgline" >pg2/b/.pgpass
+printf '%s:junk\n' "$pgline" >pg2/c/.pgpass
+fp="sha256:$(printf 'pgpass-password:%s' "${pgline##*:}" | sha256sum | cut -d' ' -f1)"
+got=$("$DW" scan --format jsonl pg2 2>/dev/null | jq -r '.path + " " + .fingerprint' | sort | tr '\n' ' ')
+[ "$got" = "pg2/a/.pgpass $fp pg2/b/.pgpass $fp pg2/c/.pgpass $fp " ] &&
+	pass ".pgpass after a From line, with CRLF, and with a second colon: the same password each" ||
+	fail "pgpass variants: $got (want $fp)"
 finish
