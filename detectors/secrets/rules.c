@@ -1936,10 +1936,11 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		 */
 		.regex = "^(?!#)(?:[^:\\\\\r\n]|\\\\.)++:(?:[0-9]{1,5}|\\*):"
 			 "(?:[^:\\\\\r\n]|\\\\.)*+:(?:[^:\\\\\r\n]|\\\\.)++:"
-			 "((?:[^:\\\\\r\n]|\\\\[^\r\n])++\\\\?)",
+			 "((?:[^:\\\\\r\n]|\\\\[^\r\n]|\r(?!$))++\\\\?)",
 		.secret_group = 1,
-		/* host:port: (a port, or "*") */
-		.prefilters = {"[^:\\n]:([0-9]{1,5}|\\*):"},
+		/* :port: (a port, or "*"; the host may end in an escaped
+		 * ":", an IPv6 address's "::") */
+		.prefilters = {":([0-9]{1,5}|\\*):"},
 		.validate = valid_pgpass,
 		.generic = 1,
 		.file_names = {".pgpass", "pgpass.conf"},

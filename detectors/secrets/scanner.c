@@ -465,8 +465,12 @@ static int run_rule(struct dw_scanner *s, size_t ri, const char *text,
 	while (pos <= len && !s->stop) {
 		size_t ms, me, ss, se;
 
-		rc = pcre2_match(r->re, (PCRE2_SPTR)text, len, pos, 0, s->md,
-				 s->mctx);
+		/* (a line cut at MAX_LINE goes on in the next region: its
+		 * start there is no line's start for "^") */
+		rc = pcre2_match(r->re, (PCRE2_SPTR)text, len, pos,
+				 !map && line_start != text_abs ? PCRE2_NOTBOL
+								: 0,
+				 s->md, s->mctx);
 		if (rc < 0)
 			break;
 		ms = ov[0];
@@ -698,10 +702,11 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final,
 	 * for generic hits (on_hit()) is not theirs */
 	s->cur_pat_rule = s->e->named_pat_rule;
 	s->gen_le_set = 0;
-	if (s->name_any && s->e->named_db &&
-	    hs_scan(s->e->named_db, buf, (unsigned)region, 0, s->scratch,
-		    on_hit, s) != HS_SUCCESS)
-		return region;
+	if (s->name_any && s->e->named_db)
+		/* (failed, it leaves the hits it had: the first scan's
+		 * are looked at all the same) */
+		(void)hs_scan(s->e->named_db, buf, (unsigned)region, 0,
+			      s->scratch, on_hit, s);
 	sort_hits(s->hits, s->nhits);
 	for (i = 0; i < s->nhits && !s->stop; i++) {
 		uint64_t end_abs = s->buf_abs + s->hits[i].end;
@@ -798,7 +803,10 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final,
 		}
 		run_rule(s, ri, buf + ls, le - ls, le - ls, buf + ls, le - ls,
 			 s->buf_abs + ls, lsa, NULL);
-		if (url_decode_line(s, buf + ls, le - ls))
+		/* (not a rule of file names: those files are read as they
+		 * are written, libpq decodes no %XX in a .pgpass) */
+		if (!s->e->rules[ri].file_names &&
+		    url_decode_line(s, buf + ls, le - ls))
 			run_rule(s, ri, s->dec.ptr, s->dec.len, s->dec.len,
 				 buf + ls, le - ls, s->buf_abs + ls, lsa,
 				 s->map);

@@ -246,13 +246,19 @@ for who in root nobody; do
 done
 # libpq's reading: a first line "From ..." is no mail; CRLF; the password
 # ends at the first ":" not escaped (its fingerprint is the password's).
-mkdir -p pg2/a pg2/b pg2/c
+# A "%41" is no escape there (one finding, not a %-decoded second), and
+# a CR inside a password is part of it.
+mkdir -p pg2/a pg2/b pg2/c pg2/d pg2/e
 printf 'From the ops team\n%s\n' "$pgline" >pg2/a/.pgpass
 printf '%s\r\n' "$pgline" >pg2/b/.pgpass
 printf '%s:junk\n' "$pgline" >pg2/c/.pgpass
-fp="sha256:$(printf 'pgpass-password:%s' "${pgline##*:}" | sha256sum | cut -d' ' -f1)"
+printf 'h:5432:d:u:Zq%%41x9Lp7Rt2Wk\n' >pg2/d/.pgpass
+printf 'h:5432:d:u:Zq9Lp\rt2WkXv3\n' >pg2/e/.pgpass
+fpof() { echo "sha256:$(printf 'pgpass-password:%s' "$1" | sha256sum | cut -d' ' -f1)"; }
+fp=$(fpof "${pgline##*:}")
+want="pg2/a/.pgpass $fp pg2/b/.pgpass $fp pg2/c/.pgpass $fp pg2/d/.pgpass $(fpof 'Zq%41x9Lp7Rt2Wk') pg2/e/.pgpass $(fpof "$(printf 'Zq9Lp\rt2WkXv3')") "
 got=$("$DW" scan --format jsonl pg2 2>/dev/null | jq -r '.path + " " + .fingerprint' | sort | tr '\n' ' ')
-[ "$got" = "pg2/a/.pgpass $fp pg2/b/.pgpass $fp pg2/c/.pgpass $fp " ] &&
-	pass ".pgpass after a From line, with CRLF, and with a second colon: the same password each" ||
-	fail "pgpass variants: $got (want $fp)"
+[ "$got" = "$want" ] &&
+	pass ".pgpass after a From line, with CRLF, a second colon, a %41, a CR inside: one finding each, libpq's password" ||
+	fail "pgpass variants: $got (want $want)"
 finish

@@ -176,17 +176,27 @@ grep -q 'read nothing' empty.err && jq -e '.runs[0].invocations[0].toolExecution
 # The compiled-prefilter cache: used when sound, ignored when not.
 export DW_CACHE_DIR="$tmp/cache"
 mkdir -m 700 "$DW_CACHE_DIR"
-"$DW" scan all.txt >first.out
-db=$(ls "$DW_CACHE_DIR"/prefilter-*.hsdb 2>/dev/null | head -1)
-[ -n "$db" ] && [ "$(stat -c %a "$db")" = 600 ] && pass "prefilter cached 0600" || fail "no cache file"
-"$DW" scan all.txt >second.out
+# (two databases: the rules of file names have their own, read in a
+# .pgpass; each file is spoiled in turn)
+cp all.txt .pgpass && printf 'db1.corp.internal:5432:billing:svc_billing:Kq8vX3mTz9wL\n' >>.pgpass
+"$DW" scan all.txt .pgpass >first.out
+grep -q pgpass-password first.out || fail "no .pgpass finding to compare"
+dbs=$(ls "$DW_CACHE_DIR"/prefilter-*.hsdb 2>/dev/null)
+[ "$(wc -w <<<"$dbs")" = 2 ] && [ "$(stat -c %a $dbs | sort -u)" = 600 ] && pass "prefilters cached 0600 (two databases)" ||
+	fail "cache files: $dbs"
+"$DW" scan all.txt .pgpass >second.out
 cmp -s first.out second.out && pass "same findings from the cache" || fail "cache changes findings"
-head -c 100 /dev/urandom >"$db"
-"$DW" scan all.txt >third.out
-cmp -s first.out third.out && pass "corrupt cache ignored" || fail "corrupt cache"
-chmod 666 "$db"
-"$DW" scan all.txt >fourth.out
-cmp -s first.out fourth.out && pass "writable-by-others cache ignored" || fail "foreign cache"
+for db in $dbs; do
+	cp "$db" "$db.good"
+	head -c 100 /dev/urandom >"$db"
+	"$DW" scan all.txt .pgpass >third.out
+	cmp -s first.out third.out && pass "corrupt cache ignored ($(basename "$db"))" || fail "corrupt cache $db"
+	cp "$db.good" "$db" && chmod 666 "$db"
+	"$DW" scan all.txt .pgpass >fourth.out
+	cmp -s first.out fourth.out && pass "writable-by-others cache ignored ($(basename "$db"))" || fail "foreign cache $db"
+	chmod 600 "$db"
+	rm -f "$db.good"
+done
 unset DW_CACHE_DIR
 
 # --respond: the configured command gets each finding, secret in clear.
