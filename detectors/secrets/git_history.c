@@ -399,11 +399,15 @@ static void scan_named_only(struct hist *h, git_repository *repo, git_odb *odb,
 	git_blob *b;
 	size_t len = 0;
 
-	if (!odb || gitlib.git_odb_read_header(&len, &type, odb, &j->blob) ||
-	    (h->o->max_blob_size && (uint64_t)len > h->o->max_blob_size) ||
+	/* (too big by its header, never inflated; no object database:
+	 * looked up as the first read was) */
+	if ((odb && !gitlib.git_odb_read_header(&len, &type, odb, &j->blob) &&
+	     h->o->max_blob_size && (uint64_t)len > h->o->max_blob_size) ||
 	    gitlib.git_blob_lookup(&b, repo, &j->blob))
 		return;
-	if (!gitlib.git_blob_is_binary(b)) {
+	if (!gitlib.git_blob_is_binary(b) &&
+	    (!h->o->max_blob_size ||
+	     (uint64_t)gitlib.git_blob_rawsize(b) <= h->o->max_blob_size)) {
 		dw_scan_name(s, j->path);
 		dw_scan_buffer(s, gitlib.git_blob_rawcontent(b),
 			       (size_t)gitlib.git_blob_rawsize(b), 1,

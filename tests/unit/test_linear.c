@@ -270,6 +270,15 @@ static void test_linear(void **state)
 			bad++;
 		}
 	}
+	/* (the inputs above were read as a .pgpass: its rule ran on them) */
+	{
+		size_t n = 0;
+
+		build(buf, small, &pgpass_gens[3]);
+		dw_scan_name(s, "/root/.pgpass");
+		dw_scan_buffer(s, buf, small, 1, count, &n);
+		assert_true(n > 0);
+	}
 	dw_scanner_free(s);
 	dw_engine_free(e);
 	free(buf);
