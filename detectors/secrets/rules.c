@@ -1119,6 +1119,91 @@ static int valid_b64_pem(const char *s, size_t n, const char *m, size_t mlen,
 			 end ? (size_t)(end - (const char *)raw) : (size_t)len);
 }
 
+/* Values that providers' documentation prints as a key of theirs. */
+static int documented_value(const char *s, size_t n, const char *const *docs,
+			    size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (strlen(docs[i]) == n && !memcmp(s, docs[i], n))
+			return 1;
+	return 0;
+}
+
+/* Heroku's OAuth article prints this one as its prefixed example. */
+static int valid_heroku(const char *s, size_t n, const char *m, size_t mlen,
+			const char *line, size_t llen)
+{
+	static const char *const docs[] = {
+		"HRKU-57dce771-afad-4c41-a8a5-d10b7fbc743c",
+	};
+
+	return !documented_value(s, n, docs, sizeof(docs) / sizeof(docs[0])) &&
+	       valid_random(s, n, m, mlen, line, llen);
+}
+
+/* The test key that Stripe's API reference prints in its examples. */
+static int valid_stripe_test(const char *s, size_t n, const char *m,
+			     size_t mlen, const char *line, size_t llen)
+{
+	static const char *const docs[] = {
+		"sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+		"sk_test_BQokikJOvBiI2HlWgH4olfQ2",
+		"sk_test_26PHem9AhJZvU623DfE1x4sd",
+	};
+
+	return !documented_value(s, n, docs, sizeof(docs) / sizeof(docs[0])) &&
+	       valid_random(s, n, m, mlen, line, llen);
+}
+
+/*
+ * The token that the Bot API's documentation prints ("looks something
+ * like").
+ */
+static int valid_telegram(const char *s, size_t n, const char *m, size_t mlen,
+			  const char *line, size_t llen)
+{
+	static const char *const docs[] = {
+		"123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11",
+	};
+
+	return !documented_value(s, n, docs, sizeof(docs) / sizeof(docs[0])) &&
+	       valid_random(s, n, m, mlen, line, llen);
+}
+
+/*
+ * JFrog reference tokens: 64 characters of base64 (letters and digits
+ * only, the platform's documentation says) of "reftkn:" and the rest.
+ */
+static int valid_jfrog_reference(const char *s, size_t n, const char *m,
+				 size_t mlen, const char *line, size_t llen)
+{
+	unsigned char raw[64];
+	int len;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	len = b64decode(raw, sizeof(raw), s, n);
+	return len >= 16 && !memcmp(raw, "reftkn:", 7) &&
+	       !dw_is_placeholder(s, n);
+}
+
+/*
+ * The private lines of an unencrypted PuTTY key: enough base64 for the
+ * smallest private part (an Ed25519 key's 32 bytes, as an SSH string:
+ * 48 characters).
+ */
+static int valid_ppk(const char *s, size_t n, const char *m, size_t mlen,
+		     const char *line, size_t llen)
+{
+	size_t i, b64 = 0;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	for (i = 0; i < n; i++)
+		b64 += s[i] != '\r' && s[i] != '\n';
+	return b64 >= 44 && !dw_is_placeholder(s, n);
+}
+
 /*
  * The BEGIN line of a PEM private key, group 1 its label; the scanner
  * finds the END line (multiline rules: the first "-----END " after it,
@@ -1793,6 +1878,161 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 "\\$[0-9a-f]{32}(?![0-9a-f])",
 		.prefilters = {"access_token$"},
 		.min_entropy = 3.5,
+	},
+	{
+		.info = {.id = "crates-io-token",
+			 .description = "crates.io API token",
+			 .severity = DW_SEV_HIGH},
+		/* crates.io's SecureToken: "cio" and 32 random letters and
+		 * digits (its source, src/util/token.rs). */
+		.regex = "(?<![A-Za-z0-9_])cio[A-Za-z0-9]{32}(?![A-Za-z0-9_])",
+		.prefilters = {"cio[A-Za-z0-9]{32}"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "nuget-api-key",
+			 .description = "NuGet.org API key",
+			 .severity = DW_SEV_HIGH},
+		/*
+		 * NuGetGallery's ApiKeyV4: lowercase base32 (RFC 4648) of
+		 * an id of 12 bytes, "v4" and 10 random, in 20 characters,
+		 * then of a password of 16 random bytes in 26. "v4" makes
+		 * "oy2" and a letter a-p; the bits past each part's bytes
+		 * are zero, so its last character is a or q (4 zero bits)
+		 * and the key's one of a e i m q u y 4 (2 zero bits).
+		 */
+		.regex = "(?<![A-Za-z0-9_])oy2[a-p][a-z2-7]{15}[aq][a-z2-7]{25}"
+			 "[aeimquy4](?![A-Za-z0-9_])",
+		.prefilters = {"oy2[a-p][a-z2-7]{15}[aq]"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "heroku-api-key",
+			 .description = "Heroku OAuth token (HRKU-)",
+			 .severity = DW_SEV_HIGH},
+		/* Heroku prefixes its OAuth tokens HRKU- (its OAuth article:
+		 * the prefix and a UUID, as the unprefixed tokens were). */
+		.regex = "(?<![A-Za-z0-9_-])HRKU-(?:[0-9a-f]{8}-[0-9a-f]{4}-"
+			 "[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[A-Za-z0-9_-]{"
+			 "30,200})(?![A-Za-z0-9_-])",
+		.prefilters = {"HRKU-"},
+		.min_entropy = 3.2,
+		.validate = valid_heroku,
+	},
+	{
+		.info = {.id = "stripe-test-key",
+			 .description = "Stripe test-mode secret or restricted "
+					"key",
+			 .severity = DW_SEV_LOW},
+		/* Test mode moves no money but reads and writes the
+		 * account's test data, webhooks and settings. */
+		.regex = "(?<![A-Za-z0-9_])(?:sk|rk)_test_[A-Za-z0-9]{20,}(?!["
+			 "A-Za-z0-9_])",
+		.prefilters = {"sk_test_", "rk_test_"},
+		.min_entropy = 3.0,
+		.validate = valid_stripe_test,
+	},
+	{
+		.info = {.id = "jfrog-reference-token",
+			 .description = "JFrog Platform reference token",
+			 .severity = DW_SEV_HIGH},
+		/* "cmVmd" and 59 letters and digits, base64 of "reftkn:"
+		 * and the rest (JFrog's "Understanding Identity Tokens"). */
+		.regex = "(?<![A-Za-z0-9+/])cmVmdGtu[A-Za-z0-9]{56}(?![A-Za-z0-"
+			 "9+/=])",
+		.prefilters = {"cmVmdGtu"},
+		.validate = valid_jfrog_reference,
+	},
+	{
+		.info = {.id = "putty-private-key",
+			 .description = "Unencrypted PuTTY private key (.ppk)",
+			 .severity = DW_SEV_CRITICAL},
+		/*
+		 * PuTTY's manual, appendix C: "PuTTY-User-Key-File-2" or
+		 * "-3", "Encryption: none" (aes256-cbc is a key under a
+		 * passphrase, not reported), "Comment:", "Public-Lines: N"
+		 * and N lines of base64, "Private-Lines: N" and the private
+		 * key's lines, the secret; lines end in LF, CR LF or CR.
+		 */
+		.regex = "PuTTY-User-Key-File-[23]: [!-~]{1,64}+(?:\\r\\n?|\\n)"
+			 "Encryption: none(?:\\r\\n?|\\n)"
+			 "Comment: [^\\r\\n]{0,1024}+(?:\\r\\n?|\\n)"
+			 "Public-Lines: [0-9]{1,4}+(?:\\r\\n?|\\n)"
+			 "(?:[A-Za-z0-9+/=]{1,128}+(?:\\r\\n?|\\n)){1,256}+"
+			 "Private-Lines: [0-9]{1,4}+(?:\\r\\n?|\\n)"
+			 "([A-Za-z0-9+/=]{1,128}+(?=[\\r\\n]|$)(?:(?:\\r\\n?|"
+			 "\\n)[A-Za-z0-9+/=]{1,128}+(?=[\\r\\n]|$)){0,255}+)",
+		.secret_group = 1,
+		.prefilters = {"PuTTY-User-Key-File-[23]: "},
+		.multiline = DW_ML_SPAN,
+		.validate = valid_ppk,
+	},
+	{
+		.info = {.id = "telegram-bot-token",
+			 .description = "Telegram bot token in a Bot API URL",
+			 .severity = DW_SEV_HIGH},
+		/* The Bot API's requests: https://api.telegram.org/bot
+		 * TOKEN/METHOD (files: /file/bot TOKEN/PATH); a token is
+		 * the bot's numeric id, a colon and its secret. */
+		.regex = "api\\.telegram\\.org/(?:file/)?bot([0-9]{5,16}:[A-Za-"
+			 "z0-9_-]{30,64})(?![A-Za-z0-9_-])",
+		.secret_group = 1,
+		.prefilters = {"api.telegram.org/bot",
+			       "api.telegram.org/file/bot"},
+		.min_entropy = 3.5,
+		.validate = valid_telegram,
+	},
+	{
+		.info = {.id = "docker-config-identity-token",
+			 .description = "Registry identity or refresh token in "
+					"a Docker config.json",
+			 .severity = DW_SEV_HIGH},
+		/* docker/cli's AuthConfig: "identitytoken" (a refresh token
+		 * that docker login keeps for token-based registries) and
+		 * "registrytoken" (a bearer token). */
+		.regex = "\"(?:identitytoken|registrytoken)\"\\s*+:\\s*+\"([^"
+			 "\"\\s"
+			 "\\\\]{16,4096}+)\"",
+		.secret_group = 1,
+		.prefilters = {"\"identitytoken\"", "\"registrytoken\""},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+		.generic = 1,
+	},
+	{
+		.info = {.id = "groq-api-key",
+			 .description = "Groq API key",
+			 .severity = DW_SEV_HIGH},
+		/* GroqCloud's keys start gsk_ (its console and SDKs). */
+		.regex = "(?<![A-Za-z0-9_])gsk_[A-Za-z0-9]{40,100}(?![A-Za-z0-"
+			 "9_])",
+		.prefilters = {"gsk_[A-Za-z0-9]{40}"},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "xai-api-key",
+			 .description = "xAI API key",
+			 .severity = DW_SEV_HIGH},
+		/* xAI's console makes keys that start xai-. */
+		.regex = "(?<![A-Za-z0-9_-])xai-[A-Za-z0-9]{60,120}(?![A-Za-z0-"
+			 "9_-])",
+		.prefilters = {"xai-[A-Za-z0-9]{60}"},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "openrouter-api-key",
+			 .description = "OpenRouter API key",
+			 .severity = DW_SEV_HIGH},
+		/* OpenRouter's keys start sk-or-v1- (its quickstart). */
+		.regex = "(?<![A-Za-z0-9_-])sk-or-v1-[A-Za-z0-9]{40,128}(?![A-"
+			 "Za-z0-9_-])",
+		.prefilters = {"sk-or-v1-"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
 	},
 	{
 		.info = {.id = "base64-private-key",

@@ -152,6 +152,30 @@ static const struct gen gens[] = {
 	{"user option, no curl", "--user a:bQ3xZ9 ", 0, 0, ""},
 	{"conn password, no server", ";Password=bQ3xZ9", 0, 0, ""},
 	{"sql password, no create", "password 'bQ3xZ9' ", 0, 0, ""},
+	{"crates run", "cio", 'a', 4000, "\n"},
+	{"crates prefix", "cioAbcdefghijklmnopqrstuvwxyz01234 ", 0, 0, ""},
+	{"nuget run", "oy2a", 'a', 4000, "\n"},
+	{"heroku run", "HRKU-", 'a', 4000, "\n"},
+	{"heroku uuid", "HRKU-00000000-0000-0000-0000-", '0', 4000, "\n"},
+	{"stripe test run", "rk_test_", 'a', 4000, "\n"},
+	{"jfrog run", "cmVmdGtu", 'A', 4000, "\n"},
+	{"putty headers",
+	 "PuTTY-User-Key-File-3: a\nEncryption: none\nComment: c\n", 0, 0,
+	 "Public-Lines: 1\n"},
+	{"putty public lines", "Public-Lines: 1\n", 'A', 64, "\n"},
+	{"putty private lines", "Private-Lines: 1\n", 'A', 64, "\nPrivate"},
+	{"putty keys",
+	 "PuTTY-User-Key-File-3: ssh-ed25519\nEncryption: none\nComment: "
+	 "c\nPublic-Lines: 2\nAAAAC3NzaC1lZDI1NTE5AAAAICU3mSdyhKtYDyQmaLY1UCn"
+	 "7QhBYVOu6n8bajta9\nmGsu\nPrivate-Lines: 1\nAAAAILR3ZlYeasMYXghBx/"
+	 "qRuz7eKAiYV/8DiVTZTjPwWIOV\n",
+	 0, 0, ""},
+	{"telegram run", "api.telegram.org/bot1234567:", 'a', 4000, "\n"},
+	{"telegram ids", "api.telegram.org/bot", '1', 4000, "\n"},
+	{"identity token run", "\"identitytoken\": \"", 'a', 8000, "\n"},
+	{"groq run", "gsk_", 'a', 4000, "\n"},
+	{"xai run", "xai-", 'a', 4000, "\n"},
+	{"openrouter run", "sk-or-v1-", 'a', 4000, "\n"},
 	{"pass names", "a_pass=", 0, 0, ""},
 };
 

@@ -35,8 +35,8 @@ static size_t unescape(char *s)
 	char *r = s, *w = s;
 
 	while (*r) {
-		if (r[0] == '\\' && r[1] == 'n') {
-			*w++ = '\n';
+		if (r[0] == '\\' && (r[1] == 'n' || r[1] == 'r')) {
+			*w++ = r[1] == 'n' ? '\n' : '\r';
 			r += 2;
 		} else {
 			*w++ = *r++;
