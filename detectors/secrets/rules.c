@@ -658,6 +658,32 @@ static int valid_mixed(const char *s, size_t n, const char *m, size_t mlen,
 	return digit && alpha && !dw_is_placeholder(s, n);
 }
 
+/*
+ * generic-secret, but not where the name is a key's or token's id
+ * ("private_key_id" beside a Google service account's key, "api_key_id"):
+ * an id names a secret and is none. (A "secret_id" is Vault's AppRole
+ * credential: it stays.)
+ */
+static int valid_generic_secret(const char *s, size_t n, const char *m,
+				size_t mlen, const char *line, size_t llen)
+{
+	static const char *const ids[] = {"key_id",   "keyid",	 "key-id",
+					  "token_id", "tokenid", "token-id"};
+	size_t e = 0, i;
+
+	/* (the match is not NUL-ended: the name ends at its first quote,
+	 * blank or operator) */
+	while (e < mlen && !strchr("\"' \t:=", m[e]))
+		e++;
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		size_t k = strlen(ids[i]);
+
+		if (e >= k && !strncasecmp(m + e - k, ids[i], k))
+			return 0;
+	}
+	return valid_mixed(s, n, m, mlen, line, llen);
+}
+
 static int valid_random(const char *s, size_t n, const char *m, size_t mlen,
 			const char *line, size_t llen);
 
@@ -2230,7 +2256,7 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			       "privatekey"},
 		.caseless = 1,
 		.min_entropy = 3.5,
-		.validate = valid_mixed,
+		.validate = valid_generic_secret,
 		.generic = 1,
 	},
 };
