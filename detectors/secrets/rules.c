@@ -1199,6 +1199,59 @@ static int valid_telegram(const char *s, size_t n, const char *m, size_t mlen,
 }
 
 /*
+ * kubeadm's bootstrap tokens: "[a-z0-9]{6}.[a-z0-9]{16}", an id and a
+ * secret. Not those that Kubernetes' documentation prints.
+ */
+static int valid_bootstrap_token(const char *s, size_t n, const char *m,
+				 size_t mlen, const char *line, size_t llen)
+{
+	static const char *const docs[] = {
+		"abcdef.0123456789abcdef",
+		"07401b.f395accd246ae52d",
+	};
+
+	return !documented_value(s, n, docs, sizeof(docs) / sizeof(docs[0])) &&
+	       valid_random(s + 7, n - 7, m, mlen, line, llen);
+}
+
+/*
+ * Discord bot tokens: base64 of the bot's id (a snowflake: 17 to 20
+ * decimal digits), ".", a timestamp, ".", an HMAC. Not the token of
+ * Discord's authentication documentation.
+ */
+static int valid_discord_bot(const char *s, size_t n, const char *m,
+			     size_t mlen, const char *line, size_t llen)
+{
+	static const char *const docs[] = {
+		"MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs",
+	};
+	const char *dot = memchr(s, '.', n);
+	unsigned char raw[32];
+	int len, i;
+
+	if (!dot ||
+	    documented_value(s, n, docs, sizeof(docs) / sizeof(docs[0])))
+		return 0;
+	len = b64any(raw, sizeof(raw), s, (size_t)(dot - s));
+	if (len < 17 || len > 20 || raw[0] == '0')
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!isdigit(raw[i]))
+			return 0;
+	return valid_random(s, n, m, mlen, line, llen);
+}
+
+/* PagerDuty's REST API reference prints this key in its examples. */
+static int valid_pagerduty(const char *s, size_t n, const char *m, size_t mlen,
+			   const char *line, size_t llen)
+{
+	static const char *const docs[] = {"y_NbAkKc66ryYTWUXYEu"};
+
+	return !documented_value(s, n, docs, sizeof(docs) / sizeof(docs[0])) &&
+	       valid_random(s, n, m, mlen, line, llen);
+}
+
+/*
  * JFrog reference tokens: 64 characters of base64 (letters and digits
  * only, the platform's documentation says) of "reftkn:" and the rest.
  */
@@ -2057,6 +2110,113 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.regex = "(?<![A-Za-z0-9_-])sk-or-v1-[A-Za-z0-9]{40,128}(?![A-"
 			 "Za-z0-9_-])",
 		.prefilters = {"sk-or-v1-"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "k3s-token",
+			 .description = "K3s cluster join token",
+			 .severity = DW_SEV_CRITICAL},
+		/*
+		 * K3s's secure token (docs.k3s.io, "k3s token"): "K10", the
+		 * SHA-256 of the cluster's CA in hex, "::", and the
+		 * credentials (user:password, or a bootstrap token), the
+		 * secret. The server token is the cluster's admin.
+		 */
+		.regex =
+			"(?<![A-Za-z0-9])K10[0-9a-f]{64}::([^\\s\"'`]{6,256}+)",
+		.secret_group = 1,
+		.prefilters = {"K10[0-9a-f]{64}::"},
+		.min_entropy = 2.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "kubeadm-bootstrap-token",
+			 .description = "Kubernetes bootstrap token (kubeadm "
+					"join)",
+			 .severity = DW_SEV_HIGH},
+		/*
+		 * Kubernetes' bootstrap tokens: six letters or digits, ".",
+		 * sixteen, named as a token on the line (kubeadm join
+		 * --token, a kubeadm configuration's token:, K3S_TOKEN=).
+		 */
+		.regex = "(?i:token)[^\\n]{0,40}?(?<![a-z0-9])([a-z0-9]{6}\\.["
+			 "a-z0-9]{16})(?![A-Za-z0-9._-])",
+		.secret_group = 1,
+		.prefilters = {"[a-z0-9]{6}\\.[a-z0-9]{16}"},
+		.min_entropy = 3.0,
+		.validate = valid_bootstrap_token,
+	},
+	{
+		.info = {.id = "discord-bot-token",
+			 .description = "Discord bot token",
+			 .severity = DW_SEV_HIGH},
+		/* Base64 of the bot's numeric id ('1'-'9' first: M, N or
+		 * O), ".", six characters, ".", the HMAC. */
+		.regex = "(?<![A-Za-z0-9_.-])[MNO][A-Za-z0-9_-]{22,26}\\.[A-Za-"
+			 "z0-9_-]{6}\\.[A-Za-z0-9_-]{27,40}(?![A-Za-z0-9_.-])",
+		.prefilters =
+			{"[MNO][A-Za-z0-9_-]{22,26}\\.[A-Za-z0-9_-]{6}\\."},
+		.min_entropy = 4.0,
+		.validate = valid_discord_bot,
+	},
+	{
+		.info = {.id = "okta-api-token",
+			 .description = "Okta API token (SSWS)",
+			 .severity = DW_SEV_HIGH},
+		/* Okta's API takes its tokens as "Authorization: SSWS
+		 * TOKEN". */
+		.regex = "\\bSSWS\\s++([A-Za-z0-9_-]{40,44}+)(?![A-Za-z0-9_-])",
+		.secret_group = 1,
+		.prefilters = {"SSWS"},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "datadog-key",
+			 .description = "Datadog API or application key",
+			 .severity = DW_SEV_HIGH},
+		/*
+		 * An API key is 32 hex digits, an application key 40, each
+		 * unmarked: named DD-API-KEY / DD-APPLICATION-KEY (the
+		 * API's headers), DD_API_KEY / DD_APP_KEY (the Agent's
+		 * environment), datadog_api_key and the like.
+		 */
+		.regex = "(?i)\\b(?:dd|datadog)[_-]?(?:api|app|application)[_-]"
+			 "?key[\"']?\\s*+(?::|=>?|:=)\\s*+[\"']?([0-9a-f]{40}|["
+			 "0-"
+			 "9a-f]{32})(?![0-9a-z_-])",
+		.secret_group = 1,
+		.prefilters = {"dd_ap", "dd-ap", "ddap", "datadog_ap",
+			       "datadog-ap", "datadogap"},
+		.caseless = 1,
+		.min_entropy = 3.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "pagerduty-api-key",
+			 .description = "PagerDuty REST API key",
+			 .severity = DW_SEV_HIGH},
+		/* The REST API's header: "Authorization: Token
+		 * token=KEY", a key of 20 characters. */
+		.regex =
+			"\\bToken token=([A-Za-z0-9_+-]{20})(?![A-Za-z0-9_+-])",
+		.secret_group = 1,
+		.prefilters = {"Token token="},
+		.min_entropy = 3.5,
+		.validate = valid_pagerduty,
+	},
+	{
+		.info = {.id = "fastly-api-token",
+			 .description = "Fastly API token",
+			 .severity = DW_SEV_HIGH},
+		/* Fastly's API takes its tokens in a Fastly-Key header. */
+		.regex = "(?i:fastly-key)[\"']?\\s*+[:=]\\s*+[\"']?([A-Za-z0-9_"
+			 "-]"
+			 "{32})(?![A-Za-z0-9_-])",
+		.secret_group = 1,
+		.prefilters = {"fastly-key"},
+		.caseless = 1,
 		.min_entropy = 3.5,
 		.validate = valid_random,
 	},

@@ -176,6 +176,17 @@ static const struct gen gens[] = {
 	{"groq run", "gsk_", 'a', 4000, "\n"},
 	{"xai run", "xai-", 'a', 4000, "\n"},
 	{"openrouter run", "sk-or-v1-", 'a', 4000, "\n"},
+	{"k3s run", "K10", 'a', 4000, "\n"},
+	{"k3s credentials", "K10", '0', 64, "::"},
+	{"bootstrap shapes", "token a1b2c3.d4e5f6g7h8i9j0k1 ", 0, 0, ""},
+	{"bootstrap no name", "a1b2c3.d4e5f6g7h8i9j0k1 ", 0, 0, ""},
+	{"discord pieces", "MTUwOTY1MTYwMjA0MTM1NTYxMA.GU527P.", 0, 0, ""},
+	{"discord run", "MTUwOTY1MTYwMjA0MTM1NTYxMA.GU527P.", 'a', 4000, "\n"},
+	{"okta run", "SSWS ", 'a', 4000, "\n"},
+	{"datadog names", "DD_API_KEY=", 0, 0, ""},
+	{"datadog run", "DD_API_KEY=", 'a', 4000, "\n"},
+	{"pagerduty prefix", "Token token=", 0, 0, ""},
+	{"fastly run", "Fastly-Key: ", 'a', 4000, "\n"},
 	{"pass names", "a_pass=", 0, 0, ""},
 };
 
