@@ -842,6 +842,13 @@ static int valid_assignment(const char *s, size_t n, const char *m, size_t mlen,
 		;
 	for (end = sep; end > m && isspace((unsigned char)end[-1]); end--)
 		;
+	/* a test's result as Automake's test driver and DejaGnu print it
+	 * ("PASS: binutils-all/i386/pr21231a", "XPASS: ...") */
+	for (p = m; p < end && isspace((unsigned char)*p); p++)
+		;
+	if (*sep == ':' && ((end - p == 4 && !memcmp(p, "PASS", 4)) ||
+			    (end - p == 5 && !memcmp(p, "XPASS", 5))))
+		return 0;
 	for (i = 0; i < sizeof(not_secret) / sizeof(not_secret[0]); i++) {
 		k = strlen(not_secret[i]);
 		if ((size_t)(end - m) <= k)
