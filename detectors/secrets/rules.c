@@ -1222,6 +1222,187 @@ static int valid_bootstrap_token(const char *s, size_t n, const char *m,
 }
 
 /*
+ * Azure shared access signatures: sig= is an HMAC-SHA256 in base64 (44
+ * characters, one '=', the last before it carrying 4 bits and 2 zero
+ * bits); in a URL it is percent-encoded, and found on the line as the
+ * scanner decodes it. Only beside the SAS's version (sv=YYYY-MM-DD) on
+ * the line. The signature that Microsoft's training prints is not valid
+ * percent-encoding ("%6G") and is not reported; nor is a SAS past its
+ * expiry.
+ */
+static int valid_azure_sas(const char *s, size_t n, const char *m, size_t mlen,
+			   const char *line, size_t llen)
+{
+	const char *p = line, *end = line + llen;
+
+	if (n != 44 || !strchr("AEIMQUYcgkosw048", s[42]) ||
+	    !valid_random(s, 43, m, mlen, line, llen))
+		return 0;
+	/* Past its expiry (se=YYYY-MM-DD...) it lets nobody in. */
+	while ((p = memmem(p, (size_t)(end - p), "se=", 3)) != NULL) {
+		struct tm tm = {0};
+
+		if (p > line && strchr("?&;", p[-1]) && end - p >= 13 &&
+		    sscanf(p + 3, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon,
+			   &tm.tm_mday) == 3) {
+			tm.tm_year -= 1900;
+			tm.tm_mon -= 1;
+			if (timegm(&tm) + 86400 < time(NULL))
+				return 0;
+			break;
+		}
+		p += 3;
+	}
+	p = line;
+	while ((p = memmem(p, (size_t)(end - p), "sv=", 3)) != NULL) {
+		p += 3;
+		if (end - p >= 10 && isdigit((unsigned char)p[0]) &&
+		    isdigit((unsigned char)p[3]) && p[4] == '-' &&
+		    isdigit((unsigned char)p[5]) && p[7] == '-' &&
+		    isdigit((unsigned char)p[8]))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Kubernetes service account tokens: JWTs that the API server signs,
+ * the legacy ones (a Secret's) with the issuer
+ * "kubernetes/serviceaccount", the bound ones (TokenRequest, projected
+ * volumes) with a "kubernetes.io" claim naming the service account.
+ */
+static int k8s_service_account_jwt(const char *s, size_t n)
+{
+	const char *dot = memchr(s, '.', n), *dot2;
+	json_t *body, *k;
+	const char *iss;
+	int ok;
+
+	dot2 = dot ? memchr(dot + 1, '.', n - (size_t)(dot + 1 - s)) : NULL;
+	if (!dot2)
+		return 0;
+	body = b64url_json(dot + 1, (size_t)(dot2 - dot - 1));
+	iss = json_string_value(json_object_get(body, "iss"));
+	k = json_object_get(body, "kubernetes.io");
+	ok = (iss && !strcmp(iss, "kubernetes/serviceaccount")) ||
+	     json_is_object(json_object_get(k, "serviceaccount"));
+	json_decref(body);
+	return ok;
+}
+
+static int valid_k8s_sa_token(const char *s, size_t n, const char *m,
+			      size_t mlen, const char *line, size_t llen)
+{
+	return k8s_service_account_jwt(s, n) &&
+	       valid_jwt(s, n, m, mlen, line, llen);
+}
+
+/* The JSON Web Tokens that no rule of a format claims. */
+static int valid_other_jwt(const char *s, size_t n, const char *m, size_t mlen,
+			   const char *line, size_t llen)
+{
+	return !k8s_service_account_jwt(s, n) &&
+	       valid_jwt(s, n, m, mlen, line, llen);
+}
+
+/*
+ * Amazon Bedrock long-term API keys: "ABSK" and base64 of
+ * "BedrockAPIKey-" ID "-at-" ACCOUNT ":" SECRET, the account 12 digits.
+ */
+static int valid_bedrock_key(const char *s, size_t n, const char *m,
+			     size_t mlen, const char *line, size_t llen)
+{
+	unsigned char raw[768];
+	const unsigned char *at, *colon;
+	int len = b64decode(raw, sizeof(raw), s + 4, n - 4), i;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (len < 14 + 1 + 4 + 12 + 1 + 20 || memcmp(raw, "BedrockAPIKey-", 14))
+		return 0;
+	at = memmem(raw + 14, (size_t)len - 14, "-at-", 4);
+	if (!at || at == raw + 14 || raw + len - at < 4 + 12 + 1 + 20)
+		return 0;
+	for (i = 0; i < 12; i++)
+		if (!isdigit(at[4 + i]))
+			return 0;
+	colon = at + 4 + 12;
+	if (*colon != ':')
+		return 0;
+	for (i = 0; colon + 1 + i < raw + len; i++)
+		if (!isgraph(colon[1 + i]))
+			return 0;
+	return valid_random((const char *)colon + 1,
+			    (size_t)(raw + len - colon - 1), m, mlen, line,
+			    llen);
+}
+
+/*
+ * Amazon Bedrock short-term API keys: "bedrock-api-key-" and base64 of
+ * a URL that AWS Signature Version 4 presigned
+ * ("bedrock.amazonaws.com/?Action=CallWithBearerToken&X-Amz-...").
+ */
+static int valid_bedrock_short(const char *s, size_t n, const char *m,
+			       size_t mlen, const char *line, size_t llen)
+{
+	static const char want[] = "bedrock.amazonaws.com/?Action="
+				   "CallWithBearerToken&X-Amz-";
+	unsigned char raw[96];
+	int len = n >= 16 + 96 ? b64decode(raw, sizeof(raw), s + 16, 96) : -1;
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	return len >= (int)sizeof(want) - 1 &&
+	       !memcmp(raw, want, sizeof(want) - 1);
+}
+
+/*
+ * Fly.io macaroon tokens: "fm2_" and standard base64 of a MessagePack
+ * array (its first byte 0x90 to 0x9f); `flyctl tokens create` prints
+ * several, comma-separated, after "FlyV1 ".
+ */
+static int valid_flyio(const char *s, size_t n, const char *m, size_t mlen,
+		       const char *line, size_t llen)
+{
+	unsigned char raw[12];
+
+	(void)m, (void)mlen, (void)line, (void)llen;
+	if (n < 4 + 16 || b64decode(raw, sizeof(raw), s + 4, 16) < 12)
+		return 0;
+	return (raw[0] & 0xf0) == 0x90 && raw[0] != 0x90 &&
+	       !dw_is_placeholder(s, n);
+}
+
+/*
+ * Notion's integration tokens: "ntn_", or "secret_" before Notion
+ * changed its prefix; the old one only on a line that names Notion.
+ */
+static int valid_notion(const char *s, size_t n, const char *m, size_t mlen,
+			const char *line, size_t llen)
+{
+	size_t i;
+
+	if (s[0] == 's') {
+		for (i = 0; i + 6 <= llen; i++)
+			if (!strncasecmp(line + i, "notion", 6))
+				break;
+		if (i + 6 > llen)
+			return 0;
+	}
+	return valid_random(s, n, m, mlen, line, llen);
+}
+
+/* Tencent Cloud's API documentation prints these SecretIds. */
+static int valid_tencent(const char *s, size_t n, const char *m, size_t mlen,
+			 const char *line, size_t llen)
+{
+	static const char *const docs[] = {
+		"AKID1IGx7Tu5mk150ds6fhbdi1RqD8KlI6dW32MD",
+	};
+
+	return !documented_value(s, n, docs, sizeof(docs) / sizeof(docs[0])) &&
+	       valid_random(s + 4, n - 4, m, mlen, line, llen);
+}
+
+/*
  * Discord bot tokens: base64 of the bot's id (a snowflake: 17 to 20
  * decimal digits), ".", a timestamp, ".", an HMAC. Not the token of
  * Discord's authentication documentation.
@@ -2201,6 +2382,43 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.validate = valid_random,
 	},
 	{
+		.info = {.id = "twilio-auth-token",
+			 .description = "Twilio auth token",
+			 .severity = DW_SEV_HIGH},
+		/* 32 hex digits, unmarked: by its name (TWILIO_AUTH_TOKEN,
+		 * twilio.auth_token, twilioAuthToken). */
+		.regex = "(?i)\\btwilio[_.-]?auth[_-]?token[\"']?\\s*+(?::|=>?|"
+			 ":=)"
+			 "\\s*+[\"']?([0-9a-f]{32})(?![0-9a-z_-])",
+		.secret_group = 1,
+		.prefilters = {"twilio_auth", "twilio-auth", "twilio.auth",
+			       "twilioauth"},
+		.caseless = 1,
+		.min_entropy = 3.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "cloudflare-api-key",
+			 .description =
+				 "Cloudflare API token or global API key",
+			 .severity = DW_SEV_HIGH},
+		/* An API token is 40 characters, the global API key 37 hex
+		 * digits, each unmarked: by name (CLOUDFLARE_API_TOKEN and
+		 * CLOUDFLARE_API_KEY, what wrangler and the Terraform
+		 * provider read; CF_API_KEY and the like). */
+		.regex = "(?i)\\b(?:cloudflare|cf)[_-]?api[_-]?(?:token|key)["
+			 "\"']?"
+			 "\\s*+(?::|=>?|:=)\\s*+[\"']?([A-Za-z0-9_-]{40}|[0-9a-"
+			 "f]"
+			 "{37})(?![A-Za-z0-9_-])",
+		.secret_group = 1,
+		.prefilters = {"cloudflare_api", "cloudflare-api",
+			       "cloudflareapi", "cf_api", "cf-api", "cfapi"},
+		.caseless = 1,
+		.min_entropy = 3.0,
+		.validate = valid_random,
+	},
+	{
 		.info = {.id = "pagerduty-api-key",
 			 .description = "PagerDuty REST API key",
 			 .severity = DW_SEV_HIGH},
@@ -2228,6 +2446,102 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.validate = valid_random,
 	},
 	{
+		.info = {.id = "azure-sas-token",
+			 .description = "Azure shared access signature (SAS)",
+			 .severity = DW_SEV_HIGH},
+		/* Its signature, in a URL or a connection string's
+		 * SharedAccessSignature=, beside sv= (valid_azure_sas). */
+		.regex = "[?&;]sig=([A-Za-z0-9+/]{43}=)(?![A-Za-z0-9+/=])",
+		.secret_group = 1,
+		.prefilters = {"sig="},
+		.validate = valid_azure_sas,
+	},
+	{
+		.info = {.id = "aws-bedrock-api-key",
+			 .description = "Amazon Bedrock long-term API key",
+			 .severity = DW_SEV_HIGH},
+		/* base64 of "BedrockAPIKey-" begins "QmVkcm9ja0FQSUtleS". */
+		.regex = "(?<![A-Za-z0-9+/])ABSKQmVkcm9ja0FQSUtleS[A-Za-z0-9+/]"
+			 "{60,900}={0,2}(?![A-Za-z0-9+/=])",
+		.prefilters = {"ABSKQmVkcm9ja0FQSUtleS"},
+		.validate = valid_bedrock_key,
+	},
+	{
+		.info = {.id = "aws-bedrock-short-term-api-key",
+			 .description = "Amazon Bedrock short-term API key (a "
+					"presigned URL, valid up to 12 hours)",
+			 .severity = DW_SEV_MEDIUM},
+		/* base64 of "bedrock.amazonaws.com/?Action=...". */
+		.regex =
+			"(?<![A-Za-z0-9_-])bedrock-api-key-YmVkcm9jay5hbWF6b25h"
+			"d3MuY29tLz9BY3Rpb249[A-Za-z0-9+/]{100,12000}={0,2}",
+		.prefilters = {"bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t"},
+		.validate = valid_bedrock_short,
+	},
+	{
+		.info = {.id = "alibaba-access-key-id",
+			 .description = "Alibaba Cloud AccessKey ID",
+			 .severity = DW_SEV_HIGH},
+		.regex =
+			"(?<![A-Za-z0-9])LTAI[A-Za-z0-9]{12,20}(?![A-Za-z0-9])",
+		.prefilters = {"LTAI"},
+		.min_entropy = 3.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "tencent-cloud-secret-id",
+			 .description = "Tencent Cloud API SecretId",
+			 .severity = DW_SEV_HIGH},
+		.regex =
+			"(?<![A-Za-z0-9])AKID[A-Za-z0-9]{32}(?:[A-Za-z0-9]{4})?"
+			"(?![A-Za-z0-9])",
+		.prefilters = {"AKID"},
+		.min_entropy = 3.5,
+		.validate = valid_tencent,
+	},
+	{
+		.info = {.id = "notion-token",
+			 .description = "Notion integration token",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_])(?:ntn_[A-Za-z0-9]{40,60}|secret_["
+			 "A-Za-z0-9]{43})(?![A-Za-z0-9_])",
+		.prefilters = {"ntn_", "secret_"},
+		.min_entropy = 3.5,
+		.validate = valid_notion,
+	},
+	{
+		.info = {.id = "supabase-secret-key",
+			 .description = "Supabase secret API key or personal "
+					"access token",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_])(?:sb_secret_[A-Za-z0-9_-]{20,80}|"
+			 "sbp_[0-9a-f]{40})(?![A-Za-z0-9_-])",
+		.prefilters = {"sb_secret_", "sbp_"},
+		.min_entropy = 3.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "planetscale-token",
+			 .description =
+				 "PlanetScale service token, OAuth token "
+				 "or database password",
+			 .severity = DW_SEV_HIGH},
+		.regex =
+			"(?<![A-Za-z0-9_])pscale_(?:tkn|oauth|pw)_[A-Za-z0-9_-]"
+			"{32,64}(?![A-Za-z0-9_-])",
+		.prefilters = {"pscale_tkn_", "pscale_oauth_", "pscale_pw_"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "flyio-token",
+			 .description = "Fly.io access token (macaroon)",
+			 .severity = DW_SEV_HIGH},
+		.regex = "(?<![A-Za-z0-9_+/])fm2_[A-Za-z0-9+/]{40,4000}={0,2}",
+		.prefilters = {"fm2_"},
+		.validate = valid_flyio,
+	},
+	{
 		.info = {.id = "base64-private-key",
 			 .description = "Private key in base64 (kubeconfig "
 					"client-key-data, Kubernetes secrets)",
@@ -2239,6 +2553,18 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.validate = valid_b64_pem,
 	},
 	{
+		.info = {.id = "kubernetes-service-account-token",
+			 .description = "Kubernetes service account token",
+			 .severity = DW_SEV_CRITICAL},
+		/* A JWT the API server signed (valid_k8s_sa_token); the jwt
+		 * rule leaves them to this one. */
+		.regex = "(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-"
+			 "9_-]{8,}"
+			 "\\.[A-Za-z0-9_-]{16,}",
+		.prefilters = {"eyJ[A-Za-z0-9_-]"},
+		.validate = valid_k8s_sa_token,
+	},
+	{
 		.info = {.id = "jwt",
 			 .description = "JSON Web Token",
 			 .severity = DW_SEV_MEDIUM},
@@ -2246,7 +2572,7 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 "9_-]{8,}"
 			 "\\.[A-Za-z0-9_-]{16,}",
 		.prefilters = {"eyJ[A-Za-z0-9_-]"},
-		.validate = valid_jwt,
+		.validate = valid_other_jwt,
 	},
 	{
 		.info = {.id = "url-credentials",
