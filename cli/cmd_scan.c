@@ -1458,7 +1458,7 @@ static int boxed_stdin(struct scan *sc)
 	dw_buf_grow(&b, STDIN_PIECE);
 	while (!err && (!eof || b.len > piece.seen)) {
 		size_t cut, i, keep;
-		int fd, timed_out = 0;
+		int fd, timed_out = 0, rc;
 		ssize_t n = 1;
 
 		while (!eof && b.len < STDIN_PIECE) {
@@ -1490,11 +1490,15 @@ static int boxed_stdin(struct scan *sc)
 				close(fd);
 			break;
 		}
-		if (dw_sandbox_scan_fd(sc->sandbox, fd, cut,
-				       SCAN_FILE_BUDGET_S * 1000, "-",
-				       &timed_out, stdin_finding, &piece))
-			err = dw_error_set(DW_EIO, "-: not scanned in full: %s",
-					   dw_error_last());
+		rc = dw_sandbox_scan_fd(sc->sandbox, fd, cut,
+					SCAN_FILE_BUDGET_S * 1000, "-",
+					&timed_out, stdin_finding, &piece);
+		if (rc)
+			err = dw_error_set(
+				DW_EIO,
+				rc == DW_EIO ? "-: %s"
+					     : "-: not scanned in full: %s",
+				dw_error_last());
 		close(fd);
 		if (timed_out)
 			sc->unreadable = 1;

@@ -69,6 +69,14 @@ static void boxed_scan(struct rescan *r, int fd, const char *path,
 			 SCAN_BUDGET_MS);
 		mon_cover(m, r->c, DW_FACET_SECRETS, DW_COVER_DEGRADED,
 			  DW_REASON_SIZE_BUDGET, detail);
+	} else if (err == DW_EIO) { /* its findings up to a bound */
+		snprintf(detail, sizeof(detail),
+			 "scanned in part for secrets: %s (sha256:%s, %llu "
+			 "bytes): %s",
+			 shown.ptr, hex, (unsigned long long)size,
+			 dw_error_last());
+		mon_cover(m, r->c, DW_FACET_SECRETS, DW_COVER_DEGRADED,
+			  DW_REASON_SIZE_BUDGET, detail);
 	} else {
 		snprintf(detail, sizeof(detail),
 			 "not scanned for secrets: %s (sha256:%s, %llu bytes): "

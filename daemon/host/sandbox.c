@@ -1653,14 +1653,24 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 		}
 		/* Anything but a well-formed finding of this file, whose
 		 * secret is in the file: the scanner is not believed. */
-		if (take_finding(sb, buf, n, r->id, &h, &f) || held->n >= max ||
+		if (take_finding(sb, buf, n, r->id, &h, &f) ||
 		    !(kinds & (1u << h.kind)) || (!w && h.fields[0])) {
 			stop_child(sb, how, hn);
-			snprintf(how, hn, "%s",
-				 held->n >= max
-					 ? "it reported too many findings"
-					 : "it sent an answer that is not one");
+			snprintf(how, hn, "it sent an answer that is not one");
 			break;
+		}
+		/* One more than it may bring: those it brought are kept
+		 * (each was checked), the rest of the file is not read. */
+		if (held->n >= max) {
+			stop_child(sb, how, hn);
+			snprintf(how, hn,
+				 "the scanner reported more than %zu findings "
+				 "in it and is believed no further: the first "
+				 "%zu are reported, the rest of it was not "
+				 "scanned",
+				 max, max);
+			free(buf);
+			return 2;
 		}
 		cut = h.secret_len == SB_SECRET_MAX;
 		/* Plain text: at its offset. Decoded: its own fingerprint,
@@ -1691,14 +1701,17 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 /*
  * File `fd` in the scanner, tried twice (a death may be the scanner's
  * own: its CPU rlimit): 0 and the findings it holds in `held`, or
- * DW_ELIMIT (DW_ERROR: no scanner could be started).
+ * DW_ELIMIT (DW_ERROR: no scanner could be started). With `partial`,
+ * a file that brought more findings than it may is scanned in part:
+ * DW_EIO, `*partial` set, the findings up to there in `held` (without,
+ * DW_ELIMIT and none). Not tried again: the same file brings as many.
  */
 static int scan_file(struct dw_sandbox *sb, int fd, struct sb_req *r,
 		     const void *extra, size_t extra_len, uint32_t kinds,
-		     struct held_list *held, struct sb_done *done)
+		     struct held_list *held, struct sb_done *done, int *partial)
 {
-	char how[200] = "";
-	int tries;
+	char how[300] = "";
+	int tries, rc;
 
 	memset(done, 0, sizeof(*done));
 	for (tries = 0; tries < 2; tries++) {
@@ -1709,11 +1722,20 @@ static int scan_file(struct dw_sandbox *sb, int fd, struct sb_req *r,
 		if (extra_len && lseek(fd, 0, SEEK_SET) < 0)
 			return dw_error_errno(DW_EIO, errno, "cannot rewind");
 		sb->stuck = 0;
-		if (!attempt(sb, fd, r, extra, extra_len, kinds, held, done,
-			     how, sizeof(how)))
+		rc = attempt(sb, fd, r, extra, extra_len, kinds, held, done,
+			     how, sizeof(how));
+		if (!rc)
 			return 0;
-		held_release(held);
 		sb->st.restarts++;
+		if (rc == 2 && partial) {
+			*partial = 1;
+			if (!sb->pid)
+				start_child(sb);
+			return dw_error_set(DW_EIO, "scanned in part: %s", how);
+		}
+		held_release(held);
+		if (rc == 2)
+			break;
 		/* An input it is stuck on gets no second try: that would
 		 * hold the daemon up as long again. */
 		if (sb->stuck)
@@ -1723,7 +1745,7 @@ static int scan_file(struct dw_sandbox *sb, int fd, struct sb_req *r,
 	if (!sb->pid)
 		start_child(sb);
 	return dw_error_set(DW_ELIMIT, "the scanner failed on it%s: %s",
-			    sb->stuck ? "" : " twice", how);
+			    sb->stuck || tries == 0 ? "" : " twice", how);
 }
 
 /* The bit of source kind `name` in a request's mask of sb_kinds[]. */
@@ -1801,7 +1823,7 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 	struct held_list held = {NULL, 0, 0};
 	struct sb_done d;
 	size_t i;
-	int err;
+	int err, partial = 0;
 
 	/* (a longer name is no file name: none) */
 	if (name && strlen(name) < sizeof(r.name))
@@ -1809,9 +1831,9 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 
 	if (hooked(sb, name))
 		r.op = (uint32_t)sb->hook_op;
-	err = scan_file(sb, fd, &r, NULL, 0, 1u << 0, &held, &d);
+	err = scan_file(sb, fd, &r, NULL, 0, 1u << 0, &held, &d, &partial);
 	*timed_out = !err && d.timed_out;
-	for (i = 0; !err && i < held.n; i++)
+	for (i = 0; (!err || partial) && i < held.n; i++)
 		cb(&held.v[i].f, ctx);
 	held_release(&held);
 	return err;
@@ -1828,7 +1850,7 @@ static int scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 	const char *base = strrchr(path, '/');
 	struct sb_done d;
 	uint32_t out;
-	int err;
+	int err, partial = 0;
 
 	w->slack = slack_channel != NULL;
 	w->image = image != 0;
@@ -1846,13 +1868,15 @@ static int scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 			image ? kind_bit(DW_SOURCE_IMAGE) |
 					kind_bit(DW_SOURCE_ARCHIVE)
 			      : whole_kinds(fd, path, (int)w->slack),
-			&held, &d);
+			&held, &d, &partial);
 	free(w);
 	out = d.outcome;
 	*outcome = d.timed_out		  ? DW_SCAN_TIMED_OUT
 		   : out == SB_OUT_BINARY ? DW_SCAN_SKIPPED_BINARY
 					  : DW_SCAN_DONE;
-	tell_held(&held, err, path, DW_SOURCE_FILE, cb, ctx);
+	tell_held(&held, err && !partial, path, DW_SOURCE_FILE, cb, ctx);
+	if (partial)
+		return dw_error_set(DW_EIO, "%s: %s", path, dw_error_last());
 	if (!err && out == SB_OUT_MALFORMED) {
 		/* The scanner's word, shown as such: printable, cut. */
 		d.why[sizeof(d.why) - 1] = '\0';
@@ -1944,7 +1968,7 @@ int dw_sandbox_scan_frames(struct dw_sandbox *sb, const char *data, size_t len,
 	    memmem(data, len, sb->hook_name, strlen(sb->hook_name)))
 		fr.hook = 1;
 	err = scan_file(sb, fd, &r, &fr, sizeof(fr),
-			kind_bit(DW_SOURCE_DOCKER_LOCAL_LOG), &held, &d);
+			kind_bit(DW_SOURCE_DOCKER_LOCAL_LOG), &held, &d, NULL);
 	close(fd);
 	/* Where it says the lines end must be where a frame ends. */
 	n = err ? 0 : frames_upto(data, len, d.consumed);

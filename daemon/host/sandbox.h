@@ -60,6 +60,8 @@ void dw_sandbox_stats(const struct dw_sandbox *sb, struct dw_sandbox_stats *st);
  * within the budget and 5 s, or answered what is not so): dw_error_last()
  * says how. Findings are told once the scanner is done with the file
  * (`cb` may redact through the sandbox), never those of a failed try.
+ * DW_EIO: scanned in part, the file brought more findings than one file
+ * may (256); those up to there were told, the rest was not read.
  */
 int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 		       long long budget_ms, const char *name, int *timed_out,
@@ -75,8 +77,10 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
  * a scanner taken over by its input could invent such a finding, never
  * hide the daemon's files or act. `fd` is read from its start (rewound
  * for a second try). Returns 0 (with `*outcome`: done, binary, timed
- * out), DW_EIO when the content could not be decoded whole (what was,
- * was reported), or DW_ELIMIT when the scanner failed on it twice.
+ * out), DW_EIO when the content could not be decoded whole or brought
+ * more findings than one file may (what was read was reported; the
+ * error names the path), or DW_ELIMIT when the scanner failed on it
+ * twice.
  */
 int dw_sandbox_scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 			  const char *slack_channel, uint64_t max,

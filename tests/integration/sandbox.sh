@@ -82,6 +82,17 @@ found /tmp/many.env && pass "a file with 200 candidate hits: scanned, its secret
 "$DW" status --db "$db" --format json | jq -en 'input | [.coverage[] | select(.reason == "scanner-killed" and (.detail | contains("many.env")))] | length == 0' >/dev/null &&
 	pass "and the scanner was not killed by it" || fail "the scanner died on ordinary hits"
 
+# A container's file of more findings than the scanner is believed for
+# (256): 300 decoys after a token. The findings up to there are kept and
+# the file is named, scanned in part; before, all of them were thrown
+# away with the token ("not scanned for secrets: ... too many findings").
+{ echo "GITHUB_TOKEN=$($G github sbxdecoy)"; "$G" aws-id sbxdecoy 300 | sed 's/^/key = /'; } >"$tmp/decoys"
+docker exec -i dw-sbx sh -c 'cat >/tmp/decoys.env' <"$tmp/decoys"
+dw_wait 10 some "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%decoys.env%scanned in part for secrets%more than 256 findings%'" &&
+	[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '/tmp/decoys.env' AND rule = 'github-token'")" = 1 ] &&
+	pass "301 findings in a container's file: the first 256 kept, an alert says scanned in part" ||
+	fail "decoys: $(q "SELECT rule, count(*) FROM findings WHERE CAST(path AS TEXT) = '/tmp/decoys.env' GROUP BY rule") $(q "SELECT summary FROM alerts WHERE summary LIKE '%decoys%'")"
+
 # Each file handed to the scanner is closed again in the daemon: 100
 # written files leave its descriptors as they were (a leak would blind
 # it once they run out).
