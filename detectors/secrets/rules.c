@@ -2419,6 +2419,37 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.validate = valid_random,
 	},
 	{
+		.info = {.id = "sidekiq-credentials",
+			 .description = "Sidekiq Pro or Enterprise gem server "
+					"credentials",
+			 .severity = DW_SEV_HIGH},
+		/* Bundler's setting for the gem server, as the environment
+		 * (BUNDLE_ENTERPRISE__CONTRIBSYS__COM=user:password) or
+		 * bundle config writes it: 8 hex digits each. */
+		.regex = "(?i)\\bBUNDLE_(?:ENTERPRISE|GEMS)__CONTRIBSYS__COM["
+			 "\"']"
+			 "?\\s*+(?::|=)\\s*+[\"']?([0-9a-f]{8}:[0-9a-f]{8})(?!["
+			 "0-9a-"
+			 "z])",
+		.secret_group = 1,
+		.prefilters = {"__contribsys__com"},
+		.caseless = 1,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "wandb-api-key",
+			 .description = "Weights & Biases API key",
+			 .severity = DW_SEV_HIGH},
+		/* 40 hex digits, unmarked: by its name (WANDB_API_KEY). */
+		.regex = "(?i)\\bwandb[_-]?api[_-]?key[\"']?\\s*+(?::|=>?|:=)"
+			 "\\s*+[\"']?([0-9a-f]{40})(?![0-9a-z_-])",
+		.secret_group = 1,
+		.prefilters = {"wandb_api", "wandb-api", "wandbapi"},
+		.caseless = 1,
+		.min_entropy = 3.0,
+		.validate = valid_random,
+	},
+	{
 		.info = {.id = "pagerduty-api-key",
 			 .description = "PagerDuty REST API key",
 			 .severity = DW_SEV_HIGH},
@@ -2540,6 +2571,34 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.regex = "(?<![A-Za-z0-9_+/])fm2_[A-Za-z0-9+/]{40,4000}={0,2}",
 		.prefilters = {"fm2_"},
 		.validate = valid_flyio,
+	},
+	{
+		.info = {.id = "azure-app-configuration-secret",
+			 .description =
+				 "Azure App Configuration access key (in "
+				 "a connection string)",
+			 .severity = DW_SEV_HIGH},
+		/* Endpoint=https://STORE.azconfig.io;Id=ID;Secret=SECRET */
+		.regex =
+			"\\.azconfig\\.io/?;Id=[^;\\s]{1,64};Secret=([A-Za-z0-9"
+			"+/]{40,88}={0,2})(?![A-Za-z0-9+/=])",
+		.secret_group = 1,
+		.prefilters = {".azconfig.io"},
+		.min_entropy = 3.5,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "harness-token",
+			 .description = "Harness personal access or service "
+					"account token",
+			 .severity = DW_SEV_HIGH},
+		/* pat.ACCOUNT.TOKEN_ID.SECRET (sat. for a service account) */
+		.regex =
+			"(?<![A-Za-z0-9_.-])(?:pat|sat)\\.[A-Za-z0-9_-]{22}\\.["
+			"0-9a-f]{24}\\.[A-Za-z0-9]{20}(?![A-Za-z0-9_.-])",
+		.prefilters = {"pat.", "sat."},
+		.min_entropy = 3.0,
+		.validate = valid_random,
 	},
 	{
 		.info = {.id = "base64-private-key",

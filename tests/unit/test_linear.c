@@ -208,6 +208,13 @@ static const struct gen gens[] = {
 	{"twilio names", "TWILIO_AUTH_TOKEN=", 0, 0, ""},
 	{"cloudflare names", "CF_API_KEY=", 0, 0, ""},
 	{"cloudflare run", "CLOUDFLARE_API_TOKEN=", 'a', 4000, "\n"},
+	{"app configuration run", "x.azconfig.io;Id=a;Secret=", 'A', 4000,
+	 "\n"},
+	{"app configuration ids", "x.azconfig.io;Id=", 'a', 4000, "\n"},
+	{"harness prefix", "pat.", 0, 0, ""},
+	{"harness run", "pat.", 'a', 4000, "\n"},
+	{"sidekiq names", "BUNDLE_GEMS__CONTRIBSYS__COM=", 0, 0, ""},
+	{"wandb names", "WANDB_API_KEY=", 0, 0, ""},
 };
 
 /* Inputs of the rules that read files of some names only, scanned as
