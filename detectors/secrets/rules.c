@@ -1221,6 +1221,24 @@ static int valid_bootstrap_token(const char *s, size_t n, const char *m,
 	       valid_random(s + 7, n - 7, m, mlen, line, llen);
 }
 
+/* Whether the `n` characters at `p` are digits; their value. */
+static int digits(const char *p, size_t n)
+{
+	while (n--)
+		if (!isdigit((unsigned char)p[n]))
+			return 0;
+	return 1;
+}
+
+static long strtol_n(const char *p, size_t n)
+{
+	long v = 0;
+
+	while (n--)
+		v = v * 10 + (*p++ - '0');
+	return v;
+}
+
 /*
  * Azure shared access signatures: sig= is an HMAC-SHA256 in base64 (44
  * characters, one '=', the last before it carrying 4 bits and 2 zero
@@ -1242,16 +1260,18 @@ static int valid_azure_sas(const char *s, size_t n, const char *m, size_t mlen,
 	while ((p = memmem(p, (size_t)(end - p), "se=", 3)) != NULL) {
 		struct tm tm = {0};
 
-		if (p > line && strchr("?&;", p[-1]) && end - p >= 13 &&
-		    sscanf(p + 3, "%4d-%2d-%2d", &tm.tm_year, &tm.tm_mon,
-			   &tm.tm_mday) == 3) {
-			tm.tm_year -= 1900;
-			tm.tm_mon -= 1;
+		p += 3;
+		/* (digits read one by one: the line is no C string) */
+		if (p - 3 > line && memchr("?&;", p[-4], 3) && end - p >= 10 &&
+		    digits(p, 4) && p[4] == '-' && digits(p + 5, 2) &&
+		    p[7] == '-' && digits(p + 8, 2)) {
+			tm.tm_year = (int)strtol_n(p, 4) - 1900;
+			tm.tm_mon = (int)strtol_n(p + 5, 2) - 1;
+			tm.tm_mday = (int)strtol_n(p + 8, 2);
 			if (timegm(&tm) + 86400 < time(NULL))
 				return 0;
 			break;
 		}
-		p += 3;
 	}
 	p = line;
 	while ((p = memmem(p, (size_t)(end - p), "sv=", 3)) != NULL) {
