@@ -843,11 +843,12 @@ static int valid_assignment(const char *s, size_t n, const char *m, size_t mlen,
 	for (end = sep; end > m && isspace((unsigned char)end[-1]); end--)
 		;
 	/* a test's result as Automake's test driver and DejaGnu print it
-	 * ("PASS: binutils-all/i386/pr21231a", "XPASS: ...") */
-	for (p = m; p < end && isspace((unsigned char)*p); p++)
-		;
-	if (*sep == ':' && ((end - p == 4 && !memcmp(p, "PASS", 4)) ||
-			    (end - p == 5 && !memcmp(p, "XPASS", 5))))
+	 * ("PASS: binutils-all/i386/pr21231a", "XPASS: gdb.base/a.exp"):
+	 * at the line's start, one blank, a path or a dotted name */
+	if (m == line && *sep == ':' && sep + 2 == s && sep[1] == ' ' &&
+	    ((end - m == 4 && !memcmp(m, "PASS", 4)) ||
+	     (end - m == 5 && !memcmp(m, "XPASS", 5))) &&
+	    (memchr(s, '/', n) || memchr(s, '.', n)))
 		return 0;
 	for (i = 0; i < sizeof(not_secret) / sizeof(not_secret[0]); i++) {
 		k = strlen(not_secret[i]);
@@ -1054,6 +1055,15 @@ static int valid_random(const char *s, size_t n, const char *m, size_t mlen,
 	return (digit + upper + lower) >= 2 && !dw_is_placeholder(s, n);
 }
 
+/* A value given by a name, not a name or words itself
+ * (CLOUDFLARE_API_TOKEN_FROM_ENVIRONMENT_V2). */
+static int valid_named_key(const char *s, size_t n, const char *m, size_t mlen,
+			   const char *line, size_t llen)
+{
+	return valid_random(s, n, m, mlen, line, llen) && !identifier(s, n) &&
+	       !wordy(s, n);
+}
+
 /*
  * PyPI: a macaroon (version 2, its first field the location) in
  * base64url: "pypi-AgEIcHlwaS5vcmc..." is 02 01 08 "pypi.org".
@@ -1251,11 +1261,28 @@ static long strtol_n(const char *p, size_t n)
 static int valid_azure_sas(const char *s, size_t n, const char *m, size_t mlen,
 			   const char *line, size_t llen)
 {
-	const char *p = line, *end = line + llen;
+	const char *p, *end, *start;
 
 	if (n != 44 || !strchr("AEIMQUYcgkosw048", s[42]) ||
 	    !valid_random(s, 43, m, mlen, line, llen))
 		return 0;
+	/*
+	 * Its URL or connection string: from the blank or quote before it
+	 * to the one after, at most 2 KiB each way. Not the line: another
+	 * URL's se= there is not this one's expiry (a decoy would hide
+	 * it), and a line of many sig= searched whole for each was
+	 * quadratic.
+	 */
+	for (start = m; start > line && m - start < 2048 &&
+			!memchr(" \t\"'<>`", start[-1], 7);
+	     start--)
+		;
+	for (end = s + n; end < line + llen && end - (s + n) < 2048 &&
+			  !memchr(" \t\"'<>`", *end, 7);
+	     end++)
+		;
+	line = start;
+	p = start;
 	/* Past its expiry (se=YYYY-MM-DD...) it lets nobody in. */
 	while ((p = memmem(p, (size_t)(end - p), "se=", 3)) != NULL) {
 		struct tm tm = {0};
@@ -1273,7 +1300,7 @@ static int valid_azure_sas(const char *s, size_t n, const char *m, size_t mlen,
 			break;
 		}
 	}
-	p = line;
+	p = start;
 	while ((p = memmem(p, (size_t)(end - p), "sv=", 3)) != NULL) {
 		p += 3;
 		if (end - p >= 10 && isdigit((unsigned char)p[0]) &&
@@ -1398,13 +1425,18 @@ static int valid_flyio(const char *s, size_t n, const char *m, size_t mlen,
 static int valid_notion(const char *s, size_t n, const char *m, size_t mlen,
 			const char *line, size_t llen)
 {
-	size_t i;
+	const char *from, *to, *p;
 
+	/* Named within 256 bytes before it or after: a window, not the
+	 * line (a line of a thousand secret_ values searched whole for
+	 * each was quadratic). */
 	if (s[0] == 's') {
-		for (i = 0; i + 6 <= llen; i++)
-			if (!strncasecmp(line + i, "notion", 6))
+		from = s - line > 256 ? s - 256 : line;
+		to = line + llen - (s + n) > 256 ? s + n + 256 : line + llen;
+		for (p = from; p + 6 <= to; p++)
+			if (!strncasecmp(p, "notion", 6))
 				break;
-		if (i + 6 > llen)
+		if (p + 6 > to)
 			return 0;
 	}
 	return valid_random(s, n, m, mlen, line, llen);
@@ -2436,7 +2468,7 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			       "cloudflareapi", "cf_api", "cf-api", "cfapi"},
 		.caseless = 1,
 		.min_entropy = 3.0,
-		.validate = valid_random,
+		.validate = valid_named_key,
 	},
 	{
 		.info = {.id = "sidekiq-credentials",

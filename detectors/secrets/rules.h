@@ -9,7 +9,10 @@
 
 /*
  * Judge a candidate: `s` is the secret, `m` the whole regex match and
- * `line` the line it was found on. Non-zero keeps it.
+ * `line` the line it was found on (its %-decoded form for a match found
+ * there; for a rule that spans lines, the match's first line), none of
+ * them a C string. Unless the rule spans lines, `line` holds `m` and `s`.
+ * Non-zero keeps it.
  */
 typedef int (*dw_validate_fn)(const char *s, size_t n, const char *m,
 			      size_t mlen, const char *line, size_t llen);

@@ -781,7 +781,7 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final,
 			/* one line %-decoded, as before it could span */
 			if (url_decode_line(s, buf + ls, le - ls))
 				run_rule(s, ri, s->dec.ptr, s->dec.len,
-					 s->dec.len, buf + ls, le - ls,
+					 s->dec.len, s->dec.ptr, s->dec.len,
 					 s->buf_abs + ls, lsa, s->map);
 			continue;
 		}
@@ -807,8 +807,10 @@ static size_t scan_region(struct dw_scanner *s, size_t region, int final,
 		 * are written, libpq decodes no %XX in a .pgpass) */
 		if (!s->e->rules[ri].file_names &&
 		    url_decode_line(s, buf + ls, le - ls))
+			/* (the line a validator reads is the decoded one:
+			 * the match is in it) */
 			run_rule(s, ri, s->dec.ptr, s->dec.len, s->dec.len,
-				 buf + ls, le - ls, s->buf_abs + ls, lsa,
+				 s->dec.ptr, s->dec.len, s->buf_abs + ls, lsa,
 				 s->map);
 	}
 	return region;

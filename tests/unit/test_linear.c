@@ -208,6 +208,14 @@ static const struct gen gens[] = {
 	{"twilio names", "TWILIO_AUTH_TOKEN=", 0, 0, ""},
 	{"cloudflare names", "CF_API_KEY=", 0, 0, ""},
 	{"cloudflare run", "CLOUDFLARE_API_TOKEN=", 'a', 4000, "\n"},
+	/* (review: validators that searched the whole line for each of
+	 * a line's many values) */
+	{"notion values", "secret_U0hXLg7qvE7MRcocd4HOgvqq3b8YnWdJfsMbRRRb6k6 ",
+	 0, 0, ""},
+	{"sas values", "?sig=iNqF8+14z2OgLdoVF/LO2FILN9T0oSP7RNtTsRG/w2c= ", 0,
+	 0, ""},
+	{"sas values joined",
+	 "&sig=iNqF8+14z2OgLdoVF/LO2FILN9T0oSP7RNtTsRG/w2c=", 0, 0, ""},
 	{"app configuration run", "x.azconfig.io;Id=a;Secret=", 'A', 4000,
 	 "\n"},
 	{"app configuration ids", "x.azconfig.io;Id=", 'a', 4000, "\n"},
