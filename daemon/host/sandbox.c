@@ -1665,10 +1665,8 @@ static int attempt(struct dw_sandbox *sb, int fd, const struct sb_req *r,
 			stop_child(sb, how, hn);
 			snprintf(how, hn,
 				 "the scanner reported more than %zu findings "
-				 "in it and is believed no further: the first "
-				 "%zu are reported, the rest of it was not "
-				 "scanned",
-				 max, max);
+				 "in it and is believed no further",
+				 max);
 			free(buf);
 			return 2;
 		}
@@ -1731,7 +1729,12 @@ static int scan_file(struct dw_sandbox *sb, int fd, struct sb_req *r,
 			*partial = 1;
 			if (!sb->pid)
 				start_child(sb);
-			return dw_error_set(DW_EIO, "scanned in part: %s", how);
+			return dw_error_set(
+				DW_EIO,
+				"scanned in part: %s: the first %zu "
+				"are reported, the rest of it was "
+				"not scanned",
+				how, held->n);
 		}
 		held_release(held);
 		if (rc == 2)
@@ -1824,6 +1827,7 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 	struct sb_done d;
 	size_t i;
 	int err, partial = 0;
+	char why[400];
 
 	/* (a longer name is no file name: none) */
 	if (name && strlen(name) < sizeof(r.name))
@@ -1833,9 +1837,14 @@ int dw_sandbox_scan_fd(struct dw_sandbox *sb, int fd, uint64_t max,
 		r.op = (uint32_t)sb->hook_op;
 	err = scan_file(sb, fd, &r, NULL, 0, 1u << 0, &held, &d, &partial);
 	*timed_out = !err && d.timed_out;
+	/* (what it says, kept: a callback may set an error of its own) */
+	if (partial)
+		snprintf(why, sizeof(why), "%s", dw_error_last());
 	for (i = 0; (!err || partial) && i < held.n; i++)
 		cb(&held.v[i].f, ctx);
 	held_release(&held);
+	if (partial)
+		dw_error_set(err, "%s", why);
 	return err;
 }
 
@@ -1851,6 +1860,7 @@ static int scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 	struct sb_done d;
 	uint32_t out;
 	int err, partial = 0;
+	char why[400];
 
 	w->slack = slack_channel != NULL;
 	w->image = image != 0;
@@ -1874,9 +1884,11 @@ static int scan_whole(struct dw_sandbox *sb, int fd, const char *path,
 	*outcome = d.timed_out		  ? DW_SCAN_TIMED_OUT
 		   : out == SB_OUT_BINARY ? DW_SCAN_SKIPPED_BINARY
 					  : DW_SCAN_DONE;
+	if (partial) /* (what it says, kept: a callback may set its own) */
+		snprintf(why, sizeof(why), "%s", dw_error_last());
 	tell_held(&held, err && !partial, path, DW_SOURCE_FILE, cb, ctx);
 	if (partial)
-		return dw_error_set(DW_EIO, "%s: %s", path, dw_error_last());
+		return dw_error_set(DW_EIO, "%s: %s", path, why);
 	if (!err && out == SB_OUT_MALFORMED) {
 		/* The scanner's word, shown as such: printable, cut. */
 		d.why[sizeof(d.why) - 1] = '\0';
