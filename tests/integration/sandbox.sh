@@ -88,7 +88,7 @@ found /tmp/many.env && pass "a file with 200 candidate hits: scanned, its secret
 # away with the token ("not scanned for secrets: ... too many findings").
 { echo "GITHUB_TOKEN=$($G github sbxdecoy)"; "$G" aws-id sbxdecoy 300 | sed 's/^/key = /'; } >"$tmp/decoys"
 docker exec -i dw-sbx sh -c 'cat >/tmp/decoys.env' <"$tmp/decoys"
-dw_wait 10 some "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%decoys.env%scanned in part for secrets%more than 256 findings%'" &&
+dw_wait 10 some "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%scanned in part for secrets: /tmp/decoys.env%more than 256 findings%'" &&
 	[ "$(q "SELECT count(*) FROM findings WHERE CAST(path AS TEXT) = '/tmp/decoys.env' AND rule = 'github-token'")" = 1 ] &&
 	pass "301 findings in a container's file: the first 256 kept, an alert says scanned in part" ||
 	fail "decoys: $(q "SELECT rule, count(*) FROM findings WHERE CAST(path AS TEXT) = '/tmp/decoys.env' GROUP BY rule") $(q "SELECT summary FROM alerts WHERE summary LIKE '%decoys%'")"
