@@ -44,7 +44,7 @@ static void boxed_scan(struct rescan *r, int fd, const char *path,
 	const char *base = strrchr(path, '/');
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	char hex[2 * EVP_MAX_MD_SIZE + 1], detail[900];
+	char hex[2 * EVP_MAX_MD_SIZE + 1], detail[900], why[400];
 	struct dw_buf shown = DW_BUF_INIT;
 	EVP_MD_CTX *copy;
 	int timed_out = 0,
@@ -61,31 +61,22 @@ static void boxed_scan(struct rescan *r, int fd, const char *path,
 	dw_hex(hex, md, mdlen);
 	/* The name is the container's: escaped, and cut. */
 	dw_escape_path(&shown, path, strlen(path) < 300 ? strlen(path) : 300);
-	if (!err) {
-		snprintf(detail, sizeof(detail),
-			 "scanned in part for secrets: %s (sha256:%s, %llu "
-			 "bytes): its %d ms time budget ran out",
-			 shown.ptr, hex, (unsigned long long)size,
+	/* Cut at its time budget, or at the findings one file may bring
+	 * (DW_EIO: those up to there were told); else not scanned. */
+	if (!err)
+		snprintf(why, sizeof(why), "its %d ms time budget ran out",
 			 SCAN_BUDGET_MS);
-		mon_cover(m, r->c, DW_FACET_SECRETS, DW_COVER_DEGRADED,
-			  DW_REASON_SIZE_BUDGET, detail);
-	} else if (err == DW_EIO) { /* its findings up to a bound */
-		snprintf(detail, sizeof(detail),
-			 "scanned in part for secrets: %s (sha256:%s, %llu "
-			 "bytes): %s",
-			 shown.ptr, hex, (unsigned long long)size,
-			 dw_error_last());
-		mon_cover(m, r->c, DW_FACET_SECRETS, DW_COVER_DEGRADED,
-			  DW_REASON_SIZE_BUDGET, detail);
-	} else {
-		snprintf(detail, sizeof(detail),
-			 "not scanned for secrets: %s (sha256:%s, %llu bytes): "
-			 "%s",
-			 shown.ptr, hex, (unsigned long long)size,
-			 dw_error_last());
-		mon_cover(m, r->c, DW_FACET_SECRETS, DW_COVER_DEGRADED,
-			  DW_REASON_SCANNER_KILLED, detail);
-	}
+	else
+		snprintf(why, sizeof(why), "%s", dw_error_last());
+	snprintf(detail, sizeof(detail),
+		 "%s for secrets: %s (sha256:%s, %llu "
+		 "bytes): %s",
+		 !err || err == DW_EIO ? "scanned in part" : "not scanned",
+		 shown.ptr, hex, (unsigned long long)size, why);
+	mon_cover(m, r->c, DW_FACET_SECRETS, DW_COVER_DEGRADED,
+		  !err || err == DW_EIO ? DW_REASON_SIZE_BUDGET
+					: DW_REASON_SCANNER_KILLED,
+		  detail);
 	dw_log_error("container %s: %s", r->c->name, detail);
 	dw_buf_release(&shown);
 }
