@@ -95,6 +95,8 @@ static const char *const placeholder_words[] = {
 	/* Buildkite's API access and agent session token examples */
 	"4f6ccde8c73e26244d73c5a77c91c242",
 	"miyf6s3a3g9j8pybgtylc1frg9k6gdht",
+	/* Mailgun's API key example */
+	"3ax6xnjp29jd6fds4gc373sgvjxteol0",
 };
 
 #define NWORDS (sizeof(placeholder_words) / sizeof(placeholder_words[0]))
@@ -850,6 +852,11 @@ static int valid_assignment(const char *s, size_t n, const char *m, size_t mlen,
 	     (end - m == 5 && !memcmp(m, "XPASS", 5))) &&
 	    (memchr(s, '/', n) || memchr(s, '.', n)))
 		return 0;
+	/* an .npmrc's: npmrc-credentials' */
+	if ((end - m == 10 && !memcmp(m, "_authToken", 10)) ||
+	    (end - m == 5 && !memcmp(m, "_auth", 5)) ||
+	    (end - m == 9 && !memcmp(m, "_password", 9)))
+		return 0;
 	for (i = 0; i < sizeof(not_secret) / sizeof(not_secret[0]); i++) {
 		k = strlen(not_secret[i]);
 		if ((size_t)(end - m) <= k)
@@ -1053,6 +1060,39 @@ static int valid_random(const char *s, size_t n, const char *m, size_t mlen,
 		lower |= islower((unsigned char)s[i]) != 0;
 	}
 	return (digit + upper + lower) >= 2 && !dw_is_placeholder(s, n);
+}
+
+/*
+ * An .npmrc's credentials: _authToken (a token: npm's legacy ones are
+ * UUIDs), _auth (base64 of user:password), _password (base64 of the
+ * password), for a registry (//host/:_authToken=) or for all.
+ */
+static int valid_npmrc(const char *s, size_t n, const char *m, size_t mlen,
+		       const char *line, size_t llen)
+{
+	unsigned char raw[800];
+	const unsigned char *colon;
+	const char *key = memchr(m, '_', mlen);
+	int len, i;
+
+	if (!key)
+		return 0;
+	if (!strncmp(key, "_authToken", 10))
+		return dw_entropy(s, n) >= 3.0 &&
+		       valid_random(s, n, m, mlen, line, llen);
+	if (!strncmp(key, "_auth", 5)) {
+		len = user_password(s, n, raw, &colon);
+		return len > 0 &&
+		       !doc_password((const char *)colon + 1,
+				     (size_t)(raw + len - colon - 1));
+	}
+	len = b64decode(raw, sizeof(raw), s, n);
+	if (len < 6)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (raw[i] < 0x20 || raw[i] == 0x7f)
+			return 0;
+	return !doc_password((const char *)raw, (size_t)len);
 }
 
 /* A value given by a name, not a name or words itself
@@ -2502,6 +2542,38 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.validate = valid_random,
 	},
 	{
+		.info = {.id = "mailgun-api-key",
+			 .description = "Mailgun API key",
+			 .severity = DW_SEV_HIGH},
+		/* "key-" and 32 characters, or 32 hex digits, "-", 8 and
+		 * 8: by their name (MAILGUN_API_KEY, mailgun.apiKey). */
+		.regex =
+			"(?i)\\bmailgun[_.-]?(?:private[_-]?)?api[_-]?key[\"']?"
+			"\\s*+(?::|=>?|:=)\\s*+[\"']?(key-[a-z0-9]{32}|[0-9a-f]"
+			"{32}-"
+			"[0-9a-f]{8}-[0-9a-f]{8})(?![0-9a-z_-])",
+		.secret_group = 1,
+		.prefilters = {"mailgun"},
+		.caseless = 1,
+		.min_entropy = 3.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "twitch-client-secret",
+			 .description = "Twitch application client secret",
+			 .severity = DW_SEV_HIGH},
+		/* 30 lowercase letters and digits, by their name
+		 * (TWITCH_CLIENT_SECRET). */
+		.regex = "(?i)\\btwitch[_.-]?client[_-]?secret[\"']?\\s*+(?::|="
+			 ">?|"
+			 ":=)\\s*+[\"']?([a-z0-9]{30})(?![0-9a-z_-])",
+		.secret_group = 1,
+		.prefilters = {"twitch"},
+		.caseless = 1,
+		.min_entropy = 3.0,
+		.validate = valid_random,
+	},
+	{
 		.info = {.id = "pagerduty-api-key",
 			 .description = "PagerDuty REST API key",
 			 .severity = DW_SEV_HIGH},
@@ -2651,6 +2723,37 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		.prefilters = {"pat.", "sat."},
 		.min_entropy = 3.0,
 		.validate = valid_random,
+	},
+	{
+		.info = {.id = "aws-session-token",
+			 .description = "AWS temporary session token (STS)",
+			 .severity = DW_SEV_MEDIUM},
+		/* base64 of what STS issues: "\\x01\\n\\x03aws...",
+		 * "\\x17\\n\\x06\\x65r/aws...", "!\\n\\torigin_ec..." */
+		.regex =
+			"(?<![A-Za-z0-9+/"
+			"])(?:AQoDYXdzE|FwoGZXIvYXdzE|IQoJb3JpZ2l"
+			"uX2Vj)[A-Za-z0-9+/]{100,4000}={0,2}(?![A-Za-z0-9+/=])",
+		.prefilters = {"AQoDYXdzE", "FwoGZXIvYXdzE",
+			       "IQoJb3JpZ2luX2Vj"},
+		.min_entropy = 4.0,
+		.validate = valid_random,
+	},
+	{
+		.info = {.id = "npmrc-credentials",
+			 .description = "Registry credentials in an .npmrc "
+					"(_authToken, _auth, _password)",
+			 .severity = DW_SEV_HIGH},
+		/* A token left to its format's rule (npm_, ghp_) is that
+		 * rule's finding alone (generic). */
+		.regex =
+			"(?<![A-Za-z0-9_])_(?:authToken|auth|password)\\s*=\\s*"
+			"\"?([A-Za-z0-9+/._~-]{8,1024}={0,2})(?![A-Za-z0-9+/"
+			"=._~-])",
+		.secret_group = 1,
+		.prefilters = {"_authToken", "_auth", "_password"},
+		.validate = valid_npmrc,
+		.generic = 1,
 	},
 	{
 		.info = {.id = "base64-private-key",

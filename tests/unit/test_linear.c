@@ -223,6 +223,12 @@ static const struct gen gens[] = {
 	{"harness run", "pat.", 'a', 4000, "\n"},
 	{"sidekiq names", "BUNDLE_GEMS__CONTRIBSYS__COM=", 0, 0, ""},
 	{"wandb names", "WANDB_API_KEY=", 0, 0, ""},
+	{"session token run", "IQoJb3JpZ2luX2Vj", 'A', 8000, "\n"},
+	{"npmrc keys", "_auth=", 0, 0, ""},
+	{"npmrc run", "//r/:_authToken=", 'a', 4000, "\n"},
+	{"npmrc values", "_password=c2VjcmV0cGFzc3dvcmQ= ", 0, 0, ""},
+	{"mailgun names", "MAILGUN_API_KEY=", 0, 0, ""},
+	{"twitch names", "TWITCH_CLIENT_SECRET=", 0, 0, ""},
 };
 
 /* Inputs of the rules that read files of some names only, scanned as
