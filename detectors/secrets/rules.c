@@ -1078,8 +1078,9 @@ static int valid_npmrc(const char *s, size_t n, const char *m, size_t mlen,
 	if (!key)
 		return 0;
 	if (!strncmp(key, "_authToken", 10))
-		return dw_entropy(s, n) >= 3.0 &&
-		       valid_random(s, n, m, mlen, line, llen);
+		return n >= 16 && dw_entropy(s, n) >= 3.0 &&
+		       valid_random(s, n, m, mlen, line, llen) &&
+		       !identifier(s, n) && !wordy(s, n);
 	if (!strncmp(key, "_auth", 5)) {
 		len = user_password(s, n, raw, &colon);
 		return len > 0 &&
@@ -1089,10 +1090,11 @@ static int valid_npmrc(const char *s, size_t n, const char *m, size_t mlen,
 	len = b64decode(raw, sizeof(raw), s, n);
 	if (len < 6)
 		return 0;
-	for (i = 0; i < len; i++)
-		if (raw[i] < 0x20 || raw[i] == 0x7f)
+	for (i = 0; i < len; i++) /* printable ASCII */
+		if (raw[i] < 0x20 || raw[i] >= 0x7f)
 			return 0;
-	return !doc_password((const char *)raw, (size_t)len);
+	return !doc_password((const char *)raw, (size_t)len) &&
+	       !named_value((const char *)raw, (size_t)len);
 }
 
 /* A value given by a name, not a name or words itself
@@ -2746,10 +2748,10 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 .severity = DW_SEV_HIGH},
 		/* A token left to its format's rule (npm_, ghp_) is that
 		 * rule's finding alone (generic). */
-		.regex =
-			"(?<![A-Za-z0-9_])_(?:authToken|auth|password)\\s*=\\s*"
-			"\"?([A-Za-z0-9+/._~-]{8,1024}={0,2})(?![A-Za-z0-9+/"
-			"=._~-])",
+		.regex = "(?<![A-Za-z0-9_.])_(?:authToken|auth|password)\\s*="
+			 "\\s*"
+			 "\"?([A-Za-z0-9+/._~-]{8,1024}={0,2})(?![A-Za-z0-9+/"
+			 "=._~-])",
 		.secret_group = 1,
 		.prefilters = {"_authToken", "_auth", "_password"},
 		.validate = valid_npmrc,
