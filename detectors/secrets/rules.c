@@ -852,11 +852,6 @@ static int valid_assignment(const char *s, size_t n, const char *m, size_t mlen,
 	     (end - m == 5 && !memcmp(m, "XPASS", 5))) &&
 	    (memchr(s, '/', n) || memchr(s, '.', n)))
 		return 0;
-	/* an .npmrc's: npmrc-credentials' */
-	if ((end - m == 10 && !memcmp(m, "_authToken", 10)) ||
-	    (end - m == 5 && !memcmp(m, "_auth", 5)) ||
-	    (end - m == 9 && !memcmp(m, "_password", 9)))
-		return 0;
 	for (i = 0; i < sizeof(not_secret) / sizeof(not_secret[0]); i++) {
 		k = strlen(not_secret[i]);
 		if ((size_t)(end - m) <= k)
@@ -1070,18 +1065,31 @@ static int valid_random(const char *s, size_t n, const char *m, size_t mlen,
 static int valid_npmrc(const char *s, size_t n, const char *m, size_t mlen,
 		       const char *line, size_t llen)
 {
+	static const char *const theirs[] = {
+		"npm_", "ghp_",	       "gho_",	 "ghs_",  "ghu_",
+		"ghr_", "github_pat_", "glpat-", "gldt-", "glptt-"};
 	unsigned char raw[800];
 	const unsigned char *colon;
-	const char *key = memchr(m, '_', mlen);
-	int len, i;
+	const char *eq = memchr(m, '=', mlen), *k;
+	size_t i;
+	int len;
 
-	if (!key)
+	if (!eq)
 		return 0;
-	if (!strncmp(key, "_authToken", 10))
+	for (k = eq; k > m && isspace((unsigned char)k[-1]); k--)
+		;
+	/* (the name's end: npm_config__authtoken in the environment) */
+	if (k - m >= 10 && !strncasecmp(k - 10, "_authtoken", 10)) {
+		/* a format's token is that rule's finding */
+		for (i = 0; i < sizeof(theirs) / sizeof(theirs[0]); i++)
+			if (n > strlen(theirs[i]) &&
+			    !strncmp(s, theirs[i], strlen(theirs[i])))
+				return 0;
 		return n >= 16 && dw_entropy(s, n) >= 3.0 &&
 		       valid_random(s, n, m, mlen, line, llen) &&
 		       !identifier(s, n) && !wordy(s, n);
-	if (!strncmp(key, "_auth", 5)) {
+	}
+	if (k - m >= 5 && !strncasecmp(k - 5, "_auth", 5)) {
 		len = user_password(s, n, raw, &colon);
 		return len > 0 &&
 		       !doc_password((const char *)colon + 1,
@@ -1090,7 +1098,7 @@ static int valid_npmrc(const char *s, size_t n, const char *m, size_t mlen,
 	len = b64decode(raw, sizeof(raw), s, n);
 	if (len < 6)
 		return 0;
-	for (i = 0; i < len; i++) /* printable ASCII */
+	for (i = 0; i < (size_t)len; i++) /* printable ASCII */
 		if (raw[i] < 0x20 || raw[i] >= 0x7f)
 			return 0;
 	return !doc_password((const char *)raw, (size_t)len) &&
@@ -2732,10 +2740,10 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 .severity = DW_SEV_MEDIUM},
 		/* base64 of what STS issues: "\\x01\\n\\x03aws...",
 		 * "\\x17\\n\\x06\\x65r/aws...", "!\\n\\torigin_ec..." */
-		.regex =
-			"(?<![A-Za-z0-9+/"
-			"])(?:AQoDYXdzE|FwoGZXIvYXdzE|IQoJb3JpZ2l"
-			"uX2Vj)[A-Za-z0-9+/]{100,4000}={0,2}(?![A-Za-z0-9+/=])",
+		.regex = "(?<![A-Za-z0-9+/"
+			 "])(?:AQoDYXdzE|FwoGZXIvYXdzE|IQoJb3JpZ2l"
+			 "uX2Vj)[A-Za-z0-9+/]{100,10000}={0,2}(?![A-Za-z0-9+/"
+			 "=])",
 		.prefilters = {"AQoDYXdzE", "FwoGZXIvYXdzE",
 			       "IQoJb3JpZ2luX2Vj"},
 		.min_entropy = 4.0,
@@ -2746,16 +2754,18 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 .description = "Registry credentials in an .npmrc "
 					"(_authToken, _auth, _password)",
 			 .severity = DW_SEV_HIGH},
-		/* A token left to its format's rule (npm_, ghp_) is that
-		 * rule's finding alone (generic). */
-		.regex = "(?<![A-Za-z0-9_.])_(?:authToken|auth|password)\\s*="
-			 "\\s*"
-			 "\"?([A-Za-z0-9+/._~-]{8,1024}={0,2})(?![A-Za-z0-9+/"
-			 "=._~-])",
+		/* Not a token that a format's rule finds (npm_, ghp_):
+		 * that rule's finding alone. Also the environment's
+		 * NPM_CONFIG__AUTH and the like. */
+		.regex = "(?<![A-Za-z0-9_.])(?:(?i:npm_config__(?:authtoken|"
+			 "auth|"
+			 "password))|_(?:authToken|auth|password))\\s*=\\s*[\"'"
+			 "]?("
+			 "[^\\s\"'#;\\\\]{8,2048}+)",
 		.secret_group = 1,
-		.prefilters = {"_authToken", "_auth", "_password"},
+		.prefilters = {"_authToken", "_auth", "_password",
+			       "(?i)npm_config__"},
 		.validate = valid_npmrc,
-		.generic = 1,
 	},
 	{
 		.info = {.id = "base64-private-key",
