@@ -1189,6 +1189,15 @@ static int valid_pem(const char *m, size_t mlen)
  */
 /* generic-assignment's name (secret-looking) and value (unquoted, not
  * a variable, an expression or a placeholder's bracket). */
+/*
+ * A key that has no mark of its own, found by the name it is given:
+ * NAME, an optional quote, ":", "=", "=>" or ":=", an optional quote,
+ * the VALUE (group 1) and no more of a token after it (caseless).
+ */
+#define KEY_BY_NAME(name, value)                                               \
+	"(?i)\\b" name "[\"']?\\s*+(?::|=>?|:=)\\s*+[\"']?(" value             \
+	")(?![0-9a-z_-])"
+
 #define GA_NAME                                                                \
 	"(?:[a-z0-9_.-]{0,64}(?:passw(?:or)?d|passphrase|secret|token|"        \
 	"(?:api|access|private|auth|app|master|encryption|signing)[_-]?key)"   \
@@ -2472,10 +2481,9 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		 * API's headers), DD_API_KEY / DD_APP_KEY (the Agent's
 		 * environment), datadog_api_key and the like.
 		 */
-		.regex = "(?i)\\b(?:dd|datadog)[_-]?(?:api|app|application)[_-]"
-			 "?key[\"']?\\s*+(?::|=>?|:=)\\s*+[\"']?([0-9a-f]{40}|["
-			 "0-"
-			 "9a-f]{32})(?![0-9a-z_-])",
+		.regex = KEY_BY_NAME(
+			"(?:dd|datadog)[_-]?(?:api|app|application)[_-]?key",
+			"[0-9a-f]{40}|[0-9a-f]{32}"),
 		.secret_group = 1,
 		.prefilters = {"dd_ap", "dd-ap", "ddap", "datadog_ap",
 			       "datadog-ap", "datadogap"},
@@ -2489,9 +2497,8 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 .severity = DW_SEV_HIGH},
 		/* 32 hex digits, unmarked: by its name (TWILIO_AUTH_TOKEN,
 		 * twilio.auth_token, twilioAuthToken). */
-		.regex = "(?i)\\btwilio[_.-]?auth[_-]?token[\"']?\\s*+(?::|=>?|"
-			 ":=)"
-			 "\\s*+[\"']?([0-9a-f]{32})(?![0-9a-z_-])",
+		.regex = KEY_BY_NAME("twilio[_.-]?auth[_-]?token",
+				     "[0-9a-f]{32}"),
 		.secret_group = 1,
 		.prefilters = {"twilio_auth", "twilio-auth", "twilio.auth",
 			       "twilioauth"},
@@ -2508,11 +2515,9 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		 * digits, each unmarked: by name (CLOUDFLARE_API_TOKEN and
 		 * CLOUDFLARE_API_KEY, what wrangler and the Terraform
 		 * provider read; CF_API_KEY and the like). */
-		.regex = "(?i)\\b(?:cloudflare|cf)[_-]?api[_-]?(?:token|key)["
-			 "\"']?"
-			 "\\s*+(?::|=>?|:=)\\s*+[\"']?([A-Za-z0-9_-]{40}|[0-9a-"
-			 "f]"
-			 "{37})(?![A-Za-z0-9_-])",
+		.regex = KEY_BY_NAME(
+			"(?:cloudflare|cf)[_-]?api[_-]?(?:token|key)",
+			"[A-Za-z0-9_-]{40}|[0-9a-f]{37}"),
 		.secret_group = 1,
 		.prefilters = {"cloudflare_api", "cloudflare-api",
 			       "cloudflareapi", "cf_api", "cf-api", "cfapi"},
@@ -2543,8 +2548,7 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 .description = "Weights & Biases API key",
 			 .severity = DW_SEV_HIGH},
 		/* 40 hex digits, unmarked: by its name (WANDB_API_KEY). */
-		.regex = "(?i)\\bwandb[_-]?api[_-]?key[\"']?\\s*+(?::|=>?|:=)"
-			 "\\s*+[\"']?([0-9a-f]{40})(?![0-9a-z_-])",
+		.regex = KEY_BY_NAME("wandb[_-]?api[_-]?key", "[0-9a-f]{40}"),
 		.secret_group = 1,
 		.prefilters = {"wandb_api", "wandb-api", "wandbapi"},
 		.caseless = 1,
@@ -2558,10 +2562,9 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 		/* "key-" and 32 characters, or 32 hex digits, "-", 8 and
 		 * 8: by their name (MAILGUN_API_KEY, mailgun.apiKey). */
 		.regex =
-			"(?i)\\bmailgun[_.-]?(?:private[_-]?)?api[_-]?key[\"']?"
-			"\\s*+(?::|=>?|:=)\\s*+[\"']?(key-[a-z0-9]{32}|[0-9a-f]"
-			"{32}-"
-			"[0-9a-f]{8}-[0-9a-f]{8})(?![0-9a-z_-])",
+			KEY_BY_NAME("mailgun[_.-]?(?:private[_-]?)?api[_-]?key",
+				    "key-[a-z0-9]{32}|[0-9a-f]{32}-[0-9a-f]{8}-"
+				    "[0-9a-f]{8}"),
 		.secret_group = 1,
 		.prefilters = {"mailgun"},
 		.caseless = 1,
@@ -2574,9 +2577,8 @@ const struct dw_builtin_rule dw_builtin_rules[] = {
 			 .severity = DW_SEV_HIGH},
 		/* 30 lowercase letters and digits, by their name
 		 * (TWITCH_CLIENT_SECRET). */
-		.regex = "(?i)\\btwitch[_.-]?client[_-]?secret[\"']?\\s*+(?::|="
-			 ">?|"
-			 ":=)\\s*+[\"']?([a-z0-9]{30})(?![0-9a-z_-])",
+		.regex = KEY_BY_NAME("twitch[_.-]?client[_-]?secret",
+				     "[a-z0-9]{30}"),
 		.secret_group = 1,
 		.prefilters = {"twitch"},
 		.caseless = 1,
