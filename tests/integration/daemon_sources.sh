@@ -270,8 +270,11 @@ f5=$("$G" github srcs5)
 printf 'From: a@example.com\nTo: b@example.com\nSubject: key\nMessage-ID: <m1@example.com>\n\nuse %s\n' "$f5" >"$tmp/drop/mail/m1.eml"
 wait_finding "$tmp/drop/mail/m1.eml" && pass "mail drop: found" || fail "mail"
 [ "$(q "SELECT source FROM findings WHERE CAST(path AS TEXT) LIKE '%m1.eml'")" = mail ] && pass "…as mail" || fail "mail kind"
-for _ in $(seq 1 30); do [ -s "$tmp/cmd.out" ] && break; sleep 0.1; done
-[ "$(jq -r 'select(.source == "mail") | .secret' "$tmp/cmd.out" 2>/dev/null)" = "$f5" ] &&
+# The command runs after the finding is stored, as a job of its own: wait
+# for its line (the file already holds the lines of earlier findings).
+cmd_mail() { jq -r 'select(.source == "mail") | .secret' "$tmp/cmd.out" 2>/dev/null; }
+for _ in $(seq 1 100); do [ "$(cmd_mail)" = "$f5" ] && break; sleep 0.1; done
+[ "$(cmd_mail)" = "$f5" ] &&
 	pass "command: the other token's finding on its stdin" || fail "command: $(cat "$tmp/cmd.out" 2>&1)"
 ! grep -q SWMTKN "$tmp/cmd.out" && pass "command not run for swarm secrets" || fail "command got a swarm secret"
 
