@@ -473,11 +473,12 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 		if (w->scanner)
 			dw_scan_buffer(w->scanner, data, len, f->line + 1,
 				       on_line_finding, &k);
-		/* A key's lines with no END line yet: given again with the
-		 * next read (hold_open()). */
+		/* A key's lines with no END line yet, a .netrc entry before
+		 * its password: given again with the next read (hold_open()).
+		 */
 		if (w->scanner && f->p->kind == P_LOG)
 			f->key_from =
-				dw_log_open_block(data, len, HOLD_LINES_MAX);
+				dw_log_open_key(data, len, HOLD_LINES_MAX);
 		for (i = 0; i < len; i++)
 			f->line += data[i] == '\n';
 		return;
@@ -661,8 +662,9 @@ static size_t hold_open(struct dw_logwatch *w, struct followed *f, size_t end)
 		said(w, f, "lines", "scanned in pieces for secrets");
 		return 0;
 	}
-	/* And from a PEM key's BEGIN line with no END line yet: its other
-	 * lines may come with the next read. Past the rules' window no
+	/* And from a PEM key's BEGIN line with no END line yet, or a
+	 * .netrc entry's first line before its password: its other lines
+	 * may come with the next read. Past the rules' window no
 	 * match can span it: let go, nothing is missed (not said: a log
 	 * that mentions a BEGIN line is no evasion). */
 	if (f->key_from < keep && end - f->key_from <= HOLD_LINES_MAX)

@@ -2427,14 +2427,15 @@ int dw_sandbox_scan_lines(struct dw_sandbox *sb, int format, const char *data,
 			if (failed)
 				sb->st.restarts++;
 		}
-		/* A key's lines with no END line yet go again with the next
-		 * piece (or, after the last, with what is read next), to be
-		 * scanned with the rest of the key (plain text: from its last
-		 * BEGIN in the last 64 KiB); from the piece's start, they
+		/* A key's lines with no END line yet (a .netrc entry before
+		 * its password) go again with the next piece (or, after the
+		 * last, with what is read next), to be scanned with the rest
+		 * of the key (plain text: from its last BEGIN or "machine" in
+		 * the last 64 KiB); from the piece's start, they
 		 * cannot: its rest is scanned without them, said. */
 		if (!failed && format == DW_LOG_PLAIN) {
-			size_t b = dw_log_open_block(data + off, piece,
-						     DW_LOG_ML_MAX);
+			size_t b = dw_log_open_key(data + off, piece,
+						   DW_LOG_ML_MAX);
 
 			hold = b < piece && (b || next == len) ? b : piece;
 		}

@@ -391,7 +391,7 @@ static void ml_flush(struct dw_scanner *s, struct dw_log_join *j,
 	m->nseen = n;
 }
 
-size_t dw_log_open_block(const char *data, size_t len, size_t window)
+static size_t open_block(const char *data, size_t len, size_t window)
 {
 	const char *p = NULL, *q, *end = data + len;
 
@@ -405,6 +405,134 @@ size_t dw_log_open_block(const char *data, size_t len, size_t window)
 	return q ? (size_t)(q - data) + 1 : 0;
 }
 
+/* \s of PCRE2 (the netrc-password rule's blanks) */
+static int netrc_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' ||
+	       c == '\r';
+}
+
+/* Blanks from d[*i]: 1 if there was one at least (0 and *i == len: the
+ * data ended before one). */
+static int netrc_blanks(const char *d, size_t len, size_t *i)
+{
+	size_t from = *i;
+
+	while (*i < len && netrc_blank(d[*i]))
+		(*i)++;
+	return *i > from;
+}
+
+/* Keyword `w` at d[*i] (any case): 1 there, 0 not, -1 the data ended
+ * inside it. */
+static int netrc_word(const char *d, size_t len, size_t *i, const char *w)
+{
+	size_t n = strlen(w), k;
+
+	for (k = 0; k < n; k++) {
+		if (*i + k == len)
+			return -1;
+		if (tolower((unsigned char)d[*i + k]) != w[k])
+			return 0;
+	}
+	*i += n;
+	return 1;
+}
+
+/* A token (blank-free, or in double quotes with \-escapes and no line
+ * end): 1 read, 0 not one, -1 the data ended inside it. `min`: the
+ * fewest bytes of an unquoted one (the password's 6). */
+static int netrc_token(const char *d, size_t len, size_t *i, size_t min)
+{
+	size_t from = *i;
+
+	if (*i == len)
+		return -1;
+	if (d[*i] == '"') {
+		for ((*i)++; *i < len && d[*i] != '"'; (*i)++)
+			if (d[*i] == '\n' || d[*i] == '\r')
+				return 0;
+			else if (d[*i] == '\\' && ++*i == len)
+				return -1;
+		if (*i == len)
+			return -1;
+		(*i)++;
+		return 1;
+	}
+	while (*i < len && !netrc_blank(d[*i]))
+		(*i)++;
+	return *i == len ? -1 : *i - from >= min;
+}
+
+/*
+ * A .netrc entry (the netrc-password rule: "machine HOST" or "default",
+ * "login USER", maybe "account ACCT", "password PASSWORD", apart by
+ * blanks and line ends) that data[0..len) ends inside, before its
+ * password and the blank after it: its lines may still come. The start
+ * of its first keyword's line; SIZE_MAX: none. Only the last keyword in
+ * the last `window` bytes can begin one (an earlier entry is ended by it).
+ */
+static size_t open_netrc(const char *d, size_t len, size_t window)
+{
+	static const char *const kw[] = {"machine", "default"};
+	size_t lo = len > window ? len - window : 0, at = SIZE_MAX, i, k;
+	const char *q;
+	int r;
+
+	for (i = len; i-- > lo && at == SIZE_MAX;) {
+		char c = (char)tolower((unsigned char)d[i]);
+
+		if ((c != 'm' && c != 'd') ||
+		    (i &&
+		     (isalnum((unsigned char)d[i - 1]) || d[i - 1] == '_')))
+			continue;
+		for (k = 0; k < 2 && at == SIZE_MAX; k++) {
+			size_t j = i;
+
+			if (netrc_word(d, len, &j, kw[k]) &&
+			    (j == len || netrc_blank(d[j])))
+				at = i;
+		}
+	}
+	if (at == SIZE_MAX)
+		return SIZE_MAX;
+	i = at;
+	r = netrc_word(d, len, &i, "machine");
+	if (r == 1 && (!netrc_blanks(d, len, &i) ||
+		       (r = netrc_token(d, len, &i, 1)) != 1))
+		goto out;
+	if (r == 0)
+		r = netrc_word(d, len, &i, "default");
+	if (r != 1 || !netrc_blanks(d, len, &i) ||
+	    (r = netrc_word(d, len, &i, "login")) != 1 ||
+	    !netrc_blanks(d, len, &i) ||
+	    (r = netrc_token(d, len, &i, 1)) != 1 || !netrc_blanks(d, len, &i))
+		goto out;
+	if ((r = netrc_word(d, len, &i, "account")) == 1 &&
+	    (!netrc_blanks(d, len, &i) ||
+	     (r = netrc_token(d, len, &i, 1)) != 1 ||
+	     !netrc_blanks(d, len, &i)))
+		goto out;
+	if (r == -1 || (r = netrc_word(d, len, &i, "password")) != 1 ||
+	    !netrc_blanks(d, len, &i))
+		goto out;
+	r = netrc_token(d, len, &i, 6);
+out:
+	/* (i == len: the data ended where the entry may go on) */
+	if (r != -1 && i < len)
+		return SIZE_MAX;
+	q = memrchr(d, '\n', at);
+	return q ? (size_t)(q - d) + 1 : 0;
+}
+
+size_t dw_log_open_key(const char *data, size_t len, size_t window)
+{
+	size_t b = open_block(data, len, window),
+	       n = open_netrc(data, len, window);
+
+	return b < n ? b : n;
+}
+
 /* The lines kept, scanned together; the `raw_off` of the earliest
  * stream's last open BEGIN line at `from` or after (j->hold_line: its
  * line), kept with what follows it if `keep`. */
@@ -412,16 +540,22 @@ static uint64_t join_finish(struct dw_scanner *s, struct dw_log_join *j,
 			    int keep, uint64_t from)
 {
 	uint64_t open = UINT64_MAX;
-	size_t k, i;
+	size_t k, i, n;
 
 	/* The last BEGIN line kept of each stream with no END after it
 	 * (an END line scanned its lines and let them go; a key's lines
-	 * hold no BEGIN: an earlier one is no key's). */
+	 * hold no BEGIN: an earlier one is no key's), or the first line of
+	 * a .netrc entry the kept lines end inside, whichever is first. */
 	for (k = 0; k < 2; k++) {
 		const struct dw_log_ml *m = &j->slot[k].ml;
 
 		for (i = m->nlines; i-- > 0 && !m->lines[i].block;)
 			;
+		n = m->nlines ? open_netrc(m->text.ptr, m->text.len,
+					   DW_LOG_ML_MAX)
+			      : SIZE_MAX;
+		if (n != SIZE_MAX && (size_t)(ml_line_at(m, n) - m->lines) < i)
+			i = (size_t)(ml_line_at(m, n) - m->lines);
 		if (i < m->nlines && m->lines[i].raw_off < from)
 			i = m->nlines;
 		if (i < m->nlines && m->lines[i].raw_off < open) {
@@ -494,7 +628,7 @@ static void ml_add(struct dw_scanner *s, struct dw_log_join *j,
 	memcpy(l->time, time, l->time_len);
 	l->hit = hit;
 	/* (a BEGIN with no END after it on its line) */
-	l->block = hit && dw_log_open_block(text, n, n) != SIZE_MAX;
+	l->block = hit && open_block(text, n, n) != SIZE_MAX;
 	dw_buf_add(&m->text, text, n);
 	dw_buf_addch(&m->text, '\n');
 	if (last)

@@ -264,11 +264,13 @@ void dw_log_ml_told(struct dw_log_join *j, const char *stream,
 		    const char *fingerprint);
 
 /*
- * Text: the start of the line that holds the last "-----BEGIN " of
- * data[0..len) with no "-----END " after it, if that BEGIN is in the
- * last `window` bytes (a key's lines may still come); SIZE_MAX: none.
+ * Text: where a secret of lines that data[0..len) ends inside begins (its
+ * other lines may still come): the start of the line that holds the last
+ * "-----BEGIN " with no "-----END " after it, or the first keyword of a
+ * .netrc entry not yet past its password, whichever is first, if it is
+ * in the last `window` bytes; SIZE_MAX: none.
  */
-size_t dw_log_open_block(const char *data, size_t len, size_t window);
+size_t dw_log_open_key(const char *data, size_t len, size_t window);
 void dw_log_join_release(struct dw_log_join *j);
 
 /*

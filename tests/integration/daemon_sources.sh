@@ -183,6 +183,23 @@ done
 	pass "a key appended to a followed log in two writes: found, at its BEGIN line" ||
 	fail "key over two reads: $(q "SELECT rule, line, CAST(path AS TEXT) FROM findings WHERE rule = 'private-key'")"
 
+# A .netrc entry appended over two writes, the daemon reading between
+# them: its lines from "machine" are read again with its password
+# (before: each read was scanned alone and the password never found).
+pw=Q7$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 14)
+n=$(q "SELECT count(*) FROM findings WHERE rule = 'netrc-password'")
+printf 'fetching\nmachine git.example.com\nlogin deploy\n' >>"$tmp/logs/app.log"
+sleep 1
+at=$(($(wc -l <"$tmp/logs/app.log") + 1))
+printf 'password %s\ndone\n' "$pw" >>"$tmp/logs/app.log"
+for _ in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM findings WHERE rule = 'netrc-password'")" -gt "$n" ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT line FROM findings WHERE rule = 'netrc-password' AND CAST(path AS TEXT) = '$tmp/logs/app.log'")" = "$at" ] &&
+	pass "a .netrc entry appended to a followed log in two writes: found, at its password" ||
+	fail "netrc over two reads: $(q "SELECT rule, line FROM findings WHERE rule = 'netrc-password'")"
+
 # A key just past the scanner process's 160 KiB piece of one read (a
 # long line before it): its lines from the BEGIN go again with the next
 # piece (review of d3cf887: plain text was cut there, missed silently).
@@ -229,6 +246,21 @@ done
 	pass "a private key a container printed (a record a line): found, at its BEGIN line" ||
 	fail "key in a container's stdout: $(q "SELECT rule, source, line, container_id FROM findings WHERE rule = 'private-key'")"
 dw_docker_rm dws-key
+
+# The same entry printed by a container over two reads of its json-file
+# log, seconds apart.
+pw2=Q7$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 14)
+docker run -d --network none --name dws-netrc dwtest:busybox \
+	sh -c "echo starting; printf 'machine git.example.com\nlogin deploy\n'; sleep 2; echo 'password $pw2'; sleep 600" >/dev/null
+nid=$(docker inspect -f '{{.Id}}' dws-netrc)
+for _ in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM findings WHERE rule = 'netrc-password' AND container_id = '$nid'")" -ge 1 ] && break
+	sleep 0.1
+done
+[ "$(q "SELECT rule || ' ' || source || ' ' || line FROM findings WHERE container_id = '$nid'")" = "netrc-password docker-json-log 4" ] &&
+	pass "a .netrc entry a container printed over two reads: found, at its password" ||
+	fail "container netrc: $(q "SELECT rule, source, line FROM findings WHERE container_id = '$nid'")"
+dw_docker_rm dws-netrc
 
 # The unlock key in a Slack export dropped in a channel directory.
 docker swarm update --autolock=true >/dev/null

@@ -177,6 +177,94 @@ static void test_lines_together(void **state)
 	assert_int_equal(claim_lines(c, DW_LOG_CRI, 1, 3, "T3 stdout"), -1);
 }
 
+/* Where a .netrc entry or a PEM key that the text ends inside begins. */
+static void test_open_key(void **state)
+{
+	static const struct {
+		const char *text;
+		long open; /* -1: none */
+	} c[] = {
+		{"x\nmachine h.example.com\nlogin u\n", 2},
+		{"x\nmachine h.example.com\n", 2},
+		{"x\nMACHINE h login u password\n", 2},
+		{"x\n  machine h login u account a\n", 2},
+		{"machine h login u password pw12", 0},
+		{"machine h login u password \"a b", 0},
+		{"default login u\n", 0},
+		{"a\nb\nmachine", 4},
+		{"x\nmachine h login u pass", 2},
+		/* past its password, or no entry at all */
+		{"machine h login u password secret1\n", -1},
+		{"machine h login u password \"a b c\"\n", -1},
+		{"the machine is down\n", -1},
+		{"machine h\nuser u\n", -1},
+		{"machine h login u\nport 22\n", -1},
+		{"machine \"h\nlogin u\n", -1},
+		{"submachine h login u\n", -1},
+		{"machinery h login u\n", -1},
+		/* the earliest of a key and an entry; a key closed */
+		{"-----BEGIN K-----\nAAAA\nmachine h\n", 0},
+		{"-----BEGIN K-----\n-----END K-----\nmachine h\n", 34},
+		{"-----BEGIN K-----\nAAAA\n", 0},
+		{"-----BEGIN K-----\nAAAA\n-----END K-----\n", -1},
+	};
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(*c); i++) {
+		size_t got = dw_log_open_key(c[i].text, strlen(c[i].text),
+					     DW_LOG_ML_MAX);
+
+		if (got != (c[i].open < 0 ? SIZE_MAX : (size_t)c[i].open))
+			fail_msg("case %zu (%s): %zu", i, c[i].text, got);
+	}
+	/* Past the window: let go. */
+	assert_int_equal(dw_log_open_key("machine h\n"
+					 "xxxxxxxxxxxx",
+					 22, 8),
+			 SIZE_MAX);
+}
+
+/* The kept lines of a CRI log that end inside a .netrc entry: held from
+ * its first line, to be read again with what follows. */
+static int no_finding(const struct dw_finding *f, const struct dw_source *src,
+		      void *ctx)
+{
+	(void)f;
+	(void)src;
+	++*(int *)ctx;
+	return 0;
+}
+
+static void test_join_holds_netrc(void **state)
+{
+	static const char *const lines[] = {
+		"T1 stdout F starting",
+		"T2 stdout F machine git.example.com",
+		"T3 stdout F login deploy",
+	};
+	struct dw_scanner *s;
+	struct dw_log_join j;
+	uint64_t off = 0, want = 0;
+	size_t i;
+	int found = 0;
+
+	(void)state;
+	assert_int_equal(dw_scanner_new(&s, engine), 0);
+	dw_log_join_init(&j);
+	for (i = 0; i < 3; i++) {
+		if (i == 1)
+			want = off;
+		dw_scan_log_line(s, &j, DW_LOG_CRI, lines[i], strlen(lines[i]),
+				 i + 1, off, "t", no_finding, &found);
+		off += strlen(lines[i]) + 1;
+	}
+	assert_true(dw_log_join_finish(s, &j) == want);
+	assert_int_equal(found, 0);
+	dw_log_join_release(&j);
+	dw_scanner_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -185,6 +273,8 @@ int main(void)
 		cmocka_unit_test(test_json_join),
 		cmocka_unit_test(test_cri_not_unescaped),
 		cmocka_unit_test(test_lines_together),
+		cmocka_unit_test(test_open_key),
+		cmocka_unit_test(test_join_holds_netrc),
 	};
 
 	if (dw_engine_new(&engine, NULL))
