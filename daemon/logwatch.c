@@ -57,6 +57,11 @@
  * to be joined with its rest at most this long (another stream's lines
  * in between); past it, let go and said. */
 #define HOLD_LINES_MAX (64u << 10)
+/* The lines from a key's BEGIN line or a .netrc entry's first one, kept
+ * back to be read with the rest, at most this long (the rules' window
+ * is 64 KiB of text after the line; a line before it, json-file or CRI
+ * records of little text take room too); past it, let go and said. */
+#define HOLD_KEY_MAX (128u << 10)
 /* A whole file's time budget in the scanner (as the daemon's own). */
 #define WHOLE_BUDGET_MS 2000
 
@@ -440,6 +445,14 @@ static void boxed_lines(struct dw_logwatch *w, struct followed *f,
 			dw_error_set(DW_ELIMIT, "the time budget ran out");
 			said(w, f, "lines", "scanned in part for secrets");
 		}
+		if (timed_out & DW_LINES_KEY_CUT) {
+			dw_error_set(DW_ELIMIT,
+				     "a private key or .netrc entry open from "
+				     "the first line of one of the scanner "
+				     "process's 160 KiB pieces to its end: it "
+				     "was scanned in pieces, not whole");
+			said(w, f, "lines", "scanned in pieces for secrets");
+		}
 		if (timed_out & DW_LINES_UNJOINED) {
 			dw_error_set(DW_ELIMIT,
 				     "a piece of a long line left open for "
@@ -477,8 +490,7 @@ static void scan_lines(struct dw_logwatch *w, struct followed *f,
 		 * its password: given again with the next read (hold_open()).
 		 */
 		if (w->scanner && f->p->kind == P_LOG)
-			f->key_from =
-				dw_log_open_key(data, len, HOLD_LINES_MAX);
+			f->key_from = dw_log_open_key(data, len, DW_LOG_ML_MAX);
 		for (i = 0; i < len; i++)
 			f->line += data[i] == '\n';
 		return;
@@ -664,11 +676,19 @@ static size_t hold_open(struct dw_logwatch *w, struct followed *f, size_t end)
 	}
 	/* And from a PEM key's BEGIN line with no END line yet, or a
 	 * .netrc entry's first line before its password: its other lines
-	 * may come with the next read. Past the rules' window no
-	 * match can span it: let go, nothing is missed (not said: a log
-	 * that mentions a BEGIN line is no evasion). */
-	if (f->key_from < keep && end - f->key_from <= HOLD_LINES_MAX)
+	 * may come with the next read. One past the rules' window is not
+	 * named (dw_log_open_key(), the join): no match can span it. Held
+	 * too long for the room kept: let go, and said. */
+	if (f->key_from < keep && end - f->key_from > HOLD_KEY_MAX) {
+		dw_error_set(DW_ELIMIT,
+			     "a private key or .netrc entry left open for "
+			     "over %u KiB of the log: the lines from it were "
+			     "scanned, not kept to be read with the rest",
+			     HOLD_KEY_MAX >> 10);
+		said(w, f, "lines", "scanned in pieces for secrets");
+	} else if (f->key_from < keep) {
 		keep = f->key_from;
+	}
 	f->key_from = SIZE_MAX;
 	for (i = keep; i < end; i++)
 		f->line -= f->partial.ptr[i] == '\n';

@@ -2438,6 +2438,11 @@ int dw_sandbox_scan_lines(struct dw_sandbox *sb, int format, const char *data,
 						   DW_LOG_ML_MAX);
 
 			hold = b < piece && (b || next == len) ? b : piece;
+			/* (open from the piece's first line, the piece ending
+			 * at a line's end: its rest, in the next piece, is read
+			 * without it; a line cut is read with an overlap) */
+			if (!b && next < len && data[off + piece - 1] == '\n')
+				*timed_out |= DW_LINES_KEY_CUT;
 		}
 		if (!failed && hold < piece && next == len)
 			*hold_from = off + hold;

@@ -150,15 +150,18 @@ int dw_sandbox_redact_text(struct dw_sandbox *sb, const char *text, size_t len,
  * from a piece's start to its end (its rest, in a later piece, was
  * scanned on its own: the caller says so; also when a private key's
  * lines with no END line yet were, which otherwise go again with the next
- * piece). `*hold_from` gets where such lines begin in the last piece
- * (`len`: none), for the caller to give them again with what it reads
- * next (dw_log_join_finish()). Returns
+ * piece), DW_LINES_KEY_CUT when in plain text such a key (or a .netrc
+ * entry before its password) began on a piece's first line. `*hold_from`
+ * gets where such lines begin in the last piece (`len`: none), for the
+ * caller to give them again with what it reads next
+ * (dw_log_join_finish()). Returns
  * 0, or DW_ELIMIT when the scanner failed twice on a piece (the message
  * names the first such piece's lines; the other pieces are still
  * scanned).
  */
 #define DW_LINES_TIMED_OUT 1 /* a piece was cut at its budget */
 #define DW_LINES_UNJOINED 2  /* a piece of a long line not joined */
+#define DW_LINES_KEY_CUT 4   /* plain text: a key or .netrc entry cut */
 struct dw_source;
 int dw_sandbox_scan_lines(struct dw_sandbox *sb, int format, const char *data,
 			  size_t len, uint64_t line_base,

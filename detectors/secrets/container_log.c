@@ -391,11 +391,22 @@ static void ml_flush(struct dw_scanner *s, struct dw_log_join *j,
 	m->nseen = n;
 }
 
+/* Where the lines a rule's window `window` still reaches from the end of
+ * data[0..len) begin: a match starts on a line and goes on up to
+ * `window` bytes past its end. */
+static size_t window_from(const char *d, size_t len, size_t window)
+{
+	size_t lo = len > window ? len - window : 0;
+	const char *q = lo ? memrchr(d, '\n', lo) : NULL;
+
+	return q ? (size_t)(q - d) + 1 : 0;
+}
+
 static size_t open_block(const char *data, size_t len, size_t window)
 {
 	const char *p = NULL, *q, *end = data + len;
 
-	for (q = data + (len > window ? len - window : 0);
+	for (q = data + window_from(data, len, window);
 	     q < end && (q = memmem(q, (size_t)(end - q), "-----BEGIN ", 11));
 	     q += 11)
 		p = q;
@@ -439,90 +450,139 @@ static int netrc_word(const char *d, size_t len, size_t *i, const char *w)
 	return 1;
 }
 
-/* A token (blank-free, or in double quotes with \-escapes and no line
- * end): 1 read, 0 not one, -1 the data ended inside it. `min`: the
- * fewest bytes of an unquoted one (the password's 6). */
-static int netrc_token(const char *d, size_t len, size_t *i, size_t min)
+/*
+ * The readings of a token of the rule at d[i] (NETRC_TOKEN: in double
+ * quotes with \\-escapes and no line end, or blank-free; the regex tries
+ * the other when one fails later): ends[] gets where each ends, SIZE_MAX
+ * where the data ends inside it or right after it (more may change it).
+ * Returns how many (0: none). `min`: the fewest bytes of a blank-free
+ * one. (PCRE2's newline is LF: an escape takes any byte but LF.)
+ */
+static int netrc_token_ends(const char *d, size_t len, size_t i, size_t min,
+			    size_t ends[2])
 {
-	size_t from = *i;
+	size_t j;
+	int n = 0;
 
-	if (*i == len)
-		return -1;
-	if (d[*i] == '"') {
-		for ((*i)++; *i < len && d[*i] != '"'; (*i)++)
-			if (d[*i] == '\n' || d[*i] == '\r')
-				return 0;
-			else if (d[*i] == '\\' && ++*i == len)
-				return -1;
-		if (*i == len)
-			return -1;
-		(*i)++;
-		return 1;
+	if (d[i] == '"') {
+		for (j = i + 1;
+		     j < len && d[j] != '"' && d[j] != '\n' && d[j] != '\r';
+		     j++)
+			if (d[j] == '\\' && ++j < len && d[j] == '\n')
+				break;
+		if (j >= len || (d[j] == '"' && j + 1 == len))
+			ends[n++] = SIZE_MAX;
+		else if (d[j] == '"')
+			ends[n++] = j + 1;
 	}
-	while (*i < len && !netrc_blank(d[*i]))
-		(*i)++;
-	return *i == len ? -1 : *i - from >= min;
+	for (j = i; j < len && !netrc_blank(d[j]); j++)
+		;
+	if (j == len)
+		ends[n++] = SIZE_MAX;
+	else if (j - i >= min && (!n || ends[0] != j))
+		ends[n++] = j;
+	return n;
+}
+
+/* What comes next in a .netrc entry (after the blanks before it). */
+enum {
+	NETRC_HOST,
+	NETRC_LOGIN_KW,
+	NETRC_LOGIN,
+	NETRC_ACCOUNT_KW,
+	NETRC_ACCOUNT,
+	NETRC_PASSWORD_KW,
+	NETRC_PASSWORD
+};
+
+/*
+ * Does the entry go on from d[i] (right after a keyword or token: blanks
+ * must follow) to the end of the data, not yet past its password and the
+ * blank after it? Each token is read both ways the regex may: at most 8
+ * ways through an entry's tokens.
+ */
+static int netrc_goes_on(const char *d, size_t len, size_t i, int next)
+{
+	size_t ends[2], at;
+	int n, k, r;
+
+	if (!netrc_blanks(d, len, &i) || i == len)
+		return i == len;
+	switch (next) {
+	case NETRC_HOST:
+	case NETRC_LOGIN:
+	case NETRC_ACCOUNT:
+	case NETRC_PASSWORD:
+		n = netrc_token_ends(d, len, i, next == NETRC_PASSWORD ? 6 : 1,
+				     ends);
+		for (k = 0; k < n; k++)
+			if (ends[k] == SIZE_MAX ||
+			    (next != NETRC_PASSWORD &&
+			     netrc_goes_on(d, len, ends[k], next + 1)))
+				return 1;
+		return 0;
+	case NETRC_LOGIN_KW:
+		r = netrc_word(d, len, &i, "login");
+		return r == -1 ||
+		       (r == 1 && netrc_goes_on(d, len, i, NETRC_LOGIN));
+	case NETRC_ACCOUNT_KW:
+		at = i;
+		r = netrc_word(d, len, &at, "account");
+		if (r == -1 ||
+		    (r == 1 && netrc_goes_on(d, len, at, NETRC_ACCOUNT)))
+			return 1;
+		break; /* no account: the password */
+	default: break;
+	}
+	r = netrc_word(d, len, &i, "password");
+	return r == -1 || (r == 1 && netrc_goes_on(d, len, i, NETRC_PASSWORD));
 }
 
 /*
- * A .netrc entry (the netrc-password rule: "machine HOST" or "default",
- * "login USER", maybe "account ACCT", "password PASSWORD", apart by
- * blanks and line ends) that data[0..len) ends inside, before its
- * password and the blank after it: its lines may still come. The start
- * of its first keyword's line; SIZE_MAX: none. Only the last keyword in
- * the last `window` bytes can begin one (an earlier entry is ended by it).
+ * Does a .netrc entry starting at d[at] (the netrc-password rule:
+ * "machine HOST" or "default", "login USER", maybe "account ACCT",
+ * "password PASSWORD", apart by blanks and line ends) go on to the end of
+ * the data, not yet past its password (its lines may still come)?
+ */
+static int netrc_open_at(const char *d, size_t len, size_t at)
+{
+	size_t i = at;
+	int r = netrc_word(d, len, &i, "machine");
+
+	if (r)
+		return r == -1 || netrc_goes_on(d, len, i, NETRC_HOST);
+	r = netrc_word(d, len, &i, "default");
+	return r == -1 || (r == 1 && netrc_goes_on(d, len, i, NETRC_LOGIN_KW));
+}
+
+/*
+ * The start of the line of the first .netrc entry that data[0..len)
+ * ends inside, of those whose first keyword's line the rule's window
+ * reaches; SIZE_MAX: none. Every keyword is tried, in order (a host,
+ * login or account may be the word "machine" or "default" too): each
+ * try reads at most an entry's 8 tokens and their blanks.
  */
 static size_t open_netrc(const char *d, size_t len, size_t window)
 {
-	static const char *const kw[] = {"machine", "default"};
-	size_t lo = len > window ? len - window : 0, at = SIZE_MAX, i, k;
+	size_t i;
 	const char *q;
-	int r;
 
-	for (i = len; i-- > lo && at == SIZE_MAX;) {
-		char c = (char)tolower((unsigned char)d[i]);
+	for (i = window_from(d, len, window); i < len; i++) {
+		char c = (char)(d[i] | 0x20);
 
+		/* (two letters first: a cheap no for most words) */
 		if ((c != 'm' && c != 'd') ||
+		    (i + 1 < len &&
+		     (char)(d[i + 1] | 0x20) != (c == 'm' ? 'a' : 'e')) ||
 		    (i &&
 		     (isalnum((unsigned char)d[i - 1]) || d[i - 1] == '_')))
 			continue;
-		for (k = 0; k < 2 && at == SIZE_MAX; k++) {
-			size_t j = i;
-
-			if (netrc_word(d, len, &j, kw[k]) &&
-			    (j == len || netrc_blank(d[j])))
-				at = i;
+		if (netrc_open_at(d, len, i)) {
+			q = memrchr(d, '\n', i);
+			return q ? (size_t)(q - d) + 1 : 0;
 		}
 	}
-	if (at == SIZE_MAX)
-		return SIZE_MAX;
-	i = at;
-	r = netrc_word(d, len, &i, "machine");
-	if (r == 1 && (!netrc_blanks(d, len, &i) ||
-		       (r = netrc_token(d, len, &i, 1)) != 1))
-		goto out;
-	if (r == 0)
-		r = netrc_word(d, len, &i, "default");
-	if (r != 1 || !netrc_blanks(d, len, &i) ||
-	    (r = netrc_word(d, len, &i, "login")) != 1 ||
-	    !netrc_blanks(d, len, &i) ||
-	    (r = netrc_token(d, len, &i, 1)) != 1 || !netrc_blanks(d, len, &i))
-		goto out;
-	if ((r = netrc_word(d, len, &i, "account")) == 1 &&
-	    (!netrc_blanks(d, len, &i) ||
-	     (r = netrc_token(d, len, &i, 1)) != 1 ||
-	     !netrc_blanks(d, len, &i)))
-		goto out;
-	if (r == -1 || (r = netrc_word(d, len, &i, "password")) != 1 ||
-	    !netrc_blanks(d, len, &i))
-		goto out;
-	r = netrc_token(d, len, &i, 6);
-out:
-	/* (i == len: the data ended where the entry may go on) */
-	if (r != -1 && i < len)
-		return SIZE_MAX;
-	q = memrchr(d, '\n', at);
-	return q ? (size_t)(q - d) + 1 : 0;
+	return SIZE_MAX;
 }
 
 size_t dw_log_open_key(const char *data, size_t len, size_t window)

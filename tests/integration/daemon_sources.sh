@@ -186,19 +186,52 @@ done
 # A .netrc entry appended over two writes, the daemon reading between
 # them: its lines from "machine" are read again with its password
 # (before: each read was scanned alone and the password never found).
-pw=Q7$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 14)
-n=$(q "SELECT count(*) FROM findings WHERE rule = 'netrc-password'")
-printf 'fetching\nmachine git.example.com\nlogin deploy\n' >>"$tmp/logs/app.log"
+# Its host ends in the keyword "machine"; the second entry's line is
+# 50 KB long and 20,000 empty lines follow it (the rule's window counts
+# from the line's end).
+netrc_two_reads() { # file-of-the-first-part what
+	local pw n at
+	pw=Q7$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 14)
+	n=$(q "SELECT count(*) FROM findings WHERE rule = 'netrc-password'")
+	cat "$1" >>"$tmp/logs/app.log"
+	sleep 1
+	at=$(($(wc -l <"$tmp/logs/app.log") + 1))
+	printf 'password %s\ndone\n' "$pw" >>"$tmp/logs/app.log"
+	for _ in $(seq 1 100); do
+		[ "$(q "SELECT count(*) FROM findings WHERE rule = 'netrc-password'")" -gt "$n" ] && break
+		sleep 0.1
+	done
+	[ "$(q "SELECT max(line) FROM findings WHERE rule = 'netrc-password' AND CAST(path AS TEXT) = '$tmp/logs/app.log'")" = "$at" ] &&
+		pass "a .netrc entry appended to a followed log in two writes ($2): found, at its password" ||
+		fail "netrc over two reads ($2): $(q "SELECT rule, line FROM findings WHERE rule = 'netrc-password'")"
+}
+printf 'fetching\nmachine build-machine\nlogin deploy\n' >"$tmp/netrc1"
+netrc_two_reads "$tmp/netrc1" "a host named build-machine"
+{ head -c 50000 /dev/zero | tr '\0' x; echo " machine git.example.com login deploy"
+  head -c 20000 /dev/zero | tr '\0' '\n'; } >"$tmp/netrc2"
+netrc_two_reads "$tmp/netrc2" "after a 50 KB line, 20,000 lines before its password"
+
+# Held past the room kept (a 120 KB line, then 45,000 lines before the
+# password, in one write), or begun on a line of over 96 KiB that the
+# next write takes past the scanner process's 160 KiB piece: let go, and
+# said (before: silently).
+netrc_said() { # file what message
+	dd if="$1" of="$tmp/logs/app.log" bs=1M oflag=append conv=notrunc status=none
+	for _ in $(seq 1 100); do
+		[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%app.log%$3%'")" -ge 1 ] && break
+		sleep 0.1
+	done
+	[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%app.log%$3%'")" -ge 1 ] &&
+		pass "a .netrc entry $2: said" || fail "netrc $2: not said: $(q "SELECT summary FROM alerts WHERE kind = 'evasion'" | tail -2)"
+}
+{ head -c 120000 /dev/zero | tr '\0' x; echo " machine git.example.com login deploy"
+  head -c 45000 /dev/zero | tr '\0' '\n'; echo "password Q7heldTooLong11"; } >"$tmp/netrc3"
+netrc_said "$tmp/netrc3" "held past 128 KiB" "left open for over 128 KiB"
+{ head -c 101000 /dev/zero | tr '\0' x; echo " machine git.example.com login deploy"; } >"$tmp/netrc4"
+dd if="$tmp/netrc4" of="$tmp/logs/app.log" bs=1M oflag=append conv=notrunc status=none
 sleep 1
-at=$(($(wc -l <"$tmp/logs/app.log") + 1))
-printf 'password %s\ndone\n' "$pw" >>"$tmp/logs/app.log"
-for _ in $(seq 1 100); do
-	[ "$(q "SELECT count(*) FROM findings WHERE rule = 'netrc-password'")" -gt "$n" ] && break
-	sleep 0.1
-done
-[ "$(q "SELECT line FROM findings WHERE rule = 'netrc-password' AND CAST(path AS TEXT) = '$tmp/logs/app.log'")" = "$at" ] &&
-	pass "a .netrc entry appended to a followed log in two writes: found, at its password" ||
-	fail "netrc over two reads: $(q "SELECT rule, line FROM findings WHERE rule = 'netrc-password'")"
+{ head -c 63000 /dev/zero | tr '\0' '\n'; echo "password Q7cutInPieces11"; } >"$tmp/netrc5"
+netrc_said "$tmp/netrc5" "begun on a line of over 96 KiB, past the 160 KiB piece" "open from the first line of one of the scanner%pieces"
 
 # A key just past the scanner process's 160 KiB piece of one read (a
 # long line before it): its lines from the BEGIN go again with the next
@@ -248,17 +281,18 @@ done
 dw_docker_rm dws-key
 
 # The same entry printed by a container over two reads of its json-file
-# log, seconds apart.
+# log, seconds apart, 1,000 empty lines between (more records than the
+# 64 KiB once held; their text is 1,000 bytes).
 pw2=Q7$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 14)
 docker run -d --network none --name dws-netrc dwtest:busybox \
-	sh -c "echo starting; printf 'machine git.example.com\nlogin deploy\n'; sleep 2; echo 'password $pw2'; sleep 600" >/dev/null
+	sh -c "echo starting; printf 'machine git.example.com\nlogin deploy\n'; for i in \$(seq 1 1000); do echo; done; sleep 2; echo 'password $pw2'; sleep 600" >/dev/null
 nid=$(docker inspect -f '{{.Id}}' dws-netrc)
 for _ in $(seq 1 100); do
 	[ "$(q "SELECT count(*) FROM findings WHERE rule = 'netrc-password' AND container_id = '$nid'")" -ge 1 ] && break
 	sleep 0.1
 done
-[ "$(q "SELECT rule || ' ' || source || ' ' || line FROM findings WHERE container_id = '$nid'")" = "netrc-password docker-json-log 4" ] &&
-	pass "a .netrc entry a container printed over two reads: found, at its password" ||
+[ "$(q "SELECT rule || ' ' || source || ' ' || line FROM findings WHERE container_id = '$nid'")" = "netrc-password docker-json-log 1004" ] &&
+	pass "a .netrc entry a container printed over two reads, 1,000 empty lines between (75 KB of records): found, at its password" ||
 	fail "container netrc: $(q "SELECT rule, source, line FROM findings WHERE container_id = '$nid'")"
 dw_docker_rm dws-netrc
 

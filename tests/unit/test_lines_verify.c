@@ -193,13 +193,27 @@ static void test_open_key(void **state)
 		{"default login u\n", 0},
 		{"a\nb\nmachine", 4},
 		{"x\nmachine h login u pass", 2},
+		/* a host, login or account that is a keyword too; a quote
+		 * not closed on its line, or text after it: blank-free */
+		{"x\nmachine build-machine login ci\n", 2},
+		{"machine h\nlogin default\n", 0},
+		{"machine h\nlogin u\naccount default\n", 0},
+		{"machine h\nlogin \"deploy\n", 0},
+		{"machine h\nlogin \"de\"ploy\n", 0},
+		{"machine \"h\nlogin u\n", 0},
+		{"machine \"h i\" login u\n", 0},
+		{"machine h login u password \"a b\"", 0},
+		/* an escaped CR in quotes (PCRE2's newline is LF); a quoted
+		 * reading that fails later, the blank-free one that holds */
+		{"machine \"a\\\rb\" login u\n", 0},
+		{"machine \"h login u\"\npassword\n", 0},
+		{"machine \"h login u account a\"\npassword\n", 0},
 		/* past its password, or no entry at all */
 		{"machine h login u password secret1\n", -1},
 		{"machine h login u password \"a b c\"\n", -1},
 		{"the machine is down\n", -1},
 		{"machine h\nuser u\n", -1},
 		{"machine h login u\nport 22\n", -1},
-		{"machine \"h\nlogin u\n", -1},
 		{"submachine h login u\n", -1},
 		{"machinery h login u\n", -1},
 		/* the earliest of a key and an entry; a key closed */
@@ -217,6 +231,16 @@ static void test_open_key(void **state)
 
 		if (got != (c[i].open < 0 ? SIZE_MAX : (size_t)c[i].open))
 			fail_msg("case %zu (%s): %zu", i, c[i].text, got);
+	}
+	/* The window is counted from the end of the keyword's line. */
+	{
+		char *t = malloc(70000);
+
+		memset(t, 'x', 70000);
+		memcpy(t + 50000, " machine h login u\n", 19);
+		memset(t + 50019, '\n', 19981);
+		assert_int_equal(dw_log_open_key(t, 70000, DW_LOG_ML_MAX), 0);
+		free(t);
 	}
 	/* Past the window: let go. */
 	assert_int_equal(dw_log_open_key("machine h\n"
