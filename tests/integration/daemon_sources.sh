@@ -215,23 +215,29 @@ netrc_two_reads "$tmp/netrc2" "after a 50 KB line, 20,000 lines before its passw
 # password, in one write), or begun on a line of over 96 KiB that the
 # next write takes past the scanner process's 160 KiB piece: let go, and
 # said (before: silently).
-netrc_said() { # file what message
+# (which of the two is said depends on how the daemon's reads fall)
+said_n() {
+	q "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%app.log%scanned in pieces%' AND (summary LIKE '%left open for over 128 KiB%' OR summary LIKE '%open from the first line of one of the scanner%')"
+}
+netrc_said() { # file what
+	local n0
+	n0=$(said_n)
 	dd if="$1" of="$tmp/logs/app.log" bs=1M oflag=append conv=notrunc status=none
 	for _ in $(seq 1 100); do
-		[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%app.log%$3%'")" -ge 1 ] && break
+		[ "$(said_n)" -gt "$n0" ] && break
 		sleep 0.1
 	done
-	[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%app.log%$3%'")" -ge 1 ] &&
+	[ "$(said_n)" -gt "$n0" ] &&
 		pass "a .netrc entry $2: said" || fail "netrc $2: not said: $(q "SELECT summary FROM alerts WHERE kind = 'evasion'" | tail -2)"
 }
 { head -c 120000 /dev/zero | tr '\0' x; echo " machine git.example.com login deploy"
   head -c 45000 /dev/zero | tr '\0' '\n'; echo "password Q7heldTooLong11"; } >"$tmp/netrc3"
-netrc_said "$tmp/netrc3" "held past 128 KiB" "left open for over 128 KiB"
+netrc_said "$tmp/netrc3" "held past 128 KiB"
 { head -c 101000 /dev/zero | tr '\0' x; echo " machine git.example.com login deploy"; } >"$tmp/netrc4"
 dd if="$tmp/netrc4" of="$tmp/logs/app.log" bs=1M oflag=append conv=notrunc status=none
 sleep 1
 { head -c 63000 /dev/zero | tr '\0' '\n'; echo "password Q7cutInPieces11"; } >"$tmp/netrc5"
-netrc_said "$tmp/netrc5" "begun on a line of over 96 KiB, past the 160 KiB piece" "open from the first line of one of the scanner%pieces"
+netrc_said "$tmp/netrc5" "begun on a line of over 96 KiB, past the 160 KiB piece"
 
 # A key just past the scanner process's 160 KiB piece of one read (a
 # long line before it): its lines from the BEGIN go again with the next
