@@ -49,7 +49,7 @@ kinds() { jq -r .kind "$tmp/json.log" 2>/dev/null | sort | uniq -c | tr -s ' ' |
 
 # Idle: heartbeats reach the sink.
 dw_wait 10 grep -q '"kind": *"heartbeat"' "$tmp/json.log" &&
-	jq -e 'select(.kind == "heartbeat") | .data.uptime_s >= 0 and (.data.host | length) > 0' "$tmp/json.log" >/dev/null &&
+	jq -s -e 'map(select(.kind == "heartbeat")) | length > 0 and all(.[]; .data.uptime_s >= 0 and (.data.host | length) > 0)' "$tmp/json.log" >/dev/null &&
 	pass "an idle daemon's heartbeat reaches the sink" || fail "no heartbeat: $(kinds)"
 
 # 100 files with secrets in one container.

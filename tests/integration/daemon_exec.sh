@@ -66,9 +66,9 @@ dw_wait 10 sh -c "[ \"\$(sqlite3 -readonly '$db' \"SELECT count(*) FROM events W
 	pass "audit: an X event for /tmp/x/echo" || fail "no X event: $(tail -5 "$tmp/log")"
 "$DW" events --db "$db" --kind X --format jsonl >"$tmp/x.jsonl"
 [ "$(jq -s 'map(select(.path == "/tmp/x/echo")) | length' "$tmp/x.jsonl")" = 1 ] &&
-	jq -e --arg bb "$bb" 'select(.path == "/tmp/x/echo") | .kind == "X" and .severity == "critical" and .action == "allowed"
+	jq -s -e --arg bb "$bb" 'map(select(.path == "/tmp/x/echo")) | length == 1 and all(.[]; .kind == "X" and .severity == "critical" and .action == "allowed"
 	and .sha256 == $bb and .process.comm == "sh" and (.process.pid > 1) and (.process.nspid >= 1)
-	and .process.pid != .process.nspid and .file.elf == true and .file.script == false' \
+	and .process.pid != .process.nspid and .file.elf == true and .file.script == false)' \
 	"$tmp/x.jsonl" >/dev/null &&
 	pass "events --kind X: the process (pid, nspid, comm), the file's SHA-256, ELF, allowed" ||
 	fail "X event json: $(cat "$tmp/x.jsonl")"

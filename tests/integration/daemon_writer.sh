@@ -115,10 +115,12 @@ sleep 3
 # (20 levels of 200: the container's path is under PATH_MAX, the host's
 # over it.)
 docker exec -d dwwr-a sh -c 'cd /tmp && for i in $(seq 1 20); do n=$(printf "%0200d" $i); mkdir $n && cd $n || exit 1; done; echo e >evil.sh; sleep 20; :'
-dw_wait 20 sh -c "'$DW' events --db '$db' --container dwwr-a --format jsonl | jq -e 'select(.path | endswith(\"/evil.sh\"))'"
+# (jq 1.6's -e says the last input's result: select's hit must be
+# counted, not exit-coded)
+dw_wait 20 sh -c "'$DW' events --db '$db' --container dwwr-a --format jsonl | jq -c 'select(.path | endswith(\"/evil.sh\"))' | grep -q ."
 deep=$("$DW" events --db "$db" --container dwwr-a --format jsonl | jq -c 'select(.path | endswith("/evil.sh"))' | tail -1)
 dw_wait 10 sh -c "sqlite3 -readonly '$db' \"SELECT state || ' ' || reason || ' ' || detail FROM coverage WHERE facet='writer' AND container_id='$a'\" | grep -q '^degraded queue-overflow .*PATH_MAX'" &&
-	jq -e '.process == null' <<<"$deep" >/dev/null &&
+	[ -n "$deep" ] && jq -e '.process == null' <<<"$deep" >/dev/null &&
 	pass "a change nested past PATH_MAX: no process, the writer facet degraded" ||
 	fail "deep: $(sqlite3 -readonly "$db" "SELECT state, reason, detail FROM coverage WHERE facet='writer' AND container_id='$a'") $(jq -c '{process, attribution}' <<<"$deep")"
 
@@ -170,7 +172,7 @@ dw_wait 15 has /tmp/after-notes && dw_wait 10 has /tmp/h/f1199 &&
 #     writer's note forgotten. Its close names it now.
 docker exec dwwr-a sh -c 'echo aaaa >/tmp/mm'
 dw_wait 10 has /tmp/mm
-by_dwctr() { "$DW" events --db "$db" --container dwwr-a --format jsonl 2>/dev/null | jq -e 'select(.path == "/tmp/mm" and .process.comm == "dwctr")' >/dev/null; }
+by_dwctr() { "$DW" events --db "$db" --container dwwr-a --format jsonl 2>/dev/null | jq -c 'select(.path == "/tmp/mm" and .process.comm == "dwctr")' | grep -q .; }
 docker exec -d dwwr-a dwctr mmap-write /tmp/mm bbbb 20
 dw_wait 10 by_dwctr &&
 	pass "a rewrite through a shared mapping: recorded at its close, by its writer" ||
@@ -179,7 +181,7 @@ dw_wait 10 by_dwctr &&
 # 2. An image file removed (a whiteout) and one chmod'ed, by a shell
 #    that stays.
 docker exec -d dwwr-a sh -c 'rm /bin/arp; chmod 600 /etc/passwd; sleep 20'
-dw_wait 10 sh -c "'$DW' events --db '$db' --container dwwr-a --format jsonl | jq -e 'select(.path == \"/etc/passwd\" and .kind == \"C\")'"
+dw_wait 10 sh -c "'$DW' events --db '$db' --container dwwr-a --format jsonl | jq -c 'select(.path == \"/etc/passwd\" and .kind == \"C\")' | grep -q ."
 # rm and chmod are processes of their own, gone at once: named, or said
 # gone (never a wrong one).
 who() { ev "$1" | jq -r '.kind + " " + (if .process then .process.comm else .attribution end)'; }
