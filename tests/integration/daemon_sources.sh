@@ -277,11 +277,16 @@ openssl genpkey -algorithm ed25519 -out "$tmp/k.pem" 2>/dev/null || fail "openss
 docker run -d --network none --name dws-key -e KEY="$(cat "$tmp/k.pem")" dwtest:busybox \
 	sh -c 'echo starting; sleep 2; printf "%s" "$KEY"' >/dev/null
 kid=$(docker inspect -f '{{.Id}}' dws-key)
-for _ in $(seq 1 100); do
-	[ "$(q "SELECT count(*) FROM findings WHERE rule = 'private-key' AND container_id = '$kid'")" -ge 1 ] && break
-	sleep 0.1
-done
-[ "$(q "SELECT rule || ' ' || source || ' ' || line FROM findings WHERE container_id = '$kid'")" = "private-key docker-json-log 2" ] &&
+# The findings of container $2 as "rule source line", once one of rule $1
+# is there (10 s at most).
+ctr_found() {
+	for _ in $(seq 1 100); do
+		[ "$(q "SELECT count(*) FROM findings WHERE rule = '$1' AND container_id = '$2'")" -ge 1 ] && break
+		sleep 0.1
+	done
+	q "SELECT rule || ' ' || source || ' ' || line FROM findings WHERE container_id = '$2'"
+}
+[ "$(ctr_found private-key "$kid")" = "private-key docker-json-log 2" ] &&
 	pass "a private key a container printed (a record a line): found, at its BEGIN line" ||
 	fail "key in a container's stdout: $(q "SELECT rule, source, line, container_id FROM findings WHERE rule = 'private-key'")"
 dw_docker_rm dws-key
@@ -293,11 +298,7 @@ pw2=Q7$(head -c 12 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 14)
 docker run -d --network none --name dws-netrc dwtest:busybox \
 	sh -c "echo starting; printf 'machine git.example.com\nlogin deploy\n'; for i in \$(seq 1 1000); do echo; done; sleep 2; echo 'password $pw2'; sleep 600" >/dev/null
 nid=$(docker inspect -f '{{.Id}}' dws-netrc)
-for _ in $(seq 1 100); do
-	[ "$(q "SELECT count(*) FROM findings WHERE rule = 'netrc-password' AND container_id = '$nid'")" -ge 1 ] && break
-	sleep 0.1
-done
-[ "$(q "SELECT rule || ' ' || source || ' ' || line FROM findings WHERE container_id = '$nid'")" = "netrc-password docker-json-log 1004" ] &&
+[ "$(ctr_found netrc-password "$nid")" = "netrc-password docker-json-log 1004" ] &&
 	pass "a .netrc entry a container printed over two reads, 1,000 empty lines between (75 KB of records): found, at its password" ||
 	fail "container netrc: $(q "SELECT rule, source, line FROM findings WHERE container_id = '$nid'")"
 dw_docker_rm dws-netrc
