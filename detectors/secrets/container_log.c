@@ -611,13 +611,19 @@ static uint64_t join_finish(struct dw_scanner *s, struct dw_log_join *j,
 
 		for (i = m->nlines; i-- > 0 && !m->lines[i].block;)
 			;
+		if (i < m->nlines && m->lines[i].raw_off < from)
+			i = m->nlines;
+		/* (each against `from` on its own: an entry before it must
+		 * not take the place of a key after it) */
 		n = m->nlines ? open_netrc(m->text.ptr, m->text.len,
 					   DW_LOG_ML_MAX)
 			      : SIZE_MAX;
-		if (n != SIZE_MAX && (size_t)(ml_line_at(m, n) - m->lines) < i)
-			i = (size_t)(ml_line_at(m, n) - m->lines);
-		if (i < m->nlines && m->lines[i].raw_off < from)
-			i = m->nlines;
+		if (n != SIZE_MAX) {
+			size_t e = (size_t)(ml_line_at(m, n) - m->lines);
+
+			if (e < i && m->lines[e].raw_off >= from)
+				i = e;
+		}
 		if (i < m->nlines && m->lines[i].raw_off < open) {
 			open = m->lines[i].raw_off;
 			j->hold_line = m->lines[i].lineno;

@@ -32,7 +32,7 @@ if ! docker image inspect dwtest:many >/dev/null 2>&1; then
 fi
 
 dirs=100 dels=50000
-if ldd "$DWD" | grep -q libasan; then
+if dw_sanitized; then
 	dirs=20 dels=10000
 	echo "# sanitizer build: $((dirs * 1000)) files written, $dels deleted"
 fi

@@ -145,7 +145,7 @@ settled || fail "the deep tree"
 settled && pass "a file in each of 3,000 directories 300 levels down" || fail "the deep siblings"
 hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
 echo "# daemon peak RSS $((hwm / 1024)) MB"
-if ldd "$DWD" | grep -q libasan; then
+if dw_sanitized; then
 	# (a sanitizer build's quarantine and shadow are hundreds of MB)
 	echo "# sanitizer build: the memory bound is checked by the normal build"
 else

@@ -233,7 +233,7 @@ if [ "$(id -u)" = 0 ]; then
 	DW_TEST_READER_PROBE="$tmp/anyone" "$DW" scan --git mine >/dev/null 2>t.err 7>"$tmp/inherited"
 	# (a sanitizer build lets it fork: LeakSanitizer needs to, at exit)
 	forked="fork: Operation not permitted"
-	ldd "$DW" | grep -q libasan && forked="fork: done"
+	dw_sanitized && forked="fork: done"
 	grep -q "tiocsti: Operation not permitted" t.err && grep -q "$forked" t.err &&
 		grep -q "truncate $tmp/anyone: Operation not permitted" t.err && [ -s "$tmp/anyone" ] &&
 		grep -q "reader probe: fds: 0 1 2$" t.err &&
@@ -250,7 +250,7 @@ if [ "$(id -u)" = 0 ]; then
 	# (a sanitizer build's runtime keeps a copy of the first environment
 	# of its own: there the environment is checked by the normal build)
 	envmem="memory: does not hold it"
-	ldd "$DW" | grep -q libasan && envmem="memory: " && echo "# sanitizer build: its runtime copies the environment; the wipe is checked by the normal build"
+	dw_sanitized && envmem="memory: " && echo "# sanitizer build: its runtime copies the environment; the wipe is checked by the normal build"
 	grep -q "read /etc/shadow: Permission denied" r3.err && grep -q "$envmem" r3.err &&
 		! grep -q "read stdout: done" r3.err && grep -q "tiocsti high: Operation not permitted" r3.err &&
 		grep -q "shmget: Operation not permitted" r3.err && grep -q "setsid: Operation not permitted" r3.err &&

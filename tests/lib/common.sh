@@ -30,6 +30,9 @@ dw_need_root() {
 	[ "$(id -u)" -eq 0 ] || dw_skip "needs root (overlay whiteouts, trusted xattrs, dockerd)"
 }
 
+# Is the build under test a sanitizer build (ASan's runtime linked)?
+dw_sanitized() { ldd "$DWD" | grep -q libasan; }
+
 # Load the private dockerd started by the docker_setup fixture.
 dw_need_docker() {
 	dw_need_root
