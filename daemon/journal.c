@@ -39,18 +39,27 @@
 /* A stopped container's entries are read this long after it stopped. */
 #define GONE_GRACE_MS 5000
 
+/* After a line (an entry) of what is read: where it ends in the lines,
+ * the entry's cursor, whether no piece of a long line is open there. */
+struct mark {
+	size_t end;
+	char *cursor;
+	int closed;
+};
+
 struct jcont {
 	char *id, *name, *display;
 	sd_journal *j;
 	char *cursor;	    /* the last entry whose lines are all done */
 	char *last;	    /* the last entry read */
 	uint64_t entries;   /* entries read up to `cursor` */
-	struct dw_buf held; /* CRI lines after `cursor`, pieces still open */
-	uint64_t nheld;	    /* entries in `held` */
-	int open[2];	    /* after the last entry read: stdout, stderr */
-	int more;	    /* its turn's budget ran out */
-	int gone;	    /* stopped: read to its end, then let go */
-	long long gone_ms;  /* since when (journald may write a little later) */
+	struct dw_buf held; /* CRI lines after `cursor`, to be read again */
+	struct mark *marks; /* one a line of `held` */
+	size_t nmarks, amarks;
+	int open[2];	   /* after the last entry read: stdout, stderr */
+	int more;	   /* its turn's budget ran out */
+	int gone;	   /* stopped: read to its end, then let go */
+	long long gone_ms; /* since when (journald may write a little later) */
 	long long opened_ms;
 };
 
@@ -75,6 +84,12 @@ int dw_journal_new(struct dw_journal **out, struct dw_store *store,
 	return 0;
 }
 
+static void drop_marks(struct mark *m, size_t n)
+{
+	while (n-- > 0)
+		free(m[n].cursor);
+}
+
 static void free_cont(struct jcont *c)
 {
 	sd_journal_close(c->j);
@@ -84,6 +99,8 @@ static void free_cont(struct jcont *c)
 	free(c->cursor);
 	free(c->last);
 	dw_buf_release(&c->held);
+	drop_marks(c->marks, c->nmarks);
+	free(c->marks);
 	free(c);
 }
 
@@ -310,13 +327,36 @@ static int entry_line(sd_journal *j, struct dw_buf *out, int *partial,
 	return out->len > start ? 0 : -1;
 }
 
-/* One container's new entries, up to its turn's budget. */
+/* Lines of `c` let go, each read scanned but not with the rest: said. */
+static void let_go(struct dw_journal *jr, const struct jcont *c,
+		   const char *what)
+{
+	char summary[700];
+	json_t *p;
+
+	snprintf(summary, sizeof(summary), "%s (%s): %s", c->display, c->name,
+		 what);
+	dw_log_error("%s", summary);
+	p = json_pack("{s:s, s:s, s:s}", "severity", "critical", "source",
+		      c->id, "path", c->display);
+	if (dw_store_alert(jr->store, "evasion", summary, p))
+		dw_log_warn("cannot queue an alert: %s", dw_error_last());
+	json_decref(p);
+}
+
+/*
+ * One container's new entries, up to its turn's budget. The lines from
+ * the last safe place (no piece of a long line open, a cursor to go on
+ * from) before a piece still open, or before a private key or .netrc
+ * entry still open, are held: given again with the next entries, and a
+ * restart reads them again from the cursor kept.
+ */
 static void read_cont(struct dw_journal *jr, struct jcont *c)
 {
 	struct dw_buf lines = DW_BUF_INIT;
-	uint64_t n = 0, done_n = 0;
-	size_t done_len = 0;
-	char *done_cursor = NULL;
+	struct mark *m;
+	size_t nm, am, done = 0, cut, key, cut_len, i;
+	uint64_t n = 0;
 	/* What is open goes on from the last turn (the held lines). */
 	int open[2] = {c->open[0], c->open[1]}, r;
 
@@ -329,8 +369,9 @@ static void read_cont(struct dw_journal *jr, struct jcont *c)
 			return;
 		}
 	}
-	/* The entries held back come first again, joined then. */
+	/* The lines held back come first again, joined then. */
 	dw_buf_add(&lines, c->held.ptr, c->held.len);
+	m = c->marks, nm = c->nmarks, am = c->amarks;
 	while (n < TURN_ENTRIES && lines.len < TURN_BYTES &&
 	       (r = sd_journal_next(c->j)) > 0) {
 		int partial, other;
@@ -338,15 +379,15 @@ static void read_cont(struct dw_journal *jr, struct jcont *c)
 		entry_line(c->j, &lines, &partial, &other);
 		n++;
 		open[other] = partial;
+		DW_ALLOC_GROW(m, nm + 1, am);
+		m[nm].end = lines.len;
+		m[nm].cursor = NULL;
 		/* Nothing open after it: a safe place to go on from. */
-		if (!open[0] && !open[1]) {
-			free(done_cursor);
-			done_cursor = NULL;
-			sd_journal_get_cursor(c->j, &done_cursor);
-			done_len = lines.len;
-			done_n = n;
-		}
+		m[nm].closed = !open[0] && !open[1] &&
+			       sd_journal_get_cursor(c->j, &m[nm].cursor) >= 0;
+		nm++;
 	}
+	c->marks = m, c->nmarks = nm, c->amarks = am;
 	if (n >= TURN_ENTRIES || lines.len >= TURN_BYTES)
 		c->more = 1;
 	if (!n) {
@@ -361,51 +402,68 @@ static void read_cont(struct dw_journal *jr, struct jcont *c)
 			c->last = last;
 		}
 	}
+	for (i = nm; i-- > 0 && !done;)
+		if (m[i].closed)
+			done = i + 1;
 	/* Held too long behind another stream: let go, the pieces each were
 	 * scanned (said in the scanner's words by the caller's alert). */
-	if (lines.len - done_len > HOLD_MAX) {
-		char summary[600];
-		json_t *p;
+	if (lines.len - (done ? m[done - 1].end : 0) > HOLD_MAX &&
+	    (m[nm - 1].closed ||
+	     sd_journal_get_cursor(c->j, &m[nm - 1].cursor) >= 0)) {
+		char what[300];
 
-		snprintf(summary, sizeof(summary),
-			 "%s (%s): a piece of a long line left open for over "
-			 "%u KiB of other entries: scanned, not joined with "
-			 "its rest",
-			 c->display, c->name, HOLD_MAX >> 10);
-		dw_log_error("%s", summary);
-		p = json_pack("{s:s, s:s, s:s}", "severity", "critical",
-			      "source", c->id, "path", c->display);
-		if (dw_store_alert(jr->store, "evasion", summary, p))
-			dw_log_warn("cannot queue an alert: %s",
-				    dw_error_last());
-		json_decref(p);
-		free(done_cursor);
-		done_cursor = NULL;
-		sd_journal_get_cursor(c->j, &done_cursor);
-		done_len = lines.len;
-		done_n = n;
+		snprintf(what, sizeof(what),
+			 "a piece of a long line left open for over %u KiB "
+			 "of other entries: scanned, not joined with its rest",
+			 HOLD_MAX >> 10);
+		let_go(jr, c, what);
+		m[nm - 1].closed = 1;
+		done = nm;
 		open[0] = open[1] = 0;
 	}
 	c->open[0] = open[0];
 	c->open[1] = open[1];
-	dw_logwatch_scan_records(jr->logs, c->id, c->name, c->display,
-				 DW_SOURCE_JOURNALD, lines.ptr, lines.len,
-				 c->entries + 1);
-	/* Lines from `done` on: given again next time. */
-	dw_buf_reset(&c->held);
-	dw_buf_add(&c->held, lines.ptr + done_len, lines.len - done_len);
-	if (done_cursor) {
-		c->entries += c->nheld + done_n;
-		c->nheld = n - done_n;
-		free(c->cursor);
-		c->cursor = done_cursor;
-		if (dw_store_put_cursor(jr->store, c->display, c->cursor,
-					c->entries))
-			dw_log_warn("%s", dw_error_last());
-	} else {
-		c->nheld += n;
+	key = dw_logwatch_scan_records(jr->logs, c->id, c->name, c->display,
+				       DW_SOURCE_JOURNALD, lines.ptr, lines.len,
+				       c->entries + 1);
+	/* A key or .netrc entry open at the end: held from the last safe
+	 * place before its first line, unless held too long already. */
+	cut = done;
+	if (done && key < m[done - 1].end) {
+		if (lines.len - key > DW_LOG_KEY_HOLD_MAX) {
+			char what[300];
+
+			snprintf(what, sizeof(what),
+				 "a private key or .netrc entry left open for "
+				 "over %u KiB of entries: the entries from it "
+				 "were scanned, not kept to be read with the "
+				 "rest",
+				 DW_LOG_KEY_HOLD_MAX >> 10);
+			let_go(jr, c, what);
+		} else {
+			while (cut &&
+			       (m[cut - 1].end > key || !m[cut - 1].closed))
+				cut--;
+		}
 	}
+	/* Lines from `cut` on: given again next time. */
+	cut_len = cut ? m[cut - 1].end : 0;
+	dw_buf_reset(&c->held);
+	dw_buf_add(&c->held, lines.ptr + cut_len, lines.len - cut_len);
 	dw_buf_release(&lines);
+	if (!cut)
+		return;
+	c->entries += cut;
+	free(c->cursor);
+	c->cursor = m[cut - 1].cursor;
+	m[cut - 1].cursor = NULL;
+	if (dw_store_put_cursor(jr->store, c->display, c->cursor, c->entries))
+		dw_log_warn("%s", dw_error_last());
+	drop_marks(m, cut);
+	memmove(m, m + cut, (nm - cut) * sizeof(*m));
+	c->nmarks = nm -= cut;
+	for (i = 0; i < nm; i++)
+		m[i].end -= cut_len;
 }
 
 int dw_journal_read(struct dw_journal *jr)

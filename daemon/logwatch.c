@@ -61,7 +61,7 @@
  * back to be read with the rest, at most this long (the rules' window
  * is 64 KiB of text after the line; a line before it, json-file or CRI
  * records of little text take room too); past it, let go and said. */
-#define HOLD_KEY_MAX (128u << 10)
+#define HOLD_KEY_MAX DW_LOG_KEY_HOLD_MAX
 /* A whole file's time budget in the scanner (as the daemon's own). */
 #define WHOLE_BUDGET_MS 2000
 
@@ -1160,10 +1160,10 @@ void dw_logwatch_remove_container(struct dw_logwatch *w, const char *id)
 			remove_pattern(w, i);
 }
 
-void dw_logwatch_scan_records(struct dw_logwatch *w, const char *source_id,
-			      const char *name, const char *display,
-			      const char *kind, const char *data, size_t len,
-			      uint64_t line_base)
+size_t dw_logwatch_scan_records(struct dw_logwatch *w, const char *source_id,
+				const char *name, const char *display,
+				const char *kind, const char *data, size_t len,
+				uint64_t line_base)
 {
 	struct pattern p;
 	struct followed f;
@@ -1180,7 +1180,9 @@ void dw_logwatch_scan_records(struct dw_logwatch *w, const char *source_id,
 	f.p = &p;
 	f.fd = -1;
 	f.line = line_base ? line_base - 1 : 0;
+	f.key_from = SIZE_MAX;
 	scan_lines(w, &f, data, len);
+	return f.key_from < len ? f.key_from : len;
 }
 
 /* ---- Kubernetes' pod logs ---- */

@@ -70,16 +70,26 @@ void dw_logwatch_keep_containers(struct dw_logwatch *w, char *const *ids,
 				 size_t n);
 
 /*
+ * An open private key or .netrc entry (its lines are held to be read
+ * again with what follows) is held this long at most, counted in raw
+ * log bytes from its first line; past it, it is let go and said.
+ */
+#define DW_LOG_KEY_HOLD_MAX (128u << 10)
+
+/*
  * Records of another source (a container's journal entries, made CRI
  * lines by the caller) scanned as followed lines are, in the scanner
  * process when there is one: findings told with `source_id`, `name`,
  * `display` as their path and `kind` as their source, line numbers
  * from `line_base`; what the scanner fails on is said as for a file.
+ * Returns where the lines of a private key or .netrc entry still open
+ * at the end begin (the start of a line in `data`), or `len`: the
+ * caller gives them again with what follows.
  */
-void dw_logwatch_scan_records(struct dw_logwatch *w, const char *source_id,
-			      const char *name, const char *display,
-			      const char *kind, const char *data, size_t len,
-			      uint64_t line_base);
+size_t dw_logwatch_scan_records(struct dw_logwatch *w, const char *source_id,
+				const char *name, const char *display,
+				const char *kind, const char *data, size_t len,
+				uint64_t line_base);
 
 /* Handle what inotify queued. */
 void dw_logwatch_read_events(struct dw_logwatch *w);

@@ -16,7 +16,7 @@ tmp=$(mktemp -d)
 db="$tmp/dw.db"
 pid=
 jd=
-names="dwj-a dwj-long dwj-none dwj-slow dwj-exit"
+names="dwj-a dwj-long dwj-none dwj-slow dwj-exit dwj-key dwj-key2 dwj-key3"
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	# shellcheck disable=SC2086
@@ -108,17 +108,54 @@ idx=$(docker inspect -f '{{.Id}}' dwj-exit)
 wait_rule "$idx" npm-token && pass "a container that exits after a 4.5 MiB backlog: read to its end" ||
 	fail "backlog at exit: $(tail -3 "$tmp/log")"
 
+# A private key printed an entry a line, its END line after the daemon
+# has read the rest. Before, each read turn was scanned alone: the key
+# was never found, and nothing said so.
+openssl genpkey -algorithm ed25519 -out "$tmp/k.pem" 2>/dev/null || fail "openssl genpkey"
+docker run -d --network none --name dwj-key --log-driver journald -v "$tmp/ctl:/ctl" -e KEY="$(cat "$tmp/k.pem")" dwtest:busybox \
+	sh -c 'echo starting; printf "%s\n" "$KEY" | head -n 2; while [ ! -f /ctl/rest ]; do sleep 0.1; done; printf "%s\n" "$KEY" | tail -n +3; sleep 600' >/dev/null
+idk=$(docker inspect -f '{{.Id}}' dwj-key)
+sleep 2.5
+touch "$tmp/ctl/rest"
+wait_rule "$idk" private-key &&
+	[ "$(q "SELECT source || ' ' || line FROM findings WHERE rule = 'private-key' AND container_id = '$idk'")" = "journald 2" ] &&
+	pass "a key printed an entry a line, its END after a read turn: found, at its BEGIN entry" ||
+	fail "key over two turns: $(q "SELECT rule, source, line FROM findings WHERE container_id = '$idk'")"
+# Held at most 128 KiB of entries (4,000 short entries are 150 KiB,
+# little text: within the rules' window): past that, let go and said.
+docker run -d --network none --name dwj-key3 --log-driver journald -e KEY="$(cat "$tmp/k.pem")" dwtest:busybox \
+	sh -c 'echo starting; printf "%s\n" "$KEY" | head -n 2; i=0; while [ $i -lt 4000 ]; do echo .; i=$((i+1)); done; sleep 2; printf "%s\n" "$KEY" | tail -n +3; sleep 600' >/dev/null
+idk3=$(docker inspect -f '{{.Id}}' dwj-key3)
+for _ in $(seq 1 100); do
+	[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%$idk3%left open for over 128 KiB%'")" -ge 1 ] 2>/dev/null && break
+	sleep 0.1
+done
+[ "$(q "SELECT count(*) FROM alerts WHERE kind = 'evasion' AND summary LIKE '%$idk3%left open for over 128 KiB%'")" -ge 1 ] &&
+	pass "a key held open past 128 KiB of entries: let go, said" ||
+	fail "key held too long: $(q "SELECT summary FROM alerts WHERE summary LIKE '%$idk3%'")"
+# ... and the daemon stopped between its BEGIN and its END: the cursor
+# kept is before the BEGIN entry, so the restart reads it again.
+docker run -d --network none --name dwj-key2 --log-driver journald -v "$tmp/ctl:/ctl" -e KEY="$(cat "$tmp/k.pem")" dwtest:busybox \
+	sh -c 'echo starting; echo more; printf "%s\n" "$KEY" | head -n 2; while [ ! -f /ctl/rest2 ]; do sleep 0.1; done; printf "%s\n" "$KEY" | tail -n +3; sleep 600' >/dev/null
+idk2=$(docker inspect -f '{{.Id}}' dwj-key2)
+sleep 2.5
+
 # Stopped; what is printed meanwhile is read on restart, nothing twice.
 n=$(q "SELECT count(*) FROM findings")
 kill -TERM "$pid"; wait "$pid"; pid=
+touch "$tmp/ctl/rest2"
 d=$($G github dwj-d)
 echo "later $d" >"$tmp/ctl/say"
 for _ in $(seq 1 50); do [ -f "$tmp/ctl/say" ] || break; sleep 0.1; done
 sleep 0.3
 dw_daemon_start "$tmp/cfg.yaml" "$db" "$tmp/log" || fail "restart"
 wait_rule "$ida" github-token 2 && pass "restart: what was printed meanwhile is read" || fail "restart: $(q 'SELECT rule, line FROM findings')"
+wait_rule "$idk2" private-key &&
+	[ "$(q "SELECT source || ' ' || line FROM findings WHERE rule = 'private-key' AND container_id = '$idk2'")" = "journald 3" ] &&
+	pass "restart between a key's BEGIN and END: found, at its BEGIN entry" ||
+	fail "key over a restart: $(q "SELECT rule, source, line FROM findings WHERE container_id = '$idk2'")"
 sleep 0.5
-[ "$(q "SELECT count(*) FROM findings")" = $((n + 1)) ] && pass "restart: nothing found twice" ||
+[ "$(q "SELECT count(*) FROM findings")" = $((n + 2)) ] && pass "restart: nothing found twice" ||
 	fail "restart: $(q 'SELECT count(*) FROM findings') findings, had $n"
 [ "$(q "SELECT line FROM findings WHERE rule = 'github-token' AND container_id = '$ida' ORDER BY line DESC LIMIT 1")" = 4 ] &&
 	pass "restart: entries counted on from the cursor" || fail "line after restart: $(q "SELECT line FROM findings WHERE container_id = '$ida'")"
