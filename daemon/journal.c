@@ -345,17 +345,18 @@ static void let_go(struct dw_journal *jr, const struct jcont *c,
 }
 
 /*
- * One container's new entries, up to its turn's budget. The lines from
- * the last safe place (no piece of a long line open, a cursor to go on
- * from) before a piece still open, or before a private key or .netrc
- * entry still open, are held: given again with the next entries, and a
- * restart reads them again from the cursor kept.
+ * One container's new entries, up to its turn's budget (new bytes: what
+ * is held does not count). Held, given again with the next entries: the
+ * lines from the last safe place (no piece of a long line open, a cursor
+ * to go on from) before a piece still open, and those from the first
+ * line of a private key or .netrc entry still open. The cursor kept is
+ * the last safe place before both, so a restart reads them again.
  */
 static void read_cont(struct dw_journal *jr, struct jcont *c)
 {
 	struct dw_buf lines = DW_BUF_INIT;
 	struct mark *m;
-	size_t nm, am, done = 0, cut, key, cut_len, i;
+	size_t nm, am, done = 0, cut, keep, key, cut_len, i;
 	uint64_t n = 0;
 	/* What is open goes on from the last turn (the held lines). */
 	int open[2] = {c->open[0], c->open[1]}, r;
@@ -372,7 +373,7 @@ static void read_cont(struct dw_journal *jr, struct jcont *c)
 	/* The lines held back come first again, joined then. */
 	dw_buf_add(&lines, c->held.ptr, c->held.len);
 	m = c->marks, nm = c->nmarks, am = c->amarks;
-	while (n < TURN_ENTRIES && lines.len < TURN_BYTES &&
+	while (n < TURN_ENTRIES && lines.len - c->held.len < TURN_BYTES &&
 	       (r = sd_journal_next(c->j)) > 0) {
 		int partial, other;
 
@@ -388,7 +389,7 @@ static void read_cont(struct dw_journal *jr, struct jcont *c)
 		nm++;
 	}
 	c->marks = m, c->nmarks = nm, c->amarks = am;
-	if (n >= TURN_ENTRIES || lines.len >= TURN_BYTES)
+	if (n >= TURN_ENTRIES || lines.len - c->held.len >= TURN_BYTES)
 		c->more = 1;
 	if (!n) {
 		dw_buf_release(&lines);
@@ -428,7 +429,7 @@ static void read_cont(struct dw_journal *jr, struct jcont *c)
 				       c->entries + 1);
 	/* A key or .netrc entry open at the end: held from the last safe
 	 * place before its first line, unless held too long already. */
-	cut = done;
+	cut = keep = done;
 	if (done && key < m[done - 1].end) {
 		if (lines.len - key > DW_LOG_KEY_HOLD_MAX) {
 			char what[300];
@@ -441,9 +442,14 @@ static void read_cont(struct dw_journal *jr, struct jcont *c)
 				 DW_LOG_KEY_HOLD_MAX >> 10);
 			let_go(jr, c, what);
 		} else {
-			while (cut &&
-			       (m[cut - 1].end > key || !m[cut - 1].closed))
+			/* In memory from its first line (a piece of a long
+			 * line, read again, is read as a line); kept for a
+			 * restart: the last safe place before it. */
+			while (cut && m[cut - 1].end > key)
 				cut--;
+			keep = cut;
+			while (keep && !m[keep - 1].closed)
+				keep--;
 		}
 	}
 	/* Lines from `cut` on: given again next time. */
@@ -451,14 +457,15 @@ static void read_cont(struct dw_journal *jr, struct jcont *c)
 	dw_buf_reset(&c->held);
 	dw_buf_add(&c->held, lines.ptr + cut_len, lines.len - cut_len);
 	dw_buf_release(&lines);
-	if (!cut)
-		return;
+	if (keep) {
+		free(c->cursor);
+		c->cursor = m[keep - 1].cursor;
+		m[keep - 1].cursor = NULL;
+		if (dw_store_put_cursor(jr->store, c->display, c->cursor,
+					c->entries + keep))
+			dw_log_warn("%s", dw_error_last());
+	}
 	c->entries += cut;
-	free(c->cursor);
-	c->cursor = m[cut - 1].cursor;
-	m[cut - 1].cursor = NULL;
-	if (dw_store_put_cursor(jr->store, c->display, c->cursor, c->entries))
-		dw_log_warn("%s", dw_error_last());
 	drop_marks(m, cut);
 	memmove(m, m + cut, (nm - cut) * sizeof(*m));
 	c->nmarks = nm -= cut;

@@ -16,7 +16,7 @@ tmp=$(mktemp -d)
 db="$tmp/dw.db"
 pid=
 jd=
-names="dwj-a dwj-long dwj-none dwj-slow dwj-exit dwj-key dwj-key2 dwj-key3"
+names="dwj-a dwj-long dwj-none dwj-slow dwj-exit dwj-key dwj-key2 dwj-key3 dwj-key4"
 cleanup() {
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
 	# shellcheck disable=SC2086
@@ -138,12 +138,29 @@ done
 docker run -d --network none --name dwj-key2 --log-driver journald -v "$tmp/ctl:/ctl" -e KEY="$(cat "$tmp/k.pem")" dwtest:busybox \
 	sh -c 'echo starting; echo more; printf "%s\n" "$KEY" | head -n 2; while [ ! -f /ctl/rest2 ]; do sleep 0.1; done; printf "%s\n" "$KEY" | tail -n +3; sleep 600' >/dev/null
 idk2=$(docker inspect -f '{{.Id}}' dwj-key2)
+# A key's BEGIN at the end of a 4 MB line (256 pieces, none of them a
+# place to go on from), printed while the daemon is stopped, its END
+# after the restart. Before (review of 1abee3d), the lines were held from
+# before that line: the line and the key's next entry are 50 bytes past
+# the read turn's 4 MiB budget (37 bytes of CRI prefix and a newline an
+# entry), every later turn read nothing, and the container's log was
+# never read again, silently. Now they are held from the BEGIN entry,
+# and the cursor kept is before the long line.
+s=$($G npm dwj-s)
+docker run -d --network none --name dwj-key4 --log-driver journald -v "$tmp/ctl:/ctl" -e KEY="$(cat "$tmp/k.pem")" dwtest:busybox \
+	sh -c 'echo starting; while [ ! -f /ctl/go4 ]; do sleep 0.1; done; head -c 4184499 /dev/zero | tr "\0" x; printf "%s\n" "$KEY" | head -n 2; echo printed >/ctl/printed4
+		while [ ! -f /ctl/end4 ]; do sleep 0.1; done; printf "%s\n" "$KEY" | tail -n +3; echo "npm '"$s"'"; sleep 600' >/dev/null
+idk4=$(docker inspect -f '{{.Id}}' dwj-key4)
 sleep 2.5
 
 # Stopped; what is printed meanwhile is read on restart, nothing twice.
 n=$(q "SELECT count(*) FROM findings")
 kill -TERM "$pid"; wait "$pid"; pid=
-touch "$tmp/ctl/rest2"
+touch "$tmp/ctl/rest2" "$tmp/ctl/go4"
+dw_wait 20 test -f "$tmp/ctl/printed4" || fail "dwj-key4 did not print"
+body=$(sed -n 2p "$tmp/k.pem")
+dw_wait 20 sh -c "journalctl -D /run/log/journal -o cat --no-pager CONTAINER_ID_FULL=$idk4 2>/dev/null | tail -n 1 | grep -qx '$body'" ||
+	fail "dwj-key4's lines not in the journal"
 d=$($G github dwj-d)
 echo "later $d" >"$tmp/ctl/say"
 for _ in $(seq 1 50); do [ -f "$tmp/ctl/say" ] || break; sleep 0.1; done
@@ -154,8 +171,13 @@ wait_rule "$idk2" private-key &&
 	[ "$(q "SELECT source || ' ' || line FROM findings WHERE rule = 'private-key' AND container_id = '$idk2'")" = "journald 3" ] &&
 	pass "restart between a key's BEGIN and END: found, at its BEGIN entry" ||
 	fail "key over a restart: $(q "SELECT rule, source, line FROM findings WHERE container_id = '$idk2'")"
+touch "$tmp/ctl/end4"
+wait_rule "$idk4" npm-token && pass "a key's BEGIN after a 4 MB line, its END later: what follows is read" ||
+	fail "stalled after a 4 MB line: $(q "SELECT rule, line FROM findings WHERE container_id = '$idk4'")"
+[ "$(q "SELECT line FROM findings WHERE rule = 'private-key' AND container_id = '$idk4'")" = 257 ] &&
+	pass "and the key, at its BEGIN entry" || fail "key after a 4 MB line: $(q "SELECT rule, line FROM findings WHERE container_id = '$idk4'")"
 sleep 0.5
-[ "$(q "SELECT count(*) FROM findings")" = $((n + 2)) ] && pass "restart: nothing found twice" ||
+[ "$(q "SELECT count(*) FROM findings")" = $((n + 4)) ] && pass "restart: nothing found twice" ||
 	fail "restart: $(q 'SELECT count(*) FROM findings') findings, had $n"
 [ "$(q "SELECT line FROM findings WHERE rule = 'github-token' AND container_id = '$ida' ORDER BY line DESC LIMIT 1")" = 4 ] &&
 	pass "restart: entries counted on from the cursor" || fail "line after restart: $(q "SELECT line FROM findings WHERE container_id = '$ida'")"
